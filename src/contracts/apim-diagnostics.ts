@@ -1,0 +1,203 @@
+import { z } from 'zod';
+import { GATEWAY_EVENT_SCHEMA_V1, type GatewayEventV1Input } from './gateway-event.js';
+import type { AdaptedEvent } from './adapted-event.js';
+
+/**
+ * APIM resource logs streamed by a diagnostic setting to Event Hubs arrive as `{"records":[…]}`.
+ * `GatewayLogs` (table ApiManagementGatewayLogs) describe the HTTP exchange; `GatewayLlmLogs`
+ * (table ApiManagementGatewayLlmLog) carry token counts, also for streamed completions.
+ * Both use the gateway's own request id as `correlationId`; neither carries the backend's
+ * `apim-request-id` header nor the caller's token claims.
+ */
+const resourceId = z.string().max(1024);
+
+export const apimGatewayLogRecordSchema = z.object({
+  category: z.literal('GatewayLogs'),
+  time: z.string(),
+  resourceId,
+  correlationId: z.string().min(1).max(256),
+  durationMs: z.number().nullish(),
+  location: z.string().max(128).nullish(),
+  properties: z.object({
+    operationId: z.string().max(256).nullish(),
+    apimSubscriptionId: z.string().max(256).nullish(),
+    subscriptionId: z.string().max(256).nullish(),
+    productId: z.string().max(256).nullish(),
+    backendId: z.string().max(256).nullish(),
+    backendUrl: z.string().max(2048).nullish(),
+    url: z.string().max(2048).nullish(),
+    requestBody: z.string().nullish(),
+    backendResponseBody: z.string().nullish(),
+    backendResponseCode: z.number().int().nullish(),
+    backendTime: z.number().nullish(),
+    responseCode: z.number().int().nullish(),
+  }),
+});
+
+const llmNumber = z.number().int().nullish();
+export const apimLlmLogRecordSchema = z.object({
+  category: z.literal('GatewayLlmLogs'),
+  time: z.string(),
+  resourceId,
+  correlationId: z.string().min(1).max(256),
+  location: z.string().max(128).nullish(),
+  properties: z.looseObject({
+    deploymentName: z.string().max(256).nullish(),
+    DeploymentName: z.string().max(256).nullish(),
+    modelName: z.string().max(256).nullish(),
+    ModelName: z.string().max(256).nullish(),
+    promptTokens: llmNumber,
+    PromptTokens: llmNumber,
+    completionTokens: llmNumber,
+    CompletionTokens: llmNumber,
+    totalTokens: llmNumber,
+    TotalTokens: llmNumber,
+    isStreamCompletion: z.boolean().nullish(),
+    IsStreamCompletion: z.boolean().nullish(),
+  }),
+});
+
+export const apimDiagnosticRecordSchema = z.discriminatedUnion('category', [
+  apimGatewayLogRecordSchema,
+  apimLlmLogRecordSchema,
+]);
+export type ApimDiagnosticRecord = z.infer<typeof apimDiagnosticRecordSchema>;
+
+/** `…/PROVIDERS/MICROSOFT.APIMANAGEMENT/SERVICE/<NAME>` → `<name>` (resource ids are upper-cased in logs). */
+function serviceName(id: string): string {
+  const match = /\/SERVICE\/([^/]+)/i.exec(id);
+  return (match?.[1] ?? id).toLowerCase();
+}
+
+/** The deployment segment of an Azure OpenAI URL: `/deployments/{deployment-id}/…`. */
+export function deploymentFromUrl(url: string | null | undefined): string | null {
+  if (!url) return null;
+  const match = /\/deployments\/([^/?#]+)/i.exec(url);
+  return match?.[1] ? decodeURIComponent(match[1]) : null;
+}
+
+function parseJsonObject(text: string | null | undefined): Record<string, unknown> | null {
+  if (!text) return null;
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+const openAiUsageSchema = z.object({
+  prompt_tokens: z.number().optional(),
+  completion_tokens: z.number().optional(),
+  total_tokens: z.number().optional(),
+  input_tokens: z.number().optional(),
+  output_tokens: z.number().optional(),
+  prompt_tokens_details: z.object({ cached_tokens: z.number().optional() }).nullish(),
+  input_tokens_details: z.object({ cached_tokens: z.number().optional() }).nullish(),
+  completion_tokens_details: z.object({ reasoning_tokens: z.number().optional() }).nullish(),
+  output_tokens_details: z.object({ reasoning_tokens: z.number().optional() }).nullish(),
+});
+
+/** Usage of a Chat Completions / Completions / Embeddings body, or of a Responses API body. */
+export function usageFromResponseBody(body: Record<string, unknown> | null): GatewayEventV1Input['usage'] {
+  const parsed = openAiUsageSchema.safeParse(body?.['usage']);
+  if (!parsed.success) return null;
+  const u = parsed.data;
+  const promptTokens = u.prompt_tokens ?? u.input_tokens;
+  if (promptTokens === undefined) return null;
+  return {
+    promptTokens,
+    cachedTokens: u.prompt_tokens_details?.cached_tokens ?? u.input_tokens_details?.cached_tokens ?? 0,
+    completionTokens: u.completion_tokens ?? u.output_tokens ?? 0,
+    reasoningTokens: u.completion_tokens_details?.reasoning_tokens ?? u.output_tokens_details?.reasoning_tokens ?? 0,
+    totalTokens: u.total_tokens,
+  };
+}
+
+/**
+ * Maps one APIM diagnostic record onto gateway event v1. Request and response bodies are read only
+ * for the stream flag, the model and the usage; they are never kept.
+ */
+export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
+  if (record.category === 'GatewayLogs') {
+    const p = record.properties;
+    const responseBody = parseJsonObject(p.backendResponseBody);
+    const requestBody = parseJsonObject(p.requestBody);
+    const usage = usageFromResponseBody(responseBody);
+    const model = typeof responseBody?.['model'] === 'string' ? responseBody['model'] : null;
+    const subscriptionId = p.apimSubscriptionId ?? p.subscriptionId ?? null;
+    const event: GatewayEventV1Input = {
+      schema: GATEWAY_EVENT_SCHEMA_V1,
+      gatewayRequestId: record.correlationId,
+      apimRequestId: null,
+      time: record.time,
+      gateway: {
+        service: serviceName(record.resourceId),
+        region: record.location ?? null,
+        backendId: p.backendId ?? null,
+        backendUrl: p.backendUrl ?? null,
+      },
+      backendRegion: null,
+      subscriptionId,
+      productId: p.productId ?? null,
+      caller: null,
+      deployment: deploymentFromUrl(p.backendUrl ?? p.url),
+      model,
+      operation: p.operationId ?? null,
+      stream: requestBody?.['stream'] === true,
+      status: p.responseCode ?? p.backendResponseCode ?? null,
+      usage,
+      timings: { totalMs: nonNegative(record.durationMs), backendMs: nonNegative(p.backendTime), ttftMs: null },
+      rateLimit: null,
+    };
+    const missing = ['apimRequestId', 'backendRegion', 'caller', 'rateLimit', 'timings.ttftMs'];
+    if (!subscriptionId) missing.push('subscriptionId');
+    if (!p.backendId) missing.push('gateway.backendId');
+    if (!usage) missing.push('usage');
+    if (!model) missing.push('model');
+    return { source: 'apim-gateway-logs', sourceId: record.correlationId, event, missing };
+  }
+
+  const p = record.properties;
+  const promptTokens = p.promptTokens ?? p.PromptTokens;
+  const completionTokens = p.completionTokens ?? p.CompletionTokens;
+  const totalTokens = p.totalTokens ?? p.TotalTokens;
+  const deployment = p.deploymentName ?? p.DeploymentName ?? null;
+  const event: GatewayEventV1Input = {
+    schema: GATEWAY_EVENT_SCHEMA_V1,
+    gatewayRequestId: record.correlationId,
+    apimRequestId: null,
+    time: record.time,
+    gateway: { service: serviceName(record.resourceId), region: record.location ?? null },
+    caller: null,
+    deployment,
+    model: p.modelName ?? p.ModelName ?? null,
+    stream: p.isStreamCompletion ?? p.IsStreamCompletion ?? false,
+    status: null,
+    usage:
+      promptTokens === null || promptTokens === undefined
+        ? null
+        : { promptTokens, completionTokens: completionTokens ?? 0, totalTokens: totalTokens ?? undefined },
+  };
+  return {
+    source: 'apim-llm-log',
+    sourceId: record.correlationId,
+    event,
+    missing: [
+      'apimRequestId',
+      'backendRegion',
+      'caller',
+      'subscriptionId',
+      'operation',
+      'status',
+      'timings',
+      'rateLimit',
+      'usage.cachedTokens',
+      'usage.reasoningTokens',
+    ],
+  };
+}
+
+function nonNegative(value: number | null | undefined): number | null {
+  return typeof value === 'number' && value >= 0 ? value : null;
+}

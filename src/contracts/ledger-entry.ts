@@ -1,0 +1,53 @@
+import { z } from 'zod';
+
+export const LEDGER_ENTRY_SCHEMA = 'tokenledger.ledger/v1';
+
+export const tokenSourceSchema = z.enum(['gateway', 'llm-log', 'none']);
+export type TokenSource = z.infer<typeof tokenSourceSchema>;
+
+const nullableText = z.string().nullable();
+
+/**
+ * One accepted request: the unit of truth every report is derived from. Its id is deterministic
+ * (the backend's `apim-request-id`, else a hash of the source's own id), so writing it twice changes nothing.
+ * Its content depends only on the event, never on when or where it was received.
+ */
+export const ledgerEntrySchema = z.object({
+  id: z.string(),
+  /** Partition key: the UTC hour of the request, `YYYY-MM-DDTHH`, so rollups read one partition per window. */
+  pk: z.string(),
+  schema: z.literal(LEDGER_ENTRY_SCHEMA),
+  source: z.enum(['gateway-v1', 'apim-gateway-logs', 'apim-llm-log', 'ai-hub-gateway']),
+  missing: z.array(z.string()),
+  time: z.string(),
+  gatewayRequestId: z.string(),
+  apimRequestId: nullableText,
+  gateway: z.object({ service: z.string(), regionCode: nullableText, backendId: nullableText }),
+  /** Region code of the backend that answered (`x-ms-region` normalised through the region table). */
+  backendRegion: nullableText,
+  caller: z.object({
+    oid: nullableText,
+    tid: nullableText,
+    appid: nullableText,
+    idtyp: z.enum(['user', 'app']).nullable(),
+    upn: nullableText,
+    sub: nullableText,
+  }),
+  subscriptionId: nullableText,
+  productId: nullableText,
+  deployment: nullableText,
+  model: nullableText,
+  operation: nullableText,
+  stream: z.boolean(),
+  status: z.number().int().nullable(),
+  tokens: z.object({
+    source: tokenSourceSchema,
+    promptTokens: z.number().int(),
+    cachedTokens: z.number().int(),
+    completionTokens: z.number().int(),
+    reasoningTokens: z.number().int(),
+  }),
+  timings: z.object({ totalMs: z.number().nullable(), backendMs: z.number().nullable(), ttftMs: z.number().nullable() }),
+  rateLimit: z.object({ remainingRequests: z.number().nullable(), remainingTokens: z.number().nullable() }),
+});
+export type LedgerEntry = z.infer<typeof ledgerEntrySchema>;

@@ -1,0 +1,95 @@
+/**
+ * Event Hubs bodies arrive from the Functions host as parsed objects, strings or bytes, and one body may
+ * hold one event, an array of events or an Azure Monitor `{"records":[…]}` envelope. This module turns a
+ * body into items, each with the exact text it came from, or says why the body is unreadable.
+ */
+
+/** Event Hubs caps an event at 1 MB (Standard, Premium); a larger body is corrupt or hostile. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface RawPayload {
+  readonly encoding: 'utf8' | 'base64';
+  readonly data: string;
+  readonly bytes: number;
+}
+
+export interface DecodedItem {
+  readonly value: unknown;
+  readonly raw: RawPayload;
+  /** Position inside the body, or null when the body held a single event. */
+  readonly itemIndex: number | null;
+}
+
+export type BodyDecoding =
+  | { readonly ok: true; readonly items: readonly DecodedItem[] }
+  | { readonly ok: false; readonly reason: string; readonly raw: RawPayload };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function textPayload(text: string): RawPayload {
+  return { encoding: 'utf8', data: text, bytes: Buffer.byteLength(text, 'utf8') };
+}
+
+function bytesPayload(bytes: Uint8Array): RawPayload {
+  return { encoding: 'base64', data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'), bytes: bytes.byteLength };
+}
+
+function safeStringify(value: unknown): string | null {
+  try {
+    return JSON.stringify(value) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function asBytes(body: unknown): Uint8Array | null {
+  if (body instanceof Uint8Array) return body;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  return null;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+export function decodeBody(body: unknown): BodyDecoding {
+  let text: string;
+  const bytes = asBytes(body);
+  if (bytes) {
+    if (bytes.byteLength > MAX_BODY_BYTES) return { ok: false, reason: `body of ${bytes.byteLength} bytes exceeds ${MAX_BODY_BYTES}`, raw: bytesPayload(bytes) };
+    try {
+      // Valid UTF-8 is kept as text, so the same payload has one dead-letter id however the host delivered it.
+      text = utf8.decode(bytes);
+    } catch {
+      return { ok: false, reason: 'body is not valid UTF-8', raw: bytesPayload(bytes) };
+    }
+  } else if (typeof body === 'string') {
+    text = body;
+  } else {
+    const serialised = safeStringify(body);
+    if (serialised === null) return { ok: false, reason: 'body cannot be serialised as JSON', raw: textPayload(String(body)) };
+    return splitParsed(body, serialised);
+  }
+  const raw = textPayload(text);
+  if (raw.bytes > MAX_BODY_BYTES) return { ok: false, reason: `body of ${raw.bytes} bytes exceeds ${MAX_BODY_BYTES}`, raw };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, reason: `body is not JSON: ${(error as Error).message.slice(0, 200)}`, raw };
+  }
+  return splitParsed(parsed, text);
+}
+
+function splitParsed(parsed: unknown, text: string): BodyDecoding {
+  const list = Array.isArray(parsed) ? parsed : isObject(parsed) && Array.isArray(parsed['records']) ? parsed['records'] : null;
+  if (list === null) {
+    if (!isObject(parsed)) return { ok: false, reason: `body is JSON ${parsed === null ? 'null' : typeof parsed}, not an object`, raw: textPayload(text) };
+    return { ok: true, items: [{ value: parsed, raw: textPayload(text), itemIndex: null }] };
+  }
+  if (list.length === 0) return { ok: false, reason: 'body holds no events (empty array)', raw: textPayload(text) };
+  return {
+    ok: true,
+    items: list.map((value, itemIndex) => ({ value, raw: textPayload(safeStringify(value) ?? ''), itemIndex })),
+  };
+}

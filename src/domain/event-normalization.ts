@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import type { AdaptedEvent } from '../contracts/adapted-event.js';
+import { adaptAiHubUsage, aiHubUsageSchema, looksLikeAiHubUsage } from '../contracts/ai-hub-usage.js';
+import { adaptApimRecord, apimDiagnosticRecordSchema } from '../contracts/apim-diagnostics.js';
+import { GATEWAY_EVENT_SCHEMA_V1, gatewayEventV1Schema, type GatewayEventV1 } from '../contracts/gateway-event.js';
+
+export interface NormalizedEvent extends Omit<AdaptedEvent, 'event'> {
+  readonly event: GatewayEventV1;
+}
+
+export type Normalization = { readonly ok: true; readonly value: NormalizedEvent } | { readonly ok: false; readonly reason: string };
+
+const APIM_CATEGORIES = new Set(['GatewayLogs', 'GatewayLlmLogs']);
+
+/** At most this many validation issues are named in a reason: enough to fix the producer, short enough to store. */
+const MAX_ISSUES = 5;
+
+export function describeIssues(label: string, error: z.ZodError): string {
+  const issues = error.issues.slice(0, MAX_ISSUES).map((issue) => {
+    const path = issue.path.map(String).join('.') || '(root)';
+    return `${path.slice(0, 100)}: ${issue.message.slice(0, 200)}`;
+  });
+  const more = error.issues.length > MAX_ISSUES ? ` (+${error.issues.length - MAX_ISSUES} more)` : '';
+  return `invalid ${label}: ${issues.join('; ')}${more}`;
+}
+
+function validateV1(adapted: AdaptedEvent, label: string): Normalization {
+  const parsed = gatewayEventV1Schema.safeParse(adapted.event);
+  if (!parsed.success) return { ok: false, reason: describeIssues(label, parsed.error) };
+  return { ok: true, value: { ...adapted, event: parsed.data } };
+}
+
+/** Recognises the shape of one item (v1, APIM diagnostic record, AI Hub usage), maps it onto v1 and validates it. */
+export function normalizeEvent(value: unknown): Normalization {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, reason: `event is ${Array.isArray(value) ? 'an array' : value === null ? 'null' : typeof value}, not an object` };
+  }
+  const item = value as Record<string, unknown>;
+  if ('schema' in item) {
+    if (item['schema'] !== GATEWAY_EVENT_SCHEMA_V1) return { ok: false, reason: `unsupported schema ${JSON.stringify(item['schema'])?.slice(0, 80)}` };
+    const gatewayRequestId = typeof item['gatewayRequestId'] === 'string' ? item['gatewayRequestId'] : '';
+    return validateV1({ source: 'gateway-v1', sourceId: gatewayRequestId, event: item as never, missing: [] }, GATEWAY_EVENT_SCHEMA_V1);
+  }
+  if (typeof item['category'] === 'string') {
+    if (!APIM_CATEGORIES.has(item['category'])) return { ok: false, reason: `unsupported diagnostic category ${JSON.stringify(item['category']).slice(0, 80)}` };
+    const record = apimDiagnosticRecordSchema.safeParse(item);
+    if (!record.success) return { ok: false, reason: describeIssues(`APIM ${item['category']} record`, record.error) };
+    return validateV1(adaptApimRecord(record.data), `APIM ${item['category']} record`);
+  }
+  if (looksLikeAiHubUsage(item)) {
+    const payload = aiHubUsageSchema.safeParse(item);
+    if (!payload.success) return { ok: false, reason: describeIssues('AI Hub Gateway usage payload', payload.error) };
+    return validateV1(adaptAiHubUsage(payload.data), 'AI Hub Gateway usage payload');
+  }
+  return {
+    ok: false,
+    reason: 'unrecognised event: expected a tokenledger.gateway/v1 event, an APIM GatewayLogs/GatewayLlmLogs record or an AI Hub Gateway usage payload',
+  };
+}

@@ -1,0 +1,48 @@
+import type { LedgerEntry } from '../contracts/ledger-entry.js';
+
+export type IdentityKind =
+  | 'user'
+  | 'servicePrincipal'
+  | 'managedIdentity'
+  | 'workloadIdentity'
+  | 'apimSubscription'
+  | 'unattributed';
+
+export interface ResolvedIdentity {
+  /** The report key: an object id, an application id, an APIM subscription id, or `unattributed`. */
+  readonly key: string;
+  readonly kind: IdentityKind;
+  /** Which evidence decided, in precedence order. */
+  readonly via: 'oid' | 'appid' | 'subscription' | 'diagnosticsObjectId' | 'none';
+}
+
+export interface IdentityOptions {
+  /**
+   * Object ids of the gateway's own managed identities. Behind a gateway that calls Azure OpenAI with its
+   * managed identity, the diagnostic `objectId` is the gateway's, not the caller's, so it never attributes.
+   */
+  readonly gatewayObjectIds?: ReadonlySet<string>;
+}
+
+export const UNATTRIBUTED = 'unattributed';
+
+/**
+ * Precedence: validated caller `oid` → `appid`/`azp` → APIM subscription → diagnostic `objectId` (unless it
+ * is a gateway identity) → unattributed. The kind from the token alone is user or service principal;
+ * the identity directory refines service principals into managed or federated workload identities.
+ */
+export function resolveIdentity(
+  entry: Pick<LedgerEntry, 'caller' | 'subscriptionId'> & { readonly diagnostics?: { readonly objectId: string | null } | null },
+  options: IdentityOptions = {},
+): ResolvedIdentity {
+  const { caller } = entry;
+  if (caller.oid) {
+    const isUser = caller.idtyp === 'user' || (caller.idtyp === null && caller.upn !== null);
+    return { key: caller.oid, kind: isUser ? 'user' : 'servicePrincipal', via: 'oid' };
+  }
+  if (caller.appid) return { key: caller.appid, kind: 'servicePrincipal', via: 'appid' };
+  if (entry.subscriptionId) return { key: entry.subscriptionId, kind: 'apimSubscription', via: 'subscription' };
+  const objectId = entry.diagnostics?.objectId?.toLowerCase();
+  if (objectId && !options.gatewayObjectIds?.has(objectId)) return { key: objectId, kind: 'servicePrincipal', via: 'diagnosticsObjectId' };
+  return { key: UNATTRIBUTED, kind: 'unattributed', via: 'none' };
+}

@@ -1,0 +1,115 @@
+import { LEDGER_ENTRY_SCHEMA, type LedgerEntry } from '../contracts/ledger-entry.js';
+import type { EventSource } from '../contracts/adapted-event.js';
+import type { NormalizedEvent } from './event-normalization.js';
+import { regionCode } from './regions.js';
+import { stableId } from './stable-id.js';
+
+/** Cosmos DB ids may not contain `/ \ ? #`; such an id (or an over-long one) is hashed instead. */
+const COSMOS_SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** APIM's `context.RequestId` is the `correlationId` of its own diagnostic records: one id family for both. */
+const ID_FAMILY: Record<EventSource, string> = {
+  'gateway-v1': 'apim',
+  'apim-gateway-logs': 'apim',
+  'apim-llm-log': 'apim',
+  'ai-hub-gateway': 'ai-hub',
+};
+
+export function ledgerId(apimRequestId: string | null, source: EventSource, sourceId: string): string {
+  if (apimRequestId && COSMOS_SAFE_ID.test(apimRequestId)) return apimRequestId.toLowerCase();
+  if (apimRequestId) return `a-${stableId('apim-request-id', apimRequestId)}`;
+  return `h-${stableId(ID_FAMILY[source], sourceId.toLowerCase())}`;
+}
+
+/** `YYYY-MM-DDTHH` of an instant, in UTC. */
+export function hourBucket(time: string | Date): string {
+  return new Date(time).toISOString().slice(0, 13);
+}
+
+export function toLedgerEntry(normalized: NormalizedEvent): LedgerEntry {
+  const e = normalized.event;
+  const usage = e.usage ?? null;
+  const caller = e.caller ?? null;
+  const time = new Date(e.time).toISOString();
+  return {
+    id: ledgerId(e.apimRequestId, normalized.source, normalized.sourceId),
+    pk: hourBucket(time),
+    schema: LEDGER_ENTRY_SCHEMA,
+    source: normalized.source,
+    missing: [...normalized.missing].sort(),
+    time,
+    gatewayRequestId: e.gatewayRequestId,
+    apimRequestId: e.apimRequestId,
+    gateway: {
+      service: e.gateway.service,
+      regionCode: regionCode(e.gateway.region) ?? e.gateway.region ?? null,
+      backendId: e.gateway.backendId ?? null,
+    },
+    backendRegion: regionCode(e.backendRegion) ?? e.backendRegion ?? null,
+    caller: {
+      oid: caller?.oid?.toLowerCase() ?? null,
+      tid: caller?.tid?.toLowerCase() ?? null,
+      appid: caller?.appid?.toLowerCase() ?? null,
+      idtyp: caller?.idtyp ?? null,
+      upn: caller?.upn ?? null,
+      sub: caller?.sub ?? null,
+    },
+    subscriptionId: e.subscriptionId ?? null,
+    productId: e.productId ?? null,
+    deployment: e.deployment ?? null,
+    model: e.model ?? null,
+    operation: e.operation ?? null,
+    stream: e.stream,
+    status: e.status,
+    tokens: usage
+      ? {
+          source: normalized.source === 'apim-llm-log' ? 'llm-log' : 'gateway',
+          promptTokens: usage.promptTokens,
+          cachedTokens: usage.cachedTokens,
+          completionTokens: usage.completionTokens,
+          reasoningTokens: usage.reasoningTokens,
+        }
+      : { source: 'none', promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 },
+    timings: { totalMs: e.timings?.totalMs ?? null, backendMs: e.timings?.backendMs ?? null, ttftMs: e.timings?.ttftMs ?? null },
+    rateLimit: {
+      remainingRequests: e.rateLimit?.remainingRequests ?? null,
+      remainingTokens: e.rateLimit?.remainingTokens ?? null,
+    },
+  };
+}
+
+/** Lower rank wins when two sources describe the same request. */
+const SOURCE_RANK: Record<EventSource, number> = { 'gateway-v1': 0, 'apim-gateway-logs': 1, 'ai-hub-gateway': 2, 'apim-llm-log': 3 };
+
+function fillNulls<T extends Record<string, unknown>>(primary: T, other: T): T {
+  const out: Record<string, unknown> = { ...primary };
+  for (const [key, value] of Object.entries(other)) if (out[key] === null || out[key] === undefined) out[key] = value;
+  return out as T;
+}
+
+/**
+ * Combines two entries with the same id (e.g. APIM `GatewayLogs` and `GatewayLlmLogs` records of one request).
+ * Commutative, associative and idempotent, so any delivery order and any number of replays give one result:
+ * the better-ranked source supplies each field, the other fills what it lacks, and tokens come from the
+ * first source that has them.
+ */
+export function mergeLedgerEntries(a: LedgerEntry, b: LedgerEntry): LedgerEntry {
+  const order = SOURCE_RANK[a.source] - SOURCE_RANK[b.source] || (JSON.stringify(a) <= JSON.stringify(b) ? -1 : 1);
+  const [primary, other] = order <= 0 ? [a, b] : [b, a];
+  if (primary.source === other.source) return primary;
+  const otherMissing = new Set(other.missing);
+  return {
+    ...fillNulls(primary, other),
+    missing: primary.missing.filter((field) => otherMissing.has(field)),
+    gateway: fillNulls(primary.gateway, other.gateway),
+    caller: fillNulls(primary.caller, other.caller),
+    tokens: primary.tokens.source === 'none' ? other.tokens : primary.tokens,
+    timings: fillNulls(primary.timings, other.timings),
+    rateLimit: fillNulls(primary.rateLimit, other.rateLimit),
+  };
+}
+
+/** Entries from sources that describe only part of a request, and so may need merging with a stored one. */
+export function isPartial(entry: LedgerEntry): boolean {
+  return entry.source === 'apim-gateway-logs' || entry.source === 'apim-llm-log';
+}
