@@ -1,0 +1,230 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { GATEWAY_EVENT_SCHEMA_V1, gatewayEventV1Schema } from '../../src/contracts/gateway-event.js';
+
+const gatewayDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../gateway');
+const xmlFiles = readdirSync(gatewayDir)
+  .filter((name) => name.endsWith('.xml'))
+  .sort();
+const readGatewayFile = (name: string): string => readFileSync(join(gatewayDir, name), 'utf8');
+
+/** APIM's limit for one policy fragment. */
+const MAX_FRAGMENT_BYTES = 32 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Field names of the v1 contract, read from the zod schema itself.
+
+type AnySchema = z.core.$ZodType;
+
+/** The object schema inside optional/nullable/default/catch/readonly/pipe wrappers, if any. */
+function unwrapToObject(schema: AnySchema, depth = 0): z.ZodObject | undefined {
+  if (schema instanceof z.ZodObject) return schema;
+  if (depth > 20) return undefined;
+  const def = schema._zod.def as { type: string; innerType?: AnySchema; in?: AnySchema; out?: AnySchema };
+  if (def.innerType) return unwrapToObject(def.innerType, depth + 1);
+  if (def.type === 'pipe' && def.in && def.out) {
+    return unwrapToObject(def.in, depth + 1) ?? unwrapToObject(def.out, depth + 1);
+  }
+  return undefined;
+}
+
+/** Dotted paths of every field, nested objects included: "gateway", "gateway.service", ... */
+function fieldPaths(shape: Record<string, AnySchema>, prefix = ''): string[] {
+  return Object.entries(shape).flatMap(([key, schema]) => {
+    const path = `${prefix}${key}`;
+    const nested = unwrapToObject(schema);
+    return nested ? [path, ...fieldPaths(nested.shape, `${path}.`)] : [path];
+  });
+}
+
+const schemaPaths = fieldPaths(gatewayEventV1Schema.shape);
+const nestedObjects = Object.entries(gatewayEventV1Schema.shape)
+  .filter(([, schema]) => unwrapToObject(schema) !== undefined)
+  .map(([key]) => key);
+
+// ---------------------------------------------------------------------------------------------
+// XML helpers.
+
+const parser = new XMLParser({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  trimValues: true,
+  processEntities: true,
+  htmlEntities: false,
+});
+
+/** Decodes the five predefined XML entities and character references, as APIM's XML reader does. */
+function decodeXmlEntities(text: string): string {
+  return text.replace(/&(lt|gt|amp|quot|apos|#\d+|#x[0-9a-fA-F]+);/g, (_match, entity: string) => {
+    switch (entity) {
+      case 'lt':
+        return '<';
+      case 'gt':
+        return '>';
+      case 'amp':
+        return '&';
+      case 'quot':
+        return '"';
+      case 'apos':
+        return "'";
+      default:
+        return String.fromCodePoint(
+          entity.startsWith('#x') ? Number.parseInt(entity.slice(2), 16) : Number.parseInt(entity.slice(1), 10),
+        );
+    }
+  });
+}
+
+interface FoundElement {
+  file: string;
+  node: unknown;
+}
+
+/** Every element called `name`, at any depth (fast-xml-parser gives repeated elements as arrays). */
+function findElements(node: unknown, name: string, file: string): FoundElement[] {
+  if (Array.isArray(node)) return node.flatMap((item) => findElements(item, name, file));
+  if (node === null || typeof node !== 'object') return [];
+  return Object.entries(node as Record<string, unknown>).flatMap(([key, value]) => {
+    const own = key === name ? [value].flat().map((found) => ({ file, node: found })) : [];
+    return [...own, ...findElements(value, name, file)];
+  });
+}
+
+/** Element names used anywhere below `node`. */
+function elementNames(node: unknown): string[] {
+  if (Array.isArray(node)) return node.flatMap(elementNames);
+  if (node === null || typeof node !== 'object') return [];
+  return Object.entries(node as Record<string, unknown>)
+    .filter(([key]) => !key.startsWith('@_') && key !== '#text')
+    .flatMap(([key, value]) => [key, ...elementNames(value)]);
+}
+
+const parsed = xmlFiles.map((file) => ({ file, document: parser.parse(readGatewayFile(file)) as unknown }));
+const logElements = parsed.flatMap(({ file, document }) => findElements(document, 'log-to-eventhub', file));
+
+function logElement(): { file: string; loggerId: string; expression: string } {
+  expect(logElements).toHaveLength(1);
+  const [found] = logElements;
+  if (!found || found.node === null || typeof found.node !== 'object') {
+    throw new Error('log-to-eventhub has no attributes or expression');
+  }
+  const element = found.node as Record<string, unknown>;
+  const loggerId = element['@_logger-id'];
+  const expression = element['#text'];
+  if (typeof loggerId !== 'string' || typeof expression !== 'string') {
+    throw new Error('log-to-eventhub needs a logger-id attribute and an expression as its text');
+  }
+  return { file: found.file, loggerId, expression };
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+// ---------------------------------------------------------------------------------------------
+
+describe('gateway policy fragments', () => {
+  it('has the logging fragment', () => {
+    expect(xmlFiles).toContain('tokenledger-log-policy.xml');
+  });
+
+  it.each(xmlFiles)('%s is well-formed XML', (file) => {
+    const result = XMLValidator.validate(readGatewayFile(file));
+    expect(result, JSON.stringify(result)).toBe(true);
+  });
+
+  it.each(xmlFiles)('%s is a policy fragment APIM accepts', (file) => {
+    const text = readGatewayFile(file);
+    expect(Buffer.byteLength(text, 'utf8')).toBeLessThanOrEqual(MAX_FRAGMENT_BYTES);
+    const document = parsed.find((entry) => entry.file === file)?.document as Record<string, unknown>;
+    expect(Object.keys(document)).toEqual(['fragment']);
+    // A fragment may hold neither section identifiers nor <base />.
+    const names = elementNames(document.fragment);
+    for (const forbidden of ['policies', 'inbound', 'backend', 'outbound', 'on-error', 'base', 'include-fragment']) {
+      expect(names, `${file} uses <${forbidden}>`).not.toContain(forbidden);
+    }
+  });
+
+  it('sends one JSON event through log-to-eventhub in tokenledger-log-policy.xml', () => {
+    const { file, loggerId, expression } = logElement();
+    expect(file).toBe('tokenledger-log-policy.xml');
+    expect(['{{tokenledger-logger-id}}', 'tokenledger-events']).toContain(loggerId);
+    expect(expression.startsWith('@{')).toBe(true);
+    expect(expression.endsWith('}')).toBe(true);
+    expect(expression).toContain(`new JProperty("schema", "${GATEWAY_EVENT_SCHEMA_V1}")`);
+    expect(expression).toContain('ToString(Newtonsoft.Json.Formatting.None)');
+  });
+
+  describe('sets every field of the v1 schema', () => {
+    it('derives the fields from the zod schema, nested objects included', () => {
+      expect(nestedObjects).toEqual(expect.arrayContaining(['gateway', 'caller', 'usage', 'timings', 'rateLimit']));
+      expect(schemaPaths).toEqual(
+        expect.arrayContaining([
+          'schema',
+          'gatewayRequestId',
+          'gateway.backendUrl',
+          'caller.idtyp',
+          'usage.promptTokens',
+          'usage.totalTokens',
+          'timings.ttftMs',
+          'rateLimit.remainingTokens',
+        ]),
+      );
+    });
+
+    it.each(schemaPaths)('%s', (path) => {
+      const { expression } = logElement();
+      const name = path.split('.').at(-1) ?? path;
+      expect(expression, `the policy does not set "${path}"`).toMatch(
+        new RegExp(`new\\s+JProperty\\(\\s*"${escapeRegExp(name)}"`),
+      );
+    });
+  });
+
+  it.each(['apim-request-id', 'x-ms-region', 'x-ratelimit-remaining-requests', 'x-ratelimit-remaining-tokens'])(
+    'reads the response header %s',
+    (header) => {
+      const { expression } = logElement();
+      expect(expression).toMatch(new RegExp(`GetValueOrDefault\\(\\s*"${escapeRegExp(header)}"`, 'i'));
+    },
+  );
+
+  it.each(['oid', 'tid', 'appid', 'azp', 'idtyp', 'upn'])('reads the claim %s of the validated token', (claim) => {
+    const { expression } = logElement();
+    expect(expression).toMatch(/context\.Variables\["jwt"\]\s+as\s+Jwt|GetValueOrDefault<Jwt>\(\s*"jwt"/);
+    expect(expression).toMatch(new RegExp(`Claims\\.GetValueOrDefault\\(\\s*"${escapeRegExp(claim)}"`));
+  });
+
+  it('reads the response body with preserveContent: true', () => {
+    const { expression } = logElement();
+    expect(expression).toMatch(/Response\.Body\??\.As<JObject>\(\s*preserveContent:\s*true\s*\)/);
+  });
+
+  it.each(xmlFiles)('%s never reads a body without preserveContent: true', (file) => {
+    const text = decodeXmlEntities(readGatewayFile(file));
+    for (const call of text.matchAll(/\.\s*As\s*<[^>]*>\s*\(([^)]*)\)/g)) {
+      expect(call[1], `${call[0]} consumes the body`).toMatch(/preserveContent\s*:\s*true/);
+    }
+    // The same without generics: As(...) on a body would be a different, unchecked overload.
+    expect(text).not.toMatch(/Body\s*\??\.\s*As\s*\(/);
+  });
+
+  it('skips the body of streamed responses', () => {
+    const { expression } = logElement();
+    expect(expression).toContain('"text/event-stream"');
+  });
+
+  it.each(xmlFiles)('%s never touches prompt or completion content', (file) => {
+    const text = decodeXmlEntities(readGatewayFile(file));
+    for (const field of ['messages', 'choices', 'content', 'input', 'output', 'prompt', 'text', 'delta']) {
+      expect(text, `${file} reads "${field}"`).not.toContain(`"${field}"`);
+    }
+  });
+
+  it('never reads the request body in the logging expression', () => {
+    const { expression } = logElement();
+    expect(expression).not.toMatch(/Request\.Body/);
+  });
+});
