@@ -1,0 +1,68 @@
+import type { Container, OperationInput } from '@azure/cosmos';
+import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
+
+/** Status codes Cosmos DB documents as retryable: timeout, throttled, retry-with, unavailable, gone. */
+const TRANSIENT_STATUS = new Set([408, 410, 429, 449, 500, 503]);
+/**
+ * One bulk request carries at most 100 operations per partition key range. `items.bulk` sends them at once;
+ * its successor `executeBulkOperations` waits at least a second per call for partial batches to fill
+ * (BulkHelper's partial-batch interval), which for trigger-sized batches would dominate ingest latency.
+ */
+const CHUNK = 100;
+const CONCURRENT_CHUNKS = 4;
+
+export function isTransientCosmosError(error: unknown): boolean {
+  const code = (error as { code?: unknown; statusCode?: unknown } | null)?.code ?? (error as { statusCode?: unknown } | null)?.statusCode;
+  if (typeof code === 'number') return TRANSIENT_STATUS.has(code);
+  return ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'TimeoutError', 'REQUEST_SEND_ERROR'].includes(String(code));
+}
+
+/** Runs a store call, turning the SDK's retryable failures into `TransientStoreError`. */
+export async function cosmosCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (isTransientCosmosError(error)) throw new TransientStoreError(`${what}: ${(error as Error).message}`, { cause: error });
+    throw error;
+  }
+}
+
+export interface RejectedWrite<T> {
+  readonly document: T;
+  readonly status: number | string | undefined;
+}
+
+/**
+ * Upserts documents with bulk operations. If any operation failed for a retryable reason the call throws
+ * `TransientStoreError` (the rest were written; upserts are idempotent, so a retry rewrites them harmlessly);
+ * documents the store refuses for good are returned, so the caller can dead-letter them.
+ */
+export async function bulkUpsert<T extends { id: string; pk: string }>(container: Container, documents: readonly T[], options: StoreOptions = {}): Promise<RejectedWrite<T>[]> {
+  const rejected: RejectedWrite<T>[] = [];
+  const transient: (number | string | undefined)[] = [];
+  const chunks: T[][] = [];
+  for (let start = 0; start < documents.length; start += CHUNK) chunks.push(documents.slice(start, start + CHUNK));
+  const writeChunk = async (chunk: readonly T[]) => {
+    const operations: OperationInput[] = chunk.map((doc) => ({
+      operationType: 'Upsert',
+      partitionKey: doc.pk,
+      resourceBody: doc as unknown as Record<string, never>,
+    }));
+    const results = await cosmosCall(`bulk upsert into ${container.id}`, () =>
+      container.items.bulk(operations, { continueOnError: true }, { abortSignal: options.abortSignal }),
+    );
+    results.forEach((result, index) => {
+      const status = result.statusCode;
+      if (status < 400) return;
+      if (TRANSIENT_STATUS.has(status)) transient.push(status);
+      else rejected.push({ document: chunk[index] as T, status });
+    });
+  };
+  for (let next = 0; next < chunks.length; next += CONCURRENT_CHUNKS) {
+    await Promise.all(chunks.slice(next, next + CONCURRENT_CHUNKS).map(writeChunk));
+  }
+  if (transient.length > 0) {
+    throw new TransientStoreError(`${transient.length} of ${documents.length} upserts into ${container.id} failed (status ${[...new Set(transient)].join(', ')})`);
+  }
+  return rejected;
+}

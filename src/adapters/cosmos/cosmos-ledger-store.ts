@@ -1,0 +1,52 @@
+import type { Container } from '@azure/cosmos';
+import { ledgerEntrySchema, type LedgerEntry } from '../../contracts/ledger-entry.js';
+import { hourBucket } from '../../domain/ledger.js';
+import type { LedgerKey, LedgerStore, RefusedEntry, StoreOptions } from '../../ports/ledger-store.js';
+import { bulkUpsert, cosmosCall } from './bulk-write.js';
+
+const IDS_PER_QUERY = 200;
+const HOUR_MS = 3_600_000;
+
+/** Strips Cosmos system properties (`_rid`, `_etag`, …) and checks the stored shape. */
+function toEntry(document: unknown): LedgerEntry {
+  return ledgerEntrySchema.parse(document);
+}
+
+export class CosmosLedgerStore implements LedgerStore {
+  constructor(private readonly container: Container) {}
+
+  async upsertEntries(entries: readonly LedgerEntry[], options?: StoreOptions): Promise<RefusedEntry[]> {
+    const rejected = await bulkUpsert(this.container, entries, options);
+    return rejected.map(({ document, status }) => ({ entry: document, reason: `ledger store refused the entry (status ${String(status)})` }));
+  }
+
+  async getEntries(keys: readonly LedgerKey[], options: StoreOptions = {}): Promise<LedgerEntry[]> {
+    const found: LedgerEntry[] = [];
+    const ids = [...new Set(keys.map((k) => k.id))];
+    for (let start = 0; start < ids.length; start += IDS_PER_QUERY) {
+      const query = { query: 'SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)', parameters: [{ name: '@ids', value: ids.slice(start, start + IDS_PER_QUERY) }] };
+      const { resources } = await cosmosCall('read ledger entries', () =>
+        this.container.items.query(query, { abortSignal: options.abortSignal }).fetchAll(),
+      );
+      found.push(...resources.map(toEntry));
+    }
+    return found;
+  }
+
+  /** One single-partition query per hour of the range (the partition key is the request's hour). */
+  async *listEntries(range: { from: Date; to: Date }, options: StoreOptions = {}): AsyncIterable<readonly LedgerEntry[]> {
+    const from = range.from.toISOString();
+    const to = range.to.toISOString();
+    for (let hour = Math.floor(range.from.getTime() / HOUR_MS) * HOUR_MS; hour < range.to.getTime(); hour += HOUR_MS) {
+      const pk = hourBucket(new Date(hour));
+      const iterator = this.container.items.query(
+        { query: 'SELECT * FROM c WHERE c.pk = @pk AND c.time >= @from AND c.time < @to', parameters: [{ name: '@pk', value: pk }, { name: '@from', value: from }, { name: '@to', value: to }] },
+        { partitionKey: pk, maxItemCount: 1000, abortSignal: options.abortSignal },
+      );
+      while (iterator.hasMoreResults()) {
+        const page = await cosmosCall('list ledger entries', () => iterator.fetchNext());
+        if (page.resources.length > 0) yield page.resources.map(toEntry);
+      }
+    }
+  }
+}

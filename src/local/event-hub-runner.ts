@@ -1,0 +1,119 @@
+import functions from '@azure/functions';
+
+// @azure/functions is CommonJS: its classes come through the default export under ESM.
+const { InvocationContext } = functions;
+import type { CheckpointStore } from './checkpoint-store.js';
+
+/** One event as stored in a partition of the local hub. */
+export interface HubEvent {
+  readonly body: unknown;
+  readonly sequenceNumber: number;
+  readonly offset: string;
+  readonly enqueuedTimeUtc: string;
+}
+
+/**
+ * A local Event Hub: partitions of ordered events. Bodies are kept as the producer sent them (strings or
+ * bytes); the trigger delivers them the way the Functions host does for the default data type.
+ */
+export class LocalEventHub {
+  readonly partitions: HubEvent[][];
+  private bytes: number[];
+
+  constructor(partitionCount: number) {
+    this.partitions = Array.from({ length: partitionCount }, () => []);
+    this.bytes = Array.from({ length: partitionCount }, () => 0);
+  }
+
+  /** Appends to a partition chosen by the partition key's hash, as Event Hubs does for keyed sends. */
+  send(body: unknown, partitionKey: string, enqueuedTime: Date): void {
+    let hash = 0;
+    for (let i = 0; i < partitionKey.length; i++) hash = (Math.imul(hash, 31) + partitionKey.charCodeAt(i)) | 0;
+    const partition = Math.abs(hash) % this.partitions.length;
+    const events = this.partitions[partition]!;
+    const size = typeof body === 'string' ? Buffer.byteLength(body) : body instanceof Uint8Array ? body.byteLength : 0;
+    events.push({ body, sequenceNumber: events.length, offset: String(this.bytes[partition]), enqueuedTimeUtc: enqueuedTime.toISOString() });
+    this.bytes[partition]! += size;
+  }
+
+  get eventCount(): number {
+    return this.partitions.reduce((sum, p) => sum + p.length, 0);
+  }
+}
+
+/** What the host hands an Event Hubs trigger with cardinality "many". */
+export type EventHubHandler = (bodies: unknown[], context: functions.InvocationContext) => Promise<void>;
+
+export interface RunOptions {
+  readonly functionName: string;
+  readonly checkpoints: CheckpointStore;
+  readonly maxBatchSize: number;
+  /** Chance that an instance "crashes" after the handler succeeded but before it checkpointed: the batch is delivered again. */
+  readonly redeliveryRate?: number;
+  readonly maxRetries?: number;
+  readonly random?: () => number;
+  readonly onBatch?: (info: { partitionId: string; size: number; redelivered: boolean }) => void;
+}
+
+export interface RunStats {
+  readonly deliveries: number;
+  readonly redeliveries: number;
+  readonly failures: number;
+}
+
+/**
+ * Drives a trigger handler over every partition concurrently, as scaled-out instances would: batches from
+ * the checkpoint on, host-shaped `triggerMetadata`, retries on failure, checkpoint after success. Delivery is
+ * at least once: a failed or "crashed" batch is delivered again.
+ */
+export async function runEventHubTrigger(hub: LocalEventHub, handler: EventHubHandler, options: RunOptions): Promise<RunStats> {
+  const random = options.random ?? Math.random;
+  let deliveries = 0;
+  let redeliveries = 0;
+  let failures = 0;
+  await Promise.all(
+    hub.partitions.map(async (events, index) => {
+      const partitionId = String(index);
+      let next = await options.checkpoints.get(partitionId);
+      let attempts = 0;
+      let redelivering = false;
+      while (next < events.length) {
+        const batch = events.slice(next, next + options.maxBatchSize);
+        const context = new InvocationContext({
+          invocationId: `${options.functionName}-${partitionId}-${next}-${deliveries}`,
+          functionName: options.functionName,
+          logHandler: () => {},
+          triggerMetadata: {
+            partitionContext: { eventHubName: 'gateway-events', consumerGroup: '$Default', partitionId },
+            sequenceNumberArray: batch.map((e) => e.sequenceNumber),
+            offsetArray: batch.map((e) => e.offset),
+            enqueuedTimeUtcArray: batch.map((e) => e.enqueuedTimeUtc),
+            propertiesArray: batch.map(() => ({})),
+          },
+        });
+        deliveries++;
+        if (redelivering) redeliveries++;
+        options.onBatch?.({ partitionId, size: batch.length, redelivered: redelivering });
+        try {
+          await handler(batch.map((e) => e.body), context);
+        } catch (error) {
+          failures++;
+          attempts++;
+          if (attempts > (options.maxRetries ?? 10)) throw error;
+          redelivering = true;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 10 * 2 ** attempts)));
+          continue;
+        }
+        attempts = 0;
+        if (random() < (options.redeliveryRate ?? 0)) {
+          redelivering = true;
+          continue;
+        }
+        redelivering = false;
+        next += batch.length;
+        await options.checkpoints.set(partitionId, next);
+      }
+    }),
+  );
+  return { deliveries, redeliveries, failures };
+}

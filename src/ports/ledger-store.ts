@@ -1,0 +1,38 @@
+import type { DeadLetter } from '../contracts/dead-letter.js';
+import type { LedgerEntry } from '../contracts/ledger-entry.js';
+
+export interface StoreOptions {
+  readonly abortSignal?: AbortSignal;
+}
+
+/** A store failure worth retrying (throttling, unavailability, timeouts): the batch fails so the trigger redelivers it. */
+export class TransientStoreError extends Error {
+  override readonly name = 'TransientStoreError';
+}
+
+export interface LedgerKey {
+  readonly id: string;
+  readonly pk: string;
+}
+
+/** An entry the store refused for good (not worth retrying), with the store's reason. */
+export interface RefusedEntry {
+  readonly entry: LedgerEntry;
+  readonly reason: string;
+}
+
+/** The request ledger. Upserts are idempotent: entries have deterministic ids and content. */
+export interface LedgerStore {
+  /** Throws `TransientStoreError` when a retry may succeed; returns the entries refused for good. */
+  upsertEntries(entries: readonly LedgerEntry[], options?: StoreOptions): Promise<readonly RefusedEntry[]>;
+  /** Entries with these keys that exist (one round trip per call, not per key). */
+  getEntries(keys: readonly LedgerKey[], options?: StoreOptions): Promise<LedgerEntry[]>;
+  /** Every entry whose request time is in [from, to), page by page. */
+  listEntries(range: { readonly from: Date; readonly to: Date }, options?: StoreOptions): AsyncIterable<readonly LedgerEntry[]>;
+}
+
+export interface DeadLetterStore {
+  /** Idempotent: a dead letter's id is the hash of its raw payload. */
+  upsertDeadLetters(letters: readonly DeadLetter[], options?: StoreOptions): Promise<void>;
+  listDeadLetters(options?: StoreOptions): AsyncIterable<readonly DeadLetter[]>;
+}

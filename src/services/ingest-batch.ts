@@ -1,0 +1,91 @@
+import type { DeadLetter, SourcePosition } from '../contracts/dead-letter.js';
+import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import { decodeBody, type RawPayload } from '../domain/event-decoding.js';
+import { normalizeEvent } from '../domain/event-normalization.js';
+import { isPartial, mergeLedgerEntries, toLedgerEntry } from '../domain/ledger.js';
+import { stableId } from '../domain/stable-id.js';
+import type { DeadLetterStore, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
+
+/** One Event Hubs event as the trigger delivers it: a body and where it was read from. */
+export interface ReceivedEvent {
+  readonly body: unknown;
+  readonly position: Omit<SourcePosition, 'itemIndex'>;
+}
+
+export interface IngestResult {
+  /** Items accepted into the ledger (before merging items that describe the same request). */
+  readonly accepted: number;
+  readonly deadLettered: number;
+  /** Distinct ledger entries written. */
+  readonly entriesWritten: number;
+}
+
+export interface IngestPorts {
+  readonly ledger: LedgerStore;
+  readonly deadLetters: DeadLetterStore;
+}
+
+/** Position of an entry refused by the ledger store: it was built from one or more events of this batch. */
+const LEDGER_POSITION = { partitionId: 'ledger', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
+
+function deadLetter(reason: string, raw: RawPayload, position: SourcePosition): DeadLetter {
+  const id = stableId(raw.encoding, raw.data);
+  return { id, pk: id.slice(0, 2), reason, position, raw };
+}
+
+/** Pure half of ingestion: every item of every body becomes exactly one ledger entry or one dead letter. */
+export function sortBatch(events: readonly ReceivedEvent[]): { entries: LedgerEntry[]; deadLetters: DeadLetter[] } {
+  const entries: LedgerEntry[] = [];
+  const deadLetters: DeadLetter[] = [];
+  for (const { body, position } of events) {
+    const decoded = decodeBody(body);
+    if (!decoded.ok) {
+      deadLetters.push(deadLetter(decoded.reason, decoded.raw, { ...position, itemIndex: null }));
+      continue;
+    }
+    for (const item of decoded.items) {
+      const normalized = normalizeEvent(item.value);
+      if (normalized.ok) entries.push(toLedgerEntry(normalized.value));
+      else deadLetters.push(deadLetter(normalized.reason, item.raw, { ...position, itemIndex: item.itemIndex }));
+    }
+  }
+  return { entries, deadLetters };
+}
+
+function mergeById(entries: readonly LedgerEntry[]): Map<string, LedgerEntry> {
+  const byId = new Map<string, LedgerEntry>();
+  for (const entry of entries) {
+    const seen = byId.get(entry.id);
+    byId.set(entry.id, seen ? mergeLedgerEntries(seen, entry) : entry);
+  }
+  return byId;
+}
+
+/**
+ * Ingests one trigger batch. At-least-once contract: entries and dead letters are upserted with
+ * deterministic ids, so a redelivered batch rewrites identical documents; the only errors thrown are
+ * the store's transient ones, so the trigger retries the whole batch and nothing is lost.
+ */
+export async function ingestBatch(events: readonly ReceivedEvent[], ports: IngestPorts, options: StoreOptions = {}): Promise<IngestResult> {
+  const sorted = sortBatch(events);
+  const byId = mergeById(sorted.entries);
+  const partial = [...byId.values()].filter(isPartial);
+  if (partial.length > 0) {
+    // Sources that describe part of a request (APIM GatewayLogs + GatewayLlmLogs) may have a stored half.
+    for (const stored of await ports.ledger.getEntries(partial, options)) {
+      const fresh = byId.get(stored.id);
+      if (fresh) byId.set(stored.id, mergeLedgerEntries(stored, fresh));
+    }
+  }
+  const entries = [...byId.values()];
+  const refused = await ports.ledger.upsertEntries(entries, options);
+  const letters = [
+    ...sorted.deadLetters,
+    ...refused.map(({ entry, reason }) => {
+      const data = JSON.stringify(entry);
+      return deadLetter(reason, { encoding: 'utf8', data, bytes: Buffer.byteLength(data) }, { ...LEDGER_POSITION, itemIndex: null });
+    }),
+  ];
+  await ports.deadLetters.upsertDeadLetters(letters, options);
+  return { accepted: sorted.entries.length - refused.length, deadLettered: letters.length, entriesWritten: entries.length - refused.length };
+}

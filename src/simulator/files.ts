@@ -1,0 +1,31 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { SimulatedDay } from './traffic.js';
+
+export const SIMULATION_FILES = {
+  events: 'events.jsonl',
+  diagnostics: 'diagnostics',
+  directory: 'directory.csv',
+  groundTruth: 'ground-truth.json',
+} as const;
+
+function csvField(value: string): string {
+  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+}
+
+/** Writes a simulated day: gateway events (JSONL), the diagnostics storage archive, the identity directory and the ground truth. */
+export async function writeSimulation(outDir: string, day: SimulatedDay): Promise<void> {
+  await mkdir(outDir, { recursive: true });
+  await writeFile(join(outDir, SIMULATION_FILES.events), day.eventLines.join('\n') + '\n');
+  for (const [path, lines] of day.archive) {
+    const file = join(outDir, SIMULATION_FILES.diagnostics, path);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, lines.join('\n') + '\n');
+  }
+  const directory = [
+    'identity,displayName,team,costCenter',
+    ...day.identities.map((i) => [i.identity, i.displayName, i.team, i.costCenter].map(csvField).join(',')),
+  ];
+  await writeFile(join(outDir, SIMULATION_FILES.directory), directory.join('\n') + '\n');
+  await writeFile(join(outDir, SIMULATION_FILES.groundTruth), JSON.stringify(day.groundTruth, null, 2) + '\n');
+}

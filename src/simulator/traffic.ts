@@ -1,0 +1,316 @@
+import { GATEWAY_EVENT_SCHEMA_V1, type GatewayEventV1Input } from '../contracts/gateway-event.js';
+import { Random } from './random.js';
+import {
+  AZURE_SUBSCRIPTION,
+  BACKENDS,
+  DEPLOYMENTS,
+  GATEWAY,
+  GATEWAY_OBJECT_ID,
+  RESOURCE_GROUP,
+  createIdentities,
+  type SimulatedBackend,
+  type SimulatedDeployment,
+  type SimulatedIdentity,
+} from './population.js';
+
+export interface SimulationOptions {
+  readonly requests: number;
+  readonly seed: number;
+  /** UTC day to simulate, `YYYY-MM-DD`. */
+  readonly day: string;
+}
+
+/** What the pipeline must find: computed from the simulated requests themselves, never by pipeline code. */
+export interface GroundTruth {
+  readonly seed: number;
+  readonly day: string;
+  readonly requests: number;
+  readonly events: { readonly lines: number; readonly distinct: number; readonly duplicates: number; readonly malformed: number };
+  readonly ledgerEntries: number;
+  readonly deadLetters: number;
+  readonly identities: readonly IdentityTotals[];
+  readonly join: { readonly matched: number; readonly noDiagnostics: number; readonly bypass: number };
+  readonly diagnostics: { readonly records: number; readonly late: number; readonly missing: number; readonly bypass: number };
+}
+
+export interface IdentityTotals {
+  readonly identity: string;
+  readonly kind: SimulatedIdentity['kind'];
+  readonly requests: number;
+  readonly promptTokens: number;
+  readonly cachedTokens: number;
+  readonly completionTokens: number;
+  readonly reasoningTokens: number;
+}
+
+export interface SimulatedDay {
+  /** Event Hubs bodies in delivery order (duplicates, reordering and malformed events included). */
+  readonly eventLines: readonly string[];
+  /** Archive blob path → JSON lines, in the order Azure appends them (by receive time). */
+  readonly archive: ReadonlyMap<string, readonly string[]>;
+  readonly identities: readonly SimulatedIdentity[];
+  readonly groundTruth: GroundTruth;
+}
+
+const DAY_MS = 86_400_000;
+/** .NET ticks (100 ns) between 0001-01-01 and the Unix epoch. */
+const EPOCH_TICKS = 621_355_968_000_000_000n;
+/** Traffic by UTC hour: a working-day curve over Europe and the US. */
+const HOURLY_WEIGHT = [2, 1, 1, 1, 1, 2, 4, 7, 10, 12, 12, 11, 10, 11, 12, 12, 11, 9, 7, 5, 4, 3, 3, 2];
+
+function ticks(ms: number): string {
+  return (BigInt(Math.round(ms)) * 10_000n + EPOCH_TICKS).toString();
+}
+
+function archivePath(account: string, receivedMs: number): string {
+  const d = new Date(receivedMs);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return (
+    `insights-logs-requestresponse/resourceId=/SUBSCRIPTIONS/${AZURE_SUBSCRIPTION.toUpperCase()}/RESOURCEGROUPS/${RESOURCE_GROUP}` +
+    `/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/${account.toUpperCase()}` +
+    `/y=${d.getUTCFullYear()}/m=${two(d.getUTCMonth() + 1)}/d=${two(d.getUTCDate())}/h=${two(d.getUTCHours())}/m=00/PT1H.json`
+  );
+}
+
+interface Usage {
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+  reasoningTokens: number;
+}
+
+function simulateUsage(random: Random, deployment: SimulatedDeployment): Usage {
+  const promptTokens = Math.max(5, Math.round(random.logNormal(deployment.operation === 'Embeddings_Create' ? 300 : 900, 0.9)));
+  if (deployment.operation === 'Embeddings_Create') return { promptTokens, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 };
+  // Prompt caching applies to prompts of at least 1,024 tokens, in 128-token increments.
+  const cachedTokens = promptTokens >= 1024 && random.chance(0.4) ? Math.floor((promptTokens * random.next()) / 128) * 128 : 0;
+  const visible = Math.max(1, Math.round(random.logNormal(220, 0.8)));
+  const reasoningTokens = deployment.reasoning ? Math.round(random.logNormal(600, 0.7)) : 0;
+  return { promptTokens, cachedTokens, completionTokens: visible + reasoningTokens, reasoningTokens };
+}
+
+function requestTime(random: Random, dayStart: number): number {
+  const hour = random.weighted([...HOURLY_WEIGHT.keys()], (h) => HOURLY_WEIGHT[h]!);
+  return dayStart + hour * 3_600_000 + Math.floor(random.next() * 3_600_000);
+}
+
+function diagnosticRecord(
+  random: Random,
+  r: { apimRequestId: string; time: number; durationMs: number; status: number; stream: boolean; usage: Usage | null },
+  backend: SimulatedBackend,
+  deployment: SimulatedDeployment,
+  objectId: string,
+): Record<string, unknown> {
+  const properties = {
+    apiName: 'Azure OpenAI API version 2024-10-21',
+    requestTime: '__REQUEST_TICKS__',
+    requestLength: 200 + (r.usage?.promptTokens ?? 100) * 4,
+    responseTime: '__RESPONSE_TICKS__',
+    responseLength: 300 + (r.usage?.completionTokens ?? 20) * 4,
+    objectId,
+    streamType: r.stream ? 'Streaming' : 'Non-Streaming',
+    modelDeploymentName: deployment.deployment,
+    modelName: deployment.modelName,
+    modelVersion: deployment.modelVersion,
+  };
+  // Ticks exceed 2^53: written as exact integer literals, as Azure writes them.
+  const propertiesJson = JSON.stringify(properties)
+    .replace('"__REQUEST_TICKS__"', ticks(r.time))
+    .replace('"__RESPONSE_TICKS__"', ticks(r.time + r.durationMs));
+  return {
+    Tenant: backend.regionCode,
+    callerIpAddress: `10.20.${random.int(0, 255)}.***`,
+    category: 'RequestResponse',
+    correlationId: r.apimRequestId,
+    durationMs: r.durationMs,
+    event: 'ShoeboxCallResult',
+    location: backend.regionCode,
+    operationName: deployment.operation,
+    // Real archives hold `properties` both as a JSON string and as an object.
+    properties: random.chance(0.5) ? propertiesJson : { __raw: propertiesJson },
+    resourceId: `/SUBSCRIPTIONS/${AZURE_SUBSCRIPTION.toUpperCase()}/RESOURCEGROUPS/${RESOURCE_GROUP}/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/${backend.account.toUpperCase()}`,
+    resultSignature: String(r.status),
+    time: new Date(r.time).toISOString().replace('Z', '0000Z'),
+  };
+}
+
+/** Serialises a record; an object `properties` is spliced in raw so its tick values stay exact. */
+function recordLine(record: Record<string, unknown>): string {
+  const properties = record['properties'];
+  if (typeof properties === 'string') return JSON.stringify(record);
+  const raw = (properties as { __raw: string }).__raw;
+  return JSON.stringify({ ...record, properties: '__PROPERTIES__' }).replace('"__PROPERTIES__"', raw);
+}
+
+const MALFORMED: readonly ((valid: string, n: number) => string)[] = [
+  (valid) => valid.slice(0, Math.floor(valid.length / 2)),
+  (valid) => valid.replace(/"promptTokens":\d+/, '"promptTokens":-12'),
+  (valid) => valid.replace(/"promptTokens":\d+/, '"promptTokens":"12a"'),
+  (valid) => valid.replace(/"gatewayRequestId":"[^"]+",/, ''),
+  (valid) => valid.replace(/"time":"[^"]+"/, '"time":"yesterday"'),
+  (valid) => valid.replace(GATEWAY_EVENT_SCHEMA_V1, 'tokenledger.gateway/v0'),
+  (valid) => valid.replace(/"status":\d+/, '"status":999'),
+  (_valid, n) => `plain text, not an event #${n}`,
+  (_valid, n) => JSON.stringify({ note: 'an object of no known shape', n }),
+  (valid) => valid.replace(/"time":"\d{4}/, '"time":"2999'),
+];
+
+export function simulateDay(options: SimulationOptions): SimulatedDay {
+  const random = new Random(options.seed);
+  const dayStart = Date.parse(`${options.day}T00:00:00Z`);
+  if (Number.isNaN(dayStart)) throw new Error(`invalid day ${options.day}: expected YYYY-MM-DD`);
+  const identities = createIdentities(random);
+  const totals = new Map<string, { kind: SimulatedIdentity['kind']; requests: number; promptTokens: number; cachedTokens: number; completionTokens: number; reasoningTokens: number }>();
+  const timed: { at: number; line: string }[] = [];
+  const archive = new Map<string, { at: number; line: string }[]>();
+  const addRecord = (account: string, receivedMs: number, line: string) => {
+    const path = archivePath(account, receivedMs);
+    const blob = archive.get(path) ?? [];
+    blob.push({ at: receivedMs, line });
+    archive.set(path, blob);
+  };
+  let matched = 0;
+  let noDiagnostics = 0;
+  let late = 0;
+  let missing = 0;
+
+  for (let i = 0; i < options.requests; i++) {
+    const identity = random.weighted(identities, (x) => x.activity);
+    const deployment = random.weighted(DEPLOYMENTS, (d) => d.share);
+    const backend = random.weighted(BACKENDS, (b) => b.weight);
+    const time = requestTime(random, dayStart);
+    const stream = deployment.operation === 'ChatCompletions_Create' && random.chance(0.3);
+    const gatewayThrottled = random.chance(0.005);
+    const backendThrottled = !gatewayThrottled && random.chance(backend.throttleRate);
+    const backendError = !gatewayThrottled && !backendThrottled && random.chance(backend.errorRate);
+    const interrupted = stream && random.chance(0.05);
+    const status = gatewayThrottled || backendThrottled ? 429 : backendError ? random.pick([500, 503]) : 200;
+    const fullUsage = simulateUsage(random, deployment);
+    const usage = status === 200 && !interrupted ? fullUsage : null;
+    const outputTokens = usage?.completionTokens ?? 0;
+    const serviceMs = gatewayThrottled
+      ? 0
+      : status === 429
+        ? random.int(5, 40)
+        : Math.round((backend.baseMs * (deployment.operation === 'Embeddings_Create' ? 0.3 : 1) + (outputTokens / 100) * backend.msPer100Tokens) * random.logNormal(1, 0.25));
+    const backendMs = gatewayThrottled ? null : serviceMs + random.int(4, 30);
+    const apimRequestId = gatewayThrottled ? null : random.uuid();
+    const event: GatewayEventV1Input = {
+      schema: GATEWAY_EVENT_SCHEMA_V1,
+      gatewayRequestId: random.uuid(),
+      apimRequestId,
+      time: new Date(time).toISOString(),
+      gateway: { ...GATEWAY, backendId: gatewayThrottled ? null : backend.backendId, backendUrl: gatewayThrottled ? null : `https://${backend.account}.openai.azure.com/` },
+      backendRegion: gatewayThrottled ? null : backend.regionDisplayName,
+      subscriptionId: identity.subscriptionId,
+      productId: 'ai-standard',
+      caller: identity.caller,
+      deployment: deployment.deployment,
+      model: usage ? deployment.model : null,
+      operation: deployment.operation,
+      stream,
+      status,
+      usage: usage ? { ...usage, totalTokens: usage.promptTokens + usage.completionTokens } : null,
+      timings: { totalMs: (backendMs ?? 0) + random.int(2, 15), backendMs, ttftMs: stream && status === 200 ? Math.round(backend.baseMs * random.logNormal(1, 0.3)) : null },
+      rateLimit: gatewayThrottled ? null : { remainingRequests: random.int(0, 300), remainingTokens: random.int(0, 300_000) },
+    };
+    const endMs = time + (backendMs ?? 0);
+    timed.push({ at: endMs + random.int(50, 2000), line: JSON.stringify(event) });
+
+    const t = totals.get(identity.identity) ?? { kind: identity.kind, requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 };
+    t.requests++;
+    if (usage) {
+      t.promptTokens += usage.promptTokens;
+      t.cachedTokens += usage.cachedTokens;
+      t.completionTokens += usage.completionTokens;
+      t.reasoningTokens += usage.reasoningTokens;
+    }
+    totals.set(identity.identity, t);
+
+    if (!apimRequestId || random.chance(0.01)) {
+      noDiagnostics++;
+      if (apimRequestId) missing++;
+      continue;
+    }
+    matched++;
+    const isLate = random.chance(0.03);
+    if (isLate) late++;
+    const delayMs = isLate ? random.int(1, 30) * 3_600_000 : random.int(3, 10) * 60_000;
+    const record = diagnosticRecord(random, { apimRequestId, time, durationMs: serviceMs, status, stream, usage }, backend, deployment, GATEWAY_OBJECT_ID);
+    addRecord(backend.account, endMs + delayMs, recordLine(record));
+  }
+
+  // Direct calls that skipped the gateway: an Entra caller (objectId set) or an account key (objectId empty).
+  const bypass = Math.max(1, Math.round(options.requests * 0.01));
+  for (let i = 0; i < bypass; i++) {
+    const backend = random.weighted(BACKENDS, (b) => b.weight);
+    const deployment = random.weighted(DEPLOYMENTS, (d) => d.share);
+    const time = requestTime(random, dayStart);
+    const caller = random.pick(identities).caller;
+    const objectId = random.chance(0.5) && caller ? caller.oid : '';
+    const durationMs = Math.round(backend.baseMs * random.logNormal(2, 0.3));
+    const record = diagnosticRecord(random, { apimRequestId: random.uuid(), time, durationMs, status: 200, stream: false, usage: null }, backend, deployment, objectId);
+    addRecord(backend.account, time + durationMs + random.int(3, 10) * 60_000, recordLine(record));
+  }
+
+  // Delivery order: by enqueue time, with local reordering, redelivered duplicates and ~1 % malformed events.
+  timed.sort((a, b) => a.at - b.at);
+  const lines = timed.map((t) => t.line);
+  for (let i = 0; i < lines.length; i++) {
+    if (random.chance(0.1)) {
+      const j = Math.min(lines.length - 1, i + random.int(1, 20));
+      [lines[i], lines[j]] = [lines[j]!, lines[i]!];
+    }
+  }
+  const malformedCount = Math.max(1, Math.round(options.requests * 0.01));
+  const seen = new Set(lines);
+  for (let n = 0; n < malformedCount; n++) {
+    let bad: string;
+    do bad = MALFORMED[n % MALFORMED.length]!(random.pick(timed).line, n);
+    while (seen.has(bad));
+    seen.add(bad);
+    lines.splice(random.int(0, lines.length), 0, bad);
+  }
+  const distinct = lines.length;
+  const delivered: string[] = [];
+  let duplicates = 0;
+  const pending: { at: number; line: string }[] = [];
+  lines.forEach((line, index) => {
+    delivered.push(line);
+    if (random.chance(0.02)) {
+      pending.push({ at: index + random.int(1, 200), line });
+      duplicates++;
+    }
+    for (let k = pending.length - 1; k >= 0; k--) {
+      if (pending[k]!.at <= index) {
+        delivered.push(pending[k]!.line);
+        pending.splice(k, 1);
+      }
+    }
+  });
+  for (const p of pending) delivered.push(p.line);
+
+  const sortedArchive = new Map<string, string[]>();
+  for (const [path, blob] of [...archive.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    sortedArchive.set(path, blob.sort((a, b) => a.at - b.at).map((r) => r.line));
+  }
+  const records = [...sortedArchive.values()].reduce((sum, blob) => sum + blob.length, 0);
+  return {
+    eventLines: delivered,
+    archive: sortedArchive,
+    identities,
+    groundTruth: {
+      seed: options.seed,
+      day: options.day,
+      requests: options.requests,
+      events: { lines: delivered.length, distinct, duplicates, malformed: malformedCount },
+      ledgerEntries: options.requests,
+      deadLetters: malformedCount,
+      identities: [...totals.entries()]
+        .map(([identity, t]) => ({ identity, ...t }))
+        .sort((a, b) => (a.identity < b.identity ? -1 : 1)),
+      join: { matched, noDiagnostics, bypass },
+      diagnostics: { records, late, missing, bypass },
+    },
+  };
+}
