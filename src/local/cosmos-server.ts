@@ -26,6 +26,8 @@ export interface LocalCosmos {
   readonly endpoint: string;
   /** Any key is accepted by the local server; this one only names itself. */
   readonly key: string;
+  /** Requests served so far, by method (to prove that writes are batched). */
+  readonly requests: Readonly<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -34,6 +36,11 @@ export async function startLocalCosmos(): Promise<LocalCosmos> {
   makeLocalQueriesLinear();
   const server = createHttpServer({ keepAlive: true });
   server.keepAliveTimeout = 60_000;
+  const requests: Record<string, number> = {};
+  server.on('request', (req: { method?: string }) => {
+    const method = req.method ?? 'UNKNOWN';
+    requests[method] = (requests[method] ?? 0) + 1;
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -42,6 +49,7 @@ export async function startLocalCosmos(): Promise<LocalCosmos> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     key: 'local-cosmos-server-accepts-any-key',
+    requests,
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

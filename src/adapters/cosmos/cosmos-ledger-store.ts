@@ -5,7 +5,6 @@ import type { LedgerKey, LedgerStore, RefusedEntry, StoreOptions } from '../../p
 import { bulkUpsert, cosmosCall } from './bulk-write.js';
 
 const IDS_PER_QUERY = 200;
-const HOUR_MS = 3_600_000;
 
 /** Strips Cosmos system properties (`_rid`, `_etag`, …) and checks the stored shape. */
 function toEntry(document: unknown): LedgerEntry {
@@ -33,20 +32,23 @@ export class CosmosLedgerStore implements LedgerStore {
     return found;
   }
 
-  /** One single-partition query per hour of the range (the partition key is the request's hour). */
+  /** A range inside one hour reads one partition (the partition key is the request's hour); longer ranges fan out. */
   async *listEntries(range: { from: Date; to: Date }, options: StoreOptions = {}): AsyncIterable<readonly LedgerEntry[]> {
-    const from = range.from.toISOString();
-    const to = range.to.toISOString();
-    for (let hour = Math.floor(range.from.getTime() / HOUR_MS) * HOUR_MS; hour < range.to.getTime(); hour += HOUR_MS) {
-      const pk = hourBucket(new Date(hour));
-      const iterator = this.container.items.query(
-        { query: 'SELECT * FROM c WHERE c.pk = @pk AND c.time >= @from AND c.time < @to', parameters: [{ name: '@pk', value: pk }, { name: '@from', value: from }, { name: '@to', value: to }] },
-        { partitionKey: pk, maxItemCount: 1000, abortSignal: options.abortSignal },
-      );
-      while (iterator.hasMoreResults()) {
-        const page = await cosmosCall('list ledger entries', () => iterator.fetchNext());
-        if (page.resources.length > 0) yield page.resources.map(toEntry);
-      }
+    const lastInstant = new Date(Math.max(range.from.getTime(), range.to.getTime() - 1));
+    const singleHour = hourBucket(range.from) === hourBucket(lastInstant);
+    const iterator = this.container.items.query(
+      {
+        query: 'SELECT * FROM c WHERE c.time >= @from AND c.time < @to',
+        parameters: [
+          { name: '@from', value: range.from.toISOString() },
+          { name: '@to', value: range.to.toISOString() },
+        ],
+      },
+      { maxItemCount: 1000, abortSignal: options.abortSignal, ...(singleHour ? { partitionKey: hourBucket(range.from) } : {}) },
+    );
+    while (iterator.hasMoreResults()) {
+      const page = await cosmosCall('list ledger entries', () => iterator.fetchNext());
+      if (page.resources.length > 0) yield page.resources.map(toEntry);
     }
   }
 }

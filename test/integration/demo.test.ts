@@ -1,0 +1,47 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runDemo, type DemoSummary } from '../../src/local/demo.js';
+import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
+
+const silent = { step: () => {}, bar: () => ({ increment: () => {}, stop: () => {} }) };
+
+describe('demo on the local stack', () => {
+  let stack: LocalStack;
+  let summary: DemoSummary;
+  beforeAll(async () => {
+    stack = await startLocalStack();
+    summary = await runDemo(stack, { requests: 4000, seed: 11, day: '2026-11-20', redeliveryRate: 0.2 }, silent);
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('redelivers batches and still counts every duplicate once', () => {
+    expect(summary.delivery.redeliveries).toBeGreaterThan(0);
+    expect(summary.groundTruth.events.duplicates).toBeGreaterThan(0);
+    expect(summary.ledgerEntries).toBe(summary.groundTruth.ledgerEntries);
+  });
+
+  it('ends every distinct event as exactly one ledger entry or one dead letter', () => {
+    expect(summary.deadLetters).toBe(summary.groundTruth.deadLetters);
+    expect(summary.ledgerEntries + summary.deadLetters).toBe(summary.groundTruth.events.distinct);
+  });
+
+  it("reports per-identity token totals equal to the simulator's ground truth", () => {
+    const actual = summary.identities.map(({ identity, kind, requests, promptTokens, cachedTokens, completionTokens, reasoningTokens }) => ({
+      identity,
+      requests,
+      promptTokens,
+      cachedTokens,
+      completionTokens,
+      reasoningTokens,
+      kind: kind === 'servicePrincipal' ? 'app' : kind,
+    }));
+    const expected = summary.groundTruth.identities.map((row) => ({
+      ...row,
+      // From token claims alone, managed and workload identities are apps; the directory tells them apart.
+      kind: ['servicePrincipal', 'managedIdentity', 'workloadIdentity'].includes(row.kind) ? 'app' : row.kind,
+    }));
+    expect(actual).toEqual(expected);
+    expect(summary.checks.every((c) => c.ok)).toBe(true);
+  });
+});
