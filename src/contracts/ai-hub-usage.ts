@@ -8,7 +8,8 @@ import type { AdaptedEvent } from './adapted-event.js';
  * invariant-culture form `MM/dd/yyyy HH:mm:ss` in UTC (ISO-8601 is accepted too).
  */
 const optionalText = z.string().max(512).nullish();
-const tokenNumber = z.coerce.number().int();
+/** The accelerator writes numbers; digit strings are accepted, anything else (null, "", booleans) is rejected. */
+const tokenNumber = z.union([z.number().int(), z.string().regex(/^\d{1,12}$/).transform(Number)]);
 
 export const aiHubUsageSchema = z.object({
   id: z.string().min(1).max(256),

@@ -42,6 +42,14 @@ function safeStringify(value: unknown): string | null {
   }
 }
 
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return '[a body that cannot be converted to text]';
+  }
+}
+
 function asBytes(body: unknown): Uint8Array | null {
   if (body instanceof Uint8Array) return body;
   if (body instanceof ArrayBuffer) return new Uint8Array(body);
@@ -67,9 +75,13 @@ export function decodeBody(body: unknown): BodyDecoding {
     text = body;
   } else {
     const serialised = safeStringify(body);
-    if (serialised === null) return { ok: false, reason: 'body cannot be serialised as JSON', raw: textPayload(String(body)) };
+    if (serialised === null) return { ok: false, reason: 'body cannot be serialised as JSON', raw: textPayload(safeString(body)) };
+    const raw = textPayload(serialised);
+    if (raw.bytes > MAX_BODY_BYTES) return { ok: false, reason: `body of ${raw.bytes} bytes exceeds ${MAX_BODY_BYTES}`, raw };
     return splitParsed(body, serialised);
   }
+  // A UTF-8 byte-order mark is not JSON; producers on Windows sometimes write one.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const raw = textPayload(text);
   if (raw.bytes > MAX_BODY_BYTES) return { ok: false, reason: `body of ${raw.bytes} bytes exceeds ${MAX_BODY_BYTES}`, raw };
   let parsed: unknown;
@@ -88,8 +100,11 @@ function splitParsed(parsed: unknown, text: string): BodyDecoding {
     return { ok: true, items: [{ value: parsed, raw: textPayload(text), itemIndex: null }] };
   }
   if (list.length === 0) return { ok: false, reason: 'body holds no events (empty array)', raw: textPayload(text) };
-  return {
-    ok: true,
-    items: list.map((value, itemIndex) => ({ value, raw: textPayload(safeStringify(value) ?? ''), itemIndex })),
-  };
+  const items: DecodedItem[] = [];
+  for (const [itemIndex, value] of list.entries()) {
+    const itemText = safeStringify(value);
+    if (itemText === null) return { ok: false, reason: `item ${itemIndex} cannot be serialised as JSON (too deeply nested)`, raw: textPayload(text) };
+    items.push({ value, raw: textPayload(itemText), itemIndex });
+  }
+  return { ok: true, items };
 }

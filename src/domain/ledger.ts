@@ -17,7 +17,7 @@ const ID_FAMILY: Record<EventSource, string> = {
 
 export function ledgerId(apimRequestId: string | null, source: EventSource, sourceId: string): string {
   if (apimRequestId && COSMOS_SAFE_ID.test(apimRequestId)) return apimRequestId.toLowerCase();
-  if (apimRequestId) return `a-${stableId('apim-request-id', apimRequestId)}`;
+  if (apimRequestId) return `a-${stableId('apim-request-id', apimRequestId.toLowerCase())}`;
   return `h-${stableId(ID_FAMILY[source], sourceId.toLowerCase())}`;
 }
 
@@ -96,10 +96,14 @@ function fillNulls<T extends Record<string, unknown>>(primary: T, other: T): T {
 export function mergeLedgerEntries(a: LedgerEntry, b: LedgerEntry): LedgerEntry {
   const order = SOURCE_RANK[a.source] - SOURCE_RANK[b.source] || (JSON.stringify(a) <= JSON.stringify(b) ? -1 : 1);
   const [primary, other] = order <= 0 ? [a, b] : [b, a];
-  if (primary.source === other.source) return primary;
   const otherMissing = new Set(other.missing);
+  // Both halves describe one request: its earliest timestamp is the closest to the request's start.
+  const time = primary.time <= other.time ? primary.time : other.time;
   return {
     ...fillNulls(primary, other),
+    time,
+    pk: hourBucket(time),
+    stream: primary.stream || other.stream,
     missing: primary.missing.filter((field) => otherMissing.has(field)),
     gateway: fillNulls(primary.gateway, other.gateway),
     caller: fillNulls(primary.caller, other.caller),

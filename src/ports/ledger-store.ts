@@ -23,8 +23,15 @@ export interface RefusedEntry {
 
 /** The request ledger. Upserts are idempotent: entries have deterministic ids and content. */
 export interface LedgerStore {
-  /** Throws `TransientStoreError` when a retry may succeed; returns the entries refused for good. */
+  /**
+   * Writes new entries; an entry that already exists is left untouched (it has the same content, and may
+   * carry the join's enrichment). Throws `TransientStoreError` when a retry may succeed; returns the
+   * entries refused for good.
+   */
+  createEntries(entries: readonly LedgerEntry[], options?: StoreOptions): Promise<readonly RefusedEntry[]>;
+  /** Writes entries whether or not they exist (merges and enrichment). Same errors as `createEntries`. */
   upsertEntries(entries: readonly LedgerEntry[], options?: StoreOptions): Promise<readonly RefusedEntry[]>;
+  deleteEntries(keys: readonly LedgerKey[], options?: StoreOptions): Promise<void>;
   /** Entries with these keys that exist (one round trip per call, not per key). */
   getEntries(keys: readonly LedgerKey[], options?: StoreOptions): Promise<LedgerEntry[]>;
   /** Every entry whose request time is in [from, to), page by page. */

@@ -4,7 +4,7 @@ import { decodeBody, type RawPayload } from '../domain/event-decoding.js';
 import { normalizeEvent } from '../domain/event-normalization.js';
 import { isPartial, mergeLedgerEntries, toLedgerEntry } from '../domain/ledger.js';
 import { stableId } from '../domain/stable-id.js';
-import type { DeadLetterStore, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
+import type { DeadLetterStore, LedgerKey, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
 
 /** One Event Hubs event as the trigger delivers it: a body and where it was read from. */
 export interface ReceivedEvent {
@@ -70,15 +70,23 @@ export async function ingestBatch(events: readonly ReceivedEvent[], ports: Inges
   const sorted = sortBatch(events);
   const byId = mergeById(sorted.entries);
   const partial = [...byId.values()].filter(isPartial);
+  const stale: LedgerKey[] = [];
   if (partial.length > 0) {
     // Sources that describe part of a request (APIM GatewayLogs + GatewayLlmLogs) may have a stored half.
     for (const stored of await ports.ledger.getEntries(partial, options)) {
       const fresh = byId.get(stored.id);
-      if (fresh) byId.set(stored.id, mergeLedgerEntries(stored, fresh));
+      if (!fresh) continue;
+      const combined = mergeLedgerEntries(stored, fresh);
+      byId.set(stored.id, combined);
+      if (combined.pk !== stored.pk) stale.push({ id: stored.id, pk: stored.pk });
     }
   }
   const entries = [...byId.values()];
-  const refused = await ports.ledger.upsertEntries(entries, options);
+  const refused = [
+    ...(await ports.ledger.createEntries(entries.filter((e) => !isPartial(e)), options)),
+    ...(await ports.ledger.upsertEntries(entries.filter(isPartial), options)),
+  ];
+  if (stale.length > 0) await ports.ledger.deleteEntries(stale, options);
   const letters = [
     ...sorted.deadLetters,
     ...refused.map(({ entry, reason }) => {

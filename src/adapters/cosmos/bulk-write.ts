@@ -38,22 +38,43 @@ export interface RejectedWrite<T> {
  * documents the store refuses for good are returned, so the caller can dead-letter them.
  */
 export async function bulkUpsert<T extends { id: string; pk: string }>(container: Container, documents: readonly T[], options: StoreOptions = {}): Promise<RejectedWrite<T>[]> {
+  return bulkWrite(container, documents, 'Upsert', options);
+}
+
+/** Creates documents; one that already exists (409) is left as it is, which is what a redelivery needs. */
+export async function bulkCreate<T extends { id: string; pk: string }>(container: Container, documents: readonly T[], options: StoreOptions = {}): Promise<RejectedWrite<T>[]> {
+  return bulkWrite(container, documents, 'Create', options);
+}
+
+/** Deletes documents by key; one that is already gone (404) counts as deleted. */
+export async function bulkDelete(container: Container, keys: readonly { id: string; pk: string }[], options: StoreOptions = {}): Promise<RejectedWrite<{ id: string; pk: string }>[]> {
+  return bulkWrite(container, keys, 'Delete', options);
+}
+
+const ALREADY_DONE: Record<'Create' | 'Upsert' | 'Delete', number | null> = { Create: 409, Upsert: null, Delete: 404 };
+
+async function bulkWrite<T extends { id: string; pk: string }>(
+  container: Container,
+  documents: readonly T[],
+  operationType: 'Create' | 'Upsert' | 'Delete',
+  options: StoreOptions,
+): Promise<RejectedWrite<T>[]> {
   const rejected: RejectedWrite<T>[] = [];
   const transient: (number | string | undefined)[] = [];
   const chunks: T[][] = [];
   for (let start = 0; start < documents.length; start += CHUNK) chunks.push(documents.slice(start, start + CHUNK));
   const writeChunk = async (chunk: readonly T[]) => {
-    const operations: OperationInput[] = chunk.map((doc) => ({
-      operationType: 'Upsert',
-      partitionKey: doc.pk,
-      resourceBody: doc as unknown as Record<string, never>,
-    }));
-    const results = await cosmosCall(`bulk upsert into ${container.id}`, () =>
+    const operations = chunk.map((doc) =>
+      operationType === 'Delete'
+        ? { operationType, partitionKey: doc.pk, id: doc.id }
+        : { operationType, partitionKey: doc.pk, resourceBody: doc as unknown as Record<string, never> },
+    ) as OperationInput[];
+    const results = await cosmosCall(`bulk ${operationType.toLowerCase()} in ${container.id}`, () =>
       container.items.bulk(operations, { continueOnError: true }, { abortSignal: options.abortSignal }),
     );
     results.forEach((result, index) => {
       const status = result.statusCode;
-      if (status < 400) return;
+      if (status < 400 || status === ALREADY_DONE[operationType]) return;
       if (TRANSIENT_STATUS.has(status)) transient.push(status);
       else rejected.push({ document: chunk[index] as T, status });
     });
@@ -62,7 +83,7 @@ export async function bulkUpsert<T extends { id: string; pk: string }>(container
     await Promise.all(chunks.slice(next, next + CONCURRENT_CHUNKS).map(writeChunk));
   }
   if (transient.length > 0) {
-    throw new TransientStoreError(`${transient.length} of ${documents.length} upserts into ${container.id} failed (status ${[...new Set(transient)].join(', ')})`);
+    throw new TransientStoreError(`${transient.length} of ${documents.length} ${operationType.toLowerCase()}s in ${container.id} failed (status ${[...new Set(transient)].join(', ')})`);
   }
   return rejected;
 }

@@ -2,9 +2,13 @@ import type { Container } from '@azure/cosmos';
 import { ledgerEntrySchema, type LedgerEntry } from '../../contracts/ledger-entry.js';
 import { hourBucket } from '../../domain/ledger.js';
 import type { LedgerKey, LedgerStore, RefusedEntry, StoreOptions } from '../../ports/ledger-store.js';
-import { bulkUpsert, cosmosCall } from './bulk-write.js';
+import { bulkCreate, bulkDelete, bulkUpsert, cosmosCall, type RejectedWrite } from './bulk-write.js';
 
 const IDS_PER_QUERY = 200;
+
+function refused(rejected: readonly RejectedWrite<LedgerEntry>[]): RefusedEntry[] {
+  return rejected.map(({ document, status }) => ({ entry: document, reason: `ledger store refused the entry (status ${String(status)})` }));
+}
 
 /** Strips Cosmos system properties (`_rid`, `_etag`, …) and checks the stored shape. */
 function toEntry(document: unknown): LedgerEntry {
@@ -14,9 +18,17 @@ function toEntry(document: unknown): LedgerEntry {
 export class CosmosLedgerStore implements LedgerStore {
   constructor(private readonly container: Container) {}
 
+  async createEntries(entries: readonly LedgerEntry[], options?: StoreOptions): Promise<RefusedEntry[]> {
+    return refused(await bulkCreate(this.container, entries, options));
+  }
+
   async upsertEntries(entries: readonly LedgerEntry[], options?: StoreOptions): Promise<RefusedEntry[]> {
-    const rejected = await bulkUpsert(this.container, entries, options);
-    return rejected.map(({ document, status }) => ({ entry: document, reason: `ledger store refused the entry (status ${String(status)})` }));
+    return refused(await bulkUpsert(this.container, entries, options));
+  }
+
+  async deleteEntries(keys: readonly LedgerKey[], options?: StoreOptions): Promise<void> {
+    const failed = await bulkDelete(this.container, keys, options);
+    if (failed.length > 0) throw new Error(`could not delete ${failed.length} ledger entries (status ${failed.map((f) => String(f.status)).join(', ')})`);
   }
 
   async getEntries(keys: readonly LedgerKey[], options: StoreOptions = {}): Promise<LedgerEntry[]> {

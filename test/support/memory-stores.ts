@@ -1,0 +1,89 @@
+import type { DeadLetter } from '../../src/contracts/dead-letter.js';
+import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
+import type { DeadLetterStore, LedgerKey, LedgerStore, RefusedEntry, StoreOptions } from '../../src/ports/ledger-store.js';
+
+/** Deep copy, so that a test can never mutate what a store holds (and the store never holds the caller's objects). */
+function clone<T>(value: T): T {
+  return structuredClone(value);
+}
+
+const keyOf = (entry: LedgerKey) => `${entry.pk}|${entry.id}`;
+
+/**
+ * In-memory fake of the ledger store, keyed like Cosmos DB by (partition key, id), so an entry left behind
+ * in another partition shows up as a second document. Like the Cosmos adapter, `getEntries` finds entries by
+ * id whatever their partition key. Hooks let a test make it fail transiently or refuse entries for good.
+ */
+export class MemoryLedgerStore implements LedgerStore {
+  readonly entries = new Map<string, LedgerEntry>();
+  /** Called before every upsert; throw from it to simulate a store failure. */
+  beforeUpsert: ((entries: readonly LedgerEntry[]) => void) | null = null;
+  /** Returns the reason an entry is refused for good, or null to store it. */
+  refuse: ((entry: LedgerEntry) => string | null) | null = null;
+  upsertCalls = 0;
+
+  private write(entries: readonly LedgerEntry[], overwrite: boolean): RefusedEntry[] {
+    this.upsertCalls++;
+    this.beforeUpsert?.(entries);
+    const refused: RefusedEntry[] = [];
+    for (const entry of entries) {
+      const reason = this.refuse?.(entry) ?? null;
+      if (reason !== null) refused.push({ entry, reason });
+      else if (overwrite || !this.entries.has(keyOf(entry))) this.entries.set(keyOf(entry), clone(entry));
+    }
+    return refused;
+  }
+
+  async createEntries(entries: readonly LedgerEntry[], _options?: StoreOptions): Promise<readonly RefusedEntry[]> {
+    return this.write(entries, false);
+  }
+
+  async upsertEntries(entries: readonly LedgerEntry[], _options?: StoreOptions): Promise<readonly RefusedEntry[]> {
+    return this.write(entries, true);
+  }
+
+  async deleteEntries(keys: readonly LedgerKey[], _options?: StoreOptions): Promise<void> {
+    for (const key of keys) this.entries.delete(keyOf(key));
+  }
+
+  async getEntries(keys: readonly LedgerKey[], _options?: StoreOptions): Promise<LedgerEntry[]> {
+    const ids = new Set(keys.map((k) => k.id));
+    return [...this.entries.values()].filter((e) => ids.has(e.id)).map(clone);
+  }
+
+  async *listEntries(range: { readonly from: Date; readonly to: Date }, _options?: StoreOptions): AsyncIterable<readonly LedgerEntry[]> {
+    const from = range.from.getTime();
+    const to = range.to.getTime();
+    const page = [...this.entries.values()]
+      .filter((e) => {
+        const t = Date.parse(e.time);
+        return t >= from && t < to;
+      })
+      .sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.id < b.id ? -1 : 1))
+      .map(clone);
+    if (page.length > 0) yield page;
+  }
+
+  /** Contents sorted by id: two stores with the same documents give deep-equal snapshots. */
+  snapshot(): LedgerEntry[] {
+    return [...this.entries.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.pk < b.pk ? -1 : 1)).map(clone);
+  }
+}
+
+/** In-memory fake of the dead-letter store: a Map by id (the content hash of the raw payload). */
+export class MemoryDeadLetterStore implements DeadLetterStore {
+  readonly letters = new Map<string, DeadLetter>();
+
+  async upsertDeadLetters(letters: readonly DeadLetter[], _options?: StoreOptions): Promise<void> {
+    for (const letter of letters) this.letters.set(letter.id, clone(letter));
+  }
+
+  async *listDeadLetters(_options?: StoreOptions): AsyncIterable<readonly DeadLetter[]> {
+    const all = this.snapshot();
+    if (all.length > 0) yield all;
+  }
+
+  snapshot(): DeadLetter[] {
+    return [...this.letters.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map(clone);
+  }
+}

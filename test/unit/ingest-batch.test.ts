@@ -1,0 +1,276 @@
+import { readFileSync } from 'node:fs';
+import { describe, it, expect } from 'vitest';
+import type { GatewayEventV1Input } from '../../src/contracts/gateway-event.js';
+import { TransientStoreError } from '../../src/ports/ledger-store.js';
+import { ingestBatch, sortBatch, type ReceivedEvent } from '../../src/services/ingest-batch.js';
+import { MemoryDeadLetterStore, MemoryLedgerStore } from '../support/memory-stores.js';
+
+const fixtureText = readFileSync(new URL('../fixtures/apim-gatewaylogs.records.json', import.meta.url), 'utf8');
+
+function v1Event(n: number, overrides: Partial<GatewayEventV1Input> = {}): GatewayEventV1Input {
+  return {
+    schema: 'tokenledger.gateway/v1',
+    gatewayRequestId: `gw-${n}`,
+    apimRequestId: `0000000${n}-aaaa-4bbb-8ccc-dddddddddddd`,
+    time: '2026-11-20T10:15:00.000Z',
+    gateway: { service: 'contoso-ai-gateway', region: 'West Europe', backendId: 'aoai-eastus' },
+    backendRegion: 'East US',
+    subscriptionId: 'sub-search-0',
+    caller: { oid: '11111111-2222-4333-8444-555555555555', idtyp: 'user', upn: 'ana@contoso.example' },
+    deployment: 'gpt-4o-prod',
+    model: 'gpt-4o-2024-08-06',
+    stream: false,
+    status: 200,
+    usage: { promptTokens: 100 + n, completionTokens: 10, totalTokens: 110 + n },
+    ...overrides,
+  };
+}
+
+function position(sequenceNumber: number): ReceivedEvent['position'] {
+  return { partitionId: '3', sequenceNumber, offset: String(sequenceNumber * 1024), enqueuedTimeUtc: '2026-11-20T10:16:00.000Z' };
+}
+
+const APIM_RESOURCE_ID = '/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.APIMANAGEMENT/SERVICE/APIM1';
+const CORRELATION_ID = '8c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
+
+const gatewayLogsRecord = {
+  category: 'GatewayLogs',
+  time: '2026-11-20T10:15:00.000Z',
+  resourceId: APIM_RESOURCE_ID,
+  correlationId: CORRELATION_ID,
+  durationMs: 1800,
+  location: 'East US',
+  properties: {
+    apimSubscriptionId: 'sub-search-0',
+    backendUrl: 'https://contoso.openai.azure.com/openai/deployments/gpt-4o-prod/chat/completions',
+    requestBody: '{"stream":true}',
+    responseCode: 200,
+    backendTime: 1750,
+  },
+};
+
+const llmLogsRecord = {
+  category: 'GatewayLlmLogs',
+  time: '2026-11-20T10:15:00.000Z',
+  resourceId: APIM_RESOURCE_ID,
+  correlationId: CORRELATION_ID,
+  location: 'East US',
+  properties: { deploymentName: 'gpt-4o-prod', modelName: 'gpt-4o', promptTokens: 250, completionTokens: 60, totalTokens: 310, isStreamCompletion: true },
+};
+
+const malformedText = '{"schema":"tokenledger.gateway/v1","gatewayRequestId":"gw-9",';
+const unknownShape = { note: 'an object of no known shape' };
+
+/** 8 items: a v1 event and its duplicate, malformed JSON, bytes, an array with a good and a bad item, and the APIM records export. */
+function mixedBatch(): ReceivedEvent[] {
+  return [
+    { body: v1Event(1), position: position(10) },
+    { body: JSON.stringify(v1Event(1)), position: position(11) },
+    { body: malformedText, position: position(12) },
+    { body: Buffer.from(JSON.stringify(v1Event(2)), 'utf8'), position: position(13) },
+    { body: JSON.stringify([v1Event(3), unknownShape]), position: position(14) },
+    { body: fixtureText, position: position(15) },
+  ];
+}
+const MIXED_ITEMS = 8;
+
+function stores() {
+  return { ledger: new MemoryLedgerStore(), deadLetters: new MemoryDeadLetterStore() };
+}
+
+describe('sortBatch', () => {
+  it('turns every item into exactly one entry or one dead letter', () => {
+    const sorted = sortBatch(mixedBatch());
+    expect(sorted.entries.length + sorted.deadLetters.length).toBe(MIXED_ITEMS);
+    expect(sorted.entries).toHaveLength(6);
+    expect(sorted.deadLetters).toHaveLength(2);
+    expect(new Set(sorted.entries.map((e) => e.id)).size).toBe(5);
+  });
+
+  it('gives a delivered duplicate the same ledger entry', () => {
+    const [first, second] = sortBatch(mixedBatch()).entries;
+    expect(second).toEqual(first);
+  });
+
+  it('is deterministic and leaves the input untouched', () => {
+    const batch = mixedBatch();
+    const before = JSON.stringify(batch);
+    expect(sortBatch(batch)).toEqual(sortBatch(mixedBatch()));
+    expect(JSON.stringify(batch)).toBe(before);
+  });
+
+  it('gives the same bad payload one dead-letter id whether delivered as text or as bytes', () => {
+    const { deadLetters } = sortBatch([
+      { body: malformedText, position: position(1) },
+      { body: Buffer.from(malformedText, 'utf8'), position: position(2) },
+    ]);
+    expect(deadLetters).toHaveLength(2);
+    expect(deadLetters[1]!.id).toBe(deadLetters[0]!.id);
+    expect(deadLetters[1]!.raw).toEqual(deadLetters[0]!.raw);
+    expect(deadLetters[0]!.pk).toBe(deadLetters[0]!.id.slice(0, 2));
+  });
+
+  it('dead-letters a whole unreadable body with itemIndex null and an item of a multi-item body with its index', () => {
+    const { deadLetters } = sortBatch(mixedBatch());
+    const [unreadable, badItem] = deadLetters;
+    expect(unreadable!.position).toEqual({ ...position(12), itemIndex: null });
+    expect(badItem!.position).toEqual({ ...position(14), itemIndex: 1 });
+  });
+});
+
+describe('ingestBatch (with in-memory fake ledger and dead-letter stores)', () => {
+  it('accounts for every item of a mixed batch as exactly one entry or dead letter', async () => {
+    const ports = stores();
+    const result = await ingestBatch(mixedBatch(), ports);
+    expect(result.accepted + result.deadLettered).toBe(MIXED_ITEMS);
+    expect(result).toEqual({ accepted: 6, deadLettered: 2, entriesWritten: 5 });
+    expect(ports.ledger.entries.size).toBe(5);
+    expect(ports.deadLetters.letters.size).toBe(2);
+  });
+
+  it('stores the ledger entries of every good item, the APIM records export included', async () => {
+    const ports = stores();
+    await ingestBatch(mixedBatch(), ports);
+    const entries = ports.ledger.snapshot();
+    for (const n of [1, 2, 3]) expect(entries.some((e) => e.id === `0000000${n}-aaaa-4bbb-8ccc-dddddddddddd`)).toBe(true);
+    const fromApim = entries.filter((e) => e.source === 'apim-gateway-logs');
+    expect(fromApim.map((e) => e.status).sort()).toEqual([200, 400]);
+    expect(fromApim.find((e) => e.status === 200)!.tokens).toMatchObject({ source: 'gateway', promptTokens: 14, completionTokens: 8 });
+  });
+
+  it('gives dead letters their source position, a reason and the raw payload text', async () => {
+    const ports = stores();
+    await ingestBatch(mixedBatch(), ports);
+    const letters = ports.deadLetters.snapshot();
+    const malformed = letters.find((l) => l.position.sequenceNumber === 12);
+    const badItem = letters.find((l) => l.position.sequenceNumber === 14);
+    expect(malformed).toBeDefined();
+    expect(badItem).toBeDefined();
+    expect(malformed!.position).toEqual({ partitionId: '3', sequenceNumber: 12, offset: '12288', enqueuedTimeUtc: '2026-11-20T10:16:00.000Z', itemIndex: null });
+    expect(malformed!.reason).toMatch(/^body is not JSON/);
+    expect(malformed!.raw).toEqual({ encoding: 'utf8', data: malformedText, bytes: Buffer.byteLength(malformedText) });
+    expect(badItem!.position).toEqual({ partitionId: '3', sequenceNumber: 14, offset: '14336', enqueuedTimeUtc: '2026-11-20T10:16:00.000Z', itemIndex: 1 });
+    expect(badItem!.reason).toMatch(/^unrecognised event/);
+    expect(badItem!.raw.encoding).toBe('utf8');
+    expect(JSON.parse(badItem!.raw.data)).toEqual(unknownShape);
+  });
+
+  it('leaves identical store contents after replaying a batch three times and in reverse order', async () => {
+    const once = stores();
+    await ingestBatch(mixedBatch(), once);
+
+    const thrice = stores();
+    for (let i = 0; i < 3; i++) await ingestBatch(mixedBatch(), thrice);
+
+    const reversed = stores();
+    await ingestBatch([...mixedBatch()].reverse(), reversed);
+    await ingestBatch(mixedBatch(), reversed);
+    await ingestBatch([...mixedBatch()].reverse(), reversed);
+
+    expect(thrice.ledger.snapshot()).toEqual(once.ledger.snapshot());
+    expect(thrice.deadLetters.snapshot()).toEqual(once.deadLetters.snapshot());
+    expect(reversed.ledger.snapshot()).toEqual(once.ledger.snapshot());
+    expect(reversed.deadLetters.snapshot()).toEqual(once.deadLetters.snapshot());
+    expect(once.ledger.snapshot()).toHaveLength(5);
+  });
+
+  it('merges GatewayLogs and GatewayLlmLogs records of one request delivered in separate batches, in either order', async () => {
+    const gatewayFirst = stores();
+    await ingestBatch([{ body: { records: [gatewayLogsRecord] }, position: position(1) }], gatewayFirst);
+    await ingestBatch([{ body: { records: [llmLogsRecord] }, position: position(2) }], gatewayFirst);
+
+    const llmFirst = stores();
+    await ingestBatch([{ body: { records: [llmLogsRecord] }, position: position(2) }], llmFirst);
+    await ingestBatch([{ body: { records: [gatewayLogsRecord] }, position: position(1) }], llmFirst);
+
+    for (const ports of [gatewayFirst, llmFirst]) {
+      const entries = ports.ledger.snapshot();
+      expect(entries).toHaveLength(1);
+      expect(entries[0]!.status).toBe(200);
+      expect(entries[0]!.tokens).toEqual({ source: 'llm-log', promptTokens: 250, cachedTokens: 0, completionTokens: 60, reasoningTokens: 0 });
+      expect(entries[0]!.subscriptionId).toBe('sub-search-0');
+      expect(ports.deadLetters.letters.size).toBe(0);
+    }
+    expect(llmFirst.ledger.snapshot()).toEqual(gatewayFirst.ledger.snapshot());
+  });
+
+  it('keeps the LLM-log tokens when the GatewayLogs record is redelivered after the merge', async () => {
+    const ports = stores();
+    for (const record of [gatewayLogsRecord, llmLogsRecord, gatewayLogsRecord, llmLogsRecord, gatewayLogsRecord]) {
+      await ingestBatch([{ body: { records: [record] }, position: position(1) }], ports);
+    }
+    const entries = ports.ledger.snapshot();
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.tokens.source).toBe('llm-log');
+    expect(entries[0]!.stream).toBe(true);
+  });
+
+  it('keeps one document when the two halves of a request fall in different UTC hours', async () => {
+    const ports = stores();
+    const late = { ...llmLogsRecord, time: '2026-11-20T11:00:00.100Z' };
+    const early = { ...gatewayLogsRecord, time: '2026-11-20T10:59:59.900Z' };
+    await ingestBatch([{ body: { records: [late] }, position: position(1) }], ports);
+    await ingestBatch([{ body: { records: [early] }, position: position(2) }], ports);
+    const entries = ports.ledger.snapshot();
+    expect(entries.map((e) => [e.pk, e.time])).toEqual([['2026-11-20T10', '2026-11-20T10:59:59.900Z']]);
+  });
+
+  it('merges the two records of one request delivered in the same batch like records delivered apart', async () => {
+    const together = stores();
+    await ingestBatch([{ body: { records: [llmLogsRecord, gatewayLogsRecord] }, position: position(1) }], together);
+    const apart = stores();
+    await ingestBatch([{ body: JSON.stringify(gatewayLogsRecord), position: position(1) }], apart);
+    await ingestBatch([{ body: JSON.stringify(llmLogsRecord), position: position(2) }], apart);
+    expect(together.ledger.snapshot()).toEqual(apart.ledger.snapshot());
+    expect(together.ledger.snapshot()[0]!.tokens.source).toBe('llm-log');
+  });
+
+  it('rejects with the TransientStoreError the ledger store throws, so the trigger retries the batch', async () => {
+    const ports = stores();
+    const failure = new TransientStoreError('429 Too Many Requests');
+    ports.ledger.beforeUpsert = () => {
+      throw failure;
+    };
+    await expect(ingestBatch(mixedBatch(), ports)).rejects.toBe(failure);
+    expect(ports.ledger.entries.size).toBe(0);
+  });
+
+  it('turns entries the ledger store refuses for good into dead letters', async () => {
+    const ports = stores();
+    const refusedId = '00000002-aaaa-4bbb-8ccc-dddddddddddd';
+    ports.ledger.refuse = (entry) => (entry.id === refusedId ? 'ledger store refused the entry (status 413)' : null);
+    const result = await ingestBatch(mixedBatch(), ports);
+
+    expect(ports.ledger.snapshot().some((e) => e.id === refusedId)).toBe(false);
+    expect(ports.ledger.entries.size).toBe(4);
+    expect(result).toEqual({ accepted: 5, deadLettered: 3, entriesWritten: 4 });
+    expect(result.accepted + result.deadLettered).toBe(MIXED_ITEMS);
+
+    const letter = ports.deadLetters.snapshot().find((l) => l.reason === 'ledger store refused the entry (status 413)');
+    expect(letter).toBeDefined();
+    expect(letter!.position).toEqual({ partitionId: 'ledger', sequenceNumber: null, offset: null, enqueuedTimeUtc: null, itemIndex: null });
+    expect(letter!.raw.encoding).toBe('utf8');
+    expect(JSON.parse(letter!.raw.data)).toMatchObject({ id: refusedId, tokens: { promptTokens: 102 } });
+    expect(letter!.raw.bytes).toBe(Buffer.byteLength(letter!.raw.data));
+  });
+
+  it('writes nothing but a dead letter for a batch of only unreadable bodies', async () => {
+    const ports = stores();
+    const result = await ingestBatch([{ body: Buffer.from([0xff, 0xfe, 0xfd]), position: position(7) }], ports);
+    expect(result).toEqual({ accepted: 0, deadLettered: 1, entriesWritten: 0 });
+    expect(ports.ledger.entries.size).toBe(0);
+    const [letter] = ports.deadLetters.snapshot();
+    expect(letter!.reason).toMatch(/UTF-8/);
+    expect(letter!.raw).toEqual({ encoding: 'base64', data: '//79', bytes: 3 });
+  });
+
+  it('lists stored entries by request time range from the in-memory fake', async () => {
+    const ports = stores();
+    await ingestBatch(mixedBatch(), ports);
+    const pages: string[] = [];
+    for await (const page of ports.ledger.listEntries({ from: new Date('2026-11-20T10:00:00Z'), to: new Date('2026-11-20T11:00:00Z') })) {
+      pages.push(...page.map((e) => e.id));
+    }
+    expect(pages.sort()).toEqual([1, 2, 3].map((n) => `0000000${n}-aaaa-4bbb-8ccc-dddddddddddd`));
+  });
+});

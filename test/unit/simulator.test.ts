@@ -1,0 +1,224 @@
+import { readFileSync } from 'node:fs';
+import { describe, it, expect } from 'vitest';
+import type { GatewayEventV1 } from '../../src/contracts/gateway-event.js';
+import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
+import { normalizeEvent } from '../../src/domain/event-normalization.js';
+import { TokenTotalsByIdentity } from '../../src/domain/token-totals.js';
+import { sortBatch } from '../../src/services/ingest-batch.js';
+import { BACKENDS } from '../../src/simulator/population.js';
+import { simulateDay } from '../../src/simulator/traffic.js';
+
+const OPTIONS = { requests: 2000, seed: 7, day: '2026-11-20' } as const;
+const day = simulateDay(OPTIONS);
+const truth = day.groundTruth;
+
+/** The distinct v1 events the pipeline accepts (malformed lines and redelivered copies excluded). */
+const events: GatewayEventV1[] = [...new Set(day.eventLines)].flatMap((line) => {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return [];
+  }
+  const normalized = normalizeEvent(value);
+  return normalized.ok ? [normalized.value.event] : [];
+});
+
+const archiveLines: { path: string; line: string }[] = [...day.archive].flatMap(([path, lines]) => lines.map((line) => ({ path, line })));
+
+/** .NET ticks (100 ns since 0001-01-01) of the Unix epoch. */
+const EPOCH_TICKS = 621_355_968_000_000_000n;
+
+const realArchiveRecords = readFileSync(new URL('../fixtures/aoai-requestresponse.archive.jsonl', import.meta.url), 'utf8')
+  .split('\n')
+  .filter((line) => line.trim() !== '')
+  .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+describe('simulateDay: determinism', () => {
+  it('gives identical event lines, archive and ground truth for the same options', () => {
+    const again = simulateDay({ ...OPTIONS });
+    expect(again.eventLines).toEqual(day.eventLines);
+    expect(again.archive).toEqual(day.archive);
+    expect(again.groundTruth).toEqual(truth);
+  });
+
+  it('gives different traffic for a different seed', () => {
+    const other = simulateDay({ ...OPTIONS, seed: 8 });
+    expect(other.eventLines).not.toEqual(day.eventLines);
+    expect(other.groundTruth.identities).not.toEqual(truth.identities);
+    expect(other.groundTruth.seed).toBe(8);
+  });
+
+  it('rejects a day that is not YYYY-MM-DD', () => {
+    expect(() => simulateDay({ ...OPTIONS, day: 'tomorrow' })).toThrow(/invalid day/);
+  });
+});
+
+describe('simulateDay: population and traffic', () => {
+  it('has at least 30 identities in the ground truth, of every kind', () => {
+    expect(truth.identities.length).toBeGreaterThanOrEqual(30);
+    expect(new Set(truth.identities.map((i) => i.kind))).toEqual(new Set(['user', 'servicePrincipal', 'managedIdentity', 'workloadIdentity', 'apimSubscription']));
+    expect(truth.identities.reduce((sum, i) => sum + i.requests, 0)).toBe(OPTIONS.requests);
+  });
+
+  it('routes requests to at least 4 backends in 4 regions', () => {
+    const backends = new Set(events.map((e) => e.gateway.backendId).filter((b): b is string => typeof b === 'string'));
+    const regions = new Set(events.map((e) => e.backendRegion).filter((r): r is string => typeof r === 'string'));
+    expect(backends.size).toBeGreaterThanOrEqual(4);
+    expect(regions.size).toBeGreaterThanOrEqual(4);
+    expect([...regions].sort()).toEqual(BACKENDS.map((b) => b.regionDisplayName).sort());
+  });
+
+  it('includes o3-mini requests with reasoning tokens', () => {
+    const o3 = events.filter((e) => e.deployment === 'o3-mini' && e.usage);
+    expect(o3.length).toBeGreaterThan(0);
+    expect(o3.some((e) => (e.usage?.reasoningTokens ?? 0) > 0)).toBe(true);
+    expect(events.filter((e) => e.deployment !== 'o3-mini').every((e) => (e.usage?.reasoningTokens ?? 0) === 0)).toBe(true);
+  });
+
+  it('includes embeddings requests, all with zero completion tokens', () => {
+    const embeddings = events.filter((e) => e.operation === 'Embeddings_Create' && e.usage);
+    expect(embeddings.length).toBeGreaterThan(0);
+    expect(embeddings.every((e) => e.usage?.completionTokens === 0)).toBe(true);
+    expect(embeddings.every((e) => (e.usage?.promptTokens ?? 0) > 0)).toBe(true);
+  });
+
+  it('includes interrupted streams: stream true, status 200 and no usage', () => {
+    expect(events.some((e) => e.stream === true && e.status === 200 && e.usage === null)).toBe(true);
+    expect(events.some((e) => e.stream === true && e.status === 200 && e.usage !== null)).toBe(true);
+  });
+
+  it('includes throttled (429) and failed (5xx) requests, none of them with usage', () => {
+    const throttled = events.filter((e) => e.status === 429);
+    const failed = events.filter((e) => typeof e.status === 'number' && e.status >= 500 && e.status <= 599);
+    expect(throttled.length).toBeGreaterThan(0);
+    expect(failed.length).toBeGreaterThan(0);
+    expect([...throttled, ...failed].every((e) => e.usage === null)).toBe(true);
+  });
+
+  it('redelivers some events and makes 1 % of them malformed', () => {
+    expect(truth.events.duplicates).toBeGreaterThan(0);
+    expect(truth.events.malformed).toBe(20);
+    expect(truth.events.lines).toBe(day.eventLines.length);
+    expect(truth.events.lines).toBe(truth.events.distinct + truth.events.duplicates);
+    expect(new Set(day.eventLines).size).toBe(truth.events.distinct);
+    expect(events).toHaveLength(truth.events.distinct - truth.events.malformed);
+  });
+
+  it('keeps ground-truth join counts consistent: matched + noDiagnostics = requests', () => {
+    expect(truth.join.matched + truth.join.noDiagnostics).toBe(truth.requests);
+    expect(truth.diagnostics.records).toBe(truth.join.matched + truth.join.bypass);
+    expect(archiveLines).toHaveLength(truth.diagnostics.records);
+  });
+});
+
+describe('simulateDay: diagnostics archive', () => {
+  const PATH =
+    /^insights-logs-requestresponse\/resourceId=\/SUBSCRIPTIONS\/[0-9A-F-]{36}\/RESOURCEGROUPS\/[A-Z0-9-]+\/PROVIDERS\/MICROSOFT\.COGNITIVESERVICES\/ACCOUNTS\/([A-Z0-9-]+)\/y=(\d{4})\/m=(\d{2})\/d=(\d{2})\/h=(\d{2})\/m=00\/PT1H\.json$/;
+
+  it('writes every blob under the storage-account archive path of its account, day and hour', () => {
+    expect(day.archive.size).toBeGreaterThan(0);
+    const accounts = new Set(BACKENDS.map((b) => b.account.toUpperCase()));
+    for (const path of day.archive.keys()) {
+      const match = PATH.exec(path);
+      expect(match, path).not.toBeNull();
+      expect(accounts.has(match![1]!)).toBe(true);
+      expect(Number(match![3])).toBeGreaterThanOrEqual(1);
+      expect(Number(match![3])).toBeLessThanOrEqual(12);
+      expect(Number(match![5])).toBeLessThanOrEqual(23);
+    }
+  });
+
+  it('writes records whose resource id names the account of their blob', () => {
+    for (const { path, line } of archiveLines.slice(0, 200)) {
+      const record = JSON.parse(line) as { resourceId: string };
+      expect(path).toContain(`resourceId=${record.resourceId}/`);
+    }
+  });
+
+  it('writes records with the fields of a real Azure OpenAI RequestResponse record', () => {
+    const realKeys = Object.keys(realArchiveRecords[1]!).sort();
+    const realPropertyKeys = Object.keys(realArchiveRecords[1]!['properties'] as object).sort();
+    const record = JSON.parse(archiveLines[0]!.line) as Record<string, unknown>;
+    expect(Object.keys(record).sort()).toEqual(realKeys);
+    const properties = typeof record['properties'] === 'string' ? (JSON.parse(record['properties']) as object) : (record['properties'] as object);
+    expect(Object.keys(properties).sort()).toEqual(realPropertyKeys);
+  });
+
+  it('writes properties sometimes as a JSON string and sometimes as an object, like real archives', () => {
+    const kinds = archiveLines.map(({ line }) => typeof (JSON.parse(line) as { properties: unknown }).properties);
+    expect(kinds).toContain('string');
+    expect(kinds).toContain('object');
+    expect(new Set(kinds).size).toBe(2);
+    expect(new Set(realArchiveRecords.map((r) => typeof r['properties']))).toEqual(new Set(['string', 'object']));
+  });
+
+  it('keeps requestTime ticks as exact 18-digit integer literals in the raw line', () => {
+    for (const { line } of archiveLines) {
+      const isObject = typeof (JSON.parse(line) as { properties: unknown }).properties === 'object';
+      const match = (isObject ? /"requestTime":(\d{18})[,}]/ : /\\"requestTime\\":(\d{18})[,}]/).exec(line);
+      expect(match, line).not.toBeNull();
+      const time = /"time":"([^"]+)"/.exec(line)![1]!;
+      const expected = BigInt(Date.parse(time)) * 10_000n + EPOCH_TICKS;
+      expect(BigInt(match![1]!)).toBe(expected);
+    }
+  });
+
+  it('writes ticks that a plain JSON.parse would round, so the exact digits matter', () => {
+    const rounded = archiveLines.some(({ line }) => {
+      const digits = /requestTime\\?":(\d{18})/.exec(line)![1]!;
+      return BigInt(Number(digits)) !== BigInt(digits);
+    });
+    expect(rounded).toBe(true);
+  });
+});
+
+describe('simulateDay: ground truth agrees with the pipeline', () => {
+  const position = { partitionId: '0', sequenceNumber: null, offset: null, enqueuedTimeUtc: null };
+  const sorted = sortBatch(day.eventLines.map((body) => ({ body, position })));
+  const distinctEntries = new Map<string, LedgerEntry>();
+  for (const entry of sorted.entries) distinctEntries.set(entry.id, entry);
+
+  it('yields exactly groundTruth.ledgerEntries distinct ledger ids', () => {
+    expect(distinctEntries.size).toBe(truth.ledgerEntries);
+    expect(sorted.entries.length + sorted.deadLetters.length).toBe(day.eventLines.length);
+  });
+
+  it('yields exactly groundTruth.deadLetters distinct dead-letter ids', () => {
+    expect(new Set(sorted.deadLetters.map((l) => l.id)).size).toBe(truth.deadLetters);
+  });
+
+  it('gives redelivered copies of an event identical ledger entries', () => {
+    const byId = new Map<string, string>();
+    for (const entry of sorted.entries) {
+      const json = JSON.stringify(entry);
+      const seen = byId.get(entry.id);
+      if (seen !== undefined) expect(json).toBe(seen);
+      byId.set(entry.id, json);
+    }
+    expect(sorted.entries.length).toBeGreaterThan(distinctEntries.size);
+  });
+
+  it('sums tokens per identity over the distinct entries to the ground truth', () => {
+    const totals = new TokenTotalsByIdentity();
+    for (const entry of distinctEntries.values()) totals.add(entry);
+    const computed = totals.rows().map(({ identity, requests, promptTokens, cachedTokens, completionTokens, reasoningTokens }) => ({
+      identity,
+      requests,
+      promptTokens,
+      cachedTokens,
+      completionTokens,
+      reasoningTokens,
+    }));
+    const expected = truth.identities.map(({ identity, requests, promptTokens, cachedTokens, completionTokens, reasoningTokens }) => ({
+      identity,
+      requests,
+      promptTokens,
+      cachedTokens,
+      completionTokens,
+      reasoningTokens,
+    }));
+    expect(computed).toEqual(expected);
+    expect(computed.reduce((sum, row) => sum + row.promptTokens, 0)).toBeGreaterThan(0);
+  });
+});
