@@ -113,15 +113,17 @@ describe('ingest function on the local stack (Cosmos DB server, Azurite)', () =>
 
   it('fails the batch on a transient store error and loses nothing when the runner retries it', async () => {
     let failuresLeft = 2;
+    const ledger = stack.stores.ledger;
     const flaky = {
       ...stack.stores,
       ledger: {
-        ...stack.stores.ledger,
-        getEntries: stack.stores.ledger.getEntries.bind(stack.stores.ledger),
-        listEntries: stack.stores.ledger.listEntries.bind(stack.stores.ledger),
-        upsertEntries: async (...args: Parameters<typeof stack.stores.ledger.upsertEntries>) => {
+        getEntries: ledger.getEntries.bind(ledger),
+        listEntries: ledger.listEntries.bind(ledger),
+        upsertEntries: ledger.upsertEntries.bind(ledger),
+        deleteEntries: ledger.deleteEntries.bind(ledger),
+        createEntries: async (...args: Parameters<typeof ledger.createEntries>) => {
           if (failuresLeft-- > 0) throw new TransientStoreError('429 from the store');
-          return stack.stores.ledger.upsertEntries(...args);
+          return ledger.createEntries(...args);
         },
       },
     };
