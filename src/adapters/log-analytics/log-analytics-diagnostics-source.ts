@@ -1,0 +1,291 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LogsQueryResultStatus, type LogsQueryClient, type LogsTable, type QueryTimeInterval } from '@azure/monitor-query-logs';
+import type { DiagnosticRecord, RejectedDiagnostic } from '../../contracts/diagnostic-record.js';
+import { parseRequestResponse } from '../../domain/diagnostic-parsing.js';
+import { bindQuery, kqlDatetime, kqlStringList } from '../../domain/kql.js';
+import type { DiagnosticsRead, DiagnosticsSource, LlmUsage, LlmUsageSource } from '../../ports/diagnostics-source.js';
+import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
+
+/** The one call we make; a `LogsQueryClient` fits. */
+export type LogsQuerier = Pick<LogsQueryClient, 'queryWorkspace'>;
+
+/** Rows one Log Analytics query may return. */
+export const LOG_ANALYTICS_MAX_ROWS = 500_000;
+/** Ids per `in (…)` list: keeps each query text small and well under the service's limits. */
+export const MAX_IDS_PER_QUERY = 1_000;
+/** HTTP statuses worth retrying: request timeout, throttling (200 requests / 30 s, 5 concurrent), gateway errors. */
+const RETRYABLE_STATUS = new Set([408, 429, 502, 503, 504]);
+/** `TimeGenerated` comes from the resource's clock, `ingestion_time()` from the workspace's. */
+const CLOCK_SKEW_MS = 60_000;
+
+export interface RetrySettings {
+  /** Attempts per query, the first included (default 5). */
+  readonly maxAttempts?: number;
+  /** First backoff when the service sends no `Retry-After`; doubled per attempt (default 1 s). */
+  readonly baseDelayInMs?: number;
+  /** Longest computed backoff (default 60 s); a longer `Retry-After` is still honoured. */
+  readonly maxDelayInMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+export interface LogAnalyticsDiagnosticsSourceOptions extends RetrySettings {
+  /**
+   * Build it with `retryOptions: { maxRetries: 0 }`: this adapter retries throttled queries itself (honouring
+   * `Retry-After`) and would otherwise multiply the SDK's own retries.
+   */
+  readonly client: LogsQuerier;
+  readonly workspaceId: string;
+  /** Longest ingestion-time window one `readSince` covers. */
+  readonly windowInMs: number;
+  /** Ingestion times younger than this are not read yet: records become queryable shortly after ingestion. */
+  readonly settleInMs: number;
+  /** Where a source without a watermark starts, before now (default 24 h). */
+  readonly initialLookbackInMs?: number;
+  /** How much older than its ingestion a record's `TimeGenerated` may be (default 72 h; archives show 48 h). */
+  readonly lateArrivalInMs?: number;
+  /** Rows per query before a window is split (default 500,000, the service limit). */
+  readonly maxRowsPerQuery?: number;
+  readonly now?: () => Date;
+}
+
+export interface LogAnalyticsLlmUsageSourceOptions extends RetrySettings {
+  /** Build it with `retryOptions: { maxRetries: 0 }` (see `LogAnalyticsDiagnosticsSourceOptions.client`). */
+  readonly client: LogsQuerier;
+  readonly workspaceId: string;
+  /** Ids per query, at most 1,000 (the default). */
+  readonly idsPerQuery?: number;
+}
+
+/** Reads `queries/<file>` from the package root (the nearest ancestor of this module that holds it). */
+export function readQueryFile(file: string): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'queries', file);
+    if (existsSync(candidate)) return readFileSync(candidate, 'utf8');
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`query file queries/${file} not found above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
+
+class QueryRunner {
+  private readonly maxAttempts: number;
+  private readonly baseDelayInMs: number;
+  private readonly maxDelayInMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(
+    private readonly client: LogsQuerier,
+    private readonly workspaceId: string,
+    settings: RetrySettings,
+  ) {
+    this.maxAttempts = positiveInteger(settings.maxAttempts ?? 5, 'maxAttempts');
+    this.baseDelayInMs = settings.baseDelayInMs ?? 1_000;
+    this.maxDelayInMs = settings.maxDelayInMs ?? 60_000;
+    this.sleep = settings.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /**
+   * The primary table of one query. A partial result throws (the caller must not advance past data it did not
+   * get); throttling and unavailability are retried, then surface as `TransientStoreError`.
+   */
+  async run(label: string, query: string, timespan: QueryTimeInterval, options?: StoreOptions): Promise<LogsTable> {
+    for (let attempt = 1; ; attempt++) {
+      options?.abortSignal?.throwIfAborted();
+      try {
+        const result = await this.client.queryWorkspace(this.workspaceId, query, timespan, { abortSignal: options?.abortSignal });
+        if (result.status === LogsQueryResultStatus.PartialFailure) {
+          const error = result.partialError;
+          throw new Error(`Log Analytics returned a partial result for ${label} (${error.code}: ${error.message})`);
+        }
+        const table = result.tables[0];
+        if (!table) throw new Error(`Log Analytics returned no table for ${label}`);
+        return table;
+      } catch (error) {
+        const status = statusCodeOf(error);
+        const transient = (status !== undefined && RETRYABLE_STATUS.has(status)) || codeOf(error) === 'REQUEST_SEND_ERROR';
+        if (!transient || options?.abortSignal?.aborted) throw error;
+        if (attempt >= this.maxAttempts) {
+          throw new TransientStoreError(`Log Analytics ${label} still failing after ${attempt} attempts (${status ?? codeOf(error)})`, { cause: error });
+        }
+        await this.sleep(retryAfterInMs(error) ?? Math.min(this.maxDelayInMs, this.baseDelayInMs * 2 ** (attempt - 1)));
+      }
+    }
+  }
+}
+
+/**
+ * Azure OpenAI `RequestResponse` records from a Log Analytics workspace, read incrementally by
+ * `ingestion_time()`. The watermark is the ISO ingestion time up to which records were read: each call reads
+ * the window (watermark, min(watermark + window, now − settle)], splitting it in halves until every part fits
+ * in one query result, with one count and one data query per part.
+ */
+export class LogAnalyticsDiagnosticsSource implements DiagnosticsSource {
+  private readonly runner: QueryRunner;
+  private readonly windowQuery = readQueryFile('requestresponse-window.kql');
+  private readonly countQuery = readQueryFile('requestresponse-window-count.kql');
+  private readonly windowInMs: number;
+  private readonly settleInMs: number;
+  private readonly initialLookbackInMs: number;
+  private readonly lateArrivalInMs: number;
+  private readonly maxRowsPerQuery: number;
+  private readonly now: () => Date;
+  private readonly source: string;
+
+  constructor(options: LogAnalyticsDiagnosticsSourceOptions) {
+    this.runner = new QueryRunner(options.client, options.workspaceId, options);
+    this.windowInMs = positiveInteger(options.windowInMs, 'windowInMs');
+    this.settleInMs = nonNegative(options.settleInMs, 'settleInMs');
+    this.initialLookbackInMs = positiveInteger(options.initialLookbackInMs ?? 86_400_000, 'initialLookbackInMs');
+    this.lateArrivalInMs = nonNegative(options.lateArrivalInMs ?? 72 * 3_600_000, 'lateArrivalInMs');
+    this.maxRowsPerQuery = positiveInteger(options.maxRowsPerQuery ?? LOG_ANALYTICS_MAX_ROWS, 'maxRowsPerQuery');
+    if (this.maxRowsPerQuery > LOG_ANALYTICS_MAX_ROWS) throw new RangeError(`maxRowsPerQuery must be at most ${LOG_ANALYTICS_MAX_ROWS}`);
+    this.now = options.now ?? (() => new Date());
+    this.source = `log-analytics:${options.workspaceId}`;
+  }
+
+  async readSince(watermark: string | null, options?: StoreOptions): Promise<DiagnosticsRead> {
+    const now = this.now().getTime();
+    const horizon = now - this.settleInMs;
+    const from = watermark === null ? now - this.initialLookbackInMs : parseWatermark(watermark);
+    const to = Math.min(from + this.windowInMs, horizon);
+    if (to <= from) return { records: [], rejected: [], nextWatermark: null, more: false };
+    const records: DiagnosticRecord[] = [];
+    const rejected: RejectedDiagnostic[] = [];
+    for (const table of await this.readWindow(from, to, options)) {
+      for (const row of rowObjects(table)) {
+        const parsed = parseRequestResponse(toRawRecord(row));
+        if (parsed.ok) records.push(parsed.record);
+        else rejected.push({ source: `${this.source}:AzureDiagnostics@${isoOrString(row['IngestionTime'])}`, reason: parsed.reason, raw: JSON.stringify(row) });
+      }
+    }
+    return { records, rejected, nextWatermark: new Date(to).toISOString(), more: to < horizon };
+  }
+
+  private async readWindow(from: number, to: number, options?: StoreOptions): Promise<LogsTable[]> {
+    const params = { from: kqlDatetime(new Date(from)), to: kqlDatetime(new Date(to)) };
+    const timespan = { startTime: new Date(from - this.lateArrivalInMs), endTime: new Date(to + CLOCK_SKEW_MS) };
+    const label = `window (${new Date(from).toISOString()}, ${new Date(to).toISOString()}]`;
+    const countTable = await this.runner.run(`count of ${label}`, bindQuery(this.countQuery, params), timespan, options);
+    const count = Number(countTable.rows[0]?.[0]);
+    if (!Number.isSafeInteger(count) || count < 0) throw new Error(`Log Analytics returned no usable count for ${label}`);
+    if (count <= this.maxRowsPerQuery) return [await this.runner.run(label, bindQuery(this.windowQuery, params), timespan, options)];
+    if (to - from < 2) throw new Error(`${label} holds ${count} records, more than ${this.maxRowsPerQuery}, and cannot be split further`);
+    const middle = from + Math.floor((to - from) / 2);
+    return [...(await this.readWindow(from, middle, options)), ...(await this.readWindow(middle, to, options))];
+  }
+}
+
+/** Token counts from `ApiManagementGatewayLlmLog`, summed per gateway request id, 1,000 ids per query. */
+export class LogAnalyticsLlmUsageSource implements LlmUsageSource {
+  private readonly runner: QueryRunner;
+  private readonly usageQuery = readQueryFile('gateway-llm-usage.kql');
+  private readonly idsPerQuery: number;
+
+  constructor(options: LogAnalyticsLlmUsageSourceOptions) {
+    this.runner = new QueryRunner(options.client, options.workspaceId, options);
+    this.idsPerQuery = positiveInteger(options.idsPerQuery ?? MAX_IDS_PER_QUERY, 'idsPerQuery');
+    if (this.idsPerQuery > MAX_IDS_PER_QUERY) throw new RangeError(`idsPerQuery must be at most ${MAX_IDS_PER_QUERY}`);
+  }
+
+  async getUsage(gatewayRequestIds: readonly string[], range: { from: Date; to: Date }, options?: StoreOptions): Promise<LlmUsage[]> {
+    const ids = [...new Set(gatewayRequestIds)];
+    const timespan = { startTime: new Date(range.from.getTime() - CLOCK_SKEW_MS), endTime: new Date(range.to.getTime() + CLOCK_SKEW_MS) };
+    const usage: LlmUsage[] = [];
+    for (let start = 0; start < ids.length; start += this.idsPerQuery) {
+      const chunk = ids.slice(start, start + this.idsPerQuery);
+      const query = bindQuery(this.usageQuery, { from: kqlDatetime(range.from), to: kqlDatetime(range.to), ids: kqlStringList(chunk) });
+      const table = await this.runner.run(`LLM usage of ${chunk.length} requests`, query, timespan, options);
+      for (const row of rowObjects(table)) {
+        usage.push({
+          gatewayRequestId: String(row['CorrelationId']),
+          promptTokens: tokenCount(row, 'PromptTokens'),
+          completionTokens: tokenCount(row, 'CompletionTokens'),
+          totalTokens: tokenCount(row, 'TotalTokens'),
+        });
+      }
+    }
+    return usage;
+  }
+}
+
+type Row = Record<string, unknown>;
+
+function rowObjects(table: LogsTable): Row[] {
+  const names = table.columnDescriptors.map((c, i) => c.name ?? `Column${i}`);
+  return table.rows.map((cells) => Object.fromEntries(names.map((name, i) => [name, cells[i]])));
+}
+
+/** Maps an `AzureDiagnostics` row onto the archive record shape `parseRequestResponse` reads. */
+function toRawRecord(row: Row): Record<string, unknown> {
+  return {
+    correlationId: row['CorrelationId'],
+    time: isoOrString(row['TimeGenerated']),
+    resourceId: emptyToNull(row['ResourceId']) ?? row['_ResourceId'],
+    operationName: row['OperationName'],
+    durationMs: row['DurationMs'],
+    resultSignature: emptyToNull(row['ResultSignature']),
+    location: emptyToNull(row['location_s']),
+    Tenant: emptyToNull(row['Tenant_s']),
+    properties: emptyToNull(row['properties_s']),
+  };
+}
+
+/** Log Analytics has no null strings: an absent value arrives as "". */
+function emptyToNull(value: unknown): unknown {
+  return value === '' || value === undefined ? null : value;
+}
+
+function isoOrString(value: unknown): unknown {
+  return value instanceof Date ? (Number.isNaN(value.getTime()) ? String(value) : value.toISOString()) : value;
+}
+
+function tokenCount(row: Row, column: string): number {
+  const value = Number(row[column] ?? 0);
+  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`Log Analytics returned ${column} = ${JSON.stringify(row[column])} for ${String(row['CorrelationId'])}`);
+  return value;
+}
+
+function parseWatermark(watermark: string): number {
+  const ms = Date.parse(watermark);
+  if (Number.isNaN(ms)) throw new RangeError(`watermark ${JSON.stringify(watermark).slice(0, 60)} is not an ISO time`);
+  return ms;
+}
+
+function statusCodeOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** `retry-after-ms`, `x-ms-retry-after-ms` (milliseconds) or `Retry-After` (seconds or an HTTP date). */
+function retryAfterInMs(error: unknown): number | undefined {
+  const headers = (error as { response?: { headers?: { get?: (name: string) => string | undefined } } } | null)?.response?.headers;
+  const header = (name: string) => headers?.get?.(name)?.trim() || undefined;
+  for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
+    const ms = Number(header(name));
+    if (header(name) !== undefined && Number.isFinite(ms) && ms >= 0) return ms;
+  }
+  const retryAfter = header('retry-after');
+  if (retryAfter === undefined) return undefined;
+  const seconds = Number(retryAfter);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const at = Date.parse(retryAfter);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+function positiveInteger(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function nonNegative(value: number, name: string): number {
+  if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be zero or more, got ${value}`);
+  return value;
+}

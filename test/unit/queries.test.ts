@@ -1,0 +1,122 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { TABLE_SCHEMAS, schemaText } from '../../src/adapters/log-analytics/table-schemas.js';
+import { bindQuery, kqlDatetime, kqlString, kqlStringList, type KqlLiteral } from '../../src/domain/kql.js';
+
+/** The slice of the Kusto language service (a Bridge.NET bundle that installs a global `Kusto`) used here. */
+interface BridgeList<T> {
+  readonly Count: number;
+  getItem(index: number): T;
+}
+interface KustoDiagnostic {
+  readonly Severity: string;
+  readonly Code: string;
+  readonly Message: string;
+  readonly Start: number;
+}
+interface KustoLanguage {
+  GlobalState: { Default: { WithDatabase(database: unknown): unknown } };
+  KustoCode: { ParseAndAnalyze(text: string, globals: unknown): { GetDiagnostics(): BridgeList<KustoDiagnostic> } };
+  Symbols: {
+    TableSymbol: { From(schema: string): { WithName(name: string): unknown } };
+    DatabaseSymbol: { $ctor2: new (name: string, alternateName: string | null, members: unknown[]) => unknown };
+  };
+}
+
+const requireFromHere = createRequire(import.meta.url);
+requireFromHere('@kusto/language-service-next/bridge.min.js');
+requireFromHere('@kusto/language-service-next/Kusto.Language.Bridge.min.js');
+const kusto = (globalThis as unknown as { Kusto: { Language: KustoLanguage } }).Kusto.Language;
+const globals = kusto.GlobalState.Default.WithDatabase(
+  new kusto.Symbols.DatabaseSymbol.$ctor2('workspace', null, Object.entries(TABLE_SCHEMAS).map(([name, schema]) => kusto.Symbols.TableSymbol.From(schemaText(schema)).WithName(name))),
+);
+
+/** Errors (not warnings or suggestions) the language service reports against the declared schemas. */
+function errorsOf(query: string): string[] {
+  const diagnostics = kusto.KustoCode.ParseAndAnalyze(query, globals).GetDiagnostics();
+  return Array.from({ length: diagnostics.Count }, (_, i) => diagnostics.getItem(i))
+    .filter((d) => d.Severity === 'Error')
+    .map((d) => `${d.Code} at ${d.Start}: ${d.Message}`);
+}
+
+/** Sample values for every placeholder our templates use; a new placeholder needs a sample here. */
+const SAMPLES: Readonly<Record<string, KqlLiteral>> = {
+  from: kqlDatetime(new Date('2026-11-20T10:00:00Z')),
+  to: kqlDatetime(new Date('2026-11-20T11:00:00Z')),
+  ids: kqlStringList(['0f8fad5b-d9cb-469f-a165-70867728950e', '7c9e6679-7425-40de-944b-e07fc1f90ae7']),
+  id: kqlString('0f8fad5b-d9cb-469f-a165-70867728950e'),
+};
+
+function bindSamples(template: string): string {
+  const names = new Set([...template.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\}/g)].map((m) => m[1]!));
+  const params: Record<string, KqlLiteral> = {};
+  for (const name of names) if (SAMPLES[name] !== undefined) params[name] = SAMPLES[name];
+  return bindQuery(template, params);
+}
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+function filesUnder(dir: string, extension: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((entry) => entry.isFile() && entry.name.endsWith(extension))
+    .map((entry) => join(entry.parentPath, entry.name))
+    .sort();
+}
+
+/** Every `query` of a workbook item whose `queryType` is 0 (Log Analytics), wherever it sits in the JSON. */
+function workbookQueries(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(workbookQueries);
+  if (value === null || typeof value !== 'object') return [];
+  const item = value as Record<string, unknown>;
+  const own = item['queryType'] === 0 && typeof item['query'] === 'string' ? [item['query']] : [];
+  return [...own, ...Object.values(item).flatMap(workbookQueries)];
+}
+
+const kqlFiles = filesUnder(join(root, 'queries'), '.kql').map((file) => [relative(root, file), readFileSync(file, 'utf8')] as const);
+const dashboardQueries = filesUnder(join(root, 'dashboards'), '.json').flatMap((file) =>
+  workbookQueries(JSON.parse(readFileSync(file, 'utf8'))).map((query, i) => [`${relative(root, file)} query ${i + 1}`, query] as const),
+);
+
+describe('KQL in queries/ and dashboards/ analysed by the Kusto language service against the declared table schemas', () => {
+  it('finds the query files the adapters read', () => {
+    expect(kqlFiles.map(([name]) => name)).toEqual(
+      expect.arrayContaining([join('queries', 'gateway-llm-usage.kql'), join('queries', 'requestresponse-window-count.kql'), join('queries', 'requestresponse-window.kql')]),
+    );
+  });
+
+  it.each(kqlFiles)('%s has a header comment and analyses without errors', (_name, text) => {
+    expect(text.startsWith('//')).toBe(true);
+    expect(errorsOf(bindSamples(text))).toEqual([]);
+  });
+
+  it('every Log Analytics query of the workbooks in dashboards/ analyses without errors', () => {
+    const failures = dashboardQueries.map(([name, query]) => ({ name, errors: errorsOf(bindSamples(query)) })).filter((f) => f.errors.length > 0);
+    expect(failures).toEqual([]);
+  });
+
+  it('catches an unknown column, an unknown table and a type error', () => {
+    expect(errorsOf('AzureDiagnostics | project CorrelationId, TokenCount')).toEqual([expect.stringContaining("'TokenCount'")]);
+    expect(errorsOf('AzureDiagnostic | count')).toEqual([expect.stringContaining("'AzureDiagnostic'")]);
+    expect(errorsOf('ApiManagementGatewayLlmLog | where PromptTokens > "many"')).not.toEqual([]);
+  });
+
+  it('catches a column that exists in one table but is used on another', () => {
+    expect(errorsOf('ApiManagementGatewayLlmLog | project properties_s')).not.toEqual([]);
+    expect(errorsOf('AzureDiagnostics | summarize sum(PromptTokens)')).not.toEqual([]);
+  });
+
+  it('finds workbook queries of queryType 0 at any depth and ignores other query types', () => {
+    const workbook = {
+      items: [
+        { type: 3, content: { query: 'AzureDiagnostics | count', queryType: 0 } },
+        { type: 12, content: { items: [{ type: 3, content: { query: 'ApiManagementGatewayLogs | count', queryType: 0 } }] } },
+        { type: 3, content: { query: 'resources | count', queryType: 1 } },
+      ],
+    };
+    expect(workbookQueries(workbook)).toEqual(['AzureDiagnostics | count', 'ApiManagementGatewayLogs | count']);
+  });
+});
