@@ -1,0 +1,206 @@
+import type { PriceEntry, PriceTable, ProvisionedEntry } from '../contracts/price-table.js';
+import { apportion, costPicodollars, microsToPicodollars, type Micros, type Picodollars } from './money.js';
+
+/**
+ * Which price applies to a request, and what the request costs. Pure and synchronous; built once per price table
+ * and then asked once per ledger entry, so lookups are indexed and cached.
+ *
+ * Matching rules, for a request's `deployment`, `model` and `time` (the entry in effect is the one whose
+ * [from, to) range, in UTC days, holds the request's time):
+ * 1. A deployment entry for the request's deployment, in effect at that time, wins. Outside its range the
+ *    deployment falls back to model pricing (the override has ended or not begun).
+ * 2. Otherwise the longest model prefix in the table owns the model. A prefix matches at a boundary: the model
+ *    equals it or continues with `-` (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`, not `gpt-4o`; `gpt-4o` never
+ *    matches a `gpt-4` entry). If the owning prefix has no price in effect at that time, the request is unpriced:
+ *    a shorter prefix is a different model and its price would be wrong.
+ * 3. A request without a model, or whose model no prefix matches, is unpriced (`null`): the caller reports it with
+ *    its tokens, never as free.
+ * Names compare exactly (case-sensitive).
+ *
+ * Provisioned (PTU) deployments are charged a fixed monthly cost, not per token: ask `provisionedFor` first and
+ * split that cost over the deployment's requests with `allocateProvisioned`. The price file refuses a deployment
+ * that is both provisioned and priced per token at the same time.
+ */
+
+export type PriceMatch = PriceEntry;
+
+/** What matching needs from a ledger entry. */
+export interface PriceQuery {
+  readonly model: string | null;
+  readonly deployment: string | null;
+  /** ISO-8601 instant of the request. */
+  readonly time: string;
+}
+
+export interface TokenCounts {
+  /** All prompt tokens, cached ones included. */
+  readonly promptTokens: number;
+  /** The part of `promptTokens` served from the prompt cache. */
+  readonly cachedTokens: number;
+  /** All completion tokens, reasoning ones included. */
+  readonly completionTokens: number;
+  /** The part of `completionTokens` spent on reasoning; priced as output, already inside `completionTokens`. */
+  readonly reasoningTokens: number;
+}
+
+export interface CostLines<T> {
+  readonly uncachedInput: T;
+  readonly cachedInput: T;
+  readonly output: T;
+}
+
+export interface PricedEntry {
+  readonly priceVersion: string;
+  /** Exact cost, the sum of `lines`. */
+  readonly costPico: Picodollars;
+  readonly lines: CostLines<Picodollars>;
+  /** The tokens each line charges: uncached = prompt − cached; output = completion (reasoning included). */
+  readonly tokens: CostLines<number>;
+}
+
+export interface PriceMatcherOptions {
+  /** Distinct (model, deployment, day) lookups remembered before the cache starts over; default 100,000. */
+  readonly cacheSize?: number;
+}
+
+const MS_PER_DAY = 86_400_000;
+
+interface InEffect<T> {
+  readonly fromDay: number;
+  /** Exclusive; `Infinity` when the entry has no end. */
+  readonly toDay: number;
+  readonly entry: T;
+}
+
+function dayOfDate(date: string): number {
+  return Date.parse(`${date}T00:00:00Z`) / MS_PER_DAY;
+}
+
+function dayOfTime(time: string): number {
+  const ms = Date.parse(time);
+  if (Number.isNaN(ms)) throw new RangeError(`request time ${JSON.stringify(time)} is not an ISO-8601 instant`);
+  return Math.floor(ms / MS_PER_DAY);
+}
+
+function addInEffect<T extends { from: string; to: string | null }>(index: Map<string, InEffect<T>[]>, key: string, entry: T): void {
+  const list = index.get(key) ?? [];
+  list.push({ fromDay: dayOfDate(entry.from), toDay: entry.to === null ? Infinity : dayOfDate(entry.to), entry });
+  index.set(key, list);
+}
+
+function inEffect<T>(list: readonly InEffect<T>[] | undefined, day: number): T | null {
+  if (!list) return null;
+  for (const candidate of list) {
+    if (candidate.fromDay <= day && day < candidate.toDay) return candidate.entry;
+  }
+  return null;
+}
+
+/** Answers "which price applies" for a validated price table (see `loadPriceTable`). */
+export class PriceMatcher {
+  private readonly byDeployment = new Map<string, InEffect<PriceEntry>[]>();
+  private readonly byModel = new Map<string, InEffect<PriceEntry>[]>();
+  private readonly provisionedByDeployment = new Map<string, InEffect<ProvisionedEntry>[]>();
+  private readonly cache = new Map<string, PriceMatch | null>();
+  private readonly cacheSize: number;
+
+  constructor(table: PriceTable, options: PriceMatcherOptions = {}) {
+    this.cacheSize = options.cacheSize ?? 100_000;
+    for (const entry of table.prices) {
+      if (entry.deployment !== null) addInEffect(this.byDeployment, entry.deployment, entry);
+      else if (entry.model !== null) addInEffect(this.byModel, entry.model, entry);
+    }
+    for (const entry of table.provisioned) addInEffect(this.provisionedByDeployment, entry.deployment, entry);
+  }
+
+  /** The per-token price for a request, or `null` when it is unpriced. */
+  match(query: PriceQuery): PriceMatch | null {
+    const day = dayOfTime(query.time);
+    const key = `${day}\u0000${query.deployment === null ? '' : `=${query.deployment}`}\u0000${query.model === null ? '' : `=${query.model}`}`;
+    const cached = this.cache.get(key);
+    if (cached !== undefined) return cached;
+    const found = this.lookUp(query.model, query.deployment, day);
+    if (this.cache.size >= this.cacheSize) this.cache.clear();
+    this.cache.set(key, found);
+    return found;
+  }
+
+  /** The provisioned (PTU) entry of a request's deployment in effect at its time, or `null`. */
+  provisionedFor(query: Pick<PriceQuery, 'deployment' | 'time'>): ProvisionedEntry | null {
+    if (query.deployment === null) return null;
+    return inEffect(this.provisionedByDeployment.get(query.deployment), dayOfTime(query.time));
+  }
+
+  private lookUp(model: string | null, deployment: string | null, day: number): PriceMatch | null {
+    if (deployment !== null) {
+      const byDeployment = inEffect(this.byDeployment.get(deployment), day);
+      if (byDeployment) return byDeployment;
+    }
+    if (model === null) return null;
+    let prefix = model;
+    for (;;) {
+      const owned = this.byModel.get(prefix);
+      if (owned) return inEffect(owned, day);
+      const cut = prefix.lastIndexOf('-');
+      if (cut <= 0) return null;
+      prefix = prefix.slice(0, cut);
+    }
+  }
+}
+
+function checkCount(name: string, value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
+}
+
+/**
+ * Prices one request exactly. Cached tokens are part of the prompt tokens and take the cached price; reasoning
+ * tokens are part of the completion tokens and are charged once, as output.
+ */
+export function priceEntry(entry: { readonly tokens: TokenCounts }, match: PriceMatch): PricedEntry {
+  const { promptTokens, cachedTokens, completionTokens, reasoningTokens } = entry.tokens;
+  checkCount('promptTokens', promptTokens);
+  checkCount('cachedTokens', cachedTokens);
+  checkCount('completionTokens', completionTokens);
+  checkCount('reasoningTokens', reasoningTokens);
+  if (cachedTokens > promptTokens) {
+    throw new RangeError(`cachedTokens (${cachedTokens}) exceed promptTokens (${promptTokens}); cached tokens are part of prompt tokens`);
+  }
+  if (reasoningTokens > completionTokens) {
+    throw new RangeError(
+      `reasoningTokens (${reasoningTokens}) exceed completionTokens (${completionTokens}); reasoning tokens are part of completion tokens`,
+    );
+  }
+  const tokens = { uncachedInput: promptTokens - cachedTokens, cachedInput: cachedTokens, output: completionTokens };
+  const lines = {
+    uncachedInput: costPicodollars(tokens.uncachedInput, match.inputPer1MMicros),
+    cachedInput: costPicodollars(tokens.cachedInput, match.cachedInputPer1MMicros),
+    output: costPicodollars(tokens.output, match.outputPer1MMicros),
+  };
+  return { priceVersion: match.priceVersion, costPico: lines.uncachedInput + lines.cachedInput + lines.output, lines, tokens };
+}
+
+export interface ProvisionedShare {
+  readonly key: string;
+  readonly tokens: number;
+}
+
+/**
+ * Splits a provisioned deployment's monthly cost over keys (identities, teams, …) by their share of its tokens,
+ * exactly: the parts, in picodollars, sum to `monthlyCostMicros` × 10^6 to the picodollar (largest remainder;
+ * ties go to the smaller key, so the result does not depend on the order of `shares`). Shares with the same key
+ * are added together. Throws when there are no tokens to split by: the caller reports that cost as idle capacity.
+ */
+export function allocateProvisioned(monthlyCostMicros: Micros, shares: readonly ProvisionedShare[]): Map<string, Picodollars> {
+  const tokensByKey = new Map<string, bigint>();
+  for (const share of shares) {
+    checkCount(`tokens of ${JSON.stringify(share.key)}`, share.tokens);
+    tokensByKey.set(share.key, (tokensByKey.get(share.key) ?? 0n) + BigInt(share.tokens));
+  }
+  const keys = [...tokensByKey.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const weights = keys.map((key) => tokensByKey.get(key)!);
+  if (weights.every((weight) => weight === 0n)) {
+    throw new RangeError('no tokens to allocate the provisioned cost by; report it as unallocated capacity');
+  }
+  const parts = apportion(microsToPicodollars(monthlyCostMicros), weights);
+  return new Map(keys.map((key, index) => [key, parts[index]!]));
+}
