@@ -1,0 +1,176 @@
+// The TokenLedger function app on Flex Consumption (Linux, Node 20), running as the user-assigned managed identity.
+// Every connection is identity-based: `<connection>__credential: managedidentity` plus the identity's client id.
+// The app settings below are all the settings the code reads (src/config/settings.ts, `%NAME%` and `connection`
+// in functions/); test/unit/infra.test.ts keeps the two in step.
+param name string
+param planName string
+param location string
+param tags object = {}
+
+param identityId string
+param identityClientId string
+
+param storageAccountName string
+param deploymentContainerName string
+param appInsightsName string
+
+@description('Fully qualified Event Hubs namespace, <namespace>.servicebus.windows.net.')
+param eventHubNamespaceHost string
+param eventHubName string
+param consumerGroupName string
+
+param cosmosEndpoint string
+param databaseName string
+
+@description('Log Analytics workspace (customer) id.')
+param workspaceCustomerId string
+
+@description('Object id of the API Management managed identity, or empty.')
+param apimPrincipalId string = ''
+@description('Further comma-separated gateway object ids, or empty.')
+param extraGatewayObjectIds string = ''
+
+param authTenantId string
+param authAudience string
+param joinGraceMinutes int = 120
+@description('NCRONTAB schedule of the join timer.')
+param joinSchedule string = '0 */5 * * * *'
+
+@description('Flex Consumption scale-out limit (40 to 1000). The Event Hubs trigger uses at most one instance per partition.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@allowed([512, 2048, 4096])
+param instanceMemoryMB int = 2048
+
+var apimAndExtra = empty(extraGatewayObjectIds) ? apimPrincipalId : '${apimPrincipalId},${extraGatewayObjectIds}'
+var gatewayObjectIds = empty(apimPrincipalId) ? extraGatewayObjectIds : apimAndExtra
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'node'
+        version: '20'
+      }
+    }
+  }
+}
+
+// Flex Consumption sets the worker runtime and version from functionAppConfig: no FUNCTIONS_WORKER_RUNTIME,
+// FUNCTIONS_EXTENSION_VERSION or WEBSITE_RUN_FROM_PACKAGE here (the platform rejects them).
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: site
+  name: 'appsettings'
+  properties: {
+    // Functions host storage (checkpoints, timers, leases).
+    AzureWebJobsStorage__accountName: storage.name
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identityClientId
+
+    // Event Hubs trigger (functions/ingest.ts: connection 'EventHubConnection', '%EVENTHUB_NAME%', '%EVENTHUB_CONSUMER_GROUP%').
+    EventHubConnection__fullyQualifiedNamespace: eventHubNamespaceHost
+    EventHubConnection__credential: 'managedidentity'
+    EventHubConnection__clientId: identityClientId
+    EVENTHUB_NAME: eventHubName
+    EVENTHUB_CONSUMER_GROUP: consumerGroupName
+
+    // Cosmos DB (src/config/composition-root.ts builds the client with DefaultAzureCredential and this client id).
+    CosmosDB__accountEndpoint: cosmosEndpoint
+    CosmosDB__clientId: identityClientId
+    TOKENLEDGER_DATABASE: databaseName
+
+    // Storage: tables (watermarks, identity directory) and the diagnostics archive.
+    Tables__endpoint: storage.properties.primaryEndpoints.table
+    Archive__blobEndpoint: storage.properties.primaryEndpoints.blob
+
+    // Join and reconciliation.
+    LOG_ANALYTICS_WORKSPACE_ID: workspaceCustomerId
+    GATEWAY_OBJECT_IDS: gatewayObjectIds
+    JOIN_GRACE_MINUTES: string(joinGraceMinutes)
+    JOIN_SCHEDULE: joinSchedule
+
+    // HTTP APIs: callers' tokens must be issued by this tenant for this audience.
+    AUTH_TENANT_ID: authTenantId
+    AUTH_AUDIENCE: authAudience
+
+    // Telemetry with Entra ID (Application Insights has local authentication disabled). The connection string
+    // only names the ingestion endpoint: with local auth disabled it grants nothing by itself.
+    APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  }
+}
+
+// No publishing credentials: deployments (azd, CI) authenticate with Entra ID.
+resource ftpPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+output name string = site.name
+output id string = site.id
+output defaultHostName string = site.properties.defaultHostName
+output authAudience string = authAudience
