@@ -19,13 +19,14 @@ function day(value: string): string {
   return value;
 }
 
-function yesterday(): string {
-  return new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+/** Two days back: the simulated archive holds records up to 30 hours late, and all of them have arrived by then. */
+function twoDaysAgo(): string {
+  return new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
 }
 
 const requestsOption = () => new Option('--requests <n>', 'number of simulated requests').argParser(positiveInt);
 const seedOption = () => new Option('--seed <n>', 'random seed: the same seed and day give the same traffic').argParser(positiveInt).default(42);
-const dayOption = () => new Option('--day <YYYY-MM-DD>', 'UTC day to simulate').argParser(day).default(yesterday(), 'yesterday');
+const dayOption = () => new Option('--day <YYYY-MM-DD>', 'UTC day to simulate').argParser(day).default(twoDaysAgo(), 'two days ago');
 
 function printSummary(summary: DemoSummary): void {
   const out = process.stdout;

@@ -8,13 +8,14 @@ export interface Progress {
 /** Progress on stderr: bars on a terminal, one line per step elsewhere (CI logs, pipes). */
 export function createProgress(stream: NodeJS.WriteStream = process.stderr): Progress {
   const tty = Boolean(stream.isTTY) && !process.env['CI'];
+  const started = Date.now();
+  const elapsed = () => `[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s]`;
   return {
-    step: (label) => stream.write(`• ${label}\n`),
+    step: (label) => stream.write(`${elapsed()} ${label}\n`),
     bar: (label, total) => {
       if (!tty) {
-        const started = Date.now();
-        stream.write(`• ${label} (${total.toLocaleString('en-US')})…\n`);
-        return { increment: () => {}, stop: () => stream.write(`  done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`) };
+        stream.write(`${elapsed()} ${label} (${total.toLocaleString('en-US')})…\n`);
+        return { increment: () => {}, stop: () => stream.write(`${elapsed()} done\n`) };
       }
       const bar = new cliProgress.SingleBar(
         { format: `  ${label} [{bar}] {percentage}% {value}/{total} {duration_formatted}`, stream, hideCursor: true, clearOnComplete: false },

@@ -14,6 +14,21 @@ export const settingsSchema = z
     /** Emulator key; refused unless the endpoint is on loopback. */
     CosmosDB__key: z.string().optional(),
     TOKENLEDGER_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default('tokenledger'),
+    /** Table storage for watermarks and the identity directory (`https://<account>.table.core.windows.net`). */
+    Tables__endpoint: z.url().optional(),
+    /** Blob storage holding the diagnostics archive (`https://<account>.blob.core.windows.net`). */
+    Archive__blobEndpoint: z.url().optional(),
+    /** Log Analytics workspace (customer) id the join and reconciliation jobs query. */
+    LOG_ANALYTICS_WORKSPACE_ID: z.uuid().optional(),
+    /** Object ids of the gateway's managed identities: never attributed as callers. Comma-separated. */
+    GATEWAY_OBJECT_IDS: z.string().optional(),
+    /** Entra ID tenant and API audience that HTTP callers' tokens must be issued for. */
+    AUTH_TENANT_ID: z.string().optional(),
+    AUTH_AUDIENCE: z.string().optional(),
+    /** Minutes after which a ledger entry without diagnostics is final as "no diagnostics". */
+    JOIN_GRACE_MINUTES: z.coerce.number().int().positive().default(120),
+    /** NCRONTAB schedule of the join timer (the host reads it as %JOIN_SCHEDULE%). */
+    JOIN_SCHEDULE: z.string().default('0 */5 * * * *'),
   })
   .refine((s) => s.CosmosDB__key === undefined || LOOPBACK.test(s.CosmosDB__accountEndpoint), {
     message: 'CosmosDB__key is only for a local emulator on loopback; use managed identity (CosmosDB__clientId) in Azure',

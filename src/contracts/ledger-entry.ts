@@ -8,6 +8,26 @@ export type TokenSource = z.infer<typeof tokenSourceSchema>;
 const nullableText = z.string().nullable();
 
 /**
+ * The join's verdict for one request. `none` is final after the grace period, yet a record that arrives
+ * later still upgrades it to `matched` (late diagnostics re-rate closed periods).
+ */
+export const joinOutcomeSchema = z.discriminatedUnion('status', [
+  z.object({
+    status: z.literal('matched'),
+    durationMs: z.number(),
+    regionCode: nullableText,
+    account: z.string(),
+    modelName: nullableText,
+    modelVersion: nullableText,
+    streamType: nullableText,
+    objectId: nullableText,
+    httpStatus: z.number().int().nullable(),
+  }),
+  z.object({ status: z.literal('none') }),
+]);
+export type JoinOutcome = z.infer<typeof joinOutcomeSchema>;
+
+/**
  * One accepted request: the unit of truth every report is derived from. Its id is deterministic
  * (the backend's `apim-request-id`, else a hash of the source's own id), so writing it twice changes nothing.
  * Its content depends only on the event, never on when or where it was received.
@@ -49,5 +69,7 @@ export const ledgerEntrySchema = z.object({
   }),
   timings: z.object({ totalMs: z.number().nullable(), backendMs: z.number().nullable(), ttftMs: z.number().nullable() }),
   rateLimit: z.object({ remainingRequests: z.number().nullable(), remainingTokens: z.number().nullable() }),
+  /** What the join found in Azure OpenAI's `RequestResponse` logs; absent until the join has looked. */
+  diagnostics: joinOutcomeSchema.nullish(),
 });
 export type LedgerEntry = z.infer<typeof ledgerEntrySchema>;

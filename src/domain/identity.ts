@@ -31,10 +31,7 @@ export const UNATTRIBUTED = 'unattributed';
  * is a gateway identity) → unattributed. The kind from the token alone is user or service principal;
  * the identity directory refines service principals into managed or federated workload identities.
  */
-export function resolveIdentity(
-  entry: Pick<LedgerEntry, 'caller' | 'subscriptionId'> & { readonly diagnostics?: { readonly objectId: string | null } | null },
-  options: IdentityOptions = {},
-): ResolvedIdentity {
+export function resolveIdentity(entry: Pick<LedgerEntry, 'caller' | 'subscriptionId' | 'diagnostics'>, options: IdentityOptions = {}): ResolvedIdentity {
   const { caller } = entry;
   if (caller.oid) {
     const isUser = caller.idtyp === 'user' || (caller.idtyp === null && caller.upn !== null);
@@ -42,7 +39,7 @@ export function resolveIdentity(
   }
   if (caller.appid) return { key: caller.appid, kind: 'servicePrincipal', via: 'appid' };
   if (entry.subscriptionId) return { key: entry.subscriptionId, kind: 'apimSubscription', via: 'subscription' };
-  const objectId = entry.diagnostics?.objectId?.toLowerCase();
+  const objectId = entry.diagnostics?.status === 'matched' ? entry.diagnostics.objectId?.toLowerCase() : undefined;
   if (objectId && !options.gatewayObjectIds?.has(objectId)) return { key: objectId, kind: 'servicePrincipal', via: 'diagnosticsObjectId' };
   return { key: UNATTRIBUTED, kind: 'unattributed', via: 'none' };
 }

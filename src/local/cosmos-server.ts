@@ -6,7 +6,7 @@ import { createHttpServer } from '@vercel/cosmosdb-server';
  * The server's SQL engine (@zeit/cosmosdb-query) compiles `FROM c` into `reduce(($, c) => [...$, {c}], [])`,
  * which copies the accumulator for every document: quadratic in the container's size (a query over 20,000
  * documents takes seconds). Rewriting that one expression to push onto the fresh accumulator gives the same
- * rows in linear time. The fix touches only the generated code of the local stand-in, never production paths.
+ * rows in linear time. These fixes touch only the local stand-in's query engine, never production paths.
  */
 function makeLocalQueriesLinear(): void {
   const requireFromServer = createRequire(createRequire(import.meta.url).resolve('@vercel/cosmosdb-server'));
@@ -20,6 +20,24 @@ function makeLocalQueriesLinear(): void {
   };
   Object.defineProperty(get, 'linear', { value: true });
   Object.defineProperty(prototype, 'code', { ...original, get });
+
+  // `ARRAY_CONTAINS(@ids, c.id)` scans the id list for every document; look strings up in a Set built once
+  // per parameter array instead (the same array object serves every document of one query).
+  const builtins = requireFromServer('@zeit/cosmosdb-query/lib/builtin-functions') as Record<string, (...args: unknown[]) => unknown>;
+  const arrayContains = builtins['ARRAY_CONTAINS']!;
+  const sets = new WeakMap<readonly unknown[], Set<string> | null>();
+  builtins['ARRAY_CONTAINS'] = (...args: unknown[]) => {
+    const [list, value] = args;
+    if (args.length === 2 && Array.isArray(list) && typeof value === 'string') {
+      let set = sets.get(list);
+      if (set === undefined) {
+        set = list.every((v) => typeof v === 'string') ? new Set(list as string[]) : null;
+        sets.set(list, set);
+      }
+      if (set) return set.has(value);
+    }
+    return arrayContains(...args);
+  };
 }
 
 export interface LocalCosmos {

@@ -1,11 +1,19 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join as joinPath } from 'node:path';
 import { createIngestHandler } from '../../functions/handlers/ingest-gateway-events.js';
 import type { TokenTotals } from '../domain/token-totals.js';
 import { identityTokenReport } from '../services/identity-token-report.js';
 import type { Progress } from '../cli/progress.js';
-import { writeSimulation } from '../simulator/files.js';
+import { SIMULATION_FILES, writeSimulation } from '../simulator/files.js';
+import { createJoinHandler } from '../../functions/handlers/join-diagnostics.js';
+import { ArchiveDiagnosticsSource } from '../adapters/archive/archive-diagnostics-source.js';
+import { FolderArchive } from '../adapters/archive/folder-archive.js';
+import { TableWatermarkStore } from '../adapters/tables/table-watermark-store.js';
+import type { JoinCounts } from '../domain/join.js';
+import { joinCounts } from '../services/join-diagnostics.js';
+import { uploadArchive } from './archive-upload.js';
+import { fireTimer } from './timer-runner.js';
 import { simulateDay, type GroundTruth } from '../simulator/traffic.js';
 import { Random } from '../simulator/random.js';
 import { TableCheckpointStore } from './checkpoint-store.js';
@@ -35,6 +43,7 @@ export interface DemoSummary {
   readonly delivery: { readonly events: number; readonly deliveries: number; readonly redeliveries: number; readonly failures: number };
   readonly ledgerEntries: number;
   readonly deadLetters: number;
+  readonly join: JoinCounts;
   readonly identities: readonly TokenTotals[];
   readonly checks: readonly DemoCheck[];
   readonly ok: boolean;
@@ -71,7 +80,7 @@ function compareIdentities(expected: GroundTruth['identities'], actual: readonly
 
 /** Simulates a day, feeds it through the ingest function on the local stack, and proves the ledger against ground truth. */
 export async function runDemo(stack: LocalStack, options: DemoOptions, progress: Progress): Promise<DemoSummary> {
-  const outDir = options.outDir ?? (await mkdtemp(join(tmpdir(), 'tokenledger-demo-')));
+  const outDir = options.outDir ?? (await mkdtemp(joinPath(tmpdir(), 'tokenledger-demo-')));
   progress.step(`simulating ${options.requests.toLocaleString('en-US')} requests on ${options.day} (seed ${options.seed}) into ${outDir}`);
   const day = simulateDay({ requests: options.requests, seed: options.seed, day: options.day });
   await writeSimulation(outDir, day);
@@ -79,7 +88,8 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
   const hub = new LocalEventHub(options.partitions ?? 4);
   const dayStart = Date.parse(`${options.day}T00:00:00Z`);
   day.eventLines.forEach((line, index) => hub.send(asDelivered(line, index), line, new Date(dayStart + index)));
-  const checkpoints = await TableCheckpointStore.create(stack.azurite.connectionString, `demo-${options.seed}-${Date.now()}`);
+  const runId = Date.now();
+  const checkpoints = await TableCheckpointStore.create(stack.azurite.connectionString, `demo-${options.seed}-${runId}`);
   const bar = progress.bar('ingesting events through the Event Hubs trigger', hub.eventCount);
   const delivery = await runEventHubTrigger(hub, createIngestHandler(() => stack.stores), {
     functionName: 'ingest',
@@ -96,8 +106,28 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
   });
   bar.stop();
 
+  progress.step('uploading the diagnostics archive to Blob storage and running the join timer (twice: the second run must change nothing)');
+  const archive = await uploadArchive(new FolderArchive(joinPath(outDir, SIMULATION_FILES.diagnostics)), stack.azurite.connectionString);
+  const joinHandler = createJoinHandler(
+    () => ({
+      source: new ArchiveDiagnosticsSource(archive),
+      watermarks: TableWatermarkStore.fromConnectionString(stack.azurite.connectionString, 'watermarks'),
+      ledger: stack.stores.ledger,
+      diagnostics: stack.stores.diagnostics,
+      deadLetters: stack.stores.deadLetters,
+    }),
+    () => ({ graceInMs: stack.settings.JOIN_GRACE_MINUTES * 60_000, watermarkName: `demo-${options.seed}-${runId}` }),
+  );
+  await fireTimer('join', joinHandler);
+  progress.step('join done; running it again');
+  await fireTimer('join', joinHandler);
+
   progress.step('reading the ledger back');
   const report = await identityTokenReport(stack.stores.ledger, { from: new Date(dayStart), to: new Date(dayStart + 86_400_000) });
+  const range = { from: new Date(dayStart), to: new Date(dayStart + 86_400_000) };
+  progress.step('counting join outcomes');
+  const join = await joinCounts(stack.stores.ledger, stack.stores.diagnostics, range);
+  progress.step('counting dead letters');
   let deadLetters = 0;
   for await (const page of stack.stores.deadLetters.listDeadLetters()) deadLetters += page.length;
 
@@ -112,6 +142,7 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
       ok: report.entries + deadLetters === truth.events.distinct,
     },
     compareIdentities(truth.identities, report.rows),
+    ...(['matched', 'noDiagnostics', 'bypass'] as const).map((k) => ({ name: `join: ${k}`, expected: truth.join[k], actual: join[k], ok: truth.join[k] === join[k] })),
   ];
   return {
     outDir,
@@ -119,6 +150,7 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
     delivery: { events: hub.eventCount, ...delivery },
     ledgerEntries: report.entries,
     deadLetters,
+    join,
     identities: report.rows,
     checks,
     ok: checks.every((c) => c.ok),

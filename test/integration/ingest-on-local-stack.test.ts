@@ -119,6 +119,7 @@ describe('ingest function on the local stack (Cosmos DB server, Azurite)', () =>
       ledger: {
         getEntries: ledger.getEntries.bind(ledger),
         listEntries: ledger.listEntries.bind(ledger),
+        listUnjoined: ledger.listUnjoined.bind(ledger),
         upsertEntries: ledger.upsertEntries.bind(ledger),
         deleteEntries: ledger.deleteEntries.bind(ledger),
         createEntries: async (...args: Parameters<typeof ledger.createEntries>) => {

@@ -64,6 +64,11 @@ export class MemoryLedgerStore implements LedgerStore {
     if (page.length > 0) yield page;
   }
 
+  async *listUnjoined(cutoff: Date, _options?: StoreOptions): AsyncIterable<readonly LedgerEntry[]> {
+    const page = [...this.entries.values()].filter((e) => !e.diagnostics && Date.parse(e.time) < cutoff.getTime()).map(clone);
+    if (page.length > 0) yield page;
+  }
+
   /** Contents sorted by id: two stores with the same documents give deep-equal snapshots. */
   snapshot(): LedgerEntry[] {
     return [...this.entries.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.pk < b.pk ? -1 : 1)).map(clone);

@@ -1,7 +1,8 @@
 import type { Container } from '@azure/cosmos';
 import { deadLetterSchema, type DeadLetter } from '../../contracts/dead-letter.js';
 import type { DeadLetterStore, StoreOptions } from '../../ports/ledger-store.js';
-import { bulkUpsert, cosmosCall } from './bulk-write.js';
+import { bulkUpsert } from './bulk-write.js';
+import { queryPages } from './query-pages.js';
 
 export class CosmosDeadLetterStore implements DeadLetterStore {
   constructor(private readonly container: Container) {}
@@ -14,11 +15,7 @@ export class CosmosDeadLetterStore implements DeadLetterStore {
     }
   }
 
-  async *listDeadLetters(options: StoreOptions = {}): AsyncIterable<readonly DeadLetter[]> {
-    const iterator = this.container.items.readAll({ maxItemCount: 1000, abortSignal: options.abortSignal });
-    while (iterator.hasMoreResults()) {
-      const page = await cosmosCall('list dead letters', () => iterator.fetchNext());
-      if (page.resources.length > 0) yield page.resources.map((doc) => deadLetterSchema.parse(doc));
-    }
+  listDeadLetters(options: StoreOptions = {}): AsyncIterable<readonly DeadLetter[]> {
+    return queryPages(this.container, { query: 'SELECT * FROM c' }, (doc) => deadLetterSchema.parse(doc), options);
   }
 }

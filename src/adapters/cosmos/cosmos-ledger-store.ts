@@ -2,9 +2,9 @@ import type { Container } from '@azure/cosmos';
 import { ledgerEntrySchema, type LedgerEntry } from '../../contracts/ledger-entry.js';
 import { hourBucket } from '../../domain/ledger.js';
 import type { LedgerKey, LedgerStore, RefusedEntry, StoreOptions } from '../../ports/ledger-store.js';
-import { bulkCreate, bulkDelete, bulkUpsert, cosmosCall, type RejectedWrite } from './bulk-write.js';
+import { bulkCreate, bulkDelete, bulkUpsert, type RejectedWrite } from './bulk-write.js';
+import { queryByIds, queryPages } from './query-pages.js';
 
-const IDS_PER_QUERY = 200;
 
 function refused(rejected: readonly RejectedWrite<LedgerEntry>[]): RefusedEntry[] {
   return rejected.map(({ document, status }) => ({ entry: document, reason: `ledger store refused the entry (status ${String(status)})` }));
@@ -31,24 +31,25 @@ export class CosmosLedgerStore implements LedgerStore {
     if (failed.length > 0) throw new Error(`could not delete ${failed.length} ledger entries (status ${failed.map((f) => String(f.status)).join(', ')})`);
   }
 
-  async getEntries(keys: readonly LedgerKey[], options: StoreOptions = {}): Promise<LedgerEntry[]> {
-    const found: LedgerEntry[] = [];
-    const ids = [...new Set(keys.map((k) => k.id))];
-    for (let start = 0; start < ids.length; start += IDS_PER_QUERY) {
-      const query = { query: 'SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)', parameters: [{ name: '@ids', value: ids.slice(start, start + IDS_PER_QUERY) }] };
-      const { resources } = await cosmosCall('read ledger entries', () =>
-        this.container.items.query(query, { abortSignal: options.abortSignal }).fetchAll(),
-      );
-      found.push(...resources.map(toEntry));
-    }
-    return found;
+  getEntries(keys: readonly LedgerKey[], options: StoreOptions = {}): Promise<LedgerEntry[]> {
+    return queryByIds(this.container, keys.map((k) => k.id), toEntry, options);
+  }
+
+  listUnjoined(cutoff: Date, options: StoreOptions = {}): AsyncIterable<readonly LedgerEntry[]> {
+    return queryPages(
+      this.container,
+      { query: 'SELECT * FROM c WHERE (NOT IS_DEFINED(c.diagnostics) OR IS_NULL(c.diagnostics)) AND c.time < @cutoff', parameters: [{ name: '@cutoff', value: cutoff.toISOString() }] },
+      toEntry,
+      options,
+    );
   }
 
   /** A range inside one hour reads one partition (the partition key is the request's hour); longer ranges fan out. */
-  async *listEntries(range: { from: Date; to: Date }, options: StoreOptions = {}): AsyncIterable<readonly LedgerEntry[]> {
+  listEntries(range: { from: Date; to: Date }, options: StoreOptions = {}): AsyncIterable<readonly LedgerEntry[]> {
     const lastInstant = new Date(Math.max(range.from.getTime(), range.to.getTime() - 1));
     const singleHour = hourBucket(range.from) === hourBucket(lastInstant);
-    const iterator = this.container.items.query(
+    return queryPages(
+      this.container,
       {
         query: 'SELECT * FROM c WHERE c.time >= @from AND c.time < @to',
         parameters: [
@@ -56,11 +57,8 @@ export class CosmosLedgerStore implements LedgerStore {
           { name: '@to', value: range.to.toISOString() },
         ],
       },
-      { maxItemCount: 1000, abortSignal: options.abortSignal, ...(singleHour ? { partitionKey: hourBucket(range.from) } : {}) },
+      toEntry,
+      { ...options, ...(singleHour ? { partitionKey: hourBucket(range.from) } : {}) },
     );
-    while (iterator.hasMoreResults()) {
-      const page = await cosmosCall('list ledger entries', () => iterator.fetchNext());
-      if (page.resources.length > 0) yield page.resources.map(toEntry);
-    }
   }
 }

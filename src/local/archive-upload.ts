@@ -1,0 +1,21 @@
+import { BlobServiceClient } from '@azure/storage-blob';
+import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
+import type { ArchiveReader } from '../ports/archive.js';
+import { BlobArchive } from '../adapters/archive/blob-archive.js';
+
+/** Copies an archive (e.g. the simulator's folder) into Blob storage with the diagnostic-settings layout. */
+export async function uploadArchive(from: ArchiveReader, connectionString: string): Promise<BlobArchive> {
+  const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(REQUEST_RESPONSE_CONTAINER);
+  await container.createIfNotExists();
+  const prefix = `${REQUEST_RESPONSE_CONTAINER}/`;
+  const paths = (await from.list()).filter((p) => p.startsWith(prefix));
+  for (let i = 0; i < paths.length; i += 8) {
+    await Promise.all(
+      paths.slice(i, i + 8).map(async (path) => {
+        const text = await from.read(path);
+        await container.getBlockBlobClient(path.slice(prefix.length)).upload(text, Buffer.byteLength(text));
+      }),
+    );
+  }
+  return new BlobArchive(container);
+}

@@ -1,0 +1,39 @@
+import type { DiagnosticRecord, RejectedDiagnostic } from '../contracts/diagnostic-record.js';
+import type { StoreOptions } from './ledger-store.js';
+
+/** What one incremental read returned, and the watermark to resume from once it has been processed. */
+export interface DiagnosticsRead {
+  readonly records: readonly DiagnosticRecord[];
+  readonly rejected: readonly RejectedDiagnostic[];
+  /** Opaque to callers; store it only after the records are safely processed. Null: nothing new. */
+  readonly nextWatermark: string | null;
+  /** True when more is available right away (the read stopped at its window or size limit). */
+  readonly more: boolean;
+}
+
+/**
+ * Azure OpenAI `RequestResponse` records arriving over time (Log Analytics by `ingestion_time()`, or the
+ * storage archive by blob hour). Diagnostics arrive minutes to hours late: never assume completeness.
+ */
+export interface DiagnosticsSource {
+  readSince(watermark: string | null, options?: StoreOptions): Promise<DiagnosticsRead>;
+}
+
+/** Token counts APIM logged for a request (`ApiManagementGatewayLlmLog`), keyed by the gateway's request id. */
+export interface LlmUsage {
+  readonly gatewayRequestId: string;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly totalTokens: number;
+}
+
+export interface LlmUsageSource {
+  /** Usage for these gateway request ids (one query per call, never one per id). */
+  getUsage(gatewayRequestIds: readonly string[], range: { from: Date; to: Date }, options?: StoreOptions): Promise<LlmUsage[]>;
+}
+
+/** Durable watermarks (Azure Table storage in production and locally on Azurite). */
+export interface WatermarkStore {
+  get(name: string, options?: StoreOptions): Promise<string | null>;
+  set(name: string, watermark: string, options?: StoreOptions): Promise<void>;
+}

@@ -1,0 +1,173 @@
+import type { DiagnosticRecord, RejectedDiagnostic, StoredDiagnostic } from '../contracts/diagnostic-record.js';
+import type { DeadLetter } from '../contracts/dead-letter.js';
+import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import { joinKey, matchedOutcome, withOutcome, type JoinCounts } from '../domain/join.js';
+import { ledgerId } from '../domain/ledger.js';
+import { stableId } from '../domain/stable-id.js';
+import type { DiagnosticsSource, LlmUsage, LlmUsageSource, WatermarkStore } from '../ports/diagnostics-source.js';
+import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
+import type { DeadLetterStore, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
+
+export interface JoinPorts {
+  readonly source: DiagnosticsSource;
+  readonly watermarks: WatermarkStore;
+  readonly ledger: LedgerStore;
+  readonly diagnostics: DiagnosticsStore;
+  readonly deadLetters: DeadLetterStore;
+  /** APIM's `ApiManagementGatewayLlmLog`: tokens of streamed requests whose gateway event had none. */
+  readonly llmUsage?: LlmUsageSource;
+}
+
+export interface JoinRunOptions extends StoreOptions {
+  readonly now: Date;
+  /** After this long without a counterpart, a request is final as "no diagnostics" and a record as bypass. */
+  readonly graceInMs: number;
+  readonly watermarkName: string;
+  /** Upper bound on incremental reads per run, so a timer invocation stays within its time limit. */
+  readonly maxReads?: number;
+}
+
+export interface JoinRunResult {
+  readonly recordsRead: number;
+  readonly rejected: number;
+  readonly watermark: string | null;
+  readonly entriesJudged: number;
+  readonly recordsJudged: number;
+}
+
+function rejectedLetter(r: RejectedDiagnostic): DeadLetter {
+  const id = stableId('diagnostic', r.raw);
+  return {
+    id,
+    pk: id.slice(0, 2),
+    reason: `diagnostic record rejected: ${r.reason}`,
+    position: { partitionId: 'diagnostics', sequenceNumber: null, offset: r.source, enqueuedTimeUtc: null, itemIndex: null },
+    raw: { encoding: 'utf8', data: r.raw, bytes: Buffer.byteLength(r.raw) },
+  };
+}
+
+/** The ledger id a record's `CorrelationId` joins to (the same rule the ingest used for `apim-request-id`). */
+function ledgerIdFor(record: DiagnosticRecord): string {
+  return ledgerId(record.correlationId, 'gateway-v1', '');
+}
+
+export function withLlmUsage(entry: LedgerEntry, usage: LlmUsage | undefined): LedgerEntry | null {
+  if (!usage || !entry.stream || entry.tokens.source !== 'none') return null;
+  return { ...entry, tokens: { source: 'llm-log', promptTokens: usage.promptTokens, cachedTokens: 0, completionTokens: usage.completionTokens, reasoningTokens: 0 } };
+}
+
+async function firstPage<T>(pages: AsyncIterable<readonly T[]>): Promise<readonly T[]> {
+  for await (const page of pages) return page;
+  return [];
+}
+
+/** Stores new records and enriches the ledger entries they belong to (one query per batch of ids). */
+async function applyRecords(records: readonly DiagnosticRecord[], ports: JoinPorts, options: StoreOptions): Promise<void> {
+  const unique = [...new Map(records.map((r) => [r.correlationId, r])).values()];
+  if (unique.length === 0) return;
+  const known = new Map((await ports.diagnostics.getRecords(unique.map((r) => r.correlationId), options)).map((r) => [r.correlationId, r]));
+  const entries = new Map((await ports.ledger.getEntries(unique.map((r) => ({ id: ledgerIdFor(r), pk: '' })), options)).map((e) => [e.id, e]));
+  const enriched: LedgerEntry[] = [];
+  const stored: StoredDiagnostic[] = unique.map((record) => {
+    const entry = entries.get(ledgerIdFor(record));
+    if (entry) {
+      const updated = withOutcome(entry, matchedOutcome(record));
+      if (updated) enriched.push(updated);
+    }
+    return { ...record, gateway: entry ? 'matched' : (known.get(record.correlationId)?.gateway ?? 'pending') };
+  });
+  await ports.ledger.upsertEntries(enriched, options);
+  await ports.diagnostics.upsertRecords(stored, options);
+}
+
+/** Judges ledger entries older than the cutoff that have no verdict yet: matched if a record exists, else none. */
+async function judgeEntries(cutoff: Date, ports: JoinPorts, options: StoreOptions): Promise<number> {
+  let judged = 0;
+  for (;;) {
+    const page = await firstPage(ports.ledger.listUnjoined(cutoff, options));
+    if (page.length === 0) return judged;
+    const keys = page.map(joinKey).filter((k): k is string => k !== null);
+    const records = new Map((await ports.diagnostics.getRecords(keys, options)).map((r) => [r.correlationId, r]));
+    const streamed = page.filter((e) => e.stream && e.tokens.source === 'none');
+    const usage = ports.llmUsage && streamed.length > 0 ? await usageFor(streamed, ports.llmUsage, options) : new Map<string, LlmUsage>();
+    const updates = page.map((entry) => {
+      const key = joinKey(entry);
+      const record = key ? records.get(key) : undefined;
+      const withTokens = withLlmUsage(entry, usage.get(entry.gatewayRequestId)) ?? entry;
+      return withOutcome(withTokens, record ? matchedOutcome(record) : { status: 'none' }) ?? withTokens;
+    });
+    await ports.ledger.upsertEntries(updates, options);
+    const matchedRecords = [...records.values()].filter((r) => r.gateway !== 'matched').map((r) => ({ ...r, gateway: 'matched' as const }));
+    await ports.diagnostics.upsertRecords(matchedRecords, options);
+    judged += page.length;
+  }
+}
+
+async function usageFor(entries: readonly LedgerEntry[], source: LlmUsageSource, options: StoreOptions): Promise<Map<string, LlmUsage>> {
+  const times = entries.map((e) => Date.parse(e.time));
+  const range = { from: new Date(Math.min(...times) - 3_600_000), to: new Date(Math.max(...times) + 3_600_000) };
+  const usage = await source.getUsage(entries.map((e) => e.gatewayRequestId), range, options);
+  return new Map(usage.map((u) => [u.gatewayRequestId, u]));
+}
+
+/** Judges pending records older than the cutoff: matched if a gateway request exists (it came late), else bypass. */
+async function judgeRecords(cutoff: Date, ports: JoinPorts, options: StoreOptions): Promise<number> {
+  let judged = 0;
+  for (;;) {
+    const page = await firstPage(ports.diagnostics.listPending(cutoff, options));
+    if (page.length === 0) return judged;
+    const entries = new Map((await ports.ledger.getEntries(page.map((r) => ({ id: ledgerIdFor(r), pk: '' })), options)).map((e) => [e.id, e]));
+    const enriched: LedgerEntry[] = [];
+    const judgedRecords = page.map((record): StoredDiagnostic => {
+      const entry = entries.get(ledgerIdFor(record));
+      const updated = entry ? withOutcome(entry, matchedOutcome(record)) : null;
+      if (updated) enriched.push(updated);
+      return { ...record, gateway: entry ? 'matched' : 'bypass' };
+    });
+    await ports.ledger.upsertEntries(enriched, options);
+    await ports.diagnostics.upsertRecords(judgedRecords, options);
+    judged += page.length;
+  }
+}
+
+/**
+ * One join run: read diagnostics since the durable watermark, store them and enrich the matching ledger
+ * entries, advancing the watermark only after each read is stored; then settle everything older than the
+ * grace period. Every write is idempotent, so re-running over the same records changes nothing.
+ */
+export async function joinDiagnostics(ports: JoinPorts, options: JoinRunOptions): Promise<JoinRunResult> {
+  let watermark = await ports.watermarks.get(options.watermarkName, options);
+  let recordsRead = 0;
+  let rejected = 0;
+  for (let reads = 0; reads < (options.maxReads ?? 100); reads++) {
+    const read = await ports.source.readSince(watermark, options);
+    await applyRecords(read.records, ports, options);
+    await ports.deadLetters.upsertDeadLetters(read.rejected.map(rejectedLetter), options);
+    recordsRead += read.records.length;
+    rejected += read.rejected.length;
+    if (read.nextWatermark !== null) {
+      watermark = read.nextWatermark;
+      await ports.watermarks.set(options.watermarkName, watermark, options);
+    }
+    if (!read.more) break;
+  }
+  const cutoff = new Date(options.now.getTime() - options.graceInMs);
+  const entriesJudged = await judgeEntries(cutoff, ports, options);
+  const recordsJudged = await judgeRecords(cutoff, ports, options);
+  return { recordsRead, rejected, watermark, entriesJudged, recordsJudged };
+}
+
+/** Join counts over [from, to): distinct requests matched / without diagnostics, and bypass records. */
+export async function joinCounts(ledger: LedgerStore, diagnostics: DiagnosticsStore, range: { from: Date; to: Date }, options: StoreOptions = {}): Promise<JoinCounts> {
+  let matched = 0;
+  let noDiagnostics = 0;
+  let bypass = 0;
+  for await (const page of ledger.listEntries(range, options)) {
+    for (const entry of page) {
+      if (entry.diagnostics?.status === 'matched') matched++;
+      else if (entry.diagnostics?.status === 'none') noDiagnostics++;
+    }
+  }
+  for await (const page of diagnostics.listRecords(range, options)) bypass += page.filter((r) => r.gateway === 'bypass').length;
+  return { matched, noDiagnostics, bypass };
+}
