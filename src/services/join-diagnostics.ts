@@ -1,6 +1,6 @@
 import type { DiagnosticRecord, RejectedDiagnostic, StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import type { DeadLetter } from '../contracts/dead-letter.js';
-import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
 import { joinKey, matchedOutcome, withOutcome, type JoinCounts } from '../domain/join.js';
 import { ledgerId } from '../domain/ledger.js';
 import { stableId } from '../domain/stable-id.js';
@@ -66,18 +66,31 @@ async function applyRecords(records: readonly DiagnosticRecord[], ports: JoinPor
   const unique = [...new Map(records.map((r) => [r.correlationId, r])).values()];
   if (unique.length === 0) return;
   const known = new Map((await ports.diagnostics.getRecords(unique.map((r) => r.correlationId), options)).map((r) => [r.correlationId, r]));
-  const entries = new Map((await ports.ledger.getEntries(unique.map((r) => ({ id: ledgerIdFor(r), pk: '' })), options)).map((e) => [e.id, e]));
-  const enriched: LedgerEntry[] = [];
-  const stored: StoredDiagnostic[] = unique.map((record) => {
-    const entry = entries.get(ledgerIdFor(record));
-    if (entry) {
-      const updated = withOutcome(entry, matchedOutcome(record));
-      if (updated) enriched.push(updated);
-    }
-    return { ...record, gateway: entry ? 'matched' : (known.get(record.correlationId)?.gateway ?? 'pending') };
-  });
-  await ports.ledger.upsertEntries(enriched, options);
+  const found = await ports.ledger.getEntries(unique.map((r) => ({ id: ledgerIdFor(r), pk: '' })), options);
+  const entries = new Map(found.map((e) => [e.id, e]));
+  const byId = new Map(unique.map((r) => [ledgerIdFor(r), r]));
+  await ports.ledger.upsertEntries(await enrich(found, (e) => matchedOutcome(byId.get(e.id)!), ports, options), options);
+  const stored: StoredDiagnostic[] = unique.map((record) => ({
+    ...record,
+    gateway: entries.has(ledgerIdFor(record)) ? 'matched' : (known.get(record.correlationId)?.gateway ?? 'pending'),
+  }));
   await ports.diagnostics.upsertRecords(stored, options);
+}
+
+/**
+ * Entries with the join's verdict and, for streams the gateway could not count, APIM's LLM-log tokens;
+ * only the entries that changed are returned.
+ */
+async function enrich(entries: readonly LedgerEntry[], outcomeOf: (entry: LedgerEntry) => JoinOutcome, ports: JoinPorts, options: StoreOptions): Promise<LedgerEntry[]> {
+  const streamed = entries.filter((e) => e.stream && e.tokens.source === 'none');
+  const usage = ports.llmUsage && streamed.length > 0 ? await usageFor(streamed, ports.llmUsage, options) : new Map<string, LlmUsage>();
+  const changed: LedgerEntry[] = [];
+  for (const entry of entries) {
+    const withTokens = withLlmUsage(entry, usage.get(entry.gatewayRequestId));
+    const judged = withOutcome(withTokens ?? entry, outcomeOf(entry));
+    if (judged ?? withTokens) changed.push((judged ?? withTokens)!);
+  }
+  return changed;
 }
 
 /** Judges ledger entries older than the cutoff that have no verdict yet: matched if a record exists, else none. */
@@ -88,14 +101,15 @@ async function judgeEntries(cutoff: Date, ports: JoinPorts, options: StoreOption
     if (page.length === 0) return judged;
     const keys = page.map(joinKey).filter((k): k is string => k !== null);
     const records = new Map((await ports.diagnostics.getRecords(keys, options)).map((r) => [r.correlationId, r]));
-    const streamed = page.filter((e) => e.stream && e.tokens.source === 'none');
-    const usage = ports.llmUsage && streamed.length > 0 ? await usageFor(streamed, ports.llmUsage, options) : new Map<string, LlmUsage>();
-    const updates = page.map((entry) => {
+    const recordOf = (entry: LedgerEntry) => {
       const key = joinKey(entry);
-      const record = key ? records.get(key) : undefined;
-      const withTokens = withLlmUsage(entry, usage.get(entry.gatewayRequestId)) ?? entry;
-      return withOutcome(withTokens, record ? matchedOutcome(record) : { status: 'none' }) ?? withTokens;
-    });
+      return key ? records.get(key) : undefined;
+    };
+    const updates = await enrich(page, (entry) => {
+      const record = recordOf(entry);
+      return record ? matchedOutcome(record) : { status: 'none' };
+    }, ports, options);
+    // Every entry of the page gets a verdict, so the next page query no longer returns it.
     await ports.ledger.upsertEntries(updates, options);
     const matchedRecords = [...records.values()].filter((r) => r.gateway !== 'matched').map((r) => ({ ...r, gateway: 'matched' as const }));
     await ports.diagnostics.upsertRecords(matchedRecords, options);
@@ -116,15 +130,10 @@ async function judgeRecords(cutoff: Date, ports: JoinPorts, options: StoreOption
   for (;;) {
     const page = await firstPage(ports.diagnostics.listPending(cutoff, options));
     if (page.length === 0) return judged;
-    const entries = new Map((await ports.ledger.getEntries(page.map((r) => ({ id: ledgerIdFor(r), pk: '' })), options)).map((e) => [e.id, e]));
-    const enriched: LedgerEntry[] = [];
-    const judgedRecords = page.map((record): StoredDiagnostic => {
-      const entry = entries.get(ledgerIdFor(record));
-      const updated = entry ? withOutcome(entry, matchedOutcome(record)) : null;
-      if (updated) enriched.push(updated);
-      return { ...record, gateway: entry ? 'matched' : 'bypass' };
-    });
-    await ports.ledger.upsertEntries(enriched, options);
+    const found = await ports.ledger.getEntries(page.map((r) => ({ id: ledgerIdFor(r), pk: '' })), options);
+    const byId = new Map(page.map((r) => [ledgerIdFor(r), r]));
+    await ports.ledger.upsertEntries(await enrich(found, (e) => matchedOutcome(byId.get(e.id)!), ports, options), options);
+    const judgedRecords = page.map((record): StoredDiagnostic => ({ ...record, gateway: found.some((e) => e.id === ledgerIdFor(record)) ? 'matched' : 'bypass' }));
     await ports.diagnostics.upsertRecords(judgedRecords, options);
     judged += page.length;
   }

@@ -26,6 +26,10 @@ describe('demo on the local stack', () => {
     expect(summary.ledgerEntries + summary.deadLetters).toBe(summary.groundTruth.events.distinct);
   });
 
+  it("joins diagnostics with matched / no diagnostics / bypass counts equal to the simulator's ground truth", () => {
+    expect(summary.join).toEqual(summary.groundTruth.join);
+  });
+
   it("reports per-identity token totals equal to the simulator's ground truth", () => {
     const actual = summary.identities.map(({ identity, kind, requests, promptTokens, cachedTokens, completionTokens, reasoningTokens }) => ({
       identity,

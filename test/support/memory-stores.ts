@@ -1,4 +1,7 @@
 import type { DeadLetter } from '../../src/contracts/dead-letter.js';
+import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
+import type { WatermarkStore } from '../../src/ports/diagnostics-source.js';
+import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import type { DeadLetterStore, LedgerKey, LedgerStore, RefusedEntry, StoreOptions } from '../../src/ports/ledger-store.js';
 
@@ -90,5 +93,48 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
 
   snapshot(): DeadLetter[] {
     return [...this.letters.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map(clone);
+  }
+}
+
+/** In-memory fake of the diagnostics store: records by correlation id. */
+export class MemoryDiagnosticsStore implements DiagnosticsStore {
+  readonly records = new Map<string, StoredDiagnostic>();
+
+  async upsertRecords(records: readonly StoredDiagnostic[], _options?: StoreOptions): Promise<void> {
+    for (const record of records) this.records.set(record.correlationId, clone(record));
+  }
+
+  async getRecords(correlationIds: readonly string[], _options?: StoreOptions): Promise<StoredDiagnostic[]> {
+    return [...new Set(correlationIds)].flatMap((id) => {
+      const record = this.records.get(id);
+      return record ? [clone(record)] : [];
+    });
+  }
+
+  async *listPending(cutoff: Date, _options?: StoreOptions): AsyncIterable<readonly StoredDiagnostic[]> {
+    const page = [...this.records.values()].filter((r) => r.gateway === 'pending' && Date.parse(r.time) < cutoff.getTime()).map(clone);
+    if (page.length > 0) yield page;
+  }
+
+  async *listRecords(range: { from: Date; to: Date }, _options?: StoreOptions): AsyncIterable<readonly StoredDiagnostic[]> {
+    const page = [...this.records.values()].filter((r) => Date.parse(r.time) >= range.from.getTime() && Date.parse(r.time) < range.to.getTime()).map(clone);
+    if (page.length > 0) yield page;
+  }
+
+  snapshot(): StoredDiagnostic[] {
+    return [...this.records.values()].sort((a, b) => (a.correlationId < b.correlationId ? -1 : 1)).map(clone);
+  }
+}
+
+/** In-memory fake of the watermark store. */
+export class MemoryWatermarkStore implements WatermarkStore {
+  readonly values = new Map<string, string>();
+
+  async get(name: string): Promise<string | null> {
+    return this.values.get(name) ?? null;
+  }
+
+  async set(name: string, watermark: string): Promise<void> {
+    this.values.set(name, watermark);
   }
 }

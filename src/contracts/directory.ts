@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import type { IdentityKind } from '../domain/identity.js';
+
+/**
+ * One row of the identity directory: who a report key is (display name), and whom to charge (team, cost center).
+ *
+ * - `identity` is a report key as `resolveIdentity` produces it: an object id, an application id or an APIM
+ *   subscription id. Surrounding whitespace is trimmed and a GUID is lower-cased (Entra ids are case-insensitive),
+ *   so `normalizeIdentityKey` must be applied to a key before it is looked up. Other ids keep their case.
+ * - Every text is trimmed, must not be empty, must not hold control characters (C0, DEL, C1), line or paragraph
+ *   separators or unpaired surrogates, and has a maximum length (in UTF-16 code units).
+ * - Values that look like spreadsheet formulas (`=SUM(…)`, `+1`, `-x`, `@x`) are ordinary data here and are stored
+ *   as they are: escaping them is the job of whatever writes a CSV for a spreadsheet.
+ * - `kind` is optional; when given it refines the kind the token alone implies (e.g. a service principal that is
+ *   a managed identity). `unattributed` is not a kind anyone can be registered as.
+ */
+
+export const MAX_IDENTITY_LENGTH = 256;
+export const MAX_DISPLAY_NAME_LENGTH = 256;
+export const MAX_TEAM_LENGTH = 128;
+export const MAX_COST_CENTER_LENGTH = 64;
+
+export const DIRECTORY_KINDS = ['user', 'servicePrincipal', 'managedIdentity', 'workloadIdentity', 'apimSubscription'] as const satisfies readonly Exclude<
+  IdentityKind,
+  'unattributed'
+>[];
+export type DirectoryKind = (typeof DIRECTORY_KINDS)[number];
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CONTROL = /[\p{Cc}\u2028\u2029]/u;
+const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** The directory's spelling of an identity key: trimmed, and lower-cased when it is a GUID. */
+export function normalizeIdentityKey(identity: string): string {
+  const trimmed = identity.trim();
+  return GUID.test(trimmed) ? trimmed.toLowerCase() : trimmed;
+}
+
+function text(maxLength: number) {
+  // The character checks run on the raw value, before trimming could hide a trailing tab or line break.
+  return z
+    .string({ error: 'expected text' })
+    .refine((value) => !CONTROL.test(value), 'contains a control character')
+    .refine((value) => !UNPAIRED_SURROGATE.test(value), 'is not well-formed Unicode')
+    .trim()
+    .min(1, 'must not be empty')
+    .max(maxLength, `longer than ${maxLength} characters`);
+}
+
+export const directoryKindSchema = z.enum(DIRECTORY_KINDS, { error: `expected one of ${DIRECTORY_KINDS.join(', ')}` });
+
+export const directoryRowSchema = z.strictObject({
+  identity: text(MAX_IDENTITY_LENGTH).transform(normalizeIdentityKey),
+  displayName: text(MAX_DISPLAY_NAME_LENGTH),
+  team: text(MAX_TEAM_LENGTH),
+  costCenter: text(MAX_COST_CENTER_LENGTH),
+  kind: directoryKindSchema.optional(),
+});
+
+export type DirectoryRow = z.infer<typeof directoryRowSchema>;
+
+/** `team: longer than 128 characters; kind: expected one of …` */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message)).join('; ');
+}
+
+/** Validates and normalises a row (adapters call it before writing); throws a `RangeError` naming the fault. */
+export function checkDirectoryRow(row: unknown): DirectoryRow {
+  const result = directoryRowSchema.safeParse(row);
+  if (result.success) return result.data;
+  const identity = (row as { identity?: unknown } | null)?.identity;
+  throw new RangeError(`invalid directory row ${JSON.stringify(typeof identity === 'string' ? identity.slice(0, 80) : identity)}: ${describeIssues(result.error)}`);
+}
