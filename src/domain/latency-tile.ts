@@ -1,0 +1,490 @@
+import { DDSketch } from '@datadog/sketches-js';
+import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
+import {
+  LATENCY_TILE_SCHEMA,
+  latencyMetricSchema,
+  latencyTileDocumentSchema,
+  type LatencyMetric,
+  type LatencyTileDocument,
+  type StoredSketch,
+  type TileGrain,
+} from '../contracts/latency-tile-document.js';
+import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import { stableId } from './stable-id.js';
+
+/**
+ * Latency tiles: per region code, deployment and time window, the request counts and four mergeable latency
+ * distributions (DDSketch, 1 % relative accuracy) that the latency views and the weight recommendation read.
+ *
+ * Two sources feed a tile, and each number has exactly one of them, so nothing is counted twice:
+ *
+ * | tile field                | source                                   | why                                               |
+ * |---------------------------|------------------------------------------|---------------------------------------------------|
+ * | requests, errors, 429s    | `RequestResponse` diagnostic records     | region load is every call the region served, through the gateway or not |
+ * | `serviceMs`               | records: `DurationMs`                    | the service's own time, also for direct calls      |
+ * | `gatewayTotalMs`          | ledger entries: `timings.totalMs`        | what callers of the gateway waited                 |
+ * | `ttftMs`                  | ledger entries of streams: `timings.ttftMs` | records carry no time to first token            |
+ * | `msPerOutputToken`        | ledger entries: service time / completion tokens | records carry no token counts               |
+ *
+ * Service time for `msPerOutputToken` is the joined record's `DurationMs`, else the gateway's `backendMs` (a
+ * few ms of network more) for entries whose record has not arrived (yet).
+ *
+ * Latency describes answered requests: failures (4xx, 5xx, status 429) are counted but not timed, because a 429
+ * answers in milliseconds and would make a throttling region look fast. Values must be finite and ≥ 0;
+ * others are dropped (real logs hold negative durations).
+ *
+ * A tile is an accumulator: `addObservation` updates it in place. `mergeTiles`, `rollUp` and the
+ * (de)serialisers return new tiles and never modify their inputs.
+ */
+
+export const RELATIVE_ACCURACY = 0.01;
+/** Deployment of records and entries that name none (e.g. `Create_Thread` records lack the model fields). */
+export const UNKNOWN_DEPLOYMENT = '(unknown)';
+export const LATENCY_METRICS: readonly LatencyMetric[] = latencyMetricSchema.options;
+
+export const GRAIN_MS: Readonly<Record<TileGrain, number>> = { '5m': 300_000, hour: 3_600_000, day: 86_400_000 };
+
+export interface LatencyTileKey {
+  readonly regionCode: string;
+  readonly deployment: string;
+  readonly grain: TileGrain;
+  /** Window start, ISO 8601 UTC with milliseconds, aligned to the grain. */
+  readonly windowStart: string;
+}
+
+export interface LatencyTile {
+  readonly key: LatencyTileKey;
+  requests: number;
+  errors: number;
+  throttled: number;
+  readonly sketches: Readonly<Record<LatencyMetric, DDSketch>>;
+}
+
+/** From a diagnostic record: counts the request and times the service. */
+export interface RecordObservation {
+  readonly kind: 'record';
+  readonly regionCode: string;
+  readonly deployment: string;
+  readonly time: string;
+  readonly status: number | null;
+  /** Null for failures: they are counted, not timed. */
+  readonly serviceMs: number | null;
+}
+
+/** From a ledger entry: the gateway-side distributions only; counts come from records. */
+export interface EntryObservation {
+  readonly kind: 'entry';
+  readonly regionCode: string;
+  readonly deployment: string;
+  readonly time: string;
+  readonly gatewayTotalMs: number | null;
+  readonly ttftMs: number | null;
+  readonly msPerOutputToken: number | null;
+}
+
+export type LatencyObservation = RecordObservation | EntryObservation;
+
+/** The fields of a stored diagnostic record a tile needs (`StoredDiagnostic` and `DiagnosticRecord` both fit). */
+export type LatencyRecordInput = Pick<StoredDiagnostic, 'time' | 'regionCode' | 'modelDeploymentName' | 'status' | 'durationMs'>;
+
+export interface PercentilesMs {
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p95Ms: number;
+  readonly p99Ms: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Windows and keys
+
+const GRAIN_ORDER: Readonly<Record<TileGrain, number>> = { '5m': 0, hour: 1, day: 2 };
+
+function epochMs(time: string | number | Date): number {
+  const ms = time instanceof Date ? time.getTime() : typeof time === 'number' ? time : Date.parse(time);
+  if (!Number.isFinite(ms)) throw new RangeError(`${JSON.stringify(String(time)).slice(0, 60)} is not a time`);
+  return ms;
+}
+
+/** Start of the UTC window of the given grain that contains `time`, as ISO 8601 with milliseconds. */
+export function windowStartOf(time: string | number | Date, grain: TileGrain): string {
+  const size = GRAIN_MS[grain];
+  return new Date(Math.floor(epochMs(time) / size) * size).toISOString();
+}
+
+export function windowEndOf(key: Pick<LatencyTileKey, 'grain' | 'windowStart'>): string {
+  return new Date(Date.parse(key.windowStart) + GRAIN_MS[key.grain]).toISOString();
+}
+
+export function tileKey(regionCode: string, deployment: string, time: string | number | Date, grain: TileGrain = '5m'): LatencyTileKey {
+  return { regionCode, deployment, grain, windowStart: windowStartOf(time, grain) };
+}
+
+function assertKey(key: LatencyTileKey): void {
+  if (key.regionCode === '') throw new RangeError('a latency tile needs a region code');
+  if (key.deployment === '') throw new RangeError('a latency tile needs a deployment');
+  if (!(key.grain in GRAIN_MS)) throw new RangeError(`unknown grain ${JSON.stringify(key.grain)}`);
+  if (windowStartOf(key.windowStart, key.grain) !== key.windowStart) {
+    throw new RangeError(`window start ${key.windowStart} is not an ISO instant aligned to the ${key.grain} grain`);
+  }
+}
+
+export function sameKey(a: LatencyTileKey, b: LatencyTileKey): boolean {
+  return a.regionCode === b.regionCode && a.deployment === b.deployment && a.grain === b.grain && a.windowStart === b.windowStart;
+}
+
+function keyText(key: LatencyTileKey): string {
+  return `${key.grain}|${key.regionCode}|${key.deployment}|${key.windowStart}`;
+}
+
+function compareKeys(a: LatencyTileKey, b: LatencyTileKey): number {
+  const [x, y] = [keyText(a), keyText(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Deterministic document id: recomputing a window writes the same document again. */
+export function tileId(key: LatencyTileKey): string {
+  return `lt-${stableId(LATENCY_TILE_SCHEMA, key.grain, key.regionCode, key.deployment, key.windowStart)}`;
+}
+
+/** Partition key: the UTC day of the window. */
+export function tilePartitionKey(key: Pick<LatencyTileKey, 'windowStart'>): string {
+  return `latency:${key.windowStart.slice(0, 10)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sketches
+
+function newSketch(): DDSketch {
+  return new DDSketch({ relativeAccuracy: RELATIVE_ACCURACY });
+}
+
+function isLatencyValue(value: number | null | undefined): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}
+
+/**
+ * Adds `source` into `target` bin by bin. The library's own `merge` is not used: it ignores the negative store
+ * and, when the source's highest key is 0 (values near 1), can write outside the target's bins.
+ */
+function mergeSketchInto(target: DDSketch, source: DDSketch): void {
+  if (!target.mergeable(source)) throw new RangeError('cannot merge sketches of different relative accuracy');
+  if (source.negativeStore.count > 0) throw new RangeError('latency sketches hold no negative values');
+  if (source.count === 0) return;
+  const { bins, offset } = source.store;
+  for (let i = 0; i < bins.length; i++) {
+    const weight = bins[i]!;
+    if (weight > 0) target.store.add(i + offset, weight);
+  }
+  target.zeroCount += source.zeroCount;
+  target.count += source.count;
+  target.sum += source.sum;
+  target.min = Math.min(target.min, source.min);
+  target.max = Math.max(target.max, source.max);
+}
+
+function copySketch(source: DDSketch): DDSketch {
+  const copy = newSketch();
+  mergeSketchInto(copy, source);
+  return copy;
+}
+
+function serializeSketch(sketch: DDSketch): StoredSketch {
+  const empty = sketch.count === 0;
+  return {
+    base64: Buffer.from(sketch.toProto()).toString('base64'),
+    count: sketch.count,
+    sum: sketch.sum,
+    min: empty ? null : sketch.min,
+    max: empty ? null : sketch.max,
+  };
+}
+
+function deserializeSketch(stored: StoredSketch, metric: LatencyMetric): DDSketch {
+  const decoded = DDSketch.fromProto(new Uint8Array(Buffer.from(stored.base64, 'base64')));
+  if (decoded.count !== stored.count) {
+    throw new RangeError(`sketch ${metric} holds ${decoded.count} values but its document says ${stored.count}`);
+  }
+  const sketch = newSketch();
+  if (!sketch.mergeable(decoded)) throw new RangeError(`sketch ${metric} was built with another relative accuracy`);
+  // The decoded mapping re-derives its accuracy from gamma and differs in the last bits: the bins move into a
+  // sketch with our own mapping, so a restored tile answers exactly like the original. `fromProto` restores
+  // bins and count only; sum, min and max come from beside the bytes.
+  mergeSketchInto(sketch, decoded);
+  sketch.sum = stored.sum;
+  sketch.min = stored.min ?? Infinity;
+  sketch.max = stored.max ?? -Infinity;
+  return sketch;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Observations
+
+/** Answered requests are timed; failures only counted. Unknown status (a record without `ResultSignature`) counts as answered. */
+function isAnswered(status: number | null): boolean {
+  return status === null || (status >= 200 && status < 400);
+}
+
+/**
+ * A `RequestResponse` record as an observation, or null when it cannot be placed (no region, unparsable time,
+ * invalid duration). Every such record counts, whether it came through the gateway or not.
+ */
+export function observationFromRecord(record: LatencyRecordInput): RecordObservation | null {
+  if (!record.regionCode) return null;
+  if (!Number.isFinite(Date.parse(record.time))) return null;
+  if (!isLatencyValue(record.durationMs)) return null;
+  return {
+    kind: 'record',
+    regionCode: record.regionCode,
+    deployment: record.modelDeploymentName || UNKNOWN_DEPLOYMENT,
+    time: record.time,
+    status: record.status,
+    serviceMs: isAnswered(record.status) ? record.durationMs : null,
+  };
+}
+
+/**
+ * A ledger entry as an observation of the gateway-side distributions, or null when it adds nothing: no region
+ * (the gateway answered itself, e.g. its own 429), or not a successful answer. The region is the joined
+ * record's region code, else the entry's `backendRegion` (`x-ms-region`).
+ */
+export function observationFromEntry(entry: LedgerEntry): EntryObservation | null {
+  const matched = entry.diagnostics?.status === 'matched' ? entry.diagnostics : null;
+  const regionCode = matched?.regionCode ?? entry.backendRegion;
+  if (!regionCode) return null;
+  if (entry.status === null || entry.status < 200 || entry.status >= 400) return null;
+  const serviceMs = matched ? matched.durationMs : entry.timings.backendMs;
+  const completion = entry.tokens.source === 'none' ? 0 : entry.tokens.completionTokens;
+  const observation: EntryObservation = {
+    kind: 'entry',
+    regionCode,
+    deployment: entry.deployment || UNKNOWN_DEPLOYMENT,
+    time: entry.time,
+    gatewayTotalMs: isLatencyValue(entry.timings.totalMs) ? entry.timings.totalMs : null,
+    ttftMs: entry.stream && isLatencyValue(entry.timings.ttftMs) ? entry.timings.ttftMs : null,
+    msPerOutputToken: completion > 0 && isLatencyValue(serviceMs) ? serviceMs / completion : null,
+  };
+  if (observation.gatewayTotalMs === null && observation.ttftMs === null && observation.msPerOutputToken === null) return null;
+  return observation;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Tiles
+
+export function emptyTile(key: LatencyTileKey): LatencyTile {
+  assertKey(key);
+  return {
+    key: { regionCode: key.regionCode, deployment: key.deployment, grain: key.grain, windowStart: key.windowStart },
+    requests: 0,
+    errors: 0,
+    throttled: 0,
+    sketches: { serviceMs: newSketch(), gatewayTotalMs: newSketch(), ttftMs: newSketch(), msPerOutputToken: newSketch() },
+  };
+}
+
+function windowContains(outer: Pick<LatencyTileKey, 'grain' | 'windowStart'>, startMs: number, lengthMs: number): boolean {
+  const outerStart = Date.parse(outer.windowStart);
+  return startMs >= outerStart && startMs + lengthMs <= outerStart + GRAIN_MS[outer.grain];
+}
+
+/** Adds one observation to the tile in place; throws when it belongs to another region, deployment or window. */
+export function addObservation(tile: LatencyTile, observation: LatencyObservation): void {
+  const { key } = tile;
+  if (observation.regionCode !== key.regionCode || observation.deployment !== key.deployment || !windowContains(key, epochMs(observation.time), 0)) {
+    throw new RangeError(
+      `observation (${observation.regionCode}, ${observation.deployment}, ${observation.time}) does not belong to tile ${keyText(key)}`,
+    );
+  }
+  if (observation.kind === 'record') {
+    tile.requests++;
+    if (observation.status === 429) tile.throttled++;
+    else if (observation.status !== null && observation.status >= 500 && observation.status < 600) tile.errors++;
+    if (isLatencyValue(observation.serviceMs)) tile.sketches.serviceMs.accept(observation.serviceMs);
+    return;
+  }
+  if (isLatencyValue(observation.gatewayTotalMs)) tile.sketches.gatewayTotalMs.accept(observation.gatewayTotalMs);
+  if (isLatencyValue(observation.ttftMs)) tile.sketches.ttftMs.accept(observation.ttftMs);
+  if (isLatencyValue(observation.msPerOutputToken)) tile.sketches.msPerOutputToken.accept(observation.msPerOutputToken);
+}
+
+function mergeInto(target: LatencyTile, source: LatencyTile): void {
+  target.requests += source.requests;
+  target.errors += source.errors;
+  target.throttled += source.throttled;
+  for (const metric of LATENCY_METRICS) mergeSketchInto(target.sketches[metric], source.sketches[metric]);
+}
+
+/**
+ * The merge of two tiles into a new tile with key `into` (default: `a`'s key). Both must share its region and
+ * deployment and lie inside its window at a grain no coarser than its grain; merging is exact for the counts
+ * and keeps the sketches' relative accuracy.
+ */
+export function mergeTiles(a: LatencyTile, b: LatencyTile, into: LatencyTileKey = a.key): LatencyTile {
+  const merged = emptyTile(into);
+  for (const tile of [a, b]) {
+    const k = tile.key;
+    const fits =
+      k.regionCode === into.regionCode &&
+      k.deployment === into.deployment &&
+      GRAIN_ORDER[k.grain] <= GRAIN_ORDER[into.grain] &&
+      windowContains(into, Date.parse(k.windowStart), GRAIN_MS[k.grain]);
+    if (!fits) throw new RangeError(`tile ${keyText(k)} cannot be merged into ${keyText(into)}`);
+    mergeInto(merged, tile);
+  }
+  return merged;
+}
+
+/** Merges tiles of any finer (or equal) grain into tiles of `grain`, one per region, deployment and window; sorted. */
+export function rollUp(tiles: Iterable<LatencyTile>, grain: Exclude<TileGrain, '5m'>): LatencyTile[] {
+  const byKey = new Map<string, LatencyTile>();
+  for (const tile of tiles) {
+    if (GRAIN_ORDER[tile.key.grain] > GRAIN_ORDER[grain]) {
+      throw new RangeError(`cannot roll a ${tile.key.grain} tile up to the finer ${grain} grain`);
+    }
+    const key = tileKey(tile.key.regionCode, tile.key.deployment, tile.key.windowStart, grain);
+    const text = keyText(key);
+    let target = byKey.get(text);
+    if (!target) {
+      target = emptyTile(key);
+      byKey.set(text, target);
+    }
+    mergeInto(target, tile);
+  }
+  return [...byKey.values()].sort((x, y) => compareKeys(x.key, y.key));
+}
+
+export interface LatencySources {
+  /** Stored `RequestResponse` records; a record seen twice (same `correlationId`) counts once. */
+  readonly records?: Iterable<LatencyRecordInput & { readonly correlationId?: string }>;
+  /** Ledger entries, joined or not; an entry seen twice (same `id`) counts once. */
+  readonly entries?: Iterable<LedgerEntry>;
+}
+
+/**
+ * Builds the tiles of `grain` from records and entries (see the table at the top for which source feeds which
+ * number). Inputs that cannot be placed are skipped. Tiles come out sorted by key.
+ */
+export function buildTiles(sources: LatencySources, grain: TileGrain = '5m'): LatencyTile[] {
+  const byKey = new Map<string, LatencyTile>();
+  const add = (observation: LatencyObservation | null) => {
+    if (!observation) return;
+    const key = tileKey(observation.regionCode, observation.deployment, observation.time, grain);
+    const text = keyText(key);
+    let tile = byKey.get(text);
+    if (!tile) {
+      tile = emptyTile(key);
+      byKey.set(text, tile);
+    }
+    addObservation(tile, observation);
+  };
+  const seenRecords = new Set<string>();
+  for (const record of sources.records ?? []) {
+    if (record.correlationId !== undefined) {
+      if (seenRecords.has(record.correlationId)) continue;
+      seenRecords.add(record.correlationId);
+    }
+    add(observationFromRecord(record));
+  }
+  const seenEntries = new Set<string>();
+  for (const entry of sources.entries ?? []) {
+    if (seenEntries.has(entry.id)) continue;
+    seenEntries.add(entry.id);
+    add(observationFromEntry(entry));
+  }
+  return [...byKey.values()].sort((x, y) => compareKeys(x.key, y.key));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading
+
+function quantile(sketch: DDSketch, q: number): number {
+  // The sketch answers the bucket's representative value; the exact value lies within [min, max].
+  return Math.min(sketch.max, Math.max(sketch.min, sketch.getValueAtQuantile(q)));
+}
+
+/**
+ * p50/p90/p95/p99 of one distribution (default: service duration), each within 1 % of the exact value at rank
+ * ⌊q·(n−1)⌋; null when the distribution is empty. For `msPerOutputToken` the unit is ms per token.
+ */
+export function percentiles(tile: LatencyTile, metric: LatencyMetric = 'serviceMs'): PercentilesMs | null {
+  const sketch = tile.sketches[metric];
+  if (sketch.count === 0) return null;
+  return { p50Ms: quantile(sketch, 0.5), p90Ms: quantile(sketch, 0.9), p95Ms: quantile(sketch, 0.95), p99Ms: quantile(sketch, 0.99) };
+}
+
+/** count, sum, min and max of one distribution (min/max null when empty). */
+export function summary(tile: LatencyTile, metric: LatencyMetric): { count: number; sum: number; min: number | null; max: number | null } {
+  const sketch = tile.sketches[metric];
+  const empty = sketch.count === 0;
+  return { count: sketch.count, sum: sketch.sum, min: empty ? null : sketch.min, max: empty ? null : sketch.max };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Documents
+
+export function serializeTile(tile: LatencyTile): LatencyTileDocument {
+  const { key } = tile;
+  return {
+    id: tileId(key),
+    pk: tilePartitionKey(key),
+    schema: LATENCY_TILE_SCHEMA,
+    regionCode: key.regionCode,
+    deployment: key.deployment,
+    grain: key.grain,
+    windowStart: key.windowStart,
+    windowEnd: windowEndOf(key),
+    relativeAccuracy: RELATIVE_ACCURACY,
+    requests: tile.requests,
+    errors: tile.errors,
+    throttled: tile.throttled,
+    sketches: {
+      serviceMs: serializeSketch(tile.sketches.serviceMs),
+      gatewayTotalMs: serializeSketch(tile.sketches.gatewayTotalMs),
+      ttftMs: serializeSketch(tile.sketches.ttftMs),
+      msPerOutputToken: serializeSketch(tile.sketches.msPerOutputToken),
+    },
+  };
+}
+
+/**
+ * A tile from its document (as read from the store: unknown extra fields such as Cosmos DB's `_etag` are
+ * ignored). Throws when the document does not validate, was built with another accuracy, or its id, window
+ * end or sketch counts disagree with its content.
+ */
+export function deserializeTile(document: unknown): LatencyTile {
+  const doc = latencyTileDocumentSchema.parse(document);
+  if (doc.relativeAccuracy !== RELATIVE_ACCURACY) {
+    throw new RangeError(`tile ${doc.id} was built with relative accuracy ${doc.relativeAccuracy}, not ${RELATIVE_ACCURACY}`);
+  }
+  const key: LatencyTileKey = { regionCode: doc.regionCode, deployment: doc.deployment, grain: doc.grain, windowStart: doc.windowStart };
+  assertKey(key);
+  if (doc.id !== tileId(key)) throw new RangeError(`tile id ${doc.id} does not match its key ${keyText(key)}`);
+  if (doc.windowEnd !== windowEndOf(key)) throw new RangeError(`tile ${doc.id}: window end ${doc.windowEnd} does not match its grain`);
+  return {
+    key,
+    requests: doc.requests,
+    errors: doc.errors,
+    throttled: doc.throttled,
+    sketches: {
+      serviceMs: deserializeSketch(doc.sketches.serviceMs, 'serviceMs'),
+      gatewayTotalMs: deserializeSketch(doc.sketches.gatewayTotalMs, 'gatewayTotalMs'),
+      ttftMs: deserializeSketch(doc.sketches.ttftMs, 'ttftMs'),
+      msPerOutputToken: deserializeSketch(doc.sketches.msPerOutputToken, 'msPerOutputToken'),
+    },
+  };
+}
+
+/** An independent copy (for callers that want to keep accumulating without touching the original). */
+export function cloneTile(tile: LatencyTile): LatencyTile {
+  return {
+    key: { ...tile.key },
+    requests: tile.requests,
+    errors: tile.errors,
+    throttled: tile.throttled,
+    sketches: {
+      serviceMs: copySketch(tile.sketches.serviceMs),
+      gatewayTotalMs: copySketch(tile.sketches.gatewayTotalMs),
+      ttftMs: copySketch(tile.sketches.ttftMs),
+      msPerOutputToken: copySketch(tile.sketches.msPerOutputToken),
+    },
+  };
+}
