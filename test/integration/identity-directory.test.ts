@@ -1,0 +1,337 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TableClient } from '@azure/data-tables';
+import { Command, CommanderError } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { MemoryIdentityDirectory } from '../../src/adapters/memory/memory-identity-directory.js';
+import { decodeRowKey, encodeRowKey, TableIdentityDirectory } from '../../src/adapters/tables/table-identity-directory.js';
+import { directoryCommand, type DirectoryConnection } from '../../src/cli/commands/directory.js';
+import type { DirectoryRow } from '../../src/contracts/directory.js';
+import { startAzurite, type Azurite } from '../../src/local/azurite.js';
+import type { IdentityDirectory } from '../../src/ports/identity-directory.js';
+import { TransientStoreError } from '../../src/ports/ledger-store.js';
+import { importDirectory } from '../../src/services/import-directory.js';
+
+const HEADER = 'identity,displayName,team,costCenter,kind';
+const KINDS = ['user', 'servicePrincipal', 'managedIdentity', 'workloadIdentity', 'apimSubscription', ''] as const;
+const TEAMS = [
+  ['Search', 'CC-1001'],
+  ['Support Copilot, EMEA', 'CC-1002'],
+  ['Data "Science"', 'CC-2001'],
+] as const;
+
+const quote = (value: string) => (/[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
+const guid = (n: number) => `${n.toString(16).padStart(8, '0')}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+
+function row(n: number): DirectoryRow {
+  const [team, costCenter] = TEAMS[n % TEAMS.length]!;
+  const kind = KINDS[n % KINDS.length]!;
+  const base = { identity: n % 10 === 9 ? `sub-${n}` : guid(n), displayName: n % 7 === 0 ? `=HYPERLINK("x","${n}")` : `Caller ${n}`, team, costCenter };
+  return kind === '' ? base : { ...base, kind };
+}
+
+function toCsv(rows: readonly DirectoryRow[], options: { upperCaseGuids?: boolean } = {}): string {
+  const lines = rows.map((r) =>
+    [options.upperCaseGuids && /^[0-9a-f-]{36}$/.test(r.identity) ? r.identity.toUpperCase() : r.identity, r.displayName, r.team, r.costCenter, r.kind ?? ''].map(quote).join(','),
+  );
+  return [HEADER, ...lines].join('\r\n') + '\r\n';
+}
+
+const byIdentity = (rows: readonly DirectoryRow[]) => new Map(rows.map((r) => [r.identity, r]));
+
+let azurite: Azurite;
+let tables = 0;
+/** A fresh table per test, so tests never see each other's rows. */
+function tableClient(): TableClient {
+  return TableClient.fromConnectionString(azurite.connectionString, `identities${++tables}`, { allowInsecureConnection: true });
+}
+
+beforeAll(async () => {
+  azurite = await startAzurite();
+});
+
+afterAll(async () => {
+  await azurite?.stop();
+});
+
+const implementations: [string, () => IdentityDirectory][] = [
+  ['TableIdentityDirectory on Azurite', () => TableIdentityDirectory.fromConnectionString(azurite.connectionString, `identities${++tables}`)],
+  ['MemoryIdentityDirectory', () => new MemoryIdentityDirectory()],
+];
+
+describe.each(implementations)('IdentityDirectory contract: %s', (_, create) => {
+  it('imports 250 rows from a file and reads them back equal', async () => {
+    const directory = create();
+    const rows = Array.from({ length: 250 }, (_, n) => row(n + 1));
+    const result = await importDirectory(toCsv(rows, { upperCaseGuids: true }), directory);
+    expect(result).toEqual({ imported: 250, errors: [] });
+    expect(await directory.getAll()).toEqual(byIdentity(rows));
+  });
+
+  it('is empty before anything is written', async () => {
+    expect(await create().getAll()).toEqual(new Map());
+  });
+
+  it('re-importing the same file changes nothing; a changed file replaces its rows and keeps the others', async () => {
+    const directory = create();
+    const rows = Array.from({ length: 30 }, (_, n) => row(n + 1));
+    await importDirectory(toCsv(rows), directory);
+    const first = await directory.getAll();
+    expect(await importDirectory(toCsv(rows), directory)).toEqual({ imported: 30, errors: [] });
+    expect(await directory.getAll()).toEqual(first);
+
+    const withKind = rows.find((r) => r.kind !== undefined)!;
+    const changed: DirectoryRow = { identity: withKind.identity, displayName: 'Renamed', team: 'Platform', costCenter: 'CC-4001' };
+    await importDirectory(toCsv([changed]), directory);
+    const after = await directory.getAll();
+    expect(after.size).toBe(30);
+    expect(after.get(withKind.identity)).toEqual(changed);
+    expect(after.get(withKind.identity)).not.toHaveProperty('kind');
+  });
+
+  it('imports nothing from a file with any error, and reports them all', async () => {
+    const directory = create();
+    const existing = [row(1), row(2)];
+    await directory.upsertRows(existing);
+    const rows = Array.from({ length: 120 }, (_, n) => row(n + 100));
+    const lines = toCsv(rows).trimEnd().split('\r\n');
+    lines.splice(50, 0, `${guid(5000)},Ana,Search`); // line 51: a missing field
+    lines.push(`${guid(100)},Again,Search,CC-1001,`); // line 123: a duplicate of line 2
+    const result = await importDirectory(lines.join('\n'), directory);
+    expect(result).toEqual({
+      imported: 0,
+      errors: [
+        { line: 51, reason: 'expected 5 fields (identity,displayName,team,costCenter,kind), got 3' },
+        { line: 123, reason: `duplicate identity "${guid(100)}": lines 2 and 123` },
+      ],
+    });
+    expect(await directory.getAll()).toEqual(byIdentity(existing));
+  });
+
+  it('lets the later row of an identity win within one write', async () => {
+    const directory = create();
+    await directory.upsertRows([row(1), { ...row(1), displayName: 'Later' }, row(2)]);
+    const all = await directory.getAll();
+    expect(all.size).toBe(2);
+    expect(all.get(row(1).identity)?.displayName).toBe('Later');
+  });
+
+  it('refuses an invalid row before writing anything', async () => {
+    const directory = create();
+    const bad = { ...row(2), team: 'x'.repeat(129) };
+    await expect(directory.upsertRows([row(1), bad])).rejects.toThrow(RangeError);
+    await expect(directory.upsertRows([row(1), bad])).rejects.toThrow(/team: longer than 128 characters/);
+    expect(await directory.getAll()).toEqual(new Map());
+  });
+
+  it('normalises what it stores, and hands out copies', async () => {
+    const directory = create();
+    await directory.upsertRows([{ ...row(1), identity: `  ${row(1).identity.toUpperCase()} ` }]);
+    const all = await directory.getAll();
+    expect([...all.keys()]).toEqual([row(1).identity]);
+    all.get(row(1).identity)!.displayName = 'mutated';
+    expect((await directory.getAll()).get(row(1).identity)?.displayName).toBe(row(1).displayName);
+  });
+
+  it('honours an aborted signal', async () => {
+    const directory = create();
+    await expect(directory.upsertRows([row(1)], { abortSignal: AbortSignal.abort() })).rejects.toThrow();
+    await expect(directory.getAll({ abortSignal: AbortSignal.abort() })).rejects.toThrow();
+  });
+});
+
+describe('TableIdentityDirectory', () => {
+  const tricky = [
+    'team/app',
+    'a#b',
+    'what?',
+    'back\\slash',
+    'per%cent',
+    '%2F-looks-encoded',
+    "o'brien",
+    'plus+sign and space',
+    'ünïcödé-名前-😀',
+    'tilde~s-not-a-slash',
+    '~~s~',
+    '/#?\\%~',
+    '/'.repeat(256),
+    '~'.repeat(256),
+  ];
+
+  it('escapes only what row keys forbid, and decodes back', () => {
+    expect(encodeRowKey('a/b#c?d\\e%f~g')).toBe('a~sb~hc~qd~be%f~~g');
+    expect(encodeRowKey(guid(7))).toBe(guid(7));
+    expect(encodeRowKey('sub-search-1')).toBe('sub-search-1');
+    for (const identity of tricky) {
+      expect(decodeRowKey(encodeRowKey(identity))).toBe(identity);
+      // Row keys hold at most 1 KiB (512 UTF-16 code units), even when every character of the longest identity is escaped.
+      expect(encodeRowKey(identity).length).toBeLessThanOrEqual(512);
+    }
+  });
+
+  it('round-trips identities with characters row keys forbid', async () => {
+    const table = tableClient();
+    const directory = new TableIdentityDirectory(table);
+    const rows = tricky.map((identity, n) => ({ ...row(n), identity }));
+    await directory.upsertRows(rows);
+    expect(await directory.getAll()).toEqual(byIdentity(rows));
+    const keys: string[] = [];
+    for await (const entity of table.listEntities()) keys.push(entity.rowKey!);
+    expect(keys).toContain('team~sapp');
+    expect(keys).toContain('a~hb');
+    // And through the CSV import.
+    const imported = new TableIdentityDirectory(tableClient());
+    expect(await importDirectory(toCsv(rows), imported)).toEqual({ imported: rows.length, errors: [] });
+    expect(await imported.getAll()).toEqual(byIdentity(rows));
+  });
+
+  it('writes in transactions of at most 100 rows in one partition, creating the table once', async () => {
+    const table = tableClient();
+    const submit = vi.spyOn(table, 'submitTransaction');
+    const create = vi.spyOn(table, 'createTable');
+    const directory = new TableIdentityDirectory(table);
+    await importDirectory(toCsv(Array.from({ length: 250 }, (_, n) => row(n))), directory);
+    expect(create).toHaveBeenCalledTimes(1);
+    // The first transaction is retried after creating the table.
+    const sizes = submit.mock.calls.map(([actions]) => actions.length);
+    expect(sizes).toEqual([100, 100, 100, 50]);
+    for (const [actions] of submit.mock.calls) for (const action of actions) expect(action[1].partitionKey).toBe('identity');
+  });
+
+  it('turns throttling and unavailability into TransientStoreError, and passes other failures on', async () => {
+    const failing = (statusCode: number) =>
+      new TableIdentityDirectory({
+        submitTransaction: async () => Promise.reject(Object.assign(new Error(`HTTP ${statusCode}`), { statusCode })),
+        createTable: async () => undefined,
+        listEntities: () => ({
+          [Symbol.asyncIterator]: () => ({ next: async () => Promise.reject(Object.assign(new Error(`HTTP ${statusCode}`), { statusCode })) }),
+        }),
+      } as unknown as TableClient);
+    for (const status of [429, 503]) {
+      await expect(failing(status).upsertRows([row(1)])).rejects.toBeInstanceOf(TransientStoreError);
+      await expect(failing(status).getAll()).rejects.toBeInstanceOf(TransientStoreError);
+    }
+    await expect(failing(400).upsertRows([row(1)])).rejects.toThrow('HTTP 400');
+    await expect(failing(403).getAll()).rejects.toThrow('HTTP 403');
+  });
+
+  it('refuses to read a row that no longer passes the schema', async () => {
+    const table = tableClient();
+    await table.createTable();
+    await table.createEntity({ partitionKey: 'identity', rowKey: 'x', displayName: 'X', team: 'T', costCenter: 'C', kind: 'robot' });
+    await expect(new TableIdentityDirectory(table).getAll()).rejects.toThrow(/identity directory row "x" is invalid: kind: expected one of/);
+  });
+
+  it('allows plain http only for a loopback emulator', () => {
+    const remote = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://example.invalid/devstoreaccount1;';
+    const directory = TableIdentityDirectory.fromConnectionString(remote);
+    return expect(directory.getAll()).rejects.toThrow(/insecure|https/i);
+  });
+});
+
+describe('directory command', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tokenledger-directory-cli-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function harness(directory: IdentityDirectory = new MemoryIdentityDirectory()) {
+    const io = { out: '', err: '', connects: 0, closes: 0 };
+    const connect = async (): Promise<DirectoryConnection> => {
+      io.connects++;
+      return { directory, close: async () => void io.closes++ };
+    };
+    const command = directoryCommand(connect)
+      .exitOverride()
+      .configureOutput({ writeOut: (s) => void (io.out += s), writeErr: (s) => void (io.err += s) });
+    return { io, command, directory };
+  }
+
+  async function file(name: string, text: string): Promise<string> {
+    const path = join(dir, name);
+    await writeFile(path, text);
+    return path;
+  }
+
+  it('imports a file and closes the connection', async () => {
+    const { io, command, directory } = harness();
+    const path = await file('ok.csv', toCsv([row(1), row(2), row(3)]));
+    await command.parseAsync(['import', path], { from: 'user' });
+    expect(io.out).toBe('imported 3 identities\n');
+    expect(io.err).toBe('');
+    expect([io.connects, io.closes]).toEqual([1, 1]);
+    expect((await directory.getAll()).size).toBe(3);
+  });
+
+  it('prints every error with its line on stderr, imports nothing and exits with code 1', async () => {
+    const { io, command, directory } = harness();
+    const path = await file('bad.csv', ['identity,displayName,team,costCenter', 'a,A,T,C', 'b,B,T', 'c,C,T,C\u0007', 'a,A2,T,C'].join('\n'));
+    const run = command.parseAsync(['import', path], { from: 'user' });
+    await expect(run).rejects.toBeInstanceOf(CommanderError);
+    await expect(run).rejects.toMatchObject({ exitCode: 1, code: 'tokenledger.directory.invalidFile' });
+    expect(io.err).toBe(
+      [
+        'line 3: expected 4 fields (identity,displayName,team,costCenter), got 3',
+        'line 4: costCenter: contains a control character',
+        'line 5: duplicate identity "a": lines 2 and 5',
+        `imported nothing: 3 errors in ${path}`,
+        '',
+      ].join('\n'),
+    );
+    expect(io.out).toBe('');
+    expect(io.connects).toBe(0);
+    expect((await directory.getAll()).size).toBe(0);
+  });
+
+  it('runs as `tokenledger directory import FILE` under a root program', async () => {
+    const { io, command, directory } = harness();
+    const program = new Command('tokenledger').exitOverride().configureOutput(command.configureOutput());
+    program.addCommand(command);
+    const good = await file('root.csv', toCsv([row(4)]));
+    await program.parseAsync(['directory', 'import', good], { from: 'user' });
+    expect(io.out).toBe('imported 1 identity\n');
+    const bad = await file('root-bad.csv', 'identity,name\n');
+    await expect(program.parseAsync(['directory', 'import', bad], { from: 'user' })).rejects.toMatchObject({ exitCode: 1 });
+    expect(io.err).toMatch(/^line 1: header must be exactly identity,displayName,team,costCenter/);
+    expect((await directory.getAll()).size).toBe(1);
+  });
+
+  it('exits with code 1 for a missing file, a file that is not UTF-8, and a missing argument', async () => {
+    const { io, command } = harness();
+    await expect(command.parseAsync(['import', join(dir, 'nope.csv')], { from: 'user' })).rejects.toMatchObject({ exitCode: 1, code: 'tokenledger.directory.unreadableFile' });
+    const latin1 = join(dir, 'latin1.csv');
+    await writeFile(latin1, Buffer.from('identity,displayName,team,costCenter\nx,Jos\xe9,T,C\n', 'latin1'));
+    await expect(command.parseAsync(['import', latin1], { from: 'user' })).rejects.toMatchObject({ exitCode: 1 });
+    expect(io.err).toMatch(/is not UTF-8 text/);
+    await expect(command.parseAsync(['import'], { from: 'user' })).rejects.toMatchObject({ exitCode: 1, code: 'commander.missingArgument' });
+    expect(io.connects).toBe(0);
+  });
+
+  it('lists the directory sorted by identity', async () => {
+    const { io, command } = harness(new MemoryIdentityDirectory([row(2), row(1)]));
+    await command.parseAsync(['list'], { from: 'user' });
+    const lines = io.out.trimEnd().split('\n');
+    expect(lines[0]).toMatch(/^identity\s+displayName\s+team\s+costCenter\s+kind$/);
+    expect(lines.slice(2).map((l) => l.split(/\s{2,}/)[0])).toEqual([row(1).identity, row(2).identity]);
+    expect(lines[2]).toContain('servicePrincipal');
+    expect(io.closes).toBe(1);
+    const empty = harness();
+    await empty.command.parseAsync(['list'], { from: 'user' });
+    expect(empty.io.out).toBe('the directory is empty\n');
+  });
+
+  it.each([
+    [[], /^Usage: directory \[options\] \[command\]/],
+    [['import'], /^Usage: directory import \[options\] <file>[\s\S]*identity,displayName,team,costCenter[\s\S]*nothing is imported/],
+    [['list'], /^Usage: directory list \[options\]/],
+  ])('prints help for %j', async (args, usage) => {
+    const { io, command } = harness();
+    await expect(command.parseAsync([...args, '--help'], { from: 'user' })).rejects.toMatchObject({ exitCode: 0, code: 'commander.helpDisplayed' });
+    expect(io.out).toMatch(usage);
+    expect(io.connects).toBe(0);
+  });
+});
