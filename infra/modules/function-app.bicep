@@ -36,6 +36,9 @@ param joinGraceMinutes int = 120
 @description('NCRONTAB schedule of the join timer.')
 param joinSchedule string = '0 */5 * * * *'
 
+@description('NCRONTAB schedule of the chargeback rollup timer.')
+param rollupSchedule string = '30 */5 * * * *'
+
 @description('Flex Consumption scale-out limit (40 to 1000). The Event Hubs trigger uses at most one instance per partition.')
 @minValue(40)
 @maxValue(1000)
@@ -141,10 +144,14 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     GATEWAY_OBJECT_IDS: gatewayObjectIds
     JOIN_GRACE_MINUTES: string(joinGraceMinutes)
     JOIN_SCHEDULE: joinSchedule
+    ROLLUP_SCHEDULE: rollupSchedule
+    // Empty: the price table shipped with the package (prices/default-prices.json).
+    PRICE_TABLE_PATH: ''
 
     // HTTP APIs: callers' tokens must be issued by this tenant for this audience.
     AUTH_TENANT_ID: authTenantId
     AUTH_AUDIENCE: authAudience
+    AUTH_AUTHORITY_HOST: environment().authentication.loginEndpoint
 
     // Telemetry with Entra ID (Application Insights has local authentication disabled). The connection string
     // only names the ingestion endpoint: with local auth disabled it grants nothing by itself.

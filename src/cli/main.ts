@@ -1,6 +1,18 @@
 #!/usr/bin/env node
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { TableIdentityDirectory } from '../adapters/tables/table-identity-directory.js';
+import { directoryFromEnvironment, gatewayObjectIds, loadPrices } from '../config/composition-root.js';
+import { loadSettings } from '../config/settings.js';
+import { lastMonth } from '../contracts/report-query.js';
+import { loadPriceTable } from '../contracts/price-table.js';
+import { GROUP_BY, type ChargebackRow } from '../domain/chargeback.js';
+import { chargebackCsv, chargebackLineRows } from '../domain/chargeback-formats.js';
+import { startLocalApi } from '../local/local-api.js';
+import { demoTokens } from '../local/token-issuer.js';
+import { analyzeFiles } from '../services/analyze-files.js';
+import { directoryCommand } from './commands/directory.js';
+import { fetchReport } from './report-client.js';
 import { startLocalStack } from '../local/local-stack.js';
 import { runDemo, type DemoSummary } from '../local/demo.js';
 import { writeSimulation } from '../simulator/files.js';
@@ -19,17 +31,30 @@ function day(value: string): string {
   return value;
 }
 
-/** Two days back: the simulated archive holds records up to 30 hours late, and all of them have arrived by then. */
-function twoDaysAgo(): string {
-  return new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
+/**
+ * The 15th of last month: finance's usual question is last month's bill, and the simulated archive's records
+ * (up to 30 hours late) have all arrived by then.
+ */
+function midLastMonth(): string {
+  return `${lastMonth()}-15`;
 }
 
 const requestsOption = () => new Option('--requests <n>', 'number of simulated requests').argParser(positiveInt);
 const seedOption = () => new Option('--seed <n>', 'random seed: the same seed and day give the same traffic').argParser(positiveInt).default(42);
-const dayOption = () => new Option('--day <YYYY-MM-DD>', 'UTC day to simulate').argParser(day).default(twoDaysAgo(), 'two days ago');
+const dayOption = () => new Option('--day <YYYY-MM-DD>', 'UTC day to simulate').argParser(day).default(midLastMonth(), 'the 15th of last month');
+
+function costTable(rows: readonly ChargebackRow[], label: string, total: { cost: string; requests: number }): string {
+  return formatTable(
+    [label, 'requests', 'prompt', 'cached', 'completion', 'cost (USD)'],
+    [...rows.map((r) => [r.displayName ? `${r.key} (${r.displayName})` : r.key, r.requests, r.promptTokens, r.cachedTokens, r.completionTokens, r.cost]), ['TOTAL', total.requests, '', '', '', total.cost]],
+  );
+}
 
 function printSummary(summary: DemoSummary): void {
   const out = process.stdout;
+  out.write('\nCost per team\n' + costTable(summary.chargeback.team.rows, 'team', summary.chargeback.team.totals) + '\n');
+  out.write('\nCost per identity\n' + costTable(summary.chargeback.identity.rows, 'identity', summary.chargeback.identity.totals) + '\n');
+  out.write('\nCost per model\n' + costTable(summary.chargeback.model.rows, 'model', summary.chargeback.model.totals) + '\n');
   out.write('\nTokens per identity\n');
   out.write(
     formatTable(
@@ -74,7 +99,8 @@ export function buildCli(): Command {
     .option('--out <dir>', 'folder for the simulated files (default: a new temporary folder)')
     .option('--json <file>', 'write a machine-readable summary')
     .option('--no-serve', 'exit when done instead of serving until Ctrl-C')
-    .action(async (opts: { requests: number; seed: number; day: string; out?: string; json?: string; serve: boolean }) => {
+    .addOption(new Option('--port <n>', 'port of the local HTTP API (the Functions host default)').argParser(positiveInt).default(7071))
+    .action(async (opts: { requests: number; seed: number; day: string; out?: string; json?: string; serve: boolean; port: number }) => {
       const progress = createProgress();
       progress.step('starting the local stack (Cosmos DB server, Azurite)');
       const stack = await startLocalStack();
@@ -86,16 +112,119 @@ export function buildCli(): Command {
         throw error;
       }
       printSummary(summary);
-      if (opts.json) await writeFile(opts.json, JSON.stringify(summary, null, 2) + '\n');
+      if (opts.json) await writeFile(opts.json, JSON.stringify(summary, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2) + '\n');
       if (!opts.serve) {
         await stack.stop();
         process.exitCode = summary.ok ? 0 : 1;
         return;
       }
-      process.stdout.write(`\nServing the local stack until Ctrl-C.\nCosmos DB: ${stack.cosmos.endpoint}\nBlob storage: ${stack.azurite.blobEndpoint}\nTable storage: ${stack.azurite.tableEndpoint}\n`);
+      const api = await startLocalApi(stack, opts.port).catch(() => startLocalApi(stack));
+      const tokens = await demoTokens(stack.issuer);
+      const month = opts.day.slice(0, 7);
+      process.stdout.write(
+        [
+          '',
+          'Serving the local stack until Ctrl-C.',
+          `API: ${api.url}/api/chargeback`,
+          `Finance token: ${tokens.finance}`,
+          `Operator token: ${tokens.operator}`,
+          '',
+          `Last month's chargeback CSV, with one HTTP call:`,
+          `  curl -H "Authorization: Bearer $FINANCE_TOKEN" "${api.url}/api/chargeback?month=${month}&groupBy=team&format=csv"`,
+          'or with one CLI command:',
+          `  npx tokenledger report chargeback --api ${api.url} --token "$FINANCE_TOKEN" --month ${month} --group-by team --format csv`,
+          `Cosmos DB: ${stack.cosmos.endpoint}   Blob: ${stack.azurite.blobEndpoint}   Tables: ${stack.azurite.tableEndpoint}`,
+          '',
+        ].join('\n'),
+      );
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      await api.stop();
       await stack.stop();
     });
+
+  program
+    .command('analyze')
+    .description('One-shot chargeback and join over files, with no store: the same domain core as the pipeline.')
+    .requiredOption('--events <file>', 'gateway events, JSON lines (one Event Hubs body per line)')
+    .option('--diagnostics <dir>', 'Azure OpenAI RequestResponse storage archive (folder with insights-logs-requestresponse/…)')
+    .option('--prices <file>', 'price table JSON (default: the shipped table)')
+    .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter)')
+    .option('--gateway-object-ids <ids>', 'comma-separated object ids of the gateway identity (never attributed)')
+    .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'table']).default('table'))
+    .action(async (opts: { events: string; diagnostics?: string; prices?: string; directory?: string; gatewayObjectIds?: string; format: string }) => {
+      const progress = createProgress();
+      progress.step(`analysing ${opts.events}`);
+      const prices = opts.prices ? loadPriceTable(JSON.parse(await readFile(opts.prices, 'utf8'))) : loadPrices({});
+      const result = await analyzeFiles({
+        eventsFile: opts.events,
+        ...(opts.diagnostics ? { diagnosticsDir: opts.diagnostics } : {}),
+        ...(opts.directory ? { directoryCsv: opts.directory } : {}),
+        prices,
+        identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
+      });
+      progress.step(`${result.entries} requests, ${result.deadLetters} dead letters`);
+      const t = result.report.totals;
+      if (opts.format === 'json') {
+        const tokenSources = t.tokenSources;
+        process.stdout.write(
+          JSON.stringify(
+            {
+              chargeback: chargebackLineRows(result.lines, result.directory, result.report.currency),
+              totals: { requests: t.requests, promptTokens: t.promptTokens, cachedTokens: t.cachedTokens, completionTokens: t.completionTokens, reasoningTokens: t.reasoningTokens, cost: t.cost, currency: result.report.currency, tokenSources },
+              deadLetters: result.deadLetters,
+              diagnosticsRejected: result.diagnosticsRejected,
+              unpriced: result.report.unpriced,
+              join: result.join,
+            },
+            null,
+            2,
+          ) + '\n',
+        );
+      } else if (opts.format === 'csv') {
+        process.stdout.write(chargebackCsv(result.report));
+      } else {
+        process.stdout.write(costTable(result.report.rows, 'identity', t) + '\n');
+        process.stdout.write(`\njoin: ${result.join.matched} matched, ${result.join.noDiagnostics} without diagnostics, ${result.join.bypass} bypass; ${result.deadLetters} dead letters\n`);
+      }
+    });
+
+  const report = program.command('report').description('Reports from the TokenLedger HTTP API (Entra ID bearer token).');
+  report
+    .command('chargeback')
+    .description('Per-identity (or team, cost center, model, deployment) token chargeback for a period.')
+    .option('--api <url>', 'TokenLedger API base URL (env TOKENLEDGER_API)', process.env['TOKENLEDGER_API'] ?? 'http://127.0.0.1:7071')
+    .option('--token <jwt>', 'bearer token (env TOKENLEDGER_TOKEN)', process.env['TOKENLEDGER_TOKEN'])
+    .option('--from <date>', 'start, ISO date or instant (inclusive)')
+    .option('--to <date>', 'end, ISO date or instant (exclusive)')
+    .option('--month <YYYY-MM>', 'a calendar month instead of --from/--to (default: last month)')
+    .addOption(new Option('--group-by <key>', 'grouping').choices([...GROUP_BY]).default('identity'))
+    .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'focus', 'table']).default('table'))
+    .option('--out <file>', 'write to a file instead of stdout')
+    .action(async (opts: { api: string; token?: string; from?: string; to?: string; month?: string; groupBy: string; format: string; out?: string }) => {
+      const period: Record<string, string> = {};
+      if (opts.from) period['from'] = opts.from;
+      if (opts.to) period['to'] = opts.to;
+      if (!opts.from && !opts.to) period['month'] = opts.month ?? lastMonth();
+      const wire = opts.format === 'table' ? 'json' : opts.format;
+      const response = await fetchReport(opts.api, 'api/chargeback', { ...period, groupBy: opts.groupBy, format: wire }, opts.token);
+      let text: string;
+      if (opts.format === 'table') {
+        const body = (await response.json()) as { rows: ChargebackRow[]; totals: { cost: string; requests: number } };
+        text = costTable(body.rows, opts.groupBy, body.totals) + '\n';
+      } else {
+        text = await response.text();
+      }
+      if (opts.out) await writeFile(opts.out, text);
+      else process.stdout.write(text);
+    });
+
+  program.addCommand(
+    directoryCommand(async () => {
+      const connection = process.env['TOKENLEDGER_TABLES_CONNECTION_STRING'];
+      const directory = connection ? TableIdentityDirectory.fromConnectionString(connection) : directoryFromEnvironment(loadSettings());
+      return { directory, close: async () => {} };
+    }),
+  );
 
   return program;
 }

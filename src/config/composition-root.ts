@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { CosmosClient, type Database } from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
 import { LogsQueryClient } from '@azure/monitor-query-logs';
@@ -5,12 +6,21 @@ import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { ArchiveDiagnosticsSource } from '../adapters/archive/archive-diagnostics-source.js';
 import { BlobArchive } from '../adapters/archive/blob-archive.js';
+import { CosmosAggregateStore } from '../adapters/cosmos/cosmos-aggregate-store.js';
 import { CosmosDeadLetterStore } from '../adapters/cosmos/cosmos-dead-letter-store.js';
 import { CosmosDiagnosticsStore } from '../adapters/cosmos/cosmos-diagnostics-store.js';
 import { CosmosLedgerStore } from '../adapters/cosmos/cosmos-ledger-store.js';
 import { LogAnalyticsDiagnosticsSource, LogAnalyticsLlmUsageSource } from '../adapters/log-analytics/log-analytics-diagnostics-source.js';
+import { TableIdentityDirectory } from '../adapters/tables/table-identity-directory.js';
 import { TableWatermarkStore } from '../adapters/tables/table-watermark-store.js';
+import { createTokenValidator, entraEndpoints, type TokenValidator } from '../adapters/auth/entra-token-validator.js';
+import { loadPriceTable, type PriceTable } from '../contracts/price-table.js';
+import { PriceMatcher } from '../domain/price-matching.js';
+import type { IdentityDirectory } from '../ports/identity-directory.js';
+import type { RollupOptions } from '../services/rollup-chargeback.js';
+import { readPackageFile } from './package-files.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
+import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import type { IngestPorts } from '../services/ingest-batch.js';
 import type { JoinPorts } from '../services/join-diagnostics.js';
@@ -21,6 +31,7 @@ export const CONTAINERS = {
   ledger: { id: 'ledger', partitionKey: '/pk' },
   deadLetters: { id: 'deadletters', partitionKey: '/pk' },
   diagnostics: { id: 'diagnostics', partitionKey: '/pk' },
+  aggregates: { id: 'aggregates', partitionKey: '/pk' },
 } as const;
 
 function credentialFor(settings: Settings): DefaultAzureCredential {
@@ -45,6 +56,7 @@ export async function ensureContainers(database: Database): Promise<void> {
 export interface Stores extends IngestPorts {
   readonly database: Database;
   readonly diagnostics: DiagnosticsStore;
+  readonly aggregates: AggregateStore;
 }
 
 export function createStores(client: CosmosClient, settings: Settings): Stores {
@@ -54,6 +66,7 @@ export function createStores(client: CosmosClient, settings: Settings): Stores {
     ledger: new CosmosLedgerStore(database.container(CONTAINERS.ledger.id)),
     deadLetters: new CosmosDeadLetterStore(database.container(CONTAINERS.deadLetters.id)),
     diagnostics: new CosmosDiagnosticsStore(database.container(CONTAINERS.diagnostics.id)),
+    aggregates: new CosmosAggregateStore(database.container(CONTAINERS.aggregates.id)),
   };
 }
 
@@ -94,7 +107,33 @@ export function joinPortsFromEnvironment(settings: Settings): JoinPorts {
     ledger: stores.ledger,
     diagnostics: stores.diagnostics,
     deadLetters: stores.deadLetters,
+    aggregates: stores.aggregates,
     ...(logs && workspaceId ? { llmUsage: new LogAnalyticsLlmUsageSource({ client: logs, workspaceId }) } : {}),
   };
   return processJoinPorts;
+}
+
+/** The price table: `PRICE_TABLE_PATH` when set, else the shipped `prices/default-prices.json`. */
+export function loadPrices(settings: Pick<Settings, 'PRICE_TABLE_PATH'>): PriceTable {
+  const text = settings.PRICE_TABLE_PATH ? readFileSync(settings.PRICE_TABLE_PATH, 'utf8') : readPackageFile('prices/default-prices.json');
+  return loadPriceTable(JSON.parse(text));
+}
+
+export function gatewayObjectIds(settings: Pick<Settings, 'GATEWAY_OBJECT_IDS'>): Set<string> {
+  return new Set((settings.GATEWAY_OBJECT_IDS ?? '').split(',').map((id) => id.trim().toLowerCase()).filter(Boolean));
+}
+
+export function rollupOptionsFrom(settings: Settings): RollupOptions {
+  return { prices: new PriceMatcher(loadPrices(settings)), identity: { gatewayObjectIds: gatewayObjectIds(settings) } };
+}
+
+/** Validates callers' Entra ID tokens for the tenant and audience in the settings. */
+export function tokenValidatorFrom(settings: Settings): TokenValidator {
+  if (!settings.AUTH_TENANT_ID || !settings.AUTH_AUDIENCE) throw new Error('AUTH_TENANT_ID and AUTH_AUDIENCE are required for HTTP endpoints');
+  return createTokenValidator({ ...entraEndpoints(settings.AUTH_TENANT_ID, settings.AUTH_AUTHORITY_HOST), audience: settings.AUTH_AUDIENCE });
+}
+
+export function directoryFromEnvironment(settings: Settings): IdentityDirectory {
+  if (!settings.Tables__endpoint) throw new Error('Tables__endpoint is required for the identity directory');
+  return new TableIdentityDirectory(new TableClient(settings.Tables__endpoint, 'identities', credentialFor(settings)));
 }

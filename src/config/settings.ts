@@ -25,6 +25,12 @@ export const settingsSchema = z
     /** Entra ID tenant and API audience that HTTP callers' tokens must be issued for. */
     AUTH_TENANT_ID: z.string().optional(),
     AUTH_AUDIENCE: z.string().optional(),
+    /** Entra authority host; only the local stack overrides it (with its own token issuer on loopback). */
+    AUTH_AUTHORITY_HOST: z.url().default('https://login.microsoftonline.com'),
+    /** Price table file (see prices/README.md); the shipped default when unset. */
+    PRICE_TABLE_PATH: z.string().optional(),
+    /** NCRONTAB schedule of the chargeback rollup timer (%ROLLUP_SCHEDULE%). */
+    ROLLUP_SCHEDULE: z.string().default('30 */5 * * * *'),
     /** Minutes after which a ledger entry without diagnostics is final as "no diagnostics". */
     JOIN_GRACE_MINUTES: z.coerce.number().int().positive().default(120),
     /** NCRONTAB schedule of the join timer (the host reads it as %JOIN_SCHEDULE%). */

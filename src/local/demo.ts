@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { createIngestHandler } from '../../functions/handlers/ingest-gateway-events.js';
@@ -13,6 +13,12 @@ import { TableWatermarkStore } from '../adapters/tables/table-watermark-store.js
 import type { JoinCounts } from '../domain/join.js';
 import { joinCounts } from '../services/join-diagnostics.js';
 import { uploadArchive } from './archive-upload.js';
+import { createRollupHandler } from '../../functions/handlers/rollup.js';
+import { loadPrices, rollupOptionsFrom } from '../config/composition-root.js';
+import { GROUP_BY, type GroupBy } from '../domain/chargeback.js';
+import { formatPicodollars } from '../domain/money.js';
+import { chargebackReportFor, type ChargebackReportResult } from '../services/chargeback-report.js';
+import { importDirectory } from '../services/import-directory.js';
 import { fireTimer } from './timer-runner.js';
 import { simulateDay, type GroundTruth } from '../simulator/traffic.js';
 import { Random } from '../simulator/random.js';
@@ -44,6 +50,7 @@ export interface DemoSummary {
   readonly ledgerEntries: number;
   readonly deadLetters: number;
   readonly join: JoinCounts;
+  readonly chargeback: Readonly<Record<GroupBy, ChargebackReportResult>>;
   readonly identities: readonly TokenTotals[];
   readonly checks: readonly DemoCheck[];
   readonly ok: boolean;
@@ -115,6 +122,7 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
       ledger: stack.stores.ledger,
       diagnostics: stack.stores.diagnostics,
       deadLetters: stack.stores.deadLetters,
+      aggregates: stack.stores.aggregates,
     }),
     () => ({ graceInMs: stack.settings.JOIN_GRACE_MINUTES * 60_000, watermarkName: `demo-${options.seed}-${runId}` }),
   );
@@ -122,11 +130,29 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
   progress.step('join done; running it again');
   await fireTimer('join', joinHandler);
 
+  progress.step('importing the identity directory into Table storage and running the rollup timer');
+  const imported = await importDirectory(await readFile(joinPath(outDir, SIMULATION_FILES.directory), 'utf8'), stack.directory);
+  if (imported.errors.length > 0) throw new Error(`directory.csv: ${imported.errors.map((e) => `line ${e.line}: ${e.reason}`).join('; ')}`);
+  const rollupOptions = rollupOptionsFrom(stack.settings);
+  await fireTimer('rollup', createRollupHandler(() => stack.stores, () => rollupOptions));
+
   progress.step('reading the ledger back');
   const report = await identityTokenReport(stack.stores.ledger, { from: new Date(dayStart), to: new Date(dayStart + 86_400_000) });
   const range = { from: new Date(dayStart), to: new Date(dayStart + 86_400_000) };
   progress.step('counting join outcomes');
   const join = await joinCounts(stack.stores.ledger, stack.stores.diagnostics, range);
+  progress.step('building chargeback reports from the tiles');
+  const directory = await stack.directory.getAll();
+  const currency = loadPrices(stack.settings).currency;
+  const reports = Object.fromEntries(
+    await Promise.all(
+      GROUP_BY.map(async (groupBy) => [groupBy, await chargebackReportFor({ aggregates: stack.stores.aggregates, directory }, { ...range, groupBy, scope: 'all' }, currency)] as const),
+    ),
+  ) as Record<GroupBy, ChargebackReportResult>;
+  const grandTotals = new Set(GROUP_BY.map((g) => reports[g].totals.costPico));
+  const rowSums = new Set(GROUP_BY.map((g) => reports[g].rows.reduce((sum, r) => sum + r.costPico, 0n)));
+  const tileTokens = new Map(reports.identity.rows.map((r) => [r.key, r]));
+
   progress.step('counting dead letters');
   let deadLetters = 0;
   for await (const page of stack.stores.deadLetters.listDeadLetters()) deadLetters += page.length;
@@ -143,6 +169,18 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
     },
     compareIdentities(truth.identities, report.rows),
     ...(['matched', 'noDiagnostics', 'bypass'] as const).map((k) => ({ name: `join: ${k}`, expected: truth.join[k], actual: join[k], ok: truth.join[k] === join[k] })),
+    {
+      name: 'chargeback tiles hold the ground-truth tokens per identity',
+      expected: `${truth.identities.length} identities`,
+      actual: `${truth.identities.filter((t) => tileTokens.get(t.identity)?.promptTokens === t.promptTokens && tileTokens.get(t.identity)?.completionTokens === t.completionTokens).length} match`,
+      ok: truth.identities.every((t) => tileTokens.get(t.identity)?.promptTokens === t.promptTokens && tileTokens.get(t.identity)?.completionTokens === t.completionTokens),
+    },
+    {
+      name: 'cost by identity = by team = by cost center = by model = by deployment (exact)',
+      expected: formatPicodollars(reports.identity.totals.costPico, 12),
+      actual: grandTotals.size === 1 && rowSums.size === 1 && [...rowSums][0] === [...grandTotals][0] ? formatPicodollars([...grandTotals][0]!, 12) : 'differs',
+      ok: grandTotals.size === 1 && rowSums.size === 1 && [...rowSums][0] === [...grandTotals][0],
+    },
   ];
   return {
     outDir,
@@ -151,6 +189,7 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
     ledgerEntries: report.entries,
     deadLetters,
     join,
+    chargeback: reports,
     identities: report.rows,
     checks,
     ok: checks.every((c) => c.ok),

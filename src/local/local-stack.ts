@@ -1,23 +1,39 @@
 import type { CosmosClient } from '@azure/cosmos';
 import { createCosmosClient, createStores, ensureContainers, type Stores } from '../config/composition-root.js';
 import { loadSettings, type Settings } from '../config/settings.js';
+import { TableIdentityDirectory } from '../adapters/tables/table-identity-directory.js';
+import type { IdentityDirectory } from '../ports/identity-directory.js';
 import { startAzurite, type Azurite } from './azurite.js';
+import { startTokenIssuer, type LocalTokenIssuer } from './token-issuer.js';
 import { startLocalCosmos, type LocalCosmos } from './cosmos-server.js';
 
 export interface LocalStack {
   readonly cosmos: LocalCosmos;
   readonly azurite: Azurite;
+  /** A local Entra-like token issuer (JWKS over http) standing in for Microsoft Entra ID. */
+  readonly issuer: LocalTokenIssuer;
+  readonly directory: IdentityDirectory;
   readonly settings: Settings;
   readonly client: CosmosClient;
   readonly stores: Stores;
   stop(): Promise<void>;
 }
 
-/** The Cosmos DB server in this process and Azurite as a child process, with the project's containers created. */
+/**
+ * The Cosmos DB server in this process, Azurite as a child process and a local token issuer, with the
+ * project's containers created and settings pointing at them.
+ */
 export async function startLocalStack(): Promise<LocalStack> {
-  const [cosmos, azurite] = await Promise.all([startLocalCosmos(), startAzurite()]);
+  const [cosmos, azurite, issuer] = await Promise.all([startLocalCosmos(), startAzurite(), startTokenIssuer()]);
   try {
-    const settings = loadSettings({ CosmosDB__accountEndpoint: cosmos.endpoint, CosmosDB__key: cosmos.key, TOKENLEDGER_DATABASE: 'tokenledger' });
+    const settings = loadSettings({
+      CosmosDB__accountEndpoint: cosmos.endpoint,
+      CosmosDB__key: cosmos.key,
+      TOKENLEDGER_DATABASE: 'tokenledger',
+      AUTH_TENANT_ID: issuer.tenantId,
+      AUTH_AUDIENCE: issuer.audience,
+      AUTH_AUTHORITY_HOST: new URL(issuer.issuer).origin,
+    });
     const client = createCosmosClient(settings);
     const { database } = await client.databases.createIfNotExists({ id: settings.TOKENLEDGER_DATABASE });
     await ensureContainers(database);
@@ -25,16 +41,18 @@ export async function startLocalStack(): Promise<LocalStack> {
     return {
       cosmos,
       azurite,
+      issuer,
+      directory: TableIdentityDirectory.fromConnectionString(azurite.connectionString),
       settings,
       client,
       stores,
       stop: async () => {
         client.dispose();
-        await Promise.all([cosmos.stop(), azurite.stop()]);
+        await Promise.all([cosmos.stop(), azurite.stop(), issuer.stop()]);
       },
     };
   } catch (error) {
-    await Promise.all([cosmos.stop(), azurite.stop()]);
+    await Promise.all([cosmos.stop(), azurite.stop(), issuer.stop()]);
     throw error;
   }
 }

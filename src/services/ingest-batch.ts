@@ -4,6 +4,7 @@ import { decodeBody, type RawPayload } from '../domain/event-decoding.js';
 import { normalizeEvent } from '../domain/event-normalization.js';
 import { isPartial, mergeLedgerEntries, toLedgerEntry } from '../domain/ledger.js';
 import { stableId } from '../domain/stable-id.js';
+import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DeadLetterStore, LedgerKey, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
 
 /** One Event Hubs event as the trigger delivers it: a body and where it was read from. */
@@ -23,6 +24,8 @@ export interface IngestResult {
 export interface IngestPorts {
   readonly ledger: LedgerStore;
   readonly deadLetters: DeadLetterStore;
+  /** Hours with new entries are marked for the rollup. */
+  readonly aggregates: Pick<AggregateStore, 'markDirty'>;
 }
 
 /** Position of an entry refused by the ledger store: it was built from one or more events of this batch. */
@@ -87,6 +90,7 @@ export async function ingestBatch(events: readonly ReceivedEvent[], ports: Inges
     ...(await ports.ledger.upsertEntries(entries.filter(isPartial), options)),
   ];
   if (stale.length > 0) await ports.ledger.deleteEntries(stale, options);
+  await ports.aggregates.markDirty([...new Set(entries.map((e) => e.pk))], options);
   const letters = [
     ...sorted.deadLetters,
     ...refused.map(({ entry, reason }) => {

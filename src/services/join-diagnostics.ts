@@ -5,6 +5,7 @@ import { joinKey, matchedOutcome, withOutcome, type JoinCounts } from '../domain
 import { ledgerId } from '../domain/ledger.js';
 import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsSource, LlmUsage, LlmUsageSource, WatermarkStore } from '../ports/diagnostics-source.js';
+import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import type { DeadLetterStore, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
 
@@ -14,6 +15,8 @@ export interface JoinPorts {
   readonly ledger: LedgerStore;
   readonly diagnostics: DiagnosticsStore;
   readonly deadLetters: DeadLetterStore;
+  /** Hours whose entries the join changed are marked for the rollup. */
+  readonly aggregates: Pick<AggregateStore, 'markDirty'>;
   /** APIM's `ApiManagementGatewayLlmLog`: tokens of streamed requests whose gateway event had none. */
   readonly llmUsage?: LlmUsageSource;
 }
@@ -56,6 +59,14 @@ export function withLlmUsage(entry: LedgerEntry, usage: LlmUsage | undefined): L
   return { ...entry, tokens: { source: 'llm-log', promptTokens: usage.promptTokens, cachedTokens: 0, completionTokens: usage.completionTokens, reasoningTokens: 0 } };
 }
 
+/** Writes changed entries and marks their hours for the rollup. */
+async function saveEntries(ports: JoinPorts, entries: readonly LedgerEntry[], options: StoreOptions): Promise<void> {
+  if (entries.length === 0) return;
+  const refused = await ports.ledger.upsertEntries(entries, options);
+  if (refused.length > 0) throw new Error(`ledger store refused ${refused.length} enriched entries: ${refused[0]!.reason}`);
+  await ports.aggregates.markDirty([...new Set(entries.map((e) => e.pk))], options);
+}
+
 async function firstPage<T>(pages: AsyncIterable<readonly T[]>): Promise<readonly T[]> {
   for await (const page of pages) return page;
   return [];
@@ -69,7 +80,7 @@ async function applyRecords(records: readonly DiagnosticRecord[], ports: JoinPor
   const found = await ports.ledger.getEntries(unique.map((r) => ({ id: ledgerIdFor(r), pk: '' })), options);
   const entries = new Map(found.map((e) => [e.id, e]));
   const byId = new Map(unique.map((r) => [ledgerIdFor(r), r]));
-  await ports.ledger.upsertEntries(await enrich(found, (e) => matchedOutcome(byId.get(e.id)!), ports, options), options);
+  await saveEntries(ports, await enrich(found, (e) => matchedOutcome(byId.get(e.id)!), ports, options), options);
   const stored: StoredDiagnostic[] = unique.map((record) => ({
     ...record,
     gateway: entries.has(ledgerIdFor(record)) ? 'matched' : (known.get(record.correlationId)?.gateway ?? 'pending'),
@@ -110,7 +121,7 @@ async function judgeEntries(cutoff: Date, ports: JoinPorts, options: StoreOption
       return record ? matchedOutcome(record) : { status: 'none' };
     }, ports, options);
     // Every entry of the page gets a verdict, so the next page query no longer returns it.
-    await ports.ledger.upsertEntries(updates, options);
+    await saveEntries(ports, updates, options);
     const matchedRecords = [...records.values()].filter((r) => r.gateway !== 'matched').map((r) => ({ ...r, gateway: 'matched' as const }));
     await ports.diagnostics.upsertRecords(matchedRecords, options);
     judged += page.length;
@@ -132,7 +143,7 @@ async function judgeRecords(cutoff: Date, ports: JoinPorts, options: StoreOption
     if (page.length === 0) return judged;
     const found = await ports.ledger.getEntries(page.map((r) => ({ id: ledgerIdFor(r), pk: '' })), options);
     const byId = new Map(page.map((r) => [ledgerIdFor(r), r]));
-    await ports.ledger.upsertEntries(await enrich(found, (e) => matchedOutcome(byId.get(e.id)!), ports, options), options);
+    await saveEntries(ports, await enrich(found, (e) => matchedOutcome(byId.get(e.id)!), ports, options), options);
     const judgedRecords = page.map((record): StoredDiagnostic => ({ ...record, gateway: found.some((e) => e.id === ledgerIdFor(record)) ? 'matched' : 'bypass' }));
     await ports.diagnostics.upsertRecords(judgedRecords, options);
     judged += page.length;

@@ -1,6 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readPackageFile } from '../../config/package-files.js';
 import { LogsQueryResultStatus, type LogsQueryClient, type LogsTable, type QueryTimeInterval } from '@azure/monitor-query-logs';
 import type { DiagnosticRecord, RejectedDiagnostic } from '../../contracts/diagnostic-record.js';
 import { parseRequestResponse } from '../../domain/diagnostic-parsing.js';
@@ -58,16 +56,9 @@ export interface LogAnalyticsLlmUsageSourceOptions extends RetrySettings {
   readonly idsPerQuery?: number;
 }
 
-/** Reads `queries/<file>` from the package root (the nearest ancestor of this module that holds it). */
+/** Reads `queries/<file>` shipped with the package. */
 export function readQueryFile(file: string): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'queries', file);
-    if (existsSync(candidate)) return readFileSync(candidate, 'utf8');
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`query file queries/${file} not found above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
+  return readPackageFile(`queries/${file}`);
 }
 
 class QueryRunner {

@@ -1,0 +1,18 @@
+import functions from '@azure/functions';
+import { directoryFromEnvironment, loadPrices, storesFromEnvironment, tokenValidatorFrom } from '../src/config/composition-root.js';
+import { loadSettings } from '../src/config/settings.js';
+import { createChargebackHandler } from './handlers/chargeback-report.js';
+import { withAccess } from './handlers/http-auth.js';
+
+functions.app.http('chargeback', {
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  route: 'chargeback',
+  handler: withAccess(
+    { validator: () => tokenValidatorFrom(loadSettings()) },
+    createChargebackHandler(() => {
+      const settings = loadSettings();
+      return { aggregates: storesFromEnvironment(settings).aggregates, directory: directoryFromEnvironment(settings), currency: loadPrices(settings).currency };
+    }),
+  ),
+});

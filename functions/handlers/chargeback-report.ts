@@ -1,0 +1,40 @@
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import { chargebackQuerySchema } from '../../src/contracts/report-query.js';
+import { canSeeIdentity, chargebackScope, type Principal } from '../../src/domain/access.js';
+import { chargebackCsv, chargebackFocus, chargebackJson } from '../../src/domain/chargeback-formats.js';
+import { describeIssues } from '../../src/domain/event-normalization.js';
+import type { AggregateStore } from '../../src/ports/aggregate-store.js';
+import type { IdentityDirectory } from '../../src/ports/identity-directory.js';
+import { chargebackLines, chargebackReportFor } from '../../src/services/chargeback-report.js';
+
+export interface ChargebackHandlerPorts {
+  readonly aggregates: Pick<AggregateStore, 'getChargebackTiles'>;
+  readonly directory: IdentityDirectory;
+  readonly currency: string;
+}
+
+/**
+ * `GET /api/chargeback?from&to|month&groupBy&format`: a caller with `Chargeback.ReadAll` sees every row, any
+ * other caller only their own identity's. Bad parameters answer 400 with the reason.
+ */
+export function createChargebackHandler(ports: () => ChargebackHandlerPorts) {
+  return async function chargeback(request: HttpRequest, _context: unknown, principal: Principal): Promise<HttpResponseInit> {
+    const parsed = chargebackQuerySchema.safeParse(Object.fromEntries(request.query.entries()));
+    if (!parsed.success) return { status: 400, jsonBody: { error: 'bad_request', reason: describeIssues('report parameters', parsed.error) } };
+    const query = { ...parsed.data, scope: chargebackScope(principal) };
+    const { aggregates, directory, currency } = ports();
+    const rows = await directory.getAll();
+    if (query.format === 'focus') {
+      const { lines } = await chargebackLines(aggregates, query);
+      const visible = lines.filter((l) => canSeeIdentity(query.scope, l.identity));
+      return csvResponse(chargebackFocus(visible, { directory: rows, currency, from: query.from, to: query.to }), `focus-${query.from.toISOString().slice(0, 10)}.csv`);
+    }
+    const report = await chargebackReportFor({ aggregates, directory: rows }, query, currency);
+    if (query.format === 'csv') return csvResponse(chargebackCsv(report), `chargeback-${query.groupBy}-${query.from.toISOString().slice(0, 10)}.csv`);
+    return { status: 200, jsonBody: chargebackJson(report) };
+  };
+}
+
+function csvResponse(body: string, filename: string): HttpResponseInit {
+  return { status: 200, body, headers: { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${filename}"` } };
+}

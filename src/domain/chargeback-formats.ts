@@ -1,0 +1,104 @@
+import { normalizeIdentityKey, type DirectoryRow } from '../contracts/directory.js';
+import { UNMAPPED, type ChargebackLine, type ChargebackReport, type ChargebackRow } from './chargeback.js';
+import { allocateRounded, formatPicodollars } from './money.js';
+
+/**
+ * A CSV field safe to open in a spreadsheet: a value starting with = + - @ tab or CR would run as a formula
+ * (CSV injection), so it is prefixed with an apostrophe; fields with commas, quotes or newlines are quoted.
+ */
+export function csvField(value: string | number | null): string {
+  if (value === null) return '';
+  if (typeof value === 'number') return String(value);
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export function toCsv(header: readonly string[], rows: readonly (readonly (string | number | null)[])[]): string {
+  return [header, ...rows].map((row) => row.map(csvField).join(',')).join('\r\n') + '\r\n';
+}
+
+const ROW_COLUMNS = [
+  'key', 'identity', 'identityKind', 'displayName', 'team', 'costCenter', 'model', 'deployment', 'requests',
+  'promptTokens', 'cachedTokens', 'completionTokens', 'reasoningTokens', 'cost', 'currency', 'priceVersions',
+] as const;
+
+function rowValues(row: ChargebackRow, currency: string): (string | number | null)[] {
+  return [
+    row.key, row.identity, row.identityKind, row.displayName, row.team, row.costCenter, row.model, row.deployment, row.requests,
+    row.promptTokens, row.cachedTokens, row.completionTokens, row.reasoningTokens, row.cost, currency, row.priceVersions.join(' '),
+  ];
+}
+
+/** The report as CSV: one line per row, then a TOTAL line whose cost equals the sum of the rows' costs. */
+export function chargebackCsv(report: ChargebackReport): string {
+  const t = report.totals;
+  const total = ['TOTAL', null, null, null, null, null, null, null, t.requests, t.promptTokens, t.cachedTokens, t.completionTokens, t.reasoningTokens, t.cost, report.currency, t.priceVersions.join(' ')];
+  return toCsv(ROW_COLUMNS, [...report.rows.map((r) => rowValues(r, report.currency)), total]);
+}
+
+/** JSON-safe view of a report: exact picodollar sums as strings (a JSON number would round them). */
+export function chargebackJson(report: ChargebackReport): unknown {
+  const strip = <T extends { costPico: bigint }>({ costPico, ...rest }: T) => ({ ...rest, costPicodollars: costPico.toString() });
+  return { ...report, rows: report.rows.map(strip), totals: strip(report.totals) };
+}
+
+/**
+ * FinOps FOCUS (1.x) cost and usage rows, one per chargeback line of the period: the line's identity, team and
+ * cost center travel in Tags. BilledCost = EffectiveCost = ListCost: pay-as-you-go list prices, no discounts.
+ */
+export function chargebackFocus(
+  lines: readonly ChargebackLine[],
+  options: { directory: ReadonlyMap<string, DirectoryRow>; currency: string; from: Date; to: Date; decimals?: number },
+): string {
+  const decimals = options.decimals ?? 6;
+  const displayed = allocateRounded(lines.map((l) => l.costPico), decimals);
+  const start = options.from.toISOString();
+  const end = options.to.toISOString();
+  const header = [
+    'BilledCost', 'EffectiveCost', 'ListCost', 'ContractedCost', 'BillingCurrency', 'BillingPeriodStart', 'BillingPeriodEnd',
+    'ChargePeriodStart', 'ChargePeriodEnd', 'ChargeCategory', 'ChargeDescription', 'ConsumedQuantity', 'ConsumedUnit',
+    'PricingQuantity', 'PricingUnit', 'ResourceId', 'ResourceName', 'ResourceType', 'ServiceName', 'ServiceCategory',
+    'ProviderName', 'PublisherName', 'InvoiceIssuerName', 'SkuId', 'SkuPriceId', 'SubAccountName', 'Tags',
+  ];
+  const rows = lines.map((line, i) => {
+    const cost = formatPicodollars(displayed[i]!, decimals);
+    const tokens = line.promptTokens + line.completionTokens;
+    const entry = options.directory.get(normalizeIdentityKey(line.identity));
+    const tags = JSON.stringify({ identity: line.identity, identityKind: line.identityKind, team: entry?.team ?? UNMAPPED, costCenter: entry?.costCenter ?? UNMAPPED });
+    return [
+      cost, cost, cost, cost, options.currency, start, end, start, end, 'Usage',
+      `${line.model} tokens for ${line.identity}${line.unpriced ? ' (unpriced)' : ''}`, tokens, 'Tokens',
+      (tokens / 1_000_000).toString(), '1M Tokens', line.deployment, line.deployment, 'Azure OpenAI deployment',
+      'Azure OpenAI', 'AI and Machine Learning', 'Microsoft', 'Microsoft', 'Microsoft', line.model, line.priceVersion,
+      entry?.costCenter ?? UNMAPPED, tags,
+    ];
+  });
+  return toCsv(header, rows);
+}
+
+/** Chargeback lines as JSON rows with directory attributes; displayed costs sum exactly to the total's. */
+export function chargebackLineRows(lines: readonly ChargebackLine[], directory: ReadonlyMap<string, DirectoryRow>, currency: string, decimals = 6) {
+  const displayed = allocateRounded(lines.map((l) => l.costPico), decimals);
+  return lines.map((line, i) => {
+    const entry = directory.get(normalizeIdentityKey(line.identity));
+    return {
+      identity: line.identity,
+      identityKind: entry?.kind ?? line.identityKind,
+      displayName: entry?.displayName ?? null,
+      team: entry?.team ?? UNMAPPED,
+      costCenter: entry?.costCenter ?? UNMAPPED,
+      model: line.model,
+      deployment: line.deployment,
+      requests: line.requests,
+      promptTokens: line.promptTokens,
+      cachedTokens: line.cachedTokens,
+      completionTokens: line.completionTokens,
+      reasoningTokens: line.reasoningTokens,
+      cost: formatPicodollars(displayed[i]!, decimals),
+      currency,
+      priceVersion: line.priceVersion,
+      unpriced: line.unpriced,
+      tokenSources: line.tokenSources,
+    };
+  });
+}
