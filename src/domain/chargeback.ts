@@ -29,8 +29,9 @@ export interface ChargebackLine {
 
 export const UNKNOWN = '(unknown)';
 
-const lineKey = (l: Pick<ChargebackLine, 'identity' | 'model' | 'deployment' | 'priceVersion'>) =>
-  `${l.identity}\u0000${l.model}\u0000${l.deployment}\u0000${l.priceVersion ?? ''}`;
+/** Requests without tokens and unpriced requests both lack a price version: `unpriced` keeps them apart. */
+const lineKey = (l: Pick<ChargebackLine, 'identity' | 'model' | 'deployment' | 'priceVersion' | 'unpriced'>) =>
+  `${l.identity}\u0000${l.model}\u0000${l.deployment}\u0000${l.priceVersion ?? ''}\u0000${l.unpriced ? 'unpriced' : ''}`;
 
 function emptyLine(fields: Pick<ChargebackLine, 'identity' | 'identityKind' | 'model' | 'deployment' | 'priceVersion' | 'unpriced'>): ChargebackLine {
   return { ...fields, requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, costPico: 0n, tokenSources: { gateway: 0, 'llm-log': 0, none: 0 } };

@@ -1,4 +1,6 @@
 import type { ChargebackTile, DirtyWindow } from '../contracts/chargeback-tile.js';
+import type { LatencyTileDocument, TileGrain } from '../contracts/latency-tile-document.js';
+import type { StoredWeights } from '../contracts/stored-weights.js';
 import type { StoreOptions } from './ledger-store.js';
 
 /** Derived aggregates (tiles) and the windows waiting to be recomputed. */
@@ -6,8 +8,15 @@ export interface AggregateStore {
   upsertChargebackTiles(tiles: readonly ChargebackTile[], options?: StoreOptions): Promise<void>;
   /** Tiles with these ids (missing ones are simply absent): one query, not one read per tile. */
   getChargebackTiles(ids: readonly string[], options?: StoreOptions): Promise<ChargebackTile[]>;
+  upsertLatencyTiles(tiles: readonly LatencyTileDocument[], options?: StoreOptions): Promise<void>;
+  /** Latency tiles of one UTC day (`YYYY-MM-DD`) at one grain: one single-partition query. */
+  listLatencyTiles(day: string, grain: TileGrain, options?: StoreOptions): Promise<LatencyTileDocument[]>;
+  /** The last weights recommendation per deployment (so each run moves at most one step from it). */
+  getWeights(deployment: string, options?: StoreOptions): Promise<StoredWeights | null>;
+  putWeights(weights: StoredWeights, options?: StoreOptions): Promise<void>;
   markDirty(hours: readonly string[], options?: StoreOptions): Promise<void>;
   listDirty(options?: StoreOptions): Promise<DirtyWindow[]>;
   /** Removes markers, unless a marker was set again after `markedBefore` (a newer change still needs a rollup). */
   clearDirty(markers: readonly DirtyWindow[], options?: StoreOptions): Promise<void>;
 }
+

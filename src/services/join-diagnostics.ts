@@ -86,6 +86,8 @@ async function applyRecords(records: readonly DiagnosticRecord[], ports: JoinPor
     gateway: entries.has(ledgerIdFor(record)) ? 'matched' : (known.get(record.correlationId)?.gateway ?? 'pending'),
   }));
   await ports.diagnostics.upsertRecords(stored, options);
+  // New records change their hour's latency tiles (bypass records included).
+  await ports.aggregates.markDirty([...new Set(stored.map((r) => r.time.slice(0, 13)))], options);
 }
 
 /**

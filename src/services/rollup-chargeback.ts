@@ -3,12 +3,18 @@ import { ChargebackLines, type ChargebackLine } from '../domain/chargeback.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import type { PriceMatcher } from '../domain/price-matching.js';
 import { dayOf, daysOfMonth, hoursOfDay, monthOf, tileKey } from '../domain/tile-windows.js';
+import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
+import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import { buildTiles, deserializeTile, rollUp, serializeTile } from '../domain/latency-tile.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
+import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import type { LedgerStore, StoreOptions } from '../ports/ledger-store.js';
 
 export interface RollupPorts {
   readonly ledger: LedgerStore;
   readonly aggregates: AggregateStore;
+  /** Diagnostic records feed the latency tiles (every record of a region counts, gateway or not). */
+  readonly diagnostics?: Pick<DiagnosticsStore, 'listRecords'>;
 }
 
 export interface RollupOptions extends StoreOptions {
@@ -51,16 +57,23 @@ export async function rollupChargeback(ports: RollupPorts, options: RollupOption
   const hourTiles: ChargebackTile[] = [];
   for (const hour of hours) {
     const lines = new ChargebackLines(options.prices, options.identity);
-    const from = new Date(`${hour}:00:00.000Z`);
-    let count = 0;
-    for await (const page of ports.ledger.listEntries({ from, to: new Date(from.getTime() + 3_600_000) }, options)) {
+    const range = { from: new Date(`${hour}:00:00.000Z`), to: new Date(Date.parse(`${hour}:00:00.000Z`) + 3_600_000) };
+    const hourEntries: LedgerEntry[] = [];
+    for await (const page of ports.ledger.listEntries(range, options)) {
       for (const entry of page) lines.addEntry(entry);
-      count += page.length;
+      hourEntries.push(...page);
     }
-    entries += count;
-    hourTiles.push(tile('hour', hour, count, lines.list()));
+    entries += hourEntries.length;
+    hourTiles.push(tile('hour', hour, hourEntries.length, lines.list()));
+    if (ports.diagnostics) await rollupLatencyHour(hourEntries, ports.diagnostics, ports.aggregates, range, options);
   }
   await ports.aggregates.upsertChargebackTiles(hourTiles, options);
+  if (ports.diagnostics) {
+    for (const day of new Set(hours.map(dayOf))) {
+      const hourly = (await ports.aggregates.listLatencyTiles(day, 'hour', options)).map(deserializeTile);
+      await ports.aggregates.upsertLatencyTiles(rollUp(hourly, 'day').map(serializeTile), options);
+    }
+  }
 
   const days = [...new Set(hours.map(dayOf))];
   const dayTiles: ChargebackTile[] = [];
@@ -79,6 +92,20 @@ export async function rollupChargeback(ports: RollupPorts, options: RollupOption
   await ports.aggregates.upsertChargebackTiles(monthTiles, options);
   await ports.aggregates.clearDirty(markers, options);
   return { hours: hours.length, days: days.length, months: months.length, entries };
+}
+
+/** 5-minute latency tiles of one hour, from its diagnostic records and ledger entries, and the hour's tiles merged from them. */
+async function rollupLatencyHour(
+  hourEntries: readonly LedgerEntry[],
+  diagnostics: Pick<DiagnosticsStore, 'listRecords'>,
+  aggregates: AggregateStore,
+  range: { from: Date; to: Date },
+  options: StoreOptions,
+): Promise<void> {
+  const records: StoredDiagnostic[] = [];
+  for await (const page of diagnostics.listRecords(range, options)) records.push(...page);
+  const fiveMinute = buildTiles({ records, entries: hourEntries }, '5m');
+  await aggregates.upsertLatencyTiles([...fiveMinute, ...rollUp(fiveMinute, 'hour')].map(serializeTile), options);
 }
 
 /** Marks every hour of [from, to) dirty, so the next rollup re-rates them (after a price-table change). */

@@ -1,4 +1,8 @@
+import type { ChargebackTile, DirtyWindow } from '../../src/contracts/chargeback-tile.js';
 import type { DeadLetter } from '../../src/contracts/dead-letter.js';
+import type { LatencyTileDocument, TileGrain } from '../../src/contracts/latency-tile-document.js';
+import type { StoredWeights } from '../../src/contracts/stored-weights.js';
+import type { AggregateStore } from '../../src/ports/aggregate-store.js';
 import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
 import type { WatermarkStore } from '../../src/ports/diagnostics-source.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
@@ -136,5 +140,56 @@ export class MemoryWatermarkStore implements WatermarkStore {
 
   async set(name: string, watermark: string): Promise<void> {
     this.values.set(name, watermark);
+  }
+}
+
+/** In-memory fake of the aggregate store: tiles by id and dirty markers by hour. */
+export class MemoryAggregateStore implements AggregateStore {
+  readonly tiles = new Map<string, ChargebackTile>();
+  readonly dirty = new Map<string, DirtyWindow>();
+  private clock = 0;
+
+  async upsertChargebackTiles(tiles: readonly ChargebackTile[]): Promise<void> {
+    for (const tile of tiles) this.tiles.set(tile.id, clone(tile));
+  }
+
+  async getChargebackTiles(ids: readonly string[]): Promise<ChargebackTile[]> {
+    return [...new Set(ids)].flatMap((id) => {
+      const tile = this.tiles.get(id);
+      return tile ? [clone(tile)] : [];
+    });
+  }
+
+  readonly latency = new Map<string, LatencyTileDocument>();
+  readonly weights = new Map<string, StoredWeights>();
+
+  async upsertLatencyTiles(tiles: readonly LatencyTileDocument[]): Promise<void> {
+    for (const tile of tiles) this.latency.set(tile.id, clone(tile));
+  }
+
+  async listLatencyTiles(day: string, grain: TileGrain): Promise<LatencyTileDocument[]> {
+    return [...this.latency.values()].filter((t) => t.pk === `latency:${day}` && t.grain === grain).map(clone);
+  }
+
+  async getWeights(deployment: string): Promise<StoredWeights | null> {
+    const found = this.weights.get(deployment);
+    return found ? clone(found) : null;
+  }
+
+  async putWeights(weights: StoredWeights): Promise<void> {
+    this.weights.set(weights.deployment, clone(weights));
+  }
+
+  async markDirty(hours: readonly string[]): Promise<void> {
+    // A strictly increasing stamp, so a marker set again after a listing is never cleared by it.
+    for (const hour of hours) this.dirty.set(hour, { id: `dirty:${hour}`, pk: 'dirty', hour, markedAt: String(++this.clock).padStart(12, '0') });
+  }
+
+  async listDirty(): Promise<DirtyWindow[]> {
+    return [...this.dirty.values()].sort((a, b) => (a.hour < b.hour ? -1 : 1)).map(clone);
+  }
+
+  async clearDirty(markers: readonly DirtyWindow[]): Promise<void> {
+    for (const marker of markers) if (this.dirty.get(marker.hour)?.markedAt === marker.markedAt) this.dirty.delete(marker.hour);
   }
 }

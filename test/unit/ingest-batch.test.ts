@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 import type { GatewayEventV1Input } from '../../src/contracts/gateway-event.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import { ingestBatch, sortBatch, type ReceivedEvent } from '../../src/services/ingest-batch.js';
-import { MemoryDeadLetterStore, MemoryLedgerStore } from '../support/memory-stores.js';
+import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryLedgerStore } from '../support/memory-stores.js';
 
 const fixtureText = readFileSync(new URL('../fixtures/apim-gatewaylogs.records.json', import.meta.url), 'utf8');
 
@@ -75,7 +75,7 @@ function mixedBatch(): ReceivedEvent[] {
 const MIXED_ITEMS = 8;
 
 function stores() {
-  return { ledger: new MemoryLedgerStore(), deadLetters: new MemoryDeadLetterStore() };
+  return { ledger: new MemoryLedgerStore(), deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore() };
 }
 
 describe('sortBatch', () => {

@@ -9,7 +9,7 @@ import { joinCounts, joinDiagnostics, type JoinPorts } from '../../src/services/
 import type { ArchiveReader } from '../../src/ports/archive.js';
 import type { LlmUsageSource } from '../../src/ports/diagnostics-source.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
-import { MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore, MemoryWatermarkStore } from '../support/memory-stores.js';
+import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore, MemoryWatermarkStore } from '../support/memory-stores.js';
 
 const fixture = readFileSync(new URL('../fixtures/aoai-requestresponse.archive.jsonl', import.meta.url), 'utf8');
 const DAY = '2026-11-20';
@@ -38,6 +38,7 @@ async function pipeline(requests: number, seed: number) {
     ledger,
     diagnostics: new MemoryDiagnosticsStore(),
     deadLetters: new MemoryDeadLetterStore(),
+    aggregates: new MemoryAggregateStore(),
   };
   return { day, ports, ledger, diagnostics: ports.diagnostics as MemoryDiagnosticsStore };
 }

@@ -1,5 +1,7 @@
 import type { Container } from '@azure/cosmos';
 import { chargebackTileSchema, dirtyWindowSchema, type ChargebackTile, type DirtyWindow } from '../../contracts/chargeback-tile.js';
+import { latencyTileDocumentSchema, type LatencyTileDocument, type TileGrain } from '../../contracts/latency-tile-document.js';
+import { storedWeightsSchema, type StoredWeights } from '../../contracts/stored-weights.js';
 import type { AggregateStore } from '../../ports/aggregate-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
 import { bulkDelete, bulkUpsert } from './bulk-write.js';
@@ -24,6 +26,27 @@ export class CosmosAggregateStore implements AggregateStore {
 
   getChargebackTiles(ids: readonly string[], options?: StoreOptions): Promise<ChargebackTile[]> {
     return queryByIds(this.container, ids, (doc) => chargebackTileSchema.parse(doc), options);
+  }
+
+  upsertLatencyTiles(tiles: readonly LatencyTileDocument[], options?: StoreOptions): Promise<void> {
+    return writeAll('latency tiles', () => bulkUpsert(this.container, tiles, options));
+  }
+
+  async listLatencyTiles(day: string, grain: TileGrain, options: StoreOptions = {}): Promise<LatencyTileDocument[]> {
+    const pk = `latency:${day}`;
+    const tiles: LatencyTileDocument[] = [];
+    const query = { query: 'SELECT * FROM c WHERE c.pk = @pk AND c.grain = @grain', parameters: [{ name: '@pk', value: pk }, { name: '@grain', value: grain }] };
+    for await (const page of queryPages(this.container, query, (doc) => latencyTileDocumentSchema.parse(doc), { ...options, partitionKey: pk })) tiles.push(...page);
+    return tiles;
+  }
+
+  async getWeights(deployment: string, options: StoreOptions = {}): Promise<StoredWeights | null> {
+    const [found] = await queryByIds(this.container, [`weights:${deployment}`], (doc) => storedWeightsSchema.parse(doc), options);
+    return found ?? null;
+  }
+
+  putWeights(weights: StoredWeights, options?: StoreOptions): Promise<void> {
+    return writeAll('weights', () => bulkUpsert(this.container, [{ ...weights, id: `weights:${weights.deployment}`, pk: 'weights' }], options));
   }
 
   markDirty(hours: readonly string[], options?: StoreOptions): Promise<void> {

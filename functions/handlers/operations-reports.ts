@@ -1,0 +1,68 @@
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import { z } from 'zod';
+import { toBackendPool, toBicepSnippet } from '../../src/contracts/apim-backend-pool.js';
+import { describeIssues } from '../../src/domain/event-normalization.js';
+import type { AggregateStore } from '../../src/ports/aggregate-store.js';
+import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
+import type { LedgerStore } from '../../src/ports/ledger-store.js';
+import { latencyReport, weightsReport } from '../../src/services/latency-report.js';
+import { trafficReport } from '../../src/services/traffic-report.js';
+
+const instant = z.iso.datetime({ offset: true }).or(z.iso.date()).transform((v) => new Date(v.length === 10 ? `${v}T00:00:00Z` : v));
+const rangeSchema = z
+  .object({ from: instant, to: instant, deployment: z.string().max(256).optional(), groupBy: z.literal('region').default('region') })
+  .refine((q) => q.to > q.from, { path: ['to'], message: 'to must be after from' })
+  .refine((q) => q.to.getTime() - q.from.getTime() <= 93 * 86_400_000, { path: ['to'], message: 'the range may span at most 93 days' });
+
+type Parsed = { readonly ok: true; readonly query: z.infer<typeof rangeSchema> } | { readonly ok: false; readonly response: HttpResponseInit };
+
+function parse(request: HttpRequest): Parsed {
+  const parsed = rangeSchema.safeParse(Object.fromEntries(request.query.entries()));
+  return parsed.success
+    ? { ok: true, query: parsed.data }
+    : { ok: false, response: { status: 400, jsonBody: { error: 'bad_request', reason: describeIssues('report parameters', parsed.error) } } };
+}
+
+export interface OperationsPorts {
+  readonly aggregates: AggregateStore;
+  readonly ledger: LedgerStore;
+  readonly diagnostics: DiagnosticsStore;
+}
+
+/** `GET /api/latency?from&to&deployment&groupBy=region` (role Operations.Read). */
+export function createLatencyHandler(ports: () => OperationsPorts) {
+  return async (request: HttpRequest): Promise<HttpResponseInit> => {
+    const parsed = parse(request);
+    if (!parsed.ok) return parsed.response;
+    const { query } = parsed;
+    return { status: 200, jsonBody: await latencyReport(ports().aggregates, query) };
+  };
+}
+
+/** `GET /api/weights?from&to&deployment&format=json|apim|bicep` (role Operations.Read). */
+export function createWeightsHandler(ports: () => OperationsPorts) {
+  return async (request: HttpRequest): Promise<HttpResponseInit> => {
+    const parsed = parse(request);
+    if (!parsed.ok) return parsed.response;
+    const { query } = parsed;
+    const format = request.query.get('format') ?? 'json';
+    if (!['json', 'apim', 'bicep'].includes(format)) return { status: 400, jsonBody: { error: 'bad_request', reason: 'format must be json, apim or bicep' } };
+    const recommendations = (await weightsReport(ports().aggregates, query)).filter((r) => !query.deployment || r.deployment === query.deployment);
+    if (format === 'bicep') {
+      return { status: 200, body: recommendations.map((r) => toBicepSnippet(`${r.deployment}-pool`, r.weights)).join('\n'), headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
+    }
+    if (format === 'apim') return { status: 200, jsonBody: recommendations.map((r) => toBackendPool(`${r.deployment}-pool`, r.weights)) };
+    return { status: 200, jsonBody: { from: query.from.toISOString(), to: query.to.toISOString(), recommendations } };
+  };
+}
+
+/** `GET /api/traffic?from&to`: join outcomes, bypass calls by credential and unattributed use (role Operations.Read). */
+export function createTrafficHandler(ports: () => OperationsPorts) {
+  return async (request: HttpRequest): Promise<HttpResponseInit> => {
+    const parsed = parse(request);
+    if (!parsed.ok) return parsed.response;
+    const { query } = parsed;
+    const { ledger, diagnostics } = ports();
+    return { status: 200, jsonBody: await trafficReport(ledger, diagnostics, query) };
+  };
+}

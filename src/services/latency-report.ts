@@ -1,0 +1,133 @@
+import type { TileGrain } from '../contracts/latency-tile-document.js';
+import { deserializeTile, percentiles, rollUp, type LatencyTile } from '../domain/latency-tile.js';
+import { backendStatsFromTile, recommendWeights, type WeightsRecommendation } from '../domain/weights.js';
+import type { AggregateStore } from '../ports/aggregate-store.js';
+import type { StoreOptions } from '../ports/ledger-store.js';
+
+export interface LatencyQuery {
+  readonly from: Date;
+  readonly to: Date;
+  readonly deployment?: string;
+}
+
+export interface LatencyRow {
+  readonly region: string;
+  readonly deployment: string | null;
+  readonly requests: number;
+  readonly errors: number;
+  readonly throttled: number;
+  readonly errorRate: number;
+  readonly throttleRate: number;
+  readonly p50Ms: number | null;
+  readonly p90Ms: number | null;
+  readonly p95Ms: number | null;
+  readonly p99Ms: number | null;
+}
+
+export interface LatencyReport {
+  readonly from: string;
+  readonly to: string;
+  readonly deployment: string | null;
+  readonly rows: readonly LatencyRow[];
+  /** Hourly percentiles per region, for charts over time. */
+  readonly series: readonly { readonly windowStart: string; readonly region: string; readonly requests: number; readonly p50Ms: number | null; readonly p95Ms: number | null }[];
+}
+
+function days(range: { from: Date; to: Date }): string[] {
+  const out: string[] = [];
+  for (let t = Date.UTC(range.from.getUTCFullYear(), range.from.getUTCMonth(), range.from.getUTCDate()); t < range.to.getTime(); t += 86_400_000) out.push(new Date(t).toISOString().slice(0, 10));
+  return out;
+}
+
+/** Hour tiles of [from, to) (one single-partition query per day), optionally for one deployment. */
+export async function hourTiles(aggregates: Pick<AggregateStore, 'listLatencyTiles'>, query: LatencyQuery, options: StoreOptions = {}): Promise<LatencyTile[]> {
+  const tiles: LatencyTile[] = [];
+  for (const day of days(query)) {
+    for (const doc of await aggregates.listLatencyTiles(day, 'hour' satisfies TileGrain, options)) {
+      const start = Date.parse(doc.windowStart);
+      if (start < query.from.getTime() || start >= query.to.getTime()) continue;
+      if (query.deployment && doc.deployment !== query.deployment) continue;
+      tiles.push(deserializeTile(doc));
+    }
+  }
+  return tiles;
+}
+
+/** Merges tiles into one per region (over deployments too, when `byDeployment` is false). */
+export function mergeByRegion(tiles: readonly LatencyTile[], byDeployment: boolean): LatencyTile[] {
+  const relabelled = tiles.map((t) => (byDeployment ? t : { ...t, key: { ...t.key, deployment: '*' } }));
+  // One window spanning everything: roll up to "day" per tile, then merge across days by re-keying the window.
+  const perDay = rollUp(relabelled, 'day').map((t) => ({ ...t, key: { ...t.key, windowStart: '1970-01-01T00:00:00.000Z' } }));
+  return rollUp(perDay, 'day');
+}
+
+function row(tile: LatencyTile, deployment: string | null): LatencyRow {
+  const p = percentiles(tile, 'serviceMs');
+  const rate = (n: number) => (tile.requests === 0 ? 0 : n / tile.requests);
+  return {
+    region: tile.key.regionCode,
+    deployment,
+    requests: tile.requests,
+    errors: tile.errors,
+    throttled: tile.throttled,
+    errorRate: rate(tile.errors),
+    throttleRate: rate(tile.throttled),
+    p50Ms: p?.p50Ms ?? null,
+    p90Ms: p?.p90Ms ?? null,
+    p95Ms: p?.p95Ms ?? null,
+    p99Ms: p?.p99Ms ?? null,
+  };
+}
+
+/** p50/p90/p95/p99 of service duration, counts, 429 and error rates per region over [from, to). */
+export async function latencyReport(aggregates: Pick<AggregateStore, 'listLatencyTiles'>, query: LatencyQuery, options: StoreOptions = {}): Promise<LatencyReport> {
+  const tiles = await hourTiles(aggregates, query, options);
+  const rows = mergeByRegion(tiles, false)
+    .map((t) => row(t, query.deployment ?? null))
+    .sort((a, b) => (a.region < b.region ? -1 : 1));
+  const hourly = new Map<string, LatencyTile[]>();
+  for (const t of tiles) {
+    const key = `${t.key.windowStart}\u0000${t.key.regionCode}`;
+    hourly.set(key, [...(hourly.get(key) ?? []), { ...t, key: { ...t.key, deployment: '*' } }]);
+  }
+  const series = [...hourly.values()]
+    .map((group) => rollUp(group, 'hour')[0]!)
+    .map((t) => {
+      const p = percentiles(t, 'serviceMs');
+      return { windowStart: t.key.windowStart, region: t.key.regionCode, requests: t.requests, p50Ms: p?.p50Ms ?? null, p95Ms: p?.p95Ms ?? null };
+    })
+    .sort((a, b) => (a.windowStart < b.windowStart ? -1 : a.windowStart > b.windowStart ? 1 : a.region < b.region ? -1 : 1));
+  return { from: query.from.toISOString(), to: query.to.toISOString(), deployment: query.deployment ?? null, rows, series };
+}
+
+/**
+ * Recommended backend-pool weights per deployment from the latency tiles of [from, to). Pool members are
+ * named after the region codes of their Azure OpenAI accounts; each run moves at most one step from the
+ * previous recommendation, which is stored per deployment (once per window end, so repeating a request
+ * returns the same answer).
+ */
+export async function weightsReport(
+  aggregates: Pick<AggregateStore, 'listLatencyTiles' | 'getWeights' | 'putWeights'>,
+  query: LatencyQuery,
+  options: StoreOptions & { maxStepPct?: number; minSharePct?: number } = {},
+): Promise<WeightsRecommendation[]> {
+  const tiles = mergeByRegion(await hourTiles(aggregates, query, options), true).filter((t) => t.key.deployment !== '(unknown)');
+  const deployments = [...new Set(tiles.map((t) => t.key.deployment))].sort();
+  const windowEnd = query.to.toISOString();
+  const out: WeightsRecommendation[] = [];
+  for (const deployment of deployments) {
+    const backends = tiles.filter((t) => t.key.deployment === deployment).map((t) => backendStatsFromTile(t.key.regionCode, t));
+    const stored = await aggregates.getWeights(deployment, options);
+    const previous = !stored ? null : stored.windowEnd === windowEnd ? stored.basedOn : stored.weights;
+    const recommendation = recommendWeights(
+      { deployment, backends, previous },
+      { ...(options.maxStepPct !== undefined ? { maxStepPct: options.maxStepPct } : {}), ...(options.minSharePct !== undefined ? { minSharePct: options.minSharePct } : {}) },
+    );
+    if (!stored || stored.windowEnd !== windowEnd) {
+      const weights = Object.fromEntries(recommendation.weights.map((w) => [w.backendId, w.weight]));
+      await aggregates.putWeights({ deployment, windowEnd, weights, basedOn: previous ?? null }, options);
+    }
+    out.push(recommendation);
+  }
+  return out;
+}

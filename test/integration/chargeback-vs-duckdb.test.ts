@@ -1,0 +1,352 @@
+/**
+ * The chargeback computed a second time, independently, in DuckDB SQL over the same simulated files, and compared
+ * with TokenLedger's numbers to the exact picodollar.
+ *
+ * The SQL side is written from the documented rules only (prices/README.md, the v1 contract in
+ * src/contracts/gateway-event.ts, the identity precedence in src/domain/identity.ts); it imports no TokenLedger
+ * domain code. TokenLedger is checked two ways: the offline `analyzeFiles` and the whole pipeline on the local stack
+ * (`runDemo`: Event Hubs trigger → ledger → join → rollup tiles → chargeback reports).
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadPriceTable } from '../../src/contracts/price-table.js';
+import type { ChargebackLine } from '../../src/domain/chargeback.js';
+import { runDemo, type DemoSummary } from '../../src/local/demo.js';
+import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
+import { analyzeFiles, type AnalyzeResult } from '../../src/services/analyze-files.js';
+import { SIMULATION_FILES, writeSimulation } from '../../src/simulator/files.js';
+import { simulateDay } from '../../src/simulator/traffic.js';
+
+const SIMULATION = { requests: 6000, seed: 99, day: '2026-10-15' } as const;
+const PRICES_FILE = fileURLToPath(new URL('../../prices/default-prices.json', import.meta.url));
+const UNMAPPED = '(unmapped)';
+const silentProgress = { step: () => {}, bar: () => ({ increment: () => {}, stop: () => {} }) };
+
+/** Tokens and exact cost (picodollars, as a decimal string) of one group. */
+interface Group {
+  requests: number;
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+  reasoningTokens: number;
+  costPico: string;
+}
+
+type Groups = Record<string, Group>;
+
+/** How a cost is computed in SQL; the `wrong…` variants exist to show that the comparison can fail. */
+type CostVariant = 'documented' | 'wrongCachedAtInputPrice' | 'wrongReasoningChargedTwice';
+
+const sqlString = (text: string) => `'${text.replace(/'/g, "''")}'`;
+
+async function rows(connection: DuckDBConnection, sql: string): Promise<Record<string, unknown>[]> {
+  const reader = await connection.runAndReadAll(sql);
+  return reader.getRowObjects() as Record<string, unknown>[];
+}
+
+/** Price entries from a price file, amounts parsed from their decimal strings into integer micro-USD per 1M tokens. */
+function loadPricesSql(pricesFile: string): string {
+  // DECIMAL(18,6) holds every amount the format allows (at most 6 decimals) exactly.
+  const micros = (field: string) => `CAST(CAST(json_extract_string(e, '$.${field}') AS DECIMAL(18, 6)) * 1000000 AS BIGINT)`;
+  return `
+    CREATE OR REPLACE TABLE prices AS
+    WITH doc AS (SELECT CAST(content AS JSON) AS j FROM read_text(${sqlString(pricesFile)})),
+         entries AS (SELECT unnest(json_extract(j, '$.prices[*]')) AS e FROM doc)
+    SELECT
+      json_extract_string(e, '$.model') AS model_prefix,
+      json_extract_string(e, '$.deployment') AS deployment,
+      CAST(json_extract_string(e, '$.from') AS DATE) AS from_day,
+      CAST(json_extract_string(e, '$.to') AS DATE) AS to_day,
+      ${micros('inputPer1M')} AS input_micros,
+      coalesce(${micros('cachedInputPer1M')}, ${micros('inputPer1M')}) AS cached_micros,
+      coalesce(${micros('outputPer1M')}, 0) AS output_micros
+    FROM entries`;
+}
+
+/** The distinct valid gateway events, one row per request, with the fields the chargeback needs. */
+function loadRequestsSql(eventsFile: string): string {
+  const token = (name: string) => `json_extract(j, '$.usage.${name}')`;
+  const int = (path: string) => `json_type(j, '${path}') IN ('UBIGINT', 'BIGINT')`;
+  const count = (name: string) => `TRY_CAST(json_extract_string(j, '$.usage.${name}') AS BIGINT)`;
+  const optionalCount = (name: string) =>
+    `(json_type(j, '$.usage.${name}') IS NULL OR (${int(`$.usage.${name}`)} AND ${count(name)} BETWEEN 0 AND 100000000))`;
+  return `
+    CREATE OR REPLACE TABLE requests AS
+    WITH raw AS (
+      SELECT json AS j FROM read_json_objects(${sqlString(eventsFile)}, format = 'newline_delimited', ignore_errors = true)
+    ),
+    valid AS (
+      SELECT j, TRY_CAST(json_extract_string(j, '$.time') AS TIMESTAMPTZ) AS ts
+      FROM raw
+      WHERE json_type(j) = 'OBJECT'
+        AND json_type(j, '$.schema') = 'VARCHAR' AND json_extract_string(j, '$.schema') = 'tokenledger.gateway/v1'
+        AND json_type(j, '$.gatewayRequestId') = 'VARCHAR' AND trim(json_extract_string(j, '$.gatewayRequestId')) <> ''
+        AND (json_type(j, '$.apimRequestId') = 'NULL'
+             OR (json_type(j, '$.apimRequestId') = 'VARCHAR' AND trim(json_extract_string(j, '$.apimRequestId')) <> ''))
+        AND json_type(j, '$.time') = 'VARCHAR'
+        AND TRY_CAST(json_extract_string(j, '$.time') AS TIMESTAMPTZ) IS NOT NULL
+        AND TRY_CAST(json_extract_string(j, '$.time') AS TIMESTAMPTZ) <= now() + INTERVAL 1 DAY
+        AND (json_type(j, '$.status') = 'NULL'
+             OR (${int('$.status')} AND TRY_CAST(json_extract_string(j, '$.status') AS BIGINT) BETWEEN 100 AND 599))
+        AND (json_type(j, '$.usage') IS NULL OR json_type(j, '$.usage') = 'NULL' OR (
+              json_type(j, '$.usage') = 'OBJECT'
+              AND ${int('$.usage.promptTokens')} AND ${count('promptTokens')} BETWEEN 0 AND 100000000
+              AND ${optionalCount('cachedTokens')}
+              AND ${optionalCount('completionTokens')}
+              AND ${optionalCount('reasoningTokens')}
+              AND ${optionalCount('totalTokens')}
+              AND coalesce(${count('cachedTokens')}, 0) <= ${count('promptTokens')}
+              AND coalesce(${count('reasoningTokens')}, 0) <= coalesce(${count('completionTokens')}, 0)
+              AND (${token('totalTokens')} IS NULL
+                   OR ${count('totalTokens')} = ${count('promptTokens')} + coalesce(${count('completionTokens')}, 0))))
+    ),
+    distinct_requests AS (
+      SELECT *,
+        coalesce(lower(trim(json_extract_string(j, '$.apimRequestId'))), lower(trim(json_extract_string(j, '$.gatewayRequestId')))) AS id
+      FROM valid
+      QUALIFY row_number() OVER (PARTITION BY id ORDER BY CAST(j AS VARCHAR)) = 1
+    )
+    SELECT
+      id,
+      ts,
+      CAST(ts AS DATE) AS day,
+      coalesce(
+        nullif(lower(trim(json_extract_string(j, '$.caller.oid'))), ''),
+        nullif(lower(trim(json_extract_string(j, '$.caller.appid'))), ''),
+        nullif(trim(json_extract_string(j, '$.subscriptionId')), ''),
+        'unattributed') AS identity,
+      json_extract_string(j, '$.model') AS model,
+      json_extract_string(j, '$.deployment') AS deployment,
+      coalesce(${count('promptTokens')}, 0) AS prompt,
+      coalesce(${count('cachedTokens')}, 0) AS cached,
+      coalesce(${count('completionTokens')}, 0) AS completion,
+      coalesce(${count('reasoningTokens')}, 0) AS reasoning
+    FROM distinct_requests`;
+}
+
+/** Each request with the price entry in effect on its UTC day (deployment entry first, else the owning model prefix). */
+const PRICED_SQL = `
+  CREATE OR REPLACE TABLE priced AS
+  WITH prefixes AS (SELECT DISTINCT model_prefix AS prefix FROM prices WHERE model_prefix IS NOT NULL),
+  owner AS (
+    -- The longest prefix in the table owns the model, whatever its dates: a shorter prefix is another model.
+    SELECT r.id, arg_max(p.prefix, length(p.prefix)) AS prefix
+    FROM requests r JOIN prefixes p ON r.model = p.prefix OR starts_with(r.model, p.prefix || '-')
+    GROUP BY r.id
+  )
+  SELECT r.*,
+    prompt + completion > 0 AS has_tokens,
+    coalesce(d.input_micros, m.input_micros) AS input_micros,
+    coalesce(d.cached_micros, m.cached_micros) AS cached_micros,
+    coalesce(d.output_micros, m.output_micros) AS output_micros
+  FROM requests r
+  LEFT JOIN prices d
+    ON d.deployment = r.deployment AND d.from_day <= r.day AND (d.to_day IS NULL OR r.day < d.to_day)
+  LEFT JOIN owner o ON o.id = r.id
+  LEFT JOIN prices m
+    ON m.model_prefix = o.prefix AND m.from_day <= r.day AND (m.to_day IS NULL OR r.day < m.to_day)`;
+
+function costSql(variant: CostVariant): string {
+  const uncached = 'CAST(prompt - cached AS HUGEINT) * input_micros';
+  const cachedPart = variant === 'wrongCachedAtInputPrice' ? 'CAST(cached AS HUGEINT) * input_micros' : 'CAST(cached AS HUGEINT) * cached_micros';
+  const output =
+    variant === 'wrongReasoningChargedTwice' ? 'CAST(completion + reasoning AS HUGEINT) * output_micros' : 'CAST(completion AS HUGEINT) * output_micros';
+  return `CASE WHEN has_tokens AND input_micros IS NOT NULL THEN ${uncached} + ${cachedPart} + ${output} ELSE CAST(0 AS HUGEINT) END`;
+}
+
+function groupsSql(keyExpression: string, variant: CostVariant = 'documented'): string {
+  return `
+    SELECT ${keyExpression} AS key,
+      CAST(count(*) AS BIGINT) AS requests,
+      CAST(sum(prompt) AS BIGINT) AS prompt, CAST(sum(cached) AS BIGINT) AS cached,
+      CAST(sum(completion) AS BIGINT) AS completion, CAST(sum(reasoning) AS BIGINT) AS reasoning,
+      CAST(sum(${costSql(variant)}) AS VARCHAR) AS cost_pico
+    FROM priced p
+    LEFT JOIN directory d ON d.identity = p.identity
+    GROUP BY ALL`;
+}
+
+function toGroups(result: Record<string, unknown>[]): Groups {
+  return Object.fromEntries(
+    result.map((row) => [
+      String(row['key']),
+      {
+        requests: Number(row['requests']),
+        promptTokens: Number(row['prompt']),
+        cachedTokens: Number(row['cached']),
+        completionTokens: Number(row['completion']),
+        reasoningTokens: Number(row['reasoning']),
+        costPico: String(row['cost_pico']),
+      },
+    ]),
+  );
+}
+
+/** TokenLedger rows (report rows or lines) summed by a key. */
+function sumBy<T extends Omit<Group, 'costPico'> & { costPico: bigint }>(items: readonly T[], keyOf: (item: T) => string): Groups {
+  const sums = new Map<string, Omit<Group, 'costPico'> & { costPico: bigint }>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const sum = sums.get(key) ?? { requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, costPico: 0n };
+    sum.requests += item.requests;
+    sum.promptTokens += item.promptTokens;
+    sum.cachedTokens += item.cachedTokens;
+    sum.completionTokens += item.completionTokens;
+    sum.reasoningTokens += item.reasoningTokens;
+    sum.costPico += item.costPico;
+    sums.set(key, sum);
+  }
+  return Object.fromEntries([...sums].map(([key, sum]) => [key, { ...sum, costPico: sum.costPico.toString() }]));
+}
+
+const costs = (groups: Groups) => Object.fromEntries(Object.entries(groups).map(([key, g]) => [key, g.costPico]));
+const tokens = (groups: Groups) => Object.fromEntries(Object.entries(groups).map(([key, { costPico: _cost, ...rest }]) => [key, rest]));
+const total = (groups: Groups) => Object.values(groups).reduce((sum, g) => sum + BigInt(g.costPico), 0n);
+
+/** The DuckDB chargeback of one simulation directory and price file. */
+async function duckChargeback(connection: DuckDBConnection, dir: string, pricesFile: string) {
+  await connection.run(loadPricesSql(pricesFile));
+  await connection.run(loadRequestsSql(join(dir, SIMULATION_FILES.events)));
+  await connection.run(PRICED_SQL);
+  const byIdentity = (variant: CostVariant = 'documented') => rows(connection, groupsSql('p.identity', variant)).then(toGroups);
+  const unpriced = await rows(connection, 'SELECT DISTINCT model FROM priced WHERE has_tokens AND input_micros IS NULL ORDER BY model');
+  return {
+    identity: await byIdentity(),
+    team: toGroups(await rows(connection, groupsSql(`coalesce(d.team, '${UNMAPPED}')`))),
+    unpricedModels: unpriced.map((row) => String(row['model'] ?? '(unknown)')),
+    totalOf: async (variant: CostVariant) => total(await byIdentity(variant)),
+  };
+}
+
+describe('chargeback: TokenLedger against an independent DuckDB computation', () => {
+  let simDir: string;
+  let demoDir: string;
+  let db: DuckDBInstance;
+  let connection: DuckDBConnection;
+  let stack: LocalStack | undefined;
+  let pricesJson: unknown;
+  let duck: Awaited<ReturnType<typeof duckChargeback>>;
+  let analyzed: AnalyzeResult;
+  let demo: DemoSummary;
+
+  const analyze = (dir: string, prices: unknown) =>
+    analyzeFiles({
+      eventsFile: join(dir, SIMULATION_FILES.events),
+      diagnosticsDir: join(dir, SIMULATION_FILES.diagnostics),
+      prices: loadPriceTable(prices),
+      directoryCsv: join(dir, SIMULATION_FILES.directory),
+    });
+  const teamOf = (result: AnalyzeResult) => (line: ChargebackLine) => result.directory.get(line.identity)?.team ?? UNMAPPED;
+
+  beforeAll(async () => {
+    simDir = await mkdtemp(join(tmpdir(), 'tokenledger-duckdb-'));
+    demoDir = await mkdtemp(join(tmpdir(), 'tokenledger-duckdb-demo-'));
+    await writeSimulation(simDir, simulateDay(SIMULATION));
+    pricesJson = JSON.parse(await readFile(PRICES_FILE, 'utf8'));
+    const stackStarting = startLocalStack();
+
+    db = await DuckDBInstance.create(':memory:');
+    connection = await db.connect();
+    // Request days are UTC days: casting a TIMESTAMPTZ to DATE uses the session time zone.
+    await connection.run("SET TimeZone = 'UTC'");
+    await connection.run(`
+      CREATE TABLE directory AS
+      SELECT CASE WHEN regexp_full_match(trim(identity), '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}')
+                  THEN lower(trim(identity)) ELSE trim(identity) END AS identity,
+             team, costCenter
+      FROM read_csv(${sqlString(join(simDir, SIMULATION_FILES.directory))}, header = true, all_varchar = true)`);
+    duck = await duckChargeback(connection, simDir, PRICES_FILE);
+    analyzed = await analyze(simDir, pricesJson);
+
+    stack = await stackStarting;
+    demo = await runDemo(stack, { ...SIMULATION, outDir: demoDir }, silentProgress);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    connection?.closeSync();
+    db?.closeSync();
+    for (const dir of [simDir, demoDir]) if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('finds the same requests and identities as the ground truth (the SQL filters are the v1 rules)', async () => {
+    const truth = JSON.parse(await readFile(join(simDir, SIMULATION_FILES.groundTruth), 'utf8')) as {
+      ledgerEntries: number;
+      identities: { identity: string; kind: string; requests: number; promptTokens: number; cachedTokens: number; completionTokens: number; reasoningTokens: number }[];
+    };
+    const [{ n }] = (await rows(connection, 'SELECT CAST(count(*) AS INTEGER) AS n FROM requests')) as [{ n: number }];
+    expect(n).toBe(truth.ledgerEntries);
+    expect(analyzed.entries).toBe(truth.ledgerEntries);
+    expect(tokens(duck.identity)).toEqual(Object.fromEntries(truth.identities.map(({ identity, kind: _kind, ...t }) => [identity, t])));
+  });
+
+  it('analyzeFiles: cost per identity and per team equal DuckDB to the picodollar', () => {
+    const byIdentity = sumBy(analyzed.lines, (line) => line.identity);
+    const byTeam = sumBy(analyzed.lines, teamOf(analyzed));
+    expect(Object.keys(duck.identity).length).toBeGreaterThanOrEqual(30);
+    expect(Object.keys(duck.team).length).toBeGreaterThanOrEqual(5);
+    expect(costs(byIdentity)).toEqual(costs(duck.identity));
+    expect(costs(byTeam)).toEqual(costs(duck.team));
+    // The report built from the lines carries the same exact numbers.
+    expect(costs(sumBy(analyzed.report.rows, (row) => row.key))).toEqual(costs(duck.identity));
+    expect(analyzed.report.totals.costPico).toBe(total(duck.identity));
+  });
+
+  it('analyzeFiles: prompt, cached, completion and reasoning tokens per identity equal DuckDB', () => {
+    expect(tokens(sumBy(analyzed.lines, (line) => line.identity))).toEqual(tokens(duck.identity));
+    expect(tokens(sumBy(analyzed.lines, teamOf(analyzed)))).toEqual(tokens(duck.team));
+  });
+
+  it('the pipeline on the local stack: chargeback by identity and by team equal DuckDB to the picodollar', () => {
+    const identityRows = demo.chargeback.identity.rows;
+    const teamRows = demo.chargeback.team.rows;
+    expect(Object.fromEntries(identityRows.map((r) => [r.key, r.costPico.toString()]))).toEqual(costs(duck.identity));
+    expect(Object.fromEntries(teamRows.map((r) => [r.key, r.costPico.toString()]))).toEqual(costs(duck.team));
+    expect(tokens(sumBy(identityRows, (r) => r.key))).toEqual(tokens(duck.identity));
+    expect(tokens(sumBy(teamRows, (r) => r.key))).toEqual(tokens(duck.team));
+  });
+
+  it('grand totals are equal everywhere, to the picodollar', () => {
+    const expected = total(duck.identity);
+    expect(expected).toBeGreaterThan(0n);
+    expect(total(duck.team)).toBe(expected);
+    expect(analyzed.lines.reduce((sum, line) => sum + line.costPico, 0n)).toBe(expected);
+    expect(demo.chargeback.identity.totals.costPico).toBe(expected);
+    expect(demo.chargeback.team.totals.costPico).toBe(expected);
+  });
+
+  it('reports the same unpriced models as DuckDB', () => {
+    expect(duck.unpricedModels).toEqual([...new Set(analyzed.report.unpriced.map((u) => u.model))].sort());
+  });
+
+  it('with a price table that lacks some models, both sides leave the same models unpriced and still agree on cost', async () => {
+    const file = pricesJson as { prices: { model: string | null }[] };
+    const reduced = { ...file, prices: file.prices.filter((p) => p.model !== 'gpt-4.1' && p.model !== 'o3-mini') };
+    const reducedFile = join(simDir, 'reduced-prices.json');
+    await writeFile(reducedFile, JSON.stringify(reduced));
+    try {
+      const reducedDuck = await duckChargeback(connection, simDir, reducedFile);
+      const reducedTokenLedger = await analyze(simDir, reduced);
+      expect(reducedDuck.unpricedModels).toEqual(['gpt-4.1-2025-04-14', 'o3-mini-2025-01-31']);
+      expect([...new Set(reducedTokenLedger.report.unpriced.map((u) => u.model))].sort()).toEqual(reducedDuck.unpricedModels);
+      expect(costs(sumBy(reducedTokenLedger.lines, (line) => line.identity))).toEqual(costs(reducedDuck.identity));
+      expect(total(reducedDuck.identity)).toBeLessThan(total(duck.identity));
+    } finally {
+      // Restore the documented price table for the tests that follow.
+      await connection.run(loadPricesSql(PRICES_FILE));
+      await connection.run(PRICED_SQL);
+    }
+  });
+
+  it('can fail: wrong SQL pricing rules give totals that differ from TokenLedger', async () => {
+    const tokenLedgerTotal = analyzed.report.totals.costPico;
+    expect(await duck.totalOf('documented')).toBe(tokenLedgerTotal);
+    expect(await duck.totalOf('wrongCachedAtInputPrice')).not.toBe(tokenLedgerTotal);
+    expect(await duck.totalOf('wrongCachedAtInputPrice')).toBeGreaterThan(tokenLedgerTotal);
+    expect(await duck.totalOf('wrongReasoningChargedTwice')).toBeGreaterThan(tokenLedgerTotal);
+  });
+});

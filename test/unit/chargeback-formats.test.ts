@@ -1,0 +1,373 @@
+import { describe, it, expect } from 'vitest';
+import { checkDirectoryRow, type DirectoryRow } from '../../src/contracts/directory.js';
+import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
+import { loadPriceTable } from '../../src/contracts/price-table.js';
+import { chargebackQuerySchema, lastMonth } from '../../src/contracts/report-query.js';
+import { chargebackCsv, chargebackFocus, chargebackJson, chargebackLineRows, csvField, toCsv } from '../../src/domain/chargeback-formats.js';
+import { ChargebackLines, chargebackReport, GROUP_BY, UNMAPPED, type ChargebackReport } from '../../src/domain/chargeback.js';
+import { PriceMatcher } from '../../src/domain/price-matching.js';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Building blocks
+
+/** RFC 4180 records: quoted fields may hold commas, doubled quotes and line breaks; records end with CRLF. */
+function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let record: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c === '"' && field === '') {
+      quoted = true;
+    } else if (c === ',') {
+      record.push(field);
+      field = '';
+    } else if (c === '\r' && text[i + 1] === '\n') {
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = '';
+      i++;
+    } else {
+      field += c;
+    }
+  }
+  expect(quoted, 'unterminated quoted field').toBe(false);
+  expect(record.length === 0 && field === '', 'text after the last CRLF').toBe(true);
+  return records;
+}
+
+/** Rows of a CSV as objects keyed by its header. */
+function csvObjects(text: string): Record<string, string>[] {
+  const [header, ...rows] = parseCsv(text);
+  return rows.map((row) => {
+    expect(row.length).toBe(header!.length);
+    return Object.fromEntries(header!.map((name, i) => [name, row[i]!]));
+  });
+}
+
+/** An exact decimal (`"0.002518"`) in units of 10^-12, so decimals of any length add exactly. */
+function picoOfDecimal(text: string): bigint {
+  const match = /^(\d+)(?:\.(\d{1,12}))?$/.exec(text);
+  expect(match, `not a plain decimal: ${text}`).not.toBeNull();
+  return BigInt(match![1]!) * 10n ** 12n + BigInt((match![2] ?? '').padEnd(12, '0'));
+}
+
+const noCaller: LedgerEntry['caller'] = { oid: null, tid: null, appid: null, idtyp: null, upn: null, sub: null };
+
+function ledgerEntry(overrides: Partial<LedgerEntry>): LedgerEntry {
+  return {
+    id: 'req',
+    pk: '2026-10-05T12',
+    schema: 'tokenledger.ledger/v1',
+    source: 'gateway-v1',
+    missing: [],
+    time: '2026-10-05T12:00:00.000Z',
+    gatewayRequestId: 'gw',
+    apimRequestId: 'req',
+    gateway: { service: 'contoso-ai-gateway', regionCode: 'westeurope', backendId: 'aoai-eastus' },
+    backendRegion: 'eastus',
+    caller: noCaller,
+    subscriptionId: null,
+    productId: null,
+    deployment: 'chat-prod',
+    model: 'gpt-4o-mini-2024-07-18',
+    operation: 'ChatCompletions_Create',
+    stream: false,
+    status: 200,
+    tokens: { source: 'gateway', promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 },
+    timings: { totalMs: 900, backendMs: 850, ttftMs: null },
+    rateLimit: { remainingRequests: null, remainingTokens: null },
+    diagnostics: null,
+    ...overrides,
+  };
+}
+
+const tokens = (promptTokens: number, cachedTokens: number, completionTokens: number): LedgerEntry['tokens'] => ({
+  source: 'gateway',
+  promptTokens,
+  cachedTokens,
+  completionTokens,
+  reasoningTokens: 0,
+});
+
+const HOSTILE_NAME = '=HYPERLINK("http://x")';
+const HOSTILE_TEAM = "+cmd|' /C calc'!A0";
+const ATTACKER = 'attacker-app';
+const ALICE = '0f8fad5b-d9cb-469f-a165-70867728950e';
+
+const matcher = new PriceMatcher(
+  loadPriceTable({
+    currency: 'USD',
+    source: 'test',
+    retrieved: '2026-01-01',
+    prices: [
+      { model: 'gpt-4o-mini', deployment: null, from: '2024-01-01', to: null, inputPer1M: '0.15', cachedInputPer1M: '0.075', outputPer1M: '0.60' },
+      { model: 'gpt-4o', deployment: null, from: '2024-01-01', to: null, inputPer1M: '2.50', cachedInputPer1M: '1.25', outputPer1M: '10.00' },
+    ],
+  }),
+);
+
+const directory = new Map<string, DirectoryRow>(
+  [
+    checkDirectoryRow({ identity: ATTACKER, displayName: HOSTILE_NAME, team: HOSTILE_TEAM, costCenter: '@SUM(A1:A9)' }),
+    checkDirectoryRow({ identity: ALICE, displayName: 'Alice, "Ali" Example', team: 'search', costCenter: '-CC-100' }),
+  ].map((row) => [row.identity, row]),
+);
+
+/** Costs chosen so rounding to 6 decimals loses something on every line: the displayed sums must still agree. */
+const entries: LedgerEntry[] = [
+  ledgerEntry({ caller: { ...noCaller, appid: ATTACKER }, tokens: tokens(12_345, 2_345, 678) }),
+  ledgerEntry({ caller: { ...noCaller, appid: ATTACKER }, model: 'gpt-4o-2024-08-06', tokens: tokens(3, 0, 1) }),
+  ledgerEntry({ caller: { ...noCaller, oid: ALICE, idtyp: 'user' }, tokens: tokens(1_001, 7, 333) }),
+  ledgerEntry({ caller: { ...noCaller, oid: ALICE, idtyp: 'user' }, model: 'gpt-4o-2024-08-06', deployment: 'chat-eu', tokens: tokens(17, 3, 5) }),
+  ledgerEntry({ subscriptionId: 'sub-unlisted', model: 'llama-3-70b', deployment: 'oss', tokens: tokens(300, 0, 50) }),
+];
+const lines = (() => {
+  const collected = new ChargebackLines(matcher);
+  for (const entry of entries) collected.addEntry(entry);
+  return collected.list();
+})();
+const report = (groupBy: (typeof GROUP_BY)[number] = 'identity'): ChargebackReport => chargebackReport(lines, { groupBy, directory, currency: 'USD' });
+const exactTotal = lines.reduce((sum, line) => sum + line.costPico, 0n);
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe('csvField', () => {
+  it('prefixes an apostrophe to text a spreadsheet would run as a formula', () => {
+    expect(csvField('=1+1')).toBe("'=1+1");
+    expect(csvField('+1')).toBe("'+1");
+    expect(csvField('-1')).toBe("'-1");
+    expect(csvField('@SUM(A1)')).toBe("'@SUM(A1)");
+    expect(csvField('\tx')).toBe("'\tx");
+    expect(csvField('\rx')).toBe("\"'\rx\"");
+  });
+
+  it('leaves text that does not start like a formula as it is', () => {
+    expect(csvField('a=1')).toBe('a=1');
+    expect(csvField(' =1')).toBe(' =1');
+    expect(csvField('')).toBe('');
+    expect(csvField("it's")).toBe("it's");
+  });
+
+  it('quotes commas, quotes and line breaks, doubling the quotes', () => {
+    expect(csvField('a,b')).toBe('"a,b"');
+    expect(csvField('say "hi"')).toBe('"say ""hi"""');
+    expect(csvField('two\nlines')).toBe('"two\nlines"');
+    expect(csvField('two\r\nlines')).toBe('"two\r\nlines"');
+    expect(csvField('=HYPERLINK("http://x")')).toBe('"\'=HYPERLINK(""http://x"")"');
+  });
+
+  it('writes numbers unchanged, negative ones included, and null as an empty field', () => {
+    expect(csvField(42)).toBe('42');
+    expect(csvField(-3)).toBe('-3');
+    expect(csvField(0.5)).toBe('0.5');
+    expect(csvField(null)).toBe('');
+  });
+
+  it('joins fields with commas and ends every record with CRLF', () => {
+    expect(toCsv(['a', 'b'], [[1, null], ['x,y', '=z']])).toBe('a,b\r\n1,\r\n"x,y",\'=z\r\n');
+  });
+});
+
+describe('chargebackCsv', () => {
+  const FORMULA_START = /^[=+\-@\t\r]/;
+
+  it('escapes a formula in a display name or a team so that no field starts with one', () => {
+    for (const groupBy of GROUP_BY) {
+      const csv = chargebackCsv(report(groupBy));
+      const records = parseCsv(csv);
+      for (const record of records) {
+        for (const field of record) expect(field, `${groupBy}: ${JSON.stringify(field)}`).not.toMatch(FORMULA_START);
+      }
+      // At the start of the text, after a separator or after a line break, nothing starts a formula.
+      expect(csv).not.toMatch(/(^|,|\r\n)[=+\-@\t]/);
+      expect(csv).not.toMatch(/(^|,|\r\n)"[=+\-@\t\r]/);
+    }
+  });
+
+  it('keeps the escaped values readable: the apostrophe in front of the original text', () => {
+    const rows = csvObjects(chargebackCsv(report('identity')));
+    const attacker = rows.find((row) => row.key === ATTACKER)!;
+    expect(attacker.displayName).toBe(`'${HOSTILE_NAME}`);
+    expect(attacker.team).toBe(`'${HOSTILE_TEAM}`);
+    expect(attacker.costCenter).toBe("'@SUM(A1:A9)");
+    const alice = rows.find((row) => row.key === ALICE)!;
+    expect(alice.displayName).toBe('Alice, "Ali" Example');
+    expect(alice.costCenter).toBe("'-CC-100");
+    expect(rows.find((row) => row.key === 'sub-unlisted')!.team).toBe(UNMAPPED);
+    const byTeam = csvObjects(chargebackCsv(report('team')));
+    expect(byTeam.map((row) => row.key)).toContain(`'${HOSTILE_TEAM}`);
+  });
+
+  it('ends with a TOTAL line whose cost is the displayed total and the sum of the rows above it', () => {
+    for (const groupBy of GROUP_BY) {
+      const r = report(groupBy);
+      const rows = csvObjects(chargebackCsv(r));
+      const total = rows[rows.length - 1]!;
+      expect(total.key).toBe('TOTAL');
+      expect(rows.filter((row) => row.key === 'TOTAL')).toHaveLength(1);
+      expect(total.cost).toBe(r.totals.cost);
+      expect(total.requests).toBe(String(entries.length));
+      const rowCosts = rows.slice(0, -1).map((row) => picoOfDecimal(row.cost!));
+      expect(rowCosts).toHaveLength(r.rows.length);
+      expect(rowCosts.reduce((a, b) => a + b, 0n), groupBy).toBe(picoOfDecimal(total.cost!));
+    }
+  });
+});
+
+describe('chargebackFocus', () => {
+  const from = new Date('2026-10-01T00:00:00Z');
+  const to = new Date('2026-11-01T00:00:00Z');
+  const focus = chargebackFocus(lines, { directory, currency: 'USD', from, to });
+  const [header] = parseCsv(focus);
+  const rows = csvObjects(focus);
+
+  it('writes the FOCUS columns a cost tool expects', () => {
+    expect(header).toEqual(
+      expect.arrayContaining([
+        'BilledCost',
+        'EffectiveCost',
+        'BillingCurrency',
+        'ChargePeriodStart',
+        'ChargePeriodEnd',
+        'ConsumedQuantity',
+        'ConsumedUnit',
+        'PricingUnit',
+        'ResourceId',
+        'ServiceName',
+        'Tags',
+      ]),
+    );
+    expect(new Set(header).size).toBe(header!.length);
+  });
+
+  it('writes one row per line with the period, the currency, the deployment and the token count', () => {
+    expect(rows).toHaveLength(lines.length);
+    rows.forEach((row, i) => {
+      const line = lines[i]!;
+      expect(row.ChargePeriodStart).toBe('2026-10-01T00:00:00.000Z');
+      expect(row.ChargePeriodEnd).toBe('2026-11-01T00:00:00.000Z');
+      expect(row.BillingCurrency).toBe('USD');
+      expect(row.ResourceId).toBe(line.deployment);
+      expect(row.ConsumedQuantity).toBe(String(line.promptTokens + line.completionTokens));
+      expect(row.ConsumedUnit).toBe('Tokens');
+      expect(row.EffectiveCost).toBe(row.BilledCost);
+    });
+  });
+
+  it('carries identity, team and cost center in Tags as JSON', () => {
+    const tags = rows.map((row) => JSON.parse(row.Tags!) as Record<string, unknown>);
+    tags.forEach((tag, i) => {
+      expect(tag).toMatchObject({ identity: lines[i]!.identity });
+      expect(typeof tag.team).toBe('string');
+      expect(typeof tag.costCenter).toBe('string');
+    });
+    expect(tags.find((tag) => tag.identity === ATTACKER)).toMatchObject({ team: HOSTILE_TEAM, costCenter: '@SUM(A1:A9)' });
+    expect(tags.find((tag) => tag.identity === 'sub-unlisted')).toMatchObject({ team: UNMAPPED, costCenter: UNMAPPED });
+  });
+
+  it('bills costs that add up exactly to the report total', () => {
+    const billed = rows.map((row) => picoOfDecimal(row.BilledCost!)).reduce((a, b) => a + b, 0n);
+    expect(billed).toBe(picoOfDecimal(report().totals.cost));
+    // Rounding to 6 decimals lost something on the way: the agreement is not a coincidence of exact costs.
+    expect(exactTotal % 1_000_000n).not.toBe(0n);
+  });
+});
+
+describe('chargebackLineRows', () => {
+  it('shows line costs that add up exactly to the report total, with directory attributes', () => {
+    const rows = chargebackLineRows(lines, directory, 'USD');
+    expect(rows.map((row) => picoOfDecimal(row.cost)).reduce((a, b) => a + b, 0n)).toBe(picoOfDecimal(report().totals.cost));
+    expect(rows.find((row) => row.identity === ATTACKER)).toMatchObject({ displayName: HOSTILE_NAME, team: HOSTILE_TEAM });
+    expect(rows.find((row) => row.identity === 'sub-unlisted')).toMatchObject({ team: UNMAPPED, costCenter: UNMAPPED, unpriced: true });
+  });
+});
+
+describe('chargebackJson', () => {
+  it('holds no BigInt, so JSON.stringify accepts it and a round trip loses nothing', () => {
+    for (const groupBy of GROUP_BY) {
+      const json = chargebackJson(report(groupBy));
+      const text = JSON.stringify(json);
+      expect(JSON.parse(text)).toEqual(json);
+    }
+  });
+
+  it('gives exact picodollar sums as strings, for each row and for the total', () => {
+    for (const groupBy of GROUP_BY) {
+      const r = report(groupBy);
+      const json = JSON.parse(JSON.stringify(chargebackJson(r))) as {
+        rows: { key: string; costPicodollars: string; cost: string }[];
+        totals: { costPicodollars: string; cost: string };
+      };
+      expect(json.rows.map((row) => [row.key, row.costPicodollars])).toEqual(r.rows.map((row) => [row.key, row.costPico.toString()]));
+      expect(json.totals.costPicodollars).toBe(exactTotal.toString());
+      expect(json.rows.map((row) => BigInt(row.costPicodollars)).reduce((a, b) => a + b, 0n)).toBe(exactTotal);
+      expect(json.totals.cost).toBe(r.totals.cost);
+      expect(json.rows.some((row) => 'costPico' in row) || 'costPico' in json.totals).toBe(false);
+    }
+  });
+});
+
+describe('chargebackQuerySchema', () => {
+  it('turns a month into its first instant and the first instant of the next month', () => {
+    const q = chargebackQuerySchema.parse({ month: '2026-10' });
+    expect(q.from.toISOString()).toBe('2026-10-01T00:00:00.000Z');
+    expect(q.to.toISOString()).toBe('2026-11-01T00:00:00.000Z');
+    expect(q.groupBy).toBe('identity');
+    expect(q.format).toBe('json');
+    const december = chargebackQuerySchema.parse({ month: '2026-12' });
+    expect(december.to.toISOString()).toBe('2027-01-01T00:00:00.000Z');
+  });
+
+  it('reads from and to as dates at UTC midnight, or as instants with an offset', () => {
+    const q = chargebackQuerySchema.parse({ from: '2026-03-01', to: '2026-03-15', groupBy: 'team', format: 'focus' });
+    expect(q).toEqual({ from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-03-15T00:00:00Z'), groupBy: 'team', format: 'focus' });
+    const instants = chargebackQuerySchema.parse({ from: '2026-03-01T06:00:00+02:00', to: '2026-03-02T00:00:00Z' });
+    expect(instants.from.toISOString()).toBe('2026-03-01T04:00:00.000Z');
+  });
+
+  it('refuses a range whose end is not after its start', () => {
+    expect(chargebackQuerySchema.safeParse({ from: '2026-03-15', to: '2026-03-01' }).success).toBe(false);
+    const same = chargebackQuerySchema.safeParse({ from: '2026-03-01', to: '2026-03-01' });
+    expect(same.success).toBe(false);
+    expect(same.error?.issues.map((issue) => issue.path)).toEqual([['to']]);
+  });
+
+  it('accepts a range of 400 days and refuses a longer one', () => {
+    expect(chargebackQuerySchema.safeParse({ from: '2026-01-01', to: '2027-02-05' }).success).toBe(true);
+    const tooLong = chargebackQuerySchema.safeParse({ from: '2026-01-01', to: '2027-02-06' });
+    expect(tooLong.success).toBe(false);
+    expect(tooLong.error?.issues[0]?.message).toMatch(/400 days/);
+  });
+
+  it('refuses an unknown groupBy or format', () => {
+    expect(chargebackQuerySchema.safeParse({ month: '2026-10', groupBy: 'region' }).success).toBe(false);
+    expect(chargebackQuerySchema.safeParse({ month: '2026-10', format: 'xlsx' }).success).toBe(false);
+    for (const groupBy of GROUP_BY) expect(chargebackQuerySchema.safeParse({ month: '2026-10', groupBy }).success).toBe(true);
+  });
+
+  it('refuses a query without a period, or with half of one', () => {
+    expect(chargebackQuerySchema.safeParse({}).success).toBe(false);
+    expect(chargebackQuerySchema.safeParse({ from: '2026-10-01' }).success).toBe(false);
+    expect(chargebackQuerySchema.safeParse({ to: '2026-10-01' }).success).toBe(false);
+    expect(chargebackQuerySchema.safeParse({ month: '2026-13' }).success).toBe(false);
+  });
+});
+
+describe('lastMonth', () => {
+  it('is the month before, across a year boundary', () => {
+    expect(lastMonth(new Date('2026-01-15T00:00:00Z'))).toBe('2025-12');
+    expect(lastMonth(new Date('2026-03-31T23:59:59Z'))).toBe('2026-02');
+  });
+});
