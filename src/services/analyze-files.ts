@@ -13,7 +13,10 @@ import { joinAll, type JoinCounts } from '../domain/join.js';
 import { mergeLedgerEntries } from '../domain/ledger.js';
 import { PriceMatcher } from '../domain/price-matching.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
+import { buildTiles, percentiles, UNKNOWN_DEPLOYMENT } from '../domain/latency-tile.js';
+import { backendStatsFromTile, recommendWeights } from '../domain/weights.js';
 import { sortBatch } from './ingest-batch.js';
+import { mergeByRegion } from './latency-report.js';
 
 export interface AnalyzeInput {
   readonly eventsFile: string;
@@ -24,7 +27,26 @@ export interface AnalyzeInput {
   readonly onProgress?: (linesRead: number) => void;
 }
 
+export interface AnalyzeLatencyRow {
+  readonly region: string;
+  readonly deployment: string;
+  readonly requests: number;
+  readonly p50Ms: number | null;
+  readonly p90Ms: number | null;
+  readonly p95Ms: number | null;
+  readonly p99Ms: number | null;
+}
+
+export interface AnalyzeWeightRow {
+  readonly deployment: string;
+  readonly region: string;
+  readonly weight: number;
+  readonly reason: string;
+}
+
 export interface AnalyzeResult {
+  readonly latency: readonly AnalyzeLatencyRow[];
+  readonly weights: readonly AnalyzeWeightRow[];
   readonly lines: readonly ChargebackLine[];
   readonly report: ChargebackReport;
   readonly directory: ReadonlyMap<string, DirectoryRow>;
@@ -85,7 +107,21 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
     directory = new Map(parsed.rows.map((row) => [row.identity, row]));
   }
   const lineList = chargeback.list();
+  const tiles = mergeByRegion(buildTiles({ records: records.map((r) => ({ ...r, gateway: 'pending' as const })), entries: joined.entries }, 'hour'), true);
+  const latency = tiles
+    .map((t) => {
+      const p = percentiles(t, 'serviceMs');
+      return { region: t.key.regionCode, deployment: t.key.deployment, requests: t.requests, p50Ms: p?.p50Ms ?? null, p90Ms: p?.p90Ms ?? null, p95Ms: p?.p95Ms ?? null, p99Ms: p?.p99Ms ?? null };
+    })
+    .sort((a, b) => (a.deployment < b.deployment ? -1 : a.deployment > b.deployment ? 1 : a.region < b.region ? -1 : 1));
+  const weights: AnalyzeWeightRow[] = [];
+  for (const deployment of [...new Set(tiles.map((t) => t.key.deployment))].filter((d) => d !== UNKNOWN_DEPLOYMENT).sort()) {
+    const backends = tiles.filter((t) => t.key.deployment === deployment).map((t) => backendStatsFromTile(t.key.regionCode, t));
+    for (const w of recommendWeights({ deployment, backends }).weights) weights.push({ deployment, region: w.backendId, weight: w.weight, reason: w.reason });
+  }
   return {
+    latency,
+    weights,
     lines: lineList,
     report: chargebackReport(lineList, { groupBy: 'identity', directory, currency: input.prices.currency }),
     directory,

@@ -9,7 +9,7 @@ const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: new URL('../..', import.meta.url).pathname });
 
 describe('tokenledger CLI', () => {
-  it.each(['tokenledger', 'simulate', 'demo'])('prints help for %s', async (command) => {
+  it.each(['tokenledger', 'simulate', 'demo', 'analyze', 'report', 'weights', 'directory'])('prints help for %s', async (command) => {
     const { stdout } = await cli(...(command === 'tokenledger' ? [] : [command]), '--help');
     expect(stdout).toMatch(/^Usage: tokenledger/);
   });
@@ -22,6 +22,34 @@ describe('tokenledger CLI', () => {
     const lines = (await readFile(join(out, 'events.jsonl'), 'utf8')).trimEnd().split('\n');
     expect(truth.requests).toBe(300);
     expect(lines).toHaveLength(truth.events.lines);
+  });
+
+  it('analyze prints chargeback rows, totals, dead letters, join counts, latency and weights as JSON', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'tokenledger-analyze-'));
+    await cli('simulate', '--requests', '1500', '--seed', '8', '--day', '2026-10-15', '--out', out);
+    const truth = JSON.parse(await readFile(join(out, 'ground-truth.json'), 'utf8')) as { deadLetters: number; join: unknown; identities: { identity: string; promptTokens: number }[] };
+    const { stdout } = await cli('analyze', '--events', join(out, 'events.jsonl'), '--diagnostics', join(out, 'diagnostics'), '--directory', join(out, 'directory.csv'), '--format', 'json');
+    const result = JSON.parse(stdout) as {
+      chargeback: { identity: string; team: string; promptTokens: number; cost: string; currency: string; priceVersion: string | null }[];
+      totals: { cost: string; promptTokens: number };
+      deadLetters: number;
+      join: unknown;
+      latency: { region: string; deployment: string; requests: number; p50Ms: number; p99Ms: number }[];
+      weights: { deployment: string; region: string; weight: number; reason: string }[];
+    };
+    expect(result.deadLetters).toBe(truth.deadLetters);
+    expect(result.join).toEqual(truth.join);
+    const prompt = new Map<string, number>();
+    for (const row of result.chargeback) prompt.set(row.identity, (prompt.get(row.identity) ?? 0) + row.promptTokens);
+    expect(Object.fromEntries(prompt)).toEqual(Object.fromEntries(truth.identities.map((i) => [i.identity, i.promptTokens])));
+    const cents = (v: string) => BigInt(v.replace('.', ''));
+    expect(result.chargeback.reduce((sum, row) => sum + cents(row.cost), 0n)).toBe(cents(result.totals.cost));
+    expect(result.chargeback.every((row) => row.team !== '(unmapped)' && row.currency === 'USD')).toBe(true);
+    expect(result.latency.length).toBeGreaterThanOrEqual(16);
+    expect(result.latency.every((r) => r.p50Ms > 0 && r.p99Ms >= r.p50Ms)).toBe(true);
+    for (const deployment of new Set(result.weights.map((w) => w.deployment))) {
+      expect(result.weights.filter((w) => w.deployment === deployment).reduce((sum, w) => sum + w.weight, 0)).toBe(100);
+    }
   });
 
   it('rejects a non-numeric --requests with a clear message', async () => {
