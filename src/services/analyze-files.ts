@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { FolderArchive } from '../adapters/archive/folder-archive.js';
 import { parseArchiveBlob } from '../adapters/archive/archive-diagnostics-source.js';
+import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { DirectoryRow } from '../contracts/directory.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
@@ -62,7 +63,8 @@ const CHUNK = 2_000;
  * One-shot analysis over files, with no store: the gateway events (JSONL, one Event Hubs body per line) go
  * through the same decoding, validation, merging, join and pricing as the pipeline. For audits and backfills.
  */
-export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> {
+/** Ledger entries (merged by id) and distinct dead letters of a JSONL file of Event Hubs bodies, read in chunks. */
+export async function readEventsFile(eventsFile: string, onProgress?: (linesRead: number) => void): Promise<{ entries: Map<string, LedgerEntry>; deadLetters: number }> {
   const entries = new Map<string, LedgerEntry>();
   const deadLetterIds = new Set<string>();
   let chunk: string[] = [];
@@ -75,27 +77,35 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
     }
     for (const letter of sorted.deadLetters) deadLetterIds.add(letter.id);
     read += chunk.length;
-    input.onProgress?.(read);
+    onProgress?.(read);
     chunk = [];
   };
-  const lines = createInterface({ input: createReadStream(input.eventsFile, 'utf8'), crlfDelay: Infinity });
+  const lines = createInterface({ input: createReadStream(eventsFile, 'utf8'), crlfDelay: Infinity });
   for await (const line of lines) {
     if (line.trim() === '') continue;
     chunk.push(line);
     if (chunk.length >= CHUNK) flush();
   }
   flush();
+  return { entries, deadLetters: deadLetterIds.size };
+}
 
-  let records: ReturnType<typeof parseArchiveBlob>['records'] = [];
-  let diagnosticsRejected = 0;
-  if (input.diagnosticsDir) {
-    const archive = new FolderArchive(input.diagnosticsDir);
-    for (const path of (await archive.list()).filter((p) => p.startsWith(`${REQUEST_RESPONSE_CONTAINER}/`))) {
-      const parsed = parseArchiveBlob(path, await archive.read(path));
-      records = records.concat(parsed.records);
-      diagnosticsRejected += parsed.rejected.length;
-    }
+/** Every valid RequestResponse record of a local archive folder, and how many were rejected. */
+export async function readArchiveFolder(dir: string): Promise<{ records: DiagnosticRecord[]; rejected: number }> {
+  const archive = new FolderArchive(dir);
+  const records: DiagnosticRecord[] = [];
+  let rejected = 0;
+  for (const path of (await archive.list()).filter((p) => p.startsWith(`${REQUEST_RESPONSE_CONTAINER}/`))) {
+    const parsed = parseArchiveBlob(path, await archive.read(path));
+    for (const record of parsed.records) records.push(record);
+    rejected += parsed.rejected.length;
   }
+  return { records, rejected };
+}
+
+export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> {
+  const { entries, deadLetters } = await readEventsFile(input.eventsFile, input.onProgress);
+  const { records, rejected: diagnosticsRejected } = input.diagnosticsDir ? await readArchiveFolder(input.diagnosticsDir) : { records: [], rejected: 0 };
   const joined = joinAll(entries.values(), records);
   const chargeback = new ChargebackLines(new PriceMatcher(input.prices), input.identity);
   for (const entry of joined.entries) chargeback.addEntry(entry);
@@ -125,7 +135,7 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
     lines: lineList,
     report: chargebackReport(lineList, { groupBy: 'identity', directory, currency: input.prices.currency }),
     directory,
-    deadLetters: deadLetterIds.size,
+    deadLetters,
     diagnosticsRejected,
     join: input.diagnosticsDir ? joined.counts : { matched: 0, noDiagnostics: joined.entries.length, bypass: 0 },
     entries: joined.entries.length,

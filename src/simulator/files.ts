@@ -7,6 +7,8 @@ export const SIMULATION_FILES = {
   diagnostics: 'diagnostics',
   directory: 'directory.csv',
   groundTruth: 'ground-truth.json',
+  llmLog: 'llm-log.jsonl',
+  metrics: 'metrics.json',
 } as const;
 
 function csvField(value: string): string {
@@ -27,5 +29,7 @@ export async function writeSimulation(outDir: string, day: SimulatedDay): Promis
     ...day.identities.map((i) => [i.identity, i.displayName, i.team, i.costCenter].map(csvField).join(',')),
   ];
   await writeFile(join(outDir, SIMULATION_FILES.directory), directory.join('\n') + '\n');
+  await writeFile(join(outDir, SIMULATION_FILES.llmLog), day.llmLog.map((row) => JSON.stringify(row)).join('\n') + '\n');
+  await writeFile(join(outDir, SIMULATION_FILES.metrics), JSON.stringify(day.metrics) + '\n');
   await writeFile(join(outDir, SIMULATION_FILES.groundTruth), JSON.stringify(day.groundTruth, null, 2) + '\n');
 }

@@ -18,6 +18,39 @@ export interface SimulationOptions {
   readonly seed: number;
   /** UTC day to simulate, `YYYY-MM-DD`. */
   readonly day: string;
+  /**
+   * Inject the faults reconciliation must find: gateway events lost before Event Hubs (~0.5 %) and a token
+   * drift in Azure Monitor metrics (one hour of one deployment reports twice its prompt tokens).
+   */
+  readonly faults?: boolean;
+}
+
+/** One `ApiManagementGatewayLlmLog` row, as a Log Analytics export (JSON lines) holds it. */
+export interface LlmLogRow {
+  readonly TimeGenerated: string;
+  readonly CorrelationId: string;
+  readonly DeploymentName: string;
+  readonly ModelName: string;
+  readonly PromptTokens: number;
+  readonly CompletionTokens: number;
+  readonly TotalTokens: number;
+  readonly IsStreamCompletion: boolean;
+}
+
+/** What each reconciliation check must report, and nothing else. */
+export interface ReconciliationTruth {
+  readonly gatewayObjectId: string;
+  /** `apim-request-id`s of requests whose gateway event was lost but whose diagnostic record exists. */
+  readonly lostEvents: readonly string[];
+  /** Gateway request ids of lost events that APIM's LLM log counted (answered with tokens). */
+  readonly lostGatewayRequestIds: readonly string[];
+  /** `apim-request-id`s of gateway requests whose diagnostic record is missing. */
+  readonly missingDiagnostics: readonly string[];
+  /** CorrelationIds of calls that bypassed the gateway, and those made with an account key. */
+  readonly bypass: readonly string[];
+  readonly keyBased: readonly string[];
+  /** The (hour, deployment) whose metrics report more prompt tokens than were processed. */
+  readonly tokenDrift: { readonly hour: string; readonly deployment: string } | null;
 }
 
 /** What the pipeline must find: computed from the simulated requests themselves, never by pipeline code. */
@@ -31,6 +64,7 @@ export interface GroundTruth {
   readonly identities: readonly IdentityTotals[];
   readonly join: { readonly matched: number; readonly noDiagnostics: number; readonly bypass: number };
   readonly diagnostics: { readonly records: number; readonly late: number; readonly missing: number; readonly bypass: number };
+  readonly reconciliation: ReconciliationTruth;
 }
 
 export interface IdentityTotals {
@@ -49,6 +83,10 @@ export interface SimulatedDay {
   /** Archive blob path → JSON lines, in the order Azure appends them (by receive time). */
   readonly archive: ReadonlyMap<string, readonly string[]>;
   readonly identities: readonly SimulatedIdentity[];
+  /** APIM's LLM log (every request the backend answered with tokens, interrupted streams included). */
+  readonly llmLog: readonly LlmLogRow[];
+  /** Azure Monitor metrics of the Azure OpenAI accounts, in the REST API's response shape (PT1H grain). */
+  readonly metrics: unknown;
   readonly groundTruth: GroundTruth;
 }
 
@@ -173,6 +211,23 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
   let noDiagnostics = 0;
   let late = 0;
   let missing = 0;
+  let lostWithRecord = 0;
+  // Faults, the LLM log and metrics draw from their own generator, so they never change the rest of the day.
+  const extra = new Random(options.seed ^ 0x5eed);
+  const llmLog: LlmLogRow[] = [];
+  const metricTokens = new Map<string, { hour: string; deployment: string; prompt: number; generated: number }>();
+  const countTokens = (time: number, deployment: string, prompt: number, generated: number) => {
+    const hour = new Date(time).toISOString().slice(0, 13);
+    const cell = metricTokens.get(`${hour}|${deployment}`) ?? { hour, deployment, prompt: 0, generated: 0 };
+    cell.prompt += prompt;
+    cell.generated += generated;
+    metricTokens.set(`${hour}|${deployment}`, cell);
+  };
+  const lostEvents: string[] = [];
+  const lostGatewayRequestIds: string[] = [];
+  const missingDiagnostics: string[] = [];
+  const bypassIds: string[] = [];
+  const keyBased: string[] = [];
 
   for (let i = 0; i < options.requests; i++) {
     const identity = random.weighted(identities, (x) => x.activity);
@@ -215,24 +270,51 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
       rateLimit: gatewayThrottled ? null : { remainingRequests: random.int(0, 300), remainingTokens: random.int(0, 300_000) },
     };
     const endMs = time + (backendMs ?? 0);
-    timed.push({ at: endMs + random.int(50, 2000), line: JSON.stringify(event) });
-
-    const t = totals.get(identity.identity) ?? { kind: identity.kind, requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 };
-    t.requests++;
-    if (usage) {
-      t.promptTokens += usage.promptTokens;
-      t.cachedTokens += usage.cachedTokens;
-      t.completionTokens += usage.completionTokens;
-      t.reasoningTokens += usage.reasoningTokens;
+    const enqueuedAt = endMs + random.int(50, 2000);
+    const lost = Boolean(options.faults && apimRequestId && extra.chance(0.005));
+    if (status === 200) {
+      // The backend processed these tokens even when the client's stream was interrupted: APIM's LLM log and
+      // Azure Monitor count them.
+      llmLog.push({
+        TimeGenerated: new Date(endMs).toISOString(),
+        CorrelationId: event.gatewayRequestId,
+        DeploymentName: deployment.deployment,
+        ModelName: deployment.modelName,
+        PromptTokens: fullUsage.promptTokens,
+        CompletionTokens: fullUsage.completionTokens,
+        TotalTokens: fullUsage.promptTokens + fullUsage.completionTokens,
+        IsStreamCompletion: stream,
+      });
+      countTokens(time, deployment.deployment, fullUsage.promptTokens, fullUsage.completionTokens);
     }
-    totals.set(identity.identity, t);
+    if (lost) {
+      if (status === 200) lostGatewayRequestIds.push(event.gatewayRequestId);
+    } else {
+      timed.push({ at: enqueuedAt, line: JSON.stringify(event) });
+      const t = totals.get(identity.identity) ?? { kind: identity.kind, requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 };
+      t.requests++;
+      if (usage) {
+        t.promptTokens += usage.promptTokens;
+        t.cachedTokens += usage.cachedTokens;
+        t.completionTokens += usage.completionTokens;
+        t.reasoningTokens += usage.reasoningTokens;
+      }
+      totals.set(identity.identity, t);
+    }
 
     if (!apimRequestId || random.chance(0.01)) {
+      if (lost) continue;
       noDiagnostics++;
-      if (apimRequestId) missing++;
+      if (apimRequestId) {
+        missing++;
+        missingDiagnostics.push(apimRequestId);
+      }
       continue;
     }
-    matched++;
+    if (lost) {
+      lostWithRecord++;
+      lostEvents.push(apimRequestId!);
+    } else matched++;
     const isLate = random.chance(0.03);
     if (isLate) late++;
     const delayMs = isLate ? random.int(1, 30) * 3_600_000 : random.int(3, 10) * 60_000;
@@ -249,9 +331,29 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
     const caller = random.pick(identities).caller;
     const objectId = random.chance(0.5) && caller ? caller.oid : '';
     const durationMs = Math.round(backend.baseMs * random.logNormal(2, 0.3));
-    const record = diagnosticRecord(random, { apimRequestId: random.uuid(), time, durationMs, status: 200, stream: false, usage: null }, backend, deployment, objectId);
+    const correlationId = random.uuid();
+    const record = diagnosticRecord(random, { apimRequestId: correlationId, time, durationMs, status: 200, stream: false, usage: null }, backend, deployment, objectId);
     addRecord(backend.account, time + durationMs + random.int(3, 10) * 60_000, recordLine(record));
+    bypassIds.push(correlationId);
+    if (objectId === '') keyBased.push(correlationId);
+    const tokens = simulateUsage(extra, deployment);
+    countTokens(time, deployment.deployment, tokens.promptTokens, tokens.completionTokens);
   }
+
+  const cells = [...metricTokens.values()].sort((a, b) => (a.hour < b.hour ? -1 : a.hour > b.hour ? 1 : a.deployment < b.deployment ? -1 : 1));
+  const medianPrompt = [...cells].sort((a, b) => a.prompt - b.prompt)[Math.floor(cells.length / 2)]?.prompt ?? 0;
+  const busiest = cells.filter((c) => c.prompt > medianPrompt);
+  const drifted = options.faults && busiest.length > 0 ? busiest[extra.int(0, busiest.length - 1)]! : null;
+  if (drifted) drifted.prompt *= 2;
+  const series = (name: 'ProcessedPromptTokens' | 'GeneratedTokens') => ({
+    name: { value: name, localizedValue: name === 'ProcessedPromptTokens' ? 'Processed Inference Tokens' : 'Generated Completion Tokens' },
+    unit: 'Count',
+    timeseries: DEPLOYMENTS.map((d) => ({
+      metadatavalues: [{ name: { value: 'ModelDeploymentName' }, value: d.deployment }],
+      data: cells.filter((c) => c.deployment === d.deployment).map((c) => ({ timeStamp: `${c.hour}:00:00Z`, total: name === 'ProcessedPromptTokens' ? c.prompt : c.generated })),
+    })),
+  });
+  const metrics = { cost: 0, timespan: `${options.day}T00:00:00Z/${options.day}T23:59:59Z`, interval: 'PT1H', value: [series('ProcessedPromptTokens'), series('GeneratedTokens')] };
 
   // Delivery order: by enqueue time, with local reordering, redelivered duplicates and ~1 % malformed events.
   timed.sort((a, b) => a.at - b.at);
@@ -299,18 +401,30 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
     eventLines: delivered,
     archive: sortedArchive,
     identities,
+    llmLog,
+    metrics,
     groundTruth: {
       seed: options.seed,
       day: options.day,
       requests: options.requests,
       events: { lines: delivered.length, distinct, duplicates, malformed: malformedCount },
-      ledgerEntries: options.requests,
+      ledgerEntries: options.requests - lostEvents.length,
       deadLetters: malformedCount,
       identities: [...totals.entries()]
         .map(([identity, t]) => ({ identity, ...t }))
         .sort((a, b) => (a.identity < b.identity ? -1 : 1)),
-      join: { matched, noDiagnostics, bypass },
+      // The join cannot tell a lost gateway event from a bypass call: both are records without a request.
+      join: { matched, noDiagnostics, bypass: bypass + lostWithRecord },
       diagnostics: { records, late, missing, bypass },
+      reconciliation: {
+        gatewayObjectId: GATEWAY_OBJECT_ID,
+        lostEvents,
+        lostGatewayRequestIds,
+        missingDiagnostics,
+        bypass: bypassIds,
+        keyBased,
+        tokenDrift: drifted ? { hour: drifted.hour, deployment: drifted.deployment } : null,
+      },
     },
   };
 }
