@@ -150,6 +150,8 @@ module functionApp 'modules/function-app.bicep' = {
     authAudience: empty(authAudience) ? 'api://tokenledger-${resourceToken}' : authAudience
     joinGraceMinutes: joinGraceMinutes
     joinSchedule: joinSchedule
+    openAiAccountIds: openAiAccountIds
+    metricsEndpoint: 'https://${location}.metrics.monitor.azure.com'
   }
 }
 

@@ -5,6 +5,7 @@ import { describeIssues } from '../../src/domain/event-normalization.js';
 import type { AggregateStore } from '../../src/ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
 import type { LedgerStore } from '../../src/ports/ledger-store.js';
+import type { ReconciliationStore } from '../../src/ports/reconciliation.js';
 import { latencyReport, weightsReport } from '../../src/services/latency-report.js';
 import { trafficReport } from '../../src/services/traffic-report.js';
 
@@ -64,5 +65,16 @@ export function createTrafficHandler(ports: () => OperationsPorts) {
     const { query } = parsed;
     const { ledger, diagnostics } = ports();
     return { status: 200, jsonBody: await trafficReport(ledger, diagnostics, query) };
+  };
+}
+
+/** `GET /api/reconciliation?from&to`: stored check results of the window (role Operations.Read). */
+export function createReconciliationHandler(results: () => ReconciliationStore) {
+  return async (request: HttpRequest): Promise<HttpResponseInit> => {
+    const parsed = parse(request);
+    if (!parsed.ok) return parsed.response;
+    const { query } = parsed;
+    const checks = (await results().listResults(query)).filter((c) => !query.deployment || c.deployment === query.deployment);
+    return { status: 200, jsonBody: { from: query.from.toISOString(), to: query.to.toISOString(), checks } };
   };
 }

@@ -36,6 +36,15 @@ param joinGraceMinutes int = 120
 @description('NCRONTAB schedule of the join timer.')
 param joinSchedule string = '0 */5 * * * *'
 
+@description('Azure OpenAI account resource ids whose Azure Monitor token metrics are reconciled.')
+param openAiAccountIds array = []
+
+@description('Regional Azure Monitor metrics endpoint of those accounts (https://<region>.metrics.monitor.azure.com).')
+param metricsEndpoint string
+
+@description('NCRONTAB schedule of the reconciliation timer.')
+param reconcileSchedule string = '0 15 * * * *'
+
 @description('NCRONTAB schedule of the chargeback rollup timer.')
 param rollupSchedule string = '30 */5 * * * *'
 
@@ -145,6 +154,9 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     JOIN_GRACE_MINUTES: string(joinGraceMinutes)
     JOIN_SCHEDULE: joinSchedule
     ROLLUP_SCHEDULE: rollupSchedule
+    RECONCILE_SCHEDULE: reconcileSchedule
+    AZURE_OPENAI_RESOURCE_IDS: join(openAiAccountIds, ',')
+    METRICS_ENDPOINT: metricsEndpoint
     // Empty: the price table shipped with the package (prices/default-prices.json).
     PRICE_TABLE_PATH: ''
 

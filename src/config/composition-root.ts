@@ -2,11 +2,15 @@ import { readFileSync } from 'node:fs';
 import { CosmosClient, type Database } from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
 import { LogsQueryClient } from '@azure/monitor-query-logs';
+import { MetricsClient } from '@azure/monitor-query-metrics';
+import { AzureReconciliationSources } from '../adapters/log-analytics/log-analytics-reconciliation-sources.js';
+import type { ReconcilePorts } from '../services/reconcile-windows.js';
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { ArchiveDiagnosticsSource } from '../adapters/archive/archive-diagnostics-source.js';
 import { BlobArchive } from '../adapters/archive/blob-archive.js';
 import { CosmosAggregateStore } from '../adapters/cosmos/cosmos-aggregate-store.js';
+import { CosmosReconciliationStore } from '../adapters/cosmos/cosmos-reconciliation-store.js';
 import { CosmosDeadLetterStore } from '../adapters/cosmos/cosmos-dead-letter-store.js';
 import { CosmosDiagnosticsStore } from '../adapters/cosmos/cosmos-diagnostics-store.js';
 import { CosmosLedgerStore } from '../adapters/cosmos/cosmos-ledger-store.js';
@@ -22,6 +26,7 @@ import { readPackageFile } from './package-files.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
+import type { ReconciliationStore } from '../ports/reconciliation.js';
 import type { IngestPorts } from '../services/ingest-batch.js';
 import type { JoinPorts } from '../services/join-diagnostics.js';
 import type { Settings } from './settings.js';
@@ -57,6 +62,7 @@ export interface Stores extends IngestPorts {
   readonly database: Database;
   readonly diagnostics: DiagnosticsStore;
   readonly aggregates: AggregateStore;
+  readonly reconciliation: ReconciliationStore;
 }
 
 export function createStores(client: CosmosClient, settings: Settings): Stores {
@@ -67,6 +73,7 @@ export function createStores(client: CosmosClient, settings: Settings): Stores {
     deadLetters: new CosmosDeadLetterStore(database.container(CONTAINERS.deadLetters.id)),
     diagnostics: new CosmosDiagnosticsStore(database.container(CONTAINERS.diagnostics.id)),
     aggregates: new CosmosAggregateStore(database.container(CONTAINERS.aggregates.id)),
+    reconciliation: new CosmosReconciliationStore(database.container(CONTAINERS.aggregates.id)),
   };
 }
 
@@ -136,4 +143,23 @@ export function tokenValidatorFrom(settings: Settings): TokenValidator {
 export function directoryFromEnvironment(settings: Settings): IdentityDirectory {
   if (!settings.Tables__endpoint) throw new Error('Tables__endpoint is required for the identity directory');
   return new TableIdentityDirectory(new TableClient(settings.Tables__endpoint, 'identities', credentialFor(settings)));
+}
+
+/** The reconciliation timer's ports: Log Analytics and Azure Monitor metrics on Azure's side, the ledger on ours. */
+export function reconcilePortsFromEnvironment(settings: Settings): ReconcilePorts {
+  const workspaceId = settings.LOG_ANALYTICS_WORKSPACE_ID;
+  if (!workspaceId || !settings.Tables__endpoint) throw new Error('reconciliation needs LOG_ANALYTICS_WORKSPACE_ID and Tables__endpoint');
+  const credential = credentialFor(settings);
+  const resourceIds = (settings.AZURE_OPENAI_RESOURCE_IDS ?? '').split(',').map((id) => id.trim()).filter(Boolean);
+  const stores = storesFromEnvironment(settings);
+  return {
+    ledger: stores.ledger,
+    results: stores.reconciliation,
+    watermarks: new TableWatermarkStore(new TableClient(settings.Tables__endpoint, 'watermarks', credential)),
+    sources: new AzureReconciliationSources({
+      logs: new LogsQueryClient(credential),
+      workspaceId,
+      ...(resourceIds.length > 0 ? { metrics: { client: new MetricsClient(settings.METRICS_ENDPOINT, credential), resourceIds } } : {}),
+    }),
+  };
 }

@@ -29,6 +29,12 @@ export const settingsSchema = z
     AUTH_AUTHORITY_HOST: z.url().default('https://login.microsoftonline.com'),
     /** Price table file (see prices/README.md); the shipped default when unset. */
     PRICE_TABLE_PATH: z.string().optional(),
+    /** NCRONTAB schedule of the reconciliation timer (%RECONCILE_SCHEDULE%). */
+    RECONCILE_SCHEDULE: z.string().default('0 15 * * * *'),
+    /** Azure OpenAI account resource ids whose Azure Monitor metrics are reconciled. Comma-separated. */
+    AZURE_OPENAI_RESOURCE_IDS: z.string().optional(),
+    /** Regional Azure Monitor metrics endpoint (`https://<region>.metrics.monitor.azure.com`) of those accounts. */
+    METRICS_ENDPOINT: z.url().default('https://eastus.metrics.monitor.azure.com'),
     /** NCRONTAB schedule of the chargeback rollup timer (%ROLLUP_SCHEDULE%). */
     ROLLUP_SCHEDULE: z.string().default('30 */5 * * * *'),
     /** Minutes after which a ledger entry without diagnostics is final as "no diagnostics". */

@@ -35,12 +35,14 @@ export interface CheckResult {
 export interface Thresholds {
   readonly warnPct: number;
   readonly failPct: number;
+  /** A difference this small (in the check's unit) is ok whatever its percentage: a quiet hour is not an alarm. */
+  readonly minAbsolute?: number;
 }
 
 export const DEFAULT_THRESHOLDS: Readonly<Record<Exclude<CheckName, 'bypass'>, Thresholds>> = {
   requests: { warnPct: 0, failPct: 1 },
   'llm-tokens': { warnPct: 0.5, failPct: 2 },
-  'metrics-tokens': { warnPct: 20, failPct: 40 },
+  'metrics-tokens': { warnPct: 20, failPct: 40, minAbsolute: 10_000 },
 };
 
 export interface LlmUsageRow {
@@ -109,7 +111,9 @@ class Cells {
 }
 
 function graded(thresholds: Thresholds) {
-  return (cell: { driftPct: number | null; gatewayOnly: string[]; diagnosticsOnly: string[] }): CheckStatus => {
+  return (cell: { expected: number; actual: number; driftPct: number | null; gatewayOnly: string[]; diagnosticsOnly: string[] }): CheckStatus => {
+    const oneSided = cell.gatewayOnly.length > 0 || cell.diagnosticsOnly.length > 0;
+    if (!oneSided && Math.abs(cell.actual - cell.expected) <= (thresholds.minAbsolute ?? 0)) return 'ok';
     const drift = cell.driftPct === null ? Infinity : Math.abs(cell.driftPct);
     if (drift > thresholds.failPct) return 'fail';
     if (drift > thresholds.warnPct || cell.gatewayOnly.length > 0 || cell.diagnosticsOnly.length > 0) return 'warn';

@@ -19,6 +19,9 @@ import { GROUP_BY, type GroupBy } from '../domain/chargeback.js';
 import { formatPicodollars } from '../domain/money.js';
 import { chargebackReportFor, type ChargebackReportResult } from '../services/chargeback-report.js';
 import { importDirectory } from '../services/import-directory.js';
+import { createReconcileHandler } from '../../functions/handlers/reconcile.js';
+import { StoredAndFileReconciliationSources } from '../adapters/archive/file-reconciliation-sources.js';
+import type { CheckResult } from '../domain/reconciliation.js';
 import { fireTimer } from './timer-runner.js';
 import { simulateDay, type GroundTruth } from '../simulator/traffic.js';
 import { Random } from '../simulator/random.js';
@@ -51,6 +54,7 @@ export interface DemoSummary {
   readonly deadLetters: number;
   readonly join: JoinCounts;
   readonly chargeback: Readonly<Record<GroupBy, ChargebackReportResult>>;
+  readonly reconciliation: readonly CheckResult[];
   readonly identities: readonly TokenTotals[];
   readonly checks: readonly DemoCheck[];
   readonly ok: boolean;
@@ -136,6 +140,27 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
   const rollupOptions = rollupOptionsFrom(stack.settings);
   await fireTimer('rollup', createRollupHandler(() => stack.stores, () => rollupOptions));
 
+  progress.step('running the reconciliation timer for the simulated day (stored diagnostics, LLM log and metrics exports)');
+  const reconcileHandler = createReconcileHandler(
+    () => ({
+      ledger: stack.stores.ledger,
+      results: stack.stores.reconciliation,
+      watermarks: TableWatermarkStore.fromConnectionString(stack.azurite.connectionString, 'watermarks'),
+      sources: new StoredAndFileReconciliationSources(stack.stores.diagnostics, {
+        llmLog: joinPath(outDir, SIMULATION_FILES.llmLog),
+        metrics: joinPath(outDir, SIMULATION_FILES.metrics),
+      }),
+    }),
+    () => ({
+      watermarkName: `reconcile-${options.seed}-${runId}`,
+      gatewayObjectIds: new Set([day.groundTruth.reconciliation.gatewayObjectId]),
+      // The simulated day is in the past: run as if at its end plus the settle time, covering exactly that day.
+      now: () => new Date(dayStart + 86_400_000 + 2 * 3_600_000),
+      initialLookbackInMs: 86_400_000,
+    }),
+  );
+  await fireTimer('reconcile', reconcileHandler);
+
   progress.step('reading the ledger back');
   const report = await identityTokenReport(stack.stores.ledger, { from: new Date(dayStart), to: new Date(dayStart + 86_400_000) });
   const range = { from: new Date(dayStart), to: new Date(dayStart + 86_400_000) };
@@ -152,6 +177,8 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
   const grandTotals = new Set(GROUP_BY.map((g) => reports[g].totals.costPico));
   const rowSums = new Set(GROUP_BY.map((g) => reports[g].rows.reduce((sum, r) => sum + r.costPico, 0n)));
   const tileTokens = new Map(reports.identity.rows.map((r) => [r.key, r]));
+
+  const reconciliation = await stack.stores.reconciliation.listResults(range);
 
   progress.step('counting dead letters');
   let deadLetters = 0;
@@ -190,6 +217,7 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
     deadLetters,
     join,
     chargeback: reports,
+    reconciliation,
     identities: report.rows,
     checks,
     ok: checks.every((c) => c.ok),

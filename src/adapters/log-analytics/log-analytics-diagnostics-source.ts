@@ -61,7 +61,7 @@ export function readQueryFile(file: string): string {
   return readPackageFile(`queries/${file}`);
 }
 
-class QueryRunner {
+export class QueryRunner {
   private readonly maxAttempts: number;
   private readonly baseDelayInMs: number;
   private readonly maxDelayInMs: number;
@@ -204,13 +204,13 @@ export class LogAnalyticsLlmUsageSource implements LlmUsageSource {
 
 type Row = Record<string, unknown>;
 
-function rowObjects(table: LogsTable): Row[] {
+export function rowObjects(table: LogsTable): Row[] {
   const names = table.columnDescriptors.map((c, i) => c.name ?? `Column${i}`);
   return table.rows.map((cells) => Object.fromEntries(names.map((name, i) => [name, cells[i]])));
 }
 
 /** Maps an `AzureDiagnostics` row onto the archive record shape `parseRequestResponse` reads. */
-function toRawRecord(row: Row): Record<string, unknown> {
+export function toRawRecord(row: Row): Record<string, unknown> {
   return {
     correlationId: row['CorrelationId'],
     time: isoOrString(row['TimeGenerated']),
@@ -233,7 +233,7 @@ function isoOrString(value: unknown): unknown {
   return value instanceof Date ? (Number.isNaN(value.getTime()) ? String(value) : value.toISOString()) : value;
 }
 
-function tokenCount(row: Row, column: string): number {
+export function tokenCount(row: Row, column: string): number {
   const value = Number(row[column] ?? 0);
   if (!Number.isSafeInteger(value) || value < 0) throw new Error(`Log Analytics returned ${column} = ${JSON.stringify(row[column])} for ${String(row['CorrelationId'])}`);
   return value;

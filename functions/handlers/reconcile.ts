@@ -1,0 +1,11 @@
+import type { InvocationContext, Timer } from '@azure/functions';
+import { runReconciliation, type ReconcilePorts, type ReconcileRunOptions } from '../../src/services/reconcile-windows.js';
+
+/** Timer handler: reconciles the hours since the last run against Log Analytics and Azure Monitor metrics. */
+export function createReconcileHandler(ports: () => ReconcilePorts, options: () => Omit<ReconcileRunOptions, 'now'> & { now?: () => Date }) {
+  return async function reconcileTimer(_timer: Timer, context: InvocationContext): Promise<void> {
+    const { now, ...rest } = options();
+    const result = await runReconciliation(ports(), { ...rest, now: now?.() ?? new Date() });
+    context.log(result.window ? `reconciled ${result.window.from.toISOString()}..${result.window.to.toISOString()}: ${result.results} results` : 'reconciliation: nothing settled yet');
+  };
+}

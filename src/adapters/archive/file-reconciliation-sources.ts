@@ -1,0 +1,44 @@
+import { readFile } from 'node:fs/promises';
+import type { DiagnosticRecord } from '../../contracts/diagnostic-record.js';
+import { llmLogRowSchema, metricsResponseSchema, toLlmUsageRow, toMetricTokens } from '../../contracts/reconciliation-inputs.js';
+import type { LlmUsageRow, MetricTokens } from '../../domain/reconciliation.js';
+import type { DiagnosticsStore } from '../../ports/diagnostics-store.js';
+import type { ReconciliationSources, TimeWindow } from '../../ports/reconciliation.js';
+
+const inWindow = (time: string, window: TimeWindow) => {
+  const t = Date.parse(time);
+  return t >= window.from.getTime() && t < window.to.getTime();
+};
+
+/**
+ * Azure's side read from what the pipeline already stored (RequestResponse records pulled by the join) and from
+ * exports on disk: an `ApiManagementGatewayLlmLog` export (JSON lines) and an Azure Monitor metrics response.
+ * The local stack uses it; in Azure, AzureReconciliationSources queries Log Analytics and Azure Monitor.
+ */
+export class StoredAndFileReconciliationSources implements ReconciliationSources {
+  constructor(
+    private readonly diagnostics: Pick<DiagnosticsStore, 'listRecords'>,
+    private readonly files: { readonly llmLog?: string; readonly metrics?: string },
+  ) {}
+
+  async records(window: TimeWindow): Promise<DiagnosticRecord[]> {
+    const records: DiagnosticRecord[] = [];
+    for await (const page of this.diagnostics.listRecords(window)) records.push(...page);
+    return records;
+  }
+
+  async llmUsage(window: TimeWindow): Promise<LlmUsageRow[]> {
+    if (!this.files.llmLog) return [];
+    return (await readFile(this.files.llmLog, 'utf8'))
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => toLlmUsageRow(llmLogRowSchema.parse(JSON.parse(line))))
+      .filter((row) => inWindow(row.time, window));
+  }
+
+  async metrics(window: TimeWindow): Promise<MetricTokens[]> {
+    if (!this.files.metrics) return [];
+    const all = toMetricTokens(metricsResponseSchema.parse(JSON.parse(await readFile(this.files.metrics, 'utf8'))));
+    return all.filter((m) => inWindow(`${m.hour}:00:00Z`, window));
+  }
+}

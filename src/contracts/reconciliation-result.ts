@@ -1,0 +1,17 @@
+import { z } from 'zod';
+import { CHECKS } from '../domain/reconciliation.js';
+
+/** A stored reconciliation result (see src/domain/reconciliation.ts for what each check compares). */
+export const checkResultSchema = z.object({
+  check: z.enum(CHECKS),
+  window: z.string(),
+  deployment: z.string(),
+  expected: z.number(),
+  actual: z.number(),
+  driftPct: z.number().nullable(),
+  status: z.enum(['ok', 'warn', 'fail']),
+  gatewayOnly: z.array(z.string()),
+  gatewayOnlyCount: z.number().int(),
+  diagnosticsOnly: z.array(z.string()),
+  diagnosticsOnlyCount: z.number().int(),
+});

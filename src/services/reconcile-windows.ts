@@ -1,0 +1,67 @@
+import { reconcile, type CheckResult, type Thresholds } from '../domain/reconciliation.js';
+import type { WatermarkStore } from '../ports/diagnostics-source.js';
+import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import type { LedgerStore, StoreOptions } from '../ports/ledger-store.js';
+import type { ReconciliationSources, ReconciliationStore, TimeWindow } from '../ports/reconciliation.js';
+
+export interface ReconcilePorts {
+  readonly ledger: LedgerStore;
+  readonly sources: ReconciliationSources;
+  readonly results: ReconciliationStore;
+  readonly watermarks: WatermarkStore;
+}
+
+export interface ReconcileOptions extends StoreOptions {
+  readonly gatewayObjectIds: ReadonlySet<string>;
+  readonly thresholds?: Partial<Record<'requests' | 'llm-tokens' | 'metrics-tokens', Thresholds>>;
+}
+
+export interface ReconcileRunOptions extends ReconcileOptions {
+  readonly now: Date;
+  readonly watermarkName: string;
+  /** Diagnostics and metrics arrive late: only windows older than this are reconciled. */
+  readonly settleInMs?: number;
+  /** Longest window one run covers, so a run stays within the timer's time limit. */
+  readonly maxWindowInMs?: number;
+  /** Where a first run starts, back from the settled end. */
+  readonly initialLookbackInMs?: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** The checks of one window (whole hours), from one query per source. */
+export async function reconcileWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, window: TimeWindow, options: ReconcileOptions): Promise<CheckResult[]> {
+  const entries: LedgerEntry[] = [];
+  for await (const page of ports.ledger.listEntries(window, options)) entries.push(...page);
+  const [records, llmUsage, metrics] = await Promise.all([
+    ports.sources.records(window, options),
+    ports.sources.llmUsage?.(window, options),
+    ports.sources.metrics?.(window, options),
+  ]);
+  return reconcile({
+    entries,
+    records,
+    ...(llmUsage ? { llmUsage } : {}),
+    ...(metrics ? { metrics } : {}),
+    gatewayObjectIds: options.gatewayObjectIds,
+    ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+  });
+}
+
+/**
+ * One scheduled run: reconciles the whole hours between the watermark and the settled end, stores the results
+ * (deterministic ids: a re-run replaces them) and only then advances the watermark, so a failed run resumes
+ * where it stopped.
+ */
+export async function runReconciliation(ports: ReconcilePorts, options: ReconcileRunOptions): Promise<{ window: TimeWindow | null; results: number }> {
+  const settledEnd = Math.floor((options.now.getTime() - (options.settleInMs ?? 2 * HOUR_MS)) / HOUR_MS) * HOUR_MS;
+  const stored = await ports.watermarks.get(options.watermarkName, options);
+  const from = stored ? Date.parse(stored) : settledEnd - (options.initialLookbackInMs ?? 24 * HOUR_MS);
+  const to = Math.min(settledEnd, from + (options.maxWindowInMs ?? 24 * HOUR_MS));
+  if (to <= from) return { window: null, results: 0 };
+  const window = { from: new Date(from), to: new Date(to) };
+  const results = await reconcileWindow(ports, window, options);
+  await ports.results.upsertResults(results, options);
+  await ports.watermarks.set(options.watermarkName, window.to.toISOString(), options);
+  return { window, results: results.length };
+}
