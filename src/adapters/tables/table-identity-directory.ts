@@ -1,12 +1,11 @@
 import { odata, TableClient, type TransactionAction } from '@azure/data-tables';
+import { asStoreError, isLoopbackHttp, statusCodeOf } from './table-errors.js';
 import { checkDirectoryRow, describeIssues, directoryRowSchema, type DirectoryRow } from '../../contracts/directory.js';
 import type { GetAllOptions, IdentityDirectory, UpsertRowsOptions } from '../../ports/identity-directory.js';
-import { TransientStoreError } from '../../ports/ledger-store.js';
 
 const PARTITION_KEY = 'identity';
 /** A table transaction holds at most 100 operations, all in one partition. */
 const MAX_TRANSACTION_SIZE = 100;
-const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 /**
  * Row keys may not hold `/ \ # ?` or control characters, and hold at most 512 UTF-16 code units (1 KiB). The
  * schema already refuses control characters; the other four and the escape character `~` itself are written as
@@ -130,22 +129,3 @@ function fromEntity(entity: Partial<IdentityEntity>): DirectoryRow {
   return parsed.data;
 }
 
-function isLoopbackHttp(url: string): boolean {
-  const parsed = new URL(url);
-  if (parsed.protocol !== 'http:') return false;
-  const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
-function statusCodeOf(error: unknown): number | undefined {
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
-}
-
-function asStoreError(error: unknown, what: string): unknown {
-  const status = statusCodeOf(error);
-  if (status !== undefined && TRANSIENT_STATUS.has(status)) return new TransientStoreError(`${what} failed with HTTP ${status}`, { cause: error });
-  // No response at all (connection refused or reset, DNS): the service may be back on the next attempt.
-  if ((error as { code?: unknown } | null)?.code === 'REQUEST_SEND_ERROR') return new TransientStoreError(`${what} failed: ${(error as Error).message}`, { cause: error });
-  return error;
-}

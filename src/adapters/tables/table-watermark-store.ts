@@ -1,9 +1,9 @@
 import { TableClient } from '@azure/data-tables';
-import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
+import { asStoreError, isLoopbackHttp, statusCodeOf } from './table-errors.js';
+import type { StoreOptions } from '../../ports/ledger-store.js';
 import type { WatermarkStore } from '../../ports/diagnostics-source.js';
 
 const PARTITION_KEY = 'watermarks';
-const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 /** Characters Azure Tables forbid in a row key, and control characters. */
 const INVALID_ROW_KEY = /[/\\#?\u0000-\u001f\u007f-\u009f]/;
 
@@ -56,26 +56,9 @@ export class TableWatermarkStore implements WatermarkStore {
   }
 }
 
-function isLoopbackHttp(url: string): boolean {
-  const parsed = new URL(url);
-  if (parsed.protocol !== 'http:') return false;
-  const host = parsed.hostname.replace(/^\[|\]$/g, '');
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
 function checkName(name: string): void {
   if (name.length === 0 || name.length > 512 || INVALID_ROW_KEY.test(name)) {
     throw new RangeError(`watermark name ${JSON.stringify(name).slice(0, 80)} is not a valid table row key`);
   }
 }
 
-function statusCodeOf(error: unknown): number | undefined {
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
-}
-
-function asStoreError(error: unknown, what: string): unknown {
-  const status = statusCodeOf(error);
-  if (status !== undefined && TRANSIENT_STATUS.has(status)) return new TransientStoreError(`${what} failed with HTTP ${status}`, { cause: error });
-  return error;
-}
