@@ -11,8 +11,12 @@ import { chargebackCsv, chargebackLineRows } from '../domain/chargeback-formats.
 import { startLocalApi } from '../local/local-api.js';
 import { demoTokens } from '../local/token-issuer.js';
 import { analyzeFiles } from '../services/analyze-files.js';
+import { reconcileFiles } from '../services/reconcile-files.js';
 import { directoryCommand } from './commands/directory.js';
 import { fetchReport } from './report-client.js';
+import { toWeightsTable } from '../contracts/apim-backend-pool.js';
+import type { WeightsRecommendation } from '../domain/weights.js';
+import type { LatencyReport } from '../services/latency-report.js';
 import { startLocalStack } from '../local/local-stack.js';
 import { runDemo, type DemoSummary } from '../local/demo.js';
 import { writeSimulation } from '../simulator/files.js';
@@ -62,6 +66,13 @@ function printSummary(summary: DemoSummary): void {
       summary.identities.map((r) => [r.identity, r.kind, r.requests, r.promptTokens, r.cachedTokens, r.completionTokens, r.reasoningTokens]),
     ) + '\n',
   );
+  const statuses = new Map<string, Record<string, number>>();
+  for (const c of summary.reconciliation) {
+    const counts = statuses.get(c.check) ?? { ok: 0, warn: 0, fail: 0 };
+    counts[c.status] = (counts[c.status] ?? 0) + 1;
+    statuses.set(c.check, counts);
+  }
+  out.write('\nReconciliation (hour x deployment results)\n' + formatTable(['check', 'ok', 'warn', 'fail'], [...statuses].map(([check, n]) => [check, n['ok'] ?? 0, n['warn'] ?? 0, n['fail'] ?? 0])) + '\n');
   const d = summary.delivery;
   out.write(`\nDelivered ${d.events.toLocaleString('en-US')} events in ${d.deliveries} batches (${d.redeliveries} redelivered).\n`);
   out.write('\nChecks against the simulator\'s ground truth\n');
@@ -80,8 +91,9 @@ export function buildCli(): Command {
     .addOption(seedOption())
     .addOption(dayOption())
     .requiredOption('--out <dir>', 'output folder')
-    .action(async (opts: { requests: number; seed: number; day: string; out: string }) => {
-      const simulated = simulateDay({ requests: opts.requests, seed: opts.seed, day: opts.day });
+    .option('--faults', 'inject the faults reconciliation must find: lost gateway events and a metrics token drift')
+    .action(async (opts: { requests: number; seed: number; day: string; out: string; faults?: boolean }) => {
+      const simulated = simulateDay({ requests: opts.requests, seed: opts.seed, day: opts.day, faults: Boolean(opts.faults) });
       await writeSimulation(opts.out, simulated);
       const t = simulated.groundTruth;
       process.stdout.write(
@@ -126,6 +138,7 @@ export function buildCli(): Command {
           '',
           'Serving the local stack until Ctrl-C.',
           `API: ${api.url}/api/chargeback`,
+          `Dashboard: ${api.url}/api/dashboard/`,
           `Finance token: ${tokens.finance}`,
           `Operator token: ${tokens.operator}`,
           '',
@@ -140,6 +153,37 @@ export function buildCli(): Command {
       await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
       await api.stop();
       await stack.stop();
+    });
+
+  program
+    .command('reconcile')
+    .description('Reconciliation checks over files: gateway events vs RequestResponse records, APIM LLM log and Azure Monitor metrics.')
+    .requiredOption('--events <file>', 'gateway events, JSON lines')
+    .requiredOption('--diagnostics <dir>', 'RequestResponse storage archive folder')
+    .option('--llm-log <file>', 'ApiManagementGatewayLlmLog export, JSON lines')
+    .option('--metrics <file>', 'Azure Monitor metrics response JSON (ProcessedPromptTokens, GeneratedTokens by ModelDeploymentName)')
+    .option('--gateway-object-ids <ids>', "comma-separated object ids of the gateway's managed identities")
+    .addOption(new Option('--format <format>', 'output format').choices(['json', 'table']).default('table'))
+    .action(async (opts: { events: string; diagnostics: string; llmLog?: string; metrics?: string; gatewayObjectIds?: string; format: string }) => {
+      const checks = await reconcileFiles({
+        eventsFile: opts.events,
+        diagnosticsDir: opts.diagnostics,
+        ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
+        ...(opts.metrics ? { metricsFile: opts.metrics } : {}),
+        gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }),
+        maxSample: 1000,
+      });
+      if (opts.format === 'json') {
+        const rows = checks.map(({ check, window, deployment, expected, actual, driftPct, status, gatewayOnly, diagnosticsOnly }) => ({ check, window, deployment, expected, actual, driftPct, status, gatewayOnly, diagnosticsOnly }));
+        return void process.stdout.write(JSON.stringify({ checks: rows }, null, 2) + '\n');
+      }
+      const flagged = checks.filter((c) => c.status !== 'ok');
+      process.stdout.write(
+        formatTable(
+          ['check', 'window', 'deployment', 'expected', 'actual', 'drift %', 'status', 'gateway only', 'diagnostics only'],
+          flagged.map((c) => [c.check, c.window, c.deployment, c.expected, c.actual, c.driftPct === null ? '' : c.driftPct.toFixed(2), c.status, c.gatewayOnlyCount, c.diagnosticsOnlyCount]),
+        ) + `\n${checks.length - flagged.length} of ${checks.length} results ok\n`,
+      );
     });
 
   program
@@ -175,6 +219,8 @@ export function buildCli(): Command {
               diagnosticsRejected: result.diagnosticsRejected,
               unpriced: result.report.unpriced,
               join: result.join,
+              latency: result.latency,
+              weights: result.weights,
             },
             null,
             2,
@@ -216,6 +262,41 @@ export function buildCli(): Command {
       }
       if (opts.out) await writeFile(opts.out, text);
       else process.stdout.write(text);
+    });
+
+  const operationsOptions = (command: Command) =>
+    command
+      .option('--api <url>', 'TokenLedger API base URL (env TOKENLEDGER_API)', process.env['TOKENLEDGER_API'] ?? 'http://127.0.0.1:7071')
+      .option('--token <jwt>', 'bearer token with Operations.Read (env TOKENLEDGER_TOKEN)', process.env['TOKENLEDGER_TOKEN'])
+      .option('--from <date>', 'start, ISO date or instant (default: 24 hours ago)')
+      .option('--to <date>', 'end, exclusive (default: now)')
+      .option('--deployment <name>', 'one deployment only');
+  const period = (opts: { from?: string; to?: string; deployment?: string }) => ({
+    from: opts.from ?? new Date(Date.now() - 86_400_000).toISOString(),
+    to: opts.to ?? new Date().toISOString(),
+    ...(opts.deployment ? { deployment: opts.deployment } : {}),
+  });
+  operationsOptions(report.command('latency').description('p50/p90/p95/p99 service latency, counts, 429 and error rates per region.'))
+    .addOption(new Option('--format <format>', 'output format').choices(['json', 'table']).default('table'))
+    .action(async (opts: { api: string; token?: string; from?: string; to?: string; deployment?: string; format: string }) => {
+      const body = (await (await fetchReport(opts.api, 'api/latency', { ...period(opts), groupBy: 'region' }, opts.token)).json()) as LatencyReport;
+      if (opts.format === 'json') return void process.stdout.write(JSON.stringify(body, null, 2) + '\n');
+      const ms = (v: number | null) => (v === null ? '' : v.toFixed(0));
+      const pct = (v: number) => `${(v * 100).toFixed(2)} %`;
+      process.stdout.write(
+        formatTable(
+          ['region', 'requests', 'p50 ms', 'p90 ms', 'p95 ms', 'p99 ms', '429 rate', 'error rate'],
+          body.rows.map((r) => [r.region, r.requests, ms(r.p50Ms), ms(r.p90Ms), ms(r.p95Ms), ms(r.p99Ms), pct(r.throttleRate), pct(r.errorRate)]),
+        ) + '\n',
+      );
+    });
+  operationsOptions(program.command('weights').description('Recommended backend-pool weights per deployment, with a reason per backend.'))
+    .addOption(new Option('--format <format>', 'table, json, APIM backend-pool JSON or a Bicep snippet').choices(['table', 'json', 'apim', 'bicep']).default('table'))
+    .action(async (opts: { api: string; token?: string; from?: string; to?: string; deployment?: string; format: string }) => {
+      const response = await fetchReport(opts.api, 'api/weights', { ...period(opts), format: opts.format === 'table' ? 'json' : opts.format }, opts.token);
+      if (opts.format !== 'table') return void process.stdout.write((await response.text()) + '\n');
+      const body = (await response.json()) as { recommendations: WeightsRecommendation[] };
+      for (const rec of body.recommendations) process.stdout.write(`\n${rec.deployment}: ${rec.explanation}\n${toWeightsTable(rec.weights).join('\n')}\n`);
     });
 
   program.addCommand(

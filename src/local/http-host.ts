@@ -40,6 +40,31 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+const CATCH_ALL = /^(.*)\/\{\*([A-Za-z_][A-Za-z0-9_]*)\}$/;
+
+/**
+ * The route serving `pathname`: `/api/<route>` exactly, or for a route ending in a catch-all segment
+ * (`dashboard/{*path}`) `/api/dashboard` and everything under `/api/dashboard/`, with the rest (URL-decoded) as
+ * that parameter, as the Functions host binds it.
+ */
+function matchRoute(routes: readonly HttpRoute[], pathname: string): { route: HttpRoute; params: Record<string, string> } | undefined {
+  for (const route of routes) {
+    if (pathname === `/api/${route.route}` || (route.route === '' && pathname === '/')) return { route, params: {} };
+    const catchAll = CATCH_ALL.exec(route.route);
+    if (!catchAll) continue;
+    const base = `/api/${catchAll[1]}`;
+    if (pathname !== base && !pathname.startsWith(`${base}/`)) continue;
+    let rest: string;
+    try {
+      rest = decodeURIComponent(pathname.slice(base.length + 1));
+    } catch {
+      continue;
+    }
+    return { route, params: { [catchAll[2]!]: rest } };
+  }
+  return undefined;
+}
+
 /**
  * The HTTP side of the Functions host for the local stack: `/api/<route>` is handed to the same handler the
  * function registers, as an `HttpRequest`, and its `HttpResponseInit` is written back.
@@ -48,13 +73,14 @@ export async function startHttpHost(routes: readonly HttpRoute[], port = 0): Pro
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-      const route = routes.find((r) => url.pathname === `/api/${r.route}` || (r.route === '' && url.pathname === '/'));
-      if (!route) return send(res, { status: 404, jsonBody: { error: 'not_found', reason: `no function serves ${url.pathname}` } });
+      const match = matchRoute(routes, url.pathname);
+      if (!match) return send(res, { status: 404, jsonBody: { error: 'not_found', reason: `no function serves ${url.pathname}` } });
+      const { route, params } = match;
       if (!route.methods.includes(req.method ?? 'GET')) return send(res, { status: 405, jsonBody: { error: 'method_not_allowed' } });
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
       const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : { string: await readBody(req) };
-      const request = new HttpRequest({ method: req.method ?? 'GET', url: url.toString(), headers, query: Object.fromEntries(url.searchParams), ...(body ? { body } : {}) });
+      const request = new HttpRequest({ method: req.method ?? 'GET', url: url.toString(), headers, query: Object.fromEntries(url.searchParams), params, ...(body ? { body } : {}) });
       const context = new InvocationContext({ functionName: route.route, logHandler: () => {} });
       try {
         await send(res, await route.handler(request, context));

@@ -1,5 +1,8 @@
 import { createChargebackHandler } from '../../functions/handlers/chargeback-report.js';
+import { createDashboardHandler } from '../../functions/handlers/dashboard.js';
 import { withAccess } from '../../functions/handlers/http-auth.js';
+import { createLatencyHandler, createReconciliationHandler, createTrafficHandler, createWeightsHandler } from '../../functions/handlers/operations-reports.js';
+import { APP_ROLES } from '../contracts/access.js';
 import { loadPrices, tokenValidatorFrom } from '../config/composition-root.js';
 import { startHttpHost, type HttpHost, type HttpRoute } from './http-host.js';
 import type { LocalStack } from './local-stack.js';
@@ -13,6 +16,27 @@ export function localRoutes(stack: LocalStack): HttpRoute[] {
       route: 'chargeback',
       methods: ['GET'],
       handler: withAccess({ validator }, createChargebackHandler(() => ({ aggregates: stack.stores.aggregates, directory: stack.directory, currency }))),
+    },
+    {
+      route: 'dashboard/{*path}',
+      methods: ['GET'],
+      handler: createDashboardHandler(),
+    },
+    ...(
+      [
+        ['latency', createLatencyHandler],
+        ['weights', createWeightsHandler],
+        ['traffic', createTrafficHandler],
+      ] as const
+    ).map(([route, create]) => ({
+      route,
+      methods: ['GET'],
+      handler: withAccess({ validator, role: APP_ROLES.operationsRead }, create(() => stack.stores)),
+    })),
+    {
+      route: 'reconciliation',
+      methods: ['GET'],
+      handler: withAccess({ validator, role: APP_ROLES.operationsRead }, createReconciliationHandler(() => stack.stores.reconciliation)),
     },
   ];
 }

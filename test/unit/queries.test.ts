@@ -48,6 +48,9 @@ const SAMPLES: Readonly<Record<string, KqlLiteral>> = {
   to: kqlDatetime(new Date('2026-11-20T11:00:00Z')),
   ids: kqlStringList(['0f8fad5b-d9cb-469f-a165-70867728950e', '7c9e6679-7425-40de-944b-e07fc1f90ae7']),
   id: kqlString('0f8fad5b-d9cb-469f-a165-70867728950e'),
+  // Workbook parameter (dashboards/workbooks/bypass-traffic): a multi-select dropdown the workbook expands to quoted,
+  // comma-separated ids inside `in (…)`; a dynamic list stands in for it.
+  GatewayObjectId: kqlStringList(['5b2c9e4f-8d3a-4f56-b0e2-7a1b2c3d4e5f']),
 };
 
 function bindSamples(template: string): string {

@@ -1,0 +1,209 @@
+import { Api, mapLimited, type ApiResult } from './api.js';
+import { h, replaceChildren } from './dom.js';
+import {
+  addDays,
+  daysOf,
+  defaultRange,
+  describeToken,
+  filtersFromQuery,
+  filtersToQuery,
+  MAX_DAILY_SERIES_DAYS,
+  optionsFor,
+  parseChargeback,
+  parseLatency,
+  parseReconciliation,
+  parseTraffic,
+  parseWeights,
+  rangeProblem,
+  type ChargebackReport,
+  type Filters,
+} from './model.js';
+import {
+  describeFailure,
+  Panel,
+  renderBypass,
+  renderCached,
+  renderIdentities,
+  renderLatency,
+  renderModels,
+  renderReconciliation,
+  renderTeams,
+  renderTopSpenders,
+  renderUnattributed,
+  renderWeights,
+  type DailyReport,
+} from './panels.js';
+
+/** The token lives in this tab only: gone when the tab closes, never in localStorage, a cookie or a URL. */
+const TOKEN_KEY = 'tokenledger.bearerToken';
+/** Per-day requests in flight at once (the API allows plenty; a browser keeps six connections per host). */
+const DAILY_CONCURRENCY = 4;
+
+function element<T extends HTMLElement>(testid: string): T {
+  const found = document.querySelector<T>(`[data-testid="${testid}"]`);
+  if (!found) throw new Error(`the page has no element ${testid}`);
+  return found;
+}
+
+const ui = {
+  tokenForm: element<HTMLFormElement>('token-form'),
+  tokenInput: element<HTMLInputElement>('token-input'),
+  tokenForget: element<HTMLButtonElement>('token-forget'),
+  tokenStatus: element<HTMLElement>('token-status'),
+  authStatus: element<HTMLElement>('auth-status'),
+  filterForm: element<HTMLFormElement>('filter-form'),
+  from: element<HTMLInputElement>('filter-from'),
+  to: element<HTMLInputElement>('filter-to'),
+  team: element<HTMLSelectElement>('filter-team'),
+  deployment: element<HTMLSelectElement>('filter-deployment'),
+  filterProblem: element<HTMLElement>('filter-problem'),
+};
+
+const panels = {
+  teams: new Panel(element('panel-team')),
+  identities: new Panel(element('panel-identity')),
+  topSpenders: new Panel(element('panel-top-spenders')),
+  models: new Panel(element('panel-models')),
+  cached: new Panel(element('panel-cached')),
+  unattributed: new Panel(element('panel-unattributed')),
+  bypass: new Panel(element('panel-bypass')),
+  latency: new Panel(element('panel-latency')),
+  weights: new Panel(element('panel-weights')),
+  reconciliation: new Panel(element('panel-reconciliation')),
+};
+
+function storedToken(): string | null {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function showTokenStatus(): void {
+  const token = storedToken();
+  ui.tokenStatus.textContent = token ? describeToken(token, new Date()) : 'No token: paste a bearer token for the TokenLedger API.';
+  ui.tokenForget.disabled = token === null;
+}
+
+function setOptions(select: HTMLSelectElement, allLabel: string, values: readonly string[], current: string): void {
+  replaceChildren(select, h('option', { value: '' }, allLabel), ...values.map((v) => h('option', { value: v }, v)));
+  select.value = current;
+}
+
+function readFilters(): Filters {
+  return { from: ui.from.value, to: ui.to.value, team: ui.team.value, deployment: ui.deployment.value };
+}
+
+function writeFilters(filters: Filters): void {
+  ui.from.value = filters.from;
+  ui.to.value = filters.to;
+  setOptions(ui.team, 'All teams', optionsFor([], filters.team), filters.team);
+  setOptions(ui.deployment, 'All deployments', optionsFor([], filters.deployment), filters.deployment);
+}
+
+let generation = 0;
+
+/** Loads every report for the filters and renders the panels; a newer refresh makes an older one's results moot. */
+async function refresh(): Promise<void> {
+  const mine = ++generation;
+  const filters = readFilters();
+  const problem = rangeProblem(filters.from, filters.to);
+  ui.filterProblem.textContent = problem ?? '';
+  if (problem !== null) {
+    document.body.dataset['state'] = 'invalid';
+    return;
+  }
+  document.body.dataset['state'] = 'loading';
+  history.replaceState(null, '', `?${filtersToQuery(filters).toString()}`);
+  for (const panel of Object.values(panels)) panel.loading();
+  ui.authStatus.textContent = '';
+  delete ui.authStatus.dataset['status'];
+
+  const api = new Api(new URL('../', document.baseURI), storedToken());
+  const range = { from: filters.from, to: filters.to };
+  const days = daysOf(filters.from, filters.to);
+  const charted = days.length <= MAX_DAILY_SERIES_DAYS ? days : null;
+  const chargeback = (groupBy: string, from = range.from, to = range.to) => api.get('chargeback', { from, to, groupBy }, parseChargeback);
+  /** Per-day reports of one grouping; none when its range report already failed (the panel shows that failure). */
+  const daily = (groupBy: string, whole: ApiResult<ChargebackReport>): Promise<DailyReport[]> =>
+    charted === null || !whole.ok ? Promise.resolve([]) : mapLimited(charted, DAILY_CONCURRENCY, async (day) => ({ day, result: await chargeback(groupBy, day, addDays(day, 1)) }));
+
+  const [team, identity, model, deployment] = await Promise.all(['team', 'identity', 'model', 'deployment'].map((g) => chargeback(g)));
+  if (mine !== generation) return;
+  showAuth(team!);
+  fillFilterOptions(team!, deployment!, filters);
+
+  const traffic = api.get('traffic', range, parseTraffic);
+  const work: Promise<unknown>[] = [
+    Promise.all([daily('team', team!), daily('identity', identity!)]).then(([teamDays, identityDays]) => {
+      if (mine !== generation) return;
+      renderTeams(panels.teams, team!, charted, teamDays, filters);
+      renderIdentities(panels.identities, identity!, charted, identityDays, filters);
+    }),
+    traffic.then((t) => {
+      if (mine !== generation) return;
+      renderUnattributed(panels.unattributed, identity!, t);
+      renderBypass(panels.bypass, t);
+    }),
+    api.get('latency', { ...range, deployment: filters.deployment, groupBy: 'region' }, parseLatency).then((r) => mine === generation && renderLatency(panels.latency, r, filters)),
+    api.get('weights', { ...range, deployment: filters.deployment }, parseWeights).then((r) => mine === generation && renderWeights(panels.weights, r, filters)),
+    api.get('reconciliation', { ...range, deployment: filters.deployment }, parseReconciliation).then((r) => mine === generation && renderReconciliation(panels.reconciliation, r, filters)),
+  ];
+  renderTopSpenders(panels.topSpenders, identity!, filters);
+  renderModels(panels.models, model!, filters);
+  renderCached(panels.cached, { team: team!, deployment: deployment!, model: model! }, filters);
+  await Promise.all(work);
+  if (mine !== generation) return;
+  document.body.dataset['state'] = 'ready';
+  document.body.dataset['generation'] = String(mine);
+}
+
+function showAuth(result: ApiResult<ChargebackReport>): void {
+  if (result.ok) {
+    ui.authStatus.textContent = '';
+    return;
+  }
+  ui.authStatus.dataset['status'] = String(result.status);
+  ui.authStatus.textContent = result.status === 401 || result.status === 403 ? `The API refused the request — ${describeFailure(result)}` : describeFailure(result);
+}
+
+function fillFilterOptions(team: ApiResult<ChargebackReport>, deployment: ApiResult<ChargebackReport>, filters: Filters): void {
+  setOptions(ui.team, 'All teams', optionsFor(team.ok ? team.value.rows.map((r) => r.key) : [], filters.team), filters.team);
+  setOptions(ui.deployment, 'All deployments', optionsFor(deployment.ok ? deployment.value.rows.map((r) => r.key) : [], filters.deployment), filters.deployment);
+}
+
+/** A fault of the page itself (not of the API) is shown, not swallowed. */
+function refreshSafely(): void {
+  refresh().catch((error: unknown) => {
+    document.body.dataset['state'] = 'failed';
+    ui.authStatus.textContent = `The dashboard failed: ${error instanceof Error ? error.message : String(error)}`;
+  });
+}
+
+function start(): void {
+  writeFilters(filtersFromQuery(new URLSearchParams(location.search), defaultRange(new Date())));
+  showTokenStatus();
+  ui.tokenForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const token = ui.tokenInput.value.trim().replace(/^Bearer\s+/i, '');
+    ui.tokenInput.value = '';
+    if (token === '') return;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    showTokenStatus();
+    refreshSafely();
+  });
+  ui.tokenForget.addEventListener('click', () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    showTokenStatus();
+    refreshSafely();
+  });
+  ui.filterForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    refreshSafely();
+  });
+  for (const select of [ui.team, ui.deployment]) select.addEventListener('change', () => refreshSafely());
+  refreshSafely();
+}
+
+start();

@@ -1,0 +1,415 @@
+/**
+ * The dashboard's pure logic: the shapes the API answers with (checked, never trusted), date ranges, filters and
+ * the few figures the page derives. No DOM here, so unit tests run it under Node.
+ */
+
+export class ShapeError extends Error {
+  override readonly name = 'ShapeError';
+}
+
+type Json = Record<string, unknown>;
+
+function object(value: unknown, what: string): Json {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ShapeError(`${what} is not an object`);
+  return value as Json;
+}
+function array(value: unknown, what: string): unknown[] {
+  if (!Array.isArray(value)) throw new ShapeError(`${what} is not a list`);
+  return value;
+}
+function text(value: unknown, what: string): string {
+  if (typeof value !== 'string') throw new ShapeError(`${what} is not text`);
+  return value;
+}
+function textOrNull(value: unknown, what: string): string | null {
+  return value === null || value === undefined ? null : text(value, what);
+}
+function count(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new ShapeError(`${what} is not a count`);
+  return value;
+}
+function num(value: unknown, what: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new ShapeError(`${what} is not a number`);
+  return value;
+}
+function numOrNull(value: unknown, what: string): number | null {
+  return value === null || value === undefined ? null : num(value, what);
+}
+/** An exact decimal amount as the API prints it (`"6.294533"`). */
+function amount(value: unknown, what: string): string {
+  const s = text(value, what);
+  if (!/^-?\d+(\.\d+)?$/.test(s)) throw new ShapeError(`${what} is not a decimal amount`);
+  return s;
+}
+function picodollars(value: unknown, what: string): string {
+  const s = text(value, what);
+  if (!/^-?\d+$/.test(s)) throw new ShapeError(`${what} is not an integer amount`);
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Chargeback: GET /api/chargeback?from&to&groupBy
+
+export const IDENTITY_UNATTRIBUTED = 'unattributed';
+
+export interface ChargebackFigures {
+  readonly requests: number;
+  readonly promptTokens: number;
+  readonly cachedTokens: number;
+  readonly completionTokens: number;
+  readonly reasoningTokens: number;
+  /** Rounded for display by the API; the rows' costs sum exactly to the total's. */
+  readonly cost: string;
+  /** Exact, as an integer string. */
+  readonly costPicodollars: string;
+}
+
+export interface ChargebackRow extends ChargebackFigures {
+  readonly key: string;
+  readonly identity: string | null;
+  readonly identityKind: string | null;
+  readonly displayName: string | null;
+  readonly team: string | null;
+  readonly costCenter: string | null;
+  readonly model: string | null;
+  readonly deployment: string | null;
+}
+
+export interface ChargebackReport {
+  readonly currency: string;
+  readonly groupBy: string;
+  readonly rows: readonly ChargebackRow[];
+  readonly totals: ChargebackFigures;
+}
+
+function figures(value: unknown, what: string): ChargebackFigures {
+  const o = object(value, what);
+  return {
+    requests: count(o['requests'], `${what}.requests`),
+    promptTokens: count(o['promptTokens'], `${what}.promptTokens`),
+    cachedTokens: count(o['cachedTokens'], `${what}.cachedTokens`),
+    completionTokens: count(o['completionTokens'], `${what}.completionTokens`),
+    reasoningTokens: count(o['reasoningTokens'], `${what}.reasoningTokens`),
+    cost: amount(o['cost'], `${what}.cost`),
+    costPicodollars: picodollars(o['costPicodollars'], `${what}.costPicodollars`),
+  };
+}
+
+export function parseChargeback(body: unknown): ChargebackReport {
+  const o = object(body, 'chargeback report');
+  return {
+    currency: text(o['currency'], 'currency'),
+    groupBy: text(o['groupBy'], 'groupBy'),
+    rows: array(o['rows'], 'rows').map((value, i) => {
+      const what = `rows[${i}]`;
+      const row = object(value, what);
+      return {
+        ...figures(row, what),
+        key: text(row['key'], `${what}.key`),
+        identity: textOrNull(row['identity'], `${what}.identity`),
+        identityKind: textOrNull(row['identityKind'], `${what}.identityKind`),
+        displayName: textOrNull(row['displayName'], `${what}.displayName`),
+        team: textOrNull(row['team'], `${what}.team`),
+        costCenter: textOrNull(row['costCenter'], `${what}.costCenter`),
+        model: textOrNull(row['model'], `${what}.model`),
+        deployment: textOrNull(row['deployment'], `${what}.deployment`),
+      };
+    }),
+    totals: figures(o['totals'], 'totals'),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Operations: latency, weights, traffic, reconciliation
+
+export interface LatencyRow {
+  readonly region: string;
+  readonly requests: number;
+  readonly errors: number;
+  readonly throttled: number;
+  readonly errorRate: number;
+  readonly throttleRate: number;
+  readonly p50Ms: number | null;
+  readonly p90Ms: number | null;
+  readonly p95Ms: number | null;
+  readonly p99Ms: number | null;
+}
+export interface LatencyPoint {
+  readonly windowStart: string;
+  readonly region: string;
+  readonly p50Ms: number | null;
+  readonly p95Ms: number | null;
+  readonly requests: number;
+}
+export interface LatencyReport {
+  readonly rows: readonly LatencyRow[];
+  readonly series: readonly LatencyPoint[];
+}
+
+export function parseLatency(body: unknown): LatencyReport {
+  const o = object(body, 'latency report');
+  return {
+    rows: array(o['rows'], 'rows').map((value, i) => {
+      const w = `rows[${i}]`;
+      const r = object(value, w);
+      return {
+        region: text(r['region'], `${w}.region`),
+        requests: count(r['requests'], `${w}.requests`),
+        errors: count(r['errors'], `${w}.errors`),
+        throttled: count(r['throttled'], `${w}.throttled`),
+        errorRate: num(r['errorRate'], `${w}.errorRate`),
+        throttleRate: num(r['throttleRate'], `${w}.throttleRate`),
+        p50Ms: numOrNull(r['p50Ms'], `${w}.p50Ms`),
+        p90Ms: numOrNull(r['p90Ms'], `${w}.p90Ms`),
+        p95Ms: numOrNull(r['p95Ms'], `${w}.p95Ms`),
+        p99Ms: numOrNull(r['p99Ms'], `${w}.p99Ms`),
+      };
+    }),
+    series: array(o['series'] ?? [], 'series').map((value, i) => {
+      const w = `series[${i}]`;
+      const p = object(value, w);
+      return {
+        windowStart: text(p['windowStart'], `${w}.windowStart`),
+        region: text(p['region'], `${w}.region`),
+        p50Ms: numOrNull(p['p50Ms'], `${w}.p50Ms`),
+        p95Ms: numOrNull(p['p95Ms'], `${w}.p95Ms`),
+        requests: count(p['requests'], `${w}.requests`),
+      };
+    }),
+  };
+}
+
+export interface BackendWeight {
+  readonly backendId: string;
+  readonly regionCode: string | null;
+  readonly weight: number;
+  readonly reason: string;
+}
+export interface WeightsRecommendation {
+  readonly deployment: string;
+  readonly basis: string | null;
+  readonly explanation: string;
+  readonly weights: readonly BackendWeight[];
+}
+
+export function parseWeights(body: unknown): readonly WeightsRecommendation[] {
+  const o = object(body, 'weights report');
+  return array(o['recommendations'], 'recommendations').map((value, i) => {
+    const w = `recommendations[${i}]`;
+    const r = object(value, w);
+    return {
+      deployment: text(r['deployment'], `${w}.deployment`),
+      basis: textOrNull(r['basis'], `${w}.basis`),
+      explanation: text(r['explanation'], `${w}.explanation`),
+      weights: array(r['weights'], `${w}.weights`).map((item, j) => {
+        const wj = `${w}.weights[${j}]`;
+        const b = object(item, wj);
+        return {
+          backendId: text(b['backendId'], `${wj}.backendId`),
+          regionCode: textOrNull(b['regionCode'], `${wj}.regionCode`),
+          weight: num(b['weight'], `${wj}.weight`),
+          reason: text(b['reason'], `${wj}.reason`),
+        };
+      }),
+    };
+  });
+}
+
+export interface TrafficReport {
+  readonly join: { readonly matched: number; readonly noDiagnostics: number; readonly bypass: number };
+  readonly bypass: { readonly entra: number; readonly key: number };
+  readonly unattributed: { readonly requests: number; readonly promptTokens: number; readonly completionTokens: number };
+}
+
+export function parseTraffic(body: unknown): TrafficReport {
+  const o = object(body, 'traffic report');
+  const join = object(o['join'], 'join');
+  const bypass = object(o['bypass'], 'bypass');
+  const unattributed = object(o['unattributed'], 'unattributed');
+  return {
+    join: { matched: count(join['matched'], 'join.matched'), noDiagnostics: count(join['noDiagnostics'], 'join.noDiagnostics'), bypass: count(join['bypass'], 'join.bypass') },
+    bypass: { entra: count(bypass['entra'], 'bypass.entra'), key: count(bypass['key'], 'bypass.key') },
+    unattributed: {
+      requests: count(unattributed['requests'], 'unattributed.requests'),
+      promptTokens: count(unattributed['promptTokens'], 'unattributed.promptTokens'),
+      completionTokens: count(unattributed['completionTokens'], 'unattributed.completionTokens'),
+    },
+  };
+}
+
+export interface ReconciliationCheck {
+  readonly check: string;
+  readonly window: string;
+  readonly deployment: string | null;
+  readonly expected: number | string | null;
+  readonly actual: number | string | null;
+  readonly driftPct: number | null;
+  readonly status: string;
+}
+
+function figure(value: unknown, what: string): number | string | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (typeof value === 'string') return value;
+  throw new ShapeError(`${what} is not a figure`);
+}
+
+export function parseReconciliation(body: unknown): readonly ReconciliationCheck[] {
+  const o = object(body, 'reconciliation report');
+  return array(o['checks'], 'checks').map((value, i) => {
+    const w = `checks[${i}]`;
+    const c = object(value, w);
+    return {
+      check: text(c['check'], `${w}.check`),
+      window: text(c['window'], `${w}.window`),
+      deployment: textOrNull(c['deployment'], `${w}.deployment`),
+      expected: figure(c['expected'], `${w}.expected`),
+      actual: figure(c['actual'], `${w}.actual`),
+      driftPct: numOrNull(c['driftPct'], `${w}.driftPct`),
+      status: text(c['status'], `${w}.status`),
+    };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Ranges and filters
+
+export interface Filters {
+  /** `YYYY-MM-DD`, UTC, inclusive. */
+  readonly from: string;
+  /** `YYYY-MM-DD`, UTC, exclusive (as the API's `to`). */
+  readonly to: string;
+  /** Empty: every team. */
+  readonly team: string;
+  /** Empty: every deployment. */
+  readonly deployment: string;
+}
+
+const DAY_MS = 86_400_000;
+/** The API's own limit for one chargeback request. */
+export const MAX_RANGE_DAYS = 400;
+/** Daily series cost two requests per day; longer ranges show totals only. */
+export const MAX_DAILY_SERIES_DAYS = 62;
+
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+function dayMs(day: string): number {
+  return DATE.test(day) ? Date.parse(`${day}T00:00:00Z`) : Number.NaN;
+}
+
+export function isDay(value: string): boolean {
+  const t = dayMs(value);
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === value;
+}
+
+export function addDays(day: string, days: number): string {
+  return new Date(dayMs(day) + days * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Every UTC day in [from, to). */
+export function daysOf(from: string, to: string): string[] {
+  const out: string[] = [];
+  for (let t = dayMs(from); t < dayMs(to); t += DAY_MS) out.push(new Date(t).toISOString().slice(0, 10));
+  return out;
+}
+
+/** Last calendar month, the range finance asks about most: [1st of last month, 1st of this month). */
+export function defaultRange(now: Date): { from: string; to: string } {
+  const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1));
+  const to = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  return { from: from.toISOString().slice(0, 10), to: to.toISOString().slice(0, 10) };
+}
+
+/** Why a range cannot be asked for, or null. */
+export function rangeProblem(from: string, to: string): string | null {
+  if (!isDay(from)) return 'From must be a date (YYYY-MM-DD).';
+  if (!isDay(to)) return 'To must be a date (YYYY-MM-DD).';
+  if (dayMs(to) <= dayMs(from)) return 'To must be after From (To is exclusive).';
+  if (dayMs(to) - dayMs(from) > MAX_RANGE_DAYS * DAY_MS) return `The range may span at most ${MAX_RANGE_DAYS} days.`;
+  return null;
+}
+
+/** Filters from a URL query (`?from&to&team&deployment`), falling back to `fallback` for a missing or bad range. */
+export function filtersFromQuery(query: URLSearchParams, fallback: { from: string; to: string }): Filters {
+  const from = query.get('from') ?? '';
+  const to = query.get('to') ?? '';
+  const range = rangeProblem(from, to) === null ? { from, to } : fallback;
+  return { ...range, team: query.get('team') ?? '', deployment: query.get('deployment') ?? '' };
+}
+
+export function filtersToQuery(filters: Filters): URLSearchParams {
+  const query = new URLSearchParams({ from: filters.from, to: filters.to });
+  if (filters.team) query.set('team', filters.team);
+  if (filters.deployment) query.set('deployment', filters.deployment);
+  return query;
+}
+
+/** Rows of the selected team (identity rows carry their team, team rows are keyed by it); all rows without a filter. */
+export function rowsOfTeam(rows: readonly ChargebackRow[], team: string): ChargebackRow[] {
+  if (!team) return [...rows];
+  return rows.filter((row) => (row.identity !== null ? row.team === team : row.key === team));
+}
+
+/** Rows of the selected deployment (rows whose lines all have that deployment); all rows without a filter. */
+export function rowsOfDeployment(rows: readonly ChargebackRow[], deployment: string): ChargebackRow[] {
+  if (!deployment) return [...rows];
+  return rows.filter((row) => row.deployment === deployment);
+}
+
+/** Exact comparison on picodollars: most expensive first, then by key. */
+export function byCostDescending(a: ChargebackFigures & { key: string }, b: ChargebackFigures & { key: string }): number {
+  const x = BigInt(a.costPicodollars);
+  const y = BigInt(b.costPicodollars);
+  if (x !== y) return x > y ? -1 : 1;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
+}
+
+export function topSpenders(rows: readonly ChargebackRow[], n: number): ChargebackRow[] {
+  return [...rows].sort(byCostDescending).slice(0, n);
+}
+
+/** The name a person reads: the directory's display name, else the key. */
+export function identityLabel(row: Pick<ChargebackRow, 'key' | 'displayName'>): string {
+  return row.displayName ?? row.key;
+}
+
+/** Cached tokens as a share of prompt tokens (they are part of them), e.g. `14.2 %`; `–` without prompt tokens. */
+export function cachedShare(figures: Pick<ChargebackFigures, 'cachedTokens' | 'promptTokens'>): string {
+  if (figures.promptTokens === 0) return '–';
+  return `${((figures.cachedTokens * 100) / figures.promptTokens).toFixed(1)} %`;
+}
+
+/** Integers as people read them (`2,296,594`); the digits are the API's. */
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US', { maximumFractionDigits: 0 });
+}
+
+/** A figure the API gave, shown as given (`null` → `–`). */
+export function formatFigure(value: number | string | null): string {
+  if (value === null) return '–';
+  return typeof value === 'number' ? String(value) : value;
+}
+
+/** Distinct, sorted option values for a filter, keeping the current choice even when the data no longer has it. */
+export function optionsFor(values: Iterable<string | null>, current: string): string[] {
+  const set = new Set<string>();
+  for (const v of values) if (v) set.add(v);
+  if (current) set.add(current);
+  return [...set].sort((a, b) => a.localeCompare(b));
+}
+
+/** The claims a person wants to see about a pasted token (never used for any decision: the API decides). */
+export function describeToken(token: string, now: Date): string {
+  const payload = token.split('.')[1];
+  if (!payload) return 'token set (not a JWT)';
+  try {
+    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '='));
+    const claims = object(JSON.parse(json), 'claims');
+    const who = typeof claims['name'] === 'string' ? claims['name'] : typeof claims['oid'] === 'string' ? claims['oid'] : 'unknown caller';
+    const exp = typeof claims['exp'] === 'number' ? new Date(claims['exp'] * 1000) : null;
+    const when = exp === null ? '' : exp < now ? ', expired' : `, expires ${exp.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+    return `token for ${who}${when}`;
+  } catch {
+    return 'token set (unreadable claims)';
+  }
+}

@@ -1,0 +1,518 @@
+import type { ApiResult } from './api.js';
+import { chartBox, doughnut, lines, stackedBars, type Series } from './charts.js';
+import { figureList, h, replaceChildren, table, type Child, type Column } from './dom.js';
+import {
+  cachedShare,
+  formatCount,
+  formatFigure,
+  IDENTITY_UNATTRIBUTED,
+  identityLabel,
+  rowsOfDeployment,
+  rowsOfTeam,
+  topSpenders,
+  type ChargebackFigures,
+  type ChargebackReport,
+  type ChargebackRow,
+  type Filters,
+  type LatencyReport,
+  type ReconciliationCheck,
+  type TrafficReport,
+  type WeightsRecommendation,
+} from './model.js';
+
+const STATUS_TEXT: Readonly<Record<number, string>> = {
+  0: 'Network error',
+  400: 'Bad request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not found',
+  429: 'Too many requests',
+  500: 'Server error',
+  503: 'Unavailable',
+};
+
+/** `401 Unauthorized: missing bearer token` */
+export function describeFailure(result: { status: number; reason: string }): string {
+  const label = STATUS_TEXT[result.status];
+  return `${result.status}${label ? ` ${label}` : ''}: ${result.reason}`;
+}
+
+/** One dashboard panel: a `<section data-testid="panel-…" data-state="loading|ready|empty|error|unavailable">`. */
+export class Panel {
+  private readonly scope: HTMLElement;
+  private readonly message: HTMLElement;
+  private readonly content: HTMLElement;
+
+  constructor(readonly root: HTMLElement) {
+    this.scope = this.part('panel-scope', 'p', 'scope');
+    this.message = this.part('panel-message', 'p', 'message');
+    this.content = this.part('panel-content', 'div', 'content');
+    this.message.setAttribute('role', 'status');
+  }
+
+  private part(testid: string, tag: 'p' | 'div', className: string): HTMLElement {
+    const existing = this.root.querySelector<HTMLElement>(`[data-testid="${testid}"]`);
+    if (existing) return existing;
+    const created = h(tag, { class: className, testid });
+    this.root.appendChild(created);
+    return created;
+  }
+
+  private set(state: string, message: string, scope: string, children: readonly Child[], status?: number): void {
+    this.root.dataset['state'] = state;
+    if (status === undefined) delete this.root.dataset['status'];
+    else this.root.dataset['status'] = String(status);
+    this.message.textContent = message;
+    this.scope.textContent = scope;
+    replaceChildren(this.content, ...children);
+  }
+
+  loading(): void {
+    this.set('loading', 'Loading…', '', []);
+  }
+
+  /** A report the panel needs failed: its status and the API's reason. */
+  failed(result: { status: number; reason: string }): void {
+    this.set('error', describeFailure(result), '', [], result.status);
+  }
+
+  /** An optional report is not there (yet): `not available (404): …`. */
+  unavailable(result: { status: number; reason: string }): void {
+    this.set('unavailable', `not available (${result.status})${result.reason ? `: ${result.reason}` : ''}`, '', [], result.status);
+  }
+
+  empty(message: string, scope = ''): void {
+    this.set('empty', message, scope, []);
+  }
+
+  ready(children: readonly Child[], scope = '', message = ''): void {
+    this.set('ready', message, scope, children);
+  }
+}
+
+const figureColumns = (currency: string): Column<ChargebackFigures>[] => [
+  { header: 'Requests', value: (r) => formatCount(r.requests), testid: 'requests', numeric: true },
+  { header: 'Prompt tokens', value: (r) => formatCount(r.promptTokens), testid: 'prompt-tokens', numeric: true },
+  { header: 'Cached tokens', value: (r) => formatCount(r.cachedTokens), testid: 'cached-tokens', numeric: true },
+  { header: 'Completion tokens', value: (r) => formatCount(r.completionTokens), testid: 'completion-tokens', numeric: true },
+  { header: `Cost (${currency})`, value: (r) => r.cost, testid: 'cost', numeric: true },
+];
+
+function totalsFooter(testid: string, label: string, leading: number, totals: ChargebackFigures): { testid: string; cells: string[] } {
+  return {
+    testid,
+    cells: [label, ...Array.from({ length: leading - 1 }, () => ''), formatCount(totals.requests), formatCount(totals.promptTokens), formatCount(totals.cachedTokens), formatCount(totals.completionTokens), totals.cost],
+  };
+}
+
+export interface DailyReport {
+  readonly day: string;
+  readonly result: ApiResult<ChargebackReport>;
+}
+
+/** The daily reports, or the first failure among them. */
+function dailyRows(daily: readonly DailyReport[]): { ok: true; byDay: Map<string, ChargebackReport> } | { ok: false; failure: { status: number; reason: string } } {
+  const byDay = new Map<string, ChargebackReport>();
+  for (const { day, result } of daily) {
+    if (!result.ok) return { ok: false, failure: result };
+    byDay.set(day, result.value);
+  }
+  return { ok: true, byDay };
+}
+
+/** One series per key over the days; a day without the key's row had no requests from it (cost 0). */
+function costSeries(keys: readonly { key: string; label: string }[], days: readonly string[], byDay: Map<string, ChargebackReport>): Series[] {
+  return keys.map(({ key, label }) => {
+    const rows = days.map((day) => byDay.get(day)?.rows.find((r) => r.key === key) ?? null);
+    const currency = byDay.values().next().value?.currency ?? '';
+    return { label, values: rows.map((r) => (r ? Number(r.cost) : 0)), texts: rows.map((r) => (r ? `${r.cost} ${currency}` : 'no requests')) };
+  });
+}
+
+function dailyNote(days: readonly string[] | null): string {
+  return days === null ? 'Daily series are drawn for ranges of up to 62 days; the table holds the whole range.' : '';
+}
+
+function deploymentNote(filters: Filters): string {
+  return filters.deployment ? `The chargeback API does not split this grouping by deployment: deployment ${filters.deployment} is not applied here.` : '';
+}
+
+/** Cost by team over time, and the team totals of the range (the API's `groupBy=team` report). */
+export function renderTeams(panel: Panel, report: ApiResult<ChargebackReport>, days: readonly string[] | null, daily: readonly DailyReport[], filters: Filters): void {
+  if (!report.ok) return panel.failed(report);
+  const { value } = report;
+  const rows = rowsOfTeam(value.rows, filters.team);
+  const scope = [filters.team ? `Team ${filters.team}.` : '', deploymentNote(filters)].filter(Boolean).join(' ');
+  if (rows.length === 0) return panel.empty(value.rows.length === 0 ? 'No chargeback rows are visible to you in this range.' : `No requests from team ${filters.team} in this range.`, scope);
+
+  const children: Child[] = [];
+  if (days !== null) {
+    const perDay = dailyRows(daily);
+    if (!perDay.ok) return panel.failed(perDay.failure);
+    const { box, canvas } = chartBox('chart-team', 'Cost by team per day');
+    children.push(box);
+    queueMicrotask(() => stackedBars(canvas, days, costSeries(rows.map((r) => ({ key: r.key, label: r.key })), days, perDay.byDay), value.currency));
+    children.push(
+      h(
+        'details',
+        { class: 'daily' },
+        h('summary', {}, 'Daily cost per team'),
+        table(
+          [{ header: 'Day (UTC)', value: (day: string) => day }, ...rows.map((r) => ({ header: r.key, numeric: true, value: (day: string) => perDay.byDay.get(day)?.rows.find((x) => x.key === r.key)?.cost ?? '0' }))],
+          days,
+          { testid: 'team-daily-table', rowTestid: 'team-daily-row', rowData: (day) => ({ day }) },
+        ),
+      ),
+    );
+  }
+  children.push(
+    table<ChargebackRow>([{ header: 'Team', value: (r) => r.key, testid: 'key' }, ...figureColumns(value.currency)], rows, {
+      testid: 'team-table',
+      rowTestid: 'team-row',
+      rowData: (r) => ({ key: r.key }),
+      ...(filters.team ? {} : { footer: totalsFooter('team-total', 'Total', 1, value.totals) }),
+    }),
+  );
+  panel.ready(children, scope, dailyNote(days));
+}
+
+const TOP_IDENTITIES_CHARTED = 8;
+
+/** Cost by identity over time, and the identity rows of the range. */
+export function renderIdentities(panel: Panel, report: ApiResult<ChargebackReport>, days: readonly string[] | null, daily: readonly DailyReport[], filters: Filters): void {
+  if (!report.ok) return panel.failed(report);
+  const { value } = report;
+  const rows = rowsOfTeam(value.rows, filters.team);
+  const scope = [filters.team ? `Identities of team ${filters.team}.` : '', deploymentNote(filters)].filter(Boolean).join(' ');
+  if (rows.length === 0) return panel.empty(value.rows.length === 0 ? 'No chargeback rows are visible to you in this range.' : `No identities of team ${filters.team} in this range.`, scope);
+
+  const children: Child[] = [];
+  if (days !== null) {
+    const perDay = dailyRows(daily);
+    if (!perDay.ok) return panel.failed(perDay.failure);
+    const charted = topSpenders(rows, TOP_IDENTITIES_CHARTED);
+    const { box, canvas } = chartBox('chart-identity', `Cost per day of the ${charted.length} most expensive identities`);
+    children.push(h('p', { class: 'chart-title' }, `The ${charted.length} most expensive identities, per day`), box);
+    queueMicrotask(() => lines(canvas, days, costSeries(charted.map((r) => ({ key: r.key, label: identityLabel(r) })), days, perDay.byDay), value.currency));
+  }
+  children.push(
+    table<ChargebackRow>(
+      [
+        { header: 'Identity', value: (r) => identityLabel(r), testid: 'name' },
+        { header: 'Key', value: (r) => r.key, testid: 'key' },
+        { header: 'Kind', value: (r) => r.identityKind ?? '–', testid: 'kind' },
+        { header: 'Team', value: (r) => r.team ?? '–', testid: 'team' },
+        ...figureColumns(value.currency),
+      ],
+      rows,
+      { testid: 'identity-table', rowTestid: 'identity-row', rowData: (r) => ({ key: r.key }), ...(filters.team ? {} : { footer: totalsFooter('identity-total', 'Total', 4, value.totals) }) },
+    ),
+  );
+  panel.ready(children, scope, dailyNote(days));
+}
+
+const TOP_SPENDERS = 10;
+
+export function renderTopSpenders(panel: Panel, report: ApiResult<ChargebackReport>, filters: Filters): void {
+  if (!report.ok) return panel.failed(report);
+  const { value } = report;
+  const rows = topSpenders(rowsOfTeam(value.rows, filters.team), TOP_SPENDERS);
+  const scope = [filters.team ? `Team ${filters.team}.` : '', deploymentNote(filters)].filter(Boolean).join(' ');
+  if (rows.length === 0) return panel.empty('No chargeback rows are visible to you in this range.', scope);
+  panel.ready(
+    [
+      table<ChargebackRow & { rank: number }>(
+        [
+          { header: '#', value: (r) => String(r.rank), numeric: true },
+          { header: 'Identity', value: (r) => identityLabel(r), testid: 'name' },
+          { header: 'Team', value: (r) => r.team ?? '–', testid: 'team' },
+          { header: 'Requests', value: (r) => formatCount(r.requests), testid: 'requests', numeric: true },
+          { header: `Cost (${value.currency})`, value: (r) => r.cost, testid: 'cost', numeric: true },
+        ],
+        rows.map((r, i) => ({ ...r, rank: i + 1 })),
+        { testid: 'top-spenders-table', rowTestid: 'top-spender-row', rowData: (r) => ({ key: r.key }) },
+      ),
+    ],
+    scope,
+  );
+}
+
+export function renderModels(panel: Panel, report: ApiResult<ChargebackReport>, filters: Filters): void {
+  if (!report.ok) return panel.failed(report);
+  const { value } = report;
+  const rows = rowsOfDeployment(value.rows, filters.deployment);
+  const scope = [
+    filters.deployment ? `Models of deployment ${filters.deployment}.` : '',
+    filters.team ? `The API's model grouping covers every team: team ${filters.team} is not applied here.` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  if (rows.length === 0) return panel.empty(value.rows.length === 0 ? 'No chargeback rows are visible to you in this range.' : `No models served by deployment ${filters.deployment} in this range.`, scope);
+  const { box, canvas } = chartBox('chart-models', 'Cost by model');
+  queueMicrotask(() => doughnut(canvas, rows.map((r) => r.key), rows.map((r) => Number(r.cost)), rows.map((r) => `${r.cost} ${value.currency}`)));
+  panel.ready(
+    [
+      h(
+        'div',
+        { class: 'split' },
+        box,
+        table<ChargebackRow>(
+          [
+            { header: 'Model', value: (r) => r.key, testid: 'key' },
+            { header: 'Deployment', value: (r) => r.deployment ?? 'several', testid: 'deployment' },
+            { header: 'Requests', value: (r) => formatCount(r.requests), testid: 'requests', numeric: true },
+            { header: 'Prompt tokens', value: (r) => formatCount(r.promptTokens), testid: 'prompt-tokens', numeric: true },
+            { header: 'Completion tokens', value: (r) => formatCount(r.completionTokens), testid: 'completion-tokens', numeric: true },
+            { header: 'Reasoning tokens', value: (r) => formatCount(r.reasoningTokens), testid: 'reasoning-tokens', numeric: true },
+            { header: `Cost (${value.currency})`, value: (r) => r.cost, testid: 'cost', numeric: true },
+          ],
+          rows,
+          { testid: 'model-table', rowTestid: 'model-row', rowData: (r) => ({ key: r.key }) },
+        ),
+      ),
+    ],
+    scope,
+  );
+}
+
+interface CachedScope {
+  readonly label: string;
+  readonly figures: ChargebackFigures;
+}
+
+/**
+ * Cached-token savings. Cached tokens are part of prompt tokens and billed at the lower cached-input price, so the
+ * saving is cachedTokens × (input price − cached input price). The API reports tokens and costs but not the
+ * prices, so the panel shows the cached tokens and their share of prompt tokens.
+ */
+export function renderCached(
+  panel: Panel,
+  reports: { team: ApiResult<ChargebackReport>; deployment: ApiResult<ChargebackReport>; model: ApiResult<ChargebackReport> },
+  filters: Filters,
+): void {
+  const failed = [reports.team, reports.deployment, reports.model].find((r) => !r.ok);
+  if (failed && !failed.ok) return panel.failed(failed);
+  if (!reports.team.ok || !reports.deployment.ok || !reports.model.ok) return;
+  const team = reports.team.value;
+  if (team.rows.length === 0) return panel.empty('No chargeback rows are visible to you in this range.');
+  const scopes: CachedScope[] = [{ label: 'All traffic', figures: team.totals }];
+  if (filters.team) {
+    const row = team.rows.find((r) => r.key === filters.team);
+    if (row) scopes.push({ label: `Team ${filters.team}`, figures: row });
+  }
+  if (filters.deployment) {
+    const row = reports.deployment.value.rows.find((r) => r.key === filters.deployment);
+    if (row) scopes.push({ label: `Deployment ${filters.deployment}`, figures: row });
+  }
+  const shareColumns: Column<{ label: string; figures: ChargebackFigures }>[] = [
+    { header: 'Prompt tokens', value: (s) => formatCount(s.figures.promptTokens), testid: 'prompt-tokens', numeric: true },
+    { header: 'Cached tokens', value: (s) => formatCount(s.figures.cachedTokens), testid: 'cached-tokens', numeric: true },
+    { header: 'Cached share', value: (s) => cachedShare(s.figures), testid: 'cached-share', numeric: true },
+  ];
+  const models = rowsOfDeployment(reports.model.value.rows, filters.deployment).filter((r) => r.promptTokens > 0);
+  panel.ready(
+    [
+      table([{ header: 'Scope', value: (s) => s.label, testid: 'scope' }, ...shareColumns], scopes, { testid: 'cached-table', rowTestid: 'cached-row' }),
+      table(
+        [{ header: 'Model', value: (s) => s.label, testid: 'key' }, ...shareColumns],
+        models.map((r) => ({ label: r.key, figures: r })),
+        { testid: 'cached-model-table', rowTestid: 'cached-model-row', rowData: (s) => ({ key: s.label }), caption: 'By model' },
+      ),
+    ],
+    filters.deployment ? `Models of deployment ${filters.deployment}.` : '',
+    'Cached tokens are part of prompt tokens and billed at the lower cached-input price; saving = cached tokens × (input price − cached input price). The API does not expose prices, so the saving is shown in tokens.',
+  );
+}
+
+export function renderUnattributed(panel: Panel, report: ApiResult<ChargebackReport>, traffic: ApiResult<TrafficReport>): void {
+  if (!report.ok) return panel.failed(report);
+  const { value } = report;
+  const row = value.rows.find((r) => r.key === IDENTITY_UNATTRIBUTED);
+  const children: Child[] = [];
+  if (row) {
+    children.push(
+      figureList(
+        [
+          { label: 'Requests', value: formatCount(row.requests), testid: 'unattributed-requests' },
+          { label: 'Prompt tokens', value: formatCount(row.promptTokens), testid: 'unattributed-prompt-tokens' },
+          { label: 'Completion tokens', value: formatCount(row.completionTokens), testid: 'unattributed-completion-tokens' },
+          { label: `Cost (${value.currency})`, value: row.cost, testid: 'unattributed-cost' },
+        ],
+        'unattributed-chargeback',
+      ),
+    );
+  } else if (value.rows.length > 0) {
+    children.push(h('p', { testid: 'unattributed-none' }, 'Every request in this range is attributed to an identity.'));
+  }
+  if (traffic.ok) {
+    const u = traffic.value.unattributed;
+    children.push(
+      h('p', { class: 'subhead' }, 'In the ledger (traffic report)'),
+      figureList(
+        [
+          { label: 'Requests', value: formatCount(u.requests), testid: 'traffic-unattributed-requests' },
+          { label: 'Prompt tokens', value: formatCount(u.promptTokens), testid: 'traffic-unattributed-prompt-tokens' },
+          { label: 'Completion tokens', value: formatCount(u.completionTokens), testid: 'traffic-unattributed-completion-tokens' },
+        ],
+        'unattributed-traffic',
+      ),
+    );
+  } else {
+    children.push(h('p', { class: 'note', testid: 'traffic-unavailable' }, `Traffic report not available (${traffic.status})`));
+  }
+  if (!row && value.rows.length === 0 && !traffic.ok) return panel.empty('No chargeback rows are visible to you in this range.');
+  panel.ready(children, 'Requests no identity could be charged for (no token, subscription or diagnostic identity). Team filter not applied: these belong to no team.');
+}
+
+export function renderBypass(panel: Panel, traffic: ApiResult<TrafficReport>): void {
+  if (!traffic.ok) return panel.unavailable(traffic);
+  const t = traffic.value;
+  panel.ready(
+    [
+      figureList(
+        [
+          { label: 'Bypass calls with an Entra ID token', value: formatCount(t.bypass.entra), testid: 'bypass-entra' },
+          { label: 'Bypass calls with an account key', value: formatCount(t.bypass.key), testid: 'bypass-key' },
+        ],
+        'bypass-figures',
+      ),
+      h('p', { class: 'subhead' }, 'Join of gateway requests and Azure OpenAI diagnostics'),
+      figureList(
+        [
+          { label: 'Matched', value: formatCount(t.join.matched), testid: 'join-matched' },
+          { label: 'Gateway requests without diagnostics', value: formatCount(t.join.noDiagnostics), testid: 'join-no-diagnostics' },
+          { label: 'Diagnostics without a gateway request (bypass)', value: formatCount(t.join.bypass), testid: 'join-bypass' },
+        ],
+        'join-figures',
+      ),
+    ],
+    'Calls that reached Azure OpenAI without going through the gateway: they appear in no chargeback.',
+  );
+}
+
+const ms = (value: number | null): string => formatFigure(value);
+
+export function renderLatency(panel: Panel, latency: ApiResult<LatencyReport>, filters: Filters): void {
+  if (!latency.ok) return panel.unavailable(latency);
+  const { rows, series } = latency.value;
+  const scope = filters.deployment ? `Deployment ${filters.deployment}.` : 'All deployments.';
+  if (rows.length === 0) return panel.empty('No latency figures in this range.', scope);
+  const windows = [...new Set(series.map((p) => p.windowStart))].sort();
+  const regions = [...new Set(series.map((p) => p.region))].sort();
+  const children: Child[] = [];
+  if (windows.length > 0) {
+    const at = new Map(series.map((p) => [`${p.windowStart}\u0000${p.region}`, p]));
+    const chartSeries: Series[] = [];
+    for (const region of regions) {
+      for (const q of ['p95Ms', 'p50Ms'] as const) {
+        const points = windows.map((w) => at.get(`${w}\u0000${region}`)?.[q] ?? null);
+        chartSeries.push({ label: `${region} ${q === 'p95Ms' ? 'p95' : 'p50'}`, values: points, texts: points.map((v) => (v === null ? 'no data' : `${v} ms`)) });
+      }
+    }
+    const labels = windows.map((w) => w.slice(5, 16).replace('T', ' '));
+    const { box, canvas } = chartBox('chart-latency', 'Latency percentiles per region over time');
+    children.push(h('p', { class: 'chart-title' }, 'p95 per region over time (p50, dashed, can be shown from the legend)'), box);
+    queueMicrotask(() => lines(canvas, labels, chartSeries, 'ms', (i) => i % 2 === 1, (i) => i % 2 === 1));
+  }
+  children.push(
+    table(
+      [
+        { header: 'Region', value: (r) => r.region, testid: 'region' },
+        { header: 'Requests', value: (r) => formatCount(r.requests), testid: 'requests', numeric: true },
+        { header: 'Errors', value: (r) => formatCount(r.errors), testid: 'errors', numeric: true },
+        { header: 'Throttled (429)', value: (r) => formatCount(r.throttled), testid: 'throttled', numeric: true },
+        { header: 'Error rate', value: (r) => formatFigure(r.errorRate), testid: 'error-rate', numeric: true },
+        { header: 'Throttle rate', value: (r) => formatFigure(r.throttleRate), testid: 'throttle-rate', numeric: true },
+        { header: 'p50 ms', value: (r) => ms(r.p50Ms), testid: 'p50', numeric: true },
+        { header: 'p90 ms', value: (r) => ms(r.p90Ms), testid: 'p90', numeric: true },
+        { header: 'p95 ms', value: (r) => ms(r.p95Ms), testid: 'p95', numeric: true },
+        { header: 'p99 ms', value: (r) => ms(r.p99Ms), testid: 'p99', numeric: true },
+      ],
+      rows,
+      { testid: 'latency-table', rowTestid: 'latency-row', rowData: (r) => ({ key: r.region }) },
+    ),
+  );
+  panel.ready(children, scope);
+}
+
+export function renderWeights(panel: Panel, weights: ApiResult<readonly WeightsRecommendation[]>, filters: Filters): void {
+  if (!weights.ok) return panel.unavailable(weights);
+  const recommendations = weights.value.filter((r) => !filters.deployment || r.deployment === filters.deployment);
+  const scope = filters.deployment ? `Deployment ${filters.deployment}.` : 'All deployments.';
+  if (recommendations.length === 0) return panel.empty('No recommendation for this range.', scope);
+  panel.ready(
+    recommendations.map((r) =>
+      h(
+        'article',
+        { class: 'recommendation', testid: 'weights-recommendation' },
+        h('h3', { testid: 'deployment' }, r.deployment),
+        h('p', { class: 'note', testid: 'basis' }, `Basis: ${r.basis ?? 'none (no latency figures)'}`),
+        h('p', { testid: 'explanation' }, r.explanation),
+        table(
+          [
+            { header: 'Backend', value: (w) => w.backendId, testid: 'backend' },
+            { header: 'Region', value: (w) => w.regionCode ?? '–', testid: 'region' },
+            { header: 'Weight', value: (w) => String(w.weight), testid: 'weight', numeric: true },
+            { header: 'Why', value: (w) => w.reason, testid: 'reason' },
+          ],
+          r.weights,
+          { testid: 'weights-table', rowTestid: 'weight-row', rowData: (w) => ({ key: w.backendId }) },
+        ),
+      ),
+    ),
+    scope,
+  );
+}
+
+const STATUS_ORDER = ['fail', 'warn', 'ok'];
+const byStatus = (a: string, b: string) => (STATUS_ORDER.indexOf(a) + 1 || 99) - (STATUS_ORDER.indexOf(b) + 1 || 99) || a.localeCompare(b);
+/** Non-ok results listed at most; the full list is one click away. */
+const MAX_ATTENTION_ROWS = 50;
+
+function checksTable(checks: readonly ReconciliationCheck[], testid: string): HTMLTableElement {
+  return table(
+    [
+      { header: 'Check', value: (c) => c.check, testid: 'check' },
+      { header: 'Window (UTC hour)', value: (c) => c.window, testid: 'window' },
+      { header: 'Deployment', value: (c) => c.deployment ?? 'all', testid: 'deployment' },
+      { header: 'Expected (Azure)', value: (c) => formatFigure(c.expected), testid: 'expected', numeric: true },
+      { header: 'Actual (ledger)', value: (c) => formatFigure(c.actual), testid: 'actual', numeric: true },
+      { header: 'Drift %', value: (c) => formatFigure(c.driftPct), testid: 'drift', numeric: true },
+      { header: 'Status', value: (c) => c.status, testid: 'status' },
+    ],
+    checks,
+    { testid, rowTestid: 'reconciliation-row', rowData: (c) => ({ status: c.status }) },
+  );
+}
+
+/**
+ * Reconciliation results (one per check, hour and deployment, so hundreds a day): how many results of each check
+ * have each status, the results that are not ok (failures first), and every result behind a disclosure.
+ */
+export function renderReconciliation(panel: Panel, checks: ApiResult<readonly ReconciliationCheck[]>, filters: Filters): void {
+  if (!checks.ok) return panel.unavailable(checks);
+  const shown = checks.value.filter((c) => !filters.deployment || c.deployment === null || c.deployment === filters.deployment);
+  const scope = filters.deployment ? `Deployment ${filters.deployment}.` : '';
+  if (shown.length === 0) return panel.empty('No reconciliation results for this range.', scope);
+
+  const statuses = [...new Set(shown.map((c) => c.status))].sort(byStatus);
+  const perCheck = new Map<string, Map<string, number>>();
+  for (const c of shown) {
+    const counts = perCheck.get(c.check) ?? new Map<string, number>();
+    counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
+    perCheck.set(c.check, counts);
+  }
+  const summary = table(
+    [{ header: 'Check', value: ([check]: [string, Map<string, number>]) => check, testid: 'check' }, ...statuses.map((status) => ({ header: status, numeric: true, testid: `count-${status}`, value: ([, counts]: [string, Map<string, number>]) => formatCount(counts.get(status) ?? 0) }))],
+    [...perCheck.entries()].sort(([a], [b]) => a.localeCompare(b)),
+    { testid: 'reconciliation-summary', rowTestid: 'reconciliation-summary-row', rowData: ([check]) => ({ key: check }), caption: 'Results per check and status' },
+  );
+  const attention = shown.filter((c) => c.status !== 'ok').sort((a, b) => byStatus(a.status, b.status) || a.window.localeCompare(b.window) || a.check.localeCompare(b.check));
+  const children: Child[] = [summary];
+  if (attention.length > 0) {
+    children.push(h('p', { class: 'subhead' }, attention.length > MAX_ATTENTION_ROWS ? `Not ok: the first ${MAX_ATTENTION_ROWS} of ${formatCount(attention.length)}` : 'Not ok'));
+    children.push(checksTable(attention.slice(0, MAX_ATTENTION_ROWS), 'reconciliation-attention'));
+  }
+  children.push(h('details', { class: 'daily' }, h('summary', {}, `All ${formatCount(shown.length)} results`), checksTable(shown, 'reconciliation-table')));
+  panel.ready(children, scope, attention.length === 0 ? `All ${formatCount(shown.length)} results are ok.` : '');
+}

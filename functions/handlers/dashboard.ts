@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname, join, relative, sep } from 'node:path';
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import { findPackageDir } from '../../src/config/package-dirs.js';
+
+/** Where `npm run build:dashboard` writes the bundled page, relative to the package root. */
+export const DASHBOARD_DIST = join('dashboards', 'web', 'dist');
+
+/**
+ * The page's Content Security Policy: every script, style, image, font and API call from this origin only, no
+ * inline script or style, no plugins, no `<base>`, no form submissions (the token form is handled in script, so
+ * a token can never end up in a URL), and no framing.
+ */
+export const DASHBOARD_CSP = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** esbuild's `[name]-[hash]` file names: their content never changes, so browsers may keep them for a year. */
+const HASHED_NAME = /-[A-Z0-9]{8}\.[a-z0-9]+(\.map)?$/;
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** The page itself is always revalidated, so a new build's asset names are picked up at once. */
+const REVALIDATE = 'no-cache';
+
+interface Asset {
+  readonly body: Buffer;
+  readonly contentType: string;
+  readonly cacheControl: string;
+  readonly etag: string;
+}
+
+export interface DashboardHandlerOptions {
+  /** The folder holding the built page; default: `dashboards/web/dist` of the package, null when it is missing. */
+  readonly root?: () => string | null;
+}
+
+/**
+ * `GET /api/dashboard/{*path}`: the finance and operations dashboard, a static page (no data, no secrets) that
+ * asks for a bearer token and calls the HTTP API with it. Only the files of the build output are served, each
+ * by exact name from a list made once (so no path can reach outside it), with its content type, an ETag,
+ * `Cache-Control`, `nosniff` and a strict Content-Security-Policy. `/api/dashboard` redirects to
+ * `/api/dashboard/` so the page's relative asset and API URLs resolve under the Functions route prefix.
+ */
+export function createDashboardHandler(options: DashboardHandlerOptions = {}) {
+  const root = options.root ?? (() => findPackageDir(DASHBOARD_DIST));
+  let assets: ReadonlyMap<string, Asset> | undefined;
+
+  return async function dashboard(request: HttpRequest): Promise<HttpResponseInit> {
+    const path = request.params['path'] ?? '';
+    if (path === '') {
+      const url = new URL(request.url);
+      if (!url.pathname.endsWith('/')) {
+        const last = url.pathname.slice(url.pathname.lastIndexOf('/') + 1);
+        return secured({ status: 308, headers: { Location: `${last}/${url.search}`, 'Cache-Control': REVALIDATE } });
+      }
+    }
+    if (assets === undefined) {
+      const folder = root();
+      if (folder === null) {
+        return secured({
+          status: 503,
+          headers: { 'Cache-Control': 'no-store' },
+          jsonBody: { error: 'not_built', reason: 'the dashboard is not built: run npm run build:dashboard' },
+        });
+      }
+      assets = loadAssets(folder);
+    }
+    const asset = assets.get(path === '' ? 'index.html' : path);
+    if (asset === undefined) return secured({ status: 404, headers: { 'Cache-Control': 'no-store' }, jsonBody: { error: 'not_found', reason: 'no such dashboard file' } });
+    const headers = { 'Content-Type': asset.contentType, 'Cache-Control': asset.cacheControl, ETag: asset.etag };
+    if (matchesEtag(request.headers.get('if-none-match'), asset.etag)) return secured({ status: 304, headers });
+    return secured({ status: 200, headers, body: asset.body });
+  };
+}
+
+/** Every file under `folder` with a known content type, by its `/`-separated path relative to `folder`. */
+function loadAssets(folder: string): ReadonlyMap<string, Asset> {
+  const assets = new Map<string, Asset>();
+  for (const entry of readdirSync(folder, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const file = join(entry.parentPath, entry.name);
+    const contentType = CONTENT_TYPES[extname(entry.name).toLowerCase()];
+    if (contentType === undefined) continue;
+    const name = relative(folder, file).split(sep).join('/');
+    const body = readFileSync(file);
+    assets.set(name, {
+      body,
+      contentType,
+      cacheControl: name !== 'index.html' && HASHED_NAME.test(name) ? IMMUTABLE : REVALIDATE,
+      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
+    });
+  }
+  return assets;
+}
+
+function matchesEtag(header: string | null, etag: string): boolean {
+  if (header === null) return false;
+  return header.split(',').some((candidate) => {
+    const tag = candidate.trim().replace(/^W\//, '');
+    return tag === '*' || tag === etag;
+  });
+}
+
+function secured(response: HttpResponseInit): HttpResponseInit {
+  const headers = new Headers(response.headers);
+  headers.set('X-Content-Type-Options', 'nosniff');
+  headers.set('Content-Security-Policy', DASHBOARD_CSP);
+  headers.set('Referrer-Policy', 'no-referrer');
+  headers.set('X-Frame-Options', 'DENY');
+  headers.set('Cross-Origin-Opener-Policy', 'same-origin');
+  headers.set('Cross-Origin-Resource-Policy', 'same-origin');
+  return { ...response, headers };
+}

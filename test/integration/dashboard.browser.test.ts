@@ -1,0 +1,304 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ChargebackRow } from '../../src/domain/chargeback.js';
+import { runDemo, type DemoSummary } from '../../src/local/demo.js';
+import type { HttpHost } from '../../src/local/http-host.js';
+import { startLocalApi } from '../../src/local/local-api.js';
+import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
+import { demoTokens } from '../../src/local/token-issuer.js';
+
+/** Debian's Chromium (`apt-get install chromium`, see .ci/install-chromium.sh); CHROMIUM_PATH overrides it. */
+const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+];
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+const DAY = '2026-10-15';
+const RANGE = { from: '2026-10-15', to: '2026-10-16' };
+const MARKUP_NAME = 'Mallory <img src=x onerror=alert(1)>';
+const PANELS = [
+  'panel-team',
+  'panel-identity',
+  'panel-top-spenders',
+  'panel-models',
+  'panel-cached',
+  'panel-unattributed',
+  'panel-bypass',
+  'panel-latency',
+  'panel-weights',
+  'panel-reconciliation',
+] as const;
+const CHARGEBACK_PANELS = ['panel-team', 'panel-identity', 'panel-top-spenders', 'panel-models', 'panel-cached', 'panel-unattributed'] as const;
+
+const silent = { step: () => {}, bar: () => ({ increment: () => {}, stop: () => {} }) };
+
+interface ApiReport {
+  rows: { key: string; team: string | null; deployment: string | null; requests: number; cost: string }[];
+  totals: { requests: number; cost: string };
+}
+
+/** What a person sees in a row of a dashboard table: its key and the text of each cell, by column. */
+interface ShownRow {
+  key: string;
+  cells: Record<string, string>;
+}
+
+const count = (shown: string | null | undefined) => Number((shown ?? '').replace(/,/g, ''));
+
+describe('dashboard in Chromium, on the local stack', () => {
+  let stack: LocalStack;
+  let api: HttpHost;
+  let summary: DemoSummary;
+  let tokens: { finance: string; operator: string };
+  let context: BrowserContext | undefined;
+  /** Why Chromium is not usable: every test then fails with it (none is skipped). */
+  let browserFailure: Error | undefined;
+  let userDataDir: string;
+  let renamed: ChargebackRow;
+  /** Faults a page reported: script errors, CSP violations, dialogs (an `alert` would be injected markup running). */
+  const faults: string[] = [];
+
+  const report = async (groupBy: string, token?: string): Promise<{ status: number; body: ApiReport & { reason?: string } }> => {
+    const response = await fetch(`${api.url}/api/chargeback?from=${RANGE.from}&to=${RANGE.to}&groupBy=${groupBy}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    return { status: response.status, body: (await response.json()) as ApiReport & { reason?: string } };
+  };
+
+  async function waitUntilReady(page: Page): Promise<void> {
+    await page.locator('body[data-state="ready"]').waitFor({ timeout: 30_000 });
+  }
+
+  /** Opens the dashboard in a new tab (its own sessionStorage), enters the token if any, and sets the range. */
+  async function openDashboard(token: string | null): Promise<Page> {
+    if (context === undefined) throw browserFailure ?? new Error('Chromium was not started');
+    const page = await context.newPage();
+    page.on('pageerror', (error) => faults.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) faults.push(`CSP: ${message.text()}`);
+    });
+    page.on('dialog', (dialog) => {
+      faults.push(`dialog: ${dialog.message()}`);
+      void dialog.dismiss();
+    });
+    await page.goto(`${api.url}/api/dashboard/`);
+    await waitUntilReady(page);
+    if (token !== null) {
+      await page.getByTestId('token-input').fill(token);
+      await page.getByTestId('token-save').click();
+      await waitUntilReady(page);
+      await expect(page.getByTestId('token-input').inputValue()).resolves.toBe('');
+    }
+    await page.getByTestId('filter-from').fill(RANGE.from);
+    await page.getByTestId('filter-to').fill(RANGE.to);
+    await page.getByTestId('filter-apply').click();
+    await waitUntilReady(page);
+    return page;
+  }
+
+  async function shownRows(page: Page, panel: string, rowTestid: string): Promise<ShownRow[]> {
+    return page.getByTestId(panel).locator(`tbody [data-testid="${rowTestid}"]`).evaluateAll((rows) =>
+      rows.map((row) => ({
+        key: row.getAttribute('data-key') ?? '',
+        cells: Object.fromEntries([...row.querySelectorAll('td[data-testid]')].map((td) => [td.getAttribute('data-testid')!, td.textContent ?? ''])),
+      })),
+    );
+  }
+
+  async function screenshot(page: Page, name: string): Promise<void> {
+    await page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
+  }
+
+  beforeAll(async () => {
+    // The browser first: if it cannot start, every test fails at once with the reason rather than after the demo.
+    if (!existsSync(CHROMIUM)) {
+      browserFailure = new Error(`Chromium is not installed at ${CHROMIUM}: run .ci/install-chromium.sh (apt-get install chromium), or set CHROMIUM_PATH`);
+      return;
+    }
+    await mkdir(ARTIFACTS, { recursive: true });
+    userDataDir = await mkdtemp(join(tmpdir(), 'tokenledger-chromium-'));
+    try {
+      context = await chromium.launchPersistentContext(userDataDir, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        viewport: { width: 1440, height: 1000 },
+        timeout: 30_000,
+      });
+    } catch (error) {
+      browserFailure = new Error(`Chromium at ${CHROMIUM} could not start: ${(error as Error).message}`);
+      return;
+    }
+    stack = await startLocalStack();
+    summary = await runDemo(stack, { requests: 2000, seed: 23, day: DAY }, silent);
+    renamed = summary.chargeback.identity.rows.find((r) => r.identityKind !== 'unattributed' && r.team !== '(unmapped)' && r.costCenter !== '(unmapped)')!;
+    await stack.directory.upsertRows([{ identity: renamed.key, displayName: MARKUP_NAME, team: renamed.team!, costCenter: renamed.costCenter! }]);
+    api = await startLocalApi(stack);
+    tokens = await demoTokens(stack.issuer);
+  }, 120_000);
+
+  beforeEach(() => {
+    if (browserFailure) throw browserFailure;
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+    await api?.stop();
+    await stack?.stop();
+  });
+
+  it('renders every panel for finance, with team totals equal to the API team report', async () => {
+    const page = await openDashboard(tokens.finance);
+    for (const panel of PANELS) {
+      await expect(page.getByTestId(panel).isVisible()).resolves.toBe(true);
+      const state = await page.getByTestId(panel).getAttribute('data-state');
+      expect({ panel, state }).toEqual({ panel, state: expect.stringMatching(/^(ready|empty|unavailable)$/) });
+    }
+    for (const panel of CHARGEBACK_PANELS) expect({ panel, state: await page.getByTestId(panel).getAttribute('data-state') }).toEqual({ panel, state: 'ready' });
+    for (const panel of ['panel-latency', 'panel-weights', 'panel-bypass', 'panel-reconciliation']) {
+      if ((await page.getByTestId(panel).getAttribute('data-state')) === 'unavailable') {
+        await expect(page.getByTestId(panel).getByTestId('panel-message').textContent()).resolves.toMatch(/^not available \(\d{3}\)/);
+      }
+    }
+
+    const teams = await report('team', tokens.finance);
+    expect(teams.body.rows.length).toBeGreaterThan(1);
+    const shown = await shownRows(page, 'panel-team', 'team-row');
+    expect(shown.map((r) => ({ key: r.key, team: r.cells['key'], cost: r.cells['cost'], requests: count(r.cells['requests']) }))).toEqual(
+      teams.body.rows.map((r) => ({ key: r.key, team: r.key, cost: r.cost, requests: r.requests })),
+    );
+    const total = page.getByTestId('panel-team').getByTestId('team-total');
+    await expect(total.getByTestId('cost').textContent()).resolves.toBe(teams.body.totals.cost);
+    await expect(total.getByTestId('requests').textContent().then(count)).resolves.toBe(teams.body.totals.requests);
+
+    const daily = await shownRows(page, 'panel-team', 'team-daily-row');
+    expect(daily).toHaveLength(1);
+    await expect(page.getByTestId('team-daily-table').locator('tbody tr').first().locator('td').first().textContent()).resolves.toBe(DAY);
+
+    const models = await report('model', tokens.finance);
+    expect((await shownRows(page, 'panel-models', 'model-row')).map((r) => [r.key, r.cells['cost']])).toEqual(models.body.rows.map((r) => [r.key, r.cost]));
+    const identities = await report('identity', tokens.finance);
+    expect((await shownRows(page, 'panel-identity', 'identity-row')).map((r) => [r.key, r.cells['cost']])).toEqual(identities.body.rows.map((r) => [r.key, r.cost]));
+    const top = await shownRows(page, 'panel-top-spenders', 'top-spender-row');
+    expect(top).toHaveLength(Math.min(10, identities.body.rows.length));
+    expect(top[0]!.key).toBe(summary.chargeback.identity.rows.reduce((a, b) => (b.costPico > a.costPico ? b : a)).key);
+
+    for (const chart of ['chart-team', 'chart-identity', 'chart-models']) {
+      const box = await page.locator(`canvas[data-testid="${chart}"]`).boundingBox();
+      expect({ chart, drawn: (box?.width ?? 0) > 100 && (box?.height ?? 0) > 100 }).toEqual({ chart, drawn: true });
+    }
+    // Operations panels, where their endpoints answer: the same figures as the JSON.
+    const ops = (route: string) => fetch(`${api.url}/api/${route}`, { headers: { authorization: `Bearer ${tokens.finance}` } });
+    const latency = await ops(`latency?from=${RANGE.from}&to=${RANGE.to}&groupBy=region`);
+    if (latency.status === 200) {
+      const body = (await latency.json()) as { rows: { region: string; requests: number; p95Ms: number | null }[] };
+      const shownLatency = await shownRows(page, 'panel-latency', 'latency-row');
+      expect(shownLatency.map((r) => [r.key, count(r.cells['requests']), r.cells['p95']])).toEqual(body.rows.map((r) => [r.region, r.requests, r.p95Ms === null ? '–' : String(r.p95Ms)]));
+    }
+    const traffic = await ops(`traffic?from=${RANGE.from}&to=${RANGE.to}`);
+    if (traffic.status === 200) {
+      const body = (await traffic.json()) as { bypass: { entra: number; key: number }; join: { matched: number } };
+      const bypass = page.getByTestId('panel-bypass');
+      await expect(bypass.getByTestId('bypass-entra').textContent().then(count)).resolves.toBe(body.bypass.entra);
+      await expect(bypass.getByTestId('bypass-key').textContent().then(count)).resolves.toBe(body.bypass.key);
+      await expect(bypass.getByTestId('join-matched').textContent().then(count)).resolves.toBe(body.join.matched);
+    }
+    await screenshot(page, 'dashboard-finance.png');
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  it('narrows the team and identity panels to the team chosen in the team filter', async () => {
+    const page = await openDashboard(tokens.finance);
+    const teams = await report('team', tokens.finance);
+    const team = teams.body.rows.map((r) => r.key).find((k) => k !== '(unmapped)')!;
+    await page.getByTestId('filter-team').selectOption(team);
+    await waitUntilReady(page);
+
+    expect((await shownRows(page, 'panel-team', 'team-row')).map((r) => [r.key, r.cells['cost']])).toEqual([[team, teams.body.rows.find((r) => r.key === team)!.cost]]);
+    await expect(page.getByTestId('panel-team').getByTestId('team-total').count()).resolves.toBe(0);
+    const identities = await report('identity', tokens.finance);
+    const ofTeam = identities.body.rows.filter((r) => r.team === team);
+    const shown = await shownRows(page, 'panel-identity', 'identity-row');
+    expect(shown.map((r) => [r.key, r.cells['team'], r.cells['cost']])).toEqual(ofTeam.map((r) => [r.key, team, r.cost]));
+    expect(shown.length).toBeLessThan(identities.body.rows.length);
+    expect((await shownRows(page, 'panel-top-spenders', 'top-spender-row')).every((r) => r.cells['team'] === team)).toBe(true);
+    expect(new URL(page.url()).searchParams.get('team')).toBe(team);
+    await screenshot(page, 'dashboard-team-filter.png');
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  it('narrows the model mix to the models of the deployment chosen in the deployment filter', async () => {
+    const page = await openDashboard(tokens.finance);
+    const models = await report('model', tokens.finance);
+    const deployment = models.body.rows.find((r) => r.deployment !== null)!.deployment!;
+    await page.getByTestId('filter-deployment').selectOption(deployment);
+    await waitUntilReady(page);
+    const shown = await shownRows(page, 'panel-models', 'model-row');
+    expect(shown.map((r) => [r.key, r.cells['deployment'], r.cells['cost']])).toEqual(
+      models.body.rows.filter((r) => r.deployment === deployment).map((r) => [r.key, deployment, r.cost]),
+    );
+    expect(shown.length).toBeLessThan(models.body.rows.length);
+    await expect(page.getByTestId('panel-team').getByTestId('panel-scope').textContent()).resolves.toContain(`deployment ${deployment} is not applied`);
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  it("shows the API's 401 reason when no token is entered", async () => {
+    const page = await openDashboard(null);
+    const refused = await report('team');
+    expect(refused.status).toBe(401);
+    const auth = page.getByTestId('auth-status');
+    await expect(auth.getAttribute('data-status')).resolves.toBe('401');
+    await expect(auth.textContent()).resolves.toContain(`401 Unauthorized: ${refused.body.reason}`);
+    for (const panel of ['panel-team', 'panel-identity', 'panel-models']) {
+      await expect(page.getByTestId(panel).getAttribute('data-state')).resolves.toBe('error');
+      await expect(page.getByTestId(panel).getByTestId('panel-message').textContent()).resolves.toBe(`401 Unauthorized: ${refused.body.reason}`);
+    }
+    await expect(page.getByTestId('token-status').textContent()).resolves.toMatch(/No token/);
+    await expect(page.locator('[data-testid="team-row"]').count()).resolves.toBe(0);
+    await screenshot(page, 'dashboard-no-token.png');
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  it("shows the operator only the operator's own chargeback rows, which are none", async () => {
+    const page = await openDashboard(tokens.operator);
+    const own = await report('team', tokens.operator);
+    expect(own.status).toBe(200);
+    expect(own.body.rows).toEqual([]);
+    await expect(page.getByTestId('token-status').textContent()).resolves.toContain('Demo Operator');
+    for (const panel of ['panel-team', 'panel-identity', 'panel-top-spenders', 'panel-models']) {
+      await expect(page.getByTestId(panel).getAttribute('data-state')).resolves.toBe('empty');
+      await expect(page.getByTestId(panel).getByTestId('panel-message').textContent()).resolves.toBe('No chargeback rows are visible to you in this range.');
+    }
+    await expect(page.locator('[data-testid="team-row"], [data-testid="identity-row"], [data-testid="model-row"]').count()).resolves.toBe(0);
+    await expect(page.getByTestId('auth-status').textContent()).resolves.toBe('');
+    await screenshot(page, 'dashboard-operator.png');
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  it('shows a display name holding markup as text and creates no element from it', async () => {
+    const page = await openDashboard(tokens.finance);
+    const row = page.getByTestId('panel-identity').locator(`tbody [data-testid="identity-row"][data-key="${renamed.key}"]`);
+    await expect(row.getByTestId('name').textContent()).resolves.toBe(MARKUP_NAME);
+    await expect(page.locator('img').count()).resolves.toBe(0);
+    await expect(page.locator('body').innerText()).resolves.toContain('<img src=x onerror=alert(1)>');
+    await screenshot(page, 'dashboard-markup-name.png');
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+});

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import {
+  byCostDescending,
+  cachedShare,
+  daysOf,
+  defaultRange,
+  describeToken,
+  filtersFromQuery,
+  filtersToQuery,
+  optionsFor,
+  parseChargeback,
+  parseLatency,
+  parseTraffic,
+  parseWeights,
+  rangeProblem,
+  rowsOfDeployment,
+  rowsOfTeam,
+  ShapeError,
+  topSpenders,
+  type ChargebackRow,
+} from '../../dashboards/web/src/model.js';
+
+const figures = { requests: 1, promptTokens: 10, cachedTokens: 4, completionTokens: 2, reasoningTokens: 0, cost: '0.000010', costPicodollars: '10000000' };
+const row = (over: Partial<ChargebackRow>): ChargebackRow => ({
+  ...figures,
+  key: 'k',
+  identity: null,
+  identityKind: null,
+  displayName: null,
+  team: null,
+  costCenter: null,
+  model: null,
+  deployment: null,
+  ...over,
+});
+
+describe('dashboard model', () => {
+  it('lists the UTC days of a range with an exclusive end, across a month boundary', () => {
+    expect(daysOf('2026-10-30', '2026-11-02')).toEqual(['2026-10-30', '2026-10-31', '2026-11-01']);
+    expect(daysOf('2026-10-15', '2026-10-16')).toEqual(['2026-10-15']);
+  });
+
+  it('defaults to last calendar month, January included', () => {
+    expect(defaultRange(new Date('2026-11-22T09:00:00Z'))).toEqual({ from: '2026-10-01', to: '2026-11-01' });
+    expect(defaultRange(new Date('2027-01-05T00:00:00Z'))).toEqual({ from: '2026-12-01', to: '2027-01-01' });
+  });
+
+  it('names what is wrong with a range, as the API would refuse it', () => {
+    expect(rangeProblem('2026-10-15', '2026-10-16')).toBeNull();
+    expect(rangeProblem('2026-10-16', '2026-10-15')).toMatch(/after/);
+    expect(rangeProblem('2026-02-30', '2026-03-02')).toMatch(/From/);
+    expect(rangeProblem('2025-01-01', '2026-03-01')).toMatch(/400 days/);
+  });
+
+  it('round-trips filters through the URL query and falls back for a bad range', () => {
+    const filters = { from: '2026-10-15', to: '2026-10-16', team: 'Search & Ads', deployment: 'gpt-4o-prod' };
+    expect(filtersFromQuery(filtersToQuery(filters), { from: 'x', to: 'y' })).toEqual(filters);
+    expect(filtersFromQuery(new URLSearchParams('from=bad&to=2026-10-16'), { from: '2026-09-01', to: '2026-10-01' })).toEqual({ from: '2026-09-01', to: '2026-10-01', team: '', deployment: '' });
+  });
+
+  it('keeps identity rows of a team by their team and team rows by their key', () => {
+    const rows = [row({ key: 'a', identity: 'a', team: 'Search' }), row({ key: 'b', identity: 'b', team: 'Platform' }), row({ key: 'Search' })];
+    expect(rowsOfTeam(rows, 'Search').map((r) => r.key)).toEqual(['a', 'Search']);
+    expect(rowsOfTeam(rows, '')).toHaveLength(3);
+    expect(rowsOfDeployment([row({ key: 'm1', deployment: 'd1' }), row({ key: 'm2', deployment: null })], 'd1').map((r) => r.key)).toEqual(['m1']);
+  });
+
+  it('ranks spenders on exact picodollars, not on rounded display costs', () => {
+    const rows = [
+      row({ key: 'small', cost: '0.000001', costPicodollars: '1000000' }),
+      row({ key: 'big', cost: '0.000001', costPicodollars: '1499999' }),
+      row({ key: 'huge', cost: '92233720368.547758', costPicodollars: '92233720368547758080000' }),
+    ];
+    expect(topSpenders(rows, 2).map((r) => r.key)).toEqual(['huge', 'big']);
+    expect([...rows].sort(byCostDescending).at(-1)!.key).toBe('small');
+  });
+
+  it('shows the cached share of prompt tokens, and none without prompt tokens', () => {
+    expect(cachedShare({ cachedTokens: 325_504, promptTokens: 2_296_594 })).toBe('14.2 %');
+    expect(cachedShare({ cachedTokens: 0, promptTokens: 0 })).toBe('–');
+  });
+
+  it('keeps the current filter choice among the options even when the data lacks it', () => {
+    expect(optionsFor(['b', null, 'a', 'b'], 'z')).toEqual(['a', 'b', 'z']);
+  });
+
+  it('accepts the chargeback JSON the API sends and refuses a changed shape', () => {
+    const body = { currency: 'USD', groupBy: 'team', rows: [{ ...row({ key: 'Search', team: 'Search' }), tokenSources: {}, priceVersions: [] }], totals: figures, unpriced: [] };
+    expect(parseChargeback(body).rows[0]!.key).toBe('Search');
+    expect(() => parseChargeback({ ...body, totals: { ...figures, cost: 6.29 } })).toThrow(ShapeError);
+    expect(() => parseChargeback({ ...body, rows: [{ ...body.rows[0], requests: -1 }] })).toThrow(/requests/);
+  });
+
+  it('accepts the operations reports in the shapes agreed with the API', () => {
+    expect(
+      parseLatency({
+        rows: [{ region: 'eastus', requests: 3, errors: 0, throttled: 1, errorRate: 0, throttleRate: 0.333, p50Ms: 120, p90Ms: 300, p95Ms: null, p99Ms: null }],
+        series: [{ windowStart: '2026-10-15T00:00:00.000Z', region: 'eastus', p50Ms: 120, p95Ms: 310, requests: 3 }],
+      }).series,
+    ).toHaveLength(1);
+    expect(parseWeights({ recommendations: [{ deployment: 'd', basis: null, explanation: 'e', weights: [{ backendId: 'b', regionCode: null, weight: 100, reason: 'r' }] }] })[0]!.weights[0]!.weight).toBe(100);
+    expect(parseTraffic({ join: { matched: 1, noDiagnostics: 2, bypass: 3 }, bypass: { entra: 1, key: 2 }, unattributed: { requests: 0, promptTokens: 0, completionTokens: 0 } }).bypass.key).toBe(2);
+    expect(() => parseTraffic({ join: {} })).toThrow(ShapeError);
+  });
+
+  it('describes a pasted token by its name and expiry without trusting it', () => {
+    const payload = Buffer.from(JSON.stringify({ name: 'Demo Finance Analyst', exp: Date.parse('2026-10-15T12:00:00Z') / 1000 })).toString('base64url');
+    expect(describeToken(`h.${payload}.s`, new Date('2026-10-15T10:00:00Z'))).toBe('token for Demo Finance Analyst, expires 2026-10-15 12:00 UTC');
+    expect(describeToken(`h.${payload}.s`, new Date('2026-10-16T00:00:00Z'))).toBe('token for Demo Finance Analyst, expired');
+    expect(describeToken('opaque', new Date())).toBe('token set (not a JWT)');
+    expect(describeToken('h.!!!.s', new Date())).toBe('token set (unreadable claims)');
+  });
+});
