@@ -61,9 +61,12 @@ export function mergeByRegion(tiles: readonly LatencyTile[], byDeployment: boole
   return rollUp(perDay, 'day');
 }
 
+/** Milliseconds to 0.1 ms: far finer than the sketch's 1 % accuracy, and readable. */
+const ms = (value: number | undefined): number | null => (value === undefined ? null : Math.round(value * 10) / 10);
+
 function row(tile: LatencyTile, deployment: string | null): LatencyRow {
   const p = percentiles(tile, 'serviceMs');
-  const rate = (n: number) => (tile.requests === 0 ? 0 : n / tile.requests);
+  const rate = (n: number) => (tile.requests === 0 ? 0 : Math.round((n / tile.requests) * 1e6) / 1e6);
   return {
     region: tile.key.regionCode,
     deployment,
@@ -72,10 +75,10 @@ function row(tile: LatencyTile, deployment: string | null): LatencyRow {
     throttled: tile.throttled,
     errorRate: rate(tile.errors),
     throttleRate: rate(tile.throttled),
-    p50Ms: p?.p50Ms ?? null,
-    p90Ms: p?.p90Ms ?? null,
-    p95Ms: p?.p95Ms ?? null,
-    p99Ms: p?.p99Ms ?? null,
+    p50Ms: ms(p?.p50Ms),
+    p90Ms: ms(p?.p90Ms),
+    p95Ms: ms(p?.p95Ms),
+    p99Ms: ms(p?.p99Ms),
   };
 }
 
@@ -94,7 +97,7 @@ export async function latencyReport(aggregates: Pick<AggregateStore, 'listLatenc
     .map((group) => rollUp(group, 'hour')[0]!)
     .map((t) => {
       const p = percentiles(t, 'serviceMs');
-      return { windowStart: t.key.windowStart, region: t.key.regionCode, requests: t.requests, p50Ms: p?.p50Ms ?? null, p95Ms: p?.p95Ms ?? null };
+      return { windowStart: t.key.windowStart, region: t.key.regionCode, requests: t.requests, p50Ms: ms(p?.p50Ms), p95Ms: ms(p?.p95Ms) };
     })
     .sort((a, b) => (a.windowStart < b.windowStart ? -1 : a.windowStart > b.windowStart ? 1 : a.region < b.region ? -1 : 1));
   return { from: query.from.toISOString(), to: query.to.toISOString(), deployment: query.deployment ?? null, rows, series };
