@@ -177,7 +177,8 @@ export function chargebackReport(
     return {
       key,
       identity,
-      identityKind: identity ? sum.identityKind : null,
+      // The directory knows managed and federated workload identities, which tokens alone show as apps.
+      identityKind: identity ? (entry?.kind ?? sum.identityKind) : null,
       displayName: identity ? (entry?.displayName ?? null) : null,
       team: identity ? (entry?.team ?? UNMAPPED) : options.groupBy === 'team' ? key : null,
       costCenter: identity ? (entry?.costCenter ?? UNMAPPED) : options.groupBy === 'costCenter' ? key : null,

@@ -25,8 +25,8 @@ export async function writeSimulation(outDir: string, day: SimulatedDay): Promis
     await writeFile(file, lines.join('\n') + '\n');
   }
   const directory = [
-    'identity,displayName,team,costCenter',
-    ...day.identities.map((i) => [i.identity, i.displayName, i.team, i.costCenter].map(csvField).join(',')),
+    'identity,displayName,team,costCenter,kind',
+    ...day.identities.map((i) => [i.identity, i.displayName, i.team, i.costCenter, i.kind].map(csvField).join(',')),
   ];
   await writeFile(join(outDir, SIMULATION_FILES.directory), directory.join('\n') + '\n');
   await writeFile(join(outDir, SIMULATION_FILES.llmLog), day.llmLog.map((row) => JSON.stringify(row)).join('\n') + '\n');

@@ -225,7 +225,7 @@ describe('parseDirectoryCsv', () => {
       await writeSimulation(dir, day);
       const result = parseDirectoryCsv(await readFile(join(dir, SIMULATION_FILES.directory), 'utf8'));
       expect(result.errors).toEqual([]);
-      expect(result.rows).toEqual(day.identities.map((i) => ({ identity: i.identity, displayName: i.displayName, team: i.team, costCenter: i.costCenter })));
+      expect(result.rows).toEqual(day.identities.map((i) => ({ identity: i.identity, displayName: i.displayName, team: i.team, costCenter: i.costCenter, kind: i.kind })));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
