@@ -11,7 +11,15 @@ const TRANSIENT_STATUS = new Set([408, 410, 429, 449, 500, 503]);
 const CHUNK = 100;
 const CONCURRENT_CHUNKS = 4;
 
+/**
+ * `items.bulk` rethrows a failed bulk request as a plain `Error("Bulk request errored with: …")` without its
+ * status (so a 429, 503, reset or timeout cannot be told apart): such a failure is taken as transient, and the
+ * batch is redelivered, which upserts and creates make harmless.
+ */
+const UNTYPED_BULK_FAILURE = /^Bulk request errored with/;
+
 export function isTransientCosmosError(error: unknown): boolean {
+  if (error instanceof Error && UNTYPED_BULK_FAILURE.test(error.message)) return true;
   const code = (error as { code?: unknown; statusCode?: unknown } | null)?.code ?? (error as { statusCode?: unknown } | null)?.statusCode;
   if (typeof code === 'number') return TRANSIENT_STATUS.has(code);
   return ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'TimeoutError', 'REQUEST_SEND_ERROR'].includes(String(code));

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * `npm run test:reliability`: replay, faults, bad input and access (test/reliability). Every file reports its
+ * counters to the global setup, which prints one summary line at the end of the run:
+ * `lost=N doubled=N crashes=N events=N faults=N inputs=N`.
+ */
+export default defineConfig({
+  test: {
+    include: ['test/reliability/**/*.test.ts'],
+    globalSetup: ['test/reliability/support/summary-setup.ts'],
+    testTimeout: 600_000,
+    hookTimeout: 120_000,
+  },
+});
