@@ -1,0 +1,232 @@
+/**
+ * Figure 1: events per second of the compute path (parse, validate, normalise, resolve identity, price, tile)
+ * against plain `JSON.parse` over the same lines, in the same process, interleaved.
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { PriceTable } from '../src/contracts/price-table.js';
+import { ChargebackLines } from '../src/domain/chargeback.js';
+import type { IdentityOptions } from '../src/domain/identity.js';
+import { addObservation, emptyTile, observationFromEntry, tileKey, type LatencyTile } from '../src/domain/latency-tile.js';
+import { PriceMatcher } from '../src/domain/price-matching.js';
+import { decodeBody } from '../src/domain/event-decoding.js';
+import { normalizeEvent } from '../src/domain/event-normalization.js';
+import { sortBatch, type ReceivedEvent } from '../src/services/ingest-batch.js';
+import { median } from './stats.js';
+
+/** Lines per `sortBatch` call: the chunk `analyzeFiles` uses. */
+const CHUNK = 2_000;
+const POSITION = { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
+
+export interface ComputeTotals {
+  readonly entries: number;
+  readonly deadLetters: number;
+  readonly costPico: bigint;
+  readonly tiles: number;
+  readonly observations: number;
+}
+
+/**
+ * The compute path over lines held in memory: `sortBatch` per chunk of 2,000 (decode, JSON.parse, zod
+ * validation, normalisation, ledger entry), then per entry `ChargebackLines.addEntry` (identity, price, line)
+ * and `observationFromEntry` + `addObservation` into hourly latency tiles. No de-duplication across chunks:
+ * that is the ingest's per-batch work, not the offline analysis' whole-file state.
+ */
+export function computePass(lines: readonly string[], prices: PriceTable, identity: IdentityOptions = {}, stage: 'sortBatch' | 'chargeback' | 'tiles' = 'tiles'): ComputeTotals {
+  const chargeback = new ChargebackLines(new PriceMatcher(prices), identity);
+  const tiles = new Map<string, LatencyTile>();
+  let entries = 0;
+  let deadLetters = 0;
+  let observations = 0;
+  for (let start = 0; start < lines.length; start += CHUNK) {
+    const events: ReceivedEvent[] = [];
+    const end = Math.min(lines.length, start + CHUNK);
+    for (let i = start; i < end; i++) events.push({ body: lines[i], position: POSITION });
+    const sorted = sortBatch(events);
+    entries += sorted.entries.length;
+    deadLetters += sorted.deadLetters.length;
+    if (stage === 'sortBatch') continue;
+    for (const entry of sorted.entries) {
+      chargeback.addEntry(entry);
+      if (stage === 'chargeback') continue;
+      const observation = observationFromEntry(entry);
+      if (!observation) continue;
+      const key = tileKey(observation.regionCode, observation.deployment, observation.time, 'hour');
+      const text = `${key.regionCode}|${key.deployment}|${key.windowStart}`;
+      let tile = tiles.get(text);
+      if (!tile) {
+        tile = emptyTile(key);
+        tiles.set(text, tile);
+      }
+      addObservation(tile, observation);
+      observations++;
+    }
+  }
+  let costPico = 0n;
+  for (const line of chargeback.list()) costPico += line.costPico;
+  return { entries, deadLetters, costPico, tiles: tiles.size, observations };
+}
+
+/** The baseline: `JSON.parse` of every line (malformed ones throw and are counted), nothing else. */
+export function jsonParsePass(lines: readonly string[]): { parsed: number; failed: number } {
+  let parsed = 0;
+  let failed = 0;
+  for (const line of lines) {
+    try {
+      if (JSON.parse(line) !== undefined) parsed++;
+    } catch {
+      failed++;
+    }
+  }
+  return { parsed, failed };
+}
+
+/** The first `limit` non-empty lines of a JSONL file. */
+export async function readLines(file: string, limit: number): Promise<string[]> {
+  const lines: string[] = [];
+  const reader = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
+  for await (const line of reader) {
+    if (line.trim() === '') continue;
+    lines.push(line);
+    if (lines.length >= limit) break;
+  }
+  reader.close();
+  return lines;
+}
+
+export interface ComputeFigure {
+  readonly lines: number;
+  readonly rounds: number;
+  /** events/s of each round, in order. */
+  readonly computeEventsPerSec: readonly number[];
+  readonly jsonParseEventsPerSec: readonly number[];
+  /** Per-round ratio compute / JSON.parse (of events/s, wall clock); the figure is their median. */
+  readonly ratios: readonly number[];
+  /** The same ratio from the process' CPU time of each pass (less sensitive to other processes on the machine). */
+  readonly cpuRatios: readonly number[];
+  readonly computeVsJsonParseCpu: number;
+  readonly computeVsJsonParse: number;
+  readonly computeEventsPerSecPerCore: number;
+  readonly jsonParseEventsPerSecPerCore: number;
+  readonly workerThreads: false;
+  readonly totals: ComputeTotals;
+}
+
+function timed<T>(run: () => T): { result: T; seconds: number; cpuSeconds: number } {
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const result = run();
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { result, seconds, cpuSeconds: (used.user + used.system) / 1e6 };
+}
+
+/**
+ * Interleaved rounds on one thread (one core): each round times one JSON.parse pass and one compute pass over
+ * the same lines, alternating which goes first (ABBA) so slow drifts (GC state, CPU frequency) hit both.
+ * One warm-up round on the first 20,000 lines lets the JIT settle before anything is timed.
+ */
+export function measureCompute(lines: readonly string[], prices: PriceTable, rounds: number): ComputeFigure {
+  const warm = lines.slice(0, 20_000);
+  jsonParsePass(warm);
+  computePass(warm, prices);
+  const compute: number[] = [];
+  const parse: number[] = [];
+  const ratios: number[] = [];
+  const cpuRatios: number[] = [];
+  let totals: ComputeTotals | undefined;
+  for (let round = 0; round < rounds; round++) {
+    const runParse = () => timed(() => jsonParsePass(lines));
+    const runCompute = () => {
+      const run = timed(() => computePass(lines, prices));
+      totals = run.result;
+      return run;
+    };
+    let parseRun: ReturnType<typeof runParse>;
+    let computeRun: ReturnType<typeof runCompute>;
+    if (round % 2 === 0) {
+      parseRun = runParse();
+      computeRun = runCompute();
+    } else {
+      computeRun = runCompute();
+      parseRun = runParse();
+    }
+    compute.push(lines.length / computeRun.seconds);
+    parse.push(lines.length / parseRun.seconds);
+    ratios.push(parseRun.seconds / computeRun.seconds);
+    cpuRatios.push(parseRun.cpuSeconds / computeRun.cpuSeconds);
+  }
+  return {
+    lines: lines.length,
+    rounds,
+    computeEventsPerSec: compute,
+    jsonParseEventsPerSec: parse,
+    ratios,
+    cpuRatios,
+    computeVsJsonParse: median(ratios),
+    computeVsJsonParseCpu: median(cpuRatios),
+    computeEventsPerSecPerCore: median(compute),
+    jsonParseEventsPerSecPerCore: median(parse),
+    workerThreads: false,
+    totals: totals!,
+  };
+}
+
+/** Cumulative stages of the compute path, each a pass over the same lines. */
+const STAGES = {
+  /** JSON.parse only (the baseline). */
+  jsonParse: (lines: readonly string[]) => jsonParsePass(lines),
+  /** decodeBody: JSON.parse, byte length of the raw payload, item wrapping. */
+  decode: (lines: readonly string[]) => {
+    let ok = 0;
+    for (const line of lines) if (decodeBody(line).ok) ok++;
+    return ok;
+  },
+  /** + normalizeEvent: shape recognition and the zod v1 schema. */
+  validate: (lines: readonly string[]) => {
+    let ok = 0;
+    for (const line of lines) {
+      const decoded = decodeBody(line);
+      if (decoded.ok) for (const item of decoded.items) if (normalizeEvent(item.value).ok) ok++;
+    }
+    return ok;
+  },
+} as const;
+
+export interface StageFigure {
+  readonly stage: string;
+  /** Median CPU seconds of the cumulative pipeline up to this stage (CPU time: robust to other processes). */
+  readonly cpuSeconds: number;
+  /** Events per CPU second of the cumulative pipeline. */
+  readonly eventsPerSec: number;
+  /** This stage's own cost (difference to the previous stage) in units of the JSON.parse pass. */
+  readonly costInJsonParses: number;
+}
+
+/** Where the compute path's time goes: cumulative stages, each timed `rounds` times (median CPU time), on one thread. */
+export function measureStages(lines: readonly string[], prices: PriceTable, rounds: number): StageFigure[] {
+  const passes: [string, () => unknown][] = [
+    ...Object.entries(STAGES).map(([name, run]): [string, () => unknown] => [name, () => run(lines)]),
+    // sortBatch = decode + validate + toLedgerEntry (ids, hour bucket, region codes, the entry) + dead letters.
+    ['sortBatch', () => computePass(lines, prices, {}, 'sortBatch')],
+    ['chargeback', () => computePass(lines, prices, {}, 'chargeback')],
+    ['tiles', () => computePass(lines, prices, {}, 'tiles')],
+  ];
+  const warm = lines.slice(0, 20_000);
+  STAGES.validate(warm);
+  computePass(warm, prices);
+  const seconds = new Map<string, number[]>(passes.map(([name]) => [name, []]));
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? passes : [...passes].reverse();
+    for (const [name, run] of order) seconds.get(name)!.push(timed(run).cpuSeconds);
+  }
+  const figures: StageFigure[] = [];
+  let previous = 0;
+  const base = median(seconds.get('jsonParse')!);
+  for (const [name] of passes) {
+    const s = median(seconds.get(name)!);
+    figures.push({ stage: name, cpuSeconds: s, eventsPerSec: lines.length / s, costInJsonParses: (s - previous) / base });
+    previous = s;
+  }
+  return figures;
+}

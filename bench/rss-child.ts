@@ -1,0 +1,41 @@
+/**
+ * Child process of figure 4 (and of the CPU profile): runs `analyzeFiles` over one events file (as
+ * `tokenledger analyze` does, without diagnostics or directory) and prints its peak resident set size, read from
+ * `process.resourceUsage().maxRSS` when the analysis is done. With `--profile FILE` it also records a V8 CPU
+ * profile of the analysis alone (the sampler behind `node --cpu-prof`, started after the modules are loaded).
+ */
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { loadPrices } from '../src/config/composition-root.js';
+import { analyzeFiles } from '../src/services/analyze-files.js';
+
+const [file, flag, profileFile] = process.argv.slice(2);
+if (!file || (flag !== undefined && (flag !== '--profile' || !profileFile))) throw new Error('usage: rss-child.ts EVENTS_FILE [--profile FILE]');
+const prices = loadPrices({});
+const session = profileFile ? new Session() : null;
+if (session) {
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 1000 });
+  await session.post('Profiler.start');
+}
+const started = performance.now();
+const cpu = process.cpuUsage();
+const result = await analyzeFiles({ eventsFile: file, prices });
+const seconds = (performance.now() - started) / 1000;
+const used = process.cpuUsage(cpu);
+if (session && profileFile) {
+  const { profile } = await session.post('Profiler.stop');
+  await writeFile(profileFile, JSON.stringify(profile));
+  session.disconnect();
+}
+process.stdout.write(
+  JSON.stringify({
+    maxRssKiB: process.resourceUsage().maxRSS,
+    entries: result.entries,
+    deadLetters: result.deadLetters,
+    totalPico: result.report.totals.costPico.toString(),
+    seconds,
+    cpuSeconds: (used.user + used.system) / 1e6,
+  }) + '\n',
+);

@@ -1,0 +1,48 @@
+/**
+ * Figure 4: how the peak RSS of the streaming path (`analyzeFiles` over a JSONL file) grows with the input:
+ * peak RSS at N events divided by peak RSS at N/10, each in a fresh child process.
+ */
+import { spawn } from 'node:child_process';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+
+export interface RssRun {
+  readonly events: number;
+  readonly maxRssKiB: number;
+  readonly entries: number;
+  readonly seconds: number;
+  readonly cpuSeconds: number;
+}
+
+export interface RssFigure {
+  readonly small: RssRun;
+  readonly large: RssRun;
+  readonly rssGrowth: number;
+}
+
+/** Copies the first `lines` lines of a file. */
+export async function headLines(source: string, target: string, lines: number): Promise<void> {
+  const out = createWriteStream(target, 'utf8');
+  const reader = createInterface({ input: createReadStream(source, 'utf8'), crlfDelay: Infinity });
+  let n = 0;
+  for await (const line of reader) {
+    if (n >= lines) break;
+    if (!out.write(line + '\n')) await once(out, 'drain');
+    n++;
+  }
+  reader.close();
+  out.end();
+  await once(out, 'finish');
+}
+
+/** Runs rss-child.ts in a fresh Node process with the same TypeScript loader as this one. */
+export async function childRss(file: string, events: number): Promise<RssRun> {
+  const child = spawn(process.execPath, [...process.execArgv, new URL('./rss-child.ts', import.meta.url).pathname, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`rss child exited with ${code}`);
+  const parsed = JSON.parse(output.trim().split('\n').at(-1)!) as { maxRssKiB: number; entries: number; seconds: number; cpuSeconds: number };
+  return { events, maxRssKiB: parsed.maxRssKiB, entries: parsed.entries, seconds: parsed.seconds, cpuSeconds: parsed.cpuSeconds };
+}
