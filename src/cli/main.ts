@@ -136,7 +136,7 @@ export function buildCli(): Command {
       process.stdout.write(
         [
           '',
-          'Serving the local stack until Ctrl-C.',
+          'Serving the local stack until Ctrl-C (or SIGTERM).',
           `API: ${api.url}/api/chargeback`,
           `Dashboard: ${api.url}/api/dashboard/`,
           `Finance token: ${tokens.finance}`,
@@ -150,7 +150,10 @@ export function buildCli(): Command {
           '',
         ].join('\n'),
       );
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
       await api.stop();
       await stack.stop();
     });

@@ -45,6 +45,9 @@ export async function startAzurite(options: { timeoutInMs?: number } = {}): Prom
       reject(new Error(`Azurite exited with code ${code}:\n${output.slice(-2000)}`));
     });
   });
+  // Never leave the emulator running when this process ends without stopping it.
+  const killChild = () => child.kill();
+  process.once('exit', killChild);
   const blobEndpoint = `${ports['blob']}/${DEV_ACCOUNT}`;
   const tableEndpoint = `${ports['table']}/${DEV_ACCOUNT}`;
   return {
@@ -53,6 +56,7 @@ export async function startAzurite(options: { timeoutInMs?: number } = {}): Prom
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${blobEndpoint};TableEndpoint=${tableEndpoint};`,
     stop: () =>
       new Promise<void>((resolve) => {
+        process.removeListener('exit', killChild);
         if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill();
