@@ -3,29 +3,34 @@ import { z } from 'zod';
 /**
  * Gateway event, version 1: the contract with the APIM policy in `gateway/`.
  * Field names are fixed; unknown fields are ignored (zod strips them), never stored blindly.
+ * `checkGatewayEventV1` (gateway-event-check.ts) answers for this schema on the hot path: change both together.
  */
 export const GATEWAY_EVENT_SCHEMA_V1 = 'tokenledger.gateway/v1';
 
-const MAX_ID_LENGTH = 256;
-const MAX_TEXT_LENGTH = 512;
+export const MAX_ID_LENGTH = 256;
+export const MAX_TEXT_LENGTH = 512;
 /** Far larger than any context window; a count above it is corrupt data, not usage. */
-const MAX_TOKENS = 100_000_000;
+export const MAX_TOKENS = 100_000_000;
+/** The longest timing accepted: a day. */
+export const MAX_MILLISECONDS = 86_400_000;
 
 /** A lone UTF-16 surrogate has no UTF-8 form: it could not be stored, quoted in KQL or sent anywhere intact. */
 const wellFormed = (value: string) => value.isWellFormed();
 const id = z.string().trim().min(1).max(MAX_ID_LENGTH).refine(wellFormed, 'contains a lone UTF-16 surrogate');
 const text = z.string().max(MAX_TEXT_LENGTH).refine(wellFormed, 'contains a lone UTF-16 surrogate');
 const tokenCount = z.number().int().nonnegative().max(MAX_TOKENS);
-const milliseconds = z.number().finite().nonnegative().max(86_400_000);
+const milliseconds = z.number().finite().nonnegative().max(MAX_MILLISECONDS);
 
 /** Azure OpenAI did not exist before this; an earlier time is corrupt data (or a year-0000 placeholder). */
-const EARLIEST_EVENT_TIME = Date.parse('2020-01-01T00:00:00Z');
+export const EARLIEST_EVENT_TIME = Date.parse('2020-01-01T00:00:00Z');
+/** How far an event time may lie in the future of the receiver's clock. */
+export const MAX_FUTURE_MS = 86_400_000;
 
 /** An ISO-8601 instant with an explicit offset, from 2020 on and not more than a day in the future of the receiver's clock. */
 export const eventTime = z.iso
   .datetime({ offset: true })
   .refine((value) => Date.parse(value) >= EARLIEST_EVENT_TIME, 'time is before 2020-01-01')
-  .refine((value) => Date.parse(value) <= Date.now() + 86_400_000, 'time is more than a day in the future');
+  .refine((value) => Date.parse(value) <= Date.now() + MAX_FUTURE_MS, 'time is more than a day in the future');
 
 export const usageSchema = z
   .object({

@@ -30,6 +30,26 @@ function textPayload(text: string): RawPayload {
   return { encoding: 'utf8', data: text, bytes: Buffer.byteLength(text, 'utf8') };
 }
 
+/** The reason a text is refused for its size, or null. A UTF-16 code unit takes at most 3 UTF-8 bytes. */
+function oversizeReason(text: string): string | null {
+  if (text.length * 3 <= MAX_BODY_BYTES) return null;
+  const bytes = Buffer.byteLength(text, 'utf8');
+  return bytes > MAX_BODY_BYTES ? `body of ${bytes} bytes exceeds ${MAX_BODY_BYTES}` : null;
+}
+
+/** An item of a text body; its raw payload is built only when asked for (for a dead letter). */
+class TextItem implements DecodedItem {
+  constructor(
+    readonly value: unknown,
+    private readonly text: string,
+    readonly itemIndex: number | null,
+  ) {}
+
+  get raw(): RawPayload {
+    return textPayload(this.text);
+  }
+}
+
 function bytesPayload(bytes: Uint8Array): RawPayload {
   return { encoding: 'base64', data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'), bytes: bytes.byteLength };
 }
@@ -76,19 +96,19 @@ export function decodeBody(body: unknown): BodyDecoding {
   } else {
     const serialised = safeStringify(body);
     if (serialised === null) return { ok: false, reason: 'body cannot be serialised as JSON', raw: textPayload(safeString(body)) };
-    const raw = textPayload(serialised);
-    if (raw.bytes > MAX_BODY_BYTES) return { ok: false, reason: `body of ${raw.bytes} bytes exceeds ${MAX_BODY_BYTES}`, raw };
+    const oversize = oversizeReason(serialised);
+    if (oversize !== null) return { ok: false, reason: oversize, raw: textPayload(serialised) };
     return splitParsed(body, serialised);
   }
   // A UTF-8 byte-order mark is not JSON; producers on Windows sometimes write one.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const raw = textPayload(text);
-  if (raw.bytes > MAX_BODY_BYTES) return { ok: false, reason: `body of ${raw.bytes} bytes exceeds ${MAX_BODY_BYTES}`, raw };
+  const oversize = oversizeReason(text);
+  if (oversize !== null) return { ok: false, reason: oversize, raw: textPayload(text) };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    return { ok: false, reason: `body is not JSON: ${(error as Error).message.slice(0, 200)}`, raw };
+    return { ok: false, reason: `body is not JSON: ${(error as Error).message.slice(0, 200)}`, raw: textPayload(text) };
   }
   return splitParsed(parsed, text);
 }
@@ -97,14 +117,14 @@ function splitParsed(parsed: unknown, text: string): BodyDecoding {
   const list = Array.isArray(parsed) ? parsed : isObject(parsed) && Array.isArray(parsed['records']) ? parsed['records'] : null;
   if (list === null) {
     if (!isObject(parsed)) return { ok: false, reason: `body is JSON ${parsed === null ? 'null' : typeof parsed}, not an object`, raw: textPayload(text) };
-    return { ok: true, items: [{ value: parsed, raw: textPayload(text), itemIndex: null }] };
+    return { ok: true, items: [new TextItem(parsed, text, null)] };
   }
   if (list.length === 0) return { ok: false, reason: 'body holds no events (empty array)', raw: textPayload(text) };
   const items: DecodedItem[] = [];
   for (const [itemIndex, value] of list.entries()) {
     const itemText = safeStringify(value);
     if (itemText === null) return { ok: false, reason: `item ${itemIndex} cannot be serialised as JSON (too deeply nested)`, raw: textPayload(text) };
-    items.push({ value, raw: textPayload(itemText), itemIndex });
+    items.push(new TextItem(value, itemText, itemIndex));
   }
   return { ok: true, items };
 }

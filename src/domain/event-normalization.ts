@@ -3,6 +3,7 @@ import type { AdaptedEvent } from '../contracts/adapted-event.js';
 import { adaptAiHubUsage, aiHubUsageSchema, looksLikeAiHubUsage } from '../contracts/ai-hub-usage.js';
 import { adaptApimRecord, apimDiagnosticRecordSchema } from '../contracts/apim-diagnostics.js';
 import { GATEWAY_EVENT_SCHEMA_V1, gatewayEventV1Schema, type GatewayEventV1 } from '../contracts/gateway-event.js';
+import { checkGatewayEventV1 } from '../contracts/gateway-event-check.js';
 
 export interface NormalizedEvent extends Omit<AdaptedEvent, 'event'> {
   readonly event: GatewayEventV1;
@@ -24,10 +25,17 @@ export function describeIssues(label: string, error: z.ZodError): string {
   return `invalid ${label}: ${issues.join('; ')}${more}`;
 }
 
+function accepted(adapted: AdaptedEvent, event: GatewayEventV1): Normalization {
+  return { ok: true, value: { source: adapted.source, sourceId: adapted.sourceId, event, missing: adapted.missing } };
+}
+
+/** The fast check handles the events the APIM policy writes; zod decides the rest and words every rejection. */
 function validateV1(adapted: AdaptedEvent, label: string): Normalization {
+  const checked = checkGatewayEventV1(adapted.event);
+  if (checked !== null) return accepted(adapted, checked);
   const parsed = gatewayEventV1Schema.safeParse(adapted.event);
   if (!parsed.success) return { ok: false, reason: describeIssues(label, parsed.error) };
-  return { ok: true, value: { ...adapted, event: parsed.data } };
+  return accepted(adapted, parsed.data);
 }
 
 /** Recognises the shape of one item (v1, APIM diagnostic record, AI Hub usage), maps it onto v1 and validates it. */

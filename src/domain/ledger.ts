@@ -1,5 +1,6 @@
 import { LEDGER_ENTRY_SCHEMA, type LedgerEntry } from '../contracts/ledger-entry.js';
 import type { EventSource } from '../contracts/adapted-event.js';
+import { isCanonicalInstant } from '../contracts/gateway-event-check.js';
 import type { NormalizedEvent } from './event-normalization.js';
 import { regionCode } from './regions.js';
 import { stableId } from './stable-id.js';
@@ -21,44 +22,73 @@ export function ledgerId(apimRequestId: string | null, source: EventSource, sour
   return `h-${stableId(ID_FAMILY[source], sourceId.toLowerCase())}`;
 }
 
+/** The `toISOString` text of an instant; a text already in that form is its own answer. */
+function isoInstant(time: string | Date): string {
+  return typeof time === 'string' && isCanonicalInstant(time) ? time : new Date(time).toISOString();
+}
+
 /** `YYYY-MM-DDTHH` of an instant, in UTC. */
 export function hourBucket(time: string | Date): string {
-  return new Date(time).toISOString().slice(0, 13);
+  return isoInstant(time).slice(0, 13);
+}
+
+/** Slots of the cache `shared` keeps: a power of two. */
+const SHARED_SLOTS = 512;
+const sharedStrings: (string | undefined)[] = new Array(SHARED_SLOTS).fill(undefined);
+
+/**
+ * `value`, or an equal string an earlier entry holds. Entries wait in memory until their batch is stored, and
+ * every young-generation GC meanwhile copies them with their strings; most of those (service, deployment,
+ * caller ids) repeat from event to event, and a string that entries share is copied once, not once per entry.
+ */
+function shared<T extends string | null | undefined>(value: T): T {
+  if (!value) return value;
+  const last = value.length - 1;
+  const slot = (value.length * 31 + value.charCodeAt(0) + value.charCodeAt(last >> 1) * 3 + value.charCodeAt(last) * 7) & (SHARED_SLOTS - 1);
+  const earlier = sharedStrings[slot];
+  if (earlier === value) return earlier as T;
+  sharedStrings[slot] = value;
+  return value;
+}
+
+function sorted(fields: readonly string[]): string[] {
+  return fields.length === 0 ? [] : [...fields].sort();
 }
 
 export function toLedgerEntry(normalized: NormalizedEvent): LedgerEntry {
   const e = normalized.event;
   const usage = e.usage ?? null;
   const caller = e.caller ?? null;
-  const time = new Date(e.time).toISOString();
+  // In toISOString form, so its hour bucket is its first 13 characters.
+  const time = isoInstant(e.time);
   return {
     id: ledgerId(e.apimRequestId, normalized.source, normalized.sourceId),
-    pk: hourBucket(time),
+    pk: time.slice(0, 13),
     schema: LEDGER_ENTRY_SCHEMA,
     source: normalized.source,
-    missing: [...normalized.missing].sort(),
+    missing: sorted(normalized.missing),
     time,
     gatewayRequestId: e.gatewayRequestId,
     apimRequestId: e.apimRequestId,
     gateway: {
-      service: e.gateway.service,
+      service: shared(e.gateway.service),
       regionCode: regionCode(e.gateway.region) ?? e.gateway.region ?? null,
-      backendId: e.gateway.backendId ?? null,
+      backendId: shared(e.gateway.backendId) ?? null,
     },
     backendRegion: regionCode(e.backendRegion) ?? e.backendRegion ?? null,
     caller: {
-      oid: caller?.oid?.toLowerCase() ?? null,
-      tid: caller?.tid?.toLowerCase() ?? null,
-      appid: caller?.appid?.toLowerCase() ?? null,
+      oid: shared(caller?.oid?.toLowerCase()) ?? null,
+      tid: shared(caller?.tid?.toLowerCase()) ?? null,
+      appid: shared(caller?.appid?.toLowerCase()) ?? null,
       idtyp: caller?.idtyp ?? null,
-      upn: caller?.upn ?? null,
-      sub: caller?.sub ?? null,
+      upn: shared(caller?.upn) ?? null,
+      sub: shared(caller?.sub) ?? null,
     },
-    subscriptionId: e.subscriptionId ?? null,
-    productId: e.productId ?? null,
-    deployment: e.deployment ?? null,
-    model: e.model ?? null,
-    operation: e.operation ?? null,
+    subscriptionId: shared(e.subscriptionId) ?? null,
+    productId: shared(e.productId) ?? null,
+    deployment: shared(e.deployment) ?? null,
+    model: shared(e.model) ?? null,
+    operation: shared(e.operation) ?? null,
     stream: e.stream,
     status: e.status,
     tokens: usage

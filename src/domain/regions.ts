@@ -108,12 +108,27 @@ const CODE_BY_KEY: ReadonlyMap<string, string> = new Map(
 
 const DISPLAY_NAME_BY_CODE: ReadonlyMap<string, string> = new Map(AZURE_REGIONS.map((r) => [r.code, r.displayName]));
 
+/** Every event names a region or two, spelled the same way by each producer: the exact values are cached. */
+const CODE_BY_VALUE = new Map<string, string | null>();
+/** Enough for every spelling of every region; a producer sending garbage only empties the cache now and then. */
+const MAX_CACHED_VALUES = 1_000;
+
 /**
  * The lower-case region code for a code ("eastus", "EastUS ") or a display name ("East US", "east  us"),
  * or null when the value is empty or not a public Azure region.
  */
 export function regionCode(value: string | null | undefined): string | null {
   if (!value) return null;
+  let code = CODE_BY_VALUE.get(value);
+  if (code === undefined) {
+    code = lookUpRegionCode(value);
+    if (CODE_BY_VALUE.size >= MAX_CACHED_VALUES) CODE_BY_VALUE.clear();
+    CODE_BY_VALUE.set(value, code);
+  }
+  return code;
+}
+
+function lookUpRegionCode(value: string): string | null {
   const key = value.trim().toLowerCase();
   if (key === '') return null;
   return CODE_BY_KEY.get(key) ?? CODE_BY_KEY.get(key.replace(/\s+/g, ' ')) ?? null;

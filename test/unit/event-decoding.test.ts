@@ -94,6 +94,14 @@ describe('decodeBody: bodies holding several events', () => {
     expect(decoded.every((i) => i.raw.encoding === 'utf8')).toBe(true);
   });
 
+  it('gives every item of a body the raw payload of its own JSON text, bytes counted in UTF-8', () => {
+    const list = [{ note: 'Zürich ✓ 東京' }, { n: 2 }, '😀'];
+    const decoded = items(decodeBody(JSON.stringify(list)));
+    expect(decoded.map((i) => i.raw)).toEqual(
+      list.map((v) => ({ encoding: 'utf8', data: JSON.stringify(v), bytes: Buffer.byteLength(JSON.stringify(v)) })),
+    );
+  });
+
   it('splits an already parsed array body the same way as its JSON text', () => {
     const list = [{ a: 1 }, { b: 2 }];
     expect(decodeBody(list)).toEqual(decodeBody(JSON.stringify(list)));
@@ -209,6 +217,17 @@ describe('decodeBody: size limit', () => {
     const result = failure(decodeBody(bytes));
     expect(result.reason).toMatch(/exceeds/);
     expect(result.raw).toEqual({ encoding: 'base64', data: bytes.toString('base64'), bytes: MAX_BODY_BYTES + 10 });
+  });
+
+  it('counts three-byte characters exactly at the limit and one character over it', () => {
+    // '€' is 3 UTF-8 bytes; {"pad":""} is 10.
+    const atLimit = `{"pad":"${'€'.repeat((MAX_BODY_BYTES - 10) / 3)}"}`;
+    expect(Buffer.byteLength(atLimit)).toBe(MAX_BODY_BYTES);
+    expect(items(decodeBody(atLimit))).toHaveLength(1);
+    const over = `{"pad":"${'€'.repeat((MAX_BODY_BYTES - 10) / 3 + 1)}"}`;
+    const result = failure(decodeBody(over));
+    expect(result.reason).toBe(`body of ${MAX_BODY_BYTES + 3} bytes exceeds ${MAX_BODY_BYTES}`);
+    expect(result.raw).toEqual({ encoding: 'utf8', data: over, bytes: MAX_BODY_BYTES + 3 });
   });
 
   it('measures the limit in UTF-8 bytes, so a string of fewer characters than the limit can exceed it', () => {

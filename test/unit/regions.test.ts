@@ -45,6 +45,14 @@ describe('regionCode', () => {
     expect(regionCode('')).toBeNull();
     expect(regionCode('   ')).toBeNull();
   });
+
+  it('answers a value seen before as it did the first time, also after more distinct values than it remembers', () => {
+    const spellings = ['East US', 'eastus', ' EAST  us ', 'Atlantis Central', '   ', 'West Europe', 'westeurope'];
+    const first = spellings.map((value) => regionCode(value));
+    for (let n = 0; n < 5_000; n++) expect(regionCode(`no region ${n}`)).toBeNull();
+    expect(spellings.map((value) => regionCode(value))).toEqual(first);
+    expect(first).toEqual(['eastus', 'eastus', 'eastus', null, null, 'westeurope', 'westeurope']);
+  });
 });
 
 describe('regionDisplayName', () => {
