@@ -18,6 +18,7 @@ import {
   type GatewayEventV1,
   type Usage,
 } from './gateway-event.js';
+import { isCanonicalInstant } from '../domain/utc-instant.js';
 
 type Fields = Record<string, unknown>;
 
@@ -77,39 +78,6 @@ const nullableText = (value: unknown) => (value === null ? null : text(value));
 const nullableId = (value: unknown) => (value === null ? null : id(value));
 const nullableMilliseconds = (value: unknown) => (value === null ? null : milliseconds(value));
 const nullableRemaining = (value: unknown) => (value === null ? null : remaining(value));
-
-function digits(value: string, start: number, length: number): number {
-  let n = 0;
-  for (let i = start; i < start + length; i++) n = n * 10 + value.charCodeAt(i) - 48;
-  return n;
-}
-
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
-
-/** `YYYY-MM-DDTHH:MM:SS.sssZ`: the form the APIM policy writes and `Date.prototype.toISOString` returns. */
-const CANONICAL_INSTANT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-
-/**
- * True for a canonical instant that names a real date and time (no Feb 30, no hour 24, no leap second):
- * such a text is its own `new Date(text).toISOString()`, and texts of this form sort as their instants do.
- */
-export function isCanonicalInstant(value: string): boolean {
-  if (!CANONICAL_INSTANT.test(value)) return false;
-  const month = digits(value, 5, 2);
-  const day = digits(value, 8, 2);
-  return (
-    month >= 1 &&
-    month <= 12 &&
-    day >= 1 &&
-    day <= daysInMonth(digits(value, 0, 4), month) &&
-    digits(value, 11, 2) <= 23 &&
-    digits(value, 14, 2) <= 59 &&
-    digits(value, 17, 2) <= 59
-  );
-}
 
 const EARLIEST_INSTANT = new Date(EARLIEST_EVENT_TIME).toISOString();
 

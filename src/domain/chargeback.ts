@@ -2,7 +2,7 @@ import { normalizeIdentityKey, type DirectoryRow } from '../contracts/directory.
 import type { LedgerEntry, TokenSource } from '../contracts/ledger-entry.js';
 import { resolveIdentity, type IdentityKind, type IdentityOptions } from './identity.js';
 import { allocateRounded, formatPicodollars, type Picodollars } from './money.js';
-import { priceEntry, type PriceMatcher } from './price-matching.js';
+import { RequestPricer, utcDayOf, type PriceMatch, type PriceMatcher } from './price-matching.js';
 
 /**
  * Chargeback lines: token use and exact cost per (identity, model, deployment, price version). Lines are the
@@ -33,8 +33,23 @@ export const UNKNOWN = '(unknown)';
 const lineKey = (l: Pick<ChargebackLine, 'identity' | 'model' | 'deployment' | 'priceVersion' | 'unpriced'>) =>
   `${l.identity}\u0000${l.model}\u0000${l.deployment}\u0000${l.priceVersion ?? ''}\u0000${l.unpriced ? 'unpriced' : ''}`;
 
+/** Every line is built by this one literal, so all lines share a hidden class and adding to them stays fast. */
 function emptyLine(fields: Pick<ChargebackLine, 'identity' | 'identityKind' | 'model' | 'deployment' | 'priceVersion' | 'unpriced'>): ChargebackLine {
-  return { ...fields, requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, costPico: 0n, tokenSources: { gateway: 0, 'llm-log': 0, none: 0 } };
+  return {
+    identity: fields.identity,
+    identityKind: fields.identityKind,
+    model: fields.model,
+    deployment: fields.deployment,
+    priceVersion: fields.priceVersion,
+    unpriced: fields.unpriced,
+    requests: 0,
+    promptTokens: 0,
+    cachedTokens: 0,
+    completionTokens: 0,
+    reasoningTokens: 0,
+    costPico: 0n,
+    tokenSources: { gateway: 0, 'llm-log': 0, none: 0 },
+  };
 }
 
 function addInto(target: ChargebackLine, source: ChargebackLine): void {
@@ -47,9 +62,72 @@ function addInto(target: ChargebackLine, source: ChargebackLine): void {
   for (const key of Object.keys(source.tokenSources) as TokenSource[]) target.tokenSources[key] += source.tokenSources[key];
 }
 
-/** Accumulates ledger entries (or other lines) into chargeback lines; integer and bigint sums only. */
+function addTokens(line: ChargebackLine, tokens: LedgerEntry['tokens']): void {
+  line.requests += 1;
+  line.promptTokens += tokens.promptTokens;
+  line.cachedTokens += tokens.cachedTokens;
+  line.completionTokens += tokens.completionTokens;
+  line.reasoningTokens += tokens.reasoningTokens;
+  line.tokenSources[tokens.source] += 1;
+}
+
+function modelOf(entry: LedgerEntry): string | null {
+  return entry.model ?? (entry.diagnostics?.status === 'matched' ? entry.diagnostics.modelName : null);
+}
+
+/**
+ * One line as entries of one destination reach it. Costs are summed as a Number while the sum stays a safe
+ * integer (exact) and moved into the line's bigint when it would not, and by `list()`: a bigint sum per entry
+ * would cost more than everything else an entry needs.
+ */
+class Tally {
+  private pendingPico = 0;
+
+  constructor(readonly line: ChargebackLine) {}
+
+  add(tokens: LedgerEntry['tokens'], costPico: number | Picodollars): void {
+    addTokens(this.line, tokens);
+    if (typeof costPico === 'bigint') this.line.costPico += costPico;
+    else {
+      if (this.pendingPico + costPico > Number.MAX_SAFE_INTEGER) this.settle();
+      this.pendingPico += costPico;
+    }
+  }
+
+  settle(): void {
+    this.line.costPico += BigInt(this.pendingPico);
+    this.pendingPico = 0;
+  }
+}
+
+/** Where entries with one price outcome go: their price and their lines by identity key. */
+interface Destination {
+  /** Null for requests without tokens and for unpriced ones. */
+  readonly pricer: RequestPricer | null;
+  readonly unpriced: boolean;
+  readonly tallyByIdentity: Map<string, Tally>;
+}
+
+/** The destinations of the entries of one deployment and model (as the entries name them, null included). */
+interface Route {
+  readonly tokenless: Destination;
+  /** For requests with tokens, by UTC day (the price in effect changes only from one day to the next). */
+  readonly pricedByDay: Map<number, Destination>;
+}
+
+function newDestination(match: PriceMatch | null, hasTokens: boolean): Destination {
+  return { pricer: match ? new RequestPricer(match) : null, unpriced: hasTokens && !match, tallyByIdentity: new Map() };
+}
+
+/**
+ * Accumulates ledger entries (or other lines) into chargeback lines; integer and bigint sums only. The lines are
+ * live: `list()` returns the same objects every time, and their costs are up to date as of the latest `list()`.
+ */
 export class ChargebackLines {
   private readonly lines = new Map<string, ChargebackLine>();
+  /** Entries by deployment, then model: a few map lookups find an entry's line without building its key. */
+  private readonly routes = new Map<string | null, Map<string | null, Route>>();
+  private readonly tallies: Tally[] = [];
 
   constructor(
     private readonly prices: PriceMatcher,
@@ -57,43 +135,76 @@ export class ChargebackLines {
   ) {}
 
   addEntry(entry: LedgerEntry): void {
-    const { key: identity, kind: identityKind } = resolveIdentity(entry, this.identityOptions);
-    const modelName = entry.model ?? (entry.diagnostics?.status === 'matched' ? entry.diagnostics.modelName : null);
+    const model = modelOf(entry);
     const tokens = entry.tokens;
-    const hasTokens = tokens.promptTokens + tokens.completionTokens > 0;
-    const match = hasTokens ? this.prices.match({ model: modelName, deployment: entry.deployment, time: entry.time }) : null;
-    const priced = match ? priceEntry(entry, match) : null;
-    const line = emptyLine({
-      identity,
-      identityKind,
-      model: modelName ?? UNKNOWN,
-      deployment: entry.deployment ?? UNKNOWN,
-      priceVersion: priced?.priceVersion ?? null,
-      unpriced: hasTokens && !priced,
-    });
-    line.requests = 1;
-    line.promptTokens = tokens.promptTokens;
-    line.cachedTokens = tokens.cachedTokens;
-    line.completionTokens = tokens.completionTokens;
-    line.reasoningTokens = tokens.reasoningTokens;
-    line.costPico = priced?.costPico ?? 0n;
-    line.tokenSources[tokens.source] = 1;
-    this.addLine(line);
+    const route = this.routeOf(entry.deployment, model);
+    const destination = tokens.promptTokens + tokens.completionTokens > 0 ? this.pricedDestination(route, entry, model) : route.tokenless;
+    // Priced before any line is touched: a request that cannot be priced throws and leaves no trace.
+    const costPico = destination.pricer ? destination.pricer.cost(tokens) : 0;
+    const identity = resolveIdentity(entry, this.identityOptions).key;
+    const tally = destination.tallyByIdentity.get(identity) ?? this.openTally(destination, entry, model);
+    tally.add(tokens, costPico);
   }
 
   addLine(line: ChargebackLine): void {
-    const key = lineKey(line);
-    let target = this.lines.get(key);
-    if (!target) {
-      target = emptyLine(line);
-      this.lines.set(key, target);
-    }
-    addInto(target, line);
+    addInto(this.lineFor(line), line);
   }
 
   /** Lines in a stable order (identity, model, deployment, price version). */
   list(): ChargebackLine[] {
+    for (const tally of this.tallies) tally.settle();
     return [...this.lines.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, line]) => line);
+  }
+
+  private routeOf(deployment: string | null, model: string | null): Route {
+    let byModel = this.routes.get(deployment);
+    if (!byModel) {
+      byModel = new Map();
+      this.routes.set(deployment, byModel);
+    }
+    let route = byModel.get(model);
+    if (!route) {
+      route = { tokenless: newDestination(null, false), pricedByDay: new Map() };
+      byModel.set(model, route);
+    }
+    return route;
+  }
+
+  private pricedDestination(route: Route, entry: LedgerEntry, model: string | null): Destination {
+    const day = utcDayOf(entry.time);
+    let destination = route.pricedByDay.get(day);
+    if (!destination) {
+      destination = newDestination(this.prices.match({ model, deployment: entry.deployment, time: entry.time }), true);
+      route.pricedByDay.set(day, destination);
+    }
+    return destination;
+  }
+
+  /** The tally of the entry's identity, new to `destination`, on the line with its key (created if there is none yet). */
+  private openTally(destination: Destination, entry: LedgerEntry, model: string | null): Tally {
+    const identity = resolveIdentity(entry, this.identityOptions);
+    const line = this.lineFor({
+      identity: identity.key,
+      identityKind: identity.kind,
+      model: model ?? UNKNOWN,
+      deployment: entry.deployment ?? UNKNOWN,
+      priceVersion: destination.pricer?.match.priceVersion ?? null,
+      unpriced: destination.unpriced,
+    });
+    const tally = new Tally(line);
+    destination.tallyByIdentity.set(identity.key, tally);
+    this.tallies.push(tally);
+    return tally;
+  }
+
+  private lineFor(fields: Pick<ChargebackLine, 'identity' | 'identityKind' | 'model' | 'deployment' | 'priceVersion' | 'unpriced'>): ChargebackLine {
+    const key = lineKey(fields);
+    let line = this.lines.get(key);
+    if (!line) {
+      line = emptyLine(fields);
+      this.lines.set(key, line);
+    }
+    return line;
   }
 }
 

@@ -11,6 +11,7 @@ import {
 } from '../contracts/latency-tile-document.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { stableId } from './stable-id.js';
+import { parseInstant } from './utc-instant.js';
 
 /**
  * Latency tiles: per region code, deployment and time window, the request counts and four mergeable latency
@@ -100,7 +101,7 @@ export interface PercentilesMs {
 const GRAIN_ORDER: Readonly<Record<TileGrain, number>> = { '5m': 0, hour: 1, day: 2 };
 
 function epochMs(time: string | number | Date): number {
-  const ms = time instanceof Date ? time.getTime() : typeof time === 'number' ? time : Date.parse(time);
+  const ms = time instanceof Date ? time.getTime() : typeof time === 'number' ? time : parseInstant(time);
   if (!Number.isFinite(ms)) throw new RangeError(`${JSON.stringify(String(time)).slice(0, 60)} is not a time`);
   return ms;
 }
@@ -230,7 +231,7 @@ function isAnswered(status: number | null): boolean {
  */
 export function observationFromRecord(record: LatencyRecordInput): RecordObservation | null {
   if (!record.regionCode) return null;
-  if (!Number.isFinite(Date.parse(record.time))) return null;
+  if (!Number.isFinite(parseInstant(record.time))) return null;
   if (!isLatencyValue(record.durationMs)) return null;
   return {
     kind: 'record',
@@ -282,7 +283,7 @@ export function emptyTile(key: LatencyTileKey): LatencyTile {
 }
 
 function windowContains(outer: Pick<LatencyTileKey, 'grain' | 'windowStart'>, startMs: number, lengthMs: number): boolean {
-  const outerStart = Date.parse(outer.windowStart);
+  const outerStart = parseInstant(outer.windowStart);
   return startMs >= outerStart && startMs + lengthMs <= outerStart + GRAIN_MS[outer.grain];
 }
 
@@ -294,6 +295,11 @@ export function addObservation(tile: LatencyTile, observation: LatencyObservatio
       `observation (${observation.regionCode}, ${observation.deployment}, ${observation.time}) does not belong to tile ${keyText(key)}`,
     );
   }
+  accumulate(tile, observation);
+}
+
+/** `addObservation` for an observation known to belong to the tile. */
+function accumulate(tile: LatencyTile, observation: LatencyObservation): void {
   if (observation.kind === 'record') {
     tile.requests++;
     if (observation.status === 429) tile.throttled++;
@@ -326,7 +332,7 @@ export function mergeTiles(a: LatencyTile, b: LatencyTile, into: LatencyTileKey 
       k.regionCode === into.regionCode &&
       k.deployment === into.deployment &&
       GRAIN_ORDER[k.grain] <= GRAIN_ORDER[into.grain] &&
-      windowContains(into, Date.parse(k.windowStart), GRAIN_MS[k.grain]);
+      windowContains(into, parseInstant(k.windowStart), GRAIN_MS[k.grain]);
     if (!fits) throw new RangeError(`tile ${keyText(k)} cannot be merged into ${keyText(into)}`);
     mergeInto(merged, tile);
   }
@@ -360,37 +366,83 @@ export interface LatencySources {
 }
 
 /**
+ * Tiles of one grain, built observation by observation from records and entries (see the table at the top for
+ * which source feeds which number). Inputs that cannot be placed are skipped; nothing is de-duplicated.
+ */
+export class LatencyTileSet {
+  /** By region code, deployment and window (its start in grain units since the epoch): no key text per observation. */
+  private readonly tiles = new Map<string, Map<string, Map<number, LatencyTile>>>();
+  private readonly windowMs: number;
+
+  constructor(readonly grain: TileGrain) {
+    this.windowMs = GRAIN_MS[grain];
+  }
+
+  addEntry(entry: LedgerEntry): void {
+    const observation = observationFromEntry(entry);
+    if (observation) this.add(observation);
+  }
+
+  addRecord(record: LatencyRecordInput): void {
+    const observation = observationFromRecord(record);
+    if (observation) this.add(observation);
+  }
+
+  /** The tiles, sorted by key. */
+  list(): LatencyTile[] {
+    const tiles: LatencyTile[] = [];
+    for (const byDeployment of this.tiles.values()) {
+      for (const byWindow of byDeployment.values()) for (const tile of byWindow.values()) tiles.push(tile);
+    }
+    return tiles.sort((x, y) => compareKeys(x.key, y.key));
+  }
+
+  private add(observation: LatencyObservation): void {
+    accumulate(this.tileOf(observation), observation);
+  }
+
+  private tileOf({ regionCode, deployment, time }: LatencyObservation): LatencyTile {
+    let byDeployment = this.tiles.get(regionCode);
+    if (!byDeployment) {
+      byDeployment = new Map();
+      this.tiles.set(regionCode, byDeployment);
+    }
+    let byWindow = byDeployment.get(deployment);
+    if (!byWindow) {
+      byWindow = new Map();
+      byDeployment.set(deployment, byWindow);
+    }
+    const window = Math.floor(epochMs(time) / this.windowMs);
+    let tile = byWindow.get(window);
+    if (!tile) {
+      tile = emptyTile({ regionCode, deployment, grain: this.grain, windowStart: new Date(window * this.windowMs).toISOString() });
+      byWindow.set(window, tile);
+    }
+    return tile;
+  }
+}
+
+/**
  * Builds the tiles of `grain` from records and entries (see the table at the top for which source feeds which
  * number). Inputs that cannot be placed are skipped. Tiles come out sorted by key.
  */
 export function buildTiles(sources: LatencySources, grain: TileGrain = '5m'): LatencyTile[] {
-  const byKey = new Map<string, LatencyTile>();
-  const add = (observation: LatencyObservation | null) => {
-    if (!observation) return;
-    const key = tileKey(observation.regionCode, observation.deployment, observation.time, grain);
-    const text = keyText(key);
-    let tile = byKey.get(text);
-    if (!tile) {
-      tile = emptyTile(key);
-      byKey.set(text, tile);
-    }
-    addObservation(tile, observation);
-  };
+  const tiles = new LatencyTileSet(grain);
   const seenRecords = new Set<string>();
   for (const record of sources.records ?? []) {
     if (record.correlationId !== undefined) {
       if (seenRecords.has(record.correlationId)) continue;
       seenRecords.add(record.correlationId);
     }
-    add(observationFromRecord(record));
+    tiles.addRecord(record);
   }
   const seenEntries = new Set<string>();
   for (const entry of sources.entries ?? []) {
     if (seenEntries.has(entry.id)) continue;
     seenEntries.add(entry.id);
-    add(observationFromEntry(entry));
+    tiles.addEntry(entry);
   }
-  return [...byKey.values()].sort((x, y) => compareKeys(x.key, y.key));
+  return tiles.list();
 }
 
 // ---------------------------------------------------------------------------------------------------------------

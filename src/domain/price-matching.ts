@@ -1,5 +1,6 @@
 import type { PriceEntry, PriceTable, ProvisionedEntry } from '../contracts/price-table.js';
 import { apportion, costPicodollars, microsToPicodollars, type Micros, type Picodollars } from './money.js';
+import { parseInstant } from './utc-instant.js';
 
 /**
  * Which price applies to a request, and what the request costs. Pure and synchronous; built once per price table
@@ -76,8 +77,9 @@ function dayOfDate(date: string): number {
   return Date.parse(`${date}T00:00:00Z`) / MS_PER_DAY;
 }
 
-function dayOfTime(time: string): number {
-  const ms = Date.parse(time);
+/** The UTC day of a request time, in days since 1970-01-01: the unit price ranges are cut in. */
+export function utcDayOf(time: string): number {
+  const ms = parseInstant(time);
   if (Number.isNaN(ms)) throw new RangeError(`request time ${JSON.stringify(time)} is not an ISO-8601 instant`);
   return Math.floor(ms / MS_PER_DAY);
 }
@@ -115,7 +117,7 @@ export class PriceMatcher {
 
   /** The per-token price for a request, or `null` when it is unpriced. */
   match(query: PriceQuery): PriceMatch | null {
-    const day = dayOfTime(query.time);
+    const day = utcDayOf(query.time);
     const key = `${day}\u0000${query.deployment === null ? '' : `=${query.deployment}`}\u0000${query.model === null ? '' : `=${query.model}`}`;
     const cached = this.cache.get(key);
     if (cached !== undefined) return cached;
@@ -128,7 +130,7 @@ export class PriceMatcher {
   /** The provisioned (PTU) entry of a request's deployment in effect at its time, or `null`. */
   provisionedFor(query: Pick<PriceQuery, 'deployment' | 'time'>): ProvisionedEntry | null {
     if (query.deployment === null) return null;
-    return inEffect(this.provisionedByDeployment.get(query.deployment), dayOfTime(query.time));
+    return inEffect(this.provisionedByDeployment.get(query.deployment), utcDayOf(query.time));
   }
 
   private lookUp(model: string | null, deployment: string | null, day: number): PriceMatch | null {
@@ -152,12 +154,7 @@ function checkCount(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
 }
 
-/**
- * Prices one request exactly. Cached tokens are part of the prompt tokens and take the cached price; reasoning
- * tokens are part of the completion tokens and are charged once, as output.
- */
-export function priceEntry(entry: { readonly tokens: TokenCounts }, match: PriceMatch): PricedEntry {
-  const { promptTokens, cachedTokens, completionTokens, reasoningTokens } = entry.tokens;
+function checkTokenCounts({ promptTokens, cachedTokens, completionTokens, reasoningTokens }: TokenCounts): void {
   checkCount('promptTokens', promptTokens);
   checkCount('cachedTokens', cachedTokens);
   checkCount('completionTokens', completionTokens);
@@ -170,6 +167,15 @@ export function priceEntry(entry: { readonly tokens: TokenCounts }, match: Price
       `reasoningTokens (${reasoningTokens}) exceed completionTokens (${completionTokens}); reasoning tokens are part of completion tokens`,
     );
   }
+}
+
+/**
+ * Prices one request exactly. Cached tokens are part of the prompt tokens and take the cached price; reasoning
+ * tokens are part of the completion tokens and are charged once, as output.
+ */
+export function priceEntry(entry: { readonly tokens: TokenCounts }, match: PriceMatch): PricedEntry {
+  checkTokenCounts(entry.tokens);
+  const { promptTokens, cachedTokens, completionTokens } = entry.tokens;
   const tokens = { uncachedInput: promptTokens - cachedTokens, cachedInput: cachedTokens, output: completionTokens };
   const lines = {
     uncachedInput: costPicodollars(tokens.uncachedInput, match.inputPer1MMicros),
@@ -177,6 +183,39 @@ export function priceEntry(entry: { readonly tokens: TokenCounts }, match: Price
     output: costPicodollars(tokens.output, match.outputPer1MMicros),
   };
   return { priceVersion: match.priceVersion, costPico: lines.uncachedInput + lines.cachedInput + lines.output, lines, tokens };
+}
+
+/**
+ * One price entry ready to price many requests, with the checks and errors of `priceEntry`. While every product
+ * and their sum stay safe integers, Number arithmetic is exact, and much cheaper than bigint.
+ */
+export class RequestPricer {
+  private readonly input: number;
+  private readonly cachedInput: number;
+  private readonly output: number;
+
+  constructor(readonly match: PriceMatch) {
+    this.input = priceAsNumber(match.inputPer1MMicros);
+    this.cachedInput = priceAsNumber(match.cachedInputPer1MMicros);
+    this.output = priceAsNumber(match.outputPer1MMicros);
+  }
+
+  /**
+   * `priceEntry({ tokens }, match).costPico`, as a Number when it is a safe integer (then exact), else as the
+   * bigint.
+   */
+  cost(tokens: TokenCounts): number | Picodollars {
+    checkTokenCounts(tokens);
+    const cost = (tokens.promptTokens - tokens.cachedTokens) * this.input + tokens.cachedTokens * this.cachedInput + tokens.completionTokens * this.output;
+    // Rounding is monotonic: a product or sum of non-negative integers that exceeds 2^53 − 1 comes out at 2^53 or
+    // more (or NaN), never below, so this test lets through exact results only.
+    return cost <= Number.MAX_SAFE_INTEGER ? cost : priceEntry({ tokens }, this.match).costPico;
+  }
+}
+
+/** A price as a Number for `RequestPricer`; NaN for a negative one, so that its costs take the checked bigint path. */
+function priceAsNumber(micros: Micros): number {
+  return micros < 0n ? NaN : Number(micros);
 }
 
 export interface ProvisionedShare {

@@ -4,7 +4,8 @@ import { checkDirectoryRow, normalizeIdentityKey, type DirectoryRow } from '../.
 import type { LedgerEntry, TokenSource } from '../../src/contracts/ledger-entry.js';
 import { loadPriceTable, type PriceFile } from '../../src/contracts/price-table.js';
 import { ChargebackLines, chargebackReport, GROUP_BY, UNKNOWN, UNMAPPED, type ChargebackLine, type GroupBy } from '../../src/domain/chargeback.js';
-import { PriceMatcher } from '../../src/domain/price-matching.js';
+import { resolveIdentity } from '../../src/domain/identity.js';
+import { PriceMatcher, priceEntry } from '../../src/domain/price-matching.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Building blocks
@@ -138,48 +139,53 @@ interface GeneratedEntry {
   readonly expectedIdentity: string;
 }
 
-const generatedEntry = fc
-  .record({
-    identity: fc.constantFrom(...IDENTITY_KEYS),
-    model: fc.option(fc.constantFrom(...MODELS), { nil: null, freq: 6 }),
-    modelFromDiagnostics: fc.boolean(),
-    deployment: fc.option(fc.constantFrom(...DEPLOYMENTS), { nil: null, freq: 8 }),
-    time: fc.integer({ min: YEAR_START, max: YEAR_END - 1 }).map((ms) => new Date(ms).toISOString()),
-    tokens: tokenCounts,
-    source: fc.constantFrom<TokenSource>('gateway', 'llm-log', 'none'),
-    status: fc.constantFrom(200, 200, 429, 500),
-  })
-  .map(({ identity, model, modelFromDiagnostics, deployment, time, tokens, source, status }): GeneratedEntry => {
-    const who = callerFor(identity);
-    // A model the gateway did not see may still be known from the joined diagnostics.
-    const diagnosedModel = model !== null && modelFromDiagnostics;
-    const needsDiagnostics = diagnosedModel || who.diagnosticsObjectId !== null;
-    return {
-      expectedIdentity: who.expectedIdentity,
-      entry: ledgerEntry({
-        time,
-        caller: who.caller,
-        subscriptionId: who.subscriptionId,
-        deployment,
-        model: diagnosedModel ? null : model,
-        status,
-        tokens: { source, ...tokens },
-        diagnostics: needsDiagnostics
-          ? {
-              status: 'matched',
-              durationMs: 500,
-              regionCode: 'eastus',
-              account: 'contoso-aoai',
-              modelName: diagnosedModel ? model : null,
-              modelVersion: null,
-              streamType: null,
-              objectId: who.diagnosticsObjectId,
-              httpStatus: status,
-            }
-          : null,
-      }),
-    };
-  });
+const canonicalTime = fc.integer({ min: YEAR_START, max: YEAR_END - 1 }).map((ms) => new Date(ms).toISOString());
+
+const entryWith = (times: fc.Arbitrary<string>, tokens: typeof tokenCounts) =>
+  fc
+    .record({
+      identity: fc.constantFrom(...IDENTITY_KEYS),
+      model: fc.option(fc.constantFrom(...MODELS), { nil: null, freq: 6 }),
+      modelFromDiagnostics: fc.boolean(),
+      deployment: fc.option(fc.constantFrom(...DEPLOYMENTS), { nil: null, freq: 8 }),
+      time: times,
+      tokens,
+      source: fc.constantFrom<TokenSource>('gateway', 'llm-log', 'none'),
+      status: fc.constantFrom(200, 200, 429, 500),
+    })
+    .map(({ identity, model, modelFromDiagnostics, deployment, time, tokens, source, status }): GeneratedEntry => {
+      const who = callerFor(identity);
+      // A model the gateway did not see may still be known from the joined diagnostics.
+      const diagnosedModel = model !== null && modelFromDiagnostics;
+      const needsDiagnostics = diagnosedModel || who.diagnosticsObjectId !== null;
+      return {
+        expectedIdentity: who.expectedIdentity,
+        entry: ledgerEntry({
+          time,
+          caller: who.caller,
+          subscriptionId: who.subscriptionId,
+          deployment,
+          model: diagnosedModel ? null : model,
+          status,
+          tokens: { source, ...tokens },
+          diagnostics: needsDiagnostics
+            ? {
+                status: 'matched',
+                durationMs: 500,
+                regionCode: 'eastus',
+                account: 'contoso-aoai',
+                modelName: diagnosedModel ? model : null,
+                modelVersion: null,
+                streamType: null,
+                objectId: who.diagnosticsObjectId,
+                httpStatus: status,
+              }
+            : null,
+        }),
+      };
+    });
+
+const generatedEntry = entryWith(canonicalTime, tokenCounts);
 
 interface ExpectedPrice {
   readonly fromDay: number;
@@ -197,67 +203,84 @@ const decimalPrice = fc
     micros: BigInt(whole) * 1_000_000n + BigInt(fraction.padEnd(6, '0')),
   }));
 
-/** Non-overlapping [from, to) ranges for one key, with gaps, the last one possibly open-ended. */
-const rangesForOneKey = fc
-  .record({
-    cuts: fc.uniqueArray(fc.integer({ min: 0, max: 430 }), { minLength: 2, maxLength: 5 }).map((cuts) => [...cuts].sort((a, b) => a - b)),
-    openEnd: fc.boolean(),
-  })
-  .chain(({ cuts, openEnd }) => {
-    const ranges = cuts.slice(0, -1).map((from, i) => ({ fromDay: from, toDay: cuts[i + 1]! as number | null }));
-    if (openEnd) ranges.push({ fromDay: cuts[cuts.length - 1]!, toDay: null });
-    return fc.tuple(
-      ...ranges.map((range) =>
-        fc.record({
-          present: fc.boolean(),
-          input: decimalPrice,
-          cached: fc.option(decimalPrice, { nil: undefined }),
-          output: fc.option(decimalPrice, { nil: undefined }),
-        }).map((price) => ({ ...range, ...price })),
-      ),
-    );
-  })
-  .map((ranges) => ranges.filter((range) => range.present));
+/** Prices of up to 10^15 dollars per 1M tokens: far beyond 2^53 micros, so costs leave the safe-integer range. */
+const hugeDecimalPrice = fc
+  .record({ whole: fc.bigInt({ min: 0n, max: 10n ** 15n }), fraction: fc.string({ unit: fc.constantFrom(...'0123456789'), maxLength: 6 }) })
+  .map(({ whole, fraction }) => ({
+    text: fraction === '' ? String(whole) : `${whole}.${fraction}`,
+    micros: whole * 1_000_000n + BigInt(fraction.padEnd(6, '0')),
+  }));
 
-const generatedPrices = fc
-  .record({
-    models: fc.subarray(MODEL_PREFIXES),
-    deployments: fc.subarray([...DEPLOYMENTS], { maxLength: 2 }),
-  })
-  .chain(({ models, deployments }) => {
-    const keys = [...models.map((model) => ({ model, deployment: null })), ...deployments.map((deployment) => ({ model: null, deployment }))];
-    return fc.tuple(...keys.map((key) => rangesForOneKey.map((ranges) => ({ key, ranges })))).map((perKey) => {
-      const file: PriceFile['prices'] = [];
-      const byModel = new Map<string, ExpectedPrice[]>();
-      const byDeployment = new Map<string, ExpectedPrice[]>();
-      for (const { key, ranges } of perKey) {
-        const expected: ExpectedPrice[] = [];
-        for (const range of ranges) {
-          file.push({
-            model: key.model,
-            deployment: key.deployment,
-            from: rangeDate(range.fromDay),
-            to: range.toDay === null ? null : rangeDate(range.toDay),
-            inputPer1M: range.input.text,
-            ...(range.cached ? { cachedInputPer1M: range.cached.text } : {}),
-            ...(range.output ? { outputPer1M: range.output.text } : {}),
-          });
-          expected.push({
-            fromDay: range.fromDay,
-            toDay: range.toDay,
-            input: range.input.micros,
-            cached: range.cached?.micros ?? range.input.micros,
-            output: range.output?.micros ?? 0n,
-          });
+/** Prices of a micro or two per 1M tokens: costs close to the safe-integer limit that are still safe integers. */
+const tinyDecimalPrice = fc.constantFrom({ text: '0.000001', micros: 1n }, { text: '0.000002', micros: 2n });
+
+type PriceArbitrary = typeof decimalPrice;
+
+/** Non-overlapping [from, to) ranges for one key, with gaps, the last one possibly open-ended. */
+const rangesForOneKey = (price: PriceArbitrary) =>
+  fc
+    .record({
+      cuts: fc.uniqueArray(fc.integer({ min: 0, max: 430 }), { minLength: 2, maxLength: 5 }).map((cuts) => [...cuts].sort((a, b) => a - b)),
+      openEnd: fc.boolean(),
+    })
+    .chain(({ cuts, openEnd }) => {
+      const ranges = cuts.slice(0, -1).map((from, i) => ({ fromDay: from, toDay: cuts[i + 1]! as number | null }));
+      if (openEnd) ranges.push({ fromDay: cuts[cuts.length - 1]!, toDay: null });
+      return fc.tuple(
+        ...ranges.map((range) =>
+          fc.record({
+            present: fc.boolean(),
+            input: price,
+            cached: fc.option(price, { nil: undefined }),
+            output: fc.option(price, { nil: undefined }),
+          }).map((amounts) => ({ ...range, ...amounts })),
+        ),
+      );
+    })
+    .map((ranges) => ranges.filter((range) => range.present));
+
+const pricesOf = (price: PriceArbitrary) =>
+  fc
+    .record({
+      models: fc.subarray(MODEL_PREFIXES),
+      deployments: fc.subarray([...DEPLOYMENTS], { maxLength: 2 }),
+    })
+    .chain(({ models, deployments }) => {
+      const keys = [...models.map((model) => ({ model, deployment: null })), ...deployments.map((deployment) => ({ model: null, deployment }))];
+      return fc.tuple(...keys.map((key) => rangesForOneKey(price).map((ranges) => ({ key, ranges })))).map((perKey) => {
+        const file: PriceFile['prices'] = [];
+        const byModel = new Map<string, ExpectedPrice[]>();
+        const byDeployment = new Map<string, ExpectedPrice[]>();
+        for (const { key, ranges } of perKey) {
+          const expected: ExpectedPrice[] = [];
+          for (const range of ranges) {
+            file.push({
+              model: key.model,
+              deployment: key.deployment,
+              from: rangeDate(range.fromDay),
+              to: range.toDay === null ? null : rangeDate(range.toDay),
+              inputPer1M: range.input.text,
+              ...(range.cached ? { cachedInputPer1M: range.cached.text } : {}),
+              ...(range.output ? { outputPer1M: range.output.text } : {}),
+            });
+            expected.push({
+              fromDay: range.fromDay,
+              toDay: range.toDay,
+              input: range.input.micros,
+              cached: range.cached?.micros ?? range.input.micros,
+              output: range.output?.micros ?? 0n,
+            });
+          }
+          // A key whose ranges were all left out is not in the table at all, so it owns no model.
+          if (expected.length === 0) continue;
+          if (key.model !== null) byModel.set(key.model, expected);
+          else byDeployment.set(key.deployment!, expected);
         }
-        // A key whose ranges were all left out is not in the table at all, so it owns no model.
-        if (expected.length === 0) continue;
-        if (key.model !== null) byModel.set(key.model, expected);
-        else byDeployment.set(key.deployment!, expected);
-      }
-      return { file, byModel, byDeployment };
+        return { file, byModel, byDeployment };
+      });
     });
-  });
+
+const generatedPrices = pricesOf(decimalPrice);
 
 const generatedDirectory = fc
   .subarray(IDENTITY_KEYS.filter((key) => key !== 'unattributed'))
@@ -461,6 +484,119 @@ describe('chargeback totals over random ledgers and price tables', () => {
       }),
       { numRuns: 200 },
     );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Extreme inputs against the plain way of building lines
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+/** From none to the safe-integer limit: costs and their sums leave the safe-integer range. */
+const anyCount = fc.oneof(fc.nat({ max: 2_000 }), fc.nat({ max: 10 ** 10 }), fc.integer({ min: MAX_SAFE - 2_000, max: MAX_SAFE }));
+
+const extremeTokenCounts = fc
+  .record({ promptTokens: anyCount, completionTokens: anyCount })
+  .chain(({ promptTokens, completionTokens }) =>
+    fc.record({
+      promptTokens: fc.constant(promptTokens),
+      cachedTokens: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: promptTokens })),
+      completionTokens: fc.constant(completionTokens),
+      reasoningTokens: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: completionTokens })),
+    }),
+  );
+
+const pad = (value: number) => String(value).padStart(2, '0');
+
+/** A time of the year of requests in any form `Date.parse` reads, with the day rolled over by `T24:00` or February 30. */
+const anyIsoTime = fc.oneof(
+  canonicalTime,
+  canonicalTime.map((iso) => `${iso.slice(0, 19)}Z`),
+  canonicalTime.map((iso) => iso.slice(0, 10)),
+  canonicalTime.map((iso) => `${iso.slice(0, 10)}T24:00:00.000Z`),
+  fc.integer({ min: YEAR_START, max: YEAR_END - 1 }).chain((ms) =>
+    fc.integer({ min: -12 * 60, max: 14 * 60 }).map((offset) => {
+      const local = new Date(ms + offset * 60_000).toISOString().slice(0, 23);
+      return `${local}${offset < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
+    }),
+  ),
+  fc.constantFrom('2026-02-29T23:59:59.999Z', '2026-02-30T00:00:00.000Z', '2026-04-31T12:00:00.000Z'),
+);
+
+/** The lines of `entries` built the plain way: each entry priced by `priceEntry` and added to the line of its key. */
+function plainLines(matcher: PriceMatcher, entries: readonly LedgerEntry[]): ChargebackLine[] {
+  const lines = new Map<string, ChargebackLine>();
+  for (const entry of entries) {
+    const { key: identity, kind: identityKind } = resolveIdentity(entry);
+    const model = modelOf(entry) ?? UNKNOWN;
+    const deployment = entry.deployment ?? UNKNOWN;
+    const t = entry.tokens;
+    const hasTokens = t.promptTokens + t.completionTokens > 0;
+    const match = hasTokens ? matcher.match({ model: modelOf(entry), deployment: entry.deployment, time: entry.time }) : null;
+    const priceVersion = match?.priceVersion ?? null;
+    const unpriced = hasTokens && match === null;
+    const key = [identity, model, deployment, priceVersion ?? '', unpriced ? 'unpriced' : ''].join('\u0000');
+    const line = lines.get(key) ?? {
+      identity,
+      identityKind,
+      model,
+      deployment,
+      priceVersion,
+      unpriced,
+      requests: 0,
+      promptTokens: 0,
+      cachedTokens: 0,
+      completionTokens: 0,
+      reasoningTokens: 0,
+      costPico: 0n,
+      tokenSources: { gateway: 0, 'llm-log': 0, none: 0 },
+    };
+    line.requests += 1;
+    line.promptTokens += t.promptTokens;
+    line.cachedTokens += t.cachedTokens;
+    line.completionTokens += t.completionTokens;
+    line.reasoningTokens += t.reasoningTokens;
+    line.costPico += match ? priceEntry(entry, match).costPico : 0n;
+    line.tokenSources[t.source] += 1;
+    lines.set(key, line);
+  }
+  return [...lines.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, line]) => line);
+}
+
+describe('chargeback lines of extreme token counts, prices and time formats', () => {
+  const extremeScenario = fc.record({
+    prices: pricesOf(fc.oneof(decimalPrice, hugeDecimalPrice, tinyDecimalPrice)),
+    entries: fc.array(entryWith(anyIsoTime, extremeTokenCounts), { minLength: 1, maxLength: 60 }),
+    listedAfter: fc.nat({ max: 60 }),
+  });
+
+  it('equal the sum of each entry priced by priceEntry under its line key, also when listed part way', () => {
+    fc.assert(
+      fc.property(extremeScenario, ({ prices, entries, listedAfter }) => {
+        const matcher = new PriceMatcher(loadPriceTable(priceFile(prices.file)));
+        const ledger = entries.map((g) => g.entry);
+        const lines = new ChargebackLines(matcher);
+        ledger.slice(0, listedAfter).forEach((entry) => lines.addEntry(entry));
+        const early = lines.list();
+        expect(early).toEqual(plainLines(matcher, ledger.slice(0, listedAfter)));
+        ledger.slice(listedAfter).forEach((entry) => lines.addEntry(entry));
+        expect(lines.list()).toEqual(plainLines(matcher, ledger));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keep a line exact when its cost passes 2^53 in steps that are each a safe integer', () => {
+    const micro = loadPriceTable(priceFile([{ model: 'gpt-4o', deployment: null, from: '2026-01-01', to: null, inputPer1M: '0.000001', outputPer1M: '0.000003' }]));
+    const matcher = new PriceMatcher(micro);
+    // 2^53 − 1 prompt tokens at one micro per 1M cost 2^53 − 1 picodollars, the largest safe integer.
+    const big = ledgerEntry({ model: 'gpt-4o', tokens: { source: 'gateway', promptTokens: MAX_SAFE, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } });
+    const odd = ledgerEntry({ model: 'gpt-4o', tokens: { source: 'gateway', promptTokens: 1, cachedTokens: 0, completionTokens: 3, reasoningTokens: 0 } });
+    const ledger = [big, odd, big, odd, odd, big];
+    const lines = new ChargebackLines(matcher);
+    ledger.forEach((entry) => lines.addEntry(entry));
+    expect(lines.list().map((line) => line.costPico)).toEqual([3n * BigInt(MAX_SAFE) + 3n * 10n]);
+    expect(lines.list()).toEqual(plainLines(matcher, ledger));
   });
 });
 

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, it, expect } from 'vitest';
 import { gatewayEventV1Schema } from '../../src/contracts/gateway-event.js';
-import { checkGatewayEventV1, isCanonicalInstant } from '../../src/contracts/gateway-event-check.js';
+import { checkGatewayEventV1 } from '../../src/contracts/gateway-event-check.js';
+import { isCanonicalInstant } from '../../src/domain/utc-instant.js';
 import { anyValue, canonicalEvents, instantLikeText, mutate, mutatedEvent, ordered, simulatedValues } from '../support/gateway-event-arbitraries.js';
 
 /** The rule that makes the fast check safe: it answers null, or exactly what zod answers. */

@@ -2,12 +2,14 @@ import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js';
 import { latencyTileDocumentSchema } from '../../src/contracts/latency-tile-document.js';
+import type { TileGrain } from '../../src/contracts/latency-tile-document.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { parseRequestResponse } from '../../src/domain/diagnostic-parsing.js';
 import { normalizeEvent } from '../../src/domain/event-normalization.js';
 import { joinAll } from '../../src/domain/join.js';
 import {
   LATENCY_METRICS,
+  LatencyTileSet,
   UNKNOWN_DEPLOYMENT,
   addObservation,
   buildTiles,
@@ -24,6 +26,7 @@ import {
   tileId,
   tileKey,
   windowStartOf,
+  type LatencyObservation,
   type LatencyTile,
   type LatencyRecordInput,
 } from '../../src/domain/latency-tile.js';
@@ -361,6 +364,84 @@ describe('latency tile: records and entries combined', () => {
     expect(tile.requests).toBe(3);
     expect(summary(tile, 'serviceMs').max).toBe(3);
     expect(summary(copy, 'serviceMs').max).toBe(99);
+  });
+});
+
+describe('latency tile set', () => {
+  const START = Date.parse('2026-11-21T22:00:00.000Z');
+  const pad = (value: number) => String(value).padStart(2, '0');
+  const instant = fc.integer({ min: START, max: START + 2 * 86_400_000 });
+  const canonical = instant.map((ms) => new Date(ms).toISOString());
+  /** Any form `Date.parse` reads, `T24:00` and February 30 (rolled over into the next day) included. */
+  const anyTime = fc.oneof(
+    canonical,
+    canonical.map((iso) => `${iso.slice(0, 19)}Z`),
+    canonical.map((iso) => `${iso.slice(0, 10)}T24:00:00.000Z`),
+    fc.tuple(instant, fc.integer({ min: -12 * 60, max: 14 * 60 })).map(([ms, offset]) => {
+      const local = new Date(ms + offset * 60_000).toISOString().slice(0, 23);
+      return `${local}${offset < 0 ? '-' : '+'}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
+    }),
+    fc.constantFrom('2026-02-30T10:04:00.000Z', 'yesterday'),
+  );
+  const region = fc.constantFrom('eastus', 'japaneast', '');
+  const deployment = fc.constantFrom('gpt-4o-prod', 'gpt-4o-mini', '');
+  const latency = fc.oneof(fc.double({ min: 0, max: 1e5, noNaN: true }), fc.constantFrom(-3, Number.NaN, Infinity));
+  const anyRecord = fc.record({
+    time: anyTime,
+    regionCode: fc.option(region),
+    modelDeploymentName: fc.option(deployment),
+    status: fc.option(fc.constantFrom(200, 400, 429, 503)),
+    durationMs: latency,
+  });
+  const anyEntry = fc
+    .record({
+      time: anyTime.filter((time) => time !== 'yesterday'),
+      backendRegion: fc.option(region),
+      joinedRegion: fc.option(fc.option(region)),
+      deployment: fc.option(deployment),
+      status: fc.option(fc.constantFrom(200, 201, 429, 500)),
+      stream: fc.boolean(),
+      completionTokens: fc.nat({ max: 2_000 }),
+      timings: fc.record({ totalMs: fc.option(latency), backendMs: fc.option(latency), ttftMs: fc.option(latency) }),
+    })
+    .map(({ joinedRegion, completionTokens, ...fields }) =>
+      entry({
+        ...fields,
+        tokens: { source: 'gateway', promptTokens: 10, cachedTokens: 0, completionTokens, reasoningTokens: 0 },
+        diagnostics: joinedRegion === null ? null : matched(700, joinedRegion),
+      }),
+    );
+  const inputs = fc.array(fc.oneof(anyRecord.map((r) => ({ record: r })), anyEntry.map((e) => ({ entry: e }))), { maxLength: 80 });
+
+  /** Tiles the plain way: each observation added with `addObservation` to the tile of its key. */
+  function tilesOneByOne(observations: readonly LatencyObservation[], grain: TileGrain): LatencyTile[] {
+    const tiles = new Map<string, LatencyTile>();
+    for (const observation of observations) {
+      const key = tileKey(observation.regionCode, observation.deployment, observation.time, grain);
+      const id = tileId(key);
+      const tile = tiles.get(id) ?? emptyTile(key);
+      addObservation(tile, observation);
+      tiles.set(id, tile);
+    }
+    const order = (tile: LatencyTile) => `${tile.key.regionCode}|${tile.key.deployment}|${tile.key.windowStart}`;
+    return [...tiles.values()].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+  }
+
+  it('holds the tiles of adding each observation to its tile one by one, at every grain and for any ISO time', () => {
+    fc.assert(
+      fc.property(inputs, fc.constantFrom<TileGrain>('5m', 'hour', 'day'), (items, grain) => {
+        const set = new LatencyTileSet(grain);
+        const observations: LatencyObservation[] = [];
+        for (const item of items) {
+          const observation = 'record' in item ? observationFromRecord(item.record) : observationFromEntry(item.entry);
+          if (observation) observations.push(observation);
+          if ('record' in item) set.addRecord(item.record);
+          else set.addEntry(item.entry);
+        }
+        expect(set.list()).toEqual(tilesOneByOne(observations, grain));
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -7,6 +7,7 @@ import {
   allocateProvisioned,
   priceEntry,
   PriceMatcher,
+  RequestPricer,
   type PriceMatch,
   type PriceQuery,
   type TokenCounts,
@@ -313,6 +314,47 @@ describe('priceEntry', () => {
     expect(() => priceEntry({ tokens: tokens(10, 11, 0, 0) }, gpt4o)).toThrow(/cachedTokens \(11\) exceed promptTokens \(10\)/);
     expect(() => priceEntry({ tokens: tokens(10, 0, 5, 6) }, gpt4o)).toThrow(/reasoningTokens \(6\) exceed completionTokens \(5\)/);
     expect(() => priceEntry({ tokens: tokens(-1, 0, 0, 0) }, gpt4o)).toThrow(/promptTokens must be a non-negative integer/);
+  });
+});
+
+describe('RequestPricer', () => {
+  const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+  /** Token counts from none to the safe-integer limit and past it, contradictory ones included. */
+  const count = fc.oneof(fc.nat({ max: 2_000 }), fc.nat({ max: 10 ** 10 }), fc.integer({ min: MAX_SAFE - 2_000, max: MAX_SAFE }), fc.constantFrom(-1, 0.5, MAX_SAFE + 1, Number.NaN));
+  /** Prices in micros per 1M tokens, from zero to far beyond 2^53, negative ones included. */
+  const micros = fc.oneof(fc.bigInt({ min: 0n, max: 100_000_000n }), fc.bigInt({ min: 0n, max: 10n ** 30n }), fc.bigInt({ min: -1_000n, max: -1n }));
+  const match = fc.record({ input: micros, cached: micros, output: micros }).map(
+    ({ input, cached, output }): PriceMatch => ({
+      priceVersion: 'm@2025-01-01',
+      model: 'm',
+      deployment: null,
+      from: '2025-01-01',
+      to: null,
+      inputPer1MMicros: input,
+      cachedInputPer1MMicros: cached,
+      outputPer1MMicros: output,
+    }),
+  );
+  /** The cost a pricing call returns (and whether as a Number), or the message it throws. */
+  const outcome = (run: () => number | bigint): { costPico: bigint; asNumber: boolean } | string => {
+    try {
+      const cost = run();
+      return { costPico: BigInt(cost), asNumber: typeof cost === 'number' };
+    } catch (error) {
+      return (error as Error).message;
+    }
+  };
+
+  it('costs any request exactly like priceEntry, as a Number only while the cost is a safe integer', () => {
+    fc.assert(
+      fc.property(match, count, count, count, count, (price, prompt, cached, completion, reasoning) => {
+        const request = tokens(prompt, cached, completion, reasoning);
+        const expected = outcome(() => priceEntry({ tokens: request }, price).costPico);
+        const actual = outcome(() => new RequestPricer(price).cost(request));
+        expect(actual).toEqual(typeof expected === 'string' ? expected : { costPico: expected.costPico, asNumber: expected.costPico <= BigInt(MAX_SAFE) });
+      }),
+      { numRuns: 2_000 },
+    );
   });
 });
 
