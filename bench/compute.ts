@@ -7,15 +7,13 @@ import { createInterface } from 'node:readline';
 import type { PriceTable } from '../src/contracts/price-table.js';
 import { ChargebackLines } from '../src/domain/chargeback.js';
 import type { IdentityOptions } from '../src/domain/identity.js';
-import { addObservation, emptyTile, observationFromEntry, tileKey, type LatencyTile } from '../src/domain/latency-tile.js';
+import { LATENCY_METRICS, LatencyTileSet } from '../src/domain/latency-tile.js';
 import { PriceMatcher } from '../src/domain/price-matching.js';
 import { decodeBody } from '../src/domain/event-decoding.js';
 import { normalizeEvent } from '../src/domain/event-normalization.js';
-import { sortBatch, type ReceivedEvent } from '../src/services/ingest-batch.js';
+import { sortBatch } from '../src/services/ingest-batch.js';
 import { median } from './stats.js';
 
-/** Lines per `sortBatch` call: the chunk `analyzeFiles` uses. */
-const CHUNK = 2_000;
 const POSITION = { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
 
 export interface ComputeTotals {
@@ -23,48 +21,37 @@ export interface ComputeTotals {
   readonly deadLetters: number;
   readonly costPico: bigint;
   readonly tiles: number;
-  readonly observations: number;
+  /** Latency values the tiles' sketches hold. */
+  readonly sketchedValues: number;
 }
 
 /**
- * The compute path over lines held in memory: `sortBatch` per chunk of 2,000 (decode, JSON.parse, zod
- * validation, normalisation, ledger entry), then per entry `ChargebackLines.addEntry` (identity, price, line)
- * and `observationFromEntry` + `addObservation` into hourly latency tiles. No de-duplication across chunks:
- * that is the ingest's per-batch work, not the offline analysis' whole-file state.
+ * The compute path over lines held in memory, line by line as `analyzeFiles` streams a file: `sortBatch` (decode,
+ * JSON.parse, validation, normalisation, ledger entry), then per entry `ChargebackLines.addEntry` (identity,
+ * price, line) and `LatencyTileSet.addEntry` into hourly latency tiles. No de-duplication: that is the offline
+ * analysis' whole-file state, measured in figure 2.
  */
 export function computePass(lines: readonly string[], prices: PriceTable, identity: IdentityOptions = {}, stage: 'sortBatch' | 'chargeback' | 'tiles' = 'tiles'): ComputeTotals {
   const chargeback = new ChargebackLines(new PriceMatcher(prices), identity);
-  const tiles = new Map<string, LatencyTile>();
+  const tiles = new LatencyTileSet('hour');
   let entries = 0;
   let deadLetters = 0;
-  let observations = 0;
-  for (let start = 0; start < lines.length; start += CHUNK) {
-    const events: ReceivedEvent[] = [];
-    const end = Math.min(lines.length, start + CHUNK);
-    for (let i = start; i < end; i++) events.push({ body: lines[i], position: POSITION });
-    const sorted = sortBatch(events);
+  for (const body of lines) {
+    const sorted = sortBatch([{ body, position: POSITION }]);
     entries += sorted.entries.length;
     deadLetters += sorted.deadLetters.length;
     if (stage === 'sortBatch') continue;
     for (const entry of sorted.entries) {
       chargeback.addEntry(entry);
-      if (stage === 'chargeback') continue;
-      const observation = observationFromEntry(entry);
-      if (!observation) continue;
-      const key = tileKey(observation.regionCode, observation.deployment, observation.time, 'hour');
-      const text = `${key.regionCode}|${key.deployment}|${key.windowStart}`;
-      let tile = tiles.get(text);
-      if (!tile) {
-        tile = emptyTile(key);
-        tiles.set(text, tile);
-      }
-      addObservation(tile, observation);
-      observations++;
+      if (stage !== 'chargeback') tiles.addEntry(entry);
     }
   }
   let costPico = 0n;
   for (const line of chargeback.list()) costPico += line.costPico;
-  return { entries, deadLetters, costPico, tiles: tiles.size, observations };
+  const tileList = tiles.list();
+  let sketchedValues = 0;
+  for (const tile of tileList) for (const metric of LATENCY_METRICS) sketchedValues += tile.sketches[metric].count;
+  return { entries, deadLetters, costPico, tiles: tileList.length, sketchedValues };
 }
 
 /** The baseline: `JSON.parse` of every line (malformed ones throw and are counted), nothing else. */

@@ -1,6 +1,4 @@
-import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { FolderArchive } from '../adapters/archive/folder-archive.js';
 import { parseArchiveBlob } from '../adapters/archive/archive-diagnostics-source.js';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
@@ -10,13 +8,12 @@ import type { PriceTable } from '../contracts/price-table.js';
 import { ChargebackLines, chargebackReport, type ChargebackLine, type ChargebackReport } from '../domain/chargeback.js';
 import { parseDirectoryCsv } from '../domain/directory-csv.js';
 import type { IdentityOptions } from '../domain/identity.js';
-import { joinAll, type JoinCounts } from '../domain/join.js';
-import { mergeLedgerEntries } from '../domain/ledger.js';
+import { joinKey, matchedOutcome, withOutcome, type JoinCounts } from '../domain/join.js';
 import { PriceMatcher } from '../domain/price-matching.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
-import { buildTiles, percentiles, UNKNOWN_DEPLOYMENT } from '../domain/latency-tile.js';
+import { LatencyTileSet, percentiles, UNKNOWN_DEPLOYMENT } from '../domain/latency-tile.js';
 import { backendStatsFromTile, recommendWeights } from '../domain/weights.js';
-import { sortBatch } from './ingest-batch.js';
+import { forEachDistinctRequest } from './distinct-requests.js';
 import { mergeByRegion } from './latency-report.js';
 
 export interface AnalyzeInput {
@@ -57,37 +54,11 @@ export interface AnalyzeResult {
   readonly entries: number;
 }
 
-const CHUNK = 2_000;
-
-/**
- * One-shot analysis over files, with no store: the gateway events (JSONL, one Event Hubs body per line) go
- * through the same decoding, validation, merging, join and pricing as the pipeline. For audits and backfills.
- */
-/** Ledger entries (merged by id) and distinct dead letters of a JSONL file of Event Hubs bodies, read in chunks. */
+/** Ledger entries (merged by id) and distinct dead letters of a JSONL file of Event Hubs bodies, all in memory. */
 export async function readEventsFile(eventsFile: string, onProgress?: (linesRead: number) => void): Promise<{ entries: Map<string, LedgerEntry>; deadLetters: number }> {
   const entries = new Map<string, LedgerEntry>();
-  const deadLetterIds = new Set<string>();
-  let chunk: string[] = [];
-  let read = 0;
-  const flush = () => {
-    const sorted = sortBatch(chunk.map((body) => ({ body, position: { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } })));
-    for (const entry of sorted.entries) {
-      const seen = entries.get(entry.id);
-      entries.set(entry.id, seen ? mergeLedgerEntries(seen, entry) : entry);
-    }
-    for (const letter of sorted.deadLetters) deadLetterIds.add(letter.id);
-    read += chunk.length;
-    onProgress?.(read);
-    chunk = [];
-  };
-  const lines = createInterface({ input: createReadStream(eventsFile, 'utf8'), crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (line.trim() === '') continue;
-    chunk.push(line);
-    if (chunk.length >= CHUNK) flush();
-  }
-  flush();
-  return { entries, deadLetters: deadLetterIds.size };
+  const { deadLetters } = await forEachDistinctRequest(eventsFile, { onRequest: (entry) => entries.set(entry.id, entry), restart: () => entries.clear() }, onProgress);
+  return { entries, deadLetters };
 }
 
 /** Every valid RequestResponse record of a local archive folder, and how many were rejected. */
@@ -103,12 +74,54 @@ export async function readArchiveFolder(dir: string): Promise<{ records: Diagnos
   return { records, rejected };
 }
 
+/** What the analysis adds up, one distinct request at a time: the join, chargeback lines and latency tiles. */
+class RequestTotals {
+  readonly chargeback: ChargebackLines;
+  readonly tiles = new LatencyTileSet('day');
+  readonly joinedKeys = new Set<string>();
+  requests = 0;
+
+  constructor(
+    private readonly recordsByKey: ReadonlyMap<string, DiagnosticRecord>,
+    prices: PriceTable,
+    identity: IdentityOptions | undefined,
+  ) {
+    this.chargeback = new ChargebackLines(new PriceMatcher(prices), identity);
+  }
+
+  add(entry: LedgerEntry): void {
+    this.requests++;
+    let joined = entry;
+    if (this.recordsByKey.size > 0) {
+      const key = joinKey(entry);
+      const record = key === null ? undefined : this.recordsByKey.get(key);
+      if (record) this.joinedKeys.add(key!);
+      joined = withOutcome(entry, record ? matchedOutcome(record) : { status: 'none' }) ?? entry;
+    }
+    this.chargeback.addEntry(joined);
+    this.tiles.addEntry(joined);
+  }
+}
+
+/**
+ * One-shot analysis over files, with no store: the gateway events (JSONL, one Event Hubs body per line) go
+ * through the same decoding, validation, merging, join and pricing as the pipeline. For audits and backfills.
+ * The events are streamed: memory grows with the distinct requests by a few bytes each (see
+ * `forEachDistinctRequest`), and with the diagnostics, which are read whole to join against.
+ */
 export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> {
-  const { entries, deadLetters } = await readEventsFile(input.eventsFile, input.onProgress);
   const { records, rejected: diagnosticsRejected } = input.diagnosticsDir ? await readArchiveFolder(input.diagnosticsDir) : { records: [], rejected: 0 };
-  const joined = joinAll(entries.values(), records);
-  const chargeback = new ChargebackLines(new PriceMatcher(input.prices), input.identity);
-  for (const entry of joined.entries) chargeback.addEntry(entry);
+  // As `joinAll`: the last record of a correlation id joins; as `buildTiles`: the first one counts.
+  const recordsByKey = new Map(records.map((r) => [r.correlationId, r]));
+  const newTotals = () => new RequestTotals(recordsByKey, input.prices, input.identity);
+  let totals = newTotals();
+  const stream = await forEachDistinctRequest(input.eventsFile, { onRequest: (entry) => totals.add(entry), restart: () => (totals = newTotals()) }, input.onProgress);
+  const countedRecords = new Set<string>();
+  for (const record of records) {
+    if (countedRecords.has(record.correlationId)) continue;
+    countedRecords.add(record.correlationId);
+    totals.tiles.addRecord(record);
+  }
 
   let directory = new Map<string, DirectoryRow>();
   if (input.directoryCsv) {
@@ -116,8 +129,8 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
     if (parsed.errors.length > 0) throw new Error(`${input.directoryCsv}: ${parsed.errors.map((e) => `line ${e.line}: ${e.reason}`).join('; ')}`);
     directory = new Map(parsed.rows.map((row) => [row.identity, row]));
   }
-  const lineList = chargeback.list();
-  const tiles = mergeByRegion(buildTiles({ records: records.map((r) => ({ ...r, gateway: 'pending' as const })), entries: joined.entries }, 'hour'), true);
+  const lineList = totals.chargeback.list();
+  const tiles = mergeByRegion(totals.tiles.list(), true);
   const latency = tiles
     .map((t) => {
       const p = percentiles(t, 'serviceMs');
@@ -129,15 +142,18 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
     const backends = tiles.filter((t) => t.key.deployment === deployment).map((t) => backendStatsFromTile(t.key.regionCode, t));
     for (const w of recommendWeights({ deployment, backends }).weights) weights.push({ deployment, region: w.backendId, weight: w.weight, reason: w.reason });
   }
+  const matched = totals.joinedKeys.size;
   return {
     latency,
     weights,
     lines: lineList,
     report: chargebackReport(lineList, { groupBy: 'identity', directory, currency: input.prices.currency }),
     directory,
-    deadLetters,
+    deadLetters: stream.deadLetters,
     diagnosticsRejected,
-    join: input.diagnosticsDir ? joined.counts : { matched: 0, noDiagnostics: joined.entries.length, bypass: 0 },
-    entries: joined.entries.length,
+    join: input.diagnosticsDir
+      ? { matched, noDiagnostics: totals.requests - matched, bypass: [...recordsByKey.keys()].filter((key) => !totals.joinedKeys.has(key)).length }
+      : { matched: 0, noDiagnostics: totals.requests, bypass: 0 },
+    entries: totals.requests,
   };
 }

@@ -1,0 +1,125 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { isDeepStrictEqual } from 'node:util';
+import { readJsonlChunks, readJsonlLineAt } from '../adapters/files/jsonl-lines.js';
+import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import { isPartial, mergeLedgerEntries } from '../domain/ledger.js';
+import { RequestIndex, type EntryLocation } from '../domain/request-index.js';
+import { sortBatch } from './ingest-batch.js';
+
+export interface DistinctRequests {
+  /** Distinct requests handed over. */
+  readonly requests: number;
+  /** Distinct dead letters (by dead-letter id) among the file's events. */
+  readonly deadLetters: number;
+  /** Non-blank lines read. */
+  readonly lines: number;
+}
+
+const FILE_POSITION = { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
+
+/** The ledger entries and dead-letter ids of one line (one Event Hubs body), as the ingest function sorts them. */
+function sortLine(line: string): ReturnType<typeof sortBatch> {
+  return sortBatch([{ body: line, position: FILE_POSITION }]);
+}
+
+/**
+ * Streams a JSONL file of Event Hubs bodies and hands every distinct request to `onRequest` exactly once, as
+ * the merge of all its entries (`mergeLedgerEntries`, the ledger's own rule), in bounded memory:
+ *
+ * - a request is handed over at its first entry; only a compact index of where each id was first seen is kept
+ *   (`RequestIndex`, ~20 bytes per id, not the entry);
+ * - a later entry of the same id is compared with the first one, read back from the file: a redelivered
+ *   duplicate changes nothing and is dropped;
+ * - entries of sources that describe half a request (APIM `GatewayLogs` / `GatewayLlmLogs`) are held until
+ *   the end of the file, merged, and handed over then;
+ * - when a later entry does change a request already handed over (rare: two different events with one
+ *   `apim-request-id`), that request is held too, and `restart` is called before a second pass hands every
+ *   other request over again: consumers start afresh, and every number stays exact.
+ */
+export async function forEachDistinctRequest(
+  file: string,
+  consumer: { onRequest(entry: LedgerEntry): void; restart(): void },
+  onProgress?: (linesRead: number) => void,
+): Promise<DistinctRequests> {
+  const index = new RequestIndex();
+  const held = new Map<string, LedgerEntry>();
+  const deadLetterIds = new Set<string>();
+  let handedOver = 0;
+  let changedAfterHandover = false;
+  let lines = 0;
+  const handle = await open(file, 'r');
+  try {
+    for await (const chunk of readJsonlChunks(file)) {
+      for (let i = 0; i < chunk.lines.length; i++) {
+        const line = chunk.lines[i]!;
+        if (line.trim() === '') continue;
+        lines++;
+        const sorted = sortLine(line);
+        for (const letter of sorted.deadLetters) deadLetterIds.add(letter.id);
+        for (let ordinal = 0; ordinal < sorted.entries.length; ordinal++) {
+          const entry = sorted.entries[ordinal]!;
+          const heldEntry = held.get(entry.id);
+          if (heldEntry) {
+            held.set(entry.id, mergeLedgerEntries(heldEntry, entry));
+            continue;
+          }
+          const first = index.candidates(entry.id).length === 0 ? null : await firstEntry(handle, index, entry.id);
+          if (!first) {
+            index.add(entry.id, { offset: chunk.offsets[i]!, ordinal });
+            if (isPartial(entry)) held.set(entry.id, entry);
+            else {
+              consumer.onRequest(entry);
+              handedOver++;
+            }
+            continue;
+          }
+          const merged = mergeLedgerEntries(first, entry);
+          if (isDeepStrictEqual(merged, first)) continue;
+          held.set(entry.id, merged);
+          changedAfterHandover = true;
+        }
+      }
+      onProgress?.(lines);
+    }
+    if (changedAfterHandover) handedOver = await handOverAgain(file, index, held, consumer);
+  } finally {
+    await handle.close();
+  }
+  for (const entry of held.values()) consumer.onRequest(entry);
+  return { requests: handedOver + held.size, deadLetters: deadLetterIds.size, lines };
+}
+
+/** The first entry of `id`, read back from the file, or null when the id has not been seen. */
+async function firstEntry(handle: FileHandle, index: RequestIndex, id: string): Promise<LedgerEntry | null> {
+  for (const candidate of index.candidates(id)) {
+    const entry = await entryAt(handle, index.location(candidate));
+    if (entry.id === id) return entry;
+  }
+  return null;
+}
+
+async function entryAt(handle: FileHandle, location: EntryLocation): Promise<LedgerEntry> {
+  const entry = sortLine(await readJsonlLineAt(handle, location.offset)).entries[location.ordinal];
+  if (!entry) throw new Error(`the events file changed while it was read (no entry ${location.ordinal} at byte ${location.offset})`);
+  return entry;
+}
+
+/** The second pass: every request that is not held, at its first entry. */
+async function handOverAgain(file: string, index: RequestIndex, held: ReadonlyMap<string, LedgerEntry>, consumer: { onRequest(entry: LedgerEntry): void; restart(): void }): Promise<number> {
+  consumer.restart();
+  let handedOver = 0;
+  for await (const chunk of readJsonlChunks(file)) {
+    for (let i = 0; i < chunk.lines.length; i++) {
+      const line = chunk.lines[i]!;
+      if (line.trim() === '') continue;
+      const entries = sortLine(line).entries;
+      for (let ordinal = 0; ordinal < entries.length; ordinal++) {
+        const entry = entries[ordinal]!;
+        if (held.has(entry.id) || !index.isFirst(entry.id, { offset: chunk.offsets[i]!, ordinal })) continue;
+        consumer.onRequest(entry);
+        handedOver++;
+      }
+    }
+  }
+  return handedOver;
+}

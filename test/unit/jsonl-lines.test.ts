@@ -1,0 +1,66 @@
+import { mkdtemp, open, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readJsonlChunks, readJsonlLineAt } from '../../src/adapters/files/jsonl-lines.js';
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'jsonl-lines-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function readAll(bytes: Buffer, bufferBytes?: number): Promise<{ lines: string[]; offsets: number[]; again: string[] }> {
+  const file = join(dir, `f-${Math.random().toString(36).slice(2)}.jsonl`);
+  await writeFile(file, bytes);
+  const lines: string[] = [];
+  const offsets: number[] = [];
+  for await (const chunk of readJsonlChunks(file, bufferBytes === undefined ? {} : { bufferBytes })) {
+    lines.push(...chunk.lines);
+    offsets.push(...chunk.offsets);
+  }
+  const handle = await open(file, 'r');
+  const again: string[] = [];
+  for (const offset of offsets) again.push(await readJsonlLineAt(handle, offset));
+  await handle.close();
+  await rm(file);
+  return { lines, offsets, again };
+}
+
+describe('JSON Lines files read in chunks with byte offsets', () => {
+  it('splits at \\n, drops a \\r before it, and keeps a last line without a newline', async () => {
+    const { lines, offsets } = await readAll(Buffer.from('{"a":1}\r\n\n{"b":"é"}\n{"c":3}'));
+    expect(lines).toEqual(['{"a":1}', '', '{"b":"é"}', '{"c":3}']);
+    expect(offsets).toEqual([0, 9, 10, 21]);
+  });
+
+  it('gives nothing for an empty file', async () => {
+    expect((await readAll(Buffer.alloc(0))).lines).toEqual([]);
+  });
+
+  it('decodes invalid UTF-8 as U+FFFD, the same way on the first read and when a line is read again', async () => {
+    const bytes = Buffer.concat([Buffer.from('{"x":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}\n{"y":2}\n')]);
+    const { lines, offsets, again } = await readAll(bytes);
+    expect(lines).toEqual([bytes.subarray(0, 11).toString('utf8'), '{"y":2}']);
+    expect(offsets[1]).toBe(12);
+    expect(again).toEqual(lines);
+  });
+
+  it('matches splitting the decoded file for any content and buffer size, and reads every line again from its offset', async () => {
+    const piece = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 12 }), fc.constantFrom('\n', '\r\n', '\r', '"é€😀"'), fc.uint8Array({ maxLength: 6 }).map((b) => Buffer.from(b).toString('latin1')));
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 40 }), fc.integer({ min: 1, max: 64 }), fc.boolean(), async (pieces, bufferBytes, raw) => {
+        const bytes = raw ? Buffer.from(pieces.join(''), 'latin1') : Buffer.from(pieces.join(''), 'utf8');
+        const { lines, offsets, again } = await readAll(bytes, bufferBytes);
+        const expected = bytes.length === 0 ? [] : bytes.toString('utf8').replace(/\n$/, '').split('\n').map((l) => l.replace(/\r$/, ''));
+        expect(lines).toEqual(expected);
+        for (let i = 0; i < offsets.length; i++) expect(offsets[i] === 0 || bytes[offsets[i]! - 1] === 0x0a).toBe(true);
+        expect(again).toEqual(lines);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
