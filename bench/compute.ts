@@ -2,8 +2,7 @@
  * Figure 1: events per second of the compute path (parse, validate, normalise, resolve identity, price, tile)
  * against plain `JSON.parse` over the same lines, in the same process, interleaved.
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { readJsonlChunks } from '../src/adapters/files/jsonl-lines.js';
 import type { PriceTable } from '../src/contracts/price-table.js';
 import { ChargebackLines } from '../src/domain/chargeback.js';
 import type { IdentityOptions } from '../src/domain/identity.js';
@@ -11,7 +10,7 @@ import { LATENCY_METRICS, LatencyTileSet } from '../src/domain/latency-tile.js';
 import { PriceMatcher } from '../src/domain/price-matching.js';
 import { decodeBody } from '../src/domain/event-decoding.js';
 import { normalizeEvent } from '../src/domain/event-normalization.js';
-import { sortBatch } from '../src/services/ingest-batch.js';
+import { sortBody, type SortedEvents } from '../src/services/ingest-batch.js';
 import { median } from './stats.js';
 
 const POSITION = { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
@@ -36,8 +35,11 @@ export function computePass(lines: readonly string[], prices: PriceTable, identi
   const tiles = new LatencyTileSet('hour');
   let entries = 0;
   let deadLetters = 0;
+  const sorted: SortedEvents = { entries: [], deadLetters: [] };
   for (const body of lines) {
-    const sorted = sortBatch([{ body, position: POSITION }]);
+    sorted.entries.length = 0;
+    sorted.deadLetters.length = 0;
+    sortBody(body, POSITION, sorted);
     entries += sorted.entries.length;
     deadLetters += sorted.deadLetters.length;
     if (stage === 'sortBatch') continue;
@@ -68,16 +70,16 @@ export function jsonParsePass(lines: readonly string[]): { parsed: number; faile
   return { parsed, failed };
 }
 
-/** The first `limit` non-empty lines of a JSONL file. */
+/** The first `limit` non-empty lines of a JSONL file, read as `analyzeFiles` reads them. */
 export async function readLines(file: string, limit: number): Promise<string[]> {
   const lines: string[] = [];
-  const reader = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-  for await (const line of reader) {
-    if (line.trim() === '') continue;
-    lines.push(line);
-    if (lines.length >= limit) break;
+  for await (const chunk of readJsonlChunks(file)) {
+    for (const line of chunk.lines) {
+      if (line.trim() === '') continue;
+      lines.push(line);
+      if (lines.length >= limit) return lines;
+    }
   }
-  reader.close();
   return lines;
 }
 

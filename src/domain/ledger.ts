@@ -32,25 +32,6 @@ export function hourBucket(time: string | Date): string {
   return isoInstant(time).slice(0, 13);
 }
 
-/** Slots of the cache `shared` keeps: a power of two. */
-const SHARED_SLOTS = 512;
-const sharedStrings: (string | undefined)[] = new Array(SHARED_SLOTS).fill(undefined);
-
-/**
- * `value`, or an equal string an earlier entry holds. Entries wait in memory until their batch is stored, and
- * every young-generation GC meanwhile copies them with their strings; most of those (service, deployment,
- * caller ids) repeat from event to event, and a string that entries share is copied once, not once per entry.
- */
-function shared<T extends string | null | undefined>(value: T): T {
-  if (!value) return value;
-  const last = value.length - 1;
-  const slot = (value.length * 31 + value.charCodeAt(0) + value.charCodeAt(last >> 1) * 3 + value.charCodeAt(last) * 7) & (SHARED_SLOTS - 1);
-  const earlier = sharedStrings[slot];
-  if (earlier === value) return earlier as T;
-  sharedStrings[slot] = value;
-  return value;
-}
-
 function sorted(fields: readonly string[]): string[] {
   return fields.length === 0 ? [] : [...fields].sort();
 }
@@ -71,24 +52,24 @@ export function toLedgerEntry(normalized: NormalizedEvent): LedgerEntry {
     gatewayRequestId: e.gatewayRequestId,
     apimRequestId: e.apimRequestId,
     gateway: {
-      service: shared(e.gateway.service),
+      service: e.gateway.service,
       regionCode: regionCode(e.gateway.region) ?? e.gateway.region ?? null,
-      backendId: shared(e.gateway.backendId) ?? null,
+      backendId: e.gateway.backendId ?? null,
     },
     backendRegion: regionCode(e.backendRegion) ?? e.backendRegion ?? null,
     caller: {
-      oid: shared(caller?.oid?.toLowerCase()) ?? null,
-      tid: shared(caller?.tid?.toLowerCase()) ?? null,
-      appid: shared(caller?.appid?.toLowerCase()) ?? null,
+      oid: caller?.oid?.toLowerCase() ?? null,
+      tid: caller?.tid?.toLowerCase() ?? null,
+      appid: caller?.appid?.toLowerCase() ?? null,
       idtyp: caller?.idtyp ?? null,
-      upn: shared(caller?.upn) ?? null,
-      sub: shared(caller?.sub) ?? null,
+      upn: caller?.upn ?? null,
+      sub: caller?.sub ?? null,
     },
-    subscriptionId: shared(e.subscriptionId) ?? null,
-    productId: shared(e.productId) ?? null,
-    deployment: shared(e.deployment) ?? null,
-    model: shared(e.model) ?? null,
-    operation: shared(e.operation) ?? null,
+    subscriptionId: e.subscriptionId ?? null,
+    productId: e.productId ?? null,
+    deployment: e.deployment ?? null,
+    model: e.model ?? null,
+    operation: e.operation ?? null,
     stream: e.stream,
     status: e.status,
     tokens: usage

@@ -56,7 +56,7 @@ function hasCanonicalSeparators(time: string): boolean {
  * Milliseconds since the epoch of a canonical instant, or NaN when `time` is not one. Out-of-range fields
  * (`T24:00`, February 30) are not canonical: `Date.parse` rolls some of them over into the next day.
  */
-function canonicalEpochMs(time: string): number {
+function readCanonical(time: string): number {
   if (!hasCanonicalSeparators(time)) return NaN;
   const century = twoDigitsAt(time, 0);
   const yearOfCentury = twoDigitsAt(time, 2);
@@ -76,6 +76,18 @@ function canonicalEpochMs(time: string): number {
   return minutes * MS_PER_MINUTE + second * 1_000 + millisecond;
 }
 
+// The last text read: an event's time is read by validation, the ledger entry, price matching and the tiles.
+let lastText = '';
+let lastCanonicalMs = NaN;
+
+function canonicalEpochMs(time: string): number {
+  if (time !== lastText) {
+    lastCanonicalMs = readCanonical(time);
+    lastText = time;
+  }
+  return lastCanonicalMs;
+}
+
 /**
  * True for `YYYY-MM-DDTHH:MM:SS.sssZ` naming a real date and time (no Feb 30, no hour 24, no leap second): such
  * a text is its own `new Date(text).toISOString()`, and texts of this form sort as their instants do.
@@ -84,16 +96,8 @@ export function isCanonicalInstant(time: string): boolean {
   return !Number.isNaN(canonicalEpochMs(time));
 }
 
-// The last instant read: the compute path reads each ledger entry's time twice (price day, then tile window).
-let lastTime = '';
-let lastMs = Date.parse(lastTime);
-
 /** `Date.parse(time)`, the same for every string, without parsing when `time` is a canonical instant. */
 export function parseInstant(time: string): number {
-  if (time !== lastTime) {
-    const ms = canonicalEpochMs(time);
-    lastMs = Number.isNaN(ms) ? Date.parse(time) : ms;
-    lastTime = time;
-  }
-  return lastMs;
+  const ms = canonicalEpochMs(time);
+  return Number.isNaN(ms) ? Date.parse(time) : ms;
 }

@@ -4,7 +4,7 @@ import { readJsonlChunks, readJsonlLineAt } from '../adapters/files/jsonl-lines.
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { isPartial, mergeLedgerEntries } from '../domain/ledger.js';
 import { RequestIndex, type EntryLocation } from '../domain/request-index.js';
-import { sortBatch } from './ingest-batch.js';
+import { sortBody, type SortedEvents } from './ingest-batch.js';
 
 export interface DistinctRequests {
   /** Distinct requests handed over. */
@@ -17,9 +17,12 @@ export interface DistinctRequests {
 
 const FILE_POSITION = { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
 
-/** The ledger entries and dead-letter ids of one line (one Event Hubs body), as the ingest function sorts them. */
-function sortLine(line: string): ReturnType<typeof sortBatch> {
-  return sortBatch([{ body: line, position: FILE_POSITION }]);
+/** The ledger entries and dead letters of one line (one Event Hubs body), as the ingest function sorts them. */
+function sortLine(line: string, into: SortedEvents = { entries: [], deadLetters: [] }): SortedEvents {
+  into.entries.length = 0;
+  into.deadLetters.length = 0;
+  sortBody(line, FILE_POSITION, into);
+  return into;
 }
 
 /**
@@ -47,6 +50,7 @@ export async function forEachDistinctRequest(
   let handedOver = 0;
   let changedAfterHandover = false;
   let lines = 0;
+  const sorted: SortedEvents = { entries: [], deadLetters: [] };
   const handle = await open(file, 'r');
   try {
     for await (const chunk of readJsonlChunks(file)) {
@@ -54,7 +58,7 @@ export async function forEachDistinctRequest(
         const line = chunk.lines[i]!;
         if (line.trim() === '') continue;
         lines++;
-        const sorted = sortLine(line);
+        sortLine(line, sorted);
         for (const letter of sorted.deadLetters) deadLetterIds.add(letter.id);
         for (let ordinal = 0; ordinal < sorted.entries.length; ordinal++) {
           const entry = sorted.entries[ordinal]!;
@@ -108,11 +112,12 @@ async function entryAt(handle: FileHandle, location: EntryLocation): Promise<Led
 async function handOverAgain(file: string, index: RequestIndex, held: ReadonlyMap<string, LedgerEntry>, consumer: { onRequest(entry: LedgerEntry): void; restart(): void }): Promise<number> {
   consumer.restart();
   let handedOver = 0;
+  const sorted: SortedEvents = { entries: [], deadLetters: [] };
   for await (const chunk of readJsonlChunks(file)) {
     for (let i = 0; i < chunk.lines.length; i++) {
       const line = chunk.lines[i]!;
       if (line.trim() === '') continue;
-      const entries = sortLine(line).entries;
+      const entries = sortLine(line, sorted).entries;
       for (let ordinal = 0; ordinal < entries.length; ordinal++) {
         const entry = entries[ordinal]!;
         if (held.has(entry.id) || !index.isFirst(entry.id, { offset: chunk.offsets[i]!, ordinal })) continue;

@@ -36,23 +36,30 @@ function deadLetter(reason: string, raw: RawPayload, position: SourcePosition): 
   return { id, pk: id.slice(0, 2), reason, position, raw };
 }
 
-/** Pure half of ingestion: every item of every body becomes exactly one ledger entry or one dead letter. */
-export function sortBatch(events: readonly ReceivedEvent[]): { entries: LedgerEntry[]; deadLetters: DeadLetter[] } {
-  const entries: LedgerEntry[] = [];
-  const deadLetters: DeadLetter[] = [];
-  for (const { body, position } of events) {
-    const decoded = decodeBody(body);
-    if (!decoded.ok) {
-      deadLetters.push(deadLetter(decoded.reason, decoded.raw, { ...position, itemIndex: null }));
-      continue;
-    }
-    for (const item of decoded.items) {
-      const normalized = normalizeEvent(item.value);
-      if (normalized.ok) entries.push(toLedgerEntry(normalized.value));
-      else deadLetters.push(deadLetter(normalized.reason, item.raw, { ...position, itemIndex: item.itemIndex }));
-    }
+export interface SortedEvents {
+  readonly entries: LedgerEntry[];
+  readonly deadLetters: DeadLetter[];
+}
+
+/** Every item of one body becomes exactly one ledger entry or one dead letter, appended to `into`. */
+export function sortBody(body: unknown, position: ReceivedEvent['position'], into: SortedEvents): void {
+  const decoded = decodeBody(body);
+  if (!decoded.ok) {
+    into.deadLetters.push(deadLetter(decoded.reason, decoded.raw, { ...position, itemIndex: null }));
+    return;
   }
-  return { entries, deadLetters };
+  for (const item of decoded.items) {
+    const normalized = normalizeEvent(item.value);
+    if (normalized.ok) into.entries.push(toLedgerEntry(normalized.value));
+    else into.deadLetters.push(deadLetter(normalized.reason, item.raw, { ...position, itemIndex: item.itemIndex }));
+  }
+}
+
+/** Pure half of ingestion: every item of every body becomes exactly one ledger entry or one dead letter. */
+export function sortBatch(events: readonly ReceivedEvent[]): SortedEvents {
+  const sorted: SortedEvents = { entries: [], deadLetters: [] };
+  for (const { body, position } of events) sortBody(body, position, sorted);
+  return sorted;
 }
 
 function mergeById(entries: readonly LedgerEntry[]): Map<string, LedgerEntry> {

@@ -15,28 +15,24 @@ export interface JsonlChunk {
 const NEWLINE = 0x0a;
 const DEFAULT_BUFFER_BYTES = 1 << 20;
 
-function withoutCr(line: string): string {
-  return line.charCodeAt(line.length - 1) === 0x0d ? line.slice(0, -1) : line;
+const CARRIAGE_RETURN = 0x0d;
+
+/** The text of bytes [start, end), without a `\r` just before the end. */
+function lineText(bytes: Buffer, start: number, end: number): string {
+  return bytes.toString('utf8', start, end > start && bytes[end - 1] === CARRIAGE_RETURN ? end - 1 : end);
 }
 
-/** Splits whole lines (`bytes` ends with `\n`) starting at file offset `base`. */
+/**
+ * Splits whole lines (`bytes` ends with `\n`) starting at file offset `base`. Each line is decoded on its own:
+ * a slice of one decoded chunk would keep the whole chunk alive, and V8 handles such sliced strings, and the
+ * values JSON.parse takes from them, at about half the speed of flat ones.
+ */
 function splitLines(bytes: Buffer, base: number): JsonlChunk {
   const lines: string[] = [];
   const offsets: number[] = [];
-  const text = bytes.toString('utf8');
-  if (text.length === bytes.length) {
-    // Pure ASCII (the usual case): one byte per character, so one decode for the chunk and character positions are offsets.
-    for (let start = 0; start < text.length; ) {
-      const end = text.indexOf('\n', start);
-      lines.push(withoutCr(text.slice(start, end)));
-      offsets.push(base + start);
-      start = end + 1;
-    }
-    return { lines, offsets };
-  }
   for (let start = 0; start < bytes.length; ) {
     const end = bytes.indexOf(NEWLINE, start);
-    lines.push(withoutCr(bytes.toString('utf8', start, end)));
+    lines.push(lineText(bytes, start, end));
     offsets.push(base + start);
     start = end + 1;
   }
@@ -82,7 +78,8 @@ export async function readJsonlLineAt(handle: FileHandle, offset: number): Promi
     const newline = piece.subarray(0, bytesRead).indexOf(NEWLINE);
     if (newline >= 0 || bytesRead === 0) {
       parts.push(piece.subarray(0, newline >= 0 ? newline : bytesRead));
-      return withoutCr(Buffer.concat(parts).toString('utf8'));
+      const line = Buffer.concat(parts);
+      return lineText(line, 0, line.length);
     }
     parts.push(piece.subarray(0, bytesRead));
     position += bytesRead;
