@@ -9,8 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadPriceTable, type PriceFile } from '../src/contracts/price-table.js';
-import { analyzeFiles } from '../src/services/analyze-files.js';
-import { analyzeParallel, differences, type AnalysisOutcome } from './analyze-parallel.js';
+import { analyzeFiles, type AnalyzeResult } from '../src/services/analyze-files.js';
 import { measureCompute, measureStages, readLines, type ComputeFigure, type StageFigure } from './compute.js';
 import { duckdbChargeback, type DuckChargeback } from './duckdb-chargeback.js';
 import { generateEvents, type GeneratedEvents } from './generate.js';
@@ -30,9 +29,8 @@ const HELP = `npm run bench -- [options]
   --store-events N     events for the local-stack write count and the larger join size (default 50000)
   --compute-lines N    lines held in memory for the compute/JSON.parse figure (default min(events, 200000))
   --rounds N           interleaved rounds of the compute figure (default 5)
-  --analyze-rounds N   rounds of analyze / DuckDB / parallel analyze (default 3, or 2 above 250,000 events)
+  --analyze-rounds N   rounds of analyze and DuckDB (default 3, or 2 above 250,000 events)
   --duckdb-one-thread  also run DuckDB once with one thread (wall-clock per-core comparison)
-  --workers N          worker threads of the parallel analysis (default: available parallelism)
   --only LIST          comma-separated sections: ${SECTIONS.join(',')} (default: all)
   --dir DIR            working directory, kept afterwards; an events file generated there before is reused
                        (default: a new temporary directory, removed afterwards)
@@ -68,12 +66,8 @@ async function timedAsync<T>(run: () => Promise<T>): Promise<{ result: T; second
   return { result, seconds, cpuSeconds: (used.user + used.system) / 1e6 };
 }
 
-function outcomeOf(result: Awaited<ReturnType<typeof analyzeFiles>>): AnalysisOutcome {
-  return { lines: result.lines, report: result.report, latency: result.latency, weights: result.weights, entries: result.entries, deadLetters: result.deadLetters };
-}
-
 /** Per-identity tokens and exact cost of TokenLedger's lines against DuckDB's rows; empty when identical. */
-function chargebackMismatches(outcome: AnalysisOutcome, duck: DuckChargeback): string[] {
+function chargebackMismatches(outcome: Pick<AnalyzeResult, 'lines'>, duck: DuckChargeback): string[] {
   const ours = new Map<string, { requests: number; promptTokens: number; cachedTokens: number; completionTokens: number; reasoningTokens: number; costPico: bigint }>();
   for (const line of outcome.lines) {
     const sum = ours.get(line.identity) ?? { requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, costPico: 0n };
@@ -106,7 +100,6 @@ async function main(): Promise<void> {
       'compute-lines': { type: 'string' },
       rounds: { type: 'string' },
       'analyze-rounds': { type: 'string' },
-      workers: { type: 'string' },
       only: { type: 'string' },
       dir: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -125,7 +118,6 @@ async function main(): Promise<void> {
   const computeLines = integer(values['compute-lines'], Math.min(events, 200_000), 'compute-lines');
   const rounds = integer(values.rounds, 5, 'rounds');
   const analyzeRounds = integer(values['analyze-rounds'], events > 250_000 ? 2 : 3, 'analyze-rounds');
-  const workers = integer(values.workers, availableParallelism(), 'workers');
   const only = new Set<Section>(values.only ? (values.only.split(',').map((s) => s.trim()) as Section[]) : SECTIONS);
   for (const section of only) if (!SECTIONS.includes(section)) throw new Error(`unknown section ${section}; expected ${SECTIONS.join(', ')}`);
 
@@ -179,39 +171,31 @@ async function main(): Promise<void> {
     let analyze: {
       readonly sequentialSeconds: number[];
       readonly duckdbSeconds: number[];
-      readonly parallelSeconds: number[];
       readonly sequentialCpuSeconds: number[];
       readonly duckdbCpuSeconds: number[];
-      readonly parallelCpuSeconds: number[];
       readonly duckdbOneThreadSeconds: number | null;
       readonly duckdbThreads: number;
       readonly ratios: number[];
-      readonly parallelRatios: number[];
       readonly totalPico: string;
       readonly duckdbTotalPico: string;
       readonly totalsIdentical: boolean;
       readonly perIdentityMismatches: string[];
-      readonly parallelDifferences: string[];
-      readonly sharedIdsAcrossWorkers: number;
       readonly entries: number;
       readonly deadLetters: number;
     } | null = null;
     let profile: ProfileSummary | null = null;
     if (only.has('analyze')) {
-      log(`analyzeFiles vs DuckDB vs ${workers}-worker analysis: ${analyzeRounds} rounds, order rotated each round`);
+      log(`analyzeFiles vs DuckDB: ${analyzeRounds} rounds, order alternating`);
       const sequentialSeconds: number[] = [];
       const duckdbSeconds: number[] = [];
-      const parallelSeconds: number[] = [];
       const sequentialCpuSeconds: number[] = [];
       const duckdbCpuSeconds: number[] = [];
-      const parallelCpuSeconds: number[] = [];
-      let sequential: AnalysisOutcome | undefined;
+      let sequential: AnalyzeResult | undefined;
       let duck: DuckChargeback | undefined;
-      let parallel: Awaited<ReturnType<typeof analyzeParallel>> | undefined;
       const runs: Record<string, () => Promise<void>> = {
         analyzeFiles: async () => {
           const run = await timedAsync(() => analyzeFiles({ eventsFile, prices }));
-          sequential = outcomeOf(run.result);
+          sequential = run.result;
           sequentialSeconds.push(run.seconds);
           sequentialCpuSeconds.push(run.cpuSeconds);
         },
@@ -221,12 +205,6 @@ async function main(): Promise<void> {
           duckdbSeconds.push(duck.seconds);
           duckdbCpuSeconds.push(run.cpuSeconds);
         },
-        parallel: async () => {
-          const run = await timedAsync(() => analyzeParallel(eventsFile, pricesJson, workers));
-          parallel = run.result;
-          parallelSeconds.push(parallel.seconds);
-          parallelCpuSeconds.push(run.cpuSeconds);
-        },
       };
       const names = Object.keys(runs);
       for (let r = 0; r < analyzeRounds; r++) {
@@ -234,7 +212,7 @@ async function main(): Promise<void> {
           const name = names[(i + r) % names.length]!;
           await runs[name]!();
         }
-        log(`round ${r + 1}: analyzeFiles ${fmt(sequentialSeconds.at(-1)!, 2)} s, DuckDB ${fmt(duckdbSeconds.at(-1)!, 2)} s, parallel ${fmt(parallelSeconds.at(-1)!, 2)} s`);
+        log(`round ${r + 1}: analyzeFiles ${fmt(sequentialSeconds.at(-1)!, 2)} s, DuckDB ${fmt(duckdbSeconds.at(-1)!, 2)} s`);
       }
       let oneThread: DuckChargeback | null = null;
       if (values['duckdb-one-thread']) {
@@ -243,24 +221,18 @@ async function main(): Promise<void> {
       }
       const seq = sequential!;
       const duckResult = duck!;
-      const par = parallel!;
       analyze = {
         sequentialSeconds,
         duckdbSeconds,
-        parallelSeconds,
         sequentialCpuSeconds,
         duckdbCpuSeconds,
-        parallelCpuSeconds,
         duckdbOneThreadSeconds: oneThread?.seconds ?? null,
         duckdbThreads: duckResult.threads,
         ratios: sequentialSeconds.map((s, i) => duckdbSeconds[i]! / s),
-        parallelRatios: parallelSeconds.map((s, i) => duckdbSeconds[i]! / s),
         totalPico: seq.report.totals.costPico.toString(),
         duckdbTotalPico: duckResult.totalPico.toString(),
-        totalsIdentical: seq.report.totals.costPico === duckResult.totalPico && (oneThread === null || oneThread.totalPico === duckResult.totalPico) && par.outcome.report.totals.costPico === duckResult.totalPico,
+        totalsIdentical: seq.report.totals.costPico === duckResult.totalPico && (oneThread === null || oneThread.totalPico === duckResult.totalPico),
         perIdentityMismatches: chargebackMismatches(seq, duckResult),
-        parallelDifferences: differences(seq, par.outcome),
-        sharedIdsAcrossWorkers: par.sharedIds,
         entries: seq.entries,
         deadLetters: seq.deadLetters,
       };
@@ -306,13 +278,11 @@ async function main(): Promise<void> {
 
     // Figures, targets, table, JSON.
     const analyzeVsDuckdb = analyze ? median(analyze.ratios) : null;
-    const analyzeVsDuckdbWorkers = analyze ? median(analyze.parallelRatios) : null;
     const joinIndependent = join10k ? new Set(join10k.map((j) => j.queries)).size === 1 : null;
     const targets: Record<string, Target> = {
       computeVsJsonParse: { target: '>= 0.6', met: compute ? compute.computeVsJsonParse >= 0.6 : null },
       analyzeVsDuckdb: { target: '>= 1.0 (analyzeFiles as shipped, one thread)', met: analyzeVsDuckdb === null ? null : analyzeVsDuckdb >= 1 },
-      analyzeVsDuckdbWorkers: { target: `>= 1.0 (${workers} worker threads, bench/)`, met: analyzeVsDuckdbWorkers === null ? null : analyzeVsDuckdbWorkers >= 1 },
-      totalsIdentical: { target: 'true', met: analyze ? analyze.totalsIdentical && analyze.perIdentityMismatches.length === 0 && analyze.parallelDifferences.length === 0 : null },
+      totalsIdentical: { target: 'true', met: analyze ? analyze.totalsIdentical && analyze.perIdentityMismatches.length === 0 : null },
       storeWritesPerEvent: { target: '<= 1.2', met: store ? store.storeWritesPerEvent <= 1.2 : null },
       joinQueriesPer10k: { target: 'query count independent of event count', met: joinIndependent },
       rssGrowth: { target: '<= 1.5', met: rss ? rss.rssGrowth <= 1.5 : null },
@@ -324,7 +294,6 @@ async function main(): Promise<void> {
       jsonParseEventsPerSecPerCore: compute ? Math.round(compute.jsonParseEventsPerSecPerCore) : null,
       computeWorkerThreads: false,
       analyzeVsDuckdb: analyzeVsDuckdb === null ? null : round(analyzeVsDuckdb),
-      analyzeVsDuckdbWorkers: analyzeVsDuckdbWorkers === null ? null : round(analyzeVsDuckdbWorkers),
       analyzeVsDuckdbOneThread: analyze?.duckdbOneThreadSeconds ? round(analyze.duckdbOneThreadSeconds / median(analyze.sequentialSeconds)) : null,
       analyzeVsDuckdbCpu: analyze ? round(median(analyze.duckdbCpuSeconds.map((d, i) => d / analyze!.sequentialCpuSeconds[i]!))) : null,
       totalsIdentical: targets['totalsIdentical']!.met,
@@ -348,11 +317,9 @@ async function main(): Promise<void> {
         computeStages: stages,
         analyze: analyze && {
           ...analyze,
-          medianSeconds: { analyzeFiles: median(analyze.sequentialSeconds), duckdb: median(analyze.duckdbSeconds), parallel: median(analyze.parallelSeconds), duckdbOneThread: analyze.duckdbOneThreadSeconds },
-          medianCpuSeconds: { analyzeFiles: median(analyze.sequentialCpuSeconds), duckdb: median(analyze.duckdbCpuSeconds), parallel: median(analyze.parallelCpuSeconds) },
-          workers,
+          medianSeconds: { analyzeFiles: median(analyze.sequentialSeconds), duckdb: median(analyze.duckdbSeconds), duckdbOneThread: analyze.duckdbOneThreadSeconds },
+          medianCpuSeconds: { analyzeFiles: median(analyze.sequentialCpuSeconds), duckdb: median(analyze.duckdbCpuSeconds) },
           analyzeFilesEventsPerSec: (generated?.lines ?? 0) / median(analyze.sequentialSeconds),
-          parallelEventsPerSec: (generated?.lines ?? 0) / median(analyze.parallelSeconds),
         },
         analyzeProfile: profile,
         rss,
@@ -375,9 +342,8 @@ async function main(): Promise<void> {
     if (stages) for (const s of stages) rows.push([`  stage ${s.stage}`, `${fmt(s.costInJsonParses, 2)} × JSON.parse`, '', `${fmt(s.eventsPerSec)} ev/CPU-s cumulative`]);
     if (analyze) {
       rows.push(['analyzeVsDuckdb', fmt(analyzeVsDuckdb!, 3), targets['analyzeVsDuckdb']!.target, met('analyzeVsDuckdb')]);
-      rows.push(['analyzeVsDuckdbWorkers', fmt(analyzeVsDuckdbWorkers!, 3), targets['analyzeVsDuckdbWorkers']!.target, met('analyzeVsDuckdbWorkers')]);
       rows.push(['  CPU-time ratio DuckDB / analyzeFiles', fmt(json.analyzeVsDuckdbCpu!, 3), '', `CPU s ${fmt(median(analyze.duckdbCpuSeconds), 1)} / ${fmt(median(analyze.sequentialCpuSeconds), 1)}`]);
-      rows.push(['  analyzeFiles / DuckDB / parallel s', `${fmt(median(analyze.sequentialSeconds), 2)} / ${fmt(median(analyze.duckdbSeconds), 2)} / ${fmt(median(analyze.parallelSeconds), 2)}`, '', `DuckDB threads ${analyze.duckdbThreads}${analyze.duckdbOneThreadSeconds === null ? '' : `; 1 thread ${fmt(analyze.duckdbOneThreadSeconds, 2)} s`}`]);
+      rows.push(['  analyzeFiles / DuckDB s', `${fmt(median(analyze.sequentialSeconds), 2)} / ${fmt(median(analyze.duckdbSeconds), 2)}`, '', `DuckDB threads ${analyze.duckdbThreads}${analyze.duckdbOneThreadSeconds === null ? '' : `; 1 thread ${fmt(analyze.duckdbOneThreadSeconds, 2)} s`}`]);
       rows.push(['  grand total (picodollars)', analyze.totalPico, 'identical', `${met('totalsIdentical')}; DuckDB ${analyze.duckdbTotalPico}`]);
     }
     if (profile) for (const p of profile.self.slice(0, 6)) rows.push(['  analyze profile (self)', `${fmt(p.percent, 1)} %`, '', p.function]);
