@@ -5,6 +5,10 @@
  * sure; then zod decides, and zod alone words every rejection. It may hand back anything unusual (strings that
  * need trimming, times not in the policy's form, absent optional keys, objects that are not plain), but it never
  * accepts what zod rejects and never returns something different from zod's output.
+ *
+ * The field rules (the validators and the `…Of` builders below, which fix key order, defaults and the token
+ * invariants) are shared with `decodeGatewayEventV1Text` (gateway-event-text.ts), which reads the same fields
+ * straight from the text of an event: both answer by the same rules, written once.
  */
 import {
   EARLIEST_EVENT_TIME,
@@ -22,8 +26,8 @@ import { isCanonicalInstant } from '../domain/utc-instant.js';
 
 type Fields = Record<string, unknown>;
 
-/** Thrown by the field checks below when they cannot vouch for a value; never escapes this module. */
-const UNSURE = Symbol('ask zod');
+/** Thrown by the field checks below when they cannot vouch for a value; never escapes this module or the text decoder. */
+export const UNSURE = Symbol('ask zod');
 
 function unsure(): never {
   throw UNSURE;
@@ -97,28 +101,6 @@ function eventTime(value: unknown): string {
   return typeof value === 'string' && isCanonicalInstant(value) && value >= EARLIEST_INSTANT && value <= latestAllowedInstant() ? value : unsure();
 }
 
-function gateway(value: unknown): GatewayEventV1['gateway'] {
-  const input = plainObject(value);
-  return {
-    service: text(input.service),
-    region: nullableText(input.region),
-    backendId: nullableText(input.backendId),
-    backendUrl: nullableText(input.backendUrl),
-  };
-}
-
-function caller(value: unknown): Caller {
-  const input = plainObject(value);
-  return {
-    oid: nullableId(input.oid),
-    tid: nullableId(input.tid),
-    appid: nullableId(input.appid),
-    idtyp: input.idtyp === null ? null : idtyp(input.idtyp),
-    upn: nullableText(input.upn),
-    sub: nullableId(input.sub),
-  };
-}
-
 function tokens(value: unknown): number {
   return count(value, MAX_TOKENS);
 }
@@ -128,62 +110,154 @@ function tokensOrZero(value: unknown): number {
   return value === undefined ? 0 : tokens(value);
 }
 
-function usage(value: unknown): Usage {
-  const input = plainObject(value);
-  const promptTokens = tokens(input.promptTokens);
-  const cachedTokens = tokensOrZero(input.cachedTokens);
-  const completionTokens = tokensOrZero(input.completionTokens);
-  const reasoningTokens = tokensOrZero(input.reasoningTokens);
-  if (cachedTokens > promptTokens || reasoningTokens > completionTokens) return unsure();
-  // The policy leaves totalTokens out when the response has none; zod keeps an absent optional key absent.
-  if (input.totalTokens === undefined && !('totalTokens' in input)) return { promptTokens, cachedTokens, completionTokens, reasoningTokens };
-  const totalTokens = tokens(input.totalTokens);
-  if (totalTokens !== promptTokens + completionTokens) return unsure();
-  return { promptTokens, cachedTokens, completionTokens, reasoningTokens, totalTokens };
-}
-
-function timings(value: unknown): NonNullable<GatewayEventV1['timings']> {
-  const input = plainObject(value);
-  return { totalMs: nullableMilliseconds(input.totalMs), backendMs: nullableMilliseconds(input.backendMs), ttftMs: nullableMilliseconds(input.ttftMs) };
-}
-
-function rateLimit(value: unknown): NonNullable<GatewayEventV1['rateLimit']> {
-  const input = plainObject(value);
-  return { remainingRequests: nullableRemaining(input.remainingRequests), remainingTokens: nullableRemaining(input.remainingTokens) };
-}
-
 /** zod's `.default(false)`. */
 function stream(value: unknown): boolean {
   if (value === undefined) return false;
   return typeof value === 'boolean' ? value : unsure();
 }
 
+// The builders: zod's output for each object from the values of its keys (undefined: the key is absent), with
+// the keys in the schema's order, the order of zod's output.
+
+export function gatewayOf(service: unknown, region: unknown, backendId: unknown, backendUrl: unknown): GatewayEventV1['gateway'] {
+  return { service: text(service), region: nullableText(region), backendId: nullableText(backendId), backendUrl: nullableText(backendUrl) };
+}
+
+export function callerOf(oid: unknown, tid: unknown, appid: unknown, idtypValue: unknown, upn: unknown, sub: unknown): Caller {
+  return {
+    oid: nullableId(oid),
+    tid: nullableId(tid),
+    appid: nullableId(appid),
+    idtyp: idtypValue === null ? null : idtyp(idtypValue),
+    upn: nullableText(upn),
+    sub: nullableId(sub),
+  };
+}
+
+/** `hasTotalTokens`: whether the key is present (a present key whose value is undefined is not JSON; zod decides). */
+export function usageOf(
+  promptValue: unknown,
+  cachedValue: unknown,
+  completionValue: unknown,
+  reasoningValue: unknown,
+  totalValue: unknown,
+  hasTotalTokens: boolean,
+): Usage {
+  const promptTokens = tokens(promptValue);
+  const cachedTokens = tokensOrZero(cachedValue);
+  const completionTokens = tokensOrZero(completionValue);
+  const reasoningTokens = tokensOrZero(reasoningValue);
+  if (cachedTokens > promptTokens || reasoningTokens > completionTokens) return unsure();
+  // The policy leaves totalTokens out when the response has none; zod keeps an absent optional key absent.
+  if (totalValue === undefined && !hasTotalTokens) return { promptTokens, cachedTokens, completionTokens, reasoningTokens };
+  const totalTokens = tokens(totalValue);
+  if (totalTokens !== promptTokens + completionTokens) return unsure();
+  return { promptTokens, cachedTokens, completionTokens, reasoningTokens, totalTokens };
+}
+
+export function timingsOf(totalMs: unknown, backendMs: unknown, ttftMs: unknown): NonNullable<GatewayEventV1['timings']> {
+  return { totalMs: nullableMilliseconds(totalMs), backendMs: nullableMilliseconds(backendMs), ttftMs: nullableMilliseconds(ttftMs) };
+}
+
+export function rateLimitOf(remainingRequests: unknown, remainingTokens: unknown): NonNullable<GatewayEventV1['rateLimit']> {
+  return { remainingRequests: nullableRemaining(remainingRequests), remainingTokens: nullableRemaining(remainingTokens) };
+}
+
 /**
- * Every key is written in the schema's order, the order of zod's output. An optional key that is absent
- * (zod leaves it out of its output) makes the check unsure: the APIM policy writes them all.
+ * The event from the values of its keys, the nested objects already built (null where the key's value is null).
+ * An optional key that is absent (zod leaves it out of its output) makes the check unsure: the APIM policy
+ * writes them all. The nested objects are required here: an absent one is undefined, and its builder was never
+ * reached, so the callers answer unsure for it before.
  */
+export function eventOf(
+  schema: unknown,
+  gatewayRequestId: unknown,
+  apimRequestId: unknown,
+  time: unknown,
+  gatewayValue: GatewayEventV1['gateway'],
+  backendRegion: unknown,
+  subscriptionId: unknown,
+  productId: unknown,
+  callerValue: Caller | null,
+  deployment: unknown,
+  model: unknown,
+  operation: unknown,
+  streamValue: unknown,
+  statusValue: unknown,
+  usageValue: Usage | null,
+  timingsValue: GatewayEventV1['timings'],
+  rateLimitValue: GatewayEventV1['rateLimit'],
+): GatewayEventV1 {
+  if (schema !== GATEWAY_EVENT_SCHEMA_V1) return unsure();
+  return {
+    schema: GATEWAY_EVENT_SCHEMA_V1,
+    gatewayRequestId: id(gatewayRequestId),
+    apimRequestId: nullableId(apimRequestId),
+    time: eventTime(time),
+    gateway: gatewayValue,
+    backendRegion: nullableText(backendRegion),
+    subscriptionId: nullableId(subscriptionId),
+    productId: nullableId(productId),
+    caller: callerValue,
+    deployment: nullableText(deployment),
+    model: nullableText(model),
+    operation: nullableText(operation),
+    stream: stream(streamValue),
+    status: status(statusValue),
+    usage: usageValue,
+    timings: timingsValue,
+    rateLimit: rateLimitValue,
+  };
+}
+
+function gateway(value: unknown): GatewayEventV1['gateway'] {
+  const input = plainObject(value);
+  return gatewayOf(input.service, input.region, input.backendId, input.backendUrl);
+}
+
+function caller(value: unknown): Caller {
+  const input = plainObject(value);
+  return callerOf(input.oid, input.tid, input.appid, input.idtyp, input.upn, input.sub);
+}
+
+function usage(value: unknown): Usage {
+  const input = plainObject(value);
+  const totalTokens = input.totalTokens;
+  return usageOf(input.promptTokens, input.cachedTokens, input.completionTokens, input.reasoningTokens, totalTokens, totalTokens !== undefined || 'totalTokens' in input);
+}
+
+function timings(value: unknown): NonNullable<GatewayEventV1['timings']> {
+  const input = plainObject(value);
+  return timingsOf(input.totalMs, input.backendMs, input.ttftMs);
+}
+
+function rateLimit(value: unknown): NonNullable<GatewayEventV1['rateLimit']> {
+  const input = plainObject(value);
+  return rateLimitOf(input.remainingRequests, input.remainingTokens);
+}
+
 function event(value: unknown): GatewayEventV1 {
   const input = plainObject(value);
   if (input.schema !== GATEWAY_EVENT_SCHEMA_V1) return unsure();
-  return {
-    schema: GATEWAY_EVENT_SCHEMA_V1,
-    gatewayRequestId: id(input.gatewayRequestId),
-    apimRequestId: nullableId(input.apimRequestId),
-    time: eventTime(input.time),
-    gateway: gateway(input.gateway),
-    backendRegion: nullableText(input.backendRegion),
-    subscriptionId: nullableId(input.subscriptionId),
-    productId: nullableId(input.productId),
-    caller: input.caller === null ? null : caller(input.caller),
-    deployment: nullableText(input.deployment),
-    model: nullableText(input.model),
-    operation: nullableText(input.operation),
-    stream: stream(input.stream),
-    status: status(input.status),
-    usage: input.usage === null ? null : usage(input.usage),
-    timings: input.timings === null ? null : timings(input.timings),
-    rateLimit: input.rateLimit === null ? null : rateLimit(input.rateLimit),
-  };
+  return eventOf(
+    input.schema,
+    input.gatewayRequestId,
+    input.apimRequestId,
+    input.time,
+    gateway(input.gateway),
+    input.backendRegion,
+    input.subscriptionId,
+    input.productId,
+    input.caller === null ? null : caller(input.caller),
+    input.deployment,
+    input.model,
+    input.operation,
+    input.stream,
+    input.status,
+    input.usage === null ? null : usage(input.usage),
+    input.timings === null ? null : timings(input.timings),
+    input.rateLimit === null ? null : rateLimit(input.rateLimit),
+  );
 }
 
 /** What `gatewayEventV1Schema.parse(value)` returns, or null: not sure, ask zod (which may accept or reject). */

@@ -4,6 +4,8 @@ import { adaptAiHubUsage, aiHubUsageSchema, looksLikeAiHubUsage } from '../contr
 import { adaptApimRecord, apimDiagnosticRecordSchema } from '../contracts/apim-diagnostics.js';
 import { GATEWAY_EVENT_SCHEMA_V1, gatewayEventV1Schema, type GatewayEventV1 } from '../contracts/gateway-event.js';
 import { checkGatewayEventV1 } from '../contracts/gateway-event-check.js';
+import { decodeGatewayEventV1Text } from '../contracts/gateway-event-text.js';
+import { MAX_BODY_BYTES } from './event-decoding.js';
 
 export interface NormalizedEvent extends Omit<AdaptedEvent, 'event'> {
   readonly event: GatewayEventV1;
@@ -64,4 +66,17 @@ export function normalizeEvent(value: unknown): Normalization {
     ok: false,
     reason: 'unrecognised event: expected a tokenledger.gateway/v1 event, an APIM GatewayLogs/GatewayLlmLogs record or an AI Hub Gateway usage payload',
   };
+}
+
+const NOTHING_MISSING: readonly string[] = Object.freeze([]);
+
+/**
+ * A body that is one v1 event as the APIM policy writes it, normalised straight from its text; null for any
+ * other body, which takes `decodeBody` and `normalizeEvent` (and gets the same result, or its dead letter there).
+ */
+export function normalizeV1Text(text: string): NormalizedEvent | null {
+  // A body that could exceed the size limit is dead-lettered by decodeBody.
+  if (text.length * 3 > MAX_BODY_BYTES) return null;
+  const event = decodeGatewayEventV1Text(text);
+  return event && { source: 'gateway-v1', sourceId: event.gatewayRequestId, event, missing: NOTHING_MISSING };
 }

@@ -1,7 +1,7 @@
 import type { DeadLetter, SourcePosition } from '../contracts/dead-letter.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { decodeBody, type RawPayload } from '../domain/event-decoding.js';
-import { normalizeEvent } from '../domain/event-normalization.js';
+import { normalizeEvent, normalizeV1Text } from '../domain/event-normalization.js';
 import { isPartial, mergeLedgerEntries, toLedgerEntry } from '../domain/ledger.js';
 import { stableId } from '../domain/stable-id.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
@@ -43,6 +43,11 @@ export interface SortedEvents {
 
 /** Every item of one body becomes exactly one ledger entry or one dead letter, appended to `into`. */
 export function sortBody(body: unknown, position: ReceivedEvent['position'], into: SortedEvents): void {
+  const v1 = typeof body === 'string' ? normalizeV1Text(body) : null;
+  if (v1) {
+    into.entries.push(toLedgerEntry(v1));
+    return;
+  }
   const decoded = decodeBody(body);
   if (!decoded.ok) {
     into.deadLetters.push(deadLetter(decoded.reason, decoded.raw, { ...position, itemIndex: null }));

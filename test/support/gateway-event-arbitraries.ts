@@ -8,8 +8,11 @@ import { simulateDay } from '../../src/simulator/traffic.js';
 
 const DAY_MS = 86_400_000;
 
+/** Every line of a simulated day: the events the APIM policy writes and the simulator's malformed lines. */
+export const simulatedLines: readonly string[] = simulateDay({ requests: 400, seed: 23, day: '2025-06-01' }).eventLines;
+
 /** Every line of a simulated day that parses as JSON: the events the APIM policy writes and the simulator's malformed ones. */
-export const simulatedValues: unknown[] = simulateDay({ requests: 400, seed: 23, day: '2025-06-01' }).eventLines.flatMap((line) => {
+export const simulatedValues: unknown[] = simulatedLines.flatMap((line) => {
   try {
     return [JSON.parse(line) as unknown];
   } catch {
@@ -222,3 +225,147 @@ const nearlyCanonical = fc.tuple(anyInstant, fc.nat(23), fc.constantFrom('', ' '
 
 /** Texts around the canonical instant form: in it, one character off, and anything at all. */
 export const instantLikeText = fc.oneof(canonicalForm, anyInstant, nearlyCanonical, fc.string());
+
+/** The lines of a simulated day that zod accepts, as the APIM policy writes them. */
+export const canonicalLines: readonly string[] = simulatedLines.filter((line) => {
+  try {
+    return gatewayEventV1Schema.safeParse(JSON.parse(line)).success;
+  } catch {
+    return false;
+  }
+});
+
+/** A small deterministic generator for the choices of `serialize`, seeded by fast-check. */
+function chooser(seed: number): (n: number) => number {
+  let state = seed >>> 0;
+  return (n) => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+}
+
+/** JSON's whitespace (mostly none), then two characters that are not JSON whitespace. */
+const WHITESPACE = ['', '', '', '', '', ' ', '\n', '\t', '\r\n', '  ', '\u00a0', '\f'];
+
+/** `text` as a JSON string token, some characters written as escapes, rarely a raw control character. */
+function stringToken(text: string, pick: (n: number) => number, odds: number): string {
+  const plain = JSON.stringify(text);
+  switch (pick(odds)) {
+    case 0: {
+      // One character as a \u escape (the same string for JSON.parse).
+      if (text.length === 0) return plain;
+      const at = pick(text.length);
+      return JSON.stringify(text.slice(0, at)).slice(0, -1) + `\\u${text.charCodeAt(at).toString(16).padStart(4, '0')}` + JSON.stringify(text.slice(at + 1)).slice(1);
+    }
+    case 1:
+      return plain.slice(0, -1) + ['\\"', '\\n', '\\u00e9', '\\/', '\\\\'][pick(5)]! + '"';
+    case 2:
+      // A raw control character: JSON.parse rejects it.
+      return plain.slice(0, -1) + String.fromCharCode(pick(0x20)) + '"';
+    case 3:
+      return plain.slice(0, -1) + ['é', '\ud800', '😀', '\u2028', '\u007f'][pick(5)]! + '"';
+    default:
+      return plain;
+  }
+}
+
+/** `value` as a number token: JSON.stringify's, or another spelling of it (valid or not). */
+function numberToken(value: number, pick: (n: number) => number, odds: number): string {
+  const plain = JSON.stringify(value);
+  if (!Number.isFinite(value) || pick(odds) !== 0) return plain;
+  return [`${plain}.0`, `${plain}e0`, `${plain}E+0`, `0${plain}`, `-${plain}`, `+${plain}`, '-0', '1.5', `${plain}.`, '1234567890123456', '9007199254740993', '0.1000000000000000055511151231257827', `${plain}0000000000000000`][pick(13)]!;
+}
+
+/**
+ * `value` as JSON text, with random key order, whitespace, escapes, number spellings, unknown and duplicate
+ * keys, chosen by `seed`; valid JSON or not. A third of the seeds change nothing but key order and JSON
+ * whitespace, a third change a token now and then, a third change many.
+ */
+export function serialize(value: unknown, seed: number): string {
+  const pick = chooser(seed);
+  const level = pick(3);
+  /** One chance in `n` at level 2, in 40·n at level 1, none at level 0. */
+  const odds = (n: number) => (level === 0 ? Number.MAX_SAFE_INTEGER : level === 1 ? 40 * n : n);
+  const chance = (n: number) => pick(odds(n)) === 0;
+  const ws = () => WHITESPACE[pick(level === 0 ? WHITESPACE.length - 2 : WHITESPACE.length)]!;
+  const write = (v: unknown): string => {
+    if (v === null || v === undefined) return 'null';
+    if (typeof v === 'string') return stringToken(v, pick, odds(3) * 4);
+    if (typeof v === 'number') return numberToken(v, pick, odds(3));
+    if (typeof v === 'boolean') return chance(20) ? (v ? 'True' : 'fals') : String(v);
+    if (Array.isArray(v)) return `[${v.map((item) => ws() + write(item) + ws()).join(',')}]`;
+    if (typeof v === 'object') {
+      const entries: [string, unknown][] = Object.entries(v).filter(([, inner]) => inner !== undefined);
+      if (pick(4) === 0) {
+        // Shuffle the keys.
+        for (let i = entries.length - 1; i > 0; i--) {
+          const j = pick(i + 1);
+          [entries[i], entries[j]] = [entries[j]!, entries[i]!];
+        }
+      }
+      if (entries.length > 0 && chance(10)) entries.push([entries[pick(entries.length)]![0], entries[pick(entries.length)]![1]]);
+      if (chance(15)) entries.splice(pick(entries.length + 1), 0, [['extra', '__proto__', 'constructor', 'Schema', ''][pick(5)]!, pick(2) === 0 ? null : {}]);
+      const members = entries.map(([key, inner]) => `${ws()}${chance(20) ? stringToken(key, pick, 4) : JSON.stringify(key)}${ws()}:${ws()}${write(inner)}${ws()}`);
+      return `{${members.join(',')}${members.length > 0 && chance(30) ? ',' : ''}}`;
+    }
+    return JSON.stringify(v) ?? 'null';
+  };
+  return ws() + write(value) + ws();
+}
+
+const NUMBER_SPELLINGS = ['0', '-0', '01', '00', '1.0', '1.5', '0.5', '-1', '1e3', '1E3', '1e-3', '1.', '.5', '+1', '0x10', '1234567890123456', '9007199254740993', '99999999999999999999', '86400000.5', '100000001'];
+const STRING_SPELLINGS = ['\\"', '\\n', '\\u00e9', '\\/', '\n', '\t', '\u0000', '\u001f', 'é', '\ud800', '😀', ' '];
+
+/** `text` with the `index`-th match of `pattern` (its first group) replaced by `by`. */
+function replaceMatch(text: string, pattern: RegExp, index: number, by: (token: string) => string): string {
+  const found = [...text.matchAll(pattern)];
+  if (found.length === 0) return text;
+  const m = found[index % found.length]!;
+  const start = m.index + m[0].length - m[1]!.length;
+  return text.slice(0, start) + by(m[1]!) + text.slice(start + m[1]!.length);
+}
+
+/**
+ * `text` cut short, with a character replaced, inserted or removed, a number token or a string token spelled
+ * otherwise, or as it is.
+ */
+function damage(text: string, pick: (n: number) => number): string {
+  const at = pick(text.length + 1);
+  switch (pick(10)) {
+    case 5:
+      return replaceMatch(text, /[:,[](-?[0-9][0-9.eE+-]*)/g, pick(64), () => NUMBER_SPELLINGS[pick(NUMBER_SPELLINGS.length)]!);
+    case 6:
+      return replaceMatch(text, /:"([^"]*)"/g, pick(64), (token) => {
+        const where = pick(token.length + 1);
+        return token.slice(0, where) + STRING_SPELLINGS[pick(STRING_SPELLINGS.length)]! + token.slice(where);
+      });
+    case 0:
+      return text.slice(0, at);
+    case 1:
+      return text.slice(0, at) + '{}[]",:0-.e\\ ntf\ufeff\u0000'[pick(19)]! + text.slice(at + 1);
+    case 2:
+      return text.slice(0, at) + '{}[]",:0-.e\\ ntf\ufeff\u0000'[pick(19)]! + text.slice(at);
+    case 3:
+      return text.slice(0, at) + text.slice(at + 1);
+    case 4:
+      return '\ufeff' + text;
+    default:
+      return text;
+  }
+}
+
+/**
+ * Texts around the gateway events of the APIM policy: its lines, mutated events re-serialised with random key
+ * order, whitespace, escapes and number spellings, damaged texts, and garbage.
+ */
+export const eventText: fc.Arbitrary<string> = fc.oneof(
+  { arbitrary: fc.constantFrom(...simulatedLines), weight: 2 },
+  { arbitrary: fc.tuple(fc.constantFrom(...canonicalLines), fc.noBias(fc.integer())).map(([line, seed]) => damage(line, chooser(seed))), weight: 2 },
+  { arbitrary: fc.tuple(fc.constantFrom(...canonicalEvents), fc.noBias(fc.integer())).map(([event, seed]) => serialize(event, seed)), weight: 3 },
+  { arbitrary: fc.tuple(mutatedEvent, fc.noBias(fc.integer())).map(([event, seed]) => (seed % 3 === 0 ? JSON.stringify(event) : serialize(event, seed))), weight: 4 },
+  { arbitrary: fc.tuple(mutatedEvent, fc.noBias(fc.integer())).map(([event, seed]) => damage(JSON.stringify(event), chooser(seed))), weight: 1 },
+  { arbitrary: fc.json(), weight: 1 },
+  { arbitrary: fc.string({ unit: 'binary', maxLength: 40 }), weight: 1 },
+);

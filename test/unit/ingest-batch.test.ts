@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import type { GatewayEventV1Input } from '../../src/contracts/gateway-event.js';
+import { decodeBody } from '../../src/domain/event-decoding.js';
+import { normalizeEvent, normalizeV1Text } from '../../src/domain/event-normalization.js';
+import { toLedgerEntry } from '../../src/domain/ledger.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import { ingestBatch, sortBatch, type ReceivedEvent } from '../../src/services/ingest-batch.js';
+import { simulateDay } from '../../src/simulator/traffic.js';
 import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryLedgerStore } from '../support/memory-stores.js';
 
 const fixtureText = readFileSync(new URL('../fixtures/apim-gatewaylogs.records.json', import.meta.url), 'utf8');
@@ -272,5 +276,24 @@ describe('ingestBatch (with in-memory fake ledger and dead-letter stores)', () =
       pages.push(...page.map((e) => e.id));
     }
     expect(pages.sort()).toEqual([1, 2, 3].map((n) => `0000000${n}-aaaa-4bbb-8ccc-dddddddddddd`));
+  });
+});
+
+describe('sortBody: the v1 text fast lane', () => {
+  it('sorts every line of a simulated day exactly as decoding, normalising and building the entry from the parsed body do', () => {
+    const position = { partitionId: '0', sequenceNumber: 1, offset: '1', enqueuedTimeUtc: null };
+    const day = simulateDay({ requests: 400, seed: 5, day: '2026-09-01' });
+    let fastLane = 0;
+    for (const line of day.eventLines) {
+      if (normalizeV1Text(line)) fastLane++;
+      const viaParse: unknown[] = [];
+      const decoded = decodeBody(line);
+      if (decoded.ok) for (const item of decoded.items) {
+        const normalized = normalizeEvent(item.value);
+        if (normalized.ok) viaParse.push(toLedgerEntry(normalized.value));
+      }
+      expect(sortBatch([{ body: line, position }]).entries).toStrictEqual(viaParse);
+    }
+    expect(fastLane).toBeGreaterThan(day.eventLines.length * 0.9);
   });
 });
