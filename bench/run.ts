@@ -346,7 +346,7 @@ async function main(): Promise<void> {
       rows.push(['  analyzeFiles / DuckDB s', `${fmt(median(analyze.sequentialSeconds), 2)} / ${fmt(median(analyze.duckdbSeconds), 2)}`, '', `DuckDB threads ${analyze.duckdbThreads}${analyze.duckdbOneThreadSeconds === null ? '' : `; 1 thread ${fmt(analyze.duckdbOneThreadSeconds, 2)} s`}`]);
       rows.push(['  grand total (picodollars)', analyze.totalPico, 'identical', `${met('totalsIdentical')}; DuckDB ${analyze.duckdbTotalPico}`]);
     }
-    if (profile) for (const p of profile.self.slice(0, 6)) rows.push(['  analyze profile (self)', `${fmt(p.percent, 1)} %`, '', p.function]);
+    if (profile) for (const p of profile.self.slice(0, 6)) rows.push(['  analyze profile (self)', `${fmt(p.percent, 1)} %`, '', p.function.length > 90 ? `${p.function.slice(0, 89)}…` : p.function]);
     if (store) {
       rows.push(['storeWritesPerEvent', fmt(store.storeWritesPerEvent, 3), targets['storeWritesPerEvent']!.target, met('storeWritesPerEvent')]);
       rows.push(['  ingest / rollup writes', `${fmt(store.ingest.writes)} / ${fmt(store.rollup.writes)}`, '', `${fmt(store.events)} events, ${fmt(store.redeliveredEvents)} redelivered`]);

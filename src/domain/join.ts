@@ -41,22 +41,29 @@ export interface JoinCounts {
   readonly bypass: number;
 }
 
-/** Joins complete sets in memory (offline analysis, backfills); the pipeline does the same incrementally. */
+/** One request against the records by correlation id (the last record of an id wins): its verdict, and the record's key when it matched. */
+export function joinOne(entry: LedgerEntry, recordsByKey: ReadonlyMap<string, DiagnosticRecord>): { entry: LedgerEntry; matchedKey: string | null } {
+  const key = joinKey(entry);
+  const record = key === null ? undefined : recordsByKey.get(key);
+  const joined = withOutcome(entry, record ? matchedOutcome(record) : { status: 'none' }) ?? entry;
+  return { entry: joined, matchedKey: record ? key : null };
+}
+
+/** Joins complete sets in memory; `analyzeFiles` does the same one request at a time, the pipeline incrementally. */
 export function joinAll(entries: Iterable<LedgerEntry>, records: Iterable<DiagnosticRecord>): { entries: LedgerEntry[]; bypass: DiagnosticRecord[]; counts: JoinCounts } {
-  const byId = new Map<string, DiagnosticRecord>();
-  for (const record of records) byId.set(record.correlationId, record);
+  const byKey = new Map<string, DiagnosticRecord>();
+  for (const record of records) byKey.set(record.correlationId, record);
   const joined: LedgerEntry[] = [];
   const used = new Set<string>();
   let matched = 0;
   for (const entry of entries) {
-    const key = joinKey(entry);
-    const record = key ? byId.get(key) : undefined;
-    if (record && key) {
-      used.add(key);
+    const result = joinOne(entry, byKey);
+    if (result.matchedKey !== null) {
+      used.add(result.matchedKey);
       matched++;
     }
-    joined.push(withOutcome(entry, record ? matchedOutcome(record) : { status: 'none' }) ?? entry);
+    joined.push(result.entry);
   }
-  const bypass = [...byId.values()].filter((r) => !used.has(r.correlationId));
+  const bypass = [...byKey.values()].filter((r) => !used.has(r.correlationId));
   return { entries: joined, bypass, counts: { matched, noDiagnostics: joined.length - matched, bypass: bypass.length } };
 }

@@ -8,7 +8,7 @@ import type { PriceTable } from '../contracts/price-table.js';
 import { ChargebackLines, chargebackReport, type ChargebackLine, type ChargebackReport } from '../domain/chargeback.js';
 import { parseDirectoryCsv } from '../domain/directory-csv.js';
 import type { IdentityOptions } from '../domain/identity.js';
-import { joinKey, matchedOutcome, withOutcome, type JoinCounts } from '../domain/join.js';
+import { joinOne, type JoinCounts } from '../domain/join.js';
 import { PriceMatcher } from '../domain/price-matching.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
 import { LatencyTileSet, percentiles, UNKNOWN_DEPLOYMENT } from '../domain/latency-tile.js';
@@ -93,10 +93,9 @@ class RequestTotals {
     this.requests++;
     let joined = entry;
     if (this.recordsByKey.size > 0) {
-      const key = joinKey(entry);
-      const record = key === null ? undefined : this.recordsByKey.get(key);
-      if (record) this.joinedKeys.add(key!);
-      joined = withOutcome(entry, record ? matchedOutcome(record) : { status: 'none' }) ?? entry;
+      const result = joinOne(entry, this.recordsByKey);
+      if (result.matchedKey !== null) this.joinedKeys.add(result.matchedKey);
+      joined = result.entry;
     }
     this.chargeback.addEntry(joined);
     this.tiles.addEntry(joined);

@@ -204,7 +204,7 @@ export const mutatedEvent: fc.Arbitrary<unknown> = fc
 const digits = (n: number, width: number) => String(n).padStart(width, '0');
 
 /** Texts of the canonical form with field values on both sides of every calendar limit. */
-const canonicalForm = fc
+export const canonicalShapedInstant = fc
   .record({
     year: fc.oneof(fc.integer({ min: 0, max: 9999 }), fc.constantFrom(1900, 2000, 2020, 2023, 2024, 2100, 2400)),
     month: fc.integer({ min: 0, max: 13 }),
@@ -224,7 +224,7 @@ const anyInstant = fc.integer({ min: -62_167_219_200_000, max: 253_402_300_799_9
 const nearlyCanonical = fc.tuple(anyInstant, fc.nat(23), fc.constantFrom('', ' ', 'x', '0', 'z', '+')).map(([text, at, c]) => text.slice(0, at) + c + text.slice(at + 1));
 
 /** Texts around the canonical instant form: in it, one character off, and anything at all. */
-export const instantLikeText = fc.oneof(canonicalForm, anyInstant, nearlyCanonical, fc.string());
+export const instantLikeText = fc.oneof(canonicalShapedInstant, anyInstant, nearlyCanonical, fc.string());
 
 /** The lines of a simulated day that zod accepts, as the APIM policy writes them. */
 export const canonicalLines: readonly string[] = simulatedLines.filter((line) => {

@@ -2,8 +2,7 @@ import fc from 'fast-check';
 import { describe, it, expect } from 'vitest';
 import { gatewayEventV1Schema } from '../../src/contracts/gateway-event.js';
 import { checkGatewayEventV1 } from '../../src/contracts/gateway-event-check.js';
-import { isCanonicalInstant } from '../../src/domain/utc-instant.js';
-import { anyValue, canonicalEvents, instantLikeText, mutate, mutatedEvent, ordered, simulatedValues } from '../support/gateway-event-arbitraries.js';
+import { anyValue, canonicalEvents, mutate, mutatedEvent, ordered, simulatedValues } from '../support/gateway-event-arbitraries.js';
 
 /** The rule that makes the fast check safe: it answers null, or exactly what zod answers. */
 function expectNullOrZodOutput(value: unknown): void {
@@ -67,17 +66,5 @@ describe('checkGatewayEventV1', () => {
       const event = mutate(base, [{ path, op: 'set', value }]);
       expect(checkGatewayEventV1(event)).toBeNull();
     }
-  });
-});
-
-describe('isCanonicalInstant', () => {
-  it('holds exactly for the texts that are their own toISOString', () => {
-    fc.assert(
-      fc.property(instantLikeText, (text) => {
-        const ms = Date.parse(text);
-        expect(isCanonicalInstant(text)).toBe(!Number.isNaN(ms) && new Date(ms).toISOString() === text);
-      }),
-      { numRuns: 5000 },
-    );
   });
 });

@@ -1,30 +1,14 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { parseInstant } from '../../src/domain/utc-instant.js';
+import { isCanonicalInstant, parseInstant } from '../../src/domain/utc-instant.js';
+import { canonicalShapedInstant, instantLikeText } from '../support/gateway-event-arbitraries.js';
 
 const YEAR_0 = Date.parse('0000-01-01T00:00:00.000Z');
 const YEAR_10000 = Date.parse('+010000-01-01T00:00:00.000Z');
-const pad = (value: number, width: number) => String(value).padStart(width, '0');
-
-/** Canonical shape, but any two-digit fields: months 00–19, days 00–39, hours 00–29, minutes and seconds 00–69. */
-const canonicalShape = fc
-  .record({
-    year: fc.integer({ min: 0, max: 9999 }),
-    month: fc.integer({ min: 0, max: 19 }),
-    day: fc.integer({ min: 0, max: 39 }),
-    hour: fc.integer({ min: 0, max: 29 }),
-    minute: fc.integer({ min: 0, max: 69 }),
-    second: fc.integer({ min: 0, max: 69 }),
-    millisecond: fc.integer({ min: 0, max: 999 }),
-  })
-  .map(
-    ({ year, month, day, hour, minute, second, millisecond }) =>
-      `${pad(year, 4)}-${pad(month, 2)}-${pad(day, 2)}T${pad(hour, 2)}:${pad(minute, 2)}:${pad(second, 2)}.${pad(millisecond, 3)}Z`,
-  );
 
 /** A canonical instant with one character replaced by any other. */
 const oneCharacterChanged = fc
-  .record({ time: canonicalShape, at: fc.nat({ max: 23 }), character: fc.string({ minLength: 1, maxLength: 1 }) })
+  .record({ time: canonicalShapedInstant, at: fc.nat({ max: 23 }), character: fc.string({ minLength: 1, maxLength: 1 }) })
   .map(({ time, at, character }) => time.slice(0, at) + character + time.slice(at + 1));
 
 describe('parseInstant', () => {
@@ -43,7 +27,7 @@ describe('parseInstant', () => {
       expect(parseInstant(time), time).toEqual(Date.parse(time));
     }
     fc.assert(
-      fc.property(canonicalShape, (time) => {
+      fc.property(canonicalShapedInstant, (time) => {
         expect(parseInstant(time)).toEqual(Date.parse(time));
       }),
       { numRuns: 2000 },
@@ -59,6 +43,18 @@ describe('parseInstant', () => {
         expect(parseInstant(time)).toEqual(Date.parse(time));
       }),
       { numRuns: 2000 },
+    );
+  });
+});
+
+describe('isCanonicalInstant', () => {
+  it('holds exactly for the texts that are their own toISOString', () => {
+    fc.assert(
+      fc.property(instantLikeText, (text) => {
+        const ms = Date.parse(text);
+        expect(isCanonicalInstant(text)).toBe(!Number.isNaN(ms) && new Date(ms).toISOString() === text);
+      }),
+      { numRuns: 5000 },
     );
   });
 });
