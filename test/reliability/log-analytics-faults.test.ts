@@ -9,9 +9,9 @@ import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import { ingestBatch } from '../../src/services/ingest-batch.js';
 import { joinCounts } from '../../src/services/join-diagnostics.js';
 import { simulateDay, type SimulatedDay } from '../../src/simulator/traffic.js';
+import { FakeLogAnalytics, LA_FAULT_KINDS, localLogsClient, WORKSPACE } from '../support/fake-log-analytics.js';
 import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore } from '../support/memory-stores.js';
 import { FileCounters } from './support/counters.js';
-import { FailingLogAnalytics, LA_FAULT_KINDS, localLogsClient, WORKSPACE } from './support/fake-log-analytics.js';
 import { checkGroundTruth } from './support/ground-truth.js';
 import { errorKind } from './support/partition-consumer.js';
 
@@ -27,11 +27,11 @@ const BASE_DELAY_MS = 1_000;
 
 describe('the join against a failing Log Analytics (429, 504, 503, PartialError)', () => {
   let day: SimulatedDay;
-  let fake: FailingLogAnalytics;
+  let fake: FakeLogAnalytics;
   let azurite: Azurite;
   beforeAll(async () => {
     day = simulateDay({ requests: 20_000, seed: 515, day: DAY });
-    fake = new FailingLogAnalytics(day, 31, { throttle: 0.12, 'gateway-timeout': 0.08, unavailable: 0.04, partial: 0.06 });
+    fake = new FakeLogAnalytics(day, { seed: 31, faultRates: { throttle: 0.12, 'gateway-timeout': 0.08, unavailable: 0.04, partial: 0.06 } });
     [azurite] = await Promise.all([startAzurite(), fake.start()]);
   });
   afterAll(async () => {
@@ -91,7 +91,7 @@ describe('the join against a failing Log Analytics (429, 504, 503, PartialError)
         } else {
           if (read.from !== stored) violations.push(`read from ${read.from} while the stored watermark was ${stored}`);
           const from = read.from === null ? NOW.getTime() - INITIAL_LOOKBACK_MS : Date.parse(read.from);
-          if (!fake.served.some((w) => w.from === from && w.to === Date.parse(watermark))) violations.push(`window (${read.from}, ${watermark}] was never answered completely`);
+          if (!fake.seen.some((q) => q.file === 'requestresponse-window.kql' && !q.partial && Date.parse(q.from) === from && Date.parse(q.to) === Date.parse(watermark))) violations.push(`window (${read.from}, ${watermark}] was never answered completely`);
           const unstored = read.read.records.filter((r) => !diagnostics.records.has(r.correlationId)).length;
           if (unstored > 0) violations.push(`watermark ${watermark} stored before ${unstored} records of its read were`);
         }
