@@ -6,6 +6,7 @@ import { chargebackQuerySchema, lastMonth } from '../../src/contracts/report-que
 import { chargebackCsv, chargebackFocus, chargebackJson, chargebackLineRows, csvField, toCsv } from '../../src/domain/chargeback-formats.js';
 import { ChargebackLines, chargebackReport, GROUP_BY, UNMAPPED, type ChargebackReport } from '../../src/domain/chargeback.js';
 import { PriceMatcher } from '../../src/domain/price-matching.js';
+import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Building blocks
@@ -63,34 +64,9 @@ function picoOfDecimal(text: string): bigint {
   return BigInt(match![1]!) * 10n ** 12n + BigInt((match![2] ?? '').padEnd(12, '0'));
 }
 
-const noCaller: LedgerEntry['caller'] = { oid: null, tid: null, appid: null, idtyp: null, upn: null, sub: null };
 
-function ledgerEntry(overrides: Partial<LedgerEntry>): LedgerEntry {
-  return {
-    id: 'req',
-    pk: '2026-10-05T12',
-    schema: 'tokenledger.ledger/v1',
-    source: 'gateway-v1',
-    missing: [],
-    time: '2026-10-05T12:00:00.000Z',
-    gatewayRequestId: 'gw',
-    apimRequestId: 'req',
-    gateway: { service: 'contoso-ai-gateway', regionCode: 'westeurope', backendId: 'aoai-eastus' },
-    backendRegion: 'eastus',
-    caller: noCaller,
-    subscriptionId: null,
-    productId: null,
-    deployment: 'chat-prod',
-    model: 'gpt-4o-mini-2024-07-18',
-    operation: 'ChatCompletions_Create',
-    stream: false,
-    status: 200,
-    tokens: { source: 'gateway', promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 },
-    timings: { totalMs: 900, backendMs: 850, ttftMs: null },
-    rateLimit: { remainingRequests: null, remainingTokens: null },
-    diagnostics: null,
-    ...overrides,
-  };
+function entry(overrides: Partial<LedgerEntry>): LedgerEntry {
+  return ledgerEntry({ id: 'req', gatewayRequestId: 'gw', apimRequestId: 'req', time: '2026-10-05T12:00:00.000Z', ...overrides });
 }
 
 const tokens = (promptTokens: number, cachedTokens: number, completionTokens: number): LedgerEntry['tokens'] => ({
@@ -127,11 +103,11 @@ const directory = new Map<string, DirectoryRow>(
 
 /** Costs chosen so rounding to 6 decimals loses something on every line: the displayed sums must still agree. */
 const entries: LedgerEntry[] = [
-  ledgerEntry({ caller: { ...noCaller, appid: ATTACKER }, tokens: tokens(12_345, 2_345, 678) }),
-  ledgerEntry({ caller: { ...noCaller, appid: ATTACKER }, model: 'gpt-4o-2024-08-06', tokens: tokens(3, 0, 1) }),
-  ledgerEntry({ caller: { ...noCaller, oid: ALICE, idtyp: 'user' }, tokens: tokens(1_001, 7, 333) }),
-  ledgerEntry({ caller: { ...noCaller, oid: ALICE, idtyp: 'user' }, model: 'gpt-4o-2024-08-06', deployment: 'chat-eu', tokens: tokens(17, 3, 5) }),
-  ledgerEntry({ subscriptionId: 'sub-unlisted', model: 'llama-3-70b', deployment: 'oss', tokens: tokens(300, 0, 50) }),
+  entry({ caller: { ...noCaller, appid: ATTACKER }, tokens: tokens(12_345, 2_345, 678) }),
+  entry({ caller: { ...noCaller, appid: ATTACKER }, model: 'gpt-4o-2024-08-06', tokens: tokens(3, 0, 1) }),
+  entry({ caller: { ...noCaller, oid: ALICE, idtyp: 'user' }, tokens: tokens(1_001, 7, 333) }),
+  entry({ caller: { ...noCaller, oid: ALICE, idtyp: 'user' }, model: 'gpt-4o-2024-08-06', deployment: 'chat-eu', tokens: tokens(17, 3, 5) }),
+  entry({ subscriptionId: 'sub-unlisted', model: 'llama-3-70b', deployment: 'oss', tokens: tokens(300, 0, 50) }),
 ];
 const lines = (() => {
   const collected = new ChargebackLines(matcher);

@@ -6,37 +6,10 @@ import { loadPriceTable, type PriceFile } from '../../src/contracts/price-table.
 import { ChargebackLines, chargebackReport, GROUP_BY, UNKNOWN, UNMAPPED, type ChargebackLine, type GroupBy } from '../../src/domain/chargeback.js';
 import { resolveIdentity } from '../../src/domain/identity.js';
 import { PriceMatcher, priceEntry } from '../../src/domain/price-matching.js';
+import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Building blocks
-
-function ledgerEntry(overrides: Partial<LedgerEntry> = {}): LedgerEntry {
-  return {
-    id: 'req-1',
-    pk: '2026-03-10T09',
-    schema: 'tokenledger.ledger/v1',
-    source: 'gateway-v1',
-    missing: [],
-    time: '2026-03-10T09:15:00.000Z',
-    gatewayRequestId: 'gw-1',
-    apimRequestId: 'req-1',
-    gateway: { service: 'contoso-ai-gateway', regionCode: 'westeurope', backendId: 'aoai-eastus' },
-    backendRegion: 'eastus',
-    caller: { oid: null, tid: null, appid: null, idtyp: null, upn: null, sub: null },
-    subscriptionId: null,
-    productId: null,
-    deployment: 'chat-prod',
-    model: 'gpt-4o-mini-2024-07-18',
-    operation: 'ChatCompletions_Create',
-    stream: false,
-    status: 200,
-    tokens: { source: 'gateway', promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 },
-    timings: { totalMs: 900, backendMs: 850, ttftMs: null },
-    rateLimit: { remainingRequests: null, remainingTokens: null },
-    diagnostics: null,
-    ...overrides,
-  };
-}
 
 function priceFile(prices: PriceFile['prices']): PriceFile {
   return { currency: 'USD', source: 'test', retrieved: '2026-01-01', prices, provisioned: [] };
@@ -93,7 +66,6 @@ interface GeneratedCaller {
   readonly expectedIdentity: string;
 }
 
-const noCaller: LedgerEntry['caller'] = { oid: null, tid: null, appid: null, idtyp: null, upn: null, sub: null };
 
 /** One fixed way of calling per identity key: the same identity always presents the same claims. */
 function callerFor(key: string): GeneratedCaller {

@@ -34,6 +34,7 @@ import { toLedgerEntry } from '../../src/domain/ledger.js';
 import { BACKENDS, DEPLOYMENTS } from '../../src/simulator/population.js';
 import { Random } from '../../src/simulator/random.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
+import { ledgerEntry } from '../support/ledger-entries.js';
 
 const T0 = '2026-11-21T10:00:00.000Z';
 const QUANTILES = [
@@ -57,31 +58,14 @@ function record(overrides: Partial<LatencyRecordInput> & { correlationId?: strin
 }
 
 function entry(overrides: Partial<LedgerEntry> = {}): LedgerEntry {
-  return {
-    id: 'req-1',
-    pk: '2026-11-21T10',
-    schema: 'tokenledger.ledger/v1',
-    source: 'gateway-v1',
-    missing: [],
+  return ledgerEntry({
     time: '2026-11-21T10:01:00.000Z',
-    gatewayRequestId: 'gw-1',
-    apimRequestId: 'req-1',
-    gateway: { service: 'contoso-ai-gateway', regionCode: 'westeurope', backendId: 'aoai-eastus' },
-    backendRegion: 'eastus',
-    caller: { oid: null, tid: null, appid: null, idtyp: null, upn: null, sub: null },
-    subscriptionId: null,
-    productId: null,
     deployment: 'gpt-4o-prod',
     model: 'gpt-4o-2024-08-06',
-    operation: 'ChatCompletions_Create',
-    stream: false,
-    status: 200,
     tokens: { source: 'gateway', promptTokens: 800, cachedTokens: 0, completionTokens: 100, reasoningTokens: 0 },
     timings: { totalMs: 1100, backendMs: 1050, ttftMs: null },
-    rateLimit: { remainingRequests: null, remainingTokens: null },
-    diagnostics: null,
     ...overrides,
-  };
+  });
 }
 
 function matched(durationMs: number, regionCode: string | null = 'eastus'): LedgerEntry['diagnostics'] {
