@@ -1,6 +1,5 @@
 import { createHmac, createPublicKey, type JsonWebKey } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,12 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDashboardHandler, DASHBOARD_CSP } from '../../functions/handlers/dashboard.js';
 import { withAccess } from '../../functions/handlers/http-auth.js';
 import { readQueryFile } from '../../src/adapters/log-analytics/log-analytics-diagnostics-source.js';
-import { TABLE_SCHEMAS, schemaText } from '../../src/adapters/log-analytics/table-schemas.js';
 import { createTokenValidator, type TokenValidator } from '../../src/adapters/auth/entra-token-validator.js';
 import { APP_ROLES } from '../../src/contracts/access.js';
 import { csvField, toCsv } from '../../src/domain/chargeback-formats.js';
 import { bindQuery, kqlDatetime, kqlString, kqlStringList } from '../../src/domain/kql.js';
 import { DEMO_PRINCIPALS, startTokenIssuer, type LocalTokenIssuer } from '../../src/local/token-issuer.js';
+import { analyseKql } from '../support/kusto-language.js';
 import { FileCounters } from './support/counters.js';
 
 const counters = new FileCounters('access.test.ts');
@@ -60,51 +59,6 @@ async function call(handler: (request: HttpRequest, context: InvocationContext) 
   const request = new functions.HttpRequest({ method: 'GET', url: 'http://localhost/api/chargeback', headers: authorization === undefined ? {} : { authorization } });
   const response = new functions.HttpResponse(await handler(request, context));
   return { status: response.status, text: await response.text(), headers: response.headers, logs: logs.join('\n') };
-}
-
-// ---- KQL through the Kusto language service ----
-
-interface BridgeList<T> {
-  readonly Count: number;
-  getItem(index: number): T;
-}
-interface KustoLanguage {
-  GlobalState: { Default: { WithDatabase(database: unknown): unknown } };
-  KustoCode: {
-    ParseAndAnalyze(text: string, globals: unknown): {
-      GetDiagnostics(): BridgeList<{ Severity: string; Message: string }>;
-      Syntax: { GetTokens(): BridgeList<{ Kind: number; Text: string; ValueText: string }>; Statements: { Count: number } };
-    };
-  };
-  Symbols: {
-    TableSymbol: { From(schema: string): { WithName(name: string): unknown } };
-    DatabaseSymbol: { $ctor2: new (name: string, alternateName: string | null, members: unknown[]) => unknown };
-  };
-  Syntax: { SyntaxKind: Record<string, number> };
-}
-
-function kustoLanguage(): { analyse(query: string): { errors: string[]; kinds: (number | 'string')[]; strings: string[]; statements: number } } {
-  const requireFromHere = createRequire(import.meta.url);
-  requireFromHere('@kusto/language-service-next/bridge.min.js');
-  requireFromHere('@kusto/language-service-next/Kusto.Language.Bridge.min.js');
-  const kusto = (globalThis as unknown as { Kusto: { Language: KustoLanguage } }).Kusto.Language;
-  const globals = kusto.GlobalState.Default.WithDatabase(
-    new kusto.Symbols.DatabaseSymbol.$ctor2('workspace', null, Object.entries(TABLE_SCHEMAS).map(([name, schema]) => kusto.Symbols.TableSymbol.From(schemaText(schema)).WithName(name))),
-  );
-  const stringToken = kusto.Syntax.SyntaxKind['StringLiteralToken'];
-  const list = <T>(items: BridgeList<T>): T[] => Array.from({ length: items.Count }, (_, i) => items.getItem(i));
-  return {
-    analyse(query) {
-      const code = kusto.KustoCode.ParseAndAnalyze(query, globals);
-      const tokens = list(code.Syntax.GetTokens());
-      return {
-        errors: list(code.GetDiagnostics()).filter((d) => d.Severity === 'Error').map((d) => d.Message),
-        kinds: tokens.map((t) => (t.Kind === stringToken ? 'string' : t.Kind)),
-        strings: tokens.filter((t) => t.Kind === stringToken).map((t) => t.ValueText),
-        statements: code.Syntax.Statements.Count,
-      };
-    },
-  };
 }
 
 // ---- CSV ----
@@ -262,22 +216,21 @@ describe('access and injection', () => {
   });
 
   it('keeps every hostile value one KQL string literal with its exact value (Kusto language service)', () => {
-    const kusto = kustoLanguage();
     const from = kqlDatetime(new Date('2026-11-20T10:00:00Z'));
     const to = kqlDatetime(new Date('2026-11-21T10:00:00Z'));
     const template = 'AzureDiagnostics\n| where CorrelationId == {id} and TimeGenerated > {from}\n| project CorrelationId, DurationMs\n| take 10';
-    const baseline = kusto.analyse(bindQuery(template, { id: kqlString('plain'), from }));
+    const baseline = analyseKql(bindQuery(template, { id: kqlString('plain'), from }));
     const usageQuery = readQueryFile('gateway-llm-usage.kql');
-    const usageBaseline = (n: number) => kusto.analyse(bindQuery(usageQuery, { from, to, ids: kqlStringList(Array.from({ length: n }, (_, i) => `id-${i}`)) }));
+    const usageBaseline = (n: number) => analyseKql(bindQuery(usageQuery, { from, to, ids: kqlStringList(Array.from({ length: n }, (_, i) => `id-${i}`)) }));
     const problems: string[] = [];
     const checkValue = (value: string) => {
-      const single = kusto.analyse(bindQuery(template, { id: kqlString(value), from }));
+      const single = analyseKql(bindQuery(template, { id: kqlString(value), from }));
       if (JSON.stringify(single.strings) !== JSON.stringify([value]) || JSON.stringify(single.kinds) !== JSON.stringify(baseline.kinds) || single.statements !== baseline.statements || single.errors.length > 0) {
         problems.push(`kqlString ${JSON.stringify(value).slice(0, 80)}: ${JSON.stringify({ strings: single.strings, errors: single.errors }).slice(0, 200)}`);
       }
     };
     for (const value of INJECTIONS) checkValue(value);
-    const listed = kusto.analyse(bindQuery(usageQuery, { from, to, ids: kqlStringList(INJECTIONS) }));
+    const listed = analyseKql(bindQuery(usageQuery, { from, to, ids: kqlStringList(INJECTIONS) }));
     const listBaseline = usageBaseline(INJECTIONS.length);
     expect(listed.strings).toEqual(INJECTIONS);
     expect(listed.kinds).toEqual(listBaseline.kinds);

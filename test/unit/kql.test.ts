@@ -1,59 +1,9 @@
-import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { TABLE_SCHEMAS, schemaText } from '../../src/adapters/log-analytics/table-schemas.js';
 import { bindQuery, kqlDatetime, kqlString, kqlStringList, type KqlLiteral } from '../../src/domain/kql.js';
-
-/** The slice of the Kusto language service (a Bridge.NET bundle that installs a global `Kusto`) used here. */
-interface BridgeList<T> {
-  readonly Count: number;
-  getItem(index: number): T;
-}
-interface KustoToken {
-  readonly Kind: number;
-  readonly Text: string;
-  readonly ValueText: string;
-}
-interface KustoLanguage {
-  GlobalState: { Default: { WithDatabase(database: unknown): unknown } };
-  KustoCode: {
-    ParseAndAnalyze(text: string, globals: unknown): {
-      GetDiagnostics(): BridgeList<{ Severity: string; Message: string }>;
-      Syntax: { GetTokens(): BridgeList<KustoToken>; Statements: { Count: number } };
-    };
-  };
-  Symbols: {
-    TableSymbol: { From(schema: string): { WithName(name: string): unknown } };
-    DatabaseSymbol: { $ctor2: new (name: string, alternateName: string | null, members: unknown[]) => unknown };
-  };
-  Syntax: { SyntaxKind: Record<string, number> };
-}
-
-const requireFromHere = createRequire(import.meta.url);
-requireFromHere('@kusto/language-service-next/bridge.min.js');
-requireFromHere('@kusto/language-service-next/Kusto.Language.Bridge.min.js');
-const kusto = (globalThis as unknown as { Kusto: { Language: KustoLanguage } }).Kusto.Language;
-const globals = kusto.GlobalState.Default.WithDatabase(
-  new kusto.Symbols.DatabaseSymbol.$ctor2('workspace', null, Object.entries(TABLE_SCHEMAS).map(([name, schema]) => kusto.Symbols.TableSymbol.From(schemaText(schema)).WithName(name))),
-);
-const STRING_TOKEN = kusto.Syntax.SyntaxKind['StringLiteralToken'];
-
-function list<T>(items: BridgeList<T>): T[] {
-  return Array.from({ length: items.Count }, (_, i) => items.getItem(i));
-}
-
-function analyse(query: string) {
-  const code = kusto.KustoCode.ParseAndAnalyze(query, globals);
-  const tokens = list(code.Syntax.GetTokens());
-  return {
-    errors: list(code.GetDiagnostics()).filter((d) => d.Severity === 'Error').map((d) => d.Message),
-    kinds: tokens.map((t) => (t.Kind === STRING_TOKEN ? 'string' : t.Kind)),
-    strings: tokens.filter((t) => t.Kind === STRING_TOKEN).map((t) => t.ValueText),
-    statements: code.Syntax.Statements.Count,
-  };
-}
+import { analyseKql } from '../support/kusto-language.js';
 
 const TEMPLATE = 'AzureDiagnostics\n| where CorrelationId == {id} and TimeGenerated > {from}\n| project CorrelationId, DurationMs\n| take 10';
-const baseline = analyse(bindQuery(TEMPLATE, { id: kqlString('plain'), from: kqlDatetime(new Date('2026-11-20T10:00:00Z')) }));
+const baseline = analyseKql(bindQuery(TEMPLATE, { id: kqlString('plain'), from: kqlDatetime(new Date('2026-11-20T10:00:00Z')) }));
 
 const HOSTILE = [
   'a "quoted" value',
@@ -79,7 +29,7 @@ const HOSTILE = [
 describe('kqlString', () => {
   it.each(HOSTILE)('keeps %j a single string literal with the exact value', (value) => {
     const query = bindQuery(TEMPLATE, { id: kqlString(value), from: kqlDatetime(new Date('2026-11-20T10:00:00Z')) });
-    const result = analyse(query);
+    const result = analyseKql(query);
     expect(result.strings).toEqual([value]);
     expect(result.kinds).toEqual(baseline.kinds);
     expect(result.statements).toBe(baseline.statements);
@@ -109,7 +59,7 @@ describe('kqlDatetime', () => {
   });
 
   it('analyses as a datetime literal', () => {
-    const result = analyse(`AzureDiagnostics | where TimeGenerated between (${kqlDatetime(new Date(0))} .. ${kqlDatetime(new Date('2026-11-20T10:00:00.999Z'))}) | count`);
+    const result = analyseKql(`AzureDiagnostics | where TimeGenerated between (${kqlDatetime(new Date(0))} .. ${kqlDatetime(new Date('2026-11-20T10:00:00.999Z'))}) | count`);
     expect(result.errors).toEqual([]);
   });
 });
@@ -117,7 +67,7 @@ describe('kqlDatetime', () => {
 describe('kqlStringList', () => {
   it.each([[[]], [['a']], [HOSTILE]])('makes one dynamic array whose strings are exactly the inputs (%#)', (values: string[]) => {
     const query = `ApiManagementGatewayLlmLog | where CorrelationId in (${kqlStringList(values)}) | take 1`;
-    const result = analyse(query);
+    const result = analyseKql(query);
     expect(result.errors).toEqual([]);
     expect(result.strings).toEqual(values);
     expect(result.statements).toBe(1);

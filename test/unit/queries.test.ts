@@ -1,45 +1,13 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { TABLE_SCHEMAS, schemaText } from '../../src/adapters/log-analytics/table-schemas.js';
 import { bindQuery, kqlDatetime, kqlString, kqlStringList, type KqlLiteral } from '../../src/domain/kql.js';
-
-/** The slice of the Kusto language service (a Bridge.NET bundle that installs a global `Kusto`) used here. */
-interface BridgeList<T> {
-  readonly Count: number;
-  getItem(index: number): T;
-}
-interface KustoDiagnostic {
-  readonly Severity: string;
-  readonly Code: string;
-  readonly Message: string;
-  readonly Start: number;
-}
-interface KustoLanguage {
-  GlobalState: { Default: { WithDatabase(database: unknown): unknown } };
-  KustoCode: { ParseAndAnalyze(text: string, globals: unknown): { GetDiagnostics(): BridgeList<KustoDiagnostic> } };
-  Symbols: {
-    TableSymbol: { From(schema: string): { WithName(name: string): unknown } };
-    DatabaseSymbol: { $ctor2: new (name: string, alternateName: string | null, members: unknown[]) => unknown };
-  };
-}
-
-const requireFromHere = createRequire(import.meta.url);
-requireFromHere('@kusto/language-service-next/bridge.min.js');
-requireFromHere('@kusto/language-service-next/Kusto.Language.Bridge.min.js');
-const kusto = (globalThis as unknown as { Kusto: { Language: KustoLanguage } }).Kusto.Language;
-const globals = kusto.GlobalState.Default.WithDatabase(
-  new kusto.Symbols.DatabaseSymbol.$ctor2('workspace', null, Object.entries(TABLE_SCHEMAS).map(([name, schema]) => kusto.Symbols.TableSymbol.From(schemaText(schema)).WithName(name))),
-);
+import { kqlErrors } from '../support/kusto-language.js';
 
 /** Errors (not warnings or suggestions) the language service reports against the declared schemas. */
 function errorsOf(query: string): string[] {
-  const diagnostics = kusto.KustoCode.ParseAndAnalyze(query, globals).GetDiagnostics();
-  return Array.from({ length: diagnostics.Count }, (_, i) => diagnostics.getItem(i))
-    .filter((d) => d.Severity === 'Error')
-    .map((d) => `${d.Code} at ${d.Start}: ${d.Message}`);
+  return kqlErrors(query).map((d) => `${d.Code} at ${d.Start}: ${d.Message}`);
 }
 
 /** Sample values for every placeholder our templates use; a new placeholder needs a sample here. */
