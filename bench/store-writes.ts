@@ -8,6 +8,7 @@
 import { createIngestHandler } from '../functions/handlers/ingest-gateway-events.js';
 import { createCosmosClient, createStores, rollupOptionsFrom } from '../src/config/composition-root.js';
 import { TableCheckpointStore } from '../src/local/checkpoint-store.js';
+import { asDelivered } from '../src/local/demo.js';
 import { LocalEventHub, runEventHubTrigger } from '../src/local/event-hub-runner.js';
 import { startLocalStack } from '../src/local/local-stack.js';
 import { rollupChargeback } from '../src/services/rollup-chargeback.js';
@@ -44,17 +45,6 @@ export interface StoreWritesRun {
   readonly nonGetRequestsPlusBulkOperationsPerEvent: number;
   /** What the local server's own per-method counter saw during ingest and rollup (cross-check of the proxy). */
   readonly serverRequestsByMethod: Record<string, number>;
-}
-
-/** The host hands bodies over as bytes, strings or parsed JSON; like the demo, deliver all three. */
-function asDelivered(line: string, index: number): unknown {
-  if (index % 3 === 0) return Buffer.from(line, 'utf8');
-  if (index % 3 === 1) return line;
-  try {
-    return JSON.parse(line);
-  } catch {
-    return line;
-  }
 }
 
 /** simulateDay writes ~1.03 event lines per request. */

@@ -60,8 +60,8 @@ export interface DemoSummary {
   readonly ok: boolean;
 }
 
-/** The host hands bodies over as bytes, strings or parsed JSON; the demo delivers all three. */
-function asDelivered(line: string, index: number): unknown {
+/** The host hands bodies over as bytes, strings or parsed JSON; the demo (and the benchmark) deliver all three. */
+export function asDelivered(line: string, index: number): unknown {
   if (index % 3 === 0) return Buffer.from(line, 'utf8');
   if (index % 3 === 1) return line;
   try {

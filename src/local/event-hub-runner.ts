@@ -42,6 +42,22 @@ export class LocalEventHub {
 }
 
 /** What the host hands an Event Hubs trigger with cardinality "many". */
+/** The invocation context the Functions host gives an Event Hubs trigger of cardinality many, for one batch. */
+export function triggerContext(invocationId: string, functionName: string, partitionId: string, batch: readonly HubEvent[]): functions.InvocationContext {
+  return new InvocationContext({
+    invocationId,
+    functionName,
+    logHandler: () => {},
+    triggerMetadata: {
+      partitionContext: { eventHubName: 'gateway-events', consumerGroup: '$Default', partitionId },
+      sequenceNumberArray: batch.map((e) => e.sequenceNumber),
+      offsetArray: batch.map((e) => e.offset),
+      enqueuedTimeUtcArray: batch.map((e) => e.enqueuedTimeUtc),
+      propertiesArray: batch.map(() => ({})),
+    },
+  });
+}
+
 export type EventHubHandler = (bodies: unknown[], context: functions.InvocationContext) => Promise<void>;
 
 export interface RunOptions {
@@ -79,18 +95,7 @@ export async function runEventHubTrigger(hub: LocalEventHub, handler: EventHubHa
       let redelivering = false;
       while (next < events.length) {
         const batch = events.slice(next, next + options.maxBatchSize);
-        const context = new InvocationContext({
-          invocationId: `${options.functionName}-${partitionId}-${next}-${deliveries}`,
-          functionName: options.functionName,
-          logHandler: () => {},
-          triggerMetadata: {
-            partitionContext: { eventHubName: 'gateway-events', consumerGroup: '$Default', partitionId },
-            sequenceNumberArray: batch.map((e) => e.sequenceNumber),
-            offsetArray: batch.map((e) => e.offset),
-            enqueuedTimeUtcArray: batch.map((e) => e.enqueuedTimeUtc),
-            propertiesArray: batch.map(() => ({})),
-          },
-        });
+        const context = triggerContext(`${options.functionName}-${partitionId}-${next}-${deliveries}`, options.functionName, partitionId, batch);
         deliveries++;
         if (redelivering) redeliveries++;
         options.onBatch?.({ partitionId, size: batch.length, redelivered: redelivering });

@@ -1,11 +1,8 @@
-import functions from '@azure/functions';
 import type { CheckpointStore } from '../../../src/local/checkpoint-store.js';
-import type { EventHubHandler, LocalEventHub } from '../../../src/local/event-hub-runner.js';
+import { triggerContext, type EventHubHandler, type LocalEventHub } from '../../../src/local/event-hub-runner.js';
 import { TransientStoreError, type DeadLetterStore, type LedgerStore } from '../../../src/ports/ledger-store.js';
 import type { IngestPorts } from '../../../src/services/ingest-batch.js';
 import { Random } from '../../../src/simulator/random.js';
-
-const { InvocationContext } = functions;
 
 /** Thrown by an injected crash: the worker process "dies" at that point and a new one starts from the checkpoint. */
 export class SimulatedCrash extends Error {
@@ -85,18 +82,7 @@ export async function consume(hub: LocalEventHub, options: ConsumeOptions, stats
           while (next < events.length) {
             if (attempts === 0) size = random.int(1, options.maxBatchSize);
             const batch = events.slice(next, next + size);
-            const context = new InvocationContext({
-              invocationId: `ingest-${partitionId}-${instance}-${next}-${stats.deliveries}`,
-              functionName: 'ingest',
-              logHandler: () => {},
-              triggerMetadata: {
-                partitionContext: { eventHubName: 'gateway-events', consumerGroup: '$Default', partitionId },
-                sequenceNumberArray: batch.map((e) => e.sequenceNumber),
-                offsetArray: batch.map((e) => e.offset),
-                enqueuedTimeUtcArray: batch.map((e) => e.enqueuedTimeUtc),
-                propertiesArray: batch.map(() => ({})),
-              },
-            });
+            const context = triggerContext(`ingest-${partitionId}-${instance}-${next}-${stats.deliveries}`, 'ingest', partitionId, batch);
             stats.deliveries++;
             stats.eventsDelivered += batch.length;
             try {
