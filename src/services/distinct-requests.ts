@@ -67,7 +67,8 @@ export async function forEachDistinctRequest(
             held.set(entry.id, mergeLedgerEntries(heldEntry, entry));
             continue;
           }
-          const first = index.candidates(entry.id).length === 0 ? null : await firstEntry(handle, index, entry.id);
+          const candidates = index.candidates(entry.id);
+          const first = candidates.length === 0 ? null : await firstEntry(handle, index, candidates, entry.id);
           if (!first) {
             index.add(entry.id, { offset: chunk.offsets[i]!, ordinal });
             if (isPartial(entry)) held.set(entry.id, entry);
@@ -93,9 +94,9 @@ export async function forEachDistinctRequest(
   return { requests: handedOver + held.size, deadLetters: deadLetterIds.size, lines };
 }
 
-/** The first entry of `id`, read back from the file, or null when the id has not been seen. */
-async function firstEntry(handle: FileHandle, index: RequestIndex, id: string): Promise<LedgerEntry | null> {
-  for (const candidate of index.candidates(id)) {
+/** The first entry of `id` among the index's candidates, read back from the file, or null when the id has not been seen. */
+async function firstEntry(handle: FileHandle, index: RequestIndex, candidates: readonly number[], id: string): Promise<LedgerEntry | null> {
+  for (const candidate of candidates) {
     const entry = await entryAt(handle, index.location(candidate));
     if (entry.id === id) return entry;
   }
