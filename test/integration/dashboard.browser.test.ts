@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +10,8 @@ import type { HttpHost } from '../../src/local/http-host.js';
 import { startLocalApi } from '../../src/local/local-api.js';
 import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
 import { demoTokens } from '../../src/local/token-issuer.js';
+import { chromiumBinary } from '../support/chromium.js';
 
-/** Debian's Chromium (`apt-get install chromium`, see .ci/install-chromium.sh); CHROMIUM_PATH overrides it. */
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -121,22 +119,25 @@ describe('dashboard in Chromium, on the local stack', () => {
 
   beforeAll(async () => {
     // The browser first: if it cannot start, every test fails at once with the reason rather than after the demo.
-    if (!existsSync(CHROMIUM)) {
-      browserFailure = new Error(`Chromium is not installed at ${CHROMIUM}: run .ci/install-chromium.sh (apt-get install chromium), or set CHROMIUM_PATH`);
+    let browser;
+    try {
+      browser = await chromiumBinary();
+    } catch (error) {
+      browserFailure = new Error(`No Chromium for the browser tests: ${(error as Error).message}`);
       return;
     }
     await mkdir(ARTIFACTS, { recursive: true });
     userDataDir = await mkdtemp(join(tmpdir(), 'tokenledger-chromium-'));
     try {
       context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: CHROMIUM,
+        executablePath: browser.executablePath,
         headless: true,
         args: CHROMIUM_ARGS,
         viewport: { width: 1440, height: 1000 },
         timeout: 30_000,
       });
     } catch (error) {
-      browserFailure = new Error(`Chromium at ${CHROMIUM} could not start: ${(error as Error).message}`);
+      browserFailure = new Error(`Chromium from ${browser.source} (${browser.executablePath}) could not start: ${(error as Error).message}`);
       return;
     }
     stack = await startLocalStack();
