@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
-import { toBackendPool, toBicepSnippet } from '../../src/contracts/apim-backend-pool.js';
+import { apimServiceNameSchema, poolNameFor, toArmTemplate, toBicepFile } from '../../src/contracts/apim-backend-pool.js';
 import { describeIssues } from '../../src/domain/event-normalization.js';
 import type { AggregateStore } from '../../src/ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
@@ -40,19 +40,30 @@ export function createLatencyHandler(ports: () => OperationsPorts) {
   };
 }
 
-/** `GET /api/weights?from&to&deployment&format=json|apim|bicep` (role Operations.Read). */
+const weightsFormatSchema = z
+  .object({ format: z.enum(['json', 'apim', 'bicep']).default('json'), apimService: apimServiceNameSchema.optional() })
+  .refine((q) => q.format === 'json' || q.apimService !== undefined, {
+    path: ['apimService'],
+    message: 'format=apim and format=bicep need apimService, the API Management service the pools belong to (resources are named <service>/<pool>)',
+  });
+
+/**
+ * `GET /api/weights?from&to&deployment&format=json|apim|bicep&apimService` (role Operations.Read). `apim` is an
+ * ARM deployment template and `bicep` a Bicep file, each with one backend pool per deployment named
+ * `<apimService>/<deployment>-pool`: both deploy as written.
+ */
 export function createWeightsHandler(ports: () => OperationsPorts) {
   return async (request: HttpRequest): Promise<HttpResponseInit> => {
     const parsed = parse(request);
     if (!parsed.ok) return parsed.response;
     const { query } = parsed;
-    const format = request.query.get('format') ?? 'json';
-    if (!['json', 'apim', 'bicep'].includes(format)) return { status: 400, jsonBody: { error: 'bad_request', reason: 'format must be json, apim or bicep' } };
+    const output = weightsFormatSchema.safeParse({ format: request.query.get('format') ?? undefined, apimService: request.query.get('apimService') ?? undefined });
+    if (!output.success) return { status: 400, jsonBody: { error: 'bad_request', reason: describeIssues('weights parameters', output.error) } };
+    const { format, apimService } = output.data;
     const recommendations = (await weightsReport(ports().aggregates, query)).filter((r) => !query.deployment || r.deployment === query.deployment);
-    if (format === 'bicep') {
-      return { status: 200, body: recommendations.map((r) => toBicepSnippet(`${r.deployment}-pool`, r.weights)).join('\n'), headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
-    }
-    if (format === 'apim') return { status: 200, jsonBody: recommendations.map((r) => toBackendPool(`${r.deployment}-pool`, r.weights)) };
+    const pools = recommendations.map((r) => ({ name: poolNameFor(r.deployment), weights: r.weights, description: r.explanation }));
+    if (format === 'bicep') return { status: 200, body: toBicepFile(apimService!, pools), headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
+    if (format === 'apim') return { status: 200, jsonBody: toArmTemplate(apimService!, pools) };
     return { status: 200, jsonBody: { from: query.from.toISOString(), to: query.to.toISOString(), recommendations } };
   };
 }

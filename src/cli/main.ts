@@ -14,7 +14,7 @@ import { analyzeFiles } from '../services/analyze-files.js';
 import { reconcileFiles } from '../services/reconcile-files.js';
 import { directoryCommand } from './commands/directory.js';
 import { fetchReport } from './report-client.js';
-import { toWeightsTable } from '../contracts/apim-backend-pool.js';
+import { apimServiceNameSchema, toWeightsTable } from '../contracts/apim-backend-pool.js';
 import type { WeightsRecommendation } from '../domain/weights.js';
 import type { LatencyReport } from '../services/latency-report.js';
 import { startLocalStack } from '../local/local-stack.js';
@@ -294,9 +294,16 @@ export function buildCli(): Command {
       );
     });
   operationsOptions(program.command('weights').description('Recommended backend-pool weights per deployment, with a reason per backend.'))
-    .addOption(new Option('--format <format>', 'table, json, APIM backend-pool JSON or a Bicep snippet').choices(['table', 'json', 'apim', 'bicep']).default('table'))
-    .action(async (opts: { api: string; token?: string; from?: string; to?: string; deployment?: string; format: string }) => {
-      const response = await fetchReport(opts.api, 'api/weights', { ...period(opts), format: opts.format === 'table' ? 'json' : opts.format }, opts.token);
+    .addOption(
+      new Option('--format <format>', 'table, json, an ARM deployment template (apim) or a Bicep file (bicep), one backend pool per deployment').choices(['table', 'json', 'apim', 'bicep']).default('table'),
+    )
+    .option('--apim-service <name>', 'API Management service the pools belong to (required by --format apim|bicep: resources are named <name>/<deployment>-pool)')
+    .action(async (opts: { api: string; token?: string; from?: string; to?: string; deployment?: string; format: string; apimService?: string }) => {
+      const deployable = opts.format === 'apim' || opts.format === 'bicep';
+      if (deployable && !opts.apimService) throw new Error(`--format ${opts.format} needs --apim-service <name>: the pools are resources of that API Management service (<name>/<deployment>-pool)`);
+      if (deployable && !apimServiceNameSchema.safeParse(opts.apimService).success) throw new Error(`--apim-service ${JSON.stringify(opts.apimService)}: ${apimServiceNameSchema.safeParse(opts.apimService).error!.issues[0]!.message}`);
+      const params = { ...period(opts), format: opts.format === 'table' ? 'json' : opts.format, ...(deployable ? { apimService: opts.apimService! } : {}) };
+      const response = await fetchReport(opts.api, 'api/weights', params, opts.token);
       if (opts.format !== 'table') return void process.stdout.write((await response.text()) + '\n');
       const body = (await response.json()) as { recommendations: WeightsRecommendation[] };
       for (const rec of body.recommendations) process.stdout.write(`\n${rec.deployment}: ${rec.explanation}\n${toWeightsTable(rec.weights).join('\n')}\n`);

@@ -6,7 +6,11 @@ import { z } from 'zod';
  *
  * Ranges follow the ARM API (`BackendPoolItem`, 2024-05-01): `priority` and `weight` are integers 0–100
  * (lower priority value = tried first; weights are relative within a priority). Pool members are referenced
- * as `/backends/<name>` or by the backend's full resource id. Backend names have at most 80 characters.
+ * as `/backends/<name>` or by the backend's full resource id. Backend names have 1–80 characters; a name this
+ * module creates (a pool's) uses only letters, digits and hyphens, starts with a letter and ends with a letter
+ * or digit (the template reference's rule). API Management service names: 1–50 characters, a letter first,
+ * then letters, digits and hyphens, not ending in a hyphen. Where each rule comes from:
+ * `test/fixtures/arm/README.md`.
  */
 
 export const APIM_BACKENDS_TYPE = 'Microsoft.ApiManagement/service/backends';
@@ -16,6 +20,13 @@ const BACKEND_NAME = '[^\\s/?#\\\\]{1,80}';
 const SHORT_ID = new RegExp(`^/backends/${BACKEND_NAME}$`);
 const RESOURCE_ID = new RegExp(`^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\\.ApiManagement/service/[^/]+/backends/${BACKEND_NAME}$`, 'i');
 const BACKEND_NAME_ONLY = new RegExp(`^${BACKEND_NAME}$`);
+const POOL_NAME = '[A-Za-z](?:[A-Za-z0-9-]{0,78}[A-Za-z0-9])?';
+const SERVICE_NAME = '[A-Za-z](?:[A-Za-z0-9-]{0,48}[A-Za-z0-9])?';
+
+/** The name of an API Management service, as ARM accepts it. */
+export const apimServiceNameSchema = z
+  .string()
+  .regex(new RegExp(`^${SERVICE_NAME}$`), { error: 'an API Management service name has 1–50 letters, digits and hyphens, starts with a letter and does not end with a hyphen' });
 
 export const poolServiceSchema = z.object({
   id: z.string().refine((id) => SHORT_ID.test(id) || RESOURCE_ID.test(id), {
@@ -30,7 +41,7 @@ export const apimBackendPoolSchema = z.object({
   type: z.literal(APIM_BACKENDS_TYPE),
   apiVersion: z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/),
   /** `<apim service>/<pool>` inside a template, or the pool name alone. */
-  name: z.string().regex(new RegExp(`^(?:[A-Za-z0-9-]{1,50}/)?${BACKEND_NAME}$`), { error: 'expected <pool> or <apim service>/<pool>' }),
+  name: z.string().regex(new RegExp(`^(?:${SERVICE_NAME}/)?${POOL_NAME}$`), { error: 'expected <pool> or <apim service>/<pool>' }),
   properties: z.object({
     description: z.string().max(2000).optional(),
     type: z.literal('Pool'),
@@ -143,4 +154,80 @@ export function toWeightsTable(weights: readonly PoolMemberWeight[]): string[] {
       .join('  ')
       .trimEnd();
   return [format(header), ...rows.map(format)];
+}
+
+/**
+ * The pool name for a model deployment: `<deployment>-pool`, with every run of characters a backend name may
+ * not hold turned into one hyphen (`gpt-4.1-mini` → `gpt-4-1-mini-pool`), a leading `pool-` when the name would
+ * not start with a letter, and cut to 80 characters.
+ */
+export function poolNameFor(deployment: string): string {
+  let base = deployment.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  if (!/^[A-Za-z]/.test(base)) base = base === '' ? 'pool' : `pool-${base}`;
+  return `${base.slice(0, 80 - '-pool'.length).replace(/-+$/, '')}-pool`;
+}
+
+/** One pool to render: its name and members, and an optional description (the recommendation's explanation). */
+export interface PoolRendering {
+  readonly name: string;
+  readonly weights: readonly PoolMemberWeight[];
+  readonly description?: string;
+}
+
+export const ARM_DEPLOYMENT_TEMPLATE_SCHEMA = 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#';
+
+export interface ArmDeploymentTemplate {
+  readonly $schema: typeof ARM_DEPLOYMENT_TEMPLATE_SCHEMA;
+  readonly contentVersion: '1.0.0.0';
+  readonly resources: readonly ApimBackendPool[];
+}
+
+/** ARM evaluates a string that starts with `[` as a template expression; `[[` keeps it literal. */
+function armLiteral(value: string): string {
+  return value.startsWith('[') ? `[${value}` : value;
+}
+
+/** ARM caps a backend's description at 2000 characters. */
+function description(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const line = oneLine(text);
+  return line.length <= 2000 ? line : `${line.slice(0, 1999)}…`;
+}
+
+/**
+ * A complete ARM deployment template with one backend-pool resource per pool, named `<service>/<pool>`:
+ * `az deployment group create --resource-group <group of the service> --template-file <file>` applies it as
+ * written. The member backends must exist already (ARM refuses a pool member it cannot find).
+ */
+export function toArmTemplate(apimServiceName: string, pools: readonly PoolRendering[]): ArmDeploymentTemplate {
+  const service = apimServiceNameSchema.parse(apimServiceName);
+  const resources = pools.map((pool) => {
+    const resource = toBackendPool(pool.name, pool.weights, { apimServiceName: service, ...(pool.description === undefined ? {} : { description: description(pool.description)! }) });
+    const d = resource.properties.description;
+    return { ...resource, properties: { ...(d === undefined ? {} : { description: armLiteral(d) }), type: resource.properties.type, pool: resource.properties.pool } };
+  });
+  return { $schema: ARM_DEPLOYMENT_TEMPLATE_SCHEMA, contentVersion: '1.0.0.0', resources };
+}
+
+/**
+ * A complete Bicep file: the API Management service as an `existing` resource and one backend-pool resource
+ * per pool under it (`az deployment group create --template-file <file>` deploys it as written).
+ */
+export function toBicepFile(apimServiceName: string, pools: readonly PoolRendering[]): string {
+  const service = apimServiceNameSchema.parse(apimServiceName);
+  const symbols = new Set<string>(['apim']);
+  const blocks = pools.map((pool) => {
+    let symbol = bicepSymbol(pool.name);
+    for (let n = 2; symbols.has(symbol); n++) symbol = `${bicepSymbol(pool.name)}${n}`;
+    symbols.add(symbol);
+    const d = description(pool.description);
+    return toBicepSnippet(pool.name, pool.weights, { parentSymbol: 'apim', symbol, ...(d === undefined ? {} : { description: d }) });
+  });
+  return [
+    `resource apim 'Microsoft.ApiManagement/service@${APIM_BACKENDS_API_VERSION}' existing = {`,
+    `  name: ${bicepString(service)}`,
+    '}',
+    ...blocks.flatMap((block) => ['', block]),
+    '',
+  ].join('\n');
 }

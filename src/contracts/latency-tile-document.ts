@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
-export const LATENCY_TILE_SCHEMA = 'tokenledger.latency-tile/v1';
+/** v2 added the APIM backend to the key; stores read only tiles of this version (see `listLatencyTiles`). */
+export const LATENCY_TILE_SCHEMA = 'tokenledger.latency-tile/v2';
 
 /** Window lengths of latency tiles: 5-minute tiles are built from the ledger, hours and days by merging them. */
 export const tileGrainSchema = z.enum(['5m', 'hour', 'day']);
@@ -28,8 +29,9 @@ export const latencyMetricSchema = z.enum(['serviceMs', 'gatewayTotalMs', 'ttftM
 export type LatencyMetric = z.infer<typeof latencyMetricSchema>;
 
 /**
- * A latency tile as written to the aggregates container: per region code, deployment and window, with a
- * deterministic id (grain, region, deployment, window start), so recomputing a window overwrites its tile.
+ * A latency tile as written to the aggregates container: per region code, APIM backend, deployment and window,
+ * with a deterministic id (grain, region, backend, deployment, window start), so recomputing a window overwrites
+ * its tile.
  * Partition key: `latency:YYYY-MM-DD`, the UTC day of the window, so one day's tiles of every grain share
  * one logical partition. Unknown fields (a store's own, such as Cosmos DB's `_etag`) are ignored when reading.
  */
@@ -39,6 +41,8 @@ export const latencyTileDocumentSchema = z
     pk: z.string().regex(/^latency:\d{4}-\d{2}-\d{2}$/),
     schema: z.literal(LATENCY_TILE_SCHEMA),
     regionCode: z.string().min(1),
+    /** APIM backend id (`gateway.backendId`), or `(unknown)` (see `src/domain/latency-tile.ts`). */
+    backendId: z.string().min(1),
     deployment: z.string().min(1),
     grain: tileGrainSchema,
     /** Window start, ISO 8601 UTC with milliseconds (`2026-11-21T10:05:00.000Z`). */
@@ -47,7 +51,7 @@ export const latencyTileDocumentSchema = z
     windowEnd: z.iso.datetime(),
     /** Relative accuracy every sketch of the tile was built with. */
     relativeAccuracy: z.number().positive().lt(1),
-    /** Diagnostic `RequestResponse` records of the region in the window (gateway traffic and direct calls). */
+    /** Diagnostic `RequestResponse` records of the backend's account in the window (gateway traffic and direct calls). */
     requests: z.number().int().nonnegative(),
     /** Of those, records with a 5xx status. */
     errors: z.number().int().nonnegative(),

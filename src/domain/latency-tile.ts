@@ -14,8 +14,10 @@ import { stableId } from './stable-id.js';
 import { parseInstant } from './utc-instant.js';
 
 /**
- * Latency tiles: per region code, deployment and time window, the request counts and four mergeable latency
- * distributions (DDSketch, 1 % relative accuracy) that the latency views and the weight recommendation read.
+ * Latency tiles: per region code, APIM backend, deployment and time window, the request counts and four
+ * mergeable latency distributions (DDSketch, 1 % relative accuracy) that the latency views and the weight
+ * recommendation read. Backends are the members of the gateway's pools (`gateway.backendId` of the events, e.g.
+ * `aoai-eastus`); the region is their attribute, so two accounts in one region are two backends.
  *
  * Two sources feed a tile, and each number has exactly one of them, so nothing is counted twice:
  *
@@ -30,6 +32,12 @@ import { parseInstant } from './utc-instant.js';
  * Service time for `msPerOutputToken` is the joined record's `DurationMs`, else the gateway's `backendMs` (a
  * few ms of network more) for entries whose record has not arrived (yet).
  *
+ * Records name the Azure OpenAI account, not the backend: a record counts for the backend that the same build
+ * saw answering from its account (the joined entries' `gateway.backendId` and record account; the backend with
+ * most such entries when an account sits behind several). A record of an account that no joined entry names
+ * (only direct calls in the window) counts for the backend `(unknown)`: still in its region's figures, never
+ * a pool member.
+ *
  * Latency describes answered requests: failures (4xx, 5xx, status 429) are counted but not timed, because a 429
  * answers in milliseconds and would make a throttling region look fast. Values must be finite and ≥ 0;
  * others are dropped (real logs hold negative durations).
@@ -41,12 +49,16 @@ import { parseInstant } from './utc-instant.js';
 export const RELATIVE_ACCURACY = 0.01;
 /** Deployment of records and entries that name none (e.g. `Create_Thread` records lack the model fields). */
 export const UNKNOWN_DEPLOYMENT = '(unknown)';
+/** Backend of entries that name none and of records whose account no joined entry names. */
+export const UNKNOWN_BACKEND = '(unknown)';
 export const LATENCY_METRICS: readonly LatencyMetric[] = latencyMetricSchema.options;
 
 export const GRAIN_MS: Readonly<Record<TileGrain, number>> = { '5m': 300_000, hour: 3_600_000, day: 86_400_000 };
 
 export interface LatencyTileKey {
   readonly regionCode: string;
+  /** APIM backend id (`gateway.backendId`), or `UNKNOWN_BACKEND`. */
+  readonly backendId: string;
   readonly deployment: string;
   readonly grain: TileGrain;
   /** Window start, ISO 8601 UTC with milliseconds, aligned to the grain. */
@@ -65,6 +77,7 @@ export interface LatencyTile {
 export interface RecordObservation {
   readonly kind: 'record';
   readonly regionCode: string;
+  readonly backendId: string;
   readonly deployment: string;
   readonly time: string;
   readonly status: number | null;
@@ -76,6 +89,7 @@ export interface RecordObservation {
 export interface EntryObservation {
   readonly kind: 'entry';
   readonly regionCode: string;
+  readonly backendId: string;
   readonly deployment: string;
   readonly time: string;
   readonly gatewayTotalMs: number | null;
@@ -86,7 +100,7 @@ export interface EntryObservation {
 export type LatencyObservation = RecordObservation | EntryObservation;
 
 /** The fields of a stored diagnostic record a tile needs (`StoredDiagnostic` and `DiagnosticRecord` both fit). */
-export type LatencyRecordInput = Pick<StoredDiagnostic, 'time' | 'regionCode' | 'modelDeploymentName' | 'status' | 'durationMs'>;
+export type LatencyRecordInput = Pick<StoredDiagnostic, 'time' | 'account' | 'regionCode' | 'modelDeploymentName' | 'status' | 'durationMs'>;
 
 export interface PercentilesMs {
   readonly p50Ms: number;
@@ -116,12 +130,13 @@ export function windowEndOf(key: Pick<LatencyTileKey, 'grain' | 'windowStart'>):
   return new Date(Date.parse(key.windowStart) + GRAIN_MS[key.grain]).toISOString();
 }
 
-export function tileKey(regionCode: string, deployment: string, time: string | number | Date, grain: TileGrain = '5m'): LatencyTileKey {
-  return { regionCode, deployment, grain, windowStart: windowStartOf(time, grain) };
+export function tileKey(regionCode: string, deployment: string, time: string | number | Date, grain: TileGrain = '5m', backendId: string = UNKNOWN_BACKEND): LatencyTileKey {
+  return { regionCode, backendId, deployment, grain, windowStart: windowStartOf(time, grain) };
 }
 
 function assertKey(key: LatencyTileKey): void {
   if (key.regionCode === '') throw new RangeError('a latency tile needs a region code');
+  if (key.backendId === '') throw new RangeError('a latency tile needs a backend id');
   if (key.deployment === '') throw new RangeError('a latency tile needs a deployment');
   if (!(key.grain in GRAIN_MS)) throw new RangeError(`unknown grain ${JSON.stringify(key.grain)}`);
   if (windowStartOf(key.windowStart, key.grain) !== key.windowStart) {
@@ -130,11 +145,11 @@ function assertKey(key: LatencyTileKey): void {
 }
 
 export function sameKey(a: LatencyTileKey, b: LatencyTileKey): boolean {
-  return a.regionCode === b.regionCode && a.deployment === b.deployment && a.grain === b.grain && a.windowStart === b.windowStart;
+  return a.regionCode === b.regionCode && a.backendId === b.backendId && a.deployment === b.deployment && a.grain === b.grain && a.windowStart === b.windowStart;
 }
 
 function keyText(key: LatencyTileKey): string {
-  return `${key.grain}|${key.regionCode}|${key.deployment}|${key.windowStart}`;
+  return `${key.grain}|${key.regionCode}|${key.backendId}|${key.deployment}|${key.windowStart}`;
 }
 
 function compareKeys(a: LatencyTileKey, b: LatencyTileKey): number {
@@ -144,7 +159,7 @@ function compareKeys(a: LatencyTileKey, b: LatencyTileKey): number {
 
 /** Deterministic document id: recomputing a window writes the same document again. */
 export function tileId(key: LatencyTileKey): string {
-  return `lt-${stableId(LATENCY_TILE_SCHEMA, key.grain, key.regionCode, key.deployment, key.windowStart)}`;
+  return `lt-${stableId(LATENCY_TILE_SCHEMA, key.grain, key.regionCode, key.backendId, key.deployment, key.windowStart)}`;
 }
 
 /** Partition key: the UTC day of the window. */
@@ -226,16 +241,18 @@ function isAnswered(status: number | null): boolean {
 }
 
 /**
- * A `RequestResponse` record as an observation, or null when it cannot be placed (no region, unparsable time,
- * invalid duration). Every such record counts, whether it came through the gateway or not.
+ * A `RequestResponse` record as an observation for `backendId` (the backend in front of its account), or null
+ * when it cannot be placed (no region, unparsable time, invalid duration). Every such record counts, whether
+ * it came through the gateway or not.
  */
-export function observationFromRecord(record: LatencyRecordInput): RecordObservation | null {
+export function observationFromRecord(record: LatencyRecordInput, backendId: string = UNKNOWN_BACKEND): RecordObservation | null {
   if (!record.regionCode) return null;
   if (!Number.isFinite(parseInstant(record.time))) return null;
   if (!isLatencyValue(record.durationMs)) return null;
   return {
     kind: 'record',
     regionCode: record.regionCode,
+    backendId,
     deployment: record.modelDeploymentName || UNKNOWN_DEPLOYMENT,
     time: record.time,
     status: record.status,
@@ -246,7 +263,7 @@ export function observationFromRecord(record: LatencyRecordInput): RecordObserva
 /**
  * A ledger entry as an observation of the gateway-side distributions, or null when it adds nothing: no region
  * (the gateway answered itself, e.g. its own 429), or not a successful answer. The region is the joined
- * record's region code, else the entry's `backendRegion` (`x-ms-region`).
+ * record's region code, else the entry's `backendRegion` (`x-ms-region`); the backend is `gateway.backendId`.
  */
 export function observationFromEntry(entry: LedgerEntry): EntryObservation | null {
   const matched = entry.diagnostics?.status === 'matched' ? entry.diagnostics : null;
@@ -258,6 +275,7 @@ export function observationFromEntry(entry: LedgerEntry): EntryObservation | nul
   const observation: EntryObservation = {
     kind: 'entry',
     regionCode,
+    backendId: entry.gateway.backendId || UNKNOWN_BACKEND,
     deployment: entry.deployment || UNKNOWN_DEPLOYMENT,
     time: entry.time,
     gatewayTotalMs: isLatencyValue(entry.timings.totalMs) ? entry.timings.totalMs : null,
@@ -274,7 +292,7 @@ export function observationFromEntry(entry: LedgerEntry): EntryObservation | nul
 export function emptyTile(key: LatencyTileKey): LatencyTile {
   assertKey(key);
   return {
-    key: { regionCode: key.regionCode, deployment: key.deployment, grain: key.grain, windowStart: key.windowStart },
+    key: { regionCode: key.regionCode, backendId: key.backendId, deployment: key.deployment, grain: key.grain, windowStart: key.windowStart },
     requests: 0,
     errors: 0,
     throttled: 0,
@@ -287,12 +305,17 @@ function windowContains(outer: Pick<LatencyTileKey, 'grain' | 'windowStart'>, st
   return startMs >= outerStart && startMs + lengthMs <= outerStart + GRAIN_MS[outer.grain];
 }
 
-/** Adds one observation to the tile in place; throws when it belongs to another region, deployment or window. */
+/** Adds one observation to the tile in place; throws when it belongs to another region, backend, deployment or window. */
 export function addObservation(tile: LatencyTile, observation: LatencyObservation): void {
   const { key } = tile;
-  if (observation.regionCode !== key.regionCode || observation.deployment !== key.deployment || !windowContains(key, epochMs(observation.time), 0)) {
+  if (
+    observation.regionCode !== key.regionCode ||
+    observation.backendId !== key.backendId ||
+    observation.deployment !== key.deployment ||
+    !windowContains(key, epochMs(observation.time), 0)
+  ) {
     throw new RangeError(
-      `observation (${observation.regionCode}, ${observation.deployment}, ${observation.time}) does not belong to tile ${keyText(key)}`,
+      `observation (${observation.regionCode}, ${observation.backendId}, ${observation.deployment}, ${observation.time}) does not belong to tile ${keyText(key)}`,
     );
   }
   accumulate(tile, observation);
@@ -320,8 +343,8 @@ function mergeInto(target: LatencyTile, source: LatencyTile): void {
 }
 
 /**
- * The merge of two tiles into a new tile with key `into` (default: `a`'s key). Both must share its region and
- * deployment and lie inside its window at a grain no coarser than its grain; merging is exact for the counts
+ * The merge of two tiles into a new tile with key `into` (default: `a`'s key). Both must share its region,
+ * backend and deployment and lie inside its window at a grain no coarser than its grain; merging is exact for the counts
  * and keeps the sketches' relative accuracy.
  */
 export function mergeTiles(a: LatencyTile, b: LatencyTile, into: LatencyTileKey = a.key): LatencyTile {
@@ -330,6 +353,7 @@ export function mergeTiles(a: LatencyTile, b: LatencyTile, into: LatencyTileKey 
     const k = tile.key;
     const fits =
       k.regionCode === into.regionCode &&
+      k.backendId === into.backendId &&
       k.deployment === into.deployment &&
       GRAIN_ORDER[k.grain] <= GRAIN_ORDER[into.grain] &&
       windowContains(into, parseInstant(k.windowStart), GRAIN_MS[k.grain]);
@@ -339,14 +363,14 @@ export function mergeTiles(a: LatencyTile, b: LatencyTile, into: LatencyTileKey 
   return merged;
 }
 
-/** Merges tiles of any finer (or equal) grain into tiles of `grain`, one per region, deployment and window; sorted. */
+/** Merges tiles of any finer (or equal) grain into tiles of `grain`, one per region, backend, deployment and window; sorted. */
 export function rollUp(tiles: Iterable<LatencyTile>, grain: Exclude<TileGrain, '5m'>): LatencyTile[] {
   const byKey = new Map<string, LatencyTile>();
   for (const tile of tiles) {
     if (GRAIN_ORDER[tile.key.grain] > GRAIN_ORDER[grain]) {
       throw new RangeError(`cannot roll a ${tile.key.grain} tile up to the finer ${grain} grain`);
     }
-    const key = tileKey(tile.key.regionCode, tile.key.deployment, tile.key.windowStart, grain);
+    const key = tileKey(tile.key.regionCode, tile.key.deployment, tile.key.windowStart, grain, tile.key.backendId);
     const text = keyText(key);
     let target = byKey.get(text);
     if (!target) {
@@ -365,13 +389,39 @@ export interface LatencySources {
   readonly entries?: Iterable<LedgerEntry>;
 }
 
+type Windows = Map<number, LatencyTile>;
+/** By an outer label (backend id or account), region code and deployment, then window: no key text per observation. */
+type TileTree = Map<string, Map<string, Map<string, Windows>>>;
+
+function windowsOf(tree: TileTree, outer: string, regionCode: string, deployment: string): Windows {
+  let byRegion = tree.get(outer);
+  if (!byRegion) tree.set(outer, (byRegion = new Map()));
+  let byDeployment = byRegion.get(regionCode);
+  if (!byDeployment) byRegion.set(regionCode, (byDeployment = new Map()));
+  let windows = byDeployment.get(deployment);
+  if (!windows) byDeployment.set(deployment, (windows = new Map()));
+  return windows;
+}
+
+function* tilesOf(tree: TileTree): Generator<[string, LatencyTile]> {
+  for (const [outer, byRegion] of tree) {
+    for (const byDeployment of byRegion.values()) for (const windows of byDeployment.values()) for (const tile of windows.values()) yield [outer, tile];
+  }
+}
+
 /**
  * Tiles of one grain, built observation by observation from records and entries (see the table at the top for
- * which source feeds which number). Inputs that cannot be placed are skipped; nothing is de-duplicated.
+ * which source feeds which number, and how records find their backend). Records wait under their account until
+ * `list()`, so the order of `addEntry` and `addRecord` calls does not matter. Inputs that cannot be placed are
+ * skipped; nothing is de-duplicated.
  */
 export class LatencyTileSet {
-  /** By region code, deployment and window (its start in grain units since the epoch): no key text per observation. */
-  private readonly tiles = new Map<string, Map<string, Map<number, LatencyTile>>>();
+  /** Entry observations, by backend id. */
+  private readonly byBackend: TileTree = new Map();
+  /** Record observations, by account (their backend is resolved in `list()`). */
+  private readonly byAccount: TileTree = new Map();
+  /** Joined entries per account and backend id: which backend answers from which account. */
+  private readonly accountBackends = new Map<string, Map<string, number>>();
   private readonly windowMs: number;
 
   constructor(readonly grain: TileGrain) {
@@ -379,44 +429,51 @@ export class LatencyTileSet {
   }
 
   addEntry(entry: LedgerEntry): void {
+    const matched = entry.diagnostics?.status === 'matched' ? entry.diagnostics : null;
+    if (matched && entry.gateway.backendId) {
+      let counts = this.accountBackends.get(matched.account);
+      if (!counts) this.accountBackends.set(matched.account, (counts = new Map()));
+      counts.set(entry.gateway.backendId, (counts.get(entry.gateway.backendId) ?? 0) + 1);
+    }
     const observation = observationFromEntry(entry);
-    if (observation) this.add(observation);
+    if (observation) accumulate(this.tileOf(this.byBackend, observation.backendId, observation), observation);
   }
 
   addRecord(record: LatencyRecordInput): void {
     const observation = observationFromRecord(record);
-    if (observation) this.add(observation);
+    if (observation) accumulate(this.tileOf(this.byAccount, record.account, observation), observation);
   }
 
-  /** The tiles, sorted by key. */
+  /** The backend in front of an account: the one with most joined entries (ties: lowest id), else `UNKNOWN_BACKEND`. */
+  backendOf(account: string): string {
+    let best: [string, number] | null = null;
+    for (const [backendId, count] of this.accountBackends.get(account) ?? []) {
+      if (!best || count > best[1] || (count === best[1] && backendId < best[0])) best = [backendId, count];
+    }
+    return best?.[0] ?? UNKNOWN_BACKEND;
+  }
+
+  /** The tiles, sorted by key (records merged into their backend's tiles; the set itself is not changed). */
   list(): LatencyTile[] {
-    const tiles: LatencyTile[] = [];
-    for (const byDeployment of this.tiles.values()) {
-      for (const byWindow of byDeployment.values()) for (const tile of byWindow.values()) tiles.push(tile);
+    const byKey = new Map<string, LatencyTile>();
+    for (const [, tile] of tilesOf(this.byBackend)) byKey.set(keyText(tile.key), tile);
+    for (const [account, recordTile] of tilesOf(this.byAccount)) {
+      const key: LatencyTileKey = { ...recordTile.key, backendId: this.backendOf(account) };
+      const relabelled: LatencyTile = { ...recordTile, key };
+      const text = keyText(key);
+      const existing = byKey.get(text);
+      byKey.set(text, existing ? mergeTiles(existing, relabelled, key) : cloneTile(relabelled));
     }
-    return tiles.sort((x, y) => compareKeys(x.key, y.key));
+    return [...byKey.values()].sort((x, y) => compareKeys(x.key, y.key));
   }
 
-  private add(observation: LatencyObservation): void {
-    accumulate(this.tileOf(observation), observation);
-  }
-
-  private tileOf({ regionCode, deployment, time }: LatencyObservation): LatencyTile {
-    let byDeployment = this.tiles.get(regionCode);
-    if (!byDeployment) {
-      byDeployment = new Map();
-      this.tiles.set(regionCode, byDeployment);
-    }
-    let byWindow = byDeployment.get(deployment);
-    if (!byWindow) {
-      byWindow = new Map();
-      byDeployment.set(deployment, byWindow);
-    }
+  private tileOf(tree: TileTree, outer: string, { regionCode, backendId, deployment, time }: LatencyObservation): LatencyTile {
+    const windows = windowsOf(tree, outer, regionCode, deployment);
     const window = Math.floor(epochMs(time) / this.windowMs);
-    let tile = byWindow.get(window);
+    let tile = windows.get(window);
     if (!tile) {
-      tile = emptyTile({ regionCode, deployment, grain: this.grain, windowStart: new Date(window * this.windowMs).toISOString() });
-      byWindow.set(window, tile);
+      tile = emptyTile({ regionCode, backendId, deployment, grain: this.grain, windowStart: new Date(window * this.windowMs).toISOString() });
+      windows.set(window, tile);
     }
     return tile;
   }
@@ -480,6 +537,7 @@ export function serializeTile(tile: LatencyTile): LatencyTileDocument {
     pk: tilePartitionKey(key),
     schema: LATENCY_TILE_SCHEMA,
     regionCode: key.regionCode,
+    backendId: key.backendId,
     deployment: key.deployment,
     grain: key.grain,
     windowStart: key.windowStart,
@@ -507,7 +565,7 @@ export function deserializeTile(document: unknown): LatencyTile {
   if (doc.relativeAccuracy !== RELATIVE_ACCURACY) {
     throw new RangeError(`tile ${doc.id} was built with relative accuracy ${doc.relativeAccuracy}, not ${RELATIVE_ACCURACY}`);
   }
-  const key: LatencyTileKey = { regionCode: doc.regionCode, deployment: doc.deployment, grain: doc.grain, windowStart: doc.windowStart };
+  const key: LatencyTileKey = { regionCode: doc.regionCode, backendId: doc.backendId, deployment: doc.deployment, grain: doc.grain, windowStart: doc.windowStart };
   assertKey(key);
   if (doc.id !== tileId(key)) throw new RangeError(`tile id ${doc.id} does not match its key ${keyText(key)}`);
   if (doc.windowEnd !== windowEndOf(key)) throw new RangeError(`tile ${doc.id}: window end ${doc.windowEnd} does not match its grain`);

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { percentiles, type LatencyTile } from './latency-tile.js';
 
 /**
- * Recommended weights for one deployment's APIM backend pool (one backend per region), from per-backend latency
- * and failure rates.
+ * Recommended weights for one deployment's APIM backend pool (its members are APIM backends; a region may hold
+ * several), from per-backend latency and failure rates.
  *
  * 1. **Health.** A backend with at least `minRequests` requests whose 5xx rate exceeds `unhealthyErrorRate` is
  *    unhealthy: its target is 0 (the only way to get 0). If every backend is unhealthy, none is excluded.

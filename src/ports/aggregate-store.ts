@@ -9,7 +9,11 @@ export interface AggregateStore {
   /** Tiles with these ids (missing ones are simply absent): one query, not one read per tile. */
   getChargebackTiles(ids: readonly string[], options?: StoreOptions): Promise<ChargebackTile[]>;
   upsertLatencyTiles(tiles: readonly LatencyTileDocument[], options?: StoreOptions): Promise<void>;
-  /** Latency tiles of one UTC day (`YYYY-MM-DD`) at one grain: one single-partition query. */
+  /**
+   * Latency tiles of one UTC day (`YYYY-MM-DD`) at one grain: one single-partition query. Only tiles of the
+   * current `LATENCY_TILE_SCHEMA` are listed: tiles of an older version are keyed differently and would be
+   * counted twice beside their recomputed successors (mark their hours dirty to rebuild them).
+   */
   listLatencyTiles(day: string, grain: TileGrain, options?: StoreOptions): Promise<LatencyTileDocument[]>;
   /** The last weights recommendation per deployment (so each run moves at most one step from it). */
   getWeights(deployment: string, options?: StoreOptions): Promise<StoredWeights | null>;

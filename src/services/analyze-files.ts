@@ -11,10 +11,10 @@ import type { IdentityOptions } from '../domain/identity.js';
 import { joinOne, type JoinCounts } from '../domain/join.js';
 import { PriceMatcher } from '../domain/price-matching.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
-import { LatencyTileSet, percentiles, UNKNOWN_DEPLOYMENT } from '../domain/latency-tile.js';
+import { LatencyTileSet, percentiles } from '../domain/latency-tile.js';
 import { backendStatsFromTile, recommendWeights } from '../domain/weights.js';
 import { forEachDistinctRequest } from './distinct-requests.js';
-import { mergeByRegion } from './latency-report.js';
+import { mergeOverTime, poolTiles } from './latency-report.js';
 
 export interface AnalyzeInput {
   readonly eventsFile: string;
@@ -37,7 +37,9 @@ export interface AnalyzeLatencyRow {
 
 export interface AnalyzeWeightRow {
   readonly deployment: string;
-  readonly region: string;
+  /** APIM backend id (pool member). */
+  readonly backendId: string;
+  readonly region: string | null;
   readonly weight: number;
   readonly reason: string;
 }
@@ -129,17 +131,18 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
     directory = new Map(parsed.rows.map((row) => [row.identity, row]));
   }
   const lineList = totals.chargeback.list();
-  const tiles = mergeByRegion(totals.tiles.list(), true);
-  const latency = tiles
+  const dayTiles = totals.tiles.list();
+  const latency = mergeOverTime(dayTiles, { backend: false, deployment: true })
     .map((t) => {
       const p = percentiles(t, 'serviceMs');
       return { region: t.key.regionCode, deployment: t.key.deployment, requests: t.requests, p50Ms: p?.p50Ms ?? null, p90Ms: p?.p90Ms ?? null, p95Ms: p?.p95Ms ?? null, p99Ms: p?.p99Ms ?? null };
     })
     .sort((a, b) => (a.deployment < b.deployment ? -1 : a.deployment > b.deployment ? 1 : a.region < b.region ? -1 : 1));
   const weights: AnalyzeWeightRow[] = [];
-  for (const deployment of [...new Set(tiles.map((t) => t.key.deployment))].filter((d) => d !== UNKNOWN_DEPLOYMENT).sort()) {
-    const backends = tiles.filter((t) => t.key.deployment === deployment).map((t) => backendStatsFromTile(t.key.regionCode, t));
-    for (const w of recommendWeights({ deployment, backends }).weights) weights.push({ deployment, region: w.backendId, weight: w.weight, reason: w.reason });
+  const pools = poolTiles(dayTiles);
+  for (const deployment of [...new Set(pools.map((t) => t.key.deployment))].sort()) {
+    const backends = pools.filter((t) => t.key.deployment === deployment).map((t) => backendStatsFromTile(t.key.backendId, t));
+    for (const w of recommendWeights({ deployment, backends }).weights) weights.push({ deployment, backendId: w.backendId, region: w.regionCode, weight: w.weight, reason: w.reason });
   }
   const matched = totals.joinedKeys.size;
   return {

@@ -1,5 +1,5 @@
 import type { TileGrain } from '../contracts/latency-tile-document.js';
-import { deserializeTile, percentiles, rollUp, type LatencyTile } from '../domain/latency-tile.js';
+import { deserializeTile, percentiles, rollUp, UNKNOWN_BACKEND, UNKNOWN_DEPLOYMENT, type LatencyTile } from '../domain/latency-tile.js';
 import { backendStatsFromTile, recommendWeights, type WeightsRecommendation } from '../domain/weights.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { StoreOptions } from '../ports/ledger-store.js';
@@ -53,9 +53,12 @@ export async function hourTiles(aggregates: Pick<AggregateStore, 'listLatencyTil
   return tiles;
 }
 
-/** Merges tiles into one per region (over deployments too, when `byDeployment` is false). */
-export function mergeByRegion(tiles: readonly LatencyTile[], byDeployment: boolean): LatencyTile[] {
-  const relabelled = tiles.map((t) => (byDeployment ? t : { ...t, key: { ...t.key, deployment: '*' } }));
+/**
+ * Merges tiles over time into one per region, per backend and deployment when `by` says so (else over every
+ * backend or deployment, keyed `*`).
+ */
+export function mergeOverTime(tiles: readonly LatencyTile[], by: { readonly backend: boolean; readonly deployment: boolean }): LatencyTile[] {
+  const relabelled = tiles.map((t) => (by.backend && by.deployment ? t : { ...t, key: { ...t.key, ...(by.backend ? {} : { backendId: '*' }), ...(by.deployment ? {} : { deployment: '*' }) } }));
   // One window spanning everything: roll up to "day" per tile, then merge across days by re-keying the window.
   const perDay = rollUp(relabelled, 'day').map((t) => ({ ...t, key: { ...t.key, windowStart: '1970-01-01T00:00:00.000Z' } }));
   return rollUp(perDay, 'day');
@@ -85,13 +88,13 @@ function row(tile: LatencyTile, deployment: string | null): LatencyRow {
 /** p50/p90/p95/p99 of service duration, counts, 429 and error rates per region over [from, to). */
 export async function latencyReport(aggregates: Pick<AggregateStore, 'listLatencyTiles'>, query: LatencyQuery, options: StoreOptions = {}): Promise<LatencyReport> {
   const tiles = await hourTiles(aggregates, query, options);
-  const rows = mergeByRegion(tiles, false)
+  const rows = mergeOverTime(tiles, { backend: false, deployment: false })
     .map((t) => row(t, query.deployment ?? null))
     .sort((a, b) => (a.region < b.region ? -1 : 1));
   const hourly = new Map<string, LatencyTile[]>();
   for (const t of tiles) {
     const key = `${t.key.windowStart}\u0000${t.key.regionCode}`;
-    hourly.set(key, [...(hourly.get(key) ?? []), { ...t, key: { ...t.key, deployment: '*' } }]);
+    hourly.set(key, [...(hourly.get(key) ?? []), { ...t, key: { ...t.key, backendId: '*', deployment: '*' } }]);
   }
   const series = [...hourly.values()]
     .map((group) => rollUp(group, 'hour')[0]!)
@@ -103,9 +106,15 @@ export async function latencyReport(aggregates: Pick<AggregateStore, 'listLatenc
   return { from: query.from.toISOString(), to: query.to.toISOString(), deployment: query.deployment ?? null, rows, series };
 }
 
+/** Tiles merged over time per backend and deployment, without the `(unknown)` backend and deployment: the pools' members. */
+export function poolTiles(tiles: readonly LatencyTile[]): LatencyTile[] {
+  return mergeOverTime(tiles, { backend: true, deployment: true }).filter((t) => t.key.deployment !== UNKNOWN_DEPLOYMENT && t.key.backendId !== UNKNOWN_BACKEND);
+}
+
 /**
- * Recommended backend-pool weights per deployment from the latency tiles of [from, to). Pool members are
- * named after the region codes of their Azure OpenAI accounts; each run moves at most one step from the
+ * Recommended backend-pool weights per deployment from the latency tiles of [from, to). Pool members are the
+ * APIM backends the gateway events name (`gateway.backendId`); tiles of no known backend (`(unknown)`: entries
+ * without a backend id, direct calls to an account no gateway request reached) are left out. Each run moves at most one step from the
  * previous recommendation, which is stored per deployment (once per window end, so repeating a request
  * returns the same answer).
  */
@@ -114,12 +123,12 @@ export async function weightsReport(
   query: LatencyQuery,
   options: StoreOptions & { maxStepPct?: number; minSharePct?: number } = {},
 ): Promise<WeightsRecommendation[]> {
-  const tiles = mergeByRegion(await hourTiles(aggregates, query, options), true).filter((t) => t.key.deployment !== '(unknown)');
+  const tiles = poolTiles(await hourTiles(aggregates, query, options));
   const deployments = [...new Set(tiles.map((t) => t.key.deployment))].sort();
   const windowEnd = query.to.toISOString();
   const out: WeightsRecommendation[] = [];
   for (const deployment of deployments) {
-    const backends = tiles.filter((t) => t.key.deployment === deployment).map((t) => backendStatsFromTile(t.key.regionCode, t));
+    const backends = tiles.filter((t) => t.key.deployment === deployment).map((t) => backendStatsFromTile(t.key.backendId, t));
     const stored = await aggregates.getWeights(deployment, options);
     const previous = !stored ? null : stored.windowEnd === windowEnd ? stored.basedOn : stored.weights;
     const recommendation = recommendWeights(

@@ -1,7 +1,7 @@
 import type { IdentityKind } from '../domain/identity.js';
 import { Random } from './random.js';
 
-/** An Azure OpenAI account behind the gateway's backend pool, one per region. */
+/** An Azure OpenAI account behind the gateway's backend pool (an APIM backend each; East US has two). */
 export interface SimulatedBackend {
   readonly backendId: string;
   readonly account: string;
@@ -44,7 +44,8 @@ export const RESOURCE_GROUP = 'RG-AI-PLATFORM';
 export const GATEWAY_OBJECT_ID = '0b7d6c1e-5f3a-4e2b-8a9c-7d6e5f4a3b2c';
 
 export const BACKENDS: readonly SimulatedBackend[] = [
-  { backendId: 'aoai-eastus', account: 'contoso-aoai-eastus', regionCode: 'eastus', regionDisplayName: 'East US', msPer100Tokens: 900, baseMs: 180, throttleRate: 0.02, errorRate: 0.004, weight: 35 },
+  { backendId: 'aoai-eastus', account: 'contoso-aoai-eastus', regionCode: 'eastus', regionDisplayName: 'East US', msPer100Tokens: 900, baseMs: 180, throttleRate: 0.02, errorRate: 0.004, weight: 20 },
+  { backendId: 'aoai-eastus-2', account: 'contoso-aoai-eastus-2', regionCode: 'eastus', regionDisplayName: 'East US', msPer100Tokens: 850, baseMs: 170, throttleRate: 0.04, errorRate: 0.004, weight: 15 },
   { backendId: 'aoai-swedencentral', account: 'contoso-aoai-swedencentral', regionCode: 'swedencentral', regionDisplayName: 'Sweden Central', msPer100Tokens: 1000, baseMs: 150, throttleRate: 0.01, errorRate: 0.003, weight: 30 },
   { backendId: 'aoai-francecentral', account: 'contoso-aoai-francecentral', regionCode: 'francecentral', regionDisplayName: 'France Central', msPer100Tokens: 1100, baseMs: 170, throttleRate: 0.3, errorRate: 0.005, weight: 15 },
   { backendId: 'aoai-japaneast', account: 'contoso-aoai-japaneast', regionCode: 'japaneast', regionDisplayName: 'Japan East', msPer100Tokens: 2400, baseMs: 420, throttleRate: 0.015, errorRate: 0.01, weight: 20 },

@@ -35,7 +35,7 @@ describe('tokenledger CLI', () => {
       deadLetters: number;
       join: unknown;
       latency: { region: string; deployment: string; requests: number; p50Ms: number; p99Ms: number }[];
-      weights: { deployment: string; region: string; weight: number; reason: string }[];
+      weights: { deployment: string; backendId: string; region: string | null; weight: number; reason: string }[];
     };
     expect(result.deadLetters).toBe(truth.deadLetters);
     expect(result.join).toEqual(truth.join);
@@ -50,6 +50,15 @@ describe('tokenledger CLI', () => {
     for (const deployment of new Set(result.weights.map((w) => w.deployment))) {
       expect(result.weights.filter((w) => w.deployment === deployment).reduce((sum, w) => sum + w.weight, 0)).toBe(100);
     }
+    const eastus = result.weights.filter((w) => w.deployment === 'gpt-4o-prod' && w.region === 'eastus').map((w) => w.backendId);
+    expect(eastus.sort()).toEqual(['aoai-eastus', 'aoai-eastus-2']);
+  });
+
+  it('weights --format apim|bicep asks for --apim-service before calling the API', async () => {
+    for (const format of ['apim', 'bicep']) {
+      await expect(cli('weights', '--format', format, '--api', 'http://127.0.0.1:9')).rejects.toMatchObject({ stderr: expect.stringMatching(/--format \w+ needs --apim-service <name>/) });
+    }
+    await expect(cli('weights', '--format', 'apim', '--apim-service', 'not a name', '--api', 'http://127.0.0.1:9')).rejects.toMatchObject({ stderr: expect.stringMatching(/--apim-service "not a name": an API Management service name/) });
   });
 
   it('rejects a non-numeric --requests with a clear message', async () => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FolderArchive } from '../../src/adapters/archive/folder-archive.js';
 import { parseArchiveBlob } from '../../src/adapters/archive/archive-diagnostics-source.js';
 import { apimBackendPoolSchema } from '../../src/contracts/apim-backend-pool.js';
+import { BACKENDS } from '../../src/simulator/population.js';
 import { runDemo, type DemoSummary } from '../../src/local/demo.js';
 import type { HttpHost } from '../../src/local/http-host.js';
 import { startLocalApi } from '../../src/local/local-api.js';
@@ -54,17 +55,29 @@ describe('latency, weights and traffic API on the local stack', () => {
     }
   });
 
-  it('gives the slow region the lowest weight and the throttled region less than a healthy one, in a valid APIM pool', async () => {
+  it('gives the slow backend the lowest weight and the throttled one less than a healthy one, in deployable APIM pools', async () => {
     const body = (await (await get(`weights?${RANGE}`)).json()) as { recommendations: { deployment: string; weights: { backendId: string; weight: number; reason: string }[] }[] };
     expect(body.recommendations.length).toBeGreaterThanOrEqual(4);
     for (const rec of body.recommendations) {
       const weight = Object.fromEntries(rec.weights.map((w) => [w.backendId, w.weight]));
-      expect(Math.min(...Object.values(weight))).toBe(weight['japaneast']);
-      expect(weight['francecentral']).toBeLessThan(weight['swedencentral']!);
+      expect(Math.min(...Object.values(weight))).toBe(weight['aoai-japaneast']);
+      expect(weight['aoai-francecentral']).toBeLessThan(weight['aoai-swedencentral']!);
+      expect(Object.keys(weight).sort()).toEqual(BACKENDS.map((b) => b.backendId).sort());
       expect(rec.weights.every((w) => w.reason.length > 0)).toBe(true);
     }
-    const pools = (await (await get(`weights?${RANGE}&format=apim`)).json()) as unknown[];
-    for (const pool of pools) expect(apimBackendPoolSchema.safeParse(pool).success).toBe(true);
+    const template = (await (await get(`weights?${RANGE}&format=apim&apimService=contoso-ai-gateway`)).json()) as { resources: { name: string }[] };
+    expect(template.resources.map((r) => r.name)).toEqual(body.recommendations.map((r) => `contoso-ai-gateway/${r.deployment}-pool`));
+    for (const pool of template.resources) expect(apimBackendPoolSchema.safeParse(pool).success).toBe(true);
+    const bicep = await (await get(`weights?${RANGE}&format=bicep&apimService=contoso-ai-gateway`)).text();
+    expect(bicep).toContain("existing = {\n  name: 'contoso-ai-gateway'\n}");
+  });
+
+  it('refuses format=apim or bicep without a valid apimService, saying why', async () => {
+    for (const query of ['format=apim', 'format=bicep', 'format=apim&apimService=not%20a%20name']) {
+      const response = await get(`weights?${RANGE}&${query}`);
+      expect(response.status, query).toBe(400);
+      expect(((await response.json()) as { reason: string }).reason).toMatch(/apimService/);
+    }
   });
 
   it('answers the same recommendation when asked again for the same window', async () => {

@@ -1,6 +1,6 @@
 import type { ChargebackTile, DirtyWindow } from '../../src/contracts/chargeback-tile.js';
 import type { DeadLetter } from '../../src/contracts/dead-letter.js';
-import type { LatencyTileDocument, TileGrain } from '../../src/contracts/latency-tile-document.js';
+import { LATENCY_TILE_SCHEMA, type LatencyTileDocument, type TileGrain } from '../../src/contracts/latency-tile-document.js';
 import type { StoredWeights } from '../../src/contracts/stored-weights.js';
 import type { AggregateStore } from '../../src/ports/aggregate-store.js';
 import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
@@ -168,7 +168,7 @@ export class MemoryAggregateStore implements AggregateStore {
   }
 
   async listLatencyTiles(day: string, grain: TileGrain): Promise<LatencyTileDocument[]> {
-    return [...this.latency.values()].filter((t) => t.pk === `latency:${day}` && t.grain === grain).map(clone);
+    return [...this.latency.values()].filter((t) => t.pk === `latency:${day}` && t.grain === grain && t.schema === LATENCY_TILE_SCHEMA).map(clone);
   }
 
   async getWeights(deployment: string): Promise<StoredWeights | null> {

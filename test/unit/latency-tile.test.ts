@@ -10,6 +10,7 @@ import { joinAll } from '../../src/domain/join.js';
 import {
   LATENCY_METRICS,
   LatencyTileSet,
+  UNKNOWN_BACKEND,
   UNKNOWN_DEPLOYMENT,
   addObservation,
   buildTiles,
@@ -54,7 +55,7 @@ function expectWithinAccuracy(estimate: number, exact: number, accuracy = 0.01):
 }
 
 function record(overrides: Partial<LatencyRecordInput> & { correlationId?: string } = {}): LatencyRecordInput & { correlationId?: string } {
-  return { time: '2026-11-21T10:01:00.000Z', regionCode: 'eastus', modelDeploymentName: 'gpt-4o-prod', status: 200, durationMs: 1000, ...overrides };
+  return { time: '2026-11-21T10:01:00.000Z', account: 'contoso-aoai-eastus', regionCode: 'eastus', modelDeploymentName: 'gpt-4o-prod', status: 200, durationMs: 1000, ...overrides };
 }
 
 function entry(overrides: Partial<LedgerEntry> = {}): LedgerEntry {
@@ -83,10 +84,10 @@ function matched(durationMs: number, regionCode: string | null = 'eastus'): Ledg
 }
 
 /** A 5-minute tile holding the given service durations (one record each). */
-function tileOf(values: readonly number[], key = tileKey('eastus', 'gpt-4o-prod', T0)): LatencyTile {
+function tileOf(values: readonly number[], key = tileKey('eastus', 'gpt-4o-prod', T0, '5m', 'aoai-eastus')): LatencyTile {
   const tile = emptyTile(key);
   for (const durationMs of values) {
-    addObservation(tile, observationFromRecord(record({ time: key.windowStart, regionCode: key.regionCode, modelDeploymentName: key.deployment, durationMs }))!);
+    addObservation(tile, observationFromRecord(record({ time: key.windowStart, regionCode: key.regionCode, modelDeploymentName: key.deployment, durationMs }), key.backendId)!);
   }
   return tile;
 }
@@ -138,7 +139,7 @@ describe('latency tile: documents', () => {
     expect(latencyTileDocumentSchema.parse(JSON.parse(JSON.stringify(doc)))).toEqual(doc);
     expect(doc.id).toBe(tileId(tile.key));
     expect(serializeTile(tileOf([1])).id).toBe(doc.id);
-    expect(serializeTile(tileOf([1], tileKey('eastus', 'gpt-4o-prod', T0, 'hour'))).id).not.toBe(doc.id);
+    expect(serializeTile(tileOf([1], tileKey('eastus', 'gpt-4o-prod', T0, 'hour', 'aoai-eastus'))).id).not.toBe(doc.id);
     expect(doc.pk).toBe('latency:2026-11-21');
     expect(doc.windowEnd).toBe('2026-11-21T10:05:00.000Z');
     expect(doc.requests).toBe(2000);
@@ -221,9 +222,10 @@ describe('latency tile: merging', () => {
     const a = tileOf([1]);
     expect(() => mergeTiles(a, tileOf([1], tileKey('japaneast', 'gpt-4o-prod', T0)))).toThrow(/cannot be merged/);
     expect(() => mergeTiles(a, tileOf([1], tileKey('eastus', 'o3-mini', T0)))).toThrow(/cannot be merged/);
-    expect(() => mergeTiles(a, tileOf([1], tileKey('eastus', 'gpt-4o-prod', '2026-11-21T10:05:00.000Z')))).toThrow(/cannot be merged/);
+    expect(() => mergeTiles(a, tileOf([1], tileKey('eastus', 'gpt-4o-prod', '2026-11-21T10:05:00.000Z', '5m', 'aoai-eastus')))).toThrow(/cannot be merged/);
+    expect(() => mergeTiles(a, tileOf([1], tileKey('eastus', 'gpt-4o-prod', T0, '5m', 'aoai-eastus-2')))).toThrow(/cannot be merged/);
     // Into an explicit hour key, windows of the same hour merge.
-    const hour = mergeTiles(a, tileOf([2], tileKey('eastus', 'gpt-4o-prod', '2026-11-21T10:55:00.000Z')), tileKey('eastus', 'gpt-4o-prod', T0, 'hour'));
+    const hour = mergeTiles(a, tileOf([2], tileKey('eastus', 'gpt-4o-prod', '2026-11-21T10:55:00.000Z', '5m', 'aoai-eastus')), tileKey('eastus', 'gpt-4o-prod', T0, 'hour', 'aoai-eastus'));
     expect(hour.requests).toBe(2);
     expect(() => addObservation(a, observationFromRecord(record({ time: '2026-11-21T10:07:00.000Z' }))!)).toThrow(/does not belong/);
   });
@@ -233,6 +235,7 @@ describe('latency tile: roll-up', () => {
   const random = new Random(5);
   const records = Array.from({ length: 3000 }, (_, i) => ({
     correlationId: `c-${i}`,
+    account: 'contoso-aoai',
     time: new Date(Date.parse('2026-11-21T00:00:00Z') + random.int(0, 2 * 86_400_000 - 1)).toISOString(),
     regionCode: random.pick(['eastus', 'japaneast']),
     modelDeploymentName: random.pick(['gpt-4o-prod', 'gpt-4o-mini']),
@@ -344,7 +347,7 @@ describe('latency tile: records and entries combined', () => {
   it('leaves a clone independent of its original', () => {
     const tile = tileOf([1, 2, 3]);
     const copy = cloneTile(tile);
-    addObservation(copy, observationFromRecord(record({ time: T0, durationMs: 99 }))!);
+    addObservation(copy, observationFromRecord(record({ time: T0, durationMs: 99 }), 'aoai-eastus')!);
     expect(tile.requests).toBe(3);
     expect(summary(tile, 'serviceMs').max).toBe(3);
     expect(summary(copy, 'serviceMs').max).toBe(99);
@@ -370,7 +373,9 @@ describe('latency tile set', () => {
   const region = fc.constantFrom('eastus', 'japaneast', '');
   const deployment = fc.constantFrom('gpt-4o-prod', 'gpt-4o-mini', '');
   const latency = fc.oneof(fc.double({ min: 0, max: 1e5, noNaN: true }), fc.constantFrom(-3, Number.NaN, Infinity));
+  // An account no entry names: its records stay with the (unknown) backend (attribution has its own test).
   const anyRecord = fc.record({
+    account: fc.constant('direct-only-account'),
     time: anyTime,
     regionCode: fc.option(region),
     modelDeploymentName: fc.option(deployment),
@@ -401,13 +406,13 @@ describe('latency tile set', () => {
   function tilesOneByOne(observations: readonly LatencyObservation[], grain: TileGrain): LatencyTile[] {
     const tiles = new Map<string, LatencyTile>();
     for (const observation of observations) {
-      const key = tileKey(observation.regionCode, observation.deployment, observation.time, grain);
+      const key = tileKey(observation.regionCode, observation.deployment, observation.time, grain, observation.backendId);
       const id = tileId(key);
       const tile = tiles.get(id) ?? emptyTile(key);
       addObservation(tile, observation);
       tiles.set(id, tile);
     }
-    const order = (tile: LatencyTile) => `${tile.key.regionCode}|${tile.key.deployment}|${tile.key.windowStart}`;
+    const order = (tile: LatencyTile) => `${tile.key.regionCode}|${tile.key.backendId}|${tile.key.deployment}|${tile.key.windowStart}`;
     return [...tiles.values()].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
   }
 
@@ -449,29 +454,55 @@ describe('latency tile: a simulated day', () => {
   });
   const joined = joinAll(entries, records).entries;
   const dayTiles = rollUp(buildTiles({ records, entries: joined }), 'day');
-  const byDeployment = (deployment: string) => new Map(dayTiles.filter((t) => t.key.deployment === deployment).map((t) => [t.key.regionCode, t]));
+  const byDeployment = (deployment: string) => new Map(dayTiles.filter((t) => t.key.deployment === deployment).map((t) => [t.key.backendId, t]));
 
   it('counts every record once, gateway traffic and direct calls alike', () => {
     expect(dayTiles.reduce((sum, t) => sum + t.requests, 0)).toBe(new Set(records.map((r) => r.correlationId)).size);
     expect(new Set(dayTiles.map((t) => t.key.regionCode))).toEqual(new Set(BACKENDS.map((b) => b.regionCode)));
   });
 
+  it('keeps each backend apart, two in one region too, and counts records for the backend in front of their account', () => {
+    const gatewayBackends = new Set(dayTiles.filter((t) => t.key.backendId !== UNKNOWN_BACKEND).map((t) => t.key.backendId));
+    expect([...gatewayBackends].sort()).toEqual(BACKENDS.map((b) => b.backendId).sort());
+    const eastus = dayTiles.filter((t) => t.key.regionCode === 'eastus' && t.key.deployment === 'gpt-4o-prod' && t.key.backendId !== UNKNOWN_BACKEND);
+    expect(eastus.map((t) => t.key.backendId).sort()).toEqual(['aoai-eastus', 'aoai-eastus-2']);
+    for (const backend of BACKENDS) {
+      const counted = dayTiles.filter((t) => t.key.backendId === backend.backendId).reduce((sum, t) => sum + t.requests, 0);
+      const ofAccount = new Set(records.filter((r) => r.account === backend.account).map((r) => r.correlationId)).size;
+      expect(counted, backend.backendId).toBe(ofAccount);
+    }
+  });
+
+  it('attributes records to their backend whatever the order of records and entries', () => {
+    const recordsFirst = new LatencyTileSet('day');
+    const entriesFirst = new LatencyTileSet('day');
+    const distinct = [...new Map(records.map((r) => [r.correlationId, r])).values()];
+    for (const r of distinct) recordsFirst.addRecord(r);
+    for (const e of joined) recordsFirst.addEntry(e);
+    for (const e of joined) entriesFirst.addEntry(e);
+    for (const r of distinct) entriesFirst.addRecord(r);
+    const summaryOf = (set: LatencyTileSet) => set.list().map((t) => [t.key.backendId, t.key.deployment, t.requests, t.sketches.msPerOutputToken.count]);
+    expect(summaryOf(recordsFirst)).toEqual(summaryOf(entriesFirst));
+    expect(recordsFirst.backendOf('contoso-aoai-eastus-2')).toBe('aoai-eastus-2');
+    expect(recordsFirst.backendOf('an-account-no-gateway-request-reached')).toBe(UNKNOWN_BACKEND);
+  });
+
   it('shows japaneast with the highest p50 service duration for every deployment', () => {
     for (const { deployment } of DEPLOYMENTS) {
       const tiles = byDeployment(deployment);
-      const p50 = (region: string) => percentiles(tiles.get(region)!)!.p50Ms;
-      const others = BACKENDS.filter((b) => b.regionCode !== 'japaneast').map((b) => p50(b.regionCode));
-      expect(p50('japaneast'), deployment).toBeGreaterThan(Math.max(...others));
+      const p50 = (backendId: string) => percentiles(tiles.get(backendId)!)!.p50Ms;
+      const others = BACKENDS.filter((b) => b.regionCode !== 'japaneast').map((b) => p50(b.backendId));
+      expect(p50('aoai-japaneast'), deployment).toBeGreaterThan(Math.max(...others));
     }
   });
 
   it('shows japaneast with the highest p50 ms per output token, and francecentral with the highest 429 share', () => {
     const tiles = byDeployment('gpt-4o-prod');
-    const msPerToken = (region: string) => percentiles(tiles.get(region)!, 'msPerOutputToken')!.p50Ms;
-    const others = BACKENDS.filter((b) => b.regionCode !== 'japaneast').map((b) => msPerToken(b.regionCode));
-    expect(msPerToken('japaneast')).toBeGreaterThan(Math.max(...others));
+    const msPerToken = (backendId: string) => percentiles(tiles.get(backendId)!, 'msPerOutputToken')!.p50Ms;
+    const others = BACKENDS.filter((b) => b.regionCode !== 'japaneast').map((b) => msPerToken(b.backendId));
+    expect(msPerToken('aoai-japaneast')).toBeGreaterThan(Math.max(...others));
     const throttleShare = (t: LatencyTile) => t.throttled / t.requests;
-    const worst = [...tiles.values()].sort((a, b) => throttleShare(b) - throttleShare(a))[0]!;
+    const worst = [...tiles.values()].filter((t) => t.requests >= 20).sort((a, b) => throttleShare(b) - throttleShare(a))[0]!;
     expect(worst.key.regionCode).toBe('francecentral');
     expect(throttleShare(worst)).toBeGreaterThan(0.2);
   });

@@ -12,7 +12,7 @@ import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { parseRequestResponse } from '../../src/domain/diagnostic-parsing.js';
 import { normalizeEvent } from '../../src/domain/event-normalization.js';
 import { joinAll } from '../../src/domain/join.js';
-import { addObservation, buildTiles, emptyTile, observationFromRecord, rollUp, tileKey } from '../../src/domain/latency-tile.js';
+import { addObservation, buildTiles, emptyTile, observationFromRecord, rollUp, tileKey, UNKNOWN_BACKEND } from '../../src/domain/latency-tile.js';
 import { toLedgerEntry } from '../../src/domain/ledger.js';
 import { backendStatsFromTile, largestRemainder, recommendWeights, type BackendStats, type WeightsRecommendation } from '../../src/domain/weights.js';
 import { BACKENDS } from '../../src/simulator/population.js';
@@ -112,12 +112,14 @@ describe('recommendWeights: from a simulated day’s latency tiles', () => {
       }
     });
     const tiles = rollUp(buildTiles({ records, entries: joinAll(entries, records).entries }), 'day').filter((t) => t.key.deployment === 'gpt-4o-prod');
-    const backends = tiles.map((tile) => backendStatsFromTile(BACKENDS.find((b) => b.regionCode === tile.key.regionCode)!.backendId, tile));
-    expect(backends).toHaveLength(4);
+    const backends = tiles.filter((t) => t.key.backendId !== UNKNOWN_BACKEND).map((tile) => backendStatsFromTile(tile.key.backendId, tile));
+    expect(backends.map((b) => b.backendId).sort()).toEqual(BACKENDS.map((b) => b.backendId).sort());
     const rec = recommendWeights({ deployment: 'gpt-4o-prod', backends });
     expect(rec.basis).toBe('ms-per-output-token');
     expect(sum(rec)).toBe(100);
     expect([...rec.weights].sort((a, b) => a.weight - b.weight)[0]!.backendId).toBe('aoai-japaneast');
+    // Two accounts in East US stay two pool members, each with its region.
+    expect(rec.weights.filter((w) => w.regionCode === 'eastus').map((w) => w.backendId)).toEqual(['aoai-eastus', 'aoai-eastus-2']);
     const france = backends.find((b) => b.backendId === 'aoai-francecentral')!;
     expect(france.throttleRate).toBeGreaterThan(0.2);
     const unthrottled = recommendWeights({ deployment: 'gpt-4o-prod', backends: backends.map((b) => (b === france ? { ...b, throttleRate: 0.01 } : b)) });
@@ -206,7 +208,7 @@ describe('recommendWeights: rules', () => {
   it('converges to the unconstrained recommendation in steps of at most maxStepPct', () => {
     const backends = simulatedStats();
     const target = recommendWeights({ deployment: 'd', backends });
-    let previous: Record<string, number> = { 'aoai-eastus': 0, 'aoai-francecentral': 0, 'aoai-japaneast': 100, 'aoai-swedencentral': 0 };
+    let previous: Record<string, number> = Object.fromEntries(BACKENDS.map((b) => [b.backendId, b.backendId === 'aoai-japaneast' ? 100 : 0]));
     let runs = 0;
     for (; runs < 10; runs++) {
       const rec = recommendWeights({ deployment: 'd', backends, previous });
@@ -232,7 +234,7 @@ describe('recommendWeights: rules', () => {
   it('reads its statistics from a latency tile', () => {
     const tile = emptyTile(tileKey('eastus', 'gpt-4o-prod', '2026-11-21T00:00:00.000Z', 'day'));
     const add = (status: number, durationMs: number) =>
-      addObservation(tile, observationFromRecord({ time: '2026-11-21T08:00:00.000Z', regionCode: 'eastus', modelDeploymentName: 'gpt-4o-prod', status, durationMs })!);
+      addObservation(tile, observationFromRecord({ time: '2026-11-21T08:00:00.000Z', account: 'contoso-aoai-eastus', regionCode: 'eastus', modelDeploymentName: 'gpt-4o-prod', status, durationMs })!);
     for (let i = 0; i < 90; i++) add(200, 1000 + i * 10);
     for (let i = 0; i < 8; i++) add(429, 10);
     for (let i = 0; i < 2; i++) add(503, 20);

@@ -1,6 +1,6 @@
 import type { Container } from '@azure/cosmos';
 import { chargebackTileSchema, dirtyWindowSchema, type ChargebackTile, type DirtyWindow } from '../../contracts/chargeback-tile.js';
-import { latencyTileDocumentSchema, type LatencyTileDocument, type TileGrain } from '../../contracts/latency-tile-document.js';
+import { LATENCY_TILE_SCHEMA, latencyTileDocumentSchema, type LatencyTileDocument, type TileGrain } from '../../contracts/latency-tile-document.js';
 import { storedWeightsSchema, type StoredWeights } from '../../contracts/stored-weights.js';
 import type { AggregateStore } from '../../ports/aggregate-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
@@ -35,7 +35,14 @@ export class CosmosAggregateStore implements AggregateStore {
   async listLatencyTiles(day: string, grain: TileGrain, options: StoreOptions = {}): Promise<LatencyTileDocument[]> {
     const pk = `latency:${day}`;
     const tiles: LatencyTileDocument[] = [];
-    const query = { query: 'SELECT * FROM c WHERE c.pk = @pk AND c.grain = @grain', parameters: [{ name: '@pk', value: pk }, { name: '@grain', value: grain }] };
+    const query = {
+      query: 'SELECT * FROM c WHERE c.pk = @pk AND c.grain = @grain AND c.schema = @schema',
+      parameters: [
+        { name: '@pk', value: pk },
+        { name: '@grain', value: grain },
+        { name: '@schema', value: LATENCY_TILE_SCHEMA },
+      ],
+    };
     for await (const page of queryPages(this.container, query, (doc) => latencyTileDocumentSchema.parse(doc), { ...options, partitionKey: pk })) tiles.push(...page);
     return tiles;
   }
