@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { apimServiceNameSchema, poolNameFor, toArmTemplate, toBicepFile } from '../../src/contracts/apim-backend-pool.js';
 import { describeIssues } from '../../src/domain/event-normalization.js';
+import { thresholdsReport } from '../../src/domain/reconciliation.js';
 import type { AggregateStore } from '../../src/ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
 import type { LedgerStore } from '../../src/ports/ledger-store.js';
@@ -79,13 +80,13 @@ export function createTrafficHandler(ports: () => OperationsPorts) {
   };
 }
 
-/** `GET /api/reconciliation?from&to`: stored check results of the window (role Operations.Read). */
+/** `GET /api/reconciliation?from&to`: stored check results of the window and the thresholds that graded them (role Operations.Read). */
 export function createReconciliationHandler(results: () => ReconciliationStore) {
   return async (request: HttpRequest): Promise<HttpResponseInit> => {
     const parsed = parse(request);
     if (!parsed.ok) return parsed.response;
     const { query } = parsed;
     const checks = (await results().listResults(query)).filter((c) => !query.deployment || c.deployment === query.deployment);
-    return { status: 200, jsonBody: { from: query.from.toISOString(), to: query.to.toISOString(), checks } };
+    return { status: 200, jsonBody: { from: query.from.toISOString(), to: query.to.toISOString(), thresholds: thresholdsReport(), checks } };
   };
 }

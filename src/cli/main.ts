@@ -12,6 +12,7 @@ import { startLocalApi } from '../local/local-api.js';
 import { demoTokens } from '../local/token-issuer.js';
 import { analyzeFiles } from '../services/analyze-files.js';
 import { reconcileFiles } from '../services/reconcile-files.js';
+import { describeThresholds, thresholdsReport } from '../domain/reconciliation.js';
 import { directoryCommand } from './commands/directory.js';
 import { fetchReport } from './report-client.js';
 import { apimServiceNameSchema, toWeightsTable } from '../contracts/apim-backend-pool.js';
@@ -54,6 +55,12 @@ function costTable(rows: readonly ChargebackRow[], label: string, total: { cost:
   );
 }
 
+/** The reconciliation thresholds, one line per graded check (bypass always flags: any direct call is worth a look). */
+function thresholdLines(): string {
+  const rules = Object.entries(describeThresholds()).map(([check, rule]) => `${check} thresholds: ${rule}\n`);
+  return rules.join('') + 'bypass: every direct call warns; one made with an account key fails\n';
+}
+
 function printSummary(summary: DemoSummary): void {
   const out = process.stdout;
   out.write('\nCost per team\n' + costTable(summary.chargeback.team.rows, 'team', summary.chargeback.team.totals) + '\n');
@@ -72,7 +79,7 @@ function printSummary(summary: DemoSummary): void {
     counts[c.status] = (counts[c.status] ?? 0) + 1;
     statuses.set(c.check, counts);
   }
-  out.write('\nReconciliation (hour x deployment results)\n' + formatTable(['check', 'ok', 'warn', 'fail'], [...statuses].map(([check, n]) => [check, n['ok'] ?? 0, n['warn'] ?? 0, n['fail'] ?? 0])) + '\n');
+  out.write('\nReconciliation (hour x deployment results)\n' + formatTable(['check', 'ok', 'warn', 'fail'], [...statuses].map(([check, n]) => [check, n['ok'] ?? 0, n['warn'] ?? 0, n['fail'] ?? 0])) + '\n' + thresholdLines());
   const d = summary.delivery;
   out.write(`\nDelivered ${d.events.toLocaleString('en-US')} events in ${d.deliveries} batches (${d.redeliveries} redelivered).\n`);
   out.write('\nChecks against the simulator\'s ground truth\n');
@@ -178,14 +185,14 @@ export function buildCli(): Command {
       });
       if (opts.format === 'json') {
         const rows = checks.map(({ check, window, deployment, expected, actual, driftPct, status, gatewayOnly, diagnosticsOnly }) => ({ check, window, deployment, expected, actual, driftPct, status, gatewayOnly, diagnosticsOnly }));
-        return void process.stdout.write(JSON.stringify({ checks: rows }, null, 2) + '\n');
+        return void process.stdout.write(JSON.stringify({ thresholds: thresholdsReport(), checks: rows }, null, 2) + '\n');
       }
       const flagged = checks.filter((c) => c.status !== 'ok');
       process.stdout.write(
         formatTable(
           ['check', 'window', 'deployment', 'expected', 'actual', 'drift %', 'status', 'gateway only', 'diagnostics only'],
           flagged.map((c) => [c.check, c.window, c.deployment, c.expected, c.actual, c.driftPct === null ? '' : c.driftPct.toFixed(2), c.status, c.gatewayOnlyCount, c.diagnosticsOnlyCount]),
-        ) + `\n${checks.length - flagged.length} of ${checks.length} results ok\n`,
+        ) + `\n${checks.length - flagged.length} of ${checks.length} results ok\n${thresholdLines()}`,
       );
     });
 

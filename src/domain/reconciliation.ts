@@ -10,6 +10,10 @@ import { joinKey } from './join.js';
  * - `metrics-tokens`: Azure Monitor `ProcessedPromptTokens` + `GeneratedTokens` vs ledger tokens. Metrics also
  *   count traffic the ledger cannot see (bypass calls, lost events), hence the wider default tolerance.
  * `expected` is Azure's side, `actual` the ledger's; drift is (actual − expected) / expected in percent.
+ *
+ * Grading does not cry wolf over small numbers: a difference fails only when it exceeds both an absolute
+ * tolerance and a percentage, and the percentage is taken of at least `minCount` (one missing record in a
+ * 5-request hour is not "20 %"). See `Thresholds` and `describeThresholds`.
  */
 export const CHECKS = ['requests', 'bypass', 'llm-tokens', 'metrics-tokens'] as const;
 export type CheckName = (typeof CHECKS)[number];
@@ -32,18 +36,67 @@ export interface CheckResult {
   readonly diagnosticsOnlyCount: number;
 }
 
+/**
+ * When a window's difference (in the check's unit) warns or fails: above `max(absolute, pct % of
+ * max(base, minCount))` for `warnPct` and `failPct`, where the base is Azure's count for the token checks and
+ * the ledger's requests for `requests`. At or below both limits the window is ok, even with ids
+ * on one side only (they are still listed).
+ *
+ * For `requests` the difference is the number of ledger requests without a `RequestResponse` record (diagnostic
+ * logs are best effort: records arrive late or not at all), and a separate rule applies to the other side:
+ * more than `maxLostRequests` records of the gateway's own identity without a ledger request (gateway events
+ * lost before the ledger: usage nobody is charged for) fail the window. For the token checks the difference
+ * is |ledger − Azure| in tokens.
+ */
 export interface Thresholds {
   readonly warnPct: number;
   readonly failPct: number;
-  /** A difference this small (in the check's unit) is ok whatever its percentage: a quiet hour is not an alarm. */
-  readonly minAbsolute?: number;
+  /** A difference this small (in the check's unit) is ok whatever its percentage. */
+  readonly absolute: number;
+  /** Percentages are taken of at least this many (requests or tokens): a quiet hour is not an alarm. */
+  readonly minCount: number;
+  /** `requests` only: gateway requests missing from the ledger that a window tolerates. */
+  readonly maxLostRequests?: number;
 }
 
-export const DEFAULT_THRESHOLDS: Readonly<Record<Exclude<CheckName, 'bypass'>, Thresholds>> = {
-  requests: { warnPct: 0, failPct: 1 },
-  'llm-tokens': { warnPct: 0.5, failPct: 2 },
-  'metrics-tokens': { warnPct: 20, failPct: 40, minAbsolute: 10_000 },
+export type GradedCheck = Exclude<CheckName, 'bypass'>;
+
+export const DEFAULT_THRESHOLDS: Readonly<Record<GradedCheck, Thresholds>> = {
+  // A fault-free simulated day misses about 1 % of records, so a window of n requests misses about Poisson(n/100):
+  // more than max(5, 5 % of max(n, 100)) happens about once in 10,000 windows, while a window whose
+  // diagnostics stopped still fails from 6 requests on.
+  requests: { warnPct: 2, failPct: 5, absolute: 5, minCount: 100, maxLostRequests: 0 },
+  'llm-tokens': { warnPct: 0.5, failPct: 2, absolute: 0, minCount: 0 },
+  // Metrics also count calls the ledger cannot see (bypass calls, lost events), hence the wider band.
+  'metrics-tokens': { warnPct: 10, failPct: 25, absolute: 10_000, minCount: 0 },
 };
+
+/** The thresholds as reports show them: each graded check's numbers and the sentence that explains them. */
+export function thresholdsReport(thresholds: Readonly<Record<GradedCheck, Thresholds>> = DEFAULT_THRESHOLDS): Record<GradedCheck, Thresholds & { readonly rule: string }> {
+  const rules = describeThresholds(thresholds);
+  return {
+    requests: { ...thresholds.requests, rule: rules.requests },
+    'llm-tokens': { ...thresholds['llm-tokens'], rule: rules['llm-tokens'] },
+    'metrics-tokens': { ...thresholds['metrics-tokens'], rule: rules['metrics-tokens'] },
+  };
+}
+
+/** The limit a difference must exceed to reach `pct` of `base` (see `Thresholds`). */
+export function limitOf(thresholds: Thresholds, pct: number, base: number): number {
+  return Math.max(thresholds.absolute, (pct / 100) * Math.max(base, thresholds.minCount));
+}
+
+/** One sentence per graded check saying when it warns and fails, for reports. */
+export function describeThresholds(thresholds: Readonly<Record<GradedCheck, Thresholds>> = DEFAULT_THRESHOLDS): Record<GradedCheck, string> {
+  const band = (t: Thresholds, unit: string, base: string) =>
+    `warn above max(${t.absolute} ${unit}, ${t.warnPct} % of max(${base}, ${t.minCount})), fail above max(${t.absolute} ${unit}, ${t.failPct} % of max(${base}, ${t.minCount}))`;
+  const r = thresholds.requests;
+  return {
+    requests: `ledger requests without a RequestResponse record: ${band(r, 'requests', 'ledger requests')}; gateway requests missing from the ledger: fail above ${r.maxLostRequests ?? 0}`,
+    'llm-tokens': `|ledger - APIM LLM log| tokens: ${band(thresholds['llm-tokens'], 'tokens', 'LLM log tokens')}`,
+    'metrics-tokens': `|ledger - Azure Monitor| tokens: ${band(thresholds['metrics-tokens'], 'tokens', 'metric tokens')}`,
+  };
+}
 
 export interface LlmUsageRow {
   readonly gatewayRequestId: string;
@@ -67,7 +120,7 @@ export interface ReconciliationInput {
   readonly metrics?: readonly MetricTokens[];
   /** The gateway's managed identities: an unmatched record with one of them is a lost gateway event, not a bypass. */
   readonly gatewayObjectIds: ReadonlySet<string>;
-  readonly thresholds?: Partial<typeof DEFAULT_THRESHOLDS>;
+  readonly thresholds?: Partial<Record<GradedCheck, Thresholds>>;
   readonly maxSample?: number;
 }
 
@@ -87,7 +140,7 @@ class Cells {
     return cell;
   }
 
-  results(check: CheckName, status: (cell: { expected: number; actual: number; driftPct: number | null; gatewayOnly: string[]; diagnosticsOnly: string[] }) => CheckStatus, maxSample: number): CheckResult[] {
+  results(check: CheckName, status: (cell: GradedCell) => CheckStatus, maxSample: number): CheckResult[] {
     return [...this.cells.values()]
       .sort((a, b) => (a.window < b.window ? -1 : a.window > b.window ? 1 : a.deployment < b.deployment ? -1 : 1))
       .map((cell) => {
@@ -110,14 +163,24 @@ class Cells {
   }
 }
 
+type GradedCell = { expected: number; actual: number; driftPct: number | null; gatewayOnly: string[]; diagnosticsOnly: string[] };
+
+function band(thresholds: Thresholds, difference: number, base: number): CheckStatus {
+  if (difference > limitOf(thresholds, thresholds.failPct, base)) return 'fail';
+  if (difference > limitOf(thresholds, thresholds.warnPct, base)) return 'warn';
+  return 'ok';
+}
+
+/** Token checks: the net difference between the ledger and Azure's count. */
 function graded(thresholds: Thresholds) {
-  return (cell: { expected: number; actual: number; driftPct: number | null; gatewayOnly: string[]; diagnosticsOnly: string[] }): CheckStatus => {
-    const oneSided = cell.gatewayOnly.length > 0 || cell.diagnosticsOnly.length > 0;
-    if (!oneSided && Math.abs(cell.actual - cell.expected) <= (thresholds.minAbsolute ?? 0)) return 'ok';
-    const drift = cell.driftPct === null ? Infinity : Math.abs(cell.driftPct);
-    if (drift > thresholds.failPct) return 'fail';
-    if (drift > thresholds.warnPct || cell.gatewayOnly.length > 0 || cell.diagnosticsOnly.length > 0) return 'warn';
-    return 'ok';
+  return (cell: GradedCell): CheckStatus => band(thresholds, Math.abs(cell.actual - cell.expected), cell.expected);
+}
+
+/** `requests`: records missing (best effort on Azure's side) in the band; requests lost by the ledger strictly. */
+function gradedRequests(thresholds: Thresholds) {
+  return (cell: GradedCell): CheckStatus => {
+    if (cell.diagnosticsOnly.length > (thresholds.maxLostRequests ?? 0)) return 'fail';
+    return band(thresholds, cell.gatewayOnly.length, cell.actual);
   };
 }
 
@@ -162,7 +225,7 @@ export function reconcile(input: ReconciliationInput): CheckResult[] {
       cell.actual++;
       cell.gatewayOnly.push(key);
     }
-    results.push(...requests.results('requests', graded(thresholds.requests), maxSample));
+    results.push(...requests.results('requests', gradedRequests(thresholds.requests), maxSample));
     // Any direct call is worth a look; one made with an account key means keys are still enabled.
     results.push(...bypass.results('bypass', (cell) => (cell.diagnosticsOnly.some((id) => keyBased.has(id)) ? 'fail' : 'warn'), maxSample));
   }

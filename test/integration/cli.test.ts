@@ -61,6 +61,29 @@ describe('tokenledger CLI', () => {
     await expect(cli('weights', '--format', 'apim', '--apim-service', 'not a name', '--api', 'http://127.0.0.1:9')).rejects.toMatchObject({ stderr: expect.stringMatching(/--apim-service "not a name": an API Management service name/) });
   });
 
+  it('reconcile finds no requests failure on a fault-free simulated day, and fails the windows of lost events with --faults', async () => {
+    type Output = { thresholds: Record<string, { rule: string }>; checks: { check: string; window: string; deployment: string; status: string; diagnosticsOnly: string[] }[] };
+    const reconcileDay = async (...faults: string[]) => {
+      const out = await mkdtemp(join(tmpdir(), 'tokenledger-reconcile-'));
+      await cli('simulate', '--requests', '6000', '--seed', '3', '--day', '2026-10-15', ...faults, '--out', out);
+      const truth = JSON.parse(await readFile(join(out, 'ground-truth.json'), 'utf8')) as { reconciliation: { gatewayObjectId: string; lostEvents: string[] } };
+      const files = ['--events', join(out, 'events.jsonl'), '--diagnostics', join(out, 'diagnostics'), '--llm-log', join(out, 'llm-log.jsonl'), '--metrics', join(out, 'metrics.json')];
+      const { stdout } = await cli('reconcile', ...files, '--gateway-object-ids', truth.reconciliation.gatewayObjectId, '--format', 'json');
+      const table = (await cli('reconcile', ...files, '--gateway-object-ids', truth.reconciliation.gatewayObjectId)).stdout;
+      return { output: JSON.parse(stdout) as Output, table, lost: truth.reconciliation.lostEvents };
+    };
+    const clean = await reconcileDay();
+    expect(Object.keys(clean.output.thresholds).sort()).toEqual(['llm-tokens', 'metrics-tokens', 'requests']);
+    expect(clean.output.thresholds['requests']!.rule).toMatch(/fail above max\(5 requests, 5 % of max\(ledger requests, 100\)\)/);
+    expect(clean.table).toMatch(/^requests thresholds: .*fail above/m);
+    expect(clean.output.checks.filter((c) => c.check === 'requests' && c.status === 'fail')).toEqual([]);
+
+    const faulty = await reconcileDay('--faults');
+    expect(faulty.lost.length).toBeGreaterThan(0);
+    const failed = faulty.output.checks.filter((c) => c.check === 'requests' && c.status === 'fail');
+    expect(failed.flatMap((c) => c.diagnosticsOnly).sort()).toEqual([...faulty.lost].sort());
+  });
+
   it('rejects a non-numeric --requests with a clear message', async () => {
     await expect(cli('simulate', '--requests', 'many', '--out', tmpdir())).rejects.toMatchObject({ stderr: expect.stringMatching(/expected a positive integer/) });
   });

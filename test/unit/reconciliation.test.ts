@@ -2,10 +2,30 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CheckResult } from '../../src/domain/reconciliation.js';
+import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js';
+import { DEFAULT_THRESHOLDS, describeThresholds, limitOf, reconcile, type CheckResult, type Thresholds } from '../../src/domain/reconciliation.js';
 import { reconcileFiles } from '../../src/services/reconcile-files.js';
 import { SIMULATION_FILES, writeSimulation } from '../../src/simulator/files.js';
 import { simulateDay, type GroundTruth } from '../../src/simulator/traffic.js';
+import { ledgerEntry } from '../support/ledger-entries.js';
+
+function diagnosticRecord(correlationId: string): DiagnosticRecord {
+  return {
+    correlationId,
+    time: '2026-10-15T10:00:01.000Z',
+    resourceId: '/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/CONTOSO-AOAI-EASTUS',
+    account: 'contoso-aoai-eastus',
+    regionCode: 'eastus',
+    operationName: 'ChatCompletions_Create',
+    durationMs: 900,
+    status: 200,
+    objectId: null,
+    streamType: 'Non-Streaming',
+    modelDeploymentName: 'gpt-4o-prod',
+    modelName: 'gpt-4o',
+    modelVersion: '2024-08-06',
+  };
+}
 
 describe("reconciliation over the simulator's files with injected faults", () => {
   let checks: CheckResult[];
@@ -35,10 +55,14 @@ describe("reconciliation over the simulator's files with injected faults", () =>
     expect(truth.tokenDrift).not.toBeNull();
   });
 
-  it('requests: lists exactly the lost gateway events and the requests whose diagnostics are missing', () => {
-    expect(ids(notOk('requests'), 'diagnosticsOnly')).toEqual([...truth.lostEvents].sort());
-    expect(ids(notOk('requests'), 'gatewayOnly')).toEqual([...truth.missingDiagnostics].sort());
-    expect(checks.filter((c) => c.check === 'requests' && c.status === 'ok').every((c) => c.expected === c.actual)).toBe(true);
+  it('requests: fails exactly the windows with lost gateway events, and lists the requests whose diagnostics are missing', () => {
+    const failed = checks.filter((c) => c.check === 'requests' && c.status === 'fail');
+    expect(ids(failed, 'diagnosticsOnly')).toEqual([...truth.lostEvents].sort());
+    expect(failed.every((c) => c.diagnosticsOnly.length > 0)).toBe(true);
+    const all = checks.filter((c) => c.check === 'requests');
+    expect(ids(all, 'gatewayOnly')).toEqual([...truth.missingDiagnostics].sort());
+    // About 1 % of records are missing, well inside the tolerance: no window warns for that alone.
+    expect(all.filter((c) => c.status !== 'ok' && c.diagnosticsOnly.length === 0)).toEqual([]);
   });
 
   it('bypass: lists exactly the direct calls, failing the hours with key-based ones', () => {
@@ -49,14 +73,76 @@ describe("reconciliation over the simulator's files with injected faults", () =>
   });
 
   it('llm-tokens: only the lost events differ, and the tokens of every request on both sides agree', () => {
-    expect(ids(notOk('llm-tokens'), 'diagnosticsOnly')).toEqual([...truth.lostGatewayRequestIds].sort());
-    expect(ids(notOk('llm-tokens'), 'gatewayOnly')).toEqual([]);
+    const all = checks.filter((c) => c.check === 'llm-tokens');
+    expect(ids(all, 'diagnosticsOnly')).toEqual([...truth.lostGatewayRequestIds].sort());
+    expect(ids(all, 'gatewayOnly')).toEqual([]);
     expect(notOk('llm-tokens').every((c) => c.diagnosticsOnly.length > 0)).toBe(true);
+    expect(all.filter((c) => c.diagnosticsOnly.length === 0).every((c) => c.expected === c.actual && c.status === 'ok')).toBe(true);
   });
 
   it('metrics-tokens: fails exactly the drifted hour and deployment', () => {
     expect(notOk('metrics-tokens').map((c) => [c.window, c.deployment, c.status])).toEqual([[truth.tokenDrift!.hour, truth.tokenDrift!.deployment, 'fail']]);
     const drifted = notOk('metrics-tokens')[0]!;
     expect(drifted.driftPct!).toBeLessThan(-25);
+  });
+});
+
+describe('reconciliation of a fault-free simulated day', () => {
+  let checks: CheckResult[];
+
+  beforeAll(async () => {
+    const day = simulateDay({ requests: 20_000, seed: 77, day: '2026-10-15' });
+    const dir = await mkdtemp(join(tmpdir(), 'tokenledger-reconcile-'));
+    await writeSimulation(dir, day);
+    checks = await reconcileFiles({
+      eventsFile: join(dir, SIMULATION_FILES.events),
+      diagnosticsDir: join(dir, SIMULATION_FILES.diagnostics),
+      llmLogFile: join(dir, SIMULATION_FILES.llmLog),
+      metricsFile: join(dir, SIMULATION_FILES.metrics),
+      gatewayObjectIds: new Set([day.groundTruth.reconciliation.gatewayObjectId]),
+    });
+  });
+
+  it('fails no requests, LLM-log or metrics window, though some records are missing and some hours are quiet', () => {
+    const requests = checks.filter((c) => c.check === 'requests');
+    expect(requests.some((c) => c.gatewayOnlyCount > 0)).toBe(true);
+    expect(requests.some((c) => c.expected < 100)).toBe(true);
+    expect(checks.filter((c) => c.check !== 'bypass' && c.status === 'fail')).toEqual([]);
+  });
+});
+
+describe('reconciliation thresholds', () => {
+  const entries = (n: number) => Array.from({ length: n }, (_, i) => ledgerEntry({ id: `r-${i}`, apimRequestId: `r-${i}`, gatewayRequestId: `g-${i}`, time: '2026-10-15T10:00:00.000Z', deployment: 'gpt-4o-prod' }));
+  const records = (ids: readonly string[], objectId = 'gateway') =>
+    ids.map((id) => ({ ...diagnosticRecord(id), objectId }));
+  const requestsStatus = (ledger: number, recorded: readonly string[], thresholds?: Thresholds) =>
+    reconcile({ entries: entries(ledger), records: records(recorded), gatewayObjectIds: new Set(['gateway']), ...(thresholds ? { thresholds: { requests: thresholds } } : {}) }).find((c) => c.check === 'requests')!.status;
+  const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `r-${from + i}`);
+
+  it('takes percentages of at least minCount, and tolerates an absolute difference', () => {
+    // One missing record in a 5-request hour: 20 %, yet within the absolute tolerance.
+    expect(requestsStatus(5, ids(0, 4))).toBe('ok');
+    // Ten requests and no record at all: more than 5 requests and more than 5 % of 100.
+    expect(requestsStatus(10, [])).toBe('fail');
+    // 1,000 requests: 20 missing is 2 % (ok), 21 warns, 50 is 5 % (warn), 51 fails.
+    expect(requestsStatus(1000, ids(0, 980))).toBe('ok');
+    expect(requestsStatus(1000, ids(0, 979))).toBe('warn');
+    expect(requestsStatus(1000, ids(0, 950))).toBe('warn');
+    expect(requestsStatus(1000, ids(0, 949))).toBe('fail');
+  });
+
+  it('fails any gateway request missing from the ledger, unless told to tolerate some', () => {
+    const recorded = [...ids(0, 1000), 'lost-1'];
+    expect(requestsStatus(1000, recorded)).toBe('fail');
+    expect(requestsStatus(1000, recorded, { ...DEFAULT_THRESHOLDS.requests, maxLostRequests: 1 })).toBe('ok');
+  });
+
+  it('says what each threshold means', () => {
+    const text = describeThresholds();
+    expect(text.requests).toBe(
+      'ledger requests without a RequestResponse record: warn above max(5 requests, 2 % of max(ledger requests, 100)), fail above max(5 requests, 5 % of max(ledger requests, 100)); gateway requests missing from the ledger: fail above 0',
+    );
+    expect(limitOf(DEFAULT_THRESHOLDS.requests, 5, 5)).toBe(5);
+    expect(limitOf(DEFAULT_THRESHOLDS.requests, 5, 1000)).toBe(50);
   });
 });
