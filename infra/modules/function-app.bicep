@@ -1,4 +1,5 @@
-// The TokenLedger function app on Flex Consumption (Linux, Node 20), running as the user-assigned managed identity.
+// The TokenLedger function app on Flex Consumption (Linux, Node 22: Node 20 reached end of life on 2026-04-30),
+// running as the user-assigned managed identity.
 // Every connection is identity-based: `<connection>__credential: managedidentity` plus the identity's client id.
 // The app settings below are all the settings the code reads (src/config/settings.ts, `%NAME%` and `connection`
 // in functions/); test/unit/infra.test.ts keeps the two in step.
@@ -115,7 +116,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       }
       runtime: {
         name: 'node'
-        version: '20'
+        version: '22'
       }
     }
   }

@@ -445,10 +445,12 @@ describe('infra/: the function app sets every setting the code reads', () => {
     expect(appSettings.get('APPLICATIONINSIGHTS_AUTHENTICATION_STRING')).toMatch(/ClientId=\$\{\w+\}/);
   });
 
-  it('runs Node 20 on Flex Consumption with identity-based deployment storage', () => {
+  it('runs Node 22 on Flex Consumption with identity-based deployment storage, while the package still accepts Node 20', () => {
     const [site] = sites;
     expect(valueOf(site!.body, 'properties.functionAppConfig.runtime.name')).toBe("'node'");
-    expect(valueOf(site!.body, 'properties.functionAppConfig.runtime.version')).toBe("'20'");
+    expect(valueOf(site!.body, 'properties.functionAppConfig.runtime.version')).toBe("'22'");
+    // Node 20 is end of life in Azure, yet the code and lockfile keep working on it (local machines, CI).
+    expect(JSON.parse(readRepoFile('package.json')).engines.node).toBe('>=20');
     expect(valueOf(site!.body, 'properties.functionAppConfig.deployment.storage.authentication.type')).toMatch(/AssignedIdentity'$/);
     expect(valueOf(site!.body, 'identity.type')).toBe("'UserAssigned'");
     const plans = declared('Microsoft.Web/serverfarms');
