@@ -151,7 +151,8 @@ module functionApp 'modules/function-app.bicep' = {
     joinGraceMinutes: joinGraceMinutes
     joinSchedule: joinSchedule
     openAiAccountIds: openAiAccountIds
-    metricsEndpoint: 'https://${location}.metrics.monitor.azure.com'
+    // Each account's own region (its metrics endpoint), read from the account by its diagnostics module.
+    openAiAccountRegions: [for (accountId, i) in openAiAccountIds: openAiDiagnostics[i].outputs.location]
   }
 }
 

@@ -40,8 +40,8 @@ param joinSchedule string = '0 */5 * * * *'
 @description('Azure OpenAI account resource ids whose Azure Monitor token metrics are reconciled.')
 param openAiAccountIds array = []
 
-@description('Regional Azure Monitor metrics endpoint of those accounts (https://<region>.metrics.monitor.azure.com).')
-param metricsEndpoint string
+@description('Azure region of each of those accounts, in the same order: metrics:getBatch is called per region and subscription at https://<region>.metrics.monitor.azure.com.')
+param openAiAccountRegions array = []
 
 @description('NCRONTAB schedule of the reconciliation timer.')
 param reconcileSchedule string = '0 15 * * * *'
@@ -156,8 +156,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     JOIN_SCHEDULE: joinSchedule
     ROLLUP_SCHEDULE: rollupSchedule
     RECONCILE_SCHEDULE: reconcileSchedule
-    AZURE_OPENAI_RESOURCE_IDS: join(openAiAccountIds, ',')
-    METRICS_ENDPOINT: metricsEndpoint
+    AZURE_OPENAI_RESOURCE_IDS: join(map(range(0, length(openAiAccountIds)), i => '${openAiAccountRegions[i]}=${openAiAccountIds[i]}'), ',')
     // Empty: the price table shipped with the package (prices/default-prices.json).
     PRICE_TABLE_PATH: ''
 

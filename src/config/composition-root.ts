@@ -4,6 +4,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { LogsQueryClient } from '@azure/monitor-query-logs';
 import { MetricsClient } from '@azure/monitor-query-metrics';
 import { AzureReconciliationSources } from '../adapters/log-analytics/log-analytics-reconciliation-sources.js';
+import { parseMetricsResources } from '../domain/metrics-batches.js';
 import type { ReconcilePorts } from '../services/reconcile-windows.js';
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -150,7 +151,7 @@ export function reconcilePortsFromEnvironment(settings: Settings): ReconcilePort
   const workspaceId = settings.LOG_ANALYTICS_WORKSPACE_ID;
   if (!workspaceId || !settings.Tables__endpoint) throw new Error('reconciliation needs LOG_ANALYTICS_WORKSPACE_ID and Tables__endpoint');
   const credential = credentialFor(settings);
-  const resourceIds = (settings.AZURE_OPENAI_RESOURCE_IDS ?? '').split(',').map((id) => id.trim()).filter(Boolean);
+  const resources = parseMetricsResources(settings.AZURE_OPENAI_RESOURCE_IDS ?? '');
   const stores = storesFromEnvironment(settings);
   return {
     ledger: stores.ledger,
@@ -159,7 +160,7 @@ export function reconcilePortsFromEnvironment(settings: Settings): ReconcilePort
     sources: new AzureReconciliationSources({
       logs: new LogsQueryClient(credential),
       workspaceId,
-      ...(resourceIds.length > 0 ? { metrics: { client: new MetricsClient(settings.METRICS_ENDPOINT, credential), resourceIds } } : {}),
+      ...(resources.length > 0 ? { metrics: { clientFor: (endpoint: string) => new MetricsClient(endpoint, credential), resources } } : {}),
     }),
   };
 }

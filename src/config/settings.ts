@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseMetricsResources } from '../domain/metrics-batches.js';
 
 /**
  * Settings come from app settings / environment variables. Production uses identity-based connections
@@ -31,10 +32,20 @@ export const settingsSchema = z
     PRICE_TABLE_PATH: z.string().optional(),
     /** NCRONTAB schedule of the reconciliation timer (%RECONCILE_SCHEDULE%). */
     RECONCILE_SCHEDULE: z.string().default('0 15 * * * *'),
-    /** Azure OpenAI account resource ids whose Azure Monitor metrics are reconciled. Comma-separated. */
-    AZURE_OPENAI_RESOURCE_IDS: z.string().optional(),
-    /** Regional Azure Monitor metrics endpoint (`https://<region>.metrics.monitor.azure.com`) of those accounts. */
-    METRICS_ENDPOINT: z.url().default('https://eastus.metrics.monitor.azure.com'),
+    /**
+     * Azure OpenAI accounts whose Azure Monitor metrics are reconciled: comma-separated `<region>=<resource id>`
+     * (`metrics:getBatch` is called per region and subscription at `https://<region>.metrics.monitor.azure.com`).
+     */
+    AZURE_OPENAI_RESOURCE_IDS: z
+      .string()
+      .optional()
+      .superRefine((value, ctx) => {
+        try {
+          parseMetricsResources(value ?? '');
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      }),
     /** NCRONTAB schedule of the chargeback rollup timer (%ROLLUP_SCHEDULE%). */
     ROLLUP_SCHEDULE: z.string().default('30 */5 * * * *'),
     /** Minutes after which a ledger entry without diagnostics is final as "no diagnostics". */

@@ -1,0 +1,70 @@
+import { MetricsClient } from '@azure/monitor-query-metrics';
+import { describe, expect, it } from 'vitest';
+import { AzureReconciliationSources } from '../../src/adapters/log-analytics/log-analytics-reconciliation-sources.js';
+import { loadSettings } from '../../src/config/settings.js';
+import { MAX_RESOURCES_PER_BATCH, parseMetricsResources, planMetricsBatches, type MetricsResource } from '../../src/domain/metrics-batches.js';
+import { FakeMetricsBatch, fakeCredential, type FakeAccount } from '../support/fake-metrics-batch.js';
+
+const SUB_A = '6f1c2b7e-3d4a-4b8e-9c0d-1a2b3c4d5e6f';
+const SUB_B = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+const account = (subscription: string, name: string) => `/subscriptions/${subscription}/resourceGroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/${name}`;
+
+const ACCOUNTS: FakeAccount[] = [
+  { resourceId: account(SUB_A, 'aoai-eastus'), region: 'eastus', prompt: { 'gpt-4o-prod': 1000 }, generated: { 'gpt-4o-prod': 100 } },
+  { resourceId: account(SUB_A, 'aoai-eastus-2'), region: 'eastus', prompt: { 'gpt-4o-prod': 2000 }, generated: { 'gpt-4o-prod': 200 } },
+  { resourceId: account(SUB_A, 'aoai-swedencentral'), region: 'swedencentral', prompt: { 'gpt-4o-prod': 300, 'o3-mini': 40 }, generated: { 'gpt-4o-prod': 30, 'o3-mini': 4 } },
+  { resourceId: account(SUB_B, 'aoai-eastus-other'), region: 'eastus', prompt: { 'gpt-4o-prod': 5 }, generated: { 'gpt-4o-prod': 1 } },
+];
+const WINDOW = { from: new Date('2026-10-15T10:00:00Z'), to: new Date('2026-10-15T11:00:00Z') };
+
+function sourcesOn(fake: FakeMetricsBatch, resources: readonly MetricsResource[]) {
+  return new AzureReconciliationSources({
+    logs: { queryWorkspace: async () => { throw new Error('not used'); } } as never,
+    workspaceId: 'unused',
+    metrics: { clientFor: (endpoint) => new MetricsClient(endpoint, fakeCredential, { httpClient: fake, retryOptions: { maxRetries: 0 } }), resources },
+  });
+}
+
+describe('metrics reconciliation on a fake metrics:getBatch that takes one region and one subscription per call', () => {
+  it('calls each region and subscription at its regional endpoint, and adds every account up per hour and deployment', async () => {
+    const fake = new FakeMetricsBatch(ACCOUNTS);
+    const tokens = await sourcesOn(fake, ACCOUNTS.map(({ resourceId, region }) => ({ resourceId, region }))).metrics(WINDOW);
+    expect(fake.calls.map((c) => [c.host, c.subscriptionId, c.resourceIds.length, c.status])).toEqual([
+      ['eastus.metrics.monitor.azure.com', SUB_B, 1, 200],
+      ['eastus.metrics.monitor.azure.com', SUB_A, 2, 200],
+      ['swedencentral.metrics.monitor.azure.com', SUB_A, 1, 200],
+    ]);
+    const byDeployment = Object.fromEntries(tokens.map((t) => [`${t.hour} ${t.deployment}`, [t.promptTokens, t.generatedTokens]]));
+    expect(byDeployment).toEqual({ '2026-10-15T10 gpt-4o-prod': [3305, 331], '2026-10-15T10 o3-mini': [40, 4] });
+  });
+
+  it('is refused by the fake when one call mixes regions, as the service refuses it', async () => {
+    const fake = new FakeMetricsBatch(ACCOUNTS);
+    const client = new MetricsClient('https://eastus.metrics.monitor.azure.com', fakeCredential, { httpClient: fake, retryOptions: { maxRetries: 0 } });
+    await expect(client.queryResources([ACCOUNTS[0]!.resourceId, ACCOUNTS[2]!.resourceId], ['ProcessedPromptTokens'], 'Microsoft.CognitiveServices/accounts', { startTime: WINDOW.from, endTime: WINDOW.to })).rejects.toThrow(/not in this endpoint's region/);
+    // A wrong region in the configuration gets the same answer instead of silently missing metrics.
+    const misplaced = sourcesOn(fake, [{ resourceId: ACCOUNTS[2]!.resourceId, region: 'eastus' }]);
+    await expect(misplaced.metrics(WINDOW)).rejects.toThrow(/swedencentral, not in this endpoint's region eastus/);
+  });
+
+  it('splits a region and subscription into calls of at most 50 resources', () => {
+    const many = Array.from({ length: 120 }, (_, i) => ({ resourceId: account(SUB_A, `aoai-${String(i).padStart(3, '0')}`), region: 'westeurope' }));
+    const batches = planMetricsBatches([...many, ...many.slice(0, 5)]);
+    expect(batches.map((b) => b.resourceIds.length)).toEqual([MAX_RESOURCES_PER_BATCH, MAX_RESOURCES_PER_BATCH, 20]);
+    expect(new Set(batches.flatMap((b) => b.resourceIds)).size).toBe(120);
+    expect(batches.every((b) => b.endpoint === 'https://westeurope.metrics.monitor.azure.com' && b.subscriptionId === SUB_A)).toBe(true);
+  });
+});
+
+describe('metrics account configuration', () => {
+  it('reads <region>=<resource id> entries and refuses an entry without its region', () => {
+    const setting = `eastus=${ACCOUNTS[0]!.resourceId}, SwedenCentral=${ACCOUNTS[2]!.resourceId}`;
+    expect(parseMetricsResources(setting)).toEqual([
+      { resourceId: ACCOUNTS[0]!.resourceId, region: 'eastus' },
+      { resourceId: ACCOUNTS[2]!.resourceId, region: 'swedencentral' },
+    ]);
+    expect(() => parseMetricsResources(ACCOUNTS[0]!.resourceId)).toThrow(/expected <region>=<resource id>/);
+    expect(() => parseMetricsResources('eastus=/subscriptions/x/accounts/y')).toThrow(/not an Azure OpenAI account resource id/);
+    expect(() => loadSettings({ AZURE_OPENAI_RESOURCE_IDS: ACCOUNTS[0]!.resourceId })).toThrow(/AZURE_OPENAI_RESOURCE_IDS/);
+  });
+});
