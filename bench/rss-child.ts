@@ -2,7 +2,8 @@
  * Child process of figure 4 (and of the CPU profile): runs `analyzeFiles` over one events file (as
  * `tokenledger analyze` does, without diagnostics or directory) and prints its peak resident set size, read from
  * `process.resourceUsage().maxRSS` when the analysis is done. With `--profile FILE` it also records a V8 CPU
- * profile of the analysis alone (the sampler behind `node --cpu-prof`, started after the modules are loaded).
+ * profile of the analysis alone (the sampler behind `node --cpu-prof`, started after the modules are loaded), on one
+ * thread: the profiler samples the thread it runs on, so the profile shows the whole per-event path.
  */
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
@@ -21,7 +22,7 @@ if (session) {
 }
 const started = performance.now();
 const cpu = process.cpuUsage();
-const result = await analyzeFiles({ eventsFile: file, prices });
+const result = await analyzeFiles({ eventsFile: file, prices, ...(session ? { threads: 1 } : {}) });
 const seconds = (performance.now() - started) / 1000;
 const used = process.cpuUsage(cpu);
 if (session && profileFile) {
