@@ -198,7 +198,7 @@ export function buildCli(): Command {
     .option('--prices <file>', 'price table JSON (default: the shipped table)')
     .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter)')
     .option('--gateway-object-ids <ids>', 'comma-separated object ids of the gateway identity (never attributed)')
-    .addOption(new Option('--threads <n>', 'threads that read the events file (files under 8 MiB a thread use fewer)').argParser(positiveInt).default(availableParallelism(), 'one per core'))
+    .addOption(new Option('--threads <n>', 'threads that read the events file (fewer for files under 64 MiB a thread)').argParser(positiveInt).default(availableParallelism(), 'one per core'))
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'table']).default('table'))
     .action(async (opts: { events: string; diagnostics?: string; prices?: string; directory?: string; gatewayObjectIds?: string; threads: number; format: string }) => {
       const progress = createProgress();

@@ -14,9 +14,12 @@ import { analyzeRange, RangeClaims, type RangeHandBack, type RangeInput, type Ra
 /** Pieces of about this size are handed out to the threads as they ask. */
 const PIECE_BYTES = 16 * 2 ** 20;
 
-/** Bits per claim bitmap: about 8 per byte of file (an event is hundreds of bytes), 64 KiB to 16 MiB each. */
+/**
+ * Bits per claim bitmap: about one per 8 bytes of file (an event is hundreds of bytes, so a few per cent of ids
+ * at most share a cell with another thread's id and come back needlessly), 64 KiB to 4 MiB each.
+ */
 function claimBits(fileBytes: number): number {
-  return Math.min(27, Math.max(19, Math.ceil(Math.log2(Math.max(1, fileBytes / 8)))));
+  return Math.min(25, Math.max(19, Math.ceil(Math.log2(Math.max(1, fileBytes / 8)))));
 }
 
 export interface RangeWorkerInput extends RangeInput {
@@ -120,6 +123,8 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
   const claims = Array.from({ length: threads }, () => new SharedArrayBuffer(2 ** bits / 8));
   const rangeInput = (index: number): RangeInput => ({ file: input.eventsFile, pieces, counter, prices: input.prices, identity: input.identity, claims, claimBits: bits, index, roundRobin: input.pieces === 'round-robin' });
   const channels: WorkerChannel[] = [];
+  // Lets this thread's own range finish (and close its file) whatever happens to the workers.
+  let answer: (request: RangeRequest) => void = () => {};
   let localLines = 0;
   const progress = () => input.onProgress?.(channels.reduce((sum, c) => sum + c.lines, localLines));
   try {
@@ -128,7 +133,6 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     }
     let localHandBack!: (handBack: RangeHandBack) => void;
     const localHandedBack = new Promise<RangeHandBack>((resolve) => (localHandBack = resolve));
-    let answer!: (request: RangeRequest) => void;
     const request = new Promise<RangeRequest>((resolve) => (answer = resolve));
     const local = analyzeRange(rangeInput(0), input.recordsByKey, {
       progress: (lines) => {
@@ -170,6 +174,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     for (const part of handedBack) for (const id of part.deadLetterIds) deadLetterIds.add(id);
     return { totals, deadLetters: deadLetterIds.size, lines: handedBack.reduce((sum: number, p) => sum + p.lines, 0) };
   } finally {
+    answer({ cells: [] });
     await Promise.all(channels.map((c) => c.worker.terminate()));
   }
 }
