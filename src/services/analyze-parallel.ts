@@ -9,14 +9,14 @@ import type { IdentityOptions } from '../domain/identity.js';
 import { mergeLedgerEntries } from '../domain/ledger.js';
 import { hashId } from '../domain/request-index.js';
 import { AnalysisTotals } from './analysis-totals.js';
-import { analyzeRange, RangeClaims, type RangeHandBack, type RangeInput, type RangeRequest, type RangeResult } from './analyze-range.js';
+import { analyzeRange, type RangeHandBack, type RangeInput, type RangeRequest, type RangeResult } from './analyze-range.js';
 
 /** Pieces of about this size are handed out to the threads as they ask. */
 const PIECE_BYTES = 16 * 2 ** 20;
 
 /**
- * Bits per claim bitmap: about one per 8 bytes of file (an event is hundreds of bytes, so a few per cent of ids
- * at most share a cell with another thread's id and come back needlessly), 64 KiB to 4 MiB each.
+ * Bits per claim bitmap: about one per 8 bytes of file (an event is hundreds of bytes: with two bits an id, about
+ * one id in a thousand looks like another thread's and comes back needlessly), 64 KiB to 4 MiB each.
  */
 function claimBits(fileBytes: number): number {
   return Math.min(25, Math.max(19, Math.ceil(Math.log2(Math.max(1, fileBytes / 8)))));
@@ -133,7 +133,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     }
     let localHandBack!: (handBack: RangeHandBack) => void;
     const localHandedBack = new Promise<RangeHandBack>((resolve) => (localHandBack = resolve));
-    const request = new Promise<RangeRequest>((resolve) => (answer = resolve));
+    const answered = new Promise<RangeRequest>((resolve) => (answer = resolve));
     const local = analyzeRange(rangeInput(0), input.recordsByKey, {
       progress: (lines) => {
         localLines = lines;
@@ -141,7 +141,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
       },
       handBack: (handBack) => {
         localHandBack(handBack);
-        return request;
+        return answered;
       },
     });
     // A failure on this thread must not wait for the workers.
@@ -153,10 +153,9 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
         deferred.set(entry.id, seen ? mergeLedgerEntries(seen, entry) : entry);
       }
     }
-    const cells = new RangeClaims(claims, bits, 0);
-    const cellRequest: RangeRequest = { cells: [...new Set([...deferred.keys()].map((id) => cells.cellOf(hashId(id))))] };
-    answer(cellRequest);
-    for (const channel of channels) channel.worker.postMessage(cellRequest);
+    const request: RangeRequest = { hashes: [...new Set([...deferred.keys()].map(hashId))] };
+    answer(request);
+    for (const channel of channels) channel.worker.postMessage(request);
     const parts: RangeResult[] = await Promise.all([local, ...channels.map((c) => c.next('result'))]);
 
     const totals = new AnalysisTotals(input.recordsByKey, input.prices, input.identity);
@@ -174,7 +173,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     for (const part of handedBack) for (const id of part.deadLetterIds) deadLetterIds.add(id);
     return { totals, deadLetters: deadLetterIds.size, lines: handedBack.reduce((sum: number, p) => sum + p.lines, 0) };
   } finally {
-    answer({ cells: [] });
+    answer({ hashes: [] });
     await Promise.all(channels.map((c) => c.worker.terminate()));
   }
 }

@@ -10,10 +10,10 @@ import { forEachDistinctRequest } from './distinct-requests.js';
 
 /**
  * Which threads hold which request ids, approximately and without locks: one bitmap per thread in shared memory,
- * a bit per cell of id hashes. A thread sets its bit for an id, then looks at the other threads' bits; because
- * `Atomics` operations are sequentially consistent, of two threads that hold one id at least the later one sees
- * the other's bit. So at most one thread prices an id by itself; every other thread that holds it hands its
- * entry back (as do threads that only share a cell with another thread's id: the merge sorts that out exactly).
+ * two bits per id hash (a Bloom filter). A thread sets its bits for an id, then looks at the other threads' bits;
+ * because `Atomics` operations are sequentially consistent, of two threads that hold one id at least the later
+ * one sees the other's bits. So at most one thread prices an id by itself; every other thread that holds it hands
+ * its entry back (as do the few threads whose id only looks like another thread's: the merge sorts that out).
  */
 export class RangeClaims {
   private readonly own: Int32Array;
@@ -27,18 +27,17 @@ export class RangeClaims {
     this.shift = 32 - bits;
   }
 
-  /** Cells are the top `bits` bits of the id hash. */
-  cellOf(hash: number): number {
-    return hash >>> this.shift;
-  }
-
   /** Marks `id` as held by this thread; true when another thread may hold it too. */
   claim(id: string): boolean {
-    const cell = this.cellOf(hashId(id));
-    const word = cell >>> 5;
-    const bit = 1 << (cell & 31);
-    Atomics.or(this.own, word, bit);
-    for (const other of this.others) if ((Atomics.load(other, word) & bit) !== 0) return true;
+    const hash = hashId(id);
+    // Two bit positions from the hash: its top bits, and the top bits of a multiplicative remix of it.
+    const a = hash >>> this.shift;
+    const b = Math.imul(hash, 0x9e3779b1) >>> this.shift;
+    Atomics.or(this.own, a >>> 5, 1 << (a & 31));
+    Atomics.or(this.own, b >>> 5, 1 << (b & 31));
+    for (const other of this.others) {
+      if ((Atomics.load(other, a >>> 5) & (1 << (a & 31))) !== 0 && (Atomics.load(other, b >>> 5) & (1 << (b & 31))) !== 0) return true;
+    }
     return false;
   }
 }
@@ -81,9 +80,9 @@ export interface RangeHandBack {
   readonly lines: number;
 }
 
-/** The cells of every id handed back by any thread: each thread answers with the entries it priced itself in those cells. */
+/** The id hashes (`hashId`) of every entry handed back by any thread: each thread answers with the entries it priced itself under those hashes. */
 export interface RangeRequest {
-  readonly cells: readonly number[];
+  readonly hashes: readonly number[];
 }
 
 export interface RangeResult extends TotalsParts {
@@ -121,9 +120,9 @@ export async function analyzeRange(
   );
   try {
     const request = await hooks.handBack({ deferred, deadLetterIds: [...stream.deadLetterIds], lines: stream.lines });
-    const cells = new Set(request.cells);
+    const hashes = new Set(request.hashes);
     const deferredIds = new Set(deferred.map((e) => e.id));
-    const priced = (await stream.handedOver((hash) => cells.has(claims.cellOf(hash)))).filter((e) => !deferredIds.has(e.id));
+    const priced = (await stream.handedOver((hash) => hashes.has(hash))).filter((e) => !deferredIds.has(e.id));
     return { priced, ...totals.parts() };
   } finally {
     await stream.close();
