@@ -250,7 +250,7 @@ async function main(): Promise<void> {
     }
 
     // 4. Peak RSS of analyzeFiles at N and N/10, each in a fresh process.
-    let rss: { small: RssRun; large: RssRun; rssGrowth: number } | null = null;
+    let rss: { small: RssRun; large: RssRun; rssGrowth: number; oneThread: { small: RssRun; large: RssRun; rssGrowth: number } } | null = null;
     const headFile = async (lines: number) => {
       const file = join(dir, `events-${events}-head-${lines}.jsonl`);
       if (!existsSync(file)) await headLines(eventsFile, file, lines);
@@ -261,7 +261,10 @@ async function main(): Promise<void> {
       log(`peak RSS of analyzeFiles: ${fmt(smallEvents)} and ${fmt(events)} events, each in a fresh process`);
       const small = await childRss(await headFile(smallEvents), smallEvents);
       const large = await childRss(eventsFile, events);
-      rss = { small, large, rssGrowth: large.maxRssKiB / small.maxRssKiB };
+      log('the same on one thread at both sizes (the growth of the streaming analysis alone)');
+      const smallOne = await childRss(await headFile(smallEvents), smallEvents, 1);
+      const largeOne = await childRss(eventsFile, events, 1);
+      rss = { small, large, rssGrowth: large.maxRssKiB / small.maxRssKiB, oneThread: { small: smallOne, large: largeOne, rssGrowth: largeOne.maxRssKiB / smallOne.maxRssKiB } };
     }
     // The CPU profile of analyzeFiles, on up to 100,000 events (enough for a stable picture).
     if (only.has('analyze') && !values['no-profile']) {
@@ -316,6 +319,7 @@ async function main(): Promise<void> {
       joinQueriesBySize: join10k ? Object.fromEntries(join10k.map((j) => [String(j.events), j.queries])) : null,
       joinQueriesIndependentOfEvents: joinIndependent,
       rssGrowth: rss ? round(rss.rssGrowth) : null,
+      rssGrowthOneThread: rss ? round(rss.oneThread.rssGrowth) : null,
     };
     const json = {
       ...summary,
@@ -371,6 +375,7 @@ async function main(): Promise<void> {
     if (rss) {
       rows.push(['rssGrowth', fmt(rss.rssGrowth, 2), targets['rssGrowth']!.target, met('rssGrowth')]);
       rows.push(['  peak RSS N/10 → N', `${mib(rss.small.maxRssKiB)} → ${mib(rss.large.maxRssKiB)}`, '', `${fmt(rss.small.events)} → ${fmt(rss.large.events)} events`]);
+      rows.push(['  same, one thread at both sizes', `${mib(rss.oneThread.small.maxRssKiB)} → ${mib(rss.oneThread.large.maxRssKiB)}`, '', `rssGrowthOneThread ${fmt(rss.oneThread.rssGrowth, 2)}`]);
     }
     const widths = [0, 1, 2, 3].map((c) => Math.max(...[['figure', 'value', 'target', 'result'], ...rows].map((r) => r[c]!.length)));
     const line = (r: readonly string[]) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd();
