@@ -108,11 +108,13 @@ class WorkerChannel {
 /**
  * The analysis of an events file split over threads by pieces cut at line starts (`takePieces`): the calling
  * thread and `threads - 1` worker threads each take pieces until none is left, stream them with `analyzeRange`
- * and price the requests only they hold; the entries of ids that other threads may also hold come back, are merged with `mergeLedgerEntries` (commutative, associative, idempotent) across ranges and
- * priced here once. The outcome is the single-thread one, number for number.
+ * and price the requests only they hold; the entries of ids that other threads may also hold come back, are
+ * merged with `mergeLedgerEntries` (commutative, associative, idempotent) across threads and priced here once.
+ * The outcome is the single-thread one, number for number.
  *
  * Null when a thread priced a request that an entry read by another thread then changes (two different events
- * with one request id, in pieces read by two threads): the caller runs the single-thread analysis instead, which handles that case.
+ * with one request id, in pieces read by two threads): the caller runs the single-thread analysis instead,
+ * which handles that case.
  */
 export async function analyzeInParallel(input: ParallelInput): Promise<ParallelOutcome | null> {
   const { size } = await stat(input.eventsFile);
@@ -123,7 +125,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
   const claims = Array.from({ length: threads }, () => new SharedArrayBuffer(2 ** bits / 8));
   const rangeInput = (index: number): RangeInput => ({ file: input.eventsFile, pieces, counter, prices: input.prices, identity: input.identity, claims, claimBits: bits, index, roundRobin: input.pieces === 'round-robin' });
   const channels: WorkerChannel[] = [];
-  // Lets this thread's own range finish (and close its file) whatever happens to the workers.
+  // Lets this thread's own pieces finish (and close the file) whatever happens to the workers.
   let answer: (request: RangeRequest) => void = () => {};
   let localLines = 0;
   const progress = () => input.onProgress?.(channels.reduce((sum, c) => sum + c.lines, localLines));
