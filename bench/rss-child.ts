@@ -2,15 +2,19 @@
  * Child process of figure 4 (and of the CPU profile): runs `analyzeFiles` over one events file (as
  * `tokenledger analyze` does, without diagnostics or directory) and prints its peak resident set size, read from
  * `process.resourceUsage().maxRSS` when the analysis is done. With `--profile FILE` it also records a V8 CPU
- * profile of the analysis alone (the sampler behind `node --cpu-prof`, started after the modules are loaded).
+ * profile of the analysis alone (the sampler behind `node --cpu-prof`, started after the modules are loaded), on one
+ * thread: the profiler samples the thread it runs on, so the profile shows the whole per-event path. With
+ * `--threads N` the analysis uses N threads.
  */
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { loadPrices } from '../src/config/composition-root.js';
 import { analyzeFiles } from '../src/services/analyze-files.js';
 
-const [file, flag, profileFile] = process.argv.slice(2);
-if (!file || (flag !== undefined && (flag !== '--profile' || !profileFile))) throw new Error('usage: rss-child.ts EVENTS_FILE [--profile FILE]');
+const [file, flag, flagValue] = process.argv.slice(2);
+if (!file || (flag !== undefined && ((flag !== '--profile' && flag !== '--threads') || !flagValue))) throw new Error('usage: rss-child.ts EVENTS_FILE [--profile FILE | --threads N]');
+const profileFile = flag === '--profile' ? flagValue : undefined;
+const threads = flag === '--threads' ? Number(flagValue) : profileFile ? 1 : undefined;
 const prices = loadPrices({});
 const session = profileFile ? new Session() : null;
 if (session) {
@@ -21,7 +25,7 @@ if (session) {
 }
 const started = performance.now();
 const cpu = process.cpuUsage();
-const result = await analyzeFiles({ eventsFile: file, prices });
+const result = await analyzeFiles({ eventsFile: file, prices, ...(threads === undefined ? {} : { threads }) });
 const seconds = (performance.now() - started) / 1000;
 const used = process.cpuUsage(cpu);
 if (session && profileFile) {

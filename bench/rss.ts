@@ -36,9 +36,10 @@ export async function headLines(source: string, target: string, lines: number): 
   await once(out, 'finish');
 }
 
-/** Runs rss-child.ts in a fresh Node process with the same TypeScript loader as this one. */
-export async function childRss(file: string, events: number): Promise<RssRun> {
-  const child = spawn(process.execPath, [...process.execArgv, new URL('./rss-child.ts', import.meta.url).pathname, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Runs rss-child.ts in a fresh Node process with the same TypeScript loader as this one (`threads`: as shipped when absent). */
+export async function childRss(file: string, events: number, threads?: number): Promise<RssRun> {
+  const args = [...process.execArgv, new URL('./rss-child.ts', import.meta.url).pathname, file, ...(threads === undefined ? [] : ['--threads', String(threads)])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   const [code] = (await once(child, 'exit')) as [number | null];

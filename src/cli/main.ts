@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { TableIdentityDirectory } from '../adapters/tables/table-identity-directory.js';
 import { directoryFromEnvironment, gatewayObjectIds, loadPrices } from '../config/composition-root.js';
@@ -204,8 +205,9 @@ export function buildCli(): Command {
     .option('--prices <file>', 'price table JSON (default: the shipped table)')
     .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter)')
     .option('--gateway-object-ids <ids>', 'comma-separated object ids of the gateway identity (never attributed)')
+    .addOption(new Option('--threads <n>', 'threads that read the events file (fewer for files under 64 MiB a thread)').argParser(positiveInt).default(availableParallelism(), 'one per core'))
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'table']).default('table'))
-    .action(async (opts: { events: string; diagnostics?: string; prices?: string; directory?: string; gatewayObjectIds?: string; format: string }) => {
+    .action(async (opts: { events: string; diagnostics?: string; prices?: string; directory?: string; gatewayObjectIds?: string; threads: number; format: string }) => {
       const progress = createProgress();
       progress.step(`analysing ${opts.events}`);
       const prices = opts.prices ? loadPriceTable(JSON.parse(await readFile(opts.prices, 'utf8'))) : loadPrices({});
@@ -215,6 +217,7 @@ export function buildCli(): Command {
         ...(opts.directory ? { directoryCsv: opts.directory } : {}),
         prices,
         identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
+        threads: opts.threads,
       });
       progress.step(`${result.entries} requests, ${result.deadLetters} dead letters`);
       const t = result.report.totals;

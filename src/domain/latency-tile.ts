@@ -409,6 +409,12 @@ function* tilesOf(tree: TileTree): Generator<[string, LatencyTile]> {
   }
 }
 
+/** The entry side of a `LatencyTileSet`: its tiles as documents and its joined (account, backend, count) triples. */
+export interface LatencyEntryParts {
+  readonly tiles: readonly LatencyTileDocument[];
+  readonly accountBackends: readonly (readonly [string, string, number])[];
+}
+
 /**
  * Tiles of one grain, built observation by observation from records and entries (see the table at the top for
  * which source feeds which number, and how records find their backend). Records wait under their account until
@@ -442,6 +448,30 @@ export class LatencyTileSet {
   addRecord(record: LatencyRecordInput): void {
     const observation = observationFromRecord(record);
     if (observation) accumulate(this.tileOf(this.byAccount, record.account, observation), observation);
+  }
+
+  /** What this set learned from entries, in a form that crosses a worker thread boundary (see `absorbEntries`). */
+  entryParts(): LatencyEntryParts {
+    const accountBackends: [string, string, number][] = [];
+    for (const [account, counts] of this.accountBackends) for (const [backendId, count] of counts) accountBackends.push([account, backendId, count]);
+    return { tiles: [...tilesOf(this.byBackend)].map(([, tile]) => serializeTile(tile)), accountBackends };
+  }
+
+  /** Adds another set's entries (its `entryParts()`): tiles merge bin by bin and counts add, so order does not matter. */
+  absorbEntries(parts: LatencyEntryParts): void {
+    for (const document of parts.tiles) {
+      const tile = deserializeTile(document);
+      if (tile.key.grain !== this.grain) throw new RangeError(`a ${tile.key.grain} tile cannot join a set of ${this.grain} tiles`);
+      const windows = windowsOf(this.byBackend, tile.key.backendId, tile.key.regionCode, tile.key.deployment);
+      const window = Math.floor(epochMs(tile.key.windowStart) / this.windowMs);
+      const existing = windows.get(window);
+      windows.set(window, existing ? mergeTiles(existing, tile) : tile);
+    }
+    for (const [account, backendId, count] of parts.accountBackends) {
+      let counts = this.accountBackends.get(account);
+      if (!counts) this.accountBackends.set(account, (counts = new Map()));
+      counts.set(backendId, (counts.get(backendId) ?? 0) + count);
+    }
   }
 
   /** The backend in front of an account: the one with most joined entries (ties: lowest id), else `UNKNOWN_BACKEND`. */

@@ -14,7 +14,7 @@ const NONE: readonly number[] = Object.freeze([]);
 const MAX_LOAD = 0.75;
 
 /** FNV-1a over UTF-16 code units, then a final avalanche so that the low bits index the table well. */
-function hashId(id: string): number {
+export function hashId(id: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
   h ^= h >>> 16;
@@ -54,6 +54,16 @@ export class RequestIndex {
   /** Whether the entry read at `location` is the first one of `id` (the location this index holds for it). */
   isFirst(id: string, location: EntryLocation): boolean {
     return this.candidates(id).some((entry) => this.offsets[entry] === location.offset && this.ordinals[entry] === location.ordinal);
+  }
+
+  /** Locations of the first entries whose id hash passes `select` (a hash's ids in no particular order). */
+  locationsWhere(select: (hash: number) => boolean): EntryLocation[] {
+    const out: EntryLocation[] = [];
+    for (let i = 0; i < this.slots.length; i += 2) {
+      const entry = this.slots[i + 1]!;
+      if (entry !== 0 && select(this.slots[i]!)) out.push(this.location(entry - 1));
+    }
+    return out;
   }
 
   /** Records the first entry of an id the caller has confirmed is new. */

@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { readJsonlChunks, readJsonlLineAt } from '../adapters/files/jsonl-lines.js';
+import { readJsonlChunks, readJsonlLineAt, type ByteRange, type JsonlChunk } from '../adapters/files/jsonl-lines.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { isPartial, mergeLedgerEntries } from '../domain/ledger.js';
 import { RequestIndex, type EntryLocation } from '../domain/request-index.js';
@@ -13,6 +13,25 @@ export interface DistinctRequests {
   readonly deadLetters: number;
   /** Non-blank lines read. */
   readonly lines: number;
+  /** The distinct dead-letter ids themselves (ranges of one file are merged by their union). */
+  readonly deadLetterIds: ReadonlySet<string>;
+  /**
+   * The entries handed over whose id hash (`hashId`) passes `select`, read back from the file: what a consumer
+   * was given for those ids, without keeping it. Call before `close`.
+   */
+  handedOver(select: (hash: number) => boolean): Promise<LedgerEntry[]>;
+  /** Releases the file. */
+  close(): Promise<void>;
+}
+
+export interface DistinctRequestOptions {
+  /**
+   * Only the lines that start in these byte ranges (`lineAlignedRanges`), read in the order the iterable gives
+   * them (it may hand out ranges as they are asked for); the whole file otherwise.
+   */
+  readonly ranges?: Iterable<ByteRange>;
+  /** Keep the file open after the stream for `handedOver` (then call `close`). */
+  readonly keepOpen?: boolean;
 }
 
 const FILE_POSITION = { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
@@ -43,7 +62,9 @@ export async function forEachDistinctRequest(
   file: string,
   consumer: { onRequest(entry: LedgerEntry): void; restart(): void },
   onProgress?: (linesRead: number) => void,
+  options: DistinctRequestOptions = {},
 ): Promise<DistinctRequests> {
+  const taken: ByteRange[] = [];
   const index = new RequestIndex();
   const held = new Map<string, LedgerEntry>();
   const deadLetterIds = new Set<string>();
@@ -52,8 +73,17 @@ export async function forEachDistinctRequest(
   let lines = 0;
   const sorted: SortedEvents = { entries: [], deadLetters: [] };
   const handle = await open(file, 'r');
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await handle.close();
+  };
+  // Redelivered duplicates mostly follow their first event closely: the text of the last two chunks is at hand.
+  const recent = new RecentLines();
   try {
-    for await (const chunk of readJsonlChunks(file)) {
+    for await (const chunk of chunksOf(file, options.ranges, taken)) {
+      recent.push(chunk);
       for (let i = 0; i < chunk.lines.length; i++) {
         const line = chunk.lines[i]!;
         if (line.trim() === '') continue;
@@ -68,7 +98,9 @@ export async function forEachDistinctRequest(
             continue;
           }
           const candidates = index.candidates(entry.id);
-          const first = candidates.length === 0 ? null : await firstEntry(handle, index, candidates, entry.id);
+          // The same text as the id's first line gives the same entries: a redelivery, which changes nothing.
+          if (candidates.length > 0 && isRepeatOfFirst(index, candidates, recent, line, ordinal)) continue;
+          const first = candidates.length === 0 ? null : await firstEntry(handle, index, candidates, entry.id, recent);
           if (!first) {
             index.add(entry.id, { offset: chunk.offsets[i]!, ordinal });
             if (isPartial(entry)) held.set(entry.id, entry);
@@ -86,19 +118,87 @@ export async function forEachDistinctRequest(
       }
       onProgress?.(lines);
     }
-    if (changedAfterHandover) handedOver = await handOverAgain(file, index, held, consumer);
-  } finally {
-    await handle.close();
+    if (changedAfterHandover) handedOver = await handOverAgain(file, index, held, consumer, options.ranges ? taken : undefined);
+  } catch (error) {
+    await close();
+    throw error;
   }
+  if (!options.keepOpen) await close();
   for (const entry of held.values()) consumer.onRequest(entry);
-  return { requests: handedOver + held.size, deadLetters: deadLetterIds.size, lines };
+  return {
+    requests: handedOver + held.size,
+    deadLetters: deadLetterIds.size,
+    lines,
+    deadLetterIds,
+    close,
+    handedOver: async (select) => {
+      if (closed) throw new Error('handedOver after close');
+      const out: LedgerEntry[] = [];
+      for (const location of index.locationsWhere(select)) {
+        const entry = await entryAt(handle, location);
+        out.push(held.get(entry.id) ?? entry);
+      }
+      return out;
+    },
+  };
 }
 
-/** The first entry of `id` among the index's candidates, read back from the file, or null when the id has not been seen. */
-async function firstEntry(handle: FileHandle, index: RequestIndex, candidates: readonly number[], id: string): Promise<LedgerEntry | null> {
+/** The chunks of the whole file, or of each range in turn (each range taken is noted in `taken`). */
+async function* chunksOf(file: string, ranges: Iterable<ByteRange> | undefined, taken?: ByteRange[]): AsyncGenerator<JsonlChunk> {
+  if (!ranges) {
+    yield* readJsonlChunks(file);
+    return;
+  }
+  for (const range of ranges) {
+    taken?.push(range);
+    yield* readJsonlChunks(file, { range });
+  }
+}
+
+/** The lines of the last two chunks read, by the byte offset where they start. */
+class RecentLines {
+  private previous: JsonlChunk | null = null;
+  private current: JsonlChunk | null = null;
+
+  push(chunk: JsonlChunk): void {
+    this.previous = this.current;
+    this.current = chunk;
+  }
+
+  at(offset: number): string | undefined {
+    return lineAt(this.current, offset) ?? lineAt(this.previous, offset);
+  }
+}
+
+function lineAt(chunk: JsonlChunk | null, offset: number): string | undefined {
+  if (!chunk || chunk.offsets.length === 0 || offset < chunk.offsets[0]! || offset > chunk.offsets[chunk.offsets.length - 1]!) return undefined;
+  let lo = 0;
+  let hi = chunk.offsets.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = chunk.offsets[mid]!;
+    if (at === offset) return chunk.lines[mid];
+    if (at < offset) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return undefined;
+}
+
+function isRepeatOfFirst(index: RequestIndex, candidates: readonly number[], recent: RecentLines, line: string, ordinal: number): boolean {
   for (const candidate of candidates) {
-    const entry = await entryAt(handle, index.location(candidate));
-    if (entry.id === id) return entry;
+    const location = index.location(candidate);
+    if (location.ordinal === ordinal && recent.at(location.offset) === line) return true;
+  }
+  return false;
+}
+
+/** The first entry of `id` among the index's candidates, from recent text or read back from the file; null when the id has not been seen. */
+async function firstEntry(handle: FileHandle, index: RequestIndex, candidates: readonly number[], id: string, recent: RecentLines): Promise<LedgerEntry | null> {
+  for (const candidate of candidates) {
+    const location = index.location(candidate);
+    const text = recent.at(location.offset);
+    const entry = text === undefined ? await entryAt(handle, location) : sortLine(text).entries[location.ordinal];
+    if (entry?.id === id) return entry;
   }
   return null;
 }
@@ -110,11 +210,17 @@ async function entryAt(handle: FileHandle, location: EntryLocation): Promise<Led
 }
 
 /** The second pass: every request that is not held, at its first entry. */
-async function handOverAgain(file: string, index: RequestIndex, held: ReadonlyMap<string, LedgerEntry>, consumer: { onRequest(entry: LedgerEntry): void; restart(): void }): Promise<number> {
+async function handOverAgain(
+  file: string,
+  index: RequestIndex,
+  held: ReadonlyMap<string, LedgerEntry>,
+  consumer: { onRequest(entry: LedgerEntry): void; restart(): void },
+  ranges: readonly ByteRange[] | undefined,
+): Promise<number> {
   consumer.restart();
   let handedOver = 0;
   const sorted: SortedEvents = { entries: [], deadLetters: [] };
-  for await (const chunk of readJsonlChunks(file)) {
+  for await (const chunk of chunksOf(file, ranges)) {
     for (let i = 0; i < chunk.lines.length; i++) {
       const line = chunk.lines[i]!;
       if (line.trim() === '') continue;

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,28 +7,7 @@ import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { mergeLedgerEntries } from '../../src/domain/ledger.js';
 import { forEachDistinctRequest } from '../../src/services/distinct-requests.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
-import { simulateDay } from '../../src/simulator/traffic.js';
-
-const day = simulateDay({ requests: 60, seed: 11, day: '2026-09-01' });
-const apimRecords = (JSON.parse(readFileSync(new URL('../fixtures/apim-gatewaylogs.records.json', import.meta.url), 'utf8')) as { records: object[] }).records;
-const v1Lines = [...new Set(day.eventLines)].filter((line) => sortBatch([{ body: line, position: { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } }]).entries[0]?.tokens.source === 'gateway');
-
-/** Another event with the same request id: the same request told differently (its merge changes the entry). */
-function retold(line: string, completionTokens: number): string {
-  const event = JSON.parse(line) as { usage?: { completionTokens: number; totalTokens?: number; promptTokens: number } | null; timings?: { totalMs: number | null } | null };
-  if (event.usage) event.usage = { ...event.usage, completionTokens, totalTokens: event.usage.promptTokens + completionTokens };
-  if (event.timings) event.timings = { ...event.timings, totalMs: null };
-  return JSON.stringify(event);
-}
-
-const bodyArbitrary = fc.oneof(
-  { weight: 6, arbitrary: fc.constantFrom(...day.eventLines) },
-  { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...v1Lines), fc.integer({ min: 0, max: 500 })).map(([line, tokens]) => retold(line, tokens)) },
-  { weight: 1, arbitrary: fc.subarray(v1Lines, { minLength: 1, maxLength: 3 }).map((lines) => `[${lines.join(',')}]`) },
-  { weight: 1, arbitrary: fc.subarray(apimRecords, { minLength: 1 }).map((records) => JSON.stringify({ records })) },
-  { weight: 1, arbitrary: fc.constantFrom(...apimRecords).map((record) => JSON.stringify(record)) },
-  { weight: 1, arbitrary: fc.constantFrom('', '   ', '{not json', '[]', '{"schema":"tokenledger.gateway/v1"}') },
-);
+import { eventBodyArbitrary as bodyArbitrary, retold, v1Lines } from '../support/event-body-arbitrary.js';
 
 /** The in-memory rule the stream must equal: every entry of every line, merged by id in file order. */
 function mergedInMemory(lines: readonly string[]): { entries: Map<string, LedgerEntry>; deadLetters: number } {

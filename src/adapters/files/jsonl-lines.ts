@@ -39,28 +39,39 @@ function splitLines(bytes: Buffer, base: number): JsonlChunk {
   return { lines, offsets };
 }
 
-/** The file's lines in chunks of about `bufferBytes` (a longer line comes whole, in a chunk of its own). */
-export async function* readJsonlChunks(path: string, options: { bufferBytes?: number } = {}): AsyncGenerator<JsonlChunk> {
+/** Bytes [start, end) of a file; `start` is the first byte of a line. */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * The file's lines in chunks of about `bufferBytes` (a longer line comes whole, in a chunk of its own). With a
+ * `range`, only the lines that start inside it (cut it with `lineAlignedRanges`).
+ */
+export async function* readJsonlChunks(path: string, options: { bufferBytes?: number; range?: ByteRange } = {}): AsyncGenerator<JsonlChunk> {
   const handle = await open(path, 'r');
   try {
     let buffer = Buffer.allocUnsafe(options.bufferBytes ?? DEFAULT_BUFFER_BYTES);
     let filled = 0;
-    let position = 0;
+    let position = options.range?.start ?? 0;
+    const end = options.range?.end ?? Infinity;
     for (;;) {
       if (filled === buffer.length) {
         const larger = Buffer.allocUnsafe(buffer.length * 2);
         buffer.copy(larger, 0, 0, filled);
         buffer = larger;
       }
-      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, position + filled);
+      const wanted = Math.min(buffer.length - filled, end - position - filled);
+      const { bytesRead } = wanted <= 0 ? { bytesRead: 0 } : await handle.read(buffer, filled, wanted, position + filled);
       if (bytesRead === 0) break;
-      const end = buffer.lastIndexOf(NEWLINE, filled + bytesRead - 1) + 1;
+      const whole = buffer.lastIndexOf(NEWLINE, filled + bytesRead - 1) + 1;
       filled += bytesRead;
-      if (end === 0) continue;
-      yield splitLines(buffer.subarray(0, end), position);
-      buffer.copy(buffer, 0, end, filled);
-      position += end;
-      filled -= end;
+      if (whole === 0) continue;
+      yield splitLines(buffer.subarray(0, whole), position);
+      buffer.copy(buffer, 0, whole, filled);
+      position += whole;
+      filled -= whole;
     }
     if (filled > 0) yield splitLines(Buffer.concat([buffer.subarray(0, filled), Buffer.from('\n')]), position);
   } finally {
@@ -83,5 +94,37 @@ export async function readJsonlLineAt(handle: FileHandle, offset: number): Promi
     }
     parts.push(piece.subarray(0, bytesRead));
     position += bytesRead;
+  }
+}
+
+/**
+ * Cuts a file into at most `parts` ranges of about equal size, each starting at the first byte of a line, so
+ * that every line lies in exactly one range. Fewer ranges when lines are longer than a part.
+ */
+export async function lineAlignedRanges(path: string, parts: number): Promise<ByteRange[]> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    const cuts = [0];
+    const piece = Buffer.allocUnsafe(64 * 1024);
+    for (let k = 1; k < parts; k++) {
+      let position = Math.max(cuts[cuts.length - 1]!, Math.floor((size * k) / parts) - 1);
+      let cut = size;
+      for (;;) {
+        const { bytesRead } = await handle.read(piece, 0, piece.length, position);
+        if (bytesRead === 0) break;
+        const newline = piece.subarray(0, bytesRead).indexOf(NEWLINE);
+        if (newline >= 0) {
+          cut = position + newline + 1;
+          break;
+        }
+        position += bytesRead;
+      }
+      if (cut > cuts[cuts.length - 1]! && cut < size) cuts.push(cut);
+    }
+    cuts.push(size);
+    return cuts.slice(0, -1).map((start, i) => ({ start, end: cuts[i + 1]! }));
+  } finally {
+    await handle.close();
   }
 }

@@ -1,0 +1,185 @@
+import { stat } from 'node:fs/promises';
+import { isDeepStrictEqual } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { lineAlignedRanges } from '../adapters/files/jsonl-lines.js';
+import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
+import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import type { PriceTable } from '../contracts/price-table.js';
+import type { IdentityOptions } from '../domain/identity.js';
+import { mergeLedgerEntries } from '../domain/ledger.js';
+import { hashId } from '../domain/request-index.js';
+import { AnalysisTotals } from './analysis-totals.js';
+import { analyzeRange, type RangeHandBack, type RangeInput, type RangeRequest, type RangeResult } from './analyze-range.js';
+
+/** Pieces of about this size are handed out to the threads as they ask. */
+const PIECE_BYTES = 16 * 2 ** 20;
+
+/**
+ * Bits per claim bitmap: about one per 8 bytes of file (an event is hundreds of bytes: with two bits an id, about
+ * one id in a thousand looks like another thread's and comes back needlessly), 64 KiB to 4 MiB each.
+ */
+function claimBits(fileBytes: number): number {
+  return Math.min(25, Math.max(19, Math.ceil(Math.log2(Math.max(1, fileBytes / 8)))));
+}
+
+export interface RangeWorkerInput extends RangeInput {
+  readonly diagnosticsDir: string | undefined;
+}
+
+export type RangeWorkerMessage =
+  | { readonly kind: 'progress'; readonly lines: number }
+  | ({ readonly kind: 'handBack' } & RangeHandBack)
+  | ({ readonly kind: 'result' } & RangeResult);
+
+export interface ParallelInput {
+  readonly eventsFile: string;
+  readonly prices: PriceTable;
+  readonly identity?: IdentityOptions;
+  readonly diagnosticsDir?: string;
+  readonly recordsByKey: ReadonlyMap<string, DiagnosticRecord>;
+  readonly threads: number;
+  readonly onProgress?: (linesRead: number) => void;
+  /** How threads share the pieces: first come, first served (default), or round robin (reproducible). */
+  readonly pieces?: 'first-come' | 'round-robin';
+}
+
+export interface ParallelOutcome {
+  readonly totals: AnalysisTotals;
+  readonly deadLetters: number;
+  readonly lines: number;
+}
+
+/** A worker running this folder's `analyze-range-worker` module, compiled or (under tsx or vitest) from source. */
+function startRangeWorker(workerData: RangeWorkerInput): Worker {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const module = new URL(`./analyze-range-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
+  if (!fromSource) return new Worker(module, { workerData });
+  // Under Node 20 the main thread's TypeScript loader does not apply to a worker: register tsx there first.
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(module.href)}); });`;
+  return new Worker(boot, { eval: true, workerData, execArgv: [] });
+}
+
+/** Messages of one worker, in order, progress aside; rejects when the worker fails or exits early. */
+class WorkerChannel {
+  private readonly queue: RangeWorkerMessage[] = [];
+  private waiting: { resolve: (m: RangeWorkerMessage) => void; reject: (e: Error) => void } | null = null;
+  private failure: Error | null = null;
+  lines = 0;
+
+  constructor(
+    readonly worker: Worker,
+    onProgress: () => void,
+  ) {
+    worker.on('message', (message: RangeWorkerMessage) => {
+      if (message.kind === 'progress') {
+        this.lines = message.lines;
+        onProgress();
+        return;
+      }
+      if (this.waiting) {
+        this.waiting.resolve(message);
+        this.waiting = null;
+      } else this.queue.push(message);
+    });
+    const fail = (error: Error) => {
+      this.failure ??= error;
+      this.waiting?.reject(this.failure);
+      this.waiting = null;
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`an analysis worker stopped (exit code ${code}) before it answered`)));
+  }
+
+  next<K extends RangeWorkerMessage['kind']>(kind: K): Promise<Extract<RangeWorkerMessage, { kind: K }>> {
+    const check = (m: RangeWorkerMessage) => {
+      if (m.kind !== kind) throw new Error(`an analysis worker answered ${m.kind}, expected ${kind}`);
+      return m as Extract<RangeWorkerMessage, { kind: K }>;
+    };
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(check(queued));
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve: (m) => resolve(check(m)), reject };
+    });
+  }
+}
+
+/**
+ * The analysis of an events file split over threads by pieces cut at line starts (`takePieces`): the calling
+ * thread and `threads - 1` worker threads each take pieces until none is left, stream them with `analyzeRange`
+ * and price the requests only they hold; the entries of ids that other threads may also hold come back, are
+ * merged with `mergeLedgerEntries` (commutative, associative, idempotent) across threads and priced here once.
+ * The outcome is the single-thread one, number for number.
+ *
+ * Null when a thread priced a request that an entry read by another thread then changes (two different events
+ * with one request id, in pieces read by two threads): the caller runs the single-thread analysis instead,
+ * which handles that case.
+ */
+export async function analyzeInParallel(input: ParallelInput): Promise<ParallelOutcome | null> {
+  const { size } = await stat(input.eventsFile);
+  const pieces = await lineAlignedRanges(input.eventsFile, Math.max(input.threads * 4, Math.ceil(size / PIECE_BYTES)));
+  const counter = new SharedArrayBuffer(4);
+  const bits = claimBits(size);
+  const threads = Math.max(1, Math.min(input.threads, pieces.length));
+  const claims = Array.from({ length: threads }, () => new SharedArrayBuffer(2 ** bits / 8));
+  const rangeInput = (index: number): RangeInput => ({ file: input.eventsFile, pieces, counter, prices: input.prices, identity: input.identity, claims, claimBits: bits, index, roundRobin: input.pieces === 'round-robin' });
+  const channels: WorkerChannel[] = [];
+  // Lets this thread's own pieces finish (and close the file) whatever happens to the workers.
+  let answer: (request: RangeRequest) => void = () => {};
+  let localLines = 0;
+  const progress = () => input.onProgress?.(channels.reduce((sum, c) => sum + c.lines, localLines));
+  try {
+    for (let index = 1; index < threads; index++) {
+      channels.push(new WorkerChannel(startRangeWorker({ ...rangeInput(index), diagnosticsDir: input.diagnosticsDir }), progress));
+    }
+    let localHandBack!: (handBack: RangeHandBack) => void;
+    const localHandedBack = new Promise<RangeHandBack>((resolve) => (localHandBack = resolve));
+    const answered = new Promise<RangeRequest>((resolve) => (answer = resolve));
+    const local = analyzeRange(rangeInput(0), input.recordsByKey, {
+      progress: (lines) => {
+        localLines = lines;
+        progress();
+      },
+      handBack: (handBack) => {
+        localHandBack(handBack);
+        return answered;
+      },
+    });
+    // A failure on this thread must not wait for the workers.
+    const handedBack: RangeHandBack[] = await Promise.race([Promise.all([localHandedBack, ...channels.map((c) => c.next('handBack'))]), local.then(() => never<RangeHandBack[]>())]);
+    const deferred = new Map<string, LedgerEntry>();
+    for (const part of handedBack) {
+      for (const entry of part.deferred) {
+        const seen = deferred.get(entry.id);
+        deferred.set(entry.id, seen ? mergeLedgerEntries(seen, entry) : entry);
+      }
+    }
+    const request: RangeRequest = { hashes: [...new Set([...deferred.keys()].map(hashId))] };
+    answer(request);
+    for (const channel of channels) channel.worker.postMessage(request);
+    const parts: RangeResult[] = await Promise.all([local, ...channels.map((c) => c.next('result'))]);
+
+    const totals = new AnalysisTotals(input.recordsByKey, input.prices, input.identity);
+    for (const part of parts) {
+      for (const priced of part.priced) {
+        const other = deferred.get(priced.id);
+        if (!other) continue;
+        if (!isDeepStrictEqual(mergeLedgerEntries(priced, other), priced)) return null;
+        deferred.delete(priced.id);
+      }
+      totals.absorb(part);
+    }
+    for (const entry of deferred.values()) totals.add(entry);
+    const deadLetterIds = new Set<string>();
+    for (const part of handedBack) for (const id of part.deadLetterIds) deadLetterIds.add(id);
+    return { totals, deadLetters: deadLetterIds.size, lines: handedBack.reduce((sum: number, p) => sum + p.lines, 0) };
+  } finally {
+    answer({ hashes: [] });
+    await Promise.all(channels.map((c) => c.worker.terminate()));
+  }
+}
+
+function never<T>(): Promise<T> {
+  return new Promise<T>(() => {});
+}

@@ -1,0 +1,130 @@
+import type { ByteRange } from '../adapters/files/jsonl-lines.js';
+import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
+import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import type { PriceTable } from '../contracts/price-table.js';
+import type { IdentityOptions } from '../domain/identity.js';
+import { isPartial } from '../domain/ledger.js';
+import { hashId } from '../domain/request-index.js';
+import { AnalysisTotals, type TotalsParts } from './analysis-totals.js';
+import { forEachDistinctRequest } from './distinct-requests.js';
+
+/**
+ * Which threads hold which request ids, approximately and without locks: one bitmap per thread in shared memory,
+ * two bits per id hash (a Bloom filter). A thread sets its bits for an id, then looks at the other threads' bits;
+ * because `Atomics` operations are sequentially consistent, of two threads that hold one id at least the later
+ * one sees the other's bits. So at most one thread prices an id by itself; every other thread that holds it hands
+ * its entry back (as do the few threads whose id only looks like another thread's: the merge sorts that out).
+ */
+export class RangeClaims {
+  private readonly own: Int32Array;
+  private readonly others: Int32Array[];
+  private readonly shift: number;
+
+  constructor(buffers: readonly SharedArrayBuffer[], bits: number, index: number) {
+    const maps = buffers.map((b) => new Int32Array(b));
+    this.own = maps[index]!;
+    this.others = maps.filter((_, i) => i !== index);
+    this.shift = 32 - bits;
+  }
+
+  /** Marks `id` as held by this thread; true when another thread may hold it too. */
+  claim(id: string): boolean {
+    const hash = hashId(id);
+    // Two bit positions from the hash: its top bits, and the top bits of a multiplicative remix of it.
+    const a = hash >>> this.shift;
+    const b = Math.imul(hash, 0x9e3779b1) >>> this.shift;
+    Atomics.or(this.own, a >>> 5, 1 << (a & 31));
+    Atomics.or(this.own, b >>> 5, 1 << (b & 31));
+    for (const other of this.others) {
+      if ((Atomics.load(other, a >>> 5) & (1 << (a & 31))) !== 0 && (Atomics.load(other, b >>> 5) & (1 << (b & 31))) !== 0) return true;
+    }
+    return false;
+  }
+}
+
+/**
+ * Line-aligned pieces of the file handed out one at a time to whichever thread asks first (a shared counter),
+ * so that threads that start later or run slower simply take fewer pieces.
+ */
+export function* takePieces(pieces: readonly ByteRange[], counter: SharedArrayBuffer, roundRobin?: { readonly index: number; readonly threads: number }): Generator<ByteRange> {
+  if (roundRobin) {
+    for (let i = roundRobin.index; i < pieces.length; i += roundRobin.threads) yield pieces[i]!;
+    return;
+  }
+  const next = new Int32Array(counter);
+  for (;;) {
+    const index = Atomics.add(next, 0, 1);
+    if (index >= pieces.length) return;
+    yield pieces[index]!;
+  }
+}
+
+export interface RangeInput {
+  readonly file: string;
+  readonly pieces: readonly ByteRange[];
+  /** An Int32 in shared memory: the next piece to take. */
+  readonly counter: SharedArrayBuffer;
+  readonly prices: PriceTable;
+  readonly identity: IdentityOptions | undefined;
+  readonly claims: readonly SharedArrayBuffer[];
+  readonly claimBits: number;
+  readonly index: number;
+  /** Each thread takes every `threads`-th piece from its own index instead (a split that does not depend on timing). */
+  readonly roundRobin: boolean;
+}
+
+/** What a thread hands back after its stream: the entries it did not price, and its distinct dead letters. */
+export interface RangeHandBack {
+  readonly deferred: readonly LedgerEntry[];
+  readonly deadLetterIds: readonly string[];
+  readonly lines: number;
+}
+
+/** The id hashes (`hashId`) of every entry handed back by any thread: each thread answers with the entries it priced itself under those hashes. */
+export interface RangeRequest {
+  readonly hashes: readonly number[];
+}
+
+export interface RangeResult extends TotalsParts {
+  readonly priced: readonly LedgerEntry[];
+}
+
+/**
+ * One thread's pieces of the events file: their distinct requests (`forEachDistinctRequest` over them), priced
+ * and timed here unless another thread may hold the same id or the entry is half a request (APIM `GatewayLogs`
+ * / `GatewayLlmLogs`, whose other half may lie in another piece); those are handed back whole.
+ */
+export async function analyzeRange(
+  input: RangeInput,
+  recordsByKey: ReadonlyMap<string, DiagnosticRecord>,
+  hooks: { progress(lines: number): void; handBack(handBack: RangeHandBack): Promise<RangeRequest> },
+): Promise<RangeResult> {
+  const claims = new RangeClaims(input.claims, input.claimBits, input.index);
+  const newTotals = () => new AnalysisTotals(recordsByKey, input.prices, input.identity);
+  let totals = newTotals();
+  let deferred: LedgerEntry[] = [];
+  const stream = await forEachDistinctRequest(
+    input.file,
+    {
+      onRequest: (entry) => {
+        if (claims.claim(entry.id) || isPartial(entry)) deferred.push(entry);
+        else totals.add(entry);
+      },
+      restart: () => {
+        totals = newTotals();
+        deferred = [];
+      },
+    },
+    hooks.progress,
+    { ranges: takePieces(input.pieces, input.counter, input.roundRobin ? { index: input.index, threads: input.claims.length } : undefined), keepOpen: true },
+  );
+  try {
+    const request = await hooks.handBack({ deferred, deadLetterIds: [...stream.deadLetterIds], lines: stream.lines });
+    const hashes = new Set(request.hashes);
+    const deferredIds = new Set(deferred.map((e) => e.id));
+    const priced = (await stream.handedOver((hash) => hashes.has(hash))).filter((e) => !deferredIds.has(e.id));
+    return { priced, ...totals.parts() };
+  } finally {
+    await stream.close();
+  }
+}

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { lineAlignedRanges, readJsonlChunks } from '../../src/adapters/files/jsonl-lines.js';
+import { loadPriceTable } from '../../src/contracts/price-table.js';
+import { analyzeFiles } from '../../src/services/analyze-files.js';
+import { analyzeInParallel } from '../../src/services/analyze-parallel.js';
+import { SIMULATION_FILES, writeSimulation } from '../../src/simulator/files.js';
+import { simulateDay } from '../../src/simulator/traffic.js';
+import { apimRecords, eventBodyArbitrary, retold, v1Lines } from '../support/event-body-arbitrary.js';
+
+const prices = loadPriceTable(JSON.parse(readFileSync(new URL('../../prices/default-prices.json', import.meta.url), 'utf8')));
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'analyze-parallel-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function fileOf(lines: readonly string[], name = 'events.jsonl'): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, lines.map((l) => `${l}\n`).join(''));
+  return file;
+}
+
+/** The analysis on one thread and on `threads` threads, each thread taking every n-th piece of the file. */
+async function bothWays(file: string, threads: number) {
+  const single = await analyzeFiles({ eventsFile: file, prices, threads: 1 });
+  const parallel = await analyzeFiles({ eventsFile: file, prices, threads, minBytesPerThread: 1, pieces: 'round-robin' });
+  return { single, parallel };
+}
+
+describe('analyzeFiles over worker threads: the single-thread result, number for number', () => {
+  it('equals the single-thread analysis for any mix of duplicates, halves and retold requests, wherever the pieces cut', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(eventBodyArbitrary, { minLength: 1, maxLength: 40 }), fc.integer({ min: 2, max: 3 }), async (bodies, threads) => {
+        // Every body again, in reverse order: each request also has a copy far from its first line, in another piece.
+        const file = await fileOf([...bodies, ...[...bodies].reverse()]);
+        const { single, parallel } = await bothWays(file, threads);
+        expect(parallel).toEqual(single);
+      }),
+      { numRuns: 12 },
+    );
+  }, 240_000);
+
+  it('merges across threads without falling back: redeliveries in other pieces count once, halves of a request meet', async () => {
+    const lines = [...v1Lines.slice(0, 20), ...apimRecords.map((r) => JSON.stringify(r)), ...v1Lines.slice(0, 5)];
+    const file = await fileOf(lines);
+    const outcome = await analyzeInParallel({ eventsFile: file, prices, recordsByKey: new Map(), threads: 2, pieces: 'round-robin' });
+    const { single, parallel } = await bothWays(file, 2);
+    expect(outcome).not.toBeNull();
+    expect(outcome!.totals.requests).toBe(single.entries);
+    expect(parallel).toEqual(single);
+  }, 60_000);
+
+  it('a request told differently in two threads\' pieces counts as the merge of both, as on one thread', async () => {
+    // The first telling lacks the gateway's total time, so the merge changes whichever telling was priced first.
+    const lines = [retold(v1Lines[1]!, 5), ...v1Lines.slice(2, 20), v1Lines[1]!];
+    const file = await fileOf(lines);
+    const { single, parallel } = await bothWays(file, 2);
+    expect(single.entries).toBe(19);
+    expect(parallel).toEqual(single);
+  }, 60_000);
+});
+
+describe('lineAlignedRanges: pieces that hold every line exactly once', () => {
+  it('cuts only at line starts, and reading the pieces in turn gives the lines of the file', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.string({ maxLength: 30 }).map((s) => s.replace(/[\r\n]/g, '')), { maxLength: 40 }), fc.integer({ min: 1, max: 9 }), fc.boolean(), async (lines, parts, finalNewline) => {
+        const file = join(dir, 'lines.jsonl');
+        await writeFile(file, lines.join('\n') + (finalNewline && lines.length > 0 ? '\n' : ''));
+        const ranges = await lineAlignedRanges(file, parts);
+        const read: string[] = [];
+        for (const range of ranges) for await (const chunk of readJsonlChunks(file, { range, bufferBytes: 7 })) read.push(...chunk.lines);
+        const whole: string[] = [];
+        for await (const chunk of readJsonlChunks(file)) whole.push(...chunk.lines);
+        expect(read).toEqual(whole);
+        expect(ranges.length).toBeLessThanOrEqual(parts);
+      }),
+    );
+  });
+});
+
+describe('analyzeFiles over worker threads, with diagnostics to join', () => {
+  it('gives the single-thread latency and weights: records find their backend from entries joined in any thread', async () => {
+    const out = join(dir, 'simulated');
+    await writeSimulation(out, simulateDay({ requests: 600, seed: 11, day: '2026-10-15' }));
+    const files = { eventsFile: join(out, SIMULATION_FILES.events), diagnosticsDir: join(out, SIMULATION_FILES.diagnostics), prices };
+    const single = await analyzeFiles({ ...files, threads: 1 });
+    const parallel = await analyzeFiles({ ...files, threads: 2, minBytesPerThread: 1, pieces: 'round-robin' });
+    expect(single.join.matched).toBeGreaterThan(0);
+    expect(single.weights.some((w) => w.backendId === 'aoai-eastus-2')).toBe(true);
+    expect(parallel).toEqual(single);
+  }, 120_000);
+});
