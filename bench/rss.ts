@@ -36,7 +36,7 @@ export async function headLines(source: string, target: string, lines: number): 
   await once(out, 'finish');
 }
 
-/** Runs rss-child.ts in a fresh Node process with the same TypeScript loader as this one (`threads`: as shipped when absent). */
+/** Runs rss-child.ts in a fresh Node process with the same TypeScript loader as this one (`threads`: exactly that many; as shipped when absent). */
 export async function childRss(file: string, events: number, threads?: number): Promise<RssRun> {
   const args = [...process.execArgv, new URL('./rss-child.ts', import.meta.url).pathname, file, ...(threads === undefined ? [] : ['--threads', String(threads)])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });

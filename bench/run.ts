@@ -258,9 +258,10 @@ async function main(): Promise<void> {
     };
     if (only.has('rss')) {
       const smallEvents = Math.max(1, Math.floor(events / 10));
-      log(`peak RSS of analyzeFiles: ${fmt(smallEvents)} and ${fmt(events)} events, each in a fresh process`);
-      const small = await childRss(await headFile(smallEvents), smallEvents);
-      const large = await childRss(eventsFile, events);
+      const threads = availableParallelism();
+      log(`peak RSS of analyzeFiles: ${fmt(smallEvents)} and ${fmt(events)} events on ${threads} threads at both sizes, each in a fresh process`);
+      const small = await childRss(await headFile(smallEvents), smallEvents, threads);
+      const large = await childRss(eventsFile, events, threads);
       log('the same on one thread at both sizes (the growth of the streaming analysis alone)');
       const smallOne = await childRss(await headFile(smallEvents), smallEvents, 1);
       const largeOne = await childRss(eventsFile, events, 1);
