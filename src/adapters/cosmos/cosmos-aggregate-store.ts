@@ -1,6 +1,6 @@
 import type { Container } from '@azure/cosmos';
 import { chargebackTileSchema, dirtyWindowSchema, type ChargebackTile, type DirtyWindow } from '../../contracts/chargeback-tile.js';
-import { latencyTileDocumentSchema, type LatencyTileDocument, type TileGrain } from '../../contracts/latency-tile-document.js';
+import { LATENCY_TILE_SCHEMA, latencyTileDocumentSchema, type LatencyTileDocument, type TileGrain } from '../../contracts/latency-tile-document.js';
 import { storedWeightsSchema, type StoredWeights } from '../../contracts/stored-weights.js';
 import type { AggregateStore } from '../../ports/aggregate-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
@@ -38,6 +38,19 @@ export class CosmosAggregateStore implements AggregateStore {
     const query = { query: 'SELECT * FROM c WHERE c.pk = @pk AND c.grain = @grain', parameters: [{ name: '@pk', value: pk }, { name: '@grain', value: grain }] };
     for await (const page of queryPages(this.container, query, (doc) => latencyTileDocumentSchema.parse(doc), { ...options, partitionKey: pk })) tiles.push(...page);
     return tiles;
+  }
+
+  async latestLatencyHour(deployment?: string, options: StoreOptions = {}): Promise<string | null> {
+    // One aggregate over every day's partition, asked only when a report needs to say where the data is.
+    const query = {
+      query: `SELECT VALUE MAX(c.windowStart) FROM c WHERE c.schema = @schema AND c.grain = 'hour'${deployment ? ' AND c.deployment = @deployment' : ''}`,
+      parameters: [{ name: '@schema', value: LATENCY_TILE_SCHEMA }, ...(deployment ? [{ name: '@deployment', value: deployment }] : [])],
+    };
+    let latest: string | null = null;
+    for await (const page of queryPages(this.container, query, (value) => (typeof value === 'string' ? value : null), options)) {
+      for (const value of page) if (value !== null && (latest === null || value > latest)) latest = value;
+    }
+    return latest;
   }
 
   async getWeights(deployment: string, options: StoreOptions = {}): Promise<StoredWeights | null> {
