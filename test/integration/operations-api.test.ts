@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FolderArchive } from '../../src/adapters/archive/folder-archive.js';
@@ -20,23 +21,26 @@ describe('latency, weights and traffic API on the local stack', () => {
   let api: HttpHost;
   let summary: DemoSummary;
   let operator: string;
+  let outDir: string;
   const get = async (path: string, token: string | undefined = operator) =>
     fetch(`${api.url}/api/${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
 
   beforeAll(async () => {
     stack = await startLocalStack();
-    summary = await runDemo(stack, { requests: 4000, seed: 5, day: DAY }, silent);
+    outDir = await mkdtemp(join(tmpdir(), 'tokenledger-operations-'));
+    summary = await runDemo(stack, { requests: 4000, seed: 5, day: DAY, outDir }, silent);
     api = await startLocalApi(stack);
     operator = (await demoTokens(stack.issuer)).operator;
   });
   afterAll(async () => {
     await api?.stop();
     await stack?.stop();
+    if (outDir) await rm(outDir, { recursive: true, force: true });
   });
 
   it('reports every region percentile within 1 % of the exact percentile of the diagnostic records', async () => {
     const report = (await (await get(`latency?${RANGE}`)).json()) as LatencyReport;
-    const archive = new FolderArchive(join(summary.outDir, 'diagnostics'));
+    const archive = new FolderArchive(join(outDir, 'diagnostics'));
     const durations = new Map<string, number[]>();
     for (const path of await archive.list()) {
       for (const r of parseArchiveBlob(path, await archive.read(path)).records) {
