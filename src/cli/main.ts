@@ -81,6 +81,9 @@ function midLastMonth(): string {
   return `${lastMonth()}-15`;
 }
 
+/** How long an interrupted demo waits for its run to stop writing before it removes the temporary folder. */
+const RUN_SETTLE_MS = 10_000;
+
 function nextDay(day: string): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 }
@@ -167,9 +170,13 @@ export function buildCli(): Command {
       // Everything the demo holds is released on every way out: success, failure, Ctrl-C or SIGTERM.
       const cleanup = new Cleanup();
       const interrupted = cleanup.signal();
+      let settled: Promise<unknown> = Promise.resolve();
       const work = (async () => {
         const outDir = opts.out ?? (await mkdtemp(joinPath(tmpdir(), 'tokenledger-demo-')));
         if (!opts.out) cleanup.add(() => rm(outDir, { recursive: true, force: true }));
+        // After an interrupt, the run may still be writing into the folder: it ends (the stack stopped under it)
+        // before the folder goes, or the folder would be written again after its removal.
+        cleanup.add(() => Promise.race([settled, new Promise((resolve) => setTimeout(resolve, RUN_SETTLE_MS).unref())]).then(() => {}));
         progress.step('starting the local stack (Cosmos DB server, Azurite)');
         const starting = startLocalStack();
         cleanup.add(async () => (await starting.catch(() => null))?.stop());
@@ -178,8 +185,9 @@ export function buildCli(): Command {
         return { stack, summary };
       })();
       // After an interrupt, the work fails as the stack stops under it: that failure is expected and dropped.
-      const settled = work.then((value) => ({ value }), (error: unknown) => ({ error }));
-      const first = await Promise.race([settled, interrupted]);
+      const outcome = work.then((value) => ({ value }), (error: unknown) => ({ error }));
+      settled = outcome;
+      const first = await Promise.race([outcome, interrupted]);
       if (typeof first === 'string') {
         progress.step(`${first}: stopping the local stack and removing temporary files`);
         return cleanup.exitOn(first);
