@@ -28,7 +28,7 @@ import { createProgress } from './progress.js';
 import { formatTable } from './table.js';
 import { Cleanup } from './cleanup.js';
 import { checkInput, checkOutput, describeFileError } from './input-files.js';
-import { terminalSafe, terminalSafeLines } from './terminal-text.js';
+import { escapeWritesToTerminal, terminalSafe, terminalSafeLines } from './terminal-text.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -56,11 +56,6 @@ function shortInstant(date: Date | string): string {
 }
 
 const PERIOD_NAMES: Readonly<Record<PeriodSource, string>> = { default: 'the default', month: 'the month', range: 'the range given' };
-
-/** Machine formats (CSV, JSON, APIM JSON, Bicep) go out byte for byte, except to a terminal, which gets them escaped. */
-function writeOutput(text: string): void {
-  process.stdout.write(process.stdout.isTTY ? terminalSafeLines(text) : text);
-}
 
 /** What to say when a period has no latency data: the period, where the latest data is, and a range that has it. */
 function noDataMessage(from: Date | string, to: Date | string, latestDataHour: string | null, deployment?: string): string {
@@ -341,7 +336,7 @@ export function buildCli(): Command {
         text = await response.text();
       }
       if (opts.out) await writeFile(opts.out, text);
-      else writeOutput(text);
+      else process.stdout.write(text);
     });
 
   const operationsOptions = (command: Command) =>
@@ -359,7 +354,7 @@ export function buildCli(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'table']).default('table'))
     .action(async (opts: { api: string; token?: string; from?: string; to?: string; deployment?: string; format: string }) => {
       const body = (await (await fetchReport(opts.api, 'api/latency', { ...period(opts), groupBy: 'region' }, opts.token)).json()) as LatencyReport;
-      if (opts.format === 'json') return void writeOutput(JSON.stringify(body, null, 2) + '\n');
+      if (opts.format === 'json') return void process.stdout.write(JSON.stringify(body, null, 2) + '\n');
       if (body.rows.length === 0) return void process.stdout.write(noDataMessage(body.from, body.to, body.latestDataHour, opts.deployment));
       const ms = (v: number | null) => (v === null ? '' : v.toFixed(0));
       const pct = (v: number) => `${(v * 100).toFixed(2)} %`;
@@ -377,7 +372,7 @@ export function buildCli(): Command {
       const response = await fetchReport(opts.api, 'api/weights', { ...range, format: opts.format === 'table' ? 'json' : opts.format }, opts.token);
       if (opts.format !== 'table') {
         const text = await response.text();
-        writeOutput(text + '\n');
+        process.stdout.write(text + '\n');
         if (opts.format !== 'json' && (text.trim() === '' || text.trim() === '[]')) {
           // APIM JSON and Bicep have no room for a note: the latency report says where the data is.
           const latency = (await (await fetchReport(opts.api, 'api/latency', range, opts.token)).json()) as LatencyReport;
@@ -400,6 +395,7 @@ export function buildCli(): Command {
   return program;
 }
 
+escapeWritesToTerminal(process.stdout);
 buildCli()
   .parseAsync(process.argv)
   .catch((error: unknown) => {

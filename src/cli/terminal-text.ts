@@ -26,3 +26,17 @@ export function terminalSafe(text: string): string {
 export function terminalSafeLines(text: string): string {
   return text.replace(CONTROL_EXCEPT_LAYOUT, visible);
 }
+
+/**
+ * Escapes control characters in everything written to `stream` while it is a terminal, whatever the command
+ * (CSV, JSON, APIM JSON, Bicep, tables); a pipe or a file gets the bytes as written. Line feeds, CRLF and tabs
+ * pass, so the layout stays.
+ */
+export function escapeWritesToTerminal(stream: Pick<NodeJS.WriteStream, 'isTTY' | 'write'>): void {
+  if (!stream.isTTY) return;
+  const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+    const text = typeof chunk === 'string' ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk).toString('utf8') : chunk;
+    return write(typeof text === 'string' ? terminalSafeLines(text) : text, ...rest);
+  }) as NodeJS.WriteStream['write'];
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatTable } from '../../src/cli/table.js';
-import { terminalSafe, terminalSafeLines } from '../../src/cli/terminal-text.js';
+import { escapeWritesToTerminal, terminalSafe, terminalSafeLines } from '../../src/cli/terminal-text.js';
 
 // A deployment name an API client could plant: set the window title, turn the screen red, hide the rest.
 const PLANTED = 'gpt-4o\u001b]0;owned\u0007\u001b[31m\u001b[8m';
@@ -25,6 +25,29 @@ describe('text bound for a terminal', () => {
 
   it('keeps line feeds, CRLF line ends and tabs in multi-line text, and escapes a lone carriage return', () => {
     expect(terminalSafeLines('a,b\r\n1,"x\u001b[2J"\n\tz\rOVERWRITE')).toBe('a,b\r\n1,"x\\x1b[2J"\n\tz\\x0dOVERWRITE');
+  });
+});
+
+describe('standard output', () => {
+  const CSV = 'key,cost\r\ngpt\u001b]0;x\u0007,1.00\n';
+  const captured = (isTTY: boolean) => {
+    const chunks: string[] = [];
+    const stream = { isTTY, write: ((chunk: string | Uint8Array) => chunks.push(String(chunk)) > 0) as NodeJS.WriteStream['write'] };
+    escapeWritesToTerminal(stream);
+    return { stream, chunks };
+  };
+
+  it('escapes whatever a command writes to a terminal, strings and bytes alike', () => {
+    const { stream, chunks } = captured(true);
+    stream.write(CSV);
+    stream.write(Buffer.from('\u009b2J'));
+    expect(chunks).toEqual(['key,cost\r\ngpt\\x1b]0;x\\x07,1.00\n', '\\x9b2J']);
+  });
+
+  it('passes the bytes unchanged to a pipe or a file', () => {
+    const { stream, chunks } = captured(false);
+    stream.write(CSV);
+    expect(chunks).toEqual([CSV]);
   });
 });
 
