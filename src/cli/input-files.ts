@@ -44,20 +44,21 @@ export async function checkOutput(path: string, expected: Omit<ExpectedInput, 'h
   if (expected.kind === 'folder' && !found.isDirectory()) throw new Error(`${expected.option} ${JSON.stringify(path)} is a file: expected a folder to write into`);
 }
 
-const FILE_ERRORS: Readonly<Record<string, string>> = {
-  ENOENT: 'does not exist',
-  EISDIR: 'is a folder, not a file',
-  ENOTDIR: 'has a file where a folder was expected',
-  EACCES: 'cannot be accessed (permission denied)',
-  EPERM: 'cannot be accessed (operation not permitted)',
-  EEXIST: 'already exists',
-  ENOSPC: 'cannot be written: the disk is full',
+/** Per error code: what it says about a named path, and what it says when the error names none. */
+const FILE_ERRORS: Readonly<Record<string, readonly [string, string]>> = {
+  ENOENT: ['does not exist', 'a file or folder does not exist'],
+  EISDIR: ['is a folder, not a file', 'a folder was given where a file was expected'],
+  ENOTDIR: ['has a file where a folder was expected', 'a file was given where a folder was expected'],
+  EACCES: ['cannot be accessed (permission denied)', 'a file cannot be accessed (permission denied)'],
+  EPERM: ['cannot be accessed (operation not permitted)', 'a file cannot be accessed (operation not permitted)'],
+  EEXIST: ['already exists', 'a file already exists'],
+  ENOSPC: ['cannot be written: the disk is full', 'the disk is full'],
 };
 
 /** A file-system error as a sentence naming its path, or null when `error` is not one. */
 export function describeFileError(error: unknown): string | null {
   const e = error as NodeJS.ErrnoException;
-  const what = e?.code ? FILE_ERRORS[e.code] : undefined;
-  if (!what) return null;
-  return e.path ? `${JSON.stringify(e.path)} ${what}` : `a file ${what} (${e.syscall ?? 'file access'})`;
+  const words = e?.code ? FILE_ERRORS[e.code] : undefined;
+  if (!words) return null;
+  return e.path ? `${JSON.stringify(e.path)} ${words[0]}` : words[1];
 }

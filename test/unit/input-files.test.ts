@@ -44,7 +44,7 @@ describe('paths given on the command line', () => {
     const enoent = Object.assign(new Error("ENOENT: no such file or directory, open 'prices.json'"), { code: 'ENOENT', path: 'prices.json', syscall: 'open' });
     expect(describeFileError(enoent)).toBe('"prices.json" does not exist');
     const eisdir = Object.assign(new Error('EISDIR: illegal operation on a directory, read'), { code: 'EISDIR', syscall: 'read' });
-    expect(describeFileError(eisdir)).toBe('a file is a folder, not a file (read)');
+    expect(describeFileError(eisdir)).toBe('a folder was given where a file was expected');
     expect(describeFileError(new Error('something else'))).toBeNull();
   });
 });
