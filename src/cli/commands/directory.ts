@@ -78,7 +78,9 @@ async function readText(file: string, cmd: Command): Promise<string> {
   try {
     bytes = await readFile(file);
   } catch (error) {
-    return failed(cmd, `cannot read the directory CSV: ${describeFileError(error) ?? (error as Error).message}`, 'tokenledger.directory.unreadableFile');
+    // Node names no path for EISDIR: the file given is the path in question either way.
+    const reason = describeFileError({ ...(error as NodeJS.ErrnoException), path: file }) ?? (error as Error).message;
+    return failed(cmd, `cannot read the directory CSV: ${reason}`, 'tokenledger.directory.unreadableFile');
   }
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
