@@ -20,7 +20,7 @@ import { fetchReport } from './report-client.js';
 import { toWeightsTable } from '../contracts/apim-backend-pool.js';
 import type { WeightsRecommendation } from '../domain/weights.js';
 import type { LatencyReport } from '../services/latency-report.js';
-import { startLocalStack } from '../local/local-stack.js';
+import { startLocalStack, type LocalStack } from '../local/local-stack.js';
 import { runDemo, type DemoSummary } from '../local/demo.js';
 import { writeSimulation } from '../simulator/files.js';
 import { simulateDay } from '../simulator/traffic.js';
@@ -122,6 +122,33 @@ function printSummary(summary: DemoSummary): void {
   out.write(formatTable(['check', 'expected', 'actual', 'result'], summary.checks.map((c) => [c.name, String(c.expected), String(c.actual), c.ok ? 'ok' : 'FAILED'])) + '\n');
 }
 
+/** Serves the demo's stack (API and dashboard) until Ctrl-C or SIGTERM, printing the tokens and commands to try. */
+async function serve(stack: LocalStack, opts: { day: string; port: number }, cleanup: Cleanup, interrupted: Promise<unknown>): Promise<void> {
+  const api = await startLocalApi(stack, opts.port).catch(() => startLocalApi(stack));
+  cleanup.add(() => api.stop());
+  const tokens = await demoTokens(stack.issuer);
+  const month = opts.day.slice(0, 7);
+  process.stdout.write(
+    [
+      '',
+      'Serving the local stack until Ctrl-C (or SIGTERM).',
+      `API: ${api.url}/api/chargeback`,
+      `Dashboard: ${api.url}/api/dashboard/`,
+      `Finance token: ${tokens.finance}`,
+      `Operator token: ${tokens.operator}`,
+      '',
+      `The simulated month's chargeback CSV, with one HTTP call:`,
+      `  curl -H "Authorization: Bearer $FINANCE_TOKEN" "${api.url}/api/chargeback?month=${month}&groupBy=team&format=csv"`,
+      'or with one CLI command:',
+      `  npx tokenledger report chargeback --api ${api.url} --token "$FINANCE_TOKEN" --month ${month} --group-by team --format csv`,
+      `Latency of the simulated day: npx tokenledger report latency --api ${api.url} --token "$OPERATOR_TOKEN" --from ${opts.day} --to ${nextDay(opts.day)}`,
+      `Cosmos DB: ${stack.cosmos.endpoint}   Blob: ${stack.azurite.blobEndpoint}   Tables: ${stack.azurite.tableEndpoint}`,
+      '',
+    ].join('\n'),
+  );
+  await interrupted;
+}
+
 export function buildCli(): Command {
   const program = new Command('tokenledger')
     .description('Per-identity token chargeback and per-region latency for Azure OpenAI behind Azure API Management.')
@@ -192,34 +219,14 @@ export function buildCli(): Command {
         throw first.error;
       }
       const { stack, summary } = first.value;
-      printSummary(summary);
-      if (opts.json) await writeFile(opts.json, JSON.stringify(summary, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2) + '\n');
-      process.exitCode = summary.ok ? 0 : 1;
-      if (!opts.serve) return cleanup.run();
-      const api = await startLocalApi(stack, opts.port).catch(() => startLocalApi(stack));
-      cleanup.add(() => api.stop());
-      const tokens = await demoTokens(stack.issuer);
-      const month = opts.day.slice(0, 7);
-      process.stdout.write(
-        [
-          '',
-          'Serving the local stack until Ctrl-C (or SIGTERM).',
-          `API: ${api.url}/api/chargeback`,
-          `Dashboard: ${api.url}/api/dashboard/`,
-          `Finance token: ${tokens.finance}`,
-          `Operator token: ${tokens.operator}`,
-          '',
-          `The simulated month's chargeback CSV, with one HTTP call:`,
-          `  curl -H "Authorization: Bearer $FINANCE_TOKEN" "${api.url}/api/chargeback?month=${month}&groupBy=team&format=csv"`,
-          'or with one CLI command:',
-          `  npx tokenledger report chargeback --api ${api.url} --token "$FINANCE_TOKEN" --month ${month} --group-by team --format csv`,
-          `Latency of the simulated day: npx tokenledger report latency --api ${api.url} --token "$OPERATOR_TOKEN" --from ${opts.day} --to ${nextDay(opts.day)}`,
-          `Cosmos DB: ${stack.cosmos.endpoint}   Blob: ${stack.azurite.blobEndpoint}   Tables: ${stack.azurite.tableEndpoint}`,
-          '',
-        ].join('\n'),
-      );
-      await interrupted;
-      await cleanup.run();
+      try {
+        printSummary(summary);
+        if (opts.json) await writeFile(opts.json, JSON.stringify(summary, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2) + '\n');
+        process.exitCode = summary.ok ? 0 : 1;
+        if (opts.serve) await serve(stack, opts, cleanup, interrupted);
+      } finally {
+        await cleanup.run();
+      }
     });
 
   program
