@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { operationsQuerySchemaAt, type OperationsQueryParams } from '../../src/contracts/report-query.js';
 import { toBackendPool, toBicepSnippet } from '../../src/contracts/apim-backend-pool.js';
+import { operationsQuerySchemaAt, type OperationsQueryParams } from '../../src/contracts/report-query.js';
 import { describeIssues } from '../../src/domain/event-normalization.js';
 import type { AggregateStore } from '../../src/ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
