@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { chargebackQuerySchema } from '../../src/contracts/report-query.js';
+import { chargebackQuerySchemaAt } from '../../src/contracts/report-query.js';
 import { canSeeIdentity, chargebackScope, type Principal } from '../../src/domain/access.js';
 import { chargebackCsv, chargebackFocus, chargebackJson } from '../../src/domain/chargeback-formats.js';
 import { describeIssues } from '../../src/domain/event-normalization.js';
@@ -15,26 +15,29 @@ export interface ChargebackHandlerPorts {
 
 /**
  * `GET /api/chargeback?from&to|month&groupBy&format`: a caller with `Chargeback.ReadAll` sees every row, any
- * other caller only their own identity's. Bad parameters answer 400 with the reason.
+ * other caller only their own identity's. Without a period, the current month to date. Every answer names its
+ * period: `from` and `to` in JSON, and the `TokenLedger-Period` header (`from/to`, ISO 8601) in every format.
+ * Bad parameters answer 400 with the reason.
  */
 export function createChargebackHandler(ports: () => ChargebackHandlerPorts) {
   return async function chargeback(request: HttpRequest, _context: unknown, principal: Principal): Promise<HttpResponseInit> {
-    const parsed = chargebackQuerySchema.safeParse(Object.fromEntries(request.query.entries()));
+    const parsed = chargebackQuerySchemaAt(new Date()).safeParse(Object.fromEntries(request.query.entries()));
     if (!parsed.success) return { status: 400, jsonBody: { error: 'bad_request', reason: describeIssues('report parameters', parsed.error) } };
     const query = { ...parsed.data, scope: chargebackScope(principal) };
     const { aggregates, directory, currency } = ports();
     const rows = await directory.getAll();
+    const period = { 'TokenLedger-Period': `${query.from.toISOString()}/${query.to.toISOString()}` };
     if (query.format === 'focus') {
       const { lines } = await chargebackLines(aggregates, query);
       const visible = lines.filter((l) => canSeeIdentity(query.scope, l.identity));
-      return csvResponse(chargebackFocus(visible, { directory: rows, currency, from: query.from, to: query.to }), `focus-${query.from.toISOString().slice(0, 10)}.csv`);
+      return csvResponse(chargebackFocus(visible, { directory: rows, currency, from: query.from, to: query.to }), `focus-${query.from.toISOString().slice(0, 10)}.csv`, period);
     }
     const report = await chargebackReportFor({ aggregates, directory: rows }, query, currency);
-    if (query.format === 'csv') return csvResponse(chargebackCsv(report), `chargeback-${query.groupBy}-${query.from.toISOString().slice(0, 10)}.csv`);
-    return { status: 200, jsonBody: chargebackJson(report) };
+    if (query.format === 'csv') return csvResponse(chargebackCsv(report), `chargeback-${query.groupBy}-${query.from.toISOString().slice(0, 10)}.csv`, period);
+    return { status: 200, jsonBody: chargebackJson(report), headers: period };
   };
 }
 
-function csvResponse(body: string, filename: string): HttpResponseInit {
-  return { status: 200, body, headers: { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${filename}"` } };
+function csvResponse(body: string, filename: string, headers: Record<string, string>): HttpResponseInit {
+  return { status: 200, body, headers: { ...headers, 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${filename}"` } };
 }

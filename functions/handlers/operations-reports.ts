@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { z } from 'zod';
 import { apimServiceNameSchema, poolNameFor, toArmTemplate, toBicepFile } from '../../src/contracts/apim-backend-pool.js';
+import { operationsQuerySchemaAt, type OperationsQueryParams } from '../../src/contracts/report-query.js';
 import { describeIssues } from '../../src/domain/event-normalization.js';
 import { thresholdsReport } from '../../src/domain/reconciliation.js';
 import type { AggregateStore } from '../../src/ports/aggregate-store.js';
@@ -10,16 +11,11 @@ import type { ReconciliationStore } from '../../src/ports/reconciliation.js';
 import { latencyReport, weightsReport } from '../../src/services/latency-report.js';
 import { trafficReport } from '../../src/services/traffic-report.js';
 
-const instant = z.iso.datetime({ offset: true }).or(z.iso.date()).transform((v) => new Date(v.length === 10 ? `${v}T00:00:00Z` : v));
-const rangeSchema = z
-  .object({ from: instant, to: instant, deployment: z.string().max(256).optional(), groupBy: z.literal('region').default('region') })
-  .refine((q) => q.to > q.from, { path: ['to'], message: 'to must be after from' })
-  .refine((q) => q.to.getTime() - q.from.getTime() <= 93 * 86_400_000, { path: ['to'], message: 'the range may span at most 93 days' });
+type Parsed = { readonly ok: true; readonly query: OperationsQueryParams } | { readonly ok: false; readonly response: HttpResponseInit };
 
-type Parsed = { readonly ok: true; readonly query: z.infer<typeof rangeSchema> } | { readonly ok: false; readonly response: HttpResponseInit };
-
+/** Without `from` and `to`, the last 24 whole UTC hours (the current one included). */
 function parse(request: HttpRequest): Parsed {
-  const parsed = rangeSchema.safeParse(Object.fromEntries(request.query.entries()));
+  const parsed = operationsQuerySchemaAt(new Date()).safeParse(Object.fromEntries(request.query.entries()));
   return parsed.success
     ? { ok: true, query: parsed.data }
     : { ok: false, response: { status: 400, jsonBody: { error: 'bad_request', reason: describeIssues('report parameters', parsed.error) } } };
@@ -65,7 +61,8 @@ export function createWeightsHandler(ports: () => OperationsPorts) {
     const pools = recommendations.map((r) => ({ name: poolNameFor(r.deployment), weights: r.weights, description: r.explanation }));
     if (format === 'bicep') return { status: 200, body: toBicepFile(apimService!, pools), headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
     if (format === 'apim') return { status: 200, jsonBody: toArmTemplate(apimService!, pools) };
-    return { status: 200, jsonBody: { from: query.from.toISOString(), to: query.to.toISOString(), recommendations } };
+    const latestDataHour = await ports().aggregates.latestLatencyHour(query.deployment);
+    return { status: 200, jsonBody: { from: query.from.toISOString(), to: query.to.toISOString(), latestDataHour, recommendations } };
   };
 }
 

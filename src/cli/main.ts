@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-import { readFile, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { TableIdentityDirectory } from '../adapters/tables/table-identity-directory.js';
 import { directoryFromEnvironment, gatewayObjectIds, loadPrices } from '../config/composition-root.js';
 import { loadSettings } from '../config/settings.js';
-import { lastMonth } from '../contracts/report-query.js';
+import type { z } from 'zod';
+import { chargebackQuerySchemaAt, daySchema, lastMonth, operationsQuerySchemaAt, type PeriodSource } from '../contracts/report-query.js';
 import { loadPriceTable } from '../contracts/price-table.js';
 import { GROUP_BY, type ChargebackRow } from '../domain/chargeback.js';
 import { chargebackCsv, chargebackLineRows } from '../domain/chargeback-formats.js';
@@ -19,12 +21,15 @@ import { fetchReport } from './report-client.js';
 import { apimServiceNameSchema, toWeightsTable } from '../contracts/apim-backend-pool.js';
 import type { WeightsRecommendation } from '../domain/weights.js';
 import type { LatencyReport } from '../services/latency-report.js';
-import { startLocalStack } from '../local/local-stack.js';
+import { startLocalStack, type LocalStack } from '../local/local-stack.js';
 import { runDemo, type DemoSummary } from '../local/demo.js';
 import { writeSimulation } from '../simulator/files.js';
 import { simulateDay } from '../simulator/traffic.js';
 import { createProgress } from './progress.js';
 import { formatTable } from './table.js';
+import { Cleanup } from './cleanup.js';
+import { checkInput, checkOutput, describeFileError } from './input-files.js';
+import { escapeWritesToTerminal, terminalSafe, terminalSafeLines } from './terminal-text.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -33,8 +38,35 @@ function positiveInt(value: string): number {
 }
 
 function day(value: string): string {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) throw new InvalidArgumentError('expected YYYY-MM-DD');
+  const parsed = daySchema.safeParse(value);
+  if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues.map((issue) => issue.message).join('; '));
   return value;
+}
+
+/** Report options checked by the API's own schema, so the CLI refuses what the API would, in the CLI's words. */
+function parseReportOptions<T>(schema: z.ZodType<T>, input: Record<string, string | undefined>): T {
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)));
+  if (parsed.success) return parsed.data;
+  const option = (path: readonly PropertyKey[]) => (path.length === 0 ? 'options' : `--${String(path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  throw new Error(`invalid ${parsed.error.issues.map((issue) => `${option(issue.path)}: ${issue.message}`).join('; ')}`);
+}
+
+/** `2026-12-01T00:00Z`: minutes are enough for periods on whole hours. */
+function shortInstant(date: Date | string): string {
+  return new Date(date).toISOString().slice(0, 16) + 'Z';
+}
+
+const PERIOD_NAMES: Readonly<Record<PeriodSource, string>> = { default: 'the default', month: 'the month', range: 'the range given' };
+
+/** What to say when a period has no latency data: the period, where the latest data is, and a range that has it. */
+function noDataMessage(from: Date | string, to: Date | string, latestDataHour: string | null, deployment?: string): string {
+  const of = deployment ? ` for deployment ${terminalSafe(deployment)}` : '';
+  if (latestDataHour === null) return `no data between ${shortInstant(from)} and ${shortInstant(to)}${of}; there is no latency data at all yet\n`;
+  const end = Date.parse(latestDataHour) + 3_600_000;
+  return (
+    `no data between ${shortInstant(from)} and ${shortInstant(to)}${of}; latest data at ${shortInstant(latestDataHour)} (the hour up to ${shortInstant(new Date(end))})\n` +
+    `try --from ${shortInstant(new Date(end - 86_400_000))} --to ${shortInstant(new Date(end))}\n`
+  );
 }
 
 /**
@@ -44,6 +76,16 @@ function day(value: string): string {
 function midLastMonth(): string {
   return `${lastMonth()}-15`;
 }
+
+/** How long an interrupted demo waits for its run to stop writing before it removes the temporary folder. */
+const RUN_SETTLE_MS = 10_000;
+
+function nextDay(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+}
+
+const EVENTS_FILE = { option: '--events', kind: 'file', holding: 'gateway events as JSON lines (one Event Hubs body per line)' } as const;
+const DIAGNOSTICS_FOLDER = { option: '--diagnostics', kind: 'folder', holding: 'RequestResponse storage-archive records (the folder holding insights-logs-requestresponse/)' } as const;
 
 const requestsOption = () => new Option('--requests <n>', 'number of simulated requests').argParser(positiveInt);
 const seedOption = () => new Option('--seed <n>', 'random seed: the same seed and day give the same traffic').argParser(positiveInt).default(42);
@@ -87,10 +129,39 @@ function printSummary(summary: DemoSummary): void {
   out.write(formatTable(['check', 'expected', 'actual', 'result'], summary.checks.map((c) => [c.name, String(c.expected), String(c.actual), c.ok ? 'ok' : 'FAILED'])) + '\n');
 }
 
+/** Serves the demo's stack (API and dashboard) until Ctrl-C or SIGTERM, printing the tokens and commands to try. */
+async function serve(stack: LocalStack, opts: { day: string; port: number }, cleanup: Cleanup, interrupted: Promise<unknown>): Promise<void> {
+  const api = await startLocalApi(stack, opts.port).catch(() => startLocalApi(stack));
+  cleanup.add(() => api.stop());
+  const tokens = await demoTokens(stack.issuer);
+  const month = opts.day.slice(0, 7);
+  process.stdout.write(
+    [
+      '',
+      'Serving the local stack until Ctrl-C (or SIGTERM).',
+      `API: ${api.url}/api/chargeback`,
+      `Dashboard: ${api.url}/api/dashboard/`,
+      `Finance token: ${tokens.finance}`,
+      `Operator token: ${tokens.operator}`,
+      '',
+      `The simulated month's chargeback CSV, with one HTTP call:`,
+      `  curl -H "Authorization: Bearer $FINANCE_TOKEN" "${api.url}/api/chargeback?month=${month}&groupBy=team&format=csv"`,
+      'or with one CLI command:',
+      `  npx tokenledger report chargeback --api ${api.url} --token "$FINANCE_TOKEN" --month ${month} --group-by team --format csv`,
+      `Latency of the simulated day: npx tokenledger report latency --api ${api.url} --token "$OPERATOR_TOKEN" --from ${opts.day} --to ${nextDay(opts.day)}`,
+      `Cosmos DB: ${stack.cosmos.endpoint}   Blob: ${stack.azurite.blobEndpoint}   Tables: ${stack.azurite.tableEndpoint}`,
+      '',
+    ].join('\n'),
+  );
+  await interrupted;
+}
+
 export function buildCli(): Command {
   const program = new Command('tokenledger')
     .description('Per-identity token chargeback and per-region latency for Azure OpenAI behind Azure API Management.')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Commander's own messages echo what was typed (an unknown option, a bad argument): escaped like every other.
+    .configureOutput({ writeErr: (text) => process.stderr.write(terminalSafeLines(text)), outputError: (text, write) => write(text) });
 
   program
     .command('simulate')
@@ -101,6 +172,7 @@ export function buildCli(): Command {
     .requiredOption('--out <dir>', 'output folder')
     .option('--faults', 'inject the faults reconciliation must find: lost gateway events and a metrics token drift')
     .action(async (opts: { requests: number; seed: number; day: string; out: string; faults?: boolean }) => {
+      await checkOutput(opts.out, { option: '--out', kind: 'folder' });
       const simulated = simulateDay({ requests: opts.requests, seed: opts.seed, day: opts.day, faults: Boolean(opts.faults) });
       await writeSimulation(opts.out, simulated);
       const t = simulated.groundTruth;
@@ -121,49 +193,47 @@ export function buildCli(): Command {
     .option('--no-serve', 'exit when done instead of serving until Ctrl-C')
     .addOption(new Option('--port <n>', 'port of the local HTTP API (the Functions host default)').argParser(positiveInt).default(7071))
     .action(async (opts: { requests: number; seed: number; day: string; out?: string; json?: string; serve: boolean; port: number }) => {
+      if (opts.out) await checkOutput(opts.out, { option: '--out', kind: 'folder' });
+      if (opts.json) await checkOutput(opts.json, { option: '--json', kind: 'file' });
       const progress = createProgress();
-      progress.step('starting the local stack (Cosmos DB server, Azurite)');
-      const stack = await startLocalStack();
-      let summary: DemoSummary;
+      // Everything the demo holds is released on every way out: success, failure, Ctrl-C or SIGTERM.
+      const cleanup = new Cleanup();
+      const interrupted = cleanup.signal();
+      let settled: Promise<unknown> = Promise.resolve();
+      const work = (async () => {
+        const outDir = opts.out ?? (await mkdtemp(joinPath(tmpdir(), 'tokenledger-demo-')));
+        if (!opts.out) cleanup.add(() => rm(outDir, { recursive: true, force: true }));
+        // After an interrupt, the run may still be writing into the folder: it ends (the stack stopped under it)
+        // before the folder goes, or the folder would be written again after its removal.
+        cleanup.add(() => Promise.race([settled, new Promise((resolve) => setTimeout(resolve, RUN_SETTLE_MS).unref())]).then(() => {}));
+        progress.step('starting the local stack (Cosmos DB server, Azurite)');
+        const starting = startLocalStack();
+        cleanup.add(async () => (await starting.catch(() => null))?.stop());
+        const stack = await starting;
+        const summary = await runDemo(stack, { requests: opts.requests, seed: opts.seed, day: opts.day, outDir }, progress);
+        return { stack, summary };
+      })();
+      // After an interrupt, the work fails as the stack stops under it: that failure is expected and dropped.
+      const outcome = work.then((value) => ({ value }), (error: unknown) => ({ error }));
+      settled = outcome;
+      const first = await Promise.race([outcome, interrupted]);
+      if (typeof first === 'string') {
+        progress.step(`${first}: stopping the local stack and removing temporary files`);
+        return cleanup.exitOn(first);
+      }
+      if ('error' in first) {
+        await cleanup.run();
+        throw first.error;
+      }
+      const { stack, summary } = first.value;
       try {
-        summary = await runDemo(stack, { requests: opts.requests, seed: opts.seed, day: opts.day, outDir: opts.out }, progress);
-      } catch (error) {
-        await stack.stop();
-        throw error;
-      }
-      printSummary(summary);
-      if (opts.json) await writeFile(opts.json, JSON.stringify(summary, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2) + '\n');
-      if (!opts.serve) {
-        await stack.stop();
+        printSummary(summary);
+        if (opts.json) await writeFile(opts.json, JSON.stringify(summary, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value), 2) + '\n');
         process.exitCode = summary.ok ? 0 : 1;
-        return;
+        if (opts.serve) await serve(stack, opts, cleanup, interrupted);
+      } finally {
+        await cleanup.run();
       }
-      const api = await startLocalApi(stack, opts.port).catch(() => startLocalApi(stack));
-      const tokens = await demoTokens(stack.issuer);
-      const month = opts.day.slice(0, 7);
-      process.stdout.write(
-        [
-          '',
-          'Serving the local stack until Ctrl-C (or SIGTERM).',
-          `API: ${api.url}/api/chargeback`,
-          `Dashboard: ${api.url}/api/dashboard/`,
-          `Finance token: ${tokens.finance}`,
-          `Operator token: ${tokens.operator}`,
-          '',
-          `Last month's chargeback CSV, with one HTTP call:`,
-          `  curl -H "Authorization: Bearer $FINANCE_TOKEN" "${api.url}/api/chargeback?month=${month}&groupBy=team&format=csv"`,
-          'or with one CLI command:',
-          `  npx tokenledger report chargeback --api ${api.url} --token "$FINANCE_TOKEN" --month ${month} --group-by team --format csv`,
-          `Cosmos DB: ${stack.cosmos.endpoint}   Blob: ${stack.azurite.blobEndpoint}   Tables: ${stack.azurite.tableEndpoint}`,
-          '',
-        ].join('\n'),
-      );
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
-      });
-      await api.stop();
-      await stack.stop();
     });
 
   program
@@ -176,6 +246,10 @@ export function buildCli(): Command {
     .option('--gateway-object-ids <ids>', "comma-separated object ids of the gateway's managed identities")
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'table']).default('table'))
     .action(async (opts: { events: string; diagnostics: string; llmLog?: string; metrics?: string; gatewayObjectIds?: string; format: string }) => {
+      await checkInput(opts.events, EVENTS_FILE);
+      await checkInput(opts.diagnostics, DIAGNOSTICS_FOLDER);
+      if (opts.llmLog) await checkInput(opts.llmLog, { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records as JSON lines' });
+      if (opts.metrics) await checkInput(opts.metrics, { option: '--metrics', kind: 'file', holding: 'Azure Monitor metrics response JSON' });
       const checks = await reconcileFiles({
         eventsFile: opts.events,
         diagnosticsDir: opts.diagnostics,
@@ -208,6 +282,10 @@ export function buildCli(): Command {
     .addOption(new Option('--threads <n>', 'threads that read the events file (fewer for files under 64 MiB a thread)').argParser(positiveInt).default(availableParallelism(), 'one per core'))
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'table']).default('table'))
     .action(async (opts: { events: string; diagnostics?: string; prices?: string; directory?: string; gatewayObjectIds?: string; threads: number; format: string }) => {
+      await checkInput(opts.events, EVENTS_FILE);
+      if (opts.diagnostics) await checkInput(opts.diagnostics, DIAGNOSTICS_FOLDER);
+      if (opts.prices) await checkInput(opts.prices, { option: '--prices', kind: 'file', holding: 'price table JSON (as in prices/)' });
+      if (opts.directory) await checkInput(opts.directory, { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)' });
       const progress = createProgress();
       progress.step(`analysing ${opts.events}`);
       const prices = opts.prices ? loadPriceTable(JSON.parse(await readFile(opts.prices, 'utf8'))) : loadPrices({});
@@ -255,16 +333,16 @@ export function buildCli(): Command {
     .option('--token <jwt>', 'bearer token (env TOKENLEDGER_TOKEN)', process.env['TOKENLEDGER_TOKEN'])
     .option('--from <date>', 'start, ISO date or instant (inclusive)')
     .option('--to <date>', 'end, ISO date or instant (exclusive)')
-    .option('--month <YYYY-MM>', 'a calendar month instead of --from/--to (default: last month)')
+    .option('--month <YYYY-MM>', 'a calendar month instead of --from/--to (default: the current month to date, UTC)')
     .addOption(new Option('--group-by <key>', 'grouping').choices([...GROUP_BY]).default('identity'))
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'focus', 'table']).default('table'))
     .option('--out <file>', 'write to a file instead of stdout')
     .action(async (opts: { api: string; token?: string; from?: string; to?: string; month?: string; groupBy: string; format: string; out?: string }) => {
-      const period: Record<string, string> = {};
-      if (opts.from) period['from'] = opts.from;
-      if (opts.to) period['to'] = opts.to;
-      if (!opts.from && !opts.to) period['month'] = opts.month ?? lastMonth();
       const wire = opts.format === 'table' ? 'json' : opts.format;
+      const query = parseReportOptions(chargebackQuerySchemaAt(new Date()), { from: opts.from, to: opts.to, month: opts.month, groupBy: opts.groupBy, format: wire });
+      if (opts.out) await checkOutput(opts.out, { option: '--out', kind: 'file' });
+      process.stderr.write(`chargeback from ${shortInstant(query.from)} to ${shortInstant(query.to)} (${query.period === 'default' ? 'the current month to date, UTC' : PERIOD_NAMES[query.period]})\n`);
+      const period = { from: query.from.toISOString(), to: query.to.toISOString() };
       const response = await fetchReport(opts.api, 'api/chargeback', { ...period, groupBy: opts.groupBy, format: wire }, opts.token);
       let text: string;
       if (opts.format === 'table') {
@@ -281,19 +359,19 @@ export function buildCli(): Command {
     command
       .option('--api <url>', 'TokenLedger API base URL (env TOKENLEDGER_API)', process.env['TOKENLEDGER_API'] ?? 'http://127.0.0.1:7071')
       .option('--token <jwt>', 'bearer token with Operations.Read (env TOKENLEDGER_TOKEN)', process.env['TOKENLEDGER_TOKEN'])
-      .option('--from <date>', 'start, ISO date or instant (default: 24 hours ago)')
-      .option('--to <date>', 'end, exclusive (default: now)')
+      .option('--from <date>', 'start on a whole UTC hour, ISO date or instant (default: 24 hours before --to)')
+      .option('--to <date>', 'end on a whole UTC hour, exclusive (default: the end of the current hour)')
       .option('--deployment <name>', 'one deployment only');
-  const period = (opts: { from?: string; to?: string; deployment?: string }) => ({
-    from: opts.from ?? new Date(Date.now() - 86_400_000).toISOString(),
-    to: opts.to ?? new Date().toISOString(),
-    ...(opts.deployment ? { deployment: opts.deployment } : {}),
-  });
+  const period = (opts: { from?: string; to?: string; deployment?: string }) => {
+    const query = parseReportOptions(operationsQuerySchemaAt(new Date()), { from: opts.from, to: opts.to, deployment: opts.deployment });
+    return { from: query.from.toISOString(), to: query.to.toISOString(), ...(query.deployment ? { deployment: query.deployment } : {}) };
+  };
   operationsOptions(report.command('latency').description('p50/p90/p95/p99 service latency, counts, 429 and error rates per region.'))
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'table']).default('table'))
     .action(async (opts: { api: string; token?: string; from?: string; to?: string; deployment?: string; format: string }) => {
       const body = (await (await fetchReport(opts.api, 'api/latency', { ...period(opts), groupBy: 'region' }, opts.token)).json()) as LatencyReport;
       if (opts.format === 'json') return void process.stdout.write(JSON.stringify(body, null, 2) + '\n');
+      if (body.rows.length === 0) return void process.stdout.write(noDataMessage(body.from, body.to, body.latestDataHour, opts.deployment));
       const ms = (v: number | null) => (v === null ? '' : v.toFixed(0));
       const pct = (v: number) => `${(v * 100).toFixed(2)} %`;
       process.stdout.write(
@@ -312,27 +390,37 @@ export function buildCli(): Command {
       const deployable = opts.format === 'apim' || opts.format === 'bicep';
       if (deployable && !opts.apimService) throw new Error(`--format ${opts.format} needs --apim-service <name>: the pools are resources of that API Management service (<name>/<deployment>-pool)`);
       if (deployable && !apimServiceNameSchema.safeParse(opts.apimService).success) throw new Error(`--apim-service ${JSON.stringify(opts.apimService)}: ${apimServiceNameSchema.safeParse(opts.apimService).error!.issues[0]!.message}`);
-      const params = { ...period(opts), format: opts.format === 'table' ? 'json' : opts.format, ...(deployable ? { apimService: opts.apimService! } : {}) };
-      const response = await fetchReport(opts.api, 'api/weights', params, opts.token);
-      if (opts.format !== 'table') return void process.stdout.write((await response.text()) + '\n');
-      const body = (await response.json()) as { recommendations: WeightsRecommendation[] };
-      for (const rec of body.recommendations) process.stdout.write(`\n${rec.deployment}: ${rec.explanation}\n${toWeightsTable(rec.weights).join('\n')}\n`);
+      const range = period(opts);
+      const response = await fetchReport(opts.api, 'api/weights', { ...range, format: 'json' }, opts.token);
+      const text = await response.text();
+      const body = JSON.parse(text) as { from: string; to: string; latestDataHour: string | null; recommendations: WeightsRecommendation[] };
+      if (opts.format === 'json') process.stdout.write(text + '\n');
+      // JSON, APIM templates and Bicep have no room for a note: it goes to stderr, and no empty template to stdout.
+      const none = noDataMessage(body.from, body.to, body.latestDataHour, opts.deployment);
+      if (body.recommendations.length === 0) return void (opts.format === 'table' ? process.stdout : process.stderr).write(none);
+      if (opts.format === 'json') return;
+      if (deployable) {
+        const deployment = await fetchReport(opts.api, 'api/weights', { ...range, format: opts.format, apimService: opts.apimService! }, opts.token);
+        return void process.stdout.write((await deployment.text()) + '\n');
+      }
+      for (const rec of body.recommendations) process.stdout.write(terminalSafeLines(`\n${rec.deployment}: ${rec.explanation}\n${toWeightsTable(rec.weights).join('\n')}\n`));
     });
 
-  program.addCommand(
-    directoryCommand(async () => {
-      const connection = process.env['TOKENLEDGER_TABLES_CONNECTION_STRING'];
-      const directory = connection ? TableIdentityDirectory.fromConnectionString(connection) : directoryFromEnvironment(loadSettings());
-      return { directory, close: async () => {} };
-    }),
-  );
+  const directory = directoryCommand(async () => {
+    const connection = process.env['TOKENLEDGER_TABLES_CONNECTION_STRING'];
+    const directory = connection ? TableIdentityDirectory.fromConnectionString(connection) : directoryFromEnvironment(loadSettings());
+    return { directory, close: async () => {} };
+  });
+  program.addCommand(directory.copyInheritedSettings(program));
 
   return program;
 }
 
+escapeWritesToTerminal(process.stdout);
 buildCli()
   .parseAsync(process.argv)
   .catch((error: unknown) => {
-    process.stderr.write(`tokenledger: ${error instanceof Error ? error.message : String(error)}\n`);
+    const message = describeFileError(error) ?? (error instanceof Error ? error.message : String(error));
+    process.stderr.write(`tokenledger: ${terminalSafeLines(message)}\n`);
     process.exitCode = 1;
   });

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { terminalSafe } from './terminal-text.js';
 
 export interface Progress {
   step(label: string): void;
@@ -11,8 +12,9 @@ export function createProgress(stream: NodeJS.WriteStream = process.stderr): Pro
   const started = Date.now();
   const elapsed = () => `[${((Date.now() - started) / 1000).toFixed(1).padStart(5)} s]`;
   return {
-    step: (label) => stream.write(`${elapsed()} ${label}\n`),
-    bar: (label, total) => {
+    step: (label) => stream.write(`${elapsed()} ${terminalSafe(label)}\n`),
+    bar: (unsafeLabel, total) => {
+      const label = terminalSafe(unsafeLabel);
       if (!tty) {
         stream.write(`${elapsed()} ${label} (${total.toLocaleString('en-US')})…\n`);
         return { increment: () => {}, stop: () => stream.write(`${elapsed()} done\n`) };

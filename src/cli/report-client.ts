@@ -1,8 +1,38 @@
+/** The base URL of the TokenLedger API, checked: a typo gets a sentence, not `Invalid URL`. */
+export function apiBase(api: string): URL {
+  let url: URL;
+  try {
+    url = new URL(api.endsWith('/') ? api : `${api}/`);
+  } catch {
+    throw new Error(`--api ${JSON.stringify(api)} is not a URL: expected the API's base URL, such as http://127.0.0.1:7071 (the local demo)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`--api ${JSON.stringify(api)} is not an http or https URL: expected the API's base URL, such as http://127.0.0.1:7071 (the local demo)`);
+  }
+  return url;
+}
+
+/** Why a connection failed, from undici's `fetch failed` and its cause (ECONNREFUSED, ENOTFOUND, a TLS error, …). */
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  if (typeof cause?.message === 'string') return cause.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Fetches a report from the TokenLedger HTTP API with a bearer token; errors carry the API's reason. */
 export async function fetchReport(api: string, path: string, params: Record<string, string>, token: string | undefined): Promise<Response> {
-  const url = new URL(path, api.endsWith('/') ? api : `${api}/`);
+  const url = new URL(path, apiBase(api));
   for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
-  const response = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  let response: Response;
+  try {
+    response = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  } catch (error) {
+    throw new Error(
+      `cannot reach the TokenLedger API at ${url.origin} (${networkReason(error)}): the API must be running there. ` +
+        'Locally, start it with `npm run demo` and keep it serving; elsewhere, pass --api or set TOKENLEDGER_API.',
+    );
+  }
   if (!response.ok) {
     let reason = response.statusText;
     try {
@@ -11,7 +41,8 @@ export async function fetchReport(api: string, path: string, params: Record<stri
     } catch {
       // the body was not JSON: the status text is the reason
     }
-    throw new Error(`${url.pathname} answered ${response.status}: ${reason}`);
+    const hint = response.status === 401 && !token ? ' (no token was given: pass --token or set TOKENLEDGER_TOKEN)' : '';
+    throw new Error(`${url.pathname} answered ${response.status}: ${reason}${hint}`);
   }
   return response;
 }

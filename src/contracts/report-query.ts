@@ -1,39 +1,162 @@
 import { z } from 'zod';
 import { GROUP_BY } from '../domain/chargeback.js';
 
-const instant = z.iso.datetime({ offset: true }).or(z.iso.date()).transform((v) => new Date(v.length === 10 ? `${v}T00:00:00Z` : v));
-/** `YYYY-MM`: a calendar month (UTC). */
-const month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'expected YYYY-MM');
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+/** Years before this are typos (`0099-12` for `2099-12`, or `26-11` padded): no Azure OpenAI data is that old. */
+const FIRST_YEAR = 2000;
+
+const DATE_OR_INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+const EXPECTED_INSTANT = 'expected a UTC date such as 2026-11-01 or an instant with an offset such as 2026-11-01T10:00:00Z';
+
+function quoted(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+}
+
+function daysInMonth(year: number, month: number): number {
+  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+/**
+ * A date (`YYYY-MM-DD`, UTC midnight) or an ISO-8601 instant with `Z` or an offset, naming a real calendar day
+ * and time in a year from 2000 on. `Date.parse` alone would roll `2026-02-30` over into March and read years
+ * 0–99 as 1900–1999.
+ */
+const instant = z.string().transform((text, ctx) => {
+  const match = DATE_OR_INSTANT.exec(text);
+  if (!match) {
+    ctx.addIssue({ code: 'custom', message: `${EXPECTED_INSTANT}, not ${quoted(text)}` });
+    return z.NEVER;
+  }
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const [hour, minute, second] = [Number(match[4] ?? 0), Number(match[5] ?? 0), Number(match[6] ?? 0)];
+  const problem =
+    year < FIRST_YEAR ? `the year ${match[1]} is before ${FIRST_YEAR}` :
+    month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) ? `${text.slice(0, 10)} is not a day of the calendar` :
+    hour > 23 || minute > 59 || second > 59 ? `${quoted(text)} is not a time of day` :
+    null;
+  if (problem) {
+    ctx.addIssue({ code: 'custom', message: `${problem} (${EXPECTED_INSTANT})` });
+    return z.NEVER;
+  }
+  const date = new Date(match[4] === undefined ? `${text}T00:00:00Z` : text);
+  if (Number.isNaN(date.getTime())) {
+    ctx.addIssue({ code: 'custom', message: `${quoted(text)} has no valid offset (${EXPECTED_INSTANT})` });
+    return z.NEVER;
+  }
+  return date;
+});
+
+/** `YYYY-MM`: a calendar month (UTC), from 2000 on. */
+const month = z
+  .string()
+  .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'expected a month such as 2026-11 (YYYY-MM)')
+  .refine((m) => Number(m.slice(0, 4)) >= FIRST_YEAR, { message: `the year is before ${FIRST_YEAR} (expected a month such as 2026-11)` });
+
+/**
+ * Reports are built from tiles of whole UTC hours, so a period starts and ends on a whole hour: a half hour
+ * would otherwise be silently widened or cut to the hour around it.
+ */
+function requireWholeHours(range: { from: Date; to: Date }, ctx: z.RefinementCtx): void {
+  for (const end of ['from', 'to'] as const) {
+    const t = range[end].getTime();
+    if (t % HOUR_MS === 0) continue;
+    const before = new Date(Math.floor(t / HOUR_MS) * HOUR_MS).toISOString().replace(':00.000Z', 'Z');
+    const after = new Date(Math.ceil(t / HOUR_MS) * HOUR_MS).toISOString().replace(':00.000Z', 'Z');
+    ctx.addIssue({ code: 'custom', path: [end], message: `${range[end].toISOString()} is inside an hour: reports count whole UTC hours, so use ${before} or ${after}` });
+  }
+}
+
+function requireOrderedAndBounded(range: { from: Date; to: Date }, maxDays: number, ctx: z.RefinementCtx): void {
+  if (range.to <= range.from) ctx.addIssue({ code: 'custom', path: ['to'], message: 'to must be after from' });
+  if (range.to.getTime() - range.from.getTime() > maxDays * DAY_MS) ctx.addIssue({ code: 'custom', path: ['to'], message: `the range may span at most ${maxDays} days` });
+}
+
+/** The end of the UTC hour `now` is in: the exclusive end of "up to now" in whole hours. */
+export function endOfCurrentHour(now: Date): Date {
+  return new Date(Math.floor(now.getTime() / HOUR_MS) * HOUR_MS + HOUR_MS);
+}
+
+/** How a report's period was chosen: given as a range, given as a month, or the default. */
+export type PeriodSource = 'range' | 'month' | 'default';
 
 /**
  * Parameters of a chargeback report, from a query string or the CLI: a range (`from`/`to`, ISO dates or
- * instants, `to` exclusive) or a calendar `month`; at most 400 days, so one request stays bounded.
+ * instants on whole UTC hours, `to` exclusive) or a calendar `month`; at most 400 days, so one request stays
+ * bounded. Without any of them, the current month to date: from the 1st (UTC) to the end of the current hour.
  */
-export const chargebackQuerySchema = z
-  .object({
-    from: instant.optional(),
-    to: instant.optional(),
-    month: month.optional(),
-    groupBy: z.enum(GROUP_BY).default('identity'),
-    format: z.enum(['json', 'csv', 'focus']).default('json'),
-  })
-  .transform((q, ctx) => {
-    let from = q.from;
-    let to = q.to;
-    if (q.month) {
-      const [y, m] = q.month.split('-').map(Number) as [number, number];
-      from = new Date(Date.UTC(y, m - 1, 1));
-      to = new Date(Date.UTC(y, m, 1));
-    }
-    if (!from || !to) {
-      ctx.addIssue({ code: 'custom', message: 'give from and to, or month' });
-      return z.NEVER;
-    }
-    if (to <= from) ctx.addIssue({ code: 'custom', path: ['to'], message: 'to must be after from' });
-    if (to.getTime() - from.getTime() > 400 * 86_400_000) ctx.addIssue({ code: 'custom', path: ['to'], message: 'the range may span at most 400 days' });
-    return { from, to, groupBy: q.groupBy, format: q.format };
+export function chargebackQuerySchemaAt(now: Date) {
+  return z
+    .object({
+      from: instant.optional(),
+      to: instant.optional(),
+      month: month.optional(),
+      groupBy: z.enum(GROUP_BY).default('identity'),
+      format: z.enum(['json', 'csv', 'focus']).default('json'),
+    })
+    .transform((q, ctx) => {
+      let from = q.from;
+      let to = q.to;
+      let period: PeriodSource = 'range';
+      if (q.month) {
+        if (from || to) {
+          ctx.addIssue({ code: 'custom', path: ['month'], message: 'give either month or from and to, not both' });
+          return z.NEVER;
+        }
+        const [y, m] = q.month.split('-').map(Number) as [number, number];
+        from = new Date(Date.UTC(y, m - 1, 1));
+        to = new Date(Date.UTC(y, m, 1));
+        period = 'month';
+      } else if (!from && !to) {
+        from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+        to = endOfCurrentHour(now);
+        period = 'default';
+      }
+      if (!from || !to) {
+        ctx.addIssue({ code: 'custom', path: [from ? 'to' : 'from'], message: 'give both from and to, or a month, or neither (the current month to date)' });
+        return z.NEVER;
+      }
+      requireWholeHours({ from, to }, ctx);
+      requireOrderedAndBounded({ from, to }, 400, ctx);
+      return { from, to, period, groupBy: q.groupBy, format: q.format };
+    });
+}
+export type ChargebackQueryParams = z.output<ReturnType<typeof chargebackQuerySchemaAt>>;
+
+/** The default window of the operations reports: the last 24 whole UTC hours, the current one included. */
+export const DEFAULT_OPERATIONS_HOURS = 24;
+
+/**
+ * Parameters of the operations reports (latency, weights, traffic, reconciliation): `from`/`to` on whole UTC
+ * hours, at most 93 days. A missing `to` is the end of the current hour; a missing `from` is 24 hours before `to`.
+ */
+export function operationsQuerySchemaAt(now: Date) {
+  return z
+    .object({
+      from: instant.optional(),
+      to: instant.optional(),
+      deployment: z.string().min(1).max(256).optional(),
+      groupBy: z.literal('region').default('region'),
+    })
+    .transform((q, ctx) => {
+      const to = q.to ?? endOfCurrentHour(now);
+      const from = q.from ?? new Date(to.getTime() - DEFAULT_OPERATIONS_HOURS * HOUR_MS);
+      requireWholeHours({ from, to }, ctx);
+      requireOrderedAndBounded({ from, to }, 93, ctx);
+      return { from, to, period: (q.from || q.to ? 'range' : 'default') as PeriodSource, groupBy: q.groupBy, ...(q.deployment ? { deployment: q.deployment } : {}) };
+    });
+}
+export type OperationsQueryParams = z.output<ReturnType<typeof operationsQuerySchemaAt>>;
+
+/** `YYYY-MM-DD`, a real calendar day from 2000 on (`simulate --day`, `demo --day`). */
+export const daySchema = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a UTC day such as 2026-11-15 (YYYY-MM-DD)')
+  .superRefine((text, ctx) => {
+    const [y, m, d] = text.split('-').map(Number) as [number, number, number];
+    if (y < FIRST_YEAR) ctx.addIssue({ code: 'custom', message: `the year ${text.slice(0, 4)} is before ${FIRST_YEAR}` });
+    else if (m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m)) ctx.addIssue({ code: 'custom', message: `${text} is not a day of the calendar` });
   });
-export type ChargebackQueryParams = z.output<typeof chargebackQuerySchema>;
 
 /** The month before the one `now` is in, as `YYYY-MM`. */
 export function lastMonth(now: Date = new Date()): string {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { createIngestHandler } from '../../functions/handlers/ingest-gateway-events.js';
@@ -33,6 +33,7 @@ export interface DemoOptions {
   readonly requests: number;
   readonly seed: number;
   readonly day: string;
+  /** Folder for the simulated files, kept afterwards; without it, a temporary folder removed when the run ends. */
   readonly outDir?: string;
   readonly partitions?: number;
   readonly maxBatchSize?: number;
@@ -47,7 +48,8 @@ export interface DemoCheck {
 }
 
 export interface DemoSummary {
-  readonly outDir: string;
+  /** The folder of the simulated files, when one was given (a temporary one is gone once the run ends). */
+  readonly outDir: string | null;
   readonly groundTruth: GroundTruth;
   readonly delivery: { readonly events: number; readonly deliveries: number; readonly redeliveries: number; readonly failures: number };
   readonly ledgerEntries: number;
@@ -89,9 +91,37 @@ function compareIdentities(expected: GroundTruth['identities'], actual: readonly
   };
 }
 
+/** How often a long step says it is still running: often enough to show the demo is not stuck. */
+const HEARTBEAT_MS = 5_000;
+
+/**
+ * Runs one long step (a timer function) with progress: a line when it starts, one every few seconds while it
+ * runs, and what the function logged when it ends.
+ */
+async function longStep(progress: Progress, label: string, work: (log: (message: string) => void) => Promise<void>): Promise<void> {
+  progress.step(label);
+  const started = Date.now();
+  const heartbeat = setInterval(() => progress.step(`  still ${label.split(':')[0]} (${Math.round((Date.now() - started) / 1000)} s)`), HEARTBEAT_MS);
+  heartbeat.unref();
+  try {
+    await work((message) => progress.step(`  ${message}`));
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
 /** Simulates a day, feeds it through the ingest function on the local stack, and proves the ledger against ground truth. */
 export async function runDemo(stack: LocalStack, options: DemoOptions, progress: Progress): Promise<DemoSummary> {
-  const outDir = options.outDir ?? (await mkdtemp(joinPath(tmpdir(), 'tokenledger-demo-')));
+  if (options.outDir) return runDemoIn(stack, options, options.outDir, progress);
+  const outDir = await mkdtemp(joinPath(tmpdir(), 'tokenledger-demo-'));
+  try {
+    return await runDemoIn(stack, options, outDir, progress);
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string, progress: Progress): Promise<DemoSummary> {
   progress.step(`simulating ${options.requests.toLocaleString('en-US')} requests on ${options.day} (seed ${options.seed}) into ${outDir}`);
   const day = simulateDay({ requests: options.requests, seed: options.seed, day: options.day });
   await writeSimulation(outDir, day);
@@ -117,7 +147,7 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
   });
   bar.stop();
 
-  progress.step('uploading the diagnostics archive to Blob storage and running the join timer (twice: the second run must change nothing)');
+  progress.step('uploading the diagnostics archive to Blob storage');
   const archive = await uploadArchive(new FolderArchive(joinPath(outDir, SIMULATION_FILES.diagnostics)), stack.azurite.connectionString);
   const joinHandler = createJoinHandler(
     () => ({
@@ -130,17 +160,15 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
     }),
     () => ({ graceInMs: stack.settings.JOIN_GRACE_MINUTES * 60_000, watermarkName: `demo-${options.seed}-${runId}` }),
   );
-  await fireTimer('join', joinHandler);
-  progress.step('join done; running it again');
-  await fireTimer('join', joinHandler);
+  await longStep(progress, 'joining diagnostics to the ledger: the join timer', (log) => fireTimer('join', joinHandler, new Date(), log));
+  await longStep(progress, 'joining again: the second run must change nothing', (log) => fireTimer('join', joinHandler, new Date(), log));
 
-  progress.step('importing the identity directory into Table storage and running the rollup timer');
+  progress.step('importing the identity directory into Table storage');
   const imported = await importDirectory(await readFile(joinPath(outDir, SIMULATION_FILES.directory), 'utf8'), stack.directory);
   if (imported.errors.length > 0) throw new Error(`directory.csv: ${imported.errors.map((e) => `line ${e.line}: ${e.reason}`).join('; ')}`);
   const rollupOptions = rollupOptionsFrom(stack.settings);
-  await fireTimer('rollup', createRollupHandler(() => stack.stores, () => rollupOptions));
+  await longStep(progress, 'rolling up chargeback and latency tiles: the rollup timer', (log) => fireTimer('rollup', createRollupHandler(() => stack.stores, () => rollupOptions), new Date(), log));
 
-  progress.step('running the reconciliation timer for the simulated day (stored diagnostics, LLM log and metrics exports)');
   const reconcileHandler = createReconcileHandler(
     () => ({
       ledger: stack.stores.ledger,
@@ -159,7 +187,9 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
       initialLookbackInMs: 86_400_000,
     }),
   );
-  await fireTimer('reconcile', reconcileHandler);
+  await longStep(progress, 'reconciling the simulated day: the reconciliation timer (stored diagnostics, LLM log and metrics exports)', (log) =>
+    fireTimer('reconcile', reconcileHandler, new Date(), log),
+  );
 
   progress.step('reading the ledger back');
   const report = await identityTokenReport(stack.stores.ledger, { from: new Date(dayStart), to: new Date(dayStart + 86_400_000) });
@@ -210,7 +240,7 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
     },
   ];
   return {
-    outDir,
+    outDir: options.outDir ?? null,
     groundTruth: truth,
     delivery: { events: hub.eventCount, ...delivery },
     ledgerEntries: report.entries,

@@ -15,6 +15,8 @@ export interface AggregateStore {
    * counted twice beside their recomputed successors (mark their hours dirty to rebuild them).
    */
   listLatencyTiles(day: string, grain: TileGrain, options?: StoreOptions): Promise<LatencyTileDocument[]>;
+  /** Start of the latest UTC hour that has a latency tile, of one deployment or any; null when there is none. */
+  latestLatencyHour(deployment?: string, options?: StoreOptions): Promise<string | null>;
   /** The last weights recommendation per deployment (so each run moves at most one step from it). */
   getWeights(deployment: string, options?: StoreOptions): Promise<StoredWeights | null>;
   putWeights(weights: StoredWeights, options?: StoreOptions): Promise<void>;

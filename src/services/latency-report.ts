@@ -29,6 +29,8 @@ export interface LatencyReport {
   readonly to: string;
   readonly deployment: string | null;
   readonly rows: readonly LatencyRow[];
+  /** Start of the latest UTC hour with latency data (of the deployment, when one is asked for), or null when there is none: tells where to look when the period is empty. */
+  readonly latestDataHour: string | null;
   /** Hourly percentiles per region, for charts over time. */
   readonly series: readonly { readonly windowStart: string; readonly region: string; readonly requests: number; readonly p50Ms: number | null; readonly p95Ms: number | null }[];
 }
@@ -86,7 +88,7 @@ function row(tile: LatencyTile, deployment: string | null): LatencyRow {
 }
 
 /** p50/p90/p95/p99 of service duration, counts, 429 and error rates per region over [from, to). */
-export async function latencyReport(aggregates: Pick<AggregateStore, 'listLatencyTiles'>, query: LatencyQuery, options: StoreOptions = {}): Promise<LatencyReport> {
+export async function latencyReport(aggregates: Pick<AggregateStore, 'listLatencyTiles' | 'latestLatencyHour'>, query: LatencyQuery, options: StoreOptions = {}): Promise<LatencyReport> {
   const tiles = await hourTiles(aggregates, query, options);
   const rows = mergeOverTime(tiles, { backend: false, deployment: false })
     .map((t) => row(t, query.deployment ?? null))
@@ -103,7 +105,8 @@ export async function latencyReport(aggregates: Pick<AggregateStore, 'listLatenc
       return { windowStart: t.key.windowStart, region: t.key.regionCode, requests: t.requests, p50Ms: ms(p?.p50Ms), p95Ms: ms(p?.p95Ms) };
     })
     .sort((a, b) => (a.windowStart < b.windowStart ? -1 : a.windowStart > b.windowStart ? 1 : a.region < b.region ? -1 : 1));
-  return { from: query.from.toISOString(), to: query.to.toISOString(), deployment: query.deployment ?? null, rows, series };
+  const latestDataHour = await aggregates.latestLatencyHour(query.deployment, options);
+  return { from: query.from.toISOString(), to: query.to.toISOString(), deployment: query.deployment ?? null, rows, latestDataHour, series };
 }
 
 /** Tiles merged over time per backend and deployment, without the `(unknown)` backend and deployment: the pools' members. */

@@ -70,6 +70,42 @@ describe('chargeback API and CLI on the local stack', () => {
     expect(body.totals.costPicodollars).toBe('0');
   });
 
+  it('answers a request without a period with the current month to date, and names the period it used', async () => {
+    const before = new Date();
+    const response = await get('groupBy=team', tokens.finance);
+    const after = new Date();
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { from: string; to: string };
+    const monthStart = (d: Date) => new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)).toISOString();
+    const hourEnd = (d: Date) => new Date(Math.floor(d.getTime() / 3_600_000) * 3_600_000 + 3_600_000).toISOString();
+    expect([monthStart(before), monthStart(after)]).toContain(body.from);
+    expect([hourEnd(before), hourEnd(after)]).toContain(body.to);
+    expect(response.headers.get('tokenledger-period')).toBe(`${body.from}/${body.to}`);
+    const csv = await get('month=2026-10&format=csv', tokens.finance);
+    expect(csv.headers.get('tokenledger-period')).toBe('2026-10-01T00:00:00.000Z/2026-11-01T00:00:00.000Z');
+  });
+
+  it('refuses a typo year, an impossible day and a half-hour period with the expected format in the reason', async () => {
+    const reason = async (query: string) => {
+      const response = await get(query, tokens.finance);
+      expect(response.status).toBe(400);
+      return ((await response.json()) as { reason: string }).reason;
+    };
+    expect(await reason('month=0099-12')).toBe('invalid report parameters: month: the year is before 2000 (expected a month such as 2026-11)');
+    expect(await reason('from=2026-02-30&to=2026-03-02')).toMatch(/^invalid report parameters: from: 2026-02-30 is not a day of the calendar/);
+    expect(await reason('from=yesterday&to=2026-11-02')).toMatch(/from: expected a UTC date such as 2026-11-01 or an instant with an offset/);
+    expect(await reason('from=2026-10-15T10:30:00Z&to=2026-10-15T12:00:00Z')).toMatch(/from: 2026-10-15T10:30:00.000Z is inside an hour: reports count whole UTC hours, so use 2026-10-15T10:00Z or 2026-10-15T11:00Z/);
+  });
+
+  it('has the CLI say which period it used when none was given', async () => {
+    const { stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'report', 'chargeback', '--api', api.url, '--token', tokens.finance, '--format', 'json'],
+      { cwd: new URL('../..', import.meta.url).pathname },
+    );
+    expect(stderr).toMatch(/^chargeback from \d{4}-\d{2}-01T00:00Z to \d{4}-\d{2}-\d{2}T\d{2}:00Z \(the current month to date, UTC\)\n$/);
+  });
+
   it('answers 400 with the reason for bad parameters', async () => {
     const response = await get('month=2026-13&groupBy=planet', tokens.finance);
     expect(response.status).toBe(400);

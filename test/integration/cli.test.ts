@@ -1,5 +1,7 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { access, mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -82,6 +84,65 @@ describe('tokenledger CLI', () => {
     expect(faulty.lost.length).toBeGreaterThan(0);
     const failed = faulty.output.checks.filter((c) => c.check === 'requests' && c.status === 'fail');
     expect(failed.flatMap((c) => c.diagnosticsOnly).sort()).toEqual([...faulty.lost].sort());
+  });
+
+  it('refuses an impossible --day instead of simulating the day it rolls over to', async () => {
+    const out = join(tmpdir(), 'tokenledger-never-written');
+    await expect(cli('simulate', '--requests', '10', '--day', '2026-02-30', '--out', out)).rejects.toMatchObject({ stderr: expect.stringMatching(/2026-02-30 is not a day of the calendar/) });
+    await expect(cli('simulate', '--requests', '10', '--day', '0026-02-03', '--out', out)).rejects.toMatchObject({ stderr: expect.stringMatching(/the year 0026 is before 2000/) });
+    await expect(readdir(out)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('names the option, the path and what it expects when an input path is wrong', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'tokenledger-cli-'));
+    await expect(cli('analyze', '--events', folder)).rejects.toMatchObject({
+      stderr: `tokenledger: --events ${JSON.stringify(folder)} is a folder: expected a file of gateway events as JSON lines (one Event Hubs body per line)\n`,
+    });
+    await expect(cli('reconcile', '--events', join(folder, 'missing.jsonl'), '--diagnostics', folder)).rejects.toMatchObject({
+      stderr: expect.stringMatching(/^tokenledger: --events ".*missing\.jsonl" does not exist: expected a file of gateway events/),
+    });
+  });
+
+  it('says which API it could not reach and that it must be running, instead of "fetch failed"', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await expect(cli('report', 'latency', '--api', `http://127.0.0.1:${port}`, '--token', 't')).rejects.toMatchObject({
+      stderr: expect.stringContaining(`tokenledger: cannot reach the TokenLedger API at http://127.0.0.1:${port} (ECONNREFUSED): the API must be running there. Locally, start it with \`npm run demo\``),
+    });
+    await expect(cli('report', 'chargeback', '--api', 'localhost 7071')).rejects.toMatchObject({ stderr: expect.stringMatching(/--api "localhost 7071" is not a URL/) });
+  });
+
+  it('writes the control characters of echoed input as visible escapes in every error path', async () => {
+    const planted = '\u001b]0;owned\u0007\u001b[31myesterday\u009b2J';
+    const own = await cli('report', 'latency', '--from', planted).catch((error: { stderr: string }) => error);
+    expect(own.stderr).toMatch(/invalid --from: .*owned.*yesterday/);
+    const commander = await cli('simulate', '--requests', planted).catch((error: { stderr: string }) => error);
+    expect(commander.stderr).toContain("argument '\\x1b]0;owned");
+    for (const { stderr } of [own, commander]) expect(stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+  });
+
+  it('demo stops the local stack and removes its temporary folder on SIGTERM, exiting as the signal would', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--requests', '2000', '--no-serve'], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const folder = await new Promise<string>((resolve, reject) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const found = /into (\S*tokenledger-demo-\S+)\n/.exec(stderr);
+        if (found) resolve(found[1]!);
+      });
+      child.once('exit', () => reject(new Error(`the demo ended before simulating:\n${stderr}`)));
+    });
+    await access(folder);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    expect(stderr).toContain('SIGTERM: stopping the local stack and removing temporary files');
+    await expect(access(folder)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('rejects a non-numeric --requests with a clear message', async () => {

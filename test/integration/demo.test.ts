@@ -1,18 +1,34 @@
+import { access } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDemo, type DemoSummary } from '../../src/local/demo.js';
 import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
 
-const silent = { step: () => {}, bar: () => ({ increment: () => {}, stop: () => {} }) };
+const steps: string[] = [];
+const recording = { step: (label: string) => void steps.push(label), bar: () => ({ increment: () => {}, stop: () => {} }) };
 
 describe('demo on the local stack', () => {
   let stack: LocalStack;
   let summary: DemoSummary;
   beforeAll(async () => {
     stack = await startLocalStack();
-    summary = await runDemo(stack, { requests: 4000, seed: 11, day: '2026-11-20', redeliveryRate: 0.2 }, silent);
+    summary = await runDemo(stack, { requests: 4000, seed: 11, day: '2026-11-20', redeliveryRate: 0.2 }, recording);
   });
   afterAll(async () => {
     await stack?.stop();
+  });
+
+  it('reports progress on the join, rollup and reconciliation steps with what each timer did', () => {
+    expect(steps).toContainEqual(expect.stringMatching(/^ {2}join: [1-9]\d* records read/));
+    expect(steps).toContainEqual(expect.stringMatching(/^ {2}join: 0 records read/));
+    expect(steps).toContainEqual(expect.stringMatching(/^ {2}rollup: 24 hours, 1 days, 1 months recomputed from [1-9]\d* ledger entries$/));
+    expect(steps).toContainEqual('  reconciled 2026-11-20T00:00:00.000Z..2026-11-21T00:00:00.000Z: ' + summary.reconciliation.length + ' results');
+  });
+
+  it('removes the temporary folder of the simulated files when it ends', async () => {
+    const folder = /into (\S+)$/.exec(steps.find((s) => s.startsWith('simulating')) ?? '')?.[1];
+    expect(folder).toMatch(/tokenledger-demo-/);
+    await expect(access(folder!)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(summary.outDir).toBeNull();
   });
 
   it('redelivers batches and still counts every duplicate once', () => {

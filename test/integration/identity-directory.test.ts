@@ -303,6 +303,9 @@ describe('directory command', () => {
   it('exits with code 1 for a missing file, a file that is not UTF-8, and a missing argument', async () => {
     const { io, command } = harness();
     await expect(command.parseAsync(['import', join(dir, 'nope.csv')], { from: 'user' })).rejects.toMatchObject({ exitCode: 1, code: 'tokenledger.directory.unreadableFile' });
+    expect(io.err).toContain(`cannot read the directory CSV: ${JSON.stringify(join(dir, 'nope.csv'))} does not exist`);
+    await expect(command.parseAsync(['import', dir], { from: 'user' })).rejects.toMatchObject({ exitCode: 1, code: 'tokenledger.directory.unreadableFile' });
+    expect(io.err).toContain(`cannot read the directory CSV: ${JSON.stringify(dir)} is a folder, not a file`);
     const latin1 = join(dir, 'latin1.csv');
     await writeFile(latin1, Buffer.from('identity,displayName,team,costCenter\nx,Jos\xe9,T,C\n', 'latin1'));
     await expect(command.parseAsync(['import', latin1], { from: 'user' })).rejects.toMatchObject({ exitCode: 1 });

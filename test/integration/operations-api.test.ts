@@ -1,5 +1,8 @@
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FolderArchive } from '../../src/adapters/archive/folder-archive.js';
 import { parseArchiveBlob } from '../../src/adapters/archive/archive-diagnostics-source.js';
@@ -12,6 +15,7 @@ import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js
 import { demoTokens } from '../../src/local/token-issuer.js';
 import type { LatencyReport } from '../../src/services/latency-report.js';
 
+const run = promisify(execFile);
 const silent = { step: () => {}, bar: () => ({ increment: () => {}, stop: () => {} }) };
 const DAY = '2026-10-15';
 const RANGE = `from=${DAY}&to=2026-10-16`;
@@ -21,23 +25,26 @@ describe('latency, weights and traffic API on the local stack', () => {
   let api: HttpHost;
   let summary: DemoSummary;
   let operator: string;
+  let outDir: string;
   const get = async (path: string, token: string | undefined = operator) =>
     fetch(`${api.url}/api/${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
 
   beforeAll(async () => {
     stack = await startLocalStack();
-    summary = await runDemo(stack, { requests: 4000, seed: 5, day: DAY }, silent);
+    outDir = await mkdtemp(join(tmpdir(), 'tokenledger-operations-'));
+    summary = await runDemo(stack, { requests: 4000, seed: 5, day: DAY, outDir }, silent);
     api = await startLocalApi(stack);
     operator = (await demoTokens(stack.issuer)).operator;
   });
   afterAll(async () => {
     await api?.stop();
     await stack?.stop();
+    if (outDir) await rm(outDir, { recursive: true, force: true });
   });
 
   it('reports every region percentile within 1 % of the exact percentile of the diagnostic records', async () => {
     const report = (await (await get(`latency?${RANGE}`)).json()) as LatencyReport;
-    const archive = new FolderArchive(join(summary.outDir, 'diagnostics'));
+    const archive = new FolderArchive(join(outDir, 'diagnostics'));
     const durations = new Map<string, number[]>();
     for (const path of await archive.list()) {
       for (const r of parseArchiveBlob(path, await archive.read(path)).records) {
@@ -103,6 +110,38 @@ describe('latency, weights and traffic API on the local stack', () => {
     expect(body.checks.filter((c) => c.check === 'metrics-tokens').every((c) => c.status === 'ok')).toBe(true);
     // The demo's join has no LLM log source, so interrupted streams keep no tokens: only the LLM check sees them.
     expect(body.checks.filter((c) => c.check === 'llm-tokens' && c.status !== 'ok').every((c) => c.gatewayOnlyCount === 0 && c.diagnosticsOnlyCount === 0)).toBe(true);
+  });
+
+  it('tells the start of the latest hour with data, so an empty range can say where to look', async () => {
+    const report = (await (await get(`latency?${RANGE}`)).json()) as LatencyReport;
+    const latest = report.series.map((p) => p.windowStart).reduce((a, b) => (a > b ? a : b));
+    expect(report.latestDataHour).toBe(latest);
+    const empty = (await (await get('latency?from=2026-10-20&to=2026-10-21')).json()) as LatencyReport;
+    expect(empty.rows).toEqual([]);
+    expect(empty.latestDataHour).toBe(latest);
+    const weights = (await (await get('weights?from=2026-10-20&to=2026-10-21')).json()) as { recommendations: unknown[]; latestDataHour: string | null };
+    expect(weights).toMatchObject({ recommendations: [], latestDataHour: latest });
+    const unknown = (await (await get('latency?from=2026-10-20&to=2026-10-21&deployment=no-such-deployment')).json()) as LatencyReport;
+    expect(unknown.latestDataHour).toBeNull();
+  });
+
+  it('answers a request without a range with the last 24 whole hours', async () => {
+    const response = await get('latency');
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as LatencyReport;
+    expect(Date.parse(body.to) - Date.parse(body.from)).toBe(24 * 3_600_000);
+    expect(Date.parse(body.to) % 3_600_000).toBe(0);
+  });
+
+  it('has the CLI say there is no data in the range, where the latest data is and a range that has it', async () => {
+    const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args, '--api', api.url, '--token', operator], { cwd: new URL('../..', import.meta.url).pathname });
+    const expected =
+      'no data between 2026-10-20T00:00Z and 2026-10-21T00:00Z; latest data at 2026-10-15T23:00Z (the hour up to 2026-10-16T00:00Z)\n' +
+      'try --from 2026-10-15T00:00Z --to 2026-10-16T00:00Z\n';
+    expect((await cli('report', 'latency', '--from', '2026-10-20', '--to', '2026-10-21')).stdout).toBe(expected);
+    expect((await cli('weights', '--from', '2026-10-20', '--to', '2026-10-21')).stdout).toBe(expected);
+    const { stdout } = await cli('report', 'latency', '--from', '2026-10-15T00:00Z', '--to', '2026-10-16T00:00Z');
+    expect(stdout).toMatch(/^region +requests/);
   });
 
   it('answers 403 to a caller without Operations.Read and 401 without a token', async () => {

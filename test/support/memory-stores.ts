@@ -171,6 +171,11 @@ export class MemoryAggregateStore implements AggregateStore {
     return [...this.latency.values()].filter((t) => t.pk === `latency:${day}` && t.grain === grain && t.schema === LATENCY_TILE_SCHEMA).map(clone);
   }
 
+  async latestLatencyHour(deployment?: string): Promise<string | null> {
+    const ends = [...this.latency.values()].filter((t) => t.grain === 'hour' && (!deployment || t.deployment === deployment)).map((t) => t.windowStart);
+    return ends.length === 0 ? null : ends.reduce((a, b) => (a > b ? a : b));
+  }
+
   async getWeights(deployment: string): Promise<StoredWeights | null> {
     const found = this.weights.get(deployment);
     return found ? clone(found) : null;

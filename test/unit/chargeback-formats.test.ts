@@ -2,7 +2,6 @@ import { describe, it, expect } from 'vitest';
 import { checkDirectoryRow, type DirectoryRow } from '../../src/contracts/directory.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
-import { chargebackQuerySchema, lastMonth } from '../../src/contracts/report-query.js';
 import { chargebackCsv, chargebackFocus, chargebackJson, chargebackLineRows, csvField, toCsv } from '../../src/domain/chargeback-formats.js';
 import { ChargebackLines, chargebackReport, GROUP_BY, UNMAPPED, type ChargebackReport } from '../../src/domain/chargeback.js';
 import { PriceMatcher } from '../../src/domain/price-matching.js';
@@ -292,58 +291,5 @@ describe('chargebackJson', () => {
       expect(json.totals.cost).toBe(r.totals.cost);
       expect(json.rows.some((row) => 'costPico' in row) || 'costPico' in json.totals).toBe(false);
     }
-  });
-});
-
-describe('chargebackQuerySchema', () => {
-  it('turns a month into its first instant and the first instant of the next month', () => {
-    const q = chargebackQuerySchema.parse({ month: '2026-10' });
-    expect(q.from.toISOString()).toBe('2026-10-01T00:00:00.000Z');
-    expect(q.to.toISOString()).toBe('2026-11-01T00:00:00.000Z');
-    expect(q.groupBy).toBe('identity');
-    expect(q.format).toBe('json');
-    const december = chargebackQuerySchema.parse({ month: '2026-12' });
-    expect(december.to.toISOString()).toBe('2027-01-01T00:00:00.000Z');
-  });
-
-  it('reads from and to as dates at UTC midnight, or as instants with an offset', () => {
-    const q = chargebackQuerySchema.parse({ from: '2026-03-01', to: '2026-03-15', groupBy: 'team', format: 'focus' });
-    expect(q).toEqual({ from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-03-15T00:00:00Z'), groupBy: 'team', format: 'focus' });
-    const instants = chargebackQuerySchema.parse({ from: '2026-03-01T06:00:00+02:00', to: '2026-03-02T00:00:00Z' });
-    expect(instants.from.toISOString()).toBe('2026-03-01T04:00:00.000Z');
-  });
-
-  it('refuses a range whose end is not after its start', () => {
-    expect(chargebackQuerySchema.safeParse({ from: '2026-03-15', to: '2026-03-01' }).success).toBe(false);
-    const same = chargebackQuerySchema.safeParse({ from: '2026-03-01', to: '2026-03-01' });
-    expect(same.success).toBe(false);
-    expect(same.error?.issues.map((issue) => issue.path)).toEqual([['to']]);
-  });
-
-  it('accepts a range of 400 days and refuses a longer one', () => {
-    expect(chargebackQuerySchema.safeParse({ from: '2026-01-01', to: '2027-02-05' }).success).toBe(true);
-    const tooLong = chargebackQuerySchema.safeParse({ from: '2026-01-01', to: '2027-02-06' });
-    expect(tooLong.success).toBe(false);
-    expect(tooLong.error?.issues[0]?.message).toMatch(/400 days/);
-  });
-
-  it('refuses an unknown groupBy or format', () => {
-    expect(chargebackQuerySchema.safeParse({ month: '2026-10', groupBy: 'region' }).success).toBe(false);
-    expect(chargebackQuerySchema.safeParse({ month: '2026-10', format: 'xlsx' }).success).toBe(false);
-    for (const groupBy of GROUP_BY) expect(chargebackQuerySchema.safeParse({ month: '2026-10', groupBy }).success).toBe(true);
-  });
-
-  it('refuses a query without a period, or with half of one', () => {
-    expect(chargebackQuerySchema.safeParse({}).success).toBe(false);
-    expect(chargebackQuerySchema.safeParse({ from: '2026-10-01' }).success).toBe(false);
-    expect(chargebackQuerySchema.safeParse({ to: '2026-10-01' }).success).toBe(false);
-    expect(chargebackQuerySchema.safeParse({ month: '2026-13' }).success).toBe(false);
-  });
-});
-
-describe('lastMonth', () => {
-  it('is the month before, across a year boundary', () => {
-    expect(lastMonth(new Date('2026-01-15T00:00:00Z'))).toBe('2025-12');
-    expect(lastMonth(new Date('2026-03-31T23:59:59Z'))).toBe('2026-02');
   });
 });

@@ -10,6 +10,7 @@ import {
   optionsFor,
   parseChargeback,
   parseLatency,
+  emptyLatencyMessage,
   parseTraffic,
   parseWeights,
   rangeProblem,
@@ -101,6 +102,13 @@ describe('dashboard model', () => {
     expect(parseWeights({ recommendations: [{ deployment: 'd', basis: null, explanation: 'e', weights: [{ backendId: 'b', regionCode: null, weight: 100, reason: 'r' }] }] })[0]!.weights[0]!.weight).toBe(100);
     expect(parseTraffic({ join: { matched: 1, noDiagnostics: 2, bypass: 3 }, bypass: { entra: 1, key: 2 }, unattributed: { requests: 0, promptTokens: 0, completionTokens: 0 } }).bypass.key).toBe(2);
     expect(() => parseTraffic({ join: {} })).toThrow(ShapeError);
+  });
+
+  it('says where the latest latency data is when the range is empty', () => {
+    const empty = parseLatency({ rows: [], series: [], latestDataHour: '2026-11-15T23:00:00.000Z' });
+    expect(emptyLatencyMessage(empty)).toBe('No latency figures in this range. The latest data is in the hour from 2026-11-15 23:00 UTC.');
+    expect(emptyLatencyMessage(parseLatency({ rows: [], series: [], latestDataHour: null }))).toBe('No latency figures in this range, and none at all yet.');
+    expect(() => parseLatency({ rows: [], series: [], latestDataHour: 7 })).toThrow(ShapeError);
   });
 
   it('describes a pasted token by its name and expiry without trusting it', () => {

@@ -144,11 +144,21 @@ export interface LatencyPoint {
 export interface LatencyReport {
   readonly rows: readonly LatencyRow[];
   readonly series: readonly LatencyPoint[];
+  /** Start of the latest UTC hour with latency data anywhere, or null when there is none. */
+  readonly latestDataHour: string | null;
+}
+
+/** What the latency panel says when the range has no figures: where the data is, if there is any. */
+export function emptyLatencyMessage(report: Pick<LatencyReport, 'latestDataHour'>): string {
+  if (report.latestDataHour === null) return 'No latency figures in this range, and none at all yet.';
+  const hour = report.latestDataHour.slice(0, 16).replace('T', ' ');
+  return `No latency figures in this range. The latest data is in the hour from ${hour} UTC.`;
 }
 
 export function parseLatency(body: unknown): LatencyReport {
   const o = object(body, 'latency report');
   return {
+    latestDataHour: textOrNull(o['latestDataHour'], 'latestDataHour'),
     rows: array(o['rows'], 'rows').map((value, i) => {
       const w = `rows[${i}]`;
       const r = object(value, w);

@@ -3,6 +3,7 @@ import { chartBox, doughnut, lines, stackedBars, type Series } from './charts.js
 import { figureList, h, replaceChildren, table, type Child, type Column } from './dom.js';
 import {
   cachedShare,
+  emptyLatencyMessage,
   formatCount,
   formatFigure,
   IDENTITY_UNATTRIBUTED,
@@ -396,7 +397,7 @@ export function renderLatency(panel: Panel, latency: ApiResult<LatencyReport>, f
   if (!latency.ok) return panel.unavailable(latency);
   const { rows, series } = latency.value;
   const scope = filters.deployment ? `Deployment ${filters.deployment}.` : 'All deployments.';
-  if (rows.length === 0) return panel.empty('No latency figures in this range.', scope);
+  if (rows.length === 0) return panel.empty(emptyLatencyMessage(latency.value), scope);
   const windows = [...new Set(series.map((p) => p.windowStart))].sort();
   const regions = [...new Set(series.map((p) => p.region))].sort();
   const children: Child[] = [];

@@ -47,6 +47,19 @@ export class CosmosAggregateStore implements AggregateStore {
     return tiles;
   }
 
+  async latestLatencyHour(deployment?: string, options: StoreOptions = {}): Promise<string | null> {
+    // One aggregate over every day's partition, asked only when a report needs to say where the data is.
+    const query = {
+      query: `SELECT VALUE MAX(c.windowStart) FROM c WHERE c.schema = @schema AND c.grain = 'hour'${deployment ? ' AND c.deployment = @deployment' : ''}`,
+      parameters: [{ name: '@schema', value: LATENCY_TILE_SCHEMA }, ...(deployment ? [{ name: '@deployment', value: deployment }] : [])],
+    };
+    let latest: string | null = null;
+    for await (const page of queryPages(this.container, query, (value) => (typeof value === 'string' ? value : null), options)) {
+      for (const value of page) if (value !== null && (latest === null || value > latest)) latest = value;
+    }
+    return latest;
+  }
+
   async getWeights(deployment: string, options: StoreOptions = {}): Promise<StoredWeights | null> {
     const [found] = await queryByIds(this.container, [`weights:${deployment}`], (doc) => storedWeightsSchema.parse(doc), options);
     return found ?? null;

@@ -4,6 +4,7 @@ import { DIRECTORY_KINDS } from '../../contracts/directory.js';
 import { parseDirectoryCsv, type DirectoryCsvError } from '../../domain/directory-csv.js';
 import type { IdentityDirectory } from '../../ports/identity-directory.js';
 import { importDirectory } from '../../services/import-directory.js';
+import { describeFileError } from '../input-files.js';
 import { formatTable } from '../table.js';
 
 export interface DirectoryConnection {
@@ -77,7 +78,9 @@ async function readText(file: string, cmd: Command): Promise<string> {
   try {
     bytes = await readFile(file);
   } catch (error) {
-    return failed(cmd, `cannot read ${file}: ${(error as Error).message}`, 'tokenledger.directory.unreadableFile');
+    // Node names no path for EISDIR: the file given is the path in question either way.
+    const reason = describeFileError({ ...(error as NodeJS.ErrnoException), path: file }) ?? (error as Error).message;
+    return failed(cmd, `cannot read the directory CSV: ${reason}`, 'tokenledger.directory.unreadableFile');
   }
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);

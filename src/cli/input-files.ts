@@ -1,0 +1,64 @@
+import { stat } from 'node:fs/promises';
+
+/** What a command expects at a path given on the command line, for messages that say it. */
+export interface ExpectedInput {
+  /** The option or argument that named the path, e.g. `--events`. */
+  readonly option: string;
+  readonly kind: 'file' | 'folder';
+  /** What it should hold, e.g. `gateway events as JSON lines`. */
+  readonly holding: string;
+}
+
+function describe(path: string, expected: ExpectedInput): string {
+  return `${expected.option} ${JSON.stringify(path)}`;
+}
+
+/**
+ * Checks before reading that a path given on the command line is what the command expects, so a mistake is
+ * reported with the option, the path and what belongs there, not as a bare ENOENT or EISDIR from deep inside.
+ */
+export async function checkInput(path: string, expected: ExpectedInput): Promise<void> {
+  const wanted = `expected a ${expected.kind} of ${expected.holding}`;
+  let found;
+  try {
+    found = await stat(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new Error(`${describe(path, expected)} does not exist: ${wanted}`);
+    if (code === 'EACCES' || code === 'EPERM') throw new Error(`${describe(path, expected)} cannot be read (permission denied): ${wanted}`);
+    throw error;
+  }
+  if (expected.kind === 'file' && found.isDirectory()) throw new Error(`${describe(path, expected)} is a folder: ${wanted}`);
+  if (expected.kind === 'folder' && !found.isDirectory()) throw new Error(`${describe(path, expected)} is a file: ${wanted}`);
+}
+
+/** Checks that a path the command will write to is not an existing folder (for a file) or file (for a folder). */
+export async function checkOutput(path: string, expected: Omit<ExpectedInput, 'holding'>): Promise<void> {
+  let found;
+  try {
+    found = await stat(path);
+  } catch {
+    return;
+  }
+  if (expected.kind === 'file' && found.isDirectory()) throw new Error(`${expected.option} ${JSON.stringify(path)} is a folder: expected the name of a file to write`);
+  if (expected.kind === 'folder' && !found.isDirectory()) throw new Error(`${expected.option} ${JSON.stringify(path)} is a file: expected a folder to write into`);
+}
+
+/** Per error code: what it says about a named path, and what it says when the error names none. */
+const FILE_ERRORS: Readonly<Record<string, readonly [string, string]>> = {
+  ENOENT: ['does not exist', 'a file or folder does not exist'],
+  EISDIR: ['is a folder, not a file', 'a folder was given where a file was expected'],
+  ENOTDIR: ['has a file where a folder was expected', 'a file was given where a folder was expected'],
+  EACCES: ['cannot be accessed (permission denied)', 'a file cannot be accessed (permission denied)'],
+  EPERM: ['cannot be accessed (operation not permitted)', 'a file cannot be accessed (operation not permitted)'],
+  EEXIST: ['already exists', 'a file already exists'],
+  ENOSPC: ['cannot be written: the disk is full', 'the disk is full'],
+};
+
+/** A file-system error as a sentence naming its path, or null when `error` is not one. */
+export function describeFileError(error: unknown): string | null {
+  const e = error as NodeJS.ErrnoException;
+  const words = e?.code ? FILE_ERRORS[e.code] : undefined;
+  if (!words) return null;
+  return e.path ? `${JSON.stringify(e.path)} ${words[0]}` : words[1];
+}

@@ -1,0 +1,42 @@
+/**
+ * Text bound for a terminal. Model and deployment names, identities, file names and error reasons come from
+ * outside (any API client can put them in a gateway event), and a terminal obeys the control characters in
+ * them: ESC starts sequences that recolour, move the cursor, set the window title or write hyperlinks; the C1
+ * controls (U+0080–U+009F) do the same on terminals that read them; bidirectional overrides reorder what is
+ * shown. Each such character is written as a visible escape (`\x1b`, `\x9b`, `\u202e`), so the text cannot act
+ * on the terminal and two names that differ only in them still look different.
+ */
+
+// C0 controls, DEL, C1 controls, and the Unicode bidirectional embeddings, overrides and isolates.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+// The same, but line feeds and tabs stay: they lay out multi-line output.
+const CONTROL_EXCEPT_LAYOUT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|\r(?!\n)/g;
+
+function visible(character: string): string {
+  const code = character.charCodeAt(0);
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/** One value on one line (a table cell, a name in a message): every control character escaped. */
+export function terminalSafe(text: string): string {
+  return text.replace(CONTROL, visible);
+}
+
+/** Multi-line text (a table, CSV, an error report): line feeds, CRLF line ends and tabs kept, the rest escaped. */
+export function terminalSafeLines(text: string): string {
+  return text.replace(CONTROL_EXCEPT_LAYOUT, visible);
+}
+
+/**
+ * Escapes control characters in everything written to `stream` while it is a terminal, whatever the command
+ * (CSV, JSON, APIM JSON, Bicep, tables); a pipe or a file gets the bytes as written. Line feeds, CRLF and tabs
+ * pass, so the layout stays.
+ */
+export function escapeWritesToTerminal(stream: Pick<NodeJS.WriteStream, 'isTTY' | 'write'>): void {
+  if (!stream.isTTY) return;
+  const write = stream.write.bind(stream) as (chunk: unknown, ...rest: unknown[]) => boolean;
+  stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+    const text = typeof chunk === 'string' ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk).toString('utf8') : chunk;
+    return write(typeof text === 'string' ? terminalSafeLines(text) : text, ...rest);
+  }) as NodeJS.WriteStream['write'];
+}

@@ -1,0 +1,41 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { apiBase, fetchReport } from '../../src/cli/report-client.js';
+
+/** A loopback port that nothing listens on: one just released by a server of this test. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('the API client of the CLI', () => {
+  it('says what an API base URL looks like when --api is not one', () => {
+    expect(() => apiBase('notaurl')).toThrow('--api "notaurl" is not a URL: expected the API\'s base URL, such as http://127.0.0.1:7071 (the local demo)');
+    expect(() => apiBase('ftp://example.test')).toThrow(/is not an http or https URL/);
+    expect(apiBase('http://127.0.0.1:7071').href).toBe('http://127.0.0.1:7071/');
+  });
+
+  it('says which API it could not reach, why, and that the API must be running', async () => {
+    const port = await closedPort();
+    await expect(fetchReport(`http://127.0.0.1:${port}`, 'api/latency', {}, 't')).rejects.toThrow(
+      `cannot reach the TokenLedger API at http://127.0.0.1:${port} (ECONNREFUSED): the API must be running there. Locally, start it with \`npm run demo\``,
+    );
+  });
+
+  it("passes the API's reason on, and says when no token was given", async () => {
+    const server = createServer((_request, response) => {
+      response.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'unauthorized', reason: 'missing bearer token' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      await expect(fetchReport(url, 'api/latency', {}, undefined)).rejects.toThrow('/api/latency answered 401: missing bearer token (no token was given: pass --token or set TOKENLEDGER_TOKEN)');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});

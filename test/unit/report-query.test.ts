@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { chargebackQuerySchemaAt, daySchema, lastMonth, operationsQuerySchemaAt } from '../../src/contracts/report-query.js';
+import { GROUP_BY } from '../../src/domain/chargeback.js';
+
+const NOW = new Date('2026-12-03T17:42:10.500Z');
+const chargeback = chargebackQuerySchemaAt(NOW);
+const operations = operationsQuerySchemaAt(NOW);
+const messages = (result: { success: boolean; error?: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } }) =>
+  (result.error?.issues ?? []).map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`);
+
+describe('chargeback report parameters', () => {
+  it('turns a month into its first instant and the first instant of the next month', () => {
+    const q = chargeback.parse({ month: '2026-10' });
+    expect(q.from.toISOString()).toBe('2026-10-01T00:00:00.000Z');
+    expect(q.to.toISOString()).toBe('2026-11-01T00:00:00.000Z');
+    expect(q.period).toBe('month');
+    expect(q.groupBy).toBe('identity');
+    expect(q.format).toBe('json');
+    const december = chargeback.parse({ month: '2026-12' });
+    expect(december.to.toISOString()).toBe('2027-01-01T00:00:00.000Z');
+  });
+
+  it('reads from and to as dates at UTC midnight, or as instants with an offset', () => {
+    const q = chargeback.parse({ from: '2026-03-01', to: '2026-03-15', groupBy: 'team', format: 'focus' });
+    expect(q).toEqual({ from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-03-15T00:00:00Z'), period: 'range', groupBy: 'team', format: 'focus' });
+    const instants = chargeback.parse({ from: '2026-03-01T06:00:00+02:00', to: '2026-03-02T00:00:00Z' });
+    expect(instants.from.toISOString()).toBe('2026-03-01T04:00:00.000Z');
+  });
+
+  it('defaults to the current month to date, up to the end of the current UTC hour', () => {
+    const q = chargeback.parse({});
+    expect(q.period).toBe('default');
+    expect(q.from.toISOString()).toBe('2026-12-01T00:00:00.000Z');
+    expect(q.to.toISOString()).toBe('2026-12-03T18:00:00.000Z');
+    const firstMinute = chargebackQuerySchemaAt(new Date('2027-01-01T00:00:00.000Z')).parse({});
+    expect([firstMinute.from.toISOString(), firstMinute.to.toISOString()]).toEqual(['2027-01-01T00:00:00.000Z', '2027-01-01T01:00:00.000Z']);
+  });
+
+  it('refuses a range whose end is not after its start', () => {
+    expect(chargeback.safeParse({ from: '2026-03-15', to: '2026-03-01' }).success).toBe(false);
+    const same = chargeback.safeParse({ from: '2026-03-01', to: '2026-03-01' });
+    expect(same.success).toBe(false);
+    expect(same.error?.issues.map((issue) => issue.path)).toEqual([['to']]);
+  });
+
+  it('accepts a range of 400 days and refuses a longer one', () => {
+    expect(chargeback.safeParse({ from: '2026-01-01', to: '2027-02-05' }).success).toBe(true);
+    const tooLong = chargeback.safeParse({ from: '2026-01-01', to: '2027-02-06' });
+    expect(tooLong.success).toBe(false);
+    expect(tooLong.error?.issues[0]?.message).toMatch(/400 days/);
+  });
+
+  it('refuses an unknown groupBy or format', () => {
+    expect(chargeback.safeParse({ month: '2026-10', groupBy: 'region' }).success).toBe(false);
+    expect(chargeback.safeParse({ month: '2026-10', format: 'xlsx' }).success).toBe(false);
+    for (const groupBy of GROUP_BY) expect(chargeback.safeParse({ month: '2026-10', groupBy }).success).toBe(true);
+  });
+
+  it('refuses half a range, a month beside a range, and a month that does not exist', () => {
+    expect(messages(chargeback.safeParse({ from: '2026-10-01' }))).toEqual(['to: give both from and to, or a month, or neither (the current month to date)']);
+    expect(messages(chargeback.safeParse({ to: '2026-10-01' }))[0]).toMatch(/^from: give both/);
+    expect(messages(chargeback.safeParse({ month: '2026-10', from: '2026-10-01', to: '2026-10-02' }))[0]).toMatch(/^month: give either month or from and to/);
+    expect(messages(chargeback.safeParse({ month: '2026-13' }))).toEqual(['month: expected a month such as 2026-11 (YYYY-MM)']);
+  });
+
+  it('refuses years before 2000 instead of reading 0099 as 1999', () => {
+    expect(messages(chargeback.safeParse({ month: '0099-12' }))).toEqual(['month: the year is before 2000 (expected a month such as 2026-11)']);
+    expect(messages(chargeback.safeParse({ from: '0099-12-01', to: '2026-01-01' }))[0]).toMatch(/^from: the year 0099 is before 2000/);
+    expect(chargeback.safeParse({ month: '2000-01' }).success).toBe(true);
+  });
+
+  it('says which format it expects when a date is not one', () => {
+    const result = messages(chargeback.safeParse({ from: 'yesterday', to: '2026-11-02' }));
+    expect(result).toEqual(['from: expected a UTC date such as 2026-11-01 or an instant with an offset such as 2026-11-01T10:00:00Z, not "yesterday"']);
+    expect(messages(chargeback.safeParse({ from: '2026-11-01T10:00:00', to: '2026-11-02' }))[0]).toMatch(/^from: expected a UTC date/);
+  });
+
+  it('refuses impossible calendar days and times instead of rolling them over', () => {
+    expect(messages(chargeback.safeParse({ from: '2026-02-30', to: '2026-03-02' }))[0]).toMatch(/^from: 2026-02-30 is not a day of the calendar/);
+    expect(messages(chargeback.safeParse({ from: '2026-02-01T24:00:00Z', to: '2026-03-02' }))[0]).toMatch(/is not a time of day/);
+    expect(chargeback.safeParse({ from: '2028-02-29', to: '2028-03-01' }).success).toBe(true);
+  });
+
+  it('refuses a period that starts or ends inside an hour, naming the whole hours around it', () => {
+    const result = messages(chargeback.safeParse({ from: '2026-11-15T10:30:00Z', to: '2026-11-15T11:00:00Z' }));
+    expect(result).toEqual(['from: 2026-11-15T10:30:00.000Z is inside an hour: reports count whole UTC hours, so use 2026-11-15T10:00Z or 2026-11-15T11:00Z']);
+    expect(messages(chargeback.safeParse({ from: '2026-11-15T10:00:00+05:30', to: '2026-11-16' }))[0]).toMatch(/^from: 2026-11-15T04:30:00.000Z is inside an hour/);
+    expect(chargeback.safeParse({ from: '2026-11-15T10:00:00Z', to: '2026-11-15T11:00:00.000Z' }).success).toBe(true);
+  });
+});
+
+describe('operations report parameters', () => {
+  it('default to the last 24 whole UTC hours, the current one included', () => {
+    const q = operations.parse({});
+    expect([q.from.toISOString(), q.to.toISOString(), q.period]).toEqual(['2026-12-02T18:00:00.000Z', '2026-12-03T18:00:00.000Z', 'default']);
+  });
+
+  it('fill a missing end with the end of the current hour, and a missing start with 24 hours before the end', () => {
+    expect(operations.parse({ from: '2026-12-01' }).to.toISOString()).toBe('2026-12-03T18:00:00.000Z');
+    expect(operations.parse({ to: '2026-11-16' }).from.toISOString()).toBe('2026-11-15T00:00:00.000Z');
+  });
+
+  it('validate dates, whole hours and the 93-day bound like the chargeback', () => {
+    expect(messages(operations.safeParse({ from: '2026-11-15T10:15:00Z', to: '2026-11-16' }))[0]).toMatch(/^from: .* is inside an hour/);
+    expect(messages(operations.safeParse({ from: '0026-11-15', to: '2026-11-16' }))[0]).toMatch(/^from: the year 0026 is before 2000/);
+    expect(messages(operations.safeParse({ from: '2026-01-01', to: '2026-06-01' }))[0]).toMatch(/93 days/);
+    expect(operations.parse({ from: '2026-11-15', to: '2026-11-16', deployment: 'gpt-4o' }).deployment).toBe('gpt-4o');
+  });
+});
+
+describe('simulated day', () => {
+  it('accepts a real day and refuses an impossible one or a typo year', () => {
+    expect(daySchema.safeParse('2028-02-29').success).toBe(true);
+    expect(daySchema.safeParse('2026-02-30').error?.issues[0]?.message).toBe('2026-02-30 is not a day of the calendar');
+    expect(daySchema.safeParse('0026-02-01').error?.issues[0]?.message).toBe('the year 0026 is before 2000');
+    expect(daySchema.safeParse('2026-2-1').error?.issues[0]?.message).toMatch(/expected a UTC day such as/);
+  });
+});
+
+describe('lastMonth', () => {
+  it('is the month before, across a year boundary', () => {
+    expect(lastMonth(new Date('2026-01-15T00:00:00Z'))).toBe('2025-12');
+    expect(lastMonth(new Date('2026-03-31T23:59:59Z'))).toBe('2026-02');
+  });
+});

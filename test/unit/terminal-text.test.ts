@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { formatTable } from '../../src/cli/table.js';
+import { escapeWritesToTerminal, terminalSafe, terminalSafeLines } from '../../src/cli/terminal-text.js';
+
+// A deployment name an API client could plant: set the window title, turn the screen red, hide the rest.
+const PLANTED = 'gpt-4o\u001b]0;owned\u0007\u001b[31m\u001b[8m';
+const CONTROL_CHARACTERS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+describe('text bound for a terminal', () => {
+  it('writes ESC, BEL and the other C0 controls as visible escapes', () => {
+    expect(terminalSafe(PLANTED)).toBe('gpt-4o\\x1b]0;owned\\x07\\x1b[31m\\x1b[8m');
+    expect(terminalSafe('a\u0000b\u0008c\tline\nnext\rx')).toBe('a\\x00b\\x08c\\x09line\\x0anext\\x0dx');
+  });
+
+  it('escapes DEL, the C1 controls (8-bit CSI) and bidirectional overrides', () => {
+    expect(terminalSafe('x\u007fy\u009b31mz\u0085')).toBe('x\\x7fy\\x9b31mz\\x85');
+    expect(terminalSafe('invoice\u202efdp.exe\u2066')).toBe('invoice\\u202efdp.exe\\u2066');
+  });
+
+  it('leaves printable text alone, including accents and other scripts', () => {
+    const text = 'Équipe Zürich – 東京 (gpt-4o-mini) 42 % ~!';
+    expect(terminalSafe(text)).toBe(text);
+    expect(terminalSafeLines(text)).toBe(text);
+  });
+
+  it('keeps line feeds, CRLF line ends and tabs in multi-line text, and escapes a lone carriage return', () => {
+    expect(terminalSafeLines('a,b\r\n1,"x\u001b[2J"\n\tz\rOVERWRITE')).toBe('a,b\r\n1,"x\\x1b[2J"\n\tz\\x0dOVERWRITE');
+  });
+});
+
+describe('standard output', () => {
+  const CSV = 'key,cost\r\ngpt\u001b]0;x\u0007,1.00\n';
+  const captured = (isTTY: boolean) => {
+    const chunks: string[] = [];
+    const stream = { isTTY, write: ((chunk: string | Uint8Array) => chunks.push(String(chunk)) > 0) as NodeJS.WriteStream['write'] };
+    escapeWritesToTerminal(stream);
+    return { stream, chunks };
+  };
+
+  it('escapes whatever a command writes to a terminal, strings and bytes alike', () => {
+    const { stream, chunks } = captured(true);
+    stream.write(CSV);
+    stream.write(Buffer.from('\u009b2J'));
+    expect(chunks).toEqual(['key,cost\r\ngpt\\x1b]0;x\\x07,1.00\n', '\\x9b2J']);
+  });
+
+  it('passes the bytes unchanged to a pipe or a file', () => {
+    const { stream, chunks } = captured(false);
+    stream.write(CSV);
+    expect(chunks).toEqual([CSV]);
+  });
+});
+
+describe('formatTable', () => {
+  it('escapes control characters in every cell and header, and aligns on the escaped text', () => {
+    const table = formatTable(['deployment', 'requests'], [[PLANTED, 3], ['gpt-4o', 12]]);
+    expect(table).not.toMatch(CONTROL_CHARACTERS);
+    const lines = table.split('\n');
+    expect(lines[2]).toBe('gpt-4o\\x1b]0;owned\\x07\\x1b[31m\\x1b[8m         3');
+    expect(lines[3]!.length).toBe(lines[2]!.length);
+  });
+});
