@@ -172,9 +172,15 @@ const indexed = <T>(entries: readonly T[]) => entries.map((entry, index) => ({ i
 
 export const priceFileSchema = z
   .strictObject({
-    currency: z.literal(PRICE_CURRENCY, { error: `only ${PRICE_CURRENCY} prices are supported` }),
-    source: z.string({ error: 'expected a string naming where the prices come from' }).min(1, 'must not be empty'),
-    retrieved: isoDateSchema,
+    currency: z.literal(PRICE_CURRENCY, {
+      error: (issue) =>
+        issue.input === undefined
+          ? `missing: a price file names its currency ("currency": "${PRICE_CURRENCY}")`
+          : `only ${PRICE_CURRENCY} prices are supported, got ${JSON.stringify(issue.input)?.slice(0, 40)}`,
+    }),
+    /** Where the prices come from, and when they were read: optional, kept when given. */
+    source: z.string({ error: 'expected a string naming where the prices come from' }).min(1, 'must not be empty').optional(),
+    retrieved: isoDateSchema.optional(),
     prices: z.array(priceEntrySchema),
     provisioned: z.array(provisionedEntrySchema).default([]),
   })

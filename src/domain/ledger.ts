@@ -79,6 +79,8 @@ export function toLedgerEntry(normalized: NormalizedEvent): LedgerEntry {
           cachedTokens: usage.cachedTokens,
           completionTokens: usage.completionTokens,
           reasoningTokens: usage.reasoningTokens,
+          ...(usage.audioPromptTokens ? { audioPromptTokens: usage.audioPromptTokens } : {}),
+          ...(usage.audioCompletionTokens ? { audioCompletionTokens: usage.audioCompletionTokens } : {}),
         }
       : { source: 'none', promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 },
     timings: { totalMs: e.timings?.totalMs ?? null, backendMs: e.timings?.backendMs ?? null, ttftMs: e.timings?.ttftMs ?? null },
