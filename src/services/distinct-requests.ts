@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { readJsonlChunks, readJsonlLineAt } from '../adapters/files/jsonl-lines.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
-import { isPartial, mergeLedgerEntries } from '../domain/ledger.js';
+import { isPartial, mergeLedgerEntries, requestKey } from '../domain/ledger.js';
 import { RequestIndex, type EntryLocation } from '../domain/request-index.js';
 import { sortBody, type SortedEvents } from './ingest-batch.js';
 
@@ -62,16 +62,18 @@ export async function forEachDistinctRequest(
         for (const letter of sorted.deadLetters) deadLetterIds.add(letter.id);
         for (let ordinal = 0; ordinal < sorted.entries.length; ordinal++) {
           const entry = sorted.entries[ordinal]!;
-          const heldEntry = held.get(entry.id);
+          // One request told by several sources (v1 event, APIM GatewayLogs / GatewayLlmLogs) shares this key.
+          const key = requestKey(entry);
+          const heldEntry = held.get(key);
           if (heldEntry) {
-            held.set(entry.id, mergeLedgerEntries(heldEntry, entry));
+            held.set(key, mergeLedgerEntries(heldEntry, entry));
             continue;
           }
-          const candidates = index.candidates(entry.id);
-          const first = candidates.length === 0 ? null : await firstEntry(handle, index, candidates, entry.id);
+          const candidates = index.candidates(key);
+          const first = candidates.length === 0 ? null : await firstEntry(handle, index, candidates, key);
           if (!first) {
-            index.add(entry.id, { offset: chunk.offsets[i]!, ordinal });
-            if (isPartial(entry)) held.set(entry.id, entry);
+            index.add(key, { offset: chunk.offsets[i]!, ordinal });
+            if (isPartial(entry)) held.set(key, entry);
             else {
               consumer.onRequest(entry);
               handedOver++;
@@ -80,7 +82,7 @@ export async function forEachDistinctRequest(
           }
           const merged = mergeLedgerEntries(first, entry);
           if (isDeepStrictEqual(merged, first)) continue;
-          held.set(entry.id, merged);
+          held.set(key, merged);
           changedAfterHandover = true;
         }
       }
@@ -94,11 +96,11 @@ export async function forEachDistinctRequest(
   return { requests: handedOver + held.size, deadLetters: deadLetterIds.size, lines };
 }
 
-/** The first entry of `id` among the index's candidates, read back from the file, or null when the id has not been seen. */
-async function firstEntry(handle: FileHandle, index: RequestIndex, candidates: readonly number[], id: string): Promise<LedgerEntry | null> {
+/** The first entry of request `key` among the index's candidates, read back from the file, or null when it has not been seen. */
+async function firstEntry(handle: FileHandle, index: RequestIndex, candidates: readonly number[], key: string): Promise<LedgerEntry | null> {
   for (const candidate of candidates) {
     const entry = await entryAt(handle, index.location(candidate));
-    if (entry.id === id) return entry;
+    if (requestKey(entry) === key) return entry;
   }
   return null;
 }
@@ -121,7 +123,8 @@ async function handOverAgain(file: string, index: RequestIndex, held: ReadonlyMa
       const entries = sortLine(line, sorted).entries;
       for (let ordinal = 0; ordinal < entries.length; ordinal++) {
         const entry = entries[ordinal]!;
-        if (held.has(entry.id) || !index.isFirst(entry.id, { offset: chunk.offsets[i]!, ordinal })) continue;
+        const key = requestKey(entry);
+        if (held.has(key) || !index.isFirst(key, { offset: chunk.offsets[i]!, ordinal })) continue;
         consumer.onRequest(entry);
         handedOver++;
       }

@@ -96,7 +96,8 @@ describe('forEachDistinctRequest: every distinct request once, merged, in bounde
   });
 
   it('starts the consumers afresh when a request already handed over is told differently later', async () => {
-    const lines = [v1Lines[0]!, v1Lines[1]!, retold(v1Lines[0]!, 0)];
+    // More tokens than the first telling: the merge keeps the larger count, so the request changes.
+    const lines = [v1Lines[0]!, v1Lines[1]!, retold(v1Lines[0]!, 900_000)];
     const { handed, restarts } = await stream(lines);
     expect(restarts).toBe(1);
     expect(byId(handed)).toEqual(byId(mergedInMemory(lines).entries));
