@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
-import { mergeLedgerEntries } from '../../src/domain/ledger.js';
+import { mergeByRequest } from '../../src/domain/ledger.js';
 import { forEachDistinctRequest } from '../../src/services/distinct-requests.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
@@ -22,7 +22,16 @@ function retold(line: string, completionTokens: number): string {
   return JSON.stringify(event);
 }
 
+/** APIM's LLM-log row for the same request as a v1 line (its CorrelationId is the gatewayRequestId): tokens or a message row. */
+function llmRowFor(line: string, tokens: boolean): string {
+  const event = JSON.parse(line) as { gatewayRequestId: string; time: string; deployment: string | null };
+  const counts = tokens ? { promptTokens: 40, completionTokens: 2, totalTokens: 42 } : { promptTokens: null, completionTokens: null, totalTokens: null };
+  const properties = { deploymentName: tokens ? event.deployment : '', modelName: tokens ? 'gpt-4o' : '', ...counts, isStreamCompletion: true };
+  return JSON.stringify({ records: [{ category: 'GatewayLlmLogs', time: event.time, resourceId: '/SUBSCRIPTIONS/X/PROVIDERS/MICROSOFT.APIMANAGEMENT/SERVICE/APIM1', correlationId: event.gatewayRequestId, properties }] });
+}
+
 const bodyArbitrary = fc.oneof(
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...v1Lines), fc.boolean()).map(([line, tokens]) => llmRowFor(line, tokens)) },
   { weight: 6, arbitrary: fc.constantFrom(...day.eventLines) },
   { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...v1Lines), fc.integer({ min: 0, max: 500 })).map(([line, tokens]) => retold(line, tokens)) },
   { weight: 1, arbitrary: fc.subarray(v1Lines, { minLength: 1, maxLength: 3 }).map((lines) => `[${lines.join(',')}]`) },
@@ -31,14 +40,10 @@ const bodyArbitrary = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom('', '   ', '{not json', '[]', '{"schema":"tokenledger.gateway/v1"}') },
 );
 
-/** The in-memory rule the stream must equal: every entry of every line, merged by id in file order. */
+/** The in-memory rule the stream must equal: every entry of every line, merged per request in file order. */
 function mergedInMemory(lines: readonly string[]): { entries: Map<string, LedgerEntry>; deadLetters: number } {
   const sorted = sortBatch(lines.filter((l) => l.trim() !== '').map((body) => ({ body, position: { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } })));
-  const entries = new Map<string, LedgerEntry>();
-  for (const entry of sorted.entries) {
-    const seen = entries.get(entry.id);
-    entries.set(entry.id, seen ? mergeLedgerEntries(seen, entry) : entry);
-  }
+  const entries = new Map([...mergeByRequest(sorted.entries).values()].map((entry) => [entry.id, entry]));
   return { entries, deadLetters: new Set(sorted.deadLetters.map((d) => d.id)).size };
 }
 
