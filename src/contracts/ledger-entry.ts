@@ -14,7 +14,7 @@ const nullableText = z.string().nullable();
 export const joinOutcomeSchema = z.discriminatedUnion('status', [
   z.object({
     status: z.literal('matched'),
-    durationMs: z.number(),
+    durationMs: z.number().nullable(),
     regionCode: nullableText,
     account: z.string(),
     modelName: nullableText,

@@ -8,7 +8,7 @@ import type { PriceTable } from '../contracts/price-table.js';
 import { ChargebackLines, chargebackReport, type ChargebackLine, type ChargebackReport } from '../domain/chargeback.js';
 import { parseDirectoryCsv } from '../domain/directory-csv.js';
 import type { IdentityOptions } from '../domain/identity.js';
-import { joinOne, type JoinCounts } from '../domain/join.js';
+import { joinOne, recordsByCorrelationId, type JoinCounts } from '../domain/join.js';
 import { PriceMatcher } from '../domain/price-matching.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
 import { LatencyTileSet, percentiles, UNKNOWN_DEPLOYMENT } from '../domain/latency-tile.js';
@@ -110,8 +110,8 @@ class RequestTotals {
  */
 export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> {
   const { records, rejected: diagnosticsRejected } = input.diagnosticsDir ? await readArchiveFolder(input.diagnosticsDir) : { records: [], rejected: 0 };
-  // As `joinAll`: the last record of a correlation id joins; as `buildTiles`: the first one counts.
-  const recordsByKey = new Map(records.map((r) => [r.correlationId, r]));
+  // As `joinAll`: one record per correlation id joins (`recordsByCorrelationId`); as `buildTiles`: the first one counts.
+  const recordsByKey = recordsByCorrelationId(records);
   const newTotals = () => new RequestTotals(recordsByKey, input.prices, input.identity);
   let totals = newTotals();
   const stream = await forEachDistinctRequest(input.eventsFile, { onRequest: (entry) => totals.add(entry), restart: () => (totals = newTotals()) }, input.onProgress);

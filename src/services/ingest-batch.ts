@@ -1,10 +1,14 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { DeadLetter, SourcePosition } from '../contracts/dead-letter.js';
+import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { decodeBody, type RawPayload } from '../domain/event-decoding.js';
 import { normalizeEvent, normalizeV1Text } from '../domain/event-normalization.js';
 import { isPartial, mayHaveCounterparts, mergeByRequest, mergeLedgerEntries, requestKey, toLedgerEntry } from '../domain/ledger.js';
+import { parseRequestResponse } from '../domain/diagnostic-parsing.js';
 import { stableId } from '../domain/stable-id.js';
+import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
+import { applyRecords } from './join-diagnostics.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DeadLetterStore, LedgerKey, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
 
@@ -20,10 +24,14 @@ export interface IngestResult {
   readonly deadLettered: number;
   /** Distinct ledger entries written. */
   readonly entriesWritten: number;
+  /** Azure OpenAI `RequestResponse` records stored for the join. */
+  readonly diagnosticRecords: number;
 }
 
 export interface IngestPorts {
   readonly ledger: LedgerStore;
+  /** Azure OpenAI `RequestResponse` records streamed to the same Event Hubs go here, as the join stores them. */
+  readonly diagnostics: DiagnosticsStore;
   readonly deadLetters: DeadLetterStore;
   /** Hours with new entries are marked for the rollup. */
   readonly aggregates: Pick<AggregateStore, 'markDirty'>;
@@ -40,6 +48,15 @@ function deadLetter(reason: string, raw: RawPayload, position: SourcePosition): 
 export interface SortedEvents {
   readonly entries: LedgerEntry[];
   readonly deadLetters: DeadLetter[];
+  /**
+   * Azure OpenAI `RequestResponse` records (a diagnostic setting streaming to Event Hubs): they are not requests
+   * but the diagnostics the join matches requests with. Without this list they are passed over.
+   */
+  readonly diagnostics?: DiagnosticRecord[];
+}
+
+function isRequestResponse(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && (value as Record<string, unknown>)['category'] === 'RequestResponse';
 }
 
 /** Every item of one body becomes exactly one ledger entry or one dead letter, appended to `into`. */
@@ -55,6 +72,12 @@ export function sortBody(body: unknown, position: ReceivedEvent['position'], int
     return;
   }
   for (const item of decoded.items) {
+    if (isRequestResponse(item.value)) {
+      const parsed = parseRequestResponse(item.value);
+      if (!parsed.ok) into.deadLetters.push(deadLetter(`diagnostic record rejected: ${parsed.reason}`, item.raw, { ...position, itemIndex: item.itemIndex }));
+      else into.diagnostics?.push(parsed.record);
+      continue;
+    }
     const normalized = normalizeEvent(item.value);
     if (normalized.ok) into.entries.push(toLedgerEntry(normalized.value));
     else into.deadLetters.push(deadLetter(normalized.reason, item.raw, { ...position, itemIndex: item.itemIndex }));
@@ -63,7 +86,7 @@ export function sortBody(body: unknown, position: ReceivedEvent['position'], int
 
 /** Pure half of ingestion: every item of every body becomes exactly one ledger entry or one dead letter. */
 export function sortBatch(events: readonly ReceivedEvent[]): SortedEvents {
-  const sorted: SortedEvents = { entries: [], deadLetters: [] };
+  const sorted: SortedEvents = { entries: [], deadLetters: [], diagnostics: [] };
   for (const { body, position } of events) sortBody(body, position, sorted);
   return sorted;
 }
@@ -118,5 +141,12 @@ export async function ingestBatch(events: readonly ReceivedEvent[], ports: Inges
     }),
   ];
   await ports.deadLetters.upsertDeadLetters(letters, options);
-  return { accepted: sorted.entries.length - refused.length, deadLettered: letters.length, entriesWritten: entries.length - refused.length };
+  // After the entries, so that a record finds the request of the same batch.
+  if (sorted.diagnostics && sorted.diagnostics.length > 0) await applyRecords(sorted.diagnostics, ports, options);
+  return {
+    accepted: sorted.entries.length - refused.length,
+    deadLettered: letters.length,
+    entriesWritten: entries.length - refused.length,
+    diagnosticRecords: sorted.diagnostics?.length ?? 0,
+  };
 }

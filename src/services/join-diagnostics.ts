@@ -1,7 +1,7 @@
 import type { DiagnosticRecord, RejectedDiagnostic, StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
-import { joinKey, matchedOutcome, withOutcome, type JoinCounts } from '../domain/join.js';
+import { joinKey, matchedOutcome, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
 import { ledgerId } from '../domain/ledger.js';
 import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsSource, LlmUsage, LlmUsageSource, WatermarkStore } from '../ports/diagnostics-source.js';
@@ -60,7 +60,7 @@ export function withLlmUsage(entry: LedgerEntry, usage: LlmUsage | undefined): L
 }
 
 /** Writes changed entries and marks their hours for the rollup. */
-async function saveEntries(ports: JoinPorts, entries: readonly LedgerEntry[], options: StoreOptions): Promise<void> {
+async function saveEntries(ports: Pick<JoinPorts, 'ledger' | 'aggregates'>, entries: readonly LedgerEntry[], options: StoreOptions): Promise<void> {
   if (entries.length === 0) return;
   const refused = await ports.ledger.upsertEntries(entries, options);
   if (refused.length > 0) throw new Error(`ledger store refused ${refused.length} enriched entries: ${refused[0]!.reason}`);
@@ -72,11 +72,24 @@ async function firstPage<T>(pages: AsyncIterable<readonly T[]>): Promise<readonl
   return [];
 }
 
-/** Stores new records and enriches the ledger entries they belong to (one query per batch of ids). */
-async function applyRecords(records: readonly DiagnosticRecord[], ports: JoinPorts, options: StoreOptions): Promise<void> {
-  const unique = [...new Map(records.map((r) => [r.correlationId, r])).values()];
+/** What storing records and enriching their entries needs: the join's ports, or the ingest's. */
+export type RecordPorts = Pick<JoinPorts, 'ledger' | 'diagnostics' | 'aggregates' | 'llmUsage'>;
+
+/**
+ * Stores new records and enriches the ledger entries they belong to (one query per batch of ids). The join
+ * runs it on what it reads from Log Analytics or the archive; the ingest on `RequestResponse` records that a
+ * diagnostic setting streams to Event Hubs.
+ */
+export async function applyRecords(records: readonly DiagnosticRecord[], ports: RecordPorts, options: StoreOptions): Promise<void> {
+  const fresh = [...recordsByCorrelationId(records).values()];
+  if (fresh.length === 0) return;
+  const known = new Map((await ports.diagnostics.getRecords(fresh.map((r) => r.correlationId), options)).map((r) => [r.correlationId, r]));
+  // A stored complete record is not replaced by one with an unusable field.
+  const unique = fresh.filter((r) => {
+    const stored = known.get(r.correlationId);
+    return !stored || preferredRecord(stored, r) === r;
+  });
   if (unique.length === 0) return;
-  const known = new Map((await ports.diagnostics.getRecords(unique.map((r) => r.correlationId), options)).map((r) => [r.correlationId, r]));
   const found = await ports.ledger.getEntries(unique.map((r) => ({ id: ledgerIdFor(r), pk: '' })), options);
   const entries = new Map(found.map((e) => [e.id, e]));
   const byId = new Map(unique.map((r) => [ledgerIdFor(r), r]));
@@ -94,7 +107,7 @@ async function applyRecords(records: readonly DiagnosticRecord[], ports: JoinPor
  * Entries with the join's verdict and, for streams the gateway could not count, APIM's LLM-log tokens;
  * only the entries that changed are returned.
  */
-async function enrich(entries: readonly LedgerEntry[], outcomeOf: (entry: LedgerEntry) => JoinOutcome, ports: JoinPorts, options: StoreOptions): Promise<LedgerEntry[]> {
+async function enrich(entries: readonly LedgerEntry[], outcomeOf: (entry: LedgerEntry) => JoinOutcome, ports: Pick<JoinPorts, 'llmUsage'>, options: StoreOptions): Promise<LedgerEntry[]> {
   const streamed = entries.filter((e) => e.stream && e.tokens.source === 'none');
   const usage = ports.llmUsage && streamed.length > 0 ? await usageFor(streamed, ports.llmUsage, options) : new Map<string, LlmUsage>();
   const changed: LedgerEntry[] = [];

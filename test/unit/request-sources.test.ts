@@ -11,7 +11,7 @@ import { joinOne } from '../../src/domain/join.js';
 import { ledgerId, mergeByRequest } from '../../src/domain/ledger.js';
 import { forEachDistinctRequest } from '../../src/services/distinct-requests.js';
 import { ingestBatch, sortBatch, type ReceivedEvent } from '../../src/services/ingest-batch.js';
-import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryLedgerStore } from '../support/memory-stores.js';
+import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore } from '../support/memory-stores.js';
 
 /** Built from Microsoft's table reference and the real GatewayLogs sample; provenance in the folder's README. */
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/apim-llm-logs/${name}`, import.meta.url), 'utf8')) as { records: Record<string, unknown>[] };
@@ -135,7 +135,7 @@ describe('one request told by a v1 event and by APIM records', () => {
         fc.shuffledSubarray([...streamedBodies], { minLength: streamedBodies.length, maxLength: streamedBodies.length }),
         fc.array(fc.boolean(), { minLength: streamedBodies.length, maxLength: streamedBodies.length }),
         async (order, cuts) => {
-          const ports = { ledger: new MemoryLedgerStore(), deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore() };
+          const ports = { ledger: new MemoryLedgerStore(), deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore(), diagnostics: new MemoryDiagnosticsStore() };
           let batch: ReceivedEvent[] = [];
           for (const [i, body] of order.entries()) {
             batch.push(received(body));

@@ -152,5 +152,5 @@ export function crashingPorts(ports: IngestPorts, random: Random, rate: number):
       return ports.deadLetters.upsertDeadLetters(letters, options);
     },
   };
-  return { ledger, deadLetters, aggregates: ports.aggregates };
+  return { ledger, deadLetters, aggregates: ports.aggregates, diagnostics: ports.diagnostics };
 }
