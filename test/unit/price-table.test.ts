@@ -303,7 +303,7 @@ describe('priceEntry', () => {
     // 600 × 2.50/1M = 0.0015; 400 × 1.25/1M = 0.0005; 200 × 10.00/1M = 0.002 (reasoning is inside the 200).
     const priced = priceEntry({ tokens: tokens(1_000, 400, 200, 50) }, gpt4o);
     expect(priced.priceVersion).toBe('gpt-4o@2024-01-01');
-    expect(priced.tokens).toEqual({ uncachedInput: 600, cachedInput: 400, output: 200 });
+    expect(priced.tokens).toEqual({ uncachedInput: 600, cachedInput: 400, output: 200, audioInput: 0, audioOutput: 0, perRequest: 0 });
     expect(formatPicodollars(priced.lines.uncachedInput, 4)).toBe('0.0015');
     expect(formatPicodollars(priced.lines.cachedInput, 4)).toBe('0.0005');
     expect(formatPicodollars(priced.lines.output, 3)).toBe('0.002');
@@ -346,6 +346,10 @@ describe('RequestPricer', () => {
       inputPer1MMicros: input,
       cachedInputPer1MMicros: cached,
       outputPer1MMicros: output,
+      pricesTokens: true,
+      audioInputPer1MMicros: null,
+      audioOutputPer1MMicros: null,
+      perRequestMicros: null,
     }),
   );
   /** The cost a pricing call returns (and whether as a Number), or the message it throws. */
