@@ -140,6 +140,6 @@ describe('exactly once under at-least-once delivery (DESIGN §5.1, §5.2)', () =
     expect({ lost: check.lost, doubled: check.doubled }).toEqual({ lost: 0, doubled: 0 });
     expect(check.ledgerEntries).toBe(day.groundTruth.ledgerEntries);
     expect(check.deadLetters).toBe(day.groundTruth.deadLetters);
-    expect(check.ledgerEntries + check.deadLetters).toBe(day.groundTruth.events.distinct);
+    expect(check.ledgerEntries + check.deadLetters + day.groundTruth.events.llmLogLines + day.groundTruth.events.diagnosticLines).toBe(day.groundTruth.events.distinct);
   });
 });

@@ -4,6 +4,7 @@ import { parseArchiveBlob, ArchiveDiagnosticsSource } from '../../src/adapters/a
 import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { joinAll } from '../../src/domain/join.js';
+import { mergeByRequest } from '../../src/domain/ledger.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
 import { joinCounts, joinDiagnostics, type JoinPorts } from '../../src/services/join-diagnostics.js';
 import type { ArchiveReader } from '../../src/ports/archive.js';
@@ -25,7 +26,7 @@ function archiveOf(archive: ReadonlyMap<string, readonly string[]>): ArchiveRead
 
 function entriesOf(lines: readonly string[]): LedgerEntry[] {
   const { entries } = sortBatch(lines.map((body) => ({ body, position: { partitionId: '0', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } })));
-  return [...new Map(entries.map((e) => [e.id, e])).values()];
+  return [...mergeByRequest(entries).values()];
 }
 
 async function pipeline(requests: number, seed: number) {
