@@ -2,12 +2,12 @@ import type { DiagnosticRecord, RejectedDiagnostic, StoredDiagnostic } from '../
 import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
 import { joinKey, matchedOutcome, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
-import { ledgerId } from '../domain/ledger.js';
+import { isPartial, ledgerId, mayHaveCounterparts, mergeLedgerEntries, requestKey } from '../domain/ledger.js';
 import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsSource, LlmUsage, LlmUsageSource, WatermarkStore } from '../ports/diagnostics-source.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
-import type { DeadLetterStore, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
+import type { DeadLetterStore, LedgerKey, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
 
 export interface JoinPorts {
   readonly source: DiagnosticsSource;
@@ -119,12 +119,48 @@ async function enrich(entries: readonly LedgerEntry[], outcomeOf: (entry: Ledger
   return changed;
 }
 
+/**
+ * Merges the halves of a request that two workers ingested at the same moment, each before the other's document
+ * existed: APIM records stored under the gateway's request id, beside the document of the request's v1 event.
+ * Returns the ids of the documents merged away.
+ */
+async function mergeStrayHalves(page: readonly LedgerEntry[], ports: JoinPorts, options: StoreOptions): Promise<Set<string>> {
+  const strays = page.filter((e) => isPartial(e) && e.apimRequestId === null && mayHaveCounterparts(e));
+  const removed = new Set<string>();
+  if (strays.length === 0) return removed;
+  const byRequest = new Map<string, LedgerEntry[]>();
+  for (const found of await ports.ledger.getEntriesByGatewayRequestIds(strays.map((e) => e.gatewayRequestId), options)) {
+    byRequest.set(requestKey(found), [...(byRequest.get(requestKey(found)) ?? []), found]);
+  }
+  const merged: LedgerEntry[] = [];
+  const gone: LedgerKey[] = [];
+  for (const documents of byRequest.values()) {
+    if (documents.length < 2) continue;
+    const combined = documents.reduce(mergeLedgerEntries);
+    merged.push(combined);
+    for (const d of documents) {
+      if (d.id === combined.id && d.pk === combined.pk) continue;
+      gone.push({ id: d.id, pk: d.pk });
+      removed.add(d.id);
+    }
+  }
+  await saveEntries(ports, merged, options);
+  if (gone.length > 0) {
+    await ports.ledger.deleteEntries(gone, options);
+    await ports.aggregates.markDirty([...new Set(gone.map((k) => k.pk))], options);
+  }
+  return removed;
+}
+
 /** Judges ledger entries older than the cutoff that have no verdict yet: matched if a record exists, else none. */
 async function judgeEntries(cutoff: Date, ports: JoinPorts, options: StoreOptions): Promise<number> {
   let judged = 0;
   for (;;) {
-    const page = await firstPage(ports.ledger.listUnjoined(cutoff, options));
-    if (page.length === 0) return judged;
+    const listed = await firstPage(ports.ledger.listUnjoined(cutoff, options));
+    if (listed.length === 0) return judged;
+    // After a merge the page is stale: read it again.
+    if ((await mergeStrayHalves(listed, ports, options)).size > 0) continue;
+    const page = listed;
     const keys = page.map(joinKey).filter((k): k is string => k !== null);
     const records = new Map((await ports.diagnostics.getRecords(keys, options)).map((r) => [r.correlationId, r]));
     const recordOf = (entry: LedgerEntry) => {

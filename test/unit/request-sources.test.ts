@@ -11,7 +11,8 @@ import { joinOne } from '../../src/domain/join.js';
 import { ledgerId, mergeByRequest } from '../../src/domain/ledger.js';
 import { forEachDistinctRequest } from '../../src/services/distinct-requests.js';
 import { ingestBatch, sortBatch, type ReceivedEvent } from '../../src/services/ingest-batch.js';
-import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore } from '../support/memory-stores.js';
+import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore, MemoryWatermarkStore } from '../support/memory-stores.js';
+import { joinDiagnostics, type JoinPorts } from '../../src/services/join-diagnostics.js';
 
 /** Built from Microsoft's table reference and the real GatewayLogs sample; provenance in the folder's README. */
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`../fixtures/apim-llm-logs/${name}`, import.meta.url), 'utf8')) as { records: Record<string, unknown>[] };
@@ -176,5 +177,32 @@ describe('analyze: one request told by several sources is handed over once', () 
       }),
       { numRuns: 40 },
     );
+  });
+});
+
+describe('halves of one request ingested apart at the same moment', () => {
+  it('are merged into one document by the next join run, the stray half removed', async () => {
+    const ledger = new MemoryLedgerStore();
+    const aggregates = new MemoryAggregateStore();
+    // Two workers, each before the other's write: the v1 document and the LLM-log document both stored.
+    const [v1] = entriesOf(v1Event());
+    const llm = entriesOf(...streamedBodies.slice(0, 3)).reduce((a, b) => mergeByRequest([a, b]).values().next().value!);
+    await ledger.createEntries([v1!]);
+    await ledger.upsertEntries([llm]);
+    expect(ledger.snapshot()).toHaveLength(2);
+    const ports: JoinPorts = {
+      source: { readSince: async () => ({ records: [], rejected: [], nextWatermark: null, more: false }) },
+      watermarks: new MemoryWatermarkStore(),
+      ledger,
+      diagnostics: new MemoryDiagnosticsStore(),
+      deadLetters: new MemoryDeadLetterStore(),
+      aggregates,
+    };
+    await joinDiagnostics(ports, { now: new Date('2026-11-21T00:00:00Z'), graceInMs: 3_600_000, watermarkName: 'w' });
+    const [entry] = ledger.snapshot();
+    expect(ledger.snapshot()).toHaveLength(1);
+    expect(entry!.id).toBe(APIM_REQUEST_ID);
+    expect(entry!.tokens).toMatchObject({ source: 'llm-log', promptTokens: 1834, completionTokens: 412 });
+    expect(entry!.diagnostics).toEqual({ status: 'none' });
   });
 });
