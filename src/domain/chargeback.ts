@@ -90,14 +90,30 @@ export function pricingModelOf(entry: LedgerEntry): string | null {
   return modelOf(entry);
 }
 
-/** Operations Azure bills per call (images, audio transcription and speech) rather than, or as well as, per token. */
-const PER_CALL_OPERATION = /^(ImageGenerations|ImageEdits|ImageVariations|AudioTranscriptions|AudioTranslations|AudioSpeech|Speech)_/i;
-const PER_CALL_MODEL = /^(dall-e|gpt-image|whisper|tts)(-|$)/i;
+/** Names seen, with whether they are billed per call: a few distinct names, asked once per request. */
+class NameVerdicts {
+  private readonly verdicts = new Map<string, boolean>();
+  constructor(private readonly pattern: RegExp) {}
+
+  test(name: string): boolean {
+    let verdict = this.verdicts.get(name);
+    if (verdict === undefined) {
+      verdict = this.pattern.test(name);
+      if (this.verdicts.size >= 10_000) this.verdicts.clear();
+      this.verdicts.set(name, verdict);
+    }
+    return verdict;
+  }
+}
+
+/** Operations and models Azure bills per call (images, audio transcription and speech), not only per token. */
+const perCallOperations = new NameVerdicts(/^(ImageGenerations|ImageEdits|ImageVariations|AudioTranscriptions|AudioTranslations|AudioSpeech|Speech)_/i);
+const perCallModels = new NameVerdicts(/^(dall-e|gpt-image|whisper|tts)(-|$)/i);
 
 /** A successful request of an image or audio operation or model: billable without tokens. */
 export function isPerCallRequest(entry: LedgerEntry, model: string | null): boolean {
   if (entry.status !== null && (entry.status < 200 || entry.status >= 400)) return false;
-  return (entry.operation !== null && PER_CALL_OPERATION.test(entry.operation)) || (model !== null && PER_CALL_MODEL.test(model));
+  return (entry.operation !== null && perCallOperations.test(entry.operation)) || (model !== null && perCallModels.test(model));
 }
 
 /**
