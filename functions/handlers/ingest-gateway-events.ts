@@ -13,7 +13,7 @@ export function createIngestHandler(ports: () => IngestPorts) {
     const result = await ingestBatch(events, ports());
     context.log(
       `ingested partition ${events[0]?.position.partitionId ?? '?'}: ${bodies.length} events, ${result.accepted} accepted, ` +
-        `${result.deadLettered} dead-lettered, ${result.entriesWritten} ledger entries written`,
+        `${result.deadLettered} dead-lettered, ${result.entriesWritten} ledger entries written, ${result.diagnosticRecords} diagnostic records stored`,
     );
   };
 }

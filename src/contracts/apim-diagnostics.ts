@@ -6,8 +6,10 @@ import type { AdaptedEvent } from './adapted-event.js';
  * APIM resource logs streamed by a diagnostic setting to Event Hubs arrive as `{"records":[…]}`.
  * `GatewayLogs` (table ApiManagementGatewayLogs) describe the HTTP exchange; `GatewayLlmLogs`
  * (table ApiManagementGatewayLlmLog) carry token counts, also for streamed completions.
- * Both use the gateway's own request id as `correlationId`; neither carries the backend's
- * `apim-request-id` header nor the caller's token claims.
+ * Both use the gateway's own request id (`context.RequestId`) as `correlationId`; neither carries the caller's
+ * token claims. The backend's `apim-request-id` and `x-ms-region` headers are in `GatewayLogs` only when the
+ * diagnostic setting logs backend response headers (`backendResponseHeaders`, the `BackendResponseHeaders`
+ * column of ApiManagementGatewayLogs).
  */
 const resourceId = z.string().max(1024);
 
@@ -29,6 +31,8 @@ export const apimGatewayLogRecordSchema = z.object({
     requestBody: z.string().nullish(),
     backendResponseBody: z.string().nullish(),
     backendResponseCode: z.number().int().nullish(),
+    /** Headers by name; Azure Monitor writes an object, some exports a JSON string of one. Values may be lists. */
+    backendResponseHeaders: z.union([z.string().max(65_536), z.record(z.string(), z.unknown())]).nullish(),
     backendTime: z.number().nullish(),
     responseCode: z.number().int().nullish(),
   }),
@@ -54,6 +58,9 @@ export const apimLlmLogRecordSchema = z.object({
     TotalTokens: llmNumber,
     isStreamCompletion: z.boolean().nullish(),
     IsStreamCompletion: z.boolean().nullish(),
+    /** Index of this row among the rows of one split request (Microsoft Learn, "Log token usage, prompts, and completions"). */
+    sequenceNumber: z.number().int().nullish(),
+    SequenceNumber: z.number().int().nullish(),
   }),
 });
 
@@ -86,15 +93,27 @@ function parseJsonObject(text: string | null | undefined): Record<string, unknow
   }
 }
 
+/** A header of `backendResponseHeaders`, found case-insensitively; a list of values gives its first. */
+export function backendHeader(headers: string | Record<string, unknown> | null | undefined, name: string): string | null {
+  const object = typeof headers === 'string' ? parseJsonObject(headers) : (headers ?? null);
+  if (!object) return null;
+  for (const [key, value] of Object.entries(object)) {
+    if (key.toLowerCase() !== name) continue;
+    const first = Array.isArray(value) ? value[0] : value;
+    return typeof first === 'string' && first.trim() !== '' ? first.trim() : null;
+  }
+  return null;
+}
+
 const openAiUsageSchema = z.object({
   prompt_tokens: z.number().optional(),
   completion_tokens: z.number().optional(),
   total_tokens: z.number().optional(),
   input_tokens: z.number().optional(),
   output_tokens: z.number().optional(),
-  prompt_tokens_details: z.object({ cached_tokens: z.number().optional() }).nullish(),
+  prompt_tokens_details: z.object({ cached_tokens: z.number().optional(), audio_tokens: z.number().nullish() }).nullish(),
   input_tokens_details: z.object({ cached_tokens: z.number().optional() }).nullish(),
-  completion_tokens_details: z.object({ reasoning_tokens: z.number().optional() }).nullish(),
+  completion_tokens_details: z.object({ reasoning_tokens: z.number().optional(), audio_tokens: z.number().nullish() }).nullish(),
   output_tokens_details: z.object({ reasoning_tokens: z.number().optional() }).nullish(),
 });
 
@@ -105,7 +124,11 @@ export function usageFromResponseBody(body: Record<string, unknown> | null): Gat
   const u = parsed.data;
   const promptTokens = u.prompt_tokens ?? u.input_tokens;
   if (promptTokens === undefined) return null;
+  const audioPromptTokens = u.prompt_tokens_details?.audio_tokens ?? 0;
+  const audioCompletionTokens = u.completion_tokens_details?.audio_tokens ?? 0;
   return {
+    ...(audioPromptTokens > 0 ? { audioPromptTokens } : {}),
+    ...(audioCompletionTokens > 0 ? { audioCompletionTokens } : {}),
     promptTokens,
     cachedTokens: u.prompt_tokens_details?.cached_tokens ?? u.input_tokens_details?.cached_tokens ?? 0,
     completionTokens: u.completion_tokens ?? u.output_tokens ?? 0,
@@ -126,10 +149,12 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
     const usage = usageFromResponseBody(responseBody);
     const model = typeof responseBody?.['model'] === 'string' ? responseBody['model'] : null;
     const subscriptionId = p.apimSubscriptionId ?? p.subscriptionId ?? null;
+    const apimRequestId = backendHeader(p.backendResponseHeaders, 'apim-request-id');
+    const backendRegion = backendHeader(p.backendResponseHeaders, 'x-ms-region');
     const event: GatewayEventV1Input = {
       schema: GATEWAY_EVENT_SCHEMA_V1,
       gatewayRequestId: record.correlationId,
-      apimRequestId: null,
+      apimRequestId,
       time: record.time,
       gateway: {
         service: serviceName(record.resourceId),
@@ -137,7 +162,7 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
         backendId: p.backendId ?? null,
         backendUrl: p.backendUrl ?? null,
       },
-      backendRegion: null,
+      backendRegion,
       subscriptionId,
       productId: p.productId ?? null,
       caller: null,
@@ -150,7 +175,9 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
       timings: { totalMs: nonNegative(record.durationMs), backendMs: nonNegative(p.backendTime), ttftMs: null },
       rateLimit: null,
     };
-    const missing = ['apimRequestId', 'backendRegion', 'caller', 'rateLimit', 'timings.ttftMs'];
+    const missing = ['caller', 'rateLimit', 'timings.ttftMs'];
+    if (!apimRequestId) missing.push('apimRequestId');
+    if (!backendRegion) missing.push('backendRegion');
     if (!subscriptionId) missing.push('subscriptionId');
     if (!p.backendId) missing.push('gateway.backendId');
     if (!usage) missing.push('usage');
@@ -159,10 +186,12 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
   }
 
   const p = record.properties;
-  const promptTokens = p.promptTokens ?? p.PromptTokens;
-  const completionTokens = p.completionTokens ?? p.CompletionTokens;
-  const totalTokens = p.totalTokens ?? p.TotalTokens;
-  const deployment = p.deploymentName ?? p.DeploymentName ?? null;
+  const promptTokens = p.promptTokens ?? p.PromptTokens ?? null;
+  const completionTokens = p.completionTokens ?? p.CompletionTokens ?? null;
+  const totalTokens = p.totalTokens ?? p.TotalTokens ?? null;
+  // A large request is split into several rows; the message rows carry null or 0 tokens and no deployment.
+  const counted = (promptTokens ?? 0) > 0 || (completionTokens ?? 0) > 0 || (totalTokens ?? 0) > 0;
+  const deployment = nonEmpty(p.deploymentName ?? p.DeploymentName);
   const event: GatewayEventV1Input = {
     schema: GATEWAY_EVENT_SCHEMA_V1,
     gatewayRequestId: record.correlationId,
@@ -171,13 +200,10 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
     gateway: { service: serviceName(record.resourceId), region: record.location ?? null },
     caller: null,
     deployment,
-    model: p.modelName ?? p.ModelName ?? null,
+    model: nonEmpty(p.modelName ?? p.ModelName),
     stream: p.isStreamCompletion ?? p.IsStreamCompletion ?? false,
     status: null,
-    usage:
-      promptTokens === null || promptTokens === undefined
-        ? null
-        : { promptTokens, completionTokens: completionTokens ?? 0, totalTokens: totalTokens ?? undefined },
+    usage: counted ? { promptTokens: promptTokens ?? 0, completionTokens: completionTokens ?? 0, totalTokens: totalTokens ?? undefined } : null,
   };
   return {
     source: 'apim-llm-log',
@@ -194,8 +220,14 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
       'rateLimit',
       'usage.cachedTokens',
       'usage.reasoningTokens',
+      ...(counted ? [] : ['usage']),
+      ...(deployment ? [] : ['deployment']),
     ],
   };
+}
+
+function nonEmpty(value: string | null | undefined): string | null {
+  return value === null || value === undefined || value.trim() === '' ? null : value;
 }
 
 function nonNegative(value: number | null | undefined): number | null {

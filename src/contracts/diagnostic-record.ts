@@ -16,13 +16,16 @@ export const diagnosticRecordSchema = z.object({
   account: z.string(),
   regionCode: z.string().nullable(),
   operationName: z.string(),
-  durationMs: z.number().nonnegative(),
+  /** Null when the record's value was unusable (Azure writes negative durations now and then); see `notes`. */
+  durationMs: z.number().nonnegative().nullable(),
   status: z.number().int().nullable(),
   objectId: z.string().nullable(),
   streamType: z.enum(['Streaming', 'Non-Streaming']).nullable(),
   modelDeploymentName: z.string().nullable(),
   modelName: z.string().nullable(),
   modelVersion: z.string().nullable(),
+  /** Why a field is null although the record had a value for it: one bad field never costs the whole record. */
+  notes: z.array(z.string()).optional(),
 });
 export type DiagnosticRecord = z.infer<typeof diagnosticRecordSchema>;
 

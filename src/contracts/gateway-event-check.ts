@@ -222,6 +222,8 @@ function caller(value: unknown): Caller {
 
 function usage(value: unknown): Usage {
   const input = plainObject(value);
+  // Audio token counts are rare (realtime and audio models): zod reads them.
+  if ('audioPromptTokens' in input || 'audioCompletionTokens' in input) return unsure();
   const totalTokens = input.totalTokens;
   return usageOf(input.promptTokens, input.cachedTokens, input.completionTokens, input.reasoningTokens, totalTokens, totalTokens !== undefined || 'totalTokens' in input);
 }

@@ -39,11 +39,20 @@ export const usageSchema = z
     completionTokens: tokenCount.default(0),
     reasoningTokens: tokenCount.default(0),
     totalTokens: tokenCount.optional(),
+    /** Audio input tokens (`prompt_tokens_details.audio_tokens`): part of `promptTokens`, priced apart. */
+    audioPromptTokens: tokenCount.optional(),
+    /** Audio output tokens (`completion_tokens_details.audio_tokens`): part of `completionTokens`, priced apart. */
+    audioCompletionTokens: tokenCount.optional(),
   })
   .refine((u) => u.cachedTokens <= u.promptTokens, 'cachedTokens exceeds promptTokens (cached tokens are part of prompt tokens)')
   .refine(
     (u) => u.reasoningTokens <= u.completionTokens,
     'reasoningTokens exceeds completionTokens (reasoning tokens are part of completion tokens)',
+  )
+  .refine((u) => (u.audioPromptTokens ?? 0) <= u.promptTokens, 'audioPromptTokens exceeds promptTokens (audio tokens are part of prompt tokens)')
+  .refine(
+    (u) => (u.audioCompletionTokens ?? 0) <= u.completionTokens,
+    'audioCompletionTokens exceeds completionTokens (audio tokens are part of completion tokens)',
   )
   .refine(
     (u) => u.totalTokens === undefined || u.totalTokens === u.promptTokens + u.completionTokens,

@@ -14,7 +14,7 @@ const nullableText = z.string().nullable();
 export const joinOutcomeSchema = z.discriminatedUnion('status', [
   z.object({
     status: z.literal('matched'),
-    durationMs: z.number(),
+    durationMs: z.number().nullable(),
     regionCode: nullableText,
     account: z.string(),
     modelName: nullableText,
@@ -66,6 +66,10 @@ export const ledgerEntrySchema = z.object({
     cachedTokens: z.number().int(),
     completionTokens: z.number().int(),
     reasoningTokens: z.number().int(),
+    /** Audio input tokens, part of `promptTokens`; absent when there were none. */
+    audioPromptTokens: z.number().int().optional(),
+    /** Audio output tokens, part of `completionTokens`; absent when there were none. */
+    audioCompletionTokens: z.number().int().optional(),
   }),
   timings: z.object({ totalMs: z.number().nullable(), backendMs: z.number().nullable(), ttftMs: z.number().nullable() }),
   rateLimit: z.object({ remainingRequests: z.number().nullable(), remainingTokens: z.number().nullable() }),

@@ -8,7 +8,9 @@ import { parseDecimal, type Micros } from '../domain/money.js';
  * - Amounts are decimal strings in USD (`"2.50"`, at most 6 decimals), parsed exactly into micros; JSON numbers
  *   are refused because a binary float cannot hold most decimal prices exactly.
  * - Per-token prices are per 1M tokens. `cachedInputPer1M` defaults to `inputPer1M`; `outputPer1M` defaults to
- *   `"0"` (embeddings have no output tokens).
+ *   `"0"` (embeddings have no output tokens). Audio tokens have their own prices (`audioInputPer1M`,
+ *   `audioOutputPer1M`), with no default: audio priced as text would be wrong. `perRequest` is a price per call
+ *   (an image of dall-e-3, a transcription). An entry gives `inputPer1M`, `perRequest` or both.
  * - Each price entry names exactly one of `model` (a model name prefix, see `price-matching.ts`) or `deployment`.
  * - Dates are `YYYY-MM-DD` in UTC; `from` is inclusive, `to` exclusive (`null`: still in effect); `to` > `from`.
  * - Ranges of the same model, of the same deployment, and of a deployment's provisioned and per-token entries must
@@ -60,11 +62,20 @@ export const priceEntrySchema = z
     deployment: nameSchema.nullable().default(null),
     from: isoDateSchema,
     to: isoDateSchema.nullable().default(null),
-    inputPer1M: decimalAmountSchema,
+    inputPer1M: decimalAmountSchema.optional(),
     cachedInputPer1M: decimalAmountSchema.optional(),
     outputPer1M: decimalAmountSchema.optional(),
+    /** Audio input tokens (part of the prompt tokens), per 1M; without it a request with audio input is unpriced. */
+    audioInputPer1M: decimalAmountSchema.optional(),
+    /** Audio output tokens (part of the completion tokens), per 1M; without it a request with audio output is unpriced. */
+    audioOutputPer1M: decimalAmountSchema.optional(),
+    /** A price per call (an image, a transcription), charged once per request this entry prices. */
+    perRequest: decimalAmountSchema.optional(),
   })
   .superRefine((entry, ctx) => {
+    if (entry.inputPer1M === undefined && entry.perRequest === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['inputPer1M'], message: 'give "inputPer1M" (prices per token), "perRequest" (a price per call or image), or both' });
+    }
     if ((entry.model === null) === (entry.deployment === null)) {
       ctx.addIssue({ code: 'custom', message: 'name exactly one of "model" (a model name prefix) or "deployment"' });
     }
@@ -79,9 +90,14 @@ export const priceEntrySchema = z
     deployment: entry.deployment,
     from: entry.from,
     to: entry.to,
-    inputPer1MMicros: entry.inputPer1M,
-    cachedInputPer1MMicros: entry.cachedInputPer1M ?? entry.inputPer1M,
+    inputPer1MMicros: entry.inputPer1M ?? 0n,
+    cachedInputPer1MMicros: entry.cachedInputPer1M ?? entry.inputPer1M ?? 0n,
     outputPer1MMicros: entry.outputPer1M ?? 0n,
+    /** False for an entry with only a per-call price: it prices no tokens, and a request with tokens is unpriced. */
+    pricesTokens: entry.inputPer1M !== undefined,
+    audioInputPer1MMicros: entry.audioInputPer1M ?? null,
+    audioOutputPer1MMicros: entry.audioOutputPer1M ?? null,
+    perRequestMicros: entry.perRequest ?? null,
   }));
 export type PriceEntry = z.output<typeof priceEntrySchema>;
 
@@ -172,9 +188,15 @@ const indexed = <T>(entries: readonly T[]) => entries.map((entry, index) => ({ i
 
 export const priceFileSchema = z
   .strictObject({
-    currency: z.literal(PRICE_CURRENCY, { error: `only ${PRICE_CURRENCY} prices are supported` }),
-    source: z.string({ error: 'expected a string naming where the prices come from' }).min(1, 'must not be empty'),
-    retrieved: isoDateSchema,
+    currency: z.literal(PRICE_CURRENCY, {
+      error: (issue) =>
+        issue.input === undefined
+          ? `missing: a price file names its currency ("currency": "${PRICE_CURRENCY}")`
+          : `only ${PRICE_CURRENCY} prices are supported, got ${JSON.stringify(issue.input)?.slice(0, 40)}`,
+    }),
+    /** Where the prices come from, and when they were read: optional, kept when given. */
+    source: z.string({ error: 'expected a string naming where the prices come from' }).min(1, 'must not be empty').optional(),
+    retrieved: isoDateSchema.optional(),
     prices: z.array(priceEntrySchema),
     provisioned: z.array(provisionedEntrySchema).default([]),
   })

@@ -1,17 +1,77 @@
 import { z } from 'zod';
 import type { LlmUsageRow, MetricTokens } from '../domain/reconciliation.js';
 
-/** An `ApiManagementGatewayLlmLog` row as exported from Log Analytics (one JSON object per line). */
-export const llmLogRowSchema = z.object({
-  TimeGenerated: z.string(),
-  CorrelationId: z.string().min(1).max(256),
-  DeploymentName: z.string().max(256).nullish(),
-  PromptTokens: z.number().int().nonnegative(),
-  CompletionTokens: z.number().int().nonnegative(),
-});
+/** How exports write "no value": JSON null, an empty CSV cell, or the az CLI's `str(None)`. */
+const noValue = (value: unknown) => (value === null || value === undefined || value === '' || value === 'None' ? null : value);
 
-export function toLlmUsageRow(row: z.infer<typeof llmLogRowSchema>): LlmUsageRow {
-  return { gatewayRequestId: row.CorrelationId, time: row.TimeGenerated, deployment: row.DeploymentName ?? '(unknown)', promptTokens: row.PromptTokens, completionTokens: row.CompletionTokens };
+const tokenCell = z
+  .preprocess(noValue, z.union([z.number().int().nonnegative(), z.string().regex(/^\d{1,12}$/).transform(Number)], { error: 'expected a token count (a non-negative integer)' }).nullable())
+  .optional();
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+/** Python's `str(datetime)`, as `az monitor log-analytics query` prints a datetime column. */
+const PYTHON_INSTANT = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}(?:\.\d+)?)(Z|[+-]\d{2}:\d{2})?$/;
+/** The portal's CSV export: en-US display form, in UTC (`TimeGenerated [UTC]`). */
+const PORTAL_INSTANT = /^(\d{1,2})\/(\d{1,2})\/(\d{4}),? (\d{1,2}):(\d{2}):(\d{2})(\.\d{1,7})? ([AaPp][Mm])$/;
+
+/** A `TimeGenerated` value of any of the three exports as an ISO-8601 instant, or null when it is not one. */
+export function exportInstant(value: string): string | null {
+  const text = value.trim();
+  const iso = (candidate: string) => {
+    const ms = Date.parse(candidate);
+    return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+  };
+  if (ISO_INSTANT.test(text)) return iso(text);
+  const python = PYTHON_INSTANT.exec(text);
+  if (python) return iso(`${python[1]}T${python[2]!.slice(0, 12)}${python[3] ?? 'Z'}`);
+  const portal = PORTAL_INSTANT.exec(text);
+  if (!portal) return null;
+  const [month, day, year, hour, minute, second] = portal.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (hour < 1 || hour > 12 || minute > 59 || second > 59) return null;
+  const date = new Date(Date.UTC(year, month - 1, day, (hour % 12) + (portal[8]!.toUpperCase() === 'PM' ? 12 : 0), minute, second, Math.round(Number(`0${portal[7] ?? ''}`) * 1000)));
+  // A date that rolled over (2/30) is not the date written.
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day ? date.toISOString() : null;
+}
+
+/**
+ * One `ApiManagementGatewayLlmLog` row as any export writes it: the Log Analytics query API (`tables`), the
+ * portal's CSV export, `az monitor log-analytics query` (every value a string), or JSON lines. Message rows of a
+ * split request have null, empty or 0 token columns and an empty deployment.
+ */
+export const llmLogRowSchema = z.object({
+  TimeGenerated: z.string().transform((value, ctx) => {
+    const instant = exportInstant(value);
+    if (instant !== null) return instant;
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value.slice(0, 40))} is not a time (ISO-8601, "YYYY-MM-DD HH:MM:SS+00:00" or "M/D/YYYY, h:mm:ss.fff AM")` });
+    return z.NEVER;
+  }),
+  CorrelationId: z.string().min(1).max(256),
+  DeploymentName: z.preprocess(noValue, z.string().max(256).nullable()).optional(),
+  PromptTokens: tokenCell,
+  CompletionTokens: tokenCell,
+});
+export type LlmLogRow = z.infer<typeof llmLogRowSchema>;
+
+/**
+ * The tokens APIM logged per request: one usage per `CorrelationId` however many rows it was split over. Each
+ * count is taken from the row that has it (the largest), never added across rows, so a message row or a
+ * repeated row changes nothing; the deployment is the one a row names; the time is the earliest.
+ */
+export function toLlmUsageRows(rows: Iterable<LlmLogRow>): LlmUsageRow[] {
+  const byRequest = new Map<string, { gatewayRequestId: string; time: string; deployment: string | null; promptTokens: number; completionTokens: number }>();
+  for (const row of rows) {
+    const key = row.CorrelationId.toLowerCase();
+    const seen = byRequest.get(key);
+    if (!seen) {
+      byRequest.set(key, { gatewayRequestId: row.CorrelationId, time: row.TimeGenerated, deployment: row.DeploymentName ?? null, promptTokens: row.PromptTokens ?? 0, completionTokens: row.CompletionTokens ?? 0 });
+      continue;
+    }
+    if (row.TimeGenerated < seen.time) seen.time = row.TimeGenerated;
+    seen.deployment ??= row.DeploymentName ?? null;
+    seen.promptTokens = Math.max(seen.promptTokens, row.PromptTokens ?? 0);
+    seen.completionTokens = Math.max(seen.completionTokens, row.CompletionTokens ?? 0);
+  }
+  return [...byRequest.values()].map((r) => ({ ...r, deployment: r.deployment ?? '(unknown)' }));
 }
 
 /**

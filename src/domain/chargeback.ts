@@ -2,7 +2,7 @@ import { normalizeIdentityKey, type DirectoryRow } from '../contracts/directory.
 import type { LedgerEntry, TokenSource } from '../contracts/ledger-entry.js';
 import { resolveIdentity, type IdentityKind, type IdentityOptions } from './identity.js';
 import { allocateRounded, formatPicodollars, type Picodollars } from './money.js';
-import { RequestPricer, utcDayOf, type PriceMatch, type PriceMatcher } from './price-matching.js';
+import { priceCovers, RequestPricer, utcDayOf, type PriceMatch, type PriceMatcher } from './price-matching.js';
 
 /**
  * Chargeback lines: token use and exact cost per (identity, model, deployment, price version). Lines are the
@@ -23,7 +23,10 @@ export interface ChargebackLine {
   reasoningTokens: number;
   costPico: Picodollars;
   readonly tokenSources: Record<TokenSource, number>;
-  /** Tokens > 0 but no price in effect for the model: reported, never priced at zero silently. */
+  /**
+   * Usage (tokens, or a per-call operation such as an image) but no price in effect that covers it: reported,
+   * never priced at zero silently.
+   */
   readonly unpriced: boolean;
 }
 
@@ -76,6 +79,44 @@ function modelOf(entry: LedgerEntry): string | null {
 }
 
 /**
+ * The model name a request is priced by, after its deployment's own entry: the joined diagnostic record's
+ * `modelName` and `modelVersion` (`gpt-4` + `turbo-2024-04-09`), which name the billable model more precisely than
+ * the response body does (Azure answers `"ada"` for text-embedding-ada-002 and `"gpt-4"` for gpt-4-turbo), else
+ * the response's model. Model prefixes match at a `-`, so the version narrows the name, never changes it.
+ */
+export function pricingModelOf(entry: LedgerEntry): string | null {
+  const d = entry.diagnostics;
+  if (d?.status === 'matched' && d.modelName) return d.modelVersion ? `${d.modelName}-${d.modelVersion}` : d.modelName;
+  return modelOf(entry);
+}
+
+/** Names seen, with whether they are billed per call: a few distinct names, asked once per request. */
+class NameVerdicts {
+  private readonly verdicts = new Map<string, boolean>();
+  constructor(private readonly pattern: RegExp) {}
+
+  test(name: string): boolean {
+    let verdict = this.verdicts.get(name);
+    if (verdict === undefined) {
+      verdict = this.pattern.test(name);
+      if (this.verdicts.size >= 10_000) this.verdicts.clear();
+      this.verdicts.set(name, verdict);
+    }
+    return verdict;
+  }
+}
+
+/** Operations and models Azure bills per call (images, audio transcription and speech), not only per token. */
+const perCallOperations = new NameVerdicts(/^(ImageGenerations|ImageEdits|ImageVariations|AudioTranscriptions|AudioTranslations|AudioSpeech|Speech)_/i);
+const perCallModels = new NameVerdicts(/^(dall-e|gpt-image|whisper|tts)(-|$)/i);
+
+/** A successful request of an image or audio operation or model: billable without tokens. */
+export function isPerCallRequest(entry: LedgerEntry, model: string | null): boolean {
+  if (entry.status !== null && (entry.status < 200 || entry.status >= 400)) return false;
+  return (entry.operation !== null && perCallOperations.test(entry.operation)) || (model !== null && perCallModels.test(model));
+}
+
+/**
  * One line as entries of one destination reach it. Costs are summed as a Number while the sum stays a safe
  * integer (exact) and moved into the line's bigint when it would not, and by `list()`: a bigint sum per entry
  * would cost more than everything else an entry needs.
@@ -113,6 +154,8 @@ interface Route {
   readonly tokenless: Destination;
   /** For requests with tokens, by UTC day (the price in effect changes only from one day to the next). */
   readonly pricedByDay: Map<number, Destination>;
+  /** Unpriced requests whose price in effect lacks what they used (audio, a per-call price). */
+  uncovered: Destination | null;
 }
 
 function newDestination(match: PriceMatch | null, hasTokens: boolean): Destination {
@@ -136,9 +179,15 @@ export class ChargebackLines {
 
   addEntry(entry: LedgerEntry): void {
     const model = modelOf(entry);
+    const pricingModel = pricingModelOf(entry);
     const tokens = entry.tokens;
-    const route = this.routeOf(entry.deployment, model);
-    const destination = tokens.promptTokens + tokens.completionTokens > 0 ? this.pricedDestination(route, entry, model) : route.tokenless;
+    const route = this.routeOf(entry.deployment, model, pricingModel);
+    const perCall = isPerCallRequest(entry, pricingModel);
+    let destination = tokens.promptTokens + tokens.completionTokens > 0 || perCall ? this.pricedDestination(route, entry, pricingModel) : route.tokenless;
+    // A price that lacks what the request used (audio, a per-call price) leaves it unpriced, not charged in part.
+    if (destination.pricer && (perCall || tokens.audioPromptTokens || tokens.audioCompletionTokens) && !priceCovers(destination.pricer.match, tokens, perCall)) {
+      destination = route.uncovered ??= newDestination(null, true);
+    }
     // Priced before any line is touched: a request that cannot be priced throws and leaves no trace.
     const costPico = destination.pricer ? destination.pricer.cost(tokens) : 0;
     const identity = resolveIdentity(entry, this.identityOptions).key;
@@ -156,25 +205,27 @@ export class ChargebackLines {
     return [...this.lines.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, line]) => line);
   }
 
-  private routeOf(deployment: string | null, model: string | null): Route {
+  private routeOf(deployment: string | null, model: string | null, pricingModel: string | null): Route {
     let byModel = this.routes.get(deployment);
     if (!byModel) {
       byModel = new Map();
       this.routes.set(deployment, byModel);
     }
-    let route = byModel.get(model);
+    // The shown model and the one priced by are usually the same name: one key then.
+    const key = pricingModel === model ? model : `${model ?? ''}\u0000${pricingModel ?? ''}`;
+    let route = byModel.get(key);
     if (!route) {
-      route = { tokenless: newDestination(null, false), pricedByDay: new Map() };
-      byModel.set(model, route);
+      route = { tokenless: newDestination(null, false), pricedByDay: new Map(), uncovered: null };
+      byModel.set(key, route);
     }
     return route;
   }
 
-  private pricedDestination(route: Route, entry: LedgerEntry, model: string | null): Destination {
+  private pricedDestination(route: Route, entry: LedgerEntry, pricingModel: string | null): Destination {
     const day = utcDayOf(entry.time);
     let destination = route.pricedByDay.get(day);
     if (!destination) {
-      destination = newDestination(this.prices.match({ model, deployment: entry.deployment, time: entry.time }), true);
+      destination = newDestination(this.prices.match({ model: pricingModel, deployment: entry.deployment, time: entry.time }), true);
       route.pricedByDay.set(day, destination);
     }
     return destination;

@@ -14,21 +14,13 @@ export const rawRequestResponseSchema = z.object({
   time: z.string(),
   resourceId: z.string().max(1024),
   operationName: z.string().max(256),
-  durationMs: z.coerce.number(),
+  durationMs: z.union([z.number(), z.string().max(64)]).nullish(),
   resultSignature: z.union([z.string(), z.number()]).nullish(),
   location: z.string().nullish(),
   Tenant: z.string().nullish(),
-  properties: z.union([z.string(), z.record(z.string(), z.unknown())]).nullish(),
+  properties: z.unknown(),
 });
 export type RawRequestResponse = z.input<typeof rawRequestResponseSchema>;
-
-const propertiesSchema = z.object({
-  objectId: z.string().nullish(),
-  streamType: z.enum(['Streaming', 'Non-Streaming']).nullish(),
-  modelDeploymentName: z.string().nullish(),
-  modelName: z.string().nullish(),
-  modelVersion: z.string().nullish(),
-});
 
 export type DiagnosticParse = { readonly ok: true; readonly record: DiagnosticRecord } | { readonly ok: false; readonly reason: string };
 
@@ -36,27 +28,63 @@ function accountOf(resourceId: string): string | null {
   return /\/ACCOUNTS\/([^/]+)/i.exec(resourceId)?.[1]?.toLowerCase() ?? null;
 }
 
-/** Validates one record; dirty values (a negative duration, an unparsable time) are rejected with a reason. */
-export function parseRequestResponse(value: unknown): DiagnosticParse {
-  const parsed = rawRequestResponseSchema.safeParse(value);
-  if (!parsed.success) return { ok: false, reason: describeIssues('RequestResponse record', parsed.error) };
-  const r = parsed.data;
-  if (!Number.isFinite(r.durationMs) || r.durationMs < 0) return { ok: false, reason: `durationMs ${r.durationMs} is negative or not a number` };
-  const time = Date.parse(r.time);
-  if (Number.isNaN(time)) return { ok: false, reason: `time ${JSON.stringify(r.time).slice(0, 60)} is not a date` };
-  const account = accountOf(r.resourceId);
-  if (!account) return { ok: false, reason: 'resourceId names no Cognitive Services account' };
-  let properties: unknown = r.properties ?? {};
+const STREAM_TYPES = new Set(['Streaming', 'Non-Streaming']);
+
+/** Reads the optional fields of `properties`; a value of the wrong type becomes null, with a note. */
+function readProperties(raw: RawRequestResponse['properties'], notes: string[]): Pick<DiagnosticRecord, 'objectId' | 'streamType' | 'modelDeploymentName' | 'modelName' | 'modelVersion'> {
+  let properties: unknown = raw ?? {};
   if (typeof properties === 'string') {
     try {
       properties = JSON.parse(properties);
     } catch {
-      return { ok: false, reason: 'properties is a string but not JSON' };
+      notes.push('properties is a string but not JSON; its fields are null');
+      properties = {};
     }
   }
-  const props = propertiesSchema.safeParse(properties);
-  if (!props.success) return { ok: false, reason: describeIssues('RequestResponse properties', props.error) };
+  if (properties === null || typeof properties !== 'object' || Array.isArray(properties)) {
+    notes.push('properties is not an object; its fields are null');
+    properties = {};
+  }
+  const p = properties as Record<string, unknown>;
+  const text = (name: string): string | null => {
+    const value = p[name];
+    if (value === undefined || value === null) return null;
+    if (typeof value === 'string') return value;
+    notes.push(`properties.${name} is ${typeof value}, not text; kept as null`);
+    return null;
+  };
+  const objectId = text('objectId');
+  const streamType = text('streamType');
+  if (streamType !== null && !STREAM_TYPES.has(streamType)) notes.push(`properties.streamType ${JSON.stringify(streamType.slice(0, 40))} is neither Streaming nor Non-Streaming; kept as null`);
+  return {
+    objectId: objectId ? objectId.toLowerCase() : null,
+    streamType: streamType !== null && STREAM_TYPES.has(streamType) ? (streamType as DiagnosticRecord['streamType']) : null,
+    modelDeploymentName: text('modelDeploymentName'),
+    modelName: text('modelName'),
+    modelVersion: text('modelVersion'),
+  };
+}
+
+/**
+ * Validates one record. Without a correlation id, a time, a Cognitive Services resource id or an operation name
+ * a record cannot be placed and is rejected with the reason; any other dirty value (a negative duration, a
+ * property of the wrong type) becomes null and the record keeps the rest, noting why in `notes`.
+ */
+export function parseRequestResponse(value: unknown): DiagnosticParse {
+  const parsed = rawRequestResponseSchema.safeParse(value);
+  if (!parsed.success) return { ok: false, reason: describeIssues('RequestResponse record', parsed.error) };
+  const r = parsed.data;
+  const time = Date.parse(r.time);
+  if (Number.isNaN(time)) return { ok: false, reason: `time ${JSON.stringify(r.time).slice(0, 60)} is not a date` };
+  const account = accountOf(r.resourceId);
+  if (!account) return { ok: false, reason: 'resourceId names no Cognitive Services account' };
+  const notes: string[] = [];
+  const duration = typeof r.durationMs === 'string' && r.durationMs.trim() !== '' ? Number(r.durationMs) : r.durationMs;
+  let durationMs: number | null = null;
+  if (typeof duration === 'number' && Number.isFinite(duration) && duration >= 0) durationMs = duration;
+  else if (duration !== null && duration !== undefined) notes.push(`durationMs ${JSON.stringify(duration).slice(0, 40)} is negative or not a number; kept as null`);
   const status = r.resultSignature === null || r.resultSignature === undefined ? null : Number.parseInt(String(r.resultSignature), 10);
+  const properties = readProperties(r.properties, notes);
   return {
     ok: true,
     record: {
@@ -66,13 +94,10 @@ export function parseRequestResponse(value: unknown): DiagnosticParse {
       account,
       regionCode: regionCode(r.location) ?? regionCode(r.Tenant) ?? null,
       operationName: r.operationName,
-      durationMs: r.durationMs,
+      durationMs,
       status: Number.isNaN(status) ? null : status,
-      objectId: props.data.objectId ? props.data.objectId.toLowerCase() : null,
-      streamType: props.data.streamType ?? null,
-      modelDeploymentName: props.data.modelDeploymentName ?? null,
-      modelName: props.data.modelName ?? null,
-      modelVersion: props.data.modelVersion ?? null,
+      ...properties,
+      ...(notes.length > 0 ? { notes } : {}),
     },
   };
 }

@@ -32,6 +32,22 @@ export function withOutcome(entry: LedgerEntry, outcome: JoinOutcome): LedgerEnt
   return { ...entry, diagnostics: outcome };
 }
 
+/**
+ * Of two records with one correlation id, the one that joins: a complete record over one with a field set to
+ * null for being unusable (`notes`), else the later one.
+ */
+export function preferredRecord<T extends Pick<DiagnosticRecord, 'notes'>>(earlier: T | undefined, later: T): T {
+  if (!earlier) return later;
+  return (later.notes?.length ?? 0) > (earlier.notes?.length ?? 0) ? earlier : later;
+}
+
+/** Records by correlation id, one per id (see `preferredRecord`). */
+export function recordsByCorrelationId<T extends Pick<DiagnosticRecord, 'correlationId' | 'notes'>>(records: Iterable<T>): Map<string, T> {
+  const byKey = new Map<string, T>();
+  for (const record of records) byKey.set(record.correlationId, preferredRecord(byKey.get(record.correlationId), record));
+  return byKey;
+}
+
 export interface JoinCounts {
   /** Distinct gateway requests with a diagnostic record. */
   readonly matched: number;
@@ -41,7 +57,7 @@ export interface JoinCounts {
   readonly bypass: number;
 }
 
-/** One request against the records by correlation id (the last record of an id wins): its verdict, and the record's key when it matched. */
+/** One request against the records by correlation id (one per id, see `recordsByCorrelationId`): its verdict, and the record's key when it matched. */
 export function joinOne(entry: LedgerEntry, recordsByKey: ReadonlyMap<string, DiagnosticRecord>): { entry: LedgerEntry; matchedKey: string | null } {
   const key = joinKey(entry);
   const record = key === null ? undefined : recordsByKey.get(key);
@@ -51,8 +67,7 @@ export function joinOne(entry: LedgerEntry, recordsByKey: ReadonlyMap<string, Di
 
 /** Joins complete sets in memory; `analyzeFiles` does the same one request at a time, the pipeline incrementally. */
 export function joinAll(entries: Iterable<LedgerEntry>, records: Iterable<DiagnosticRecord>): { entries: LedgerEntry[]; bypass: DiagnosticRecord[]; counts: JoinCounts } {
-  const byKey = new Map<string, DiagnosticRecord>();
-  for (const record of records) byKey.set(record.correlationId, record);
+  const byKey = recordsByCorrelationId(records);
   const joined: LedgerEntry[] = [];
   const used = new Set<string>();
   let matched = 0;

@@ -79,6 +79,8 @@ export function toLedgerEntry(normalized: NormalizedEvent): LedgerEntry {
           cachedTokens: usage.cachedTokens,
           completionTokens: usage.completionTokens,
           reasoningTokens: usage.reasoningTokens,
+          ...(usage.audioPromptTokens ? { audioPromptTokens: usage.audioPromptTokens } : {}),
+          ...(usage.audioCompletionTokens ? { audioCompletionTokens: usage.audioCompletionTokens } : {}),
         }
       : { source: 'none', promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 },
     timings: { totalMs: e.timings?.totalMs ?? null, backendMs: e.timings?.backendMs ?? null, ttftMs: e.timings?.ttftMs ?? null },
@@ -92,17 +94,41 @@ export function toLedgerEntry(normalized: NormalizedEvent): LedgerEntry {
 /** Lower rank wins when two sources describe the same request. */
 const SOURCE_RANK: Record<EventSource, number> = { 'gateway-v1': 0, 'apim-gateway-logs': 1, 'ai-hub-gateway': 2, 'apim-llm-log': 3 };
 
+/**
+ * The request an entry describes, across sources. APIM's `context.RequestId` is the v1 event's
+ * `gatewayRequestId` and the `CorrelationId` of APIM's `GatewayLogs` and `GatewayLlmLogs` records, so every
+ * APIM-side source of one request shares it, whether or not it also knows the backend's `apim-request-id`
+ * (which, when known, is the ledger id). An AI Hub payload's id is the response body's `id`: its own family.
+ */
+export function requestKey(entry: Pick<LedgerEntry, 'source' | 'gatewayRequestId' | 'id'>): string {
+  return ID_FAMILY[entry.source] === 'apim' ? `apim:${entry.gatewayRequestId.toLowerCase()}` : `id:${entry.id}`;
+}
+
 function fillNulls<T extends Record<string, unknown>>(primary: T, other: T): T {
   const out: Record<string, unknown> = { ...primary };
   for (const [key, value] of Object.entries(other)) if (out[key] === null || out[key] === undefined) out[key] = value;
   return out as T;
 }
 
+const tokenTotal = (entry: LedgerEntry) => entry.tokens.promptTokens + entry.tokens.completionTokens;
+
 /**
- * Combines two entries with the same id (e.g. APIM `GatewayLogs` and `GatewayLlmLogs` records of one request).
- * Commutative, associative and idempotent, so any delivery order and any number of replays give one result:
- * the better-ranked source supplies each field, the other fills what it lacks, and tokens come from the
- * first source that has them.
+ * The token counts of a merge: from the better-ranked source that has any (a v1 event's usage over APIM's
+ * LLM log, never their sum), and between rows of one source from the one that counted more: APIM splits a
+ * large request's `GatewayLlmLogs` into several rows whose message rows carry no tokens.
+ */
+function tokensOf(primary: LedgerEntry, other: LedgerEntry): LedgerEntry['tokens'] {
+  if (primary.tokens.source === 'none') return other.tokens;
+  if (other.tokens.source === 'none') return primary.tokens;
+  if (SOURCE_RANK[primary.source] !== SOURCE_RANK[other.source]) return primary.tokens;
+  return tokenTotal(other) > tokenTotal(primary) ? other.tokens : primary.tokens;
+}
+
+/**
+ * Combines two entries of one request (same `requestKey` or same id: a v1 event, APIM `GatewayLogs` and
+ * `GatewayLlmLogs` records of it). Commutative, associative and idempotent, so any delivery order and any
+ * number of replays give one result: the better-ranked source supplies each field, the other fills what it
+ * lacks, tokens come from one source (see `tokensOf`), and the id is the `apim-request-id` when either knows it.
  */
 export function mergeLedgerEntries(a: LedgerEntry, b: LedgerEntry): LedgerEntry {
   const order = SOURCE_RANK[a.source] - SOURCE_RANK[b.source] || (JSON.stringify(a) <= JSON.stringify(b) ? -1 : 1);
@@ -110,15 +136,17 @@ export function mergeLedgerEntries(a: LedgerEntry, b: LedgerEntry): LedgerEntry 
   const otherMissing = new Set(other.missing);
   // Both halves describe one request: its earliest timestamp is the closest to the request's start.
   const time = primary.time <= other.time ? primary.time : other.time;
+  const apimRequestId = primary.apimRequestId ?? other.apimRequestId;
   return {
     ...fillNulls(primary, other),
+    id: apimRequestId ? ledgerId(apimRequestId, primary.source, primary.gatewayRequestId) : primary.id,
     time,
     pk: hourBucket(time),
     stream: primary.stream || other.stream,
     missing: primary.missing.filter((field) => otherMissing.has(field)),
     gateway: fillNulls(primary.gateway, other.gateway),
     caller: fillNulls(primary.caller, other.caller),
-    tokens: primary.tokens.source === 'none' ? other.tokens : primary.tokens,
+    tokens: tokensOf(primary, other),
     timings: fillNulls(primary.timings, other.timings),
     rateLimit: fillNulls(primary.rateLimit, other.rateLimit),
   };
@@ -127,4 +155,20 @@ export function mergeLedgerEntries(a: LedgerEntry, b: LedgerEntry): LedgerEntry 
 /** Entries from sources that describe only part of a request, and so may need merging with a stored one. */
 export function isPartial(entry: LedgerEntry): boolean {
   return entry.source === 'apim-gateway-logs' || entry.source === 'apim-llm-log';
+}
+
+/** Entries whose request other sources may describe too: every APIM-side source (see `requestKey`). */
+export function mayHaveCounterparts(entry: LedgerEntry): boolean {
+  return ID_FAMILY[entry.source] === 'apim';
+}
+
+/** Entries of one batch or file merged per request (`requestKey`), in first-seen order. */
+export function mergeByRequest(entries: Iterable<LedgerEntry>): Map<string, LedgerEntry> {
+  const byKey = new Map<string, LedgerEntry>();
+  for (const entry of entries) {
+    const key = requestKey(entry);
+    const seen = byKey.get(key);
+    byKey.set(key, seen ? mergeLedgerEntries(seen, entry) : entry);
+  }
+  return byKey;
 }

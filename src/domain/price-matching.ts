@@ -42,12 +42,34 @@ export interface TokenCounts {
   readonly completionTokens: number;
   /** The part of `completionTokens` spent on reasoning; priced as output, already inside `completionTokens`. */
   readonly reasoningTokens: number;
+  /** The part of `promptTokens` that is audio, priced at the audio input price (cached tokens are priced as cached text). */
+  readonly audioPromptTokens?: number;
+  /** The part of `completionTokens` that is audio, priced at the audio output price. */
+  readonly audioCompletionTokens?: number;
 }
 
 export interface CostLines<T> {
   readonly uncachedInput: T;
   readonly cachedInput: T;
   readonly output: T;
+  readonly audioInput: T;
+  readonly audioOutput: T;
+  /** The per-call price (a count of 1 in `tokens`), or 0. */
+  readonly perRequest: T;
+}
+
+/**
+ * Whether a price entry has a price for everything a request used: text tokens need per-token prices, audio
+ * tokens the audio prices, a per-call operation (an image, a transcription) a per-call price. A request it does
+ * not cover is unpriced, never charged in part or at zero.
+ */
+export function priceCovers(match: PriceMatch, tokens: TokenCounts, perCall: boolean): boolean {
+  const audioIn = tokens.audioPromptTokens ?? 0;
+  const audioOut = tokens.audioCompletionTokens ?? 0;
+  if (tokens.promptTokens - audioIn + tokens.completionTokens - audioOut > 0 && !match.pricesTokens) return false;
+  if (audioIn > 0 && match.audioInputPer1MMicros === null) return false;
+  if (audioOut > 0 && match.audioOutputPer1MMicros === null) return false;
+  return !perCall || match.perRequestMicros !== null;
 }
 
 export interface PricedEntry {
@@ -154,13 +176,20 @@ function checkCount(name: string, value: number): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
 }
 
-function checkTokenCounts({ promptTokens, cachedTokens, completionTokens, reasoningTokens }: TokenCounts): void {
+function checkTokenCounts(tokens: TokenCounts): void {
+  const { promptTokens, cachedTokens, completionTokens, reasoningTokens } = tokens;
   checkCount('promptTokens', promptTokens);
   checkCount('cachedTokens', cachedTokens);
   checkCount('completionTokens', completionTokens);
   checkCount('reasoningTokens', reasoningTokens);
   if (cachedTokens > promptTokens) {
     throw new RangeError(`cachedTokens (${cachedTokens}) exceed promptTokens (${promptTokens}); cached tokens are part of prompt tokens`);
+  }
+  if ((tokens.audioPromptTokens ?? 0) > promptTokens) {
+    throw new RangeError(`audioPromptTokens (${tokens.audioPromptTokens}) exceed promptTokens (${promptTokens}); audio tokens are part of prompt tokens`);
+  }
+  if ((tokens.audioCompletionTokens ?? 0) > completionTokens) {
+    throw new RangeError(`audioCompletionTokens (${tokens.audioCompletionTokens}) exceed completionTokens (${completionTokens})`);
   }
   if (reasoningTokens > completionTokens) {
     throw new RangeError(
@@ -176,13 +205,27 @@ function checkTokenCounts({ promptTokens, cachedTokens, completionTokens, reason
 export function priceEntry(entry: { readonly tokens: TokenCounts }, match: PriceMatch): PricedEntry {
   checkTokenCounts(entry.tokens);
   const { promptTokens, cachedTokens, completionTokens } = entry.tokens;
-  const tokens = { uncachedInput: promptTokens - cachedTokens, cachedInput: cachedTokens, output: completionTokens };
+  const audioPromptTokens = entry.tokens.audioPromptTokens ?? 0;
+  const audioCompletionTokens = entry.tokens.audioCompletionTokens ?? 0;
+  const tokens = {
+    // Cached tokens are taken as text; when a response counts cached audio among them too, none is charged twice.
+    uncachedInput: Math.max(0, promptTokens - cachedTokens - audioPromptTokens),
+    cachedInput: cachedTokens,
+    output: completionTokens - audioCompletionTokens,
+    audioInput: audioPromptTokens,
+    audioOutput: audioCompletionTokens,
+    perRequest: match.perRequestMicros === null ? 0 : 1,
+  };
   const lines = {
     uncachedInput: costPicodollars(tokens.uncachedInput, match.inputPer1MMicros),
     cachedInput: costPicodollars(tokens.cachedInput, match.cachedInputPer1MMicros),
     output: costPicodollars(tokens.output, match.outputPer1MMicros),
+    audioInput: costPicodollars(tokens.audioInput, match.audioInputPer1MMicros ?? 0n),
+    audioOutput: costPicodollars(tokens.audioOutput, match.audioOutputPer1MMicros ?? 0n),
+    perRequest: match.perRequestMicros === null ? 0n : microsToPicodollars(match.perRequestMicros),
   };
-  return { priceVersion: match.priceVersion, costPico: lines.uncachedInput + lines.cachedInput + lines.output, lines, tokens };
+  const costPico = lines.uncachedInput + lines.cachedInput + lines.output + lines.audioInput + lines.audioOutput + lines.perRequest;
+  return { priceVersion: match.priceVersion, costPico, lines, tokens };
 }
 
 /**
@@ -206,6 +249,8 @@ export class RequestPricer {
    */
   cost(tokens: TokenCounts): number | Picodollars {
     checkTokenCounts(tokens);
+    // Audio and per-call prices are rare: the checked bigint path prices them.
+    if (tokens.audioPromptTokens || tokens.audioCompletionTokens || this.match.perRequestMicros !== null) return priceEntry({ tokens }, this.match).costPico;
     const cost = (tokens.promptTokens - tokens.cachedTokens) * this.input + tokens.cachedTokens * this.cachedInput + tokens.completionTokens * this.output;
     // Rounding is monotonic: a product or sum of non-negative integers that exceeds 2^53 − 1 comes out at 2^53 or
     // more (or NaN), never below, so this test lets through exact results only.

@@ -219,10 +219,11 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
     { name: 'ledger entries = distinct valid requests', expected: truth.ledgerEntries, actual: report.entries, ok: report.entries === truth.ledgerEntries },
     { name: 'dead letters = distinct malformed events', expected: truth.deadLetters, actual: deadLetters, ok: deadLetters === truth.deadLetters },
     {
-      name: 'ledger entries + dead letters = distinct events in',
+      // APIM LLM-log lines merge into the request their v1 event tells; RequestResponse lines are diagnostics.
+      name: 'ledger entries + dead letters + merged LLM-log lines + diagnostic lines = distinct events in',
       expected: truth.events.distinct,
-      actual: report.entries + deadLetters,
-      ok: report.entries + deadLetters === truth.events.distinct,
+      actual: report.entries + deadLetters + truth.events.llmLogLines + truth.events.diagnosticLines,
+      ok: report.entries + deadLetters + truth.events.llmLogLines + truth.events.diagnosticLines === truth.events.distinct,
     },
     compareIdentities(truth.identities, report.rows),
     ...(['matched', 'noDiagnostics', 'bypass'] as const).map((k) => ({ name: `join: ${k}`, expected: truth.join[k], actual: join[k], ok: truth.join[k] === join[k] })),

@@ -34,6 +34,11 @@ export interface LedgerStore {
   deleteEntries(keys: readonly LedgerKey[], options?: StoreOptions): Promise<void>;
   /** Entries with these keys that exist (one round trip per call, not per key). */
   getEntries(keys: readonly LedgerKey[], options?: StoreOptions): Promise<LedgerEntry[]>;
+  /**
+   * Entries whose `gatewayRequestId` is one of these (compared as given and lower-cased), whatever their id:
+   * how a request told by several sources (v1 event, APIM GatewayLogs and GatewayLlmLogs) is found.
+   */
+  getEntriesByGatewayRequestIds(gatewayRequestIds: readonly string[], options?: StoreOptions): Promise<LedgerEntry[]>;
   /** Entries the join has not judged yet (no `diagnostics`) whose request time is before `cutoff`. */
   listUnjoined(cutoff: Date, options?: StoreOptions): AsyncIterable<readonly LedgerEntry[]>;
   /** Every entry whose request time is in [from, to), page by page. */

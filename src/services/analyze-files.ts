@@ -9,7 +9,7 @@ import type { PriceTable } from '../contracts/price-table.js';
 import { chargebackReport, type ChargebackLine, type ChargebackReport } from '../domain/chargeback.js';
 import { parseDirectoryCsv } from '../domain/directory-csv.js';
 import type { IdentityOptions } from '../domain/identity.js';
-import type { JoinCounts } from '../domain/join.js';
+import { recordsByCorrelationId, type JoinCounts } from '../domain/join.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
 import { percentiles } from '../domain/latency-tile.js';
 import { backendStatsFromTile, recommendWeights } from '../domain/weights.js';
@@ -98,8 +98,8 @@ export async function readArchiveFolder(dir: string): Promise<{ records: Diagnos
  */
 export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> {
   const { records, rejected: diagnosticsRejected } = input.diagnosticsDir ? await readArchiveFolder(input.diagnosticsDir) : { records: [], rejected: 0 };
-  // As `joinAll`: the last record of a correlation id joins; as `buildTiles`: the first one counts.
-  const recordsByKey = new Map(records.map((r) => [r.correlationId, r]));
+  // As `joinAll`: one record per correlation id joins (`recordsByCorrelationId`); as `buildTiles`: the first one counts.
+  const recordsByKey = recordsByCorrelationId(records);
   const { totals, deadLetters } = (await analyzeEventsInParallel(input, recordsByKey)) ?? (await analyzeEvents(input, recordsByKey));
   const countedRecords = new Set<string>();
   for (const record of records) {

@@ -6,7 +6,7 @@ import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
 import type { IdentityOptions } from '../domain/identity.js';
-import { mergeLedgerEntries } from '../domain/ledger.js';
+import { mergeLedgerEntries, requestKey } from '../domain/ledger.js';
 import { hashId } from '../domain/request-index.js';
 import { AnalysisTotals } from './analysis-totals.js';
 import { analyzeRange, type RangeHandBack, type RangeInput, type RangeRequest, type RangeResult } from './analyze-range.js';
@@ -151,8 +151,9 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     const deferred = new Map<string, LedgerEntry>();
     for (const part of handedBack) {
       for (const entry of part.deferred) {
-        const seen = deferred.get(entry.id);
-        deferred.set(entry.id, seen ? mergeLedgerEntries(seen, entry) : entry);
+        const key = requestKey(entry);
+        const seen = deferred.get(key);
+        deferred.set(key, seen ? mergeLedgerEntries(seen, entry) : entry);
       }
     }
     const request: RangeRequest = { hashes: [...new Set([...deferred.keys()].map(hashId))] };
@@ -163,10 +164,11 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     const totals = new AnalysisTotals(input.recordsByKey, input.prices, input.identity);
     for (const part of parts) {
       for (const priced of part.priced) {
-        const other = deferred.get(priced.id);
+        const key = requestKey(priced);
+        const other = deferred.get(key);
         if (!other) continue;
         if (!isDeepStrictEqual(mergeLedgerEntries(priced, other), priced)) return null;
-        deferred.delete(priced.id);
+        deferred.delete(key);
       }
       totals.absorb(part);
     }

@@ -3,7 +3,7 @@ import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
 import type { IdentityOptions } from '../domain/identity.js';
-import { isPartial } from '../domain/ledger.js';
+import { isPartial, requestKey } from '../domain/ledger.js';
 import { hashId } from '../domain/request-index.js';
 import { AnalysisTotals, type TotalsParts } from './analysis-totals.js';
 import { forEachDistinctRequest } from './distinct-requests.js';
@@ -107,7 +107,7 @@ export async function analyzeRange(
     input.file,
     {
       onRequest: (entry) => {
-        if (claims.claim(entry.id) || isPartial(entry)) deferred.push(entry);
+        if (claims.claim(requestKey(entry)) || isPartial(entry)) deferred.push(entry);
         else totals.add(entry);
       },
       restart: () => {
@@ -121,8 +121,8 @@ export async function analyzeRange(
   try {
     const request = await hooks.handBack({ deferred, deadLetterIds: [...stream.deadLetterIds], lines: stream.lines });
     const hashes = new Set(request.hashes);
-    const deferredIds = new Set(deferred.map((e) => e.id));
-    const priced = (await stream.handedOver((hash) => hashes.has(hash))).filter((e) => !deferredIds.has(e.id));
+    const deferredKeys = new Set(deferred.map(requestKey));
+    const priced = (await stream.handedOver((hash) => hashes.has(hash))).filter((e) => !deferredKeys.has(requestKey(e)));
     return { priced, ...totals.parts() };
   } finally {
     await stream.close();

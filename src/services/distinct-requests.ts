@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { readJsonlChunks, readJsonlLineAt, type ByteRange, type JsonlChunk } from '../adapters/files/jsonl-lines.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
-import { isPartial, mergeLedgerEntries } from '../domain/ledger.js';
+import { isPartial, mergeLedgerEntries, requestKey } from '../domain/ledger.js';
 import { RequestIndex, type EntryLocation } from '../domain/request-index.js';
 import { sortBody, type SortedEvents } from './ingest-batch.js';
 
@@ -92,18 +92,20 @@ export async function forEachDistinctRequest(
         for (const letter of sorted.deadLetters) deadLetterIds.add(letter.id);
         for (let ordinal = 0; ordinal < sorted.entries.length; ordinal++) {
           const entry = sorted.entries[ordinal]!;
-          const heldEntry = held.get(entry.id);
+          // One request told by several sources (v1 event, APIM GatewayLogs / GatewayLlmLogs) shares this key.
+          const key = requestKey(entry);
+          const heldEntry = held.get(key);
           if (heldEntry) {
-            held.set(entry.id, mergeLedgerEntries(heldEntry, entry));
+            held.set(key, mergeLedgerEntries(heldEntry, entry));
             continue;
           }
-          const candidates = index.candidates(entry.id);
-          // The same text as the id's first line gives the same entries: a redelivery, which changes nothing.
+          const candidates = index.candidates(key);
+          // The same text as the key's first line gives the same entries: a redelivery, which changes nothing.
           if (candidates.length > 0 && isRepeatOfFirst(index, candidates, recent, line, ordinal)) continue;
-          const first = candidates.length === 0 ? null : await firstEntry(handle, index, candidates, entry.id, recent);
+          const first = candidates.length === 0 ? null : await firstEntry(handle, index, candidates, key, recent);
           if (!first) {
-            index.add(entry.id, { offset: chunk.offsets[i]!, ordinal });
-            if (isPartial(entry)) held.set(entry.id, entry);
+            index.add(key, { offset: chunk.offsets[i]!, ordinal });
+            if (isPartial(entry)) held.set(key, entry);
             else {
               consumer.onRequest(entry);
               handedOver++;
@@ -112,7 +114,7 @@ export async function forEachDistinctRequest(
           }
           const merged = mergeLedgerEntries(first, entry);
           if (isDeepStrictEqual(merged, first)) continue;
-          held.set(entry.id, merged);
+          held.set(key, merged);
           changedAfterHandover = true;
         }
       }
@@ -136,7 +138,7 @@ export async function forEachDistinctRequest(
       const out: LedgerEntry[] = [];
       for (const location of index.locationsWhere(select)) {
         const entry = await entryAt(handle, location);
-        out.push(held.get(entry.id) ?? entry);
+        out.push(held.get(requestKey(entry)) ?? entry);
       }
       return out;
     },
@@ -192,13 +194,13 @@ function isRepeatOfFirst(index: RequestIndex, candidates: readonly number[], rec
   return false;
 }
 
-/** The first entry of `id` among the index's candidates, from recent text or read back from the file; null when the id has not been seen. */
-async function firstEntry(handle: FileHandle, index: RequestIndex, candidates: readonly number[], id: string, recent: RecentLines): Promise<LedgerEntry | null> {
+/** The first entry of request `key` among the index's candidates, from recent text or read back from the file; null when it has not been seen. */
+async function firstEntry(handle: FileHandle, index: RequestIndex, candidates: readonly number[], key: string, recent: RecentLines): Promise<LedgerEntry | null> {
   for (const candidate of candidates) {
     const location = index.location(candidate);
     const text = recent.at(location.offset);
     const entry = text === undefined ? await entryAt(handle, location) : sortLine(text).entries[location.ordinal];
-    if (entry?.id === id) return entry;
+    if (entry && requestKey(entry) === key) return entry;
   }
   return null;
 }
@@ -227,7 +229,8 @@ async function handOverAgain(
       const entries = sortLine(line, sorted).entries;
       for (let ordinal = 0; ordinal < entries.length; ordinal++) {
         const entry = entries[ordinal]!;
-        if (held.has(entry.id) || !index.isFirst(entry.id, { offset: chunk.offsets[i]!, ordinal })) continue;
+        const key = requestKey(entry);
+        if (held.has(key) || !index.isFirst(key, { offset: chunk.offsets[i]!, ordinal })) continue;
         consumer.onRequest(entry);
         handedOver++;
       }

@@ -1,9 +1,14 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { DeadLetter, SourcePosition } from '../contracts/dead-letter.js';
+import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { decodeBody, type RawPayload } from '../domain/event-decoding.js';
 import { normalizeEvent, normalizeV1Text } from '../domain/event-normalization.js';
-import { isPartial, mergeLedgerEntries, toLedgerEntry } from '../domain/ledger.js';
+import { isPartial, mayHaveCounterparts, mergeByRequest, mergeLedgerEntries, requestKey, toLedgerEntry } from '../domain/ledger.js';
+import { parseRequestResponse } from '../domain/diagnostic-parsing.js';
 import { stableId } from '../domain/stable-id.js';
+import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
+import { applyRecords } from './join-diagnostics.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DeadLetterStore, LedgerKey, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
 
@@ -19,10 +24,14 @@ export interface IngestResult {
   readonly deadLettered: number;
   /** Distinct ledger entries written. */
   readonly entriesWritten: number;
+  /** Azure OpenAI `RequestResponse` records stored for the join. */
+  readonly diagnosticRecords: number;
 }
 
 export interface IngestPorts {
   readonly ledger: LedgerStore;
+  /** Azure OpenAI `RequestResponse` records streamed to the same Event Hubs go here, as the join stores them. */
+  readonly diagnostics: DiagnosticsStore;
   readonly deadLetters: DeadLetterStore;
   /** Hours with new entries are marked for the rollup. */
   readonly aggregates: Pick<AggregateStore, 'markDirty'>;
@@ -39,6 +48,15 @@ function deadLetter(reason: string, raw: RawPayload, position: SourcePosition): 
 export interface SortedEvents {
   readonly entries: LedgerEntry[];
   readonly deadLetters: DeadLetter[];
+  /**
+   * Azure OpenAI `RequestResponse` records (a diagnostic setting streaming to Event Hubs): they are not requests
+   * but the diagnostics the join matches requests with. Without this list they are passed over.
+   */
+  readonly diagnostics?: DiagnosticRecord[];
+}
+
+function isRequestResponse(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && (value as Record<string, unknown>)['category'] === 'RequestResponse';
 }
 
 /** Every item of one body becomes exactly one ledger entry or one dead letter, appended to `into`. */
@@ -54,6 +72,12 @@ export function sortBody(body: unknown, position: ReceivedEvent['position'], int
     return;
   }
   for (const item of decoded.items) {
+    if (isRequestResponse(item.value)) {
+      const parsed = parseRequestResponse(item.value);
+      if (!parsed.ok) into.deadLetters.push(deadLetter(`diagnostic record rejected: ${parsed.reason}`, item.raw, { ...position, itemIndex: item.itemIndex }));
+      else into.diagnostics?.push(parsed.record);
+      continue;
+    }
     const normalized = normalizeEvent(item.value);
     if (normalized.ok) into.entries.push(toLedgerEntry(normalized.value));
     else into.deadLetters.push(deadLetter(normalized.reason, item.raw, { ...position, itemIndex: item.itemIndex }));
@@ -62,18 +86,9 @@ export function sortBody(body: unknown, position: ReceivedEvent['position'], int
 
 /** Pure half of ingestion: every item of every body becomes exactly one ledger entry or one dead letter. */
 export function sortBatch(events: readonly ReceivedEvent[]): SortedEvents {
-  const sorted: SortedEvents = { entries: [], deadLetters: [] };
+  const sorted: SortedEvents = { entries: [], deadLetters: [], diagnostics: [] };
   for (const { body, position } of events) sortBody(body, position, sorted);
   return sorted;
-}
-
-function mergeById(entries: readonly LedgerEntry[]): Map<string, LedgerEntry> {
-  const byId = new Map<string, LedgerEntry>();
-  for (const entry of entries) {
-    const seen = byId.get(entry.id);
-    byId.set(entry.id, seen ? mergeLedgerEntries(seen, entry) : entry);
-  }
-  return byId;
 }
 
 /**
@@ -83,26 +98,41 @@ function mergeById(entries: readonly LedgerEntry[]): Map<string, LedgerEntry> {
  */
 export async function ingestBatch(events: readonly ReceivedEvent[], ports: IngestPorts, options: StoreOptions = {}): Promise<IngestResult> {
   const sorted = sortBatch(events);
-  const byId = mergeById(sorted.entries);
-  const partial = [...byId.values()].filter(isPartial);
-  const stale: LedgerKey[] = [];
-  if (partial.length > 0) {
-    // Sources that describe part of a request (APIM GatewayLogs + GatewayLlmLogs) may have a stored half.
-    for (const stored of await ports.ledger.getEntries(partial, options)) {
-      const fresh = byId.get(stored.id);
+  const byRequest = mergeByRequest(sorted.entries);
+  // Stored documents of each request that this batch merges with, by request key.
+  const stored = new Map<string, LedgerEntry[]>();
+  const told = [...byRequest.values()].filter(mayHaveCounterparts);
+  if (told.length > 0) {
+    // Another source of the same request (a v1 event, APIM GatewayLogs or GatewayLlmLogs) may be stored already,
+    // under the apim-request-id or, when that source did not know it, under a hash of the gateway's request id.
+    for (const found of await ports.ledger.getEntriesByGatewayRequestIds(told.map((e) => e.gatewayRequestId), options)) {
+      const key = requestKey(found);
+      const fresh = byRequest.get(key);
       if (!fresh) continue;
-      const combined = mergeLedgerEntries(stored, fresh);
-      byId.set(stored.id, combined);
-      if (combined.pk !== stored.pk) stale.push({ id: stored.id, pk: stored.pk });
+      byRequest.set(key, mergeLedgerEntries(found, fresh));
+      stored.set(key, [...(stored.get(key) ?? []), found]);
     }
   }
-  const entries = [...byId.values()];
-  const refused = [
-    ...(await ports.ledger.createEntries(entries.filter((e) => !isPartial(e)), options)),
-    ...(await ports.ledger.upsertEntries(entries.filter(isPartial), options)),
-  ];
-  if (stale.length > 0) await ports.ledger.deleteEntries(stale, options);
-  await ports.aggregates.markDirty([...new Set(entries.map((e) => e.pk))], options);
+  const toCreate: LedgerEntry[] = [];
+  const toUpsert: LedgerEntry[] = [];
+  for (const [key, entry] of byRequest) {
+    const before = stored.get(key);
+    // A redelivery that changes nothing stored writes nothing.
+    if (before?.length === 1 && isDeepStrictEqual(before[0], entry)) continue;
+    (before || isPartial(entry) ? toUpsert : toCreate).push(entry);
+  }
+  const refused = [...(await ports.ledger.createEntries(toCreate, options)), ...(await ports.ledger.upsertEntries(toUpsert, options))];
+  // A stored document now held by another one (a new id or hour) is removed once the merge is written.
+  const refusedKeys = new Set(refused.map(({ entry }) => requestKey(entry)));
+  const gone: LedgerKey[] = [];
+  for (const [key, documents] of stored) {
+    if (refusedKeys.has(key)) continue;
+    const entry = byRequest.get(key)!;
+    for (const k of documents) if (k.id !== entry.id || k.pk !== entry.pk) gone.push({ id: k.id, pk: k.pk });
+  }
+  if (gone.length > 0) await ports.ledger.deleteEntries(gone, options);
+  const entries = [...byRequest.values()];
+  await ports.aggregates.markDirty([...new Set([...entries.map((e) => e.pk), ...gone.map((k) => k.pk)])], options);
   const letters = [
     ...sorted.deadLetters,
     ...refused.map(({ entry, reason }) => {
@@ -111,5 +141,12 @@ export async function ingestBatch(events: readonly ReceivedEvent[], ports: Inges
     }),
   ];
   await ports.deadLetters.upsertDeadLetters(letters, options);
-  return { accepted: sorted.entries.length - refused.length, deadLettered: letters.length, entriesWritten: entries.length - refused.length };
+  // After the entries, so that a record finds the request of the same batch.
+  if (sorted.diagnostics && sorted.diagnostics.length > 0) await applyRecords(sorted.diagnostics, ports, options);
+  return {
+    accepted: sorted.entries.length - refused.length,
+    deadLettered: letters.length,
+    entriesWritten: entries.length - refused.length,
+    diagnosticRecords: sorted.diagnostics?.length ?? 0,
+  };
 }

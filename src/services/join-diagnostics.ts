@@ -1,13 +1,13 @@
 import type { DiagnosticRecord, RejectedDiagnostic, StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
-import { joinKey, matchedOutcome, withOutcome, type JoinCounts } from '../domain/join.js';
-import { ledgerId } from '../domain/ledger.js';
+import { joinKey, matchedOutcome, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
+import { isPartial, ledgerId, mayHaveCounterparts, mergeLedgerEntries, requestKey } from '../domain/ledger.js';
 import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsSource, LlmUsage, LlmUsageSource, WatermarkStore } from '../ports/diagnostics-source.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
-import type { DeadLetterStore, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
+import type { DeadLetterStore, LedgerKey, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
 
 export interface JoinPorts {
   readonly source: DiagnosticsSource;
@@ -60,7 +60,7 @@ export function withLlmUsage(entry: LedgerEntry, usage: LlmUsage | undefined): L
 }
 
 /** Writes changed entries and marks their hours for the rollup. */
-async function saveEntries(ports: JoinPorts, entries: readonly LedgerEntry[], options: StoreOptions): Promise<void> {
+async function saveEntries(ports: Pick<JoinPorts, 'ledger' | 'aggregates'>, entries: readonly LedgerEntry[], options: StoreOptions): Promise<void> {
   if (entries.length === 0) return;
   const refused = await ports.ledger.upsertEntries(entries, options);
   if (refused.length > 0) throw new Error(`ledger store refused ${refused.length} enriched entries: ${refused[0]!.reason}`);
@@ -72,11 +72,24 @@ async function firstPage<T>(pages: AsyncIterable<readonly T[]>): Promise<readonl
   return [];
 }
 
-/** Stores new records and enriches the ledger entries they belong to (one query per batch of ids). */
-async function applyRecords(records: readonly DiagnosticRecord[], ports: JoinPorts, options: StoreOptions): Promise<void> {
-  const unique = [...new Map(records.map((r) => [r.correlationId, r])).values()];
+/** What storing records and enriching their entries needs: the join's ports, or the ingest's. */
+export type RecordPorts = Pick<JoinPorts, 'ledger' | 'diagnostics' | 'aggregates' | 'llmUsage'>;
+
+/**
+ * Stores new records and enriches the ledger entries they belong to (one query per batch of ids). The join
+ * runs it on what it reads from Log Analytics or the archive; the ingest on `RequestResponse` records that a
+ * diagnostic setting streams to Event Hubs.
+ */
+export async function applyRecords(records: readonly DiagnosticRecord[], ports: RecordPorts, options: StoreOptions): Promise<void> {
+  const fresh = [...recordsByCorrelationId(records).values()];
+  if (fresh.length === 0) return;
+  const known = new Map((await ports.diagnostics.getRecords(fresh.map((r) => r.correlationId), options)).map((r) => [r.correlationId, r]));
+  // A stored complete record is not replaced by one with an unusable field.
+  const unique = fresh.filter((r) => {
+    const stored = known.get(r.correlationId);
+    return !stored || preferredRecord(stored, r) === r;
+  });
   if (unique.length === 0) return;
-  const known = new Map((await ports.diagnostics.getRecords(unique.map((r) => r.correlationId), options)).map((r) => [r.correlationId, r]));
   const found = await ports.ledger.getEntries(unique.map((r) => ({ id: ledgerIdFor(r), pk: '' })), options);
   const entries = new Map(found.map((e) => [e.id, e]));
   const byId = new Map(unique.map((r) => [ledgerIdFor(r), r]));
@@ -94,7 +107,7 @@ async function applyRecords(records: readonly DiagnosticRecord[], ports: JoinPor
  * Entries with the join's verdict and, for streams the gateway could not count, APIM's LLM-log tokens;
  * only the entries that changed are returned.
  */
-async function enrich(entries: readonly LedgerEntry[], outcomeOf: (entry: LedgerEntry) => JoinOutcome, ports: JoinPorts, options: StoreOptions): Promise<LedgerEntry[]> {
+async function enrich(entries: readonly LedgerEntry[], outcomeOf: (entry: LedgerEntry) => JoinOutcome, ports: Pick<JoinPorts, 'llmUsage'>, options: StoreOptions): Promise<LedgerEntry[]> {
   const streamed = entries.filter((e) => e.stream && e.tokens.source === 'none');
   const usage = ports.llmUsage && streamed.length > 0 ? await usageFor(streamed, ports.llmUsage, options) : new Map<string, LlmUsage>();
   const changed: LedgerEntry[] = [];
@@ -106,12 +119,48 @@ async function enrich(entries: readonly LedgerEntry[], outcomeOf: (entry: Ledger
   return changed;
 }
 
+/**
+ * Merges the halves of a request that two workers ingested at the same moment, each before the other's document
+ * existed: APIM records stored under the gateway's request id, beside the document of the request's v1 event.
+ * Returns the ids of the documents merged away.
+ */
+async function mergeStrayHalves(page: readonly LedgerEntry[], ports: JoinPorts, options: StoreOptions): Promise<Set<string>> {
+  const strays = page.filter((e) => isPartial(e) && e.apimRequestId === null && mayHaveCounterparts(e));
+  const removed = new Set<string>();
+  if (strays.length === 0) return removed;
+  const byRequest = new Map<string, LedgerEntry[]>();
+  for (const found of await ports.ledger.getEntriesByGatewayRequestIds(strays.map((e) => e.gatewayRequestId), options)) {
+    byRequest.set(requestKey(found), [...(byRequest.get(requestKey(found)) ?? []), found]);
+  }
+  const merged: LedgerEntry[] = [];
+  const gone: LedgerKey[] = [];
+  for (const documents of byRequest.values()) {
+    if (documents.length < 2) continue;
+    const combined = documents.reduce(mergeLedgerEntries);
+    merged.push(combined);
+    for (const d of documents) {
+      if (d.id === combined.id && d.pk === combined.pk) continue;
+      gone.push({ id: d.id, pk: d.pk });
+      removed.add(d.id);
+    }
+  }
+  await saveEntries(ports, merged, options);
+  if (gone.length > 0) {
+    await ports.ledger.deleteEntries(gone, options);
+    await ports.aggregates.markDirty([...new Set(gone.map((k) => k.pk))], options);
+  }
+  return removed;
+}
+
 /** Judges ledger entries older than the cutoff that have no verdict yet: matched if a record exists, else none. */
 async function judgeEntries(cutoff: Date, ports: JoinPorts, options: StoreOptions): Promise<number> {
   let judged = 0;
   for (;;) {
-    const page = await firstPage(ports.ledger.listUnjoined(cutoff, options));
-    if (page.length === 0) return judged;
+    const listed = await firstPage(ports.ledger.listUnjoined(cutoff, options));
+    if (listed.length === 0) return judged;
+    // After a merge the page is stale: read it again.
+    if ((await mergeStrayHalves(listed, ports, options)).size > 0) continue;
+    const page = listed;
     const keys = page.map(joinKey).filter((k): k is string => k !== null);
     const records = new Map((await ports.diagnostics.getRecords(keys, options)).map((r) => [r.correlationId, r]));
     const recordOf = (entry: LedgerEntry) => {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { llmLogRowSchema, metricsResponseSchema, toLlmUsageRow, toMetricTokens } from '../contracts/reconciliation-inputs.js';
-import { describeIssues } from '../domain/event-normalization.js';
+import { readLlmLogExport } from '../adapters/files/llm-log-export.js';
+import { metricsResponseSchema, toMetricTokens } from '../contracts/reconciliation-inputs.js';
 import { withLlmUsage } from './join-diagnostics.js';
 import { reconcile, type CheckResult, type LlmUsageRow, type Thresholds } from '../domain/reconciliation.js';
 import { readArchiveFolder, readEventsFile } from './analyze-files.js';
@@ -15,18 +15,6 @@ export interface ReconcileFilesInput {
   readonly maxSample?: number;
 }
 
-async function readLlmLog(file: string): Promise<LlmUsageRow[]> {
-  const rows: LlmUsageRow[] = [];
-  const lines = (await readFile(file, 'utf8')).split('\n');
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
-    const parsed = llmLogRowSchema.safeParse(JSON.parse(line));
-    if (!parsed.success) throw new Error(`${file} line ${i + 1}: ${describeIssues('ApiManagementGatewayLlmLog row', parsed.error)}`);
-    rows.push(toLlmUsageRow(parsed.data));
-  });
-  return rows;
-}
-
 /**
  * The reconciliation checks over files: gateway events, the RequestResponse archive, and optionally the APIM
  * LLM log export and an Azure Monitor metrics response. Streamed requests without usage take their tokens from
@@ -34,7 +22,7 @@ async function readLlmLog(file: string): Promise<LlmUsageRow[]> {
  */
 export async function reconcileFiles(input: ReconcileFilesInput): Promise<CheckResult[]> {
   const [{ entries }, { records }] = await Promise.all([readEventsFile(input.eventsFile), readArchiveFolder(input.diagnosticsDir)]);
-  const llmUsage = input.llmLogFile ? await readLlmLog(input.llmLogFile) : undefined;
+  const llmUsage = input.llmLogFile ? await readLlmLogExport(input.llmLogFile) : undefined;
   const metrics = input.metricsFile ? toMetricTokens(metricsResponseSchema.parse(JSON.parse(await readFile(input.metricsFile, 'utf8')))) : undefined;
   const usageById = new Map((llmUsage ?? []).map((row) => [row.gatewayRequestId, { gatewayRequestId: row.gatewayRequestId, promptTokens: row.promptTokens, completionTokens: row.completionTokens, totalTokens: row.promptTokens + row.completionTokens }]));
   const ledger = [...entries.values()].map((entry) => withLlmUsage(entry, usageById.get(entry.gatewayRequestId)) ?? entry);

@@ -58,7 +58,16 @@ export interface GroundTruth {
   readonly seed: number;
   readonly day: string;
   readonly requests: number;
-  readonly events: { readonly lines: number; readonly distinct: number; readonly duplicates: number; readonly malformed: number };
+  readonly events: {
+    readonly lines: number;
+    readonly distinct: number;
+    readonly duplicates: number;
+    readonly malformed: number;
+    /** Lines of APIM GatewayLlmLogs records of requests a v1 event already tells: merged, no entry of their own. */
+    readonly llmLogLines: number;
+    /** Lines of Azure OpenAI RequestResponse records: diagnostics, neither entries nor dead letters. */
+    readonly diagnosticLines: number;
+  };
   readonly ledgerEntries: number;
   readonly deadLetters: number;
   readonly identities: readonly IdentityTotals[];
@@ -172,6 +181,31 @@ function diagnosticRecord(
   };
 }
 
+/**
+ * APIM's `GatewayLlmLogs` records of one request as a diagnostic setting streams them to Event Hubs: split over
+ * two rows, the tokens on one and the messages, with null tokens and an empty deployment, on the other.
+ */
+function llmLogRecordsLine(gatewayRequestId: string, endMs: number, deployment: SimulatedDeployment, usage: Usage, stream: boolean): string {
+  const row = (sequenceNumber: number, counted: boolean) => ({
+    time: new Date(endMs).toISOString(),
+    resourceId: `/SUBSCRIPTIONS/${AZURE_SUBSCRIPTION.toUpperCase()}/RESOURCEGROUPS/${RESOURCE_GROUP}/PROVIDERS/MICROSOFT.APIMANAGEMENT/SERVICE/${GATEWAY.service.toUpperCase()}`,
+    category: 'GatewayLlmLogs',
+    operationName: 'Microsoft.ApiManagement/GatewayLlmLogs',
+    correlationId: gatewayRequestId,
+    location: GATEWAY.region,
+    properties: {
+      deploymentName: counted ? deployment.deployment : '',
+      modelName: counted ? deployment.modelName : '',
+      promptTokens: counted ? usage.promptTokens : null,
+      completionTokens: counted ? usage.completionTokens : null,
+      totalTokens: counted ? usage.promptTokens + usage.completionTokens : null,
+      isStreamCompletion: stream,
+      sequenceNumber,
+    },
+  });
+  return JSON.stringify({ records: [row(0, true), row(1, false)] });
+}
+
 /** Serialises a record; an object `properties` is spliced in raw so its tick values stay exact. */
 function recordLine(record: Record<string, unknown>): string {
   const properties = record['properties'];
@@ -215,6 +249,12 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
   // Faults, the LLM log and metrics draw from their own generator, so they never change the rest of the day.
   const extra = new Random(options.seed ^ 0x5eed);
   const llmLog: LlmLogRow[] = [];
+  // Other sources of the same requests on the gateway's event hub, from their own generator as well: APIM
+  // GatewayLlmLogs records split over rows, and Azure OpenAI RequestResponse records a diagnostic setting streams.
+  const sources = new Random(options.seed ^ 0x50c5);
+  const sideLines: string[] = [];
+  let llmLogLines = 0;
+  let diagnosticLines = 0;
   const metricTokens = new Map<string, { hour: string; deployment: string; prompt: number; generated: number }>();
   const countTokens = (time: number, deployment: string, prompt: number, generated: number) => {
     const hour = new Date(time).toISOString().slice(0, 13);
@@ -291,6 +331,11 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
       if (status === 200) lostGatewayRequestIds.push(event.gatewayRequestId);
     } else {
       timed.push({ at: enqueuedAt, line: JSON.stringify(event) });
+      if (usage && sources.chance(0.03)) {
+        // APIM's own record of a request the v1 event already counted: merged into it, its tokens never added.
+        sideLines.push(llmLogRecordsLine(event.gatewayRequestId, endMs, deployment, usage, stream));
+        llmLogLines++;
+      }
       const t = totals.get(identity.identity) ?? { kind: identity.kind, requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 };
       t.requests++;
       if (usage) {
@@ -320,6 +365,11 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
     const delayMs = isLate ? random.int(1, 30) * 3_600_000 : random.int(3, 10) * 60_000;
     const record = diagnosticRecord(random, { apimRequestId, time, durationMs: serviceMs, status, stream, usage }, backend, deployment, GATEWAY_OBJECT_ID);
     addRecord(backend.account, endMs + delayMs, recordLine(record));
+    if (sources.chance(0.02)) {
+      // The same record, also streamed to Event Hubs by a second diagnostic setting.
+      sideLines.push(`{"records":[${recordLine(record)}]}`);
+      diagnosticLines++;
+    }
   }
 
   // Direct calls that skipped the gateway: an Entra caller (objectId set) or an account key (objectId empty).
@@ -373,6 +423,7 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
     seen.add(bad);
     lines.splice(random.int(0, lines.length), 0, bad);
   }
+  for (const line of sideLines) lines.splice(sources.int(0, lines.length), 0, line);
   const distinct = lines.length;
   const delivered: string[] = [];
   let duplicates = 0;
@@ -407,7 +458,9 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
       seed: options.seed,
       day: options.day,
       requests: options.requests,
-      events: { lines: delivered.length, distinct, duplicates, malformed: malformedCount },
+      // Distinct lines = ledger entries + dead letters + APIM LLM-log lines (merged into their v1 request) +
+      // RequestResponse lines (diagnostics, not requests).
+      events: { lines: delivered.length, distinct, duplicates, malformed: malformedCount, llmLogLines, diagnosticLines },
       ledgerEntries: options.requests - lostEvents.length,
       deadLetters: malformedCount,
       identities: [...totals.entries()]

@@ -168,11 +168,17 @@ describe('chargeback: TokenLedger against an independent DuckDB computation', ()
 
   it('finds the same requests and identities as the ground truth (the SQL filters are the v1 rules)', async () => {
     const truth = JSON.parse(await readFile(join(simDir, SIMULATION_FILES.groundTruth), 'utf8')) as {
+      events: { llmLogLines: number; diagnosticLines: number };
       ledgerEntries: number;
       identities: { identity: string; kind: string; requests: number; promptTokens: number; cachedTokens: number; completionTokens: number; reasoningTokens: number }[];
     };
     const [{ n }] = (await rows(connection, 'SELECT CAST(count(*) AS INTEGER) AS n FROM requests')) as [{ n: number }];
     expect(n).toBe(truth.ledgerEntries);
+    // The events also hold APIM LLM-log records of requests their v1 event already counts, and RequestResponse
+    // records: the SQL reads v1 events only, so equal totals prove TokenLedger neither adds their tokens nor makes
+    // requests of them.
+    expect(truth.events.llmLogLines).toBeGreaterThan(0);
+    expect(truth.events.diagnosticLines).toBeGreaterThan(0);
     expect(analyzed.entries).toBe(truth.ledgerEntries);
     expect(tokens(duck.identity)).toEqual(Object.fromEntries(truth.identities.map(({ identity, kind: _kind, ...t }) => [identity, t])));
   });

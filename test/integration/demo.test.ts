@@ -39,7 +39,7 @@ describe('demo on the local stack', () => {
 
   it('ends every distinct event as exactly one ledger entry or one dead letter', () => {
     expect(summary.deadLetters).toBe(summary.groundTruth.deadLetters);
-    expect(summary.ledgerEntries + summary.deadLetters).toBe(summary.groundTruth.events.distinct);
+    expect(summary.ledgerEntries + summary.deadLetters + summary.groundTruth.events.llmLogLines + summary.groundTruth.events.diagnosticLines).toBe(summary.groundTruth.events.distinct);
   });
 
   it("joins diagnostics with matched / no diagnostics / bypass counts equal to the simulator's ground truth", () => {

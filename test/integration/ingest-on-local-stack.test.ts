@@ -118,6 +118,7 @@ describe('ingest function on the local stack (Cosmos DB server, Azurite)', () =>
       ...stack.stores,
       ledger: {
         getEntries: ledger.getEntries.bind(ledger),
+        getEntriesByGatewayRequestIds: ledger.getEntriesByGatewayRequestIds.bind(ledger),
         listEntries: ledger.listEntries.bind(ledger),
         listUnjoined: ledger.listUnjoined.bind(ledger),
         upsertEntries: ledger.upsertEntries.bind(ledger),

@@ -48,7 +48,7 @@ describe('latency, weights and traffic API on the local stack', () => {
     const durations = new Map<string, number[]>();
     for (const path of await archive.list()) {
       for (const r of parseArchiveBlob(path, await archive.read(path)).records) {
-        if (!r.time.startsWith(DAY) || r.status !== 200 || !r.regionCode) continue;
+        if (!r.time.startsWith(DAY) || r.status !== 200 || !r.regionCode || r.durationMs === null) continue;
         durations.set(r.regionCode, [...(durations.get(r.regionCode) ?? []), r.durationMs]);
       }
     }

@@ -395,7 +395,7 @@ describe('bad input: every body ends as exactly one ledger entry or dead letter 
         const expected = batch.map(expectationFor).reduce((sum, e) => sum + (e.kind === 'body' ? 1 : e.items), 0);
         let result;
         try {
-          result = await ingestBatch(events, { ledger, deadLetters, aggregates: new MemoryAggregateStore() });
+          result = await ingestBatch(events, { ledger, deadLetters, aggregates: new MemoryAggregateStore(), diagnostics: new MemoryDiagnosticsStore() });
         } catch (error) {
           problems.push(`ingestBatch threw ${String(error).slice(0, 200)}`);
           return false;
@@ -427,7 +427,7 @@ describe('bad input: every body ends as exactly one ledger entry or dead letter 
   it('runs the corpus through the Event Hubs handler with hostile trigger metadata, without a throw', async () => {
     const ledger = new MemoryLedgerStore();
     const deadLetters = new MemoryDeadLetterStore();
-    const handler = createIngestHandler(() => ({ ledger, deadLetters, aggregates: new MemoryAggregateStore() }));
+    const handler = createIngestHandler(() => ({ ledger, deadLetters, aggregates: new MemoryAggregateStore(), diagnostics: new MemoryDiagnosticsStore() }));
     const bodies = corpus().map((c) => c.body);
     const metadata: unknown[] = [
       {},
@@ -467,7 +467,7 @@ describe('bad input: every body ends as exactly one ledger entry or dead letter 
   it('a hostile gatewayRequestId never stops the join', async () => {
     counters.add('inputs', 1, 'known-bug.lone-surrogate-join');
     const ledger = new MemoryLedgerStore();
-    const ports = { ledger, deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore() };
+    const ports = { ledger, deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore(), diagnostics: new MemoryDiagnosticsStore() };
     const streamed = mutated(withUsage, [[['gatewayRequestId'], 'gw-\ud800'], [['stream'], true], [['usage'], null], [['apimRequestId'], null]]);
     await ingestBatch([{ body: JSON.stringify(streamed), position: { partitionId: '0', sequenceNumber: 0, offset: null, enqueuedTimeUtc: null } }], ports);
     // Either fix is fine: the event is dead-lettered at ingest, or the join copes with the id.

@@ -107,7 +107,7 @@ describe('Cosmos DB faults from a fault-injecting proxy (429 with x-ms-retry-aft
     expect(proxy.faultCount).toBeGreaterThanOrEqual(900);
     expect(check.identityDifferences).toEqual([]);
     expect({ lost: check.lost, doubled: check.doubled }).toEqual({ lost: 0, doubled: 0 });
-    expect(check.ledgerEntries + check.deadLetters).toBe(day.groundTruth.events.distinct);
+    expect(check.ledgerEntries + check.deadLetters + day.groundTruth.events.llmLogLines + day.groundTruth.events.diagnosticLines).toBe(day.groundTruth.events.distinct);
   });
 
   it('gives a request the same fault for the same seed, whatever the interleaving of other requests', async () => {

@@ -6,7 +6,7 @@ import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js
 import { Random } from '../../src/simulator/random.js';
 import { ingestBatch, type ReceivedEvent } from '../../src/services/ingest-batch.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
-import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryLedgerStore } from '../support/memory-stores.js';
+import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore } from '../support/memory-stores.js';
 import { FileCounters } from './support/counters.js';
 import { deliver } from './support/delivery.js';
 import { checkGroundTruth } from './support/ground-truth.js';
@@ -63,7 +63,7 @@ describe('exactly once under at-least-once delivery (DESIGN §5.1, §5.2)', () =
 
   it('the ground-truth check sees a lost entry, a copy in another partition and a lost dead letter (self-check)', async () => {
     const small = simulateDay({ requests: 300, seed: 5, day: DAY });
-    const ports = { ledger: new MemoryLedgerStore(), deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore() };
+    const ports = { ledger: new MemoryLedgerStore(), deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore(), diagnostics: new MemoryDiagnosticsStore() };
     await ingestBatch(received(small.eventLines), ports);
     expect(await checkGroundTruth(small, ports.ledger, ports.deadLetters)).toMatchObject({ lost: 0, doubled: 0, identityDifferences: [] });
     const [first, second] = [...ports.ledger.entries.entries()];
@@ -81,7 +81,7 @@ describe('exactly once under at-least-once delivery (DESIGN §5.1, §5.2)', () =
 
   it('merges the two halves of an APIM request delivered one after the other, in either order (control)', async () => {
     for (const order of ['gateway-first', 'llm-first'] as const) {
-      const ports = { ledger: new MemoryLedgerStore(), deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore() };
+      const ports = { ledger: new MemoryLedgerStore(), deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore(), diagnostics: new MemoryDiagnosticsStore() };
       const { gatewayLogs, llmLogs } = apimHalves('req-two-hours', '2026-11-20T11:00:00.100Z', '2026-11-20T10:59:59.900Z');
       for (const body of order === 'gateway-first' ? [gatewayLogs, llmLogs, gatewayLogs] : [llmLogs, gatewayLogs, llmLogs]) await ingestBatch(received([body]), ports);
       expect(ports.ledger.snapshot().map((e) => [e.pk, e.status, e.operation, e.tokens.source, e.tokens.promptTokens]), order).toEqual([['2026-11-20T10', 200, 'ChatCompletions_Create', 'llm-log', 100]]);
@@ -140,6 +140,6 @@ describe('exactly once under at-least-once delivery (DESIGN §5.1, §5.2)', () =
     expect({ lost: check.lost, doubled: check.doubled }).toEqual({ lost: 0, doubled: 0 });
     expect(check.ledgerEntries).toBe(day.groundTruth.ledgerEntries);
     expect(check.deadLetters).toBe(day.groundTruth.deadLetters);
-    expect(check.ledgerEntries + check.deadLetters).toBe(day.groundTruth.events.distinct);
+    expect(check.ledgerEntries + check.deadLetters + day.groundTruth.events.llmLogLines + day.groundTruth.events.diagnosticLines).toBe(day.groundTruth.events.distinct);
   });
 });

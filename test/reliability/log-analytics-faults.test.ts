@@ -46,7 +46,7 @@ describe('the join against a failing Log Analytics (429, 504, 503, PartialError)
     const aggregates = new MemoryAggregateStore();
     for (let i = 0; i < day.eventLines.length; i += 500) {
       const batch = day.eventLines.slice(i, i + 500).map((body, j) => ({ body, position: { partitionId: '0', sequenceNumber: i + j, offset: null, enqueuedTimeUtc: null } }));
-      await ingestBatch(batch, { ledger, deadLetters, aggregates });
+      await ingestBatch(batch, { ledger, deadLetters, aggregates, diagnostics });
     }
     const ingested = await checkGroundTruth(day, ledger, deadLetters);
     expect({ lost: ingested.lost, doubled: ingested.doubled }).toEqual({ lost: 0, doubled: 0 });

@@ -1,7 +1,8 @@
 /**
  * Event Hubs bodies as the offline analysis meets them, for property tests of its stream: simulated gateway
  * events (with the simulator's duplicates), the same request told again with other numbers, batches in one
- * body, APIM GatewayLogs records (halves of a request, from test/fixtures), and blank or malformed bodies.
+ * body, APIM GatewayLogs records (halves of a request, from test/fixtures), APIM's LLM-log row of a v1 event's
+ * request, and blank or malformed bodies.
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
@@ -22,7 +23,16 @@ export function retold(line: string, completionTokens: number): string {
   return JSON.stringify(event);
 }
 
+/** APIM's LLM-log row for the same request as a v1 line (its CorrelationId is the gatewayRequestId): tokens or a message row. */
+export function llmRowFor(line: string, tokens: boolean): string {
+  const event = JSON.parse(line) as { gatewayRequestId: string; time: string; deployment: string | null };
+  const counts = tokens ? { promptTokens: 40, completionTokens: 2, totalTokens: 42 } : { promptTokens: null, completionTokens: null, totalTokens: null };
+  const properties = { deploymentName: tokens ? event.deployment : '', modelName: tokens ? 'gpt-4o' : '', ...counts, isStreamCompletion: true };
+  return JSON.stringify({ records: [{ category: 'GatewayLlmLogs', time: event.time, resourceId: '/SUBSCRIPTIONS/X/PROVIDERS/MICROSOFT.APIMANAGEMENT/SERVICE/APIM1', correlationId: event.gatewayRequestId, properties }] });
+}
+
 export const eventBodyArbitrary = fc.oneof(
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...v1Lines), fc.boolean()).map(([line, tokens]) => llmRowFor(line, tokens)) },
   { weight: 6, arbitrary: fc.constantFrom(...day.eventLines) },
   { weight: 2, arbitrary: fc.tuple(fc.constantFrom(...v1Lines), fc.integer({ min: 0, max: 500 })).map(([line, tokens]) => retold(line, tokens)) },
   { weight: 1, arbitrary: fc.subarray(v1Lines, { minLength: 1, maxLength: 3 }).map((lines) => `[${lines.join(',')}]`) },

@@ -58,6 +58,11 @@ export class MemoryLedgerStore implements LedgerStore {
     return [...this.entries.values()].filter((e) => ids.has(e.id)).map(clone);
   }
 
+  async getEntriesByGatewayRequestIds(gatewayRequestIds: readonly string[], _options?: StoreOptions): Promise<LedgerEntry[]> {
+    const ids = new Set(gatewayRequestIds.flatMap((id) => [id, id.toLowerCase()]));
+    return [...this.entries.values()].filter((e) => ids.has(e.gatewayRequestId)).map(clone);
+  }
+
   async *listEntries(range: { readonly from: Date; readonly to: Date }, _options?: StoreOptions): AsyncIterable<readonly LedgerEntry[]> {
     const from = range.from.getTime();
     const to = range.to.getTime();

@@ -7,7 +7,7 @@ import { toLedgerEntry } from '../../src/domain/ledger.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import { ingestBatch, sortBatch, type ReceivedEvent } from '../../src/services/ingest-batch.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
-import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryLedgerStore } from '../support/memory-stores.js';
+import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore } from '../support/memory-stores.js';
 
 const fixtureText = readFileSync(new URL('../fixtures/apim-gatewaylogs.records.json', import.meta.url), 'utf8');
 
@@ -79,7 +79,7 @@ function mixedBatch(): ReceivedEvent[] {
 const MIXED_ITEMS = 8;
 
 function stores() {
-  return { ledger: new MemoryLedgerStore(), deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore() };
+  return { ledger: new MemoryLedgerStore(), deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore(), diagnostics: new MemoryDiagnosticsStore() };
 }
 
 describe('sortBatch', () => {
@@ -127,7 +127,7 @@ describe('ingestBatch (with in-memory fake ledger and dead-letter stores)', () =
     const ports = stores();
     const result = await ingestBatch(mixedBatch(), ports);
     expect(result.accepted + result.deadLettered).toBe(MIXED_ITEMS);
-    expect(result).toEqual({ accepted: 6, deadLettered: 2, entriesWritten: 5 });
+    expect(result).toEqual({ accepted: 6, deadLettered: 2, entriesWritten: 5, diagnosticRecords: 0 });
     expect(ports.ledger.entries.size).toBe(5);
     expect(ports.deadLetters.letters.size).toBe(2);
   });
@@ -247,7 +247,7 @@ describe('ingestBatch (with in-memory fake ledger and dead-letter stores)', () =
 
     expect(ports.ledger.snapshot().some((e) => e.id === refusedId)).toBe(false);
     expect(ports.ledger.entries.size).toBe(4);
-    expect(result).toEqual({ accepted: 5, deadLettered: 3, entriesWritten: 4 });
+    expect(result).toEqual({ accepted: 5, deadLettered: 3, entriesWritten: 4, diagnosticRecords: 0 });
     expect(result.accepted + result.deadLettered).toBe(MIXED_ITEMS);
 
     const letter = ports.deadLetters.snapshot().find((l) => l.reason === 'ledger store refused the entry (status 413)');
@@ -261,7 +261,7 @@ describe('ingestBatch (with in-memory fake ledger and dead-letter stores)', () =
   it('writes nothing but a dead letter for a batch of only unreadable bodies', async () => {
     const ports = stores();
     const result = await ingestBatch([{ body: Buffer.from([0xff, 0xfe, 0xfd]), position: position(7) }], ports);
-    expect(result).toEqual({ accepted: 0, deadLettered: 1, entriesWritten: 0 });
+    expect(result).toEqual({ accepted: 0, deadLettered: 1, entriesWritten: 0, diagnosticRecords: 0 });
     expect(ports.ledger.entries.size).toBe(0);
     const [letter] = ports.deadLetters.snapshot();
     expect(letter!.reason).toMatch(/UTF-8/);
@@ -295,5 +295,47 @@ describe('sortBody: the v1 text fast lane', () => {
       expect(sortBatch([{ body: line, position }]).entries).toStrictEqual(viaParse);
     }
     expect(fastLane).toBeGreaterThan(day.eventLines.length * 0.9);
+  });
+});
+
+describe('ingestBatch: Azure OpenAI RequestResponse records streamed to Event Hubs', () => {
+  /** The real archive sample (one record per line), as a diagnostic setting streams it: `{"records":[…]}`. */
+  const archiveLines = readFileSync(new URL('../fixtures/aoai-requestresponse.archive.jsonl', import.meta.url), 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const streamed = JSON.stringify({ records: archiveLines.map((line) => JSON.parse(line) as unknown) });
+  const CHAT = 'd427a391-2bc7-4f38-9cbc-6560600e0981';
+
+  it('stores them for the join like archive records, dead-letters none, and joins the request they belong to', async () => {
+    const ports = stores();
+    const request = v1Event(1, { apimRequestId: CHAT.toUpperCase(), time: '2024-05-03T10:00:00.000Z' });
+    const result = await ingestBatch([{ body: JSON.stringify(request), position: position(1) }, { body: streamed, position: position(2) }], ports);
+    expect(result).toEqual({ accepted: 1, deadLettered: 0, entriesWritten: 1, diagnosticRecords: 3 });
+    expect(ports.deadLetters.snapshot()).toEqual([]);
+    const stored = [...ports.diagnostics.records.values()].sort((a, b) => (a.correlationId < b.correlationId ? -1 : 1));
+    expect(stored.map((r) => [r.correlationId, r.operationName, r.durationMs, r.gateway])).toEqual([
+      ['9d3a6e98-fc11-48d0-82cf-4de065c1a1f8', 'Create_Thread', 102, 'pending'],
+      // Two records share this id; the complete one joins, not the one whose negative duration became null.
+      [CHAT, 'ChatCompletions_Create', 1021, 'matched'],
+    ]);
+    const [entry] = ports.ledger.snapshot();
+    expect(entry!.diagnostics).toMatchObject({ status: 'matched', durationMs: 1021, modelName: 'gpt-35-turbo', regionCode: 'eastus' });
+  });
+
+  it('keeps a record with one bad field, that field null and the reason noted', async () => {
+    const ports = stores();
+    const record = JSON.parse(archiveLines[1]!) as Record<string, unknown>;
+    await ingestBatch([{ body: JSON.stringify({ records: [{ ...record, correlationId: 'f00d0000-0000-4000-8000-000000000001', durationMs: -5 }] }), position: position(1) }], ports);
+    const [stored] = [...ports.diagnostics.records.values()];
+    expect(stored).toMatchObject({ durationMs: null, modelName: 'gpt-35-turbo', notes: ['durationMs -5 is negative or not a number; kept as null'] });
+  });
+
+  it('dead-letters a record that cannot be placed (no correlation id), with its position in the body', async () => {
+    const ports = stores();
+    const { correlationId: _dropped, ...record } = JSON.parse(archiveLines[0]!) as Record<string, unknown>;
+    const result = await ingestBatch([{ body: JSON.stringify({ records: [record, JSON.parse(archiveLines[1]!)] }), position: position(7) }], ports);
+    expect(result.deadLettered).toBe(1);
+    expect(result.diagnosticRecords).toBe(1);
+    const [letter] = ports.deadLetters.snapshot();
+    expect(letter!.reason).toMatch(/^diagnostic record rejected: invalid RequestResponse record: correlationId/);
+    expect(letter!.position.itemIndex).toBe(0);
   });
 });

@@ -4,6 +4,7 @@ import { parseArchiveBlob, ArchiveDiagnosticsSource } from '../../src/adapters/a
 import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { joinAll } from '../../src/domain/join.js';
+import { mergeByRequest } from '../../src/domain/ledger.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
 import { joinCounts, joinDiagnostics, type JoinPorts } from '../../src/services/join-diagnostics.js';
 import type { ArchiveReader } from '../../src/ports/archive.js';
@@ -25,7 +26,7 @@ function archiveOf(archive: ReadonlyMap<string, readonly string[]>): ArchiveRead
 
 function entriesOf(lines: readonly string[]): LedgerEntry[] {
   const { entries } = sortBatch(lines.map((body) => ({ body, position: { partitionId: '0', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } })));
-  return [...new Map(entries.map((e) => [e.id, e])).values()];
+  return [...mergeByRequest(entries).values()];
 }
 
 async function pipeline(requests: number, seed: number) {
@@ -46,15 +47,17 @@ async function pipeline(requests: number, seed: number) {
 const range = { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T23:59:59.999Z`) };
 
 describe('RequestResponse archive records', () => {
-  it('parses properties given as a JSON string and as an object, and rejects the negative duration with a reason', () => {
+  it('parses properties given as a JSON string and as an object, and keeps a record whose duration is negative, noting why', () => {
     const { records, rejected } = parseArchiveBlob('insights-logs-requestresponse/x/PT1H.json', fixture);
     expect(records.map((r) => [r.operationName, r.modelDeploymentName, r.regionCode, r.durationMs])).toEqual([
       ['Create_Thread', null, 'eastus', 102],
       ['ChatCompletions_Create', 'gpt-chat-pilot', 'eastus', 1021],
+      ['ChatCompletions_Create', 'dall-e-3', 'eastus', null],
     ]);
-    expect(rejected).toHaveLength(1);
-    expect(rejected[0]!.reason).toMatch(/durationMs -1021 is negative/);
-    expect(rejected[0]!.source).toBe('insights-logs-requestresponse/x/PT1H.json#L3');
+    expect(records[2]!.notes).toEqual(['durationMs -1021 is negative or not a number; kept as null']);
+    expect(records[2]!.modelName).toBe('dall-e-3');
+    expect(records[1]!.notes).toBeUndefined();
+    expect(rejected).toEqual([]);
   });
 
   it('rejects a line that is not JSON without stopping the blob', () => {

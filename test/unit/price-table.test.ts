@@ -102,7 +102,7 @@ describe('loadPriceTable errors', () => {
       ],
     });
     expect(message).toMatch(/^invalid price table \(6 problems\):/);
-    expect(message).toContain('currency: only USD prices are supported');
+    expect(message).toContain('currency: only USD prices are supported, got "EUR"');
     expect(message).toContain('retrieved: expected a calendar date YYYY-MM-DD, got "2025-13-01"');
     expect(message).toContain('prices[0].inputPer1M: decimal "2.1234567" has 7 decimal places; at most 6');
     expect(message).toContain('prices[1].inputPer1M: negative amount "-0.15"');
@@ -184,6 +184,19 @@ describe('loadPriceTable errors', () => {
     expect(message).toContain('prices[2].from: expected a calendar date YYYY-MM-DD, got "2024-1-1"');
     expect(loadError({ currency: 'USD', source: 'test', retrieved: '2025-01-01' })).toMatch(/prices: /);
     expect(loadError(null)).toMatch(/^invalid price table \(1 problem\):\n {2}- \(root\): /);
+  });
+
+  it('accepts a file with only currency and prices, keeping source and retrieved when they are given', () => {
+    const minimal = loadPriceTable({ currency: 'USD', prices: [modelPrice('gpt-4o', '2.50')] });
+    expect(minimal.prices).toHaveLength(1);
+    expect(minimal.source).toBeUndefined();
+    expect(loadPriceTable({ currency: 'USD', source: 'contract', retrieved: '2026-01-31', prices: [] })).toMatchObject({ source: 'contract', retrieved: '2026-01-31' });
+  });
+
+  it('says a currency is missing, rather than that the file is not in USD, when there is none', () => {
+    const message = loadError({ prices: [] });
+    expect(message).toContain('currency: missing: a price file names its currency ("currency": "USD")');
+    expect(message).not.toContain('only USD prices are supported');
   });
 
   it('defaults cached input to the input price and output to zero', () => {
@@ -290,7 +303,7 @@ describe('priceEntry', () => {
     // 600 × 2.50/1M = 0.0015; 400 × 1.25/1M = 0.0005; 200 × 10.00/1M = 0.002 (reasoning is inside the 200).
     const priced = priceEntry({ tokens: tokens(1_000, 400, 200, 50) }, gpt4o);
     expect(priced.priceVersion).toBe('gpt-4o@2024-01-01');
-    expect(priced.tokens).toEqual({ uncachedInput: 600, cachedInput: 400, output: 200 });
+    expect(priced.tokens).toEqual({ uncachedInput: 600, cachedInput: 400, output: 200, audioInput: 0, audioOutput: 0, perRequest: 0 });
     expect(formatPicodollars(priced.lines.uncachedInput, 4)).toBe('0.0015');
     expect(formatPicodollars(priced.lines.cachedInput, 4)).toBe('0.0005');
     expect(formatPicodollars(priced.lines.output, 3)).toBe('0.002');
@@ -333,6 +346,10 @@ describe('RequestPricer', () => {
       inputPer1MMicros: input,
       cachedInputPer1MMicros: cached,
       outputPer1MMicros: output,
+      pricesTokens: true,
+      audioInputPer1MMicros: null,
+      audioOutputPer1MMicros: null,
+      perRequestMicros: null,
     }),
   );
   /** The cost a pricing call returns (and whether as a Number), or the message it throws. */

@@ -4,6 +4,7 @@ import type { GatewayEventV1 } from '../../src/contracts/gateway-event.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { normalizeEvent } from '../../src/domain/event-normalization.js';
 import { TokenTotalsByIdentity } from '../../src/domain/token-totals.js';
+import { mergeByRequest } from '../../src/domain/ledger.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
 import { BACKENDS } from '../../src/simulator/population.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
@@ -103,7 +104,28 @@ describe('simulateDay: population and traffic', () => {
     expect(truth.events.lines).toBe(day.eventLines.length);
     expect(truth.events.lines).toBe(truth.events.distinct + truth.events.duplicates);
     expect(new Set(day.eventLines).size).toBe(truth.events.distinct);
-    expect(events).toHaveLength(truth.events.distinct - truth.events.malformed);
+    expect(events).toHaveLength(truth.events.distinct - truth.events.malformed - truth.events.llmLogLines - truth.events.diagnosticLines);
+  });
+
+  it('also sends APIM LLM-log records of some requests, split over two rows, and some RequestResponse records, on the same event hub', () => {
+    const records = [...new Set(day.eventLines)].flatMap((line) => {
+      try {
+        const body = JSON.parse(line) as { records?: { category: string; correlationId: string; properties: Record<string, unknown> }[] };
+        return body.records ?? [];
+      } catch {
+        return [];
+      }
+    });
+    const llm = records.filter((r) => r.category === 'GatewayLlmLogs');
+    expect(truth.events.llmLogLines).toBeGreaterThan(0);
+    expect(truth.events.diagnosticLines).toBeGreaterThan(0);
+    expect(llm).toHaveLength(2 * truth.events.llmLogLines);
+    expect(records.filter((r) => r.category === 'RequestResponse')).toHaveLength(truth.events.diagnosticLines);
+    const messageRows = llm.filter((r) => r.properties['promptTokens'] === null);
+    expect(messageRows).toHaveLength(truth.events.llmLogLines);
+    expect(messageRows.every((r) => r.properties['deploymentName'] === '')).toBe(true);
+    const gatewayIds = new Set(events.map((e) => e.gatewayRequestId));
+    expect(llm.every((r) => gatewayIds.has(r.correlationId))).toBe(true);
   });
 
   it('keeps ground-truth join counts consistent: matched + noDiagnostics = requests', () => {
@@ -177,12 +199,15 @@ describe('simulateDay: diagnostics archive', () => {
 describe('simulateDay: ground truth agrees with the pipeline', () => {
   const position = { partitionId: '0', sequenceNumber: null, offset: null, enqueuedTimeUtc: null };
   const sorted = sortBatch(day.eventLines.map((body) => ({ body, position })));
-  const distinctEntries = new Map<string, LedgerEntry>();
-  for (const entry of sorted.entries) distinctEntries.set(entry.id, entry);
+  // One request per gateway request id, however many sources tell it (the ledger's merge rule).
+  const distinctEntries = new Map([...mergeByRequest(sorted.entries).values()].map((entry) => [entry.id, entry]));
 
   it('yields exactly groundTruth.ledgerEntries distinct ledger ids', () => {
     expect(distinctEntries.size).toBe(truth.ledgerEntries);
-    expect(sorted.entries.length + sorted.deadLetters.length).toBe(day.eventLines.length);
+    // Every line is an entry, a dead letter or a RequestResponse record: an LLM-log line holds two entries (rows).
+    const diagnosticLines = day.eventLines.filter((line) => line.includes('"category":"RequestResponse"')).length;
+    const llmLogLines = day.eventLines.filter((line) => line.includes('"category":"GatewayLlmLogs"')).length;
+    expect(sorted.entries.length + sorted.deadLetters.length + diagnosticLines - llmLogLines).toBe(day.eventLines.length);
   });
 
   it('yields exactly groundTruth.deadLetters distinct dead-letter ids', () => {
@@ -191,7 +216,7 @@ describe('simulateDay: ground truth agrees with the pipeline', () => {
 
   it('gives redelivered copies of an event identical ledger entries', () => {
     const byId = new Map<string, string>();
-    for (const entry of sorted.entries) {
+    for (const entry of sorted.entries.filter((e) => e.source === 'gateway-v1')) {
       const json = JSON.stringify(entry);
       const seen = byId.get(entry.id);
       if (seen !== undefined) expect(json).toBe(seen);

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { DiagnosticRecord } from '../../contracts/diagnostic-record.js';
-import { llmLogRowSchema, metricsResponseSchema, toLlmUsageRow, toMetricTokens } from '../../contracts/reconciliation-inputs.js';
+import { metricsResponseSchema, toMetricTokens } from '../../contracts/reconciliation-inputs.js';
+import { readLlmLogExport } from '../files/llm-log-export.js';
 import type { LlmUsageRow, MetricTokens } from '../../domain/reconciliation.js';
 import type { DiagnosticsStore } from '../../ports/diagnostics-store.js';
 import type { ReconciliationSources, TimeWindow } from '../../ports/reconciliation.js';
@@ -12,7 +13,7 @@ const inWindow = (time: string, window: TimeWindow) => {
 
 /**
  * Azure's side read from what the pipeline already stored (RequestResponse records pulled by the join) and from
- * exports on disk: an `ApiManagementGatewayLlmLog` export (JSON lines) and an Azure Monitor metrics response.
+ * exports on disk: an `ApiManagementGatewayLlmLog` export (see `parseLlmLogExport`) and an Azure Monitor metrics response.
  * The local stack uses it; in Azure, AzureReconciliationSources queries Log Analytics and Azure Monitor.
  */
 export class StoredAndFileReconciliationSources implements ReconciliationSources {
@@ -29,11 +30,7 @@ export class StoredAndFileReconciliationSources implements ReconciliationSources
 
   async llmUsage(window: TimeWindow): Promise<LlmUsageRow[]> {
     if (!this.files.llmLog) return [];
-    return (await readFile(this.files.llmLog, 'utf8'))
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => toLlmUsageRow(llmLogRowSchema.parse(JSON.parse(line))))
-      .filter((row) => inWindow(row.time, window));
+    return (await readLlmLogExport(this.files.llmLog)).filter((row) => inWindow(row.time, window));
   }
 
   async metrics(window: TimeWindow): Promise<MetricTokens[]> {

@@ -35,6 +35,11 @@ export class CosmosLedgerStore implements LedgerStore {
     return queryByIds(this.container, keys.map((k) => k.id), toEntry, options);
   }
 
+  getEntriesByGatewayRequestIds(gatewayRequestIds: readonly string[], options: StoreOptions = {}): Promise<LedgerEntry[]> {
+    const ids = gatewayRequestIds.flatMap((id) => [id, id.toLowerCase()]);
+    return queryByIds(this.container, ids, toEntry, options, 'gatewayRequestId');
+  }
+
   listUnjoined(cutoff: Date, options: StoreOptions = {}): AsyncIterable<readonly LedgerEntry[]> {
     return queryPages(
       this.container,

@@ -135,6 +135,7 @@ export function crashingPorts(ports: IngestPorts, random: Random, rate: number):
   };
   const ledger: LedgerStore = {
     getEntries: (keys, options) => ports.ledger.getEntries(keys, options),
+    getEntriesByGatewayRequestIds: (ids, options) => ports.ledger.getEntriesByGatewayRequestIds(ids, options),
     listEntries: (range, options) => ports.ledger.listEntries(range, options),
     listUnjoined: (cutoff, options) => ports.ledger.listUnjoined(cutoff, options),
     deleteEntries: (keys, options) => ports.ledger.deleteEntries(keys, options),
@@ -151,5 +152,5 @@ export function crashingPorts(ports: IngestPorts, random: Random, rate: number):
       return ports.deadLetters.upsertDeadLetters(letters, options);
     },
   };
-  return { ledger, deadLetters, aggregates: ports.aggregates };
+  return { ledger, deadLetters, aggregates: ports.aggregates, diagnostics: ports.diagnostics };
 }

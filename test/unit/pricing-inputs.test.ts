@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import type { JoinOutcome, LedgerEntry } from '../../src/contracts/ledger-entry.js';
+import { loadPriceTable } from '../../src/contracts/price-table.js';
+import { ChargebackLines, pricingModelOf } from '../../src/domain/chargeback.js';
+import { PriceMatcher, priceEntry } from '../../src/domain/price-matching.js';
+import { ledgerEntry } from '../support/ledger-entries.js';
+
+const prices = loadPriceTable({
+  currency: 'USD',
+  prices: [
+    { model: 'gpt-4', deployment: null, from: '2024-01-01', to: null, inputPer1M: '30.00', outputPer1M: '60.00' },
+    { model: 'gpt-4-turbo', deployment: null, from: '2024-01-01', to: null, inputPer1M: '10.00', outputPer1M: '30.00' },
+    { model: 'text-embedding-ada-002', deployment: null, from: '2024-01-01', to: null, inputPer1M: '0.10' },
+    { model: 'gpt-4o-realtime-preview', deployment: null, from: '2024-01-01', to: null, inputPer1M: '5.00', cachedInputPer1M: '2.50', outputPer1M: '20.00', audioInputPer1M: '40.00', audioOutputPer1M: '80.00' },
+    { model: 'gpt-4o', deployment: null, from: '2024-01-01', to: null, inputPer1M: '2.50', outputPer1M: '10.00' },
+    { model: 'dall-e-3', deployment: null, from: '2024-01-01', to: null, perRequest: '0.04' },
+    { deployment: 'images-hd', from: '2024-01-01', to: null, perRequest: '0.08' },
+  ],
+});
+
+function matched(modelName: string | null, modelVersion: string | null): JoinOutcome {
+  return { status: 'matched', durationMs: 100, regionCode: 'eastus', account: 'aoai-eastus', modelName, modelVersion, streamType: 'Non-Streaming', objectId: null, httpStatus: 200 };
+}
+
+const tokens = (promptTokens: number, completionTokens: number, extra: Partial<LedgerEntry['tokens']> = {}): LedgerEntry['tokens'] => ({ source: 'gateway', promptTokens, cachedTokens: 0, completionTokens, reasoningTokens: 0, ...extra });
+
+function lineOf(entry: LedgerEntry) {
+  const lines = new ChargebackLines(new PriceMatcher(prices));
+  lines.addEntry(entry);
+  const [line] = lines.list();
+  return line!;
+}
+
+describe('model resolution for prices: deployment entry, then the diagnostic modelName + modelVersion, then the response model', () => {
+  it('prices "ada" in the response as text-embedding-ada-002, named by the joined diagnostic record', () => {
+    const entry = ledgerEntry({ deployment: 'embed', model: 'ada', operation: 'Embeddings_Create', tokens: tokens(1_000_000, 0), diagnostics: matched('text-embedding-ada-002', '2') });
+    expect(pricingModelOf(entry)).toBe('text-embedding-ada-002-2');
+    expect(lineOf(entry)).toMatchObject({ priceVersion: 'text-embedding-ada-002@2024-01-01', unpriced: false, costPico: 100_000_000_000n, model: 'ada' });
+    // Not joined: "ada" names no price, and the request is reported unpriced, never free.
+    expect(lineOf({ ...entry, diagnostics: null })).toMatchObject({ unpriced: true, priceVersion: null, costPico: 0n });
+  });
+
+  it('prices a gpt-4-turbo deployment that answers "gpt-4" at the turbo price', () => {
+    const entry = ledgerEntry({ deployment: 'chat-turbo', model: 'gpt-4', tokens: tokens(1_000_000, 0), diagnostics: matched('gpt-4', 'turbo-2024-04-09') });
+    expect(lineOf(entry)).toMatchObject({ priceVersion: 'gpt-4-turbo@2024-01-01', costPico: 10_000_000_000_000n });
+    expect(lineOf({ ...entry, diagnostics: null })).toMatchObject({ priceVersion: 'gpt-4@2024-01-01', costPico: 30_000_000_000_000n });
+  });
+
+  it('lets a deployment entry win over both', () => {
+    const entry = ledgerEntry({ deployment: 'images-hd', model: null, operation: 'ImageGenerations_Create', diagnostics: matched('dall-e-3', '3.0') });
+    expect(lineOf(entry)).toMatchObject({ priceVersion: 'deployment:images-hd@2024-01-01', costPico: 80_000_000_000n });
+  });
+});
+
+describe('audio tokens and per-call prices', () => {
+  it('prices audio input and output apart from text', () => {
+    const match = new PriceMatcher(prices).match({ model: 'gpt-4o-realtime-preview-2024-12-17', deployment: null, time: '2026-03-10T09:15:00Z' })!;
+    // 2048 prompt = 512 audio + 1024 cached + 512 text; 128 completion = 100 audio + 28 text.
+    const priced = priceEntry({ tokens: { promptTokens: 2048, cachedTokens: 1024, completionTokens: 128, reasoningTokens: 0, audioPromptTokens: 512, audioCompletionTokens: 100 } }, match);
+    expect(priced.tokens).toEqual({ uncachedInput: 512, cachedInput: 1024, output: 28, audioInput: 512, audioOutput: 100, perRequest: 0 });
+    // 512×5 + 1024×2.5 + 28×20 + 512×40 + 100×80 = 2560 + 2560 + 560 + 20480 + 8000 = 34160 micro-dollars per 1M → 0.03416 USD.
+    expect(priced.costPico).toBe(34_160_000_000n);
+  });
+
+  it('reports a request with audio tokens unpriced when its price has no audio price, rather than pricing audio as text', () => {
+    const entry = ledgerEntry({ model: 'gpt-4o-2024-08-06', tokens: tokens(2048, 128, { audioPromptTokens: 512 }) });
+    expect(lineOf(entry)).toMatchObject({ unpriced: true, priceVersion: null, costPico: 0n, promptTokens: 2048 });
+    expect(lineOf({ ...entry, tokens: tokens(2048, 128) })).toMatchObject({ unpriced: false, priceVersion: 'gpt-4o@2024-01-01' });
+  });
+
+  it('charges an image per call, and reports an image without a price unpriced, never as free (dall-e-3)', () => {
+    const image = ledgerEntry({ deployment: 'images', model: null, operation: 'ImageGenerations_Create', diagnostics: matched('dall-e-3', '3.0') });
+    expect(lineOf(image)).toMatchObject({ priceVersion: 'dall-e-3@2024-01-01', unpriced: false, requests: 1, costPico: 40_000_000_000n });
+    const unknownImageModel = ledgerEntry({ deployment: 'images', model: null, operation: 'ImageGenerations_Create', diagnostics: matched('gpt-image-1', '2025-04-15') });
+    expect(lineOf(unknownImageModel)).toMatchObject({ unpriced: true, costPico: 0n, requests: 1 });
+    // The real archive sample: a dall-e-3 record on a ChatCompletions_Create call, with no tokens.
+    const dallE = ledgerEntry({ deployment: 'dall-e-3', model: null, diagnostics: matched('dall-e-3', '3.0') });
+    expect(lineOf(dallE)).toMatchObject({ priceVersion: 'dall-e-3@2024-01-01', costPico: 40_000_000_000n });
+    // A failed image request is not billed.
+    expect(lineOf({ ...image, status: 400 })).toMatchObject({ unpriced: false, priceVersion: null, costPico: 0n });
+  });
+
+  it('refuses a price entry with neither per-token nor per-call prices', () => {
+    expect(() => loadPriceTable({ currency: 'USD', prices: [{ model: 'x', from: '2024-01-01' }] })).toThrow(/give "inputPer1M" \(prices per token\), "perRequest"/);
+  });
+});
