@@ -1,36 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { poolNameFor, toArmTemplate, toBicepFile, type PoolRendering } from '../../src/contracts/apim-backend-pool.js';
-import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
-import { parseRequestResponse } from '../../src/domain/diagnostic-parsing.js';
-import { normalizeEvent } from '../../src/domain/event-normalization.js';
-import { joinAll } from '../../src/domain/join.js';
 import { buildTiles } from '../../src/domain/latency-tile.js';
-import { toLedgerEntry } from '../../src/domain/ledger.js';
 import { backendStatsFromTile, recommendWeights } from '../../src/domain/weights.js';
 import { poolTiles } from '../../src/services/latency-report.js';
 import { BACKENDS, DEPLOYMENTS } from '../../src/simulator/population.js';
-import { simulateDay } from '../../src/simulator/traffic.js';
 import { shapeViolations, type JsonShape } from '../support/json-shape.js';
+import { simulatedSources } from '../support/simulated-sources.js';
 
 const ARM_SHAPE = JSON.parse(readFileSync(new URL('../fixtures/arm/backend-pool-template.schema.json', import.meta.url), 'utf8')) as JsonShape;
 
 /** The pools of a simulated day, as the weights report builds them: one per deployment, members are backends. */
 function simulatedPools(): PoolRendering[] {
-  const day = simulateDay({ requests: 3000, seed: 7, day: '2026-11-21' });
-  const records = [...day.archive.values()].flat().flatMap((line) => {
-    const parsed = parseRequestResponse(JSON.parse(line));
-    return parsed.ok ? [parsed.record] : [];
-  });
-  const entries: LedgerEntry[] = [...new Set(day.eventLines)].flatMap((line) => {
-    try {
-      const normalized = normalizeEvent(JSON.parse(line));
-      return normalized.ok ? [toLedgerEntry(normalized.value)] : [];
-    } catch {
-      return [];
-    }
-  });
-  const tiles = poolTiles(buildTiles({ records, entries: joinAll(entries, records).entries }, 'hour'));
+  const { records, entries } = simulatedSources({ requests: 3000, seed: 7, day: '2026-11-21' });
+  const tiles = poolTiles(buildTiles({ records, entries }, 'hour'));
   return [...new Set(tiles.map((t) => t.key.deployment))].sort().map((deployment) => {
     const rec = recommendWeights({ deployment, backends: tiles.filter((t) => t.key.deployment === deployment).map((t) => backendStatsFromTile(t.key.backendId, t)) });
     return { name: poolNameFor(deployment), weights: rec.weights, description: rec.explanation };

@@ -8,15 +8,10 @@ import {
   toBicepSnippet,
   toWeightsTable,
 } from '../../src/contracts/apim-backend-pool.js';
-import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
-import { parseRequestResponse } from '../../src/domain/diagnostic-parsing.js';
-import { normalizeEvent } from '../../src/domain/event-normalization.js';
-import { joinAll } from '../../src/domain/join.js';
 import { addObservation, buildTiles, emptyTile, observationFromRecord, rollUp, tileKey, UNKNOWN_BACKEND } from '../../src/domain/latency-tile.js';
-import { toLedgerEntry } from '../../src/domain/ledger.js';
 import { backendStatsFromTile, largestRemainder, recommendWeights, type BackendStats, type WeightsRecommendation } from '../../src/domain/weights.js';
 import { BACKENDS } from '../../src/simulator/population.js';
-import { simulateDay } from '../../src/simulator/traffic.js';
+import { simulatedSources } from '../support/simulated-sources.js';
 
 /** Per-backend statistics shaped like the simulator's regions: ms per output token from its speed, its 429 and 5xx rates. */
 function simulatedStats(overrides: Partial<Record<string, Partial<BackendStats>>> = {}): BackendStats[] {
@@ -98,20 +93,8 @@ describe('recommendWeights: the simulator’s regions', () => {
 
 describe('recommendWeights: from a simulated day’s latency tiles', () => {
   it('gives japaneast the lowest weight and francecentral less than its speed alone would earn', () => {
-    const day = simulateDay({ requests: 3000, seed: 42, day: '2026-11-21' });
-    const records = [...day.archive.values()].flat().flatMap((line) => {
-      const parsed = parseRequestResponse(JSON.parse(line));
-      return parsed.ok ? [parsed.record] : [];
-    });
-    const entries: LedgerEntry[] = [...new Set(day.eventLines)].flatMap((line) => {
-      try {
-        const normalized = normalizeEvent(JSON.parse(line));
-        return normalized.ok ? [toLedgerEntry(normalized.value)] : [];
-      } catch {
-        return [];
-      }
-    });
-    const tiles = rollUp(buildTiles({ records, entries: joinAll(entries, records).entries }), 'day').filter((t) => t.key.deployment === 'gpt-4o-prod');
+    const { records, entries } = simulatedSources({ requests: 3000, seed: 42, day: '2026-11-21' });
+    const tiles = rollUp(buildTiles({ records, entries }), 'day').filter((t) => t.key.deployment === 'gpt-4o-prod');
     const backends = tiles.filter((t) => t.key.backendId !== UNKNOWN_BACKEND).map((tile) => backendStatsFromTile(tile.key.backendId, tile));
     expect(backends.map((b) => b.backendId).sort()).toEqual(BACKENDS.map((b) => b.backendId).sort());
     const rec = recommendWeights({ deployment: 'gpt-4o-prod', backends });
