@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,27 @@ function diagnosticRecord(correlationId: string): DiagnosticRecord {
   };
 }
 
+/** `reconcile` over the files of a simulated day (20,000 requests), as the CLI runs it; the folder is removed afterwards. */
+async function reconcileSimulatedDay(options: { faults: boolean; maxSample?: number }): Promise<{ checks: CheckResult[]; truth: GroundTruth['reconciliation'] }> {
+  const day = simulateDay({ requests: 20_000, seed: 77, day: '2026-10-15', faults: options.faults });
+  const truth = day.groundTruth.reconciliation;
+  const dir = await mkdtemp(join(tmpdir(), 'tokenledger-reconcile-'));
+  try {
+    await writeSimulation(dir, day);
+    const checks = await reconcileFiles({
+      eventsFile: join(dir, SIMULATION_FILES.events),
+      diagnosticsDir: join(dir, SIMULATION_FILES.diagnostics),
+      llmLogFile: join(dir, SIMULATION_FILES.llmLog),
+      metricsFile: join(dir, SIMULATION_FILES.metrics),
+      gatewayObjectIds: new Set([truth.gatewayObjectId]),
+      ...(options.maxSample === undefined ? {} : { maxSample: options.maxSample }),
+    });
+    return { checks, truth };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe("reconciliation over the simulator's files with injected faults", () => {
   let checks: CheckResult[];
   let truth: GroundTruth['reconciliation'];
@@ -34,18 +55,7 @@ describe("reconciliation over the simulator's files with injected faults", () =>
   const ids = (rows: CheckResult[], side: 'gatewayOnly' | 'diagnosticsOnly') => rows.flatMap((r) => r[side]).sort();
 
   beforeAll(async () => {
-    const day = simulateDay({ requests: 20_000, seed: 77, day: '2026-10-15', faults: true });
-    truth = day.groundTruth.reconciliation;
-    const dir = await mkdtemp(join(tmpdir(), 'tokenledger-reconcile-'));
-    await writeSimulation(dir, day);
-    checks = await reconcileFiles({
-      eventsFile: join(dir, SIMULATION_FILES.events),
-      diagnosticsDir: join(dir, SIMULATION_FILES.diagnostics),
-      llmLogFile: join(dir, SIMULATION_FILES.llmLog),
-      metricsFile: join(dir, SIMULATION_FILES.metrics),
-      gatewayObjectIds: new Set([truth.gatewayObjectId]),
-      maxSample: 10_000,
-    });
+    ({ checks, truth } = await reconcileSimulatedDay({ faults: true, maxSample: 10_000 }));
   });
 
   it('injects every kind of fault', () => {
@@ -91,16 +101,7 @@ describe('reconciliation of a fault-free simulated day', () => {
   let checks: CheckResult[];
 
   beforeAll(async () => {
-    const day = simulateDay({ requests: 20_000, seed: 77, day: '2026-10-15' });
-    const dir = await mkdtemp(join(tmpdir(), 'tokenledger-reconcile-'));
-    await writeSimulation(dir, day);
-    checks = await reconcileFiles({
-      eventsFile: join(dir, SIMULATION_FILES.events),
-      diagnosticsDir: join(dir, SIMULATION_FILES.diagnostics),
-      llmLogFile: join(dir, SIMULATION_FILES.llmLog),
-      metricsFile: join(dir, SIMULATION_FILES.metrics),
-      gatewayObjectIds: new Set([day.groundTruth.reconciliation.gatewayObjectId]),
-    });
+    ({ checks } = await reconcileSimulatedDay({ faults: false }));
   });
 
   it('fails no requests, LLM-log or metrics window, though some records are missing and some hours are quiet', () => {
