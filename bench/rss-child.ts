@@ -9,7 +9,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { loadPrices } from '../src/config/composition-root.js';
-import { analyzeFiles } from '../src/services/analyze-files.js';
+import { analyzeFiles } from './shipped.js';
 
 const [file, flag, flagValue] = process.argv.slice(2);
 if (!file || (flag !== undefined && ((flag !== '--profile' && flag !== '--threads') || !flagValue))) throw new Error('usage: rss-child.ts EVENTS_FILE [--profile FILE | --threads N]');
