@@ -49,6 +49,9 @@ param reconcileSchedule string = '0 15 * * * *'
 @description('NCRONTAB schedule of the chargeback rollup timer.')
 param rollupSchedule string = '30 */5 * * * *'
 
+@description('NCRONTAB schedule of the weights timer, which stores each hour\'s backend-pool recommendation.')
+param weightsSchedule string = '0 10 * * * *'
+
 @description('Flex Consumption scale-out limit (40 to 1000). The Event Hubs trigger uses at most one instance per partition.')
 @minValue(40)
 @maxValue(1000)
@@ -156,6 +159,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     JOIN_SCHEDULE: joinSchedule
     ROLLUP_SCHEDULE: rollupSchedule
     RECONCILE_SCHEDULE: reconcileSchedule
+    WEIGHTS_SCHEDULE: weightsSchedule
     AZURE_OPENAI_RESOURCE_IDS: join(map(range(0, length(openAiAccountIds)), i => '${openAiAccountRegions[i]}=${openAiAccountIds[i]}'), ',')
     // Empty: the price table shipped with the package (prices/default-prices.json).
     PRICE_TABLE_PATH: ''

@@ -48,6 +48,8 @@ export const settingsSchema = z
       }),
     /** NCRONTAB schedule of the chargeback rollup timer (%ROLLUP_SCHEDULE%). */
     ROLLUP_SCHEDULE: z.string().default('30 */5 * * * *'),
+    /** NCRONTAB schedule of the weights timer (%WEIGHTS_SCHEDULE%): after the rollup, once an hour. */
+    WEIGHTS_SCHEDULE: z.string().default('0 10 * * * *'),
     /** Minutes after which a ledger entry without diagnostics is final as "no diagnostics". */
     JOIN_GRACE_MINUTES: z.coerce.number().int().positive().default(120),
     /** NCRONTAB schedule of the join timer (the host reads it as %JOIN_SCHEDULE%). */

@@ -17,9 +17,16 @@ export interface AggregateStore {
   listLatencyTiles(day: string, grain: TileGrain, options?: StoreOptions): Promise<LatencyTileDocument[]>;
   /** Start of the latest UTC hour that has a latency tile, of one deployment or any; null when there is none. */
   latestLatencyHour(deployment?: string, options?: StoreOptions): Promise<string | null>;
-  /** The last weights recommendation per deployment (so each run moves at most one step from it). */
-  getWeights(deployment: string, options?: StoreOptions): Promise<StoredWeights | null>;
-  putWeights(weights: StoredWeights, options?: StoreOptions): Promise<void>;
+  /**
+   * The latest weights recommendation stored for `deployment` whose window ends at or before `windowEnd`; null
+   * when there is none. One single-partition query: a deployment's recommendations are its history.
+   */
+  latestWeights(deployment: string, windowEnd: string, options?: StoreOptions): Promise<StoredWeights | null>;
+  /**
+   * Stores a recommendation unless one of the same deployment and window end exists, which then stays as it is
+   * (overlapping timer runs store one). True when this call stored it.
+   */
+  createWeights(weights: StoredWeights, options?: StoreOptions): Promise<boolean>;
   markDirty(hours: readonly string[], options?: StoreOptions): Promise<void>;
   listDirty(options?: StoreOptions): Promise<DirtyWindow[]>;
   /** Removes markers, unless a marker was set again after `markedBefore` (a newer change still needs a rollup). */

@@ -114,35 +114,58 @@ export function poolTiles(tiles: readonly LatencyTile[]): LatencyTile[] {
   return mergeOverTime(tiles, { backend: true, deployment: true }).filter((t) => t.key.deployment !== UNKNOWN_DEPLOYMENT && t.key.backendId !== UNKNOWN_BACKEND);
 }
 
+export type WeightsOptions = StoreOptions & { maxStepPct?: number; minSharePct?: number };
+
+interface DeploymentWeights {
+  readonly recommendation: WeightsRecommendation;
+  /** The recommendation stepped from (the one stored before this window), null for the first. */
+  readonly basedOn: Readonly<Record<string, number>> | null;
+  /** Whether a recommendation for exactly this window is stored already. */
+  readonly stored: boolean;
+}
+
 /**
- * Recommended backend-pool weights per deployment from the latency tiles of [from, to). Pool members are the
- * APIM backends the gateway events name (`gateway.backendId`); tiles of no known backend (`(unknown)`: entries
- * without a backend id, direct calls to an account no gateway request reached) are left out. Each run moves at most one step from the
- * previous recommendation, which is stored per deployment (once per window end, so repeating a request
- * returns the same answer).
+ * Recommended backend-pool weights per deployment from the latency tiles of [from, to), read only. Pool members
+ * are the APIM backends the gateway events name (`gateway.backendId`); tiles of no known backend (`(unknown)`:
+ * entries without a backend id, direct calls to an account no gateway request reached) are left out. Each
+ * recommendation moves at most one step from the latest one stored before the window ends (the weights timer
+ * stores one per window: `storeWeights`); for a window already stored, the answer is the stored one's, so asking
+ * again, or after the timer ran, gives the same weights.
  */
-export async function weightsReport(
-  aggregates: Pick<AggregateStore, 'listLatencyTiles' | 'getWeights' | 'putWeights'>,
-  query: LatencyQuery,
-  options: StoreOptions & { maxStepPct?: number; minSharePct?: number } = {},
-): Promise<WeightsRecommendation[]> {
+export async function weightsReport(aggregates: Pick<AggregateStore, 'listLatencyTiles' | 'latestWeights'>, query: LatencyQuery, options: WeightsOptions = {}): Promise<WeightsRecommendation[]> {
+  return (await deploymentWeights(aggregates, query, options)).map((d) => d.recommendation);
+}
+
+/**
+ * The weights timer: computes the recommendation of each deployment for [from, to) and stores it with its
+ * window end, once (a concurrent run storing the same window leaves the first one). Returns how many it stored.
+ */
+export async function storeWeights(aggregates: Pick<AggregateStore, 'listLatencyTiles' | 'latestWeights' | 'createWeights'>, query: LatencyQuery, options: WeightsOptions = {}): Promise<number> {
+  const windowEnd = query.to.toISOString();
+  let stored = 0;
+  for (const d of await deploymentWeights(aggregates, query, options)) {
+    if (d.stored) continue;
+    const weights = Object.fromEntries(d.recommendation.weights.map((w) => [w.backendId, w.weight]));
+    if (await aggregates.createWeights({ deployment: d.recommendation.deployment, windowEnd, weights, basedOn: d.basedOn }, options)) stored++;
+  }
+  return stored;
+}
+
+async function deploymentWeights(aggregates: Pick<AggregateStore, 'listLatencyTiles' | 'latestWeights'>, query: LatencyQuery, options: WeightsOptions): Promise<DeploymentWeights[]> {
   const tiles = poolTiles(await hourTiles(aggregates, query, options));
   const deployments = [...new Set(tiles.map((t) => t.key.deployment))].sort();
   const windowEnd = query.to.toISOString();
-  const out: WeightsRecommendation[] = [];
+  const out: DeploymentWeights[] = [];
   for (const deployment of deployments) {
     const backends = tiles.filter((t) => t.key.deployment === deployment).map((t) => backendStatsFromTile(t.key.backendId, t));
-    const stored = await aggregates.getWeights(deployment, options);
-    const previous = !stored ? null : stored.windowEnd === windowEnd ? stored.basedOn : stored.weights;
+    const latest = await aggregates.latestWeights(deployment, windowEnd, options);
+    const stored = latest?.windowEnd === windowEnd;
+    const basedOn = !latest ? null : stored ? latest.basedOn : latest.weights;
     const recommendation = recommendWeights(
-      { deployment, backends, previous },
+      { deployment, backends, previous: basedOn },
       { ...(options.maxStepPct !== undefined ? { maxStepPct: options.maxStepPct } : {}), ...(options.minSharePct !== undefined ? { minSharePct: options.minSharePct } : {}) },
     );
-    if (!stored || stored.windowEnd !== windowEnd) {
-      const weights = Object.fromEntries(recommendation.weights.map((w) => [w.backendId, w.weight]));
-      await aggregates.putWeights({ deployment, windowEnd, weights, basedOn: previous ?? null }, options);
-    }
-    out.push(recommendation);
+    out.push({ recommendation, basedOn, stored });
   }
   return out;
 }

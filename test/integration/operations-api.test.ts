@@ -6,12 +6,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FolderArchive } from '../../src/adapters/archive/folder-archive.js';
 import { parseArchiveBlob } from '../../src/adapters/archive/archive-diagnostics-source.js';
+import { createWeightsTimerHandler } from '../../functions/handlers/weights.js';
 import { apimBackendPoolSchema } from '../../src/contracts/apim-backend-pool.js';
 import { BACKENDS } from '../../src/simulator/population.js';
 import { runDemo, type DemoSummary } from '../../src/local/demo.js';
 import type { HttpHost } from '../../src/local/http-host.js';
 import { startLocalApi } from '../../src/local/local-api.js';
 import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
+import { fireTimer } from '../../src/local/timer-runner.js';
 import { demoTokens } from '../../src/local/token-issuer.js';
 import type { LatencyReport } from '../../src/services/latency-report.js';
 
@@ -90,6 +92,22 @@ describe('latency, weights and traffic API on the local stack', () => {
   it('answers the same recommendation when asked again for the same window', async () => {
     const first = await (await get(`weights?${RANGE}`)).text();
     expect(await (await get(`weights?${RANGE}`)).text()).toBe(first);
+  });
+
+  it('stores weights only from the timer, once per window in Cosmos DB, and the API answers them without writing', async () => {
+    const answered = await (await get(`weights?${RANGE}`)).text();
+    const { recommendations } = JSON.parse(answered) as { recommendations: { deployment: string; weights: { backendId: string; weight: number }[] }[] };
+    const windowEnd = '2026-10-16T00:00:00.000Z';
+    for (const rec of recommendations) expect(await stack.stores.aggregates.latestWeights(rec.deployment, windowEnd)).toBeNull();
+    const clock = () => new Date('2026-10-16T00:10:00Z');
+    const timer = createWeightsTimerHandler(() => stack.stores.aggregates, clock);
+    await Promise.all([fireTimer('weights', timer, clock()), fireTimer('weights', timer, clock())]);
+    for (const rec of recommendations) {
+      const stored = await stack.stores.aggregates.latestWeights(rec.deployment, windowEnd);
+      expect(stored).toMatchObject({ windowEnd, weights: Object.fromEntries(rec.weights.map((w) => [w.backendId, w.weight])) });
+      expect(await stack.stores.aggregates.createWeights(stored!)).toBe(false);
+    }
+    expect(await (await get(`weights?${RANGE}`)).text()).toBe(answered);
   });
 
   it('counts bypass traffic by credential and matches the join', async () => {

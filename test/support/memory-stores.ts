@@ -181,13 +181,16 @@ export class MemoryAggregateStore implements AggregateStore {
     return ends.length === 0 ? null : ends.reduce((a, b) => (a > b ? a : b));
   }
 
-  async getWeights(deployment: string): Promise<StoredWeights | null> {
-    const found = this.weights.get(deployment);
+  async latestWeights(deployment: string, windowEnd: string): Promise<StoredWeights | null> {
+    const found = [...this.weights.values()].filter((w) => w.deployment === deployment && w.windowEnd <= windowEnd).sort((a, b) => (a.windowEnd < b.windowEnd ? 1 : -1))[0];
     return found ? clone(found) : null;
   }
 
-  async putWeights(weights: StoredWeights): Promise<void> {
-    this.weights.set(weights.deployment, clone(weights));
+  async createWeights(weights: StoredWeights): Promise<boolean> {
+    const id = `${weights.deployment}|${weights.windowEnd}`;
+    if (this.weights.has(id)) return false;
+    this.weights.set(id, clone(weights));
+    return true;
   }
 
   async markDirty(hours: readonly string[]): Promise<void> {

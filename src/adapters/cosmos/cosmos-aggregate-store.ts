@@ -16,7 +16,10 @@ async function writeAll(what: string, write: () => Promise<{ status: unknown }[]
   if (rejected.length > 0) throw new Error(`aggregate store refused ${rejected.length} ${what} (status ${rejected.map((r) => String(r.status)).join(', ')})`);
 }
 
-/** Tiles and dirty-window markers in the `aggregates` container. */
+/** One partition per deployment: its recommendations, one per window end. */
+const weightsPartition = (deployment: string) => `weights:${deployment}`;
+
+/** Tiles, weights recommendations and dirty-window markers in the `aggregates` container. */
 export class CosmosAggregateStore implements AggregateStore {
   constructor(private readonly container: Container) {}
 
@@ -60,13 +63,28 @@ export class CosmosAggregateStore implements AggregateStore {
     return latest;
   }
 
-  async getWeights(deployment: string, options: StoreOptions = {}): Promise<StoredWeights | null> {
-    const [found] = await queryByIds(this.container, [`weights:${deployment}`], (doc) => storedWeightsSchema.parse(doc), options);
-    return found ?? null;
+  async latestWeights(deployment: string, windowEnd: string, options: StoreOptions = {}): Promise<StoredWeights | null> {
+    const pk = weightsPartition(deployment);
+    const query = {
+      query: 'SELECT TOP 1 * FROM c WHERE c.pk = @pk AND c.windowEnd <= @windowEnd ORDER BY c.windowEnd DESC',
+      parameters: [
+        { name: '@pk', value: pk },
+        { name: '@windowEnd', value: windowEnd },
+      ],
+    };
+    for await (const page of queryPages(this.container, query, (doc) => storedWeightsSchema.parse(doc), { ...options, partitionKey: pk })) if (page[0]) return page[0];
+    return null;
   }
 
-  putWeights(weights: StoredWeights, options?: StoreOptions): Promise<void> {
-    return writeAll('weights', () => bulkUpsert(this.container, [{ ...weights, id: `weights:${weights.deployment}`, pk: 'weights' }], options));
+  async createWeights(weights: StoredWeights, options: StoreOptions = {}): Promise<boolean> {
+    const document = { ...weights, id: `weights:${weights.deployment}:${weights.windowEnd}`, pk: weightsPartition(weights.deployment) };
+    try {
+      await this.container.items.create(document, { abortSignal: options.abortSignal });
+      return true;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 409) return false;
+      throw error;
+    }
   }
 
   markDirty(hours: readonly string[], options?: StoreOptions): Promise<void> {

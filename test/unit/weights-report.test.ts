@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { createWeightsTimerHandler } from '../../functions/handlers/weights.js';
+import { addObservation, emptyTile, observationFromRecord, serializeTile, tileKey } from '../../src/domain/latency-tile.js';
+import { fireTimer } from '../../src/local/timer-runner.js';
+import { storeWeights, weightsReport } from '../../src/services/latency-report.js';
+import { MemoryAggregateStore } from '../support/memory-stores.js';
+
+const DAY = '2026-10-20';
+const WINDOW = { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T06:00:00Z`) };
+
+/** Hour tiles of one deployment behind two backends: `aoai-slow` answers in `slowMs`, `aoai-fast` in 200 ms. */
+async function tiles(aggregates: MemoryAggregateStore, slowMs: number, hours: readonly number[]): Promise<void> {
+  const documents = [];
+  for (const hour of hours) {
+    const time = new Date(Date.parse(`${DAY}T00:00:00Z`) + hour * 3_600_000).toISOString();
+    for (const [backendId, region, ms] of [['aoai-slow', 'japaneast', slowMs], ['aoai-fast', 'swedencentral', 200]] as const) {
+      const tile = emptyTile(tileKey(region, 'gpt-4o', time, 'hour', backendId));
+      for (let i = 0; i < 50; i++) {
+        const observation = observationFromRecord({ time, account: backendId, regionCode: region, modelDeploymentName: 'gpt-4o', status: 200, durationMs: ms + i }, backendId);
+        addObservation(tile, observation!);
+      }
+      documents.push(serializeTile(tile));
+    }
+  }
+  await aggregates.upsertLatencyTiles(documents);
+}
+
+const weightOf = (recommendations: Awaited<ReturnType<typeof weightsReport>>, backendId: string) =>
+  recommendations[0]!.weights.find((w) => w.backendId === backendId)!.weight;
+
+describe('weights recommendations: computed by a timer, only read by the API', () => {
+  it('answers a request without storing anything, and the same answer when asked again', async () => {
+    const aggregates = new MemoryAggregateStore();
+    await tiles(aggregates, 2_000, [0, 1, 2, 3, 4, 5]);
+    const first = await weightsReport(aggregates, WINDOW);
+    expect(aggregates.weights.size).toBe(0);
+    expect(await weightsReport(aggregates, WINDOW)).toEqual(first);
+    expect(weightOf(first, 'aoai-slow')).toBeLessThan(weightOf(first, 'aoai-fast'));
+  });
+
+  it('steps from the latest recommendation the timer stored before the window, and keeps each window in the history', async () => {
+    const earlier = { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T03:00:00Z`) };
+    const later = { from: earlier.to, to: new Date(`${DAY}T06:00:00Z`) };
+    // aoai-slow is slow in the earlier window and the fastest in the later one.
+    const aggregates = new MemoryAggregateStore();
+    await tiles(aggregates, 2_000, [0, 1, 2]);
+    await tiles(aggregates, 50, [3, 4, 5]);
+    expect(await storeWeights(aggregates, earlier)).toBe(1);
+    const stored = (await aggregates.latestWeights('gpt-4o', later.to.toISOString()))!;
+    const withoutHistory = new MemoryAggregateStore();
+    await tiles(withoutHistory, 50, [3, 4, 5]);
+    const unbounded = weightOf(await weightsReport(withoutHistory, later), 'aoai-slow');
+    const stepped = await weightsReport(aggregates, later);
+    const from = stored.weights['aoai-slow']!;
+    expect(weightOf(stepped, 'aoai-slow')).toBeGreaterThan(from);
+    expect(weightOf(stepped, 'aoai-slow')).toBeLessThan(unbounded);
+    expect(await storeWeights(aggregates, later)).toBe(1);
+    expect([...aggregates.weights.values()].map((w) => w.windowEnd).sort()).toEqual([earlier.to.toISOString(), later.to.toISOString()]);
+    // Once the timer stored this window, the API's answer is the one it stored.
+    expect(await weightsReport(aggregates, later)).toEqual(stepped);
+    const latest = (await aggregates.latestWeights('gpt-4o', later.to.toISOString()))!;
+    expect(latest.weights['aoai-slow']).toBe(weightOf(stepped, 'aoai-slow'));
+  });
+
+  it('stores one recommendation per window when two timer runs overlap', async () => {
+    const aggregates = new MemoryAggregateStore();
+    await tiles(aggregates, 2_000, Array.from({ length: 24 }, (_, h) => h));
+    const clock = () => new Date(`${DAY}T23:59:00Z`);
+    const handler = createWeightsTimerHandler(() => aggregates, clock);
+    await Promise.all([fireTimer('weights', handler, clock()), fireTimer('weights', handler, clock())]);
+    expect([...aggregates.weights.values()].map((w) => [w.deployment, w.windowEnd])).toEqual([['gpt-4o', `${DAY}T23:00:00.000Z`]]);
+    expect(await storeWeights(aggregates, { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T23:00:00Z`) })).toBe(0);
+  });
+});
