@@ -72,8 +72,7 @@ export function createTrafficHandler(ports: () => OperationsPorts) {
     const parsed = parse(request);
     if (!parsed.ok) return parsed.response;
     const { query } = parsed;
-    const { ledger, diagnostics } = ports();
-    return { status: 200, jsonBody: await trafficReport(ledger, diagnostics, query) };
+    return { status: 200, jsonBody: await trafficReport(ports().aggregates, query) };
   };
 }
 

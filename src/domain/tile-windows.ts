@@ -20,6 +20,13 @@ export function hoursOfDay(day: string): string[] {
   return Array.from({ length: 24 }, (_, h) => `${day}T${String(h).padStart(2, '0')}`);
 }
 
+/** The UTC days (`YYYY-MM-DD`) that [from, to) touches. */
+export function daysOfRange(range: { from: Date; to: Date }): string[] {
+  const out: string[] = [];
+  for (let t = Date.UTC(range.from.getUTCFullYear(), range.from.getUTCMonth(), range.from.getUTCDate()); t < range.to.getTime(); t += 86_400_000) out.push(new Date(t).toISOString().slice(0, 10));
+  return out;
+}
+
 /** The days (`YYYY-MM-DD`) of a month (`YYYY-MM`). */
 export function daysOfMonth(month: string): string[] {
   const [y, m] = month.split('-').map(Number) as [number, number];

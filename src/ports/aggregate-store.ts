@@ -1,6 +1,7 @@
 import type { ChargebackTile, DirtyWindow } from '../contracts/chargeback-tile.js';
 import type { LatencyTileDocument, TileGrain } from '../contracts/latency-tile-document.js';
 import type { StoredWeights } from '../contracts/stored-weights.js';
+import type { TrafficTile } from '../contracts/traffic-tile.js';
 import type { StoreOptions } from './ledger-store.js';
 
 /** Derived aggregates (tiles) and the windows waiting to be recomputed. */
@@ -15,6 +16,9 @@ export interface AggregateStore {
    * counted twice beside their recomputed successors (mark their hours dirty to rebuild them).
    */
   listLatencyTiles(day: string, grain: TileGrain, options?: StoreOptions): Promise<LatencyTileDocument[]>;
+  upsertTrafficTiles(tiles: readonly TrafficTile[], options?: StoreOptions): Promise<void>;
+  /** Traffic tiles of one UTC day (`YYYY-MM-DD`): one single-partition query. */
+  listTrafficTiles(day: string, options?: StoreOptions): Promise<TrafficTile[]>;
   /** Start of the latest UTC hour that has a latency tile, of one deployment or any; null when there is none. */
   latestLatencyHour(deployment?: string, options?: StoreOptions): Promise<string | null>;
   /**

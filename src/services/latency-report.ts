@@ -3,6 +3,7 @@ import { deserializeTile, percentiles, rollUp, UNKNOWN_BACKEND, UNKNOWN_DEPLOYME
 import { backendStatsFromTile, recommendWeights, type WeightsRecommendation } from '../domain/weights.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { StoreOptions } from '../ports/ledger-store.js';
+import { daysOfRange } from '../domain/tile-windows.js';
 
 export interface LatencyQuery {
   readonly from: Date;
@@ -35,16 +36,10 @@ export interface LatencyReport {
   readonly series: readonly { readonly windowStart: string; readonly region: string; readonly requests: number; readonly p50Ms: number | null; readonly p95Ms: number | null }[];
 }
 
-function days(range: { from: Date; to: Date }): string[] {
-  const out: string[] = [];
-  for (let t = Date.UTC(range.from.getUTCFullYear(), range.from.getUTCMonth(), range.from.getUTCDate()); t < range.to.getTime(); t += 86_400_000) out.push(new Date(t).toISOString().slice(0, 10));
-  return out;
-}
-
 /** Hour tiles of [from, to) (one single-partition query per day), optionally for one deployment. */
 export async function hourTiles(aggregates: Pick<AggregateStore, 'listLatencyTiles'>, query: LatencyQuery, options: StoreOptions = {}): Promise<LatencyTile[]> {
   const tiles: LatencyTile[] = [];
-  for (const day of days(query)) {
+  for (const day of daysOfRange(query)) {
     for (const doc of await aggregates.listLatencyTiles(day, 'hour' satisfies TileGrain, options)) {
       const start = Date.parse(doc.windowStart);
       if (start < query.from.getTime() || start >= query.to.getTime()) continue;

@@ -6,6 +6,7 @@ import { dayOf, daysOfMonth, hoursOfDay, monthOf, tileKey } from '../domain/tile
 import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { buildTiles, deserializeTile, rollUp, serializeTile } from '../domain/latency-tile.js';
+import { trafficTile } from '../domain/traffic.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import type { LedgerStore, StoreOptions } from '../ports/ledger-store.js';
@@ -65,7 +66,7 @@ export async function rollupChargeback(ports: RollupPorts, options: RollupOption
     }
     entries += hourEntries.length;
     hourTiles.push(tile('hour', hour, hourEntries.length, lines.list()));
-    if (ports.diagnostics) await rollupLatencyHour(hourEntries, ports.diagnostics, ports.aggregates, range, options);
+    if (ports.diagnostics) await rollupDiagnosticsHour(hour, hourEntries, ports.diagnostics, ports.aggregates, range, options);
   }
   await ports.aggregates.upsertChargebackTiles(hourTiles, options);
   if (ports.diagnostics) {
@@ -94,18 +95,23 @@ export async function rollupChargeback(ports: RollupPorts, options: RollupOption
   return { hours: hours.length, days: days.length, months: months.length, entries };
 }
 
-/** 5-minute latency tiles of one hour, from its diagnostic records and ledger entries, and the hour's tiles merged from them. */
-async function rollupLatencyHour(
+/**
+ * The tiles of one hour that need its diagnostic records as well as its ledger entries: 5-minute latency tiles
+ * and the hour's tiles merged from them, and the hour's traffic tile.
+ */
+async function rollupDiagnosticsHour(
+  hour: string,
   hourEntries: readonly LedgerEntry[],
   diagnostics: Pick<DiagnosticsStore, 'listRecords'>,
   aggregates: AggregateStore,
   range: { from: Date; to: Date },
-  options: StoreOptions,
+  options: RollupOptions,
 ): Promise<void> {
   const records: StoredDiagnostic[] = [];
   for await (const page of diagnostics.listRecords(range, options)) records.push(...page);
   const fiveMinute = buildTiles({ records, entries: hourEntries }, '5m');
   await aggregates.upsertLatencyTiles([...fiveMinute, ...rollUp(fiveMinute, 'hour')].map(serializeTile), options);
+  await aggregates.upsertTrafficTiles([trafficTile(hour, hourEntries, records, options.identity)], options);
 }
 
 /** Marks every hour of [from, to) dirty, so the next rollup re-rates them (after a price-table change). */

@@ -2,6 +2,7 @@ import type { ChargebackTile, DirtyWindow } from '../../src/contracts/chargeback
 import type { DeadLetter } from '../../src/contracts/dead-letter.js';
 import { LATENCY_TILE_SCHEMA, type LatencyTileDocument, type TileGrain } from '../../src/contracts/latency-tile-document.js';
 import type { StoredWeights } from '../../src/contracts/stored-weights.js';
+import type { TrafficTile } from '../../src/contracts/traffic-tile.js';
 import type { AggregateStore } from '../../src/ports/aggregate-store.js';
 import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
 import type { WatermarkStore } from '../../src/ports/diagnostics-source.js';
@@ -167,6 +168,7 @@ export class MemoryAggregateStore implements AggregateStore {
 
   readonly latency = new Map<string, LatencyTileDocument>();
   readonly weights = new Map<string, StoredWeights>();
+  readonly traffic = new Map<string, TrafficTile>();
 
   async upsertLatencyTiles(tiles: readonly LatencyTileDocument[]): Promise<void> {
     for (const tile of tiles) this.latency.set(tile.id, clone(tile));
@@ -174,6 +176,14 @@ export class MemoryAggregateStore implements AggregateStore {
 
   async listLatencyTiles(day: string, grain: TileGrain): Promise<LatencyTileDocument[]> {
     return [...this.latency.values()].filter((t) => t.pk === `latency:${day}` && t.grain === grain && t.schema === LATENCY_TILE_SCHEMA).map(clone);
+  }
+
+  async upsertTrafficTiles(tiles: readonly TrafficTile[]): Promise<void> {
+    for (const tile of tiles) this.traffic.set(tile.id, clone(tile));
+  }
+
+  async listTrafficTiles(day: string): Promise<TrafficTile[]> {
+    return [...this.traffic.values()].filter((t) => t.pk === `traffic:${day}`).map(clone);
   }
 
   async latestLatencyHour(deployment?: string): Promise<string | null> {

@@ -2,6 +2,8 @@ import type { Container } from '@azure/cosmos';
 import { chargebackTileSchema, dirtyWindowSchema, type ChargebackTile, type DirtyWindow } from '../../contracts/chargeback-tile.js';
 import { LATENCY_TILE_SCHEMA, latencyTileDocumentSchema, type LatencyTileDocument, type TileGrain } from '../../contracts/latency-tile-document.js';
 import { storedWeightsSchema, type StoredWeights } from '../../contracts/stored-weights.js';
+import { TRAFFIC_TILE_SCHEMA, trafficTileSchema, type TrafficTile } from '../../contracts/traffic-tile.js';
+import { trafficPartition } from '../../domain/traffic.js';
 import type { AggregateStore } from '../../ports/aggregate-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
 import { bulkDelete, bulkUpsert } from './bulk-write.js';
@@ -47,6 +49,18 @@ export class CosmosAggregateStore implements AggregateStore {
       ],
     };
     for await (const page of queryPages(this.container, query, (doc) => latencyTileDocumentSchema.parse(doc), { ...options, partitionKey: pk })) tiles.push(...page);
+    return tiles;
+  }
+
+  upsertTrafficTiles(tiles: readonly TrafficTile[], options?: StoreOptions): Promise<void> {
+    return writeAll('traffic tiles', () => bulkUpsert(this.container, tiles, options));
+  }
+
+  async listTrafficTiles(day: string, options: StoreOptions = {}): Promise<TrafficTile[]> {
+    const pk = trafficPartition(day);
+    const query = { query: 'SELECT * FROM c WHERE c.pk = @pk AND c.schema = @schema', parameters: [{ name: '@pk', value: pk }, { name: '@schema', value: TRAFFIC_TILE_SCHEMA }] };
+    const tiles: TrafficTile[] = [];
+    for await (const page of queryPages(this.container, query, (doc) => trafficTileSchema.parse(doc), { ...options, partitionKey: pk })) tiles.push(...page);
     return tiles;
   }
 
