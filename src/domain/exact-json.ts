@@ -34,14 +34,83 @@ export function lineAndColumn(text: string, offset: number): { line: number; col
   return { line, column: end - lineStart + 1 };
 }
 
-/** `JSON.parse`'s message without its own position ("… in JSON at position 42"), and that position. */
+/**
+ * Where `text` stops being JSON: the offset of the first character that cannot continue it (the length, when the
+ * text ends too soon), or -1 when it is valid. `JSON.parse` gives no position for some errors ("Unexpected token").
+ */
+function errorOffset(text: string): number {
+  let i = 0;
+  const fail = (): never => {
+    throw i;
+  };
+  const space = () => {
+    while (i < text.length && (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r')) i++;
+  };
+  const string = () => {
+    i++;
+    while (i < text.length) {
+      const c = text.charCodeAt(i);
+      if (c === 34) return void i++;
+      if (c < 0x20) fail();
+      if (c !== 92) i++;
+      else if (text[i + 1] === 'u' && /^[0-9a-fA-F]{4}$/.test(text.slice(i + 2, i + 6))) i += 6;
+      else if (text[i + 1] !== undefined && '"\\/bfnrt'.includes(text[i + 1]!)) i += 2;
+      else {
+        i++;
+        fail();
+      }
+    }
+    fail();
+  };
+  const value = (): void => {
+    space();
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      i++;
+      space();
+      if (text[i] === close) return void i++;
+      for (;;) {
+        if (c === '{') {
+          space();
+          if (text[i] !== '"') fail();
+          string();
+          space();
+          if (text[i] !== ':') fail();
+          i++;
+        }
+        value();
+        space();
+        if (text[i] === close) return void i++;
+        if (text[i] !== ',') fail();
+        i++;
+      }
+    }
+    if (c === '"') return string();
+    for (const word of ['true', 'false', 'null']) if (text.startsWith(word, i)) return void (i += word.length);
+    NUMBER.lastIndex = i;
+    const number = NUMBER.exec(text);
+    if (!number) fail();
+    i += number![0].length;
+  };
+  try {
+    value();
+    space();
+    return i < text.length ? i : -1;
+  } catch (offset) {
+    if (typeof offset === 'number') return offset;
+    throw offset;
+  }
+}
+
+/** `JSON.parse`'s message, without the position or text snippet it may carry, at the line and column of the error. */
 function explain(error: Error, text: string): JsonTextError {
-  const message = error.message;
-  const at = /\bat position (\d+)/.exec(message);
-  const offset = at ? Number(at[1]) : text.length;
-  const detail = message
-    .replace(/\s*in JSON at position \d+.*$/s, '')
-    .replace(/\s*\(line \d+ column \d+\)\s*$/, '')
+  const at = /\bat position (\d+)/.exec(error.message);
+  const found = errorOffset(text);
+  const offset = found >= 0 ? found : at ? Number(at[1]) : text.length;
+  const detail = error.message
+    .replace(/\s*(?:in JSON )?at position \d+.*$/s, '')
+    .replace(/^(Unexpected token .*?), ".*" is not valid JSON$/s, '$1')
     .replace(/^Unexpected end of JSON input$/, 'the text ends before the JSON value does');
   const { line, column } = lineAndColumn(text, offset);
   return new JsonTextError(line, column, detail);

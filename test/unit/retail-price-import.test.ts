@@ -2,6 +2,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { importRetailPrices, readPriceTable } from '../../src/adapters/files/price-files.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
@@ -25,6 +26,34 @@ describe('JSON text read with numbers as written', () => {
     expect(parseJsonKeepingNumberText('\ufeff{"n": 1}')).toEqual({ n: '1' });
   });
 
+  it('reads what JSON.parse reads, numbers as their text, and refuses what it refuses', () => {
+    /** JSON.parse's value with each number replaced by the text it was read from, checked against that text. */
+    const sameValue = (exact: unknown, plain: unknown): boolean => {
+      if (typeof plain === 'number') return typeof exact === 'string' && Object.is(Number(exact), plain);
+      if (Array.isArray(plain)) return Array.isArray(exact) && exact.length === plain.length && plain.every((v, i) => sameValue(exact[i], v));
+      if (typeof plain === 'object' && plain !== null) {
+        const keys = Object.keys(plain);
+        return typeof exact === 'object' && exact !== null && Object.keys(exact).length === keys.length && keys.every((k) => sameValue((exact as Record<string, unknown>)[k], (plain as Record<string, unknown>)[k]));
+      }
+      return Object.is(exact, plain);
+    };
+    const edited = fc.tuple(fc.json(), fc.nat(), fc.constantFrom('', ',', '}', ']', '"', 'x', '1', '\\', ' ', '\n'));
+    fc.assert(
+      fc.property(edited, fc.boolean(), ([text, at, insert], edit) => {
+        const input = edit ? text.slice(0, at % (text.length + 1)) + insert + text.slice((at % (text.length + 1)) + 1) : text;
+        let plain: unknown;
+        try {
+          plain = JSON.parse(input);
+        } catch {
+          expect(() => parseJsonKeepingNumberText(input)).toThrow(JsonTextError);
+          return;
+        }
+        expect(sameValue(parseJsonKeepingNumberText(input), plain)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('names the line and column of a syntax error', () => {
     const error = (() => {
       try {
@@ -37,6 +66,9 @@ describe('JSON text read with numbers as written', () => {
     expect(error).toBeInstanceOf(JsonTextError);
     expect(error).toMatchObject({ line: 3, column: 13 });
     expect(() => parseJsonKeepingNumberText('{"Items": [')).toThrow(/^line 1, column 12: /);
+    // JSON.parse gives no position for an unexpected token; it is found all the same.
+    expect(() => parseJsonKeepingNumberText('{"Items": [1,\n  x]}')).toThrow(/^line 2, column 3: Unexpected token 'x'$/);
+    expect(() => parseJsonKeepingNumberText('{"a": 1}\n}')).toThrow(/^line 2, column 1: Unexpected non-whitespace character after JSON$/);
   });
 });
 
