@@ -1,6 +1,6 @@
 import { PRICE_CURRENCY, type PriceFile } from '../contracts/price-table.js';
 import type { RetailPriceItem } from '../contracts/retail-prices.js';
-import { picodollarsPerUnit, readMeter, type DeploymentType, type MeterKind } from './retail-price-meters.js';
+import { picodollarsPerUnit, readMeter, type AzureMeter, type DeploymentType, type MeterKind } from './retail-price-meters.js';
 
 /**
  * Azure Retail Prices items → the entries of a price file (see `price-table.ts`). Pure.
@@ -48,6 +48,7 @@ export const CONVERSION_SKIPS = {
   cachedAudio: 'cached audio input (the price file prices cached tokens at cachedInputPer1M, as text)',
   noInput: 'no input or per-image price for its model on its days (a price file entry needs one)',
   duplicate: 'the same price as another item (same model, token kind and day)',
+  endsBeforeStart: 'an effectiveEndDate before its effectiveStartDate',
 } as const;
 
 const FIELDS: Readonly<Record<Exclude<MeterKind, 'cachedAudioInput'>, keyof PriceEntryInput>> = {
@@ -127,7 +128,7 @@ function entriesOf(model: string, intervals: readonly Interval[], used: Set<Inte
  */
 export function retailPricesToEntries(items: readonly LocatedRetailItem[], options: RetailConversionOptions): RetailConversion {
   const skipped = new Map<string, number>();
-  const readable: { located: LocatedRetailItem; meter: NonNullable<ReturnType<typeof readMeter>['meter']> }[] = [];
+  const readable: { located: LocatedRetailItem; meter: AzureMeter }[] = [];
   for (const located of items) {
     const { item, where } = located;
     if (item.currencyCode !== PRICE_CURRENCY) {
@@ -158,13 +159,13 @@ export function retailPricesToEntries(items: readonly LocatedRetailItem[], optio
       const from = utcDay(item.effectiveStartDate);
       const to = item.effectiveEndDate === undefined ? null : ceilingDay(item.effectiveEndDate);
       if (micros === null) count(skipped, CONVERSION_SKIPS.tooFine);
-      else if (to !== null && to <= from) count(skipped, CONVERSION_SKIPS.notYet);
+      else if (to !== null && to <= from) count(skipped, CONVERSION_SKIPS.endsBeforeStart);
       else {
         const list = byModel.get(meter.model) ?? [];
         const twin = list.find((other) => other.kind === meter.kind && other.from === from);
         if (twin && (twin.micros !== micros || twin.to !== to)) {
           throw new Error(
-            `${located.where} (${JSON.stringify(item.meterName)}) and ${twin.source.where} (${JSON.stringify(twin.source.item.meterName)}) both price ${meter.kind} tokens of ${meter.model}, ${options.deploymentType}, from ${from}, differently (${item.retailPrice} and ${twin.source.item.retailPrice} per ${item.unitOfMeasure})`,
+            `${located.where} (${JSON.stringify(item.meterName)}) and ${twin.source.where} (${JSON.stringify(twin.source.item.meterName)}) both price ${meter.kind} tokens of ${meter.model}, ${options.deploymentType}, from ${from}, differently (${item.retailPrice} per ${item.unitOfMeasure} and ${twin.source.item.retailPrice} per ${twin.source.item.unitOfMeasure})`,
           );
         }
         if (twin) count(skipped, CONVERSION_SKIPS.duplicate);

@@ -151,7 +151,7 @@ describe('Azure Retail Prices pages → price file', () => {
     const text = await readFile(PAGES[0]!, 'utf8');
     const twin = text.replace('"meterName": "gpt 4o 0806 cached Inp glbl Tokens"', '"meterName": "gpt-4o-0806-Inp-glbl Tokens"');
     const path = await tempFile('twin.json', twin.replace('"effectiveStartDate": "2024-10-01T00:00:00Z", "meterId": "00c1710c', '"effectiveStartDate": "2024-08-01T00:00:00Z", "meterId": "00c1710c'));
-    await expect(importRetailPrices([path], { asOf: '2025-08-25' })).rejects.toThrow(/twin\.json: Items\[\d+\] .* both price input tokens of gpt-4o-2024-08-06, global, from 2024-08-01, differently \(0\.00125 and 0\.0025 per 1K\)/);
+    await expect(importRetailPrices([path], { asOf: '2025-08-25' })).rejects.toThrow(/twin\.json: Items\[\d+\] .* both price input tokens of gpt-4o-2024-08-06, global, from 2024-08-01, differently \(0\.00125 per 1K and 0\.0025 per 1K\)/);
   });
 });
 

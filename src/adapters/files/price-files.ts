@@ -85,7 +85,7 @@ function today(): string {
   return new Date().toISOString().slice(0, 10);
 }
 
-/** Builds a price file from already-parsed responses; `sources` are the file names, in the order given. */
+/** Builds a price file from parsed responses, each with the path it was read from. */
 function importParsed(responses: readonly { path: string; json: unknown }[], options: RetailImportOptions): RetailImport {
   const items: LocatedRetailItem[] = [];
   let pages = 0;
