@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -8,7 +8,6 @@ import { directoryFromEnvironment, gatewayObjectIds, loadPrices } from '../confi
 import { loadSettings } from '../config/settings.js';
 import type { z } from 'zod';
 import { chargebackQuerySchemaAt, daySchema, lastMonth, operationsQuerySchemaAt, type PeriodSource } from '../contracts/report-query.js';
-import { loadPriceTable } from '../contracts/price-table.js';
 import { GROUP_BY, type ChargebackRow } from '../domain/chargeback.js';
 import { chargebackCsv, chargebackLineRows } from '../domain/chargeback-formats.js';
 import { startLocalApi } from '../local/local-api.js';
@@ -17,6 +16,8 @@ import { analyzeFiles } from '../services/analyze-files.js';
 import { reconcileFiles } from '../services/reconcile-files.js';
 import { describeThresholds, thresholdsReport } from '../domain/reconciliation.js';
 import { directoryCommand } from './commands/directory.js';
+import { describeImport, pricesCommand } from './commands/prices.js';
+import { readPriceTable } from '../adapters/files/price-files.js';
 import { fetchReport } from './report-client.js';
 import { apimServiceNameSchema, toWeightsTable } from '../contracts/apim-backend-pool.js';
 import type { WeightsRecommendation } from '../domain/weights.js';
@@ -276,7 +277,7 @@ export function buildCli(): Command {
     .description('One-shot chargeback and join over files, with no store: the same domain core as the pipeline.')
     .requiredOption('--events <file>', 'gateway events, JSON lines (one Event Hubs body per line)')
     .option('--diagnostics <dir>', 'Azure OpenAI RequestResponse storage archive (folder with insights-logs-requestresponse/…)')
-    .option('--prices <file>', 'price table JSON (default: the shipped table)')
+    .option('--prices <file>', 'price file JSON, or a saved Azure Retail Prices API response (Global prices in effect today) (default: the shipped table)')
     .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter)')
     .option('--gateway-object-ids <ids>', 'comma-separated object ids of the gateway identity (never attributed)')
     .addOption(new Option('--threads <n>', 'threads that read the events file (fewer for files under 64 MiB a thread)').argParser(positiveInt).default(availableParallelism(), 'one per core'))
@@ -284,11 +285,13 @@ export function buildCli(): Command {
     .action(async (opts: { events: string; diagnostics?: string; prices?: string; directory?: string; gatewayObjectIds?: string; threads: number; format: string }) => {
       await checkInput(opts.events, EVENTS_FILE);
       if (opts.diagnostics) await checkInput(opts.diagnostics, DIAGNOSTICS_FOLDER);
-      if (opts.prices) await checkInput(opts.prices, { option: '--prices', kind: 'file', holding: 'price table JSON (as in prices/)' });
+      if (opts.prices) await checkInput(opts.prices, { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response' });
       if (opts.directory) await checkInput(opts.directory, { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)' });
       const progress = createProgress();
       progress.step(`analysing ${opts.events}`);
-      const prices = opts.prices ? loadPriceTable(JSON.parse(await readFile(opts.prices, 'utf8'))) : loadPrices({});
+      const read = opts.prices ? await readPriceTable(opts.prices) : { table: loadPrices({}) };
+      if (read.imported) process.stderr.write(describeImport(read.imported));
+      const prices = read.table;
       const result = await analyzeFiles({
         eventsFile: opts.events,
         ...(opts.diagnostics ? { diagnosticsDir: opts.diagnostics } : {}),
@@ -412,6 +415,7 @@ export function buildCli(): Command {
     return { directory, close: async () => {} };
   });
   program.addCommand(directory.copyInheritedSettings(program));
+  program.addCommand(pricesCommand().copyInheritedSettings(program));
 
   return program;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDecimal, type Micros } from '../domain/money.js';
+import { isRetailPricesResponse } from './retail-prices.js';
 
 /**
  * The price file (`prices/default-prices.json` and any replacement): per-token prices by model name prefix or by
@@ -192,7 +193,9 @@ export const priceFileSchema = z
       error: (issue) =>
         issue.input === undefined
           ? `missing: a price file names its currency ("currency": "${PRICE_CURRENCY}")`
-          : `only ${PRICE_CURRENCY} prices are supported, got ${JSON.stringify(issue.input)?.slice(0, 40)}`,
+          : typeof issue.input === 'string' && issue.input.trim().toUpperCase() === PRICE_CURRENCY
+            ? `write the currency code as "${PRICE_CURRENCY}" exactly, got ${JSON.stringify(issue.input)}`
+            : `only ${PRICE_CURRENCY} prices are supported, got ${JSON.stringify(issue.input)?.slice(0, 40)}`,
     }),
     /** Where the prices come from, and when they were read: optional, kept when given. */
     source: z.string({ error: 'expected a string naming where the prices come from' }).min(1, 'must not be empty').optional(),
@@ -237,6 +240,11 @@ function conflictsAmongValidEntries(json: unknown): Problem[] {
  * decimal "2.1234567" has 7 decimal places…`), including overlapping ranges among the otherwise valid entries.
  */
 export function loadPriceTable(json: unknown): PriceTable {
+  if (isRetailPricesResponse(json)) {
+    throw new Error(
+      'invalid price table: this is an Azure Retail Prices API response ("Items"), not a price file: give it to --prices, or convert it once with `tokenledger prices import --retail FILE --out prices.json`',
+    );
+  }
   const parsed = priceFileSchema.safeParse(json);
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((issue) => `${formatPath(issue.path)}: ${issue.message}`);
