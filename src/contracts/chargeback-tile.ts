@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { IDENTITY_KINDS } from './identity-kind.js';
 
 export const GRAINS = ['hour', 'day', 'month'] as const;
 export type Grain = (typeof GRAINS)[number];
 
 const lineSchema = z.object({
   identity: z.string(),
-  identityKind: z.enum(['user', 'servicePrincipal', 'managedIdentity', 'workloadIdentity', 'apimSubscription', 'unattributed']),
+  identityKind: z.enum(IDENTITY_KINDS),
   model: z.string(),
   deployment: z.string(),
   priceVersion: z.string().nullable(),

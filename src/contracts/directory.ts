@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { IdentityKind } from '../domain/identity.js';
+import type { IdentityKind } from './identity-kind.js';
 
 /**
  * One row of the identity directory: who a report key is (display name), and whom to charge (team, cost center).

@@ -22,7 +22,7 @@ import {
   type GatewayEventV1,
   type Usage,
 } from './gateway-event.js';
-import { isCanonicalInstant } from '../domain/utc-instant.js';
+import { isCanonicalInstant } from './utc-instant.js';
 
 type Fields = Record<string, unknown>;
 

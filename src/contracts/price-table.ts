@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDecimal, type Micros } from '../domain/money.js';
+import { parseDecimal, type Micros } from './decimal-amount.js';
 import { isRetailPricesResponse } from './retail-prices.js';
 
 /**

@@ -1,5 +1,20 @@
 import { z } from 'zod';
-import type { LlmUsageRow, MetricTokens } from '../domain/reconciliation.js';
+/** One request's tokens in APIM's LLM log, as reconciliation compares them with the ledger. */
+export interface LlmUsageRow {
+  readonly gatewayRequestId: string;
+  readonly time: string;
+  readonly deployment: string;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+/** Azure Monitor's token metrics of one hour and deployment. */
+export interface MetricTokens {
+  readonly hour: string;
+  readonly deployment: string;
+  readonly promptTokens: number;
+  readonly generatedTokens: number;
+}
 
 /** How exports write "no value": JSON null, an empty CSV cell, or the az CLI's `str(None)`. */
 const noValue = (value: unknown) => (value === null || value === undefined || value === '' || value === 'None' ? null : value);

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { CHECKS } from '../domain/reconciliation.js';
+/** The reconciliation checks, each graded per hour × deployment. */
+export const CHECKS = ['requests', 'bypass', 'llm-tokens', 'metrics-tokens'] as const;
+export type CheckName = (typeof CHECKS)[number];
 
 /** A stored reconciliation result (see src/domain/reconciliation.ts for what each check compares). */
 export const checkResultSchema = z.object({

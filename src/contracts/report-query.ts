@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { GROUP_BY } from '../domain/chargeback.js';
+/** How a chargeback report groups its rows. */
+export const GROUP_BY = ['identity', 'team', 'costCenter', 'model', 'deployment'] as const;
+export type GroupBy = (typeof GROUP_BY)[number];
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;

@@ -3,6 +3,8 @@ import type { LedgerEntry, TokenSource } from '../contracts/ledger-entry.js';
 import { resolveIdentity, type IdentityKind, type IdentityOptions } from './identity.js';
 import { allocateRounded, formatPicodollars, type Picodollars } from './money.js';
 import { priceCovers, RequestPricer, utcDayOf, type PriceMatch, type PriceMatcher } from './price-matching.js';
+export { GROUP_BY, type GroupBy } from '../contracts/report-query.js';
+import type { GroupBy } from '../contracts/report-query.js';
 
 /**
  * Chargeback lines: token use and exact cost per (identity, model, deployment, price version). Lines are the
@@ -258,9 +260,6 @@ export class ChargebackLines {
     return line;
   }
 }
-
-export const GROUP_BY = ['identity', 'team', 'costCenter', 'model', 'deployment'] as const;
-export type GroupBy = (typeof GROUP_BY)[number];
 
 export interface ChargebackRow {
   /** The group's key: an identity, a team, a cost center, a model or a deployment. */

@@ -1,12 +1,8 @@
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 
-export type IdentityKind =
-  | 'user'
-  | 'servicePrincipal'
-  | 'managedIdentity'
-  | 'workloadIdentity'
-  | 'apimSubscription'
-  | 'unattributed';
+import type { IdentityKind } from '../contracts/identity-kind.js';
+
+export type { IdentityKind } from '../contracts/identity-kind.js';
 
 export interface ResolvedIdentity {
   /** The report key: an object id, an application id, an APIM subscription id, or `unattributed`. */

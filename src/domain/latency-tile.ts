@@ -11,7 +11,7 @@ import {
 } from '../contracts/latency-tile-document.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { stableId } from './stable-id.js';
-import { parseInstant } from './utc-instant.js';
+import { parseInstant } from '../contracts/utc-instant.js';
 
 /**
  * Latency tiles: per region code, APIM backend, deployment and time window, the request counts and four

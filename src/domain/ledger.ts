@@ -1,6 +1,6 @@
 import { LEDGER_ENTRY_SCHEMA, type LedgerEntry } from '../contracts/ledger-entry.js';
 import type { EventSource } from '../contracts/adapted-event.js';
-import { isCanonicalInstant } from './utc-instant.js';
+import { isCanonicalInstant } from '../contracts/utc-instant.js';
 import type { NormalizedEvent } from './event-normalization.js';
 import { regionCode } from './regions.js';
 import { stableId } from './stable-id.js';

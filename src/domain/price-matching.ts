@@ -1,6 +1,6 @@
 import type { PriceEntry, PriceTable, ProvisionedEntry } from '../contracts/price-table.js';
 import { apportion, costPicodollars, microsToPicodollars, type Micros, type Picodollars } from './money.js';
-import { parseInstant } from './utc-instant.js';
+import { parseInstant } from '../contracts/utc-instant.js';
 
 /**
  * Which price applies to a request, and what the request costs. Pure and synchronous; built once per price table

@@ -1,6 +1,10 @@
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { joinKey } from './join.js';
+export { CHECKS, type CheckName } from '../contracts/reconciliation-result.js';
+import type { CheckName } from '../contracts/reconciliation-result.js';
+import type { LlmUsageRow, MetricTokens } from '../contracts/reconciliation-inputs.js';
+export type { LlmUsageRow, MetricTokens } from '../contracts/reconciliation-inputs.js';
 
 /**
  * Reconciliation: the ledger against Azure's own records, per UTC hour × deployment.
@@ -15,8 +19,6 @@ import { joinKey } from './join.js';
  * tolerance and a percentage, and the percentage is taken of at least `minCount` (one missing record in a
  * 5-request hour is not "20 %"). See `Thresholds` and `describeThresholds`.
  */
-export const CHECKS = ['requests', 'bypass', 'llm-tokens', 'metrics-tokens'] as const;
-export type CheckName = (typeof CHECKS)[number];
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
 export interface CheckResult {
@@ -96,21 +98,6 @@ export function describeThresholds(thresholds: Readonly<Record<GradedCheck, Thre
     'llm-tokens': `|ledger - APIM LLM log| tokens: ${band(thresholds['llm-tokens'], 'tokens', 'LLM log tokens')}`,
     'metrics-tokens': `|ledger - Azure Monitor| tokens: ${band(thresholds['metrics-tokens'], 'tokens', 'metric tokens')}`,
   };
-}
-
-export interface LlmUsageRow {
-  readonly gatewayRequestId: string;
-  readonly time: string;
-  readonly deployment: string;
-  readonly promptTokens: number;
-  readonly completionTokens: number;
-}
-
-export interface MetricTokens {
-  readonly hour: string;
-  readonly deployment: string;
-  readonly promptTokens: number;
-  readonly generatedTokens: number;
 }
 
 export interface ReconciliationInput {

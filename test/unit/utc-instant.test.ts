@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { isCanonicalInstant, parseInstant } from '../../src/domain/utc-instant.js';
+import { isCanonicalInstant, parseInstant } from '../../src/contracts/utc-instant.js';
 import { canonicalShapedInstant, instantLikeText } from '../support/gateway-event-arbitraries.js';
 
 const YEAR_0 = Date.parse('0000-01-01T00:00:00.000Z');
