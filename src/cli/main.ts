@@ -336,7 +336,7 @@ export function buildCli(): Command {
     .requiredOption('--cost-export <file>', "Cost Management export 'Cost and usage details (FOCUS)', CSV")
     .requiredOption('--events <file>', 'gateway events, JSON lines (one Event Hubs body per line)')
     .requiredOption('--diagnostics <dir>', 'Azure OpenAI RequestResponse storage archive (folder with insights-logs-requestresponse/…)')
-    .option('--prices <file>', 'price file JSON, or a saved Azure Retail Prices API response (checked only; costs come from the export)')
+    .option('--prices <file>', 'price file JSON whose provisioned entries name the PTU deployments (costs come from the export)')
     .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter)')
     .option('--gateway-object-ids <ids>', 'comma-separated object ids of the gateway identity (never attributed)')
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'focus']).default('json'))
@@ -346,14 +346,15 @@ export function buildCli(): Command {
       await checkInput(opts.diagnostics, DIAGNOSTICS_FOLDER);
       if (opts.prices) {
         await checkInput(opts.prices, { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response' });
-        await readPriceTable(opts.prices);
       }
+      const prices = opts.prices ? (await readPriceTable(opts.prices)).table : undefined;
       if (opts.directory) await checkInput(opts.directory, { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)' });
       const result = await allocateFiles({
         costExportFile: opts.costExport,
         eventsFile: opts.events,
         diagnosticsDir: opts.diagnostics,
         ...(opts.directory ? { directoryCsv: opts.directory } : {}),
+        ...(prices ? { prices } : {}),
         identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
       });
       if (opts.format === 'focus') return void process.stdout.write(allocationFocus(result.allocations, result.directory));

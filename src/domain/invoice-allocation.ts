@@ -54,6 +54,8 @@ export interface AllocationUsage {
   readonly resourceId: string;
   readonly model: string;
   readonly tokens: Readonly<Partial<Record<MeterKind, bigint>>>;
+  /** True when the price file names the request's deployment as provisioned (PTU) at its time. */
+  readonly provisioned?: boolean;
 }
 
 /** A diagnostic record with no gateway request: a call that bypassed the gateway. */
@@ -152,16 +154,18 @@ function weightsOf(row: AllocationCostRow, usage: readonly AllocationUsage[], by
   };
   const resource = resourceKey(row.resourceId);
   const meter = row.meter;
+  const onRow = usage.filter((use) => resourceKey(use.resourceId) === resource && inPeriod(use.time, row));
+  // Known provisioned deployments (from the price file) say which requests a provisioned row billed; without them,
+  // the requests to models that no token meter of this resource bills in the period.
+  const knownProvisioned = onRow.some((use) => use.provisioned === true);
   let seen = 0n;
-  for (const use of usage) {
-    if (resourceKey(use.resourceId) !== resource || !inPeriod(use.time, row)) continue;
+  for (const use of onRow) {
     let tokens: bigint;
     if (meter.type === 'tokens') {
-      if (!modelsMatch(meter.model, use.model)) continue;
+      if (use.provisioned === true || !modelsMatch(meter.model, use.model)) continue;
       tokens = use.tokens[meter.kind] ?? 0n;
     } else {
-      // A provisioned deployment's usage: requests to models that no token meter of this resource bills.
-      if (claimedModels.some((model) => modelsMatch(model, use.model))) continue;
+      if (knownProvisioned ? use.provisioned !== true : claimedModels.some((model) => modelsMatch(model, use.model))) continue;
       tokens = sumTokens(use.tokens);
     }
     seen += tokens;
@@ -179,7 +183,8 @@ function weightsOf(row: AllocationCostRow, usage: readonly AllocationUsage[], by
  * Allocates every row over the usage on its resource in its charge period. A token meter's row goes by the tokens of
  * its kind on requests to its model (deployment type is not on the requests: rows of one model and kind under two
  * deployment types are each split by the same usage). A provisioned (PTU or reservation) row goes by all tokens of
- * requests to models no token meter of the resource bills in that period. Tokens Azure billed beyond what requests
+ * requests to the provisioned deployments the price file names, else of requests to models no token meter of the
+ * resource bills in that period; requests to a provisioned deployment never count on a token meter's row. Tokens Azure billed beyond what requests
  * account for (ConsumedQuantity) are unallocated. The result depends on neither row nor usage order.
  */
 export function allocateInvoice(rows: readonly AllocationCostRow[], usage: readonly AllocationUsage[], bypass: readonly BypassCall[] = []): RowAllocation[] {

@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { readFocusExport } from '../adapters/files/focus-cost-export.js';
 import type { DirectoryRow } from '../contracts/directory.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import type { PriceTable } from '../contracts/price-table.js';
+import { PriceMatcher } from '../domain/price-matching.js';
 import { isPerCallRequest, pricingModelOf } from '../domain/chargeback.js';
 import { parseDirectoryCsv } from '../domain/directory-csv.js';
 import { allocationRowOf } from '../domain/focus-cost-rows.js';
@@ -17,6 +19,8 @@ export interface AllocateInput {
   readonly diagnosticsDir: string;
   readonly directoryCsv?: string;
   readonly identity?: IdentityOptions;
+  /** A price table whose `provisioned` entries name the PTU deployments; their requests share provisioned rows. */
+  readonly prices?: PriceTable;
 }
 
 export interface AllocateResult {
@@ -56,6 +60,7 @@ export async function allocateFiles(input: AllocateInput): Promise<AllocateResul
   const { records } = await readArchiveFolder(input.diagnosticsDir);
   const byKey = recordsByCorrelationId(records);
   const joined = joinAll(entries.values(), byKey.values());
+  const matcher = input.prices ? new PriceMatcher(input.prices) : null;
   const usage: AllocationUsage[] = [];
   let unplacedRequests = 0;
   for (const entry of joined.entries) {
@@ -67,7 +72,7 @@ export async function allocateFiles(input: AllocateInput): Promise<AllocateResul
     }
     const model = pricingModelOf(entry);
     const identity = resolveIdentity(entry, input.identity);
-    usage.push({ identity: identity.key, attributed: identity.kind !== 'unattributed', time: entry.time, resourceId: record.resourceId, model: model ?? '', tokens: tokensByKind(entry, model) });
+    usage.push({ identity: identity.key, attributed: identity.kind !== 'unattributed', time: entry.time, resourceId: record.resourceId, model: model ?? '', tokens: tokensByKind(entry, model), provisioned: matcher?.provisionedFor(entry) != null });
   }
   const bypass: BypassCall[] = joined.bypass.map((r) => ({ time: r.time, resourceId: r.resourceId }));
   const rows = costExport.rows.map(allocationRowOf);

@@ -86,6 +86,31 @@ describe('tokenledger allocate', () => {
     expect(JSON.parse(credit[0]![column('Tags')]!)).toHaveProperty('identity');
   });
 
+  it('with --prices, shares a provisioned row among the requests of the deployments the price file names provisioned', async () => {
+    const prices = JSON.parse(await readFile(new URL('../../prices/default-prices.json', import.meta.url), 'utf8')) as { provisioned: unknown[] };
+    prices.provisioned = [{ deployment: 'gpt-4o-mini', monthlyCost: '2000', from: '2026-11-01' }];
+    await writeFile(join(dir, 'prices.json'), JSON.stringify(prices));
+    const ptu = { ResourceId: ACCOUNT('contoso-aoai-eastus'), SkuMeter: 'Provisioned Managed Global Unit', x_SkuMeterName: 'Provisioned Managed Global Unit', BilledCost: '24.00', EffectiveCost: '24.00', ConsumedQuantity: '24', ConsumedUnit: '1/Hour' };
+    await writeFile(join(dir, 'ptu.csv'), await costExport([ptu, rows[0]!]));
+    const args = ['allocate', '--cost-export', join(dir, 'ptu.csv'), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics')];
+    const withPrices = (JSON.parse((await cli(...args, '--prices', join(dir, 'prices.json'))).stdout) as { allocations: Allocation[] }).allocations;
+    const without = (JSON.parse((await cli(...args)).stdout) as { allocations: Allocation[] }).allocations;
+    const provisioned = (list: Allocation[]) => list.filter((a) => a.meter === ptu.SkuMeter);
+    expect(sumUnits(provisioned(withPrices).map((a) => a.billedCost))).toBe(2400n);
+    expect(provisioned(withPrices).some((a) => a.identity !== 'unallocated')).toBe(true);
+    const tokens = (list: Allocation[]) => list.reduce((sum, a) => sum + a.tokens, 0);
+    // Without --prices the row goes by every model no token row bills (gpt-4o-mini, o3-mini, gpt-4.1, embeddings);
+    // with it, by the gpt-4o-mini deployment alone.
+    expect(tokens(provisioned(withPrices))).toBeGreaterThan(0);
+    expect(tokens(provisioned(withPrices))).toBeLessThan(tokens(provisioned(without)));
+    const identitiesWithout = new Set(provisioned(without).map((a) => a.identity));
+    expect(provisioned(withPrices).every((a) => identitiesWithout.has(a.identity))).toBe(true);
+    // The gpt-4o token row is the same either way: no gpt-4o deployment is provisioned.
+    const inputRow = (list: Allocation[]) => list.filter((a) => a.meter === rows[0]!.SkuMeter);
+    expect(inputRow(withPrices)).toEqual(inputRow(without));
+    expect(tokens(inputRow(withPrices))).toBeGreaterThan(0);
+  });
+
   it('writes CSV lines and names a missing cost export', async () => {
     const { stdout } = await cli('allocate', '--cost-export', join(dir, 'cost.csv'), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'), '--format', 'csv');
     expect(stdout.split('\r\n')[0]).toBe('identity,team,costCenter,resourceId,meter,chargePeriodStart,billedCost,effectiveCost,tokens,reason');

@@ -127,6 +127,18 @@ describe('allocateInvoice', () => {
     expect(parts(idle!)).toEqual([[UNALLOCATED, '24', '0', 0n, UNALLOCATED_REASONS.noProvisionedUsage]]);
   });
 
+  it('allocates a provisioned row by the deployments the price file names provisioned, and keeps them off token rows', () => {
+    const ptu = costRow({ meterName: 'Provisioned Managed Global Unit', meter: { type: 'provisioned' }, billedCost: '10', effectiveCost: '10' });
+    const usage = [
+      use('alice', { input: 100n }), // gpt-4.1 on a standard deployment
+      use('bob', { input: 300n }, { provisioned: true }), // gpt-4.1 on the PTU deployment
+      use('carol', { output: 100n }, { provisioned: true }),
+    ];
+    const [provisioned, tokens] = allocateInvoice([ptu, costRow()], usage);
+    expect(parts(provisioned!)).toEqual([['bob', '8', '8', 300n, null], ['carol', '2', '2', 100n, null]]);
+    expect(parts(tokens!)).toEqual([['alice', '1.00', '1.00', 100n, null]]);
+  });
+
   it('leaves a meter it cannot read unallocated with the reader’s reason', () => {
     const [allocation] = allocateInvoice([costRow({ meter: { type: 'unreadable', reason: 'meter not allocated: a Batch API price' }, billedCost: '0.5' })], [use('alice', { input: 1n })]);
     expect(parts(allocation!)).toEqual([[UNALLOCATED, '0.5', '1.00', 0n, 'meter not allocated: a Batch API price']]);
