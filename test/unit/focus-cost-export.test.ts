@@ -37,6 +37,16 @@ describe('FOCUS cost export reader', () => {
     expect(rows[5]!.billedCost).toBe('-0.0100');
   });
 
+  it('reads a FOCUS 1.0 export: x_InvoiceId, x_SkuMeterName and dates without seconds', async () => {
+    const { rows, columns } = await readFocusExport(new URL('../fixtures/cost-exports/focus-1.0-azure-openai.csv', import.meta.url).pathname);
+    expect(columns).toHaveLength(96);
+    expect(columns).not.toContain('SkuMeter');
+    const read = rows.map(allocationRowOf);
+    expect(read[0]).toMatchObject({ invoiceId: 'E0600FGHIJ', meterName: 'gpt 4o 0806 Inp glbl Tokens', chargePeriodStart: '2024-11-20T00:00Z', currency: 'EUR', billedTokens: 50_000n, meter: { type: 'tokens', model: 'gpt-4o-2024-08-06', kind: 'input' } });
+    expect(read[1]).toMatchObject({ billedCost: '0.188240', meter: { kind: 'output' } });
+    expect(read[2]).toBeNull();
+  });
+
   it('parses RFC 4180: CRLF or LF, a byte order mark, empty fields, a quoted field at the end', () => {
     expect(parseCsv('\ufeffa,b,c\r\n1,,"x ""y"""\n"2\r\n3",4,\n').map((r) => r.fields)).toEqual([['a', 'b', 'c'], ['1', '', 'x "y"'], ['2\r\n3', '4', '']]);
     expect(() => parseCsv('a,"b\n1,2')).toThrow(/line 1: a quoted field is not closed/);
