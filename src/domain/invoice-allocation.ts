@@ -120,11 +120,6 @@ export function modelsMatch(meterModel: string, usageModel: string): boolean {
   return meter.base === usage.base && (meter.version === null || usage.version === null || meter.version === usage.version);
 }
 
-function inPeriod(time: string, row: AllocationCostRow): boolean {
-  const at = Date.parse(time);
-  return at >= Date.parse(row.chargePeriodStart) && at < Date.parse(row.chargePeriodEnd);
-}
-
 const sumTokens = (tokens: AllocationUsage['tokens']): bigint => Object.values(tokens).reduce((sum, n) => sum + (n ?? 0n), 0n);
 
 interface Weight {
@@ -142,8 +137,38 @@ function split(amountText: string, weights: readonly Weight[]): string[] {
   return apportion(units, weights.map((w) => w.tokens)).map((part) => formatAmount(part, scale));
 }
 
+/** Items of one resource, sorted by time, so a charge period's items are found by two binary searches. */
+class ByResource<T extends { readonly resourceId: string; readonly time: string }> {
+  private readonly lists = new Map<string, { at: number; item: T }[]>();
+
+  constructor(items: readonly T[]) {
+    for (const item of items) {
+      const key = resourceKey(item.resourceId);
+      const list = this.lists.get(key) ?? [];
+      list.push({ at: Date.parse(item.time), item });
+      this.lists.set(key, list);
+    }
+    for (const list of this.lists.values()) list.sort((a, b) => a.at - b.at);
+  }
+
+  /** The items of the row's resource in `[ChargePeriodStart, ChargePeriodEnd)`. */
+  inPeriod(row: AllocationCostRow): T[] {
+    const list = this.lists.get(resourceKey(row.resourceId)) ?? [];
+    const first = (at: number) => {
+      let [lo, hi] = [0, list.length];
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (list[mid]!.at < at) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    return list.slice(first(Date.parse(row.chargePeriodStart)), first(Date.parse(row.chargePeriodEnd))).map((entry) => entry.item);
+  }
+}
+
 /** The usage a row bills, as weights per identity and per unallocated reason. */
-function weightsOf(row: AllocationCostRow, usage: readonly AllocationUsage[], bypass: readonly BypassCall[], claimedModels: readonly string[]): Weight[] {
+function weightsOf(row: AllocationCostRow, usage: ByResource<AllocationUsage>, bypass: ByResource<BypassCall>, claimedModels: readonly string[]): Weight[] {
   const byKey = new Map<string, Weight>();
   const add = (identity: string, reason: string | null, tokens: bigint) => {
     if (tokens <= 0n) return;
@@ -152,9 +177,8 @@ function weightsOf(row: AllocationCostRow, usage: readonly AllocationUsage[], by
     if (weight) weight.tokens += tokens;
     else byKey.set(key, { identity, reason, tokens });
   };
-  const resource = resourceKey(row.resourceId);
   const meter = row.meter;
-  const onRow = usage.filter((use) => resourceKey(use.resourceId) === resource && inPeriod(use.time, row));
+  const onRow = usage.inPeriod(row);
   // Known provisioned deployments (from the price file) say which requests a provisioned row billed; without them,
   // the requests to models that no token meter of this resource bills in the period.
   const knownProvisioned = onRow.some((use) => use.provisioned === true);
@@ -173,7 +197,7 @@ function weightsOf(row: AllocationCostRow, usage: readonly AllocationUsage[], by
     else add(UNALLOCATED, UNALLOCATED_REASONS.unattributed, tokens);
   }
   if (meter.type === 'tokens' && row.billedTokens !== null && row.billedTokens > seen) {
-    const bypassed = bypass.some((call) => resourceKey(call.resourceId) === resource && inPeriod(call.time, row));
+    const bypassed = bypass.inPeriod(row).length > 0;
     add(UNALLOCATED, bypassed ? UNALLOCATED_REASONS.notSeenBypass : UNALLOCATED_REASONS.notSeen, row.billedTokens - seen);
   }
   return [...byKey.values()].sort((a, b) => (partKey(a) < partKey(b) ? -1 : partKey(a) > partKey(b) ? 1 : 0));
@@ -188,6 +212,8 @@ function weightsOf(row: AllocationCostRow, usage: readonly AllocationUsage[], by
  * account for (ConsumedQuantity) are unallocated. The result depends on neither row nor usage order.
  */
 export function allocateInvoice(rows: readonly AllocationCostRow[], usage: readonly AllocationUsage[], bypass: readonly BypassCall[] = []): RowAllocation[] {
+  const usageIndex = new ByResource(usage);
+  const bypassIndex = new ByResource(bypass);
   const claimed = new Map<string, string[]>();
   for (const row of rows) {
     if (row.meter.type !== 'tokens') continue;
@@ -198,7 +224,7 @@ export function allocateInvoice(rows: readonly AllocationCostRow[], usage: reado
     let weights: Weight[];
     if (row.meter.type === 'unreadable') weights = [{ identity: UNALLOCATED, reason: row.meter.reason, tokens: 1n }];
     else {
-      weights = weightsOf(row, usage, bypass, claimed.get(`${resourceKey(row.resourceId)}\u0000${row.chargePeriodStart}`) ?? []);
+      weights = weightsOf(row, usageIndex, bypassIndex, claimed.get(`${resourceKey(row.resourceId)}\u0000${row.chargePeriodStart}`) ?? []);
       if (weights.length === 0) {
         const reason = row.meter.type === 'provisioned' ? UNALLOCATED_REASONS.noProvisionedUsage : UNALLOCATED_REASONS.noUsage;
         weights = [{ identity: UNALLOCATED, reason, tokens: 0n }];
