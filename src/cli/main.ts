@@ -13,6 +13,8 @@ import { chargebackCsv, chargebackLineRows } from '../domain/chargeback-formats.
 import { startLocalApi } from '../local/local-api.js';
 import { demoTokens } from '../local/token-issuer.js';
 import { analyzeFiles } from '../services/analyze-files.js';
+import { allocateFiles } from '../services/allocate-files.js';
+import { allocationCsv, allocationFocus, allocationLines, allocationTotals } from '../domain/allocation-formats.js';
 import { reconcileFiles } from '../services/reconcile-files.js';
 import { describeThresholds, thresholdsReport } from '../domain/reconciliation.js';
 import { directoryCommand } from './commands/directory.js';
@@ -326,6 +328,39 @@ export function buildCli(): Command {
         process.stdout.write(costTable(result.report.rows, 'identity', t) + '\n');
         process.stdout.write(`\njoin: ${result.join.matched} matched, ${result.join.noDiagnostics} without diagnostics, ${result.join.bypass} bypass; ${result.deadLetters} dead letters\n`);
       }
+    });
+
+  program
+    .command('allocate')
+    .description("Allocates Azure's own bill (a Cost Management 'Cost and usage details (FOCUS)' CSV export) to identities, to the cent.")
+    .requiredOption('--cost-export <file>', "Cost Management export 'Cost and usage details (FOCUS)', CSV")
+    .requiredOption('--events <file>', 'gateway events, JSON lines (one Event Hubs body per line)')
+    .requiredOption('--diagnostics <dir>', 'Azure OpenAI RequestResponse storage archive (folder with insights-logs-requestresponse/…)')
+    .option('--prices <file>', 'price file JSON whose provisioned entries name the PTU deployments (costs come from the export)')
+    .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter)')
+    .option('--gateway-object-ids <ids>', 'comma-separated object ids of the gateway identity (never attributed)')
+    .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'focus']).default('json'))
+    .action(async (opts: { costExport: string; events: string; diagnostics: string; prices?: string; directory?: string; gatewayObjectIds?: string; format: string }) => {
+      await checkInput(opts.costExport, { option: '--cost-export', kind: 'file', holding: "a Cost Management 'Cost and usage details (FOCUS)' CSV export" });
+      await checkInput(opts.events, EVENTS_FILE);
+      await checkInput(opts.diagnostics, DIAGNOSTICS_FOLDER);
+      if (opts.prices) {
+        await checkInput(opts.prices, { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response' });
+      }
+      const prices = opts.prices ? (await readPriceTable(opts.prices)).table : undefined;
+      if (opts.directory) await checkInput(opts.directory, { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)' });
+      const result = await allocateFiles({
+        costExportFile: opts.costExport,
+        eventsFile: opts.events,
+        diagnosticsDir: opts.diagnostics,
+        ...(opts.directory ? { directoryCsv: opts.directory } : {}),
+        ...(prices ? { prices } : {}),
+        identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
+      });
+      if (opts.format === 'focus') return void process.stdout.write(allocationFocus(result.allocations, result.directory));
+      const lines = allocationLines(result.allocations, result.directory);
+      if (opts.format === 'csv') return void process.stdout.write(allocationCsv(lines));
+      process.stdout.write(JSON.stringify({ allocations: lines, totals: allocationTotals(result.allocations, result) }, null, 2) + '\n');
     });
 
   const report = program.command('report').description('Reports from the TokenLedger HTTP API (Entra ID bearer token).');

@@ -11,7 +11,7 @@ const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: new URL('../..', import.meta.url).pathname });
 
 describe('tokenledger CLI', () => {
-  it.each(['tokenledger', 'simulate', 'demo', 'analyze', 'report', 'weights', 'directory', 'prices'])('prints help for %s', async (command) => {
+  it.each(['tokenledger', 'simulate', 'demo', 'analyze', 'allocate', 'report', 'weights', 'directory', 'prices'])('prints help for %s', async (command) => {
     const { stdout } = await cli(...(command === 'tokenledger' ? [] : [command]), '--help');
     expect(stdout).toMatch(/^Usage: tokenledger/);
   });

@@ -1,0 +1,94 @@
+import { readFile } from 'node:fs/promises';
+import { readFocusExport } from '../adapters/files/focus-cost-export.js';
+import type { DirectoryRow } from '../contracts/directory.js';
+import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import type { PriceTable } from '../contracts/price-table.js';
+import { PriceMatcher } from '../domain/price-matching.js';
+import { isPerCallRequest, pricingModelOf } from '../domain/chargeback.js';
+import { parseDirectoryCsv } from '../domain/directory-csv.js';
+import { allocationRowOf } from '../domain/focus-cost-rows.js';
+import { resolveIdentity, type IdentityOptions } from '../domain/identity.js';
+import { allocateInvoice, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
+import { joinAll, joinKey, recordsByCorrelationId } from '../domain/join.js';
+import type { MeterKind } from '../domain/retail-price-meters.js';
+import { readArchiveFolder, readEventsFile } from './analyze-files.js';
+
+export interface AllocateInput {
+  readonly costExportFile: string;
+  readonly eventsFile: string;
+  readonly diagnosticsDir: string;
+  readonly directoryCsv?: string;
+  readonly identity?: IdentityOptions;
+  /** A price table whose `provisioned` entries name the PTU deployments; their requests share provisioned rows. */
+  readonly prices?: PriceTable;
+}
+
+export interface AllocateResult {
+  readonly allocations: readonly RowAllocation[];
+  readonly directory: ReadonlyMap<string, DirectoryRow>;
+  /** Cost rows of other services, not allocated. */
+  readonly skippedRows: number;
+  /** Gateway requests with no diagnostic record: their resource is unknown, so no cost row can be theirs. */
+  readonly unplacedRequests: number;
+  readonly bypassCalls: number;
+  readonly deadLetters: number;
+}
+
+/** A request's tokens by meter kind. Audio tokens are part of prompt and completion tokens; the rest is text. */
+export function tokensByKind(entry: LedgerEntry, model: string | null): Partial<Record<MeterKind, bigint>> {
+  const t = entry.tokens;
+  const audioInput = t.audioPromptTokens ?? 0;
+  const audioOutput = t.audioCompletionTokens ?? 0;
+  return {
+    input: BigInt(Math.max(0, t.promptTokens - t.cachedTokens - audioInput)),
+    cachedInput: BigInt(t.cachedTokens),
+    output: BigInt(Math.max(0, t.completionTokens - audioOutput)),
+    audioInput: BigInt(audioInput),
+    audioOutput: BigInt(audioOutput),
+    perImage: isPerCallRequest(entry, model) ? 1n : 0n,
+  };
+}
+
+/**
+ * Allocates the Azure OpenAI rows of a cost export to identities, offline. A request is placed on an ARM resource by
+ * its joined `RequestResponse` record's `resourceId` (the Azure OpenAI account that served it); a request without a
+ * record cannot be placed and is counted, and a record without a request is a bypass call.
+ */
+export async function allocateFiles(input: AllocateInput): Promise<AllocateResult> {
+  const costExport = await readFocusExport(input.costExportFile);
+  const { entries, deadLetters } = await readEventsFile(input.eventsFile);
+  const { records } = await readArchiveFolder(input.diagnosticsDir);
+  const byKey = recordsByCorrelationId(records);
+  const joined = joinAll(entries.values(), byKey.values());
+  const matcher = input.prices ? new PriceMatcher(input.prices) : null;
+  const usage: AllocationUsage[] = [];
+  let unplacedRequests = 0;
+  for (const entry of joined.entries) {
+    const key = joinKey(entry);
+    const record = key === null ? undefined : byKey.get(key);
+    if (!record) {
+      unplacedRequests++;
+      continue;
+    }
+    const model = pricingModelOf(entry);
+    const identity = resolveIdentity(entry, input.identity);
+    usage.push({ identity: identity.key, attributed: identity.kind !== 'unattributed', time: entry.time, resourceId: record.resourceId, model: model ?? '', tokens: tokensByKind(entry, model), provisioned: matcher?.provisionedFor(entry) != null });
+  }
+  const bypass: BypassCall[] = joined.bypass.map((r) => ({ time: r.time, resourceId: r.resourceId }));
+  const rows = costExport.rows.map(allocationRowOf);
+  const openAi = rows.filter((row) => row !== null);
+  let directory = new Map<string, DirectoryRow>();
+  if (input.directoryCsv) {
+    const parsed = parseDirectoryCsv(await readFile(input.directoryCsv, 'utf8'));
+    if (parsed.errors.length > 0) throw new Error(`${input.directoryCsv}: ${parsed.errors.map((e) => `line ${e.line}: ${e.reason}`).join('; ')}`);
+    directory = new Map(parsed.rows.map((row) => [row.identity, row]));
+  }
+  return {
+    allocations: allocateInvoice(openAi, usage, bypass),
+    directory,
+    skippedRows: rows.length - openAi.length,
+    unplacedRequests,
+    bypassCalls: bypass.length,
+    deadLetters,
+  };
+}

@@ -1,0 +1,121 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parseCsv } from '../../src/adapters/files/focus-cost-export.js';
+import { readAmount } from '../../src/domain/invoice-allocation.js';
+
+const run = promisify(execFile);
+const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: new URL('../..', import.meta.url).pathname, maxBuffer: 64 * 2 ** 20 });
+const FIXTURE = new URL('../fixtures/cost-exports/focus-1.2-preview-azure-openai.csv', import.meta.url).pathname;
+/** The simulator's Azure OpenAI accounts (src/simulator/population.ts), as Cost Management writes their ids. */
+const ACCOUNT = (name: string) => `/subscriptions/6f1c2b7e-3d4a-4b8e-9c0d-1a2b3c4d5e6f/resourceGroups/rg-ai-platform/providers/Microsoft.CognitiveServices/accounts/${name}`;
+
+interface Allocation {
+  identity: string;
+  team: string | null;
+  costCenter: string | null;
+  resourceId: string;
+  meter: string;
+  chargePeriodStart: string;
+  billedCost: string;
+  effectiveCost: string;
+  tokens: number;
+  reason: string | null;
+}
+
+/** A cost export in the fixture's own layout (its header and its first row as the template), with the rows given. */
+async function costExport(rows: readonly Record<string, string>[]): Promise<string> {
+  const [header, template] = parseCsv(await readFile(FIXTURE, 'utf8'));
+  const columns = header!.fields;
+  const quote = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+  const lines = rows.map((row) => columns.map((c, i) => quote(row[c] ?? template!.fields[i]!)).join(','));
+  return [columns.join(','), ...lines].join('\r\n') + '\r\n';
+}
+
+const sumUnits = (amounts: readonly string[]) => amounts.reduce((sum, a) => sum + readAmount(a).units, 0n);
+
+describe('tokenledger allocate', () => {
+  let dir = '';
+  const rows: readonly (Record<string, string> & { ResourceId: string; SkuMeter: string; BilledCost: string; EffectiveCost: string })[] = [
+    { ResourceId: ACCOUNT('contoso-aoai-eastus'), SkuMeter: 'gpt 4o 0806 Inp glbl Tokens', x_SkuMeterName: 'gpt 4o 0806 Inp glbl Tokens', BilledCost: '3.21', EffectiveCost: '3.2100', ConsumedQuantity: '', ConsumedUnit: '1K Tokens' },
+    { ResourceId: ACCOUNT('contoso-aoai-eastus'), SkuMeter: 'gpt 4o 0806 Outp glbl Tokens', x_SkuMeterName: 'gpt 4o 0806 Outp glbl Tokens', BilledCost: '7.777', EffectiveCost: '7.777', ConsumedQuantity: '', ConsumedUnit: '1K Tokens' },
+    { ResourceId: ACCOUNT('contoso-aoai-swedencentral'), SkuMeter: 'gpt 4o 0806 Inp glbl Tokens', x_SkuMeterName: 'gpt 4o 0806 Inp glbl Tokens', BilledCost: '-0.05', EffectiveCost: '-0.05', ConsumedQuantity: '', ConsumedUnit: '1K Tokens', ChargeCategory: 'Credit' },
+    { ResourceId: ACCOUNT('contoso-aoai-unused'), SkuMeter: 'gpt 4o 0806 Inp glbl Tokens', x_SkuMeterName: 'gpt 4o 0806 Inp glbl Tokens', BilledCost: '1.00', EffectiveCost: '1.00', ConsumedQuantity: '4', ConsumedUnit: '1K Tokens' },
+    { ResourceId: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st', SkuMeter: 'Hot LRS Data Stored', x_SkuMeterName: 'Hot LRS Data Stored', ServiceName: 'Storage Accounts', BilledCost: '0.31', EffectiveCost: '0.31' },
+  ];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tokenledger-allocate-'));
+    await cli('simulate', '--requests', '300', '--seed', '3', '--day', '2026-11-20', '--out', dir);
+    await writeFile(join(dir, 'cost.csv'), await costExport(rows));
+  }, 120_000);
+
+  it('allocates every Azure OpenAI row to identities and unallocated, summing to BilledCost and EffectiveCost exactly', async () => {
+    const { stdout } = await cli('allocate', '--cost-export', join(dir, 'cost.csv'), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'), '--directory', join(dir, 'directory.csv'), '--format', 'json');
+    const result = JSON.parse(stdout) as { allocations: Allocation[]; totals: { allocatedRows: number; skippedRows: number; byCurrency: { billedCost: string; unallocatedBilledCost: string }[] } };
+    expect(result.totals).toMatchObject({ allocatedRows: 4, skippedRows: 1 });
+    const truth = JSON.parse(await readFile(join(dir, 'ground-truth.json'), 'utf8')) as { identities: { identity: string }[] };
+    const known = new Set(truth.identities.map((i) => i.identity));
+    for (const row of rows.slice(0, 4)) {
+      const parts = result.allocations.filter((a) => a.resourceId === row.ResourceId && a.meter === row.SkuMeter);
+      expect(sumUnits(parts.map((p) => p.billedCost))).toBe(readAmount(row.BilledCost).units);
+      expect(sumUnits(parts.map((p) => p.effectiveCost))).toBe(readAmount(row.EffectiveCost).units);
+      expect(parts.every((p) => (p.identity === 'unallocated' ? p.reason !== null : known.has(p.identity) && p.team !== null))).toBe(true);
+    }
+    const eastusInput = result.allocations.filter((a) => a.resourceId === rows[0]!.ResourceId && a.meter === rows[0]!.SkuMeter);
+    expect(eastusInput.filter((a) => a.identity !== 'unallocated').length).toBeGreaterThan(1);
+    expect(eastusInput.every((a) => /^\d\.\d{2}$/.test(a.billedCost) && /^\d\.\d{4}$/.test(a.effectiveCost))).toBe(true);
+    expect(result.allocations.filter((a) => a.resourceId === ACCOUNT('contoso-aoai-unused'))).toEqual([
+      expect.objectContaining({ identity: 'unallocated', billedCost: '1.00', tokens: 4000, reason: 'tokens Azure billed that no gateway request accounts for' }),
+    ]);
+    expect(result.totals.byCurrency[0]!.billedCost).toBe('11.937');
+    expect(result.totals.byCurrency[0]!.unallocatedBilledCost).toBe('1.00');
+  });
+
+  it('writes FOCUS rows that keep the source row’s billing account, invoice and charge period', async () => {
+    const { stdout } = await cli('allocate', '--cost-export', join(dir, 'cost.csv'), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'), '--format', 'focus');
+    const [header, ...records] = parseCsv(stdout).map((r) => r.fields);
+    const column = (name: string) => header!.indexOf(name);
+    expect(records.length).toBeGreaterThan(4);
+    expect(records.every((r) => r[column('BillingAccountId')] === '12345678' && r[column('InvoiceId')] === 'E0600ABCDE' && r[column('ChargePeriodStart')] === '2026-11-20T00:00:00Z' && r[column('ChargePeriodEnd')] === '2026-11-21T00:00:00Z')).toBe(true);
+    const credit = records.filter((r) => r[column('ResourceId')] === ACCOUNT('contoso-aoai-swedencentral'));
+    expect(sumUnits(credit.map((r) => r[column('BilledCost')]!))).toBe(-5n);
+    expect(JSON.parse(credit[0]![column('Tags')]!)).toHaveProperty('identity');
+  });
+
+  it('with --prices, shares a provisioned row among the requests of the deployments the price file names provisioned', async () => {
+    const prices = JSON.parse(await readFile(new URL('../../prices/default-prices.json', import.meta.url), 'utf8')) as { provisioned: unknown[] };
+    prices.provisioned = [{ deployment: 'gpt-4o-mini', monthlyCost: '2000', from: '2026-11-01' }];
+    await writeFile(join(dir, 'prices.json'), JSON.stringify(prices));
+    const ptu = { ResourceId: ACCOUNT('contoso-aoai-eastus'), SkuMeter: 'Provisioned Managed Global Unit', x_SkuMeterName: 'Provisioned Managed Global Unit', BilledCost: '24.00', EffectiveCost: '24.00', ConsumedQuantity: '24', ConsumedUnit: '1/Hour' };
+    await writeFile(join(dir, 'ptu.csv'), await costExport([ptu, rows[0]!]));
+    const args = ['allocate', '--cost-export', join(dir, 'ptu.csv'), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics')];
+    const withPrices = (JSON.parse((await cli(...args, '--prices', join(dir, 'prices.json'))).stdout) as { allocations: Allocation[] }).allocations;
+    const without = (JSON.parse((await cli(...args)).stdout) as { allocations: Allocation[] }).allocations;
+    const provisioned = (list: Allocation[]) => list.filter((a) => a.meter === ptu.SkuMeter);
+    expect(sumUnits(provisioned(withPrices).map((a) => a.billedCost))).toBe(2400n);
+    expect(provisioned(withPrices).some((a) => a.identity !== 'unallocated')).toBe(true);
+    const tokens = (list: Allocation[]) => list.reduce((sum, a) => sum + a.tokens, 0);
+    // Without --prices the row goes by every model no token row bills (gpt-4o-mini, o3-mini, gpt-4.1, embeddings);
+    // with it, by the gpt-4o-mini deployment alone.
+    expect(tokens(provisioned(withPrices))).toBeGreaterThan(0);
+    expect(tokens(provisioned(withPrices))).toBeLessThan(tokens(provisioned(without)));
+    const identitiesWithout = new Set(provisioned(without).map((a) => a.identity));
+    expect(provisioned(withPrices).every((a) => identitiesWithout.has(a.identity))).toBe(true);
+    // The gpt-4o token row is the same either way: no gpt-4o deployment is provisioned.
+    const inputRow = (list: Allocation[]) => list.filter((a) => a.meter === rows[0]!.SkuMeter);
+    expect(inputRow(withPrices)).toEqual(inputRow(without));
+    expect(tokens(inputRow(withPrices))).toBeGreaterThan(0);
+  });
+
+  it('writes CSV lines and names a missing cost export', async () => {
+    const { stdout } = await cli('allocate', '--cost-export', join(dir, 'cost.csv'), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'), '--format', 'csv');
+    expect(stdout.split('\r\n')[0]).toBe('identity,team,costCenter,resourceId,meter,chargePeriodStart,billedCost,effectiveCost,tokens,reason');
+    await expect(cli('allocate', '--cost-export', join(dir, 'missing.csv'), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'))).rejects.toMatchObject({
+      stderr: expect.stringContaining(`--cost-export "${join(dir, 'missing.csv')}" does not exist`),
+    });
+  });
+});
