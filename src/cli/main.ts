@@ -4,7 +4,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { TableIdentityDirectory } from '../adapters/tables/table-identity-directory.js';
-import { directoryFromEnvironment, gatewayObjectIds, loadPrices } from '../config/composition-root.js';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { blobServiceFrom, createCosmosClient, createStores, directoryFromEnvironment, gatewayObjectIds, loadPrices } from '../config/composition-root.js';
 import { loadSettings } from '../config/settings.js';
 import type { z } from 'zod';
 import { chargebackQuerySchemaAt, daySchema, lastMonth, operationsQuerySchemaAt, type PeriodSource } from '../contracts/report-query.js';
@@ -17,6 +18,7 @@ import { analyzeFiles } from '../services/analyze-files.js';
 import { reconcileFiles } from '../services/reconcile-files.js';
 import { describeThresholds, thresholdsReport } from '../domain/reconciliation.js';
 import { directoryCommand } from './commands/directory.js';
+import { quarantineCommand } from './commands/quarantine.js';
 import { fetchReport } from './report-client.js';
 import { apimServiceNameSchema, toWeightsTable } from '../contracts/apim-backend-pool.js';
 import type { WeightsRecommendation } from '../domain/weights.js';
@@ -412,6 +414,17 @@ export function buildCli(): Command {
     return { directory, close: async () => {} };
   });
   program.addCommand(directory.copyInheritedSettings(program));
+
+  // Cosmos DB from the app settings (CosmosDB__accountEndpoint, …); Blob storage from DeadLetters__blobEndpoint, or
+  // TOKENLEDGER_BLOB_CONNECTION_STRING for a local emulator.
+  const quarantine = quarantineCommand(async () => {
+    const settings = loadSettings();
+    const connection = process.env['TOKENLEDGER_BLOB_CONNECTION_STRING'];
+    const blobs = connection ? BlobServiceClient.fromConnectionString(connection) : blobServiceFrom(settings);
+    const client = createCosmosClient(settings);
+    return { ports: createStores(client, settings, blobs), close: async () => client.dispose() };
+  });
+  program.addCommand(quarantine.copyInheritedSettings(program));
 
   return program;
 }
