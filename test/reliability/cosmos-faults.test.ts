@@ -79,7 +79,9 @@ describe('Cosmos DB faults from a fault-injecting proxy (429 with x-ms-retry-aft
     clients.push(client);
     const stores = createStores(client, stack.settings, stack.blobs);
     const checkpoints = await TableCheckpointStore.create(stack.azurite.connectionString, `faults-${Date.now()}`);
-    const handler = createIngestHandler(() => stores);
+    // Retries within the invocation wait as briefly as the consumer's own backoff: this run is about what faults do
+    // to the ledger, not about how long production waits between attempts.
+    const handler = createIngestHandler(() => stores, { retry: { attempts: 3, backoffInMs: (attempt) => Math.min(200, 2 ** attempt) } });
 
     const stats = await consume(delivery.hub, {
       seed: 3,
