@@ -87,7 +87,8 @@ export function fromQuarantinedBatch(batch: QuarantinedBatch): ReceivedEvent[] {
  * fails the same way on every delivery, so it is not retried. In both last cases the batch is quarantined whole to
  * Blob storage (partition, sequence numbers, offsets, raw bodies) and the invocation succeeds, so the partition
  * moves on; `quarantine replay` ingests it later through the same service. If the quarantine write itself fails,
- * the batch fails, which is the only way left not to lose it.
+ * the batch fails with that error: the host redelivers it while it has retries left; after its last retry the host
+ * moves past it, and its events remain only in the event hub, for its retention period.
  */
 export async function ingestOrQuarantine(events: readonly ReceivedEvent[], ports: GuardedIngestPorts, options: GuardedIngestOptions): Promise<GuardedOutcome> {
   const retry = options.retry ?? DEFAULT_RETRY;
