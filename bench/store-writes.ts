@@ -5,7 +5,7 @@
  * and latency rollup runs once (rollupChargeback with rollupOptionsFrom(stack.settings)). The stores talk to
  * the local Cosmos DB server through a counting proxy, which sees every request and every bulk operation.
  */
-import { createIngestHandler } from '../functions/handlers/ingest-gateway-events.js';
+import { createIngestHandler, INGEST_TRIGGER } from '../functions/handlers/ingest-gateway-events.js';
 import { createCosmosClient, createStores, rollupOptionsFrom } from '../src/config/composition-root.js';
 import { TableCheckpointStore } from '../src/local/checkpoint-store.js';
 import { asDelivered } from '../src/local/demo.js';
@@ -56,7 +56,7 @@ export async function measureStoreWrites(options: StoreWritesOptions): Promise<S
   const proxy = await startCountingProxy(stack.cosmos.endpoint);
   const client = createCosmosClient({ ...stack.settings, CosmosDB__accountEndpoint: proxy.endpoint });
   try {
-    const stores = createStores(client, { ...stack.settings, CosmosDB__accountEndpoint: proxy.endpoint });
+    const stores = createStores(client, { ...stack.settings, CosmosDB__accountEndpoint: proxy.endpoint }, stack.blobs);
     const hub = new LocalEventHub(options.partitions ?? 4);
     const dayStart = Date.parse(`${options.day}T00:00:00Z`);
     day.eventLines.forEach((line, index) => hub.send(asDelivered(line, index), line, new Date(dayStart + index)));
@@ -69,6 +69,7 @@ export async function measureStoreWrites(options: StoreWritesOptions): Promise<S
     let started = performance.now();
     const delivery = await runEventHubTrigger(hub, createIngestHandler(() => stores), {
       functionName: 'ingest',
+      dataType: INGEST_TRIGGER.dataType,
       checkpoints,
       maxBatchSize: options.maxBatchSize ?? 500,
       redeliveryRate: options.redeliveryRate ?? 0.05,

@@ -2,7 +2,8 @@
 // (Monitoring Reader on the Azure OpenAI accounts lives in modules/openai-roles.bicep, deployed at each account.)
 //
 // Function app identity
-//   Storage Blob Data Owner          storage account   AzureWebJobsStorage, Event Hubs checkpoints, deployment package
+//   Storage Blob Data Owner          storage account   AzureWebJobsStorage, Event Hubs checkpoints, deployment package,
+//                                                      dead-letter payloads and quarantined batches (DeadLetters__blobEndpoint)
 //   Storage Queue Data Contributor   storage account   Functions host queues
 //   Storage Table Data Contributor   storage account   watermarks, identity directory (Tables__endpoint)
 //   Storage Blob Data Reader         archive container Azure OpenAI diagnostics archive (Archive__blobEndpoint)

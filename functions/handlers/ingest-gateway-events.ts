@@ -1,18 +1,54 @@
-import type { InvocationContext } from '@azure/functions';
+import type { InvocationContext, RetryOptions } from '@azure/functions';
 import { receivedEvents } from '../../src/contracts/event-hub-trigger.js';
-import { ingestBatch, type IngestPorts } from '../../src/services/ingest-batch.js';
+import { ingestOrQuarantine, type GuardedIngestPorts, type RetryPolicy } from '../../src/services/ingest-or-quarantine.js';
 
 /**
- * Event Hubs trigger handler (cardinality many): every event becomes a ledger entry or a dead letter. It
- * throws only when the store fails transiently, so the trigger's retry policy redelivers the batch, and
- * deterministic ids make the redelivery harmless. The local runner drives this same handler.
+ * How the ingest trigger is bound. `dataType: 'binary'`: without it the host JSON-binds every body, and one
+ * body that is not JSON fails the whole batch before the handler runs (Azure/azure-functions-eventhubs-extension
+ * #118, Azure/azure-functions-nodejs-library #187); bodies arrive as bytes and are decoded in the handler, where
+ * a bad one is dead-lettered alone. The retry count is finite: a batch the host gave up on is quarantined by the
+ * handler's last delivery instead of stalling its partition (with `maxRetryCount: -1` a deterministic failure
+ * retries forever, and the host checkpoints past a failed batch once retries are spent).
  */
-export function createIngestHandler(ports: () => IngestPorts) {
+export const INGEST_TRIGGER = {
+  cardinality: 'many',
+  dataType: 'binary',
+  retry: { strategy: 'exponentialBackoff', maxRetryCount: 5, minimumInterval: 2_000, maximumInterval: 60_000 } satisfies RetryOptions,
+} as const;
+
+export interface IngestHandlerOptions {
+  /** Retries of a transiently failing batch within one invocation (default `DEFAULT_RETRY`). */
+  readonly retry?: RetryPolicy;
+}
+
+/** True when the host will not redeliver the batch if this invocation fails. */
+function isLastDelivery(context: InvocationContext): boolean {
+  const retry = context.retryContext;
+  return retry !== undefined && retry.maxRetryCount >= 0 && retry.retryCount >= retry.maxRetryCount;
+}
+
+/**
+ * Event Hubs trigger handler (cardinality many): every event becomes a ledger entry or a dead letter. It throws
+ * only for a transient failure that outlasted its in-invocation retries while the host still has retries left, so
+ * the host redelivers the batch (deterministic ids make that harmless); a batch that fails for good is quarantined
+ * and the invocation succeeds. The local runner drives this same handler.
+ */
+export function createIngestHandler(ports: () => GuardedIngestPorts, options: IngestHandlerOptions = {}) {
   return async function ingestGatewayEvents(bodies: unknown[], context: InvocationContext): Promise<void> {
     const events = receivedEvents(bodies, context.triggerMetadata);
-    const result = await ingestBatch(events, ports());
+    const partition = events[0]?.position.partitionId ?? '?';
+    const outcome = await ingestOrQuarantine(events, ports(), { lastDelivery: isLastDelivery(context), ...(options.retry ? { retry: options.retry } : {}) });
+    if (outcome.kind === 'quarantined') {
+      const positions = events.map((e) => e.position.sequenceNumber).filter((n) => n !== null);
+      context.warn(
+        `quarantined partition ${partition}: ${bodies.length} events (sequence numbers ${positions[0] ?? '?'}–${positions.at(-1) ?? '?'}) after ${outcome.attempts} ` +
+          `attempt(s), ${outcome.failure} failure: ${outcome.reason}; stored as ${outcome.name}, replay with \`tokenledger quarantine replay --batch ${outcome.name}\``,
+      );
+      return;
+    }
+    const { result } = outcome;
     context.log(
-      `ingested partition ${events[0]?.position.partitionId ?? '?'}: ${bodies.length} events, ${result.accepted} accepted, ` +
+      `ingested partition ${partition}: ${bodies.length} events, ${result.accepted} accepted, ` +
         `${result.deadLettered} dead-lettered, ${result.entriesWritten} ledger entries written, ${result.diagnosticRecords} diagnostic records stored`,
     );
   };

@@ -148,9 +148,11 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     CosmosDB__clientId: identityClientId
     TOKENLEDGER_DATABASE: databaseName
 
-    // Storage: tables (watermarks, identity directory) and the diagnostics archive.
+    // Storage: tables (watermarks, identity directory), the diagnostics archive, and the payloads of oversize dead
+    // letters and quarantined trigger batches (containers dead-letters and quarantine).
     Tables__endpoint: storage.properties.primaryEndpoints.table
     Archive__blobEndpoint: storage.properties.primaryEndpoints.blob
+    DeadLetters__blobEndpoint: storage.properties.primaryEndpoints.blob
 
     // Join and reconciliation.
     LOG_ANALYTICS_WORKSPACE_ID: workspaceCustomerId

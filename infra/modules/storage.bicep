@@ -53,6 +53,24 @@ resource archiveContainer 'Microsoft.Storage/storageAccounts/blobServices/contai
   }
 }
 
+// Payloads of dead letters too large for a Cosmos DB item, and trigger batches set aside after failing
+// (BLOB_CONTAINERS in src/config/composition-root.ts; the code also creates them when missing).
+resource deadLetterPayloadsContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: 'dead-letters'
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource quarantineContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: 'quarantine'
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: storage
   name: 'default'

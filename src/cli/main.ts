@@ -4,7 +4,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { TableIdentityDirectory } from '../adapters/tables/table-identity-directory.js';
-import { directoryFromEnvironment, gatewayObjectIds, loadPrices } from '../config/composition-root.js';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { blobServiceFrom, createCosmosClient, createStores, directoryFromEnvironment, gatewayObjectIds, loadPrices } from '../config/composition-root.js';
 import { loadSettings } from '../config/settings.js';
 import type { z } from 'zod';
 import { chargebackQuerySchemaAt, daySchema, lastMonth, operationsQuerySchemaAt, type PeriodSource } from '../contracts/report-query.js';
@@ -20,6 +21,7 @@ import { describeThresholds, thresholdsReport } from '../domain/reconciliation.j
 import { directoryCommand } from './commands/directory.js';
 import { describeImport, pricesCommand } from './commands/prices.js';
 import { readPriceTable } from '../adapters/files/price-files.js';
+import { quarantineCommand } from './commands/quarantine.js';
 import { fetchReport } from './report-client.js';
 import { apimServiceNameSchema, toWeightsTable } from '../contracts/apim-backend-pool.js';
 import type { WeightsRecommendation } from '../domain/weights.js';
@@ -451,6 +453,17 @@ export function buildCli(): Command {
   });
   program.addCommand(directory.copyInheritedSettings(program));
   program.addCommand(pricesCommand().copyInheritedSettings(program));
+
+  // Cosmos DB from the app settings (CosmosDB__accountEndpoint, …); Blob storage from DeadLetters__blobEndpoint, or
+  // TOKENLEDGER_BLOB_CONNECTION_STRING for a local emulator.
+  const quarantine = quarantineCommand(async () => {
+    const settings = loadSettings();
+    const connection = process.env['TOKENLEDGER_BLOB_CONNECTION_STRING'];
+    const blobs = connection ? BlobServiceClient.fromConnectionString(connection) : blobServiceFrom(settings);
+    const client = createCosmosClient(settings);
+    return { ports: createStores(client, settings, blobs), close: async () => client.dispose() };
+  });
+  program.addCommand(quarantine.copyInheritedSettings(program));
 
   return program;
 }

@@ -28,7 +28,12 @@ import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import type { ReconciliationStore } from '../ports/reconciliation.js';
-import type { IngestPorts } from '../services/ingest-batch.js';
+import { BlobPayloadStore } from '../adapters/blob/blob-payload-store.js';
+import { BlobQuarantineStore } from '../adapters/blob/blob-quarantine-store.js';
+import type { PayloadStore } from '../ports/payload-store.js';
+import type { QuarantineStore } from '../ports/quarantine-store.js';
+import type { GuardedIngestPorts } from '../services/ingest-or-quarantine.js';
+import { OffloadingDeadLetterStore } from '../services/offloading-dead-letter-store.js';
 import type { JoinPorts } from '../services/join-diagnostics.js';
 import type { Settings } from './settings.js';
 
@@ -53,25 +58,38 @@ export function createCosmosClient(settings: Settings): CosmosClient {
   return new CosmosClient({ endpoint, aadCredentials: credentialFor(settings) });
 }
 
+/** Blob containers: payloads of dead letters too large for a Cosmos DB item, and quarantined trigger batches. */
+export const BLOB_CONTAINERS = { deadLetterPayloads: 'dead-letters', quarantine: 'quarantine' } as const;
+
 export async function ensureContainers(database: Database): Promise<void> {
   for (const { id, partitionKey } of Object.values(CONTAINERS)) {
     await database.containers.createIfNotExists({ id, partitionKey: { paths: [partitionKey] } });
   }
 }
 
-export interface Stores extends IngestPorts {
+export interface Stores extends GuardedIngestPorts {
   readonly database: Database;
+  /** Raw payloads of dead letters too large to keep in their Cosmos DB document. */
+  readonly deadLetterPayloads: PayloadStore;
+  readonly quarantine: QuarantineStore;
   readonly diagnostics: DiagnosticsStore;
   readonly aggregates: AggregateStore;
   readonly reconciliation: ReconciliationStore;
 }
 
-export function createStores(client: CosmosClient, settings: Settings): Stores {
+/**
+ * The stores on one Cosmos DB client and one Blob service client. Dead letters go through the offloading store, so
+ * no dead-letter document can exceed Cosmos DB's item limit whatever the payload.
+ */
+export function createStores(client: CosmosClient, settings: Settings, blobs: BlobServiceClient): Stores {
   const database = client.database(settings.TOKENLEDGER_DATABASE);
+  const deadLetterPayloads = new BlobPayloadStore(blobs.getContainerClient(BLOB_CONTAINERS.deadLetterPayloads));
   return {
     database,
+    deadLetterPayloads,
+    quarantine: new BlobQuarantineStore(blobs.getContainerClient(BLOB_CONTAINERS.quarantine)),
     ledger: new CosmosLedgerStore(database.container(CONTAINERS.ledger.id)),
-    deadLetters: new CosmosDeadLetterStore(database.container(CONTAINERS.deadLetters.id)),
+    deadLetters: new OffloadingDeadLetterStore(new CosmosDeadLetterStore(database.container(CONTAINERS.deadLetters.id)), deadLetterPayloads),
     diagnostics: new CosmosDiagnosticsStore(database.container(CONTAINERS.diagnostics.id)),
     aggregates: new CosmosAggregateStore(database.container(CONTAINERS.aggregates.id)),
     reconciliation: new CosmosReconciliationStore(database.container(CONTAINERS.aggregates.id)),
@@ -82,8 +100,14 @@ let processStores: Stores | undefined;
 
 /** One client per process, as the Cosmos SDK recommends, built on first use from the app settings. */
 export function storesFromEnvironment(settings: Settings): Stores {
-  processStores ??= createStores(createCosmosClient(settings), settings);
+  processStores ??= createStores(createCosmosClient(settings), settings, blobServiceFrom(settings));
   return processStores;
+}
+
+/** Blob storage for dead-letter payloads and quarantined batches, with the app's managed identity. */
+export function blobServiceFrom(settings: Settings): BlobServiceClient {
+  if (!settings.DeadLetters__blobEndpoint) throw new Error('DeadLetters__blobEndpoint is required: oversize dead letters and quarantined batches are kept in Blob storage');
+  return new BlobServiceClient(settings.DeadLetters__blobEndpoint, credentialFor(settings));
 }
 
 let processJoinPorts: JoinPorts | undefined;

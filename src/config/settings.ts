@@ -19,6 +19,11 @@ export const settingsSchema = z
     Tables__endpoint: z.url().optional(),
     /** Blob storage holding the diagnostics archive (`https://<account>.blob.core.windows.net`). */
     Archive__blobEndpoint: z.url().optional(),
+    /**
+     * Blob storage (`https://<account>.blob.core.windows.net`) for payloads of dead letters too large for a Cosmos DB
+     * item (container `dead-letters`) and trigger batches set aside after failing (container `quarantine`).
+     */
+    DeadLetters__blobEndpoint: z.url().optional(),
     /** Log Analytics workspace (customer) id the join and reconciliation jobs query. */
     LOG_ANALYTICS_WORKSPACE_ID: z.uuid().optional(),
     /** Object ids of the gateway's managed identities: never attributed as callers. Comma-separated. */

@@ -11,6 +11,20 @@ export const sourcePositionSchema = z.object({
 });
 export type SourcePosition = z.infer<typeof sourcePositionSchema>;
 
+/** The rejected bytes, kept in the document: UTF-8 text as it is, anything else base64-encoded. */
+export const inlineRawSchema = z.object({ encoding: z.enum(['utf8', 'base64']), data: z.string(), bytes: z.number().int() });
+
+/**
+ * The rejected bytes, too large for a Cosmos DB item, kept whole in Blob storage: the document names the blob and
+ * carries its size and SHA-256, so the payload can be fetched and checked. `encoding` says how the bytes were held
+ * (UTF-8 text, or bytes that are not text).
+ */
+export const blobRawSchema = z.object({
+  encoding: z.enum(['utf8', 'base64']),
+  bytes: z.number().int(),
+  blob: z.object({ container: z.string(), name: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+});
+
 /** A rejected input: its raw bytes, where it came from, and why it was rejected. Nothing is dropped. */
 export const deadLetterSchema = z.object({
   /** Content hash of the raw payload: the same bad payload delivered twice is one dead letter. */
@@ -18,6 +32,8 @@ export const deadLetterSchema = z.object({
   pk: z.string(),
   reason: z.string(),
   position: sourcePositionSchema,
-  raw: z.object({ encoding: z.enum(['utf8', 'base64']), data: z.string(), bytes: z.number().int() }),
+  raw: z.union([inlineRawSchema, blobRawSchema]),
 });
 export type DeadLetter = z.infer<typeof deadLetterSchema>;
+export type InlineRaw = z.infer<typeof inlineRawSchema>;
+export type BlobRaw = z.infer<typeof blobRawSchema>;

@@ -40,6 +40,56 @@ function makeLocalQueriesLinear(): void {
   };
 }
 
+/**
+ * Documented per-item limits of Azure Cosmos DB ("Azure Cosmos DB service quotas", learn.microsoft.com
+ * azure/cosmos-db/concepts-limits, per-item limits): an item is at most 2 MB as the UTF-8 length of its JSON
+ * representation (Azure answers 413 RequestEntityTooLarge), an id at most 1,023 bytes, and the service refuses
+ * '/' and '\\' in an id; '?' and '#' are restricted too (the .NET SDK's `Resource.Id` reference) because ids are
+ * addressed in URLs. Older releases of that page gave 255 characters for the id, the tightest bound any account
+ * has had.
+ */
+export const MAX_ITEM_BYTES = 2 * 1024 * 1024;
+export const MAX_ID_BYTES = 1023;
+const RESTRICTED_ID_CHARACTERS = /[/\\?#]/;
+
+interface OperationResult {
+  statusCode: number;
+  body?: unknown;
+}
+type DocumentOperation = (collection: unknown, input: { resourceBody?: unknown }) => OperationResult;
+
+/** An Azure-shaped error body: `code` and a `message` holding the service's `{"Errors":[…]}` text. */
+function azureError(code: string, error: string): { code: string; message: string } {
+  return { code, message: `Message: ${JSON.stringify({ Errors: [error] })}\r\nActivityId: 00000000-0000-0000-0000-000000000000, Request URI: /apps/local/services/local/partitions/local/replicas/local` };
+}
+
+/** The answer Azure gives an item that breaks a per-item limit, or null when the item is within them. */
+export function itemLimitViolation(item: unknown): OperationResult | null {
+  if (item === null || typeof item !== 'object') return null;
+  const id = (item as { id?: unknown }).id;
+  if (typeof id === 'string' && (Buffer.byteLength(id, 'utf8') > MAX_ID_BYTES || RESTRICTED_ID_CHARACTERS.test(id))) {
+    return { statusCode: 400, body: azureError('BadRequest', `The input name '${id.slice(0, 300)}' is invalid. Ensure to provide a unique non-empty string less than '${MAX_ID_BYTES + 1}' characters.`) };
+  }
+  if (Buffer.byteLength(JSON.stringify(item), 'utf8') > MAX_ITEM_BYTES) return { statusCode: 413, body: azureError('RequestEntityTooLarge', 'Request size is too large') };
+  return null;
+}
+
+/**
+ * The server accepts items of any size and any id; Azure does not. Every write (single create, upsert and replace,
+ * and each operation of a bulk or batch request, which all go through these functions) is checked first, so a
+ * bulk answers 413 or 400 for the offending operation only, as Azure does.
+ */
+function enforceItemLimits(): void {
+  const requireFromServer = createRequire(createRequire(import.meta.url).resolve('@vercel/cosmosdb-server'));
+  const operations = requireFromServer('@vercel/cosmosdb-server/lib/handler/_document-operations') as Record<string, DocumentOperation & { limited?: boolean }>;
+  for (const name of ['createOperation', 'upsertOperation', 'replaceOperation']) {
+    const original = operations[name]!;
+    if (original.limited) continue;
+    const limited: DocumentOperation = (collection, input) => itemLimitViolation(input.resourceBody) ?? original(collection, input);
+    operations[name] = Object.assign(limited, { limited: true });
+  }
+}
+
 export interface LocalCosmos {
   readonly endpoint: string;
   /** Any key is accepted by the local server; this one only names itself. */
@@ -49,9 +99,10 @@ export interface LocalCosmos {
   stop(): Promise<void>;
 }
 
-/** Starts the Cosmos DB server in this process over plain http on a free loopback port. */
+/** Starts the Cosmos DB server in this process over plain http on a free loopback port, with Azure's per-item limits. */
 export async function startLocalCosmos(): Promise<LocalCosmos> {
   makeLocalQueriesLinear();
+  enforceItemLimits();
   const server = createHttpServer({ keepAlive: true });
   server.keepAliveTimeout = 60_000;
   const requests: Record<string, number> = {};

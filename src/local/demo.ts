@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
-import { createIngestHandler } from '../../functions/handlers/ingest-gateway-events.js';
+import { createIngestHandler, INGEST_TRIGGER } from '../../functions/handlers/ingest-gateway-events.js';
 import type { TokenTotals } from '../domain/token-totals.js';
 import { identityTokenReport } from '../services/identity-token-report.js';
 import type { Progress } from '../cli/progress.js';
@@ -134,6 +134,7 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
   const bar = progress.bar('ingesting events through the Event Hubs trigger', hub.eventCount);
   const delivery = await runEventHubTrigger(hub, createIngestHandler(() => stack.stores), {
     functionName: 'ingest',
+    dataType: INGEST_TRIGGER.dataType,
     checkpoints,
     maxBatchSize: options.maxBatchSize ?? 500,
     redeliveryRate: options.redeliveryRate ?? 0.05,

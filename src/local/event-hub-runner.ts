@@ -14,7 +14,7 @@ export interface HubEvent {
 
 /**
  * A local Event Hub: partitions of ordered events. Bodies are kept as the producer sent them (strings or
- * bytes); the trigger delivers them the way the Functions host does for the default data type.
+ * bytes); the trigger hands them over as the Functions host does for the binding's `dataType` (`hostBodies`).
  */
 export class LocalEventHub {
   readonly partitions: HubEvent[][];
@@ -41,13 +41,53 @@ export class LocalEventHub {
   }
 }
 
-/** What the host hands an Event Hubs trigger with cardinality "many". */
-/** The invocation context the Functions host gives an Event Hubs trigger of cardinality many, for one batch. */
-export function triggerContext(invocationId: string, functionName: string, partitionId: string, batch: readonly HubEvent[]): functions.InvocationContext {
+/** A trigger's `dataType`: `binary` and `string` hand bodies over raw; without one the host JSON-binds them. */
+export type TriggerDataType = 'binary' | 'string' | 'default';
+
+/** The host could not bind a batch: the invocation fails before the handler runs. */
+export class HostBindingError extends Error {
+  override readonly name = 'HostBindingError';
+}
+
+function bodyBytes(body: unknown): Buffer {
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  return Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
+}
+
+/**
+ * The bodies the host hands a cardinality-many trigger. `binary`: each body's bytes; `string`: each body as UTF-8
+ * text; no data type: each body is JSON-bound, and one that is not JSON fails the whole batch before the handler
+ * runs (Azure/azure-functions-eventhubs-extension #118, Azure/azure-functions-nodejs-library #187).
+ */
+export function hostBodies(batch: readonly HubEvent[], dataType: TriggerDataType): unknown[] {
+  if (dataType === 'binary') return batch.map((e) => bodyBytes(e.body));
+  if (dataType === 'string') return batch.map((e) => bodyBytes(e.body).toString('utf8'));
+  return batch.map((e) => {
+    if (typeof e.body !== 'string' && !(e.body instanceof Uint8Array)) return e.body;
+    try {
+      return JSON.parse(bodyBytes(e.body).toString('utf8')) as unknown;
+    } catch (error) {
+      throw new HostBindingError(`binding the batch failed: event ${e.sequenceNumber} is not JSON (${(error as Error).message})`);
+    }
+  });
+}
+
+/**
+ * The invocation context the Functions host gives an Event Hubs trigger of cardinality many, for one batch;
+ * `retry` is the host's retry context (how many times this batch was retried, and the policy's maximum).
+ */
+export function triggerContext(
+  invocationId: string,
+  functionName: string,
+  partitionId: string,
+  batch: readonly HubEvent[],
+  retry?: { retryCount: number; maxRetryCount: number },
+): functions.InvocationContext {
   return new InvocationContext({
     invocationId,
     functionName,
     logHandler: () => {},
+    ...(retry ? { retryContext: retry } : {}),
     triggerMetadata: {
       partitionContext: { eventHubName: 'gateway-events', consumerGroup: '$Default', partitionId },
       sequenceNumberArray: batch.map((e) => e.sequenceNumber),
@@ -64,6 +104,8 @@ export interface RunOptions {
   readonly functionName: string;
   readonly checkpoints: CheckpointStore;
   readonly maxBatchSize: number;
+  /** The trigger's `dataType`, as registered (functions/ingest.ts). */
+  readonly dataType: TriggerDataType;
   /** Chance that an instance "crashes" after the handler succeeded but before it checkpointed: the batch is delivered again. */
   readonly redeliveryRate?: number;
   readonly maxRetries?: number;
@@ -95,16 +137,17 @@ export async function runEventHubTrigger(hub: LocalEventHub, handler: EventHubHa
       let redelivering = false;
       while (next < events.length) {
         const batch = events.slice(next, next + options.maxBatchSize);
-        const context = triggerContext(`${options.functionName}-${partitionId}-${next}-${deliveries}`, options.functionName, partitionId, batch);
+        const maxRetryCount = options.maxRetries ?? 10;
+        const context = triggerContext(`${options.functionName}-${partitionId}-${next}-${deliveries}`, options.functionName, partitionId, batch, { retryCount: attempts, maxRetryCount });
         deliveries++;
         if (redelivering) redeliveries++;
         options.onBatch?.({ partitionId, size: batch.length, redelivered: redelivering });
         try {
-          await handler(batch.map((e) => e.body), context);
+          await handler(hostBodies(batch, options.dataType), context);
         } catch (error) {
           failures++;
           attempts++;
-          if (attempts > (options.maxRetries ?? 10)) throw error;
+          if (attempts > maxRetryCount) throw error;
           redelivering = true;
           await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 10 * 2 ** attempts)));
           continue;

@@ -1,4 +1,5 @@
 import type { CosmosClient } from '@azure/cosmos';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { createCosmosClient, createStores, ensureContainers, type Stores } from '../config/composition-root.js';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { TableIdentityDirectory } from '../adapters/tables/table-identity-directory.js';
@@ -15,6 +16,8 @@ export interface LocalStack {
   readonly directory: IdentityDirectory;
   readonly settings: Settings;
   readonly client: CosmosClient;
+  /** Azurite's blob service (dead-letter payloads, quarantined batches), with its development key. */
+  readonly blobs: BlobServiceClient;
   readonly stores: Stores;
   stop(): Promise<void>;
 }
@@ -33,11 +36,13 @@ export async function startLocalStack(): Promise<LocalStack> {
       AUTH_TENANT_ID: issuer.tenantId,
       AUTH_AUDIENCE: issuer.audience,
       AUTH_AUTHORITY_HOST: new URL(issuer.issuer).origin,
+      DeadLetters__blobEndpoint: azurite.blobEndpoint,
     });
     const client = createCosmosClient(settings);
     const { database } = await client.databases.createIfNotExists({ id: settings.TOKENLEDGER_DATABASE });
     await ensureContainers(database);
-    const stores = createStores(client, settings);
+    const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    const stores = createStores(client, settings, blobs);
     return {
       cosmos,
       azurite,
@@ -45,6 +50,7 @@ export async function startLocalStack(): Promise<LocalStack> {
       directory: TableIdentityDirectory.fromConnectionString(azurite.connectionString),
       settings,
       client,
+      blobs,
       stores,
       stop: async () => {
         client.dispose();

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import functions from '@azure/functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createIngestHandler } from '../../functions/handlers/ingest-gateway-events.js';
+import { createIngestHandler, INGEST_TRIGGER } from '../../functions/handlers/ingest-gateway-events.js';
 import type { DeadLetter } from '../../src/contracts/dead-letter.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { TableCheckpointStore } from '../../src/local/checkpoint-store.js';
@@ -72,7 +72,7 @@ describe('ingest function on the local stack (Cosmos DB server, Azurite)', () =>
       [400, 0, 0, 'none'],
     ]);
     const letters = await allDeadLetters(stack);
-    const broken = letters.find((l) => l.raw.data.includes('broken'));
+    const broken = letters.find((l) => 'data' in l.raw && l.raw.data.includes('broken'));
     expect(broken?.reason).toMatch(/not JSON/);
     expect(broken?.position).toEqual({ partitionId: '3', sequenceNumber: 42, offset: '8192', enqueuedTimeUtc: '2024-07-02T06:31:41Z', itemIndex: null });
   });
@@ -93,6 +93,7 @@ describe('ingest function on the local stack (Cosmos DB server, Azurite)', () =>
     const runOnce = async (group: string) =>
       runEventHubTrigger(hub, createIngestHandler(() => stack.stores), {
         functionName: 'ingest',
+        dataType: INGEST_TRIGGER.dataType,
         checkpoints: await TableCheckpointStore.create(stack.azurite.connectionString, group),
         maxBatchSize: 7,
         redeliveryRate: 0.5,
@@ -111,8 +112,9 @@ describe('ingest function on the local stack (Cosmos DB server, Azurite)', () =>
     expect((await allDeadLetters(stack)).map((l) => l.id)).toEqual(lettersAfterFirst.map((l) => l.id));
   });
 
-  it('fails the batch on a transient store error and loses nothing when the runner retries it', async () => {
-    let failuresLeft = 2;
+  it('retries a transient store error within the invocation, then fails the batch, and loses nothing when the runner retries it', async () => {
+    // Three attempts per invocation (DEFAULT_RETRY): the first invocation fails, the second succeeds on its second attempt.
+    let failuresLeft = 4;
     const ledger = stack.stores.ledger;
     const flaky = {
       ...stack.stores,
@@ -133,10 +135,12 @@ describe('ingest function on the local stack (Cosmos DB server, Azurite)', () =>
     for (let n = 0; n < 20; n++) hub.send(JSON.stringify(v1Event(3000 + n)), 'k', new Date('2026-11-20T12:00:00Z'));
     const stats = await runEventHubTrigger(hub, createIngestHandler(() => flaky), {
       functionName: 'ingest',
+      dataType: INGEST_TRIGGER.dataType,
       checkpoints: await TableCheckpointStore.create(stack.azurite.connectionString, 'flaky'),
       maxBatchSize: 20,
     });
-    expect(stats.failures).toBe(2);
+    expect(stats.failures).toBe(1);
+    expect(failuresLeft).toBe(-1);
     const ids = new Set((await allEntries(stack)).map((e) => e.id));
     for (let n = 0; n < 20; n++) expect(ids.has(`0000${3000 + n}-aaaa-4bbb-8ccc-000000000000`)).toBe(true);
   });

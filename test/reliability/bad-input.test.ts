@@ -9,7 +9,7 @@ import { GATEWAY_EVENT_SCHEMA_V1 } from '../../src/contracts/gateway-event.js';
 import { ingestBatch, sortBatch } from '../../src/services/ingest-batch.js';
 import { joinDiagnostics } from '../../src/services/join-diagnostics.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
-import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore, MemoryWatermarkStore } from '../support/memory-stores.js';
+import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore, MemoryQuarantineStore, MemoryWatermarkStore } from '../support/memory-stores.js';
 import { FileCounters } from './support/counters.js';
 import { checkBody, deadLetterProblem, expectationFor, ledgerProblem, ONE_MIB } from './support/input-oracle.js';
 
@@ -427,7 +427,8 @@ describe('bad input: every body ends as exactly one ledger entry or dead letter 
   it('runs the corpus through the Event Hubs handler with hostile trigger metadata, without a throw', async () => {
     const ledger = new MemoryLedgerStore();
     const deadLetters = new MemoryDeadLetterStore();
-    const handler = createIngestHandler(() => ({ ledger, deadLetters, aggregates: new MemoryAggregateStore(), diagnostics: new MemoryDiagnosticsStore() }));
+    const quarantine = new MemoryQuarantineStore();
+    const handler = createIngestHandler(() => ({ ledger, deadLetters, aggregates: new MemoryAggregateStore(), diagnostics: new MemoryDiagnosticsStore(), quarantine }));
     const bodies = corpus().map((c) => c.body);
     const metadata: unknown[] = [
       {},
@@ -447,8 +448,10 @@ describe('bad input: every body ends as exactly one ledger entry or dead letter 
       }
     }
     counters.add('inputs', bodies.length, 'handler');
-    counters.add('crashes', crashes);
+    // A batch quarantined here would be a failure the handler swallowed: bad input must be dead-lettered instead.
+    counters.add('crashes', crashes + quarantine.batches.size);
     expect(crashes).toBe(0);
+    expect([...quarantine.batches.values()].map((q) => q.batch.reason)).toEqual([]);
     for (const entry of ledger.snapshot()) expect(ledgerProblem(entry, NOW)).toBeNull();
     for (const letter of deadLetters.snapshot()) expect(deadLetterProblem(letter)).toBeNull();
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();

@@ -77,9 +77,11 @@ describe('Cosmos DB faults from a fault-injecting proxy (429 with x-ms-retry-aft
     proxies.push(proxy);
     const client = clientThrough(proxy, stack, 300);
     clients.push(client);
-    const stores = createStores(client, stack.settings);
+    const stores = createStores(client, stack.settings, stack.blobs);
     const checkpoints = await TableCheckpointStore.create(stack.azurite.connectionString, `faults-${Date.now()}`);
-    const handler = createIngestHandler(() => stores);
+    // Retries within the invocation wait as briefly as the consumer's own backoff: this run is about what faults do
+    // to the ledger, not about how long production waits between attempts.
+    const handler = createIngestHandler(() => stores, { retry: { attempts: 3, backoffInMs: (attempt) => Math.min(200, 2 ** attempt) } });
 
     const stats = await consume(delivery.hub, {
       seed: 3,
@@ -152,7 +154,7 @@ describe('Cosmos DB faults from a fault-injecting proxy (429 with x-ms-retry-aft
     const client = clientThrough(proxy, stack);
     clients.push(client);
     const day = simulateDay({ requests: 20, seed: 77, day: '2026-11-18' });
-    const error = await ingestBatch(events(day.eventLines), createStores(client, stack.settings)).catch((e: unknown) => e);
+    const error = await ingestBatch(events(day.eventLines), createStores(client, stack.settings, stack.blobs)).catch((e: unknown) => e);
     countFaults(proxy);
     expect(error).toBeInstanceOf(TransientStoreError);
   });

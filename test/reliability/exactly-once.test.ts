@@ -105,7 +105,7 @@ describe('exactly once under at-least-once delivery (DESIGN §5.1, §5.2)', () =
     // after writing part of a bulk in 3 % of the writes.
     const start = async (partitionId: string, instance: number): Promise<WorkerInstance> => {
       const client = createCosmosClient(stack.settings);
-      const ports = crashingPorts(createStores(client, stack.settings), new Random(1_000 * Number(partitionId) + instance), 0.03);
+      const ports = crashingPorts(createStores(client, stack.settings, stack.blobs), new Random(1_000 * Number(partitionId) + instance), 0.03);
       return {
         handler: createIngestHandler(() => ports),
         checkpoints: await TableCheckpointStore.create(stack.azurite.connectionString, group),

@@ -9,6 +9,10 @@ import type { WatermarkStore } from '../../src/ports/diagnostics-source.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import type { DeadLetterStore, LedgerKey, LedgerStore, RefusedEntry, StoreOptions } from '../../src/ports/ledger-store.js';
+import type { PayloadStore } from '../../src/ports/payload-store.js';
+import type { QuarantineListing, QuarantineStore } from '../../src/ports/quarantine-store.js';
+import { quarantinedBatchSchema, type QuarantinedBatch } from '../../src/contracts/quarantine.js';
+import { quarantineName } from '../../src/adapters/blob/blob-quarantine-store.js';
 
 /** Deep copy, so that a test can never mutate what a store holds (and the store never holds the caller's objects). */
 function clone<T>(value: T): T {
@@ -214,5 +218,48 @@ export class MemoryAggregateStore implements AggregateStore {
 
   async clearDirty(markers: readonly DirtyWindow[]): Promise<void> {
     for (const marker of markers) if (this.dirty.get(marker.hour)?.markedAt === marker.markedAt) this.dirty.delete(marker.hour);
+  }
+}
+
+/** In-memory fake of Blob storage payloads, by name. */
+export class MemoryPayloadStore implements PayloadStore {
+  readonly container = 'dead-letters';
+  readonly payloads = new Map<string, Uint8Array>();
+
+  async putPayload(name: string, bytes: Uint8Array, _options?: StoreOptions): Promise<void> {
+    this.payloads.set(name, Uint8Array.from(bytes));
+  }
+
+  async getPayload(name: string, _options?: StoreOptions): Promise<Uint8Array | null> {
+    const bytes = this.payloads.get(name);
+    return bytes ? Uint8Array.from(bytes) : null;
+  }
+}
+
+/** In-memory fake of the quarantine: batches by the same name the blob store gives them. */
+export class MemoryQuarantineStore implements QuarantineStore {
+  readonly batches = new Map<string, { batch: QuarantinedBatch; replayedAt: Date | null }>();
+
+  async putBatch(batch: QuarantinedBatch, _options?: StoreOptions): Promise<string> {
+    const name = quarantineName(batch);
+    this.batches.set(name, { batch: quarantinedBatchSchema.parse(clone(batch)), replayedAt: null });
+    return name;
+  }
+
+  async getBatch(name: string, _options?: StoreOptions): Promise<QuarantinedBatch | null> {
+    const found = this.batches.get(name);
+    return found ? clone(found.batch) : null;
+  }
+
+  async listBatches(_options?: StoreOptions): Promise<QuarantineListing[]> {
+    return [...this.batches.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([name, { batch, replayedAt }]) => ({ name, partitionId: batch.partitionId, replayedAt }));
+  }
+
+  async markReplayed(name: string, at: Date, _options?: StoreOptions): Promise<void> {
+    const found = this.batches.get(name);
+    if (!found) throw new Error(`no quarantined batch named ${name}`);
+    found.replayedAt = at;
   }
 }

@@ -20,9 +20,14 @@ export interface ReliabilityCounts {
   faults: number;
   /** Hostile or malformed inputs checked (corpus, generated inputs, tokens, injection strings). */
   inputs: number;
+  /** Dead letters found stored with their payload in Blob storage (too large for a Cosmos DB item). */
+  oversize: number;
+  /** Trigger batches found quarantined in Blob storage (they kept failing; the partition moved on). */
+  poison: number;
 }
 
-export const COUNTER_NAMES = ['lost', 'doubled', 'crashes', 'events', 'faults', 'inputs'] as const satisfies readonly (keyof ReliabilityCounts)[];
+/** In the order of the summary line, which ends with the three that must be 0. */
+export const COUNTER_NAMES = ['events', 'faults', 'inputs', 'oversize', 'poison', 'lost', 'doubled', 'crashes'] as const satisfies readonly (keyof ReliabilityCounts)[];
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -38,7 +43,7 @@ export function resultsDir(): string | undefined {
 
 /** Counters of one test file, with a breakdown by kind printed by the global setup. */
 export class FileCounters {
-  readonly counts: ReliabilityCounts = { lost: 0, doubled: 0, crashes: 0, events: 0, faults: 0, inputs: 0 };
+  readonly counts: ReliabilityCounts = { lost: 0, doubled: 0, crashes: 0, events: 0, faults: 0, inputs: 0, oversize: 0, poison: 0 };
   /** `faults.throttle`, `inputs.fuzz.json`, …: what the totals are made of. */
   readonly detail: Record<string, number> = {};
 

@@ -27,7 +27,9 @@ async function all<T>(pages: AsyncIterable<readonly T[]>): Promise<T[]> {
   return items;
 }
 
+/** The payload's text; a payload kept in Blob storage is named by its hash (simulated days have none that large). */
 function rawText(letter: DeadLetter): string {
+  if (!('data' in letter.raw)) return `blob sha256:${letter.raw.blob.sha256}`;
   return letter.raw.encoding === 'utf8' ? letter.raw.data : Buffer.from(letter.raw.data, 'base64').toString('utf8');
 }
 

@@ -1,7 +1,8 @@
 import type { CheckpointStore } from '../../../src/local/checkpoint-store.js';
-import { triggerContext, type EventHubHandler, type LocalEventHub } from '../../../src/local/event-hub-runner.js';
+import { INGEST_TRIGGER } from '../../../functions/handlers/ingest-gateway-events.js';
+import { hostBodies, triggerContext, type EventHubHandler, type LocalEventHub, type TriggerDataType } from '../../../src/local/event-hub-runner.js';
 import { TransientStoreError, type DeadLetterStore, type LedgerStore } from '../../../src/ports/ledger-store.js';
-import type { IngestPorts } from '../../../src/services/ingest-batch.js';
+import type { GuardedIngestPorts } from '../../../src/services/ingest-or-quarantine.js';
 import { Random } from '../../../src/simulator/random.js';
 
 /** Thrown by an injected crash: the worker process "dies" at that point and a new one starts from the checkpoint. */
@@ -29,6 +30,8 @@ export interface ConsumeOptions {
   /** Failed deliveries of one batch before the consumer gives up (and reports a crash). */
   readonly maxRetries?: number;
   readonly backoffMs?: (attempt: number) => number;
+  /** How the host hands bodies over (default: the ingest trigger's registered `dataType`). */
+  readonly dataType?: TriggerDataType;
 }
 
 export interface ConsumeStats {
@@ -82,11 +85,11 @@ export async function consume(hub: LocalEventHub, options: ConsumeOptions, stats
           while (next < events.length) {
             if (attempts === 0) size = random.int(1, options.maxBatchSize);
             const batch = events.slice(next, next + size);
-            const context = triggerContext(`ingest-${partitionId}-${instance}-${next}-${stats.deliveries}`, 'ingest', partitionId, batch);
+            const context = triggerContext(`ingest-${partitionId}-${instance}-${next}-${stats.deliveries}`, 'ingest', partitionId, batch, { retryCount: attempts, maxRetryCount: maxRetries });
             stats.deliveries++;
             stats.eventsDelivered += batch.length;
             try {
-              await worker.handler(batch.map((e) => e.body), context);
+              await worker.handler(hostBodies(batch, options.dataType ?? INGEST_TRIGGER.dataType), context);
             } catch (error) {
               if (error instanceof SimulatedCrash) {
                 stats.crashes.midBatch++;
@@ -126,12 +129,18 @@ export async function consume(hub: LocalEventHub, options: ConsumeOptions, stats
   return stats;
 }
 
-/** Ingest ports whose ledger and dead-letter writes sometimes write only part of a bulk and then "crash". */
-export function crashingPorts(ports: IngestPorts, random: Random, rate: number): IngestPorts {
+/**
+ * Ingest ports whose ledger and dead-letter writes sometimes write only part of a bulk and then "crash". A dead
+ * process writes nothing more: after a crash, the quarantine refuses too, so the crash ends the invocation as a
+ * killed process would, instead of being handled as a failed batch.
+ */
+export function crashingPorts(ports: GuardedIngestPorts, random: Random, rate: number): GuardedIngestPorts {
+  let crash: SimulatedCrash | null = null;
   const partial = async <T>(items: readonly T[], write: (items: readonly T[]) => Promise<unknown>, what: string) => {
     const written = random.int(0, items.length);
     await write(items.slice(0, written));
-    throw new SimulatedCrash(`worker killed after writing ${written} of ${items.length} ${what}`);
+    crash = new SimulatedCrash(`worker killed after writing ${written} of ${items.length} ${what}`);
+    throw crash;
   };
   const ledger: LedgerStore = {
     getEntries: (keys, options) => ports.ledger.getEntries(keys, options),
@@ -152,5 +161,14 @@ export function crashingPorts(ports: IngestPorts, random: Random, rate: number):
       return ports.deadLetters.upsertDeadLetters(letters, options);
     },
   };
-  return { ledger, deadLetters, aggregates: ports.aggregates, diagnostics: ports.diagnostics };
+  const quarantine: GuardedIngestPorts['quarantine'] = {
+    getBatch: (name, options) => ports.quarantine.getBatch(name, options),
+    listBatches: (options) => ports.quarantine.listBatches(options),
+    markReplayed: (name, at, options) => ports.quarantine.markReplayed(name, at, options),
+    putBatch: async (batch, options) => {
+      if (crash) throw crash;
+      return ports.quarantine.putBatch(batch, options);
+    },
+  };
+  return { ledger, deadLetters, aggregates: ports.aggregates, diagnostics: ports.diagnostics, quarantine };
 }

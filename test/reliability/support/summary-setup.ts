@@ -11,15 +11,15 @@ interface FileReport {
 }
 
 /** Every file of the suite, so the acceptance thresholds are checked only when the whole suite ran. */
-const SUITE_FILES = ['exactly-once.test.ts', 'cosmos-faults.test.ts', 'log-analytics-faults.test.ts', 'bad-input.test.ts', 'access.test.ts'];
-const ACCEPTANCE = { events: 100_000, faults: 1_000, inputs: 10_000 } as const;
+const SUITE_FILES = ['exactly-once.test.ts', 'cosmos-faults.test.ts', 'log-analytics-faults.test.ts', 'bad-input.test.ts', 'access.test.ts', 'poison-and-oversize.test.ts'];
+const ACCEPTANCE = { events: 100_000, faults: 1_000, inputs: 10_000, oversize: 1, poison: 1 } as const;
 
 /**
  * Global setup of vitest.reliability.config.ts: gives the test files a fresh folder for their counters and,
  * after the run, prints the breakdown and then one summary line to stdout (written directly, so it shows
- * whatever reporter CI uses): `lost=N doubled=N crashes=N events=N faults=N inputs=N`. When every file of the
- * suite reported, the run fails unless lost = doubled = crashes = 0 and events, faults and inputs reach the
- * acceptance thresholds.
+ * whatever reporter CI uses): `events=N faults=N inputs=N oversize=N poison=N lost=N doubled=N crashes=N`. When
+ * every file of the suite reported, the run fails unless lost = doubled = crashes = 0 and the other counters reach
+ * the acceptance thresholds (oversize and poison: the suite saw at least one of each and counted it from the stores).
  */
 export default function setup(project: TestProject): () => void {
   const dir = mkdtempSync(join(tmpdir(), 'tokenledger-reliability-'));
@@ -29,7 +29,7 @@ export default function setup(project: TestProject): () => void {
       .filter((name) => name.endsWith('.json'))
       .map((name) => JSON.parse(readFileSync(join(dir, name), 'utf8')) as FileReport);
     rmSync(dir, { recursive: true, force: true });
-    const totals = Object.fromEntries(COUNTER_NAMES.map((name) => [name, reports.reduce((sum, r) => sum + r.counts[name], 0)])) as unknown as ReliabilityCounts;
+    const totals = Object.fromEntries(COUNTER_NAMES.map((name) => [name, reports.reduce((sum, r) => sum + (r.counts[name] ?? 0), 0)])) as unknown as ReliabilityCounts;
     const detail = new Map<string, number>();
     for (const report of reports) for (const [key, n] of Object.entries(report.detail)) detail.set(key, (detail.get(key) ?? 0) + n);
     const lines = [...detail.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, n]) => `  ${key}=${n}`);

@@ -1,0 +1,24 @@
+import type { ContainerClient } from '@azure/storage-blob';
+import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
+
+/** Status codes Azure Storage documents as retryable: timeout, throttled (server busy), internal error, unavailable. */
+const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'REQUEST_SEND_ERROR']);
+
+/** Runs a Blob storage call, turning retryable failures into `TransientStoreError`. */
+export async function blobCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const status = (error as { statusCode?: unknown }).statusCode;
+    const code = (error as { code?: unknown }).code;
+    if ((typeof status === 'number' && TRANSIENT_STATUS.has(status)) || NETWORK_CODES.has(String(code))) {
+      throw new TransientStoreError(`${what}: ${(error as Error).message}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+export async function ensureContainer(client: ContainerClient, options: StoreOptions = {}): Promise<void> {
+  await blobCall(`create container ${client.containerName}`, () => client.createIfNotExists({ abortSignal: options.abortSignal }));
+}

@@ -1,0 +1,38 @@
+import { TransientStoreError } from '../ports/ledger-store.js';
+
+export type FailureKind = 'transient' | 'permanent';
+
+/**
+ * HTTP statuses worth retrying: request timeout, throttling (429), Cosmos DB's 410 Gone and 449 Retry With (both
+ * documented as retryable), and server-side errors. 400, 401, 403, 404, 409 (a conflict that is not the duplicate
+ * the store already treats as done), 412 and 413 answer the same way every time.
+ */
+function isTransientStatus(status: number): boolean {
+  return status === 408 || status === 410 || status === 429 || status === 449 || status >= 500;
+}
+
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'REQUEST_SEND_ERROR', 'TimeoutError']);
+
+function statusOf(error: object): number | undefined {
+  for (const key of ['statusCode', 'status', 'code'] as const) {
+    const value = (error as Record<string, unknown>)[key];
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 100 && value < 600) return value;
+  }
+  return undefined;
+}
+
+/**
+ * Whether retrying the same batch may succeed. Adapters mark retryable store failures as `TransientStoreError`;
+ * errors that still carry an HTTP status or a socket error code are judged by it; anything else (validation, a
+ * refused document, a bug) fails the same way on every attempt, so it is permanent.
+ */
+export function classifyFailure(error: unknown): FailureKind {
+  for (let current: unknown = error, depth = 0; current !== null && typeof current === 'object' && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
+    if (current instanceof TransientStoreError) return 'transient';
+    if ((current as { name?: unknown }).name === 'AbortError' || (current as { name?: unknown }).name === 'TimeoutError') return 'transient';
+    const status = statusOf(current);
+    if (status !== undefined) return isTransientStatus(status) ? 'transient' : 'permanent';
+    if (NETWORK_CODES.has(String((current as { code?: unknown }).code))) return 'transient';
+  }
+  return 'permanent';
+}

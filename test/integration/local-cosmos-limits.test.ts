@@ -1,0 +1,73 @@
+import { CosmosClient, type Container } from '@azure/cosmos';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_ITEM_BYTES, startLocalCosmos, type LocalCosmos } from '../../src/local/cosmos-server.js';
+
+/** An item whose JSON is `bytes` long (UTF-8). */
+function itemOfSize(id: string, bytes: number): { id: string; pk: string; pad: string } {
+  const empty = JSON.stringify({ id, pk: 'p', pad: '' });
+  return { id, pk: 'p', pad: 'x'.repeat(bytes - Buffer.byteLength(empty)) };
+}
+
+async function statusOf(call: Promise<unknown>): Promise<{ code: unknown; body: unknown }> {
+  try {
+    await call;
+    return { code: 'ok', body: null };
+  } catch (error) {
+    return { code: (error as { code?: unknown }).code, body: (error as { body?: unknown }).body };
+  }
+}
+
+describe('the local Cosmos DB server answers as Azure does at the per-item limits', () => {
+  let cosmos: LocalCosmos;
+  let client: CosmosClient;
+  let container: Container;
+  beforeAll(async () => {
+    cosmos = await startLocalCosmos();
+    client = new CosmosClient({ endpoint: cosmos.endpoint, key: cosmos.key, connectionPolicy: { enableEndpointDiscovery: false } });
+    const { database } = await client.databases.createIfNotExists({ id: 'limits' });
+    ({ container } = await database.containers.createIfNotExists({ id: 'items', partitionKey: { paths: ['/pk'] } }));
+  });
+  afterAll(async () => {
+    client?.dispose();
+    await cosmos?.stop();
+  });
+
+  it('refuses a 2.1 MB item with 413 RequestEntityTooLarge and stores nothing', async () => {
+    const result = await statusOf(container.items.create(itemOfSize('big', 2.1 * 1024 * 1024)));
+    expect(result.code).toBe(413);
+    expect(result.body).toMatchObject({ code: 'RequestEntityTooLarge' });
+    expect((await container.item('big', 'p').read()).statusCode).toBe(404);
+  });
+
+  it('accepts an item of exactly 2 MB, and refuses one byte more on upsert and replace too', async () => {
+    await container.items.create(itemOfSize('edge', MAX_ITEM_BYTES));
+    expect((await statusOf(container.items.upsert(itemOfSize('edge', MAX_ITEM_BYTES + 1)))).code).toBe(413);
+    expect((await statusOf(container.item('edge', 'p').replace(itemOfSize('edge', MAX_ITEM_BYTES + 1)))).code).toBe(413);
+  });
+
+  // The SDK refuses '/', '\\' and '#' in a single item's id before sending; bulk operations reach the server as they are.
+  it.each(['a/b', 'a\\b', 'a?b', 'a#b', 'x'.repeat(1024)])('refuses the id %s with 400 BadRequest', async (id) => {
+    const [result] = await container.items.bulk([{ operationType: 'Create', resourceBody: { id, pk: 'p' } }], { continueOnError: true });
+    expect(result!.statusCode).toBe(400);
+    expect((await container.items.query({ query: 'SELECT VALUE COUNT(1) FROM c WHERE c.id = @id', parameters: [{ name: '@id', value: id }] }).fetchAll()).resources).toEqual([0]);
+  });
+
+  it('answers a single write with an id over the limit with the 400 error body Azure sends', async () => {
+    const result = await statusOf(container.items.create({ id: 'x'.repeat(1024), pk: 'p' }));
+    expect(result.code).toBe(400);
+    expect(result.body).toMatchObject({ code: 'BadRequest' });
+  });
+
+  it('in a bulk request, refuses only the operation over the limit', async () => {
+    const results = await container.items.bulk(
+      [
+        { operationType: 'Create', resourceBody: { id: 'small-1', pk: 'p' } },
+        { operationType: 'Upsert', resourceBody: itemOfSize('huge', 6 * 1024 * 1024) },
+        { operationType: 'Create', resourceBody: { id: 'bad/id', pk: 'p' } },
+        { operationType: 'Create', resourceBody: { id: 'small-2', pk: 'p' } },
+      ],
+      { continueOnError: true },
+    );
+    expect(results.map((r) => r.statusCode)).toEqual([201, 413, 400, 201]);
+  });
+});
