@@ -10,6 +10,8 @@ export default defineConfig({
   test: {
     include: ['test/reliability/**/*.test.ts'],
     globalSetup: ['test/reliability/support/summary-setup.ts'],
+    // One file at a time: each drives the whole local stack, and two at once on a 2-core machine starve each other.
+    fileParallelism: false,
     testTimeout: 600_000,
     hookTimeout: 120_000,
   },

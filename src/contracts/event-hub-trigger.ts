@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import type { ReceivedEvent } from '../services/ingest-batch.js';
+import type { SourcePosition } from './dead-letter.js';
+
+/** One Event Hubs event as the trigger delivers it: a body and where it was read from. */
+export interface ReceivedEvent {
+  readonly body: unknown;
+  readonly position: Omit<SourcePosition, 'itemIndex'>;
+}
 
 /**
  * `context.triggerMetadata` of an Event Hubs trigger with cardinality "many". The host lower-cases the first

@@ -12,11 +12,8 @@ import { applyRecords } from './join-diagnostics.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DeadLetterStore, LedgerKey, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
 
-/** One Event Hubs event as the trigger delivers it: a body and where it was read from. */
-export interface ReceivedEvent {
-  readonly body: unknown;
-  readonly position: Omit<SourcePosition, 'itemIndex'>;
-}
+export type { ReceivedEvent } from '../contracts/event-hub-trigger.js';
+import type { ReceivedEvent } from '../contracts/event-hub-trigger.js';
 
 export interface IngestResult {
   /** Items accepted into the ledger (before merging items that describe the same request). */
