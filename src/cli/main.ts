@@ -123,6 +123,28 @@ function printSummary(summary: DemoSummary): void {
     statuses.set(c.check, counts);
   }
   out.write('\nReconciliation (hour x deployment results)\n' + formatTable(['check', 'ok', 'warn', 'fail'], [...statuses].map(([check, n]) => [check, n['ok'] ?? 0, n['warn'] ?? 0, n['fail'] ?? 0])) + '\n' + thresholdLines());
+  const m = summary.sources;
+  out.write(
+    '\nSource mixes sent through the event hub\n' +
+      formatTable(
+        ['source mix', 'count'],
+        [
+          ['requests told by a v1 event only', m.v1],
+          ['AI Hub Gateway payloads (en-US timestamps, CRLF-indented)', m.aiHubPayloads],
+          ['  of which without cachedTokens (main branch)', m.aiHubWithoutCachedTokens],
+          ['AI Hub usage records (token counts as digit strings)', m.aiHubUsageRecords],
+          ['  AI Hub payloads and records logged at 12 AM or 12 PM', m.aiHubTwelveOClock],
+          ['requests told by a v1 event and APIM GatewayLlmLogs rows', m.v1AndLlmLog],
+          ['  of which streams cut short (tokens from the LLM-log rows)', m.v1AndLlmLogInterrupted],
+          ['GatewayLlmLogs rows (token and message rows)', m.llmLogRows],
+          ['RequestResponse records over Event Hubs', m.requestResponseOverEventHubs],
+          ['streams cut short, charged from the LLM log', m.interruptedStreams],
+          ...Object.entries(m.ledgerEntriesBySource).map(([source, n]) => [`ledger entries of source ${source}`, n]),
+          ...Object.entries(m.requestsByTokenSource).map(([source, n]) => [`requests with tokens from ${source}`, n]),
+        ],
+      ) +
+      '\n',
+  );
   const d = summary.delivery;
   out.write(`\nDelivered ${d.events.toLocaleString('en-US')} events in ${d.deliveries} batches (${d.redeliveries} redelivered).\n`);
   out.write('\nChecks against the simulator\'s ground truth\n');
