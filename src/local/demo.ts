@@ -39,6 +39,8 @@ export interface DemoOptions {
   readonly partitions?: number;
   readonly maxBatchSize?: number;
   readonly redeliveryRate?: number;
+  /** Inject the faults reconciliation must find (see `SimulationOptions.faults`). */
+  readonly faults?: boolean;
 }
 
 export interface DemoCheck {
@@ -131,7 +133,7 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
 
 async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string, progress: Progress): Promise<DemoSummary> {
   progress.step(`simulating ${options.requests.toLocaleString('en-US')} requests on ${options.day} (seed ${options.seed}) into ${outDir}`);
-  const day = simulateDay({ requests: options.requests, seed: options.seed, day: options.day });
+  const day = simulateDay({ requests: options.requests, seed: options.seed, day: options.day, faults: Boolean(options.faults) });
   await writeSimulation(outDir, day);
 
   const hub = new LocalEventHub(options.partitions ?? 4);

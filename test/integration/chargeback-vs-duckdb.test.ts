@@ -142,14 +142,17 @@ describe('chargeback: TokenLedger against an independent DuckDB computation', ()
   /** The SQL given what the pipeline reads (events, archive and the LLM-log export the join takes). */
   let duckPipeline: Awaited<ReturnType<typeof duckChargeback>>;
   let analyzed: AnalyzeResult;
+  /** `analyzeFiles` given the LLM-log export too, as the pipeline's join has it. */
+  let analyzedWithLlmLog: AnalyzeResult;
   let demo: DemoSummary;
 
-  const analyze = (dir: string, prices: unknown) =>
+  const analyze = (dir: string, prices: unknown, options: { withLlmLogExport?: boolean } = {}) =>
     analyzeFiles({
       eventsFile: join(dir, SIMULATION_FILES.events),
       diagnosticsDir: join(dir, SIMULATION_FILES.diagnostics),
       prices: loadPriceTable(prices),
       directoryCsv: join(dir, SIMULATION_FILES.directory),
+      ...(options.withLlmLogExport ? { llmLogFile: join(dir, SIMULATION_FILES.llmLog) } : {}),
     });
   const teamOf = (result: AnalyzeResult) => (line: ChargebackLine) => result.directory.get(line.identity)?.team ?? UNMAPPED;
 
@@ -174,6 +177,7 @@ describe('chargeback: TokenLedger against an independent DuckDB computation', ()
     duck = await duckChargeback(connection, simDir, PRICES_FILE);
 
     analyzed = await analyze(simDir, pricesJson);
+    analyzedWithLlmLog = await analyze(simDir, pricesJson, { withLlmLogExport: true });
 
     stack = await stackStarting;
     demo = await runDemo(stack, { ...SIMULATION, outDir: demoDir }, silentProgress);
@@ -218,6 +222,12 @@ describe('chargeback: TokenLedger against an independent DuckDB computation', ()
     // The report built from the lines carries the same exact numbers.
     expect(costs(sumBy(analyzed.report.rows, (row) => row.key))).toEqual(costs(duck.identity));
     expect(analyzed.report.totals.costPico).toBe(total(duck.identity));
+  });
+
+  it('analyzeFiles with the LLM-log export: cost and tokens per identity equal DuckDB given the export, to the picodollar', () => {
+    expect(costs(sumBy(analyzedWithLlmLog.lines, (line) => line.identity))).toEqual(costs(duckPipeline.identity));
+    expect(tokens(sumBy(analyzedWithLlmLog.lines, (line) => line.identity))).toEqual(tokens(duckPipeline.identity));
+    expect(analyzedWithLlmLog.report.totals.tokenSources['llm-log']).toBe(duckPipeline.tokensFrom['llm-log']! + duckPipeline.tokensFrom['llm-export']!);
   });
 
   it('analyzeFiles: prompt, cached, completion and reasoning tokens per identity equal DuckDB', () => {
