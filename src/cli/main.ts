@@ -128,6 +128,28 @@ function printSummary(summary: DemoSummary): void {
     statuses.set(c.check, counts);
   }
   out.write('\nReconciliation (hour x deployment results)\n' + formatTable(['check', 'ok', 'warn', 'fail'], [...statuses].map(([check, n]) => [check, n['ok'] ?? 0, n['warn'] ?? 0, n['fail'] ?? 0])) + '\n' + thresholdLines());
+  const m = summary.sources;
+  out.write(
+    '\nSource mixes sent through the event hub\n' +
+      formatTable(
+        ['source mix', 'count'],
+        [
+          ['requests told by a v1 event only', m.v1],
+          ['AI Hub Gateway payloads (en-US timestamps, CRLF-indented)', m.aiHubPayloads],
+          ['  of which without cachedTokens (main branch)', m.aiHubWithoutCachedTokens],
+          ['AI Hub usage records (token counts as digit strings)', m.aiHubUsageRecords],
+          ['  AI Hub payloads and records logged at 12 AM or 12 PM', m.aiHubTwelveOClock],
+          ['requests told by a v1 event and APIM GatewayLlmLogs rows', m.v1AndLlmLog],
+          ['  of which streams cut short (tokens from the LLM-log rows)', m.v1AndLlmLogInterrupted],
+          ['GatewayLlmLogs rows (token and message rows)', m.llmLogRows],
+          ['RequestResponse records over Event Hubs', m.requestResponseOverEventHubs],
+          ['streams cut short, charged from the LLM log', m.interruptedStreams],
+          ...Object.entries(m.ledgerEntriesBySource).map(([source, n]) => [`ledger entries of source ${source}`, n]),
+          ...Object.entries(m.requestsByTokenSource).map(([source, n]) => [`requests with tokens from ${source}`, n]),
+        ],
+      ) +
+      '\n',
+  );
   const d = summary.delivery;
   out.write(`\nDelivered ${d.events.toLocaleString('en-US')} events in ${d.deliveries} batches (${d.redeliveries} redelivered).\n`);
   out.write('\nChecks against the simulator\'s ground truth\n');
@@ -196,8 +218,9 @@ export function buildCli(): Command {
     .option('--out <dir>', 'folder for the simulated files (default: a new temporary folder)')
     .option('--json <file>', 'write a machine-readable summary')
     .option('--no-serve', 'exit when done instead of serving until Ctrl-C')
+    .option('--faults', 'inject the faults reconciliation must find: lost gateway events and a metrics token drift')
     .addOption(new Option('--port <n>', 'port of the local HTTP API (the Functions host default)').argParser(positiveInt).default(7071))
-    .action(async (opts: { requests: number; seed: number; day: string; out?: string; json?: string; serve: boolean; port: number }) => {
+    .action(async (opts: { requests: number; seed: number; day: string; out?: string; json?: string; serve: boolean; port: number; faults?: boolean }) => {
       if (opts.out) await checkOutput(opts.out, { option: '--out', kind: 'folder' });
       if (opts.json) await checkOutput(opts.json, { option: '--json', kind: 'file' });
       const progress = createProgress();
@@ -215,7 +238,7 @@ export function buildCli(): Command {
         const starting = startLocalStack();
         cleanup.add(async () => (await starting.catch(() => null))?.stop());
         const stack = await starting;
-        const summary = await runDemo(stack, { requests: opts.requests, seed: opts.seed, day: opts.day, outDir }, progress);
+        const summary = await runDemo(stack, { requests: opts.requests, seed: opts.seed, day: opts.day, outDir, faults: Boolean(opts.faults) }, progress);
         return { stack, summary };
       })();
       // After an interrupt, the work fails as the stack stops under it: that failure is expected and dropped.
@@ -283,12 +306,14 @@ export function buildCli(): Command {
     .option('--diagnostics <dir>', 'Azure OpenAI RequestResponse storage archive (folder with insights-logs-requestresponse/…)')
     .option('--prices <file>', 'price file JSON, or a saved Azure Retail Prices API response (Global prices in effect today) (default: the shipped table)')
     .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter)')
+    .option('--llm-log <file>', 'ApiManagementGatewayLlmLog export: streams cut short take its tokens, as the join does')
     .option('--gateway-object-ids <ids>', 'comma-separated object ids of the gateway identity (never attributed)')
     .addOption(new Option('--threads <n>', 'threads that read the events file (fewer for files under 64 MiB a thread)').argParser(positiveInt).default(availableParallelism(), 'one per core'))
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'table']).default('table'))
-    .action(async (opts: { events: string; diagnostics?: string; prices?: string; directory?: string; gatewayObjectIds?: string; threads: number; format: string }) => {
+    .action(async (opts: { events: string; diagnostics?: string; prices?: string; directory?: string; llmLog?: string; gatewayObjectIds?: string; threads: number; format: string }) => {
       await checkInput(opts.events, EVENTS_FILE);
       if (opts.diagnostics) await checkInput(opts.diagnostics, DIAGNOSTICS_FOLDER);
+      if (opts.llmLog) await checkInput(opts.llmLog, { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records (JSON lines, a JSON array, a query API response or the portal CSV)' });
       if (opts.prices) await checkInput(opts.prices, { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response' });
       if (opts.directory) await checkInput(opts.directory, { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)' });
       const progress = createProgress();
@@ -300,6 +325,7 @@ export function buildCli(): Command {
         eventsFile: opts.events,
         ...(opts.diagnostics ? { diagnosticsDir: opts.diagnostics } : {}),
         ...(opts.directory ? { directoryCsv: opts.directory } : {}),
+        ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
         prices,
         identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
         threads: opts.threads,

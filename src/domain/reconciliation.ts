@@ -1,6 +1,7 @@
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { joinKey } from './join.js';
+import { mayHaveCounterparts } from './ledger.js';
 export { CHECKS, type CheckName } from '../contracts/reconciliation-result.js';
 import type { CheckName } from '../contracts/reconciliation-result.js';
 import type { LlmUsageRow, MetricTokens } from '../contracts/reconciliation-inputs.js';
@@ -10,7 +11,8 @@ export type { LlmUsageRow, MetricTokens } from '../contracts/reconciliation-inpu
  * Reconciliation: the ledger against Azure's own records, per UTC hour × deployment.
  * - `requests`: RequestResponse records vs ledger requests (by `apim-request-id`), ids seen on one side only;
  * - `bypass`: records with no gateway request whose caller is not the gateway's identity (key-based ones fail);
- * - `llm-tokens`: APIM `ApiManagementGatewayLlmLog` tokens vs ledger tokens, by gateway request id;
+ * - `llm-tokens`: APIM `ApiManagementGatewayLlmLog` tokens vs ledger tokens, by gateway request id (requests
+ *   told by an AI Hub Gateway payload, which carries no APIM request id, are left out);
  * - `metrics-tokens`: Azure Monitor `ProcessedPromptTokens` + `GeneratedTokens` vs ledger tokens. Metrics also
  *   count traffic the ledger cannot see (bypass calls, lost events), hence the wider default tolerance.
  * `expected` is Azure's side, `actual` the ledger's; drift is (actual − expected) / expected in percent.
@@ -236,7 +238,9 @@ export function reconcile(input: ReconciliationInput): CheckResult[] {
     }
     for (const entry of input.entries) {
       const tokens = entry.tokens.promptTokens + entry.tokens.completionTokens;
-      if (tokens === 0 || logged.has(entry.gatewayRequestId)) continue;
+      // An AI Hub Gateway payload's id is the response body's, never APIM's request id, so the LLM log cannot
+      // hold it: such requests are left out here (metrics still count them).
+      if (tokens === 0 || logged.has(entry.gatewayRequestId) || !mayHaveCounterparts(entry)) continue;
       const cell = cells.at(hourOf(entry.time), entry.deployment);
       cell.actual += tokens;
       cell.gatewayOnly.push(entry.gatewayRequestId);

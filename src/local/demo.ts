@@ -8,6 +8,7 @@ import type { Progress } from '../cli/progress.js';
 import { SIMULATION_FILES, writeSimulation } from '../simulator/files.js';
 import { createJoinHandler } from '../../functions/handlers/join-diagnostics.js';
 import { ArchiveDiagnosticsSource } from '../adapters/archive/archive-diagnostics-source.js';
+import { LlmLogExportUsageSource } from '../adapters/files/llm-log-usage-source.js';
 import { FolderArchive } from '../adapters/archive/folder-archive.js';
 import { TableWatermarkStore } from '../adapters/tables/table-watermark-store.js';
 import type { JoinCounts } from '../domain/join.js';
@@ -23,7 +24,7 @@ import { createReconcileHandler } from '../../functions/handlers/reconcile.js';
 import { StoredAndFileReconciliationSources } from '../adapters/archive/file-reconciliation-sources.js';
 import type { CheckResult } from '../domain/reconciliation.js';
 import { fireTimer } from './timer-runner.js';
-import { simulateDay, type GroundTruth } from '../simulator/traffic.js';
+import { simulateDay, type GroundTruth, type SourceMix } from '../simulator/traffic.js';
 import { Random } from '../simulator/random.js';
 import { TableCheckpointStore } from './checkpoint-store.js';
 import { LocalEventHub, runEventHubTrigger } from './event-hub-runner.js';
@@ -38,6 +39,8 @@ export interface DemoOptions {
   readonly partitions?: number;
   readonly maxBatchSize?: number;
   readonly redeliveryRate?: number;
+  /** Inject the faults reconciliation must find (see `SimulationOptions.faults`). */
+  readonly faults?: boolean;
 }
 
 export interface DemoCheck {
@@ -51,6 +54,13 @@ export interface DemoSummary {
   /** The folder of the simulated files, when one was given (a temporary one is gone once the run ends). */
   readonly outDir: string | null;
   readonly groundTruth: GroundTruth;
+  /** How many requests or lines of each source mix the simulated day sent through the pipeline. */
+  readonly sources: SourceMix & {
+    /** What the ledger holds: entries by the source that told them (merged requests count under the better one). */
+    readonly ledgerEntriesBySource: Readonly<Record<string, number>>;
+    /** Requests by where their tokens came from: the gateway's event or payload, APIM's LLM log, or none. */
+    readonly requestsByTokenSource: Readonly<Record<string, number>>;
+  };
   readonly delivery: { readonly events: number; readonly deliveries: number; readonly redeliveries: number; readonly failures: number };
   readonly ledgerEntries: number;
   readonly deadLetters: number;
@@ -123,7 +133,7 @@ export async function runDemo(stack: LocalStack, options: DemoOptions, progress:
 
 async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string, progress: Progress): Promise<DemoSummary> {
   progress.step(`simulating ${options.requests.toLocaleString('en-US')} requests on ${options.day} (seed ${options.seed}) into ${outDir}`);
-  const day = simulateDay({ requests: options.requests, seed: options.seed, day: options.day });
+  const day = simulateDay({ requests: options.requests, seed: options.seed, day: options.day, faults: Boolean(options.faults) });
   await writeSimulation(outDir, day);
 
   const hub = new LocalEventHub(options.partitions ?? 4);
@@ -158,6 +168,8 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
       diagnostics: stack.stores.diagnostics,
       deadLetters: stack.stores.deadLetters,
       aggregates: stack.stores.aggregates,
+      // Streams cut short carry no usage in their gateway event: the join takes APIM's LLM-log count, as in Azure.
+      llmUsage: new LlmLogExportUsageSource(joinPath(outDir, SIMULATION_FILES.llmLog)),
     }),
     () => ({ graceInMs: stack.settings.JOIN_GRACE_MINUTES * 60_000, watermarkName: `demo-${options.seed}-${runId}` }),
   );
@@ -211,6 +223,11 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
 
   const reconciliation = await stack.stores.reconciliation.listResults(range);
 
+  progress.step('counting ledger entries by source');
+  const entriesBySource: Record<string, number> = {};
+  for await (const page of stack.stores.ledger.listEntries(range)) for (const entry of page) entriesBySource[entry.source] = (entriesBySource[entry.source] ?? 0) + 1;
+  const tokenSources = reports.identity.totals.tokenSources;
+
   progress.step('counting dead letters');
   let deadLetters = 0;
   for await (const page of stack.stores.deadLetters.listDeadLetters()) deadLetters += page.length;
@@ -227,6 +244,19 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
       ok: report.entries + deadLetters + truth.events.llmLogLines + truth.events.diagnosticLines === truth.events.distinct,
     },
     compareIdentities(truth.identities, report.rows),
+    {
+      name: 'AI Hub payloads and usage records = ledger entries of source ai-hub-gateway',
+      expected: truth.sources.aiHubPayloads + truth.sources.aiHubUsageRecords,
+      actual: entriesBySource['ai-hub-gateway'] ?? 0,
+      ok: (entriesBySource['ai-hub-gateway'] ?? 0) === truth.sources.aiHubPayloads + truth.sources.aiHubUsageRecords,
+    },
+    {
+      // From the LLM-log rows on the event hub (merged at ingest) or from the LLM-log export (taken by the join).
+      name: 'streams cut short = requests charged from the LLM log',
+      expected: truth.sources.interruptedStreams,
+      actual: tokenSources['llm-log'],
+      ok: tokenSources['llm-log'] === truth.sources.interruptedStreams,
+    },
     ...(['matched', 'noDiagnostics', 'bypass'] as const).map((k) => ({ name: `join: ${k}`, expected: truth.join[k], actual: join[k], ok: truth.join[k] === join[k] })),
     {
       name: 'chargeback tiles hold the ground-truth tokens per identity',
@@ -244,6 +274,7 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
   return {
     outDir: options.outDir ?? null,
     groundTruth: truth,
+    sources: { ...truth.sources, ledgerEntriesBySource: entriesBySource, requestsByTokenSource: tokenSources },
     delivery: { events: hub.eventCount, ...delivery },
     ledgerEntries: report.entries,
     deadLetters,

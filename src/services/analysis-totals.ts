@@ -6,6 +6,8 @@ import type { IdentityOptions } from '../domain/identity.js';
 import { joinOne } from '../domain/join.js';
 import { LatencyTileSet, type LatencyEntryParts, type LatencyTile } from '../domain/latency-tile.js';
 import { PriceMatcher } from '../domain/price-matching.js';
+import type { LlmUsage } from '../ports/diagnostics-source.js';
+import { withLlmUsage } from './join-diagnostics.js';
 
 /** What one part of an analysis added up, in a form that crosses a worker thread boundary. */
 export interface TotalsParts {
@@ -30,15 +32,17 @@ export class AnalysisTotals {
     private readonly recordsByKey: ReadonlyMap<string, DiagnosticRecord>,
     prices: PriceTable,
     identity: IdentityOptions | undefined,
+    /** APIM's LLM-log tokens by gateway request id: a stream cut short takes them, as the pipeline's join does. */
+    private readonly llmUsage: ReadonlyMap<string, LlmUsage> = new Map(),
   ) {
     this.chargeback = new ChargebackLines(new PriceMatcher(prices), identity);
   }
 
   add(entry: LedgerEntry): void {
     this.requests++;
-    let joined = entry;
+    let joined = (this.llmUsage.size > 0 && withLlmUsage(entry, this.llmUsage.get(entry.gatewayRequestId))) || entry;
     if (this.recordsByKey.size > 0) {
-      const result = joinOne(entry, this.recordsByKey);
+      const result = joinOne(joined, this.recordsByKey);
       if (result.matchedKey !== null) this.joinedKeys.add(result.matchedKey);
       joined = result.entry;
     }

@@ -1,11 +1,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { FolderArchive } from '../adapters/archive/folder-archive.js';
+import { readLlmLogExport } from '../adapters/files/llm-log-export.js';
 import { parseArchiveBlob } from '../adapters/archive/archive-diagnostics-source.js';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { DirectoryRow } from '../contracts/directory.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
+import type { LlmUsage } from '../ports/diagnostics-source.js';
 import { chargebackReport, type ChargebackLine, type ChargebackReport } from '../domain/chargeback.js';
 import { parseDirectoryCsv } from '../domain/directory-csv.js';
 import type { IdentityOptions } from '../domain/identity.js';
@@ -23,6 +25,11 @@ export interface AnalyzeInput {
   readonly diagnosticsDir?: string;
   readonly prices: PriceTable;
   readonly directoryCsv?: string;
+  /**
+   * An `ApiManagementGatewayLlmLog` export: streams cut short (no usage in their events) take its tokens, as the
+   * pipeline's join does. Without it they count no tokens.
+   */
+  readonly llmLogFile?: string;
   readonly identity?: IdentityOptions;
   readonly onProgress?: (linesRead: number) => void;
   /** Worker threads for the events file (default: one per core); 1 analyses it on the calling thread. */
@@ -77,6 +84,12 @@ export async function readEventsFile(eventsFile: string, onProgress?: (linesRead
   return { entries, deadLetters };
 }
 
+/** APIM's LLM-log usage by gateway request id, from an export file (see `parseLlmLogExport`). */
+export async function readLlmUsage(file: string): Promise<Map<string, LlmUsage>> {
+  const rows = await readLlmLogExport(file);
+  return new Map(rows.map((row) => [row.gatewayRequestId, { gatewayRequestId: row.gatewayRequestId, promptTokens: row.promptTokens, completionTokens: row.completionTokens, totalTokens: row.promptTokens + row.completionTokens }]));
+}
+
 /** Every valid RequestResponse record of a local archive folder, and how many were rejected. */
 export async function readArchiveFolder(dir: string): Promise<{ records: DiagnosticRecord[]; rejected: number }> {
   const archive = new FolderArchive(dir);
@@ -100,7 +113,8 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
   const { records, rejected: diagnosticsRejected } = input.diagnosticsDir ? await readArchiveFolder(input.diagnosticsDir) : { records: [], rejected: 0 };
   // As `joinAll`: one record per correlation id joins (`recordsByCorrelationId`); as `buildTiles`: the first one counts.
   const recordsByKey = recordsByCorrelationId(records);
-  const { totals, deadLetters } = (await analyzeEventsInParallel(input, recordsByKey)) ?? (await analyzeEvents(input, recordsByKey));
+  const llmUsage = input.llmLogFile ? await readLlmUsage(input.llmLogFile) : new Map<string, LlmUsage>();
+  const { totals, deadLetters } = (await analyzeEventsInParallel(input, recordsByKey, llmUsage)) ?? (await analyzeEvents(input, recordsByKey, llmUsage));
   const countedRecords = new Set<string>();
   for (const record of records) {
     if (countedRecords.has(record.correlationId)) continue;
@@ -145,15 +159,15 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
 }
 
 /** The events file on the calling thread. */
-async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>): Promise<{ totals: AnalysisTotals; deadLetters: number }> {
-  const newTotals = () => new AnalysisTotals(recordsByKey, input.prices, input.identity);
+async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>): Promise<{ totals: AnalysisTotals; deadLetters: number }> {
+  const newTotals = () => new AnalysisTotals(recordsByKey, input.prices, input.identity, llmUsage);
   let totals = newTotals();
   const stream = await forEachDistinctRequest(input.eventsFile, { onRequest: (entry) => totals.add(entry), restart: () => (totals = newTotals()) }, input.onProgress);
   return { totals, deadLetters: stream.deadLetters };
 }
 
 /** The events file over worker threads when it is large enough, else null (also when the parallel path declines). */
-async function analyzeEventsInParallel(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>): Promise<{ totals: AnalysisTotals; deadLetters: number } | null> {
+async function analyzeEventsInParallel(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>): Promise<{ totals: AnalysisTotals; deadLetters: number } | null> {
   const { size } = await stat(input.eventsFile);
   const threads = Math.min(Math.max(1, Math.floor(input.threads ?? availableParallelism())), Math.floor(size / (input.minBytesPerThread ?? MIN_BYTES_PER_THREAD)));
   if (threads < 2) return null;
@@ -162,6 +176,7 @@ async function analyzeEventsInParallel(input: AnalyzeInput, recordsByKey: Readon
     prices: input.prices,
     ...(input.identity ? { identity: input.identity } : {}),
     ...(input.diagnosticsDir ? { diagnosticsDir: input.diagnosticsDir } : {}),
+    ...(input.llmLogFile ? { llmLogFile: input.llmLogFile, llmUsage } : {}),
     ...(input.onProgress ? { onProgress: input.onProgress } : {}),
     ...(input.pieces ? { pieces: input.pieces } : {}),
     recordsByKey,

@@ -8,6 +8,7 @@ import type { PriceTable } from '../contracts/price-table.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import { mergeLedgerEntries, requestKey } from '../domain/ledger.js';
 import { hashId } from '../domain/request-index.js';
+import type { LlmUsage } from '../ports/diagnostics-source.js';
 import { AnalysisTotals } from './analysis-totals.js';
 import { analyzeRange, type RangeHandBack, type RangeInput, type RangeRequest, type RangeResult } from './analyze-range.js';
 
@@ -24,6 +25,7 @@ function claimBits(fileBytes: number): number {
 
 export interface RangeWorkerInput extends RangeInput {
   readonly diagnosticsDir: string | undefined;
+  readonly llmLogFile: string | undefined;
 }
 
 export type RangeWorkerMessage =
@@ -37,6 +39,9 @@ export interface ParallelInput {
   readonly identity?: IdentityOptions;
   readonly diagnosticsDir?: string;
   readonly recordsByKey: ReadonlyMap<string, DiagnosticRecord>;
+  /** An `ApiManagementGatewayLlmLog` export (read again by each worker) and its usage by gateway request id. */
+  readonly llmLogFile?: string;
+  readonly llmUsage?: ReadonlyMap<string, LlmUsage>;
   readonly threads: number;
   readonly onProgress?: (linesRead: number) => void;
   /** How threads share the pieces: first come, first served (default), or round robin (reproducible). */
@@ -131,7 +136,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
   const progress = () => input.onProgress?.(channels.reduce((sum, c) => sum + c.lines, localLines));
   try {
     for (let index = 1; index < threads; index++) {
-      channels.push(new WorkerChannel(startRangeWorker({ ...rangeInput(index), diagnosticsDir: input.diagnosticsDir }), progress));
+      channels.push(new WorkerChannel(startRangeWorker({ ...rangeInput(index), diagnosticsDir: input.diagnosticsDir, llmLogFile: input.llmLogFile }), progress));
     }
     let localHandBack!: (handBack: RangeHandBack) => void;
     const localHandedBack = new Promise<RangeHandBack>((resolve) => (localHandBack = resolve));
@@ -145,7 +150,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
         localHandBack(handBack);
         return answered;
       },
-    });
+    }, input.llmUsage);
     // A failure on this thread must not wait for the workers.
     const handedBack: RangeHandBack[] = await Promise.race([Promise.all([localHandedBack, ...channels.map((c) => c.next('handBack'))]), local.then(() => never<RangeHandBack[]>())]);
     const deferred = new Map<string, LedgerEntry>();
@@ -161,7 +166,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     for (const channel of channels) channel.worker.postMessage(request);
     const parts: RangeResult[] = await Promise.all([local, ...channels.map((c) => c.next('result'))]);
 
-    const totals = new AnalysisTotals(input.recordsByKey, input.prices, input.identity);
+    const totals = new AnalysisTotals(input.recordsByKey, input.prices, input.identity, input.llmUsage);
     for (const part of parts) {
       for (const priced of part.priced) {
         const key = requestKey(priced);

@@ -13,11 +13,17 @@ async function recordsByKey() {
   return new Map((await readArchiveFolder(input.diagnosticsDir)).records.map((r) => [r.correlationId, r]));
 }
 
+async function llmUsage() {
+  if (!input.llmLogFile) return new Map();
+  const { readLlmUsage } = await import('./analyze-files.js');
+  return readLlmUsage(input.llmLogFile);
+}
+
 const result = await analyzeRange(input, await recordsByKey(), {
   progress: (lines) => send({ kind: 'progress', lines }),
   handBack: (handBack) => {
     send({ kind: 'handBack', ...handBack });
     return new Promise<RangeRequest>((resolve) => port.once('message', resolve));
   },
-});
+}, await llmUsage());
 send({ kind: 'result', ...result });

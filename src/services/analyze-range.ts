@@ -3,6 +3,7 @@ import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
 import type { IdentityOptions } from '../domain/identity.js';
+import type { LlmUsage } from '../ports/diagnostics-source.js';
 import { isPartial, requestKey } from '../domain/ledger.js';
 import { hashId } from '../domain/request-index.js';
 import { AnalysisTotals, type TotalsParts } from './analysis-totals.js';
@@ -98,9 +99,10 @@ export async function analyzeRange(
   input: RangeInput,
   recordsByKey: ReadonlyMap<string, DiagnosticRecord>,
   hooks: { progress(lines: number): void; handBack(handBack: RangeHandBack): Promise<RangeRequest> },
+  llmUsage: ReadonlyMap<string, LlmUsage> = new Map(),
 ): Promise<RangeResult> {
   const claims = new RangeClaims(input.claims, input.claimBits, input.index);
-  const newTotals = () => new AnalysisTotals(recordsByKey, input.prices, input.identity);
+  const newTotals = () => new AnalysisTotals(recordsByKey, input.prices, input.identity, llmUsage);
   let totals = newTotals();
   let deferred: LedgerEntry[] = [];
   const stream = await forEachDistinctRequest(

@@ -1,4 +1,4 @@
-import { reconcile, type CheckResult, type Thresholds } from '../domain/reconciliation.js';
+import { reconcile, type CheckResult, type LlmUsageRow, type Thresholds } from '../domain/reconciliation.js';
 import type { WatermarkStore } from '../ports/diagnostics-source.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { LedgerStore, StoreOptions } from '../ports/ledger-store.js';
@@ -28,16 +28,39 @@ export interface ReconcileRunOptions extends ReconcileOptions {
 }
 
 const HOUR_MS = 3_600_000;
+/**
+ * APIM writes a request's LLM-log rows when its response ends, while the ledger places the request when it began:
+ * rows are read this long past the window, so a request that began in the window finds its rows.
+ */
+const LLM_LOG_LAG_MS = HOUR_MS;
+
+/**
+ * The LLM-log rows that belong to a window: those of its requests (read up to `LLM_LOG_LAG_MS` past its end), and
+ * rows logged inside it whose request the ledger lacks; a row of a request that began in an earlier window is that
+ * window's.
+ */
+async function llmRowsOf(rows: readonly LlmUsageRow[], entries: readonly LedgerEntry[], window: TimeWindow, ledger: LedgerStore, options: StoreOptions): Promise<LlmUsageRow[]> {
+  const ids = new Set(entries.map((e) => e.gatewayRequestId));
+  const within = (row: LlmUsageRow) => Date.parse(row.time) >= window.from.getTime() && Date.parse(row.time) < window.to.getTime();
+  const unknown = rows.filter((row) => !ids.has(row.gatewayRequestId) && within(row));
+  const earlier = new Set<string>();
+  if (unknown.length > 0) {
+    const found = await ledger.getEntriesByGatewayRequestIds([...new Set(unknown.map((row) => row.gatewayRequestId))], options);
+    for (const entry of found) if (Date.parse(entry.time) < window.from.getTime()) earlier.add(entry.gatewayRequestId.toLowerCase());
+  }
+  return rows.filter((row) => ids.has(row.gatewayRequestId) || (within(row) && !earlier.has(row.gatewayRequestId.toLowerCase())));
+}
 
 /** The checks of one window (whole hours), from one query per source. */
 export async function reconcileWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, window: TimeWindow, options: ReconcileOptions): Promise<CheckResult[]> {
   const entries: LedgerEntry[] = [];
   for await (const page of ports.ledger.listEntries(window, options)) entries.push(...page);
-  const [records, llmUsage, metrics] = await Promise.all([
+  const [records, llmRows, metrics] = await Promise.all([
     ports.sources.records(window, options),
-    ports.sources.llmUsage?.(window, options),
+    ports.sources.llmUsage?.({ from: window.from, to: new Date(window.to.getTime() + LLM_LOG_LAG_MS) }, options),
     ports.sources.metrics?.(window, options),
   ]);
+  const llmUsage = llmRows && (await llmRowsOf(llmRows, entries, window, ports.ledger, options));
   return reconcile({
     entries,
     records,

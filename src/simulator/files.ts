@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { SimulatedDay } from './traffic.js';
+import { singleLine, type SimulatedDay } from './traffic.js';
 
 export const SIMULATION_FILES = {
   events: 'events.jsonl',
@@ -18,7 +18,8 @@ function csvField(value: string): string {
 /** Writes a simulated day: gateway events (JSONL), the diagnostics storage archive, the identity directory and the ground truth. */
 export async function writeSimulation(outDir: string, day: SimulatedDay): Promise<void> {
   await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, SIMULATION_FILES.events), day.eventLines.join('\n') + '\n');
+  // One body per line: the AI Hub accelerator's indented payloads are written without their line breaks.
+  await writeFile(join(outDir, SIMULATION_FILES.events), day.eventLines.map(singleLine).join('\n') + '\n');
   for (const [path, lines] of day.archive) {
     const file = join(outDir, SIMULATION_FILES.diagnostics, path);
     await mkdir(dirname(file), { recursive: true });

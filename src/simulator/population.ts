@@ -35,6 +35,11 @@ export interface SimulatedIdentity {
   readonly caller: { oid: string; tid: string; appid: string | null; idtyp: 'user' | 'app'; upn: string | null; sub: string } | null;
   readonly subscriptionId: string;
   readonly activity: number;
+  /**
+   * Calls through the AI Hub Gateway solution accelerator (a second APIM instance) instead of TokenLedger's
+   * gateway: its usage payloads, not v1 events, tell these requests.
+   */
+  readonly viaAiHub: boolean;
 }
 
 export const GATEWAY = { service: 'contoso-ai-gateway', region: 'West Europe' } as const;
@@ -42,6 +47,13 @@ export const AZURE_SUBSCRIPTION = '6f1c2b7e-3d4a-4b8e-9c0d-1a2b3c4d5e6f';
 export const RESOURCE_GROUP = 'RG-AI-PLATFORM';
 /** The gateway calls Azure OpenAI with this managed identity, so it is the `objectId` of gateway traffic. */
 export const GATEWAY_OBJECT_ID = '0b7d6c1e-5f3a-4e2b-8a9c-7d6e5f4a3b2c';
+/**
+ * The AI Hub Gateway accelerator's APIM instance, which some callers still use, and the managed identity it calls
+ * Azure OpenAI with: its requests reach the same accounts, so their RequestResponse records carry this objectId.
+ */
+export const AI_HUB_GATEWAY = { service: 'contoso-ai-hub', region: 'Sweden Central', objectId: '3e9a7c2d-1b4f-4d6e-8a0c-9f2e1d3c5b7a' } as const;
+/** How many of the subscription-key callers use the accelerator (the first ones created). */
+const AI_HUB_CALLERS = 2;
 
 export const BACKENDS: readonly SimulatedBackend[] = [
   { backendId: 'aoai-eastus', account: 'contoso-aoai-eastus', regionCode: 'eastus', regionDisplayName: 'East US', msPer100Tokens: 900, baseMs: 180, throttleRate: 0.02, errorRate: 0.004, weight: 20 },
@@ -89,7 +101,8 @@ export function createIdentities(random: Random): SimulatedIdentity[] {
       const subscriptionId = `sub-${team.toLowerCase().replace(/\s+/g, '-')}-${n}`;
       const activity = random.logNormal(1, 0.9);
       if (kind === 'apimSubscription') {
-        identities.push({ identity: subscriptionId, kind, displayName: `${team} key ${i + 1}`, team, costCenter, caller: null, subscriptionId, activity });
+        // Key-based callers send no appId header, so the accelerator logs its `NA-HEADER` placeholder.
+        identities.push({ identity: subscriptionId, kind, displayName: `${team} key ${i + 1}`, team, costCenter, caller: null, subscriptionId, activity, viaAiHub: i < AI_HUB_CALLERS });
         continue;
       }
       const isUser = kind === 'user';
@@ -110,6 +123,7 @@ export function createIdentities(random: Random): SimulatedIdentity[] {
         },
         subscriptionId,
         activity,
+        viaAiHub: false,
       });
     }
   }

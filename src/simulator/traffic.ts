@@ -1,6 +1,7 @@
 import { GATEWAY_EVENT_SCHEMA_V1, type GatewayEventV1Input } from '../contracts/gateway-event.js';
 import { Random } from './random.js';
 import {
+  AI_HUB_GATEWAY,
   AZURE_SUBSCRIPTION,
   BACKENDS,
   DEPLOYMENTS,
@@ -68,12 +69,37 @@ export interface GroundTruth {
     /** Lines of Azure OpenAI RequestResponse records: diagnostics, neither entries nor dead letters. */
     readonly diagnosticLines: number;
   };
+  /** How many distinct requests or lines each source mix holds, so a reader sees every one was exercised. */
+  readonly sources: SourceMix;
   readonly ledgerEntries: number;
   readonly deadLetters: number;
   readonly identities: readonly IdentityTotals[];
   readonly join: { readonly matched: number; readonly noDiagnostics: number; readonly bypass: number };
   readonly diagnostics: { readonly records: number; readonly late: number; readonly missing: number; readonly bypass: number };
   readonly reconciliation: ReconciliationTruth;
+}
+
+export interface SourceMix {
+  /** Requests told by a v1 event only. */
+  readonly v1: number;
+  /** Requests told by an AI Hub Gateway usage payload, as the accelerator's policy writes it (numbers, CRLF indentation). */
+  readonly aiHubPayloads: number;
+  /** ... of which `main`'s payload without `cachedTokens` (the rest are `citadel-v1`'s). */
+  readonly aiHubWithoutCachedTokens: number;
+  /** Requests told by the accelerator's stored usage record (Stream Analytics output: token counts as digit strings). */
+  readonly aiHubUsageRecords: number;
+  /** AI Hub payloads and records with a 12 AM or 12 PM hour. */
+  readonly aiHubTwelveOClock: number;
+  /** Requests told by a v1 event and by APIM GatewayLlmLogs rows (one event hub line each). */
+  readonly v1AndLlmLog: number;
+  /** ... of which interrupted streams: the v1 event has no usage, the LLM-log token row has it. */
+  readonly v1AndLlmLogInterrupted: number;
+  /** GatewayLlmLogs rows on the event hub (token rows and message rows). */
+  readonly llmLogRows: number;
+  /** Azure OpenAI RequestResponse records delivered over the event hub as `{"records":[…]}` (also in the archive). */
+  readonly requestResponseOverEventHubs: number;
+  /** Streams interrupted before their usage arrived, whose tokens come from APIM's LLM log. */
+  readonly interruptedStreams: number;
 }
 
 export interface IdentityTotals {
@@ -182,28 +208,36 @@ function diagnosticRecord(
 }
 
 /**
- * APIM's `GatewayLlmLogs` records of one request as a diagnostic setting streams them to Event Hubs: split over
- * two rows, the tokens on one and the messages, with null tokens and an empty deployment, on the other.
+ * APIM's `GatewayLlmLogs` records of one request as a diagnostic setting streams them to Event Hubs: a large
+ * request is split over several rows (Microsoft Learn, "Log token usage, prompts, and completions for LLM APIs"),
+ * one with the tokens, deployment and model, the others with messages only: null or 0 tokens, an empty deployment.
+ * The token row is not always the first.
  */
-function llmLogRecordsLine(gatewayRequestId: string, endMs: number, deployment: SimulatedDeployment, usage: Usage, stream: boolean): string {
-  const row = (sequenceNumber: number, counted: boolean) => ({
-    time: new Date(endMs).toISOString(),
-    resourceId: `/SUBSCRIPTIONS/${AZURE_SUBSCRIPTION.toUpperCase()}/RESOURCEGROUPS/${RESOURCE_GROUP}/PROVIDERS/MICROSOFT.APIMANAGEMENT/SERVICE/${GATEWAY.service.toUpperCase()}`,
-    category: 'GatewayLlmLogs',
-    operationName: 'Microsoft.ApiManagement/GatewayLlmLogs',
-    correlationId: gatewayRequestId,
-    location: GATEWAY.region,
-    properties: {
-      deploymentName: counted ? deployment.deployment : '',
-      modelName: counted ? deployment.modelName : '',
-      promptTokens: counted ? usage.promptTokens : null,
-      completionTokens: counted ? usage.completionTokens : null,
-      totalTokens: counted ? usage.promptTokens + usage.completionTokens : null,
-      isStreamCompletion: stream,
-      sequenceNumber,
-    },
-  });
-  return JSON.stringify({ records: [row(0, true), row(1, false)] });
+function llmLogRecordsLine(random: Random, gatewayRequestId: string, endMs: number, deployment: SimulatedDeployment, usage: Usage, stream: boolean): { line: string; rows: number } {
+  const rows = random.int(2, 4);
+  const tokenRow = random.int(0, rows - 1);
+  const row = (sequenceNumber: number) => {
+    const counted = sequenceNumber === tokenRow;
+    const empty = random.chance(0.5) ? null : 0;
+    return {
+      time: new Date(endMs).toISOString(),
+      resourceId: `/SUBSCRIPTIONS/${AZURE_SUBSCRIPTION.toUpperCase()}/RESOURCEGROUPS/${RESOURCE_GROUP}/PROVIDERS/MICROSOFT.APIMANAGEMENT/SERVICE/${GATEWAY.service.toUpperCase()}`,
+      category: 'GatewayLlmLogs',
+      operationName: 'Microsoft.ApiManagement/GatewayLlmLogs',
+      correlationId: gatewayRequestId,
+      location: GATEWAY.region,
+      properties: {
+        deploymentName: counted ? deployment.deployment : '',
+        modelName: counted ? deployment.modelName : '',
+        promptTokens: counted ? usage.promptTokens : empty,
+        completionTokens: counted ? usage.completionTokens : empty,
+        totalTokens: counted ? usage.promptTokens + usage.completionTokens : empty,
+        isStreamCompletion: stream,
+        sequenceNumber,
+      },
+    };
+  };
+  return { line: JSON.stringify({ records: Array.from({ length: rows }, (_, i) => row(i)) }), rows };
 }
 
 /** Serialises a record; an object `properties` is spliced in raw so its tick values stay exact. */
@@ -212,6 +246,81 @@ function recordLine(record: Record<string, unknown>): string {
   if (typeof properties === 'string') return JSON.stringify(record);
   const raw = (properties as { __raw: string }).__raw;
   return JSON.stringify({ ...record, properties: '__PROPERTIES__' }).replace('"__PROPERTIES__"', raw);
+}
+
+/** `DateTime.UtcNow.ToString()` on APIM (culture en-US): `M/d/yyyy h:mm:ss tt`, the hour after midnight being 12 AM. */
+export function enUsTimestamp(ms: number): string {
+  const d = new Date(ms);
+  const hour = d.getUTCHours();
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${d.getUTCMonth() + 1}/${d.getUTCDate()}/${d.getUTCFullYear()} ${hour % 12 === 0 ? 12 : hour % 12}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} ${hour < 12 ? 'AM' : 'PM'}`;
+}
+
+/** Json.NET's `JObject.ToString()`: two-space indentation, `"key": value`, CRLF line ends (APIM runs on Windows). */
+function newtonsoftIndented(fields: Record<string, string | number>): string {
+  return `{\r\n${Object.entries(fields).map(([key, value]) => `  ${JSON.stringify(key)}: ${JSON.stringify(value)}`).join(',\r\n')}\r\n}`;
+}
+
+const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/** The response body's `id`, which the accelerator logs as the payload id; an embeddings body has none, so it logs a new GUID. */
+function responseId(random: Random, deployment: SimulatedDeployment): string {
+  if (deployment.operation === 'Embeddings_Create') return random.uuid();
+  if (deployment.operation === 'Responses_Create') return `resp_${Array.from({ length: 48 }, () => random.int(0, 15).toString(16)).join('')}`;
+  return `chatcmpl-${Array.from({ length: 29 }, () => BASE62[random.int(0, 61)]).join('')}`;
+}
+
+/** The APIM operation display name the accelerator logs as `operationName`. */
+const AI_HUB_OPERATION: Record<SimulatedDeployment['operation'], string> = {
+  ChatCompletions_Create: 'Creates a completion for the chat message',
+  Embeddings_Create: 'Get a vector representation of a given input that can be easily consumed by machine learning models and algorithms.',
+  Responses_Create: 'Creates a model response.',
+};
+
+/**
+ * One request as the AI Hub Gateway accelerator reports it (Azure-Samples/ai-hub-gateway-solution-accelerator):
+ * the usage payload `frag-openai-usage.xml` logs to Event Hubs (`citadel-v1`, with `cachedTokens`; `main`, without),
+ * or the usage record its Stream Analytics job stores (`src/usage-reports/usage-record.json`: token counts as
+ * digit strings, three fields of the job added), replayed onto the hub. Only responses with status 200 are logged.
+ */
+function aiHubLine(
+  random: Random,
+  r: { loggedMs: number; enqueuedMs: number; identity: SimulatedIdentity; deployment: SimulatedDeployment; backend: SimulatedBackend; usage: Usage },
+  form: 'citadel-v1' | 'main' | 'usage-record',
+): string {
+  const { deployment, backend, usage } = r;
+  const fields: Record<string, string | number> = {
+    id: responseId(random, deployment),
+    timestamp: enUsTimestamp(r.loggedMs),
+    appId: 'NA-HEADER',
+    subscriptionId: r.identity.subscriptionId,
+    productName: `${r.identity.team.replace(/\s+/g, '-')}-AI`,
+    targetService: deployment.operation === 'Embeddings_Create' ? 'embeddings' : 'chat.completion',
+    model: deployment.model,
+    gatewayName: AI_HUB_GATEWAY.service,
+    gatewayRegion: AI_HUB_GATEWAY.region,
+    aiGatewayId: 'managed',
+    RequestIp: `203.0.113.${random.int(1, 254)}`,
+    operationName: AI_HUB_OPERATION[deployment.operation],
+    sessionId: 'NA-HEADER',
+    endUserId: 'NA-HEADER',
+    backendId: backend.backendId,
+    routeLocation: backend.regionCode,
+    routeName: backend.regionDisplayName.replace(/\s+/g, ''),
+    deploymentName: deployment.deployment,
+  };
+  const tokens = { promptTokens: usage.promptTokens, responseTokens: usage.completionTokens, totalTokens: usage.promptTokens + usage.completionTokens };
+  if (form === 'main') return newtonsoftIndented({ ...fields, ...tokens });
+  const citadel = { ...fields, ...tokens, audioTokens: 0, cachedTokens: usage.cachedTokens };
+  if (form === 'citadel-v1') return newtonsoftIndented(citadel);
+  const enqueued = new Date(r.enqueuedMs).toISOString().replace('Z', '0000Z');
+  const digits = Object.fromEntries(Object.entries(citadel).map(([key, value]) => [key, typeof value === 'number' && key !== 'PartitionId' ? String(value) : value]));
+  return JSON.stringify({ ...digits, EventProcessedUtcTime: new Date(r.enqueuedMs + random.int(200, 900)).toISOString().replace('Z', '0000Z'), PartitionId: random.int(0, 3), EventEnqueuedUtcTime: enqueued }, null, 4);
+}
+
+/** An event hub line as the events file holds it: one body per line, a producer's indentation removed (raw CR and LF never occur inside JSON strings). */
+export function singleLine(body: string): string {
+  return body.includes('\n') || body.includes('\r') ? body.replace(/[\r\n]+ */g, '') : body;
 }
 
 const MALFORMED: readonly ((valid: string, n: number) => string)[] = [
@@ -255,6 +364,8 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
   const sideLines: string[] = [];
   let llmLogLines = 0;
   let diagnosticLines = 0;
+  const aiHub = { payloads: 0, usageRecords: 0, withoutCachedTokens: 0, twelveOClock: 0, records: 0 };
+  const mix = { llmLogRows: 0, v1AndLlmLogInterrupted: 0, interruptedStreams: 0 };
   const metricTokens = new Map<string, { hour: string; deployment: string; prompt: number; generated: number }>();
   const countTokens = (time: number, deployment: string, prompt: number, generated: number) => {
     const hour = new Date(time).toISOString().slice(0, 13);
@@ -274,7 +385,8 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
     const deployment = random.weighted(DEPLOYMENTS, (d) => d.share);
     const backend = random.weighted(BACKENDS, (b) => b.weight);
     const time = requestTime(random, dayStart);
-    const stream = deployment.operation === 'ChatCompletions_Create' && random.chance(0.3);
+    // The accelerator's usage fragment reads `usage` from a whole response body: its callers do not stream.
+    const stream = deployment.operation === 'ChatCompletions_Create' && random.chance(0.3) && !identity.viaAiHub;
     const gatewayThrottled = random.chance(0.005);
     const backendThrottled = !gatewayThrottled && random.chance(backend.throttleRate);
     const backendError = !gatewayThrottled && !backendThrottled && random.chance(backend.errorRate);
@@ -311,6 +423,38 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
     };
     const endMs = time + (backendMs ?? 0);
     const enqueuedAt = endMs + random.int(50, 2000);
+    const t = totals.get(identity.identity) ?? { kind: identity.kind, requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 };
+    const cutShort = interrupted && status === 200;
+    if (identity.viaAiHub) {
+      if (status === 200) countTokens(time, deployment.deployment, fullUsage.promptTokens, fullUsage.completionTokens);
+      if (usage) {
+        // Logged when the response is sent; the day's last second keeps its requests in the day.
+        const loggedMs = Math.min(endMs, dayStart + DAY_MS - 1000);
+        const form = sources.chance(0.25) ? 'usage-record' : usage.cachedTokens === 0 && sources.chance(0.5) ? 'main' : 'citadel-v1';
+        timed.push({ at: enqueuedAt, line: aiHubLine(sources, { loggedMs, enqueuedMs: enqueuedAt, identity, deployment, backend, usage }, form) });
+        aiHub.payloads++;
+        totals.set(identity.identity, t);
+        if (form === 'usage-record') aiHub.usageRecords++;
+        if (form === 'main') aiHub.withoutCachedTokens++;
+        if (new Date(loggedMs).getUTCHours() % 12 === 0) aiHub.twelveOClock++;
+        t.requests++;
+        t.promptTokens += usage.promptTokens;
+        // `main`'s payload has no cachedTokens; neither form counts reasoning tokens (they are in responseTokens).
+        t.cachedTokens += form === 'main' ? 0 : usage.cachedTokens;
+        t.completionTokens += usage.completionTokens;
+        // No apim-request-id: the payload never joins a RequestResponse record.
+        noDiagnostics++;
+      }
+      // The accelerator's gateway calls the same accounts with its own managed identity: from TokenLedger's side,
+      // those records bypassed the gateway.
+      if (apimRequestId && !random.chance(0.01)) {
+        const record = diagnosticRecord(random, { apimRequestId, time, durationMs: serviceMs, status, stream, usage }, backend, deployment, AI_HUB_GATEWAY.objectId);
+        addRecord(backend.account, endMs + random.int(3, 10) * 60_000, recordLine(record));
+        bypassIds.push(apimRequestId);
+        aiHub.records++;
+      }
+      continue;
+    }
     const lost = Boolean(options.faults && apimRequestId && extra.chance(0.005));
     if (status === 200) {
       // The backend processed these tokens even when the client's stream was interrupted: APIM's LLM log and
@@ -331,20 +475,27 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
       if (status === 200) lostGatewayRequestIds.push(event.gatewayRequestId);
     } else {
       timed.push({ at: enqueuedAt, line: JSON.stringify(event) });
-      if (usage && sources.chance(0.03)) {
-        // APIM's own record of a request the v1 event already counted: merged into it, its tokens never added.
-        sideLines.push(llmLogRecordsLine(event.gatewayRequestId, endMs, deployment, usage, stream));
+      // An interrupted stream is charged what APIM's LLM log counted: prompt and completion tokens, no cached or
+      // reasoning breakdown (the log has none). The join takes them from the log, or the ingest from its rows here.
+      const charged = usage ?? (cutShort ? { ...fullUsage, cachedTokens: 0, reasoningTokens: 0 } : null);
+      if (cutShort) mix.interruptedStreams++;
+      if (charged && sources.chance(cutShort ? 0.3 : 0.03)) {
+        // APIM's own record of the request, split over rows: merged into the v1 event's request, its tokens taken
+        // only when the event has none.
+        const llm = llmLogRecordsLine(sources, event.gatewayRequestId, endMs, deployment, fullUsage, stream);
+        sideLines.push(llm.line);
         llmLogLines++;
-      }
-      const t = totals.get(identity.identity) ?? { kind: identity.kind, requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 };
-      t.requests++;
-      if (usage) {
-        t.promptTokens += usage.promptTokens;
-        t.cachedTokens += usage.cachedTokens;
-        t.completionTokens += usage.completionTokens;
-        t.reasoningTokens += usage.reasoningTokens;
+        mix.llmLogRows += llm.rows;
+        if (cutShort) mix.v1AndLlmLogInterrupted++;
       }
       totals.set(identity.identity, t);
+      t.requests++;
+      if (charged) {
+        t.promptTokens += charged.promptTokens;
+        t.cachedTokens += charged.cachedTokens;
+        t.completionTokens += charged.completionTokens;
+        t.reasoningTokens += charged.reasoningTokens;
+      }
     }
 
     if (!apimRequestId || random.chance(0.01)) {
@@ -448,6 +599,7 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
     sortedArchive.set(path, blob.sort((a, b) => a.at - b.at).map((r) => r.line));
   }
   const records = [...sortedArchive.values()].reduce((sum, blob) => sum + blob.length, 0);
+  const ledgerEntries = [...totals.values()].reduce((sum, t) => sum + t.requests, 0);
   return {
     eventLines: delivered,
     archive: sortedArchive,
@@ -461,14 +613,27 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
       // Distinct lines = ledger entries + dead letters + APIM LLM-log lines (merged into their v1 request) +
       // RequestResponse lines (diagnostics, not requests).
       events: { lines: delivered.length, distinct, duplicates, malformed: malformedCount, llmLogLines, diagnosticLines },
-      ledgerEntries: options.requests - lostEvents.length,
+      sources: {
+        v1: ledgerEntries - aiHub.payloads - llmLogLines,
+        aiHubPayloads: aiHub.payloads - aiHub.usageRecords,
+        aiHubWithoutCachedTokens: aiHub.withoutCachedTokens,
+        aiHubUsageRecords: aiHub.usageRecords,
+        aiHubTwelveOClock: aiHub.twelveOClock,
+        v1AndLlmLog: llmLogLines,
+        v1AndLlmLogInterrupted: mix.v1AndLlmLogInterrupted,
+        llmLogRows: mix.llmLogRows,
+        requestResponseOverEventHubs: diagnosticLines,
+        interruptedStreams: mix.interruptedStreams,
+      },
+      ledgerEntries,
       deadLetters: malformedCount,
       identities: [...totals.entries()]
         .map(([identity, t]) => ({ identity, ...t }))
         .sort((a, b) => (a.identity < b.identity ? -1 : 1)),
       // The join cannot tell a lost gateway event from a bypass call: both are records without a request.
-      join: { matched, noDiagnostics, bypass: bypass + lostWithRecord },
-      diagnostics: { records, late, missing, bypass },
+      // AI Hub payloads carry no apim-request-id, so the records of their requests are bypass records too.
+      join: { matched, noDiagnostics, bypass: bypass + lostWithRecord + aiHub.records },
+      diagnostics: { records, late, missing, bypass: bypass + aiHub.records },
       reconciliation: {
         gatewayObjectId: GATEWAY_OBJECT_ID,
         lostEvents,

@@ -30,7 +30,7 @@ describe('tokenledger CLI', () => {
     const out = await mkdtemp(join(tmpdir(), 'tokenledger-analyze-'));
     await cli('simulate', '--requests', '1500', '--seed', '8', '--day', '2026-10-15', '--out', out);
     const truth = JSON.parse(await readFile(join(out, 'ground-truth.json'), 'utf8')) as { deadLetters: number; join: unknown; identities: { identity: string; promptTokens: number }[] };
-    const { stdout } = await cli('analyze', '--events', join(out, 'events.jsonl'), '--diagnostics', join(out, 'diagnostics'), '--directory', join(out, 'directory.csv'), '--format', 'json');
+    const { stdout } = await cli('analyze', '--events', join(out, 'events.jsonl'), '--diagnostics', join(out, 'diagnostics'), '--directory', join(out, 'directory.csv'), '--llm-log', join(out, 'llm-log.jsonl'), '--format', 'json');
     const result = JSON.parse(stdout) as {
       chargeback: { identity: string; team: string; promptTokens: number; cost: string; currency: string; priceVersion: string | null }[];
       totals: { cost: string; promptTokens: number };

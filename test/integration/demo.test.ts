@@ -42,6 +42,21 @@ describe('demo on the local stack', () => {
     expect(summary.ledgerEntries + summary.deadLetters + summary.groundTruth.events.llmLogLines + summary.groundTruth.events.diagnosticLines).toBe(summary.groundTruth.events.distinct);
   });
 
+  it('sends every source mix through the event hub and counts each in the summary', () => {
+    const s = summary.sources;
+    for (const count of [s.v1, s.aiHubPayloads, s.aiHubUsageRecords, s.aiHubTwelveOClock, s.v1AndLlmLog, s.v1AndLlmLogInterrupted, s.llmLogRows, s.requestResponseOverEventHubs, s.interruptedStreams]) {
+      expect(count).toBeGreaterThan(0);
+    }
+    expect(s.ledgerEntriesBySource).toEqual({ 'gateway-v1': s.v1 + s.v1AndLlmLog, 'ai-hub-gateway': s.aiHubPayloads + s.aiHubUsageRecords });
+    // Streams cut short are charged what APIM's LLM log counted: from its rows on the hub, or from the export by the join.
+    expect(s.requestsByTokenSource['llm-log']).toBe(s.interruptedStreams);
+  });
+
+  it('reconciles the fault-free day without a failing requests, LLM-log or metrics window', () => {
+    expect(summary.reconciliation.filter((c) => c.check === 'llm-tokens').length).toBeGreaterThan(0);
+    expect(summary.reconciliation.filter((c) => c.check !== 'bypass' && c.status === 'fail')).toEqual([]);
+  });
+
   it("joins diagnostics with matched / no diagnostics / bypass counts equal to the simulator's ground truth", () => {
     expect(summary.join).toEqual(summary.groundTruth.join);
   });

@@ -97,4 +97,16 @@ describe('analyzeFiles over worker threads, with diagnostics to join', () => {
     expect(single.weights.some((w) => w.backendId === 'aoai-eastus-2')).toBe(true);
     expect(parallel).toEqual(single);
   }, 120_000);
+
+  it('with the LLM-log export, charges streams cut short in every thread as on one', async () => {
+    const out = join(dir, 'simulated-llm-log');
+    const day = simulateDay({ requests: 600, seed: 11, day: '2026-10-15' });
+    await writeSimulation(out, day);
+    const files = { eventsFile: join(out, SIMULATION_FILES.events), diagnosticsDir: join(out, SIMULATION_FILES.diagnostics), llmLogFile: join(out, SIMULATION_FILES.llmLog), prices };
+    const single = await analyzeFiles({ ...files, threads: 1 });
+    const parallel = await analyzeFiles({ ...files, threads: 2, minBytesPerThread: 1, pieces: 'round-robin' });
+    expect(single.report.totals.tokenSources['llm-log']).toBe(day.groundTruth.sources.interruptedStreams);
+    expect(single.report.totals.promptTokens).toBe(day.groundTruth.identities.reduce((sum, i) => sum + i.promptTokens, 0));
+    expect(parallel).toEqual(single);
+  }, 120_000);
 });

@@ -301,7 +301,8 @@ describe('sortBody: the v1 text fast lane', () => {
       }
       expect(sortBatch([{ body: line, position }]).entries).toStrictEqual(viaParse);
     }
-    expect(fastLane).toBeGreaterThan(day.eventLines.length * 0.9);
+    // The others: APIM LLM-log and RequestResponse records, AI Hub Gateway payloads and malformed lines.
+    expect(fastLane).toBeGreaterThan(day.eventLines.length * 0.85);
   });
 });
 

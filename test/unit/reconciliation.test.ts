@@ -71,8 +71,10 @@ describe("reconciliation over the simulator's files with injected faults", () =>
     expect(failed.every((c) => c.diagnosticsOnly.length > 0)).toBe(true);
     const all = checks.filter((c) => c.check === 'requests');
     expect(ids(all, 'gatewayOnly')).toEqual([...truth.missingDiagnostics].sort());
-    // About 1 % of records are missing, well inside the tolerance: no window warns for that alone.
-    expect(all.filter((c) => c.status !== 'ok' && c.diagnosticsOnly.length === 0)).toEqual([]);
+    // About 1 % of records are missing, inside the tolerance: no window fails for that alone (a window of 150
+    // requests misses more than the 5 that warn about once in 300, so a day may hold a warning).
+    expect(all.filter((c) => c.status === 'fail' && c.diagnosticsOnly.length === 0)).toEqual([]);
+    expect(all.filter((c) => c.status !== 'ok' && c.diagnosticsOnly.length === 0).every((c) => c.gatewayOnlyCount > limitOf(DEFAULT_THRESHOLDS.requests, 2, c.actual))).toBe(true);
   });
 
   it('bypass: lists exactly the direct calls, failing the hours with key-based ones', () => {
@@ -136,6 +138,17 @@ describe('reconciliation thresholds', () => {
     const recorded = [...ids(0, 1000), 'lost-1'];
     expect(requestsStatus(1000, recorded)).toBe('fail');
     expect(requestsStatus(1000, recorded, { ...DEFAULT_THRESHOLDS.requests, maxLostRequests: 1 })).toBe('ok');
+  });
+
+  it('llm-tokens leaves out requests an AI Hub Gateway payload told: the LLM log cannot hold their ids', () => {
+    const tokens = { source: 'gateway' as const, promptTokens: 900, cachedTokens: 0, completionTokens: 100, reasoningTokens: 0 };
+    const v1 = ledgerEntry({ id: 'r-1', apimRequestId: 'r-1', gatewayRequestId: 'g-1', time: '2026-10-15T10:00:00.000Z', deployment: 'gpt-4o-prod', tokens });
+    const aiHub = ledgerEntry({ id: 'h-1', source: 'ai-hub-gateway', apimRequestId: null, gatewayRequestId: 'chatcmpl-1', time: '2026-10-15T10:00:00.000Z', deployment: 'gpt-4o-prod', tokens });
+    const llmUsage = [{ gatewayRequestId: 'g-1', time: '2026-10-15T10:00:01.000Z', deployment: 'gpt-4o-prod', promptTokens: 900, completionTokens: 100 }];
+    const llm = (entries: typeof v1[]) => reconcile({ entries, llmUsage, gatewayObjectIds: new Set(['gateway']) }).filter((c) => c.check === 'llm-tokens');
+    expect(llm([v1, aiHub]).map((c) => [c.expected, c.actual, c.gatewayOnly, c.status])).toEqual([[1000, 1000, [], 'ok']]);
+    // A v1 request the log lacks is still counted against it.
+    expect(llm([v1, { ...v1, id: 'r-2', apimRequestId: 'r-2', gatewayRequestId: 'g-2' }]).map((c) => [c.actual, c.gatewayOnly, c.status])).toEqual([[2000, ['g-2'], 'fail']]);
   });
 
   it('says what each threshold means', () => {

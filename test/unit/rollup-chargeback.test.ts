@@ -73,7 +73,8 @@ describe('chargeback rollup (in-memory fake stores)', () => {
     const after = (await aggregates.getChargebackTiles([monthId]))[0]!.lines.reduce((sum, l) => sum + l.costPico, 0n);
     expect(after).toBe(directCost(entries, corrected));
     const gpt4oUncachedTokens = entries
-      .filter((e) => e.model?.startsWith('gpt-4o-2'))
+      // gpt-4o by the response's model name (`gpt-4o-2024-08-06`) or by APIM's LLM log (`gpt-4o`), not gpt-4o-mini.
+      .filter((e) => /^gpt-4o(-\d|$)/.test(e.model ?? ''))
       .reduce((sum, e) => sum + BigInt(e.tokens.promptTokens - e.tokens.cachedTokens), 0n);
     // 0.25 USD more per 1M uncached gpt-4o input tokens = 250,000 micro-USD per 1M = 250,000 picodollars per token.
     expect(after - before).toBe(gpt4oUncachedTokens * 250_000n);

@@ -6,15 +6,16 @@ import { normalizeEvent } from '../../src/domain/event-normalization.js';
 import { TokenTotalsByIdentity } from '../../src/domain/token-totals.js';
 import { mergeByRequest } from '../../src/domain/ledger.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
+import { withLlmUsage } from '../../src/services/join-diagnostics.js';
 import { BACKENDS } from '../../src/simulator/population.js';
-import { simulateDay } from '../../src/simulator/traffic.js';
+import { enUsTimestamp, simulateDay } from '../../src/simulator/traffic.js';
 
 const OPTIONS = { requests: 2000, seed: 7, day: '2026-11-20' } as const;
 const day = simulateDay(OPTIONS);
 const truth = day.groundTruth;
 
-/** The distinct v1 events the pipeline accepts (malformed lines and redelivered copies excluded). */
-const events: GatewayEventV1[] = [...new Set(day.eventLines)].flatMap((line) => {
+/** The distinct events the pipeline accepts (malformed lines and redelivered copies excluded), by source. */
+const accepted = [...new Set(day.eventLines)].flatMap((line) => {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -22,8 +23,12 @@ const events: GatewayEventV1[] = [...new Set(day.eventLines)].flatMap((line) => 
     return [];
   }
   const normalized = normalizeEvent(value);
-  return normalized.ok ? [normalized.value.event] : [];
+  return normalized.ok ? [normalized.value] : [];
 });
+/** The v1 events (one per line of TokenLedger's gateway). */
+const events: GatewayEventV1[] = accepted.filter((n) => n.source === 'gateway-v1').map((n) => n.event);
+/** The AI Hub Gateway accelerator's lines. */
+const aiHubLines = [...new Set(day.eventLines)].filter((line) => line.includes('"appId": "NA-HEADER"'));
 
 const archiveLines: { path: string; line: string }[] = [...day.archive].flatMap(([path, lines]) => lines.map((line) => ({ path, line })));
 
@@ -59,7 +64,10 @@ describe('simulateDay: population and traffic', () => {
   it('has at least 30 identities in the ground truth, of every kind', () => {
     expect(truth.identities.length).toBeGreaterThanOrEqual(30);
     expect(new Set(truth.identities.map((i) => i.kind))).toEqual(new Set(['user', 'servicePrincipal', 'managedIdentity', 'workloadIdentity', 'apimSubscription']));
-    expect(truth.identities.reduce((sum, i) => sum + i.requests, 0)).toBe(OPTIONS.requests);
+    expect(truth.identities.reduce((sum, i) => sum + i.requests, 0)).toBe(truth.ledgerEntries);
+    // Every request is an entry, but those the accelerator's gateway did not answer with 200: it logs no others.
+    expect(truth.ledgerEntries).toBeLessThan(OPTIONS.requests);
+    expect(truth.ledgerEntries).toBeGreaterThan(OPTIONS.requests * 0.95);
   });
 
   it('routes requests to every backend, two of them in one region', () => {
@@ -104,32 +112,76 @@ describe('simulateDay: population and traffic', () => {
     expect(truth.events.lines).toBe(day.eventLines.length);
     expect(truth.events.lines).toBe(truth.events.distinct + truth.events.duplicates);
     expect(new Set(day.eventLines).size).toBe(truth.events.distinct);
-    expect(events).toHaveLength(truth.events.distinct - truth.events.malformed - truth.events.llmLogLines - truth.events.diagnosticLines);
+    expect(accepted).toHaveLength(truth.events.distinct - truth.events.malformed - truth.events.llmLogLines - truth.events.diagnosticLines);
+    expect(accepted.length - events.length).toBe(truth.sources.aiHubPayloads + truth.sources.aiHubUsageRecords);
   });
 
-  it('also sends APIM LLM-log records of some requests, split over two rows, and some RequestResponse records, on the same event hub', () => {
-    const records = [...new Set(day.eventLines)].flatMap((line) => {
+  it('also sends APIM LLM-log records of some requests, split over several rows, and some RequestResponse records, on the same event hub', () => {
+    const bodies = [...new Set(day.eventLines)].flatMap((line) => {
       try {
         const body = JSON.parse(line) as { records?: { category: string; correlationId: string; properties: Record<string, unknown> }[] };
-        return body.records ?? [];
+        return body.records ? [body.records] : [];
       } catch {
         return [];
       }
     });
+    const records = bodies.flat();
+    const llmBodies = bodies.filter((b) => b[0]!.category === 'GatewayLlmLogs');
     const llm = records.filter((r) => r.category === 'GatewayLlmLogs');
     expect(truth.events.llmLogLines).toBeGreaterThan(0);
     expect(truth.events.diagnosticLines).toBeGreaterThan(0);
-    expect(llm).toHaveLength(2 * truth.events.llmLogLines);
+    expect(llmBodies).toHaveLength(truth.events.llmLogLines);
+    expect(llm).toHaveLength(truth.sources.llmLogRows);
+    expect(new Set(llmBodies.map((b) => b.length))).toEqual(new Set([2, 3, 4]));
     expect(records.filter((r) => r.category === 'RequestResponse')).toHaveLength(truth.events.diagnosticLines);
-    const messageRows = llm.filter((r) => r.properties['promptTokens'] === null);
-    expect(messageRows).toHaveLength(truth.events.llmLogLines);
+    // One token row per request, anywhere in the split; the message rows carry null or 0 tokens and no deployment.
+    for (const body of llmBodies) expect(body.filter((r) => (r.properties['promptTokens'] as number | null) !== null && r.properties['promptTokens'] !== 0)).toHaveLength(1);
+    expect(llmBodies.some((b) => b[0]!.properties['promptTokens'] === null || b[0]!.properties['promptTokens'] === 0)).toBe(true);
+    const messageRows = llm.filter((r) => !r.properties['promptTokens']);
+    expect(messageRows).toHaveLength(truth.sources.llmLogRows - truth.events.llmLogLines);
+    expect(new Set(messageRows.map((r) => r.properties['promptTokens']))).toEqual(new Set([null, 0]));
     expect(messageRows.every((r) => r.properties['deploymentName'] === '')).toBe(true);
     const gatewayIds = new Set(events.map((e) => e.gatewayRequestId));
     expect(llm.every((r) => gatewayIds.has(r.correlationId))).toBe(true);
+    // Some tell streams cut short: their v1 event has no usage, their token row has it.
+    const cutShort = new Set(events.filter((e) => e.stream && e.status === 200 && e.usage === null).map((e) => e.gatewayRequestId));
+    expect(truth.sources.v1AndLlmLogInterrupted).toBeGreaterThan(0);
+    expect(new Set(llm.filter((r) => cutShort.has(r.correlationId)).map((r) => r.correlationId)).size).toBe(truth.sources.v1AndLlmLogInterrupted);
+  });
+
+  it('sends some callers\' requests as the AI Hub Gateway accelerator writes them: en-US times, CRLF indentation, NA-HEADER, digit strings in stored records', () => {
+    expect(aiHubLines).toHaveLength(truth.sources.aiHubPayloads + truth.sources.aiHubUsageRecords);
+    const payloads = aiHubLines.filter((line) => !line.includes('EventProcessedUtcTime'));
+    const records = aiHubLines.filter((line) => line.includes('EventProcessedUtcTime'));
+    expect(payloads.length).toBe(truth.sources.aiHubPayloads);
+    expect(records.length).toBe(truth.sources.aiHubUsageRecords);
+    expect(records.length).toBeGreaterThan(0);
+    // Json.NET's JObject.ToString(): two-space indentation and CRLF line ends, no trailing line end.
+    for (const line of payloads) expect(line).toMatch(/^\{\r\n {2}"id": "[^"]+",\r\n {2}"timestamp": "\d{1,2}\/\d{1,2}\/\d{4} \d{1,2}:\d{2}:\d{2} [AP]M",\r\n[\s\S]*"promptTokens": \d+,\r\n {2}"responseTokens": \d+,\r\n {2}"totalTokens": \d+(,\r\n {2}"audioTokens": 0,\r\n {2}"cachedTokens": \d+)?\r\n\}$/);
+    expect(payloads.filter((line) => !line.includes('cachedTokens'))).toHaveLength(truth.sources.aiHubWithoutCachedTokens);
+    for (const line of records) expect(line).toMatch(/"promptTokens": "\d+",\n {4}"responseTokens": "\d+",\n {4}"totalTokens": "\d+"/);
+    const parsed = aiHubLines.map((line) => JSON.parse(line) as Record<string, string>);
+    expect(parsed.every((p) => p['appId'] === 'NA-HEADER')).toBe(true);
+    expect(new Set(parsed.map((p) => p['subscriptionId'])).size).toBe(2);
+    // Every hour of the day is written on a 12-hour clock, 12 AM (midnight's hour) and 12 PM (noon's) included.
+    const hours = parsed.map((p) => /^\d+\/\d+\/\d{4} (\d+):\d{2}:\d{2} ([AP]M)$/.exec(p['timestamp']!)!).map((m) => `${m[1]} ${m[2]}`);
+    expect(hours.every((h) => Number(h.split(' ')[0]) >= 1 && Number(h.split(' ')[0]) <= 12)).toBe(true);
+    expect(hours.filter((h) => h.startsWith('12 '))).toHaveLength(truth.sources.aiHubTwelveOClock);
+    expect(hours).toContain('12 AM');
+    expect(hours).toContain('12 PM');
+    const ids = new Set(accepted.filter((n) => n.source === 'ai-hub-gateway').map((n) => n.sourceId));
+    expect(ids.size).toBe(aiHubLines.length);
+  });
+
+  it('writes en-US timestamps as the accelerator does, 12 AM being the hour after midnight', () => {
+    expect(enUsTimestamp(Date.parse('2025-01-05T00:30:05Z'))).toBe('1/5/2025 12:30:05 AM');
+    expect(enUsTimestamp(Date.parse('2024-12-31T12:59:59Z'))).toBe('12/31/2024 12:59:59 PM');
+    expect(enUsTimestamp(Date.parse('2024-05-24T14:45:56Z'))).toBe('5/24/2024 2:45:56 PM');
+    expect(enUsTimestamp(Date.parse('2026-11-20T09:07:03Z'))).toBe('11/20/2026 9:07:03 AM');
   });
 
   it('keeps ground-truth join counts consistent: matched + noDiagnostics = requests', () => {
-    expect(truth.join.matched + truth.join.noDiagnostics).toBe(truth.requests);
+    expect(truth.join.matched + truth.join.noDiagnostics).toBe(truth.ledgerEntries);
     expect(truth.diagnostics.records).toBe(truth.join.matched + truth.join.bypass);
     expect(archiveLines).toHaveLength(truth.diagnostics.records);
   });
@@ -204,10 +256,11 @@ describe('simulateDay: ground truth agrees with the pipeline', () => {
 
   it('yields exactly groundTruth.ledgerEntries distinct ledger ids', () => {
     expect(distinctEntries.size).toBe(truth.ledgerEntries);
-    // Every line is an entry, a dead letter or a RequestResponse record: an LLM-log line holds two entries (rows).
+    // Every line is an entry, a dead letter or a RequestResponse record: an LLM-log line holds an entry per row.
     const diagnosticLines = day.eventLines.filter((line) => line.includes('"category":"RequestResponse"')).length;
-    const llmLogLines = day.eventLines.filter((line) => line.includes('"category":"GatewayLlmLogs"')).length;
-    expect(sorted.entries.length + sorted.deadLetters.length + diagnosticLines - llmLogLines).toBe(day.eventLines.length);
+    const llmLogLines = day.eventLines.filter((line) => line.includes('"category":"GatewayLlmLogs"'));
+    const llmLogRows = llmLogLines.reduce((sum, line) => sum + line.split('"category":"GatewayLlmLogs"').length - 1, 0);
+    expect(sorted.entries.length + sorted.deadLetters.length + diagnosticLines - llmLogRows + llmLogLines.length).toBe(day.eventLines.length);
   });
 
   it('yields exactly groundTruth.deadLetters distinct dead-letter ids', () => {
@@ -225,9 +278,16 @@ describe('simulateDay: ground truth agrees with the pipeline', () => {
     expect(sorted.entries.length).toBeGreaterThan(distinctEntries.size);
   });
 
-  it('sums tokens per identity over the distinct entries to the ground truth', () => {
+  it('sums tokens per identity over the distinct entries, streams cut short taking the LLM log\'s tokens as the join does, to the ground truth', () => {
+    const llmUsage = new Map(day.llmLog.map((row) => [row.CorrelationId, { gatewayRequestId: row.CorrelationId, promptTokens: row.PromptTokens, completionTokens: row.CompletionTokens, totalTokens: row.TotalTokens }]));
     const totals = new TokenTotalsByIdentity();
-    for (const entry of distinctEntries.values()) totals.add(entry);
+    let fromLlmLog = 0;
+    for (const entry of distinctEntries.values()) {
+      const joined = withLlmUsage(entry, llmUsage.get(entry.gatewayRequestId));
+      if (joined || entry.tokens.source === 'llm-log') fromLlmLog++;
+      totals.add(joined ?? entry);
+    }
+    expect(fromLlmLog).toBe(truth.sources.interruptedStreams);
     const computed = totals.rows().map(({ identity, requests, promptTokens, cachedTokens, completionTokens, reasoningTokens }) => ({
       identity,
       requests,

@@ -3,6 +3,7 @@ import { GATEWAY_EVENT_SCHEMA_V1 } from '../../../src/contracts/gateway-event.js
 import type { LedgerEntry } from '../../../src/contracts/ledger-entry.js';
 import type { DeadLetterStore, LedgerStore } from '../../../src/ports/ledger-store.js';
 import { TokenTotalsByIdentity } from '../../../src/domain/token-totals.js';
+import { withLlmUsage } from '../../../src/services/join-diagnostics.js';
 import type { SimulatedDay } from '../../../src/simulator/traffic.js';
 
 const TOKEN_FIELDS = ['requests', 'promptTokens', 'cachedTokens', 'completionTokens', 'reasoningTokens'] as const;
@@ -45,8 +46,10 @@ export async function checkGroundTruth(day: SimulatedDay, ledger: LedgerStore, d
   const expectedKeys = new Set<string>();
   for (const line of distinct) {
     try {
-      const event = JSON.parse(line) as { schema?: unknown; gatewayRequestId?: unknown };
+      const event = JSON.parse(line) as { schema?: unknown; gatewayRequestId?: unknown; id?: unknown; promptTokens?: unknown; responseTokens?: unknown };
       if (event.schema === GATEWAY_EVENT_SCHEMA_V1 && typeof event.gatewayRequestId === 'string') expectedKeys.add(event.gatewayRequestId);
+      // An AI Hub Gateway payload: its request key is its own id.
+      else if (event.promptTokens !== undefined && event.responseTokens !== undefined && typeof event.id === 'string') expectedKeys.add(event.id);
     } catch {
       // not JSON: a malformed line, it has no request key
     }
@@ -69,8 +72,13 @@ export async function checkGroundTruth(day: SimulatedDay, ledger: LedgerStore, d
 
   // What identityTokenReport computes for the day, from the entries already read (one pass over the ledger).
   const dayStart = Date.parse(`${truth.day}T00:00:00Z`);
+  // Streams cut short are charged what APIM's LLM log counted, as the join does with its LLM-usage source (these
+  // runs have none): the simulator's LLM-log export stands for it.
+  const llmUsage = new Map(day.llmLog.map((row) => [row.CorrelationId, { gatewayRequestId: row.CorrelationId, promptTokens: row.PromptTokens, completionTokens: row.CompletionTokens, totalTokens: row.TotalTokens }]));
   const totals = new TokenTotalsByIdentity();
-  for (const entry of entries) if (Date.parse(entry.time) >= dayStart && Date.parse(entry.time) < dayStart + 86_400_000) totals.add(entry);
+  for (const entry of entries) {
+    if (Date.parse(entry.time) >= dayStart && Date.parse(entry.time) < dayStart + 86_400_000) totals.add(withLlmUsage(entry, llmUsage.get(entry.gatewayRequestId)) ?? entry);
+  }
   const report = { rows: totals.rows() };
   const actual = new Map(report.rows.map((row) => [row.identity, row]));
   const identityDifferences: { identity: string; expected: unknown; actual: unknown }[] = [];
