@@ -5,7 +5,8 @@
  *
  * The file holds the gateway's own stream (v1 events with the simulator's redeliveries and malformed bodies),
  * which is what the DuckDB anchor reads. The other sources the simulator mixes in (diagnostic settings streaming
- * `{"records":[…]}` of APIM and Azure OpenAI logs) are left out here; the oracle test covers them.
+ * `{"records":[…]}` of APIM and Azure OpenAI logs, the AI Hub Gateway's payloads) are left out here; the oracle
+ * test covers them.
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -27,9 +28,9 @@ export interface GeneratedEvents {
   readonly seconds: number;
 }
 
-/** Not a body of records streamed by a diagnostic setting. */
+/** Not a body of records streamed by a diagnostic setting, nor an AI Hub Gateway payload (indented, several lines). */
 function isGatewayStreamLine(line: string): boolean {
-  return !line.startsWith('{"records":');
+  return !line.startsWith('{"records":') && !line.includes('\n');
 }
 
 export function chunkDay(index: number): string {
