@@ -1,17 +1,15 @@
-import { readFile } from 'node:fs/promises';
 import { readFocusExport } from '../adapters/files/focus-cost-export.js';
 import type { DirectoryRow } from '../contracts/directory.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
 import { PriceMatcher } from '../domain/price-matching.js';
 import { isPerCallRequest, pricingModelOf } from '../domain/chargeback.js';
-import { parseDirectoryCsv } from '../domain/directory-csv.js';
 import { allocationRowOf } from '../domain/focus-cost-rows.js';
 import { resolveIdentity, type IdentityOptions } from '../domain/identity.js';
 import { allocateInvoice, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
 import { joinAll, joinKey, recordsByCorrelationId } from '../domain/join.js';
 import type { MeterKind } from '../domain/retail-price-meters.js';
-import { readArchiveFolder, readEventsFile } from './analyze-files.js';
+import { readArchiveFolder, readDirectoryFile, readEventsFile } from './analyze-files.js';
 
 export interface AllocateInput {
   readonly costExportFile: string;
@@ -77,12 +75,7 @@ export async function allocateFiles(input: AllocateInput): Promise<AllocateResul
   const bypass: BypassCall[] = joined.bypass.map((r) => ({ time: r.time, resourceId: r.resourceId }));
   const rows = costExport.rows.map(allocationRowOf);
   const openAi = rows.filter((row) => row !== null);
-  let directory = new Map<string, DirectoryRow>();
-  if (input.directoryCsv) {
-    const parsed = parseDirectoryCsv(await readFile(input.directoryCsv, 'utf8'));
-    if (parsed.errors.length > 0) throw new Error(`${input.directoryCsv}: ${parsed.errors.map((e) => `line ${e.line}: ${e.reason}`).join('; ')}`);
-    directory = new Map(parsed.rows.map((row) => [row.identity, row]));
-  }
+  const directory = input.directoryCsv ? await readDirectoryFile(input.directoryCsv) : new Map<string, DirectoryRow>();
   return {
     allocations: allocateInvoice(openAi, usage, bypass),
     directory,

@@ -90,6 +90,13 @@ export async function readLlmUsage(file: string): Promise<Map<string, LlmUsage>>
   return new Map(rows.map((row) => [row.gatewayRequestId, { gatewayRequestId: row.gatewayRequestId, promptTokens: row.promptTokens, completionTokens: row.completionTokens, totalTokens: row.promptTokens + row.completionTokens }]));
 }
 
+/** An identity directory CSV by identity; any error in it refuses the whole file, with each line's reason. */
+export async function readDirectoryFile(file: string): Promise<Map<string, DirectoryRow>> {
+  const parsed = parseDirectoryCsv(await readFile(file, 'utf8'));
+  if (parsed.errors.length > 0) throw new Error(`${file}: ${parsed.errors.map((e) => `line ${e.line}: ${e.reason}`).join('; ')}`);
+  return new Map(parsed.rows.map((row) => [row.identity, row]));
+}
+
 /** Every valid RequestResponse record of a local archive folder, and how many were rejected. */
 export async function readArchiveFolder(dir: string): Promise<{ records: DiagnosticRecord[]; rejected: number }> {
   const archive = new FolderArchive(dir);
@@ -122,12 +129,7 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
     totals.addRecord(record);
   }
 
-  let directory = new Map<string, DirectoryRow>();
-  if (input.directoryCsv) {
-    const parsed = parseDirectoryCsv(await readFile(input.directoryCsv, 'utf8'));
-    if (parsed.errors.length > 0) throw new Error(`${input.directoryCsv}: ${parsed.errors.map((e) => `line ${e.line}: ${e.reason}`).join('; ')}`);
-    directory = new Map(parsed.rows.map((row) => [row.identity, row]));
-  }
+  const directory = input.directoryCsv ? await readDirectoryFile(input.directoryCsv) : new Map<string, DirectoryRow>();
   const lineList = totals.chargeback.list();
   const dayTiles = totals.tiles();
   const latency = mergeOverTime(dayTiles, { backend: false, deployment: true })

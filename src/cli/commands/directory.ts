@@ -6,6 +6,7 @@ import type { IdentityDirectory } from '../../ports/identity-directory.js';
 import { importDirectory } from '../../services/import-directory.js';
 import { describeFileError } from '../input-files.js';
 import { formatTable } from '../table.js';
+import { withConnection, write } from './command-io.js';
 
 export interface DirectoryConnection {
   readonly directory: IdentityDirectory;
@@ -41,7 +42,7 @@ export function directoryCommand(connect: () => Promise<DirectoryConnection>): C
       // Checked before connecting, so a faulty file is reported even when the store is unreachable.
       const checked = parseDirectoryCsv(text);
       if (checked.errors.length > 0) return refuse(cmd, file, checked.errors);
-      const result = await withDirectory(connect, (directory) => importDirectory(text, directory));
+      const result = await withConnection(connect, ({ directory }) => importDirectory(text, directory));
       if (result.errors.length > 0) return refuse(cmd, file, result.errors);
       write(cmd, 'out', `imported ${result.imported} ${result.imported === 1 ? 'identity' : 'identities'}\n`);
     });
@@ -50,7 +51,7 @@ export function directoryCommand(connect: () => Promise<DirectoryConnection>): C
     .command('list')
     .description('Print every identity in the directory, sorted by identity.')
     .action(async (_options: unknown, cmd: Command) => {
-      const all = await withDirectory(connect, (directory) => directory.getAll());
+      const all = await withConnection(connect, ({ directory }) => directory.getAll());
       if (all.size === 0) {
         write(cmd, 'out', 'the directory is empty\n');
         return;
@@ -62,15 +63,6 @@ export function directoryCommand(connect: () => Promise<DirectoryConnection>): C
     });
 
   return command;
-}
-
-async function withDirectory<T>(connect: () => Promise<DirectoryConnection>, use: (directory: IdentityDirectory) => Promise<T>): Promise<T> {
-  const connection = await connect();
-  try {
-    return await use(connection.directory);
-  } finally {
-    await connection.close();
-  }
 }
 
 async function readText(file: string, cmd: Command): Promise<string> {
@@ -101,9 +93,3 @@ function failed(cmd: Command, message: string, code: string): never {
   cmd.error(message, { exitCode: 1, code });
 }
 
-function write(cmd: Command, stream: 'out' | 'err', text: string): void {
-  const output = cmd.configureOutput();
-  const writer = stream === 'out' ? output.writeOut : output.writeErr;
-  if (writer) writer(text);
-  else (stream === 'out' ? process.stdout : process.stderr).write(text);
-}

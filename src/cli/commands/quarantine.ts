@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { replayAllQuarantined, replayQuarantinedBatch, type ReplayPorts, type ReplayResult } from '../../services/replay-quarantine.js';
 import { formatTable } from '../table.js';
+import { withConnection, write } from './command-io.js';
 import { terminalSafe } from '../terminal-text.js';
 
 export interface QuarantineConnection {
@@ -29,7 +30,7 @@ export function quarantineCommand(connect: () => Promise<QuarantineConnection>):
     .command('list')
     .description('Print every quarantined batch: name, partition, and when it was replayed.')
     .action(async (_options: unknown, cmd: Command) => {
-      const listings = await withPorts(connect, (ports) => ports.quarantine.listBatches());
+      const listings = await withConnection(connect, ({ ports }) => ports.quarantine.listBatches());
       if (listings.length === 0) return write(cmd, 'out', 'no quarantined batches\n');
       const rows = listings.map((l) => [terminalSafe(l.name), terminalSafe(l.partitionId), l.replayedAt ? l.replayedAt.toISOString() : 'waiting']);
       write(cmd, 'out', formatTable(['batch', 'partition', 'replayed'], rows) + '\n');
@@ -43,7 +44,7 @@ export function quarantineCommand(connect: () => Promise<QuarantineConnection>):
     .addHelpText('after', REPLAY_HELP)
     .action(async (opts: { batch?: string; all?: boolean }, cmd: Command) => {
       if (!opts.batch && !opts.all) cmd.error('give --batch <name> or --all', { exitCode: 1, code: 'tokenledger.quarantine.nothingChosen' });
-      const results = await withPorts(connect, async (ports): Promise<ReplayResult[]> => (opts.batch ? [await replayQuarantinedBatch(opts.batch, ports)] : replayAllQuarantined(ports)));
+      const results = await withConnection(connect, async ({ ports }): Promise<ReplayResult[]> => (opts.batch ? [await replayQuarantinedBatch(opts.batch, ports)] : replayAllQuarantined(ports)));
       if (results.length === 0) return write(cmd, 'out', 'no quarantined batches waiting for replay\n');
       for (const r of results) {
         write(
@@ -56,20 +57,4 @@ export function quarantineCommand(connect: () => Promise<QuarantineConnection>):
     });
 
   return command;
-}
-
-async function withPorts<T>(connect: () => Promise<QuarantineConnection>, use: (ports: ReplayPorts) => Promise<T>): Promise<T> {
-  const connection = await connect();
-  try {
-    return await use(connection.ports);
-  } finally {
-    await connection.close();
-  }
-}
-
-function write(cmd: Command, stream: 'out' | 'err', text: string): void {
-  const output = cmd.configureOutput();
-  const writer = stream === 'out' ? output.writeOut : output.writeErr;
-  if (writer) writer(text);
-  else (stream === 'out' ? process.stdout : process.stderr).write(text);
 }

@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+
+/** A connection to deployed stores that a subcommand opens when it needs them. */
+export interface Connection {
+  close(): Promise<void>;
+}
+
+/** Runs `use` on a fresh connection and always closes it. */
+export async function withConnection<C extends Connection, T>(connect: () => Promise<C>, use: (connection: C) => Promise<T>): Promise<T> {
+  const connection = await connect();
+  try {
+    return await use(connection);
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Writes through the command's output configuration (tests capture it), else to the process' stream. */
+export function write(cmd: Command, stream: 'out' | 'err', text: string): void {
+  const output = cmd.configureOutput();
+  const writer = stream === 'out' ? output.writeOut : output.writeErr;
+  if (writer) writer(text);
+  else (stream === 'out' ? process.stdout : process.stderr).write(text);
+}
