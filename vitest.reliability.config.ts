@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 /**
  * `npm run test:reliability`: replay, faults, bad input and access (test/reliability). Every file reports its
  * counters to the global setup, which prints one summary line at the end of the run:
- * `events=N faults=N inputs=N oversize=N poison=N lost=N doubled=N crashes=N` (oversize: dead letters whose payload
+ * `events=N faults=N inputs=N races=N oversize=N poison=N lost=N doubled=N crashes=N` (races: forced interleavings of
+ * concurrent writers checked against ground truth; oversize: dead letters whose payload
  * is in Blob storage; poison: batches quarantined).
  */
 export default defineConfig({

@@ -20,6 +20,11 @@ export interface ReliabilityCounts {
   faults: number;
   /** Hostile or malformed inputs checked (corpus, generated inputs, tokens, injection strings). */
   inputs: number;
+  /**
+   * Forced interleavings of concurrent writers (two rollups, ingest between a rollup's read and delete, two workers
+   * merging halves of one request) run to the end and checked against ground truth.
+   */
+  races: number;
   /** Dead letters found stored with their payload in Blob storage (too large for a Cosmos DB item). */
   oversize: number;
   /** Trigger batches found quarantined in Blob storage (they kept failing; the partition moved on). */
@@ -27,7 +32,7 @@ export interface ReliabilityCounts {
 }
 
 /** In the order of the summary line, which ends with the three that must be 0. */
-export const COUNTER_NAMES = ['events', 'faults', 'inputs', 'oversize', 'poison', 'lost', 'doubled', 'crashes'] as const satisfies readonly (keyof ReliabilityCounts)[];
+export const COUNTER_NAMES = ['events', 'faults', 'inputs', 'races', 'oversize', 'poison', 'lost', 'doubled', 'crashes'] as const satisfies readonly (keyof ReliabilityCounts)[];
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -43,7 +48,7 @@ export function resultsDir(): string | undefined {
 
 /** Counters of one test file, with a breakdown by kind printed by the global setup. */
 export class FileCounters {
-  readonly counts: ReliabilityCounts = { lost: 0, doubled: 0, crashes: 0, events: 0, faults: 0, inputs: 0, oversize: 0, poison: 0 };
+  readonly counts: ReliabilityCounts = { lost: 0, doubled: 0, crashes: 0, events: 0, faults: 0, inputs: 0, races: 0, oversize: 0, poison: 0 };
   /** `faults.throttle`, `inputs.fuzz.json`, …: what the totals are made of. */
   readonly detail: Record<string, number> = {};
 

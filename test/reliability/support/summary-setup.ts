@@ -17,7 +17,7 @@ const ACCEPTANCE = { events: 100_000, faults: 1_000, inputs: 10_000, oversize: 1
 /**
  * Global setup of vitest.reliability.config.ts: gives the test files a fresh folder for their counters and,
  * after the run, prints the breakdown and then one summary line to stdout (written directly, so it shows
- * whatever reporter CI uses): `events=N faults=N inputs=N oversize=N poison=N lost=N doubled=N crashes=N`. When
+ * whatever reporter CI uses): `events=N faults=N inputs=N races=N oversize=N poison=N lost=N doubled=N crashes=N`. When
  * every file of the suite reported, the run fails unless lost = doubled = crashes = 0 and the other counters reach
  * the acceptance thresholds (oversize and poison: the suite saw at least one of each and counted it from the stores).
  */
