@@ -12,7 +12,7 @@ functions.app.http('chargeback', {
     { validator: () => tokenValidatorFrom(loadSettings()) },
     createChargebackHandler(() => {
       const settings = loadSettings();
-      return { aggregates: storesFromEnvironment(settings).aggregates, directory: directoryFromEnvironment(settings), currency: loadPrices(settings).currency };
+      return { aggregates: storesFromEnvironment(settings).aggregates, directory: directoryFromEnvironment(settings), prices: loadPrices(settings) };
     }),
   ),
 });

@@ -1,10 +1,10 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { rollupChargeback, type RollupOptions, type RollupPorts } from '../../src/services/rollup-chargeback.js';
 
-/** Timer handler: recomputes the chargeback tiles of the windows the ingest and the join marked dirty. */
+/** Timer handler: recomputes the usage, latency and traffic tiles of the hours the ingest and the join marked dirty. */
 export function createRollupHandler(ports: () => RollupPorts, options: () => RollupOptions) {
   return async function rollupTimer(_timer: Timer, context: InvocationContext): Promise<void> {
     const result = await rollupChargeback(ports(), options());
-    context.log(`rollup: ${result.hours} hours, ${result.days} days, ${result.months} months recomputed from ${result.entries} ledger entries`);
+    context.log(`rollup: ${result.hours} hours and ${result.days} days recomputed from ${result.entries} ledger entries; ${result.remaining} dirty hours left for the next run`);
   };
 }

@@ -20,7 +20,6 @@ import { TableIdentityDirectory } from '../adapters/tables/table-identity-direct
 import { TableWatermarkStore } from '../adapters/tables/table-watermark-store.js';
 import { createTokenValidator, entraEndpoints, type TokenValidator } from '../adapters/auth/entra-token-validator.js';
 import { loadPriceTable, type PriceTable } from '../contracts/price-table.js';
-import { PriceMatcher } from '../domain/price-matching.js';
 import type { IdentityDirectory } from '../ports/identity-directory.js';
 import type { RollupOptions } from '../services/rollup-chargeback.js';
 import { readPackageFile } from './package-files.js';
@@ -156,7 +155,7 @@ export function gatewayObjectIds(settings: Pick<Settings, 'GATEWAY_OBJECT_IDS'>)
 }
 
 export function rollupOptionsFrom(settings: Settings): RollupOptions {
-  return { prices: new PriceMatcher(loadPrices(settings)), identity: { gatewayObjectIds: gatewayObjectIds(settings) } };
+  return { identity: { gatewayObjectIds: gatewayObjectIds(settings) } };
 }
 
 /** Validates callers' Entra ID tokens for the tenant and audience in the settings. */

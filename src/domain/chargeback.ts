@@ -76,7 +76,7 @@ function addTokens(line: ChargebackLine, tokens: LedgerEntry['tokens']): void {
   line.tokenSources[tokens.source] += 1;
 }
 
-function modelOf(entry: LedgerEntry): string | null {
+export function modelOf(entry: LedgerEntry): string | null {
   return entry.model ?? (entry.diagnostics?.status === 'matched' ? entry.diagnostics.modelName : null);
 }
 

@@ -1,11 +1,6 @@
-import type { Grain } from '../contracts/chargeback-tile.js';
+import type { UsageGrain } from '../contracts/usage-tile.js';
 
 const HOUR_MS = 3_600_000;
-
-/** Tile id and partition key: all tiles of a month share a partition, so a month's report reads one partition. */
-export function tileKey(kind: string, grain: Grain, window: string): { id: string; pk: string } {
-  return { id: `${kind}:${grain}:${window}`, pk: `${kind}:${window.slice(0, 7)}` };
-}
 
 export function dayOf(hour: string): string {
   return hour.slice(0, 10);
@@ -34,24 +29,25 @@ export function daysOfMonth(month: string): string[] {
   return Array.from({ length: count }, (_, d) => `${month}-${String(d + 1).padStart(2, '0')}`);
 }
 
+/** The UTC day after `day` (`YYYY-MM-DD`). */
+export function nextDay(day: string): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+}
+
 /**
- * The fewest tiles that exactly cover [from, to), both rounded down to whole hours: whole months as month
- * tiles, whole days as day tiles, the rest as hour tiles.
+ * The fewest tiles that exactly cover [from, to), both rounded down to whole hours: whole days as day tiles, the
+ * rest as hour tiles. (No month tiles: prices change from one day to the next, and usage is priced when read.)
  */
-export function coverRange(from: Date, to: Date): { grain: Grain; window: string }[] {
+export function coverRange(from: Date, to: Date): { grain: UsageGrain; window: string }[] {
   const start = Math.floor(from.getTime() / HOUR_MS) * HOUR_MS;
   const end = Math.floor(to.getTime() / HOUR_MS) * HOUR_MS;
-  const cover: { grain: Grain; window: string }[] = [];
+  const cover: { grain: UsageGrain; window: string }[] = [];
   let t = start;
   while (t < end) {
     const d = new Date(t);
     const iso = d.toISOString();
-    const monthEnd = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
     const dayEnd = t + 86_400_000;
-    if (d.getUTCDate() === 1 && d.getUTCHours() === 0 && monthEnd <= end) {
-      cover.push({ grain: 'month', window: iso.slice(0, 7) });
-      t = monthEnd;
-    } else if (d.getUTCHours() === 0 && dayEnd <= end) {
+    if (d.getUTCHours() === 0 && dayEnd <= end) {
       cover.push({ grain: 'day', window: iso.slice(0, 10) });
       t = dayEnd;
     } else {

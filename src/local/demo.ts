@@ -19,6 +19,7 @@ import { loadPrices, rollupOptionsFrom } from '../config/composition-root.js';
 import { GROUP_BY, type GroupBy } from '../domain/chargeback.js';
 import { formatPicodollars } from '../domain/money.js';
 import { chargebackReportFor, type ChargebackReportResult } from '../services/chargeback-report.js';
+import { pricingOf } from '../domain/usage-pricing.js';
 import { importDirectory } from '../services/import-directory.js';
 import { createReconcileHandler } from '../../functions/handlers/reconcile.js';
 import { StoredAndFileReconciliationSources } from '../adapters/archive/file-reconciliation-sources.js';
@@ -180,7 +181,7 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
   const imported = await importDirectory(await readFile(joinPath(outDir, SIMULATION_FILES.directory), 'utf8'), stack.directory);
   if (imported.errors.length > 0) throw new Error(`directory.csv: ${imported.errors.map((e) => `line ${e.line}: ${e.reason}`).join('; ')}`);
   const rollupOptions = rollupOptionsFrom(stack.settings);
-  await longStep(progress, 'rolling up chargeback and latency tiles: the rollup timer', (log) => fireTimer('rollup', createRollupHandler(() => stack.stores, () => rollupOptions), new Date(), log));
+  await longStep(progress, 'rolling up usage, latency and traffic tiles: the rollup timer', (log) => fireTimer('rollup', createRollupHandler(() => stack.stores, () => rollupOptions), new Date(), log));
 
   const reconcileHandler = createReconcileHandler(
     () => ({
@@ -211,10 +212,12 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
   const join = await joinCounts(stack.stores.ledger, stack.stores.diagnostics, range);
   progress.step('building chargeback reports from the tiles');
   const directory = await stack.directory.getAll();
-  const currency = loadPrices(stack.settings).currency;
+  const prices = loadPrices(stack.settings);
+  const pricing = pricingOf(prices);
+  const currency = prices.currency;
   const reports = Object.fromEntries(
     await Promise.all(
-      GROUP_BY.map(async (groupBy) => [groupBy, await chargebackReportFor({ aggregates: stack.stores.aggregates, directory }, { ...range, groupBy, scope: 'all' }, currency)] as const),
+      GROUP_BY.map(async (groupBy) => [groupBy, await chargebackReportFor({ aggregates: stack.stores.aggregates, directory, pricing }, { ...range, groupBy, scope: 'all' }, currency)] as const),
     ),
   ) as Record<GroupBy, ChargebackReportResult>;
   const grandTotals = new Set(GROUP_BY.map((g) => reports[g].totals.costPico));

@@ -10,12 +10,12 @@ import type { LocalStack } from './local-stack.js';
 /** The HTTP functions' handlers, bound to the local stack, behind the same access checks as in Azure. */
 export function localRoutes(stack: LocalStack): HttpRoute[] {
   const validator = () => tokenValidatorFrom(stack.settings);
-  const currency = loadPrices(stack.settings).currency;
+  const prices = loadPrices(stack.settings);
   return [
     {
       route: 'chargeback',
       methods: ['GET'],
-      handler: withAccess({ validator }, createChargebackHandler(() => ({ aggregates: stack.stores.aggregates, directory: stack.directory, currency }))),
+      handler: withAccess({ validator }, createChargebackHandler(() => ({ aggregates: stack.stores.aggregates, directory: stack.directory, prices }))),
     },
     {
       route: 'dashboard/{*path}',

@@ -1,14 +1,39 @@
-import type { ChargebackTile, DirtyWindow } from '../contracts/chargeback-tile.js';
+import type { DirtyWindow } from '../contracts/dirty-window.js';
 import type { LatencyTileDocument, TileGrain } from '../contracts/latency-tile-document.js';
 import type { StoredWeights } from '../contracts/stored-weights.js';
 import type { TrafficTile } from '../contracts/traffic-tile.js';
+import type { UsageGrain, UsageTileHead, UsageTilePart } from '../contracts/usage-tile.js';
 import type { StoreOptions } from './ledger-store.js';
+
+/** A stored document's version (its ETag): a conditional write succeeds only while the document is unchanged. */
+export interface Versioned<T> {
+  readonly value: T;
+  readonly version: string;
+}
+
+/** A usage tile's head and parts as a query returned them (parts of other generations included). */
+export interface UsageDocuments {
+  readonly heads: readonly UsageTileHead[];
+  readonly parts: readonly UsageTilePart[];
+}
 
 /** Derived aggregates (tiles) and the windows waiting to be recomputed. */
 export interface AggregateStore {
-  upsertChargebackTiles(tiles: readonly ChargebackTile[], options?: StoreOptions): Promise<void>;
-  /** Tiles with these ids (missing ones are simply absent): one query, not one read per tile. */
-  getChargebackTiles(ids: readonly string[], options?: StoreOptions): Promise<ChargebackTile[]>;
+  /** The head of a window's usage tile and its version, or null when the window has no tile yet. */
+  getUsageHead(grain: UsageGrain, window: string, options?: StoreOptions): Promise<Versioned<UsageTileHead> | null>;
+  /** Writes parts of a generation no head names yet (readers ignore them until one does). */
+  putUsageParts(parts: readonly UsageTilePart[], options?: StoreOptions): Promise<void>;
+  /**
+   * Makes `head` its window's head if the stored head is still at `expectedVersion` (null: there is none yet). False
+   * when another writer replaced or created it first; then nothing changed.
+   */
+  replaceUsageHead(head: UsageTileHead, expectedVersion: string | null, options?: StoreOptions): Promise<boolean>;
+  deleteUsageParts(parts: readonly { id: string; pk: string }[], options?: StoreOptions): Promise<void>;
+  /**
+   * Heads and parts of the usage tiles of one grain whose windows are in [fromWindow, toWindow), all in the partition
+   * `usagePartition(grain, fromWindow)`: one single-partition query, read page by page.
+   */
+  listUsageDocuments(grain: UsageGrain, fromWindow: string, toWindow: string, options?: StoreOptions): Promise<UsageDocuments>;
   upsertLatencyTiles(tiles: readonly LatencyTileDocument[], options?: StoreOptions): Promise<void>;
   /**
    * Latency tiles of one UTC day (`YYYY-MM-DD`) at one grain: one single-partition query. Only tiles of the
@@ -32,8 +57,7 @@ export interface AggregateStore {
    */
   createWeights(weights: StoredWeights, options?: StoreOptions): Promise<boolean>;
   markDirty(hours: readonly string[], options?: StoreOptions): Promise<void>;
-  listDirty(options?: StoreOptions): Promise<DirtyWindow[]>;
-  /** Removes markers, unless a marker was set again after `markedBefore` (a newer change still needs a rollup). */
-  clearDirty(markers: readonly DirtyWindow[], options?: StoreOptions): Promise<void>;
+  listDirty(options?: StoreOptions): Promise<Versioned<DirtyWindow>[]>;
+  /** Removes markers still at the version listed; a marker set again since (a newer change) stays for the next rollup. */
+  clearDirty(markers: readonly Versioned<DirtyWindow>[], options?: StoreOptions): Promise<void>;
 }
-

@@ -1,9 +1,12 @@
 import type { DirectoryRow } from '../contracts/directory.js';
+import type { UsageTile } from '../contracts/usage-tile.js';
 import { canSeeIdentity, type ChargebackScope } from '../domain/access.js';
 import { chargebackReport, type ChargebackLine, type ChargebackReport, type GroupBy } from '../domain/chargeback.js';
-import { coverRange, tileKey } from '../domain/tile-windows.js';
+import { coverRange, nextDay } from '../domain/tile-windows.js';
+import { priceUsage, type Pricing } from '../domain/usage-pricing.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { StoreOptions } from '../ports/ledger-store.js';
+import { readUsageTiles } from './rollup-chargeback.js';
 
 export interface ChargebackQuery {
   readonly from: Date;
@@ -14,27 +17,53 @@ export interface ChargebackQuery {
 }
 
 export interface ChargebackReportPorts {
-  readonly aggregates: Pick<AggregateStore, 'getChargebackTiles'>;
+  readonly aggregates: Pick<AggregateStore, 'listUsageDocuments'>;
   readonly directory: ReadonlyMap<string, DirectoryRow>;
+  readonly pricing: Pricing;
 }
 
 export interface ChargebackReportResult extends ChargebackReport {
   readonly from: string;
   readonly to: string;
-  /** Tiles read (coarsest first): the report's total is exactly the sum of their lines. */
+  /** The price table the costs were computed with (a hash of its content). */
+  readonly priceTable: string;
+  /** Usage tiles read (`hour:YYYY-MM-DDTHH`, `day:YYYY-MM-DD`): the report's totals are exactly their lines, priced. */
   readonly tiles: readonly string[];
 }
 
-/** Lines of [from, to) (whole hours) from the fewest tiles that cover it, one query for all of them. */
-export async function chargebackLines(aggregates: Pick<AggregateStore, 'getChargebackTiles'>, range: { from: Date; to: Date }, options: StoreOptions = {}) {
-  const ids = coverRange(range.from, range.to).map(({ grain, window }) => tileKey('chargeback', grain, window).id);
-  const tiles = await aggregates.getChargebackTiles(ids, options);
-  return { ids, lines: tiles.flatMap((t) => t.lines) as ChargebackLine[] };
+/**
+ * Usage tiles of [from, to) (whole hours): whole days from day tiles, one query per month, the rest from hour
+ * tiles, one query per day.
+ */
+export async function usageTilesOf(aggregates: Pick<AggregateStore, 'listUsageDocuments'>, range: { from: Date; to: Date }, options: StoreOptions = {}): Promise<UsageTile[]> {
+  const cover = coverRange(range.from, range.to);
+  const groups = new Map<string, { grain: 'hour' | 'day'; windows: string[] }>();
+  for (const { grain, window } of cover) {
+    const key = grain === 'day' ? `day:${window.slice(0, 7)}` : `hour:${window.slice(0, 10)}`;
+    const group = groups.get(key) ?? { grain, windows: [] };
+    group.windows.push(window);
+    groups.set(key, group);
+  }
+  const tiles: UsageTile[] = [];
+  for (const { grain, windows } of groups.values()) {
+    const first = windows[0]!;
+    const last = windows[windows.length - 1]!;
+    const end = grain === 'day' ? nextDay(last) : new Date(Date.parse(`${last}:00:00Z`) + 3_600_000).toISOString().slice(0, 13);
+    tiles.push(...(await readUsageTiles(aggregates, grain, first, end, options)));
+  }
+  return tiles;
+}
+
+/** Chargeback lines of [from, to) (whole hours), priced now, at the prices in effect on each day. */
+export async function chargebackLines(aggregates: Pick<AggregateStore, 'listUsageDocuments'>, range: { from: Date; to: Date }, pricing: Pricing, options: StoreOptions = {}) {
+  const tiles = await usageTilesOf(aggregates, range, options);
+  const lines: ChargebackLine[] = priceUsage(tiles.map((t) => ({ day: t.window.slice(0, 10), lines: t.lines })), pricing.matcher);
+  return { tiles: tiles.map((t) => `${t.grain}:${t.window}`), lines };
 }
 
 export async function chargebackReportFor(ports: ChargebackReportPorts, query: ChargebackQuery, currency: string, options: StoreOptions = {}): Promise<ChargebackReportResult> {
-  const { ids, lines } = await chargebackLines(ports.aggregates, query, options);
+  const { tiles, lines } = await chargebackLines(ports.aggregates, query, ports.pricing, options);
   const visible = lines.filter((line) => canSeeIdentity(query.scope, line.identity));
   const report = chargebackReport(visible, { groupBy: query.groupBy, directory: ports.directory, currency });
-  return { ...report, from: query.from.toISOString(), to: query.to.toISOString(), tiles: ids };
+  return { ...report, from: query.from.toISOString(), to: query.to.toISOString(), priceTable: ports.pricing.version, tiles };
 }

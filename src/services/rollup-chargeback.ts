@@ -1,15 +1,16 @@
-import type { ChargebackTile, Grain } from '../contracts/chargeback-tile.js';
-import { ChargebackLines, type ChargebackLine } from '../domain/chargeback.js';
-import type { IdentityOptions } from '../domain/identity.js';
-import type { PriceMatcher } from '../domain/price-matching.js';
-import { dayOf, daysOfMonth, hoursOfDay, monthOf, tileKey } from '../domain/tile-windows.js';
+import { randomUUID } from 'node:crypto';
+import type { DirtyWindow } from '../contracts/dirty-window.js';
 import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import type { UsageGrain, UsageLine } from '../contracts/usage-tile.js';
+import type { IdentityOptions } from '../domain/identity.js';
 import { buildTiles, deserializeTile, rollUp, serializeTile } from '../domain/latency-tile.js';
+import { dayOf, nextDay } from '../domain/tile-windows.js';
 import { trafficTile } from '../domain/traffic.js';
-import type { AggregateStore } from '../ports/aggregate-store.js';
+import { assembleUsageTiles, UsageLines, usageTileDocuments } from '../domain/usage.js';
+import type { AggregateStore, Versioned } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
-import type { LedgerStore, StoreOptions } from '../ports/ledger-store.js';
+import { TransientStoreError, type LedgerStore, type StoreOptions } from '../ports/ledger-store.js';
 
 export interface RollupPorts {
   readonly ledger: LedgerStore;
@@ -19,80 +20,115 @@ export interface RollupPorts {
 }
 
 export interface RollupOptions extends StoreOptions {
-  readonly prices: PriceMatcher;
   readonly identity?: IdentityOptions;
+  /** Dirty hours recomputed per run at most; the rest stay marked for the next run. Default 48. */
+  readonly maxHours?: number;
 }
 
 export interface RollupResult {
   readonly hours: number;
   readonly days: number;
-  readonly months: number;
   readonly entries: number;
+  /** Dirty hours left for the next run (beyond `maxHours`). */
+  readonly remaining: number;
 }
 
-function tile(grain: Grain, window: string, entries: number, lines: readonly ChargebackLine[]): ChargebackTile {
-  return { ...tileKey('chargeback', grain, window), kind: 'chargeback', grain, window, entries, lines: lines.map((l) => ({ ...l, tokenSources: { ...l.tokenSources } })) };
-}
+/** Attempts to commit one window while other rollups keep replacing it, before the run gives up (its markers stay). */
+const COMMIT_ATTEMPTS = 5;
 
-/** Merges finer tiles into one coarser tile (day from hours, month from days). */
-function mergeTiles(grain: Grain, window: string, parts: readonly ChargebackTile[], prices: PriceMatcher): ChargebackTile {
-  const lines = new ChargebackLines(prices);
-  let entries = 0;
-  for (const part of parts) {
-    entries += part.entries;
-    for (const line of part.lines) lines.addLine(line);
+/**
+ * Recomputes one window's usage tile, and whatever `compute` writes beside it, until it commits. The head is read
+ * before the inputs and replaced only if still at that version (ETag): a rollup that read older inputs than the
+ * last committed one fails to commit and computes again, so a stale tile never replaces a newer one. Tiles hold
+ * tokens, not money: reports price them when read.
+ */
+async function commitWindow(
+  grain: UsageGrain,
+  window: string,
+  aggregates: AggregateStore,
+  compute: () => Promise<{ entries: number; lines: readonly UsageLine[] }>,
+  options: StoreOptions,
+): Promise<number> {
+  for (let attempt = 1; attempt <= COMMIT_ATTEMPTS; attempt++) {
+    const current = await aggregates.getUsageHead(grain, window, options);
+    const { entries, lines } = await compute();
+    const { head, parts } = usageTileDocuments(grain, window, randomUUID(), entries, lines);
+    await aggregates.putUsageParts(parts, options);
+    if (await aggregates.replaceUsageHead(head, current?.version ?? null, options)) {
+      if (current) await aggregates.deleteUsageParts(partKeys(current.value), options);
+      return entries;
+    }
+    await aggregates.deleteUsageParts(parts, options);
   }
-  return tile(grain, window, entries, lines.list());
+  throw new TransientStoreError(`usage tile ${grain} ${window} was replaced by other rollups ${COMMIT_ATTEMPTS} times in a row; its hours stay dirty`);
+}
+
+function partKeys(head: { id: string; pk: string; generation: string; parts: number }) {
+  return Array.from({ length: head.parts }, (_, part) => ({ id: `${head.id}:${head.generation}:${part}`, pk: head.pk }));
 }
 
 /**
- * Recomputes the chargeback tiles of every dirty hour from the ledger (deterministic ids: rewriting a tile
- * changes nothing), then the day and month tiles that contain them, and clears the markers it consumed.
- * A price correction for a past period is applied by marking its hours dirty and rolling up again.
+ * Recomputes the tiles of dirty hours from the ledger (usage, latency, traffic), then each of their days from its
+ * hours, and clears the markers it consumed, day by day: a run that stops part way keeps what it committed and
+ * leaves the rest marked. A marker set again while its hour was being recomputed stays (its version changed).
  */
-export async function rollupChargeback(ports: RollupPorts, options: RollupOptions): Promise<RollupResult> {
+export async function rollupChargeback(ports: RollupPorts, options: RollupOptions = {}): Promise<RollupResult> {
   const markers = await ports.aggregates.listDirty(options);
-  if (markers.length === 0) return { hours: 0, days: 0, months: 0, entries: 0 };
-  const hours = [...new Set(markers.map((m) => m.hour))].sort();
-  let entries = 0;
-  const hourTiles: ChargebackTile[] = [];
-  for (const hour of hours) {
-    const lines = new ChargebackLines(options.prices, options.identity);
-    const range = { from: new Date(`${hour}:00:00.000Z`), to: new Date(Date.parse(`${hour}:00:00.000Z`) + 3_600_000) };
-    const hourEntries: LedgerEntry[] = [];
-    for await (const page of ports.ledger.listEntries(range, options)) {
-      for (const entry of page) lines.addEntry(entry);
-      hourEntries.push(...page);
-    }
-    entries += hourEntries.length;
-    hourTiles.push(tile('hour', hour, hourEntries.length, lines.list()));
-    if (ports.diagnostics) await rollupDiagnosticsHour(hour, hourEntries, ports.diagnostics, ports.aggregates, range, options);
-  }
-  await ports.aggregates.upsertChargebackTiles(hourTiles, options);
-  if (ports.diagnostics) {
-    for (const day of new Set(hours.map(dayOf))) {
-      const hourly = (await ports.aggregates.listLatencyTiles(day, 'hour', options)).map(deserializeTile);
-      await ports.aggregates.upsertLatencyTiles(rollUp(hourly, 'day').map(serializeTile), options);
-    }
-  }
-
+  const byHour = new Map<string, Versioned<DirtyWindow>[]>();
+  for (const marker of markers) byHour.set(marker.value.hour, [...(byHour.get(marker.value.hour) ?? []), marker]);
+  const allHours = [...byHour.keys()].sort();
+  const hours = allHours.slice(0, options.maxHours ?? 48);
   const days = [...new Set(hours.map(dayOf))];
-  const dayTiles: ChargebackTile[] = [];
+  let entries = 0;
   for (const day of days) {
-    const parts = await ports.aggregates.getChargebackTiles(hoursOfDay(day).map((h) => tileKey('chargeback', 'hour', h).id), options);
-    dayTiles.push(mergeTiles('day', day, parts, options.prices));
+    const dayHours = hours.filter((hour) => dayOf(hour) === day);
+    for (const hour of dayHours) entries += await commitWindow('hour', hour, ports.aggregates, () => computeHour(hour, ports, options), options);
+    await commitWindow('day', day, ports.aggregates, () => computeDay(day, ports, options), options);
+    await ports.aggregates.clearDirty(dayHours.flatMap((hour) => byHour.get(hour)!), options);
   }
-  await ports.aggregates.upsertChargebackTiles(dayTiles, options);
+  return { hours: hours.length, days: days.length, entries, remaining: allHours.length - hours.length };
+}
 
-  const months = [...new Set(days.map(monthOf))];
-  const monthTiles: ChargebackTile[] = [];
-  for (const month of months) {
-    const parts = await ports.aggregates.getChargebackTiles(daysOfMonth(month).map((d) => tileKey('chargeback', 'day', d).id), options);
-    monthTiles.push(mergeTiles('month', month, parts, options.prices));
+/** An hour's usage from its ledger entries, page by page; its latency and traffic tiles are written on the way. */
+async function computeHour(hour: string, ports: RollupPorts, options: RollupOptions) {
+  const usage = new UsageLines(options.identity);
+  const range = { from: new Date(`${hour}:00:00.000Z`), to: new Date(Date.parse(`${hour}:00:00.000Z`) + 3_600_000) };
+  const hourEntries: LedgerEntry[] = [];
+  for await (const page of ports.ledger.listEntries(range, options)) {
+    for (const entry of page) usage.addEntry(entry);
+    if (ports.diagnostics) hourEntries.push(...page);
   }
-  await ports.aggregates.upsertChargebackTiles(monthTiles, options);
-  await ports.aggregates.clearDirty(markers, options);
-  return { hours: hours.length, days: days.length, months: months.length, entries };
+  if (ports.diagnostics) await rollupDiagnosticsHour(hour, hourEntries, ports.diagnostics, ports.aggregates, range, options);
+  return { entries: usage.entries, lines: usage.list() };
+}
+
+/** A day's usage from its hour tiles; its latency day tiles are written on the way. */
+async function computeDay(day: string, ports: RollupPorts, options: RollupOptions) {
+  const tiles = await readUsageTiles(ports.aggregates, 'hour', `${day}T00`, `${nextDay(day)}T00`, options);
+  const usage = new UsageLines();
+  let entries = 0;
+  for (const tile of tiles) {
+    entries += tile.entries;
+    for (const line of tile.lines) usage.addLine(line);
+  }
+  if (ports.diagnostics) {
+    const hourly = (await ports.aggregates.listLatencyTiles(day, 'hour', options)).map(deserializeTile);
+    await ports.aggregates.upsertLatencyTiles(rollUp(hourly, 'day').map(serializeTile), options);
+  }
+  return { entries, lines: usage.list() };
+}
+
+/** Reads to assemble tiles while writers keep replacing them, before giving up. */
+const READ_ATTEMPTS = 3;
+
+/** The usage tiles of one grain with windows in [fromWindow, toWindow) of one partition, each whole. */
+export async function readUsageTiles(aggregates: Pick<AggregateStore, 'listUsageDocuments'>, grain: UsageGrain, fromWindow: string, toWindow: string, options: StoreOptions = {}) {
+  for (let attempt = 1; ; attempt++) {
+    const { heads, parts } = await aggregates.listUsageDocuments(grain, fromWindow, toWindow, options);
+    const { tiles, incomplete } = assembleUsageTiles(heads, parts);
+    if (incomplete.length === 0) return tiles;
+    if (attempt === READ_ATTEMPTS) throw new TransientStoreError(`usage tiles ${incomplete.join(', ')} changed while being read ${READ_ATTEMPTS} times`);
+  }
 }
 
 /**
@@ -114,7 +150,7 @@ async function rollupDiagnosticsHour(
   await aggregates.upsertTrafficTiles([trafficTile(hour, hourEntries, records, options.identity)], options);
 }
 
-/** Marks every hour of [from, to) dirty, so the next rollup re-rates them (after a price-table change). */
+/** Marks every hour of [from, to) dirty, so the next rollup rebuilds its tiles (after a tile schema change). */
 export async function markRangeDirty(aggregates: Pick<AggregateStore, 'markDirty'>, range: { from: Date; to: Date }, options: StoreOptions = {}): Promise<number> {
   const hours: string[] = [];
   for (let t = Math.floor(range.from.getTime() / 3_600_000) * 3_600_000; t < range.to.getTime(); t += 3_600_000) hours.push(new Date(t).toISOString().slice(0, 13));

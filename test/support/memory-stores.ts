@@ -1,9 +1,11 @@
-import type { ChargebackTile, DirtyWindow } from '../../src/contracts/chargeback-tile.js';
+import type { DirtyWindow } from '../../src/contracts/dirty-window.js';
+import type { UsageGrain, UsageTileHead, UsageTilePart } from '../../src/contracts/usage-tile.js';
+import { usageHeadKey, usagePartition } from '../../src/domain/usage.js';
 import type { DeadLetter } from '../../src/contracts/dead-letter.js';
 import { LATENCY_TILE_SCHEMA, type LatencyTileDocument, type TileGrain } from '../../src/contracts/latency-tile-document.js';
 import type { StoredWeights } from '../../src/contracts/stored-weights.js';
 import type { TrafficTile } from '../../src/contracts/traffic-tile.js';
-import type { AggregateStore } from '../../src/ports/aggregate-store.js';
+import type { AggregateStore, UsageDocuments, Versioned } from '../../src/ports/aggregate-store.js';
 import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
 import type { WatermarkStore } from '../../src/ports/diagnostics-source.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
@@ -153,21 +155,73 @@ export class MemoryWatermarkStore implements WatermarkStore {
   }
 }
 
-/** In-memory fake of the aggregate store: tiles by id and dirty markers by hour. */
+/** Cosmos DB's page bounds for a query: at most this many documents, and about 4 MB, per response. */
+const PAGE_DOCUMENTS = 100;
+const PAGE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * In-memory fake of the aggregate store. Usage tile documents and dirty markers carry versions like Cosmos DB's
+ * ETags, so conditional writes behave as they do there. `reads` counts store round trips as Cosmos DB would serve
+ * them (a point read is one, a query one per page), and `largestDocumentBytes` the largest document written.
+ */
 export class MemoryAggregateStore implements AggregateStore {
-  readonly tiles = new Map<string, ChargebackTile>();
-  readonly dirty = new Map<string, DirtyWindow>();
+  readonly usage = new Map<string, Versioned<UsageTileHead | UsageTilePart>>();
+  readonly dirty = new Map<string, Versioned<DirtyWindow>>();
+  reads = 0;
+  largestDocumentBytes = 0;
   private clock = 0;
 
-  async upsertChargebackTiles(tiles: readonly ChargebackTile[]): Promise<void> {
-    for (const tile of tiles) this.tiles.set(tile.id, clone(tile));
+  private nextVersion(): string {
+    return String(++this.clock).padStart(12, '0');
   }
 
-  async getChargebackTiles(ids: readonly string[]): Promise<ChargebackTile[]> {
-    return [...new Set(ids)].flatMap((id) => {
-      const tile = this.tiles.get(id);
-      return tile ? [clone(tile)] : [];
-    });
+  private store(document: UsageTileHead | UsageTilePart): void {
+    this.largestDocumentBytes = Math.max(this.largestDocumentBytes, Buffer.byteLength(JSON.stringify(document)));
+    this.usage.set(`${document.pk}|${document.id}`, { value: clone(document), version: this.nextVersion() });
+  }
+
+  async getUsageHead(grain: UsageGrain, window: string): Promise<Versioned<UsageTileHead> | null> {
+    this.reads++;
+    const { id, pk } = usageHeadKey(grain, window);
+    const found = this.usage.get(`${pk}|${id}`);
+    return found ? (clone(found) as Versioned<UsageTileHead>) : null;
+  }
+
+  async putUsageParts(parts: readonly UsageTilePart[]): Promise<void> {
+    for (const part of parts) this.store(part);
+  }
+
+  async replaceUsageHead(head: UsageTileHead, expectedVersion: string | null): Promise<boolean> {
+    const stored = this.usage.get(`${head.pk}|${head.id}`);
+    if ((stored?.version ?? null) !== expectedVersion) return false;
+    this.store(head);
+    return true;
+  }
+
+  async deleteUsageParts(parts: readonly { id: string; pk: string }[]): Promise<void> {
+    for (const part of parts) this.usage.delete(`${part.pk}|${part.id}`);
+  }
+
+  async listUsageDocuments(grain: UsageGrain, fromWindow: string, toWindow: string): Promise<UsageDocuments> {
+    const pk = usagePartition(grain, fromWindow);
+    const found = [...this.usage.values()].map((d) => d.value).filter((d) => d.pk === pk && d.grain === grain && d.window >= fromWindow && d.window < toWindow);
+    let inPage = 0;
+    let bytes = 0;
+    this.reads++;
+    for (const document of found) {
+      const size = Buffer.byteLength(JSON.stringify(document));
+      if (inPage === PAGE_DOCUMENTS || (inPage > 0 && bytes + size > PAGE_BYTES)) {
+        this.reads++;
+        inPage = 0;
+        bytes = 0;
+      }
+      inPage++;
+      bytes += size;
+    }
+    return {
+      heads: found.filter((d): d is UsageTileHead => d.kind === 'usage-head').map(clone),
+      parts: found.filter((d): d is UsageTilePart => d.kind === 'usage-part').map(clone),
+    };
   }
 
   readonly latency = new Map<string, LatencyTileDocument>();
@@ -208,16 +262,16 @@ export class MemoryAggregateStore implements AggregateStore {
   }
 
   async markDirty(hours: readonly string[]): Promise<void> {
-    // A strictly increasing stamp, so a marker set again after a listing is never cleared by it.
-    for (const hour of hours) this.dirty.set(hour, { id: `dirty:${hour}`, pk: 'dirty', hour, markedAt: String(++this.clock).padStart(12, '0') });
+    const markedAt = new Date().toISOString();
+    for (const hour of hours) this.dirty.set(hour, { value: { id: `dirty:${hour}`, pk: 'dirty', hour, markedAt }, version: this.nextVersion() });
   }
 
-  async listDirty(): Promise<DirtyWindow[]> {
-    return [...this.dirty.values()].sort((a, b) => (a.hour < b.hour ? -1 : 1)).map(clone);
+  async listDirty(): Promise<Versioned<DirtyWindow>[]> {
+    return [...this.dirty.values()].sort((a, b) => (a.value.hour < b.value.hour ? -1 : 1)).map(clone);
   }
 
-  async clearDirty(markers: readonly DirtyWindow[]): Promise<void> {
-    for (const marker of markers) if (this.dirty.get(marker.hour)?.markedAt === marker.markedAt) this.dirty.delete(marker.hour);
+  async clearDirty(markers: readonly Versioned<DirtyWindow>[]): Promise<void> {
+    for (const marker of markers) if (this.dirty.get(marker.value.hour)?.version === marker.version) this.dirty.delete(marker.value.hour);
   }
 }
 

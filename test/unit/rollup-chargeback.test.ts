@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
+import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { ChargebackLines } from '../../src/domain/chargeback.js';
 import { PriceMatcher } from '../../src/domain/price-matching.js';
-import { tileKey } from '../../src/domain/tile-windows.js';
+import { MAX_PART_BYTES } from '../../src/domain/usage.js';
+import { pricingOf } from '../../src/domain/usage-pricing.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
-import { chargebackLines } from '../../src/services/chargeback-report.js';
+import { chargebackLines, chargebackReportFor } from '../../src/services/chargeback-report.js';
 import { markRangeDirty, rollupChargeback } from '../../src/services/rollup-chargeback.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
+import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
 import { MemoryAggregateStore, MemoryLedgerStore } from '../support/memory-stores.js';
 
 const prices = (gpt4oInput: string) =>
@@ -25,70 +28,115 @@ const prices = (gpt4oInput: string) =>
 
 const DAY = '2026-10-15';
 const range = { from: new Date(`${DAY}T00:00:00Z`), to: new Date('2026-10-16T00:00:00Z') };
+const position = { partitionId: '0', sequenceNumber: null, offset: null, enqueuedTimeUtc: null };
 
 async function ledgerOfDay(requests: number) {
   const day = simulateDay({ requests, seed: 4, day: DAY });
-  const { entries } = sortBatch(day.eventLines.map((body) => ({ body, position: { partitionId: '0', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } })));
+  const { entries } = sortBatch(day.eventLines.map((body) => ({ body, position })));
   const unique = [...new Map(entries.map((e) => [e.id, e])).values()];
   const ledger = new MemoryLedgerStore();
   await ledger.createEntries(unique);
   return { ledger, entries: unique };
 }
 
-function directCost(entries: Parameters<ChargebackLines['addEntry']>[0][], matcher: PriceMatcher): bigint {
+function directCost(entries: readonly LedgerEntry[], matcher: PriceMatcher): bigint {
   const lines = new ChargebackLines(matcher);
   for (const entry of entries) lines.addEntry(entry);
   return lines.list().reduce((sum, l) => sum + l.costPico, 0n);
 }
 
-describe('chargeback rollup (in-memory fake stores)', () => {
-  it('builds hour, day and month tiles whose totals equal pricing the ledger directly, and clears the dirty markers', async () => {
+const costOf = async (aggregates: MemoryAggregateStore, within: { from: Date; to: Date }, table = prices('2.50')) =>
+  (await chargebackLines(aggregates, within, pricingOf(table))).lines.reduce((sum, l) => sum + l.costPico, 0n);
+
+describe('usage rollup and reports priced when read (in-memory fake stores)', () => {
+  it('builds hour and day usage tiles whose priced totals equal pricing the ledger directly, and clears the dirty markers', async () => {
     const { ledger, entries } = await ledgerOfDay(1500);
     const aggregates = new MemoryAggregateStore();
     await markRangeDirty(aggregates, range);
-    const matcher = new PriceMatcher(prices('2.50'));
-    const result = await rollupChargeback({ ledger, aggregates }, { prices: matcher });
-    expect(result).toMatchObject({ hours: 24, days: 1, months: 1, entries: entries.length });
-    const expected = directCost(entries, matcher);
-    const month = (await aggregates.getChargebackTiles([tileKey('chargeback', 'month', '2026-10').id]))[0]!;
-    expect(month.lines.reduce((sum, l) => sum + l.costPico, 0n)).toBe(expected);
-    expect(month.entries).toBe(entries.length);
-    const fromHours = await chargebackLines(aggregates, { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T23:00:00Z`) });
-    const lastHour = await chargebackLines(aggregates, { from: new Date(`${DAY}T23:00:00Z`), to: range.to });
-    expect([...fromHours.lines, ...lastHour.lines].reduce((sum, l) => sum + l.costPico, 0n)).toBe(expected);
+    const result = await rollupChargeback({ ledger, aggregates });
+    expect(result).toEqual({ hours: 24, days: 1, entries: entries.length, remaining: 0 });
+    const expected = directCost(entries, new PriceMatcher(prices('2.50')));
+    expect(await costOf(aggregates, range)).toBe(expected);
+    const lastHour = new Date(`${DAY}T23:00:00Z`);
+    expect((await costOf(aggregates, { from: range.from, to: lastHour })) + (await costOf(aggregates, { from: lastHour, to: range.to }))).toBe(expected);
     expect(aggregates.dirty.size).toBe(0);
   });
 
-  it('re-rates a closed period exactly when the price table changes and the period is rolled up again', async () => {
+  it('shows a corrected past price in the next report, with no rollup run', async () => {
     const { ledger, entries } = await ledgerOfDay(800);
     const aggregates = new MemoryAggregateStore();
     await markRangeDirty(aggregates, range);
-    await rollupChargeback({ ledger, aggregates }, { prices: new PriceMatcher(prices('2.50')) });
-    const monthId = tileKey('chargeback', 'month', '2026-10').id;
-    const before = (await aggregates.getChargebackTiles([monthId]))[0]!.lines.reduce((sum, l) => sum + l.costPico, 0n);
+    await rollupChargeback({ ledger, aggregates });
+    const tilesBefore = structuredClone([...aggregates.usage.entries()]);
+    const directory = new Map();
+    const report = (table: ReturnType<typeof prices>) => chargebackReportFor({ aggregates, directory, pricing: pricingOf(table) }, { ...range, groupBy: 'identity', scope: 'all' }, 'USD');
+    const before = await report(prices('2.50'));
+    const after = await report(prices('2.75'));
 
-    const corrected = new PriceMatcher(prices('2.75'));
-    await markRangeDirty(aggregates, range);
-    await rollupChargeback({ ledger, aggregates }, { prices: corrected });
-    const after = (await aggregates.getChargebackTiles([monthId]))[0]!.lines.reduce((sum, l) => sum + l.costPico, 0n);
-    expect(after).toBe(directCost(entries, corrected));
+    expect([...aggregates.usage.entries()]).toEqual(tilesBefore);
+    expect(after.totals.costPico).toBe(directCost(entries, new PriceMatcher(prices('2.75'))));
+    expect(after.priceTable).not.toBe(before.priceTable);
     const gpt4oUncachedTokens = entries
       // gpt-4o by the response's model name (`gpt-4o-2024-08-06`) or by APIM's LLM log (`gpt-4o`), not gpt-4o-mini.
       .filter((e) => /^gpt-4o(-\d|$)/.test(e.model ?? ''))
       .reduce((sum, e) => sum + BigInt(e.tokens.promptTokens - e.tokens.cachedTokens), 0n);
     // 0.25 USD more per 1M uncached gpt-4o input tokens = 250,000 micro-USD per 1M = 250,000 picodollars per token.
-    expect(after - before).toBe(gpt4oUncachedTokens * 250_000n);
+    expect(after.totals.costPico - before.totals.costPico).toBe(gpt4oUncachedTokens * 250_000n);
   });
 
-  it('rewrites identical tiles when rolled up twice (deterministic ids and content)', async () => {
+  it('reads a month report from one partition in a few pages', async () => {
+    const { ledger } = await ledgerOfDay(600);
+    const aggregates = new MemoryAggregateStore();
+    await markRangeDirty(aggregates, range);
+    await rollupChargeback({ ledger, aggregates });
+    aggregates.reads = 0;
+    await costOf(aggregates, { from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-11-01T00:00:00Z') });
+    expect(aggregates.reads).toBe(1);
+  });
+
+  it('cuts a tile of many identities into parts no larger than the bound, and reads them back whole', async () => {
+    const entries = Array.from({ length: 12_000 }, (_, i) =>
+      ledgerEntry({
+        id: `req-${i}`,
+        time: `${DAY}T10:${String(i % 60).padStart(2, '0')}:00.000Z`,
+        caller: { ...noCaller, oid: `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`, idtyp: 'user' },
+        tokens: { source: 'gateway', promptTokens: 100 + i, cachedTokens: 0, completionTokens: 10, reasoningTokens: 0 },
+      }),
+    );
+    const ledger = new MemoryLedgerStore();
+    await ledger.createEntries(entries);
+    const aggregates = new MemoryAggregateStore();
+    await markRangeDirty(aggregates, { from: new Date(`${DAY}T10:00:00Z`), to: new Date(`${DAY}T11:00:00Z`) });
+    await rollupChargeback({ ledger, aggregates });
+    const parts = [...aggregates.usage.values()].filter((d) => d.value.kind === 'usage-part');
+    expect(parts.length).toBeGreaterThan(4);
+    expect(aggregates.largestDocumentBytes).toBeLessThanOrEqual(MAX_PART_BYTES + 1024);
+    const { lines } = await chargebackLines(aggregates, range, pricingOf(prices('2.50')));
+    expect(lines).toHaveLength(12_000);
+    expect(lines.reduce((sum, l) => sum + l.costPico, 0n)).toBe(directCost(entries, new PriceMatcher(prices('2.50'))));
+  });
+
+  it('leaves the same usage when rolled up twice, and removes the parts it replaced', async () => {
     const { ledger } = await ledgerOfDay(300);
     const aggregates = new MemoryAggregateStore();
-    const matcher = new PriceMatcher(prices('2.50'));
     await markRangeDirty(aggregates, range);
-    await rollupChargeback({ ledger, aggregates }, { prices: matcher });
-    const first = structuredClone([...aggregates.tiles.entries()]);
+    await rollupChargeback({ ledger, aggregates });
+    const lines = (await chargebackLines(aggregates, range, pricingOf(prices('2.50')))).lines;
+    const documents = aggregates.usage.size;
     await markRangeDirty(aggregates, range);
-    await rollupChargeback({ ledger, aggregates }, { prices: matcher });
-    expect([...aggregates.tiles.entries()]).toEqual(first);
+    await rollupChargeback({ ledger, aggregates });
+    expect((await chargebackLines(aggregates, range, pricingOf(prices('2.50')))).lines).toEqual(lines);
+    expect(aggregates.usage.size).toBe(documents);
+  });
+
+  it('works through at most maxHours dirty hours per run and leaves the rest marked', async () => {
+    const { ledger, entries } = await ledgerOfDay(300);
+    const aggregates = new MemoryAggregateStore();
+    await markRangeDirty(aggregates, range);
+    expect(await rollupChargeback({ ledger, aggregates }, { maxHours: 10 })).toMatchObject({ hours: 10, remaining: 14 });
+    expect(aggregates.dirty.size).toBe(14);
+    expect(await rollupChargeback({ ledger, aggregates }, { maxHours: 10 })).toMatchObject({ hours: 10, remaining: 4 });
+    await rollupChargeback({ ledger, aggregates }, { maxHours: 10 });
+    expect(await costOf(aggregates, range)).toBe(directCost(entries, new PriceMatcher(prices('2.50'))));
   });
 });

@@ -54,12 +54,15 @@ export async function bulkCreate<T extends { id: string; pk: string }>(container
   return bulkWrite(container, documents, 'Create', options);
 }
 
-/** Deletes documents by key; one that is already gone (404) counts as deleted. */
-export async function bulkDelete(container: Container, keys: readonly { id: string; pk: string }[], options: StoreOptions = {}): Promise<RejectedWrite<{ id: string; pk: string }>[]> {
+/**
+ * Deletes documents by key; one that is already gone (404) counts as deleted. A key with `ifMatch` deletes its
+ * document only while it is at that version (ETag); one changed since (412) is left as it is.
+ */
+export async function bulkDelete(container: Container, keys: readonly { id: string; pk: string; ifMatch?: string }[], options: StoreOptions = {}): Promise<RejectedWrite<{ id: string; pk: string }>[]> {
   return bulkWrite(container, keys, 'Delete', options);
 }
 
-const ALREADY_DONE: Record<'Create' | 'Upsert' | 'Delete', number | null> = { Create: 409, Upsert: null, Delete: 404 };
+const ALREADY_DONE: Record<'Create' | 'Upsert' | 'Delete', readonly number[]> = { Create: [409], Upsert: [], Delete: [404, 412] };
 
 async function bulkWrite<T extends { id: string; pk: string }>(
   container: Container,
@@ -74,7 +77,7 @@ async function bulkWrite<T extends { id: string; pk: string }>(
   const writeChunk = async (chunk: readonly T[]) => {
     const operations = chunk.map((doc) =>
       operationType === 'Delete'
-        ? { operationType, partitionKey: doc.pk, id: doc.id }
+        ? { operationType, partitionKey: doc.pk, id: doc.id, ...('ifMatch' in doc && typeof doc.ifMatch === 'string' ? { ifMatch: doc.ifMatch } : {}) }
         : { operationType, partitionKey: doc.pk, resourceBody: doc as unknown as Record<string, never> },
     ) as OperationInput[];
     const results = await cosmosCall(`bulk ${operationType.toLowerCase()} in ${container.id}`, () =>
@@ -82,7 +85,7 @@ async function bulkWrite<T extends { id: string; pk: string }>(
     );
     results.forEach((result, index) => {
       const status = result.statusCode;
-      if (status < 400 || status === ALREADY_DONE[operationType]) return;
+      if (status < 400 || ALREADY_DONE[operationType].includes(status)) return;
       if (TRANSIENT_STATUS.has(status)) transient.push(status);
       else rejected.push({ document: chunk[index] as T, status });
     });

@@ -1,16 +1,21 @@
 import type { Container } from '@azure/cosmos';
-import { chargebackTileSchema, dirtyWindowSchema, type ChargebackTile, type DirtyWindow } from '../../contracts/chargeback-tile.js';
+import { dirtyWindowSchema, type DirtyWindow } from '../../contracts/dirty-window.js';
 import { LATENCY_TILE_SCHEMA, latencyTileDocumentSchema, type LatencyTileDocument, type TileGrain } from '../../contracts/latency-tile-document.js';
 import { storedWeightsSchema, type StoredWeights } from '../../contracts/stored-weights.js';
 import { TRAFFIC_TILE_SCHEMA, trafficTileSchema, type TrafficTile } from '../../contracts/traffic-tile.js';
+import { usageTileHeadSchema, usageTilePartSchema, type UsageGrain, type UsageTileHead, type UsageTilePart } from '../../contracts/usage-tile.js';
 import { trafficPartition } from '../../domain/traffic.js';
-import type { AggregateStore } from '../../ports/aggregate-store.js';
+import { usageHeadKey, usagePartition } from '../../domain/usage.js';
+import type { AggregateStore, UsageDocuments, Versioned } from '../../ports/aggregate-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
-import { bulkDelete, bulkUpsert } from './bulk-write.js';
-import { queryByIds, queryPages } from './query-pages.js';
+import { bulkDelete, bulkUpsert, cosmosCall } from './bulk-write.js';
+import { queryPages } from './query-pages.js';
 
-function tileDocument(tile: ChargebackTile) {
-  return { ...tile, lines: tile.lines.map((line) => ({ ...line, costPico: line.costPico.toString() })) };
+const statusOf = (error: unknown) => (error as { code?: unknown } | null)?.code;
+
+function versioned<T>(document: { _etag?: unknown }, value: T): Versioned<T> {
+  if (typeof document._etag !== 'string') throw new Error('Cosmos DB returned a document without its _etag');
+  return { value, version: document._etag };
 }
 
 async function writeAll(what: string, write: () => Promise<{ status: unknown }[]>): Promise<void> {
@@ -25,12 +30,59 @@ const weightsPartition = (deployment: string) => `weights:${deployment}`;
 export class CosmosAggregateStore implements AggregateStore {
   constructor(private readonly container: Container) {}
 
-  upsertChargebackTiles(tiles: readonly ChargebackTile[], options?: StoreOptions): Promise<void> {
-    return writeAll('tiles', () => bulkUpsert(this.container, tiles.map(tileDocument), options));
+  async getUsageHead(grain: UsageGrain, window: string, options: StoreOptions = {}): Promise<Versioned<UsageTileHead> | null> {
+    const { id, pk } = usageHeadKey(grain, window);
+    const read = await cosmosCall(`read ${id}`, async () => {
+      try {
+        return await this.container.item(id, pk).read({ abortSignal: options.abortSignal });
+      } catch (error) {
+        if (statusOf(error) === 404) return null;
+        throw error;
+      }
+    });
+    return read?.resource ? versioned(read.resource, usageTileHeadSchema.parse(read.resource)) : null;
   }
 
-  getChargebackTiles(ids: readonly string[], options?: StoreOptions): Promise<ChargebackTile[]> {
-    return queryByIds(this.container, ids, (doc) => chargebackTileSchema.parse(doc), options);
+  putUsageParts(parts: readonly UsageTilePart[], options?: StoreOptions): Promise<void> {
+    return writeAll('usage tile parts', () => bulkUpsert(this.container, parts, options));
+  }
+
+  async replaceUsageHead(head: UsageTileHead, expectedVersion: string | null, options: StoreOptions = {}): Promise<boolean> {
+    return cosmosCall(`write ${head.id}`, async () => {
+      try {
+        if (expectedVersion === null) await this.container.items.create(head, { abortSignal: options.abortSignal });
+        else await this.container.item(head.id, head.pk).replace(head, { accessCondition: { type: 'IfMatch', condition: expectedVersion }, abortSignal: options.abortSignal });
+        return true;
+      } catch (error) {
+        // 409: another writer created the head first; 412: replaced it; 404: removed it.
+        if ([404, 409, 412].includes(statusOf(error) as number)) return false;
+        throw error;
+      }
+    });
+  }
+
+  deleteUsageParts(parts: readonly { id: string; pk: string }[], options?: StoreOptions): Promise<void> {
+    return writeAll('usage tile parts', () => bulkDelete(this.container, parts, options));
+  }
+
+  async listUsageDocuments(grain: UsageGrain, fromWindow: string, toWindow: string, options: StoreOptions = {}): Promise<UsageDocuments> {
+    const pk = usagePartition(grain, fromWindow);
+    const query = {
+      query: "SELECT * FROM c WHERE c.pk = @pk AND c.grain = @grain AND c.window >= @from AND c.window < @to AND (c.kind = 'usage-head' OR c.kind = 'usage-part')",
+      parameters: [
+        { name: '@pk', value: pk },
+        { name: '@grain', value: grain },
+        { name: '@from', value: fromWindow },
+        { name: '@to', value: toWindow },
+      ],
+    };
+    const heads: UsageTileHead[] = [];
+    const parts: UsageTilePart[] = [];
+    const parse = (doc: unknown) => ((doc as { kind?: unknown }).kind === 'usage-head' ? usageTileHeadSchema.parse(doc) : usageTilePartSchema.parse(doc));
+    for await (const page of queryPages(this.container, query, parse, { ...options, partitionKey: pk })) {
+      for (const doc of page) (doc.kind === 'usage-head' ? heads : parts).push(doc as never);
+    }
+    return { heads, parts };
   }
 
   upsertLatencyTiles(tiles: readonly LatencyTileDocument[], options?: StoreOptions): Promise<void> {
@@ -107,17 +159,17 @@ export class CosmosAggregateStore implements AggregateStore {
     return writeAll('dirty markers', () => bulkUpsert(this.container, markers, options));
   }
 
-  async listDirty(options: StoreOptions = {}): Promise<DirtyWindow[]> {
-    const markers: DirtyWindow[] = [];
-    for await (const page of queryPages(this.container, { query: "SELECT * FROM c WHERE c.pk = 'dirty'" }, (doc) => dirtyWindowSchema.parse(doc), { ...options, partitionKey: 'dirty' })) {
+  async listDirty(options: StoreOptions = {}): Promise<Versioned<DirtyWindow>[]> {
+    const markers: Versioned<DirtyWindow>[] = [];
+    const parse = (doc: unknown) => versioned(doc as { _etag?: unknown }, dirtyWindowSchema.parse(doc));
+    for await (const page of queryPages(this.container, { query: "SELECT * FROM c WHERE c.pk = 'dirty'" }, parse, { ...options, partitionKey: 'dirty' })) {
       markers.push(...page);
     }
-    return markers.sort((a, b) => (a.hour < b.hour ? -1 : 1));
+    return markers.sort((a, b) => (a.value.hour < b.value.hour ? -1 : 1));
   }
 
-  async clearDirty(markers: readonly DirtyWindow[], options: StoreOptions = {}): Promise<void> {
-    const current = new Map((await this.listDirty(options)).map((m) => [m.id, m.markedAt]));
-    const unchanged = markers.filter((m) => current.get(m.id) === m.markedAt);
-    await writeAll('dirty markers', () => bulkDelete(this.container, unchanged, options));
+  /** Each delete is conditional on the marker's ETag: an ingest that marked the hour again keeps its marker. */
+  clearDirty(markers: readonly Versioned<DirtyWindow>[], options: StoreOptions = {}): Promise<void> {
+    return writeAll('dirty markers', () => bulkDelete(this.container, markers.map((m) => ({ id: m.value.id, pk: m.value.pk, ifMatch: m.version })), options));
   }
 }
