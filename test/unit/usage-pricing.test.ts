@@ -1,0 +1,120 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
+import { loadPriceTable } from '../../src/contracts/price-table.js';
+import { ChargebackLines, type ChargebackLine } from '../../src/domain/chargeback.js';
+import { PriceMatcher } from '../../src/domain/price-matching.js';
+import { UsageLines } from '../../src/domain/usage.js';
+import { priceTableVersion, priceUsage } from '../../src/domain/usage-pricing.js';
+import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
+
+/** Prices with audio, per-call and deployment entries, and a price change inside the generated days. */
+const table = loadPriceTable({
+  currency: 'USD',
+  source: 'test prices',
+  retrieved: '2026-10-01',
+  prices: [
+    { model: 'gpt-4o', from: '2024-01-01', to: '2026-10-16', inputPer1M: '2.50', cachedInputPer1M: '1.25', outputPer1M: '10.00', audioInputPer1M: '40.00', audioOutputPer1M: '80.00' },
+    { model: 'gpt-4o', from: '2026-10-16', inputPer1M: '2.75', cachedInputPer1M: '1.375', outputPer1M: '11.00' },
+    { model: 'gpt-4o-mini', from: '2024-01-01', inputPer1M: '0.15', cachedInputPer1M: '0.075', outputPer1M: '0.60' },
+    { model: 'dall-e-3', from: '2024-01-01', perRequest: '0.04' },
+    { model: 'whisper', from: '2024-01-01', perRequest: '0.006', inputPer1M: '0.10' },
+    { deployment: 'batch', from: '2026-10-15', inputPer1M: '1.25', outputPer1M: '5.00' },
+  ],
+});
+
+const entries = fc.array(
+  fc
+    .record({
+      oid: fc.constantFrom('a', 'b', 'c'),
+      day: fc.constantFrom('2026-10-14', '2026-10-15', '2026-10-16'),
+      minute: fc.integer({ min: 0, max: 1439 }),
+      model: fc.constantFrom('gpt-4o-2024-08-06', 'gpt-4o-mini-2024-07-18', 'dall-e-3', 'whisper', 'o9-unknown', null),
+      deployment: fc.constantFrom('chat', 'batch', null),
+      operation: fc.constantFrom('ChatCompletions_Create', 'ImageGenerations_Create', 'AudioTranscriptions_Create'),
+      status: fc.constantFrom(200, 200, 429),
+      source: fc.constantFrom('gateway' as const, 'llm-log' as const, 'none' as const),
+      region: fc.constantFrom('eastus', 'swedencentral', null),
+      prompt: fc.integer({ min: 0, max: 5_000 }),
+      completion: fc.integer({ min: 0, max: 2_000 }),
+      cachedShare: fc.integer({ min: 0, max: 100 }),
+      audioInShare: fc.integer({ min: 0, max: 100 }),
+      audioOutShare: fc.integer({ min: 0, max: 100 }),
+      reasoningShare: fc.integer({ min: 0, max: 100 }),
+    })
+    .map((g): LedgerEntry => {
+      const cached = Math.floor((g.prompt * g.cachedShare) / 100);
+      // Cached and audio input may overlap: a response may count cached audio among its cached tokens.
+      const audioIn = g.audioInShare > 70 ? Math.floor((g.prompt * g.audioInShare) / 100) : 0;
+      const audioOut = g.audioOutShare > 70 ? Math.floor((g.completion * g.audioOutShare) / 100) : 0;
+      const time = new Date(Date.parse(`${g.day}T00:00:00Z`) + g.minute * 60_000).toISOString();
+      return ledgerEntry({
+        time,
+        caller: { ...noCaller, oid: g.oid, idtyp: 'user' },
+        model: g.model,
+        deployment: g.deployment,
+        operation: g.operation,
+        status: g.status,
+        backendRegion: g.region,
+        tokens: {
+          source: g.source,
+          promptTokens: g.prompt,
+          cachedTokens: cached,
+          completionTokens: g.completion,
+          reasoningTokens: Math.floor((g.completion * g.reasoningShare) / 100),
+          ...(audioIn ? { audioPromptTokens: audioIn } : {}),
+          ...(audioOut ? { audioCompletionTokens: audioOut } : {}),
+        },
+      });
+    }),
+  { maxLength: 120 },
+);
+
+const comparable = (lines: readonly ChargebackLine[]) =>
+  lines.map(({ identityKind: _kind, ...line }) => ({ ...line, tokenSources: { ...line.tokenSources } }));
+
+describe('usage priced when read', () => {
+  it('costs exactly what pricing each request does: same lines, price versions, unpriced usage and picodollars', () => {
+    const matcher = new PriceMatcher(table);
+    fc.assert(
+      fc.property(entries, (generated) => {
+        const direct = new ChargebackLines(matcher);
+        const byDay = new Map<string, UsageLines>();
+        for (const entry of generated) {
+          direct.addEntry(entry);
+          const day = entry.time.slice(0, 10);
+          const usage = byDay.get(day) ?? new UsageLines();
+          usage.addEntry(entry);
+          byDay.set(day, usage);
+        }
+        const priced = priceUsage([...byDay].map(([day, usage]) => ({ day, lines: usage.list() })), matcher);
+        expect(comparable(priced)).toEqual(comparable(direct.list()));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives usage the same lines whatever the order entries and finer lines are added in', () => {
+    fc.assert(
+      fc.property(entries, fc.integer({ min: 0, max: 120 }), (generated, cut) => {
+        const whole = new UsageLines();
+        for (const entry of generated) whole.addEntry(entry);
+        const first = new UsageLines();
+        const second = new UsageLines();
+        generated.slice(0, cut).forEach((e) => first.addEntry(e));
+        generated.slice(cut).reverse().forEach((e) => second.addEntry(e));
+        const merged = new UsageLines();
+        for (const line of [...second.list(), ...first.list()]) merged.addLine(line);
+        expect(merged.list()).toEqual(whole.list());
+      }),
+    );
+  });
+
+  it('names a price table by its content', () => {
+    const same = loadPriceTable(JSON.parse(JSON.stringify({ currency: 'USD', source: 'x', retrieved: '2026-10-01', prices: [{ model: 'gpt-4o', from: '2024-01-01', inputPer1M: '2.50' }] })));
+    const changed = loadPriceTable({ currency: 'USD', source: 'x', retrieved: '2026-10-01', prices: [{ model: 'gpt-4o', from: '2024-01-01', inputPer1M: '2.75' }] });
+    expect(priceTableVersion(same)).toBe(priceTableVersion(loadPriceTable({ currency: 'USD', source: 'x', retrieved: '2026-10-01', prices: [{ model: 'gpt-4o', from: '2024-01-01', inputPer1M: '2.50' }] })));
+    expect(priceTableVersion(changed)).not.toBe(priceTableVersion(same));
+    expect(priceTableVersion(same)).toMatch(/^sha256:[0-9a-f]{16}$/);
+  });
+});
