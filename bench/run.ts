@@ -18,9 +18,10 @@ import { measureJoinQueries, type JoinQueryRun } from './join-queries.js';
 import { profileAnalyze, type ProfileSummary } from './profile.js';
 import { childRss, headLines, type RssRun } from './rss.js';
 import { median, round } from './stats.js';
+import { measureScale, type ScaleRun } from './scale.js';
 import { measureStoreWrites, type StoreWritesRun } from './store-writes.js';
 
-const SECTIONS = ['compute', 'analyze', 'rss', 'store', 'join'] as const;
+const SECTIONS = ['compute', 'analyze', 'rss', 'store', 'join', 'scale'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const HELP = `npm run bench -- [options]
@@ -28,6 +29,8 @@ const HELP = `npm run bench -- [options]
   --events N           simulated gateway events in the JSONL file (default 1000000)
   --json FILE          also write the figures as JSON to FILE
   --store-events N     events for the local-stack write count and the larger join size (default 50000)
+  --document-identities N  identities calling every day of the month for maxDocumentBytes (default 100000)
+  --report-identities N    identities of the month whose report monthReportReads counts (default 10000)
   --compute-lines N    lines held in memory for the compute/JSON.parse figure (default min(events, 200000))
   --rounds N           interleaved rounds of the compute figure (default 5)
   --analyze-rounds N   rounds of analyze and DuckDB (default 3, or 2 above 250,000 events)
@@ -99,6 +102,8 @@ async function main(): Promise<void> {
       json: { type: 'string' },
       'store-events': { type: 'string' },
       'compute-lines': { type: 'string' },
+      'document-identities': { type: 'string' },
+      'report-identities': { type: 'string' },
       rounds: { type: 'string' },
       'analyze-rounds': { type: 'string' },
       only: { type: 'string' },
@@ -118,6 +123,8 @@ async function main(): Promise<void> {
   const storeEvents = integer(values['store-events'], 50_000, 'store-events');
   const computeLines = integer(values['compute-lines'], Math.min(events, 200_000), 'compute-lines');
   const rounds = integer(values.rounds, 5, 'rounds');
+  const documentIdentities = integer(values['document-identities'], 100_000, 'document-identities');
+  const reportIdentities = integer(values['report-identities'], 10_000, 'report-identities');
   const analyzeRounds = integer(values['analyze-rounds'], events > 250_000 ? 2 : 3, 'analyze-rounds');
   const only = new Set<Section>(values.only ? (values.only.split(',').map((s) => s.trim()) as Section[]) : SECTIONS);
   for (const section of only) if (!SECTIONS.includes(section)) throw new Error(`unknown section ${section}; expected ${SECTIONS.join(', ')}`);
@@ -290,6 +297,12 @@ async function main(): Promise<void> {
       join10k = [];
       for (const size of sizes) join10k.push(await measureJoinQueries(Math.round(size / 1.0306), 11, '2026-11-20'));
     }
+    // 3c. Document sizes, partitions and report reads at enterprise scale.
+    let scale: ScaleRun | null = null;
+    if (only.has('scale')) {
+      log(`store scale: a month of ${fmt(documentIdentities)} and of ${fmt(reportIdentities)} identities rolled up, and one simulated day's ledger partitions`);
+      scale = await measureScale({ documentIdentities, reportIdentities, partitionRequests: storeEvents, prices: pricesJson });
+    }
     machine.loadAverageAtEnd = loadavg().map((l) => round(l, 2));
 
     // Figures, targets, table, JSON.
@@ -302,6 +315,9 @@ async function main(): Promise<void> {
       storeWritesPerEvent: { target: '<= 1.2', met: store ? store.storeWritesPerEvent <= 1.2 : null },
       joinQueriesPer10k: { target: 'query count independent of event count', met: joinIndependent },
       rssGrowth: { target: '<= 1.5', met: rss ? rss.rssGrowth <= 1.5 : null },
+      maxDocumentBytes: { target: '<= 1048576', met: scale ? scale.documents.largestDocumentBytes <= 1_048_576 : null },
+      hotPartitionShare: { target: '<= 0.05', met: scale ? scale.partitions.hotPartitionShare <= 0.05 : null },
+      monthReportReads: { target: '<= 1000', met: scale ? scale.report.reportReads <= 1000 : null },
     };
     const summary = {
       computeVsJsonParse: compute ? round(compute.computeVsJsonParse) : null,
@@ -322,6 +338,11 @@ async function main(): Promise<void> {
       joinQueriesIndependentOfEvents: joinIndependent,
       rssGrowth: rss ? round(rss.rssGrowth) : null,
       rssGrowthOneThread: rss ? round(rss.oneThread.rssGrowth) : null,
+      maxDocumentBytes: scale ? scale.documents.largestDocumentBytes : null,
+      maxDocumentBytesIdentities: scale ? scale.documents.identities : null,
+      hotPartitionShare: scale ? round(scale.partitions.hotPartitionShare, 4) : null,
+      monthReportReads: scale ? scale.report.reportReads : null,
+      monthReportIdentities: scale ? scale.report.identities : null,
     };
     const json = {
       ...summary,
@@ -343,6 +364,7 @@ async function main(): Promise<void> {
         rss,
         store,
         join: join10k,
+        scale,
       },
     };
 
@@ -373,6 +395,14 @@ async function main(): Promise<void> {
     if (join10k) {
       rows.push(['joinQueriesPer10k', join10k.map((j) => fmt(j.queriesPer10k, 1)).join(' / '), targets['joinQueriesPer10k']!.target, met('joinQueriesPer10k')]);
       rows.push(['  queries', join10k.map((j) => fmt(j.queries)).join(' / '), '', `at ${join10k.map((j) => fmt(j.events)).join(' / ')} events`]);
+    }
+    if (scale) {
+      rows.push(['maxDocumentBytes', fmt(scale.documents.largestDocumentBytes), targets['maxDocumentBytes']!.target, met('maxDocumentBytes')]);
+      rows.push(['  month of identities', fmt(scale.documents.identities), '', `${fmt(scale.documents.requests)} requests, ${fmt(scale.documents.usageDocuments)} usage documents, ${fmt(scale.documents.seconds, 1)} s`]);
+      rows.push(['monthReportReads', fmt(scale.report.reportReads), targets['monthReportReads']!.target, met('monthReportReads')]);
+      rows.push(['  month of identities', fmt(scale.report.identities), '', `${fmt(scale.report.reportRows)} report rows from ${fmt(scale.report.usageDocuments)} usage documents`]);
+      rows.push(['hotPartitionShare', fmt(scale.partitions.hotPartitionShare, 4), targets['hotPartitionShare']!.target, met('hotPartitionShare')]);
+      rows.push(['  busiest hour', scale.partitions.hour, '', `${fmt(scale.partitions.documents)} ledger documents over ${fmt(scale.partitions.partitions)} logical partitions`]);
     }
     if (rss) {
       rows.push(['rssGrowth', fmt(rss.rssGrowth, 2), targets['rssGrowth']!.target, met('rssGrowth')]);

@@ -38,7 +38,7 @@ export interface StoreWritesRun {
   readonly redeliveries: number;
   readonly redeliveredEvents: number;
   readonly ingest: PhaseCounts;
-  readonly rollup: PhaseCounts & { readonly hours: number; readonly days: number; readonly months: number; readonly entries: number };
+  readonly rollup: PhaseCounts & { readonly hours: number; readonly days: number; readonly remaining: number; readonly entries: number };
   readonly writes: number;
   readonly storeWritesPerEvent: number;
   /** Every non-bulk POST/PUT/PATCH/DELETE (queries included) plus every bulk operation (reads included), per event. */

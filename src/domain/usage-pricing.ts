@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { PriceTable } from '../contracts/price-table.js';
+import type { PriceTable, ProvisionedEntry } from '../contracts/price-table.js';
 import type { UsageLine } from '../contracts/usage-tile.js';
 import { ChargebackLines, UNKNOWN, type ChargebackLine } from './chargeback.js';
-import { costPicodollars, microsToPicodollars, type Picodollars } from './money.js';
+import { apportion, costPicodollars, microsToPicodollars, type Picodollars } from './money.js';
 import { PriceMatcher, type PriceMatch } from './price-matching.js';
 
 /**
@@ -36,35 +36,110 @@ export interface DayUsage {
   readonly lines: Iterable<UsageLine>;
 }
 
+/** Whole UTC hours [from, to) a report covers. */
+export interface HourRange {
+  readonly from: Date;
+  readonly to: Date;
+}
+
+/** Identity of a provisioned deployment's cost that no request used (no tokens in the period). */
+export const IDLE_CAPACITY = '(idle provisioned capacity)';
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The part of a provisioned entry's monthly cost that falls in [from, to): each month's cost is split over its hours
+ * by largest remainder, so the hours of a month add up to its monthly cost exactly, and a range gets the hours it
+ * covers while the entry is in effect.
+ */
+function provisionedCostIn(entry: ProvisionedEntry, range: HourRange): Picodollars {
+  const effectFrom = Date.parse(`${entry.from}T00:00:00Z`);
+  const effectTo = entry.to === null ? Infinity : Date.parse(`${entry.to}T00:00:00Z`);
+  const from = Math.max(range.from.getTime(), effectFrom);
+  const to = Math.min(range.to.getTime(), effectTo);
+  let cost = 0n;
+  for (let monthStart = Date.UTC(new Date(from).getUTCFullYear(), new Date(from).getUTCMonth(), 1); monthStart < to; ) {
+    const start = new Date(monthStart);
+    const next = Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1);
+    const hours = (next - monthStart) / HOUR_MS;
+    const shares = apportion(microsToPicodollars(entry.monthlyCostMicros), Array.from({ length: hours }, () => 1n));
+    const first = Math.max(0, Math.ceil((from - monthStart) / HOUR_MS));
+    const last = Math.min(hours, Math.floor((to - monthStart) / HOUR_MS));
+    for (let h = first; h < last; h++) cost += shares[h]!;
+    monthStart = next;
+  }
+  return cost;
+}
+
 /**
  * Chargeback lines of usage at the prices in effect on each day: a price entry's version on every priced line, and
- * lines whose price is missing or lacks what they used reported as unpriced, never as free.
+ * lines whose price is missing or lacks what they used reported as unpriced, never as free. Requests on a
+ * provisioned (PTU) deployment carry no per-token cost: the deployment's fixed cost for the covered hours of `range`
+ * is split over them by their share of its tokens in the period (largest remainder, exact); with no tokens it is
+ * reported as idle capacity.
  */
-export function priceUsage(days: Iterable<DayUsage>, prices: PriceMatcher): ChargebackLine[] {
-  const out = new ChargebackLines(prices);
+export function priceUsage(days: Iterable<DayUsage>, prices: PriceMatcher, provisioned?: { readonly entries: readonly ProvisionedEntry[]; readonly range: HourRange }): ChargebackLine[] {
+  const priced: ChargebackLine[] = [];
+  const onProvisioned = new Map<string, { line: ChargebackLine; tokens: bigint }[]>();
   for (const { day, lines } of days) {
     const time = `${day}T00:00:00.000Z`;
     for (const line of lines) {
-      const priced = line.uses.length > 0;
-      const found = priced ? prices.match({ model: line.pricingModel, deployment: line.deployment, time }) : null;
-      const match = found && (!line.uses.some((u) => u !== 'text') || covers(found, line.uses)) ? found : null;
-      out.addLine({
+      const tokenSources = { gateway: 0, 'llm-log': 0, none: 0, [line.tokenSource]: line.requests };
+      const common = {
         identity: line.identity,
         identityKind: line.identityKind,
         model: line.model,
         deployment: line.deployment ?? UNKNOWN,
-        priceVersion: match?.priceVersion ?? null,
-        unpriced: priced && match === null,
         requests: line.requests,
         promptTokens: line.promptTokens,
         cachedTokens: line.cachedTokens,
         completionTokens: line.completionTokens,
         reasoningTokens: line.reasoningTokens,
-        costPico: match ? lineCost(line, match) : 0n,
-        tokenSources: { gateway: 0, 'llm-log': 0, none: 0, [line.tokenSource]: line.requests },
-      });
+        tokenSources,
+      };
+      const ptu = provisioned ? prices.provisionedFor({ deployment: line.deployment, time }) : null;
+      if (ptu) {
+        const out: ChargebackLine = { ...common, priceVersion: ptu.priceVersion, unpriced: false, costPico: 0n };
+        const list = onProvisioned.get(ptu.priceVersion) ?? [];
+        list.push({ line: out, tokens: BigInt(line.promptTokens + line.completionTokens) });
+        onProvisioned.set(ptu.priceVersion, list);
+        priced.push(out);
+        continue;
+      }
+      const uses = line.uses.length > 0;
+      const found = uses ? prices.match({ model: line.pricingModel, deployment: line.deployment, time }) : null;
+      const match = found && (!line.uses.some((u) => u !== 'text') || covers(found, line.uses)) ? found : null;
+      priced.push({ ...common, priceVersion: match?.priceVersion ?? null, unpriced: uses && match === null, costPico: match ? lineCost(line, match) : 0n });
     }
   }
+  for (const entry of provisioned?.entries ?? []) {
+    const cost = provisionedCostIn(entry, provisioned!.range);
+    if (cost === 0n) continue;
+    const users = onProvisioned.get(entry.priceVersion) ?? [];
+    if (users.every((u) => u.tokens === 0n)) {
+      priced.push({
+        identity: IDLE_CAPACITY,
+        identityKind: 'unattributed',
+        model: UNKNOWN,
+        deployment: entry.deployment,
+        priceVersion: entry.priceVersion,
+        unpriced: false,
+        requests: 0,
+        promptTokens: 0,
+        cachedTokens: 0,
+        completionTokens: 0,
+        reasoningTokens: 0,
+        costPico: cost,
+        tokenSources: { gateway: 0, 'llm-log': 0, none: 0 },
+      });
+      continue;
+    }
+    // Ties go to the smaller identity, whatever the order lines were read in.
+    const ordered = [...users].sort((a, b) => (a.line.identity < b.line.identity ? -1 : a.line.identity > b.line.identity ? 1 : a.line.model < b.line.model ? -1 : a.line.model > b.line.model ? 1 : 0));
+    apportion(cost, ordered.map((u) => u.tokens)).forEach((part, i) => (ordered[i]!.line.costPico = part));
+  }
+  const out = new ChargebackLines(prices);
+  for (const line of priced) out.addLine(line);
   return out.list();
 }
 
@@ -78,8 +153,9 @@ export function priceTableVersion(table: PriceTable): string {
 export interface Pricing {
   readonly matcher: PriceMatcher;
   readonly version: string;
+  readonly provisioned: readonly ProvisionedEntry[];
 }
 
 export function pricingOf(table: PriceTable): Pricing {
-  return { matcher: new PriceMatcher(table), version: priceTableVersion(table) };
+  return { matcher: new PriceMatcher(table), version: priceTableVersion(table), provisioned: table.provisioned };
 }

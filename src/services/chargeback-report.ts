@@ -54,10 +54,19 @@ export async function usageTilesOf(aggregates: Pick<AggregateStore, 'listUsageDo
   return tiles;
 }
 
+function wholeHours(range: { from: Date; to: Date }) {
+  const hour = (d: Date) => new Date(Math.floor(d.getTime() / 3_600_000) * 3_600_000);
+  return { from: hour(range.from), to: hour(range.to) };
+}
+
 /** Chargeback lines of [from, to) (whole hours), priced now, at the prices in effect on each day. */
 export async function chargebackLines(aggregates: Pick<AggregateStore, 'listUsageDocuments'>, range: { from: Date; to: Date }, pricing: Pricing, options: StoreOptions = {}) {
   const tiles = await usageTilesOf(aggregates, range, options);
-  const lines: ChargebackLine[] = priceUsage(tiles.map((t) => ({ day: t.window.slice(0, 10), lines: t.lines })), pricing.matcher);
+  const lines: ChargebackLine[] = priceUsage(
+    tiles.map((t) => ({ day: t.window.slice(0, 10), lines: t.lines })),
+    pricing.matcher,
+    { entries: pricing.provisioned, range: wholeHours(range) },
+  );
   return { tiles: tiles.map((t) => `${t.grain}:${t.window}`), lines };
 }
 

@@ -20,7 +20,7 @@ describe('demo on the local stack', () => {
   it('reports progress on the join, rollup and reconciliation steps with what each timer did', () => {
     expect(steps).toContainEqual(expect.stringMatching(/^ {2}join: [1-9]\d* records read/));
     expect(steps).toContainEqual(expect.stringMatching(/^ {2}join: 0 records read/));
-    expect(steps).toContainEqual(expect.stringMatching(/^ {2}rollup: 24 hours, 1 days, 1 months recomputed from [1-9]\d* ledger entries$/));
+    expect(steps).toContainEqual(expect.stringMatching(/^ {2}rollup: 24 hours and 1 days recomputed from [1-9]\d* ledger entries; 0 dirty hours left for the next run$/));
     expect(steps).toContainEqual('  reconciled 2026-11-20T00:00:00.000Z..2026-11-21T00:00:00.000Z: ' + summary.reconciliation.length + ' results');
   });
 

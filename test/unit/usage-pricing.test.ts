@@ -5,7 +5,7 @@ import { loadPriceTable } from '../../src/contracts/price-table.js';
 import { ChargebackLines, type ChargebackLine } from '../../src/domain/chargeback.js';
 import { PriceMatcher } from '../../src/domain/price-matching.js';
 import { UsageLines } from '../../src/domain/usage.js';
-import { priceTableVersion, priceUsage } from '../../src/domain/usage-pricing.js';
+import { IDLE_CAPACITY, priceTableVersion, priceUsage } from '../../src/domain/usage-pricing.js';
 import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
 
 /** Prices with audio, per-call and deployment entries, and a price change inside the generated days. */
@@ -116,5 +116,47 @@ describe('usage priced when read', () => {
     expect(priceTableVersion(same)).toBe(priceTableVersion(loadPriceTable({ currency: 'USD', source: 'x', retrieved: '2026-10-01', prices: [{ model: 'gpt-4o', from: '2024-01-01', inputPer1M: '2.50' }] })));
     expect(priceTableVersion(changed)).not.toBe(priceTableVersion(same));
     expect(priceTableVersion(same)).toMatch(/^sha256:[0-9a-f]{16}$/);
+  });
+});
+
+describe('provisioned (PTU) deployments in reports', () => {
+  const ptuTable = loadPriceTable({
+    currency: 'USD',
+    source: 'test prices',
+    retrieved: '2026-10-01',
+    prices: [{ model: 'gpt-4o', from: '2024-01-01', inputPer1M: '2.50', outputPer1M: '10.00' }],
+    provisioned: [{ deployment: 'ptu-chat', monthlyCost: '7440.00', from: '2026-10-16' }],
+  });
+  const usageOf = (oid: string, deployment: string, prompt: number, day: string) => {
+    const usage = new UsageLines();
+    usage.addEntry(ledgerEntry({ time: `${day}T12:00:00.000Z`, caller: { ...noCaller, oid, idtyp: 'user' }, model: 'gpt-4o-2024-08-06', deployment, tokens: { source: 'gateway', promptTokens: prompt, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } }));
+    return { day, lines: usage.list() };
+  };
+  const october = { from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-11-01T00:00:00Z') };
+  const costBy = (lines: readonly ChargebackLine[]) => Object.fromEntries(lines.map((l) => [`${l.identity}/${l.deployment}`, l.costPico]));
+  const matcher = new PriceMatcher(ptuTable);
+
+  it('splits the covered hours of the monthly cost by token share, and prices other deployments per token as before', () => {
+    const days = [usageOf('a', 'ptu-chat', 3_000, '2026-10-20'), usageOf('b', 'ptu-chat', 1_000, '2026-10-21'), usageOf('a', 'chat', 1_000_000, '2026-10-20')];
+    const lines = priceUsage(days, matcher, { entries: ptuTable.provisioned, range: october });
+    // In effect from 16 October: 16 of 31 days of 7,440 USD = 3,840 USD (240 USD a day, 10 an hour), split 3:1.
+    expect(costBy(lines)).toEqual({ 'a/ptu-chat': 2_880_000_000_000_000n, 'b/ptu-chat': 960_000_000_000_000n, 'a/chat': 2_500_000_000_000n });
+    expect(lines.find((l) => l.deployment === 'ptu-chat')!.priceVersion).toBe('provisioned:ptu-chat@2026-10-16');
+  });
+
+  it('reports a provisioned deployment nobody used in the period as idle capacity, never dropped', () => {
+    const lines = priceUsage([usageOf('a', 'chat', 1_000, '2026-10-20')], matcher, { entries: ptuTable.provisioned, range: { from: new Date('2026-10-20T00:00:00Z'), to: new Date('2026-10-20T05:00:00Z') } });
+    expect(costBy(lines)[`${IDLE_CAPACITY}/ptu-chat`]).toBe(50_000_000_000_000n);
+  });
+
+  it('gives the hours of a month exactly its monthly cost, however the month is cut into reports', () => {
+    const awkward = loadPriceTable({ currency: 'USD', source: 'x', retrieved: '2026-10-01', prices: [], provisioned: [{ deployment: 'ptu-chat', monthlyCost: '1000.000001', from: '2026-01-01' }] });
+    const hourly = new PriceMatcher(awkward);
+    let sum = 0n;
+    for (let h = Date.parse('2026-10-01T00:00:00Z'); h < Date.parse('2026-11-01T00:00:00Z'); h += 7 * 3_600_000) {
+      const range = { from: new Date(h), to: new Date(Math.min(h + 7 * 3_600_000, Date.parse('2026-11-01T00:00:00Z'))) };
+      sum += priceUsage([], hourly, { entries: awkward.provisioned, range }).reduce((s, l) => s + l.costPico, 0n);
+    }
+    expect(sum).toBe(1_000_000_001_000_000n);
   });
 });

@@ -1,0 +1,127 @@
+/**
+ * Store figures at enterprise scale, measured on the in-memory stores of the tests (keyed, versioned and paged like
+ * Cosmos DB: at most 100 documents or 4 MB per query page):
+ * - `maxDocumentBytes`: the largest document the rollup writes for a month in which `documentIdentities` identities
+ *   call every day (each identity its own usage lines);
+ * - `monthReportReads`: store round trips (point reads, query pages) to serve that month's chargeback by identity
+ *   for a month of `reportIdentities` identities;
+ * - `hotPartitionShare`: the largest share of one hour's ledger documents that land in one logical partition.
+ */
+import type { LedgerEntry } from '../src/contracts/ledger-entry.js';
+import { loadPriceTable, type PriceFile } from '../src/contracts/price-table.js';
+import { pricingOf } from '../src/domain/usage-pricing.js';
+import { daysOfMonth } from '../src/domain/tile-windows.js';
+import { chargebackReportFor } from '../src/services/chargeback-report.js';
+import { ingestBatch } from '../src/services/ingest-batch.js';
+import { markRangeDirty, rollupChargeback } from '../src/services/rollup-chargeback.js';
+import { simulateDay } from '../src/simulator/traffic.js';
+import { ledgerEntry, noCaller } from '../test/support/ledger-entries.js';
+import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore } from '../test/support/memory-stores.js';
+
+const MODELS = [
+  ['gpt-4o-2024-08-06', 'chat-gpt4o'],
+  ['gpt-4o-mini-2024-07-18', 'chat-mini'],
+  ['text-embedding-3-small', 'embed'],
+] as const;
+const REGIONS = ['eastus', 'swedencentral'] as const;
+
+/** One request per identity on `day`, spread over its hours, with the model, deployment and region varying by identity. */
+function dayOfRequests(day: string, identities: number): LedgerEntry[] {
+  return Array.from({ length: identities }, (_, i) => {
+    const [model, deployment] = MODELS[i % MODELS.length]!;
+    const time = new Date(Date.parse(`${day}T00:00:00Z`) + ((i * 7_919) % 86_400) * 1_000).toISOString();
+    return ledgerEntry({
+      id: `${day}-${i}`,
+      pk: time.slice(0, 13),
+      time,
+      caller: { ...noCaller, oid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, idtyp: 'user' },
+      model,
+      deployment,
+      backendRegion: REGIONS[i % REGIONS.length]!,
+      tokens: { source: 'gateway', promptTokens: 200 + (i % 900), cachedTokens: i % 100, completionTokens: 50 + (i % 300), reasoningTokens: 0 },
+    });
+  });
+}
+
+export interface MonthRun {
+  readonly identities: number;
+  readonly days: number;
+  readonly requests: number;
+  readonly largestDocumentBytes: number;
+  readonly usageDocuments: number;
+  readonly reportReads: number;
+  readonly reportRows: number;
+  readonly seconds: number;
+}
+
+/** Rolls up a month of daily requests by `identities` identities, a day at a time, and reads the month's report. */
+async function month(identities: number, monthText: string, prices: PriceFile): Promise<MonthRun> {
+  const started = performance.now();
+  const aggregates = new MemoryAggregateStore();
+  const days = daysOfMonth(monthText);
+  for (const day of days) {
+    const ledger = new MemoryLedgerStore();
+    await ledger.createEntries(dayOfRequests(day, identities));
+    await markRangeDirty(aggregates, { from: new Date(`${day}T00:00:00Z`), to: new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000) });
+    await rollupChargeback({ ledger, aggregates });
+  }
+  aggregates.reads = 0;
+  const from = new Date(`${days[0]}T00:00:00Z`);
+  const to = new Date(Date.parse(`${days.at(-1)}T00:00:00Z`) + 86_400_000);
+  const report = await chargebackReportFor({ aggregates, directory: new Map(), pricing: pricingOf(loadPriceTable(prices)) }, { from, to, groupBy: 'identity', scope: 'all' }, 'USD');
+  return {
+    identities,
+    days: days.length,
+    requests: identities * days.length,
+    largestDocumentBytes: aggregates.largestDocumentBytes,
+    usageDocuments: aggregates.usage.size,
+    reportReads: aggregates.reads,
+    reportRows: report.rows.length,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+export interface PartitionRun {
+  readonly hour: string;
+  readonly documents: number;
+  readonly partitions: number;
+  readonly largestPartitionDocuments: number;
+  readonly hotPartitionShare: number;
+}
+
+/** Ingests a simulated day and counts the busiest hour's ledger documents by logical partition. */
+async function partitions(requests: number, day: string): Promise<PartitionRun> {
+  const simulated = simulateDay({ requests, seed: 42, day });
+  const ledger = new MemoryLedgerStore();
+  const stores = { ledger, deadLetters: new MemoryDeadLetterStore(), diagnostics: new MemoryDiagnosticsStore(), aggregates: new MemoryAggregateStore() };
+  const position = { partitionId: '0', sequenceNumber: null, offset: null, enqueuedTimeUtc: null };
+  for (let start = 0; start < simulated.eventLines.length; start += 500) {
+    await ingestBatch(simulated.eventLines.slice(start, start + 500).map((body) => ({ body, position })), stores);
+  }
+  const byHour = new Map<string, Map<string, number>>();
+  for (const entry of ledger.snapshot()) {
+    const hour = entry.time.slice(0, 13);
+    const counts = byHour.get(hour) ?? new Map<string, number>();
+    counts.set(entry.pk, (counts.get(entry.pk) ?? 0) + 1);
+    byHour.set(hour, counts);
+  }
+  const [hour, counts] = [...byHour].sort(([, a], [, b]) => sum(b) - sum(a))[0]!;
+  const largest = Math.max(...counts.values());
+  return { hour, documents: sum(counts), partitions: counts.size, largestPartitionDocuments: largest, hotPartitionShare: largest / sum(counts) };
+}
+
+const sum = (counts: Map<string, number>) => [...counts.values()].reduce((a, b) => a + b, 0);
+
+export interface ScaleRun {
+  readonly documents: MonthRun;
+  readonly report: MonthRun;
+  readonly partitions: PartitionRun;
+}
+
+export async function measureScale(options: { documentIdentities: number; reportIdentities: number; partitionRequests: number; prices: PriceFile }): Promise<ScaleRun> {
+  return {
+    documents: await month(options.documentIdentities, '2026-11', options.prices),
+    report: await month(options.reportIdentities, '2026-11', options.prices),
+    partitions: await partitions(options.partitionRequests, '2026-11-20'),
+  };
+}
