@@ -115,7 +115,10 @@ export interface InvoiceRowTruth {
   readonly effectiveCost: string;
   /** Tokens the row bills (for the provisioned row: all tokens of its deployment's calls on that account). */
   readonly tokens: number;
-  /** ... of which calls no attributed gateway request accounts for: bypass calls, lost events, missing records, streams cut short. */
+  /**
+   * ... of which calls no attributed gateway request accounts for: bypass calls (direct, or through the AI Hub
+   * accelerator), lost gateway events, requests without a RequestResponse record, streams cut short.
+   */
   readonly unallocatableTokens: number;
 }
 
@@ -243,9 +246,16 @@ export function simulatedCostExport(day: string, calls: readonly AzureCall[]): S
     truthRows.push({ resourceId, meter: fields.SkuMeter!, billedCost: fields.BilledCost!, effectiveCost: fields.EffectiveCost!, tokens, unallocatableTokens });
   };
 
+  const byDeployment = new Map<string, AzureCall[]>();
+  for (const call of calls) {
+    const key = `${call.backend.account}\u0000${call.deployment.deployment}`;
+    const list = byDeployment.get(key) ?? [];
+    list.push(call);
+    byDeployment.set(key, list);
+  }
   for (const backend of BACKENDS) {
     for (const deployment of DEPLOYMENTS) {
-      const onIt = calls.filter((c) => c.backend.account === backend.account && c.deployment.deployment === deployment.deployment);
+      const onIt = byDeployment.get(`${backend.account}\u0000${deployment.deployment}`) ?? [];
       if (backend.account === PROVISIONED.account && deployment.deployment === PROVISIONED.deployment) {
         const all = (c: AzureCall) => c.promptTokens + c.completionTokens;
         const hours = String(PROVISIONED.ptus * 24);
