@@ -74,7 +74,7 @@ export interface DemoSummary {
   readonly identities: readonly TokenTotals[];
   /**
    * The simulated cost export (Azure's invoice) allocated to the identities, next to the ledger's list-price
-   * estimate per team; \`bound\` is what the ground truth allows to stay unallocated (bypass and unattributed calls).
+   * estimate per team; `bound` is what the ground truth allows to stay unallocated (bypass and unattributed calls).
    */
   readonly invoice: InvoiceComparison & { readonly bound: { readonly billedCost: string; readonly effectiveCost: string } };
   readonly checks: readonly DemoCheck[];
