@@ -17,6 +17,7 @@ import { analyzeFiles } from '../services/analyze-files.js';
 import { allocateFiles } from '../services/allocate-files.js';
 import { allocationCsv, allocationFocus, allocationLines, allocationTotals } from '../domain/allocation-formats.js';
 import { reconcileFiles } from '../services/reconcile-files.js';
+import { roundAmount } from '../domain/invoice-comparison.js';
 import { describeThresholds, thresholdsReport } from '../domain/reconciliation.js';
 import { directoryCommand } from './commands/directory.js';
 import { describeImport, pricesCommand } from './commands/prices.js';
@@ -114,6 +115,23 @@ function printSummary(summary: DemoSummary): void {
   out.write('\nCost per team\n' + costTable(summary.chargeback.team.rows, 'team', summary.chargeback.team.totals) + '\n');
   out.write('\nCost per identity\n' + costTable(summary.chargeback.identity.rows, 'identity', summary.chargeback.identity.totals) + '\n');
   out.write('\nCost per model\n' + costTable(summary.chargeback.model.rows, 'model', summary.chargeback.model.totals) + '\n');
+  const invoice = summary.invoice;
+  const amount = (value: string) => roundAmount(value, 4);
+  out.write(
+    `\nList-price estimate vs Azure's invoice (the simulated cost export) allocated by token share, per team (${invoice.currency})\n` +
+      formatTable(
+        ['team', 'estimate (list)', 'invoice billed', 'invoice effective', 'billed - estimate', 'effective - estimate'],
+        [
+          ...invoice.teams.map((r) => [r.team, amount(r.estimate), amount(r.billedCost), amount(r.effectiveCost), amount(r.billedDifference), amount(r.effectiveDifference)]),
+          ['(unallocated)', '', amount(invoice.totals.unallocatedBilledCost), amount(invoice.totals.unallocatedEffectiveCost), '', ''],
+          ['TOTAL', amount(invoice.totals.estimate), amount(invoice.totals.allocatedBilledCost), amount(invoice.totals.allocatedEffectiveCost), '', ''],
+        ],
+      ) +
+      '\n' +
+      invoice.unallocated.map((u) => `unallocated ${amount(u.billedCost)} billed, ${amount(u.effectiveCost)} effective: ${u.reason}\n`).join('') +
+      `at most ${amount(invoice.bound.billedCost)} billed may stay unallocated: the share of bypass and unattributed calls in the ground truth\n` +
+      'Billed is the negotiated price of the tokens Azure billed; effective adds the PTU reservation amortized over the day.\n',
+  );
   out.write('\nTokens per identity\n');
   out.write(
     formatTable(
@@ -192,7 +210,7 @@ export function buildCli(): Command {
 
   program
     .command('simulate')
-    .description('Write a deterministic, realistic day of gateway events, diagnostic archive records and ground truth.')
+    .description('Write a deterministic, realistic day of gateway events, diagnostic archive records, its Azure OpenAI cost export (FOCUS CSV) and ground truth.')
     .addOption(requestsOption().makeOptionMandatory())
     .addOption(seedOption())
     .addOption(dayOption())
@@ -205,7 +223,8 @@ export function buildCli(): Command {
       const t = simulated.groundTruth;
       process.stdout.write(
         `wrote ${t.events.lines} event lines (${t.events.duplicates} duplicates, ${t.events.malformed} malformed), ` +
-          `${t.diagnostics.records} diagnostic records (${t.diagnostics.bypass} bypass) to ${opts.out}\n`,
+          `${t.diagnostics.records} diagnostic records (${t.diagnostics.bypass} bypass) and a cost export of ${t.invoice.rows.length} rows ` +
+          `(BilledCost ${t.invoice.billedCost} ${t.invoice.currency}) to ${opts.out}\n`,
       );
     });
 

@@ -113,11 +113,15 @@ function splitModel(model: string): { base: string; version: string | null } {
   return version ? { base: lower.slice(0, version.index), version: version[1]! } : { base: lower, version: null };
 }
 
+/** Embeddings models carry a small version number (`text-embedding-3-small` version `1`), which meters never name. */
+const NUMBERED_VERSION = /-\d{1,3}$/;
+
 /** Whether a request's model is the meter's: the same base model, and the same version where both name one. */
 export function modelsMatch(meterModel: string, usageModel: string): boolean {
   const meter = splitModel(meterModel);
   const usage = splitModel(usageModel);
-  return meter.base === usage.base && (meter.version === null || usage.version === null || meter.version === usage.version);
+  if (meter.base === usage.base) return meter.version === null || usage.version === null || meter.version === usage.version;
+  return meter.version === null && usage.version === null && usage.base.replace(NUMBERED_VERSION, '') === meter.base;
 }
 
 const sumTokens = (tokens: AllocationUsage['tokens']): bigint => Object.values(tokens).reduce((sum, n) => sum + (n ?? 0n), 0n);

@@ -5,6 +5,10 @@ import { createIngestHandler, INGEST_TRIGGER } from '../../functions/handlers/in
 import type { TokenTotals } from '../domain/token-totals.js';
 import { identityTokenReport } from '../services/identity-token-report.js';
 import type { Progress } from '../cli/progress.js';
+import { allocateFiles } from '../services/allocate-files.js';
+import { compareAmounts, compareEstimateWithInvoice, type InvoiceComparison } from '../domain/invoice-comparison.js';
+import { sumAmounts } from '../domain/invoice-allocation.js';
+import { unallocatableShare } from '../simulator/cost-export.js';
 import { SIMULATION_FILES, writeSimulation } from '../simulator/files.js';
 import { createJoinHandler } from '../../functions/handlers/join-diagnostics.js';
 import { ArchiveDiagnosticsSource } from '../adapters/archive/archive-diagnostics-source.js';
@@ -69,6 +73,11 @@ export interface DemoSummary {
   readonly chargeback: Readonly<Record<GroupBy, ChargebackReportResult>>;
   readonly reconciliation: readonly CheckResult[];
   readonly identities: readonly TokenTotals[];
+  /**
+   * The simulated cost export (Azure's invoice) allocated to the identities, next to the ledger's list-price
+   * estimate per team; `bound` is what the ground truth allows to stay unallocated (bypass and unattributed calls).
+   */
+  readonly invoice: InvoiceComparison & { readonly bound: { readonly billedCost: string; readonly effectiveCost: string } };
   readonly checks: readonly DemoCheck[];
   readonly ok: boolean;
 }
@@ -236,6 +245,26 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
   for await (const page of stack.stores.deadLetters.listDeadLetters()) deadLetters += page.length;
 
   const truth = day.groundTruth;
+  progress.step("allocating the simulated cost export (Azure's invoice) to identities");
+  const allocated = await allocateFiles({
+    costExportFile: joinPath(outDir, SIMULATION_FILES.costExport),
+    eventsFile: joinPath(outDir, SIMULATION_FILES.events),
+    diagnosticsDir: joinPath(outDir, SIMULATION_FILES.diagnostics),
+    directoryCsv: joinPath(outDir, SIMULATION_FILES.directory),
+    identity: { gatewayObjectIds: new Set([truth.reconciliation.gatewayObjectId]) },
+  });
+  const compared = compareEstimateWithInvoice(
+    reports.team.rows.map((row) => ({ team: row.key, costPico: row.costPico })),
+    allocated.allocations,
+    allocated.directory,
+    currency,
+  );
+  const bound = {
+    billedCost: sumAmounts(truth.invoice.rows.map((r) => unallocatableShare(r.billedCost, r.tokens, r.unallocatableTokens))),
+    effectiveCost: sumAmounts(truth.invoice.rows.map((r) => unallocatableShare(r.effectiveCost, r.tokens, r.unallocatableTokens))),
+  };
+  const invoice = { ...compared, bound };
+  const t = compared.totals;
   const checks: DemoCheck[] = [
     { name: 'ledger entries = distinct valid requests', expected: truth.ledgerEntries, actual: report.entries, ok: report.entries === truth.ledgerEntries },
     { name: 'dead letters = distinct malformed events', expected: truth.deadLetters, actual: deadLetters, ok: deadLetters === truth.deadLetters },
@@ -273,6 +302,18 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
       actual: grandTotals.size === 1 && rowSums.size === 1 && [...rowSums][0] === [...grandTotals][0] ? formatPicodollars([...grandTotals][0]!, 12) : 'differs',
       ok: grandTotals.size === 1 && rowSums.size === 1 && [...rowSums][0] === [...grandTotals][0],
     },
+    ...(['billedCost', 'effectiveCost'] as const).map((cost) => {
+      const name = cost === 'billedCost' ? 'BilledCost' : 'EffectiveCost';
+      const parts = cost === 'billedCost' ? t.allocatedBilledCost : t.allocatedEffectiveCost;
+      const ok = compareAmounts(t[cost], truth.invoice[cost]) === 0 && compareAmounts(parts, truth.invoice[cost]) === 0;
+      return { name: `invoice allocation: identities + unallocated = the cost export's ${name} (exact)`, expected: truth.invoice[cost], actual: ok ? parts : `${parts} of rows summing to ${t[cost]}`, ok };
+    }),
+    {
+      name: 'invoice allocation: unallocated <= the bypass and unattributed share (BilledCost; EffectiveCost)',
+      expected: `<= ${bound.billedCost}; <= ${bound.effectiveCost}`,
+      actual: `${t.unallocatedBilledCost}; ${t.unallocatedEffectiveCost}`,
+      ok: compareAmounts(t.unallocatedBilledCost, bound.billedCost) <= 0 && compareAmounts(t.unallocatedEffectiveCost, bound.effectiveCost) <= 0,
+    },
   ];
   return {
     outDir: options.outDir ?? null,
@@ -285,6 +326,7 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
     chargeback: reports,
     reconciliation,
     identities: report.rows,
+    invoice,
     checks,
     ok: checks.every((c) => c.ok),
   };

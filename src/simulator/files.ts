@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { COST_EXPORT_FILE } from './cost-export.js';
 import { singleLine, type SimulatedDay } from './traffic.js';
 
 export const SIMULATION_FILES = {
@@ -9,13 +10,17 @@ export const SIMULATION_FILES = {
   groundTruth: 'ground-truth.json',
   llmLog: 'llm-log.jsonl',
   metrics: 'metrics.json',
+  costExport: COST_EXPORT_FILE,
 } as const;
 
 function csvField(value: string): string {
   return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
-/** Writes a simulated day: gateway events (JSONL), the diagnostics storage archive, the identity directory and the ground truth. */
+/**
+ * Writes a simulated day: gateway events (JSONL), the diagnostics storage archive, the identity directory, the day's
+ * Azure OpenAI cost export (FOCUS CSV) and the ground truth.
+ */
 export async function writeSimulation(outDir: string, day: SimulatedDay): Promise<void> {
   await mkdir(outDir, { recursive: true });
   // One body per line: the AI Hub accelerator's indented payloads are written without their line breaks.
@@ -32,5 +37,6 @@ export async function writeSimulation(outDir: string, day: SimulatedDay): Promis
   await writeFile(join(outDir, SIMULATION_FILES.directory), directory.join('\n') + '\n');
   await writeFile(join(outDir, SIMULATION_FILES.llmLog), day.llmLog.map((row) => JSON.stringify(row)).join('\n') + '\n');
   await writeFile(join(outDir, SIMULATION_FILES.metrics), JSON.stringify(day.metrics) + '\n');
+  await writeFile(join(outDir, SIMULATION_FILES.costExport), day.costExport);
   await writeFile(join(outDir, SIMULATION_FILES.groundTruth), JSON.stringify(day.groundTruth, null, 2) + '\n');
 }

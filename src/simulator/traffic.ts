@@ -1,4 +1,5 @@
 import { GATEWAY_EVENT_SCHEMA_V1, type GatewayEventV1Input } from '../contracts/gateway-event.js';
+import { simulatedCostExport, type AzureCall, type InvoiceTruth } from './cost-export.js';
 import { Random } from './random.js';
 import {
   AI_HUB_GATEWAY,
@@ -77,6 +78,8 @@ export interface GroundTruth {
   readonly join: { readonly matched: number; readonly noDiagnostics: number; readonly bypass: number };
   readonly diagnostics: { readonly records: number; readonly late: number; readonly missing: number; readonly bypass: number };
   readonly reconciliation: ReconciliationTruth;
+  /** What Azure bills for the day (the cost export), and how much of it allocation can place. */
+  readonly invoice: InvoiceTruth;
 }
 
 export interface SourceMix {
@@ -117,6 +120,10 @@ export interface SimulatedDay {
   readonly eventLines: readonly string[];
   /** Archive blob path → JSON lines, in the order Azure appends them (by receive time). */
   readonly archive: ReadonlyMap<string, readonly string[]>;
+  /** Every call Azure OpenAI answered and bills, through the gateway or not. */
+  readonly azureCalls: readonly AzureCall[];
+  /** The day's Azure OpenAI charges as a Cost Management "Cost and usage details (FOCUS)" CSV export. */
+  readonly costExport: string;
   readonly identities: readonly SimulatedIdentity[];
   /** APIM's LLM log (every request the backend answered with tokens, interrupted streams included). */
   readonly llmLog: readonly LlmLogRow[];
@@ -379,6 +386,12 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
   const missingDiagnostics: string[] = [];
   const bypassIds: string[] = [];
   const keyBased: string[] = [];
+  const azureCalls: AzureCall[] = [];
+  const billed = (time: number, backend: SimulatedBackend, deployment: SimulatedDeployment, usage: Usage, origin: AzureCall['origin']): AzureCall => {
+    const call = { time, backend, deployment, promptTokens: usage.promptTokens, cachedTokens: usage.cachedTokens, completionTokens: usage.completionTokens, origin };
+    azureCalls.push(call);
+    return call;
+  };
 
   for (let i = 0; i < options.requests; i++) {
     const identity = random.weighted(identities, (x) => x.activity);
@@ -426,7 +439,10 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
     const t = totals.get(identity.identity) ?? { kind: identity.kind, requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 };
     const cutShort = interrupted && status === 200;
     if (identity.viaAiHub) {
-      if (status === 200) countTokens(time, deployment.deployment, fullUsage.promptTokens, fullUsage.completionTokens);
+      if (status === 200) {
+        countTokens(time, deployment.deployment, fullUsage.promptTokens, fullUsage.completionTokens);
+        billed(time, backend, deployment, fullUsage, 'aiHub');
+      }
       if (usage) {
         // Logged when the response is sent; the day's last second keeps its requests in the day.
         const loggedMs = Math.min(endMs, dayStart + DAY_MS - 1000);
@@ -456,6 +472,8 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
       continue;
     }
     const lost = Boolean(options.faults && apimRequestId && extra.chance(0.005));
+    // Azure bills what the backend processed: the whole usage of a stream cut short, too.
+    const call = status === 200 ? billed(time, backend, deployment, fullUsage, lost ? 'lostEvent' : cutShort ? 'cutShort' : 'gateway') : null;
     if (status === 200) {
       // The backend processed these tokens even when the client's stream was interrupted: APIM's LLM log and
       // Azure Monitor count them.
@@ -499,6 +517,7 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
     }
 
     if (!apimRequestId || random.chance(0.01)) {
+      if (call?.origin === 'gateway') call.origin = 'noDiagnostics';
       if (lost) continue;
       noDiagnostics++;
       if (apimRequestId) {
@@ -539,6 +558,7 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
     if (objectId === '') keyBased.push(correlationId);
     const tokens = simulateUsage(extra, deployment);
     countTokens(time, deployment.deployment, tokens.promptTokens, tokens.completionTokens);
+    billed(time, backend, deployment, tokens, 'bypass');
   }
 
   const cells = [...metricTokens.values()].sort((a, b) => (a.hour < b.hour ? -1 : a.hour > b.hour ? 1 : a.deployment < b.deployment ? -1 : 1));
@@ -600,9 +620,12 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
   }
   const records = [...sortedArchive.values()].reduce((sum, blob) => sum + blob.length, 0);
   const ledgerEntries = [...totals.values()].reduce((sum, t) => sum + t.requests, 0);
+  const invoice = simulatedCostExport(options.day, azureCalls);
   return {
     eventLines: delivered,
     archive: sortedArchive,
+    azureCalls,
+    costExport: invoice.csv,
     identities,
     llmLog,
     metrics,
@@ -643,6 +666,7 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
         keyBased,
         tokenDrift: drifted ? { hour: drifted.hour, deployment: drifted.deployment } : null,
       },
+      invoice: invoice.truth,
     },
   };
 }

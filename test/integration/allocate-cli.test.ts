@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../src/adapters/files/focus-cost-export.js';
-import { readAmount } from '../../src/domain/invoice-allocation.js';
+import { readAmount, sumAmounts, UNALLOCATED_REASONS } from '../../src/domain/invoice-allocation.js';
+import { compareAmounts } from '../../src/domain/invoice-comparison.js';
+import { PROVISIONED, unallocatableShare, type InvoiceTruth } from '../../src/simulator/cost-export.js';
+import { GATEWAY_OBJECT_ID } from '../../src/simulator/population.js';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: new URL('../..', import.meta.url).pathname, maxBuffer: 64 * 2 ** 20 });
@@ -117,5 +120,50 @@ describe('tokenledger allocate', () => {
     await expect(cli('allocate', '--cost-export', join(dir, 'missing.csv'), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'))).rejects.toMatchObject({
       stderr: expect.stringContaining(`--cost-export "${join(dir, 'missing.csv')}" does not exist`),
     });
+  });
+});
+
+describe('tokenledger allocate on the cost export tokenledger simulate writes', () => {
+  let dir = '';
+  let truth: { identities: { identity: string }[]; invoice: InvoiceTruth };
+  let result: { allocations: Allocation[]; totals: { byCurrency: { billedCost: string; effectiveCost: string; unallocatedBilledCost: string; unallocatedEffectiveCost: string; unallocatedByReason: { reason: string }[] }[] } };
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tokenledger-allocate-simulated-'));
+    await cli('simulate', '--requests', '1500', '--seed', '9', '--day', '2026-11-20', '--faults', '--out', dir);
+    truth = JSON.parse(await readFile(join(dir, 'ground-truth.json'), 'utf8')) as typeof truth;
+    const { stdout } = await cli('allocate', '--cost-export', join(dir, 'cost-export.csv'), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'), '--directory', join(dir, 'directory.csv'), '--gateway-object-ids', GATEWAY_OBJECT_ID, '--format', 'json');
+    result = JSON.parse(stdout) as typeof result;
+  }, 120_000);
+
+  it('allocates the whole bill: identities and unallocated sum to the export’s BilledCost and EffectiveCost exactly', () => {
+    const [totals] = result.totals.byCurrency;
+    expect(compareAmounts(totals!.billedCost, truth.invoice.billedCost)).toBe(0);
+    expect(compareAmounts(totals!.effectiveCost, truth.invoice.effectiveCost)).toBe(0);
+    expect(compareAmounts(sumAmounts(result.allocations.map((a) => a.billedCost)), truth.invoice.billedCost)).toBe(0);
+    expect(compareAmounts(sumAmounts(result.allocations.map((a) => a.effectiveCost)), truth.invoice.effectiveCost)).toBe(0);
+    const known = new Set(truth.identities.map((i) => i.identity));
+    expect(result.allocations.every((a) => (a.identity === 'unallocated' ? a.team === null : known.has(a.identity) && a.team !== null))).toBe(true);
+  });
+
+  it('leaves unallocated only what bypass calls, lost events, missing records and streams cut short account for, by the ground truth', () => {
+    const [totals] = result.totals.byCurrency;
+    const allowed: string[] = [UNALLOCATED_REASONS.notSeenBypass, UNALLOCATED_REASONS.notSeen, UNALLOCATED_REASONS.unattributed];
+    expect(totals!.unallocatedByReason.map((r) => r.reason).every((reason) => allowed.includes(reason))).toBe(true);
+    const bound = sumAmounts(truth.invoice.rows.map((r) => unallocatableShare(r.billedCost, r.tokens, r.unallocatableTokens)));
+    expect(compareAmounts(totals!.unallocatedBilledCost, '0')).toBe(1);
+    expect(compareAmounts(totals!.unallocatedBilledCost, bound)).toBeLessThanOrEqual(0);
+    for (const row of truth.invoice.rows) {
+      const parts = result.allocations.filter((a) => a.meter === row.meter && a.resourceId === row.resourceId && a.identity === 'unallocated');
+      expect(compareAmounts(parts.length === 0 ? '0' : sumAmounts(parts.map((p) => p.billedCost)), unallocatableShare(row.billedCost, row.tokens, row.unallocatableTokens))).toBeLessThanOrEqual(0);
+    }
+  });
+
+  it('shares the PTU reservation’s amortized cost among the identities that called the provisioned deployment', () => {
+    const ptu = result.allocations.filter((a) => a.meter === PROVISIONED.meter);
+    expect(ptu.length).toBeGreaterThan(1);
+    expect(ptu.every((a) => a.identity !== 'unallocated' && a.tokens > 0 && a.resourceId.endsWith(`/accounts/${PROVISIONED.account}`))).toBe(true);
+    expect(compareAmounts(sumAmounts(ptu.map((a) => a.effectiveCost)), truth.invoice.provisioned.effectiveCost)).toBe(0);
+    expect(compareAmounts(sumAmounts(ptu.map((a) => a.billedCost)), '0')).toBe(0);
   });
 });

@@ -16,10 +16,10 @@ describe('tokenledger CLI', () => {
     expect(stdout).toMatch(/^Usage: tokenledger/);
   });
 
-  it('simulate writes events, the diagnostics archive, a directory and ground truth', async () => {
+  it('simulate writes events, the diagnostics archive, a directory, the cost export and ground truth', async () => {
     const out = await mkdtemp(join(tmpdir(), 'tokenledger-cli-'));
     await cli('simulate', '--requests', '300', '--seed', '5', '--day', '2026-11-20', '--out', out);
-    expect((await readdir(out)).sort()).toEqual(['diagnostics', 'directory.csv', 'events.jsonl', 'ground-truth.json', 'llm-log.jsonl', 'metrics.json']);
+    expect((await readdir(out)).sort()).toEqual(['cost-export.csv', 'diagnostics', 'directory.csv', 'events.jsonl', 'ground-truth.json', 'llm-log.jsonl', 'metrics.json']);
     const truth = JSON.parse(await readFile(join(out, 'ground-truth.json'), 'utf8')) as { requests: number; events: { lines: number } };
     const lines = (await readFile(join(out, 'events.jsonl'), 'utf8')).trimEnd().split('\n');
     expect(truth.requests).toBe(300);

@@ -1,5 +1,6 @@
 import { access } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareAmounts } from '../../src/domain/invoice-comparison.js';
 import { runDemo, type DemoSummary } from '../../src/local/demo.js';
 import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
 
@@ -78,5 +79,17 @@ describe('demo on the local stack', () => {
     }));
     expect(actual).toEqual(expected);
     expect(summary.checks.every((c) => c.ok)).toBe(true);
+  });
+
+  it("sets each team's list-price estimate next to its share of the simulated invoice, the bill allocated in full", () => {
+    const { invoice } = summary;
+    expect(invoice.teams.map((t) => t.team)).toEqual(summary.chargeback.team.rows.map((r) => r.key).sort());
+    expect(invoice.teams.every((t) => compareAmounts(t.estimate, '0') > 0 && compareAmounts(t.billedCost, '0') > 0)).toBe(true);
+    // Billed is 3 % below list on what the gateway saw, so every team's billed share is below its estimate.
+    expect(invoice.teams.every((t) => compareAmounts(t.billedDifference, '0') < 0)).toBe(true);
+    expect(compareAmounts(invoice.totals.allocatedBilledCost, summary.groundTruth.invoice.billedCost)).toBe(0);
+    expect(compareAmounts(invoice.totals.allocatedEffectiveCost, summary.groundTruth.invoice.effectiveCost)).toBe(0);
+    expect(compareAmounts(invoice.totals.unallocatedBilledCost, invoice.bound.billedCost)).toBeLessThanOrEqual(0);
+    expect(summary.checks.filter((c) => c.name.startsWith('invoice allocation:'))).toHaveLength(3);
   });
 });

@@ -57,6 +57,12 @@ describe('exact amounts', () => {
     expect(modelsMatch('gpt-4o-2024-08-06', 'gpt-4o-2024-05-13')).toBe(false);
     expect(modelsMatch('gpt-4o', 'gpt-4o-mini-2024-07-18')).toBe(false);
   });
+
+  it('matches an embeddings meter to requests whose diagnostics name the model version 1', () => {
+    expect(modelsMatch('text-embedding-3-small', 'text-embedding-3-small-1')).toBe(true);
+    expect(modelsMatch('text-embedding-3-small', 'text-embedding-3-large-1')).toBe(false);
+    expect(modelsMatch('gpt-4o', 'gpt-4o-mini-1')).toBe(false);
+  });
 });
 
 describe('allocateInvoice', () => {

@@ -1,0 +1,106 @@
+import type { DirectoryRow } from '../contracts/directory.js';
+import { allocationLines } from './allocation-formats.js';
+import { formatAmount, readAmount, sumAmounts, UNALLOCATED, type RowAllocation } from './invoice-allocation.js';
+import { divideHalfEven, type Picodollars } from './money.js';
+
+/**
+ * The ledger's estimate (tokens at list prices) next to Azure's invoice allocated to the same teams, exactly: what
+ * the teams were told their usage costs, and what the bill says once it is split by token share.
+ */
+
+export interface TeamInvoiceLine {
+  readonly team: string;
+  /** The ledger's cost at the price file's (list) prices. */
+  readonly estimate: string;
+  /** The team's parts of the export's rows. */
+  readonly billedCost: string;
+  readonly effectiveCost: string;
+  /** `billedCost − estimate`, `effectiveCost − estimate`. */
+  readonly billedDifference: string;
+  readonly effectiveDifference: string;
+}
+
+export interface InvoiceComparison {
+  readonly currency: string;
+  readonly teams: readonly TeamInvoiceLine[];
+  readonly unallocated: readonly { readonly reason: string; readonly billedCost: string; readonly effectiveCost: string }[];
+  readonly totals: {
+    readonly estimate: string;
+    /** The export's rows. */
+    readonly billedCost: string;
+    readonly effectiveCost: string;
+    /** Every part: the teams' and the unallocated. */
+    readonly allocatedBilledCost: string;
+    readonly allocatedEffectiveCost: string;
+    readonly unallocatedBilledCost: string;
+    readonly unallocatedEffectiveCost: string;
+  };
+}
+
+export function negateAmount(amount: string): string {
+  return amount.startsWith('-') ? amount.slice(1) : `-${amount}`;
+}
+
+/** The sign of `a − b` for two decimal texts: -1, 0 or 1. */
+export function compareAmounts(a: string, b: string): -1 | 0 | 1 {
+  const { units } = readAmount(sumAmounts([a, negateAmount(b)]));
+  return units < 0n ? -1 : units > 0n ? 1 : 0;
+}
+
+/** An amount rounded half to even at `decimals` decimals, for display. */
+export function roundAmount(amount: string, decimals: number): string {
+  const { units, scale } = readAmount(amount);
+  if (scale <= decimals) return formatAmount(units * 10n ** BigInt(decimals - scale), decimals);
+  return formatAmount(divideHalfEven(units, 10n ** BigInt(scale - decimals)), decimals);
+}
+
+const sum = (amounts: readonly string[]) => (amounts.length === 0 ? '0' : sumAmounts(amounts));
+
+/**
+ * Per team: the estimate, the invoice's parts and their difference; teams of either side appear. The unallocated
+ * parts are summed by reason, never given to a team.
+ */
+export function compareEstimateWithInvoice(
+  estimates: readonly { readonly team: string; readonly costPico: Picodollars }[],
+  allocations: readonly RowAllocation[],
+  directory: ReadonlyMap<string, DirectoryRow>,
+  currency: string,
+): InvoiceComparison {
+  const lines = allocationLines(allocations, directory);
+  const allocated = lines.filter((line) => line.identity !== UNALLOCATED);
+  const unallocated = lines.filter((line) => line.identity === UNALLOCATED);
+  const estimateOf = new Map<string, string>();
+  for (const e of estimates) estimateOf.set(e.team, sum([estimateOf.get(e.team) ?? '0', formatAmount(e.costPico, 12)]));
+  const teams = [...new Set([...estimateOf.keys(), ...allocated.map((line) => line.team!)])].sort();
+  const reasons = [...new Set(unallocated.map((line) => line.reason ?? ''))].sort();
+  return {
+    currency,
+    teams: teams.map((team) => {
+      const parts = allocated.filter((line) => line.team === team);
+      const estimate = estimateOf.get(team) ?? '0';
+      const billedCost = sum(parts.map((p) => p.billedCost));
+      const effectiveCost = sum(parts.map((p) => p.effectiveCost));
+      return {
+        team,
+        estimate,
+        billedCost,
+        effectiveCost,
+        billedDifference: sum([billedCost, negateAmount(estimate)]),
+        effectiveDifference: sum([effectiveCost, negateAmount(estimate)]),
+      };
+    }),
+    unallocated: reasons.map((reason) => {
+      const parts = unallocated.filter((line) => (line.reason ?? '') === reason);
+      return { reason, billedCost: sum(parts.map((p) => p.billedCost)), effectiveCost: sum(parts.map((p) => p.effectiveCost)) };
+    }),
+    totals: {
+      estimate: sum([...estimateOf.values()]),
+      billedCost: sum(allocations.map((a) => a.row.billedCost)),
+      effectiveCost: sum(allocations.map((a) => a.row.effectiveCost)),
+      allocatedBilledCost: sum(lines.map((line) => line.billedCost)),
+      allocatedEffectiveCost: sum(lines.map((line) => line.effectiveCost)),
+      unallocatedBilledCost: sum(unallocated.map((line) => line.billedCost)),
+      unallocatedEffectiveCost: sum(unallocated.map((line) => line.effectiveCost)),
+    },
+  };
+}
