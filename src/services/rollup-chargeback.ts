@@ -13,7 +13,7 @@ import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import { TransientStoreError, type LedgerStore, type StoreOptions } from '../ports/ledger-store.js';
 
 export interface RollupPorts {
-  readonly ledger: LedgerStore;
+  readonly ledger: Pick<LedgerStore, 'listEntries'>;
   readonly aggregates: AggregateStore;
   /** Diagnostic records feed the latency tiles (every record of a region counts, gateway or not). */
   readonly diagnostics?: Pick<DiagnosticsStore, 'listRecords'>;
