@@ -35,5 +35,6 @@ export interface LlmUsageSource {
 /** Durable watermarks (Azure Table storage in production and locally on Azurite). */
 export interface WatermarkStore {
   get(name: string, options?: StoreOptions): Promise<string | null>;
+  /** Advances a watermark: one later than the stored one (as text) replaces it; an earlier or equal one changes nothing. */
   set(name: string, watermark: string, options?: StoreOptions): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import { TableClient } from '@azure/data-tables';
 import type { LogsQueryClient } from '@azure/monitor-query-logs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LogAnalyticsDiagnosticsSource, LogAnalyticsLlmUsageSource, type LogAnalyticsDiagnosticsSourceOptions } from '../../src/adapters/log-analytics/log-analytics-diagnostics-source.js';
@@ -119,6 +120,31 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     const read = await pumpOnce(source, store, 'aoai-diagnostics', records);
     expect(read.records).toEqual(expectedWindow('2026-11-21T12:00:00.000Z', '2026-11-21T13:00:00.000Z').records);
     expect(await store.get('aoai-diagnostics')).toBe('2026-11-21T13:00:00.000Z');
+  });
+
+  it('never moves a watermark in Azure Table storage (Azurite) back: an older run finishing last, or racing between read and write, keeps the later one', async () => {
+    const store = TableWatermarkStore.fromConnectionString(azurite.connectionString, 'watermarksrace');
+    await store.set('join', '2026-11-21T13:00:00.000Z');
+    await store.set('join', '2026-11-21T12:00:00.000Z');
+    expect(await store.get('join')).toBe('2026-11-21T13:00:00.000Z');
+
+    // A newer run writes between this run's read of the row and its write: the conditional write fails and the
+    // run reads again, finding a later watermark than its own.
+    const table = TableClient.fromConnectionString(azurite.connectionString, 'watermarksrace', { allowInsecureConnection: true });
+    const newer = TableWatermarkStore.fromConnectionString(azurite.connectionString, 'watermarksrace');
+    const getEntity = table.getEntity.bind(table);
+    let raced = false;
+    table.getEntity = (async (...args: Parameters<typeof table.getEntity>) => {
+      const entity = await getEntity(...args);
+      if (!raced) {
+        raced = true;
+        await newer.set('join', '2026-11-21T15:00:00.000Z');
+      }
+      return entity;
+    }) as typeof table.getEntity;
+    await new TableWatermarkStore(table).set('join', '2026-11-21T14:00:00.000Z');
+    expect(raced).toBe(true);
+    expect(await store.get('join')).toBe('2026-11-21T15:00:00.000Z');
   });
 
   it('retries 429 twice, waiting as long as Retry-After says, then succeeds', async () => {

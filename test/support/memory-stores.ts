@@ -151,7 +151,8 @@ export class MemoryWatermarkStore implements WatermarkStore {
   }
 
   async set(name: string, watermark: string): Promise<void> {
-    this.values.set(name, watermark);
+    const current = this.values.get(name);
+    if (current === undefined || watermark > current) this.values.set(name, watermark);
   }
 }
 

@@ -1,6 +1,6 @@
 import { TableClient } from '@azure/data-tables';
 import { asStoreError, isLoopbackHttp, statusCodeOf } from './table-errors.js';
-import type { StoreOptions } from '../../ports/ledger-store.js';
+import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
 import type { WatermarkStore } from '../../ports/diagnostics-source.js';
 
 const PARTITION_KEY = 'watermarks';
@@ -28,10 +28,40 @@ export class TableWatermarkStore implements WatermarkStore {
   }
 
   async get(name: string, options?: StoreOptions): Promise<string | null> {
+    return (await this.read(name, options))?.watermark ?? null;
+  }
+
+  /**
+   * Moves a watermark forward, never back, so a run that started before another and finishes after it cannot undo
+   * its progress: the row is read, and written only if the new watermark is later, on the condition that the row
+   * is still at the version read (ETag `If-Match`; a new row with a create that fails if one appeared). A lost
+   * race reads again.
+   */
+  async set(name: string, watermark: string, options?: StoreOptions): Promise<void> {
+    checkName(name);
+    const entity: WatermarkEntity = { partitionKey: PARTITION_KEY, rowKey: name, watermark };
+    for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
+      const current = await this.read(name, options);
+      if (current && current.watermark >= watermark) return;
+      try {
+        if (current) await this.table.updateEntity(entity, 'Replace', { etag: current.etag, abortSignal: options?.abortSignal });
+        else await this.table.createEntity(entity, { abortSignal: options?.abortSignal });
+        return;
+      } catch (error) {
+        const status = statusCodeOf(error);
+        // 404 on create: the table does not exist yet.
+        if (status === 404 && !current) await this.createTable(options);
+        else if (status !== 409 && status !== 412) throw asStoreError(error, `writing watermark ${name}`);
+      }
+    }
+    throw new TransientStoreError(`watermark ${name} kept changing under ${WRITE_ATTEMPTS} attempts to advance it`);
+  }
+
+  private async read(name: string, options?: StoreOptions): Promise<{ watermark: string; etag: string } | null> {
     checkName(name);
     try {
       const entity = await this.table.getEntity<WatermarkEntity>(PARTITION_KEY, name, { abortSignal: options?.abortSignal });
-      return typeof entity.watermark === 'string' ? entity.watermark : null;
+      return typeof entity.watermark === 'string' ? { watermark: entity.watermark, etag: entity.etag } : null;
     } catch (error) {
       // 404 covers both a missing row and a table not created yet: no watermark either way.
       if (statusCodeOf(error) === 404) return null;
@@ -39,22 +69,16 @@ export class TableWatermarkStore implements WatermarkStore {
     }
   }
 
-  async set(name: string, watermark: string, options?: StoreOptions): Promise<void> {
-    checkName(name);
-    const entity: WatermarkEntity = { partitionKey: PARTITION_KEY, rowKey: name, watermark };
+  private async createTable(options?: StoreOptions): Promise<void> {
     try {
-      await this.table.upsertEntity(entity, 'Replace', { abortSignal: options?.abortSignal });
+      await this.table.createTable({ abortSignal: options?.abortSignal });
     } catch (error) {
-      if (statusCodeOf(error) !== 404) throw asStoreError(error, `writing watermark ${name}`);
-      try {
-        await this.table.createTable({ abortSignal: options?.abortSignal });
-        await this.table.upsertEntity(entity, 'Replace', { abortSignal: options?.abortSignal });
-      } catch (retryError) {
-        throw asStoreError(retryError, `writing watermark ${name}`);
-      }
+      throw asStoreError(error, 'creating the watermarks table');
     }
   }
 }
+
+const WRITE_ATTEMPTS = 5;
 
 function checkName(name: string): void {
   if (name.length === 0 || name.length > 512 || INVALID_ROW_KEY.test(name)) {
