@@ -119,15 +119,15 @@ describe('ingest function on the local stack (Cosmos DB server, Azurite)', () =>
     const flaky = {
       ...stack.stores,
       ledger: {
-        getEntries: ledger.getEntries.bind(ledger),
+        readEntries: ledger.readEntries.bind(ledger),
+        getEntriesByApimRequestIds: ledger.getEntriesByApimRequestIds.bind(ledger),
         getEntriesByGatewayRequestIds: ledger.getEntriesByGatewayRequestIds.bind(ledger),
         listEntries: ledger.listEntries.bind(ledger),
         listUnjoined: ledger.listUnjoined.bind(ledger),
-        upsertEntries: ledger.upsertEntries.bind(ledger),
-        deleteEntries: ledger.deleteEntries.bind(ledger),
-        createEntries: async (...args: Parameters<typeof ledger.createEntries>) => {
+        createEntries: ledger.createEntries.bind(ledger),
+        writeEntries: async (...args: Parameters<typeof ledger.writeEntries>) => {
           if (failuresLeft-- > 0) throw new TransientStoreError('429 from the store');
-          return ledger.createEntries(...args);
+          return ledger.writeEntries(...args);
         },
       },
     };
