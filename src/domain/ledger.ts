@@ -66,7 +66,8 @@ export function toLedgerEntry(normalized: NormalizedEvent): LedgerEntry {
     missing: sorted(normalized.missing),
     time,
     gatewayRequestId: e.gatewayRequestId,
-    apimRequestId: e.apimRequestId,
+    // Lower-cased, as the join compares it with a record's CorrelationId: the join finds entries by this field.
+    apimRequestId: e.apimRequestId?.toLowerCase() ?? null,
     gateway: {
       service: e.gateway.service,
       regionCode: regionCode(e.gateway.region) ?? e.gateway.region ?? null,
