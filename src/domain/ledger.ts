@@ -16,7 +16,7 @@ const ID_FAMILY: Record<EventSource, string> = {
   'ai-hub-gateway': 'ai-hub',
 };
 
-/** The document id of a backend `apim-request-id`, lower-cased (or hashed when it is not Cosmos-safe). */
+/** A request id as a document id: lower-cased, or hashed when it is not Cosmos-safe. */
 function safeId(value: string, kind: string): string {
   const lower = value.toLowerCase();
   return COSMOS_SAFE_ID.test(lower) ? lower : `a-${stableId(kind, lower)}`;
@@ -159,10 +159,6 @@ export function partHash(part: LedgerPart): string {
 /** Sources that send one complete record per request: two different ones for one request conflict. */
 const WHOLE_REQUEST_SOURCES: ReadonlySet<EventSource> = new Set(['gateway-v1', 'apim-gateway-logs', 'ai-hub-gateway']);
 
-export function isWholeRequestSource(source: EventSource): boolean {
-  return WHOLE_REQUEST_SOURCES.has(source);
-}
-
 /**
  * The conflict rule: of two different parts of one whole-request source for one request, the one whose canonical
  * JSON (`canonicalJson`) has the smaller hash wins, whatever the order or batching they arrived in. The other is
@@ -234,7 +230,7 @@ export function mergeLedger(a: LedgerEntry, b: LedgerEntry): MergeResult {
   for (const part of [...partsOf(a), ...partsOf(b)]) {
     const seen = bySource.get(part.source);
     if (!seen) bySource.set(part.source, part);
-    else if (!isWholeRequestSource(part.source)) bySource.set(part.source, mergeParts(seen, part));
+    else if (!WHOLE_REQUEST_SOURCES.has(part.source)) bySource.set(part.source, mergeParts(seen, part));
     else {
       const { winner, loser } = duplicateWinner(seen, part);
       bySource.set(part.source, winner);
