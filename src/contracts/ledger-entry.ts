@@ -84,9 +84,9 @@ export const ledgerEntrySchema = z.object({
   pk: z.string(),
   schema: z.literal(LEDGER_ENTRY_SCHEMA),
   ...ledgerPartSchema.shape,
-  /** What the join found in Azure OpenAI's `RequestResponse` logs; absent until the join has looked. */
-  diagnostics: joinOutcomeSchema.nullish(),
   /** Each source's own part, by source rank, when more than one source told the request (see `mergeLedgerEntries`). */
   parts: z.array(ledgerPartSchema).optional(),
+  /** What the join found in Azure OpenAI's `RequestResponse` logs; absent until the join has looked. Last, as the join adds it. */
+  diagnostics: joinOutcomeSchema.nullish(),
 });
 export type LedgerEntry = z.infer<typeof ledgerEntrySchema>;

@@ -244,8 +244,8 @@ export function mergeLedger(a: LedgerEntry, b: LedgerEntry): MergeResult {
     pk: a.pk,
     schema: a.schema,
     ...parts.reduce(mergeParts),
-    ...(diagnostics !== undefined || 'diagnostics' in a || 'diagnostics' in b ? { diagnostics: diagnostics ?? null } : {}),
     ...(parts.length > 1 ? { parts } : {}),
+    ...(diagnostics !== undefined || 'diagnostics' in a || 'diagnostics' in b ? { diagnostics: diagnostics ?? null } : {}),
   };
   return { entry, losers };
 }
