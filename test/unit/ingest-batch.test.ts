@@ -5,6 +5,7 @@ import type { GatewayEventV1Input } from '../../src/contracts/gateway-event.js';
 import { decodeBody } from '../../src/domain/event-decoding.js';
 import { normalizeEvent, normalizeV1Text } from '../../src/domain/event-normalization.js';
 import { ledgerPartition, toLedgerEntry } from '../../src/domain/ledger.js';
+import { MAX_UPDATE_ROUNDS } from '../../src/services/update-ledger.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import { ingestBatch, sortBatch, type ReceivedEvent } from '../../src/services/ingest-batch.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
@@ -316,6 +317,40 @@ describe('ingestBatch: conflicting duplicates', () => {
     await ingestBatch([body(variants[0]!, 1), body(variants[0]!, 2)], ports);
     await ingestBatch([body(variants[0]!, 3)], ports);
     expect(ports.deadLetters.snapshot()).toEqual([]);
+  });
+});
+
+describe('ingestBatch: conditional writes', () => {
+  it('merges again on what another writer stored when its write loses the race', async () => {
+    const ports = stores();
+    const read = ports.ledger.readEntries.bind(ports.ledger);
+    let reads = 0;
+    // Between this worker's first read and its write, another writer stores the same request with another subscription.
+    ports.ledger.readEntries = async (...args) => {
+      const found = await read(...args);
+      if (reads++ === 0) {
+        const [other] = sortBatch([{ body: JSON.stringify(v1Event(1)), position: position(0) }]).entries;
+        await ports.ledger.createEntries([{ ...other!, subscriptionId: 'sub-other', source: 'apim-gateway-logs' }]);
+      }
+      return found;
+    };
+    await ingestBatch([{ body: JSON.stringify(v1Event(1)), position: position(1) }], ports);
+    expect(reads).toBe(2);
+    const [entry] = ports.ledger.snapshot();
+    expect(ports.ledger.snapshot()).toHaveLength(1);
+    expect(entry!.parts?.map((p) => [p.source, p.subscriptionId])).toEqual([['gateway-v1', 'sub-search-0'], ['apim-gateway-logs', 'sub-other']]);
+  });
+
+  it('gives up with a TransientStoreError after five lost races, so the trigger redelivers the batch', async () => {
+    const ports = stores();
+    let writes = 0;
+    ports.ledger.writeEntries = async (entries) => {
+      writes++;
+      return { conflicts: entries.map(({ entry }) => ({ id: entry.id, pk: entry.pk })), refused: [] };
+    };
+    await expect(ingestBatch([{ body: JSON.stringify(v1Event(1)), position: position(1) }], ports)).rejects.toBeInstanceOf(TransientStoreError);
+    expect(writes).toBe(MAX_UPDATE_ROUNDS);
+    expect(MAX_UPDATE_ROUNDS).toBe(5);
   });
 });
 
