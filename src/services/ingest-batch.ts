@@ -9,8 +9,8 @@ import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import { applyRecords } from './join-diagnostics.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
-import { updateLedger } from './update-ledger.js';
 import type { DeadLetterStore, LedgerKey, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
+import { updateLedger } from './update-ledger.js';
 
 export type { ReceivedEvent } from '../contracts/event-hub-trigger.js';
 import type { ReceivedEvent } from '../contracts/event-hub-trigger.js';

@@ -3,12 +3,12 @@ import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
 import { joinKey, matchedOutcome, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
 import { hourBucket, mergeLedgerEntries, partOf } from '../domain/ledger.js';
-import { updateLedger } from './update-ledger.js';
 import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsSource, LlmUsage, LlmUsageSource, WatermarkStore } from '../ports/diagnostics-source.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import type { DeadLetterStore, LedgerKey, LedgerStore, StoredEntry, StoreOptions } from '../ports/ledger-store.js';
+import { updateLedger } from './update-ledger.js';
 
 export interface JoinPorts {
   readonly source: DiagnosticsSource;
