@@ -50,8 +50,8 @@ export interface MonthRun {
   readonly requests: number;
   readonly largestDocumentBytes: number;
   readonly usageDocuments: number;
-  readonly reportReads: number;
-  readonly reportRows: number;
+  readonly reportReads: number | null;
+  readonly reportRows: number | null;
   readonly seconds: number;
 }
 
@@ -73,30 +73,37 @@ function ledgerOfDay(entries: readonly LedgerEntry[]): Pick<LedgerStore, 'listEn
   };
 }
 
-/** Rolls up a month of daily requests by `identities` identities, a day at a time, and reads the month's report. */
-async function month(identities: number, monthText: string, prices: PriceFile): Promise<MonthRun> {
+/**
+ * Rolls up a month of daily requests by `identities` identities, a day at a time. With `report`, every day goes
+ * into one store and the month's chargeback by identity is read from it at the end; without, each day gets a store
+ * of its own (a day's tiles depend on that day alone), which keeps a month of 100,000 identities within memory.
+ */
+async function month(identities: number, monthText: string, prices: PriceFile, report: boolean): Promise<MonthRun> {
   const started = performance.now();
-  const aggregates = new MemoryAggregateStore();
+  let aggregates = new MemoryAggregateStore();
+  let largestDocumentBytes = 0;
+  let usageDocuments = 0;
   const days = daysOfMonth(monthText);
   for (const day of days) {
+    if (!report) aggregates = new MemoryAggregateStore();
     const ledger = ledgerOfDay(dayOfRequests(day, identities));
     await markRangeDirty(aggregates, { from: new Date(`${day}T00:00:00Z`), to: new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000) });
     await rollupChargeback({ ledger, aggregates });
+    largestDocumentBytes = Math.max(largestDocumentBytes, aggregates.largestDocumentBytes);
+    if (!report) usageDocuments += aggregates.usage.size;
   }
-  aggregates.reads = 0;
-  const from = new Date(`${days[0]}T00:00:00Z`);
-  const to = new Date(Date.parse(`${days.at(-1)}T00:00:00Z`) + 86_400_000);
-  const report = await chargebackReportFor({ aggregates, directory: new Map(), pricing: pricingOf(loadPriceTable(prices)) }, { from, to, groupBy: 'identity', scope: 'all' }, 'USD');
-  return {
-    identities,
-    days: days.length,
-    requests: identities * days.length,
-    largestDocumentBytes: aggregates.largestDocumentBytes,
-    usageDocuments: aggregates.usage.size,
-    reportReads: aggregates.reads,
-    reportRows: report.rows.length,
-    seconds: (performance.now() - started) / 1000,
-  };
+  if (report) usageDocuments = aggregates.usage.size;
+  let reportReads: number | null = null;
+  let reportRows: number | null = null;
+  if (report) {
+    aggregates.reads = 0;
+    const from = new Date(`${days[0]}T00:00:00Z`);
+    const to = new Date(Date.parse(`${days.at(-1)}T00:00:00Z`) + 86_400_000);
+    const result = await chargebackReportFor({ aggregates, directory: new Map(), pricing: pricingOf(loadPriceTable(prices)) }, { from, to, groupBy: 'identity', scope: 'all' }, 'USD');
+    reportReads = aggregates.reads;
+    reportRows = result.rows.length;
+  }
+  return { identities, days: days.length, requests: identities * days.length, largestDocumentBytes, usageDocuments, reportReads, reportRows, seconds: (performance.now() - started) / 1000 };
 }
 
 export interface PartitionRun {
@@ -138,8 +145,8 @@ export interface ScaleRun {
 
 export async function measureScale(options: { documentIdentities: number; reportIdentities: number; partitionRequests: number; prices: PriceFile }): Promise<ScaleRun> {
   return {
-    documents: await month(options.documentIdentities, '2026-11', options.prices),
-    report: await month(options.reportIdentities, '2026-11', options.prices),
+    documents: await month(options.documentIdentities, '2026-11', options.prices, false),
+    report: await month(options.reportIdentities, '2026-11', options.prices, true),
     partitions: await partitions(options.partitionRequests, '2026-11-20'),
   };
 }

@@ -349,7 +349,7 @@ export function buildCli(): Command {
         identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
         threads: opts.threads,
       });
-      progress.step(`${result.entries} requests, ${result.deadLetters} dead letters`);
+      progress.step(`${result.entries} requests, ${result.deadLetters} dead letters, ${result.conflictingDuplicates} conflicting duplicates`);
       const t = result.report.totals;
       if (opts.format === 'json') {
         const tokenSources = t.tokenSources;
@@ -359,6 +359,7 @@ export function buildCli(): Command {
               chargeback: chargebackLineRows(result.lines, result.directory, result.report.currency),
               totals: { requests: t.requests, promptTokens: t.promptTokens, cachedTokens: t.cachedTokens, completionTokens: t.completionTokens, reasoningTokens: t.reasoningTokens, cost: t.cost, currency: result.report.currency, tokenSources },
               deadLetters: result.deadLetters,
+              conflictingDuplicates: result.conflictingDuplicates,
               diagnosticsRejected: result.diagnosticsRejected,
               unpriced: result.report.unpriced,
               join: result.join,
@@ -373,7 +374,7 @@ export function buildCli(): Command {
         process.stdout.write(chargebackCsv(result.report));
       } else {
         process.stdout.write(costTable(result.report.rows, 'identity', t) + '\n');
-        process.stdout.write(`\njoin: ${result.join.matched} matched, ${result.join.noDiagnostics} without diagnostics, ${result.join.bypass} bypass; ${result.deadLetters} dead letters\n`);
+        process.stdout.write(`\njoin: ${result.join.matched} matched, ${result.join.noDiagnostics} without diagnostics, ${result.join.bypass} bypass; ${result.deadLetters} dead letters, ${result.conflictingDuplicates} conflicting duplicates\n`);
       }
     });
 

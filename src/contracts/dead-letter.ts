@@ -33,6 +33,8 @@ export const deadLetterSchema = z.object({
   reason: z.string(),
   position: sourcePositionSchema,
   raw: z.union([inlineRawSchema, blobRawSchema]),
+  /** A conflicting duplicate: the ledger document whose request it describes, which kept the winning version. */
+  duplicateOf: z.object({ id: z.string(), pk: z.string() }).optional(),
 });
 export type DeadLetter = z.infer<typeof deadLetterSchema>;
 export type InlineRaw = z.infer<typeof inlineRawSchema>;

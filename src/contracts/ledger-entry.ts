@@ -28,15 +28,11 @@ export const joinOutcomeSchema = z.discriminatedUnion('status', [
 export type JoinOutcome = z.infer<typeof joinOutcomeSchema>;
 
 /**
- * One accepted request: the unit of truth every report is derived from. Its id is deterministic
- * (the backend's `apim-request-id`, else a hash of the source's own id), so writing it twice changes nothing.
- * Its content depends only on the event, never on when or where it was received.
+ * What one source told about a request: a ledger entry without the document's own fields. A document told by
+ * several sources keeps one part per source (`parts`), so its merge can be recomputed when a conflicting
+ * duplicate of one source replaces that source's part.
  */
-export const ledgerEntrySchema = z.object({
-  id: z.string(),
-  /** Partition key: the UTC hour of the request, `YYYY-MM-DDTHH`, so rollups read one partition per window. */
-  pk: z.string(),
-  schema: z.literal(LEDGER_ENTRY_SCHEMA),
+export const ledgerPartSchema = z.object({
   source: z.enum(['gateway-v1', 'apim-gateway-logs', 'apim-llm-log', 'ai-hub-gateway']),
   missing: z.array(z.string()),
   time: z.string(),
@@ -73,7 +69,24 @@ export const ledgerEntrySchema = z.object({
   }),
   timings: z.object({ totalMs: z.number().nullable(), backendMs: z.number().nullable(), ttftMs: z.number().nullable() }),
   rateLimit: z.object({ remainingRequests: z.number().nullable(), remainingTokens: z.number().nullable() }),
-  /** What the join found in Azure OpenAI's `RequestResponse` logs; absent until the join has looked. */
+});
+export type LedgerPart = z.infer<typeof ledgerPartSchema>;
+
+/**
+ * One accepted request: the unit of truth every report is derived from, one document for its whole life. Its id
+ * comes from the request alone (APIM's gateway request id, shared by every APIM-side source; an AI Hub payload's
+ * own id), so merging the sources of a request never moves it. Its content depends only on the events, never on
+ * when, where or in which order they were received.
+ */
+export const ledgerEntrySchema = z.object({
+  id: z.string(),
+  /** Partition key: a hash bucket of the id (`l00`–`lff`), so one hour's writes spread over 256 logical partitions. */
+  pk: z.string(),
+  schema: z.literal(LEDGER_ENTRY_SCHEMA),
+  ...ledgerPartSchema.shape,
+  /** Each source's own part, by source rank, when more than one source told the request (see `mergeLedgerEntries`). */
+  parts: z.array(ledgerPartSchema).optional(),
+  /** What the join found in Azure OpenAI's `RequestResponse` logs; absent until the join has looked. Last, as the join adds it. */
   diagnostics: joinOutcomeSchema.nullish(),
 });
 export type LedgerEntry = z.infer<typeof ledgerEntrySchema>;

@@ -1,4 +1,4 @@
-import { LEDGER_ENTRY_SCHEMA, type LedgerEntry } from '../contracts/ledger-entry.js';
+import { LEDGER_ENTRY_SCHEMA, type LedgerEntry, type LedgerPart } from '../contracts/ledger-entry.js';
 import type { EventSource } from '../contracts/adapted-event.js';
 import { isCanonicalInstant } from '../contracts/utc-instant.js';
 import type { NormalizedEvent } from './event-normalization.js';
@@ -16,10 +16,25 @@ const ID_FAMILY: Record<EventSource, string> = {
   'ai-hub-gateway': 'ai-hub',
 };
 
-export function ledgerId(apimRequestId: string | null, source: EventSource, sourceId: string): string {
-  if (apimRequestId && COSMOS_SAFE_ID.test(apimRequestId)) return apimRequestId.toLowerCase();
-  if (apimRequestId) return `a-${stableId('apim-request-id', apimRequestId.toLowerCase())}`;
-  return `h-${stableId(ID_FAMILY[source], sourceId.toLowerCase())}`;
+/** A request id as a document id: lower-cased, or hashed when it is not Cosmos-safe. */
+function safeId(value: string, kind: string): string {
+  const lower = value.toLowerCase();
+  return COSMOS_SAFE_ID.test(lower) ? lower : `a-${stableId(kind, lower)}`;
+}
+
+/**
+ * The ledger id of a request, from the request alone (see `requestKey`): for every APIM-side source the gateway's
+ * request id; for an AI Hub payload its backend `apim-request-id` when known, else a hash of its own id.
+ */
+export function ledgerId(source: EventSource, gatewayRequestId: string, apimRequestId: string | null = null): string {
+  if (ID_FAMILY[source] === 'apim') return safeId(gatewayRequestId, 'gateway-request-id');
+  if (apimRequestId) return safeId(apimRequestId, 'apim-request-id');
+  return `h-${stableId(ID_FAMILY[source], gatewayRequestId.toLowerCase())}`;
+}
+
+/** The partition of a ledger id: one of 256 buckets of a stable hash, so a document never moves. */
+export function ledgerPartition(id: string): string {
+  return `l${stableId('ledger-partition', id).slice(0, 2)}`;
 }
 
 /** The `toISOString` text of an instant; a text already in that form is its own answer. */
@@ -42,15 +57,17 @@ export function toLedgerEntry(normalized: NormalizedEvent): LedgerEntry {
   const caller = e.caller ?? null;
   // In toISOString form, so its hour bucket is its first 13 characters.
   const time = isoInstant(e.time);
+  const id = ledgerId(normalized.source, e.gatewayRequestId || normalized.sourceId, e.apimRequestId);
   return {
-    id: ledgerId(e.apimRequestId, normalized.source, normalized.sourceId),
-    pk: time.slice(0, 13),
+    id,
+    pk: ledgerPartition(id),
     schema: LEDGER_ENTRY_SCHEMA,
     source: normalized.source,
     missing: sorted(normalized.missing),
     time,
     gatewayRequestId: e.gatewayRequestId,
-    apimRequestId: e.apimRequestId,
+    // Lower-cased, as the join compares it with a record's CorrelationId: the join finds entries by this field.
+    apimRequestId: e.apimRequestId?.toLowerCase() ?? null,
     gateway: {
       service: e.gateway.service,
       regionCode: regionCode(e.gateway.region) ?? e.gateway.region ?? null,
@@ -97,51 +114,71 @@ const SOURCE_RANK: Record<EventSource, number> = { 'gateway-v1': 0, 'apim-gatewa
 /**
  * The request an entry describes, across sources. APIM's `context.RequestId` is the v1 event's
  * `gatewayRequestId` and the `CorrelationId` of APIM's `GatewayLogs` and `GatewayLlmLogs` records, so every
- * APIM-side source of one request shares it, whether or not it also knows the backend's `apim-request-id`
- * (which, when known, is the ledger id). An AI Hub payload's id is the response body's `id`: its own family.
+ * APIM-side source of one request shares it, whether or not it also knows the backend's `apim-request-id`.
+ * An AI Hub payload's id is the response body's `id`: its own family. The ledger id follows from it (`ledgerId`).
  */
 export function requestKey(entry: Pick<LedgerEntry, 'source' | 'gatewayRequestId' | 'id'>): string {
   return ID_FAMILY[entry.source] === 'apim' ? `apim:${entry.gatewayRequestId.toLowerCase()}` : `id:${entry.id}`;
 }
 
-function fillNulls<T extends Record<string, unknown>>(primary: T, other: T): T {
-  const out: Record<string, unknown> = { ...primary };
+function fillNulls<T extends object>(primary: T, other: T): T {
+  const out: Record<string, unknown> = { ...(primary as Record<string, unknown>) };
   for (const [key, value] of Object.entries(other)) if (out[key] === null || out[key] === undefined) out[key] = value;
   return out as T;
 }
 
-const tokenTotal = (entry: LedgerEntry) => entry.tokens.promptTokens + entry.tokens.completionTokens;
+const tokenTotal = (part: LedgerPart) => part.tokens.promptTokens + part.tokens.completionTokens;
 
 /**
  * The token counts of a merge: from the better-ranked source that has any (a v1 event's usage over APIM's
  * LLM log, never their sum), and between rows of one source from the one that counted more: APIM splits a
  * large request's `GatewayLlmLogs` into several rows whose message rows carry no tokens.
  */
-function tokensOf(primary: LedgerEntry, other: LedgerEntry): LedgerEntry['tokens'] {
+function tokensOf(primary: LedgerPart, other: LedgerPart): LedgerPart['tokens'] {
   if (primary.tokens.source === 'none') return other.tokens;
   if (other.tokens.source === 'none') return primary.tokens;
   if (SOURCE_RANK[primary.source] !== SOURCE_RANK[other.source]) return primary.tokens;
   return tokenTotal(other) > tokenTotal(primary) ? other.tokens : primary.tokens;
 }
 
+/** JSON with object keys sorted at every level: equal content, equal text, whatever the key order. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const fields = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${fields.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/** The hash that decides between conflicting duplicates (`duplicateWinner`). */
+export function partHash(part: LedgerPart): string {
+  return stableId('ledger-part', canonicalJson(part));
+}
+
+/** Sources that send one complete record per request: two different ones for one request conflict. */
+const WHOLE_REQUEST_SOURCES: ReadonlySet<EventSource> = new Set(['gateway-v1', 'apim-gateway-logs', 'ai-hub-gateway']);
+
 /**
- * Combines two entries of one request (same `requestKey` or same id: a v1 event, APIM `GatewayLogs` and
- * `GatewayLlmLogs` records of it). Commutative, associative and idempotent, so any delivery order and any
- * number of replays give one result: the better-ranked source supplies each field, the other fills what it
- * lacks, tokens come from one source (see `tokensOf`), and the id is the `apim-request-id` when either knows it.
+ * The conflict rule: of two different parts of one whole-request source for one request, the one whose canonical
+ * JSON (`canonicalJson`) has the smaller hash wins, whatever the order or batching they arrived in. The other is
+ * a conflicting duplicate, kept as a dead letter.
  */
-export function mergeLedgerEntries(a: LedgerEntry, b: LedgerEntry): LedgerEntry {
+export function duplicateWinner(a: LedgerPart, b: LedgerPart): { winner: LedgerPart; loser: LedgerPart | null } {
+  const [ha, hb] = [partHash(a), partHash(b)];
+  if (ha === hb) return { winner: a, loser: null };
+  return ha < hb ? { winner: a, loser: b } : { winner: b, loser: a };
+}
+
+/** The pairwise merge of two parts (of two sources, or two `GatewayLlmLogs` rows of one). */
+function mergeParts(a: LedgerPart, b: LedgerPart): LedgerPart {
   const order = SOURCE_RANK[a.source] - SOURCE_RANK[b.source] || (JSON.stringify(a) <= JSON.stringify(b) ? -1 : 1);
   const [primary, other] = order <= 0 ? [a, b] : [b, a];
   const otherMissing = new Set(other.missing);
-  // Both halves describe one request: its earliest timestamp is the closest to the request's start.
-  const time = primary.time <= other.time ? primary.time : other.time;
-  const apimRequestId = primary.apimRequestId ?? other.apimRequestId;
   return {
     ...fillNulls(primary, other),
-    id: apimRequestId ? ledgerId(apimRequestId, primary.source, primary.gatewayRequestId) : primary.id,
-    time,
-    pk: hourBucket(time),
+    // Both halves describe one request: its earliest timestamp is the closest to the request's start.
+    time: primary.time <= other.time ? primary.time : other.time,
     stream: primary.stream || other.stream,
     missing: primary.missing.filter((field) => otherMissing.has(field)),
     gateway: fillNulls(primary.gateway, other.gateway),
@@ -150,6 +187,72 @@ export function mergeLedgerEntries(a: LedgerEntry, b: LedgerEntry): LedgerEntry 
     timings: fillNulls(primary.timings, other.timings),
     rateLimit: fillNulls(primary.rateLimit, other.rateLimit),
   };
+}
+
+/** What the entry's own source told: the entry without the document's fields. */
+export function partOf(entry: LedgerEntry): LedgerPart {
+  const { id: _id, pk: _pk, schema: _schema, diagnostics: _diagnostics, parts: _parts, ...part } = entry;
+  return part;
+}
+
+/** The parts a document was merged from: its `parts`, or the entry itself when one source told it. */
+export function partsOf(entry: LedgerEntry): readonly LedgerPart[] {
+  return entry.parts ?? [partOf(entry)];
+}
+
+const OUTCOME_RANK = { none: 1, matched: 2 } as const;
+
+/** The join's verdict of a merge: a match over `none` over nothing; of two matches, the smaller canonical JSON. */
+function outcomeOf(a: LedgerEntry['diagnostics'], b: LedgerEntry['diagnostics']): LedgerEntry['diagnostics'] {
+  const rank = (o: LedgerEntry['diagnostics']) => (o ? OUTCOME_RANK[o.status] : 0);
+  if (rank(a) !== rank(b)) return rank(a) > rank(b) ? a : b;
+  if (!a || !b) return a ?? b;
+  return canonicalJson(a) <= canonicalJson(b) ? a : b;
+}
+
+export interface MergeResult {
+  readonly entry: LedgerEntry;
+  /** Parts of whole-request sources that lost to a different part of the same source (`duplicateWinner`). */
+  readonly losers: readonly LedgerPart[];
+}
+
+/**
+ * Combines two entries of one request (same `requestKey`, so the same id and partition). The document is a
+ * function of the set of its parts, one per source: two parts of a whole-request source are decided by
+ * `duplicateWinner`, rows of APIM's LLM log are merged; then the parts are merged in source rank order (the
+ * better-ranked source supplies each field, the other fills what it lacks, tokens come from one source). So the
+ * merge is commutative, associative and idempotent: any delivery order, batching and number of replays give one
+ * result, and the id and partition never change.
+ */
+export function mergeLedger(a: LedgerEntry, b: LedgerEntry): MergeResult {
+  const bySource = new Map<EventSource, LedgerPart>();
+  const losers: LedgerPart[] = [];
+  for (const part of [...partsOf(a), ...partsOf(b)]) {
+    const seen = bySource.get(part.source);
+    if (!seen) bySource.set(part.source, part);
+    else if (!WHOLE_REQUEST_SOURCES.has(part.source)) bySource.set(part.source, mergeParts(seen, part));
+    else {
+      const { winner, loser } = duplicateWinner(seen, part);
+      bySource.set(part.source, winner);
+      if (loser) losers.push(loser);
+    }
+  }
+  const parts = [...bySource.values()].sort((x, y) => SOURCE_RANK[x.source] - SOURCE_RANK[y.source]);
+  const diagnostics = outcomeOf(a.diagnostics, b.diagnostics);
+  const entry: LedgerEntry = {
+    id: a.id,
+    pk: a.pk,
+    schema: a.schema,
+    ...parts.reduce(mergeParts),
+    ...(parts.length > 1 ? { parts } : {}),
+    ...(diagnostics !== undefined || 'diagnostics' in a || 'diagnostics' in b ? { diagnostics: diagnostics ?? null } : {}),
+  };
+  return { entry, losers };
+}
+
+/** `mergeLedger`'s document alone. */
+export function mergeLedgerEntries(a: LedgerEntry, b: LedgerEntry): LedgerEntry {
+  return mergeLedger(a, b).entry;
 }
 
 /** Entries from sources that describe only part of a request, and so may need merging with a stored one. */
@@ -164,11 +267,25 @@ export function mayHaveCounterparts(entry: LedgerEntry): boolean {
 
 /** Entries of one batch or file merged per request (`requestKey`), in first-seen order. */
 export function mergeByRequest(entries: Iterable<LedgerEntry>): Map<string, LedgerEntry> {
-  const byKey = new Map<string, LedgerEntry>();
+  return new Map([...mergeRequests(entries)].map(([key, merged]) => [key, merged.entry]));
+}
+
+/** `mergeByRequest` with each request's conflicting duplicates. */
+export function mergeRequests(entries: Iterable<LedgerEntry>): Map<string, MergeResult> {
+  const byKey = new Map<string, MergeResult>();
   for (const entry of entries) {
     const key = requestKey(entry);
     const seen = byKey.get(key);
-    byKey.set(key, seen ? mergeLedgerEntries(seen, entry) : entry);
+    if (!seen) byKey.set(key, { entry, losers: [] });
+    else {
+      const merged = mergeLedger(seen.entry, entry);
+      byKey.set(key, { entry: merged.entry, losers: [...seen.losers, ...merged.losers] });
+    }
   }
   return byKey;
+}
+
+/** A conflicting duplicate as a ledger entry of the winner's document (what its dead letter keeps). */
+export function loserEntry(winner: Pick<LedgerEntry, 'id' | 'pk' | 'schema'>, loser: LedgerPart): LedgerEntry {
+  return { id: winner.id, pk: winner.pk, schema: winner.schema, ...loser };
 }

@@ -21,23 +21,45 @@ export interface RefusedEntry {
   readonly reason: string;
 }
 
-/** The request ledger. Upserts are idempotent: entries have deterministic ids and content. */
+/** A stored entry with the version it was read at. */
+export interface StoredEntry {
+  readonly entry: LedgerEntry;
+  readonly etag: string;
+}
+
+/** A conditional write: create when `etag` is null, else replace only if the document is still at that version. */
+export interface EntryWrite {
+  readonly entry: LedgerEntry;
+  readonly etag: string | null;
+}
+
+export interface WriteOutcome {
+  /** Writes that lost a race: the document was created or changed since it was read. */
+  readonly conflicts: readonly LedgerKey[];
+  readonly refused: readonly RefusedEntry[];
+}
+
+/**
+ * The request ledger: one document per request, keyed by (`id`, `pk`) from the request alone (see `ledgerId`).
+ * Every read-modify-write goes through `readEntries` and `writeEntries` (`updateLedger`), so two writers never
+ * overwrite each other.
+ */
 export interface LedgerStore {
   /**
-   * Writes new entries; an entry that already exists is left untouched (it has the same content, and may
-   * carry the join's enrichment). Throws `TransientStoreError` when a retry may succeed; returns the
-   * entries refused for good.
+   * Writes new entries; an entry that already exists is left untouched. Throws `TransientStoreError` when a retry
+   * may succeed; returns the entries refused for good.
    */
   createEntries(entries: readonly LedgerEntry[], options?: StoreOptions): Promise<readonly RefusedEntry[]>;
-  /** Writes entries whether or not they exist (merges and enrichment). Same errors as `createEntries`. */
-  upsertEntries(entries: readonly LedgerEntry[], options?: StoreOptions): Promise<readonly RefusedEntry[]>;
-  deleteEntries(keys: readonly LedgerKey[], options?: StoreOptions): Promise<void>;
-  /** Entries with these keys that exist (one round trip per call, not per key). */
-  getEntries(keys: readonly LedgerKey[], options?: StoreOptions): Promise<LedgerEntry[]>;
+  /** The entries with these keys that exist, each with its version (one round trip per 100 keys, not per key). */
+  readEntries(keys: readonly LedgerKey[], options?: StoreOptions): Promise<StoredEntry[]>;
+  /** Conditional writes (see `EntryWrite`); a lost race is reported, never applied. Same errors as `createEntries`. */
+  writeEntries(writes: readonly EntryWrite[], options?: StoreOptions): Promise<WriteOutcome>;
   /**
-   * Entries whose `gatewayRequestId` is one of these (compared as given and lower-cased), whatever their id:
-   * how a request told by several sources (v1 event, APIM GatewayLogs and GatewayLlmLogs) is found.
+   * Entries whose backend `apimRequestId` is one of these (compared as given and lower-cased), each with its
+   * version: how the join finds the requests of Azure OpenAI `RequestResponse` records.
    */
+  getEntriesByApimRequestIds(apimRequestIds: readonly string[], options?: StoreOptions): Promise<StoredEntry[]>;
+  /** Entries whose `gatewayRequestId` is one of these (compared as given and lower-cased). */
   getEntriesByGatewayRequestIds(gatewayRequestIds: readonly string[], options?: StoreOptions): Promise<LedgerEntry[]>;
   /** Entries the join has not judged yet (no `diagnostics`) whose request time is before `cutoff`. */
   listUnjoined(cutoff: Date, options?: StoreOptions): AsyncIterable<readonly LedgerEntry[]>;

@@ -72,6 +72,11 @@ export interface AnalyzeResult {
   readonly report: ChargebackReport;
   readonly directory: ReadonlyMap<string, DirectoryRow>;
   readonly deadLetters: number;
+  /**
+   * Distinct conflicting duplicates: events of a whole-request source that tell a request differently from the
+   * one kept (`duplicateWinner`). The pipeline keeps each as a dead letter too; `deadLetters` does not count them.
+   */
+  readonly conflictingDuplicates: number;
   readonly diagnosticsRejected: number;
   readonly join: JoinCounts;
   readonly entries: number;
@@ -121,7 +126,7 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
   // As `joinAll`: one record per correlation id joins (`recordsByCorrelationId`); as `buildTiles`: the first one counts.
   const recordsByKey = recordsByCorrelationId(records);
   const llmUsage = input.llmLogFile ? await readLlmUsage(input.llmLogFile) : new Map<string, LlmUsage>();
-  const { totals, deadLetters } = (await analyzeEventsInParallel(input, recordsByKey, llmUsage)) ?? (await analyzeEvents(input, recordsByKey, llmUsage));
+  const { totals, deadLetters, conflictingDuplicates } = (await analyzeEventsInParallel(input, recordsByKey, llmUsage)) ?? (await analyzeEvents(input, recordsByKey, llmUsage));
   const countedRecords = new Set<string>();
   for (const record of records) {
     if (countedRecords.has(record.correlationId)) continue;
@@ -152,6 +157,7 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
     report: chargebackReport(lineList, { groupBy: 'identity', directory, currency: input.prices.currency }),
     directory,
     deadLetters,
+    conflictingDuplicates,
     diagnosticsRejected,
     join: input.diagnosticsDir
       ? { matched, noDiagnostics: totals.requests - matched, bypass: [...recordsByKey.keys()].filter((key) => !totals.joinedKeys.has(key)).length }
@@ -161,15 +167,15 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
 }
 
 /** The events file on the calling thread. */
-async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>): Promise<{ totals: AnalysisTotals; deadLetters: number }> {
+async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>): Promise<{ totals: AnalysisTotals; deadLetters: number; conflictingDuplicates: number }> {
   const newTotals = () => new AnalysisTotals(recordsByKey, input.prices, input.identity, llmUsage);
   let totals = newTotals();
   const stream = await forEachDistinctRequest(input.eventsFile, { onRequest: (entry) => totals.add(entry), restart: () => (totals = newTotals()) }, input.onProgress);
-  return { totals, deadLetters: stream.deadLetters };
+  return { totals, deadLetters: stream.deadLetters, conflictingDuplicates: stream.conflictIds.size };
 }
 
 /** The events file over worker threads when it is large enough, else null (also when the parallel path declines). */
-async function analyzeEventsInParallel(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>): Promise<{ totals: AnalysisTotals; deadLetters: number } | null> {
+async function analyzeEventsInParallel(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>): Promise<{ totals: AnalysisTotals; deadLetters: number; conflictingDuplicates: number } | null> {
   const { size } = await stat(input.eventsFile);
   const threads = Math.min(Math.max(1, Math.floor(input.threads ?? availableParallelism())), Math.floor(size / (input.minBytesPerThread ?? MIN_BYTES_PER_THREAD)));
   if (threads < 2) return null;

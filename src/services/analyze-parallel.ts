@@ -6,7 +6,7 @@ import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
 import type { IdentityOptions } from '../domain/identity.js';
-import { mergeLedgerEntries, requestKey } from '../domain/ledger.js';
+import { mergeLedger, partHash, requestKey } from '../domain/ledger.js';
 import { hashId } from '../domain/request-index.js';
 import type { LlmUsage } from '../ports/diagnostics-source.js';
 import { AnalysisTotals } from './analysis-totals.js';
@@ -51,6 +51,8 @@ export interface ParallelInput {
 export interface ParallelOutcome {
   readonly totals: AnalysisTotals;
   readonly deadLetters: number;
+  /** Distinct conflicting duplicates (see `DistinctRequests.conflictIds`). */
+  readonly conflictingDuplicates: number;
   readonly lines: number;
 }
 
@@ -114,7 +116,7 @@ class WorkerChannel {
  * The analysis of an events file split over threads by pieces cut at line starts (`takePieces`): the calling
  * thread and `threads - 1` worker threads each take pieces until none is left, stream them with `analyzeRange`
  * and price the requests only they hold; the entries of ids that other threads may also hold come back, are
- * merged with `mergeLedgerEntries` (commutative, associative, idempotent) across threads and priced here once.
+ * merged with `mergeLedger` (commutative, associative, idempotent) across threads and priced here once.
  * The outcome is the single-thread one, number for number.
  *
  * Null when a thread priced a request that an entry read by another thread then changes (two different events
@@ -153,12 +155,19 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     }, input.llmUsage);
     // A failure on this thread must not wait for the workers.
     const handedBack: RangeHandBack[] = await Promise.race([Promise.all([localHandedBack, ...channels.map((c) => c.next('handBack'))]), local.then(() => never<RangeHandBack[]>())]);
+    const conflictIds = new Set<string>();
+    const merge = (a: LedgerEntry, b: LedgerEntry) => {
+      const { entry, losers } = mergeLedger(a, b);
+      for (const loser of losers) conflictIds.add(partHash(loser));
+      return entry;
+    };
     const deferred = new Map<string, LedgerEntry>();
     for (const part of handedBack) {
+      for (const id of part.conflictIds) conflictIds.add(id);
       for (const entry of part.deferred) {
         const key = requestKey(entry);
         const seen = deferred.get(key);
-        deferred.set(key, seen ? mergeLedgerEntries(seen, entry) : entry);
+        deferred.set(key, seen ? merge(seen, entry) : entry);
       }
     }
     const request: RangeRequest = { hashes: [...new Set([...deferred.keys()].map(hashId))] };
@@ -172,7 +181,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
         const key = requestKey(priced);
         const other = deferred.get(key);
         if (!other) continue;
-        if (!isDeepStrictEqual(mergeLedgerEntries(priced, other), priced)) return null;
+        if (!isDeepStrictEqual(merge(priced, other), priced)) return null;
         deferred.delete(key);
       }
       totals.absorb(part);
@@ -180,7 +189,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     for (const entry of deferred.values()) totals.add(entry);
     const deadLetterIds = new Set<string>();
     for (const part of handedBack) for (const id of part.deadLetterIds) deadLetterIds.add(id);
-    return { totals, deadLetters: deadLetterIds.size, lines: handedBack.reduce((sum: number, p) => sum + p.lines, 0) };
+    return { totals, deadLetters: deadLetterIds.size, conflictingDuplicates: conflictIds.size, lines: handedBack.reduce((sum: number, p) => sum + p.lines, 0) };
   } finally {
     answer({ hashes: [] });
     await Promise.all(channels.map((c) => c.worker.terminate()));

@@ -78,6 +78,7 @@ export interface RangeInput {
 export interface RangeHandBack {
   readonly deferred: readonly LedgerEntry[];
   readonly deadLetterIds: readonly string[];
+  readonly conflictIds: readonly string[];
   readonly lines: number;
 }
 
@@ -121,7 +122,7 @@ export async function analyzeRange(
     { ranges: takePieces(input.pieces, input.counter, input.roundRobin ? { index: input.index, threads: input.claims.length } : undefined), keepOpen: true },
   );
   try {
-    const request = await hooks.handBack({ deferred, deadLetterIds: [...stream.deadLetterIds], lines: stream.lines });
+    const request = await hooks.handBack({ deferred, deadLetterIds: [...stream.deadLetterIds], conflictIds: [...stream.conflictIds], lines: stream.lines });
     const hashes = new Set(request.hashes);
     const deferredKeys = new Set(deferred.map(requestKey));
     const priced = (await stream.handedOver((hash) => hashes.has(hash))).filter((e) => !deferredKeys.has(requestKey(e)));

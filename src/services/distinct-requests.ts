@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { readJsonlChunks, readJsonlLineAt, type ByteRange, type JsonlChunk } from '../adapters/files/jsonl-lines.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
-import { isPartial, mergeLedgerEntries, requestKey } from '../domain/ledger.js';
+import { isPartial, mergeLedger, partHash, requestKey } from '../domain/ledger.js';
 import { RequestIndex, type EntryLocation } from '../domain/request-index.js';
 import { sortBody, type SortedEvents } from './ingest-batch.js';
 
@@ -15,6 +15,11 @@ export interface DistinctRequests {
   readonly lines: number;
   /** The distinct dead-letter ids themselves (ranges of one file are merged by their union). */
   readonly deadLetterIds: ReadonlySet<string>;
+  /**
+   * The conflicting duplicates (`duplicateWinner`) among the file's events, by `partHash`: what the pipeline keeps
+   * as dead letters. Ranges of one file are merged by their union.
+   */
+  readonly conflictIds: ReadonlySet<string>;
   /**
    * The entries handed over whose id hash (`hashId`) passes `select`, read back from the file: what a consumer
    * was given for those ids, without keeping it. Call before `close`.
@@ -54,8 +59,8 @@ function sortLine(line: string, into: SortedEvents = { entries: [], deadLetters:
  *   duplicate changes nothing and is dropped;
  * - entries of sources that describe half a request (APIM `GatewayLogs` / `GatewayLlmLogs`) are held until
  *   the end of the file, merged, and handed over then;
- * - when a later entry does change a request already handed over (rare: two different events with one
- *   `apim-request-id`), that request is held too, and `restart` is called before a second pass hands every
+ * - when a later entry does change a request already handed over (rare: a conflicting duplicate that wins, see
+ *   `duplicateWinner`), that request is held too, and `restart` is called before a second pass hands every
  *   other request over again: consumers start afresh, and every number stays exact.
  */
 export async function forEachDistinctRequest(
@@ -68,6 +73,12 @@ export async function forEachDistinctRequest(
   const index = new RequestIndex();
   const held = new Map<string, LedgerEntry>();
   const deadLetterIds = new Set<string>();
+  const conflictIds = new Set<string>();
+  const merge = (a: LedgerEntry, b: LedgerEntry) => {
+    const { entry, losers } = mergeLedger(a, b);
+    for (const loser of losers) conflictIds.add(partHash(loser));
+    return entry;
+  };
   let handedOver = 0;
   let changedAfterHandover = false;
   let lines = 0;
@@ -96,7 +107,7 @@ export async function forEachDistinctRequest(
           const key = requestKey(entry);
           const heldEntry = held.get(key);
           if (heldEntry) {
-            held.set(key, mergeLedgerEntries(heldEntry, entry));
+            held.set(key, merge(heldEntry, entry));
             continue;
           }
           const candidates = index.candidates(key);
@@ -112,7 +123,7 @@ export async function forEachDistinctRequest(
             }
             continue;
           }
-          const merged = mergeLedgerEntries(first, entry);
+          const merged = merge(first, entry);
           if (isDeepStrictEqual(merged, first)) continue;
           held.set(key, merged);
           changedAfterHandover = true;
@@ -132,6 +143,7 @@ export async function forEachDistinctRequest(
     deadLetters: deadLetterIds.size,
     lines,
     deadLetterIds,
+    conflictIds,
     close,
     handedOver: async (select) => {
       if (closed) throw new Error('handedOver after close');

@@ -1,16 +1,16 @@
-import { isDeepStrictEqual } from 'node:util';
 import type { DeadLetter, SourcePosition } from '../contracts/dead-letter.js';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { decodeBody, type RawPayload } from '../domain/event-decoding.js';
 import { normalizeEvent, normalizeV1Text } from '../domain/event-normalization.js';
-import { isPartial, mayHaveCounterparts, mergeByRequest, mergeLedgerEntries, requestKey, toLedgerEntry } from '../domain/ledger.js';
+import { canonicalJson, hourBucket, loserEntry, mergeRequests, mergeLedger, mergeLedgerEntries, toLedgerEntry } from '../domain/ledger.js';
 import { parseRequestResponse } from '../domain/diagnostic-parsing.js';
 import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import { applyRecords } from './join-diagnostics.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DeadLetterStore, LedgerKey, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
+import { updateLedger } from './update-ledger.js';
 
 export type { ReceivedEvent } from '../contracts/event-hub-trigger.js';
 import type { ReceivedEvent } from '../contracts/event-hub-trigger.js';
@@ -88,54 +88,46 @@ export function sortBatch(events: readonly ReceivedEvent[]): SortedEvents {
   return sorted;
 }
 
+/** Reason of the dead letter that keeps a conflicting duplicate (see `duplicateWinner`). */
+export const CONFLICTING_DUPLICATE = 'conflicting duplicate';
+
+/** A ledger entry as a dead letter; its text is canonical, so one entry is one dead letter whatever its key order. */
+function entryLetter(reason: string, entry: LedgerEntry, duplicateOf?: LedgerKey): DeadLetter {
+  const data = canonicalJson(entry);
+  const letter = deadLetter(reason, { encoding: 'utf8', data, bytes: Buffer.byteLength(data) }, { ...LEDGER_POSITION, itemIndex: null });
+  return duplicateOf ? { ...letter, duplicateOf: { id: duplicateOf.id, pk: duplicateOf.pk } } : letter;
+}
+
 /**
- * Ingests one trigger batch. At-least-once contract: entries and dead letters are upserted with
- * deterministic ids, so a redelivered batch rewrites identical documents; the only errors thrown are
+ * Ingests one trigger batch. At-least-once contract: each request is one document whose id comes from the
+ * request alone, merged into what is stored with conditional writes (`updateLedger`), so a redelivered batch
+ * changes nothing and two workers merging halves of one request at once both count; the only errors thrown are
  * the store's transient ones, so the trigger retries the whole batch and nothing is lost.
  */
 export async function ingestBatch(events: readonly ReceivedEvent[], ports: IngestPorts, options: StoreOptions = {}): Promise<IngestResult> {
   const sorted = sortBatch(events);
-  const byRequest = mergeByRequest(sorted.entries);
-  // Stored documents of each request that this batch merges with, by request key.
-  const stored = new Map<string, LedgerEntry[]>();
-  const told = [...byRequest.values()].filter(mayHaveCounterparts);
-  if (told.length > 0) {
-    // Another source of the same request (a v1 event, APIM GatewayLogs or GatewayLlmLogs) may be stored already,
-    // under the apim-request-id or, when that source did not know it, under a hash of the gateway's request id.
-    for (const found of await ports.ledger.getEntriesByGatewayRequestIds(told.map((e) => e.gatewayRequestId), options)) {
-      const key = requestKey(found);
-      const fresh = byRequest.get(key);
-      if (!fresh) continue;
-      byRequest.set(key, mergeLedgerEntries(found, fresh));
-      stored.set(key, [...(stored.get(key) ?? []), found]);
-    }
+  const byRequest = mergeRequests(sorted.entries);
+  const fresh = new Map([...byRequest.values()].map((merged) => [`${merged.entry.pk}|${merged.entry.id}`, merged]));
+  const freshOf = (key: LedgerKey) => fresh.get(`${key.pk}|${key.id}`)!;
+  const { updates, refused } = await updateLedger(
+    ports.ledger,
+    [...fresh.values()].map(({ entry }) => ({ id: entry.id, pk: entry.pk })),
+    (key, current) => (current ? mergeLedgerEntries(current, freshOf(key).entry) : freshOf(key).entry),
+    options,
+  );
+  const hours = new Set<string>();
+  const losers: DeadLetter[] = [];
+  for (const { key, before, after } of updates) {
+    const { entry, losers: inBatch } = freshOf(key);
+    // A merge may move the request's time to another hour: both hours change.
+    for (const e of [before, after ?? entry]) if (e) hours.add(hourBucket(e.time));
+    for (const loser of [...inBatch, ...(before ? mergeLedger(before, entry).losers : [])]) losers.push(entryLetter(CONFLICTING_DUPLICATE, loserEntry(entry, loser), key));
   }
-  const toCreate: LedgerEntry[] = [];
-  const toUpsert: LedgerEntry[] = [];
-  for (const [key, entry] of byRequest) {
-    const before = stored.get(key);
-    // A redelivery that changes nothing stored writes nothing.
-    if (before?.length === 1 && isDeepStrictEqual(before[0], entry)) continue;
-    (before || isPartial(entry) ? toUpsert : toCreate).push(entry);
-  }
-  const refused = [...(await ports.ledger.createEntries(toCreate, options)), ...(await ports.ledger.upsertEntries(toUpsert, options))];
-  // A stored document now held by another one (a new id or hour) is removed once the merge is written.
-  const refusedKeys = new Set(refused.map(({ entry }) => requestKey(entry)));
-  const gone: LedgerKey[] = [];
-  for (const [key, documents] of stored) {
-    if (refusedKeys.has(key)) continue;
-    const entry = byRequest.get(key)!;
-    for (const k of documents) if (k.id !== entry.id || k.pk !== entry.pk) gone.push({ id: k.id, pk: k.pk });
-  }
-  if (gone.length > 0) await ports.ledger.deleteEntries(gone, options);
-  const entries = [...byRequest.values()];
-  await ports.aggregates.markDirty([...new Set([...entries.map((e) => e.pk), ...gone.map((k) => k.pk)])], options);
+  await ports.aggregates.markDirty([...hours], options);
   const letters = [
     ...sorted.deadLetters,
-    ...refused.map(({ entry, reason }) => {
-      const data = JSON.stringify(entry);
-      return deadLetter(reason, { encoding: 'utf8', data, bytes: Buffer.byteLength(data) }, { ...LEDGER_POSITION, itemIndex: null });
-    }),
+    ...new Map(losers.map((letter) => [letter.id, letter])).values(),
+    ...refused.map(({ entry, reason }) => entryLetter(reason, entry)),
   ];
   await ports.deadLetters.upsertDeadLetters(letters, options);
   // After the entries, so that a record finds the request of the same batch.
@@ -143,7 +135,7 @@ export async function ingestBatch(events: readonly ReceivedEvent[], ports: Inges
   return {
     accepted: sorted.entries.length - refused.length,
     deadLettered: letters.length,
-    entriesWritten: entries.length - refused.length,
+    entriesWritten: byRequest.size - refused.length,
     diagnosticRecords: sorted.diagnostics?.length ?? 0,
   };
 }

@@ -2,12 +2,13 @@ import type { DiagnosticRecord, RejectedDiagnostic, StoredDiagnostic } from '../
 import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
 import { joinKey, matchedOutcome, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
-import { isPartial, ledgerId, mayHaveCounterparts, mergeLedgerEntries, requestKey } from '../domain/ledger.js';
+import { hourBucket, mergeLedgerEntries, partOf } from '../domain/ledger.js';
 import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsSource, LlmUsage, LlmUsageSource, WatermarkStore } from '../ports/diagnostics-source.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
-import type { DeadLetterStore, LedgerKey, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
+import type { DeadLetterStore, LedgerKey, LedgerStore, StoredEntry, StoreOptions } from '../ports/ledger-store.js';
+import { updateLedger } from './update-ledger.js';
 
 export interface JoinPorts {
   readonly source: DiagnosticsSource;
@@ -49,22 +50,32 @@ function rejectedLetter(r: RejectedDiagnostic): DeadLetter {
   };
 }
 
-/** The ledger id a record's `CorrelationId` joins to (the same rule the ingest used for `apim-request-id`). */
-function ledgerIdFor(record: DiagnosticRecord): string {
-  return ledgerId(record.correlationId, 'gateway-v1', '');
-}
-
+/**
+ * The entry with APIM's LLM-log tokens of a stream the gateway could not count, or null when they change nothing.
+ * They join the document as its LLM-log part (`mergeLedgerEntries`), so its gateway part stays as it was sent.
+ */
 export function withLlmUsage(entry: LedgerEntry, usage: LlmUsage | undefined): LedgerEntry | null {
   if (!usage || !entry.stream || entry.tokens.source !== 'none') return null;
-  return { ...entry, tokens: { source: 'llm-log', promptTokens: usage.promptTokens, cachedTokens: 0, completionTokens: usage.completionTokens, reasoningTokens: 0 } };
+  const tokens = { source: 'llm-log' as const, promptTokens: usage.promptTokens, cachedTokens: 0, completionTokens: usage.completionTokens, reasoningTokens: 0 };
+  return mergeLedgerEntries(entry, { id: entry.id, pk: entry.pk, schema: entry.schema, ...partOf(entry), source: 'apim-llm-log', tokens });
 }
 
-/** Writes changed entries and marks their hours for the rollup. */
-async function saveEntries(ports: Pick<JoinPorts, 'ledger' | 'aggregates'>, entries: readonly LedgerEntry[], options: StoreOptions): Promise<void> {
-  if (entries.length === 0) return;
-  const refused = await ports.ledger.upsertEntries(entries, options);
+/**
+ * Enriches the documents of `keys` with conditional writes (`updateLedger`), and marks the hours of those that
+ * changed for the rollup. `known` are documents already read with their version.
+ */
+async function saveEnriched(
+  ports: Pick<JoinPorts, 'ledger' | 'aggregates'>,
+  keys: readonly LedgerKey[],
+  enrichOne: (entry: LedgerEntry) => LedgerEntry | null,
+  options: StoreOptions,
+  known: readonly StoredEntry[] = [],
+): Promise<void> {
+  if (keys.length === 0) return;
+  const { updates, refused } = await updateLedger(ports.ledger, keys, (_key, current) => (current ? enrichOne(current) : null), options, known);
   if (refused.length > 0) throw new Error(`ledger store refused ${refused.length} enriched entries: ${refused[0]!.reason}`);
-  await ports.aggregates.markDirty([...new Set(entries.map((e) => e.pk))], options);
+  const changed = updates.flatMap((u) => (u.after ? [u.after] : []));
+  if (changed.length > 0) await ports.aggregates.markDirty([...new Set(changed.map((e) => hourBucket(e.time)))], options);
 }
 
 async function firstPage<T>(pages: AsyncIterable<readonly T[]>): Promise<readonly T[]> {
@@ -74,6 +85,24 @@ async function firstPage<T>(pages: AsyncIterable<readonly T[]>): Promise<readonl
 
 /** What storing records and enriching their entries needs: the join's ports, or the ingest's. */
 export type RecordPorts = Pick<JoinPorts, 'ledger' | 'diagnostics' | 'aggregates' | 'llmUsage'>;
+
+const keyOf = (entry: LedgerEntry): LedgerKey => ({ id: entry.id, pk: entry.pk });
+
+/** Matches records to the entries whose `apimRequestId` is their correlation id, and enriches those entries. */
+async function enrichWithRecords(records: ReadonlyMap<string, DiagnosticRecord>, ports: RecordPorts, options: StoreOptions): Promise<StoredEntry[]> {
+  const found = await ports.ledger.getEntriesByApimRequestIds([...records.keys()], options);
+  const entries = found.map((f) => f.entry);
+  const usage = await usageOf(entries, ports, options);
+  const recordOf = (entry: LedgerEntry) => {
+    const key = joinKey(entry);
+    return key === null ? undefined : records.get(key);
+  };
+  await saveEnriched(ports, entries.map(keyOf), (entry) => {
+    const record = recordOf(entry);
+    return enriched(entry, record ? matchedOutcome(record) : null, usage);
+  }, options, found);
+  return found;
+}
 
 /**
  * Stores new records and enriches the ledger entries they belong to (one query per batch of ids). The join
@@ -90,89 +119,50 @@ export async function applyRecords(records: readonly DiagnosticRecord[], ports: 
     return !stored || preferredRecord(stored, r) === r;
   });
   if (unique.length === 0) return;
-  const found = await ports.ledger.getEntries(unique.map((r) => ({ id: ledgerIdFor(r), pk: '' })), options);
-  const entries = new Map(found.map((e) => [e.id, e]));
-  const byId = new Map(unique.map((r) => [ledgerIdFor(r), r]));
-  await saveEntries(ports, await enrich(found, (e) => matchedOutcome(byId.get(e.id)!), ports, options), options);
+  const found = await enrichWithRecords(new Map(unique.map((r) => [r.correlationId.toLowerCase(), r])), ports, options);
+  const matched = new Set(found.flatMap(({ entry }) => joinKey(entry) ?? []));
   const stored: StoredDiagnostic[] = unique.map((record) => ({
     ...record,
-    gateway: entries.has(ledgerIdFor(record)) ? 'matched' : (known.get(record.correlationId)?.gateway ?? 'pending'),
+    gateway: matched.has(record.correlationId.toLowerCase()) ? 'matched' : (known.get(record.correlationId)?.gateway ?? 'pending'),
   }));
   await ports.diagnostics.upsertRecords(stored, options);
   // New records change their hour's latency tiles (bypass records included).
   await ports.aggregates.markDirty([...new Set(stored.map((r) => r.time.slice(0, 13)))], options);
 }
 
-/**
- * Entries with the join's verdict and, for streams the gateway could not count, APIM's LLM-log tokens;
- * only the entries that changed are returned.
- */
-async function enrich(entries: readonly LedgerEntry[], outcomeOf: (entry: LedgerEntry) => JoinOutcome, ports: Pick<JoinPorts, 'llmUsage'>, options: StoreOptions): Promise<LedgerEntry[]> {
+async function usageOf(entries: readonly LedgerEntry[], ports: Pick<JoinPorts, 'llmUsage'>, options: StoreOptions): Promise<Map<string, LlmUsage>> {
   const streamed = entries.filter((e) => e.stream && e.tokens.source === 'none');
-  const usage = ports.llmUsage && streamed.length > 0 ? await usageFor(streamed, ports.llmUsage, options) : new Map<string, LlmUsage>();
-  const changed: LedgerEntry[] = [];
-  for (const entry of entries) {
-    const withTokens = withLlmUsage(entry, usage.get(entry.gatewayRequestId));
-    const judged = withOutcome(withTokens ?? entry, outcomeOf(entry));
-    if (judged ?? withTokens) changed.push((judged ?? withTokens)!);
-  }
-  return changed;
+  return ports.llmUsage && streamed.length > 0 ? usageFor(streamed, ports.llmUsage, options) : new Map<string, LlmUsage>();
 }
 
 /**
- * Merges the halves of a request that two workers ingested at the same moment, each before the other's document
- * existed: APIM records stored under the gateway's request id, beside the document of the request's v1 event.
- * Returns the ids of the documents merged away.
+ * The entry with the join's verdict (when there is one) and, for streams the gateway could not count, APIM's
+ * LLM-log tokens; null when that changes nothing.
  */
-async function mergeStrayHalves(page: readonly LedgerEntry[], ports: JoinPorts, options: StoreOptions): Promise<Set<string>> {
-  const strays = page.filter((e) => isPartial(e) && e.apimRequestId === null && mayHaveCounterparts(e));
-  const removed = new Set<string>();
-  if (strays.length === 0) return removed;
-  const byRequest = new Map<string, LedgerEntry[]>();
-  for (const found of await ports.ledger.getEntriesByGatewayRequestIds(strays.map((e) => e.gatewayRequestId), options)) {
-    byRequest.set(requestKey(found), [...(byRequest.get(requestKey(found)) ?? []), found]);
-  }
-  const merged: LedgerEntry[] = [];
-  const gone: LedgerKey[] = [];
-  for (const documents of byRequest.values()) {
-    if (documents.length < 2) continue;
-    const combined = documents.reduce(mergeLedgerEntries);
-    merged.push(combined);
-    for (const d of documents) {
-      if (d.id === combined.id && d.pk === combined.pk) continue;
-      gone.push({ id: d.id, pk: d.pk });
-      removed.add(d.id);
-    }
-  }
-  await saveEntries(ports, merged, options);
-  if (gone.length > 0) {
-    await ports.ledger.deleteEntries(gone, options);
-    await ports.aggregates.markDirty([...new Set(gone.map((k) => k.pk))], options);
-  }
-  return removed;
+function enriched(entry: LedgerEntry, outcome: JoinOutcome | null, usage: ReadonlyMap<string, LlmUsage>): LedgerEntry | null {
+  const withTokens = withLlmUsage(entry, usage.get(entry.gatewayRequestId));
+  const judged = outcome ? withOutcome(withTokens ?? entry, outcome) : null;
+  return judged ?? withTokens;
 }
 
 /** Judges ledger entries older than the cutoff that have no verdict yet: matched if a record exists, else none. */
 async function judgeEntries(cutoff: Date, ports: JoinPorts, options: StoreOptions): Promise<number> {
   let judged = 0;
   for (;;) {
-    const listed = await firstPage(ports.ledger.listUnjoined(cutoff, options));
-    if (listed.length === 0) return judged;
-    // After a merge the page is stale: read it again.
-    if ((await mergeStrayHalves(listed, ports, options)).size > 0) continue;
-    const page = listed;
+    const page = await firstPage(ports.ledger.listUnjoined(cutoff, options));
+    if (page.length === 0) return judged;
     const keys = page.map(joinKey).filter((k): k is string => k !== null);
     const records = new Map((await ports.diagnostics.getRecords(keys, options)).map((r) => [r.correlationId, r]));
     const recordOf = (entry: LedgerEntry) => {
       const key = joinKey(entry);
       return key ? records.get(key) : undefined;
     };
-    const updates = await enrich(page, (entry) => {
-      const record = recordOf(entry);
-      return record ? matchedOutcome(record) : { status: 'none' };
-    }, ports, options);
+    const usage = await usageOf(page, ports, options);
     // Every entry of the page gets a verdict, so the next page query no longer returns it.
-    await saveEntries(ports, updates, options);
+    await saveEnriched(ports, page.map(keyOf), (entry) => {
+      const record = recordOf(entry);
+      return enriched(entry, record ? matchedOutcome(record) : { status: 'none' }, usage);
+    }, options);
     const matchedRecords = [...records.values()].filter((r) => r.gateway !== 'matched').map((r) => ({ ...r, gateway: 'matched' as const }));
     await ports.diagnostics.upsertRecords(matchedRecords, options);
     judged += page.length;
@@ -192,10 +182,9 @@ async function judgeRecords(cutoff: Date, ports: JoinPorts, options: StoreOption
   for (;;) {
     const page = await firstPage(ports.diagnostics.listPending(cutoff, options));
     if (page.length === 0) return judged;
-    const found = await ports.ledger.getEntries(page.map((r) => ({ id: ledgerIdFor(r), pk: '' })), options);
-    const byId = new Map(page.map((r) => [ledgerIdFor(r), r]));
-    await saveEntries(ports, await enrich(found, (e) => matchedOutcome(byId.get(e.id)!), ports, options), options);
-    const judgedRecords = page.map((record): StoredDiagnostic => ({ ...record, gateway: found.some((e) => e.id === ledgerIdFor(record)) ? 'matched' : 'bypass' }));
+    const found = await enrichWithRecords(new Map(page.map((r) => [r.correlationId.toLowerCase(), r])), ports, options);
+    const matched = new Set(found.flatMap(({ entry }) => joinKey(entry) ?? []));
+    const judgedRecords = page.map((record): StoredDiagnostic => ({ ...record, gateway: matched.has(record.correlationId.toLowerCase()) ? 'matched' : 'bypass' }));
     await ports.diagnostics.upsertRecords(judgedRecords, options);
     judged += page.length;
   }

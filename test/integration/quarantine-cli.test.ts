@@ -39,10 +39,10 @@ describe('tokenledger quarantine list | replay, on Azurite and the local Cosmos 
       ...stack.stores,
       ledger: {
         ...stack.stores.ledger,
-        getEntriesByGatewayRequestIds: async () => {
+        readEntries: async () => {
           throw Object.assign(new Error('query refused'), { code: 400 });
         },
-        createEntries: async () => {
+        writeEntries: async () => {
           throw Object.assign(new Error('write refused'), { code: 400 });
         },
       },

@@ -315,6 +315,7 @@ describe('bad input: every body ends as exactly one ledger entry or dead letter 
       { ...entry, tokens: { ...entry.tokens, cachedTokens: entry.tokens.promptTokens + 1 } },
       { ...entry, tokens: { ...entry.tokens, completionTokens: 1.5 } },
       { ...entry, pk: '2000-01-01T00' },
+      { ...entry, pk: entry.pk === 'l00' ? 'l01' : 'l00' },
       { ...entry, id: 'a/b' },
       { ...entry, time: new Date(NOW + 3 * 86_400_000).toISOString() },
       { ...entry, time: 'yesterday' },
@@ -353,13 +354,14 @@ describe('bad input: every body ends as exactly one ledger entry or dead letter 
 
   it('keeps hostile ids as data: hashed into Cosmos-safe ledger ids, the text kept exactly', () => {
     for (const text of INJECTIONS.filter((t) => t.trim() !== '' && t.length <= 256)) {
-      const sorted = sortBatch([{ body: mutated(withUsage, [[['apimRequestId'], text], [['caller', 'oid'], text]]), position: { partitionId: '0', sequenceNumber: 0, offset: null, enqueuedTimeUtc: null } }]);
+      const sorted = sortBatch([{ body: mutated(withUsage, [[['gatewayRequestId'], text], [['apimRequestId'], text], [['caller', 'oid'], text]]), position: { partitionId: '0', sequenceNumber: 0, offset: null, enqueuedTimeUtc: null } }]);
       counters.add('inputs', 1, 'injection-ids');
       expect(sorted.entries, text).toHaveLength(1);
       const entry = sorted.entries[0]!;
       expect(entry.id).toMatch(/^[A-Za-z0-9._:-]{1,128}$/);
       if (!/^[A-Za-z0-9._:-]{1,128}$/.test(text.trim())) expect(entry.id).toMatch(/^a-[0-9a-f]{32}$/);
-      expect(entry.apimRequestId).toBe(text.trim());
+      expect(entry.gatewayRequestId).toBe(text.trim());
+      expect(entry.apimRequestId).toBe(text.trim().toLowerCase());
       expect(entry.caller.oid).toBe(text.trim().toLowerCase());
     }
   });

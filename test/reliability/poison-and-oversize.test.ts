@@ -225,18 +225,18 @@ describe('oversized and poison batches, and bodies that are not JSON, on the loc
     const unavailable: typeof healthy = {
       ...healthy,
       ledger: {
-        getEntries: (keys, options) => ledger.getEntries(keys, options),
+        readEntries: (keys, options) => ledger.readEntries(keys, options),
+        getEntriesByApimRequestIds: (ids, options) => ledger.getEntriesByApimRequestIds(ids, options),
         getEntriesByGatewayRequestIds: (ids, options) => ledger.getEntriesByGatewayRequestIds(ids, options),
         listEntries: (range, options) => ledger.listEntries(range, options),
         listUnjoined: (cutoff, options) => ledger.listUnjoined(cutoff, options),
-        deleteEntries: (keys, options) => ledger.deleteEntries(keys, options),
-        upsertEntries: (entries, options) => ledger.upsertEntries(entries, options),
-        createEntries: async (entries, options) => {
+        createEntries: (entries, options) => ledger.createEntries(entries, options),
+        writeEntries: async (writes, options) => {
           if (batchNumber === 2) {
             attemptsDuringOutage++;
-            throw new TransientStoreError('bulk create in ledger failed (status 503)');
+            throw new TransientStoreError('bulk conditional write in ledger failed (status 503)');
           }
-          return ledger.createEntries(entries, options);
+          return ledger.writeEntries(writes, options);
         },
       },
     };

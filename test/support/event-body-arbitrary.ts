@@ -15,7 +15,7 @@ export const apimRecords = (JSON.parse(readFileSync(new URL('../fixtures/apim-ga
 /** Simulated v1 events that carry tokens. */
 export const v1Lines = [...new Set(day.eventLines)].filter((line) => sortBatch([{ body: line, position: { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } }]).entries[0]?.tokens.source === 'gateway');
 
-/** Another event with the same request id: the same request told differently (its merge changes the entry). */
+/** Another event with the same request id: the same request told differently, a conflicting duplicate. */
 export function retold(line: string, completionTokens: number): string {
   const event = JSON.parse(line) as { usage?: { completionTokens: number; totalTokens?: number; promptTokens: number } | null; timings?: { totalMs: number | null } | null };
   if (event.usage) event.usage = { ...event.usage, completionTokens, totalTokens: event.usage.promptTokens + completionTokens };

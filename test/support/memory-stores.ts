@@ -10,7 +10,7 @@ import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js'
 import type { WatermarkStore } from '../../src/ports/diagnostics-source.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
-import type { DeadLetterStore, LedgerKey, LedgerStore, RefusedEntry, StoreOptions } from '../../src/ports/ledger-store.js';
+import type { DeadLetterStore, EntryWrite, LedgerKey, LedgerStore, RefusedEntry, StoredEntry, StoreOptions, WriteOutcome } from '../../src/ports/ledger-store.js';
 import type { PayloadStore } from '../../src/ports/payload-store.js';
 import type { QuarantineListing, QuarantineStore } from '../../src/ports/quarantine-store.js';
 import { quarantinedBatchSchema, type QuarantinedBatch } from '../../src/contracts/quarantine.js';
@@ -24,45 +24,66 @@ function clone<T>(value: T): T {
 const keyOf = (entry: LedgerKey) => `${entry.pk}|${entry.id}`;
 
 /**
- * In-memory fake of the ledger store, keyed like Cosmos DB by (partition key, id), so an entry left behind
- * in another partition shows up as a second document. Like the Cosmos adapter, `getEntries` finds entries by
- * id whatever their partition key. Hooks let a test make it fail transiently or refuse entries for good.
+ * In-memory fake of the ledger store, keyed like Cosmos DB by (partition key, id), with a version per document
+ * that conditional writes check as Cosmos DB checks `_etag`. Hooks let a test make it fail transiently or refuse
+ * entries for good.
  */
 export class MemoryLedgerStore implements LedgerStore {
   readonly entries = new Map<string, LedgerEntry>();
-  /** Called before every upsert; throw from it to simulate a store failure. */
+  private readonly versions = new Map<string, number>();
+  private version = 0;
+  /** Called before every write; throw from it to simulate a store failure. */
   beforeUpsert: ((entries: readonly LedgerEntry[]) => void) | null = null;
   /** Returns the reason an entry is refused for good, or null to store it. */
   refuse: ((entry: LedgerEntry) => string | null) | null = null;
   upsertCalls = 0;
 
-  private write(entries: readonly LedgerEntry[], overwrite: boolean): RefusedEntry[] {
+  private put(entry: LedgerEntry): void {
+    this.entries.set(keyOf(entry), clone(entry));
+    this.versions.set(keyOf(entry), ++this.version);
+  }
+
+  private etagOf(key: string): string {
+    return `"${this.versions.get(key) ?? 0}"`;
+  }
+
+  async createEntries(entries: readonly LedgerEntry[], _options?: StoreOptions): Promise<readonly RefusedEntry[]> {
     this.upsertCalls++;
     this.beforeUpsert?.(entries);
     const refused: RefusedEntry[] = [];
     for (const entry of entries) {
       const reason = this.refuse?.(entry) ?? null;
       if (reason !== null) refused.push({ entry, reason });
-      else if (overwrite || !this.entries.has(keyOf(entry))) this.entries.set(keyOf(entry), clone(entry));
+      else if (!this.entries.has(keyOf(entry))) this.put(entry);
     }
     return refused;
   }
 
-  async createEntries(entries: readonly LedgerEntry[], _options?: StoreOptions): Promise<readonly RefusedEntry[]> {
-    return this.write(entries, false);
+  async readEntries(keys: readonly LedgerKey[], _options?: StoreOptions): Promise<StoredEntry[]> {
+    return [...new Set(keys.map(keyOf))].flatMap((key) => {
+      const entry = this.entries.get(key);
+      return entry ? [{ entry: clone(entry), etag: this.etagOf(key) }] : [];
+    });
   }
 
-  async upsertEntries(entries: readonly LedgerEntry[], _options?: StoreOptions): Promise<readonly RefusedEntry[]> {
-    return this.write(entries, true);
+  async writeEntries(writes: readonly EntryWrite[], _options?: StoreOptions): Promise<WriteOutcome> {
+    this.upsertCalls++;
+    this.beforeUpsert?.(writes.map((w) => w.entry));
+    const conflicts: LedgerKey[] = [];
+    const refused: RefusedEntry[] = [];
+    for (const { entry, etag } of writes) {
+      const key = keyOf(entry);
+      const reason = this.refuse?.(entry) ?? null;
+      if (reason !== null) refused.push({ entry, reason });
+      else if (etag === null ? this.entries.has(key) : !this.entries.has(key) || this.etagOf(key) !== etag) conflicts.push({ id: entry.id, pk: entry.pk });
+      else this.put(entry);
+    }
+    return { conflicts, refused };
   }
 
-  async deleteEntries(keys: readonly LedgerKey[], _options?: StoreOptions): Promise<void> {
-    for (const key of keys) this.entries.delete(keyOf(key));
-  }
-
-  async getEntries(keys: readonly LedgerKey[], _options?: StoreOptions): Promise<LedgerEntry[]> {
-    const ids = new Set(keys.map((k) => k.id));
-    return [...this.entries.values()].filter((e) => ids.has(e.id)).map(clone);
+  async getEntriesByApimRequestIds(apimRequestIds: readonly string[], _options?: StoreOptions): Promise<StoredEntry[]> {
+    const ids = new Set(apimRequestIds.flatMap((id) => [id, id.toLowerCase()]));
+    return [...this.entries.entries()].filter(([, e]) => e.apimRequestId !== null && ids.has(e.apimRequestId)).map(([key, e]) => ({ entry: clone(e), etag: this.etagOf(key) }));
   }
 
   async getEntriesByGatewayRequestIds(gatewayRequestIds: readonly string[], _options?: StoreOptions): Promise<LedgerEntry[]> {

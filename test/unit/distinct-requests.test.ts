@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
-import { mergeByRequest } from '../../src/domain/ledger.js';
+import { mergeByRequest, partHash, partOf } from '../../src/domain/ledger.js';
 import { forEachDistinctRequest } from '../../src/services/distinct-requests.js';
-import { sortBatch } from '../../src/services/ingest-batch.js';
-import { eventBodyArbitrary as bodyArbitrary, retold, v1Lines } from '../support/event-body-arbitrary.js';
+import { CONFLICTING_DUPLICATE, ingestBatch, sortBatch, type ReceivedEvent } from '../../src/services/ingest-batch.js';
+import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore } from '../support/memory-stores.js';
+import { eventBodyArbitrary as bodyArbitrary, llmRowFor, retold, v1Lines } from '../support/event-body-arbitrary.js';
 
 /** The in-memory rule the stream must equal: every entry of every line, merged per request in file order. */
 function mergedInMemory(lines: readonly string[]): { entries: Map<string, LedgerEntry>; deadLetters: number } {
@@ -15,6 +16,8 @@ function mergedInMemory(lines: readonly string[]): { entries: Map<string, Ledger
   const entries = new Map([...mergeByRequest(sorted.entries).values()].map((entry) => [entry.id, entry]));
   return { entries, deadLetters: new Set(sorted.deadLetters.map((d) => d.id)).size };
 }
+
+const entryOf = (line: string) => sortBatch([{ body: line, position: { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } }]).entries[0]!;
 
 let dir: string;
 beforeAll(async () => {
@@ -69,11 +72,39 @@ describe('forEachDistinctRequest: every distinct request once, merged, in bounde
     expect(result.requests).toBe(v1Lines.length);
   });
 
-  it('starts the consumers afresh when a request already handed over is told differently later', async () => {
-    // More tokens than the first telling: the merge keeps the larger count, so the request changes.
-    const lines = [v1Lines[0]!, v1Lines[1]!, retold(v1Lines[0]!, 900_000)];
-    const { handed, restarts } = await stream(lines);
+  it('starts the consumers afresh when a request already handed over is told differently later and the later telling wins', async () => {
+    const first = entryOf(v1Lines[0]!);
+    // A retelling whose content hash is smaller than the first one's: the conflict rule keeps it.
+    const winning = [...Array(200).keys()].map((n) => retold(v1Lines[0]!, 900_000 + n)).find((line) => partHash(partOf(entryOf(line))) < partHash(partOf(first)))!;
+    const lines = [v1Lines[0]!, v1Lines[1]!, winning];
+    const { handed, restarts, result } = await stream(lines);
     expect(restarts).toBe(1);
     expect(byId(handed)).toEqual(byId(mergedInMemory(lines).entries));
+    expect(result.conflictIds).toEqual(new Set([partHash(partOf(first))]));
+  });
+});
+
+describe('pipeline and analyze on conflicting duplicates', () => {
+  const position = (n: number): ReceivedEvent['position'] => ({ partitionId: '0', sequenceNumber: n, offset: null, enqueuedTimeUtc: null });
+  const base = v1Lines.slice(0, 6);
+  const conflicting = [...base.slice(0, 3).flatMap((line, i) => [retold(line, 7 + i), retold(line, 70 + i)]), llmRowFor(base[3]!, true), retold(base[4]!, 5)];
+
+  it('keep the same winner and count the same conflicting duplicates, in any order and batching', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.shuffledSubarray([...base, ...conflicting], { minLength: base.length + conflicting.length, maxLength: base.length + conflicting.length }), fc.integer({ min: 1, max: 5 }), async (order, batchSize) => {
+        const { handed, result } = await stream(order);
+        const ports = { ledger: new MemoryLedgerStore(), deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore(), diagnostics: new MemoryDiagnosticsStore() };
+        for (let start = 0; start < order.length; start += batchSize) {
+          await ingestBatch(order.slice(start, start + batchSize).map((body, n) => ({ body, position: position(start + n) })), ports);
+        }
+        expect(ports.ledger.snapshot()).toEqual(byId(handed));
+        const duplicates = ports.deadLetters.snapshot().filter((l) => l.reason === CONFLICTING_DUPLICATE);
+        // Three requests told three ways, one told two ways: seven losers.
+        expect(duplicates).toHaveLength(7);
+        expect(result.conflictIds.size).toBe(duplicates.length);
+        for (const letter of duplicates) expect(ports.ledger.entries.has(`${letter.duplicateOf!.pk}|${letter.duplicateOf!.id}`)).toBe(true);
+      }),
+      { numRuns: 40 },
+    );
   });
 });

@@ -4,7 +4,7 @@ import type { GatewayEventV1Input } from '../../src/contracts/gateway-event.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { decodeBody } from '../../src/domain/event-decoding.js';
 import { normalizeEvent, type Normalization, type NormalizedEvent } from '../../src/domain/event-normalization.js';
-import { hourBucket, ledgerId, mergeLedgerEntries, toLedgerEntry } from '../../src/domain/ledger.js';
+import { hourBucket, ledgerId, ledgerPartition, mergeLedgerEntries, toLedgerEntry } from '../../src/domain/ledger.js';
 
 const fixtureText = readFileSync(new URL('../fixtures/apim-gatewaylogs.records.json', import.meta.url), 'utf8');
 
@@ -143,10 +143,11 @@ describe('normalizeEvent: gateway event v1', () => {
     expect(entry.gateway.regionCode).toBe('westeurope');
   });
 
-  it('builds a ledger entry with the apim-request-id as id, the hour as partition key and gateway tokens', () => {
+  it('builds a ledger entry with the gateway request id as id, its hash bucket as partition key and gateway tokens', () => {
     const entry = entryOf(v1Event());
-    expect(entry.id).toBe('b7e1c3a2-9d4f-4e6a-8b2c-1d3e5f7a9c0b');
-    expect(entry.pk).toBe('2026-11-20T09');
+    expect(entry.id).toBe('5d0f7c2a-1b3e-4c5d-8e9f-0a1b2c3d4e5f');
+    expect(entry.apimRequestId?.toLowerCase()).toBe('b7e1c3a2-9d4f-4e6a-8b2c-1d3e5f7a9c0b');
+    expect(entry.pk).toBe(ledgerPartition(entry.id));
     expect(entry.source).toBe('gateway-v1');
     expect(entry.time).toBe('2026-11-20T09:41:07.123Z');
     expect(entry.caller.oid).toBe('aaaaaaaa-1111-4222-8333-444444444444');
@@ -167,10 +168,10 @@ describe('normalizeEvent: gateway event v1', () => {
     expect(entry.tokens).toEqual({ source: 'none', promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 });
   });
 
-  it('converts a time with an offset to UTC for the entry time and partition key', () => {
+  it('converts a time with an offset to UTC for the entry time', () => {
     const entry = entryOf(v1Event({ time: '2026-11-20T00:30:00+02:00' }));
     expect(entry.time).toBe('2026-11-19T22:30:00.000Z');
-    expect(entry.pk).toBe('2026-11-19T22');
+    expect(hourBucket(entry.time)).toBe('2026-11-19T22');
   });
 });
 
@@ -304,9 +305,9 @@ describe('normalizeEvent: APIM GatewayLogs export (test/fixtures/apim-gatewaylog
 
   it('takes ids, partition keys, service, region and timings from the records', () => {
     expect(ok200.gatewayRequestId).toBe('99789635-18d0-480f-8182-a3a3c477a6a4');
-    expect(ok200.id).toMatch(/^h-[0-9a-f]{32}$/);
+    expect(ok200.id).toBe('99789635-18d0-480f-8182-a3a3c477a6a4');
     expect(bad400.id).not.toBe(ok200.id);
-    expect(ok200.pk).toBe('2024-07-02T06');
+    expect(ok200.pk).toBe(ledgerPartition(ok200.id));
     expect(ok200.time).toBe('2024-07-02T06:31:31.446Z');
     expect(ok200.gateway.service).toBe('azure-openai-apm');
     expect(ok200.gateway.regionCode).toBe('eastus');
@@ -372,7 +373,7 @@ describe('normalizeEvent: AI Hub Gateway usage payloads', () => {
     expect(normalized.source).toBe('ai-hub-gateway');
     const entry = toLedgerEntry(normalized);
     expect(entry.time).toBe('2025-11-22T10:15:03.000Z');
-    expect(entry.pk).toBe('2025-11-22T10');
+    expect(entry.pk).toBe(ledgerPartition(entry.id));
     expect(entry.caller.appid).toBe('c0ffee00-1234-4abc-8def-0123456789ab');
     expect(entry.caller.oid).toBeNull();
     expect(entry.backendRegion).toBe('swedencentral');
@@ -406,44 +407,45 @@ describe('normalizeEvent: AI Hub Gateway usage payloads', () => {
 });
 
 describe('ledgerId and partition key', () => {
-  it('uses the apim-request-id, lower-cased', () => {
-    expect(ledgerId('ABCDEF01-2345-4678-9ABC-DEF012345678', 'gateway-v1', 'ignored')).toBe('abcdef01-2345-4678-9abc-def012345678');
-    expect(entryOf(v1Event({ apimRequestId: 'ABC-123' })).id).toBe('abc-123');
+  it('uses the gateway request id, lower-cased, for every APIM-side source, whatever the apim-request-id', () => {
+    expect(ledgerId('gateway-v1', 'ABCDEF01-2345-4678-9ABC-DEF012345678', 'ignored')).toBe('abcdef01-2345-4678-9abc-def012345678');
+    expect(ledgerId('apim-gateway-logs', 'ABCDEF01-2345-4678-9ABC-DEF012345678')).toBe('abcdef01-2345-4678-9abc-def012345678');
+    expect(entryOf(v1Event({ gatewayRequestId: 'GW-123', apimRequestId: 'ABC-123' })).id).toBe('gw-123');
+    expect(entryOf(v1Event({ gatewayRequestId: 'GW-123', apimRequestId: null })).id).toBe('gw-123');
   });
 
-  it('hashes an apim-request-id that is not a safe store id, with an a- prefix', () => {
-    const withSlash = ledgerId('abc/123', 'gateway-v1', 'g');
-    const withHash = ledgerId('abc#123', 'gateway-v1', 'g');
+  it('hashes a gateway request id that is not a safe store id, with an a- prefix', () => {
+    const withSlash = ledgerId('gateway-v1', 'abc/123');
+    const withHash = ledgerId('gateway-v1', 'abc#123');
     expect(withSlash).toMatch(/^a-[0-9a-f]{32}$/);
     expect(withHash).toMatch(/^a-[0-9a-f]{32}$/);
     expect(withSlash).not.toBe(withHash);
-    expect(ledgerId('x'.repeat(129), 'gateway-v1', 'g')).toMatch(/^a-[0-9a-f]{32}$/);
-    expect(ledgerId('x'.repeat(128), 'gateway-v1', 'g')).toBe('x'.repeat(128));
-  });
-
-  it('hashes the source id with an h- prefix when there is no apim-request-id, stably across calls', () => {
-    const first = ledgerId(null, 'gateway-v1', 'Gateway-Request-1');
-    expect(first).toMatch(/^h-[0-9a-f]{32}$/);
-    expect(ledgerId(null, 'gateway-v1', 'Gateway-Request-1')).toBe(first);
-    expect(ledgerId(null, 'gateway-v1', 'gateway-request-1')).toBe(first);
-    expect(ledgerId(null, 'gateway-v1', 'gateway-request-2')).not.toBe(first);
-    const entryA = entryOf(v1Event({ apimRequestId: null }));
-    const entryB = entryOf(v1Event({ apimRequestId: null }));
-    expect(entryA.id).toMatch(/^h-/);
-    expect(entryB.id).toBe(entryA.id);
+    expect(ledgerId('gateway-v1', 'x'.repeat(129))).toMatch(/^a-[0-9a-f]{32}$/);
+    expect(ledgerId('gateway-v1', 'x'.repeat(128))).toBe('x'.repeat(128));
   });
 
   it('keeps AI Hub ids in their own family, apart from APIM ids', () => {
-    expect(ledgerId(null, 'ai-hub-gateway', 'r-1')).not.toBe(ledgerId(null, 'gateway-v1', 'r-1'));
-    expect(ledgerId(null, 'apim-gateway-logs', 'r-1')).toBe(ledgerId(null, 'apim-llm-log', 'r-1'));
+    expect(ledgerId('ai-hub-gateway', 'r-1')).toMatch(/^h-[0-9a-f]{32}$/);
+    expect(ledgerId('ai-hub-gateway', 'r-1')).not.toBe(ledgerId('gateway-v1', 'r-1'));
+    expect(ledgerId('apim-gateway-logs', 'r-1')).toBe(ledgerId('apim-llm-log', 'R-1'));
   });
 
-  it('partitions by the UTC hour YYYY-MM-DDTHH', () => {
+  it('partitions by a hash bucket of the id, the same for every source of one request', () => {
+    expect(ledgerPartition('abc-123')).toMatch(/^l[0-9a-f]{2}$/);
+    expect(ledgerPartition('abc-123')).toBe(ledgerPartition('abc-123'));
+    const early = entryOf(v1Event({ gatewayRequestId: 'gw-9', time: '2026-11-20T23:59:59.000Z' }));
+    const late = entryOf(v1Event({ gatewayRequestId: 'gw-9', time: '2026-11-21T00:00:01.000Z' }));
+    expect(early.pk).toBe(late.pk);
+    expect(early.pk).toBe(ledgerPartition(early.id));
+    const buckets = new Set(Array.from({ length: 2000 }, (_, n) => ledgerPartition(`request-${n}`)));
+    expect(buckets.size).toBe(256);
+  });
+
+  it('gives hour buckets YYYY-MM-DDTHH in UTC', () => {
     expect(hourBucket('2026-11-20T23:59:59.999Z')).toBe('2026-11-20T23');
     expect(hourBucket('2026-11-21T00:00:00.000Z')).toBe('2026-11-21T00');
     expect(hourBucket('2026-11-21T01:30:00+02:00')).toBe('2026-11-20T23');
     expect(hourBucket(new Date(Date.UTC(2026, 0, 2, 3, 4, 5)))).toBe('2026-01-02T03');
-    expect(entryOf(v1Event({ time: '2026-11-20T23:59:59.999Z' })).pk).toBe('2026-11-20T23');
   });
 });
 

@@ -4,7 +4,8 @@ import type { DeadLetter } from '../../src/contracts/dead-letter.js';
 import type { GatewayEventV1Input } from '../../src/contracts/gateway-event.js';
 import { decodeBody } from '../../src/domain/event-decoding.js';
 import { normalizeEvent, normalizeV1Text } from '../../src/domain/event-normalization.js';
-import { toLedgerEntry } from '../../src/domain/ledger.js';
+import { ledgerPartition, toLedgerEntry } from '../../src/domain/ledger.js';
+import { MAX_UPDATE_ROUNDS } from '../../src/services/update-ledger.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import { ingestBatch, sortBatch, type ReceivedEvent } from '../../src/services/ingest-batch.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
@@ -143,7 +144,7 @@ describe('ingestBatch (with in-memory fake ledger and dead-letter stores)', () =
     const ports = stores();
     await ingestBatch(mixedBatch(), ports);
     const entries = ports.ledger.snapshot();
-    for (const n of [1, 2, 3]) expect(entries.some((e) => e.id === `0000000${n}-aaaa-4bbb-8ccc-dddddddddddd`)).toBe(true);
+    for (const n of [1, 2, 3]) expect(entries.some((e) => e.id === `gw-${n}` && e.apimRequestId === `0000000${n}-aaaa-4bbb-8ccc-dddddddddddd`)).toBe(true);
     const fromApim = entries.filter((e) => e.source === 'apim-gateway-logs');
     expect(fromApim.map((e) => e.status).sort()).toEqual([200, 400]);
     expect(fromApim.find((e) => e.status === 200)!.tokens).toMatchObject({ source: 'gateway', promptTokens: 14, completionTokens: 8 });
@@ -223,7 +224,9 @@ describe('ingestBatch (with in-memory fake ledger and dead-letter stores)', () =
     await ingestBatch([{ body: { records: [late] }, position: position(1) }], ports);
     await ingestBatch([{ body: { records: [early] }, position: position(2) }], ports);
     const entries = ports.ledger.snapshot();
-    expect(entries.map((e) => [e.pk, e.time])).toEqual([['2026-11-20T10', '2026-11-20T10:59:59.900Z']]);
+    expect(entries.map((e) => [e.pk, e.time])).toEqual([[ledgerPartition(entries[0]!.id), '2026-11-20T10:59:59.900Z']]);
+    // The request moved to the earlier hour: both hours are for the rollup to redo.
+    expect([...ports.aggregates.dirty.keys()].sort()).toEqual(['2026-11-20T10', '2026-11-20T11']);
   });
 
   it('merges the two records of one request delivered in the same batch like records delivered apart', async () => {
@@ -248,7 +251,7 @@ describe('ingestBatch (with in-memory fake ledger and dead-letter stores)', () =
 
   it('turns entries the ledger store refuses for good into dead letters', async () => {
     const ports = stores();
-    const refusedId = '00000002-aaaa-4bbb-8ccc-dddddddddddd';
+    const refusedId = 'gw-2';
     ports.ledger.refuse = (entry) => (entry.id === refusedId ? 'ledger store refused the entry (status 413)' : null);
     const result = await ingestBatch(mixedBatch(), ports);
 
@@ -282,7 +285,72 @@ describe('ingestBatch (with in-memory fake ledger and dead-letter stores)', () =
     for await (const page of ports.ledger.listEntries({ from: new Date('2026-11-20T10:00:00Z'), to: new Date('2026-11-20T11:00:00Z') })) {
       pages.push(...page.map((e) => e.id));
     }
-    expect(pages.sort()).toEqual([1, 2, 3].map((n) => `0000000${n}-aaaa-4bbb-8ccc-dddddddddddd`));
+    expect(pages.sort()).toEqual(['gw-1', 'gw-2', 'gw-3']);
+  });
+});
+
+describe('ingestBatch: conflicting duplicates', () => {
+  const variants = [v1Event(7, { status: 200 }), v1Event(7, { status: 429 }), v1Event(7, { deployment: 'gpt-4o-test' })];
+  const body = (event: GatewayEventV1Input, n: number) => ({ body: JSON.stringify(event), position: position(n) });
+
+  it('keeps one winner whatever the order and batching, the others as dead letters linked to it', async () => {
+    const results: unknown[] = [];
+    for (const order of [[0, 1, 2], [2, 1, 0], [1, 2, 0]]) {
+      for (const together of [true, false]) {
+        const ports = stores();
+        const events = order.map((i, n) => body(variants[i]!, n));
+        if (together) await ingestBatch(events, ports);
+        else for (const event of events) await ingestBatch([event], ports);
+        const [entry] = ports.ledger.snapshot();
+        expect(ports.ledger.snapshot()).toHaveLength(1);
+        const letters = ports.deadLetters.snapshot();
+        expect(letters.map((l) => l.reason)).toEqual(['conflicting duplicate', 'conflicting duplicate']);
+        for (const letter of letters) expect(letter.duplicateOf).toEqual({ id: entry!.id, pk: entry!.pk });
+        results.push({ ledger: ports.ledger.snapshot(), letters });
+      }
+    }
+    for (const result of results) expect(result).toEqual(results[0]);
+  });
+
+  it('treats a redelivery of the same event as no conflict', async () => {
+    const ports = stores();
+    await ingestBatch([body(variants[0]!, 1), body(variants[0]!, 2)], ports);
+    await ingestBatch([body(variants[0]!, 3)], ports);
+    expect(ports.deadLetters.snapshot()).toEqual([]);
+  });
+});
+
+describe('ingestBatch: conditional writes', () => {
+  it('merges again on what another writer stored when its write loses the race', async () => {
+    const ports = stores();
+    const read = ports.ledger.readEntries.bind(ports.ledger);
+    let reads = 0;
+    // Between this worker's first read and its write, another writer stores the same request with another subscription.
+    ports.ledger.readEntries = async (...args) => {
+      const found = await read(...args);
+      if (reads++ === 0) {
+        const [other] = sortBatch([{ body: JSON.stringify(v1Event(1)), position: position(0) }]).entries;
+        await ports.ledger.createEntries([{ ...other!, subscriptionId: 'sub-other', source: 'apim-gateway-logs' }]);
+      }
+      return found;
+    };
+    await ingestBatch([{ body: JSON.stringify(v1Event(1)), position: position(1) }], ports);
+    expect(reads).toBe(2);
+    const [entry] = ports.ledger.snapshot();
+    expect(ports.ledger.snapshot()).toHaveLength(1);
+    expect(entry!.parts?.map((p) => [p.source, p.subscriptionId])).toEqual([['gateway-v1', 'sub-search-0'], ['apim-gateway-logs', 'sub-other']]);
+  });
+
+  it('gives up with a TransientStoreError after five lost races, so the trigger redelivers the batch', async () => {
+    const ports = stores();
+    let writes = 0;
+    ports.ledger.writeEntries = async (entries) => {
+      writes++;
+      return { conflicts: entries.map(({ entry }) => ({ id: entry.id, pk: entry.pk })), refused: [] };
+    };
+    await expect(ingestBatch([{ body: JSON.stringify(v1Event(1)), position: position(1) }], ports)).rejects.toBeInstanceOf(TransientStoreError);
+    expect(writes).toBe(MAX_UPDATE_ROUNDS);
+    expect(MAX_UPDATE_ROUNDS).toBe(5);
   });
 });
 

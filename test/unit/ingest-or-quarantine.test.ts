@@ -49,8 +49,8 @@ describe('ingesting a batch or quarantining it', () => {
   it('retries a transient failure within the invocation and ingests the batch', async () => {
     const p = ports();
     let failures = 2;
-    const original = p.ledger.createEntries.bind(p.ledger);
-    p.ledger.createEntries = async (...args) => {
+    const original = p.ledger.writeEntries.bind(p.ledger);
+    p.ledger.writeEntries = async (...args) => {
       if (failures-- > 0) throw new TransientStoreError('503');
       return original(...args);
     };
@@ -61,7 +61,7 @@ describe('ingesting a batch or quarantining it', () => {
 
   it('fails the batch for the host to redeliver while the host has retries left', async () => {
     const p = ports();
-    p.ledger.createEntries = async () => {
+    p.ledger.writeEntries = async () => {
       throw new TransientStoreError('503');
     };
     await expect(ingestOrQuarantine(events, p, { lastDelivery: false, retry: noWait })).rejects.toBeInstanceOf(TransientStoreError);
@@ -73,7 +73,7 @@ describe('ingesting a batch or quarantining it', () => {
   it('quarantines a permanent failure at once, with partition, positions and the bodies as delivered', async () => {
     const p = ports();
     let calls = 0;
-    p.ledger.createEntries = async () => {
+    p.ledger.writeEntries = async () => {
       calls++;
       throw statusError(400);
     };
@@ -89,13 +89,13 @@ describe('ingesting a batch or quarantining it', () => {
     const healthy = ports();
     await ingestOrQuarantine(events, healthy, { lastDelivery: false, retry: noWait });
     const p = ports();
-    const create = p.ledger.createEntries.bind(p.ledger);
-    p.ledger.createEntries = async () => {
+    const create = p.ledger.writeEntries.bind(p.ledger);
+    p.ledger.writeEntries = async () => {
       throw statusError(400);
     };
     await ingestOrQuarantine(events, p, { lastDelivery: false, retry: noWait });
     expect(p.ledger.snapshot()).toEqual([]);
-    p.ledger.createEntries = create;
+    p.ledger.writeEntries = create;
     expect((await replayAllQuarantined(p)).map((r) => r.events)).toEqual([events.length]);
     expect(p.ledger.snapshot()).toEqual(healthy.ledger.snapshot());
     expect(p.letters.snapshot()).toEqual(healthy.letters.snapshot());

@@ -2,7 +2,9 @@ import fc from 'fast-check';
 import { describe, it, expect } from 'vitest';
 import { gatewayEventV1Schema } from '../../src/contracts/gateway-event.js';
 import { normalizeEvent } from '../../src/domain/event-normalization.js';
-import { hourBucket, toLedgerEntry } from '../../src/domain/ledger.js';
+import { duplicateWinner, hourBucket, ledgerPartition, mergeLedger, mergeLedgerEntries, partHash, partOf, toLedgerEntry } from '../../src/domain/ledger.js';
+import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
+import { ledgerEntry } from '../support/ledger-entries.js';
 import { canonicalEvents, instantLikeText, mutatedEvent, ordered } from '../support/gateway-event-arbitraries.js';
 
 /** What `hourBucket` computed before it read canonical texts directly: a round trip through Date. */
@@ -21,7 +23,7 @@ describe('toLedgerEntry', () => {
         const viaZod = toLedgerEntry({ ...normalized.value, event: parsed.data });
         expect(ordered(toLedgerEntry(normalized.value))).toStrictEqual(ordered(viaZod));
         expect(viaZod.time).toBe(new Date(parsed.data.time).toISOString());
-        expect(viaZod.pk).toBe(hourBucketViaDate(parsed.data.time));
+        expect(viaZod.pk).toBe(ledgerPartition(viaZod.id));
       }),
       { numRuns: 2000 },
     );
@@ -38,7 +40,7 @@ describe('toLedgerEntry', () => {
       if (!normalized.ok) throw new Error(normalized.reason);
       const entry = toLedgerEntry(normalized.value);
       expect(entry.time).toBe(expected);
-      expect(entry.pk).toBe(expected!.slice(0, 13));
+      expect(hourBucket(entry.time)).toBe(expected!.slice(0, 13));
     }
   });
 });
@@ -58,5 +60,63 @@ describe('hourBucket', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('conflicting duplicates', () => {
+  const key = { id: 'gw-1', pk: ledgerPartition('gw-1') };
+  const none = { source: 'none', promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } as const;
+  const v1 = (overrides: Partial<LedgerEntry>) => ledgerEntry({ ...key, stream: true, tokens: none, ...overrides });
+  const variants = [v1({ status: 200 }), v1({ status: 500 }), v1({ deployment: 'chat-test' }), v1({ subscriptionId: 'sub-9' })];
+  const llm = v1({ source: 'apim-llm-log', status: null, subscriptionId: null, tokens: { source: 'llm-log', promptTokens: 70, cachedTokens: 0, completionTokens: 30, reasoningTokens: 0 } });
+  const gatewayLogs = v1({ source: 'apim-gateway-logs', subscriptionId: 'sub-from-logs', time: '2026-03-10T08:59:59.000Z' });
+  const winner = variants.reduce((a, b) => (partHash(partOf(a)) < partHash(partOf(b)) ? a : b));
+
+  it('keeps the part with the smaller hash of its canonical JSON, the other as the loser', () => {
+    const [a, b] = variants;
+    const decided = duplicateWinner(partOf(a!), partOf(b!));
+    expect(duplicateWinner(partOf(b!), partOf(a!))).toEqual(decided);
+    expect(partHash(decided.winner) < partHash(decided.loser!)).toBe(true);
+    expect(duplicateWinner(partOf(a!), partOf(a!)).loser).toBeNull();
+  });
+
+  it('gives one document whatever the order and grouping, with every other variant reported as a loser', () => {
+    fc.assert(
+      fc.property(fc.shuffledSubarray([...variants, llm, gatewayLogs], { minLength: 6, maxLength: 6 }), fc.nat(5), (order, split) => {
+        const fold = (entries: LedgerEntry[]) => entries.reduce(mergeLedgerEntries);
+        const left = order.slice(0, split + 1);
+        const right = order.slice(split + 1);
+        const merged = right.length > 0 ? mergeLedgerEntries(fold(left), fold(right)) : fold(left);
+        expect(merged).toEqual([...variants, llm, gatewayLogs].reduce(mergeLedgerEntries));
+        expect(merged.status).toBe(winner.status);
+        expect(merged.deployment).toBe(winner.deployment);
+        expect(merged.tokens.source).toBe('llm-log');
+        expect(merged.time).toBe(gatewayLogs.time);
+        expect(merged.parts?.map((p) => p.source)).toEqual(['gateway-v1', 'apim-gateway-logs', 'apim-llm-log']);
+        const losers = new Set<string>();
+        order.reduce((a, b) => {
+          const result = mergeLedger(a, b);
+          for (const loser of result.losers) losers.add(partHash(loser));
+          return result.entry;
+        });
+        expect(losers).toEqual(new Set(variants.filter((v) => v !== winner).map((v) => partHash(partOf(v)))));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('replaces a stored loser that was merged with another source by recomputing the merge from its parts', () => {
+    const loser = variants.find((v) => v !== winner)!;
+    const stored = mergeLedgerEntries(loser, llm);
+    const replaced = mergeLedgerEntries(stored, winner);
+    expect(replaced).toEqual(mergeLedgerEntries(winner, llm));
+    expect(mergeLedger(stored, winner).losers).toEqual([partOf(loser)]);
+  });
+
+  it('merges LLM-log rows of one request instead of treating them as conflicts', () => {
+    const message = v1({ source: 'apim-llm-log', tokens: { source: 'llm-log', promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } });
+    const result = mergeLedger(llm, message);
+    expect(result.losers).toEqual([]);
+    expect(result.entry.tokens.promptTokens).toBe(70);
   });
 });

@@ -80,7 +80,7 @@ describe('the LLM-log rows of a window', () => {
     const lateEnding = ledgerEntry({ id: 'late', apimRequestId: 'late', gatewayRequestId: 'gw-late', time: '2026-10-15T23:59:58.000Z', tokens });
     // Began in the day before; its row was logged inside this window.
     const fromBefore = ledgerEntry({ id: 'before', apimRequestId: 'before', gatewayRequestId: 'gw-before', time: '2026-10-14T23:59:59.000Z', tokens });
-    await ledger.upsertEntries([lateEnding, fromBefore]);
+    await ledger.createEntries([lateEnding, fromBefore]);
     const asked: TimeWindow[] = [];
     const sources: ReconciliationSources = {
       records: async () => [],

@@ -98,3 +98,67 @@ async function bulkWrite<T extends { id: string; pk: string }>(
   }
   return rejected;
 }
+
+/** Runs operations 100 at a time (up to four requests at once), giving each operation's result in order. */
+async function bulkInChunks(container: Container, operations: readonly OperationInput[], what: string, options: StoreOptions): Promise<{ statusCode: number; eTag?: string; resourceBody?: unknown }[]> {
+  const chunks: OperationInput[][] = [];
+  for (let start = 0; start < operations.length; start += CHUNK) chunks.push(operations.slice(start, start + CHUNK));
+  const results: { statusCode: number; eTag?: string; resourceBody?: unknown }[][] = [];
+  for (let next = 0; next < chunks.length; next += CONCURRENT_CHUNKS) {
+    const answered = await Promise.all(
+      chunks.slice(next, next + CONCURRENT_CHUNKS).map((chunk) =>
+        cosmosCall(`bulk ${what} in ${container.id}`, () => container.items.bulk(chunk, { continueOnError: true }, { abortSignal: options.abortSignal })),
+      ),
+    );
+    results.push(...answered.map((chunk) => chunk.map((r) => ({ statusCode: r.statusCode, ...(r.eTag ? { eTag: r.eTag } : {}), resourceBody: r.resourceBody }))));
+  }
+  return results.flat();
+}
+
+/** Documents read by key with their `_etag`, with bulk `Read` operations; a missing document is left out. */
+export async function bulkRead(container: Container, keys: readonly { id: string; pk: string }[], options: StoreOptions = {}): Promise<{ document: Record<string, unknown>; etag: string }[]> {
+  const results = await bulkInChunks(container, keys.map((k) => ({ operationType: 'Read', id: k.id, partitionKey: k.pk }) as OperationInput), 'read', options);
+  const found: { document: Record<string, unknown>; etag: string }[] = [];
+  const transient: number[] = [];
+  results.forEach((result, index) => {
+    if (result.statusCode === 404) return;
+    if (result.statusCode >= 400) {
+      if (TRANSIENT_STATUS.has(result.statusCode)) transient.push(result.statusCode);
+      else throw new Error(`bulk read in ${container.id} failed for ${keys[index]!.id} (status ${result.statusCode})`);
+      return;
+    }
+    const document = result.resourceBody as Record<string, unknown>;
+    found.push({ document, etag: result.eTag ?? String(document['_etag']) });
+  });
+  if (transient.length > 0) throw new TransientStoreError(`${transient.length} of ${keys.length} reads in ${container.id} failed (status ${[...new Set(transient)].join(', ')})`);
+  return found;
+}
+
+export interface ConditionalWriteResult<T> {
+  /** Documents created or changed by someone else since they were read (409 on create; 412, or 404, on replace). */
+  readonly conflicts: readonly T[];
+  readonly rejected: readonly RejectedWrite<T>[];
+}
+
+/** `Create` where `etag` is null, else `Replace` with `ifMatch: etag`; lost races are returned, not retried. */
+export async function bulkConditionalWrite<T extends { id: string; pk: string }>(container: Container, writes: readonly { document: T; etag: string | null }[], options: StoreOptions = {}): Promise<ConditionalWriteResult<T>> {
+  const operations = writes.map(({ document, etag }) =>
+    etag === null
+      ? { operationType: 'Create', partitionKey: document.pk, resourceBody: document }
+      : { operationType: 'Replace', partitionKey: document.pk, id: document.id, resourceBody: document, ifMatch: etag },
+  ) as OperationInput[];
+  const results = await bulkInChunks(container, operations, 'conditional write', options);
+  const conflicts: T[] = [];
+  const rejected: RejectedWrite<T>[] = [];
+  const transient: number[] = [];
+  results.forEach((result, index) => {
+    const { document, etag } = writes[index]!;
+    const status = result.statusCode;
+    if (status < 400) return;
+    if ((etag === null && status === 409) || (etag !== null && (status === 412 || status === 404))) conflicts.push(document);
+    else if (TRANSIENT_STATUS.has(status)) transient.push(status);
+    else rejected.push({ document, status });
+  });
+  if (transient.length > 0) throw new TransientStoreError(`${transient.length} of ${writes.length} writes in ${container.id} failed (status ${[...new Set(transient)].join(', ')})`);
+  return { conflicts, rejected };
+}

@@ -1,10 +1,8 @@
 import type { Container } from '@azure/cosmos';
 import { ledgerEntrySchema, type LedgerEntry } from '../../contracts/ledger-entry.js';
-import { hourBucket } from '../../domain/ledger.js';
-import type { LedgerKey, LedgerStore, RefusedEntry, StoreOptions } from '../../ports/ledger-store.js';
-import { bulkCreate, bulkDelete, bulkUpsert, type RejectedWrite } from './bulk-write.js';
+import type { EntryWrite, LedgerKey, LedgerStore, RefusedEntry, StoredEntry, StoreOptions, WriteOutcome } from '../../ports/ledger-store.js';
+import { bulkConditionalWrite, bulkCreate, bulkRead, type RejectedWrite } from './bulk-write.js';
 import { queryByIds, queryPages } from './query-pages.js';
-
 
 function refused(rejected: readonly RejectedWrite<LedgerEntry>[]): RefusedEntry[] {
   return rejected.map(({ document, status }) => ({ entry: document, reason: `ledger store refused the entry (status ${String(status)})` }));
@@ -15,6 +13,10 @@ function toEntry(document: unknown): LedgerEntry {
   return ledgerEntrySchema.parse(document);
 }
 
+function toStored(document: unknown): StoredEntry {
+  return { entry: toEntry(document), etag: String((document as { _etag?: unknown })._etag) };
+}
+
 export class CosmosLedgerStore implements LedgerStore {
   constructor(private readonly container: Container) {}
 
@@ -22,17 +24,20 @@ export class CosmosLedgerStore implements LedgerStore {
     return refused(await bulkCreate(this.container, entries, options));
   }
 
-  async upsertEntries(entries: readonly LedgerEntry[], options?: StoreOptions): Promise<RefusedEntry[]> {
-    return refused(await bulkUpsert(this.container, entries, options));
+  async readEntries(keys: readonly LedgerKey[], options?: StoreOptions): Promise<StoredEntry[]> {
+    const found = await bulkRead(this.container, keys, options);
+    return found.map(({ document, etag }) => ({ entry: toEntry(document), etag }));
   }
 
-  async deleteEntries(keys: readonly LedgerKey[], options?: StoreOptions): Promise<void> {
-    const failed = await bulkDelete(this.container, keys, options);
-    if (failed.length > 0) throw new Error(`could not delete ${failed.length} ledger entries (status ${failed.map((f) => String(f.status)).join(', ')})`);
+  async writeEntries(writes: readonly EntryWrite[], options?: StoreOptions): Promise<WriteOutcome> {
+    const result = await bulkConditionalWrite(this.container, writes.map((w) => ({ document: w.entry, etag: w.etag })), options);
+    return { conflicts: result.conflicts.map((e) => ({ id: e.id, pk: e.pk })), refused: refused(result.rejected) };
   }
 
-  getEntries(keys: readonly LedgerKey[], options: StoreOptions = {}): Promise<LedgerEntry[]> {
-    return queryByIds(this.container, keys.map((k) => k.id), toEntry, options);
+  /** A record's correlation id does not tell the request's partition: this query fans out, one per 1,000 ids. */
+  getEntriesByApimRequestIds(apimRequestIds: readonly string[], options: StoreOptions = {}): Promise<StoredEntry[]> {
+    const ids = apimRequestIds.flatMap((id) => [id, id.toLowerCase()]);
+    return queryByIds(this.container, ids, toStored, options, 'apimRequestId');
   }
 
   getEntriesByGatewayRequestIds(gatewayRequestIds: readonly string[], options: StoreOptions = {}): Promise<LedgerEntry[]> {
@@ -49,10 +54,8 @@ export class CosmosLedgerStore implements LedgerStore {
     );
   }
 
-  /** A range inside one hour reads one partition (the partition key is the request's hour); longer ranges fan out. */
+  /** The partition key is a hash bucket of the id, so a time range is a query over every partition. */
   listEntries(range: { from: Date; to: Date }, options: StoreOptions = {}): AsyncIterable<readonly LedgerEntry[]> {
-    const lastInstant = new Date(Math.max(range.from.getTime(), range.to.getTime() - 1));
-    const singleHour = hourBucket(range.from) === hourBucket(lastInstant);
     return queryPages(
       this.container,
       {
@@ -63,7 +66,7 @@ export class CosmosLedgerStore implements LedgerStore {
         ],
       },
       toEntry,
-      { ...options, ...(singleHour ? { partitionKey: hourBucket(range.from) } : {}) },
+      options,
     );
   }
 }

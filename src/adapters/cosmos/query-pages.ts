@@ -25,7 +25,7 @@ export async function* queryPages<T>(
  * Documents whose `field` (default `id`) is in `ids`: one query per 1,000 ids (about 40 KB of query text), never
  * one request per id.
  */
-export async function queryByIds<T>(container: Container, ids: readonly string[], parse: (document: unknown) => T, options: StoreOptions = {}, field: 'id' | 'gatewayRequestId' = 'id'): Promise<T[]> {
+export async function queryByIds<T>(container: Container, ids: readonly string[], parse: (document: unknown) => T, options: StoreOptions = {}, field: 'id' | 'gatewayRequestId' | 'apimRequestId' = 'id'): Promise<T[]> {
   const found: T[] = [];
   const unique = [...new Set(ids)];
   for (let start = 0; start < unique.length; start += IDS_PER_QUERY) {

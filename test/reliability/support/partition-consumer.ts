@@ -143,15 +143,15 @@ export function crashingPorts(ports: GuardedIngestPorts, random: Random, rate: n
     throw crash;
   };
   const ledger: LedgerStore = {
-    getEntries: (keys, options) => ports.ledger.getEntries(keys, options),
+    readEntries: (keys, options) => ports.ledger.readEntries(keys, options),
+    getEntriesByApimRequestIds: (ids, options) => ports.ledger.getEntriesByApimRequestIds(ids, options),
     getEntriesByGatewayRequestIds: (ids, options) => ports.ledger.getEntriesByGatewayRequestIds(ids, options),
     listEntries: (range, options) => ports.ledger.listEntries(range, options),
     listUnjoined: (cutoff, options) => ports.ledger.listUnjoined(cutoff, options),
-    deleteEntries: (keys, options) => ports.ledger.deleteEntries(keys, options),
-    upsertEntries: (entries, options) => ports.ledger.upsertEntries(entries, options),
-    createEntries: async (entries, options) => {
-      if (entries.length > 0 && random.chance(rate)) return partial(entries, (part) => ports.ledger.createEntries(part, options), 'ledger entries');
-      return ports.ledger.createEntries(entries, options);
+    createEntries: (entries, options) => ports.ledger.createEntries(entries, options),
+    writeEntries: async (writes, options) => {
+      if (writes.length > 0 && random.chance(rate)) return partial(writes, (part) => ports.ledger.writeEntries(part, options), 'ledger entries');
+      return ports.ledger.writeEntries(writes, options);
     },
   };
   const deadLetters: DeadLetterStore = {

@@ -11,7 +11,16 @@ interface FileReport {
 }
 
 /** Every file of the suite, so the acceptance thresholds are checked only when the whole suite ran. */
-const SUITE_FILES = ['exactly-once.test.ts', 'cosmos-faults.test.ts', 'log-analytics-faults.test.ts', 'bad-input.test.ts', 'access.test.ts', 'poison-and-oversize.test.ts', 'rollup-races.test.ts'];
+const SUITE_FILES = [
+  'exactly-once.test.ts',
+  'cosmos-faults.test.ts',
+  'log-analytics-faults.test.ts',
+  'bad-input.test.ts',
+  'access.test.ts',
+  'poison-and-oversize.test.ts',
+  'ledger-races.test.ts',
+  'rollup-races.test.ts',
+];
 const ACCEPTANCE = { events: 100_000, faults: 1_000, inputs: 10_000, races: 6, oversize: 1, poison: 1 } as const;
 
 /**

@@ -1,0 +1,66 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import { TransientStoreError, type LedgerKey, type LedgerStore, type RefusedEntry, type StoredEntry, type StoreOptions } from '../ports/ledger-store.js';
+
+/** Rounds of read, merge and conditional write before a batch gives up and lets the trigger redeliver it. */
+export const MAX_UPDATE_ROUNDS = 5;
+
+export interface LedgerUpdate {
+  readonly key: LedgerKey;
+  /** The document the last round read (null: there was none). */
+  readonly before: LedgerEntry | null;
+  /** What was written, or null when the change left the document as it was. */
+  readonly after: LedgerEntry | null;
+}
+
+export interface LedgerUpdates {
+  readonly updates: readonly LedgerUpdate[];
+  readonly refused: readonly RefusedEntry[];
+}
+
+const keyText = (key: LedgerKey) => `${key.pk}|${key.id}`;
+
+/**
+ * Every read-modify-write of ledger documents, for the ingest and the join alike: reads each document with its
+ * version, applies `change` (null: nothing to write), and writes conditionally (create when it did not exist,
+ * replace only at the version read). A document another writer changed in between is read again and changed
+ * again, up to `MAX_UPDATE_ROUNDS` rounds; then `TransientStoreError`, so the trigger redelivers the batch.
+ * `change` must be a pure merge of what it is given, so a round repeated on newer content gives the right result.
+ * `known` are documents already read with their version (their first round skips the read).
+ */
+export async function updateLedger(
+  ledger: Pick<LedgerStore, 'readEntries' | 'writeEntries'>,
+  keys: readonly LedgerKey[],
+  change: (key: LedgerKey, current: LedgerEntry | null) => LedgerEntry | null,
+  options: StoreOptions = {},
+  known: readonly StoredEntry[] = [],
+): Promise<LedgerUpdates> {
+  const current = new Map<string, StoredEntry | null>(known.map((stored) => [keyText(stored.entry), stored]));
+  let pending = [...new Map(keys.map((k) => [keyText(k), { id: k.id, pk: k.pk }])).values()];
+  const updates: LedgerUpdate[] = [];
+  const refused: RefusedEntry[] = [];
+  for (let round = 0; round < MAX_UPDATE_ROUNDS && pending.length > 0; round++) {
+    const unread = pending.filter((k) => !current.has(keyText(k)));
+    for (const k of unread) current.set(keyText(k), null);
+    if (unread.length > 0) for (const stored of await ledger.readEntries(unread, options)) current.set(keyText(stored.entry), stored);
+    const writes: { key: LedgerKey; before: LedgerEntry | null; entry: LedgerEntry; etag: string | null }[] = [];
+    for (const key of pending) {
+      const stored = current.get(keyText(key)) ?? null;
+      const next = change(key, stored?.entry ?? null);
+      if (next === null || (stored && isDeepStrictEqual(stored.entry, next))) updates.push({ key, before: stored?.entry ?? null, after: null });
+      else writes.push({ key, before: stored?.entry ?? null, entry: next, etag: stored?.etag ?? null });
+    }
+    if (writes.length === 0) return { updates, refused };
+    const outcome = await ledger.writeEntries(writes.map(({ entry, etag }) => ({ entry, etag })), options);
+    const lost = new Set(outcome.conflicts.map(keyText));
+    const refusedKeys = new Set(outcome.refused.map(({ entry }) => keyText(entry)));
+    refused.push(...outcome.refused);
+    for (const write of writes) {
+      if (!lost.has(keyText(write.key)) && !refusedKeys.has(keyText(write.key))) updates.push({ key: write.key, before: write.before, after: write.entry });
+    }
+    pending = writes.filter((w) => lost.has(keyText(w.key))).map((w) => w.key);
+    for (const k of pending) current.delete(keyText(k));
+  }
+  if (pending.length > 0) throw new TransientStoreError(`${pending.length} ledger documents changed under every one of ${MAX_UPDATE_ROUNDS} conditional writes`);
+  return { updates, refused };
+}
