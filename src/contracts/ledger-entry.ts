@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-export const LEDGER_ENTRY_SCHEMA = 'tokenledger.ledger/v1';
+export const LEDGER_ENTRY_SCHEMA = 'tokenledger.ledger/v2';
 
 export const tokenSourceSchema = z.enum(['gateway', 'llm-log', 'none']);
 export type TokenSource = z.infer<typeof tokenSourceSchema>;

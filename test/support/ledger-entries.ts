@@ -1,4 +1,4 @@
-import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
+import { LEDGER_ENTRY_SCHEMA, type LedgerEntry } from '../../src/contracts/ledger-entry.js';
 
 export const noCaller: LedgerEntry['caller'] = { oid: null, tid: null, appid: null, idtyp: null, upn: null, sub: null };
 
@@ -8,7 +8,7 @@ export function ledgerEntry(overrides: Partial<LedgerEntry> = {}): LedgerEntry {
   return {
     id: 'req-1',
     pk: time.slice(0, 13),
-    schema: 'tokenledger.ledger/v1',
+    schema: LEDGER_ENTRY_SCHEMA,
     source: 'gateway-v1',
     missing: [],
     time,
