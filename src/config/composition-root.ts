@@ -12,6 +12,7 @@ import { ArchiveDiagnosticsSource } from '../adapters/archive/archive-diagnostic
 import { BlobArchive } from '../adapters/archive/blob-archive.js';
 import { CosmosAggregateStore } from '../adapters/cosmos/cosmos-aggregate-store.js';
 import { CosmosReconciliationStore } from '../adapters/cosmos/cosmos-reconciliation-store.js';
+import { CosmosInvoiceAllocationStore } from '../adapters/cosmos/cosmos-invoice-allocation-store.js';
 import { CosmosDeadLetterStore } from '../adapters/cosmos/cosmos-dead-letter-store.js';
 import { CosmosDiagnosticsStore } from '../adapters/cosmos/cosmos-diagnostics-store.js';
 import { CosmosLedgerStore } from '../adapters/cosmos/cosmos-ledger-store.js';
@@ -27,6 +28,7 @@ import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import type { ReconciliationStore } from '../ports/reconciliation.js';
+import type { InvoiceAllocationStore } from '../ports/invoice-allocation-store.js';
 import { BlobPayloadStore } from '../adapters/blob/blob-payload-store.js';
 import { BlobQuarantineStore } from '../adapters/blob/blob-quarantine-store.js';
 import type { PayloadStore } from '../ports/payload-store.js';
@@ -74,6 +76,8 @@ export interface Stores extends GuardedIngestPorts {
   readonly diagnostics: DiagnosticsStore;
   readonly aggregates: AggregateStore;
   readonly reconciliation: ReconciliationStore;
+  /** Cost exports allocated to identities (Azure's invoice, split by token share). */
+  readonly invoiceAllocations: InvoiceAllocationStore;
 }
 
 /**
@@ -92,6 +96,7 @@ export function createStores(client: CosmosClient, settings: Settings, blobs: Bl
     diagnostics: new CosmosDiagnosticsStore(database.container(CONTAINERS.diagnostics.id)),
     aggregates: new CosmosAggregateStore(database.container(CONTAINERS.aggregates.id)),
     reconciliation: new CosmosReconciliationStore(database.container(CONTAINERS.aggregates.id)),
+    invoiceAllocations: new CosmosInvoiceAllocationStore(database.container(CONTAINERS.aggregates.id)),
   };
 }
 

@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { parseFocusExport } from '../adapters/files/focus-cost-export.js';
+import type { AllocatedExport } from '../contracts/invoice-allocation-document.js';
+import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
+import { allocateInvoice, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
+import { allocatedExportKey, invoiceDocuments } from '../domain/invoice-documents.js';
+import { recordsByCorrelationId } from '../domain/join.js';
+import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
+import type { InvoiceAllocationStore } from '../ports/invoice-allocation-store.js';
+import type { LedgerStore, StoreOptions } from '../ports/ledger-store.js';
+import { allocationInputs, allocationRowsOf, type AllocationInputOptions } from './allocate-files.js';
+
+export interface StoredAllocationPorts {
+  readonly ledger: Pick<LedgerStore, 'listEntries'>;
+  readonly diagnostics: Pick<DiagnosticsStore, 'listRecords'>;
+  readonly allocations: InvoiceAllocationStore;
+}
+
+/** A cost export file's text and where it came from. */
+export interface ExportFile {
+  readonly name: string;
+  readonly etag: string;
+  /** When the file was written, ISO 8601. */
+  readonly lastModified: string;
+  readonly text: string;
+}
+
+export interface StoredExportAllocation {
+  readonly exportName: string;
+  readonly months: readonly string[];
+  readonly allocations: readonly RowAllocation[];
+  readonly skippedRows: number;
+  readonly unplacedRequests: number;
+  readonly bypassCalls: number;
+  /** Documents written (heads and parts). */
+  readonly documents: number;
+}
+
+/**
+ * A diagnostic record's time and its request's time differ by the request's duration and the clocks': records are
+ * read this much beyond the charge periods, so a request at a period's edge still finds its resource.
+ */
+const RECORD_MARGIN_MS = 3_600_000;
+
+/**
+ * Allocates a cost export over the stored ledger and diagnostic records of its charge periods (the same allocation
+ * as `allocateFiles`), and stores the result in place of whatever the export had stored before.
+ */
+export async function allocateStoredExport(
+  ports: StoredAllocationPorts,
+  file: ExportFile,
+  options: AllocationInputOptions & { readonly now?: () => Date } = {},
+  storeOptions: StoreOptions = {},
+): Promise<StoredExportAllocation> {
+  const { rows, skippedRows } = allocationRowsOf(parseFocusExport(file.text, file.name).rows);
+  const usage: AllocationUsage[] = [];
+  const bypass: BypassCall[] = [];
+  let unplacedRequests = 0;
+  if (rows.length > 0) {
+    const from = new Date(Math.min(...rows.map((r) => Date.parse(r.chargePeriodStart))));
+    const to = new Date(Math.max(...rows.map((r) => Date.parse(r.chargePeriodEnd))));
+    const records: StoredDiagnostic[] = [];
+    for await (const page of ports.diagnostics.listRecords({ from: new Date(from.getTime() - RECORD_MARGIN_MS), to: new Date(to.getTime() + RECORD_MARGIN_MS) }, storeOptions)) records.push(...page);
+    const resourceOf = recordsByCorrelationId(records);
+    bypass.push(...records.filter((r) => r.gateway === 'bypass' && Date.parse(r.time) >= from.getTime() && Date.parse(r.time) < to.getTime()).map((r) => ({ time: r.time, resourceId: r.resourceId })));
+    for await (const page of ports.ledger.listEntries({ from, to }, storeOptions)) {
+      const inputs = allocationInputs(page, resourceOf, [], options);
+      usage.push(...inputs.usage);
+      unplacedRequests += inputs.unplacedRequests;
+    }
+  }
+  const allocations = allocateInvoice(rows, usage, bypass);
+  const contentHash = createHash('sha256').update(file.text).digest('hex');
+  const allocatedAt = (options.now ?? (() => new Date()))().toISOString();
+  const counts = { skippedRows, unplacedRequests, bypassCalls: bypass.length };
+  const { heads, parts } = invoiceDocuments({ exportName: file.name, contentHash, exportedAt: file.lastModified, allocatedAt, counts, allocations });
+  const months = heads.map((h) => h.month);
+  const marker: AllocatedExport = { ...allocatedExportKey(file.name), kind: 'invoice-export', exportName: file.name, etag: file.etag, contentHash, months, allocatedAt };
+  await ports.allocations.replaceAllocation(marker, heads, parts, storeOptions);
+  return { exportName: file.name, months, allocations, ...counts, documents: heads.length + parts.length };
+}
