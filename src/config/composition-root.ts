@@ -31,6 +31,8 @@ import type { ReconciliationStore } from '../ports/reconciliation.js';
 import type { InvoiceAllocationStore } from '../ports/invoice-allocation-store.js';
 import { BlobPayloadStore } from '../adapters/blob/blob-payload-store.js';
 import { BlobQuarantineStore } from '../adapters/blob/blob-quarantine-store.js';
+import { BlobCostExportSource } from '../adapters/blob/blob-cost-export-source.js';
+import type { CostExportSource } from '../ports/cost-export-source.js';
 import type { PayloadStore } from '../ports/payload-store.js';
 import type { QuarantineStore } from '../ports/quarantine-store.js';
 import type { GuardedIngestPorts } from '../services/ingest-or-quarantine.js';
@@ -147,6 +149,16 @@ export function joinPortsFromEnvironment(settings: Settings): JoinPorts {
     ...(logs && workspaceId ? { llmUsage: new LogAnalyticsLlmUsageSource({ client: logs, workspaceId }) } : {}),
   };
   return processJoinPorts;
+}
+
+/**
+ * The cost export container the allocation timer reads, with the app's managed identity; null when no export is
+ * configured.
+ */
+export function costExportSourceFrom(settings: Settings): CostExportSource | null {
+  if (!settings.CostExport__blobEndpoint) return null;
+  const container = new BlobServiceClient(settings.CostExport__blobEndpoint, credentialFor(settings)).getContainerClient(settings.COST_EXPORT_CONTAINER);
+  return new BlobCostExportSource(container, settings.COST_EXPORT_PREFIX);
 }
 
 /** The price table: `PRICE_TABLE_PATH` when set, else the shipped `prices/default-prices.json`. */

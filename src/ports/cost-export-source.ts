@@ -11,8 +11,8 @@ export interface CostExportBlob {
 
 /** Where Cost Management writes its "Cost and usage details (FOCUS)" exports: a Blob container, or a folder. */
 export interface CostExportSource {
-  /** The CSV files (`.csv`, or gzip-compressed `.csv.gz`), by name. */
+  /** Every file, by name (an export run also writes a `manifest.json`). */
   list(options?: StoreOptions): Promise<CostExportBlob[]>;
-  /** A file's text (decompressed), with the ETag it had when read. */
+  /** A file's text (decompressed when its name ends `.gz`), with the ETag it had when read. */
   read(name: string, options?: StoreOptions): Promise<{ readonly text: string; readonly etag: string }>;
 }

@@ -7,7 +7,8 @@ import { allocatedExportKey, invoiceDocuments } from '../domain/invoice-document
 import { recordsByCorrelationId } from '../domain/join.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import type { InvoiceAllocationStore } from '../ports/invoice-allocation-store.js';
-import type { LedgerStore, StoreOptions } from '../ports/ledger-store.js';
+import type { CostExportSource } from '../ports/cost-export-source.js';
+import { TransientStoreError, type LedgerStore, type StoreOptions } from '../ports/ledger-store.js';
 import { allocationInputs, allocationRowsOf, type AllocationInputOptions } from './allocate-files.js';
 
 export interface StoredAllocationPorts {
@@ -78,4 +79,44 @@ export async function allocateStoredExport(
   const marker: AllocatedExport = { ...allocatedExportKey(file.name), kind: 'invoice-export', exportName: file.name, etag: file.etag, contentHash, months, allocatedAt };
   await ports.allocations.replaceAllocation(marker, heads, parts, storeOptions);
   return { exportName: file.name, months, allocations, ...counts, documents: heads.length + parts.length };
+}
+
+export interface NewExportsPorts extends StoredAllocationPorts {
+  readonly exports: CostExportSource;
+}
+
+export interface NewExportsResult {
+  readonly allocated: readonly StoredExportAllocation[];
+  /** Files already allocated at the ETag they have now. */
+  readonly unchanged: number;
+  readonly failed: readonly { readonly name: string; readonly reason: string }[];
+}
+
+/** The files of an export run that hold its rows (CSV, or gzip-compressed CSV); the run's manifest is not one. */
+const EXPORT_FILE = /\.csv(?:\.gz)?$/i;
+
+/**
+ * Allocates every export file not yet allocated at its current ETag (new files, and files written again). A file
+ * that cannot be read or allocated is reported and the others still are; it is tried again on the next run.
+ */
+export async function allocateNewExports(ports: NewExportsPorts, options: AllocationInputOptions & { readonly now?: () => Date } = {}, storeOptions: StoreOptions = {}): Promise<NewExportsResult> {
+  const done = new Map((await ports.allocations.listAllocatedExports(storeOptions)).map((m) => [m.exportName, m.etag]));
+  const allocated: StoredExportAllocation[] = [];
+  const failed: { name: string; reason: string }[] = [];
+  let unchanged = 0;
+  for (const blob of await ports.exports.list(storeOptions)) {
+    if (!EXPORT_FILE.test(blob.name)) continue;
+    if (done.get(blob.name) === blob.etag) {
+      unchanged++;
+      continue;
+    }
+    try {
+      const { text, etag } = await ports.exports.read(blob.name, storeOptions);
+      allocated.push(await allocateStoredExport(ports, { name: blob.name, etag, lastModified: blob.lastModified, text }, options, storeOptions));
+    } catch (error) {
+      if (error instanceof TransientStoreError) throw error;
+      failed.push({ name: blob.name, reason: (error as Error).message });
+    }
+  }
+  return { allocated, unchanged, failed };
 }

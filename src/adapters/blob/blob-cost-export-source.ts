@@ -4,8 +4,6 @@ import type { CostExportBlob, CostExportSource } from '../../ports/cost-export-s
 import type { StoreOptions } from '../../ports/ledger-store.js';
 import { blobCall } from './blob-calls.js';
 
-const EXPORT_FILE = /\.csv(\.gz)?$/i;
-
 /** The Blob container a Cost Management export writes to (`<directory>/<export>/<date range>/<run id>/part_*.csv`). */
 export class BlobCostExportSource implements CostExportSource {
   constructor(private readonly container: ContainerClient, private readonly prefix = '') {}
@@ -14,7 +12,7 @@ export class BlobCostExportSource implements CostExportSource {
     const blobs: CostExportBlob[] = [];
     const listing = this.container.listBlobsFlat({ abortSignal: options.abortSignal, ...(this.prefix ? { prefix: this.prefix } : {}) });
     for await (const blob of listing) {
-      if (!EXPORT_FILE.test(blob.name) || !blob.properties.etag) continue;
+      if (!blob.properties.etag) continue;
       blobs.push({ name: blob.name, etag: blob.properties.etag, lastModified: blob.properties.lastModified.toISOString() });
     }
     return blobs.sort((a, b) => (a.name < b.name ? -1 : 1));
