@@ -385,9 +385,10 @@ export function buildCli(): Command {
     .requiredOption('--diagnostics <dir>', 'Azure OpenAI RequestResponse storage archive (folder with insights-logs-requestresponse/…)')
     .option('--prices <file>', 'price file JSON whose provisioned entries name the PTU deployments (costs come from the export)')
     .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter)')
+    .option('--llm-log <file>', 'ApiManagementGatewayLlmLog export: streams cut short take its tokens, as the join does')
     .option('--gateway-object-ids <ids>', 'comma-separated object ids of the gateway identity (never attributed)')
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'focus']).default('json'))
-    .action(async (opts: { costExport: string; events: string; diagnostics: string; prices?: string; directory?: string; gatewayObjectIds?: string; format: string }) => {
+    .action(async (opts: { costExport: string; events: string; diagnostics: string; prices?: string; directory?: string; llmLog?: string; gatewayObjectIds?: string; format: string }) => {
       await checkInput(opts.costExport, { option: '--cost-export', kind: 'file', holding: "a Cost Management 'Cost and usage details (FOCUS)' CSV export" });
       await checkInput(opts.events, EVENTS_FILE);
       await checkInput(opts.diagnostics, DIAGNOSTICS_FOLDER);
@@ -396,11 +397,13 @@ export function buildCli(): Command {
       }
       const prices = opts.prices ? (await readPriceTable(opts.prices)).table : undefined;
       if (opts.directory) await checkInput(opts.directory, { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)' });
+      if (opts.llmLog) await checkInput(opts.llmLog, { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records (JSON lines, a JSON array, a query API response or the portal CSV)' });
       const result = await allocateFiles({
         costExportFile: opts.costExport,
         eventsFile: opts.events,
         diagnosticsDir: opts.diagnostics,
         ...(opts.directory ? { directoryCsv: opts.directory } : {}),
+        ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
         ...(prices ? { prices } : {}),
         identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
       });

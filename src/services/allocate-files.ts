@@ -10,13 +10,19 @@ import { resolveIdentity, type IdentityOptions } from '../domain/identity.js';
 import { allocateInvoice, type AllocationCostRow, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
 import { joinAll, joinKey, recordsByCorrelationId } from '../domain/join.js';
 import type { MeterKind } from '../domain/retail-price-meters.js';
-import { readArchiveFolder, readDirectoryFile, readEventsFile } from './analyze-files.js';
+import { readArchiveFolder, readDirectoryFile, readEventsFile, readLlmUsage } from './analyze-files.js';
+import { withLlmUsage } from './join-diagnostics.js';
 
 export interface AllocateInput {
   readonly costExportFile: string;
   readonly eventsFile: string;
   readonly diagnosticsDir: string;
   readonly directoryCsv?: string;
+  /**
+   * An `ApiManagementGatewayLlmLog` export: streams cut short (no usage in their events) take its tokens, as the
+   * pipeline's join does. Without it they count no tokens.
+   */
+  readonly llmLogFile?: string;
   readonly identity?: IdentityOptions;
   /** A price table whose `provisioned` entries name the PTU deployments; their requests share provisioned rows. */
   readonly prices?: PriceTable;
@@ -105,7 +111,9 @@ export async function allocateFiles(input: AllocateInput): Promise<AllocateResul
   const costExport = await readFocusExport(input.costExportFile);
   const { entries, deadLetters } = await readEventsFile(input.eventsFile);
   const { records } = await readArchiveFolder(input.diagnosticsDir);
-  const joined = joinAll(entries.values(), records);
+  const llmUsage = input.llmLogFile ? await readLlmUsage(input.llmLogFile) : null;
+  const requests = llmUsage ? [...entries.values()].map((entry) => withLlmUsage(entry, llmUsage.get(entry.gatewayRequestId)) ?? entry) : entries.values();
+  const joined = joinAll(requests, records);
   const inputs = allocationInputs(joined.entries, recordsByCorrelationId(records), joined.bypass, input);
   const { rows, skippedRows } = allocationRowsOf(costExport.rows);
   const directory = input.directoryCsv ? await readDirectoryFile(input.directoryCsv) : new Map<string, DirectoryRow>();
