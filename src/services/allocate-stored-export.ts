@@ -58,8 +58,8 @@ export async function allocateStoredExport(
   const bypass: BypassCall[] = [];
   let unplacedRequests = 0;
   if (rows.length > 0) {
-    const from = new Date(Math.min(...rows.map((r) => Date.parse(r.chargePeriodStart))));
-    const to = new Date(Math.max(...rows.map((r) => Date.parse(r.chargePeriodEnd))));
+    const from = new Date(rows.reduce((min, r) => Math.min(min, Date.parse(r.chargePeriodStart)), Number.POSITIVE_INFINITY));
+    const to = new Date(rows.reduce((max, r) => Math.max(max, Date.parse(r.chargePeriodEnd)), Number.NEGATIVE_INFINITY));
     const records: StoredDiagnostic[] = [];
     for await (const page of ports.diagnostics.listRecords({ from: new Date(from.getTime() - RECORD_MARGIN_MS), to: new Date(to.getTime() + RECORD_MARGIN_MS) }, storeOptions)) records.push(...page);
     const resourceOf = recordsByCorrelationId(records);
