@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareAmounts } from '../../src/domain/invoice-comparison.js';
+import { compareAmounts, roundAmount } from '../../src/domain/invoice-comparison.js';
 import { runDemo, type DemoSummary } from '../../src/local/demo.js';
 import type { HttpHost } from '../../src/local/http-host.js';
 import { startLocalApi } from '../../src/local/local-api.js';
@@ -149,6 +149,22 @@ describe('chargeback API and CLI on the local stack', () => {
     const response = await get('month=2026-10&groupBy=deployment&basis=invoice', tokens.finance);
     expect(response.status).toBe(400);
     expect(((await response.json()) as { reason: string }).reason).toMatch(/groupBy: basis=invoice groups by identity, team, costCenter/);
+  });
+
+  it("prints the invoice per team, and each team's estimate and difference, with one CLI command", async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'report', 'chargeback', '--api', api.url, '--token', tokens.finance, '--month', '2026-10', '--group-by', 'team', '--basis', 'invoice'],
+      { cwd: new URL('../..', import.meta.url).pathname },
+    );
+    const lines = stdout.split('\n');
+    const comparison = lines.indexOf('List-price estimate vs invoice per team (USD)');
+    expect(comparison).toBeGreaterThan(0);
+    for (const team of summary.invoice.teams) {
+      expect(lines.slice(0, comparison).some((l) => l.startsWith(team.team) && l.includes(roundAmount(team.billedCost, 6)))).toBe(true);
+      expect(lines.slice(comparison).some((l) => l.startsWith(team.team) && l.includes(roundAmount(team.billedDifference, 6)))).toBe(true);
+    }
+    expect(lines.some((l) => /^unallocated [\d.]+ billed: /.test(l))).toBe(true);
   });
 
   it("shows a caller without Chargeback.ReadAll none of the invoice but their own identity's parts, and not the unallocated", async () => {
