@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { parseFocusExport } from '../adapters/files/focus-cost-export.js';
 import type { AllocatedExport } from '../contracts/invoice-allocation-document.js';
 import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
-import { allocateInvoice, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
+import { allocateInvoice, resourceKey, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
+import type { MeterKind } from '../domain/retail-price-meters.js';
 import { allocatedExportKey, invoiceDocuments } from '../domain/invoice-documents.js';
 import { recordsByCorrelationId } from '../domain/join.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
@@ -43,6 +44,32 @@ export interface StoredExportAllocation {
  */
 const RECORD_MARGIN_MS = 3_600_000;
 
+const HOUR_MS = 3_600_000;
+
+/**
+ * Usage summed per identity, resource, model and hour. Allocation reads a request's time only to find the charge
+ * periods it is in, so when every period starts and ends on a whole hour, requests of one hour are one weight: the
+ * allocation is the same, and a month of requests takes memory by identity and hour, not by request.
+ */
+class HourlyUsage {
+  private readonly sums = new Map<string, { use: AllocationUsage; tokens: Partial<Record<MeterKind, bigint>> }>();
+
+  add(use: AllocationUsage): void {
+    const hour = new Date(Math.floor(Date.parse(use.time) / HOUR_MS) * HOUR_MS).toISOString();
+    const key = [use.identity, use.attributed, resourceKey(use.resourceId), use.model, use.provisioned === true, hour].join('\u0000');
+    let sum = this.sums.get(key);
+    if (!sum) {
+      sum = { use: { ...use, time: hour }, tokens: {} };
+      this.sums.set(key, sum);
+    }
+    for (const [kind, tokens] of Object.entries(use.tokens) as [MeterKind, bigint | undefined][]) sum.tokens[kind] = (sum.tokens[kind] ?? 0n) + (tokens ?? 0n);
+  }
+
+  list(): AllocationUsage[] {
+    return [...this.sums.values()].map(({ use, tokens }) => ({ ...use, tokens }));
+  }
+}
+
 /**
  * Allocates a cost export over the stored ledger and diagnostic records of its charge periods (the same allocation
  * as `allocateFiles`), and stores the result in place of whatever the export had stored before.
@@ -54,21 +81,30 @@ export async function allocateStoredExport(
   storeOptions: StoreOptions = {},
 ): Promise<StoredExportAllocation> {
   const { rows, skippedRows } = allocationRowsOf(parseFocusExport(file.text, file.name).rows);
-  const usage: AllocationUsage[] = [];
+  let usage: AllocationUsage[] = [];
   const bypass: BypassCall[] = [];
   let unplacedRequests = 0;
   if (rows.length > 0) {
+    const hourly = rows.every((r) => Date.parse(r.chargePeriodStart) % HOUR_MS === 0 && Date.parse(r.chargePeriodEnd) % HOUR_MS === 0) ? new HourlyUsage() : null;
     const from = new Date(rows.reduce((min, r) => Math.min(min, Date.parse(r.chargePeriodStart)), Number.POSITIVE_INFINITY));
     const to = new Date(rows.reduce((max, r) => Math.max(max, Date.parse(r.chargePeriodEnd)), Number.NEGATIVE_INFINITY));
-    const records: StoredDiagnostic[] = [];
-    for await (const page of ports.diagnostics.listRecords({ from: new Date(from.getTime() - RECORD_MARGIN_MS), to: new Date(to.getTime() + RECORD_MARGIN_MS) }, storeOptions)) records.push(...page);
+    // Only what placing a request needs is kept of each record (see `preferredRecord` for `notes`).
+    const records: Pick<StoredDiagnostic, 'correlationId' | 'resourceId' | 'notes'>[] = [];
+    for await (const page of ports.diagnostics.listRecords({ from: new Date(from.getTime() - RECORD_MARGIN_MS), to: new Date(to.getTime() + RECORD_MARGIN_MS) }, storeOptions)) {
+      for (const r of page) {
+        records.push({ correlationId: r.correlationId, resourceId: r.resourceId, ...(r.notes ? { notes: r.notes } : {}) });
+        if (r.gateway === 'bypass' && Date.parse(r.time) >= from.getTime() && Date.parse(r.time) < to.getTime()) bypass.push({ time: r.time, resourceId: r.resourceId });
+      }
+    }
     const resourceOf = recordsByCorrelationId(records);
-    bypass.push(...records.filter((r) => r.gateway === 'bypass' && Date.parse(r.time) >= from.getTime() && Date.parse(r.time) < to.getTime()).map((r) => ({ time: r.time, resourceId: r.resourceId })));
+    records.length = 0;
     for await (const page of ports.ledger.listEntries({ from, to }, storeOptions)) {
       const inputs = allocationInputs(page, resourceOf, [], options);
-      usage.push(...inputs.usage);
+      if (hourly) for (const use of inputs.usage) hourly.add(use);
+      else usage.push(...inputs.usage);
       unplacedRequests += inputs.unplacedRequests;
     }
+    if (hourly) usage = hourly.list();
   }
   const allocations = allocateInvoice(rows, usage, bypass);
   const contentHash = createHash('sha256').update(file.text).digest('hex');

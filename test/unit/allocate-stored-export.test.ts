@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { readArchiveFolder, readEventsFile } from '../../src/services/analyze-fi
 import { allocateStoredExport } from '../../src/services/allocate-stored-export.js';
 import { SIMULATION_FILES, writeSimulation } from '../../src/simulator/files.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
+import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
 import { MemoryDiagnosticsStore, MemoryInvoiceAllocationStore, MemoryLedgerStore } from '../support/memory-stores.js';
 
 const DAY = '2026-11-20';
@@ -87,6 +89,35 @@ describe('allocating a stored cost export', () => {
     expect((await stores.allocations.listAllocations('2026-11')).parts).toEqual([]);
     expect((await stores.allocations.listAllocations('2026-12')).heads.map((h) => h.month)).toEqual(['2026-12']);
     expect((await stores.allocations.listAllocatedExports()).map((m) => [m.etag, m.months])).toEqual([['"2"', ['2026-12']]]);
+  });
+});
+
+describe('charge periods that do not start on a whole hour', () => {
+  const FIXTURE = readFileSync(new URL('../fixtures/cost-exports/focus-1.0-azure-openai.csv', import.meta.url), 'utf8');
+  const SWEDEN = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/aoai-swedencentral';
+  const [header, firstRow] = FIXTURE.split(/\r?\n/);
+
+  async function allocateAt(periodStart: string) {
+    const ledger = new MemoryLedgerStore();
+    const diagnostics = new MemoryDiagnosticsStore();
+    const request = (name: string, time: string) => {
+      const id = `${name}-req`;
+      return {
+        entry: ledgerEntry({ id, apimRequestId: id, gatewayRequestId: `${name}-gw`, time, model: 'gpt-4o-2024-08-06', caller: { ...noCaller, oid: `${name}-oid` }, tokens: { source: 'gateway', promptTokens: 1000, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } }),
+        record: { correlationId: id, time, resourceId: SWEDEN.toUpperCase(), account: 'aoai-swedencentral', regionCode: 'swedencentral', operationName: 'ChatCompletions_Create', durationMs: 900, status: 200, objectId: null, streamType: 'Non-Streaming', modelDeploymentName: 'gpt-4o', modelName: 'gpt-4o', modelVersion: '2024-08-06', gateway: 'matched' } satisfies StoredDiagnostic,
+      };
+    };
+    const requests = [request('early', '2024-11-20T10:15:00.000Z'), request('late', '2024-11-20T10:45:00.000Z')];
+    await ledger.upsertEntries(requests.map((r) => r.entry));
+    await diagnostics.upsertRecords(requests.map((r) => r.record));
+    const row = firstRow!.replace('2024-11-20T00:00Z', periodStart);
+    const result = await allocateStoredExport({ ledger, diagnostics, allocations: new MemoryInvoiceAllocationStore() }, exportFile(`${header}\r\n${row}\r\n`));
+    return result.allocations[0]!.parts.filter((p) => p.identity !== UNALLOCATED).map((p) => [p.identity, p.tokens]);
+  }
+
+  it('counts only the requests inside the charge period, to the instant', async () => {
+    expect(await allocateAt('2024-11-20T10:30Z')).toEqual([['late-oid', 1000n]]);
+    expect(await allocateAt('2024-11-20T00:00Z')).toEqual([['early-oid', 1000n], ['late-oid', 1000n]]);
   });
 });
 
