@@ -1,13 +1,13 @@
 import type { InvocationContext, Timer } from '@azure/functions';
-import type { AllocationInputOptions } from '../../src/services/allocate-files.js';
-import { allocateNewExports, type NewExportsPorts } from '../../src/services/allocate-stored-export.js';
+import { allocateNewExports, type NewExportsPorts, type StoredAllocationOptions } from '../../src/services/allocate-stored-export.js';
 
 /**
- * Timer handler: allocates each Cost Management export file not yet allocated at its current ETag over the ledger
+ * Timer handler: allocates each Cost Management export file not yet allocated at its current ETag (or allocated
+ * before its data settled) over the ledger
  * and the stored diagnostics, and stores the result for `GET /api/chargeback?basis=invoice`. Without a configured
  * export (`ports` gives null) it only says so. Files that fail are logged and fail the run once the others are done.
  */
-export function createAllocateTimerHandler(ports: () => NewExportsPorts | null, options: () => AllocationInputOptions) {
+export function createAllocateTimerHandler(ports: () => NewExportsPorts | null, options: () => StoredAllocationOptions) {
   return async function allocateTimer(_timer: Timer, context: InvocationContext): Promise<void> {
     const bound = ports();
     if (!bound) {

@@ -104,5 +104,10 @@ export const allocatedExportSchema = z.object({
   contentHash: z.string(),
   months: z.array(z.string()),
   allocatedAt: z.string(),
+  /**
+   * From when the ledger and diagnostics of the export's charge periods are taken as complete (late records and
+   * events settled): an export allocated before then is allocated again by the next run, even unchanged.
+   */
+  settlesAt: z.string(),
 });
 export type AllocatedExport = z.infer<typeof allocatedExportSchema>;

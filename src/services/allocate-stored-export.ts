@@ -44,6 +44,15 @@ export interface StoredExportAllocation {
  */
 const RECORD_MARGIN_MS = 3_600_000;
 
+/** How long after a charge period ends its requests and diagnostic records may still arrive. */
+export const DEFAULT_SETTLE_MS = 24 * 3_600_000;
+
+export interface StoredAllocationOptions extends AllocationInputOptions {
+  readonly now?: () => Date;
+  /** See `DEFAULT_SETTLE_MS`. */
+  readonly settleInMs?: number;
+}
+
 const HOUR_MS = 3_600_000;
 
 /**
@@ -77,7 +86,7 @@ class HourlyUsage {
 export async function allocateStoredExport(
   ports: StoredAllocationPorts,
   file: ExportFile,
-  options: AllocationInputOptions & { readonly now?: () => Date } = {},
+  options: StoredAllocationOptions = {},
   storeOptions: StoreOptions = {},
 ): Promise<StoredExportAllocation> {
   const { rows, skippedRows } = allocationRowsOf(parseFocusExport(file.text, file.name).rows);
@@ -108,11 +117,14 @@ export async function allocateStoredExport(
   }
   const allocations = allocateInvoice(rows, usage, bypass);
   const contentHash = createHash('sha256').update(file.text).digest('hex');
-  const allocatedAt = (options.now ?? (() => new Date()))().toISOString();
+  const now = (options.now ?? (() => new Date()))();
+  const allocatedAt = now.toISOString();
+  const lastEnd = rows.reduce((max, r) => Math.max(max, Date.parse(r.chargePeriodEnd)), now.getTime() - (options.settleInMs ?? DEFAULT_SETTLE_MS));
+  const settlesAt = new Date(lastEnd + (options.settleInMs ?? DEFAULT_SETTLE_MS)).toISOString();
   const counts = { skippedRows, unplacedRequests, bypassCalls: bypass.length };
   const { heads, parts } = invoiceDocuments({ exportName: file.name, contentHash, exportedAt: file.lastModified, allocatedAt, counts, allocations });
   const months = heads.map((h) => h.month);
-  const marker: AllocatedExport = { ...allocatedExportKey(file.name), kind: 'invoice-export', exportName: file.name, etag: file.etag, contentHash, months, allocatedAt };
+  const marker: AllocatedExport = { ...allocatedExportKey(file.name), kind: 'invoice-export', exportName: file.name, etag: file.etag, contentHash, months, allocatedAt, settlesAt };
   await ports.allocations.replaceAllocation(marker, heads, parts, storeOptions);
   return { exportName: file.name, months, allocations, ...counts, documents: heads.length + parts.length };
 }
@@ -123,7 +135,7 @@ export interface NewExportsPorts extends StoredAllocationPorts {
 
 export interface NewExportsResult {
   readonly allocated: readonly StoredExportAllocation[];
-  /** Files already allocated at the ETag they have now. */
+  /** Files already allocated at the ETag they have now, after their data settled. */
   readonly unchanged: number;
   readonly failed: readonly { readonly name: string; readonly reason: string }[];
 }
@@ -132,11 +144,12 @@ export interface NewExportsResult {
 const EXPORT_FILE = /\.csv(?:\.gz)?$/i;
 
 /**
- * Allocates every export file not yet allocated at its current ETag (new files, and files written again). A file
- * that cannot be read or allocated is reported and the others still are; it is tried again on the next run.
+ * Allocates every export file not yet allocated at its current ETag (new files, and files written again), and
+ * again those allocated before their ledger and diagnostics settled (see `AllocatedExport.settlesAt`). A file that
+ * cannot be read or allocated is reported and the others still are; it is tried again on the next run.
  */
-export async function allocateNewExports(ports: NewExportsPorts, options: AllocationInputOptions & { readonly now?: () => Date } = {}, storeOptions: StoreOptions = {}): Promise<NewExportsResult> {
-  const done = new Map((await ports.allocations.listAllocatedExports(storeOptions)).map((m) => [m.exportName, m.etag]));
+export async function allocateNewExports(ports: NewExportsPorts, options: StoredAllocationOptions = {}, storeOptions: StoreOptions = {}): Promise<NewExportsResult> {
+  const done = new Map((await ports.allocations.listAllocatedExports(storeOptions)).filter((m) => m.allocatedAt >= m.settlesAt).map((m) => [m.exportName, m.etag]));
   const allocated: StoredExportAllocation[] = [];
   const failed: { name: string; reason: string }[] = [];
   let unchanged = 0;

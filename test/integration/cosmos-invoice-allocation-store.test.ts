@@ -31,7 +31,7 @@ function rows(days: readonly string[], identities: number, billed = '100.00'): R
 async function replace(store: CosmosInvoiceAllocationStore, allocations: RowAllocation[], etag: string): Promise<void> {
   const allocation: ExportAllocation = { exportName: EXPORT, contentHash: etag, exportedAt: '2026-12-01T06:00:00Z', allocatedAt: '2026-12-01T07:00:00Z', counts: { skippedRows: 0, unplacedRequests: 0, bypassCalls: 0 }, allocations };
   const { heads, parts } = invoiceDocuments(allocation);
-  const marker: AllocatedExport = { ...allocatedExportKey(EXPORT), kind: 'invoice-export', exportName: EXPORT, etag, contentHash: etag, months: heads.map((h) => h.month), allocatedAt: allocation.allocatedAt };
+  const marker: AllocatedExport = { ...allocatedExportKey(EXPORT), kind: 'invoice-export', exportName: EXPORT, etag, contentHash: etag, months: heads.map((h) => h.month), allocatedAt: allocation.allocatedAt, settlesAt: allocation.allocatedAt };
   await store.replaceAllocation(marker, heads, parts);
 }
 

@@ -50,6 +50,24 @@ describe('the invoice allocation timer', () => {
     expect(logged.at(-2)).toBe('allocate: 0 exports allocated, 1 unchanged, 1 failed');
   });
 
+  it('allocates an unchanged export again while its requests and diagnostics may still arrive, and then no more', async () => {
+    const exports = new MemoryCostExportSource();
+    const allocations = new MemoryInvoiceAllocationStore();
+    const ports = { exports, allocations, ledger: new MemoryLedgerStore(), diagnostics: new MemoryDiagnosticsStore() };
+    const logged: string[] = [];
+    // The fixture's last charge period ends 2024-11-21T00:00Z; its data settles a day later.
+    const runAt = (now: string) => fireTimer('allocate', createAllocateTimerHandler(() => ports, () => ({ now: () => new Date(now) })), new Date(now), (m) => logged.push(m));
+    exports.write(`${RUN}/part_0_0001.csv`, FOCUS);
+    await runAt('2024-11-21T06:00:00Z');
+    expect((await allocations.listAllocatedExports())[0]).toMatchObject({ allocatedAt: '2024-11-21T06:00:00.000Z', settlesAt: '2024-11-22T00:00:00.000Z' });
+    await runAt('2024-11-21T23:00:00Z');
+    expect(logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
+    await runAt('2024-11-22T01:00:00Z');
+    expect(logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
+    await runAt('2024-11-22T02:00:00Z');
+    expect(logged.at(-1)).toBe('allocate: 0 exports allocated, 1 unchanged, 0 failed');
+  });
+
   it('says there is nothing to allocate when no export is configured', async () => {
     const logged: string[] = [];
     await fireTimer('allocate', createAllocateTimerHandler(() => null, () => ({})), new Date(), (m) => logged.push(m));

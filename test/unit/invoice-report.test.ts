@@ -103,7 +103,7 @@ describe('reading the stored invoice of a period', () => {
     const store = new MemoryInvoiceAllocationStore();
     const put = async (exportName: string, exportedAt: string, rows: RowAllocation[]) => {
       const { heads, parts } = invoiceDocuments({ exportName, contentHash: exportName, exportedAt, allocatedAt: exportedAt, counts: { skippedRows: 0, unplacedRequests: 0, bypassCalls: 0 }, allocations: rows });
-      await store.replaceAllocation({ ...allocatedExportKey(exportName), kind: 'invoice-export', exportName, etag: '"1"', contentHash: exportName, months: heads.map((h) => h.month), allocatedAt: exportedAt }, heads, parts);
+      await store.replaceAllocation({ ...allocatedExportKey(exportName), kind: 'invoice-export', exportName, etag: '"1"', contentHash: exportName, months: heads.map((h) => h.month), allocatedAt: exportedAt, settlesAt: exportedAt }, heads, parts);
     };
     await put('focus/daily/20261101-20261130/run-a/part_0.csv', '2026-11-21T06:00:00Z', allocations.slice(0, 1));
     await put('focus/daily/20261101-20261130/run-b/part_0.csv', '2026-11-23T06:00:00Z', allocations);
