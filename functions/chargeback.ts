@@ -12,7 +12,8 @@ functions.app.http('chargeback', {
     { validator: () => tokenValidatorFrom(loadSettings()) },
     createChargebackHandler(() => {
       const settings = loadSettings();
-      return { aggregates: storesFromEnvironment(settings).aggregates, directory: directoryFromEnvironment(settings), prices: loadPrices(settings) };
+      const stores = storesFromEnvironment(settings);
+      return { aggregates: stores.aggregates, directory: directoryFromEnvironment(settings), prices: loadPrices(settings), invoiceAllocations: stores.invoiceAllocations };
     }),
   ),
 });

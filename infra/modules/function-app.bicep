@@ -52,6 +52,13 @@ param rollupSchedule string = '30 */5 * * * *'
 @description('NCRONTAB schedule of the weights timer, which stores each hour\'s backend-pool recommendation.')
 param weightsSchedule string = '0 10 * * * *'
 
+@description('NCRONTAB schedule of the invoice allocation timer, which allocates new Cost Management exports.')
+param allocateSchedule string = '0 40 * * * *'
+
+@description('Blob container of this storage account that the Cost Management FOCUS export writes to, and the folder in it.')
+param costExportContainerName string = 'cost-exports'
+param costExportPrefix string = ''
+
 @description('Flex Consumption scale-out limit (40 to 1000). The Event Hubs trigger uses at most one instance per partition.')
 @minValue(40)
 @maxValue(1000)
@@ -153,6 +160,10 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     Tables__endpoint: storage.properties.primaryEndpoints.table
     Archive__blobEndpoint: storage.properties.primaryEndpoints.blob
     DeadLetters__blobEndpoint: storage.properties.primaryEndpoints.blob
+    // The Cost Management "Cost and usage details (FOCUS)" export the allocation timer reads.
+    CostExport__blobEndpoint: storage.properties.primaryEndpoints.blob
+    COST_EXPORT_CONTAINER: costExportContainerName
+    COST_EXPORT_PREFIX: costExportPrefix
 
     // Join and reconciliation.
     LOG_ANALYTICS_WORKSPACE_ID: workspaceCustomerId
@@ -162,6 +173,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     ROLLUP_SCHEDULE: rollupSchedule
     RECONCILE_SCHEDULE: reconcileSchedule
     WEIGHTS_SCHEDULE: weightsSchedule
+    ALLOCATE_SCHEDULE: allocateSchedule
     AZURE_OPENAI_RESOURCE_IDS: join(map(range(0, length(openAiAccountIds)), i => '${openAiAccountRegions[i]}=${openAiAccountIds[i]}'), ',')
     // Empty: the price table shipped with the package (prices/default-prices.json).
     PRICE_TABLE_PATH: ''

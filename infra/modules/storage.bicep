@@ -71,6 +71,16 @@ resource quarantineContainer 'Microsoft.Storage/storageAccounts/blobServices/con
   }
 }
 
+// Where the Cost Management "Cost and usage details (FOCUS)" export is written (COST_EXPORT_CONTAINER); the invoice
+// allocation timer reads it.
+resource costExportContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: 'cost-exports'
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: storage
   name: 'default'
@@ -86,3 +96,4 @@ output id string = storage.id
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output tableEndpoint string = storage.properties.primaryEndpoints.table
+

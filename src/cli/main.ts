@@ -8,7 +8,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { blobServiceFrom, createCosmosClient, createStores, directoryFromEnvironment, gatewayObjectIds, loadPrices } from '../config/composition-root.js';
 import { loadSettings } from '../config/settings.js';
 import type { z } from 'zod';
-import { chargebackQuerySchemaAt, daySchema, lastMonth, operationsQuerySchemaAt, type PeriodSource } from '../contracts/report-query.js';
+import { BASES, chargebackQuerySchemaAt, daySchema, lastMonth, operationsQuerySchemaAt, type PeriodSource } from '../contracts/report-query.js';
 import { GROUP_BY, type ChargebackRow } from '../domain/chargeback.js';
 import { chargebackCsv, chargebackLineRows } from '../domain/chargeback-formats.js';
 import { startLocalApi } from '../local/local-api.js';
@@ -96,6 +96,27 @@ const DIAGNOSTICS_FOLDER = { option: '--diagnostics', kind: 'folder', holding: '
 const requestsOption = () => new Option('--requests <n>', 'number of simulated requests').argParser(positiveInt);
 const seedOption = () => new Option('--seed <n>', 'random seed: the same seed and day give the same traffic').argParser(positiveInt).default(42);
 const dayOption = () => new Option('--day <YYYY-MM-DD>', 'UTC day to simulate').argParser(day).default(midLastMonth(), 'the 15th of last month');
+
+interface InvoiceTableBody {
+  readonly currency: string;
+  readonly rows: readonly { key: string; billedCost: string; effectiveCost: string; reasons: readonly { reason: string; billedCost: string }[] | null }[];
+  readonly totals: { billedCost: string; effectiveCost: string };
+  readonly teams: readonly { team: string; estimate: string; billedCost: string; billedDifference: string }[] | null;
+  readonly exports: readonly string[];
+}
+
+/** The invoice report as tables: its rows, then each team's estimate next to its invoice parts (6 decimals shown). */
+function invoiceTables(body: InvoiceTableBody): string {
+  const money = (amount: string) => roundAmount(amount, 6);
+  if (body.exports.length === 0) return 'No cost export has been allocated for this period yet.\n';
+  let text = formatTable(['key', `billed (${body.currency})`, `effective (${body.currency})`], [...body.rows.map((r) => [r.key, money(r.billedCost), money(r.effectiveCost)]), ['TOTAL', money(body.totals.billedCost), money(body.totals.effectiveCost)]]) + '\n';
+  for (const u of body.rows.find((r) => r.reasons !== null)?.reasons ?? []) text += `unallocated ${money(u.billedCost)} billed: ${u.reason}\n`;
+  if (body.teams && body.teams.length > 0) {
+    text += `\nList-price estimate vs invoice per team (${body.currency})\n`;
+    text += formatTable(['team', 'estimate', 'invoice (billed)', 'difference'], body.teams.map((t) => [t.team, money(t.estimate), money(t.billedCost), money(t.billedDifference)])) + '\n';
+  }
+  return text;
+}
 
 function costTable(rows: readonly ChargebackRow[], label: string, total: { cost: string; requests: number }): string {
   return formatTable(
@@ -386,9 +407,10 @@ export function buildCli(): Command {
     .requiredOption('--diagnostics <dir>', 'Azure OpenAI RequestResponse storage archive (folder with insights-logs-requestresponse/…)')
     .option('--prices <file>', 'price file JSON whose provisioned entries name the PTU deployments (costs come from the export)')
     .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter)')
+    .option('--llm-log <file>', 'ApiManagementGatewayLlmLog export: streams cut short take its tokens, as the join does')
     .option('--gateway-object-ids <ids>', 'comma-separated object ids of the gateway identity (never attributed)')
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'focus']).default('json'))
-    .action(async (opts: { costExport: string; events: string; diagnostics: string; prices?: string; directory?: string; gatewayObjectIds?: string; format: string }) => {
+    .action(async (opts: { costExport: string; events: string; diagnostics: string; prices?: string; directory?: string; llmLog?: string; gatewayObjectIds?: string; format: string }) => {
       await checkInput(opts.costExport, { option: '--cost-export', kind: 'file', holding: "a Cost Management 'Cost and usage details (FOCUS)' CSV export" });
       await checkInput(opts.events, EVENTS_FILE);
       await checkInput(opts.diagnostics, DIAGNOSTICS_FOLDER);
@@ -397,11 +419,13 @@ export function buildCli(): Command {
       }
       const prices = opts.prices ? (await readPriceTable(opts.prices)).table : undefined;
       if (opts.directory) await checkInput(opts.directory, { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)' });
+      if (opts.llmLog) await checkInput(opts.llmLog, { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records (JSON lines, a JSON array, a query API response or the portal CSV)' });
       const result = await allocateFiles({
         costExportFile: opts.costExport,
         eventsFile: opts.events,
         diagnosticsDir: opts.diagnostics,
         ...(opts.directory ? { directoryCsv: opts.directory } : {}),
+        ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
         ...(prices ? { prices } : {}),
         identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
       });
@@ -422,16 +446,19 @@ export function buildCli(): Command {
     .option('--month <YYYY-MM>', 'a calendar month instead of --from/--to (default: the current month to date, UTC)')
     .addOption(new Option('--group-by <key>', 'grouping').choices([...GROUP_BY]).default('identity'))
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'focus', 'table']).default('table'))
+    .addOption(new Option('--basis <basis>', "list prices (the ledger's estimate) or Azure's invoice as the allocate timer stored it").choices([...BASES]).default('list'))
     .option('--out <file>', 'write to a file instead of stdout')
-    .action(async (opts: { api: string; token?: string; from?: string; to?: string; month?: string; groupBy: string; format: string; out?: string }) => {
+    .action(async (opts: { api: string; token?: string; from?: string; to?: string; month?: string; groupBy: string; format: string; basis: string; out?: string }) => {
       const wire = opts.format === 'table' ? 'json' : opts.format;
-      const query = parseReportOptions(chargebackQuerySchemaAt(new Date()), { from: opts.from, to: opts.to, month: opts.month, groupBy: opts.groupBy, format: wire });
+      const query = parseReportOptions(chargebackQuerySchemaAt(new Date()), { from: opts.from, to: opts.to, month: opts.month, groupBy: opts.groupBy, format: wire, basis: opts.basis });
       if (opts.out) await checkOutput(opts.out, { option: '--out', kind: 'file' });
       process.stderr.write(`chargeback from ${shortInstant(query.from)} to ${shortInstant(query.to)} (${query.period === 'default' ? 'the current month to date, UTC' : PERIOD_NAMES[query.period]})\n`);
       const period = { from: query.from.toISOString(), to: query.to.toISOString() };
-      const response = await fetchReport(opts.api, 'api/chargeback', { ...period, groupBy: opts.groupBy, format: wire }, opts.token);
+      const response = await fetchReport(opts.api, 'api/chargeback', { ...period, groupBy: opts.groupBy, format: wire, ...(query.basis === 'invoice' ? { basis: 'invoice' } : {}) }, opts.token);
       let text: string;
-      if (opts.format === 'table') {
+      if (opts.format === 'table' && query.basis === 'invoice') {
+        text = invoiceTables((await response.json()) as InvoiceTableBody);
+      } else if (opts.format === 'table') {
         const body = (await response.json()) as { rows: ChargebackRow[]; totals: { cost: string; requests: number } };
         text = costTable(body.rows, opts.groupBy, body.totals) + '\n';
       } else {

@@ -12,6 +12,7 @@ import { ArchiveDiagnosticsSource } from '../adapters/archive/archive-diagnostic
 import { BlobArchive } from '../adapters/archive/blob-archive.js';
 import { CosmosAggregateStore } from '../adapters/cosmos/cosmos-aggregate-store.js';
 import { CosmosReconciliationStore } from '../adapters/cosmos/cosmos-reconciliation-store.js';
+import { CosmosInvoiceAllocationStore } from '../adapters/cosmos/cosmos-invoice-allocation-store.js';
 import { CosmosDeadLetterStore } from '../adapters/cosmos/cosmos-dead-letter-store.js';
 import { CosmosDiagnosticsStore } from '../adapters/cosmos/cosmos-diagnostics-store.js';
 import { CosmosLedgerStore } from '../adapters/cosmos/cosmos-ledger-store.js';
@@ -27,8 +28,11 @@ import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import type { ReconciliationStore } from '../ports/reconciliation.js';
+import type { InvoiceAllocationStore } from '../ports/invoice-allocation-store.js';
 import { BlobPayloadStore } from '../adapters/blob/blob-payload-store.js';
 import { BlobQuarantineStore } from '../adapters/blob/blob-quarantine-store.js';
+import { BlobCostExportSource } from '../adapters/blob/blob-cost-export-source.js';
+import type { CostExportSource } from '../ports/cost-export-source.js';
 import type { PayloadStore } from '../ports/payload-store.js';
 import type { QuarantineStore } from '../ports/quarantine-store.js';
 import type { GuardedIngestPorts } from '../services/ingest-or-quarantine.js';
@@ -74,6 +78,8 @@ export interface Stores extends GuardedIngestPorts {
   readonly diagnostics: DiagnosticsStore;
   readonly aggregates: AggregateStore;
   readonly reconciliation: ReconciliationStore;
+  /** Cost exports allocated to identities (Azure's invoice, split by token share). */
+  readonly invoiceAllocations: InvoiceAllocationStore;
 }
 
 /**
@@ -92,6 +98,7 @@ export function createStores(client: CosmosClient, settings: Settings, blobs: Bl
     diagnostics: new CosmosDiagnosticsStore(database.container(CONTAINERS.diagnostics.id)),
     aggregates: new CosmosAggregateStore(database.container(CONTAINERS.aggregates.id)),
     reconciliation: new CosmosReconciliationStore(database.container(CONTAINERS.aggregates.id)),
+    invoiceAllocations: new CosmosInvoiceAllocationStore(database.container(CONTAINERS.aggregates.id)),
   };
 }
 
@@ -142,6 +149,16 @@ export function joinPortsFromEnvironment(settings: Settings): JoinPorts {
     ...(logs && workspaceId ? { llmUsage: new LogAnalyticsLlmUsageSource({ client: logs, workspaceId }) } : {}),
   };
   return processJoinPorts;
+}
+
+/**
+ * The cost export container the allocation timer reads, with the app's managed identity; null when no export is
+ * configured.
+ */
+export function costExportSourceFrom(settings: Settings): CostExportSource | null {
+  if (!settings.CostExport__blobEndpoint) return null;
+  const container = new BlobServiceClient(settings.CostExport__blobEndpoint, credentialFor(settings)).getContainerClient(settings.COST_EXPORT_CONTAINER);
+  return new BlobCostExportSource(container, settings.COST_EXPORT_PREFIX);
 }
 
 /** The price table: `PRICE_TABLE_PATH` when set, else the shipped `prices/default-prices.json`. */

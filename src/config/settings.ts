@@ -24,6 +24,16 @@ export const settingsSchema = z
      * item (container `dead-letters`) and trigger batches set aside after failing (container `quarantine`).
      */
     DeadLetters__blobEndpoint: z.url().optional(),
+    /**
+     * Blob storage (`https://<account>.blob.core.windows.net`) a Cost Management "Cost and usage details (FOCUS)"
+     * export writes to; the allocation timer allocates each file it finds there. Unset: the timer does nothing.
+     */
+    CostExport__blobEndpoint: z.url().optional(),
+    /** The export's container, and the folder within it (the export's directory), if any. */
+    COST_EXPORT_CONTAINER: z.string().regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/, 'a Blob container name: 3 to 63 lower-case letters, digits and single hyphens').default('cost-exports'),
+    COST_EXPORT_PREFIX: z.string().default(''),
+    /** NCRONTAB schedule of the invoice allocation timer (%ALLOCATE_SCHEDULE%): exports arrive daily at most. */
+    ALLOCATE_SCHEDULE: z.string().default('0 40 * * * *'),
     /** Log Analytics workspace (customer) id the join and reconciliation jobs query. */
     LOG_ANALYTICS_WORKSPACE_ID: z.uuid().optional(),
     /** Object ids of the gateway's managed identities: never attributed as callers. Comma-separated. */

@@ -3,6 +3,15 @@ import { z } from 'zod';
 export const GROUP_BY = ['identity', 'team', 'costCenter', 'model', 'deployment'] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
 
+/**
+ * What a chargeback report's costs are: the ledger's tokens at list prices (`list`, an estimate known as soon as the
+ * requests are), or Azure's invoice (the Cost Management export) split by token share (`invoice`, once exported).
+ */
+export const BASES = ['list', 'invoice'] as const;
+export type Basis = (typeof BASES)[number];
+/** The groupings an invoice allocation has: its rows name ARM resources and meters, not deployments. */
+export const INVOICE_GROUP_BY = ['identity', 'team', 'costCenter'] as const satisfies readonly GroupBy[];
+
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 /** Years before this are typos (`0099-12` for `2099-12`, or `26-11` padded): no Azure OpenAI data is that old. */
@@ -95,8 +104,13 @@ export function chargebackQuerySchemaAt(now: Date) {
       month: month.optional(),
       groupBy: z.enum(GROUP_BY).default('identity'),
       format: z.enum(['json', 'csv', 'focus']).default('json'),
+      basis: z.enum(BASES).default('list'),
     })
     .transform((q, ctx) => {
+      if (q.basis === 'invoice' && !(INVOICE_GROUP_BY as readonly string[]).includes(q.groupBy)) {
+        ctx.addIssue({ code: 'custom', path: ['groupBy'], message: `basis=invoice groups by ${INVOICE_GROUP_BY.join(', ')}: the invoice's rows name resources and meters, not models or deployments` });
+        return z.NEVER;
+      }
       let from = q.from;
       let to = q.to;
       let period: PeriodSource = 'range';
@@ -120,7 +134,7 @@ export function chargebackQuerySchemaAt(now: Date) {
       }
       requireWholeHours({ from, to }, ctx);
       requireOrderedAndBounded({ from, to }, 400, ctx);
-      return { from, to, period, groupBy: q.groupBy, format: q.format };
+      return { from, to, period, groupBy: q.groupBy, format: q.format, basis: q.basis };
     });
 }
 export type ChargebackQueryParams = z.output<ReturnType<typeof chargebackQuerySchemaAt>>;

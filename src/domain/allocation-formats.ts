@@ -67,7 +67,7 @@ export function allocationTotals(allocations: readonly RowAllocation[], counts: 
 }
 
 /** CSV as `toCsv`, but an amount keeps its sign: a credit is `-1.25`, not a formula to defuse. */
-function csv(header: readonly string[], rows: readonly (readonly (string | number | null)[])[]): string {
+export function amountsCsv(header: readonly string[], rows: readonly (readonly (string | number | null)[])[]): string {
   const field = (value: string | number | null) => (typeof value === 'string' && /^-\d+(?:\.\d+)?$/.test(value) ? value : csvField(value));
   return [header, ...rows].map((row) => row.map(field).join(',')).join('\r\n') + '\r\n';
 }
@@ -75,7 +75,7 @@ function csv(header: readonly string[], rows: readonly (readonly (string | numbe
 const LINE_COLUMNS = ['identity', 'team', 'costCenter', 'resourceId', 'meter', 'chargePeriodStart', 'billedCost', 'effectiveCost', 'tokens', 'reason'] as const;
 
 export function allocationCsv(lines: readonly AllocationLine[]): string {
-  return csv(LINE_COLUMNS, lines.map((l) => LINE_COLUMNS.map((c) => l[c])));
+  return amountsCsv(LINE_COLUMNS, lines.map((l) => LINE_COLUMNS.map((c) => l[c])));
 }
 
 /**
@@ -100,5 +100,5 @@ export function allocationFocus(allocations: readonly RowAllocation[], directory
       ];
     }),
   );
-  return csv(header, rows);
+  return amountsCsv(header, rows);
 }

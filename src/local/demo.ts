@@ -29,6 +29,9 @@ import { createReconcileHandler } from '../../functions/handlers/reconcile.js';
 import { StoredAndFileReconciliationSources } from '../adapters/archive/file-reconciliation-sources.js';
 import type { CheckResult } from '../domain/reconciliation.js';
 import { fireTimer } from './timer-runner.js';
+import { createAllocateTimerHandler } from '../../functions/handlers/allocate-invoice.js';
+import { BlobCostExportSource } from '../adapters/blob/blob-cost-export-source.js';
+import { storedInvoiceFor } from '../services/invoice-report.js';
 import { simulateDay, type GroundTruth, type SourceMix } from '../simulator/traffic.js';
 import { Random } from '../simulator/random.js';
 import { TableCheckpointStore } from './checkpoint-store.js';
@@ -251,6 +254,7 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
     eventsFile: joinPath(outDir, SIMULATION_FILES.events),
     diagnosticsDir: joinPath(outDir, SIMULATION_FILES.diagnostics),
     directoryCsv: joinPath(outDir, SIMULATION_FILES.directory),
+    llmLogFile: joinPath(outDir, SIMULATION_FILES.llmLog),
     identity: { gatewayObjectIds: new Set([truth.reconciliation.gatewayObjectId]) },
   });
   const compared = compareEstimateWithInvoice(
@@ -264,6 +268,26 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
     effectiveCost: sumAmounts(truth.invoice.rows.map((r) => unallocatableShare(r.effectiveCost, r.tokens, r.unallocatableTokens))),
   };
   const invoice = { ...compared, bound };
+
+  progress.step('uploading the simulated cost export to Blob storage, where a Cost Management export writes');
+  const exportContainer = stack.blobs.getContainerClient(stack.settings.COST_EXPORT_CONTAINER);
+  await exportContainer.createIfNotExists();
+  const days = options.day.replaceAll('-', '');
+  const exportName = `focus/tokenledger-demo/${days}-${days}/${runId}/part_0_0001.csv`;
+  await exportContainer.getBlockBlobClient(exportName).uploadData(await readFile(joinPath(outDir, SIMULATION_FILES.costExport)), { blobHTTPHeaders: { blobContentType: 'text/csv' } });
+  const allocateHandler = createAllocateTimerHandler(
+    () => ({ exports: new BlobCostExportSource(exportContainer), ledger: stack.stores.ledger, diagnostics: stack.stores.diagnostics, allocations: stack.stores.invoiceAllocations }),
+    () => ({ identity: { gatewayObjectIds: new Set([truth.reconciliation.gatewayObjectId]) } }),
+  );
+  await longStep(progress, "allocating the cost export over the ledger: the allocate timer", (log) => fireTimer('allocate', allocateHandler, new Date(), log));
+  const stored = await storedInvoiceFor(stack.stores.invoiceAllocations, range);
+  const storedTeams = compareEstimateWithInvoice(
+    reports.team.rows.map((row) => ({ team: row.key, costPico: row.costPico })),
+    stored.allocations,
+    directory,
+    currency,
+  );
+  const teamFigures = (c: InvoiceComparison) => JSON.stringify([c.teams, c.unallocated, c.totals]);
   const t = compared.totals;
   const checks: DemoCheck[] = [
     { name: 'ledger entries = distinct valid requests', expected: truth.ledgerEntries, actual: report.entries, ok: report.entries === truth.ledgerEntries },
@@ -313,6 +337,12 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
       expected: `<= ${bound.billedCost}; <= ${bound.effectiveCost}`,
       actual: `${t.unallocatedBilledCost}; ${t.unallocatedEffectiveCost}`,
       ok: compareAmounts(t.unallocatedBilledCost, bound.billedCost) <= 0 && compareAmounts(t.unallocatedEffectiveCost, bound.effectiveCost) <= 0,
+    },
+    {
+      name: 'invoice allocation stored by the allocate timer = the offline allocation, per team and unallocated reason (exact)',
+      expected: `${compared.teams.length} teams, ${t.allocatedBilledCost} billed`,
+      actual: teamFigures(storedTeams) === teamFigures(compared) ? `${storedTeams.teams.length} teams, ${storedTeams.totals.allocatedBilledCost} billed` : `differs: ${storedTeams.teams.length} teams, ${storedTeams.totals.allocatedBilledCost} billed`,
+      ok: teamFigures(storedTeams) === teamFigures(compared) && stored.exports.includes(exportName),
     },
   ];
   return {

@@ -15,7 +15,7 @@ export function localRoutes(stack: LocalStack): HttpRoute[] {
     {
       route: 'chargeback',
       methods: ['GET'],
-      handler: withAccess({ validator }, createChargebackHandler(() => ({ aggregates: stack.stores.aggregates, directory: stack.directory, prices }))),
+      handler: withAccess({ validator }, createChargebackHandler(() => ({ aggregates: stack.stores.aggregates, directory: stack.directory, prices, invoiceAllocations: stack.stores.invoiceAllocations }))),
     },
     {
       route: 'dashboard/{*path}',

@@ -1,21 +1,28 @@
 import { readFocusExport } from '../adapters/files/focus-cost-export.js';
 import type { DirectoryRow } from '../contracts/directory.js';
+import type { FocusCostRow } from '../contracts/focus-cost-row.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
 import { PriceMatcher } from '../domain/price-matching.js';
 import { isPerCallRequest, pricingModelOf } from '../domain/chargeback.js';
 import { allocationRowOf } from '../domain/focus-cost-rows.js';
 import { resolveIdentity, type IdentityOptions } from '../domain/identity.js';
-import { allocateInvoice, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
+import { allocateInvoice, type AllocationCostRow, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
 import { joinAll, joinKey, recordsByCorrelationId } from '../domain/join.js';
 import type { MeterKind } from '../domain/retail-price-meters.js';
-import { readArchiveFolder, readDirectoryFile, readEventsFile } from './analyze-files.js';
+import { readArchiveFolder, readDirectoryFile, readEventsFile, readLlmUsage } from './analyze-files.js';
+import { withLlmUsage } from './join-diagnostics.js';
 
 export interface AllocateInput {
   readonly costExportFile: string;
   readonly eventsFile: string;
   readonly diagnosticsDir: string;
   readonly directoryCsv?: string;
+  /**
+   * An `ApiManagementGatewayLlmLog` export: streams cut short (no usage in their events) take its tokens, as the
+   * pipeline's join does. Without it they count no tokens.
+   */
+  readonly llmLogFile?: string;
   readonly identity?: IdentityOptions;
   /** A price table whose `provisioned` entries name the PTU deployments; their requests share provisioned rows. */
   readonly prices?: PriceTable;
@@ -47,41 +54,75 @@ export function tokensByKind(entry: LedgerEntry, model: string | null): Partial<
   };
 }
 
+/** How the requests of a period are placed on the resources their cost rows bill. */
+export interface AllocationInputs {
+  readonly usage: AllocationUsage[];
+  readonly bypass: BypassCall[];
+  /** Gateway requests with no diagnostic record: their resource is unknown, so no cost row can be theirs. */
+  readonly unplacedRequests: number;
+}
+
+export interface AllocationInputOptions {
+  readonly identity?: IdentityOptions | undefined;
+  /** A price table whose `provisioned` entries name the PTU deployments; their requests share provisioned rows. */
+  readonly prices?: PriceTable | undefined;
+}
+
 /**
- * Allocates the Azure OpenAI rows of a cost export to identities, offline. A request is placed on an ARM resource by
- * its joined `RequestResponse` record's `resourceId` (the Azure OpenAI account that served it); a request without a
- * record cannot be placed and is counted, and a record without a request is a bypass call.
+ * The usage a cost export is allocated over: each request placed on an ARM resource by its joined `RequestResponse`
+ * record's `resourceId` (the Azure OpenAI account that served it), found by the join key among `resourceOf`; a
+ * request without a record cannot be placed and is counted. `bypass` are the records without a gateway request.
  */
-export async function allocateFiles(input: AllocateInput): Promise<AllocateResult> {
-  const costExport = await readFocusExport(input.costExportFile);
-  const { entries, deadLetters } = await readEventsFile(input.eventsFile);
-  const { records } = await readArchiveFolder(input.diagnosticsDir);
-  const byKey = recordsByCorrelationId(records);
-  const joined = joinAll(entries.values(), byKey.values());
-  const matcher = input.prices ? new PriceMatcher(input.prices) : null;
+export function allocationInputs(
+  entries: Iterable<LedgerEntry>,
+  resourceOf: ReadonlyMap<string, { readonly resourceId: string }>,
+  bypass: Iterable<BypassCall>,
+  options: AllocationInputOptions = {},
+): AllocationInputs {
+  const matcher = options.prices ? new PriceMatcher(options.prices) : null;
   const usage: AllocationUsage[] = [];
   let unplacedRequests = 0;
-  for (const entry of joined.entries) {
+  for (const entry of entries) {
     const key = joinKey(entry);
-    const record = key === null ? undefined : byKey.get(key);
+    const record = key === null ? undefined : resourceOf.get(key);
     if (!record) {
       unplacedRequests++;
       continue;
     }
     const model = pricingModelOf(entry);
-    const identity = resolveIdentity(entry, input.identity);
+    const identity = resolveIdentity(entry, options.identity);
     usage.push({ identity: identity.key, attributed: identity.kind !== 'unattributed', time: entry.time, resourceId: record.resourceId, model: model ?? '', tokens: tokensByKind(entry, model), provisioned: matcher?.provisionedFor(entry) != null });
   }
-  const bypass: BypassCall[] = joined.bypass.map((r) => ({ time: r.time, resourceId: r.resourceId }));
-  const rows = costExport.rows.map(allocationRowOf);
-  const openAi = rows.filter((row) => row !== null);
+  return { usage, bypass: [...bypass].map((r) => ({ time: r.time, resourceId: r.resourceId })), unplacedRequests };
+}
+
+/** The Azure OpenAI rows of a cost export, and how many rows of other services it has. */
+export function allocationRowsOf(rows: readonly FocusCostRow[]): { rows: AllocationCostRow[]; skippedRows: number } {
+  const read = rows.map(allocationRowOf);
+  const openAi = read.filter((row) => row !== null);
+  return { rows: openAi, skippedRows: read.length - openAi.length };
+}
+
+/**
+ * Allocates the Azure OpenAI rows of a cost export to identities, offline: the events file's requests, joined to the
+ * archive folder's records (see `allocationInputs`).
+ */
+export async function allocateFiles(input: AllocateInput): Promise<AllocateResult> {
+  const costExport = await readFocusExport(input.costExportFile);
+  const { entries, deadLetters } = await readEventsFile(input.eventsFile);
+  const { records } = await readArchiveFolder(input.diagnosticsDir);
+  const llmUsage = input.llmLogFile ? await readLlmUsage(input.llmLogFile) : null;
+  const requests = llmUsage ? [...entries.values()].map((entry) => withLlmUsage(entry, llmUsage.get(entry.gatewayRequestId)) ?? entry) : entries.values();
+  const joined = joinAll(requests, records);
+  const inputs = allocationInputs(joined.entries, recordsByCorrelationId(records), joined.bypass, input);
+  const { rows, skippedRows } = allocationRowsOf(costExport.rows);
   const directory = input.directoryCsv ? await readDirectoryFile(input.directoryCsv) : new Map<string, DirectoryRow>();
   return {
-    allocations: allocateInvoice(openAi, usage, bypass),
+    allocations: allocateInvoice(rows, inputs.usage, inputs.bypass),
     directory,
-    skippedRows: rows.length - openAi.length,
-    unplacedRequests,
-    bypassCalls: bypass.length,
+    skippedRows,
+    unplacedRequests: inputs.unplacedRequests,
+    bypassCalls: inputs.bypass.length,
     deadLetters,
   };
 }

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compareAmounts, roundAmount } from '../../src/domain/invoice-comparison.js';
 import { runDemo, type DemoSummary } from '../../src/local/demo.js';
 import type { HttpHost } from '../../src/local/http-host.js';
 import { startLocalApi } from '../../src/local/local-api.js';
@@ -112,6 +113,69 @@ describe('chargeback API and CLI on the local stack', () => {
     const { reason } = (await response.json()) as { reason: string };
     expect(reason).toMatch(/month/);
     expect(reason).toMatch(/groupBy/);
+  });
+
+  it("gives finance Azure's invoice per team, as the allocate timer stored it: the offline allocation's figures and each team's difference to the estimate", async () => {
+    const response = await get('month=2026-10&groupBy=team&basis=invoice', tokens.finance);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('tokenledger-basis')).toBe('invoice');
+    const body = (await response.json()) as {
+      basis: string;
+      currency: string;
+      rows: { key: string; billedCost: string; effectiveCost: string; reasons: { reason: string; billedCost: string; effectiveCost: string }[] | null }[];
+      totals: { billedCost: string; effectiveCost: string };
+      teams: { team: string; estimate: string; billedCost: string; billedDifference: string }[];
+      exports: string[];
+    };
+    expect(body.basis).toBe('invoice');
+    expect(body.exports).toHaveLength(1);
+    const { invoice } = summary;
+    const teamRows = body.rows.filter((r) => r.key !== 'unallocated');
+    expect(teamRows.map((r) => r.key)).toEqual(invoice.teams.map((t) => t.team));
+    for (const [i, team] of invoice.teams.entries()) {
+      expect(compareAmounts(teamRows[i]!.billedCost, team.billedCost), team.team).toBe(0);
+      expect(compareAmounts(teamRows[i]!.effectiveCost, team.effectiveCost), team.team).toBe(0);
+    }
+    expect(body.teams).toEqual(invoice.teams);
+    expect(body.rows.at(-1)).toMatchObject({ key: 'unallocated', reasons: invoice.unallocated });
+    expect(compareAmounts(body.totals.billedCost, invoice.totals.billedCost)).toBe(0);
+    expect(compareAmounts(body.totals.effectiveCost, invoice.totals.effectiveCost)).toBe(0);
+  });
+
+  it('answers which basis a report is on, and refuses to group the invoice by deployment', async () => {
+    expect(((await (await get('month=2026-10&groupBy=team', tokens.finance)).json()) as { basis: string }).basis).toBe('list');
+    const byIdentity = (await (await get('month=2026-10&basis=invoice', tokens.finance)).json()) as { rows: { key: string; billedCost: string }[]; totals: { billedCost: string } };
+    expect(byIdentity.rows.length).toBeGreaterThan(summary.invoice.teams.length);
+    const response = await get('month=2026-10&groupBy=deployment&basis=invoice', tokens.finance);
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { reason: string }).reason).toMatch(/groupBy: basis=invoice groups by identity, team, costCenter/);
+  });
+
+  it("prints the invoice per team, and each team's estimate and difference, with one CLI command", async () => {
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'report', 'chargeback', '--api', api.url, '--token', tokens.finance, '--month', '2026-10', '--group-by', 'team', '--basis', 'invoice'],
+      { cwd: new URL('../..', import.meta.url).pathname },
+    );
+    const lines = stdout.split('\n');
+    const comparison = lines.indexOf('List-price estimate vs invoice per team (USD)');
+    expect(comparison).toBeGreaterThan(0);
+    for (const team of summary.invoice.teams) {
+      expect(lines.slice(0, comparison).some((l) => l.startsWith(team.team) && l.includes(roundAmount(team.billedCost, 6)))).toBe(true);
+      expect(lines.slice(comparison).some((l) => l.startsWith(team.team) && l.includes(roundAmount(team.billedDifference, 6)))).toBe(true);
+    }
+    expect(lines.some((l) => /^unallocated [\d.]+ billed: /.test(l))).toBe(true);
+  });
+
+  it("shows a caller without Chargeback.ReadAll none of the invoice but their own identity's parts, and not the unallocated", async () => {
+    const response = await get('month=2026-10&groupBy=team&basis=invoice', tokens.operator);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { rows: unknown[]; totals: { billedCost: string }; teams: unknown[] };
+    expect(body.rows).toEqual([]);
+    expect(body.teams).toEqual([]);
+    expect(compareAmounts(body.totals.billedCost, '0')).toBe(0);
+    const focus = await (await get('month=2026-10&basis=invoice&format=focus', tokens.operator)).text();
+    expect(focus.trimEnd().split('\r\n')).toHaveLength(1);
   });
 
   it('serves FOCUS rows whose BilledCost sums to the report total', async () => {

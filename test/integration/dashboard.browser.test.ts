@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ChargebackRow } from '../../src/domain/chargeback.js';
+import { roundAmount } from '../../src/domain/invoice-comparison.js';
 import { runDemo, type DemoSummary } from '../../src/local/demo.js';
 import type { HttpHost } from '../../src/local/http-host.js';
 import { startLocalApi } from '../../src/local/local-api.js';
@@ -28,6 +29,7 @@ const RANGE = { from: '2026-10-15', to: '2026-10-16' };
 const MARKUP_NAME = 'Mallory <img src=x onerror=alert(1)>';
 const PANELS = [
   'panel-team',
+  'panel-invoice',
   'panel-identity',
   'panel-top-spenders',
   'panel-models',
@@ -38,7 +40,7 @@ const PANELS = [
   'panel-weights',
   'panel-reconciliation',
 ] as const;
-const CHARGEBACK_PANELS = ['panel-team', 'panel-identity', 'panel-top-spenders', 'panel-models', 'panel-cached', 'panel-unattributed'] as const;
+const CHARGEBACK_PANELS = ['panel-team', 'panel-invoice', 'panel-identity', 'panel-top-spenders', 'panel-models', 'panel-cached', 'panel-unattributed'] as const;
 
 const silent = { step: () => {}, bar: () => ({ increment: () => {}, stop: () => {} }) };
 
@@ -253,6 +255,31 @@ describe('dashboard in Chromium, on the local stack', () => {
     );
     expect(shown.length).toBeLessThan(models.body.rows.length);
     await expect(page.getByTestId('panel-team').getByTestId('panel-scope').textContent()).resolves.toContain(`deployment ${deployment} is not applied`);
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  it("switches the estimate-vs-invoice panel from list prices to Azure's invoice, with each team's difference as the API reports it", async () => {
+    const page = await openDashboard(tokens.finance);
+    const teams = await report('team', tokens.finance);
+    const listed = await shownRows(page, 'panel-invoice', 'invoice-row');
+    expect(listed.map((r) => [r.key, r.cells['estimate']])).toEqual(teams.body.rows.map((r) => [r.key, r.cost]));
+
+    await page.getByTestId('filter-basis').selectOption('invoice');
+    await waitUntilReady(page);
+    expect(new URL(page.url()).searchParams.get('basis')).toBe('invoice');
+    const response = await fetch(`${api.url}/api/chargeback?from=${RANGE.from}&to=${RANGE.to}&groupBy=team&basis=invoice`, { headers: { authorization: `Bearer ${tokens.finance}` } });
+    const invoice = (await response.json()) as { teams: { team: string; estimate: string; billedCost: string; effectiveCost: string; billedDifference: string }[]; rows: { key: string; reasons: { reason: string; billedCost: string }[] | null }[] };
+    expect(invoice.teams.map((t) => t.team)).toEqual(summary.invoice.teams.map((t) => t.team));
+    const money = (amount: string) => roundAmount(amount, 6);
+    const shown = await shownRows(page, 'panel-invoice', 'invoice-row');
+    expect(shown.map((r) => [r.key, r.cells['estimate'], r.cells['billed'], r.cells['effective'], r.cells['difference']])).toEqual(
+      invoice.teams.map((t) => [t.team, money(t.estimate), money(t.billedCost), money(t.effectiveCost), money(t.billedDifference)]),
+    );
+    expect(shown.every((r) => r.cells['difference']!.startsWith('-'))).toBe(true);
+    const reasons = invoice.rows.find((r) => r.key === 'unallocated')!.reasons!;
+    expect((await shownRows(page, 'panel-invoice', 'unallocated-row')).map((r) => [r.cells['reason'], r.cells['billed']])).toEqual(reasons.map((u) => [u.reason, money(u.billedCost)]));
+    await screenshot(page, 'dashboard-invoice.png');
     expect(faults).toEqual([]);
     await page.close();
   });

@@ -23,6 +23,8 @@ describe('demo on the local stack', () => {
     expect(steps).toContainEqual(expect.stringMatching(/^ {2}join: 0 records read/));
     expect(steps).toContainEqual(expect.stringMatching(/^ {2}rollup: 24 hours and 1 days recomputed from [1-9]\d* ledger entries; 0 dirty hours left for the next run$/));
     expect(steps).toContainEqual('  reconciled 2026-11-20T00:00:00.000Z..2026-11-21T00:00:00.000Z: ' + summary.reconciliation.length + ' results');
+    expect(steps).toContainEqual(expect.stringMatching(/^ {2}allocate: focus\/tokenledger-demo\/20261120-20261120\/\d+\/part_0_0001\.csv: [1-9]\d* Azure OpenAI cost rows of 2026-11 allocated/));
+    expect(steps).toContainEqual('  allocate: 1 exports allocated, 0 unchanged, 0 failed');
   });
 
   it('removes the temporary folder of the simulated files when it ends', async () => {
@@ -91,5 +93,6 @@ describe('demo on the local stack', () => {
     expect(compareAmounts(invoice.totals.allocatedEffectiveCost, summary.groundTruth.invoice.effectiveCost)).toBe(0);
     expect(compareAmounts(invoice.totals.unallocatedBilledCost, invoice.bound.billedCost)).toBeLessThanOrEqual(0);
     expect(summary.checks.filter((c) => c.name.startsWith('invoice allocation:'))).toHaveLength(3);
+    expect(summary.checks.find((c) => c.name.startsWith('invoice allocation stored by the allocate timer'))?.ok).toBe(true);
   });
 });

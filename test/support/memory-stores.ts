@@ -15,6 +15,10 @@ import type { PayloadStore } from '../../src/ports/payload-store.js';
 import type { QuarantineListing, QuarantineStore } from '../../src/ports/quarantine-store.js';
 import { quarantinedBatchSchema, type QuarantinedBatch } from '../../src/contracts/quarantine.js';
 import { quarantineName } from '../../src/adapters/blob/blob-quarantine-store.js';
+import type { AllocatedExport, InvoiceHead, InvoicePart } from '../../src/contracts/invoice-allocation-document.js';
+import { invoicePartition } from '../../src/domain/invoice-documents.js';
+import type { InvoiceAllocationStore, InvoiceDocuments } from '../../src/ports/invoice-allocation-store.js';
+import type { CostExportBlob, CostExportSource } from '../../src/ports/cost-export-source.js';
 
 /** Deep copy, so that a test can never mutate what a store holds (and the store never holds the caller's objects). */
 function clone<T>(value: T): T {
@@ -337,5 +341,66 @@ export class MemoryQuarantineStore implements QuarantineStore {
     const found = this.batches.get(name);
     if (!found) throw new Error(`no quarantined batch named ${name}`);
     found.replayedAt = at;
+  }
+}
+
+/**
+ * In-memory fake of the invoice allocation store, keyed like Cosmos DB by (partition key, id), with the adapter's
+ * order of writes: parts, heads, removal of what the export no longer has, marker. `largestDocumentBytes` is the
+ * largest document written; `failBeforeMarker` makes a replacement stop before its last step, as a crash would.
+ */
+export class MemoryInvoiceAllocationStore implements InvoiceAllocationStore {
+  readonly documents = new Map<string, InvoiceHead | InvoicePart | AllocatedExport>();
+  largestDocumentBytes = 0;
+  failBeforeMarker = false;
+
+  private put(document: InvoiceHead | InvoicePart | AllocatedExport): void {
+    this.largestDocumentBytes = Math.max(this.largestDocumentBytes, Buffer.byteLength(JSON.stringify(document)));
+    this.documents.set(`${document.pk}|${document.id}`, clone(document));
+  }
+
+  async listAllocatedExports(_options?: StoreOptions): Promise<AllocatedExport[]> {
+    return [...this.documents.values()].filter((d): d is AllocatedExport => d.kind === 'invoice-export').sort((a, b) => (a.exportName < b.exportName ? -1 : 1)).map(clone);
+  }
+
+  async replaceAllocation(marker: AllocatedExport, heads: readonly InvoiceHead[], parts: readonly InvoicePart[], _options?: StoreOptions): Promise<void> {
+    for (const part of parts) this.put(part);
+    for (const head of heads) this.put(head);
+    const generationOf = new Map(heads.map((h) => [h.month, h.generation]));
+    for (const [key, document] of [...this.documents.entries()]) {
+      if (document.kind === 'invoice-export' || document.exportName !== marker.exportName) continue;
+      const keep = generationOf.get(document.month);
+      if (keep === undefined || (document.kind === 'invoice-part' && document.generation !== keep)) this.documents.delete(key);
+    }
+    if (this.failBeforeMarker) throw new Error('store unavailable');
+    this.put(marker);
+  }
+
+  async listAllocations(month: string, _options?: StoreOptions): Promise<InvoiceDocuments> {
+    const found = [...this.documents.values()].filter((d): d is InvoiceHead | InvoicePart => d.kind !== 'invoice-export' && d.pk === invoicePartition(month));
+    return {
+      heads: found.filter((d): d is InvoiceHead => d.kind === 'invoice-head').map(clone),
+      parts: found.filter((d): d is InvoicePart => d.kind === 'invoice-part').map(clone),
+    };
+  }
+}
+
+/** In-memory fake of the cost export container: files by name, each write a new ETag. */
+export class MemoryCostExportSource implements CostExportSource {
+  readonly files = new Map<string, { text: string; etag: string; lastModified: string }>();
+  private writes = 0;
+
+  write(name: string, text: string, lastModified = new Date().toISOString()): void {
+    this.files.set(name, { text, etag: `"${++this.writes}"`, lastModified });
+  }
+
+  async list(_options?: StoreOptions): Promise<CostExportBlob[]> {
+    return [...this.files.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, { etag, lastModified }]) => ({ name, etag, lastModified }));
+  }
+
+  async read(name: string, _options?: StoreOptions): Promise<{ text: string; etag: string }> {
+    const file = this.files.get(name);
+    if (!file) throw new Error(`no cost export named ${name}`);
+    return { text: file.text, etag: file.etag };
   }
 }

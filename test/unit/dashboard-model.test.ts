@@ -7,6 +7,8 @@ import {
   describeToken,
   filtersFromQuery,
   filtersToQuery,
+  parseInvoice,
+  roundAmount,
   optionsFor,
   parseChargeback,
   parseLatency,
@@ -54,9 +56,31 @@ describe('dashboard model', () => {
   });
 
   it('round-trips filters through the URL query and falls back for a bad range', () => {
-    const filters = { from: '2026-10-15', to: '2026-10-16', team: 'Search & Ads', deployment: 'gpt-4o-prod' };
+    const filters = { from: '2026-10-15', to: '2026-10-16', team: 'Search & Ads', deployment: 'gpt-4o-prod', basis: 'invoice' } as const;
     expect(filtersFromQuery(filtersToQuery(filters), { from: 'x', to: 'y' })).toEqual(filters);
-    expect(filtersFromQuery(new URLSearchParams('from=bad&to=2026-10-16'), { from: '2026-09-01', to: '2026-10-01' })).toEqual({ from: '2026-09-01', to: '2026-10-01', team: '', deployment: '' });
+    expect(filtersFromQuery(new URLSearchParams('from=bad&to=2026-10-16&basis=bill'), { from: '2026-09-01', to: '2026-10-01' })).toEqual({ from: '2026-09-01', to: '2026-10-01', team: '', deployment: '', basis: 'list' });
+  });
+
+  it('rounds exact amounts half to even for display, keeping the sign of what is not zero', () => {
+    expect(roundAmount('1.2345665', 6)).toBe('1.234566');
+    expect(roundAmount('1.2345675', 6)).toBe('1.234568');
+    expect(roundAmount('-0.0000015', 6)).toBe('-0.000002');
+    expect(roundAmount('-0.0000004', 6)).toBe('0.000000');
+    expect(roundAmount('12.5', 6)).toBe('12.500000');
+  });
+
+  it('reads an invoice report and refuses a list-price report in its place', () => {
+    const body = {
+      basis: 'invoice',
+      currency: 'USD',
+      rows: [{ key: 'Search', billedCost: '1.50', effectiveCost: '1.40', reasons: null }, { key: 'unallocated', billedCost: '0.10', effectiveCost: '0.10', reasons: [{ reason: 'r', billedCost: '0.10', effectiveCost: '0.10' }] }],
+      totals: { billedCost: '1.60', effectiveCost: '1.50' },
+      teams: [{ team: 'Search', estimate: '2.000000000000', billedCost: '1.50', effectiveCost: '1.40', billedDifference: '-0.500000000000', effectiveDifference: '-0.600000000000' }],
+      exports: ['a/b/c/part_0.csv'],
+    };
+    expect(parseInvoice(body).teams![0]!.billedDifference).toBe('-0.500000000000');
+    expect(parseInvoice(body).rows[1]!.reasons).toEqual([{ reason: 'r', billedCost: '0.10', effectiveCost: '0.10' }]);
+    expect(() => parseInvoice({ ...body, basis: 'list' })).toThrow(/not on the invoice basis/);
   });
 
   it('keeps identity rows of a team by their team and team rows by their key', () => {

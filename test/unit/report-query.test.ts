@@ -22,9 +22,18 @@ describe('chargeback report parameters', () => {
 
   it('reads from and to as dates at UTC midnight, or as instants with an offset', () => {
     const q = chargeback.parse({ from: '2026-03-01', to: '2026-03-15', groupBy: 'team', format: 'focus' });
-    expect(q).toEqual({ from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-03-15T00:00:00Z'), period: 'range', groupBy: 'team', format: 'focus' });
+    expect(q).toEqual({ from: new Date('2026-03-01T00:00:00Z'), to: new Date('2026-03-15T00:00:00Z'), period: 'range', groupBy: 'team', format: 'focus', basis: 'list' });
     const instants = chargeback.parse({ from: '2026-03-01T06:00:00+02:00', to: '2026-03-02T00:00:00Z' });
     expect(instants.from.toISOString()).toBe('2026-03-01T04:00:00.000Z');
+  });
+
+  it('reports at list prices unless the invoice is asked for, which groups by identity, team or cost center only', () => {
+    expect(chargeback.parse({ month: '2026-10' }).basis).toBe('list');
+    expect(chargeback.parse({ month: '2026-10', basis: 'invoice', groupBy: 'costCenter' })).toMatchObject({ basis: 'invoice', groupBy: 'costCenter' });
+    expect(messages(chargeback.safeParse({ month: '2026-10', basis: 'invoice', groupBy: 'deployment' }))).toEqual([
+      "groupBy: basis=invoice groups by identity, team, costCenter: the invoice's rows name resources and meters, not models or deployments",
+    ]);
+    expect(messages(chargeback.safeParse({ month: '2026-10', basis: 'bill' }))[0]).toMatch(/^basis: /);
   });
 
   it('defaults to the current month to date, up to the end of the current UTC hour', () => {

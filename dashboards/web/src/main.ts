@@ -10,6 +10,7 @@ import {
   MAX_DAILY_SERIES_DAYS,
   optionsFor,
   parseChargeback,
+  parseInvoice,
   parseLatency,
   parseReconciliation,
   parseTraffic,
@@ -24,6 +25,7 @@ import {
   renderBypass,
   renderCached,
   renderIdentities,
+  renderInvoice,
   renderLatency,
   renderModels,
   renderReconciliation,
@@ -56,11 +58,13 @@ const ui = {
   to: element<HTMLInputElement>('filter-to'),
   team: element<HTMLSelectElement>('filter-team'),
   deployment: element<HTMLSelectElement>('filter-deployment'),
+  basis: element<HTMLSelectElement>('filter-basis'),
   filterProblem: element<HTMLElement>('filter-problem'),
 };
 
 const panels = {
   teams: new Panel(element('panel-team')),
+  invoice: new Panel(element('panel-invoice')),
   identities: new Panel(element('panel-identity')),
   topSpenders: new Panel(element('panel-top-spenders')),
   models: new Panel(element('panel-models')),
@@ -92,12 +96,13 @@ function setOptions(select: HTMLSelectElement, allLabel: string, values: readonl
 }
 
 function readFilters(): Filters {
-  return { from: ui.from.value, to: ui.to.value, team: ui.team.value, deployment: ui.deployment.value };
+  return { from: ui.from.value, to: ui.to.value, team: ui.team.value, deployment: ui.deployment.value, basis: ui.basis.value === 'invoice' ? 'invoice' : 'list' };
 }
 
 function writeFilters(filters: Filters): void {
   ui.from.value = filters.from;
   ui.to.value = filters.to;
+  ui.basis.value = filters.basis;
   setOptions(ui.team, 'All teams', optionsFor([], filters.team), filters.team);
   setOptions(ui.deployment, 'All deployments', optionsFor([], filters.deployment), filters.deployment);
 }
@@ -135,7 +140,9 @@ async function refresh(): Promise<void> {
   fillFilterOptions(team!, deployment!, filters);
 
   const traffic = api.get('traffic', range, parseTraffic);
+  const invoice = filters.basis === 'invoice' ? api.get('chargeback', { ...range, groupBy: 'team', basis: 'invoice' }, parseInvoice) : Promise.resolve(null);
   const work: Promise<unknown>[] = [
+    invoice.then((i) => mine === generation && renderInvoice(panels.invoice, filters, team!, i)),
     Promise.all([daily('team', team!), daily('identity', identity!)]).then(([teamDays, identityDays]) => {
       if (mine !== generation) return;
       renderTeams(panels.teams, team!, charted, teamDays, filters);
@@ -202,7 +209,7 @@ function start(): void {
     event.preventDefault();
     refreshSafely();
   });
-  for (const select of [ui.team, ui.deployment]) select.addEventListener('change', () => refreshSafely());
+  for (const select of [ui.team, ui.deployment, ui.basis]) select.addEventListener('change', () => refreshSafely());
   refreshSafely();
 }
 

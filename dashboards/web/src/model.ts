@@ -120,6 +120,100 @@ export function parseChargeback(body: unknown): ChargebackReport {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Invoice: GET /api/chargeback?from&to&groupBy=team&basis=invoice
+
+export type Basis = 'list' | 'invoice';
+
+export const UNALLOCATED = 'unallocated';
+
+export interface InvoiceTeamLine {
+  readonly team: string;
+  /** The list-price estimate (exact). */
+  readonly estimate: string;
+  readonly billedCost: string;
+  readonly effectiveCost: string;
+  /** `billedCost − estimate`. */
+  readonly billedDifference: string;
+  readonly effectiveDifference: string;
+}
+
+export interface InvoiceReport {
+  readonly currency: string;
+  readonly rows: readonly {
+    readonly key: string;
+    readonly billedCost: string;
+    readonly effectiveCost: string;
+    readonly reasons: readonly { readonly reason: string; readonly billedCost: string; readonly effectiveCost: string }[] | null;
+  }[];
+  readonly totals: { readonly billedCost: string; readonly effectiveCost: string };
+  /** Null when the invoice is in another currency than the estimate. */
+  readonly teams: readonly InvoiceTeamLine[] | null;
+  /** The cost export files the figures come from. */
+  readonly exports: readonly string[];
+}
+
+export function parseInvoice(body: unknown): InvoiceReport {
+  const o = object(body, 'invoice report');
+  if (o['basis'] !== 'invoice') throw new ShapeError('the report is not on the invoice basis');
+  const totals = object(o['totals'], 'totals');
+  return {
+    currency: text(o['currency'], 'currency'),
+    rows: array(o['rows'], 'rows').map((value, i) => {
+      const what = `rows[${i}]`;
+      const row = object(value, what);
+      const reasons = row['reasons'] === null || row['reasons'] === undefined ? null : array(row['reasons'], `${what}.reasons`);
+      return {
+        key: text(row['key'], `${what}.key`),
+        billedCost: amount(row['billedCost'], `${what}.billedCost`),
+        effectiveCost: amount(row['effectiveCost'], `${what}.effectiveCost`),
+        reasons:
+          reasons?.map((r, k) => {
+            const reason = object(r, `${what}.reasons[${k}]`);
+            return { reason: text(reason['reason'], `${what}.reasons[${k}].reason`), billedCost: amount(reason['billedCost'], `${what}.reasons[${k}].billedCost`), effectiveCost: amount(reason['effectiveCost'], `${what}.reasons[${k}].effectiveCost`) };
+          }) ?? null,
+      };
+    }),
+    totals: { billedCost: amount(totals['billedCost'], 'totals.billedCost'), effectiveCost: amount(totals['effectiveCost'], 'totals.effectiveCost') },
+    teams:
+      o['teams'] === null
+        ? null
+        : array(o['teams'], 'teams').map((value, i) => {
+            const what = `teams[${i}]`;
+            const t = object(value, what);
+            return {
+              team: text(t['team'], `${what}.team`),
+              estimate: amount(t['estimate'], `${what}.estimate`),
+              billedCost: amount(t['billedCost'], `${what}.billedCost`),
+              effectiveCost: amount(t['effectiveCost'], `${what}.effectiveCost`),
+              billedDifference: amount(t['billedDifference'], `${what}.billedDifference`),
+              effectiveDifference: amount(t['effectiveDifference'], `${what}.effectiveDifference`),
+            };
+          }),
+    exports: array(o['exports'], 'exports').map((e, i) => text(e, `exports[${i}]`)),
+  };
+}
+
+/** An exact decimal amount rounded half to even at `decimals` decimals, for display (`-0.0000005` → `-0.000000`). */
+export function roundAmount(value: string, decimals: number): string {
+  const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(value);
+  if (!match) throw new ShapeError(`${value} is not a decimal amount`);
+  const fraction = match[3] ?? '';
+  const scale = fraction.length;
+  let units = BigInt(`${match[2]}${fraction}`);
+  if (scale > decimals) {
+    const divisor = 10n ** BigInt(scale - decimals);
+    const quotient = units / divisor;
+    const remainder = units % divisor;
+    units = remainder * 2n > divisor || (remainder * 2n === divisor && quotient % 2n === 1n) ? quotient + 1n : quotient;
+  } else {
+    units *= 10n ** BigInt(decimals - scale);
+  }
+  const digits = units.toString().padStart(decimals + 1, '0');
+  const shown = decimals === 0 ? digits : `${digits.slice(0, digits.length - decimals)}.${digits.slice(digits.length - decimals)}`;
+  return units === 0n || match[1] === '' ? shown : `-${shown}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Operations: latency, weights, traffic, reconciliation
 
 export interface LatencyRow {
@@ -293,6 +387,8 @@ export interface Filters {
   readonly team: string;
   /** Empty: every deployment. */
   readonly deployment: string;
+  /** What the estimate-vs-invoice panel shows: the list-price estimate, or Azure's invoice allocated by token share. */
+  readonly basis: Basis;
 }
 
 const DAY_MS = 86_400_000;
@@ -344,13 +440,14 @@ export function filtersFromQuery(query: URLSearchParams, fallback: { from: strin
   const from = query.get('from') ?? '';
   const to = query.get('to') ?? '';
   const range = rangeProblem(from, to) === null ? { from, to } : fallback;
-  return { ...range, team: query.get('team') ?? '', deployment: query.get('deployment') ?? '' };
+  return { ...range, team: query.get('team') ?? '', deployment: query.get('deployment') ?? '', basis: query.get('basis') === 'invoice' ? 'invoice' : 'list' };
 }
 
 export function filtersToQuery(filters: Filters): URLSearchParams {
   const query = new URLSearchParams({ from: filters.from, to: filters.to });
   if (filters.team) query.set('team', filters.team);
   if (filters.deployment) query.set('deployment', filters.deployment);
+  if (filters.basis === 'invoice') query.set('basis', 'invoice');
   return query;
 }
 

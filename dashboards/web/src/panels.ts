@@ -8,13 +8,17 @@ import {
   formatFigure,
   IDENTITY_UNATTRIBUTED,
   identityLabel,
+  roundAmount,
   rowsOfDeployment,
   rowsOfTeam,
+  UNALLOCATED,
   topSpenders,
   type ChargebackFigures,
   type ChargebackReport,
   type ChargebackRow,
   type Filters,
+  type InvoiceReport,
+  type InvoiceTeamLine,
   type LatencyReport,
   type ReconciliationCheck,
   type TrafficReport,
@@ -175,6 +179,62 @@ export function renderTeams(panel: Panel, report: ApiResult<ChargebackReport>, d
     }),
   );
   panel.ready(children, scope, dailyNote(days));
+}
+
+/** Decimals the estimate-vs-invoice panel shows; the API's amounts are exact. */
+const INVOICE_DECIMALS = 6;
+
+/**
+ * The list-price estimate per team, or (basis `invoice`) the estimate next to Azure's invoice allocated to the same
+ * teams and their difference, with the unallocated part by reason.
+ */
+export function renderInvoice(panel: Panel, filters: Filters, list: ApiResult<ChargebackReport>, invoice: ApiResult<InvoiceReport> | null): void {
+  const scope = filters.team ? `Team ${filters.team}.` : '';
+  const money = (value: string) => roundAmount(value, INVOICE_DECIMALS);
+  if (invoice === null) {
+    if (!list.ok) return panel.failed(list);
+    const rows = rowsOfTeam(list.value.rows, filters.team);
+    if (rows.length === 0) return panel.empty('No chargeback rows are visible to you in this range.', scope);
+    const columns: Column<ChargebackRow>[] = [
+      { header: 'Team', value: (r) => r.key, testid: 'key' },
+      { header: `List-price estimate (${list.value.currency})`, value: (r) => r.cost, testid: 'estimate', numeric: true },
+    ];
+    return panel.ready([table(columns, rows, { testid: 'invoice-table', rowTestid: 'invoice-row', rowData: (r) => ({ key: r.key }) })], scope, "Basis: list-price estimate (the ledger's tokens at list prices). Choose the invoice to compare with Azure's bill.");
+  }
+  if (!invoice.ok) return panel.failed(invoice);
+  const report = invoice.value;
+  if (report.exports.length === 0) return panel.empty('No cost export has been allocated for this range yet: the invoice arrives with the Cost Management export.', scope);
+  if (report.teams === null) return panel.empty(`The invoice is in ${report.currency}, the estimate in another currency: they cannot be compared.`, scope);
+  const teams = report.teams.filter((t) => !filters.team || t.team === filters.team);
+  const unallocated = filters.team ? [] : (report.rows.find((r) => r.key === UNALLOCATED)?.reasons ?? []);
+  const c = report.currency;
+  const children: Child[] = [
+    table<InvoiceTeamLine>(
+      [
+        { header: 'Team', value: (t) => t.team, testid: 'key' },
+        { header: `List-price estimate (${c})`, value: (t) => money(t.estimate), testid: 'estimate', numeric: true },
+        { header: `Invoice, billed (${c})`, value: (t) => money(t.billedCost), testid: 'billed', numeric: true },
+        { header: `Invoice, effective (${c})`, value: (t) => money(t.effectiveCost), testid: 'effective', numeric: true },
+        { header: `Difference, billed − estimate (${c})`, value: (t) => money(t.billedDifference), testid: 'difference', numeric: true },
+      ],
+      teams,
+      { testid: 'invoice-table', rowTestid: 'invoice-row', rowData: (t) => ({ key: t.team }) },
+    ),
+  ];
+  if (unallocated.length > 0) {
+    children.push(
+      table(
+        [
+          { header: 'Unallocated: reason', value: (u: (typeof unallocated)[number]) => u.reason, testid: 'reason' },
+          { header: `Billed (${c})`, value: (u) => money(u.billedCost), testid: 'billed', numeric: true },
+          { header: `Effective (${c})`, value: (u) => money(u.effectiveCost), testid: 'effective', numeric: true },
+        ],
+        unallocated,
+        { testid: 'unallocated-table', rowTestid: 'unallocated-row' },
+      ),
+    );
+  }
+  panel.ready(children, scope, `Basis: invoice (${report.exports.length} cost export file${report.exports.length === 1 ? '' : 's'}), split by token share; amounts rounded to ${INVOICE_DECIMALS} decimals.`);
 }
 
 const TOP_IDENTITIES_CHARTED = 8;

@@ -1,0 +1,183 @@
+import type { AllocationCounts, AllocationSlice, InvoiceHead, InvoicePart, StoredCostRow } from '../contracts/invoice-allocation-document.js';
+import type { AllocationCostRow, AllocationPart, RowAllocation } from './invoice-allocation.js';
+import { METER_KINDS, type MeterKind } from './retail-price-meters.js';
+import { stableId } from './stable-id.js';
+import { MAX_PART_BYTES } from './usage.js';
+
+/**
+ * A cost export's allocation as documents: per billing month (the month of each row's ChargePeriodStart) a head and
+ * the parts of one generation, each part at most `MAX_PART_BYTES` of JSON, like usage tiles. Ids depend only on
+ * the export's blob name, the month and the content of what is stored, so allocating the same export over the
+ * same ledger twice writes the same documents.
+ */
+
+export const invoicePartition = (month: string): string => `invoice:${month}`;
+
+/** The partition of the markers saying which export blobs (at which ETag) have been allocated. */
+export const ALLOCATED_EXPORTS_PARTITION = 'invoice:exports';
+
+export const allocatedExportKey = (exportName: string) => ({ id: `invoice-export:${stableId(exportName)}`, pk: ALLOCATED_EXPORTS_PARTITION });
+
+export const invoiceHeadKey = (exportName: string, month: string) => ({ id: `invoice-head:${stableId(exportName)}:${month}`, pk: invoicePartition(month) });
+
+/** The UTC month (`YYYY-MM`) of an instant written as text. */
+export function monthOf(instant: string): string {
+  const time = Date.parse(instant);
+  if (Number.isNaN(time)) throw new RangeError(`not an instant: ${JSON.stringify(instant)}`);
+  return new Date(time).toISOString().slice(0, 7);
+}
+
+function storedRow(row: AllocationCostRow): StoredCostRow {
+  return { ...row, billedTokens: row.billedTokens === null ? null : row.billedTokens.toString() };
+}
+
+function meterKind(kind: string): MeterKind {
+  if (!(METER_KINDS as readonly string[]).includes(kind)) throw new RangeError(`a stored allocation names an unknown meter kind ${JSON.stringify(kind)}`);
+  return kind as MeterKind;
+}
+
+function costRowOf(row: StoredCostRow): AllocationCostRow {
+  const meter = row.meter.type === 'tokens' ? { type: 'tokens' as const, model: row.meter.model, kind: meterKind(row.meter.kind) } : row.meter;
+  return { ...row, meter, billedTokens: row.billedTokens === null ? null : BigInt(row.billedTokens) };
+}
+
+const bytesOf = (value: unknown) => Buffer.byteLength(JSON.stringify(value)) + 1;
+
+/** Slices of the rows, none with more than `maxBytes` of JSON unless a single part alone is larger. */
+function slicesOf(allocations: readonly RowAllocation[], maxBytes: number): AllocationSlice[] {
+  const slices: AllocationSlice[] = [];
+  allocations.forEach(({ row, parts }, index) => {
+    const stored = storedRow(row);
+    const base = bytesOf({ index, row: stored, parts: [] });
+    let current: AllocationSlice['parts'] = [];
+    let bytes = base;
+    for (const part of parts) {
+      const text = { ...part, tokens: part.tokens.toString() };
+      const size = bytesOf(text);
+      if (current.length > 0 && bytes + size > maxBytes) {
+        slices.push({ index, row: stored, parts: current });
+        current = [];
+        bytes = base;
+      }
+      current.push(text);
+      bytes += size;
+    }
+    slices.push({ index, row: stored, parts: current });
+  });
+  return slices;
+}
+
+export interface ExportAllocation {
+  readonly exportName: string;
+  readonly contentHash: string;
+  readonly exportedAt: string;
+  readonly allocatedAt: string;
+  readonly counts: AllocationCounts;
+  readonly allocations: readonly RowAllocation[];
+}
+
+/** The heads and parts of an export's allocation, one head per month its rows are in. */
+export function invoiceDocuments(allocation: ExportAllocation, maxPartBytes = MAX_PART_BYTES): { heads: InvoiceHead[]; parts: InvoicePart[] } {
+  const byMonth = new Map<string, RowAllocation[]>();
+  for (const row of allocation.allocations) {
+    const month = monthOf(row.row.chargePeriodStart);
+    byMonth.set(month, [...(byMonth.get(month) ?? []), row]);
+  }
+  const heads: InvoiceHead[] = [];
+  const parts: InvoicePart[] = [];
+  for (const month of [...byMonth.keys()].sort()) {
+    const rows = byMonth.get(month)!;
+    const slices = slicesOf(rows, maxPartBytes);
+    const generation = stableId(allocation.contentHash, JSON.stringify(slices), JSON.stringify(allocation.counts));
+    const { id, pk } = invoiceHeadKey(allocation.exportName, month);
+    const chunks: AllocationSlice[][] = [];
+    let current: AllocationSlice[] = [];
+    let bytes = 0;
+    for (const slice of slices) {
+      const size = bytesOf(slice);
+      if (current.length > 0 && bytes + size > maxPartBytes) {
+        chunks.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(slice);
+      bytes += size;
+    }
+    if (current.length > 0) chunks.push(current);
+    chunks.forEach((chunk, part) => parts.push({ id: `${id}:${generation}:${part}`, pk, kind: 'invoice-part', exportName: allocation.exportName, month, generation, part, slices: chunk }));
+    heads.push({
+      id,
+      pk,
+      kind: 'invoice-head',
+      exportName: allocation.exportName,
+      contentHash: allocation.contentHash,
+      exportedAt: allocation.exportedAt,
+      allocatedAt: allocation.allocatedAt,
+      month,
+      generation,
+      parts: chunks.length,
+      rows: rows.length,
+      counts: allocation.counts,
+    });
+  }
+  return { heads, parts };
+}
+
+export interface StoredExportAllocation {
+  readonly head: InvoiceHead;
+  readonly allocations: RowAllocation[];
+}
+
+/**
+ * The allocations the heads name, from the parts of each head's generation. An export whose parts are not all
+ * there (a writer replaced it while the query was paging) is listed as incomplete, so the caller reads again.
+ */
+export function assembleInvoice(heads: readonly InvoiceHead[], parts: readonly InvoicePart[]): { exports: StoredExportAllocation[]; incomplete: string[] } {
+  const partsOf = new Map<string, InvoicePart[]>();
+  for (const part of parts) {
+    const key = `${part.exportName}\u0000${part.month}\u0000${part.generation}`;
+    partsOf.set(key, [...(partsOf.get(key) ?? []), part]);
+  }
+  const exports: StoredExportAllocation[] = [];
+  const incomplete: string[] = [];
+  for (const head of [...heads].sort((a, b) => (a.exportName < b.exportName ? -1 : a.exportName > b.exportName ? 1 : a.month < b.month ? -1 : 1))) {
+    const found = (partsOf.get(`${head.exportName}\u0000${head.month}\u0000${head.generation}`) ?? []).sort((a, b) => a.part - b.part);
+    if (found.length !== head.parts || found.some((p, i) => p.part !== i)) {
+      incomplete.push(head.exportName);
+      continue;
+    }
+    const rows: { row: AllocationCostRow; parts: AllocationPart[] }[] = [];
+    for (const slice of found.flatMap((p) => p.slices)) {
+      if (!rows[slice.index]) rows[slice.index] = { row: costRowOf(slice.row), parts: [] };
+      rows[slice.index]!.parts.push(...slice.parts.map((part) => ({ ...part, tokens: BigInt(part.tokens) })));
+    }
+    exports.push({ head, allocations: rows.filter((row) => row !== undefined) });
+  }
+  return { exports, incomplete };
+}
+
+/** The folder a blob is in ('' at the container's root). */
+const folderOf = (name: string) => name.slice(0, Math.max(0, name.lastIndexOf('/')));
+
+/**
+ * The exports that count, of those stored for a month. Cost Management writes each run of an export to its own
+ * folder (`<directory>/<export>/<YYYYMMDD-YYYYMMDD>/<run id>/part_*.csv`), and a later run of the same export and
+ * date range restates the earlier one: of the runs under one date-range folder only the latest (by its files' time)
+ * counts; every file of that run counts. A file less than two folders deep is a run of its own.
+ */
+export function currentExports<T extends { readonly head: Pick<InvoiceHead, 'exportName' | 'exportedAt'> }>(stored: readonly T[]): T[] {
+  const latestRun = new Map<string, { run: string; at: string }>();
+  const seriesOf = (name: string) => {
+    const run = folderOf(name);
+    return run.includes('/') ? { series: folderOf(run), run } : { series: `\u0000${name}`, run: name };
+  };
+  for (const { head } of stored) {
+    const { series, run } = seriesOf(head.exportName);
+    const latest = latestRun.get(series);
+    if (!latest || head.exportedAt > latest.at || (head.exportedAt === latest.at && run > latest.run)) latestRun.set(series, { run, at: head.exportedAt });
+  }
+  return stored.filter(({ head }) => {
+    const { series, run } = seriesOf(head.exportName);
+    return latestRun.get(series)?.run === run;
+  });
+}

@@ -1,0 +1,18 @@
+import type { StoreOptions } from './ledger-store.js';
+
+/** One cost export file as its storage lists it. */
+export interface CostExportBlob {
+  readonly name: string;
+  /** Changes whenever the file is written again. */
+  readonly etag: string;
+  /** When the file was last written, ISO 8601. */
+  readonly lastModified: string;
+}
+
+/** Where Cost Management writes its "Cost and usage details (FOCUS)" exports: a Blob container, or a folder. */
+export interface CostExportSource {
+  /** Every file, by name (an export run also writes a `manifest.json`). */
+  list(options?: StoreOptions): Promise<CostExportBlob[]>;
+  /** A file's text (decompressed when its name ends `.gz`), with the ETag it had when read. */
+  read(name: string, options?: StoreOptions): Promise<{ readonly text: string; readonly etag: string }>;
+}

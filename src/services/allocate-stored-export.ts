@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import { parseFocusExport } from '../adapters/files/focus-cost-export.js';
+import type { AllocatedExport } from '../contracts/invoice-allocation-document.js';
+import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
+import { allocateInvoice, resourceKey, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
+import type { MeterKind } from '../domain/retail-price-meters.js';
+import { allocatedExportKey, invoiceDocuments } from '../domain/invoice-documents.js';
+import { recordsByCorrelationId } from '../domain/join.js';
+import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
+import type { InvoiceAllocationStore } from '../ports/invoice-allocation-store.js';
+import type { CostExportSource } from '../ports/cost-export-source.js';
+import { TransientStoreError, type LedgerStore, type StoreOptions } from '../ports/ledger-store.js';
+import { allocationInputs, allocationRowsOf, type AllocationInputOptions } from './allocate-files.js';
+
+export interface StoredAllocationPorts {
+  readonly ledger: Pick<LedgerStore, 'listEntries'>;
+  readonly diagnostics: Pick<DiagnosticsStore, 'listRecords'>;
+  readonly allocations: InvoiceAllocationStore;
+}
+
+/** A cost export file's text and where it came from. */
+export interface ExportFile {
+  readonly name: string;
+  readonly etag: string;
+  /** When the file was written, ISO 8601. */
+  readonly lastModified: string;
+  readonly text: string;
+}
+
+export interface StoredExportAllocation {
+  readonly exportName: string;
+  readonly months: readonly string[];
+  readonly allocations: readonly RowAllocation[];
+  readonly skippedRows: number;
+  readonly unplacedRequests: number;
+  readonly bypassCalls: number;
+  /** Documents written (heads and parts). */
+  readonly documents: number;
+}
+
+/**
+ * A diagnostic record's time and its request's time differ by the request's duration and the clocks': records are
+ * read this much beyond the charge periods, so a request at a period's edge still finds its resource.
+ */
+const RECORD_MARGIN_MS = 3_600_000;
+
+/** How long after a charge period ends its requests and diagnostic records may still arrive. */
+export const DEFAULT_SETTLE_MS = 24 * 3_600_000;
+
+export interface StoredAllocationOptions extends AllocationInputOptions {
+  readonly now?: () => Date;
+  /** See `DEFAULT_SETTLE_MS`. */
+  readonly settleInMs?: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Usage summed per identity, resource, model and hour. Allocation reads a request's time only to find the charge
+ * periods it is in, so when every period starts and ends on a whole hour, requests of one hour are one weight: the
+ * allocation is the same, and a month of requests takes memory by identity and hour, not by request.
+ */
+class HourlyUsage {
+  private readonly sums = new Map<string, { use: AllocationUsage; tokens: Partial<Record<MeterKind, bigint>> }>();
+
+  add(use: AllocationUsage): void {
+    const hour = new Date(Math.floor(Date.parse(use.time) / HOUR_MS) * HOUR_MS).toISOString();
+    const key = [use.identity, use.attributed, resourceKey(use.resourceId), use.model, use.provisioned === true, hour].join('\u0000');
+    let sum = this.sums.get(key);
+    if (!sum) {
+      sum = { use: { ...use, time: hour }, tokens: {} };
+      this.sums.set(key, sum);
+    }
+    for (const [kind, tokens] of Object.entries(use.tokens) as [MeterKind, bigint | undefined][]) sum.tokens[kind] = (sum.tokens[kind] ?? 0n) + (tokens ?? 0n);
+  }
+
+  list(): AllocationUsage[] {
+    return [...this.sums.values()].map(({ use, tokens }) => ({ ...use, tokens }));
+  }
+}
+
+/**
+ * Allocates a cost export over the stored ledger and diagnostic records of its charge periods (the same allocation
+ * as `allocateFiles`), and stores the result in place of whatever the export had stored before.
+ */
+export async function allocateStoredExport(
+  ports: StoredAllocationPorts,
+  file: ExportFile,
+  options: StoredAllocationOptions = {},
+  storeOptions: StoreOptions = {},
+): Promise<StoredExportAllocation> {
+  const { rows, skippedRows } = allocationRowsOf(parseFocusExport(file.text, file.name).rows);
+  let usage: AllocationUsage[] = [];
+  const bypass: BypassCall[] = [];
+  let unplacedRequests = 0;
+  if (rows.length > 0) {
+    const hourly = rows.every((r) => Date.parse(r.chargePeriodStart) % HOUR_MS === 0 && Date.parse(r.chargePeriodEnd) % HOUR_MS === 0) ? new HourlyUsage() : null;
+    const from = new Date(rows.reduce((min, r) => Math.min(min, Date.parse(r.chargePeriodStart)), Number.POSITIVE_INFINITY));
+    const to = new Date(rows.reduce((max, r) => Math.max(max, Date.parse(r.chargePeriodEnd)), Number.NEGATIVE_INFINITY));
+    // Only what placing a request needs is kept of each record (see `preferredRecord` for `notes`).
+    const records: Pick<StoredDiagnostic, 'correlationId' | 'resourceId' | 'notes'>[] = [];
+    for await (const page of ports.diagnostics.listRecords({ from: new Date(from.getTime() - RECORD_MARGIN_MS), to: new Date(to.getTime() + RECORD_MARGIN_MS) }, storeOptions)) {
+      for (const r of page) {
+        records.push({ correlationId: r.correlationId, resourceId: r.resourceId, ...(r.notes ? { notes: r.notes } : {}) });
+        if (r.gateway === 'bypass' && Date.parse(r.time) >= from.getTime() && Date.parse(r.time) < to.getTime()) bypass.push({ time: r.time, resourceId: r.resourceId });
+      }
+    }
+    const resourceOf = recordsByCorrelationId(records);
+    records.length = 0;
+    for await (const page of ports.ledger.listEntries({ from, to }, storeOptions)) {
+      const inputs = allocationInputs(page, resourceOf, [], options);
+      if (hourly) for (const use of inputs.usage) hourly.add(use);
+      else usage.push(...inputs.usage);
+      unplacedRequests += inputs.unplacedRequests;
+    }
+    if (hourly) usage = hourly.list();
+  }
+  const allocations = allocateInvoice(rows, usage, bypass);
+  const contentHash = createHash('sha256').update(file.text).digest('hex');
+  const now = (options.now ?? (() => new Date()))();
+  const allocatedAt = now.toISOString();
+  const lastEnd = rows.reduce((max, r) => Math.max(max, Date.parse(r.chargePeriodEnd)), now.getTime() - (options.settleInMs ?? DEFAULT_SETTLE_MS));
+  const settlesAt = new Date(lastEnd + (options.settleInMs ?? DEFAULT_SETTLE_MS)).toISOString();
+  const counts = { skippedRows, unplacedRequests, bypassCalls: bypass.length };
+  const { heads, parts } = invoiceDocuments({ exportName: file.name, contentHash, exportedAt: file.lastModified, allocatedAt, counts, allocations });
+  const months = heads.map((h) => h.month);
+  const marker: AllocatedExport = { ...allocatedExportKey(file.name), kind: 'invoice-export', exportName: file.name, etag: file.etag, contentHash, months, allocatedAt, settlesAt };
+  await ports.allocations.replaceAllocation(marker, heads, parts, storeOptions);
+  return { exportName: file.name, months, allocations, ...counts, documents: heads.length + parts.length };
+}
+
+export interface NewExportsPorts extends StoredAllocationPorts {
+  readonly exports: CostExportSource;
+}
+
+export interface NewExportsResult {
+  readonly allocated: readonly StoredExportAllocation[];
+  /** Files already allocated at the ETag they have now, after their data settled. */
+  readonly unchanged: number;
+  readonly failed: readonly { readonly name: string; readonly reason: string }[];
+}
+
+/** The files of an export run that hold its rows (CSV, or gzip-compressed CSV); the run's manifest is not one. */
+const EXPORT_FILE = /\.csv(?:\.gz)?$/i;
+
+/**
+ * Allocates every export file not yet allocated at its current ETag (new files, and files written again), and
+ * again those allocated before their ledger and diagnostics settled (see `AllocatedExport.settlesAt`). A file that
+ * cannot be read or allocated is reported and the others still are; it is tried again on the next run.
+ */
+export async function allocateNewExports(ports: NewExportsPorts, options: StoredAllocationOptions = {}, storeOptions: StoreOptions = {}): Promise<NewExportsResult> {
+  const done = new Map((await ports.allocations.listAllocatedExports(storeOptions)).filter((m) => m.allocatedAt >= m.settlesAt).map((m) => [m.exportName, m.etag]));
+  const allocated: StoredExportAllocation[] = [];
+  const failed: { name: string; reason: string }[] = [];
+  let unchanged = 0;
+  for (const blob of await ports.exports.list(storeOptions)) {
+    if (!EXPORT_FILE.test(blob.name)) continue;
+    if (done.get(blob.name) === blob.etag) {
+      unchanged++;
+      continue;
+    }
+    try {
+      const { text, etag } = await ports.exports.read(blob.name, storeOptions);
+      allocated.push(await allocateStoredExport(ports, { name: blob.name, etag, lastModified: blob.lastModified, text }, options, storeOptions));
+    } catch (error) {
+      if (error instanceof TransientStoreError) throw error;
+      failed.push({ name: blob.name, reason: (error as Error).message });
+    }
+  }
+  return { allocated, unchanged, failed };
+}

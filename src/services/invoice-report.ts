@@ -1,0 +1,53 @@
+import type { RowAllocation } from '../domain/invoice-allocation.js';
+import { assembleInvoice, currentExports } from '../domain/invoice-documents.js';
+import type { InvoiceAllocationStore } from '../ports/invoice-allocation-store.js';
+import { TransientStoreError, type StoreOptions } from '../ports/ledger-store.js';
+
+/** Reads to assemble a month's allocations while the timer keeps replacing them, before giving up. */
+const READ_ATTEMPTS = 3;
+
+/** The UTC months (`YYYY-MM`) that [from, to) touches. */
+export function monthsOf(range: { from: Date; to: Date }): string[] {
+  const months: string[] = [];
+  const last = new Date(range.to.getTime() - 1);
+  for (let y = range.from.getUTCFullYear(), m = range.from.getUTCMonth(); y < last.getUTCFullYear() || (y === last.getUTCFullYear() && m <= last.getUTCMonth()); m === 11 ? ((m = 0), y++) : m++) {
+    months.push(`${y}-${String(m + 1).padStart(2, '0')}`);
+  }
+  return months;
+}
+
+export interface StoredInvoice {
+  /** The allocated cost rows whose ChargePeriodStart is in the period. */
+  readonly allocations: readonly RowAllocation[];
+  /** The export files they come from. */
+  readonly exports: readonly string[];
+}
+
+/**
+ * The stored allocations of the cost rows charged in [from, to) (by ChargePeriodStart), one single-partition query
+ * per month, of the exports that count (see `currentExports`).
+ */
+export async function storedInvoiceFor(allocations: Pick<InvoiceAllocationStore, 'listAllocations'>, range: { from: Date; to: Date }, options: StoreOptions = {}): Promise<StoredInvoice> {
+  const rows: RowAllocation[] = [];
+  const names = new Set<string>();
+  for (const month of monthsOf(range)) {
+    for (let attempt = 1; ; attempt++) {
+      const { heads, parts } = await allocations.listAllocations(month, options);
+      const { exports, incomplete } = assembleInvoice(heads, parts);
+      if (incomplete.length > 0) {
+        if (attempt === READ_ATTEMPTS) throw new TransientStoreError(`the allocations of ${incomplete.join(', ')} changed while being read ${READ_ATTEMPTS} times`);
+        continue;
+      }
+      for (const stored of currentExports(exports)) {
+        const inPeriod = stored.allocations.filter(({ row }) => {
+          const start = Date.parse(row.chargePeriodStart);
+          return start >= range.from.getTime() && start < range.to.getTime();
+        });
+        if (inPeriod.length > 0) names.add(stored.head.exportName);
+        rows.push(...inPeriod);
+      }
+      break;
+    }
+  }
+  return { allocations: rows, exports: [...names].sort() };
+}

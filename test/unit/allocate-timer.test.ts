@@ -1,0 +1,76 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { createAllocateTimerHandler } from '../../functions/handlers/allocate-invoice.js';
+import { fireTimer } from '../../src/local/timer-runner.js';
+import { MemoryCostExportSource, MemoryDiagnosticsStore, MemoryInvoiceAllocationStore, MemoryLedgerStore } from '../support/memory-stores.js';
+
+const FOCUS = readFileSync(new URL('../fixtures/cost-exports/focus-1.0-azure-openai.csv', import.meta.url), 'utf8');
+const RUN = 'focus/tokenledger/20241101-20241130/run-1';
+
+function setup() {
+  const exports = new MemoryCostExportSource();
+  const allocations = new MemoryInvoiceAllocationStore();
+  const ports = { exports, allocations, ledger: new MemoryLedgerStore(), diagnostics: new MemoryDiagnosticsStore() };
+  const logged: string[] = [];
+  const run = () => fireTimer('allocate', createAllocateTimerHandler(() => ports, () => ({})), new Date(), (m) => logged.push(m));
+  return { exports, allocations, logged, run };
+}
+
+describe('the invoice allocation timer', () => {
+  it('allocates each export file once, and again only when the file is written again', async () => {
+    const { exports, allocations, logged, run } = setup();
+    exports.write(`${RUN}/part_0_0001.csv`, FOCUS);
+    exports.write(`${RUN}/manifest.json`, '{}');
+    await run();
+    expect(logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
+    expect(logged[0]).toMatch(/^allocate: focus\/tokenledger\/20241101-20241130\/run-1\/part_0_0001\.csv: \d+ Azure OpenAI cost rows of 2024-11 allocated/);
+    const stored = new Map(allocations.documents);
+
+    await run();
+    expect(logged.at(-1)).toBe('allocate: 0 exports allocated, 1 unchanged, 0 failed');
+    expect(allocations.documents).toEqual(stored);
+
+    exports.write(`${RUN}/part_0_0001.csv`, FOCUS.split(/\r?\n/).slice(0, 2).join('\r\n'));
+    await run();
+    expect(logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
+    const { heads } = await allocations.listAllocations('2024-11');
+    expect(heads.map((h) => h.rows)).toEqual([1]);
+    expect((await allocations.listAllocatedExports()).map((m) => m.etag)).toEqual([(await exports.list()).find((b) => b.name.endsWith('.csv'))!.etag]);
+  });
+
+  it('allocates the files it can read, names the one it cannot, fails the run, and tries that file again next time', async () => {
+    const { exports, allocations, logged, run } = setup();
+    exports.write(`${RUN}/part_0_0001.csv`, FOCUS);
+    exports.write(`${RUN}/part_1_0001.csv`, 'not,a,focus,export\n1,2,3,4\n');
+    await expect(run()).rejects.toThrow(/1 cost exports could not be allocated: .*part_1_0001\.csv/);
+    expect(logged).toContain('allocate: 1 exports allocated, 0 unchanged, 1 failed');
+    expect(logged.some((m) => /part_1_0001\.csv: .*not a "Cost and usage details \(FOCUS\)" export/.test(m))).toBe(true);
+    expect((await allocations.listAllocatedExports()).map((m) => m.exportName)).toEqual([`${RUN}/part_0_0001.csv`]);
+    await expect(run()).rejects.toThrow(/part_1_0001\.csv/);
+    expect(logged.at(-2)).toBe('allocate: 0 exports allocated, 1 unchanged, 1 failed');
+  });
+
+  it('allocates an unchanged export again while its requests and diagnostics may still arrive, and then no more', async () => {
+    const exports = new MemoryCostExportSource();
+    const allocations = new MemoryInvoiceAllocationStore();
+    const ports = { exports, allocations, ledger: new MemoryLedgerStore(), diagnostics: new MemoryDiagnosticsStore() };
+    const logged: string[] = [];
+    // The fixture's last charge period ends 2024-11-21T00:00Z; its data settles a day later.
+    const runAt = (now: string) => fireTimer('allocate', createAllocateTimerHandler(() => ports, () => ({ now: () => new Date(now) })), new Date(now), (m) => logged.push(m));
+    exports.write(`${RUN}/part_0_0001.csv`, FOCUS);
+    await runAt('2024-11-21T06:00:00Z');
+    expect((await allocations.listAllocatedExports())[0]).toMatchObject({ allocatedAt: '2024-11-21T06:00:00.000Z', settlesAt: '2024-11-22T00:00:00.000Z' });
+    await runAt('2024-11-21T23:00:00Z');
+    expect(logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
+    await runAt('2024-11-22T01:00:00Z');
+    expect(logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
+    await runAt('2024-11-22T02:00:00Z');
+    expect(logged.at(-1)).toBe('allocate: 0 exports allocated, 1 unchanged, 0 failed');
+  });
+
+  it('says there is nothing to allocate when no export is configured', async () => {
+    const logged: string[] = [];
+    await fireTimer('allocate', createAllocateTimerHandler(() => null, () => ({})), new Date(), (m) => logged.push(m));
+    expect(logged).toEqual(['allocate: no cost export configured (CostExport__blobEndpoint): nothing to allocate']);
+  });
+});

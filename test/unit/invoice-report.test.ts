@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import type { DirectoryRow } from '../../src/contracts/directory.js';
+import { UNALLOCATED, type AllocationCostRow, type AllocationPart, type RowAllocation } from '../../src/domain/invoice-allocation.js';
+import { allocatedExportKey, invoiceDocuments } from '../../src/domain/invoice-documents.js';
+import { invoiceReport, invoiceReportCsv, visibleAllocations } from '../../src/domain/invoice-report.js';
+import { monthsOf, storedInvoiceFor } from '../../src/services/invoice-report.js';
+import { MemoryInvoiceAllocationStore } from '../support/memory-stores.js';
+
+const ALICE = '11111111-1111-1111-1111-111111111111';
+const BOB = '22222222-2222-2222-2222-222222222222';
+const CAROL = '33333333-3333-3333-3333-333333333333';
+const directory = new Map<string, DirectoryRow>([
+  [ALICE, { identity: ALICE, displayName: 'Alice', team: 'Search', costCenter: 'CC-1' }],
+  [BOB, { identity: BOB, displayName: 'Bob', team: 'Search', costCenter: 'CC-2' }],
+  [CAROL, { identity: CAROL, displayName: 'Carol', team: 'Ads', costCenter: 'CC-2' }],
+]);
+
+function row(day: string, overrides: Partial<AllocationCostRow> = {}): AllocationCostRow {
+  return {
+    billingAccountId: '1',
+    invoiceId: null,
+    chargePeriodStart: `${day}T00:00:00Z`,
+    chargePeriodEnd: `${day}T23:59:59Z`,
+    resourceId: '/subscriptions/s/resourceGroups/r/providers/Microsoft.CognitiveServices/accounts/a',
+    meterName: 'gpt 4.1 Inp glbl Tokens',
+    meter: { type: 'tokens', model: 'gpt-4.1', kind: 'input' },
+    billedCost: '1.00',
+    effectiveCost: '0.90',
+    currency: 'USD',
+    billedTokens: null,
+    ...overrides,
+  };
+}
+const part = (identity: string, billedCost: string, effectiveCost: string, reason: string | null = null): AllocationPart => ({ identity, billedCost, effectiveCost, tokens: 10n, reason });
+
+const allocations: RowAllocation[] = [
+  { row: row('2026-11-20'), parts: [part(ALICE, '0.50', '0.45'), part(CAROL, '0.25', '0.20'), part(UNALLOCATED, '0.25', '0.25', 'no caller')] },
+  { row: row('2026-11-21', { billedCost: '-0.10', effectiveCost: '-0.10' }), parts: [part(BOB, '-0.10', '-0.10')] },
+  { row: row('2026-11-22', { billedCost: '0.30', effectiveCost: '0.30' }), parts: [part(UNALLOCATED, '0.30', '0.30', 'no usage')] },
+];
+const estimates = [
+  { team: 'Search', costPico: 1_000_000_000_000n },
+  { team: 'Ads', costPico: 100_000_000_000n },
+];
+
+describe('the chargeback report on the invoice', () => {
+  it('groups the parts by team through the directory, the unallocated part last with its amounts by reason', () => {
+    const report = invoiceReport(allocations, { groupBy: 'team', directory, estimates, estimateCurrency: 'USD' });
+    expect(report.rows.map((r) => [r.key, r.billedCost, r.effectiveCost])).toEqual([
+      ['Ads', '0.25', '0.20'],
+      ['Search', '0.40', '0.35'],
+      [UNALLOCATED, '0.55', '0.55'],
+    ]);
+    expect(report.rows.at(-1)!.reasons).toEqual([
+      { reason: 'no caller', billedCost: '0.25', effectiveCost: '0.25' },
+      { reason: 'no usage', billedCost: '0.30', effectiveCost: '0.30' },
+    ]);
+    expect(report.totals).toEqual({ billedCost: '1.20', effectiveCost: '1.10', tokens: '50' });
+    expect(report.teams!.map((t) => [t.team, t.estimate, t.billedCost, t.billedDifference])).toEqual([
+      ['Ads', '0.100000000000', '0.25', '0.150000000000'],
+      ['Search', '1.000000000000', '0.40', '-0.600000000000'],
+    ]);
+    const csv = invoiceReportCsv(report).split('\r\n');
+    expect(csv[0]).toBe('key,identity,displayName,team,costCenter,billedCost,effectiveCost,tokens,currency');
+    expect(csv.at(-2)).toBe('TOTAL,,,,,1.20,1.10,50,USD');
+  });
+
+  it('groups by identity with each identity’s directory names, and by cost center', () => {
+    const byIdentity = invoiceReport(allocations, { groupBy: 'identity', directory, estimates, estimateCurrency: 'USD' });
+    expect(byIdentity.rows.map((r) => [r.key, r.displayName, r.team, r.costCenter])).toEqual([
+      [ALICE, 'Alice', 'Search', 'CC-1'],
+      [BOB, 'Bob', 'Search', 'CC-2'],
+      [CAROL, 'Carol', 'Ads', 'CC-2'],
+      [UNALLOCATED, null, null, null],
+    ]);
+    const byCostCenter = invoiceReport(allocations, { groupBy: 'costCenter', directory, estimates, estimateCurrency: 'USD' });
+    expect(byCostCenter.rows.map((r) => [r.key, r.billedCost])).toEqual([['CC-1', '0.50'], ['CC-2', '0.15'], [UNALLOCATED, '0.55']]);
+  });
+
+  it("shows a caller without Chargeback.ReadAll only their own identity's parts, never the unallocated", () => {
+    const visible = visibleAllocations(allocations, { identities: [BOB] });
+    const report = invoiceReport(visible, { groupBy: 'identity', directory, estimates: [], estimateCurrency: 'USD' });
+    expect(report.rows.map((r) => [r.key, r.billedCost])).toEqual([[BOB, '-0.10']]);
+    expect(report.totals.billedCost).toBe('-0.10');
+  });
+
+  it('refuses to add amounts of two currencies, and compares with no estimate in another currency', () => {
+    const eur = [{ row: row('2026-11-20', { currency: 'EUR' }), parts: [part(ALICE, '1.00', '0.90')] }];
+    expect(() => invoiceReport([...allocations, ...eur], { groupBy: 'team', directory, estimates, estimateCurrency: 'USD' })).toThrow(/several currencies \(EUR, USD\)/);
+    const report = invoiceReport(eur, { groupBy: 'team', directory, estimates, estimateCurrency: 'USD' });
+    expect(report.currency).toBe('EUR');
+    expect(report.teams).toBeNull();
+  });
+});
+
+describe('reading the stored invoice of a period', () => {
+  it('names every month a period touches', () => {
+    expect(monthsOf({ from: new Date('2026-11-30T00:00:00Z'), to: new Date('2027-02-01T00:00:00Z') })).toEqual(['2026-11', '2026-12', '2027-01']);
+    expect(monthsOf({ from: new Date('2026-11-20T00:00:00Z'), to: new Date('2026-11-21T00:00:00Z') })).toEqual(['2026-11']);
+  });
+
+  it('takes the rows charged in the period from the latest run of each export', async () => {
+    const store = new MemoryInvoiceAllocationStore();
+    const put = async (exportName: string, exportedAt: string, rows: RowAllocation[]) => {
+      const { heads, parts } = invoiceDocuments({ exportName, contentHash: exportName, exportedAt, allocatedAt: exportedAt, counts: { skippedRows: 0, unplacedRequests: 0, bypassCalls: 0 }, allocations: rows });
+      await store.replaceAllocation({ ...allocatedExportKey(exportName), kind: 'invoice-export', exportName, etag: '"1"', contentHash: exportName, months: heads.map((h) => h.month), allocatedAt: exportedAt, settlesAt: exportedAt }, heads, parts);
+    };
+    await put('focus/daily/20261101-20261130/run-a/part_0.csv', '2026-11-21T06:00:00Z', allocations.slice(0, 1));
+    await put('focus/daily/20261101-20261130/run-b/part_0.csv', '2026-11-23T06:00:00Z', allocations);
+    const stored = await storedInvoiceFor(store, { from: new Date('2026-11-21T00:00:00Z'), to: new Date('2026-11-23T00:00:00Z') });
+    expect(stored.exports).toEqual(['focus/daily/20261101-20261130/run-b/part_0.csv']);
+    expect(stored.allocations).toEqual(allocations.slice(1));
+  });
+});
