@@ -25,7 +25,7 @@ async function storedDay(dir: string) {
   const { records } = await readArchiveFolder(join(dir, SIMULATION_FILES.diagnostics));
   const joined = joinAll(entries.values(), records);
   const ledger = new MemoryLedgerStore();
-  await ledger.upsertEntries(joined.entries);
+  await ledger.createEntries(joined.entries);
   const bypass = new Set(joined.bypass.map((r) => r.correlationId));
   const diagnostics = new MemoryDiagnosticsStore();
   await diagnostics.upsertRecords(records.map((r): StoredDiagnostic => ({ ...r, gateway: bypass.has(r.correlationId) ? 'bypass' : 'matched' })));
@@ -108,7 +108,7 @@ describe('charge periods that do not start on a whole hour', () => {
       };
     };
     const requests = [request('early', '2024-11-20T10:15:00.000Z'), request('late', '2024-11-20T10:45:00.000Z')];
-    await ledger.upsertEntries(requests.map((r) => r.entry));
+    await ledger.createEntries(requests.map((r) => r.entry));
     await diagnostics.upsertRecords(requests.map((r) => r.record));
     const row = firstRow!.replace('2024-11-20T00:00Z', periodStart);
     const result = await allocateStoredExport({ ledger, diagnostics, allocations: new MemoryInvoiceAllocationStore() }, exportFile(`${header}\r\n${row}\r\n`));
