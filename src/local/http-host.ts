@@ -99,7 +99,8 @@ function matchRoute(routes: readonly HttpRoute[], pathname: string): { route: Ht
 export async function startHttpHost(routes: readonly HttpRoute[], port = 0): Promise<HttpHost> {
   const server = createServer((req, res) => {
     void (async () => {
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      // The handler sees the URL as the caller used it, port included, as under the Functions host (links it builds work).
+      const url = new URL(req.url ?? '/', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
       const match = matchRoute(routes, url.pathname);
       if (!match) return send(res, { status: 404, jsonBody: { error: 'not_found', reason: `no function serves ${url.pathname}` } });
       const { route, params } = match;
