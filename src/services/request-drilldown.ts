@@ -51,8 +51,9 @@ export async function listRequests(ports: RequestDrilldownPorts, query: Requests
   const items: RequestItem[] = [];
   let position = query.after;
   let scanned = 0;
-  while (items.length < query.pageSize && scanned < MAX_SCANNED_PER_PAGE) {
-    const page = await ports.ledger.listEntryPage(query, position, Math.min(READ_CHUNK, MAX_SCANNED_PER_PAGE - scanned), options);
+  // The first read asks for what the page still needs; a filter that rejects much doubles each read after it.
+  for (let chunk = query.pageSize; items.length < query.pageSize && scanned < MAX_SCANNED_PER_PAGE; chunk *= 2) {
+    const page = await ports.ledger.listEntryPage(query, position, Math.min(chunk, READ_CHUNK, MAX_SCANNED_PER_PAGE - scanned), options);
     for (const entry of page.entries) {
       scanned += 1;
       position = { pk: entry.pk, id: entry.id };

@@ -9,7 +9,7 @@ import { PriceMatcher } from '../../src/domain/price-matching.js';
 import { decodeContinuation, encodeContinuation, queryDigest, requestCost } from '../../src/domain/request-drilldown.js';
 import { UsageLines } from '../../src/domain/usage.js';
 import { pricingOf, priceUsage } from '../../src/domain/usage-pricing.js';
-import { listRequests, traceRequest, type RequestDrilldownPorts } from '../../src/services/request-drilldown.js';
+import { listRequests, MAX_SCANNED_PER_PAGE, traceRequest, type RequestDrilldownPorts } from '../../src/services/request-drilldown.js';
 import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
 import { MemoryDiagnosticsStore, MemoryLedgerStore } from '../support/memory-stores.js';
 
@@ -126,6 +126,28 @@ describe('continuations of the request list', () => {
   });
 });
 
+describe('request list parameters', () => {
+  const now = new Date('2026-10-20T08:30:00Z');
+  const parse = (input: Record<string, string>) => requestsQuerySchemaAt(now).safeParse(input);
+
+  it('take the period of a chargeback report, the filters of one cell and a bounded page size', () => {
+    expect(parse({ month: '2026-09', identity: 'a', region: 'eastus' })).toMatchObject({
+      success: true,
+      data: { from: new Date('2026-09-01T00:00:00Z'), to: new Date('2026-10-01T00:00:00Z'), filter: { identity: 'a', region: 'eastus' }, pageSize: 100 },
+    });
+    expect(parse({})).toMatchObject({ success: true, data: { from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-10-20T09:00:00Z'), filter: {} } });
+    expect(parse({ pageSize: '1000' }).success).toBe(true);
+    expect(parse({ pageSize: '1001' }).success).toBe(false);
+    expect(parse({ pageSize: '0' }).success).toBe(false);
+  });
+
+  it('refuse a misspelt filter instead of listing everything, and a half-hour period', () => {
+    expect(parse({ identiy: 'a' }).success).toBe(false);
+    expect(parse({ from: '2026-10-15T10:30:00Z', to: '2026-10-15T12:00:00Z' }).success).toBe(false);
+    expect(parse({ month: '2026-10', from: '2026-10-01' }).success).toBe(false);
+  });
+});
+
 describe('request list and trace over a ledger', () => {
   async function portsWith(list: readonly LedgerEntry[], records: StoredDiagnostic[] = []): Promise<RequestDrilldownPorts> {
     const ledger = new MemoryLedgerStore();
@@ -154,6 +176,16 @@ describe('request list and trace over a ledger', () => {
       }
       expect(seen.sort()).toEqual(many.map((e) => e.id).sort());
     }
+  });
+
+  it('stops a page after examining a bounded number of entries, with a continuation, when the filter matches nothing', async () => {
+    const crowd = Array.from({ length: MAX_SCANNED_PER_PAGE + 50 }, (_, n) => ({ ...many[0]!, id: `crowd-${n}`, pk: ledgerPartition(`crowd-${n}`), caller: { ...noCaller, oid: 'b' } }));
+    const ports = await portsWith(crowd);
+    const first = await listRequests(ports, { ...day, filter: { identity: 'a' }, pageSize: 10, after: null, scope: 'all' });
+    expect(first.items).toEqual([]);
+    expect(first.next).not.toBeNull();
+    const second = await listRequests(ports, { ...day, filter: { identity: 'a' }, pageSize: 10, after: first.next, scope: 'all' });
+    expect(second).toEqual({ items: [], next: null });
   });
 
   it("shows a caller only their own identity's requests unless they may read all", async () => {
