@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { normalizeIdentityKey, type DirectoryRow } from '../contracts/directory.js';
 import type { LedgerEntry, TokenSource } from '../contracts/ledger-entry.js';
-import type { RequestsContinuation } from '../contracts/report-query.js';
-import { requestsContinuationSchema } from '../contracts/report-query.js';
+import { requestsContinuationSchema, type RequestsContinuation } from '../contracts/report-query.js';
 import { isPerCallRequest, modelOf, pricingModelOf, UNKNOWN, UNMAPPED } from './chargeback.js';
 import { resolveIdentity, type IdentityKind, type IdentityOptions, type ResolvedIdentity } from './identity.js';
 import { formatPicodollars, type Picodollars } from './money.js';
