@@ -41,7 +41,6 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 const CATCH_ALL = /^(.*)\/\{\*([A-Za-z_][A-Za-z0-9_]*)\}$/;
-
 const NAMED_SEGMENT = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
 
 /** For a route with `{name}` segments (`requests/{id}`), each bound to one non-empty, URL-decoded path segment. */
@@ -68,7 +67,8 @@ function namedSegments(route: string, pathname: string): Record<string, string> 
 }
 
 /**
- * The route serving `pathname`: `/api/<route>` exactly, or for a route ending in a catch-all segment
+ * The route serving `pathname`: `/api/<route>` exactly, a route with `{name}` segments (see `namedSegments`), or
+ * for a route ending in a catch-all segment
  * (`dashboard/{*path}`) `/api/dashboard` and everything under `/api/dashboard/`, with the rest (URL-decoded) as
  * that parameter, as the Functions host binds it.
  */

@@ -5,7 +5,7 @@ import { canSeeIdentity, type ChargebackScope } from '../domain/access.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import { ledgerPartition } from '../domain/ledger.js';
 import { formatPicodollars } from '../domain/money.js';
-import { describeRequest, matchesFilter, requestCost, requestItem, type RequestFilter, type RequestItem } from '../domain/request-drilldown.js';
+import { describeRequest, matchesFilter, requestCost, requestItem, type CostBasis, type RequestFilter, type RequestItem } from '../domain/request-drilldown.js';
 import type { Pricing } from '../domain/usage-pricing.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import type { LedgerCursor, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
@@ -95,7 +95,7 @@ export interface RequestTrace {
     readonly costCenter: string;
   };
   readonly cost: {
-    readonly basis: string;
+    readonly basis: CostBasis;
     readonly costPicodollars: string;
     readonly cost: string;
     readonly currency: string;
