@@ -23,6 +23,7 @@ import { directoryCommand } from './commands/directory.js';
 import { describeImport, pricesCommand } from './commands/prices.js';
 import { readPriceTable } from '../adapters/files/price-files.js';
 import { quarantineCommand } from './commands/quarantine.js';
+import { traceCommand } from './commands/trace.js';
 import { fetchReport } from './report-client.js';
 import { apimServiceNameSchema, toWeightsTable } from '../contracts/apim-backend-pool.js';
 import type { WeightsRecommendation } from '../domain/weights.js';
@@ -526,6 +527,7 @@ export function buildCli(): Command {
   });
   program.addCommand(directory.copyInheritedSettings(program));
   program.addCommand(pricesCommand().copyInheritedSettings(program));
+  program.addCommand(traceCommand().copyInheritedSettings(program));
 
   // Cosmos DB from the app settings (CosmosDB__accountEndpoint, …); Blob storage from DeadLetters__blobEndpoint, or
   // TOKENLEDGER_BLOB_CONNECTION_STRING for a local emulator.

@@ -178,3 +178,70 @@ export const daySchema = z
 export function lastMonth(now: Date = new Date()): string {
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
 }
+
+/** Items per page of `GET /api/requests`: the default, and the most a caller may ask for. */
+export const REQUESTS_PAGE_SIZE = { default: 100, max: 1000 } as const;
+
+const filterText = z.string().min(1).max(256);
+
+/**
+ * Parameters of `GET /api/requests`: the period of a chargeback report (`from`/`to` on whole UTC hours or a
+ * `month`; without either, the current month to date), the filters that name one report cell (`identity`, `team`,
+ * `model`, `deployment`, `region`), the page size and the continuation of a `nextLink` (`$skipToken`). Unknown
+ * parameters are refused: a misspelt filter would otherwise widen the list silently.
+ */
+export function requestsQuerySchemaAt(now: Date) {
+  return z
+    .object({
+      from: instant.optional(),
+      to: instant.optional(),
+      month: month.optional(),
+      identity: filterText.optional(),
+      team: filterText.optional(),
+      model: filterText.optional(),
+      deployment: filterText.optional(),
+      region: filterText.optional(),
+      pageSize: z.coerce.number().int().min(1).max(REQUESTS_PAGE_SIZE.max).default(REQUESTS_PAGE_SIZE.default),
+      $skipToken: z.string().min(1).max(4096).optional(),
+    })
+    .strict()
+    .transform((q, ctx) => {
+      let from = q.from;
+      let to = q.to;
+      if (q.month) {
+        if (from || to) {
+          ctx.addIssue({ code: 'custom', path: ['month'], message: 'give either month or from and to, not both' });
+          return z.NEVER;
+        }
+        const [y, m] = q.month.split('-').map(Number) as [number, number];
+        from = new Date(Date.UTC(y, m - 1, 1));
+        to = new Date(Date.UTC(y, m, 1));
+      } else if (!from && !to) {
+        from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+        to = endOfCurrentHour(now);
+      }
+      if (!from || !to) {
+        ctx.addIssue({ code: 'custom', path: [from ? 'to' : 'from'], message: 'give both from and to, or a month, or neither (the current month to date)' });
+        return z.NEVER;
+      }
+      requireWholeHours({ from, to }, ctx);
+      requireOrderedAndBounded({ from, to }, 400, ctx);
+      const filter = { identity: q.identity, team: q.team, model: q.model, deployment: q.deployment, region: q.region };
+      const given = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)) as { [K in keyof typeof filter]?: string };
+      return { from, to, filter: given, pageSize: q.pageSize, ...(q.$skipToken ? { skipToken: q.$skipToken } : {}) };
+    });
+}
+export type RequestsQueryParams = z.output<ReturnType<typeof requestsQuerySchemaAt>>;
+
+/** What a `nextLink`'s `$skipToken` carries (base64url JSON): where the walk resumes, and the query it belongs to. */
+export const requestsContinuationSchema = z
+  .object({
+    v: z.literal(1),
+    /** Ledger partition and id of the last entry read. */
+    pk: z.string().regex(/^l[0-9a-f]{2}$/),
+    id: z.string().min(1).max(1024),
+    /** Digest of the period and filters: a token is refused for any other query. */
+    q: z.string().regex(/^[0-9a-f]{16}$/),
+  })
+  .strict();
+export type RequestsContinuation = z.infer<typeof requestsContinuationSchema>;

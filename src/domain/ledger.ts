@@ -37,6 +37,9 @@ export function ledgerPartition(id: string): string {
   return `l${stableId('ledger-partition', id).slice(0, 2)}`;
 }
 
+/** Every ledger partition, in order (`l00` to `lff`). */
+export const LEDGER_PARTITIONS: readonly string[] = Array.from({ length: 256 }, (_, i) => `l${i.toString(16).padStart(2, '0')}`);
+
 /** The `toISOString` text of an instant; a text already in that form is its own answer. */
 function isoInstant(time: string | Date): string {
   return typeof time === 'string' && isCanonicalInstant(time) ? time : new Date(time).toISOString();

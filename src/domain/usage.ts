@@ -10,7 +10,7 @@ import { resolveIdentity, type IdentityOptions } from './identity.js';
  */
 
 /** The region that answered: the joined diagnostic record's, else the gateway's `x-ms-region`. */
-function regionOf(entry: LedgerEntry): string | null {
+export function regionOf(entry: LedgerEntry): string | null {
   return (entry.diagnostics?.status === 'matched' ? entry.diagnostics.regionCode : null) ?? entry.backendRegion;
 }
 

@@ -41,15 +41,42 @@ async function readBody(req: IncomingMessage): Promise<string> {
 }
 
 const CATCH_ALL = /^(.*)\/\{\*([A-Za-z_][A-Za-z0-9_]*)\}$/;
+const NAMED_SEGMENT = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+
+/** For a route with `{name}` segments (`requests/{id}`), each bound to one non-empty, URL-decoded path segment. */
+function namedSegments(route: string, pathname: string): Record<string, string> | undefined {
+  const pattern = route.split('/');
+  if (!pattern.some((segment) => NAMED_SEGMENT.test(segment))) return undefined;
+  const segments = pathname.split('/').slice(2);
+  if (!pathname.startsWith('/api/') || segments.length !== pattern.length) return undefined;
+  const params: Record<string, string> = {};
+  for (const [i, segment] of pattern.entries()) {
+    const name = NAMED_SEGMENT.exec(segment)?.[1];
+    if (name === undefined) {
+      if (segment !== segments[i]) return undefined;
+      continue;
+    }
+    if (segments[i] === '') return undefined;
+    try {
+      params[name] = decodeURIComponent(segments[i]!);
+    } catch {
+      return undefined;
+    }
+  }
+  return params;
+}
 
 /**
- * The route serving `pathname`: `/api/<route>` exactly, or for a route ending in a catch-all segment
+ * The route serving `pathname`: `/api/<route>` exactly, a route with `{name}` segments (see `namedSegments`), or
+ * for a route ending in a catch-all segment
  * (`dashboard/{*path}`) `/api/dashboard` and everything under `/api/dashboard/`, with the rest (URL-decoded) as
  * that parameter, as the Functions host binds it.
  */
 function matchRoute(routes: readonly HttpRoute[], pathname: string): { route: HttpRoute; params: Record<string, string> } | undefined {
   for (const route of routes) {
     if (pathname === `/api/${route.route}` || (route.route === '' && pathname === '/')) return { route, params: {} };
+    const named = namedSegments(route.route, pathname);
+    if (named) return { route, params: named };
     const catchAll = CATCH_ALL.exec(route.route);
     if (!catchAll) continue;
     const base = `/api/${catchAll[1]}`;
@@ -72,7 +99,8 @@ function matchRoute(routes: readonly HttpRoute[], pathname: string): { route: Ht
 export async function startHttpHost(routes: readonly HttpRoute[], port = 0): Promise<HttpHost> {
   const server = createServer((req, res) => {
     void (async () => {
-      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      // The handler sees the URL as the caller used it, port included, as under the Functions host (links it builds work).
+      const url = new URL(req.url ?? '/', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
       const match = matchRoute(routes, url.pathname);
       if (!match) return send(res, { status: 404, jsonBody: { error: 'not_found', reason: `no function serves ${url.pathname}` } });
       const { route, params } = match;

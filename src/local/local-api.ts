@@ -2,8 +2,9 @@ import { createChargebackHandler } from '../../functions/handlers/chargeback-rep
 import { createDashboardHandler } from '../../functions/handlers/dashboard.js';
 import { withAccess } from '../../functions/handlers/http-auth.js';
 import { createLatencyHandler, createReconciliationHandler, createTrafficHandler, createWeightsHandler } from '../../functions/handlers/operations-reports.js';
+import { createRequestsHandler, createRequestTraceHandler } from '../../functions/handlers/requests.js';
 import { APP_ROLES } from '../contracts/access.js';
-import { loadPrices, tokenValidatorFrom } from '../config/composition-root.js';
+import { loadPrices, rollupOptionsFrom, tokenValidatorFrom } from '../config/composition-root.js';
 import { startHttpHost, type HttpHost, type HttpRoute } from './http-host.js';
 import type { LocalStack } from './local-stack.js';
 
@@ -11,11 +12,28 @@ import type { LocalStack } from './local-stack.js';
 export function localRoutes(stack: LocalStack): HttpRoute[] {
   const validator = () => tokenValidatorFrom(stack.settings);
   const prices = loadPrices(stack.settings);
+  const requestsPorts = () => ({
+    ledger: stack.stores.ledger,
+    diagnostics: stack.stores.diagnostics,
+    directory: stack.directory,
+    prices,
+    identity: rollupOptionsFrom(stack.settings).identity ?? {},
+  });
   return [
     {
       route: 'chargeback',
       methods: ['GET'],
       handler: withAccess({ validator }, createChargebackHandler(() => ({ aggregates: stack.stores.aggregates, directory: stack.directory, prices, invoiceAllocations: stack.stores.invoiceAllocations }))),
+    },
+    {
+      route: 'requests',
+      methods: ['GET'],
+      handler: withAccess({ validator }, createRequestsHandler(requestsPorts)),
+    },
+    {
+      route: 'requests/{id}',
+      methods: ['GET'],
+      handler: withAccess({ validator }, createRequestTraceHandler(requestsPorts)),
     },
     {
       route: 'dashboard/{*path}',

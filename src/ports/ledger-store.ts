@@ -44,6 +44,21 @@ export interface WriteOutcome {
  * Every read-modify-write goes through `readEntries` and `writeEntries` (`updateLedger`), so two writers never
  * overwrite each other.
  */
+/**
+ * A position in the order `listEntryPage` walks the ledger in: partition by partition (`l00` to `lff`), by id
+ * within a partition. It names the last entry a page held, so a walk resumes after it whatever was written since.
+ */
+export interface LedgerCursor {
+  readonly pk: string;
+  readonly id: string;
+}
+
+export interface LedgerEntryPage {
+  readonly entries: readonly LedgerEntry[];
+  /** Where the next page starts, or null when the walk is over. */
+  readonly next: LedgerCursor | null;
+}
+
 export interface LedgerStore {
   /**
    * Writes new entries; an entry that already exists is left untouched. Throws `TransientStoreError` when a retry
@@ -65,6 +80,11 @@ export interface LedgerStore {
   listUnjoined(cutoff: Date, options?: StoreOptions): AsyncIterable<readonly LedgerEntry[]>;
   /** Every entry whose request time is in [from, to), page by page. */
   listEntries(range: { readonly from: Date; readonly to: Date }, options?: StoreOptions): AsyncIterable<readonly LedgerEntry[]>;
+  /**
+   * At most `limit` entries whose request time is in [from, to), after `after` (from the start when null), in
+   * `LedgerCursor` order: one bounded step of a walk over a time range that a caller can resume later.
+   */
+  listEntryPage(range: { readonly from: Date; readonly to: Date }, after: LedgerCursor | null, limit: number, options?: StoreOptions): Promise<LedgerEntryPage>;
 }
 
 export interface DeadLetterStore {

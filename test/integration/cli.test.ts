@@ -11,7 +11,7 @@ const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: new URL('../..', import.meta.url).pathname });
 
 describe('tokenledger CLI', () => {
-  it.each(['tokenledger', 'simulate', 'demo', 'analyze', 'allocate', 'report', 'weights', 'directory', 'prices'])('prints help for %s', async (command) => {
+  it.each(['tokenledger', 'simulate', 'demo', 'analyze', 'allocate', 'report', 'weights', 'directory', 'prices', 'trace'])('prints help for %s', async (command) => {
     const { stdout } = await cli(...(command === 'tokenledger' ? [] : [command]), '--help');
     expect(stdout).toMatch(/^Usage: tokenledger/);
   });
@@ -112,6 +112,53 @@ describe('tokenledger CLI', () => {
       stderr: expect.stringContaining(`tokenledger: cannot reach the TokenLedger API at http://127.0.0.1:${port} (ECONNREFUSED): the API must be running there. Locally, start it with \`npm run demo\``),
     });
     await expect(cli('report', 'chargeback', '--api', 'localhost 7071')).rejects.toMatchObject({ stderr: expect.stringMatching(/--api "localhost 7071" is not a URL/) });
+  });
+
+  it('trace prints one request from the API as a table with control characters escaped, or as JSON', async () => {
+    const planted = '\u001b]0;owned\u0007chat\u009b2J';
+    const trace = {
+      request: {
+        id: 'gw-7',
+        time: '2026-10-15T10:00:00.000Z',
+        source: 'gateway-v1',
+        gatewayRequestId: 'gw-7',
+        apimRequestId: 'apim-7',
+        deployment: planted,
+        model: 'gpt-4o-mini',
+        operation: 'ChatCompletions_Create',
+        status: 200,
+        tokens: { source: 'gateway', promptTokens: 1200, cachedTokens: 200, completionTokens: 80, reasoningTokens: 0 },
+        parts: [{ source: 'gateway-v1' }, { source: 'apim-llm-log' }],
+        diagnostics: { status: 'matched' },
+      },
+      diagnostics: { correlationId: 'apim-7', regionCode: 'eastus', account: 'aoai', status: 200, durationMs: 812, modelName: 'gpt-4o-mini', modelVersion: '2024-07-18' },
+      identity: { key: 'oid-1', kind: 'user', via: 'oid', displayName: 'Ada', team: 'research', costCenter: 'cc-1' },
+      cost: { basis: 'per-token', costPicodollars: '198000000', cost: '0.000198', currency: 'USD', price: null, lines: null },
+      priceVersion: 'gpt-4o-mini@2024-07-18',
+      priceTable: 'sha256:0123456789abcdef',
+    };
+    const paths: string[] = [];
+    const server = createServer((req, res) => {
+      paths.push(req.url ?? '');
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(trace));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const api = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const table = await cli('trace', 'GW 7/x', '--api', api, '--token', 't');
+      expect(paths).toEqual(['/api/requests/GW%207%2Fx']);
+      expect(table.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+      expect(table.stdout).toContain('\\x1b]0;owned\\x07chat\\x9b2J / gpt-4o-mini');
+      expect(table.stdout).toMatch(/merged from\s+gateway-v1 \+ apim-llm-log/);
+      expect(table.stdout).toMatch(/identity\s+oid-1 \(user, decided by oid\)/);
+      expect(table.stdout).toMatch(/cost\s+0\.000198 USD \(198000000 picodollars, per-token\)/);
+      const json = JSON.parse((await cli('trace', 'gw-7', '--api', api, '--token', 't', '--format', 'json')).stdout) as Record<string, unknown>;
+      expect(Object.keys(json)).toEqual(expect.arrayContaining(['request', 'diagnostics', 'cost', 'priceVersion']));
+      expect(json).toEqual(trace);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('writes the control characters of echoed input as visible escapes in every error path', async () => {

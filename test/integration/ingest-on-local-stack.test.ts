@@ -124,6 +124,7 @@ describe('ingest function on the local stack (Cosmos DB server, Azurite)', () =>
         getEntriesByApimRequestIds: ledger.getEntriesByApimRequestIds.bind(ledger),
         getEntriesByGatewayRequestIds: ledger.getEntriesByGatewayRequestIds.bind(ledger),
         listEntries: ledger.listEntries.bind(ledger),
+        listEntryPage: ledger.listEntryPage.bind(ledger),
         listUnjoined: ledger.listUnjoined.bind(ledger),
         createEntries: ledger.createEntries.bind(ledger),
         writeEntries: async (...args: Parameters<typeof ledger.writeEntries>) => {

@@ -120,6 +120,7 @@ function pausedAfterFirstRead(store: LedgerStore, meanwhile: () => Promise<void>
     getEntriesByGatewayRequestIds: (ids, options) => store.getEntriesByGatewayRequestIds(ids, options),
     listUnjoined: (cutoff, options) => store.listUnjoined(cutoff, options),
     listEntries: (range, options) => store.listEntries(range, options),
+    listEntryPage: (range, after, limit, options) => store.listEntryPage(range, after, limit, options),
     writeEntries: async (writes, options) => {
       const outcome = await store.writeEntries(writes, options);
       conflicts += outcome.conflicts.length;

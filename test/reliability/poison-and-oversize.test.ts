@@ -229,6 +229,7 @@ describe('oversized and poison batches, and bodies that are not JSON, on the loc
         getEntriesByApimRequestIds: (ids, options) => ledger.getEntriesByApimRequestIds(ids, options),
         getEntriesByGatewayRequestIds: (ids, options) => ledger.getEntriesByGatewayRequestIds(ids, options),
         listEntries: (range, options) => ledger.listEntries(range, options),
+        listEntryPage: (range, after, limit, options) => ledger.listEntryPage(range, after, limit, options),
         listUnjoined: (cutoff, options) => ledger.listUnjoined(cutoff, options),
         createEntries: (entries, options) => ledger.createEntries(entries, options),
         writeEntries: async (writes, options) => {

@@ -10,7 +10,7 @@ import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js'
 import type { WatermarkStore } from '../../src/ports/diagnostics-source.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
-import type { DeadLetterStore, EntryWrite, LedgerKey, LedgerStore, RefusedEntry, StoredEntry, StoreOptions, WriteOutcome } from '../../src/ports/ledger-store.js';
+import type { DeadLetterStore, EntryWrite, LedgerCursor, LedgerEntryPage, LedgerKey, LedgerStore, RefusedEntry, StoredEntry, StoreOptions, WriteOutcome } from '../../src/ports/ledger-store.js';
 import type { PayloadStore } from '../../src/ports/payload-store.js';
 import type { QuarantineListing, QuarantineStore } from '../../src/ports/quarantine-store.js';
 import { quarantinedBatchSchema, type QuarantinedBatch } from '../../src/contracts/quarantine.js';
@@ -106,6 +106,22 @@ export class MemoryLedgerStore implements LedgerStore {
       .sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.id < b.id ? -1 : 1))
       .map(clone);
     if (page.length > 0) yield page;
+  }
+
+  async listEntryPage(range: { readonly from: Date; readonly to: Date }, after: LedgerCursor | null, limit: number, _options?: StoreOptions): Promise<LedgerEntryPage> {
+    const from = range.from.getTime();
+    const to = range.to.getTime();
+    const position = (e: { pk: string; id: string }) => `${e.pk}\u0000${e.id}`;
+    const start = after === null ? null : position(after);
+    const all = [...this.entries.values()]
+      .filter((e) => {
+        const t = Date.parse(e.time);
+        return t >= from && t < to && (start === null || position(e) > start);
+      })
+      .sort((a, b) => (position(a) < position(b) ? -1 : 1));
+    const entries = all.slice(0, limit).map(clone);
+    const last = entries[entries.length - 1];
+    return { entries, next: all.length > limit && last ? { pk: last.pk, id: last.id } : null };
   }
 
   async *listUnjoined(cutoff: Date, _options?: StoreOptions): AsyncIterable<readonly LedgerEntry[]> {

@@ -1,6 +1,7 @@
 import type { Container } from '@azure/cosmos';
 import { ledgerEntrySchema, type LedgerEntry } from '../../contracts/ledger-entry.js';
-import type { EntryWrite, LedgerKey, LedgerStore, RefusedEntry, StoredEntry, StoreOptions, WriteOutcome } from '../../ports/ledger-store.js';
+import { LEDGER_PARTITIONS } from '../../domain/ledger.js';
+import type { EntryWrite, LedgerCursor, LedgerEntryPage, LedgerKey, LedgerStore, RefusedEntry, StoredEntry, StoreOptions, WriteOutcome } from '../../ports/ledger-store.js';
 import { bulkConditionalWrite, bulkCreate, bulkRead, type RejectedWrite } from './bulk-write.js';
 import { queryByIds, queryPages } from './query-pages.js';
 
@@ -68,5 +69,31 @@ export class CosmosLedgerStore implements LedgerStore {
       toEntry,
       options,
     );
+  }
+
+  /**
+   * One partition after another, by id within each: single-partition queries ordered by the id's own index, so a
+   * page needs no cross-partition ORDER BY (nor a composite index) and resumes exactly after its cursor.
+   */
+  async listEntryPage(range: { from: Date; to: Date }, after: LedgerCursor | null, limit: number, options: StoreOptions = {}): Promise<LedgerEntryPage> {
+    if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+    let index = after === null ? 0 : LEDGER_PARTITIONS.indexOf(after.pk);
+    if (index < 0) throw new RangeError(`${JSON.stringify(after!.pk)} is not a ledger partition`);
+    const entries: LedgerEntry[] = [];
+    for (let afterId = after?.id ?? null; index < LEDGER_PARTITIONS.length; index++, afterId = null) {
+      const pk = LEDGER_PARTITIONS[index]!;
+      const query = {
+        query: `SELECT TOP ${limit - entries.length} * FROM c WHERE c.pk = @pk AND c.time >= @from AND c.time < @to${afterId === null ? '' : ' AND c.id > @after'} ORDER BY c.id`,
+        parameters: [
+          { name: '@pk', value: pk },
+          { name: '@from', value: range.from.toISOString() },
+          { name: '@to', value: range.to.toISOString() },
+          ...(afterId === null ? [] : [{ name: '@after', value: afterId }]),
+        ],
+      };
+      for await (const page of queryPages(this.container, query, toEntry, { ...options, partitionKey: pk })) entries.push(...page);
+      if (entries.length >= limit) return { entries, next: { pk, id: entries[entries.length - 1]!.id } };
+    }
+    return { entries, next: null };
   }
 }

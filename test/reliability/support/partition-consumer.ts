@@ -147,6 +147,7 @@ export function crashingPorts(ports: GuardedIngestPorts, random: Random, rate: n
     getEntriesByApimRequestIds: (ids, options) => ports.ledger.getEntriesByApimRequestIds(ids, options),
     getEntriesByGatewayRequestIds: (ids, options) => ports.ledger.getEntriesByGatewayRequestIds(ids, options),
     listEntries: (range, options) => ports.ledger.listEntries(range, options),
+    listEntryPage: (range, after, limit, options) => ports.ledger.listEntryPage(range, after, limit, options),
     listUnjoined: (cutoff, options) => ports.ledger.listUnjoined(cutoff, options),
     createEntries: (entries, options) => ports.ledger.createEntries(entries, options),
     writeEntries: async (writes, options) => {
