@@ -9,7 +9,7 @@ export interface CostExportBlob {
   readonly lastModified: string;
 }
 
-/** Where Cost Management writes its "Cost and usage details (FOCUS)" exports: a Blob container, or a folder. */
+/** Where Cost Management writes its "Cost and usage details" exports (FOCUS, actual or amortized): a Blob container, or a folder. */
 export interface CostExportSource {
   /** Every file, by name (an export run also writes a `manifest.json`). */
   list(options?: StoreOptions): Promise<CostExportBlob[]>;

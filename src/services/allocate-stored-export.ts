@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseFocusExport } from '../adapters/files/focus-cost-export.js';
+import { parseCostExport } from '../adapters/files/cost-export.js';
 import type { AllocatedExport } from '../contracts/invoice-allocation-document.js';
 import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import { allocateInvoice, resourceKey, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
@@ -89,7 +89,7 @@ export async function allocateStoredExport(
   options: StoredAllocationOptions = {},
   storeOptions: StoreOptions = {},
 ): Promise<StoredExportAllocation> {
-  const { rows, skippedRows } = allocationRowsOf(parseFocusExport(file.text, file.name).rows);
+  const { rows, skippedRows } = allocationRowsOf(parseCostExport(file.text, file.name).rows);
   let usage: AllocationUsage[] = [];
   const bypass: BypassCall[] = [];
   let unplacedRequests = 0;
