@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCsv, parseFocusExport } from '../../src/adapters/files/focus-cost-export.js';
 import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
-import { UNALLOCATED, type AllocationCostRow, type RowAllocation } from '../../src/domain/invoice-allocation.js';
+import { sumAmounts, UNALLOCATED, type AllocationCostRow, type RowAllocation } from '../../src/domain/invoice-allocation.js';
 import { assembleInvoice, currentExports, invoiceDocuments } from '../../src/domain/invoice-documents.js';
 import { joinAll } from '../../src/domain/join.js';
 import { allocateFiles } from '../../src/services/allocate-files.js';
@@ -30,6 +31,30 @@ async function storedDay(dir: string) {
   const diagnostics = new MemoryDiagnosticsStore();
   await diagnostics.upsertRecords(records.map((r): StoredDiagnostic => ({ ...r, gateway: bypass.has(r.correlationId) ? 'bypass' : 'matched' })));
   return { ledger, diagnostics };
+}
+
+/** The simulated day's cost rows as an EA "Cost and usage details (actual)" export: a row's charge period becomes its day. */
+function actualCostExport(focusText: string): string {
+  const [header, template] = parseCsv(readFileSync(new URL('../fixtures/cost-exports/actual-ea-2024-08-01-azure-openai.csv', import.meta.url), 'utf8'));
+  const quote = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+  const lines = parseFocusExport(focusText).rows.map((row) => {
+    const [year, month, dayOfMonth] = row.ChargePeriodStart.slice(0, 10).split('-');
+    const values: Record<string, string | undefined> = {
+      Date: `${month}/${dayOfMonth}/${year}`,
+      MeterName: row.SkuMeter || row.x_SkuMeterName,
+      MeterCategory: row.x_SkuMeterCategory,
+      MeterSubCategory: row.x_SkuMeterSubcategory,
+      ConsumedService: row.ServiceName,
+      ResourceId: row.ResourceId,
+      CostInBillingCurrency: row.BilledCost,
+      BillingAccountId: row.BillingAccountId,
+      BillingCurrencyCode: row.BillingCurrency,
+      Quantity: '',
+      PricingModel: /reservation/i.test(row.CommitmentDiscountType ?? '') ? 'Reservation' : 'OnDemand',
+    };
+    return header!.fields.map((c, i) => quote(values[c] ?? template!.fields[i]!)).join(',');
+  });
+  return [header!.fields.join(','), ...lines].join('\r\n') + '\r\n';
 }
 
 const exportFile = (text: string, name = 'focus/tokenledger/20261101-20261130/run-1/part_0_0001.csv') => ({ name, etag: '"1"', lastModified: '2026-11-21T06:00:00.000Z', text });
@@ -58,6 +83,19 @@ describe('allocating a stored cost export', () => {
     const { exports, incomplete } = assembleInvoice(stored.heads, stored.parts);
     expect(incomplete).toEqual([]);
     expect(exports.map((e) => e.allocations)).toEqual([offline.allocations]);
+  });
+
+  it('allocates an actual-cost export as the offline allocation of the same file does', async () => {
+    const text = actualCostExport(day.costExport);
+    await writeFile(join(dir, 'actual-cost.csv'), text);
+    const offline = await allocateFiles({ costExportFile: join(dir, 'actual-cost.csv'), eventsFile: join(dir, SIMULATION_FILES.events), diagnosticsDir: join(dir, SIMULATION_FILES.diagnostics), identity });
+    const result = await allocateStoredExport({ ...(await storedDay(dir)), allocations: new MemoryInvoiceAllocationStore() }, exportFile(text, 'actual/tokenledger/20261101-20261130/run-1/part_0_0001.csv'), { identity });
+    expect(result.allocations).toEqual(offline.allocations);
+    expect(result.allocations.every((a) => a.row.chargePeriodStart === `${DAY}T00:00:00Z`)).toBe(true);
+    const billed = result.allocations.map((a) => a.row.billedCost);
+    expect(sumAmounts(result.allocations.flatMap((a) => a.parts.map((p) => p.billedCost)))).toBe(sumAmounts(billed));
+    expect(sumAmounts(billed)).toBe(sumAmounts(parseFocusExport(day.costExport).rows.filter((r) => /cognitiveservices/i.test(r.ResourceId)).map((r) => r.BilledCost)));
+    expect(result.allocations.some((a) => a.parts.some((p) => p.identity !== UNALLOCATED))).toBe(true);
   });
 
   it('writes the same documents when the same export is allocated again, and replaces every document of a changed export', async () => {
