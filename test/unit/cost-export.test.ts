@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { parseCostExport, readCostExport } from '../../src/adapters/files/cost-export.js';
+import { parseCostExport, parseParquetCostExport, readCostExport } from '../../src/adapters/files/cost-export.js';
 import { allocationRowOf } from '../../src/domain/focus-cost-rows.js';
 import { sumAmounts } from '../../src/domain/invoice-allocation.js';
 import { allocationRowsOf } from '../../src/services/allocate-files.js';
@@ -76,6 +76,27 @@ describe('cost export reader', () => {
     const dir = await mkdtemp(join(tmpdir(), 'tokenledger-cost-export-'));
     await writeFile(join(dir, 'part_0_0001.csv.gz'), gzipSync(await readFile(EA_ACTUAL)));
     expect((await readCostExport(join(dir, 'part_0_0001.csv.gz'))).rows).toHaveLength(6);
+  });
+
+  it('reads a Parquet export as its CSV: the same allocation rows, amounts equal to the exact decimal', async () => {
+    for (const name of ['focus-1.2-preview-azure-openai', 'actual-ea-2024-08-01-azure-openai']) {
+      const csv = await readCostExport(fixture(`${name}.csv`));
+      const parquet = await readCostExport(fixture(`${name}.parquet`));
+      expect(parquet.kind).toBe(csv.kind);
+      expect(parquet.columns).toEqual(csv.columns);
+      const fromCsv = allocationRowsOf(csv.rows);
+      const fromParquet = allocationRowsOf(parquet.rows);
+      expect(fromParquet.skippedRows).toBe(fromCsv.skippedRows);
+      // A DOUBLE column keeps a cost's value, not its trailing zeros: `-0.0100` is read as `-0.01`.
+      const sameScale = (rows: typeof fromCsv.rows) => rows.map((r) => ({ ...r, billedCost: sumAmounts([r.billedCost, '0.00000']), effectiveCost: sumAmounts([r.effectiveCost, '0.00000']) }));
+      expect(sameScale(fromParquet.rows)).toEqual(sameScale(fromCsv.rows));
+      expect(sumAmounts(fromParquet.rows.map((r) => r.billedCost))).toBe(sumAmounts(fromCsv.rows.map((r) => r.billedCost)).replace(/0+$/, ''));
+    }
+    expect((await readCostExport(fixture('actual-ea-2024-08-01-azure-openai.parquet'))).rows[0]).toMatchObject({ ChargePeriodStart: '2026-11-20T00:00:00Z', BilledCost: '0.0164', ConsumedQuantity: '8.2', ConsumedUnit: '1K Tokens' });
+  });
+
+  it('names a file that is not Parquet', async () => {
+    await expect(parseParquetCostExport(new TextEncoder().encode('BilledCost\n1\n'), 'x.parquet')).rejects.toThrow(/^x\.parquet: not a Parquet file that can be read/);
   });
 
   it('reads ISO dates as well as MM/DD/YYYY, and refuses a date that is no day', () => {

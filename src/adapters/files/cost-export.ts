@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
+import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { ACTUAL_COST_CURRENCY_COLUMNS, ACTUAL_COST_REQUIRED_COLUMNS, actualCostRowSchema } from '../../contracts/actual-cost-row.js';
 import { focusCostRowSchema, type FocusCostRow } from '../../contracts/focus-cost-row.js';
 import { focusRowOfActual } from '../../domain/actual-cost-rows.js';
@@ -8,7 +9,8 @@ import { csvRecords, focusHeaderProblem, readRecords } from './focus-cost-export
 /**
  * Reading a cost export as Azure Cost Management writes it, whichever kind: "Cost and usage details (FOCUS)", or
  * "Cost and usage details (actual)" / "(amortized)" (one layout, EA or MCA column names). The kind is told by the
- * header; rows of either kind are returned in FOCUS terms (see `focusRowOfActual`).
+ * header; rows of either kind are returned in FOCUS terms (see `focusRowOfActual`). A file is CSV (`.csv`, or
+ * `.csv.gz` gzipped) or Parquet (`.parquet`), told by its name.
  */
 
 export type CostExportKind = 'focus' | 'actual-or-amortized';
@@ -47,15 +49,47 @@ export function parseCostExport(content: string, name = 'cost export'): CostExpo
   const records = csvRecords(content, name);
   const header = records[0];
   if (!header) throw new Error(`${name}: empty file: expected a Cost Management "Cost and usage details" CSV export`);
-  const columns = header.fields.map((f) => f.trim());
+  return costExportOf(header.fields.map((f) => f.trim()), records.slice(1), name);
+}
+
+function costExportOf(columns: readonly string[], records: readonly { line: number; fields: string[] }[], name: string): CostExport {
   const focusProblem = focusHeaderProblem(columns);
-  if (focusProblem === null) return { kind: 'focus', rows: readRecords(records.slice(1), columns, name, (raw) => focusCostRowSchema.safeParse(raw)), columns };
+  if (focusProblem === null) return { kind: 'focus', rows: readRecords(records, columns, name, (raw) => focusCostRowSchema.safeParse(raw)), columns };
   const actualProblem = actualHeaderProblem(columns);
   if (actualProblem !== null) {
     throw new Error(`${name}: not a "Cost and usage details (FOCUS)" export: ${focusProblem}; nor a "Cost and usage details (actual)" or "(amortized)" export: ${actualProblem}`);
   }
-  const rows = readRecords(records.slice(1), actualColumnNames(columns), name, (raw) => actualCostRowSchema.safeParse(raw));
+  const rows = readRecords(records, actualColumnNames(columns), name, (raw) => actualCostRowSchema.safeParse(raw));
   return { kind: 'actual-or-amortized', rows: rows.map(({ line, ...row }) => ({ ...focusRowOfActual(row), line })), columns };
+}
+
+/**
+ * A Parquet value as the CSV export writes it: numbers in their shortest exact decimal text, dates and timestamps
+ * in ISO 8601 UTC (a date alone at midnight), nested values as JSON, null as an empty field.
+ */
+function parquetText(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (value instanceof Date) return value.toISOString().replace('.000Z', 'Z');
+  return JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+/**
+ * The rows of a cost export in Parquet; problems name a row by the line it would have in the CSV export (the header
+ * is line 1).
+ */
+export async function parseParquetCostExport(bytes: Uint8Array, name = 'cost export'): Promise<CostExport> {
+  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  let columns: string[];
+  let objects: Record<string, unknown>[];
+  try {
+    columns = parquetSchema(parquetMetadata(file)).children.map((child) => child.element.name);
+    objects = await parquetReadObjects({ file });
+  } catch (error) {
+    throw new Error(`${name}: not a Parquet file that can be read: ${(error as Error).message}`);
+  }
+  return costExportOf(columns, objects.map((object, i) => ({ line: i + 2, fields: columns.map((c) => parquetText(object[c])) })), name);
 }
 
 /** A cost export file's text: gunzipped when its name ends `.gz`. */
@@ -65,5 +99,6 @@ export async function readCostExportText(path: string): Promise<string> {
 }
 
 export async function readCostExport(path: string): Promise<CostExport> {
+  if (/\.parquet$/i.test(path)) return parseParquetCostExport(await readFile(path), path);
   return parseCostExport(await readCostExportText(path), path);
 }
