@@ -13,6 +13,6 @@ export interface CostExportBlob {
 export interface CostExportSource {
   /** Every file, by name (an export run also writes a `manifest.json`). */
   list(options?: StoreOptions): Promise<CostExportBlob[]>;
-  /** A file's text (decompressed when its name ends `.gz`), with the ETag it had when read. */
-  read(name: string, options?: StoreOptions): Promise<{ readonly text: string; readonly etag: string }>;
+  /** A file's bytes (decompressed when its name ends `.gz`), with the ETag it had when read. */
+  read(name: string, options?: StoreOptions): Promise<{ readonly bytes: Uint8Array; readonly etag: string }>;
 }
