@@ -21,8 +21,6 @@ export interface CostExport {
   readonly columns: readonly string[];
 }
 
-const ACTUAL_COLUMNS = [...ACTUAL_COST_REQUIRED_COLUMNS, 'MeterSubCategory', 'MeterId', 'ConsumedService', 'Quantity', 'UnitOfMeasure', 'ChargeType', 'PricingModel', 'InvoiceId', 'PayGPrice', 'UnitPrice'] as const;
-
 /** Why the header is not an actual- or amortized-cost export's, or null when it is. */
 function actualHeaderProblem(columns: readonly string[]): string | null {
   const names = new Set(columns.map((c) => c.toLowerCase()));
@@ -33,7 +31,7 @@ function actualHeaderProblem(columns: readonly string[]): string | null {
 
 /** The export's columns under the contract's names: matched without regard to case, the currency under one name. */
 function actualColumnNames(columns: readonly string[]): string[] {
-  const byLower = new Map<string, string>(ACTUAL_COLUMNS.map((c) => [c.toLowerCase(), c]));
+  const byLower = new Map<string, string>(Object.keys(actualCostRowSchema.shape).map((c) => [c.toLowerCase(), c]));
   const hasCode = columns.some((c) => c.toLowerCase() === 'billingcurrencycode');
   return columns.map((c) => {
     const lower = c.toLowerCase();
