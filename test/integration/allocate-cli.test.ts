@@ -3,6 +3,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../src/adapters/files/focus-cost-export.js';
 import { readAmount, sumAmounts, UNALLOCATED_REASONS } from '../../src/domain/invoice-allocation.js';
@@ -69,6 +70,11 @@ describe('tokenledger allocate', () => {
     await cli('simulate', '--requests', '300', '--seed', '3', '--day', '2026-11-20', '--out', dir);
     await writeFile(join(dir, 'cost.csv'), await costExport(rows));
     await writeFile(join(dir, 'actual-cost.csv'), await actualCostExport(rows));
+    const db = await DuckDBInstance.create(':memory:');
+    const connection = await db.connect();
+    await connection.run(`COPY (SELECT * FROM read_csv('${join(dir, 'actual-cost.csv')}', header = true)) TO '${join(dir, 'actual-cost.parquet')}' (FORMAT parquet, COMPRESSION snappy)`);
+    connection.closeSync();
+    db.closeSync();
   }, 120_000);
 
   it('allocates every Azure OpenAI row to identities and unallocated, summing to BilledCost and EffectiveCost exactly', async () => {
@@ -136,6 +142,16 @@ describe('tokenledger allocate', () => {
     expect(fromActual).toEqual(await billed('cost.csv'));
     expect(new Set(fromActual.map((a) => a.resourceId)).size).toBe(3);
     expect(fromActual.some((a) => a.tokens > 0 && !a.reason)).toBe(true);
+  });
+
+  it('allocates a Parquet export as the CSV export it was written from, amounts equal to the exact decimal', async () => {
+    const args = (file: string) => ['allocate', '--cost-export', join(dir, file), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'), '--format', 'json'];
+    const atOneScale = (amount: string) => sumAmounts([amount, '0.000000000']);
+    const allocated = async (file: string) =>
+      (JSON.parse((await cli(...args(file))).stdout) as { allocations: Allocation[] }).allocations.map((a) => ({ ...a, billedCost: atOneScale(a.billedCost), effectiveCost: atOneScale(a.effectiveCost) }));
+    const fromParquet = await allocated('actual-cost.parquet');
+    expect(fromParquet).toEqual(await allocated('actual-cost.csv'));
+    expect(fromParquet.length).toBeGreaterThan(rows.length);
   });
 
   it('writes CSV lines and names a missing cost export', async () => {
