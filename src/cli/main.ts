@@ -402,8 +402,8 @@ export function buildCli(): Command {
 
   program
     .command('allocate')
-    .description("Allocates Azure's own bill (a Cost Management 'Cost and usage details (FOCUS)' CSV export) to identities, to the cent.")
-    .requiredOption('--cost-export <file>', "Cost Management export 'Cost and usage details (FOCUS)', CSV")
+    .description("Allocates Azure's own bill (a Cost Management 'Cost and usage details' export: FOCUS, actual or amortized) to identities, to the cent.")
+    .requiredOption('--cost-export <file>', "Cost Management export 'Cost and usage details' (FOCUS, actual or amortized): .csv, .csv.gz or .parquet")
     .requiredOption('--events <file>', 'gateway events, JSON lines (one Event Hubs body per line)')
     .requiredOption('--diagnostics <dir>', 'Azure OpenAI RequestResponse storage archive (folder with insights-logs-requestresponse/…)')
     .option('--prices <file>', 'price file JSON whose provisioned entries name the PTU deployments (costs come from the export)')
@@ -412,7 +412,7 @@ export function buildCli(): Command {
     .option('--gateway-object-ids <ids>', 'comma-separated object ids of the gateway identity (never attributed)')
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'focus']).default('json'))
     .action(async (opts: { costExport: string; events: string; diagnostics: string; prices?: string; directory?: string; llmLog?: string; gatewayObjectIds?: string; format: string }) => {
-      await checkInput(opts.costExport, { option: '--cost-export', kind: 'file', holding: "a Cost Management 'Cost and usage details (FOCUS)' CSV export" });
+      await checkInput(opts.costExport, { option: '--cost-export', kind: 'file', holding: "a Cost Management 'Cost and usage details' export" });
       await checkInput(opts.events, EVENTS_FILE);
       await checkInput(opts.diagnostics, DIAGNOSTICS_FOLDER);
       if (opts.prices) {

@@ -9,10 +9,10 @@ export interface CostExportBlob {
   readonly lastModified: string;
 }
 
-/** Where Cost Management writes its "Cost and usage details (FOCUS)" exports: a Blob container, or a folder. */
+/** Where Cost Management writes its "Cost and usage details" exports (FOCUS, actual or amortized): a Blob container, or a folder. */
 export interface CostExportSource {
   /** Every file, by name (an export run also writes a `manifest.json`). */
   list(options?: StoreOptions): Promise<CostExportBlob[]>;
-  /** A file's text (decompressed when its name ends `.gz`), with the ETag it had when read. */
-  read(name: string, options?: StoreOptions): Promise<{ readonly text: string; readonly etag: string }>;
+  /** A file's bytes (decompressed when its name ends `.gz`), with the ETag it had when read. */
+  read(name: string, options?: StoreOptions): Promise<{ readonly bytes: Uint8Array; readonly etag: string }>;
 }

@@ -1,4 +1,4 @@
-import { readFocusExport } from '../adapters/files/focus-cost-export.js';
+import { readCostExport } from '../adapters/files/cost-export.js';
 import type { DirectoryRow } from '../contracts/directory.js';
 import type { FocusCostRow } from '../contracts/focus-cost-row.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
@@ -108,7 +108,7 @@ export function allocationRowsOf(rows: readonly FocusCostRow[]): { rows: Allocat
  * archive folder's records (see `allocationInputs`).
  */
 export async function allocateFiles(input: AllocateInput): Promise<AllocateResult> {
-  const costExport = await readFocusExport(input.costExportFile);
+  const costExport = await readCostExport(input.costExportFile);
   const { entries, deadLetters } = await readEventsFile(input.eventsFile);
   const { records } = await readArchiveFolder(input.diagnosticsDir);
   const llmUsage = input.llmLogFile ? await readLlmUsage(input.llmLogFile) : null;

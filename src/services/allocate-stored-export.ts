@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseFocusExport } from '../adapters/files/focus-cost-export.js';
+import { parseCostExport, parseParquetCostExport } from '../adapters/files/cost-export.js';
 import type { AllocatedExport } from '../contracts/invoice-allocation-document.js';
 import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import { allocateInvoice, resourceKey, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
@@ -18,13 +18,14 @@ export interface StoredAllocationPorts {
   readonly allocations: InvoiceAllocationStore;
 }
 
-/** A cost export file's text and where it came from. */
+/** A cost export file's content and where it came from. */
 export interface ExportFile {
   readonly name: string;
   readonly etag: string;
   /** When the file was written, ISO 8601. */
   readonly lastModified: string;
-  readonly text: string;
+  /** A CSV file's text, or a Parquet file's bytes. */
+  readonly content: string | Uint8Array;
 }
 
 export interface StoredExportAllocation {
@@ -89,7 +90,8 @@ export async function allocateStoredExport(
   options: StoredAllocationOptions = {},
   storeOptions: StoreOptions = {},
 ): Promise<StoredExportAllocation> {
-  const { rows, skippedRows } = allocationRowsOf(parseFocusExport(file.text, file.name).rows);
+  const costExport = typeof file.content === 'string' ? parseCostExport(file.content, file.name) : await parseParquetCostExport(file.content, file.name);
+  const { rows, skippedRows } = allocationRowsOf(costExport.rows);
   let usage: AllocationUsage[] = [];
   const bypass: BypassCall[] = [];
   let unplacedRequests = 0;
@@ -116,7 +118,7 @@ export async function allocateStoredExport(
     if (hourly) usage = hourly.list();
   }
   const allocations = allocateInvoice(rows, usage, bypass);
-  const contentHash = createHash('sha256').update(file.text).digest('hex');
+  const contentHash = createHash('sha256').update(file.content).digest('hex');
   const now = (options.now ?? (() => new Date()))();
   const allocatedAt = now.toISOString();
   const lastEnd = rows.reduce((max, r) => Math.max(max, Date.parse(r.chargePeriodEnd)), now.getTime() - (options.settleInMs ?? DEFAULT_SETTLE_MS));
@@ -140,8 +142,9 @@ export interface NewExportsResult {
   readonly failed: readonly { readonly name: string; readonly reason: string }[];
 }
 
-/** The files of an export run that hold its rows (CSV, or gzip-compressed CSV); the run's manifest is not one. */
-const EXPORT_FILE = /\.csv(?:\.gz)?$/i;
+/** The files of an export run that hold its rows (CSV, gzip-compressed CSV, or Parquet); the run's manifest is not one. */
+const EXPORT_FILE = /\.(?:csv(?:\.gz)?|parquet)$/i;
+const PARQUET_FILE = /\.parquet$/i;
 
 /**
  * Allocates every export file not yet allocated at its current ETag (new files, and files written again), and
@@ -160,8 +163,9 @@ export async function allocateNewExports(ports: NewExportsPorts, options: Stored
       continue;
     }
     try {
-      const { text, etag } = await ports.exports.read(blob.name, storeOptions);
-      allocated.push(await allocateStoredExport(ports, { name: blob.name, etag, lastModified: blob.lastModified, text }, options, storeOptions));
+      const { bytes, etag } = await ports.exports.read(blob.name, storeOptions);
+      const content = PARQUET_FILE.test(blob.name) ? bytes : new TextDecoder().decode(bytes);
+      allocated.push(await allocateStoredExport(ports, { name: blob.name, etag, lastModified: blob.lastModified, content }, options, storeOptions));
     } catch (error) {
       if (error instanceof TransientStoreError) throw error;
       failed.push({ name: blob.name, reason: (error as Error).message });

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../src/adapters/files/focus-cost-export.js';
 import { readAmount, sumAmounts, UNALLOCATED_REASONS } from '../../src/domain/invoice-allocation.js';
@@ -38,6 +39,20 @@ async function costExport(rows: readonly Record<string, string>[]): Promise<stri
   return [columns.join(','), ...lines].join('\r\n') + '\r\n';
 }
 
+const ACTUAL_FIXTURE = new URL('../fixtures/cost-exports/actual-ea-2024-08-01-azure-openai.csv', import.meta.url).pathname;
+
+/** The same rows as an EA "Cost and usage details (actual)" export: its fixture's header and first row as the template. */
+async function actualCostExport(rows: readonly Record<string, string>[]): Promise<string> {
+  const [header, template] = parseCsv(await readFile(ACTUAL_FIXTURE, 'utf8'));
+  const columns = header!.fields;
+  const quote = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+  const lines = rows.map((row) => {
+    const values: Record<string, string | undefined> = { ResourceId: row.ResourceId, MeterName: row.SkuMeter, CostInBillingCurrency: row.BilledCost, Quantity: row.ConsumedQuantity, ...(row.ServiceName ? { MeterCategory: 'Storage', MeterSubCategory: '', ConsumedService: 'Microsoft.Storage' } : {}) };
+    return columns.map((c, i) => quote(values[c] ?? template!.fields[i]!)).join(',');
+  });
+  return [columns.join(','), ...lines].join('\r\n') + '\r\n';
+}
+
 const sumUnits = (amounts: readonly string[]) => amounts.reduce((sum, a) => sum + readAmount(a).units, 0n);
 
 describe('tokenledger allocate', () => {
@@ -54,6 +69,12 @@ describe('tokenledger allocate', () => {
     dir = await mkdtemp(join(tmpdir(), 'tokenledger-allocate-'));
     await cli('simulate', '--requests', '300', '--seed', '3', '--day', '2026-11-20', '--out', dir);
     await writeFile(join(dir, 'cost.csv'), await costExport(rows));
+    await writeFile(join(dir, 'actual-cost.csv'), await actualCostExport(rows));
+    const db = await DuckDBInstance.create(':memory:');
+    const connection = await db.connect();
+    await connection.run(`COPY (SELECT * FROM read_csv('${join(dir, 'actual-cost.csv')}', header = true)) TO '${join(dir, 'actual-cost.parquet')}' (FORMAT parquet, COMPRESSION snappy)`);
+    connection.closeSync();
+    db.closeSync();
   }, 120_000);
 
   it('allocates every Azure OpenAI row to identities and unallocated, summing to BilledCost and EffectiveCost exactly', async () => {
@@ -112,6 +133,25 @@ describe('tokenledger allocate', () => {
     const inputRow = (list: Allocation[]) => list.filter((a) => a.meter === rows[0]!.SkuMeter);
     expect(inputRow(withPrices)).toEqual(inputRow(without));
     expect(tokens(inputRow(withPrices))).toBeGreaterThan(0);
+  });
+
+  it('allocates an actual-cost export as it allocates the same rows of a FOCUS export', async () => {
+    const args = (file: string) => ['allocate', '--cost-export', join(dir, file), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'), '--directory', join(dir, 'directory.csv'), '--format', 'json'];
+    const billed = async (file: string) => (JSON.parse((await cli(...args(file))).stdout) as { allocations: Allocation[] }).allocations.map(({ effectiveCost: _, ...a }) => a);
+    const fromActual = await billed('actual-cost.csv');
+    expect(fromActual).toEqual(await billed('cost.csv'));
+    expect(new Set(fromActual.map((a) => a.resourceId)).size).toBe(3);
+    expect(fromActual.some((a) => a.tokens > 0 && !a.reason)).toBe(true);
+  });
+
+  it('allocates a Parquet export as the CSV export it was written from, amounts equal to the exact decimal', async () => {
+    const args = (file: string) => ['allocate', '--cost-export', join(dir, file), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'), '--format', 'json'];
+    const atOneScale = (amount: string) => sumAmounts([amount, '0.000000000']);
+    const allocated = async (file: string) =>
+      (JSON.parse((await cli(...args(file))).stdout) as { allocations: Allocation[] }).allocations.map((a) => ({ ...a, billedCost: atOneScale(a.billedCost), effectiveCost: atOneScale(a.effectiveCost) }));
+    const fromParquet = await allocated('actual-cost.parquet');
+    expect(fromParquet).toEqual(await allocated('actual-cost.csv'));
+    expect(fromParquet.length).toBeGreaterThan(rows.length);
   });
 
   it('writes CSV lines and names a missing cost export', async () => {

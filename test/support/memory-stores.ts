@@ -403,20 +403,21 @@ export class MemoryInvoiceAllocationStore implements InvoiceAllocationStore {
 
 /** In-memory fake of the cost export container: files by name, each write a new ETag. */
 export class MemoryCostExportSource implements CostExportSource {
-  readonly files = new Map<string, { text: string; etag: string; lastModified: string }>();
+  readonly files = new Map<string, { bytes: Uint8Array; etag: string; lastModified: string }>();
   private writes = 0;
 
-  write(name: string, text: string, lastModified = new Date().toISOString()): void {
-    this.files.set(name, { text, etag: `"${++this.writes}"`, lastModified });
+  /** Writes a CSV file's text, or any file's bytes. */
+  write(name: string, content: string | Uint8Array, lastModified = new Date().toISOString()): void {
+    this.files.set(name, { bytes: typeof content === 'string' ? new TextEncoder().encode(content) : content, etag: `"${++this.writes}"`, lastModified });
   }
 
   async list(_options?: StoreOptions): Promise<CostExportBlob[]> {
     return [...this.files.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, { etag, lastModified }]) => ({ name, etag, lastModified }));
   }
 
-  async read(name: string, _options?: StoreOptions): Promise<{ text: string; etag: string }> {
+  async read(name: string, _options?: StoreOptions): Promise<{ bytes: Uint8Array; etag: string }> {
     const file = this.files.get(name);
     if (!file) throw new Error(`no cost export named ${name}`);
-    return { text: file.text, etag: file.etag };
+    return { bytes: file.bytes, etag: file.etag };
   }
 }

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCsv, parseFocusExport } from '../../src/adapters/files/focus-cost-export.js';
 import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
-import { UNALLOCATED, type AllocationCostRow, type RowAllocation } from '../../src/domain/invoice-allocation.js';
+import { sumAmounts, UNALLOCATED, type AllocationCostRow, type RowAllocation } from '../../src/domain/invoice-allocation.js';
 import { assembleInvoice, currentExports, invoiceDocuments } from '../../src/domain/invoice-documents.js';
 import { joinAll } from '../../src/domain/join.js';
 import { allocateFiles } from '../../src/services/allocate-files.js';
@@ -32,7 +33,31 @@ async function storedDay(dir: string) {
   return { ledger, diagnostics };
 }
 
-const exportFile = (text: string, name = 'focus/tokenledger/20261101-20261130/run-1/part_0_0001.csv') => ({ name, etag: '"1"', lastModified: '2026-11-21T06:00:00.000Z', text });
+/** The simulated day's cost rows as an EA "Cost and usage details (actual)" export: a row's charge period becomes its day. */
+function actualCostExport(focusText: string): string {
+  const [header, template] = parseCsv(readFileSync(new URL('../fixtures/cost-exports/actual-ea-2024-08-01-azure-openai.csv', import.meta.url), 'utf8'));
+  const quote = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+  const lines = parseFocusExport(focusText).rows.map((row) => {
+    const [year, month, dayOfMonth] = row.ChargePeriodStart.slice(0, 10).split('-');
+    const values: Record<string, string | undefined> = {
+      Date: `${month}/${dayOfMonth}/${year}`,
+      MeterName: row.SkuMeter || row.x_SkuMeterName,
+      MeterCategory: row.x_SkuMeterCategory,
+      MeterSubCategory: row.x_SkuMeterSubcategory,
+      ConsumedService: row.ServiceName,
+      ResourceId: row.ResourceId,
+      CostInBillingCurrency: row.BilledCost,
+      BillingAccountId: row.BillingAccountId,
+      BillingCurrencyCode: row.BillingCurrency,
+      Quantity: '',
+      PricingModel: /reservation/i.test(row.CommitmentDiscountType ?? '') ? 'Reservation' : 'OnDemand',
+    };
+    return header!.fields.map((c, i) => quote(values[c] ?? template!.fields[i]!)).join(',');
+  });
+  return [header!.fields.join(','), ...lines].join('\r\n') + '\r\n';
+}
+
+const exportFile = (content: string | Uint8Array, name = 'focus/tokenledger/20261101-20261130/run-1/part_0_0001.csv') => ({ name, etag: '"1"', lastModified: '2026-11-21T06:00:00.000Z', content });
 
 describe('allocating a stored cost export', () => {
   let dir: string;
@@ -60,6 +85,19 @@ describe('allocating a stored cost export', () => {
     expect(exports.map((e) => e.allocations)).toEqual([offline.allocations]);
   });
 
+  it('allocates an actual-cost export as the offline allocation of the same file does', async () => {
+    const text = actualCostExport(day.costExport);
+    await writeFile(join(dir, 'actual-cost.csv'), text);
+    const offline = await allocateFiles({ costExportFile: join(dir, 'actual-cost.csv'), eventsFile: join(dir, SIMULATION_FILES.events), diagnosticsDir: join(dir, SIMULATION_FILES.diagnostics), identity });
+    const result = await allocateStoredExport({ ...(await storedDay(dir)), allocations: new MemoryInvoiceAllocationStore() }, exportFile(text, 'actual/tokenledger/20261101-20261130/run-1/part_0_0001.csv'), { identity });
+    expect(result.allocations).toEqual(offline.allocations);
+    expect(result.allocations.every((a) => a.row.chargePeriodStart === `${DAY}T00:00:00Z`)).toBe(true);
+    const billed = result.allocations.map((a) => a.row.billedCost);
+    expect(sumAmounts(result.allocations.flatMap((a) => a.parts.map((p) => p.billedCost)))).toBe(sumAmounts(billed));
+    expect(sumAmounts(billed)).toBe(sumAmounts(parseFocusExport(day.costExport).rows.filter((r) => /cognitiveservices/i.test(r.ResourceId)).map((r) => r.BilledCost)));
+    expect(result.allocations.some((a) => a.parts.some((p) => p.identity !== UNALLOCATED))).toBe(true);
+  });
+
   it('writes the same documents when the same export is allocated again, and replaces every document of a changed export', async () => {
     const stores = { ...(await storedDay(dir)), allocations: new MemoryInvoiceAllocationStore() };
     const file = exportFile(day.costExport);
@@ -70,7 +108,7 @@ describe('allocating a stored cost export', () => {
 
     // The same export restated with its first line of rows only: nothing of the first allocation may stay.
     const [header, firstRow] = day.costExport.split('\r\n');
-    const restated = await allocateStoredExport(stores, { ...file, etag: '"2"', text: `${header}\r\n${firstRow}\r\n` }, { identity });
+    const restated = await allocateStoredExport(stores, { ...file, etag: '"2"', content: `${header}\r\n${firstRow}\r\n` }, { identity });
     const { heads, parts } = await stores.allocations.listAllocations('2026-11');
     expect(heads).toHaveLength(1);
     expect(parts.every((p) => p.generation === heads[0]!.generation)).toBe(true);
@@ -84,7 +122,7 @@ describe('allocating a stored cost export', () => {
     await allocateStoredExport(stores, file, { identity });
     const [header, firstRow] = day.costExport.split('\r\n');
     const december = firstRow!.replaceAll('2026-11-20T00:00:00Z', '2026-12-01T00:00:00Z').replaceAll('2026-11-21T00:00:00Z', '2026-12-02T00:00:00Z');
-    await allocateStoredExport(stores, { ...file, etag: '"2"', text: `${header}\r\n${december}\r\n` }, { identity });
+    await allocateStoredExport(stores, { ...file, etag: '"2"', content: `${header}\r\n${december}\r\n` }, { identity });
     expect((await stores.allocations.listAllocations('2026-11')).heads).toEqual([]);
     expect((await stores.allocations.listAllocations('2026-11')).parts).toEqual([]);
     expect((await stores.allocations.listAllocations('2026-12')).heads.map((h) => h.month)).toEqual(['2026-12']);

@@ -6,6 +6,7 @@ import { MemoryCostExportSource, MemoryDiagnosticsStore, MemoryInvoiceAllocation
 
 const FOCUS = readFileSync(new URL('../fixtures/cost-exports/focus-1.0-azure-openai.csv', import.meta.url), 'utf8');
 const RUN = 'focus/tokenledger/20241101-20241130/run-1';
+const fixture = (name: string) => readFileSync(new URL(`../fixtures/cost-exports/${name}`, import.meta.url));
 
 function setup() {
   const exports = new MemoryCostExportSource();
@@ -36,6 +37,20 @@ describe('the invoice allocation timer', () => {
     const { heads } = await allocations.listAllocations('2024-11');
     expect(heads.map((h) => h.rows)).toEqual([1]);
     expect((await allocations.listAllocatedExports()).map((m) => m.etag)).toEqual([(await exports.list()).find((b) => b.name.endsWith('.csv'))!.etag]);
+  });
+
+  it('allocates actual-cost and Parquet export files as it does FOCUS CSV files, with no setting to say which', async () => {
+    const { exports, allocations, logged, run } = setup();
+    const actualRun = 'actual/tokenledger/20261101-20261130/run-1';
+    exports.write(`${actualRun}/part_0_0001.csv`, fixture('actual-ea-2024-08-01-azure-openai.csv').toString('utf8'));
+    exports.write(`${actualRun}/part_1_0001.parquet`, new Uint8Array(fixture('focus-1.2-preview-azure-openai.parquet')));
+    exports.write(`${actualRun}/manifest.json`, '{}');
+    await run();
+    expect(logged.at(-1)).toBe('allocate: 2 exports allocated, 0 unchanged, 0 failed');
+    expect(logged.filter((m) => /part_0_0001\.csv: 5 Azure OpenAI cost rows of 2026-11 allocated/.test(m))).toHaveLength(1);
+    expect(logged.filter((m) => /part_1_0001\.parquet: 6 Azure OpenAI cost rows of 2026-11 allocated/.test(m))).toHaveLength(1);
+    const { heads } = await allocations.listAllocations('2026-11');
+    expect(heads.map((h) => h.rows).sort()).toEqual([5, 6]);
   });
 
   it('allocates the files it can read, names the one it cannot, fails the run, and tries that file again next time', async () => {

@@ -4,7 +4,7 @@ import type { CostExportBlob, CostExportSource } from '../../ports/cost-export-s
 import type { StoreOptions } from '../../ports/ledger-store.js';
 import { blobCall } from './blob-calls.js';
 
-/** The Blob container a Cost Management export writes to (`<directory>/<export>/<date range>/<run id>/part_*.csv`). */
+/** The Blob container a Cost Management export writes to (`<directory>/<export>/<date range>/<run id>/part_*.csv`, `.csv.gz` or `.parquet`). */
 export class BlobCostExportSource implements CostExportSource {
   constructor(private readonly container: ContainerClient, private readonly prefix = '') {}
 
@@ -18,12 +18,12 @@ export class BlobCostExportSource implements CostExportSource {
     return blobs.sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
-  async read(name: string, options: StoreOptions = {}): Promise<{ text: string; etag: string }> {
+  async read(name: string, options: StoreOptions = {}): Promise<{ bytes: Uint8Array; etag: string }> {
     const response = await blobCall(`download ${this.container.containerName}/${name}`, () => this.container.getBlobClient(name).download(0, undefined, { abortSignal: options.abortSignal }));
     const chunks: Buffer[] = [];
     for await (const chunk of response.readableStreamBody!) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
     const bytes = Buffer.concat(chunks);
     const gzipped = /\.gz$/i.test(name) || response.contentEncoding === 'gzip';
-    return { text: (gzipped ? gunzipSync(bytes) : bytes).toString('utf8'), etag: response.etag ?? '' };
+    return { bytes: gzipped ? gunzipSync(bytes) : bytes, etag: response.etag ?? '' };
   }
 }

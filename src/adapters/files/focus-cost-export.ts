@@ -66,37 +66,56 @@ export interface FocusExport {
   readonly columns: readonly string[];
 }
 
-/** The rows of a FOCUS cost export's text; throws an `Error` listing the lines that cannot be read. */
-export function parseFocusExport(content: string, name = 'cost export'): FocusExport {
-  let records;
+/** Why the header is not a FOCUS export's, or null when it is. */
+export function focusHeaderProblem(columns: readonly string[]): string | null {
+  const missing = FOCUS_REQUIRED_COLUMNS.filter((c) => !columns.includes(c));
+  if (missing.length > 0) return `missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`;
+  if (!columns.includes('SkuMeter') && !columns.includes('x_SkuMeterName')) return 'no meter column (SkuMeter or x_SkuMeterName)';
+  return null;
+}
+
+export function csvRecords(content: string, name: string): { line: number; fields: string[] }[] {
   try {
-    records = parseCsv(content);
+    return parseCsv(content);
   } catch (error) {
     throw new Error(`${name}: ${(error as Error).message}`);
   }
-  const header = records[0];
-  if (!header) throw new Error(`${name}: empty file: expected a "Cost and usage details (FOCUS)" CSV export`);
-  const columns = header.fields.map((f) => f.trim());
-  const missing = FOCUS_REQUIRED_COLUMNS.filter((c) => !columns.includes(c));
-  if (missing.length > 0) throw new Error(`${name}: not a "Cost and usage details (FOCUS)" export: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
-  if (!columns.includes('SkuMeter') && !columns.includes('x_SkuMeterName')) throw new Error(`${name}: not a "Cost and usage details (FOCUS)" export: no meter column (SkuMeter or x_SkuMeterName)`);
-  const rows: (FocusCostRow & { line: number })[] = [];
+}
+
+/** Each record read by `read` into a row; throws an `Error` listing the lines that cannot be read. */
+export function readRecords<T>(
+  records: readonly { line: number; fields: string[] }[],
+  columns: readonly string[],
+  name: string,
+  read: (raw: Record<string, string>) => { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } },
+): (T & { line: number })[] {
+  const rows: (T & { line: number })[] = [];
   const problems: string[] = [];
-  for (const record of records.slice(1)) {
+  for (const record of records) {
     if (record.fields.length !== columns.length) {
       problems.push(`line ${record.line}: ${record.fields.length} fields, the header has ${columns.length}`);
       continue;
     }
-    const raw = Object.fromEntries(columns.map((c, i) => [c, record.fields[i]!]));
-    const parsed = focusCostRowSchema.safeParse(raw);
+    const parsed = read(Object.fromEntries(columns.map((c, i) => [c, record.fields[i]!])));
     if (parsed.success) rows.push({ ...parsed.data, line: record.line });
-    else problems.push(`line ${record.line}: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+    else problems.push(`line ${record.line}: ${parsed.error.issues.map((issue) => `${issue.path.map(String).join('.')}: ${issue.message}`).join('; ')}`);
   }
   if (problems.length > 0) {
     const shown = problems.slice(0, 20);
     throw new Error(`${name}: ${problems.length} row${problems.length > 1 ? 's' : ''} cannot be read:\n  ${shown.join('\n  ')}${problems.length > shown.length ? `\n  … and ${problems.length - shown.length} more` : ''}`);
   }
-  return { rows, columns };
+  return rows;
+}
+
+/** The rows of a FOCUS cost export's text; throws an `Error` listing the lines that cannot be read. */
+export function parseFocusExport(content: string, name = 'cost export'): FocusExport {
+  const records = csvRecords(content, name);
+  const header = records[0];
+  if (!header) throw new Error(`${name}: empty file: expected a "Cost and usage details (FOCUS)" CSV export`);
+  const columns = header.fields.map((f) => f.trim());
+  const problem = focusHeaderProblem(columns);
+  if (problem) throw new Error(`${name}: not a "Cost and usage details (FOCUS)" export: ${problem}`);
+  return { rows: readRecords(records.slice(1), columns, name, (raw) => focusCostRowSchema.safeParse(raw)), columns };
 }
 
 export async function readFocusExport(path: string): Promise<FocusExport> {

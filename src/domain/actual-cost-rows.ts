@@ -1,0 +1,52 @@
+import type { ActualCostRow } from '../contracts/actual-cost-row.js';
+import { USAGE_DATE } from '../contracts/actual-cost-row.js';
+import type { FocusCostRow } from '../contracts/focus-cost-row.js';
+
+/**
+ * An actual- or amortized-cost export row in the FOCUS terms allocation reads (`allocationRowOf`). The row's one
+ * cost, `CostInBillingCurrency`, is both its billed and its effective cost: an actual-cost export holds what is
+ * invoiced (usage a reservation covers costs 0), an amortized one spreads reservation purchases over the usage they
+ * cover; which of the two a file is, its header does not say. The charge period is the row's day.
+ */
+
+const DAY_MS = 86_400_000;
+
+/** The row's day as a charge period, `[start, end)`. */
+export function chargePeriodOf(date: string): { start: string; end: string } {
+  const parts = USAGE_DATE.exec(date.trim());
+  if (!parts) throw new RangeError(`not a usage date: ${JSON.stringify(date)}`);
+  const day = parts[3] ? `${parts[3]}-${parts[1]}-${parts[2]}` : `${parts[4]}-${parts[5]}-${parts[6]}`;
+  const start = Date.parse(`${day}T00:00:00Z`);
+  const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+  return { start: iso(start), end: iso(start + DAY_MS) };
+}
+
+/** `1K` and `1M` units of a token meter are thousands and millions of tokens, as FOCUS's `1K Tokens` are. */
+function consumedUnitOf(row: ActualCostRow): string | undefined {
+  const unit = row.UnitOfMeasure;
+  if (unit !== undefined && /^\d+\s*[KM]?$/i.test(unit) && /Tokens$/i.test(row.MeterName)) return `${unit} Tokens`;
+  return unit;
+}
+
+export function focusRowOfActual(row: ActualCostRow): FocusCostRow {
+  const period = chargePeriodOf(row.Date);
+  const consumedUnit = consumedUnitOf(row);
+  return {
+    BilledCost: row.CostInBillingCurrency,
+    EffectiveCost: row.CostInBillingCurrency,
+    BillingAccountId: row.BillingAccountId,
+    BillingCurrency: row.BillingCurrency,
+    ChargeCategory: row.ChargeType || 'Usage',
+    ChargePeriodStart: period.start,
+    ChargePeriodEnd: period.end,
+    ResourceId: row.ResourceId,
+    ServiceName: row.ConsumedService ?? '',
+    SkuMeter: row.MeterName,
+    x_SkuMeterCategory: row.MeterCategory,
+    ...(row.MeterSubCategory !== undefined ? { x_SkuMeterSubcategory: row.MeterSubCategory } : {}),
+    ...(row.InvoiceId ? { InvoiceId: row.InvoiceId } : {}),
+    ...(/reservation/i.test(row.PricingModel ?? '') ? { CommitmentDiscountType: 'Reservation' } : {}),
+    ...(row.Quantity !== undefined ? { ConsumedQuantity: row.Quantity } : {}),
+    ...(consumedUnit !== undefined ? { ConsumedUnit: consumedUnit } : {}),
+  };
+}

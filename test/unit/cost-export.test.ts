@@ -1,0 +1,115 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { parseCostExport, parseParquetCostExport, readCostExport } from '../../src/adapters/files/cost-export.js';
+import { allocationRowOf } from '../../src/domain/focus-cost-rows.js';
+import { sumAmounts } from '../../src/domain/invoice-allocation.js';
+import { allocationRowsOf } from '../../src/services/allocate-files.js';
+
+const fixture = (name: string) => new URL(`../fixtures/cost-exports/${name}`, import.meta.url).pathname;
+const EA_ACTUAL = fixture('actual-ea-2024-08-01-azure-openai.csv');
+const MCA_AMORTIZED = fixture('amortized-mca-2023-12-01-preview-azure-openai.csv');
+const FOCUS = fixture('focus-1.2-preview-azure-openai.csv');
+
+describe('cost export reader', () => {
+  it('tells a FOCUS export from an actual-cost export by its header', async () => {
+    expect((await readCostExport(FOCUS)).kind).toBe('focus');
+    const actual = await readCostExport(EA_ACTUAL);
+    expect(actual.kind).toBe('actual-or-amortized');
+    expect(actual.columns).toHaveLength(57);
+    expect((await readCostExport(MCA_AMORTIZED)).columns).toHaveLength(65);
+  });
+
+  it('reads an EA actual-cost export: the day as charge period, the cost as billed and effective cost, 1K units as thousands of tokens', async () => {
+    const { rows } = await readCostExport(EA_ACTUAL);
+    const read = rows.map(allocationRowOf);
+    expect(read.map((r) => r?.meter ?? null)).toEqual([
+      { type: 'tokens', model: 'gpt-4.1', kind: 'input' },
+      { type: 'tokens', model: 'gpt-4.1', kind: 'output' },
+      { type: 'tokens', model: 'gpt-4.1', kind: 'cachedInput' },
+      { type: 'tokens', model: 'gpt-4o-2024-08-06', kind: 'input' },
+      { type: 'provisioned' },
+      null,
+    ]);
+    expect(read[0]).toEqual({
+      billingAccountId: '12345678',
+      invoiceId: null,
+      chargePeriodStart: '2026-11-20T00:00:00Z',
+      chargePeriodEnd: '2026-11-21T00:00:00Z',
+      resourceId: '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/aoai-eastus',
+      meterName: 'gpt 4.1 Inp glbl Tokens',
+      meter: { type: 'tokens', model: 'gpt-4.1', kind: 'input' },
+      billedCost: '0.0164',
+      effectiveCost: '0.0164',
+      currency: 'USD',
+      billedTokens: 8200n,
+    });
+    expect(read[1]!.billedTokens).toBe(2460n);
+    expect(read[3]!.billedTokens).toBe(500_000n);
+    expect(read[4]).toMatchObject({ billedCost: '0', effectiveCost: '0', billedTokens: null });
+    const { rows: kept, skippedRows } = allocationRowsOf(rows);
+    expect(skippedRows).toBe(1);
+    expect(sumAmounts(kept.map((r) => r.billedCost))).toBe('1.28708');
+  });
+
+  it('reads an MCA amortized-cost export by its camelCase columns: invoice, billing currency, reservation usage as provisioned', async () => {
+    const { rows } = await readCostExport(MCA_AMORTIZED);
+    const { rows: kept, skippedRows } = allocationRowsOf(rows);
+    expect(skippedRows).toBe(1);
+    expect(kept.map((r) => [r.meter, r.invoiceId, r.currency, r.effectiveCost, r.billedTokens])).toEqual([
+      [{ type: 'tokens', model: 'gpt-4o-2024-08-06', kind: 'input' }, 'G012345678', 'EUR', '2.76', 1_200_000n],
+      [{ type: 'tokens', model: 'gpt-4o-2024-08-06', kind: 'output' }, 'G012345678', 'EUR', '1.3846', 150_500n],
+      [{ type: 'provisioned' }, 'G012345678', 'EUR', '17.02', null],
+    ]);
+    expect(kept[0]!.billingAccountId).toBe('/providers/Microsoft.Billing/billingAccounts/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee:ffffffff-0000-0000-0000-000000000000_2019-05-31');
+    expect(sumAmounts(kept.map((r) => r.billedCost))).toBe('21.1646');
+  });
+
+  it('reads the Azure OpenAI token rows of an actual-cost export as the same allocation rows as the equivalent FOCUS rows', async () => {
+    const tokenRows = async (path: string) => allocationRowsOf((await readCostExport(path)).rows).rows.filter((r) => r.meter.type === 'tokens' && !r.billedCost.startsWith('-')).map((r) => ({ ...r, invoiceId: null }));
+    expect(await tokenRows(EA_ACTUAL)).toEqual(await tokenRows(FOCUS));
+  });
+
+  it('reads a gzipped export by its .gz name', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tokenledger-cost-export-'));
+    await writeFile(join(dir, 'part_0_0001.csv.gz'), gzipSync(await readFile(EA_ACTUAL)));
+    expect((await readCostExport(join(dir, 'part_0_0001.csv.gz'))).rows).toHaveLength(6);
+  });
+
+  it('reads a Parquet export as its CSV: the same allocation rows, amounts equal to the exact decimal', async () => {
+    for (const name of ['focus-1.2-preview-azure-openai', 'actual-ea-2024-08-01-azure-openai']) {
+      const csv = await readCostExport(fixture(`${name}.csv`));
+      const parquet = await readCostExport(fixture(`${name}.parquet`));
+      expect(parquet.kind).toBe(csv.kind);
+      expect(parquet.columns).toEqual(csv.columns);
+      const fromCsv = allocationRowsOf(csv.rows);
+      const fromParquet = allocationRowsOf(parquet.rows);
+      expect(fromParquet.skippedRows).toBe(fromCsv.skippedRows);
+      // A DOUBLE column keeps a cost's value, not its trailing zeros: `-0.0100` is read as `-0.01`.
+      const sameScale = (rows: typeof fromCsv.rows) => rows.map((r) => ({ ...r, billedCost: sumAmounts([r.billedCost, '0.00000']), effectiveCost: sumAmounts([r.effectiveCost, '0.00000']) }));
+      expect(sameScale(fromParquet.rows)).toEqual(sameScale(fromCsv.rows));
+      expect(sumAmounts(fromParquet.rows.map((r) => r.billedCost))).toBe(sumAmounts(fromCsv.rows.map((r) => r.billedCost)).replace(/0+$/, ''));
+    }
+    expect((await readCostExport(fixture('actual-ea-2024-08-01-azure-openai.parquet'))).rows[0]).toMatchObject({ ChargePeriodStart: '2026-11-20T00:00:00Z', BilledCost: '0.0164', ConsumedQuantity: '8.2', ConsumedUnit: '1K Tokens' });
+  });
+
+  it('names a file that is not Parquet', async () => {
+    await expect(parseParquetCostExport(new TextEncoder().encode('BilledCost\n1\n'), 'x.parquet')).rejects.toThrow(/^x\.parquet: not a Parquet file that can be read/);
+  });
+
+  it('reads ISO dates as well as MM/DD/YYYY, and refuses a date that is no day', () => {
+    const header = 'Date,MeterName,MeterCategory,ResourceId,CostInBillingCurrency,BillingAccountId,BillingCurrencyCode';
+    expect(parseCostExport(`${header}\n2026-11-30T00:00:00Z,m,Cognitive Services,/r,1,a,USD\n`).rows[0]).toMatchObject({ ChargePeriodStart: '2026-11-30T00:00:00Z', ChargePeriodEnd: '2026-12-01T00:00:00Z' });
+    expect(() => parseCostExport(`${header}\n02/30/2026,m,c,/r,1,a,USD\n`, 'x.csv')).toThrow(/x\.csv: 1 row cannot be read:\n {2}line 2: Date: expected a date/);
+    expect(() => parseCostExport(`${header}\n11/20/2026,m,c,/r,1.2.3,a,USD\n`, 'x.csv')).toThrow(/line 2: CostInBillingCurrency: expected a decimal number/);
+  });
+
+  it('refuses a file of neither layout, naming the columns each one misses', () => {
+    expect(() => parseCostExport('Date,MeterName,Cost\n11/20/2026,m,1\n', 'x.csv')).toThrow(
+      'x.csv: not a "Cost and usage details (FOCUS)" export: missing columns BilledCost, EffectiveCost, BillingAccountId, BillingCurrency, ChargeCategory, ChargePeriodStart, ChargePeriodEnd, ResourceId, ServiceName; nor a "Cost and usage details (actual)" or "(amortized)" export: missing columns MeterCategory, ResourceId, CostInBillingCurrency, BillingAccountId, BillingCurrencyCode or BillingCurrency',
+    );
+    expect(() => parseCostExport('', 'x.csv')).toThrow(/x\.csv: empty file/);
+  });
+});
