@@ -92,6 +92,36 @@ export function endOfCurrentHour(now: Date): Date {
 export type PeriodSource = 'range' | 'month' | 'default';
 
 /**
+ * The period of a chargeback report or of the requests behind it: `from`/`to`, a calendar `month`, or neither (the
+ * current month to date); on whole hours, ordered, at most 400 days. Null after adding the issue when it is not.
+ */
+function reportPeriod(q: { from?: Date; to?: Date; month?: string }, now: Date, ctx: z.RefinementCtx): { from: Date; to: Date; period: PeriodSource } | null {
+  let { from, to } = q;
+  let period: PeriodSource = 'range';
+  if (q.month) {
+    if (from || to) {
+      ctx.addIssue({ code: 'custom', path: ['month'], message: 'give either month or from and to, not both' });
+      return null;
+    }
+    const [y, m] = q.month.split('-').map(Number) as [number, number];
+    from = new Date(Date.UTC(y, m - 1, 1));
+    to = new Date(Date.UTC(y, m, 1));
+    period = 'month';
+  } else if (!from && !to) {
+    from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+    to = endOfCurrentHour(now);
+    period = 'default';
+  }
+  if (!from || !to) {
+    ctx.addIssue({ code: 'custom', path: [from ? 'to' : 'from'], message: 'give both from and to, or a month, or neither (the current month to date)' });
+    return null;
+  }
+  requireWholeHours({ from, to }, ctx);
+  requireOrderedAndBounded({ from, to }, 400, ctx);
+  return { from, to, period };
+}
+
+/**
  * Parameters of a chargeback report, from a query string or the CLI: a range (`from`/`to`, ISO dates or
  * instants on whole UTC hours, `to` exclusive) or a calendar `month`; at most 400 days, so one request stays
  * bounded. Without any of them, the current month to date: from the 1st (UTC) to the end of the current hour.
@@ -111,30 +141,9 @@ export function chargebackQuerySchemaAt(now: Date) {
         ctx.addIssue({ code: 'custom', path: ['groupBy'], message: `basis=invoice groups by ${INVOICE_GROUP_BY.join(', ')}: the invoice's rows name resources and meters, not models or deployments` });
         return z.NEVER;
       }
-      let from = q.from;
-      let to = q.to;
-      let period: PeriodSource = 'range';
-      if (q.month) {
-        if (from || to) {
-          ctx.addIssue({ code: 'custom', path: ['month'], message: 'give either month or from and to, not both' });
-          return z.NEVER;
-        }
-        const [y, m] = q.month.split('-').map(Number) as [number, number];
-        from = new Date(Date.UTC(y, m - 1, 1));
-        to = new Date(Date.UTC(y, m, 1));
-        period = 'month';
-      } else if (!from && !to) {
-        from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
-        to = endOfCurrentHour(now);
-        period = 'default';
-      }
-      if (!from || !to) {
-        ctx.addIssue({ code: 'custom', path: [from ? 'to' : 'from'], message: 'give both from and to, or a month, or neither (the current month to date)' });
-        return z.NEVER;
-      }
-      requireWholeHours({ from, to }, ctx);
-      requireOrderedAndBounded({ from, to }, 400, ctx);
-      return { from, to, period, groupBy: q.groupBy, format: q.format, basis: q.basis };
+      const resolved = reportPeriod(q, now, ctx);
+      if (!resolved) return z.NEVER;
+      return { ...resolved, groupBy: q.groupBy, format: q.format, basis: q.basis };
     });
 }
 export type ChargebackQueryParams = z.output<ReturnType<typeof chargebackQuerySchemaAt>>;
@@ -206,26 +215,9 @@ export function requestsQuerySchemaAt(now: Date) {
     })
     .strict()
     .transform((q, ctx) => {
-      let from = q.from;
-      let to = q.to;
-      if (q.month) {
-        if (from || to) {
-          ctx.addIssue({ code: 'custom', path: ['month'], message: 'give either month or from and to, not both' });
-          return z.NEVER;
-        }
-        const [y, m] = q.month.split('-').map(Number) as [number, number];
-        from = new Date(Date.UTC(y, m - 1, 1));
-        to = new Date(Date.UTC(y, m, 1));
-      } else if (!from && !to) {
-        from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
-        to = endOfCurrentHour(now);
-      }
-      if (!from || !to) {
-        ctx.addIssue({ code: 'custom', path: [from ? 'to' : 'from'], message: 'give both from and to, or a month, or neither (the current month to date)' });
-        return z.NEVER;
-      }
-      requireWholeHours({ from, to }, ctx);
-      requireOrderedAndBounded({ from, to }, 400, ctx);
+      const resolved = reportPeriod(q, now, ctx);
+      if (!resolved) return z.NEVER;
+      const { from, to } = resolved;
       const filter = { identity: q.identity, team: q.team, model: q.model, deployment: q.deployment, region: q.region };
       const given = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)) as { [K in keyof typeof filter]?: string };
       return { from, to, filter: given, pageSize: q.pageSize, ...(q.$skipToken ? { skipToken: q.$skipToken } : {}) };
