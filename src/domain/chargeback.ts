@@ -2,7 +2,7 @@ import { normalizeIdentityKey, type DirectoryRow } from '../contracts/directory.
 import type { LedgerEntry, TokenSource } from '../contracts/ledger-entry.js';
 import { resolveIdentity, type IdentityKind, type IdentityOptions } from './identity.js';
 import { allocateRounded, formatPicodollars, type Picodollars } from './money.js';
-import { priceCovers, RequestPricer, utcDayOf, type PriceMatch, type PriceMatcher } from './price-matching.js';
+import { pricesRequest, RequestPricer, utcDayOf, type PriceMatch, type PriceMatcher } from './price-matching.js';
 export { GROUP_BY, type GroupBy } from '../contracts/report-query.js';
 import type { GroupBy } from '../contracts/report-query.js';
 
@@ -187,7 +187,7 @@ export class ChargebackLines {
     const perCall = isPerCallRequest(entry, pricingModel);
     let destination = tokens.promptTokens + tokens.completionTokens > 0 || perCall ? this.pricedDestination(route, entry, pricingModel) : route.tokenless;
     // A price that lacks what the request used (audio, a per-call price) leaves it unpriced, not charged in part.
-    if (destination.pricer && (perCall || tokens.audioPromptTokens || tokens.audioCompletionTokens) && !priceCovers(destination.pricer.match, tokens, perCall)) {
+    if (destination.pricer && !pricesRequest(destination.pricer.match, tokens, perCall)) {
       destination = route.uncovered ??= newDestination(null, true);
     }
     // Priced before any line is touched: a request that cannot be priced throws and leaves no trace.

@@ -72,6 +72,16 @@ export function priceCovers(match: PriceMatch, tokens: TokenCounts, perCall: boo
   return !perCall || match.perRequestMicros !== null;
 }
 
+/**
+ * Whether a matched price entry prices a request (or a line of requests that all used the same things): text tokens
+ * alone are priced by the entry matched; audio and per-call use only where the entry has prices for them
+ * (`priceCovers`). A request it does not price is unpriced.
+ */
+export function pricesRequest(match: PriceMatch, tokens: TokenCounts, perCall: boolean): boolean {
+  const special = perCall || (tokens.audioPromptTokens ?? 0) > 0 || (tokens.audioCompletionTokens ?? 0) > 0;
+  return !special || priceCovers(match, tokens, perCall);
+}
+
 export interface PricedEntry {
   readonly priceVersion: string;
   /** Exact cost, the sum of `lines`. */

@@ -5,7 +5,7 @@ import { requestsContinuationSchema, type RequestsContinuation } from '../contra
 import { isPerCallRequest, modelOf, pricingModelOf, UNKNOWN, UNMAPPED } from './chargeback.js';
 import { resolveIdentity, type IdentityKind, type IdentityOptions, type ResolvedIdentity } from './identity.js';
 import { formatPicodollars, type Picodollars } from './money.js';
-import { priceCovers, priceEntry, type PricedEntry, type PriceMatch, type PriceMatcher } from './price-matching.js';
+import { priceEntry, pricesRequest, type PricedEntry, type PriceMatch, type PriceMatcher } from './price-matching.js';
 import { regionOf } from './usage.js';
 
 /**
@@ -49,8 +49,7 @@ export function requestCost(entry: LedgerEntry, prices: PriceMatcher): RequestCo
   const t = entry.tokens;
   if (t.promptTokens + t.completionTokens === 0 && !perCall) return { ...none, basis: 'no-usage', priceVersion: null };
   const match = prices.match({ model: pricingModel, deployment: entry.deployment, time: entry.time });
-  const audio = (t.audioPromptTokens ?? 0) > 0 || (t.audioCompletionTokens ?? 0) > 0;
-  if (!match || ((perCall || audio) && !priceCovers(match, t, perCall))) return { ...none, basis: 'unpriced', priceVersion: null };
+  if (!match || !pricesRequest(match, t, perCall)) return { ...none, basis: 'unpriced', priceVersion: null };
   const priced = priceEntry({ tokens: t }, match);
   return { basis: 'per-token', costPico: priced.costPico, priceVersion: match.priceVersion, price: match, priced };
 }

@@ -3,7 +3,7 @@ import type { PriceTable, ProvisionedEntry } from '../contracts/price-table.js';
 import type { UsageLine } from '../contracts/usage-tile.js';
 import { ChargebackLines, UNKNOWN, type ChargebackLine } from './chargeback.js';
 import { apportion, costPicodollars, microsToPicodollars, type Picodollars } from './money.js';
-import { PriceMatcher, type PriceMatch } from './price-matching.js';
+import { PriceMatcher, pricesRequest, type PriceMatch, type TokenCounts } from './price-matching.js';
 
 /**
  * Prices usage when a report is read. Per-token prices are linear, so pricing a line's summed counts gives to the
@@ -11,12 +11,15 @@ import { PriceMatcher, type PriceMatch } from './price-matching.js';
  * deployment, day and uses, hence its price and whether that price covers it.
  */
 
-/** Whether a price entry prices everything the line's requests used (see `priceCovers`). */
-function covers(match: PriceMatch, uses: readonly string[]): boolean {
-  if (uses.includes('text') && !match.pricesTokens) return false;
-  if (uses.includes('audio-input') && match.audioInputPer1MMicros === null) return false;
-  if (uses.includes('audio-output') && match.audioOutputPer1MMicros === null) return false;
-  return !uses.includes('per-call') || match.perRequestMicros !== null;
+function lineTokens(line: UsageLine): TokenCounts {
+  return {
+    promptTokens: line.promptTokens,
+    cachedTokens: line.cachedTokens,
+    completionTokens: line.completionTokens,
+    reasoningTokens: line.reasoningTokens,
+    audioPromptTokens: line.audioPromptTokens,
+    audioCompletionTokens: line.audioCompletionTokens,
+  };
 }
 
 function lineCost(line: UsageLine, match: PriceMatch): Picodollars {
@@ -108,7 +111,8 @@ export function priceUsage(days: Iterable<DayUsage>, prices: PriceMatcher, provi
       }
       const uses = line.uses.length > 0;
       const found = uses ? prices.match({ model: line.pricingModel, deployment: line.deployment, time }) : null;
-      const match = found && (!line.uses.some((u) => u !== 'text') || covers(found, line.uses)) ? found : null;
+      // Every request of a line used the same things, so its sums price like any one of its requests.
+      const match = found && pricesRequest(found, lineTokens(line), line.uses.includes('per-call')) ? found : null;
       priced.push({ ...common, priceVersion: match?.priceVersion ?? null, unpriced: uses && match === null, costPico: match ? lineCost(line, match) : 0n });
     }
   }
