@@ -2,7 +2,7 @@ import type { AllocationCounts, AllocationSlice, InvoiceHead, InvoicePart, Store
 import type { AllocationCostRow, AllocationPart, RowAllocation } from './invoice-allocation.js';
 import { METER_KINDS, type MeterKind } from './retail-price-meters.js';
 import { stableId } from './stable-id.js';
-import { MAX_PART_BYTES } from './usage.js';
+import { chunkByBytes, MAX_PART_BYTES, wholeGeneration } from './document-parts.js';
 
 /**
  * A cost export's allocation as documents: per billing month (the month of each row's ChargePeriodStart) a head and
@@ -81,7 +81,9 @@ export function invoiceDocuments(allocation: ExportAllocation, maxPartBytes = MA
   const byMonth = new Map<string, RowAllocation[]>();
   for (const row of allocation.allocations) {
     const month = monthOf(row.row.chargePeriodStart);
-    byMonth.set(month, [...(byMonth.get(month) ?? []), row]);
+    const rows = byMonth.get(month) ?? [];
+    rows.push(row);
+    byMonth.set(month, rows);
   }
   const heads: InvoiceHead[] = [];
   const parts: InvoicePart[] = [];
@@ -90,20 +92,7 @@ export function invoiceDocuments(allocation: ExportAllocation, maxPartBytes = MA
     const slices = slicesOf(rows, maxPartBytes);
     const generation = stableId(allocation.contentHash, JSON.stringify(slices), JSON.stringify(allocation.counts));
     const { id, pk } = invoiceHeadKey(allocation.exportName, month);
-    const chunks: AllocationSlice[][] = [];
-    let current: AllocationSlice[] = [];
-    let bytes = 0;
-    for (const slice of slices) {
-      const size = bytesOf(slice);
-      if (current.length > 0 && bytes + size > maxPartBytes) {
-        chunks.push(current);
-        current = [];
-        bytes = 0;
-      }
-      current.push(slice);
-      bytes += size;
-    }
-    if (current.length > 0) chunks.push(current);
+    const chunks = chunkByBytes(slices, maxPartBytes);
     chunks.forEach((chunk, part) => parts.push({ id: `${id}:${generation}:${part}`, pk, kind: 'invoice-part', exportName: allocation.exportName, month, generation, part, slices: chunk }));
     heads.push({
       id,
@@ -136,13 +125,15 @@ export function assembleInvoice(heads: readonly InvoiceHead[], parts: readonly I
   const partsOf = new Map<string, InvoicePart[]>();
   for (const part of parts) {
     const key = `${part.exportName}\u0000${part.month}\u0000${part.generation}`;
-    partsOf.set(key, [...(partsOf.get(key) ?? []), part]);
+    const list = partsOf.get(key) ?? [];
+    list.push(part);
+    partsOf.set(key, list);
   }
   const exports: StoredExportAllocation[] = [];
   const incomplete: string[] = [];
   for (const head of [...heads].sort((a, b) => (a.exportName < b.exportName ? -1 : a.exportName > b.exportName ? 1 : a.month < b.month ? -1 : 1))) {
-    const found = (partsOf.get(`${head.exportName}\u0000${head.month}\u0000${head.generation}`) ?? []).sort((a, b) => a.part - b.part);
-    if (found.length !== head.parts || found.some((p, i) => p.part !== i)) {
+    const found = wholeGeneration(partsOf.get(`${head.exportName}\u0000${head.month}\u0000${head.generation}`), head.parts);
+    if (!found) {
       incomplete.push(head.exportName);
       continue;
     }

@@ -1,6 +1,7 @@
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { UsageGrain, UsageLine, UsageTile, UsageTileHead, UsageTilePart, Use } from '../contracts/usage-tile.js';
 import { isPerCallRequest, modelOf, pricingModelOf, UNKNOWN } from './chargeback.js';
+import { chunkByBytes, MAX_PART_BYTES, wholeGeneration } from './document-parts.js';
 import { resolveIdentity, type IdentityOptions } from './identity.js';
 
 /**
@@ -123,12 +124,6 @@ export function usageHeadKey(grain: UsageGrain, window: string): { id: string; p
   return { id: `usage:${grain}:${window}`, pk: usagePartition(grain, window) };
 }
 
-/**
- * Bytes of lines one part holds at most (their JSON). Cosmos DB refuses items over 2 MB; half a megabyte keeps
- * every document far below the 1 MB that keeps reads and writes cheap, whatever the number of identities.
- */
-export const MAX_PART_BYTES = 512 * 1024;
-
 /** A window's lines as a head and the parts of one generation, each part at most `maxPartBytes` of lines. */
 export function usageTileDocuments(
   grain: UsageGrain,
@@ -139,21 +134,7 @@ export function usageTileDocuments(
   maxPartBytes = MAX_PART_BYTES,
 ): { head: UsageTileHead; parts: UsageTilePart[] } {
   const { id, pk } = usageHeadKey(grain, window);
-  const chunks: UsageLine[][] = [];
-  let current: UsageLine[] = [];
-  let bytes = 0;
-  for (const line of lines) {
-    const size = Buffer.byteLength(JSON.stringify(line)) + 1;
-    if (current.length > 0 && bytes + size > maxPartBytes) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(line);
-    bytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  const parts = chunks.map((chunk, part): UsageTilePart => ({ id: `${id}:${generation}:${part}`, pk, kind: 'usage-part', grain, window, generation, part, lines: chunk }));
+  const parts = chunkByBytes(lines, maxPartBytes).map((chunk, part): UsageTilePart => ({ id: `${id}:${generation}:${part}`, pk, kind: 'usage-part', grain, window, generation, part, lines: chunk }));
   return { head: { id, pk, kind: 'usage-head', grain, window, generation, parts: parts.length, entries }, parts };
 }
 
@@ -173,8 +154,8 @@ export function assembleUsageTiles(heads: readonly UsageTileHead[], parts: reado
   const tiles: UsageTile[] = [];
   const incomplete: string[] = [];
   for (const head of [...heads].sort((a, b) => (a.window < b.window ? -1 : a.window > b.window ? 1 : 0))) {
-    const found = (partsOf.get(`${head.grain}\u0000${head.window}\u0000${head.generation}`) ?? []).sort((a, b) => a.part - b.part);
-    if (found.length !== head.parts || found.some((p, i) => p.part !== i)) incomplete.push(head.window);
+    const found = wholeGeneration(partsOf.get(`${head.grain}\u0000${head.window}\u0000${head.generation}`), head.parts);
+    if (!found) incomplete.push(head.window);
     else tiles.push({ grain: head.grain, window: head.window, entries: head.entries, lines: found.flatMap((p) => p.lines) });
   }
   return { tiles, incomplete };

@@ -75,7 +75,11 @@ function partKeys(head: { id: string; pk: string; generation: string; parts: num
 export async function rollupChargeback(ports: RollupPorts, options: RollupOptions = {}): Promise<RollupResult> {
   const markers = await ports.aggregates.listDirty(options);
   const byHour = new Map<string, Versioned<DirtyWindow>[]>();
-  for (const marker of markers) byHour.set(marker.value.hour, [...(byHour.get(marker.value.hour) ?? []), marker]);
+  for (const marker of markers) {
+    const list = byHour.get(marker.value.hour) ?? [];
+    list.push(marker);
+    byHour.set(marker.value.hour, list);
+  }
   const allHours = [...byHour.keys()].sort();
   const hours = allHours.slice(0, options.maxHours ?? 48);
   const days = [...new Set(hours.map(dayOf))];

@@ -3,7 +3,7 @@ import { loadPriceTable } from '../../src/contracts/price-table.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { ChargebackLines } from '../../src/domain/chargeback.js';
 import { PriceMatcher } from '../../src/domain/price-matching.js';
-import { MAX_PART_BYTES } from '../../src/domain/usage.js';
+import { MAX_PART_BYTES } from '../../src/domain/document-parts.js';
 import { pricingOf } from '../../src/domain/usage-pricing.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
 import { chargebackLines, chargebackReportFor } from '../../src/services/chargeback-report.js';
