@@ -12,20 +12,9 @@ import { pricingOf, priceUsage } from '../../src/domain/usage-pricing.js';
 import { listRequests, MAX_SCANNED_PER_PAGE, traceRequest, type RequestDrilldownPorts } from '../../src/services/request-drilldown.js';
 import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
 import { MemoryDiagnosticsStore, MemoryLedgerStore } from '../support/memory-stores.js';
+import { MIXED_PRICES } from '../support/price-tables.js';
 
-const table = loadPriceTable({
-  currency: 'USD',
-  source: 'test prices',
-  retrieved: '2026-10-01',
-  prices: [
-    { model: 'gpt-4o', from: '2024-01-01', to: '2026-10-16', inputPer1M: '2.50', cachedInputPer1M: '1.25', outputPer1M: '10.00', audioInputPer1M: '40.00', audioOutputPer1M: '80.00' },
-    { model: 'gpt-4o', from: '2026-10-16', inputPer1M: '2.75', cachedInputPer1M: '1.375', outputPer1M: '11.00' },
-    { model: 'gpt-4o-mini', from: '2024-01-01', inputPer1M: '0.15', cachedInputPer1M: '0.075', outputPer1M: '0.60' },
-    { model: 'dall-e-3', from: '2024-01-01', perRequest: '0.04' },
-    { deployment: 'batch', from: '2026-10-15', inputPer1M: '1.25', outputPer1M: '5.00' },
-  ],
-  provisioned: [{ deployment: 'ptu-chat', monthlyCost: '7440.00', from: '2026-10-01' }],
-});
+const table = loadPriceTable({ ...MIXED_PRICES, provisioned: [{ deployment: 'ptu-chat', monthlyCost: '7440.00', from: '2026-10-01' }] });
 
 function entryOf(g: { n: number; oid: string; day: string; model: string | null; deployment: string | null; operation: string; prompt: number; completion: number; cachedShare: number; audioOut: boolean }): LedgerEntry {
   const id = `req-${g.n}`;
