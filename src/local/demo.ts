@@ -315,7 +315,7 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
     },
     ...(['matched', 'noDiagnostics', 'bypass'] as const).map((k) => ({ name: `join: ${k}`, expected: truth.join[k], actual: join[k], ok: truth.join[k] === join[k] })),
     {
-      name: 'chargeback tiles hold the ground-truth tokens per identity',
+      name: 'the report from usage tiles holds the ground-truth tokens per identity',
       expected: `${truth.identities.length} identities`,
       actual: `${truth.identities.filter((t) => tileTokens.get(t.identity)?.promptTokens === t.promptTokens && tileTokens.get(t.identity)?.completionTokens === t.completionTokens).length} match`,
       ok: truth.identities.every((t) => tileTokens.get(t.identity)?.promptTokens === t.promptTokens && tileTokens.get(t.identity)?.completionTokens === t.completionTokens),
