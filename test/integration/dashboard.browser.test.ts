@@ -45,8 +45,63 @@ const CHARGEBACK_PANELS = ['panel-team', 'panel-invoice', 'panel-identity', 'pan
 const silent = { step: () => {}, bar: () => ({ increment: () => {}, stop: () => {} }) };
 
 interface ApiReport {
-  rows: { key: string; team: string | null; deployment: string | null; requests: number; cost: string }[];
-  totals: { requests: number; cost: string };
+  rows: { key: string; team: string | null; deployment: string | null; requests: number; cost: string; costPicodollars: string }[];
+  totals: { requests: number; cost: string; costPicodollars: string };
+}
+
+const PICO_PER_CENT = 10n ** 10n;
+
+/** Exact picodollars rounded half to even to cents, as the page shows a cost that stands alone. */
+function cents(picodollars: string): string {
+  const value = BigInt(picodollars);
+  const quotient = value / PICO_PER_CENT;
+  const twice = (value % PICO_PER_CENT) * 2n;
+  const units = twice > PICO_PER_CENT || (twice === PICO_PER_CENT && quotient % 2n === 1n) ? quotient + 1n : quotient;
+  return `${units / 100n}.${(units % 100n).toString().padStart(2, '0')}`;
+}
+
+/** RFC 4180 records: quoted fields may hold commas, quotes and line breaks. */
+function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let record: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') record.push(field), (field = '');
+    else if (c === '\n' || (c === '\r' && text[i + 1] === '\n')) {
+      if (c === '\r') i++;
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = '';
+    } else field += c;
+  }
+  if (field !== '' || record.length > 0) record.push(field), records.push(record);
+  return records;
+}
+
+/** An exact decimal amount in picodollars. */
+const picodollarsOf = (amount: string): bigint => {
+  const [whole, fraction = ''] = amount.split('.');
+  return BigInt(`${whole}${fraction.padEnd(12, '0')}`);
+};
+
+const centsOfText = (shown: string) => BigInt(shown.replace('.', ''));
+
+/** Costs shown in cents for every row of a report: each within a cent of the exact amount, adding up to the shown total. */
+function expectCentsAddUp(shown: readonly string[], exact: readonly string[], shownTotal: string, exactTotal: string): void {
+  expect(shownTotal).toBe(cents(exactTotal));
+  expect(shown.reduce((sum, s) => sum + centsOfText(s), 0n)).toBe(centsOfText(shownTotal));
+  shown.forEach((s, i) => {
+    const difference = centsOfText(s) * PICO_PER_CENT - BigInt(exact[i]!);
+    expect({ row: i, withinACent: difference > -PICO_PER_CENT && difference < PICO_PER_CENT }).toEqual({ row: i, withinACent: true });
+  });
 }
 
 /** What a person sees in a row of a dashboard table: its key and the text of each cell, by column. */
@@ -178,11 +233,10 @@ describe('dashboard in Chromium, on the local stack', () => {
     const teams = await report('team', tokens.finance);
     expect(teams.body.rows.length).toBeGreaterThan(1);
     const shown = await shownRows(page, 'panel-team', 'team-row');
-    expect(shown.map((r) => ({ key: r.key, team: r.cells['key'], cost: r.cells['cost'], requests: count(r.cells['requests']) }))).toEqual(
-      teams.body.rows.map((r) => ({ key: r.key, team: r.key, cost: r.cost, requests: r.requests })),
-    );
+    expect(shown.map((r) => ({ key: r.key, team: r.cells['key'], requests: count(r.cells['requests']) }))).toEqual(teams.body.rows.map((r) => ({ key: r.key, team: r.key, requests: r.requests })));
     const total = page.getByTestId('panel-team').getByTestId('team-total');
-    await expect(total.getByTestId('cost').textContent()).resolves.toBe(teams.body.totals.cost);
+    const shownTotal = (await total.getByTestId('cost').textContent()) ?? '';
+    expectCentsAddUp(shown.map((r) => r.cells['cost']!), teams.body.rows.map((r) => r.costPicodollars), shownTotal, teams.body.totals.costPicodollars);
     await expect(total.getByTestId('requests').textContent().then(count)).resolves.toBe(teams.body.totals.requests);
 
     const daily = await shownRows(page, 'panel-team', 'team-daily-row');
@@ -190,9 +244,12 @@ describe('dashboard in Chromium, on the local stack', () => {
     await expect(page.getByTestId('team-daily-table').locator('tbody tr').first().locator('td').first().textContent()).resolves.toBe(DAY);
 
     const models = await report('model', tokens.finance);
-    expect((await shownRows(page, 'panel-models', 'model-row')).map((r) => [r.key, r.cells['cost']])).toEqual(models.body.rows.map((r) => [r.key, r.cost]));
+    expect((await shownRows(page, 'panel-models', 'model-row')).map((r) => r.key)).toEqual(models.body.rows.map((r) => r.key));
     const identities = await report('identity', tokens.finance);
-    expect((await shownRows(page, 'panel-identity', 'identity-row')).map((r) => [r.key, r.cells['cost']])).toEqual(identities.body.rows.map((r) => [r.key, r.cost]));
+    const identityRows = await shownRows(page, 'panel-identity', 'identity-row');
+    expect(identityRows.map((r) => r.key)).toEqual(identities.body.rows.map((r) => r.key));
+    const identityTotal = (await page.getByTestId('panel-identity').getByTestId('identity-total').getByTestId('cost').textContent()) ?? '';
+    expectCentsAddUp(identityRows.map((r) => r.cells['cost']!), identities.body.rows.map((r) => r.costPicodollars), identityTotal, identities.body.totals.costPicodollars);
     const top = await shownRows(page, 'panel-top-spenders', 'top-spender-row');
     expect(top).toHaveLength(Math.min(10, identities.body.rows.length));
     expect(top[0]!.key).toBe(summary.chargeback.identity.rows.reduce((a, b) => (b.costPico > a.costPico ? b : a)).key);
@@ -229,12 +286,12 @@ describe('dashboard in Chromium, on the local stack', () => {
     await page.getByTestId('filter-team').selectOption(team);
     await waitUntilReady(page);
 
-    expect((await shownRows(page, 'panel-team', 'team-row')).map((r) => [r.key, r.cells['cost']])).toEqual([[team, teams.body.rows.find((r) => r.key === team)!.cost]]);
+    expect((await shownRows(page, 'panel-team', 'team-row')).map((r) => [r.key, r.cells['cost']])).toEqual([[team, cents(teams.body.rows.find((r) => r.key === team)!.costPicodollars)]]);
     await expect(page.getByTestId('panel-team').getByTestId('team-total').count()).resolves.toBe(0);
     const identities = await report('identity', tokens.finance);
     const ofTeam = identities.body.rows.filter((r) => r.team === team);
     const shown = await shownRows(page, 'panel-identity', 'identity-row');
-    expect(shown.map((r) => [r.key, r.cells['team'], r.cells['cost']])).toEqual(ofTeam.map((r) => [r.key, team, r.cost]));
+    expect(shown.map((r) => [r.key, r.cells['team'], r.cells['cost']])).toEqual(ofTeam.map((r) => [r.key, team, cents(r.costPicodollars)]));
     expect(shown.length).toBeLessThan(identities.body.rows.length);
     expect((await shownRows(page, 'panel-top-spenders', 'top-spender-row')).every((r) => r.cells['team'] === team)).toBe(true);
     expect(new URL(page.url()).searchParams.get('team')).toBe(team);
@@ -251,7 +308,7 @@ describe('dashboard in Chromium, on the local stack', () => {
     await waitUntilReady(page);
     const shown = await shownRows(page, 'panel-models', 'model-row');
     expect(shown.map((r) => [r.key, r.cells['deployment'], r.cells['cost']])).toEqual(
-      models.body.rows.filter((r) => r.deployment === deployment).map((r) => [r.key, deployment, r.cost]),
+      models.body.rows.filter((r) => r.deployment === deployment).map((r) => [r.key, deployment, cents(r.costPicodollars)]),
     );
     expect(shown.length).toBeLessThan(models.body.rows.length);
     await expect(page.getByTestId('panel-team').getByTestId('panel-scope').textContent()).resolves.toContain(`deployment ${deployment} is not applied`);
@@ -326,6 +383,148 @@ describe('dashboard in Chromium, on the local stack', () => {
     await expect(page.locator('img').count()).resolves.toBe(0);
     await expect(page.locator('body').innerText()).resolves.toContain('<img src=x onerror=alert(1)>');
     await screenshot(page, 'dashboard-markup-name.png');
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  /** Follows every page of the open request list and reads what it loaded. */
+  async function loadAllRequests(page: Page): Promise<{ requests: number; picodollars: string; verdict: string }> {
+    const panel = page.getByTestId('panel-requests');
+    await page.locator('[data-testid="panel-requests"][data-state="ready"]').waitFor({ timeout: 30_000 });
+    if ((await panel.getByTestId('requests-all').count()) > 0) {
+      await panel.getByTestId('requests-all').click();
+      await panel.locator('[data-testid="requests-summary"][data-complete="true"]').waitFor({ timeout: 60_000 });
+    }
+    const summaryBox = panel.getByTestId('requests-summary');
+    return {
+      requests: Number(await summaryBox.getAttribute('data-loaded-requests')),
+      picodollars: (await summaryBox.getAttribute('data-loaded-picodollars')) ?? '',
+      verdict: (await panel.getByTestId('requests-verdict').textContent()) ?? '',
+    };
+  }
+
+  it('leads from the three most expensive identities to exactly their requests and cost, page after page', async () => {
+    const page = await openDashboard(tokens.finance);
+    const identities = await report('identity', tokens.finance);
+    const top3 = [...identities.body.rows].sort((a, b) => (BigInt(b.costPicodollars) > BigInt(a.costPicodollars) ? 1 : -1)).slice(0, 3);
+    for (const row of top3) {
+      await page.getByTestId('panel-identity').locator(`tbody [data-testid="identity-row"][data-key="${row.key}"] [data-testid="cost"] a`).click();
+      const loaded = await loadAllRequests(page);
+      expect({ key: row.key, requests: loaded.requests, picodollars: loaded.picodollars }).toEqual({ key: row.key, requests: row.requests, picodollars: row.costPicodollars });
+      expect(loaded.verdict).toBe('These requests add up to the figure exactly.');
+      const query = new URL(page.url()).searchParams;
+      expect([query.get('drill'), query.get('key')]).toEqual(['identity', row.key]);
+    }
+    await screenshot(page, 'dashboard-requests.png');
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  it("drills from a bar of the team chart to that team's requests of the day, and from a request to its trace", async () => {
+    const page = await openDashboard(tokens.finance);
+    const canvas = page.locator('canvas[data-testid="chart-team"]');
+    const box = (await canvas.boundingBox())!;
+    // One day is one stacked bar in the middle of the plot: climb it until a click lands on a team's segment.
+    for (let step = 1; step <= 20 && (await page.getByTestId('panel-requests').isHidden()); step++) {
+      await canvas.click({ position: { x: box.width / 2, y: box.height * (1 - step / 24) } });
+    }
+    const query = new URL(page.url()).searchParams;
+    expect([query.get('drill'), query.get('dfrom'), query.get('dto')]).toEqual(['team', RANGE.from, RANGE.to]);
+    const team = query.get('key')!;
+    const teams = await report('team', tokens.finance);
+    const cell = teams.body.rows.find((r) => r.key === team)!;
+    const loaded = await loadAllRequests(page);
+    expect({ requests: loaded.requests, picodollars: loaded.picodollars }).toEqual({ requests: cell.requests, picodollars: cell.costPicodollars });
+    const rows = await shownRows(page, 'panel-requests', 'request-row');
+    expect(rows.every((r) => r.cells['team'] === team)).toBe(true);
+
+    const first = page.getByTestId('panel-requests').locator('tbody [data-testid="request-row"]').first();
+    const id = (await first.getAttribute('data-id'))!;
+    const rowCost = (await first.getByTestId('cost').textContent())!;
+    await first.getByTestId('trace-link').click();
+    await page.locator('[data-testid="panel-trace"][data-state="ready"]').waitFor({ timeout: 30_000 });
+    const trace = page.getByTestId('panel-trace');
+    for (const part of ['trace-request', 'trace-diagnostics', 'trace-identity', 'trace-price']) await expect(trace.getByTestId(part).isVisible()).resolves.toBe(true);
+    await expect(trace.getByTestId('trace-cost').textContent()).resolves.toBe(`${rowCost} USD`);
+    const traced = (await (await fetch(`${api.url}/api/requests/${id}`, { headers: { authorization: `Bearer ${tokens.finance}` } })).json()) as { priceVersion: string | null };
+    await expect(trace.getByTestId('trace-price-version').textContent()).resolves.toBe(traced.priceVersion ?? '–');
+    expect(new URL(page.url()).searchParams.get('trace')).toBe(id);
+    await page.getByTestId('trace-close').click();
+    await expect(trace.isHidden()).resolves.toBe(true);
+    await screenshot(page, 'dashboard-trace.png');
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  it("downloads the CSV and FOCUS reports of the range, whose totals equal the API's", async () => {
+    const page = await openDashboard(tokens.finance);
+    const teams = await report('team', tokens.finance);
+    const saved = async (testid: string): Promise<{ name: string; text: string }> => {
+      const [file] = await Promise.all([page.waitForEvent('download'), page.getByTestId(testid).click()]);
+      const stream = await file.createReadStream();
+      const chunks: Buffer[] = [];
+      for await (const chunk of stream) chunks.push(chunk as Buffer);
+      return { name: file.suggestedFilename(), text: Buffer.concat(chunks).toString('utf8') };
+    };
+    const csv = await saved('download-csv-team');
+    expect(csv.name).toBe(`chargeback-team-${RANGE.from}.csv`);
+    const lines = csv.text.trim().split('\r\n').map((line) => line.split(','));
+    const header = lines[0]!;
+    const totalLine = lines.find((l) => l[0] === 'TOTAL')!;
+    expect([totalLine[header.indexOf('requests')], totalLine[header.indexOf('cost')]]).toEqual([String(teams.body.totals.requests), teams.body.totals.cost]);
+
+    const focus = await saved('download-focus');
+    const records = parseCsv(focus.text);
+    const billed = records[0]!.indexOf('BilledCost');
+    expect(billed).toBeGreaterThanOrEqual(0);
+    const sum = records.slice(1).reduce((total, r) => total + picodollarsOf(r[billed]!), 0n);
+    expect(sum).toBe(picodollarsOf(teams.body.totals.cost));
+    await expect(page.getByTestId('download-status').textContent()).resolves.toMatch(/^Saved /);
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  it('sorts a table by a column and sets the range from a date preset', async () => {
+    const page = await openDashboard(tokens.finance);
+    const sortButton = page.getByTestId('panel-identity').getByTestId('sort-requests');
+    await sortButton.click();
+    const ascending = (await shownRows(page, 'panel-identity', 'identity-row')).map((r) => count(r.cells['requests']));
+    expect(ascending).toEqual([...ascending].sort((a, b) => a - b));
+    await sortButton.click();
+    const descending = (await shownRows(page, 'panel-identity', 'identity-row')).map((r) => count(r.cells['requests']));
+    expect(descending).toEqual([...ascending].sort((a, b) => b - a));
+
+    await page.getByTestId('preset-last-30-days').click();
+    await waitUntilReady(page);
+    const today = new Date().toISOString().slice(0, 10);
+    const from = new Date(Date.parse(`${today}T00:00:00Z`) - 29 * 86_400_000).toISOString().slice(0, 10);
+    const to = new Date(Date.parse(`${today}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+    await expect(page.getByTestId('filter-from').inputValue()).resolves.toBe(from);
+    await expect(page.getByTestId('filter-to').inputValue()).resolves.toBe(to);
+    expect([new URL(page.url()).searchParams.get('from'), new URL(page.url()).searchParams.get('to')]).toEqual([from, to]);
+    await page.getByTestId('preset-last-month').click();
+    await waitUntilReady(page);
+    await expect(page.getByTestId('filter-from').inputValue()).resolves.toMatch(/^\d{4}-\d{2}-01$/);
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  it('lists the ids a reconciliation result saw on one side only, the ledger side leading to their trace', async () => {
+    const requests = (await (await fetch(`${api.url}/api/requests?from=${RANGE.from}&to=${RANGE.to}&pageSize=2`, { headers: { authorization: `Bearer ${tokens.finance}` } })).json()) as { value: { id: string; gatewayRequestId: string; deployment: string }[] };
+    const [a, b] = requests.value;
+    await stack.stores.reconciliation.upsertResults([
+      { check: 'requests', window: `${DAY}T05`, deployment: a!.deployment, expected: 10, actual: 12, driftPct: 20, status: 'fail', gatewayOnly: [a!.gatewayRequestId, b!.gatewayRequestId], gatewayOnlyCount: 2, diagnosticsOnly: ['0f8fad5b-d9cb-469f-a165-70867728950e'], diagnosticsOnlyCount: 3 },
+    ]);
+    const page = await openDashboard(tokens.finance);
+    const attention = page.getByTestId('reconciliation-attention').locator('[data-testid="reconciliation-row"]').filter({ hasText: `${DAY}T05` }).first();
+    await attention.getByTestId('one-sided').locator('summary').click();
+    await expect(attention.getByTestId('one-sided').locator('summary').textContent()).resolves.toBe('ledger only 2, Azure only 3');
+    await expect(attention.getByTestId('azure-only-ids').textContent()).resolves.toContain('0f8fad5b-d9cb-469f-a165-70867728950e');
+    await expect(attention.getByTestId('azure-only-ids').textContent()).resolves.toContain('and 2 more');
+    await attention.getByTestId('ledger-only-ids').getByTestId('trace-link').first().click();
+    await page.locator('[data-testid="panel-trace"][data-state="ready"]').waitFor({ timeout: 30_000 });
+    await expect(page.getByTestId('panel-trace').getByTestId('panel-scope').textContent()).resolves.toBe(`Request ${a!.gatewayRequestId}`);
+    await screenshot(page, 'dashboard-reconciliation-ids.png');
     expect(faults).toEqual([]);
     await page.close();
   });

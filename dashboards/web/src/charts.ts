@@ -22,8 +22,24 @@ export const colour = (i: number): string => PALETTE[i % PALETTE.length]!;
 
 const charts = new WeakMap<HTMLCanvasElement, Chart>();
 
-function draw(canvas: HTMLCanvasElement, config: ChartConfiguration): void {
+/** What a click on a bar, point or slice opens: its series and its index among the labels. */
+export type Pick = (series: number, index: number) => void;
+
+function draw(canvas: HTMLCanvasElement, config: ChartConfiguration, pick?: Pick): void {
   charts.get(canvas)?.destroy();
+  if (pick) {
+    config.options = {
+      ...config.options,
+      onClick: (_event, elements) => {
+        const hit = elements[0];
+        if (hit) pick(hit.datasetIndex, hit.index);
+      },
+      onHover: (event, elements) => {
+        const target = event.native?.target;
+        if (target instanceof HTMLElement) target.style.cursor = elements.length > 0 ? 'pointer' : 'default';
+      },
+    };
+  }
   charts.set(canvas, new Chart(canvas, config));
 }
 
@@ -54,7 +70,7 @@ const common = {
 };
 
 /** Stacked bars per day (cost by team over time). */
-export function stackedBars(canvas: HTMLCanvasElement, labels: readonly string[], series: readonly Series[], unit: string): void {
+export function stackedBars(canvas: HTMLCanvasElement, labels: readonly string[], series: readonly Series[], unit: string, pick?: Pick): void {
   draw(canvas, {
     type: 'bar',
     data: {
@@ -69,7 +85,7 @@ export function stackedBars(canvas: HTMLCanvasElement, labels: readonly string[]
         tooltip: { callbacks: { label: (item) => `${item.dataset.label ?? ''}: ${series[item.datasetIndex]?.texts[item.dataIndex] ?? ''}` } },
       },
     },
-  });
+  }, pick);
 }
 
 /** Lines over time (cost per identity per day, latency percentiles per region per hour). */
@@ -80,6 +96,7 @@ export function lines(
   unit: string,
   dashed: (i: number) => boolean = () => false,
   hidden: (i: number) => boolean = () => false,
+  pick?: Pick,
 ): void {
   draw(canvas, {
     type: 'line',
@@ -105,11 +122,11 @@ export function lines(
         tooltip: { callbacks: { label: (item) => `${item.dataset.label ?? ''}: ${series[item.datasetIndex]?.texts[item.dataIndex] ?? ''}` } },
       },
     },
-  });
+  }, pick);
 }
 
 /** A share of a whole (model mix). */
-export function doughnut(canvas: HTMLCanvasElement, labels: readonly string[], values: readonly number[], texts: readonly string[]): void {
+export function doughnut(canvas: HTMLCanvasElement, labels: readonly string[], values: readonly number[], texts: readonly string[], pick?: (index: number) => void): void {
   draw(canvas, {
     type: 'doughnut',
     data: { labels: [...labels], datasets: [{ data: [...values], backgroundColor: labels.map((_, i) => colour(i)), borderWidth: 1 }] },
@@ -120,5 +137,5 @@ export function doughnut(canvas: HTMLCanvasElement, labels: readonly string[], v
         tooltip: { callbacks: { label: (item) => `${item.label}: ${texts[item.dataIndex] ?? ''}` } },
       },
     },
-  });
+  }, pick && ((_series, index) => pick(index)));
 }

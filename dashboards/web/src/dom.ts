@@ -39,6 +39,17 @@ export interface Column<T> {
   /** `data-testid` of the column's cells. */
   readonly testid?: string;
   readonly numeric?: boolean;
+  /** What the cell holds when more than its text (links, lists); `value` still sorts it. */
+  readonly cell?: (row: T) => Child;
+  /** Makes the cell a link (e.g. to the requests behind a figure); null for a row without one. */
+  readonly link?: (row: T) => CellLink | null;
+}
+
+/** A link in a cell: `href` for a new tab or a bookmark, `open` for a click in this page. */
+export interface CellLink {
+  readonly href: string;
+  readonly open: () => void;
+  readonly title?: string;
 }
 
 export interface TableOptions<T> {
@@ -51,17 +62,59 @@ export interface TableOptions<T> {
   readonly caption?: string;
 }
 
+/** A link that opens in the page on a plain click and keeps its href for a new tab, a copy or a bookmark. */
+export function link(text: string, target: CellLink, testid = 'drill'): HTMLAnchorElement {
+  const a = h('a', { href: target.href, testid, title: target.title }, text);
+  a.addEventListener('click', (event) => {
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    target.open();
+  });
+  return a;
+}
+
+/** How a cell's shown text sorts: numbers by value (`1,234`, `12.5 %`, `–` lowest), other text by locale. */
+function sortValue(text: string, numeric: boolean): number | string {
+  if (!numeric) return text;
+  const n = Number(text.replace(/[,\s%]/g, ''));
+  return Number.isFinite(n) && text.trim() !== '' ? n : Number.NEGATIVE_INFINITY;
+}
+
+function compareShown(a: number | string, b: number | string): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return String(a).localeCompare(String(b));
+}
+
+/** A table whose column headers sort its rows (ascending, then descending); the footer stays as given. */
 export function table<T>(columns: readonly Column<T>[], rows: readonly T[], options: TableOptions<T>): HTMLTableElement {
-  const headRow = h('tr', {}, ...columns.map((c) => h('th', { scope: 'col', class: c.numeric ? 'num' : undefined }, c.header)));
-  const body = h(
-    'tbody',
-    {},
-    ...rows.map((row) => {
-      const tr = h('tr', { testid: options.rowTestid }, ...columns.map((c) => h('td', { testid: c.testid, class: c.numeric ? 'num' : undefined }, c.value(row))));
-      for (const [name, value] of Object.entries(options.rowData?.(row) ?? {})) tr.dataset[name] = value;
-      return tr;
-    }),
-  );
+  const renderRow = (row: T) => {
+    const tr = h(
+      'tr',
+      { testid: options.rowTestid },
+      ...columns.map((c) => {
+        const text = c.value(row);
+        const target = c.link?.(row) ?? null;
+        return h('td', { testid: c.testid, class: c.numeric ? 'num' : undefined }, c.cell ? c.cell(row) : target ? link(text, target) : text);
+      }),
+    );
+    for (const [name, value] of Object.entries(options.rowData?.(row) ?? {})) tr.dataset[name] = value;
+    return tr;
+  };
+  const body = h('tbody', {}, ...rows.map(renderRow));
+  const headers = columns.map((c) => {
+    const button = h('button', { type: 'button', class: 'sort', testid: c.testid ? `sort-${c.testid}` : undefined }, c.header);
+    const th = h('th', { scope: 'col', class: c.numeric ? 'num' : undefined, 'aria-sort': 'none' }, button);
+    button.addEventListener('click', () => {
+      const descending = th.getAttribute('aria-sort') === 'ascending';
+      for (const other of headRow.querySelectorAll('th')) other.setAttribute('aria-sort', 'none');
+      th.setAttribute('aria-sort', descending ? 'descending' : 'ascending');
+      const keyed = rows.map((row, i) => ({ row, i, key: sortValue(c.value(row), c.numeric === true) }));
+      keyed.sort((x, y) => (descending ? -1 : 1) * compareShown(x.key, y.key) || x.i - y.i);
+      replaceChildren(body, ...keyed.map((k) => renderRow(k.row)));
+    });
+    return th;
+  });
+  const headRow = h('tr', {}, ...headers);
   const footer = options.footer
     ? h(
         'tfoot',
@@ -73,6 +126,6 @@ export function table<T>(columns: readonly Column<T>[], rows: readonly T[], opti
 }
 
 /** A labelled figure: `<div><dt>label</dt><dd data-testid>value</dd></div>` inside a `<dl>`. */
-export function figureList(items: readonly { label: string; value: string; testid: string }[], testid?: string): HTMLDListElement {
-  return h('dl', { class: 'figures', testid }, ...items.map((item) => h('div', {}, h('dt', {}, item.label), h('dd', { testid: item.testid }, item.value))));
+export function figureList(items: readonly { label: string; value: string; testid: string; link?: CellLink }[], testid?: string): HTMLDListElement {
+  return h('dl', { class: 'figures', testid }, ...items.map((item) => h('div', {}, h('dt', {}, item.label), h('dd', { testid: item.testid }, item.link ? link(item.value, item.link) : item.value))));
 }

@@ -1,10 +1,13 @@
 import { Api, mapLimited, type ApiResult } from './api.js';
 import { h, replaceChildren } from './dom.js';
+import { RequestsView, TraceView } from './drilldown.js';
 import {
   addDays,
   daysOf,
   defaultRange,
   describeToken,
+  drillFromQuery,
+  drillToQuery,
   filtersFromQuery,
   filtersToQuery,
   MAX_DAILY_SERIES_DAYS,
@@ -15,9 +18,14 @@ import {
   parseReconciliation,
   parseTraffic,
   parseWeights,
+  presetRange,
+  RANGE_PRESETS,
   rangeProblem,
+  withoutDrill,
   type ChargebackReport,
+  type Drill,
   type Filters,
+  type RangePreset,
 } from './model.js';
 import {
   describeFailure,
@@ -34,6 +42,7 @@ import {
   renderUnattributed,
   renderWeights,
   type DailyReport,
+  type Drilling,
 } from './panels.js';
 
 /** The token lives in this tab only: gone when the tab closes, never in localStorage, a cookie or a URL. */
@@ -60,6 +69,8 @@ const ui = {
   deployment: element<HTMLSelectElement>('filter-deployment'),
   basis: element<HTMLSelectElement>('filter-basis'),
   filterProblem: element<HTMLElement>('filter-problem'),
+  downloads: element<HTMLElement>('downloads'),
+  downloadStatus: element<HTMLElement>('download-status'),
 };
 
 const panels = {
@@ -82,6 +93,10 @@ function storedToken(): string | null {
   } catch {
     return null;
   }
+}
+
+function api(): Api {
+  return new Api(new URL('../', document.baseURI), storedToken());
 }
 
 function showTokenStatus(): void {
@@ -107,6 +122,92 @@ function writeFilters(filters: Filters): void {
   setOptions(ui.deployment, 'All deployments', optionsFor([], filters.deployment), filters.deployment);
 }
 
+/** The drill-down and the trace live in the URL too, so they survive a reload and can be shared. */
+function withView(query: URLSearchParams): URLSearchParams {
+  const current = new URLSearchParams(location.search);
+  const out = new URLSearchParams(query);
+  for (const name of ['drill', 'key', 'label', 'dfrom', 'dto', 'trace']) {
+    const value = current.get(name);
+    if (value !== null) out.set(name, value);
+  }
+  return out;
+}
+
+const requestsPanel = new Panel(element('panel-requests'));
+const tracePanel = new Panel(element('panel-trace'));
+
+const drilling: Drilling = {
+  href: (drill: Drill) => `?${drillToQuery(drill, withoutTrace(new URLSearchParams(location.search))).toString()}`,
+  open(drill: Drill) {
+    history.pushState(null, '', this.href(drill));
+    showViews();
+  },
+  traceHref: (id: string) => {
+    const query = new URLSearchParams(location.search);
+    query.set('trace', id);
+    return `?${query.toString()}`;
+  },
+  trace(id: string) {
+    history.pushState(null, '', this.traceHref(id));
+    showViews();
+  },
+};
+const requestsView = new RequestsView(requestsPanel, drilling);
+const traceView = new TraceView(tracePanel);
+
+function withoutTrace(query: URLSearchParams): URLSearchParams {
+  const out = new URLSearchParams(query);
+  out.delete('trace');
+  return out;
+}
+
+/** Shows the drill-down and the trace the URL names, if any. */
+function showViews(): void {
+  const query = new URLSearchParams(location.search);
+  const drill = drillFromQuery(query);
+  const trace = query.get('trace');
+  const client = api();
+  const work: Promise<void>[] = [];
+  if (drill) work.push(requestsView.show(client, drill));
+  else requestsView.hide();
+  if (trace && trace.length <= 1024) work.push(traceView.show(client, trace));
+  else traceView.hide();
+  Promise.all(work).catch((error: unknown) => {
+    ui.authStatus.textContent = `The dashboard failed: ${error instanceof Error ? error.message : String(error)}`;
+  });
+}
+
+function closeView(names: readonly string[]): void {
+  const query = names.includes('drill') ? withoutDrill(new URLSearchParams(location.search)) : new URLSearchParams(location.search);
+  for (const name of names) query.delete(name);
+  history.pushState(null, '', `?${query.toString()}`);
+  showViews();
+}
+
+/** Saves a report file the API serves (CSV or FOCUS) for the filters' range, through the browser's download. */
+async function download(kind: string): Promise<void> {
+  const filters = readFilters();
+  const problem = rangeProblem(filters.from, filters.to);
+  if (problem !== null) {
+    ui.downloadStatus.textContent = problem;
+    return;
+  }
+  const [format, groupBy] = kind.split(':') as [string, string | undefined];
+  ui.downloadStatus.textContent = 'Preparing the file…';
+  const file = await api().download('chargeback', { from: filters.from, to: filters.to, format, groupBy: groupBy ?? '', basis: filters.basis === 'invoice' ? 'invoice' : '' });
+  if (!file.ok) {
+    ui.downloadStatus.textContent = `The download failed — ${describeFailure(file)}`;
+    return;
+  }
+  const url = URL.createObjectURL(file.value.blob);
+  const anchor = h('a', { href: url, download: file.value.filename, hidden: '' });
+  document.body.appendChild(anchor);
+  anchor.click();
+  anchor.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  ui.downloadStatus.textContent = `Saved ${file.value.filename}.`;
+}
+
 let generation = 0;
 
 /** Loads every report for the filters and renders the panels; a newer refresh makes an older one's results moot. */
@@ -120,16 +221,16 @@ async function refresh(): Promise<void> {
     return;
   }
   document.body.dataset['state'] = 'loading';
-  history.replaceState(null, '', `?${filtersToQuery(filters).toString()}`);
+  history.replaceState(null, '', `?${withView(filtersToQuery(filters)).toString()}`);
   for (const panel of Object.values(panels)) panel.loading();
   ui.authStatus.textContent = '';
   delete ui.authStatus.dataset['status'];
 
-  const api = new Api(new URL('../', document.baseURI), storedToken());
+  const client = api();
   const range = { from: filters.from, to: filters.to };
   const days = daysOf(filters.from, filters.to);
   const charted = days.length <= MAX_DAILY_SERIES_DAYS ? days : null;
-  const chargeback = (groupBy: string, from = range.from, to = range.to) => api.get('chargeback', { from, to, groupBy }, parseChargeback);
+  const chargeback = (groupBy: string, from = range.from, to = range.to) => client.get('chargeback', { from, to, groupBy }, parseChargeback);
   /** Per-day reports of one grouping; none when its range report already failed (the panel shows that failure). */
   const daily = (groupBy: string, whole: ApiResult<ChargebackReport>): Promise<DailyReport[]> =>
     charted === null || !whole.ok ? Promise.resolve([]) : mapLimited(charted, DAILY_CONCURRENCY, async (day) => ({ day, result: await chargeback(groupBy, day, addDays(day, 1)) }));
@@ -139,26 +240,26 @@ async function refresh(): Promise<void> {
   showAuth(team!);
   fillFilterOptions(team!, deployment!, filters);
 
-  const traffic = api.get('traffic', range, parseTraffic);
-  const invoice = filters.basis === 'invoice' ? api.get('chargeback', { ...range, groupBy: 'team', basis: 'invoice' }, parseInvoice) : Promise.resolve(null);
+  const traffic = client.get('traffic', range, parseTraffic);
+  const invoice = filters.basis === 'invoice' ? client.get('chargeback', { ...range, groupBy: 'team', basis: 'invoice' }, parseInvoice) : Promise.resolve(null);
   const work: Promise<unknown>[] = [
-    invoice.then((i) => mine === generation && renderInvoice(panels.invoice, filters, team!, i)),
+    invoice.then((i) => mine === generation && renderInvoice(panels.invoice, filters, team!, i, drilling)),
     Promise.all([daily('team', team!), daily('identity', identity!)]).then(([teamDays, identityDays]) => {
       if (mine !== generation) return;
-      renderTeams(panels.teams, team!, charted, teamDays, filters);
-      renderIdentities(panels.identities, identity!, charted, identityDays, filters);
+      renderTeams(panels.teams, team!, charted, teamDays, filters, drilling);
+      renderIdentities(panels.identities, identity!, charted, identityDays, filters, drilling);
     }),
     traffic.then((t) => {
       if (mine !== generation) return;
-      renderUnattributed(panels.unattributed, identity!, t);
+      renderUnattributed(panels.unattributed, identity!, t, filters, drilling);
       renderBypass(panels.bypass, t);
     }),
-    api.get('latency', { ...range, deployment: filters.deployment, groupBy: 'region' }, parseLatency).then((r) => mine === generation && renderLatency(panels.latency, r, filters)),
-    api.get('weights', { ...range, deployment: filters.deployment }, parseWeights).then((r) => mine === generation && renderWeights(panels.weights, r, filters)),
-    api.get('reconciliation', { ...range, deployment: filters.deployment }, parseReconciliation).then((r) => mine === generation && renderReconciliation(panels.reconciliation, r, filters)),
+    client.get('latency', { ...range, deployment: filters.deployment, groupBy: 'region' }, parseLatency).then((r) => mine === generation && renderLatency(panels.latency, r, filters)),
+    client.get('weights', { ...range, deployment: filters.deployment }, parseWeights).then((r) => mine === generation && renderWeights(panels.weights, r, filters)),
+    client.get('reconciliation', { ...range, deployment: filters.deployment }, parseReconciliation).then((r) => mine === generation && renderReconciliation(panels.reconciliation, r, filters, drilling)),
   ];
-  renderTopSpenders(panels.topSpenders, identity!, filters);
-  renderModels(panels.models, model!, filters);
+  renderTopSpenders(panels.topSpenders, identity!, filters, drilling);
+  renderModels(panels.models, model!, filters, drilling);
   renderCached(panels.cached, { team: team!, deployment: deployment!, model: model! }, filters);
   await Promise.all(work);
   if (mine !== generation) return;
@@ -205,12 +306,29 @@ function start(): void {
     showTokenStatus();
     refreshSafely();
   });
+  for (const button of ui.filterForm.querySelectorAll<HTMLButtonElement>('button[data-preset]')) {
+    button.addEventListener('click', () => {
+      const preset = button.dataset['preset'] as RangePreset;
+      if (!RANGE_PRESETS.includes(preset)) return;
+      const range = presetRange(preset, new Date());
+      ui.from.value = range.from;
+      ui.to.value = range.to;
+      refreshSafely();
+    });
+  }
+  for (const button of ui.downloads.querySelectorAll<HTMLButtonElement>('button[data-download]')) {
+    button.addEventListener('click', () => void download(button.dataset['download'] ?? ''));
+  }
+  element<HTMLButtonElement>('requests-close').addEventListener('click', () => closeView(['drill', 'trace']));
+  element<HTMLButtonElement>('trace-close').addEventListener('click', () => closeView(['trace']));
+  window.addEventListener('popstate', () => showViews());
   ui.filterForm.addEventListener('submit', (event) => {
     event.preventDefault();
     refreshSafely();
   });
   for (const select of [ui.team, ui.deployment, ui.basis]) select.addEventListener('change', () => refreshSafely());
   refreshSafely();
+  showViews();
 }
 
 start();

@@ -349,6 +349,12 @@ export interface ReconciliationCheck {
   readonly actual: number | string | null;
   readonly driftPct: number | null;
   readonly status: string;
+  /** Ids only the ledger has (a sample) and how many there are. */
+  readonly gatewayOnly: readonly string[];
+  readonly gatewayOnlyCount: number;
+  /** Ids only Azure's side has (a sample) and how many there are. */
+  readonly diagnosticsOnly: readonly string[];
+  readonly diagnosticsOnlyCount: number;
 }
 
 function figure(value: unknown, what: string): number | string | null {
@@ -371,6 +377,10 @@ export function parseReconciliation(body: unknown): readonly ReconciliationCheck
       actual: figure(c['actual'], `${w}.actual`),
       driftPct: numOrNull(c['driftPct'], `${w}.driftPct`),
       status: text(c['status'], `${w}.status`),
+      gatewayOnly: array(c['gatewayOnly'] ?? [], `${w}.gatewayOnly`).map((id, j) => text(id, `${w}.gatewayOnly[${j}]`)),
+      gatewayOnlyCount: count(c['gatewayOnlyCount'] ?? 0, `${w}.gatewayOnlyCount`),
+      diagnosticsOnly: array(c['diagnosticsOnly'] ?? [], `${w}.diagnosticsOnly`).map((id, j) => text(id, `${w}.diagnosticsOnly[${j}]`)),
+      diagnosticsOnlyCount: count(c['diagnosticsOnlyCount'] ?? 0, `${w}.diagnosticsOnlyCount`),
     };
   });
 }
@@ -519,4 +529,210 @@ export function describeToken(token: string, now: Date): string {
   } catch {
     return 'token set (unreadable claims)';
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Money for display
+
+const PICO_PER_UNIT = 10n ** 12n;
+
+function roundHalfEven(value: bigint, divisor: bigint): bigint {
+  const quotient = value / divisor;
+  const remainder = value % divisor;
+  const twice = (remainder < 0n ? -remainder : remainder) * 2n;
+  const away = value < 0n ? quotient - 1n : quotient + 1n;
+  return twice > divisor || (twice === divisor && quotient % 2n !== 0n) ? away : quotient;
+}
+
+function floorDiv(value: bigint, divisor: bigint): bigint {
+  const quotient = value / divisor;
+  return value % divisor !== 0n && value < 0n ? quotient - 1n : quotient;
+}
+
+function unitsText(units: bigint, decimals: number): string {
+  const digits = (units < 0n ? -units : units).toString().padStart(decimals + 1, '0');
+  const shown = decimals === 0 ? digits : `${digits.slice(0, digits.length - decimals)}.${digits.slice(digits.length - decimals)}`;
+  return units < 0n ? `-${shown}` : shown;
+}
+
+/** Exact picodollars (an integer string) as an amount rounded half to even at `decimals` (`1500000` → `0.000002`). */
+export function picodollarsAmount(picodollars: string, decimals = 6): string {
+  return unitsText(roundHalfEven(BigInt(picodollars), PICO_PER_UNIT / 10n ** BigInt(decimals)), decimals);
+}
+
+/**
+ * Exact picodollar amounts rounded for display so that the shown rows add up to the shown total: the total is
+ * rounded half to even, each row is floored, and the cents still missing go to the rows with the largest remainders
+ * (largest-remainder method). Rows that do not make up the whole total (a filtered table) are rounded on their own.
+ */
+export function displayAmounts(rowsPicodollars: readonly string[], totalPicodollars: string, decimals = 2): { rows: string[]; total: string } {
+  const unit = PICO_PER_UNIT / 10n ** BigInt(decimals);
+  const values = rowsPicodollars.map((v) => BigInt(v));
+  const total = BigInt(totalPicodollars);
+  const totalUnits = roundHalfEven(total, unit);
+  if (values.reduce((a, b) => a + b, 0n) !== total) return { rows: values.map((v) => unitsText(roundHalfEven(v, unit), decimals)), total: unitsText(totalUnits, decimals) };
+  const floors = values.map((v) => floorDiv(v, unit));
+  let missing = totalUnits - floors.reduce((a, b) => a + b, 0n);
+  const order = values.map((v, i) => ({ i, remainder: v - floors[i]! * unit })).sort((a, b) => (a.remainder === b.remainder ? a.i - b.i : a.remainder > b.remainder ? -1 : 1));
+  for (const { i } of order) {
+    if (missing <= 0n) break;
+    floors[i]! += 1n;
+    missing -= 1n;
+  }
+  return { rows: floors.map((u) => unitsText(u, decimals)), total: unitsText(totalUnits, decimals) };
+}
+
+/** A rate (0.0123) as a percentage (`1.23 %`). */
+export function formatRate(rate: number | null): string {
+  return rate === null ? '–' : `${(rate * 100).toFixed(2)} %`;
+}
+
+/** A percentage the API gives in percent (`-12.5` → `-12.50 %`). */
+export function formatPercent(value: number | null): string {
+  return value === null ? '–' : `${value.toFixed(2)} %`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Date presets
+
+export const RANGE_PRESETS = ['this-month', 'last-month', 'last-30-days'] as const;
+export type RangePreset = (typeof RANGE_PRESETS)[number];
+
+/** [from, to) of a preset in UTC days; `to` is exclusive, so "this month" and "last 30 days" include today. */
+export function presetRange(preset: RangePreset, now: Date): { from: string; to: string } {
+  const today = now.toISOString().slice(0, 10);
+  const tomorrow = addDays(today, 1);
+  if (preset === 'this-month') return { from: `${today.slice(0, 8)}01`, to: tomorrow };
+  if (preset === 'last-30-days') return { from: addDays(today, -29), to: tomorrow };
+  return defaultRange(now);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Drill-down: GET /api/requests and GET /api/requests/{id}
+
+/** The report cell a person drilled into: one grouping key (and optionally one day) of a period. */
+export interface Drill {
+  readonly from: string;
+  readonly to: string;
+  /** The chargeback grouping the cell comes from and its key. */
+  readonly groupBy: 'team' | 'identity' | 'model';
+  readonly key: string;
+  /** What the cell is, as the page names it. */
+  readonly label: string;
+}
+
+const DRILL_GROUPS = ['team', 'identity', 'model'] as const;
+
+/** The drill in the page's URL (`drill=team&key=…&dfrom&dto`), so a drill-down can be bookmarked and shared. */
+export function drillFromQuery(query: URLSearchParams): Drill | null {
+  const groupBy = query.get('drill');
+  const key = query.get('key');
+  const from = query.get('dfrom') ?? '';
+  const to = query.get('dto') ?? '';
+  if (!DRILL_GROUPS.includes(groupBy as Drill['groupBy']) || !key || key.length > 256 || rangeProblem(from, to) !== null) return null;
+  return { groupBy: groupBy as Drill['groupBy'], key, from, to, label: query.get('label')?.slice(0, 256) || key };
+}
+
+export function drillToQuery(drill: Drill, query: URLSearchParams): URLSearchParams {
+  const out = new URLSearchParams(query);
+  out.set('drill', drill.groupBy);
+  out.set('key', drill.key);
+  out.set('label', drill.label);
+  out.set('dfrom', drill.from);
+  out.set('dto', drill.to);
+  return out;
+}
+
+export function withoutDrill(query: URLSearchParams): URLSearchParams {
+  const out = new URLSearchParams(query);
+  for (const name of ['drill', 'key', 'label', 'dfrom', 'dto']) out.delete(name);
+  return out;
+}
+
+export interface RequestRow {
+  readonly id: string;
+  readonly gatewayRequestId: string;
+  readonly apimRequestId: string | null;
+  readonly time: string;
+  readonly identity: string;
+  readonly displayName: string | null;
+  readonly team: string;
+  readonly model: string;
+  readonly deployment: string;
+  readonly region: string;
+  readonly tokenSource: string;
+  readonly promptTokens: number;
+  readonly cachedTokens: number;
+  readonly completionTokens: number;
+  readonly costPicodollars: string;
+  readonly cost: string;
+  readonly priceVersion: string | null;
+}
+
+export interface RequestsPage {
+  readonly rows: readonly RequestRow[];
+  /** The next page's URL, or null at the end of the chain. */
+  readonly nextLink: string | null;
+}
+
+export function parseRequestsPage(body: unknown): RequestsPage {
+  const o = object(body, 'requests page');
+  const nextLink = o['nextLink'] === undefined ? null : text(o['nextLink'], 'nextLink');
+  return {
+    nextLink,
+    rows: array(o['value'], 'value').map((value, i) => {
+      const w = `value[${i}]`;
+      const r = object(value, w);
+      const identity = object(r['identity'], `${w}.identity`);
+      const tokens = object(r['tokens'], `${w}.tokens`);
+      return {
+        id: text(r['id'], `${w}.id`),
+        gatewayRequestId: text(r['gatewayRequestId'], `${w}.gatewayRequestId`),
+        apimRequestId: textOrNull(r['apimRequestId'], `${w}.apimRequestId`),
+        time: text(r['time'], `${w}.time`),
+        identity: text(identity['key'], `${w}.identity.key`),
+        displayName: textOrNull(r['displayName'], `${w}.displayName`),
+        team: text(r['team'], `${w}.team`),
+        model: text(r['model'], `${w}.model`),
+        deployment: text(r['deployment'], `${w}.deployment`),
+        region: text(r['region'], `${w}.region`),
+        tokenSource: text(r['tokenSource'], `${w}.tokenSource`),
+        promptTokens: count(tokens['promptTokens'], `${w}.tokens.promptTokens`),
+        cachedTokens: count(tokens['cachedTokens'], `${w}.tokens.cachedTokens`),
+        completionTokens: count(tokens['completionTokens'], `${w}.tokens.completionTokens`),
+        costPicodollars: picodollars(r['costPicodollars'], `${w}.costPicodollars`),
+        cost: amount(r['cost'], `${w}.cost`),
+        priceVersion: textOrNull(r['priceVersion'], `${w}.priceVersion`),
+      };
+    }),
+  };
+}
+
+/** Sum of exact picodollar strings. */
+export function sumPicodollars(values: Iterable<string>): string {
+  let sum = 0n;
+  for (const v of values) sum += BigInt(v);
+  return sum.toString();
+}
+
+/** A request's trace as the API returns it: shown as given (JSON), after a check that it is one. */
+export interface RequestTrace {
+  readonly request: Record<string, unknown>;
+  readonly diagnostics: Record<string, unknown> | null;
+  readonly identity: Record<string, unknown>;
+  readonly cost: Record<string, unknown>;
+  readonly priceVersion: string | null;
+  readonly priceTable: string;
+}
+
+export function parseTrace(body: unknown): RequestTrace {
+  const o = object(body, 'request trace');
+  return {
+    request: object(o['request'], 'request'),
+    diagnostics: o['diagnostics'] === null ? null : object(o['diagnostics'], 'diagnostics'),
+    identity: object(o['identity'], 'identity'),
+    cost: object(o['cost'], 'cost'),
+    priceVersion: textOrNull(o['priceVersion'], 'priceVersion'),
+    priceTable: text(o['priceTable'], 'priceTable'),
+  };
 }

@@ -1,9 +1,13 @@
 import type { ApiResult } from './api.js';
 import { chartBox, doughnut, lines, stackedBars, type Series } from './charts.js';
-import { figureList, h, replaceChildren, table, type Child, type Column } from './dom.js';
+import { figureList, h, link, replaceChildren, table, type CellLink, type Child, type Column } from './dom.js';
 import {
+  addDays,
   cachedShare,
+  displayAmounts,
   emptyLatencyMessage,
+  formatPercent,
+  formatRate,
   formatCount,
   formatFigure,
   IDENTITY_UNATTRIBUTED,
@@ -16,6 +20,7 @@ import {
   type ChargebackFigures,
   type ChargebackReport,
   type ChargebackRow,
+  type Drill,
   type Filters,
   type InvoiceReport,
   type InvoiceTeamLine,
@@ -95,18 +100,38 @@ export class Panel {
   }
 }
 
-const figureColumns = (currency: string): Column<ChargebackFigures>[] => [
-  { header: 'Requests', value: (r) => formatCount(r.requests), testid: 'requests', numeric: true },
+/** Where a figure leads: the requests behind it (see renderRequests). */
+export interface Drilling {
+  href(drill: Drill): string;
+  open(drill: Drill): void;
+  /** One request end to end (`GET /api/requests/{id}`). */
+  traceHref(id: string): string;
+  trace(id: string): void;
+}
+
+const traceLink = (drilling: Drilling, id: string): HTMLAnchorElement => link(id, { href: drilling.traceHref(id), open: () => drilling.trace(id), title: 'This request end to end' }, 'trace-link');
+
+const toLink = (drilling: Drilling, drill: Drill): CellLink => ({ href: drilling.href(drill), open: () => drilling.open(drill), title: `The requests behind ${drill.label}` });
+
+/** Costs of the shown rows rounded to cents; with every row shown, the rows add up to the total shown. */
+function shownCosts<T extends ChargebackFigures>(rows: readonly T[], totals: ChargebackFigures): { cost: (row: T) => string; total: string } {
+  const { rows: shown, total } = displayAmounts(rows.map((r) => r.costPicodollars), totals.costPicodollars);
+  const byRow = new Map(rows.map((r, i) => [r, shown[i]!]));
+  return { cost: (row) => byRow.get(row) ?? '', total };
+}
+
+const figureColumns = <T extends ChargebackFigures>(currency: string, cost: (row: T) => string, drill?: (row: T) => CellLink | null): Column<T>[] => [
+  { header: 'Requests', value: (r) => formatCount(r.requests), testid: 'requests', numeric: true, ...(drill ? { link: drill } : {}) },
   { header: 'Prompt tokens', value: (r) => formatCount(r.promptTokens), testid: 'prompt-tokens', numeric: true },
   { header: 'Cached tokens', value: (r) => formatCount(r.cachedTokens), testid: 'cached-tokens', numeric: true },
   { header: 'Completion tokens', value: (r) => formatCount(r.completionTokens), testid: 'completion-tokens', numeric: true },
-  { header: `Cost (${currency})`, value: (r) => r.cost, testid: 'cost', numeric: true },
+  { header: `Cost (${currency})`, value: cost, testid: 'cost', numeric: true, ...(drill ? { link: drill } : {}) },
 ];
 
-function totalsFooter(testid: string, label: string, leading: number, totals: ChargebackFigures): { testid: string; cells: string[] } {
+function totalsFooter(testid: string, label: string, leading: number, totals: ChargebackFigures, cost: string): { testid: string; cells: string[] } {
   return {
     testid,
-    cells: [label, ...Array.from({ length: leading - 1 }, () => ''), formatCount(totals.requests), formatCount(totals.promptTokens), formatCount(totals.cachedTokens), formatCount(totals.completionTokens), totals.cost],
+    cells: [label, ...Array.from({ length: leading - 1 }, () => ''), formatCount(totals.requests), formatCount(totals.promptTokens), formatCount(totals.cachedTokens), formatCount(totals.completionTokens), cost],
   };
 }
 
@@ -142,40 +167,56 @@ function deploymentNote(filters: Filters): string {
   return filters.deployment ? `The chargeback API does not split this grouping by deployment: deployment ${filters.deployment} is not applied here.` : '';
 }
 
-/** Cost by team over time, and the team totals of the range (the API's `groupBy=team` report). */
-export function renderTeams(panel: Panel, report: ApiResult<ChargebackReport>, days: readonly string[] | null, daily: readonly DailyReport[], filters: Filters): void {
+/** Cost by team over time, and the team totals of the range (the API's `groupBy=team` report); every figure leads to its requests. */
+export function renderTeams(panel: Panel, report: ApiResult<ChargebackReport>, days: readonly string[] | null, daily: readonly DailyReport[], filters: Filters, drilling: Drilling): void {
   if (!report.ok) return panel.failed(report);
   const { value } = report;
   const rows = rowsOfTeam(value.rows, filters.team);
   const scope = [filters.team ? `Team ${filters.team}.` : '', deploymentNote(filters)].filter(Boolean).join(' ');
   if (rows.length === 0) return panel.empty(value.rows.length === 0 ? 'No chargeback rows are visible to you in this range.' : `No requests from team ${filters.team} in this range.`, scope);
+  const drill = (team: string, from = filters.from, to = filters.to) => teamDrill(team, from, to);
 
   const children: Child[] = [];
   if (days !== null) {
     const perDay = dailyRows(daily);
     if (!perDay.ok) return panel.failed(perDay.failure);
-    const { box, canvas } = chartBox('chart-team', 'Cost by team per day');
+    const { box, canvas } = chartBox('chart-team', 'Cost by team per day; choose a bar for its requests');
     children.push(box);
-    queueMicrotask(() => stackedBars(canvas, days, costSeries(rows.map((r) => ({ key: r.key, label: r.key })), days, perDay.byDay), value.currency));
+    queueMicrotask(() =>
+      stackedBars(canvas, days, costSeries(rows.map((r) => ({ key: r.key, label: r.key })), days, perDay.byDay), value.currency, (series, index) => {
+        const team = rows[series]?.key;
+        const day = days[index];
+        if (team !== undefined && day !== undefined) drilling.open(drill(team, day, addDays(day, 1)));
+      }),
+    );
     children.push(
       h(
         'details',
         { class: 'daily' },
         h('summary', {}, 'Daily cost per team'),
         table(
-          [{ header: 'Day (UTC)', value: (day: string) => day }, ...rows.map((r) => ({ header: r.key, numeric: true, value: (day: string) => perDay.byDay.get(day)?.rows.find((x) => x.key === r.key)?.cost ?? '0' }))],
+          [
+            { header: 'Day (UTC)', value: (day: string) => day },
+            ...rows.map((r) => ({
+              header: r.key,
+              numeric: true,
+              value: (day: string) => perDay.byDay.get(day)?.rows.find((x) => x.key === r.key)?.cost ?? '0',
+              link: (day: string) => (perDay.byDay.get(day)?.rows.some((x) => x.key === r.key) ? toLink(drilling, drill(r.key, day, addDays(day, 1))) : null),
+            })),
+          ],
           days,
           { testid: 'team-daily-table', rowTestid: 'team-daily-row', rowData: (day) => ({ day }) },
         ),
       ),
     );
   }
+  const costs = shownCosts(rows, value.totals);
   children.push(
-    table<ChargebackRow>([{ header: 'Team', value: (r) => r.key, testid: 'key' }, ...figureColumns(value.currency)], rows, {
+    table<ChargebackRow>([{ header: 'Team', value: (r) => r.key, testid: 'key' }, ...figureColumns<ChargebackRow>(value.currency, costs.cost, (r) => toLink(drilling, drill(r.key)))], rows, {
       testid: 'team-table',
       rowTestid: 'team-row',
       rowData: (r) => ({ key: r.key }),
-      ...(filters.team ? {} : { footer: totalsFooter('team-total', 'Total', 1, value.totals) }),
+      ...(filters.team ? {} : { footer: totalsFooter('team-total', 'Total', 1, value.totals, costs.total) }),
     }),
   );
   panel.ready(children, scope, dailyNote(days));
@@ -188,7 +229,7 @@ const INVOICE_DECIMALS = 6;
  * The list-price estimate per team, or (basis `invoice`) the estimate next to Azure's invoice allocated to the same
  * teams and their difference, with the unallocated part by reason.
  */
-export function renderInvoice(panel: Panel, filters: Filters, list: ApiResult<ChargebackReport>, invoice: ApiResult<InvoiceReport> | null): void {
+export function renderInvoice(panel: Panel, filters: Filters, list: ApiResult<ChargebackReport>, invoice: ApiResult<InvoiceReport> | null, drilling: Drilling): void {
   const scope = filters.team ? `Team ${filters.team}.` : '';
   const money = (value: string) => roundAmount(value, INVOICE_DECIMALS);
   if (invoice === null) {
@@ -197,7 +238,7 @@ export function renderInvoice(panel: Panel, filters: Filters, list: ApiResult<Ch
     if (rows.length === 0) return panel.empty('No chargeback rows are visible to you in this range.', scope);
     const columns: Column<ChargebackRow>[] = [
       { header: 'Team', value: (r) => r.key, testid: 'key' },
-      { header: `List-price estimate (${list.value.currency})`, value: (r) => r.cost, testid: 'estimate', numeric: true },
+      { header: `List-price estimate (${list.value.currency})`, value: (r) => r.cost, testid: 'estimate', numeric: true, link: (r) => toLink(drilling, teamDrill(r.key, filters.from, filters.to)) },
     ];
     return panel.ready([table(columns, rows, { testid: 'invoice-table', rowTestid: 'invoice-row', rowData: (r) => ({ key: r.key }) })], scope, "Basis: list-price estimate (the ledger's tokens at list prices). Choose the invoice to compare with Azure's bill.");
   }
@@ -239,8 +280,8 @@ export function renderInvoice(panel: Panel, filters: Filters, list: ApiResult<Ch
 
 const TOP_IDENTITIES_CHARTED = 8;
 
-/** Cost by identity over time, and the identity rows of the range. */
-export function renderIdentities(panel: Panel, report: ApiResult<ChargebackReport>, days: readonly string[] | null, daily: readonly DailyReport[], filters: Filters): void {
+/** Cost by identity over time, and the identity rows of the range; every figure leads to its requests. */
+export function renderIdentities(panel: Panel, report: ApiResult<ChargebackReport>, days: readonly string[] | null, daily: readonly DailyReport[], filters: Filters, drilling: Drilling): void {
   if (!report.ok) return panel.failed(report);
   const { value } = report;
   const rows = rowsOfTeam(value.rows, filters.team);
@@ -252,10 +293,17 @@ export function renderIdentities(panel: Panel, report: ApiResult<ChargebackRepor
     const perDay = dailyRows(daily);
     if (!perDay.ok) return panel.failed(perDay.failure);
     const charted = topSpenders(rows, TOP_IDENTITIES_CHARTED);
-    const { box, canvas } = chartBox('chart-identity', `Cost per day of the ${charted.length} most expensive identities`);
+    const { box, canvas } = chartBox('chart-identity', `Cost per day of the ${charted.length} most expensive identities; choose a point for its requests`);
     children.push(h('p', { class: 'chart-title' }, `The ${charted.length} most expensive identities, per day`), box);
-    queueMicrotask(() => lines(canvas, days, costSeries(charted.map((r) => ({ key: r.key, label: identityLabel(r) })), days, perDay.byDay), value.currency));
+    queueMicrotask(() =>
+      lines(canvas, days, costSeries(charted.map((r) => ({ key: r.key, label: identityLabel(r) })), days, perDay.byDay), value.currency, undefined, undefined, (series, index) => {
+        const row = charted[series];
+        const day = days[index];
+        if (row !== undefined && day !== undefined) drilling.open(identityDrill(row, day, addDays(day, 1)));
+      }),
+    );
   }
+  const costs = shownCosts(rows, value.totals);
   children.push(
     table<ChargebackRow>(
       [
@@ -263,23 +311,33 @@ export function renderIdentities(panel: Panel, report: ApiResult<ChargebackRepor
         { header: 'Key', value: (r) => r.key, testid: 'key' },
         { header: 'Kind', value: (r) => r.identityKind ?? '–', testid: 'kind' },
         { header: 'Team', value: (r) => r.team ?? '–', testid: 'team' },
-        ...figureColumns(value.currency),
+        ...figureColumns<ChargebackRow>(value.currency, costs.cost, (r) => toLink(drilling, identityDrill(r, filters.from, filters.to))),
       ],
       rows,
-      { testid: 'identity-table', rowTestid: 'identity-row', rowData: (r) => ({ key: r.key }), ...(filters.team ? {} : { footer: totalsFooter('identity-total', 'Total', 4, value.totals) }) },
+      { testid: 'identity-table', rowTestid: 'identity-row', rowData: (r) => ({ key: r.key }), ...(filters.team ? {} : { footer: totalsFooter('identity-total', 'Total', 4, value.totals, costs.total) }) },
     ),
   );
   panel.ready(children, scope, dailyNote(days));
 }
 
+function teamDrill(team: string, from: string, to: string): Drill {
+  return { groupBy: 'team', key: team, from, to, label: `team ${team}${from === addDays(to, -1) ? ` on ${from}` : ''}` };
+}
+
+function identityDrill(row: ChargebackRow, from: string, to: string): Drill {
+  return { groupBy: 'identity', key: row.key, from, to, label: `${identityLabel(row)}${from === addDays(to, -1) ? ` on ${from}` : ''}` };
+}
+
 const TOP_SPENDERS = 10;
 
-export function renderTopSpenders(panel: Panel, report: ApiResult<ChargebackReport>, filters: Filters): void {
+export function renderTopSpenders(panel: Panel, report: ApiResult<ChargebackReport>, filters: Filters, drilling: Drilling): void {
   if (!report.ok) return panel.failed(report);
   const { value } = report;
   const rows = topSpenders(rowsOfTeam(value.rows, filters.team), TOP_SPENDERS);
   const scope = [filters.team ? `Team ${filters.team}.` : '', deploymentNote(filters)].filter(Boolean).join(' ');
   if (rows.length === 0) return panel.empty('No chargeback rows are visible to you in this range.', scope);
+  const costs = shownCosts(rows, value.totals);
+  const drill = (r: ChargebackRow) => toLink(drilling, identityDrill(r, filters.from, filters.to));
   panel.ready(
     [
       table<ChargebackRow & { rank: number }>(
@@ -287,8 +345,8 @@ export function renderTopSpenders(panel: Panel, report: ApiResult<ChargebackRepo
           { header: '#', value: (r) => String(r.rank), numeric: true },
           { header: 'Identity', value: (r) => identityLabel(r), testid: 'name' },
           { header: 'Team', value: (r) => r.team ?? '–', testid: 'team' },
-          { header: 'Requests', value: (r) => formatCount(r.requests), testid: 'requests', numeric: true },
-          { header: `Cost (${value.currency})`, value: (r) => r.cost, testid: 'cost', numeric: true },
+          { header: 'Requests', value: (r) => formatCount(r.requests), testid: 'requests', numeric: true, link: drill },
+          { header: `Cost (${value.currency})`, value: (r) => costs.cost(rows[r.rank - 1]!), testid: 'cost', numeric: true, link: drill },
         ],
         rows.map((r, i) => ({ ...r, rank: i + 1 })),
         { testid: 'top-spenders-table', rowTestid: 'top-spender-row', rowData: (r) => ({ key: r.key }) },
@@ -298,7 +356,7 @@ export function renderTopSpenders(panel: Panel, report: ApiResult<ChargebackRepo
   );
 }
 
-export function renderModels(panel: Panel, report: ApiResult<ChargebackReport>, filters: Filters): void {
+export function renderModels(panel: Panel, report: ApiResult<ChargebackReport>, filters: Filters, drilling: Drilling): void {
   if (!report.ok) return panel.failed(report);
   const { value } = report;
   const rows = rowsOfDeployment(value.rows, filters.deployment);
@@ -309,8 +367,16 @@ export function renderModels(panel: Panel, report: ApiResult<ChargebackReport>, 
     .filter(Boolean)
     .join(' ');
   if (rows.length === 0) return panel.empty(value.rows.length === 0 ? 'No chargeback rows are visible to you in this range.' : `No models served by deployment ${filters.deployment} in this range.`, scope);
-  const { box, canvas } = chartBox('chart-models', 'Cost by model');
-  queueMicrotask(() => doughnut(canvas, rows.map((r) => r.key), rows.map((r) => Number(r.cost)), rows.map((r) => `${r.cost} ${value.currency}`)));
+  const drill = (r: ChargebackRow): Drill => ({ groupBy: 'model', key: r.key, from: filters.from, to: filters.to, label: `model ${r.key}` });
+  const costs = shownCosts(rows, value.totals);
+  const { box, canvas } = chartBox('chart-models', 'Cost by model; choose a slice for its requests');
+  queueMicrotask(() =>
+    doughnut(canvas, rows.map((r) => r.key), rows.map((r) => Number(r.cost)), rows.map((r) => `${r.cost} ${value.currency}`), (index) => {
+      const row = rows[index];
+      if (row) drilling.open(drill(row));
+    }),
+  );
+  const linked = (r: ChargebackRow) => toLink(drilling, drill(r));
   panel.ready(
     [
       h(
@@ -321,11 +387,11 @@ export function renderModels(panel: Panel, report: ApiResult<ChargebackReport>, 
           [
             { header: 'Model', value: (r) => r.key, testid: 'key' },
             { header: 'Deployment', value: (r) => r.deployment ?? 'several', testid: 'deployment' },
-            { header: 'Requests', value: (r) => formatCount(r.requests), testid: 'requests', numeric: true },
+            { header: 'Requests', value: (r) => formatCount(r.requests), testid: 'requests', numeric: true, link: linked },
             { header: 'Prompt tokens', value: (r) => formatCount(r.promptTokens), testid: 'prompt-tokens', numeric: true },
             { header: 'Completion tokens', value: (r) => formatCount(r.completionTokens), testid: 'completion-tokens', numeric: true },
             { header: 'Reasoning tokens', value: (r) => formatCount(r.reasoningTokens), testid: 'reasoning-tokens', numeric: true },
-            { header: `Cost (${value.currency})`, value: (r) => r.cost, testid: 'cost', numeric: true },
+            { header: `Cost (${value.currency})`, value: costs.cost, testid: 'cost', numeric: true, link: linked },
           ],
           rows,
           { testid: 'model-table', rowTestid: 'model-row', rowData: (r) => ({ key: r.key }) },
@@ -385,19 +451,20 @@ export function renderCached(
   );
 }
 
-export function renderUnattributed(panel: Panel, report: ApiResult<ChargebackReport>, traffic: ApiResult<TrafficReport>): void {
+export function renderUnattributed(panel: Panel, report: ApiResult<ChargebackReport>, traffic: ApiResult<TrafficReport>, filters: Filters, drilling: Drilling): void {
   if (!report.ok) return panel.failed(report);
   const { value } = report;
   const row = value.rows.find((r) => r.key === IDENTITY_UNATTRIBUTED);
   const children: Child[] = [];
   if (row) {
+    const requests = toLink(drilling, { groupBy: 'identity', key: row.key, from: filters.from, to: filters.to, label: 'unattributed traffic' });
     children.push(
       figureList(
         [
-          { label: 'Requests', value: formatCount(row.requests), testid: 'unattributed-requests' },
+          { label: 'Requests', value: formatCount(row.requests), testid: 'unattributed-requests', link: requests },
           { label: 'Prompt tokens', value: formatCount(row.promptTokens), testid: 'unattributed-prompt-tokens' },
           { label: 'Completion tokens', value: formatCount(row.completionTokens), testid: 'unattributed-completion-tokens' },
-          { label: `Cost (${value.currency})`, value: row.cost, testid: 'unattributed-cost' },
+          { label: `Cost (${value.currency})`, value: row.cost, testid: 'unattributed-cost', link: requests },
         ],
         'unattributed-chargeback',
       ),
@@ -482,8 +549,8 @@ export function renderLatency(panel: Panel, latency: ApiResult<LatencyReport>, f
         { header: 'Requests', value: (r) => formatCount(r.requests), testid: 'requests', numeric: true },
         { header: 'Errors', value: (r) => formatCount(r.errors), testid: 'errors', numeric: true },
         { header: 'Throttled (429)', value: (r) => formatCount(r.throttled), testid: 'throttled', numeric: true },
-        { header: 'Error rate', value: (r) => formatFigure(r.errorRate), testid: 'error-rate', numeric: true },
-        { header: 'Throttle rate', value: (r) => formatFigure(r.throttleRate), testid: 'throttle-rate', numeric: true },
+        { header: 'Error rate', value: (r) => formatRate(r.errorRate), testid: 'error-rate', numeric: true },
+        { header: 'Throttle rate', value: (r) => formatRate(r.throttleRate), testid: 'throttle-rate', numeric: true },
         { header: 'p50 ms', value: (r) => ms(r.p50Ms), testid: 'p50', numeric: true },
         { header: 'p90 ms', value: (r) => ms(r.p90Ms), testid: 'p90', numeric: true },
         { header: 'p95 ms', value: (r) => ms(r.p95Ms), testid: 'p95', numeric: true },
@@ -530,7 +597,24 @@ const byStatus = (a: string, b: string) => (STATUS_ORDER.indexOf(a) + 1 || 99) -
 /** Non-ok results listed at most; the full list is one click away. */
 const MAX_ATTENTION_ROWS = 50;
 
-function checksTable(checks: readonly ReconciliationCheck[], testid: string): HTMLTableElement {
+/** The ids a result saw on one side only: the ledger's lead to their trace, Azure's are listed to look up in Log Analytics. */
+function oneSided(c: ReconciliationCheck, drilling: Drilling): Child {
+  if (c.gatewayOnlyCount === 0 && c.diagnosticsOnlyCount === 0) return '–';
+  const more = (shown: number, total: number) => (total > shown ? h('li', { class: 'note' }, `and ${formatCount(total - shown)} more`) : null);
+  return h(
+    'details',
+    { class: 'one-sided', testid: 'one-sided' },
+    h('summary', {}, `ledger only ${formatCount(c.gatewayOnlyCount)}, Azure only ${formatCount(c.diagnosticsOnlyCount)}`),
+    c.gatewayOnly.length > 0
+      ? h('ul', { testid: 'ledger-only-ids', 'aria-label': 'Only in the ledger' }, ...c.gatewayOnly.map((id) => h('li', {}, traceLink(drilling, id))), more(c.gatewayOnly.length, c.gatewayOnlyCount))
+      : null,
+    c.diagnosticsOnly.length > 0
+      ? h('ul', { testid: 'azure-only-ids', 'aria-label': "Only in Azure's logs" }, ...c.diagnosticsOnly.map((id) => h('li', {}, h('code', {}, id))), more(c.diagnosticsOnly.length, c.diagnosticsOnlyCount))
+      : null,
+  );
+}
+
+function checksTable(checks: readonly ReconciliationCheck[], testid: string, drilling: Drilling): HTMLTableElement {
   return table(
     [
       { header: 'Check', value: (c) => c.check, testid: 'check' },
@@ -538,8 +622,9 @@ function checksTable(checks: readonly ReconciliationCheck[], testid: string): HT
       { header: 'Deployment', value: (c) => c.deployment ?? 'all', testid: 'deployment' },
       { header: 'Expected (Azure)', value: (c) => formatFigure(c.expected), testid: 'expected', numeric: true },
       { header: 'Actual (ledger)', value: (c) => formatFigure(c.actual), testid: 'actual', numeric: true },
-      { header: 'Drift %', value: (c) => formatFigure(c.driftPct), testid: 'drift', numeric: true },
+      { header: 'Drift', value: (c) => formatPercent(c.driftPct), testid: 'drift', numeric: true },
       { header: 'Status', value: (c) => c.status, testid: 'status' },
+      { header: 'Seen on one side only', value: (c) => String(c.gatewayOnlyCount + c.diagnosticsOnlyCount), cell: (c) => oneSided(c, drilling), testid: 'one-sided-ids', numeric: true },
     ],
     checks,
     { testid, rowTestid: 'reconciliation-row', rowData: (c) => ({ status: c.status }) },
@@ -550,7 +635,7 @@ function checksTable(checks: readonly ReconciliationCheck[], testid: string): HT
  * Reconciliation results (one per check, hour and deployment, so hundreds a day): how many results of each check
  * have each status, the results that are not ok (failures first), and every result behind a disclosure.
  */
-export function renderReconciliation(panel: Panel, checks: ApiResult<readonly ReconciliationCheck[]>, filters: Filters): void {
+export function renderReconciliation(panel: Panel, checks: ApiResult<readonly ReconciliationCheck[]>, filters: Filters, drilling: Drilling): void {
   if (!checks.ok) return panel.unavailable(checks);
   const shown = checks.value.filter((c) => !filters.deployment || c.deployment === null || c.deployment === filters.deployment);
   const scope = filters.deployment ? `Deployment ${filters.deployment}.` : '';
@@ -572,8 +657,8 @@ export function renderReconciliation(panel: Panel, checks: ApiResult<readonly Re
   const children: Child[] = [summary];
   if (attention.length > 0) {
     children.push(h('p', { class: 'subhead' }, attention.length > MAX_ATTENTION_ROWS ? `Not ok: the first ${MAX_ATTENTION_ROWS} of ${formatCount(attention.length)}` : 'Not ok'));
-    children.push(checksTable(attention.slice(0, MAX_ATTENTION_ROWS), 'reconciliation-attention'));
+    children.push(checksTable(attention.slice(0, MAX_ATTENTION_ROWS), 'reconciliation-attention', drilling));
   }
-  children.push(h('details', { class: 'daily' }, h('summary', {}, `All ${formatCount(shown.length)} results`), checksTable(shown, 'reconciliation-table')));
+  children.push(h('details', { class: 'daily' }, h('summary', {}, `All ${formatCount(shown.length)} results`), checksTable(shown, 'reconciliation-table', drilling)));
   panel.ready(children, scope, attention.length === 0 ? `All ${formatCount(shown.length)} results are ok.` : '');
 }
