@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   byCostDescending,
@@ -5,6 +6,15 @@ import {
   daysOf,
   defaultRange,
   describeToken,
+  displayAmounts,
+  drillFromQuery,
+  drillToQuery,
+  formatPercent,
+  formatRate,
+  parseRequestsPage,
+  picodollarsAmount,
+  presetRange,
+  withoutDrill,
   filtersFromQuery,
   filtersToQuery,
   parseInvoice,
@@ -141,5 +151,63 @@ describe('dashboard model', () => {
     expect(describeToken(`h.${payload}.s`, new Date('2026-10-16T00:00:00Z'))).toBe('token for Demo Finance Analyst, expired');
     expect(describeToken('opaque', new Date())).toBe('token set (not a JWT)');
     expect(describeToken('h.!!!.s', new Date())).toBe('token set (unreadable claims)');
+  });
+
+  it('rounds costs to cents so that the rows shown add up to the total shown, each within a cent of its exact amount', () => {
+    // 0.333…, 0.333…, 0.333… dollars: each rounds to 0.33, the total to 1.00; the largest remainder takes the cent.
+    const third = '333333333333';
+    expect(displayAmounts([third, third, '333333333334'], '1000000000000')).toEqual({ rows: ['0.33', '0.33', '0.34'], total: '1.00' });
+    fc.assert(
+      fc.property(fc.array(fc.bigInt({ min: 0n, max: 10n ** 16n }), { minLength: 1, maxLength: 30 }), (values) => {
+        const total = values.reduce((a, b) => a + b, 0n);
+        const shown = displayAmounts(values.map(String), total.toString());
+        const cents = (text: string) => BigInt(text.replace('.', ''));
+        expect(shown.rows.reduce((a, r) => a + cents(r), 0n)).toBe(cents(shown.total));
+        shown.rows.forEach((r, i) => expect(cents(r) * 10n ** 10n - values[i]! < 10n ** 10n && values[i]! - cents(r) * 10n ** 10n < 10n ** 10n).toBe(true));
+      }),
+    );
+  });
+
+  it('rounds rows on their own, half to even, when they are not the whole total (a filtered table)', () => {
+    expect(displayAmounts(['5000000000', '15000000000'], '99000000000000')).toEqual({ rows: ['0.00', '0.02'], total: '99.00' });
+    expect(picodollarsAmount('1500000')).toBe('0.000002');
+    expect(picodollarsAmount('-2500000', 6)).toBe('-0.000002');
+  });
+
+  it('shows rates and drift as percentages', () => {
+    expect(formatRate(0.01234)).toBe('1.23 %');
+    expect(formatRate(null)).toBe('–');
+    expect(formatPercent(-12.5)).toBe('-12.50 %');
+  });
+
+  it('gives date presets as UTC day ranges with an exclusive end that includes today', () => {
+    const now = new Date('2026-03-05T23:59:00Z');
+    expect(presetRange('this-month', now)).toEqual({ from: '2026-03-01', to: '2026-03-06' });
+    expect(presetRange('last-month', now)).toEqual({ from: '2026-02-01', to: '2026-03-01' });
+    expect(presetRange('last-30-days', now)).toEqual({ from: '2026-02-04', to: '2026-03-06' });
+  });
+
+  it('keeps a drill-down in the URL and refuses one that is not well formed', () => {
+    const drill = { groupBy: 'identity' as const, key: 'sub:app-1', from: '2026-10-01', to: '2026-11-01', label: 'App <1>' };
+    const query = drillToQuery(drill, new URLSearchParams({ from: '2026-10-01', to: '2026-11-01' }));
+    expect(drillFromQuery(query)).toEqual(drill);
+    expect(withoutDrill(query).toString()).toBe('from=2026-10-01&to=2026-11-01');
+    expect(drillFromQuery(new URLSearchParams({ drill: 'region', key: 'x', dfrom: '2026-10-01', dto: '2026-10-02' }))).toBeNull();
+    expect(drillFromQuery(new URLSearchParams({ drill: 'team', key: 'x', dfrom: '2026-10-02', dto: '2026-10-01' }))).toBeNull();
+    expect(drillFromQuery(new URLSearchParams({ drill: 'team', dfrom: '2026-10-01', dto: '2026-10-02' }))).toBeNull();
+  });
+
+  it('reads a requests page and refuses one whose cost is not an exact amount', () => {
+    const item = {
+      id: 'r1', gatewayRequestId: 'G1', apimRequestId: null, time: '2026-10-15T05:00:00.000Z', identity: { key: 'oid:1', kind: 'user', via: 'token' }, displayName: null,
+      team: 'Data', costCenter: 'CC1', model: 'gpt-4o', deployment: 'gpt-4o', region: 'eastus', tokenSource: 'gateway',
+      tokens: { promptTokens: 10, cachedTokens: 0, completionTokens: 5, reasoningTokens: 0, audioPromptTokens: 0, audioCompletionTokens: 0 },
+      basis: 'tokens', costPicodollars: '75000000', cost: '0.000075', currency: 'USD', priceVersion: 'p1', priceTable: 'abc',
+    };
+    const page = parseRequestsPage({ value: [item], nextLink: 'https://x/api/requests?$skipToken=a' });
+    expect(page.rows.map((r) => [r.identity, r.costPicodollars, r.promptTokens])).toEqual([['oid:1', '75000000', 10]]);
+    expect(page.nextLink).toBe('https://x/api/requests?$skipToken=a');
+    expect(parseRequestsPage({ value: [] }).nextLink).toBeNull();
+    expect(() => parseRequestsPage({ value: [{ ...item, costPicodollars: '7.5' }] })).toThrow(ShapeError);
   });
 });
