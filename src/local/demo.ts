@@ -32,6 +32,7 @@ import { fireTimer } from './timer-runner.js';
 import { createAllocateTimerHandler } from '../../functions/handlers/allocate-invoice.js';
 import { BlobCostExportSource } from '../adapters/blob/blob-cost-export-source.js';
 import { storedInvoiceFor } from '../services/invoice-report.js';
+import { listRequests, traceRequest } from '../services/request-drilldown.js';
 import { simulateDay, type GroundTruth, type SourceMix } from '../simulator/traffic.js';
 import { Random } from '../simulator/random.js';
 import { TableCheckpointStore } from './checkpoint-store.js';
@@ -134,6 +135,9 @@ async function longStep(progress: Progress, label: string, work: (log: (message:
 }
 
 /** Simulates a day, feeds it through the ingest function on the local stack, and proves the ledger against ground truth. */
+/** Small pages, so the demo's drill-down follows a chain of several pages per identity. */
+const DRILLDOWN_PAGE_SIZE = 25;
+
 export async function runDemo(stack: LocalStack, options: DemoOptions, progress: Progress): Promise<DemoSummary> {
   if (options.outDir) return runDemoIn(stack, options, options.outDir, progress);
   const outDir = await mkdtemp(joinPath(tmpdir(), 'tokenledger-demo-'));
@@ -287,6 +291,35 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
     directory,
     currency,
   );
+  progress.step('following the three most expensive identities to their requests, page by page, and tracing one request of each');
+  const drilldown = {
+    ledger: stack.stores.ledger,
+    diagnostics: stack.stores.diagnostics,
+    directory,
+    pricing,
+    currency,
+    identity: { gatewayObjectIds: new Set([truth.reconciliation.gatewayObjectId]) },
+  };
+  const mostExpensive = [...reports.identity.rows].sort((a, b) => (a.costPico === b.costPico ? 0 : a.costPico > b.costPico ? -1 : 1)).slice(0, 3);
+  const drilled = await Promise.all(
+    mostExpensive.map(async (row) => {
+      let requests = 0;
+      let costPico = 0n;
+      let traced = 0;
+      let after = null;
+      do {
+        const page = await listRequests(drilldown, { ...range, filter: { identity: row.key }, pageSize: DRILLDOWN_PAGE_SIZE, after, scope: 'all' });
+        requests += page.items.length;
+        for (const item of page.items) costPico += BigInt(item.costPicodollars);
+        if (traced === 0 && page.items[0]) {
+          const trace = await traceRequest(drilldown, page.items[0].gatewayRequestId, 'all');
+          if (trace && trace.request.id === page.items[0].id && trace.cost.costPicodollars === page.items[0].costPicodollars) traced = 1;
+        }
+        after = page.next;
+      } while (after !== null);
+      return { requests, costPico, traced, ok: requests === row.requests && costPico === row.costPico && traced === 1 };
+    }),
+  );
   const teamFigures = (c: InvoiceComparison) => JSON.stringify([c.teams, c.unallocated, c.totals]);
   const t = compared.totals;
   const checks: DemoCheck[] = [
@@ -343,6 +376,12 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
       expected: `${compared.teams.length} teams, ${t.allocatedBilledCost} billed`,
       actual: teamFigures(storedTeams) === teamFigures(compared) ? `${storedTeams.teams.length} teams, ${storedTeams.totals.allocatedBilledCost} billed` : `differs: ${storedTeams.teams.length} teams, ${storedTeams.totals.allocatedBilledCost} billed`,
       ok: teamFigures(storedTeams) === teamFigures(compared) && stored.exports.includes(exportName),
+    },
+    {
+      name: `3 most expensive identities: request pages (${DRILLDOWN_PAGE_SIZE} each) = report requests and cost; trace = listed cost`,
+      expected: mostExpensive.map((r) => `${r.requests} requests, ${formatPicodollars(r.costPico, 12)}`).join('; '),
+      actual: drilled.map((d) => `${d.requests} requests, ${formatPicodollars(d.costPico, 12)}${d.traced ? '' : ', trace differs'}`).join('; '),
+      ok: mostExpensive.length > 0 && drilled.every((d) => d.ok),
     },
   ];
   return {
