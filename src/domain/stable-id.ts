@@ -1,8 +1,10 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** A short, stable, store-safe id derived from content: same input, same id, in any process. */
 export function stableId(...parts: readonly string[]): string {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part).update('\u0000');
-  return hash.digest('hex').slice(0, 32);
+  // SHA-256 of every part followed by a NUL, in one call: `crypto.hash` is a one-shot digest, several times faster
+  // than a Hash object for the short texts hashed per event.
+  let text = '';
+  for (const part of parts) text += `${part}\u0000`;
+  return hash('sha256', text, 'hex').slice(0, 32);
 }
