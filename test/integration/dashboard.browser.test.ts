@@ -170,8 +170,8 @@ describe('dashboard in Chromium, on the local stack', () => {
     );
   }
 
-  async function screenshot(page: Page, name: string): Promise<void> {
-    await page.screenshot({ path: join(ARTIFACTS, name), fullPage: true });
+  async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
+    await page.screenshot({ path: join(ARTIFACTS, name), fullPage });
   }
 
   beforeAll(async () => {
@@ -415,7 +415,7 @@ describe('dashboard in Chromium, on the local stack', () => {
       const query = new URL(page.url()).searchParams;
       expect([query.get('drill'), query.get('key')]).toEqual(['identity', row.key]);
     }
-    await screenshot(page, 'dashboard-requests.png');
+    await screenshot(page, 'dashboard-requests.png', false);
     expect(faults).toEqual([]);
     await page.close();
   });
@@ -449,9 +449,9 @@ describe('dashboard in Chromium, on the local stack', () => {
     const traced = (await (await fetch(`${api.url}/api/requests/${id}`, { headers: { authorization: `Bearer ${tokens.finance}` } })).json()) as { priceVersion: string | null };
     await expect(trace.getByTestId('trace-price-version').textContent()).resolves.toBe(traced.priceVersion ?? '–');
     expect(new URL(page.url()).searchParams.get('trace')).toBe(id);
+    await screenshot(page, 'dashboard-trace.png', false);
     await page.getByTestId('trace-close').click();
     await expect(trace.isHidden()).resolves.toBe(true);
-    await screenshot(page, 'dashboard-trace.png');
     expect(faults).toEqual([]);
     await page.close();
   });

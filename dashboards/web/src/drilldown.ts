@@ -67,7 +67,7 @@ export class RequestsView {
         }
         render(next !== null && all ? `Stopped after ${MAX_PAGES} pages; load more to go on.` : '');
       };
-      this.panel.ready(this.content(drill, cell, rows, next, more), `${drill.label}, ${drill.from} to ${drill.to} (UTC, end exclusive).`, note);
+      this.panel.ready(this.content(drill, cell, rows, next, more), period(drill), note);
     };
     render();
     this.panel.root.scrollIntoView({ block: 'start' });
@@ -122,6 +122,10 @@ export class RequestsView {
       ),
     ];
   }
+}
+
+function period(drill: Drill): string {
+  return drill.label.endsWith(` on ${drill.from}`) ? `${drill.label} (UTC day).` : `${drill.label}, ${drill.from} to ${drill.to} (UTC, end exclusive).`;
 }
 
 function verdict(loaded: number, picodollars: string, complete: boolean, row: { requests: number; costPicodollars: string } | undefined): string {
