@@ -1,4 +1,9 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { directoryCommand } from '../../src/cli/commands/directory.js';
+import { tokenFor } from '../../src/cli/directory-client.js';
 import { MemoryIdentityDirectory } from '../../src/adapters/memory/memory-identity-directory.js';
 import { TableIdentityDirectory } from '../../src/adapters/tables/table-identity-directory.js';
 import { APP_ROLES } from '../../src/contracts/access.js';
@@ -228,5 +233,95 @@ describe('directory API on the local stack', () => {
     expect(await imported.json()).toEqual({ imported: 2 });
     const all = await stack.directory.getAll();
     expect([all.get('sub-csv-1')?.team, all.get('sub-csv-2')?.team]).toEqual(['Team A', 'Team B']);
+  });
+});
+
+describe('tokenledger directory against a deployment (--api)', () => {
+  let api: HttpHost;
+  let writer: string;
+  let finance: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    api = await startLocalApi(stack);
+    dir = await mkdtemp(join(tmpdir(), 'tokenledger-directory-cli-'));
+    [writer, finance] = await Promise.all([
+      stack.issuer.issue({ oid: '5e1d0c2b-0000-4000-8000-0000000d1e11', roles: [APP_ROLES.directoryWrite] }),
+      stack.issuer.issue({ oid: '5e1d0c2b-0000-4000-8000-0000000d1e12', roles: [APP_ROLES.chargebackReadAll] }),
+    ]);
+  });
+  afterAll(async () => {
+    await api?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Runs the command as the CLI does, with no store to fall back on: every call must go through the API. */
+  async function run(args: string[], token = writer) {
+    const io = { out: '', err: '' };
+    const noStore = async (): Promise<never> => {
+      throw new Error('the store was used instead of the API');
+    };
+    const command = directoryCommand(noStore)
+      .exitOverride()
+      .configureOutput({ writeOut: (s) => void (io.out += s), writeErr: (s) => void (io.err += s) });
+    let error: unknown = null;
+    try {
+      await command.parseAsync([...args, '--api', api.url, '--token', token], { from: 'user' });
+    } catch (caught) {
+      error = caught;
+    }
+    return { ...io, error };
+  }
+
+  it('adds an identity with set, changes one field of it, and lists it with its etag', async () => {
+    const identity = 'sub-cli-set';
+    const added = await run(['set', identity, '--display-name', 'CLI bot', '--team', 'Platform', '--cost-center', 'CC-7', '--kind', 'apimSubscription']);
+    expect(added.error).toBeNull();
+    expect(added.out).toMatch(/^added sub-cli-set \(etag .+\)\n$/);
+    const changed = await run(['set', identity, '--team', 'Platform, EMEA']);
+    expect(changed.out).toMatch(/^changed sub-cli-set/);
+    const listed = JSON.parse((await run(['list', '--format', 'json'])).out) as (DirectoryRow & { etag: string })[];
+    const entry = listed.find((e) => e.identity === identity)!;
+    expect(entry).toEqual({ identity, displayName: 'CLI bot', team: 'Platform, EMEA', costCenter: 'CC-7', kind: 'apimSubscription', etag: expect.any(String) });
+    expect((await run(['list'])).out).toMatch(/sub-cli-set\s+CLI bot\s+Platform, EMEA\s+CC-7\s+apimSubscription/);
+  });
+
+  it('refuses a stale --if-match and an invalid entry, changing nothing', async () => {
+    const identity = 'sub-cli-stale';
+    await run(['set', identity, '--display-name', 'Stale', '--team', 'A', '--cost-center', 'CC-1']);
+    const { etag } = (JSON.parse((await run(['list', '--format', 'json'])).out) as { identity: string; etag: string }[]).find((e) => e.identity === identity)!;
+    await run(['set', identity, '--team', 'B']);
+    const stale = await run(['set', identity, '--team', 'C', '--if-match', etag]);
+    expect(stale.error).toMatchObject({ exitCode: 1, code: 'tokenledger.directory.conflict' });
+    const invalid = await run(['set', identity, '--cost-center', 'x'.repeat(65)]);
+    expect(invalid.error).toMatchObject({ exitCode: 1, code: 'tokenledger.directory.invalidEntry' });
+    expect(invalid.err).toContain('costCenter: longer than 64 characters');
+    const incomplete = await run(['set', 'sub-cli-new', '--team', 'A']);
+    expect(incomplete.err).toContain('give --display-name, --team and --cost-center');
+    expect((await stack.directory.getAll()).get(identity)?.team).toBe('B');
+    expect((await stack.directory.getAll()).has('sub-cli-new')).toBe(false);
+  });
+
+  it('removes an identity, and exits with 1 when it is not there', async () => {
+    await run(['set', 'sub-cli-remove', '--display-name', 'R', '--team', 'T', '--cost-center', 'C']);
+    expect((await run(['remove', 'sub-cli-remove'])).out).toBe('removed sub-cli-remove\n');
+    expect((await run(['remove', 'sub-cli-remove'])).error).toMatchObject({ exitCode: 1, code: 'tokenledger.directory.notFound' });
+  });
+
+  it('imports a CSV file through the API, and a caller without Directory.Write gets the API’s reason', async () => {
+    const file = join(dir, 'directory.csv');
+    await writeFile(file, 'identity,displayName,team,costCenter,kind\nsub-cli-import-1,"Bot, one",Data,CC-9,\nsub-cli-import-2,Two,Data,CC-9,user\n');
+    expect((await run(['import', file])).out).toBe('imported 2 identities\n');
+    const all = await stack.directory.getAll();
+    expect(all.get('sub-cli-import-1')).toEqual({ identity: 'sub-cli-import-1', displayName: 'Bot, one', team: 'Data', costCenter: 'CC-9' });
+    expect(all.get('sub-cli-import-2')?.kind).toBe('user');
+    const refused = await run(['import', file], finance);
+    expect(String(refused.error)).toContain('/api/directory answered 403: requires the app role Directory.Write');
+    expect((await run(['list'], finance)).out).toContain('sub-cli-import-1');
+  });
+
+  it('asks for a token or a scope when --api is given with neither', async () => {
+    await expect(tokenFor({ api: api.url })).rejects.toThrow(/pass --token \(or set TOKENLEDGER_TOKEN\), or --scope <application ID URI>\/.default/);
+    expect(await tokenFor({ api: api.url, token: 'abc', scope: 'api://x/.default' })).toBe('abc');
   });
 });
