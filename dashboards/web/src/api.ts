@@ -17,24 +17,39 @@ export class Api {
   async get<T>(route: string, params: Record<string, string>, parse: (body: unknown) => T): Promise<ApiResult<T>> {
     const url = new URL(route, this.base);
     for (const [name, value] of Object.entries(params)) if (value !== '') url.searchParams.set(name, value);
-    const headers: Record<string, string> = { Accept: 'application/json' };
+    return this.exchange(url, 'GET', {}, undefined, parse);
+  }
+
+  /**
+   * A write: `body` as JSON (none for a DELETE), `ifMatch` as the `If-Match` header so the API refuses the write
+   * (412) when the resource changed since the ETag was read. A response without a body (204) parses `undefined`.
+   */
+  async send<T>(method: 'POST' | 'PUT' | 'DELETE', route: string, options: { readonly body?: unknown; readonly ifMatch?: string }, parse: (body: unknown) => T): Promise<ApiResult<T>> {
+    const headers: Record<string, string> = {};
+    if (options.ifMatch !== undefined) headers['If-Match'] = options.ifMatch;
+    if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+    return this.exchange(new URL(route, this.base), method, headers, options.body === undefined ? undefined : JSON.stringify(options.body), parse);
+  }
+
+  private async exchange<T>(url: URL, method: string, extraHeaders: Record<string, string>, body: string | undefined, parse: (body: unknown) => T): Promise<ApiResult<T>> {
+    const headers: Record<string, string> = { Accept: 'application/json', ...extraHeaders };
     if (this.token) headers['Authorization'] = `Bearer ${this.token}`;
     let response: Response;
     try {
-      response = await fetch(url, { headers, cache: 'no-store', credentials: 'omit', redirect: 'error' });
+      response = await fetch(url, { method, headers, cache: 'no-store', credentials: 'omit', redirect: 'error', ...(body === undefined ? {} : { body }) });
     } catch (error) {
       return { ok: false, status: 0, error: 'network_error', reason: error instanceof Error ? error.message : 'the request failed' };
     }
-    const body = await response.text();
+    const text = await response.text();
     let json: unknown = undefined;
     try {
-      json = body === '' ? undefined : JSON.parse(body);
+      json = text === '' ? undefined : JSON.parse(text);
     } catch {
       json = undefined;
     }
     if (!response.ok) {
       const o = json !== null && typeof json === 'object' ? (json as Record<string, unknown>) : {};
-      const reason = typeof o['reason'] === 'string' ? o['reason'] : response.statusText || body.slice(0, 200);
+      const reason = typeof o['reason'] === 'string' ? o['reason'] : response.statusText || text.slice(0, 200);
       return { ok: false, status: response.status, error: typeof o['error'] === 'string' ? o['error'] : 'error', reason };
     }
     try {

@@ -1,4 +1,5 @@
 import { Api, mapLimited, type ApiResult } from './api.js';
+import { mountDirectoryEditor } from './directory-editor.js';
 import { h, replaceChildren } from './dom.js';
 import {
   addDays,
@@ -126,6 +127,7 @@ async function refresh(): Promise<void> {
   delete ui.authStatus.dataset['status'];
 
   const api = new Api(new URL('../', document.baseURI), storedToken());
+  mountDirectoryEditor(element('panel-directory'), api, refreshSafely);
   const range = { from: filters.from, to: filters.to };
   const days = daysOf(filters.from, filters.to);
   const charted = days.length <= MAX_DAILY_SERIES_DAYS ? days : null;
