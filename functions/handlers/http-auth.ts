@@ -9,8 +9,11 @@ import { requireRole, type Principal } from '../../src/domain/access.js';
 export interface WithAccessOptions {
   /** Built on the first request and reused, so the signing keys are fetched once per worker, not per request. */
   readonly validator: () => TokenValidator;
-  /** An app role the caller's token must carry, e.g. `APP_ROLES.operationsRead`. */
-  readonly role?: string;
+  /**
+   * An app role the caller's token must carry, e.g. `APP_ROLES.operationsRead`, or a list of which it must carry
+   * one, or a function choosing them per request (a route whose writes need more than its reads).
+   */
+  readonly role?: string | readonly string[] | ((request: HttpRequest) => string | readonly string[]);
 }
 
 export type AuthorizedHttpHandler = (request: HttpRequest, context: InvocationContext, principal: Principal) => Promise<HttpResponseInit>;
@@ -53,7 +56,7 @@ export function withAccess(options: WithAccessOptions, handler: AuthorizedHttpHa
     }
 
     if (options.role !== undefined) {
-      const decision = requireRole(principal, options.role);
+      const decision = requireRole(principal, typeof options.role === 'function' ? options.role(request) : options.role);
       if (!decision.ok) {
         context.warn(`forbidden: caller ${principal.oid ?? principal.appid ?? 'unknown'} ${decision.reason}`);
         return secured({

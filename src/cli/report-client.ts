@@ -20,29 +20,41 @@ function networkReason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Fetches a report from the TokenLedger HTTP API with a bearer token; errors carry the API's reason. */
-export async function fetchReport(api: string, path: string, params: Record<string, string>, token: string | undefined): Promise<Response> {
+/**
+ * Sends a request to the TokenLedger HTTP API with a bearer token and answers the response whatever its status;
+ * only an unreachable API is an error.
+ */
+export async function sendToApi(api: string, path: string, init: { method?: string; headers?: Record<string, string>; body?: string; params?: Record<string, string> }, token: string | undefined): Promise<Response> {
   const url = new URL(path, apiBase(api));
-  for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
-  let response: Response;
+  for (const [name, value] of Object.entries(init.params ?? {})) url.searchParams.set(name, value);
+  const headers = { ...init.headers, ...(token ? { authorization: `Bearer ${token}` } : {}) };
   try {
-    response = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+    return await fetch(url, { method: init.method ?? 'GET', headers, ...(init.body === undefined ? {} : { body: init.body }) });
   } catch (error) {
     throw new Error(
       `cannot reach the TokenLedger API at ${url.origin} (${networkReason(error)}): the API must be running there. ` +
         'Locally, start it with `npm run demo` and keep it serving; elsewhere, pass --api or set TOKENLEDGER_API.',
     );
   }
-  if (!response.ok) {
-    let reason = response.statusText;
-    try {
-      const body = (await response.json()) as { reason?: string };
-      reason = body.reason ?? reason;
-    } catch {
-      // the body was not JSON: the status text is the reason
-    }
-    const hint = response.status === 401 && !token ? ' (no token was given: pass --token or set TOKENLEDGER_TOKEN)' : '';
-    throw new Error(`${url.pathname} answered ${response.status}: ${reason}${hint}`);
+}
+
+/** The error for an API answer that is not a success: the path, the status and the API's reason. */
+export async function apiError(response: Response, token: string | undefined): Promise<Error> {
+  let reason = response.statusText;
+  try {
+    const body = (await response.json()) as { reason?: string };
+    reason = body.reason ?? reason;
+  } catch {
+    // the body was not JSON: the status text is the reason
   }
+  const hint = response.status === 401 && !token ? ' (no token was given: pass --token or set TOKENLEDGER_TOKEN)' : '';
+  const path = response.url ? new URL(response.url).pathname : 'the API';
+  return new Error(`${path} answered ${response.status}: ${reason}${hint}`);
+}
+
+/** Fetches a report from the TokenLedger HTTP API with a bearer token; errors carry the API's reason. */
+export async function fetchReport(api: string, path: string, params: Record<string, string>, token: string | undefined): Promise<Response> {
+  const response = await sendToApi(api, path, { params }, token);
+  if (!response.ok) throw await apiError(response, token);
   return response;
 }

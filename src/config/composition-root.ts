@@ -21,7 +21,7 @@ import { TableIdentityDirectory } from '../adapters/tables/table-identity-direct
 import { TableWatermarkStore } from '../adapters/tables/table-watermark-store.js';
 import { createTokenValidator, entraEndpoints, type TokenValidator } from '../adapters/auth/entra-token-validator.js';
 import { loadPriceTable, type PriceTable } from '../contracts/price-table.js';
-import type { IdentityDirectory } from '../ports/identity-directory.js';
+import type { EditableIdentityDirectory, IdentityDirectory } from '../ports/identity-directory.js';
 import type { RollupOptions } from '../services/rollup-chargeback.js';
 import { readPackageFile } from './package-files.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
@@ -181,7 +181,7 @@ export function tokenValidatorFrom(settings: Settings): TokenValidator {
   return createTokenValidator({ ...entraEndpoints(settings.AUTH_TENANT_ID, settings.AUTH_AUTHORITY_HOST), audience: settings.AUTH_AUDIENCE });
 }
 
-export function directoryFromEnvironment(settings: Settings): IdentityDirectory {
+export function directoryFromEnvironment(settings: Settings): EditableIdentityDirectory {
   if (!settings.Tables__endpoint) throw new Error('Tables__endpoint is required for the identity directory');
   return new TableIdentityDirectory(new TableClient(settings.Tables__endpoint, 'identities', credentialFor(settings)));
 }

@@ -10,6 +10,8 @@ export const APP_ROLES = {
   chargebackReadAll: 'Chargeback.ReadAll',
   /** Operators: latency, backend weights, reconciliation results. */
   operationsRead: 'Operations.Read',
+  /** Finance admins: edit the identity directory (who is which team and cost center). */
+  directoryWrite: 'Directory.Write',
 } as const;
 
 export type AppRole = (typeof APP_ROLES)[keyof typeof APP_ROLES];

@@ -59,6 +59,13 @@ export const directoryRowSchema = z.strictObject({
 
 export type DirectoryRow = z.infer<typeof directoryRowSchema>;
 
+/** An entry as the directory API answers it: a row and the ETag it is stored at (send it back in `If-Match`). */
+export const directoryEntrySchema = directoryRowSchema.extend({ etag: z.string().min(1).max(512) });
+export type DirectoryEntry = z.infer<typeof directoryEntrySchema>;
+
+/** `GET /api/directory`: every entry, and whether the caller may write (`Directory.Write`). */
+export const directoryListSchema = z.object({ entries: z.array(directoryEntrySchema), count: z.number().int().nonnegative(), canWrite: z.boolean() });
+
 /** `team: longer than 128 characters; kind: expected one of …` */
 export function describeIssues(error: z.ZodError): string {
   return error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message)).join('; ');

@@ -41,8 +41,11 @@ export function canReadAllChargeback(principal: Principal): boolean {
   return hasRole(principal, APP_ROLES.chargebackReadAll);
 }
 
-export function requireRole(principal: Principal, role: string): AccessDecision {
-  return hasRole(principal, role) ? { ok: true } : { ok: false, reason: `requires the app role ${role}` };
+/** The caller must carry the role, or one of the roles when several are given. */
+export function requireRole(principal: Principal, role: string | readonly string[]): AccessDecision {
+  const roles = typeof role === 'string' ? [role] : role;
+  if (roles.some((r) => hasRole(principal, r))) return { ok: true };
+  return { ok: false, reason: roles.length === 1 ? `requires the app role ${roles[0]}` : `requires one of the app roles ${roles.join(', ')}` };
 }
 
 /**

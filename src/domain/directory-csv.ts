@@ -175,3 +175,14 @@ function checkHeader(fields: readonly string[]): readonly string[] | null {
   if (fields.length === all.length && fields.every((f, i) => f === all[i])) return all;
   return null;
 }
+
+/**
+ * Writes rows as a directory file `parseDirectoryCsv` reads back to the same rows: the header with `kind`, CRLF
+ * line breaks, a field quoted when it holds a comma, quote or line break. Values are written as they are (no
+ * formula escaping): the file is for the import, not for a spreadsheet.
+ */
+export function directoryCsv(rows: readonly DirectoryRow[]): string {
+  const field = (value: string) => (/[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
+  const lines = rows.map((r) => [r.identity, r.displayName, r.team, r.costCenter, r.kind ?? ''].map(field).join(','));
+  return [[...DIRECTORY_COLUMNS, ...DIRECTORY_OPTIONAL_COLUMNS].join(','), ...lines].join('\r\n') + '\r\n';
+}

@@ -1,5 +1,6 @@
 import { createChargebackHandler } from '../../functions/handlers/chargeback-report.js';
 import { createDashboardHandler } from '../../functions/handlers/dashboard.js';
+import { createDirectoryEntryHandler, createDirectoryHandler, directoryRoles } from '../../functions/handlers/directory.js';
 import { withAccess } from '../../functions/handlers/http-auth.js';
 import { createLatencyHandler, createReconciliationHandler, createTrafficHandler, createWeightsHandler } from '../../functions/handlers/operations-reports.js';
 import { createRequestsHandler, createRequestTraceHandler } from '../../functions/handlers/requests.js';
@@ -34,6 +35,16 @@ export function localRoutes(stack: LocalStack): HttpRoute[] {
       route: 'requests/{id}',
       methods: ['GET'],
       handler: withAccess({ validator }, createRequestTraceHandler(requestsPorts)),
+    },
+    {
+      route: 'directory',
+      methods: ['GET', 'POST'],
+      handler: withAccess({ validator, role: directoryRoles }, createDirectoryHandler(() => ({ directory: stack.directory }))),
+    },
+    {
+      route: 'directory/{identity}',
+      methods: ['GET', 'PUT', 'DELETE'],
+      handler: withAccess({ validator, role: directoryRoles }, createDirectoryEntryHandler(() => ({ directory: stack.directory }))),
     },
     {
       route: 'dashboard/{*path}',

@@ -3,7 +3,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { createCosmosClient, createStores, ensureContainers, type Stores } from '../config/composition-root.js';
 import { loadSettings, type Settings } from '../config/settings.js';
 import { TableIdentityDirectory } from '../adapters/tables/table-identity-directory.js';
-import type { IdentityDirectory } from '../ports/identity-directory.js';
+import type { EditableIdentityDirectory } from '../ports/identity-directory.js';
 import { startAzurite, type Azurite } from './azurite.js';
 import { startTokenIssuer, type LocalTokenIssuer } from './token-issuer.js';
 import { startLocalCosmos, type LocalCosmos } from './cosmos-server.js';
@@ -13,7 +13,7 @@ export interface LocalStack {
   readonly azurite: Azurite;
   /** A local Entra-like token issuer (JWKS over http) standing in for Microsoft Entra ID. */
   readonly issuer: LocalTokenIssuer;
-  readonly directory: IdentityDirectory;
+  readonly directory: EditableIdentityDirectory;
   readonly settings: Settings;
   readonly client: CosmosClient;
   /** Azurite's blob service (dead-letter payloads, quarantined batches), with its development key. */

@@ -21,3 +21,48 @@ export interface IdentityDirectory {
   /** Every row, by identity. An empty directory (or one never written) is an empty map. */
   getAll(options?: GetAllOptions): Promise<Map<string, DirectoryRow>>;
 }
+
+/** A row with the version it is stored at: an opaque ETag, changed by every write of the row. */
+export interface VersionedDirectoryRow {
+  readonly row: DirectoryRow;
+  readonly etag: string;
+}
+
+/**
+ * What a conditional write did: `written` (with the row's new ETag; `created` when the identity had no row),
+ * `exists` (a create found a row), `stale` (the ETag given is not the row's current one, or the row is gone) or
+ * `absent` (a delete found no row).
+ */
+export type DirectoryWriteOutcome =
+  | { readonly outcome: 'written'; readonly etag: string; readonly created: boolean }
+  | { readonly outcome: 'deleted' }
+  | { readonly outcome: 'exists' }
+  | { readonly outcome: 'stale' }
+  | { readonly outcome: 'absent' };
+
+export interface DirectoryWriteOptions extends StoreOptions {
+  /**
+   * Write only if the row is at this version (ETag), or `*` for "only if the row exists". Without it, a replace
+   * creates or overwrites whatever is there and a delete removes whatever is there.
+   */
+  readonly ifMatch?: string;
+}
+
+/**
+ * The directory edited one row at a time, each write conditional and atomic on the store (an ETag check in the
+ * same request as the write), so two editors who read the same version cannot both win. Rows are validated by
+ * `checkDirectoryRow` before anything is written (a `RangeError` names the fault); `TransientStoreError` when a
+ * retry may succeed.
+ */
+export interface EditableIdentityDirectory extends IdentityDirectory {
+  /** Every row with its ETag, by identity. */
+  listVersioned(options?: StoreOptions): Promise<Map<string, VersionedDirectoryRow>>;
+  /** One row with its ETag, or null; `identity` is spelt as `normalizeIdentityKey` spells it. */
+  getVersioned(identity: string, options?: StoreOptions): Promise<VersionedDirectoryRow | null>;
+  /** Writes a row only if its identity has none: `written` or `exists`. */
+  create(row: DirectoryRow, options?: StoreOptions): Promise<DirectoryWriteOutcome>;
+  /** Creates or replaces a row (a row without `kind` clears it); with `ifMatch`, only over that version: `written` or `stale`. */
+  replace(row: DirectoryRow, options?: DirectoryWriteOptions): Promise<DirectoryWriteOutcome>;
+  /** Deletes a row; with `ifMatch`, only that version: `deleted`, `stale` or `absent`. */
+  remove(identity: string, options?: DirectoryWriteOptions): Promise<DirectoryWriteOutcome>;
+}

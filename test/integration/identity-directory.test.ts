@@ -9,7 +9,7 @@ import { decodeRowKey, encodeRowKey, TableIdentityDirectory } from '../../src/ad
 import { directoryCommand, type DirectoryConnection } from '../../src/cli/commands/directory.js';
 import type { DirectoryRow } from '../../src/contracts/directory.js';
 import { startAzurite, type Azurite } from '../../src/local/azurite.js';
-import type { IdentityDirectory } from '../../src/ports/identity-directory.js';
+import type { EditableIdentityDirectory, IdentityDirectory } from '../../src/ports/identity-directory.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import { importDirectory } from '../../src/services/import-directory.js';
 
@@ -239,7 +239,7 @@ describe('directory command', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function harness(directory: IdentityDirectory = new MemoryIdentityDirectory()) {
+  function harness(directory: EditableIdentityDirectory = new MemoryIdentityDirectory()) {
     const io = { out: '', err: '', connects: 0, closes: 0 };
     const connect = async (): Promise<DirectoryConnection> => {
       io.connects++;

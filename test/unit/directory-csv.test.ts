@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalizeIdentityKey } from '../../src/contracts/directory.js';
-import { parseCsv, parseDirectoryCsv } from '../../src/domain/directory-csv.js';
+import { DIRECTORY_KINDS, normalizeIdentityKey, type DirectoryRow } from '../../src/contracts/directory.js';
+import { directoryCsv, parseCsv, parseDirectoryCsv } from '../../src/domain/directory-csv.js';
 import { SIMULATION_FILES, writeSimulation } from '../../src/simulator/files.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
 
@@ -229,5 +229,18 @@ describe('parseDirectoryCsv', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('directoryCsv', () => {
+  it('writes rows that parseDirectoryCsv reads back unchanged, commas, quotes and formula-like values included', () => {
+    const text = fc.string({ unit: fc.constantFrom('a', 'Z', ' ', ',', '"', '=', '+', '@', 'é', '😀'), minLength: 1, maxLength: 12 }).filter((s) => s.trim() !== '').map((s) => s.trim());
+    const row = fc.record({ displayName: text, team: text, costCenter: text, kind: fc.option(fc.constantFrom(...DIRECTORY_KINDS), { nil: undefined }) });
+    fc.assert(
+      fc.property(fc.array(row, { maxLength: 8 }), (drafts) => {
+        const rows: DirectoryRow[] = drafts.map(({ kind, ...rest }, i) => ({ identity: `sub-${i},"${i}"`, ...rest, ...(kind === undefined ? {} : { kind }) }));
+        expect(parseDirectoryCsv(directoryCsv(rows))).toEqual({ rows, errors: [] });
+      }),
+    );
   });
 });

@@ -29,16 +29,44 @@ export class Api {
    * A URL the API itself gave (a `nextLink`). The bearer token goes only to the API's own origin and path: a link
    * elsewhere is refused, not followed.
    */
-  async getUrl<T>(url: URL, parse: (body: unknown) => T): Promise<ApiResult<T>> {
+  getUrl<T>(url: URL, parse: (body: unknown) => T): Promise<ApiResult<T>> {
     if (url.origin !== this.base.origin || !url.pathname.startsWith(this.base.pathname)) {
-      return { ok: false, status: 0, error: 'foreign_link', reason: `the API linked outside itself (${url.origin}); the link was not followed` };
+      return Promise.resolve({ ok: false, status: 0, error: 'foreign_link', reason: `the API linked outside itself (${url.origin}); the link was not followed` });
     }
-    const sent = await this.send(url, 'application/json');
+    return this.exchange(url, 'GET', {}, undefined, parse);
+  }
+
+  /**
+   * A write: `body` as JSON (none for a DELETE), `ifMatch` as the `If-Match` header so the API refuses the write
+   * (412) when the resource changed since the ETag was read. A response without a body (204) parses `undefined`.
+   */
+  send<T>(method: 'POST' | 'PUT' | 'DELETE', route: string, options: { readonly body?: unknown; readonly ifMatch?: string }, parse: (body: unknown) => T): Promise<ApiResult<T>> {
+    const headers: Record<string, string> = {};
+    if (options.ifMatch !== undefined) headers['If-Match'] = options.ifMatch;
+    if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+    return this.exchange(new URL(route, this.base), method, headers, options.body === undefined ? undefined : JSON.stringify(options.body), parse);
+  }
+
+  /** A file the API serves (CSV, FOCUS): its content and the name the API gives it (`Content-Disposition`). */
+  async download(route: string, params: Record<string, string>): Promise<ApiResult<{ blob: Blob; filename: string }>> {
+    const sent = await this.request(this.url(route, params), 'GET', { Accept: 'text/csv, application/json' }, undefined);
     if (!sent.ok) return sent;
-    const body = await sent.response.text();
-    const json = jsonOf(body);
     const { response } = sent;
-    if (!response.ok) return failure(response, json, body);
+    if (!response.ok) {
+      const text = await response.text();
+      return failure(response, jsonOf(text), text);
+    }
+    const disposition = /filename="([^"\\/]{1,200})"/.exec(response.headers.get('Content-Disposition') ?? '');
+    return { ok: true, status: response.status, value: { blob: await response.blob(), filename: disposition?.[1] ?? `${route}.csv` } };
+  }
+
+  private async exchange<T>(url: URL, method: string, headers: Record<string, string>, body: string | undefined, parse: (body: unknown) => T): Promise<ApiResult<T>> {
+    const sent = await this.request(url, method, { Accept: 'application/json', ...headers }, body);
+    if (!sent.ok) return sent;
+    const { response } = sent;
+    const text = await response.text();
+    const json = jsonOf(text);
+    if (!response.ok) return failure(response, json, text);
     try {
       return { ok: true, status: response.status, value: parse(json) };
     } catch (error) {
@@ -46,41 +74,27 @@ export class Api {
     }
   }
 
-  /** A file the API serves (CSV, FOCUS): its content and the name the API gives it (`Content-Disposition`). */
-  async download(route: string, params: Record<string, string>): Promise<ApiResult<{ blob: Blob; filename: string }>> {
-    const sent = await this.send(this.url(route, params), 'text/csv, application/json');
-    if (!sent.ok) return sent;
-    const { response } = sent;
-    if (!response.ok) {
-      const body = await response.text();
-      return failure(response, jsonOf(body), body);
-    }
-    const disposition = /filename="([^"\\/]{1,200})"/.exec(response.headers.get('Content-Disposition') ?? '');
-    return { ok: true, status: response.status, value: { blob: await response.blob(), filename: disposition?.[1] ?? `${route}.csv` } };
-  }
-
-  private async send(url: URL, accept: string): Promise<{ ok: true; response: Response } | { ok: false; status: number; error: string; reason: string }> {
-    const headers: Record<string, string> = { Accept: accept };
-    if (this.token) headers['Authorization'] = `Bearer ${this.token}`;
+  private async request(url: URL, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ ok: true; response: Response } | { ok: false; status: number; error: string; reason: string }> {
+    const all = this.token ? { ...headers, Authorization: `Bearer ${this.token}` } : headers;
     try {
-      return { ok: true, response: await fetch(url, { headers, cache: 'no-store', credentials: 'omit', redirect: 'error' }) };
+      return { ok: true, response: await fetch(url, { method, headers: all, cache: 'no-store', credentials: 'omit', redirect: 'error', ...(body === undefined ? {} : { body }) }) };
     } catch (error) {
       return { ok: false, status: 0, error: 'network_error', reason: error instanceof Error ? error.message : 'the request failed' };
     }
   }
 }
 
-function jsonOf(body: string): unknown {
+function jsonOf(text: string): unknown {
   try {
-    return body === '' ? undefined : JSON.parse(body);
+    return text === '' ? undefined : JSON.parse(text);
   } catch {
     return undefined;
   }
 }
 
-function failure(response: Response, json: unknown, body: string): { ok: false; status: number; error: string; reason: string } {
+function failure(response: Response, json: unknown, text: string): { ok: false; status: number; error: string; reason: string } {
   const o = json !== null && typeof json === 'object' ? (json as Record<string, unknown>) : {};
-  const reason = typeof o['reason'] === 'string' ? o['reason'] : response.statusText || body.slice(0, 200);
+  const reason = typeof o['reason'] === 'string' ? o['reason'] : response.statusText || text.slice(0, 200);
   return { ok: false, status: response.status, error: typeof o['error'] === 'string' ? o['error'] : 'error', reason };
 }
 

@@ -1,4 +1,5 @@
 import { Api, mapLimited, type ApiResult } from './api.js';
+import { mountDirectoryEditor } from './directory-editor.js';
 import { h, replaceChildren } from './dom.js';
 import { RequestsView, TraceView } from './drilldown.js';
 import {
@@ -227,6 +228,7 @@ async function refresh(): Promise<void> {
   delete ui.authStatus.dataset['status'];
 
   const client = api();
+  mountDirectoryEditor(element('panel-directory'), client, refreshSafely);
   const range = { from: filters.from, to: filters.to };
   const days = daysOf(filters.from, filters.to);
   const charted = days.length <= MAX_DAILY_SERIES_DAYS ? days : null;

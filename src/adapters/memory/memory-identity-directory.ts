@@ -1,22 +1,30 @@
 import { checkDirectoryRow, type DirectoryRow } from '../../contracts/directory.js';
-import type { GetAllOptions, IdentityDirectory, UpsertRowsOptions } from '../../ports/identity-directory.js';
+import type {
+  DirectoryWriteOptions,
+  DirectoryWriteOutcome,
+  EditableIdentityDirectory,
+  GetAllOptions,
+  UpsertRowsOptions,
+  VersionedDirectoryRow,
+} from '../../ports/identity-directory.js';
+import type { StoreOptions } from '../../ports/ledger-store.js';
 
 /**
  * In-memory identity directory with the Table adapter's semantics (rows validated before anything is written,
- * replace per identity, later duplicates win). Holds copies, so callers can never mutate what it stores.
- * `beforeUpsert` lets a test make writes fail.
+ * replace per identity, later duplicates win, an ETag per row that every write changes, conditional writes that
+ * check it in the same step). Holds copies, so callers can never mutate what it stores. `beforeUpsert` lets a
+ * test make writes fail.
  */
-export class MemoryIdentityDirectory implements IdentityDirectory {
+export class MemoryIdentityDirectory implements EditableIdentityDirectory {
   readonly rows = new Map<string, DirectoryRow>();
   /** Called before every write; throw from it to simulate a store failure. */
   beforeUpsert: ((rows: readonly DirectoryRow[]) => void) | null = null;
   upsertCalls = 0;
+  private readonly etags = new Map<string, string>();
+  private version = 0;
 
   constructor(initial: readonly DirectoryRow[] = []) {
-    for (const row of initial) {
-      const checked = checkDirectoryRow(row);
-      this.rows.set(checked.identity, checked);
-    }
+    for (const row of initial) this.put(checkDirectoryRow(row));
   }
 
   async upsertRows(rows: readonly DirectoryRow[], options?: UpsertRowsOptions): Promise<void> {
@@ -24,11 +32,66 @@ export class MemoryIdentityDirectory implements IdentityDirectory {
     const checked = rows.map((row) => checkDirectoryRow(row));
     this.upsertCalls++;
     this.beforeUpsert?.(checked);
-    for (const row of checked) this.rows.set(row.identity, row);
+    for (const row of checked) this.put(row);
   }
 
   async getAll(options?: GetAllOptions): Promise<Map<string, DirectoryRow>> {
     options?.abortSignal?.throwIfAborted();
     return new Map([...this.rows].map(([identity, row]) => [identity, { ...row }]));
+  }
+
+  async listVersioned(options?: StoreOptions): Promise<Map<string, VersionedDirectoryRow>> {
+    options?.abortSignal?.throwIfAborted();
+    return new Map([...this.rows].map(([identity, row]) => [identity, { row: { ...row }, etag: this.etagOf(identity) }]));
+  }
+
+  async getVersioned(identity: string, options?: StoreOptions): Promise<VersionedDirectoryRow | null> {
+    options?.abortSignal?.throwIfAborted();
+    const row = this.rows.get(identity);
+    return row === undefined ? null : { row: { ...row }, etag: this.etagOf(identity) };
+  }
+
+  async create(row: DirectoryRow, options?: StoreOptions): Promise<DirectoryWriteOutcome> {
+    options?.abortSignal?.throwIfAborted();
+    const checked = checkDirectoryRow(row);
+    this.beforeUpsert?.([checked]);
+    if (this.rows.has(checked.identity)) return { outcome: 'exists' };
+    return { outcome: 'written', etag: this.put(checked), created: true };
+  }
+
+  async replace(row: DirectoryRow, options?: DirectoryWriteOptions): Promise<DirectoryWriteOutcome> {
+    options?.abortSignal?.throwIfAborted();
+    const checked = checkDirectoryRow(row);
+    this.beforeUpsert?.([checked]);
+    const exists = this.rows.has(checked.identity);
+    if (options?.ifMatch !== undefined && !this.matches(checked.identity, options.ifMatch)) return { outcome: 'stale' };
+    return { outcome: 'written', etag: this.put(checked), created: !exists };
+  }
+
+  async remove(identity: string, options?: DirectoryWriteOptions): Promise<DirectoryWriteOutcome> {
+    options?.abortSignal?.throwIfAborted();
+    if (!this.rows.has(identity)) return { outcome: 'absent' };
+    if (options?.ifMatch !== undefined && !this.matches(identity, options.ifMatch)) return { outcome: 'stale' };
+    this.rows.delete(identity);
+    this.etags.delete(identity);
+    return { outcome: 'deleted' };
+  }
+
+  private matches(identity: string, ifMatch: string): boolean {
+    return this.rows.has(identity) && (ifMatch === '*' || ifMatch === this.etagOf(identity));
+  }
+
+  /** A row a test put into `rows` directly gets its ETag when first asked. */
+  private etagOf(identity: string): string {
+    let etag = this.etags.get(identity);
+    if (etag === undefined) this.etags.set(identity, (etag = `W/"${++this.version}"`));
+    return etag;
+  }
+
+  private put(row: DirectoryRow): string {
+    const etag = `W/"${++this.version}"`;
+    this.rows.set(row.identity, { ...row });
+    this.etags.set(row.identity, etag);
+    return etag;
   }
 }

@@ -1,7 +1,15 @@
 import { odata, TableClient, type TransactionAction } from '@azure/data-tables';
 import { asStoreError, isLoopbackHttp, statusCodeOf } from './table-errors.js';
 import { checkDirectoryRow, describeIssues, directoryRowSchema, type DirectoryRow } from '../../contracts/directory.js';
-import type { GetAllOptions, IdentityDirectory, UpsertRowsOptions } from '../../ports/identity-directory.js';
+import type {
+  DirectoryWriteOptions,
+  DirectoryWriteOutcome,
+  EditableIdentityDirectory,
+  GetAllOptions,
+  UpsertRowsOptions,
+  VersionedDirectoryRow,
+} from '../../ports/identity-directory.js';
+import type { StoreOptions } from '../../ports/ledger-store.js';
 
 const PARTITION_KEY = 'identity';
 /** A table transaction holds at most 100 operations, all in one partition. */
@@ -41,7 +49,7 @@ export function decodeRowKey(rowKey: string): string {
  * identity, row key = the identity with the characters row keys forbid escaped. Production passes a
  * `TableClient` built with Entra ID; `fromConnectionString` is for Azurite and other emulators.
  */
-export class TableIdentityDirectory implements IdentityDirectory {
+export class TableIdentityDirectory implements EditableIdentityDirectory {
   constructor(private readonly table: TableClient) {}
 
   /** Plain http is allowed only for an emulator on a loopback address. */
@@ -85,7 +93,11 @@ export class TableIdentityDirectory implements IdentityDirectory {
 
   /** Reads the whole partition. A row that no longer passes the schema is an error, never skipped. */
   async getAll(options?: GetAllOptions): Promise<Map<string, DirectoryRow>> {
-    const rows = new Map<string, DirectoryRow>();
+    return new Map([...(await this.listVersioned(options))].map(([identity, versioned]) => [identity, versioned.row]));
+  }
+
+  async listVersioned(options?: StoreOptions): Promise<Map<string, VersionedDirectoryRow>> {
+    const rows = new Map<string, VersionedDirectoryRow>();
     try {
       const entities = this.table.listEntities<IdentityEntity>({
         queryOptions: { filter: odata`PartitionKey eq ${PARTITION_KEY}`, select: ['RowKey', 'displayName', 'team', 'costCenter', 'kind'] },
@@ -93,7 +105,7 @@ export class TableIdentityDirectory implements IdentityDirectory {
       });
       for await (const entity of entities) {
         const row = fromEntity(entity);
-        rows.set(row.identity, row);
+        rows.set(row.identity, { row, etag: entity.etag });
       }
     } catch (error) {
       // 404: the table was never created, so nobody was ever imported.
@@ -102,6 +114,92 @@ export class TableIdentityDirectory implements IdentityDirectory {
     }
     return rows;
   }
+
+  async getVersioned(identity: string, options?: StoreOptions): Promise<VersionedDirectoryRow | null> {
+    try {
+      const entity = await this.table.getEntity<IdentityEntity>(PARTITION_KEY, encodeRowKey(identity), { abortSignal: options?.abortSignal });
+      return { row: fromEntity(entity), etag: entity.etag };
+    } catch (error) {
+      // 404 covers both a missing row and a table not created yet.
+      if (statusCodeOf(error) === 404) return null;
+      throw asStoreError(error, `reading identity ${JSON.stringify(identity.slice(0, 80))}`);
+    }
+  }
+
+  /** Insert Entity: the service refuses it with 409 when the row exists, so of two creates exactly one wins. */
+  async create(row: DirectoryRow, options?: StoreOptions): Promise<DirectoryWriteOutcome> {
+    const entity = toEntity(checkDirectoryRow(row));
+    const what = `creating identity ${JSON.stringify(entity.rowKey.slice(0, 80))}`;
+    try {
+      const etag = await this.withTable(() => this.table.createEntity(entity, { abortSignal: options?.abortSignal }), options);
+      return { outcome: 'written', etag: etagOf(etag, what), created: true };
+    } catch (error) {
+      if (statusCodeOf(error) === 409) return { outcome: 'exists' };
+      throw asStoreError(error, what);
+    }
+  }
+
+  /**
+   * With `ifMatch`: Update Entity with that ETag in `If-Match`, which the service refuses with 412 when the row
+   * changed and 404 when it is gone (both `stale`). Without: Insert Or Replace Entity, after an Insert to learn
+   * whether the row is new.
+   */
+  async replace(row: DirectoryRow, options?: DirectoryWriteOptions): Promise<DirectoryWriteOutcome> {
+    const entity = toEntity(checkDirectoryRow(row));
+    const what = `writing identity ${JSON.stringify(entity.rowKey.slice(0, 80))}`;
+    const signal = { abortSignal: options?.abortSignal };
+    try {
+      if (options?.ifMatch !== undefined) {
+        const response = await this.table.updateEntity(entity, 'Replace', { ...signal, etag: options.ifMatch });
+        return { outcome: 'written', etag: etagOf(response, what), created: false };
+      }
+      try {
+        const created = await this.withTable(() => this.table.createEntity(entity, signal), options);
+        return { outcome: 'written', etag: etagOf(created, what), created: true };
+      } catch (error) {
+        if (statusCodeOf(error) !== 409) throw error;
+      }
+      const replaced = await this.table.upsertEntity(entity, 'Replace', signal);
+      return { outcome: 'written', etag: etagOf(replaced, what), created: false };
+    } catch (error) {
+      const status = statusCodeOf(error);
+      if (options?.ifMatch !== undefined && (status === 412 || status === 404)) return { outcome: 'stale' };
+      throw asStoreError(error, what);
+    }
+  }
+
+  /** Delete Entity with `If-Match` (the ETag given, else `*`): 412 when the row changed, 404 when there is none. */
+  async remove(identity: string, options?: DirectoryWriteOptions): Promise<DirectoryWriteOutcome> {
+    try {
+      await this.table.deleteEntity(PARTITION_KEY, encodeRowKey(identity), { abortSignal: options?.abortSignal, etag: options?.ifMatch ?? '*' });
+      return { outcome: 'deleted' };
+    } catch (error) {
+      const status = statusCodeOf(error);
+      if (status === 404) return { outcome: 'absent' };
+      if (status === 412) return { outcome: 'stale' };
+      throw asStoreError(error, `deleting identity ${JSON.stringify(identity.slice(0, 80))}`);
+    }
+  }
+
+  /** Runs a write, creating the table and running it again if the table does not exist yet (404). */
+  private async withTable<T>(write: () => Promise<T>, options?: StoreOptions): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (statusCodeOf(error) !== 404) throw error;
+    }
+    try {
+      await this.table.createTable({ abortSignal: options?.abortSignal });
+    } catch (error) {
+      throw asStoreError(error, 'creating the identity directory table');
+    }
+    return write();
+  }
+}
+
+function etagOf(response: { etag?: string }, what: string): string {
+  if (typeof response.etag !== 'string' || response.etag === '') throw new Error(`${what}: the table service answered no ETag`);
+  return response.etag;
 }
 
 function toEntity(row: DirectoryRow): IdentityEntity {

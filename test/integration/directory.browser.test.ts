@@ -1,0 +1,207 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { APP_ROLES } from '../../src/contracts/access.js';
+import type { ChargebackRow } from '../../src/domain/chargeback.js';
+import { runDemo, type DemoSummary } from '../../src/local/demo.js';
+import type { HttpHost } from '../../src/local/http-host.js';
+import { startLocalApi } from '../../src/local/local-api.js';
+import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
+import { demoTokens } from '../../src/local/token-issuer.js';
+import { chromiumBinary } from '../support/chromium.js';
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+];
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+const DAY = '2026-10-15';
+const RANGE = { from: '2026-10-15', to: '2026-10-16' };
+const NEW_TEAM = 'Directory <b>Edited</b> Team';
+
+const silent = { step: () => {}, bar: () => ({ increment: () => {}, stop: () => {} }) };
+
+interface ApiEntry {
+  identity: string;
+  displayName: string;
+  team: string;
+  costCenter: string;
+  kind?: string;
+  etag: string;
+}
+
+describe('directory edit in the dashboard, in Chromium, on the local stack', () => {
+  let stack: LocalStack;
+  let api: HttpHost;
+  let summary: DemoSummary;
+  let tokens: { admin: string; finance: string; operator: string };
+  let context: BrowserContext | undefined;
+  /** Why Chromium is not usable: every test then fails with it (none is skipped). */
+  let browserFailure: Error | undefined;
+  let userDataDir: string;
+  /** Faults a page reported: script errors, CSP violations, dialogs. */
+  const faults: string[] = [];
+
+  const apiGet = async <T>(path: string, token: string): Promise<T> => {
+    const response = await fetch(`${api.url}/api/${path}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(response.status, path).toBe(200);
+    return (await response.json()) as T;
+  };
+  const directoryEntry = async (identity: string) => (await apiGet<{ entries: ApiEntry[] }>('directory', tokens.admin)).entries.find((e) => e.identity === identity);
+  const report = (groupBy: string) => apiGet<{ rows: { key: string; cost: string; requests: number }[] }>(`chargeback?from=${RANGE.from}&to=${RANGE.to}&groupBy=${groupBy}`, tokens.admin);
+
+  async function waitUntilReady(page: Page): Promise<void> {
+    await page.locator('body[data-state="ready"]').waitFor({ timeout: 30_000 });
+  }
+
+  async function directoryPanel(page: Page, mode: string) {
+    const panel = page.locator(`[data-testid="panel-directory"][data-mode="${mode}"]`);
+    await panel.waitFor({ timeout: 30_000 });
+    return panel;
+  }
+
+  /** Opens the dashboard in a new tab, pastes the token into the token form, and sets the range. */
+  async function openDashboard(token: string): Promise<Page> {
+    if (context === undefined) throw browserFailure ?? new Error('Chromium was not started');
+    const page = await context.newPage();
+    page.on('pageerror', (error) => faults.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (/Content.Security.Policy/i.test(message.text())) faults.push(`CSP: ${message.text()}`);
+    });
+    page.on('dialog', (dialog) => {
+      faults.push(`dialog: ${dialog.message()}`);
+      void dialog.dismiss();
+    });
+    await page.goto(`${api.url}/api/dashboard/`);
+    await waitUntilReady(page);
+    await page.getByTestId('token-input').fill(token);
+    await page.getByTestId('token-save').click();
+    await waitUntilReady(page);
+    await page.getByTestId('filter-from').fill(RANGE.from);
+    await page.getByTestId('filter-to').fill(RANGE.to);
+    await page.getByTestId('filter-apply').click();
+    await waitUntilReady(page);
+    return page;
+  }
+
+  beforeAll(async () => {
+    let browser;
+    try {
+      browser = await chromiumBinary();
+    } catch (error) {
+      browserFailure = new Error(`No Chromium for the browser tests: ${(error as Error).message}`);
+      return;
+    }
+    await mkdir(ARTIFACTS, { recursive: true });
+    userDataDir = await mkdtemp(join(tmpdir(), 'tokenledger-chromium-'));
+    try {
+      context = await chromium.launchPersistentContext(userDataDir, {
+        executablePath: browser.executablePath,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        viewport: { width: 1440, height: 1000 },
+        timeout: 30_000,
+      });
+    } catch (error) {
+      browserFailure = new Error(`Chromium from ${browser.source} (${browser.executablePath}) could not start: ${(error as Error).message}`);
+      return;
+    }
+    stack = await startLocalStack();
+    summary = await runDemo(stack, { requests: 2000, seed: 29, day: DAY }, silent);
+    api = await startLocalApi(stack);
+    const demo = await demoTokens(stack.issuer);
+    const admin = await stack.issuer.issue({ oid: '7d3e9f10-0000-4000-8000-0000000d1ead', name: 'Directory Admin', roles: [APP_ROLES.directoryWrite, APP_ROLES.chargebackReadAll] });
+    tokens = { admin, finance: demo.finance, operator: demo.operator };
+  }, 120_000);
+
+  beforeEach(() => {
+    if (browserFailure) throw browserFailure;
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+    await api?.stop();
+    await stack?.stop();
+  });
+
+  it("directory edit: changes an identity's team in the page, and the API's directory and the team report follow", async () => {
+    const identityReport = summary.chargeback.identity.rows.filter((r: ChargebackRow) => r.identityKind !== 'unattributed' && r.team !== null && r.team !== '(unmapped)');
+    const edited = identityReport.reduce((a, b) => (b.costPico > a.costPico ? b : a));
+    const before = (await directoryEntry(edited.key))!;
+    expect(before.team).toBe(edited.team);
+
+    const page = await openDashboard(tokens.admin);
+    const panel = await directoryPanel(page, 'edit');
+    const row = panel.locator(`tbody [data-testid="directory-row"][data-identity="${edited.key}"]`);
+    await expect(row.getByTestId('team').textContent()).resolves.toBe(before.team);
+
+    // A value the API refuses: its reason is shown and nothing changes.
+    await row.getByTestId('directory-edit').click();
+    await expect(panel.getByTestId('directory-identity').inputValue()).resolves.toBe(edited.key);
+    await panel.getByTestId('directory-team').fill('   ');
+    await panel.getByTestId('directory-save').click();
+    await panel.getByTestId('directory-error').filter({ hasText: 'team: must not be empty' }).waitFor();
+    expect((await directoryEntry(edited.key))!.team).toBe(before.team);
+
+    const generation = await page.locator('body').getAttribute('data-generation');
+    await panel.getByTestId('directory-team').fill(NEW_TEAM);
+    await panel.getByTestId('directory-save').click();
+    await page.getByTestId('directory-message').filter({ hasText: `Saved ${edited.key}.` }).waitFor({ timeout: 30_000 });
+    await page.locator(`body[data-state="ready"]:not([data-generation="${generation}"])`).waitFor({ timeout: 30_000 });
+
+    const after = (await directoryEntry(edited.key))!;
+    expect(after).toEqual({ ...before, team: NEW_TEAM, etag: expect.any(String) });
+    expect(after.etag).not.toBe(before.etag);
+    const own = (await report('identity')).rows.find((r) => r.key === edited.key)!;
+    expect((await report('team')).rows.find((r) => r.key === NEW_TEAM)).toMatchObject({ cost: own.cost, requests: own.requests });
+    await expect(page.getByTestId('panel-team').locator(`tbody [data-testid="team-row"][data-key="${NEW_TEAM}"]`).count()).resolves.toBe(1);
+    await expect(page.getByTestId('panel-directory').locator(`[data-identity="${edited.key}"] [data-testid="team"]`).textContent()).resolves.toBe(NEW_TEAM);
+    await expect(page.locator('b').count()).resolves.toBe(0);
+
+    // Someone else changes the entry after the page loaded it: the page's save is refused (If-Match), not applied.
+    const editedPanel = page.getByTestId('panel-directory');
+    await editedPanel.locator(`[data-identity="${edited.key}"]`).getByTestId('directory-edit').click();
+    const meanwhile = await fetch(`${api.url}/api/directory/${edited.key}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${tokens.admin}`, 'content-type': 'application/json', 'if-match': after.etag },
+      body: JSON.stringify({ ...before, etag: undefined, team: 'Changed elsewhere' }),
+    });
+    expect(meanwhile.status).toBe(200);
+    await editedPanel.getByTestId('directory-cost-center').fill('CC-LOST');
+    await editedPanel.getByTestId('directory-save').click();
+    await editedPanel.getByTestId('directory-error').filter({ hasText: '412' }).waitFor();
+    expect(await directoryEntry(edited.key)).toMatchObject({ team: 'Changed elsewhere', costCenter: before.costCenter });
+
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-directory-edit.png'), fullPage: true });
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  it('shows finance the directory read-only and the operator a plain message, with no way to change it', async () => {
+    const finance = await openDashboard(tokens.finance);
+    const readOnly = await directoryPanel(finance, 'read-only');
+    await expect(readOnly.getByTestId('directory-message').textContent()).resolves.toContain('Read-only: changing the directory needs the app role Directory.Write.');
+    expect(await readOnly.locator('[data-testid="directory-row"]').count()).toBeGreaterThan(0);
+    await expect(readOnly.locator('[data-testid="directory-edit"], [data-testid="directory-delete"]').count()).resolves.toBe(0);
+    await expect(readOnly.getByTestId('directory-form').isVisible()).resolves.toBe(false);
+    await finance.close();
+
+    const operator = await openDashboard(tokens.operator);
+    const refused = await directoryPanel(operator, 'refused');
+    await expect(refused.getByTestId('directory-message').textContent()).resolves.toMatch(/Directory\.Write or Chargeback\.ReadAll — 403 Forbidden: requires one of the app roles Directory\.Write, Chargeback\.ReadAll/);
+    await expect(refused.locator('[data-testid="directory-row"]').count()).resolves.toBe(0);
+    await expect(refused.getByTestId('directory-form').isVisible()).resolves.toBe(false);
+    expect(faults).toEqual([]);
+    await operator.close();
+  });
+});
