@@ -1,5 +1,7 @@
 import { Api, mapLimited, type ApiResult } from './api.js';
+import { startSignIn, type SignIn } from './auth.js';
 import { h, replaceChildren } from './dom.js';
+import { showAccessView } from './layout.js';
 import {
   addDays,
   daysOf,
@@ -84,10 +86,18 @@ function storedToken(): string | null {
   }
 }
 
+let signIn: SignIn | null = null;
+
+/** A pasted token (for scripts and tests) is used instead of the signed-in session until it is forgotten. */
+function currentToken(): string | null {
+  return storedToken() ?? signIn?.accessToken() ?? null;
+}
+
 function showTokenStatus(): void {
-  const token = storedToken();
+  const token = currentToken();
+  showAccessView(document.querySelector('main')!, token);
   ui.tokenStatus.textContent = token ? describeToken(token, new Date()) : 'No token: paste a bearer token for the TokenLedger API.';
-  ui.tokenForget.disabled = token === null;
+  ui.tokenForget.disabled = storedToken() === null;
 }
 
 function setOptions(select: HTMLSelectElement, allLabel: string, values: readonly string[], current: string): void {
@@ -125,7 +135,7 @@ async function refresh(): Promise<void> {
   ui.authStatus.textContent = '';
   delete ui.authStatus.dataset['status'];
 
-  const api = new Api(new URL('../', document.baseURI), storedToken());
+  const api = new Api(new URL('../', document.baseURI), currentToken());
   const range = { from: filters.from, to: filters.to };
   const days = daysOf(filters.from, filters.to);
   const charted = days.length <= MAX_DAILY_SERIES_DAYS ? days : null;
@@ -188,7 +198,12 @@ function refreshSafely(): void {
   });
 }
 
-function start(): void {
+async function start(): Promise<void> {
+  signIn = await startSignIn(ui.tokenForm, (change) => {
+    if (change === 'signed-in') sessionStorage.removeItem(TOKEN_KEY);
+    showTokenStatus();
+    if (change === 'signed-out') refreshSafely();
+  });
   writeFilters(filtersFromQuery(new URLSearchParams(location.search), defaultRange(new Date())));
   showTokenStatus();
   ui.tokenForm.addEventListener('submit', (event) => {
@@ -213,4 +228,4 @@ function start(): void {
   refreshSafely();
 }
 
-start();
+void start();
