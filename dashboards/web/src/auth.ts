@@ -1,5 +1,6 @@
 import { UserManager, WebStorageStateStore, type User } from 'oidc-client-ts';
 import { h } from './dom.js';
+import { parseSignInSettings, type SignInSettings } from './model.js';
 
 /**
  * Sign-in with Microsoft Entra ID (or the local stack's stand-in): OAuth 2.0 authorization code with PKCE through
@@ -12,26 +13,8 @@ export interface SignIn {
   accessToken(): string | null;
 }
 
-export interface SignInSettings {
-  readonly authority: string;
-  readonly clientId: string;
-  readonly scope: string;
-}
-
 /** What changed: a sign-in just completed (`signed-in`), tokens were renewed or the user signed out. */
 export type SignInChange = 'signed-in' | 'renewed' | 'signed-out';
-
-/** `config.json`'s `signIn`: null when the deployment has no dashboard app registration (pasted tokens only). */
-export function parseSignInSettings(body: unknown): SignInSettings | null {
-  const signIn = body !== null && typeof body === 'object' ? (body as Record<string, unknown>)['signIn'] : undefined;
-  if (signIn === null) return null;
-  if (signIn === undefined || typeof signIn !== 'object') throw new Error('config.json has no signIn object');
-  const { authority, clientId, scope } = signIn as Record<string, unknown>;
-  if (typeof authority !== 'string' || !/^https?:\/\//.test(authority)) throw new Error('config.json: signIn.authority must be an http(s) URL');
-  if (typeof clientId !== 'string' || clientId === '') throw new Error('config.json: signIn.clientId is missing');
-  if (typeof scope !== 'string' || scope === '') throw new Error('config.json: signIn.scope is missing');
-  return { authority, clientId, scope };
-}
 
 /**
  * Builds the sign-in controls before `before`, completes a sign-in when the page is the redirect back from the

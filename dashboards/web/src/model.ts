@@ -552,3 +552,22 @@ export function accessNotice(view: AccessView | null): string | null {
   if (view === null || view === 'finance') return null;
   return `You see only your own identity's usage: your account does not have the ${CHARGEBACK_READ_ALL} role.`;
 }
+
+/** The public settings the page signs in with (`config.json` beside the page). */
+export interface SignInSettings {
+  readonly authority: string;
+  readonly clientId: string;
+  readonly scope: string;
+}
+
+/** `config.json`'s `signIn`: null when the deployment has no dashboard app registration (pasted tokens only). */
+export function parseSignInSettings(body: unknown): SignInSettings | null {
+  const signIn = body !== null && typeof body === 'object' ? (body as Record<string, unknown>)['signIn'] : undefined;
+  if (signIn === null) return null;
+  if (signIn === undefined || typeof signIn !== 'object') throw new ShapeError('config.json has no signIn object');
+  const { authority, clientId, scope } = signIn as Record<string, unknown>;
+  if (typeof authority !== 'string' || !/^https?:\/\//.test(authority)) throw new ShapeError('config.json: signIn.authority must be an http(s) URL');
+  if (typeof clientId !== 'string' || clientId === '') throw new ShapeError('config.json: signIn.clientId is missing');
+  if (typeof scope !== 'string' || scope === '') throw new ShapeError('config.json: signIn.scope is missing');
+  return { authority, clientId, scope };
+}
