@@ -188,7 +188,7 @@ export function dashboardSignInFrom(settings: Settings): DashboardSignIn | null 
   return {
     authority: entraEndpoints(settings.AUTH_TENANT_ID, settings.AUTH_AUTHORITY_HOST).issuer,
     clientId: settings.DASHBOARD_CLIENT_ID,
-    scope: settings.DASHBOARD_SCOPE ?? `openid profile offline_access ${settings.AUTH_AUDIENCE}/user_impersonation`,
+    scope: settings.DASHBOARD_SCOPE || `openid profile offline_access ${settings.AUTH_AUDIENCE}/user_impersonation`,
   };
 }
 

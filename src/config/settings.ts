@@ -47,9 +47,9 @@ export const settingsSchema = z
      * The dashboard's own app registration (a single-page app, no secret): with it set, the dashboard signs users
      * in with authorization code + PKCE at `{AUTH_AUTHORITY_HOST}/{AUTH_TENANT_ID}/v2.0`.
      */
-    DASHBOARD_CLIENT_ID: z.uuid().optional(),
-    /** Scopes the dashboard asks for; default `openid profile offline_access {AUTH_AUDIENCE}/user_impersonation`. */
-    DASHBOARD_SCOPE: z.string().regex(/^[\x21-\x7e]+( [\x21-\x7e]+)*$/, 'space-separated scopes').optional(),
+    DASHBOARD_CLIENT_ID: z.union([z.literal(''), z.uuid()]).optional(),
+    /** Scopes the dashboard asks for; empty: `openid profile offline_access {AUTH_AUDIENCE}/user_impersonation`. */
+    DASHBOARD_SCOPE: z.union([z.literal(''), z.string().regex(/^[\x21-\x7e]+( [\x21-\x7e]+)*$/, 'space-separated scopes')]).optional(),
     /** Price table file (see prices/README.md); the shipped default when unset. */
     PRICE_TABLE_PATH: z.string().optional(),
     /** NCRONTAB schedule of the reconciliation timer (%RECONCILE_SCHEDULE%). */
