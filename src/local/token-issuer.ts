@@ -9,6 +9,8 @@ import { createLocalOidcProvider, type LocalSignInUser } from './oidc-provider.j
  * A local stand-in for Microsoft Entra ID's token service, for the demo and tests: an RS256 key made at start, the
  * key set and OpenID configuration served over plain http on a free loopback port at Entra's paths, and v2-style
  * access tokens signed with that key. It signs whatever it is asked to: it exists only on loopback, never in Azure.
+ * It also signs people in as Entra ID does for a single-page app (authorization code with PKCE, refresh tokens;
+ * see oidc-provider.ts), its sign-in page listing `DEMO_PRINCIPALS`, so the dashboard's sign-in runs locally.
  */
 export interface LocalTokenIssuer {
   /** `http://127.0.0.1:{port}/{tenant}/v2.0`, the `iss` of every token issued here. */

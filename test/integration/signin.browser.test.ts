@@ -134,7 +134,7 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
     await stack?.stop();
   });
 
-  it('signs finance in by clicking, keeps the filters, and leads with the cost panels', async () => {
+  it('signs finance in by clicking, keeps the filters and the sign-in across a reload of the tab, and leads with the cost panels', async () => {
     const page = await newPage();
     await expect(page.getByTestId('signin').getAttribute('data-state')).resolves.toBe('signed-out');
     await signInAs(page, 'finance');
@@ -149,6 +149,10 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
     const order = await panelsInReadingOrder(page);
     expect(order.slice(0, COST_PANELS.length).sort()).toEqual([...COST_PANELS].sort());
     expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).localStorage.length)).toBe(0);
+    await page.reload();
+    await waitUntilReady(page);
+    await expect(page.getByTestId('signin').getAttribute('data-state')).resolves.toBe('signed-in');
+    await expect(page.locator('main').getAttribute('data-view')).resolves.toBe('finance');
     await page.screenshot({ path: join(ARTIFACTS, 'signin-finance.png'), fullPage: true });
     expect(faults).toEqual([]);
     await page.close();

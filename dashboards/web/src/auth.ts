@@ -90,6 +90,13 @@ export async function startSignIn(before: HTMLElement, onChange: (change: SignIn
     }
   }
   if (user === null) user = await manager.getUser().catch(() => null);
+  // A tab reopened after its access token expired renews it first, so the page's first requests carry a valid one.
+  if (user !== null && user.expired && user.refresh_token) {
+    user = await manager.signinSilent().catch((error: unknown) => {
+      fail('Renewing the sign-in failed', error);
+      return null;
+    });
+  }
 
   manager.events.addUserLoaded((loaded) => {
     user = loaded;
