@@ -33,6 +33,12 @@ param archiveDiagnosticsToStorage bool = false
 @description('Audience (aud claim) the HTTP APIs accept: the client id of the API app registration. Empty: a placeholder that matches no token until it is set (infra/README.md, "Entra app registration").')
 param authAudience string = ''
 
+@description('Client id of the dashboard\'s single-page-app registration; empty: the dashboard takes pasted tokens only (infra/README.md, "Dashboard sign-in").')
+param dashboardClientId string = ''
+
+@description('Scopes the dashboard signs in for; empty: openid profile offline_access {authAudience}/user_impersonation.')
+param dashboardScope string = ''
+
 @description('Comma-separated object ids of further gateway identities that must never be attributed as callers (the API Management identity is added automatically).')
 param gatewayObjectIds string = ''
 
@@ -148,6 +154,8 @@ module functionApp 'modules/function-app.bicep' = {
     extraGatewayObjectIds: gatewayObjectIds
     authTenantId: tenant().tenantId
     authAudience: empty(authAudience) ? 'api://tokenledger-${resourceToken}' : authAudience
+    dashboardClientId: dashboardClientId
+    dashboardScope: dashboardScope
     joinGraceMinutes: joinGraceMinutes
     joinSchedule: joinSchedule
     openAiAccountIds: openAiAccountIds
@@ -230,4 +238,5 @@ output LOG_ANALYTICS_WORKSPACE_NAME string = monitoring.outputs.workspaceName
 output LOG_ANALYTICS_WORKSPACE_ID string = monitoring.outputs.workspaceCustomerId
 output APPLICATIONINSIGHTS_NAME string = monitoring.outputs.appInsightsName
 output AUTH_AUDIENCE string = functionApp.outputs.authAudience
+output DASHBOARD_URL string = 'https://${functionApp.outputs.defaultHostName}/api/dashboard/'
 output APIM_SERVICE_NAME string = apimServiceName

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { findPackageDir } from '../../src/config/package-dirs.js';
+import { dashboardSignInSchema, type DashboardSignIn } from '../../src/contracts/dashboard-sign-in.js';
 
 /** Where `npm run build:dashboard` writes the bundled page, relative to the package root. */
 export const DASHBOARD_DIST = join('dashboards', 'web', 'dist');
@@ -10,20 +11,26 @@ export const DASHBOARD_DIST = join('dashboards', 'web', 'dist');
 /**
  * The page's Content Security Policy: every script, style, image, font and API call from this origin only, no
  * inline script or style, no plugins, no `<base>`, no form submissions (the token form is handled in script, so
- * a token can never end up in a URL), and no framing.
+ * a token can never end up in a URL), and no framing. With sign-in configured, the page may also call the
+ * identity provider's origin (its OpenID configuration and token endpoint are fetched from script).
  */
-export const DASHBOARD_CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self'",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+export function dashboardCsp(authorityOrigin?: string): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "font-src 'self'",
+    authorityOrigin === undefined ? "connect-src 'self'" : `connect-src 'self' ${authorityOrigin}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+export const DASHBOARD_CSP = dashboardCsp();
+
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -54,11 +61,14 @@ interface Asset {
 export interface DashboardHandlerOptions {
   /** The folder holding the built page; default: `dashboards/web/dist` of the package, null when it is missing. */
   readonly root?: () => string | null;
+  /** The sign-in settings, null when sign-in is not configured (the page then offers only the pasted token). */
+  readonly signIn?: () => DashboardSignIn | null;
 }
 
 /**
  * `GET /api/dashboard/{*path}`: the finance and operations dashboard, a static page (no data, no secrets) that
- * asks for a bearer token and calls the HTTP API with it. Only the files of the build output are served, each
+ * signs the caller in (or takes a pasted bearer token) and calls the HTTP API with it. `config.json` holds the
+ * public sign-in settings. Only the files of the build output are served, each
  * by exact name from a list made once (so no path can reach outside it), with its content type, an ETag,
  * `Cache-Control`, `nosniff` and a strict Content-Security-Policy. `/api/dashboard` redirects to
  * `/api/dashboard/` so the page's relative asset and API URLs resolve under the Functions route prefix.
@@ -66,9 +76,20 @@ export interface DashboardHandlerOptions {
 export function createDashboardHandler(options: DashboardHandlerOptions = {}) {
   const root = options.root ?? (() => findPackageDir(DASHBOARD_DIST));
   let assets: ReadonlyMap<string, Asset> | undefined;
+  let signIn: DashboardSignIn | null | undefined;
+  let csp = DASHBOARD_CSP;
 
   return async function dashboard(request: HttpRequest): Promise<HttpResponseInit> {
+    if (signIn === undefined) {
+      const configured = options.signIn?.() ?? null;
+      signIn = configured === null ? null : dashboardSignInSchema.parse(configured);
+      if (signIn !== null) csp = dashboardCsp(new URL(signIn.authority).origin);
+    }
+    const secured = (response: HttpResponseInit) => withSecurityHeaders(response, csp);
     const path = request.params['path'] ?? '';
+    if (path === 'config.json') {
+      return secured({ status: 200, headers: { 'Cache-Control': 'no-cache' }, jsonBody: { signIn } });
+    }
     if (path === '') {
       const url = new URL(request.url);
       if (!url.pathname.endsWith('/')) {
@@ -123,10 +144,10 @@ function matchesEtag(header: string | null, etag: string): boolean {
   });
 }
 
-function secured(response: HttpResponseInit): HttpResponseInit {
+function withSecurityHeaders(response: HttpResponseInit, csp: string): HttpResponseInit {
   const headers = new Headers(response.headers);
   headers.set('X-Content-Type-Options', 'nosniff');
-  headers.set('Content-Security-Policy', DASHBOARD_CSP);
+  headers.set('Content-Security-Policy', csp);
   headers.set('Referrer-Policy', 'no-referrer');
   headers.set('X-Frame-Options', 'DENY');
   headers.set('Cross-Origin-Opener-Policy', 'same-origin');

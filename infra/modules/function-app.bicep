@@ -33,6 +33,10 @@ param extraGatewayObjectIds string = ''
 
 param authTenantId string
 param authAudience string
+@description('Client id of the dashboard\'s single-page-app registration, or empty (pasted tokens only).')
+param dashboardClientId string = ''
+@description('Scopes the dashboard signs in for, or empty for the default.')
+param dashboardScope string = ''
 param joinGraceMinutes int = 120
 @description('NCRONTAB schedule of the join timer.')
 param joinSchedule string = '0 */5 * * * *'
@@ -182,6 +186,9 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     AUTH_TENANT_ID: authTenantId
     AUTH_AUDIENCE: authAudience
     AUTH_AUTHORITY_HOST: environment().authentication.loginEndpoint
+    // The dashboard's sign-in (public values, served to the page as config.json): authorization code + PKCE.
+    DASHBOARD_CLIENT_ID: dashboardClientId
+    DASHBOARD_SCOPE: dashboardScope
 
     // Telemetry with Entra ID (Application Insights has local authentication disabled). The connection string
     // only names the ingestion endpoint: with local auth disabled it grants nothing by itself.

@@ -20,6 +20,7 @@ import { LogAnalyticsDiagnosticsSource, LogAnalyticsLlmUsageSource } from '../ad
 import { TableIdentityDirectory } from '../adapters/tables/table-identity-directory.js';
 import { TableWatermarkStore } from '../adapters/tables/table-watermark-store.js';
 import { createTokenValidator, entraEndpoints, type TokenValidator } from '../adapters/auth/entra-token-validator.js';
+import type { DashboardSignIn } from '../contracts/dashboard-sign-in.js';
 import { loadPriceTable, type PriceTable } from '../contracts/price-table.js';
 import type { EditableIdentityDirectory, IdentityDirectory } from '../ports/identity-directory.js';
 import type { RollupOptions } from '../services/rollup-chargeback.js';
@@ -179,6 +180,16 @@ export function rollupOptionsFrom(settings: Settings): RollupOptions {
 export function tokenValidatorFrom(settings: Settings): TokenValidator {
   if (!settings.AUTH_TENANT_ID || !settings.AUTH_AUDIENCE) throw new Error('AUTH_TENANT_ID and AUTH_AUDIENCE are required for HTTP endpoints');
   return createTokenValidator({ ...entraEndpoints(settings.AUTH_TENANT_ID, settings.AUTH_AUTHORITY_HOST), audience: settings.AUTH_AUDIENCE });
+}
+
+/** The dashboard's public sign-in settings, or null when no dashboard app registration is configured. */
+export function dashboardSignInFrom(settings: Settings): DashboardSignIn | null {
+  if (!settings.DASHBOARD_CLIENT_ID || !settings.AUTH_TENANT_ID || !settings.AUTH_AUDIENCE) return null;
+  return {
+    authority: entraEndpoints(settings.AUTH_TENANT_ID, settings.AUTH_AUTHORITY_HOST).issuer,
+    clientId: settings.DASHBOARD_CLIENT_ID,
+    scope: settings.DASHBOARD_SCOPE || `openid profile offline_access ${settings.AUTH_AUDIENCE}/user_impersonation`,
+  };
 }
 
 export function directoryFromEnvironment(settings: Settings): EditableIdentityDirectory {

@@ -43,6 +43,13 @@ export const settingsSchema = z
     AUTH_AUDIENCE: z.string().optional(),
     /** Entra authority host; only the local stack overrides it (with its own token issuer on loopback). */
     AUTH_AUTHORITY_HOST: z.url().default('https://login.microsoftonline.com'),
+    /**
+     * The dashboard's own app registration (a single-page app, no secret): with it set, the dashboard signs users
+     * in with authorization code + PKCE at `{AUTH_AUTHORITY_HOST}/{AUTH_TENANT_ID}/v2.0`.
+     */
+    DASHBOARD_CLIENT_ID: z.union([z.literal(''), z.uuid()]).optional(),
+    /** Scopes the dashboard asks for; empty: `openid profile offline_access {AUTH_AUDIENCE}/user_impersonation`. */
+    DASHBOARD_SCOPE: z.union([z.literal(''), z.string().regex(/^[\x21-\x7e]+( [\x21-\x7e]+)*$/, 'space-separated scopes')]).optional(),
     /** Price table file (see prices/README.md); the shipped default when unset. */
     PRICE_TABLE_PATH: z.string().optional(),
     /** NCRONTAB schedule of the reconciliation timer (%RECONCILE_SCHEDULE%). */

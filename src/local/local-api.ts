@@ -5,9 +5,10 @@ import { withAccess } from '../../functions/handlers/http-auth.js';
 import { createLatencyHandler, createReconciliationHandler, createTrafficHandler, createWeightsHandler } from '../../functions/handlers/operations-reports.js';
 import { createRequestsHandler, createRequestTraceHandler } from '../../functions/handlers/requests.js';
 import { APP_ROLES } from '../contracts/access.js';
-import { loadPrices, rollupOptionsFrom, tokenValidatorFrom } from '../config/composition-root.js';
+import { dashboardSignInFrom, loadPrices, rollupOptionsFrom, tokenValidatorFrom } from '../config/composition-root.js';
 import { startHttpHost, type HttpHost, type HttpRoute } from './http-host.js';
 import type { LocalStack } from './local-stack.js';
+import { DEMO_CLIENT_APP_ID } from './token-issuer.js';
 
 /** The HTTP functions' handlers, bound to the local stack, behind the same access checks as in Azure. */
 export function localRoutes(stack: LocalStack): HttpRoute[] {
@@ -49,7 +50,7 @@ export function localRoutes(stack: LocalStack): HttpRoute[] {
     {
       route: 'dashboard/{*path}',
       methods: ['GET'],
-      handler: createDashboardHandler(),
+      handler: createDashboardHandler({ signIn: () => dashboardSignInFrom({ ...stack.settings, DASHBOARD_CLIENT_ID: DEMO_CLIENT_APP_ID }) }),
     },
     ...(
       [
@@ -70,6 +71,9 @@ export function localRoutes(stack: LocalStack): HttpRoute[] {
   ];
 }
 
-export function startLocalApi(stack: LocalStack, port = 0): Promise<HttpHost> {
-  return startHttpHost(localRoutes(stack), port);
+/** The local API; the dashboard under it signs in at the stack's token issuer as the demo client application. */
+export async function startLocalApi(stack: LocalStack, port = 0): Promise<HttpHost> {
+  const host = await startHttpHost(localRoutes(stack), port);
+  stack.issuer.registerSignInClient(`${host.url}/api/dashboard/`, DEMO_CLIENT_APP_ID);
+  return host;
 }

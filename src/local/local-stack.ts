@@ -5,7 +5,7 @@ import { loadSettings, type Settings } from '../config/settings.js';
 import { TableIdentityDirectory } from '../adapters/tables/table-identity-directory.js';
 import type { EditableIdentityDirectory } from '../ports/identity-directory.js';
 import { startAzurite, type Azurite } from './azurite.js';
-import { startTokenIssuer, type LocalTokenIssuer } from './token-issuer.js';
+import { startTokenIssuer, type LocalTokenIssuer, type LocalTokenIssuerOptions } from './token-issuer.js';
 import { startLocalCosmos, type LocalCosmos } from './cosmos-server.js';
 
 export interface LocalStack {
@@ -26,8 +26,8 @@ export interface LocalStack {
  * The Cosmos DB server in this process, Azurite as a child process and a local token issuer, with the
  * project's containers created and settings pointing at them.
  */
-export async function startLocalStack(): Promise<LocalStack> {
-  const [cosmos, azurite, issuer] = await Promise.all([startLocalCosmos(), startAzurite(), startTokenIssuer()]);
+export async function startLocalStack(options: { readonly issuer?: LocalTokenIssuerOptions } = {}): Promise<LocalStack> {
+  const [cosmos, azurite, issuer] = await Promise.all([startLocalCosmos(), startAzurite(), startTokenIssuer(options.issuer)]);
   try {
     const settings = loadSettings({
       CosmosDB__accountEndpoint: cosmos.endpoint,

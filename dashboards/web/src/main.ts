@@ -1,7 +1,9 @@
 import { Api, mapLimited, type ApiResult } from './api.js';
+import { startSignIn, type SignIn } from './auth.js';
 import { mountDirectoryEditor } from './directory-editor.js';
 import { h, replaceChildren } from './dom.js';
 import { RequestsView, TraceView } from './drilldown.js';
+import { showAccessView } from './layout.js';
 import {
   addDays,
   daysOf,
@@ -96,14 +98,22 @@ function storedToken(): string | null {
   }
 }
 
+let signIn: SignIn | null = null;
+
+/** A pasted token (for scripts and tests) is used instead of the signed-in session until it is forgotten. */
+function currentToken(): string | null {
+  return storedToken() ?? signIn?.accessToken() ?? null;
+}
+
 function api(): Api {
-  return new Api(new URL('../', document.baseURI), storedToken());
+  return new Api(new URL('../', document.baseURI), currentToken());
 }
 
 function showTokenStatus(): void {
-  const token = storedToken();
+  const token = currentToken();
+  showAccessView(document.querySelector('main')!, token);
   ui.tokenStatus.textContent = token ? describeToken(token, new Date()) : 'No token: paste a bearer token for the TokenLedger API.';
-  ui.tokenForget.disabled = token === null;
+  ui.tokenForget.disabled = storedToken() === null;
 }
 
 function setOptions(select: HTMLSelectElement, allLabel: string, values: readonly string[], current: string): void {
@@ -291,7 +301,12 @@ function refreshSafely(): void {
   });
 }
 
-function start(): void {
+async function start(): Promise<void> {
+  signIn = await startSignIn(ui.tokenForm, (change) => {
+    if (change === 'signed-in') sessionStorage.removeItem(TOKEN_KEY);
+    showTokenStatus();
+    if (change === 'signed-out') refreshSafely();
+  });
   writeFilters(filtersFromQuery(new URLSearchParams(location.search), defaultRange(new Date())));
   showTokenStatus();
   ui.tokenForm.addEventListener('submit', (event) => {
@@ -333,4 +348,4 @@ function start(): void {
   showViews();
 }
 
-start();
+void start();

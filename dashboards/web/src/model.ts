@@ -515,19 +515,15 @@ export function optionsFor(values: Iterable<string | null>, current: string): st
   return [...set].sort((a, b) => a.localeCompare(b));
 }
 
-/** The claims a person wants to see about a pasted token (never used for any decision: the API decides). */
-export function describeToken(token: string, now: Date): string {
+/** A JWT's payload, or null when the token is not a JWT or its payload is not a JSON object. Signature unchecked. */
+export function tokenClaims(token: string): Json | null {
   const payload = token.split('.')[1];
-  if (!payload) return 'token set (not a JWT)';
+  if (!payload) return null;
   try {
     const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '='));
-    const claims = object(JSON.parse(json), 'claims');
-    const who = typeof claims['name'] === 'string' ? claims['name'] : typeof claims['oid'] === 'string' ? claims['oid'] : 'unknown caller';
-    const exp = typeof claims['exp'] === 'number' ? new Date(claims['exp'] * 1000) : null;
-    const when = exp === null ? '' : exp < now ? ', expired' : `, expires ${exp.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-    return `token for ${who}${when}`;
+    return object(JSON.parse(json), 'claims');
   } catch {
-    return 'token set (unreadable claims)';
+    return null;
   }
 }
 
@@ -735,4 +731,59 @@ export function parseTrace(body: unknown): RequestTrace {
     priceVersion: textOrNull(o['priceVersion'], 'priceVersion'),
     priceTable: text(o['priceTable'], 'priceTable'),
   };
+}
+
+/** The claims a person wants to see about a pasted token (never used for any decision: the API decides). */
+export function describeToken(token: string, now: Date): string {
+  if (!token.split('.')[1]) return 'token set (not a JWT)';
+  const claims = tokenClaims(token);
+  if (claims === null) return 'token set (unreadable claims)';
+  const who = typeof claims['name'] === 'string' ? claims['name'] : typeof claims['oid'] === 'string' ? claims['oid'] : 'unknown caller';
+  const exp = typeof claims['exp'] === 'number' ? new Date(claims['exp'] * 1000) : null;
+  const when = exp === null ? '' : exp < now ? ', expired' : `, expires ${exp.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  return `token for ${who}${when}`;
+}
+
+/** The API's app roles (src/contracts/access.ts) that shape the page. */
+export const CHARGEBACK_READ_ALL = 'Chargeback.ReadAll';
+export const OPERATIONS_READ = 'Operations.Read';
+
+/**
+ * Which panels lead, from the token's `roles` claim (layout only: the API decides what each caller may read).
+ * `finance`: every identity's costs; `operations`: an operator without `Chargeback.ReadAll`; `own`: neither role,
+ * so only the caller's own usage. Null without a readable token.
+ */
+export type AccessView = 'finance' | 'operations' | 'own';
+
+export function accessView(token: string | null): AccessView | null {
+  const claims = token === null ? null : tokenClaims(token);
+  if (claims === null) return null;
+  const roles = Array.isArray(claims['roles']) ? claims['roles'].filter((r): r is string => typeof r === 'string') : [];
+  if (roles.includes(CHARGEBACK_READ_ALL)) return 'finance';
+  return roles.includes(OPERATIONS_READ) ? 'operations' : 'own';
+}
+
+/** The plain sentence for a caller who sees only their own identity's usage, or null for finance. */
+export function accessNotice(view: AccessView | null): string | null {
+  if (view === null || view === 'finance') return null;
+  return `You see only your own identity's usage: your account does not have the ${CHARGEBACK_READ_ALL} role.`;
+}
+
+/** The public settings the page signs in with (`config.json` beside the page). */
+export interface SignInSettings {
+  readonly authority: string;
+  readonly clientId: string;
+  readonly scope: string;
+}
+
+/** `config.json`'s `signIn`: null when the deployment has no dashboard app registration (pasted tokens only). */
+export function parseSignInSettings(body: unknown): SignInSettings | null {
+  const signIn = body !== null && typeof body === 'object' ? (body as Record<string, unknown>)['signIn'] : undefined;
+  if (signIn === null) return null;
+  if (signIn === undefined || typeof signIn !== 'object') throw new ShapeError('config.json has no signIn object');
+  const { authority, clientId, scope } = signIn as Record<string, unknown>;
+  if (typeof authority !== 'string' || !/^https?:\/\//.test(authority)) throw new ShapeError('config.json: signIn.authority must be an http(s) URL');
+  if (typeof clientId !== 'string' || clientId === '') throw new ShapeError('config.json: signIn.clientId is missing');
+  if (typeof scope !== 'string' || scope === '') throw new ShapeError('config.json: signIn.scope is missing');
+  return { authority, clientId, scope };
 }
