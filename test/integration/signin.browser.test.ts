@@ -78,9 +78,11 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
   }
 
   /** Panel test ids in the order a person sees them, top to bottom, left to right. */
+  /** The shown panels (not the closed request list or trace), top to bottom. */
   async function panelsInReadingOrder(page: Page): Promise<string[]> {
     return page.locator('main > section[data-testid]').evaluateAll((sections) =>
       sections
+        .filter((s) => !s.hasAttribute('hidden'))
         .map((s) => ({ id: s.getAttribute('data-testid')!, box: s.getBoundingClientRect() }))
         .sort((a, b) => a.box.top - b.box.top || a.box.left - b.box.left)
         .map((s) => s.id),
