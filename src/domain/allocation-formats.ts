@@ -110,8 +110,8 @@ function listUnitPico(match: PriceMatch, kind: MeterKind): Picodollars | null {
  * identity, team, cost center and (for unallocated parts) the reason in Tags and `x_` columns. With a price table,
  * a token meter's part is priced at its list price: PricingQuantity in tokens, ListUnitPrice = ContractedUnitPrice
  * per token, ListCost = ContractedCost = their exact product. A part the price table does not price (a provisioned
- * or unreadable meter, a model it lacks, or no table) is stated as one unit at its billed cost. Parts with neither
- * cost nor tokens are left out.
+ * or unreadable meter, a model it lacks, or no table) is stated as one unit at its billed cost, and a negative part
+ * (money back) as a Credit. Parts with neither cost nor tokens are left out.
  */
 export function allocationFocus(allocations: readonly RowAllocation[], directory: ReadonlyMap<string, DirectoryRow>, prices?: PriceMatcher): string {
   const rows: FocusRow[] = [];
@@ -126,8 +126,11 @@ export function allocationFocus(allocations: readonly RowAllocation[], directory
       if (part.tokens === 0n && isZero(part.billedCost) && isZero(part.effectiveCost)) continue;
       const unallocated = part.identity === UNALLOCATED;
       const billedCost = plainDecimal(part.billedCost);
-      const listCost = unitPico === null ? billedCost : dollars(part.tokens * unitPico);
-      const unitPrice = unitPico === null ? billedCost : dollars(unitPico);
+      // A negative amount is money back: FOCUS states it as a Credit, which carries no quantity or unit price.
+      const credit = readAmount(part.billedCost).units < 0n;
+      const priced = !credit && unitPico !== null;
+      const listCost = priced ? dollars(part.tokens * unitPico) : billedCost;
+      const unitPrice = credit ? null : priced ? dollars(unitPico) : billedCost;
       rows.push({
         ...AZURE_OPENAI,
         ...placeColumns(row.resourceId, null),
@@ -136,31 +139,31 @@ export function allocationFocus(allocations: readonly RowAllocation[], directory
         BillingCurrency: row.currency,
         BillingPeriodStart: focusDateTime(billing.start),
         BillingPeriodEnd: focusDateTime(billing.end),
-        ChargeCategory: 'Usage',
+        ChargeCategory: credit ? 'Credit' : 'Usage',
         ChargeClass: null,
         ChargeDescription: `${row.meterName} allocated to ${part.identity}`,
         ChargeFrequency: row.meter.type === 'provisioned' ? 'Recurring' : 'Usage-Based',
         ChargePeriodStart: focusDateTime(start),
         ChargePeriodEnd: focusDateTime(new Date(row.chargePeriodEnd)),
-        ConsumedQuantity: part.tokens.toString(),
-        ConsumedUnit: names?.unit ?? 'Tokens',
+        ConsumedQuantity: credit ? null : part.tokens.toString(),
+        ConsumedUnit: credit ? null : (names?.unit ?? 'Tokens'),
         ContractedCost: listCost,
         ContractedUnitPrice: unitPrice,
         EffectiveCost: plainDecimal(part.effectiveCost),
         InvoiceId: row.invoiceId,
         ListCost: listCost,
         ListUnitPrice: unitPrice,
-        PricingCategory: 'Standard',
-        PricingQuantity: unitPico === null ? '1' : part.tokens.toString(),
-        PricingUnit: unitPico === null ? 'Units' : names!.unit,
+        PricingCategory: credit ? null : 'Standard',
+        PricingQuantity: credit ? null : priced ? part.tokens.toString() : '1',
+        PricingUnit: credit ? null : priced ? names!.unit : 'Units',
         SkuId: meter?.model ?? row.meterName,
         SkuMeter: row.meterName,
-        SkuPriceId: match && unitPico !== null ? `${match.priceVersion}#${meter!.kind}` : row.meterName,
+        SkuPriceId: priced ? `${match!.priceVersion}#${meter!.kind}` : row.meterName,
         ...whoColumns(whoOf(part.identity, null, directory, !unallocated), part.reason === null ? {} : { reason: part.reason }),
         x_Model: meter?.model ?? null,
         x_Deployment: null,
         x_PriceComponent: meter?.kind ?? row.meter.type,
-        x_PriceVersion: match && unitPico !== null ? match.priceVersion : null,
+        x_PriceVersion: priced ? match!.priceVersion : null,
         x_Requests: null,
         x_UnallocatedReason: part.reason,
       });

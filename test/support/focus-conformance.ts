@@ -157,6 +157,8 @@ export function checkFocusExport(csv: string): FocusCheck {
     const usage = (row.ChargeCategory === 'Usage' || row.ChargeCategory === 'Purchase') && row.ChargeClass !== 'Correction';
     if (usage) for (const id of NOT_NULL_ON_USAGE) if (id in row && row[id] === '') problems.push(`${at}: ${id} is null on a ${row.ChargeCategory} row`);
     if (row.ChargeCategory === 'Usage' && row.ChargeClass !== 'Correction' && row.ConsumedQuantity === '') problems.push(`${at}: ConsumedQuantity is null on a Usage row`);
+    if (row.ChargeCategory !== undefined && row.ChargeCategory !== 'Usage' && row.ConsumedQuantity) problems.push(`${at}: ConsumedQuantity is not null on a ${row.ChargeCategory} row`);
+    for (const id of ['ListUnitPrice', 'ContractedUnitPrice']) if (row[id] && NUMERIC.test(row[id]!) && row[id]!.startsWith('-')) problems.push(`${at}: ${id} ${row[id]} is negative`);
     const numeric = (id: string) => row[id] !== undefined && row[id] !== '' && NUMERIC.test(row[id]!);
     if (['BilledCost', 'EffectiveCost', 'ListCost', 'ContractedCost'].every((id) => isZero(row[id])) && isZero(row.PricingQuantity) && isZero(row.ConsumedQuantity)) {
       problems.push(`${at}: neither cost nor quantity`);

@@ -182,17 +182,19 @@ describe('FOCUS 1.2 export of the invoice allocation', () => {
       ],
     },
     { row: row({ type: 'provisioned' }, '8e-02'), parts: [{ identity: 'a', billedCost: '8e-02', effectiveCost: '8e-02', tokens: 10n, reason: null }] },
+    { row: row({ type: 'tokens', model: 'gpt-4o', kind: 'input' }, '-0.05'), parts: [{ identity: UNALLOCATED, billedCost: '-0.05', effectiveCost: '-0.05', tokens: 0n, reason: 'no usage on this resource, meter and charge period' }] },
   ];
 
   it('passes the FOCUS 1.2 column test, bills exactly the allocated parts and prices token parts at list price', () => {
     const csv = allocationFocus(allocations, directory, matcher);
     const check = checkFocusExport(csv);
     expect(check.problems).toEqual([]);
-    expect(check.rows).toHaveLength(3);
-    expect(sameAmount(sumExact(check.rows.map((r) => r.BilledCost!)), '0.11')).toBe(true);
+    expect(check.rows).toHaveLength(4);
+    expect(sameAmount(sumExact(check.rows.map((r) => r.BilledCost!)), '0.06')).toBe(true);
     expect(check.rows[0]).toMatchObject({ BillingAccountId: '/providers/Microsoft.Billing/billingAccounts/123', InvoiceId: 'INV-1', PricingQuantity: '8000', ListUnitPrice: '0.0000025', ListCost: '0.02', x_Team: 'search' });
     expect(check.rows[1]).toMatchObject({ x_Identity: UNALLOCATED, x_Team: '', x_UnallocatedReason: 'unattributed requests (no caller identity)' });
     expect(check.rows[2]).toMatchObject({ BilledCost: '0.08', PricingQuantity: '1', ContractedUnitPrice: '0.08', ChargeFrequency: 'Recurring' });
+    expect(check.rows[3]).toMatchObject({ ChargeCategory: 'Credit', BilledCost: '-0.05', ListCost: '-0.05', PricingQuantity: '', ContractedUnitPrice: '', ConsumedQuantity: '' });
   });
 });
 
