@@ -188,6 +188,11 @@ describe('chargeback API and CLI on the local stack', () => {
     expect(check.rows.length).toBeGreaterThan(summary.chargeback.identity.rows.length);
     expect(sameAmount(sumExact(check.rows.map((r) => r.BilledCost!)), formatPicodollars(summary.chargeback.identity.totals.costPico, 12))).toBe(true);
     expect([...new Set(check.rows.map((r) => r.x_PriceComponent))]).toEqual(expect.arrayContaining(['input', 'cached input', 'output']));
+    // Sweden Central has one account, East US two: a row names the account only where its region does.
+    const sweden = check.rows.filter((r) => r.RegionId === 'swedencentral');
+    expect(sweden.length).toBeGreaterThan(0);
+    expect(sweden.every((r) => /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[^/]+\/providers\/Microsoft\.CognitiveServices\/accounts\/contoso-aoai-swedencentral$/.test(r.ResourceId!) && r.SubAccountId!.startsWith('/subscriptions/'))).toBe(true);
+    expect(check.rows.filter((r) => r.RegionId === 'eastus').every((r) => r.ResourceId === '')).toBe(true);
   });
 
   it("serves the invoice's FOCUS 1.2 rows that pass the column test, their BilledCost and EffectiveCost summing to the invoice's", async () => {
