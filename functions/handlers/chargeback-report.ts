@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { chargebackQuerySchemaAt } from '../../src/contracts/report-query.js';
-import { canSeeIdentity, chargebackScope, type Principal } from '../../src/domain/access.js';
+import { chargebackScope, type Principal } from '../../src/domain/access.js';
 import { chargebackCsv, chargebackJson } from '../../src/domain/chargeback-formats.js';
 import { focusCsv } from '../../src/domain/focus-export.js';
 import { describeIssues } from '../../src/domain/event-normalization.js';

@@ -71,6 +71,9 @@ describe('chargeback API and CLI on the local stack', () => {
     const body = (await response.json()) as { rows: unknown[]; totals: { costPicodollars: string } };
     expect(body.rows).toEqual([]);
     expect(body.totals.costPicodollars).toBe('0');
+    const focus = checkFocusExport(await (await get('month=2026-10&format=focus', tokens.operator)).text());
+    expect(focus.rows).toEqual([]);
+    expect(focus.problems).toEqual([]);
   });
 
   it('answers a request without a period with the current month to date, and names the period it used', async () => {
