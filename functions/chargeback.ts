@@ -1,6 +1,7 @@
 import functions from '@azure/functions';
 import { directoryFromEnvironment, loadPrices, storesFromEnvironment, tokenValidatorFrom } from '../src/config/composition-root.js';
 import { loadSettings } from '../src/config/settings.js';
+import { parseMetricsResources } from '../src/domain/metrics-batches.js';
 import { createChargebackHandler } from './handlers/chargeback-report.js';
 import { withAccess } from './handlers/http-auth.js';
 
@@ -13,7 +14,13 @@ functions.app.http('chargeback', {
     createChargebackHandler(() => {
       const settings = loadSettings();
       const stores = storesFromEnvironment(settings);
-      return { aggregates: stores.aggregates, directory: directoryFromEnvironment(settings), prices: loadPrices(settings), invoiceAllocations: stores.invoiceAllocations };
+      return {
+        aggregates: stores.aggregates,
+        directory: directoryFromEnvironment(settings),
+        prices: loadPrices(settings),
+        invoiceAllocations: stores.invoiceAllocations,
+        openAiAccounts: parseMetricsResources(settings.AZURE_OPENAI_RESOURCE_IDS ?? ''),
+      };
     }),
   ),
 });

@@ -1,13 +1,14 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { chargebackQuerySchemaAt } from '../../src/contracts/report-query.js';
-import { canSeeIdentity, chargebackScope, type Principal } from '../../src/domain/access.js';
-import { chargebackCsv, chargebackFocus, chargebackJson } from '../../src/domain/chargeback-formats.js';
+import { chargebackScope, type Principal } from '../../src/domain/access.js';
+import { chargebackCsv, chargebackJson } from '../../src/domain/chargeback-formats.js';
+import { focusCsv } from '../../src/domain/focus-export.js';
 import { describeIssues } from '../../src/domain/event-normalization.js';
 import type { PriceTable } from '../../src/contracts/price-table.js';
 import { pricingOf } from '../../src/domain/usage-pricing.js';
 import type { AggregateStore } from '../../src/ports/aggregate-store.js';
 import type { IdentityDirectory } from '../../src/ports/identity-directory.js';
-import { chargebackLines, chargebackReportFor } from '../../src/services/chargeback-report.js';
+import { chargebackReportFor, listPriceFocus } from '../../src/services/chargeback-report.js';
 import { allocationFocus } from '../../src/domain/allocation-formats.js';
 import { invoiceReport, invoiceReportCsv, visibleAllocations, type InvoiceGroupBy } from '../../src/domain/invoice-report.js';
 import type { InvoiceAllocationStore } from '../../src/ports/invoice-allocation-store.js';
@@ -20,6 +21,8 @@ export interface ChargebackHandlerPorts {
   readonly prices: PriceTable;
   /** Cost exports allocated by the `allocate` timer, for `basis=invoice`. */
   readonly invoiceAllocations: Pick<InvoiceAllocationStore, 'listAllocations'>;
+  /** The Azure OpenAI accounts by region (`AZURE_OPENAI_RESOURCE_IDS`): the FOCUS export's ResourceId and subscription. */
+  readonly openAiAccounts?: readonly { readonly region: string; readonly resourceId: string }[];
 }
 
 /**
@@ -37,7 +40,7 @@ export function createChargebackHandler(ports: () => ChargebackHandlerPorts) {
     const parsed = chargebackQuerySchemaAt(new Date()).safeParse(Object.fromEntries(request.query.entries()));
     if (!parsed.success) return { status: 400, jsonBody: { error: 'bad_request', reason: describeIssues('report parameters', parsed.error) } };
     const query = { ...parsed.data, scope: chargebackScope(principal) };
-    const { aggregates, directory, prices, invoiceAllocations } = ports();
+    const { aggregates, directory, prices, invoiceAllocations, openAiAccounts = [] } = ports();
     const currency = prices.currency;
     const pricing = pricingOf(prices);
     const rows = await directory.getAll();
@@ -45,7 +48,7 @@ export function createChargebackHandler(ports: () => ChargebackHandlerPorts) {
     if (query.basis === 'invoice') {
       const { allocations, exports } = await storedInvoiceFor(invoiceAllocations, query);
       const visible = visibleAllocations(allocations, query.scope);
-      if (query.format === 'focus') return csvResponse(allocationFocus(visible, rows), `focus-invoice-${query.from.toISOString().slice(0, 10)}.csv`, period);
+      if (query.format === 'focus') return csvResponse(allocationFocus(visible, rows, pricing.matcher), `focus-invoice-${query.from.toISOString().slice(0, 10)}.csv`, period);
       const estimates = await chargebackReportFor({ aggregates, directory: rows, pricing }, { ...query, groupBy: 'team' }, currency);
       let report;
       try {
@@ -58,9 +61,8 @@ export function createChargebackHandler(ports: () => ChargebackHandlerPorts) {
       return { status: 200, jsonBody: { ...report, from: query.from.toISOString(), to: query.to.toISOString(), priceTable: pricing.version, exports }, headers: period };
     }
     if (query.format === 'focus') {
-      const { lines } = await chargebackLines(aggregates, query, pricing);
-      const visible = lines.filter((l) => canSeeIdentity(query.scope, l.identity));
-      return csvResponse(chargebackFocus(visible, { directory: rows, currency, from: query.from, to: query.to }), `focus-${query.from.toISOString().slice(0, 10)}.csv`, period);
+      const focus = await listPriceFocus({ aggregates, directory: rows, pricing, accounts: openAiAccounts }, query, currency);
+      return csvResponse(focusCsv(focus), `focus-${query.from.toISOString().slice(0, 10)}.csv`, period);
     }
     const report = await chargebackReportFor({ aggregates, directory: rows, pricing }, query, currency);
     if (query.format === 'csv') return csvResponse(chargebackCsv(report), `chargeback-${query.groupBy}-${query.from.toISOString().slice(0, 10)}.csv`, period);

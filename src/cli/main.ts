@@ -22,6 +22,7 @@ import { describeThresholds, thresholdsReport } from '../domain/reconciliation.j
 import { directoryCommand } from './commands/directory.js';
 import { describeImport, pricesCommand } from './commands/prices.js';
 import { readPriceTable } from '../adapters/files/price-files.js';
+import { PriceMatcher } from '../domain/price-matching.js';
 import { quarantineCommand } from './commands/quarantine.js';
 import { traceCommand } from './commands/trace.js';
 import { fetchReport } from './report-client.js';
@@ -430,7 +431,7 @@ export function buildCli(): Command {
         ...(prices ? { prices } : {}),
         identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
       });
-      if (opts.format === 'focus') return void process.stdout.write(allocationFocus(result.allocations, result.directory));
+      if (opts.format === 'focus') return void process.stdout.write(allocationFocus(result.allocations, result.directory, prices ? new PriceMatcher(prices) : undefined));
       const lines = allocationLines(result.allocations, result.directory);
       if (opts.format === 'csv') return void process.stdout.write(allocationCsv(lines));
       process.stdout.write(JSON.stringify({ allocations: lines, totals: allocationTotals(result.allocations, result) }, null, 2) + '\n');

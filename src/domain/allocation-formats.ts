@@ -1,7 +1,11 @@
 import { normalizeIdentityKey, type DirectoryRow } from '../contracts/directory.js';
 import { UNMAPPED } from './chargeback.js';
 import { csvField } from './chargeback-formats.js';
-import { sumAmounts, UNALLOCATED, type RowAllocation } from './invoice-allocation.js';
+import { AZURE_OPENAI, dollars, focusCsv, focusDateTime, monthOf, placeColumns, whoColumns, whoOf, type FocusRow } from './focus-export.js';
+import { formatAmount, readAmount, sumAmounts, UNALLOCATED, type RowAllocation } from './invoice-allocation.js';
+import { microsToPicodollars, type Picodollars } from './money.js';
+import type { PriceMatch, PriceMatcher } from './price-matching.js';
+import type { MeterKind } from './retail-price-meters.js';
 
 /** One allocated amount: a part of one cost row, for one identity or unallocated. */
 export interface AllocationLine {
@@ -78,27 +82,100 @@ export function allocationCsv(lines: readonly AllocationLine[]): string {
   return amountsCsv(LINE_COLUMNS, lines.map((l) => LINE_COLUMNS.map((c) => l[c])));
 }
 
+const METER_NAMES: Record<MeterKind, { unit: string; meter: string }> = {
+  input: { unit: 'Tokens', meter: 'Input Tokens' },
+  cachedInput: { unit: 'Tokens', meter: 'Cached Input Tokens' },
+  output: { unit: 'Tokens', meter: 'Output Tokens' },
+  audioInput: { unit: 'Tokens', meter: 'Audio Input Tokens' },
+  cachedAudioInput: { unit: 'Tokens', meter: 'Cached Audio Input Tokens' },
+  audioOutput: { unit: 'Tokens', meter: 'Audio Output Tokens' },
+  perImage: { unit: 'Images', meter: 'Images' },
+};
+
+/** The list price per token (or image) of a meter kind, in picodollars: a price per 1M in micros is that many picodollars per token. */
+function listUnitPico(match: PriceMatch, kind: MeterKind): Picodollars | null {
+  switch (kind) {
+    case 'input': return match.pricesTokens ? match.inputPer1MMicros : null;
+    case 'cachedInput': case 'cachedAudioInput': return match.pricesTokens ? match.cachedInputPer1MMicros : null;
+    case 'output': return match.pricesTokens ? match.outputPer1MMicros : null;
+    case 'audioInput': return match.audioInputPer1MMicros;
+    case 'audioOutput': return match.audioOutputPer1MMicros;
+    case 'perImage': return match.perRequestMicros === null ? null : microsToPicodollars(match.perRequestMicros);
+  }
+}
+
 /**
- * FOCUS rows of the allocation, one per part of a cost row: the source row's BillingAccountId, InvoiceId, charge
- * period, currency, resource and meter, the part's BilledCost and EffectiveCost, and the identity, team, cost center
- * and (for unallocated parts) the reason in Tags.
+ * FOCUS 1.2 rows of the allocation, one per part of a cost row: the source row's BillingAccountId, InvoiceId, charge
+ * period, currency and resource (its subscription as SubAccountId), the part's BilledCost and EffectiveCost, and the
+ * identity, team, cost center and (for unallocated parts) the reason in Tags and `x_` columns. With a price table,
+ * a token meter's part is priced at its list price: PricingQuantity in tokens, ListUnitPrice = ContractedUnitPrice
+ * per token, ListCost = ContractedCost = their exact product. A part the price table does not price (a provisioned
+ * or unreadable meter, a model it lacks, or no table) is stated as one unit at its billed cost, and a negative part
+ * (money back) as a Credit. Parts with neither cost nor tokens are left out.
  */
-export function allocationFocus(allocations: readonly RowAllocation[], directory: ReadonlyMap<string, DirectoryRow>): string {
-  const header = [
-    'BillingAccountId', 'InvoiceId', 'ChargePeriodStart', 'ChargePeriodEnd', 'BillingCurrency', 'BilledCost', 'EffectiveCost',
-    'ChargeCategory', 'ChargeDescription', 'ResourceId', 'SkuMeter', 'ConsumedQuantity', 'ConsumedUnit', 'ServiceName', 'ProviderName', 'Tags',
-  ];
-  const rows = allocations.flatMap(({ row, parts }) =>
-    parts.map((part) => {
-      const entry = part.identity === UNALLOCATED ? undefined : directory.get(normalizeIdentityKey(part.identity));
-      const tags: Record<string, string> = { identity: part.identity };
-      if (part.identity !== UNALLOCATED) Object.assign(tags, { team: entry?.team ?? UNMAPPED, costCenter: entry?.costCenter ?? UNMAPPED });
-      if (part.reason !== null) tags.reason = part.reason;
-      return [
-        row.billingAccountId, row.invoiceId, row.chargePeriodStart, row.chargePeriodEnd, row.currency, part.billedCost, part.effectiveCost,
-        'Usage', `${row.meterName} allocated to ${part.identity}`, row.resourceId, row.meterName, part.tokens.toString(), 'Tokens', 'Azure OpenAI', 'Microsoft', JSON.stringify(tags),
-      ];
-    }),
-  );
-  return amountsCsv(header, rows);
+export function allocationFocus(allocations: readonly RowAllocation[], directory: ReadonlyMap<string, DirectoryRow>, prices?: PriceMatcher): string {
+  const rows: FocusRow[] = [];
+  for (const { row, parts } of allocations) {
+    const start = new Date(row.chargePeriodStart);
+    const billing = monthOf(start);
+    const meter = row.meter.type === 'tokens' ? row.meter : null;
+    const match = meter && prices ? prices.match({ model: meter.model, deployment: null, time: start.toISOString() }) : null;
+    const unitPico = meter && match ? listUnitPico(match, meter.kind) : null;
+    const names = meter ? METER_NAMES[meter.kind] : null;
+    for (const part of parts) {
+      if (part.tokens === 0n && isZero(part.billedCost) && isZero(part.effectiveCost)) continue;
+      const unallocated = part.identity === UNALLOCATED;
+      const billedCost = plainDecimal(part.billedCost);
+      // A negative amount is money back: FOCUS states it as a Credit, which carries no quantity or unit price.
+      const credit = readAmount(part.billedCost).units < 0n;
+      const priced = !credit && unitPico !== null;
+      const listCost = priced ? dollars(part.tokens * unitPico) : billedCost;
+      const unitPrice = credit ? null : priced ? dollars(unitPico) : billedCost;
+      rows.push({
+        ...AZURE_OPENAI,
+        ...placeColumns(row.resourceId, null),
+        BillingAccountId: row.billingAccountId,
+        BilledCost: billedCost,
+        BillingCurrency: row.currency,
+        BillingPeriodStart: focusDateTime(billing.start),
+        BillingPeriodEnd: focusDateTime(billing.end),
+        ChargeCategory: credit ? 'Credit' : 'Usage',
+        ChargeClass: null,
+        ChargeDescription: `${row.meterName} allocated to ${part.identity}`,
+        ChargeFrequency: row.meter.type === 'provisioned' ? 'Recurring' : 'Usage-Based',
+        ChargePeriodStart: focusDateTime(start),
+        ChargePeriodEnd: focusDateTime(new Date(row.chargePeriodEnd)),
+        ConsumedQuantity: credit ? null : part.tokens.toString(),
+        ConsumedUnit: credit ? null : (names?.unit ?? 'Tokens'),
+        ContractedCost: listCost,
+        ContractedUnitPrice: unitPrice,
+        EffectiveCost: plainDecimal(part.effectiveCost),
+        InvoiceId: row.invoiceId,
+        ListCost: listCost,
+        ListUnitPrice: unitPrice,
+        PricingCategory: credit ? null : 'Standard',
+        PricingQuantity: credit ? null : priced ? part.tokens.toString() : '1',
+        PricingUnit: credit ? null : priced ? names!.unit : 'Units',
+        SkuId: meter?.model ?? row.meterName,
+        SkuMeter: row.meterName,
+        SkuPriceId: priced ? `${match!.priceVersion}#${meter!.kind}` : row.meterName,
+        ...whoColumns(whoOf(part.identity, null, directory, !unallocated), part.reason === null ? {} : { reason: part.reason }),
+        x_Model: meter?.model ?? null,
+        x_Deployment: null,
+        x_PriceComponent: meter?.kind ?? row.meter.type,
+        x_PriceVersion: priced ? match!.priceVersion : null,
+        x_Requests: null,
+        x_UnallocatedReason: part.reason,
+      });
+    }
+  }
+  return focusCsv(rows);
+}
+
+const isZero = (amount: string) => readAmount(amount).units === 0n;
+
+/** An export's amount (`8e-07`, `+1.50`) as plain decimal text, which FOCUS's numeric format accepts as is. */
+function plainDecimal(amount: string): string {
+  const { units, scale } = readAmount(amount);
+  return formatAmount(units, scale);
 }

@@ -42,40 +42,6 @@ export function chargebackJson(report: ChargebackReport): unknown {
   return { ...report, rows: report.rows.map(strip), totals: strip(report.totals) };
 }
 
-/**
- * FinOps FOCUS (1.x) cost and usage rows, one per chargeback line of the period: the line's identity, team and
- * cost center travel in Tags. BilledCost = EffectiveCost = ListCost: pay-as-you-go list prices, no discounts.
- */
-export function chargebackFocus(
-  lines: readonly ChargebackLine[],
-  options: { directory: ReadonlyMap<string, DirectoryRow>; currency: string; from: Date; to: Date; decimals?: number },
-): string {
-  const decimals = options.decimals ?? 6;
-  const displayed = allocateRounded(lines.map((l) => l.costPico), decimals);
-  const start = options.from.toISOString();
-  const end = options.to.toISOString();
-  const header = [
-    'BilledCost', 'EffectiveCost', 'ListCost', 'ContractedCost', 'BillingCurrency', 'BillingPeriodStart', 'BillingPeriodEnd',
-    'ChargePeriodStart', 'ChargePeriodEnd', 'ChargeCategory', 'ChargeDescription', 'ConsumedQuantity', 'ConsumedUnit',
-    'PricingQuantity', 'PricingUnit', 'ResourceId', 'ResourceName', 'ResourceType', 'ServiceName', 'ServiceCategory',
-    'ProviderName', 'PublisherName', 'InvoiceIssuerName', 'SkuId', 'SkuPriceId', 'SubAccountName', 'Tags',
-  ];
-  const rows = lines.map((line, i) => {
-    const cost = formatPicodollars(displayed[i]!, decimals);
-    const tokens = line.promptTokens + line.completionTokens;
-    const entry = options.directory.get(normalizeIdentityKey(line.identity));
-    const tags = JSON.stringify({ identity: line.identity, identityKind: line.identityKind, team: entry?.team ?? UNMAPPED, costCenter: entry?.costCenter ?? UNMAPPED });
-    return [
-      cost, cost, cost, cost, options.currency, start, end, start, end, 'Usage',
-      `${line.model} tokens for ${line.identity}${line.unpriced ? ' (unpriced)' : ''}`, tokens, 'Tokens',
-      (tokens / 1_000_000).toString(), '1M Tokens', line.deployment, line.deployment, 'Azure OpenAI deployment',
-      'Azure OpenAI', 'AI and Machine Learning', 'Microsoft', 'Microsoft', 'Microsoft', line.model, line.priceVersion,
-      entry?.costCenter ?? UNMAPPED, tags,
-    ];
-  });
-  return toCsv(header, rows);
-}
-
 /** Chargeback lines as JSON rows with directory attributes; displayed costs sum exactly to the total's. */
 export function chargebackLineRows(lines: readonly ChargebackLine[], directory: ReadonlyMap<string, DirectoryRow>, currency: string, decimals = 6) {
   const displayed = allocateRounded(lines.map((l) => l.costPico), decimals);

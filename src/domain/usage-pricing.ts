@@ -22,15 +22,55 @@ function lineTokens(line: UsageLine): TokenCounts {
   };
 }
 
+/** What a line's unit price applies to: the meters of Azure OpenAI's price sheet, and a price per call. */
+export const PRICE_COMPONENTS = ['input', 'cached input', 'output', 'audio input', 'audio output', 'per request'] as const;
+export type PriceComponent = (typeof PRICE_COMPONENTS)[number];
+
+/** One priced part of a line: `quantity` tokens (or requests) at `unitPico` picodollars each. */
+export interface ComponentCharge {
+  readonly component: PriceComponent;
+  readonly quantity: number;
+  readonly unitPico: Picodollars;
+}
+
+/**
+ * A line's cost by price component: the sum of `quantity × unitPico` is the line's cost. A price per 1M tokens in
+ * micros is that many picodollars per token, so every unit price is exact.
+ */
+export function componentCharges(line: UsageLine, match: PriceMatch): ComponentCharge[] {
+  const charges: ComponentCharge[] = [
+    { component: 'input', quantity: line.uncachedInputTokens, unitPico: match.inputPer1MMicros },
+    { component: 'cached input', quantity: line.cachedTokens, unitPico: match.cachedInputPer1MMicros },
+    { component: 'output', quantity: line.completionTokens - line.audioCompletionTokens, unitPico: match.outputPer1MMicros },
+    { component: 'audio input', quantity: line.audioPromptTokens, unitPico: match.audioInputPer1MMicros ?? 0n },
+    { component: 'audio output', quantity: line.audioCompletionTokens, unitPico: match.audioOutputPer1MMicros ?? 0n },
+  ];
+  if (match.perRequestMicros !== null) charges.push({ component: 'per request', quantity: line.requests, unitPico: microsToPicodollars(match.perRequestMicros) });
+  return charges;
+}
+
 function lineCost(line: UsageLine, match: PriceMatch): Picodollars {
-  return (
-    costPicodollars(line.uncachedInputTokens, match.inputPer1MMicros) +
-    costPicodollars(line.cachedTokens, match.cachedInputPer1MMicros) +
-    costPicodollars(line.completionTokens - line.audioCompletionTokens, match.outputPer1MMicros) +
-    costPicodollars(line.audioPromptTokens, match.audioInputPer1MMicros ?? 0n) +
-    costPicodollars(line.audioCompletionTokens, match.audioOutputPer1MMicros ?? 0n) +
-    (match.perRequestMicros === null ? 0n : BigInt(line.requests) * microsToPicodollars(match.perRequestMicros))
-  );
+  return componentCharges(line, match).reduce((sum, c) => sum + costPicodollars(c.quantity, c.unitPico), 0n);
+}
+
+/**
+ * How one usage line is priced on `day`: by a provisioned (PTU) deployment's fixed cost, by a price entry that
+ * covers everything its requests used, unpriced (usage no price in effect covers), or not at all (no usage).
+ */
+export type LinePrice =
+  | { readonly kind: 'provisioned'; readonly priceVersion: string }
+  | { readonly kind: 'priced'; readonly match: PriceMatch }
+  | { readonly kind: 'unpriced' }
+  | { readonly kind: 'no usage' };
+
+export function linePrice(line: UsageLine, day: string, prices: PriceMatcher, withProvisioned: boolean): LinePrice {
+  const time = `${day}T00:00:00.000Z`;
+  const ptu = withProvisioned ? prices.provisionedFor({ deployment: line.deployment, time }) : null;
+  if (ptu) return { kind: 'provisioned', priceVersion: ptu.priceVersion };
+  if (line.uses.length === 0) return { kind: 'no usage' };
+  const found = prices.match({ model: line.pricingModel, deployment: line.deployment, time });
+  // Every request of a line used the same things, so its sums price like any one of its requests.
+  return found && pricesRequest(found, lineTokens(line), line.uses.includes('per-call')) ? { kind: 'priced', match: found } : { kind: 'unpriced' };
 }
 
 /** Usage of one UTC day (`YYYY-MM-DD`): the unit prices take effect in. */
@@ -85,7 +125,6 @@ export function priceUsage(days: Iterable<DayUsage>, prices: PriceMatcher, provi
   const priced: ChargebackLine[] = [];
   const onProvisioned = new Map<string, { line: ChargebackLine; tokens: bigint }[]>();
   for (const { day, lines } of days) {
-    const time = `${day}T00:00:00.000Z`;
     for (const line of lines) {
       const tokenSources = { gateway: 0, 'llm-log': 0, none: 0, [line.tokenSource]: line.requests };
       const common = {
@@ -100,20 +139,17 @@ export function priceUsage(days: Iterable<DayUsage>, prices: PriceMatcher, provi
         reasoningTokens: line.reasoningTokens,
         tokenSources,
       };
-      const ptu = provisioned ? prices.provisionedFor({ deployment: line.deployment, time }) : null;
-      if (ptu) {
-        const out: ChargebackLine = { ...common, priceVersion: ptu.priceVersion, unpriced: false, costPico: 0n };
-        const list = onProvisioned.get(ptu.priceVersion) ?? [];
+      const price = linePrice(line, day, prices, provisioned !== undefined);
+      if (price.kind === 'provisioned') {
+        const out: ChargebackLine = { ...common, priceVersion: price.priceVersion, unpriced: false, costPico: 0n };
+        const list = onProvisioned.get(price.priceVersion) ?? [];
         list.push({ line: out, tokens: BigInt(line.promptTokens + line.completionTokens) });
-        onProvisioned.set(ptu.priceVersion, list);
+        onProvisioned.set(price.priceVersion, list);
         priced.push(out);
         continue;
       }
-      const uses = line.uses.length > 0;
-      const found = uses ? prices.match({ model: line.pricingModel, deployment: line.deployment, time }) : null;
-      // Every request of a line used the same things, so its sums price like any one of its requests.
-      const match = found && pricesRequest(found, lineTokens(line), line.uses.includes('per-call')) ? found : null;
-      priced.push({ ...common, priceVersion: match?.priceVersion ?? null, unpriced: uses && match === null, costPico: match ? lineCost(line, match) : 0n });
+      const match = price.kind === 'priced' ? price.match : null;
+      priced.push({ ...common, priceVersion: match?.priceVersion ?? null, unpriced: price.kind === 'unpriced', costPico: match ? lineCost(line, match) : 0n });
     }
   }
   for (const entry of provisioned?.entries ?? []) {

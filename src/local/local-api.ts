@@ -1,4 +1,5 @@
 import { createChargebackHandler } from '../../functions/handlers/chargeback-report.js';
+import { parseMetricsResources } from '../domain/metrics-batches.js';
 import { createDashboardHandler } from '../../functions/handlers/dashboard.js';
 import { createDirectoryEntryHandler, createDirectoryHandler, directoryRoles } from '../../functions/handlers/directory.js';
 import { withAccess } from '../../functions/handlers/http-auth.js';
@@ -25,7 +26,7 @@ export function localRoutes(stack: LocalStack): HttpRoute[] {
     {
       route: 'chargeback',
       methods: ['GET'],
-      handler: withAccess({ validator }, createChargebackHandler(() => ({ aggregates: stack.stores.aggregates, directory: stack.directory, prices, invoiceAllocations: stack.stores.invoiceAllocations }))),
+      handler: withAccess({ validator }, createChargebackHandler(() => ({ aggregates: stack.stores.aggregates, directory: stack.directory, prices, invoiceAllocations: stack.stores.invoiceAllocations, openAiAccounts: parseMetricsResources(stack.settings.AZURE_OPENAI_RESOURCE_IDS ?? '') }))),
     },
     {
       route: 'requests',

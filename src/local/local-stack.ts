@@ -4,6 +4,8 @@ import { createCosmosClient, createStores, ensureContainers, type Stores } from 
 import { loadSettings, type Settings } from '../config/settings.js';
 import { TableIdentityDirectory } from '../adapters/tables/table-identity-directory.js';
 import type { EditableIdentityDirectory } from '../ports/identity-directory.js';
+import { armResourceId } from '../simulator/cost-export.js';
+import { BACKENDS } from '../simulator/population.js';
 import { startAzurite, type Azurite } from './azurite.js';
 import { startTokenIssuer, type LocalTokenIssuer, type LocalTokenIssuerOptions } from './token-issuer.js';
 import { startLocalCosmos, type LocalCosmos } from './cosmos-server.js';
@@ -37,6 +39,8 @@ export async function startLocalStack(options: { readonly issuer?: LocalTokenIss
       AUTH_AUDIENCE: issuer.audience,
       AUTH_AUTHORITY_HOST: new URL(issuer.issuer).origin,
       DeadLetters__blobEndpoint: azurite.blobEndpoint,
+      // The simulated Azure OpenAI accounts, as a deployment lists its own: reports name them as FOCUS ResourceIds.
+      AZURE_OPENAI_RESOURCE_IDS: BACKENDS.map((b) => `${b.regionCode}=${armResourceId(b.account)}`).join(','),
     });
     const client = createCosmosClient(settings);
     const { database } = await client.databases.createIfNotExists({ id: settings.TOKENLEDGER_DATABASE });

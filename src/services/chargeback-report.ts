@@ -2,6 +2,7 @@ import type { DirectoryRow } from '../contracts/directory.js';
 import type { UsageTile } from '../contracts/usage-tile.js';
 import { canSeeIdentity, type ChargebackScope } from '../domain/access.js';
 import { chargebackReport, type ChargebackLine, type ChargebackReport, type GroupBy } from '../domain/chargeback.js';
+import { listPriceFocusRows, type FocusRow } from '../domain/focus-export.js';
 import { coverRange, nextDay } from '../domain/tile-windows.js';
 import { priceUsage, type Pricing } from '../domain/usage-pricing.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
@@ -68,6 +69,32 @@ export async function chargebackLines(aggregates: Pick<AggregateStore, 'listUsag
     { entries: pricing.provisioned, range: wholeHours(range) },
   );
   return { tiles: tiles.map((t) => `${t.grain}:${t.window}`), lines };
+}
+
+/**
+ * FOCUS rows of [from, to) (whole hours) at list prices, of the identities `scope` lets the caller see; their costs
+ * add up to the chargeback report's total for the same scope.
+ */
+export async function listPriceFocus(
+  ports: ChargebackReportPorts & { readonly accounts: readonly { readonly region: string; readonly resourceId: string }[] },
+  query: Pick<ChargebackQuery, 'from' | 'to' | 'scope'>,
+  currency: string,
+): Promise<FocusRow[]> {
+  const tiles = await usageTilesOf(ports.aggregates, query);
+  const days = tiles.map((t) => ({ day: t.window.slice(0, 10), lines: t.lines }));
+  const lines = priceUsage(days, ports.pricing.matcher, { entries: ports.pricing.provisioned, range: wholeHours(query) });
+  const rows = listPriceFocusRows({
+    days,
+    prices: ports.pricing.matcher,
+    lines,
+    provisionedVersions: new Set(ports.pricing.provisioned.map((e) => e.priceVersion)),
+    directory: ports.directory,
+    accounts: ports.accounts,
+    currency,
+    from: query.from,
+    to: query.to,
+  });
+  return rows.filter((row) => canSeeIdentity(query.scope, row.x_Identity!));
 }
 
 export async function chargebackReportFor(ports: ChargebackReportPorts, query: ChargebackQuery, currency: string, options: StoreOptions = {}): Promise<ChargebackReportResult> {

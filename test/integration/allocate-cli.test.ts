@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../src/adapters/files/focus-cost-export.js';
+import { checkFocusExport } from '../support/focus-conformance.js';
 import { readAmount, sumAmounts, UNALLOCATED_REASONS } from '../../src/domain/invoice-allocation.js';
 import { compareAmounts } from '../../src/domain/invoice-comparison.js';
 import { PROVISIONED, unallocatableShare, type InvoiceTruth } from '../../src/simulator/cost-export.js';
@@ -108,6 +109,10 @@ describe('tokenledger allocate', () => {
     const credit = records.filter((r) => r[column('ResourceId')] === ACCOUNT('contoso-aoai-swedencentral'));
     expect(sumUnits(credit.map((r) => r[column('BilledCost')]!))).toBe(-5n);
     expect(JSON.parse(credit[0]![column('Tags')]!)).toHaveProperty('identity');
+    const refunds = credit.filter((r) => r[column('BilledCost')]!.startsWith('-'));
+    expect(refunds.length).toBeGreaterThan(0);
+    expect(refunds.every((r) => r[column('ChargeCategory')] === 'Credit' && r[column('ConsumedQuantity')] === '')).toBe(true);
+    expect(checkFocusExport(stdout).problems).toEqual([]);
   });
 
   it('with --prices, shares a provisioned row among the requests of the deployments the price file names provisioned', async () => {

@@ -2,11 +2,13 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareAmounts, roundAmount } from '../../src/domain/invoice-comparison.js';
+import { formatPicodollars } from '../../src/domain/money.js';
 import { runDemo, type DemoSummary } from '../../src/local/demo.js';
 import type { HttpHost } from '../../src/local/http-host.js';
 import { startLocalApi } from '../../src/local/local-api.js';
 import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
 import { demoTokens } from '../../src/local/token-issuer.js';
+import { checkFocusExport, sameAmount, sumExact } from '../support/focus-conformance.js';
 
 const run = promisify(execFile);
 const silent = { step: () => {}, bar: () => ({ increment: () => {}, stop: () => {} }) };
@@ -69,6 +71,9 @@ describe('chargeback API and CLI on the local stack', () => {
     const body = (await response.json()) as { rows: unknown[]; totals: { costPicodollars: string } };
     expect(body.rows).toEqual([]);
     expect(body.totals.costPicodollars).toBe('0');
+    const focus = checkFocusExport(await (await get('month=2026-10&format=focus', tokens.operator)).text());
+    expect(focus.rows).toEqual([]);
+    expect(focus.problems).toEqual([]);
   });
 
   it('answers a request without a period with the current month to date, and names the period it used', async () => {
@@ -178,11 +183,28 @@ describe('chargeback API and CLI on the local stack', () => {
     expect(focus.trimEnd().split('\r\n')).toHaveLength(1);
   });
 
-  it('serves FOCUS rows whose BilledCost sums to the report total', async () => {
-    const text = await (await get('month=2026-10&format=focus', tokens.finance)).text();
-    const [header, ...rows] = text.trimEnd().split('\r\n');
-    expect(header!.split(',').slice(0, 5)).toEqual(['BilledCost', 'EffectiveCost', 'ListCost', 'ContractedCost', 'BillingCurrency']);
-    const micros = rows.reduce((sum, row) => sum + BigInt(row.split(',')[0]!.replace('.', '')), 0n);
-    expect(micros.toString()).toBe(summary.chargeback.identity.totals.cost.replace('.', '').replace(/^0+/, ''));
+  it('serves FOCUS 1.2 rows at list prices that pass the column test, their BilledCost summing exactly to the report total', async () => {
+    const response = await get('month=2026-10&format=focus', tokens.finance);
+    expect(response.status).toBe(200);
+    const check = checkFocusExport(await response.text());
+    expect(check.problems).toEqual([]);
+    expect(check.rows.length).toBeGreaterThan(summary.chargeback.identity.rows.length);
+    expect(sameAmount(sumExact(check.rows.map((r) => r.BilledCost!)), formatPicodollars(summary.chargeback.identity.totals.costPico, 12))).toBe(true);
+    expect([...new Set(check.rows.map((r) => r.x_PriceComponent))]).toEqual(expect.arrayContaining(['input', 'cached input', 'output']));
+    // Sweden Central has one account, East US two: a row names the account only where its region does.
+    const sweden = check.rows.filter((r) => r.RegionId === 'swedencentral');
+    expect(sweden.length).toBeGreaterThan(0);
+    expect(sweden.every((r) => /^\/subscriptions\/[0-9a-f-]{36}\/resourceGroups\/[^/]+\/providers\/Microsoft\.CognitiveServices\/accounts\/contoso-aoai-swedencentral$/.test(r.ResourceId!) && r.SubAccountId!.startsWith('/subscriptions/'))).toBe(true);
+    expect(check.rows.filter((r) => r.RegionId === 'eastus').every((r) => r.ResourceId === '')).toBe(true);
+  });
+
+  it("serves the invoice's FOCUS 1.2 rows that pass the column test, their BilledCost and EffectiveCost summing to the invoice's", async () => {
+    const response = await get('month=2026-10&basis=invoice&format=focus', tokens.finance);
+    expect(response.status).toBe(200);
+    const check = checkFocusExport(await response.text());
+    expect(check.problems).toEqual([]);
+    expect(sameAmount(sumExact(check.rows.map((r) => r.BilledCost!)), summary.invoice.totals.billedCost)).toBe(true);
+    expect(sameAmount(sumExact(check.rows.map((r) => r.EffectiveCost!)), summary.invoice.totals.effectiveCost)).toBe(true);
+    expect(check.rows.every((r) => r.ResourceId!.includes('/providers/Microsoft.CognitiveServices/accounts/'))).toBe(true);
   });
 });

@@ -1,0 +1,298 @@
+import { normalizeIdentityKey, type DirectoryRow } from '../contracts/directory.js';
+import type { IdentityKind } from '../contracts/identity-kind.js';
+import { UNKNOWN, UNMAPPED, type ChargebackLine } from './chargeback.js';
+import { csvField } from './chargeback-formats.js';
+import { formatPicodollars, type Picodollars } from './money.js';
+import { regionDisplayName } from './regions.js';
+import { componentCharges, linePrice, type DayUsage, type PriceComponent } from './usage-pricing.js';
+import type { PriceMatcher } from './price-matching.js';
+
+/**
+ * FinOps FOCUS 1.2 cost and usage rows. The FOCUS columns come first, in the specification's (alphabetical) order,
+ * then TokenLedger's own columns, prefixed `x_` as FOCUS requires of custom columns.
+ */
+export const FOCUS_COLUMNS = [
+  'BilledCost', 'BillingAccountId', 'BillingAccountName', 'BillingCurrency', 'BillingPeriodEnd', 'BillingPeriodStart',
+  'ChargeCategory', 'ChargeClass', 'ChargeDescription', 'ChargeFrequency', 'ChargePeriodEnd', 'ChargePeriodStart',
+  'ConsumedQuantity', 'ConsumedUnit', 'ContractedCost', 'ContractedUnitPrice', 'EffectiveCost', 'InvoiceId',
+  'InvoiceIssuerName', 'ListCost', 'ListUnitPrice', 'PricingCategory', 'PricingQuantity', 'PricingUnit',
+  'ProviderName', 'PublisherName', 'RegionId', 'RegionName', 'ResourceId', 'ResourceName', 'ResourceType',
+  'ServiceCategory', 'ServiceName', 'ServiceSubcategory', 'SkuId', 'SkuMeter', 'SkuPriceId', 'SubAccountId',
+  'SubAccountName', 'Tags',
+  'x_Identity', 'x_IdentityKind', 'x_DisplayName', 'x_Team', 'x_CostCenter', 'x_Model', 'x_Deployment',
+  'x_PriceComponent', 'x_PriceVersion', 'x_Requests', 'x_UnallocatedReason',
+] as const;
+export type FocusColumn = (typeof FOCUS_COLUMNS)[number];
+export type FocusRow = Record<FocusColumn, string | null>;
+
+/** An Azure OpenAI account's ARM id: `/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.CognitiveServices/accounts/<name>`. */
+const ACCOUNT_ID = /^\/subscriptions\/([0-9a-fA-F-]{36})\/resourceGroups\/[^/]+\/providers\/Microsoft\.CognitiveServices\/accounts\/([^/]+)$/i;
+
+/** The subscription and account name of an Azure OpenAI account's ARM id, or null for anything else. */
+export function accountOf(resourceId: string): { subscriptionId: string; name: string } | null {
+  const match = ACCOUNT_ID.exec(resourceId);
+  return match ? { subscriptionId: match[1]!.toLowerCase(), name: match[2]! } : null;
+}
+
+/** FOCUS date/time format: extended ISO 8601 in UTC to the second (`YYYY-MM-DDTHH:mm:ssZ`). */
+export function focusDateTime(time: Date): string {
+  return `${time.toISOString().slice(0, 19)}Z`;
+}
+
+export function monthOf(time: Date): { start: Date; end: Date } {
+  return { start: new Date(Date.UTC(time.getUTCFullYear(), time.getUTCMonth(), 1)), end: new Date(Date.UTC(time.getUTCFullYear(), time.getUTCMonth() + 1, 1)) };
+}
+
+/** A decimal with its trailing fractional zeros dropped (`0.000150000000` → `0.00015`, `12.000000` → `12`). */
+function trimDecimal(text: string): string {
+  return text.includes('.') ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
+}
+
+export const dollars = (pico: Picodollars) => trimDecimal(formatPicodollars(pico, 12));
+
+interface Who {
+  readonly identity: string;
+  readonly identityKind: IdentityKind | null;
+  readonly team: string | null;
+  readonly costCenter: string | null;
+  readonly displayName: string | null;
+}
+
+export function whoOf(identity: string, identityKind: IdentityKind | null, directory: ReadonlyMap<string, DirectoryRow>, attributable: boolean): Who {
+  const entry = attributable ? directory.get(normalizeIdentityKey(identity)) : undefined;
+  return {
+    identity,
+    identityKind: entry?.kind ?? identityKind,
+    team: attributable ? (entry?.team ?? UNMAPPED) : null,
+    costCenter: attributable ? (entry?.costCenter ?? UNMAPPED) : null,
+    displayName: entry?.displayName ?? null,
+  };
+}
+
+/** Team and cost center in `Tags` (a JSON object of strings) and in `x_` columns of their own. */
+export function whoColumns(who: Who, extraTags: Record<string, string>): Pick<FocusRow, 'Tags' | 'x_Identity' | 'x_IdentityKind' | 'x_DisplayName' | 'x_Team' | 'x_CostCenter'> {
+  const tags: Record<string, string> = { identity: who.identity };
+  if (who.identityKind !== null) tags.identityKind = who.identityKind;
+  if (who.team !== null) tags.team = who.team;
+  if (who.costCenter !== null) tags.costCenter = who.costCenter;
+  return {
+    Tags: JSON.stringify({ ...tags, ...extraTags }),
+    x_Identity: who.identity,
+    x_IdentityKind: who.identityKind,
+    x_DisplayName: who.displayName,
+    x_Team: who.team,
+    x_CostCenter: who.costCenter,
+  };
+}
+
+export const AZURE_OPENAI = {
+  InvoiceIssuerName: 'Microsoft',
+  ProviderName: 'Microsoft',
+  PublisherName: 'Microsoft',
+  ServiceCategory: 'AI and Machine Learning',
+  ServiceName: 'Azure OpenAI',
+  ServiceSubcategory: 'Generative AI',
+} as const;
+
+/** Where a charge ran: the account's ARM id gives the subscription (billing account and sub account) and its name. */
+export function placeColumns(resourceId: string | null, region: string | null): Pick<FocusRow, 'BillingAccountId' | 'BillingAccountName' | 'SubAccountId' | 'SubAccountName' | 'RegionId' | 'RegionName' | 'ResourceId' | 'ResourceName' | 'ResourceType'> {
+  const account = resourceId === null ? null : accountOf(resourceId);
+  return {
+    // BillingAccountId allows no null: a charge whose account is not known says so.
+    BillingAccountId: account?.subscriptionId ?? UNKNOWN,
+    BillingAccountName: null,
+    SubAccountId: account ? `/subscriptions/${account.subscriptionId}` : null,
+    SubAccountName: null,
+    RegionId: region,
+    RegionName: region === null ? null : regionDisplayName(region),
+    ResourceId: resourceId,
+    ResourceName: account?.name ?? null,
+    ResourceType: resourceId === null ? null : 'Microsoft.CognitiveServices/accounts',
+  };
+}
+
+const COMPONENT_UNITS: Record<PriceComponent, { unit: string; meter: string }> = {
+  input: { unit: 'Tokens', meter: 'Input Tokens' },
+  'cached input': { unit: 'Tokens', meter: 'Cached Input Tokens' },
+  output: { unit: 'Tokens', meter: 'Output Tokens' },
+  'audio input': { unit: 'Tokens', meter: 'Audio Input Tokens' },
+  'audio output': { unit: 'Tokens', meter: 'Audio Output Tokens' },
+  'per request': { unit: 'Requests', meter: 'Requests' },
+};
+
+export interface ListPriceFocusInput {
+  /** The period's usage tiles, by UTC day. */
+  readonly days: Iterable<DayUsage>;
+  readonly prices: PriceMatcher;
+  /**
+   * The period's chargeback lines (`priceUsage`): lines on a provisioned deployment carry their share of its fixed
+   * cost, which only the whole period's usage apportions.
+   */
+  readonly lines: readonly ChargebackLine[];
+  /** Provisioned entries' price versions: the lines above priced by a share of a fixed cost. */
+  readonly provisionedVersions: ReadonlySet<string>;
+  readonly directory: ReadonlyMap<string, DirectoryRow>;
+  /** The Azure OpenAI account ARM id serving each region (`<region>=<resource id>` settings); a region with more than one is left unknown. */
+  readonly accounts: readonly { readonly region: string; readonly resourceId: string }[];
+  readonly currency: string;
+  readonly from: Date;
+  readonly to: Date;
+}
+
+interface Tally {
+  day: string;
+  identity: string;
+  identityKind: IdentityKind;
+  model: string;
+  deployment: string;
+  region: string | null;
+  priceVersion: string;
+  component: PriceComponent;
+  unitPico: Picodollars;
+  quantity: bigint;
+  requests: number;
+}
+
+/**
+ * FOCUS rows of the period at the price table's list prices: one row per UTC day, identity, model, deployment,
+ * region, price entry and price component (input, cached input, output, audio input, audio output, per request),
+ * with `PricingQuantity` in tokens (or requests) and the unit price per token as an exact decimal, so
+ * PricingQuantity × ContractedUnitPrice = ContractedCost exactly; costs are exact to the picodollar (12 decimals)
+ * and add up to the report's total. BilledCost = EffectiveCost = ListCost = ContractedCost: pay-as-you-go list
+ * prices, no discounts. A provisioned deployment's share of its fixed cost is one row per chargeback line, priced
+ * as one unit at the share. Usage no price covers has no cost to state (FOCUS requires a unit price on every usage
+ * row) and is left out, as are rows with neither cost nor quantity.
+ */
+export function listPriceFocusRows(input: ListPriceFocusInput): FocusRow[] {
+  const byRegion = new Map<string, string | null>();
+  for (const { region, resourceId } of input.accounts) {
+    const known = byRegion.get(region);
+    byRegion.set(region, known === undefined || known === resourceId ? resourceId : null);
+  }
+  const tallies = new Map<string, Tally>();
+  for (const { day, lines } of input.days) {
+    for (const line of lines) {
+      const price = linePrice(line, day, input.prices, true);
+      if (price.kind !== 'priced') continue;
+      for (const charge of componentCharges(line, price.match)) {
+        if (charge.quantity === 0) continue;
+        const deployment = line.deployment ?? UNKNOWN;
+        const key = [day, line.identity, line.identityKind, line.model, deployment, line.region ?? '', price.match.priceVersion, charge.component].join('\u0000');
+        let tally = tallies.get(key);
+        if (!tally) {
+          tally = { day, identity: line.identity, identityKind: line.identityKind, model: line.model, deployment, region: line.region, priceVersion: price.match.priceVersion, component: charge.component, unitPico: charge.unitPico, quantity: 0n, requests: 0 };
+          tallies.set(key, tally);
+        }
+        tally.quantity += BigInt(charge.quantity);
+        tally.requests += line.requests;
+      }
+    }
+  }
+  const from = input.from.getTime();
+  const to = input.to.getTime();
+  const clamp = (time: number) => new Date(Math.min(Math.max(time, from), to));
+  const rows: FocusRow[] = [];
+  for (const t of tallies.values()) {
+    const dayStart = Date.parse(`${t.day}T00:00:00Z`);
+    const start = clamp(dayStart);
+    const billing = monthOf(start);
+    const cost = dollars(t.quantity * t.unitPico);
+    const unitPrice = dollars(t.unitPico);
+    const resourceId = t.region === null ? null : (byRegion.get(t.region) ?? null);
+    const { unit, meter } = COMPONENT_UNITS[t.component];
+    rows.push({
+      ...AZURE_OPENAI,
+      ...placeColumns(resourceId, t.region),
+      BilledCost: cost,
+      BillingCurrency: input.currency,
+      BillingPeriodStart: focusDateTime(billing.start),
+      BillingPeriodEnd: focusDateTime(billing.end),
+      ChargeCategory: 'Usage',
+      ChargeClass: null,
+      ChargeDescription: `${t.model} ${meter.toLowerCase()} on ${t.deployment} for ${t.identity}`,
+      ChargeFrequency: 'Usage-Based',
+      ChargePeriodStart: focusDateTime(start),
+      ChargePeriodEnd: focusDateTime(clamp(dayStart + 86_400_000)),
+      ConsumedQuantity: t.quantity.toString(),
+      ConsumedUnit: unit,
+      ContractedCost: cost,
+      ContractedUnitPrice: unitPrice,
+      EffectiveCost: cost,
+      InvoiceId: null,
+      ListCost: cost,
+      ListUnitPrice: unitPrice,
+      PricingCategory: 'Standard',
+      PricingQuantity: t.quantity.toString(),
+      PricingUnit: unit,
+      SkuId: t.model,
+      SkuMeter: `${t.model} ${meter}`,
+      SkuPriceId: `${t.priceVersion}#${t.component}`,
+      ...whoColumns(whoOf(t.identity, t.identityKind, input.directory, true), { deployment: t.deployment }),
+      x_Model: t.model,
+      x_Deployment: t.deployment,
+      x_PriceComponent: t.component,
+      x_PriceVersion: t.priceVersion,
+      x_Requests: String(t.requests),
+      x_UnallocatedReason: null,
+    });
+  }
+  const period = { start: new Date(from), end: new Date(to) };
+  for (const line of input.lines) {
+    if (line.priceVersion === null || !input.provisionedVersions.has(line.priceVersion)) continue;
+    const tokens = line.promptTokens + line.completionTokens;
+    if (line.costPico === 0n && tokens === 0) continue;
+    const cost = dollars(line.costPico);
+    const billing = monthOf(period.start);
+    rows.push({
+      ...AZURE_OPENAI,
+      ...placeColumns(null, null),
+      BilledCost: cost,
+      BillingCurrency: input.currency,
+      BillingPeriodStart: focusDateTime(billing.start),
+      BillingPeriodEnd: focusDateTime(billing.end),
+      ChargeCategory: 'Usage',
+      ChargeClass: null,
+      ChargeDescription: `Share of provisioned deployment ${line.deployment} for ${line.identity}`,
+      ChargeFrequency: 'Recurring',
+      ChargePeriodStart: focusDateTime(period.start),
+      ChargePeriodEnd: focusDateTime(period.end),
+      ConsumedQuantity: String(tokens),
+      ConsumedUnit: 'Tokens',
+      ContractedCost: cost,
+      ContractedUnitPrice: cost,
+      EffectiveCost: cost,
+      InvoiceId: null,
+      ListCost: cost,
+      ListUnitPrice: cost,
+      PricingCategory: 'Standard',
+      PricingQuantity: '1',
+      PricingUnit: 'Units',
+      SkuId: `provisioned:${line.deployment}`,
+      SkuMeter: 'Provisioned Throughput Units',
+      SkuPriceId: line.priceVersion,
+      ...whoColumns(whoOf(line.identity, line.identityKind, input.directory, line.identityKind !== 'unattributed'), { deployment: line.deployment }),
+      x_Model: line.model,
+      x_Deployment: line.deployment,
+      x_PriceComponent: 'provisioned',
+      x_PriceVersion: line.priceVersion,
+      x_Requests: String(line.requests),
+      x_UnallocatedReason: null,
+    });
+  }
+  return rows.sort(compareRows);
+}
+
+function compareRows(a: FocusRow, b: FocusRow): number {
+  for (const column of ['ChargePeriodStart', 'x_Identity', 'x_Model', 'x_Deployment', 'RegionId', 'x_PriceVersion', 'x_PriceComponent'] as const) {
+    const x = a[column] ?? '';
+    const y = b[column] ?? '';
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/** FOCUS rows as CSV with the FOCUS header; a negative amount keeps its sign, any other text is safe from formula injection. */
+export function focusCsv(rows: readonly FocusRow[]): string {
+  const field = (value: string | null) => (value !== null && /^-\d+(?:\.\d+)?$/.test(value) ? value : csvField(value));
+  return [FOCUS_COLUMNS.join(','), ...rows.map((row) => FOCUS_COLUMNS.map((c) => field(row[c])).join(','))].join('\r\n') + '\r\n';
+}
