@@ -1,8 +1,5 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ChargebackRow } from '../../src/domain/chargeback.js';
 import { roundAmount } from '../../src/domain/invoice-comparison.js';
@@ -11,19 +8,9 @@ import type { HttpHost } from '../../src/local/http-host.js';
 import { startLocalApi } from '../../src/local/local-api.js';
 import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
 import { demoTokens } from '../../src/local/token-issuer.js';
-import { chromiumBinary } from '../support/chromium.js';
+import { parseCsv } from '../support/csv.js';
+import { ARTIFACTS, launchTestBrowser, recordFaults, type TestBrowser } from '../support/chromium.js';
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-];
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const DAY = '2026-10-15';
 const RANGE = { from: '2026-10-15', to: '2026-10-16' };
 const MARKUP_NAME = 'Mallory <img src=x onerror=alert(1)>';
@@ -60,32 +47,6 @@ function cents(picodollars: string): string {
   return `${units / 100n}.${(units % 100n).toString().padStart(2, '0')}`;
 }
 
-/** RFC 4180 records: quoted fields may hold commas, quotes and line breaks. */
-function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') (field += '"'), i++;
-      else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') record.push(field), (field = '');
-    else if (c === '\n' || (c === '\r' && text[i + 1] === '\n')) {
-      if (c === '\r') i++;
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = '';
-    } else field += c;
-  }
-  if (field !== '' || record.length > 0) record.push(field), records.push(record);
-  return records;
-}
-
 /** An exact decimal amount in picodollars. */
 const picodollarsOf = (amount: string): bigint => {
   const [whole, fraction = ''] = amount.split('.');
@@ -120,7 +81,7 @@ describe('dashboard in Chromium, on the local stack', () => {
   let context: BrowserContext | undefined;
   /** Why Chromium is not usable: every test then fails with it (none is skipped). */
   let browserFailure: Error | undefined;
-  let userDataDir: string;
+  let browser: TestBrowser | undefined;
   let renamed: ChargebackRow;
   /** Faults a page reported: script errors, CSP violations, dialogs (an `alert` would be injected markup running). */
   const faults: string[] = [];
@@ -138,14 +99,7 @@ describe('dashboard in Chromium, on the local stack', () => {
   async function openDashboard(token: string | null): Promise<Page> {
     if (context === undefined) throw browserFailure ?? new Error('Chromium was not started');
     const page = await context.newPage();
-    page.on('pageerror', (error) => faults.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) faults.push(`CSP: ${message.text()}`);
-    });
-    page.on('dialog', (dialog) => {
-      faults.push(`dialog: ${dialog.message()}`);
-      void dialog.dismiss();
-    });
+    recordFaults(page, faults);
     await page.goto(`${api.url}/api/dashboard/`);
     await waitUntilReady(page);
     if (token !== null) {
@@ -176,27 +130,13 @@ describe('dashboard in Chromium, on the local stack', () => {
 
   beforeAll(async () => {
     // The browser first: if it cannot start, every test fails at once with the reason rather than after the demo.
-    let browser;
     try {
-      browser = await chromiumBinary();
+      browser = await launchTestBrowser();
     } catch (error) {
-      browserFailure = new Error(`No Chromium for the browser tests: ${(error as Error).message}`);
+      browserFailure = error as Error;
       return;
     }
-    await mkdir(ARTIFACTS, { recursive: true });
-    userDataDir = await mkdtemp(join(tmpdir(), 'tokenledger-chromium-'));
-    try {
-      context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: browser.executablePath,
-        headless: true,
-        args: CHROMIUM_ARGS,
-        viewport: { width: 1440, height: 1000 },
-        timeout: 30_000,
-      });
-    } catch (error) {
-      browserFailure = new Error(`Chromium from ${browser.source} (${browser.executablePath}) could not start: ${(error as Error).message}`);
-      return;
-    }
+    context = browser.context;
     stack = await startLocalStack();
     summary = await runDemo(stack, { requests: 2000, seed: 23, day: DAY }, silent);
     renamed = summary.chargeback.identity.rows.find((r) => r.identityKind !== 'unattributed' && r.team !== '(unmapped)' && r.costCenter !== '(unmapped)')!;
@@ -210,8 +150,7 @@ describe('dashboard in Chromium, on the local stack', () => {
   });
 
   afterAll(async () => {
-    await context?.close();
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await api?.stop();
     await stack?.stop();
   });

@@ -1,8 +1,5 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { APP_ROLES } from '../../src/contracts/access.js';
 import type { ChargebackRow } from '../../src/domain/chargeback.js';
@@ -11,19 +8,8 @@ import type { HttpHost } from '../../src/local/http-host.js';
 import { startLocalApi } from '../../src/local/local-api.js';
 import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
 import { demoTokens } from '../../src/local/token-issuer.js';
-import { chromiumBinary } from '../support/chromium.js';
+import { ARTIFACTS, launchTestBrowser, recordFaults, type TestBrowser } from '../support/chromium.js';
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-];
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const DAY = '2026-10-15';
 const RANGE = { from: '2026-10-15', to: '2026-10-16' };
 const NEW_TEAM = 'Directory <b>Edited</b> Team';
@@ -47,7 +33,7 @@ describe('directory edit in the dashboard, in Chromium, on the local stack', () 
   let context: BrowserContext | undefined;
   /** Why Chromium is not usable: every test then fails with it (none is skipped). */
   let browserFailure: Error | undefined;
-  let userDataDir: string;
+  let browser: TestBrowser | undefined;
   /** Faults a page reported: script errors, CSP violations, dialogs. */
   const faults: string[] = [];
 
@@ -73,14 +59,7 @@ describe('directory edit in the dashboard, in Chromium, on the local stack', () 
   async function openDashboard(token: string): Promise<Page> {
     if (context === undefined) throw browserFailure ?? new Error('Chromium was not started');
     const page = await context.newPage();
-    page.on('pageerror', (error) => faults.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) faults.push(`CSP: ${message.text()}`);
-    });
-    page.on('dialog', (dialog) => {
-      faults.push(`dialog: ${dialog.message()}`);
-      void dialog.dismiss();
-    });
+    recordFaults(page, faults);
     await page.goto(`${api.url}/api/dashboard/`);
     await waitUntilReady(page);
     await page.getByTestId('token-input').fill(token);
@@ -94,27 +73,13 @@ describe('directory edit in the dashboard, in Chromium, on the local stack', () 
   }
 
   beforeAll(async () => {
-    let browser;
     try {
-      browser = await chromiumBinary();
+      browser = await launchTestBrowser();
     } catch (error) {
-      browserFailure = new Error(`No Chromium for the browser tests: ${(error as Error).message}`);
+      browserFailure = error as Error;
       return;
     }
-    await mkdir(ARTIFACTS, { recursive: true });
-    userDataDir = await mkdtemp(join(tmpdir(), 'tokenledger-chromium-'));
-    try {
-      context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: browser.executablePath,
-        headless: true,
-        args: CHROMIUM_ARGS,
-        viewport: { width: 1440, height: 1000 },
-        timeout: 30_000,
-      });
-    } catch (error) {
-      browserFailure = new Error(`Chromium from ${browser.source} (${browser.executablePath}) could not start: ${(error as Error).message}`);
-      return;
-    }
+    context = browser.context;
     stack = await startLocalStack();
     summary = await runDemo(stack, { requests: 2000, seed: 29, day: DAY }, silent);
     api = await startLocalApi(stack);
@@ -128,8 +93,7 @@ describe('directory edit in the dashboard, in Chromium, on the local stack', () 
   });
 
   afterAll(async () => {
-    await context?.close();
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await api?.stop();
     await stack?.stop();
   });

@@ -1,26 +1,12 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { HttpHost } from '../../src/local/http-host.js';
 import { startLocalApi } from '../../src/local/local-api.js';
 import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
 import { DEMO_PRINCIPALS, demoTokens } from '../../src/local/token-issuer.js';
-import { chromiumBinary } from '../support/chromium.js';
+import { ARTIFACTS, launchTestBrowser, recordFaults, type TestBrowser } from '../support/chromium.js';
 
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-];
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const RANGE = { from: '2026-10-15', to: '2026-10-16' };
 /**
  * Signed-in tokens live 70 s: the dashboard renews a token 60 s before it expires (oidc-client-ts's default), so
@@ -44,7 +30,7 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
   let api: HttpHost;
   let context: BrowserContext | undefined;
   let browserFailure: Error | undefined;
-  let userDataDir: string;
+  let browser: TestBrowser | undefined;
   const faults: string[] = [];
 
   async function waitUntilReady(page: Page): Promise<void> {
@@ -54,14 +40,7 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
   async function newPage(): Promise<Page> {
     if (context === undefined) throw browserFailure ?? new Error('Chromium was not started');
     const page = await context.newPage();
-    page.on('pageerror', (error) => faults.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      if (/Content.Security.Policy/i.test(message.text())) faults.push(`CSP: ${message.text()}`);
-    });
-    page.on('dialog', (dialog) => {
-      faults.push(`dialog: ${dialog.message()}`);
-      void dialog.dismiss();
-    });
+    recordFaults(page, faults);
     await page.goto(`${api.url}/api/dashboard/?from=${RANGE.from}&to=${RANGE.to}`);
     await waitUntilReady(page);
     return page;
@@ -100,27 +79,13 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
     });
 
   beforeAll(async () => {
-    let browser;
     try {
-      browser = await chromiumBinary();
+      browser = await launchTestBrowser();
     } catch (error) {
-      browserFailure = new Error(`No Chromium for the browser tests: ${(error as Error).message}`);
+      browserFailure = error as Error;
       return;
     }
-    await mkdir(ARTIFACTS, { recursive: true });
-    userDataDir = await mkdtemp(join(tmpdir(), 'tokenledger-chromium-'));
-    try {
-      context = await chromium.launchPersistentContext(userDataDir, {
-        executablePath: browser.executablePath,
-        headless: true,
-        args: CHROMIUM_ARGS,
-        viewport: { width: 1440, height: 1000 },
-        timeout: 30_000,
-      });
-    } catch (error) {
-      browserFailure = new Error(`Chromium from ${browser.source} (${browser.executablePath}) could not start: ${(error as Error).message}`);
-      return;
-    }
+    context = browser.context;
     stack = await startLocalStack({ issuer: { signInTokenLifetimeSeconds: SIGN_IN_TOKEN_LIFETIME_SECONDS } });
     api = await startLocalApi(stack);
   }, 120_000);
@@ -130,8 +95,7 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
   });
 
   afterAll(async () => {
-    await context?.close();
-    if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await api?.stop();
     await stack?.stop();
   });

@@ -18,6 +18,7 @@ import { bindQuery, kqlDatetime, kqlString, kqlStringList } from '../../src/doma
 import { DEMO_PRINCIPALS, startTokenIssuer, type LocalTokenIssuer } from '../../src/local/token-issuer.js';
 import { analyseKql } from '../support/kusto-language.js';
 import { FileCounters } from './support/counters.js';
+import { parseCsv } from '../support/csv.js';
 
 const counters = new FileCounters('access.test.ts');
 
@@ -62,53 +63,6 @@ async function call(handler: (request: HttpRequest, context: InvocationContext) 
 }
 
 // ---- CSV ----
-
-/** Parses RFC 4180 CSV text (quoted fields with doubled quotes, CRLF or LF rows) into rows of cells. */
-function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  let i = 0;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i += 2;
-        continue;
-      }
-      if (c === '"') {
-        quoted = false;
-        i++;
-        continue;
-      }
-      cell += c;
-      i++;
-      continue;
-    }
-    if (c === '"' && cell === '') {
-      quoted = true;
-      i++;
-    } else if (c === ',') {
-      row.push(cell);
-      cell = '';
-      i++;
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = '';
-      i += 2;
-    } else {
-      if (c === '"' || c === '\n' || c === '\r') throw new Error(`unquoted ${JSON.stringify(c)} in a field`);
-      cell += c;
-      i++;
-    }
-  }
-  if (cell !== '' || row.length > 0) throw new Error('the last row does not end with CRLF');
-  return rows;
-}
 
 /** Characters that make a spreadsheet read a cell as a formula (OWASP CSV injection). */
 const FORMULA_START = /^[=+\-@\t\r]/;

@@ -1,5 +1,10 @@
 import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sparticuz from '@sparticuz/chromium';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 /** Where the browser tests' Chromium comes from, said in every failure so a newcomer knows what ran. */
 export interface ChromiumBinary {
@@ -19,4 +24,70 @@ export async function chromiumBinary(): Promise<ChromiumBinary> {
     return { executablePath: named, source: `CHROMIUM_PATH=${named}` };
   }
   return { executablePath: await sparticuz.executablePath(), source: 'the @sparticuz/chromium package' };
+}
+
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+];
+
+/** Where the browser tests leave their screenshots. */
+export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+
+export interface TestBrowser {
+  readonly context: BrowserContext;
+  /** Closes the browser and removes its profile. */
+  close(): Promise<void>;
+}
+
+/**
+ * Headless Chromium in a fresh profile, 1440 × 1000. Throws an error that says which Chromium failed and why: a
+ * test file keeps it and fails every test with it (none is skipped).
+ */
+export async function launchTestBrowser(): Promise<TestBrowser> {
+  let browser: ChromiumBinary;
+  try {
+    browser = await chromiumBinary();
+  } catch (error) {
+    throw new Error(`No Chromium for the browser tests: ${(error as Error).message}`);
+  }
+  await mkdir(ARTIFACTS, { recursive: true });
+  const userDataDir = await mkdtemp(join(tmpdir(), 'tokenledger-chromium-'));
+  try {
+    const context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: browser.executablePath,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: { width: 1440, height: 1000 },
+      timeout: 30_000,
+    });
+    return {
+      context,
+      async close() {
+        await context.close();
+        await rm(userDataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(userDataDir, { recursive: true, force: true });
+    throw new Error(`Chromium from ${browser.source} (${browser.executablePath}) could not start: ${(error as Error).message}`);
+  }
+}
+
+/** Records what a page must never do: script errors, Content-Security-Policy violations, dialogs (an `alert` would be injected markup running). */
+export function recordFaults(page: Page, faults: string[]): void {
+  page.on('pageerror', (error) => faults.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (/Content.Security.Policy/i.test(message.text())) faults.push(`CSP: ${message.text()}`);
+  });
+  page.on('dialog', (dialog) => {
+    faults.push(`dialog: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
 }

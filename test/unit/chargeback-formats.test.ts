@@ -6,46 +6,10 @@ import { chargebackCsv, chargebackJson, chargebackLineRows, csvField, toCsv } fr
 import { ChargebackLines, chargebackReport, GROUP_BY, UNMAPPED, type ChargebackReport } from '../../src/domain/chargeback.js';
 import { PriceMatcher } from '../../src/domain/price-matching.js';
 import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
+import { parseCsv } from '../support/csv.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Building blocks
-
-/** RFC 4180 records: quoted fields may hold commas, doubled quotes and line breaks; records end with CRLF. */
-function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') {
-        quoted = false;
-      } else {
-        field += c;
-      }
-    } else if (c === '"' && field === '') {
-      quoted = true;
-    } else if (c === ',') {
-      record.push(field);
-      field = '';
-    } else if (c === '\r' && text[i + 1] === '\n') {
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = '';
-      i++;
-    } else {
-      field += c;
-    }
-  }
-  expect(quoted, 'unterminated quoted field').toBe(false);
-  expect(record.length === 0 && field === '', 'text after the last CRLF').toBe(true);
-  return records;
-}
 
 /** Rows of a CSV as objects keyed by its header. */
 function csvObjects(text: string): Record<string, string>[] {
