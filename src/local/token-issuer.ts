@@ -201,6 +201,7 @@ export const DEMO_PRINCIPALS = {
   finance: { oid: '0f1a7c3e-5b2d-4e8f-9a61-3c4d5e6f7a80', name: 'Demo Finance Analyst', roles: [APP_ROLES.chargebackReadAll, APP_ROLES.operationsRead] },
   operator: { oid: '4c9e2b71-8d3a-4f56-b0e2-7a1b2c3d4e5f', name: 'Demo Operator', roles: [APP_ROLES.operationsRead] },
   member: { oid: '9a3d5f10-2c4b-4e6d-8f70-1b2c3d4e5f60', name: 'Demo Team Member', roles: [] },
+  admin: { oid: '5e8b1c2d-3f4a-4b6c-9d7e-0a1b2c3d4e5f', name: 'Demo Directory Admin', roles: [APP_ROLES.directoryWrite, APP_ROLES.chargebackReadAll] },
 } as const;
 
 const DEMO_TOKEN_LIFETIME_IN_SECONDS = 12 * 3600;

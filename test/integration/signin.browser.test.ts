@@ -151,6 +151,17 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
     await page.close();
   });
 
+  it('signs the directory admin in by clicking, with the identity directory open for edits', async () => {
+    const page = await newPage();
+    await signInAs(page, 'admin');
+    await expect(page.locator('main').getAttribute('data-view')).resolves.toBe('finance');
+    const directory = page.getByTestId('panel-directory');
+    await page.locator('[data-testid="panel-directory"][data-mode="edit"]').waitFor({ timeout: 30_000 });
+    await expect(directory.getByTestId('directory-message').textContent()).resolves.not.toContain('Read-only');
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
   it('renews the access token with the refresh token before it expires, and the API accepts the new one', async () => {
     const page = await newPage();
     await signInAs(page, 'operator');
