@@ -136,7 +136,7 @@ async function longStep(progress: Progress, label: string, work: (log: (message:
 
 /** Simulates a day, feeds it through the ingest function on the local stack, and proves the ledger against ground truth. */
 /** Small pages, so the demo's drill-down follows a chain of several pages per identity. */
-const DRILLDOWN_PAGE_SIZE = 25;
+const DRILLDOWN_PAGE_SIZE = 250;
 
 export async function runDemo(stack: LocalStack, options: DemoOptions, progress: Progress): Promise<DemoSummary> {
   if (options.outDir) return runDemoIn(stack, options, options.outDir, progress);
@@ -291,7 +291,6 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
     directory,
     currency,
   );
-  progress.step('following the three most expensive identities to their requests, page by page, and tracing one request of each');
   const drilldown = {
     ledger: stack.stores.ledger,
     diagnostics: stack.stores.diagnostics,
@@ -301,8 +300,9 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
     identity: { gatewayObjectIds: new Set([truth.reconciliation.gatewayObjectId]) },
   };
   const mostExpensive = [...reports.identity.rows].sort((a, b) => (a.costPico === b.costPico ? 0 : a.costPico > b.costPico ? -1 : 1)).slice(0, 3);
-  const drilled = await Promise.all(
-    mostExpensive.map(async (row) => {
+  let drilled: { requests: number; costPico: bigint; traced: number; ok: boolean }[] = [];
+  await longStep(progress, 'following the three most expensive identities to their requests: page by page, and one trace each', async (log) => {
+    drilled = await Promise.all(mostExpensive.map(async (row) => {
       let requests = 0;
       let costPico = 0n;
       let traced = 0;
@@ -317,9 +317,10 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
         }
         after = page.next;
       } while (after !== null);
+      log(`${row.key}: ${requests} requests over the pages`);
       return { requests, costPico, traced, ok: requests === row.requests && costPico === row.costPico && traced === 1 };
-    }),
-  );
+    }));
+  });
   const teamFigures = (c: InvoiceComparison) => JSON.stringify([c.teams, c.unallocated, c.totals]);
   const t = compared.totals;
   const checks: DemoCheck[] = [
