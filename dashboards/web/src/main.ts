@@ -238,7 +238,6 @@ async function refresh(): Promise<void> {
   delete ui.authStatus.dataset['status'];
 
   const client = api();
-  mountDirectoryEditor(element('panel-directory'), client, refreshSafely);
   const range = { from: filters.from, to: filters.to };
   const days = daysOf(filters.from, filters.to);
   const charted = days.length <= MAX_DAILY_SERIES_DAYS ? days : null;
@@ -301,27 +300,34 @@ function refreshSafely(): void {
   });
 }
 
+/**
+ * Another caller (a token pasted or forgotten, a sign-out): their reports, and the directory as they may see it.
+ * The directory does not depend on the filters, so a filter change reloads the reports only.
+ */
+function callerChanged(): void {
+  showTokenStatus();
+  mountDirectoryEditor(element('panel-directory'), api(), refreshSafely);
+  refreshSafely();
+}
+
 async function start(): Promise<void> {
   signIn = await startSignIn(ui.tokenForm, (change) => {
     if (change === 'signed-in') sessionStorage.removeItem(TOKEN_KEY);
-    showTokenStatus();
-    if (change === 'signed-out') refreshSafely();
+    if (change === 'signed-out') callerChanged();
+    else showTokenStatus();
   });
   writeFilters(filtersFromQuery(new URLSearchParams(location.search), defaultRange(new Date())));
-  showTokenStatus();
   ui.tokenForm.addEventListener('submit', (event) => {
     event.preventDefault();
     const token = ui.tokenInput.value.trim().replace(/^Bearer\s+/i, '');
     ui.tokenInput.value = '';
     if (token === '') return;
     sessionStorage.setItem(TOKEN_KEY, token);
-    showTokenStatus();
-    refreshSafely();
+    callerChanged();
   });
   ui.tokenForget.addEventListener('click', () => {
     sessionStorage.removeItem(TOKEN_KEY);
-    showTokenStatus();
-    refreshSafely();
+    callerChanged();
   });
   for (const button of ui.filterForm.querySelectorAll<HTMLButtonElement>('button[data-preset]')) {
     button.addEventListener('click', () => {
@@ -344,7 +350,7 @@ async function start(): Promise<void> {
     refreshSafely();
   });
   for (const select of [ui.team, ui.deployment, ui.basis]) select.addEventListener('change', () => refreshSafely());
-  refreshSafely();
+  callerChanged();
   showViews();
 }
 
