@@ -153,6 +153,29 @@ interface Tally {
   requests: number;
 }
 
+type ListPriceShared = 'BilledCost' | 'BillingCurrency' | 'BillingPeriodStart' | 'BillingPeriodEnd' | 'ChargeCategory' | 'ChargeClass' | 'ContractedCost' | 'EffectiveCost' | 'InvoiceId' | 'ListCost' | 'PricingCategory' | 'x_UnallocatedReason' | keyof typeof AZURE_OPENAI;
+
+/** A usage row at list prices: one cost in every cost column (pay as you go, no discounts), billed in the month its charge starts. */
+function listPriceRow(cost: string, currency: string, chargeStart: Date, rest: Omit<FocusRow, ListPriceShared>): FocusRow {
+  const billing = monthOf(chargeStart);
+  return {
+    ...AZURE_OPENAI,
+    BilledCost: cost,
+    BillingCurrency: currency,
+    BillingPeriodStart: focusDateTime(billing.start),
+    BillingPeriodEnd: focusDateTime(billing.end),
+    ChargeCategory: 'Usage',
+    ChargeClass: null,
+    ContractedCost: cost,
+    EffectiveCost: cost,
+    InvoiceId: null,
+    ListCost: cost,
+    PricingCategory: 'Standard',
+    x_UnallocatedReason: null,
+    ...rest,
+  };
+}
+
 /**
  * FOCUS rows of the period at the price table's list prices: one row per UTC day, identity, model, deployment,
  * region, price entry and price component (input, cached input, output, audio input, audio output, per request),
@@ -195,46 +218,33 @@ export function listPriceFocusRows(input: ListPriceFocusInput): FocusRow[] {
   for (const t of tallies.values()) {
     const dayStart = Date.parse(`${t.day}T00:00:00Z`);
     const start = clamp(dayStart);
-    const billing = monthOf(start);
-    const cost = dollars(t.quantity * t.unitPico);
     const unitPrice = dollars(t.unitPico);
     const resourceId = t.region === null ? null : (byRegion.get(t.region) ?? null);
     const { unit, meter } = COMPONENT_UNITS[t.component];
-    rows.push({
-      ...AZURE_OPENAI,
-      ...placeColumns(resourceId, t.region),
-      BilledCost: cost,
-      BillingCurrency: input.currency,
-      BillingPeriodStart: focusDateTime(billing.start),
-      BillingPeriodEnd: focusDateTime(billing.end),
-      ChargeCategory: 'Usage',
-      ChargeClass: null,
-      ChargeDescription: `${t.model} ${meter.toLowerCase()} on ${t.deployment} for ${t.identity}`,
-      ChargeFrequency: 'Usage-Based',
-      ChargePeriodStart: focusDateTime(start),
-      ChargePeriodEnd: focusDateTime(clamp(dayStart + 86_400_000)),
-      ConsumedQuantity: t.quantity.toString(),
-      ConsumedUnit: unit,
-      ContractedCost: cost,
-      ContractedUnitPrice: unitPrice,
-      EffectiveCost: cost,
-      InvoiceId: null,
-      ListCost: cost,
-      ListUnitPrice: unitPrice,
-      PricingCategory: 'Standard',
-      PricingQuantity: t.quantity.toString(),
-      PricingUnit: unit,
-      SkuId: t.model,
-      SkuMeter: `${t.model} ${meter}`,
-      SkuPriceId: `${t.priceVersion}#${t.component}`,
-      ...whoColumns(whoOf(t.identity, t.identityKind, input.directory, true), { deployment: t.deployment }),
-      x_Model: t.model,
-      x_Deployment: t.deployment,
-      x_PriceComponent: t.component,
-      x_PriceVersion: t.priceVersion,
-      x_Requests: String(t.requests),
-      x_UnallocatedReason: null,
-    });
+    rows.push(
+      listPriceRow(dollars(t.quantity * t.unitPico), input.currency, start, {
+        ...placeColumns(resourceId, t.region),
+        ChargeDescription: `${t.model} ${meter.toLowerCase()} on ${t.deployment} for ${t.identity}`,
+        ChargeFrequency: 'Usage-Based',
+        ChargePeriodStart: focusDateTime(start),
+        ChargePeriodEnd: focusDateTime(clamp(dayStart + 86_400_000)),
+        ConsumedQuantity: t.quantity.toString(),
+        ConsumedUnit: unit,
+        ContractedUnitPrice: unitPrice,
+        ListUnitPrice: unitPrice,
+        PricingQuantity: t.quantity.toString(),
+        PricingUnit: unit,
+        SkuId: t.model,
+        SkuMeter: `${t.model} ${meter}`,
+        SkuPriceId: `${t.priceVersion}#${t.component}`,
+        ...whoColumns(whoOf(t.identity, t.identityKind, input.directory, true), { deployment: t.deployment }),
+        x_Model: t.model,
+        x_Deployment: t.deployment,
+        x_PriceComponent: t.component,
+        x_PriceVersion: t.priceVersion,
+        x_Requests: String(t.requests),
+      }),
+    );
   }
   const period = { start: new Date(from), end: new Date(to) };
   for (const line of input.lines) {
@@ -242,42 +252,30 @@ export function listPriceFocusRows(input: ListPriceFocusInput): FocusRow[] {
     const tokens = line.promptTokens + line.completionTokens;
     if (line.costPico === 0n && tokens === 0) continue;
     const cost = dollars(line.costPico);
-    const billing = monthOf(period.start);
-    rows.push({
-      ...AZURE_OPENAI,
-      ...placeColumns(null, null),
-      BilledCost: cost,
-      BillingCurrency: input.currency,
-      BillingPeriodStart: focusDateTime(billing.start),
-      BillingPeriodEnd: focusDateTime(billing.end),
-      ChargeCategory: 'Usage',
-      ChargeClass: null,
-      ChargeDescription: `Share of provisioned deployment ${line.deployment} for ${line.identity}`,
-      ChargeFrequency: 'Recurring',
-      ChargePeriodStart: focusDateTime(period.start),
-      ChargePeriodEnd: focusDateTime(period.end),
-      ConsumedQuantity: String(tokens),
-      ConsumedUnit: 'Tokens',
-      ContractedCost: cost,
-      ContractedUnitPrice: cost,
-      EffectiveCost: cost,
-      InvoiceId: null,
-      ListCost: cost,
-      ListUnitPrice: cost,
-      PricingCategory: 'Standard',
-      PricingQuantity: '1',
-      PricingUnit: 'Units',
-      SkuId: `provisioned:${line.deployment}`,
-      SkuMeter: 'Provisioned Throughput Units',
-      SkuPriceId: line.priceVersion,
-      ...whoColumns(whoOf(line.identity, line.identityKind, input.directory, line.identityKind !== 'unattributed'), { deployment: line.deployment }),
-      x_Model: line.model,
-      x_Deployment: line.deployment,
-      x_PriceComponent: 'provisioned',
-      x_PriceVersion: line.priceVersion,
-      x_Requests: String(line.requests),
-      x_UnallocatedReason: null,
-    });
+    rows.push(
+      listPriceRow(cost, input.currency, period.start, {
+        ...placeColumns(null, null),
+        ChargeDescription: `Share of provisioned deployment ${line.deployment} for ${line.identity}`,
+        ChargeFrequency: 'Recurring',
+        ChargePeriodStart: focusDateTime(period.start),
+        ChargePeriodEnd: focusDateTime(period.end),
+        ConsumedQuantity: String(tokens),
+        ConsumedUnit: 'Tokens',
+        ContractedUnitPrice: cost,
+        ListUnitPrice: cost,
+        PricingQuantity: '1',
+        PricingUnit: 'Units',
+        SkuId: `provisioned:${line.deployment}`,
+        SkuMeter: 'Provisioned Throughput Units',
+        SkuPriceId: line.priceVersion,
+        ...whoColumns(whoOf(line.identity, line.identityKind, input.directory, line.identityKind !== 'unattributed'), { deployment: line.deployment }),
+        x_Model: line.model,
+        x_Deployment: line.deployment,
+        x_PriceComponent: 'provisioned',
+        x_PriceVersion: line.priceVersion,
+        x_Requests: String(line.requests),
+      }),
+    );
   }
   return rows.sort(compareRows);
 }
