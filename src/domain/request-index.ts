@@ -37,7 +37,11 @@ export class RequestIndex {
 
   /** Entry numbers of earlier ids with the same hash as `id`: usually none, or the id's own first entry. */
   candidates(id: string): readonly number[] {
-    const hash = hashId(id);
+    return this.candidatesOf(hashId(id));
+  }
+
+  /** `candidates` of an id by its `hashId`. */
+  candidatesOf(hash: number): readonly number[] {
     const mask = this.slots.length / 2 - 1;
     let found: number[] | null = null;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
@@ -68,6 +72,11 @@ export class RequestIndex {
 
   /** Records the first entry of an id the caller has confirmed is new. */
   add(id: string, location: EntryLocation): void {
+    this.addOf(hashId(id), location);
+  }
+
+  /** `add` of an id by its `hashId`. */
+  addOf(hash: number, location: EntryLocation): void {
     if (this.count === this.offsets.length) {
       this.offsets = grown(this.offsets, new Float64Array(this.offsets.length * 2));
       this.ordinals = grown(this.ordinals, new Uint32Array(this.ordinals.length * 2));
@@ -76,7 +85,7 @@ export class RequestIndex {
     this.ordinals[this.count] = location.ordinal;
     this.count++;
     if (this.count > (this.slots.length / 2) * MAX_LOAD) this.rehash(this.slots.length * 2);
-    this.place(hashId(id), this.count);
+    this.place(hash, this.count);
   }
 
   private place(hash: number, entryPlusOne: number): void {

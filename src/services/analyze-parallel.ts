@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { isDeepStrictEqual } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { lineAlignedRanges } from '../adapters/files/jsonl-lines.js';
@@ -27,6 +28,9 @@ export interface RangeWorkerInput extends RangeInput {
   readonly diagnosticsDir: string | undefined;
   readonly llmLogFile: string | undefined;
 }
+
+/** What the calling thread sends a worker: a job, then the answer to its hand-back. */
+export type ToRangeWorker = { readonly kind: 'job'; readonly input: RangeWorkerInput } | ({ readonly kind: 'request' } & RangeRequest);
 
 export type RangeWorkerMessage =
   | { readonly kind: 'progress'; readonly lines: number }
@@ -57,14 +61,44 @@ export interface ParallelOutcome {
 }
 
 /** A worker running this folder's `analyze-range-worker` module, compiled or (under tsx or vitest) from source. */
-function startRangeWorker(workerData: RangeWorkerInput): Worker {
+function startRangeWorker(): Worker {
   const fromSource = import.meta.url.endsWith('.ts');
   const module = new URL(`./analyze-range-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
-  if (!fromSource) return new Worker(module, { workerData });
+  if (!fromSource) return new Worker(module);
   // Under Node 20 the main thread's TypeScript loader does not apply to a worker: register tsx there first.
   const tsx = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(module.href)}); });`;
-  return new Worker(boot, { eval: true, workerData, execArgv: [] });
+  return new Worker(boot, { eval: true, execArgv: [] });
+}
+
+/**
+ * Worker threads kept between analyses, so that a process that analyses more than once (a service, a test run, the
+ * benchmark) loads each thread's modules and optimises its code once, not once per analysis. An idle thread is
+ * unref'd: it never keeps a process alive.
+ */
+const idleWorkers: Worker[] = [];
+const exitedWorkers = new WeakSet<Worker>();
+
+function takeWorker(): Worker {
+  let worker = idleWorkers.pop();
+  while (worker && exitedWorkers.has(worker)) worker = idleWorkers.pop();
+  if (!worker) {
+    const started = startRangeWorker();
+    started.once('exit', () => {
+      exitedWorkers.add(started);
+      const at = idleWorkers.indexOf(started);
+      if (at >= 0) idleWorkers.splice(at, 1);
+    });
+    worker = started;
+  }
+  worker.ref();
+  return worker;
+}
+
+function keepWorker(worker: Worker): void {
+  worker.unref();
+  if (!exitedWorkers.has(worker) && idleWorkers.length < availableParallelism()) idleWorkers.push(worker);
+  else void worker.terminate();
 }
 
 /** Messages of one worker, in order, progress aside; rejects when the worker fails or exits early. */
@@ -74,11 +108,15 @@ class WorkerChannel {
   private failure: Error | null = null;
   lines = 0;
 
+  private readonly onMessage: (message: RangeWorkerMessage) => void;
+  private readonly onError: (error: Error) => void;
+  private readonly onExit: (code: number) => void;
+
   constructor(
     readonly worker: Worker,
     onProgress: () => void,
   ) {
-    worker.on('message', (message: RangeWorkerMessage) => {
+    this.onMessage = (message) => {
       if (message.kind === 'progress') {
         this.lines = message.lines;
         onProgress();
@@ -88,14 +126,27 @@ class WorkerChannel {
         this.waiting.resolve(message);
         this.waiting = null;
       } else this.queue.push(message);
-    });
-    const fail = (error: Error) => {
+    };
+    this.onError = (error) => {
       this.failure ??= error;
       this.waiting?.reject(this.failure);
       this.waiting = null;
     };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`an analysis worker stopped (exit code ${code}) before it answered`)));
+    this.onExit = (code) => this.onError(new Error(`an analysis worker stopped (exit code ${code}) before it answered`));
+    worker.on('message', this.onMessage);
+    worker.on('error', this.onError);
+    worker.on('exit', this.onExit);
+  }
+
+  /** Stops listening: the worker may serve another analysis. */
+  release(): void {
+    this.worker.off('message', this.onMessage);
+    this.worker.off('error', this.onError);
+    this.worker.off('exit', this.onExit);
+  }
+
+  post(message: ToRangeWorker): void {
+    this.worker.postMessage(message);
   }
 
   next<K extends RangeWorkerMessage['kind']>(kind: K): Promise<Extract<RangeWorkerMessage, { kind: K }>> {
@@ -132,13 +183,17 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
   const claims = Array.from({ length: threads }, () => new SharedArrayBuffer(2 ** bits / 8));
   const rangeInput = (index: number): RangeInput => ({ file: input.eventsFile, pieces, counter, prices: input.prices, identity: input.identity, claims, claimBits: bits, index, roundRobin: input.pieces === 'round-robin' });
   const channels: WorkerChannel[] = [];
+  // Set once every worker has answered its whole job: then they are idle and may be kept.
+  let workersDone = false;
   // Lets this thread's own pieces finish (and close the file) whatever happens to the workers.
   let answer: (request: RangeRequest) => void = () => {};
   let localLines = 0;
   const progress = () => input.onProgress?.(channels.reduce((sum, c) => sum + c.lines, localLines));
   try {
     for (let index = 1; index < threads; index++) {
-      channels.push(new WorkerChannel(startRangeWorker({ ...rangeInput(index), diagnosticsDir: input.diagnosticsDir, llmLogFile: input.llmLogFile }), progress));
+      const channel = new WorkerChannel(takeWorker(), progress);
+      channels.push(channel);
+      channel.post({ kind: 'job', input: { ...rangeInput(index), diagnosticsDir: input.diagnosticsDir, llmLogFile: input.llmLogFile } });
     }
     let localHandBack!: (handBack: RangeHandBack) => void;
     const localHandedBack = new Promise<RangeHandBack>((resolve) => (localHandBack = resolve));
@@ -172,11 +227,13 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     }
     const request: RangeRequest = { hashes: [...new Set([...deferred.keys()].map(hashId))] };
     answer(request);
-    for (const channel of channels) channel.worker.postMessage(request);
-    const parts: RangeResult[] = await Promise.all([local, ...channels.map((c) => c.next('result'))]);
+    for (const channel of channels) channel.post({ kind: 'request', ...request });
+    const [own, ...others] = await Promise.all([local, ...channels.map((c) => c.next('result'))]);
+    workersDone = true;
 
-    const totals = new AnalysisTotals(input.recordsByKey, input.prices, input.identity, input.llmUsage);
-    for (const part of parts) {
+    // This thread's totals take the workers' parts in.
+    const totals = own.totals;
+    for (const part of [own, ...others]) {
       for (const priced of part.priced) {
         const key = requestKey(priced);
         const other = deferred.get(key);
@@ -184,15 +241,17 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
         if (!isDeepStrictEqual(merge(priced, other), priced)) return null;
         deferred.delete(key);
       }
-      totals.absorb(part);
     }
+    for (const part of others) totals.absorb(part);
     for (const entry of deferred.values()) totals.add(entry);
     const deadLetterIds = new Set<string>();
     for (const part of handedBack) for (const id of part.deadLetterIds) deadLetterIds.add(id);
     return { totals, deadLetters: deadLetterIds.size, conflictingDuplicates: conflictIds.size, lines: handedBack.reduce((sum: number, p) => sum + p.lines, 0) };
   } finally {
     answer({ hashes: [] });
-    await Promise.all(channels.map((c) => c.worker.terminate()));
+    for (const channel of channels) channel.release();
+    if (workersDone) for (const channel of channels) keepWorker(channel.worker);
+    else await Promise.all(channels.map((c) => c.worker.terminate()));
   }
 }
 

@@ -1,29 +1,41 @@
-/** A worker thread of `analyzeInParallel`: `analyzeRange` over the byte range it is given. */
-import { parentPort, workerData } from 'node:worker_threads';
-import type { RangeWorkerInput, RangeWorkerMessage } from './analyze-parallel.js';
+/** A worker thread of `analyzeInParallel`, kept between analyses: each job is `analyzeRange` over the pieces it takes. */
+import { parentPort } from 'node:worker_threads';
+import type { RangeWorkerInput, RangeWorkerMessage, ToRangeWorker } from './analyze-parallel.js';
 import { analyzeRange, type RangeRequest } from './analyze-range.js';
 
-const input = workerData as RangeWorkerInput;
 const port = parentPort!;
 const send = (message: RangeWorkerMessage) => port.postMessage(message);
+let answer: ((request: RangeRequest) => void) | null = null;
 
-async function recordsByKey() {
+async function recordsByKey(input: RangeWorkerInput) {
   if (!input.diagnosticsDir) return new Map();
   const { readArchiveFolder } = await import('./analyze-files.js');
   return new Map((await readArchiveFolder(input.diagnosticsDir)).records.map((r) => [r.correlationId, r]));
 }
 
-async function llmUsage() {
+async function llmUsage(input: RangeWorkerInput) {
   if (!input.llmLogFile) return new Map();
   const { readLlmUsage } = await import('./analyze-files.js');
   return readLlmUsage(input.llmLogFile);
 }
 
-const result = await analyzeRange(input, await recordsByKey(), {
-  progress: (lines) => send({ kind: 'progress', lines }),
-  handBack: (handBack) => {
-    send({ kind: 'handBack', ...handBack });
-    return new Promise<RangeRequest>((resolve) => port.once('message', resolve));
-  },
-}, await llmUsage());
-send({ kind: 'result', ...result });
+async function run(input: RangeWorkerInput): Promise<void> {
+  const { priced, totals } = await analyzeRange(input, await recordsByKey(input), {
+    progress: (lines) => send({ kind: 'progress', lines }),
+    handBack: (handBack) => {
+      send({ kind: 'handBack', ...handBack });
+      return new Promise<RangeRequest>((resolve) => (answer = resolve));
+    },
+  }, await llmUsage(input));
+  send({ kind: 'result', priced, ...totals.parts() });
+}
+
+port.on('message', (message: ToRangeWorker) => {
+  if (message.kind === 'request') {
+    answer?.(message);
+    answer = null;
+    return;
+  }
+  // A failed job is an unhandled rejection: the thread fails ('error' on the calling side) and gets no other job.
+  void run(message.input);
+});

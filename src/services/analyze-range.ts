@@ -5,16 +5,16 @@ import type { PriceTable } from '../contracts/price-table.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import type { LlmUsage } from '../ports/diagnostics-source.js';
 import { isPartial, requestKey } from '../domain/ledger.js';
-import { hashId } from '../domain/request-index.js';
 import { AnalysisTotals, type TotalsParts } from './analysis-totals.js';
 import { forEachDistinctRequest } from './distinct-requests.js';
 
 /**
  * Which threads hold which request ids, approximately and without locks: one bitmap per thread in shared memory,
- * two bits per id hash (a Bloom filter). A thread sets its bits for an id, then looks at the other threads' bits;
- * because `Atomics` operations are sequentially consistent, of two threads that hold one id at least the later
- * one sees the other's bits. So at most one thread prices an id by itself; every other thread that holds it hands
- * its entry back (as do the few threads whose id only looks like another thread's: the merge sorts that out).
+ * two bits per id hash in one 32-bit word (a blocked Bloom filter: one memory access per bitmap, not one per bit).
+ * A thread sets its bits for an id, then looks at the other threads' word; because `Atomics` operations are
+ * sequentially consistent, of two threads that hold one id at least the later one sees the other's bits. So at
+ * most one thread prices an id by itself; every other thread that holds it hands its entry back (as do the few
+ * threads whose id only looks like another thread's: the merge sorts that out).
  */
 export class RangeClaims {
   private readonly own: Int32Array;
@@ -25,20 +25,18 @@ export class RangeClaims {
     const maps = buffers.map((b) => new Int32Array(b));
     this.own = maps[index]!;
     this.others = maps.filter((_, i) => i !== index);
-    this.shift = 32 - bits;
+    // The word from the hash's top bits; 32 bits a word.
+    this.shift = 32 - (bits - 5);
   }
 
-  /** Marks `id` as held by this thread; true when another thread may hold it too. */
-  claim(id: string): boolean {
-    const hash = hashId(id);
-    // Two bit positions from the hash: its top bits, and the top bits of a multiplicative remix of it.
-    const a = hash >>> this.shift;
-    const b = Math.imul(hash, 0x9e3779b1) >>> this.shift;
-    Atomics.or(this.own, a >>> 5, 1 << (a & 31));
-    Atomics.or(this.own, b >>> 5, 1 << (b & 31));
-    for (const other of this.others) {
-      if ((Atomics.load(other, a >>> 5) & (1 << (a & 31))) !== 0 && (Atomics.load(other, b >>> 5) & (1 << (b & 31))) !== 0) return true;
-    }
+  /** Marks the id whose `hashId` is `hash` as held by this thread; true when another thread may hold it too. */
+  claim(hash: number): boolean {
+    const word = hash >>> this.shift;
+    // The two bits from the low bits of a multiplicative remix, independent of the word's top bits.
+    const remix = Math.imul(hash, 0x9e3779b1);
+    const bits = (1 << (remix & 31)) | (1 << ((remix >>> 5) & 31));
+    Atomics.or(this.own, word, bits);
+    for (const other of this.others) if ((Atomics.load(other, word) & bits) === bits) return true;
     return false;
   }
 }
@@ -87,6 +85,13 @@ export interface RangeRequest {
   readonly hashes: readonly number[];
 }
 
+/** What a thread priced itself: its totals, and its entries under the requested hashes. */
+export interface RangeOutcome {
+  readonly priced: readonly LedgerEntry[];
+  readonly totals: AnalysisTotals;
+}
+
+/** A `RangeOutcome` in the form that crosses a worker thread boundary. */
 export interface RangeResult extends TotalsParts {
   readonly priced: readonly LedgerEntry[];
 }
@@ -101,7 +106,7 @@ export async function analyzeRange(
   recordsByKey: ReadonlyMap<string, DiagnosticRecord>,
   hooks: { progress(lines: number): void; handBack(handBack: RangeHandBack): Promise<RangeRequest> },
   llmUsage: ReadonlyMap<string, LlmUsage> = new Map(),
-): Promise<RangeResult> {
+): Promise<RangeOutcome> {
   const claims = new RangeClaims(input.claims, input.claimBits, input.index);
   const newTotals = () => new AnalysisTotals(recordsByKey, input.prices, input.identity, llmUsage);
   let totals = newTotals();
@@ -109,8 +114,8 @@ export async function analyzeRange(
   const stream = await forEachDistinctRequest(
     input.file,
     {
-      onRequest: (entry) => {
-        if (claims.claim(requestKey(entry)) || isPartial(entry)) deferred.push(entry);
+      onRequest: (entry, keyHash) => {
+        if (claims.claim(keyHash) || isPartial(entry)) deferred.push(entry);
         else totals.add(entry);
       },
       restart: () => {
@@ -126,7 +131,7 @@ export async function analyzeRange(
     const hashes = new Set(request.hashes);
     const deferredKeys = new Set(deferred.map(requestKey));
     const priced = (await stream.handedOver((hash) => hashes.has(hash))).filter((e) => !deferredKeys.has(requestKey(e)));
-    return { priced, ...totals.parts() };
+    return { priced, totals };
   } finally {
     await stream.close();
   }

@@ -1,9 +1,9 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { readJsonlChunks, readJsonlLineAt, type ByteRange, type JsonlChunk } from '../adapters/files/jsonl-lines.js';
+import { readJsonlChunks, readJsonlLineAt, readJsonlLinesAt, type ByteRange, type JsonlChunk } from '../adapters/files/jsonl-lines.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { isPartial, mergeLedger, partHash, requestKey } from '../domain/ledger.js';
-import { RequestIndex, type EntryLocation } from '../domain/request-index.js';
+import { RequestIndex, hashId, type EntryLocation } from '../domain/request-index.js';
 import { sortBody, type SortedEvents } from './ingest-batch.js';
 
 export interface DistinctRequests {
@@ -39,6 +39,12 @@ export interface DistinctRequestOptions {
   readonly keepOpen?: boolean;
 }
 
+/** Takes each distinct request once, with the `hashId` of its `requestKey`; `restart` drops all taken so far. */
+export interface DistinctRequestConsumer {
+  onRequest(entry: LedgerEntry, keyHash: number): void;
+  restart(): void;
+}
+
 const FILE_POSITION = { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
 
 /** The ledger entries and dead letters of one line (one Event Hubs body), as the ingest function sorts them. */
@@ -65,7 +71,7 @@ function sortLine(line: string, into: SortedEvents = { entries: [], deadLetters:
  */
 export async function forEachDistinctRequest(
   file: string,
-  consumer: { onRequest(entry: LedgerEntry): void; restart(): void },
+  consumer: DistinctRequestConsumer,
   onProgress?: (linesRead: number) => void,
   options: DistinctRequestOptions = {},
 ): Promise<DistinctRequests> {
@@ -110,15 +116,16 @@ export async function forEachDistinctRequest(
             held.set(key, merge(heldEntry, entry));
             continue;
           }
-          const candidates = index.candidates(key);
+          const hash = hashId(key);
+          const candidates = index.candidatesOf(hash);
           // The same text as the key's first line gives the same entries: a redelivery, which changes nothing.
           if (candidates.length > 0 && isRepeatOfFirst(index, candidates, recent, line, ordinal)) continue;
           const first = candidates.length === 0 ? null : await firstEntry(handle, index, candidates, key, recent);
           if (!first) {
-            index.add(key, { offset: chunk.offsets[i]!, ordinal });
+            index.addOf(hash, { offset: chunk.offsets[i]!, ordinal });
             if (isPartial(entry)) held.set(key, entry);
             else {
-              consumer.onRequest(entry);
+              consumer.onRequest(entry, hash);
               handedOver++;
             }
             continue;
@@ -137,7 +144,7 @@ export async function forEachDistinctRequest(
     throw error;
   }
   if (!options.keepOpen) await close();
-  for (const entry of held.values()) consumer.onRequest(entry);
+  for (const [key, entry] of held) consumer.onRequest(entry, hashId(key));
   return {
     requests: handedOver + held.size,
     deadLetters: deadLetterIds.size,
@@ -147,12 +154,12 @@ export async function forEachDistinctRequest(
     close,
     handedOver: async (select) => {
       if (closed) throw new Error('handedOver after close');
-      const out: LedgerEntry[] = [];
-      for (const location of index.locationsWhere(select)) {
-        const entry = await entryAt(handle, location);
-        out.push(held.get(requestKey(entry)) ?? entry);
-      }
-      return out;
+      const locations = index.locationsWhere(select);
+      const lines = await readJsonlLinesAt(handle, locations.map((l) => l.offset));
+      return locations.map((location, i) => {
+        const entry = entryOf(lines[i]!, location);
+        return held.get(requestKey(entry)) ?? entry;
+      });
     },
   };
 }
@@ -218,7 +225,12 @@ async function firstEntry(handle: FileHandle, index: RequestIndex, candidates: r
 }
 
 async function entryAt(handle: FileHandle, location: EntryLocation): Promise<LedgerEntry> {
-  const entry = sortLine(await readJsonlLineAt(handle, location.offset)).entries[location.ordinal];
+  return entryOf(await readJsonlLineAt(handle, location.offset), location);
+}
+
+/** The entry at `location`, from the text of its line read again. */
+function entryOf(line: string, location: EntryLocation): LedgerEntry {
+  const entry = sortLine(line).entries[location.ordinal];
   if (!entry) throw new Error(`the events file changed while it was read (no entry ${location.ordinal} at byte ${location.offset})`);
   return entry;
 }
@@ -228,7 +240,7 @@ async function handOverAgain(
   file: string,
   index: RequestIndex,
   held: ReadonlyMap<string, LedgerEntry>,
-  consumer: { onRequest(entry: LedgerEntry): void; restart(): void },
+  consumer: DistinctRequestConsumer,
   ranges: readonly ByteRange[] | undefined,
 ): Promise<number> {
   consumer.restart();
@@ -243,7 +255,7 @@ async function handOverAgain(
         const entry = entries[ordinal]!;
         const key = requestKey(entry);
         if (held.has(key) || !index.isFirst(key, { offset: chunk.offsets[i]!, ordinal })) continue;
-        consumer.onRequest(entry);
+        consumer.onRequest(entry, hashId(key));
         handedOver++;
       }
     }

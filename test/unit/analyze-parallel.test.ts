@@ -8,6 +8,8 @@ import { lineAlignedRanges, readJsonlChunks } from '../../src/adapters/files/jso
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import { analyzeFiles } from '../../src/services/analyze-files.js';
 import { analyzeInParallel } from '../../src/services/analyze-parallel.js';
+import { RangeClaims } from '../../src/services/analyze-range.js';
+import { hashId } from '../../src/domain/request-index.js';
 import { SIMULATION_FILES, writeSimulation } from '../../src/simulator/files.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
 import { apimRecords, eventBodyArbitrary, retold, v1Lines } from '../support/event-body-arbitrary.js';
@@ -66,6 +68,36 @@ describe('analyzeFiles over worker threads: the single-thread result, number for
     expect(single.entries).toBe(19);
     expect(parallel).toEqual(single);
   }, 60_000);
+});
+
+describe('worker threads kept between analyses', () => {
+  it('serve analyses in a row and at once: each analysis gets threads of its own and the single-thread result', async () => {
+    const out = join(dir, 'simulated-at-once');
+    await writeSimulation(out, simulateDay({ requests: 400, seed: 23, day: '2026-10-16' }));
+    const files = { eventsFile: join(out, SIMULATION_FILES.events), diagnosticsDir: join(out, SIMULATION_FILES.diagnostics), prices };
+    const single = await analyzeFiles({ ...files, threads: 1 });
+    const parallel = { ...files, threads: 3, minBytesPerThread: 1 };
+    // Three at once want six workers: threads kept by an earlier analysis, and new ones.
+    await analyzeFiles(parallel);
+    const together = await Promise.all([analyzeFiles(parallel), analyzeFiles(parallel), analyzeFiles(parallel)]);
+    for (const result of together) expect(result).toEqual(single);
+  }, 120_000);
+});
+
+describe('RangeClaims: which threads may hold an id', () => {
+  it('of two threads that claim one id, the later one sees the earlier; an id claimed by one thread only stays its own', () => {
+    const bits = 19;
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.string({ minLength: 1, maxLength: 40 }), { minLength: 2, maxLength: 50 }), (ids) => {
+        const maps = [new SharedArrayBuffer(2 ** bits / 8), new SharedArrayBuffer(2 ** bits / 8)];
+        const [first, second] = [new RangeClaims(maps, bits, 0), new RangeClaims(maps, bits, 1)];
+        const [shared, ...own] = ids.map(hashId);
+        expect(first.claim(shared!)).toBe(false);
+        expect(second.claim(shared!)).toBe(true);
+        expect(own.map((hash) => first.claim(hash))).toEqual(own.map(() => false));
+      }),
+    );
+  });
 });
 
 describe('lineAlignedRanges: pieces that hold every line exactly once', () => {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readJsonlChunks, readJsonlLineAt } from '../../src/adapters/files/jsonl-lines.js';
+import { readJsonlChunks, readJsonlLineAt, readJsonlLinesAt } from '../../src/adapters/files/jsonl-lines.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -25,6 +25,9 @@ async function readAll(bytes: Buffer, bufferBytes?: number): Promise<{ lines: st
   const handle = await open(file, 'r');
   const again: string[] = [];
   for (const offset of offsets) again.push(await readJsonlLineAt(handle, offset));
+  // Read again all at once, several reads in flight, in reverse order: the same lines, in the order asked.
+  const reversed = await readJsonlLinesAt(handle, [...offsets].reverse());
+  expect(reversed.reverse()).toEqual(again);
   await handle.close();
   await rm(file);
   return { lines, offsets, again };
@@ -35,6 +38,13 @@ describe('JSON Lines files read in chunks with byte offsets', () => {
     const { lines, offsets } = await readAll(Buffer.from('{"a":1}\r\n\n{"b":"é"}\n{"c":3}'));
     expect(lines).toEqual(['{"a":1}', '', '{"b":"é"}', '{"c":3}']);
     expect(offsets).toEqual([0, 9, 10, 21]);
+  });
+
+  it('reads a line again whole when it is longer than the first read (4 KiB) or a later one (64 KiB)', async () => {
+    const long = ['{"a":"' + 'x'.repeat(4090) + '"}', '{"b":"' + 'é'.repeat(40_000) + '"}', '{"c":3}'];
+    const { lines, again } = await readAll(Buffer.from(long.join('\n')));
+    expect(lines).toEqual(long);
+    expect(again).toEqual(long);
   });
 
   it('gives nothing for an empty file', async () => {
