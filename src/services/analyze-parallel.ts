@@ -74,31 +74,42 @@ function startRangeWorker(): Worker {
 /**
  * Worker threads kept between analyses, so that a process that analyses more than once (a service, a test run, the
  * benchmark) loads each thread's modules and optimises its code once, not once per analysis. An idle thread is
- * unref'd: it never keeps a process alive.
+ * unref'd, so it never keeps a process alive, and ends after a minute without work, so that its heap is given back.
  */
-const idleWorkers: Worker[] = [];
+const IDLE_WORKER_MS = 60_000;
+const idleWorkers = new Map<Worker, NodeJS.Timeout>();
 const exitedWorkers = new WeakSet<Worker>();
 
 function takeWorker(): Worker {
-  let worker = idleWorkers.pop();
-  while (worker && exitedWorkers.has(worker)) worker = idleWorkers.pop();
-  if (!worker) {
-    const started = startRangeWorker();
-    started.once('exit', () => {
-      exitedWorkers.add(started);
-      const at = idleWorkers.indexOf(started);
-      if (at >= 0) idleWorkers.splice(at, 1);
-    });
-    worker = started;
+  const [kept] = idleWorkers;
+  if (kept) {
+    clearTimeout(kept[1]);
+    idleWorkers.delete(kept[0]);
+    kept[0].ref();
+    return kept[0];
   }
-  worker.ref();
+  const worker = startRangeWorker();
+  worker.once('exit', () => {
+    exitedWorkers.add(worker);
+    clearTimeout(idleWorkers.get(worker));
+    idleWorkers.delete(worker);
+  });
   return worker;
 }
 
 function keepWorker(worker: Worker): void {
+  if (exitedWorkers.has(worker)) return;
+  if (idleWorkers.size >= availableParallelism()) {
+    void worker.terminate();
+    return;
+  }
   worker.unref();
-  if (!exitedWorkers.has(worker) && idleWorkers.length < availableParallelism()) idleWorkers.push(worker);
-  else void worker.terminate();
+  const timer = setTimeout(() => {
+    idleWorkers.delete(worker);
+    void worker.terminate();
+  }, IDLE_WORKER_MS);
+  timer.unref();
+  idleWorkers.set(worker, timer);
 }
 
 /** Messages of one worker, in order, progress aside; rejects when the worker fails or exits early. */
