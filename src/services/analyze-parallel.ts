@@ -10,11 +10,11 @@ import type { IdentityOptions } from '../domain/identity.js';
 import { mergeLedger, partHash, requestKey } from '../domain/ledger.js';
 import { hashId } from '../domain/request-index.js';
 import type { LlmUsage } from '../ports/diagnostics-source.js';
-import { AnalysisTotals } from './analysis-totals.js';
+import { AnalysisTotals, type TotalsParts } from './analysis-totals.js';
 import { analyzeRange, type RangeHandBack, type RangeInput, type RangeRequest, type RangeResult } from './analyze-range.js';
 
 /** Pieces of about this size are handed out to the threads as they ask. */
-const PIECE_BYTES = 16 * 2 ** 20;
+const PIECE_BYTES = 4 * 2 ** 20;
 
 /**
  * Bits per claim bitmap: about one per 8 bytes of file (an event is hundreds of bytes: with two bits an id, about
@@ -34,7 +34,7 @@ export type ToRangeWorker = { readonly kind: 'job'; readonly input: RangeWorkerI
 
 export type RangeWorkerMessage =
   | { readonly kind: 'progress'; readonly lines: number }
-  | ({ readonly kind: 'handBack' } & RangeHandBack)
+  | ({ readonly kind: 'handBack'; readonly parts: TotalsParts } & RangeHandBack)
   | ({ readonly kind: 'result' } & RangeResult);
 
 export interface ParallelInput {
@@ -208,19 +208,22 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     }
     let localHandBack!: (handBack: RangeHandBack) => void;
     const localHandedBack = new Promise<RangeHandBack>((resolve) => (localHandBack = resolve));
+    let totals!: AnalysisTotals;
     const answered = new Promise<RangeRequest>((resolve) => (answer = resolve));
     const local = analyzeRange(rangeInput(0), input.recordsByKey, {
       progress: (lines) => {
         localLines = lines;
         progress();
       },
-      handBack: (handBack) => {
+      handBack: (handBack, localTotals) => {
+        totals = localTotals;
         localHandBack(handBack);
         return answered;
       },
     }, input.llmUsage);
     // A failure on this thread must not wait for the workers.
-    const handedBack: RangeHandBack[] = await Promise.race([Promise.all([localHandedBack, ...channels.map((c) => c.next('handBack'))]), local.then(() => never<RangeHandBack[]>())]);
+    const [localPart, ...workerParts] = await Promise.race([Promise.all([localHandedBack, ...channels.map((c) => c.next('handBack'))]), local.then(() => never<[RangeHandBack]>())]);
+    const handedBack: RangeHandBack[] = [localPart, ...workerParts];
     const conflictIds = new Set<string>();
     const merge = (a: LedgerEntry, b: LedgerEntry) => {
       const { entry, losers } = mergeLedger(a, b);
@@ -239,12 +242,12 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     const request: RangeRequest = { hashes: [...new Set([...deferred.keys()].map(hashId))] };
     answer(request);
     for (const channel of channels) channel.post({ kind: 'request', ...request });
-    const [own, ...others] = await Promise.all([local, ...channels.map((c) => c.next('result'))]);
+    // This thread's totals take the workers' in while they read their entries under the hashes again.
+    for (const part of workerParts) totals.absorb(part.parts);
+    const results = await Promise.all([local, ...channels.map((c) => c.next('result'))]);
     workersDone = true;
 
-    // This thread's totals take the workers' parts in.
-    const totals = own.totals;
-    for (const part of [own, ...others]) {
+    for (const part of results) {
       for (const priced of part.priced) {
         const key = requestKey(priced);
         const other = deferred.get(key);
@@ -253,7 +256,6 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
         deferred.delete(key);
       }
     }
-    for (const part of others) totals.absorb(part);
     for (const entry of deferred.values()) totals.add(entry);
     const deadLetterIds = new Set<string>();
     for (const part of handedBack) for (const id of part.deadLetterIds) deadLetterIds.add(id);

@@ -20,14 +20,15 @@ async function llmUsage(input: RangeWorkerInput) {
 }
 
 async function run(input: RangeWorkerInput): Promise<void> {
-  const { priced, totals } = await analyzeRange(input, await recordsByKey(input), {
+  const result = await analyzeRange(input, await recordsByKey(input), {
     progress: (lines) => send({ kind: 'progress', lines }),
-    handBack: (handBack) => {
-      send({ kind: 'handBack', ...handBack });
+    handBack: (handBack, totals) => {
+      // The totals go now, so that the calling thread takes them in while this one reads its entries again.
+      send({ kind: 'handBack', ...handBack, parts: totals.parts() });
       return new Promise<RangeRequest>((resolve) => (answer = resolve));
     },
   }, await llmUsage(input));
-  send({ kind: 'result', priced, ...totals.parts() });
+  send({ kind: 'result', ...result });
 }
 
 port.on('message', (message: ToRangeWorker) => {

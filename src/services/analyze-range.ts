@@ -5,7 +5,7 @@ import type { PriceTable } from '../contracts/price-table.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import type { LlmUsage } from '../ports/diagnostics-source.js';
 import { isPartial, requestKey } from '../domain/ledger.js';
-import { AnalysisTotals, type TotalsParts } from './analysis-totals.js';
+import { AnalysisTotals } from './analysis-totals.js';
 import { forEachDistinctRequest } from './distinct-requests.js';
 
 /**
@@ -85,14 +85,8 @@ export interface RangeRequest {
   readonly hashes: readonly number[];
 }
 
-/** What a thread priced itself: its totals, and its entries under the requested hashes. */
-export interface RangeOutcome {
-  readonly priced: readonly LedgerEntry[];
-  readonly totals: AnalysisTotals;
-}
-
-/** A `RangeOutcome` in the form that crosses a worker thread boundary. */
-export interface RangeResult extends TotalsParts {
+/** The entries a thread priced itself under the requested hashes. */
+export interface RangeResult {
   readonly priced: readonly LedgerEntry[];
 }
 
@@ -104,9 +98,13 @@ export interface RangeResult extends TotalsParts {
 export async function analyzeRange(
   input: RangeInput,
   recordsByKey: ReadonlyMap<string, DiagnosticRecord>,
-  hooks: { progress(lines: number): void; handBack(handBack: RangeHandBack): Promise<RangeRequest> },
+  hooks: {
+    progress(lines: number): void;
+    /** After the stream, with the totals of what this thread priced itself (final: they change no more). */
+    handBack(handBack: RangeHandBack, totals: AnalysisTotals): Promise<RangeRequest>;
+  },
   llmUsage: ReadonlyMap<string, LlmUsage> = new Map(),
-): Promise<RangeOutcome> {
+): Promise<RangeResult> {
   const claims = new RangeClaims(input.claims, input.claimBits, input.index);
   const newTotals = () => new AnalysisTotals(recordsByKey, input.prices, input.identity, llmUsage);
   let totals = newTotals();
@@ -127,11 +125,11 @@ export async function analyzeRange(
     { ranges: takePieces(input.pieces, input.counter, input.roundRobin ? { index: input.index, threads: input.claims.length } : undefined), keepOpen: true },
   );
   try {
-    const request = await hooks.handBack({ deferred, deadLetterIds: [...stream.deadLetterIds], conflictIds: [...stream.conflictIds], lines: stream.lines });
+    const request = await hooks.handBack({ deferred, deadLetterIds: [...stream.deadLetterIds], conflictIds: [...stream.conflictIds], lines: stream.lines }, totals);
     const hashes = new Set(request.hashes);
     const deferredKeys = new Set(deferred.map(requestKey));
     const priced = (await stream.handedOver((hash) => hashes.has(hash))).filter((e) => !deferredKeys.has(requestKey(e)));
-    return { priced, totals };
+    return { priced };
   } finally {
     await stream.close();
   }
