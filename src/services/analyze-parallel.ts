@@ -17,8 +17,9 @@ import { analyzeRange, type RangeHandBack, type RangeInput, type RangeRequest, t
 const PIECE_BYTES = 4 * 2 ** 20;
 
 /**
- * Bits per claim bitmap: about one per 8 bytes of file (an event is hundreds of bytes: with two bits an id, about
- * one id in a thousand looks like another thread's and comes back needlessly), 64 KiB to 4 MiB each.
+ * Bits per claim bitmap: about one per 8 bytes of file, 64 KiB to 4 MiB each. An event is hundreds of bytes, so
+ * with two bits an id in one word about one id in ten thousand looks like another thread's and comes back
+ * needlessly; one in a thousand above 256 MiB of file, where the bitmaps stop growing.
  */
 function claimBits(fileBytes: number): number {
   return Math.min(25, Math.max(19, Math.ceil(Math.log2(Math.max(1, fileBytes / 8)))));
