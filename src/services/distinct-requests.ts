@@ -165,14 +165,14 @@ export async function forEachDistinctRequest(
 }
 
 /** The chunks of the whole file, or of each range in turn (each range taken is noted in `taken`). */
-async function* chunksOf(file: string, ranges: Iterable<ByteRange> | undefined, taken?: ByteRange[]): AsyncGenerator<JsonlChunk> {
-  if (!ranges) {
-    yield* readJsonlChunks(file);
-    return;
-  }
+function chunksOf(file: string, ranges: Iterable<ByteRange> | undefined, taken?: ByteRange[]): AsyncGenerator<JsonlChunk> {
+  return readJsonlChunks(file, ranges ? { ranges: noted(ranges, taken) } : {});
+}
+
+function* noted(ranges: Iterable<ByteRange>, taken: ByteRange[] | undefined): Generator<ByteRange> {
   for (const range of ranges) {
     taken?.push(range);
-    yield* readJsonlChunks(file, { range });
+    yield range;
   }
 }
 

@@ -108,7 +108,7 @@ describe('lineAlignedRanges: pieces that hold every line exactly once', () => {
         await writeFile(file, lines.join('\n') + (finalNewline && lines.length > 0 ? '\n' : ''));
         const ranges = await lineAlignedRanges(file, parts);
         const read: string[] = [];
-        for (const range of ranges) for await (const chunk of readJsonlChunks(file, { range, bufferBytes: 7 })) read.push(...chunk.lines);
+        for await (const chunk of readJsonlChunks(file, { ranges, bufferBytes: 7 })) read.push(...chunk.lines);
         const whole: string[] = [];
         for await (const chunk of readJsonlChunks(file)) whole.push(...chunk.lines);
         expect(read).toEqual(whole);

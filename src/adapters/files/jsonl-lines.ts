@@ -46,53 +46,56 @@ export interface ByteRange {
 }
 
 /**
- * The file's lines in chunks of about `bufferBytes` (a longer line comes whole, in a chunk of its own). With a
- * `range`, only the lines that start inside it (cut it with `lineAlignedRanges`). The next read is under way
- * while the caller works through a chunk (two buffers), so a caller that computes never waits for the disk.
+ * The file's lines in chunks of about `bufferBytes` (a longer line comes whole, in a chunk of its own). With
+ * `ranges`, only the lines that start inside them (cut with `lineAlignedRanges`), range after range, each taken
+ * from the iterable when the one before is done; one file handle and two buffers serve them all. The next read is
+ * under way while the caller works through a chunk, so a caller that computes never waits for the disk.
  */
-export async function* readJsonlChunks(path: string, options: { bufferBytes?: number; range?: ByteRange } = {}): AsyncGenerator<JsonlChunk> {
+export async function* readJsonlChunks(path: string, options: { bufferBytes?: number; ranges?: Iterable<ByteRange> } = {}): AsyncGenerator<JsonlChunk> {
   const handle = await open(path, 'r');
-  const end = options.range?.end ?? Infinity;
-  const readInto = (target: Buffer, at: number, from: number): Promise<number> => {
-    const wanted = Math.min(target.length - at, end - from);
-    const read = wanted <= 0 ? Promise.resolve(0) : handle.read(target, at, wanted, from).then((r) => r.bytesRead);
-    // Awaited later (the caller may take a while over a chunk): a failure meanwhile is not an unhandled rejection.
-    read.catch(() => 0);
-    return read;
-  };
   let buffer = Buffer.allocUnsafe(options.bufferBytes ?? DEFAULT_BUFFER_BYTES);
   let spare = Buffer.allocUnsafe(buffer.length);
-  // `buffer` holds `filled` bytes of the file from `position`: the start of a line.
-  let filled = 0;
-  let position = options.range?.start ?? 0;
-  let pending = readInto(buffer, 0, position);
+  let pending: Promise<number> = Promise.resolve(0);
   try {
-    for (;;) {
-      const bytesRead = await pending;
-      if (bytesRead === 0) break;
-      const whole = buffer.lastIndexOf(NEWLINE, filled + bytesRead - 1) + 1;
-      filled += bytesRead;
-      if (whole === 0) {
-        // No line ends in the buffer yet: read on, into a larger one when it is full.
-        if (filled === buffer.length) {
-          const larger = Buffer.allocUnsafe(buffer.length * 2);
-          buffer.copy(larger, 0, 0, filled);
-          buffer = larger;
-          spare = Buffer.allocUnsafe(larger.length);
+    for (const { start, end } of options.ranges ?? [{ start: 0, end: Infinity }]) {
+      const readInto = (target: Buffer, at: number, from: number): Promise<number> => {
+        const wanted = Math.min(target.length - at, end - from);
+        const read = wanted <= 0 ? Promise.resolve(0) : handle.read(target, at, wanted, from).then((r) => r.bytesRead);
+        // Awaited later (the caller may take a while over a chunk): a failure meanwhile is not an unhandled rejection.
+        read.catch(() => 0);
+        return read;
+      };
+      // `buffer` holds `filled` bytes of the file from `position`: the start of a line.
+      let filled = 0;
+      let position = start;
+      pending = readInto(buffer, 0, position);
+      for (;;) {
+        const bytesRead = await pending;
+        if (bytesRead === 0) break;
+        const whole = buffer.lastIndexOf(NEWLINE, filled + bytesRead - 1) + 1;
+        filled += bytesRead;
+        if (whole === 0) {
+          // No line ends in the buffer yet: read on, into a larger one when it is full.
+          if (filled === buffer.length) {
+            const larger = Buffer.allocUnsafe(buffer.length * 2);
+            buffer.copy(larger, 0, 0, filled);
+            buffer = larger;
+            spare = Buffer.allocUnsafe(larger.length);
+          }
+          pending = readInto(buffer, filled, position + filled);
+          continue;
         }
+        const chunk = splitLines(buffer.subarray(0, whole), position);
+        // The line begun at the end moves to the other buffer, and the read after it starts before the chunk is used.
+        buffer.copy(spare, 0, whole, filled);
+        [buffer, spare] = [spare, buffer];
+        position += whole;
+        filled -= whole;
         pending = readInto(buffer, filled, position + filled);
-        continue;
+        yield chunk;
       }
-      const chunk = splitLines(buffer.subarray(0, whole), position);
-      // The line begun at the end moves to the other buffer, and the read after it starts before the chunk is used.
-      buffer.copy(spare, 0, whole, filled);
-      [buffer, spare] = [spare, buffer];
-      position += whole;
-      filled -= whole;
-      pending = readInto(buffer, filled, position + filled);
-      yield chunk;
+      if (filled > 0) yield splitLines(Buffer.concat([buffer.subarray(0, filled), Buffer.from('\n')]), position);
     }
-    if (filled > 0) yield splitLines(Buffer.concat([buffer.subarray(0, filled), Buffer.from('\n')]), position);
   } finally {
     // A caller that stops early may leave a read under way: the file closes after it.
     await pending.catch(() => 0);
