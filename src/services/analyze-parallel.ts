@@ -243,7 +243,9 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     const request: RangeRequest = { hashes: [...new Set([...deferred.keys()].map(hashId))] };
     answer(request);
     for (const channel of channels) channel.post({ kind: 'request', ...request });
-    // This thread's totals take the workers' in while they read their entries under the hashes again.
+    // This thread's totals take the workers' in while every thread reads its entries under the hashes again: this
+    // thread's reads are started first (they are under way once the event loop turns).
+    await new Promise<void>((resolve) => setImmediate(resolve));
     for (const part of workerParts) totals.absorb(part.parts);
     const results = await Promise.all([local, ...channels.map((c) => c.next('result'))]);
     workersDone = true;
