@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import type { ChargebackRow } from '../../src/domain/chargeback.js';
 import { roundAmount } from '../../src/domain/invoice-comparison.js';
 import { runDemo, type DemoSummary } from '../../src/local/demo.js';
@@ -9,7 +9,7 @@ import { startLocalApi } from '../../src/local/local-api.js';
 import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
 import { demoTokens } from '../../src/local/token-issuer.js';
 import { parseCsv } from '../support/csv.js';
-import { ARTIFACTS, launchTestBrowser, recordFaults, type TestBrowser } from '../support/chromium.js';
+import { ARTIFACTS, dashboardReady, useTestBrowser } from '../support/chromium.js';
 
 const DAY = '2026-10-15';
 const RANGE = { from: '2026-10-15', to: '2026-10-16' };
@@ -78,40 +78,42 @@ describe('dashboard in Chromium, on the local stack', () => {
   let api: HttpHost;
   let summary: DemoSummary;
   let tokens: { finance: string; operator: string };
-  let context: BrowserContext | undefined;
-  /** Why Chromium is not usable: every test then fails with it (none is skipped). */
-  let browserFailure: Error | undefined;
-  let browser: TestBrowser | undefined;
   let renamed: ChargebackRow;
-  /** Faults a page reported: script errors, CSP violations, dialogs (an `alert` would be injected markup running). */
-  const faults: string[] = [];
+  const { faults, newTab } = useTestBrowser(
+    async () => {
+      stack = await startLocalStack();
+      summary = await runDemo(stack, { requests: 2000, seed: 23, day: DAY }, silent);
+      renamed = summary.chargeback.identity.rows.find((r) => r.identityKind !== 'unattributed' && r.team !== '(unmapped)' && r.costCenter !== '(unmapped)')!;
+      await stack.directory.upsertRows([{ identity: renamed.key, displayName: MARKUP_NAME, team: renamed.team!, costCenter: renamed.costCenter! }]);
+      api = await startLocalApi(stack);
+      tokens = await demoTokens(stack.issuer);
+    },
+    async () => {
+      await api?.stop();
+      await stack?.stop();
+    },
+  );
 
   const report = async (groupBy: string, token?: string): Promise<{ status: number; body: ApiReport & { reason?: string } }> => {
     const response = await fetch(`${api.url}/api/chargeback?from=${RANGE.from}&to=${RANGE.to}&groupBy=${groupBy}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
     return { status: response.status, body: (await response.json()) as ApiReport & { reason?: string } };
   };
 
-  async function waitUntilReady(page: Page): Promise<void> {
-    await page.locator('body[data-state="ready"]').waitFor({ timeout: 30_000 });
-  }
-
   /** Opens the dashboard in a new tab (its own sessionStorage), enters the token if any, and sets the range. */
   async function openDashboard(token: string | null): Promise<Page> {
-    if (context === undefined) throw browserFailure ?? new Error('Chromium was not started');
-    const page = await context.newPage();
-    recordFaults(page, faults);
+    const page = await newTab();
     await page.goto(`${api.url}/api/dashboard/`);
-    await waitUntilReady(page);
+    await dashboardReady(page);
     if (token !== null) {
       await page.getByTestId('token-input').fill(token);
       await page.getByTestId('token-save').click();
-      await waitUntilReady(page);
+      await dashboardReady(page);
       await expect(page.getByTestId('token-input').inputValue()).resolves.toBe('');
     }
     await page.getByTestId('filter-from').fill(RANGE.from);
     await page.getByTestId('filter-to').fill(RANGE.to);
     await page.getByTestId('filter-apply').click();
-    await waitUntilReady(page);
+    await dashboardReady(page);
     return page;
   }
 
@@ -127,33 +129,6 @@ describe('dashboard in Chromium, on the local stack', () => {
   async function screenshot(page: Page, name: string, fullPage = true): Promise<void> {
     await page.screenshot({ path: join(ARTIFACTS, name), fullPage });
   }
-
-  beforeAll(async () => {
-    // The browser first: if it cannot start, every test fails at once with the reason rather than after the demo.
-    try {
-      browser = await launchTestBrowser();
-    } catch (error) {
-      browserFailure = error as Error;
-      return;
-    }
-    context = browser.context;
-    stack = await startLocalStack();
-    summary = await runDemo(stack, { requests: 2000, seed: 23, day: DAY }, silent);
-    renamed = summary.chargeback.identity.rows.find((r) => r.identityKind !== 'unattributed' && r.team !== '(unmapped)' && r.costCenter !== '(unmapped)')!;
-    await stack.directory.upsertRows([{ identity: renamed.key, displayName: MARKUP_NAME, team: renamed.team!, costCenter: renamed.costCenter! }]);
-    api = await startLocalApi(stack);
-    tokens = await demoTokens(stack.issuer);
-  }, 120_000);
-
-  beforeEach(() => {
-    if (browserFailure) throw browserFailure;
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await api?.stop();
-    await stack?.stop();
-  });
 
   it('renders every panel for finance, with team totals equal to the API team report', async () => {
     const page = await openDashboard(tokens.finance);
@@ -223,7 +198,7 @@ describe('dashboard in Chromium, on the local stack', () => {
     const teams = await report('team', tokens.finance);
     const team = teams.body.rows.map((r) => r.key).find((k) => k !== '(unmapped)')!;
     await page.getByTestId('filter-team').selectOption(team);
-    await waitUntilReady(page);
+    await dashboardReady(page);
 
     expect((await shownRows(page, 'panel-team', 'team-row')).map((r) => [r.key, r.cells['cost']])).toEqual([[team, cents(teams.body.rows.find((r) => r.key === team)!.costPicodollars)]]);
     await expect(page.getByTestId('panel-team').getByTestId('team-total').count()).resolves.toBe(0);
@@ -244,7 +219,7 @@ describe('dashboard in Chromium, on the local stack', () => {
     const models = await report('model', tokens.finance);
     const deployment = models.body.rows.find((r) => r.deployment !== null)!.deployment!;
     await page.getByTestId('filter-deployment').selectOption(deployment);
-    await waitUntilReady(page);
+    await dashboardReady(page);
     const shown = await shownRows(page, 'panel-models', 'model-row');
     expect(shown.map((r) => [r.key, r.cells['deployment'], r.cells['cost']])).toEqual(
       models.body.rows.filter((r) => r.deployment === deployment).map((r) => [r.key, deployment, cents(r.costPicodollars)]),
@@ -262,7 +237,7 @@ describe('dashboard in Chromium, on the local stack', () => {
     expect(listed.map((r) => [r.key, r.cells['estimate']])).toEqual(teams.body.rows.map((r) => [r.key, r.cost]));
 
     await page.getByTestId('filter-basis').selectOption('invoice');
-    await waitUntilReady(page);
+    await dashboardReady(page);
     expect(new URL(page.url()).searchParams.get('basis')).toBe('invoice');
     const response = await fetch(`${api.url}/api/chargeback?from=${RANGE.from}&to=${RANGE.to}&groupBy=team&basis=invoice`, { headers: { authorization: `Bearer ${tokens.finance}` } });
     const invoice = (await response.json()) as { teams: { team: string; estimate: string; billedCost: string; effectiveCost: string; billedDifference: string }[]; rows: { key: string; reasons: { reason: string; billedCost: string }[] | null }[] };
@@ -435,7 +410,7 @@ describe('dashboard in Chromium, on the local stack', () => {
     expect(descending).toEqual([...ascending].sort((a, b) => b - a));
 
     await page.getByTestId('preset-last-30-days').click();
-    await waitUntilReady(page);
+    await dashboardReady(page);
     const today = new Date().toISOString().slice(0, 10);
     const from = new Date(Date.parse(`${today}T00:00:00Z`) - 29 * 86_400_000).toISOString().slice(0, 10);
     const to = new Date(Date.parse(`${today}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
@@ -443,7 +418,7 @@ describe('dashboard in Chromium, on the local stack', () => {
     await expect(page.getByTestId('filter-to').inputValue()).resolves.toBe(to);
     expect([new URL(page.url()).searchParams.get('from'), new URL(page.url()).searchParams.get('to')]).toEqual([from, to]);
     await page.getByTestId('preset-last-month').click();
-    await waitUntilReady(page);
+    await dashboardReady(page);
     await expect(page.getByTestId('filter-from').inputValue()).resolves.toMatch(/^\d{4}-\d{2}-01$/);
     expect(faults).toEqual([]);
     await page.close();

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { APP_ROLES } from '../../src/contracts/access.js';
 import type { ChargebackRow } from '../../src/domain/chargeback.js';
 import { runDemo, type DemoSummary } from '../../src/local/demo.js';
@@ -8,7 +8,7 @@ import type { HttpHost } from '../../src/local/http-host.js';
 import { startLocalApi } from '../../src/local/local-api.js';
 import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
 import { demoTokens } from '../../src/local/token-issuer.js';
-import { ARTIFACTS, launchTestBrowser, recordFaults, type TestBrowser } from '../support/chromium.js';
+import { ARTIFACTS, dashboardReady, useTestBrowser } from '../support/chromium.js';
 
 const DAY = '2026-10-15';
 const RANGE = { from: '2026-10-15', to: '2026-10-16' };
@@ -30,12 +30,20 @@ describe('directory edit in the dashboard, in Chromium, on the local stack', () 
   let api: HttpHost;
   let summary: DemoSummary;
   let tokens: { admin: string; finance: string; operator: string };
-  let context: BrowserContext | undefined;
-  /** Why Chromium is not usable: every test then fails with it (none is skipped). */
-  let browserFailure: Error | undefined;
-  let browser: TestBrowser | undefined;
-  /** Faults a page reported: script errors, CSP violations, dialogs. */
-  const faults: string[] = [];
+  const { faults, newTab } = useTestBrowser(
+    async () => {
+      stack = await startLocalStack();
+      summary = await runDemo(stack, { requests: 2000, seed: 29, day: DAY }, silent);
+      api = await startLocalApi(stack);
+      const demo = await demoTokens(stack.issuer);
+      const admin = await stack.issuer.issue({ oid: '7d3e9f10-0000-4000-8000-0000000d1ead', name: 'Directory Admin', roles: [APP_ROLES.directoryWrite, APP_ROLES.chargebackReadAll] });
+      tokens = { admin, finance: demo.finance, operator: demo.operator };
+    },
+    async () => {
+      await api?.stop();
+      await stack?.stop();
+    },
+  );
 
   const apiGet = async <T>(path: string, token: string): Promise<T> => {
     const response = await fetch(`${api.url}/api/${path}`, { headers: { authorization: `Bearer ${token}` } });
@@ -45,10 +53,6 @@ describe('directory edit in the dashboard, in Chromium, on the local stack', () 
   const directoryEntry = async (identity: string) => (await apiGet<{ entries: ApiEntry[] }>('directory', tokens.admin)).entries.find((e) => e.identity === identity);
   const report = (groupBy: string) => apiGet<{ rows: { key: string; cost: string; requests: number }[] }>(`chargeback?from=${RANGE.from}&to=${RANGE.to}&groupBy=${groupBy}`, tokens.admin);
 
-  async function waitUntilReady(page: Page): Promise<void> {
-    await page.locator('body[data-state="ready"]').waitFor({ timeout: 30_000 });
-  }
-
   async function directoryPanel(page: Page, mode: string) {
     const panel = page.locator(`[data-testid="panel-directory"][data-mode="${mode}"]`);
     await panel.waitFor({ timeout: 30_000 });
@@ -57,46 +61,18 @@ describe('directory edit in the dashboard, in Chromium, on the local stack', () 
 
   /** Opens the dashboard in a new tab, pastes the token into the token form, and sets the range. */
   async function openDashboard(token: string): Promise<Page> {
-    if (context === undefined) throw browserFailure ?? new Error('Chromium was not started');
-    const page = await context.newPage();
-    recordFaults(page, faults);
+    const page = await newTab();
     await page.goto(`${api.url}/api/dashboard/`);
-    await waitUntilReady(page);
+    await dashboardReady(page);
     await page.getByTestId('token-input').fill(token);
     await page.getByTestId('token-save').click();
-    await waitUntilReady(page);
+    await dashboardReady(page);
     await page.getByTestId('filter-from').fill(RANGE.from);
     await page.getByTestId('filter-to').fill(RANGE.to);
     await page.getByTestId('filter-apply').click();
-    await waitUntilReady(page);
+    await dashboardReady(page);
     return page;
   }
-
-  beforeAll(async () => {
-    try {
-      browser = await launchTestBrowser();
-    } catch (error) {
-      browserFailure = error as Error;
-      return;
-    }
-    context = browser.context;
-    stack = await startLocalStack();
-    summary = await runDemo(stack, { requests: 2000, seed: 29, day: DAY }, silent);
-    api = await startLocalApi(stack);
-    const demo = await demoTokens(stack.issuer);
-    const admin = await stack.issuer.issue({ oid: '7d3e9f10-0000-4000-8000-0000000d1ead', name: 'Directory Admin', roles: [APP_ROLES.directoryWrite, APP_ROLES.chargebackReadAll] });
-    tokens = { admin, finance: demo.finance, operator: demo.operator };
-  }, 120_000);
-
-  beforeEach(() => {
-    if (browserFailure) throw browserFailure;
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await api?.stop();
-    await stack?.stop();
-  });
 
   it("directory edit: changes an identity's team in the page, and the API's directory and the team report follow", async () => {
     const identityReport = summary.chargeback.identity.rows.filter((r: ChargebackRow) => r.identityKind !== 'unattributed' && r.team !== null && r.team !== '(unmapped)');

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import type { HttpHost } from '../../src/local/http-host.js';
 import { startLocalApi } from '../../src/local/local-api.js';
 import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
 import { DEMO_PRINCIPALS, demoTokens } from '../../src/local/token-issuer.js';
-import { ARTIFACTS, launchTestBrowser, recordFaults, type TestBrowser } from '../support/chromium.js';
+import { ARTIFACTS, dashboardReady, useTestBrowser } from '../support/chromium.js';
 
 const RANGE = { from: '2026-10-15', to: '2026-10-16' };
 /**
@@ -28,21 +28,21 @@ const OWN_IDENTITY_NOTICE = "You see only your own identity's usage: your accoun
 describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', () => {
   let stack: LocalStack;
   let api: HttpHost;
-  let context: BrowserContext | undefined;
-  let browserFailure: Error | undefined;
-  let browser: TestBrowser | undefined;
-  const faults: string[] = [];
-
-  async function waitUntilReady(page: Page): Promise<void> {
-    await page.locator('body[data-state="ready"]').waitFor({ timeout: 30_000 });
-  }
+  const { faults, newTab } = useTestBrowser(
+    async () => {
+      stack = await startLocalStack({ issuer: { signInTokenLifetimeSeconds: SIGN_IN_TOKEN_LIFETIME_SECONDS } });
+      api = await startLocalApi(stack);
+    },
+    async () => {
+      await api?.stop();
+      await stack?.stop();
+    },
+  );
 
   async function newPage(): Promise<Page> {
-    if (context === undefined) throw browserFailure ?? new Error('Chromium was not started');
-    const page = await context.newPage();
-    recordFaults(page, faults);
+    const page = await newTab();
     await page.goto(`${api.url}/api/dashboard/?from=${RANGE.from}&to=${RANGE.to}`);
-    await waitUntilReady(page);
+    await dashboardReady(page);
     return page;
   }
 
@@ -53,7 +53,7 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
     await page.getByTestId(`sign-in-as-${user}`).click();
     await page.waitForURL((url) => url.pathname === '/api/dashboard/' && !url.searchParams.has('code'));
     await page.locator('[data-testid="signin"][data-state="signed-in"]').waitFor({ timeout: 30_000 });
-    await waitUntilReady(page);
+    await dashboardReady(page);
   }
 
   /** Panel test ids in the order a person sees them, top to bottom, left to right. */
@@ -78,28 +78,6 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
       return null;
     });
 
-  beforeAll(async () => {
-    try {
-      browser = await launchTestBrowser();
-    } catch (error) {
-      browserFailure = error as Error;
-      return;
-    }
-    context = browser.context;
-    stack = await startLocalStack({ issuer: { signInTokenLifetimeSeconds: SIGN_IN_TOKEN_LIFETIME_SECONDS } });
-    api = await startLocalApi(stack);
-  }, 120_000);
-
-  beforeEach(() => {
-    if (browserFailure) throw browserFailure;
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await api?.stop();
-    await stack?.stop();
-  });
-
   it('signs finance in by clicking, keeps the filters and the sign-in across a reload of the tab, and leads with the cost panels', async () => {
     const page = await newPage();
     await expect(page.getByTestId('signin').getAttribute('data-state')).resolves.toBe('signed-out');
@@ -116,7 +94,7 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
     expect(order.slice(0, COST_PANELS.length).sort()).toEqual([...COST_PANELS].sort());
     expect(await page.evaluate(() => (globalThis as unknown as PageGlobals).localStorage.length)).toBe(0);
     await page.reload();
-    await waitUntilReady(page);
+    await dashboardReady(page);
     await expect(page.getByTestId('signin').getAttribute('data-state')).resolves.toBe('signed-in');
     await expect(page.locator('main').getAttribute('data-view')).resolves.toBe('finance');
     await page.screenshot({ path: join(ARTIFACTS, 'signin-finance.png'), fullPage: true });
@@ -187,7 +165,7 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
     const sent = page.waitForRequest((request) => request.url().includes('/api/latency?'));
     await page.getByTestId('filter-apply').click();
     expect((await sent).headers()['authorization']).toBe(`Bearer ${renewed}`);
-    await waitUntilReady(page);
+    await dashboardReady(page);
     await expect(page.getByTestId('auth-status').textContent()).resolves.toBe('');
     expect(faults).toEqual([]);
     await page.close();
@@ -198,7 +176,7 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
     const page = await newPage();
     await page.getByTestId('token-input').fill(tokens.operator);
     await page.getByTestId('token-save').click();
-    await waitUntilReady(page);
+    await dashboardReady(page);
     await expect(page.getByTestId('signin').getAttribute('data-state')).resolves.toBe('signed-out');
     await expect(page.getByTestId('token-status').textContent()).resolves.toContain(DEMO_PRINCIPALS.operator.name);
     await expect(page.locator('main').getAttribute('data-view')).resolves.toBe('operations');
@@ -213,7 +191,7 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
     await signInAs(page, 'finance');
     await page.getByTestId('sign-out').click();
     await page.locator('[data-testid="signin"][data-state="signed-out"]').waitFor();
-    await waitUntilReady(page);
+    await dashboardReady(page);
     await expect(page.getByTestId('auth-status').getAttribute('data-status')).resolves.toBe('401');
     await expect(page.locator('main').getAttribute('data-view')).resolves.toBeNull();
     expect(await storedAccessToken(page)).toBeNull();

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sparticuz from '@sparticuz/chromium';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 
 /** Where the browser tests' Chromium comes from, said in every failure so a newcomer knows what ran. */
 export interface ChromiumBinary {
@@ -40,7 +41,7 @@ const CHROMIUM_ARGS = [
 /** Where the browser tests leave their screenshots. */
 export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 
-export interface TestBrowser {
+interface TestBrowser {
   readonly context: BrowserContext;
   /** Closes the browser and removes its profile. */
   close(): Promise<void>;
@@ -50,7 +51,7 @@ export interface TestBrowser {
  * Headless Chromium in a fresh profile, 1440 × 1000. Throws an error that says which Chromium failed and why: a
  * test file keeps it and fails every test with it (none is skipped).
  */
-export async function launchTestBrowser(): Promise<TestBrowser> {
+async function launchTestBrowser(): Promise<TestBrowser> {
   let browser: ChromiumBinary;
   try {
     browser = await chromiumBinary();
@@ -81,7 +82,7 @@ export async function launchTestBrowser(): Promise<TestBrowser> {
 }
 
 /** Records what a page must never do: script errors, Content-Security-Policy violations, dialogs (an `alert` would be injected markup running). */
-export function recordFaults(page: Page, faults: string[]): void {
+function recordFaults(page: Page, faults: string[]): void {
   page.on('pageerror', (error) => faults.push(`page error: ${error.message}`));
   page.on('console', (message) => {
     if (/Content.Security.Policy/i.test(message.text())) faults.push(`CSP: ${message.text()}`);
@@ -90,4 +91,52 @@ export function recordFaults(page: Page, faults: string[]): void {
     faults.push(`dialog: ${dialog.message()}`);
     void dialog.dismiss();
   });
+}
+
+/** Waits until the dashboard in `page` has loaded what it asked for. */
+export async function dashboardReady(page: Page): Promise<void> {
+  await page.locator('body[data-state="ready"]').waitFor({ timeout: 30_000 });
+}
+
+export interface BrowserSuite {
+  /** Faults the suite's tabs reported: script errors, CSP violations, dialogs (see `recordFaults`). */
+  readonly faults: string[];
+  /** A new tab (its own sessionStorage) whose faults go to `faults`. */
+  newTab(): Promise<Page>;
+}
+
+/**
+ * A test file's Chromium. Its `beforeAll` launches the browser first, then runs `setUp` (the stack, the API): if
+ * Chromium cannot start, every test fails at once with the reason (none is skipped), not after the setup. Its
+ * `afterAll` closes the browser, then runs `tearDown`.
+ */
+export function useTestBrowser(setUp: () => Promise<void>, tearDown: () => Promise<void>): BrowserSuite {
+  let browser: TestBrowser | undefined;
+  let failure: Error | undefined;
+  const faults: string[] = [];
+  beforeAll(async () => {
+    try {
+      browser = await launchTestBrowser();
+    } catch (error) {
+      failure = error as Error;
+      return;
+    }
+    await setUp();
+  }, 120_000);
+  beforeEach(() => {
+    if (failure) throw failure;
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await tearDown();
+  });
+  return {
+    faults,
+    async newTab() {
+      if (browser === undefined) throw failure ?? new Error('Chromium was not started');
+      const page = await browser.context.newPage();
+      recordFaults(page, faults);
+      return page;
+    },
+  };
 }
