@@ -2,6 +2,11 @@ import { LEDGER_ENTRY_SCHEMA, type LedgerEntry } from '../../src/contracts/ledge
 
 export const noCaller: LedgerEntry['caller'] = { oid: null, tid: null, appid: null, idtyp: null, upn: null, sub: null };
 
+/** The caller of a request made by the Entra ID user with object id `oid`. */
+export function userCaller(oid: string): LedgerEntry['caller'] {
+  return { ...noCaller, oid, idtyp: 'user' };
+}
+
 /** A complete ledger entry of one gateway-v1 request: no tokens, no caller, not joined yet; `pk` follows `time`. */
 export function ledgerEntry(overrides: Partial<LedgerEntry> = {}): LedgerEntry {
   const time = overrides.time ?? '2026-03-10T09:15:00.000Z';

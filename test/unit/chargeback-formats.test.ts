@@ -5,7 +5,7 @@ import { loadPriceTable } from '../../src/contracts/price-table.js';
 import { chargebackCsv, chargebackJson, chargebackLineRows, csvField, toCsv } from '../../src/domain/chargeback-formats.js';
 import { ChargebackLines, chargebackReport, GROUP_BY, UNMAPPED, type ChargebackReport } from '../../src/domain/chargeback.js';
 import { PriceMatcher } from '../../src/domain/price-matching.js';
-import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
+import { ledgerEntry, noCaller, userCaller } from '../support/ledger-entries.js';
 import { parseCsv } from '../support/csv.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -68,8 +68,8 @@ const directory = new Map<string, DirectoryRow>(
 const entries: LedgerEntry[] = [
   entry({ caller: { ...noCaller, appid: ATTACKER }, tokens: tokens(12_345, 2_345, 678) }),
   entry({ caller: { ...noCaller, appid: ATTACKER }, model: 'gpt-4o-2024-08-06', tokens: tokens(3, 0, 1) }),
-  entry({ caller: { ...noCaller, oid: ALICE, idtyp: 'user' }, tokens: tokens(1_001, 7, 333) }),
-  entry({ caller: { ...noCaller, oid: ALICE, idtyp: 'user' }, model: 'gpt-4o-2024-08-06', deployment: 'chat-eu', tokens: tokens(17, 3, 5) }),
+  entry({ caller: userCaller(ALICE), tokens: tokens(1_001, 7, 333) }),
+  entry({ caller: userCaller(ALICE), model: 'gpt-4o-2024-08-06', deployment: 'chat-eu', tokens: tokens(17, 3, 5) }),
   entry({ subscriptionId: 'sub-unlisted', model: 'llama-3-70b', deployment: 'oss', tokens: tokens(300, 0, 50) }),
 ];
 const lines = (() => {

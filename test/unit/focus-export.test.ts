@@ -11,7 +11,7 @@ import { PriceMatcher } from '../../src/domain/price-matching.js';
 import { UsageLines } from '../../src/domain/usage.js';
 import { IDLE_CAPACITY, priceUsage, type DayUsage } from '../../src/domain/usage-pricing.js';
 import { checkFocusExport, FOCUS_SPEC, sameAmount, sumExact } from '../support/focus-conformance.js';
-import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
+import { ledgerEntry, userCaller } from '../support/ledger-entries.js';
 import { MIXED_PRICES } from '../support/price-tables.js';
 
 const SUBSCRIPTION = '00000000-0000-4000-8000-000000000001';
@@ -45,7 +45,7 @@ const entries = fc.array(
       const time = new Date(Date.parse(`${g.day}T00:00:00Z`) + g.minute * 60_000).toISOString();
       return ledgerEntry({
         time,
-        caller: { ...noCaller, oid: g.oid, idtyp: 'user' },
+        caller: userCaller(g.oid),
         model: g.model,
         deployment: g.deployment,
         operation: g.operation,
@@ -108,7 +108,7 @@ describe('FOCUS 1.2 export at list prices', () => {
   it('writes one row per price component, each with its quantity and exact unit price', () => {
     const request = ledgerEntry({
       time: '2026-10-15T10:00:00.000Z',
-      caller: { ...noCaller, oid: 'a', idtyp: 'user' },
+      caller: userCaller('a'),
       model: 'gpt-4o-2024-08-06',
       deployment: 'chat',
       backendRegion: 'eastus',
@@ -132,27 +132,27 @@ describe('FOCUS 1.2 export at list prices', () => {
 
   it("names the region's Azure OpenAI account as ResourceId and its subscription as the accounts, and none where the account is unknown", () => {
     const at = (region: string | null) =>
-      exportOf([ledgerEntry({ time: '2026-10-15T10:00:00.000Z', caller: { ...noCaller, oid: 'a', idtyp: 'user' }, model: 'gpt-4o-mini', deployment: 'chat', backendRegion: region, tokens: { source: 'gateway', promptTokens: 10, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } })]).rows[0]!;
+      exportOf([ledgerEntry({ time: '2026-10-15T10:00:00.000Z', caller: userCaller('a'), model: 'gpt-4o-mini', deployment: 'chat', backendRegion: region, tokens: { source: 'gateway', promptTokens: 10, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } })]).rows[0]!;
     expect(at('eastus')).toMatchObject({ ResourceId: EASTUS_ACCOUNT, ResourceName: 'aoai-eastus', ResourceType: 'Microsoft.CognitiveServices/accounts', SubAccountId: `/subscriptions/${SUBSCRIPTION}`, BillingAccountId: SUBSCRIPTION, RegionId: 'eastus', RegionName: 'East US' });
     expect(at('swedencentral')).toMatchObject({ ResourceId: null, SubAccountId: null, RegionId: 'swedencentral', RegionName: 'Sweden Central' });
   });
 
   it('carries team and cost center in Tags and in x_ columns', () => {
-    const { rows } = exportOf([ledgerEntry({ time: '2026-10-15T10:00:00.000Z', caller: { ...noCaller, oid: 'a', idtyp: 'user' }, model: 'gpt-4o-mini', deployment: 'chat', tokens: { source: 'gateway', promptTokens: 10, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } })]);
+    const { rows } = exportOf([ledgerEntry({ time: '2026-10-15T10:00:00.000Z', caller: userCaller('a'), model: 'gpt-4o-mini', deployment: 'chat', tokens: { source: 'gateway', promptTokens: 10, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } })]);
     expect(rows[0]).toMatchObject({ x_Identity: 'a', x_Team: 'search', x_CostCenter: 'CC-100', x_DisplayName: 'Alice' });
     expect(JSON.parse(rows[0]!.Tags!)).toMatchObject({ identity: 'a', team: 'search', costCenter: 'CC-100' });
   });
 
   it('states a provisioned deployment share as one unit at the share, so quantity × price is still the cost', () => {
-    const { rows } = exportOf([ledgerEntry({ time: '2026-10-15T10:00:00.000Z', caller: { ...noCaller, oid: 'a', idtyp: 'user' }, model: 'gpt-4o', deployment: 'ptu-chat', tokens: { source: 'gateway', promptTokens: 10, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } })]);
+    const { rows } = exportOf([ledgerEntry({ time: '2026-10-15T10:00:00.000Z', caller: userCaller('a'), model: 'gpt-4o', deployment: 'ptu-chat', tokens: { source: 'gateway', promptTokens: 10, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } })]);
     // 3 of 31 days of 7,440 USD.
     expect(rows).toEqual([expect.objectContaining({ ChargeFrequency: 'Recurring', PricingQuantity: '1', PricingUnit: 'Units', ContractedUnitPrice: '720', BilledCost: '720', ConsumedQuantity: '10' })]);
   });
 
   it('keeps usage no price covers out, and writes no row with neither cost nor quantity', () => {
     const { rows } = exportOf([
-      ledgerEntry({ time: '2026-10-15T10:00:00.000Z', caller: { ...noCaller, oid: 'a', idtyp: 'user' }, model: 'o9-unknown', deployment: 'chat', tokens: { source: 'gateway', promptTokens: 10, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } }),
-      ledgerEntry({ time: '2026-10-15T10:00:00.000Z', caller: { ...noCaller, oid: 'a', idtyp: 'user' }, model: 'gpt-4o-mini', deployment: 'chat', status: 429, tokens: { source: 'gateway', promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } }),
+      ledgerEntry({ time: '2026-10-15T10:00:00.000Z', caller: userCaller('a'), model: 'o9-unknown', deployment: 'chat', tokens: { source: 'gateway', promptTokens: 10, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } }),
+      ledgerEntry({ time: '2026-10-15T10:00:00.000Z', caller: userCaller('a'), model: 'gpt-4o-mini', deployment: 'chat', status: 429, tokens: { source: 'gateway', promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } }),
     ]);
     expect(rows).toEqual([]);
   });

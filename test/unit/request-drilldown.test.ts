@@ -10,7 +10,7 @@ import { decodeContinuation, encodeContinuation, queryDigest, requestCost } from
 import { UsageLines } from '../../src/domain/usage.js';
 import { pricingOf, priceUsage } from '../../src/domain/usage-pricing.js';
 import { listRequests, MAX_SCANNED_PER_PAGE, traceRequest, type RequestDrilldownPorts } from '../../src/services/request-drilldown.js';
-import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
+import { ledgerEntry, noCaller, userCaller } from '../support/ledger-entries.js';
 import { MemoryDiagnosticsStore, MemoryLedgerStore } from '../support/memory-stores.js';
 import { MIXED_PRICES } from '../support/price-tables.js';
 
@@ -24,7 +24,7 @@ function entryOf(g: { n: number; oid: string; day: string; model: string | null;
     gatewayRequestId: `gw-${g.n}`,
     apimRequestId: `apim-${g.n}`,
     time: `${g.day}T${String(g.n % 24).padStart(2, '0')}:00:00.000Z`,
-    caller: { ...noCaller, oid: g.oid, idtyp: 'user' },
+    caller: userCaller(g.oid),
     model: g.model,
     deployment: g.deployment,
     operation: g.operation,

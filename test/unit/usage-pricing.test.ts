@@ -6,7 +6,7 @@ import { ChargebackLines, type ChargebackLine } from '../../src/domain/chargebac
 import { PriceMatcher } from '../../src/domain/price-matching.js';
 import { UsageLines } from '../../src/domain/usage.js';
 import { IDLE_CAPACITY, priceTableVersion, priceUsage } from '../../src/domain/usage-pricing.js';
-import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
+import { ledgerEntry, noCaller, userCaller } from '../support/ledger-entries.js';
 import { MIXED_PRICES } from '../support/price-tables.js';
 
 const table = loadPriceTable(MIXED_PRICES);
@@ -38,7 +38,7 @@ const entries = fc.array(
       const time = new Date(Date.parse(`${g.day}T00:00:00Z`) + g.minute * 60_000).toISOString();
       return ledgerEntry({
         time,
-        caller: { ...noCaller, oid: g.oid, idtyp: 'user' },
+        caller: userCaller(g.oid),
         model: g.model,
         deployment: g.deployment,
         operation: g.operation,
