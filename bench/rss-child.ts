@@ -8,7 +8,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { loadPrices } from '../src/config/composition-root.js';
+import { loadPrices } from '../src/config/core-options.js';
 import { analyzeFiles } from './shipped.js';
 
 const [file, flag, flagValue] = process.argv.slice(2);

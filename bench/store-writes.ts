@@ -6,7 +6,8 @@
  * the local Cosmos DB server through a counting proxy, which sees every request and every bulk operation.
  */
 import { createIngestHandler, INGEST_TRIGGER } from '../functions/handlers/ingest-gateway-events.js';
-import { createCosmosClient, createStores, rollupOptionsFrom } from '../src/config/composition-root.js';
+import { createCosmosClient, createStores } from '../src/config/composition-root.js';
+import { rollupOptionsFrom } from '../src/config/core-options.js';
 import { TableCheckpointStore } from '../src/local/checkpoint-store.js';
 import { asDelivered } from '../src/local/demo.js';
 import { LocalEventHub, runEventHubTrigger } from '../src/local/event-hub-runner.js';

@@ -1,5 +1,6 @@
 import functions from '@azure/functions';
-import { costExportSourceFrom, loadPrices, rollupOptionsFrom, storesFromEnvironment } from '../src/config/composition-root.js';
+import { costExportSourceFrom, storesFromEnvironment } from '../src/config/composition-root.js';
+import { loadPrices, rollupOptionsFrom } from '../src/config/core-options.js';
 import { loadSettings } from '../src/config/settings.js';
 import { createAllocateTimerHandler } from './handlers/allocate-invoice.js';
 

@@ -1,5 +1,6 @@
 import functions from '@azure/functions';
-import { directoryFromEnvironment, loadPrices, storesFromEnvironment, tokenValidatorFrom } from '../src/config/composition-root.js';
+import { directoryFromEnvironment, storesFromEnvironment, tokenValidatorFrom } from '../src/config/composition-root.js';
+import { loadPrices } from '../src/config/core-options.js';
 import { loadSettings } from '../src/config/settings.js';
 import { parseMetricsResources } from '../src/domain/metrics-batches.js';
 import { createChargebackHandler } from './handlers/chargeback-report.js';

@@ -1,5 +1,6 @@
 import functions from '@azure/functions';
-import { gatewayObjectIds, reconcilePortsFromEnvironment, storesFromEnvironment, tokenValidatorFrom } from '../src/config/composition-root.js';
+import { reconcilePortsFromEnvironment, storesFromEnvironment, tokenValidatorFrom } from '../src/config/composition-root.js';
+import { gatewayObjectIds } from '../src/config/core-options.js';
 import { loadSettings } from '../src/config/settings.js';
 import { APP_ROLES } from '../src/contracts/access.js';
 import { withAccess } from './handlers/http-auth.js';

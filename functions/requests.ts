@@ -1,5 +1,6 @@
 import functions from '@azure/functions';
-import { directoryFromEnvironment, loadPrices, rollupOptionsFrom, storesFromEnvironment, tokenValidatorFrom } from '../src/config/composition-root.js';
+import { directoryFromEnvironment, storesFromEnvironment, tokenValidatorFrom } from '../src/config/composition-root.js';
+import { loadPrices, rollupOptionsFrom } from '../src/config/core-options.js';
 import { loadSettings } from '../src/config/settings.js';
 import { withAccess } from './handlers/http-auth.js';
 import { createRequestsHandler, createRequestTraceHandler, type RequestsHandlerPorts } from './handlers/requests.js';

@@ -1,5 +1,6 @@
 import functions from '@azure/functions';
-import { rollupOptionsFrom, storesFromEnvironment } from '../src/config/composition-root.js';
+import { storesFromEnvironment } from '../src/config/composition-root.js';
+import { rollupOptionsFrom } from '../src/config/core-options.js';
 import { loadSettings } from '../src/config/settings.js';
 import { createRollupHandler } from './handlers/rollup.js';
 

@@ -3,16 +3,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { TableIdentityDirectory } from '../adapters/tables/table-identity-directory.js';
-import { BlobServiceClient } from '@azure/storage-blob';
-import { blobServiceFrom, createCosmosClient, createStores, directoryFromEnvironment, gatewayObjectIds, loadPrices } from '../config/composition-root.js';
+import { gatewayObjectIds, loadPrices } from '../config/core-options.js';
 import { loadSettings } from '../config/settings.js';
 import type { z } from 'zod';
 import { BASES, chargebackQuerySchemaAt, daySchema, lastMonth, operationsQuerySchemaAt, type PeriodSource } from '../contracts/report-query.js';
 import { GROUP_BY, type ChargebackRow } from '../domain/chargeback.js';
 import { chargebackCsv, chargebackLineRows } from '../domain/chargeback-formats.js';
-import { startLocalApi } from '../local/local-api.js';
-import { demoTokens } from '../local/token-issuer.js';
 import { analyzeFiles } from '../services/analyze-files.js';
 import { allocateFiles } from '../services/allocate-files.js';
 import { allocationCsv, allocationFocus, allocationLines, allocationTotals } from '../domain/allocation-formats.js';
@@ -29,8 +25,8 @@ import { fetchReport } from './report-client.js';
 import { apimServiceNameSchema, toWeightsTable } from '../contracts/apim-backend-pool.js';
 import type { WeightsRecommendation } from '../domain/weights.js';
 import type { LatencyReport } from '../services/latency-report.js';
-import { startLocalStack, type LocalStack } from '../local/local-stack.js';
-import { runDemo, type DemoSummary } from '../local/demo.js';
+import type { LocalStack } from '../local/local-stack.js';
+import type { DemoSummary } from '../local/demo.js';
 import { writeSimulation } from '../simulator/files.js';
 import { simulateDay } from '../simulator/traffic.js';
 import { createProgress } from './progress.js';
@@ -199,6 +195,7 @@ function printSummary(summary: DemoSummary): void {
 
 /** Serves the demo's stack (API and dashboard) until Ctrl-C or SIGTERM, printing the tokens and commands to try. */
 async function serve(stack: LocalStack, opts: { day: string; port: number }, cleanup: Cleanup, interrupted: Promise<unknown>): Promise<void> {
+  const [{ startLocalApi }, { demoTokens }] = await Promise.all([import('../local/local-api.js'), import('../local/token-issuer.js')]);
   const api = await startLocalApi(stack, opts.port).catch(() => startLocalApi(stack));
   cleanup.add(() => api.stop());
   const tokens = await demoTokens(stack.issuer);
@@ -277,6 +274,7 @@ export function buildCli(): Command {
         // before the folder goes, or the folder would be written again after its removal.
         cleanup.add(() => Promise.race([settled, new Promise((resolve) => setTimeout(resolve, RUN_SETTLE_MS).unref())]).then(() => {}));
         progress.step('starting the local stack (Cosmos DB server, Azurite)');
+        const [{ startLocalStack }, { runDemo }] = await Promise.all([import('../local/local-stack.js'), import('../local/demo.js')]);
         const starting = startLocalStack();
         cleanup.add(async () => (await starting.catch(() => null))?.stop());
         const stack = await starting;
@@ -523,6 +521,7 @@ export function buildCli(): Command {
 
   const directory = directoryCommand(async () => {
     const connection = process.env['TOKENLEDGER_TABLES_CONNECTION_STRING'];
+    const [{ TableIdentityDirectory }, { directoryFromEnvironment }] = await Promise.all([import('../adapters/tables/table-identity-directory.js'), import('../config/composition-root.js')]);
     const directory = connection ? TableIdentityDirectory.fromConnectionString(connection) : directoryFromEnvironment(loadSettings());
     return { directory, close: async () => {} };
   });
@@ -535,6 +534,7 @@ export function buildCli(): Command {
   const quarantine = quarantineCommand(async () => {
     const settings = loadSettings();
     const connection = process.env['TOKENLEDGER_BLOB_CONNECTION_STRING'];
+    const [{ BlobServiceClient }, { blobServiceFrom, createCosmosClient, createStores }] = await Promise.all([import('@azure/storage-blob'), import('../config/composition-root.js')]);
     const blobs = connection ? BlobServiceClient.fromConnectionString(connection) : blobServiceFrom(settings);
     const client = createCosmosClient(settings);
     return { ports: createStores(client, settings, blobs), close: async () => client.dispose() };

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { CosmosClient, type Database } from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
 import { LogsQueryClient } from '@azure/monitor-query-logs';
@@ -21,10 +20,7 @@ import { TableIdentityDirectory } from '../adapters/tables/table-identity-direct
 import { TableWatermarkStore } from '../adapters/tables/table-watermark-store.js';
 import { createTokenValidator, entraEndpoints, type TokenValidator } from '../adapters/auth/entra-token-validator.js';
 import type { DashboardSignIn } from '../contracts/dashboard-sign-in.js';
-import { loadPriceTable, type PriceTable } from '../contracts/price-table.js';
 import type { EditableIdentityDirectory, IdentityDirectory } from '../ports/identity-directory.js';
-import type { RollupOptions } from '../services/rollup-chargeback.js';
-import { readPackageFile } from './package-files.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
@@ -160,20 +156,6 @@ export function costExportSourceFrom(settings: Settings): CostExportSource | nul
   if (!settings.CostExport__blobEndpoint) return null;
   const container = new BlobServiceClient(settings.CostExport__blobEndpoint, credentialFor(settings)).getContainerClient(settings.COST_EXPORT_CONTAINER);
   return new BlobCostExportSource(container, settings.COST_EXPORT_PREFIX);
-}
-
-/** The price table: `PRICE_TABLE_PATH` when set, else the shipped `prices/default-prices.json`. */
-export function loadPrices(settings: Pick<Settings, 'PRICE_TABLE_PATH'>): PriceTable {
-  const text = settings.PRICE_TABLE_PATH ? readFileSync(settings.PRICE_TABLE_PATH, 'utf8') : readPackageFile('prices/default-prices.json');
-  return loadPriceTable(JSON.parse(text));
-}
-
-export function gatewayObjectIds(settings: Pick<Settings, 'GATEWAY_OBJECT_IDS'>): Set<string> {
-  return new Set((settings.GATEWAY_OBJECT_IDS ?? '').split(',').map((id) => id.trim().toLowerCase()).filter(Boolean));
-}
-
-export function rollupOptionsFrom(settings: Settings): RollupOptions {
-  return { identity: { gatewayObjectIds: gatewayObjectIds(settings) } };
 }
 
 /** Validates callers' Entra ID tokens for the tenant and audience in the settings. */

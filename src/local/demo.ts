@@ -19,7 +19,7 @@ import type { JoinCounts } from '../domain/join.js';
 import { joinCounts } from '../services/join-diagnostics.js';
 import { uploadArchive } from './archive-upload.js';
 import { createRollupHandler } from '../../functions/handlers/rollup.js';
-import { loadPrices, rollupOptionsFrom } from '../config/composition-root.js';
+import { loadPrices, rollupOptionsFrom } from '../config/core-options.js';
 import { GROUP_BY, type GroupBy } from '../domain/chargeback.js';
 import { formatPicodollars } from '../domain/money.js';
 import { chargebackReportFor, type ChargebackReportResult } from '../services/chargeback-report.js';

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadPrices } from '../../src/config/composition-root.js';
+import { loadPrices } from '../../src/config/core-options.js';
 import type { RequestItem } from '../../src/domain/request-drilldown.js';
 import { pricingOf } from '../../src/domain/usage-pricing.js';
 import { runDemo } from '../../src/local/demo.js';

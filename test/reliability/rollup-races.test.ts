@@ -3,7 +3,7 @@ import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { ChargebackLines } from '../../src/domain/chargeback.js';
 import { PriceMatcher } from '../../src/domain/price-matching.js';
 import { pricingOf } from '../../src/domain/usage-pricing.js';
-import { loadPrices } from '../../src/config/composition-root.js';
+import { loadPrices } from '../../src/config/core-options.js';
 import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
 import type { AggregateStore } from '../../src/ports/aggregate-store.js';
 import type { LedgerStore } from '../../src/ports/ledger-store.js';

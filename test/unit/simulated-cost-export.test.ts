@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseCsv, parseFocusExport } from '../../src/adapters/files/focus-cost-export.js';
-import { loadPrices } from '../../src/config/composition-root.js';
+import { loadPrices } from '../../src/config/core-options.js';
 import { allocationRowOf } from '../../src/domain/focus-cost-rows.js';
 import { formatAmount, modelsMatch, readAmount, sumAmounts } from '../../src/domain/invoice-allocation.js';
 import { compareAmounts } from '../../src/domain/invoice-comparison.js';
