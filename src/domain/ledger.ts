@@ -268,6 +268,17 @@ export function mayHaveCounterparts(entry: LedgerEntry): boolean {
   return ID_FAMILY[entry.source] === 'apim';
 }
 
+/**
+ * Entries that another source of their request is expected to complete: the halves of `isPartial`, and a
+ * successful stream whose own source counted no tokens (cut short before its usage chunk), whose tokens APIM's
+ * LLM log counts. A one-pass reader holds them to the end rather than take them and have them change.
+ */
+export function awaitsCounterpart(entry: LedgerEntry): boolean {
+  if (isPartial(entry)) return true;
+  const succeeded = entry.status !== null && entry.status >= 200 && entry.status < 300;
+  return succeeded && entry.stream && entry.tokens.source === 'none' && mayHaveCounterparts(entry);
+}
+
 /** Entries of one batch or file merged per request (`requestKey`), in first-seen order. */
 export function mergeByRequest(entries: Iterable<LedgerEntry>): Map<string, LedgerEntry> {
   return new Map([...mergeRequests(entries)].map(([key, merged]) => [key, merged.entry]));

@@ -2,7 +2,8 @@
  * Where each request id of a stream of ledger entries was first seen, in about 20 bytes per id instead of the
  * entry itself: a 32-bit hash of the id and the entry's location (the byte offset of its line, and its ordinal
  * among that line's entries). The hash only narrows the search; the caller confirms a candidate by reading the
- * entry back, so answers are exact.
+ * entry back, so answers are exact. An id may also have later entries, kept the same way: the caller's document
+ * of the request is then the merge of all of them.
  */
 
 export interface EntryLocation {
@@ -29,13 +30,17 @@ export class RequestIndex {
   private slots = new Uint32Array(2 * 1024);
   private offsets = new Float64Array(1024);
   private ordinals = new Uint32Array(1024);
+  /** 1 for a later entry of an id (`addLaterOf`), 0 for its first. */
+  private later = new Uint8Array(1024);
   private count = 0;
+  private ids = 0;
 
+  /** Ids indexed (their first entries). */
   get size(): number {
-    return this.count;
+    return this.ids;
   }
 
-  /** Entry numbers of earlier ids with the same hash as `id`: usually none, or the id's own first entry. */
+  /** Entry numbers of earlier ids with the same hash as `id`: usually none, or the id's own entries. */
   candidates(id: string): readonly number[] {
     return this.candidatesOf(hashId(id));
   }
@@ -55,12 +60,12 @@ export class RequestIndex {
     return { offset: this.offsets[entry]!, ordinal: this.ordinals[entry]! };
   }
 
-  /** Whether the entry read at `location` is the first one of `id` (the location this index holds for it). */
+  /** Whether the entry read at `location` is the first one of `id` (the first location this index holds for it). */
   isFirst(id: string, location: EntryLocation): boolean {
-    return this.candidates(id).some((entry) => this.offsets[entry] === location.offset && this.ordinals[entry] === location.ordinal);
+    return this.candidates(id).some((entry) => this.later[entry] === 0 && this.offsets[entry] === location.offset && this.ordinals[entry] === location.ordinal);
   }
 
-  /** Locations of the first entries whose id hash passes `select` (a hash's ids in no particular order). */
+  /** Locations of the entries, first and later, whose id hash passes `select` (a hash's ids in no particular order). */
   locationsWhere(select: (hash: number) => boolean): EntryLocation[] {
     const out: EntryLocation[] = [];
     for (let i = 0; i < this.slots.length; i += 2) {
@@ -77,12 +82,24 @@ export class RequestIndex {
 
   /** `add` of an id by its `hashId`. */
   addOf(hash: number, location: EntryLocation): void {
+    this.ids++;
+    this.append(hash, location, 0);
+  }
+
+  /** Records a later entry of an id already added (by its `hashId`), to be read back with the first. */
+  addLaterOf(hash: number, location: EntryLocation): void {
+    this.append(hash, location, 1);
+  }
+
+  private append(hash: number, location: EntryLocation, later: 0 | 1): void {
     if (this.count === this.offsets.length) {
       this.offsets = grown(this.offsets, new Float64Array(this.offsets.length * 2));
       this.ordinals = grown(this.ordinals, new Uint32Array(this.ordinals.length * 2));
+      this.later = grown(this.later, new Uint8Array(this.later.length * 2));
     }
     this.offsets[this.count] = location.offset;
     this.ordinals[this.count] = location.ordinal;
+    this.later[this.count] = later;
     this.count++;
     if (this.count > (this.slots.length / 2) * MAX_LOAD) this.rehash(this.slots.length * 2);
     this.place(hash, this.count);
@@ -103,7 +120,7 @@ export class RequestIndex {
   }
 }
 
-function grown<T extends Float64Array | Uint32Array>(from: T, to: T): T {
+function grown<T extends Float64Array | Uint32Array | Uint8Array>(from: T, to: T): T {
   to.set(from);
   return to;
 }

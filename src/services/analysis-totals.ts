@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
@@ -40,14 +41,24 @@ export class AnalysisTotals {
 
   add(entry: LedgerEntry): void {
     this.requests++;
-    let joined = (this.llmUsage.size > 0 && withLlmUsage(entry, this.llmUsage.get(entry.gatewayRequestId))) || entry;
-    if (this.recordsByKey.size > 0) {
-      const result = joinOne(joined, this.recordsByKey);
-      if (result.matchedKey !== null) this.joinedKeys.add(result.matchedKey);
-      joined = result.entry;
-    }
+    const { entry: joined, matchedKey } = this.joined(entry);
+    if (matchedKey !== null) this.joinedKeys.add(matchedKey);
     this.chargeback.addEntry(joined);
     this.tileSet.addEntry(joined);
+  }
+
+  /**
+   * Whether adding `a` or `b` adds up to the same: they are the same request as the chargeback and the tiles see
+   * it (after the LLM-log tokens and the join), whatever sources each was merged from (`parts`, which neither reads).
+   */
+  sameContribution(a: LedgerEntry, b: LedgerEntry): boolean {
+    return isDeepStrictEqual(withoutParts(this.joined(a).entry), withoutParts(this.joined(b).entry));
+  }
+
+  /** The entry as the chargeback and the tiles see it, and the key of the record it joined. */
+  private joined(entry: LedgerEntry): { entry: LedgerEntry; matchedKey: string | null } {
+    const withTokens = (this.llmUsage.size > 0 && withLlmUsage(entry, this.llmUsage.get(entry.gatewayRequestId))) || entry;
+    return this.recordsByKey.size > 0 ? joinOne(withTokens, this.recordsByKey) : { entry: withTokens, matchedKey: null };
   }
 
   addRecord(record: DiagnosticRecord): void {
@@ -69,4 +80,9 @@ export class AnalysisTotals {
     for (const key of parts.joinedKeys) this.joinedKeys.add(key);
     this.requests += parts.requests;
   }
+}
+
+function withoutParts(entry: LedgerEntry): Omit<LedgerEntry, 'parts'> {
+  const { parts: _parts, ...rest } = entry;
+  return rest;
 }

@@ -170,7 +170,11 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
 async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>): Promise<{ totals: AnalysisTotals; deadLetters: number; conflictingDuplicates: number }> {
   const newTotals = () => new AnalysisTotals(recordsByKey, input.prices, input.identity, llmUsage);
   let totals = newTotals();
-  const stream = await forEachDistinctRequest(input.eventsFile, { onRequest: (entry) => totals.add(entry), restart: () => (totals = newTotals()) }, input.onProgress);
+  const stream = await forEachDistinctRequest(
+    input.eventsFile,
+    { onRequest: (entry) => totals.add(entry), restart: () => (totals = newTotals()), onUpdate: (before, after) => totals.sameContribution(before, after) },
+    input.onProgress,
+  );
   return { totals, deadLetters: stream.deadLetters, conflictingDuplicates: stream.conflictIds.size };
 }
 

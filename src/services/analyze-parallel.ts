@@ -1,6 +1,5 @@
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { isDeepStrictEqual } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { lineAlignedRanges } from '../adapters/files/jsonl-lines.js';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
@@ -255,7 +254,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
         const key = requestKey(priced);
         const other = deferred.get(key);
         if (!other) continue;
-        if (!isDeepStrictEqual(merge(priced, other), priced)) return null;
+        if (!totals.sameContribution(priced, merge(priced, other))) return null;
         deferred.delete(key);
       }
     }

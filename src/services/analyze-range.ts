@@ -4,7 +4,7 @@ import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import type { LlmUsage } from '../ports/diagnostics-source.js';
-import { isPartial, requestKey } from '../domain/ledger.js';
+import { awaitsCounterpart, requestKey } from '../domain/ledger.js';
 import { AnalysisTotals } from './analysis-totals.js';
 import { forEachDistinctRequest } from './distinct-requests.js';
 
@@ -92,8 +92,8 @@ export interface RangeResult {
 
 /**
  * One thread's pieces of the events file: their distinct requests (`forEachDistinctRequest` over them), priced
- * and timed here unless another thread may hold the same id or the entry is half a request (APIM `GatewayLogs`
- * / `GatewayLlmLogs`, whose other half may lie in another piece); those are handed back whole.
+ * and timed here unless another thread may hold the same id or the entry awaits another source
+ * (`awaitsCounterpart`, which may lie in another piece); those are handed back whole.
  */
 export async function analyzeRange(
   input: RangeInput,
@@ -108,27 +108,34 @@ export async function analyzeRange(
   const claims = new RangeClaims(input.claims, input.claimBits, input.index);
   const newTotals = () => new AnalysisTotals(recordsByKey, input.prices, input.identity, llmUsage);
   let totals = newTotals();
-  let deferred: LedgerEntry[] = [];
+  // The requests handed back, by key, as merged so far.
+  let deferred = new Map<string, LedgerEntry>();
   const stream = await forEachDistinctRequest(
     input.file,
     {
       onRequest: (entry, keyHash) => {
-        if (claims.claim(keyHash) || isPartial(entry)) deferred.push(entry);
+        if (claims.claim(keyHash) || awaitsCounterpart(entry)) deferred.set(requestKey(entry), entry);
         else totals.add(entry);
       },
       restart: () => {
         totals = newTotals();
-        deferred = [];
+        deferred = new Map();
+      },
+      onUpdate: (before, after) => {
+        const key = requestKey(before);
+        if (!deferred.has(key)) return totals.sameContribution(before, after);
+        // Handed back whole: the merge across threads needs every source of the request.
+        deferred.set(key, after);
+        return true;
       },
     },
     hooks.progress,
     { ranges: takePieces(input.pieces, input.counter, input.roundRobin ? { index: input.index, threads: input.claims.length } : undefined), keepOpen: true },
   );
   try {
-    const request = await hooks.handBack({ deferred, deadLetterIds: [...stream.deadLetterIds], conflictIds: [...stream.conflictIds], lines: stream.lines }, totals);
+    const request = await hooks.handBack({ deferred: [...deferred.values()], deadLetterIds: [...stream.deadLetterIds], conflictIds: [...stream.conflictIds], lines: stream.lines }, totals);
     const hashes = new Set(request.hashes);
-    const deferredKeys = new Set(deferred.map(requestKey));
-    const priced = (await stream.handedOver((hash) => hashes.has(hash))).filter((e) => !deferredKeys.has(requestKey(e)));
+    const priced = (await stream.handedOver((hash) => hashes.has(hash))).filter((e) => !deferred.has(requestKey(e)));
     return { priced };
   } finally {
     await stream.close();

@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { readJsonlChunks, readJsonlLineAt, readJsonlLinesAt, type ByteRange, type JsonlChunk } from '../adapters/files/jsonl-lines.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
-import { isPartial, mergeLedger, partHash, requestKey } from '../domain/ledger.js';
+import { awaitsCounterpart, mergeLedger, mergeLedgerEntries, partHash, requestKey } from '../domain/ledger.js';
 import { RequestIndex, hashId, type EntryLocation } from '../domain/request-index.js';
 import { sortBody, type SortedEvents } from './ingest-batch.js';
 
@@ -21,8 +21,9 @@ export interface DistinctRequests {
    */
   readonly conflictIds: ReadonlySet<string>;
   /**
-   * The entries handed over whose id hash (`hashId`) passes `select`, read back from the file: what a consumer
-   * was given for those ids, without keeping it. Call before `close`.
+   * The requests handed over whose id hash (`hashId`) passes `select`, read back from the file, one document
+   * each with every entry the index kept of it: what a consumer was given for those ids (or, where it took an
+   * update, the same to it), without keeping it. Call before `close`.
    */
   handedOver(select: (hash: number) => boolean): Promise<LedgerEntry[]>;
   /** Releases the file. */
@@ -43,6 +44,12 @@ export interface DistinctRequestOptions {
 export interface DistinctRequestConsumer {
   onRequest(entry: LedgerEntry, keyHash: number): void;
   restart(): void;
+  /**
+   * Offers `after`, a later merge of a request handed over as `before`: true when the consumer has taken it in,
+   * or makes the same of it (say, sums that do not read the sources a document was merged from). Without this,
+   * or when it answers false, a request that changes after its hand-over costs a restart and a second pass.
+   */
+  onUpdate?(before: LedgerEntry, after: LedgerEntry): boolean;
 }
 
 const FILE_POSITION = { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
@@ -61,10 +68,12 @@ function sortLine(line: string, into: SortedEvents = { entries: [], deadLetters:
  *
  * - a request is handed over at its first entry; only a compact index of where each id was first seen is kept
  *   (`RequestIndex`, ~20 bytes per id, not the entry);
- * - a later entry of the same id is compared with the first one, read back from the file: a redelivered
- *   duplicate changes nothing and is dropped;
- * - entries of sources that describe half a request (APIM `GatewayLogs` / `GatewayLlmLogs`) are held until
- *   the end of the file, merged, and handed over then;
+ * - a later entry of the same id is merged with what the index knows of it, read back from the file: a
+ *   redelivered duplicate changes nothing and is dropped; an entry of another source whose merge the consumer
+ *   takes as an update (`onUpdate`) is kept in the index too, so that later merges include it;
+ * - entries that another source is expected to complete (`awaitsCounterpart`: APIM `GatewayLogs` /
+ *   `GatewayLlmLogs` halves, streams cut short before their tokens) are held until the end of the file,
+ *   merged, and handed over then;
  * - when a later entry does change a request already handed over (rare: a conflicting duplicate that wins, see
  *   `duplicateWinner`), that request is held too, and `restart` is called before a second pass hands every
  *   other request over again: consumers start afresh, and every number stays exact.
@@ -101,37 +110,58 @@ export async function forEachDistinctRequest(
   try {
     for await (const chunk of chunksOf(file, options.ranges, taken)) {
       recent.push(chunk);
+      // Lines after the first one whose request needs an earlier line read back, sorted then, with those reads.
+      let ahead: SortedEvents[] | null = null;
+      const earlier = new Map<number, string>();
+      const textAt = (offset: number) => recent.at(offset) ?? earlier.get(offset);
       for (let i = 0; i < chunk.lines.length; i++) {
         const line = chunk.lines[i]!;
         if (line.trim() === '') continue;
         lines++;
-        sortLine(line, sorted);
-        for (const letter of sorted.deadLetters) deadLetterIds.add(letter.id);
-        for (let ordinal = 0; ordinal < sorted.entries.length; ordinal++) {
-          const entry = sorted.entries[ordinal]!;
+        const lineSorted = ahead?.[i] ?? sortLine(line, sorted);
+        for (const letter of lineSorted.deadLetters) deadLetterIds.add(letter.id);
+        for (let ordinal = 0; ordinal < lineSorted.entries.length; ordinal++) {
+          const entry = lineSorted.entries[ordinal]!;
           // One request told by several sources (v1 event, APIM GatewayLogs / GatewayLlmLogs) shares this key.
           const key = requestKey(entry);
-          const heldEntry = held.get(key);
+          const hash = hashId(key);
+          const candidates = index.candidatesOf(hash);
+          // A held request is in the index: a request seen for the first time needs no look in `held`.
+          const heldEntry = candidates.length > 0 ? held.get(key) : undefined;
           if (heldEntry) {
             held.set(key, merge(heldEntry, entry));
             continue;
           }
-          const hash = hashId(key);
-          const candidates = index.candidatesOf(hash);
-          // The same text as the key's first line gives the same entries: a redelivery, which changes nothing.
-          if (candidates.length > 0 && isRepeatOfFirst(index, candidates, recent, line, ordinal)) continue;
-          const first = candidates.length === 0 ? null : await firstEntry(handle, index, candidates, key, recent);
-          if (!first) {
-            index.addOf(hash, { offset: chunk.offsets[i]!, ordinal });
-            if (isPartial(entry)) held.set(key, entry);
+          // The same text as a line the index holds for the key gives the same entries: a redelivery, which changes nothing.
+          if (candidates.length > 0 && isRepeat(index, candidates, recent, line, ordinal)) continue;
+          if (candidates.length > 0 && !ahead && unread(index, candidates, textAt).length > 0) {
+            // The requests of the rest of the chunk may need earlier lines too (APIM's LLM log comes minutes after
+            // the v1 events): they are read at once, rather than one by one as each is met.
+            ahead = sortAhead(chunk, i + 1);
+            const wanted = new Set(unread(index, candidates, textAt));
+            for (const later of ahead.flatMap((s) => s.entries)) for (const offset of unread(index, index.candidates(requestKey(later)), textAt)) wanted.add(offset);
+            const texts = await readJsonlLinesAt(handle, [...wanted]);
+            [...wanted].forEach((offset, n) => earlier.set(offset, texts[n]!));
+          }
+          const known = candidates.length === 0 ? null : await knownEntry(handle, index, candidates, key, textAt);
+          const location = { offset: chunk.offsets[i]!, ordinal };
+          if (!known) {
+            index.addOf(hash, location);
+            if (awaitsCounterpart(entry)) held.set(key, entry);
             else {
               consumer.onRequest(entry, hash);
               handedOver++;
             }
             continue;
           }
-          const merged = merge(first, entry);
-          if (isDeepStrictEqual(merged, first)) continue;
+          const merged = merge(known, entry);
+          if (isDeepStrictEqual(merged, known)) continue;
+          // Another source of a request that adds nothing the consumer reads (APIM's LLM log after the v1 event, as
+          // a diagnostic setting streams it minutes later): kept in the index, so later merges include it.
+          if (consumer.onUpdate?.(known, merged)) {
+            index.addLaterOf(hash, location);
+            continue;
+          }
           held.set(key, merged);
           changedAfterHandover = true;
         }
@@ -156,10 +186,14 @@ export async function forEachDistinctRequest(
       if (closed) throw new Error('handedOver after close');
       const locations = index.locationsWhere(select);
       const lines = await readJsonlLinesAt(handle, locations.map((l) => l.offset));
-      return locations.map((location, i) => {
+      const byKey = new Map<string, LedgerEntry>();
+      locations.forEach((location, i) => {
         const entry = entryOf(lines[i]!, location);
-        return held.get(requestKey(entry)) ?? entry;
+        const key = requestKey(entry);
+        const seen = byKey.get(key);
+        byKey.set(key, seen ? mergeLedgerEntries(seen, entry) : entry);
       });
+      return [...byKey].map(([key, entry]) => held.get(key) ?? entry);
     },
   };
 }
@@ -205,7 +239,7 @@ function lineAt(chunk: JsonlChunk | null, offset: number): string | undefined {
   return undefined;
 }
 
-function isRepeatOfFirst(index: RequestIndex, candidates: readonly number[], recent: RecentLines, line: string, ordinal: number): boolean {
+function isRepeat(index: RequestIndex, candidates: readonly number[], recent: RecentLines, line: string, ordinal: number): boolean {
   for (const candidate of candidates) {
     const location = index.location(candidate);
     if (location.ordinal === ordinal && recent.at(location.offset) === line) return true;
@@ -213,15 +247,32 @@ function isRepeatOfFirst(index: RequestIndex, candidates: readonly number[], rec
   return false;
 }
 
-/** The first entry of request `key` among the index's candidates, from recent text or read back from the file; null when it has not been seen. */
-async function firstEntry(handle: FileHandle, index: RequestIndex, candidates: readonly number[], key: string, recent: RecentLines): Promise<LedgerEntry | null> {
+/** The lines of a chunk from `from` on, sorted, by their index in the chunk. */
+function sortAhead(chunk: JsonlChunk, from: number): SortedEvents[] {
+  const sorted: SortedEvents[] = [];
+  for (let i = from; i < chunk.lines.length; i++) sorted[i] = sortLine(chunk.lines[i]!, { entries: [], deadLetters: [] });
+  return sorted;
+}
+
+/** Offsets of the candidates' lines whose text is not at hand. */
+function unread(index: RequestIndex, candidates: readonly number[], textAt: (offset: number) => string | undefined): number[] {
+  return candidates.map((candidate) => index.location(candidate).offset).filter((offset) => textAt(offset) === undefined);
+}
+
+/**
+ * Request `key` as far as the index knows it: the merge of its entries among the index's candidates (its first,
+ * and any later ones kept), from the text at hand (`textAt`) or read back from the file; null when it has not
+ * been seen.
+ */
+async function knownEntry(handle: FileHandle, index: RequestIndex, candidates: readonly number[], key: string, textAt: (offset: number) => string | undefined): Promise<LedgerEntry | null> {
+  let known: LedgerEntry | null = null;
   for (const candidate of candidates) {
     const location = index.location(candidate);
-    const text = recent.at(location.offset);
+    const text = textAt(location.offset);
     const entry = text === undefined ? await entryAt(handle, location) : sortLine(text).entries[location.ordinal];
-    if (entry && requestKey(entry) === key) return entry;
+    if (entry && requestKey(entry) === key) known = known ? mergeLedgerEntries(known, entry) : entry;
   }
-  return null;
+  return known;
 }
 
 async function entryAt(handle: FileHandle, location: EntryLocation): Promise<LedgerEntry> {

@@ -25,9 +25,9 @@ export function retold(line: string, completionTokens: number): string {
 
 /** APIM's LLM-log row for the same request as a v1 line (its CorrelationId is the gatewayRequestId): tokens or a message row. */
 export function llmRowFor(line: string, tokens: boolean): string {
-  const event = JSON.parse(line) as { gatewayRequestId: string; time: string; deployment: string | null };
+  const event = JSON.parse(line) as { gatewayRequestId: string; time: string; deployment: string | null; stream: boolean };
   const counts = tokens ? { promptTokens: 40, completionTokens: 2, totalTokens: 42 } : { promptTokens: null, completionTokens: null, totalTokens: null };
-  const properties = { deploymentName: tokens ? event.deployment : '', modelName: tokens ? 'gpt-4o' : '', ...counts, isStreamCompletion: true };
+  const properties = { deploymentName: tokens ? event.deployment : '', modelName: tokens ? 'gpt-4o' : '', ...counts, isStreamCompletion: event.stream };
   return JSON.stringify({ records: [{ category: 'GatewayLlmLogs', time: event.time, resourceId: '/SUBSCRIPTIONS/X/PROVIDERS/MICROSOFT.APIMANAGEMENT/SERVICE/APIM1', correlationId: event.gatewayRequestId, properties }] });
 }
 

@@ -12,7 +12,7 @@ import { RangeClaims } from '../../src/services/analyze-range.js';
 import { hashId } from '../../src/domain/request-index.js';
 import { SIMULATION_FILES, writeSimulation } from '../../src/simulator/files.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
-import { apimRecords, eventBodyArbitrary, retold, v1Lines } from '../support/event-body-arbitrary.js';
+import { apimRecords, eventBodyArbitrary, llmRowFor, retold, v1Lines } from '../support/event-body-arbitrary.js';
 
 const prices = loadPriceTable(JSON.parse(readFileSync(new URL('../../prices/default-prices.json', import.meta.url), 'utf8')));
 
@@ -57,6 +57,18 @@ describe('analyzeFiles over worker threads: the single-thread result, number for
     const { single, parallel } = await bothWays(file, 2);
     expect(outcome).not.toBeNull();
     expect(outcome!.totals.requests).toBe(single.entries);
+    expect(parallel).toEqual(single);
+  }, 60_000);
+
+  it('takes the LLM-log rows of requests priced in another thread without falling back to one thread', async () => {
+    // APIM's diagnostic setting streams GatewayLlmLogs minutes after the gateway's events: far from them in the file.
+    const streamed = v1Lines.filter((line) => (JSON.parse(line) as { stream: boolean }).stream);
+    const lines = [...streamed, ...v1Lines.slice(0, 10), ...streamed.map((line) => llmRowFor(line, true))];
+    const file = await fileOf(lines);
+    const outcome = await analyzeInParallel({ eventsFile: file, prices, recordsByKey: new Map(), threads: 2, pieces: 'round-robin' });
+    const { single, parallel } = await bothWays(file, 2);
+    expect(streamed.length).toBeGreaterThan(3);
+    expect(outcome).not.toBeNull();
     expect(parallel).toEqual(single);
   }, 60_000);
 

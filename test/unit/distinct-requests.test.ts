@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
@@ -27,7 +28,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function stream(lines: readonly string[], lineEnd = '\n') {
+async function stream(lines: readonly string[], lineEnd = '\n', onUpdate?: (before: LedgerEntry, after: LedgerEntry) => boolean) {
   const file = join(dir, 'events.jsonl');
   await writeFile(file, lines.map((l) => l + lineEnd).join(''));
   let handed = new Map<string, LedgerEntry>();
@@ -42,11 +43,25 @@ async function stream(lines: readonly string[], lineEnd = '\n') {
       restarts++;
       handed = new Map();
     },
+    ...(onUpdate ? { onUpdate } : {}),
   });
   return { handed, twice, restarts, result };
 }
 
 const byId = (entries: Map<string, LedgerEntry>) => [...entries.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+
+/** What a consumer that reads no `parts` (the sources a document was merged from) makes of an entry. */
+const withoutParts = ({ parts: _parts, ...rest }: LedgerEntry) => rest;
+/** Such a consumer takes an update that changes only the sources. */
+const sourcesOnly = (before: LedgerEntry, after: LedgerEntry) => isDeepStrictEqual(withoutParts(before), withoutParts(after));
+
+/** A v1 event as its line, changed. */
+const changed = (line: string, change: (event: Record<string, unknown>) => void) => {
+  const event = JSON.parse(line) as Record<string, unknown>;
+  change(event);
+  return JSON.stringify(event);
+};
+const streamed = v1Lines.filter((line) => entryOf(line).stream);
 
 describe('forEachDistinctRequest: every distinct request once, merged, in bounded memory', () => {
   it('hands over each request once, equal to merging all its entries in memory, for any mix of duplicates, halves and retold requests', async () => {
@@ -70,6 +85,49 @@ describe('forEachDistinctRequest: every distinct request once, merged, in bounde
     expect(restarts).toBe(0);
     expect(handed.size).toBe(v1Lines.length);
     expect(result.requests).toBe(v1Lines.length);
+  });
+
+  it('hands over each request once, equal but for its sources to the merge in memory, to a consumer that takes updates of the sources alone', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(bodyArbitrary, { maxLength: 60 }), async (lines) => {
+        const expected = mergedInMemory(lines);
+        const { handed, twice, result } = await stream(lines, '\n', sourcesOnly);
+        expect(twice).toBe(0);
+        expect(byId(handed).map(withoutParts)).toEqual(byId(expected.entries).map(withoutParts));
+        expect(result.requests).toBe(expected.entries.size);
+      }),
+      { numRuns: 120 },
+    );
+  });
+
+  it('takes the LLM-log row of a request already handed over as an update, without a second pass', async () => {
+    const lines = [streamed[0]!, v1Lines[1]!, llmRowFor(streamed[0]!, true)];
+    const { handed, restarts } = await stream(lines, '\n', sourcesOnly);
+    expect(restarts).toBe(0);
+    expect(byId(handed).map(withoutParts)).toEqual(byId(mergedInMemory(lines).entries).map(withoutParts));
+  });
+
+  it('keeps a row taken as an update for the later merges: a later telling that wins still gets what the row told', async () => {
+    const first = entryOf(streamed[0]!);
+    // Told again without model or deployment, and winning the conflict: the LLM-log row, taken earlier as an
+    // update, is what names them.
+    const winning = [...Array(200).keys()]
+      .map((n) => changed(retold(streamed[0]!, 900_000 + n), (event) => Object.assign(event, { model: null, deployment: null })))
+      .find((line) => partHash(partOf(entryOf(line))) < partHash(partOf(first)))!;
+    const lines = [streamed[0]!, llmRowFor(streamed[0]!, true), winning];
+    const { handed, restarts } = await stream(lines, '\n', sourcesOnly);
+    expect(restarts).toBe(1);
+    expect(byId(handed)).toEqual(byId(mergedInMemory(lines).entries));
+    expect(handed.get(first.id)).toMatchObject({ model: 'gpt-4o', deployment: first.deployment });
+  });
+
+  it('holds a stream cut short to the end of the file, so that its tokens from the LLM log need no second pass', async () => {
+    const cutShort = changed(streamed[0]!, (event) => Object.assign(event, { usage: null, status: 200 }));
+    const lines = [cutShort, v1Lines[1]!, llmRowFor(cutShort, true)];
+    const { handed, restarts } = await stream(lines);
+    expect(restarts).toBe(0);
+    expect(byId(handed)).toEqual(byId(mergedInMemory(lines).entries));
+    expect(handed.get(entryOf(cutShort).id)!.tokens).toMatchObject({ source: 'llm-log', promptTokens: 40, completionTokens: 2 });
   });
 
   it('starts the consumers afresh when a request already handed over is told differently later and the later telling wins', async () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RequestIndex } from '../../src/domain/request-index.js';
+import { RequestIndex, hashId } from '../../src/domain/request-index.js';
 
 describe('RequestIndex: where each request id was first seen', () => {
   it('names the first location of every id among its candidates, through many rehashes', () => {
@@ -13,6 +13,18 @@ describe('RequestIndex: where each request id was first seen', () => {
       expect(index.isFirst(id, { offset: i * 1000, ordinal: i % 3 })).toBe(true);
       expect(index.isFirst(id, { offset: i * 1000, ordinal: (i % 3) + 1 })).toBe(false);
     });
+  });
+
+  it('keeps later entries of an id beside its first: they are candidates and read back, but neither first nor counted as ids', () => {
+    const index = new RequestIndex();
+    index.add('a', { offset: 0, ordinal: 0 });
+    index.add('b', { offset: 10, ordinal: 0 });
+    index.addLaterOf(hashId('a'), { offset: 20, ordinal: 1 });
+    expect(index.size).toBe(2);
+    expect(index.candidates('a').map((n) => index.location(n))).toEqual([{ offset: 0, ordinal: 0 }, { offset: 20, ordinal: 1 }]);
+    expect(index.isFirst('a', { offset: 0, ordinal: 0 })).toBe(true);
+    expect(index.isFirst('a', { offset: 20, ordinal: 1 })).toBe(false);
+    expect(index.locationsWhere((hash) => hash === hashId('a'))).toEqual([{ offset: 0, ordinal: 0 }, { offset: 20, ordinal: 1 }]);
   });
 
   it('answers exactly like a Map of first locations once candidates are confirmed by id', () => {
