@@ -122,11 +122,15 @@ export async function readArchiveFolder(dir: string): Promise<{ records: Diagnos
  * `forEachDistinctRequest`), and with the diagnostics, which are read whole to join against.
  */
 export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> {
-  const { records, rejected: diagnosticsRejected } = input.diagnosticsDir ? await readArchiveFolder(input.diagnosticsDir) : { records: [], rejected: 0 };
+  const diagnostics = input.diagnosticsDir ? readArchiveFolder(input.diagnosticsDir) : Promise.resolve({ records: [], rejected: 0 });
   // As `joinAll`: one record per correlation id joins (`recordsByCorrelationId`); as `buildTiles`: the first one counts.
-  const recordsByKey = recordsByCorrelationId(records);
-  const llmUsage = input.llmLogFile ? await readLlmUsage(input.llmLogFile) : new Map<string, LlmUsage>();
-  const { totals, deadLetters, conflictingDuplicates } = (await analyzeEventsInParallel(input, recordsByKey, llmUsage)) ?? (await analyzeEvents(input, recordsByKey, llmUsage));
+  const recordsByKey = diagnostics.then(({ records }) => recordsByCorrelationId(records));
+  const llmUsage = input.llmLogFile ? readLlmUsage(input.llmLogFile) : Promise.resolve(new Map<string, LlmUsage>());
+  // Awaited below, after the worker threads have started (they read the same files meanwhile); a failure is thrown there.
+  for (const read of [recordsByKey, llmUsage]) read.catch(() => {});
+  const { totals, deadLetters, conflictingDuplicates } =
+    (await analyzeEventsInParallel(input, recordsByKey, llmUsage)) ?? (await analyzeEvents(input, await recordsByKey, await llmUsage));
+  const { records, rejected: diagnosticsRejected } = await diagnostics;
   const countedRecords = new Set<string>();
   for (const record of records) {
     if (countedRecords.has(record.correlationId)) continue;
@@ -160,7 +164,7 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
     conflictingDuplicates,
     diagnosticsRejected,
     join: input.diagnosticsDir
-      ? { matched, noDiagnostics: totals.requests - matched, bypass: [...recordsByKey.keys()].filter((key) => !totals.joinedKeys.has(key)).length }
+      ? { matched, noDiagnostics: totals.requests - matched, bypass: [...(await recordsByKey).keys()].filter((key) => !totals.joinedKeys.has(key)).length }
       : { matched: 0, noDiagnostics: totals.requests, bypass: 0 },
     entries: totals.requests,
   };
@@ -179,7 +183,7 @@ async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<stri
 }
 
 /** The events file over worker threads when it is large enough, else null (also when the parallel path declines). */
-async function analyzeEventsInParallel(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>): Promise<{ totals: AnalysisTotals; deadLetters: number; conflictingDuplicates: number } | null> {
+async function analyzeEventsInParallel(input: AnalyzeInput, recordsByKey: Promise<ReadonlyMap<string, DiagnosticRecord>>, llmUsage: Promise<ReadonlyMap<string, LlmUsage>>): Promise<{ totals: AnalysisTotals; deadLetters: number; conflictingDuplicates: number } | null> {
   const { size } = await stat(input.eventsFile);
   const threads = Math.min(Math.max(1, Math.floor(input.threads ?? availableParallelism())), Math.floor(size / (input.minBytesPerThread ?? MIN_BYTES_PER_THREAD)));
   if (threads < 2) return null;

@@ -41,11 +41,15 @@ export interface ParallelInput {
   readonly eventsFile: string;
   readonly prices: PriceTable;
   readonly identity?: IdentityOptions;
+  /**
+   * The diagnostics archive (read again by each worker), and its records by correlation id as this thread reads
+   * them: the workers start first, so that all threads read at once.
+   */
   readonly diagnosticsDir?: string;
-  readonly recordsByKey: ReadonlyMap<string, DiagnosticRecord>;
+  readonly recordsByKey: Promise<ReadonlyMap<string, DiagnosticRecord>>;
   /** An `ApiManagementGatewayLlmLog` export (read again by each worker) and its usage by gateway request id. */
   readonly llmLogFile?: string;
-  readonly llmUsage?: ReadonlyMap<string, LlmUsage>;
+  readonly llmUsage?: Promise<ReadonlyMap<string, LlmUsage>>;
   readonly threads: number;
   readonly onProgress?: (linesRead: number) => void;
   /** How threads share the pieces: first come, first served (default), or round robin (reproducible). */
@@ -210,7 +214,8 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     const localHandedBack = new Promise<RangeHandBack>((resolve) => (localHandBack = resolve));
     let totals!: AnalysisTotals;
     const answered = new Promise<RangeRequest>((resolve) => (answer = resolve));
-    const local = analyzeRange(rangeInput(0), input.recordsByKey, {
+    const [recordsByKey, llmUsage] = await Promise.all([input.recordsByKey, input.llmUsage]);
+    const local = analyzeRange(rangeInput(0), recordsByKey, {
       progress: (lines) => {
         localLines = lines;
         progress();
@@ -220,7 +225,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
         localHandBack(handBack);
         return answered;
       },
-    }, input.llmUsage);
+    }, llmUsage);
     // A failure on this thread must not wait for the workers.
     const [localPart, ...workerParts] = await Promise.race([Promise.all([localHandedBack, ...channels.map((c) => c.next('handBack'))]), local.then(() => never<[RangeHandBack]>())]);
     const handedBack: RangeHandBack[] = [localPart, ...workerParts];

@@ -53,7 +53,7 @@ describe('analyzeFiles over worker threads: the single-thread result, number for
   it('merges across threads without falling back: redeliveries in other pieces count once, halves of a request meet', async () => {
     const lines = [...v1Lines.slice(0, 20), ...apimRecords.map((r) => JSON.stringify(r)), ...v1Lines.slice(0, 5)];
     const file = await fileOf(lines);
-    const outcome = await analyzeInParallel({ eventsFile: file, prices, recordsByKey: new Map(), threads: 2, pieces: 'round-robin' });
+    const outcome = await analyzeInParallel({ eventsFile: file, prices, recordsByKey: Promise.resolve(new Map()), threads: 2, pieces: 'round-robin' });
     const { single, parallel } = await bothWays(file, 2);
     expect(outcome).not.toBeNull();
     expect(outcome!.totals.requests).toBe(single.entries);
@@ -65,7 +65,7 @@ describe('analyzeFiles over worker threads: the single-thread result, number for
     const streamed = v1Lines.filter((line) => (JSON.parse(line) as { stream: boolean }).stream);
     const lines = [...streamed, ...v1Lines.slice(0, 10), ...streamed.map((line) => llmRowFor(line, true))];
     const file = await fileOf(lines);
-    const outcome = await analyzeInParallel({ eventsFile: file, prices, recordsByKey: new Map(), threads: 2, pieces: 'round-robin' });
+    const outcome = await analyzeInParallel({ eventsFile: file, prices, recordsByKey: Promise.resolve(new Map()), threads: 2, pieces: 'round-robin' });
     const { single, parallel } = await bothWays(file, 2);
     expect(streamed.length).toBeGreaterThan(3);
     expect(outcome).not.toBeNull();
