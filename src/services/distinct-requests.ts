@@ -52,6 +52,13 @@ export interface DistinctRequestConsumer {
   onUpdate?(before: LedgerEntry, after: LedgerEntry): boolean;
 }
 
+/**
+ * Requests of a chunk whose earlier lines are read back one by one before the rest of the chunk is sorted ahead
+ * and its reads made at once: a few redeliveries far from their first event are cheaper read singly than by
+ * sorting the chunk ahead, which keeps its entries alive longer.
+ */
+const READS_BACK_ONE_BY_ONE = 4;
+
 const FILE_POSITION = { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
 
 /** The ledger entries and dead letters of one line (one Event Hubs body), as the ingest function sorts them. */
@@ -112,6 +119,7 @@ export async function forEachDistinctRequest(
       recent.push(chunk);
       // Lines after the first one whose request needs an earlier line read back, sorted then, with those reads.
       let ahead: SortedEvents[] | null = null;
+      let readsBack = 0;
       const earlier = new Map<number, string>();
       const textAt = (offset: number) => recent.at(offset) ?? earlier.get(offset);
       for (let i = 0; i < chunk.lines.length; i++) {
@@ -134,9 +142,9 @@ export async function forEachDistinctRequest(
           }
           // The same text as a line the index holds for the key gives the same entries: a redelivery, which changes nothing.
           if (candidates.length > 0 && isRepeat(index, candidates, recent, line, ordinal)) continue;
-          if (candidates.length > 0 && !ahead && unread(index, candidates, textAt).length > 0) {
-            // The requests of the rest of the chunk may need earlier lines too (APIM's LLM log comes minutes after
-            // the v1 events): they are read at once, rather than one by one as each is met.
+          if (candidates.length > 0 && !ahead && unread(index, candidates, textAt).length > 0 && ++readsBack > READS_BACK_ONE_BY_ONE) {
+            // The requests of the rest of the chunk are likely to need earlier lines too (APIM's LLM log comes
+            // minutes after the v1 events): they are read at once, rather than one by one as each is met.
             ahead = sortAhead(chunk, i + 1);
             const wanted = new Set(unread(index, candidates, textAt));
             for (const later of ahead.flatMap((s) => s.entries)) for (const offset of unread(index, index.candidates(requestKey(later)), textAt)) wanted.add(offset);
