@@ -117,7 +117,7 @@ export async function forEachDistinctRequest(
   try {
     for await (const chunk of chunksOf(file, options.ranges, taken)) {
       recent.push(chunk);
-      // Lines after the first one whose request needs an earlier line read back, sorted then, with those reads.
+      // The rest of the chunk, sorted ahead once its requests have needed a few earlier lines read back.
       let ahead: SortedEvents[] | null = null;
       let readsBack = 0;
       const earlier = new Map<number, string>();
@@ -148,8 +148,9 @@ export async function forEachDistinctRequest(
             ahead = sortAhead(chunk, i + 1);
             const wanted = new Set(unread(index, candidates, textAt));
             for (const later of ahead.flatMap((s) => s.entries)) for (const offset of unread(index, index.candidates(requestKey(later)), textAt)) wanted.add(offset);
-            const texts = await readJsonlLinesAt(handle, [...wanted]);
-            [...wanted].forEach((offset, n) => earlier.set(offset, texts[n]!));
+            const offsets = [...wanted];
+            const texts = await readJsonlLinesAt(handle, offsets);
+            offsets.forEach((offset, n) => earlier.set(offset, texts[n]!));
           }
           const known = candidates.length === 0 ? null : await knownEntry(handle, index, candidates, key, textAt);
           const location = { offset: chunk.offsets[i]!, ordinal };
