@@ -177,7 +177,7 @@ export async function forEachDistinctRequest(
       }
       onProgress?.(lines);
     }
-    if (changedAfterHandover) handedOver = await handOverAgain(file, index, held, consumer, options.ranges ? taken : undefined);
+    if (changedAfterHandover) handedOver = await handOverAgain(file, handle, index, held, consumer, options.ranges ? taken : undefined);
   } catch (error) {
     await close();
     throw error;
@@ -295,9 +295,10 @@ function entryOf(line: string, location: EntryLocation): LedgerEntry {
   return entry;
 }
 
-/** The second pass: every request that is not held, at its first entry. */
+/** The second pass: every request that is not held, at its first entry, merged with the later ones the index kept. */
 async function handOverAgain(
   file: string,
+  handle: FileHandle,
   index: RequestIndex,
   held: ReadonlyMap<string, LedgerEntry>,
   consumer: DistinctRequestConsumer,
@@ -315,7 +316,11 @@ async function handOverAgain(
         const entry = entries[ordinal]!;
         const key = requestKey(entry);
         if (held.has(key) || !index.isFirst(key, { offset: chunk.offsets[i]!, ordinal })) continue;
-        consumer.onRequest(entry, hashId(key));
+        // With the later entries the index kept of it, if any: the consumer may hand the request on to be merged.
+        const hash = hashId(key);
+        const candidates = index.candidatesOf(hash);
+        const known = candidates.length > 1 ? await knownEntry(handle, index, candidates, key, () => undefined) : entry;
+        consumer.onRequest(known ?? entry, hash);
         handedOver++;
       }
     }

@@ -121,6 +121,16 @@ describe('forEachDistinctRequest: every distinct request once, merged, in bounde
     expect(handed.get(first.id)).toMatchObject({ model: 'gpt-4o', deployment: first.deployment });
   });
 
+  it('hands a request over again in the second pass with the rows taken as updates, as the merge in memory', async () => {
+    // Another request told again, and winning, forces the second pass.
+    const other = entryOf(v1Lines[1]!);
+    const winning = [...Array(200).keys()].map((n) => retold(v1Lines[1]!, 900_000 + n)).find((line) => partHash(partOf(entryOf(line))) < partHash(partOf(other)))!;
+    const lines = [streamed[0]!, llmRowFor(streamed[0]!, true), v1Lines[1]!, winning];
+    const { handed, restarts } = await stream(lines, '\n', sourcesOnly);
+    expect(restarts).toBe(1);
+    expect(byId(handed)).toEqual(byId(mergedInMemory(lines).entries));
+  });
+
   it('holds a stream cut short to the end of the file, so that its tokens from the LLM log need no second pass', async () => {
     const cutShort = changed(streamed[0]!, (event) => Object.assign(event, { usage: null, status: 200 }));
     const lines = [cutShort, v1Lines[1]!, llmRowFor(cutShort, true)];
