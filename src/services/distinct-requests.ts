@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { readJsonlChunks, readJsonlLineAt, readJsonlLinesAt, type ByteRange, type JsonlChunk } from '../adapters/files/jsonl-lines.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
-import { awaitsCounterpart, mergeLedger, mergeLedgerEntries, partHash, requestKey } from '../domain/ledger.js';
+import { awaitsCounterpart, mergeByRequest, mergeLedger, partHash, requestKey } from '../domain/ledger.js';
 import { RequestIndex, hashId, type EntryLocation } from '../domain/request-index.js';
 import { sortBody, type SortedEvents } from './ingest-batch.js';
 
@@ -145,12 +145,7 @@ export async function forEachDistinctRequest(
           if (candidates.length > 0 && !ahead && unread(index, candidates, textAt).length > 0 && ++readsBack > READS_BACK_ONE_BY_ONE) {
             // The requests of the rest of the chunk are likely to need earlier lines too (APIM's LLM log comes
             // minutes after the v1 events): they are read at once, rather than one by one as each is met.
-            ahead = sortAhead(chunk, i + 1);
-            const wanted = new Set(unread(index, candidates, textAt));
-            for (const later of ahead.flatMap((s) => s.entries)) for (const offset of unread(index, index.candidates(requestKey(later)), textAt)) wanted.add(offset);
-            const offsets = [...wanted];
-            const texts = await readJsonlLinesAt(handle, offsets);
-            offsets.forEach((offset, n) => earlier.set(offset, texts[n]!));
+            ahead = await sortAhead(handle, index, chunk, i + 1, candidates, textAt, earlier);
           }
           const known = candidates.length === 0 ? null : await knownEntry(handle, index, candidates, key, textAt);
           const location = { offset: chunk.offsets[i]!, ordinal };
@@ -195,13 +190,7 @@ export async function forEachDistinctRequest(
       if (closed) throw new Error('handedOver after close');
       const locations = index.locationsWhere(select);
       const lines = await readJsonlLinesAt(handle, locations.map((l) => l.offset));
-      const byKey = new Map<string, LedgerEntry>();
-      locations.forEach((location, i) => {
-        const entry = entryOf(lines[i]!, location);
-        const key = requestKey(entry);
-        const seen = byKey.get(key);
-        byKey.set(key, seen ? mergeLedgerEntries(seen, entry) : entry);
-      });
+      const byKey = mergeByRequest(locations.map((location, i) => entryOf(lines[i]!, location)));
       return [...byKey].map(([key, entry]) => held.get(key) ?? entry);
     },
   };
@@ -256,10 +245,28 @@ function isRepeat(index: RequestIndex, candidates: readonly number[], recent: Re
   return false;
 }
 
-/** The lines of a chunk from `from` on, sorted, by their index in the chunk. */
-function sortAhead(chunk: JsonlChunk, from: number): SortedEvents[] {
+/**
+ * The lines of a chunk from `from` on, sorted, by their index in the chunk; the earlier lines that their requests
+ * and `candidates` need, and that are not at hand, are read at once into `earlier`.
+ */
+async function sortAhead(
+  handle: FileHandle,
+  index: RequestIndex,
+  chunk: JsonlChunk,
+  from: number,
+  candidates: readonly number[],
+  textAt: (offset: number) => string | undefined,
+  earlier: Map<number, string>,
+): Promise<SortedEvents[]> {
   const sorted: SortedEvents[] = [];
-  for (let i = from; i < chunk.lines.length; i++) sorted[i] = sortLine(chunk.lines[i]!, { entries: [], deadLetters: [] });
+  const wanted = new Set(unread(index, candidates, textAt));
+  for (let i = from; i < chunk.lines.length; i++) {
+    sorted[i] = sortLine(chunk.lines[i]!, { entries: [], deadLetters: [] });
+    for (const entry of sorted[i]!.entries) for (const offset of unread(index, index.candidates(requestKey(entry)), textAt)) wanted.add(offset);
+  }
+  const offsets = [...wanted];
+  const texts = await readJsonlLinesAt(handle, offsets);
+  offsets.forEach((offset, n) => earlier.set(offset, texts[n]!));
   return sorted;
 }
 
@@ -274,14 +281,14 @@ function unread(index: RequestIndex, candidates: readonly number[], textAt: (off
  * been seen.
  */
 async function knownEntry(handle: FileHandle, index: RequestIndex, candidates: readonly number[], key: string, textAt: (offset: number) => string | undefined): Promise<LedgerEntry | null> {
-  let known: LedgerEntry | null = null;
+  const entries: LedgerEntry[] = [];
   for (const candidate of candidates) {
     const location = index.location(candidate);
     const text = textAt(location.offset);
     const entry = text === undefined ? await entryAt(handle, location) : sortLine(text).entries[location.ordinal];
-    if (entry && requestKey(entry) === key) known = known ? mergeLedgerEntries(known, entry) : entry;
+    if (entry && requestKey(entry) === key) entries.push(entry);
   }
-  return known;
+  return mergeByRequest(entries).get(key) ?? null;
 }
 
 async function entryAt(handle: FileHandle, location: EntryLocation): Promise<LedgerEntry> {
