@@ -28,7 +28,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function stream(lines: readonly string[], lineEnd = '\n', onUpdate?: (before: LedgerEntry, after: LedgerEntry) => boolean) {
+/** `take`: the consumer keeps whole documents, so every update takes the place of what it was handed. */
+async function stream(lines: readonly string[], lineEnd = '\n', onUpdate?: ((before: LedgerEntry, after: LedgerEntry) => boolean) | 'take') {
   const file = join(dir, 'events.jsonl');
   await writeFile(file, lines.map((l) => l + lineEnd).join(''));
   let handed = new Map<string, LedgerEntry>();
@@ -43,7 +44,7 @@ async function stream(lines: readonly string[], lineEnd = '\n', onUpdate?: (befo
       restarts++;
       handed = new Map();
     },
-    ...(onUpdate ? { onUpdate } : {}),
+    ...(onUpdate === 'take' ? { onUpdate: (_before: LedgerEntry, after: LedgerEntry) => Boolean(handed.set(after.id, after)) } : onUpdate ? { onUpdate } : {}),
   });
   return { handed, twice, restarts, result };
 }
@@ -94,6 +95,19 @@ describe('forEachDistinctRequest: every distinct request once, merged, in bounde
         const { handed, twice, result } = await stream(lines, '\n', sourcesOnly);
         expect(twice).toBe(0);
         expect(byId(handed).map(withoutParts)).toEqual(byId(expected.entries).map(withoutParts));
+        expect(result.requests).toBe(expected.entries.size);
+      }),
+      { numRuns: 120 },
+    );
+  });
+
+  it('never needs a second pass for a consumer that takes every update, and hands it the merge in memory', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(bodyArbitrary, { maxLength: 60 }), async (lines) => {
+        const expected = mergedInMemory(lines);
+        const { handed, restarts, result } = await stream(lines, '\n', 'take');
+        expect(restarts).toBe(0);
+        expect(byId(handed)).toEqual(byId(expected.entries));
         expect(result.requests).toBe(expected.entries.size);
       }),
       { numRuns: 120 },
