@@ -10,7 +10,7 @@ import { mergeLedger, partHash, requestKey } from '../domain/ledger.js';
 import { hashId } from '../domain/request-index.js';
 import type { LlmUsage } from '../ports/diagnostics-source.js';
 import { AnalysisTotals, type TotalsParts } from './analysis-totals.js';
-import { analyzeRange, type RangeHandBack, type RangeInput, type RangeRequest, type RangeResult } from './analyze-range.js';
+import { analyzeRange, releaseStreamsEnded, type RangeHandBack, type RangeInput, type RangeRequest, type RangeResult } from './analyze-range.js';
 
 /** Pieces of about this size are handed out to the threads as they ask. */
 const PIECE_BYTES = 4 * 2 ** 20;
@@ -196,7 +196,8 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
   const bits = claimBits(size);
   const threads = Math.max(1, Math.min(input.threads, pieces.length));
   const claims = Array.from({ length: threads }, () => new SharedArrayBuffer(2 ** bits / 8));
-  const rangeInput = (index: number): RangeInput => ({ file: input.eventsFile, pieces, counter, prices: input.prices, identity: input.identity, claims, claimBits: bits, index, roundRobin: input.pieces === 'round-robin' });
+  const streamsEnded = new SharedArrayBuffer(4);
+  const rangeInput = (index: number): RangeInput => ({ file: input.eventsFile, pieces, counter, prices: input.prices, identity: input.identity, claims, claimBits: bits, streamsEnded, index, roundRobin: input.pieces === 'round-robin' });
   const channels: WorkerChannel[] = [];
   // Set once every worker has answered its whole job: then they are idle and may be kept.
   let workersDone = false;
@@ -268,6 +269,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     for (const part of handedBack) for (const id of part.deadLetterIds) deadLetterIds.add(id);
     return { totals, deadLetters: deadLetterIds.size, conflictingDuplicates: conflictIds.size, lines: handedBack.reduce((sum: number, p) => sum + p.lines, 0) };
   } finally {
+    releaseStreamsEnded(streamsEnded, threads);
     answer({ hashes: [] });
     for (const channel of channels) channel.release();
     if (workersDone) for (const channel of channels) keepWorker(channel.worker);

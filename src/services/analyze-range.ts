@@ -5,6 +5,7 @@ import type { PriceTable } from '../contracts/price-table.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import type { LlmUsage } from '../ports/diagnostics-source.js';
 import { awaitsCounterpart, requestKey } from '../domain/ledger.js';
+import { hashId } from '../domain/request-index.js';
 import { AnalysisTotals } from './analysis-totals.js';
 import { forEachDistinctRequest } from './distinct-requests.js';
 
@@ -31,14 +32,48 @@ export class RangeClaims {
 
   /** Marks the id whose `hashId` is `hash` as held by this thread; true when another thread may hold it too. */
   claim(hash: number): boolean {
-    const word = hash >>> this.shift;
-    // The two bits from the low bits of a multiplicative remix, independent of the word's top bits.
-    const remix = Math.imul(hash, 0x9e3779b1);
-    const bits = (1 << (remix & 31)) | (1 << ((remix >>> 5) & 31));
-    Atomics.or(this.own, word, bits);
+    Atomics.or(this.own, this.wordOf(hash), bitsOf(hash));
+    return this.othersMayHold(hash);
+  }
+
+  /** True when another thread may hold the id whose `hashId` is `hash`: final once every thread's stream has ended. */
+  othersMayHold(hash: number): boolean {
+    const word = this.wordOf(hash);
+    const bits = bitsOf(hash);
     for (const other of this.others) if ((Atomics.load(other, word) & bits) === bits) return true;
     return false;
   }
+
+  private wordOf(hash: number): number {
+    return hash >>> this.shift;
+  }
+}
+
+/** An id's two bits in its word, from the low bits of a multiplicative remix, independent of the word's top bits. */
+function bitsOf(hash: number): number {
+  const remix = Math.imul(hash, 0x9e3779b1);
+  return (1 << (remix & 31)) | (1 << ((remix >>> 5) & 31));
+}
+
+/**
+ * Counts the threads whose streams have ended (an Int32 in shared memory) and waits for all of them: from then on
+ * no claim changes, so `othersMayHold` tells for certain which ids no other thread holds.
+ */
+export async function allStreamsEnded(ended: SharedArrayBuffer, threads: number): Promise<void> {
+  const count = new Int32Array(ended);
+  Atomics.add(count, 0, 1);
+  Atomics.notify(count, 0);
+  for (let seen = Atomics.load(count, 0); seen < threads; seen = Atomics.load(count, 0)) {
+    const wait = Atomics.waitAsync(count, 0, seen);
+    if (wait.async) await wait.value;
+  }
+}
+
+/** Lets every thread past `allStreamsEnded` (when the analysis is given up and a thread will not get there). */
+export function releaseStreamsEnded(ended: SharedArrayBuffer, threads: number): void {
+  const count = new Int32Array(ended);
+  Atomics.store(count, 0, threads);
+  Atomics.notify(count, 0);
 }
 
 /**
@@ -67,6 +102,8 @@ export interface RangeInput {
   readonly identity: IdentityOptions | undefined;
   readonly claims: readonly SharedArrayBuffer[];
   readonly claimBits: number;
+  /** An Int32 in shared memory: how many threads' streams have ended (`allStreamsEnded`). */
+  readonly streamsEnded: SharedArrayBuffer;
   readonly index: number;
   /** Each thread takes every `threads`-th piece from its own index instead (a split that does not depend on timing). */
   readonly roundRobin: boolean;
@@ -93,7 +130,8 @@ export interface RangeResult {
 /**
  * One thread's pieces of the events file: their distinct requests (`forEachDistinctRequest` over them), priced
  * and timed here unless another thread may hold the same id or the entry awaits another source
- * (`awaitsCounterpart`, which may lie in another piece); those are handed back whole.
+ * (`awaitsCounterpart`, which may lie in another piece). Those wait until every thread's stream has ended; then
+ * the ones whose id no other thread holds are priced here too, and the rest are handed back whole.
  */
 export async function analyzeRange(
   input: RangeInput,
@@ -108,7 +146,7 @@ export async function analyzeRange(
   const claims = new RangeClaims(input.claims, input.claimBits, input.index);
   const newTotals = () => new AnalysisTotals(recordsByKey, input.prices, input.identity, llmUsage);
   let totals = newTotals();
-  // The requests handed back, by key, as merged so far.
+  // The requests not priced in the stream, by key, as merged so far.
   let deferred = new Map<string, LedgerEntry>();
   const stream = await forEachDistinctRequest(
     input.file,
@@ -133,6 +171,14 @@ export async function analyzeRange(
     { ranges: takePieces(input.pieces, input.counter, input.roundRobin ? { index: input.index, threads: input.claims.length } : undefined), keepOpen: true },
   );
   try {
+    // Every claim is final now: an id no other thread holds is this thread's alone, even where its entry awaited
+    // another source (a source in another thread's pieces would have claimed the id there).
+    await allStreamsEnded(input.streamsEnded, input.claims.length);
+    for (const [key, entry] of deferred) {
+      if (claims.othersMayHold(hashId(key))) continue;
+      totals.add(entry);
+      deferred.delete(key);
+    }
     const request = await hooks.handBack({ deferred: [...deferred.values()], deadLetterIds: [...stream.deadLetterIds], conflictIds: [...stream.conflictIds], lines: stream.lines }, totals);
     const hashes = new Set(request.hashes);
     const priced = (await stream.handedOver((hash) => hashes.has(hash))).filter((e) => !deferred.has(requestKey(e)));

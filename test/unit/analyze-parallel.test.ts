@@ -8,7 +8,7 @@ import { lineAlignedRanges, readJsonlChunks } from '../../src/adapters/files/jso
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import { analyzeFiles } from '../../src/services/analyze-files.js';
 import { analyzeInParallel } from '../../src/services/analyze-parallel.js';
-import { RangeClaims } from '../../src/services/analyze-range.js';
+import { RangeClaims, allStreamsEnded, analyzeRange, releaseStreamsEnded } from '../../src/services/analyze-range.js';
 import { hashId } from '../../src/domain/request-index.js';
 import { SIMULATION_FILES, writeSimulation } from '../../src/simulator/files.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
@@ -109,6 +109,50 @@ describe('RangeClaims: which threads may hold an id', () => {
         expect(own.map((hash) => first.claim(hash))).toEqual(own.map(() => false));
       }),
     );
+  });
+});
+
+describe('analyzeRange: what a thread prices itself once every thread\'s stream has ended', () => {
+  it('prices a stream cut short that no other thread holds, and hands back one whose LLM-log row another thread reads after', async () => {
+    const cutShort = (line: string) => JSON.stringify({ ...(JSON.parse(line) as object), status: 200, usage: null });
+    const [alone, shared] = v1Lines.filter((line) => (JSON.parse(line) as { stream: boolean }).stream).slice(0, 2).map(cutShort);
+    // One line a piece, taken in turn: thread 0 reads both streams, thread 1 the LLM-log row of one of them.
+    const lines = [alone!, llmRowFor(shared!, true), shared!];
+    const file = await fileOf(lines);
+    const starts = lines.map((_, i) => lines.slice(0, i).reduce((bytes, line) => bytes + Buffer.byteLength(line) + 1, 0));
+    const pieces = starts.map((start, i) => ({ start, end: starts[i + 1] ?? start + Buffer.byteLength(lines[i]!) + 1 }));
+    const claims = [new SharedArrayBuffer(2 ** 19 / 8), new SharedArrayBuffer(2 ** 19 / 8)];
+    const streamsEnded = new SharedArrayBuffer(4);
+    const handedBack: { ids: string[]; priced: number }[] = [];
+    const thread = (index: number) =>
+      analyzeRange({ file, pieces, counter: new SharedArrayBuffer(4), prices, identity: undefined, claims, claimBits: 19, streamsEnded, index, roundRobin: true }, new Map(), {
+        progress: () => {},
+        handBack: async (handBack, totals) => {
+          handedBack[index] = { ids: handBack.deferred.map((entry) => entry.gatewayRequestId), priced: totals.requests };
+          return { hashes: [] };
+        },
+      });
+    const first = thread(0);
+    // Thread 1 starts only once thread 0's stream has ended: thread 0 must still learn that the row is there.
+    while (Atomics.load(new Int32Array(streamsEnded), 0) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await Promise.all([first, thread(1)]);
+    const idOf = (line: string) => (JSON.parse(line) as { gatewayRequestId: string }).gatewayRequestId;
+    expect(handedBack[0]).toEqual({ ids: [idOf(shared!)], priced: 1 });
+    expect(handedBack[1]).toEqual({ ids: [idOf(shared!)], priced: 0 });
+  });
+
+  it('a thread waits until every thread\'s stream has ended, or until the analysis is given up', async () => {
+    const settled = (promise: Promise<void>) => Promise.race([promise.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20))]);
+    const ended = new SharedArrayBuffer(4);
+    const first = allStreamsEnded(ended, 2);
+    expect(await settled(first)).toBe(false);
+    expect(await settled(allStreamsEnded(ended, 2))).toBe(true);
+    expect(await settled(first)).toBe(true);
+    const givenUp = new SharedArrayBuffer(4);
+    const waiting = allStreamsEnded(givenUp, 3);
+    expect(await settled(waiting)).toBe(false);
+    releaseStreamsEnded(givenUp, 3);
+    expect(await settled(waiting)).toBe(true);
   });
 });
 
