@@ -11,6 +11,7 @@ import type { LedgerEntry } from '../src/contracts/ledger-entry.js';
 import type { LedgerStore } from '../src/ports/ledger-store.js';
 import { loadPriceTable, type PriceFile } from '../src/contracts/price-table.js';
 import { pricingOf } from '../src/domain/usage-pricing.js';
+import { ledgerPartition } from '../src/domain/ledger.js';
 import { daysOfMonth } from '../src/domain/tile-windows.js';
 import { chargebackReportFor } from '../src/services/chargeback-report.js';
 import { ingestBatch } from '../src/services/ingest-batch.js';
@@ -33,7 +34,6 @@ function dayOfRequests(day: string, identities: number): LedgerEntry[] {
     const time = new Date(Date.parse(`${day}T00:00:00Z`) + ((i * 7_919) % 86_400) * 1_000).toISOString();
     return ledgerEntry({
       id: `${day}-${i}`,
-      pk: time.slice(0, 13),
       time,
       caller: { ...noCaller, oid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, idtyp: 'user' },
       model,
@@ -127,7 +127,8 @@ async function partitions(requests: number, day: string): Promise<PartitionRun> 
   for (const entry of ledger.snapshot()) {
     const hour = entry.time.slice(0, 13);
     const counts = byHour.get(hour) ?? new Map<string, number>();
-    counts.set(entry.pk, (counts.get(entry.pk) ?? 0) + 1);
+    const partition = ledgerPartition(entry.id);
+    counts.set(partition, (counts.get(partition) ?? 0) + 1);
     byHour.set(hour, counts);
   }
   const [hour, counts] = [...byHour].sort(([, a], [, b]) => sum(b) - sum(a))[0]!;

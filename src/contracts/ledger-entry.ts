@@ -76,12 +76,11 @@ export type LedgerPart = z.infer<typeof ledgerPartSchema>;
  * One accepted request: the unit of truth every report is derived from, one document for its whole life. Its id
  * comes from the request alone (APIM's gateway request id, shared by every APIM-side source; an AI Hub payload's
  * own id), so merging the sources of a request never moves it. Its content depends only on the events, never on
- * when, where or in which order they were received.
+ * when, where or in which order they were received. Its partition follows from its id too (`ledgerPartition`):
+ * the store adds it as the document's partition key.
  */
 export const ledgerEntrySchema = z.object({
   id: z.string(),
-  /** Partition key: a hash bucket of the id (`l00`–`lff`), so one hour's writes spread over 256 logical partitions. */
-  pk: z.string(),
   schema: z.literal(LEDGER_ENTRY_SCHEMA),
   ...ledgerPartSchema.shape,
   /** Each source's own part, by source rank, when more than one source told the request (see `mergeLedgerEntries`). */

@@ -32,9 +32,16 @@ export function ledgerId(source: EventSource, gatewayRequestId: string, apimRequ
   return `h-${stableId(ID_FAMILY[source], gatewayRequestId.toLowerCase())}`;
 }
 
-/** The partition of a ledger id: one of 256 buckets of a stable hash, so a document never moves. */
+/** The partition of a ledger id: one of 256 buckets of a stable hash, so a document never moves (the store's partition key). */
 export function ledgerPartition(id: string): string {
   return `l${stableId('ledger-partition', id).slice(0, 2)}`;
+}
+
+/** An entry as the ledger stores it, and as its dead letters keep it: with its partition key, from its id. */
+export type LedgerDocument = LedgerEntry & { readonly pk: string };
+
+export function ledgerDocument(entry: LedgerEntry): LedgerDocument {
+  return { ...entry, pk: ledgerPartition(entry.id) };
 }
 
 /** Every ledger partition, in order (`l00` to `lff`). */
@@ -63,7 +70,6 @@ export function toLedgerEntry(normalized: NormalizedEvent): LedgerEntry {
   const id = ledgerId(normalized.source, e.gatewayRequestId || normalized.sourceId, e.apimRequestId);
   return {
     id,
-    pk: ledgerPartition(id),
     schema: LEDGER_ENTRY_SCHEMA,
     source: normalized.source,
     missing: sorted(normalized.missing),
@@ -194,7 +200,7 @@ function mergeParts(a: LedgerPart, b: LedgerPart): LedgerPart {
 
 /** What the entry's own source told: the entry without the document's fields. */
 export function partOf(entry: LedgerEntry): LedgerPart {
-  const { id: _id, pk: _pk, schema: _schema, diagnostics: _diagnostics, parts: _parts, ...part } = entry;
+  const { id: _id, schema: _schema, diagnostics: _diagnostics, parts: _parts, ...part } = entry;
   return part;
 }
 
@@ -244,7 +250,6 @@ export function mergeLedger(a: LedgerEntry, b: LedgerEntry): MergeResult {
   const diagnostics = outcomeOf(a.diagnostics, b.diagnostics);
   const entry: LedgerEntry = {
     id: a.id,
-    pk: a.pk,
     schema: a.schema,
     ...parts.reduce(mergeParts),
     ...(parts.length > 1 ? { parts } : {}),
@@ -300,6 +305,6 @@ export function mergeRequests(entries: Iterable<LedgerEntry>): Map<string, Merge
 }
 
 /** A conflicting duplicate as a ledger entry of the winner's document (what its dead letter keeps). */
-export function loserEntry(winner: Pick<LedgerEntry, 'id' | 'pk' | 'schema'>, loser: LedgerPart): LedgerEntry {
-  return { id: winner.id, pk: winner.pk, schema: winner.schema, ...loser };
+export function loserEntry(winner: Pick<LedgerEntry, 'id' | 'schema'>, loser: LedgerPart): LedgerEntry {
+  return { id: winner.id, schema: winner.schema, ...loser };
 }

@@ -10,9 +10,9 @@ export class TransientStoreError extends Error {
   override readonly name = 'TransientStoreError';
 }
 
+/** A ledger document's key: its id, from which the store derives its partition (`ledgerPartition`). */
 export interface LedgerKey {
   readonly id: string;
-  readonly pk: string;
 }
 
 /** An entry the store refused for good (not worth retrying), with the store's reason. */
@@ -40,7 +40,8 @@ export interface WriteOutcome {
 }
 
 /**
- * The request ledger: one document per request, keyed by (`id`, `pk`) from the request alone (see `ledgerId`).
+ * The request ledger: one document per request, keyed by its id from the request alone (see `ledgerId`), in the
+ * partition its id gives (`ledgerPartition`).
  * Every read-modify-write goes through `readEntries` and `writeEntries` (`updateLedger`), so two writers never
  * overwrite each other.
  */

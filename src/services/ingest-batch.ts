@@ -3,7 +3,7 @@ import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { decodeBody, type RawPayload } from '../domain/event-decoding.js';
 import { normalizeEvent, normalizeV1Text } from '../domain/event-normalization.js';
-import { canonicalJson, hourBucket, loserEntry, mergeRequests, mergeLedger, mergeLedgerEntries, toLedgerEntry } from '../domain/ledger.js';
+import { canonicalJson, hourBucket, ledgerDocument, ledgerPartition, loserEntry, mergeRequests, mergeLedger, mergeLedgerEntries, toLedgerEntry } from '../domain/ledger.js';
 import { parseRequestResponse } from '../domain/diagnostic-parsing.js';
 import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
@@ -91,11 +91,11 @@ export function sortBatch(events: readonly ReceivedEvent[]): SortedEvents {
 /** Reason of the dead letter that keeps a conflicting duplicate (see `duplicateWinner`). */
 export const CONFLICTING_DUPLICATE = 'conflicting duplicate';
 
-/** A ledger entry as a dead letter; its text is canonical, so one entry is one dead letter whatever its key order. */
+/** A ledger entry as a dead letter, as the ledger would store it; its text is canonical, so one entry is one dead letter whatever its key order. */
 function entryLetter(reason: string, entry: LedgerEntry, duplicateOf?: LedgerKey): DeadLetter {
-  const data = canonicalJson(entry);
+  const data = canonicalJson(ledgerDocument(entry));
   const letter = deadLetter(reason, { encoding: 'utf8', data, bytes: Buffer.byteLength(data) }, { ...LEDGER_POSITION, itemIndex: null });
-  return duplicateOf ? { ...letter, duplicateOf: { id: duplicateOf.id, pk: duplicateOf.pk } } : letter;
+  return duplicateOf ? { ...letter, duplicateOf: { id: duplicateOf.id, pk: ledgerPartition(duplicateOf.id) } } : letter;
 }
 
 /**
@@ -107,11 +107,11 @@ function entryLetter(reason: string, entry: LedgerEntry, duplicateOf?: LedgerKey
 export async function ingestBatch(events: readonly ReceivedEvent[], ports: IngestPorts, options: StoreOptions = {}): Promise<IngestResult> {
   const sorted = sortBatch(events);
   const byRequest = mergeRequests(sorted.entries);
-  const fresh = new Map([...byRequest.values()].map((merged) => [`${merged.entry.pk}|${merged.entry.id}`, merged]));
-  const freshOf = (key: LedgerKey) => fresh.get(`${key.pk}|${key.id}`)!;
+  const fresh = new Map([...byRequest.values()].map((merged) => [merged.entry.id, merged]));
+  const freshOf = (key: LedgerKey) => fresh.get(key.id)!;
   const { updates, refused } = await updateLedger(
     ports.ledger,
-    [...fresh.values()].map(({ entry }) => ({ id: entry.id, pk: entry.pk })),
+    [...fresh.values()].map(({ entry }) => ({ id: entry.id })),
     (key, current) => (current ? mergeLedgerEntries(current, freshOf(key).entry) : freshOf(key).entry),
     options,
   );

@@ -57,7 +57,7 @@ function rejectedLetter(r: RejectedDiagnostic): DeadLetter {
 export function withLlmUsage(entry: LedgerEntry, usage: LlmUsage | undefined): LedgerEntry | null {
   if (!usage || !entry.stream || entry.tokens.source !== 'none') return null;
   const tokens = { source: 'llm-log' as const, promptTokens: usage.promptTokens, cachedTokens: 0, completionTokens: usage.completionTokens, reasoningTokens: 0 };
-  return mergeLedgerEntries(entry, { id: entry.id, pk: entry.pk, schema: entry.schema, ...partOf(entry), source: 'apim-llm-log', tokens });
+  return mergeLedgerEntries(entry, { id: entry.id, schema: entry.schema, ...partOf(entry), source: 'apim-llm-log', tokens });
 }
 
 /**
@@ -86,7 +86,7 @@ async function firstPage<T>(pages: AsyncIterable<readonly T[]>): Promise<readonl
 /** What storing records and enriching their entries needs: the join's ports, or the ingest's. */
 export type RecordPorts = Pick<JoinPorts, 'ledger' | 'diagnostics' | 'aggregates' | 'llmUsage'>;
 
-const keyOf = (entry: LedgerEntry): LedgerKey => ({ id: entry.id, pk: entry.pk });
+const keyOf = (entry: LedgerEntry): LedgerKey => ({ id: entry.id });
 
 /** Matches records to the entries whose `apimRequestId` is their correlation id, and enriches those entries. */
 async function enrichWithRecords(records: ReadonlyMap<string, DiagnosticRecord>, ports: RecordPorts, options: StoreOptions): Promise<StoredEntry[]> {

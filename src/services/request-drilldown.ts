@@ -56,7 +56,7 @@ export async function listRequests(ports: RequestDrilldownPorts, query: Requests
     const page = await ports.ledger.listEntryPage(query, position, Math.min(chunk, READ_CHUNK, MAX_SCANNED_PER_PAGE - scanned), options);
     for (const entry of page.entries) {
       scanned += 1;
-      position = { pk: entry.pk, id: entry.id };
+      position = { pk: ledgerPartition(entry.id), id: entry.id };
       const described = describeRequest(entry, view);
       if (canSeeIdentity(query.scope, described.identity.key) && matchesFilter(described, query.filter)) {
         items.push(requestItem(entry, described, view));
@@ -72,7 +72,7 @@ export async function listRequests(ports: RequestDrilldownPorts, query: Requests
 /** Ledger documents for a request id: the document id itself, APIM's gateway request id, or the backend's `apim-request-id`. */
 async function findEntries(ports: RequestDrilldownPorts, requestId: string, options: StoreOptions): Promise<LedgerEntry[]> {
   const id = requestId.toLowerCase();
-  const byId = await ports.ledger.readEntries([{ id, pk: ledgerPartition(id) }], options);
+  const byId = await ports.ledger.readEntries([{ id }], options);
   if (byId.length > 0) return byId.map((s) => s.entry);
   const byGateway = await ports.ledger.getEntriesByGatewayRequestIds([requestId], options);
   if (byGateway.length > 0) return byGateway;

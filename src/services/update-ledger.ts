@@ -18,8 +18,6 @@ export interface LedgerUpdates {
   readonly refused: readonly RefusedEntry[];
 }
 
-const keyText = (key: LedgerKey) => `${key.pk}|${key.id}`;
-
 /**
  * Every read-modify-write of ledger documents, for the ingest and the join alike: reads each document with its
  * version, applies `change` (null: nothing to write), and writes conditionally (create when it did not exist,
@@ -35,31 +33,31 @@ export async function updateLedger(
   options: StoreOptions = {},
   known: readonly StoredEntry[] = [],
 ): Promise<LedgerUpdates> {
-  const current = new Map<string, StoredEntry | null>(known.map((stored) => [keyText(stored.entry), stored]));
-  let pending = [...new Map(keys.map((k) => [keyText(k), { id: k.id, pk: k.pk }])).values()];
+  const current = new Map<string, StoredEntry | null>(known.map((stored) => [stored.entry.id, stored]));
+  let pending = [...new Map(keys.map((k) => [k.id, { id: k.id }])).values()];
   const updates: LedgerUpdate[] = [];
   const refused: RefusedEntry[] = [];
   for (let round = 0; round < MAX_UPDATE_ROUNDS && pending.length > 0; round++) {
-    const unread = pending.filter((k) => !current.has(keyText(k)));
-    for (const k of unread) current.set(keyText(k), null);
-    if (unread.length > 0) for (const stored of await ledger.readEntries(unread, options)) current.set(keyText(stored.entry), stored);
+    const unread = pending.filter((k) => !current.has(k.id));
+    for (const k of unread) current.set(k.id, null);
+    if (unread.length > 0) for (const stored of await ledger.readEntries(unread, options)) current.set(stored.entry.id, stored);
     const writes: { key: LedgerKey; before: LedgerEntry | null; entry: LedgerEntry; etag: string | null }[] = [];
     for (const key of pending) {
-      const stored = current.get(keyText(key)) ?? null;
+      const stored = current.get(key.id) ?? null;
       const next = change(key, stored?.entry ?? null);
       if (next === null || (stored && isDeepStrictEqual(stored.entry, next))) updates.push({ key, before: stored?.entry ?? null, after: null });
       else writes.push({ key, before: stored?.entry ?? null, entry: next, etag: stored?.etag ?? null });
     }
     if (writes.length === 0) return { updates, refused };
     const outcome = await ledger.writeEntries(writes.map(({ entry, etag }) => ({ entry, etag })), options);
-    const lost = new Set(outcome.conflicts.map(keyText));
-    const refusedKeys = new Set(outcome.refused.map(({ entry }) => keyText(entry)));
+    const lost = new Set(outcome.conflicts.map((k) => k.id));
+    const refusedKeys = new Set(outcome.refused.map(({ entry }) => entry.id));
     refused.push(...outcome.refused);
     for (const write of writes) {
-      if (!lost.has(keyText(write.key)) && !refusedKeys.has(keyText(write.key))) updates.push({ key: write.key, before: write.before, after: write.entry });
+      if (!lost.has(write.key.id) && !refusedKeys.has(write.key.id)) updates.push({ key: write.key, before: write.before, after: write.entry });
     }
-    pending = writes.filter((w) => lost.has(keyText(w.key))).map((w) => w.key);
-    for (const k of pending) current.delete(keyText(k));
+    pending = writes.filter((w) => lost.has(w.key.id)).map((w) => w.key);
+    for (const k of pending) current.delete(k.id);
   }
   if (pending.length > 0) throw new TransientStoreError(`${pending.length} ledger documents changed under every one of ${MAX_UPDATE_ROUNDS} conditional writes`);
   return { updates, refused };

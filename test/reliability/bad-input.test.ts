@@ -314,8 +314,6 @@ describe('bad input: every body ends as exactly one ledger entry or dead letter 
       { ...entry, tokens: { ...entry.tokens, promptTokens: -1 } },
       { ...entry, tokens: { ...entry.tokens, cachedTokens: entry.tokens.promptTokens + 1 } },
       { ...entry, tokens: { ...entry.tokens, completionTokens: 1.5 } },
-      { ...entry, pk: '2000-01-01T00' },
-      { ...entry, pk: entry.pk === 'l00' ? 'l01' : 'l00' },
       { ...entry, id: 'a/b' },
       { ...entry, time: new Date(NOW + 3 * 86_400_000).toISOString() },
       { ...entry, time: 'yesterday' },

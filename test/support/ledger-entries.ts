@@ -7,12 +7,11 @@ export function userCaller(oid: string): LedgerEntry['caller'] {
   return { ...noCaller, oid, idtyp: 'user' };
 }
 
-/** A complete ledger entry of one gateway-v1 request: no tokens, no caller, not joined yet; `pk` follows `time`. */
+/** A complete ledger entry of one gateway-v1 request: no tokens, no caller, not joined yet. */
 export function ledgerEntry(overrides: Partial<LedgerEntry> = {}): LedgerEntry {
   const time = overrides.time ?? '2026-03-10T09:15:00.000Z';
   return {
     id: 'req-1',
-    pk: time.slice(0, 13),
     schema: LEDGER_ENTRY_SCHEMA,
     source: 'gateway-v1',
     missing: [],

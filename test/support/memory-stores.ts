@@ -10,6 +10,7 @@ import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js'
 import type { WatermarkStore } from '../../src/ports/diagnostics-source.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
+import { ledgerPartition } from '../../src/domain/ledger.js';
 import type { DeadLetterStore, EntryWrite, LedgerCursor, LedgerEntryPage, LedgerKey, LedgerStore, RefusedEntry, StoredEntry, StoreOptions, WriteOutcome } from '../../src/ports/ledger-store.js';
 import type { PayloadStore } from '../../src/ports/payload-store.js';
 import type { QuarantineListing, QuarantineStore } from '../../src/ports/quarantine-store.js';
@@ -25,10 +26,11 @@ function clone<T>(value: T): T {
   return structuredClone(value);
 }
 
-const keyOf = (entry: LedgerKey) => `${entry.pk}|${entry.id}`;
+const keyOf = (entry: LedgerKey) => `${ledgerPartition(entry.id)}|${entry.id}`;
 
 /**
- * In-memory fake of the ledger store, keyed like Cosmos DB by (partition key, id), with a version per document
+ * In-memory fake of the ledger store, keyed like Cosmos DB by (partition key, id), the partition from the id
+ * (`ledgerPartition`), as the Cosmos DB store writes it, with a version per document
  * that conditional writes check as Cosmos DB checks `_etag`. Hooks let a test make it fail transiently or refuse
  * entries for good.
  */
@@ -79,7 +81,7 @@ export class MemoryLedgerStore implements LedgerStore {
       const key = keyOf(entry);
       const reason = this.refuse?.(entry) ?? null;
       if (reason !== null) refused.push({ entry, reason });
-      else if (etag === null ? this.entries.has(key) : !this.entries.has(key) || this.etagOf(key) !== etag) conflicts.push({ id: entry.id, pk: entry.pk });
+      else if (etag === null ? this.entries.has(key) : !this.entries.has(key) || this.etagOf(key) !== etag) conflicts.push({ id: entry.id });
       else this.put(entry);
     }
     return { conflicts, refused };
@@ -111,8 +113,8 @@ export class MemoryLedgerStore implements LedgerStore {
   async listEntryPage(range: { readonly from: Date; readonly to: Date }, after: LedgerCursor | null, limit: number, _options?: StoreOptions): Promise<LedgerEntryPage> {
     const from = range.from.getTime();
     const to = range.to.getTime();
-    const position = (e: { pk: string; id: string }) => `${e.pk}\u0000${e.id}`;
-    const start = after === null ? null : position(after);
+    const position = (e: { id: string }) => `${ledgerPartition(e.id)}\u0000${e.id}`;
+    const start = after === null ? null : `${after.pk}\u0000${after.id}`;
     const all = [...this.entries.values()]
       .filter((e) => {
         const t = Date.parse(e.time);
@@ -121,7 +123,7 @@ export class MemoryLedgerStore implements LedgerStore {
       .sort((a, b) => (position(a) < position(b) ? -1 : 1));
     const entries = all.slice(0, limit).map(clone);
     const last = entries[entries.length - 1];
-    return { entries, next: all.length > limit && last ? { pk: last.pk, id: last.id } : null };
+    return { entries, next: all.length > limit && last ? { pk: ledgerPartition(last.id), id: last.id } : null };
   }
 
   async *listUnjoined(cutoff: Date, _options?: StoreOptions): AsyncIterable<readonly LedgerEntry[]> {
@@ -131,7 +133,7 @@ export class MemoryLedgerStore implements LedgerStore {
 
   /** Contents sorted by id: two stores with the same documents give deep-equal snapshots. */
   snapshot(): LedgerEntry[] {
-    return [...this.entries.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.pk < b.pk ? -1 : 1)).map(clone);
+    return [...this.entries.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map(clone);
   }
 }
 

@@ -4,7 +4,7 @@ import type { GatewayEventV1Input } from '../../src/contracts/gateway-event.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { decodeBody } from '../../src/domain/event-decoding.js';
 import { normalizeEvent, type Normalization, type NormalizedEvent } from '../../src/domain/event-normalization.js';
-import { hourBucket, ledgerId, ledgerPartition, mergeLedgerEntries, toLedgerEntry } from '../../src/domain/ledger.js';
+import { hourBucket, ledgerDocument, ledgerId, ledgerPartition, mergeLedgerEntries, toLedgerEntry } from '../../src/domain/ledger.js';
 
 const fixtureText = readFileSync(new URL('../fixtures/apim-gatewaylogs.records.json', import.meta.url), 'utf8');
 
@@ -147,7 +147,6 @@ describe('normalizeEvent: gateway event v1', () => {
     const entry = entryOf(v1Event());
     expect(entry.id).toBe('5d0f7c2a-1b3e-4c5d-8e9f-0a1b2c3d4e5f');
     expect(entry.apimRequestId?.toLowerCase()).toBe('b7e1c3a2-9d4f-4e6a-8b2c-1d3e5f7a9c0b');
-    expect(entry.pk).toBe(ledgerPartition(entry.id));
     expect(entry.source).toBe('gateway-v1');
     expect(entry.time).toBe('2026-11-20T09:41:07.123Z');
     expect(entry.caller.oid).toBe('aaaaaaaa-1111-4222-8333-444444444444');
@@ -307,7 +306,6 @@ describe('normalizeEvent: APIM GatewayLogs export (test/fixtures/apim-gatewaylog
     expect(ok200.gatewayRequestId).toBe('99789635-18d0-480f-8182-a3a3c477a6a4');
     expect(ok200.id).toBe('99789635-18d0-480f-8182-a3a3c477a6a4');
     expect(bad400.id).not.toBe(ok200.id);
-    expect(ok200.pk).toBe(ledgerPartition(ok200.id));
     expect(ok200.time).toBe('2024-07-02T06:31:31.446Z');
     expect(ok200.gateway.service).toBe('azure-openai-apm');
     expect(ok200.gateway.regionCode).toBe('eastus');
@@ -373,7 +371,6 @@ describe('normalizeEvent: AI Hub Gateway usage payloads', () => {
     expect(normalized.source).toBe('ai-hub-gateway');
     const entry = toLedgerEntry(normalized);
     expect(entry.time).toBe('2025-11-22T10:15:03.000Z');
-    expect(entry.pk).toBe(ledgerPartition(entry.id));
     expect(entry.caller.appid).toBe('c0ffee00-1234-4abc-8def-0123456789ab');
     expect(entry.caller.oid).toBeNull();
     expect(entry.backendRegion).toBe('swedencentral');
@@ -435,8 +432,8 @@ describe('ledgerId and partition key', () => {
     expect(ledgerPartition('abc-123')).toBe(ledgerPartition('abc-123'));
     const early = entryOf(v1Event({ gatewayRequestId: 'gw-9', time: '2026-11-20T23:59:59.000Z' }));
     const late = entryOf(v1Event({ gatewayRequestId: 'gw-9', time: '2026-11-21T00:00:01.000Z' }));
-    expect(early.pk).toBe(late.pk);
-    expect(early.pk).toBe(ledgerPartition(early.id));
+    expect(early.id).toBe(late.id);
+    expect(ledgerDocument(early).pk).toBe(ledgerPartition(early.id));
     const buckets = new Set(Array.from({ length: 2000 }, (_, n) => ledgerPartition(`request-${n}`)));
     expect(buckets.size).toBe(256);
   });

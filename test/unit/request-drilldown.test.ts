@@ -4,7 +4,6 @@ import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js'
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import { requestsQuerySchemaAt } from '../../src/contracts/report-query.js';
-import { ledgerPartition } from '../../src/domain/ledger.js';
 import { PriceMatcher } from '../../src/domain/price-matching.js';
 import { decodeContinuation, encodeContinuation, queryDigest, requestCost } from '../../src/domain/request-drilldown.js';
 import { UsageLines } from '../../src/domain/usage.js';
@@ -20,7 +19,6 @@ function entryOf(g: { n: number; oid: string; day: string; model: string | null;
   const id = `req-${g.n}`;
   return ledgerEntry({
     id,
-    pk: ledgerPartition(id),
     gatewayRequestId: `gw-${g.n}`,
     apimRequestId: `apim-${g.n}`,
     time: `${g.day}T${String(g.n % 24).padStart(2, '0')}:00:00.000Z`,
@@ -168,7 +166,7 @@ describe('request list and trace over a ledger', () => {
   });
 
   it('stops a page after examining a bounded number of entries, with a continuation, when the filter matches nothing', async () => {
-    const crowd = Array.from({ length: MAX_SCANNED_PER_PAGE + 50 }, (_, n) => ({ ...many[0]!, id: `crowd-${n}`, pk: ledgerPartition(`crowd-${n}`), caller: { ...noCaller, oid: 'b' } }));
+    const crowd = Array.from({ length: MAX_SCANNED_PER_PAGE + 50 }, (_, n) => ({ ...many[0]!, id: `crowd-${n}`, caller: { ...noCaller, oid: 'b' } }));
     const ports = await portsWith(crowd);
     const first = await listRequests(ports, { ...day, filter: { identity: 'a' }, pageSize: 10, after: null, scope: 'all' });
     expect(first.items).toEqual([]);

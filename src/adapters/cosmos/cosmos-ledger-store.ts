@@ -1,15 +1,19 @@
 import type { Container } from '@azure/cosmos';
 import { ledgerEntrySchema, type LedgerEntry } from '../../contracts/ledger-entry.js';
-import { LEDGER_PARTITIONS } from '../../domain/ledger.js';
+import { LEDGER_PARTITIONS, ledgerDocument, ledgerPartition, type LedgerDocument } from '../../domain/ledger.js';
 import type { EntryWrite, LedgerCursor, LedgerEntryPage, LedgerKey, LedgerStore, RefusedEntry, StoredEntry, StoreOptions, WriteOutcome } from '../../ports/ledger-store.js';
 import { bulkConditionalWrite, bulkCreate, bulkRead, type RejectedWrite } from './bulk-write.js';
 import { queryByIds, queryPages } from './query-pages.js';
 
-function refused(rejected: readonly RejectedWrite<LedgerEntry>[]): RefusedEntry[] {
-  return rejected.map(({ document, status }) => ({ entry: document, reason: `ledger store refused the entry (status ${String(status)})` }));
+function keyOf(key: LedgerKey): { id: string; pk: string } {
+  return { id: key.id, pk: ledgerPartition(key.id) };
 }
 
-/** Strips Cosmos system properties (`_rid`, `_etag`, …) and checks the stored shape. */
+function refused(rejected: readonly RejectedWrite<LedgerDocument>[]): RefusedEntry[] {
+  return rejected.map(({ document: { pk: _pk, ...entry }, status }) => ({ entry, reason: `ledger store refused the entry (status ${String(status)})` }));
+}
+
+/** Strips Cosmos system properties (`_rid`, `_etag`, …) and the partition key, and checks the stored shape. */
 function toEntry(document: unknown): LedgerEntry {
   return ledgerEntrySchema.parse(document);
 }
@@ -22,17 +26,17 @@ export class CosmosLedgerStore implements LedgerStore {
   constructor(private readonly container: Container) {}
 
   async createEntries(entries: readonly LedgerEntry[], options?: StoreOptions): Promise<RefusedEntry[]> {
-    return refused(await bulkCreate(this.container, entries, options));
+    return refused(await bulkCreate(this.container, entries.map(ledgerDocument), options));
   }
 
   async readEntries(keys: readonly LedgerKey[], options?: StoreOptions): Promise<StoredEntry[]> {
-    const found = await bulkRead(this.container, keys, options);
+    const found = await bulkRead(this.container, keys.map(keyOf), options);
     return found.map(({ document, etag }) => ({ entry: toEntry(document), etag }));
   }
 
   async writeEntries(writes: readonly EntryWrite[], options?: StoreOptions): Promise<WriteOutcome> {
-    const result = await bulkConditionalWrite(this.container, writes.map((w) => ({ document: w.entry, etag: w.etag })), options);
-    return { conflicts: result.conflicts.map((e) => ({ id: e.id, pk: e.pk })), refused: refused(result.rejected) };
+    const result = await bulkConditionalWrite(this.container, writes.map((w) => ({ document: ledgerDocument(w.entry), etag: w.etag })), options);
+    return { conflicts: result.conflicts.map((e) => ({ id: e.id })), refused: refused(result.rejected) };
   }
 
   /** A record's correlation id does not tell the request's partition: this query fans out, one per 1,000 ids. */

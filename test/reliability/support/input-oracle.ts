@@ -1,7 +1,6 @@
 import { deadLetterSchema, type DeadLetter } from '../../../src/contracts/dead-letter.js';
 import { GATEWAY_EVENT_SCHEMA_V1, gatewayEventV1Schema } from '../../../src/contracts/gateway-event.js';
 import { ledgerEntrySchema, type LedgerEntry } from '../../../src/contracts/ledger-entry.js';
-import { ledgerPartition } from '../../../src/domain/ledger.js';
 import { sortBatch, type ReceivedEvent } from '../../../src/services/ingest-batch.js';
 
 /** Event Hubs' largest event (1 MiB): the ingest refuses larger bodies. */
@@ -112,7 +111,6 @@ export function ledgerProblem(entry: LedgerEntry, now: number): string | null {
   const time = Date.parse(entry.time);
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(entry.time) || Number.isNaN(time)) return `time ${entry.time} is not a UTC ISO instant`;
   if (time > now + 86_400_000 + 60_000) return `time ${entry.time} is more than a day in the future`;
-  if (entry.pk !== ledgerPartition(entry.id)) return `partition key ${entry.pk} is not the hash bucket of id ${JSON.stringify(entry.id).slice(0, 60)}`;
   if (!COSMOS_SAFE_ID.test(entry.id)) return `id ${JSON.stringify(entry.id).slice(0, 60)} is not a Cosmos-safe id`;
   if (entry.status !== null && !(Number.isInteger(entry.status) && entry.status >= 100 && entry.status <= 599)) return `status ${entry.status}`;
   return null;
