@@ -2,6 +2,7 @@ import { normalizeIdentityKey, type DirectoryRow } from '../contracts/directory.
 import type { LedgerEntry, TokenSource } from '../contracts/ledger-entry.js';
 import { resolveIdentity, type IdentityKind, type IdentityOptions } from './identity.js';
 import { allocateRounded, formatPicodollars, type Picodollars } from './money.js';
+import { ownedText } from './owned-text.js';
 import { pricesRequest, RequestPricer, utcDayOf, type PriceMatch, type PriceMatcher } from './price-matching.js';
 export { GROUP_BY, type GroupBy } from '../contracts/report-query.js';
 import type { GroupBy } from '../contracts/report-query.js';
@@ -102,7 +103,7 @@ class NameVerdicts {
     if (verdict === undefined) {
       verdict = this.pattern.test(name);
       if (this.verdicts.size >= 10_000) this.verdicts.clear();
-      this.verdicts.set(name, verdict);
+      this.verdicts.set(ownedText(name), verdict);
     }
     return verdict;
   }
@@ -211,14 +212,14 @@ export class ChargebackLines {
     let byModel = this.routes.get(deployment);
     if (!byModel) {
       byModel = new Map();
-      this.routes.set(deployment, byModel);
+      this.routes.set(deployment === null ? null : ownedText(deployment), byModel);
     }
     // The shown model and the one priced by are usually the same name: one key then.
     const key = pricingModel === model ? model : `${model ?? ''}\u0000${pricingModel ?? ''}`;
     let route = byModel.get(key);
     if (!route) {
       route = { tokenless: newDestination(null, false), pricedByDay: new Map(), uncovered: null };
-      byModel.set(key, route);
+      byModel.set(key === null ? null : ownedText(key), route);
     }
     return route;
   }
@@ -237,15 +238,15 @@ export class ChargebackLines {
   private openTally(destination: Destination, entry: LedgerEntry, model: string | null): Tally {
     const identity = resolveIdentity(entry, this.identityOptions);
     const line = this.lineFor({
-      identity: identity.key,
+      identity: ownedText(identity.key),
       identityKind: identity.kind,
-      model: model ?? UNKNOWN,
-      deployment: entry.deployment ?? UNKNOWN,
+      model: ownedText(model ?? UNKNOWN),
+      deployment: ownedText(entry.deployment ?? UNKNOWN),
       priceVersion: destination.pricer?.match.priceVersion ?? null,
       unpriced: destination.unpriced,
     });
     const tally = new Tally(line);
-    destination.tallyByIdentity.set(identity.key, tally);
+    destination.tallyByIdentity.set(line.identity, tally);
     this.tallies.push(tally);
     return tally;
   }

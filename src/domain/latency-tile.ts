@@ -10,6 +10,7 @@ import {
   type TileGrain,
 } from '../contracts/latency-tile-document.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import { ownedText } from './owned-text.js';
 import { stableId } from './stable-id.js';
 import { parseInstant } from '../contracts/utc-instant.js';
 
@@ -395,11 +396,11 @@ type TileTree = Map<string, Map<string, Map<string, Windows>>>;
 
 function windowsOf(tree: TileTree, outer: string, regionCode: string, deployment: string): Windows {
   let byRegion = tree.get(outer);
-  if (!byRegion) tree.set(outer, (byRegion = new Map()));
+  if (!byRegion) tree.set(ownedText(outer), (byRegion = new Map()));
   let byDeployment = byRegion.get(regionCode);
-  if (!byDeployment) byRegion.set(regionCode, (byDeployment = new Map()));
+  if (!byDeployment) byRegion.set(ownedText(regionCode), (byDeployment = new Map()));
   let windows = byDeployment.get(deployment);
-  if (!windows) byDeployment.set(deployment, (windows = new Map()));
+  if (!windows) byDeployment.set(ownedText(deployment), (windows = new Map()));
   return windows;
 }
 
@@ -438,8 +439,9 @@ export class LatencyTileSet {
     const matched = entry.diagnostics?.status === 'matched' ? entry.diagnostics : null;
     if (matched && entry.gateway.backendId) {
       let counts = this.accountBackends.get(matched.account);
-      if (!counts) this.accountBackends.set(matched.account, (counts = new Map()));
-      counts.set(entry.gateway.backendId, (counts.get(entry.gateway.backendId) ?? 0) + 1);
+      if (!counts) this.accountBackends.set(ownedText(matched.account), (counts = new Map()));
+      const count = counts.get(entry.gateway.backendId);
+      counts.set(count === undefined ? ownedText(entry.gateway.backendId) : entry.gateway.backendId, (count ?? 0) + 1);
     }
     const observation = observationFromEntry(entry);
     if (observation) accumulate(this.tileOf(this.byBackend, observation.backendId, observation), observation);
@@ -502,7 +504,7 @@ export class LatencyTileSet {
     const window = Math.floor(epochMs(time) / this.windowMs);
     let tile = windows.get(window);
     if (!tile) {
-      tile = emptyTile({ regionCode, backendId, deployment, grain: this.grain, windowStart: new Date(window * this.windowMs).toISOString() });
+      tile = emptyTile({ regionCode: ownedText(regionCode), backendId: ownedText(backendId), deployment: ownedText(deployment), grain: this.grain, windowStart: new Date(window * this.windowMs).toISOString() });
       windows.set(window, tile);
     }
     return tile;

@@ -9,6 +9,7 @@
  * metadata.geographyGroup with "US"/"UK" spelled out). Canary (EUAP), stage, sovereign-cloud and logical
  * ("europe", "global", ...) locations are deliberately absent.
  */
+import { ownedText } from './owned-text.js';
 
 export interface AzureRegion {
   readonly code: string;
@@ -123,7 +124,7 @@ export function regionCode(value: string | null | undefined): string | null {
   if (code === undefined) {
     code = lookUpRegionCode(value);
     if (CODE_BY_VALUE.size >= MAX_CACHED_VALUES) CODE_BY_VALUE.clear();
-    CODE_BY_VALUE.set(value, code);
+    CODE_BY_VALUE.set(ownedText(value), code);
   }
   return code;
 }

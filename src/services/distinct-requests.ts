@@ -3,6 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { readJsonlChunks, readJsonlLineAt, readJsonlLinesAt, type ByteRange, type JsonlChunk } from '../adapters/files/jsonl-lines.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { awaitsCounterpart, mergeByRequest, mergeLedger, partHash, requestKey } from '../domain/ledger.js';
+import { ownedText } from '../domain/owned-text.js';
 import { RequestIndex, hashId, type EntryLocation } from '../domain/request-index.js';
 import { sortBody, type SortedEvents } from './ingest-batch.js';
 
@@ -151,7 +152,8 @@ export async function forEachDistinctRequest(
           const location = { offset: chunk.offsets[i]!, ordinal };
           if (!known) {
             index.addOf(hash, location);
-            if (awaitsCounterpart(entry)) held.set(key, entry);
+            // Held to the end of the file: copies, which do not keep the event's line in memory (see `ownedText`).
+            if (awaitsCounterpart(entry)) held.set(ownedText(key), structuredClone(entry));
             else {
               consumer.onRequest(entry, hash);
               handedOver++;
