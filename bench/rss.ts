@@ -16,9 +16,13 @@ export interface RssRun {
 }
 
 export interface RssFigure {
+  /** The run of each size with the median peak. */
   readonly small: RssRun;
   readonly large: RssRun;
   readonly rssGrowth: number;
+  /** Every run's peak, in the order run. */
+  readonly smallPeaksKiB: readonly number[];
+  readonly largePeaksKiB: readonly number[];
 }
 
 /** Copies the first `lines` lines of a file. */
@@ -34,6 +38,28 @@ export async function headLines(source: string, target: string, lines: number): 
   reader.close();
   out.end();
   await once(out, 'finish');
+}
+
+/**
+ * Peak RSS at both sizes, `runs` fresh processes of each, small and large alternating; each size counts with its
+ * median run: one process's peak moves by up to a tenth from run to run, with when the collector happens to run.
+ */
+export async function rssGrowthOf(small: { file: string; events: number }, large: { file: string; events: number }, threads: number | undefined, runs: number): Promise<RssFigure> {
+  const smallRuns: RssRun[] = [];
+  const largeRuns: RssRun[] = [];
+  for (let i = 0; i < runs; i++) {
+    smallRuns.push(await childRss(small.file, small.events, threads));
+    largeRuns.push(await childRss(large.file, large.events, threads));
+  }
+  const median = (all: readonly RssRun[]) => [...all].sort((a, b) => a.maxRssKiB - b.maxRssKiB)[Math.floor((all.length - 1) / 2)]!;
+  const [smallRun, largeRun] = [median(smallRuns), median(largeRuns)];
+  return {
+    small: smallRun,
+    large: largeRun,
+    rssGrowth: largeRun.maxRssKiB / smallRun.maxRssKiB,
+    smallPeaksKiB: smallRuns.map((r) => r.maxRssKiB),
+    largePeaksKiB: largeRuns.map((r) => r.maxRssKiB),
+  };
 }
 
 /** Runs rss-child.ts in a fresh Node process with the same TypeScript loader as this one (`threads`: exactly that many; as shipped when absent). */

@@ -16,7 +16,7 @@ import { duckdbChargeback, type DuckChargeback } from './duckdb-chargeback.js';
 import { generateEvents, type GeneratedEvents } from './generate.js';
 import { measureJoinQueries, type JoinQueryRun } from './join-queries.js';
 import { profileAnalyze, type ProfileSummary } from './profile.js';
-import { childRss, headLines, type RssRun } from './rss.js';
+import { headLines, rssGrowthOf, type RssFigure } from './rss.js';
 import { median, round } from './stats.js';
 import { measureScale, type ScaleRun } from './scale.js';
 import { measureStoreWrites, type StoreWritesRun } from './store-writes.js';
@@ -34,6 +34,7 @@ const HELP = `npm run bench -- [options]
   --compute-lines N    lines held in memory for the compute/JSON.parse figure (default min(events, 200000))
   --rounds N           interleaved rounds of the compute figure (default 5)
   --analyze-rounds N   rounds of analyze and DuckDB after the first call of each (default 3, or 2 above 250,000 events)
+  --rss-runs N         fresh processes of each size for the peak RSS figure, whose medians count (default 3)
   --duckdb-one-thread  also run DuckDB once with one thread (wall-clock per-core comparison)
   --only LIST          comma-separated sections: ${SECTIONS.join(',')} (default: all)
   --dir DIR            working directory, kept afterwards; an events file generated there before is reused
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
       'report-identities': { type: 'string' },
       rounds: { type: 'string' },
       'analyze-rounds': { type: 'string' },
+      'rss-runs': { type: 'string' },
       only: { type: 'string' },
       dir: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -126,6 +128,7 @@ async function main(): Promise<void> {
   const documentIdentities = integer(values['document-identities'], 100_000, 'document-identities');
   const reportIdentities = integer(values['report-identities'], 10_000, 'report-identities');
   const analyzeRounds = integer(values['analyze-rounds'], events > 250_000 ? 2 : 3, 'analyze-rounds');
+  const rssRuns = integer(values['rss-runs'], 3, 'rss-runs');
   const only = new Set<Section>(values.only ? (values.only.split(',').map((s) => s.trim()) as Section[]) : SECTIONS);
   for (const section of only) if (!SECTIONS.includes(section)) throw new Error(`unknown section ${section}; expected ${SECTIONS.join(', ')}`);
 
@@ -266,7 +269,7 @@ async function main(): Promise<void> {
     }
 
     // 4. Peak RSS of analyzeFiles at N and N/10, each in a fresh process.
-    let rss: { small: RssRun; large: RssRun; rssGrowth: number; oneThread: { small: RssRun; large: RssRun; rssGrowth: number } } | null = null;
+    let rss: (RssFigure & { oneThread: RssFigure }) | null = null;
     const headFile = async (lines: number) => {
       const file = join(dir, `events-${events}-head-${lines}.jsonl`);
       if (!existsSync(file)) await headLines(eventsFile, file, lines);
@@ -275,13 +278,11 @@ async function main(): Promise<void> {
     if (only.has('rss')) {
       const smallEvents = Math.max(1, Math.floor(events / 10));
       const threads = availableParallelism();
-      log(`peak RSS of analyzeFiles: ${fmt(smallEvents)} and ${fmt(events)} events on ${threads} threads at both sizes, each in a fresh process`);
-      const small = await childRss(await headFile(smallEvents), smallEvents, threads);
-      const large = await childRss(eventsFile, events, threads);
+      const sizes = [{ file: await headFile(smallEvents), events: smallEvents }, { file: eventsFile, events }] as const;
+      log(`peak RSS of analyzeFiles: ${fmt(smallEvents)} and ${fmt(events)} events on ${threads} threads at both sizes, ${rssRuns} fresh processes of each`);
+      const figure = await rssGrowthOf(...sizes, threads, rssRuns);
       log('the same on one thread at both sizes (the growth of the streaming analysis alone)');
-      const smallOne = await childRss(await headFile(smallEvents), smallEvents, 1);
-      const largeOne = await childRss(eventsFile, events, 1);
-      rss = { small, large, rssGrowth: large.maxRssKiB / small.maxRssKiB, oneThread: { small: smallOne, large: largeOne, rssGrowth: largeOne.maxRssKiB / smallOne.maxRssKiB } };
+      rss = { ...figure, oneThread: await rssGrowthOf(...sizes, 1, rssRuns) };
     }
     // The CPU profile of analyzeFiles, on up to 100,000 events (enough for a stable picture).
     if (only.has('analyze') && !values['no-profile']) {
@@ -416,7 +417,8 @@ async function main(): Promise<void> {
     }
     if (rss) {
       rows.push(['rssGrowth', fmt(rss.rssGrowth, 2), targets['rssGrowth']!.target, met('rssGrowth')]);
-      rows.push(['  peak RSS N/10 → N', `${mib(rss.small.maxRssKiB)} → ${mib(rss.large.maxRssKiB)}`, '', `${fmt(rss.small.events)} → ${fmt(rss.large.events)} events`]);
+      rows.push(['  peak RSS N/10 → N', `${mib(rss.small.maxRssKiB)} → ${mib(rss.large.maxRssKiB)}`, '', `${fmt(rss.small.events)} → ${fmt(rss.large.events)} events, medians of ${rss.largePeaksKiB.length} runs`]);
+      rows.push(['  every run', `${rss.smallPeaksKiB.map(mib).join(', ')}`, '', `→ ${rss.largePeaksKiB.map(mib).join(', ')}`]);
       rows.push(['  same, one thread at both sizes', `${mib(rss.oneThread.small.maxRssKiB)} → ${mib(rss.oneThread.large.maxRssKiB)}`, '', `rssGrowthOneThread ${fmt(rss.oneThread.rssGrowth, 2)}`]);
     }
     const widths = [0, 1, 2, 3].map((c) => Math.max(...[['figure', 'value', 'target', 'result'], ...rows].map((r) => r[c]!.length)));
