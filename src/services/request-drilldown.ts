@@ -3,7 +3,7 @@ import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { canSeeIdentity, type ChargebackScope } from '../domain/access.js';
 import type { IdentityOptions } from '../domain/identity.js';
-import { ledgerPartition } from '../domain/ledger.js';
+import { ledgerDocument, ledgerPartition, type LedgerDocument } from '../domain/ledger.js';
 import { formatPicodollars } from '../domain/money.js';
 import { describeRequest, matchesFilter, requestCost, requestItem, type CostBasis, type RequestFilter, type RequestItem } from '../domain/request-drilldown.js';
 import type { Pricing } from '../domain/usage-pricing.js';
@@ -85,8 +85,8 @@ function withDecimalStrings<T>(value: T): unknown {
 }
 
 export interface RequestTrace {
-  /** The ledger document, with the parts it was merged from (`parts`, when more than one source told it). */
-  readonly request: LedgerEntry;
+  /** The ledger document as stored (its partition key included), with the parts it was merged from (`parts`, when more than one source told it). */
+  readonly request: LedgerDocument;
   /** The Azure OpenAI `RequestResponse` record joined by the entry's `apimRequestId`, or null. */
   readonly diagnostics: StoredDiagnostic | null;
   readonly identity: ReturnType<typeof describeRequest>['identity'] & {
@@ -125,7 +125,7 @@ export async function traceRequest(ports: RequestDrilldownPorts, requestId: stri
   const records = entry.apimRequestId ? await ports.diagnostics.getRecords([entry.apimRequestId], options) : [];
   const cost = requestCost(entry, ports.pricing.matcher);
   return {
-    request: entry,
+    request: ledgerDocument(entry),
     diagnostics: records[0] ?? null,
     identity: { ...described.identity, displayName: described.displayName, team: described.team, costCenter: described.costCenter },
     cost: {

@@ -4,6 +4,7 @@ import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js'
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import { requestsQuerySchemaAt } from '../../src/contracts/report-query.js';
+import { ledgerPartition } from '../../src/domain/ledger.js';
 import { PriceMatcher } from '../../src/domain/price-matching.js';
 import { decodeContinuation, encodeContinuation, queryDigest, requestCost } from '../../src/domain/request-drilldown.js';
 import { UsageLines } from '../../src/domain/usage.js';
@@ -202,7 +203,7 @@ describe('request list and trace over a ledger', () => {
     const ports = await portsWith(many, [record]);
     const byGateway = await traceRequest(ports, 'GW-5', 'all');
     const byApim = await traceRequest(ports, 'apim-5', 'all');
-    expect(byGateway?.request.id).toBe('req-5');
+    expect(byGateway?.request).toMatchObject({ id: 'req-5', pk: ledgerPartition('req-5') });
     expect(byApim).toEqual(byGateway);
     expect(byGateway).toMatchObject({ diagnostics: record, identity: { key: 'b', via: 'oid' }, priceTable: pricingOf(table).version, cost: { basis: 'per-token' } });
     expect(byGateway!.cost.costPicodollars).toBe(requestCost(many[5]!, matcher).costPico.toString());
