@@ -258,6 +258,15 @@ export function mergeLedger(a: LedgerEntry, b: LedgerEntry): MergeResult {
   return { entry, losers };
 }
 
+/** `mergeLedger`'s document, each conflicting duplicate noted in `conflictIds` by its `partHash`. */
+export function mergeNotingConflicts(conflictIds: Set<string>): (a: LedgerEntry, b: LedgerEntry) => LedgerEntry {
+  return (a, b) => {
+    const { entry, losers } = mergeLedger(a, b);
+    for (const loser of losers) conflictIds.add(partHash(loser));
+    return entry;
+  };
+}
+
 /** `mergeLedger`'s document alone. */
 export function mergeLedgerEntries(a: LedgerEntry, b: LedgerEntry): LedgerEntry {
   return mergeLedger(a, b).entry;

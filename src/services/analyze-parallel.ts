@@ -6,7 +6,7 @@ import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
 import type { IdentityOptions } from '../domain/identity.js';
-import { mergeLedger, partHash, requestKey } from '../domain/ledger.js';
+import { mergeNotingConflicts, requestKey } from '../domain/ledger.js';
 import { hashId } from '../domain/request-index.js';
 import type { LlmUsage } from '../ports/diagnostics-source.js';
 import { AnalysisTotals, type TotalsParts } from './analysis-totals.js';
@@ -231,11 +231,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     const [localPart, ...workerParts] = await Promise.race([Promise.all([localHandedBack, ...channels.map((c) => c.next('handBack'))]), local.then(() => never<[RangeHandBack]>())]);
     const handedBack: RangeHandBack[] = [localPart, ...workerParts];
     const conflictIds = new Set<string>();
-    const merge = (a: LedgerEntry, b: LedgerEntry) => {
-      const { entry, losers } = mergeLedger(a, b);
-      for (const loser of losers) conflictIds.add(partHash(loser));
-      return entry;
-    };
+    const merge = mergeNotingConflicts(conflictIds);
     const deferred = new Map<string, LedgerEntry>();
     for (const part of handedBack) {
       for (const id of part.conflictIds) conflictIds.add(id);

@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { readJsonlChunks, readJsonlLineAt, readJsonlLinesAt, type ByteRange, type JsonlChunk } from '../adapters/files/jsonl-lines.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
-import { awaitsCounterpart, mergeByRequest, mergeLedger, partHash, requestKey } from '../domain/ledger.js';
+import { awaitsCounterpart, mergeByRequest, mergeNotingConflicts, requestKey } from '../domain/ledger.js';
 import { ownedText } from '../domain/owned-text.js';
 import { RequestIndex, hashId, type EntryLocation } from '../domain/request-index.js';
 import { sortBody, type SortedEvents } from './ingest-batch.js';
@@ -97,11 +97,7 @@ export async function forEachDistinctRequest(
   const held = new Map<string, LedgerEntry>();
   const deadLetterIds = new Set<string>();
   const conflictIds = new Set<string>();
-  const merge = (a: LedgerEntry, b: LedgerEntry) => {
-    const { entry, losers } = mergeLedger(a, b);
-    for (const loser of losers) conflictIds.add(partHash(loser));
-    return entry;
-  };
+  const merge = mergeNotingConflicts(conflictIds);
   let handedOver = 0;
   let changedAfterHandover = false;
   let lines = 0;
