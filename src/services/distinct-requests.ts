@@ -1,6 +1,6 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { readJsonlChunks, readJsonlLineAt, readJsonlLinesAt, type ByteRange, type JsonlChunk } from '../adapters/files/jsonl-lines.js';
+import { readJsonlChunks, readJsonlLinesAt, type ByteRange, type JsonlChunk } from '../adapters/files/jsonl-lines.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { awaitsCounterpart, mergeByRequest, mergeNotingConflicts, requestKey } from '../domain/ledger.js';
 import { ownedText } from '../domain/owned-text.js';
@@ -279,18 +279,18 @@ function unread(index: RequestIndex, candidates: readonly number[], textAt: (off
  * been seen.
  */
 async function knownEntry(handle: FileHandle, index: RequestIndex, candidates: readonly number[], key: string, textAt: (offset: number) => string | undefined): Promise<LedgerEntry | null> {
+  // The lines not at hand are read back at once.
+  const offsets = [...new Set(unread(index, candidates, textAt))];
+  const texts = offsets.length === 0 ? [] : await readJsonlLinesAt(handle, offsets);
+  const readBack = new Map(offsets.map((offset, n) => [offset, texts[n]!]));
   const entries: LedgerEntry[] = [];
   for (const candidate of candidates) {
     const location = index.location(candidate);
     const text = textAt(location.offset);
-    const entry = text === undefined ? await entryAt(handle, location) : sortLine(text).entries[location.ordinal];
+    const entry = text === undefined ? entryOf(readBack.get(location.offset)!, location) : sortLine(text).entries[location.ordinal];
     if (entry && requestKey(entry) === key) entries.push(entry);
   }
   return mergeByRequest(entries).get(key) ?? null;
-}
-
-async function entryAt(handle: FileHandle, location: EntryLocation): Promise<LedgerEntry> {
-  return entryOf(await readJsonlLineAt(handle, location.offset), location);
 }
 
 /** The entry at `location`, from the text of its line read again. */
