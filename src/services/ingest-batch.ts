@@ -111,7 +111,7 @@ export async function ingestBatch(events: readonly ReceivedEvent[], ports: Inges
   const freshOf = (key: LedgerKey) => fresh.get(key.id)!;
   const { updates, refused } = await updateLedger(
     ports.ledger,
-    [...fresh.values()].map(({ entry }) => ({ id: entry.id })),
+    [...fresh.keys()].map((id) => ({ id })),
     (key, current) => (current ? mergeLedgerEntries(current, freshOf(key).entry) : freshOf(key).entry),
     options,
   );

@@ -34,7 +34,7 @@ export async function updateLedger(
   known: readonly StoredEntry[] = [],
 ): Promise<LedgerUpdates> {
   const current = new Map<string, StoredEntry | null>(known.map((stored) => [stored.entry.id, stored]));
-  let pending = [...new Map(keys.map((k) => [k.id, { id: k.id }])).values()];
+  let pending: LedgerKey[] = [...new Set(keys.map((k) => k.id))].map((id) => ({ id }));
   const updates: LedgerUpdate[] = [];
   const refused: RefusedEntry[] = [];
   for (let round = 0; round < MAX_UPDATE_ROUNDS && pending.length > 0; round++) {
