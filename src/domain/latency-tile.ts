@@ -179,15 +179,36 @@ function isLatencyValue(value: number | null | undefined): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
 
+/** A sketch's content as plain data (its bins from `offset`, and its summary): what crosses a worker thread boundary. */
+interface SketchContent {
+  readonly offset: number;
+  readonly bins: readonly number[];
+  readonly zeroCount: number;
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+function contentOf(sketch: DDSketch): SketchContent {
+  if (sketch.negativeStore.count > 0) throw new RangeError('latency sketches hold no negative values');
+  const { bins, offset } = sketch.store;
+  return { offset, bins: [...bins], zeroCount: sketch.zeroCount, count: sketch.count, sum: sketch.sum, min: sketch.min, max: sketch.max };
+}
+
 /**
  * Adds `source` into `target` bin by bin. The library's own `merge` is not used: it ignores the negative store
  * and, when the source's highest key is 0 (values near 1), can write outside the target's bins.
  */
 function mergeSketchInto(target: DDSketch, source: DDSketch): void {
   if (!target.mergeable(source)) throw new RangeError('cannot merge sketches of different relative accuracy');
-  if (source.negativeStore.count > 0) throw new RangeError('latency sketches hold no negative values');
+  addContent(target, contentOf(source));
+}
+
+/** Adds a sketch's content (of this module's relative accuracy) into `target` bin by bin. */
+function addContent(target: DDSketch, source: SketchContent): void {
   if (source.count === 0) return;
-  const { bins, offset } = source.store;
+  const { bins, offset } = source;
   for (let i = 0; i < bins.length; i++) {
     const weight = bins[i]!;
     if (weight > 0) target.store.add(i + offset, weight);
@@ -410,9 +431,21 @@ function* tilesOf(tree: TileTree): Generator<[string, LatencyTile]> {
   }
 }
 
-/** The entry side of a `LatencyTileSet`: its tiles as documents and its joined (account, backend, count) triples. */
+/** A tile as plain data, which a structured clone carries to another thread whole. */
+interface LatencyTileContent {
+  readonly key: LatencyTileKey;
+  readonly requests: number;
+  readonly errors: number;
+  readonly throttled: number;
+  readonly sketches: Readonly<Record<LatencyMetric, SketchContent>>;
+}
+
+/**
+ * The entry side of a `LatencyTileSet`: its tiles as plain data and its joined (account, backend, count) triples.
+ * Only for sets of one analysis in other threads: unlike a stored document, it is not validated when absorbed.
+ */
 export interface LatencyEntryParts {
-  readonly tiles: readonly LatencyTileDocument[];
+  readonly tiles: readonly LatencyTileContent[];
   readonly accountBackends: readonly (readonly [string, string, number])[];
 }
 
@@ -456,18 +489,37 @@ export class LatencyTileSet {
   entryParts(): LatencyEntryParts {
     const accountBackends: [string, string, number][] = [];
     for (const [account, counts] of this.accountBackends) for (const [backendId, count] of counts) accountBackends.push([account, backendId, count]);
-    return { tiles: [...tilesOf(this.byBackend)].map(([, tile]) => serializeTile(tile)), accountBackends };
+    const tiles: LatencyTileContent[] = [];
+    for (const [, { key, requests, errors, throttled, sketches }] of tilesOf(this.byBackend)) {
+      tiles.push({
+        key,
+        requests,
+        errors,
+        throttled,
+        sketches: {
+          serviceMs: contentOf(sketches.serviceMs),
+          gatewayTotalMs: contentOf(sketches.gatewayTotalMs),
+          ttftMs: contentOf(sketches.ttftMs),
+          msPerOutputToken: contentOf(sketches.msPerOutputToken),
+        },
+      });
+    }
+    return { tiles, accountBackends };
   }
 
   /** Adds another set's entries (its `entryParts()`): tiles merge bin by bin and counts add, so order does not matter. */
   absorbEntries(parts: LatencyEntryParts): void {
-    for (const document of parts.tiles) {
-      const tile = deserializeTile(document);
-      if (tile.key.grain !== this.grain) throw new RangeError(`a ${tile.key.grain} tile cannot join a set of ${this.grain} tiles`);
-      const windows = windowsOf(this.byBackend, tile.key.backendId, tile.key.regionCode, tile.key.deployment);
-      const window = Math.floor(epochMs(tile.key.windowStart) / this.windowMs);
-      const existing = windows.get(window);
-      windows.set(window, existing ? mergeTiles(existing, tile) : tile);
+    for (const content of parts.tiles) {
+      const { key } = content;
+      if (key.grain !== this.grain) throw new RangeError(`a ${key.grain} tile cannot join a set of ${this.grain} tiles`);
+      const windows = windowsOf(this.byBackend, key.backendId, key.regionCode, key.deployment);
+      const window = Math.floor(epochMs(key.windowStart) / this.windowMs);
+      let tile = windows.get(window);
+      if (!tile) windows.set(window, (tile = emptyTile(key)));
+      tile.requests += content.requests;
+      tile.errors += content.errors;
+      tile.throttled += content.throttled;
+      for (const metric of LATENCY_METRICS) addContent(tile.sketches[metric], content.sketches[metric]);
     }
     for (const [account, backendId, count] of parts.accountBackends) {
       let counts = this.accountBackends.get(account);

@@ -432,6 +432,35 @@ describe('latency tile set', () => {
       { numRuns: 300 },
     );
   });
+
+  it("holds the same tiles when another thread's entries arrive as its entryParts, cloned across the thread boundary", () => {
+    fc.assert(
+      fc.property(inputs, fc.nat(), fc.constantFrom<TileGrain>('5m', 'hour', 'day'), (items, cut, grain) => {
+        const whole = new LatencyTileSet(grain);
+        const here = new LatencyTileSet(grain);
+        const there = new LatencyTileSet(grain);
+        const split = items.length === 0 ? 0 : cut % items.length;
+        items.forEach((item, i) => {
+          if ('record' in item) {
+            whole.addRecord(item.record);
+            here.addRecord(item.record);
+          } else {
+            whole.addEntry(item.entry);
+            (i < split ? here : there).addEntry(item.entry);
+          }
+        });
+        here.absorbEntries(structuredClone(there.entryParts()));
+        expect(here.list()).toEqual(whole.list());
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses entry parts of another grain', () => {
+    const hourly = new LatencyTileSet('hour');
+    hourly.addEntry(entry());
+    expect(() => new LatencyTileSet('day').absorbEntries(hourly.entryParts())).toThrow(/hour tile cannot join a set of day tiles/);
+  });
 });
 
 describe('latency tile: a simulated day', () => {
