@@ -65,13 +65,10 @@ export class RequestIndex {
     return this.candidates(id).some((entry) => this.later[entry] === 0 && this.offsets[entry] === location.offset && this.ordinals[entry] === location.ordinal);
   }
 
-  /** Locations of the entries, first and later, whose id hash passes `select` (a hash's ids in no particular order). */
-  locationsWhere(select: (hash: number) => boolean): EntryLocation[] {
+  /** Locations of the entries, first and later, of the ids whose `hashId` is one of `hashes` (a hash's ids in no particular order). */
+  locationsOf(hashes: ReadonlySet<number>): EntryLocation[] {
     const out: EntryLocation[] = [];
-    for (let i = 0; i < this.slots.length; i += 2) {
-      const entry = this.slots[i + 1]!;
-      if (entry !== 0 && select(this.slots[i]!)) out.push(this.location(entry - 1));
-    }
+    for (const hash of hashes) for (const entry of this.candidatesOf(hash)) out.push(this.location(entry));
     return out;
   }
 

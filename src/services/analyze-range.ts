@@ -180,8 +180,7 @@ export async function analyzeRange(
       deferred.delete(key);
     }
     const request = await hooks.handBack({ deferred: [...deferred.values()], deadLetterIds: [...stream.deadLetterIds], conflictIds: [...stream.conflictIds], lines: stream.lines }, totals);
-    const hashes = new Set(request.hashes);
-    const priced = (await stream.handedOver((hash) => hashes.has(hash))).filter((e) => !deferred.has(requestKey(e)));
+    const priced = (await stream.handedOver(new Set(request.hashes))).filter((e) => !deferred.has(requestKey(e)));
     return { priced };
   } finally {
     await stream.close();

@@ -22,11 +22,11 @@ export interface DistinctRequests {
    */
   readonly conflictIds: ReadonlySet<string>;
   /**
-   * The requests handed over whose id hash (`hashId`) passes `select`, read back from the file, one document
+   * The requests handed over whose id hash (`hashId`) is one of `hashes`, read back from the file, one document
    * each with every entry the index kept of it: what a consumer was given for those ids (or, where it took an
    * update, the same to it), without keeping it. Call before `close`.
    */
-  handedOver(select: (hash: number) => boolean): Promise<LedgerEntry[]>;
+  handedOver(hashes: ReadonlySet<number>): Promise<LedgerEntry[]>;
   /** Releases the file. */
   close(): Promise<void>;
 }
@@ -184,9 +184,9 @@ export async function forEachDistinctRequest(
     deadLetterIds,
     conflictIds,
     close,
-    handedOver: async (select) => {
+    handedOver: async (hashes) => {
       if (closed) throw new Error('handedOver after close');
-      const locations = index.locationsWhere(select);
+      const locations = index.locationsOf(hashes);
       const lines = await readJsonlLinesAt(handle, locations.map((l) => l.offset));
       const byKey = mergeByRequest(locations.map((location, i) => entryOf(lines[i]!, location)));
       return [...byKey].map(([key, entry]) => held.get(key) ?? entry);

@@ -24,7 +24,7 @@ describe('RequestIndex: where each request id was first seen', () => {
     expect(index.candidates('a').map((n) => index.location(n))).toEqual([{ offset: 0, ordinal: 0 }, { offset: 20, ordinal: 1 }]);
     expect(index.isFirst('a', { offset: 0, ordinal: 0 })).toBe(true);
     expect(index.isFirst('a', { offset: 20, ordinal: 1 })).toBe(false);
-    expect(index.locationsWhere((hash) => hash === hashId('a'))).toEqual([{ offset: 0, ordinal: 0 }, { offset: 20, ordinal: 1 }]);
+    expect(index.locationsOf(new Set([hashId('a')]))).toEqual([{ offset: 0, ordinal: 0 }, { offset: 20, ordinal: 1 }]);
   });
 
   it('answers exactly like a Map of first locations once candidates are confirmed by id', () => {
