@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { lineAlignedRanges } from '../adapters/files/jsonl-lines.js';
+import { rangesCutNear } from '../adapters/files/jsonl-lines.js';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
@@ -14,6 +14,26 @@ import { analyzeRange, releaseStreamsEnded, type RangeHandBack, type RangeInput,
 
 /** Pieces of about this size are handed out to the threads as they ask. */
 const PIECE_BYTES = 4 * 2 ** 20;
+/** The smallest of the pieces at the end of a file (see `pieceCuts`). */
+const LAST_PIECE_BYTES = 256 * 2 ** 10;
+
+/**
+ * Where to cut a file of `size` bytes into pieces (before the cuts move to line starts): `PIECE_BYTES` each, and
+ * at the end `threads` pieces of each size from half that down to `LAST_PIECE_BYTES`. The thread that takes the
+ * last piece then finishes at most a short piece after the others, where equal pieces would keep the others
+ * waiting up to a whole piece at the barrier. A file of fewer than `2 × threads` whole pieces is cut into
+ * `4 × threads` equal ones.
+ */
+export function pieceCuts(size: number, threads: number): number[] {
+  if (size < 2 * threads * PIECE_BYTES) return Array.from({ length: 4 * threads - 1 }, (_, k) => Math.floor((size * (k + 1)) / (4 * threads)));
+  const cuts: number[] = [];
+  let end = size;
+  for (let bytes = LAST_PIECE_BYTES; bytes < PIECE_BYTES; bytes *= 2) {
+    for (let t = 0; t < threads; t++) cuts.push((end -= bytes));
+  }
+  for (end -= PIECE_BYTES; end > 0; end -= PIECE_BYTES) cuts.push(end);
+  return cuts.reverse();
+}
 
 /**
  * Bits per claim bitmap: about one per 8 bytes of file, 64 KiB to 4 MiB each. An event is hundreds of bytes, so
@@ -191,7 +211,7 @@ class WorkerChannel {
  */
 export async function analyzeInParallel(input: ParallelInput): Promise<ParallelOutcome | null> {
   const { size } = await stat(input.eventsFile);
-  const pieces = await lineAlignedRanges(input.eventsFile, Math.max(input.threads * 4, Math.ceil(size / PIECE_BYTES)));
+  const pieces = await rangesCutNear(input.eventsFile, pieceCuts(size, input.threads));
   const counter = new SharedArrayBuffer(4);
   const bits = claimBits(size);
   const threads = Math.max(1, Math.min(input.threads, pieces.length));

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lineAlignedRanges, readJsonlChunks } from '../../src/adapters/files/jsonl-lines.js';
+import { lineAlignedRanges, rangesCutNear, readJsonlChunks } from '../../src/adapters/files/jsonl-lines.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import { analyzeFiles } from '../../src/services/analyze-files.js';
-import { analyzeInParallel } from '../../src/services/analyze-parallel.js';
+import { analyzeInParallel, pieceCuts } from '../../src/services/analyze-parallel.js';
 import { RangeClaims, allStreamsEnded, analyzeRange, releaseStreamsEnded } from '../../src/services/analyze-range.js';
 import { hashId } from '../../src/domain/request-index.js';
 import { SIMULATION_FILES, writeSimulation } from '../../src/simulator/files.js';
@@ -171,6 +171,46 @@ describe('lineAlignedRanges: pieces that hold every line exactly once', () => {
         expect(ranges.length).toBeLessThanOrEqual(parts);
       }),
     );
+  });
+
+  it('cuts near any positions only at line starts, each at the first line start at or after its position', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.string({ maxLength: 30 }).map((s) => s.replace(/[\r\n]/g, '')), { maxLength: 40 }), fc.array(fc.nat({ max: 1300 }), { maxLength: 12 }), async (lines, near) => {
+        const text = lines.map((line) => `${line}\n`).join('');
+        const file = join(dir, 'near.jsonl');
+        await writeFile(file, text);
+        const positions = [...near].sort((a, b) => a - b);
+        const ranges = await rangesCutNear(file, positions);
+        const read: string[] = [];
+        for await (const chunk of readJsonlChunks(file, { ranges })) read.push(...chunk.lines);
+        expect(read).toEqual(lines);
+        const size = Buffer.byteLength(text);
+        const lineStarts = lines.map((_, i) => Buffer.byteLength(lines.slice(0, i).map((l) => `${l}\n`).join('')));
+        const expected = new Set(positions.map((p) => lineStarts.find((start) => start >= p)).filter((cut): cut is number => cut !== undefined && cut > 0 && cut < size));
+        expect(ranges.slice(1).map((r) => r.start)).toEqual([...expected]);
+      }),
+    );
+  });
+});
+
+describe('pieceCuts: where the file is cut for the threads', () => {
+  const MiB = 2 ** 20;
+
+  it('ends a large file with pieces that halve down to 256 KiB, a piece of each size per thread', () => {
+    for (const threads of [2, 3]) {
+      const size = 290 * MiB + 12_345;
+      const cuts = pieceCuts(size, threads);
+      const sizes = [...cuts, size].map((end, i) => end - (i === 0 ? 0 : cuts[i - 1]!));
+      expect(sizes.slice(-4 * threads)).toEqual([2, 1, 0.5, 0.25].flatMap((m) => Array<number>(threads).fill(m * MiB)));
+      expect(sizes.slice(1, -4 * threads).every((bytes) => bytes === 4 * MiB)).toBe(true);
+      expect(sizes[0]).toBeGreaterThan(0);
+      expect(sizes[0]).toBeLessThanOrEqual(4 * MiB);
+    }
+  });
+
+  it('cuts a small file into four equal pieces per thread', () => {
+    expect(pieceCuts(1000, 2)).toEqual([125, 250, 375, 500, 625, 750, 875]);
+    expect(pieceCuts(2 * 2 * 4 * MiB - 1, 2)).toHaveLength(7);
   });
 });
 

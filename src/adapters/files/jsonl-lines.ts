@@ -1,4 +1,4 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 
 /**
  * JSON Lines files read in large chunks, each line with the byte offset where it starts, so that a later step
@@ -143,13 +143,24 @@ export async function readJsonlLinesAt(handle: FileHandle, offsets: readonly num
  * that every line lies in exactly one range. Fewer ranges when lines are longer than a part.
  */
 export async function lineAlignedRanges(path: string, parts: number): Promise<ByteRange[]> {
+  const { size } = await stat(path);
+  return rangesCutNear(path, Array.from({ length: Math.max(0, parts - 1) }, (_, k) => Math.floor((size * (k + 1)) / parts)));
+}
+
+/**
+ * Cuts a file into ranges at the first line start at or after each of `near` (ascending byte positions), so that
+ * every line lies in exactly one range. Cuts that fall together or at the end of the file are made once.
+ */
+export async function rangesCutNear(path: string, near: readonly number[]): Promise<ByteRange[]> {
   const handle = await open(path, 'r');
   try {
     const { size } = await handle.stat();
     const cuts = [0];
     const piece = Buffer.allocUnsafe(64 * 1024);
-    for (let k = 1; k < parts; k++) {
-      let position = Math.max(cuts[cuts.length - 1]!, Math.floor((size * k) / parts) - 1);
+    for (const target of near) {
+      // At or before the last cut, the first line start is that cut.
+      if (target <= cuts[cuts.length - 1]!) continue;
+      let position = target - 1;
       let cut = size;
       for (;;) {
         const { bytesRead } = await handle.read(piece, 0, piece.length, position);
