@@ -190,10 +190,16 @@ interface SketchContent {
   readonly max: number;
 }
 
+/** The sketch's content; its bins are the sketch's own, not a copy. */
 function contentOf(sketch: DDSketch): SketchContent {
   if (sketch.negativeStore.count > 0) throw new RangeError('latency sketches hold no negative values');
   const { bins, offset } = sketch.store;
-  return { offset, bins: [...bins], zeroCount: sketch.zeroCount, count: sketch.count, sum: sketch.sum, min: sketch.min, max: sketch.max };
+  return { offset, bins, zeroCount: sketch.zeroCount, count: sketch.count, sum: sketch.sum, min: sketch.min, max: sketch.max };
+}
+
+function snapshotOf(sketch: DDSketch): SketchContent {
+  const content = contentOf(sketch);
+  return { ...content, bins: [...content.bins] };
 }
 
 /**
@@ -209,7 +215,17 @@ function mergeSketchInto(target: DDSketch, source: DDSketch): void {
 function addContent(target: DDSketch, source: SketchContent): void {
   if (source.count === 0) return;
   const { bins, offset } = source;
-  for (let i = 0; i < bins.length; i++) {
+  let first = 0;
+  while (first < bins.length && !(bins[first]! > 0)) first++;
+  let last = bins.length - 1;
+  while (last > first && !(bins[last]! > 0)) last--;
+  // The target's bins are extended to the whole range first: added one by one in key order, they would be grown and
+  // shifted again and again.
+  if (first < bins.length) {
+    target.store.add(first + offset, 0);
+    target.store.add(last + offset, 0);
+  }
+  for (let i = first; i <= last; i++) {
     const weight = bins[i]!;
     if (weight > 0) target.store.add(i + offset, weight);
   }
@@ -497,10 +513,10 @@ export class LatencyTileSet {
         errors,
         throttled,
         sketches: {
-          serviceMs: contentOf(sketches.serviceMs),
-          gatewayTotalMs: contentOf(sketches.gatewayTotalMs),
-          ttftMs: contentOf(sketches.ttftMs),
-          msPerOutputToken: contentOf(sketches.msPerOutputToken),
+          serviceMs: snapshotOf(sketches.serviceMs),
+          gatewayTotalMs: snapshotOf(sketches.gatewayTotalMs),
+          ttftMs: snapshotOf(sketches.ttftMs),
+          msPerOutputToken: snapshotOf(sketches.msPerOutputToken),
         },
       });
     }
