@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { LEDGER_ENTRY_SCHEMA, type LedgerEntry, type LedgerPart } from '../contracts/ledger-entry.js';
 import type { EventSource } from '../contracts/adapted-event.js';
 import { isCanonicalInstant } from '../contracts/utc-instant.js';
@@ -174,8 +175,11 @@ const WHOLE_REQUEST_SOURCES: ReadonlySet<EventSource> = new Set(['gateway-v1', '
  * a conflicting duplicate, kept as a dead letter.
  */
 export function duplicateWinner(a: LedgerPart, b: LedgerPart): { winner: LedgerPart; loser: LedgerPart | null } {
-  const [ha, hb] = [partHash(a), partHash(b)];
-  if (ha === hb) return { winner: a, loser: null };
+  // A redelivery, the usual case, is the same part: equal parts have equal canonical JSON, so no hash is needed.
+  if (isDeepStrictEqual(a, b)) return { winner: a, loser: null };
+  const [ta, tb] = [canonicalJson(a), canonicalJson(b)];
+  if (ta === tb) return { winner: a, loser: null };
+  const [ha, hb] = [stableId('ledger-part', ta), stableId('ledger-part', tb)];
   return ha < hb ? { winner: a, loser: b } : { winner: b, loser: a };
 }
 

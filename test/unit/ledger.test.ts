@@ -79,6 +79,15 @@ describe('conflicting duplicates', () => {
     expect(duplicateWinner(partOf(a!), partOf(a!)).loser).toBeNull();
   });
 
+  it('sees no conflict between one part written with its keys in another order, or a structured copy of it', () => {
+    const part = partOf(variants[0]!);
+    const reordered = Object.fromEntries(Object.entries(part).reverse()) as typeof part;
+    expect(duplicateWinner(part, reordered)).toEqual({ winner: part, loser: null });
+    expect(duplicateWinner(part, structuredClone(part))).toEqual({ winner: part, loser: null });
+    const other = partOf(variants[1]!);
+    expect(duplicateWinner(part, other).loser).not.toBeNull();
+  });
+
   it('gives one document whatever the order and grouping, with every other variant reported as a loser', () => {
     fc.assert(
       fc.property(fc.shuffledSubarray([...variants, llm, gatewayLogs], { minLength: 6, maxLength: 6 }), fc.nat(5), (order, split) => {
