@@ -127,15 +127,26 @@ export async function readJsonlLineAt(handle: FileHandle, offset: number, first:
 }
 
 /** The lines that start at `offsets`, read again, several reads in flight at once; in the order of `offsets`. */
-export async function readJsonlLinesAt(handle: FileHandle, offsets: readonly number[]): Promise<string[]> {
-  const lines = new Array<string>(offsets.length);
-  let next = 0;
-  const reader = async () => {
+export function readJsonlLinesAt(handle: FileHandle, offsets: readonly number[]): Promise<string[]> {
+  return inLanes(offsets.length, () => {
     const first = Buffer.allocUnsafe(FIRST_READ_BYTES);
-    for (let i = next++; i < offsets.length; i = next++) lines[i] = await readJsonlLineAt(handle, offsets[i]!, first);
+    return (i) => readJsonlLineAt(handle, offsets[i]!, first);
+  });
+}
+
+/**
+ * The results of tasks 0 … count − 1, in order, run in `CONCURRENT_READS` lanes: each lane makes its task
+ * function once (say, with a buffer of its own) and runs the next task not yet taken until none is left.
+ */
+async function inLanes<T>(count: number, lane: () => (i: number) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(count);
+  let next = 0;
+  const run = async () => {
+    const task = lane();
+    for (let i = next++; i < count; i = next++) results[i] = await task(i);
   };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENT_READS, offsets.length) }, reader));
-  return lines;
+  await Promise.all(Array.from({ length: Math.min(CONCURRENT_READS, count) }, run));
+  return results;
 }
 
 /**
@@ -155,28 +166,28 @@ export async function rangesCutNear(path: string, near: readonly number[]): Prom
   const handle = await open(path, 'r');
   try {
     const { size } = await handle.stat();
+    // Each cut is looked for on its own, all reads at once; the first line start at or after a position is never
+    // before that of an earlier position, so cuts that fall together are next to each other.
+    const found = await inLanes(near.length, () => {
+      const first = Buffer.allocUnsafe(FIRST_READ_BYTES);
+      return (i) => (near[i]! <= 0 ? Promise.resolve(0) : lineStartFrom(handle, near[i]! - 1, size, first));
+    });
     const cuts = [0];
-    const piece = Buffer.allocUnsafe(64 * 1024);
-    for (const target of near) {
-      // At or before the last cut, the first line start is that cut.
-      if (target <= cuts[cuts.length - 1]!) continue;
-      let position = target - 1;
-      let cut = size;
-      for (;;) {
-        const { bytesRead } = await handle.read(piece, 0, piece.length, position);
-        if (bytesRead === 0) break;
-        const newline = piece.subarray(0, bytesRead).indexOf(NEWLINE);
-        if (newline >= 0) {
-          cut = position + newline + 1;
-          break;
-        }
-        position += bytesRead;
-      }
-      if (cut > cuts[cuts.length - 1]! && cut < size) cuts.push(cut);
-    }
+    for (const cut of found) if (cut > cuts[cuts.length - 1]! && cut < size) cuts.push(cut);
     cuts.push(size);
     return cuts.slice(0, -1).map((start, i) => ({ start, end: cuts[i + 1]! }));
   } finally {
     await handle.close();
+  }
+}
+
+/** The offset just after the first newline at or after `position`, or `size` when none follows; `first` takes the first read. */
+async function lineStartFrom(handle: FileHandle, position: number, size: number, first: Buffer): Promise<number> {
+  for (let piece = first; ; piece = Buffer.allocUnsafe(NEXT_READ_BYTES)) {
+    const { bytesRead } = await handle.read(piece, 0, piece.length, position);
+    if (bytesRead === 0) return size;
+    const newline = piece.subarray(0, bytesRead).indexOf(NEWLINE);
+    if (newline >= 0) return position + newline + 1;
+    position += bytesRead;
   }
 }
