@@ -40,7 +40,7 @@ export function pieceCuts(size: number, threads: number): number[] {
  * with two bits an id in one word about one id in a thousand looks like another thread's and comes back
  * needlessly. Each id touches a random word of every bitmap, which the other threads write too: bitmaps that stay
  * in the cores' caches cost less than those few ids. At 300 MB of events, 1 MiB bitmaps made the analysis on two
- * threads about 4 % faster than 4 MiB ones (one id in ten thousand); 32 MiB ones made it 30 % slower.
+ * threads about 3 % faster than 4 MiB ones (one id in ten thousand); 32 MiB ones made it 30 % slower.
  */
 function claimBits(fileBytes: number): number {
   return Math.min(25, Math.max(19, Math.ceil(Math.log2(Math.max(1, fileBytes / 64)))));

@@ -33,7 +33,7 @@ export interface DistinctRequests {
 
 export interface DistinctRequestOptions {
   /**
-   * Only the lines that start in these byte ranges (`lineAlignedRanges`), read in the order the iterable gives
+   * Only the lines that start in these byte ranges (`rangesCutNear`), read in the order the iterable gives
    * them (it may hand out ranges as they are asked for); the whole file otherwise.
    */
   readonly ranges?: Iterable<ByteRange>;

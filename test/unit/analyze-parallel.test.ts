@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { lineAlignedRanges, rangesCutNear, readJsonlChunks } from '../../src/adapters/files/jsonl-lines.js';
+import { rangesCutNear, readJsonlChunks } from '../../src/adapters/files/jsonl-lines.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import { analyzeFiles } from '../../src/services/analyze-files.js';
 import { analyzeInParallel, pieceCuts } from '../../src/services/analyze-parallel.js';
@@ -156,13 +156,14 @@ describe('analyzeRange: what a thread prices itself once every thread\'s stream 
   });
 });
 
-describe('lineAlignedRanges: pieces that hold every line exactly once', () => {
+describe('rangesCutNear: pieces that hold every line exactly once', () => {
   it('cuts only at line starts, and reading the pieces in turn gives the lines of the file', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.string({ maxLength: 30 }).map((s) => s.replace(/[\r\n]/g, '')), { maxLength: 40 }), fc.integer({ min: 1, max: 9 }), fc.boolean(), async (lines, parts, finalNewline) => {
         const file = join(dir, 'lines.jsonl');
         await writeFile(file, lines.join('\n') + (finalNewline && lines.length > 0 ? '\n' : ''));
-        const ranges = await lineAlignedRanges(file, parts);
+        const size = (await stat(file)).size;
+        const ranges = await rangesCutNear(file, Array.from({ length: parts - 1 }, (_, k) => Math.floor((size * (k + 1)) / parts)));
         const read: string[] = [];
         for await (const chunk of readJsonlChunks(file, { ranges, bufferBytes: 7 })) read.push(...chunk.lines);
         const whole: string[] = [];

@@ -1,4 +1,4 @@
-import { open, stat, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 /**
  * JSON Lines files read in large chunks, each line with the byte offset where it starts, so that a later step
@@ -47,7 +47,7 @@ export interface ByteRange {
 
 /**
  * The file's lines in chunks of about `bufferBytes` (a longer line comes whole, in a chunk of its own). With
- * `ranges`, only the lines that start inside them (cut with `lineAlignedRanges`), range after range, each taken
+ * `ranges`, only the lines that start inside them (cut with `rangesCutNear`), range after range, each taken
  * from the iterable when the one before is done; one file handle and two buffers serve them all. The next read is
  * under way while the caller works through a chunk, so a caller that computes never waits for the disk.
  */
@@ -150,15 +150,6 @@ async function inLanes<T>(count: number, lane: () => (i: number) => Promise<T>):
 }
 
 /**
- * Cuts a file into at most `parts` ranges of about equal size, each starting at the first byte of a line, so
- * that every line lies in exactly one range. Fewer ranges when lines are longer than a part.
- */
-export async function lineAlignedRanges(path: string, parts: number): Promise<ByteRange[]> {
-  const { size } = await stat(path);
-  return rangesCutNear(path, Array.from({ length: Math.max(0, parts - 1) }, (_, k) => Math.floor((size * (k + 1)) / parts)));
-}
-
-/**
  * Cuts a file into ranges at the first line start at or after each of `near` (ascending byte positions), so that
  * every line lies in exactly one range. Cuts that fall together or at the end of the file are made once.
  */
@@ -166,7 +157,7 @@ export async function rangesCutNear(path: string, near: readonly number[]): Prom
   const handle = await open(path, 'r');
   try {
     const { size } = await handle.stat();
-    // Each cut is looked for on its own, all reads at once; the first line start at or after a position is never
+    // Each cut is looked for on its own, several reads at once; the first line start at or after a position is never
     // before that of an earlier position, so cuts that fall together are next to each other.
     const found = await inLanes(near.length, () => {
       const first = Buffer.allocUnsafe(FIRST_READ_BYTES);
