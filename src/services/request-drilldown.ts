@@ -56,11 +56,11 @@ export async function listRequests(ports: RequestDrilldownPorts, query: Requests
     const page = await ports.ledger.listEntryPage(query, position, Math.min(chunk, READ_CHUNK, MAX_SCANNED_PER_PAGE - scanned), options);
     for (const entry of page.entries) {
       scanned += 1;
-      position = { pk: ledgerPartition(entry.id), id: entry.id };
       const described = describeRequest(entry, view);
       if (canSeeIdentity(query.scope, described.identity.key) && matchesFilter(described, query.filter)) {
         items.push(requestItem(entry, described, view));
-        if (items.length === query.pageSize) return { items, next: page.next === null && entry === page.entries[page.entries.length - 1] ? null : position };
+        // The page ends at this entry: it is where the next one resumes (its partition is a hash of its id).
+        if (items.length === query.pageSize) return { items, next: page.next === null && entry === page.entries[page.entries.length - 1] ? null : { pk: ledgerPartition(entry.id), id: entry.id } };
       }
     }
     if (page.next === null) return { items, next: null };
