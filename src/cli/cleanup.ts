@@ -1,7 +1,25 @@
 /** Exit codes of a process ended by a signal, as shells report them (128 + the signal's number). */
-const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143 };
+const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143, SIGPIPE: 141 };
 
-export type StopSignal = 'SIGINT' | 'SIGTERM';
+/** SIGPIPE stands for a standard output whose reader has gone (see `stopWhenReaderLeaves`). */
+export type StopSignal = 'SIGINT' | 'SIGTERM' | 'SIGPIPE';
+
+/** The cleanups of commands still running: the reader of their output leaving stops them as a signal would. */
+const listening = new Set<Cleanup>();
+
+/**
+ * Ends the process quietly when the reader of `stream` goes away (`tokenledger analyze … | head`), as SIGPIPE ends
+ * other command-line tools, with status 141. Node ignores SIGPIPE, so each later write fails with EPIPE instead,
+ * which would crash with a stack trace. A command that holds a `Cleanup` is stopped through it, so that it
+ * releases what it holds (and exits as SIGPIPE would) first.
+ */
+export function stopWhenReaderLeaves(stream: NodeJS.WritableStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    if (listening.size === 0) process.exit(SIGNAL_EXIT_CODES['SIGPIPE']);
+    for (const cleanup of listening) cleanup.stop('SIGPIPE');
+  });
+}
 
 /**
  * What a long command holds (child processes, servers, temporary folders), released once in reverse order: when
@@ -18,6 +36,12 @@ export class Cleanup {
   constructor() {
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
+    listening.add(this);
+  }
+
+  /** Acts as if `signal` had arrived. */
+  stop(signal: StopSignal): void {
+    this.onSignal(signal);
   }
 
   /** Adds a release step; steps run last-added first. */
@@ -25,7 +49,7 @@ export class Cleanup {
     this.steps.unshift(step);
   }
 
-  /** Resolves with the first SIGINT or SIGTERM that arrives from now on. */
+  /** Resolves with the first SIGINT, SIGTERM or SIGPIPE that arrives from now on. */
   signal(): Promise<StopSignal> {
     return new Promise((resolve) => {
       const listener = (signal: StopSignal) => {
@@ -41,6 +65,7 @@ export class Cleanup {
     this.running ??= (async () => {
       process.off('SIGINT', this.onSignal);
       process.off('SIGTERM', this.onSignal);
+      listening.delete(this);
       for (const step of this.steps.splice(0)) {
         try {
           await step();

@@ -31,7 +31,7 @@ import { writeSimulation } from '../simulator/files.js';
 import { simulateDay } from '../simulator/traffic.js';
 import { createProgress } from './progress.js';
 import { formatTable } from './table.js';
-import { Cleanup } from './cleanup.js';
+import { Cleanup, stopWhenReaderLeaves } from './cleanup.js';
 import { checkInput, checkOutput, describeFileError } from './input-files.js';
 import { escapeWritesToTerminal, terminalSafe, terminalSafeLines } from './terminal-text.js';
 
@@ -545,6 +545,7 @@ export function buildCli(): Command {
 }
 
 escapeWritesToTerminal(process.stdout);
+stopWhenReaderLeaves(process.stdout);
 buildCli()
   .parseAsync(process.argv)
   .catch((error: unknown) => {

@@ -192,6 +192,18 @@ describe('tokenledger CLI', () => {
     await expect(access(folder)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('ends quietly with the status of SIGPIPE when the reader of its output goes away (`| head`)', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'tokenledger-pipe-'));
+    await cli('simulate', '--requests', '1500', '--seed', '8', '--day', '2026-10-15', '--out', out);
+    // About 140 KB of JSON through a shell pipe (64 KB): the writes go on after `head` has left.
+    const analyze = ['--import', 'tsx', 'src/cli/main.ts', 'analyze', '--events', join(out, 'events.jsonl'), '--format', 'json'].map((arg) => `'${arg}'`).join(' ');
+    const { stdout, stderr } = await run('bash', ['-c', `'${process.execPath}' ${analyze} | head -c 100 > /dev/null; echo "status \${PIPESTATUS[0]}"`], {
+      cwd: new URL('../..', import.meta.url).pathname,
+    });
+    expect(stdout.trim()).toBe('status 141');
+    expect(stderr).not.toMatch(/EPIPE|Error|at /);
+  });
+
   it('rejects a non-numeric --requests with a clear message', async () => {
     await expect(cli('simulate', '--requests', 'many', '--out', tmpdir())).rejects.toMatchObject({ stderr: expect.stringMatching(/expected a positive integer/) });
   });
