@@ -4,20 +4,25 @@ const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: 130, SIGTE
 /** SIGPIPE stands for a standard output whose reader has gone (see `stopWhenReaderLeaves`). */
 export type StopSignal = 'SIGINT' | 'SIGTERM' | 'SIGPIPE';
 
-/** The cleanups of commands still running: the reader of their output leaving stops them as a signal would. */
-const listening = new Set<Cleanup>();
+/** The cleanups not yet run to their end: the reader of the output leaving stops them as a signal would. */
+const active = new Set<Cleanup>();
 
 /**
  * Ends the process quietly when the reader of `stream` goes away (`tokenledger analyze … | head`), as SIGPIPE ends
  * other command-line tools, with status 141. Node ignores SIGPIPE, so each later write fails with EPIPE instead,
- * which would crash with a stack trace. A command that holds a `Cleanup` is stopped through it, so that it
- * releases what it holds (and exits as SIGPIPE would) first.
+ * which would crash with a stack trace. A command that holds a `Cleanup` is stopped through it and releases what it
+ * holds first.
  */
 export function stopWhenReaderLeaves(stream: NodeJS.WritableStream): void {
+  let stopping = false;
   stream.on('error', (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE') throw error;
-    if (listening.size === 0) process.exit(SIGNAL_EXIT_CODES['SIGPIPE']);
-    for (const cleanup of listening) cleanup.stop('SIGPIPE');
+    // Every later write fails the same way: the first failure decides.
+    if (stopping) return;
+    stopping = true;
+    const cleanups = [...active];
+    for (const cleanup of cleanups) cleanup.stop('SIGPIPE');
+    void Promise.all(cleanups.map((cleanup) => cleanup.run())).then(() => process.exit(SIGNAL_EXIT_CODES['SIGPIPE']));
   });
 }
 
@@ -36,7 +41,7 @@ export class Cleanup {
   constructor() {
     process.on('SIGINT', this.onSignal);
     process.on('SIGTERM', this.onSignal);
-    listening.add(this);
+    active.add(this);
   }
 
   /** Acts as if `signal` had arrived. */
@@ -65,7 +70,6 @@ export class Cleanup {
     this.running ??= (async () => {
       process.off('SIGINT', this.onSignal);
       process.off('SIGTERM', this.onSignal);
-      listening.delete(this);
       for (const step of this.steps.splice(0)) {
         try {
           await step();
@@ -73,6 +77,8 @@ export class Cleanup {
           process.stderr.write(`cleanup: ${error instanceof Error ? error.message : String(error)}\n`);
         }
       }
+      // Only now: the reader of the output leaving meanwhile waits for these steps before the process ends.
+      active.delete(this);
     })();
     return this.running;
   }

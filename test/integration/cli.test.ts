@@ -204,6 +204,18 @@ describe('tokenledger CLI', () => {
     expect(stderr).not.toMatch(/EPIPE|Error|at /);
   });
 
+  it('demo removes its temporary folder before it ends with the status of SIGPIPE when the reader of its output goes away', async () => {
+    // The demo writes its summary to stdout once the run is done: by then the reader (`true`, which reads nothing) has left.
+    const { stdout, stderr } = await run('bash', ['-c', `'${process.execPath}' --import tsx src/cli/main.ts demo --requests 2000 --no-serve | true; echo "status \${PIPESTATUS[0]}"`], {
+      cwd: new URL('../..', import.meta.url).pathname,
+    });
+    expect(stdout.trim()).toBe('status 141');
+    const folder = /into (\S*tokenledger-demo-\S+)\n/.exec(stderr)?.[1];
+    expect(folder).toBeDefined();
+    await expect(access(folder!)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(stderr).not.toMatch(/EPIPE|Error/);
+  });
+
   it('rejects a non-numeric --requests with a clear message', async () => {
     await expect(cli('simulate', '--requests', 'many', '--out', tmpdir())).rejects.toMatchObject({ stderr: expect.stringMatching(/expected a positive integer/) });
   });
