@@ -28,7 +28,8 @@ export function stopWhenReaderLeaves(stream: NodeJS.WritableStream): void {
 
 /**
  * What a long command holds (child processes, servers, temporary folders), released once in reverse order: when
- * the command ends, when it fails, or when Ctrl-C (SIGINT) or SIGTERM arrives while it runs.
+ * the command ends, when it fails, or when Ctrl-C (SIGINT) or SIGTERM arrives, or the reader of its output leaves
+ * (`stopWhenReaderLeaves`), while it runs.
  */
 export class Cleanup {
   private readonly steps: (() => Promise<void>)[] = [];
