@@ -546,6 +546,7 @@ export function buildCli(): Command {
 
 escapeWritesToTerminal(process.stdout);
 stopWhenReaderLeaves(process.stdout);
+stopWhenReaderLeaves(process.stderr);
 buildCli()
   .parseAsync(process.argv)
   .catch((error: unknown) => {
