@@ -1,7 +1,7 @@
 /** Exit codes of a process ended by a signal, as shells report them (128 + the signal's number). */
 const SIGNAL_EXIT_CODES: Readonly<Record<string, number>> = { SIGINT: 130, SIGTERM: 143, SIGPIPE: 141 };
 
-/** SIGPIPE stands for a standard output whose reader has gone (see `stopWhenReaderLeaves`). */
+/** SIGPIPE stands for a standard output or error whose reader has gone (see `stopWhenReaderLeaves`). */
 export type StopSignal = 'SIGINT' | 'SIGTERM' | 'SIGPIPE';
 
 /** The cleanups not yet run to their end: the reader of the output leaving stops them as a signal would. */
