@@ -114,6 +114,20 @@ describe('forEachDistinctRequest: every distinct request once, merged, in bounde
     );
   });
 
+  it('reads the events of LLM-log rows that come chunks later back at once, and passes the blank lines among them by', async () => {
+    // About 3 MB of distinct requests (chunks of 1 MiB, the last two at hand), then the rows of the first 20 among
+    // blank lines: more than a few rows of one chunk need lines read back, so the rest of that chunk is sorted ahead.
+    const events = Array.from({ length: 3_000 }, (_, n) => changed(v1Lines[n % v1Lines.length]!, (event) => Object.assign(event, { gatewayRequestId: `far-${n}` })));
+    const tail = events.slice(0, 20).flatMap((line, n) => [llmRowFor(line, true), ...(n % 3 === 0 ? ['', '   '] : [])]);
+    const lines = [...events, ...tail];
+    const { handed, twice, result } = await stream(lines, '\n', 'take');
+    const expected = mergedInMemory(lines);
+    expect(twice).toBe(0);
+    expect(byId(handed)).toEqual(byId(expected.entries));
+    expect(result.lines).toBe(lines.filter((l) => l.trim() !== '').length);
+    expect(result.deadLetters).toBe(0);
+  });
+
   it('takes the LLM-log row of a request already handed over as an update, without a second pass', async () => {
     const lines = [streamed[0]!, v1Lines[1]!, llmRowFor(streamed[0]!, true)];
     const { handed, restarts } = await stream(lines, '\n', sourcesOnly);
