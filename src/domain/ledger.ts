@@ -163,7 +163,12 @@ export function canonicalJson(value: unknown): string {
 
 /** The hash that decides between conflicting duplicates (`duplicateWinner`). */
 export function partHash(part: LedgerPart): string {
-  return stableId('ledger-part', canonicalJson(part));
+  return hashOfCanonical(canonicalJson(part));
+}
+
+/** `partHash` of a part whose `canonicalJson` is `canonical`. */
+function hashOfCanonical(canonical: string): string {
+  return stableId('ledger-part', canonical);
 }
 
 /** Sources that send one complete record per request: two different ones for one request conflict. */
@@ -179,7 +184,7 @@ export function duplicateWinner(a: LedgerPart, b: LedgerPart): { winner: LedgerP
   if (isDeepStrictEqual(a, b)) return { winner: a, loser: null };
   const [ta, tb] = [canonicalJson(a), canonicalJson(b)];
   if (ta === tb) return { winner: a, loser: null };
-  const [ha, hb] = [stableId('ledger-part', ta), stableId('ledger-part', tb)];
+  const [ha, hb] = [hashOfCanonical(ta), hashOfCanonical(tb)];
   return ha < hb ? { winner: a, loser: b } : { winner: b, loser: a };
 }
 
