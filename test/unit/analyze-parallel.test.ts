@@ -192,6 +192,17 @@ describe('rangesCutNear: pieces that hold every line exactly once', () => {
       }),
     );
   });
+  it('cuts after a line longer than the first read (4 KiB) and a later one (64 KiB), and not at the end of the file', async () => {
+    const lines = ['{"a":1}', `{"b":"${'x'.repeat(150_000)}"}`, '{"c":3}'];
+    const file = join(dir, 'long.jsonl');
+    await writeFile(file, lines.map((line) => `${line}\n`).join(''));
+    const secondStarts = lines[0]!.length + 1;
+    const thirdStarts = secondStarts + lines[1]!.length + 1;
+    expect(await rangesCutNear(file, [secondStarts + 1, thirdStarts + 2])).toEqual([
+      { start: 0, end: thirdStarts },
+      { start: thirdStarts, end: thirdStarts + lines[2]!.length + 1 },
+    ]);
+  });
 });
 
 describe('pieceCuts: where the file is cut for the threads', () => {

@@ -109,21 +109,29 @@ const NEXT_READ_BYTES = 64 * 1024;
 /** Reads in flight at once in `readJsonlLinesAt` (Node's file reads run on libuv's pool of four threads). */
 const CONCURRENT_READS = 16;
 
-/** Reads the line that starts at `offset` again; `first` (reused by the caller between calls) takes the first read. */
-export async function readJsonlLineAt(handle: FileHandle, offset: number, first: Buffer = Buffer.allocUnsafe(FIRST_READ_BYTES)): Promise<string> {
-  const parts: Buffer[] = [];
-  let position = offset;
+/**
+ * The bytes from `position` up to the next newline (without it), or to the end of the file, in the pieces they were
+ * read in (at least one); `newline` tells which ended them. `first` takes the first read.
+ */
+async function readToNewline(handle: FileHandle, position: number, first: Buffer): Promise<{ pieces: Buffer[]; newline: boolean }> {
+  const pieces: Buffer[] = [];
   for (let piece = first; ; piece = Buffer.allocUnsafe(NEXT_READ_BYTES)) {
     const { bytesRead } = await handle.read(piece, 0, piece.length, position);
     const newline = piece.subarray(0, bytesRead).indexOf(NEWLINE);
     if (newline >= 0 || bytesRead === 0) {
-      parts.push(piece.subarray(0, newline >= 0 ? newline : bytesRead));
-      const line = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-      return lineText(line, 0, line.length);
+      pieces.push(piece.subarray(0, newline >= 0 ? newline : bytesRead));
+      return { pieces, newline: newline >= 0 };
     }
-    parts.push(piece.subarray(0, bytesRead));
+    pieces.push(piece.subarray(0, bytesRead));
     position += bytesRead;
   }
+}
+
+/** Reads the line that starts at `offset` again; `first` (reused by the caller between calls) takes the first read. */
+export async function readJsonlLineAt(handle: FileHandle, offset: number, first: Buffer = Buffer.allocUnsafe(FIRST_READ_BYTES)): Promise<string> {
+  const { pieces } = await readToNewline(handle, offset, first);
+  const line = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+  return lineText(line, 0, line.length);
 }
 
 /** The lines that start at `offsets`, read again, several reads in flight at once; in the order of `offsets`. */
@@ -174,11 +182,6 @@ export async function rangesCutNear(path: string, near: readonly number[]): Prom
 
 /** The offset just after the first newline at or after `position`, or `size` when none follows; `first` takes the first read. */
 async function lineStartFrom(handle: FileHandle, position: number, size: number, first: Buffer): Promise<number> {
-  for (let piece = first; ; piece = Buffer.allocUnsafe(NEXT_READ_BYTES)) {
-    const { bytesRead } = await handle.read(piece, 0, piece.length, position);
-    if (bytesRead === 0) return size;
-    const newline = piece.subarray(0, bytesRead).indexOf(NEWLINE);
-    if (newline >= 0) return position + newline + 1;
-    position += bytesRead;
-  }
+  const { pieces, newline } = await readToNewline(handle, position, first);
+  return newline ? position + pieces.reduce((bytes, piece) => bytes + piece.length, 0) + 1 : size;
 }
