@@ -197,6 +197,16 @@ function contentOf(sketch: DDSketch): SketchContent {
   return { offset, bins, zeroCount: sketch.zeroCount, count: sketch.count, sum: sketch.sum, min: sketch.min, max: sketch.max };
 }
 
+/** One value per metric, made from that metric's sketch (live, stored or as content), in the metrics' order. */
+function perMetric<S, T>(sketches: Readonly<Record<LatencyMetric, S>>, value: (sketch: S, metric: LatencyMetric) => T): Record<LatencyMetric, T> {
+  return {
+    serviceMs: value(sketches.serviceMs, 'serviceMs'),
+    gatewayTotalMs: value(sketches.gatewayTotalMs, 'gatewayTotalMs'),
+    ttftMs: value(sketches.ttftMs, 'ttftMs'),
+    msPerOutputToken: value(sketches.msPerOutputToken, 'msPerOutputToken'),
+  };
+}
+
 function snapshotOf(sketch: DDSketch): SketchContent {
   const content = contentOf(sketch);
   return { ...content, bins: [...content.bins] };
@@ -373,10 +383,14 @@ function accumulate(tile: LatencyTile, observation: LatencyObservation): void {
   if (isLatencyValue(observation.msPerOutputToken)) tile.sketches.msPerOutputToken.accept(observation.msPerOutputToken);
 }
 
-function mergeInto(target: LatencyTile, source: LatencyTile): void {
+function addCounts(target: LatencyTile, source: Pick<LatencyTile, 'requests' | 'errors' | 'throttled'>): void {
   target.requests += source.requests;
   target.errors += source.errors;
   target.throttled += source.throttled;
+}
+
+function mergeInto(target: LatencyTile, source: LatencyTile): void {
+  addCounts(target, source);
   for (const metric of LATENCY_METRICS) mergeSketchInto(target.sketches[metric], source.sketches[metric]);
 }
 
@@ -507,18 +521,7 @@ export class LatencyTileSet {
     for (const [account, counts] of this.accountBackends) for (const [backendId, count] of counts) accountBackends.push([account, backendId, count]);
     const tiles: LatencyTileContent[] = [];
     for (const [, { key, requests, errors, throttled, sketches }] of tilesOf(this.byBackend)) {
-      tiles.push({
-        key,
-        requests,
-        errors,
-        throttled,
-        sketches: {
-          serviceMs: snapshotOf(sketches.serviceMs),
-          gatewayTotalMs: snapshotOf(sketches.gatewayTotalMs),
-          ttftMs: snapshotOf(sketches.ttftMs),
-          msPerOutputToken: snapshotOf(sketches.msPerOutputToken),
-        },
-      });
+      tiles.push({ key, requests, errors, throttled, sketches: perMetric(sketches, snapshotOf) });
     }
     return { tiles, accountBackends };
   }
@@ -532,9 +535,7 @@ export class LatencyTileSet {
       const window = Math.floor(epochMs(key.windowStart) / this.windowMs);
       let tile = windows.get(window);
       if (!tile) windows.set(window, (tile = emptyTile(key)));
-      tile.requests += content.requests;
-      tile.errors += content.errors;
-      tile.throttled += content.throttled;
+      addCounts(tile, content);
       for (const metric of LATENCY_METRICS) addContent(tile.sketches[metric], content.sketches[metric]);
     }
     for (const [account, backendId, count] of parts.accountBackends) {
@@ -646,12 +647,7 @@ export function serializeTile(tile: LatencyTile): LatencyTileDocument {
     requests: tile.requests,
     errors: tile.errors,
     throttled: tile.throttled,
-    sketches: {
-      serviceMs: serializeSketch(tile.sketches.serviceMs),
-      gatewayTotalMs: serializeSketch(tile.sketches.gatewayTotalMs),
-      ttftMs: serializeSketch(tile.sketches.ttftMs),
-      msPerOutputToken: serializeSketch(tile.sketches.msPerOutputToken),
-    },
+    sketches: perMetric(tile.sketches, serializeSketch),
   };
 }
 
@@ -674,12 +670,7 @@ export function deserializeTile(document: unknown): LatencyTile {
     requests: doc.requests,
     errors: doc.errors,
     throttled: doc.throttled,
-    sketches: {
-      serviceMs: deserializeSketch(doc.sketches.serviceMs, 'serviceMs'),
-      gatewayTotalMs: deserializeSketch(doc.sketches.gatewayTotalMs, 'gatewayTotalMs'),
-      ttftMs: deserializeSketch(doc.sketches.ttftMs, 'ttftMs'),
-      msPerOutputToken: deserializeSketch(doc.sketches.msPerOutputToken, 'msPerOutputToken'),
-    },
+    sketches: perMetric(doc.sketches, deserializeSketch),
   };
 }
 
@@ -690,11 +681,6 @@ export function cloneTile(tile: LatencyTile): LatencyTile {
     requests: tile.requests,
     errors: tile.errors,
     throttled: tile.throttled,
-    sketches: {
-      serviceMs: copySketch(tile.sketches.serviceMs),
-      gatewayTotalMs: copySketch(tile.sketches.gatewayTotalMs),
-      ttftMs: copySketch(tile.sketches.ttftMs),
-      msPerOutputToken: copySketch(tile.sketches.msPerOutputToken),
-    },
+    sketches: perMetric(tile.sketches, copySketch),
   };
 }
