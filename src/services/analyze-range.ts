@@ -168,7 +168,12 @@ export async function analyzeRange(
       },
     },
     hooks.progress,
-    { ranges: takePieces(input.pieces, input.counter, input.roundRobin ? { index: input.index, threads: input.claims.length } : undefined), keepOpen: true },
+    {
+      ranges: takePieces(input.pieces, input.counter, input.roundRobin ? { index: input.index, threads: input.claims.length } : undefined),
+      keepOpen: true,
+      // Every thread computes: a read ahead would wait for a core.
+      readInline: true,
+    },
   );
   try {
     // Every claim is final now: an id no other thread holds is this thread's alone, even where its entry awaited

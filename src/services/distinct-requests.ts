@@ -39,6 +39,8 @@ export interface DistinctRequestOptions {
   readonly ranges?: Iterable<ByteRange>;
   /** Keep the file open after the stream for `handedOver` (then call `close`). */
   readonly keepOpen?: boolean;
+  /** See `JsonlReadOptions.readInline`. */
+  readonly readInline?: boolean;
 }
 
 /** Takes each distinct request once, with the `hashId` of its `requestKey`; `restart` drops all taken so far. */
@@ -107,7 +109,7 @@ export async function forEachDistinctRequest(
   // Redelivered duplicates mostly follow their first event closely: the text of the last two chunks is at hand.
   const recent = new RecentLines();
   try {
-    for await (const chunk of chunksOf(file, options.ranges, taken)) {
+    for await (const chunk of chunksOf(file, options, taken)) {
       recent.push(chunk);
       // The rest of the chunk, sorted ahead once its requests have needed a few earlier lines read back.
       let ahead: SortedEvents[] | null = null;
@@ -166,7 +168,7 @@ export async function forEachDistinctRequest(
       }
       onProgress?.(walk.lines);
     }
-    if (changedAfterHandover) walk.handedOver = await handOverAgain(file, handle, index, held, consumer, options.ranges ? taken : undefined);
+    if (changedAfterHandover) walk.handedOver = await handOverAgain(file, handle, index, held, consumer, { readInline: options.readInline, ranges: options.ranges ? taken : undefined });
   } catch (error) {
     await close();
     throw error;
@@ -244,8 +246,8 @@ class FirstSeenWalk {
 }
 
 /** The chunks of the whole file, or of each range in turn (each range taken is noted in `taken`). */
-function chunksOf(file: string, ranges: Iterable<ByteRange> | undefined, taken?: ByteRange[]): AsyncGenerator<JsonlChunk> {
-  return readJsonlChunks(file, ranges ? { ranges: noted(ranges, taken) } : {});
+function chunksOf(file: string, { ranges, readInline }: DistinctRequestOptions, taken?: ByteRange[]): AsyncGenerator<JsonlChunk> {
+  return readJsonlChunks(file, { readInline, ...(ranges ? { ranges: noted(ranges, taken) } : {}) });
 }
 
 function* noted(ranges: Iterable<ByteRange>, taken: ByteRange[] | undefined): Generator<ByteRange> {
@@ -356,12 +358,12 @@ async function handOverAgain(
   index: RequestIndex,
   held: ReadonlyMap<string, LedgerEntry>,
   consumer: DistinctRequestConsumer,
-  ranges: readonly ByteRange[] | undefined,
+  options: DistinctRequestOptions,
 ): Promise<number> {
   consumer.restart();
   let handedOver = 0;
   const sorted: SortedEvents = { entries: [], deadLetters: [] };
-  for await (const chunk of chunksOf(file, ranges)) {
+  for await (const chunk of chunksOf(file, options)) {
     for (let i = 0; i < chunk.lines.length; i++) {
       const line = chunk.lines[i]!;
       if (line.trim() === '') continue;

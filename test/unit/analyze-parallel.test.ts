@@ -157,15 +157,15 @@ describe('analyzeRange: what a thread prices itself once every thread\'s stream 
 });
 
 describe('rangesCutNear: pieces that hold every line exactly once', () => {
-  it('cuts only at line starts, and reading the pieces in turn gives the lines of the file', async () => {
+  it('cuts only at line starts, and reading the pieces in turn (read ahead or inline) gives the lines of the file', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.string({ maxLength: 30 }).map((s) => s.replace(/[\r\n]/g, '')), { maxLength: 40 }), fc.integer({ min: 1, max: 9 }), fc.boolean(), async (lines, parts, finalNewline) => {
+      fc.asyncProperty(fc.array(fc.string({ maxLength: 30 }).map((s) => s.replace(/[\r\n]/g, '')), { maxLength: 40 }), fc.integer({ min: 1, max: 9 }), fc.boolean(), fc.boolean(), async (lines, parts, finalNewline, readInline) => {
         const file = join(dir, 'lines.jsonl');
         await writeFile(file, lines.join('\n') + (finalNewline && lines.length > 0 ? '\n' : ''));
         const size = (await stat(file)).size;
         const ranges = await rangesCutNear(file, Array.from({ length: parts - 1 }, (_, k) => Math.floor((size * (k + 1)) / parts)));
         const read: string[] = [];
-        for await (const chunk of readJsonlChunks(file, { ranges, bufferBytes: 7 })) read.push(...chunk.lines);
+        for await (const chunk of readJsonlChunks(file, { ranges, bufferBytes: 7, readInline })) read.push(...chunk.lines);
         const whole: string[] = [];
         for await (const chunk of readJsonlChunks(file)) whole.push(...chunk.lines);
         expect(read).toEqual(whole);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readJsonlChunks, readJsonlLineAt, readJsonlLinesAt } from '../../src/adapters/files/jsonl-lines.js';
+import { readJsonlChunks, readJsonlLineAt, readJsonlLinesAt, type JsonlReadOptions } from '../../src/adapters/files/jsonl-lines.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -13,12 +13,12 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function readAll(bytes: Buffer, bufferBytes?: number): Promise<{ lines: string[]; offsets: number[]; again: string[] }> {
+async function readAll(bytes: Buffer, options: JsonlReadOptions = {}): Promise<{ lines: string[]; offsets: number[]; again: string[] }> {
   const file = join(dir, `f-${Math.random().toString(36).slice(2)}.jsonl`);
   await writeFile(file, bytes);
   const lines: string[] = [];
   const offsets: number[] = [];
-  for await (const chunk of readJsonlChunks(file, bufferBytes === undefined ? {} : { bufferBytes })) {
+  for await (const chunk of readJsonlChunks(file, options)) {
     lines.push(...chunk.lines);
     offsets.push(...chunk.offsets);
   }
@@ -59,12 +59,12 @@ describe('JSON Lines files read in chunks with byte offsets', () => {
     expect(again).toEqual(lines);
   });
 
-  it('matches splitting the decoded file for any content and buffer size, and reads every line again from its offset', async () => {
+  it('matches splitting the decoded file for any content and buffer size, read ahead or inline, and reads every line again from its offset', async () => {
     const piece = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 12 }), fc.constantFrom('\n', '\r\n', '\r', '"é€😀"'), fc.uint8Array({ maxLength: 6 }).map((b) => Buffer.from(b).toString('latin1')));
     await fc.assert(
-      fc.asyncProperty(fc.array(piece, { maxLength: 40 }), fc.integer({ min: 1, max: 64 }), fc.boolean(), async (pieces, bufferBytes, raw) => {
+      fc.asyncProperty(fc.array(piece, { maxLength: 40 }), fc.integer({ min: 1, max: 64 }), fc.boolean(), fc.boolean(), async (pieces, bufferBytes, raw, readInline) => {
         const bytes = raw ? Buffer.from(pieces.join(''), 'latin1') : Buffer.from(pieces.join(''), 'utf8');
-        const { lines, offsets, again } = await readAll(bytes, bufferBytes);
+        const { lines, offsets, again } = await readAll(bytes, { bufferBytes, readInline });
         const expected = bytes.length === 0 ? [] : bytes.toString('utf8').replace(/\n$/, '').split('\n').map((l) => l.replace(/\r$/, ''));
         expect(lines).toEqual(expected);
         for (let i = 0; i < offsets.length; i++) expect(offsets[i] === 0 || bytes[offsets[i]! - 1] === 0x0a).toBe(true);

@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 /**
@@ -45,13 +46,28 @@ export interface ByteRange {
   readonly end: number;
 }
 
+export interface JsonlReadOptions {
+  readonly bufferBytes?: number;
+  /**
+   * Only the lines that start inside these ranges (cut with `rangesCutNear`), range after range, each taken from
+   * the iterable when the one before is done.
+   */
+  readonly ranges?: Iterable<ByteRange>;
+  /**
+   * Read on this thread, when the chunk is needed, rather than ahead on libuv's thread pool: for a caller that
+   * keeps every core computing (the parallel analysis), where a read ahead waits for a core like any other work
+   * and the thread that needs it waits in turn. A read ahead is better where a core is free, and where the file
+   * is not in the page cache.
+   */
+  readonly readInline?: boolean;
+}
+
 /**
- * The file's lines in chunks of about `bufferBytes` (a longer line comes whole, in a chunk of its own). With
- * `ranges`, only the lines that start inside them (cut with `rangesCutNear`), range after range, each taken
- * from the iterable when the one before is done; one file handle and two buffers serve them all. The next read is
- * under way while the caller works through a chunk, so a caller that computes never waits for the disk.
+ * The file's lines in chunks of about `bufferBytes` (a longer line comes whole, in a chunk of its own); one file
+ * handle and two buffers serve every range. Unless `readInline`, the next read is under way while the caller works
+ * through a chunk, so a caller that computes never waits for the disk.
  */
-export async function* readJsonlChunks(path: string, options: { bufferBytes?: number; ranges?: Iterable<ByteRange> } = {}): AsyncGenerator<JsonlChunk> {
+export async function* readJsonlChunks(path: string, options: JsonlReadOptions = {}): AsyncGenerator<JsonlChunk> {
   const handle = await open(path, 'r');
   let buffer = Buffer.allocUnsafe(options.bufferBytes ?? DEFAULT_BUFFER_BYTES);
   let spare = Buffer.allocUnsafe(buffer.length);
@@ -60,6 +76,7 @@ export async function* readJsonlChunks(path: string, options: { bufferBytes?: nu
     for (const { start, end } of options.ranges ?? [{ start: 0, end: Infinity }]) {
       const readInto = (target: Buffer, at: number, from: number): Promise<number> => {
         const wanted = Math.min(target.length - at, end - from);
+        if (wanted > 0 && options.readInline) return Promise.resolve(readSync(handle.fd, target, at, wanted, from));
         const read = wanted <= 0 ? Promise.resolve(0) : handle.read(target, at, wanted, from).then((r) => r.bytesRead);
         // Awaited later (the caller may take a while over a chunk): a failure meanwhile is not an unhandled rejection.
         read.catch(() => 0);
