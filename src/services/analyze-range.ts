@@ -171,7 +171,7 @@ export async function analyzeRange(
     {
       ranges: takePieces(input.pieces, input.counter, input.roundRobin ? { index: input.index, threads: input.claims.length } : undefined),
       keepOpen: true,
-      // Every thread computes: a read ahead would wait for a core.
+      // Every thread computes: a read on libuv's pool would wait for a core.
       readInline: true,
     },
   );

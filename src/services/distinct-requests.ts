@@ -1,4 +1,4 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { readJsonlChunks, readJsonlLinesAt, type ByteRange, type JsonlChunk } from '../adapters/files/jsonl-lines.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
@@ -62,6 +62,9 @@ export interface DistinctRequestConsumer {
  */
 const READS_BACK_ONE_BY_ONE = 4;
 
+/** The lines of the file that start at these offsets, read again, in that order. */
+type ReadLines = (offsets: readonly number[]) => Promise<string[]>;
+
 const FILE_POSITION = { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
 
 /** The ledger entries and dead letters of one line (one Event Hubs body), as the ingest function sorts them. */
@@ -100,6 +103,7 @@ export async function forEachDistinctRequest(
   const merge = mergeNotingConflicts(conflictIds);
   let changedAfterHandover = false;
   const handle = await open(file, 'r');
+  const readLines: ReadLines = (offsets) => readJsonlLinesAt(handle, offsets, options);
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -146,9 +150,9 @@ export async function forEachDistinctRequest(
           if (candidates.length > 0 && !ahead && unread(index, candidates, textAt).length > 0 && ++readsBack > READS_BACK_ONE_BY_ONE) {
             // The requests of the rest of the chunk are likely to need earlier lines too (APIM's LLM log comes
             // minutes after the v1 events): they are read at once, rather than one by one as each is met.
-            ahead = await sortAhead(handle, index, chunk, i + 1, candidates, textAt, earlier);
+            ahead = await sortAhead(readLines, index, chunk, i + 1, candidates, textAt, earlier);
           }
-          const known = candidates.length === 0 ? null : await knownEntry(handle, index, candidates, key, textAt);
+          const known = candidates.length === 0 ? null : await knownEntry(readLines, index, candidates, key, textAt);
           const location = { offset: chunk.offsets[i]!, ordinal };
           if (!known) {
             walk.takeFirst(entry, key, hash, location);
@@ -168,7 +172,7 @@ export async function forEachDistinctRequest(
       }
       onProgress?.(walk.lines);
     }
-    if (changedAfterHandover) walk.handedOver = await handOverAgain(file, handle, index, held, consumer, { readInline: options.readInline, ranges: options.ranges ? taken : undefined });
+    if (changedAfterHandover) walk.handedOver = await handOverAgain(file, readLines, index, held, consumer, { readInline: options.readInline, ranges: options.ranges ? taken : undefined });
   } catch (error) {
     await close();
     throw error;
@@ -185,7 +189,7 @@ export async function forEachDistinctRequest(
     handedOver: async (hashes) => {
       if (closed) throw new Error('handedOver after close');
       const locations = index.locationsOf(hashes);
-      const lines = await readJsonlLinesAt(handle, locations.map((l) => l.offset));
+      const lines = await readLines(locations.map((l) => l.offset));
       const byKey = mergeByRequest(locations.map((location, i) => entryOf(lines[i]!, location)));
       return [...byKey].map(([key, entry]) => held.get(key) ?? entry);
     },
@@ -299,7 +303,7 @@ function isRepeat(index: RequestIndex, candidates: readonly number[], recent: Re
  * and `candidates` need, and that are not at hand, are read at once into `earlier`.
  */
 async function sortAhead(
-  handle: FileHandle,
+  readLines: ReadLines,
   index: RequestIndex,
   chunk: JsonlChunk,
   from: number,
@@ -314,7 +318,7 @@ async function sortAhead(
     for (const entry of sorted[i]!.entries) for (const offset of unread(index, index.candidates(requestKey(entry)), textAt)) wanted.add(offset);
   }
   const offsets = [...wanted];
-  const texts = await readJsonlLinesAt(handle, offsets);
+  const texts = await readLines(offsets);
   offsets.forEach((offset, n) => earlier.set(offset, texts[n]!));
   return sorted;
 }
@@ -329,10 +333,10 @@ function unread(index: RequestIndex, candidates: readonly number[], textAt: (off
  * and any later ones kept), from the text at hand (`textAt`) or read back from the file; null when it has not
  * been seen.
  */
-async function knownEntry(handle: FileHandle, index: RequestIndex, candidates: readonly number[], key: string, textAt: (offset: number) => string | undefined): Promise<LedgerEntry | null> {
+async function knownEntry(readLines: ReadLines, index: RequestIndex, candidates: readonly number[], key: string, textAt: (offset: number) => string | undefined): Promise<LedgerEntry | null> {
   // The lines not at hand are read back at once.
   const offsets = [...new Set(unread(index, candidates, textAt))];
-  const texts = offsets.length === 0 ? [] : await readJsonlLinesAt(handle, offsets);
+  const texts = offsets.length === 0 ? [] : await readLines(offsets);
   const readBack = new Map(offsets.map((offset, n) => [offset, texts[n]!]));
   const entries: LedgerEntry[] = [];
   for (const candidate of candidates) {
@@ -354,7 +358,7 @@ function entryOf(line: string, location: EntryLocation): LedgerEntry {
 /** The second pass: every request that is not held, at its first entry, merged with the later ones the index kept. */
 async function handOverAgain(
   file: string,
-  handle: FileHandle,
+  readLines: ReadLines,
   index: RequestIndex,
   held: ReadonlyMap<string, LedgerEntry>,
   consumer: DistinctRequestConsumer,
@@ -375,7 +379,7 @@ async function handOverAgain(
         // With the later entries the index kept of it, if any: the consumer may hand the request on to be merged.
         const hash = hashId(key);
         const candidates = index.candidatesOf(hash);
-        const known = candidates.length > 1 ? await knownEntry(handle, index, candidates, key, () => undefined) : entry;
+        const known = candidates.length > 1 ? await knownEntry(readLines, index, candidates, key, () => undefined) : entry;
         consumer.onRequest(known ?? entry, hash);
         handedOver++;
       }

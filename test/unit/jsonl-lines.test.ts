@@ -24,9 +24,9 @@ async function readAll(bytes: Buffer, options: JsonlReadOptions = {}): Promise<{
   }
   const handle = await open(file, 'r');
   const again: string[] = [];
-  for (const offset of offsets) again.push(await readJsonlLineAt(handle, offset));
-  // Read again all at once, several reads in flight, in reverse order: the same lines, in the order asked.
-  const reversed = await readJsonlLinesAt(handle, [...offsets].reverse());
+  for (const offset of offsets) again.push(await readJsonlLineAt(handle, offset, undefined, options.readInline));
+  // Read again all at once (several reads in flight, unless inline), in reverse order: the same lines, in the order asked.
+  const reversed = await readJsonlLinesAt(handle, [...offsets].reverse(), options);
   expect(reversed.reverse()).toEqual(again);
   await handle.close();
   await rm(file);
@@ -40,9 +40,9 @@ describe('JSON Lines files read in chunks with byte offsets', () => {
     expect(offsets).toEqual([0, 9, 10, 21]);
   });
 
-  it('reads a line again whole when it is longer than the first read (4 KiB) or a later one (64 KiB)', async () => {
+  it.each([false, true])('reads a line again whole when it is longer than the first read (4 KiB) or a later one (64 KiB), inline: %s', async (readInline) => {
     const long = ['{"a":"' + 'x'.repeat(4090) + '"}', '{"b":"' + 'é'.repeat(40_000) + '"}', '{"c":3}'];
-    const { lines, again } = await readAll(Buffer.from(long.join('\n')));
+    const { lines, again } = await readAll(Buffer.from(long.join('\n')), { readInline });
     expect(lines).toEqual(long);
     expect(again).toEqual(long);
   });

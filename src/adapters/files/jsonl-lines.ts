@@ -54,10 +54,10 @@ export interface JsonlReadOptions {
    */
   readonly ranges?: Iterable<ByteRange>;
   /**
-   * Read on this thread, when the chunk is needed, rather than ahead on libuv's thread pool: for a caller that
-   * keeps every core computing (the parallel analysis), where a read ahead waits for a core like any other work
-   * and the thread that needs it waits in turn. A read ahead is better where a core is free, and where the file
-   * is not in the page cache.
+   * Read on this thread, when the bytes are needed, rather than on libuv's thread pool (a chunk ahead, or several
+   * lines read again at once): for a caller that keeps every core computing (the parallel analysis), where a read
+   * on the pool waits for a core like any other work and the thread that needs it waits in turn. The pool is
+   * better where a core is free, and where the file is not in the page cache.
    */
   readonly readInline?: boolean;
 }
@@ -76,8 +76,7 @@ export async function* readJsonlChunks(path: string, options: JsonlReadOptions =
     for (const { start, end } of options.ranges ?? [{ start: 0, end: Infinity }]) {
       const readInto = (target: Buffer, at: number, from: number): Promise<number> => {
         const wanted = Math.min(target.length - at, end - from);
-        if (wanted > 0 && options.readInline) return Promise.resolve(readSync(handle.fd, target, at, wanted, from));
-        const read = wanted <= 0 ? Promise.resolve(0) : handle.read(target, at, wanted, from).then((r) => r.bytesRead);
+        const read = wanted <= 0 ? Promise.resolve(0) : readAt(handle, target, at, wanted, from, options.readInline);
         // Awaited later (the caller may take a while over a chunk): a failure meanwhile is not an unhandled rejection.
         read.catch(() => 0);
         return read;
@@ -120,6 +119,12 @@ export async function* readJsonlChunks(path: string, options: JsonlReadOptions =
   }
 }
 
+/** Bytes read into `target` from `at` on: on this thread when `inline` (see `JsonlReadOptions.readInline`), else on libuv's pool. */
+function readAt(handle: FileHandle, target: Buffer, at: number, length: number, position: number, inline: boolean | undefined): Promise<number> {
+  if (inline) return Promise.resolve(readSync(handle.fd, target, at, length, position));
+  return handle.read(target, at, length, position).then((r) => r.bytesRead);
+}
+
 /** A first read this long holds a whole event line mostly: a longer line is read on in larger pieces. */
 const FIRST_READ_BYTES = 4 * 1024;
 const NEXT_READ_BYTES = 64 * 1024;
@@ -130,10 +135,10 @@ const CONCURRENT_READS = 16;
  * The bytes from `position` up to the next newline (without it), or to the end of the file, in the pieces they were
  * read in (at least one); `newline` tells which ended them. `first` takes the first read.
  */
-async function readToNewline(handle: FileHandle, position: number, first: Buffer): Promise<{ pieces: Buffer[]; newline: boolean }> {
+async function readToNewline(handle: FileHandle, position: number, first: Buffer, inline?: boolean): Promise<{ pieces: Buffer[]; newline: boolean }> {
   const pieces: Buffer[] = [];
   for (let piece = first; ; piece = Buffer.allocUnsafe(NEXT_READ_BYTES)) {
-    const { bytesRead } = await handle.read(piece, 0, piece.length, position);
+    const bytesRead = await readAt(handle, piece, 0, piece.length, position, inline);
     const newline = piece.subarray(0, bytesRead).indexOf(NEWLINE);
     if (newline >= 0 || bytesRead === 0) {
       pieces.push(piece.subarray(0, newline >= 0 ? newline : bytesRead));
@@ -145,17 +150,20 @@ async function readToNewline(handle: FileHandle, position: number, first: Buffer
 }
 
 /** Reads the line that starts at `offset` again; `first` (reused by the caller between calls) takes the first read. */
-export async function readJsonlLineAt(handle: FileHandle, offset: number, first: Buffer = Buffer.allocUnsafe(FIRST_READ_BYTES)): Promise<string> {
-  const { pieces } = await readToNewline(handle, offset, first);
+export async function readJsonlLineAt(handle: FileHandle, offset: number, first: Buffer = Buffer.allocUnsafe(FIRST_READ_BYTES), inline?: boolean): Promise<string> {
+  const { pieces } = await readToNewline(handle, offset, first, inline);
   const line = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
   return lineText(line, 0, line.length);
 }
 
-/** The lines that start at `offsets`, read again, several reads in flight at once; in the order of `offsets`. */
-export function readJsonlLinesAt(handle: FileHandle, offsets: readonly number[]): Promise<string[]> {
+/**
+ * The lines that start at `offsets`, read again, in the order of `offsets`: several reads in flight at once, or
+ * each on this thread with `readInline`.
+ */
+export function readJsonlLinesAt(handle: FileHandle, offsets: readonly number[], { readInline }: Pick<JsonlReadOptions, 'readInline'> = {}): Promise<string[]> {
   return inLanes(offsets.length, () => {
     const first = Buffer.allocUnsafe(FIRST_READ_BYTES);
-    return (i) => readJsonlLineAt(handle, offsets[i]!, first);
+    return (i) => readJsonlLineAt(handle, offsets[i]!, first, readInline);
   });
 }
 
