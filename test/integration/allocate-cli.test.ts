@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../src/adapters/files/focus-cost-export.js';
 import { checkFocusExport } from '../support/focus-conformance.js';
 import { readAmount, sumAmounts, UNALLOCATED_REASONS } from '../../src/domain/invoice-allocation.js';
@@ -77,6 +77,7 @@ describe('tokenledger allocate', () => {
     connection.closeSync();
     db.closeSync();
   }, 120_000);
+  afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('allocates every Azure OpenAI row to identities and unallocated, summing to BilledCost and EffectiveCost exactly', async () => {
     const { stdout } = await cli('allocate', '--cost-export', join(dir, 'cost.csv'), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'), '--directory', join(dir, 'directory.csv'), '--format', 'json');
@@ -180,6 +181,7 @@ describe('tokenledger allocate on the cost export tokenledger simulate writes', 
     const { stdout } = await cli('allocate', '--cost-export', join(dir, 'cost-export.csv'), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'), '--directory', join(dir, 'directory.csv'), '--gateway-object-ids', GATEWAY_OBJECT_ID, '--format', 'json');
     result = JSON.parse(stdout) as typeof result;
   }, 120_000);
+  afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('allocates the whole bill: identities and unallocated sum to the export’s BilledCost and EffectiveCost exactly', () => {
     const [totals] = result.totals.byCurrency;

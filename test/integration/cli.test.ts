@@ -1,11 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
-import { access, mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { access, readFile, readdir } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { temporaryFolder } from '../support/temporary-folder.js';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: new URL('../..', import.meta.url).pathname });
@@ -17,7 +18,7 @@ describe('tokenledger CLI', () => {
   });
 
   it('simulate writes events, the diagnostics archive, a directory, the cost export and ground truth', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'tokenledger-cli-'));
+    const out = await temporaryFolder('tokenledger-cli-');
     await cli('simulate', '--requests', '300', '--seed', '5', '--day', '2026-11-20', '--out', out);
     expect((await readdir(out)).sort()).toEqual(['cost-export.csv', 'diagnostics', 'directory.csv', 'events.jsonl', 'ground-truth.json', 'llm-log.jsonl', 'metrics.json']);
     const truth = JSON.parse(await readFile(join(out, 'ground-truth.json'), 'utf8')) as { requests: number; events: { lines: number } };
@@ -27,7 +28,7 @@ describe('tokenledger CLI', () => {
   });
 
   it('analyze prints chargeback rows, totals, dead letters, join counts, latency and weights as JSON', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'tokenledger-analyze-'));
+    const out = await temporaryFolder('tokenledger-analyze-');
     await cli('simulate', '--requests', '1500', '--seed', '8', '--day', '2026-10-15', '--out', out);
     const truth = JSON.parse(await readFile(join(out, 'ground-truth.json'), 'utf8')) as { deadLetters: number; join: unknown; identities: { identity: string; promptTokens: number }[] };
     const { stdout } = await cli('analyze', '--events', join(out, 'events.jsonl'), '--diagnostics', join(out, 'diagnostics'), '--directory', join(out, 'directory.csv'), '--llm-log', join(out, 'llm-log.jsonl'), '--format', 'json');
@@ -66,7 +67,7 @@ describe('tokenledger CLI', () => {
   it('reconcile finds no requests failure on a fault-free simulated day, and fails the windows of lost events with --faults', async () => {
     type Output = { thresholds: Record<string, { rule: string }>; checks: { check: string; window: string; deployment: string; status: string; diagnosticsOnly: string[] }[] };
     const reconcileDay = async (...faults: string[]) => {
-      const out = await mkdtemp(join(tmpdir(), 'tokenledger-reconcile-'));
+      const out = await temporaryFolder('tokenledger-reconcile-');
       await cli('simulate', '--requests', '6000', '--seed', '3', '--day', '2026-10-15', ...faults, '--out', out);
       const truth = JSON.parse(await readFile(join(out, 'ground-truth.json'), 'utf8')) as { reconciliation: { gatewayObjectId: string; lostEvents: string[] } };
       const files = ['--events', join(out, 'events.jsonl'), '--diagnostics', join(out, 'diagnostics'), '--llm-log', join(out, 'llm-log.jsonl'), '--metrics', join(out, 'metrics.json')];
@@ -94,7 +95,7 @@ describe('tokenledger CLI', () => {
   });
 
   it('names the option, the path and what it expects when an input path is wrong', async () => {
-    const folder = await mkdtemp(join(tmpdir(), 'tokenledger-cli-'));
+    const folder = await temporaryFolder('tokenledger-cli-');
     await expect(cli('analyze', '--events', folder)).rejects.toMatchObject({
       stderr: `tokenledger: --events ${JSON.stringify(folder)} is a folder: expected a file of gateway events as JSON lines (one Event Hubs body per line)\n`,
     });
@@ -193,7 +194,7 @@ describe('tokenledger CLI', () => {
   });
 
   it('ends quietly with the status of SIGPIPE when the reader of its output goes away (`| head`)', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'tokenledger-pipe-'));
+    const out = await temporaryFolder('tokenledger-pipe-');
     await cli('simulate', '--requests', '1500', '--seed', '8', '--day', '2026-10-15', '--out', out);
     // About 140 KB of JSON through a shell pipe (64 KB): the writes go on after `head` has left.
     const analyze = ['--import', 'tsx', 'src/cli/main.ts', 'analyze', '--events', join(out, 'events.jsonl'), '--format', 'json'].map((arg) => `'${arg}'`).join(' ');
@@ -208,7 +209,7 @@ describe('tokenledger CLI', () => {
     ['stdout', ''],
     ['stderr', '2>&1 >/dev/null'],
   ])('demo removes its temporary folder before it ends with the status of SIGPIPE when the reader of its %s goes away', async (_stream, redirect) => {
-    const temp = await mkdtemp(join(tmpdir(), 'tokenledger-pipe-'));
+    const temp = await temporaryFolder('tokenledger-pipe-');
     // The reader, `true`, leaves at once without reading: the demo's summary (stdout) and its progress (stderr) come later.
     const { stdout } = await run('bash', ['-c', `'${process.execPath}' --import tsx src/cli/main.ts demo --requests 2000 --no-serve ${redirect} | true; echo "status \${PIPESTATUS[0]}"`], {
       cwd: new URL('../..', import.meta.url).pathname,

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { temporaryFolder } from '../support/temporary-folder.js';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: new URL('../..', import.meta.url).pathname });
@@ -31,7 +31,7 @@ type Analysis = { chargeback: { cost: string; priceVersion: string | null; unpri
 
 describe('tokenledger prices import', () => {
   it('writes a price file from saved Retail Prices pages that analyze uses to price requests exactly', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tokenledger-prices-'));
+    const dir = await temporaryFolder('tokenledger-prices-');
     const out = join(dir, 'prices.json');
     const imported = await cli('prices', 'import', '--retail', fixture('eastus-page-1.json'), fixture('eastus-page-2.json'), '--out', out, '--as-of', '2025-08-25');
     expect(imported.stderr).toMatch(/^10 price entries from 23 items \(eastus\)$/m);
@@ -57,7 +57,7 @@ describe('tokenledger prices import', () => {
   });
 
   it('refuses a file that is not JSON with its name, line and column, and another currency by name', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tokenledger-prices-'));
+    const dir = await temporaryFolder('tokenledger-prices-');
     const broken = join(dir, 'page.json');
     await writeFile(broken, '{\n  "Items": [\n    {"meterName": "x",}\n  ]\n}\n');
     await expect(cli('prices', 'import', '--retail', broken, '--out', join(dir, 'out.json'))).rejects.toMatchObject({ stderr: expect.stringMatching(/page\.json: not JSON: line 3, column 23/) });

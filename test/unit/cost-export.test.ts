@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import { parseCostExport, parseParquetCostExport, readCostExport } from '../../s
 import { allocationRowOf } from '../../src/domain/focus-cost-rows.js';
 import { sumAmounts } from '../../src/domain/invoice-allocation.js';
 import { allocationRowsOf } from '../../src/services/allocate-files.js';
+import { temporaryFolder } from '../support/temporary-folder.js';
 
 const fixture = (name: string) => new URL(`../fixtures/cost-exports/${name}`, import.meta.url).pathname;
 const EA_ACTUAL = fixture('actual-ea-2024-08-01-azure-openai.csv');
@@ -73,7 +73,7 @@ describe('cost export reader', () => {
   });
 
   it('reads a gzipped export by its .gz name', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tokenledger-cost-export-'));
+    const dir = await temporaryFolder('tokenledger-cost-export-');
     await writeFile(join(dir, 'part_0_0001.csv.gz'), gzipSync(await readFile(EA_ACTUAL)));
     expect((await readCostExport(join(dir, 'part_0_0001.csv.gz'))).rows).toHaveLength(6);
   });

@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -10,12 +9,13 @@ import { JsonTextError, parseJsonKeepingNumberText } from '../../src/domain/exac
 import { PriceMatcher, priceEntry } from '../../src/domain/price-matching.js';
 import { CONVERSION_SKIPS } from '../../src/domain/retail-price-table.js';
 import { SKIP_REASONS } from '../../src/domain/retail-price-meters.js';
+import { temporaryFolder } from '../support/temporary-folder.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/retail-prices/${name}`, import.meta.url));
 const PAGES = [fixture('eastus-page-1.json'), fixture('eastus-page-2.json')];
 
 async function tempFile(name: string, text: string): Promise<string> {
-  const path = join(await mkdtemp(join(tmpdir(), 'tokenledger-prices-')), name);
+  const path = join(await temporaryFolder('tokenledger-prices-'), name);
   await writeFile(path, text);
   return path;
 }
