@@ -24,7 +24,7 @@ async function readAll(bytes: Buffer, options: JsonlReadOptions = {}): Promise<{
   }
   const handle = await open(file, 'r');
   const again: string[] = [];
-  for (const offset of offsets) again.push(await readJsonlLineAt(handle, offset, undefined, options.readInline));
+  for (const offset of offsets) again.push(await readJsonlLineAt(handle, offset, options));
   // Read again all at once (several reads in flight, unless inline), in reverse order: the same lines, in the order asked.
   const reversed = await readJsonlLinesAt(handle, [...offsets].reverse(), options);
   expect(reversed.reverse()).toEqual(again);

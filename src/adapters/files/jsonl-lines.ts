@@ -54,10 +54,10 @@ export interface JsonlReadOptions {
    */
   readonly ranges?: Iterable<ByteRange>;
   /**
-   * Read on this thread, when the bytes are needed, rather than on libuv's thread pool (a chunk ahead, or several
-   * lines read again at once): for a caller that keeps every core computing (the parallel analysis), where a read
-   * on the pool waits for a core like any other work and the thread that needs it waits in turn. The pool is
-   * better where a core is free, and where the file is not in the page cache.
+   * Read on this thread rather than on libuv's thread pool (the next chunk, or several lines read again at once):
+   * for a caller that keeps every core computing (the parallel analysis), where a read on the pool waits for a core
+   * like any other work and the thread that needs it waits in turn. The pool is better where a core is free, and
+   * where the file is not in the page cache.
    */
   readonly readInline?: boolean;
 }
@@ -149,11 +149,16 @@ async function readToNewline(handle: FileHandle, position: number, first: Buffer
   }
 }
 
-/** Reads the line that starts at `offset` again; `first` (reused by the caller between calls) takes the first read. */
-export async function readJsonlLineAt(handle: FileHandle, offset: number, first: Buffer = Buffer.allocUnsafe(FIRST_READ_BYTES), inline?: boolean): Promise<string> {
+/** The line that starts at `offset`, read again; `first` (reused between calls) takes the first read. */
+async function lineAt(handle: FileHandle, offset: number, first: Buffer, inline: boolean | undefined): Promise<string> {
   const { pieces } = await readToNewline(handle, offset, first, inline);
   const line = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
   return lineText(line, 0, line.length);
+}
+
+/** Reads the line that starts at `offset` again, on libuv's pool or, with `readInline`, on this thread. */
+export function readJsonlLineAt(handle: FileHandle, offset: number, { readInline }: Pick<JsonlReadOptions, 'readInline'> = {}): Promise<string> {
+  return lineAt(handle, offset, Buffer.allocUnsafe(FIRST_READ_BYTES), readInline);
 }
 
 /**
@@ -163,7 +168,7 @@ export async function readJsonlLineAt(handle: FileHandle, offset: number, first:
 export function readJsonlLinesAt(handle: FileHandle, offsets: readonly number[], { readInline }: Pick<JsonlReadOptions, 'readInline'> = {}): Promise<string[]> {
   return inLanes(offsets.length, () => {
     const first = Buffer.allocUnsafe(FIRST_READ_BYTES);
-    return (i) => readJsonlLineAt(handle, offsets[i]!, first, readInline);
+    return (i) => lineAt(handle, offsets[i]!, first, readInline);
   });
 }
 
