@@ -148,13 +148,18 @@ export async function analyzeRange(
   let totals = newTotals();
   // The requests not priced in the stream, by key, as merged so far.
   let deferred = new Map<string, LedgerEntry>();
+  // Once every thread's stream has ended, every claim is final: an id no other thread holds is this thread's alone,
+  // even where its entry awaits another source (a source in another thread's pieces would have claimed the id there).
+  let claimsFinal = false;
   const stream = await forEachDistinctRequest(
     input.file,
     {
       onRequest: (entry, keyHash) => {
-        if (claims.claim(keyHash) || awaitsCounterpart(entry)) deferred.set(requestKey(entry), entry);
+        if (claims.claim(keyHash) || (!claimsFinal && awaitsCounterpart(entry))) deferred.set(requestKey(entry), entry);
         else totals.add(entry);
       },
+      // Held to the end of the stream, but claimed now: the other threads must see the id before their streams end.
+      onHold: (keyHash) => claims.claim(keyHash),
       restart: () => {
         totals = newTotals();
         deferred = new Map();
@@ -173,12 +178,14 @@ export async function analyzeRange(
       keepOpen: true,
       // Every thread computes: a read on libuv's pool would wait for a core.
       readInline: true,
+      // The held requests are handed over once every claim is final: most are then priced at once, none kept.
+      beforeHeld: async () => {
+        await allStreamsEnded(input.streamsEnded, input.claims.length);
+        claimsFinal = true;
+      },
     },
   );
   try {
-    // Every claim is final now: an id no other thread holds is this thread's alone, even where its entry awaited
-    // another source (a source in another thread's pieces would have claimed the id there).
-    await allStreamsEnded(input.streamsEnded, input.claims.length);
     for (const [key, entry] of deferred) {
       if (claims.othersMayHold(hashId(key))) continue;
       totals.add(entry);

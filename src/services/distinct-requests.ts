@@ -2,7 +2,7 @@ import { open } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { readJsonlChunks, readJsonlLinesAt, type ByteRange, type JsonlChunk } from '../adapters/files/jsonl-lines.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
-import { awaitsCounterpart, mergeByRequest, mergeNotingConflicts, requestKey } from '../domain/ledger.js';
+import { awaitsCounterpart, isPartial, mergeByRequest, mergeNotingConflicts, requestKey } from '../domain/ledger.js';
 import { ownedText } from '../domain/owned-text.js';
 import { RequestIndex, hashId, type EntryLocation } from '../domain/request-index.js';
 import { sortBody, type SortedEvents } from './ingest-batch.js';
@@ -41,6 +41,18 @@ export interface DistinctRequestOptions {
   readonly keepOpen?: boolean;
   /** See `JsonlReadOptions.readInline`. */
   readonly readInline?: boolean;
+  /**
+   * Awaited after the stream, before the requests held to its end are handed over (say, until other readers of the
+   * same file have ended their streams too).
+   */
+  readonly beforeHeld?: () => Promise<void>;
+  /**
+   * At most this many held requests are kept in memory, merged as their entries come (about 1.6 KB each): halves
+   * of APIM's records (`isPartial`), whose lines would take the slow path again if read back. A stream with more
+   * of them (APIM's diagnostic logs as its only source) keeps the rest as locations in the index, as it does every
+   * other held request (a v1 stream cut short before its usage, read back on the fast path). Default 16,384.
+   */
+  readonly heldInMemory?: number;
 }
 
 /** Takes each distinct request once, with the `hashId` of its `requestKey`; `restart` drops all taken so far. */
@@ -53,6 +65,8 @@ export interface DistinctRequestConsumer {
    * or when it answers false, a request that changes after its hand-over costs a restart and a second pass.
    */
   onUpdate?(before: LedgerEntry, after: LedgerEntry): boolean;
+  /** A request seen for the first time is held to the end of the stream (`awaitsCounterpart`), and handed over then. */
+  onHold?(keyHash: number): void;
 }
 
 /**
@@ -61,6 +75,15 @@ export interface DistinctRequestConsumer {
  * sorting the chunk ahead, which keeps its entries alive longer.
  */
 const READS_BACK_ONE_BY_ONE = 4;
+
+/**
+ * Held requests that are read back at the end of the stream are read and handed over this many at a time: what
+ * memory holds of them meanwhile is their keys and index entries, and at the end one batch of their lines.
+ */
+const HELD_BATCH = 1024;
+
+/** The default of `DistinctRequestOptions.heldInMemory`: about 26 MB of entries at most. */
+const HELD_IN_MEMORY = 16_384;
 
 /** The lines of the file that start at these offsets, read again, in that order. */
 type ReadLines = (offsets: readonly number[]) => Promise<string[]>;
@@ -85,8 +108,8 @@ function sortLine(line: string, into: SortedEvents = { entries: [], deadLetters:
  *   redelivered duplicate changes nothing and is dropped; an entry of another source whose merge the consumer
  *   takes as an update (`onUpdate`) is kept in the index too, so that later merges include it;
  * - entries that another source is expected to complete (`awaitsCounterpart`: APIM `GatewayLogs` /
- *   `GatewayLlmLogs` halves, streams cut short before their tokens) are held until the end of the file,
- *   merged, and handed over then;
+ *   `GatewayLlmLogs` halves, streams cut short before their tokens) are held until the end of the file, merged,
+ *   and handed over then; beyond a bound (`HELD_IN_MEMORY`) only their locations are kept, and read back;
  * - when a later entry does change a request already handed over (rare: a conflicting duplicate that wins, see
  *   `duplicateWinner`), that request is held too, and `restart` is called before a second pass hands every
  *   other request over again: consumers start afresh, and every number stays exact.
@@ -98,7 +121,7 @@ export async function forEachDistinctRequest(
   options: DistinctRequestOptions = {},
 ): Promise<DistinctRequests> {
   const taken: ByteRange[] = [];
-  const walk = new FirstSeenWalk(consumer);
+  const walk = new FirstSeenWalk(consumer, options.heldInMemory ?? HELD_IN_MEMORY);
   const { index, held, deadLetterIds, conflictIds } = walk;
   const merge = mergeNotingConflicts(conflictIds);
   let changedAfterHandover = false;
@@ -139,21 +162,22 @@ export async function forEachDistinctRequest(
           const key = requestKey(entry);
           const hash = hashId(key);
           const candidates = index.candidatesOf(hash);
-          // A held request is in the index: a request seen for the first time needs no look in `held`.
-          const heldEntry = candidates.length > 0 ? held.get(key) : undefined;
-          if (heldEntry) {
-            held.set(key, merge(heldEntry, entry));
-            continue;
-          }
           // The same text as a line the index holds for the key gives the same entries: a redelivery, which changes nothing.
           if (candidates.length > 0 && isRepeat(index, candidates, recent, line, ordinal)) continue;
+          const location = { offset: chunk.offsets[i]!, ordinal };
+          // A held request is in the index: a request seen for the first time needs no look in `held`.
+          if (candidates.length > 0 && held.has(key)) {
+            const heldEntry = held.get(key);
+            if (heldEntry) held.set(key, merge(heldEntry, entry));
+            else index.addLaterOf(hash, location);
+            continue;
+          }
           if (candidates.length > 0 && !ahead && unread(index, candidates, textAt).length > 0 && ++readsBack > READS_BACK_ONE_BY_ONE) {
             // The requests of the rest of the chunk are likely to need earlier lines too (APIM's LLM log comes
             // minutes after the v1 events): they are read at once, rather than one by one as each is met.
             ahead = await sortAhead(readLines, index, chunk, i + 1, candidates, textAt, earlier);
           }
           const known = candidates.length === 0 ? null : await knownEntry(readLines, index, candidates, key, textAt);
-          const location = { offset: chunk.offsets[i]!, ordinal };
           if (!known) {
             walk.takeFirst(entry, key, hash, location);
             continue;
@@ -162,23 +186,22 @@ export async function forEachDistinctRequest(
           if (isDeepStrictEqual(merged, known)) continue;
           // Another source of a request that adds nothing the consumer reads (APIM's LLM log after the v1 event, as
           // a diagnostic setting streams it minutes later): kept in the index, so later merges include it.
-          if (consumer.onUpdate?.(known, merged)) {
-            index.addLaterOf(hash, location);
-            continue;
-          }
-          held.set(key, merged);
+          index.addLaterOf(hash, location);
+          if (consumer.onUpdate?.(known, merged)) continue;
+          held.set(ownedText(key), null);
           changedAfterHandover = true;
         }
       }
       onProgress?.(walk.lines);
     }
     if (changedAfterHandover) walk.handedOver = await handOverAgain(file, readLines, index, held, consumer, { readInline: options.readInline, ranges: options.ranges ? taken : undefined });
+    await options.beforeHeld?.();
+    await handOverHeld(readLines, index, held, merge, consumer);
   } catch (error) {
     await close();
     throw error;
   }
   if (!options.keepOpen) await close();
-  for (const [key, entry] of held) consumer.onRequest(entry, hashId(key));
   return {
     requests: walk.handedOver + held.size,
     deadLetters: deadLetterIds.size,
@@ -204,7 +227,9 @@ export async function forEachDistinctRequest(
  */
 class FirstSeenWalk {
   readonly index = new RequestIndex();
-  readonly held = new Map<string, LedgerEntry>();
+  /** The requests held to the end of the stream, by key: merged in memory, or null where the index keeps their entries. */
+  readonly held = new Map<string, LedgerEntry | null>();
+  private heldInMemory = 0;
   readonly deadLetterIds = new Set<string>();
   readonly conflictIds = new Set<string>();
   /** The entries and dead letters of the line `takeFirstSeen` stopped at. */
@@ -213,7 +238,10 @@ class FirstSeenWalk {
   /** Non-blank lines taken. */
   lines = 0;
 
-  constructor(private readonly consumer: DistinctRequestConsumer) {}
+  constructor(
+    private readonly consumer: DistinctRequestConsumer,
+    private readonly heldInMemoryAtMost: number,
+  ) {}
 
   /**
    * Takes the lines of `chunk` from `from` on while each is blank, holds only dead letters, or holds one request not
@@ -240,9 +268,13 @@ class FirstSeenWalk {
   /** A request seen for the first time: indexed, then handed over, or held to the end of the file when it awaits another source. */
   takeFirst(entry: LedgerEntry, key: string, hash: number, location: EntryLocation): void {
     this.index.addOf(hash, location);
-    // Held to the end of the file: copies, which do not keep the event's line in memory (see `ownedText`).
-    if (awaitsCounterpart(entry)) this.held.set(ownedText(key), structuredClone(entry));
-    else {
+    if (awaitsCounterpart(entry)) {
+      const inMemory = isPartial(entry) && this.heldInMemory < this.heldInMemoryAtMost;
+      if (inMemory) this.heldInMemory++;
+      // Copies, which do not keep the event's line in memory (see `ownedText`).
+      this.held.set(ownedText(key), inMemory ? structuredClone(entry) : null);
+      this.consumer.onHold?.(hash);
+    } else {
       this.consumer.onRequest(entry, hash);
       this.handedOver++;
     }
@@ -351,8 +383,59 @@ async function knownEntry(readLines: ReadLines, index: RequestIndex, candidates:
 /** The entry at `location`, from the text of its line read again. */
 function entryOf(line: string, location: EntryLocation): LedgerEntry {
   const entry = sortLine(line).entries[location.ordinal];
-  if (!entry) throw new Error(`the events file changed while it was read (no entry ${location.ordinal} at byte ${location.offset})`);
+  if (!entry) throw fileChanged(location);
   return entry;
+}
+
+function fileChanged(location: EntryLocation): Error {
+  return new Error(`the events file changed while it was read (no entry ${location.ordinal} at byte ${location.offset})`);
+}
+
+/**
+ * The held requests, in the order they were first held: as merged in memory, or as the merge of every entry the
+ * index keeps of them, read back `HELD_BATCH` requests at a time (each line once, in file order).
+ */
+async function handOverHeld(
+  readLines: ReadLines,
+  index: RequestIndex,
+  held: ReadonlyMap<string, LedgerEntry | null>,
+  merge: (a: LedgerEntry, b: LedgerEntry) => LedgerEntry,
+  consumer: DistinctRequestConsumer,
+): Promise<void> {
+  let batch: string[] = [];
+  for (const [key, entry] of held) {
+    if (entry === null) batch.push(key);
+    if (batch.length > 0 && (entry !== null || batch.length === HELD_BATCH)) {
+      await handOverHeldBatch(readLines, index, batch, merge, consumer);
+      batch = [];
+    }
+    if (entry !== null) consumer.onRequest(entry, hashId(key));
+  }
+  if (batch.length > 0) await handOverHeldBatch(readLines, index, batch, merge, consumer);
+}
+
+async function handOverHeldBatch(
+  readLines: ReadLines,
+  index: RequestIndex,
+  keys: readonly string[],
+  merge: (a: LedgerEntry, b: LedgerEntry) => LedgerEntry,
+  consumer: DistinctRequestConsumer,
+): Promise<void> {
+  const hashes = keys.map(hashId);
+  const locations = hashes.map((hash) => index.candidatesOf(hash).map((candidate) => index.location(candidate)));
+  const offsets = [...new Set(locations.flat().map((location) => location.offset))].sort((a, b) => a - b);
+  const texts = await readLines(offsets);
+  const lines = new Map(offsets.map((offset, n) => [offset, sortLine(texts[n]!, { entries: [], deadLetters: [] }).entries]));
+  keys.forEach((key, k) => {
+    let merged: LedgerEntry | null = null;
+    for (const location of locations[k]!) {
+      const entry = lines.get(location.offset)![location.ordinal];
+      if (!entry) throw fileChanged(location);
+      if (requestKey(entry) === key) merged = merged ? merge(merged, entry) : entry;
+    }
+    if (!merged) throw new Error(`the events file changed while it was read (request ${key} not found again)`);
+    consumer.onRequest(merged, hashes[k]!);
+  });
 }
 
 /** The second pass: every request that is not held, at its first entry, merged with the later ones the index kept. */
@@ -360,7 +443,7 @@ async function handOverAgain(
   file: string,
   readLines: ReadLines,
   index: RequestIndex,
-  held: ReadonlyMap<string, LedgerEntry>,
+  held: ReadonlyMap<string, LedgerEntry | null>,
   consumer: DistinctRequestConsumer,
   options: DistinctRequestOptions,
 ): Promise<number> {
