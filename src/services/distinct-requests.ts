@@ -229,7 +229,7 @@ class FirstSeenWalk {
   readonly index = new RequestIndex();
   /** The requests held to the end of the stream, by key: merged in memory, or null where the index keeps their entries. */
   readonly held = new Map<string, LedgerEntry | null>();
-  private heldInMemory = 0;
+  private keptInMemory = 0;
   readonly deadLetterIds = new Set<string>();
   readonly conflictIds = new Set<string>();
   /** The entries and dead letters of the line `takeFirstSeen` stopped at. */
@@ -240,7 +240,7 @@ class FirstSeenWalk {
 
   constructor(
     private readonly consumer: DistinctRequestConsumer,
-    private readonly heldInMemoryAtMost: number,
+    private readonly keepInMemoryAtMost: number,
   ) {}
 
   /**
@@ -269,8 +269,8 @@ class FirstSeenWalk {
   takeFirst(entry: LedgerEntry, key: string, hash: number, location: EntryLocation): void {
     this.index.addOf(hash, location);
     if (awaitsCounterpart(entry)) {
-      const inMemory = isPartial(entry) && this.heldInMemory < this.heldInMemoryAtMost;
-      if (inMemory) this.heldInMemory++;
+      const inMemory = isPartial(entry) && this.keptInMemory < this.keepInMemoryAtMost;
+      if (inMemory) this.keptInMemory++;
       // Copies, which do not keep the event's line in memory (see `ownedText`).
       this.held.set(ownedText(key), inMemory ? structuredClone(entry) : null);
       this.consumer.onHold?.(hash);
@@ -414,6 +414,7 @@ async function handOverHeld(
   if (batch.length > 0) await handOverHeldBatch(readLines, index, batch, merge, consumer);
 }
 
+/** Held requests kept in the index, handed over: their lines read back once each, their entries merged. */
 async function handOverHeldBatch(
   readLines: ReadLines,
   index: RequestIndex,
@@ -433,7 +434,7 @@ async function handOverHeldBatch(
       if (!entry) throw fileChanged(location);
       if (requestKey(entry) === key) merged = merged ? merge(merged, entry) : entry;
     }
-    if (!merged) throw new Error(`the events file changed while it was read (request ${key} not found again)`);
+    if (!merged) throw fileChanged(locations[k]![0]!);
     consumer.onRequest(merged, hashes[k]!);
   });
 }
