@@ -166,10 +166,10 @@ export async function forEachDistinctRequest(
           if (candidates.length > 0 && isRepeat(index, candidates, recent, line, ordinal)) continue;
           const location = { offset: chunk.offsets[i]!, ordinal };
           // A held request is in the index: a request seen for the first time needs no look in `held`.
-          if (candidates.length > 0 && held.has(key)) {
-            const heldEntry = held.get(key);
-            if (heldEntry) held.set(key, merge(heldEntry, entry));
-            else index.addLaterOf(hash, location);
+          const heldEntry = candidates.length > 0 ? held.get(key) : undefined;
+          if (heldEntry !== undefined) {
+            if (heldEntry === null) index.addLaterOf(hash, location);
+            else held.set(key, merge(heldEntry, entry));
             continue;
           }
           if (candidates.length > 0 && !ahead && unread(index, candidates, textAt).length > 0 && ++readsBack > READS_BACK_ONE_BY_ONE) {
@@ -211,9 +211,7 @@ export async function forEachDistinctRequest(
     close,
     handedOver: async (hashes) => {
       if (closed) throw new Error('handedOver after close');
-      const locations = index.locationsOf(hashes);
-      const lines = await readLines(locations.map((l) => l.offset));
-      const byKey = mergeByRequest(locations.map((location, i) => entryOf(lines[i]!, location)));
+      const byKey = mergeByRequest(await entriesAt(readLines, index.locationsOf(hashes)));
       return [...byKey].map(([key, entry]) => held.get(key) ?? entry);
     },
   };
@@ -366,29 +364,25 @@ function unread(index: RequestIndex, candidates: readonly number[], textAt: (off
  * been seen.
  */
 async function knownEntry(readLines: ReadLines, index: RequestIndex, candidates: readonly number[], key: string, textAt: (offset: number) => string | undefined): Promise<LedgerEntry | null> {
-  // The lines not at hand are read back at once.
-  const offsets = [...new Set(unread(index, candidates, textAt))];
-  const texts = offsets.length === 0 ? [] : await readLines(offsets);
-  const readBack = new Map(offsets.map((offset, n) => [offset, texts[n]!]));
-  const entries: LedgerEntry[] = [];
-  for (const candidate of candidates) {
-    const location = index.location(candidate);
-    const text = textAt(location.offset);
-    const entry = text === undefined ? entryOf(readBack.get(location.offset)!, location) : sortLine(text).entries[location.ordinal];
-    if (entry && requestKey(entry) === key) entries.push(entry);
-  }
-  return mergeByRequest(entries).get(key) ?? null;
+  const entries = await entriesAt(readLines, candidates.map((candidate) => index.location(candidate)), textAt);
+  return mergeByRequest(entries.filter((entry) => requestKey(entry) === key)).get(key) ?? null;
 }
 
-/** The entry at `location`, from the text of its line read again. */
-function entryOf(line: string, location: EntryLocation): LedgerEntry {
-  const entry = sortLine(line).entries[location.ordinal];
-  if (!entry) throw fileChanged(location);
-  return entry;
-}
-
-function fileChanged(location: EntryLocation): Error {
-  return new Error(`the events file changed while it was read (no entry ${location.ordinal} at byte ${location.offset})`);
+/**
+ * The entries at `locations`, in their order: each line sorted once, from the text at hand (`textAt`) or read back
+ * from the file, the lines not at hand all at once and in file order.
+ */
+async function entriesAt(readLines: ReadLines, locations: readonly EntryLocation[], textAt: (offset: number) => string | undefined = () => undefined): Promise<LedgerEntry[]> {
+  const offsets = [...new Set(locations.map((location) => location.offset))];
+  const toRead = offsets.filter((offset) => textAt(offset) === undefined).sort((a, b) => a - b);
+  const texts = toRead.length === 0 ? [] : await readLines(toRead);
+  const readBack = new Map(toRead.map((offset, n) => [offset, texts[n]!]));
+  const entriesOfLine = new Map(offsets.map((offset) => [offset, sortLine(textAt(offset) ?? readBack.get(offset)!, { entries: [], deadLetters: [] }).entries]));
+  return locations.map((location) => {
+    const entry = entriesOfLine.get(location.offset)![location.ordinal];
+    if (!entry) throw new Error(`the events file changed while it was read (no entry ${location.ordinal} at byte ${location.offset})`);
+    return entry;
+  });
 }
 
 /**
@@ -404,17 +398,18 @@ async function handOverHeld(
 ): Promise<void> {
   let batch: string[] = [];
   for (const [key, entry] of held) {
-    if (entry === null) batch.push(key);
-    if (batch.length > 0 && (entry !== null || batch.length === HELD_BATCH)) {
-      await handOverHeldBatch(readLines, index, batch, merge, consumer);
-      batch = [];
+    if (entry === null) {
+      batch.push(key);
+      if (batch.length < HELD_BATCH) continue;
     }
+    // Pending requests read back go first: each request is handed over in its turn.
+    if (batch.length > 0) await handOverHeldBatch(readLines, index, batch.splice(0), merge, consumer);
     if (entry !== null) consumer.onRequest(entry, hashId(key));
   }
   if (batch.length > 0) await handOverHeldBatch(readLines, index, batch, merge, consumer);
 }
 
-/** Held requests kept in the index, handed over: their lines read back once each, their entries merged. */
+/** Held requests kept in the index, handed over as the merge of their entries, read back (`entriesAt`). */
 async function handOverHeldBatch(
   readLines: ReadLines,
   index: RequestIndex,
@@ -422,21 +417,18 @@ async function handOverHeldBatch(
   merge: (a: LedgerEntry, b: LedgerEntry) => LedgerEntry,
   consumer: DistinctRequestConsumer,
 ): Promise<void> {
-  const hashes = keys.map(hashId);
-  const locations = hashes.map((hash) => index.candidatesOf(hash).map((candidate) => index.location(candidate)));
-  const offsets = [...new Set(locations.flat().map((location) => location.offset))].sort((a, b) => a - b);
-  const texts = await readLines(offsets);
-  const lines = new Map(offsets.map((offset, n) => [offset, sortLine(texts[n]!, { entries: [], deadLetters: [] }).entries]));
-  keys.forEach((key, k) => {
-    let merged: LedgerEntry | null = null;
-    for (const location of locations[k]!) {
-      const entry = lines.get(location.offset)![location.ordinal];
-      if (!entry) throw fileChanged(location);
-      if (requestKey(entry) === key) merged = merged ? merge(merged, entry) : entry;
-    }
-    if (!merged) throw fileChanged(locations[k]![0]!);
-    consumer.onRequest(merged, hashes[k]!);
-  });
+  const merged = new Map<string, LedgerEntry | null>(keys.map((key) => [key, null]));
+  for (const entry of await entriesAt(readLines, index.locationsOf(new Set(keys.map(hashId))))) {
+    const key = requestKey(entry);
+    // An entry of another id with the same hash is not merged (nor its conflicts noted) here.
+    if (!merged.has(key)) continue;
+    const seen = merged.get(key)!;
+    merged.set(key, seen ? merge(seen, entry) : entry);
+  }
+  for (const [key, entry] of merged) {
+    if (!entry) throw new Error('the events file changed while it was read (a held request is no longer in it)');
+    consumer.onRequest(entry, hashId(key));
+  }
 }
 
 /** The second pass: every request that is not held, at its first entry, merged with the later ones the index kept. */
