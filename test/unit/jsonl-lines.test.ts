@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readJsonlChunks, readJsonlLineAt, readJsonlLinesAt, type JsonlReadOptions } from '../../src/adapters/files/jsonl-lines.js';
+import { readJsonlChunks, readJsonlLinesAt, type JsonlReadOptions } from '../../src/adapters/files/jsonl-lines.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -24,7 +24,7 @@ async function readAll(bytes: Buffer, options: JsonlReadOptions = {}): Promise<{
   }
   const handle = await open(file, 'r');
   const again: string[] = [];
-  for (const offset of offsets) again.push(await readJsonlLineAt(handle, offset, options));
+  for (const offset of offsets) again.push(...(await readJsonlLinesAt(handle, [offset], options)));
   // Read again all at once (several reads in flight, unless inline), in reverse order: the same lines, in the order asked.
   const reversed = await readJsonlLinesAt(handle, [...offsets].reverse(), options);
   expect(reversed.reverse()).toEqual(again);

@@ -156,11 +156,6 @@ async function lineAt(handle: FileHandle, offset: number, first: Buffer, inline:
   return lineText(line, 0, line.length);
 }
 
-/** Reads the line that starts at `offset` again, on libuv's pool or, with `readInline`, on this thread. */
-export function readJsonlLineAt(handle: FileHandle, offset: number, { readInline }: Pick<JsonlReadOptions, 'readInline'> = {}): Promise<string> {
-  return lineAt(handle, offset, Buffer.allocUnsafe(FIRST_READ_BYTES), readInline);
-}
-
 /**
  * The lines that start at `offsets`, read again, in the order of `offsets`: several reads in flight at once, or
  * each on this thread with `readInline`.
