@@ -133,7 +133,8 @@ export function usageFromResponseBody(body: Record<string, unknown> | null): Gat
     cachedTokens: u.prompt_tokens_details?.cached_tokens ?? u.input_tokens_details?.cached_tokens ?? 0,
     completionTokens: u.completion_tokens ?? u.output_tokens ?? 0,
     reasoningTokens: u.completion_tokens_details?.reasoning_tokens ?? u.output_tokens_details?.reasoning_tokens ?? 0,
-    totalTokens: u.total_tokens,
+    // Absent when the body has none, as zod leaves an absent optional key (then the fast check can vouch for it).
+    ...(u.total_tokens === undefined ? {} : { totalTokens: u.total_tokens }),
   };
 }
 
@@ -197,13 +198,19 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
     gatewayRequestId: record.correlationId,
     apimRequestId: null,
     time: record.time,
-    gateway: { service: serviceName(record.resourceId), region: record.location ?? null },
+    gateway: { service: serviceName(record.resourceId), region: record.location ?? null, backendId: null, backendUrl: null },
+    backendRegion: null,
+    subscriptionId: null,
+    productId: null,
     caller: null,
     deployment,
     model: nonEmpty(p.modelName ?? p.ModelName),
+    operation: null,
     stream: p.isStreamCompletion ?? p.IsStreamCompletion ?? false,
     status: null,
-    usage: counted ? { promptTokens: promptTokens ?? 0, completionTokens: completionTokens ?? 0, totalTokens: totalTokens ?? undefined } : null,
+    usage: counted ? { promptTokens: promptTokens ?? 0, completionTokens: completionTokens ?? 0, ...(totalTokens === null ? {} : { totalTokens }) } : null,
+    timings: null,
+    rateLimit: null,
   };
   return {
     source: 'apim-llm-log',

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, it, expect } from 'vitest';
+import { adaptApimRecord, apimDiagnosticRecordSchema } from '../../src/contracts/apim-diagnostics.js';
 import { gatewayEventV1Schema } from '../../src/contracts/gateway-event.js';
 import { checkGatewayEventV1 } from '../../src/contracts/gateway-event-check.js';
 import { anyValue, canonicalEvents, mutate, mutatedEvent, ordered, simulatedValues } from '../support/gateway-event-arbitraries.js';
@@ -55,16 +57,40 @@ describe('checkGatewayEventV1', () => {
     expectNullOrZodOutput(event);
   });
 
-  it('leaves ids that need trimming, lone surrogates and non-canonical times to zod', () => {
+  it('leaves ids that need trimming and lone surrogates to zod', () => {
     const base = canonicalEvents.find((value) => (value as { caller: unknown }).caller !== null)!;
     for (const [path, value] of [
       [['gatewayRequestId'], ' g-1 '],
       [['caller', 'upn'], 'ana\ud800@contoso.example'],
-      [['time'], '2026-06-01T10:00:00Z'],
-      [['time'], '2026-06-01T12:00:00.000+02:00'],
     ] as const) {
       const event = mutate(base, [{ path, op: 'set', value }]);
       expect(checkGatewayEventV1(event)).toBeNull();
+    }
+  });
+
+  it("takes times in other forms (APIM's seven fractional digits, offsets) by zod's own rule for the field, as written", () => {
+    const base = canonicalEvents[0]!;
+    for (const time of ['2024-07-02T06:31:31.4465902Z', '2026-06-01T10:00:00Z', '2026-06-01T12:00:00.000+02:00']) {
+      const event = mutate(base, [{ path: ['time'], op: 'set', value: time }]);
+      expect(checkGatewayEventV1(event)?.time).toBe(time);
+      expectNullOrZodOutput(event);
+    }
+    for (const time of ['2026-02-30T10:00:00.0000000Z', '2019-12-31T23:59:59.9999999Z', '2126-06-01T10:00:00.0000000Z', '2026-06-01 10:00:00Z', '2026-06-01T10:00:00']) {
+      const event = mutate(base, [{ path: ['time'], op: 'set', value: time }]);
+      expect(checkGatewayEventV1(event), time).toBeNull();
+      expect(gatewayEventV1Schema.safeParse(event).success, time).toBe(false);
+    }
+  });
+
+  it("vouches for the v1 events mapped from APIM's GatewayLogs and GatewayLlmLogs records (fixtures), as zod answers them", () => {
+    const files = ['apim-gatewaylogs.records.json', 'apim-llm-logs/gatewaylogs-with-headers.records.json', 'apim-llm-logs/llm-log.records.json'];
+    const records = files.flatMap((file) => (JSON.parse(readFileSync(new URL(`../fixtures/${file}`, import.meta.url), 'utf8')) as { records: unknown[] }).records);
+    expect(records.length).toBeGreaterThan(4);
+    for (const record of records) {
+      const { event } = adaptApimRecord(apimDiagnosticRecordSchema.parse(record));
+      const checked = checkGatewayEventV1(event);
+      expect(checked, JSON.stringify(record).slice(0, 200)).not.toBeNull();
+      expect(ordered(checked)).toStrictEqual(ordered(gatewayEventV1Schema.parse(event)));
     }
   });
 });
