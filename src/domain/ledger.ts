@@ -133,22 +133,69 @@ export function requestKey(entry: Pick<LedgerEntry, 'source' | 'gatewayRequestId
 
 function fillNulls<T extends object>(primary: T, other: T): T {
   const out: Record<string, unknown> = { ...(primary as Record<string, unknown>) };
-  for (const [key, value] of Object.entries(other)) if (out[key] === null || out[key] === undefined) out[key] = value;
+  const from = other as Record<string, unknown>;
+  for (const key of Object.keys(from)) if (out[key] === null || out[key] === undefined) out[key] = from[key];
   return out as T;
+}
+
+/** The token counts of a merge of two sources: from the better-ranked one that has any (a v1 event's usage over APIM's LLM log, never their sum). */
+function tokensOf(primary: LedgerPart, other: LedgerPart): LedgerPart['tokens'] {
+  return primary.tokens.source === 'none' ? other.tokens : primary.tokens;
 }
 
 const tokenTotal = (part: LedgerPart) => part.tokens.promptTokens + part.tokens.completionTokens;
 
+/** A total order of set values, by type and then value; JSON text for objects. */
+function precedes(u: unknown, v: unknown): boolean {
+  if (typeof u !== typeof v) return typeof u < typeof v;
+  if (typeof u === 'object') return JSON.stringify(u) <= JSON.stringify(v);
+  return (u as string | number | boolean) <= (v as string | number | boolean);
+}
+
 /**
- * The token counts of a merge: from the better-ranked source that has any (a v1 event's usage over APIM's
- * LLM log, never their sum), and between rows of one source from the one that counted more: APIM splits a
- * large request's `GatewayLlmLogs` into several rows whose message rows carry no tokens.
+ * One field of two rows of one source: a set value over an unset one, null over undefined, and of two set values
+ * the first in `precedes`. Each field taken by itself that way, any order and grouping of rows gives one result.
  */
-function tokensOf(primary: LedgerPart, other: LedgerPart): LedgerPart['tokens'] {
-  if (primary.tokens.source === 'none') return other.tokens;
-  if (other.tokens.source === 'none') return primary.tokens;
-  if (SOURCE_RANK[primary.source] !== SOURCE_RANK[other.source]) return primary.tokens;
-  return tokenTotal(other) > tokenTotal(primary) ? other.tokens : primary.tokens;
+function joinValue(u: unknown, v: unknown): unknown {
+  if (u === v || v === undefined) return u;
+  if (u === undefined) return v;
+  if (u === null) return v;
+  if (v === null) return u;
+  return precedes(u, v) ? u : v;
+}
+
+/** `joinValue` for every key of two objects (`a`'s keys first), those in `skip` taken from `a` as they are. */
+function joinFields<T extends object>(a: T, b: T, skip?: ReadonlySet<string>): T {
+  const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+  const from = b as Record<string, unknown>;
+  for (const key of Object.keys(from)) if (!skip?.has(key)) out[key] = joinValue(out[key], from[key]);
+  return out as T;
+}
+
+/** The fields `mergeRows` decides by a rule of their own. */
+const ROW_RULES: ReadonlySet<string> = new Set(['time', 'stream', 'missing', 'gateway', 'caller', 'tokens', 'timings', 'rateLimit']);
+
+/**
+ * Two rows of one source: APIM splits a large request's `GatewayLlmLogs` into several rows, whose message rows
+ * carry no tokens and no deployment. Each field is joined by itself (`joinValue`); the counts come whole from the
+ * row that counted more (of two equal totals, the first in `precedes`).
+ */
+function mergeRows(a: LedgerPart, b: LedgerPart): LedgerPart {
+  const counted = (part: LedgerPart) => part.tokens.source !== 'none';
+  const tokens =
+    !counted(b) || (counted(a) && (tokenTotal(a) > tokenTotal(b) || (tokenTotal(a) === tokenTotal(b) && precedes(a.tokens, b.tokens)))) ? a.tokens : b.tokens;
+  const otherMissing = new Set(b.missing);
+  return {
+    ...joinFields(a, b, ROW_RULES),
+    time: a.time <= b.time ? a.time : b.time,
+    stream: a.stream || b.stream,
+    missing: a.missing.filter((field) => otherMissing.has(field)).sort(),
+    gateway: joinFields(a.gateway, b.gateway),
+    caller: joinFields(a.caller, b.caller),
+    tokens,
+    timings: joinFields(a.timings, b.timings),
+    rateLimit: joinFields(a.rateLimit, b.rateLimit),
+  };
 }
 
 /** JSON with object keys sorted at every level: equal content, equal text, whatever the key order. */
@@ -190,8 +237,8 @@ export function duplicateWinner(a: LedgerPart, b: LedgerPart): { winner: LedgerP
 
 /** The pairwise merge of two parts (of two sources, or two `GatewayLlmLogs` rows of one). */
 function mergeParts(a: LedgerPart, b: LedgerPart): LedgerPart {
-  const order = SOURCE_RANK[a.source] - SOURCE_RANK[b.source] || (JSON.stringify(a) <= JSON.stringify(b) ? -1 : 1);
-  const [primary, other] = order <= 0 ? [a, b] : [b, a];
+  if (a.source === b.source) return mergeRows(a, b);
+  const [primary, other] = SOURCE_RANK[a.source] < SOURCE_RANK[b.source] ? [a, b] : [b, a];
   const otherMissing = new Set(other.missing);
   return {
     ...fillNulls(primary, other),

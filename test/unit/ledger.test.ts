@@ -4,7 +4,7 @@ import { gatewayEventV1Schema } from '../../src/contracts/gateway-event.js';
 import { normalizeEvent } from '../../src/domain/event-normalization.js';
 import { duplicateWinner, hourBucket, mergeLedger, mergeLedgerEntries, partHash, partOf, toLedgerEntry } from '../../src/domain/ledger.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
-import { ledgerEntry } from '../support/ledger-entries.js';
+import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
 import { canonicalEvents, instantLikeText, mutatedEvent, ordered } from '../support/gateway-event-arbitraries.js';
 
 /** What `hourBucket` computed before it read canonical texts directly: a round trip through Date. */
@@ -119,6 +119,40 @@ describe('conflicting duplicates', () => {
     const replaced = mergeLedgerEntries(stored, winner);
     expect(replaced).toEqual(mergeLedgerEntries(winner, llm));
     expect(mergeLedger(stored, winner).losers).toEqual([partOf(loser)]);
+  });
+
+  it('merges rows of APIM\'s LLM log into one document, whatever their order and grouping, even where they disagree', () => {
+    const oneOf = <T>(...values: T[]) => fc.constantFrom(...values);
+    const tokens = (promptTokens: number, completionTokens: number) => ({ source: 'llm-log' as const, promptTokens, cachedTokens: 0, completionTokens, reasoningTokens: 0 });
+    const row = fc
+      .record({
+        time: oneOf('2026-03-10T09:15:00.000Z', '2026-03-10T09:15:00.500Z'),
+        deployment: oneOf(null, 'chat-prod', 'chat-test'),
+        model: oneOf(null, 'gpt-4o'),
+        stream: fc.boolean(),
+        subscriptionId: oneOf(null, undefined, 'sub-1'),
+        backendId: oneOf(null, 'aoai-eastus', 'aoai-westus'),
+        upn: oneOf(null, 'ana@contoso.example'),
+        totalMs: oneOf(null, 900, 950),
+        tokens: oneOf<LedgerEntry['tokens']>(none, tokens(70, 30), tokens(30, 70), tokens(100, 0), { ...tokens(70, 30), audioPromptTokens: 5 }),
+        missing: oneOf<string[]>([], ['status'], ['deployment', 'status'], ['status', 'deployment']),
+        reordered: fc.boolean(),
+      })
+      .map(({ backendId, upn, totalMs, reordered, ...fields }) => {
+        const entry = v1({ ...fields, source: 'apim-llm-log', status: null, gateway: { service: 'apim', regionCode: 'eastus', backendId }, caller: { ...noCaller, upn }, timings: { totalMs, backendMs: null, ttftMs: null } });
+        return reordered ? (Object.fromEntries(Object.entries(entry).reverse()) as LedgerEntry) : entry;
+      });
+    // Strictly equal: an unset value taken as undefined rather than null would show.
+    fc.assert(
+      fc.property(row, row, row, (a, b, c) => {
+        expect(mergeLedgerEntries(a, b)).toStrictEqual(mergeLedgerEntries(b, a));
+        const all = mergeLedgerEntries(mergeLedgerEntries(a, b), c);
+        expect(mergeLedgerEntries(a, mergeLedgerEntries(b, c))).toStrictEqual(all);
+        expect(mergeLedgerEntries(mergeLedgerEntries(c, a), b)).toStrictEqual(all);
+        expect(mergeLedgerEntries(all, b)).toStrictEqual(all);
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('merges LLM-log rows of one request instead of treating them as conflicts', () => {
