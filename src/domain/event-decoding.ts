@@ -50,6 +50,40 @@ class TextItem implements DecodedItem {
   }
 }
 
+/**
+ * An item of a list body read from text (an array, or Azure Monitor's `records`), nested no deeper than
+ * `WRITABLE_DEPTH`: its text, `JSON.stringify` of its value, is written only when a dead letter asks for it.
+ */
+class ListItem implements DecodedItem {
+  constructor(
+    readonly value: unknown,
+    readonly itemIndex: number,
+  ) {}
+
+  get raw(): RawPayload {
+    return textPayload(JSON.stringify(this.value));
+  }
+}
+
+/**
+ * JSON.parse reads deeper nesting than JSON.stringify writes (about 4,000 levels on a main thread, fewer on a
+ * deep stack). JSON values nested no deeper than this are written on any stack that reaches this code.
+ */
+const WRITABLE_DEPTH = 512;
+
+/** Whether arrays and objects nest more than `limit` levels deep in a value (walked without recursion). */
+function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const pending: { value: object; depth: number }[] = [];
+  if (value !== null && typeof value === 'object') pending.push({ value, depth: 1 });
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    if (next.depth > limit) return true;
+    for (const child of Array.isArray(next.value) ? next.value : Object.values(next.value)) {
+      if (child !== null && typeof child === 'object') pending.push({ value: child as object, depth: next.depth + 1 });
+    }
+  }
+  return false;
+}
+
 function bytesPayload(bytes: Uint8Array): RawPayload {
   return { encoding: 'base64', data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64'), bytes: bytes.byteLength };
 }
@@ -98,7 +132,7 @@ export function decodeBody(body: unknown): BodyDecoding {
     if (serialised === null) return { ok: false, reason: 'body cannot be serialised as JSON', raw: textPayload(safeString(body)) };
     const oversize = oversizeReason(serialised);
     if (oversize !== null) return { ok: false, reason: oversize, raw: textPayload(serialised) };
-    return splitParsed(body, serialised);
+    return splitParsed(body, serialised, false);
   }
   // A UTF-8 byte-order mark is not JSON; producers on Windows sometimes write one.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -110,16 +144,18 @@ export function decodeBody(body: unknown): BodyDecoding {
   } catch (error) {
     return { ok: false, reason: `body is not JSON: ${(error as Error).message.slice(0, 200)}`, raw: textPayload(text) };
   }
-  return splitParsed(parsed, text);
+  return splitParsed(parsed, text, true);
 }
 
-function splitParsed(parsed: unknown, text: string): BodyDecoding {
+function splitParsed(parsed: unknown, text: string, readFromText: boolean): BodyDecoding {
   const list = Array.isArray(parsed) ? parsed : isObject(parsed) && Array.isArray(parsed['records']) ? parsed['records'] : null;
   if (list === null) {
     if (!isObject(parsed)) return { ok: false, reason: `body is JSON ${parsed === null ? 'null' : typeof parsed}, not an object`, raw: textPayload(text) };
     return { ok: true, items: [new TextItem(parsed, text, null)] };
   }
   if (list.length === 0) return { ok: false, reason: 'body holds no events (empty array)', raw: textPayload(text) };
+  // Most items are accepted: the text of each is written only for a dead letter, where it surely can be.
+  if (readFromText && !nestsDeeperThan(list, WRITABLE_DEPTH)) return { ok: true, items: list.map((value: unknown, itemIndex) => new ListItem(value, itemIndex)) };
   const items: DecodedItem[] = [];
   for (const [itemIndex, value] of list.entries()) {
     const itemText = safeStringify(value);

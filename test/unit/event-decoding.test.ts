@@ -9,6 +9,11 @@ function items(result: BodyDecoding): readonly DecodedItem[] {
   return result.items;
 }
 
+/** What a caller sees of the items of a body: values, positions and raw payloads. */
+function seen(body: unknown): { value: unknown; itemIndex: number | null; raw: DecodedItem['raw'] }[] {
+  return items(decodeBody(body)).map(({ value, itemIndex, raw }) => ({ value, itemIndex, raw }));
+}
+
 function failure(result: BodyDecoding): Extract<BodyDecoding, { ok: false }> {
   if (result.ok) throw new Error(`expected a rejected body, got ${result.items.length} item(s)`);
   return result;
@@ -104,7 +109,7 @@ describe('decodeBody: bodies holding several events', () => {
 
   it('splits an already parsed array body the same way as its JSON text', () => {
     const list = [{ a: 1 }, { b: 2 }];
-    expect(decodeBody(list)).toEqual(decodeBody(JSON.stringify(list)));
+    expect(seen(list)).toEqual(seen(JSON.stringify(list)));
   });
 
   it('splits an Azure Monitor {"records":[…]} envelope into its records', () => {
@@ -118,9 +123,9 @@ describe('decodeBody: bodies holding several events', () => {
   });
 
   it('splits a records envelope delivered as bytes or as an object like its text', () => {
-    const fromText = decodeBody(fixtureText);
-    expect(decodeBody(Buffer.from(fixtureText, 'utf8'))).toEqual(fromText);
-    expect(decodeBody(JSON.parse(fixtureText))).toEqual(fromText);
+    const fromText = seen(fixtureText);
+    expect(seen(Buffer.from(fixtureText, 'utf8'))).toEqual(fromText);
+    expect(seen(JSON.parse(fixtureText))).toEqual(fromText);
   });
 
   it('treats an object whose records field is not an array as a single event', () => {
@@ -257,6 +262,19 @@ describe('decodeBody: deeply nested JSON', () => {
       result = decodeBody(bytes);
     }).not.toThrow();
     expect(result!.ok ? result!.items.length > 0 : result!.reason.length > 0).toBe(true);
+  });
+
+  it('refuses a list body whose one item is nested too deeply to be written again, naming the item', () => {
+    const text = `{"records":[{"n":1},${'['.repeat(depth)}${']'.repeat(depth)}]}`;
+    const refused = failure(decodeBody(text));
+    expect(refused.reason).toBe('item 1 cannot be serialised as JSON (too deeply nested)');
+    expect(refused.raw.data).toBe(text);
+  });
+
+  it('gives each item of a list nested a few hundred levels deep its own JSON text', () => {
+    const nested = `${'{"a":'.repeat(500)}1${'}'.repeat(500)}`;
+    const text = `[{"n":1},${nested}]`;
+    expect(items(decodeBody(text)).map((item) => item.raw.data)).toEqual(['{"n":1}', nested]);
   });
 
   it('keeps a deeply nested object body as one item with its exact text', () => {
