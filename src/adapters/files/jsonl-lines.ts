@@ -156,15 +156,48 @@ async function lineAt(handle: FileHandle, offset: number, first: Buffer, inline:
   return lineText(line, 0, line.length);
 }
 
+/** Lines asked for together whose starts lie at most this far apart are read in one piece (one read, not one each)… */
+const SPAN_GAP_BYTES = 16 * 1024;
+/** …of at most about this many bytes. */
+const SPAN_BYTES = 256 * 1024;
+
 /**
- * The lines that start at `offsets`, read again, in the order of `offsets`: several reads in flight at once, or
- * each on this thread with `readInline`.
+ * The lines that start at `offsets`, read again, in the order of `offsets`: lines that lie close together in the
+ * file in one read (many held requests are read back at the end of a stream), several reads in flight at once,
+ * or each on this thread with `readInline`.
  */
-export function readJsonlLinesAt(handle: FileHandle, offsets: readonly number[], { readInline }: Pick<JsonlReadOptions, 'readInline'> = {}): Promise<string[]> {
-  return inLanes(offsets.length, () => {
+export async function readJsonlLinesAt(handle: FileHandle, offsets: readonly number[], { readInline }: Pick<JsonlReadOptions, 'readInline'> = {}): Promise<string[]> {
+  const byPosition = offsets.map((_, i) => i).sort((a, b) => offsets[a]! - offsets[b]!);
+  const spans: number[][] = [];
+  for (const i of byPosition) {
+    const span = spans[spans.length - 1];
+    const [start, last] = span ? [offsets[span[0]!]!, offsets[span[span.length - 1]!]!] : [0, 0];
+    if (span && offsets[i]! - last <= SPAN_GAP_BYTES && offsets[i]! - start <= SPAN_BYTES) span.push(i);
+    else spans.push([i]);
+  }
+  const lines = new Array<string>(offsets.length);
+  await inLanes(spans.length, () => {
     const first = Buffer.allocUnsafe(FIRST_READ_BYTES);
-    return (i) => lineAt(handle, offsets[i]!, first, readInline);
+    return async (s) => {
+      const span = spans[s]!;
+      if (span.length === 1) {
+        lines[span[0]!] = await lineAt(handle, offsets[span[0]!]!, first, readInline);
+        return;
+      }
+      const start = offsets[span[0]!]!;
+      const bytes = Buffer.allocUnsafe(offsets[span[span.length - 1]!]! - start + FIRST_READ_BYTES);
+      const bytesRead = await readAt(handle, bytes, 0, bytes.length, start, readInline);
+      for (const i of span) {
+        const from = offsets[i]! - start;
+        const newline = bytes.subarray(0, bytesRead).indexOf(NEWLINE, from);
+        // The file ends without a newline, or the line runs on past the piece (read on by itself).
+        if (newline >= 0) lines[i] = lineText(bytes, from, newline);
+        else if (bytesRead < bytes.length) lines[i] = lineText(bytes, Math.min(from, bytesRead), bytesRead);
+        else lines[i] = await lineAt(handle, offsets[i]!, first, readInline);
+      }
+    };
   });
+  return lines;
 }
 
 /**
