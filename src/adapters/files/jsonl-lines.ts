@@ -171,8 +171,8 @@ export async function readJsonlLinesAt(handle: FileHandle, offsets: readonly num
   const spans: number[][] = [];
   for (const i of byPosition) {
     const span = spans[spans.length - 1];
-    const [start, last] = span ? [offsets[span[0]!]!, offsets[span[span.length - 1]!]!] : [0, 0];
-    if (span && offsets[i]! - last <= SPAN_GAP_BYTES && offsets[i]! - start <= SPAN_BYTES) span.push(i);
+    const joins = span && offsets[i]! - offsets[span[span.length - 1]!]! <= SPAN_GAP_BYTES && offsets[i]! - offsets[span[0]!]! <= SPAN_BYTES;
+    if (joins) span.push(i);
     else spans.push([i]);
   }
   const lines = new Array<string>(offsets.length);
@@ -187,9 +187,10 @@ export async function readJsonlLinesAt(handle: FileHandle, offsets: readonly num
       const start = offsets[span[0]!]!;
       const bytes = Buffer.allocUnsafe(offsets[span[span.length - 1]!]! - start + FIRST_READ_BYTES);
       const bytesRead = await readAt(handle, bytes, 0, bytes.length, start, readInline);
+      const read = bytes.subarray(0, bytesRead);
       for (const i of span) {
         const from = offsets[i]! - start;
-        const newline = bytes.subarray(0, bytesRead).indexOf(NEWLINE, from);
+        const newline = read.indexOf(NEWLINE, from);
         // The file ends without a newline, or the line runs on past the piece (read on by itself).
         if (newline >= 0) lines[i] = lineText(bytes, from, newline);
         else if (bytesRead < bytes.length) lines[i] = lineText(bytes, Math.min(from, bytesRead), bytesRead);
