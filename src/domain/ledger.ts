@@ -131,11 +131,17 @@ export function requestKey(entry: Pick<LedgerEntry, 'source' | 'gatewayRequestId
   return ID_FAMILY[entry.source] === 'apim' ? `apim:${entry.gatewayRequestId.toLowerCase()}` : `id:${entry.id}`;
 }
 
-function fillNulls<T extends object>(primary: T, other: T): T {
-  const out: Record<string, unknown> = { ...(primary as Record<string, unknown>) };
-  const from = other as Record<string, unknown>;
-  for (const key of Object.keys(from)) if (out[key] === null || out[key] === undefined) out[key] = from[key];
+/** `a`'s fields, then `b`'s keys not in `skip`, each value `pick(a's value, b's value)`. */
+function mergeFields<T extends object>(a: T, b: T, pick: (u: unknown, v: unknown) => unknown, skip?: ReadonlySet<string>): T {
+  const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+  const from = b as Record<string, unknown>;
+  for (const key of Object.keys(from)) if (!skip?.has(key)) out[key] = pick(out[key], from[key]);
   return out as T;
+}
+
+/** `primary`'s fields, `other`'s where `primary` has none. */
+function fillNulls<T extends object>(primary: T, other: T): T {
+  return mergeFields(primary, other, (u, v) => (u === null || u === undefined ? v : u));
 }
 
 /** The token counts of a merge of two sources: from the better-ranked one that has any (a v1 event's usage over APIM's LLM log, never their sum). */
@@ -166,10 +172,15 @@ function joinValue(u: unknown, v: unknown): unknown {
 
 /** `joinValue` for every key of two objects (`a`'s keys first), those in `skip` taken from `a` as they are. */
 function joinFields<T extends object>(a: T, b: T, skip?: ReadonlySet<string>): T {
-  const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
-  const from = b as Record<string, unknown>;
-  for (const key of Object.keys(from)) if (!skip?.has(key)) out[key] = joinValue(out[key], from[key]);
-  return out as T;
+  return mergeFields(a, b, joinValue, skip);
+}
+
+/** The counts of two rows: whole from the row that counted more; of two equal totals, the first in `precedes`. */
+function rowTokens(a: LedgerPart, b: LedgerPart): LedgerPart['tokens'] {
+  if (b.tokens.source === 'none') return a.tokens;
+  if (a.tokens.source === 'none') return b.tokens;
+  if (tokenTotal(a) !== tokenTotal(b)) return tokenTotal(a) > tokenTotal(b) ? a.tokens : b.tokens;
+  return precedes(a.tokens, b.tokens) ? a.tokens : b.tokens;
 }
 
 /** The fields `mergeRows` decides by a rule of their own. */
@@ -177,13 +188,9 @@ const ROW_RULES: ReadonlySet<string> = new Set(['time', 'stream', 'missing', 'ga
 
 /**
  * Two rows of one source: APIM splits a large request's `GatewayLlmLogs` into several rows, whose message rows
- * carry no tokens and no deployment. Each field is joined by itself (`joinValue`); the counts come whole from the
- * row that counted more (of two equal totals, the first in `precedes`).
+ * carry no tokens and no deployment. Each field is joined by itself (`joinValue`), the counts by `rowTokens`.
  */
 function mergeRows(a: LedgerPart, b: LedgerPart): LedgerPart {
-  const counted = (part: LedgerPart) => part.tokens.source !== 'none';
-  const tokens =
-    !counted(b) || (counted(a) && (tokenTotal(a) > tokenTotal(b) || (tokenTotal(a) === tokenTotal(b) && precedes(a.tokens, b.tokens)))) ? a.tokens : b.tokens;
   const otherMissing = new Set(b.missing);
   return {
     ...joinFields(a, b, ROW_RULES),
@@ -192,7 +199,7 @@ function mergeRows(a: LedgerPart, b: LedgerPart): LedgerPart {
     missing: a.missing.filter((field) => otherMissing.has(field)).sort(),
     gateway: joinFields(a.gateway, b.gateway),
     caller: joinFields(a.caller, b.caller),
-    tokens,
+    tokens: rowTokens(a, b),
     timings: joinFields(a.timings, b.timings),
     rateLimit: joinFields(a.rateLimit, b.rateLimit),
   };
