@@ -180,12 +180,9 @@ export async function readJsonlLinesAt(handle: FileHandle, offsets: readonly num
     const first = Buffer.allocUnsafe(FIRST_READ_BYTES);
     return async (s) => {
       const span = spans[s]!;
-      if (span.length === 1) {
-        lines[span[0]!] = await lineAt(handle, offsets[span[0]!]!, first, readInline);
-        return;
-      }
       const start = offsets[span[0]!]!;
-      const bytes = Buffer.allocUnsafe(offsets[span[span.length - 1]!]! - start + FIRST_READ_BYTES);
+      // A line alone takes the lane's buffer of one first read.
+      const bytes = span.length === 1 ? first : Buffer.allocUnsafe(offsets[span[span.length - 1]!]! - start + FIRST_READ_BYTES);
       const bytesRead = await readAt(handle, bytes, 0, bytes.length, start, readInline);
       const read = bytes.subarray(0, bytesRead);
       for (const i of span) {
