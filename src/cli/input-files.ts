@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { NOT_AN_ARCHIVE, requestResponseFolder } from '../adapters/archive/folder-archive.js';
 
 /** What a command expects at a path given on the command line, for messages that say it. */
 export interface ExpectedInput {
@@ -30,6 +31,14 @@ export async function checkInput(path: string, expected: ExpectedInput): Promise
   }
   if (expected.kind === 'file' && found.isDirectory()) throw new Error(`${describe(path, expected)} is a folder: ${wanted}`);
   if (expected.kind === 'folder' && !found.isDirectory()) throw new Error(`${describe(path, expected)} is a file: ${wanted}`);
+}
+
+/** `checkInput` for a local copy of the RequestResponse archive, which must hold the container or be it (`requestResponseFolder`). */
+export async function checkArchiveFolder(path: string, expected: ExpectedInput): Promise<void> {
+  await checkInput(path, expected);
+  if ((await requestResponseFolder(path)) === null) {
+    throw new Error(`${describe(path, expected)} ${NOT_AN_ARCHIVE}: expected a ${expected.kind} of ${expected.holding}`);
+  }
 }
 
 /** Checks that a path the command will write to is not an existing folder (for a file) or file (for a folder). */

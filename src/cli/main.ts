@@ -32,7 +32,7 @@ import { simulateDay } from '../simulator/traffic.js';
 import { createProgress } from './progress.js';
 import { formatTable } from './table.js';
 import { Cleanup, stopWhenReaderLeaves } from './cleanup.js';
-import { checkInput, checkOutput, describeFileError } from './input-files.js';
+import { checkArchiveFolder, checkInput, checkOutput, describeFileError } from './input-files.js';
 import { escapeWritesToTerminal, terminalSafe, terminalSafeLines } from './terminal-text.js';
 
 function positiveInt(value: string): number {
@@ -89,7 +89,7 @@ function nextDay(day: string): string {
 }
 
 const EVENTS_FILE = { option: '--events', kind: 'file', holding: 'gateway events as JSON lines (one Event Hubs body per line)' } as const;
-const DIAGNOSTICS_FOLDER = { option: '--diagnostics', kind: 'folder', holding: 'RequestResponse storage-archive records (the folder holding insights-logs-requestresponse/)' } as const;
+const DIAGNOSTICS_FOLDER = { option: '--diagnostics', kind: 'folder', holding: 'RequestResponse storage-archive records (the folder holding insights-logs-requestresponse/, or that folder itself)' } as const;
 
 const requestsOption = () => new Option('--requests <n>', 'number of simulated requests').argParser(positiveInt);
 const seedOption = () => new Option('--seed <n>', 'random seed: the same seed and day give the same traffic').argParser(positiveInt).default(42);
@@ -315,7 +315,7 @@ export function buildCli(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'table']).default('table'))
     .action(async (opts: { events: string; diagnostics: string; llmLog?: string; metrics?: string; gatewayObjectIds?: string; format: string }) => {
       await checkInput(opts.events, EVENTS_FILE);
-      await checkInput(opts.diagnostics, DIAGNOSTICS_FOLDER);
+      await checkArchiveFolder(opts.diagnostics, DIAGNOSTICS_FOLDER);
       if (opts.llmLog) await checkInput(opts.llmLog, { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records as JSON lines' });
       if (opts.metrics) await checkInput(opts.metrics, { option: '--metrics', kind: 'file', holding: 'Azure Monitor metrics response JSON' });
       const checks = await reconcileFiles({
@@ -352,7 +352,7 @@ export function buildCli(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'table']).default('table'))
     .action(async (opts: { events: string; diagnostics?: string; prices?: string; directory?: string; llmLog?: string; gatewayObjectIds?: string; threads: number; format: string }) => {
       await checkInput(opts.events, EVENTS_FILE);
-      if (opts.diagnostics) await checkInput(opts.diagnostics, DIAGNOSTICS_FOLDER);
+      if (opts.diagnostics) await checkArchiveFolder(opts.diagnostics, DIAGNOSTICS_FOLDER);
       if (opts.llmLog) await checkInput(opts.llmLog, { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records (JSON lines, a JSON array, a query API response or the portal CSV)' });
       if (opts.prices) await checkInput(opts.prices, { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response' });
       if (opts.directory) await checkInput(opts.directory, { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)' });
@@ -413,7 +413,7 @@ export function buildCli(): Command {
     .action(async (opts: { costExport: string; events: string; diagnostics: string; prices?: string; directory?: string; llmLog?: string; gatewayObjectIds?: string; format: string }) => {
       await checkInput(opts.costExport, { option: '--cost-export', kind: 'file', holding: "a Cost Management 'Cost and usage details' export" });
       await checkInput(opts.events, EVENTS_FILE);
-      await checkInput(opts.diagnostics, DIAGNOSTICS_FOLDER);
+      await checkArchiveFolder(opts.diagnostics, DIAGNOSTICS_FOLDER);
       if (opts.prices) {
         await checkInput(opts.prices, { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response' });
       }

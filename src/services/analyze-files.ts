@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { FolderArchive } from '../adapters/archive/folder-archive.js';
+import { FolderArchive, NOT_AN_ARCHIVE, requestResponseFolder } from '../adapters/archive/folder-archive.js';
 import { readLlmLogExport } from '../adapters/files/llm-log-export.js';
 import { parseArchiveBlob } from '../adapters/archive/archive-diagnostics-source.js';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
@@ -104,13 +104,18 @@ export async function readDirectoryFile(file: string): Promise<Map<string, Direc
   return new Map(parsed.rows.map((row) => [row.identity, row]));
 }
 
-/** Every valid RequestResponse record of a local archive folder, and how many were rejected. */
+/**
+ * Every valid RequestResponse record of a local copy of the archive (the folder holding its container, or the
+ * container's folder: `requestResponseFolder`), and how many were rejected.
+ */
 export async function readArchiveFolder(dir: string): Promise<{ records: DiagnosticRecord[]; rejected: number }> {
-  const archive = new FolderArchive(dir);
+  const folder = await requestResponseFolder(dir);
+  if (folder === null) throw new Error(`${dir} ${NOT_AN_ARCHIVE}: expected a copy of the RequestResponse archive`);
+  const archive = new FolderArchive(folder);
   const records: DiagnosticRecord[] = [];
   let rejected = 0;
-  for (const path of (await archive.list()).filter((p) => p.startsWith(`${REQUEST_RESPONSE_CONTAINER}/`))) {
-    const parsed = parseArchiveBlob(path, await archive.read(path));
+  for (const path of await archive.list()) {
+    const parsed = parseArchiveBlob(`${REQUEST_RESPONSE_CONTAINER}/${path}`, await archive.read(path));
     for (const record of parsed.records) records.push(record);
     rejected += parsed.rejected.length;
   }

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { access, readFile, readdir } from 'node:fs/promises';
+import { access, readFile, readdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -101,6 +101,12 @@ describe('tokenledger CLI', () => {
     });
     await expect(cli('reconcile', '--events', join(folder, 'missing.jsonl'), '--diagnostics', folder)).rejects.toMatchObject({
       stderr: expect.stringMatching(/^tokenledger: --events ".*missing\.jsonl" does not exist: expected a file of gateway events/),
+    });
+    // A folder that is no copy of the archive would join nothing: it is refused, not read as an archive without records.
+    const events = join(folder, 'events.jsonl');
+    await writeFile(events, '\n');
+    await expect(cli('analyze', '--events', events, '--diagnostics', folder)).rejects.toMatchObject({
+      stderr: `tokenledger: --diagnostics ${JSON.stringify(folder)} holds no insights-logs-requestresponse/ folder and is not one: expected a folder of RequestResponse storage-archive records (the folder holding insights-logs-requestresponse/, or that folder itself)\n`,
     });
   });
 

@@ -1,6 +1,35 @@
-import { readdir, readFile } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, join, relative, resolve, sep } from 'node:path';
+import { REQUEST_RESPONSE_CONTAINER } from '../../domain/archive-layout.js';
 import type { ArchiveReader } from '../../ports/archive.js';
+
+/** Diagnostic settings name each category's container `insights-logs-<category>`. */
+const CONTAINER_PREFIX = 'insights-logs-';
+/** The first folder of every blob path in such a container (`resourceId=/SUBSCRIPTIONS/…/PT1H.json`). */
+const BLOB_ROOT = 'resourceId=';
+
+async function isFolder(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => null))?.isDirectory() ?? false;
+}
+
+/** What is wrong with a folder for which `requestResponseFolder` finds nothing. */
+export const NOT_AN_ARCHIVE = `holds no ${REQUEST_RESPONSE_CONTAINER}/ folder and is not one`;
+
+/**
+ * The folder of a local copy of the archive that holds the `RequestResponse` container's blobs, or null when it holds
+ * none: `dir/insights-logs-requestresponse` (`azcopy copy '…/insights-logs-requestresponse' dir --recursive` copies
+ * the container into a folder of its name), else `dir` itself when it is that folder, or holds the container's
+ * `resourceId=` tree directly (a copy of the container's contents: `azcopy copy '…/insights-logs-requestresponse/*'`,
+ * Storage Explorer's download) and is not another category's container.
+ */
+export async function requestResponseFolder(dir: string): Promise<string | null> {
+  const container = join(dir, REQUEST_RESPONSE_CONTAINER);
+  if (await isFolder(container)) return container;
+  const name = basename(resolve(dir)).toLowerCase();
+  if (name === REQUEST_RESPONSE_CONTAINER) return dir;
+  if (name.startsWith(CONTAINER_PREFIX)) return null;
+  return (await isFolder(join(dir, BLOB_ROOT))) ? dir : null;
+}
 
 /** A local copy of the storage archive (e.g. `azcopy` output or the simulator's `diagnostics/` folder). */
 export class FolderArchive implements ArchiveReader {
