@@ -1,4 +1,4 @@
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { NOT_AN_ARCHIVE, requestResponseFolder } from '../adapters/archive/folder-archive.js';
 
 /** What a command expects at a path given on the command line, for messages that say it. */
@@ -8,6 +8,31 @@ export interface ExpectedInput {
   readonly kind: 'file' | 'folder';
   /** What it should hold, e.g. `gateway events as JSON lines`. */
   readonly holding: string;
+  /** Read as UTF-8 text: a compressed, binary or UTF-16 file, known by its first bytes, is refused for what it is. */
+  readonly text?: boolean;
+}
+
+/** Files that are not UTF-8 text, by their first bytes: what each is, and what to do about it. */
+const NOT_TEXT: readonly { readonly magic: readonly number[]; readonly is: string; readonly fix: string }[] = [
+  { magic: [0xff, 0xfe], is: 'UTF-16 text (it begins with the byte-order mark FF FE)', fix: 'save it as UTF-8 (Excel: "CSV UTF-8"; PowerShell: Out-File -Encoding utf8) or convert it with iconv -f UTF-16 -t UTF-8' },
+  { magic: [0xfe, 0xff], is: 'UTF-16 text (it begins with the byte-order mark FE FF)', fix: 'save it as UTF-8 or convert it with iconv -f UTF-16 -t UTF-8' },
+  { magic: [0x1f, 0x8b], is: 'gzip-compressed', fix: 'decompress it first (gunzip -k)' },
+  { magic: [0x50, 0x4b, 0x03, 0x04], is: 'a zip archive', fix: 'extract the file from it first' },
+  // The object container file of the Avro specification, which Event Hubs Capture writes.
+  { magic: [0x4f, 0x62, 0x6a, 0x01], is: 'an Avro file (as Event Hubs Capture writes)', fix: "write each event's body as one line of text first" },
+  { magic: [0x50, 0x41, 0x52, 0x31], is: 'a Parquet file', fix: 'write it out as text first' },
+];
+
+/** What a regular file is when it is not UTF-8 text (see `NOT_TEXT`), or null. */
+async function notText(path: string): Promise<(typeof NOT_TEXT)[number] | null> {
+  const handle = await open(path, 'r');
+  try {
+    const first = Buffer.alloc(4);
+    const { bytesRead } = await handle.read(first, 0, first.length, 0);
+    return NOT_TEXT.find(({ magic }) => magic.length <= bytesRead && magic.every((byte, i) => first[i] === byte)) ?? null;
+  } finally {
+    await handle.close();
+  }
 }
 
 function describe(path: string, expected: ExpectedInput): string {
@@ -31,6 +56,9 @@ export async function checkInput(path: string, expected: ExpectedInput): Promise
   }
   if (expected.kind === 'file' && found.isDirectory()) throw new Error(`${describe(path, expected)} is a folder: ${wanted}`);
   if (expected.kind === 'folder' && !found.isDirectory()) throw new Error(`${describe(path, expected)} is a file: ${wanted}`);
+  // Only a regular file: the first bytes of a pipe (/dev/stdin) are the command's to read.
+  const other = expected.text && found.isFile() ? await notText(path) : null;
+  if (other) throw new Error(`${describe(path, expected)} is ${other.is}: ${wanted}; ${other.fix}`);
 }
 
 /** `checkInput` for a local copy of the RequestResponse archive, which must hold the container or be it (`requestResponseFolder`). */

@@ -88,8 +88,11 @@ function nextDay(day: string): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 }
 
-const EVENTS_FILE = { option: '--events', kind: 'file', holding: 'gateway events as JSON lines (one Event Hubs body per line)' } as const;
+const EVENTS_FILE = { option: '--events', kind: 'file', holding: 'gateway events as JSON lines (one Event Hubs body per line)', text: true } as const;
 const DIAGNOSTICS_FOLDER = { option: '--diagnostics', kind: 'folder', holding: 'RequestResponse storage-archive records (the folder holding insights-logs-requestresponse/, or that folder itself)' } as const;
+const LLM_LOG_FILE = { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records (JSON lines, a JSON array, a query API response or the portal CSV)', text: true } as const;
+const PRICES_FILE = { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response', text: true } as const;
+const DIRECTORY_FILE = { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)', text: true } as const;
 
 const requestsOption = () => new Option('--requests <n>', 'number of simulated requests').argParser(positiveInt);
 const seedOption = () => new Option('--seed <n>', 'random seed: the same seed and day give the same traffic').argParser(positiveInt).default(42);
@@ -316,8 +319,8 @@ export function buildCli(): Command {
     .action(async (opts: { events: string; diagnostics: string; llmLog?: string; metrics?: string; gatewayObjectIds?: string; format: string }) => {
       await checkInput(opts.events, EVENTS_FILE);
       await checkArchiveFolder(opts.diagnostics, DIAGNOSTICS_FOLDER);
-      if (opts.llmLog) await checkInput(opts.llmLog, { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records as JSON lines' });
-      if (opts.metrics) await checkInput(opts.metrics, { option: '--metrics', kind: 'file', holding: 'Azure Monitor metrics response JSON' });
+      if (opts.llmLog) await checkInput(opts.llmLog, LLM_LOG_FILE);
+      if (opts.metrics) await checkInput(opts.metrics, { option: '--metrics', kind: 'file', holding: 'Azure Monitor metrics response JSON', text: true });
       const checks = await reconcileFiles({
         eventsFile: opts.events,
         diagnosticsDir: opts.diagnostics,
@@ -353,9 +356,9 @@ export function buildCli(): Command {
     .action(async (opts: { events: string; diagnostics?: string; prices?: string; directory?: string; llmLog?: string; gatewayObjectIds?: string; threads: number; format: string }) => {
       await checkInput(opts.events, EVENTS_FILE);
       if (opts.diagnostics) await checkArchiveFolder(opts.diagnostics, DIAGNOSTICS_FOLDER);
-      if (opts.llmLog) await checkInput(opts.llmLog, { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records (JSON lines, a JSON array, a query API response or the portal CSV)' });
-      if (opts.prices) await checkInput(opts.prices, { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response' });
-      if (opts.directory) await checkInput(opts.directory, { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)' });
+      if (opts.llmLog) await checkInput(opts.llmLog, LLM_LOG_FILE);
+      if (opts.prices) await checkInput(opts.prices, PRICES_FILE);
+      if (opts.directory) await checkInput(opts.directory, DIRECTORY_FILE);
       const progress = createProgress();
       progress.step(`analysing ${opts.events}`);
       const read = opts.prices ? await readPriceTable(opts.prices) : { table: loadPrices({}) };
@@ -415,11 +418,11 @@ export function buildCli(): Command {
       await checkInput(opts.events, EVENTS_FILE);
       await checkArchiveFolder(opts.diagnostics, DIAGNOSTICS_FOLDER);
       if (opts.prices) {
-        await checkInput(opts.prices, { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response' });
+        await checkInput(opts.prices, PRICES_FILE);
       }
       const prices = opts.prices ? (await readPriceTable(opts.prices)).table : undefined;
-      if (opts.directory) await checkInput(opts.directory, { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)' });
-      if (opts.llmLog) await checkInput(opts.llmLog, { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records (JSON lines, a JSON array, a query API response or the portal CSV)' });
+      if (opts.directory) await checkInput(opts.directory, DIRECTORY_FILE);
+      if (opts.llmLog) await checkInput(opts.llmLog, LLM_LOG_FILE);
       const result = await allocateFiles({
         costExportFile: opts.costExport,
         eventsFile: opts.events,

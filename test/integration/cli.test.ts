@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { temporaryFolder } from '../support/temporary-folder.js';
 
@@ -101,6 +102,12 @@ describe('tokenledger CLI', () => {
     });
     await expect(cli('reconcile', '--events', join(folder, 'missing.jsonl'), '--diagnostics', folder)).rejects.toMatchObject({
       stderr: expect.stringMatching(/^tokenledger: --events ".*missing\.jsonl" does not exist: expected a file of gateway events/),
+    });
+    // A compressed file would be read as lines of garbage, each a dead letter: it is named for what it is.
+    const compressed = join(folder, 'events.jsonl.gz');
+    await writeFile(compressed, gzipSync('{}\n'));
+    await expect(cli('analyze', '--events', compressed)).rejects.toMatchObject({
+      stderr: `tokenledger: --events ${JSON.stringify(compressed)} is gzip-compressed: expected a file of gateway events as JSON lines (one Event Hubs body per line); decompress it first (gunzip -k)\n`,
     });
     // A folder that is no copy of the archive would join nothing: it is refused, not read as an archive without records.
     const events = join(folder, 'events.jsonl');

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkInput, checkOutput, describeFileError } from '../../src/cli/input-files.js';
 
@@ -32,6 +33,31 @@ describe('paths given on the command line', () => {
   it('says a folder is a folder and a file is a file, instead of EISDIR or ENOTDIR', async () => {
     await expect(checkInput(folder, EVENTS)).rejects.toThrow(`--events ${JSON.stringify(folder)} is a folder: expected a file of gateway events as JSON lines`);
     await expect(checkInput(file, ARCHIVE)).rejects.toThrow(`--diagnostics ${JSON.stringify(file)} is a file: expected a folder of RequestResponse archive records`);
+  });
+
+  it('names a compressed, binary or UTF-16 file for what it is where UTF-8 text belongs, and says what to do', async () => {
+    const TEXT = { ...EVENTS, text: true } as const;
+    const files: [string, Buffer, RegExp][] = [
+      ['utf16le.jsonl', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('{}\n', 'utf16le')]), /is UTF-16 text \(it begins with the byte-order mark FF FE\): expected a file of gateway events as JSON lines; save it as UTF-8/],
+      ['utf16be.jsonl', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from('{}\n', 'utf16le').swap16()]), /is UTF-16 text \(it begins with the byte-order mark FE FF\)/],
+      ['events.jsonl.gz', gzipSync('{}\n'), /is gzip-compressed: expected a file of gateway events as JSON lines; decompress it first/],
+      ['events.zip', Buffer.from('PK\u0003\u0004rest of a zip'), /is a zip archive: .*; extract the file from it first/],
+      ['capture.avro', Buffer.from('Obj\u0001avro.schema'), /is an Avro file \(as Event Hubs Capture writes\)/],
+      ['events.parquet', Buffer.from('PAR1rest'), /is a Parquet file/],
+    ];
+    for (const [name, bytes, message] of files) {
+      const path = join(folder, name);
+      await writeFile(path, bytes);
+      await expect(checkInput(path, TEXT)).rejects.toThrow(message);
+      // Where any bytes may belong (a cost export may be gzip or Parquet), the file is not looked into.
+      await expect(checkInput(path, EVENTS)).resolves.toBeUndefined();
+    }
+    const withBom = join(folder, 'bom.jsonl');
+    await writeFile(withBom, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{}\n')]));
+    await expect(checkInput(withBom, TEXT)).resolves.toBeUndefined();
+    const short = join(folder, 'short.jsonl');
+    await writeFile(short, Buffer.from([0x1f]));
+    await expect(checkInput(short, TEXT)).resolves.toBeUndefined();
   });
 
   it('refuses to write a file over a folder or a folder over a file, and accepts a new name', async () => {

@@ -41,7 +41,7 @@ export function pricesCommand(): Command {
     .addOption(new Option('--as-of <YYYY-MM-DD>', 'take the prices in effect on this day; later ones are left out').argParser(isoDay).default(new Date().toISOString().slice(0, 10), 'today, UTC'))
     .addHelpText('after', IMPORT_HELP)
     .action(async (opts: { retail: string[]; out: string; region?: string; deploymentType: DeploymentType; asOf: string }) => {
-      for (const file of opts.retail) await checkInput(file, { option: '--retail', kind: 'file', holding: 'a saved Azure Retail Prices API response (JSON)' });
+      for (const file of opts.retail) await checkInput(file, { option: '--retail', kind: 'file', holding: 'a saved Azure Retail Prices API response (JSON)', text: true });
       await checkOutput(opts.out, { option: '--out', kind: 'file' });
       const imported = await importRetailPrices(opts.retail, { asOf: opts.asOf, deploymentType: opts.deploymentType, region: opts.region });
       // The file written must load as any price file does.
