@@ -100,7 +100,7 @@ export const metricsResponseSchema = z.object({
       timeseries: z.array(
         z.object({
           metadatavalues: z.array(z.object({ name: z.object({ value: z.string() }), value: z.string() })).default([]),
-          data: z.array(z.object({ timeStamp: z.string(), total: z.number().nonnegative().nullish() })),
+          data: z.array(z.object({ timeStamp: z.iso.datetime({ offset: true }), total: z.number().nonnegative().nullish() })),
         }),
       ),
     }),

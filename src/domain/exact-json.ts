@@ -146,11 +146,21 @@ function quoteNumbers(text: string): string {
  * mark is ignored (PowerShell writes one). Throws a `JsonTextError` naming the line and column of a syntax error.
  */
 export function parseJsonKeepingNumberText(text: string): unknown {
-  const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const source = withoutByteOrderMark(text);
+  parseJsonText(source);
+  return JSON.parse(quoteNumbers(source)) as unknown;
+}
+
+/** `JSON.parse` of a file's text, numbers as floats: a leading byte order mark is ignored, and a syntax error is a `JsonTextError`. */
+export function parseJsonText(text: string): unknown {
+  const source = withoutByteOrderMark(text);
   try {
-    JSON.parse(source);
+    return JSON.parse(source) as unknown;
   } catch (error) {
     throw explain(error as Error, source);
   }
-  return JSON.parse(quoteNumbers(source)) as unknown;
+}
+
+function withoutByteOrderMark(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { readLlmLogExport } from '../adapters/files/llm-log-export.js';
-import { metricsResponseSchema, toMetricTokens } from '../contracts/reconciliation-inputs.js';
+import { readMetricsFile } from '../adapters/files/metrics-file.js';
 import { withLlmUsage } from './join-diagnostics.js';
 import { reconcile, type CheckResult, type LlmUsageRow, type Thresholds } from '../domain/reconciliation.js';
 import { readArchiveFolder, readEventsFile } from './analyze-files.js';
@@ -23,7 +22,7 @@ export interface ReconcileFilesInput {
 export async function reconcileFiles(input: ReconcileFilesInput): Promise<CheckResult[]> {
   const [{ entries }, { records }] = await Promise.all([readEventsFile(input.eventsFile), readArchiveFolder(input.diagnosticsDir)]);
   const llmUsage = input.llmLogFile ? await readLlmLogExport(input.llmLogFile) : undefined;
-  const metrics = input.metricsFile ? toMetricTokens(metricsResponseSchema.parse(JSON.parse(await readFile(input.metricsFile, 'utf8')))) : undefined;
+  const metrics = input.metricsFile ? await readMetricsFile(input.metricsFile) : undefined;
   const usageById = new Map((llmUsage ?? []).map((row) => [row.gatewayRequestId, { gatewayRequestId: row.gatewayRequestId, promptTokens: row.promptTokens, completionTokens: row.completionTokens, totalTokens: row.promptTokens + row.completionTokens }]));
   const ledger = [...entries.values()].map((entry) => withLlmUsage(entry, usageById.get(entry.gatewayRequestId)) ?? entry);
   return reconcile({

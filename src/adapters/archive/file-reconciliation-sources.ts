@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import type { DiagnosticRecord } from '../../contracts/diagnostic-record.js';
-import { metricsResponseSchema, toMetricTokens } from '../../contracts/reconciliation-inputs.js';
 import { readLlmLogExport } from '../files/llm-log-export.js';
+import { readMetricsFile } from '../files/metrics-file.js';
 import type { LlmUsageRow, MetricTokens } from '../../domain/reconciliation.js';
 import type { DiagnosticsStore } from '../../ports/diagnostics-store.js';
 import type { ReconciliationSources, TimeWindow } from '../../ports/reconciliation.js';
@@ -35,7 +34,6 @@ export class StoredAndFileReconciliationSources implements ReconciliationSources
 
   async metrics(window: TimeWindow): Promise<MetricTokens[]> {
     if (!this.files.metrics) return [];
-    const all = toMetricTokens(metricsResponseSchema.parse(JSON.parse(await readFile(this.files.metrics, 'utf8'))));
-    return all.filter((m) => inWindow(`${m.hour}:00:00Z`, window));
+    return (await readMetricsFile(this.files.metrics)).filter((m) => inWindow(`${m.hour}:00:00Z`, window));
   }
 }
