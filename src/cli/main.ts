@@ -94,6 +94,11 @@ const LLM_LOG_FILE = { option: '--llm-log', kind: 'file', holding: 'ApiManagemen
 const PRICES_FILE = { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response', text: true } as const;
 const DIRECTORY_FILE = { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)', text: true } as const;
 
+/** What `analyze` says of the `RequestResponse` records a diagnostic setting streamed into its events file. */
+function notJoinedInEvents(records: number): string {
+  return `${records} RequestResponse record${records === 1 ? '' : 's'} in the events file not joined: analyze joins the storage archive of --diagnostics (the pipeline's ingest stores them for its join)`;
+}
+
 const requestsOption = () => new Option('--requests <n>', 'number of simulated requests').argParser(positiveInt);
 const seedOption = () => new Option('--seed <n>', 'random seed: the same seed and day give the same traffic').argParser(positiveInt).default(42);
 const dayOption = () => new Option('--day <YYYY-MM-DD>', 'UTC day to simulate').argParser(day).default(midLastMonth(), 'the 15th of last month');
@@ -374,6 +379,7 @@ export function buildCli(): Command {
         threads: opts.threads,
       });
       progress.step(`${result.entries} requests, ${result.deadLetters} dead letters, ${result.conflictingDuplicates} conflicting duplicates`);
+      if (result.diagnosticsInEvents > 0) progress.step(notJoinedInEvents(result.diagnosticsInEvents));
       const t = result.report.totals;
       if (opts.format === 'json') {
         const tokenSources = t.tokenSources;
@@ -385,6 +391,7 @@ export function buildCli(): Command {
               deadLetters: result.deadLetters,
               conflictingDuplicates: result.conflictingDuplicates,
               diagnosticsRejected: result.diagnosticsRejected,
+              diagnosticsInEvents: result.diagnosticsInEvents,
               unpriced: result.report.unpriced,
               join: result.join,
               latency: result.latency,

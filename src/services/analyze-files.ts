@@ -16,7 +16,7 @@ import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
 import { percentiles } from '../domain/latency-tile.js';
 import { backendStatsFromTile, recommendWeights } from '../domain/weights.js';
 import { AnalysisTotals } from './analysis-totals.js';
-import { analyzeInParallel } from './analyze-parallel.js';
+import { analyzeInParallel, type ParallelOutcome } from './analyze-parallel.js';
 import { forEachDistinctRequest } from './distinct-requests.js';
 import { mergeOverTime, poolTiles } from './latency-report.js';
 
@@ -78,6 +78,11 @@ export interface AnalyzeResult {
    */
   readonly conflictingDuplicates: number;
   readonly diagnosticsRejected: number;
+  /**
+   * Azure OpenAI `RequestResponse` records in the events file (a diagnostic setting streaming to the gateway's event
+   * hub). The pipeline's ingest stores them for its join; this analysis joins against `diagnosticsDir` only.
+   */
+  readonly diagnosticsInEvents: number;
   readonly join: JoinCounts;
   readonly entries: number;
 }
@@ -135,7 +140,7 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
   const llmUsage = input.llmLogFile ? readLlmUsage(input.llmLogFile) : Promise.resolve(new Map<string, LlmUsage>());
   // Awaited below, after the worker threads have started (they read the same files meanwhile); a failure is thrown there.
   for (const read of [recordsByKey, llmUsage]) read.catch(() => {});
-  const { totals, deadLetters, conflictingDuplicates } =
+  const { totals, deadLetters, conflictingDuplicates, diagnosticRecords } =
     (await analyzeEventsInParallel(input, recordsByKey, llmUsage)) ?? (await analyzeEvents(input, await recordsByKey, await llmUsage));
   const { records, rejected: diagnosticsRejected } = await diagnostics;
   const countedRecords = new Set<string>();
@@ -170,6 +175,7 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
     deadLetters,
     conflictingDuplicates,
     diagnosticsRejected,
+    diagnosticsInEvents: diagnosticRecords,
     join: input.diagnosticsDir
       ? { matched, noDiagnostics: totals.requests - matched, bypass: [...(await recordsByKey).keys()].filter((key) => !totals.joinedKeys.has(key)).length }
       : { matched: 0, noDiagnostics: totals.requests, bypass: 0 },
@@ -177,8 +183,11 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
   };
 }
 
+/** What the events file adds up to, on one thread or several. */
+type EventsAnalysis = Pick<ParallelOutcome, 'totals' | 'deadLetters' | 'conflictingDuplicates' | 'diagnosticRecords'>;
+
 /** The events file on the calling thread. */
-async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>): Promise<{ totals: AnalysisTotals; deadLetters: number; conflictingDuplicates: number }> {
+async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>): Promise<EventsAnalysis> {
   const newTotals = () => new AnalysisTotals(recordsByKey, input.prices, input.identity, llmUsage);
   let totals = newTotals();
   const stream = await forEachDistinctRequest(
@@ -186,11 +195,11 @@ async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<stri
     { onRequest: (entry) => totals.add(entry), restart: () => (totals = newTotals()), onUpdate: (before, after) => totals.sameContribution(before, after) },
     input.onProgress,
   );
-  return { totals, deadLetters: stream.deadLetters, conflictingDuplicates: stream.conflictIds.size };
+  return { totals, deadLetters: stream.deadLetters, conflictingDuplicates: stream.conflictIds.size, diagnosticRecords: stream.diagnosticRecords };
 }
 
 /** The events file over worker threads when it is large enough, else null (also when the parallel path declines). */
-async function analyzeEventsInParallel(input: AnalyzeInput, recordsByKey: Promise<ReadonlyMap<string, DiagnosticRecord>>, llmUsage: Promise<ReadonlyMap<string, LlmUsage>>): Promise<{ totals: AnalysisTotals; deadLetters: number; conflictingDuplicates: number } | null> {
+async function analyzeEventsInParallel(input: AnalyzeInput, recordsByKey: Promise<ReadonlyMap<string, DiagnosticRecord>>, llmUsage: Promise<ReadonlyMap<string, LlmUsage>>): Promise<EventsAnalysis | null> {
   const { size } = await stat(input.eventsFile);
   const threads = Math.min(Math.max(1, Math.floor(input.threads ?? availableParallelism())), Math.floor(size / (input.minBytesPerThread ?? MIN_BYTES_PER_THREAD)));
   if (threads < 2) return null;

@@ -84,6 +84,8 @@ export interface ParallelOutcome {
   /** Distinct conflicting duplicates (see `DistinctRequests.conflictIds`). */
   readonly conflictingDuplicates: number;
   readonly lines: number;
+  /** `RequestResponse` records among the file's lines (see `DistinctRequests.diagnosticRecords`). */
+  readonly diagnosticRecords: number;
 }
 
 /** A worker running this folder's `analyze-range-worker` module, compiled or (under tsx or vitest) from source. */
@@ -285,7 +287,8 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     for (const entry of deferred.values()) totals.add(entry);
     const deadLetterIds = new Set<string>();
     for (const part of handedBack) for (const id of part.deadLetterIds) deadLetterIds.add(id);
-    return { totals, deadLetters: deadLetterIds.size, conflictingDuplicates: conflictIds.size, lines: handedBack.reduce((sum: number, p) => sum + p.lines, 0) };
+    const sum = (count: (part: RangeHandBack) => number) => handedBack.reduce((total, part) => total + count(part), 0);
+    return { totals, deadLetters: deadLetterIds.size, conflictingDuplicates: conflictIds.size, lines: sum((p) => p.lines), diagnosticRecords: sum((p) => p.diagnosticRecords) };
   } finally {
     releaseStreamsEnded(streamsEnded, threads);
     answer({ hashes: [] });

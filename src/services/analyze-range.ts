@@ -115,6 +115,7 @@ export interface RangeHandBack {
   readonly deadLetterIds: readonly string[];
   readonly conflictIds: readonly string[];
   readonly lines: number;
+  readonly diagnosticRecords: number;
 }
 
 /** The id hashes (`hashId`) of every entry handed back by any thread: each thread answers with the entries it priced itself under those hashes. */
@@ -191,7 +192,7 @@ export async function analyzeRange(
       totals.add(entry);
       deferred.delete(key);
     }
-    const request = await hooks.handBack({ deferred: [...deferred.values()], deadLetterIds: [...stream.deadLetterIds], conflictIds: [...stream.conflictIds], lines: stream.lines }, totals);
+    const request = await hooks.handBack({ deferred: [...deferred.values()], deadLetterIds: [...stream.deadLetterIds], conflictIds: [...stream.conflictIds], lines: stream.lines, diagnosticRecords: stream.diagnosticRecords }, totals);
     const priced = (await stream.handedOver(new Set(request.hashes))).filter((e) => !deferred.has(requestKey(e)));
     return { priced };
   } finally {

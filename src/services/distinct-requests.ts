@@ -14,6 +14,11 @@ export interface DistinctRequests {
   readonly deadLetters: number;
   /** Non-blank lines read. */
   readonly lines: number;
+  /**
+   * Azure OpenAI `RequestResponse` records among the lines (a diagnostic setting streaming to the same event hub):
+   * the streams' consumers decide what to do with them; none is a request.
+   */
+  readonly diagnosticRecords: number;
   /** The distinct dead-letter ids themselves (ranges of one file are merged by their union). */
   readonly deadLetterIds: ReadonlySet<string>;
   /**
@@ -90,10 +95,18 @@ type ReadLines = (offsets: readonly number[]) => Promise<string[]>;
 
 const FILE_POSITION = { partitionId: 'file', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
 
-/** The ledger entries and dead letters of one line (one Event Hubs body), as the ingest function sorts them. */
-function sortLine(line: string, into: SortedEvents = { entries: [], deadLetters: [] }): SortedEvents {
+/** One line's ledger entries, dead letters and `RequestResponse` records. */
+type LineSort = Required<SortedEvents>;
+
+function newLineSort(): LineSort {
+  return { entries: [], deadLetters: [], diagnostics: [] };
+}
+
+/** The ledger entries, dead letters and diagnostic records of one line (one Event Hubs body), as the ingest function sorts them. */
+function sortLine(line: string, into: LineSort = newLineSort()): LineSort {
   into.entries.length = 0;
   into.deadLetters.length = 0;
+  into.diagnostics.length = 0;
   sortBody(line, FILE_POSITION, into);
   return into;
 }
@@ -139,7 +152,7 @@ export async function forEachDistinctRequest(
     for await (const chunk of chunksOf(file, options, taken)) {
       recent.push(chunk);
       // The rest of the chunk, sorted ahead once its requests have needed a few earlier lines read back.
-      let ahead: SortedEvents[] | null = null;
+      let ahead: LineSort[] | null = null;
       let readsBack = 0;
       const earlier = new Map<number, string>();
       const textAt = (offset: number) => recent.at(offset) ?? earlier.get(offset);
@@ -156,6 +169,7 @@ export async function forEachDistinctRequest(
         walk.lines++;
         const lineSorted = ahead?.[i] ?? walk.sorted;
         for (const letter of lineSorted.deadLetters) deadLetterIds.add(letter.id);
+        walk.diagnosticRecords += lineSorted.diagnostics.length;
         for (let ordinal = 0; ordinal < lineSorted.entries.length; ordinal++) {
           const entry = lineSorted.entries[ordinal]!;
           // One request told by several sources (v1 event, APIM GatewayLogs / GatewayLlmLogs) shares this key.
@@ -206,6 +220,7 @@ export async function forEachDistinctRequest(
     requests: walk.handedOver + held.size,
     deadLetters: deadLetterIds.size,
     lines: walk.lines,
+    diagnosticRecords: walk.diagnosticRecords,
     deadLetterIds,
     conflictIds,
     close,
@@ -230,11 +245,13 @@ class FirstSeenWalk {
   private keptInMemory = 0;
   readonly deadLetterIds = new Set<string>();
   readonly conflictIds = new Set<string>();
-  /** The entries and dead letters of the line `takeFirstSeen` stopped at. */
-  readonly sorted: SortedEvents = { entries: [], deadLetters: [] };
+  /** The entries, dead letters and records of the line `takeFirstSeen` stopped at. */
+  readonly sorted = newLineSort();
   handedOver = 0;
   /** Non-blank lines taken. */
   lines = 0;
+  /** `RequestResponse` records of the lines taken. */
+  diagnosticRecords = 0;
 
   constructor(
     private readonly consumer: DistinctRequestConsumer,
@@ -249,7 +266,7 @@ class FirstSeenWalk {
     for (let i = from; i < chunk.lines.length; i++) {
       const line = chunk.lines[i]!;
       if (line.trim() === '') continue;
-      const { entries, deadLetters } = sortLine(line, this.sorted);
+      const { entries, deadLetters, diagnostics } = sortLine(line, this.sorted);
       // Two entries of one line may be one request: the caller merges them.
       if (entries.length > 1) return i;
       const entry = entries[0];
@@ -258,6 +275,7 @@ class FirstSeenWalk {
       if (entry && this.index.candidatesOf(hash).length > 0) return i;
       this.lines++;
       for (const letter of deadLetters) this.deadLetterIds.add(letter.id);
+      this.diagnosticRecords += diagnostics.length;
       if (entry) this.takeFirst(entry, key, hash, { offset: chunk.offsets[i]!, ordinal: 0 });
     }
     return chunk.lines.length;
@@ -340,11 +358,11 @@ async function sortAhead(
   candidates: readonly number[],
   textAt: (offset: number) => string | undefined,
   earlier: Map<number, string>,
-): Promise<SortedEvents[]> {
-  const sorted: SortedEvents[] = [];
+): Promise<LineSort[]> {
+  const sorted: LineSort[] = [];
   const wanted = new Set(unread(index, candidates, textAt));
   for (let i = from; i < chunk.lines.length; i++) {
-    sorted[i] = sortLine(chunk.lines[i]!, { entries: [], deadLetters: [] });
+    sorted[i] = sortLine(chunk.lines[i]!);
     for (const entry of sorted[i]!.entries) for (const offset of unread(index, index.candidates(requestKey(entry)), textAt)) wanted.add(offset);
   }
   const offsets = [...wanted];
@@ -377,7 +395,7 @@ async function entriesAt(readLines: ReadLines, locations: readonly EntryLocation
   const toRead = offsets.filter((offset) => textAt(offset) === undefined).sort((a, b) => a - b);
   const texts = toRead.length === 0 ? [] : await readLines(toRead);
   const readBack = new Map(toRead.map((offset, n) => [offset, texts[n]!]));
-  const entriesOfLine = new Map(offsets.map((offset) => [offset, sortLine(textAt(offset) ?? readBack.get(offset)!, { entries: [], deadLetters: [] }).entries]));
+  const entriesOfLine = new Map(offsets.map((offset) => [offset, sortLine(textAt(offset) ?? readBack.get(offset)!).entries]));
   return locations.map((location) => {
     const entry = entriesOfLine.get(location.offset)![location.ordinal];
     if (!entry) throw new Error(`the events file changed while it was read (no entry ${location.ordinal} at byte ${location.offset})`);
@@ -442,7 +460,7 @@ async function handOverAgain(
 ): Promise<number> {
   consumer.restart();
   let handedOver = 0;
-  const sorted: SortedEvents = { entries: [], deadLetters: [] };
+  const sorted = newLineSort();
   for await (const chunk of chunksOf(file, options)) {
     for (let i = 0; i < chunk.lines.length; i++) {
       const line = chunk.lines[i]!;

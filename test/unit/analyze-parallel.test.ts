@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -235,6 +235,10 @@ describe('analyzeFiles over worker threads, with diagnostics to join', () => {
     const parallel = await analyzeFiles({ ...files, threads: 2, minBytesPerThread: 1, pieces: 'round-robin' });
     expect(single.join.matched).toBeGreaterThan(0);
     expect(single.weights.some((w) => w.backendId === 'aoai-eastus-2')).toBe(true);
+    // The records a diagnostic setting also streamed into the events file are counted, not joined: each line of them holds one.
+    const streamedRecords = (await readFile(files.eventsFile, 'utf8')).split('"category":"RequestResponse"').length - 1;
+    expect(streamedRecords).toBeGreaterThan(0);
+    expect(single.diagnosticsInEvents).toBe(streamedRecords);
     expect(parallel).toEqual(single);
   }, 120_000);
 
