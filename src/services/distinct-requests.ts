@@ -16,7 +16,7 @@ export interface DistinctRequests {
   readonly lines: number;
   /**
    * Azure OpenAI `RequestResponse` records among the lines (a diagnostic setting streaming to the same event hub):
-   * the streams' consumers decide what to do with them; none is a request.
+   * counted, not handed over, since none is a request.
    */
   readonly diagnosticRecords: number;
   /** The distinct dead-letter ids themselves (ranges of one file are merged by their union). */
