@@ -94,9 +94,12 @@ const LLM_LOG_FILE = { option: '--llm-log', kind: 'file', holding: 'ApiManagemen
 const PRICES_FILE = { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response', text: true } as const;
 const DIRECTORY_FILE = { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)', text: true } as const;
 
-/** What `analyze` says of the `RequestResponse` records a diagnostic setting streamed into its events file. */
-function notJoinedInEvents(records: number): string {
-  return `${records} RequestResponse record${records === 1 ? '' : 's'} in the events file not joined: analyze joins the storage archive of --diagnostics (the pipeline's ingest stores them for its join)`;
+/** What `analyze` did with the `RequestResponse` records a diagnostic setting streamed into its events file. */
+function recordsInEvents(records: number, archiveGiven: boolean): string {
+  const counted = `${records} RequestResponse record${records === 1 ? '' : 's'} in the events file`;
+  return archiveGiven
+    ? `${counted} not joined: the storage archive of --diagnostics is joined instead`
+    : `${counted} joined, as the pipeline's ingest stores them for its join (no --diagnostics archive given)`;
 }
 
 const requestsOption = () => new Option('--requests <n>', 'number of simulated requests').argParser(positiveInt);
@@ -379,7 +382,7 @@ export function buildCli(): Command {
         threads: opts.threads,
       });
       progress.step(`${result.entries} requests, ${result.deadLetters} dead letters, ${result.conflictingDuplicates} conflicting duplicates`);
-      if (result.diagnosticsInEvents > 0) progress.step(notJoinedInEvents(result.diagnosticsInEvents));
+      if (result.diagnosticsInEvents > 0) progress.step(recordsInEvents(result.diagnosticsInEvents, Boolean(opts.diagnostics)));
       const t = result.report.totals;
       if (opts.format === 'json') {
         const tokenSources = t.tokenSources;

@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { FolderArchive, NOT_AN_ARCHIVE, requestResponseFolder } from '../adapters/archive/folder-archive.js';
 import { readLlmLogExport } from '../adapters/files/llm-log-export.js';
@@ -17,7 +17,8 @@ import { percentiles } from '../domain/latency-tile.js';
 import { backendStatsFromTile, recommendWeights } from '../domain/weights.js';
 import { AnalysisTotals } from './analysis-totals.js';
 import { analyzeInParallel, type ParallelOutcome } from './analyze-parallel.js';
-import { forEachDistinctRequest } from './distinct-requests.js';
+import { forEachDistinctRequest, readStreamedRecords } from './distinct-requests.js';
+import { REQUEST_RESPONSE_CATEGORY } from './ingest-batch.js';
 import { mergeOverTime, poolTiles } from './latency-report.js';
 
 export interface AnalyzeInput {
@@ -80,7 +81,8 @@ export interface AnalyzeResult {
   readonly diagnosticsRejected: number;
   /**
    * Azure OpenAI `RequestResponse` records in the events file (a diagnostic setting streaming to the gateway's event
-   * hub). The pipeline's ingest stores them for its join; this analysis joins against `diagnosticsDir` only.
+   * hub), which the pipeline's ingest stores for its join. Joined when no `diagnosticsDir` is given (the file is then
+   * read once more, for them, before its events are analysed); with an archive, its records are joined and these only counted.
    */
   readonly diagnosticsInEvents: number;
   readonly join: JoinCounts;
@@ -140,9 +142,22 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
   const llmUsage = input.llmLogFile ? readLlmUsage(input.llmLogFile) : Promise.resolve(new Map<string, LlmUsage>());
   // Awaited below, after the worker threads have started (they read the same files meanwhile); a failure is thrown there.
   for (const read of [recordsByKey, llmUsage]) read.catch(() => {});
-  const { totals, deadLetters, conflictingDuplicates, diagnosticRecords } =
-    (await analyzeEventsInParallel(input, recordsByKey, llmUsage)) ?? (await analyzeEvents(input, await recordsByKey, await llmUsage));
-  const { records, rejected: diagnosticsRejected } = await diagnostics;
+  // Without an archive, the records a diagnostic setting streamed into the events file are joined, as the pipeline's
+  // ingest stores them for its join. A request may come before its record, so they are read before the events are
+  // analysed: at once when the file's first bytes show one, else once an analysis has met one (then it runs again).
+  const againstStreamed = async (): Promise<Joined> => {
+    const records = await readStreamedRecords(input.eventsFile);
+    const byKey = recordsByCorrelationId(records);
+    const events = (await analyzeEventsInParallel(input, Promise.resolve(byKey), llmUsage, records)) ?? (await analyzeEvents(input, byKey, await llmUsage));
+    return { events, records, rejected: 0, byKey };
+  };
+  let joined: Joined;
+  if (!input.diagnosticsDir && (await beginsWithStreamedRecords(input.eventsFile))) joined = await againstStreamed();
+  else {
+    const events = (await analyzeEventsInParallel(input, recordsByKey, llmUsage)) ?? (await analyzeEvents(input, await recordsByKey, await llmUsage));
+    joined = !input.diagnosticsDir && events.diagnosticRecords > 0 ? await againstStreamed() : { events, ...(await diagnostics), byKey: await recordsByKey };
+  }
+  const { events: { totals, deadLetters, conflictingDuplicates, diagnosticRecords }, records, rejected: diagnosticsRejected, byKey } = joined;
   const countedRecords = new Set<string>();
   for (const record of records) {
     if (countedRecords.has(record.correlationId)) continue;
@@ -176,11 +191,31 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
     conflictingDuplicates,
     diagnosticsRejected,
     diagnosticsInEvents: diagnosticRecords,
-    join: input.diagnosticsDir
-      ? { matched, noDiagnostics: totals.requests - matched, bypass: [...(await recordsByKey).keys()].filter((key) => !totals.joinedKeys.has(key)).length }
-      : { matched: 0, noDiagnostics: totals.requests, bypass: 0 },
+    join: { matched, noDiagnostics: totals.requests - matched, bypass: [...byKey.keys()].filter((key) => !totals.joinedKeys.has(key)).length },
     entries: totals.requests,
   };
+}
+
+/** The events analysed against the records they joined, by correlation id, and the archive's lines rejected. */
+interface Joined {
+  readonly events: EventsAnalysis;
+  readonly records: readonly DiagnosticRecord[];
+  readonly rejected: number;
+  readonly byKey: ReadonlyMap<string, DiagnosticRecord>;
+}
+
+/** Bytes at the start of an events file looked into for a streamed record: a diagnostic setting streams them all along. */
+const STREAMED_RECORD_SAMPLE_BYTES = 4 * 2 ** 20;
+
+/** Whether the first bytes of an events file name a `RequestResponse` record (see `readStreamedRecords`). */
+async function beginsWithStreamedRecords(eventsFile: string): Promise<boolean> {
+  const handle = await open(eventsFile, 'r');
+  try {
+    const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(STREAMED_RECORD_SAMPLE_BYTES), 0, STREAMED_RECORD_SAMPLE_BYTES, 0);
+    return buffer.subarray(0, bytesRead).includes(REQUEST_RESPONSE_CATEGORY);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** What the events file adds up to, on one thread or several. */
@@ -199,7 +234,12 @@ async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<stri
 }
 
 /** The events file over worker threads when it is large enough, else null (also when the parallel path declines). */
-async function analyzeEventsInParallel(input: AnalyzeInput, recordsByKey: Promise<ReadonlyMap<string, DiagnosticRecord>>, llmUsage: Promise<ReadonlyMap<string, LlmUsage>>): Promise<EventsAnalysis | null> {
+async function analyzeEventsInParallel(
+  input: AnalyzeInput,
+  recordsByKey: Promise<ReadonlyMap<string, DiagnosticRecord>>,
+  llmUsage: Promise<ReadonlyMap<string, LlmUsage>>,
+  records?: readonly DiagnosticRecord[],
+): Promise<EventsAnalysis | null> {
   const { size } = await stat(input.eventsFile);
   const threads = Math.min(Math.max(1, Math.floor(input.threads ?? availableParallelism())), Math.floor(size / (input.minBytesPerThread ?? MIN_BYTES_PER_THREAD)));
   if (threads < 2) return null;
@@ -207,7 +247,7 @@ async function analyzeEventsInParallel(input: AnalyzeInput, recordsByKey: Promis
     eventsFile: input.eventsFile,
     prices: input.prices,
     ...(input.identity ? { identity: input.identity } : {}),
-    ...(input.diagnosticsDir ? { diagnosticsDir: input.diagnosticsDir } : {}),
+    ...(records ? { records } : input.diagnosticsDir ? { diagnosticsDir: input.diagnosticsDir } : {}),
     ...(input.llmLogFile ? { llmLogFile: input.llmLogFile, llmUsage } : {}),
     ...(input.onProgress ? { onProgress: input.onProgress } : {}),
     ...(input.pieces ? { pieces: input.pieces } : {}),

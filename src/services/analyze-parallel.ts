@@ -47,6 +47,8 @@ function claimBits(fileBytes: number): number {
 }
 
 export interface RangeWorkerInput extends RangeInput {
+  /** The records to join against, when the calling thread has them whole; else the worker reads `diagnosticsDir`. */
+  readonly records: readonly DiagnosticRecord[] | undefined;
   readonly diagnosticsDir: string | undefined;
   readonly llmLogFile: string | undefined;
 }
@@ -69,6 +71,8 @@ export interface ParallelInput {
    */
   readonly diagnosticsDir?: string;
   readonly recordsByKey: Promise<ReadonlyMap<string, DiagnosticRecord>>;
+  /** The records behind `recordsByKey`, sent to each worker, when they are not an archive it reads (see `readStreamedRecords`). */
+  readonly records?: readonly DiagnosticRecord[];
   /** An `ApiManagementGatewayLlmLog` export (read again by each worker) and its usage by gateway request id. */
   readonly llmLogFile?: string;
   readonly llmUsage?: Promise<ReadonlyMap<string, LlmUsage>>;
@@ -233,7 +237,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     for (let index = 1; index < threads; index++) {
       const channel = new WorkerChannel(takeWorker(), progress);
       channels.push(channel);
-      channel.post({ kind: 'job', input: { ...rangeInput(index), diagnosticsDir: input.diagnosticsDir, llmLogFile: input.llmLogFile } });
+      channel.post({ kind: 'job', input: { ...rangeInput(index), records: input.records, diagnosticsDir: input.diagnosticsDir, llmLogFile: input.llmLogFile } });
     }
     let localHandBack!: (handBack: RangeHandBack) => void;
     const localHandedBack = new Promise<RangeHandBack>((resolve) => (localHandBack = resolve));

@@ -1,16 +1,19 @@
 /** A worker thread of `analyzeInParallel`, kept between analyses: each job is `analyzeRange` over the pieces it takes. */
 import { parentPort } from 'node:worker_threads';
 import type { RangeWorkerInput, RangeWorkerMessage, ToRangeWorker } from './analyze-parallel.js';
+import { recordsByCorrelationId } from '../domain/join.js';
 import { analyzeRange, type RangeRequest } from './analyze-range.js';
 
 const port = parentPort!;
 const send = (message: RangeWorkerMessage) => port.postMessage(message);
 let answer: ((request: RangeRequest) => void) | null = null;
 
+/** As the calling thread: one record per correlation id (`recordsByCorrelationId`). */
 async function recordsByKey(input: RangeWorkerInput) {
+  if (input.records) return recordsByCorrelationId(input.records);
   if (!input.diagnosticsDir) return new Map();
   const { readArchiveFolder } = await import('./analyze-files.js');
-  return new Map((await readArchiveFolder(input.diagnosticsDir)).records.map((r) => [r.correlationId, r]));
+  return recordsByCorrelationId((await readArchiveFolder(input.diagnosticsDir)).records);
 }
 
 async function llmUsage(input: RangeWorkerInput) {

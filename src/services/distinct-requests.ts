@@ -1,11 +1,12 @@
 import { open } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { readJsonlChunks, readJsonlLinesAt, type ByteRange, type JsonlChunk } from '../adapters/files/jsonl-lines.js';
+import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { awaitsCounterpart, isPartial, mergeByRequest, mergeNotingConflicts, requestKey } from '../domain/ledger.js';
 import { ownedText } from '../domain/owned-text.js';
 import { RequestIndex, hashId, type EntryLocation } from '../domain/request-index.js';
-import { sortBody, type SortedEvents } from './ingest-batch.js';
+import { REQUEST_RESPONSE_CATEGORY, sortBody, type SortedEvents } from './ingest-batch.js';
 
 export interface DistinctRequests {
   /** Distinct requests handed over. */
@@ -109,6 +110,23 @@ function sortLine(line: string, into: LineSort = newLineSort()): LineSort {
   into.diagnostics.length = 0;
   sortBody(line, FILE_POSITION, into);
   return into;
+}
+
+/**
+ * The `RequestResponse` records a diagnostic setting streamed into a JSONL file of Event Hubs bodies, as the ingest
+ * function reads them.
+ */
+export async function readStreamedRecords(file: string): Promise<DiagnosticRecord[]> {
+  const records: DiagnosticRecord[] = [];
+  const sorted = newLineSort();
+  for await (const chunk of readJsonlChunks(file)) {
+    for (const line of chunk.lines) {
+      // Only a line that names the category, or holds an escape that may spell it, can hold such a record.
+      if (!line.includes(REQUEST_RESPONSE_CATEGORY) && !line.includes('\\u')) continue;
+      for (const record of sortLine(line, sorted).diagnostics) records.push(record);
+    }
+  }
+  return records;
 }
 
 /**

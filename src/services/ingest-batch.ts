@@ -52,8 +52,11 @@ export interface SortedEvents {
   readonly diagnostics?: DiagnosticRecord[];
 }
 
+/** The `category` of Azure OpenAI's `RequestResponse` diagnostic records. */
+export const REQUEST_RESPONSE_CATEGORY = 'RequestResponse';
+
 function isRequestResponse(value: unknown): boolean {
-  return value !== null && typeof value === 'object' && (value as Record<string, unknown>)['category'] === 'RequestResponse';
+  return value !== null && typeof value === 'object' && (value as Record<string, unknown>)['category'] === REQUEST_RESPONSE_CATEGORY;
 }
 
 /** Every item of one body becomes exactly one ledger entry or one dead letter, appended to `into`. */

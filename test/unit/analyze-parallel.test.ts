@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rangesCutNear, readJsonlChunks } from '../../src/adapters/files/jsonl-lines.js';
@@ -240,6 +240,31 @@ describe('analyzeFiles over worker threads, with diagnostics to join', () => {
     expect(streamedRecords).toBeGreaterThan(0);
     expect(single.diagnosticsInEvents).toBe(streamedRecords);
     expect(parallel).toEqual(single);
+  }, 120_000);
+
+  it('without an archive, joins the records streamed into the events file as it joins the same records in an archive', async () => {
+    const out = join(dir, 'simulated-streamed');
+    await writeSimulation(out, simulateDay({ requests: 600, seed: 12, day: '2026-10-15' }));
+    const eventsFile = join(out, SIMULATION_FILES.events);
+    const text = await readFile(eventsFile, 'utf8');
+    // The records a diagnostic setting also streamed into the events file, one a line as the archive holds them.
+    const lines = text.split('\n').filter((line) => line.includes('"category":"RequestResponse"'));
+    const streamed = lines.flatMap((line) => (JSON.parse(line) as { records: unknown[] }).records);
+    expect(streamed.length).toBeGreaterThan(0);
+    const blob = join(out, 'streamed-archive', 'insights-logs-requestresponse', 'PT1H.json');
+    await mkdir(dirname(blob), { recursive: true });
+    await writeFile(blob, streamed.map((record) => `${JSON.stringify(record)}\n`).join(''));
+    // The same events after a blank line of 5 MiB: no record in the first bytes, so one is met only by an analysis.
+    const late = join(out, 'late-records.jsonl');
+    await writeFile(late, `${' '.repeat(5 * 2 ** 20)}\n${text}`);
+    for (const file of [eventsFile, late]) {
+      const withArchive = await analyzeFiles({ eventsFile: file, diagnosticsDir: join(out, 'streamed-archive'), prices, threads: 1 });
+      expect(withArchive.join.matched).toBeGreaterThan(0);
+      const single = await analyzeFiles({ eventsFile: file, prices, threads: 1 });
+      const parallel = await analyzeFiles({ eventsFile: file, prices, threads: 2, minBytesPerThread: 1, pieces: 'round-robin' });
+      expect(single).toEqual(withArchive);
+      expect(parallel).toEqual(single);
+    }
   }, 120_000);
 
   it('with the LLM-log export, charges streams cut short in every thread as on one', async () => {
