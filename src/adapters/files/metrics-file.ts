@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { metricsResponseSchema, toMetricTokens, type MetricTokens } from '../../contracts/reconciliation-inputs.js';
-import { JsonTextError, parseJsonText } from '../../domain/exact-json.js';
 import { describeIssues } from '../../domain/event-normalization.js';
+import { readJsonFile } from './json-file.js';
 
 /**
  * An Azure Monitor metrics response saved to a file (the REST API's body, or `az monitor metrics list -o json`), as
@@ -9,14 +8,7 @@ import { describeIssues } from '../../domain/event-normalization.js';
  * or the field of a wrong shape.
  */
 export async function readMetricsFile(path: string): Promise<MetricTokens[]> {
-  let json: unknown;
-  try {
-    json = parseJsonText(await readFile(path, 'utf8'));
-  } catch (error) {
-    if (error instanceof JsonTextError) throw new Error(`${path}: not JSON: ${error.message}`);
-    throw error;
-  }
-  const response = metricsResponseSchema.safeParse(json);
+  const response = metricsResponseSchema.safeParse((await readJsonFile(path)).json);
   if (!response.success) throw new Error(`${path}: ${describeIssues('Azure Monitor metrics response', response.error)}`);
   return toMetricTokens(response.data);
 }

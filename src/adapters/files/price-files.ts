@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { loadPriceTable, PRICE_CURRENCY, type PriceFile, type PriceTable } from '../../contracts/price-table.js';
 import { isRetailPricesResponse, retailPriceItemSchema, retailPricesPageSchema } from '../../contracts/retail-prices.js';
-import { JsonTextError, parseJsonKeepingNumberText } from '../../domain/exact-json.js';
+import { parseJsonKeepingNumberText, parseJsonText } from '../../domain/exact-json.js';
 import type { DeploymentType } from '../../domain/retail-price-meters.js';
 import { retailPricesToEntries, type LocatedRetailItem, type RetailConversion } from '../../domain/retail-price-table.js';
+import { readJsonFile } from './json-file.js';
 
 /**
  * Reading price files from disk: the project's own price file, or saved Azure Retail Prices API responses, which
@@ -28,16 +28,6 @@ export interface RetailImport {
 
 /** The most problems one error lists; a file with more has one line saying how many more. */
 const MAX_LISTED = 20;
-
-async function readJson(path: string): Promise<{ text: string; json: unknown }> {
-  const text = await readFile(path, 'utf8');
-  try {
-    return { text, json: parseJsonKeepingNumberText(text) };
-  } catch (error) {
-    if (error instanceof JsonTextError) throw new Error(`${path}: not JSON: ${error.message}`);
-    throw error;
-  }
-}
 
 function formatPath(path: readonly PropertyKey[]): string {
   return path.map((key, i) => (typeof key === 'number' ? `[${key}]` : `${i === 0 ? '' : '.'}${String(key)}`)).join('');
@@ -119,7 +109,7 @@ function importParsed(responses: readonly { path: string; json: unknown }[], opt
 /** Reads saved Retail Prices responses (one page a file, or an array of pages) and converts them to a price file. */
 export async function importRetailPrices(paths: readonly string[], options: RetailImportOptions): Promise<RetailImport> {
   const responses = [];
-  for (const path of paths) responses.push({ path, json: (await readJson(path)).json });
+  for (const path of paths) responses.push({ path, json: (await readJsonFile(path, parseJsonKeepingNumberText)).json });
   return importParsed(responses, options);
 }
 
@@ -128,14 +118,13 @@ export async function importRetailPrices(paths: readonly string[], options: Reta
  * deployment prices in effect today, converted in memory). Errors name the file.
  */
 export async function readPriceTable(path: string, options: Partial<RetailImportOptions> = {}): Promise<{ table: PriceTable; imported?: RetailImport }> {
-  const { text, json } = await readJson(path);
+  const { text, json } = await readJsonFile(path, parseJsonKeepingNumberText);
   if (isRetailPricesResponse(json)) {
     const imported = importParsed([{ path, json }], { ...options, asOf: options.asOf ?? today() });
     return { table: withFile(path, () => loadPriceTable(imported.file)), imported };
   }
   // The price file refuses JSON numbers as amounts, so it is read with them as numbers.
-  const source = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  return { table: withFile(path, () => loadPriceTable(JSON.parse(source))) };
+  return { table: withFile(path, () => loadPriceTable(parseJsonText(text))) };
 }
 
 function withFile<T>(path: string, load: () => T): T {
