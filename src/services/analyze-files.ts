@@ -151,12 +151,13 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
     const events = (await analyzeEventsInParallel(input, Promise.resolve(byKey), llmUsage, records)) ?? (await analyzeEvents(input, byKey, await llmUsage));
     return { events, records, rejected: 0, byKey };
   };
-  let joined: Joined;
-  if (!input.diagnosticsDir && (await beginsWithStreamedRecords(input.eventsFile))) joined = await againstStreamed();
-  else {
+  const againstArchive = async (): Promise<Joined> => {
     const events = (await analyzeEventsInParallel(input, recordsByKey, llmUsage)) ?? (await analyzeEvents(input, await recordsByKey, await llmUsage));
-    joined = !input.diagnosticsDir && events.diagnosticRecords > 0 ? await againstStreamed() : { events, ...(await diagnostics), byKey: await recordsByKey };
-  }
+    return { events, ...(await diagnostics), byKey: await recordsByKey };
+  };
+  const streamedFirst = !input.diagnosticsDir && (await beginsWithStreamedRecords(input.eventsFile));
+  let joined = streamedFirst ? await againstStreamed() : await againstArchive();
+  if (!streamedFirst && !input.diagnosticsDir && joined.events.diagnosticRecords > 0) joined = await againstStreamed();
   const { events: { totals, deadLetters, conflictingDuplicates, diagnosticRecords }, records, rejected: diagnosticsRejected, byKey } = joined;
   const countedRecords = new Set<string>();
   for (const record of records) {
