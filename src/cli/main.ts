@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { BASES, chargebackQuerySchemaAt, daySchema, lastMonth, operationsQuerySchemaAt, type PeriodSource } from '../contracts/report-query.js';
 import { GROUP_BY, type ChargebackRow } from '../domain/chargeback.js';
 import { chargebackCsv, chargebackLineRows } from '../domain/chargeback-formats.js';
+import type { ReasonCount } from '../domain/dead-letter-reasons.js';
 import { analyzeFiles } from '../services/analyze-files.js';
 import { allocateFiles } from '../services/allocate-files.js';
 import { allocationCsv, allocationFocus, allocationLines, allocationTotals } from '../domain/allocation-formats.js';
@@ -100,6 +101,20 @@ function recordsInEvents(records: number, archiveGiven: boolean): string {
   return archiveGiven
     ? `${counted} not joined: the storage archive of --diagnostics is joined instead`
     : `${counted} joined, as the pipeline's ingest stores them for its join (no --diagnostics archive given)`;
+}
+
+/** Reasons of dead letters shown on stderr; `--format json` lists them all under `deadLetterReasons`. */
+const SHOWN_REASONS = 5;
+
+/** The most frequent reasons why lines of the events file were dead letters, a line each for stderr. */
+function deadLetterSteps(reasons: readonly ReasonCount[]): string[] {
+  const steps = reasons.slice(0, SHOWN_REASONS).map(({ reason, deadLetters }) => `${deadLetters.toLocaleString('en-US')} dead letter${deadLetters === 1 ? '' : 's'}: ${reason}`);
+  const rest = reasons.slice(SHOWN_REASONS);
+  if (rest.length > 0) {
+    const count = rest.reduce((sum, r) => sum + r.deadLetters, 0);
+    steps.push(`${count.toLocaleString('en-US')} dead letter${count === 1 ? '' : 's'} for ${rest.length} other reason${rest.length === 1 ? '' : 's'} (--format json lists every reason)`);
+  }
+  return steps;
 }
 
 const requestsOption = () => new Option('--requests <n>', 'number of simulated requests').argParser(positiveInt);
@@ -382,6 +397,7 @@ export function buildCli(): Command {
         threads: opts.threads,
       });
       progress.step(`${result.entries} requests, ${result.deadLetters} dead letters, ${result.conflictingDuplicates} conflicting duplicates`);
+      for (const step of deadLetterSteps(result.deadLetterReasons)) progress.step(step);
       if (result.diagnosticsInEvents > 0) progress.step(recordsInEvents(result.diagnosticsInEvents, Boolean(opts.diagnostics)));
       const t = result.report.totals;
       if (opts.format === 'json') {
@@ -392,6 +408,7 @@ export function buildCli(): Command {
               chargeback: chargebackLineRows(result.lines, result.directory, result.report.currency),
               totals: { requests: t.requests, promptTokens: t.promptTokens, cachedTokens: t.cachedTokens, completionTokens: t.completionTokens, reasoningTokens: t.reasoningTokens, cost: t.cost, currency: result.report.currency, tokenSources },
               deadLetters: result.deadLetters,
+              deadLetterReasons: result.deadLetterReasons,
               conflictingDuplicates: result.conflictingDuplicates,
               diagnosticsRejected: result.diagnosticsRejected,
               diagnosticsInEvents: result.diagnosticsInEvents,

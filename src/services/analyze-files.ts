@@ -9,6 +9,7 @@ import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
 import type { LlmUsage } from '../ports/diagnostics-source.js';
 import { chargebackReport, type ChargebackLine, type ChargebackReport } from '../domain/chargeback.js';
+import { countReasons, type ReasonCount } from '../domain/dead-letter-reasons.js';
 import { parseDirectoryCsv } from '../domain/directory-csv.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import { recordsByCorrelationId, type JoinCounts } from '../domain/join.js';
@@ -73,6 +74,8 @@ export interface AnalyzeResult {
   readonly report: ChargebackReport;
   readonly directory: ReadonlyMap<string, DirectoryRow>;
   readonly deadLetters: number;
+  /** Why the distinct dead letters were rejected: each reason with how many, the most frequent first. */
+  readonly deadLetterReasons: readonly ReasonCount[];
   /**
    * Distinct conflicting duplicates: events of a whole-request source that tell a request differently from the
    * one kept (`duplicateWinner`). The pipeline keeps each as a dead letter too; `deadLetters` does not count them.
@@ -158,7 +161,7 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
   const streamedFirst = !input.diagnosticsDir && (await beginsWithStreamedRecords(input.eventsFile));
   let joined = streamedFirst ? await againstStreamed() : await againstArchive();
   if (!streamedFirst && !input.diagnosticsDir && joined.events.diagnosticRecords > 0) joined = await againstStreamed();
-  const { events: { totals, deadLetters, conflictingDuplicates, diagnosticRecords }, records, rejected: diagnosticsRejected, byKey } = joined;
+  const { events: { totals, deadLetters, deadLetterReasons, conflictingDuplicates, diagnosticRecords }, records, rejected: diagnosticsRejected, byKey } = joined;
   const countedRecords = new Set<string>();
   for (const record of records) {
     if (countedRecords.has(record.correlationId)) continue;
@@ -189,6 +192,7 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
     report: chargebackReport(lineList, { groupBy: 'identity', directory, currency: input.prices.currency }),
     directory,
     deadLetters,
+    deadLetterReasons,
     conflictingDuplicates,
     diagnosticsRejected,
     diagnosticsInEvents: diagnosticRecords,
@@ -220,7 +224,7 @@ async function beginsWithStreamedRecords(eventsFile: string): Promise<boolean> {
 }
 
 /** What the events file adds up to, on one thread or several. */
-type EventsAnalysis = Pick<ParallelOutcome, 'totals' | 'deadLetters' | 'conflictingDuplicates' | 'diagnosticRecords'>;
+type EventsAnalysis = Pick<ParallelOutcome, 'totals' | 'deadLetters' | 'deadLetterReasons' | 'conflictingDuplicates' | 'diagnosticRecords'>;
 
 /** The events file on the calling thread. */
 async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>): Promise<EventsAnalysis> {
@@ -231,7 +235,7 @@ async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<stri
     { onRequest: (entry) => totals.add(entry), restart: () => (totals = newTotals()), onUpdate: (before, after) => totals.sameContribution(before, after) },
     input.onProgress,
   );
-  return { totals, deadLetters: stream.deadLetters, conflictingDuplicates: stream.conflictIds.size, diagnosticRecords: stream.diagnosticRecords };
+  return { totals, deadLetters: stream.deadLetters, deadLetterReasons: countReasons(stream.deadLetterReasons.values()), conflictingDuplicates: stream.conflictIds.size, diagnosticRecords: stream.diagnosticRecords };
 }
 
 /** The events file over worker threads when it is large enough, else null (also when the parallel path declines). */

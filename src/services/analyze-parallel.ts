@@ -5,6 +5,7 @@ import { rangesCutNear } from '../adapters/files/jsonl-lines.js';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
+import { countReasons, type ReasonCount } from '../domain/dead-letter-reasons.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import { mergeNotingConflicts, requestKey } from '../domain/ledger.js';
 import { hashId } from '../domain/request-index.js';
@@ -85,6 +86,8 @@ export interface ParallelInput {
 export interface ParallelOutcome {
   readonly totals: AnalysisTotals;
   readonly deadLetters: number;
+  /** The reasons of the distinct dead letters, counted. */
+  readonly deadLetterReasons: readonly ReasonCount[];
   /** Distinct conflicting duplicates (see `DistinctRequests.conflictIds`). */
   readonly conflictingDuplicates: number;
   readonly lines: number;
@@ -289,10 +292,9 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
       }
     }
     for (const entry of deferred.values()) totals.add(entry);
-    const deadLetterIds = new Set<string>();
-    for (const part of handedBack) for (const id of part.deadLetterIds) deadLetterIds.add(id);
+    const deadLetters = new Map(handedBack.flatMap((part) => part.deadLetters));
     const sum = (count: (part: RangeHandBack) => number) => handedBack.reduce((total, part) => total + count(part), 0);
-    return { totals, deadLetters: deadLetterIds.size, conflictingDuplicates: conflictIds.size, lines: sum((p) => p.lines), diagnosticRecords: sum((p) => p.diagnosticRecords) };
+    return { totals, deadLetters: deadLetters.size, deadLetterReasons: countReasons(deadLetters.values()), conflictingDuplicates: conflictIds.size, lines: sum((p) => p.lines), diagnosticRecords: sum((p) => p.diagnosticRecords) };
   } finally {
     releaseStreamsEnded(streamsEnded, threads);
     answer({ hashes: [] });

@@ -112,7 +112,8 @@ export interface RangeInput {
 /** What a thread hands back after its stream: the entries it did not price, and its distinct dead letters. */
 export interface RangeHandBack {
   readonly deferred: readonly LedgerEntry[];
-  readonly deadLetterIds: readonly string[];
+  /** Id and reason of each. */
+  readonly deadLetters: readonly (readonly [string, string])[];
   readonly conflictIds: readonly string[];
   readonly lines: number;
   readonly diagnosticRecords: number;
@@ -192,7 +193,7 @@ export async function analyzeRange(
       totals.add(entry);
       deferred.delete(key);
     }
-    const request = await hooks.handBack({ deferred: [...deferred.values()], deadLetterIds: [...stream.deadLetterIds], conflictIds: [...stream.conflictIds], lines: stream.lines, diagnosticRecords: stream.diagnosticRecords }, totals);
+    const request = await hooks.handBack({ deferred: [...deferred.values()], deadLetters: [...stream.deadLetterReasons], conflictIds: [...stream.conflictIds], lines: stream.lines, diagnosticRecords: stream.diagnosticRecords }, totals);
     const priced = (await stream.handedOver(new Set(request.hashes))).filter((e) => !deferred.has(requestKey(e)));
     return { priced };
   } finally {

@@ -20,8 +20,8 @@ export interface DistinctRequests {
    * counted, not handed over, since none is a request.
    */
   readonly diagnosticRecords: number;
-  /** The distinct dead-letter ids themselves (ranges of one file are merged by their union). */
-  readonly deadLetterIds: ReadonlySet<string>;
+  /** The distinct dead letters themselves, id to reason (ranges of one file are merged by their union). */
+  readonly deadLetterReasons: ReadonlyMap<string, string>;
   /**
    * The conflicting duplicates (`duplicateWinner`) among the file's events, by `partHash`: what the pipeline keeps
    * as dead letters. Ranges of one file are merged by their union.
@@ -153,7 +153,7 @@ export async function forEachDistinctRequest(
 ): Promise<DistinctRequests> {
   const taken: ByteRange[] = [];
   const walk = new FirstSeenWalk(consumer, options.heldInMemory ?? HELD_IN_MEMORY);
-  const { index, held, deadLetterIds, conflictIds } = walk;
+  const { index, held, deadLetterReasons, conflictIds } = walk;
   const merge = mergeNotingConflicts(conflictIds);
   let changedAfterHandover = false;
   const handle = await open(file, 'r');
@@ -186,7 +186,7 @@ export async function forEachDistinctRequest(
         if (line.trim() === '') continue;
         walk.lines++;
         const lineSorted = ahead?.[i] ?? walk.sorted;
-        for (const letter of lineSorted.deadLetters) deadLetterIds.add(letter.id);
+        for (const letter of lineSorted.deadLetters) deadLetterReasons.set(letter.id, letter.reason);
         walk.diagnosticRecords += lineSorted.diagnostics.length;
         for (let ordinal = 0; ordinal < lineSorted.entries.length; ordinal++) {
           const entry = lineSorted.entries[ordinal]!;
@@ -236,10 +236,10 @@ export async function forEachDistinctRequest(
   if (!options.keepOpen) await close();
   return {
     requests: walk.handedOver + held.size,
-    deadLetters: deadLetterIds.size,
+    deadLetters: deadLetterReasons.size,
     lines: walk.lines,
     diagnosticRecords: walk.diagnosticRecords,
-    deadLetterIds,
+    deadLetterReasons,
     conflictIds,
     close,
     handedOver: async (hashes) => {
@@ -261,7 +261,7 @@ class FirstSeenWalk {
   /** The requests held to the end of the stream, by key: merged in memory, or null where the index keeps their entries. */
   readonly held = new Map<string, LedgerEntry | null>();
   private keptInMemory = 0;
-  readonly deadLetterIds = new Set<string>();
+  readonly deadLetterReasons = new Map<string, string>();
   readonly conflictIds = new Set<string>();
   /** The entries, dead letters and records of the line `takeFirstSeen` stopped at. */
   readonly sorted = newLineSort();
@@ -292,7 +292,7 @@ class FirstSeenWalk {
       const hash = entry ? hashId(key) : 0;
       if (entry && this.index.candidatesOf(hash).length > 0) return i;
       this.lines++;
-      for (const letter of deadLetters) this.deadLetterIds.add(letter.id);
+      for (const letter of deadLetters) this.deadLetterReasons.set(letter.id, letter.reason);
       this.diagnosticRecords += diagnostics.length;
       if (entry) this.takeFirst(entry, key, hash, { offset: chunk.offsets[i]!, ordinal: 0 });
     }

@@ -50,6 +50,22 @@ describe('analyzeFiles over worker threads: the single-thread result, number for
     );
   }, 240_000);
 
+  it('says why the distinct dead letters were rejected, the most frequent reason first, the same on one thread and on two', async () => {
+    const good = v1Lines.slice(0, 8);
+    const badStatus = (line: string) => line.replace(/"status":\d+/, '"status":700');
+    // A redelivered line is one dead letter; two lines rejected for one reason are two.
+    const lines = [good[0]!, 'plain text', badStatus(good[1]!), ...good.slice(2, 5), 'plain text', badStatus(good[2]!), '{"schema":"tokenledger.gateway/v0"}', ...good.slice(5), 'plain text'];
+    const { single, parallel } = await bothWays(await fileOf(lines), 2);
+    expect(single.deadLetterReasons).toEqual([
+      { reason: 'invalid tokenledger.gateway/v1: status: Too big: expected number to be <=599', deadLetters: 2 },
+      // JSON.parse's own words follow the prefix.
+      { reason: expect.stringMatching(/^body is not JSON: .*plain text/), deadLetters: 1 },
+      { reason: 'unsupported schema "tokenledger.gateway/v0"', deadLetters: 1 },
+    ]);
+    expect(single.deadLetters).toBe(4);
+    expect(parallel).toEqual(single);
+  });
+
   it('merges across threads without falling back: redeliveries in other pieces count once, halves of a request meet', async () => {
     const lines = [...v1Lines.slice(0, 20), ...apimRecords.map((r) => JSON.stringify(r)), ...v1Lines.slice(0, 5)];
     const file = await fileOf(lines);

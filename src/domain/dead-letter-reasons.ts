@@ -1,0 +1,14 @@
+/** How many distinct dead letters give one reason. */
+export interface ReasonCount {
+  readonly reason: string;
+  readonly deadLetters: number;
+}
+
+/** The reasons of distinct dead letters, counted: the most frequent first, then by text (the same whatever the order read). */
+export function countReasons(reasons: Iterable<string>): ReasonCount[] {
+  const counts = new Map<string, number>();
+  for (const reason of reasons) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+  return [...counts]
+    .map(([reason, deadLetters]) => ({ reason, deadLetters }))
+    .sort((a, b) => b.deadLetters - a.deadLetters || (a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0));
+}
