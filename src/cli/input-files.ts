@@ -10,6 +10,8 @@ export interface ExpectedInput {
   readonly holding: string;
   /** Read as UTF-8 text: a compressed, binary or UTF-16 file, known by its first bytes, is refused for what it is. */
   readonly text?: boolean;
+  /** Read as JSON lines, one value a line: a JSON document written over several lines, known by its first line, is refused. */
+  readonly jsonLines?: boolean;
 }
 
 /** Files that are not UTF-8 text, by their first bytes: what each is, and what to do about it. */
@@ -23,16 +25,39 @@ const NOT_TEXT: readonly { readonly magic: readonly number[]; readonly is: strin
   { magic: [0x50, 0x41, 0x52, 0x31], is: 'a Parquet file', fix: 'write it out as text first' },
 ];
 
-/** What a regular file is when it is not UTF-8 text (see `NOT_TEXT`), or null. */
-async function notText(path: string): Promise<(typeof NOT_TEXT)[number] | null> {
+/** What a JSON lines reader needs to see of a file's beginning to tell it from one JSON document written over several lines. */
+const FIRST_BYTES = 64 * 1024;
+
+/** The first bytes of a regular file (at most `FIRST_BYTES`). */
+async function firstBytes(path: string): Promise<Buffer> {
   const handle = await open(path, 'r');
   try {
-    const first = Buffer.alloc(4);
+    const first = Buffer.alloc(FIRST_BYTES);
     const { bytesRead } = await handle.read(first, 0, first.length, 0);
-    return NOT_TEXT.find(({ magic }) => magic.length <= bytesRead && magic.every((byte, i) => first[i] === byte)) ?? null;
+    return first.subarray(0, bytesRead);
   } finally {
     await handle.close();
   }
+}
+
+/** What a file is when it is not UTF-8 text (see `NOT_TEXT`), by its first bytes; or null. */
+function notText(first: Buffer): (typeof NOT_TEXT)[number] | null {
+  return NOT_TEXT.find(({ magic }) => magic.length <= first.length && magic.every((byte, i) => first[i] === byte)) ?? null;
+}
+
+/**
+ * What a file is when its first line shows one JSON document written over several lines (pretty-printed, or an
+ * array with an element a line), which a JSON lines reader would take as lines that are not JSON each; or null.
+ */
+function notJsonLines(first: Buffer): { readonly is: string; readonly fix: string } | null {
+  const lines = first.toString('utf8').replace(/^\uFEFF/, '').split('\n');
+  // The last piece may be cut short by FIRST_BYTES: only whole lines are looked at.
+  const line = lines.slice(0, -1).find((l) => l.trim() !== '')?.trim();
+  if (line === '{') return { is: 'one JSON document written over several lines (its first line is "{" alone)', fix: 'write each body on a line of its own, e.g. jq -c . FILE > events.jsonl' };
+  if (line === '[' || (line?.startsWith('[') && line.endsWith(','))) {
+    return { is: `a JSON array written over several lines (its first line is ${line === '[' ? '"[" alone' : 'an unclosed "["'})`, fix: "write each element on a line of its own, e.g. jq -c '.[]' FILE > events.jsonl" };
+  }
+  return null;
 }
 
 function describe(path: string, expected: ExpectedInput): string {
@@ -57,7 +82,9 @@ export async function checkInput(path: string, expected: ExpectedInput): Promise
   if (expected.kind === 'file' && found.isDirectory()) throw new Error(`${describe(path, expected)} is a folder: ${wanted}`);
   if (expected.kind === 'folder' && !found.isDirectory()) throw new Error(`${describe(path, expected)} is a file: ${wanted}`);
   // Only a regular file: the first bytes of a pipe (/dev/stdin) are the command's to read.
-  const other = expected.text && found.isFile() ? await notText(path) : null;
+  if (!(expected.text || expected.jsonLines) || !found.isFile()) return;
+  const first = await firstBytes(path);
+  const other = (expected.text ? notText(first) : null) ?? (expected.jsonLines ? notJsonLines(first) : null);
   if (other) throw new Error(`${describe(path, expected)} is ${other.is}: ${wanted}; ${other.fix}`);
 }
 

@@ -89,7 +89,7 @@ function nextDay(day: string): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 }
 
-const EVENTS_FILE = { option: '--events', kind: 'file', holding: 'gateway events as JSON lines (one Event Hubs body per line)', text: true } as const;
+const EVENTS_FILE = { option: '--events', kind: 'file', holding: 'gateway events as JSON lines (one Event Hubs body per line)', text: true, jsonLines: true } as const;
 const DIAGNOSTICS_FOLDER = { option: '--diagnostics', kind: 'folder', holding: 'RequestResponse storage-archive records (the folder holding insights-logs-requestresponse/, or that folder itself)' } as const;
 const LLM_LOG_FILE = { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records (JSON lines, a JSON array, a query API response or the portal CSV)', text: true } as const;
 const PRICES_FILE = { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response', text: true } as const;

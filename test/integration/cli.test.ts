@@ -111,6 +111,12 @@ describe('tokenledger CLI', () => {
     await expect(cli('analyze', '--events', compressed)).rejects.toMatchObject({
       stderr: `tokenledger: --events ${JSON.stringify(compressed)} is gzip-compressed: expected a file of gateway events as JSON lines (one Event Hubs body per line); decompress it first (gunzip -k)\n`,
     });
+    // Pretty-printed JSON would be read as lines that are each a dead letter: it is named for what it is.
+    const pretty = join(folder, 'events.json');
+    await writeFile(pretty, '{\n  "schema": "tokenledger.gateway/v1"\n}\n');
+    await expect(cli('analyze', '--events', pretty)).rejects.toMatchObject({
+      stderr: `tokenledger: --events ${JSON.stringify(pretty)} is one JSON document written over several lines (its first line is "{" alone): expected a file of gateway events as JSON lines (one Event Hubs body per line); write each body on a line of its own, e.g. jq -c . FILE > events.jsonl\n`,
+    });
     // A folder that is no copy of the archive would join nothing: it is refused, not read as an archive without records.
     const events = join(folder, 'events.jsonl');
     await writeFile(events, '\n');

@@ -63,6 +63,8 @@ describe('tokenledger prices import', () => {
     await expect(cli('prices', 'import', '--retail', broken, '--out', join(dir, 'out.json'))).rejects.toMatchObject({ stderr: expect.stringMatching(/page\.json: not JSON: line 3, column 23/) });
     const eur = join(dir, 'eur.json');
     await writeFile(eur, (await readFile(fixture('eastus-page-1.json'), 'utf8')).replace('"BillingCurrency": "USD"', '"BillingCurrency": "EUR"'));
-    await expect(cli('analyze', '--events', broken, '--prices', eur)).rejects.toMatchObject({ stderr: expect.stringMatching(/eur\.json: BillingCurrency is "EUR": TokenLedger prices in USD/) });
+    const events = join(dir, 'events.jsonl');
+    await writeFile(events, '\n');
+    await expect(cli('analyze', '--events', events, '--prices', eur)).rejects.toMatchObject({ stderr: expect.stringMatching(/eur\.json: BillingCurrency is "EUR": TokenLedger prices in USD/) });
   });
 });

@@ -60,6 +60,35 @@ describe('paths given on the command line', () => {
     await expect(checkInput(short, TEXT)).resolves.toBeUndefined();
   });
 
+  it('names a JSON document written over several lines where JSON lines belong, and says how to write it a body a line', async () => {
+    const LINES = { ...EVENTS, jsonLines: true } as const;
+    const event = { schema: 'tokenledger.gateway/v1', gatewayRequestId: 'r-1', usage: { promptTokens: 1 } };
+    const files: [string, string, RegExp][] = [
+      // JSON.stringify(…, null, 2), jq and PowerShell's ConvertTo-Json put the opening bracket on a line of its own.
+      ['pretty.json', `${JSON.stringify(event, null, 2)}\n${JSON.stringify(event, null, 2)}\n`, /is one JSON document written over several lines \(its first line is "\{" alone\): expected a file of gateway events as JSON lines; write each body on a line of its own, e.g. jq -c \. FILE > events\.jsonl$/],
+      ['array.json', `\uFEFF\n${JSON.stringify([event, event], null, 2)}`, /is a JSON array written over several lines \(its first line is "\[" alone\): .*; write each element on a line of its own, e\.g\. jq -c '\.\[\]' FILE > events\.jsonl$/],
+      ['rows.json', `[${JSON.stringify(event)},\n${JSON.stringify(event)}]\n`, /is a JSON array written over several lines \(its first line is an unclosed "\["\)/],
+    ];
+    for (const [name, text, message] of files) {
+      const path = join(folder, name);
+      await writeFile(path, text);
+      await expect(checkInput(path, LINES)).rejects.toThrow(message);
+      await expect(checkInput(path, EVENTS)).resolves.toBeUndefined();
+    }
+    // JSON lines, a body holding an array among them, a broken line and a first line longer than what is looked at pass.
+    const accepted: string[] = [
+      `${JSON.stringify(event)}\n${JSON.stringify([event, event])}\n{"schema":\n`,
+      `\n  \n${JSON.stringify([event])}\n`,
+      `[${'x'.repeat(70 * 1024)},\n`,
+      '{',
+    ];
+    for (const [i, text] of accepted.entries()) {
+      const path = join(folder, `lines-${i}.jsonl`);
+      await writeFile(path, text);
+      await expect(checkInput(path, LINES)).resolves.toBeUndefined();
+    }
+  });
+
   it('refuses to write a file over a folder or a folder over a file, and accepts a new name', async () => {
     await expect(checkOutput(folder, { option: '--json', kind: 'file' })).rejects.toThrow(/--json .* is a folder: expected the name of a file to write/);
     await expect(checkOutput(file, { option: '--out', kind: 'folder' })).rejects.toThrow(/--out .* is a file: expected a folder to write into/);
