@@ -147,19 +147,21 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
   for (const read of [recordsByKey, llmUsage]) read.catch(() => {});
   // Without an archive, the records a diagnostic setting streamed into the events file are joined, as the pipeline's
   // ingest stores them for its join. A request may come before its record, so they are read before the events are
-  // analysed: at once when the file's first bytes show one, else once an analysis has met one (then it runs again).
+  // analysed: at once when the file's first bytes show one, else once an analysis has met one (that analysis ends
+  // there, and the file is analysed again).
   const againstStreamed = async (): Promise<Joined> => {
     const records = await readStreamedRecords(input.eventsFile);
     const byKey = recordsByCorrelationId(records);
     const events = (await analyzeEventsInParallel(input, Promise.resolve(byKey), llmUsage, records)) ?? (await analyzeEvents(input, byKey, await llmUsage));
     return { events, records, rejected: 0, byKey };
   };
-  const againstArchive = async (): Promise<Joined> => {
-    const events = (await analyzeEventsInParallel(input, recordsByKey, llmUsage)) ?? (await analyzeEvents(input, await recordsByKey, await llmUsage));
+  // Without an archive, this analysis is of use only while it meets no streamed record: it ends at the first.
+  const againstArchive = async (untilRecord: boolean): Promise<Joined> => {
+    const events = (await analyzeEventsInParallel(input, recordsByKey, llmUsage, undefined, untilRecord)) ?? (await analyzeEvents(input, await recordsByKey, await llmUsage, untilRecord));
     return { events, ...(await diagnostics), byKey: await recordsByKey };
   };
   const streamedFirst = !input.diagnosticsDir && (await beginsWithStreamedRecords(input.eventsFile));
-  let joined = streamedFirst ? await againstStreamed() : await againstArchive();
+  let joined = streamedFirst ? await againstStreamed() : await againstArchive(!input.diagnosticsDir);
   if (!streamedFirst && !input.diagnosticsDir && joined.events.diagnosticRecords > 0) joined = await againstStreamed();
   const { events: { totals, deadLetters, deadLetterReasons, conflictingDuplicates, diagnosticRecords }, records, rejected: diagnosticsRejected, byKey } = joined;
   const countedRecords = new Set<string>();
@@ -227,13 +229,14 @@ async function beginsWithStreamedRecords(eventsFile: string): Promise<boolean> {
 type EventsAnalysis = Pick<ParallelOutcome, 'totals' | 'deadLetters' | 'deadLetterReasons' | 'conflictingDuplicates' | 'diagnosticRecords'>;
 
 /** The events file on the calling thread. */
-async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>): Promise<EventsAnalysis> {
+async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>, untilRecord = false): Promise<EventsAnalysis> {
   const newTotals = () => new AnalysisTotals(recordsByKey, input.prices, input.identity, llmUsage);
   let totals = newTotals();
   const stream = await forEachDistinctRequest(
     input.eventsFile,
     { onRequest: (entry) => totals.add(entry), restart: () => (totals = newTotals()), onUpdate: (before, after) => totals.sameContribution(before, after) },
     input.onProgress,
+    untilRecord ? { untilRecord: () => {} } : {},
   );
   return { totals, deadLetters: stream.deadLetters, deadLetterReasons: countReasons(stream.deadLetterReasons.values()), conflictingDuplicates: stream.conflictIds.size, diagnosticRecords: stream.diagnosticRecords };
 }
@@ -244,6 +247,7 @@ async function analyzeEventsInParallel(
   recordsByKey: Promise<ReadonlyMap<string, DiagnosticRecord>>,
   llmUsage: Promise<ReadonlyMap<string, LlmUsage>>,
   records?: readonly DiagnosticRecord[],
+  untilRecord = false,
 ): Promise<EventsAnalysis | null> {
   const { size } = await stat(input.eventsFile);
   const threads = Math.min(Math.max(1, Math.floor(input.threads ?? availableParallelism())), Math.floor(size / (input.minBytesPerThread ?? MIN_BYTES_PER_THREAD)));
@@ -258,5 +262,6 @@ async function analyzeEventsInParallel(
     ...(input.pieces ? { pieces: input.pieces } : {}),
     recordsByKey,
     threads,
+    untilRecord,
   });
 }

@@ -81,6 +81,8 @@ export interface ParallelInput {
   readonly onProgress?: (linesRead: number) => void;
   /** How threads share the pieces: first come, first served (default), or round robin (reproducible). */
   readonly pieces?: 'first-come' | 'round-robin';
+  /** See `RangeInput.untilRecord`. */
+  readonly untilRecord?: boolean;
 }
 
 export interface ParallelOutcome {
@@ -228,7 +230,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
   const threads = Math.max(1, Math.min(input.threads, pieces.length));
   const claims = Array.from({ length: threads }, () => new SharedArrayBuffer(2 ** bits / 8));
   const streamsEnded = new SharedArrayBuffer(4);
-  const rangeInput = (index: number): RangeInput => ({ file: input.eventsFile, pieces, counter, prices: input.prices, identity: input.identity, claims, claimBits: bits, streamsEnded, index, roundRobin: input.pieces === 'round-robin' });
+  const rangeInput = (index: number): RangeInput => ({ file: input.eventsFile, pieces, counter, prices: input.prices, identity: input.identity, claims, claimBits: bits, streamsEnded, index, roundRobin: input.pieces === 'round-robin', untilRecord: input.untilRecord ?? false });
   const channels: WorkerChannel[] = [];
   // Set once every worker has answered its whole job: then they are idle and may be kept.
   let workersDone = false;

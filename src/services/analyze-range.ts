@@ -93,6 +93,11 @@ export function* takePieces(pieces: readonly ByteRange[], counter: SharedArrayBu
   }
 }
 
+/** No thread takes another piece of the file (`takePieces`). */
+export function stopTakingPieces(pieces: readonly ByteRange[], counter: SharedArrayBuffer): void {
+  Atomics.store(new Int32Array(counter), 0, pieces.length);
+}
+
 export interface RangeInput {
   readonly file: string;
   readonly pieces: readonly ByteRange[];
@@ -107,6 +112,11 @@ export interface RangeInput {
   readonly index: number;
   /** Each thread takes every `threads`-th piece from its own index instead (a split that does not depend on timing). */
   readonly roundRobin: boolean;
+  /**
+   * Once a thread meets a `RequestResponse` record, it ends its stream there (`DistinctRequestOptions.untilRecord`)
+   * and no thread takes another piece.
+   */
+  readonly untilRecord: boolean;
 }
 
 /** What a thread hands back after its stream: the entries it did not price, and its distinct dead letters. */
@@ -178,6 +188,7 @@ export async function analyzeRange(
     {
       ranges: takePieces(input.pieces, input.counter, input.roundRobin ? { index: input.index, threads: input.claims.length } : undefined),
       keepOpen: true,
+      ...(input.untilRecord ? { untilRecord: () => stopTakingPieces(input.pieces, input.counter) } : {}),
       // Every thread computes: a read on libuv's pool would wait for a core.
       readInline: true,
       // The held requests are handed over once every claim is final: most are then priced at once, none kept.

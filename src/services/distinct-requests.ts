@@ -59,6 +59,11 @@ export interface DistinctRequestOptions {
    * other held request (a v1 stream cut short before its usage, read back on the fast path). Default 16,384.
    */
   readonly heldInMemory?: number;
+  /**
+   * Ends the stream after the chunk in which it first meets a `RequestResponse` record, and calls this: for a caller
+   * that will read the file again with the records joined, to which the rest of this stream would be of no use.
+   */
+  readonly untilRecord?: () => void;
 }
 
 /** Takes each distinct request once, with the `hashId` of its `requestKey`; `restart` drops all taken so far. */
@@ -225,6 +230,10 @@ export async function forEachDistinctRequest(
         }
       }
       onProgress?.(walk.lines);
+      if (options.untilRecord && walk.diagnosticRecords > 0) {
+        options.untilRecord();
+        break;
+      }
     }
     if (changedAfterHandover) walk.handedOver = await handOverAgain(file, readLines, index, held, consumer, { readInline: options.readInline, ranges: options.ranges ? taken : undefined });
     await options.beforeHeld?.();

@@ -8,7 +8,7 @@ import { rangesCutNear, readJsonlChunks } from '../../src/adapters/files/jsonl-l
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import { analyzeFiles } from '../../src/services/analyze-files.js';
 import { analyzeInParallel, pieceCuts } from '../../src/services/analyze-parallel.js';
-import { RangeClaims, allStreamsEnded, analyzeRange, releaseStreamsEnded } from '../../src/services/analyze-range.js';
+import { RangeClaims, allStreamsEnded, analyzeRange, releaseStreamsEnded, stopTakingPieces, takePieces } from '../../src/services/analyze-range.js';
 import { hashId } from '../../src/domain/request-index.js';
 import { SIMULATION_FILES, writeSimulation } from '../../src/simulator/files.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
@@ -141,7 +141,7 @@ describe('analyzeRange: what a thread prices itself once every thread\'s stream 
     const streamsEnded = new SharedArrayBuffer(4);
     const handedBack: { ids: string[]; priced: number }[] = [];
     const thread = (index: number) =>
-      analyzeRange({ file, pieces, counter: new SharedArrayBuffer(4), prices, identity: undefined, claims, claimBits: 19, streamsEnded, index, roundRobin: true }, new Map(), {
+      analyzeRange({ file, pieces, counter: new SharedArrayBuffer(4), prices, identity: undefined, claims, claimBits: 19, streamsEnded, index, roundRobin: true, untilRecord: false }, new Map(), {
         progress: () => {},
         handBack: async (handBack, totals) => {
           handedBack[index] = { ids: handBack.deferred.map((entry) => entry.gatewayRequestId), priced: totals.requests };
@@ -282,6 +282,23 @@ describe('analyzeFiles over worker threads, with diagnostics to join', () => {
       expect(parallel).toEqual(single);
     }
   }, 120_000);
+
+  it('without an archive, ends the first analysis at the first record streamed into the events file: no thread takes another piece', async () => {
+    const record = (await readFile(new URL('../fixtures/aoai-requestresponse.archive.jsonl', import.meta.url), 'utf8')).split('\n')[0]!;
+    const events = Array.from({ length: 4_000 }, (_, n) => v1Lines[n % v1Lines.length]!.replace(/"gatewayRequestId":"[^"]*"/, `"gatewayRequestId":"req-${n}"`));
+    const file = await fileOf([JSON.stringify({ records: [JSON.parse(record)] }), ...events], 'record-first.jsonl');
+    const outcome = await analyzeInParallel({ eventsFile: file, prices, recordsByKey: Promise.resolve(new Map()), threads: 2, pieces: 'round-robin', untilRecord: true });
+    expect(outcome!.diagnosticRecords).toBe(1);
+    // The thread that met it read one chunk of its first piece; the other its own pieces (round robin takes no shared count).
+    expect(outcome!.lines).toBeLessThan(events.length * 0.75);
+    const pieces = [{ start: 0, end: 10 }, { start: 10, end: 20 }, { start: 20, end: 30 }];
+    const counter = new SharedArrayBuffer(4);
+    const taken = takePieces(pieces, counter);
+    expect(taken.next().value).toEqual(pieces[0]);
+    stopTakingPieces(pieces, counter);
+    expect(taken.next().done).toBe(true);
+    expect([...takePieces(pieces, counter)]).toEqual([]);
+  });
 
   it('with the LLM-log export, charges streams cut short in every thread as on one', async () => {
     const out = join(dir, 'simulated-llm-log');

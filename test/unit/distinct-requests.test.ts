@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,6 +80,21 @@ describe('forEachDistinctRequest: every distinct request once, merged, in bounde
       }),
       { numRuns: 120 },
     );
+  });
+
+  it('ends the stream after the chunk in which it meets the first RequestResponse record, when asked to', async () => {
+    // About 3 MB of requests (chunks of 1 MiB), a record streamed to the same event hub among the first of them.
+    const record = readFileSync(new URL('../fixtures/aoai-requestresponse.archive.jsonl', import.meta.url), 'utf8').split('\n')[0]!;
+    const events = Array.from({ length: 3_000 }, (_, n) => changed(v1Lines[n % v1Lines.length]!, (event) => Object.assign(event, { gatewayRequestId: `req-${n}` })));
+    const lines = [...events.slice(0, 10), JSON.stringify({ records: [JSON.parse(record)] }), ...events.slice(10)];
+    let met = 0;
+    const ended = await stream(lines, '\n', undefined, { untilRecord: () => met++ });
+    expect(met).toBe(1);
+    expect(ended.result.diagnosticRecords).toBe(1);
+    expect(ended.result.lines).toBeGreaterThan(10);
+    expect(ended.result.lines).toBeLessThan(lines.length / 2);
+    const whole = await stream(lines);
+    expect(whole.result.lines).toBe(lines.length);
   });
 
   it('drops redelivered duplicates without a second pass', async () => {
