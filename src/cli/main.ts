@@ -459,6 +459,11 @@ export function buildCli(): Command {
         ...(prices ? { prices } : {}),
         identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
       });
+      const steps = deadLetterSteps(result.deadLetterReasons);
+      if (steps.length > 0) {
+        const progress = createProgress();
+        for (const step of steps) progress.step(step);
+      }
       if (opts.format === 'focus') return void process.stdout.write(allocationFocus(result.allocations, result.directory, prices ? new PriceMatcher(prices) : undefined));
       const lines = allocationLines(result.allocations, result.directory);
       if (opts.format === 'csv') return void process.stdout.write(allocationCsv(lines));

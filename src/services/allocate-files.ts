@@ -7,6 +7,7 @@ import { PriceMatcher } from '../domain/price-matching.js';
 import { isPerCallRequest, pricingModelOf } from '../domain/chargeback.js';
 import { allocationRowOf } from '../domain/focus-cost-rows.js';
 import { resolveIdentity, type IdentityOptions } from '../domain/identity.js';
+import type { ReasonCount } from '../domain/dead-letter-reasons.js';
 import { allocateInvoice, type AllocationCostRow, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
 import { joinAll, joinKey, recordsByCorrelationId } from '../domain/join.js';
 import type { MeterKind } from '../domain/retail-price-meters.js';
@@ -37,6 +38,8 @@ export interface AllocateResult {
   readonly unplacedRequests: number;
   readonly bypassCalls: number;
   readonly deadLetters: number;
+  /** Why the events file's distinct dead letters were rejected (see `AnalyzeResult.deadLetterReasons`). */
+  readonly deadLetterReasons: readonly ReasonCount[];
 }
 
 /** A request's tokens by meter kind. Audio tokens are part of prompt and completion tokens; the rest is text. */
@@ -109,7 +112,7 @@ export function allocationRowsOf(rows: readonly FocusCostRow[]): { rows: Allocat
  */
 export async function allocateFiles(input: AllocateInput): Promise<AllocateResult> {
   const costExport = await readCostExport(input.costExportFile);
-  const { entries, deadLetters } = await readEventsFile(input.eventsFile);
+  const { entries, deadLetters, deadLetterReasons } = await readEventsFile(input.eventsFile);
   const { records } = await readArchiveFolder(input.diagnosticsDir);
   const llmUsage = input.llmLogFile ? await readLlmUsage(input.llmLogFile) : null;
   const requests = llmUsage ? [...entries.values()].map((entry) => withLlmUsage(entry, llmUsage.get(entry.gatewayRequestId)) ?? entry) : entries.values();
@@ -124,5 +127,6 @@ export async function allocateFiles(input: AllocateInput): Promise<AllocateResul
     unplacedRequests: inputs.unplacedRequests,
     bypassCalls: inputs.bypass.length,
     deadLetters,
+    deadLetterReasons,
   };
 }

@@ -93,12 +93,15 @@ export interface AnalyzeResult {
 }
 
 /** Ledger entries (merged by id) and distinct dead letters of a JSONL file of Event Hubs bodies, all in memory. */
-export async function readEventsFile(eventsFile: string, onProgress?: (linesRead: number) => void): Promise<{ entries: Map<string, LedgerEntry>; deadLetters: number }> {
+export async function readEventsFile(
+  eventsFile: string,
+  onProgress?: (linesRead: number) => void,
+): Promise<{ entries: Map<string, LedgerEntry>; deadLetters: number; deadLetterReasons: ReasonCount[] }> {
   const entries = new Map<string, LedgerEntry>();
   // Whole documents by id: a later merge simply takes the place of the request's document, with no second pass.
   const take = (entry: LedgerEntry) => entries.set(entry.id, entry);
-  const { deadLetters } = await forEachDistinctRequest(eventsFile, { onRequest: take, restart: () => entries.clear(), onUpdate: (_before, after) => Boolean(take(after)) }, onProgress);
-  return { entries, deadLetters };
+  const { deadLetters, deadLetterReasons } = await forEachDistinctRequest(eventsFile, { onRequest: take, restart: () => entries.clear(), onUpdate: (_before, after) => Boolean(take(after)) }, onProgress);
+  return { entries, deadLetters, deadLetterReasons: countReasons(deadLetterReasons.values()) };
 }
 
 /** APIM's LLM-log usage by gateway request id, from an export file (see `parseLlmLogExport`). */

@@ -80,10 +80,14 @@ describe('tokenledger allocate', () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('allocates every Azure OpenAI row to identities and unallocated, summing to BilledCost and EffectiveCost exactly', async () => {
-    const { stdout } = await cli('allocate', '--cost-export', join(dir, 'cost.csv'), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'), '--directory', join(dir, 'directory.csv'), '--format', 'json');
+    const { stdout, stderr } = await cli('allocate', '--cost-export', join(dir, 'cost.csv'), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'), '--directory', join(dir, 'directory.csv'), '--format', 'json');
     const result = JSON.parse(stdout) as { allocations: Allocation[]; totals: { allocatedRows: number; skippedRows: number; byCurrency: { billedCost: string; unallocatedBilledCost: string }[] } };
     expect(result.totals).toMatchObject({ allocatedRows: 4, skippedRows: 1 });
-    const truth = JSON.parse(await readFile(join(dir, 'ground-truth.json'), 'utf8')) as { identities: { identity: string }[] };
+    const truth = JSON.parse(await readFile(join(dir, 'ground-truth.json'), 'utf8')) as { identities: { identity: string }[]; deadLetters: number };
+    // The events file's dead letters are told on stderr, a reason a line.
+    const told = stderr.trimEnd().split('\n').map((line) => /^\[\s*[\d.]+ s\] (\d+) dead letters?: \S/.exec(line));
+    expect(told.every((match) => match !== null)).toBe(true);
+    expect(told.reduce((sum, match) => sum + Number(match![1]), 0)).toBe(truth.deadLetters);
     const known = new Set(truth.identities.map((i) => i.identity));
     for (const row of rows.slice(0, 4)) {
       const parts = result.allocations.filter((a) => a.resourceId === row.ResourceId && a.meter === row.SkuMeter);
