@@ -117,6 +117,14 @@ function deadLetterSteps(reasons: readonly ReasonCount[]): string[] {
   return steps;
 }
 
+/** `deadLetterSteps` on stderr, for a command that shows no other progress. */
+function tellDeadLetters(reasons: readonly ReasonCount[]): void {
+  const steps = deadLetterSteps(reasons);
+  if (steps.length === 0) return;
+  const progress = createProgress();
+  for (const step of steps) progress.step(step);
+}
+
 const requestsOption = () => new Option('--requests <n>', 'number of simulated requests').argParser(positiveInt);
 const seedOption = () => new Option('--seed <n>', 'random seed: the same seed and day give the same traffic').argParser(positiveInt).default(42);
 const dayOption = () => new Option('--day <YYYY-MM-DD>', 'UTC day to simulate').argParser(day).default(midLastMonth(), 'the 15th of last month');
@@ -344,7 +352,7 @@ export function buildCli(): Command {
       await checkArchiveFolder(opts.diagnostics, DIAGNOSTICS_FOLDER);
       if (opts.llmLog) await checkInput(opts.llmLog, LLM_LOG_FILE);
       if (opts.metrics) await checkInput(opts.metrics, { option: '--metrics', kind: 'file', holding: 'Azure Monitor metrics response JSON', text: true });
-      const checks = await reconcileFiles({
+      const { checks, deadLetterReasons } = await reconcileFiles({
         eventsFile: opts.events,
         diagnosticsDir: opts.diagnostics,
         ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
@@ -352,6 +360,7 @@ export function buildCli(): Command {
         gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }),
         maxSample: 1000,
       });
+      tellDeadLetters(deadLetterReasons);
       if (opts.format === 'json') {
         const rows = checks.map(({ check, window, deployment, expected, actual, driftPct, status, gatewayOnly, diagnosticsOnly }) => ({ check, window, deployment, expected, actual, driftPct, status, gatewayOnly, diagnosticsOnly }));
         return void process.stdout.write(JSON.stringify({ thresholds: thresholdsReport(), checks: rows }, null, 2) + '\n');
@@ -459,11 +468,7 @@ export function buildCli(): Command {
         ...(prices ? { prices } : {}),
         identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
       });
-      const steps = deadLetterSteps(result.deadLetterReasons);
-      if (steps.length > 0) {
-        const progress = createProgress();
-        for (const step of steps) progress.step(step);
-      }
+      tellDeadLetters(result.deadLetterReasons);
       if (opts.format === 'focus') return void process.stdout.write(allocationFocus(result.allocations, result.directory, prices ? new PriceMatcher(prices) : undefined));
       const lines = allocationLines(result.allocations, result.directory);
       if (opts.format === 'csv') return void process.stdout.write(allocationCsv(lines));

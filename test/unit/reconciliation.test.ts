@@ -28,13 +28,13 @@ function diagnosticRecord(correlationId: string): DiagnosticRecord {
 }
 
 /** `reconcile` over the files of a simulated day (20,000 requests), as the CLI runs it; the folder is removed afterwards. */
-async function reconcileSimulatedDay(options: { faults: boolean; maxSample?: number }): Promise<{ checks: CheckResult[]; truth: GroundTruth['reconciliation'] }> {
+async function reconcileSimulatedDay(options: { faults: boolean; maxSample?: number }): Promise<{ checks: CheckResult[]; truth: GroundTruth['reconciliation']; deadLetters: { told: number; truth: number } }> {
   const day = simulateDay({ requests: 20_000, seed: 77, day: '2026-10-15', faults: options.faults });
   const truth = day.groundTruth.reconciliation;
   const dir = await mkdtemp(join(tmpdir(), 'tokenledger-reconcile-'));
   try {
     await writeSimulation(dir, day);
-    const checks = await reconcileFiles({
+    const { checks, deadLetterReasons } = await reconcileFiles({
       eventsFile: join(dir, SIMULATION_FILES.events),
       diagnosticsDir: join(dir, SIMULATION_FILES.diagnostics),
       llmLogFile: join(dir, SIMULATION_FILES.llmLog),
@@ -42,7 +42,7 @@ async function reconcileSimulatedDay(options: { faults: boolean; maxSample?: num
       gatewayObjectIds: new Set([truth.gatewayObjectId]),
       ...(options.maxSample === undefined ? {} : { maxSample: options.maxSample }),
     });
-    return { checks, truth };
+    return { checks, truth, deadLetters: { told: deadLetterReasons.reduce((sum, r) => sum + r.deadLetters, 0), truth: day.groundTruth.deadLetters } };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -101,9 +101,15 @@ describe("reconciliation over the simulator's files with injected faults", () =>
 
 describe('reconciliation of a fault-free simulated day', () => {
   let checks: CheckResult[];
+  let deadLetters: { told: number; truth: number };
 
   beforeAll(async () => {
-    ({ checks } = await reconcileSimulatedDay({ faults: false }));
+    ({ checks, deadLetters } = await reconcileSimulatedDay({ faults: false }));
+  });
+
+  it("tells why the events file's malformed lines are no requests of the checks", () => {
+    expect(deadLetters.truth).toBeGreaterThan(0);
+    expect(deadLetters.told).toBe(deadLetters.truth);
   });
 
   it('fails no requests, LLM-log or metrics window, though some records are missing and some hours are quiet', () => {
