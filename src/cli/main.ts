@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { BASES, chargebackQuerySchemaAt, daySchema, lastMonth, operationsQuerySchemaAt, type PeriodSource } from '../contracts/report-query.js';
 import { GROUP_BY, type ChargebackRow } from '../domain/chargeback.js';
 import { chargebackCsv, chargebackLineRows } from '../domain/chargeback-formats.js';
-import type { ReasonCount } from '../domain/dead-letter-reasons.js';
+import { deadLettersOf, type ReasonCount } from '../domain/dead-letter-reasons.js';
 import { analyzeFiles } from '../services/analyze-files.js';
 import { allocateFiles } from '../services/allocate-files.js';
 import { allocationCsv, allocationFocus, allocationLines, allocationTotals } from '../domain/allocation-formats.js';
@@ -111,7 +111,7 @@ function deadLetterSteps(reasons: readonly ReasonCount[]): string[] {
   const steps = reasons.slice(0, SHOWN_REASONS).map(({ reason, deadLetters }) => `${deadLetters.toLocaleString('en-US')} dead letter${deadLetters === 1 ? '' : 's'}: ${reason}`);
   const rest = reasons.slice(SHOWN_REASONS);
   if (rest.length > 0) {
-    const count = rest.reduce((sum, r) => sum + r.deadLetters, 0);
+    const count = deadLettersOf(rest);
     steps.push(`${count.toLocaleString('en-US')} dead letter${count === 1 ? '' : 's'} for ${rest.length} other reason${rest.length === 1 ? '' : 's'} (--format json lists every reason)`);
   }
   return steps;

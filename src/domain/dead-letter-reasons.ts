@@ -12,3 +12,8 @@ export function countReasons(reasons: Iterable<string>): ReasonCount[] {
     .map(([reason, deadLetters]) => ({ reason, deadLetters }))
     .sort((a, b) => b.deadLetters - a.deadLetters || (a.reason < b.reason ? -1 : a.reason > b.reason ? 1 : 0));
 }
+
+/** How many distinct dead letters the counted reasons stand for. */
+export function deadLettersOf(reasons: readonly ReasonCount[]): number {
+  return reasons.reduce((sum, r) => sum + r.deadLetters, 0);
+}

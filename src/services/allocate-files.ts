@@ -37,7 +37,6 @@ export interface AllocateResult {
   /** Gateway requests with no diagnostic record: their resource is unknown, so no cost row can be theirs. */
   readonly unplacedRequests: number;
   readonly bypassCalls: number;
-  readonly deadLetters: number;
   /** Why the events file's distinct dead letters were rejected (see `AnalyzeResult.deadLetterReasons`). */
   readonly deadLetterReasons: readonly ReasonCount[];
 }
@@ -112,7 +111,7 @@ export function allocationRowsOf(rows: readonly FocusCostRow[]): { rows: Allocat
  */
 export async function allocateFiles(input: AllocateInput): Promise<AllocateResult> {
   const costExport = await readCostExport(input.costExportFile);
-  const { entries, deadLetters, deadLetterReasons } = await readEventsFile(input.eventsFile);
+  const { entries, deadLetterReasons } = await readEventsFile(input.eventsFile);
   const { records } = await readArchiveFolder(input.diagnosticsDir);
   const llmUsage = input.llmLogFile ? await readLlmUsage(input.llmLogFile) : null;
   const requests = llmUsage ? [...entries.values()].map((entry) => withLlmUsage(entry, llmUsage.get(entry.gatewayRequestId)) ?? entry) : entries.values();
@@ -126,7 +125,6 @@ export async function allocateFiles(input: AllocateInput): Promise<AllocateResul
     skippedRows,
     unplacedRequests: inputs.unplacedRequests,
     bypassCalls: inputs.bypass.length,
-    deadLetters,
     deadLetterReasons,
   };
 }

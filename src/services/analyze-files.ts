@@ -9,7 +9,7 @@ import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
 import type { LlmUsage } from '../ports/diagnostics-source.js';
 import { chargebackReport, type ChargebackLine, type ChargebackReport } from '../domain/chargeback.js';
-import { countReasons, type ReasonCount } from '../domain/dead-letter-reasons.js';
+import { countReasons, deadLettersOf, type ReasonCount } from '../domain/dead-letter-reasons.js';
 import { parseDirectoryCsv } from '../domain/directory-csv.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import { recordsByCorrelationId, type JoinCounts } from '../domain/join.js';
@@ -96,12 +96,12 @@ export interface AnalyzeResult {
 export async function readEventsFile(
   eventsFile: string,
   onProgress?: (linesRead: number) => void,
-): Promise<{ entries: Map<string, LedgerEntry>; deadLetters: number; deadLetterReasons: ReasonCount[] }> {
+): Promise<{ entries: Map<string, LedgerEntry>; deadLetterReasons: ReasonCount[] }> {
   const entries = new Map<string, LedgerEntry>();
   // Whole documents by id: a later merge simply takes the place of the request's document, with no second pass.
   const take = (entry: LedgerEntry) => entries.set(entry.id, entry);
-  const { deadLetters, deadLetterReasons } = await forEachDistinctRequest(eventsFile, { onRequest: take, restart: () => entries.clear(), onUpdate: (_before, after) => Boolean(take(after)) }, onProgress);
-  return { entries, deadLetters, deadLetterReasons: countReasons(deadLetterReasons.values()) };
+  const { deadLetterReasons } = await forEachDistinctRequest(eventsFile, { onRequest: take, restart: () => entries.clear(), onUpdate: (_before, after) => Boolean(take(after)) }, onProgress);
+  return { entries, deadLetterReasons: countReasons(deadLetterReasons.values()) };
 }
 
 /** APIM's LLM-log usage by gateway request id, from an export file (see `parseLlmLogExport`). */
@@ -166,7 +166,7 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
   const streamedFirst = !input.diagnosticsDir && (await beginsWithStreamedRecords(input.eventsFile));
   let joined = streamedFirst ? await againstStreamed() : await againstArchive(!input.diagnosticsDir);
   if (!streamedFirst && !input.diagnosticsDir && joined.events.diagnosticRecords > 0) joined = await againstStreamed();
-  const { events: { totals, deadLetters, deadLetterReasons, conflictingDuplicates, diagnosticRecords }, records, rejected: diagnosticsRejected, byKey } = joined;
+  const { events: { totals, deadLetterReasons, conflictingDuplicates, diagnosticRecords }, records, rejected: diagnosticsRejected, byKey } = joined;
   const countedRecords = new Set<string>();
   for (const record of records) {
     if (countedRecords.has(record.correlationId)) continue;
@@ -196,7 +196,7 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
     lines: lineList,
     report: chargebackReport(lineList, { groupBy: 'identity', directory, currency: input.prices.currency }),
     directory,
-    deadLetters,
+    deadLetters: deadLettersOf(deadLetterReasons),
     deadLetterReasons,
     conflictingDuplicates,
     diagnosticsRejected,
@@ -229,7 +229,7 @@ async function beginsWithStreamedRecords(eventsFile: string): Promise<boolean> {
 }
 
 /** What the events file adds up to, on one thread or several. */
-type EventsAnalysis = Pick<ParallelOutcome, 'totals' | 'deadLetters' | 'deadLetterReasons' | 'conflictingDuplicates' | 'diagnosticRecords'>;
+type EventsAnalysis = Pick<ParallelOutcome, 'totals' | 'deadLetterReasons' | 'conflictingDuplicates' | 'diagnosticRecords'>;
 
 /** The events file on the calling thread. */
 async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>, untilRecord = false): Promise<EventsAnalysis> {
@@ -241,7 +241,7 @@ async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<stri
     input.onProgress,
     untilRecord ? { untilRecord: () => {} } : {},
   );
-  return { totals, deadLetters: stream.deadLetters, deadLetterReasons: countReasons(stream.deadLetterReasons.values()), conflictingDuplicates: stream.conflictIds.size, diagnosticRecords: stream.diagnosticRecords };
+  return { totals, deadLetterReasons: countReasons(stream.deadLetterReasons.values()), conflictingDuplicates: stream.conflictIds.size, diagnosticRecords: stream.diagnosticRecords };
 }
 
 /** The events file over worker threads when it is large enough, else null (also when the parallel path declines). */

@@ -87,7 +87,6 @@ export interface ParallelInput {
 
 export interface ParallelOutcome {
   readonly totals: AnalysisTotals;
-  readonly deadLetters: number;
   /** The reasons of the distinct dead letters, counted. */
   readonly deadLetterReasons: readonly ReasonCount[];
   /** Distinct conflicting duplicates (see `DistinctRequests.conflictIds`). */
@@ -296,7 +295,7 @@ export async function analyzeInParallel(input: ParallelInput): Promise<ParallelO
     for (const entry of deferred.values()) totals.add(entry);
     const deadLetters = new Map(handedBack.flatMap((part) => part.deadLetters));
     const sum = (count: (part: RangeHandBack) => number) => handedBack.reduce((total, part) => total + count(part), 0);
-    return { totals, deadLetters: deadLetters.size, deadLetterReasons: countReasons(deadLetters.values()), conflictingDuplicates: conflictIds.size, lines: sum((p) => p.lines), diagnosticRecords: sum((p) => p.diagnosticRecords) };
+    return { totals, deadLetterReasons: countReasons(deadLetters.values()), conflictingDuplicates: conflictIds.size, lines: sum((p) => p.lines), diagnosticRecords: sum((p) => p.diagnosticRecords) };
   } finally {
     releaseStreamsEnded(streamsEnded, threads);
     answer({ hashes: [] });

@@ -11,8 +11,6 @@ import { REQUEST_RESPONSE_CATEGORY, sortBody, type SortedEvents } from './ingest
 export interface DistinctRequests {
   /** Distinct requests handed over. */
   readonly requests: number;
-  /** Distinct dead letters (by dead-letter id) among the file's events. */
-  readonly deadLetters: number;
   /** Non-blank lines read. */
   readonly lines: number;
   /**
@@ -20,7 +18,7 @@ export interface DistinctRequests {
    * counted, not handed over, since none is a request.
    */
   readonly diagnosticRecords: number;
-  /** The distinct dead letters themselves, id to reason (ranges of one file are merged by their union). */
+  /** The distinct dead letters (by dead-letter id) among the file's events, id to reason (ranges of one file are merged by their union). */
   readonly deadLetterReasons: ReadonlyMap<string, string>;
   /**
    * The conflicting duplicates (`duplicateWinner`) among the file's events, by `partHash`: what the pipeline keeps
@@ -245,7 +243,6 @@ export async function forEachDistinctRequest(
   if (!options.keepOpen) await close();
   return {
     requests: walk.handedOver + held.size,
-    deadLetters: deadLetterReasons.size,
     lines: walk.lines,
     diagnosticRecords: walk.diagnosticRecords,
     deadLetterReasons,

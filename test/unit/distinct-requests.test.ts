@@ -75,7 +75,7 @@ describe('forEachDistinctRequest: every distinct request once, merged, in bounde
         expect(twice).toBe(0);
         expect(byId(handed)).toEqual(byId(expected.entries));
         expect(result.requests).toBe(expected.entries.size);
-        expect(result.deadLetters).toBe(expected.deadLetters);
+        expect(result.deadLetterReasons.size).toBe(expected.deadLetters);
         expect(result.lines).toBe(lines.filter((l) => l.trim() !== '').length);
       }),
       { numRuns: 120 },
@@ -142,7 +142,7 @@ describe('forEachDistinctRequest: every distinct request once, merged, in bounde
     expect(twice).toBe(0);
     expect(byId(handed)).toEqual(byId(expected.entries));
     expect(result.lines).toBe(lines.filter((l) => l.trim() !== '').length);
-    expect(result.deadLetters).toBe(0);
+    expect(result.deadLetterReasons.size).toBe(0);
   });
 
   it('takes the LLM-log row of a request already handed over as an update, without a second pass', async () => {
