@@ -152,20 +152,21 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
   // ingest stores them for its join. A request may come before its record, so they are read before the events are
   // analysed: at once when the file's first bytes show one, else once an analysis has met one (that analysis ends
   // there, and the file is analysed again).
+  const streamed = !input.diagnosticsDir;
   const againstStreamed = async (): Promise<Joined> => {
     const records = await readStreamedRecords(input.eventsFile);
     const byKey = recordsByCorrelationId(records);
-    const events = (await analyzeEventsInParallel(input, Promise.resolve(byKey), llmUsage, records)) ?? (await analyzeEvents(input, byKey, await llmUsage));
+    const events = await analyzeEventsFile(input, { recordsByKey: Promise.resolve(byKey), records, untilRecord: false }, llmUsage);
     return { events, records, rejected: 0, byKey };
   };
   // Without an archive, this analysis is of use only while it meets no streamed record: it ends at the first.
-  const againstArchive = async (untilRecord: boolean): Promise<Joined> => {
-    const events = (await analyzeEventsInParallel(input, recordsByKey, llmUsage, undefined, untilRecord)) ?? (await analyzeEvents(input, await recordsByKey, await llmUsage, untilRecord));
+  const againstArchive = async (): Promise<Joined> => {
+    const events = await analyzeEventsFile(input, { recordsByKey, untilRecord: streamed }, llmUsage);
     return { events, ...(await diagnostics), byKey: await recordsByKey };
   };
-  const streamedFirst = !input.diagnosticsDir && (await beginsWithStreamedRecords(input.eventsFile));
-  let joined = streamedFirst ? await againstStreamed() : await againstArchive(!input.diagnosticsDir);
-  if (!streamedFirst && !input.diagnosticsDir && joined.events.diagnosticRecords > 0) joined = await againstStreamed();
+  const streamedFirst = streamed && (await beginsWithStreamedRecords(input.eventsFile));
+  let joined = streamedFirst ? await againstStreamed() : await againstArchive();
+  if (streamed && !streamedFirst && joined.events.diagnosticRecords > 0) joined = await againstStreamed();
   const { events: { totals, deadLetterReasons, conflictingDuplicates, diagnosticRecords }, records, rejected: diagnosticsRejected, byKey } = joined;
   const countedRecords = new Set<string>();
   for (const record of records) {
@@ -231,8 +232,21 @@ async function beginsWithStreamedRecords(eventsFile: string): Promise<boolean> {
 /** What the events file adds up to, on one thread or several. */
 type EventsAnalysis = Pick<ParallelOutcome, 'totals' | 'deadLetterReasons' | 'conflictingDuplicates' | 'diagnosticRecords'>;
 
+/** What the events are joined against, and whether the analysis ends at the first streamed record (`RangeInput.untilRecord`). */
+interface EventsJoin {
+  readonly recordsByKey: Promise<ReadonlyMap<string, DiagnosticRecord>>;
+  /** The records behind `recordsByKey` when they are not the archive of `diagnosticsDir` (`ParallelInput.records`). */
+  readonly records?: readonly DiagnosticRecord[];
+  readonly untilRecord: boolean;
+}
+
+/** The events file over worker threads when it is large enough and the parallel path does not decline, else on the calling thread. */
+async function analyzeEventsFile(input: AnalyzeInput, join: EventsJoin, llmUsage: Promise<ReadonlyMap<string, LlmUsage>>): Promise<EventsAnalysis> {
+  return (await analyzeEventsInParallel(input, join, llmUsage)) ?? (await analyzeEvents(input, await join.recordsByKey, await llmUsage, join.untilRecord));
+}
+
 /** The events file on the calling thread. */
-async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>, untilRecord = false): Promise<EventsAnalysis> {
+async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<string, DiagnosticRecord>, llmUsage: ReadonlyMap<string, LlmUsage>, untilRecord: boolean): Promise<EventsAnalysis> {
   const newTotals = () => new AnalysisTotals(recordsByKey, input.prices, input.identity, llmUsage);
   let totals = newTotals();
   const stream = await forEachDistinctRequest(
@@ -245,13 +259,7 @@ async function analyzeEvents(input: AnalyzeInput, recordsByKey: ReadonlyMap<stri
 }
 
 /** The events file over worker threads when it is large enough, else null (also when the parallel path declines). */
-async function analyzeEventsInParallel(
-  input: AnalyzeInput,
-  recordsByKey: Promise<ReadonlyMap<string, DiagnosticRecord>>,
-  llmUsage: Promise<ReadonlyMap<string, LlmUsage>>,
-  records?: readonly DiagnosticRecord[],
-  untilRecord = false,
-): Promise<EventsAnalysis | null> {
+async function analyzeEventsInParallel(input: AnalyzeInput, { recordsByKey, records, untilRecord }: EventsJoin, llmUsage: Promise<ReadonlyMap<string, LlmUsage>>): Promise<EventsAnalysis | null> {
   const { size } = await stat(input.eventsFile);
   const threads = Math.min(Math.max(1, Math.floor(input.threads ?? availableParallelism())), Math.floor(size / (input.minBytesPerThread ?? MIN_BYTES_PER_THREAD)));
   if (threads < 2) return null;
