@@ -30,7 +30,7 @@ import type { LocalStack } from '../local/local-stack.js';
 import type { DemoSummary } from '../local/demo.js';
 import { writeSimulation } from '../simulator/files.js';
 import { simulateDay } from '../simulator/traffic.js';
-import { createProgress } from './progress.js';
+import { createProgress, type Progress } from './progress.js';
 import { formatTable } from './table.js';
 import { Cleanup, stopWhenReaderLeaves } from './cleanup.js';
 import { checkArchiveFolder, checkInput, checkOutput, describeFileError } from './input-files.js';
@@ -106,23 +106,13 @@ function recordsInEvents(records: number, archiveGiven: boolean): string {
 /** Reasons of dead letters shown on stderr; `--format json` lists them all under `deadLetterReasons`. */
 const SHOWN_REASONS = 5;
 
-/** The most frequent reasons why lines of the events file were dead letters, a line each for stderr. */
-function deadLetterSteps(reasons: readonly ReasonCount[]): string[] {
-  const steps = reasons.slice(0, SHOWN_REASONS).map(({ reason, deadLetters }) => `${deadLetters.toLocaleString('en-US')} dead letter${deadLetters === 1 ? '' : 's'}: ${reason}`);
+/** The most frequent reasons why lines of the events file were dead letters, a step each on stderr. */
+function tellDeadLetters(reasons: readonly ReasonCount[], progress: Progress = createProgress()): void {
+  for (const { reason, deadLetters } of reasons.slice(0, SHOWN_REASONS)) progress.step(`${deadLetters.toLocaleString('en-US')} dead letter${deadLetters === 1 ? '' : 's'}: ${reason}`);
   const rest = reasons.slice(SHOWN_REASONS);
-  if (rest.length > 0) {
-    const count = deadLettersOf(rest);
-    steps.push(`${count.toLocaleString('en-US')} dead letter${count === 1 ? '' : 's'} for ${rest.length} other reason${rest.length === 1 ? '' : 's'} (--format json lists every reason)`);
-  }
-  return steps;
-}
-
-/** `deadLetterSteps` on stderr, for a command that shows no other progress. */
-function tellDeadLetters(reasons: readonly ReasonCount[]): void {
-  const steps = deadLetterSteps(reasons);
-  if (steps.length === 0) return;
-  const progress = createProgress();
-  for (const step of steps) progress.step(step);
+  if (rest.length === 0) return;
+  const count = deadLettersOf(rest);
+  progress.step(`${count.toLocaleString('en-US')} dead letter${count === 1 ? '' : 's'} for ${rest.length} other reason${rest.length === 1 ? '' : 's'} (--format json lists every reason)`);
 }
 
 const requestsOption = () => new Option('--requests <n>', 'number of simulated requests').argParser(positiveInt);
@@ -406,7 +396,7 @@ export function buildCli(): Command {
         threads: opts.threads,
       });
       progress.step(`${result.entries} requests, ${result.deadLetters} dead letters, ${result.conflictingDuplicates} conflicting duplicates`);
-      for (const step of deadLetterSteps(result.deadLetterReasons)) progress.step(step);
+      tellDeadLetters(result.deadLetterReasons, progress);
       if (result.diagnosticsInEvents > 0) progress.step(recordsInEvents(result.diagnosticsInEvents, Boolean(opts.diagnostics)));
       const t = result.report.totals;
       if (opts.format === 'json') {
