@@ -187,10 +187,8 @@ export async function forEachDistinctRequest(
         const line = chunk.lines[i]!;
         // Blank lines sorted ahead (the walk passes them by).
         if (line.trim() === '') continue;
-        walk.lines++;
         const lineSorted = ahead?.[i] ?? walk.sorted;
-        for (const letter of lineSorted.deadLetters) deadLetterReasons.set(letter.id, letter.reason);
-        walk.diagnosticRecords += lineSorted.diagnostics.length;
+        walk.tally(lineSorted);
         for (let ordinal = 0; ordinal < lineSorted.entries.length; ordinal++) {
           const entry = lineSorted.entries[ordinal]!;
           // One request told by several sources (v1 event, APIM GatewayLogs / GatewayLlmLogs) shares this key.
@@ -290,19 +288,25 @@ class FirstSeenWalk {
     for (let i = from; i < chunk.lines.length; i++) {
       const line = chunk.lines[i]!;
       if (line.trim() === '') continue;
-      const { entries, deadLetters, diagnostics } = sortLine(line, this.sorted);
+      const sorted = sortLine(line, this.sorted);
+      const { entries } = sorted;
       // Two entries of one line may be one request: the caller merges them.
       if (entries.length > 1) return i;
       const entry = entries[0];
       const key = entry ? requestKey(entry) : '';
       const hash = entry ? hashId(key) : 0;
       if (entry && this.index.candidatesOf(hash).length > 0) return i;
-      this.lines++;
-      for (const letter of deadLetters) this.deadLetterReasons.set(letter.id, letter.reason);
-      this.diagnosticRecords += diagnostics.length;
+      this.tally(sorted);
       if (entry) this.takeFirst(entry, key, hash, { offset: chunk.offsets[i]!, ordinal: 0 });
     }
     return chunk.lines.length;
+  }
+
+  /** Counts a non-blank line taken, with its dead letters and records (its entries are the caller's). */
+  tally(sorted: LineSort): void {
+    this.lines++;
+    for (const letter of sorted.deadLetters) this.deadLetterReasons.set(letter.id, letter.reason);
+    this.diagnosticRecords += sorted.diagnostics.length;
   }
 
   /** A request seen for the first time: indexed, then handed over, or held to the end of the file when it awaits another source. */
