@@ -34,6 +34,7 @@ import { createProgress, type Progress } from './progress.js';
 import { formatTable } from './table.js';
 import { Cleanup, stopWhenReaderLeaves } from './cleanup.js';
 import { checkArchiveFolder, checkInput, checkOutput, describeFileError } from './input-files.js';
+import { checkEvents, withEventsFile } from './events-input.js';
 import { escapeWritesToTerminal, terminalSafe, terminalSafeLines } from './terminal-text.js';
 
 function positiveInt(value: string): number {
@@ -89,7 +90,7 @@ function nextDay(day: string): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 }
 
-const EVENTS_FILE = { option: '--events', kind: 'file', holding: 'gateway events as JSON lines (one Event Hubs body per line)', text: true, jsonLines: true } as const;
+const EVENTS_HELP = 'gateway events: JSON lines (one Event Hubs body per line), or Event Hubs Capture files (an .avro file or a folder of them)';
 const DIAGNOSTICS_FOLDER = { option: '--diagnostics', kind: 'folder', holding: 'RequestResponse storage-archive records (the folder holding insights-logs-requestresponse/, or that folder itself)' } as const;
 const LLM_LOG_FILE = { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records (JSON lines, a JSON array, a query API response or the portal CSV)', text: true } as const;
 const PRICES_FILE = { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response', text: true } as const;
@@ -331,26 +332,29 @@ export function buildCli(): Command {
   program
     .command('reconcile')
     .description('Reconciliation checks over files: gateway events vs RequestResponse records, APIM LLM log and Azure Monitor metrics.')
-    .requiredOption('--events <file>', 'gateway events, JSON lines')
+    .requiredOption('--events <path>', EVENTS_HELP)
     .requiredOption('--diagnostics <dir>', 'RequestResponse storage archive folder')
     .option('--llm-log <file>', 'ApiManagementGatewayLlmLog export, JSON lines')
     .option('--metrics <file>', 'Azure Monitor metrics response JSON (ProcessedPromptTokens, GeneratedTokens by ModelDeploymentName)')
     .option('--gateway-object-ids <ids>', "comma-separated object ids of the gateway's managed identities")
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'table']).default('table'))
     .action(async (opts: { events: string; diagnostics: string; llmLog?: string; metrics?: string; gatewayObjectIds?: string; format: string }) => {
-      await checkInput(opts.events, EVENTS_FILE);
+      const events = await checkEvents(opts.events);
       await checkArchiveFolder(opts.diagnostics, DIAGNOSTICS_FOLDER);
       if (opts.llmLog) await checkInput(opts.llmLog, LLM_LOG_FILE);
       if (opts.metrics) await checkInput(opts.metrics, { option: '--metrics', kind: 'file', holding: 'Azure Monitor metrics response JSON', text: true });
-      const { checks, deadLetterReasons } = await reconcileFiles({
-        eventsFile: opts.events,
-        diagnosticsDir: opts.diagnostics,
-        ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
-        ...(opts.metrics ? { metricsFile: opts.metrics } : {}),
-        gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }),
-        maxSample: 1000,
-      });
-      tellDeadLetters(deadLetterReasons);
+      const progress = createProgress();
+      const { checks, deadLetterReasons } = await withEventsFile(events, progress, (eventsFile) =>
+        reconcileFiles({
+          eventsFile,
+          diagnosticsDir: opts.diagnostics,
+          ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
+          ...(opts.metrics ? { metricsFile: opts.metrics } : {}),
+          gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }),
+          maxSample: 1000,
+        }),
+      );
+      tellDeadLetters(deadLetterReasons, progress);
       if (opts.format === 'json') {
         const rows = checks.map(({ check, window, deployment, expected, actual, driftPct, status, gatewayOnly, diagnosticsOnly }) => ({ check, window, deployment, expected, actual, driftPct, status, gatewayOnly, diagnosticsOnly }));
         return void process.stdout.write(JSON.stringify({ thresholds: thresholdsReport(), checks: rows }, null, 2) + '\n');
@@ -367,7 +371,7 @@ export function buildCli(): Command {
   program
     .command('analyze')
     .description('One-shot chargeback and join over files, with no store: the same domain core as the pipeline.')
-    .requiredOption('--events <file>', 'gateway events, JSON lines (one Event Hubs body per line)')
+    .requiredOption('--events <path>', EVENTS_HELP)
     .option('--diagnostics <dir>', 'Azure OpenAI RequestResponse storage archive (folder with insights-logs-requestresponse/…)')
     .option('--prices <file>', 'price file JSON, or a saved Azure Retail Prices API response (Global prices in effect today) (default: the shipped table)')
     .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter)')
@@ -376,7 +380,7 @@ export function buildCli(): Command {
     .addOption(new Option('--threads <n>', 'threads that read the events file (fewer for files under 64 MiB a thread)').argParser(positiveInt).default(availableParallelism(), 'one per core'))
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'table']).default('table'))
     .action(async (opts: { events: string; diagnostics?: string; prices?: string; directory?: string; llmLog?: string; gatewayObjectIds?: string; threads: number; format: string }) => {
-      await checkInput(opts.events, EVENTS_FILE);
+      const events = await checkEvents(opts.events);
       if (opts.diagnostics) await checkArchiveFolder(opts.diagnostics, DIAGNOSTICS_FOLDER);
       if (opts.llmLog) await checkInput(opts.llmLog, LLM_LOG_FILE);
       if (opts.prices) await checkInput(opts.prices, PRICES_FILE);
@@ -386,15 +390,17 @@ export function buildCli(): Command {
       const read = opts.prices ? await readPriceTable(opts.prices) : { table: loadPrices({}) };
       if (read.imported) process.stderr.write(describeImport(read.imported));
       const prices = read.table;
-      const result = await analyzeFiles({
-        eventsFile: opts.events,
-        ...(opts.diagnostics ? { diagnosticsDir: opts.diagnostics } : {}),
-        ...(opts.directory ? { directoryCsv: opts.directory } : {}),
-        ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
-        prices,
-        identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
-        threads: opts.threads,
-      });
+      const result = await withEventsFile(events, progress, (eventsFile) =>
+        analyzeFiles({
+          eventsFile,
+          ...(opts.diagnostics ? { diagnosticsDir: opts.diagnostics } : {}),
+          ...(opts.directory ? { directoryCsv: opts.directory } : {}),
+          ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
+          prices,
+          identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
+          threads: opts.threads,
+        }),
+      );
       progress.step(`${result.entries} requests, ${result.deadLetters} dead letters, ${result.conflictingDuplicates} conflicting duplicates`);
       tellDeadLetters(result.deadLetterReasons, progress);
       if (result.diagnosticsInEvents > 0) progress.step(recordsInEvents(result.diagnosticsInEvents, Boolean(opts.diagnostics)));
@@ -432,7 +438,7 @@ export function buildCli(): Command {
     .command('allocate')
     .description("Allocates Azure's own bill (a Cost Management 'Cost and usage details' export: FOCUS, actual or amortized) to identities, to the cent.")
     .requiredOption('--cost-export <file>', "Cost Management export 'Cost and usage details' (FOCUS, actual or amortized): .csv, .csv.gz or .parquet")
-    .requiredOption('--events <file>', 'gateway events, JSON lines (one Event Hubs body per line)')
+    .requiredOption('--events <path>', EVENTS_HELP)
     .requiredOption('--diagnostics <dir>', 'Azure OpenAI RequestResponse storage archive (folder with insights-logs-requestresponse/…)')
     .option('--prices <file>', 'price file JSON whose provisioned entries name the PTU deployments (costs come from the export)')
     .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter)')
@@ -441,7 +447,7 @@ export function buildCli(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'focus']).default('json'))
     .action(async (opts: { costExport: string; events: string; diagnostics: string; prices?: string; directory?: string; llmLog?: string; gatewayObjectIds?: string; format: string }) => {
       await checkInput(opts.costExport, { option: '--cost-export', kind: 'file', holding: "a Cost Management 'Cost and usage details' export" });
-      await checkInput(opts.events, EVENTS_FILE);
+      const events = await checkEvents(opts.events);
       await checkArchiveFolder(opts.diagnostics, DIAGNOSTICS_FOLDER);
       if (opts.prices) {
         await checkInput(opts.prices, PRICES_FILE);
@@ -449,16 +455,19 @@ export function buildCli(): Command {
       const prices = opts.prices ? (await readPriceTable(opts.prices)).table : undefined;
       if (opts.directory) await checkInput(opts.directory, DIRECTORY_FILE);
       if (opts.llmLog) await checkInput(opts.llmLog, LLM_LOG_FILE);
-      const result = await allocateFiles({
-        costExportFile: opts.costExport,
-        eventsFile: opts.events,
-        diagnosticsDir: opts.diagnostics,
-        ...(opts.directory ? { directoryCsv: opts.directory } : {}),
-        ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
-        ...(prices ? { prices } : {}),
-        identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
-      });
-      tellDeadLetters(result.deadLetterReasons);
+      const progress = createProgress();
+      const result = await withEventsFile(events, progress, (eventsFile) =>
+        allocateFiles({
+          costExportFile: opts.costExport,
+          eventsFile,
+          diagnosticsDir: opts.diagnostics,
+          ...(opts.directory ? { directoryCsv: opts.directory } : {}),
+          ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
+          ...(prices ? { prices } : {}),
+          identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
+        }),
+      );
+      tellDeadLetters(result.deadLetterReasons, progress);
       if (opts.format === 'focus') return void process.stdout.write(allocationFocus(result.allocations, result.directory, prices ? new PriceMatcher(prices) : undefined));
       const lines = allocationLines(result.allocations, result.directory);
       if (opts.format === 'csv') return void process.stdout.write(allocationCsv(lines));

@@ -100,7 +100,7 @@ describe('tokenledger CLI', () => {
   it('names the option, the path and what it expects when an input path is wrong', async () => {
     const folder = await temporaryFolder('tokenledger-cli-');
     await expect(cli('analyze', '--events', folder)).rejects.toMatchObject({
-      stderr: `tokenledger: --events ${JSON.stringify(folder)} is a folder: expected a file of gateway events as JSON lines (one Event Hubs body per line)\n`,
+      stderr: `tokenledger: --events ${JSON.stringify(folder)} is a folder with no file in it: expected a file of gateway events as JSON lines (one Event Hubs body per line), or Event Hubs Capture files (.avro)\n`,
     });
     await expect(cli('reconcile', '--events', join(folder, 'missing.jsonl'), '--diagnostics', folder)).rejects.toMatchObject({
       stderr: expect.stringMatching(/^tokenledger: --events ".*missing\.jsonl" does not exist: expected a file of gateway events/),

@@ -1,0 +1,85 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { writeCaptureFile } from '../support/capture-files.js';
+import { temporaryFolder } from '../support/temporary-folder.js';
+
+const run = promisify(execFile);
+
+/** The CLI with its temporary files in `tmp`, so that a test sees what it leaves behind. */
+const cliIn = (tmp: string) => (...args: string[]) =>
+  run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: new URL('../..', import.meta.url).pathname, env: { ...process.env, TMPDIR: tmp } });
+
+/** Writes `lines` as the Capture folder tree azcopy downloads: namespace/hub/partition/yyyy/mm/dd/hh/mm/ss.avro, a few files a partition. */
+async function writeCaptureTree(root: string, lines: readonly string[], partitions: number, filesPerPartition: number): Promise<void> {
+  const perPartition = Math.ceil(lines.length / partitions);
+  for (let p = 0; p < partitions; p++) {
+    const part = lines.slice(p * perPartition, (p + 1) * perPartition);
+    const perFile = Math.ceil(part.length / filesPerPartition);
+    for (let f = 0; f < filesPerPartition; f++) {
+      const folder = join(root, 'contoso-ns', 'gateway-events', String(p), '2026', '10', '15', String(f).padStart(2, '0'), '00');
+      await mkdir(folder, { recursive: true });
+      await writeCaptureFile(join(folder, '00.avro'), part.slice(f * perFile, (f + 1) * perFile), { codec: f % 2 === 0 ? 'deflate' : 'null', blockSize: 16_384, partitionId: String(p) });
+    }
+  }
+}
+
+describe('tokenledger commands over Event Hubs Capture files', () => {
+  it('analyze, reconcile and allocate give over a Capture folder what they give over the same bodies as JSON lines, and leave no temporary file', async () => {
+    const tmp = await temporaryFolder('tokenledger-capture-cli-');
+    const cli = cliIn(tmp);
+    const out = join(tmp, 'day');
+    await cli('simulate', '--requests', '600', '--seed', '8', '--day', '2026-10-15', '--out', out);
+    const lines = (await readFile(join(out, 'events.jsonl'), 'utf8')).trimEnd().split('\n');
+    const capture = join(tmp, 'capture');
+    // Path order (partition, then time) is the file's line order.
+    await writeCaptureTree(capture, lines, 2, 3);
+
+    const analyze = (events: string) => cli('analyze', '--events', events, '--diagnostics', join(out, 'diagnostics'), '--directory', join(out, 'directory.csv'), '--format', 'json');
+    const [fromLines, fromCapture] = [await analyze(join(out, 'events.jsonl')), await analyze(capture)];
+    expect(JSON.parse(fromCapture.stdout)).toEqual(JSON.parse(fromLines.stdout));
+    expect(fromCapture.stdout).toBe(fromLines.stdout);
+    expect(fromCapture.stderr).toMatch(/reading 6 Event Hubs Capture files \(\d+\.\d MiB\) into a temporary file of JSON lines\n/);
+    expect(fromCapture.stderr).toContain(`${lines.length.toLocaleString('en-US')} events from 6 Capture files\n`);
+
+    const reconcile = (events: string) => cli('reconcile', '--events', events, '--diagnostics', join(out, 'diagnostics'), '--format', 'json');
+    expect((await reconcile(capture)).stdout).toBe((await reconcile(join(out, 'events.jsonl'))).stdout);
+    const allocate = (events: string) => cli('allocate', '--cost-export', join(out, 'cost-export.csv'), '--events', events, '--diagnostics', join(out, 'diagnostics'), '--format', 'json');
+    expect((await allocate(capture)).stdout).toBe((await allocate(join(out, 'events.jsonl'))).stdout);
+
+    expect((await readdir(tmp)).filter((name) => name.startsWith('tokenledger-'))).toEqual([]);
+  });
+
+  it("analyses Json.NET's indented bodies, which a JSON lines file cannot hold, and counts bodies without text", async () => {
+    const tmp = await temporaryFolder('tokenledger-capture-cli-');
+    const aiHub = await readFile(new URL('../fixtures/ai-hub-gateway/event-main.json', import.meta.url));
+    const file = join(tmp, '00.avro');
+    await writeCaptureFile(file, [aiHub, null, '']);
+    const { stdout, stderr } = await cliIn(tmp)('analyze', '--events', file, '--format', 'json');
+    const result = JSON.parse(stdout) as { totals: { requests: number; promptTokens: number }; deadLetters: number };
+    expect(result).toMatchObject({ totals: { requests: 1, promptTokens: 1523 }, deadLetters: 0 });
+    expect(stderr).toContain('1 event from 1 Capture file; 2 without a body, not analysed\n');
+  });
+
+  it('refuses a Capture file cut short, and a folder holding other files, naming what is wrong', async () => {
+    const tmp = await temporaryFolder('tokenledger-capture-cli-');
+    const cli = cliIn(tmp);
+    const capture = join(tmp, 'capture');
+    await mkdir(join(capture, '0'), { recursive: true });
+    await writeCaptureFile(join(capture, '0', '00.avro'), ['{"a":1}', '{"b":2}'], { codec: 'null' });
+    const bytes = await readFile(join(capture, '0', '00.avro'));
+    await writeFile(join(capture, '0', '00.avro'), bytes.subarray(0, bytes.length - 5));
+    await expect(cli('analyze', '--events', capture)).rejects.toMatchObject({
+      stderr: expect.stringMatching(/\] reading 1 Event Hubs Capture file .*\ntokenledger: ".*00\.avro" ends inside block 1 \(at byte \d+\).*: the file is cut short\n$/),
+    });
+    // The temporary file of the read that failed is gone too.
+    expect((await readdir(tmp)).filter((name) => name.startsWith('tokenledger-'))).toEqual([]);
+
+    await writeFile(join(capture, 'notes.txt'), 'not an event\n');
+    await expect(cli('analyze', '--events', capture)).rejects.toMatchObject({
+      stderr: `tokenledger: --events ${JSON.stringify(capture)} is a folder, and "notes.txt" in it is not an Avro file: expected a file of gateway events as JSON lines (one Event Hubs body per line), or Event Hubs Capture files (.avro); a folder holds Capture files only\n`,
+    });
+  });
+});
