@@ -140,10 +140,13 @@ class ForwardReader {
   }
 }
 
+/** More than any block of events a writer closes (an event is 1 MiB at most, 20 MiB on a dedicated cluster): a block that inflates beyond it is refused, not held. */
+const MAX_BLOCK_BYTES = 256 * 2 ** 20;
+
 function decompress(codec: string, data: Uint8Array): Uint8Array {
   if (codec === 'null') return data;
   // The specification's deflate is RFC 1951 without a zlib header.
-  return inflateRawSync(data);
+  return inflateRawSync(data, { maxOutputLength: MAX_BLOCK_BYTES });
 }
 
 /** `read(bytes)` over more and more of the file until it no longer asks for more bytes; null at the end of the file. */
@@ -201,6 +204,7 @@ export async function* captureBodies(file: string): AsyncGenerator<Uint8Array | 
       try {
         bodies = readBlockField(decompress(header.codec, bytes.subarray(frame.dataStart, frame.dataStart + frame.dataBytes)), frame.records, schema, 'Body') as (Uint8Array | null)[];
       } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw fail(`has a ${where} that inflates to more than ${MAX_BLOCK_BYTES / 2 ** 20} MiB`);
         throw fail(`has a corrupt ${where}: ${error instanceof AvroFormatError ? error.message : `its ${header.codec} data cannot be decompressed (${(error as Error).message})`}`);
       }
       yield* bodies;
