@@ -29,6 +29,16 @@ export const MORE_BYTES = Symbol('more bytes');
 
 const PRIMITIVES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string']);
 
+/** `read()`, a schema or values nested deeper than the stack holds refused as a format error, not a crash. */
+function withinStack<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof RangeError && /call stack/i.test(error.message)) throw new AvroFormatError('it nests types or values too deeply to read');
+    throw error;
+  }
+}
+
 /** The schema's JSON (already parsed) as an `AvroType`; named types may be referred to by name, recursion included. */
 export function parseAvroSchema(schema: unknown): AvroType {
   const named = new Map<string, AvroType>();
@@ -82,7 +92,7 @@ export function parseAvroSchema(schema: unknown): AvroType {
         return parse(type, namespace);
     }
   };
-  return parse(schema, '');
+  return withinStack(() => parse(schema, ''));
 }
 
 const utf8 = new TextDecoder('utf-8');
@@ -320,12 +330,14 @@ export function readBlockField(data: Uint8Array, records: number, type: AvroType
   const reader = new AvroReader(data, 0, data.length, () => new AvroFormatError(`a block's records run past its ${data.length} bytes`));
   if (records > data.length) throw new AvroFormatError(`a block of ${records} records in ${data.length} bytes`);
   const values: unknown[] = [];
-  for (let i = 0; i < records; i++) {
-    for (const f of type.fields) {
-      if (f.name === field) values.push(reader.datum(f.type));
-      else reader.skip(f.type);
+  withinStack(() => {
+    for (let i = 0; i < records; i++) {
+      for (const f of type.fields) {
+        if (f.name === field) values.push(reader.datum(f.type));
+        else reader.skip(f.type);
+      }
     }
-  }
+  });
   if (reader.at !== data.length) throw new AvroFormatError(`a block's ${records} records end ${data.length - reader.at} bytes before its end`);
   return values;
 }

@@ -117,6 +117,47 @@ describe('Event Hubs Capture files read as event bodies', () => {
     await expect(bodiesOf(other)).rejects.toThrow(/is an Avro file, but not as Event Hubs Capture writes it: its records \(Reading\) have no SequenceNumber field/);
   });
 
+  it('reads a damaged file to its bodies or to a CaptureFileError, never another error, whatever bytes are changed', async () => {
+    const folder = await temporaryFolder('capture-');
+    const originals = await Promise.all(
+      (['null', 'deflate'] as const).map(async (codec) => {
+        const file = join(folder, `${codec}.avro`);
+        await writeCaptureFile(file, ['{"a":1}', null, '{"b":"é"}', '{"c":[1,2,3]}'], { codec, blockSize: 40 });
+        return readFile(file);
+      }),
+    );
+    const damaged = join(folder, 'damaged.avro');
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...originals), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), async (original, changes) => {
+        const bytes = Buffer.from(original);
+        for (const [at, value] of changes) bytes[at % bytes.length] = value;
+        await writeFile(damaged, bytes);
+        const read = await bodiesOf(damaged).catch((error: unknown) => error);
+        if (!Array.isArray(read)) expect(read).toBeInstanceOf(CaptureFileError);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses a schema or values nested deeper than the stack holds, as a format error', async () => {
+    const folder = await temporaryFolder('capture-');
+    // A header whose schema nests 100,000 arrays: avsc cannot write it either, so the bytes are laid out here.
+    const deepSchema = `${'{"type":"array","items":'.repeat(100_000)}"long"${'}'.repeat(100_000)}`;
+    const varint = (n: number) => Buffer.from(avro.Type.forSchema('long').toBuffer(n));
+    const text = (value: string) => Buffer.concat([varint(Buffer.byteLength(value)), Buffer.from(value)]);
+    const header = Buffer.concat([Buffer.from('Obj\x01', 'latin1'), varint(1), text('avro.schema'), text(deepSchema), varint(0), Buffer.alloc(16, 7)]);
+    await writeFile(join(folder, 'deep-schema.avro'), header);
+    await expect(bodiesOf(join(folder, 'deep-schema.avro'))).rejects.toThrow(/is not a readable Avro file: it nests types or values too deeply to read$/);
+
+    // A recursive type Capture's four fields sit beside, whose value nests 200,000 levels.
+    const schema = { ...CAPTURE_SCHEMA, fields: [...CAPTURE_SCHEMA.fields, { name: 'Chain', type: ['null', { type: 'record', name: 'Link', fields: [{ name: 'next', type: ['null', 'Link'] }] }] }] };
+    const record = Buffer.concat([varint(1), text('0'), text('now'), varint(0), varint(0), varint(1), text('{}'), Buffer.from(Array.from({ length: 200_000 }, () => 2)), varint(0)]);
+    const sync = Buffer.alloc(16, 9);
+    const file = Buffer.concat([Buffer.from('Obj\x01', 'latin1'), varint(1), text('avro.schema'), text(JSON.stringify(schema)), varint(0), sync, varint(1), varint(record.length), record, sync]);
+    await writeFile(join(folder, 'deep-values.avro'), file);
+    await expect(bodiesOf(join(folder, 'deep-values.avro'))).rejects.toThrow(/has a corrupt block 1 \(at byte \d+\): it nests types or values too deeply to read$/);
+  });
+
   it('writes a body as one line: JSON reads the same, line breaks inside a string stay an error', () => {
     const line = (text: string) => {
       const body = Buffer.from(text);
