@@ -33,8 +33,8 @@ import { simulateDay } from '../simulator/traffic.js';
 import { createProgress, type Progress } from './progress.js';
 import { formatTable } from './table.js';
 import { Cleanup, stopWhenReaderLeaves } from './cleanup.js';
-import { checkArchiveFolder, checkInput, checkOutput, describeFileError } from './input-files.js';
-import { checkEvents, withEventsFile } from './events-input.js';
+import { checkInput, checkOutput, describeFileError } from './input-files.js';
+import { checkDiagnostics, checkEvents, InputCopies } from './input-copies.js';
 import { escapeWritesToTerminal, terminalSafe, terminalSafeLines } from './terminal-text.js';
 
 function positiveInt(value: string): number {
@@ -91,7 +91,7 @@ function nextDay(day: string): string {
 }
 
 const EVENTS_HELP = 'gateway events: JSON lines (one Event Hubs body per line), or Event Hubs Capture files (an .avro file or a folder of them)';
-const DIAGNOSTICS_FOLDER = { option: '--diagnostics', kind: 'folder', holding: 'RequestResponse storage-archive records (the folder holding insights-logs-requestresponse/, or that folder itself)' } as const;
+const DIAGNOSTICS_HELP = 'Azure OpenAI RequestResponse records: a copy of the storage archive (the folder holding insights-logs-requestresponse/, or that folder), or a Log Analytics export of AzureDiagnostics rows (a file)';
 const LLM_LOG_FILE = { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records (JSON lines, a JSON array, a query API response or the portal CSV)', text: true } as const;
 const PRICES_FILE = { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response', text: true } as const;
 const DIRECTORY_FILE = { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)', text: true } as const;
@@ -333,21 +333,21 @@ export function buildCli(): Command {
     .command('reconcile')
     .description('Reconciliation checks over files: gateway events vs RequestResponse records, APIM LLM log and Azure Monitor metrics.')
     .requiredOption('--events <path>', EVENTS_HELP)
-    .requiredOption('--diagnostics <dir>', 'RequestResponse storage archive folder')
+    .requiredOption('--diagnostics <path>', DIAGNOSTICS_HELP)
     .option('--llm-log <file>', 'ApiManagementGatewayLlmLog export, JSON lines')
     .option('--metrics <file>', 'Azure Monitor metrics response JSON (ProcessedPromptTokens, GeneratedTokens by ModelDeploymentName)')
     .option('--gateway-object-ids <ids>', "comma-separated object ids of the gateway's managed identities")
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'table']).default('table'))
     .action(async (opts: { events: string; diagnostics: string; llmLog?: string; metrics?: string; gatewayObjectIds?: string; format: string }) => {
       const events = await checkEvents(opts.events);
-      await checkArchiveFolder(opts.diagnostics, DIAGNOSTICS_FOLDER);
+      const diagnostics = await checkDiagnostics(opts.diagnostics);
       if (opts.llmLog) await checkInput(opts.llmLog, LLM_LOG_FILE);
       if (opts.metrics) await checkInput(opts.metrics, { option: '--metrics', kind: 'file', holding: 'Azure Monitor metrics response JSON', text: true });
       const progress = createProgress();
-      const { checks, deadLetterReasons } = await withEventsFile(events, progress, (eventsFile) =>
+      const { checks, deadLetterReasons } = await InputCopies.use(progress, async (copies) =>
         reconcileFiles({
-          eventsFile,
-          diagnosticsDir: opts.diagnostics,
+          eventsFile: await copies.eventsFile(events),
+          diagnosticsDir: await copies.diagnosticsFolder(diagnostics),
           ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
           ...(opts.metrics ? { metricsFile: opts.metrics } : {}),
           gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }),
@@ -372,7 +372,7 @@ export function buildCli(): Command {
     .command('analyze')
     .description('One-shot chargeback and join over files, with no store: the same domain core as the pipeline.')
     .requiredOption('--events <path>', EVENTS_HELP)
-    .option('--diagnostics <dir>', 'Azure OpenAI RequestResponse storage archive (folder with insights-logs-requestresponse/…)')
+    .option('--diagnostics <path>', DIAGNOSTICS_HELP)
     .option('--prices <file>', 'price file JSON, or a saved Azure Retail Prices API response (Global prices in effect today) (default: the shipped table)')
     .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter)')
     .option('--llm-log <file>', 'ApiManagementGatewayLlmLog export: streams cut short take its tokens, as the join does')
@@ -381,7 +381,7 @@ export function buildCli(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'table']).default('table'))
     .action(async (opts: { events: string; diagnostics?: string; prices?: string; directory?: string; llmLog?: string; gatewayObjectIds?: string; threads: number; format: string }) => {
       const events = await checkEvents(opts.events);
-      if (opts.diagnostics) await checkArchiveFolder(opts.diagnostics, DIAGNOSTICS_FOLDER);
+      const diagnostics = opts.diagnostics ? await checkDiagnostics(opts.diagnostics) : null;
       if (opts.llmLog) await checkInput(opts.llmLog, LLM_LOG_FILE);
       if (opts.prices) await checkInput(opts.prices, PRICES_FILE);
       if (opts.directory) await checkInput(opts.directory, DIRECTORY_FILE);
@@ -390,10 +390,10 @@ export function buildCli(): Command {
       const read = opts.prices ? await readPriceTable(opts.prices) : { table: loadPrices({}) };
       if (read.imported) process.stderr.write(describeImport(read.imported));
       const prices = read.table;
-      const result = await withEventsFile(events, progress, (eventsFile) =>
+      const result = await InputCopies.use(progress, async (copies) =>
         analyzeFiles({
-          eventsFile,
-          ...(opts.diagnostics ? { diagnosticsDir: opts.diagnostics } : {}),
+          eventsFile: await copies.eventsFile(events),
+          ...(diagnostics ? { diagnosticsDir: await copies.diagnosticsFolder(diagnostics) } : {}),
           ...(opts.directory ? { directoryCsv: opts.directory } : {}),
           ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
           prices,
@@ -439,7 +439,7 @@ export function buildCli(): Command {
     .description("Allocates Azure's own bill (a Cost Management 'Cost and usage details' export: FOCUS, actual or amortized) to identities, to the cent.")
     .requiredOption('--cost-export <file>', "Cost Management export 'Cost and usage details' (FOCUS, actual or amortized): .csv, .csv.gz or .parquet")
     .requiredOption('--events <path>', EVENTS_HELP)
-    .requiredOption('--diagnostics <dir>', 'Azure OpenAI RequestResponse storage archive (folder with insights-logs-requestresponse/…)')
+    .requiredOption('--diagnostics <path>', DIAGNOSTICS_HELP)
     .option('--prices <file>', 'price file JSON whose provisioned entries name the PTU deployments (costs come from the export)')
     .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter)')
     .option('--llm-log <file>', 'ApiManagementGatewayLlmLog export: streams cut short take its tokens, as the join does')
@@ -448,7 +448,7 @@ export function buildCli(): Command {
     .action(async (opts: { costExport: string; events: string; diagnostics: string; prices?: string; directory?: string; llmLog?: string; gatewayObjectIds?: string; format: string }) => {
       await checkInput(opts.costExport, { option: '--cost-export', kind: 'file', holding: "a Cost Management 'Cost and usage details' export" });
       const events = await checkEvents(opts.events);
-      await checkArchiveFolder(opts.diagnostics, DIAGNOSTICS_FOLDER);
+      const diagnostics = await checkDiagnostics(opts.diagnostics);
       if (opts.prices) {
         await checkInput(opts.prices, PRICES_FILE);
       }
@@ -456,11 +456,11 @@ export function buildCli(): Command {
       if (opts.directory) await checkInput(opts.directory, DIRECTORY_FILE);
       if (opts.llmLog) await checkInput(opts.llmLog, LLM_LOG_FILE);
       const progress = createProgress();
-      const result = await withEventsFile(events, progress, (eventsFile) =>
+      const result = await InputCopies.use(progress, async (copies) =>
         allocateFiles({
           costExportFile: opts.costExport,
-          eventsFile,
-          diagnosticsDir: opts.diagnostics,
+          eventsFile: await copies.eventsFile(events),
+          diagnosticsDir: await copies.diagnosticsFolder(diagnostics),
           ...(opts.directory ? { directoryCsv: opts.directory } : {}),
           ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
           ...(prices ? { prices } : {}),

@@ -5,8 +5,8 @@ import { regionCode } from './regions.js';
 
 /**
  * One `RequestResponse` record in the archive / Event Hubs shape. Log Analytics rows are mapped onto this
- * shape by their adapter (`CorrelationId` → `correlationId`, `properties_s` → `properties`, …), so both paths
- * share one set of rules. The region is in `location` or `Tenant` (workbooks use either).
+ * shape by `fromAzureDiagnosticsRow` (`CorrelationId` → `correlationId`, `properties_s` → `properties`, …), so
+ * every path shares one set of rules. The region is in `location` or `Tenant` (workbooks use either).
  */
 export const rawRequestResponseSchema = z.object({
   category: z.literal('RequestResponse').optional(),
@@ -100,4 +100,32 @@ export function parseRequestResponse(value: unknown): DiagnosticParse {
       ...(notes.length > 0 ? { notes } : {}),
     },
   };
+}
+
+/**
+ * An `AzureDiagnostics` row of a `RequestResponse` record (the columns `queries/requestresponse-window.kql`
+ * projects, or every column) in the archive record shape `parseRequestResponse` reads.
+ */
+export function fromAzureDiagnosticsRow(row: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return {
+    correlationId: row['CorrelationId'],
+    time: instantText(row['TimeGenerated']),
+    resourceId: emptyToNull(row['ResourceId']) ?? row['_ResourceId'],
+    operationName: row['OperationName'],
+    durationMs: row['DurationMs'],
+    resultSignature: emptyToNull(row['ResultSignature']),
+    location: emptyToNull(row['location_s']),
+    Tenant: emptyToNull(row['Tenant_s']),
+    properties: emptyToNull(row['properties_s']),
+  };
+}
+
+/** Log Analytics has no null strings: an absent value arrives as "". */
+function emptyToNull(value: unknown): unknown {
+  return value === '' || value === undefined ? null : value;
+}
+
+/** A datetime column's value as text: a `Date` (the query client's) as its ISO-8601 instant. */
+export function instantText(value: unknown): unknown {
+  return value instanceof Date ? (Number.isNaN(value.getTime()) ? String(value) : value.toISOString()) : value;
 }

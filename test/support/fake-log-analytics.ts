@@ -57,6 +57,23 @@ export interface FakeLogAnalyticsOptions {
 const COLUMNS = ['TimeGenerated', 'ResourceId', 'OperationName', 'CorrelationId', 'DurationMs', 'ResultSignature', 'CallerIPAddress', 'location_s', 'Tenant_s', 'properties_s'];
 const COLUMN_TYPES: Record<string, string> = { TimeGenerated: 'datetime', DurationMs: 'real' };
 
+/** The `AzureDiagnostics` columns `requestresponse-window.kql` projects (the ingestion time aside) of an archive record. */
+export function azureDiagnosticsCells(record: Readonly<Record<string, unknown>>): Record<string, string | number> {
+  const properties = record['properties'];
+  return {
+    TimeGenerated: String(record['time']),
+    ResourceId: String(record['resourceId']),
+    OperationName: String(record['operationName']),
+    CorrelationId: String(record['correlationId']),
+    DurationMs: Number(record['durationMs']),
+    ResultSignature: String(record['resultSignature']),
+    CallerIPAddress: String(record['callerIpAddress']),
+    location_s: String(record['location']),
+    Tenant_s: String(record['Tenant']),
+    properties_s: typeof properties === 'string' ? properties : JSON.stringify(properties),
+  };
+}
+
 /**
  * The archive records as an `AzureDiagnostics` table. Ingestion times are not in the archive: the blob hour is
  * the hour of receipt and records are appended in receipt order, so they are spread over that hour in order,
@@ -70,20 +87,8 @@ function diagnosticRowsOf(archive: ReadonlyMap<string, readonly string[]>): Diag
       const step = Math.floor(HOUR / (lines.length + 1));
       return lines.map((line, i): DiagnosticRow => {
         const record = JSON.parse(line) as Record<string, unknown>;
-        const properties = record['properties'];
         return {
-          cells: {
-            TimeGenerated: String(record['time']),
-            ResourceId: String(record['resourceId']),
-            OperationName: String(record['operationName']),
-            CorrelationId: String(record['correlationId']),
-            DurationMs: Number(record['durationMs']),
-            ResultSignature: String(record['resultSignature']),
-            CallerIPAddress: String(record['callerIpAddress']),
-            location_s: String(record['location']),
-            Tenant_s: String(record['Tenant']),
-            properties_s: typeof properties === 'string' ? properties : JSON.stringify(properties),
-          },
+          cells: azureDiagnosticsCells(record),
           timeGenerated: Date.parse(String(record['time'])),
           ingestedAt: Math.max(hourStart + (i + 1) * step, Date.parse(String(record['time'])) + Number(record['durationMs']) + 1),
           correlationId: String(record['correlationId']),

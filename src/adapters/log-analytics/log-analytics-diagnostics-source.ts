@@ -1,7 +1,7 @@
 import { readPackageFile } from '../../config/package-files.js';
 import { LogsQueryResultStatus, type LogsQueryClient, type LogsTable, type QueryTimeInterval } from '@azure/monitor-query-logs';
 import type { DiagnosticRecord, RejectedDiagnostic } from '../../contracts/diagnostic-record.js';
-import { parseRequestResponse } from '../../domain/diagnostic-parsing.js';
+import { fromAzureDiagnosticsRow, instantText, parseRequestResponse } from '../../domain/diagnostic-parsing.js';
 import { bindQuery, kqlDatetime, kqlStringList } from '../../domain/kql.js';
 import type { DiagnosticsRead, DiagnosticsSource, LlmUsage, LlmUsageSource } from '../../ports/diagnostics-source.js';
 import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
@@ -147,9 +147,9 @@ export class LogAnalyticsDiagnosticsSource implements DiagnosticsSource {
     const rejected: RejectedDiagnostic[] = [];
     for (const table of await this.readWindow(from, to, options)) {
       for (const row of rowObjects(table)) {
-        const parsed = parseRequestResponse(toRawRecord(row));
+        const parsed = parseRequestResponse(fromAzureDiagnosticsRow(row));
         if (parsed.ok) records.push(parsed.record);
-        else rejected.push({ source: `${this.source}:AzureDiagnostics@${isoOrString(row['IngestionTime'])}`, reason: parsed.reason, raw: JSON.stringify(row) });
+        else rejected.push({ source: `${this.source}:AzureDiagnostics@${instantText(row['IngestionTime'])}`, reason: parsed.reason, raw: JSON.stringify(row) });
       }
     }
     return { records, rejected, nextWatermark: new Date(to).toISOString(), more: to < horizon };
@@ -207,30 +207,6 @@ type Row = Record<string, unknown>;
 export function rowObjects(table: LogsTable): Row[] {
   const names = table.columnDescriptors.map((c, i) => c.name ?? `Column${i}`);
   return table.rows.map((cells) => Object.fromEntries(names.map((name, i) => [name, cells[i]])));
-}
-
-/** Maps an `AzureDiagnostics` row onto the archive record shape `parseRequestResponse` reads. */
-export function toRawRecord(row: Row): Record<string, unknown> {
-  return {
-    correlationId: row['CorrelationId'],
-    time: isoOrString(row['TimeGenerated']),
-    resourceId: emptyToNull(row['ResourceId']) ?? row['_ResourceId'],
-    operationName: row['OperationName'],
-    durationMs: row['DurationMs'],
-    resultSignature: emptyToNull(row['ResultSignature']),
-    location: emptyToNull(row['location_s']),
-    Tenant: emptyToNull(row['Tenant_s']),
-    properties: emptyToNull(row['properties_s']),
-  };
-}
-
-/** Log Analytics has no null strings: an absent value arrives as "". */
-function emptyToNull(value: unknown): unknown {
-  return value === '' || value === undefined ? null : value;
-}
-
-function isoOrString(value: unknown): unknown {
-  return value instanceof Date ? (Number.isNaN(value.getTime()) ? String(value) : value.toISOString()) : value;
 }
 
 export function tokenCount(row: Row, column: string): number {

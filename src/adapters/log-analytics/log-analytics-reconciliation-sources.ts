@@ -1,13 +1,13 @@
 import type { MetricsClient } from '@azure/monitor-query-metrics';
 import type { DiagnosticRecord } from '../../contracts/diagnostic-record.js';
 import { metricsResponseSchema, toMetricTokens } from '../../contracts/reconciliation-inputs.js';
-import { parseRequestResponse } from '../../domain/diagnostic-parsing.js';
+import { fromAzureDiagnosticsRow, parseRequestResponse } from '../../domain/diagnostic-parsing.js';
 import { bindQuery, kqlDatetime } from '../../domain/kql.js';
 import { planMetricsBatches, type MetricsResource } from '../../domain/metrics-batches.js';
 import type { LlmUsageRow, MetricTokens } from '../../domain/reconciliation.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
 import type { ReconciliationSources, TimeWindow } from '../../ports/reconciliation.js';
-import { QueryRunner, readQueryFile, rowObjects, toRawRecord, tokenCount, type LogsQuerier, type RetrySettings } from './log-analytics-diagnostics-source.js';
+import { QueryRunner, readQueryFile, rowObjects, tokenCount, type LogsQuerier, type RetrySettings } from './log-analytics-diagnostics-source.js';
 
 export interface AzureReconciliationOptions extends RetrySettings {
   readonly logs: LogsQuerier;
@@ -45,7 +45,7 @@ export class AzureReconciliationSources implements ReconciliationSources {
     const table = await this.runner.run('RequestResponse records', query, { startTime: window.from, endTime: window.to }, options);
     const records: DiagnosticRecord[] = [];
     for (const row of rowObjects(table)) {
-      const parsed = parseRequestResponse(toRawRecord(row));
+      const parsed = parseRequestResponse(fromAzureDiagnosticsRow(row));
       if (parsed.ok) records.push(parsed.record);
     }
     return records;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { writeCaptureFile } from '../support/capture-files.js';
+import { azCliExport, portalCsvExport, queryApiExport } from '../support/requestresponse-exports.js';
 import { temporaryFolder } from '../support/temporary-folder.js';
 
 const run = promisify(execFile);
@@ -26,7 +27,7 @@ async function writeCaptureTree(root: string, lines: readonly string[], partitio
   }
 }
 
-describe('tokenledger commands over Event Hubs Capture files', () => {
+describe('tokenledger commands over Event Hubs Capture files and Log Analytics exports', () => {
   it('analyze, reconcile and allocate give over a Capture folder what they give over the same bodies as JSON lines, and leave no temporary file', async () => {
     const tmp = await temporaryFolder('tokenledger-capture-cli-');
     const cli = cliIn(tmp);
@@ -81,5 +82,36 @@ describe('tokenledger commands over Event Hubs Capture files', () => {
     await expect(cli('analyze', '--events', capture)).rejects.toMatchObject({
       stderr: `tokenledger: --events ${JSON.stringify(capture)} is a folder, and "notes.txt" in it is not an Avro file: expected a file of gateway events as JSON lines (one Event Hubs body per line), or Event Hubs Capture files (.avro); a folder holds Capture files only\n`,
     });
+  });
+
+  it('analyze, reconcile and allocate join a Log Analytics export of RequestResponse rows as they join the archive it was made from', async () => {
+    const tmp = await temporaryFolder('tokenledger-la-export-cli-');
+    const cli = cliIn(tmp);
+    const out = join(tmp, 'day');
+    await cli('simulate', '--requests', '600', '--seed', '11', '--day', '2026-10-15', '--out', out);
+    const archive = join(out, 'diagnostics', 'insights-logs-requestresponse');
+    const records = (await readdir(archive, { recursive: true, withFileTypes: true }))
+      .filter((entry) => entry.isFile())
+      .sort((a, b) => join(a.parentPath, a.name).localeCompare(join(b.parentPath, b.name)));
+    const lines = (await Promise.all(records.map((entry) => readFile(join(entry.parentPath, entry.name), 'utf8')))).flatMap((text) => text.split('\n').filter((line) => line.trim() !== ''));
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const exports = { 'query-api.json': queryApiExport(parsed), 'az-cli.json': azCliExport(parsed), 'portal.csv': portalCsvExport(parsed) };
+    for (const [name, text] of Object.entries(exports)) await writeFile(join(tmp, name), text);
+
+    const events = join(out, 'events.jsonl');
+    const analyze = (diagnostics: string) => cli('analyze', '--events', events, '--diagnostics', diagnostics, '--format', 'json');
+    const fromArchive = await analyze(join(out, 'diagnostics'));
+    expect((JSON.parse(fromArchive.stdout) as { diagnosticsRejected: number }).diagnosticsRejected).toBe(0);
+    const reconcile = (diagnostics: string) => cli('reconcile', '--events', events, '--diagnostics', diagnostics, '--format', 'json');
+    const allocate = (diagnostics: string) => cli('allocate', '--cost-export', join(out, 'cost-export.csv'), '--events', events, '--diagnostics', diagnostics, '--format', 'json');
+    const [reconciled, allocated] = [await reconcile(join(out, 'diagnostics')), await allocate(join(out, 'diagnostics'))];
+    for (const name of Object.keys(exports)) {
+      const fromExport = await analyze(join(tmp, name));
+      expect(fromExport.stdout).toBe(fromArchive.stdout);
+      expect(fromExport.stderr).toContain(`${lines.length.toLocaleString('en-US')} RequestResponse rows read from the Log Analytics export\n`);
+      expect((await reconcile(join(tmp, name))).stdout).toBe(reconciled.stdout);
+      expect((await allocate(join(tmp, name))).stdout).toBe(allocated.stdout);
+    }
+    expect((await readdir(tmp)).filter((name) => name.startsWith('tokenledger-'))).toEqual([]);
   });
 });

@@ -1,0 +1,120 @@
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isAvroFile, listCaptureFolder, writeCaptureLines } from '../adapters/files/event-hubs-capture.js';
+import { parseRequestResponseExport } from '../adapters/files/requestresponse-export.js';
+import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
+import { Cleanup } from './cleanup.js';
+import { checkArchiveFolder, checkInput } from './input-files.js';
+import type { Progress } from './progress.js';
+
+/**
+ * Inputs the analyses read in another form than they were given: Event Hubs Capture files as JSON lines, a Log
+ * Analytics export of `RequestResponse` records as a copy of the storage archive. Copies go to one temporary
+ * folder, removed when the command ends, fails or is stopped.
+ */
+
+const EVENTS = { option: '--events', kind: 'file', holding: 'gateway events as JSON lines (one Event Hubs body per line)', text: true, jsonLines: true } as const;
+const EVENTS_WANTED = 'expected a file of gateway events as JSON lines (one Event Hubs body per line), or Event Hubs Capture files (.avro)';
+const ARCHIVE = { option: '--diagnostics', kind: 'folder', holding: 'RequestResponse storage-archive records (the folder holding insights-logs-requestresponse/, or that folder itself)' } as const;
+const EXPORT = { option: '--diagnostics', kind: 'file', holding: 'AzureDiagnostics RequestResponse rows exported from Log Analytics (a query API response, az monitor log-analytics query -o json, the portal CSV, or JSON lines)', text: true } as const;
+
+/** What `--events` names: a JSON lines file, or Event Hubs Capture files. */
+export interface EventsInput {
+  readonly path: string;
+  readonly capture: { readonly files: readonly string[]; readonly bytes: number } | null;
+}
+
+/** What `--diagnostics` names: a copy of the storage archive (a folder), or a Log Analytics export (a file). */
+export interface DiagnosticsInput {
+  readonly path: string;
+  readonly logAnalyticsExport: boolean;
+}
+
+/** Checks `--events` before any work: a JSON lines file (`checkInput`), an Avro file, or a folder of Avro files only. */
+export async function checkEvents(path: string): Promise<EventsInput> {
+  const capture = await captureFiles(path);
+  if (!capture) await checkInput(path, EVENTS);
+  return { path, capture };
+}
+
+/** Checks `--diagnostics` before any work: a folder is a copy of the archive, a file a Log Analytics export. */
+export async function checkDiagnostics(path: string): Promise<DiagnosticsInput> {
+  const found = await stat(path).catch(() => null);
+  if (found?.isFile()) {
+    await checkInput(path, EXPORT);
+    return { path, logAnalyticsExport: true };
+  }
+  await checkArchiveFolder(path, ARCHIVE);
+  return { path, logAnalyticsExport: false };
+}
+
+/** The Capture files `--events` names (an Avro file, or a folder of them), or null for anything else. */
+async function captureFiles(path: string): Promise<EventsInput['capture']> {
+  const found = await stat(path).catch(() => null);
+  if (found?.isFile()) return (await isAvroFile(path)) ? { files: [path], bytes: found.size } : null;
+  if (!found?.isDirectory()) return null;
+  const folder = await listCaptureFolder(path);
+  const named = `--events ${JSON.stringify(path)}`;
+  if (folder.others.length > 0) {
+    const more = folder.others.length > 1 ? ` (and ${folder.others.length - 1} other file${folder.others.length > 2 ? 's' : ''})` : '';
+    throw new Error(`${named} is a folder, and ${JSON.stringify(folder.others[0])} in it${more} is not an Avro file: ${EVENTS_WANTED}; a folder holds Capture files only`);
+  }
+  if (folder.files.length === 0) throw new Error(`${named} is a folder with no file in it: ${EVENTS_WANTED}`);
+  return folder;
+}
+
+const plural = (count: number, noun: string) => `${count.toLocaleString('en-US')} ${noun}${count === 1 ? '' : 's'}`;
+
+export class InputCopies {
+  private folder: Promise<string> | null = null;
+
+  private constructor(
+    private readonly cleanup: Cleanup,
+    private readonly progress: Progress,
+  ) {}
+
+  /** Runs `analyse` with the copies it makes, and removes them when it ends, fails or a signal stops the command. */
+  static async use<T>(progress: Progress, analyse: (copies: InputCopies) => Promise<T>): Promise<T> {
+    const cleanup = new Cleanup();
+    void cleanup.signal().then((signal) => cleanup.exitOn(signal));
+    try {
+      return await analyse(new InputCopies(cleanup, progress));
+    } finally {
+      await cleanup.run();
+    }
+  }
+
+  /** The temporary folder, made when the first copy needs it. */
+  private temporaryFolder(): Promise<string> {
+    this.folder ??= mkdtemp(join(tmpdir(), 'tokenledger-inputs-')).then((folder) => {
+      this.cleanup.add(() => rm(folder, { recursive: true, force: true }));
+      return folder;
+    });
+    return this.folder;
+  }
+
+  /** The events as a JSON lines file: the file given, or Capture files' bodies a line each. */
+  async eventsFile({ path, capture }: EventsInput): Promise<string> {
+    if (!capture) return path;
+    const count = capture.files.length;
+    this.progress.step(`reading ${plural(count, 'Event Hubs Capture file')} (${(capture.bytes / 2 ** 20).toFixed(1)} MiB) into a temporary file of JSON lines`);
+    const eventsFile = join(await this.temporaryFolder(), 'events.jsonl');
+    const lines = await writeCaptureLines(capture.files, eventsFile);
+    const withoutBody = lines.withoutBody > 0 ? `; ${lines.withoutBody.toLocaleString('en-US')} without a body, not analysed` : '';
+    this.progress.step(`${plural(lines.events, 'event')} from ${plural(count, 'Capture file')}${withoutBody}`);
+    return eventsFile;
+  }
+
+  /** The `RequestResponse` records as a copy of the archive: the folder given, or a Log Analytics export's rows as records. */
+  async diagnosticsFolder({ path, logAnalyticsExport }: DiagnosticsInput): Promise<string> {
+    if (!logAnalyticsExport) return path;
+    const { records, otherRows } = parseRequestResponseExport(await readFile(path, 'utf8'), path);
+    const container = join(await this.temporaryFolder(), REQUEST_RESPONSE_CONTAINER);
+    await mkdir(container);
+    await writeFile(join(container, 'log-analytics-export.json'), records.map((record) => JSON.stringify(record) + '\n').join(''));
+    const others = otherRows > 0 ? `; ${plural(otherRows, 'row')} of other categories left out` : '';
+    this.progress.step(`${plural(records.length, 'RequestResponse row')} read from the Log Analytics export${others}`);
+    return container;
+  }
+}
