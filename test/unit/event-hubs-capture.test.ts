@@ -1,9 +1,9 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import avro from 'avsc';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { captureBodies, CaptureFileError, putBodyLine, writeCaptureLines } from '../../src/adapters/files/event-hubs-capture.js';
+import { captureBodies, CaptureFileError, listCaptureFolder, putBodyLine, writeCaptureLines } from '../../src/adapters/files/event-hubs-capture.js';
 import { AvroReader } from '../../src/domain/avro-container.js';
 import { CAPTURE_SCHEMA, writeCaptureFile } from '../support/capture-files.js';
 import { temporaryFolder } from '../support/temporary-folder.js';
@@ -189,6 +189,23 @@ describe('Event Hubs Capture files read as event bodies', () => {
         expect(JSON.parse(once)).toEqual(parsed);
       }),
     );
+  });
+
+  it('lists a folder tree as azcopy downloads it: Avro files in path order, links to files followed, other files named', async () => {
+    const root = await temporaryFolder('capture-');
+    const partition = (p: string) => join(root, 'ns', 'hub', p, '2026', '11', '15', '10', '05');
+    for (const p of ['1', '0']) {
+      await mkdir(partition(p), { recursive: true });
+      await writeCaptureFile(join(partition(p), '00.avro'), [`{"p":${p}}`]);
+    }
+    const elsewhere = await temporaryFolder('capture-');
+    await writeCaptureFile(join(elsewhere, '30.avro'), ['{"linked":true}']);
+    await symlink(join(elsewhere, '30.avro'), join(partition('0'), '30.avro'));
+    await symlink(elsewhere, join(root, 'linked-folder'));
+    await writeFile(join(root, 'notes.txt'), 'not an event\n');
+    const listed = await listCaptureFolder(root);
+    expect(listed.files).toEqual([join(partition('0'), '00.avro'), join(partition('0'), '30.avro'), join(partition('1'), '00.avro')]);
+    expect(listed.others).toEqual(['notes.txt']);
   });
 
   it('writes the bodies of several files as JSON lines, bodies without text counted and left out', async () => {

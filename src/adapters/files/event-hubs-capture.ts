@@ -41,7 +41,7 @@ function notCapture(schema: AvroType): string | null {
   if (schema.kind !== 'record') return `its records are of type ${schema.kind}, not Event Hubs events`;
   for (const [name, kinds] of Object.entries(CAPTURE_FIELDS)) {
     const field = schema.fields.find((f) => f.name === name);
-    if (!field) return `its records (${schema.name}) have no ${name} field, as Event Hubs Capture writes`;
+    if (!field) return `its records (${schema.name}) have no ${name} field, which Event Hubs Capture writes`;
     if (!kinds.includes(kindOf(field.type))) return `its records' ${name} field is ${kindOf(field.type)}, where Event Hubs Capture writes ${kinds[0]}`;
   }
   return null;
@@ -80,14 +80,17 @@ export async function listCaptureFolder(folder: string): Promise<CaptureFolder> 
   const others: string[] = [];
   let bytes = 0;
   const entries = await readdir(folder, { recursive: true, withFileTypes: true });
-  const paths = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  // A link is taken for the file it links to; a link to a folder is not followed.
+  const paths = entries.filter((e) => e.isFile() || e.isSymbolicLink()).map((e) => join(e.parentPath, e.name));
   for (const file of paths.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const found = await stat(file).catch(() => null);
+    if (!found?.isFile()) continue;
     if (!(await startsWithAvroMagic(file))) {
       others.push(relative(folder, file));
       continue;
     }
     files.push(file);
-    bytes += (await stat(file)).size;
+    bytes += found.size;
   }
   return { files, bytes, others };
 }
