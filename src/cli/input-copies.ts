@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isAvroFile, listCaptureFolder, writeCaptureLines } from '../adapters/files/event-hubs-capture.js';
-import { parseRequestResponseExport } from '../adapters/files/requestresponse-export.js';
+import { requestResponseExportRecords } from '../adapters/files/requestresponse-export.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
 import { Cleanup } from './cleanup.js';
 import { checkArchiveFolder, checkInput } from './input-files.js';
@@ -64,6 +64,9 @@ async function captureFiles(path: string): Promise<EventsInput['capture']> {
   return folder;
 }
 
+/** Bytes of a file of the archive copy: about an hour's blob of a busy account. */
+const ARCHIVE_FILE_BYTES = 8 * 2 ** 20;
+
 const plural = (count: number, noun: string) => `${count.toLocaleString('en-US')} ${noun}${count === 1 ? '' : 's'}`;
 
 export class InputCopies {
@@ -106,15 +109,39 @@ export class InputCopies {
     return eventsFile;
   }
 
-  /** The `RequestResponse` records as a copy of the archive: the folder given, or a Log Analytics export's rows as records. */
+  /**
+   * The `RequestResponse` records as a copy of the archive: the folder given, or a Log Analytics export's rows as
+   * records, written as the archive holds them, in files of a few MiB (each file is read whole).
+   */
   async diagnosticsFolder({ path, logAnalyticsExport }: DiagnosticsInput): Promise<string> {
     if (!logAnalyticsExport) return path;
-    const { records, otherRows } = parseRequestResponseExport(await readFile(path, 'utf8'), path);
     const container = join(await this.temporaryFolder(), REQUEST_RESPONSE_CONTAINER);
     await mkdir(container);
-    await writeFile(join(container, 'log-analytics-export.json'), records.map((record) => JSON.stringify(record) + '\n').join(''));
+    let rows = 0;
+    let otherRows = 0;
+    let files = 0;
+    let lines: string[] = [];
+    let bytes = 0;
+    const write = async () => {
+      if (lines.length === 0) return;
+      await writeFile(join(container, `log-analytics-export-${String(++files).padStart(6, '0')}.json`), lines.join(''), { flag: 'wx' });
+      lines = [];
+      bytes = 0;
+    };
+    for (const record of requestResponseExportRecords(await readFile(path, 'utf8'), path)) {
+      if (record === null) {
+        otherRows++;
+        continue;
+      }
+      const line = JSON.stringify(record) + '\n';
+      lines.push(line);
+      bytes += line.length;
+      rows++;
+      if (bytes >= ARCHIVE_FILE_BYTES) await write();
+    }
+    await write();
     const others = otherRows > 0 ? `; ${plural(otherRows, 'row')} of other categories left out` : '';
-    this.progress.step(`${plural(records.length, 'RequestResponse row')} read from the Log Analytics export${others}`);
+    this.progress.step(`${plural(rows, 'RequestResponse row')} read from the Log Analytics export${others}`);
     return container;
   }
 }

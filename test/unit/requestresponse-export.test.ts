@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseArchiveBlob } from '../../src/adapters/archive/archive-diagnostics-source.js';
-import { parseRequestResponseExport } from '../../src/adapters/files/requestresponse-export.js';
+import { requestResponseExportRecords } from '../../src/adapters/files/requestresponse-export.js';
 import { parseRequestResponse } from '../../src/domain/diagnostic-parsing.js';
 import { azureDiagnosticsCells } from '../support/fake-log-analytics.js';
 
@@ -9,12 +9,16 @@ const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, im
 const ARCHIVE = fixture('aoai-requestresponse.archive.jsonl');
 
 /** The records an export gives, checked as the archive's lines are. */
+const exported = (text: string, file = 'export') => [...requestResponseExportRecords(text, file)];
+
 function recordsOf(text: string, file = 'export') {
-  return parseRequestResponseExport(text, file).records.map((raw) => {
-    const parsed = parseRequestResponse(raw);
-    if (!parsed.ok) throw new Error(parsed.reason);
-    return parsed.record;
-  });
+  return exported(text, file)
+    .filter((raw) => raw !== null)
+    .map((raw) => {
+      const parsed = parseRequestResponse(raw);
+      if (!parsed.ok) throw new Error(parsed.reason);
+      return parsed.record;
+    });
 }
 
 describe('RequestResponse records exported from Log Analytics', () => {
@@ -31,17 +35,17 @@ describe('RequestResponse records exported from Log Analytics', () => {
     const audit = { ...rows[0]!, Category: 'Audit' };
     const other = { ...rows[1]!, ResourceProvider: 'MICROSOFT.APIMANAGEMENT' };
     const text = [rows[0], audit, rows[1], other, rows[2]].map((row) => JSON.stringify(row)).join('\n');
-    expect(parseRequestResponseExport(text, 'export').otherRows).toBe(2);
+    expect(exported(text).filter((record) => record === null)).toHaveLength(2);
     expect(recordsOf(text)).toEqual(parseArchiveBlob('archive', ARCHIVE).records);
   });
 
   it('keeps a row whose values the record check refuses, for that check to count, and stops at a file that is no export', () => {
     const row = { ...azureDiagnosticsCells(JSON.parse(ARCHIVE.split('\n')[0]!) as Record<string, unknown>), TimeGenerated: 'yesterday', CorrelationId: 'None' };
-    const { records } = parseRequestResponseExport(JSON.stringify([row]), 'export');
+    const records = exported(JSON.stringify([row]));
     expect(records).toHaveLength(1);
     const parsed = parseRequestResponse(records[0]);
     expect(parsed.ok).toBe(false);
-    expect(() => parseRequestResponseExport('Name,Value\r\na,1\r\n', 'rows.csv')).toThrow('rows.csv line 1: not an AzureDiagnostics RequestResponse export (no CorrelationId column');
-    expect(() => parseRequestResponseExport('[1, 2]', 'numbers.json')).toThrow('numbers.json: row 1 of the JSON array: expected a row object, found 1');
+    expect(() => exported('Name,Value\r\na,1\r\n', 'rows.csv')).toThrow('rows.csv line 1: not an AzureDiagnostics RequestResponse export (no CorrelationId column');
+    expect(() => exported('[1, 2]', 'numbers.json')).toThrow('numbers.json: row 1 of the JSON array: expected a row object, found 1');
   });
 });

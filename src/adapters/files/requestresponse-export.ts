@@ -2,14 +2,6 @@ import { exportInstant } from '../../contracts/reconciliation-inputs.js';
 import { fromAzureDiagnosticsRow } from '../../domain/diagnostic-parsing.js';
 import { logAnalyticsExportRows } from './log-analytics-export.js';
 
-/** What a Log Analytics export of `RequestResponse` rows holds. */
-export interface RequestResponseExport {
-  /** The records, in the archive's shape, in the export's order. */
-  readonly records: readonly Record<string, unknown>[];
-  /** Rows of another category or resource provider (an export of the whole table), left out. */
-  readonly otherRows: number;
-}
-
 /** How `az monitor log-analytics query` writes null, and the portal's CSV an absent value. */
 const NO_VALUE = new Set(['None', '']);
 
@@ -21,24 +13,22 @@ function exportValue(value: unknown): unknown {
  * Azure OpenAI `RequestResponse` records exported from Log Analytics: the rows of `AzureDiagnostics` (the columns
  * `queries/requestresponse-window.kql` projects, or every column), saved in any form `logAnalyticsExportRows`
  * reads. Each row becomes the archive record the pipeline's Log Analytics source makes of it
- * (`fromAzureDiagnosticsRow`); the records are then checked as the archive's are, one by one.
+ * (`fromAzureDiagnosticsRow`), in the export's order, one at a time; the records are then checked as the archive's
+ * are, one by one. A row of another category or resource provider (an export of the whole table) gives null.
  */
-export function parseRequestResponseExport(text: string, file: string): RequestResponseExport {
-  const records: Record<string, unknown>[] = [];
-  let otherRows = 0;
+export function* requestResponseExportRecords(text: string, file: string): Generator<Record<string, unknown> | null> {
   for (const { row, where } of logAnalyticsExportRows(text, file, { column: 'CorrelationId', table: 'AzureDiagnostics RequestResponse' })) {
     if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new Error(`${where}: expected a row object, found ${Array.isArray(row) ? 'an array' : JSON.stringify(row)?.slice(0, 40)}`);
     const values = Object.fromEntries(Object.entries(row).map(([column, value]) => [column, exportValue(value)]));
     const category = values['Category'];
     const provider = values['ResourceProvider'];
     if ((category !== undefined && category !== null && category !== 'RequestResponse') || (typeof provider === 'string' && provider.toUpperCase() !== 'MICROSOFT.COGNITIVESERVICES')) {
-      otherRows++;
+      yield null;
       continue;
     }
     // az and the portal write times in forms of their own: as ISO-8601 where they are one, else left for the record's check to refuse.
     const time = values['TimeGenerated'];
     if (typeof time === 'string') values['TimeGenerated'] = exportInstant(time) ?? time;
-    records.push(fromAzureDiagnosticsRow(values));
+    yield fromAzureDiagnosticsRow(values);
   }
-  return { records, otherRows };
 }
