@@ -141,7 +141,7 @@ export class InputCopies {
     }
     await write();
     const others = otherRows > 0 ? `; ${plural(otherRows, 'row')} of other categories left out` : '';
-    this.progress.step(`${plural(rows, 'RequestResponse row')} read from the Log Analytics export${others}`);
+    this.progress.step(`${plural(rows, 'RequestResponse record')} read from ${path}${others}`);
     return container;
   }
 }

@@ -108,7 +108,7 @@ describe('tokenledger commands over Event Hubs Capture files and Log Analytics e
     for (const name of Object.keys(exports)) {
       const fromExport = await analyze(join(tmp, name));
       expect(fromExport.stdout).toBe(fromArchive.stdout);
-      expect(fromExport.stderr).toContain(`${lines.length.toLocaleString('en-US')} RequestResponse rows read from the Log Analytics export\n`);
+      expect(fromExport.stderr).toContain(`${lines.length.toLocaleString('en-US')} RequestResponse records read from ${join(tmp, name)}\n`);
       expect((await reconcile(join(tmp, name))).stdout).toBe(reconciled.stdout);
       expect((await allocate(join(tmp, name))).stdout).toBe(allocated.stdout);
     }

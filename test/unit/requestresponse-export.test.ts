@@ -39,6 +39,13 @@ describe('RequestResponse records exported from Log Analytics', () => {
     expect(recordsOf(text)).toEqual(parseArchiveBlob('archive', ARCHIVE).records);
   });
 
+  it("takes one blob of the archive given as the file: the archive's own records, other categories left out", () => {
+    const audit = JSON.stringify({ ...(JSON.parse(ARCHIVE.split('\n')[0]!) as object), category: 'Audit' });
+    const text = `${audit}\n${ARCHIVE}`;
+    expect(exported(text).filter((record) => record === null)).toHaveLength(1);
+    expect(recordsOf(text)).toEqual(parseArchiveBlob('archive', ARCHIVE).records);
+  });
+
   it('keeps a row whose values the record check refuses, for that check to count, and stops at a file that is no export', () => {
     const row = { ...azureDiagnosticsCells(JSON.parse(ARCHIVE.split('\n')[0]!) as Record<string, unknown>), TimeGenerated: 'yesterday', CorrelationId: 'None' };
     const records = exported(JSON.stringify([row]));

@@ -9,16 +9,27 @@ function exportValue(value: unknown): unknown {
   return typeof value === 'string' && NO_VALUE.has(value) ? null : value;
 }
 
+/** A line of the archive itself (one `PT1H.json` blob given as the file): already a record, `correlationId` and all. */
+function isArchiveRecord(row: object): boolean {
+  return 'correlationId' in row && !('CorrelationId' in row);
+}
+
 /**
  * Azure OpenAI `RequestResponse` records exported from Log Analytics: the rows of `AzureDiagnostics` (the columns
  * `queries/requestresponse-window.kql` projects, or every column), saved in any form `logAnalyticsExportRows`
  * reads. Each row becomes the archive record the pipeline's Log Analytics source makes of it
  * (`fromAzureDiagnosticsRow`), in the export's order, one at a time; the records are then checked as the archive's
- * are, one by one. A row of another category or resource provider (an export of the whole table) gives null.
+ * are, one by one. A row of another category or resource provider (an export of the whole table) gives null. A
+ * file of the archive's own records (one blob of it) gives them as they are.
  */
 export function* requestResponseExportRecords(text: string, file: string): Generator<Record<string, unknown> | null> {
   for (const { row, where } of logAnalyticsExportRows(text, file, { column: 'CorrelationId', table: 'AzureDiagnostics RequestResponse' })) {
     if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new Error(`${where}: expected a row object, found ${Array.isArray(row) ? 'an array' : JSON.stringify(row)?.slice(0, 40)}`);
+    if (isArchiveRecord(row)) {
+      const category = (row as { category?: unknown }).category;
+      yield category === undefined || category === 'RequestResponse' ? (row as Record<string, unknown>) : null;
+      continue;
+    }
     const values = Object.fromEntries(Object.entries(row).map(([column, value]) => [column, exportValue(value)]));
     const category = values['Category'];
     const provider = values['ResourceProvider'];
