@@ -1,23 +1,24 @@
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { isAvroFile, listCaptureFolder, writeCaptureLines } from '../adapters/files/event-hubs-capture.js';
 import { requestResponseExportRecords } from '../adapters/files/requestresponse-export.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
 import { Cleanup } from './cleanup.js';
-import { checkArchiveFolder, checkInput } from './input-files.js';
+import { checkArchiveFolder, checkInput, utf16Encoding } from './input-files.js';
 import type { Progress } from './progress.js';
 
 /**
  * Inputs the analyses read in another form than they were given: Event Hubs Capture files as JSON lines, a Log
- * Analytics export of `RequestResponse` records as a copy of the storage archive. Copies go to one temporary
- * folder, removed when the command ends, fails or is stopped.
+ * Analytics export of `RequestResponse` records as a copy of the storage archive, UTF-16 text (what Windows
+ * PowerShell 5's `>` writes) as UTF-8. Copies go to one temporary folder, removed when the command ends, fails or
+ * is stopped.
  */
 
-const EVENTS = { option: '--events', kind: 'file', holding: 'gateway events as JSON lines (one Event Hubs body per line)', text: true, jsonLines: true } as const;
+const EVENTS = { option: '--events', kind: 'file', holding: 'gateway events as JSON lines (one Event Hubs body per line)', text: true, jsonLines: true, utf16: true } as const;
 const EVENTS_WANTED = 'expected a file of gateway events as JSON lines (one Event Hubs body per line), or Event Hubs Capture files (.avro)';
 const ARCHIVE = { option: '--diagnostics', kind: 'folder', holding: 'RequestResponse storage-archive records (the folder holding insights-logs-requestresponse/, or that folder itself)' } as const;
-const EXPORT = { option: '--diagnostics', kind: 'file', holding: 'AzureDiagnostics RequestResponse rows exported from Log Analytics (a query API response, az monitor log-analytics query -o json, the portal CSV, or JSON lines)', text: true } as const;
+const EXPORT = { option: '--diagnostics', kind: 'file', holding: 'AzureDiagnostics RequestResponse rows exported from Log Analytics (a query API response, az monitor log-analytics query -o json, the portal CSV, or JSON lines)', text: true, utf16: true } as const;
 
 /** What `--events` names: a JSON lines file, or Event Hubs Capture files. */
 export interface EventsInput {
@@ -64,6 +65,9 @@ async function captureFiles(path: string): Promise<EventsInput['capture']> {
   return folder;
 }
 
+/** Bytes read at once from a UTF-16 file. */
+const READ_BYTES = 1 << 20;
+
 /** Bytes of a file of the archive copy: about an hour's blob of a busy account. */
 const ARCHIVE_FILE_BYTES = 8 * 2 ** 20;
 
@@ -71,6 +75,7 @@ const plural = (count: number, noun: string) => `${count.toLocaleString('en-US')
 
 export class InputCopies {
   private folder: Promise<string> | null = null;
+  private copies = 0;
 
   private constructor(
     private readonly cleanup: Cleanup,
@@ -97,9 +102,9 @@ export class InputCopies {
     return this.folder;
   }
 
-  /** The events as a JSON lines file: the file given, or Capture files' bodies a line each. */
+  /** The events as a JSON lines file: the file given (in UTF-8), or Capture files' bodies a line each. */
   async eventsFile({ path, capture }: EventsInput): Promise<string> {
-    if (!capture) return path;
+    if (!capture) return this.utf8(path);
     const count = capture.files.length;
     this.progress.step(`reading ${plural(count, 'Event Hubs Capture file')} (${(capture.bytes / 2 ** 20).toFixed(1)} MiB) into a temporary file of JSON lines`);
     const eventsFile = join(await this.temporaryFolder(), 'events.jsonl');
@@ -128,7 +133,10 @@ export class InputCopies {
       lines = [];
       bytes = 0;
     };
-    for (const record of requestResponseExportRecords(await readFile(path, 'utf8'), path)) {
+    const exported = await readFile(path);
+    const encoding = utf16Encoding(exported);
+    if (encoding) this.progress.step(`${path} is UTF-16 text: reading it as such`);
+    for (const record of requestResponseExportRecords(encoding ? new TextDecoder(encoding).decode(exported) : exported.toString('utf8'), path)) {
       if (record === null) {
         otherRows++;
         continue;
@@ -143,5 +151,34 @@ export class InputCopies {
     const others = otherRows > 0 ? `; ${plural(otherRows, 'row')} of other categories left out` : '';
     this.progress.step(`${plural(rows, 'RequestResponse record')} read from ${path}${others}`);
     return container;
+  }
+
+  /** A text file in UTF-8: the file given, or a UTF-8 copy of a UTF-16 one (known by its byte-order mark). */
+  async utf8(path: string): Promise<string> {
+    const input = await open(path, 'r');
+    try {
+      const first = Buffer.alloc(2);
+      const encoding = utf16Encoding(first.subarray(0, (await input.read(first, 0, 2, 0)).bytesRead));
+      if (!encoding) return path;
+      this.progress.step(`${path} is UTF-16 text: reading a UTF-8 copy of it`);
+      const copy = join(await this.temporaryFolder(), `utf8-${++this.copies}-${basename(path)}`);
+      const output = await open(copy, 'wx');
+      try {
+        const decoder = new TextDecoder(encoding);
+        const chunk = Buffer.alloc(READ_BYTES);
+        for (let at = 0; ; ) {
+          const { bytesRead } = await input.read(chunk, 0, chunk.length, at);
+          if (bytesRead === 0) break;
+          at += bytesRead;
+          await output.write(decoder.decode(chunk.subarray(0, bytesRead), { stream: true }));
+        }
+        await output.write(decoder.decode());
+      } finally {
+        await output.close();
+      }
+      return copy;
+    } finally {
+      await input.close();
+    }
   }
 }

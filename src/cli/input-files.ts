@@ -12,6 +12,8 @@ export interface ExpectedInput {
   readonly text?: boolean;
   /** Read as JSON lines, one value a line: a JSON document written over several lines, known by its first line, is refused. */
   readonly jsonLines?: boolean;
+  /** UTF-16 text, known by its byte-order mark, is taken too: the command reads a UTF-8 copy of it (`InputCopies.utf8`). */
+  readonly utf16?: boolean;
 }
 
 /** Files that are not UTF-8 text, by their first bytes: what each is, and what to do about it. */
@@ -45,12 +47,20 @@ function notText(first: Buffer): (typeof NOT_TEXT)[number] | null {
   return NOT_TEXT.find(({ magic }) => magic.length <= first.length && magic.every((byte, i) => first[i] === byte)) ?? null;
 }
 
+/** The UTF-16 encoding a file's byte-order mark names, or null. */
+export function utf16Encoding(first: Uint8Array): 'utf-16le' | 'utf-16be' | null {
+  if (first[0] === 0xff && first[1] === 0xfe) return 'utf-16le';
+  if (first[0] === 0xfe && first[1] === 0xff) return 'utf-16be';
+  return null;
+}
+
 /**
  * What a file is when its first line shows one JSON document written over several lines (pretty-printed, or an
  * array with an element a line), which a JSON lines reader would take as lines that are not JSON each; or null.
  */
 function notJsonLines(first: Buffer): { readonly is: string; readonly fix: string } | null {
-  const lines = first.toString('utf8').replace(/^\uFEFF/, '').split('\n');
+  const encoding = utf16Encoding(first);
+  const lines = (encoding ? new TextDecoder(encoding).decode(first) : first.toString('utf8')).replace(/^\uFEFF/, '').split('\n');
   // The last piece may be cut short by FIRST_BYTES: only whole lines are looked at.
   const line = lines.slice(0, -1).find((l) => l.trim() !== '')?.trim();
   if (line === '{') return { is: 'one JSON document written over several lines (its first line is "{" alone)', fix: 'write each body on a line of its own, e.g. jq -c . FILE > events.jsonl' };
@@ -84,7 +94,8 @@ export async function checkInput(path: string, expected: ExpectedInput): Promise
   // Only a regular file: the first bytes of a pipe (/dev/stdin) are the command's to read.
   if (!(expected.text || expected.jsonLines) || !found.isFile()) return;
   const first = await firstBytes(path);
-  const other = (expected.text ? notText(first) : null) ?? (expected.jsonLines ? notJsonLines(first) : null);
+  const taken = expected.utf16 && utf16Encoding(first) !== null;
+  const other = (expected.text && !taken ? notText(first) : null) ?? (expected.jsonLines ? notJsonLines(first) : null);
   if (other) throw new Error(`${describe(path, expected)} is ${other.is}: ${wanted}; ${other.fix}`);
 }
 

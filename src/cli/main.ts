@@ -92,7 +92,7 @@ function nextDay(day: string): string {
 
 const EVENTS_HELP = 'gateway events: JSON lines (one Event Hubs body per line), or Event Hubs Capture files (an .avro file or a folder of them)';
 const DIAGNOSTICS_HELP = 'Azure OpenAI RequestResponse records: a copy of the storage archive (the folder holding insights-logs-requestresponse/, or that folder), or a Log Analytics export of AzureDiagnostics rows (a file)';
-const LLM_LOG_FILE = { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records (JSON lines, a JSON array, a query API response or the portal CSV)', text: true } as const;
+const LLM_LOG_FILE = { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records (JSON lines, a JSON array, a query API response or the portal CSV)', text: true, utf16: true } as const;
 const PRICES_FILE = { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response', text: true } as const;
 const DIRECTORY_FILE = { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)', text: true } as const;
 
@@ -342,14 +342,14 @@ export function buildCli(): Command {
       const events = await checkEvents(opts.events);
       const diagnostics = await checkDiagnostics(opts.diagnostics);
       if (opts.llmLog) await checkInput(opts.llmLog, LLM_LOG_FILE);
-      if (opts.metrics) await checkInput(opts.metrics, { option: '--metrics', kind: 'file', holding: 'Azure Monitor metrics response JSON', text: true });
+      if (opts.metrics) await checkInput(opts.metrics, { option: '--metrics', kind: 'file', holding: 'Azure Monitor metrics response JSON', text: true, utf16: true });
       const progress = createProgress();
       const { checks, deadLetterReasons } = await InputCopies.use(progress, async (copies) =>
         reconcileFiles({
           eventsFile: await copies.eventsFile(events),
           diagnosticsDir: await copies.diagnosticsFolder(diagnostics),
-          ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
-          ...(opts.metrics ? { metricsFile: opts.metrics } : {}),
+          ...(opts.llmLog ? { llmLogFile: await copies.utf8(opts.llmLog) } : {}),
+          ...(opts.metrics ? { metricsFile: await copies.utf8(opts.metrics) } : {}),
           gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }),
           maxSample: 1000,
         }),
@@ -395,7 +395,7 @@ export function buildCli(): Command {
           eventsFile: await copies.eventsFile(events),
           ...(diagnostics ? { diagnosticsDir: await copies.diagnosticsFolder(diagnostics) } : {}),
           ...(opts.directory ? { directoryCsv: opts.directory } : {}),
-          ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
+          ...(opts.llmLog ? { llmLogFile: await copies.utf8(opts.llmLog) } : {}),
           prices,
           identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
           threads: opts.threads,
@@ -462,7 +462,7 @@ export function buildCli(): Command {
           eventsFile: await copies.eventsFile(events),
           diagnosticsDir: await copies.diagnosticsFolder(diagnostics),
           ...(opts.directory ? { directoryCsv: opts.directory } : {}),
-          ...(opts.llmLog ? { llmLogFile: opts.llmLog } : {}),
+          ...(opts.llmLog ? { llmLogFile: await copies.utf8(opts.llmLog) } : {}),
           ...(prices ? { prices } : {}),
           identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
         }),

@@ -27,6 +27,14 @@ async function writeCaptureTree(root: string, lines: readonly string[], partitio
   }
 }
 
+/** Every record of a copy of the RequestResponse archive, in path order. */
+async function archiveRecords(diagnostics: string): Promise<Record<string, unknown>[]> {
+  const archive = join(diagnostics, 'insights-logs-requestresponse');
+  const files = (await readdir(archive, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name));
+  const texts = await Promise.all(files.sort().map((file) => readFile(file, 'utf8')));
+  return texts.flatMap((text) => text.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Record<string, unknown>));
+}
+
 describe('tokenledger commands over Event Hubs Capture files and Log Analytics exports', () => {
   it('analyze, reconcile and allocate give over a Capture folder what they give over the same bodies as JSON lines, and leave no temporary file', async () => {
     const tmp = await temporaryFolder('tokenledger-capture-cli-');
@@ -89,12 +97,7 @@ describe('tokenledger commands over Event Hubs Capture files and Log Analytics e
     const cli = cliIn(tmp);
     const out = join(tmp, 'day');
     await cli('simulate', '--requests', '600', '--seed', '11', '--day', '2026-10-15', '--out', out);
-    const archive = join(out, 'diagnostics', 'insights-logs-requestresponse');
-    const records = (await readdir(archive, { recursive: true, withFileTypes: true }))
-      .filter((entry) => entry.isFile())
-      .sort((a, b) => join(a.parentPath, a.name).localeCompare(join(b.parentPath, b.name)));
-    const lines = (await Promise.all(records.map((entry) => readFile(join(entry.parentPath, entry.name), 'utf8')))).flatMap((text) => text.split('\n').filter((line) => line.trim() !== ''));
-    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const parsed = await archiveRecords(join(out, 'diagnostics'));
     const exports = { 'query-api.json': queryApiExport(parsed), 'az-cli.json': azCliExport(parsed), 'portal.csv': portalCsvExport(parsed) };
     for (const [name, text] of Object.entries(exports)) await writeFile(join(tmp, name), text);
 
@@ -108,10 +111,44 @@ describe('tokenledger commands over Event Hubs Capture files and Log Analytics e
     for (const name of Object.keys(exports)) {
       const fromExport = await analyze(join(tmp, name));
       expect(fromExport.stdout).toBe(fromArchive.stdout);
-      expect(fromExport.stderr).toContain(`${lines.length.toLocaleString('en-US')} RequestResponse records read from ${join(tmp, name)}\n`);
+      expect(fromExport.stderr).toContain(`${parsed.length.toLocaleString('en-US')} RequestResponse records read from ${join(tmp, name)}\n`);
       expect((await reconcile(join(tmp, name))).stdout).toBe(reconciled.stdout);
       expect((await allocate(join(tmp, name))).stdout).toBe(allocated.stdout);
     }
+    expect((await readdir(tmp)).filter((name) => name.startsWith('tokenledger-'))).toEqual([]);
+  });
+
+  it('reads UTF-16 events, LLM log, metrics and Log Analytics exports (as Windows PowerShell 5 writes them) as their UTF-8 text', async () => {
+    const tmp = await temporaryFolder('tokenledger-utf16-cli-');
+    const cli = cliIn(tmp);
+    const out = join(tmp, 'day');
+    await cli('simulate', '--requests', '400', '--seed', '4', '--day', '2026-10-15', '--out', out);
+    const utf16le = (text: string) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    const utf16be = (text: string) => Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]);
+    const converted = async (name: string, encode: (text: string) => Buffer) => {
+      const path = join(tmp, `utf16-${name}`);
+      await writeFile(path, encode(await readFile(join(out, name), 'utf8')));
+      return path;
+    };
+    const [events, llmLog, metrics] = [await converted('events.jsonl', utf16le), await converted('llm-log.jsonl', utf16be), await converted('metrics.json', utf16le)];
+    const diagnostics = join(out, 'diagnostics');
+
+    const analyze = (e: string, l: string) => cli('analyze', '--events', e, '--diagnostics', diagnostics, '--llm-log', l, '--format', 'json');
+    const fromUtf16 = await analyze(events, llmLog);
+    expect(fromUtf16.stdout).toBe((await analyze(join(out, 'events.jsonl'), join(out, 'llm-log.jsonl'))).stdout);
+    expect(fromUtf16.stderr).toContain(`${events} is UTF-16 text: reading a UTF-8 copy of it\n`);
+    expect(fromUtf16.stderr).toContain(`${llmLog} is UTF-16 text: reading a UTF-8 copy of it\n`);
+    const reconcile = (e: string, l: string, m: string) => cli('reconcile', '--events', e, '--diagnostics', diagnostics, '--llm-log', l, '--metrics', m, '--format', 'json');
+    expect((await reconcile(events, llmLog, metrics)).stdout).toBe((await reconcile(join(out, 'events.jsonl'), join(out, 'llm-log.jsonl'), join(out, 'metrics.json'))).stdout);
+
+    const exported = join(tmp, 'az-cli-utf16.json');
+    await writeFile(exported, utf16le(azCliExport(await archiveRecords(diagnostics))));
+    const overExport = await cli('analyze', '--events', join(out, 'events.jsonl'), '--diagnostics', exported, '--format', 'json');
+    expect(overExport.stdout).toBe((await cli('analyze', '--events', join(out, 'events.jsonl'), '--diagnostics', diagnostics, '--format', 'json')).stdout);
+
+    // A pretty-printed document is still told from JSON lines in UTF-16.
+    await writeFile(join(tmp, 'pretty.json'), utf16le('{\n  "schema": "tokenledger.gateway/v1"\n}\n'));
+    await expect(cli('analyze', '--events', join(tmp, 'pretty.json'))).rejects.toMatchObject({ stderr: expect.stringContaining('is one JSON document written over several lines') });
     expect((await readdir(tmp)).filter((name) => name.startsWith('tokenledger-'))).toEqual([]);
   });
 });

@@ -35,6 +35,20 @@ describe('paths given on the command line', () => {
     await expect(checkInput(file, ARCHIVE)).rejects.toThrow(`--diagnostics ${JSON.stringify(file)} is a file: expected a folder of RequestResponse archive records`);
   });
 
+  it('takes UTF-16 text with its byte-order mark where the command reads it, and still tells a pretty-printed document from JSON lines', async () => {
+    const TAKES_UTF16 = { ...EVENTS, text: true, jsonLines: true, utf16: true } as const;
+    const le = (text: string) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+    const be = (text: string) => Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]);
+    for (const [name, bytes] of [['lines-le.jsonl', le('{"a":1}\n{"b":2}\n')], ['lines-be.jsonl', be('{"a":1}\n{"b":2}\n')]] as const) {
+      await writeFile(join(folder, name), bytes);
+      await expect(checkInput(join(folder, name), TAKES_UTF16)).resolves.toBeUndefined();
+    }
+    for (const [name, bytes] of [['pretty-le.json', le('{\n  "a": 1\n}\n')], ['pretty-be.json', be('[\n  {"a": 1},\n  {"b": 2}\n]\n')]] as const) {
+      await writeFile(join(folder, name), bytes);
+      await expect(checkInput(join(folder, name), TAKES_UTF16)).rejects.toThrow(/is (one JSON document|a JSON array) written over several lines/);
+    }
+  });
+
   it('names a compressed, binary or UTF-16 file for what it is where UTF-8 text belongs, and says what to do', async () => {
     const TEXT = { ...EVENTS, text: true } as const;
     const files: [string, Buffer, RegExp][] = [
