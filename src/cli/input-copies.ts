@@ -155,6 +155,8 @@ export class InputCopies {
 
   /** A text file in UTF-8: the file given, or a UTF-8 copy of a UTF-16 one (known by its byte-order mark). */
   async utf8(path: string): Promise<string> {
+    // A pipe (/dev/stdin) is read as it comes: its first bytes are not there to look at twice.
+    if (!(await stat(path)).isFile()) return path;
     const input = await open(path, 'r');
     try {
       const first = Buffer.alloc(2);
