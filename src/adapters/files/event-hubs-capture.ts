@@ -169,9 +169,10 @@ async function readWhole<T>(reader: ForwardReader, read: (bytes: Buffer) => T, c
 }
 
 /**
- * Every record's body of one Capture file, block by block (memory holds one block); a null body as null.
- * A file cut short, a block whose sync marker is not the header's, or another codec stops the read with a
- * `CaptureFileError` naming the file, the block and its byte offset.
+ * Every record's body of one Capture file, block by block (memory holds one block); a null body as null. A body
+ * is a view of the block's bytes: copy it before taking the next one. A file cut short, a block whose sync marker
+ * is not the header's, or another codec stops the read with a `CaptureFileError` naming the file, the block and
+ * its byte offset.
  */
 export async function* captureBodies(file: string): AsyncGenerator<Uint8Array | null> {
   const handle = await open(file, 'r');
