@@ -46,6 +46,18 @@ describe('RequestResponse records exported from Log Analytics', () => {
     expect(recordsOf(text)).toEqual(parseArchiveBlob('archive', ARCHIVE).records);
   });
 
+  it('takes the envelopes a diagnostic setting streams to Event Hubs, saved as they came: their records are the archive\'s', () => {
+    const records = ARCHIVE.trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const text = [JSON.stringify({ records: records.slice(0, 2) }), JSON.stringify({ records: [{ ...records[0], category: 'Audit' }, records[2], 7] })].join('\n');
+    const all = exported(text);
+    expect(all.filter((record) => record === null)).toHaveLength(1);
+    // The 7 is kept as a record the check refuses: counted, not lost.
+    expect(all.filter((record) => record !== null && !parseRequestResponse(record).ok)).toEqual([{}]);
+    expect(all.filter((record) => record !== null && parseRequestResponse(record).ok).map((record) => (parseRequestResponse(record) as { record: unknown }).record)).toEqual(parseArchiveBlob('archive', ARCHIVE).records);
+  });
+
   it('keeps a row whose values the record check refuses, for that check to count, and stops at a file that is no export', () => {
     const row = { ...azureDiagnosticsCells(JSON.parse(ARCHIVE.split('\n')[0]!) as Record<string, unknown>), TimeGenerated: 'yesterday', CorrelationId: 'None' };
     const records = exported(JSON.stringify([row]));

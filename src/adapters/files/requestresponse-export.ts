@@ -14,20 +14,33 @@ function isArchiveRecord(row: object): boolean {
   return 'correlationId' in row && !('CorrelationId' in row);
 }
 
+/** A record in the archive's shape as it is, null for another category's; a value that is no object as an empty record, which the record check refuses and counts. */
+function archiveRecord(record: unknown): Record<string, unknown> | null {
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) return {};
+  const category = (record as { category?: unknown }).category;
+  return category === undefined || category === 'RequestResponse' ? (record as Record<string, unknown>) : null;
+}
+
 /**
  * Azure OpenAI `RequestResponse` records exported from Log Analytics: the rows of `AzureDiagnostics` (the columns
  * `queries/requestresponse-window.kql` projects, or every column), saved in any form `logAnalyticsExportRows`
  * reads. Each row becomes the archive record the pipeline's Log Analytics source makes of it
  * (`fromAzureDiagnosticsRow`), in the export's order, one at a time; the records are then checked as the archive's
  * are, one by one. A row of another category or resource provider (an export of the whole table) gives null. A
- * file of the archive's own records (one blob of it) gives them as they are.
+ * file of the archive's own records (one blob of it, or the `{"records":[…]}` bodies a diagnostic setting streams
+ * to Event Hubs) gives them as they are.
  */
 export function* requestResponseExportRecords(text: string, file: string): Generator<Record<string, unknown> | null> {
   for (const { row, where } of logAnalyticsExportRows(text, file, { column: 'CorrelationId', table: 'AzureDiagnostics RequestResponse' })) {
     if (row === null || typeof row !== 'object' || Array.isArray(row)) throw new Error(`${where}: expected a row object, found ${Array.isArray(row) ? 'an array' : JSON.stringify(row)?.slice(0, 40)}`);
+    const envelope = (row as { records?: unknown }).records;
+    if (Array.isArray(envelope) && !('CorrelationId' in row)) {
+      // The envelope a diagnostic setting streams to Event Hubs, saved as it came: its records are the archive's.
+      for (const record of envelope) yield archiveRecord(record);
+      continue;
+    }
     if (isArchiveRecord(row)) {
-      const category = (row as { category?: unknown }).category;
-      yield category === undefined || category === 'RequestResponse' ? (row as Record<string, unknown>) : null;
+      yield archiveRecord(row);
       continue;
     }
     const values = Object.fromEntries(Object.entries(row).map(([column, value]) => [column, exportValue(value)]));
