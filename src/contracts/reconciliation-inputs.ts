@@ -17,7 +17,7 @@ export interface MetricTokens {
 }
 
 /** How exports write "no value": JSON null, an empty CSV cell, or the az CLI's `str(None)`. */
-const noValue = (value: unknown) => (value === null || value === undefined || value === '' || value === 'None' ? null : value);
+export const noValue = (value: unknown): unknown => (value === null || value === undefined || value === '' || value === 'None' ? null : value);
 
 const tokenCell = z
   .preprocess(noValue, z.union([z.number().int().nonnegative(), z.string().regex(/^\d{1,12}$/).transform(Number)], { error: 'expected a token count (a non-negative integer)' }).nullable())

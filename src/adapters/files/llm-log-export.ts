@@ -10,7 +10,7 @@ import { logAnalyticsExportRows } from './log-analytics-export.js';
  * validated; the first bad one stops the read with the file and the line (or row) it is on.
  */
 export function parseLlmLogExport(text: string, file: string): LlmUsageRow[] {
-  return toLlmUsageRows([...logAnalyticsExportRows(text, file, { column: 'CorrelationId', table: 'ApiManagementGatewayLlmLog' })].map(({ row, where }) => validRow(row, where)));
+  return toLlmUsageRows(Array.from(logAnalyticsExportRows(text, file, { column: 'CorrelationId', table: 'ApiManagementGatewayLlmLog' }), ({ row, where }) => validRow(row, where)));
 }
 
 export async function readLlmLogExport(file: string): Promise<LlmUsageRow[]> {

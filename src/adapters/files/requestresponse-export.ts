@@ -1,13 +1,6 @@
-import { exportInstant } from '../../contracts/reconciliation-inputs.js';
+import { exportInstant, noValue } from '../../contracts/reconciliation-inputs.js';
 import { fromAzureDiagnosticsRow } from '../../domain/diagnostic-parsing.js';
 import { logAnalyticsExportRows } from './log-analytics-export.js';
-
-/** How `az monitor log-analytics query` writes null, and the portal's CSV an absent value. */
-const NO_VALUE = new Set(['None', '']);
-
-function exportValue(value: unknown): unknown {
-  return typeof value === 'string' && NO_VALUE.has(value) ? null : value;
-}
 
 /** A line of the archive itself (one `PT1H.json` blob given as the file): already a record, `correlationId` and all. */
 function isArchiveRecord(row: object): boolean {
@@ -43,7 +36,7 @@ export function* requestResponseExportRecords(text: string, file: string): Gener
       yield archiveRecord(row);
       continue;
     }
-    const values = Object.fromEntries(Object.entries(row).map(([column, value]) => [column, exportValue(value)]));
+    const values = Object.fromEntries(Object.entries(row).map(([column, value]) => [column, noValue(value)]));
     const category = values['Category'];
     const provider = values['ResourceProvider'];
     if ((category !== undefined && category !== null && category !== 'RequestResponse') || (typeof provider === 'string' && provider.toUpperCase() !== 'MICROSOFT.COGNITIVESERVICES')) {
