@@ -1,11 +1,11 @@
 import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { isAvroFile, listCaptureFolder, writeCaptureLines } from '../adapters/files/event-hubs-capture.js';
+import { listCaptureFolder, startsWithAvroMagic, writeCaptureLines } from '../adapters/files/event-hubs-capture.js';
 import { requestResponseExportRecords } from '../adapters/files/requestresponse-export.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
 import { Cleanup } from './cleanup.js';
-import { checkArchiveFolder, checkInput, utf16Encoding } from './input-files.js';
+import { checkArchiveFolder, checkInput, decodeText, utf16Encoding } from './input-files.js';
 import type { Progress } from './progress.js';
 
 /**
@@ -53,7 +53,7 @@ export async function checkDiagnostics(path: string): Promise<DiagnosticsInput> 
 /** The Capture files `--events` names (an Avro file, or a folder of them), or null for anything else. */
 async function captureFiles(path: string): Promise<EventsInput['capture']> {
   const found = await stat(path).catch(() => null);
-  if (found?.isFile()) return (await isAvroFile(path)) ? { files: [path], bytes: found.size } : null;
+  if (found?.isFile()) return (await startsWithAvroMagic(path)) ? { files: [path], bytes: found.size } : null;
   if (!found?.isDirectory()) return null;
   const folder = await listCaptureFolder(path);
   const named = `--events ${JSON.stringify(path)}`;
@@ -134,9 +134,8 @@ export class InputCopies {
       bytes = 0;
     };
     const exported = await readFile(path);
-    const encoding = utf16Encoding(exported);
-    if (encoding) this.progress.step(`${path} is UTF-16 text: reading it as such`);
-    for (const record of requestResponseExportRecords(encoding ? new TextDecoder(encoding).decode(exported) : exported.toString('utf8'), path)) {
+    if (utf16Encoding(exported)) this.progress.step(`${path} is UTF-16 text: reading it as such`);
+    for (const record of requestResponseExportRecords(decodeText(exported), path)) {
       if (record === null) {
         otherRows++;
         continue;

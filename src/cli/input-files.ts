@@ -1,5 +1,6 @@
 import { open, stat } from 'node:fs/promises';
 import { NOT_AN_ARCHIVE, requestResponseFolder } from '../adapters/archive/folder-archive.js';
+import { AVRO_MAGIC } from '../domain/avro-container.js';
 
 /** What a command expects at a path given on the command line, for messages that say it. */
 export interface ExpectedInput {
@@ -23,7 +24,7 @@ const NOT_TEXT: readonly { readonly magic: readonly number[]; readonly is: strin
   { magic: [0x1f, 0x8b], is: 'gzip-compressed', fix: 'decompress it first (gunzip -k)' },
   { magic: [0x50, 0x4b, 0x03, 0x04], is: 'a zip archive', fix: 'extract the file from it first' },
   // The object container file of the Avro specification, which Event Hubs Capture writes.
-  { magic: [0x4f, 0x62, 0x6a, 0x01], is: 'an Avro file (as Event Hubs Capture writes)', fix: "write each event's body as one line of text first" },
+  { magic: AVRO_MAGIC, is: 'an Avro file (as Event Hubs Capture writes)', fix: "write each event's body as one line of text first" },
   { magic: [0x50, 0x41, 0x52, 0x31], is: 'a Parquet file', fix: 'write it out as text first' },
 ];
 
@@ -54,13 +55,18 @@ export function utf16Encoding(first: Uint8Array): 'utf-16le' | 'utf-16be' | null
   return null;
 }
 
+/** The text of a file's bytes: UTF-16 where its byte-order mark says so (the mark dropped), else UTF-8. */
+export function decodeText(bytes: Buffer): string {
+  const encoding = utf16Encoding(bytes);
+  return encoding ? new TextDecoder(encoding).decode(bytes) : bytes.toString('utf8');
+}
+
 /**
  * What a file is when its first line shows one JSON document written over several lines (pretty-printed, or an
  * array with an element a line), which a JSON lines reader would take as lines that are not JSON each; or null.
  */
 function notJsonLines(first: Buffer): { readonly is: string; readonly fix: string } | null {
-  const encoding = utf16Encoding(first);
-  const lines = (encoding ? new TextDecoder(encoding).decode(first) : first.toString('utf8')).replace(/^\uFEFF/, '').split('\n');
+  const lines = decodeText(first).replace(/^\uFEFF/, '').split('\n');
   // The last piece may be cut short by FIRST_BYTES: only whole lines are looked at.
   const line = lines.slice(0, -1).find((l) => l.trim() !== '')?.trim();
   if (line === '{') return { is: 'one JSON document written over several lines (its first line is "{" alone)', fix: 'write each body on a line of its own, e.g. jq -c . FILE > events.jsonl' };

@@ -58,7 +58,8 @@ export interface CaptureFolder {
   readonly others: readonly string[];
 }
 
-async function startsWithAvroMagic(path: string): Promise<boolean> {
+/** True when a file begins as an Avro container does. */
+export async function startsWithAvroMagic(path: string): Promise<boolean> {
   const handle = await open(path, 'r');
   try {
     const first = Buffer.alloc(AVRO_MAGIC.length);
@@ -67,11 +68,6 @@ async function startsWithAvroMagic(path: string): Promise<boolean> {
   } finally {
     await handle.close();
   }
-}
-
-/** True when `path` is a file that begins as an Avro container does. */
-export async function isAvroFile(path: string): Promise<boolean> {
-  return (await stat(path)).isFile() && (await startsWithAvroMagic(path));
 }
 
 /** The files of a folder and its subfolders (as `azcopy copy --recursive` downloads a Capture container), Avro or not. */
@@ -202,7 +198,6 @@ export async function* captureBodies(file: string): AsyncGenerator<Uint8Array | 
       if (at + frame.end > reader.size) throw fail(`ends inside ${where}, which needs ${frame.end} bytes: the file is cut short`);
       if (frame.end > reader.bytes.length) await reader.more(frame.end);
       const bytes = reader.bytes;
-      if (bytes.length < frame.end) throw fail(`ends inside ${where}: the file is cut short`);
       if (!syncMatches(bytes, frame, header.sync)) throw fail(`has a corrupt ${where}: its sync marker is not the header's`);
       let bodies;
       try {
