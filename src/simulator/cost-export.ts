@@ -174,7 +174,8 @@ export function armResourceId(account: string): string {
   return `/subscriptions/${AZURE_SUBSCRIPTION}/resourceGroups/${RESOURCE_GROUP.toLowerCase()}/providers/Microsoft.CognitiveServices/accounts/${account}`;
 }
 
-function csvField(value: string): string {
+/** A field as RFC 4180 writes it, as Azure's exports do (quoted where it holds a comma, quote or line break; no formula guard). */
+export function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 

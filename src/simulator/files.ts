@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { COST_EXPORT_FILE } from './cost-export.js';
+import { COST_EXPORT_FILE, csvField } from './cost-export.js';
 import { singleLine, type SimulatedDay } from './traffic.js';
 
 export const SIMULATION_FILES = {
@@ -12,10 +12,6 @@ export const SIMULATION_FILES = {
   metrics: 'metrics.json',
   costExport: COST_EXPORT_FILE,
 } as const;
-
-function csvField(value: string): string {
-  return /[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
 
 /**
  * Writes a simulated day: gateway events (JSONL), the diagnostics storage archive, the identity directory, the day's

@@ -1,3 +1,4 @@
+import { csvField } from '../../src/simulator/cost-export.js';
 import { azureDiagnosticsCells } from './fake-log-analytics.js';
 
 /**
@@ -42,10 +43,6 @@ function portalInstant(ms: number): string {
   const hour = d.getUTCHours();
   const two = (n: number) => String(n).padStart(2, '0');
   return `${d.getUTCMonth() + 1}/${d.getUTCDate()}/${d.getUTCFullYear()}, ${hour % 12 === 0 ? 12 : hour % 12}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}.${String(d.getUTCMilliseconds()).padStart(3, '0')} ${hour < 12 ? 'AM' : 'PM'}`;
-}
-
-function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
 }
 
 /** The portal's Export → CSV (all columns): `TimeGenerated [UTC]` in the display form, CRLF line ends. */
