@@ -1,10 +1,10 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
-import type { ArchiveReader } from '../ports/archive.js';
 import { BlobArchive } from '../adapters/archive/blob-archive.js';
+import type { FolderArchive } from '../adapters/archive/folder-archive.js';
 
 /** Copies an archive (e.g. the simulator's folder) into Blob storage with the diagnostic-settings layout. */
-export async function uploadArchive(from: ArchiveReader, connectionString: string): Promise<BlobArchive> {
+export async function uploadArchive(from: FolderArchive, connectionString: string): Promise<BlobArchive> {
   const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(REQUEST_RESPONSE_CONTAINER);
   await container.createIfNotExists();
   const prefix = `${REQUEST_RESPONSE_CONTAINER}/`;
@@ -12,8 +12,8 @@ export async function uploadArchive(from: ArchiveReader, connectionString: strin
   for (let i = 0; i < paths.length; i += 8) {
     await Promise.all(
       paths.slice(i, i + 8).map(async (path) => {
-        const text = await from.read(path);
-        await container.getBlockBlobClient(path.slice(prefix.length)).upload(text, Buffer.byteLength(text));
+        const bytes = await from.read(path);
+        await container.getBlockBlobClient(path.slice(prefix.length)).upload(bytes, bytes.length);
       }),
     );
   }

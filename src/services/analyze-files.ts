@@ -2,7 +2,7 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { FolderArchive, NOT_AN_ARCHIVE, requestResponseFolder } from '../adapters/archive/folder-archive.js';
 import { readLlmLogExport } from '../adapters/files/llm-log-export.js';
-import { parseArchiveBlob } from '../adapters/archive/archive-diagnostics-source.js';
+import { readArchiveBlob } from '../adapters/archive/archive-diagnostics-source.js';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { DirectoryRow } from '../contracts/directory.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
@@ -13,7 +13,6 @@ import { countReasons, deadLettersOf, type ReasonCount } from '../domain/dead-le
 import { parseDirectoryCsv } from '../domain/directory-csv.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import { recordsByCorrelationId, type JoinCounts } from '../domain/join.js';
-import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
 import { percentiles } from '../domain/latency-tile.js';
 import { backendStatsFromTile, recommendWeights } from '../domain/weights.js';
 import { AnalysisTotals } from './analysis-totals.js';
@@ -128,7 +127,7 @@ export async function readArchiveFolder(dir: string): Promise<{ records: Diagnos
   const records: DiagnosticRecord[] = [];
   let rejected = 0;
   for (const path of await archive.list()) {
-    const parsed = parseArchiveBlob(`${REQUEST_RESPONSE_CONTAINER}/${path}`, await archive.read(path));
+    const parsed = await readArchiveBlob(archive, path);
     for (const record of parsed.records) records.push(record);
     rejected += parsed.rejected.length;
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FolderArchive } from '../../src/adapters/archive/folder-archive.js';
-import { parseArchiveBlob } from '../../src/adapters/archive/archive-diagnostics-source.js';
+import { readArchiveBlob } from '../../src/adapters/archive/archive-diagnostics-source.js';
 import { createWeightsTimerHandler } from '../../functions/handlers/weights.js';
 import { apimBackendPoolSchema } from '../../src/contracts/apim-backend-pool.js';
 import { BACKENDS } from '../../src/simulator/population.js';
@@ -49,7 +49,7 @@ describe('latency, weights and traffic API on the local stack', () => {
     const archive = new FolderArchive(join(outDir, 'diagnostics'));
     const durations = new Map<string, number[]>();
     for (const path of await archive.list()) {
-      for (const r of parseArchiveBlob(path, await archive.read(path)).records) {
+      for (const r of (await readArchiveBlob(archive, path)).records) {
         if (!r.time.startsWith(DAY) || r.status !== 200 || !r.regionCode || r.durationMs === null) continue;
         durations.set(r.regionCode, [...(durations.get(r.regionCode) ?? []), r.durationMs]);
       }

@@ -20,7 +20,9 @@ const AFTER_EVERYTHING = new Date('2026-11-25T00:00:00Z');
 function archiveOf(archive: ReadonlyMap<string, readonly string[]>): ArchiveReader {
   return {
     list: async () => [...archive.keys()],
-    read: async (path) => (archive.get(path) ?? []).join('\n'),
+    lines: async function* (path) {
+      yield archive.get(path) ?? [];
+    },
   };
 }
 
@@ -75,6 +77,21 @@ describe('RequestResponse archive records', () => {
     expect(first.records.every((r) => r.time < `${DAY}T12`)).toBe(true);
     const again = await source.readSince(first.nextWatermark);
     expect(again).toEqual({ records: [], rejected: [], nextWatermark: null, more: false });
+  });
+
+  it("reads an hour's blob of a busy account (150,000 records, some lines not JSON) whole, streamed in pieces", async () => {
+    const line = fixture.split('\n')[1]!;
+    const path = 'insights-logs-requestresponse/resourceId=/SUBSCRIPTIONS/S/RESOURCEGROUPS/G/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/A/y=2024/m=05/d=24/h=12/m=00/PT1H.json';
+    const lines = Array.from({ length: 150_000 }, (_, i) => (i % 50_000 === 7 ? '{not json' : line.replace('d427a391', i.toString(16).padStart(8, '0'))));
+    const pieces = function* () {
+      for (let i = 0; i < lines.length; i += 4_096) yield lines.slice(i, i + 4_096);
+    };
+    const archive: ArchiveReader = { list: async () => [path], lines: async function* () { yield* pieces(); } };
+    const read = await new ArchiveDiagnosticsSource(archive, { now: () => new Date('2024-05-25T00:00:00Z') }).readSince(null);
+    expect(read.records).toHaveLength(150_000 - 3);
+    expect(new Set(read.records.map((r) => r.correlationId)).size).toBe(150_000 - 3);
+    expect(read.rejected.map((r) => r.source)).toEqual([8, 50_008, 100_008].map((n) => `${path}#L${n}`));
+    expect(read.nextWatermark).toBe('2024-05-24T12');
   });
 });
 

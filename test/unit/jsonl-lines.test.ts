@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readJsonlChunks, readJsonlLinesAt, type JsonlReadOptions } from '../../src/adapters/files/jsonl-lines.js';
+import { readJsonlChunks, readJsonlLinesAt, readStreamLines, type JsonlReadOptions } from '../../src/adapters/files/jsonl-lines.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -69,6 +69,21 @@ describe('JSON Lines files read in chunks with byte offsets', () => {
         expect(lines).toEqual(expected);
         for (let i = 0; i < offsets.length; i++) expect(offsets[i] === 0 || bytes[offsets[i]! - 1] === 0x0a).toBe(true);
         expect(again).toEqual(lines);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('splits a stream (a blob being downloaded) into the lines of the file it would be, however its bytes come cut', async () => {
+    const piece = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 12 }), fc.constantFrom('\n', '\r\n', '\r', '"é€😀"'), fc.uint8Array({ maxLength: 6 }).map((b) => Buffer.from(b).toString('latin1')));
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 16 }), { minLength: 1, maxLength: 8 }), async (pieces, cuts) => {
+        const bytes = Buffer.from(pieces.join(''), 'utf8');
+        const chunks: Buffer[] = [];
+        for (let at = 0, i = 0; at < bytes.length; at += cuts[i++ % cuts.length]!) chunks.push(bytes.subarray(at, at + cuts[i % cuts.length]!));
+        const lines: string[] = [];
+        for await (const some of readStreamLines((async function* () { yield* chunks; })())) lines.push(...some);
+        expect(lines).toEqual((await readAll(bytes)).lines);
       }),
       { numRuns: 150 },
     );

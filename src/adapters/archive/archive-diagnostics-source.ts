@@ -14,25 +14,51 @@ export interface ArchiveSourceOptions {
   readonly maxRecordsPerRead?: number;
 }
 
-/** Parses one archive blob: one JSON record per line; dirty lines are rejected with a reason, never thrown. */
-export function parseArchiveBlob(path: string, text: string): { records: DiagnosticRecord[]; rejected: RejectedDiagnostic[] } {
-  const records: DiagnosticRecord[] = [];
-  const rejected: RejectedDiagnostic[] = [];
-  text.split('\n').forEach((line, index) => {
-    if (line.trim() === '') return;
-    const source = `${path}#L${index + 1}`;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      rejected.push({ source, reason: 'line is not JSON', raw: line });
-      return;
+/** The records of an archive blob, and its lines that are not one, each with its reason. */
+export interface ArchiveBlobRecords {
+  readonly records: DiagnosticRecord[];
+  readonly rejected: RejectedDiagnostic[];
+}
+
+/** Sorts the lines of one archive blob (one JSON record per line), some at a time; dirty lines are rejected with a reason, never thrown. */
+class ArchiveBlobParser implements ArchiveBlobRecords {
+  readonly records: DiagnosticRecord[] = [];
+  readonly rejected: RejectedDiagnostic[] = [];
+  private lineNumber = 0;
+
+  constructor(private readonly path: string) {}
+
+  add(lines: readonly string[]): void {
+    for (const line of lines) {
+      this.lineNumber++;
+      if (line.trim() === '') continue;
+      const source = `${this.path}#L${this.lineNumber}`;
+      let value: unknown;
+      try {
+        value = JSON.parse(line);
+      } catch {
+        this.rejected.push({ source, reason: 'line is not JSON', raw: line });
+        continue;
+      }
+      const parsed = parseRequestResponse(value);
+      if (parsed.ok) this.records.push(parsed.record);
+      else this.rejected.push({ source, reason: parsed.reason, raw: line });
     }
-    const parsed = parseRequestResponse(value);
-    if (parsed.ok) records.push(parsed.record);
-    else rejected.push({ source, reason: parsed.reason, raw: line });
-  });
-  return { records, rejected };
+  }
+}
+
+/** Parses one archive blob's text. */
+export function parseArchiveBlob(path: string, text: string): ArchiveBlobRecords {
+  const parser = new ArchiveBlobParser(path);
+  parser.add(text.split('\n'));
+  return parser;
+}
+
+/** Reads and parses one blob of an archive as it comes, never holding its whole text. */
+export async function readArchiveBlob(archive: ArchiveReader, path: string, options: StoreOptions = {}): Promise<ArchiveBlobRecords> {
+  const parser = new ArchiveBlobParser(path);
+  for await (const lines of archive.lines(path, options)) parser.add(lines);
+  return parser;
 }
 
 /**
@@ -61,9 +87,10 @@ export class ArchiveDiagnosticsSource implements DiagnosticsSource {
     let nextWatermark: string | null = null;
     for (const hour of hours) {
       for (const blob of byHour.get(hour)!) {
-        const parsed = parseArchiveBlob(blob.path, await this.archive.read(blob.path, options));
-        records.push(...parsed.records);
-        rejected.push(...parsed.rejected);
+        const parsed = await readArchiveBlob(this.archive, blob.path, options);
+        // One at a time: spreading an hour's blob of a busy account (over ~120,000 records) into push overflows the stack.
+        for (const record of parsed.records) records.push(record);
+        for (const line of parsed.rejected) rejected.push(line);
       }
       nextWatermark = hour;
       if (records.length >= (this.options.maxRecordsPerRead ?? 50_000)) break;

@@ -1,6 +1,7 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import type { ArchiveReader } from '../../ports/archive.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
+import { readStreamLines } from '../files/jsonl-lines.js';
 
 /**
  * The archive in Azure Blob storage: one container per log category (`insights-logs-requestresponse`),
@@ -15,9 +16,11 @@ export class BlobArchive implements ArchiveReader {
     return names.sort();
   }
 
-  async read(path: string, options: StoreOptions = {}): Promise<string> {
+  async *lines(path: string, options: StoreOptions = {}): AsyncGenerator<readonly string[]> {
     const name = path.startsWith(`${this.container.containerName}/`) ? path.slice(this.container.containerName.length + 1) : path;
-    const buffer = await this.container.getBlobClient(name).downloadToBuffer(undefined, undefined, { abortSignal: options.abortSignal });
-    return buffer.toString('utf8');
+    // The SDK resumes a body cut short where it stopped (5 times by default).
+    const response = await this.container.getBlobClient(name).download(0, undefined, { abortSignal: options.abortSignal });
+    if (!response.readableStreamBody) throw new Error(`${path}: the download has no body`);
+    yield* readStreamLines(response.readableStreamBody as AsyncIterable<Buffer>);
   }
 }

@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { REQUEST_RESPONSE_CONTAINER } from '../../domain/archive-layout.js';
 import type { ArchiveReader } from '../../ports/archive.js';
+import { readJsonlChunks } from '../files/jsonl-lines.js';
 
 /** Diagnostic settings name each category's container `insights-logs-<category>`. */
 const CONTAINER_PREFIX = 'insights-logs-';
@@ -47,9 +48,18 @@ export class FolderArchive implements ArchiveReader {
       .sort();
   }
 
-  async read(path: string): Promise<string> {
+  async *lines(path: string): AsyncGenerator<readonly string[]> {
+    for await (const chunk of readJsonlChunks(this.file(path))) yield chunk.lines;
+  }
+
+  /** A blob's whole file, to copy it. */
+  read(path: string): Promise<Buffer> {
+    return readFile(this.file(path));
+  }
+
+  private file(path: string): string {
     const full = resolve(this.root, path);
     if (!full.startsWith(this.root + sep)) throw new Error(`archive path escapes the archive root: ${path}`);
-    return readFile(full, 'utf8');
+    return full;
   }
 }

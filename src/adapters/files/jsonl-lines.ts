@@ -40,6 +40,26 @@ function splitLines(bytes: Buffer, base: number): JsonlChunk {
   return { lines, offsets };
 }
 
+/**
+ * The lines of a stream of bytes (a blob being downloaded), a chunk's whole lines at a time, as `readJsonlChunks`
+ * splits a file's: a line is decoded once its bytes are all there, so a character cut between chunks reads whole.
+ */
+export async function* readStreamLines(stream: AsyncIterable<Buffer>): AsyncGenerator<readonly string[]> {
+  // The bytes of the line begun and not yet ended, in the pieces they came in.
+  let begun: Buffer[] = [];
+  for await (const chunk of stream) {
+    const whole = chunk.lastIndexOf(NEWLINE) + 1;
+    if (whole === 0) {
+      begun.push(chunk);
+      continue;
+    }
+    begun.push(chunk.subarray(0, whole));
+    yield splitLines(begun.length === 1 ? begun[0]! : Buffer.concat(begun), 0).lines;
+    begun = whole < chunk.length ? [chunk.subarray(whole)] : [];
+  }
+  if (begun.length > 0) yield splitLines(Buffer.concat([...begun, Buffer.from('\n')]), 0).lines;
+}
+
 /** Bytes [start, end) of a file; `start` is the first byte of a line. */
 export interface ByteRange {
   readonly start: number;
