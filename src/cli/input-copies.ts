@@ -1,11 +1,11 @@
-import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { listCaptureFolder, startsWithAvroMagic, writeCaptureLines } from '../adapters/files/event-hubs-capture.js';
-import { requestResponseExportRecords } from '../adapters/files/requestresponse-export.js';
+import { readRequestResponseExport } from '../adapters/files/requestresponse-export.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
 import { Cleanup } from './cleanup.js';
-import { checkArchiveFolder, checkInput, decodeText, utf16Encoding } from './input-files.js';
+import { checkArchiveFolder, checkInput, utf16Encoding } from './input-files.js';
 import type { Progress } from './progress.js';
 
 /**
@@ -133,9 +133,7 @@ export class InputCopies {
       lines = [];
       bytes = 0;
     };
-    const exported = await readFile(path);
-    if (utf16Encoding(exported)) this.progress.step(`${path} is UTF-16 text: reading it as such`);
-    for (const record of requestResponseExportRecords(decodeText(exported), path)) {
+    for await (const record of readRequestResponseExport(await this.utf8(path), { name: path })) {
       if (record === null) {
         otherRows++;
         continue;

@@ -56,7 +56,7 @@ export function utf16Encoding(first: Uint8Array): 'utf-16le' | 'utf-16be' | null
 }
 
 /** The text of a file's bytes: UTF-16 where its byte-order mark says so (the mark dropped), else UTF-8. */
-export function decodeText(bytes: Buffer): string {
+function decodeText(bytes: Buffer): string {
   const encoding = utf16Encoding(bytes);
   return encoding ? new TextDecoder(encoding).decode(bytes) : bytes.toString('utf8');
 }
