@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseCostExport, parseParquetCostExport } from '../adapters/files/cost-export.js';
+import { costExportContent, parseCostExportContent } from '../adapters/files/cost-export.js';
 import type { AllocatedExport } from '../contracts/invoice-allocation-document.js';
 import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import { allocateInvoice, resourceKey, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
@@ -90,7 +90,7 @@ export async function allocateStoredExport(
   options: StoredAllocationOptions = {},
   storeOptions: StoreOptions = {},
 ): Promise<StoredExportAllocation> {
-  const costExport = typeof file.content === 'string' ? parseCostExport(file.content, file.name) : await parseParquetCostExport(file.content, file.name);
+  const costExport = await parseCostExportContent(file.content, file.name);
   const { rows, skippedRows } = allocationRowsOf(costExport.rows);
   let usage: AllocationUsage[] = [];
   const bypass: BypassCall[] = [];
@@ -144,7 +144,6 @@ export interface NewExportsResult {
 
 /** The files of an export run that hold its rows (CSV, gzip-compressed CSV, or Parquet); the run's manifest is not one. */
 const EXPORT_FILE = /\.(?:csv(?:\.gz)?|parquet)$/i;
-const PARQUET_FILE = /\.parquet$/i;
 
 /**
  * Allocates every export file not yet allocated at its current ETag (new files, and files written again), and
@@ -164,7 +163,7 @@ export async function allocateNewExports(ports: NewExportsPorts, options: Stored
     }
     try {
       const { bytes, etag } = await ports.exports.read(blob.name, storeOptions);
-      const content = PARQUET_FILE.test(blob.name) ? bytes : new TextDecoder().decode(bytes);
+      const content = costExportContent(bytes, blob.name);
       allocated.push(await allocateStoredExport(ports, { name: blob.name, etag, lastModified: blob.lastModified, content }, options, storeOptions));
     } catch (error) {
       if (error instanceof TransientStoreError) throw error;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { createAllocateTimerHandler } from '../../functions/handlers/allocate-invoice.js';
 import { fireTimer } from '../../src/local/timer-runner.js';
@@ -51,6 +52,20 @@ describe('the invoice allocation timer', () => {
     expect(logged.filter((m) => /part_1_0001\.parquet: 6 Azure OpenAI cost rows of 2026-11 allocated/.test(m))).toHaveLength(1);
     const { heads } = await allocations.listAllocations('2026-11');
     expect(heads.map((h) => h.rows).sort()).toEqual([5, 6]);
+  });
+
+  it('allocates a gzip-compressed CSV export file (an export with gzip compression) as the CSV it holds', async () => {
+    const { exports, allocations, logged, run } = setup();
+    exports.write(`${RUN}/part_0_0001.csv.gz`, new Uint8Array(gzipSync(FOCUS)));
+    await run();
+    expect(logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
+    const plain = setup();
+    plain.exports.write(`${RUN}/part_0_0001.csv.gz`, FOCUS);
+    await expect(plain.run()).rejects.toThrow('1 cost exports could not be allocated');
+    expect(plain.logged).toContain('allocate: 0 exports allocated, 0 unchanged, 1 failed');
+    expect(plain.logged.at(-1)).toMatch(/run-1\/part_0_0001\.csv\.gz: not a gzip file that can be read \(incorrect header check\)$/);
+    const { heads } = await allocations.listAllocations('2024-11');
+    expect(heads.length).toBeGreaterThan(0);
   });
 
   it('allocates the files it can read, names the one it cannot, fails the run, and tries that file again next time', async () => {

@@ -1,6 +1,10 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { constants } from 'node:buffer';
+import { createWriteStream } from 'node:fs';
+import { readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseCostExport, parseParquetCostExport, readCostExport } from '../../src/adapters/files/cost-export.js';
 import { allocationRowOf } from '../../src/domain/focus-cost-rows.js';
@@ -76,6 +80,25 @@ describe('cost export reader', () => {
     const dir = await temporaryFolder('tokenledger-cost-export-');
     await writeFile(join(dir, 'part_0_0001.csv.gz'), gzipSync(await readFile(EA_ACTUAL)));
     expect((await readCostExport(join(dir, 'part_0_0001.csv.gz'))).rows).toHaveLength(6);
+  });
+
+  it('refuses an export too large to read whole with its size and what to do, before reading it or unzipping it all', async () => {
+    const dir = await temporaryFolder('tokenledger-cost-export-');
+    const max = constants.MAX_STRING_LENGTH;
+    const advice = 'export a narrower scope or a shorter period, or keep only the rows whose ResourceId is an Azure AI services account';
+    // A sparse file: nothing is written, and the size decides before any byte is read.
+    const plain = join(dir, 'part_0_0001.csv');
+    await writeFile(plain, await readFile(EA_ACTUAL));
+    await truncate(plain, max + 1);
+    await expect(readCostExport(plain)).rejects.toThrow(`${plain}: ${(max + 1).toLocaleString('en-US')} bytes, and a cost export is read whole, at most ${max.toLocaleString('en-US')} bytes: ${advice}`);
+    // Half a megabyte that unzips to more than a string can hold.
+    const zipped = join(dir, 'part_0_0002.csv.gz');
+    const mebibyte = Buffer.alloc(1 << 20, '0');
+    const unzipped = function* () {
+      for (let bytes = 0; bytes <= max; bytes += mebibyte.length) yield mebibyte;
+    };
+    await pipeline(Readable.from(unzipped()), createGzip({ level: 1 }), createWriteStream(zipped));
+    await expect(readCostExport(zipped)).rejects.toThrow(`${zipped}: unzipped, it is larger, and a cost export is read whole, at most ${max.toLocaleString('en-US')} bytes: ${advice}`);
   });
 
   it('reads a Parquet export as its CSV: the same allocation rows, amounts equal to the exact decimal', async () => {

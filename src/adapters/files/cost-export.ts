@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:buffer';
+import { readFile, stat } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { ACTUAL_COST_CURRENCY_COLUMNS, ACTUAL_COST_REQUIRED_COLUMNS, actualCostRowSchema } from '../../contracts/actual-cost-row.js';
@@ -90,13 +91,44 @@ export async function parseParquetCostExport(bytes: Uint8Array, name = 'cost exp
   return costExportOf(columns, objects.map((object, i) => ({ line: i + 2, fields: columns.map((c) => parquetText(object[c])) })), name);
 }
 
-/** A cost export file's text: gunzipped when its name ends `.gz`. */
-export async function readCostExportText(path: string): Promise<string> {
-  const bytes = await readFile(path);
-  return (/\.gz$/i.test(path) ? gunzipSync(bytes) : bytes).toString('utf8');
+/** A file `fs.readFile` can read: at most 2 GiB. */
+const MAX_FILE_BYTES = 2 ** 31 - 1;
+/** CSV text is read whole, as one string: at most `buffer.constants.MAX_STRING_LENGTH` (512 MiB on 64-bit builds). */
+const MAX_CSV_BYTES = constants.MAX_STRING_LENGTH;
+
+function tooLarge(name: string, what: string, max: number): Error {
+  return new Error(
+    `${name}: ${what}, and a cost export is read whole, at most ${max.toLocaleString('en-US')} bytes: export a narrower scope or a shorter period, or keep only the rows whose ResourceId is an Azure AI services account (…/providers/Microsoft.CognitiveServices/accounts/…), the only rows allocate reads`,
+  );
+}
+
+/**
+ * What a cost export file holds, told by its name: the bytes of a Parquet file, else the CSV text (gunzipped when the
+ * name ends `.gz`, as an export with gzip compression writes it).
+ */
+export function costExportContent(bytes: Uint8Array, name: string): string | Uint8Array {
+  if (/\.parquet$/i.test(name)) return bytes;
+  let csv = bytes;
+  if (/\.gz$/i.test(name)) {
+    try {
+      csv = gunzipSync(bytes, { maxOutputLength: MAX_CSV_BYTES });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(name, 'unzipped, it is larger', MAX_CSV_BYTES);
+      throw new Error(`${name}: not a gzip file that can be read (${(error as Error).message})`);
+    }
+  }
+  if (csv.length > MAX_CSV_BYTES) throw tooLarge(name, `${csv.length.toLocaleString('en-US')} bytes of CSV`, MAX_CSV_BYTES);
+  return new TextDecoder().decode(csv);
+}
+
+/** The rows of a cost export file's content (see `costExportContent`). */
+export function parseCostExportContent(content: string | Uint8Array, name: string): Promise<CostExport> {
+  return typeof content === 'string' ? Promise.resolve(parseCostExport(content, name)) : parseParquetCostExport(content, name);
 }
 
 export async function readCostExport(path: string): Promise<CostExport> {
-  if (/\.parquet$/i.test(path)) return parseParquetCostExport(await readFile(path), path);
-  return parseCostExport(await readCostExportText(path), path);
+  const { size } = await stat(path);
+  const max = /\.(?:gz|parquet)$/i.test(path) ? MAX_FILE_BYTES : MAX_CSV_BYTES;
+  if (size > max) throw tooLarge(path, `${size.toLocaleString('en-US')} bytes`, max);
+  return parseCostExportContent(costExportContent(await readFile(path), path), path);
 }
