@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import { describeIssues } from './event-normalization.js';
 import { regionCode } from './regions.js';
+import { TextPool } from './text-pool.js';
 
 /**
  * One `RequestResponse` record in the archive / Event Hubs shape. Log Analytics rows are mapped onto this
@@ -30,6 +31,9 @@ function accountOf(resourceId: string): string | null {
 
 const STREAM_TYPES = new Set(['Streaming', 'Non-Streaming']);
 
+/** The texts records repeat, shared between them (see `TextPool`). */
+const TEXTS = new TextPool();
+
 /** Reads the optional fields of `properties`; a value of the wrong type becomes null, with a note. */
 function readProperties(raw: RawRequestResponse['properties'], notes: string[]): Pick<DiagnosticRecord, 'objectId' | 'streamType' | 'modelDeploymentName' | 'modelName' | 'modelVersion'> {
   let properties: unknown = raw ?? {};
@@ -57,11 +61,11 @@ function readProperties(raw: RawRequestResponse['properties'], notes: string[]):
   const streamType = text('streamType');
   if (streamType !== null && !STREAM_TYPES.has(streamType)) notes.push(`properties.streamType ${JSON.stringify(streamType.slice(0, 40))} is neither Streaming nor Non-Streaming; kept as null`);
   return {
-    objectId: objectId ? objectId.toLowerCase() : null,
-    streamType: streamType !== null && STREAM_TYPES.has(streamType) ? (streamType as DiagnosticRecord['streamType']) : null,
-    modelDeploymentName: text('modelDeploymentName'),
-    modelName: text('modelName'),
-    modelVersion: text('modelVersion'),
+    objectId: objectId ? TEXTS.shared(objectId.toLowerCase()) : null,
+    streamType: streamType !== null && STREAM_TYPES.has(streamType) ? (TEXTS.shared(streamType) as DiagnosticRecord['streamType']) : null,
+    modelDeploymentName: TEXTS.shared(text('modelDeploymentName')),
+    modelName: TEXTS.shared(text('modelName')),
+    modelVersion: TEXTS.shared(text('modelVersion')),
   };
 }
 
@@ -90,10 +94,10 @@ export function parseRequestResponse(value: unknown): DiagnosticParse {
     record: {
       correlationId: r.correlationId.toLowerCase(),
       time: new Date(time).toISOString(),
-      resourceId: r.resourceId.toUpperCase(),
-      account,
+      resourceId: TEXTS.shared(r.resourceId.toUpperCase()),
+      account: TEXTS.shared(account),
       regionCode: regionCode(r.location) ?? regionCode(r.Tenant) ?? null,
-      operationName: r.operationName,
+      operationName: TEXTS.shared(r.operationName),
       durationMs,
       status: Number.isNaN(status) ? null : status,
       ...properties,
