@@ -75,7 +75,8 @@ const plural = (count: number, noun: string) => `${count.toLocaleString('en-US')
 
 export class InputCopies {
   private folder: Promise<string> | null = null;
-  private copies = 0;
+  /** Each UTF-8 copy's path, and the path of the file it is a copy of. */
+  private readonly originals = new Map<string, string>();
 
   private constructor(
     private readonly cleanup: Cleanup,
@@ -86,8 +87,13 @@ export class InputCopies {
   static async use<T>(progress: Progress, analyse: (copies: InputCopies) => Promise<T>): Promise<T> {
     const cleanup = new Cleanup();
     void cleanup.signal().then((signal) => cleanup.exitOn(signal));
+    const copies = new InputCopies(cleanup, progress);
     try {
-      return await analyse(new InputCopies(cleanup, progress));
+      return await analyse(copies);
+    } catch (error) {
+      // A message that names a copy (a bad row of a UTF-16 file's copy) names the file given instead.
+      if (error instanceof Error) for (const [copy, original] of copies.originals) error.message = error.message.replaceAll(copy, original);
+      throw error;
     } finally {
       await cleanup.run();
     }
@@ -160,7 +166,8 @@ export class InputCopies {
       const encoding = utf16Encoding(first.subarray(0, (await input.read(first, 0, 2, 0)).bytesRead));
       if (!encoding) return path;
       this.progress.step(`${path} is UTF-16 text: reading a UTF-8 copy of it`);
-      const copy = join(await this.temporaryFolder(), `utf8-${++this.copies}-${basename(path)}`);
+      const copy = join(await this.temporaryFolder(), `utf8-${this.originals.size + 1}-${basename(path)}`);
+      this.originals.set(copy, path);
       const output = await open(copy, 'wx');
       try {
         const decoder = new TextDecoder(encoding);

@@ -146,6 +146,14 @@ describe('tokenledger commands over Event Hubs Capture files and Log Analytics e
     const overExport = await cli('analyze', '--events', join(out, 'events.jsonl'), '--diagnostics', exported, '--format', 'json');
     expect(overExport.stdout).toBe((await cli('analyze', '--events', join(out, 'events.jsonl'), '--diagnostics', diagnostics, '--format', 'json')).stdout);
 
+    // A bad row of a UTF-16 file is named by the file given, not by its copy.
+    const badLlmLog = join(tmp, 'bad-llm-log.jsonl');
+    const rows = (await readFile(join(out, 'llm-log.jsonl'), 'utf8')).trimEnd().split('\n');
+    await writeFile(badLlmLog, utf16le([...rows, '{"CorrelationId":"a","TimeGenerated":"yesterday"}'].join('\n')));
+    const refused = analyze(events, badLlmLog);
+    await expect(refused).rejects.toMatchObject({ stderr: expect.stringContaining(`tokenledger: ${badLlmLog} line ${rows.length + 1}: invalid ApiManagementGatewayLlmLog row`) });
+    await expect(refused).rejects.toMatchObject({ stderr: expect.not.stringContaining('utf8-') });
+
     // A pretty-printed document is still told from JSON lines in UTF-16.
     await writeFile(join(tmp, 'pretty.json'), utf16le('{\n  "schema": "tokenledger.gateway/v1"\n}\n'));
     await expect(cli('analyze', '--events', join(tmp, 'pretty.json'))).rejects.toMatchObject({ stderr: expect.stringContaining('is one JSON document written over several lines') });
