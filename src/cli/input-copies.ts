@@ -139,7 +139,7 @@ export class InputCopies {
       lines = [];
       bytes = 0;
     };
-    for await (const record of readRequestResponseExport(await this.utf8(path), { name: path })) {
+    for await (const record of readRequestResponseExport(await this.utf8(path))) {
       if (record === null) {
         otherRows++;
         continue;

@@ -1,20 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readLlmLogExport } from '../../src/adapters/files/llm-log-export.js';
 import { exportInstant } from '../../src/contracts/reconciliation-inputs.js';
-import { temporaryFolder } from '../support/temporary-folder.js';
+import { temporaryFile, temporaryFolder } from '../support/temporary-folder.js';
 
 /** Built from each producer's documented or coded format; provenance in test/fixtures/llm-log-exports/README.md. */
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/llm-log-exports/${name}`, import.meta.url), 'utf8');
 
 /** The usage an export saved as `text` in a file named `name` gives. */
-async function parseLlmLogExport(text: string, name: string) {
-  const path = join(await temporaryFolder('tokenledger-llm-log-'), name);
-  await writeFile(path, text);
-  return readLlmLogExport(path);
-}
+const usageOf = async (text: string, name: string) => readLlmLogExport(await temporaryFile(name, text));
 
 /** Two requests, one usage each: the counts of the row that has them, never the sum of the rows. */
 const EXPECTED = [
@@ -24,31 +19,31 @@ const EXPECTED = [
 
 describe('reconcile --llm-log: ApiManagementGatewayLlmLog exports', () => {
   it.each(['query-api.json', 'az-cli.json', 'portal.csv'])('reads %s into one usage per request', async (name) => {
-    expect(await parseLlmLogExport(fixture(name), name)).toEqual(EXPECTED);
+    expect(await usageOf(fixture(name), name)).toEqual(EXPECTED);
   });
 
   it('reads JSON lines, the format the simulator writes, by the same rules', async () => {
     const lines = (JSON.parse(fixture('az-cli.json')) as Record<string, string>[]).map((row) => JSON.stringify(row)).join('\n');
-    expect(await parseLlmLogExport(`${lines}\n`, 'rows.jsonl')).toEqual(EXPECTED);
+    expect(await usageOf(`${lines}\n`, 'rows.jsonl')).toEqual(EXPECTED);
   });
 
   it('counts a row repeated in an export once', async () => {
     const api = JSON.parse(fixture('query-api.json')) as { tables: { rows: unknown[][] }[] };
     api.tables[0]!.rows.push(api.tables[0]!.rows[0]!);
-    expect(await parseLlmLogExport(JSON.stringify(api), 'twice.json')).toEqual(EXPECTED);
+    expect(await usageOf(JSON.stringify(api), 'twice.json')).toEqual(EXPECTED);
   });
 
   it('names the file and line (or row) of a bad value', async () => {
     const csv = fixture('portal.csv').replace('1834,412', '1834,lots');
-    await expect(parseLlmLogExport(csv, 'export.csv')).rejects.toThrow(/\/export\.csv line 2: invalid ApiManagementGatewayLlmLog row: CompletionTokens: expected a token count/);
+    await expect(usageOf(csv, 'export.csv')).rejects.toThrow(/\/export\.csv line 2: invalid ApiManagementGatewayLlmLog row: CompletionTokens: expected a token count/);
     const az = fixture('az-cli.json').replace('"2026-11-20 09:42:30.008000+00:00"', '"yesterday"');
-    await expect(parseLlmLogExport(az, 'az.json')).rejects.toThrow(/\/az\.json: row 4 of the JSON array: invalid ApiManagementGatewayLlmLog row: TimeGenerated: "yesterday" is not a time/);
+    await expect(usageOf(az, 'az.json')).rejects.toThrow(/\/az\.json: row 4 of the JSON array: invalid ApiManagementGatewayLlmLog row: TimeGenerated: "yesterday" is not a time/);
     const api = JSON.parse(fixture('query-api.json')) as { tables: { rows: unknown[][] }[] };
     api.tables[0]!.rows[2] = api.tables[0]!.rows[2]!.slice(0, 3);
-    await expect(parseLlmLogExport(JSON.stringify(api), 'api.json')).rejects.toThrow('api.json line 1: tables[0].rows[2]: expected 9 values, one per column');
-    await expect(parseLlmLogExport('{"CorrelationId":"a","TimeGenerated":"2026-11-20T09:41:09Z"}\n{oops\n', 'l.jsonl')).rejects.toThrow('l.jsonl line 2: not JSON (expected one row object per line)');
-    await expect(parseLlmLogExport('identity,team\nx,y\n', 'wrong.csv')).rejects.toThrow(/\/wrong\.csv line 1: not an ApiManagementGatewayLlmLog export \(no CorrelationId column/);
-    await expect(parseLlmLogExport('[{"CorrelationId":"a"', 'cut.json')).rejects.toThrow(/\/cut\.json: not JSON/);
+    await expect(usageOf(JSON.stringify(api), 'api.json')).rejects.toThrow('api.json line 1: tables[0].rows[2]: expected 9 values, one per column');
+    await expect(usageOf('{"CorrelationId":"a","TimeGenerated":"2026-11-20T09:41:09Z"}\n{oops\n', 'l.jsonl')).rejects.toThrow('l.jsonl line 2: not JSON (expected one row object per line)');
+    await expect(usageOf('identity,team\nx,y\n', 'wrong.csv')).rejects.toThrow(/\/wrong\.csv line 1: not an ApiManagementGatewayLlmLog export \(no CorrelationId column/);
+    await expect(usageOf('[{"CorrelationId":"a"', 'cut.json')).rejects.toThrow(/\/cut\.json: not JSON/);
   });
 
   it('names a file it cannot read, and what it was to hold', async () => {

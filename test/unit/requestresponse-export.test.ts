@@ -1,28 +1,25 @@
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseArchiveBlob } from '../../src/adapters/archive/archive-diagnostics-source.js';
+import type { ExportReadOptions } from '../../src/adapters/files/log-analytics-export.js';
 import { readRequestResponseExport } from '../../src/adapters/files/requestresponse-export.js';
 import { parseRequestResponse } from '../../src/domain/diagnostic-parsing.js';
 import { azureDiagnosticsCells } from '../support/fake-log-analytics.js';
-import { temporaryFolder } from '../support/temporary-folder.js';
+import { temporaryFile } from '../support/temporary-folder.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 const ARCHIVE = fixture('aoai-requestresponse.archive.jsonl');
 
-/** The records an export saved as `text` gives, as they come; messages name the file `file`. */
-async function exported(text: string, file = 'export') {
-  const path = join(await temporaryFolder('tokenledger-export-'), 'export');
-  await writeFile(path, text);
+/** The records an export saved as `text` in a file named `file` gives, as they come. */
+async function exported(text: string, file = 'export', options: ExportReadOptions = {}) {
   const records = [];
-  for await (const record of readRequestResponseExport(path, { name: file })) records.push(record);
+  for await (const record of readRequestResponseExport(await temporaryFile(file, text), options)) records.push(record);
   return records;
 }
 
 /** The records an export gives, checked as the archive's lines are. */
-async function recordsOf(text: string, file = 'export') {
-  return (await exported(text, file))
+async function recordsOf(text: string, file = 'export', options: ExportReadOptions = {}) {
+  return (await exported(text, file, options))
     .filter((raw) => raw !== null)
     .map((raw) => {
       const parsed = parseRequestResponse(raw);
@@ -84,14 +81,7 @@ describe('RequestResponse records exported from Log Analytics', () => {
     const rows = ARCHIVE.trim()
       .split('\n')
       .map((line) => JSON.stringify(azureDiagnosticsCells(JSON.parse(line) as Record<string, unknown>)));
-    const folder = await temporaryFolder('tokenledger-export-size-');
-    const read = async (text: string) => {
-      const path = join(folder, 'export');
-      await writeFile(path, text);
-      const records = [];
-      for await (const record of readRequestResponseExport(path, { name: 'export.json', maxDocumentBytes: 1_000 })) records.push(record);
-      return records.map((raw) => (parseRequestResponse(raw) as { record: unknown }).record);
-    };
+    const read = (text: string) => recordsOf(text, 'export.json', { maxDocumentBytes: 1_000 });
     const expected = parseArchiveBlob('archive', ARCHIVE).records;
     // Far beyond the size a document may have: each line is read by itself.
     expect((rows.join('\n') + '\n').length).toBeGreaterThan(1_000);

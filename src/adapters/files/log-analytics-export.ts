@@ -16,8 +16,6 @@ export interface ExportTable {
 }
 
 export interface ExportReadOptions {
-  /** The file's name in messages (a copy may be read in its place); the path read by default. */
-  readonly name?: string;
   /**
    * A document read whole (pretty-printed JSON, CSV) may be at most this many bytes; by default the longest string
    * V8 makes (`buffer.constants.MAX_STRING_LENGTH`, 512 MiB on 64-bit builds).
@@ -42,11 +40,10 @@ export interface ExportReadOptions {
  * a string can be: one Log Analytics query returns at most 500,000 rows and about 64 MB. A file that is none of
  * these, or a CSV without the `required` column, stops the read with the file and the line.
  */
-export async function* readLogAnalyticsExport(path: string, required: ExportTable, options: ExportReadOptions = {}): AsyncGenerator<ExportRow> {
-  const file = options.name ?? path;
+export async function* readLogAnalyticsExport(file: string, required: ExportTable, options: ExportReadOptions = {}): AsyncGenerator<ExportRow> {
   let line = 0;
   let jsonLines = false;
-  reading: for await (const { lines } of readJsonlChunks(path)) {
+  reading: for await (const { lines } of readJsonlChunks(file)) {
     for (const text of lines) {
       line++;
       const content = line === 1 && text.startsWith('\uFEFF') ? text.slice(1) : text;
@@ -63,14 +60,14 @@ export async function* readLogAnalyticsExport(path: string, required: ExportTabl
     }
   }
   if (jsonLines || line === 0) return;
-  const { size } = await stat(path);
+  const { size } = await stat(file);
   const maxBytes = options.maxDocumentBytes ?? constants.MAX_STRING_LENGTH;
   if (size > maxBytes) {
     throw new Error(
       `${file}: ${size.toLocaleString('en-US')} bytes, and a query API response, az output or CSV is read whole, at most ${maxBytes.toLocaleString('en-US')} bytes (one query returns at most 500,000 rows and about 64 MB): save the rows as JSON lines, one row object per line, which are read as they come`,
     );
   }
-  yield* documentRows(await readFile(path, 'utf8'), file, required);
+  yield* documentRows(await readFile(file, 'utf8'), file, required);
 }
 
 /** The rows of one line of JSON lines: a row object, or a query API response or JSON array saved on one line. */
