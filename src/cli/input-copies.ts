@@ -122,7 +122,8 @@ export class InputCopies {
 
   /**
    * The `RequestResponse` records as a copy of the archive: the folder given, or a Log Analytics export's rows as
-   * records, written as the archive holds them, in files of a few MiB (each file is read whole).
+   * records, written as the archive holds them, in files of 8 MiB, each written whole (one file written 8 MiB at a
+   * time took a sixth longer over 748 MB).
    */
   async diagnosticsFolder({ path, logAnalyticsExport }: DiagnosticsInput): Promise<string> {
     if (!logAnalyticsExport) return path;

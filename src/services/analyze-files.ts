@@ -103,7 +103,7 @@ export async function readEventsFile(
   return { entries, deadLetterReasons: countReasons(deadLetterReasons.values()) };
 }
 
-/** APIM's LLM-log usage by gateway request id, from an export file (see `parseLlmLogExport`). */
+/** APIM's LLM-log usage by gateway request id, from an export file (see `readLlmLogExport`). */
 export async function readLlmUsage(file: string): Promise<Map<string, LlmUsage>> {
   const rows = await readLlmLogExport(file);
   return new Map(rows.map((row) => [row.gatewayRequestId, { gatewayRequestId: row.gatewayRequestId, promptTokens: row.promptTokens, completionTokens: row.completionTokens, totalTokens: row.promptTokens + row.completionTokens }]));

@@ -55,7 +55,8 @@ export interface FakeLogAnalyticsOptions {
 }
 
 const COLUMNS = ['TimeGenerated', 'ResourceId', 'OperationName', 'CorrelationId', 'DurationMs', 'ResultSignature', 'CallerIPAddress', 'location_s', 'Tenant_s', 'properties_s'];
-const COLUMN_TYPES: Record<string, string> = { TimeGenerated: 'datetime', DurationMs: 'real' };
+/** The type Log Analytics gives each column that is not a string. */
+export const COLUMN_TYPES: Readonly<Record<string, string>> = { TimeGenerated: 'datetime', DurationMs: 'real' };
 
 /** The `AzureDiagnostics` columns `requestresponse-window.kql` projects (the ingestion time aside) of an archive record. */
 export function azureDiagnosticsCells(record: Readonly<Record<string, unknown>>): Record<string, string | number> {

@@ -1,5 +1,5 @@
 import { csvField } from '../../src/simulator/cost-export.js';
-import { azureDiagnosticsCells } from './fake-log-analytics.js';
+import { azureDiagnosticsCells, COLUMN_TYPES } from './fake-log-analytics.js';
 
 /**
  * `RequestResponse` records as Log Analytics exports them: the `AzureDiagnostics` row of each archive record
@@ -8,8 +8,6 @@ import { azureDiagnosticsCells } from './fake-log-analytics.js';
  */
 
 type Record_ = Readonly<Record<string, unknown>>;
-
-const COLUMN_TYPES: Readonly<Record<string, string>> = { TimeGenerated: 'datetime', DurationMs: 'real' };
 
 /** The Log Analytics query API response (`{"tables":[…]}`): values in their JSON types, a datetime in ISO-8601. */
 export function queryApiExport(records: readonly Record_[]): string {

@@ -12,7 +12,7 @@ const inWindow = (time: string, window: TimeWindow) => {
 
 /**
  * Azure's side read from what the pipeline already stored (RequestResponse records pulled by the join) and from
- * exports on disk: an `ApiManagementGatewayLlmLog` export (see `parseLlmLogExport`) and an Azure Monitor metrics response.
+ * exports on disk: an `ApiManagementGatewayLlmLog` export (see `readLlmLogExport`) and an Azure Monitor metrics response.
  * The local stack uses it; in Azure, AzureReconciliationSources queries Log Analytics and Azure Monitor.
  */
 export class StoredAndFileReconciliationSources implements ReconciliationSources {

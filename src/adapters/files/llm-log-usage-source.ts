@@ -3,7 +3,7 @@ import type { LlmUsage, LlmUsageSource } from '../../ports/diagnostics-source.js
 import { readLlmLogExport } from './llm-log-export.js';
 
 /**
- * APIM's LLM-log tokens read from an `ApiManagementGatewayLlmLog` export on disk (any form `parseLlmLogExport`
+ * APIM's LLM-log tokens read from an `ApiManagementGatewayLlmLog` export on disk (any form `readLlmLogExport`
  * reads), for the join on the local stack; in Azure, `LogAnalyticsLlmUsageSource` queries the workspace. The file
  * is read once, on the first call.
  */
