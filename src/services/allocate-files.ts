@@ -1,6 +1,5 @@
 import { readCostExport } from '../adapters/files/cost-export.js';
 import type { DirectoryRow } from '../contracts/directory.js';
-import type { FocusCostRow } from '../contracts/focus-cost-row.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
 import { PriceMatcher } from '../domain/price-matching.js';
@@ -8,7 +7,7 @@ import { isPerCallRequest, pricingModelOf } from '../domain/chargeback.js';
 import { allocationRowOf } from '../domain/focus-cost-rows.js';
 import { resolveIdentity, type IdentityOptions } from '../domain/identity.js';
 import type { ReasonCount } from '../domain/dead-letter-reasons.js';
-import { allocateInvoice, type AllocationCostRow, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
+import { allocateInvoice, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
 import { joinAll, joinKey, recordsByCorrelationId } from '../domain/join.js';
 import type { MeterKind } from '../domain/retail-price-meters.js';
 import { readArchiveFolder, readDirectoryFile, readEventsFile, readLlmUsage } from './analyze-files.js';
@@ -98,31 +97,24 @@ export function allocationInputs(
   return { usage, bypass: [...bypass].map((r) => ({ time: r.time, resourceId: r.resourceId })), unplacedRequests };
 }
 
-/** The Azure OpenAI rows of a cost export, and how many rows of other services it has. */
-export function allocationRowsOf(rows: readonly FocusCostRow[]): { rows: AllocationCostRow[]; skippedRows: number } {
-  const read = rows.map(allocationRowOf);
-  const openAi = read.filter((row) => row !== null);
-  return { rows: openAi, skippedRows: read.length - openAi.length };
-}
-
 /**
  * Allocates the Azure OpenAI rows of a cost export to identities, offline: the events file's requests, joined to the
  * archive folder's records (see `allocationInputs`).
  */
 export async function allocateFiles(input: AllocateInput): Promise<AllocateResult> {
-  const costExport = await readCostExport(input.costExportFile);
+  const costExport = await readCostExport(input.costExportFile, allocationRowOf);
   const { entries, deadLetterReasons } = await readEventsFile(input.eventsFile);
   const { records } = await readArchiveFolder(input.diagnosticsDir);
   const llmUsage = input.llmLogFile ? await readLlmUsage(input.llmLogFile) : null;
   const requests = llmUsage ? [...entries.values()].map((entry) => withLlmUsage(entry, llmUsage.get(entry.gatewayRequestId)) ?? entry) : entries.values();
   const joined = joinAll(requests, records);
   const inputs = allocationInputs(joined.entries, recordsByCorrelationId(records), joined.bypass, input);
-  const { rows, skippedRows } = allocationRowsOf(costExport.rows);
+  const { rows } = costExport;
   const directory = input.directoryCsv ? await readDirectoryFile(input.directoryCsv) : new Map<string, DirectoryRow>();
   return {
     allocations: allocateInvoice(rows, inputs.usage, inputs.bypass),
     directory,
-    skippedRows,
+    skippedRows: costExport.rowsRead - rows.length,
     unplacedRequests: inputs.unplacedRequests,
     bypassCalls: inputs.bypass.length,
     deadLetterReasons,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { costExportContent, parseCostExportContent } from '../adapters/files/cost-export.js';
+import { readCostExportContent } from '../adapters/files/cost-export.js';
 import type { AllocatedExport } from '../contracts/invoice-allocation-document.js';
 import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import { allocateInvoice, resourceKey, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
@@ -10,7 +10,8 @@ import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import type { InvoiceAllocationStore } from '../ports/invoice-allocation-store.js';
 import type { CostExportSource } from '../ports/cost-export-source.js';
 import { TransientStoreError, type LedgerStore, type StoreOptions } from '../ports/ledger-store.js';
-import { allocationInputs, allocationRowsOf, type AllocationInputOptions } from './allocate-files.js';
+import { allocationRowOf } from '../domain/focus-cost-rows.js';
+import { allocationInputs, type AllocationInputOptions } from './allocate-files.js';
 
 export interface StoredAllocationPorts {
   readonly ledger: Pick<LedgerStore, 'listEntries'>;
@@ -24,7 +25,7 @@ export interface ExportFile {
   readonly etag: string;
   /** When the file was written, ISO 8601. */
   readonly lastModified: string;
-  /** A CSV file's text, or a Parquet file's bytes. */
+  /** The file's bytes as stored (CSV, gzip-compressed CSV or Parquet, told by its name), or a CSV file's text. */
   readonly content: string | Uint8Array;
 }
 
@@ -90,8 +91,8 @@ export async function allocateStoredExport(
   options: StoredAllocationOptions = {},
   storeOptions: StoreOptions = {},
 ): Promise<StoredExportAllocation> {
-  const costExport = await parseCostExportContent(file.content, file.name);
-  const { rows, skippedRows } = allocationRowsOf(costExport.rows);
+  const { rows, rowsRead } = await readCostExportContent(file.content, file.name, allocationRowOf);
+  const skippedRows = rowsRead - rows.length;
   let usage: AllocationUsage[] = [];
   const bypass: BypassCall[] = [];
   let unplacedRequests = 0;
@@ -163,8 +164,7 @@ export async function allocateNewExports(ports: NewExportsPorts, options: Stored
     }
     try {
       const { bytes, etag } = await ports.exports.read(blob.name, storeOptions);
-      const content = costExportContent(bytes, blob.name);
-      allocated.push(await allocateStoredExport(ports, { name: blob.name, etag, lastModified: blob.lastModified, content }, options, storeOptions));
+      allocated.push(await allocateStoredExport(ports, { name: blob.name, etag, lastModified: blob.lastModified, content: bytes }, options, storeOptions));
     } catch (error) {
       if (error instanceof TransientStoreError) throw error;
       failed.push({ name: blob.name, reason: (error as Error).message });

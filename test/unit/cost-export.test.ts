@@ -9,7 +9,6 @@ import { describe, expect, it } from 'vitest';
 import { parseCostExport, parseParquetCostExport, readCostExport } from '../../src/adapters/files/cost-export.js';
 import { allocationRowOf } from '../../src/domain/focus-cost-rows.js';
 import { sumAmounts } from '../../src/domain/invoice-allocation.js';
-import { allocationRowsOf } from '../../src/services/allocate-files.js';
 import { temporaryFolder } from '../support/temporary-folder.js';
 
 const fixture = (name: string) => new URL(`../fixtures/cost-exports/${name}`, import.meta.url).pathname;
@@ -53,15 +52,14 @@ describe('cost export reader', () => {
     expect(read[1]!.billedTokens).toBe(2460n);
     expect(read[3]!.billedTokens).toBe(500_000n);
     expect(read[4]).toMatchObject({ billedCost: '0', effectiveCost: '0', billedTokens: null });
-    const { rows: kept, skippedRows } = allocationRowsOf(rows);
-    expect(skippedRows).toBe(1);
-    expect(sumAmounts(kept.map((r) => r.billedCost))).toBe('1.28708');
+    const allocated = await readCostExport(EA_ACTUAL, allocationRowOf);
+    expect(allocated.rowsRead - allocated.rows.length).toBe(1);
+    expect(sumAmounts(allocated.rows.map((r) => r.billedCost))).toBe('1.28708');
   });
 
   it('reads an MCA amortized-cost export by its camelCase columns: invoice, billing currency, reservation usage as provisioned', async () => {
-    const { rows } = await readCostExport(MCA_AMORTIZED);
-    const { rows: kept, skippedRows } = allocationRowsOf(rows);
-    expect(skippedRows).toBe(1);
+    const { rows: kept, rowsRead } = await readCostExport(MCA_AMORTIZED, allocationRowOf);
+    expect(rowsRead - kept.length).toBe(1);
     expect(kept.map((r) => [r.meter, r.invoiceId, r.currency, r.effectiveCost, r.billedTokens])).toEqual([
       [{ type: 'tokens', model: 'gpt-4o-2024-08-06', kind: 'input' }, 'G012345678', 'EUR', '2.76', 1_200_000n],
       [{ type: 'tokens', model: 'gpt-4o-2024-08-06', kind: 'output' }, 'G012345678', 'EUR', '1.3846', 150_500n],
@@ -72,7 +70,7 @@ describe('cost export reader', () => {
   });
 
   it('reads the Azure OpenAI token rows of an actual-cost export as the same allocation rows as the equivalent FOCUS rows', async () => {
-    const tokenRows = async (path: string) => allocationRowsOf((await readCostExport(path)).rows).rows.filter((r) => r.meter.type === 'tokens' && !r.billedCost.startsWith('-')).map((r) => ({ ...r, invoiceId: null }));
+    const tokenRows = async (path: string) => (await readCostExport(path, allocationRowOf)).rows.filter((r) => r.meter.type === 'tokens' && !r.billedCost.startsWith('-')).map((r) => ({ ...r, invoiceId: null }));
     expect(await tokenRows(EA_ACTUAL)).toEqual(await tokenRows(FOCUS));
   });
 
@@ -82,15 +80,37 @@ describe('cost export reader', () => {
     expect((await readCostExport(join(dir, 'part_0_0001.csv.gz'))).rows).toHaveLength(6);
   });
 
-  it('refuses an export too large to read whole with its size and what to do, before reading it or unzipping it all', async () => {
+  it('reads a CSV export as it comes, keeping only the rows the caller selects, and names a bad row however far in', async () => {
+    const dir = await temporaryFolder('tokenledger-cost-export-');
+    const text = await readFile(EA_ACTUAL, 'utf8');
+    const [header, ...rows] = text.trimEnd().split('\n');
+    // The export's one row of another service, many times over: megabytes of rows that allocation passes over.
+    const other = rows.find((row) => !/CognitiveServices/i.test(row))!;
+    const copies = 20_000;
+    const big = `${header}\n${rows.join('\n')}\n${`${other}\n`.repeat(copies)}`;
+    const plain = join(dir, 'part_0_0001.csv');
+    const zipped = join(dir, 'part_0_0002.csv.gz');
+    await writeFile(plain, big);
+    await writeFile(zipped, gzipSync(big));
+    for (const path of [plain, zipped]) {
+      const { rows: kept, rowsRead } = await readCostExport(path, allocationRowOf);
+      expect(rowsRead).toBe(rows.length + copies);
+      expect(kept.map((r) => r.billedCost)).toEqual((await readCostExport(EA_ACTUAL, allocationRowOf)).rows.map((r) => r.billedCost));
+    }
+    const lastLine = 1 + rows.length + copies + 1;
+    await writeFile(plain, `${big}1,2\n`);
+    await expect(readCostExport(plain, allocationRowOf)).rejects.toThrow(`${plain}: 1 row cannot be read:\n  line ${lastLine}: 2 fields, the header has 57`);
+  });
+
+  it('refuses a record that never ends after a mebibyte, whatever the size of the file, before unzipping it all', async () => {
     const dir = await temporaryFolder('tokenledger-cost-export-');
     const max = constants.MAX_STRING_LENGTH;
-    const advice = 'export a narrower scope or a shorter period, or keep only the rows whose ResourceId is an Azure AI services account';
-    // A sparse file: nothing is written, and the size decides before any byte is read.
+    const refusal = /: line \d+: a record of more than 1,048,576 characters \(is a quote left open\?\)$/;
+    // A sparse file larger than a string can hold: a cost export was once read whole, and refused for its size.
     const plain = join(dir, 'part_0_0001.csv');
     await writeFile(plain, await readFile(EA_ACTUAL));
     await truncate(plain, max + 1);
-    await expect(readCostExport(plain)).rejects.toThrow(`${plain}: ${(max + 1).toLocaleString('en-US')} bytes, and a cost export is read whole, at most ${max.toLocaleString('en-US')} bytes: ${advice}`);
+    await expect(readCostExport(plain)).rejects.toThrow(refusal);
     // Half a megabyte that unzips to more than a string can hold.
     const zipped = join(dir, 'part_0_0002.csv.gz');
     const mebibyte = Buffer.alloc(1 << 20, '0');
@@ -98,7 +118,11 @@ describe('cost export reader', () => {
       for (let bytes = 0; bytes <= max; bytes += mebibyte.length) yield mebibyte;
     };
     await pipeline(Readable.from(unzipped()), createGzip({ level: 1 }), createWriteStream(zipped));
-    await expect(readCostExport(zipped)).rejects.toThrow(`${zipped}: unzipped, it is larger, and a cost export is read whole, at most ${max.toLocaleString('en-US')} bytes: ${advice}`);
+    await expect(readCostExport(zipped)).rejects.toThrow(refusal);
+    // A CSV under a .gz name.
+    const misnamed = join(dir, 'part_0_0003.csv.gz');
+    await writeFile(misnamed, await readFile(EA_ACTUAL));
+    await expect(readCostExport(misnamed)).rejects.toThrow(`${misnamed}: not a gzip file that can be read (incorrect header check)`);
   });
 
   it('reads a Parquet export as its CSV: the same allocation rows, amounts equal to the exact decimal', async () => {
@@ -107,9 +131,9 @@ describe('cost export reader', () => {
       const parquet = await readCostExport(fixture(`${name}.parquet`));
       expect(parquet.kind).toBe(csv.kind);
       expect(parquet.columns).toEqual(csv.columns);
-      const fromCsv = allocationRowsOf(csv.rows);
-      const fromParquet = allocationRowsOf(parquet.rows);
-      expect(fromParquet.skippedRows).toBe(fromCsv.skippedRows);
+      const fromCsv = await readCostExport(fixture(`${name}.csv`), allocationRowOf);
+      const fromParquet = await readCostExport(fixture(`${name}.parquet`), allocationRowOf);
+      expect(fromParquet.rowsRead - fromParquet.rows.length).toBe(fromCsv.rowsRead - fromCsv.rows.length);
       // A DOUBLE column keeps a cost's value, not its trailing zeros: `-0.0100` is read as `-0.01`.
       const sameScale = (rows: typeof fromCsv.rows) => rows.map((r) => ({ ...r, billedCost: sumAmounts([r.billedCost, '0.00000']), effectiveCost: sumAmounts([r.effectiveCost, '0.00000']) }));
       expect(sameScale(fromParquet.rows)).toEqual(sameScale(fromCsv.rows));

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseCsv, parseFocusExport, readFocusExport } from '../../src/adapters/files/focus-cost-export.js';
+import { CsvRecordReader, MAX_RECORD_CHARS, parseCsv, parseFocusExport, readFocusExport, type CsvRecord } from '../../src/adapters/files/focus-cost-export.js';
 import { allocationRowOf } from '../../src/domain/focus-cost-rows.js';
 
 const FIXTURE = new URL('../fixtures/cost-exports/focus-1.2-preview-azure-openai.csv', import.meta.url).pathname;
@@ -60,3 +61,78 @@ describe('FOCUS cost export reader', () => {
     expect(parseFocusExport(`${header}\n8e-07,1,a,USD,Usage,2026-11-20T00:00Z,2026-11-21T00:00Z,/r,S,m\n`).rows[0]!.BilledCost).toBe('8e-07');
   });
 });
+
+/** The records of `text` read by `CsvRecordReader` from the pieces it is cut into at `cuts`, or the error it throws. */
+function readInPieces(text: string, cuts: readonly number[]): CsvRecord[] | string {
+  const reader = new CsvRecordReader();
+  const at = [...new Set(cuts.map((cut) => cut % (text.length + 1)))].sort((a, b) => a - b);
+  const records: CsvRecord[] = [];
+  try {
+    let from = 0;
+    for (const to of [...at, text.length]) {
+      records.push(...reader.push(text.slice(from, to)));
+      from = to;
+    }
+    records.push(...reader.end());
+    return records;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function readWhole(text: string): CsvRecord[] | string {
+  try {
+    return parseCsv(text);
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** A field as RFC 4180 writes it: quoted when it holds a separator, a quote or a line break, or is empty. */
+const written = (field: string) => (/[",\r\n]/.test(field) || field === '' ? `"${field.replaceAll('"', '""')}"` : field);
+
+describe('CSV records read piece by piece', () => {
+  it('gives back any records written by RFC 4180, each with its first line, however the text is cut', () => {
+    const field = fc.string({ unit: fc.constantFrom('a', 'Z', ' ', ',', '"', '\r', '\n', 'é', '😀'), maxLength: 8 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(field, { minLength: 1, maxLength: 4 }), { maxLength: 6 }),
+        fc.constantFrom('\r\n', '\n'),
+        fc.boolean(),
+        fc.boolean(),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (records, newline, bom, trailing, cuts) => {
+          const lines = records.map((fields) => fields.map(written).join(','));
+          const text = (bom ? '\ufeff' : '') + lines.join(newline) + (trailing && lines.length > 0 ? newline : '');
+          let line = 1;
+          const expected = lines.map((written, i) => {
+            const record = { line, fields: records[i]! };
+            line += written.split('\n').length - 1 + 1;
+            return record;
+          });
+          expect(readInPieces(text, cuts)).toEqual(expected);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('reads any text, damaged or not, the same in pieces as whole: the same records or the same error', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: fc.constantFrom('a', ',', '"', '\r', '\n', 'é'), maxLength: 40 }), fc.array(fc.nat(), { maxLength: 8 }), (text, cuts) => {
+        expect(readInPieces(text, cuts)).toEqual(readWhole(text));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('refuses a record that has not ended after a mebibyte, holding no more of the text than that', () => {
+    const reader = new CsvRecordReader();
+    expect(reader.push('a,b\r\n1,"2\r\n')).toEqual([{ line: 1, fields: ['a', 'b'] }]);
+    const piece = 'x'.repeat(1 << 16);
+    expect(() => {
+      for (let given = 0; given <= MAX_RECORD_CHARS; given += piece.length) reader.push(piece);
+    }).toThrow('line 2: a record of more than 1,048,576 characters (is a quote left open?)');
+  });
+});
+

@@ -1,26 +1,42 @@
-import { constants } from 'node:buffer';
+import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { gunzipSync } from 'node:zlib';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { ACTUAL_COST_CURRENCY_COLUMNS, ACTUAL_COST_REQUIRED_COLUMNS, actualCostRowSchema } from '../../contracts/actual-cost-row.js';
 import { focusCostRowSchema, type FocusCostRow } from '../../contracts/focus-cost-row.js';
 import { focusRowOfActual } from '../../domain/actual-cost-rows.js';
-import { csvRecords, focusHeaderProblem, readRecords } from './focus-cost-export.js';
+import { CSV_PIECE, CsvRecordReader, RecordRows, csvRecordsOf, focusHeaderProblem, namedCsvError, type CsvRecord } from './focus-cost-export.js';
 
 /**
  * Reading a cost export as Azure Cost Management writes it, whichever kind: "Cost and usage details (FOCUS)", or
  * "Cost and usage details (actual)" / "(amortized)" (one layout, EA or MCA column names). The kind is told by the
- * header; rows of either kind are returned in FOCUS terms (see `focusRowOfActual`). A file is CSV (`.csv`, or
+ * header; rows of either kind are read in FOCUS terms (see `focusRowOfActual`). A file is CSV (`.csv`, or
  * `.csv.gz` gzipped) or Parquet (`.parquet`), told by its name.
+ *
+ * Every row is read and checked, and a selector keeps the rows its caller reads (allocation: those of Azure OpenAI
+ * accounts), so that what is held grows with those rows, not with the export: an enterprise's month is millions of
+ * rows of every service.
  */
 
 export type CostExportKind = 'focus' | 'actual-or-amortized';
 
-export interface CostExport {
+export type CostExportRow = FocusCostRow & { readonly line: number };
+
+/** What a caller keeps of a row (null: nothing). */
+export type RowSelector<T> = (row: CostExportRow) => T | null;
+
+export interface CostExport<T = CostExportRow> {
   readonly kind: CostExportKind;
-  readonly rows: readonly (FocusCostRow & { readonly line: number })[];
+  /** The rows kept by the selector (without one, every row). */
+  readonly rows: readonly T[];
+  /** Every row read, kept or not. */
+  readonly rowsRead: number;
   readonly columns: readonly string[];
 }
+
+const everyRow = (row: CostExportRow) => row;
 
 /** Why the header is not an actual- or amortized-cost export's, or null when it is. */
 function actualHeaderProblem(columns: readonly string[]): string | null {
@@ -43,23 +59,105 @@ function actualColumnNames(columns: readonly string[]): string[] {
   });
 }
 
-/** The rows of a cost export's CSV text; throws an `Error` naming the file, and the lines that cannot be read. */
-export function parseCostExport(content: string, name = 'cost export'): CostExport {
-  const records = csvRecords(content, name);
-  const header = records[0];
-  if (!header) throw new Error(`${name}: empty file: expected a Cost Management "Cost and usage details" CSV export`);
-  return costExportOf(header.fields.map((f) => f.trim()), records.slice(1), name);
+/** A cost export's rows, from its header on, record by record. */
+class CostExportRows<T> {
+  readonly kind: CostExportKind;
+  private readonly rows: T[] = [];
+  private rowsRead = 0;
+  private readonly rowOf: (record: CsvRecord) => CostExportRow | null;
+  private readonly check: () => void;
+
+  constructor(
+    private readonly columns: readonly string[],
+    name: string,
+    private readonly select: RowSelector<T>,
+  ) {
+    const focusProblem = focusHeaderProblem(columns);
+    if (focusProblem === null) {
+      const reader = new RecordRows(columns, name, (raw) => focusCostRowSchema.safeParse(raw));
+      this.kind = 'focus';
+      this.rowOf = (record) => reader.rowOf(record);
+      this.check = () => reader.check();
+      return;
+    }
+    const actualProblem = actualHeaderProblem(columns);
+    if (actualProblem !== null) {
+      throw new Error(`${name}: not a "Cost and usage details (FOCUS)" export: ${focusProblem}; nor a "Cost and usage details (actual)" or "(amortized)" export: ${actualProblem}`);
+    }
+    const reader = new RecordRows(actualColumnNames(columns), name, (raw) => actualCostRowSchema.safeParse(raw));
+    this.kind = 'actual-or-amortized';
+    this.rowOf = (record) => {
+      const read = reader.rowOf(record);
+      if (read === null) return null;
+      const { line, ...row } = read;
+      return { ...focusRowOfActual(row), line };
+    };
+    this.check = () => reader.check();
+  }
+
+  add(records: readonly CsvRecord[], from = 0): void {
+    for (let i = from; i < records.length; i++) {
+      const row = this.rowOf(records[i]!);
+      if (row === null) continue;
+      this.rowsRead++;
+      const kept = this.select(row);
+      // A copy: the row's texts are cut from the piece of the file they were read in, which they would keep in memory.
+      if (kept !== null) this.rows.push(structuredClone(kept));
+    }
+  }
+
+  /** The export; throws an `Error` naming the lines that cannot be read. */
+  result(): CostExport<T> {
+    this.check();
+    return { kind: this.kind, rows: this.rows, rowsRead: this.rowsRead, columns: this.columns };
+  }
 }
 
-function costExportOf(columns: readonly string[], records: readonly { line: number; fields: string[] }[], name: string): CostExport {
-  const focusProblem = focusHeaderProblem(columns);
-  if (focusProblem === null) return { kind: 'focus', rows: readRecords(records, columns, name, (raw) => focusCostRowSchema.safeParse(raw)), columns };
-  const actualProblem = actualHeaderProblem(columns);
-  if (actualProblem !== null) {
-    throw new Error(`${name}: not a "Cost and usage details (FOCUS)" export: ${focusProblem}; nor a "Cost and usage details (actual)" or "(amortized)" export: ${actualProblem}`);
+function emptyExport(name: string): Error {
+  return new Error(`${name}: empty file: expected a Cost Management "Cost and usage details" CSV export`);
+}
+
+/** Adds a batch of records to the rows, the first record being the header (`rows` null until it has come). */
+function addRecords<T>(rows: CostExportRows<T> | null, records: readonly CsvRecord[], name: string, select: RowSelector<T>): CostExportRows<T> | null {
+  if (rows === null) {
+    const header = records[0];
+    if (!header) return null;
+    rows = new CostExportRows(header.fields.map((f) => f.trim()), name, select);
+    rows.add(records, 1);
+    return rows;
   }
-  const rows = readRecords(records, actualColumnNames(columns), name, (raw) => actualCostRowSchema.safeParse(raw));
-  return { kind: 'actual-or-amortized', rows: rows.map(({ line, ...row }) => ({ ...focusRowOfActual(row), line })), columns };
+  rows.add(records);
+  return rows;
+}
+
+/** The rows of a cost export's CSV text; throws an `Error` naming the file, and the lines that cannot be read. */
+export function parseCostExport(content: string, name?: string): CostExport;
+export function parseCostExport<T>(content: string, name: string, select: RowSelector<T>): CostExport<T>;
+export function parseCostExport<T>(content: string, name = 'cost export', select: RowSelector<T> = everyRow as RowSelector<T>): CostExport<T> {
+  let rows: CostExportRows<T> | null = null;
+  try {
+    for (const records of csvRecordsOf(content)) rows = addRecords(rows, records, name, select);
+  } catch (error) {
+    throw namedCsvError(error, name);
+  }
+  if (!rows) throw emptyExport(name);
+  return rows.result();
+}
+
+/** The rows of a cost export's CSV bytes as they are read (see `parseCostExport`). */
+async function readCsvCostExport<T>(bytes: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, name: string, select: RowSelector<T>): Promise<CostExport<T>> {
+  const decoder = new TextDecoder();
+  const reader = new CsvRecordReader();
+  let rows: CostExportRows<T> | null = null;
+  try {
+    for await (const chunk of bytes) rows = addRecords(rows, reader.push(decoder.decode(chunk, { stream: true })), name, select);
+    rows = addRecords(rows, reader.push(decoder.decode()), name, select);
+    rows = addRecords(rows, reader.end(), name, select);
+  } catch (error) {
+    throw namedCsvError(error, name);
+  }
+  if (!rows) throw emptyExport(name);
+  return rows.result();
 }
 
 /**
@@ -78,7 +176,9 @@ function parquetText(value: unknown): string {
  * The rows of a cost export in Parquet; problems name a row by the line it would have in the CSV export (the header
  * is line 1).
  */
-export async function parseParquetCostExport(bytes: Uint8Array, name = 'cost export'): Promise<CostExport> {
+export async function parseParquetCostExport(bytes: Uint8Array, name?: string): Promise<CostExport>;
+export async function parseParquetCostExport<T>(bytes: Uint8Array, name: string, select: RowSelector<T>): Promise<CostExport<T>>;
+export async function parseParquetCostExport<T>(bytes: Uint8Array, name = 'cost export', select: RowSelector<T> = everyRow as RowSelector<T>): Promise<CostExport<T>> {
   const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   let columns: string[];
   let objects: Record<string, unknown>[];
@@ -88,47 +188,61 @@ export async function parseParquetCostExport(bytes: Uint8Array, name = 'cost exp
   } catch (error) {
     throw new Error(`${name}: not a Parquet file that can be read: ${(error as Error).message}`);
   }
-  return costExportOf(columns, objects.map((object, i) => ({ line: i + 2, fields: columns.map((c) => parquetText(object[c])) })), name);
+  const rows = new CostExportRows(columns, name, select);
+  rows.add(objects.map((object, i) => ({ line: i + 2, fields: columns.map((c) => parquetText(object[c])) })));
+  return rows.result();
 }
 
 /** A file `fs.readFile` can read: at most 2 GiB. */
 const MAX_FILE_BYTES = 2 ** 31 - 1;
-/** CSV text is read whole, as one string: at most `buffer.constants.MAX_STRING_LENGTH` (512 MiB on 64-bit builds). */
-const MAX_CSV_BYTES = constants.MAX_STRING_LENGTH;
 
-function tooLarge(name: string, what: string, max: number): Error {
-  return new Error(
-    `${name}: ${what}, and a cost export is read whole, at most ${max.toLocaleString('en-US')} bytes: export a narrower scope or a shorter period, or keep only the rows whose ResourceId is an Azure AI services account (…/providers/Microsoft.CognitiveServices/accounts/…), the only rows allocate reads`,
-  );
+function notGzip(name: string, error: unknown): Error {
+  return new Error(`${name}: not a gzip file that can be read (${(error as Error).message})`);
+}
+
+/** A zlib error (its code is `Z_…`), as a gunzip stream reports damaged or cut gzip data. */
+function isZlibError(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && code.startsWith('Z_');
+}
+
+/** A gzip file's CSV rows, unzipped as they are read from `bytes`. */
+async function readGzipCostExport<T>(bytes: Readable, name: string, select: RowSelector<T>): Promise<CostExport<T>> {
+  const gunzip = createGunzip();
+  // Destroys both streams when either fails or the reader stops; the error reaches the reader through `gunzip`.
+  pipeline(bytes, gunzip).catch(() => undefined);
+  try {
+    return await readCsvCostExport(gunzip, name, select);
+  } catch (error) {
+    throw isZlibError(error) ? notGzip(name, error) : error;
+  }
+}
+
+/** The bytes in pieces: a CSV file's text is decoded and read a piece at a time. */
+function* piecesOf(bytes: Uint8Array): Generator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += CSV_PIECE) yield bytes.subarray(at, at + CSV_PIECE);
 }
 
 /**
- * What a cost export file holds, told by its name: the bytes of a Parquet file, else the CSV text (gunzipped when the
- * name ends `.gz`, as an export with gzip compression writes it).
+ * The rows that `select` keeps of a cost export file held in memory (a blob), told by its name: Parquet, CSV gzipped
+ * (`.gz`, as an export with gzip compression writes it) or not; or of a CSV file's text.
  */
-export function costExportContent(bytes: Uint8Array, name: string): string | Uint8Array {
-  if (/\.parquet$/i.test(name)) return bytes;
-  let csv = bytes;
-  if (/\.gz$/i.test(name)) {
-    try {
-      csv = gunzipSync(bytes, { maxOutputLength: MAX_CSV_BYTES });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(name, 'unzipped, it is larger', MAX_CSV_BYTES);
-      throw new Error(`${name}: not a gzip file that can be read (${(error as Error).message})`);
-    }
-  }
-  if (csv.length > MAX_CSV_BYTES) throw tooLarge(name, `${csv.length.toLocaleString('en-US')} bytes of CSV`, MAX_CSV_BYTES);
-  return new TextDecoder().decode(csv);
+export function readCostExportContent<T>(content: string | Uint8Array, name: string, select: RowSelector<T>): Promise<CostExport<T>> {
+  if (typeof content === 'string') return Promise.resolve(parseCostExport(content, name, select));
+  if (/\.parquet$/i.test(name)) return parseParquetCostExport(content, name, select);
+  if (/\.gz$/i.test(name)) return readGzipCostExport(Readable.from(piecesOf(content)), name, select);
+  return readCsvCostExport(piecesOf(content), name, select);
 }
 
-/** The rows of a cost export file's content (see `costExportContent`). */
-export function parseCostExportContent(content: string | Uint8Array, name: string): Promise<CostExport> {
-  return typeof content === 'string' ? Promise.resolve(parseCostExport(content, name)) : parseParquetCostExport(content, name);
-}
-
-export async function readCostExport(path: string): Promise<CostExport> {
+/** The rows that `select` keeps of a cost export file: a CSV file (gzipped or not) is read as it comes, a Parquet file whole. */
+export async function readCostExport(path: string): Promise<CostExport>;
+export async function readCostExport<T>(path: string, select: RowSelector<T>): Promise<CostExport<T>>;
+export async function readCostExport<T>(path: string, select: RowSelector<T> = everyRow as RowSelector<T>): Promise<CostExport<T>> {
   const { size } = await stat(path);
-  const max = /\.(?:gz|parquet)$/i.test(path) ? MAX_FILE_BYTES : MAX_CSV_BYTES;
-  if (size > max) throw tooLarge(path, `${size.toLocaleString('en-US')} bytes`, max);
-  return parseCostExportContent(costExportContent(await readFile(path), path), path);
+  if (/\.parquet$/i.test(path)) {
+    if (size > MAX_FILE_BYTES) throw new Error(`${path}: ${size.toLocaleString('en-US')} bytes, and a Parquet file is read whole, at most ${MAX_FILE_BYTES.toLocaleString('en-US')} bytes: export a narrower scope or a shorter period, or with file partitioning`);
+    return parseParquetCostExport(await readFile(path), path, select);
+  }
+  if (/\.gz$/i.test(path)) return readGzipCostExport(createReadStream(path), path, select);
+  return readCsvCostExport(createReadStream(path), path, select);
 }
