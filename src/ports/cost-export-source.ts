@@ -13,6 +13,9 @@ export interface CostExportBlob {
 export interface CostExportSource {
   /** Every file, by name (an export run also writes a `manifest.json`). */
   list(options?: StoreOptions): Promise<CostExportBlob[]>;
-  /** A file's bytes (decompressed when its name ends `.gz`), with the ETag it had when read. */
-  read(name: string, options?: StoreOptions): Promise<{ readonly bytes: Uint8Array; readonly etag: string }>;
+  /**
+   * A file's bytes as its name says they are (a `.csv.gz` file's gzip bytes, which the reader unzips), as they are
+   * read, with the ETag the file had when opened.
+   */
+  open(name: string, options?: StoreOptions): Promise<{ readonly bytes: AsyncIterable<Uint8Array>; readonly etag: string }>;
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { readCostExportContent } from '../adapters/files/cost-export.js';
 import type { AllocatedExport } from '../contracts/invoice-allocation-document.js';
 import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
@@ -25,8 +25,8 @@ export interface ExportFile {
   readonly etag: string;
   /** When the file was written, ISO 8601. */
   readonly lastModified: string;
-  /** The file's bytes as stored (CSV, gzip-compressed CSV or Parquet, told by its name), or a CSV file's text. */
-  readonly content: string | Uint8Array;
+  /** The file's bytes as stored (CSV, gzip-compressed CSV or Parquet, told by its name), held or as they are read; or a CSV file's text. */
+  readonly content: string | Uint8Array | AsyncIterable<Uint8Array>;
 }
 
 export interface StoredExportAllocation {
@@ -81,6 +81,20 @@ class HourlyUsage {
   }
 }
 
+/** The content, whose bytes (or text) go through `hash` as they are read. */
+function hashed(content: ExportFile['content'], hash: Hash): ExportFile['content'] {
+  if (typeof content === 'string' || content instanceof Uint8Array) {
+    hash.update(content);
+    return content;
+  }
+  return (async function* () {
+    for await (const chunk of content) {
+      hash.update(chunk);
+      yield chunk;
+    }
+  })();
+}
+
 /**
  * Allocates a cost export over the stored ledger and diagnostic records of its charge periods (the same allocation
  * as `allocateFiles`), and stores the result in place of whatever the export had stored before.
@@ -91,7 +105,9 @@ export async function allocateStoredExport(
   options: StoredAllocationOptions = {},
   storeOptions: StoreOptions = {},
 ): Promise<StoredExportAllocation> {
-  const { rows, rowsRead } = await readCostExportContent(file.content, file.name, allocationRowOf);
+  const hash = createHash('sha256');
+  const { rows, rowsRead } = await readCostExportContent(hashed(file.content, hash), file.name, allocationRowOf);
+  const contentHash = hash.digest('hex');
   const skippedRows = rowsRead - rows.length;
   let usage: AllocationUsage[] = [];
   const bypass: BypassCall[] = [];
@@ -119,7 +135,6 @@ export async function allocateStoredExport(
     if (hourly) usage = hourly.list();
   }
   const allocations = allocateInvoice(rows, usage, bypass);
-  const contentHash = createHash('sha256').update(file.content).digest('hex');
   const now = (options.now ?? (() => new Date()))();
   const allocatedAt = now.toISOString();
   const lastEnd = rows.reduce((max, r) => Math.max(max, Date.parse(r.chargePeriodEnd)), now.getTime() - (options.settleInMs ?? DEFAULT_SETTLE_MS));
@@ -163,7 +178,7 @@ export async function allocateNewExports(ports: NewExportsPorts, options: Stored
       continue;
     }
     try {
-      const { bytes, etag } = await ports.exports.read(blob.name, storeOptions);
+      const { bytes, etag } = await ports.exports.open(blob.name, storeOptions);
       allocated.push(await allocateStoredExport(ports, { name: blob.name, etag, lastModified: blob.lastModified, content: bytes }, options, storeOptions));
     } catch (error) {
       if (error instanceof TransientStoreError) throw error;

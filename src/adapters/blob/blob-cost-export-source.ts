@@ -1,7 +1,7 @@
-import { gunzipSync } from 'node:zlib';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { CostExportBlob, CostExportSource } from '../../ports/cost-export-source.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
+import { gunzipStream } from '../files/gunzip-stream.js';
 import { blobCall } from './blob-calls.js';
 
 /** The Blob container a Cost Management export writes to (`<directory>/<export>/<date range>/<run id>/part_*.csv`, `.csv.gz` or `.parquet`). */
@@ -18,12 +18,11 @@ export class BlobCostExportSource implements CostExportSource {
     return blobs.sort((a, b) => (a.name < b.name ? -1 : 1));
   }
 
-  async read(name: string, options: StoreOptions = {}): Promise<{ bytes: Uint8Array; etag: string }> {
+  /** The blob as it downloads. One stored with a gzip `Content-Encoding` under a name without `.gz` is unzipped here: its name says CSV. */
+  async open(name: string, options: StoreOptions = {}): Promise<{ bytes: AsyncIterable<Uint8Array>; etag: string }> {
     const response = await blobCall(`download ${this.container.containerName}/${name}`, () => this.container.getBlobClient(name).download(0, undefined, { abortSignal: options.abortSignal }));
-    const chunks: Buffer[] = [];
-    for await (const chunk of response.readableStreamBody!) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
-    const bytes = Buffer.concat(chunks);
-    const gzipped = /\.gz$/i.test(name) || response.contentEncoding === 'gzip';
-    return { bytes: gzipped ? gunzipSync(bytes) : bytes, etag: response.etag ?? '' };
+    const body = response.readableStreamBody as AsyncIterable<Uint8Array>;
+    const unzip = response.contentEncoding === 'gzip' && !/\.gz$/i.test(name);
+    return { bytes: unzip ? gunzipStream(body) : body, etag: response.etag ?? '' };
   }
 }

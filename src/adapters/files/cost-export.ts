@@ -1,12 +1,10 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { ACTUAL_COST_CURRENCY_COLUMNS, ACTUAL_COST_REQUIRED_COLUMNS, actualCostRowSchema } from '../../contracts/actual-cost-row.js';
 import { focusCostRowSchema, type FocusCostRow } from '../../contracts/focus-cost-row.js';
 import { focusRowOfActual } from '../../domain/actual-cost-rows.js';
+import { gunzipStream, isZlibError } from './gunzip-stream.js';
 import { CSV_PIECE, CsvRecordReader, RecordRows, csvRecordsOf, focusHeaderProblem, namedCsvError, type CsvRecord } from './focus-cost-export.js';
 
 /**
@@ -200,19 +198,10 @@ function notGzip(name: string, error: unknown): Error {
   return new Error(`${name}: not a gzip file that can be read (${(error as Error).message})`);
 }
 
-/** A zlib error (its code is `Z_…`), as a gunzip stream reports damaged or cut gzip data. */
-function isZlibError(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | null)?.code;
-  return typeof code === 'string' && code.startsWith('Z_');
-}
-
-/** A gzip file's CSV rows, unzipped as they are read from `bytes`. */
-async function readGzipCostExport<T>(bytes: Readable, name: string, select: RowSelector<T>): Promise<CostExport<T>> {
-  const gunzip = createGunzip();
-  // Destroys both streams when either fails or the reader stops; the error reaches the reader through `gunzip`.
-  pipeline(bytes, gunzip).catch(() => undefined);
+/** A gzip file's CSV rows, unzipped as they are read. */
+async function readGzipCostExport<T>(bytes: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, name: string, select: RowSelector<T>): Promise<CostExport<T>> {
   try {
-    return await readCsvCostExport(gunzip, name, select);
+    return await readCsvCostExport(gunzipStream(bytes), name, select);
   } catch (error) {
     throw isZlibError(error) ? notGzip(name, error) : error;
   }
@@ -223,15 +212,22 @@ function* piecesOf(bytes: Uint8Array): Generator<Uint8Array> {
   for (let at = 0; at < bytes.length; at += CSV_PIECE) yield bytes.subarray(at, at + CSV_PIECE);
 }
 
+async function wholeOf(bytes: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of bytes) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
 /**
- * The rows that `select` keeps of a cost export file held in memory (a blob), told by its name: Parquet, CSV gzipped
- * (`.gz`, as an export with gzip compression writes it) or not; or of a CSV file's text.
+ * The rows that `select` keeps of a cost export file, told by its name: Parquet (read whole), CSV gzipped (`.gz`, as
+ * an export with gzip compression writes it) or not (read as they come). The file's bytes as they are read or
+ * held, or a CSV file's text.
  */
-export function readCostExportContent<T>(content: string | Uint8Array, name: string, select: RowSelector<T>): Promise<CostExport<T>> {
-  if (typeof content === 'string') return Promise.resolve(parseCostExport(content, name, select));
-  if (/\.parquet$/i.test(name)) return parseParquetCostExport(content, name, select);
-  if (/\.gz$/i.test(name)) return readGzipCostExport(Readable.from(piecesOf(content)), name, select);
-  return readCsvCostExport(piecesOf(content), name, select);
+export async function readCostExportContent<T>(content: string | Uint8Array | AsyncIterable<Uint8Array>, name: string, select: RowSelector<T>): Promise<CostExport<T>> {
+  if (typeof content === 'string') return parseCostExport(content, name, select);
+  if (/\.parquet$/i.test(name)) return parseParquetCostExport(content instanceof Uint8Array ? content : await wholeOf(content), name, select);
+  const bytes = content instanceof Uint8Array ? piecesOf(content) : content;
+  return /\.gz$/i.test(name) ? readGzipCostExport(bytes, name, select) : readCsvCostExport(bytes, name, select);
 }
 
 /** The rows that `select` keeps of a cost export file: a CSV file (gzipped or not) is read as it comes, a Parquet file whole. */
@@ -239,10 +235,7 @@ export async function readCostExport(path: string): Promise<CostExport>;
 export async function readCostExport<T>(path: string, select: RowSelector<T>): Promise<CostExport<T>>;
 export async function readCostExport<T>(path: string, select: RowSelector<T> = everyRow as RowSelector<T>): Promise<CostExport<T>> {
   const { size } = await stat(path);
-  if (/\.parquet$/i.test(path)) {
-    if (size > MAX_FILE_BYTES) throw new Error(`${path}: ${size.toLocaleString('en-US')} bytes, and a Parquet file is read whole, at most ${MAX_FILE_BYTES.toLocaleString('en-US')} bytes: export a narrower scope or a shorter period, or with file partitioning`);
-    return parseParquetCostExport(await readFile(path), path, select);
-  }
-  if (/\.gz$/i.test(path)) return readGzipCostExport(createReadStream(path), path, select);
-  return readCsvCostExport(createReadStream(path), path, select);
+  if (!/\.parquet$/i.test(path)) return readCostExportContent(createReadStream(path), path, select);
+  if (size > MAX_FILE_BYTES) throw new Error(`${path}: ${size.toLocaleString('en-US')} bytes, and a Parquet file is read whole, at most ${MAX_FILE_BYTES.toLocaleString('en-US')} bytes: export a narrower scope or a shorter period, or with file partitioning`);
+  return parseParquetCostExport(await readFile(path), path, select);
 }
