@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCsv, parseFocusExport } from '../../src/adapters/files/focus-cost-export.js';
+import { parseCostExport } from '../../src/adapters/files/cost-export.js';
+import { parseCsv } from '../../src/adapters/files/focus-cost-export.js';
 import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
 import { sumAmounts, UNALLOCATED, type AllocationCostRow, type RowAllocation } from '../../src/domain/invoice-allocation.js';
 import { assembleInvoice, currentExports, invoiceDocuments } from '../../src/domain/invoice-documents.js';
@@ -37,7 +38,7 @@ async function storedDay(dir: string) {
 function actualCostExport(focusText: string): string {
   const [header, template] = parseCsv(readFileSync(new URL('../fixtures/cost-exports/actual-ea-2024-08-01-azure-openai.csv', import.meta.url), 'utf8'));
   const quote = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-  const lines = parseFocusExport(focusText).rows.map((row) => {
+  const lines = parseCostExport(focusText).rows.map((row) => {
     const [year, month, dayOfMonth] = row.ChargePeriodStart.slice(0, 10).split('-');
     const values: Record<string, string | undefined> = {
       Date: `${month}/${dayOfMonth}/${year}`,
@@ -94,7 +95,7 @@ describe('allocating a stored cost export', () => {
     expect(result.allocations.every((a) => a.row.chargePeriodStart === `${DAY}T00:00:00Z`)).toBe(true);
     const billed = result.allocations.map((a) => a.row.billedCost);
     expect(sumAmounts(result.allocations.flatMap((a) => a.parts.map((p) => p.billedCost)))).toBe(sumAmounts(billed));
-    expect(sumAmounts(billed)).toBe(sumAmounts(parseFocusExport(day.costExport).rows.filter((r) => /cognitiveservices/i.test(r.ResourceId)).map((r) => r.BilledCost)));
+    expect(sumAmounts(billed)).toBe(sumAmounts(parseCostExport(day.costExport).rows.filter((r) => /cognitiveservices/i.test(r.ResourceId)).map((r) => r.BilledCost)));
     expect(result.allocations.some((a) => a.parts.some((p) => p.identity !== UNALLOCATED))).toBe(true);
   });
 

@@ -1,14 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CsvRecordReader, MAX_RECORD_CHARS, parseCsv, parseFocusExport, readFocusExport, type CsvRecord } from '../../src/adapters/files/focus-cost-export.js';
+import { parseCostExport, readCostExport } from '../../src/adapters/files/cost-export.js';
+import { CsvRecordReader, MAX_RECORD_CHARS, parseCsv, type CsvRecord } from '../../src/adapters/files/focus-cost-export.js';
 import { allocationRowOf } from '../../src/domain/focus-cost-rows.js';
 
 const FIXTURE = new URL('../fixtures/cost-exports/focus-1.2-preview-azure-openai.csv', import.meta.url).pathname;
 
 describe('FOCUS cost export reader', () => {
   it('reads every row of a 1.2-preview export with the columns Microsoft writes', async () => {
-    const { rows, columns } = await readFocusExport(FIXTURE);
+    const { kind, rows, columns } = await readCostExport(FIXTURE);
+    expect(kind).toBe('focus');
     expect(columns).toHaveLength(105);
     expect(columns.slice(0, 3)).toEqual(['BilledCost', 'BillingAccountId', 'BillingAccountName']);
     expect(rows).toHaveLength(7);
@@ -16,14 +18,14 @@ describe('FOCUS cost export reader', () => {
   });
 
   it('keeps commas, doubled quotes and line breaks inside quoted fields, and counts lines across them', async () => {
-    const { rows } = await readFocusExport(FIXTURE);
+    const { rows } = await readCostExport(FIXTURE);
     expect(rows[3]!.ChargeDescription).toBe('Azure OpenAI, "gpt 4o 0806 Inp glbl",\nper 1K tokens');
     expect(rows[4]!.line).toBe(7);
     expect(JSON.parse((await readFile(FIXTURE, 'utf8')).split('\r\n')[1]!.match(/"(\{.*\})"/)![1]!.replace(/""/g, '"'))).toEqual({ env: 'prod', owner: 'ai-platform' });
   });
 
   it('reads Azure OpenAI rows as token or provisioned meters and skips other services', async () => {
-    const rows = (await readFocusExport(FIXTURE)).rows.map(allocationRowOf);
+    const rows = (await readCostExport(FIXTURE)).rows.map(allocationRowOf);
     expect(rows.map((r) => r?.meter ?? null)).toEqual([
       { type: 'tokens', model: 'gpt-4.1', kind: 'input' },
       { type: 'tokens', model: 'gpt-4.1', kind: 'output' },
@@ -39,7 +41,7 @@ describe('FOCUS cost export reader', () => {
   });
 
   it('reads a FOCUS 1.0 export: x_InvoiceId, x_SkuMeterName and dates without seconds', async () => {
-    const { rows, columns } = await readFocusExport(new URL('../fixtures/cost-exports/focus-1.0-azure-openai.csv', import.meta.url).pathname);
+    const { rows, columns } = await readCostExport(new URL('../fixtures/cost-exports/focus-1.0-azure-openai.csv', import.meta.url).pathname);
     expect(columns).toHaveLength(96);
     expect(columns).not.toContain('SkuMeter');
     const read = rows.map(allocationRowOf);
@@ -55,10 +57,10 @@ describe('FOCUS cost export reader', () => {
   });
 
   it('says which columns are missing and which lines cannot be read', () => {
-    expect(() => parseFocusExport('Cost,Date\n1,2\n', 'x.csv')).toThrow(/x\.csv: not a "Cost and usage details \(FOCUS\)" export: missing columns BilledCost, EffectiveCost/);
+    expect(() => parseCostExport('Cost,Date\n1,2\n', 'x.csv')).toThrow(/x\.csv: not a "Cost and usage details \(FOCUS\)" export: missing columns BilledCost, EffectiveCost/);
     const header = 'BilledCost,EffectiveCost,BillingAccountId,BillingCurrency,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,ResourceId,ServiceName,x_SkuMeterName';
-    expect(() => parseFocusExport(`${header}\nabc,1,a,USD,Usage,2026-11-20T00:00Z,2026-11-21T00:00Z,/r,S,m\n1,1\n`, 'x.csv')).toThrow(/line 2: BilledCost: expected a decimal number[\s\S]*line 3: 2 fields, the header has 10/);
-    expect(parseFocusExport(`${header}\n8e-07,1,a,USD,Usage,2026-11-20T00:00Z,2026-11-21T00:00Z,/r,S,m\n`).rows[0]!.BilledCost).toBe('8e-07');
+    expect(() => parseCostExport(`${header}\nabc,1,a,USD,Usage,2026-11-20T00:00Z,2026-11-21T00:00Z,/r,S,m\n1,1\n`, 'x.csv')).toThrow(/line 2: BilledCost: expected a decimal number[\s\S]*line 3: 2 fields, the header has 10/);
+    expect(parseCostExport(`${header}\n8e-07,1,a,USD,Usage,2026-11-20T00:00Z,2026-11-21T00:00Z,/r,S,m\n`).rows[0]!.BilledCost).toBe('8e-07');
   });
 });
 

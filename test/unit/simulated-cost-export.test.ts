@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseCsv, parseFocusExport } from '../../src/adapters/files/focus-cost-export.js';
+import { parseCostExport } from '../../src/adapters/files/cost-export.js';
+import { parseCsv } from '../../src/adapters/files/focus-cost-export.js';
 import { loadPrices } from '../../src/config/core-options.js';
 import { allocationRowOf } from '../../src/domain/focus-cost-rows.js';
 import { formatAmount, modelsMatch, readAmount, sumAmounts } from '../../src/domain/invoice-allocation.js';
@@ -13,7 +14,7 @@ import { simulateDay } from '../../src/simulator/traffic.js';
 
 const day = simulateDay({ requests: 3000, seed: 5, day: '2026-11-20', faults: true });
 const truth = day.groundTruth.invoice;
-const costExport = parseFocusExport(day.costExport, 'simulated cost export');
+const costExport = parseCostExport(day.costExport, 'simulated cost export');
 const FIXTURE = readFileSync(new URL('../fixtures/cost-exports/focus-1.2-preview-azure-openai.csv', import.meta.url), 'utf8');
 
 const isProvisioned = (call: AzureCall) => call.backend.account === PROVISIONED.account && call.deployment.deployment === PROVISIONED.deployment;
@@ -37,6 +38,7 @@ describe('the simulated cost export', () => {
   it('has the header of a FOCUS 1.2-preview export, CRLF line ends, and parses with the FOCUS reader', () => {
     expect(day.costExport.split('\r\n')[0]).toBe(FIXTURE.split('\r\n')[0]);
     expect(day.costExport.replace(/\r\n/g, '')).not.toMatch(/\n/);
+    expect(costExport.kind).toBe('focus');
     expect(costExport.rows.length).toBe(truth.rows.length);
   });
 

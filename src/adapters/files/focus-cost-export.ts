@@ -1,10 +1,9 @@
-import { readFile } from 'node:fs/promises';
-import { FOCUS_REQUIRED_COLUMNS, focusCostRowSchema, type FocusCostRow } from '../../contracts/focus-cost-row.js';
+import { FOCUS_REQUIRED_COLUMNS } from '../../contracts/focus-cost-row.js';
 
 /**
- * Reading a "Cost and usage details (FOCUS)" CSV export as Azure Cost Management writes it: RFC 4180 (quoted fields
- * may hold commas, doubled quotes and line breaks; CRLF or LF), an optional UTF-8 byte order mark. Every problem
- * names the file and the line.
+ * The CSV of a cost export as Azure Cost Management writes it: RFC 4180 (quoted fields may hold commas, doubled quotes
+ * and line breaks; CRLF or LF), an optional UTF-8 byte order mark; the FOCUS header, and rows read record by record.
+ * Every problem names the line (`cost-export.ts` adds the file).
  */
 
 export class CsvError extends SyntaxError {}
@@ -171,11 +170,6 @@ export function parseCsv(content: string): CsvRecord[] {
   return [...csvRecordsOf(content)].flat();
 }
 
-export interface FocusExport {
-  readonly rows: readonly (FocusCostRow & { readonly line: number })[];
-  readonly columns: readonly string[];
-}
-
 /** Why the header is not a FOCUS export's, or null when it is. */
 export function focusHeaderProblem(columns: readonly string[]): string | null {
   const missing = FOCUS_REQUIRED_COLUMNS.filter((c) => !columns.includes(c));
@@ -228,31 +222,4 @@ export class RecordRows<T> {
 /** A CSV problem as an `Error` that names the file. */
 export function namedCsvError(error: unknown, name: string): unknown {
   return error instanceof CsvError ? new Error(`${name}: ${error.message}`) : error;
-}
-
-/** The rows of a FOCUS cost export's text; throws an `Error` listing the lines that cannot be read. */
-export function parseFocusExport(content: string, name = 'cost export'): FocusExport {
-  let records: CsvRecord[];
-  try {
-    records = parseCsv(content);
-  } catch (error) {
-    throw namedCsvError(error, name);
-  }
-  const header = records[0];
-  if (!header) throw new Error(`${name}: empty file: expected a "Cost and usage details (FOCUS)" CSV export`);
-  const columns = header.fields.map((f) => f.trim());
-  const problem = focusHeaderProblem(columns);
-  if (problem) throw new Error(`${name}: not a "Cost and usage details (FOCUS)" export: ${problem}`);
-  const reader = new RecordRows(columns, name, (raw) => focusCostRowSchema.safeParse(raw));
-  const rows: (FocusCostRow & { line: number })[] = [];
-  for (const record of records.slice(1)) {
-    const row = reader.rowOf(record);
-    if (row) rows.push(row);
-  }
-  reader.check();
-  return { rows, columns };
-}
-
-export async function readFocusExport(path: string): Promise<FocusExport> {
-  return parseFocusExport(await readFile(path, 'utf8'), path);
 }
