@@ -25,8 +25,8 @@ export interface ExportFile {
   readonly etag: string;
   /** When the file was written, ISO 8601. */
   readonly lastModified: string;
-  /** The file's bytes as stored (CSV, gzip-compressed CSV or Parquet, told by its name), held or as they are read; or a CSV file's text. */
-  readonly content: string | Uint8Array | AsyncIterable<Uint8Array>;
+  /** The file's bytes as stored (CSV, gzip-compressed CSV or Parquet, told by its name), held or as they are read. */
+  readonly content: Uint8Array | AsyncIterable<Uint8Array>;
 }
 
 export interface StoredExportAllocation {
@@ -81,9 +81,9 @@ class HourlyUsage {
   }
 }
 
-/** The content, whose bytes (or text) go through `hash` as they are read. */
+/** The content, whose bytes go through `hash` as they are read. */
 function hashed(content: ExportFile['content'], hash: Hash): ExportFile['content'] {
-  if (typeof content === 'string' || content instanceof Uint8Array) {
+  if (content instanceof Uint8Array) {
     hash.update(content);
     return content;
   }

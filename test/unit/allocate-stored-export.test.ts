@@ -58,7 +58,12 @@ function actualCostExport(focusText: string): string {
   return [header!.fields.join(','), ...lines].join('\r\n') + '\r\n';
 }
 
-const exportFile = (content: string | Uint8Array, name = 'focus/tokenledger/20261101-20261130/run-1/part_0_0001.csv') => ({ name, etag: '"1"', lastModified: '2026-11-21T06:00:00.000Z', content });
+const exportFile = (content: string | Uint8Array, name = 'focus/tokenledger/20261101-20261130/run-1/part_0_0001.csv') => ({
+  name,
+  etag: '"1"',
+  lastModified: '2026-11-21T06:00:00.000Z',
+  content: typeof content === 'string' ? new TextEncoder().encode(content) : content,
+});
 
 describe('allocating a stored cost export', () => {
   let dir: string;
@@ -109,7 +114,7 @@ describe('allocating a stored cost export', () => {
 
     // The same export restated with its first line of rows only: nothing of the first allocation may stay.
     const [header, firstRow] = day.costExport.split('\r\n');
-    const restated = await allocateStoredExport(stores, { ...file, etag: '"2"', content: `${header}\r\n${firstRow}\r\n` }, { identity });
+    const restated = await allocateStoredExport(stores, { ...file, etag: '"2"', content: new TextEncoder().encode(`${header}\r\n${firstRow}\r\n`) }, { identity });
     const { heads, parts } = await stores.allocations.listAllocations('2026-11');
     expect(heads).toHaveLength(1);
     expect(parts.every((p) => p.generation === heads[0]!.generation)).toBe(true);
@@ -123,7 +128,7 @@ describe('allocating a stored cost export', () => {
     await allocateStoredExport(stores, file, { identity });
     const [header, firstRow] = day.costExport.split('\r\n');
     const december = firstRow!.replaceAll('2026-11-20T00:00:00Z', '2026-12-01T00:00:00Z').replaceAll('2026-11-21T00:00:00Z', '2026-12-02T00:00:00Z');
-    await allocateStoredExport(stores, { ...file, etag: '"2"', content: `${header}\r\n${december}\r\n` }, { identity });
+    await allocateStoredExport(stores, { ...file, etag: '"2"', content: new TextEncoder().encode(`${header}\r\n${december}\r\n`) }, { identity });
     expect((await stores.allocations.listAllocations('2026-11')).heads).toEqual([]);
     expect((await stores.allocations.listAllocations('2026-11')).parts).toEqual([]);
     expect((await stores.allocations.listAllocations('2026-12')).heads.map((h) => h.month)).toEqual(['2026-12']);

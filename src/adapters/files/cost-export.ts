@@ -5,7 +5,7 @@ import { ACTUAL_COST_CURRENCY_COLUMNS, ACTUAL_COST_REQUIRED_COLUMNS, actualCostR
 import { focusCostRowSchema, type FocusCostRow } from '../../contracts/focus-cost-row.js';
 import { focusRowOfActual } from '../../domain/actual-cost-rows.js';
 import { gunzipStream, isZlibError } from './gunzip-stream.js';
-import { CSV_PIECE, CsvRecordReader, RecordRows, csvRecordsOf, focusHeaderProblem, namedCsvError, type CsvRecord } from './focus-cost-export.js';
+import { CSV_PIECE, CsvRecordReader, RecordRows, focusHeaderProblem, namedCsvError, type CsvRecord } from './focus-cost-export.js';
 
 /**
  * Reading a cost export as Azure Cost Management writes it, whichever kind: "Cost and usage details (FOCUS)", or
@@ -111,51 +111,59 @@ class CostExportRows<T> {
   }
 }
 
-function emptyExport(name: string): Error {
-  return new Error(`${name}: empty file: expected a Cost Management "Cost and usage details" CSV export`);
-}
+/** A cost export's CSV text given piece by piece, read into its rows from its header on. */
+class CsvCostExportReader<T> {
+  private readonly records = new CsvRecordReader();
+  /** Null until the header has come. */
+  private rows: CostExportRows<T> | null = null;
 
-/** Adds a batch of records to the rows, the first record being the header (`rows` null until it has come). */
-function addRecords<T>(rows: CostExportRows<T> | null, records: readonly CsvRecord[], name: string, select: RowSelector<T>): CostExportRows<T> | null {
-  if (rows === null) {
-    const header = records[0];
-    if (!header) return null;
-    rows = new CostExportRows(header.fields.map((f) => f.trim()), name, select);
-    rows.add(records, 1);
-    return rows;
+  constructor(
+    private readonly name: string,
+    private readonly select: RowSelector<T>,
+  ) {}
+
+  push(text: string): void {
+    this.add(() => this.records.push(text));
   }
-  rows.add(records);
-  return rows;
+
+  /** The export, at the end of the text; throws an `Error` naming the file, and the lines that cannot be read. */
+  end(): CostExport<T> {
+    this.add(() => this.records.end());
+    if (!this.rows) throw new Error(`${this.name}: empty file: expected a Cost Management "Cost and usage details" CSV export`);
+    return this.rows.result();
+  }
+
+  private add(read: () => readonly CsvRecord[]): void {
+    let records: readonly CsvRecord[];
+    try {
+      records = read();
+    } catch (error) {
+      throw namedCsvError(error, this.name);
+    }
+    if (this.rows) return this.rows.add(records);
+    const header = records[0];
+    if (!header) return;
+    this.rows = new CostExportRows(header.fields.map((f) => f.trim()), this.name, this.select);
+    this.rows.add(records, 1);
+  }
 }
 
 /** The rows of a cost export's CSV text; throws an `Error` naming the file, and the lines that cannot be read. */
 export function parseCostExport(content: string, name?: string): CostExport;
 export function parseCostExport<T>(content: string, name: string, select: RowSelector<T>): CostExport<T>;
 export function parseCostExport<T>(content: string, name = 'cost export', select: RowSelector<T> = everyRow as RowSelector<T>): CostExport<T> {
-  let rows: CostExportRows<T> | null = null;
-  try {
-    for (const records of csvRecordsOf(content)) rows = addRecords(rows, records, name, select);
-  } catch (error) {
-    throw namedCsvError(error, name);
-  }
-  if (!rows) throw emptyExport(name);
-  return rows.result();
+  const reader = new CsvCostExportReader(name, select);
+  for (let at = 0; at < content.length; at += CSV_PIECE) reader.push(content.slice(at, at + CSV_PIECE));
+  return reader.end();
 }
 
 /** The rows of a cost export's CSV bytes as they are read (see `parseCostExport`). */
 async function readCsvCostExport<T>(bytes: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, name: string, select: RowSelector<T>): Promise<CostExport<T>> {
   const decoder = new TextDecoder();
-  const reader = new CsvRecordReader();
-  let rows: CostExportRows<T> | null = null;
-  try {
-    for await (const chunk of bytes) rows = addRecords(rows, reader.push(decoder.decode(chunk, { stream: true })), name, select);
-    rows = addRecords(rows, reader.push(decoder.decode()), name, select);
-    rows = addRecords(rows, reader.end(), name, select);
-  } catch (error) {
-    throw namedCsvError(error, name);
-  }
-  if (!rows) throw emptyExport(name);
-  return rows.result();
+  const reader = new CsvCostExportReader(name, select);
+  for await (const chunk of bytes) reader.push(decoder.decode(chunk, { stream: true }));
+  reader.push(decoder.decode());
+  return reader.end();
 }
 
 /**
@@ -219,12 +227,10 @@ async function wholeOf(bytes: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
 }
 
 /**
- * The rows that `select` keeps of a cost export file, told by its name: Parquet (read whole), CSV gzipped (`.gz`, as
- * an export with gzip compression writes it) or not (read as they come). The file's bytes as they are read or
- * held, or a CSV file's text.
+ * The rows that `select` keeps of a cost export file's bytes, held or as they are read, told by its name: Parquet
+ * (read whole), CSV gzipped (`.gz`, as an export with gzip compression writes it) or not (read as they come).
  */
-export async function readCostExportContent<T>(content: string | Uint8Array | AsyncIterable<Uint8Array>, name: string, select: RowSelector<T>): Promise<CostExport<T>> {
-  if (typeof content === 'string') return parseCostExport(content, name, select);
+export async function readCostExportContent<T>(content: Uint8Array | AsyncIterable<Uint8Array>, name: string, select: RowSelector<T>): Promise<CostExport<T>> {
   if (/\.parquet$/i.test(name)) return parseParquetCostExport(content instanceof Uint8Array ? content : await wholeOf(content), name, select);
   const bytes = content instanceof Uint8Array ? piecesOf(content) : content;
   return /\.gz$/i.test(name) ? readGzipCostExport(bytes, name, select) : readCsvCostExport(bytes, name, select);
@@ -234,8 +240,8 @@ export async function readCostExportContent<T>(content: string | Uint8Array | As
 export async function readCostExport(path: string): Promise<CostExport>;
 export async function readCostExport<T>(path: string, select: RowSelector<T>): Promise<CostExport<T>>;
 export async function readCostExport<T>(path: string, select: RowSelector<T> = everyRow as RowSelector<T>): Promise<CostExport<T>> {
-  const { size } = await stat(path);
   if (!/\.parquet$/i.test(path)) return readCostExportContent(createReadStream(path), path, select);
+  const { size } = await stat(path);
   if (size > MAX_FILE_BYTES) throw new Error(`${path}: ${size.toLocaleString('en-US')} bytes, and a Parquet file is read whole, at most ${MAX_FILE_BYTES.toLocaleString('en-US')} bytes: export a narrower scope or a shorter period, or with file partitioning`);
   return parseParquetCostExport(await readFile(path), path, select);
 }

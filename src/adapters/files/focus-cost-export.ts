@@ -158,16 +158,13 @@ export class CsvRecordReader {
  */
 export const CSV_PIECE = 1 << 16;
 
-/** The records of a CSV text, each with the line it starts on, a piece of the text at a time. */
-export function* csvRecordsOf(content: string): Generator<CsvRecord[]> {
-  const reader = new CsvRecordReader();
-  for (let at = 0; at < content.length; at += CSV_PIECE) yield reader.push(content.slice(at, at + CSV_PIECE));
-  yield reader.end();
-}
-
-/** The records of a CSV text, each with the line it starts on. */
+/** The records of a CSV text, each with the line it starts on (read a piece of the text at a time). */
 export function parseCsv(content: string): CsvRecord[] {
-  return [...csvRecordsOf(content)].flat();
+  const reader = new CsvRecordReader();
+  const records: CsvRecord[] = [];
+  for (let at = 0; at < content.length; at += CSV_PIECE) records.push(...reader.push(content.slice(at, at + CSV_PIECE)));
+  records.push(...reader.end());
+  return records;
 }
 
 /** Why the header is not a FOCUS export's, or null when it is. */
