@@ -221,23 +221,30 @@ function mergeSketchInto(target: DDSketch, source: DDSketch): void {
   addContent(target, contentOf(source));
 }
 
+/** The first and the last index of the bins that hold values, or null when none does. */
+function heldBins(bins: readonly number[]): { first: number; last: number } | null {
+  let first = 0;
+  while (first < bins.length && !(bins[first]! > 0)) first++;
+  if (first === bins.length) return null;
+  let last = bins.length - 1;
+  while (!(bins[last]! > 0)) last--;
+  return { first, last };
+}
+
 /** Adds a sketch's content (of this module's relative accuracy) into `target` bin by bin. */
 function addContent(target: DDSketch, source: SketchContent): void {
   if (source.count === 0) return;
   const { bins, offset } = source;
-  let first = 0;
-  while (first < bins.length && !(bins[first]! > 0)) first++;
-  let last = bins.length - 1;
-  while (last > first && !(bins[last]! > 0)) last--;
-  // The target's bins are extended to the whole range first: added one by one in key order, they would be grown and
-  // shifted again and again.
-  if (first < bins.length) {
-    target.store.add(first + offset, 0);
-    target.store.add(last + offset, 0);
-  }
-  for (let i = first; i <= last; i++) {
-    const weight = bins[i]!;
-    if (weight > 0) target.store.add(i + offset, weight);
+  const held = heldBins(bins);
+  if (held) {
+    // The target's bins are extended to the whole range first: added one by one in key order, they would be grown
+    // and shifted again and again.
+    target.store.add(held.first + offset, 0);
+    target.store.add(held.last + offset, 0);
+    for (let i = held.first; i <= held.last; i++) {
+      const weight = bins[i]!;
+      if (weight > 0) target.store.add(i + offset, weight);
+    }
   }
   target.zeroCount += source.zeroCount;
   target.count += source.count;
@@ -252,10 +259,27 @@ function copySketch(source: DDSketch): DDSketch {
   return copy;
 }
 
+/**
+ * The sketch's protobuf bytes with its bins trimmed to the keys that hold values. The store's bins grow and move
+ * with the order values arrive in, and carry zero bins at both ends: the same values now give the same bytes, and
+ * a document holds no zero bins around them.
+ */
+function sketchBytes(sketch: DDSketch): Uint8Array {
+  const { bins, offset } = contentOf(sketch);
+  const held = heldBins(bins);
+  const trimmed = newSketch();
+  trimmed.zeroCount = sketch.zeroCount;
+  if (held) {
+    trimmed.store.bins = bins.slice(held.first, held.last + 1);
+    trimmed.store.offset = held.first + offset;
+  }
+  return trimmed.toProto();
+}
+
 function serializeSketch(sketch: DDSketch): StoredSketch {
   const empty = sketch.count === 0;
   return {
-    base64: Buffer.from(sketch.toProto()).toString('base64'),
+    base64: Buffer.from(sketchBytes(sketch)).toString('base64'),
     count: sketch.count,
     sum: sketch.sum,
     min: empty ? null : sketch.min,

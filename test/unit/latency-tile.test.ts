@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import { DDSketch } from '@datadog/sketches-js';
 import fc from 'fast-check';
 import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js';
 import { latencyTileDocumentSchema } from '../../src/contracts/latency-tile-document.js';
@@ -10,6 +11,7 @@ import { joinAll } from '../../src/domain/join.js';
 import {
   LATENCY_METRICS,
   LatencyTileSet,
+  RELATIVE_ACCURACY,
   UNKNOWN_BACKEND,
   UNKNOWN_DEPLOYMENT,
   addObservation,
@@ -176,6 +178,34 @@ describe('latency tile: documents', () => {
     const more = mergeTiles(restored, tileOf([5]));
     expect(summary(more, 'serviceMs').count).toBe(2001);
     expect(summary(more, 'serviceMs').min).toBe(Math.min(5, ...values));
+  });
+
+  const latency = fc.oneof(fc.constant(0), fc.double({ min: 0.001, max: 1e6, noNaN: true }));
+
+  it('hold the same sketch bytes whatever order the values came in (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(latency, { minLength: 1, maxLength: 200 }).chain((values) => fc.tuple(fc.constant(values), fc.shuffledSubarray(values, { minLength: values.length }))),
+        ([values, shuffled]) => {
+          const [a, b] = [serializeTile(tileOf(values)), serializeTile(tileOf(shuffled))];
+          expect(b.sketches.serviceMs.base64).toBe(a.sketches.serviceMs.base64);
+          expect(b.sketches.serviceMs.count).toBe(values.length);
+        },
+      ),
+    );
+  });
+
+  it('answer the percentiles of the library’s own sketch fed the same values (property)', () => {
+    fc.assert(
+      fc.property(fc.array(latency, { minLength: 1, maxLength: 300 }), (values) => {
+        const library = new DDSketch({ relativeAccuracy: RELATIVE_ACCURACY });
+        for (const value of values) library.accept(value);
+        const [min, max] = [Math.min(...values), Math.max(...values)];
+        const expected = Object.fromEntries(QUANTILES.map(([field, q]) => [field, Math.min(max, Math.max(min, library.getValueAtQuantile(q)))]));
+        expect(percentiles(tileOf(values))).toEqual(expected);
+        expect(percentiles(deserializeTile(serializeTile(tileOf(values))))).toEqual(expected);
+      }),
+    );
   });
 
   it('ignore a store’s own fields but refuse inconsistent documents', () => {
