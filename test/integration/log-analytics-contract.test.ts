@@ -1,7 +1,13 @@
 import { TableClient } from '@azure/data-tables';
 import type { LogsQueryClient } from '@azure/monitor-query-logs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { LogAnalyticsDiagnosticsSource, LogAnalyticsLlmUsageSource, type LogAnalyticsDiagnosticsSourceOptions } from '../../src/adapters/log-analytics/log-analytics-diagnostics-source.js';
+import {
+  LogAnalyticsDiagnosticsSource,
+  LogAnalyticsLlmUsageSource,
+  type LogAnalyticsDiagnosticsSourceOptions,
+  type ResultLimits,
+} from '../../src/adapters/log-analytics/log-analytics-diagnostics-source.js';
+import { AzureReconciliationSources } from '../../src/adapters/log-analytics/log-analytics-reconciliation-sources.js';
 import { TableWatermarkStore } from '../../src/adapters/tables/table-watermark-store.js';
 import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js';
 import { parseRequestResponse } from '../../src/domain/diagnostic-parsing.js';
@@ -18,6 +24,8 @@ const HOUR = 3_600_000;
 // ---- fixtures: a small simulated day, as Log Analytics would hold it (test/support/fake-log-analytics.ts) ----
 
 const day = simulateDay({ requests: 3_000, seed: 11, day: DAY });
+/** A result limit small enough for a few hours of this day to exceed it, as a busy hour exceeds the service's 64 MB. */
+const MAX_RESULT_BYTES = 200_000;
 const fake = new FakeLogAnalytics(day);
 /** The fake's rows, each with what the archive path makes of the same record: the expected result. */
 const diagnosticRows = fake.rows.map((row) => ({ ...row, expected: parseRequestResponse(row.record) }));
@@ -72,7 +80,10 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     expect(read.rejected).toHaveLength(expected.rejected);
     expect(read.nextWatermark).toBe('2026-11-21T10:00:00.000Z');
     expect(read.more).toBe(true);
-    expect(fake.seen.map((q) => q.file)).toEqual(['requestresponse-window-count.kql', 'requestresponse-window.kql']);
+    expect(fake.seen.map((q) => [q.file, q.size])).toEqual([
+      ['requestresponse-window.kql', true],
+      ['requestresponse-window.kql', false],
+    ]);
     expect(fake.seen[1]).toMatchObject({ from: '2026-11-21T09:00:00.0000000Z', to: '2026-11-21T10:00:00.0000000Z', rows: expected.records.length + expected.rejected });
   });
 
@@ -148,7 +159,7 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
   });
 
   it('retries 429 twice, waiting as long as Retry-After says, then succeeds', async () => {
-    fake.failNext('requestresponse-window-count.kql', { kind: 'throttle', retryAfter: 7 }, { kind: 'throttle', retryAfter: 3 });
+    fake.failNextSize('requestresponse-window.kql', { kind: 'throttle', retryAfter: 7 }, { kind: 'throttle', retryAfter: 3 });
     const read = await diagnosticsSource().readSince('2026-11-21T14:00:00.000Z');
     expect(fake.faultCount).toBe(2);
     expect(delays).toEqual([7_000, 3_000]);
@@ -156,7 +167,7 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
   });
 
   it('backs off exponentially without Retry-After and gives up with a TransientStoreError after maxAttempts', async () => {
-    for (let i = 0; i < 4; i++) fake.failNext('requestresponse-window-count.kql', { kind: 'unavailable' });
+    for (let i = 0; i < 4; i++) fake.failNextSize('requestresponse-window.kql', { kind: 'unavailable' });
     const error = await diagnosticsSource({ baseDelayInMs: 250 }).readSince('2026-11-21T14:00:00.000Z').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TransientStoreError);
     expect(fake.faultCount).toBe(4);
@@ -173,8 +184,8 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
 
     expect(read.records).toEqual(expected.records);
     expect(new Set(read.records.map((r) => r.correlationId)).size).toBe(read.records.length);
-    const data = fake.seen.filter((q) => q.file === 'requestresponse-window.kql');
-    const counts = fake.seen.filter((q) => q.file === 'requestresponse-window-count.kql');
+    const data = fake.seen.filter((q) => !q.size);
+    const counts = fake.seen.filter((q) => q.size);
     expect(data.length).toBeGreaterThan(1);
     expect(data.every((q) => q.rows <= 50)).toBe(true);
     // A binary split: every count that was too big led to two parts, every part that fit to one data query.
@@ -184,7 +195,74 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     expect([data[0]!.from, data.at(-1)!.to]).toEqual(['2026-11-21T08:00:00.0000000Z', '2026-11-21T11:00:00.0000000Z']);
   });
 
-  it('sums LLM token usage per gateway request id, 1,000 ids per query, with hostile ids kept as data', async () => {
+  it('reads a window whose result exceeds the size limit in parts that each fit, where one query would be refused', async () => {
+    fake.maxResultBytes = MAX_RESULT_BYTES;
+    const from = '2026-11-21T08:00:00.000Z';
+    const expected = expectedWindow(from, '2026-11-21T11:00:00.000Z');
+
+    // One query for the whole window is what the service refuses: a partial result, for ever.
+    const whole = diagnosticsSource({ windowInMs: 3 * HOUR, maxBytesPerQuery: 10 * MAX_RESULT_BYTES });
+    await expect(whole.readSince(from)).rejects.toThrow(/partial result/);
+    expect(fake.seen.filter((q) => !q.size && q.partial)).toHaveLength(1);
+    fake.seen.length = 0;
+
+    const read = await diagnosticsSource({ windowInMs: 3 * HOUR, maxBytesPerQuery: MAX_RESULT_BYTES / 2 }).readSince(from);
+
+    expect(read.records).toEqual(expected.records);
+    expect(read.nextWatermark).toBe('2026-11-21T11:00:00.000Z');
+    const data = fake.seen.filter((q) => !q.size);
+    expect(data.length).toBeGreaterThan(2);
+    expect(fake.seen.some((q) => q.partial)).toBe(false);
+    for (let i = 1; i < data.length; i++) expect(data[i]!.from).toBe(data[i - 1]!.to);
+  });
+
+  describe('reconciliation sources', () => {
+    const window = { from: new Date('2026-11-21T06:00:00.000Z'), to: new Date('2026-11-21T18:00:00.000Z') };
+    const sources = (limits: ResultLimits = {}) => new AzureReconciliationSources({ logs: client, workspaceId: WORKSPACE, sleep, ...limits });
+    const byId = <T extends { correlationId: string } | { gatewayRequestId: string }>(items: readonly T[]) =>
+      new Map(items.map((item) => ['correlationId' in item ? item.correlationId : item.gatewayRequestId, item]));
+
+    it('read every RequestResponse record of a window once, in one query or in parts that each fit', async () => {
+      fake.maxResultBytes = MAX_RESULT_BYTES;
+      const expected = diagnosticRows.filter((r) => r.timeGenerated >= window.from.getTime() && r.timeGenerated < window.to.getTime() && r.expected.ok);
+      expect(expected.length).toBeGreaterThan(500);
+
+      const inParts = await sources({ maxBytesPerQuery: MAX_RESULT_BYTES / 2 }).records(window);
+      expect(fake.seen.filter((q) => !q.size).length).toBeGreaterThan(2);
+      expect(fake.seen.some((q) => q.partial)).toBe(false);
+      fake.seen.length = 0;
+      const inOne = await sources({ maxRowsPerQuery: 500_000 }).records({ from: window.from, to: new Date('2026-11-21T07:00:00.000Z') });
+
+      expect(inParts).toHaveLength(expected.length);
+      expect(byId(inParts)).toEqual(new Map(expected.map((r) => [r.correlationId, r.expected.ok ? r.expected.record : null])));
+      expect(fake.seen.map((q) => [q.file, q.size])).toEqual([
+        ['reconcile-requestresponse.kql', true],
+        ['reconcile-requestresponse.kql', false],
+      ]);
+      expect(inOne.length).toBeGreaterThan(0);
+    });
+
+    it('read one LLM usage row per request, the same whether a window is read whole or in parts that cut through requests', async () => {
+      const whole = await sources().llmUsage(window);
+      expect(fake.seen.filter((q) => !q.size)).toHaveLength(1);
+      fake.reset();
+      const inParts = await sources({ maxRowsPerQuery: 97 }).llmUsage(window);
+      expect(fake.seen.filter((q) => !q.size).length).toBeGreaterThan(10);
+
+      const expected = new Map<string, { promptTokens: number; completionTokens: number }>();
+      for (const row of llmRows) {
+        if (row.TimeGenerated < window.from.getTime() || row.TimeGenerated >= window.to.getTime()) continue;
+        const known = expected.get(row.CorrelationId) ?? { promptTokens: 0, completionTokens: 0 };
+        expected.set(row.CorrelationId, { promptTokens: Math.max(known.promptTokens, row.PromptTokens), completionTokens: Math.max(known.completionTokens, row.CompletionTokens) });
+      }
+      expect(new Map(whole.map((r) => [r.gatewayRequestId, { promptTokens: r.promptTokens, completionTokens: r.completionTokens }]))).toEqual(expected);
+      expect(whole).toHaveLength(expected.size);
+      expect(byId(inParts)).toEqual(byId(whole));
+      expect(whole.every((r) => r.deployment !== '')).toBe(true);
+    });
+  });
+
+  it('reads LLM token usage per gateway request id, each count from the row that has it, 1,000 ids per query, hostile ids kept as data', async () => {
     const ids = [...new Set(llmRows.map((r) => r.CorrelationId))].slice(0, 2_400);
     const hostile = ['x" | union AzureDiagnostics', '\\" | union *', 'a"])) | take 1'];
     const source = new LogAnalyticsLlmUsageSource({ client, workspaceId: WORKSPACE, sleep });
@@ -193,8 +271,12 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
 
     const expected = new Map<string, { promptTokens: number; completionTokens: number; totalTokens: number }>();
     for (const row of llmRows.filter((r) => ids.includes(r.CorrelationId))) {
-      const sum = expected.get(row.CorrelationId) ?? { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
-      expected.set(row.CorrelationId, { promptTokens: sum.promptTokens + row.PromptTokens, completionTokens: sum.completionTokens + row.CompletionTokens, totalTokens: sum.totalTokens + row.TotalTokens });
+      const known = expected.get(row.CorrelationId) ?? { promptTokens: 0, completionTokens: 0, totalTokens: 0 };
+      expected.set(row.CorrelationId, {
+        promptTokens: Math.max(known.promptTokens, row.PromptTokens),
+        completionTokens: Math.max(known.completionTokens, row.CompletionTokens),
+        totalTokens: Math.max(known.totalTokens, row.TotalTokens),
+      });
     }
     expect(new Map(usage.map(({ gatewayRequestId, ...tokens }) => [gatewayRequestId, tokens]))).toEqual(expected);
     expect(usage).toHaveLength(ids.length);

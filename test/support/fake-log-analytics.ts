@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { LogsQueryClient } from '@azure/monitor-query-logs';
+import { LOG_ANALYTICS_MAX_BYTES, LOG_ANALYTICS_MAX_ROWS, RESULT_SIZE } from '../../src/adapters/log-analytics/log-analytics-diagnostics-source.js';
 import { gatewayEventV1Schema } from '../../src/contracts/gateway-event.js';
 import type { SimulatedDay } from '../../src/simulator/traffic.js';
 
@@ -15,8 +16,9 @@ export type LaFaultKind = (typeof LA_FAULT_KINDS)[number];
 /** One fault; a throttle without `retryAfter` (seconds) is sent without a `Retry-After` header. */
 export type LaFault = { readonly kind: 'throttle'; readonly retryAfter?: number } | { readonly kind: Exclude<LaFaultKind, 'throttle'> };
 
-/** The queries in queries/ that the fake answers. */
-export type QueryFile = 'requestresponse-window.kql' | 'requestresponse-window-count.kql' | 'gateway-llm-usage.kql';
+/** The queries in queries/ that the fake answers, each also with `RESULT_SIZE` appended (the size of its result). */
+const QUERY_FILES = ['requestresponse-window.kql', 'gateway-llm-usage.kql', 'reconcile-requestresponse.kql', 'reconcile-llm-usage.kql'] as const;
+export type QueryFile = (typeof QUERY_FILES)[number];
 
 /** An `AzureDiagnostics` `RequestResponse` row, made from an archive record. */
 export interface DiagnosticRow {
@@ -32,6 +34,7 @@ export interface DiagnosticRow {
 export interface LlmUsageRow {
   readonly CorrelationId: string;
   readonly TimeGenerated: number;
+  readonly DeploymentName: string;
   readonly PromptTokens: number;
   readonly CompletionTokens: number;
   readonly TotalTokens: number;
@@ -43,7 +46,9 @@ export interface SeenQuery {
   readonly from: string;
   readonly to: string;
   readonly rows: number;
-  /** Answered with half the rows and `PartialError`. */
+  /** The size of the query's result was asked (`RESULT_SIZE` appended), not the result. */
+  readonly size: boolean;
+  /** Answered with half the rows and `PartialError`: a fault, or a result over the service's limits. */
   readonly partial: boolean;
 }
 
@@ -55,6 +60,8 @@ export interface FakeLogAnalyticsOptions {
 }
 
 const COLUMNS = ['TimeGenerated', 'ResourceId', 'OperationName', 'CorrelationId', 'DurationMs', 'ResultSignature', 'CallerIPAddress', 'location_s', 'Tenant_s', 'properties_s'];
+/** The columns `reconcile-requestresponse.kql` projects. */
+const RECONCILE_COLUMNS = COLUMNS.filter((name) => name !== 'CallerIPAddress');
 /** The type Log Analytics gives each column that is not a string. */
 export const COLUMN_TYPES: Readonly<Record<string, string>> = { TimeGenerated: 'datetime', DurationMs: 'real' };
 
@@ -100,7 +107,10 @@ function diagnosticRowsOf(archive: ReadonlyMap<string, readonly string[]>): Diag
     .sort((a, b) => a.ingestedAt - b.ingestedAt);
 }
 
-/** The usage of every valid event, once per gateway request; APIM logs a streamed completion in several rows, so streamed usages are split in two. */
+/**
+ * The usage of every valid event, once per gateway request. APIM splits a large request over several rows whose
+ * message rows carry 0 tokens and no deployment: every streamed usage gets such a row too.
+ */
 function llmUsageRowsOf(eventLines: readonly string[]): LlmUsageRow[] {
   return [
     ...new Map(
@@ -115,15 +125,11 @@ function llmUsageRowsOf(eventLines: readonly string[]): LlmUsageRow[] {
       }),
     ).values(),
   ].flatMap((event) => {
-    const base = { CorrelationId: event.gatewayRequestId, TimeGenerated: Date.parse(event.time) };
+    const time = Date.parse(event.time);
     const { promptTokens, completionTokens } = event.usage!;
-    const totalTokens = promptTokens + completionTokens;
-    if (!event.stream) return [{ ...base, PromptTokens: promptTokens, CompletionTokens: completionTokens, TotalTokens: totalTokens }];
-    const firstCompletion = Math.floor(completionTokens / 2);
-    return [
-      { ...base, PromptTokens: promptTokens, CompletionTokens: firstCompletion, TotalTokens: promptTokens + firstCompletion },
-      { ...base, PromptTokens: 0, CompletionTokens: completionTokens - firstCompletion, TotalTokens: totalTokens - promptTokens - firstCompletion },
-    ];
+    const counts = { CorrelationId: event.gatewayRequestId, TimeGenerated: time, DeploymentName: event.deployment ?? '', PromptTokens: promptTokens, CompletionTokens: completionTokens, TotalTokens: promptTokens + completionTokens };
+    if (!event.stream) return [counts];
+    return [{ CorrelationId: event.gatewayRequestId, TimeGenerated: time + 1, DeploymentName: '', PromptTokens: 0, CompletionTokens: 0, TotalTokens: 0 }, counts];
   });
 }
 
@@ -150,10 +156,15 @@ export class FakeLogAnalytics {
   readonly retryAfterSent: number[] = [];
   /** POST requests received, answered or not. */
   posts = 0;
+  /**
+   * Estimated bytes one result may hold (the service's 64 MB until `reset`); a result over it, or over 500,000
+   * rows, is answered as the service does, with part of the rows and a `PartialError`.
+   */
+  maxResultBytes = LOG_ANALYTICS_MAX_BYTES;
   url = '';
   private server: Server | undefined;
   private llmUsage: readonly LlmUsageRow[] | undefined;
-  private readonly queued: { readonly file: QueryFile; readonly fault: LaFault }[] = [];
+  private readonly queued: { readonly file: QueryFile; readonly size: boolean; readonly fault: LaFault }[] = [];
   private readonly repetitions = new Map<string, number>();
 
   constructor(
@@ -189,7 +200,12 @@ export class FakeLogAnalytics {
 
   /** Answers the next queries of `file` with these faults, one each, before any random fault. */
   failNext(file: QueryFile, ...faults: LaFault[]): void {
-    for (const fault of faults) this.queued.push({ file, fault });
+    for (const fault of faults) this.queued.push({ file, size: false, fault });
+  }
+
+  /** The same for the next queries of the size of `file`'s result. */
+  failNextSize(file: QueryFile, ...faults: LaFault[]): void {
+    for (const fault of faults) this.queued.push({ file, size: true, fault });
   }
 
   /** Forgets the queries seen, the faults served and queued, and the POSTs counted. */
@@ -200,10 +216,11 @@ export class FakeLogAnalytics {
     this.repetitions.clear();
     for (const kind of LA_FAULT_KINDS) this.faults[kind] = 0;
     this.posts = 0;
+    this.maxResultBytes = LOG_ANALYTICS_MAX_BYTES;
   }
 
-  private fault(file: QueryFile, query: string, timespan: string): LaFault | null {
-    const index = this.queued.findIndex((q) => q.file === file);
+  private fault(file: QueryFile, size: boolean, query: string, timespan: string): LaFault | null {
+    const index = this.queued.findIndex((q) => q.file === file && q.size === size);
     if (index >= 0) return this.queued.splice(index, 1)[0]!.fault;
     const rates = this.options.faultRates;
     if (!rates) return null;
@@ -227,14 +244,15 @@ export class FakeLogAnalytics {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { query?: unknown; timespan?: unknown };
     if (typeof body.query !== 'string' || typeof body.timespan !== 'string') return send(res, 400, { error: { code: 'BadArgumentError', message: 'query and timespan are required' } });
-    const file = /^\/\/ ([a-z-]+\.kql):/.exec(body.query)?.[1];
-    if (file !== 'requestresponse-window.kql' && file !== 'requestresponse-window-count.kql' && file !== 'gateway-llm-usage.kql') {
-      return send(res, 400, { error: { code: 'SemanticError', message: 'this fake answers only the queries in queries/' } });
-    }
+    const size = body.query.endsWith(RESULT_SIZE);
+    const query = size ? body.query.slice(0, -RESULT_SIZE.length) : body.query;
+    const file = QUERY_FILES.find((name) => query.startsWith(`// ${name}:`));
+    if (!file) return send(res, 400, { error: { code: 'SemanticError', message: 'this fake answers only the queries in queries/' } });
     const [spanStart, spanEnd] = body.timespan.split('/').map((t) => Date.parse(t)) as [number, number];
-    const table = file === 'gateway-llm-usage.kql' ? this.usage(body.query) : this.window(file, body.query, spanStart, spanEnd);
+    const result = this.result(file, query, spanStart, spanEnd);
+    const table = size ? { ...result, columns: [{ name: 'Records', type: 'long' }, { name: 'Bytes', type: 'long' }], rows: [[result.rows.length, estimatedBytes(result)]] } : result;
 
-    const fault = this.fault(file, body.query, body.timespan);
+    const fault = this.fault(file, size, body.query, body.timespan);
     if (fault !== null) this.faults[fault.kind]++;
     if (fault?.kind === 'throttle') {
       if (fault.retryAfter !== undefined) {
@@ -246,27 +264,61 @@ export class FakeLogAnalytics {
     if (fault?.kind === 'gateway-timeout') return send(res, 504, { error: { code: 'GatewayTimeout', message: 'The gateway did not receive a response in time' } });
     if (fault?.kind === 'unavailable') return send(res, 503, { error: { code: 'ServiceUnavailableError', message: 'try again later' } });
 
-    const partial = fault?.kind === 'partial';
-    this.seen.push({ file, from: table.from, to: table.to, rows: table.rows.length, partial });
+    const tooLarge = table.rows.length > LOG_ANALYTICS_MAX_ROWS || estimatedBytes(table) > this.maxResultBytes;
+    const partial = fault?.kind === 'partial' || tooLarge;
+    this.seen.push({ file, from: table.from, to: table.to, rows: table.rows.length, size, partial });
     if (partial) {
       return send(res, 200, {
         tables: [{ name: 'PrimaryResult', columns: table.columns, rows: table.rows.slice(0, Math.floor(table.rows.length / 2)) }],
         error: {
           code: 'PartialError',
           message: 'There were some errors when processing your query.',
-          details: [{ code: 'EngineError', message: 'Something went wrong processing your query on the server.', innererror: { code: '-2133196797', message: 'Query result set has exceeded the internal data size limit' } }],
+          details: [{ code: 'EngineError', message: 'Something went wrong processing your query on the server.', innererror: { code: 'E_QUERY_RESULT_SET_TOO_LARGE', message: 'Query result set has exceeded the internal data size limit' } }],
         },
       });
     }
     send(res, 200, { tables: [{ name: 'PrimaryResult', columns: table.columns, rows: table.rows }] });
   }
 
-  private window(file: QueryFile, query: string, spanStart: number, spanEnd: number) {
+  /** The whole result of one of the queries, as the service would compute it (no limits applied). */
+  private result(file: QueryFile, query: string, spanStart: number, spanEnd: number): FakeTable {
+    if (file === 'gateway-llm-usage.kql') return this.usage(query);
+    if (file === 'requestresponse-window.kql') return this.window(query, spanStart, spanEnd);
+    const [from, to, range] = timeGeneratedRange(query);
+    if (file === 'reconcile-requestresponse.kql') {
+      const rows = this.rows.filter((r) => r.timeGenerated >= from && r.timeGenerated < to && r.timeGenerated >= spanStart && r.timeGenerated <= spanEnd);
+      return { ...range, columns: RECONCILE_COLUMNS.map((name) => ({ name, type: COLUMN_TYPES[name] ?? 'string' })), rows: rows.map((r) => RECONCILE_COLUMNS.map((name) => r.cells[name]!)) };
+    }
+    // reconcile-llm-usage.kql: one row per request, each count from the row that has it.
+    const byRequest = new Map<string, { time: number; deployment: string; prompt: number; completion: number }>();
+    for (const row of this.llmUsageRows) {
+      if (row.TimeGenerated < from || row.TimeGenerated >= to) continue;
+      const known = byRequest.get(row.CorrelationId);
+      byRequest.set(row.CorrelationId, {
+        time: Math.min(known?.time ?? Infinity, row.TimeGenerated),
+        deployment: known?.deployment || row.DeploymentName,
+        prompt: Math.max(known?.prompt ?? 0, row.PromptTokens),
+        completion: Math.max(known?.completion ?? 0, row.CompletionTokens),
+      });
+    }
+    return {
+      ...range,
+      columns: [
+        { name: 'CorrelationId', type: 'string' },
+        { name: 'TimeGenerated', type: 'datetime' },
+        { name: 'PromptTokens', type: 'long' },
+        { name: 'CompletionTokens', type: 'long' },
+        { name: 'DeploymentName', type: 'string' },
+      ],
+      rows: [...byRequest].map(([id, r]): unknown[] => [id, new Date(r.time).toISOString(), r.prompt, r.completion, r.deployment]),
+    };
+  }
+
+  private window(query: string, spanStart: number, spanEnd: number): FakeTable {
     const match = /ingestion_time\(\) > datetime\(([^)]+)\) and ingestion_time\(\) <= datetime\(([^)]+)\)/.exec(query);
     if (!match) throw new BadQuery('no ingestion-time window in the query');
     const [from, to] = [Date.parse(match[1]!), Date.parse(match[2]!)];
     const rows = this.rows.filter((r) => r.ingestedAt > from && r.ingestedAt <= to && r.timeGenerated >= spanStart && r.timeGenerated <= spanEnd);
-    if (file === 'requestresponse-window-count.kql') return { from: match[1]!, to: match[2]!, columns: [{ name: 'Count', type: 'long' }], rows: [[rows.length]] as unknown[][] };
     return {
       from: match[1]!,
       to: match[2]!,
@@ -275,17 +327,17 @@ export class FakeLogAnalytics {
     };
   }
 
-  private usage(query: string) {
+  private usage(query: string): FakeTable {
     const between = /between \(datetime\(([^)]+)\) \.\. datetime\(([^)]+)\)\)/.exec(query);
     const list = /CorrelationId in \(dynamic\((\[.*\])\)\)\s*$/m.exec(query);
     if (!between || !list) throw new BadQuery('no time range or id list in the query');
     const [from, to] = [Date.parse(between[1]!), Date.parse(between[2]!)];
     const ids = new Set(JSON.parse(list[1]!) as string[]);
-    const sums = new Map<string, [number, number, number]>();
+    const maxima = new Map<string, [number, number, number]>();
     for (const row of this.llmUsageRows) {
       if (!ids.has(row.CorrelationId) || row.TimeGenerated < from || row.TimeGenerated > to) continue;
-      const sum = sums.get(row.CorrelationId) ?? [0, 0, 0];
-      sums.set(row.CorrelationId, [sum[0] + row.PromptTokens, sum[1] + row.CompletionTokens, sum[2] + row.TotalTokens]);
+      const known = maxima.get(row.CorrelationId) ?? [0, 0, 0];
+      maxima.set(row.CorrelationId, [Math.max(known[0], row.PromptTokens), Math.max(known[1], row.CompletionTokens), Math.max(known[2], row.TotalTokens)]);
     }
     return {
       from: between[1]!,
@@ -296,9 +348,35 @@ export class FakeLogAnalytics {
         { name: 'CompletionTokens', type: 'long' },
         { name: 'TotalTokens', type: 'long' },
       ],
-      rows: [...sums.entries()].map(([id, [p, c, t]]): unknown[] => [id, p, c, t]),
+      rows: [...maxima.entries()].map(([id, [p, c, t]]): unknown[] => [id, p, c, t]),
     };
   }
+}
+
+interface FakeTable {
+  /** The query's time range as written in it. */
+  readonly from: string;
+  readonly to: string;
+  readonly columns: readonly { readonly name: string; readonly type: string }[];
+  readonly rows: readonly (readonly unknown[])[];
+}
+
+/** The `TimeGenerated >= datetime(from) and TimeGenerated < datetime(to)` range of a reconcile query. */
+function timeGeneratedRange(query: string): [number, number, { from: string; to: string }] {
+  const match = /TimeGenerated >= datetime\(([^)]+)\) and TimeGenerated < datetime\(([^)]+)\)/.exec(query);
+  if (!match) throw new BadQuery('no TimeGenerated range in the query');
+  return [Date.parse(match[1]!), Date.parse(match[2]!), { from: match[1]!, to: match[2]! }];
+}
+
+/** `estimate_data_size(*)` summed over a result: a string's UTF-8 bytes, 8 for a number or a datetime. */
+function estimatedBytes(table: Pick<FakeTable, 'columns' | 'rows'>): number {
+  let bytes = 0;
+  for (const row of table.rows) {
+    table.columns.forEach((column, i) => {
+      bytes += column.type === 'string' ? Buffer.byteLength(String(row[i] ?? ''), 'utf8') : 8;
+    });
+  }
+  return bytes;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { RESULT_SIZE } from '../../src/adapters/log-analytics/log-analytics-diagnostics-source.js';
 import { bindQuery, kqlDatetime, kqlString, kqlStringList, type KqlLiteral } from '../../src/domain/kql.js';
 import { kqlErrors } from '../support/kusto-language.js';
 
@@ -55,13 +56,22 @@ const dashboardQueries = filesUnder(join(root, 'dashboards'), '.json').flatMap((
 describe('KQL in queries/ and dashboards/ analysed by the Kusto language service against the declared table schemas', () => {
   it('finds the query files the adapters read', () => {
     expect(kqlFiles.map(([name]) => name)).toEqual(
-      expect.arrayContaining([join('queries', 'gateway-llm-usage.kql'), join('queries', 'requestresponse-window-count.kql'), join('queries', 'requestresponse-window.kql')]),
+      expect.arrayContaining([
+        join('queries', 'gateway-llm-usage.kql'),
+        join('queries', 'reconcile-llm-usage.kql'),
+        join('queries', 'reconcile-requestresponse.kql'),
+        join('queries', 'requestresponse-window.kql'),
+      ]),
     );
   });
 
   it.each(kqlFiles)('%s has a header comment and analyses without errors', (_name, text) => {
     expect(text.startsWith('//')).toBe(true);
     expect(errorsOf(bindSamples(text))).toEqual([]);
+  });
+
+  it.each(kqlFiles)('%s with the size of its result appended analyses without errors', (_name, text) => {
+    expect(errorsOf(bindSamples(text) + RESULT_SIZE)).toEqual([]);
   });
 
   it('every Log Analytics query of the workbooks in dashboards/ analyses without errors', () => {
@@ -73,6 +83,7 @@ describe('KQL in queries/ and dashboards/ analysed by the Kusto language service
     expect(errorsOf('AzureDiagnostics | project CorrelationId, TokenCount')).toEqual([expect.stringContaining("'TokenCount'")]);
     expect(errorsOf('AzureDiagnostic | count')).toEqual([expect.stringContaining("'AzureDiagnostic'")]);
     expect(errorsOf('ApiManagementGatewayLlmLog | where PromptTokens > "many"')).not.toEqual([]);
+    expect(errorsOf('AzureDiagnostics | summarize Bytes = sum(estimate_size(*))')).toEqual([expect.stringContaining("'estimate_size'")]);
   });
 
   it('catches a column that exists in one table but is used on another', () => {

@@ -9,8 +9,17 @@ import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store
 /** The one call we make; a `LogsQueryClient` fits. */
 export type LogsQuerier = Pick<LogsQueryClient, 'queryWorkspace'>;
 
-/** Rows one Log Analytics query may return. */
+/**
+ * Kusto's limits on one query result, which Azure Monitor applies to log queries
+ * (learn.microsoft.com/kusto/concepts/querylimits): 500,000 records and 64 MB. A query past either fails with a
+ * partial result (`E_QUERY_RESULT_SET_TOO_LARGE`), however often it is run again.
+ */
 export const LOG_ANALYTICS_MAX_ROWS = 500_000;
+export const LOG_ANALYTICS_MAX_BYTES = 64 * 1024 * 1024;
+/** `estimate_data_size()` approximates the size that limit measures: parts are planned to half of it. */
+const DEFAULT_MAX_BYTES_PER_QUERY = LOG_ANALYTICS_MAX_BYTES / 2;
+/** Appended to a query: the records and the estimated size of that query's result. */
+export const RESULT_SIZE = '\n| summarize Records = count(), Bytes = sum(estimate_data_size(*))';
 /** Ids per `in (…)` list: keeps each query text small and well under the service's limits. */
 export const MAX_IDS_PER_QUERY = 1_000;
 /** HTTP statuses worth retrying: request timeout, throttling (200 requests / 30 s, 5 concurrent), gateway errors. */
@@ -28,7 +37,7 @@ export interface RetrySettings {
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
-export interface LogAnalyticsDiagnosticsSourceOptions extends RetrySettings {
+export interface LogAnalyticsDiagnosticsSourceOptions extends RetrySettings, ResultLimits {
   /**
    * Build it with `retryOptions: { maxRetries: 0 }`: this adapter retries throttled queries itself (honouring
    * `Retry-After`) and would otherwise multiply the SDK's own retries.
@@ -43,9 +52,22 @@ export interface LogAnalyticsDiagnosticsSourceOptions extends RetrySettings {
   readonly initialLookbackInMs?: number;
   /** How much older than its ingestion a record's `TimeGenerated` may be (default 72 h; archives show 48 h). */
   readonly lateArrivalInMs?: number;
-  /** Rows per query before a window is split (default 500,000, the service limit). */
-  readonly maxRowsPerQuery?: number;
   readonly now?: () => Date;
+}
+
+export interface ResultLimits {
+  /** Rows per query before a time range is split (default 500,000, the service limit). */
+  readonly maxRowsPerQuery?: number;
+  /** Estimated bytes per query before a time range is split (default 32 MiB, half the service limit). */
+  readonly maxBytesPerQuery?: number;
+}
+
+/** A query over a time range, which can be read in parts (the range cut in halves). */
+export interface RangeQuery {
+  text(from: number, to: number): string;
+  timespan(from: number, to: number): QueryTimeInterval;
+  /** The range as the query reads it, for messages. */
+  label(from: number, to: number): string;
 }
 
 export interface LogAnalyticsLlmUsageSourceOptions extends RetrySettings {
@@ -59,6 +81,14 @@ export interface LogAnalyticsLlmUsageSourceOptions extends RetrySettings {
 /** Reads `queries/<file>` shipped with the package. */
 export function readQueryFile(file: string): string {
   return readPackageFile(`queries/${file}`);
+}
+
+export function resultLimits(limits: ResultLimits): Required<ResultLimits> {
+  const maxRowsPerQuery = positiveInteger(limits.maxRowsPerQuery ?? LOG_ANALYTICS_MAX_ROWS, 'maxRowsPerQuery');
+  const maxBytesPerQuery = positiveInteger(limits.maxBytesPerQuery ?? DEFAULT_MAX_BYTES_PER_QUERY, 'maxBytesPerQuery');
+  if (maxRowsPerQuery > LOG_ANALYTICS_MAX_ROWS) throw new RangeError(`maxRowsPerQuery must be at most ${LOG_ANALYTICS_MAX_ROWS}`);
+  if (maxBytesPerQuery > LOG_ANALYTICS_MAX_BYTES) throw new RangeError(`maxBytesPerQuery must be at most ${LOG_ANALYTICS_MAX_BYTES}`);
+  return { maxRowsPerQuery, maxBytesPerQuery };
 }
 
 export class QueryRunner {
@@ -105,23 +135,42 @@ export class QueryRunner {
       }
     }
   }
+
+  /**
+   * The result of `query` over (from, to) in parts that each fit in one query result: the size of the range's
+   * result first (its records and estimated bytes), then one query for a range that fits, or both halves read
+   * the same way. The parts come in the order of their ranges.
+   */
+  async runInParts(query: RangeQuery, from: number, to: number, limits: Required<ResultLimits>, options?: StoreOptions): Promise<LogsTable[]> {
+    const label = query.label(from, to);
+    const text = query.text(from, to);
+    const size = rowObjects(await this.run(`size of ${label}`, text + RESULT_SIZE, query.timespan(from, to), options))[0];
+    const records = Number(size?.['Records']);
+    // sum() of no rows is null.
+    const bytes = size?.['Bytes'] === null ? 0 : Number(size?.['Bytes']);
+    if (!Number.isSafeInteger(records) || records < 0 || !Number.isFinite(bytes) || bytes < 0) throw new Error(`Log Analytics returned no usable size for ${label}`);
+    if (records <= limits.maxRowsPerQuery && bytes <= limits.maxBytesPerQuery) return [await this.run(label, text, query.timespan(from, to), options)];
+    if (to - from < 2) {
+      throw new Error(`${label} holds ${records} records of about ${bytes} bytes, more than one query may return (${limits.maxRowsPerQuery} records, ${limits.maxBytesPerQuery} bytes), and cannot be split further`);
+    }
+    const middle = from + Math.floor((to - from) / 2);
+    return [...(await this.runInParts(query, from, middle, limits, options)), ...(await this.runInParts(query, middle, to, limits, options))];
+  }
 }
 
 /**
  * Azure OpenAI `RequestResponse` records from a Log Analytics workspace, read incrementally by
  * `ingestion_time()`. The watermark is the ISO ingestion time up to which records were read: each call reads
  * the window (watermark, min(watermark + window, now − settle)], splitting it in halves until every part fits
- * in one query result, with one count and one data query per part.
+ * in one query result, with one size and one data query per part.
  */
 export class LogAnalyticsDiagnosticsSource implements DiagnosticsSource {
   private readonly runner: QueryRunner;
-  private readonly windowQuery = readQueryFile('requestresponse-window.kql');
-  private readonly countQuery = readQueryFile('requestresponse-window-count.kql');
+  private readonly windowQuery: RangeQuery;
   private readonly windowInMs: number;
   private readonly settleInMs: number;
   private readonly initialLookbackInMs: number;
-  private readonly lateArrivalInMs: number;
-  private readonly maxRowsPerQuery: number;
+  private readonly limits: Required<ResultLimits>;
   private readonly now: () => Date;
   private readonly source: string;
 
@@ -130,9 +179,14 @@ export class LogAnalyticsDiagnosticsSource implements DiagnosticsSource {
     this.windowInMs = positiveInteger(options.windowInMs, 'windowInMs');
     this.settleInMs = nonNegative(options.settleInMs, 'settleInMs');
     this.initialLookbackInMs = positiveInteger(options.initialLookbackInMs ?? 86_400_000, 'initialLookbackInMs');
-    this.lateArrivalInMs = nonNegative(options.lateArrivalInMs ?? 72 * 3_600_000, 'lateArrivalInMs');
-    this.maxRowsPerQuery = positiveInteger(options.maxRowsPerQuery ?? LOG_ANALYTICS_MAX_ROWS, 'maxRowsPerQuery');
-    if (this.maxRowsPerQuery > LOG_ANALYTICS_MAX_ROWS) throw new RangeError(`maxRowsPerQuery must be at most ${LOG_ANALYTICS_MAX_ROWS}`);
+    const lateArrivalInMs = nonNegative(options.lateArrivalInMs ?? 72 * 3_600_000, 'lateArrivalInMs');
+    const text = readQueryFile('requestresponse-window.kql');
+    this.windowQuery = {
+      text: (from, to) => bindQuery(text, { from: kqlDatetime(new Date(from)), to: kqlDatetime(new Date(to)) }),
+      timespan: (from, to) => ({ startTime: new Date(from - lateArrivalInMs), endTime: new Date(to + CLOCK_SKEW_MS) }),
+      label: (from, to) => `window (${new Date(from).toISOString()}, ${new Date(to).toISOString()}]`,
+    };
+    this.limits = resultLimits(options);
     this.now = options.now ?? (() => new Date());
     this.source = `log-analytics:${options.workspaceId}`;
   }
@@ -145,7 +199,7 @@ export class LogAnalyticsDiagnosticsSource implements DiagnosticsSource {
     if (to <= from) return { records: [], rejected: [], nextWatermark: null, more: false };
     const records: DiagnosticRecord[] = [];
     const rejected: RejectedDiagnostic[] = [];
-    for (const table of await this.readWindow(from, to, options)) {
+    for (const table of await this.runner.runInParts(this.windowQuery, from, to, this.limits, options)) {
       for (const row of rowObjects(table)) {
         const parsed = parseRequestResponse(fromAzureDiagnosticsRow(row));
         if (parsed.ok) records.push(parsed.record);
@@ -153,19 +207,6 @@ export class LogAnalyticsDiagnosticsSource implements DiagnosticsSource {
       }
     }
     return { records, rejected, nextWatermark: new Date(to).toISOString(), more: to < horizon };
-  }
-
-  private async readWindow(from: number, to: number, options?: StoreOptions): Promise<LogsTable[]> {
-    const params = { from: kqlDatetime(new Date(from)), to: kqlDatetime(new Date(to)) };
-    const timespan = { startTime: new Date(from - this.lateArrivalInMs), endTime: new Date(to + CLOCK_SKEW_MS) };
-    const label = `window (${new Date(from).toISOString()}, ${new Date(to).toISOString()}]`;
-    const countTable = await this.runner.run(`count of ${label}`, bindQuery(this.countQuery, params), timespan, options);
-    const count = Number(countTable.rows[0]?.[0]);
-    if (!Number.isSafeInteger(count) || count < 0) throw new Error(`Log Analytics returned no usable count for ${label}`);
-    if (count <= this.maxRowsPerQuery) return [await this.runner.run(label, bindQuery(this.windowQuery, params), timespan, options)];
-    if (to - from < 2) throw new Error(`${label} holds ${count} records, more than ${this.maxRowsPerQuery}, and cannot be split further`);
-    const middle = from + Math.floor((to - from) / 2);
-    return [...(await this.readWindow(from, middle, options)), ...(await this.readWindow(middle, to, options))];
   }
 }
 

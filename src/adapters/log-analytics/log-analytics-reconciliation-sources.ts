@@ -7,9 +7,19 @@ import { planMetricsBatches, type MetricsResource } from '../../domain/metrics-b
 import type { LlmUsageRow, MetricTokens } from '../../domain/reconciliation.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
 import type { ReconciliationSources, TimeWindow } from '../../ports/reconciliation.js';
-import { QueryRunner, readQueryFile, rowObjects, tokenCount, type LogsQuerier, type RetrySettings } from './log-analytics-diagnostics-source.js';
+import {
+  QueryRunner,
+  readQueryFile,
+  resultLimits,
+  rowObjects,
+  tokenCount,
+  type LogsQuerier,
+  type RangeQuery,
+  type ResultLimits,
+  type RetrySettings,
+} from './log-analytics-diagnostics-source.js';
 
-export interface AzureReconciliationOptions extends RetrySettings {
+export interface AzureReconciliationOptions extends RetrySettings, ResultLimits {
   readonly logs: LogsQuerier;
   readonly workspaceId: string;
   /**
@@ -26,41 +36,83 @@ function metricName(metric: { readonly id?: string; readonly name: string }): st
   return fromId && METRIC_NAMES.includes(fromId) ? fromId : metric.name;
 }
 
+/** A query of `queries/` over [from, to) by `TimeGenerated`. */
+function timeGeneratedQuery(file: string, what: string): RangeQuery {
+  const text = readQueryFile(file);
+  return {
+    text: (from, to) => bindQuery(text, { from: kqlDatetime(new Date(from)), to: kqlDatetime(new Date(to)) }),
+    timespan: (from, to) => ({ startTime: new Date(from), endTime: new Date(to) }),
+    label: (from, to) => `${what} [${new Date(from).toISOString()}, ${new Date(to).toISOString()})`,
+  };
+}
+
+const UNKNOWN_DEPLOYMENT = '(unknown)';
+const named = (deployment: string) => deployment !== '' && deployment !== UNKNOWN_DEPLOYMENT;
+
 /**
- * Azure's side of the reconciliation: `queries/reconcile-*.kql` against Log Analytics (one query per window,
- * with the Log Analytics retry and limit handling of QueryRunner) and Azure Monitor metrics at PT1H grain, one
- * `metrics:getBatch` call per region and subscription at that region's endpoint (see `planMetricsBatches`).
+ * One row per request, as the query makes it: a range read in parts gives a request whose rows straddle a cut once
+ * per part, each count from the row that has it.
+ */
+function mergeUsageRows(rows: readonly LlmUsageRow[]): LlmUsageRow[] {
+  const byRequest = new Map<string, LlmUsageRow>();
+  for (const row of rows) {
+    const known = byRequest.get(row.gatewayRequestId);
+    byRequest.set(
+      row.gatewayRequestId,
+      known
+        ? {
+            gatewayRequestId: row.gatewayRequestId,
+            time: known.time < row.time ? known.time : row.time,
+            deployment: named(known.deployment) ? known.deployment : row.deployment,
+            promptTokens: Math.max(known.promptTokens, row.promptTokens),
+            completionTokens: Math.max(known.completionTokens, row.completionTokens),
+          }
+        : row,
+    );
+  }
+  return [...byRequest.values()];
+}
+
+/**
+ * Azure's side of the reconciliation: `queries/reconcile-*.kql` against Log Analytics (with the Log Analytics
+ * retry of QueryRunner, a window read in as many parts as one query result's limits need) and Azure Monitor
+ * metrics at PT1H grain, one `metrics:getBatch` call per region and subscription at that region's endpoint (see
+ * `planMetricsBatches`).
  */
 export class AzureReconciliationSources implements ReconciliationSources {
   private readonly runner: QueryRunner;
-  private readonly recordsQuery = readQueryFile('reconcile-requestresponse.kql');
-  private readonly usageQuery = readQueryFile('reconcile-llm-usage.kql');
+  private readonly recordsQuery = timeGeneratedQuery('reconcile-requestresponse.kql', 'RequestResponse records');
+  private readonly usageQuery = timeGeneratedQuery('reconcile-llm-usage.kql', 'LLM usage');
+  private readonly limits: Required<ResultLimits>;
 
   constructor(private readonly options: AzureReconciliationOptions) {
     this.runner = new QueryRunner(options.logs, options.workspaceId, options);
+    this.limits = resultLimits(options);
   }
 
   async records(window: TimeWindow, options?: StoreOptions): Promise<DiagnosticRecord[]> {
-    const query = bindQuery(this.recordsQuery, { from: kqlDatetime(window.from), to: kqlDatetime(window.to) });
-    const table = await this.runner.run('RequestResponse records', query, { startTime: window.from, endTime: window.to }, options);
     const records: DiagnosticRecord[] = [];
-    for (const row of rowObjects(table)) {
-      const parsed = parseRequestResponse(fromAzureDiagnosticsRow(row));
-      if (parsed.ok) records.push(parsed.record);
+    for (const table of await this.runner.runInParts(this.recordsQuery, window.from.getTime(), window.to.getTime(), this.limits, options)) {
+      for (const row of rowObjects(table)) {
+        const parsed = parseRequestResponse(fromAzureDiagnosticsRow(row));
+        if (parsed.ok) records.push(parsed.record);
+      }
     }
     return records;
   }
 
   async llmUsage(window: TimeWindow, options?: StoreOptions): Promise<LlmUsageRow[]> {
-    const query = bindQuery(this.usageQuery, { from: kqlDatetime(window.from), to: kqlDatetime(window.to) });
-    const table = await this.runner.run('LLM usage', query, { startTime: window.from, endTime: window.to }, options);
-    return rowObjects(table).map((row) => ({
-      gatewayRequestId: String(row['CorrelationId']),
-      time: new Date(row['TimeGenerated'] as string | Date).toISOString(),
-      deployment: String(row['DeploymentName'] ?? '(unknown)'),
-      promptTokens: tokenCount(row, 'PromptTokens'),
-      completionTokens: tokenCount(row, 'CompletionTokens'),
-    }));
+    const tables = await this.runner.runInParts(this.usageQuery, window.from.getTime(), window.to.getTime(), this.limits, options);
+    const rows = tables.flatMap((table) =>
+      rowObjects(table).map((row) => ({
+        gatewayRequestId: String(row['CorrelationId']),
+        time: new Date(row['TimeGenerated'] as string | Date).toISOString(),
+        deployment: String(row['DeploymentName'] ?? UNKNOWN_DEPLOYMENT),
+        promptTokens: tokenCount(row, 'PromptTokens'),
+        completionTokens: tokenCount(row, 'CompletionTokens'),
+      })),
+    );
+    return mergeUsageRows(rows);
   }
 
   async metrics(window: TimeWindow): Promise<MetricTokens[]> {
