@@ -79,6 +79,8 @@ export interface LedgerStore {
   getEntriesByGatewayRequestIds(gatewayRequestIds: readonly string[], options?: StoreOptions): Promise<LedgerEntry[]>;
   /** Entries the join has not judged yet (no `diagnostics`) whose request time is before `cutoff`. */
   listUnjoined(cutoff: Date, options?: StoreOptions): AsyncIterable<readonly LedgerEntry[]>;
+  /** Streamed entries whose request time is in [from, to) and whose tokens nobody has counted (`tokens.source` `none`). */
+  listUncountedStreams(range: { readonly from: Date; readonly to: Date }, options?: StoreOptions): AsyncIterable<readonly LedgerEntry[]>;
   /** Every entry whose request time is in [from, to), page by page. */
   listEntries(range: { readonly from: Date; readonly to: Date }, options?: StoreOptions): AsyncIterable<readonly LedgerEntry[]>;
   /**

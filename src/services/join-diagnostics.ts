@@ -37,6 +37,8 @@ export interface JoinRunResult {
   readonly watermark: string | null;
   readonly entriesJudged: number;
   readonly recordsJudged: number;
+  /** Streams the gateway could not count that got APIM's LLM-log tokens in this run. */
+  readonly streamsCounted: number;
 }
 
 function rejectedLetter(r: RejectedDiagnostic): DeadLetter {
@@ -176,6 +178,23 @@ async function usageFor(entries: readonly LedgerEntry[], source: LlmUsageSource,
   return new Map(usage.map((u) => [u.gatewayRequestId, u]));
 }
 
+/**
+ * Streams the gateway could not count, in [cutoff, now), get APIM's LLM-log tokens as soon as the log has them.
+ * The log and the `RequestResponse` record come from two resources, each minutes late and in either order: a
+ * stream matched before its LLM-log rows were queryable is asked again on every run until the grace period ends.
+ */
+async function countStreams(range: { from: Date; to: Date }, ports: JoinPorts, options: StoreOptions): Promise<number> {
+  if (!ports.llmUsage) return 0;
+  let counted = 0;
+  for await (const page of ports.ledger.listUncountedStreams(range, options)) {
+    const usage = await usageFor(page, ports.llmUsage, options);
+    const found = page.filter((entry) => usage.has(entry.gatewayRequestId));
+    await saveEnriched(ports, found.map(keyOf), (entry) => withLlmUsage(entry, usage.get(entry.gatewayRequestId)), options);
+    counted += found.length;
+  }
+  return counted;
+}
+
 /** Judges pending records older than the cutoff: matched if a gateway request exists (it came late), else bypass. */
 async function judgeRecords(cutoff: Date, ports: JoinPorts, options: StoreOptions): Promise<number> {
   let judged = 0;
@@ -212,9 +231,10 @@ export async function joinDiagnostics(ports: JoinPorts, options: JoinRunOptions)
     if (!read.more) break;
   }
   const cutoff = new Date(options.now.getTime() - options.graceInMs);
+  const streamsCounted = await countStreams({ from: cutoff, to: options.now }, ports, options);
   const entriesJudged = await judgeEntries(cutoff, ports, options);
   const recordsJudged = await judgeRecords(cutoff, ports, options);
-  return { recordsRead, rejected, watermark, entriesJudged, recordsJudged };
+  return { recordsRead, rejected, watermark, entriesJudged, recordsJudged, streamsCounted };
 }
 
 /** Join counts over [from, to): distinct requests matched / without diagnostics, and bypass records. */

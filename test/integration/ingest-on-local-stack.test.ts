@@ -126,6 +126,7 @@ describe('ingest function on the local stack (Cosmos DB server, Azurite)', () =>
         listEntries: ledger.listEntries.bind(ledger),
         listEntryPage: ledger.listEntryPage.bind(ledger),
         listUnjoined: ledger.listUnjoined.bind(ledger),
+        listUncountedStreams: ledger.listUncountedStreams.bind(ledger),
         createEntries: ledger.createEntries.bind(ledger),
         writeEntries: async (...args: Parameters<typeof ledger.writeEntries>) => {
           if (failuresLeft-- > 0) throw new TransientStoreError('429 from the store');

@@ -119,6 +119,7 @@ function pausedAfterFirstRead(store: LedgerStore, meanwhile: () => Promise<void>
     getEntriesByApimRequestIds: (ids, options) => pause(store.getEntriesByApimRequestIds(ids, options)),
     getEntriesByGatewayRequestIds: (ids, options) => store.getEntriesByGatewayRequestIds(ids, options),
     listUnjoined: (cutoff, options) => store.listUnjoined(cutoff, options),
+    listUncountedStreams: (range, options) => store.listUncountedStreams(range, options),
     listEntries: (range, options) => store.listEntries(range, options),
     listEntryPage: (range, after, limit, options) => store.listEntryPage(range, after, limit, options),
     writeEntries: async (writes, options) => {

@@ -231,6 +231,7 @@ describe('oversized and poison batches, and bodies that are not JSON, on the loc
         listEntries: (range, options) => ledger.listEntries(range, options),
         listEntryPage: (range, after, limit, options) => ledger.listEntryPage(range, after, limit, options),
         listUnjoined: (cutoff, options) => ledger.listUnjoined(cutoff, options),
+        listUncountedStreams: (range, options) => ledger.listUncountedStreams(range, options),
         createEntries: (entries, options) => ledger.createEntries(entries, options),
         writeEntries: async (writes, options) => {
           if (batchNumber === 2) {

@@ -131,6 +131,13 @@ export class MemoryLedgerStore implements LedgerStore {
     if (page.length > 0) yield page;
   }
 
+  async *listUncountedStreams(range: { from: Date; to: Date }, _options?: StoreOptions): AsyncIterable<readonly LedgerEntry[]> {
+    const page = [...this.entries.values()]
+      .filter((e) => e.stream && e.tokens.source === 'none' && Date.parse(e.time) >= range.from.getTime() && Date.parse(e.time) < range.to.getTime())
+      .map(clone);
+    if (page.length > 0) yield page;
+  }
+
   /** Contents sorted by id: two stores with the same documents give deep-equal snapshots. */
   snapshot(): LedgerEntry[] {
     return [...this.entries.values()].sort((a, b) => (a.id < b.id ? -1 : 1)).map(clone);

@@ -161,4 +161,31 @@ describe('join of gateway requests to diagnostics (in-memory fake stores)', () =
     const streamedIds = new Set(ledger.snapshot().filter((e) => e.stream).map((e) => e.gatewayRequestId));
     expect(asked.every((id) => streamedIds.has(id))).toBe(true);
   });
+
+  it('counts a stream matched before its LLM-log rows were queryable once they are, on a later run within the grace period', async () => {
+    const { day, ports, ledger } = await pipeline(1500, 17);
+    const grace = { graceInMs: 7_200_000, watermarkName: 'w' };
+    const at = (time: string) => new Date(`${DAY}T${time}Z`);
+    let queryable = false;
+    const llmUsage: LlmUsageSource = {
+      getUsage: async (ids) => (queryable ? ids.map((gatewayRequestId) => ({ gatewayRequestId, promptTokens: 40, completionTokens: 7, totalTokens: 47 })) : []),
+    };
+    const source = (now: Date) => new ArchiveDiagnosticsSource(archiveOf(day.archive), { now: () => now });
+    const uncounted = () => ledger.snapshot().filter((e) => e.stream && e.status === 200 && e.tokens.source === 'none' && e.time >= `${DAY}T10:40` && e.time < `${DAY}T12`);
+
+    const first = await joinDiagnostics({ ...ports, llmUsage, source: source(at('12:30:00')) }, { now: at('12:30:00'), ...grace });
+    const matchedEarly = uncounted().filter((e) => e.diagnostics?.status === 'matched');
+    expect(matchedEarly.length).toBeGreaterThanOrEqual(3);
+    expect(first.streamsCounted).toBe(0);
+
+    queryable = true;
+    const second = await joinDiagnostics({ ...ports, llmUsage, source: source(at('12:40:00')) }, { now: at('12:40:00'), ...grace });
+    const after = new Map(ledger.snapshot().map((e) => [e.id, e]));
+    for (const entry of matchedEarly) {
+      expect(after.get(entry.id)!.tokens).toEqual({ source: 'llm-log', promptTokens: 40, cachedTokens: 0, completionTokens: 7, reasoningTokens: 0 });
+      expect(after.get(entry.id)!.diagnostics?.status).toBe('matched');
+    }
+    expect(second.streamsCounted).toBeGreaterThanOrEqual(matchedEarly.length);
+    expect(uncounted()).toEqual([]);
+  });
 });

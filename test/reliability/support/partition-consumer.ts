@@ -149,6 +149,7 @@ export function crashingPorts(ports: GuardedIngestPorts, random: Random, rate: n
     listEntries: (range, options) => ports.ledger.listEntries(range, options),
     listEntryPage: (range, after, limit, options) => ports.ledger.listEntryPage(range, after, limit, options),
     listUnjoined: (cutoff, options) => ports.ledger.listUnjoined(cutoff, options),
+    listUncountedStreams: (range, options) => ports.ledger.listUncountedStreams(range, options),
     createEntries: (entries, options) => ports.ledger.createEntries(entries, options),
     writeEntries: async (writes, options) => {
       if (writes.length > 0 && random.chance(rate)) return partial(writes, (part) => ports.ledger.writeEntries(part, options), 'ledger entries');
