@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHttpServer } from '@vercel/cosmosdb-server';
+import { MAX_ITEM_BYTES } from '../adapters/cosmos/bulk-write.js';
 
 /**
  * The server's SQL engine (@zeit/cosmosdb-query) compiles `FROM c` into `reduce(($, c) => [...$, {c}], [])`,
@@ -48,7 +50,7 @@ function makeLocalQueriesLinear(): void {
  * addressed in URLs. Older releases of that page gave 255 characters for the id, the tightest bound any account
  * has had.
  */
-export const MAX_ITEM_BYTES = 2 * 1024 * 1024;
+export { MAX_ITEM_BYTES };
 export const MAX_ID_BYTES = 1023;
 const RESTRICTED_ID_CHARACTERS = /[/\\?#]/;
 
@@ -77,7 +79,8 @@ export function itemLimitViolation(item: unknown): OperationResult | null {
 /**
  * The server accepts items of any size and any id; Azure does not. Every write (single create, upsert and replace,
  * and each operation of a bulk or batch request, which all go through these functions) is checked first, so a
- * bulk answers 413 or 400 for the offending operation only, as Azure does.
+ * bulk answers 400 for an operation with a bad id only, as Azure does. An item over the size limit never reaches
+ * these checks inside a bulk: the request carrying it is refused whole (`refuseLargeRequests`).
  */
 function enforceItemLimits(): void {
   const requireFromServer = createRequire(createRequire(import.meta.url).resolve('@vercel/cosmosdb-server'));
@@ -99,11 +102,30 @@ export interface LocalCosmos {
   stop(): Promise<void>;
 }
 
+/**
+ * Azure refuses a request whose body is over the 2 MB limit with 413 RequestEntityTooLarge, a bulk request too:
+ * the whole request, not the operation inside it that is too large.
+ */
+function refuseLargeRequests(server: ReturnType<typeof createHttpServer>): void {
+  const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (Number(req.headers['content-length'] ?? 0) <= MAX_ITEM_BYTES) {
+      for (const handler of handlers) handler.call(server, req, res);
+      return;
+    }
+    req.resume();
+    res.writeHead(413, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(azureError('RequestEntityTooLarge', 'Request size is too large')));
+  });
+}
+
 /** Starts the Cosmos DB server in this process over plain http on a free loopback port, with Azure's per-item limits. */
 export async function startLocalCosmos(): Promise<LocalCosmos> {
   makeLocalQueriesLinear();
   enforceItemLimits();
   const server = createHttpServer({ keepAlive: true });
+  refuseLargeRequests(server);
   server.keepAliveTimeout = 60_000;
   const requests: Record<string, number> = {};
   server.on('request', (req: { method?: string }) => {

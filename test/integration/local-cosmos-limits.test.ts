@@ -1,5 +1,6 @@
 import { CosmosClient, type Container } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bulkConditionalWrite, bulkUpsert } from '../../src/adapters/cosmos/bulk-write.js';
 import { MAX_ITEM_BYTES, startLocalCosmos, type LocalCosmos } from '../../src/local/cosmos-server.js';
 
 /** An item whose JSON is `bytes` long (UTF-8). */
@@ -17,7 +18,7 @@ async function statusOf(call: Promise<unknown>): Promise<{ code: unknown; body: 
   }
 }
 
-describe('the local Cosmos DB server answers as Azure does at the per-item limits', () => {
+describe('the local Cosmos DB server answers as Azure does at the per-item and request size limits', () => {
   let cosmos: LocalCosmos;
   let client: CosmosClient;
   let container: Container;
@@ -58,16 +59,31 @@ describe('the local Cosmos DB server answers as Azure does at the per-item limit
     expect(result.body).toMatchObject({ code: 'BadRequest' });
   });
 
-  it('in a bulk request, refuses only the operation over the limit', async () => {
+  it('in a bulk request, refuses only the operation with a bad id', async () => {
     const results = await container.items.bulk(
       [
         { operationType: 'Create', resourceBody: { id: 'small-1', pk: 'p' } },
-        { operationType: 'Upsert', resourceBody: itemOfSize('huge', 6 * 1024 * 1024) },
         { operationType: 'Create', resourceBody: { id: 'bad/id', pk: 'p' } },
         { operationType: 'Create', resourceBody: { id: 'small-2', pk: 'p' } },
       ],
       { continueOnError: true },
     );
-    expect(results.map((r) => r.statusCode)).toEqual([201, 413, 400, 201]);
+    expect(results.map((r) => r.statusCode)).toEqual([201, 400, 201]);
+  });
+
+  it('refuses a bulk request carrying an item over the limit whole, which the SDK throws as one untyped error', async () => {
+    const bulk = container.items.bulk([{ operationType: 'Create', resourceBody: { id: 'small-3', pk: 'p' } }, { operationType: 'Upsert', resourceBody: itemOfSize('huge', 2.1 * 1024 * 1024) }], { continueOnError: true });
+    await expect(bulk).rejects.toThrow(/^Bulk request errored with: .*Request size is too large/s);
+    expect((await container.item('huge', 'p').read()).statusCode).toBe(404);
+  });
+
+  it('bulk writes of the store adapters refuse an item over the limit with 413 before sending it, and write the others', async () => {
+    const documents = [itemOfSize('fits-1', 1_000), itemOfSize('too-big', MAX_ITEM_BYTES + 1), itemOfSize('fits-2', MAX_ITEM_BYTES - 2048)];
+    const refused = await bulkUpsert(container, documents);
+    expect(refused.map((r) => [r.document.id, r.status])).toEqual([['too-big', 413]]);
+    const conditional = await bulkConditionalWrite(container, [{ document: itemOfSize('fits-3', 1_000), etag: null }, { document: itemOfSize('too-big-2', 3 * 1024 * 1024), etag: null }]);
+    expect(conditional.rejected.map((r) => [r.document.id, r.status])).toEqual([['too-big-2', 413]]);
+    const stored = await container.items.query<string>('SELECT VALUE c.id FROM c WHERE STARTSWITH(c.id, "fits") OR STARTSWITH(c.id, "too-big")').fetchAll();
+    expect(stored.resources.sort()).toEqual(['fits-1', 'fits-2', 'fits-3']);
   });
 });

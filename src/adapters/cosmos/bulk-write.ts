@@ -12,6 +12,27 @@ const CHUNK = 100;
 const CONCURRENT_CHUNKS = 4;
 
 /**
+ * Azure Cosmos DB refuses an item over 2 MB, the UTF-8 length of its JSON (learn.microsoft.com
+ * azure/cosmos-db/concepts-limits), with 413. The SDK cuts bulk requests at 220 KB, so such an item travels in a
+ * request of its own; the service refuses that whole request, and `items.bulk` throws one untyped error for the
+ * call, losing the other operations' results. An item over the limit is refused here, before anything is sent.
+ */
+export const MAX_ITEM_BYTES = 2 * 1024 * 1024;
+/** The request of one bulk operation also carries the operation's own fields. */
+const MAX_BULK_ITEM_BYTES = MAX_ITEM_BYTES - 1024;
+const TOO_LARGE = 413;
+
+/** The writes whose document is within the limit; the others' documents join `refused`, with 413. */
+function withinItemLimit<W, T>(writes: readonly W[], documentOf: (write: W) => T, refused: RejectedWrite<T>[]): W[] {
+  return writes.filter((write) => {
+    const document = documentOf(write);
+    if (Buffer.byteLength(JSON.stringify(document), 'utf8') <= MAX_BULK_ITEM_BYTES) return true;
+    refused.push({ document, status: TOO_LARGE });
+    return false;
+  });
+}
+
+/**
  * `items.bulk` rethrows a failed bulk request as a plain `Error("Bulk request errored with: …")` without its
  * status (so a 429, 503, reset or timeout cannot be told apart): such a failure is taken as transient, and the
  * batch is redelivered, which upserts and creates make harmless.
@@ -71,9 +92,10 @@ async function bulkWrite<T extends { id: string; pk: string }>(
   options: StoreOptions,
 ): Promise<RejectedWrite<T>[]> {
   const rejected: RejectedWrite<T>[] = [];
+  const sendable = operationType === 'Delete' ? documents : withinItemLimit(documents, (doc) => doc, rejected);
   const transient: (number | string | undefined)[] = [];
   const chunks: T[][] = [];
-  for (let start = 0; start < documents.length; start += CHUNK) chunks.push(documents.slice(start, start + CHUNK));
+  for (let start = 0; start < sendable.length; start += CHUNK) chunks.push(sendable.slice(start, start + CHUNK));
   const writeChunk = async (chunk: readonly T[]) => {
     const operations = chunk.map((doc) =>
       operationType === 'Delete'
@@ -141,7 +163,13 @@ export interface ConditionalWriteResult<T> {
 }
 
 /** `Create` where `etag` is null, else `Replace` with `ifMatch: etag`; lost races are returned, not retried. */
-export async function bulkConditionalWrite<T extends { id: string; pk: string }>(container: Container, writes: readonly { document: T; etag: string | null }[], options: StoreOptions = {}): Promise<ConditionalWriteResult<T>> {
+export async function bulkConditionalWrite<T extends { id: string; pk: string }>(
+  container: Container,
+  allWrites: readonly { document: T; etag: string | null }[],
+  options: StoreOptions = {},
+): Promise<ConditionalWriteResult<T>> {
+  const rejected: RejectedWrite<T>[] = [];
+  const writes = withinItemLimit(allWrites, (write) => write.document, rejected);
   const operations = writes.map(({ document, etag }) =>
     etag === null
       ? { operationType: 'Create', partitionKey: document.pk, resourceBody: document }
@@ -149,7 +177,6 @@ export async function bulkConditionalWrite<T extends { id: string; pk: string }>
   ) as OperationInput[];
   const results = await bulkInChunks(container, operations, 'conditional write', options);
   const conflicts: T[] = [];
-  const rejected: RejectedWrite<T>[] = [];
   const transient: number[] = [];
   results.forEach((result, index) => {
     const { document, etag } = writes[index]!;
