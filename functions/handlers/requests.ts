@@ -36,7 +36,8 @@ async function drilldownPorts(ports: RequestsHandlerPorts) {
  * `GET /api/requests?from&to|month&identity&team&model&deployment&region&pageSize`: the ledger entries behind a
  * chargeback report cell, each priced as the report prices it, as `{"value": [...], "nextLink": "..."}`. Follow
  * `nextLink` until it is absent: the costs of the whole chain add up to the cell exactly. A page may be short (or
- * empty) while `nextLink` is present. Access as for the chargeback report: without `Chargeback.ReadAll`, only
+ * empty) while `nextLink` is present. `nextLink` names the period as `from` and `to`, so the chain keeps the period
+ * of its first page. Access as for the chargeback report: without `Chargeback.ReadAll`, only
  * the caller's own identity's requests.
  */
 export function createRequestsHandler(ports: () => RequestsHandlerPorts) {
@@ -54,7 +55,12 @@ export function createRequestsHandler(ports: () => RequestsHandlerPorts) {
     const page = await listRequests(await drilldownPorts(ports()), { ...query, after, scope: chargebackScope(principal) });
     const body: { value: unknown[]; nextLink?: string } = { value: page.items };
     if (page.next !== null) {
+      // The period as resolved, not as asked: a month to date ends at the current hour, and the next page may come
+      // after the hour has turned.
       const next = new URL(request.url);
+      next.searchParams.delete('month');
+      next.searchParams.set('from', query.from.toISOString());
+      next.searchParams.set('to', query.to.toISOString());
       next.searchParams.set('$skipToken', encodeContinuation(page.next, digest));
       body.nextLink = next.toString();
     }
