@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { z } from 'zod';
-import { apimServiceNameSchema, poolNameFor, toArmTemplate, toBicepFile } from '../../src/contracts/apim-backend-pool.js';
-import { operationsQuerySchemaAt, type OperationsQueryParams } from '../../src/contracts/report-query.js';
+import type { z } from 'zod';
+import { poolNameFor, toArmTemplate, toBicepFile } from '../../src/contracts/apim-backend-pool.js';
+import { latencyQuerySchemaAt, operationsQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
 import { describeIssues } from '../../src/domain/event-normalization.js';
 import { thresholdsReport } from '../../src/domain/reconciliation.js';
 import type { AggregateStore } from '../../src/ports/aggregate-store.js';
@@ -11,11 +11,11 @@ import type { ReconciliationStore } from '../../src/ports/reconciliation.js';
 import { latencyReport, weightsReport } from '../../src/services/latency-report.js';
 import { trafficReport } from '../../src/services/traffic-report.js';
 
-type Parsed = { readonly ok: true; readonly query: OperationsQueryParams } | { readonly ok: false; readonly response: HttpResponseInit };
+type Parsed<T> = { readonly ok: true; readonly query: T } | { readonly ok: false; readonly response: HttpResponseInit };
 
-/** Without `from` and `to`, the last 24 whole UTC hours (the current one included). */
-function parse(request: HttpRequest): Parsed {
-  const parsed = operationsQuerySchemaAt(new Date()).safeParse(Object.fromEntries(request.query.entries()));
+/** The endpoint's parameters, read as of now; 400 with the reason when they are not. */
+function parse<T>(request: HttpRequest, schemaAt: (now: Date) => z.ZodType<T>): Parsed<T> {
+  const parsed = schemaAt(new Date()).safeParse(Object.fromEntries(request.query.entries()));
   return parsed.success
     ? { ok: true, query: parsed.data }
     : { ok: false, response: { status: 400, jsonBody: { error: 'bad_request', reason: describeIssues('report parameters', parsed.error) } } };
@@ -30,19 +30,12 @@ export interface OperationsPorts {
 /** `GET /api/latency?from&to&deployment&groupBy=region` (role Operations.Read). */
 export function createLatencyHandler(ports: () => OperationsPorts) {
   return async (request: HttpRequest): Promise<HttpResponseInit> => {
-    const parsed = parse(request);
+    const parsed = parse(request, latencyQuerySchemaAt);
     if (!parsed.ok) return parsed.response;
     const { query } = parsed;
     return { status: 200, jsonBody: await latencyReport(ports().aggregates, query) };
   };
 }
-
-const weightsFormatSchema = z
-  .object({ format: z.enum(['json', 'apim', 'bicep']).default('json'), apimService: apimServiceNameSchema.optional() })
-  .refine((q) => q.format === 'json' || q.apimService !== undefined, {
-    path: ['apimService'],
-    message: 'format=apim and format=bicep need apimService, the API Management service the pools belong to (resources are named <service>/<pool>)',
-  });
 
 /**
  * `GET /api/weights?from&to&deployment&format=json|apim|bicep&apimService` (role Operations.Read). `apim` is an
@@ -51,12 +44,10 @@ const weightsFormatSchema = z
  */
 export function createWeightsHandler(ports: () => OperationsPorts) {
   return async (request: HttpRequest): Promise<HttpResponseInit> => {
-    const parsed = parse(request);
+    const parsed = parse(request, weightsQuerySchemaAt);
     if (!parsed.ok) return parsed.response;
     const { query } = parsed;
-    const output = weightsFormatSchema.safeParse({ format: request.query.get('format') ?? undefined, apimService: request.query.get('apimService') ?? undefined });
-    if (!output.success) return { status: 400, jsonBody: { error: 'bad_request', reason: describeIssues('weights parameters', output.error) } };
-    const { format, apimService } = output.data;
+    const { format, apimService } = query;
     const recommendations = (await weightsReport(ports().aggregates, query)).filter((r) => !query.deployment || r.deployment === query.deployment);
     const pools = recommendations.map((r) => ({ name: poolNameFor(r.deployment), weights: r.weights, description: r.explanation }));
     if (format === 'bicep') return { status: 200, body: toBicepFile(apimService!, pools), headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
@@ -69,17 +60,17 @@ export function createWeightsHandler(ports: () => OperationsPorts) {
 /** `GET /api/traffic?from&to`: join outcomes, bypass calls by credential and unattributed use (role Operations.Read). */
 export function createTrafficHandler(ports: () => OperationsPorts) {
   return async (request: HttpRequest): Promise<HttpResponseInit> => {
-    const parsed = parse(request);
+    const parsed = parse(request, trafficQuerySchemaAt);
     if (!parsed.ok) return parsed.response;
     const { query } = parsed;
     return { status: 200, jsonBody: await trafficReport(ports().aggregates, query) };
   };
 }
 
-/** `GET /api/reconciliation?from&to`: stored check results of the window and the thresholds that graded them (role Operations.Read). */
+/** `GET /api/reconciliation?from&to&deployment`: stored check results of the window and the thresholds that graded them (role Operations.Read). */
 export function createReconciliationHandler(results: () => ReconciliationStore) {
   return async (request: HttpRequest): Promise<HttpResponseInit> => {
-    const parsed = parse(request);
+    const parsed = parse(request, operationsQuerySchemaAt);
     if (!parsed.ok) return parsed.response;
     const { query } = parsed;
     const checks = (await results().listResults(query)).filter((c) => !query.deployment || c.deployment === query.deployment);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { apimServiceNameSchema } from './apim-backend-pool.js';
 /** How a chargeback report groups its rows. */
 export const GROUP_BY = ['identity', 'team', 'costCenter', 'model', 'deployment'] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
@@ -22,6 +23,17 @@ const EXPECTED_INSTANT = 'expected a UTC date such as 2026-11-01 or an instant w
 
 function quoted(text: string): string {
   return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+}
+
+/**
+ * The query parameters of one endpoint; any other is refused, named with the ones the endpoint reads. Names are
+ * case-sensitive, and a misspelt or wrongly cased parameter would otherwise be dropped without a word.
+ */
+function parameters<T extends z.core.$ZodLooseShape>(shape: T) {
+  const known = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown parameter ${issue.keys.map(quoted).join(', ')} (expected ${known})` : undefined),
+  });
 }
 
 function daysInMonth(year: number, month: number): number {
@@ -127,51 +139,90 @@ function reportPeriod(q: { from?: Date; to?: Date; month?: string }, now: Date, 
  * bounded. Without any of them, the current month to date: from the 1st (UTC) to the end of the current hour.
  */
 export function chargebackQuerySchemaAt(now: Date) {
-  return z
-    .object({
-      from: instant.optional(),
-      to: instant.optional(),
-      month: month.optional(),
-      groupBy: z.enum(GROUP_BY).default('identity'),
-      format: z.enum(['json', 'csv', 'focus']).default('json'),
-      basis: z.enum(BASES).default('list'),
-    })
-    .transform((q, ctx) => {
-      if (q.basis === 'invoice' && !(INVOICE_GROUP_BY as readonly string[]).includes(q.groupBy)) {
-        ctx.addIssue({ code: 'custom', path: ['groupBy'], message: `basis=invoice groups by ${INVOICE_GROUP_BY.join(', ')}: the invoice's rows name resources and meters, not models or deployments` });
-        return z.NEVER;
-      }
-      const resolved = reportPeriod(q, now, ctx);
-      if (!resolved) return z.NEVER;
-      return { ...resolved, groupBy: q.groupBy, format: q.format, basis: q.basis };
-    });
+  return parameters({
+    from: instant.optional(),
+    to: instant.optional(),
+    month: month.optional(),
+    groupBy: z.enum(GROUP_BY).default('identity'),
+    format: z.enum(['json', 'csv', 'focus']).default('json'),
+    basis: z.enum(BASES).default('list'),
+  }).transform((q, ctx) => {
+    if (q.basis === 'invoice' && !(INVOICE_GROUP_BY as readonly string[]).includes(q.groupBy)) {
+      ctx.addIssue({ code: 'custom', path: ['groupBy'], message: `basis=invoice groups by ${INVOICE_GROUP_BY.join(', ')}: the invoice's rows name resources and meters, not models or deployments` });
+      return z.NEVER;
+    }
+    const resolved = reportPeriod(q, now, ctx);
+    if (!resolved) return z.NEVER;
+    return { ...resolved, groupBy: q.groupBy, format: q.format, basis: q.basis };
+  });
 }
 export type ChargebackQueryParams = z.output<ReturnType<typeof chargebackQuerySchemaAt>>;
 
 /** The default window of the operations reports: the last 24 whole UTC hours, the current one included. */
 export const DEFAULT_OPERATIONS_HOURS = 24;
 
+const deployment = z.string().min(1).max(256);
+
 /**
- * Parameters of the operations reports (latency, weights, traffic, reconciliation): `from`/`to` on whole UTC
- * hours, at most 93 days. A missing `to` is the end of the current hour; a missing `from` is 24 hours before `to`.
+ * The window of an operations report: `from`/`to` on whole UTC hours, at most 93 days. A missing `to` is the end of
+ * the current hour; a missing `from` is 24 hours before `to`.
  */
+function operationsWindow(now: Date) {
+  return (q: { from?: Date; to?: Date; deployment?: string }, ctx: z.RefinementCtx) => {
+    const to = q.to ?? endOfCurrentHour(now);
+    const from = q.from ?? new Date(to.getTime() - DEFAULT_OPERATIONS_HOURS * HOUR_MS);
+    requireWholeHours({ from, to }, ctx);
+    requireOrderedAndBounded({ from, to }, 93, ctx);
+    return { from, to, period: (q.from || q.to ? 'range' : 'default') as PeriodSource, ...(q.deployment ? { deployment: q.deployment } : {}) };
+  };
+}
+
+/** Parameters of `GET /api/reconciliation`, and the window and deployment of the CLI's operations commands. */
 export function operationsQuerySchemaAt(now: Date) {
-  return z
-    .object({
-      from: instant.optional(),
-      to: instant.optional(),
-      deployment: z.string().min(1).max(256).optional(),
-      groupBy: z.literal('region').default('region'),
-    })
-    .transform((q, ctx) => {
-      const to = q.to ?? endOfCurrentHour(now);
-      const from = q.from ?? new Date(to.getTime() - DEFAULT_OPERATIONS_HOURS * HOUR_MS);
-      requireWholeHours({ from, to }, ctx);
-      requireOrderedAndBounded({ from, to }, 93, ctx);
-      return { from, to, period: (q.from || q.to ? 'range' : 'default') as PeriodSource, groupBy: q.groupBy, ...(q.deployment ? { deployment: q.deployment } : {}) };
-    });
+  return parameters({ from: instant.optional(), to: instant.optional(), deployment: deployment.optional() }).transform(operationsWindow(now));
 }
 export type OperationsQueryParams = z.output<ReturnType<typeof operationsQuerySchemaAt>>;
+
+/** Parameters of `GET /api/latency`: the window, `deployment`, and `groupBy`, which can only be `region`. */
+export function latencyQuerySchemaAt(now: Date) {
+  return parameters({ from: instant.optional(), to: instant.optional(), deployment: deployment.optional(), groupBy: z.literal('region').default('region') }).transform((q, ctx) => ({
+    ...operationsWindow(now)(q, ctx),
+    groupBy: q.groupBy,
+  }));
+}
+
+/** Parameters of `GET /api/traffic`: the window only, as traffic tiles are not kept per deployment. */
+export function trafficQuerySchemaAt(now: Date) {
+  return parameters({ from: instant.optional(), to: instant.optional() }).transform(operationsWindow(now));
+}
+
+/** What `GET /api/weights` answers: the recommendations as JSON, an ARM deployment template or a Bicep file. */
+export const WEIGHTS_FORMATS = ['json', 'apim', 'bicep'] as const;
+
+/**
+ * Parameters of `GET /api/weights`: the window, `deployment`, `format`, and `apimService`, the API Management
+ * service the pools of `format=apim|bicep` belong to (resources are named `<service>/<pool>`).
+ */
+export function weightsQuerySchemaAt(now: Date) {
+  return parameters({
+    from: instant.optional(),
+    to: instant.optional(),
+    deployment: deployment.optional(),
+    format: z.enum(WEIGHTS_FORMATS).default('json'),
+    apimService: apimServiceNameSchema.optional(),
+  }).transform((q, ctx) => {
+    if (q.format !== 'json' && q.apimService === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apimService'],
+        message: 'format=apim and format=bicep need apimService, the API Management service the pools belong to (resources are named <service>/<pool>)',
+      });
+      return z.NEVER;
+    }
+    return { ...operationsWindow(now)(q, ctx), format: q.format, ...(q.apimService === undefined ? {} : { apimService: q.apimService }) };
+  });
+}
+export type WeightsQueryParams = z.output<ReturnType<typeof weightsQuerySchemaAt>>;
 
 /** `YYYY-MM-DD`, a real calendar day from 2000 on (`simulate --day`, `demo --day`). */
 export const daySchema = z
@@ -200,28 +251,25 @@ const filterText = z.string().min(1).max(256);
  * parameters are refused: a misspelt filter would otherwise widen the list silently.
  */
 export function requestsQuerySchemaAt(now: Date) {
-  return z
-    .object({
-      from: instant.optional(),
-      to: instant.optional(),
-      month: month.optional(),
-      identity: filterText.optional(),
-      team: filterText.optional(),
-      model: filterText.optional(),
-      deployment: filterText.optional(),
-      region: filterText.optional(),
-      pageSize: z.coerce.number().int().min(1).max(REQUESTS_PAGE_SIZE.max).default(REQUESTS_PAGE_SIZE.default),
-      $skipToken: z.string().min(1).max(4096).optional(),
-    })
-    .strict()
-    .transform((q, ctx) => {
-      const resolved = reportPeriod(q, now, ctx);
-      if (!resolved) return z.NEVER;
-      const { from, to } = resolved;
-      const filter = { identity: q.identity, team: q.team, model: q.model, deployment: q.deployment, region: q.region };
-      const given = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)) as { [K in keyof typeof filter]?: string };
-      return { from, to, filter: given, pageSize: q.pageSize, ...(q.$skipToken ? { skipToken: q.$skipToken } : {}) };
-    });
+  return parameters({
+    from: instant.optional(),
+    to: instant.optional(),
+    month: month.optional(),
+    identity: filterText.optional(),
+    team: filterText.optional(),
+    model: filterText.optional(),
+    deployment: filterText.optional(),
+    region: filterText.optional(),
+    pageSize: z.coerce.number().int().min(1).max(REQUESTS_PAGE_SIZE.max).default(REQUESTS_PAGE_SIZE.default),
+    $skipToken: z.string().min(1).max(4096).optional(),
+  }).transform((q, ctx) => {
+    const resolved = reportPeriod(q, now, ctx);
+    if (!resolved) return z.NEVER;
+    const { from, to } = resolved;
+    const filter = { identity: q.identity, team: q.team, model: q.model, deployment: q.deployment, region: q.region };
+    const given = Object.fromEntries(Object.entries(filter).filter(([, v]) => v !== undefined)) as { [K in keyof typeof filter]?: string };
+    return { from, to, filter: given, pageSize: q.pageSize, ...(q.$skipToken ? { skipToken: q.$skipToken } : {}) };
+  });
 }
 export type RequestsQueryParams = z.output<ReturnType<typeof requestsQuerySchemaAt>>;
 

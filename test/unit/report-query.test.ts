@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chargebackQuerySchemaAt, daySchema, lastMonth, operationsQuerySchemaAt } from '../../src/contracts/report-query.js';
+import { chargebackQuerySchemaAt, daySchema, lastMonth, latencyQuerySchemaAt, operationsQuerySchemaAt, requestsQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
 import { GROUP_BY } from '../../src/domain/chargeback.js';
 
 const NOW = new Date('2026-12-03T17:42:10.500Z');
@@ -65,6 +65,11 @@ describe('chargeback report parameters', () => {
     for (const groupBy of GROUP_BY) expect(chargeback.safeParse({ month: '2026-10', groupBy }).success).toBe(true);
   });
 
+  it('refuses a parameter it does not read, case included, naming it and the ones it reads', () => {
+    expect(messages(chargeback.safeParse({ Month: '2026-10' }))).toEqual([': unknown parameter "Month" (expected from, to, month, groupBy, format, basis)']);
+    expect(messages(chargeback.safeParse({ month: '2026-10', groupby: 'team', fromat: 'csv' }))).toEqual([': unknown parameter "groupby", "fromat" (expected from, to, month, groupBy, format, basis)']);
+  });
+
   it('refuses half a range, a month beside a range, and a month that does not exist', () => {
     expect(messages(chargeback.safeParse({ from: '2026-10-01' }))).toEqual(['to: give both from and to, or a month, or neither (the current month to date)']);
     expect(messages(chargeback.safeParse({ to: '2026-10-01' }))[0]).toMatch(/^from: give both/);
@@ -114,6 +119,31 @@ describe('operations report parameters', () => {
     expect(messages(operations.safeParse({ from: '0026-11-15', to: '2026-11-16' }))[0]).toMatch(/^from: the year 0026 is before 2000/);
     expect(messages(operations.safeParse({ from: '2026-01-01', to: '2026-06-01' }))[0]).toMatch(/93 days/);
     expect(operations.parse({ from: '2026-11-15', to: '2026-11-16', deployment: 'gpt-4o' }).deployment).toBe('gpt-4o');
+  });
+});
+
+describe('the parameters each operations report reads', () => {
+  it('are the window and deployment, with groupBy=region for latency and the output format for weights', () => {
+    expect(latencyQuerySchemaAt(NOW).parse({ from: '2026-11-15', to: '2026-11-16', deployment: 'chat', groupBy: 'region' })).toMatchObject({ deployment: 'chat', groupBy: 'region' });
+    expect(operationsQuerySchemaAt(NOW).parse({ from: '2026-11-15', to: '2026-11-16', deployment: 'chat' }).deployment).toBe('chat');
+    expect(trafficQuerySchemaAt(NOW).parse({ from: '2026-11-15', to: '2026-11-16' }).period).toBe('range');
+    expect(weightsQuerySchemaAt(NOW).parse({ deployment: 'chat' })).toMatchObject({ deployment: 'chat', format: 'json', period: 'default' });
+    expect(weightsQuerySchemaAt(NOW).parse({ format: 'apim', apimService: 'contoso-ai-gateway' })).toMatchObject({ format: 'apim', apimService: 'contoso-ai-gateway' });
+  });
+
+  it('refuse any other, so that a filter a report does not apply is not taken for one it does', () => {
+    expect(messages(latencyQuerySchemaAt(NOW).safeParse({ groupby: 'region' }))).toEqual([': unknown parameter "groupby" (expected from, to, deployment, groupBy)']);
+    expect(messages(operationsQuerySchemaAt(NOW).safeParse({ groupBy: 'region' }))).toEqual([': unknown parameter "groupBy" (expected from, to, deployment)']);
+    expect(messages(trafficQuerySchemaAt(NOW).safeParse({ deployment: 'chat' }))).toEqual([': unknown parameter "deployment" (expected from, to)']);
+    expect(messages(weightsQuerySchemaAt(NOW).safeParse({ apimservice: 'x' }))).toEqual([': unknown parameter "apimservice" (expected from, to, deployment, format, apimService)']);
+    expect(messages(requestsQuerySchemaAt(NOW).safeParse({ identiy: 'x' }))[0]).toMatch(/^: unknown parameter "identiy" \(expected from, to, month, identity, /);
+  });
+
+  it('need the API Management service for a template or a Bicep file', () => {
+    expect(messages(weightsQuerySchemaAt(NOW).safeParse({ format: 'bicep' }))).toEqual([
+      'apimService: format=apim and format=bicep need apimService, the API Management service the pools belong to (resources are named <service>/<pool>)',
+    ]);
+    expect(messages(weightsQuerySchemaAt(NOW).safeParse({ format: 'apim', apimService: 'not a name' }))[0]).toMatch(/^apimService: an API Management service name has/);
   });
 });
 

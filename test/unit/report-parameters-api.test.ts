@@ -1,0 +1,72 @@
+import functions from '@azure/functions';
+import type { HttpResponseInit } from '@azure/functions';
+import { describe, expect, it } from 'vitest';
+import { createChargebackHandler } from '../../functions/handlers/chargeback-report.js';
+import { createLatencyHandler, createReconciliationHandler, createTrafficHandler, createWeightsHandler } from '../../functions/handlers/operations-reports.js';
+import { MemoryIdentityDirectory } from '../../src/adapters/memory/memory-identity-directory.js';
+import { APP_ROLES } from '../../src/contracts/access.js';
+import { loadPriceTable } from '../../src/contracts/price-table.js';
+import type { Principal } from '../../src/domain/access.js';
+import type { ReconciliationStore } from '../../src/ports/reconciliation.js';
+import { MemoryAggregateStore, MemoryDiagnosticsStore, MemoryInvoiceAllocationStore, MemoryLedgerStore } from '../support/memory-stores.js';
+import { MIXED_PRICES } from '../support/price-tables.js';
+
+const { HttpRequest, InvocationContext } = functions;
+
+const finance: Principal = { oid: '11111111-1111-4111-8111-111111111111', tid: null, appid: null, kind: 'user', roles: [APP_ROLES.chargebackReadAll], name: null };
+const aggregates = new MemoryAggregateStore();
+const operations = () => ({ aggregates, ledger: new MemoryLedgerStore(), diagnostics: new MemoryDiagnosticsStore() });
+const noResults: ReconciliationStore = { upsertResults: async () => {}, listResults: async () => [] };
+
+const endpoints: Record<string, (request: functions.HttpRequest) => Promise<HttpResponseInit>> = {
+  chargeback: (request) =>
+    createChargebackHandler(() => ({ aggregates, directory: new MemoryIdentityDirectory(), prices: loadPriceTable(MIXED_PRICES), invoiceAllocations: new MemoryInvoiceAllocationStore() }))(
+      request,
+      new InvocationContext({}),
+      finance,
+    ),
+  latency: createLatencyHandler(operations),
+  weights: createWeightsHandler(operations),
+  traffic: createTrafficHandler(operations),
+  reconciliation: createReconciliationHandler(() => noResults),
+};
+
+async function get(endpoint: string, query: string): Promise<{ status: number | undefined; reason: string | undefined }> {
+  const response = await endpoints[endpoint]!(new HttpRequest({ method: 'GET', url: `https://tokenledger.example/api/${endpoint}?${query}` }));
+  return { status: response.status, reason: (response.jsonBody as { reason?: string } | undefined)?.reason };
+}
+
+const RANGE = 'from=2026-10-15&to=2026-10-16';
+
+describe('report endpoints and their parameters', () => {
+  it('refuse a wrongly cased or misspelt parameter with 400, naming it and the parameters the endpoint reads', async () => {
+    expect(await get('chargeback', 'Month=2026-10')).toEqual({
+      status: 400,
+      reason: 'invalid report parameters: (root): unknown parameter "Month" (expected from, to, month, groupBy, format, basis)',
+    });
+    expect(await get('chargeback', 'month=2026-10&groupby=team')).toMatchObject({ status: 400, reason: expect.stringContaining('unknown parameter "groupby"') });
+    expect(await get('latency', `${RANGE}&Deployment=chat`)).toMatchObject({ status: 400, reason: expect.stringContaining('unknown parameter "Deployment" (expected from, to, deployment, groupBy)') });
+    expect(await get('weights', `${RANGE}&format=apim&apimservice=contoso-ai-gateway`)).toMatchObject({ status: 400, reason: expect.stringContaining('unknown parameter "apimservice"') });
+    expect(await get('traffic', 'From=2026-10-15')).toMatchObject({ status: 400, reason: expect.stringContaining('unknown parameter "From" (expected from, to)') });
+    expect(await get('reconciliation', `${RANGE}&deploymnet=chat`)).toMatchObject({ status: 400, reason: expect.stringContaining('unknown parameter "deploymnet"') });
+  });
+
+  it('refuse a parameter the endpoint does not read rather than answer as if it had been applied', async () => {
+    expect(await get('traffic', `${RANGE}&deployment=chat`)).toMatchObject({ status: 400, reason: expect.stringContaining('unknown parameter "deployment" (expected from, to)') });
+    expect(await get('weights', `${RANGE}&groupBy=region`)).toMatchObject({ status: 400, reason: expect.stringContaining('unknown parameter "groupBy"') });
+    expect(await get('chargeback', 'month=2026-10&deployment=chat')).toMatchObject({ status: 400, reason: expect.stringContaining('unknown parameter "deployment"') });
+  });
+
+  it('answer every parameter the dashboard and the CLI send', async () => {
+    const sent = [
+      ['chargeback', 'month=2026-10&groupBy=team&format=csv'],
+      ['chargeback', `${RANGE}&groupBy=costCenter&format=focus&basis=invoice`],
+      ['latency', `${RANGE}&deployment=chat&groupBy=region`],
+      ['weights', `${RANGE}&deployment=chat&format=json`],
+      ['weights', `${RANGE}&format=bicep&apimService=contoso-ai-gateway`],
+      ['traffic', RANGE],
+      ['reconciliation', `${RANGE}&deployment=chat`],
+    ] as const;
+    for (const [endpoint, query] of sent) expect(await get(endpoint, query), `${endpoint}?${query}`).toMatchObject({ status: 200 });
+  });
+});
