@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { z } from 'zod';
-import { poolNameFor, toArmTemplate, toBicepFile } from '../../src/contracts/apim-backend-pool.js';
+import { poolMemberProblems, poolNameFor, toArmTemplate, toBicepFile } from '../../src/contracts/apim-backend-pool.js';
 import { latencyQuerySchemaAt, operationsQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
 import { describeIssues } from '../../src/domain/event-normalization.js';
 import { thresholdsReport } from '../../src/domain/reconciliation.js';
@@ -40,7 +40,7 @@ export function createLatencyHandler(ports: () => OperationsPorts) {
 /**
  * `GET /api/weights?from&to&deployment&format=json|apim|bicep&apimService` (role Operations.Read). `apim` is an
  * ARM deployment template and `bicep` a Bicep file, each with one backend pool per deployment named
- * `<apimService>/<deployment>-pool`: both deploy as written.
+ * `<apimService>/<deployment>-pool`: both deploy as written. 422 when a backend id in the data cannot be a pool member.
  */
 export function createWeightsHandler(ports: () => OperationsPorts) {
   return async (request: HttpRequest): Promise<HttpResponseInit> => {
@@ -50,11 +50,21 @@ export function createWeightsHandler(ports: () => OperationsPorts) {
     const { format, apimService } = query;
     const recommendations = (await weightsReport(ports().aggregates, query)).filter((r) => !query.deployment || r.deployment === query.deployment);
     const pools = recommendations.map((r) => ({ name: poolNameFor(r.deployment), weights: r.weights, description: r.explanation }));
+    const problems = format === 'json' ? [] : poolMemberProblems(pools);
+    if (problems.length > 0) return { status: 422, jsonBody: { error: 'unprocessable', reason: unusableMembers(format, problems) } };
     if (format === 'bicep') return { status: 200, body: toBicepFile(apimService!, pools), headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
     if (format === 'apim') return { status: 200, jsonBody: toArmTemplate(apimService!, pools) };
     const latestDataHour = await ports().aggregates.latestLatencyHour(query.deployment);
     return { status: 200, jsonBody: { from: query.from.toISOString(), to: query.to.toISOString(), latestDataHour, recommendations } };
   };
+}
+
+function unusableMembers(format: string, problems: readonly string[]): string {
+  return (
+    `format=${format} makes the backends of each deployment members of an APIM backend pool, and ${problems.length === 1 ? 'this one cannot be' : `${problems.length} cannot be`}: ` +
+    `${problems.join('; ')}. A backend id is the gateway events' gateway.backendId (the policy's tokenledger-backend-id variable): ` +
+    'it must be the name of the APIM backend. format=json answers the weights of these backends as they are.'
+  );
 }
 
 /** `GET /api/traffic?from&to`: join outcomes, bypass calls by credential and unattributed use (role Operations.Read). */

@@ -72,11 +72,34 @@ export interface BackendPoolOptions {
   readonly description?: string;
 }
 
+/** Why a backend id cannot be a pool member, or null when it can: a backend name, `/backends/<name>` or a resource id. */
+export function poolMemberProblem(backendId: string): string | null {
+  if (SHORT_ID.test(backendId) || RESOURCE_ID.test(backendId) || BACKEND_NAME_ONLY.test(backendId)) return null;
+  const character = /[\s/?#\\]/.exec(backendId)?.[0];
+  const why =
+    backendId === '' ? 'it is empty' :
+    /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(backendId) ? 'it is a URL, and a pool member is the APIM backend that calls it' :
+    character === undefined ? 'it is longer than 80 characters' :
+    /\s/.test(character) ? 'it holds white space' :
+    `it holds ${JSON.stringify(character)}`;
+  return `is not an APIM backend name or id: ${why}`;
+}
+
+/** The backend ids of `pools` that cannot be pool members, each once and with why. */
+export function poolMemberProblems(pools: readonly PoolRendering[]): string[] {
+  const problems = new Map<string, string>();
+  for (const { backendId } of pools.flatMap((pool) => pool.weights)) {
+    const problem = poolMemberProblem(backendId);
+    if (problem !== null && !problems.has(backendId)) problems.set(backendId, `${JSON.stringify(backendId)} ${problem}`);
+  }
+  return [...problems.values()];
+}
+
 /** The pool member id for a backend id: a name becomes `/backends/<name>`; ids are kept as they are. */
 export function poolMemberId(backendId: string): string {
-  if (SHORT_ID.test(backendId) || RESOURCE_ID.test(backendId)) return backendId;
-  if (!BACKEND_NAME_ONLY.test(backendId)) throw new RangeError(`${JSON.stringify(backendId)} is not an APIM backend name or id`);
-  return `/backends/${backendId}`;
+  const problem = poolMemberProblem(backendId);
+  if (problem !== null) throw new RangeError(`${JSON.stringify(backendId)} ${problem}`);
+  return SHORT_ID.test(backendId) || RESOURCE_ID.test(backendId) ? backendId : `/backends/${backendId}`;
 }
 
 /** The ARM resource of the pool; validated against `apimBackendPoolSchema` (throws when the weights cannot form a pool). */

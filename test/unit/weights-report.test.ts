@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createWeightsTimerHandler } from '../../functions/handlers/weights.js';
-import { addObservation, emptyTile, observationFromRecord, serializeTile, tileKey } from '../../src/domain/latency-tile.js';
 import { fireTimer } from '../../src/local/timer-runner.js';
 import { storeWeights, weightsReport } from '../../src/services/latency-report.js';
+import { hourTiles } from '../support/latency-tiles.js';
 import { MemoryAggregateStore } from '../support/memory-stores.js';
 
 const DAY = '2026-10-20';
@@ -10,19 +10,11 @@ const WINDOW = { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T06:00:
 
 /** Hour tiles of one deployment behind two backends: `aoai-slow` answers in `slowMs`, `aoai-fast` in 200 ms. */
 async function tiles(aggregates: MemoryAggregateStore, slowMs: number, hours: readonly number[]): Promise<void> {
-  const documents = [];
-  for (const hour of hours) {
-    const time = new Date(Date.parse(`${DAY}T00:00:00Z`) + hour * 3_600_000).toISOString();
-    for (const [backendId, region, ms] of [['aoai-slow', 'japaneast', slowMs], ['aoai-fast', 'swedencentral', 200]] as const) {
-      const tile = emptyTile(tileKey(region, 'gpt-4o', time, 'hour', backendId));
-      for (let i = 0; i < 50; i++) {
-        const observation = observationFromRecord({ time, account: backendId, regionCode: region, modelDeploymentName: 'gpt-4o', status: 200, durationMs: ms + i }, backendId);
-        addObservation(tile, observation!);
-      }
-      documents.push(serializeTile(tile));
-    }
-  }
-  await aggregates.upsertLatencyTiles(documents);
+  const backends = [
+    { backendId: 'aoai-slow', region: 'japaneast', ms: slowMs },
+    { backendId: 'aoai-fast', region: 'swedencentral', ms: 200 },
+  ];
+  await aggregates.upsertLatencyTiles(hourTiles(DAY, 'gpt-4o', backends, hours));
 }
 
 const weightOf = (recommendations: Awaited<ReturnType<typeof weightsReport>>, backendId: string) =>
