@@ -85,12 +85,23 @@ export function poolMemberProblem(backendId: string): string | null {
   return `is not an APIM backend name or id: ${why}`;
 }
 
-/** The backend ids of `pools` that cannot be pool members, each once and with why. */
+/**
+ * The backend ids of `pools` that cannot be pool members, each once and with why: ids that are no backend name or
+ * id, and ids of one pool that name the same backend in another case (a pool's members must be distinct, and APIM
+ * names ignore case).
+ */
 export function poolMemberProblems(pools: readonly PoolRendering[]): string[] {
   const problems = new Map<string, string>();
-  for (const { backendId } of pools.flatMap((pool) => pool.weights)) {
-    const problem = poolMemberProblem(backendId);
-    if (problem !== null && !problems.has(backendId)) problems.set(backendId, `${JSON.stringify(backendId)} ${problem}`);
+  for (const pool of pools) {
+    const members = new Map<string, string>();
+    for (const { backendId } of pool.weights) {
+      const problem = poolMemberProblem(backendId);
+      const member = problem === null ? poolMemberId(backendId).toLowerCase() : null;
+      const same = member === null ? undefined : members.get(member);
+      if (member !== null && same === undefined) members.set(member, backendId);
+      const why = problem ?? (same === undefined ? null : `names the same APIM backend as ${JSON.stringify(same)} in pool ${pool.name} (APIM names ignore case)`);
+      if (why !== null && !problems.has(backendId)) problems.set(backendId, `${JSON.stringify(backendId)} ${why}`);
+    }
   }
   return [...problems.values()];
 }

@@ -61,6 +61,14 @@ describe('weights as APIM backend pools', () => {
     }
   });
 
+  it('answers 422 for two backend ids of one pool that name one APIM backend in two cases', async () => {
+    const twice = new MemoryAggregateStore();
+    await twice.upsertLatencyTiles(hourTiles(DAY, 'chat', [{ backendId: 'aoai-eastus', region: 'eastus', ms: 300 }, { backendId: 'AOAI-EastUS', region: 'eastus', ms: 500 }], HOURS));
+    const response = await weightsOver(twice)(`${RANGE}&format=apim&apimService=contoso-ai-gateway`);
+    expect(response.status).toBe(422);
+    expect(response.json.reason).toMatch(/and this one cannot be: "(AOAI-EastUS|aoai-eastus)" names the same APIM backend as "(aoai-eastus|AOAI-EastUS)" in pool chat-pool \(APIM names ignore case\)\./);
+  });
+
   it('still answers the weights of such backends as JSON', async () => {
     const response = await weightsOver(misnamed)(`${RANGE}&deployment=chat`);
     expect(response.status).toBe(200);
