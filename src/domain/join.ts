@@ -1,4 +1,4 @@
-import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
+import type { DiagnosticRecord, GatewayMatch, StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
 
 /**
@@ -39,6 +39,27 @@ export function withOutcome(entry: LedgerEntry, outcome: JoinOutcome): LedgerEnt
 export function preferredRecord<T extends Pick<DiagnosticRecord, 'notes'>>(earlier: T | undefined, later: T): T {
   if (!earlier) return later;
   return (later.notes?.length ?? 0) > (earlier.notes?.length ?? 0) ? earlier : later;
+}
+
+/**
+ * How far a record's gateway status has come: `pending` until judged; `bypass` once the grace period passed without
+ * a gateway request; `matched` once one is found, which a late gateway request still makes of a bypass. Nothing
+ * moves a status back, so of two statuses the later in this order wins, whichever writer comes last.
+ */
+const GATEWAY_PROGRESS: Readonly<Record<GatewayMatch, number>> = { pending: 0, bypass: 1, matched: 2 };
+
+/** The further of two statuses (commutative, associative, idempotent: see `GATEWAY_PROGRESS`). */
+export function laterGatewayMatch(a: GatewayMatch, b: GatewayMatch): GatewayMatch {
+  return GATEWAY_PROGRESS[b] > GATEWAY_PROGRESS[a] ? b : a;
+}
+
+/**
+ * The stored record once `incoming` is merged into `current`: the preferred content (`preferredRecord`) at the
+ * further status. The record keeps the time it was first stored with, as that time places the document.
+ */
+export function mergeStoredRecords(current: StoredDiagnostic | null, incoming: StoredDiagnostic): StoredDiagnostic {
+  if (!current) return incoming;
+  return { ...preferredRecord(current, incoming), time: current.time, gateway: laterGatewayMatch(current.gateway, incoming.gateway) };
 }
 
 /** Records by correlation id, one per id (see `preferredRecord`). */

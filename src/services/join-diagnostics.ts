@@ -1,13 +1,14 @@
-import type { DiagnosticRecord, RejectedDiagnostic, StoredDiagnostic } from '../contracts/diagnostic-record.js';
+import type { DiagnosticRecord, GatewayMatch, RejectedDiagnostic, StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
-import { joinKey, matchedOutcome, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
+import { joinKey, laterGatewayMatch, matchedOutcome, mergeStoredRecords, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
 import { hourBucket, mergeLedgerEntries, partOf } from '../domain/ledger.js';
 import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsSource, LlmUsage, LlmUsageSource, WatermarkStore } from '../ports/diagnostics-source.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
-import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
+import type { DiagnosticsStore, VersionedRecord } from '../ports/diagnostics-store.js';
 import type { DeadLetterStore, LedgerKey, LedgerStore, StoredEntry, StoreOptions } from '../ports/ledger-store.js';
+import { updateDiagnostics } from './update-diagnostics.js';
 import { updateLedger } from './update-ledger.js';
 
 export interface JoinPorts {
@@ -106,15 +107,22 @@ async function enrichWithRecords(records: ReadonlyMap<string, DiagnosticRecord>,
   return found;
 }
 
+/** Moves each stored record's status forward to its verdict (see `laterGatewayMatch`), with conditional writes. */
+async function judgeStoredRecords(ports: Pick<RecordPorts, 'diagnostics'>, verdicts: ReadonlyMap<string, GatewayMatch>, options: StoreOptions, known: readonly VersionedRecord[] = []): Promise<void> {
+  await updateDiagnostics(ports.diagnostics, [...verdicts.keys()], (id, current) => current && { ...current, gateway: laterGatewayMatch(current.gateway, verdicts.get(id)!) }, options, known);
+}
+
 /**
  * Stores new records and enriches the ledger entries they belong to (one query per batch of ids). The join
  * runs it on what it reads from Log Analytics or the archive; the ingest on `RequestResponse` records that a
- * diagnostic setting streams to Event Hubs.
+ * diagnostic setting streams to Event Hubs. A record's status is merged into the stored one, never written over
+ * it: the join may have judged it since it was read.
  */
 export async function applyRecords(records: readonly DiagnosticRecord[], ports: RecordPorts, options: StoreOptions): Promise<void> {
   const fresh = [...recordsByCorrelationId(records).values()];
   if (fresh.length === 0) return;
-  const known = new Map((await ports.diagnostics.getRecords(fresh.map((r) => r.correlationId), options)).map((r) => [r.correlationId, r]));
+  const read = await ports.diagnostics.readRecords(fresh.map((r) => r.correlationId), options);
+  const known = new Map(read.map((stored) => [stored.record.correlationId, stored.record]));
   // A stored complete record is not replaced by one with an unusable field.
   const unique = fresh.filter((r) => {
     const stored = known.get(r.correlationId);
@@ -123,13 +131,10 @@ export async function applyRecords(records: readonly DiagnosticRecord[], ports: 
   if (unique.length === 0) return;
   const found = await enrichWithRecords(new Map(unique.map((r) => [r.correlationId.toLowerCase(), r])), ports, options);
   const matched = new Set(found.flatMap(({ entry }) => joinKey(entry) ?? []));
-  const stored: StoredDiagnostic[] = unique.map((record) => ({
-    ...record,
-    gateway: matched.has(record.correlationId.toLowerCase()) ? 'matched' : (known.get(record.correlationId)?.gateway ?? 'pending'),
-  }));
-  await ports.diagnostics.upsertRecords(stored, options);
+  const stored = new Map(unique.map((record): [string, StoredDiagnostic] => [record.correlationId, { ...record, gateway: matched.has(record.correlationId.toLowerCase()) ? 'matched' : 'pending' }]));
+  await updateDiagnostics(ports.diagnostics, [...stored.keys()], (id, current) => mergeStoredRecords(current, stored.get(id)!), options, read);
   // New records change their hour's latency tiles (bypass records included).
-  await ports.aggregates.markDirty([...new Set(stored.map((r) => r.time.slice(0, 13)))], options);
+  await ports.aggregates.markDirty([...new Set(unique.map((r) => r.time.slice(0, 13)))], options);
 }
 
 async function usageOf(entries: readonly LedgerEntry[], ports: Pick<JoinPorts, 'llmUsage'>, options: StoreOptions): Promise<Map<string, LlmUsage>> {
@@ -154,7 +159,8 @@ async function judgeEntries(cutoff: Date, ports: JoinPorts, options: StoreOption
     const page = await firstPage(ports.ledger.listUnjoined(cutoff, options));
     if (page.length === 0) return judged;
     const keys = page.map(joinKey).filter((k): k is string => k !== null);
-    const records = new Map((await ports.diagnostics.getRecords(keys, options)).map((r) => [r.correlationId, r]));
+    const read = await ports.diagnostics.readRecords(keys, options);
+    const records = new Map(read.map(({ record }) => [record.correlationId, record]));
     const recordOf = (entry: LedgerEntry) => {
       const key = joinKey(entry);
       return key ? records.get(key) : undefined;
@@ -165,8 +171,7 @@ async function judgeEntries(cutoff: Date, ports: JoinPorts, options: StoreOption
       const record = recordOf(entry);
       return enriched(entry, record ? matchedOutcome(record) : { status: 'none' }, usage);
     }, options);
-    const matchedRecords = [...records.values()].filter((r) => r.gateway !== 'matched').map((r) => ({ ...r, gateway: 'matched' as const }));
-    await ports.diagnostics.upsertRecords(matchedRecords, options);
+    await judgeStoredRecords(ports, new Map([...records.keys()].map((id) => [id, 'matched'])), options, read);
     judged += page.length;
   }
 }
@@ -203,8 +208,7 @@ async function judgeRecords(cutoff: Date, ports: JoinPorts, options: StoreOption
     if (page.length === 0) return judged;
     const found = await enrichWithRecords(new Map(page.map((r) => [r.correlationId.toLowerCase(), r])), ports, options);
     const matched = new Set(found.flatMap(({ entry }) => joinKey(entry) ?? []));
-    const judgedRecords = page.map((record): StoredDiagnostic => ({ ...record, gateway: matched.has(record.correlationId.toLowerCase()) ? 'matched' : 'bypass' }));
-    await ports.diagnostics.upsertRecords(judgedRecords, options);
+    await judgeStoredRecords(ports, new Map(page.map((record) => [record.correlationId, matched.has(record.correlationId.toLowerCase()) ? 'matched' : 'bypass'])), options);
     judged += page.length;
   }
 }

@@ -8,9 +8,9 @@ import type { TrafficTile } from '../../src/contracts/traffic-tile.js';
 import type { AggregateStore, UsageDocuments, Versioned } from '../../src/ports/aggregate-store.js';
 import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
 import type { WatermarkStore } from '../../src/ports/diagnostics-source.js';
-import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
+import type { DiagnosticsStore, RecordWrite, RecordWriteOutcome, VersionedRecord } from '../../src/ports/diagnostics-store.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
-import { ledgerPartition } from '../../src/domain/ledger.js';
+import { hourBucket, ledgerPartition } from '../../src/domain/ledger.js';
 import type { DeadLetterStore, EntryWrite, LedgerCursor, LedgerEntryPage, LedgerKey, LedgerStore, RefusedEntry, StoredEntry, StoreOptions, WriteOutcome } from '../../src/ports/ledger-store.js';
 import type { PayloadStore } from '../../src/ports/payload-store.js';
 import type { QuarantineListing, QuarantineStore } from '../../src/ports/quarantine-store.js';
@@ -162,33 +162,64 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
   }
 }
 
-/** In-memory fake of the diagnostics store: records by correlation id. */
+/**
+ * In-memory fake of the diagnostics store, keyed like Cosmos DB by (partition key, id): the record's UTC hour and its
+ * correlation id, as the Cosmos DB store writes it. Each document has a version that conditional writes check as
+ * Cosmos DB checks `_etag`: a create of an existing document, or a replace at another version or of a document
+ * missing from that partition, is a conflict.
+ */
 export class MemoryDiagnosticsStore implements DiagnosticsStore {
+  private readonly documents = new Map<string, { record: StoredDiagnostic; version: number }>();
+  private version = 0;
+  /** The stored records by correlation id (the last written, should one id be stored in two hours). */
   readonly records = new Map<string, StoredDiagnostic>();
+  /** The documents' keys by correlation id. */
+  private readonly keysById = new Map<string, Set<string>>();
 
-  async upsertRecords(records: readonly StoredDiagnostic[], _options?: StoreOptions): Promise<void> {
-    for (const record of records) this.records.set(record.correlationId, clone(record));
+  private static keyOf(record: StoredDiagnostic): string {
+    return `${hourBucket(record.time)}|${record.correlationId}`;
   }
 
-  async getRecords(correlationIds: readonly string[], _options?: StoreOptions): Promise<StoredDiagnostic[]> {
-    return [...new Set(correlationIds)].flatMap((id) => {
-      const record = this.records.get(id);
-      return record ? [clone(record)] : [];
-    });
+  async readRecords(correlationIds: readonly string[], _options?: StoreOptions): Promise<VersionedRecord[]> {
+    return [...new Set(correlationIds)].flatMap((id) =>
+      [...(this.keysById.get(id) ?? [])].map((key) => {
+        const { record, version } = this.documents.get(key)!;
+        return { record: clone(record), etag: `"${version}"` };
+      }),
+    );
+  }
+
+  async writeRecords(writes: readonly RecordWrite[], _options?: StoreOptions): Promise<RecordWriteOutcome> {
+    const conflicts: string[] = [];
+    for (const { record, etag } of writes) {
+      const key = MemoryDiagnosticsStore.keyOf(record);
+      const stored = this.documents.get(key);
+      if (etag === null ? stored !== undefined : stored === undefined || `"${stored.version}"` !== etag) conflicts.push(record.correlationId);
+      else {
+        this.documents.set(key, { record: clone(record), version: ++this.version });
+        this.records.set(record.correlationId, clone(record));
+        this.keysById.set(record.correlationId, (this.keysById.get(record.correlationId) ?? new Set()).add(key));
+      }
+    }
+    return { conflicts, refused: [] };
+  }
+
+  async getRecords(correlationIds: readonly string[], options?: StoreOptions): Promise<StoredDiagnostic[]> {
+    return (await this.readRecords(correlationIds, options)).map(({ record }) => record);
   }
 
   async *listPending(cutoff: Date, _options?: StoreOptions): AsyncIterable<readonly StoredDiagnostic[]> {
-    const page = [...this.records.values()].filter((r) => r.gateway === 'pending' && Date.parse(r.time) < cutoff.getTime()).map(clone);
+    const page = [...this.documents.values()].map((d) => d.record).filter((r) => r.gateway === 'pending' && Date.parse(r.time) < cutoff.getTime()).map(clone);
     if (page.length > 0) yield page;
   }
 
   async *listRecords(range: { from: Date; to: Date }, _options?: StoreOptions): AsyncIterable<readonly StoredDiagnostic[]> {
-    const page = [...this.records.values()].filter((r) => Date.parse(r.time) >= range.from.getTime() && Date.parse(r.time) < range.to.getTime()).map(clone);
+    const page = [...this.documents.values()].map((d) => d.record).filter((r) => Date.parse(r.time) >= range.from.getTime() && Date.parse(r.time) < range.to.getTime()).map(clone);
     if (page.length > 0) yield page;
   }
 
   snapshot(): StoredDiagnostic[] {
-    return [...this.records.values()].sort((a, b) => (a.correlationId < b.correlationId ? -1 : 1)).map(clone);
+    return [...this.documents.values()].map((d) => d.record).sort((a, b) => (a.correlationId < b.correlationId ? -1 : 1)).map(clone);
   }
 }
 

@@ -30,7 +30,7 @@ async function storedDay(dir: string) {
   await ledger.createEntries(joined.entries);
   const bypass = new Set(joined.bypass.map((r) => r.correlationId));
   const diagnostics = new MemoryDiagnosticsStore();
-  await diagnostics.upsertRecords(records.map((r): StoredDiagnostic => ({ ...r, gateway: bypass.has(r.correlationId) ? 'bypass' : 'matched' })));
+  await diagnostics.writeRecords(records.map((r) => ({ record: { ...r, gateway: bypass.has(r.correlationId) ? 'bypass' : 'matched' } satisfies StoredDiagnostic, etag: null })));
   return { ledger, diagnostics };
 }
 
@@ -153,7 +153,7 @@ describe('charge periods that do not start on a whole hour', () => {
     };
     const requests = [request('early', '2024-11-20T10:15:00.000Z'), request('late', '2024-11-20T10:45:00.000Z')];
     await ledger.createEntries(requests.map((r) => r.entry));
-    await diagnostics.upsertRecords(requests.map((r) => r.record));
+    await diagnostics.writeRecords(requests.map((r) => ({ record: r.record, etag: null })));
     const row = firstRow!.replace('2024-11-20T00:00Z', periodStart);
     const result = await allocateStoredExport({ ledger, diagnostics, allocations: new MemoryInvoiceAllocationStore() }, exportFile(`${header}\r\n${row}\r\n`));
     return result.allocations[0]!.parts.filter((p) => p.identity !== UNALLOCATED).map((p) => [p.identity, p.tokens]);

@@ -1,15 +1,20 @@
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseArchiveBlob, ArchiveDiagnosticsSource } from '../../src/adapters/archive/archive-diagnostics-source.js';
-import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js';
+import type { DiagnosticRecord, GatewayMatch, StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
-import { joinAll } from '../../src/domain/join.js';
+import { joinAll, mergeStoredRecords } from '../../src/domain/join.js';
 import { mergeByRequest } from '../../src/domain/ledger.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
-import { joinCounts, joinDiagnostics, type JoinPorts } from '../../src/services/join-diagnostics.js';
+import { applyRecords, joinCounts, joinDiagnostics, type JoinPorts } from '../../src/services/join-diagnostics.js';
 import type { ArchiveReader } from '../../src/ports/archive.js';
 import type { LlmUsageSource } from '../../src/ports/diagnostics-source.js';
+import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
+import type { LedgerStore } from '../../src/ports/ledger-store.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
+import { expectConditionalRecordWrites } from '../support/diagnostics-store-contract.js';
+import { ledgerEntry } from '../support/ledger-entries.js';
 import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore, MemoryWatermarkStore } from '../support/memory-stores.js';
 
 const fixture = readFileSync(new URL('../fixtures/aoai-requestresponse.archive.jsonl', import.meta.url), 'utf8');
@@ -187,5 +192,90 @@ describe('join of gateway requests to diagnostics (in-memory fake stores)', () =
     }
     expect(second.streamsCounted).toBeGreaterThanOrEqual(matchedEarly.length);
     expect(uncounted()).toEqual([]);
+  });
+});
+
+describe("a record's gateway status only moves forward: pending, then bypass, then matched", () => {
+  const record: StoredDiagnostic = {
+    correlationId: 'req-1',
+    time: '2026-03-10T09:15:00.000Z',
+    resourceId: '/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/AOAI-EASTUS',
+    account: 'aoai-eastus',
+    regionCode: 'eastus',
+    operationName: 'ChatCompletions_Create',
+    durationMs: 850,
+    status: 200,
+    objectId: null,
+    streamType: 'Non-Streaming',
+    modelDeploymentName: 'chat-prod',
+    modelName: 'gpt-4o-mini',
+    modelVersion: '2024-07-18',
+    gateway: 'pending',
+  };
+  const order: readonly GatewayMatch[] = ['pending', 'bypass', 'matched'];
+
+  it('merges the writes of any number of writers, in any order, into the furthest status', () => {
+    const statuses = fc.array(fc.constantFrom(...order), { minLength: 1, maxLength: 8 });
+    fc.assert(
+      fc.property(statuses, fc.infiniteStream(fc.nat()), (written, picks) => {
+        const shuffled = [...written];
+        for (let i = shuffled.length - 1; i > 0; i--) {
+          const j = picks.next().value % (i + 1);
+          [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
+        }
+        const merged = (list: readonly GatewayMatch[]) => list.reduce<StoredDiagnostic | null>((current, gateway) => mergeStoredRecords(current, { ...record, gateway }), null)!.gateway;
+        const furthest = order[Math.max(...written.map((g) => order.indexOf(g)))];
+        expect(merged(written)).toBe(furthest);
+        expect(merged(shuffled)).toBe(furthest);
+      }),
+    );
+  });
+
+  it('keeps a record in the hour it was first stored in', () => {
+    expect(mergeStoredRecords(record, { ...record, time: '2026-03-10T10:00:00.000Z', gateway: 'matched' })).toEqual({ ...record, gateway: 'matched' });
+  });
+
+  it('the in-memory store refuses a write at a stale version, a second create and a replace in another hour, as Cosmos DB does', async () => {
+    await expectConditionalRecordWrites(new MemoryDiagnosticsStore());
+  });
+
+  it("merges the join's verdict, given between the ingest's read and its write, instead of writing over it", async () => {
+    const ledger = new MemoryLedgerStore();
+    const diagnostics = new MemoryDiagnosticsStore();
+    const ports = { ledger, diagnostics, deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore() };
+    const judge = (store: LedgerStore) => joinDiagnostics({ ...ports, ledger: store, source: { readSince: async () => ({ records: [], rejected: [], nextWatermark: null, more: false }) }, watermarks: new MemoryWatermarkStore() }, { now: new Date('2026-03-11T12:00:00Z'), graceInMs: 3_600_000, watermarkName: 'w' });
+    await applyRecords([record], ports, {});
+    await judge(ledger);
+    expect((await diagnostics.getRecords(['req-1']))[0]!.gateway).toBe('bypass');
+
+    // The ingest receives a later version of the record; once it has looked for its request (none yet), the request
+    // arrives late and the join matches it; only then does the ingest write.
+    let held = false;
+    const heldLedger: LedgerStore = Object.assign(Object.create(ledger) as LedgerStore, {
+      getEntriesByApimRequestIds: async (ids: readonly string[]) => {
+        const found = await ledger.getEntriesByApimRequestIds(ids);
+        if (!held) {
+          held = true;
+          await ledger.createEntries([ledgerEntry()]);
+          await judge(ledger);
+        }
+        return found;
+      },
+    });
+    let conflicts = 0;
+    const counting: DiagnosticsStore = Object.assign(Object.create(diagnostics) as DiagnosticsStore, {
+      writeRecords: async (...args: Parameters<DiagnosticsStore['writeRecords']>) => {
+        const outcome = await diagnostics.writeRecords(...args);
+        conflicts += outcome.conflicts.length;
+        return outcome;
+      },
+    });
+    const { gateway: _, ...later } = { ...record, durationMs: 851 };
+    await applyRecords([later], { ...ports, ledger: heldLedger, diagnostics: counting }, {});
+
+    // Its first write lost the race; it read the record again and merged: the later content at the join's verdict.
+    expect(conflicts).toBe(1);
+    expect(diagnostics.snapshot()).toEqual([{ ...record, durationMs: 851, gateway: 'matched' }]);
+    expect(await joinCounts(ledger, diagnostics, { from: new Date('2026-03-10T00:00:00Z'), to: new Date('2026-03-11T00:00:00Z') })).toEqual({ matched: 1, noDiagnostics: 0, bypass: 0 });
   });
 });

@@ -141,7 +141,7 @@ describe('request list and trace over a ledger', () => {
     const ledger = new MemoryLedgerStore();
     await ledger.createEntries(list);
     const diagnostics = new MemoryDiagnosticsStore();
-    await diagnostics.upsertRecords(records);
+    await diagnostics.writeRecords(records.map((record) => ({ record, etag: null })));
     return { ledger, diagnostics, directory: new Map(), pricing: pricingOf(table), currency: 'USD' };
   }
   const day = { from: new Date('2026-10-15T00:00:00Z'), to: new Date('2026-10-16T00:00:00Z') };

@@ -1,0 +1,42 @@
+import { expect } from 'vitest';
+import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
+import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
+
+const record: StoredDiagnostic = {
+  correlationId: 'c4a1e7d2-5b3f-4e8a-9c6d-000000000001',
+  time: '2026-11-20T10:15:00.000Z',
+  resourceId: '/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/AOAI-EASTUS',
+  account: 'aoai-eastus',
+  regionCode: 'eastus',
+  operationName: 'ChatCompletions_Create',
+  durationMs: 840,
+  status: 200,
+  objectId: null,
+  streamType: 'Non-Streaming',
+  modelDeploymentName: 'gpt-4o',
+  modelName: 'gpt-4o',
+  modelVersion: '2024-08-06',
+  gateway: 'pending',
+};
+
+/**
+ * What every diagnostics store must do with conditional writes, as Cosmos DB does with `If-Match`: a replace at the
+ * version read succeeds once; a replace at a stale version (412), a create of a record that exists (409) and a replace
+ * of a record that is not in the partition its time gives (404) are conflicts, and change nothing.
+ */
+export async function expectConditionalRecordWrites(store: DiagnosticsStore): Promise<void> {
+  expect(await store.writeRecords([{ record, etag: null }])).toEqual({ conflicts: [], refused: [] });
+  const [first] = await store.readRecords([record.correlationId]);
+  expect(first?.record).toEqual(record);
+  expect(await store.writeRecords([{ record: { ...record, gateway: 'matched' }, etag: first!.etag }])).toEqual({ conflicts: [], refused: [] });
+  const stale = await store.writeRecords([
+    { record: { ...record, gateway: 'bypass' }, etag: first!.etag },
+    { record: { ...record, gateway: 'bypass' }, etag: null },
+  ]);
+  expect(stale.conflicts).toEqual([record.correlationId, record.correlationId]);
+  const [current] = await store.readRecords([record.correlationId]);
+  expect(current!.etag).not.toBe(first!.etag);
+  const elsewhere = await store.writeRecords([{ record: { ...record, time: '2026-11-20T11:15:00.000Z', gateway: 'bypass' }, etag: current!.etag }]);
+  expect(elsewhere.conflicts).toEqual([record.correlationId]);
+  expect(await store.getRecords([record.correlationId])).toEqual([{ ...record, gateway: 'matched' }]);
+}
