@@ -12,8 +12,9 @@ import { duplicateWinner, hourBucket, ledgerPartition, partOf } from '../../src/
 import { startLocalCosmos, type LocalCosmos } from '../../src/local/cosmos-server.js';
 import type { LedgerStore } from '../../src/ports/ledger-store.js';
 import { CONFLICTING_DUPLICATE, ingestBatch, sortBatch, type IngestPorts, type ReceivedEvent } from '../../src/services/ingest-batch.js';
-import { applyRecords } from '../../src/services/join-diagnostics.js';
-import { MemoryAggregateStore } from '../support/memory-stores.js';
+import { applyRecords, joinCounts, joinDiagnostics, type JoinPorts } from '../../src/services/join-diagnostics.js';
+import { expectConditionalRecordWrites } from '../support/diagnostics-store-contract.js';
+import { MemoryAggregateStore, MemoryWatermarkStore } from '../support/memory-stores.js';
 import { FileCounters } from './support/counters.js';
 
 const counters = new FileCounters('ledger-races.test.ts');
@@ -299,6 +300,73 @@ describe('ledger races forced on the local Cosmos DB server: one document per re
       });
     });
   }
+
+  describe('join verdicts forced against the ingest: a record matched once stays matched', () => {
+    const time = '2026-11-20T10:15:00.000Z';
+    const records = requests.map((n) => diagnosticRecord(n, time));
+    const events = received(requests.map((n) => JSON.stringify(v1Event(n, time))));
+    const noNewRecords: JoinPorts['source'] = { readSince: async () => ({ records: [], rejected: [], nextWatermark: null, more: false }) };
+    // A day after the requests: past the grace period, so the join judges every record and entry it finds.
+    const judgeAll = (ports: Awaited<ReturnType<typeof freshPorts>>, ledger: LedgerStore = ports.ledger) =>
+      joinDiagnostics({ ...ports, ledger, source: noNewRecords, watermarks: new MemoryWatermarkStore() }, { now: new Date('2026-11-21T12:00:00Z'), graceInMs: 3_600_000, watermarkName: 'diagnostics' });
+    it('the local server refuses a diagnostic record written at a stale version, created twice or replaced in another hour', async () => {
+      await expectConditionalRecordWrites((await freshPorts()).diagnostics);
+    });
+
+    const statuses = async (ports: Awaited<ReturnType<typeof freshPorts>>) => (await ports.diagnostics.getRecords(records.map((r) => r.correlationId))).map((r) => r.gateway);
+
+    /** Every record must end matched, and the traffic counts must show no bypass: a status set back is a verdict lost. */
+    async function checkVerdicts(kind: string, ports: Awaited<ReturnType<typeof freshPorts>>): Promise<void> {
+      const final = await statuses(ports);
+      const lost = final.filter((status) => status !== 'matched').length;
+      counters.add('lost', lost);
+      counters.add('races', 1, kind);
+      expect(final).toEqual(records.map(() => 'matched'));
+      const day = { from: new Date('2026-11-20T00:00:00Z'), to: new Date('2026-11-21T00:00:00Z') };
+      expect(await joinCounts(ports.ledger, ports.diagnostics, day)).toEqual({ matched: REQUESTS, noDiagnostics: 0, bypass: 0 });
+      // Nothing left for a later run to judge, and nothing it would change.
+      expect(await judgeAll(ports)).toMatchObject({ entriesJudged: 0, recordsJudged: 0 });
+      expect(await statuses(ports)).toEqual(final);
+    }
+
+    it(`the ingest stores ${REQUESTS} records judged bypass again while the late gateway requests are ingested and joined`, async () => {
+      await race(async () => {
+        const ports = await freshPorts();
+        await applyRecords(records, ports, {});
+        await judgeAll(ports);
+        expect(await statuses(ports)).toEqual(records.map(() => 'bypass'));
+        let duringPause: string[] = [];
+        // The ingest has read the stored records; before it writes them, the gateway requests arrive and the join matches them.
+        const paused = pausedAfterFirstRead(ports.ledger, async () => {
+          await ingestBatch(events, ports);
+          await judgeAll(ports);
+          duringPause = await statuses(ports);
+        });
+        await applyRecords(records, { ...ports, ledger: paused.ledger }, {});
+        expect(duringPause).toEqual(records.map(() => 'matched'));
+        await checkVerdicts('verdict-ingest-after-join', ports);
+      });
+    });
+
+    it(`the join judges ${REQUESTS} pending records bypass while their gateway requests and records are ingested`, async () => {
+      await race(async () => {
+        const ports = await freshPorts();
+        await applyRecords(records, ports, {});
+        expect(await statuses(ports)).toEqual(records.map(() => 'pending'));
+        let duringPause: string[] = [];
+        // The join has read the pending records and found no request for them; before it writes its verdict, the
+        // requests arrive and the records, delivered again through Event Hubs, match them.
+        const paused = pausedAfterFirstRead(ports.ledger, async () => {
+          await ingestBatch(events, ports);
+          await applyRecords(records, ports, {});
+          duringPause = await statuses(ports);
+        });
+        expect(await judgeAll(ports, paused.ledger)).toMatchObject({ recordsJudged: REQUESTS });
+        expect(duringPause).toEqual(records.map(() => 'matched'));
+        await checkVerdicts('verdict-join-after-ingest', ports);
+      });
+    });
+  });
 
   describe('conflicting duplicates: the same request told twice differently by the gateway', () => {
     const time = '2026-11-20T12:30:00.000Z';
