@@ -64,21 +64,27 @@ export function withLlmUsage(entry: LedgerEntry, usage: LlmUsage | undefined): L
 }
 
 /**
- * Enriches the documents of `keys` with conditional writes (`updateLedger`), and marks the hours of those that
- * changed for the rollup. `known` are documents already read with their version.
+ * Enriches `entries`' documents with conditional writes (`updateLedger`), and marks the hours of those that change
+ * for the rollup, before the writes as well as after. Once a write has landed, a run that failed before marking
+ * would find nothing left to change when run again (the entry has its verdict or its tokens), and the hour would
+ * never be rolled up again. The mark after the writes is for a rollup that took the first one before they landed.
+ * `known` are documents already read with their version.
  */
 async function saveEnriched(
   ports: Pick<JoinPorts, 'ledger' | 'aggregates'>,
-  keys: readonly LedgerKey[],
+  entries: readonly LedgerEntry[],
   enrichOne: (entry: LedgerEntry) => LedgerEntry | null,
   options: StoreOptions,
   known: readonly StoredEntry[] = [],
 ): Promise<void> {
-  if (keys.length === 0) return;
-  const { updates, refused } = await updateLedger(ports.ledger, keys, (_key, current) => (current ? enrichOne(current) : null), options, known);
+  const hoursOf = (changed: readonly LedgerEntry[]) => [...new Set(changed.map((e) => hourBucket(e.time)))];
+  const changing = entries.filter((entry) => enrichOne(entry) !== null);
+  if (changing.length === 0) return;
+  await ports.aggregates.markDirty(hoursOf(changing), options);
+  const { updates, refused } = await updateLedger(ports.ledger, changing.map(keyOf), (_key, current) => (current ? enrichOne(current) : null), options, known);
   if (refused.length > 0) throw new Error(`ledger store refused ${refused.length} enriched entries: ${refused[0]!.reason}`);
   const changed = updates.flatMap((u) => (u.after ? [u.after] : []));
-  if (changed.length > 0) await ports.aggregates.markDirty([...new Set(changed.map((e) => hourBucket(e.time)))], options);
+  if (changed.length > 0) await ports.aggregates.markDirty(hoursOf(changed), options);
 }
 
 async function firstPage<T>(pages: AsyncIterable<readonly T[]>): Promise<readonly T[]> {
@@ -100,7 +106,7 @@ async function enrichWithRecords(records: ReadonlyMap<string, DiagnosticRecord>,
     const key = joinKey(entry);
     return key === null ? undefined : records.get(key);
   };
-  await saveEnriched(ports, entries.map(keyOf), (entry) => {
+  await saveEnriched(ports, entries, (entry) => {
     const record = recordOf(entry);
     return enriched(entry, record ? matchedOutcome(record) : null, usage);
   }, options, found);
@@ -167,7 +173,7 @@ async function judgeEntries(cutoff: Date, ports: JoinPorts, options: StoreOption
     };
     const usage = await usageOf(page, ports, options);
     // Every entry of the page gets a verdict, so the next page query no longer returns it.
-    await saveEnriched(ports, page.map(keyOf), (entry) => {
+    await saveEnriched(ports, page, (entry) => {
       const record = recordOf(entry);
       return enriched(entry, record ? matchedOutcome(record) : { status: 'none' }, usage);
     }, options);
@@ -194,7 +200,7 @@ async function countStreams(range: { from: Date; to: Date }, ports: JoinPorts, o
   for await (const page of ports.ledger.listUncountedStreams(range, options)) {
     const usage = await usageFor(page, ports.llmUsage, options);
     const found = page.filter((entry) => usage.has(entry.gatewayRequestId));
-    await saveEnriched(ports, found.map(keyOf), (entry) => withLlmUsage(entry, usage.get(entry.gatewayRequestId)), options);
+    await saveEnriched(ports, found, (entry) => withLlmUsage(entry, usage.get(entry.gatewayRequestId)), options);
     counted += found.length;
   }
   return counted;

@@ -11,7 +11,7 @@ import { applyRecords, joinCounts, joinDiagnostics, type JoinPorts } from '../..
 import type { ArchiveReader } from '../../src/ports/archive.js';
 import type { LlmUsageSource } from '../../src/ports/diagnostics-source.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
-import type { LedgerStore } from '../../src/ports/ledger-store.js';
+import { TransientStoreError, type LedgerStore } from '../../src/ports/ledger-store.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
 import { expectConditionalRecordWrites } from '../support/diagnostics-store-contract.js';
 import { ledgerEntry } from '../support/ledger-entries.js';
@@ -165,6 +165,49 @@ describe('join of gateway requests to diagnostics (in-memory fake stores)', () =
     }
     const streamedIds = new Set(ledger.snapshot().filter((e) => e.stream).map((e) => e.gatewayRequestId));
     expect(asked.every((id) => streamedIds.has(id))).toBe(true);
+  });
+
+  it.each(['the mark after the writes', 'a ledger write that landed'])('leaves the hour of an enriched entry marked for the rollup when %s fails and the run is retried', async (failing) => {
+    const hour = `${DAY}T10`;
+    const ledger = new MemoryLedgerStore();
+    const aggregates = new MemoryAggregateStore();
+    const uncounted = { source: 'none' as const, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 };
+    await ledger.createEntries([1, 2].map((n) => ledgerEntry({ id: `req-${n}`, gatewayRequestId: `gw-${n}`, apimRequestId: `req-${n}`, time: `${hour}:15:0${n}.000Z`, stream: true, tokens: uncounted })));
+    let wrote = false;
+    let failed = false;
+    const fail = () => {
+      failed = true;
+      throw new TransientStoreError('429 from the store');
+    };
+    const writeEntries = ledger.writeEntries.bind(ledger);
+    ledger.writeEntries = async (...args) => {
+      const outcome = await writeEntries(...args);
+      wrote = true;
+      if (failing.startsWith('a ledger write') && !failed) fail();
+      return outcome;
+    };
+    const markDirty = aggregates.markDirty.bind(aggregates);
+    aggregates.markDirty = async (...args) => (failing.startsWith('the mark') && wrote && !failed ? fail() : markDirty(...args));
+    const ports: JoinPorts = {
+      source: { readSince: async () => ({ records: [], rejected: [], nextWatermark: null, more: false }) },
+      watermarks: new MemoryWatermarkStore(),
+      ledger,
+      diagnostics: new MemoryDiagnosticsStore(),
+      deadLetters: new MemoryDeadLetterStore(),
+      aggregates,
+      llmUsage: { getUsage: async (ids) => ids.map((gatewayRequestId) => ({ gatewayRequestId, promptTokens: 1000, completionTokens: 500, totalTokens: 1500 })) },
+    };
+    const run = () => joinDiagnostics(ports, { now: new Date(`${hour}:30:00Z`), graceInMs: 7_200_000, watermarkName: 'w' });
+
+    await expect(run()).rejects.toThrow(TransientStoreError);
+    expect(failed).toBe(true);
+    await run();
+
+    expect(ledger.snapshot().map((e) => [e.tokens.source, e.tokens.promptTokens])).toEqual([
+      ['llm-log', 1000],
+      ['llm-log', 1000],
+    ]);
+    expect([...aggregates.dirty.keys()]).toEqual([hour]);
   });
 
   it('counts a stream matched before its LLM-log rows were queryable once they are, on a later run within the grace period', async () => {
