@@ -89,6 +89,7 @@ export interface HourRange {
 export const IDLE_CAPACITY = '(idle provisioned capacity)';
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
 
 /**
  * The part of a provisioned entry's monthly cost that falls in [from, to): each month's cost is split over its hours
@@ -114,16 +115,27 @@ function provisionedCostIn(entry: ProvisionedEntry, range: HourRange): Picodolla
   return cost;
 }
 
+/** The UTC days that `range` covers part of, each with the covered hours of that day. */
+function daysIn(range: HourRange): { day: string; hours: HourRange }[] {
+  const days: { day: string; hours: HourRange }[] = [];
+  for (let start = Math.floor(range.from.getTime() / DAY_MS) * DAY_MS; start < range.to.getTime(); start += DAY_MS) {
+    const hours = { from: new Date(Math.max(start, range.from.getTime())), to: new Date(Math.min(start + DAY_MS, range.to.getTime())) };
+    days.push({ day: new Date(start).toISOString().slice(0, 10), hours });
+  }
+  return days;
+}
+
 /**
  * Chargeback lines of usage at the prices in effect on each day: a price entry's version on every priced line, and
  * lines whose price is missing or lacks what they used reported as unpriced, never as free. Requests on a
- * provisioned (PTU) deployment carry no per-token cost: the deployment's fixed cost for the covered hours of `range`
- * is split over them by their share of its tokens in the period (largest remainder, exact); with no tokens it is
- * reported as idle capacity.
+ * provisioned (PTU) deployment carry no per-token cost: the deployment's fixed cost for the covered hours of each
+ * day is split over that day's requests by their share of its tokens (largest remainder, exact), and a day without
+ * tokens is reported as idle capacity. So a report's lines are the sums of its days' lines, however long it is.
  */
 export function priceUsage(days: Iterable<DayUsage>, prices: PriceMatcher, provisioned?: { readonly entries: readonly ProvisionedEntry[]; readonly range: HourRange }): ChargebackLine[] {
   const priced: ChargebackLine[] = [];
-  const onProvisioned = new Map<string, { line: ChargebackLine; tokens: bigint }[]>();
+  /** Lines on a provisioned deployment, by price version and day. */
+  const onProvisioned = new Map<string, Map<string, { line: ChargebackLine; tokens: bigint }[]>>();
   for (const { day, lines } of days) {
     for (const line of lines) {
       const tokenSources = { gateway: 0, 'llm-log': 0, none: 0, [line.tokenSource]: line.requests };
@@ -142,9 +154,11 @@ export function priceUsage(days: Iterable<DayUsage>, prices: PriceMatcher, provi
       const price = linePrice(line, day, prices, provisioned !== undefined);
       if (price.kind === 'provisioned') {
         const out: ChargebackLine = { ...common, priceVersion: price.priceVersion, unpriced: false, costPico: 0n };
-        const list = onProvisioned.get(price.priceVersion) ?? [];
+        let byDay = onProvisioned.get(price.priceVersion);
+        if (!byDay) onProvisioned.set(price.priceVersion, (byDay = new Map()));
+        const list = byDay.get(day) ?? [];
         list.push({ line: out, tokens: BigInt(line.promptTokens + line.completionTokens) });
-        onProvisioned.set(price.priceVersion, list);
+        byDay.set(day, list);
         priced.push(out);
         continue;
       }
@@ -153,10 +167,19 @@ export function priceUsage(days: Iterable<DayUsage>, prices: PriceMatcher, provi
     }
   }
   for (const entry of provisioned?.entries ?? []) {
-    const cost = provisionedCostIn(entry, provisioned!.range);
-    if (cost === 0n) continue;
-    const users = onProvisioned.get(entry.priceVersion) ?? [];
-    if (users.every((u) => u.tokens === 0n)) {
+    let idle = 0n;
+    for (const { day, hours } of daysIn(provisioned!.range)) {
+      const cost = provisionedCostIn(entry, hours);
+      const users = onProvisioned.get(entry.priceVersion)?.get(day) ?? [];
+      if (users.every((u) => u.tokens === 0n)) {
+        idle += cost;
+        continue;
+      }
+      // Ties go to the smaller identity, whatever the order lines were read in.
+      const ordered = [...users].sort((a, b) => (a.line.identity < b.line.identity ? -1 : a.line.identity > b.line.identity ? 1 : a.line.model < b.line.model ? -1 : a.line.model > b.line.model ? 1 : 0));
+      apportion(cost, ordered.map((u) => u.tokens)).forEach((part, i) => (ordered[i]!.line.costPico += part));
+    }
+    if (idle > 0n) {
       priced.push({
         identity: IDLE_CAPACITY,
         identityKind: 'unattributed',
@@ -169,14 +192,10 @@ export function priceUsage(days: Iterable<DayUsage>, prices: PriceMatcher, provi
         cachedTokens: 0,
         completionTokens: 0,
         reasoningTokens: 0,
-        costPico: cost,
+        costPico: idle,
         tokenSources: { gateway: 0, 'llm-log': 0, none: 0 },
       });
-      continue;
     }
-    // Ties go to the smaller identity, whatever the order lines were read in.
-    const ordered = [...users].sort((a, b) => (a.line.identity < b.line.identity ? -1 : a.line.identity > b.line.identity ? 1 : a.line.model < b.line.model ? -1 : a.line.model > b.line.model ? 1 : 0));
-    apportion(cost, ordered.map((u) => u.tokens)).forEach((part, i) => (ordered[i]!.line.costPico = part));
   }
   const out = new ChargebackLines(prices);
   for (const line of priced) out.addLine(line);

@@ -145,8 +145,8 @@ describe('FOCUS 1.2 export at list prices', () => {
 
   it('states a provisioned deployment share as one unit at the share, so quantity × price is still the cost', () => {
     const { rows } = exportOf([ledgerEntry({ time: '2026-10-15T10:00:00.000Z', caller: userCaller('a'), model: 'gpt-4o', deployment: 'ptu-chat', tokens: { source: 'gateway', promptTokens: 10, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } })]);
-    // 3 of 31 days of 7,440 USD.
-    expect(rows).toEqual([expect.objectContaining({ ChargeFrequency: 'Recurring', PricingQuantity: '1', PricingUnit: 'Units', ContractedUnitPrice: '720', BilledCost: '720', ConsumedQuantity: '10' })]);
+    // The day it was used of 7,440 USD a month (240 a day); the other two days of the export are idle capacity.
+    expect(rows).toEqual([expect.objectContaining({ ChargeFrequency: 'Recurring', PricingQuantity: '1', PricingUnit: 'Units', ContractedUnitPrice: '240', BilledCost: '240', ConsumedQuantity: '10' })]);
   });
 
   it('keeps usage no price covers out, and writes no row with neither cost nor quantity', () => {

@@ -124,12 +124,45 @@ describe('provisioned (PTU) deployments in reports', () => {
   const costBy = (lines: readonly ChargebackLine[]) => Object.fromEntries(lines.map((l) => [`${l.identity}/${l.deployment}`, l.costPico]));
   const matcher = new PriceMatcher(ptuTable);
 
-  it('splits the covered hours of the monthly cost by token share, and prices other deployments per token as before', () => {
-    const days = [usageOf('a', 'ptu-chat', 3_000, '2026-10-20'), usageOf('b', 'ptu-chat', 1_000, '2026-10-21'), usageOf('a', 'chat', 1_000_000, '2026-10-20')];
+  it('splits each day of the monthly cost by that day’s token shares, reports unused days as idle, and prices other deployments per token as before', () => {
+    const days = [
+      usageOf('a', 'ptu-chat', 3_000, '2026-10-20'),
+      usageOf('b', 'ptu-chat', 1_000, '2026-10-20'),
+      usageOf('b', 'ptu-chat', 5, '2026-10-21'),
+      usageOf('a', 'chat', 1_000_000, '2026-10-20'),
+    ];
     const lines = priceUsage(days, matcher, { entries: ptuTable.provisioned, range: october });
-    // In effect from 16 October: 16 of 31 days of 7,440 USD = 3,840 USD (240 USD a day, 10 an hour), split 3:1.
-    expect(costBy(lines)).toEqual({ 'a/ptu-chat': 2_880_000_000_000_000n, 'b/ptu-chat': 960_000_000_000_000n, 'a/chat': 2_500_000_000_000n });
+    // In effect from 16 October: 16 of 31 days of 7,440 USD = 3,840 USD, 240 USD a day. 20 October is split 3:1,
+    // 21 October is b's, and the 14 other days are idle.
+    expect(costBy(lines)).toEqual({
+      'a/ptu-chat': 180_000_000_000_000n,
+      'b/ptu-chat': 300_000_000_000_000n,
+      [`${IDLE_CAPACITY}/ptu-chat`]: 3_360_000_000_000_000n,
+      'a/chat': 2_500_000_000_000n,
+    });
     expect(lines.find((l) => l.deployment === 'ptu-chat')!.priceVersion).toBe('provisioned:ptu-chat@2026-10-16');
+  });
+
+  it('gives a period’s report the sum of its days’ reports, identity by identity (property)', () => {
+    const dayOf = fc.integer({ min: 14, max: 20 }).map((d) => `2026-10-${String(d)}`);
+    const usage = fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c'), fc.integer({ min: 0, max: 5_000 }), dayOf), { maxLength: 12 });
+    fc.assert(
+      fc.property(usage, (uses) => {
+        const days = uses.map(([identity, tokens, day]) => usageOf(identity, 'ptu-chat', tokens, day));
+        const period = { from: new Date('2026-10-14T00:00:00Z'), to: new Date('2026-10-21T00:00:00Z') };
+        const addTo = (sums: Map<string, bigint>, lines: readonly ChargebackLine[]) => {
+          for (const l of lines) sums.set(`${l.identity}/${l.deployment}/${l.priceVersion}`, (sums.get(`${l.identity}/${l.deployment}/${l.priceVersion}`) ?? 0n) + l.costPico);
+          return sums;
+        };
+        const whole = addTo(new Map(), priceUsage(days, matcher, { entries: ptuTable.provisioned, range: period }));
+        const summed = new Map<string, bigint>();
+        for (let d = 14; d < 21; d++) {
+          const range = { from: new Date(`2026-10-${d}T00:00:00Z`), to: new Date(`2026-10-${d + 1}T00:00:00Z`) };
+          addTo(summed, priceUsage(days.filter((u) => u.day === `2026-10-${d}`), matcher, { entries: ptuTable.provisioned, range }));
+        }
+        expect(whole).toEqual(summed);
+      }),
+    );
   });
 
   it('reports a provisioned deployment nobody used in the period as idle capacity, never dropped', () => {
