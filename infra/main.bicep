@@ -191,16 +191,19 @@ module openAiDiagnostics 'modules/openai-diagnostics.bicep' = [
       accountName: last(split(accountId, '/'))
       workspaceId: monitoring.outputs.workspaceId
       archiveStorageAccountId: archiveDiagnosticsToStorage ? storage.outputs.id : ''
+      archiveLocation: location
     }
   }
 ]
 
+// The subscriptions of the accounts, each once.
+var openAiSubscriptions = union(map(openAiAccountIds, accountId => split(accountId, '/')[2]), [])
+
 module openAiRoles 'modules/openai-roles.bicep' = [
-  for (accountId, i) in openAiAccountIds: {
+  for (subscriptionId, i) in openAiSubscriptions: {
     name: 'tokenledger-openai-roles-${i}-${resourceToken}'
-    scope: resourceGroup(split(accountId, '/')[2], split(accountId, '/')[4])
+    scope: subscription(subscriptionId)
     params: {
-      accountName: last(split(accountId, '/'))
       identityPrincipalId: identity.outputs.principalId
     }
   }

@@ -6,6 +6,8 @@ param accountName string
 param workspaceId string
 @description('Resource id of the archive storage account; empty: no archive.')
 param archiveStorageAccountId string = ''
+@description('Region of the archive storage account.')
+param archiveLocation string = ''
 param settingName string = 'tokenledger'
 
 resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' existing = {
@@ -17,7 +19,9 @@ resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' 
   scope: account
   properties: {
     workspaceId: workspaceId
-    storageAccountId: empty(archiveStorageAccountId) ? null : archiveStorageAccountId
+    // Azure Monitor writes a regional resource's logs only to a storage account in the same region: an account
+    // elsewhere is not archived (its logs still reach the workspace, which the join reads).
+    storageAccountId: !empty(archiveStorageAccountId) && toLower(account.location) == toLower(archiveLocation) ? archiveStorageAccountId : null
     // No logAnalyticsDestinationType: Azure OpenAI logs go to AzureDiagnostics.
     logs: [
       {

@@ -1,15 +1,12 @@
-// Role assignment on an existing Azure OpenAI account, deployed in the account's own resource group:
-// the function identity reads the account's metrics (ProcessedPromptTokens, GeneratedTokens, ...) for reconciliation.
-param accountName string
+// Monitoring Reader on the subscription of Azure OpenAI accounts: the function identity reads their metrics
+// (ProcessedPromptTokens, GeneratedTokens, ...) for reconciliation with `metrics:getBatch`, a call on the
+// subscription (POST /subscriptions/<id>/metrics:getBatch), which needs the role there: on each account, it is refused.
+targetScope = 'subscription'
+
 param identityPrincipalId string
 
-resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' existing = {
-  name: accountName
-}
-
 resource monitoringReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(account.id, identityPrincipalId, '43d0d8ad-25c7-4714-9337-8ba259a9fe05')
-  scope: account
+  name: guid(subscription().id, identityPrincipalId, '43d0d8ad-25c7-4714-9337-8ba259a9fe05')
   properties: {
     // Monitoring Reader
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', '43d0d8ad-25c7-4714-9337-8ba259a9fe05')

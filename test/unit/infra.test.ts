@@ -576,6 +576,22 @@ describe('infra/: roles and data', () => {
     expect(declared('Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers')).toHaveLength(1);
   });
 
+  it('gives the function identity Monitoring Reader on each subscription of the Azure OpenAI accounts, where metrics:getBatch is called', () => {
+    const roles = readFileSync(join(infraDir, 'modules', 'openai-roles.bicep'), 'utf8');
+    expect(roles).toMatch(/^targetScope = 'subscription'$/m);
+    expect(roles).toContain('43d0d8ad-25c7-4714-9337-8ba259a9fe05');
+    expect(roles).not.toMatch(/^\s+scope:/m);
+    const main = readFileSync(join(infraDir, 'main.bicep'), 'utf8');
+    expect(main).toMatch(/module openAiRoles 'modules\/openai-roles\.bicep' = \[\s*for \(subscriptionId, i\) in openAiSubscriptions: \{[^]*?scope: subscription\(subscriptionId\)/);
+    expect(main).toMatch(/var openAiSubscriptions = union\(map\(openAiAccountIds, accountId => split\(accountId, '\/'\)\[2\]\), \[\]\)/);
+  });
+
+  it('archives an account’s logs only to a storage account in its region', () => {
+    const diagnostics = declared('Microsoft.Insights/diagnosticSettings')[0]!.body;
+    expect(valueOf(diagnostics, 'properties.storageAccountId')).toMatch(/toLower\(account\.location\) == toLower\(archiveLocation\)/);
+    expect(readFileSync(join(infraDir, 'main.bicep'), 'utf8')).toMatch(/archiveLocation: location/);
+  });
+
   it('sends the Azure OpenAI RequestResponse logs to the workspace', () => {
     const diagnostics = declared('Microsoft.Insights/diagnosticSettings');
     expect(diagnostics).toHaveLength(1);
