@@ -13,6 +13,7 @@ import { startLocalCosmos, type LocalCosmos } from '../../src/local/cosmos-serve
 import type { LedgerStore } from '../../src/ports/ledger-store.js';
 import { CONFLICTING_DUPLICATE, ingestBatch, sortBatch, type IngestPorts, type ReceivedEvent } from '../../src/services/ingest-batch.js';
 import { applyRecords, joinCounts, joinDiagnostics, type JoinPorts } from '../../src/services/join-diagnostics.js';
+import { diagnosticRecord } from '../support/diagnostic-records.js';
 import { expectConditionalRecordWrites } from '../support/diagnostics-store-contract.js';
 import { MemoryAggregateStore, MemoryWatermarkStore } from '../support/memory-stores.js';
 import { FileCounters } from './support/counters.js';
@@ -80,22 +81,8 @@ function v1Event(n: number, time: string, overrides: Partial<GatewayEventV1Input
   } as GatewayEventV1Input;
 }
 
-function diagnosticRecord(n: number, time: string): DiagnosticRecord {
-  return {
-    correlationId: apimRequestId(n),
-    time,
-    resourceId: '/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/AOAI-EASTUS',
-    account: 'aoai-eastus',
-    regionCode: 'eastus',
-    operationName: 'ChatCompletions_Create',
-    durationMs: 840,
-    status: 200,
-    objectId: null,
-    streamType: 'Non-Streaming',
-    modelDeploymentName: 'gpt-4o',
-    modelName: 'gpt-4o',
-    modelVersion: '2024-08-06',
-  };
+function diagnosticRecordOf(n: number, time: string): DiagnosticRecord {
+  return diagnosticRecord({ correlationId: apimRequestId(n), time });
 }
 
 /**
@@ -281,7 +268,7 @@ describe('ledger races forced on the local Cosmos DB server: one document per re
         const v1Time = '2026-11-20T11:00:00.200Z';
         const gatewayTime = '2026-11-20T10:59:59.800Z';
         await ingestBatch(received(requests.map((n) => JSON.stringify(v1Event(n, v1Time)))), ports);
-        const records = requests.map((n) => diagnosticRecord(n, '2026-11-20T11:00:00.100Z'));
+        const records = requests.map((n) => diagnosticRecordOf(n, '2026-11-20T11:00:00.100Z'));
         const gatewayBatch = received([JSON.stringify({ records: requests.map((n) => gatewayLog(n, gatewayTime)) })]);
         const join = (ledger: LedgerStore) => applyRecords(records, { ...ports, ledger }, {});
         const ingest = (ledger: LedgerStore) => ingestBatch(gatewayBatch, { ...ports, ledger });
@@ -303,7 +290,7 @@ describe('ledger races forced on the local Cosmos DB server: one document per re
 
   describe('join verdicts forced against the ingest: a record matched once stays matched', () => {
     const time = '2026-11-20T10:15:00.000Z';
-    const records = requests.map((n) => diagnosticRecord(n, time));
+    const records = requests.map((n) => diagnosticRecordOf(n, time));
     const events = received(requests.map((n) => JSON.stringify(v1Event(n, time))));
     const noNewRecords: JoinPorts['source'] = { readSince: async () => ({ records: [], rejected: [], nextWatermark: null, more: false }) };
     // A day after the requests: past the grace period, so the join judges every record and entry it finds.

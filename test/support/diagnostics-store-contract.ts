@@ -1,23 +1,9 @@
 import { expect } from 'vitest';
 import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
+import { diagnosticRecord } from './diagnostic-records.js';
 
-const record: StoredDiagnostic = {
-  correlationId: 'c4a1e7d2-5b3f-4e8a-9c6d-000000000001',
-  time: '2026-11-20T10:15:00.000Z',
-  resourceId: '/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/AOAI-EASTUS',
-  account: 'aoai-eastus',
-  regionCode: 'eastus',
-  operationName: 'ChatCompletions_Create',
-  durationMs: 840,
-  status: 200,
-  objectId: null,
-  streamType: 'Non-Streaming',
-  modelDeploymentName: 'gpt-4o',
-  modelName: 'gpt-4o',
-  modelVersion: '2024-08-06',
-  gateway: 'pending',
-};
+const record: StoredDiagnostic = { ...diagnosticRecord(), gateway: 'pending' };
 
 /**
  * What every diagnostics store must do with conditional writes, as Cosmos DB does with `If-Match`: a replace at the
