@@ -91,7 +91,7 @@ export interface LedgerStore {
 }
 
 export interface DeadLetterStore {
-  /** Idempotent: a dead letter's id is the hash of its raw payload and, when known, its position in the hub. */
+  /** Idempotent: a dead letter's id is the hash of its raw payload. */
   upsertDeadLetters(letters: readonly DeadLetter[], options?: StoreOptions): Promise<void>;
   listDeadLetters(options?: StoreOptions): AsyncIterable<readonly DeadLetter[]>;
 }

@@ -37,16 +37,8 @@ export interface IngestPorts {
 /** Position of an entry refused by the ledger store: it was built from one or more events of this batch. */
 const LEDGER_POSITION = { partitionId: 'ledger', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
 
-/**
- * A dead letter's id: the same for a redelivery of its event, which has the same bytes at the same position, and
- * apart for two events with the same bytes (three empty bodies are three dead letters). Without a known position,
- * the bytes alone.
- */
 function deadLetter(reason: string, raw: RawPayload, position: SourcePosition): DeadLetter {
-  const id =
-    position.sequenceNumber === null
-      ? stableId(raw.encoding, raw.data)
-      : stableId(raw.encoding, raw.data, position.partitionId, String(position.sequenceNumber), String(position.itemIndex ?? ''));
+  const id = stableId(raw.encoding, raw.data);
   return { id, pk: id.slice(0, 2), reason, position, raw };
 }
 
