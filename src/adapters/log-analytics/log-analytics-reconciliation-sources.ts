@@ -1,6 +1,6 @@
 import type { MetricsClient } from '@azure/monitor-query-metrics';
 import type { DiagnosticRecord } from '../../contracts/diagnostic-record.js';
-import { metricsResponseSchema, toMetricTokens } from '../../contracts/reconciliation-inputs.js';
+import { metricsResponseSchema, toLlmUsageRows, toMetricTokens } from '../../contracts/reconciliation-inputs.js';
 import { fromAzureDiagnosticsRow, parseRequestResponse } from '../../domain/diagnostic-parsing.js';
 import { bindQuery, kqlDatetime } from '../../domain/kql.js';
 import { planMetricsBatches, type MetricsResource } from '../../domain/metrics-batches.js';
@@ -46,33 +46,6 @@ function timeGeneratedQuery(file: string, what: string): RangeQuery {
   };
 }
 
-const UNKNOWN_DEPLOYMENT = '(unknown)';
-const named = (deployment: string) => deployment !== '' && deployment !== UNKNOWN_DEPLOYMENT;
-
-/**
- * One row per request, as the query makes it: a range read in parts gives a request whose rows straddle a cut once
- * per part, each count from the row that has it.
- */
-function mergeUsageRows(rows: readonly LlmUsageRow[]): LlmUsageRow[] {
-  const byRequest = new Map<string, LlmUsageRow>();
-  for (const row of rows) {
-    const known = byRequest.get(row.gatewayRequestId);
-    byRequest.set(
-      row.gatewayRequestId,
-      known
-        ? {
-            gatewayRequestId: row.gatewayRequestId,
-            time: known.time < row.time ? known.time : row.time,
-            deployment: named(known.deployment) ? known.deployment : row.deployment,
-            promptTokens: Math.max(known.promptTokens, row.promptTokens),
-            completionTokens: Math.max(known.completionTokens, row.completionTokens),
-          }
-        : row,
-    );
-  }
-  return [...byRequest.values()];
-}
-
 /**
  * Azure's side of the reconciliation: `queries/reconcile-*.kql` against Log Analytics (with the Log Analytics
  * retry of QueryRunner, a window read in as many parts as one query result's limits need) and Azure Monitor
@@ -103,16 +76,18 @@ export class AzureReconciliationSources implements ReconciliationSources {
 
   async llmUsage(window: TimeWindow, options?: StoreOptions): Promise<LlmUsageRow[]> {
     const tables = await this.runner.runInParts(this.usageQuery, window.from.getTime(), window.to.getTime(), this.limits, options);
-    const rows = tables.flatMap((table) =>
-      rowObjects(table).map((row) => ({
-        gatewayRequestId: String(row['CorrelationId']),
-        time: new Date(row['TimeGenerated'] as string | Date).toISOString(),
-        deployment: String(row['DeploymentName'] ?? UNKNOWN_DEPLOYMENT),
-        promptTokens: tokenCount(row, 'PromptTokens'),
-        completionTokens: tokenCount(row, 'CompletionTokens'),
-      })),
+    // A range read in parts gives a request whose rows straddle a cut once per part: merged as the query merges rows.
+    return toLlmUsageRows(
+      tables.flatMap((table) =>
+        rowObjects(table).map((row) => ({
+          CorrelationId: String(row['CorrelationId']),
+          TimeGenerated: new Date(row['TimeGenerated'] as string | Date).toISOString(),
+          DeploymentName: typeof row['DeploymentName'] === 'string' && row['DeploymentName'] !== '' ? row['DeploymentName'] : null,
+          PromptTokens: tokenCount(row, 'PromptTokens'),
+          CompletionTokens: tokenCount(row, 'CompletionTokens'),
+        })),
+      ),
     );
-    return mergeUsageRows(rows);
   }
 
   async metrics(window: TimeWindow): Promise<MetricTokens[]> {
