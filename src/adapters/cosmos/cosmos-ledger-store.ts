@@ -60,26 +60,19 @@ export class CosmosLedgerStore implements LedgerStore {
   }
 
   listUncountedStreams(range: { from: Date; to: Date }, options: StoreOptions = {}): AsyncIterable<readonly LedgerEntry[]> {
-    return queryPages(
-      this.container,
-      {
-        query: "SELECT * FROM c WHERE c.stream = true AND c.tokens.source = 'none' AND c.time >= @from AND c.time < @to",
-        parameters: [
-          { name: '@from', value: range.from.toISOString() },
-          { name: '@to', value: range.to.toISOString() },
-        ],
-      },
-      toEntry,
-      options,
-    );
+    return this.entriesIn(range, "c.stream = true AND c.tokens.source = 'none'", options);
+  }
+
+  listEntries(range: { from: Date; to: Date }, options: StoreOptions = {}): AsyncIterable<readonly LedgerEntry[]> {
+    return this.entriesIn(range, null, options);
   }
 
   /** The partition key is a hash bucket of the id, so a time range is a query over every partition. */
-  listEntries(range: { from: Date; to: Date }, options: StoreOptions = {}): AsyncIterable<readonly LedgerEntry[]> {
+  private entriesIn(range: { from: Date; to: Date }, condition: string | null, options: StoreOptions): AsyncIterable<readonly LedgerEntry[]> {
     return queryPages(
       this.container,
       {
-        query: 'SELECT * FROM c WHERE c.time >= @from AND c.time < @to',
+        query: `SELECT * FROM c WHERE ${condition === null ? '' : `${condition} AND `}c.time >= @from AND c.time < @to`,
         parameters: [
           { name: '@from', value: range.from.toISOString() },
           { name: '@to', value: range.to.toISOString() },
