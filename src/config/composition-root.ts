@@ -125,7 +125,7 @@ export function joinPortsFromEnvironment(settings: Settings): JoinPorts {
   if (!settings.Tables__endpoint) throw new Error('Tables__endpoint is required for the join watermark');
   const watermarks = new TableWatermarkStore(new TableClient(settings.Tables__endpoint, 'watermarks', credential));
   const workspaceId = settings.LOG_ANALYTICS_WORKSPACE_ID;
-  const logs = workspaceId ? new LogsQueryClient(credential) : undefined;
+  const logs = workspaceId ? new LogsQueryClient(credential, { retryOptions: { maxRetries: 0 } }) : undefined;
   let source: JoinPorts['source'];
   if (logs && workspaceId) {
     source = new LogAnalyticsDiagnosticsSource({ client: logs, workspaceId, windowInMs: 3_600_000, settleInMs: 5 * 60_000 });
@@ -191,7 +191,7 @@ export function reconcilePortsFromEnvironment(settings: Settings): ReconcilePort
     results: stores.reconciliation,
     watermarks: new TableWatermarkStore(new TableClient(settings.Tables__endpoint, 'watermarks', credential)),
     sources: new AzureReconciliationSources({
-      logs: new LogsQueryClient(credential),
+      logs: new LogsQueryClient(credential, { retryOptions: { maxRetries: 0 } }),
       workspaceId,
       ...(resources.length > 0 ? { metrics: { clientFor: (endpoint: string) => new MetricsClient(endpoint, credential), resources } } : {}),
     }),

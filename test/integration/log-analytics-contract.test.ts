@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   LogAnalyticsDiagnosticsSource,
   LogAnalyticsLlmUsageSource,
+  QueryTimeoutError,
   type LogAnalyticsDiagnosticsSourceOptions,
   type ResultLimits,
 } from '../../src/adapters/log-analytics/log-analytics-diagnostics-source.js';
@@ -46,6 +47,19 @@ async function pumpOnce(source: DiagnosticsSource, store: WatermarkStore, name: 
   sink.push(...read.records);
   if (read.nextWatermark !== null) await store.set(name, read.nextWatermark);
   return read;
+}
+
+/** Reads from `from` until the watermark reaches `to`: the records, and the watermark after each read. */
+async function readUpTo(source: DiagnosticsSource, from: string, to: string) {
+  const records: DiagnosticRecord[] = [];
+  const watermarks: string[] = [];
+  for (let watermark = from; watermark < to; ) {
+    const read = await source.readSince(watermark);
+    records.push(...read.records);
+    watermark = read.nextWatermark!;
+    watermarks.push(watermark);
+  }
+  return { records, watermarks };
 }
 
 describe('Log Analytics adapters against a local fake of the Log Analytics query API, built from its documented wire format', () => {
@@ -175,21 +189,21 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     expect(fake.seen).toEqual([]);
   });
 
-  it('splits a window whose count exceeds maxRowsPerQuery: every record once, one data query per part, no per-record queries', async () => {
+  it('splits a window whose count exceeds maxRowsPerQuery: every record once, one data query per part, the watermark moved part by part', async () => {
     const from = '2026-11-21T08:00:00.000Z';
-    const expected = expectedWindow(from, '2026-11-21T11:00:00.000Z');
+    const to = '2026-11-21T11:00:00.000Z';
+    const expected = expectedWindow(from, to);
     expect(expected.records.length).toBeGreaterThan(200);
 
-    const read = await diagnosticsSource({ windowInMs: 3 * HOUR, maxRowsPerQuery: 50 }).readSince(from);
+    const { records, watermarks } = await readUpTo(diagnosticsSource({ windowInMs: 3 * HOUR, maxRowsPerQuery: 50 }), from, to);
 
-    expect(read.records).toEqual(expected.records);
-    expect(new Set(read.records.map((r) => r.correlationId)).size).toBe(read.records.length);
+    expect(records).toEqual(expected.records);
+    expect(new Set(records.map((r) => r.correlationId)).size).toBe(records.length);
     const data = fake.seen.filter((q) => !q.size);
-    const counts = fake.seen.filter((q) => q.size);
     expect(data.length).toBeGreaterThan(1);
     expect(data.every((q) => q.rows <= 50)).toBe(true);
-    // A binary split: every count that was too big led to two parts, every part that fit to one data query.
-    expect(counts).toHaveLength(2 * data.length - 1);
+    // One read per part, each ending its part: a window's progress is stored as each part is.
+    expect(watermarks).toEqual(data.map((q) => new Date(Date.parse(q.to)).toISOString()));
     expect(fake.seen.length).toBeLessThan(expected.records.length / 2);
     for (let i = 1; i < data.length; i++) expect(data[i]!.from).toBe(data[i - 1]!.to);
     expect([data[0]!.from, data.at(-1)!.to]).toEqual(['2026-11-21T08:00:00.0000000Z', '2026-11-21T11:00:00.0000000Z']);
@@ -198,7 +212,8 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
   it('reads a window whose result exceeds the size limit in parts that each fit, where one query would be refused', async () => {
     fake.maxResultBytes = MAX_RESULT_BYTES;
     const from = '2026-11-21T08:00:00.000Z';
-    const expected = expectedWindow(from, '2026-11-21T11:00:00.000Z');
+    const to = '2026-11-21T11:00:00.000Z';
+    const expected = expectedWindow(from, to);
 
     // One query for the whole window is what the service refuses: a partial result, for ever.
     const whole = diagnosticsSource({ windowInMs: 3 * HOUR, maxBytesPerQuery: 10 * MAX_RESULT_BYTES });
@@ -206,14 +221,48 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     expect(fake.seen.filter((q) => !q.size && q.partial)).toHaveLength(1);
     fake.seen.length = 0;
 
-    const read = await diagnosticsSource({ windowInMs: 3 * HOUR, maxBytesPerQuery: MAX_RESULT_BYTES / 2 }).readSince(from);
+    const { records, watermarks } = await readUpTo(diagnosticsSource({ windowInMs: 3 * HOUR, maxBytesPerQuery: MAX_RESULT_BYTES / 2 }), from, to);
 
-    expect(read.records).toEqual(expected.records);
-    expect(read.nextWatermark).toBe('2026-11-21T11:00:00.000Z');
+    expect(records).toEqual(expected.records);
+    expect(watermarks.at(-1)).toBe(to);
     const data = fake.seen.filter((q) => !q.size);
     expect(data.length).toBeGreaterThan(2);
     expect(fake.seen.some((q) => q.partial)).toBe(false);
     for (let i = 1; i < data.length; i++) expect(data[i]!.from).toBe(data[i - 1]!.to);
+  });
+
+  it('reads a window whose queries run past their time limit (504) in halves that finish in time, never running a timed-out query again', async () => {
+    fake.maxRowsInTime = 60;
+    const from = '2026-11-21T08:00:00.000Z';
+    const to = '2026-11-21T11:00:00.000Z';
+    const expected = expectedWindow(from, to);
+    expect(expected.records.length).toBeGreaterThan(3 * 60);
+
+    const { records, watermarks } = await readUpTo(diagnosticsSource({ windowInMs: 3 * HOUR }), from, to);
+
+    expect(records).toEqual(expected.records);
+    expect(watermarks.at(-1)).toBe(to);
+    expect(fake.timedOut.length).toBeGreaterThan(0);
+    // Each timed-out query was not retried: no backoff, and every answered query differs from the others.
+    expect(delays).toEqual([]);
+    const answered = fake.seen.map((q) => `${q.size} ${q.from} ${q.to}`);
+    expect(new Set(answered).size).toBe(answered.length);
+    expect(fake.seen.every((q) => q.rows <= 60 && q.prefer === 'wait=120')).toBe(true);
+  });
+
+  it('asks the service for the configured time limit, and fails the run with a TransientStoreError when a minute of records still runs past it', async () => {
+    fake.maxRowsInTime = 0;
+    // Just before a record's ingestion: every first half of the window holds it.
+    const ingested = diagnosticRows.find((r) => r.ingestedAt > Date.parse('2026-11-21T09:00:00.000Z'))!.ingestedAt;
+    const error = await diagnosticsSource({ queryTimeoutInSeconds: 45 }).readSince(new Date(ingested - 1).toISOString()).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(QueryTimeoutError);
+    expect(error).toBeInstanceOf(TransientStoreError);
+    expect(String(error)).toMatch(/ran past its limit of 45 s/);
+    // The hour's first half halved six times, down to 56.25 s: seven queries, none retried.
+    expect(fake.timedOut).toEqual(Array.from({ length: 7 }, () => 'wait=45'));
+    expect(fake.posts).toBe(7);
+    expect(delays).toEqual([]);
   });
 
   describe('reconciliation sources', () => {
@@ -282,5 +331,22 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     expect(usage).toHaveLength(ids.length);
     expect(llmRows.filter((r) => ids.includes(r.CorrelationId)).length).toBeGreaterThan(expected.size);
     expect(fake.seen.map((q) => q.file)).toEqual(['gateway-llm-usage.kql', 'gateway-llm-usage.kql', 'gateway-llm-usage.kql']);
+  });
+
+  it('reads LLM token usage in halves of the id list when a query runs past its time limit', async () => {
+    const ids = [...new Set(llmRows.map((r) => r.CorrelationId))].slice(0, 400);
+    const source = new LogAnalyticsLlmUsageSource({ client, workspaceId: WORKSPACE, sleep });
+    const range = { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T23:59:59.999Z`) };
+    const whole = await source.getUsage(ids, range);
+    fake.reset();
+    fake.maxRowsInTime = 90;
+
+    const inHalves = await source.getUsage(ids, range);
+
+    expect(fake.timedOut.length).toBeGreaterThan(0);
+    expect(fake.seen.every((q) => q.rows <= 90)).toBe(true);
+    expect(new Map(inHalves.map((u) => [u.gatewayRequestId, u]))).toEqual(new Map(whole.map((u) => [u.gatewayRequestId, u])));
+    expect(inHalves).toHaveLength(whole.length);
+    expect(delays).toEqual([]);
   });
 });

@@ -50,6 +50,8 @@ export interface SeenQuery {
   readonly size: boolean;
   /** Answered with half the rows and `PartialError`: a fault, or a result over the service's limits. */
   readonly partial: boolean;
+  /** The request's `Prefer` header (`wait=<seconds>` sets the query's time limit). */
+  readonly prefer: string | undefined;
 }
 
 export interface FakeLogAnalyticsOptions {
@@ -161,6 +163,13 @@ export class FakeLogAnalytics {
    * rows, is answered as the service does, with part of the rows and a `PartialError`.
    */
   maxResultBytes = LOG_ANALYTICS_MAX_BYTES;
+  /**
+   * Rows a query can go through within its time limit (unlimited until `reset`): a query of more, its size
+   * included, runs past `Prefer: wait` and is answered 504, as the service answers a query that runs too long.
+   */
+  maxRowsInTime = Infinity;
+  /** Queries answered 504 for running past their time limit, with the `Prefer` header each was sent with. */
+  readonly timedOut: (string | undefined)[] = [];
   url = '';
   private server: Server | undefined;
   private llmUsage: readonly LlmUsageRow[] | undefined;
@@ -217,6 +226,8 @@ export class FakeLogAnalytics {
     for (const kind of LA_FAULT_KINDS) this.faults[kind] = 0;
     this.posts = 0;
     this.maxResultBytes = LOG_ANALYTICS_MAX_BYTES;
+    this.maxRowsInTime = Infinity;
+    this.timedOut.length = 0;
   }
 
   private fault(file: QueryFile, size: boolean, query: string, timespan: string): LaFault | null {
@@ -264,9 +275,14 @@ export class FakeLogAnalytics {
     if (fault?.kind === 'gateway-timeout') return send(res, 504, { error: { code: 'GatewayTimeout', message: 'The gateway did not receive a response in time' } });
     if (fault?.kind === 'unavailable') return send(res, 503, { error: { code: 'ServiceUnavailableError', message: 'try again later' } });
 
+    const prefer = preferOf(req);
+    if (result.rows.length > this.maxRowsInTime) {
+      this.timedOut.push(prefer);
+      return send(res, 504, { error: { code: 'GatewayTimeout', message: 'The query did not complete within the time limit' } });
+    }
     const tooLarge = table.rows.length > LOG_ANALYTICS_MAX_ROWS || estimatedBytes(table) > this.maxResultBytes;
     const partial = fault?.kind === 'partial' || tooLarge;
-    this.seen.push({ file, from: table.from, to: table.to, rows: table.rows.length, size, partial });
+    this.seen.push({ file, from: table.from, to: table.to, rows: table.rows.length, size, partial, prefer });
     if (partial) {
       return send(res, 200, {
         tables: [{ name: 'PrimaryResult', columns: table.columns, rows: table.rows.slice(0, Math.floor(table.rows.length / 2)) }],
@@ -377,6 +393,11 @@ function estimatedBytes(table: Pick<FakeTable, 'columns' | 'rows'>): number {
     });
   }
   return bytes;
+}
+
+function preferOf(req: IncomingMessage): string | undefined {
+  const prefer = req.headers['prefer'];
+  return Array.isArray(prefer) ? prefer.join(',') : prefer;
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -1,5 +1,5 @@
 import { readPackageFile } from '../../config/package-files.js';
-import { LogsQueryResultStatus, type LogsQueryClient, type LogsTable, type QueryTimeInterval } from '@azure/monitor-query-logs';
+import { LogsQueryResultStatus, type LogsQueryClient, type LogsQueryOptions, type LogsTable, type QueryTimeInterval } from '@azure/monitor-query-logs';
 import type { DiagnosticRecord, RejectedDiagnostic } from '../../contracts/diagnostic-record.js';
 import { fromAzureDiagnosticsRow, instantText, parseRequestResponse } from '../../domain/diagnostic-parsing.js';
 import { bindQuery, kqlDatetime, kqlStringList } from '../../domain/kql.js';
@@ -23,7 +23,18 @@ export const RESULT_SIZE = '\n| summarize Records = count(), Bytes = sum(estimat
 /** Ids per `in (…)` list: keeps each query text small and well under the service's limits. */
 export const MAX_IDS_PER_QUERY = 1_000;
 /** HTTP statuses worth retrying: request timeout, throttling (200 requests / 30 s, 5 concurrent), gateway errors. */
-const RETRYABLE_STATUS = new Set([408, 429, 502, 503, 504]);
+const RETRYABLE_STATUS = new Set([408, 429, 502, 503]);
+/**
+ * How long the service may run one query (`Prefer: wait`). Past it the query fails with 504, and running it again
+ * fails the same way (learn.microsoft.com/azure/azure-monitor/logs/api/timeouts: 3 minutes by default, at most 10).
+ * Two minutes keeps a size query and a data query within the timers' 10-minute `functionTimeout`.
+ */
+const DEFAULT_QUERY_TIMEOUT_SECONDS = 120;
+const MAX_QUERY_TIMEOUT_SECONDS = 600;
+/** How much longer than the service's limit the client waits for an answer before it drops the connection. */
+const CLIENT_TIMEOUT_MARGIN_MS = 30_000;
+/** A range of a minute or less that still runs past the time limit is not halved further: the run fails, to try again later. */
+const SHORTEST_RANGE_FOR_TIME_MS = 60_000;
 /** `TimeGenerated` comes from the resource's clock, `ingestion_time()` from the workspace's. */
 const CLOCK_SKEW_MS = 60_000;
 
@@ -35,6 +46,22 @@ export interface RetrySettings {
   /** Longest computed backoff (default 60 s); a longer `Retry-After` is still honoured. */
   readonly maxDelayInMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** Seconds the service may run one query before it answers 504 (default 120, at most 600). */
+  readonly queryTimeoutInSeconds?: number;
+}
+
+/**
+ * A query the service stopped at its time limit (504), or that got no answer in time. It is not run again as it
+ * was: a range is read in halves instead, an id list in halves. When nothing is left to halve, the run fails and
+ * the next one tries again.
+ */
+export class QueryTimeoutError extends TransientStoreError {}
+
+/** One part of a range read in parts: its bounds and its result. */
+export interface RangePart {
+  readonly from: number;
+  readonly to: number;
+  readonly table: LogsTable;
 }
 
 export interface LogAnalyticsDiagnosticsSourceOptions extends RetrySettings, ResultLimits {
@@ -96,6 +123,7 @@ export class QueryRunner {
   private readonly baseDelayInMs: number;
   private readonly maxDelayInMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly queryOptions: LogsQueryOptions;
 
   constructor(
     private readonly client: LogsQuerier,
@@ -106,17 +134,21 @@ export class QueryRunner {
     this.baseDelayInMs = settings.baseDelayInMs ?? 1_000;
     this.maxDelayInMs = settings.maxDelayInMs ?? 60_000;
     this.sleep = settings.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    const timeout = positiveInteger(settings.queryTimeoutInSeconds ?? DEFAULT_QUERY_TIMEOUT_SECONDS, 'queryTimeoutInSeconds');
+    if (timeout > MAX_QUERY_TIMEOUT_SECONDS) throw new RangeError(`queryTimeoutInSeconds must be at most ${MAX_QUERY_TIMEOUT_SECONDS}`);
+    this.queryOptions = { serverTimeoutInSeconds: timeout, requestOptions: { timeout: timeout * 1000 + CLIENT_TIMEOUT_MARGIN_MS } };
   }
 
   /**
    * The primary table of one query. A partial result throws (the caller must not advance past data it did not
-   * get); throttling and unavailability are retried, then surface as `TransientStoreError`.
+   * get); a query past its time limit throws `QueryTimeoutError` at once; throttling and unavailability are
+   * retried, then surface as `TransientStoreError`.
    */
   async run(label: string, query: string, timespan: QueryTimeInterval, options?: StoreOptions): Promise<LogsTable> {
     for (let attempt = 1; ; attempt++) {
       options?.abortSignal?.throwIfAborted();
       try {
-        const result = await this.client.queryWorkspace(this.workspaceId, query, timespan, { abortSignal: options?.abortSignal });
+        const result = await untilAborted(this.client.queryWorkspace(this.workspaceId, query, timespan, this.queryOptions), options?.abortSignal);
         if (result.status === LogsQueryResultStatus.PartialFailure) {
           const error = result.partialError;
           throw new Error(`Log Analytics returned a partial result for ${label} (${error.code}: ${error.message})`);
@@ -125,9 +157,12 @@ export class QueryRunner {
         if (!table) throw new Error(`Log Analytics returned no table for ${label}`);
         return table;
       } catch (error) {
+        if (options?.abortSignal?.aborted) throw error;
+        if (isTimeout(error)) {
+          throw new QueryTimeoutError(`Log Analytics ${label} ran past its limit of ${this.queryOptions.serverTimeoutInSeconds} s`, { cause: error });
+        }
         const status = statusCodeOf(error);
-        const transient = (status !== undefined && RETRYABLE_STATUS.has(status)) || codeOf(error) === 'REQUEST_SEND_ERROR';
-        if (!transient || options?.abortSignal?.aborted) throw error;
+        if (!((status !== undefined && RETRYABLE_STATUS.has(status)) || codeOf(error) === 'REQUEST_SEND_ERROR')) throw error;
         if (attempt >= this.maxAttempts) {
           throw new TransientStoreError(`Log Analytics ${label} still failing after ${attempt} attempts (${status ?? codeOf(error)})`, { cause: error });
         }
@@ -137,11 +172,35 @@ export class QueryRunner {
   }
 
   /**
-   * The result of `query` over (from, to) in parts that each fit in one query result: the size of the range's
-   * result first (its records and estimated bytes), then one query for a range that fits, or both halves read
-   * the same way. The parts come in the order of their ranges.
+   * The result of `query` over (from, to) in parts that each fit in one query result and in the time limit, in
+   * the order of their ranges: for each range its size first (records and estimated bytes), then one query for a
+   * range that fits, or both halves read the same way, as for a range whose size or data query timed out.
    */
+  async *parts(query: RangeQuery, from: number, to: number, limits: Required<ResultLimits>, options?: StoreOptions): AsyncGenerator<RangePart> {
+    let table: LogsTable | null = null;
+    try {
+      table = await this.runIfItFits(query, from, to, limits, options);
+    } catch (error) {
+      if (!(error instanceof QueryTimeoutError) || to - from <= SHORTEST_RANGE_FOR_TIME_MS) throw error;
+    }
+    if (table) {
+      yield { from, to, table };
+      return;
+    }
+    const middle = from + Math.floor((to - from) / 2);
+    yield* this.parts(query, from, middle, limits, options);
+    yield* this.parts(query, middle, to, limits, options);
+  }
+
+  /** Every part of `parts`, read to the end. */
   async runInParts(query: RangeQuery, from: number, to: number, limits: Required<ResultLimits>, options?: StoreOptions): Promise<LogsTable[]> {
+    const tables: LogsTable[] = [];
+    for await (const part of this.parts(query, from, to, limits, options)) tables.push(part.table);
+    return tables;
+  }
+
+  /** The result of `query` over (from, to) when its size fits in one query result; null when the range must be halved. */
+  private async runIfItFits(query: RangeQuery, from: number, to: number, limits: Required<ResultLimits>, options?: StoreOptions): Promise<LogsTable | null> {
     const label = query.label(from, to);
     const text = query.text(from, to);
     const size = rowObjects(await this.run(`size of ${label}`, text + RESULT_SIZE, query.timespan(from, to), options))[0];
@@ -149,12 +208,11 @@ export class QueryRunner {
     // sum() of no rows is null.
     const bytes = size?.['Bytes'] === null ? 0 : Number(size?.['Bytes']);
     if (!Number.isSafeInteger(records) || records < 0 || !Number.isFinite(bytes) || bytes < 0) throw new Error(`Log Analytics returned no usable size for ${label}`);
-    if (records <= limits.maxRowsPerQuery && bytes <= limits.maxBytesPerQuery) return [await this.run(label, text, query.timespan(from, to), options)];
+    if (records <= limits.maxRowsPerQuery && bytes <= limits.maxBytesPerQuery) return this.run(label, text, query.timespan(from, to), options);
     if (to - from < 2) {
       throw new Error(`${label} holds ${records} records of about ${bytes} bytes, more than one query may return (${limits.maxRowsPerQuery} records, ${limits.maxBytesPerQuery} bytes), and cannot be split further`);
     }
-    const middle = from + Math.floor((to - from) / 2);
-    return [...(await this.runInParts(query, from, middle, limits, options)), ...(await this.runInParts(query, middle, to, limits, options))];
+    return null;
   }
 }
 
@@ -197,16 +255,19 @@ export class LogAnalyticsDiagnosticsSource implements DiagnosticsSource {
     const from = watermark === null ? now - this.initialLookbackInMs : parseWatermark(watermark);
     const to = Math.min(from + this.windowInMs, horizon);
     if (to <= from) return { records: [], rejected: [], nextWatermark: null, more: false };
-    const records: DiagnosticRecord[] = [];
-    const rejected: RejectedDiagnostic[] = [];
-    for (const table of await this.runner.runInParts(this.windowQuery, from, to, this.limits, options)) {
-      for (const row of rowObjects(table)) {
+    // A window read in parts is returned one part at a time: the watermark moves as each part is stored, and
+    // memory holds one query result, not the window's.
+    for await (const part of this.runner.parts(this.windowQuery, from, to, this.limits, options)) {
+      const records: DiagnosticRecord[] = [];
+      const rejected: RejectedDiagnostic[] = [];
+      for (const row of rowObjects(part.table)) {
         const parsed = parseRequestResponse(fromAzureDiagnosticsRow(row));
         if (parsed.ok) records.push(parsed.record);
         else rejected.push({ source: `${this.source}:AzureDiagnostics@${instantText(row['IngestionTime'])}`, reason: parsed.reason, raw: JSON.stringify(row) });
       }
+      return { records, rejected, nextWatermark: new Date(part.to).toISOString(), more: part.to < horizon };
     }
-    return { records, rejected, nextWatermark: new Date(to).toISOString(), more: to < horizon };
+    throw new Error(`Log Analytics returned no part of ${this.windowQuery.label(from, to)}`);
   }
 }
 
@@ -224,13 +285,9 @@ export class LogAnalyticsLlmUsageSource implements LlmUsageSource {
 
   async getUsage(gatewayRequestIds: readonly string[], range: { from: Date; to: Date }, options?: StoreOptions): Promise<LlmUsage[]> {
     const ids = [...new Set(gatewayRequestIds)];
-    const timespan = { startTime: new Date(range.from.getTime() - CLOCK_SKEW_MS), endTime: new Date(range.to.getTime() + CLOCK_SKEW_MS) };
     const usage: LlmUsage[] = [];
     for (let start = 0; start < ids.length; start += this.idsPerQuery) {
-      const chunk = ids.slice(start, start + this.idsPerQuery);
-      const query = bindQuery(this.usageQuery, { from: kqlDatetime(range.from), to: kqlDatetime(range.to), ids: kqlStringList(chunk) });
-      const table = await this.runner.run(`LLM usage of ${chunk.length} requests`, query, timespan, options);
-      for (const row of rowObjects(table)) {
+      for (const row of await this.usageRows(ids.slice(start, start + this.idsPerQuery), range, options)) {
         usage.push({
           gatewayRequestId: String(row['CorrelationId']),
           promptTokens: tokenCount(row, 'PromptTokens'),
@@ -240,6 +297,19 @@ export class LogAnalyticsLlmUsageSource implements LlmUsageSource {
       }
     }
     return usage;
+  }
+
+  /** The usage rows of `ids`, in one query, or in halves when it timed out. */
+  private async usageRows(ids: readonly string[], range: { from: Date; to: Date }, options?: StoreOptions): Promise<Row[]> {
+    const timespan = { startTime: new Date(range.from.getTime() - CLOCK_SKEW_MS), endTime: new Date(range.to.getTime() + CLOCK_SKEW_MS) };
+    const query = bindQuery(this.usageQuery, { from: kqlDatetime(range.from), to: kqlDatetime(range.to), ids: kqlStringList(ids) });
+    try {
+      return rowObjects(await this.runner.run(`LLM usage of ${ids.length} requests`, query, timespan, options));
+    } catch (error) {
+      if (!(error instanceof QueryTimeoutError) || ids.length < 2) throw error;
+      const half = Math.ceil(ids.length / 2);
+      return [...(await this.usageRows(ids.slice(0, half), range, options)), ...(await this.usageRows(ids.slice(half), range, options))];
+    }
   }
 }
 
@@ -260,6 +330,24 @@ function parseWatermark(watermark: string): number {
   const ms = Date.parse(watermark);
   if (Number.isNaN(ms)) throw new RangeError(`watermark ${JSON.stringify(watermark).slice(0, 60)} is not an ISO time`);
   return ms;
+}
+
+/**
+ * `promise`, or the signal's reason as soon as it aborts. The SDK's `queryWorkspace` does not pass an abort signal
+ * on to its HTTP request, so an aborted run stops waiting here; the request ends at its own timeout.
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
+}
+
+/** The service's 504 past `Prefer: wait`, or the client's own timeout, which aborts the request (`AbortError`). */
+function isTimeout(error: unknown): boolean {
+  return statusCodeOf(error) === 504 || (error as { name?: unknown } | null)?.name === 'AbortError';
 }
 
 function statusCodeOf(error: unknown): number | undefined {
