@@ -1,7 +1,7 @@
 import type { DiagnosticRecord, GatewayMatch, RejectedDiagnostic, StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
-import { joinKey, laterGatewayMatch, matchedOutcome, mergeStoredRecords, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
+import { holdsRecord, joinKey, laterGatewayMatch, matchedOutcome, mergeStoredRecords, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
 import { hourBucket, mergeLedgerEntries, partOf } from '../domain/ledger.js';
 import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsSource, LlmUsage, LlmUsageSource, WatermarkStore } from '../ports/diagnostics-source.js';
@@ -129,10 +129,10 @@ export async function applyRecords(records: readonly DiagnosticRecord[], ports: 
   if (fresh.length === 0) return;
   const read = await ports.diagnostics.readRecords(fresh.map((r) => r.correlationId), options);
   const known = new Map(read.map((stored) => [stored.record.correlationId, stored.record]));
-  // A stored complete record is not replaced by one with an unusable field.
+  // A record read again changes nothing, and a stored complete record is not replaced by one with an unusable field.
   const unique = fresh.filter((r) => {
     const stored = known.get(r.correlationId);
-    return !stored || preferredRecord(stored, r) === r;
+    return !stored || (!holdsRecord(stored, r) && preferredRecord(stored, r) === r);
   });
   if (unique.length === 0) return;
   const found = await enrichWithRecords(new Map(unique.map((r) => [r.correlationId.toLowerCase(), r])), ports, options);

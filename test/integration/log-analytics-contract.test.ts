@@ -49,7 +49,7 @@ async function pumpOnce(source: DiagnosticsSource, store: WatermarkStore, name: 
   return read;
 }
 
-/** Reads from `from` until the watermark reaches `to`: the records, and the watermark after each read. */
+/** Reads from `from` until the watermark reaches `to`: the records, and the ingestion time read up to after each read. */
 async function readUpTo(source: DiagnosticsSource, from: string, to: string) {
   const records: DiagnosticRecord[] = [];
   const watermarks: string[] = [];
@@ -57,7 +57,7 @@ async function readUpTo(source: DiagnosticsSource, from: string, to: string) {
     const read = await source.readSince(watermark);
     records.push(...read.records);
     watermark = read.nextWatermark!;
-    watermarks.push(watermark);
+    watermarks.push(watermark.split('/')[0]!);
   }
   return { records, watermarks };
 }
@@ -69,8 +69,9 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
   const sleep = async (ms: number) => {
     delays.push(ms);
   };
+  // Windows as read, without reaching back behind the watermark, unless a test sets an overlap.
   const diagnosticsSource = (overrides: Partial<LogAnalyticsDiagnosticsSourceOptions> = {}) =>
-    new LogAnalyticsDiagnosticsSource({ client, workspaceId: WORKSPACE, windowInMs: HOUR, settleInMs: 5 * 60_000, maxAttempts: 4, now: () => NOW, sleep, ...overrides });
+    new LogAnalyticsDiagnosticsSource({ client, workspaceId: WORKSPACE, windowInMs: HOUR, settleInMs: 5 * 60_000, overlapInMs: 0, maxAttempts: 4, now: () => NOW, sleep, ...overrides });
 
   beforeAll(async () => {
     [azurite] = await Promise.all([startAzurite(), fake.start()]);
@@ -92,7 +93,7 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
 
     expect(read.records).toEqual(expected.records);
     expect(read.rejected).toHaveLength(expected.rejected);
-    expect(read.nextWatermark).toBe('2026-11-21T10:00:00.000Z');
+    expect(read.nextWatermark).toBe(`2026-11-21T10:00:00.000Z/${NOW.toISOString()}`);
     expect(read.more).toBe(true);
     expect(fake.seen.map((q) => [q.file, q.size])).toEqual([
       ['requestresponse-window.kql', true],
@@ -113,14 +114,14 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     expect(records).toEqual(all);
     expect(new Set(records.map((r) => r.correlationId)).size).toBe(records.length);
     expect(all.length).toBe(day.groundTruth.diagnostics.records);
-    expect(await store.get('aoai')).toBe(new Date(NOW.getTime() - 5 * 60_000).toISOString());
+    expect(await store.get('aoai')).toBe(`${new Date(NOW.getTime() - 5 * 60_000).toISOString()}/${NOW.toISOString()}`);
     expect(fake.seen).toHaveLength(2 * reads);
   });
 
   it('starts the lookback before now without a watermark, stops at now minus the settle time, then has nothing new', async () => {
     const source = diagnosticsSource({ windowInMs: 6 * HOUR, initialLookbackInMs: 2 * HOUR });
     const first = await source.readSince(null);
-    expect(first).toMatchObject({ records: [], nextWatermark: '2026-11-23T23:55:00.000Z', more: false });
+    expect(first).toMatchObject({ records: [], nextWatermark: `2026-11-23T23:55:00.000Z/${NOW.toISOString()}`, more: false });
     expect(fake.seen.map((q) => [q.from, q.to])).toEqual([
       ['2026-11-23T22:00:00.0000000Z', '2026-11-23T23:55:00.0000000Z'],
       ['2026-11-23T22:00:00.0000000Z', '2026-11-23T23:55:00.0000000Z'],
@@ -144,7 +145,7 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
 
     const read = await pumpOnce(source, store, 'aoai-diagnostics', records);
     expect(read.records).toEqual(expectedWindow('2026-11-21T12:00:00.000Z', '2026-11-21T13:00:00.000Z').records);
-    expect(await store.get('aoai-diagnostics')).toBe('2026-11-21T13:00:00.000Z');
+    expect(await store.get('aoai-diagnostics')).toBe(`2026-11-21T13:00:00.000Z/${NOW.toISOString()}`);
   });
 
   it('never moves a watermark in Azure Table storage (Azurite) back: an older run finishing last, or racing between read and write, keeps the later one', async () => {
@@ -187,6 +188,52 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     expect(fake.faultCount).toBe(4);
     expect(delays).toEqual([250, 500, 1_000]);
     expect(fake.seen).toEqual([]);
+  });
+
+  it('reads a record that became queryable after a read past its ingestion time on the next read, which reaches back over what that read could have missed', async () => {
+    const at = (time: string) => Date.parse(`2026-11-21T${time}:00.000Z`);
+    // Ingested at 09:5x, queryable only at 10:03: the 10:00 read (up to 09:55) cannot see it.
+    const late = diagnosticRows.find((r) => r.expected.ok && r.ingestedAt > at('09:45') && r.ingestedAt <= at('09:55'))!;
+    fake.queryableFrom.set(late.correlationId, at('10:03'));
+    const runAt = (overlapInMs: number) => {
+      let clock = at('10:00');
+      const source = diagnosticsSource({ overlapInMs, now: () => new Date(clock) });
+      return async (time: string, watermark: string) => {
+        clock = fake.clock = at(time);
+        return source.readSince(watermark);
+      };
+    };
+    const ids = (read: { records: readonly DiagnosticRecord[] }) => read.records.map((r) => r.correlationId);
+
+    const read = runAt(10 * 60_000);
+    const first = await read('10:00', '2026-11-21T09:00:00.000Z/2026-11-21T09:05:00.000Z');
+    expect(first.nextWatermark).toBe('2026-11-21T09:55:00.000Z/2026-11-21T10:00:00.000Z');
+    expect(ids(first)).not.toContain(late.correlationId);
+    const second = await read('10:05', first.nextWatermark!);
+    expect(ids(second)).toContain(late.correlationId);
+    // The 10:00 read could miss what was ingested less than settle + overlap before it: from 09:45 on.
+    expect(fake.seen.filter((q) => !q.size).map((q) => [q.from, q.to])).toEqual([
+      ['2026-11-21T08:50:00.0000000Z', '2026-11-21T09:55:00.0000000Z'],
+      ['2026-11-21T09:45:00.0000000Z', '2026-11-21T10:00:00.0000000Z'],
+    ]);
+    expect(second.records).toEqual(expectedWindow('2026-11-21T09:45:00.000Z', '2026-11-21T10:00:00.000Z').records);
+
+    // Without reaching back, the record is never read.
+    fake.seen.length = 0;
+    const exact = runAt(0);
+    const missed = [...ids(await exact('10:00', '2026-11-21T09:00:00.000Z/2026-11-21T09:05:00.000Z')), ...ids(await exact('10:05', first.nextWatermark!))];
+    expect(missed).not.toContain(late.correlationId);
+  });
+
+  it('reaches back behind a watermark only over what its read could have missed: not behind a backlog read, the whole overlap behind a bare instant', async () => {
+    const source = diagnosticsSource({ overlapInMs: 10 * 60_000 });
+    const windows = () => fake.seen.filter((q) => !q.size).map((q) => q.from);
+
+    await source.readSince(`2026-11-21T09:00:00.000Z/${NOW.toISOString()}`);
+    await source.readSince('2026-11-21T09:00:00.000Z');
+
+    expect(windows()).toEqual(['2026-11-21T09:00:00.0000000Z', '2026-11-21T08:50:00.0000000Z']);
+    await expect(source.readSince('2026-11-21T09:00:00.000Z/soon')).rejects.toThrow(/not an ISO instant or interval/);
   });
 
   it('splits a window whose count exceeds maxRowsPerQuery: every record once, one data query per part, the watermark moved part by part', async () => {

@@ -168,6 +168,13 @@ export class FakeLogAnalytics {
    * included, runs past `Prefer: wait` and is answered 504, as the service answers a query that runs too long.
    */
   maxRowsInTime = Infinity;
+  /** The service's clock, for records that become queryable late (`queryableFrom`); unset: every record is queryable. */
+  clock = Infinity;
+  /**
+   * When a record (by correlation id) becomes queryable, if later than its ingestion time: an ingestion may take
+   * minutes to complete, and `ingestion_time()` does not say when it did.
+   */
+  readonly queryableFrom = new Map<string, number>();
   /** Queries answered 504 for running past their time limit, with the `Prefer` header each was sent with. */
   readonly timedOut: (string | undefined)[] = [];
   url = '';
@@ -228,6 +235,8 @@ export class FakeLogAnalytics {
     this.maxResultBytes = LOG_ANALYTICS_MAX_BYTES;
     this.maxRowsInTime = Infinity;
     this.timedOut.length = 0;
+    this.clock = Infinity;
+    this.queryableFrom.clear();
   }
 
   private fault(file: QueryFile, size: boolean, query: string, timespan: string): LaFault | null {
@@ -334,7 +343,9 @@ export class FakeLogAnalytics {
     const match = /ingestion_time\(\) > datetime\(([^)]+)\) and ingestion_time\(\) <= datetime\(([^)]+)\)/.exec(query);
     if (!match) throw new BadQuery('no ingestion-time window in the query');
     const [from, to] = [Date.parse(match[1]!), Date.parse(match[2]!)];
-    const rows = this.rows.filter((r) => r.ingestedAt > from && r.ingestedAt <= to && r.timeGenerated >= spanStart && r.timeGenerated <= spanEnd);
+    const rows = this.rows.filter(
+      (r) => r.ingestedAt > from && r.ingestedAt <= to && r.timeGenerated >= spanStart && r.timeGenerated <= spanEnd && (this.queryableFrom.get(r.correlationId) ?? -Infinity) <= this.clock,
+    );
     return {
       from: match[1]!,
       to: match[2]!,

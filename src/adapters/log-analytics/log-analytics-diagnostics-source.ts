@@ -20,6 +20,8 @@ export const LOG_ANALYTICS_MAX_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_BYTES_PER_QUERY = LOG_ANALYTICS_MAX_BYTES / 2;
 /** Appended to a query: the records and the estimated size of that query's result. */
 export const RESULT_SIZE = '\n| summarize Records = count(), Bytes = sum(estimate_data_size(*))';
+/** See `LogAnalyticsDiagnosticsSourceOptions.overlapInMs`. */
+const DEFAULT_OVERLAP_MS = 10 * 60_000;
 /** Ids per `in (…)` list: keeps each query text small and well under the service's limits. */
 export const MAX_IDS_PER_QUERY = 1_000;
 /** HTTP statuses worth retrying: request timeout, throttling (200 requests / 30 s, 5 concurrent), gateway errors. */
@@ -75,6 +77,12 @@ export interface LogAnalyticsDiagnosticsSourceOptions extends RetrySettings, Res
   readonly windowInMs: number;
   /** Ingestion times younger than this are not read yet: records become queryable shortly after ingestion. */
   readonly settleInMs: number;
+  /**
+   * How long after the settle time a record may still become queryable (default 10 minutes). `ingestion_time()` is
+   * approximate and an ingestion can take minutes to complete, so a record can become queryable after a read past
+   * its ingestion time: each read reaches back behind its watermark over what the previous read could have missed.
+   */
+  readonly overlapInMs?: number;
   /** Where a source without a watermark starts, before now (default 24 h). */
   readonly initialLookbackInMs?: number;
   /** How much older than its ingestion a record's `TimeGenerated` may be (default 72 h; archives show 48 h). */
@@ -218,9 +226,12 @@ export class QueryRunner {
 
 /**
  * Azure OpenAI `RequestResponse` records from a Log Analytics workspace, read incrementally by
- * `ingestion_time()`. The watermark is the ISO ingestion time up to which records were read: each call reads
- * the window (watermark, min(watermark + window, now − settle)], splitting it in halves until every part fits
- * in one query result, with one size and one data query per part.
+ * `ingestion_time()`. The watermark `to/readAt` (an ISO 8601 interval) says up to which ingestion time records were
+ * read, and when. Each call reads the window (watermark, min(watermark + window, now − settle)], splitting it in
+ * halves until every part fits in one query result and time limit, with one size and one data query per part. It
+ * reaches back behind the watermark to the ingestion times the previous read may have missed (those younger than
+ * settle + overlap at its `readAt`): a read that caught up to its horizon is followed by one that reaches back the
+ * whole overlap; a read of a backlog, long after those times, by one that does not reach back at all.
  */
 export class LogAnalyticsDiagnosticsSource implements DiagnosticsSource {
   private readonly runner: QueryRunner;
@@ -228,6 +239,7 @@ export class LogAnalyticsDiagnosticsSource implements DiagnosticsSource {
   private readonly windowInMs: number;
   private readonly settleInMs: number;
   private readonly initialLookbackInMs: number;
+  private readonly overlapInMs: number;
   private readonly limits: Required<ResultLimits>;
   private readonly now: () => Date;
   private readonly source: string;
@@ -237,6 +249,7 @@ export class LogAnalyticsDiagnosticsSource implements DiagnosticsSource {
     this.windowInMs = positiveInteger(options.windowInMs, 'windowInMs');
     this.settleInMs = nonNegative(options.settleInMs, 'settleInMs');
     this.initialLookbackInMs = positiveInteger(options.initialLookbackInMs ?? 86_400_000, 'initialLookbackInMs');
+    this.overlapInMs = nonNegative(options.overlapInMs ?? DEFAULT_OVERLAP_MS, 'overlapInMs');
     const lateArrivalInMs = nonNegative(options.lateArrivalInMs ?? 72 * 3_600_000, 'lateArrivalInMs');
     const text = readQueryFile('requestresponse-window.kql');
     this.windowQuery = {
@@ -252,20 +265,22 @@ export class LogAnalyticsDiagnosticsSource implements DiagnosticsSource {
   async readSince(watermark: string | null, options?: StoreOptions): Promise<DiagnosticsRead> {
     const now = this.now().getTime();
     const horizon = now - this.settleInMs;
-    const from = watermark === null ? now - this.initialLookbackInMs : parseWatermark(watermark);
+    const previous = watermark === null ? null : parseWatermark(watermark);
+    const from = previous?.to ?? now - this.initialLookbackInMs;
     const to = Math.min(from + this.windowInMs, horizon);
     if (to <= from) return { records: [], rejected: [], nextWatermark: null, more: false };
-    // A window read in parts is returned one part at a time: the watermark moves as each part is stored, and
-    // memory holds one query result, not the window's.
-    for await (const part of this.runner.parts(this.windowQuery, from, to, this.limits, options)) {
-      const records: DiagnosticRecord[] = [];
-      const rejected: RejectedDiagnostic[] = [];
+    const missable = previous ? Math.max(from - this.overlapInMs, (previous.readAt ?? -Infinity) - this.settleInMs - this.overlapInMs) : from;
+    // A window read in parts is returned part by part once past the watermark: the watermark moves as each part
+    // is stored, and memory holds one query result, not the window's (and the part reached back over).
+    const records: DiagnosticRecord[] = [];
+    const rejected: RejectedDiagnostic[] = [];
+    for await (const part of this.runner.parts(this.windowQuery, Math.min(from, missable), to, this.limits, options)) {
       for (const row of rowObjects(part.table)) {
         const parsed = parseRequestResponse(fromAzureDiagnosticsRow(row));
         if (parsed.ok) records.push(parsed.record);
         else rejected.push({ source: `${this.source}:AzureDiagnostics@${instantText(row['IngestionTime'])}`, reason: parsed.reason, raw: JSON.stringify(row) });
       }
-      return { records, rejected, nextWatermark: new Date(part.to).toISOString(), more: part.to < horizon };
+      if (part.to > from) return { records, rejected, nextWatermark: `${new Date(part.to).toISOString()}/${new Date(now).toISOString()}`, more: part.to < horizon };
     }
     throw new Error(`Log Analytics returned no part of ${this.windowQuery.label(from, to)}`);
   }
@@ -326,10 +341,13 @@ export function tokenCount(row: Row, column: string): number {
   return value;
 }
 
-function parseWatermark(watermark: string): number {
-  const ms = Date.parse(watermark);
-  if (Number.isNaN(ms)) throw new RangeError(`watermark ${JSON.stringify(watermark).slice(0, 60)} is not an ISO time`);
-  return ms;
+/** `to/readAt`, or a bare `to` as versions before the read time wrote it. Both ISO instants. */
+function parseWatermark(watermark: string): { to: number; readAt: number | null } {
+  const [toText, readAtText, ...rest] = watermark.split('/');
+  const to = Date.parse(toText!);
+  const readAt = readAtText === undefined ? null : Date.parse(readAtText);
+  if (Number.isNaN(to) || Number.isNaN(readAt) || rest.length > 0) throw new RangeError(`watermark ${JSON.stringify(watermark).slice(0, 80)} is not an ISO instant or interval`);
+  return { to, readAt };
 }
 
 /**
