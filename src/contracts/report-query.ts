@@ -17,6 +17,13 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 /** Years before this are typos (`0099-12` for `2099-12`, or `26-11` padded): no Azure OpenAI data is that old. */
 const FIRST_YEAR = 2000;
+/**
+ * Every instant of a period is written `YYYY-MM-DDTHH:MM:SS.sssZ` (ledger queries, CSV, FOCUS, nextLink), which
+ * `toISOString` writes for years up to 9999 only: 10000-01-01 would be `+010000-01-01T00:00:00.000Z`. So a period,
+ * its exclusive end included, ends before 10000-01-01.
+ */
+const END_OF_INSTANTS = Date.UTC(10_000, 0, 1);
+const END_OF_INSTANTS_TEXT = '10000-01-01';
 
 const DATE_OR_INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 const EXPECTED_INSTANT = 'expected a UTC date such as 2026-11-01 or an instant with an offset such as 2026-11-01T10:00:00Z';
@@ -42,7 +49,7 @@ function daysInMonth(year: number, month: number): number {
 
 /**
  * A date (`YYYY-MM-DD`, UTC midnight) or an ISO-8601 instant with `Z` or an offset, naming a real calendar day
- * and time in a year from 2000 on. `Date.parse` alone would roll `2026-02-30` over into March and read years
+ * and time from 2000 on and before 10000-01-01 in UTC. `Date.parse` alone would roll `2026-02-30` over into March and read years
  * 0–99 as 1900–1999.
  */
 const instant = z.string().transform((text, ctx) => {
@@ -67,14 +74,25 @@ const instant = z.string().transform((text, ctx) => {
     ctx.addIssue({ code: 'custom', message: `${quoted(text)} has no valid offset (${EXPECTED_INSTANT})` });
     return z.NEVER;
   }
+  if (date.getTime() >= END_OF_INSTANTS) {
+    ctx.addIssue({ code: 'custom', message: `${quoted(text)} is ${END_OF_INSTANTS_TEXT}T00:00Z or later in UTC: a period must end before ${END_OF_INSTANTS_TEXT}` });
+    return z.NEVER;
+  }
   return date;
 });
 
-/** `YYYY-MM`: a calendar month (UTC), from 2000 on. */
+function endOfMonth(year: number, month: number): number {
+  return Date.UTC(year, month, 1);
+}
+
+/** `YYYY-MM`: a calendar month (UTC), from 2000 on, ending before 10000-01-01 (9999-11 is the last). */
 const month = z
   .string()
   .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'expected a month such as 2026-11 (YYYY-MM)')
-  .refine((m) => Number(m.slice(0, 4)) >= FIRST_YEAR, { message: `the year is before ${FIRST_YEAR} (expected a month such as 2026-11)` });
+  .refine((m) => Number(m.slice(0, 4)) >= FIRST_YEAR, { message: `the year is before ${FIRST_YEAR} (expected a month such as 2026-11)` })
+  .refine((m) => endOfMonth(Number(m.slice(0, 4)), Number(m.slice(5, 7))) < END_OF_INSTANTS, {
+    message: `the month must end before ${END_OF_INSTANTS_TEXT}, so 9999-11 is the last (expected a month such as 2026-11)`,
+  });
 
 /**
  * Reports are built from tiles of whole UTC hours, so a period starts and ends on a whole hour: a half hour
@@ -117,7 +135,7 @@ function reportPeriod(q: { from?: Date; to?: Date; month?: string }, now: Date, 
     }
     const [y, m] = q.month.split('-').map(Number) as [number, number];
     from = new Date(Date.UTC(y, m - 1, 1));
-    to = new Date(Date.UTC(y, m, 1));
+    to = new Date(endOfMonth(y, m));
     period = 'month';
   } else if (!from && !to) {
     from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
@@ -224,7 +242,10 @@ export function weightsQuerySchemaAt(now: Date) {
 }
 export type WeightsQueryParams = z.output<ReturnType<typeof weightsQuerySchemaAt>>;
 
-/** `YYYY-MM-DD`, a real calendar day from 2000 on (`simulate --day`, `demo --day`). */
+/**
+ * `YYYY-MM-DD`, a real calendar day from 2000 on (`simulate --day`, `demo --day`), in a month that ends before
+ * 10000-01-01: the simulated cost export's billing period is the day's month.
+ */
 export const daySchema = z
   .string()
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a UTC day such as 2026-11-15 (YYYY-MM-DD)')
@@ -232,6 +253,7 @@ export const daySchema = z
     const [y, m, d] = text.split('-').map(Number) as [number, number, number];
     if (y < FIRST_YEAR) ctx.addIssue({ code: 'custom', message: `the year ${text.slice(0, 4)} is before ${FIRST_YEAR}` });
     else if (m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m)) ctx.addIssue({ code: 'custom', message: `${text} is not a day of the calendar` });
+    else if (endOfMonth(y, m) >= END_OF_INSTANTS) ctx.addIssue({ code: 'custom', message: `the day's month must end before ${END_OF_INSTANTS_TEXT}, so 9999-11-30 is the last day` });
   });
 
 /** The month before the one `now` is in, as `YYYY-MM`. */

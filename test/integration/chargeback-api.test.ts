@@ -103,6 +103,19 @@ describe('chargeback API and CLI on the local stack', () => {
     expect(await reason('from=2026-10-15T10:30:00Z&to=2026-10-15T12:00:00Z')).toMatch(/from: 2026-10-15T10:30:00.000Z is inside an hour: reports count whole UTC hours, so use 2026-10-15T10:00Z or 2026-10-15T11:00Z/);
   });
 
+  it('refuses a month or a range reaching 10000-01-01, naming the parameter, instead of answering for a period it cannot write', async () => {
+    const reason = async (query: string) => {
+      const response = await get(query, tokens.finance);
+      expect(response.status).toBe(400);
+      return ((await response.json()) as { reason: string }).reason;
+    };
+    expect(await reason('month=9999-12')).toBe('invalid report parameters: month: the month must end before 10000-01-01, so 9999-11 is the last (expected a month such as 2026-11)');
+    expect(await reason('from=9999-12-01&to=9999-12-31T23:00:00-01:00')).toMatch(/^invalid report parameters: to: "9999-12-31T23:00:00-01:00" is 10000-01-01T00:00Z or later in UTC: a period must end before 10000-01-01$/);
+    const last = await get('month=9999-11&format=csv', tokens.finance);
+    expect(last.status).toBe(200);
+    expect(last.headers.get('tokenledger-period')).toBe('9999-11-01T00:00:00.000Z/9999-12-01T00:00:00.000Z');
+  });
+
   it('has the CLI say which period it used when none was given', async () => {
     const { stderr } = await run(
       process.execPath,

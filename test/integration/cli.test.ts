@@ -97,6 +97,19 @@ describe('tokenledger CLI', () => {
     await expect(readdir(out)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('refuses a --month, --from, --to or --day reaching 10000-01-01 before calling the API or writing a file', async () => {
+    const unreachable = ['--api', 'http://127.0.0.1:9', '--token', 't'];
+    await expect(cli('report', 'chargeback', '--month', '9999-12', ...unreachable)).rejects.toMatchObject({ stderr: expect.stringContaining('invalid --month: the month must end before 10000-01-01, so 9999-11 is the last') });
+    await expect(cli('report', 'chargeback', '--from', '9999-12-31T23:00:00-01:00', '--to', '9999-12-31T23:00:00-02:00', ...unreachable)).rejects.toMatchObject({
+      stderr: expect.stringMatching(/invalid --from: "9999-12-31T23:00:00-01:00" is 10000-01-01T00:00Z or later in UTC: .*; --to: "9999-12-31T23:00:00-02:00" is 10000-01-01T00:00Z or later/),
+    });
+    await expect(cli('report', 'latency', '--from', '9999-12-31', '--to', '9999-12-31T23:00:00-01:00', ...unreachable)).rejects.toMatchObject({ stderr: expect.stringContaining('invalid --to: "9999-12-31T23:00:00-01:00" is 10000-01-01T00:00Z or later in UTC') });
+    await expect(cli('weights', '--to', '9999-12-31T23:00:00-01:00', ...unreachable)).rejects.toMatchObject({ stderr: expect.stringContaining('invalid --to: ') });
+    const out = join(tmpdir(), 'tokenledger-never-written');
+    await expect(cli('simulate', '--requests', '10', '--day', '9999-12-15', '--out', out)).rejects.toMatchObject({ stderr: expect.stringContaining("the day's month must end before 10000-01-01, so 9999-11-30 is the last day") });
+    await expect(readdir(out)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('names the option, the path and what it expects when an input path is wrong', async () => {
     const folder = await temporaryFolder('tokenledger-cli-');
     await expect(cli('analyze', '--events', folder)).rejects.toMatchObject({

@@ -162,6 +162,14 @@ describe('latency, weights and traffic API on the local stack', () => {
     expect(stdout).toMatch(/^region +requests/);
   });
 
+  it('refuses a window ending at 10000-01-01 or later in UTC in every operations endpoint, naming to', async () => {
+    for (const path of ['latency', 'weights', 'traffic', 'reconciliation']) {
+      const response = await get(`${path}?from=9999-12-31&to=9999-12-31T23:00:00-01:00`);
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { reason: string }).reason).toMatch(/to: "9999-12-31T23:00:00-01:00" is 10000-01-01T00:00Z or later in UTC: a period must end before 10000-01-01/);
+    }
+  });
+
   it('answers 403 to a caller without Operations.Read and 401 without a token', async () => {
     const noRole = await stack.issuer.issue({ oid: '00000000-0000-4000-8000-000000000abc', roles: [] });
     expect((await get(`latency?${RANGE}`, noRole)).status).toBe(403);

@@ -108,6 +108,14 @@ describe('request drill-down API and trace on the local stack', () => {
     expect((await get(`/api/requests/${items[0]!.gatewayRequestId}`, own)).status).toBe(200);
   });
 
+  it('refuses a month or a range reaching 10000-01-01, naming the parameter, rather than answer with a nextLink it would refuse', async () => {
+    for (const [query, parameter] of [['month=9999-12&pageSize=1', 'month'], ['from=9999-12-31T22:00:00Z&to=9999-12-31T20:00:00-04:00&pageSize=1', 'to']] as const) {
+      const response = await get(`/api/requests?${query}`, finance);
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { reason: string }).reason).toMatch(new RegExp(`: ${parameter}: .*before 10000-01-01`));
+    }
+  });
+
   it('refuses a continuation of another filter, a forged one and an unknown parameter', async () => {
     const first = (await (await get(`/api/requests?${DAY}&pageSize=2`, finance)).json()) as { nextLink: string };
     const token = new URL(first.nextLink).searchParams.get('$skipToken')!;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chargebackQuerySchemaAt, daySchema, lastMonth, latencyQuerySchemaAt, operationsQuerySchemaAt, requestsQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
+import { isCanonicalInstant } from '../../src/contracts/utc-instant.js';
 import { GROUP_BY } from '../../src/domain/chargeback.js';
 
 const NOW = new Date('2026-12-03T17:42:10.500Z');
@@ -103,6 +104,33 @@ describe('chargeback report parameters', () => {
   });
 });
 
+describe('the last instant a period may reach', () => {
+  const canonical = (q: { from: Date; to: Date }) => [q.from, q.to].every((d) => isCanonicalInstant(d.toISOString()));
+
+  it('refuses the month 9999-12, whose end 10000-01-01 has no YYYY-MM-DD form, and accepts 9999-11', () => {
+    const expected = ['month: the month must end before 10000-01-01, so 9999-11 is the last (expected a month such as 2026-11)'];
+    expect(messages(chargeback.safeParse({ month: '9999-12' }))).toEqual(expected);
+    expect(messages(requestsQuerySchemaAt(NOW).safeParse({ month: '9999-12' }))).toEqual(expected);
+    const last = chargeback.parse({ month: '9999-11' });
+    expect(last.to.toISOString()).toBe('9999-12-01T00:00:00.000Z');
+    expect(canonical(last)).toBe(true);
+  });
+
+  it('refuses a from or to at 10000-01-01 or later in UTC, offsets included, naming it, and accepts 9999-12-31T23:00Z, the last whole hour before', () => {
+    expect(messages(chargeback.safeParse({ from: '9999-12-01', to: '9999-12-31T23:00:00-01:00' }))).toEqual([
+      'to: "9999-12-31T23:00:00-01:00" is 10000-01-01T00:00Z or later in UTC: a period must end before 10000-01-01',
+    ]);
+    expect(messages(requestsQuerySchemaAt(NOW).safeParse({ from: '9999-12-31T23:00:00-02:00', to: '9999-12-31T23:00:00-03:00' })).map((m) => m.split(':')[0])).toEqual(['from', 'to']);
+    for (const schema of [operations, latencyQuerySchemaAt(NOW), trafficQuerySchemaAt(NOW), weightsQuerySchemaAt(NOW)]) {
+      expect(messages(schema.safeParse({ from: '9999-12-31', to: '9999-12-31T20:00:00-04:00' }))).toEqual([
+        'to: "9999-12-31T20:00:00-04:00" is 10000-01-01T00:00Z or later in UTC: a period must end before 10000-01-01',
+      ]);
+    }
+    expect(canonical(chargeback.parse({ from: '9999-12-01', to: '9999-12-31T23:00:00Z' }))).toBe(true);
+    expect(canonical(operations.parse({ to: '9999-12-31T22:00:00-01:00' }))).toBe(true);
+  });
+});
+
 describe('operations report parameters', () => {
   it('default to the last 24 whole UTC hours, the current one included', () => {
     const q = operations.parse({});
@@ -153,6 +181,13 @@ describe('simulated day', () => {
     expect(daySchema.safeParse('2026-02-30').error?.issues[0]?.message).toBe('2026-02-30 is not a day of the calendar');
     expect(daySchema.safeParse('0026-02-01').error?.issues[0]?.message).toBe('the year 0026 is before 2000');
     expect(daySchema.safeParse('2026-2-1').error?.issues[0]?.message).toMatch(/expected a UTC day such as/);
+  });
+
+  it("refuses a day in December 9999, whose month's billing period would end at 10000-01-01", () => {
+    expect(daySchema.safeParse('9999-11-30').success).toBe(true);
+    for (const day of ['9999-12-01', '9999-12-31']) {
+      expect(daySchema.safeParse(day).error?.issues[0]?.message).toBe("the day's month must end before 10000-01-01, so 9999-11-30 is the last day");
+    }
   });
 });
 
