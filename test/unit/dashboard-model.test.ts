@@ -17,6 +17,7 @@ import {
   withoutDrill,
   filtersFromQuery,
   filtersToQuery,
+  operationsWindow,
   parseInvoice,
   roundAmount,
   optionsFor,
@@ -32,6 +33,7 @@ import {
   topSpenders,
   type ChargebackRow,
 } from '../../dashboards/web/src/model.js';
+import { latencyQuerySchemaAt, operationsQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
 
 const figures = { requests: 1, promptTokens: 10, cachedTokens: 4, completionTokens: 2, reasoningTokens: 0, cost: '0.000010', costPicodollars: '10000000' };
 const row = (over: Partial<ChargebackRow>): ChargebackRow => ({
@@ -63,6 +65,35 @@ describe('dashboard model', () => {
     expect(rangeProblem('2026-10-16', '2026-10-15')).toMatch(/after/);
     expect(rangeProblem('2026-02-30', '2026-03-02')).toMatch(/From/);
     expect(rangeProblem('2025-01-01', '2026-03-01')).toMatch(/400 days/);
+  });
+
+  it('asks the operations reports for the last 93 days of a longer range, and says so on their panels', () => {
+    expect(operationsWindow({ from: '2026-01-01', to: '2026-07-20' })).toEqual({
+      from: '2026-04-18',
+      to: '2026-07-20',
+      note: 'The last 93 days of the range, 2026-04-18 to 2026-07-20 (To exclusive): operations reports cover at most 93 days.',
+    });
+    expect(operationsWindow({ from: '2026-04-18', to: '2026-07-20' })).toEqual({ from: '2026-04-18', to: '2026-07-20', note: '' });
+    expect(operationsWindow({ from: '2026-10-15', to: '2026-10-16' })).toEqual({ from: '2026-10-15', to: '2026-10-16', note: '' });
+  });
+
+  it('gives the operations reports a window their API accepts for every range the page accepts, ending where the range ends', () => {
+    const now = new Date('2026-12-03T17:42:10Z');
+    const schemas = [latencyQuerySchemaAt(now), weightsQuerySchemaAt(now), trafficQuerySchemaAt(now), operationsQuerySchemaAt(now)];
+    const first = Date.UTC(2000, 0, 1);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 365 * 900 }), fc.integer({ min: 1, max: 400 }), (startDay, days) => {
+        const from = new Date(first + startDay * 86_400_000).toISOString().slice(0, 10);
+        const to = new Date(first + (startDay + days) * 86_400_000).toISOString().slice(0, 10);
+        expect(rangeProblem(from, to)).toBeNull();
+        const window = operationsWindow({ from, to });
+        for (const schema of schemas) expect(schema.safeParse({ from: window.from, to: window.to }).error?.issues ?? []).toEqual([]);
+        expect(window.to).toBe(to);
+        expect(window.from >= from).toBe(true);
+        expect(window.from === from).toBe(days <= 93);
+        expect(window.note === '').toBe(days <= 93);
+      }),
+    );
   });
 
   it('round-trips filters through the URL query and falls back for a bad range', () => {

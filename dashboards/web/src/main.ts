@@ -14,6 +14,7 @@ import {
   filtersFromQuery,
   filtersToQuery,
   MAX_DAILY_SERIES_DAYS,
+  operationsWindow,
   optionsFor,
   parseChargeback,
   parseInvoice,
@@ -251,7 +252,9 @@ async function refresh(): Promise<void> {
   showAuth(team!);
   fillFilterOptions(team!, deployment!, filters);
 
-  const traffic = client.get('traffic', range, parseTraffic);
+  const operations = operationsWindow(range);
+  const operationsRange = { from: operations.from, to: operations.to };
+  const traffic = client.get('traffic', operationsRange, parseTraffic);
   const invoice = filters.basis === 'invoice' ? client.get('chargeback', { ...range, groupBy: 'team', basis: 'invoice' }, parseInvoice) : Promise.resolve(null);
   const work: Promise<unknown>[] = [
     invoice.then((i) => mine === generation && renderInvoice(panels.invoice, filters, team!, i, drilling)),
@@ -262,12 +265,12 @@ async function refresh(): Promise<void> {
     }),
     traffic.then((t) => {
       if (mine !== generation) return;
-      renderUnattributed(panels.unattributed, identity!, t, filters, drilling);
-      renderBypass(panels.bypass, t);
+      renderUnattributed(panels.unattributed, identity!, t, operations, filters, drilling);
+      renderBypass(panels.bypass, t, operations);
     }),
-    client.get('latency', { ...range, deployment: filters.deployment, groupBy: 'region' }, parseLatency).then((r) => mine === generation && renderLatency(panels.latency, r, filters)),
-    client.get('weights', { ...range, deployment: filters.deployment }, parseWeights).then((r) => mine === generation && renderWeights(panels.weights, r, filters)),
-    client.get('reconciliation', { ...range, deployment: filters.deployment }, parseReconciliation).then((r) => mine === generation && renderReconciliation(panels.reconciliation, r, filters, drilling)),
+    client.get('latency', { ...operationsRange, deployment: filters.deployment, groupBy: 'region' }, parseLatency).then((r) => mine === generation && renderLatency(panels.latency, r, operations, filters)),
+    client.get('weights', { ...operationsRange, deployment: filters.deployment }, parseWeights).then((r) => mine === generation && renderWeights(panels.weights, r, operations, filters)),
+    client.get('reconciliation', { ...operationsRange, deployment: filters.deployment }, parseReconciliation).then((r) => mine === generation && renderReconciliation(panels.reconciliation, r, operations, filters, drilling)),
   ];
   renderTopSpenders(panels.topSpenders, identity!, filters, drilling);
   renderModels(panels.models, model!, filters, drilling);

@@ -436,6 +436,32 @@ export function defaultRange(now: Date): { from: string; to: string } {
   return { from: from.toISOString().slice(0, 10), to: to.toISOString().slice(0, 10) };
 }
 
+/** The API's own limit for one operations report (latency, weights, traffic, reconciliation). */
+export const MAX_OPERATIONS_DAYS = 93;
+
+/** The days the operations panels show, and what their panels say about them ('' when it is the whole range). */
+export interface OperationsWindow {
+  /** `YYYY-MM-DD`, UTC, inclusive. */
+  readonly from: string;
+  /** `YYYY-MM-DD`, UTC, exclusive: the range's own end. */
+  readonly to: string;
+  readonly note: string;
+}
+
+/**
+ * The window of the operations reports for a range: the range itself, or its last 93 days when it is longer (the
+ * chargeback takes up to 400), the recent days being the ones an operator looks at.
+ */
+export function operationsWindow(range: { from: string; to: string }): OperationsWindow {
+  if (dayMs(range.to) - dayMs(range.from) <= MAX_OPERATIONS_DAYS * DAY_MS) return { from: range.from, to: range.to, note: '' };
+  const from = addDays(range.to, -MAX_OPERATIONS_DAYS);
+  return {
+    from,
+    to: range.to,
+    note: `The last ${MAX_OPERATIONS_DAYS} days of the range, ${from} to ${range.to} (To exclusive): operations reports cover at most ${MAX_OPERATIONS_DAYS} days.`,
+  };
+}
+
 /** Why a range cannot be asked for, or null. */
 export function rangeProblem(from: string, to: string): string | null {
   if (!isDay(from)) return 'From must be a date (YYYY-MM-DD).';

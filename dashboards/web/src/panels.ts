@@ -25,6 +25,7 @@ import {
   type InvoiceReport,
   type InvoiceTeamLine,
   type LatencyReport,
+  type OperationsWindow,
   type ReconciliationCheck,
   type TrafficReport,
   type WeightsRecommendation,
@@ -451,7 +452,7 @@ export function renderCached(
   );
 }
 
-export function renderUnattributed(panel: Panel, report: ApiResult<ChargebackReport>, traffic: ApiResult<TrafficReport>, filters: Filters, drilling: Drilling): void {
+export function renderUnattributed(panel: Panel, report: ApiResult<ChargebackReport>, traffic: ApiResult<TrafficReport>, operations: OperationsWindow, filters: Filters, drilling: Drilling): void {
   if (!report.ok) return panel.failed(report);
   const { value } = report;
   const row = value.rows.find((r) => r.key === IDENTITY_UNATTRIBUTED);
@@ -476,6 +477,7 @@ export function renderUnattributed(panel: Panel, report: ApiResult<ChargebackRep
     const u = traffic.value.unattributed;
     children.push(
       h('p', { class: 'subhead' }, 'In the ledger (traffic report)'),
+      operations.note ? h('p', { class: 'note', testid: 'traffic-window' }, operations.note) : null,
       figureList(
         [
           { label: 'Requests', value: formatCount(u.requests), testid: 'traffic-unattributed-requests' },
@@ -492,7 +494,7 @@ export function renderUnattributed(panel: Panel, report: ApiResult<ChargebackRep
   panel.ready(children, 'Requests no identity could be charged for (no token, subscription or diagnostic identity). Team filter not applied: these belong to no team.');
 }
 
-export function renderBypass(panel: Panel, traffic: ApiResult<TrafficReport>): void {
+export function renderBypass(panel: Panel, traffic: ApiResult<TrafficReport>, operations: OperationsWindow): void {
   if (!traffic.ok) return panel.unavailable(traffic);
   const t = traffic.value;
   panel.ready(
@@ -514,16 +516,21 @@ export function renderBypass(panel: Panel, traffic: ApiResult<TrafficReport>): v
         'join-figures',
       ),
     ],
-    'Calls that reached Azure OpenAI without going through the gateway: they appear in no chargeback.',
+    withWindow('Calls that reached Azure OpenAI without going through the gateway: they appear in no chargeback.', operations),
   );
 }
 
 const ms = (value: number | null): string => formatFigure(value);
 
-export function renderLatency(panel: Panel, latency: ApiResult<LatencyReport>, filters: Filters): void {
+/** A panel's scope, followed by the days an operations report covers when they are not the whole range. */
+function withWindow(scope: string, operations: OperationsWindow): string {
+  return [scope, operations.note].filter(Boolean).join(' ');
+}
+
+export function renderLatency(panel: Panel, latency: ApiResult<LatencyReport>, operations: OperationsWindow, filters: Filters): void {
   if (!latency.ok) return panel.unavailable(latency);
   const { rows, series } = latency.value;
-  const scope = filters.deployment ? `Deployment ${filters.deployment}.` : 'All deployments.';
+  const scope = withWindow(filters.deployment ? `Deployment ${filters.deployment}.` : 'All deployments.', operations);
   if (rows.length === 0) return panel.empty(emptyLatencyMessage(latency.value), scope);
   const windows = [...new Set(series.map((p) => p.windowStart))].sort();
   const regions = [...new Set(series.map((p) => p.region))].sort();
@@ -563,10 +570,10 @@ export function renderLatency(panel: Panel, latency: ApiResult<LatencyReport>, f
   panel.ready(children, scope);
 }
 
-export function renderWeights(panel: Panel, weights: ApiResult<readonly WeightsRecommendation[]>, filters: Filters): void {
+export function renderWeights(panel: Panel, weights: ApiResult<readonly WeightsRecommendation[]>, operations: OperationsWindow, filters: Filters): void {
   if (!weights.ok) return panel.unavailable(weights);
   const recommendations = weights.value.filter((r) => !filters.deployment || r.deployment === filters.deployment);
-  const scope = filters.deployment ? `Deployment ${filters.deployment}.` : 'All deployments.';
+  const scope = withWindow(filters.deployment ? `Deployment ${filters.deployment}.` : 'All deployments.', operations);
   if (recommendations.length === 0) return panel.empty('No recommendation for this range.', scope);
   panel.ready(
     recommendations.map((r) =>
@@ -635,10 +642,10 @@ function checksTable(checks: readonly ReconciliationCheck[], testid: string, dri
  * Reconciliation results (one per check, hour and deployment, so hundreds a day): how many results of each check
  * have each status, the results that are not ok (failures first), and every result behind a disclosure.
  */
-export function renderReconciliation(panel: Panel, checks: ApiResult<readonly ReconciliationCheck[]>, filters: Filters, drilling: Drilling): void {
+export function renderReconciliation(panel: Panel, checks: ApiResult<readonly ReconciliationCheck[]>, operations: OperationsWindow, filters: Filters, drilling: Drilling): void {
   if (!checks.ok) return panel.unavailable(checks);
   const shown = checks.value.filter((c) => !filters.deployment || c.deployment === null || c.deployment === filters.deployment);
-  const scope = filters.deployment ? `Deployment ${filters.deployment}.` : '';
+  const scope = withWindow(filters.deployment ? `Deployment ${filters.deployment}.` : '', operations);
   if (shown.length === 0) return panel.empty('No reconciliation results for this range.', scope);
 
   const statuses = [...new Set(shown.map((c) => c.status))].sort(byStatus);
