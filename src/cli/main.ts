@@ -15,7 +15,7 @@ import { allocateFiles } from '../services/allocate-files.js';
 import { allocationCsv, allocationFocus, allocationLines, allocationTotals } from '../domain/allocation-formats.js';
 import { reconcileFiles } from '../services/reconcile-files.js';
 import { roundAmount } from '../domain/invoice-comparison.js';
-import { describeThresholds, thresholdsReport } from '../domain/reconciliation.js';
+import { CHECK_STATUSES, describeThresholds, thresholdsReport, type CheckResult, type CheckStatus } from '../domain/reconciliation.js';
 import { directoryCommand } from './commands/directory.js';
 import { describeImport, pricesCommand } from './commands/prices.js';
 import { readPriceTable } from '../adapters/files/price-files.js';
@@ -154,6 +154,17 @@ function thresholdLines(): string {
   return rules.join('') + 'bypass: every direct call warns; one made with an account key fails\n';
 }
 
+/** Why checks were unavailable: one line per check and reason, with how many results it left ungraded. */
+function unavailableLines(checks: readonly CheckResult[]): string {
+  const reasons = new Map<string, number>();
+  for (const c of checks) {
+    if (c.status !== 'unavailable') continue;
+    const line = `${c.check} unavailable: ${c.reason ?? 'no reason given'}`;
+    reasons.set(line, (reasons.get(line) ?? 0) + 1);
+  }
+  return [...reasons].map(([line, n]) => `${line} (${n} ${n === 1 ? 'result' : 'results'})\n`).join('');
+}
+
 function printSummary(summary: DemoSummary): void {
   const out = process.stdout;
   out.write('\nCost per team\n' + costTable(summary.chargeback.team.rows, 'team', summary.chargeback.team.totals) + '\n');
@@ -183,13 +194,19 @@ function printSummary(summary: DemoSummary): void {
       summary.identities.map((r) => [r.identity, r.kind, r.requests, r.promptTokens, r.cachedTokens, r.completionTokens, r.reasoningTokens]),
     ) + '\n',
   );
-  const statuses = new Map<string, Record<string, number>>();
+  const statuses = new Map<string, Record<CheckStatus, number>>();
   for (const c of summary.reconciliation) {
-    const counts = statuses.get(c.check) ?? { ok: 0, warn: 0, fail: 0 };
-    counts[c.status] = (counts[c.status] ?? 0) + 1;
+    const counts = statuses.get(c.check) ?? { ok: 0, warn: 0, fail: 0, unavailable: 0 };
+    counts[c.status]++;
     statuses.set(c.check, counts);
   }
-  out.write('\nReconciliation (hour x deployment results)\n' + formatTable(['check', 'ok', 'warn', 'fail'], [...statuses].map(([check, n]) => [check, n['ok'] ?? 0, n['warn'] ?? 0, n['fail'] ?? 0])) + '\n' + thresholdLines());
+  out.write(
+    '\nReconciliation (hour x deployment results)\n' +
+      formatTable(['check', ...CHECK_STATUSES], [...statuses].map(([check, n]) => [check, ...CHECK_STATUSES.map((status) => n[status])])) +
+      '\n' +
+      unavailableLines(summary.reconciliation) +
+      thresholdLines(),
+  );
   const m = summary.sources;
   out.write(
     '\nSource mixes sent through the event hub\n' +
@@ -356,15 +373,26 @@ export function buildCli(): Command {
       );
       tellDeadLetters(deadLetterReasons, progress);
       if (opts.format === 'json') {
-        const rows = checks.map(({ check, window, deployment, expected, actual, driftPct, status, gatewayOnly, diagnosticsOnly }) => ({ check, window, deployment, expected, actual, driftPct, status, gatewayOnly, diagnosticsOnly }));
+        const rows = checks.map(({ check, window, deployment, expected, actual, driftPct, status, reason, gatewayOnly, diagnosticsOnly }) => ({
+          check,
+          window,
+          deployment,
+          expected,
+          actual,
+          driftPct,
+          status,
+          ...(reason !== undefined ? { reason } : {}),
+          gatewayOnly,
+          diagnosticsOnly,
+        }));
         return void process.stdout.write(JSON.stringify({ thresholds: thresholdsReport(), checks: rows }, null, 2) + '\n');
       }
       const flagged = checks.filter((c) => c.status !== 'ok');
       process.stdout.write(
         formatTable(
           ['check', 'window', 'deployment', 'expected', 'actual', 'drift %', 'status', 'gateway only', 'diagnostics only'],
-          flagged.map((c) => [c.check, c.window, c.deployment, c.expected, c.actual, c.driftPct === null ? '' : c.driftPct.toFixed(2), c.status, c.gatewayOnlyCount, c.diagnosticsOnlyCount]),
-        ) + `\n${checks.length - flagged.length} of ${checks.length} results ok\n${thresholdLines()}`,
+          flagged.map((c) => [c.check, c.window, c.deployment, c.expected ?? '', c.actual, c.driftPct === null ? '' : c.driftPct.toFixed(2), c.status, c.gatewayOnlyCount, c.diagnosticsOnlyCount]),
+        ) + `\n${checks.length - flagged.length} of ${checks.length} results ok\n${unavailableLines(checks)}${thresholdLines()}`,
       );
     });
 

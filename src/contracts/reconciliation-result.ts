@@ -3,15 +3,29 @@ import { z } from 'zod';
 export const CHECKS = ['requests', 'bypass', 'llm-tokens', 'metrics-tokens'] as const;
 export type CheckName = (typeof CHECKS)[number];
 
+/**
+ * How a result is graded: `ok`, `warn` and `fail` judge the difference between the ledger and Azure's side;
+ * `unavailable` says Azure's side could not be read for good (a missing role, an unsupported metric, a deleted
+ * account), so nothing was compared and `reason` says why.
+ */
+export const CHECK_STATUSES = ['ok', 'warn', 'fail', 'unavailable'] as const;
+export type CheckStatus = (typeof CHECK_STATUSES)[number];
+
+/** Longest `reason` stored: a status, a code and the first words of the service's message. */
+export const MAX_REASON_LENGTH = 300;
+
 /** A stored reconciliation result (see src/domain/reconciliation.ts for what each check compares). */
 export const checkResultSchema = z.object({
   check: z.enum(CHECKS),
   window: z.string(),
   deployment: z.string(),
-  expected: z.number(),
+  /** Azure's count; null when it is `unavailable`. */
+  expected: z.number().nullable(),
   actual: z.number(),
   driftPct: z.number().nullable(),
-  status: z.enum(['ok', 'warn', 'fail']),
+  status: z.enum(CHECK_STATUSES),
+  /** Only with status `unavailable`: why Azure's side could not be read (HTTP status, error code, message). */
+  reason: z.string().max(MAX_REASON_LENGTH).optional(),
   gatewayOnly: z.array(z.string()),
   gatewayOnlyCount: z.number().int(),
   diagnosticsOnly: z.array(z.string()),

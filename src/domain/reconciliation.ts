@@ -1,9 +1,10 @@
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import { sanitizeMessage } from './failure-reason.js';
 import { joinKey } from './join.js';
 import { mayHaveCounterparts } from './ledger.js';
-export { CHECKS, type CheckName } from '../contracts/reconciliation-result.js';
-import type { CheckName } from '../contracts/reconciliation-result.js';
+export { CHECKS, CHECK_STATUSES, type CheckName, type CheckStatus } from '../contracts/reconciliation-result.js';
+import type { CheckName, CheckStatus } from '../contracts/reconciliation-result.js';
 import type { LlmUsageRow, MetricTokens } from '../contracts/reconciliation-inputs.js';
 export type { LlmUsageRow, MetricTokens } from '../contracts/reconciliation-inputs.js';
 
@@ -15,23 +16,25 @@ export type { LlmUsageRow, MetricTokens } from '../contracts/reconciliation-inpu
  *   told by an AI Hub Gateway payload, which carries no APIM request id, are left out);
  * - `metrics-tokens`: Azure Monitor `ProcessedPromptTokens` + `GeneratedTokens` vs ledger tokens. Metrics also
  *   count traffic the ledger cannot see (bypass calls, lost events), hence the wider default tolerance.
- * `expected` is Azure's side, `actual` the ledger's; drift is (actual − expected) / expected in percent.
+ * `expected` is Azure's side, `actual` the ledger's; drift is (actual − expected) / expected in percent. When
+ * Azure's side of `metrics-tokens` cannot be read for good, its results are `unavailable`, with the reason.
  *
  * Grading does not cry wolf over small numbers: a difference fails only when it exceeds both an absolute
  * tolerance and a percentage, and the percentage is taken of at least `minCount` (one missing record in a
  * 5-request hour is not "20 %"). See `Thresholds` and `describeThresholds`.
  */
-export type CheckStatus = 'ok' | 'warn' | 'fail';
-
 export interface CheckResult {
   readonly check: CheckName;
   /** `YYYY-MM-DDTHH` (UTC). */
   readonly window: string;
   readonly deployment: string;
-  readonly expected: number;
+  /** Null when Azure's side is unavailable. */
+  readonly expected: number | null;
   readonly actual: number;
   readonly driftPct: number | null;
   readonly status: CheckStatus;
+  /** Only with status `unavailable`: why Azure's side could not be read. */
+  readonly reason?: string;
   /** Ids only the ledger has (a sample of at most `maxSample`); the counts are exact. */
   readonly gatewayOnly: readonly string[];
   readonly gatewayOnlyCount: number;
@@ -107,6 +110,11 @@ export interface ReconciliationInput {
   readonly records?: readonly DiagnosticRecord[];
   readonly llmUsage?: readonly LlmUsageRow[];
   readonly metrics?: readonly MetricTokens[];
+  /**
+   * Why the metrics could not be read, instead of `metrics`: every hour × deployment of the ledger gets an
+   * `unavailable` metrics-tokens result carrying it, with the ledger's tokens and no expectation.
+   */
+  readonly metricsUnavailable?: string;
   /** The gateway's managed identities: an unmatched record with one of them is a lost gateway event, not a bypass. */
   readonly gatewayObjectIds: ReadonlySet<string>;
   readonly thresholds?: Partial<Record<GradedCheck, Thresholds>>;
@@ -253,6 +261,11 @@ export function reconcile(input: ReconciliationInput): CheckResult[] {
     for (const m of input.metrics) cells.at(m.hour, m.deployment).expected += m.promptTokens + m.generatedTokens;
     for (const entry of input.entries) cells.at(hourOf(entry.time), entry.deployment).actual += entry.tokens.promptTokens + entry.tokens.completionTokens;
     results.push(...cells.results('metrics-tokens', graded(thresholds['metrics-tokens']), maxSample));
+  } else if (input.metricsUnavailable !== undefined) {
+    const cells = new Cells();
+    for (const entry of input.entries) cells.at(hourOf(entry.time), entry.deployment).actual += entry.tokens.promptTokens + entry.tokens.completionTokens;
+    const reason = sanitizeMessage(input.metricsUnavailable);
+    results.push(...cells.results('metrics-tokens', () => 'unavailable', maxSample).map((r) => ({ ...r, expected: null, driftPct: null, reason })));
   }
   return results;
 }

@@ -115,7 +115,7 @@ describe('reconciliation of a fault-free simulated day', () => {
   it('fails no requests, LLM-log or metrics window, though some records are missing and some hours are quiet', () => {
     const requests = checks.filter((c) => c.check === 'requests');
     expect(requests.some((c) => c.gatewayOnlyCount > 0)).toBe(true);
-    expect(requests.some((c) => c.expected < 100)).toBe(true);
+    expect(requests.some((c) => c.expected !== null && c.expected < 100)).toBe(true);
     expect(checks.filter((c) => c.check !== 'bypass' && c.status === 'fail')).toEqual([]);
   });
 });
@@ -164,5 +164,28 @@ describe('reconciliation thresholds', () => {
     );
     expect(limitOf(DEFAULT_THRESHOLDS.requests, 5, 5)).toBe(5);
     expect(limitOf(DEFAULT_THRESHOLDS.requests, 5, 1000)).toBe(50);
+  });
+});
+
+describe('metrics-tokens when the metrics cannot be read', () => {
+  const tokens = (prompt: number, completion: number) => ({ source: 'gateway' as const, promptTokens: prompt, cachedTokens: 0, completionTokens: completion, reasoningTokens: 0 });
+  const entries = [
+    ledgerEntry({ id: 'a', apimRequestId: 'a', gatewayRequestId: 'gw-a', time: '2026-10-15T10:05:00.000Z', deployment: 'gpt-4o-prod', tokens: tokens(900, 100) }),
+    ledgerEntry({ id: 'b', apimRequestId: 'b', gatewayRequestId: 'gw-b', time: '2026-10-15T10:50:00.000Z', deployment: 'gpt-4o-prod', tokens: tokens(50, 50) }),
+    ledgerEntry({ id: 'c', apimRequestId: 'c', gatewayRequestId: 'gw-c', time: '2026-10-15T11:10:00.000Z', deployment: 'o3-mini', tokens: tokens(10, 0) }),
+  ];
+
+  it("is unavailable for every hour and deployment of the ledger, with the ledger's tokens, no expectation and the reason", () => {
+    const results = reconcile({ entries, metricsUnavailable: 'HTTP 403 AuthorizationFailed: denied', gatewayObjectIds: new Set() });
+    expect(results.map((c) => [c.check, c.window, c.deployment, c.expected, c.actual, c.driftPct, c.status, c.reason])).toEqual([
+      ['metrics-tokens', '2026-10-15T10', 'gpt-4o-prod', null, 1100, null, 'unavailable', 'HTTP 403 AuthorizationFailed: denied'],
+      ['metrics-tokens', '2026-10-15T11', 'o3-mini', null, 10, null, 'unavailable', 'HTTP 403 AuthorizationFailed: denied'],
+    ]);
+  });
+
+  it('grades metrics that were read, and gives no reason', () => {
+    const metrics = [{ hour: '2026-10-15T10', deployment: 'gpt-4o-prod', promptTokens: 950, generatedTokens: 150 }];
+    const results = reconcile({ entries: entries.slice(0, 2), metrics, gatewayObjectIds: new Set() });
+    expect(results.map((c) => [c.status, c.reason])).toEqual([['ok', undefined]]);
   });
 });
