@@ -7,5 +7,6 @@ export function createReconcileHandler(ports: () => ReconcilePorts, options: () 
     const { now, ...rest } = options();
     const result = await runReconciliation(ports(), { ...rest, now: now?.() ?? new Date() });
     context.log(result.window ? `reconciled ${result.window.from.toISOString()}..${result.window.to.toISOString()}: ${result.results} results` : 'reconciliation: nothing settled yet');
+    for (const reason of result.unavailable ?? []) context.warn(`reconciliation: ${reason}; the window's other checks are stored and the run moves on`);
   };
 }

@@ -1,8 +1,10 @@
-import { reconcile, type CheckResult, type LlmUsageRow, type Thresholds } from '../domain/reconciliation.js';
+import { failureReason } from '../domain/failure-reason.js';
+import { reconcile, type CheckResult, type LlmUsageRow, type MetricTokens, type Thresholds } from '../domain/reconciliation.js';
 import type { WatermarkStore } from '../ports/diagnostics-source.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { LedgerStore, StoreOptions } from '../ports/ledger-store.js';
 import type { ReconciliationSources, ReconciliationStore, TimeWindow } from '../ports/reconciliation.js';
+import { classifyFailure } from './failure-classification.js';
 
 export interface ReconcilePorts {
   readonly ledger: LedgerStore;
@@ -51,6 +53,22 @@ async function llmRowsOf(rows: readonly LlmUsageRow[], entries: readonly LedgerE
   return rows.filter((row) => ids.has(row.gatewayRequestId) || (within(row) && !earlier.has(row.gatewayRequestId.toLowerCase())));
 }
 
+/**
+ * A window's metrics, or why they cannot be read. A failure that stays (a missing Monitoring Reader role, a metric
+ * an account does not support, a deleted account) would stall every later run at this window, so it makes the
+ * window's metrics check `unavailable` instead; a transient one (retries exhausted, throttling, 5xx, network)
+ * fails the run, which is retried from the same window.
+ */
+async function metricsOf(sources: ReconciliationSources, window: TimeWindow, options: StoreOptions): Promise<{ metrics?: MetricTokens[]; metricsUnavailable?: string }> {
+  if (!sources.metrics) return {};
+  try {
+    return { metrics: await sources.metrics(window, options) };
+  } catch (error) {
+    if (options.abortSignal?.aborted || classifyFailure(error) === 'transient') throw error;
+    return { metricsUnavailable: failureReason(error) };
+  }
+}
+
 /** The checks of one window (whole hours), from one query per source. */
 export async function reconcileWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, window: TimeWindow, options: ReconcileOptions): Promise<CheckResult[]> {
   const entries: LedgerEntry[] = [];
@@ -58,14 +76,14 @@ export async function reconcileWindow(ports: Pick<ReconcilePorts, 'ledger' | 'so
   const [records, llmRows, metrics] = await Promise.all([
     ports.sources.records(window, options),
     ports.sources.llmUsage?.({ from: window.from, to: new Date(window.to.getTime() + LLM_LOG_LAG_MS) }, options),
-    ports.sources.metrics?.(window, options),
+    metricsOf(ports.sources, window, options),
   ]);
   const llmUsage = llmRows && (await llmRowsOf(llmRows, entries, window, ports.ledger, options));
   return reconcile({
     entries,
     records,
     ...(llmUsage ? { llmUsage } : {}),
-    ...(metrics ? { metrics } : {}),
+    ...metrics,
     gatewayObjectIds: options.gatewayObjectIds,
     ...(options.thresholds ? { thresholds: options.thresholds } : {}),
   });
@@ -76,7 +94,7 @@ export async function reconcileWindow(ports: Pick<ReconcilePorts, 'ledger' | 'so
  * (deterministic ids: a re-run replaces them) and only then advances the watermark, so a failed run resumes
  * where it stopped.
  */
-export async function runReconciliation(ports: ReconcilePorts, options: ReconcileRunOptions): Promise<{ window: TimeWindow | null; results: number }> {
+export async function runReconciliation(ports: ReconcilePorts, options: ReconcileRunOptions): Promise<{ window: TimeWindow | null; results: number; unavailable?: string[] }> {
   const settledEnd = Math.floor((options.now.getTime() - (options.settleInMs ?? 2 * HOUR_MS)) / HOUR_MS) * HOUR_MS;
   const stored = await ports.watermarks.get(options.watermarkName, options);
   const from = stored ? Date.parse(stored) : settledEnd - (options.initialLookbackInMs ?? 24 * HOUR_MS);
@@ -86,5 +104,6 @@ export async function runReconciliation(ports: ReconcilePorts, options: Reconcil
   const results = await reconcileWindow(ports, window, options);
   await ports.results.upsertResults(results, options);
   await ports.watermarks.set(options.watermarkName, window.to.toISOString(), options);
-  return { window, results: results.length };
+  const unavailable = [...new Set(results.filter((r) => r.status === 'unavailable').map((r) => `${r.check}: ${r.reason ?? 'unavailable'}`))];
+  return { window, results: results.length, ...(unavailable.length > 0 ? { unavailable } : {}) };
 }

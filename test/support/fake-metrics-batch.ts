@@ -34,7 +34,8 @@ export class FakeMetricsBatch implements HttpClient {
   readonly calls: FakeCall[] = [];
   private readonly accounts: Map<string, FakeAccount>;
 
-  constructor(accounts: readonly FakeAccount[]) {
+  /** `deniedSubscriptions`: where the caller lacks Monitoring Reader, answered 403 `AuthorizationFailed` as ARM does. */
+  constructor(accounts: readonly FakeAccount[], private readonly deniedSubscriptions: readonly string[] = []) {
     this.accounts = new Map(accounts.map((a) => [a.resourceId.toLowerCase(), a]));
   }
 
@@ -51,6 +52,10 @@ export class FakeMetricsBatch implements HttpClient {
     const bad = (message: string) => answer(400, { error: { code: 'BadRequest', message } });
     if (request.method !== 'POST' || !match || !region) return bad(`unexpected ${request.method} ${url.host}${url.pathname}`);
     if (!request.headers.get('authorization')?.startsWith('Bearer ')) return answer(401, { error: { code: 'AuthenticationFailed', message: 'no bearer token' } });
+    if (this.deniedSubscriptions.includes(match[1]!.toLowerCase())) {
+      const message = `The client 'reconciler' with object id '1b9f0c52-0d4e-4f3a-9a51-6c8e2f7d3a10' does not have authorization to perform action 'Microsoft.Insights/metrics/read' over scope '/subscriptions/${match[1]}' or the scope is invalid. If access was recently granted, please refresh your credentials.`;
+      return answer(403, { error: { code: 'AuthorizationFailed', message } });
+    }
     if (!url.searchParams.get('api-version') || !url.searchParams.get('metricnamespace') || !url.searchParams.get('metricnames')) return bad('api-version, metricnamespace and metricnames are required');
     if (ids.length === 0 || ids.length > 50) return bad('a batch holds 1 to 50 resource ids');
     for (const id of ids) {

@@ -2,8 +2,11 @@ import { MetricsClient } from '@azure/monitor-query-metrics';
 import { describe, expect, it } from 'vitest';
 import { AzureReconciliationSources } from '../../src/adapters/log-analytics/log-analytics-reconciliation-sources.js';
 import { loadSettings } from '../../src/config/settings.js';
+import { reconcileWindow } from '../../src/services/reconcile-windows.js';
 import { MAX_RESOURCES_PER_BATCH, parseMetricsResources, planMetricsBatches, type MetricsResource } from '../../src/domain/metrics-batches.js';
 import { FakeMetricsBatch, fakeCredential, type FakeAccount } from '../support/fake-metrics-batch.js';
+import { ledgerEntry } from '../support/ledger-entries.js';
+import { MemoryLedgerStore } from '../support/memory-stores.js';
 
 const SUB_A = '6f1c2b7e-3d4a-4b8e-9c0d-1a2b3c4d5e6f';
 const SUB_B = '0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
@@ -45,6 +48,21 @@ describe('metrics reconciliation on a fake metrics:getBatch that takes one regio
     // A wrong region in the configuration gets the same answer instead of silently missing metrics.
     const misplaced = sourcesOn(fake, [{ resourceId: ACCOUNTS[2]!.resourceId, region: 'eastus' }]);
     await expect(misplaced.metrics(WINDOW)).rejects.toThrow(/swedencentral, not in this endpoint's region eastus/);
+  });
+
+  it("marks the window's metrics-tokens check unavailable, with the service's status and code, when one subscription denies the read", async () => {
+    const fake = new FakeMetricsBatch(ACCOUNTS, [SUB_B]);
+    const metrics = sourcesOn(fake, ACCOUNTS.map(({ resourceId, region }) => ({ resourceId, region })));
+    const ledger = new MemoryLedgerStore();
+    const tokens = { source: 'gateway' as const, promptTokens: 3000, cachedTokens: 0, completionTokens: 300, reasoningTokens: 0 };
+    await ledger.createEntries([ledgerEntry({ time: '2026-10-15T10:20:00.000Z', deployment: 'gpt-4o-prod', tokens })]);
+    const sources = { records: async () => [], metrics: (window: typeof WINDOW) => metrics.metrics(window) };
+
+    const checks = (await reconcileWindow({ ledger, sources }, WINDOW, { gatewayObjectIds: new Set() })).filter((c) => c.check === 'metrics-tokens');
+
+    expect(fake.calls.map((c) => c.status)).toContain(403);
+    expect(checks.map((c) => [c.check, c.window, c.deployment, c.status])).toEqual([['metrics-tokens', '2026-10-15T10', 'gpt-4o-prod', 'unavailable']]);
+    expect(checks[0]!.reason).toMatch(new RegExp(`^HTTP 403 AuthorizationFailed: .*/subscriptions/${SUB_B}`));
   });
 
   it('splits a region and subscription into calls of at most 50 resources', () => {

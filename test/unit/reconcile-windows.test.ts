@@ -1,6 +1,9 @@
+import { RestError } from '@azure/core-rest-pipeline';
 import { describe, expect, it } from 'vitest';
 import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js';
+import { checkResultSchema } from '../../src/contracts/reconciliation-result.js';
 import type { CheckResult } from '../../src/domain/reconciliation.js';
+import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import type { ReconciliationSources, ReconciliationStore, TimeWindow } from '../../src/ports/reconciliation.js';
 import { runReconciliation } from '../../src/services/reconcile-windows.js';
 import { reconcileWindow } from '../../src/services/reconcile-windows.js';
@@ -96,5 +99,63 @@ describe('the LLM-log rows of a window', () => {
       ['2026-10-15T12', 1000, 0, ['gw-lost'], [], 'fail'],
       ['2026-10-15T23', 1000, 1000, [], [], 'ok'],
     ]);
+  });
+});
+
+describe('a window whose Azure Monitor metrics cannot be read', () => {
+  const tokens = { source: 'gateway' as const, promptTokens: 900, cachedTokens: 0, completionTokens: 100, reasoningTokens: 0 };
+  const options = { now: new Date('2026-10-15T08:30:00Z'), watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 6 * 3_600_000 };
+  const denied = () =>
+    new RestError(
+      "The client 'reconciler' with object id '1b9f0c52-0d4e-4f3a-9a51-6c8e2f7d3a10' does not have authorization to perform action 'Microsoft.Insights/metrics/read' over scope '/subscriptions/6f1c2b7e-3d4a-4b8e-9c0d-1a2b3c4d5e6f' or the scope is invalid.",
+      { code: 'AuthorizationFailed', statusCode: 403 },
+    );
+
+  async function portsWith(metrics: () => Promise<never>) {
+    const ledger = new MemoryLedgerStore();
+    await ledger.createEntries([ledgerEntry({ id: 'req-1', apimRequestId: 'req-1', gatewayRequestId: 'gw-1', time: '2026-10-15T03:10:00.000Z', deployment: 'gpt-4o-prod', tokens })]);
+    const sources: ReconciliationSources = {
+      records: async () => [record('req-1', '2026-10-15T03:10:01.000Z')],
+      llmUsage: async () => [{ gatewayRequestId: 'gw-1', time: '2026-10-15T03:10:02.000Z', deployment: 'gpt-4o-prod', promptTokens: 900, completionTokens: 100 }],
+      metrics,
+    };
+    return { ledger, sources, results: new MemoryResults(), watermarks: new MemoryWatermarkStore() };
+  }
+
+  it('stores the requests and llm-tokens results, a metrics-tokens result that says why the metrics were unavailable, and advances the watermark when the metrics answer 403', async () => {
+    const ports = await portsWith(async () => {
+      throw denied();
+    });
+    const run = await runReconciliation(ports, options);
+
+    expect(run.window).toEqual({ from: new Date('2026-10-15T00:00:00Z'), to: new Date('2026-10-15T06:00:00Z') });
+    expect(await ports.watermarks.get('reconcile')).toBe('2026-10-15T06:00:00.000Z');
+    const stored = [...ports.results.results.values()];
+    expect(stored.filter((r) => r.check !== 'metrics-tokens').map((r) => [r.check, r.window, r.deployment, r.status])).toEqual([
+      ['requests', '2026-10-15T03', 'gpt-4o-prod', 'ok'],
+      ['llm-tokens', '2026-10-15T03', 'gpt-4o-prod', 'ok'],
+    ]);
+    const metrics = stored.filter((r) => r.check === 'metrics-tokens');
+    expect(metrics.length).toBeGreaterThan(0);
+    for (const result of metrics) {
+      expect(result.status).toBe('unavailable');
+      expect(result.reason).toMatch(/^HTTP 403 AuthorizationFailed: The client 'reconciler' .* does not have authorization/);
+    }
+    expect(metrics.find((r) => r.window === '2026-10-15T03' && r.deployment === 'gpt-4o-prod')).toMatchObject({ expected: null, actual: 1000, driftPct: null });
+    for (const result of stored) expect(checkResultSchema.parse(result)).toEqual(result);
+    expect(run.unavailable).toEqual([expect.stringMatching(/^metrics-tokens: HTTP 403 AuthorizationFailed: /)]);
+  });
+
+  it.each([
+    ['retries exhausted on the metrics source', () => new TransientStoreError('Azure Monitor metrics: 429 after 4 attempts')],
+    ['a 503 from Azure Monitor', () => new RestError('Service Unavailable', { code: 'ServiceUnavailable', statusCode: 503 })],
+  ])('fails the run and leaves the watermark on %s, so the next run retries the window', async (_, error) => {
+    const ports = await portsWith(async () => {
+      throw error();
+    });
+
+    await expect(runReconciliation(ports, options)).rejects.toThrow(error().message);
+    expect(await ports.watermarks.get('reconcile')).toBeNull();
+    expect(ports.results.results.size).toBe(0);
   });
 });
