@@ -23,6 +23,7 @@ import {
   optionsFor,
   parseChargeback,
   parseLatency,
+  parseReconciliation,
   emptyLatencyMessage,
   parseTraffic,
   parseWeights,
@@ -50,6 +51,16 @@ const row = (over: Partial<ChargebackRow>): ChargebackRow => ({
 });
 
 describe('dashboard model', () => {
+  it('reads why a reconciliation result is unavailable, and no reason for a graded one', () => {
+    const result = { check: 'metrics-tokens', window: '2026-10-15T03', deployment: 'gpt-4o-prod', expected: null, actual: 1000, driftPct: null, gatewayOnly: [], gatewayOnlyCount: 0, diagnosticsOnly: [], diagnosticsOnlyCount: 0 };
+    const checks = parseReconciliation({ checks: [{ ...result, status: 'unavailable', reason: 'HTTP 403 AuthorizationFailed: denied' }, { ...result, expected: 1000, driftPct: 0, status: 'ok' }] });
+    expect(checks.map((c) => [c.status, c.expected, c.reason])).toEqual([
+      ['unavailable', null, 'HTTP 403 AuthorizationFailed: denied'],
+      ['ok', 1000, null],
+    ]);
+    expect(() => parseReconciliation({ checks: [{ ...result, status: 'unavailable', reason: 403 }] })).toThrow(ShapeError);
+  });
+
   it('lists the UTC days of a range with an exclusive end, across a month boundary', () => {
     expect(daysOf('2026-10-30', '2026-11-02')).toEqual(['2026-10-30', '2026-10-31', '2026-11-01']);
     expect(daysOf('2026-10-15', '2026-10-16')).toEqual(['2026-10-15']);

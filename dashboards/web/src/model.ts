@@ -348,7 +348,9 @@ export interface ReconciliationCheck {
   readonly expected: number | string | null;
   readonly actual: number | string | null;
   readonly driftPct: number | null;
+  /** `ok`, `warn`, `fail`, or `unavailable` when Azure's side could not be read (then `reason` says why). */
   readonly status: string;
+  readonly reason: string | null;
   /** Ids only the ledger has (a sample) and how many there are. */
   readonly gatewayOnly: readonly string[];
   readonly gatewayOnlyCount: number;
@@ -377,6 +379,7 @@ export function parseReconciliation(body: unknown): readonly ReconciliationCheck
       actual: figure(c['actual'], `${w}.actual`),
       driftPct: numOrNull(c['driftPct'], `${w}.driftPct`),
       status: text(c['status'], `${w}.status`),
+      reason: textOrNull(c['reason'], `${w}.reason`),
       gatewayOnly: array(c['gatewayOnly'] ?? [], `${w}.gatewayOnly`).map((id, j) => text(id, `${w}.gatewayOnly[${j}]`)),
       gatewayOnlyCount: count(c['gatewayOnlyCount'] ?? 0, `${w}.gatewayOnlyCount`),
       diagnosticsOnly: array(c['diagnosticsOnly'] ?? [], `${w}.diagnosticsOnly`).map((id, j) => text(id, `${w}.diagnosticsOnly[${j}]`)),

@@ -599,7 +599,8 @@ export function renderWeights(panel: Panel, weights: ApiResult<readonly WeightsR
   );
 }
 
-const STATUS_ORDER = ['fail', 'warn', 'ok'];
+// A check that could not be read hides whatever drift it would have found: it comes right after the failures.
+const STATUS_ORDER = ['fail', 'unavailable', 'warn', 'ok'];
 const byStatus = (a: string, b: string) => (STATUS_ORDER.indexOf(a) + 1 || 99) - (STATUS_ORDER.indexOf(b) + 1 || 99) || a.localeCompare(b);
 /** Non-ok results listed at most; the full list is one click away. */
 const MAX_ATTENTION_ROWS = 50;
@@ -630,7 +631,7 @@ function checksTable(checks: readonly ReconciliationCheck[], testid: string, dri
       { header: 'Expected (Azure)', value: (c) => formatFigure(c.expected), testid: 'expected', numeric: true },
       { header: 'Actual (ledger)', value: (c) => formatFigure(c.actual), testid: 'actual', numeric: true },
       { header: 'Drift', value: (c) => formatPercent(c.driftPct), testid: 'drift', numeric: true },
-      { header: 'Status', value: (c) => c.status, testid: 'status' },
+      { header: 'Status', value: (c) => c.status, cell: (c) => (c.reason === null ? c.status : h('span', {}, c.status, h('span', { class: 'reason', testid: 'reason' }, c.reason))), testid: 'status' },
       { header: 'Seen on one side only', value: (c) => String(c.gatewayOnlyCount + c.diagnosticsOnlyCount), cell: (c) => oneSided(c, drilling), testid: 'one-sided-ids', numeric: true },
     ],
     checks,
