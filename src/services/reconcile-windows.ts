@@ -71,6 +71,11 @@ async function metricsOf(sources: ReconciliationSources, window: TimeWindow, opt
 
 /** The checks of one window (whole hours), from one query per source. */
 export async function reconcileWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, window: TimeWindow, options: ReconcileOptions): Promise<CheckResult[]> {
+  return (await checkWindow(ports, window, options)).results;
+}
+
+/** The checks of a window, and why a source was unavailable even when the ledger gave it no hour to mark. */
+async function checkWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, window: TimeWindow, options: ReconcileOptions): Promise<{ results: CheckResult[]; unavailable: string[] }> {
   const entries: LedgerEntry[] = [];
   for await (const page of ports.ledger.listEntries(window, options)) entries.push(...page);
   const [records, llmRows, metrics] = await Promise.all([
@@ -79,7 +84,7 @@ export async function reconcileWindow(ports: Pick<ReconcilePorts, 'ledger' | 'so
     metricsOf(ports.sources, window, options),
   ]);
   const llmUsage = llmRows && (await llmRowsOf(llmRows, entries, window, ports.ledger, options));
-  return reconcile({
+  const results = reconcile({
     entries,
     records,
     ...(llmUsage ? { llmUsage } : {}),
@@ -87,6 +92,7 @@ export async function reconcileWindow(ports: Pick<ReconcilePorts, 'ledger' | 'so
     gatewayObjectIds: options.gatewayObjectIds,
     ...(options.thresholds ? { thresholds: options.thresholds } : {}),
   });
+  return { results, unavailable: metrics.metricsUnavailable !== undefined ? [`metrics-tokens: ${metrics.metricsUnavailable}`] : [] };
 }
 
 /**
@@ -101,9 +107,8 @@ export async function runReconciliation(ports: ReconcilePorts, options: Reconcil
   const to = Math.min(settledEnd, from + (options.maxWindowInMs ?? 24 * HOUR_MS));
   if (to <= from) return { window: null, results: 0 };
   const window = { from: new Date(from), to: new Date(to) };
-  const results = await reconcileWindow(ports, window, options);
+  const { results, unavailable } = await checkWindow(ports, window, options);
   await ports.results.upsertResults(results, options);
   await ports.watermarks.set(options.watermarkName, window.to.toISOString(), options);
-  const unavailable = [...new Set(results.filter((r) => r.status === 'unavailable').map((r) => `${r.check}: ${r.reason ?? 'unavailable'}`))];
   return { window, results: results.length, ...(unavailable.length > 0 ? { unavailable } : {}) };
 }

@@ -146,6 +146,19 @@ describe('a window whose Azure Monitor metrics cannot be read', () => {
     expect(run.unavailable).toEqual([expect.stringMatching(/^metrics-tokens: HTTP 403 AuthorizationFailed: /)]);
   });
 
+  it('says why the metrics were unavailable even when the ledger has no hour in the window to mark', async () => {
+    const ports = await portsWith(async () => {
+      throw denied();
+    });
+    ports.ledger.entries.clear();
+
+    const run = await runReconciliation(ports, options);
+
+    expect(await ports.watermarks.get('reconcile')).toBe('2026-10-15T06:00:00.000Z');
+    expect([...ports.results.results.values()].filter((r) => r.check === 'metrics-tokens')).toEqual([]);
+    expect(run.unavailable).toEqual([expect.stringMatching(/^metrics-tokens: HTTP 403 AuthorizationFailed: /)]);
+  });
+
   it.each([
     ['retries exhausted on the metrics source', () => new TransientStoreError('Azure Monitor metrics: 429 after 4 attempts')],
     ['a 503 from Azure Monitor', () => new RestError('Service Unavailable', { code: 'ServiceUnavailable', statusCode: 503 })],
