@@ -114,6 +114,21 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+/**
+ * The text of a body: a string as it is, bytes within the size limit decoded as UTF-8 (a byte-order mark dropped);
+ * null for anything else, which `decodeBody` words. `decodeBody(bodyText(body) ?? body)` is `decodeBody(body)`.
+ */
+export function bodyText(body: unknown): string | null {
+  if (typeof body === 'string') return body;
+  const bytes = asBytes(body);
+  if (!bytes || bytes.byteLength > MAX_BODY_BYTES) return null;
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
 export function decodeBody(body: unknown): BodyDecoding {
   let text: string;
   const bytes = asBytes(body);

@@ -1,7 +1,7 @@
 import type { DeadLetter, SourcePosition } from '../contracts/dead-letter.js';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
-import { decodeBody, type RawPayload } from '../domain/event-decoding.js';
+import { bodyText, decodeBody, type RawPayload } from '../domain/event-decoding.js';
 import { normalizeEvent, normalizeV1Text } from '../domain/event-normalization.js';
 import { canonicalJson, hourBucket, ledgerDocument, ledgerPartition, loserEntry, mergeRequests, mergeLedger, mergeLedgerEntries, toLedgerEntry } from '../domain/ledger.js';
 import { parseRequestResponse } from '../domain/diagnostic-parsing.js';
@@ -61,12 +61,15 @@ function isRequestResponse(value: unknown): boolean {
 
 /** Every item of one body becomes exactly one ledger entry or one dead letter, appended to `into`. */
 export function sortBody(body: unknown, position: ReceivedEvent['position'], into: SortedEvents): void {
-  const v1 = typeof body === 'string' ? normalizeV1Text(body) : null;
+  // The trigger delivers bytes (`dataType: binary`): decoded once, an event as the APIM policy writes it is read
+  // straight from its text there too.
+  const text = bodyText(body);
+  const v1 = text === null ? null : normalizeV1Text(text);
   if (v1) {
     into.entries.push(toLedgerEntry(v1));
     return;
   }
-  const decoded = decodeBody(body);
+  const decoded = decodeBody(text ?? body);
   if (!decoded.ok) {
     into.deadLetters.push(deadLetter(decoded.reason, decoded.raw, { ...position, itemIndex: null }));
     return;

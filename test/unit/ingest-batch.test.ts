@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import type { DeadLetter } from '../../src/contracts/dead-letter.js';
 import type { GatewayEventV1Input } from '../../src/contracts/gateway-event.js';
-import { decodeBody } from '../../src/domain/event-decoding.js';
+import { decodeBody, MAX_BODY_BYTES } from '../../src/domain/event-decoding.js';
 import { normalizeEvent, normalizeV1Text } from '../../src/domain/event-normalization.js';
 import { ledgerPartition, toLedgerEntry } from '../../src/domain/ledger.js';
 import { MAX_UPDATE_ROUNDS } from '../../src/services/update-ledger.js';
@@ -372,6 +372,17 @@ describe('sortBody: the v1 text fast lane', () => {
     }
     // The others: APIM LLM-log and RequestResponse records, AI Hub Gateway payloads and malformed lines.
     expect(fastLane).toBeGreaterThan(day.eventLines.length * 0.85);
+  });
+
+  it('sorts a body delivered as bytes (the trigger\'s dataType binary) exactly as its text: entries, dead letters and their ids', () => {
+    const position = { partitionId: '0', sequenceNumber: 1, offset: '1', enqueuedTimeUtc: null };
+    const sort = (body: unknown) => sortBatch([{ body, position }]);
+    const day = simulateDay({ requests: 300, seed: 9, day: '2026-09-02' });
+    for (const line of day.eventLines) expect(sort(Buffer.from(line, 'utf8'))).toStrictEqual(sort(line));
+    // A byte-order mark is dropped; bytes that are not UTF-8, or too many, are kept as bytes (base64) with the reason.
+    expect(sort(Buffer.from(`\ufeff${day.eventLines[0]!}`, 'utf8'))).toStrictEqual(sort(day.eventLines[0]!));
+    expect(sort(Buffer.from([0x7b, 0xff, 0x7d])).deadLetters).toEqual([expect.objectContaining({ reason: 'body is not valid UTF-8', raw: expect.objectContaining({ encoding: 'base64' }) })]);
+    expect(sort(Buffer.alloc(MAX_BODY_BYTES + 1, 0x20)).deadLetters).toEqual([expect.objectContaining({ reason: expect.stringMatching(/exceeds/), raw: expect.objectContaining({ encoding: 'base64' }) })]);
   });
 });
 
