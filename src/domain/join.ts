@@ -1,6 +1,5 @@
 import type { DiagnosticRecord, GatewayMatch, StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
-import { canonicalJson } from './ledger.js';
 
 /**
  * The join of gateway requests to Azure OpenAI `RequestResponse` records: the backend's `apim-request-id`
@@ -40,12 +39,6 @@ export function withOutcome(entry: LedgerEntry, outcome: JoinOutcome): LedgerEnt
 export function preferredRecord<T extends Pick<DiagnosticRecord, 'notes'>>(earlier: T | undefined, later: T): T {
   if (!earlier) return later;
   return (later.notes?.length ?? 0) > (earlier.notes?.length ?? 0) ? earlier : later;
-}
-
-/** Whether `stored` holds `record` as it is, whatever its status: a record read again changes nothing. */
-export function holdsRecord(stored: StoredDiagnostic, record: DiagnosticRecord): boolean {
-  const { gateway: _gateway, ...content } = stored;
-  return canonicalJson(content) === canonicalJson(record);
 }
 
 /**

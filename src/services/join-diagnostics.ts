@@ -1,7 +1,7 @@
 import type { DiagnosticRecord, GatewayMatch, RejectedDiagnostic, StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
-import { holdsRecord, joinKey, laterGatewayMatch, matchedOutcome, mergeStoredRecords, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
+import { joinKey, laterGatewayMatch, matchedOutcome, mergeStoredRecords, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
 import { hourBucket, mergeLedgerEntries, partOf } from '../domain/ledger.js';
 import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsSource, LlmUsage, LlmUsageSource, WatermarkStore } from '../ports/diagnostics-source.js';
@@ -129,18 +129,19 @@ export async function applyRecords(records: readonly DiagnosticRecord[], ports: 
   if (fresh.length === 0) return;
   const read = await ports.diagnostics.readRecords(fresh.map((r) => r.correlationId), options);
   const known = new Map(read.map((stored) => [stored.record.correlationId, stored.record]));
-  // A record read again changes nothing, and a stored complete record is not replaced by one with an unusable field.
+  // A stored complete record is not replaced by one with an unusable field.
   const unique = fresh.filter((r) => {
     const stored = known.get(r.correlationId);
-    return !stored || (!holdsRecord(stored, r) && preferredRecord(stored, r) === r);
+    return !stored || preferredRecord(stored, r) === r;
   });
   if (unique.length === 0) return;
   const found = await enrichWithRecords(new Map(unique.map((r) => [r.correlationId.toLowerCase(), r])), ports, options);
   const matched = new Set(found.flatMap(({ entry }) => joinKey(entry) ?? []));
   const stored = new Map(unique.map((record): [string, StoredDiagnostic] => [record.correlationId, { ...record, gateway: matched.has(record.correlationId.toLowerCase()) ? 'matched' : 'pending' }]));
-  await updateDiagnostics(ports.diagnostics, [...stored.keys()], (id, current) => mergeStoredRecords(current, stored.get(id)!), options, read);
-  // New records change their hour's latency tiles (bypass records included).
-  await ports.aggregates.markDirty([...new Set(unique.map((r) => r.time.slice(0, 13)))], options);
+  const written = await updateDiagnostics(ports.diagnostics, [...stored.keys()], (id, current) => mergeStoredRecords(current, stored.get(id)!), options, read);
+  // New records, and stored ones whose content or status changed, change their hour's latency and traffic tiles; a
+  // record read again as it is stored (an overlapping read) changes none.
+  if (written.length > 0) await ports.aggregates.markDirty([...new Set(written.map((r) => r.time.slice(0, 13)))], options);
 }
 
 async function usageOf(entries: readonly LedgerEntry[], ports: Pick<JoinPorts, 'llmUsage'>, options: StoreOptions): Promise<Map<string, LlmUsage>> {

@@ -124,18 +124,18 @@ describe('join of gateway requests to diagnostics (in-memory fake stores)', () =
     expect(diagnostics.snapshot()).toEqual(diagnosticsAfterOne);
   });
 
-  it('takes a record read again, as an overlapping read gives it, as a no-op: no store write, no ledger query, no hour marked for the rollup', async () => {
+  it('takes a record read again, as an overlapping read gives it, as a no-op: no store write, no hour marked for the rollup', async () => {
     const { day, ports } = await pipeline(500, 17);
     await joinDiagnostics(ports, { now: AFTER_EVERYTHING, graceInMs: 7_200_000, watermarkName: 'w' });
     const records = [...day.archive.entries()].flatMap(([path, lines]) => parseArchiveBlob(path, lines.join('\n')).records);
-    const calls = { writeRecords: 0, ledgerQueries: 0, markDirty: 0 };
+    const calls = { writeRecords: 0, ledgerWrites: 0, markDirty: 0 };
     const counted: JoinPorts = {
       ...ports,
       diagnostics: Object.assign(Object.create(ports.diagnostics) as DiagnosticsStore, {
         writeRecords: (...args: Parameters<DiagnosticsStore['writeRecords']>) => (calls.writeRecords++, ports.diagnostics.writeRecords(...args)),
       }),
       ledger: Object.assign(Object.create(ports.ledger) as LedgerStore, {
-        getEntriesByApimRequestIds: (...args: Parameters<LedgerStore['getEntriesByApimRequestIds']>) => (calls.ledgerQueries++, ports.ledger.getEntriesByApimRequestIds(...args)),
+        writeEntries: (...args: Parameters<LedgerStore['writeEntries']>) => (calls.ledgerWrites++, ports.ledger.writeEntries(...args)),
       }),
       aggregates: { markDirty: async () => void calls.markDirty++ },
     };
@@ -143,7 +143,7 @@ describe('join of gateway requests to diagnostics (in-memory fake stores)', () =
     await applyRecords(records, counted, {});
 
     expect(records.length).toBeGreaterThan(400);
-    expect(calls).toEqual({ writeRecords: 0, ledgerQueries: 0, markDirty: 0 });
+    expect(calls).toEqual({ writeRecords: 0, ledgerWrites: 0, markDirty: 0 });
   });
 
   it('settles nothing inside the grace period, then upgrades a settled request when its late record arrives', async () => {
