@@ -96,9 +96,11 @@ async function checkWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, wi
 }
 
 /**
- * One scheduled run: reconciles the whole hours between the watermark and the settled end, stores the results
- * (deterministic ids: a re-run replaces them) and only then advances the watermark, so a failed run resumes
- * where it stopped.
+ * One scheduled run: reconciles the whole hours between the watermark and the settled end (at most
+ * `maxWindowInMs`), hour by hour. Each hour's results are stored (deterministic ids: a re-run replaces them) and
+ * only then the watermark advanced past it: memory holds one hour's entries and records however far behind the
+ * timer is, a run the host stops at its time limit keeps the hours it finished, and a failed hour is where the next
+ * run resumes.
  */
 export async function runReconciliation(ports: ReconcilePorts, options: ReconcileRunOptions): Promise<{ window: TimeWindow | null; results: number; unavailable?: string[] }> {
   const settledEnd = Math.floor((options.now.getTime() - (options.settleInMs ?? 2 * HOUR_MS)) / HOUR_MS) * HOUR_MS;
@@ -106,9 +108,17 @@ export async function runReconciliation(ports: ReconcilePorts, options: Reconcil
   const from = stored ? Date.parse(stored) : settledEnd - (options.initialLookbackInMs ?? 24 * HOUR_MS);
   const to = Math.min(settledEnd, from + (options.maxWindowInMs ?? 24 * HOUR_MS));
   if (to <= from) return { window: null, results: 0 };
-  const window = { from: new Date(from), to: new Date(to) };
-  const { results, unavailable } = await checkWindow(ports, window, options);
-  await ports.results.upsertResults(results, options);
-  await ports.watermarks.set(options.watermarkName, window.to.toISOString(), options);
-  return { window, results: results.length, ...(unavailable.length > 0 ? { unavailable } : {}) };
+  let results = 0;
+  const unavailable = new Set<string>();
+  for (let start = from; start < to; ) {
+    const end = Math.min(to, Math.floor(start / HOUR_MS) * HOUR_MS + HOUR_MS);
+    const hour = { from: new Date(start), to: new Date(end) };
+    const checked = await checkWindow(ports, hour, options);
+    await ports.results.upsertResults(checked.results, options);
+    await ports.watermarks.set(options.watermarkName, hour.to.toISOString(), options);
+    results += checked.results.length;
+    for (const reason of checked.unavailable) unavailable.add(reason);
+    start = end;
+  }
+  return { window: { from: new Date(from), to: new Date(to) }, results, ...(unavailable.size > 0 ? { unavailable: [...unavailable] } : {}) };
 }

@@ -73,6 +73,39 @@ describe('scheduled reconciliation runs (in-memory fake stores and sources)', ()
   });
 });
 
+describe('a run behind by many hours', () => {
+  it('reconciles hour by hour, storing each hour and advancing the watermark before it reads the next; a failed hour is where the next run resumes', async () => {
+    const asked: string[] = [];
+    const events: string[] = [];
+    const sources: ReconciliationSources = {
+      records: async (window) => {
+        asked.push(`${window.from.toISOString().slice(11, 16)}-${window.to.toISOString().slice(11, 16)}`);
+        if (window.from.toISOString() === '2026-10-15T04:00:00.000Z' && asked.length < 6) throw new Error('429 from Log Analytics after retries');
+        return window.from.toISOString() === '2026-10-15T03:00:00.000Z' ? [record('lost-1', '2026-10-15T03:10:00.000Z')] : [];
+      },
+    };
+    const watermarks = new MemoryWatermarkStore();
+    const results = new MemoryResults();
+    const ports = {
+      ledger: new MemoryLedgerStore(),
+      sources,
+      results: { upsertResults: async (r: readonly CheckResult[]) => (events.push(`results ${r.length}`), results.upsertResults(r)), listResults: (w: TimeWindow) => results.listResults(w) },
+      watermarks: { get: (name: string) => watermarks.get(name), set: async (name: string, w: string) => (events.push(`watermark ${w.slice(11, 16)}`), watermarks.set(name, w)) },
+    };
+    const options = { now: new Date('2026-10-15T08:30:00Z'), watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 6 * 3_600_000 };
+
+    await expect(runReconciliation(ports, options)).rejects.toThrow(/429/);
+    expect(asked).toEqual(['00:00-01:00', '01:00-02:00', '02:00-03:00', '03:00-04:00', '04:00-05:00']);
+    expect(events).toEqual(['results 0', 'watermark 01:00', 'results 0', 'watermark 02:00', 'results 0', 'watermark 03:00', 'results 1', 'watermark 04:00']);
+    expect([...results.results.values()].map((r) => [r.check, r.window, r.diagnosticsOnly])).toEqual([['requests', '2026-10-15T03', ['lost-1']]]);
+
+    const run = await runReconciliation(ports, options);
+    expect(run).toEqual({ window: { from: new Date('2026-10-15T04:00:00Z'), to: new Date('2026-10-15T06:00:00Z') }, results: 0 });
+    expect(asked.slice(5)).toEqual(['04:00-05:00', '05:00-06:00']);
+    expect(await watermarks.get('reconcile')).toBe('2026-10-15T06:00:00.000Z');
+  });
+});
+
 describe('the LLM-log rows of a window', () => {
   const tokens = { source: 'gateway' as const, promptTokens: 900, cachedTokens: 0, completionTokens: 100, reasoningTokens: 0 };
   const row = (gatewayRequestId: string, time: string) => ({ gatewayRequestId, time, deployment: 'chat-prod', promptTokens: 900, completionTokens: 100 });
@@ -114,9 +147,10 @@ describe('a window whose Azure Monitor metrics cannot be read', () => {
   async function portsWith(metrics: () => Promise<never>) {
     const ledger = new MemoryLedgerStore();
     await ledger.createEntries([ledgerEntry({ id: 'req-1', apimRequestId: 'req-1', gatewayRequestId: 'gw-1', time: '2026-10-15T03:10:00.000Z', deployment: 'gpt-4o-prod', tokens })]);
+    const within = <T extends { time: string }>(items: readonly T[], window: TimeWindow) => items.filter((item) => Date.parse(item.time) >= window.from.getTime() && Date.parse(item.time) < window.to.getTime());
     const sources: ReconciliationSources = {
-      records: async () => [record('req-1', '2026-10-15T03:10:01.000Z')],
-      llmUsage: async () => [{ gatewayRequestId: 'gw-1', time: '2026-10-15T03:10:02.000Z', deployment: 'gpt-4o-prod', promptTokens: 900, completionTokens: 100 }],
+      records: async (window) => within([record('req-1', '2026-10-15T03:10:01.000Z')], window),
+      llmUsage: async (window) => within([{ gatewayRequestId: 'gw-1', time: '2026-10-15T03:10:02.000Z', deployment: 'gpt-4o-prod', promptTokens: 900, completionTokens: 100 }], window),
       metrics,
     };
     return { ledger, sources, results: new MemoryResults(), watermarks: new MemoryWatermarkStore() };
