@@ -30,7 +30,7 @@ export interface ComputeTotals {
  * price, line) and `LatencyTileSet.addEntry` into hourly latency tiles. No de-duplication: that is the offline
  * analysis' whole-file state, measured in figure 2.
  */
-export function computePass(lines: readonly string[], prices: PriceTable, identity: IdentityOptions = {}, stage: 'sortBatch' | 'chargeback' | 'tiles' = 'tiles'): ComputeTotals {
+export function computePass(lines: readonly (string | Uint8Array)[], prices: PriceTable, identity: IdentityOptions = {}, stage: 'sortBatch' | 'chargeback' | 'tiles' = 'tiles'): ComputeTotals {
   const chargeback = new ChargebackLines(new PriceMatcher(prices), identity);
   const tiles = new LatencyTileSet('hour');
   let entries = 0;
@@ -159,6 +159,39 @@ export function measureCompute(lines: readonly string[], prices: PriceTable, rou
     workerThreads: false,
     totals: totals!,
   };
+}
+
+export interface BytesFigure {
+  readonly rounds: number;
+  /** Per round: CPU time of the compute path over the lines as text ÷ over the same lines as UTF-8 bytes. */
+  readonly ratios: readonly number[];
+  /** Their median: the share of the text path's speed that bodies delivered as bytes keep. */
+  readonly bytesVsText: number;
+}
+
+/**
+ * The compute path over bodies as the Event Hubs trigger delivers them (`dataType: binary`, bytes) against the
+ * same lines as text (what `analyzeFiles` reads): interleaved rounds on one thread, CPU time.
+ */
+export function measureBytes(lines: readonly string[], prices: PriceTable, rounds: number): BytesFigure {
+  const bytes = lines.map((line) => Buffer.from(line, 'utf8'));
+  computePass(bytes.slice(0, 20_000), prices);
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const text = () => timed(() => computePass(lines, prices)).cpuSeconds;
+    const binary = () => timed(() => computePass(bytes, prices)).cpuSeconds;
+    let textSeconds: number;
+    let bytesSeconds: number;
+    if (round % 2 === 0) {
+      textSeconds = text();
+      bytesSeconds = binary();
+    } else {
+      bytesSeconds = binary();
+      textSeconds = text();
+    }
+    ratios.push(textSeconds / bytesSeconds);
+  }
+  return { rounds, ratios, bytesVsText: median(ratios) };
 }
 
 /** Cumulative stages of the compute path, each a pass over the same lines. */

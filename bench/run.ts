@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { loadPriceTable, type PriceFile } from '../src/contracts/price-table.js';
 import type { AnalyzeResult } from '../src/services/analyze-files.js';
 import { analyzeFiles } from './shipped.js';
-import { measureCompute, measureStages, readLines, type ComputeFigure, type StageFigure } from './compute.js';
+import { measureBytes, measureCompute, measureStages, readLines, type BytesFigure, type ComputeFigure, type StageFigure } from './compute.js';
 import { duckdbChargeback, type DuckChargeback } from './duckdb-chargeback.js';
 import { generateEvents, type GeneratedEvents } from './generate.js';
 import { measureJoinQueries, type JoinQueryRun } from './join-queries.js';
@@ -168,6 +168,7 @@ async function main(): Promise<void> {
     // 1. Compute path against JSON.parse.
     let compute: ComputeFigure | null = null;
     let stages: StageFigure[] | null = null;
+    let bytes: BytesFigure | null = null;
     if (only.has('compute')) {
       log(`compute path vs JSON.parse: ${fmt(computeLines)} lines in memory, ${rounds} interleaved rounds on one thread`);
       let lines: string[] | null = await readLines(eventsFile, computeLines);
@@ -176,6 +177,8 @@ async function main(): Promise<void> {
       lines = null;
       log(`where the time goes: cumulative stages over ${fmt(stageLines.length)} lines, 3 rounds`);
       stages = measureStages(stageLines, prices, 3);
+      log(`bodies as bytes, as the trigger delivers them, against the same lines as text: ${fmt(stageLines.length)} lines, 3 rounds`);
+      bytes = measureBytes(stageLines, prices, 3);
     }
 
     // 2. analyzeFiles against DuckDB.
@@ -363,6 +366,7 @@ async function main(): Promise<void> {
       details: {
         generated,
         compute: compute && { ...compute, totals: { ...compute.totals, costPico: compute.totals.costPico.toString() } },
+        computeFromBytes: bytes,
         computeStages: stages,
         analyze: analyze && {
           ...analyze,
@@ -390,6 +394,7 @@ async function main(): Promise<void> {
       rows.push(['  JSON.parse events/s per core', fmt(compute.jsonParseEventsPerSecPerCore), '', `median of ${rounds}`]);
     }
     if (stages) for (const s of stages) rows.push([`  stage ${s.stage}`, `${fmt(s.costInJsonParses, 2)} × JSON.parse`, '', `${fmt(s.eventsPerSec)} ev/CPU-s cumulative`]);
+    if (bytes) rows.push(['  bodies as bytes vs text', fmt(bytes.bytesVsText, 3), '', 'CPU time, as the Event Hubs trigger delivers them']);
     if (analyze) {
       rows.push(['analyzeVsDuckdb', fmt(analyzeVsDuckdb!, 3), targets['analyzeVsDuckdb']!.target, met('analyzeVsDuckdb')]);
       rows.push(['  first call in the process', fmt(json.analyzeVsDuckdbFirstCall!, 3), '', `${fmt(analyze.firstCallSeconds.analyzeFiles, 2)} s / ${fmt(analyze.firstCallSeconds.duckdb, 2)} s, before the rounds (worker threads start)`]);
