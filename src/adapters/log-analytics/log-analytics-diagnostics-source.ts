@@ -24,7 +24,10 @@ export const RESULT_SIZE = '\n| summarize Records = count(), Bytes = sum(estimat
 const DEFAULT_OVERLAP_MS = 10 * 60_000;
 /** Ids per `in (…)` list: keeps each query text small and well under the service's limits. */
 export const MAX_IDS_PER_QUERY = 1_000;
-/** HTTP statuses worth retrying: request timeout, throttling (200 requests / 30 s, 5 concurrent), gateway errors. */
+/**
+ * HTTP statuses worth retrying as they were: request timeout, throttling (200 requests / 30 s, 5 concurrent), bad
+ * gateway, unavailable. A 504 is a query past its time limit (`QueryTimeoutError`): it is read in parts instead.
+ */
 const RETRYABLE_STATUS = new Set([408, 429, 502, 503]);
 /**
  * How long the service may run one query (`Prefer: wait`). Past it the query fails with 504, and running it again
