@@ -3,6 +3,7 @@ import { reconcile, type CheckResult, type LlmUsageRow, type MetricTokens, type 
 import type { WatermarkStore } from '../ports/diagnostics-source.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { LedgerStore, StoreOptions } from '../ports/ledger-store.js';
+import { joinKey } from '../domain/join.js';
 import type { ReconciliationSources, ReconciliationStore, TimeWindow } from '../ports/reconciliation.js';
 import { classifyFailure } from './failure-classification.js';
 
@@ -31,26 +32,34 @@ export interface ReconcileRunOptions extends ReconcileOptions {
 
 const HOUR_MS = 3_600_000;
 /**
- * APIM writes a request's LLM-log rows when its response ends, while the ledger places the request when it began:
- * rows are read this long past the window, so a request that began in the window finds its rows.
+ * Azure OpenAI writes a request's `RequestResponse` record, and APIM its LLM-log rows, when the response ends
+ * (a record's time is seconds after its `responseTime`), while the ledger places the request when it began: both
+ * are read this long past a window, so a request that began in the window finds them.
  */
-const LLM_LOG_LAG_MS = HOUR_MS;
+const LOG_LAG_MS = HOUR_MS;
 
 /**
- * The LLM-log rows that belong to a window: those of its requests (read up to `LLM_LOG_LAG_MS` past its end), and
- * rows logged inside it whose request the ledger lacks; a row of a request that began in an earlier window is that
- * window's.
+ * What Azure logged that belongs to a window: the items of its requests (read up to `LOG_LAG_MS` past its end),
+ * and the items logged inside it whose request the ledger lacks; an item of a request that began in an earlier
+ * window is that window's. Keys are request ids, compared lower-cased; `earlierOf` finds those of requests that
+ * began before the window.
  */
-async function llmRowsOf(rows: readonly LlmUsageRow[], entries: readonly LedgerEntry[], window: TimeWindow, ledger: LedgerStore, options: StoreOptions): Promise<LlmUsageRow[]> {
-  const ids = new Set(entries.map((e) => e.gatewayRequestId));
-  const within = (row: LlmUsageRow) => Date.parse(row.time) >= window.from.getTime() && Date.parse(row.time) < window.to.getTime();
-  const unknown = rows.filter((row) => !ids.has(row.gatewayRequestId) && within(row));
-  const earlier = new Set<string>();
-  if (unknown.length > 0) {
-    const found = await ledger.getEntriesByGatewayRequestIds([...new Set(unknown.map((row) => row.gatewayRequestId))], options);
-    for (const entry of found) if (Date.parse(entry.time) < window.from.getTime()) earlier.add(entry.gatewayRequestId.toLowerCase());
-  }
-  return rows.filter((row) => ids.has(row.gatewayRequestId) || (within(row) && !earlier.has(row.gatewayRequestId.toLowerCase())));
+async function ofWindow<T>(
+  items: readonly T[],
+  item: { readonly key: (item: T) => string; readonly time: (item: T) => string },
+  windowKeys: ReadonlySet<string>,
+  window: TimeWindow,
+  earlierOf: (keys: readonly string[]) => Promise<ReadonlySet<string>>,
+): Promise<T[]> {
+  const within = (i: T) => Date.parse(item.time(i)) >= window.from.getTime() && Date.parse(item.time(i)) < window.to.getTime();
+  const unknown = [...new Set(items.filter((i) => !windowKeys.has(item.key(i).toLowerCase()) && within(i)).map((i) => item.key(i).toLowerCase()))];
+  const earlier = unknown.length > 0 ? await earlierOf(unknown) : new Set<string>();
+  return items.filter((i) => windowKeys.has(item.key(i).toLowerCase()) || (within(i) && !earlier.has(item.key(i).toLowerCase())));
+}
+
+/** The request ids `keyOf` gives of the entries found that began before the window, lower-cased. */
+function beganBefore(window: TimeWindow, found: readonly LedgerEntry[], keyOf: (entry: LedgerEntry) => string | null): Set<string> {
+  return new Set(found.flatMap((entry) => (Date.parse(entry.time) < window.from.getTime() ? (keyOf(entry)?.toLowerCase() ?? []) : [])));
 }
 
 /**
@@ -78,12 +87,29 @@ export async function reconcileWindow(ports: Pick<ReconcilePorts, 'ledger' | 'so
 async function checkWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, window: TimeWindow, options: ReconcileOptions): Promise<{ results: CheckResult[]; unavailable: string[] }> {
   const entries: LedgerEntry[] = [];
   for await (const page of ports.ledger.listEntries(window, options)) entries.push(...page);
-  const [records, llmRows, metrics] = await Promise.all([
-    ports.sources.records(window, options),
-    ports.sources.llmUsage?.({ from: window.from, to: new Date(window.to.getTime() + LLM_LOG_LAG_MS) }, options),
+  const lagging = { from: window.from, to: new Date(window.to.getTime() + LOG_LAG_MS) };
+  const [loggedRecords, llmRows, metrics] = await Promise.all([
+    ports.sources.records(lagging, options),
+    ports.sources.llmUsage?.(lagging, options),
     metricsOf(ports.sources, window, options),
   ]);
-  const llmUsage = llmRows && (await llmRowsOf(llmRows, entries, window, ports.ledger, options));
+  const { ledger } = ports;
+  const records = await ofWindow(
+    loggedRecords,
+    { key: (r) => r.correlationId, time: (r) => r.time },
+    new Set(entries.flatMap((e) => joinKey(e) ?? [])),
+    window,
+    async (ids) => beganBefore(window, (await ledger.getEntriesByApimRequestIds(ids, options)).map((found) => found.entry), joinKey),
+  );
+  const llmUsage =
+    llmRows &&
+    (await ofWindow(
+      llmRows,
+      { key: (row) => row.gatewayRequestId, time: (row) => row.time },
+      new Set(entries.map((e) => e.gatewayRequestId.toLowerCase())),
+      window,
+      async (ids) => beganBefore(window, await ledger.getEntriesByGatewayRequestIds(ids, options), (e) => e.gatewayRequestId),
+    ));
   const results = reconcile({
     entries,
     records,

@@ -95,14 +95,39 @@ describe('a run behind by many hours', () => {
     const options = { now: new Date('2026-10-15T08:30:00Z'), watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 6 * 3_600_000 };
 
     await expect(runReconciliation(ports, options)).rejects.toThrow(/429/);
-    expect(asked).toEqual(['00:00-01:00', '01:00-02:00', '02:00-03:00', '03:00-04:00', '04:00-05:00']);
+    // Records are read an hour past each hour: Azure writes one when its response ends.
+    expect(asked).toEqual(['00:00-02:00', '01:00-03:00', '02:00-04:00', '03:00-05:00', '04:00-06:00']);
     expect(events).toEqual(['results 0', 'watermark 01:00', 'results 0', 'watermark 02:00', 'results 0', 'watermark 03:00', 'results 1', 'watermark 04:00']);
     expect([...results.results.values()].map((r) => [r.check, r.window, r.diagnosticsOnly])).toEqual([['requests', '2026-10-15T03', ['lost-1']]]);
 
     const run = await runReconciliation(ports, options);
     expect(run).toEqual({ window: { from: new Date('2026-10-15T04:00:00Z'), to: new Date('2026-10-15T06:00:00Z') }, results: 0 });
-    expect(asked.slice(5)).toEqual(['04:00-05:00', '05:00-06:00']);
+    expect(asked.slice(5)).toEqual(['04:00-06:00', '05:00-07:00']);
     expect(await watermarks.get('reconcile')).toBe('2026-10-15T06:00:00.000Z');
+  });
+});
+
+describe('a request that began before the end of an hour and whose record Azure wrote after it', () => {
+  it('counts its record in the hour it began, and the next hour neither fails for it nor counts it again', async () => {
+    const ledger = new MemoryLedgerStore();
+    // The record's time is its response's end plus the few seconds Azure takes to write it.
+    await ledger.createEntries([
+      ledgerEntry({ id: 'req-1', apimRequestId: 'req-1', gatewayRequestId: 'gw-1', time: '2026-10-15T03:59:58.000Z', deployment: 'gpt-4o-prod' }),
+      ledgerEntry({ id: 'req-2', apimRequestId: 'req-2', gatewayRequestId: 'gw-2', time: '2026-10-15T04:20:00.000Z', deployment: 'gpt-4o-prod' }),
+    ]);
+    const logged = [record('req-1', '2026-10-15T04:00:04.000Z'), record('req-2', '2026-10-15T04:20:03.000Z'), record('lost-1', '2026-10-15T04:30:00.000Z')];
+    const sources: ReconciliationSources = {
+      records: async (window) => logged.filter((r) => Date.parse(r.time) >= window.from.getTime() && Date.parse(r.time) < window.to.getTime()),
+    };
+    const results = new MemoryResults();
+    const ports = { ledger, sources, results, watermarks: new MemoryWatermarkStore() };
+
+    await runReconciliation(ports, { now: new Date('2026-10-15T07:00:00Z'), watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 2 * 3_600_000 });
+
+    expect([...results.results.values()].map((r) => [r.window, r.expected, r.actual, r.status, r.gatewayOnly, r.diagnosticsOnly])).toEqual([
+      ['2026-10-15T03', 1, 1, 'ok', [], []],
+      ['2026-10-15T04', 2, 1, 'fail', [], ['lost-1']],
+    ]);
   });
 });
 
