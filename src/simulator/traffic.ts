@@ -174,6 +174,9 @@ function requestTime(random: Random, dayStart: number): number {
   return dayStart + hour * 3_600_000 + Math.floor(random.next() * 3_600_000);
 }
 
+/** How long after a response ends Azure OpenAI stamps its `RequestResponse` record. */
+const RECORD_WRITE_DELAY_MS = 3_000;
+
 function diagnosticRecord(
   random: Random,
   r: { apimRequestId: string; time: number; durationMs: number; status: number; stream: boolean; usage: Usage | null },
@@ -210,7 +213,8 @@ function diagnosticRecord(
     properties: random.chance(0.5) ? propertiesJson : { __raw: propertiesJson },
     resourceId: `/SUBSCRIPTIONS/${AZURE_SUBSCRIPTION.toUpperCase()}/RESOURCEGROUPS/${RESOURCE_GROUP}/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/${backend.account.toUpperCase()}`,
     resultSignature: String(r.status),
-    time: new Date(r.time).toISOString().replace('Z', '0000Z'),
+    // Written when the response ends, and a little later: the archived sample's time is 2.8 s after its responseTime.
+    time: new Date(r.time + r.durationMs + RECORD_WRITE_DELAY_MS).toISOString().replace('Z', '0000Z'),
   };
 }
 

@@ -228,14 +228,17 @@ describe('simulateDay: diagnostics archive', () => {
     expect(new Set(realArchiveRecords.map((r) => typeof r['properties']))).toEqual(new Set(['string', 'object']));
   });
 
-  it('keeps requestTime ticks as exact 18-digit integer literals in the raw line', () => {
+  it('keeps requestTime and responseTime ticks as exact 18-digit integer literals in the raw line, and stamps the record 3 s after the response ends', () => {
     for (const { line } of archiveLines) {
       const isObject = typeof (JSON.parse(line) as { properties: unknown }).properties === 'object';
-      const match = (isObject ? /"requestTime":(\d{18})[,}]/ : /\\"requestTime\\":(\d{18})[,}]/).exec(line);
-      expect(match, line).not.toBeNull();
-      const time = /"time":"([^"]+)"/.exec(line)![1]!;
-      const expected = BigInt(Date.parse(time)) * 10_000n + EPOCH_TICKS;
-      expect(BigInt(match![1]!)).toBe(expected);
+      const ticksOf = (name: string) => (isObject ? new RegExp(`"${name}":(\\d{18})[,}]`) : new RegExp(`\\\\"${name}\\\\":(\\d{18})[,}]`)).exec(line);
+      const [request, response] = [ticksOf('requestTime'), ticksOf('responseTime')];
+      expect(request, line).not.toBeNull();
+      expect(response, line).not.toBeNull();
+      const time = BigInt(Date.parse(/"time":"([^"]+)"/.exec(line)![1]!));
+      const durationMs = BigInt((JSON.parse(line) as { durationMs: number }).durationMs);
+      expect(BigInt(response![1]!)).toBe((time - 3_000n) * 10_000n + EPOCH_TICKS);
+      expect(BigInt(request![1]!)).toBe((time - 3_000n - durationMs) * 10_000n + EPOCH_TICKS);
     }
   });
 
