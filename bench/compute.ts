@@ -110,6 +110,16 @@ function timed<T>(run: () => T): { result: T; seconds: number; cpuSeconds: numbe
   return { result, seconds, cpuSeconds: (used.user + used.system) / 1e6 };
 }
 
+/** Both results, `a`'s first; run in the order a, b on even rounds and b, a on odd ones (ABBA), so slow drifts hit both. */
+function alternating<A, B>(round: number, a: () => A, b: () => B): [A, B] {
+  if (round % 2 === 0) {
+    const first = a();
+    return [first, b()];
+  }
+  const second = b();
+  return [a(), second];
+}
+
 /**
  * Interleaved rounds on one thread (one core): each round times one JSON.parse pass and one compute pass over
  * the same lines, alternating which goes first (ABBA) so slow drifts (GC state, CPU frequency) hit both.
@@ -131,15 +141,7 @@ export function measureCompute(lines: readonly string[], prices: PriceTable, rou
       totals = run.result;
       return run;
     };
-    let parseRun: ReturnType<typeof runParse>;
-    let computeRun: ReturnType<typeof runCompute>;
-    if (round % 2 === 0) {
-      parseRun = runParse();
-      computeRun = runCompute();
-    } else {
-      computeRun = runCompute();
-      parseRun = runParse();
-    }
+    const [parseRun, computeRun] = alternating(round, runParse, runCompute);
     compute.push(lines.length / computeRun.seconds);
     parse.push(lines.length / parseRun.seconds);
     ratios.push(parseRun.seconds / computeRun.seconds);
@@ -178,18 +180,12 @@ export function measureBytes(lines: readonly string[], prices: PriceTable, round
   computePass(bytes.slice(0, 20_000), prices);
   const ratios: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    const text = () => timed(() => computePass(lines, prices)).cpuSeconds;
-    const binary = () => timed(() => computePass(bytes, prices)).cpuSeconds;
-    let textSeconds: number;
-    let bytesSeconds: number;
-    if (round % 2 === 0) {
-      textSeconds = text();
-      bytesSeconds = binary();
-    } else {
-      bytesSeconds = binary();
-      textSeconds = text();
-    }
-    ratios.push(textSeconds / bytesSeconds);
+    const [text, binary] = alternating(
+      round,
+      () => timed(() => computePass(lines, prices)),
+      () => timed(() => computePass(bytes, prices)),
+    );
+    ratios.push(text.cpuSeconds / binary.cpuSeconds);
   }
   return { rounds, ratios, bytesVsText: median(ratios) };
 }
