@@ -1,6 +1,5 @@
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
-import { sanitizeMessage } from './failure-reason.js';
 import { joinKey } from './join.js';
 import { mayHaveCounterparts } from './ledger.js';
 export { CHECKS, CHECK_STATUSES, type CheckName, type CheckStatus } from '../contracts/reconciliation-result.js';
@@ -111,8 +110,9 @@ export interface ReconciliationInput {
   readonly llmUsage?: readonly LlmUsageRow[];
   readonly metrics?: readonly MetricTokens[];
   /**
-   * Why the metrics could not be read, instead of `metrics`: every hour × deployment of the ledger gets an
-   * `unavailable` metrics-tokens result carrying it, with the ledger's tokens and no expectation.
+   * Why the metrics could not be read (as `failureReason` words it: one line, secrets masked), instead of
+   * `metrics`: every hour × deployment of the ledger gets an `unavailable` metrics-tokens result carrying it, with
+   * the ledger's tokens and no expectation.
    */
   readonly metricsUnavailable?: string;
   /** The gateway's managed identities: an unmatched record with one of them is a lost gateway event, not a bypass. */
@@ -256,16 +256,13 @@ export function reconcile(input: ReconciliationInput): CheckResult[] {
     results.push(...cells.results('llm-tokens', graded(thresholds['llm-tokens']), maxSample));
   }
 
-  if (input.metrics) {
+  if (input.metrics || input.metricsUnavailable !== undefined) {
     const cells = new Cells();
-    for (const m of input.metrics) cells.at(m.hour, m.deployment).expected += m.promptTokens + m.generatedTokens;
+    for (const m of input.metrics ?? []) cells.at(m.hour, m.deployment).expected += m.promptTokens + m.generatedTokens;
     for (const entry of input.entries) cells.at(hourOf(entry.time), entry.deployment).actual += entry.tokens.promptTokens + entry.tokens.completionTokens;
-    results.push(...cells.results('metrics-tokens', graded(thresholds['metrics-tokens']), maxSample));
-  } else if (input.metricsUnavailable !== undefined) {
-    const cells = new Cells();
-    for (const entry of input.entries) cells.at(hourOf(entry.time), entry.deployment).actual += entry.tokens.promptTokens + entry.tokens.completionTokens;
-    const reason = sanitizeMessage(input.metricsUnavailable);
-    results.push(...cells.results('metrics-tokens', () => 'unavailable', maxSample).map((r) => ({ ...r, expected: null, driftPct: null, reason })));
+    const reason = input.metrics ? undefined : input.metricsUnavailable;
+    if (reason === undefined) results.push(...cells.results('metrics-tokens', graded(thresholds['metrics-tokens']), maxSample));
+    else results.push(...cells.results('metrics-tokens', () => 'unavailable', maxSample).map((r) => ({ ...r, expected: null, driftPct: null, reason })));
   }
   return results;
 }
