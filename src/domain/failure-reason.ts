@@ -5,35 +5,34 @@ const SECRET_PARAMETER = /\b(sig|signature|key|api-key|token|access_token|refres
 const BEARER = /\bBearer\s+[\w\-.~+/]+=*/gi;
 const JWT = /\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*/g;
 
-/** One line, secrets masked, at most `max` characters (an ellipsis ends a cut). */
-export function sanitizeMessage(message: string, max: number = MAX_REASON_LENGTH): string {
+/** One line, secrets masked, at most `MAX_REASON_LENGTH` characters (an ellipsis ends a cut). */
+function sanitizeMessage(message: string): string {
   const line = message
     .replace(BEARER, 'Bearer ***')
     .replace(JWT, '***')
     .replace(SECRET_PARAMETER, (_, name: string) => `${name}=***`)
     .replace(/[\u0000-\u001f\u007f-\u009f\s]+/g, ' ')
     .trim();
-  return line.length <= max ? line : `${line.slice(0, max - 1).trimEnd()}…`;
+  return line.length <= MAX_REASON_LENGTH ? line : `${line.slice(0, MAX_REASON_LENGTH - 1).trimEnd()}…`;
 }
 
-interface ErrorFields {
-  readonly statusCode?: number;
-  readonly code?: string;
-  readonly name?: string;
-  readonly message?: string;
+/** An error and the causes it wraps, outermost first, at most five deep. */
+export function* errorChain(error: unknown): Generator<Record<string, unknown>> {
+  for (let current = error, depth = 0; current !== null && typeof current === 'object' && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
+    yield current as Record<string, unknown>;
+  }
 }
 
-function fieldsOf(error: unknown): ErrorFields {
-  if (error === null || typeof error !== 'object') return { message: String(error) };
-  const e = error as Record<string, unknown>;
-  const status = e['statusCode'] ?? e['status'];
-  return {
-    ...(typeof status === 'number' && Number.isInteger(status) ? { statusCode: status } : {}),
-    ...(typeof e['code'] === 'string' && e['code'] !== '' ? { code: e['code'] } : {}),
-    ...(typeof e['name'] === 'string' ? { name: e['name'] } : {}),
-    ...(typeof e['message'] === 'string' ? { message: e['message'] } : {}),
-  };
+/** The HTTP status an error carries (`statusCode`, `status`, or a numeric `code` as Cosmos DB's SDK sets it). */
+export function httpStatusOf(error: Record<string, unknown>): number | undefined {
+  for (const key of ['statusCode', 'status', 'code'] as const) {
+    const value = error[key];
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 100 && value < 600) return value;
+  }
+  return undefined;
 }
+
+const serviceCodeOf = (error: Record<string, unknown>) => (typeof error['code'] === 'string' && error['code'] !== '' ? error['code'] : undefined);
 
 /**
  * Why a read of Azure's side failed, short enough to store with a result: `HTTP <status> <code>: <message>` as
@@ -41,12 +40,12 @@ function fieldsOf(error: unknown): ErrorFields {
  * else the error's name and message; on one line, secrets masked.
  */
 export function failureReason(error: unknown): string {
-  let found = fieldsOf(error);
-  for (let cause = (error as { cause?: unknown } | null)?.cause, depth = 0; found.statusCode === undefined && found.code === undefined && cause !== undefined && depth < 5; cause = (cause as { cause?: unknown } | null)?.cause, depth++) {
-    const fields = fieldsOf(cause);
-    if (fields.statusCode !== undefined || fields.code !== undefined) found = fields;
-  }
-  const head = found.statusCode !== undefined || found.code !== undefined ? [found.statusCode !== undefined ? `HTTP ${found.statusCode}` : null, found.code ?? null].filter((part) => part !== null).join(' ') : (found.name ?? 'Error');
-  const message = found.message?.trim() ?? '';
+  if (error === null || typeof error !== 'object') return sanitizeMessage(`Error: ${String(error)}`);
+  const chain = [...errorChain(error)];
+  const carrier = chain.find((e) => httpStatusOf(e) !== undefined || serviceCodeOf(e) !== undefined);
+  const found = carrier ?? chain[0]!;
+  const status = httpStatusOf(found);
+  const head = carrier ? [status === undefined ? null : `HTTP ${status}`, serviceCodeOf(found) ?? null].filter((part) => part !== null).join(' ') : String(found['name'] ?? 'Error');
+  const message = typeof found['message'] === 'string' ? found['message'].trim() : '';
   return sanitizeMessage(message === '' ? head : `${head}: ${message}`);
 }

@@ -1,3 +1,4 @@
+import { errorChain, httpStatusOf } from '../domain/failure-reason.js';
 import { TransientStoreError } from '../ports/ledger-store.js';
 
 export type FailureKind = 'transient' | 'permanent';
@@ -13,26 +14,18 @@ function isTransientStatus(status: number): boolean {
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'REQUEST_SEND_ERROR', 'TimeoutError']);
 
-function statusOf(error: object): number | undefined {
-  for (const key of ['statusCode', 'status', 'code'] as const) {
-    const value = (error as Record<string, unknown>)[key];
-    if (typeof value === 'number' && Number.isInteger(value) && value >= 100 && value < 600) return value;
-  }
-  return undefined;
-}
-
 /**
  * Whether retrying the same batch may succeed. Adapters mark retryable store failures as `TransientStoreError`;
  * errors that still carry an HTTP status or a socket error code are judged by it; anything else (validation, a
  * refused document, a bug) fails the same way on every attempt, so it is permanent.
  */
 export function classifyFailure(error: unknown): FailureKind {
-  for (let current: unknown = error, depth = 0; current !== null && typeof current === 'object' && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
+  for (const current of errorChain(error)) {
     if (current instanceof TransientStoreError) return 'transient';
-    if ((current as { name?: unknown }).name === 'AbortError' || (current as { name?: unknown }).name === 'TimeoutError') return 'transient';
-    const status = statusOf(current);
+    if (current['name'] === 'AbortError' || current['name'] === 'TimeoutError') return 'transient';
+    const status = httpStatusOf(current);
     if (status !== undefined) return isTransientStatus(status) ? 'transient' : 'permanent';
-    if (NETWORK_CODES.has(String((current as { code?: unknown }).code))) return 'transient';
+    if (NETWORK_CODES.has(String(current['code']))) return 'transient';
   }
   return 'permanent';
 }
