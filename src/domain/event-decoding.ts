@@ -130,19 +130,14 @@ export function bodyText(body: unknown): string | null {
 }
 
 export function decodeBody(body: unknown): BodyDecoding {
-  let text: string;
-  const bytes = asBytes(body);
+  // Valid UTF-8 is kept as text, so the same payload has one dead-letter id however the host delivered it.
+  let text = bodyText(body);
+  const bytes = text === null ? asBytes(body) : null;
   if (bytes) {
-    if (bytes.byteLength > MAX_BODY_BYTES) return { ok: false, reason: `body of ${bytes.byteLength} bytes exceeds ${MAX_BODY_BYTES}`, raw: bytesPayload(bytes) };
-    try {
-      // Valid UTF-8 is kept as text, so the same payload has one dead-letter id however the host delivered it.
-      text = utf8.decode(bytes);
-    } catch {
-      return { ok: false, reason: 'body is not valid UTF-8', raw: bytesPayload(bytes) };
-    }
-  } else if (typeof body === 'string') {
-    text = body;
-  } else {
+    const reason = bytes.byteLength > MAX_BODY_BYTES ? `body of ${bytes.byteLength} bytes exceeds ${MAX_BODY_BYTES}` : 'body is not valid UTF-8';
+    return { ok: false, reason, raw: bytesPayload(bytes) };
+  }
+  if (text === null) {
     const serialised = safeStringify(body);
     if (serialised === null) return { ok: false, reason: 'body cannot be serialised as JSON', raw: textPayload(safeString(body)) };
     const oversize = oversizeReason(serialised);
