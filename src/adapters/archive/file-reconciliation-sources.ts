@@ -16,6 +16,10 @@ const inWindow = (time: string, window: TimeWindow) => {
  * The local stack uses it; in Azure, AzureReconciliationSources queries Log Analytics and Azure Monitor.
  */
 export class StoredAndFileReconciliationSources implements ReconciliationSources {
+  // Each export is read once: a run reconciles hour by hour, and the files do not change under it.
+  private llmRows: Promise<LlmUsageRow[]> | undefined;
+  private metricRows: Promise<MetricTokens[]> | undefined;
+
   constructor(
     private readonly diagnostics: Pick<DiagnosticsStore, 'listRecords'>,
     private readonly files: { readonly llmLog?: string; readonly metrics?: string },
@@ -29,11 +33,11 @@ export class StoredAndFileReconciliationSources implements ReconciliationSources
 
   async llmUsage(window: TimeWindow): Promise<LlmUsageRow[]> {
     if (!this.files.llmLog) return [];
-    return (await readLlmLogExport(this.files.llmLog)).filter((row) => inWindow(row.time, window));
+    return (await (this.llmRows ??= readLlmLogExport(this.files.llmLog))).filter((row) => inWindow(row.time, window));
   }
 
   async metrics(window: TimeWindow): Promise<MetricTokens[]> {
     if (!this.files.metrics) return [];
-    return (await readMetricsFile(this.files.metrics)).filter((m) => inWindow(`${m.hour}:00:00Z`, window));
+    return (await (this.metricRows ??= readMetricsFile(this.files.metrics))).filter((m) => inWindow(`${m.hour}:00:00Z`, window));
   }
 }
