@@ -19,6 +19,12 @@ describe('chargeback API and CLI on the local stack', () => {
   let summary: DemoSummary;
   let tokens: { finance: string; operator: string };
   const get = (query: string, token?: string) => fetch(`${api.url}/api/chargeback?${query}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  /** The reason of a finance caller's request that must answer 400. */
+  const reason = async (query: string) => {
+    const response = await get(query, tokens.finance);
+    expect(response.status).toBe(400);
+    return ((await response.json()) as { reason: string }).reason;
+  };
 
   beforeAll(async () => {
     stack = await startLocalStack();
@@ -92,11 +98,6 @@ describe('chargeback API and CLI on the local stack', () => {
   });
 
   it('refuses a typo year, an impossible day and a half-hour period with the expected format in the reason', async () => {
-    const reason = async (query: string) => {
-      const response = await get(query, tokens.finance);
-      expect(response.status).toBe(400);
-      return ((await response.json()) as { reason: string }).reason;
-    };
     expect(await reason('month=0099-12')).toBe('invalid report parameters: month: the year is before 2000 (expected a month such as 2026-11)');
     expect(await reason('from=2026-02-30&to=2026-03-02')).toMatch(/^invalid report parameters: from: 2026-02-30 is not a day of the calendar/);
     expect(await reason('from=yesterday&to=2026-11-02')).toMatch(/from: expected a UTC date such as 2026-11-01 or an instant with an offset/);
@@ -104,11 +105,6 @@ describe('chargeback API and CLI on the local stack', () => {
   });
 
   it('refuses a month or a range reaching 10000-01-01, naming the parameter, instead of answering for a period it cannot write', async () => {
-    const reason = async (query: string) => {
-      const response = await get(query, tokens.finance);
-      expect(response.status).toBe(400);
-      return ((await response.json()) as { reason: string }).reason;
-    };
     expect(await reason('month=9999-12')).toBe('invalid report parameters: month: the month must end before 10000-01-01, so 9999-11 is the last (expected a month such as 2026-11)');
     expect(await reason('from=9999-12-01&to=9999-12-31T23:00:00-01:00')).toMatch(/^invalid report parameters: to: "9999-12-31T23:00:00-01:00" is 10000-01-01T00:00Z or later in UTC: a period must end before 10000-01-01$/);
     const last = await get('month=9999-11&format=csv', tokens.finance);
