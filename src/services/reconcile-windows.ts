@@ -38,28 +38,27 @@ const HOUR_MS = 3_600_000;
  */
 const LOG_LAG_MS = HOUR_MS;
 
+/** How the items of one log name their request, and how the ledger finds requests by that name. */
+interface RequestNaming<T> {
+  readonly keyOf: (item: T) => string;
+  readonly timeOf: (item: T) => string;
+  readonly entryKeyOf: (entry: LedgerEntry) => string | null;
+  readonly findEntries: (keys: readonly string[]) => Promise<readonly LedgerEntry[]>;
+}
+
 /**
  * What Azure logged that belongs to a window: the items of its requests (read up to `LOG_LAG_MS` past its end),
  * and the items logged inside it whose request the ledger lacks; an item of a request that began in an earlier
- * window is that window's. Keys are request ids, compared lower-cased; `earlierOf` finds those of requests that
- * began before the window.
+ * window is that window's. Request keys are compared lower-cased.
  */
-async function ofWindow<T>(
-  items: readonly T[],
-  item: { readonly key: (item: T) => string; readonly time: (item: T) => string },
-  windowKeys: ReadonlySet<string>,
-  window: TimeWindow,
-  earlierOf: (keys: readonly string[]) => Promise<ReadonlySet<string>>,
-): Promise<T[]> {
-  const within = (i: T) => Date.parse(item.time(i)) >= window.from.getTime() && Date.parse(item.time(i)) < window.to.getTime();
-  const unknown = [...new Set(items.filter((i) => !windowKeys.has(item.key(i).toLowerCase()) && within(i)).map((i) => item.key(i).toLowerCase()))];
-  const earlier = unknown.length > 0 ? await earlierOf(unknown) : new Set<string>();
-  return items.filter((i) => windowKeys.has(item.key(i).toLowerCase()) || (within(i) && !earlier.has(item.key(i).toLowerCase())));
-}
-
-/** The request ids `keyOf` gives of the entries found that began before the window, lower-cased. */
-function beganBefore(window: TimeWindow, found: readonly LedgerEntry[], keyOf: (entry: LedgerEntry) => string | null): Set<string> {
-  return new Set(found.flatMap((entry) => (Date.parse(entry.time) < window.from.getTime() ? (keyOf(entry)?.toLowerCase() ?? []) : [])));
+async function ofWindow<T>(items: readonly T[], entries: readonly LedgerEntry[], window: TimeWindow, naming: RequestNaming<T>): Promise<T[]> {
+  const key = (item: T) => naming.keyOf(item).toLowerCase();
+  const keyOfEntry = (entry: LedgerEntry) => naming.entryKeyOf(entry)?.toLowerCase() ?? [];
+  const windowKeys = new Set(entries.flatMap(keyOfEntry));
+  const within = (item: T) => Date.parse(naming.timeOf(item)) >= window.from.getTime() && Date.parse(naming.timeOf(item)) < window.to.getTime();
+  const unknown = [...new Set(items.filter((item) => !windowKeys.has(key(item)) && within(item)).map(key))];
+  const earlier = new Set(unknown.length > 0 ? (await naming.findEntries(unknown)).filter((e) => Date.parse(e.time) < window.from.getTime()).flatMap(keyOfEntry) : []);
+  return items.filter((item) => windowKeys.has(key(item)) || (within(item) && !earlier.has(key(item))));
 }
 
 /**
@@ -94,22 +93,20 @@ async function checkWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, wi
     metricsOf(ports.sources, window, options),
   ]);
   const { ledger } = ports;
-  const records = await ofWindow(
-    loggedRecords,
-    { key: (r) => r.correlationId, time: (r) => r.time },
-    new Set(entries.flatMap((e) => joinKey(e) ?? [])),
-    window,
-    async (ids) => beganBefore(window, (await ledger.getEntriesByApimRequestIds(ids, options)).map((found) => found.entry), joinKey),
-  );
+  const records = await ofWindow(loggedRecords, entries, window, {
+    keyOf: (r) => r.correlationId,
+    timeOf: (r) => r.time,
+    entryKeyOf: joinKey,
+    findEntries: async (ids) => (await ledger.getEntriesByApimRequestIds(ids, options)).map((found) => found.entry),
+  });
   const llmUsage =
     llmRows &&
-    (await ofWindow(
-      llmRows,
-      { key: (row) => row.gatewayRequestId, time: (row) => row.time },
-      new Set(entries.map((e) => e.gatewayRequestId.toLowerCase())),
-      window,
-      async (ids) => beganBefore(window, await ledger.getEntriesByGatewayRequestIds(ids, options), (e) => e.gatewayRequestId),
-    ));
+    (await ofWindow(llmRows, entries, window, {
+      keyOf: (row) => row.gatewayRequestId,
+      timeOf: (row) => row.time,
+      entryKeyOf: (entry) => entry.gatewayRequestId,
+      findEntries: (ids) => ledger.getEntriesByGatewayRequestIds(ids, options),
+    }));
   const results = reconcile({
     entries,
     records,
