@@ -163,42 +163,32 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
 }
 
 /**
- * In-memory fake of the diagnostics store, keyed like Cosmos DB by (partition key, id): the record's UTC hour and its
- * correlation id, as the Cosmos DB store writes it. Each document has a version that conditional writes check as
- * Cosmos DB checks `_etag`: a create of an existing document, or a replace at another version or of a document
- * missing from that partition, is a conflict.
+ * In-memory fake of the diagnostics store: one document per correlation id, as the Cosmos DB store keeps it (its
+ * partition comes from the id). Each document has a version that conditional writes check as Cosmos DB checks
+ * `_etag`: a create of an existing document, or a replace at another version or of a missing document, is a conflict.
  */
 export class MemoryDiagnosticsStore implements DiagnosticsStore {
   private readonly documents = new Map<string, { record: StoredDiagnostic; version: number }>();
   private version = 0;
-  /** The stored records by correlation id (the last written, should one id be stored in two hours). */
-  readonly records = new Map<string, StoredDiagnostic>();
-  /** The documents' keys by correlation id. */
-  private readonly keysById = new Map<string, Set<string>>();
 
-  private static keyOf(record: StoredDiagnostic): string {
-    return `${hourBucket(record.time)}|${record.correlationId}`;
-  }
+  /** The stored records by correlation id. */
+  readonly records = new Map<string, StoredDiagnostic>();
 
   async readRecords(correlationIds: readonly string[], _options?: StoreOptions): Promise<VersionedRecord[]> {
-    return [...new Set(correlationIds)].flatMap((id) =>
-      [...(this.keysById.get(id) ?? [])].map((key) => {
-        const { record, version } = this.documents.get(key)!;
-        return { record: clone(record), etag: `"${version}"` };
-      }),
-    );
+    return [...new Set(correlationIds)].flatMap((id) => {
+      const stored = this.documents.get(id);
+      return stored ? [{ record: clone(stored.record), etag: `"${stored.version}"` }] : [];
+    });
   }
 
   async writeRecords(writes: readonly RecordWrite[], _options?: StoreOptions): Promise<RecordWriteOutcome> {
     const conflicts: string[] = [];
     for (const { record, etag } of writes) {
-      const key = MemoryDiagnosticsStore.keyOf(record);
-      const stored = this.documents.get(key);
+      const stored = this.documents.get(record.correlationId);
       if (etag === null ? stored !== undefined : stored === undefined || `"${stored.version}"` !== etag) conflicts.push(record.correlationId);
       else {
-        this.documents.set(key, { record: clone(record), version: ++this.version });
+        this.documents.set(record.correlationId, { record: clone(record), version: ++this.version });
         this.records.set(record.correlationId, clone(record));
-        this.keysById.set(record.correlationId, (this.keysById.get(record.correlationId) ?? new Set()).add(key));
       }
     }
     return { conflicts, refused: [] };
