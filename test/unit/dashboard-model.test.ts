@@ -76,6 +76,8 @@ describe('dashboard model', () => {
     expect(rangeProblem('2026-10-16', '2026-10-15')).toMatch(/after/);
     expect(rangeProblem('2026-02-30', '2026-03-02')).toMatch(/From/);
     expect(rangeProblem('2025-01-01', '2026-03-01')).toMatch(/400 days/);
+    expect(rangeProblem('1999-12-31', '2000-01-02')).toBe('From must be 2000-01-01 or later.');
+    expect(rangeProblem('2000-01-01', '2000-01-02')).toBeNull();
   });
 
   it('asks the operations reports for the last 93 days of a longer range, and says so on their panels', () => {

@@ -407,6 +407,8 @@ export interface Filters {
 const DAY_MS = 86_400_000;
 /** The API's own limit for one chargeback request. */
 export const MAX_RANGE_DAYS = 400;
+/** The first day the API reports on. */
+const FIRST_DAY = '2000-01-01';
 /** Daily series cost two requests per day; longer ranges show totals only. */
 export const MAX_DAILY_SERIES_DAYS = 62;
 
@@ -469,6 +471,8 @@ export function operationsWindow(range: { from: string; to: string }): Operation
 export function rangeProblem(from: string, to: string): string | null {
   if (!isDay(from)) return 'From must be a date (YYYY-MM-DD).';
   if (!isDay(to)) return 'To must be a date (YYYY-MM-DD).';
+  // The API reads no year before 2000 (such a year is a typo: no Azure OpenAI data is that old).
+  if (from < FIRST_DAY) return `From must be ${FIRST_DAY} or later.`;
   if (dayMs(to) <= dayMs(from)) return 'To must be after From (To is exclusive).';
   if (dayMs(to) - dayMs(from) > MAX_RANGE_DAYS * DAY_MS) return `The range may span at most ${MAX_RANGE_DAYS} days.`;
   return null;
