@@ -1,11 +1,11 @@
-import { CosmosClient, type Container } from '@azure/cosmos';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Container } from '@azure/cosmos';
+import { describe, expect, it } from 'vitest';
 import { CosmosDiagnosticsStore, recordPartition } from '../../src/adapters/cosmos/cosmos-diagnostics-store.js';
 import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
 import { CONTAINERS, ensureContainers } from '../../src/config/composition-root.js';
-import { startLocalCosmos, type LocalCosmos } from '../../src/local/cosmos-server.js';
 import { updateDiagnostics } from '../../src/services/update-diagnostics.js';
 import { diagnosticRecord } from '../support/diagnostic-records.js';
+import { useLocalCosmos } from '../support/local-cosmos.js';
 
 const pending = (n: number, time: string): StoredDiagnostic => ({
   ...diagnosticRecord({ correlationId: `c4a1e7d2-5b3f-4e8a-9c6d-${String(n).padStart(12, '0')}`, time }),
@@ -18,24 +18,15 @@ async function partitionsOf(container: Container): Promise<Map<string, string>> 
 }
 
 describe('diagnostic records on the local Cosmos DB server', () => {
-  let cosmos: LocalCosmos;
-  let client: CosmosClient;
+  const client = useLocalCosmos();
   let databases = 0;
 
   async function freshContainer(): Promise<Container> {
-    const { database } = await client.databases.createIfNotExists({ id: `diagnostics-${++databases}` });
+    const { database } = await client().databases.createIfNotExists({ id: `diagnostics-${++databases}` });
     await ensureContainers(database);
     return database.container(CONTAINERS.diagnostics.id);
   }
 
-  beforeAll(async () => {
-    cosmos = await startLocalCosmos();
-    client = new CosmosClient({ endpoint: cosmos.endpoint, key: cosmos.key, connectionPolicy: { enableEndpointDiscovery: false } });
-  });
-  afterAll(async () => {
-    client?.dispose();
-    await cosmos?.stop();
-  });
 
   it("spreads one hour's records over hash buckets of their correlation ids, not one partition per hour", async () => {
     const container = await freshContainer();

@@ -1,10 +1,10 @@
-import { CosmosClient, type Container } from '@azure/cosmos';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Container } from '@azure/cosmos';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { CosmosInvoiceAllocationStore } from '../../src/adapters/cosmos/cosmos-invoice-allocation-store.js';
 import type { AllocatedExport } from '../../src/contracts/invoice-allocation-document.js';
 import type { RowAllocation } from '../../src/domain/invoice-allocation.js';
 import { allocatedExportKey, assembleInvoice, invoiceDocuments, type ExportAllocation } from '../../src/domain/invoice-documents.js';
-import { startLocalCosmos, type LocalCosmos } from '../../src/local/cosmos-server.js';
+import { useLocalCosmos } from '../support/local-cosmos.js';
 
 const EXPORT = 'focus/tokenledger/20261101-20261231/run-1/part_0_0001.csv';
 const ACCOUNT = '/subscriptions/s1/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/aoai-eastus';
@@ -41,20 +41,13 @@ async function read(store: CosmosInvoiceAllocationStore, month: string) {
 }
 
 describe('the Cosmos DB invoice allocation store on the local Cosmos DB server', () => {
-  let cosmos: LocalCosmos;
-  let client: CosmosClient;
+  const client = useLocalCosmos();
   let container: Container;
   let store: CosmosInvoiceAllocationStore;
   beforeAll(async () => {
-    cosmos = await startLocalCosmos();
-    client = new CosmosClient({ endpoint: cosmos.endpoint, key: cosmos.key, connectionPolicy: { enableEndpointDiscovery: false } });
-    const { database } = await client.databases.createIfNotExists({ id: 'invoice' });
+    const { database } = await client().databases.createIfNotExists({ id: 'invoice' });
     ({ container } = await database.containers.createIfNotExists({ id: 'aggregates', partitionKey: { paths: ['/pk'] } }));
     store = new CosmosInvoiceAllocationStore(container);
-  });
-  afterAll(async () => {
-    client?.dispose();
-    await cosmos?.stop();
   });
 
   it('stores a month of rows split over more identities than one 2 MB document holds in documents the server accepts, and reads it back whole', async () => {

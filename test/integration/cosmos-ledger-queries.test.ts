@@ -1,27 +1,17 @@
-import { CosmosClient } from '@azure/cosmos';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CosmosLedgerStore } from '../../src/adapters/cosmos/cosmos-ledger-store.js';
 import { CONTAINERS, ensureContainers } from '../../src/config/composition-root.js';
-import { startLocalCosmos, type LocalCosmos } from '../../src/local/cosmos-server.js';
 import { ledgerEntry } from '../support/ledger-entries.js';
+import { useLocalCosmos } from '../support/local-cosmos.js';
 
 const NONE = { source: 'none' as const, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 };
 
 describe('ledger queries on the local Cosmos DB server', () => {
-  let cosmos: LocalCosmos;
-  let client: CosmosClient;
+  const client = useLocalCosmos();
 
-  beforeAll(async () => {
-    cosmos = await startLocalCosmos();
-    client = new CosmosClient({ endpoint: cosmos.endpoint, key: cosmos.key, connectionPolicy: { enableEndpointDiscovery: false } });
-  });
-  afterAll(async () => {
-    client?.dispose();
-    await cosmos?.stop();
-  });
 
   it('lists the streams of a time range whose tokens nobody counted, joined or not, and nothing else', async () => {
-    const { database } = await client.databases.createIfNotExists({ id: 'uncounted-streams' });
+    const { database } = await client().databases.createIfNotExists({ id: 'uncounted-streams' });
     await ensureContainers(database);
     const ledger = new CosmosLedgerStore(database.container(CONTAINERS.ledger.id));
     const entry = (id: string, time: string, overrides: Parameters<typeof ledgerEntry>[0]) => ledgerEntry({ id, gatewayRequestId: `gw-${id}`, apimRequestId: id, time, ...overrides });

@@ -1,7 +1,8 @@
-import { CosmosClient, type Container } from '@azure/cosmos';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Container } from '@azure/cosmos';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { bulkConditionalWrite, bulkUpsert } from '../../src/adapters/cosmos/bulk-write.js';
-import { MAX_ITEM_BYTES, startLocalCosmos, type LocalCosmos } from '../../src/local/cosmos-server.js';
+import { MAX_ITEM_BYTES } from '../../src/local/cosmos-server.js';
+import { useLocalCosmos } from '../support/local-cosmos.js';
 
 /** An item whose JSON is `bytes` long (UTF-8). */
 function itemOfSize(id: string, bytes: number): { id: string; pk: string; pad: string } {
@@ -19,18 +20,11 @@ async function statusOf(call: Promise<unknown>): Promise<{ code: unknown; body: 
 }
 
 describe('the local Cosmos DB server answers as Azure does at the per-item and request size limits', () => {
-  let cosmos: LocalCosmos;
-  let client: CosmosClient;
+  const client = useLocalCosmos();
   let container: Container;
   beforeAll(async () => {
-    cosmos = await startLocalCosmos();
-    client = new CosmosClient({ endpoint: cosmos.endpoint, key: cosmos.key, connectionPolicy: { enableEndpointDiscovery: false } });
-    const { database } = await client.databases.createIfNotExists({ id: 'limits' });
+    const { database } = await client().databases.createIfNotExists({ id: 'limits' });
     ({ container } = await database.containers.createIfNotExists({ id: 'items', partitionKey: { paths: ['/pk'] } }));
-  });
-  afterAll(async () => {
-    client?.dispose();
-    await cosmos?.stop();
   });
 
   it('refuses a 2.1 MB item with 413 RequestEntityTooLarge and stores nothing', async () => {

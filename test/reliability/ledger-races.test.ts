@@ -1,5 +1,5 @@
-import { CosmosClient, type Database } from '@azure/cosmos';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '@azure/cosmos';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CosmosDeadLetterStore } from '../../src/adapters/cosmos/cosmos-dead-letter-store.js';
 import { CosmosDiagnosticsStore } from '../../src/adapters/cosmos/cosmos-diagnostics-store.js';
 import { CosmosLedgerStore } from '../../src/adapters/cosmos/cosmos-ledger-store.js';
@@ -9,13 +9,13 @@ import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js'
 import type { GatewayEventV1Input } from '../../src/contracts/gateway-event.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { duplicateWinner, hourBucket, ledgerPartition, partOf } from '../../src/domain/ledger.js';
-import { startLocalCosmos, type LocalCosmos } from '../../src/local/cosmos-server.js';
 import type { LedgerStore } from '../../src/ports/ledger-store.js';
 import { CONFLICTING_DUPLICATE, ingestBatch, sortBatch, type IngestPorts, type ReceivedEvent } from '../../src/services/ingest-batch.js';
 import { applyRecords, joinCounts, joinDiagnostics, type JoinPorts } from '../../src/services/join-diagnostics.js';
 import { diagnosticRecord } from '../support/diagnostic-records.js';
 import { expectConditionalRecordWrites } from '../support/diagnostics-store-contract.js';
 import { MemoryAggregateStore, MemoryWatermarkStore } from '../support/memory-stores.js';
+import { useLocalCosmos } from '../support/local-cosmos.js';
 import { FileCounters } from './support/counters.js';
 
 const counters = new FileCounters('ledger-races.test.ts');
@@ -165,13 +165,12 @@ function totalsByHour(entries: Iterable<{ time: string; promptTokens: number; co
 }
 
 describe('ledger races forced on the local Cosmos DB server: one document per request, exact under concurrency', () => {
-  let cosmos: LocalCosmos;
-  let client: CosmosClient;
+  const client = useLocalCosmos();
   let databases = 0;
 
   /** A fresh database for one forced race: the ledger, dead letters and diagnostics on the server, markers in memory. */
   async function freshPorts(): Promise<IngestPorts & { ledger: CosmosLedgerStore; aggregates: MemoryAggregateStore; deadLetters: CosmosDeadLetterStore; database: Database }> {
-    const { database } = await client.databases.createIfNotExists({ id: `races-${++databases}` });
+    const { database } = await client().databases.createIfNotExists({ id: `races-${++databases}` });
     await ensureContainers(database);
     return {
       database,
@@ -204,14 +203,8 @@ describe('ledger races forced on the local Cosmos DB server: one document per re
     }
   }
 
-  beforeAll(async () => {
-    cosmos = await startLocalCosmos();
-    client = new CosmosClient({ endpoint: cosmos.endpoint, key: cosmos.key, connectionPolicy: { enableEndpointDiscovery: false } });
-  });
   afterAll(async () => {
     counters.save();
-    client?.dispose();
-    await cosmos?.stop();
   });
 
   it('the local server refuses a replace at a stale version and a create of an existing document, inside a bulk too', async () => {
