@@ -354,6 +354,7 @@ async function main(): Promise<void> {
       maxDocumentBytes: scale ? scale.documents.largestDocumentBytes : null,
       maxDocumentBytesIdentities: scale ? scale.documents.identities : null,
       hotPartitionShare: scale ? round(scale.partitions.hotPartitionShare, 4) : null,
+      recordHotPartitionShare: scale ? round(scale.partitions.records.hotPartitionShare, 4) : null,
       monthReportReads: scale ? scale.report.reportReads : null,
       monthReportIdentities: scale ? scale.report.identities : null,
     };
@@ -419,6 +420,8 @@ async function main(): Promise<void> {
       rows.push(['  month of identities', fmt(scale.report.identities), '', `${fmt(scale.report.reportRows!)} report rows from ${fmt(scale.report.usageDocuments)} usage documents`]);
       rows.push(['hotPartitionShare', fmt(scale.partitions.hotPartitionShare, 4), targets['hotPartitionShare']!.target, met('hotPartitionShare')]);
       rows.push(['  busiest hour', scale.partitions.hour, '', `${fmt(scale.partitions.documents)} ledger documents over ${fmt(scale.partitions.partitions)} logical partitions`]);
+      const records = scale.partitions.records;
+      rows.push(['  diagnostic records', fmt(records.hotPartitionShare, 4), '', `busiest hour ${records.hour}: ${fmt(records.documents)} records over ${fmt(records.partitions)} logical partitions`]);
     }
     if (rss) {
       rows.push(['rssGrowth', fmt(rss.rssGrowth, 2), targets['rssGrowth']!.target, met('rssGrowth')]);

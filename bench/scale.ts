@@ -5,12 +5,14 @@
  *   call every day (each identity its own usage lines);
  * - `monthReportReads`: store round trips (point reads, query pages) to serve that month's chargeback by identity
  *   for a month of `reportIdentities` identities;
- * - `hotPartitionShare`: the largest share of one hour's ledger documents that land in one logical partition.
+ * - `hotPartitionShare`: the largest share of one hour's ledger documents that land in one logical partition (and,
+ *   in its details, of one hour's diagnostic records).
  */
 import type { LedgerEntry } from '../src/contracts/ledger-entry.js';
 import type { LedgerStore } from '../src/ports/ledger-store.js';
 import { loadPriceTable, type PriceFile } from '../src/contracts/price-table.js';
 import { pricingOf } from '../src/domain/usage-pricing.js';
+import { recordPartition } from '../src/adapters/cosmos/cosmos-diagnostics-store.js';
 import { ledgerPartition } from '../src/domain/ledger.js';
 import { daysOfMonth } from '../src/domain/tile-windows.js';
 import { chargebackReportFor } from '../src/services/chargeback-report.js';
@@ -106,7 +108,7 @@ async function month(identities: number, monthText: string, prices: PriceFile, r
   return { identities, days: days.length, requests: identities * days.length, largestDocumentBytes, usageDocuments, reportReads, reportRows, seconds: (performance.now() - started) / 1000 };
 }
 
-export interface PartitionRun {
+export interface HourPartitions {
   readonly hour: string;
   readonly documents: number;
   readonly partitions: number;
@@ -114,7 +116,26 @@ export interface PartitionRun {
   readonly hotPartitionShare: number;
 }
 
-/** Ingests a simulated day and counts the busiest hour's ledger documents by logical partition. */
+export interface PartitionRun extends HourPartitions {
+  /** The same for the day's `RequestResponse` records in the diagnostics container (by record time). */
+  readonly records: HourPartitions;
+}
+
+/** Documents by (UTC hour, logical partition): the busiest hour and how its documents spread over partitions. */
+function busiestHour(documents: Iterable<{ time: string; partition: string }>): HourPartitions {
+  const byHour = new Map<string, Map<string, number>>();
+  for (const { time, partition } of documents) {
+    const hour = time.slice(0, 13);
+    const counts = byHour.get(hour) ?? new Map<string, number>();
+    counts.set(partition, (counts.get(partition) ?? 0) + 1);
+    byHour.set(hour, counts);
+  }
+  const [hour, counts] = [...byHour].sort(([, a], [, b]) => sum(b) - sum(a))[0]!;
+  const largest = Math.max(...counts.values());
+  return { hour, documents: sum(counts), partitions: counts.size, largestPartitionDocuments: largest, hotPartitionShare: largest / sum(counts) };
+}
+
+/** Ingests a simulated day and counts the busiest hour's ledger documents, and diagnostic records, by logical partition. */
 async function partitions(requests: number, day: string): Promise<PartitionRun> {
   const simulated = simulateDay({ requests, seed: 42, day });
   const ledger = new MemoryLedgerStore();
@@ -123,17 +144,11 @@ async function partitions(requests: number, day: string): Promise<PartitionRun> 
   for (let start = 0; start < simulated.eventLines.length; start += 500) {
     await ingestBatch(simulated.eventLines.slice(start, start + 500).map((body) => ({ body, position })), stores);
   }
-  const byHour = new Map<string, Map<string, number>>();
-  for (const entry of ledger.snapshot()) {
-    const hour = entry.time.slice(0, 13);
-    const counts = byHour.get(hour) ?? new Map<string, number>();
-    const partition = ledgerPartition(entry.id);
-    counts.set(partition, (counts.get(partition) ?? 0) + 1);
-    byHour.set(hour, counts);
-  }
-  const [hour, counts] = [...byHour].sort(([, a], [, b]) => sum(b) - sum(a))[0]!;
-  const largest = Math.max(...counts.values());
-  return { hour, documents: sum(counts), partitions: counts.size, largestPartitionDocuments: largest, hotPartitionShare: largest / sum(counts) };
+  const records = [...simulated.archive.values()].flat().map((line) => JSON.parse(line) as { correlationId: string; time: string });
+  return {
+    ...busiestHour(ledger.snapshot().map((entry) => ({ time: entry.time, partition: ledgerPartition(entry.id) }))),
+    records: busiestHour(records.map((record) => ({ time: record.time, partition: recordPartition(record.correlationId) }))),
+  };
 }
 
 const sum = (counts: Map<string, number>) => [...counts.values()].reduce((a, b) => a + b, 0);
