@@ -1,5 +1,6 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
+import { codeOf, statusCodeOf } from '../rest-error.js';
 
 /** Status codes Azure Storage documents as retryable: timeout, throttled (server busy), internal error, unavailable. */
 const TRANSIENT_STATUS = new Set([408, 429, 500, 502, 503, 504]);
@@ -10,9 +11,8 @@ export async function blobCall<T>(what: string, call: () => Promise<T>): Promise
   try {
     return await call();
   } catch (error) {
-    const status = (error as { statusCode?: unknown }).statusCode;
-    const code = (error as { code?: unknown }).code;
-    if ((typeof status === 'number' && TRANSIENT_STATUS.has(status)) || NETWORK_CODES.has(String(code))) {
+    const status = statusCodeOf(error);
+    if ((status !== undefined && TRANSIENT_STATUS.has(status)) || NETWORK_CODES.has(String(codeOf(error)))) {
       throw new TransientStoreError(`${what}: ${(error as Error).message}`, { cause: error });
     }
     throw error;

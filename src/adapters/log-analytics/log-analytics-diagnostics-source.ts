@@ -5,6 +5,7 @@ import { fromAzureDiagnosticsRow, instantText, parseRequestResponse } from '../.
 import { bindQuery, kqlDatetime, kqlStringList } from '../../domain/kql.js';
 import type { DiagnosticsRead, DiagnosticsSource, LlmUsage, LlmUsageSource } from '../../ports/diagnostics-source.js';
 import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
+import { codeOf, statusCodeOf } from '../rest-error.js';
 
 /** The one call we make; a `LogsQueryClient` fits. */
 export type LogsQuerier = Pick<LogsQueryClient, 'queryWorkspace'>;
@@ -369,16 +370,6 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
 /** The service's 504 past `Prefer: wait`, or the client's own timeout, which aborts the request (`AbortError`). */
 function isTimeout(error: unknown): boolean {
   return statusCodeOf(error) === 504 || (error as { name?: unknown } | null)?.name === 'AbortError';
-}
-
-function statusCodeOf(error: unknown): number | undefined {
-  const status = (error as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
-}
-
-function codeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }
 
 /** `retry-after-ms`, `x-ms-retry-after-ms` (milliseconds) or `Retry-After` (seconds or an HTTP date). */

@@ -1,5 +1,6 @@
 import { odata, TableClient, type TransactionAction } from '@azure/data-tables';
-import { asStoreError, isLoopbackHttp, statusCodeOf } from './table-errors.js';
+import { statusCodeOf } from '../rest-error.js';
+import { asStoreError, isLoopbackHttp } from './table-errors.js';
 import { checkDirectoryRow, describeIssues, directoryRowSchema, type DirectoryRow } from '../../contracts/directory.js';
 import type {
   DirectoryWriteOptions,

@@ -1,5 +1,6 @@
 import { TableClient } from '@azure/data-tables';
-import { asStoreError, isLoopbackHttp, statusCodeOf } from './table-errors.js';
+import { statusCodeOf } from '../rest-error.js';
+import { asStoreError, isLoopbackHttp } from './table-errors.js';
 import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
 import type { WatermarkStore } from '../../ports/diagnostics-source.js';
 
