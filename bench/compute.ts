@@ -190,6 +190,38 @@ export function measureBytes(lines: readonly string[], prices: PriceTable, round
   return { rounds, ratios, bytesVsText: median(ratios) };
 }
 
+export interface DeadLetterFigure {
+  readonly rounds: number;
+  /** Share of the lines that `sortBody` turns into dead letters only. */
+  readonly lineShare: number;
+  /** Share of the compute path's CPU time those lines cost: 1 − time(the other lines) ÷ time(all lines), median. */
+  readonly timeShare: number;
+}
+
+/**
+ * What the malformed and invalid lines cost: the compute path over all lines against it over the lines that give a
+ * ledger entry (interleaved rounds on one thread, CPU time). zod words each rejection; no fast path does.
+ */
+export function measureDeadLetters(lines: readonly string[], prices: PriceTable, rounds: number): DeadLetterFigure {
+  const sorted: SortedEvents = { entries: [], deadLetters: [] };
+  const entryLines = lines.filter((line) => {
+    sorted.entries.length = 0;
+    sortBody(line, POSITION, sorted);
+    return sorted.entries.length > 0;
+  });
+  computePass(lines.slice(0, 20_000), prices);
+  const shares: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const [all, entriesOnly] = alternating(
+      round,
+      () => timed(() => computePass(lines, prices)),
+      () => timed(() => computePass(entryLines, prices)),
+    );
+    shares.push(1 - entriesOnly.cpuSeconds / all.cpuSeconds);
+  }
+  return { rounds, lineShare: 1 - entryLines.length / lines.length, timeShare: median(shares) };
+}
+
 /** Cumulative stages of the compute path, each a pass over the same lines. */
 const STAGES = {
   /** JSON.parse only (the baseline). */

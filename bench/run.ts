@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { loadPriceTable, type PriceFile } from '../src/contracts/price-table.js';
 import type { AnalyzeResult } from '../src/services/analyze-files.js';
 import { analyzeFiles } from './shipped.js';
-import { measureBytes, measureCompute, measureStages, readLines, type BytesFigure, type ComputeFigure, type StageFigure } from './compute.js';
+import { measureBytes, measureCompute, measureDeadLetters, measureStages, readLines, type BytesFigure, type ComputeFigure, type DeadLetterFigure, type StageFigure } from './compute.js';
 import { duckdbChargeback, type DuckChargeback } from './duckdb-chargeback.js';
 import { generateEvents, type GeneratedEvents } from './generate.js';
 import { measureJoinQueries, type JoinQueryRun } from './join-queries.js';
@@ -169,6 +169,7 @@ async function main(): Promise<void> {
     let compute: ComputeFigure | null = null;
     let stages: StageFigure[] | null = null;
     let bytes: BytesFigure | null = null;
+    let deadLetters: DeadLetterFigure | null = null;
     if (only.has('compute')) {
       log(`compute path vs JSON.parse: ${fmt(computeLines)} lines in memory, ${rounds} interleaved rounds on one thread`);
       let lines: string[] | null = await readLines(eventsFile, computeLines);
@@ -179,6 +180,8 @@ async function main(): Promise<void> {
       stages = measureStages(stageLines, prices, 3);
       log(`bodies as bytes, as the trigger delivers them, against the same lines as text: ${fmt(stageLines.length)} lines, 3 rounds`);
       bytes = measureBytes(stageLines, prices, 3);
+      log(`lines that become dead letters against the others: ${fmt(stageLines.length)} lines, 3 rounds`);
+      deadLetters = measureDeadLetters(stageLines, prices, 3);
     }
 
     // 2. analyzeFiles against DuckDB.
@@ -368,6 +371,7 @@ async function main(): Promise<void> {
         generated,
         compute: compute && { ...compute, totals: { ...compute.totals, costPico: compute.totals.costPico.toString() } },
         computeFromBytes: bytes,
+        computeDeadLetters: deadLetters,
         computeStages: stages,
         analyze: analyze && {
           ...analyze,
@@ -396,6 +400,7 @@ async function main(): Promise<void> {
     }
     if (stages) for (const s of stages) rows.push([`  stage ${s.stage}`, `${fmt(s.costInJsonParses, 2)} × JSON.parse`, '', `${fmt(s.eventsPerSec)} ev/CPU-s cumulative`]);
     if (bytes) rows.push(['  bodies as bytes vs text', fmt(bytes.bytesVsText, 3), '', 'CPU time, as the Event Hubs trigger delivers them']);
+    if (deadLetters) rows.push(['  dead-letter lines', `${fmt(deadLetters.lineShare * 100, 1)} % of lines`, '', `${fmt(deadLetters.timeShare * 100, 1)} % of the compute path's CPU time`]);
     if (analyze) {
       rows.push(['analyzeVsDuckdb', fmt(analyzeVsDuckdb!, 3), targets['analyzeVsDuckdb']!.target, met('analyzeVsDuckdb')]);
       rows.push(['  first call in the process', fmt(json.analyzeVsDuckdbFirstCall!, 3), '', `${fmt(analyze.firstCallSeconds.analyzeFiles, 2)} s / ${fmt(analyze.firstCallSeconds.duckdb, 2)} s, before the rounds (worker threads start)`]);
