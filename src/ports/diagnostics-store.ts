@@ -4,6 +4,7 @@ import type { StoreOptions } from './ledger-store.js';
 /** A stored record with the version it was read at. */
 export interface VersionedRecord {
   readonly record: StoredDiagnostic;
+  /** The version, as the store words it (it may say more than an ETag, such as where the record is): passed back as it is. */
   readonly etag: string;
 }
 
