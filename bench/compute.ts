@@ -163,6 +163,24 @@ export function measureCompute(lines: readonly string[], prices: PriceTable, rou
   };
 }
 
+/**
+ * Per round, CPU time of the compute path over `a` ÷ over `b`: interleaved rounds on one thread (ABBA), after a
+ * warm-up pass over the first 20,000 bodies of `b`.
+ */
+function cpuRatios(a: readonly (string | Uint8Array)[], b: readonly (string | Uint8Array)[], prices: PriceTable, rounds: number): number[] {
+  computePass(b.slice(0, 20_000), prices);
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const [first, second] = alternating(
+      round,
+      () => timed(() => computePass(a, prices)),
+      () => timed(() => computePass(b, prices)),
+    );
+    ratios.push(first.cpuSeconds / second.cpuSeconds);
+  }
+  return ratios;
+}
+
 export interface BytesFigure {
   readonly rounds: number;
   /** Per round: CPU time of the compute path over the lines as text ÷ over the same lines as UTF-8 bytes. */
@@ -176,17 +194,7 @@ export interface BytesFigure {
  * same lines as text (what `analyzeFiles` reads): interleaved rounds on one thread, CPU time.
  */
 export function measureBytes(lines: readonly string[], prices: PriceTable, rounds: number): BytesFigure {
-  const bytes = lines.map((line) => Buffer.from(line, 'utf8'));
-  computePass(bytes.slice(0, 20_000), prices);
-  const ratios: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const [text, binary] = alternating(
-      round,
-      () => timed(() => computePass(lines, prices)),
-      () => timed(() => computePass(bytes, prices)),
-    );
-    ratios.push(text.cpuSeconds / binary.cpuSeconds);
-  }
+  const ratios = cpuRatios(lines, lines.map((line) => Buffer.from(line, 'utf8')), prices, rounds);
   return { rounds, ratios, bytesVsText: median(ratios) };
 }
 
@@ -206,19 +214,11 @@ export function measureDeadLetters(lines: readonly string[], prices: PriceTable,
   const sorted: SortedEvents = { entries: [], deadLetters: [] };
   const entryLines = lines.filter((line) => {
     sorted.entries.length = 0;
+    sorted.deadLetters.length = 0;
     sortBody(line, POSITION, sorted);
     return sorted.entries.length > 0;
   });
-  computePass(lines.slice(0, 20_000), prices);
-  const shares: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const [all, entriesOnly] = alternating(
-      round,
-      () => timed(() => computePass(lines, prices)),
-      () => timed(() => computePass(entryLines, prices)),
-    );
-    shares.push(1 - entriesOnly.cpuSeconds / all.cpuSeconds);
-  }
+  const shares = cpuRatios(entryLines, lines, prices, rounds).map((ratio) => 1 - ratio);
   return { rounds, lineShare: 1 - entryLines.length / lines.length, timeShare: median(shares) };
 }
 
