@@ -4,7 +4,7 @@ import type { EventSource } from '../contracts/adapted-event.js';
 import { isCanonicalInstant } from '../contracts/utc-instant.js';
 import type { NormalizedEvent } from './event-normalization.js';
 import { regionCode } from './regions.js';
-import { stableId } from './stable-id.js';
+import { hashBucket, stableId } from './stable-id.js';
 
 /** Cosmos DB ids may not contain `/ \ ? #`; such an id (or an over-long one) is hashed instead. */
 const COSMOS_SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -35,7 +35,7 @@ export function ledgerId(source: EventSource, gatewayRequestId: string, apimRequ
 
 /** The partition of a ledger id: one of 256 buckets of a stable hash, so a document never moves (the store's partition key). */
 export function ledgerPartition(id: string): string {
-  return `l${stableId('ledger-partition', id).slice(0, 2)}`;
+  return hashBucket('l', 'ledger-partition', id);
 }
 
 /** An entry as the ledger stores it, and as its dead letters keep it: with its partition key, from its id. */

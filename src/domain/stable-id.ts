@@ -8,3 +8,11 @@ export function stableId(...parts: readonly string[]): string {
   for (const part of parts) text += `${part}\u0000`;
   return hash('sha256', text, 'hex').slice(0, 32);
 }
+
+/**
+ * One of 256 buckets of `id` (`<prefix>00` to `<prefix>ff`), from a stable hash: as a partition key it spreads
+ * documents evenly over partitions, and a document never moves.
+ */
+export function hashBucket(prefix: string, kind: string, id: string): string {
+  return `${prefix}${stableId(kind, id).slice(0, 2)}`;
+}

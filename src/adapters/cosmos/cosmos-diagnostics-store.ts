@@ -1,6 +1,6 @@
 import type { Container } from '@azure/cosmos';
 import { storedDiagnosticSchema, type StoredDiagnostic } from '../../contracts/diagnostic-record.js';
-import { stableId } from '../../domain/stable-id.js';
+import { hashBucket } from '../../domain/stable-id.js';
 import type { DiagnosticsStore, RecordWrite, RecordWriteOutcome, VersionedRecord } from '../../ports/diagnostics-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
 import { bulkConditionalWrite } from './bulk-write.js';
@@ -11,37 +11,29 @@ function toStored(document: unknown): StoredDiagnostic {
 }
 
 /**
- * The partition of a record: one of 256 buckets of a stable hash of its correlation id (`d00` to `dff`). One
- * logical partition lives on one physical partition, which serves at most 10,000 RU/s (learn.microsoft.com
- * azure/cosmos-db/partitioning-overview): a key per UTC hour, as earlier versions wrote, sends all of an hour's
- * records through one partition.
+ * The partition of a record: a hash bucket of its correlation id (`d00` to `dff`). One logical partition lives on
+ * one physical partition, which serves at most 10,000 RU/s (learn.microsoft.com azure/cosmos-db/partitioning-overview):
+ * a key per UTC hour, as earlier versions wrote, sends all of an hour's records through one partition.
  */
 export function recordPartition(correlationId: string): string {
-  return `d${stableId('diagnostics-partition', correlationId).slice(0, 2)}`;
+  return hashBucket('d', 'diagnostics-partition', correlationId);
 }
 
 /**
- * The version handed out with a record: the partition its document is in, then its `_etag`. A record that an
- * earlier version stored in its hour's partition is replaced where it is, so it is never stored twice.
+ * A record with the version it is handed out at: the partition its document is in, then its `_etag`. A record that
+ * an earlier version stored in its hour's partition is so replaced where it is, and never stored twice.
  */
-function versionOf(document: { pk?: unknown; _etag?: unknown }): string {
-  return `${String(document.pk)} ${String(document._etag)}`;
-}
-
-/** The partition and `_etag` of a version (see `versionOf`); a bare `_etag` names the record's own partition. */
-function partitionAndEtag(record: StoredDiagnostic, version: string): { pk: string; etag: string } {
-  const space = version.indexOf(' ');
-  return space < 0 ? { pk: recordPartition(record.correlationId), etag: version } : { pk: version.slice(0, space), etag: version.slice(space + 1) };
-}
-
 function toVersioned(document: unknown): VersionedRecord {
-  return { record: toStored(document), etag: versionOf(document as { pk?: unknown; _etag?: unknown }) };
+  const { pk, _etag } = document as { pk: string; _etag: string };
+  return { record: toStored(document), etag: `${pk} ${_etag}` };
 }
 
 function toDocument({ record, etag }: RecordWrite): { document: StoredDiagnostic & { id: string; pk: string }; etag: string | null } {
-  if (etag === null) return { document: { ...record, id: record.correlationId, pk: recordPartition(record.correlationId) }, etag: null };
-  const at = partitionAndEtag(record, etag);
-  return { document: { ...record, id: record.correlationId, pk: at.pk }, etag: at.etag };
+  const id = record.correlationId;
+  if (etag === null) return { document: { ...record, id, pk: recordPartition(id) }, etag: null };
+  const space = etag.indexOf(' ');
+  if (space < 0) throw new Error(`diagnostics store: ${JSON.stringify(etag).slice(0, 80)} is not a version it handed out`);
+  return { document: { ...record, id, pk: etag.slice(0, space) }, etag: etag.slice(space + 1) };
 }
 
 /** Diagnostic records by `CorrelationId`, in hash-bucket partitions of it (`recordPartition`). */
