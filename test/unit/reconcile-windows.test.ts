@@ -37,6 +37,9 @@ const record = (id: string, time: string): DiagnosticRecord => ({
   modelVersion: '2024-08-06',
 });
 
+/** What a source logged inside a window, as Log Analytics answers a time range. */
+const within = <T extends { time: string }>(items: readonly T[], window: TimeWindow) => items.filter((item) => Date.parse(item.time) >= window.from.getTime() && Date.parse(item.time) < window.to.getTime());
+
 describe('scheduled reconciliation runs (in-memory fake stores and sources)', () => {
   it('does not advance the watermark when a source fails, resumes there, and re-running a window replaces its results', async () => {
     let failNext = true;
@@ -117,7 +120,7 @@ describe('a request that began before the end of an hour and whose record Azure 
     ]);
     const logged = [record('req-1', '2026-10-15T04:00:04.000Z'), record('req-2', '2026-10-15T04:20:03.000Z'), record('lost-1', '2026-10-15T04:30:00.000Z')];
     const sources: ReconciliationSources = {
-      records: async (window) => logged.filter((r) => Date.parse(r.time) >= window.from.getTime() && Date.parse(r.time) < window.to.getTime()),
+      records: async (window) => within(logged, window),
     };
     const results = new MemoryResults();
     const ports = { ledger, sources, results, watermarks: new MemoryWatermarkStore() };
@@ -172,7 +175,6 @@ describe('a window whose Azure Monitor metrics cannot be read', () => {
   async function portsWith(metrics: () => Promise<never>) {
     const ledger = new MemoryLedgerStore();
     await ledger.createEntries([ledgerEntry({ id: 'req-1', apimRequestId: 'req-1', gatewayRequestId: 'gw-1', time: '2026-10-15T03:10:00.000Z', deployment: 'gpt-4o-prod', tokens })]);
-    const within = <T extends { time: string }>(items: readonly T[], window: TimeWindow) => items.filter((item) => Date.parse(item.time) >= window.from.getTime() && Date.parse(item.time) < window.to.getTime());
     const sources: ReconciliationSources = {
       records: async (window) => within([record('req-1', '2026-10-15T03:10:01.000Z')], window),
       llmUsage: async (window) => within([{ gatewayRequestId: 'gw-1', time: '2026-10-15T03:10:02.000Z', deployment: 'gpt-4o-prod', promptTokens: 900, completionTokens: 100 }], window),
