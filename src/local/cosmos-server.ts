@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHttpServer } from '@vercel/cosmosdb-server';
-import { MAX_ITEM_BYTES } from '../adapters/cosmos/bulk-write.js';
+import { isDocumentId, MAX_ID_BYTES, MAX_ITEM_BYTES } from '../adapters/cosmos/bulk-write.js';
 
 /**
  * The server's SQL engine (@zeit/cosmosdb-query) compiles `FROM c` into `reduce(($, c) => [...$, {c}], [])`,
@@ -51,8 +51,6 @@ function makeLocalQueriesLinear(): void {
  * has had.
  */
 export { MAX_ITEM_BYTES };
-export const MAX_ID_BYTES = 1023;
-const RESTRICTED_ID_CHARACTERS = /[/\\?#]/;
 
 interface OperationResult {
   statusCode: number;
@@ -69,7 +67,7 @@ function azureError(code: string, error: string): { code: string; message: strin
 export function itemLimitViolation(item: unknown): OperationResult | null {
   if (item === null || typeof item !== 'object') return null;
   const id = (item as { id?: unknown }).id;
-  if (typeof id === 'string' && (Buffer.byteLength(id, 'utf8') > MAX_ID_BYTES || RESTRICTED_ID_CHARACTERS.test(id))) {
+  if (typeof id === 'string' && id !== '' && !isDocumentId(id)) {
     return { statusCode: 400, body: azureError('BadRequest', `The input name '${id.slice(0, 300)}' is invalid. Ensure to provide a unique non-empty string less than '${MAX_ID_BYTES + 1}' characters.`) };
   }
   if (Buffer.byteLength(JSON.stringify(item), 'utf8') > MAX_ITEM_BYTES) return { statusCode: 413, body: azureError('RequestEntityTooLarge', 'Request size is too large') };

@@ -110,6 +110,15 @@ describe('latency, weights and traffic API on the local stack', () => {
     expect(await (await get(`weights?${RANGE}`)).text()).toBe(answered);
   });
 
+  it('stores the weights of a deployment whose name no document id can hold (an API client names it), once per window', async () => {
+    for (const deployment of ['gpt-4o/x?y#z\\', 'é'.repeat(512)]) {
+      const weights = { deployment, windowEnd: '2026-09-01T00:00:00.000Z', weights: { 'aoai-eastus': 100 }, basedOn: null };
+      expect(await stack.stores.aggregates.createWeights(weights)).toBe(true);
+      expect(await stack.stores.aggregates.createWeights({ ...weights, weights: { 'aoai-eastus': 50 } })).toBe(false);
+      expect(await stack.stores.aggregates.latestWeights(deployment, '2026-09-02T00:00:00.000Z')).toEqual(weights);
+    }
+  });
+
   it('counts bypass traffic by credential and matches the join', async () => {
     const body = (await (await get(`traffic?${RANGE}`)).json()) as { join: unknown; bypass: { entra: number; key: number } };
     expect(body.join).toEqual(summary.groundTruth.join);

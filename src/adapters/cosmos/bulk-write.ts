@@ -22,6 +22,16 @@ export const MAX_ITEM_BYTES = 2 * 1024 * 1024;
 const MAX_BULK_ITEM_BYTES = MAX_ITEM_BYTES - 1024;
 const TOO_LARGE = 413;
 
+/** An id is at most 1,023 bytes (the same per-item limits). */
+export const MAX_ID_BYTES = 1023;
+/** Ids are addressed in URLs: '/', '\\', '?' and '#' are restricted in them (the .NET SDK's `Resource.Id` reference). */
+const RESTRICTED_ID_CHARACTERS = /[/\\?#]/;
+
+/** Whether Azure Cosmos DB takes this text as an item's id. */
+export function isDocumentId(id: string): boolean {
+  return id !== '' && Buffer.byteLength(id, 'utf8') <= MAX_ID_BYTES && !RESTRICTED_ID_CHARACTERS.test(id);
+}
+
 /** The writes whose document is within the limit; the others' documents join `refused`, with 413. */
 function withinItemLimit<W, T>(writes: readonly W[], documentOf: (write: W) => T, refused: RejectedWrite<T>[]): W[] {
   return writes.filter((write) => {

@@ -4,11 +4,12 @@ import { LATENCY_TILE_SCHEMA, latencyTileDocumentSchema, type LatencyTileDocumen
 import { storedWeightsSchema, type StoredWeights } from '../../contracts/stored-weights.js';
 import { TRAFFIC_TILE_SCHEMA, trafficTileSchema, type TrafficTile } from '../../contracts/traffic-tile.js';
 import { usageTileHeadSchema, usageTilePartSchema, type UsageGrain, type UsageTileHead, type UsageTilePart } from '../../contracts/usage-tile.js';
+import { stableId } from '../../domain/stable-id.js';
 import { trafficPartition } from '../../domain/traffic.js';
 import { usageHeadKey, usagePartition } from '../../domain/usage.js';
 import type { AggregateStore, UsageDocuments, Versioned } from '../../ports/aggregate-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
-import { bulkDelete, bulkUpsert, cosmosCall } from './bulk-write.js';
+import { bulkDelete, bulkUpsert, cosmosCall, isDocumentId } from './bulk-write.js';
 import { queryPages } from './query-pages.js';
 
 const statusOf = (error: unknown) => (error as { code?: unknown } | null)?.code;
@@ -25,6 +26,16 @@ async function writeAll(what: string, write: () => Promise<{ status: unknown }[]
 
 /** One partition per deployment: its recommendations, one per window end. */
 const weightsPartition = (deployment: string) => `weights:${deployment}`;
+
+/**
+ * A recommendation's id. A deployment name is any text an API client put in its request path; one that Cosmos DB
+ * cannot take in an id (a '/', '?', '#' or '\\', or too long) is hashed there. Ids need only be unique within their
+ * partition, which is the deployment's own.
+ */
+function weightsId(deployment: string, windowEnd: string): string {
+  const id = `weights:${deployment}:${windowEnd}`;
+  return isDocumentId(id) ? id : `weights:h-${stableId('weights-deployment', deployment)}:${windowEnd}`;
+}
 
 /** Tiles, weights recommendations and dirty-window markers in the `aggregates` container. */
 export class CosmosAggregateStore implements AggregateStore {
@@ -143,7 +154,7 @@ export class CosmosAggregateStore implements AggregateStore {
   }
 
   async createWeights(weights: StoredWeights, options: StoreOptions = {}): Promise<boolean> {
-    const document = { ...weights, id: `weights:${weights.deployment}:${weights.windowEnd}`, pk: weightsPartition(weights.deployment) };
+    const document = { ...weights, id: weightsId(weights.deployment, weights.windowEnd), pk: weightsPartition(weights.deployment) };
     try {
       await this.container.items.create(document, { abortSignal: options.abortSignal });
       return true;
