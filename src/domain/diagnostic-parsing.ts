@@ -11,7 +11,12 @@ import { TextPool } from './text-pool.js';
  */
 export const rawRequestResponseSchema = z.object({
   category: z.literal('RequestResponse').optional(),
-  correlationId: z.string().min(1).max(256),
+  // Azure writes a GUID. The id is also the stored record's Cosmos DB id, where these characters are restricted.
+  correlationId: z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(/^[^/\\?#]*$/, "must not contain '/', '\\', '?' or '#'"),
   time: z.string(),
   resourceId: z.string().max(1024),
   operationName: z.string().max(256),

@@ -1,11 +1,14 @@
+import { readFileSync } from 'node:fs';
 import type { Container } from '@azure/cosmos';
 import { describe, expect, it } from 'vitest';
 import { CosmosDiagnosticsStore, recordPartition } from '../../src/adapters/cosmos/cosmos-diagnostics-store.js';
 import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
 import { CONTAINERS, ensureContainers } from '../../src/config/composition-root.js';
+import { ingestBatch } from '../../src/services/ingest-batch.js';
 import { updateDiagnostics } from '../../src/services/update-diagnostics.js';
 import { diagnosticRecord } from '../support/diagnostic-records.js';
 import { useLocalCosmos } from '../support/local-cosmos.js';
+import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryLedgerStore } from '../support/memory-stores.js';
 
 const pending = (n: number, time: string): StoredDiagnostic => ({
   ...diagnosticRecord({ correlationId: `c4a1e7d2-5b3f-4e8a-9c6d-${String(n).padStart(12, '0')}`, time }),
@@ -57,5 +60,18 @@ describe('diagnostic records on the local Cosmos DB server', () => {
     expect(await partitionsOf(container)).toEqual(new Map([[earlier.correlationId, '2026-11-20T10']]));
     // The version read before the update is stale there, as in any partition.
     expect((await store.writeRecords([{ record: { ...earlier, gateway: 'bypass' }, etag: read!.etag }])).conflicts).toEqual([earlier.correlationId]);
+  });
+
+  it("dead-letters a streamed record whose correlation id no document id can hold, and stores the body's other records", async () => {
+    const container = await freshContainer();
+    const ports = { ledger: new MemoryLedgerStore(), deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore(), diagnostics: new CosmosDiagnosticsStore(container) };
+    const [first, second] = readFileSync(new URL('../fixtures/aoai-requestresponse.archive.jsonl', import.meta.url), 'utf8').split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const body = JSON.stringify({ records: [{ ...first, correlationId: 'f00d0000/0000-4000-8000-000000000001' }, second] });
+
+    const result = await ingestBatch([{ body, position: { partitionId: '0', sequenceNumber: 1, offset: '1', enqueuedTimeUtc: null } }], ports);
+
+    expect(result).toMatchObject({ deadLettered: 1, diagnosticRecords: 1 });
+    expect(ports.deadLetters.snapshot()[0]!.reason).toMatch(/^diagnostic record rejected: invalid RequestResponse record: correlationId: must not contain/);
+    expect([...(await partitionsOf(container)).keys()]).toEqual([String(second!['correlationId']).toLowerCase()]);
   });
 });

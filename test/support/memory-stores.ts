@@ -16,6 +16,7 @@ import type { PayloadStore } from '../../src/ports/payload-store.js';
 import type { QuarantineListing, QuarantineStore } from '../../src/ports/quarantine-store.js';
 import { quarantinedBatchSchema, type QuarantinedBatch } from '../../src/contracts/quarantine.js';
 import { quarantineName } from '../../src/adapters/blob/blob-quarantine-store.js';
+import { isDocumentId } from '../../src/adapters/cosmos/bulk-write.js';
 import type { AllocatedExport, InvoiceHead, InvoicePart } from '../../src/contracts/invoice-allocation-document.js';
 import { invoicePartition } from '../../src/domain/invoice-documents.js';
 import type { InvoiceAllocationStore, InvoiceDocuments } from '../../src/ports/invoice-allocation-store.js';
@@ -166,6 +167,7 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
  * In-memory fake of the diagnostics store: one document per correlation id, as the Cosmos DB store keeps it (its
  * partition comes from the id). Each document has a version that conditional writes check as Cosmos DB checks
  * `_etag`: a create of an existing document, or a replace at another version or of a missing document, is a conflict.
+ * A record whose correlation id Cosmos DB cannot take as an id is refused, as Cosmos DB refuses it (400).
  */
 export class MemoryDiagnosticsStore implements DiagnosticsStore {
   private readonly documents = new Map<string, { record: StoredDiagnostic; version: number }>();
@@ -183,7 +185,12 @@ export class MemoryDiagnosticsStore implements DiagnosticsStore {
 
   async writeRecords(writes: readonly RecordWrite[], _options?: StoreOptions): Promise<RecordWriteOutcome> {
     const conflicts: string[] = [];
+    const refused: RecordWriteOutcome['refused'][number][] = [];
     for (const { record, etag } of writes) {
+      if (!isDocumentId(record.correlationId)) {
+        refused.push({ record, reason: 'diagnostics store refused the record (status 400)' });
+        continue;
+      }
       const stored = this.documents.get(record.correlationId);
       if (etag === null ? stored !== undefined : stored === undefined || `"${stored.version}"` !== etag) conflicts.push(record.correlationId);
       else {
@@ -191,7 +198,7 @@ export class MemoryDiagnosticsStore implements DiagnosticsStore {
         this.records.set(record.correlationId, clone(record));
       }
     }
-    return { conflicts, refused: [] };
+    return { conflicts, refused };
   }
 
   async getRecords(correlationIds: readonly string[], options?: StoreOptions): Promise<StoredDiagnostic[]> {

@@ -426,4 +426,14 @@ describe('ingestBatch: Azure OpenAI RequestResponse records streamed to Event Hu
     expect(letter!.reason).toMatch(/^diagnostic record rejected: invalid RequestResponse record: correlationId/);
     expect(letter!.position.itemIndex).toBe(0);
   });
+
+  it.each(['/', '\\', '?', '#'])("dead-letters a record whose correlation id holds %s, which no document id can, and stores the body's other records", async (character) => {
+    const ports = stores();
+    const record = { ...(JSON.parse(archiveLines[0]!) as Record<string, unknown>), correlationId: `f00d0000-0000-4000-8000${character}000000000001` };
+    const result = await ingestBatch([{ body: JSON.stringify({ records: [record, JSON.parse(archiveLines[1]!)] }), position: position(7) }], ports);
+    expect(result).toMatchObject({ deadLettered: 1, diagnosticRecords: 1 });
+    const [letter] = ports.deadLetters.snapshot();
+    expect(letter).toMatchObject({ reason: "diagnostic record rejected: invalid RequestResponse record: correlationId: must not contain '/', '\\', '?' or '#'", position: { itemIndex: 0 } });
+    expect([...ports.diagnostics.records.keys()]).toEqual([CHAT]);
+  });
 });
