@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
+import { eventTime } from '../contracts/gateway-event.js';
 import { describeIssues } from './event-normalization.js';
 import { regionCode } from './regions.js';
 import { TextPool } from './text-pool.js';
@@ -17,7 +18,8 @@ export const rawRequestResponseSchema = z.object({
     .min(1)
     .max(256)
     .regex(/^[^/\\?#]*$/, "must not contain '/', '\\', '?' or '#'"),
-  time: z.string(),
+  // The gateway events' rule: a record outside it (year 10000, a negative year) names an hour no tile can have.
+  time: eventTime,
   resourceId: z.string().max(1024),
   operationName: z.string().max(256),
   durationMs: z.union([z.number(), z.string().max(64)]).nullish(),
@@ -75,16 +77,14 @@ function readProperties(raw: RawRequestResponse['properties'], notes: string[]):
 }
 
 /**
- * Validates one record. Without a correlation id, a time, a Cognitive Services resource id or an operation name
- * a record cannot be placed and is rejected with the reason; any other dirty value (a negative duration, a
- * property of the wrong type) becomes null and the record keeps the rest, noting why in `notes`.
+ * Validates one record. Without a correlation id, a time (from 2020 to a day ahead), a Cognitive Services resource
+ * id or an operation name a record cannot be placed and is rejected with the reason; any other dirty value (a
+ * negative duration, a property of the wrong type) becomes null and the record keeps the rest, noting why in `notes`.
  */
 export function parseRequestResponse(value: unknown): DiagnosticParse {
   const parsed = rawRequestResponseSchema.safeParse(value);
   if (!parsed.success) return { ok: false, reason: describeIssues('RequestResponse record', parsed.error) };
   const r = parsed.data;
-  const time = Date.parse(r.time);
-  if (Number.isNaN(time)) return { ok: false, reason: `time ${JSON.stringify(r.time).slice(0, 60)} is not a date` };
   const account = accountOf(r.resourceId);
   if (!account) return { ok: false, reason: 'resourceId names no Cognitive Services account' };
   const notes: string[] = [];
@@ -98,7 +98,7 @@ export function parseRequestResponse(value: unknown): DiagnosticParse {
     ok: true,
     record: {
       correlationId: r.correlationId.toLowerCase(),
-      time: new Date(time).toISOString(),
+      time: new Date(r.time).toISOString(),
       resourceId: TEXTS.shared(r.resourceId.toUpperCase()),
       account: TEXTS.shared(account),
       regionCode: regionCode(r.location) ?? regionCode(r.Tenant) ?? null,

@@ -5,6 +5,7 @@ import type { GatewayEventV1Input } from '../../src/contracts/gateway-event.js';
 import { decodeBody, MAX_BODY_BYTES } from '../../src/domain/event-decoding.js';
 import { normalizeEvent, normalizeV1Text } from '../../src/domain/event-normalization.js';
 import { ledgerPartition, toLedgerEntry } from '../../src/domain/ledger.js';
+import { rollupChargeback } from '../../src/services/rollup-chargeback.js';
 import { MAX_UPDATE_ROUNDS } from '../../src/services/update-ledger.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import { ingestBatch, sortBatch, type ReceivedEvent } from '../../src/services/ingest-batch.js';
@@ -425,6 +426,17 @@ describe('ingestBatch: Azure OpenAI RequestResponse records streamed to Event Hu
     const [letter] = ports.deadLetters.snapshot();
     expect(letter!.reason).toMatch(/^diagnostic record rejected: invalid RequestResponse record: correlationId/);
     expect(letter!.position.itemIndex).toBe(0);
+  });
+
+  it('dead-letters records dated before 2020 or in years ISO-8601 writes with a sign, so the rollup meets only hours it can tile', async () => {
+    const ports = stores();
+    const [first, second] = archiveLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const outside = ['+010000-01-01T00:00:00Z', '-000001-01-01T00:00:00Z', '2019-12-31T23:59:59Z'].map((time, n) => ({ ...first, correlationId: `f00d0000-0000-4000-8000-00000000000${n}`, time }));
+    const result = await ingestBatch([{ body: JSON.stringify({ records: [...outside, second] }), position: position(7) }], ports);
+    expect(result).toMatchObject({ deadLettered: 3, diagnosticRecords: 1 });
+    for (const letter of ports.deadLetters.snapshot()) expect(letter.reason).toMatch(/^diagnostic record rejected: invalid RequestResponse record: time: /);
+    expect((await ports.aggregates.listDirty()).map((marker) => marker.value.hour)).toEqual([String(second!['time']).slice(0, 13)]);
+    await expect(rollupChargeback(ports)).resolves.toMatchObject({ hours: 1, remaining: 0 });
   });
 
   it.each(['/', '\\', '?', '#'])("dead-letters a record whose correlation id holds %s, which no document id can, and stores the body's other records", async (character) => {
