@@ -6,5 +6,6 @@ export function createRollupHandler(ports: () => RollupPorts, options: () => Rol
   return async function rollupTimer(_timer: Timer, context: InvocationContext): Promise<void> {
     const result = await rollupChargeback(ports(), options());
     context.log(`rollup: ${result.hours} hours and ${result.days} days recomputed from ${result.entries} ledger entries; ${result.remaining} dirty hours left for the next run`);
+    if (result.discarded > 0) context.warn(`rollup: ${result.discarded} dirty markers named no UTC hour and were cleared`);
   };
 }

@@ -2,6 +2,13 @@ import type { UsageGrain } from '../contracts/usage-tile.js';
 
 const HOUR_MS = 3_600_000;
 
+/** Whether `text` names a UTC hour as tiles do (`YYYY-MM-DDTHH`), one the calendar has. */
+export function isHourWindow(text: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}$/.test(text)) return false;
+  const start = Date.parse(`${text}:00:00.000Z`);
+  return !Number.isNaN(start) && new Date(start).toISOString().startsWith(text);
+}
+
 export function dayOf(hour: string): string {
   return hour.slice(0, 10);
 }

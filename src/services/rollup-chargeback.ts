@@ -5,7 +5,7 @@ import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { UsageGrain, UsageLine } from '../contracts/usage-tile.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import { buildTiles, deserializeTile, rollUp, serializeTile } from '../domain/latency-tile.js';
-import { dayOf, nextDay } from '../domain/tile-windows.js';
+import { dayOf, isHourWindow, nextDay } from '../domain/tile-windows.js';
 import { trafficTile } from '../domain/traffic.js';
 import { assembleUsageTiles, UsageLines, usageTileDocuments } from '../domain/usage.js';
 import type { AggregateStore, Versioned } from '../ports/aggregate-store.js';
@@ -31,6 +31,8 @@ export interface RollupResult {
   readonly entries: number;
   /** Dirty hours left for the next run (beyond `maxHours`). */
   readonly remaining: number;
+  /** Markers that named no hour, cleared without a recompute. */
+  readonly discarded: number;
 }
 
 /** Attempts to commit one window while other rollups keep replacing it, before the run gives up (its markers stay). */
@@ -74,8 +76,13 @@ function partKeys(head: { id: string; pk: string; generation: string; parts: num
  */
 export async function rollupChargeback(ports: RollupPorts, options: RollupOptions = {}): Promise<RollupResult> {
   const markers = await ports.aggregates.listDirty(options);
+  // Earlier versions marked the hour of a record dated in year 10000 ('+010000-01-01'). No tile has such an hour:
+  // recomputing it would fail every run, and since it sorts first, no other hour would be rolled up again.
+  const unusable = markers.filter((marker) => !isHourWindow(marker.value.hour));
+  if (unusable.length > 0) await ports.aggregates.clearDirty(unusable, options);
   const byHour = new Map<string, Versioned<DirtyWindow>[]>();
   for (const marker of markers) {
+    if (!isHourWindow(marker.value.hour)) continue;
     const list = byHour.get(marker.value.hour) ?? [];
     list.push(marker);
     byHour.set(marker.value.hour, list);
@@ -90,7 +97,7 @@ export async function rollupChargeback(ports: RollupPorts, options: RollupOption
     await commitWindow('day', day, ports.aggregates, () => computeDay(day, ports, options), options);
     await ports.aggregates.clearDirty(dayHours.flatMap((hour) => byHour.get(hour)!), options);
   }
-  return { hours: hours.length, days: days.length, entries, remaining: allHours.length - hours.length };
+  return { hours: hours.length, days: days.length, entries, remaining: allHours.length - hours.length, discarded: unusable.length };
 }
 
 /** An hour's usage from its ledger entries, page by page; its latency and traffic tiles are written on the way. */

@@ -54,7 +54,7 @@ describe('usage rollup and reports priced when read (in-memory fake stores)', ()
     const aggregates = new MemoryAggregateStore();
     await markRangeDirty(aggregates, range);
     const result = await rollupChargeback({ ledger, aggregates });
-    expect(result).toEqual({ hours: 24, days: 1, entries: entries.length, remaining: 0 });
+    expect(result).toEqual({ hours: 24, days: 1, entries: entries.length, remaining: 0, discarded: 0 });
     const expected = directCost(entries, new PriceMatcher(prices('2.50')));
     expect(await costOf(aggregates, range)).toBe(expected);
     const lastHour = new Date(`${DAY}T23:00:00Z`);
@@ -137,6 +137,16 @@ describe('usage rollup and reports priced when read (in-memory fake stores)', ()
     expect(aggregates.dirty.size).toBe(14);
     expect(await rollupChargeback({ ledger, aggregates }, { maxHours: 10 })).toMatchObject({ hours: 10, remaining: 4 });
     await rollupChargeback({ ledger, aggregates }, { maxHours: 10 });
+    expect(await costOf(aggregates, range)).toBe(directCost(entries, new PriceMatcher(prices('2.50'))));
+  });
+
+  it('clears dirty markers that name no UTC hour, which earlier versions wrote, and rolls up the real hours', async () => {
+    const { ledger, entries } = await ledgerOfDay(300);
+    const aggregates = new MemoryAggregateStore();
+    await aggregates.markDirty(['+010000-01-01', '-000001-01-01', '2026-02-30T10', '2026-10-15T24']);
+    await markRangeDirty(aggregates, range);
+    expect(await rollupChargeback({ ledger, aggregates })).toEqual({ hours: 24, days: 1, entries: entries.length, remaining: 0, discarded: 4 });
+    expect(aggregates.dirty.size).toBe(0);
     expect(await costOf(aggregates, range)).toBe(directCost(entries, new PriceMatcher(prices('2.50'))));
   });
 });
