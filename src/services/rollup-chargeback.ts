@@ -76,17 +76,20 @@ function partKeys(head: { id: string; pk: string; generation: string; parts: num
  */
 export async function rollupChargeback(ports: RollupPorts, options: RollupOptions = {}): Promise<RollupResult> {
   const markers = await ports.aggregates.listDirty(options);
+  const byHour = new Map<string, Versioned<DirtyWindow>[]>();
   // Earlier versions marked the hour of a record dated in year 10000 ('+010000-01-01'). No tile has such an hour:
   // recomputing it would fail every run, and since it sorts first, no other hour would be rolled up again.
-  const unusable = markers.filter((marker) => !isHourWindow(marker.value.hour));
-  if (unusable.length > 0) await ports.aggregates.clearDirty(unusable, options);
-  const byHour = new Map<string, Versioned<DirtyWindow>[]>();
+  const unusable: Versioned<DirtyWindow>[] = [];
   for (const marker of markers) {
-    if (!isHourWindow(marker.value.hour)) continue;
+    if (!isHourWindow(marker.value.hour)) {
+      unusable.push(marker);
+      continue;
+    }
     const list = byHour.get(marker.value.hour) ?? [];
     list.push(marker);
     byHour.set(marker.value.hour, list);
   }
+  if (unusable.length > 0) await ports.aggregates.clearDirty(unusable, options);
   const allHours = [...byHour.keys()].sort();
   const hours = allHours.slice(0, options.maxHours ?? 48);
   const days = [...new Set(hours.map(dayOf))];
