@@ -56,20 +56,24 @@ interface OperationResult {
   statusCode: number;
   body?: unknown;
 }
-type DocumentOperation = (collection: unknown, input: { resourceBody?: unknown }) => OperationResult;
+type DocumentOperation = (collection: unknown, input: { id?: unknown; resourceBody?: unknown }) => OperationResult;
 
 /** An Azure-shaped error body: `code` and a `message` holding the service's `{"Errors":[…]}` text. */
 function azureError(code: string, error: string): { code: string; message: string } {
   return { code, message: `Message: ${JSON.stringify({ Errors: [error] })}\r\nActivityId: 00000000-0000-0000-0000-000000000000, Request URI: /apps/local/services/local/partitions/local/replicas/local` };
 }
 
+/** The answer Azure gives an operation on an id no item can have, or null. */
+function idViolation(id: unknown): OperationResult | null {
+  if (typeof id !== 'string' || id === '' || isDocumentId(id)) return null;
+  return { statusCode: 400, body: azureError('BadRequest', `The input name '${id.slice(0, 300)}' is invalid. Ensure to provide a unique non-empty string less than '${MAX_ID_BYTES + 1}' characters.`) };
+}
+
 /** The answer Azure gives an item that breaks a per-item limit, or null when the item is within them. */
 export function itemLimitViolation(item: unknown): OperationResult | null {
   if (item === null || typeof item !== 'object') return null;
-  const id = (item as { id?: unknown }).id;
-  if (typeof id === 'string' && id !== '' && !isDocumentId(id)) {
-    return { statusCode: 400, body: azureError('BadRequest', `The input name '${id.slice(0, 300)}' is invalid. Ensure to provide a unique non-empty string less than '${MAX_ID_BYTES + 1}' characters.`) };
-  }
+  const violation = idViolation((item as { id?: unknown }).id);
+  if (violation) return violation;
   if (Buffer.byteLength(JSON.stringify(item), 'utf8') > MAX_ITEM_BYTES) return { statusCode: 413, body: azureError('RequestEntityTooLarge', 'Request size is too large') };
   return null;
 }
@@ -78,15 +82,24 @@ export function itemLimitViolation(item: unknown): OperationResult | null {
  * The server accepts items of any size and any id; Azure does not. Every write (single create, upsert and replace,
  * and each operation of a bulk or batch request, which all go through these functions) is checked first, so a
  * bulk answers 400 for an operation with a bad id only, as Azure does. An item over the size limit never reaches
- * these checks inside a bulk: the request carrying it is refused whole (`refuseLargeRequests`).
+ * these checks inside a bulk: the request carrying it is refused whole (`refuseLargeRequests`). A read or delete
+ * of an id no item can have answers 400 too: Azure does so for bulk reads and deletes of such an id
+ * (github.com/Azure/azure-cosmos-dotnet-v3 issues 3456 and 4636), where the server answered 404.
  */
 function enforceItemLimits(): void {
   const requireFromServer = createRequire(createRequire(import.meta.url).resolve('@vercel/cosmosdb-server'));
   const operations = requireFromServer('@vercel/cosmosdb-server/lib/handler/_document-operations') as Record<string, DocumentOperation & { limited?: boolean }>;
-  for (const name of ['createOperation', 'upsertOperation', 'replaceOperation']) {
+  const checks: Record<string, (input: Parameters<DocumentOperation>[1]) => OperationResult | null> = {
+    createOperation: (input) => itemLimitViolation(input.resourceBody),
+    upsertOperation: (input) => itemLimitViolation(input.resourceBody),
+    replaceOperation: (input) => itemLimitViolation(input.resourceBody),
+    readOperation: (input) => idViolation(input.id),
+    deleteOperation: (input) => idViolation(input.id),
+  };
+  for (const [name, check] of Object.entries(checks)) {
     const original = operations[name]!;
     if (original.limited) continue;
-    const limited: DocumentOperation = (collection, input) => itemLimitViolation(input.resourceBody) ?? original(collection, input);
+    const limited: DocumentOperation = (collection, input) => check(input) ?? original(collection, input);
     operations[name] = Object.assign(limited, { limited: true });
   }
 }

@@ -1,6 +1,6 @@
 import type { Container } from '@azure/cosmos';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bulkConditionalWrite, bulkUpsert } from '../../src/adapters/cosmos/bulk-write.js';
+import { bulkConditionalWrite, bulkRead, bulkUpsert } from '../../src/adapters/cosmos/bulk-write.js';
 import { MAX_ITEM_BYTES } from '../../src/local/cosmos-server.js';
 import { useLocalCosmos } from '../support/local-cosmos.js';
 
@@ -45,6 +45,26 @@ describe('the local Cosmos DB server answers as Azure does at the per-item and r
     const [result] = await container.items.bulk([{ operationType: 'Create', resourceBody: { id, pk: 'p' } }], { continueOnError: true });
     expect(result!.statusCode).toBe(400);
     expect((await container.items.query({ query: 'SELECT VALUE COUNT(1) FROM c WHERE c.id = @id', parameters: [{ name: '@id', value: id }] }).fetchAll()).resources).toEqual([0]);
+  });
+
+  it.each([
+    ['a/b', 'a/b'],
+    ['a\\b', 'a\\b'],
+    ['a?b', 'a?b'],
+    ['a#b', 'a#b'],
+    ['of 1,024 bytes', 'x'.repeat(1024)],
+  ])('answers a bulk read and a bulk delete of the id %s with 400, as Azure does', async (_name, id) => {
+    const results = await container.items.bulk([
+      { operationType: 'Read', id, partitionKey: 'p' },
+      { operationType: 'Delete', id, partitionKey: 'p' },
+    ]);
+    expect(results.map((r) => r.statusCode)).toEqual([400, 400]);
+  });
+
+  it('bulk reads of the store adapters leave out a key whose id no document can have, and read the others', async () => {
+    await container.items.upsert({ id: 'readable', pk: 'p' });
+    const found = await bulkRead(container, ['a/b', 'x'.repeat(1024), 'readable', 'missing'].map((id) => ({ id, pk: 'p' })));
+    expect(found.map(({ document }) => document['id'])).toEqual(['readable']);
   });
 
   it('answers a single write with an id over the limit with the 400 error body Azure sends', async () => {

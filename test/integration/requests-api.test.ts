@@ -130,6 +130,14 @@ describe('request drill-down API and trace on the local stack', () => {
     expect(await reason(`${DAY}&pageSize=5000`)).toMatch(/pageSize/);
   });
 
+  it('answers 404 for a request id no document id can be (a /, \\, ? or #, or over 1,023 bytes), as for any unknown id', async () => {
+    for (const id of ['a/b', 'a\\b', 'a?b', 'a#b', 'é'.repeat(600)]) {
+      const response = await get(`/api/requests/${encodeURIComponent(id)}`, finance);
+      expect(response.status).toBe(404);
+      expect(await response.json()).toEqual({ error: 'not_found', reason: 'no request with this id that you may see' });
+    }
+  });
+
   it('traces one request by its gateway request id or its apim-request-id, and the CLI prints it', async () => {
     const { value: items } = (await (await get(`/api/requests?${DAY}&pageSize=200`, finance)).json()) as { value: RequestItem[] };
     const item = items.find((i) => i.apimRequestId !== null && i.basis === 'per-token')!;
