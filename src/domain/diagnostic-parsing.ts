@@ -3,6 +3,7 @@ import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import { eventTime } from '../contracts/gateway-event.js';
 import { describeIssues } from './event-normalization.js';
 import { regionCode } from './regions.js';
+import { RESTRICTED_ID_CHARACTERS } from './stable-id.js';
 import { TextPool } from './text-pool.js';
 
 /**
@@ -12,12 +13,12 @@ import { TextPool } from './text-pool.js';
  */
 export const rawRequestResponseSchema = z.object({
   category: z.literal('RequestResponse').optional(),
-  // Azure writes a GUID. The id is also the stored record's Cosmos DB id, where these characters are restricted.
+  // Azure writes a GUID. The id is also the stored record's Cosmos DB id.
   correlationId: z
     .string()
     .min(1)
     .max(256)
-    .regex(/^[^/\\?#]*$/, "must not contain '/', '\\', '?' or '#'"),
+    .refine((id) => !RESTRICTED_ID_CHARACTERS.test(id), "must not contain '/', '\\', '?' or '#'"),
   // The gateway events' rule: a record outside it (year 10000, a negative year) names an hour no tile can have.
   time: eventTime,
   resourceId: z.string().max(1024),

@@ -16,3 +16,9 @@ export function stableId(...parts: readonly string[]): string {
 export function hashBucket(prefix: string, kind: string, id: string): string {
   return `${prefix}${stableId(kind, id).slice(0, 2)}`;
 }
+
+/**
+ * Characters a Cosmos DB id must not hold: ids are addressed in URLs (the .NET SDK's `Resource.Id` reference).
+ * Outside text that becomes an id is checked against them, or hashed.
+ */
+export const RESTRICTED_ID_CHARACTERS = /[/\\?#]/;

@@ -89,13 +89,10 @@ export function itemLimitViolation(item: unknown): OperationResult | null {
 function enforceItemLimits(): void {
   const requireFromServer = createRequire(createRequire(import.meta.url).resolve('@vercel/cosmosdb-server'));
   const operations = requireFromServer('@vercel/cosmosdb-server/lib/handler/_document-operations') as Record<string, DocumentOperation & { limited?: boolean }>;
-  const checks: Record<string, (input: Parameters<DocumentOperation>[1]) => OperationResult | null> = {
-    createOperation: (input) => itemLimitViolation(input.resourceBody),
-    upsertOperation: (input) => itemLimitViolation(input.resourceBody),
-    replaceOperation: (input) => itemLimitViolation(input.resourceBody),
-    readOperation: (input) => idViolation(input.id),
-    deleteOperation: (input) => idViolation(input.id),
-  };
+  type Check = (input: Parameters<DocumentOperation>[1]) => OperationResult | null;
+  const ofItem: Check = (input) => itemLimitViolation(input.resourceBody);
+  const ofId: Check = (input) => idViolation(input.id);
+  const checks: Record<string, Check> = { createOperation: ofItem, upsertOperation: ofItem, replaceOperation: ofItem, readOperation: ofId, deleteOperation: ofId };
   for (const [name, check] of Object.entries(checks)) {
     const original = operations[name]!;
     if (original.limited) continue;

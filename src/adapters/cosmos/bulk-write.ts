@@ -1,4 +1,5 @@
 import type { Container, OperationInput } from '@azure/cosmos';
+import { RESTRICTED_ID_CHARACTERS } from '../../domain/stable-id.js';
 import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
 
 /** Status codes Cosmos DB documents as retryable: timeout, throttled, retry-with, unavailable, gone. */
@@ -24,8 +25,6 @@ const TOO_LARGE = 413;
 
 /** An id is at most 1,023 bytes (the same per-item limits). */
 export const MAX_ID_BYTES = 1023;
-/** Ids are addressed in URLs: '/', '\\', '?' and '#' are restricted in them (the .NET SDK's `Resource.Id` reference). */
-const RESTRICTED_ID_CHARACTERS = /[/\\?#]/;
 
 /** Whether Azure Cosmos DB takes this text as an item's id. */
 export function isDocumentId(id: string): boolean {
