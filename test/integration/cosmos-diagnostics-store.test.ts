@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Container } from '@azure/cosmos';
 import { describe, expect, it } from 'vitest';
 import { CosmosDiagnosticsStore, recordPartition } from '../../src/adapters/cosmos/cosmos-diagnostics-store.js';
@@ -6,7 +5,7 @@ import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js'
 import { CONTAINERS, ensureContainers } from '../../src/config/composition-root.js';
 import { ingestBatch } from '../../src/services/ingest-batch.js';
 import { updateDiagnostics } from '../../src/services/update-diagnostics.js';
-import { diagnosticRecord } from '../support/diagnostic-records.js';
+import { archiveRecords, diagnosticRecord } from '../support/diagnostic-records.js';
 import { useLocalCosmos } from '../support/local-cosmos.js';
 import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryLedgerStore } from '../support/memory-stores.js';
 
@@ -65,7 +64,7 @@ describe('diagnostic records on the local Cosmos DB server', () => {
   it("dead-letters a streamed record whose correlation id no document id can hold, and stores the body's other records", async () => {
     const container = await freshContainer();
     const ports = { ledger: new MemoryLedgerStore(), deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore(), diagnostics: new CosmosDiagnosticsStore(container) };
-    const [first, second] = readFileSync(new URL('../fixtures/aoai-requestresponse.archive.jsonl', import.meta.url), 'utf8').split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const [first, second] = archiveRecords();
     const body = JSON.stringify({ records: [{ ...first, correlationId: 'f00d0000/0000-4000-8000-000000000001' }, second] });
 
     const result = await ingestBatch([{ body, position: { partitionId: '0', sequenceNumber: 1, offset: '1', enqueuedTimeUtc: null } }], ports);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js';
 
 /** A complete Azure OpenAI `RequestResponse` record of one answered chat completion in East US. */
@@ -18,4 +19,12 @@ export function diagnosticRecord(overrides: Partial<DiagnosticRecord> = {}): Dia
     modelVersion: '2024-08-06',
     ...overrides,
   };
+}
+
+/** The records of the real archive sample (`test/fixtures/aoai-requestresponse.archive.jsonl`), as Azure wrote them. */
+export function archiveRecords(): Record<string, unknown>[] {
+  return readFileSync(new URL('../fixtures/aoai-requestresponse.archive.jsonl', import.meta.url), 'utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }

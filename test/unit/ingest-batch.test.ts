@@ -10,6 +10,7 @@ import { MAX_UPDATE_ROUNDS } from '../../src/services/update-ledger.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import { ingestBatch, sortBatch, type ReceivedEvent } from '../../src/services/ingest-batch.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
+import { archiveRecords } from '../support/diagnostic-records.js';
 import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore } from '../support/memory-stores.js';
 
 /** The payload a dead letter keeps in its document (the ingest service builds every letter that way). */
@@ -389,8 +390,8 @@ describe('sortBody: the v1 text fast lane', () => {
 
 describe('ingestBatch: Azure OpenAI RequestResponse records streamed to Event Hubs', () => {
   /** The real archive sample (one record per line), as a diagnostic setting streams it: `{"records":[…]}`. */
-  const archiveLines = readFileSync(new URL('../fixtures/aoai-requestresponse.archive.jsonl', import.meta.url), 'utf8').split('\n').filter((l) => l.trim() !== '');
-  const streamed = JSON.stringify({ records: archiveLines.map((line) => JSON.parse(line) as unknown) });
+  const archive = archiveRecords();
+  const streamed = JSON.stringify({ records: archive });
   const CHAT = 'd427a391-2bc7-4f38-9cbc-6560600e0981';
 
   it('stores them for the join like archive records, dead-letters none, and joins the request they belong to', async () => {
@@ -411,7 +412,7 @@ describe('ingestBatch: Azure OpenAI RequestResponse records streamed to Event Hu
 
   it('keeps a record with one bad field, that field null and the reason noted', async () => {
     const ports = stores();
-    const record = JSON.parse(archiveLines[1]!) as Record<string, unknown>;
+    const record = archive[1]!;
     await ingestBatch([{ body: JSON.stringify({ records: [{ ...record, correlationId: 'f00d0000-0000-4000-8000-000000000001', durationMs: -5 }] }), position: position(1) }], ports);
     const [stored] = [...ports.diagnostics.records.values()];
     expect(stored).toMatchObject({ durationMs: null, modelName: 'gpt-35-turbo', notes: ['durationMs -5 is negative or not a number; kept as null'] });
@@ -419,8 +420,8 @@ describe('ingestBatch: Azure OpenAI RequestResponse records streamed to Event Hu
 
   it('dead-letters a record that cannot be placed (no correlation id), with its position in the body', async () => {
     const ports = stores();
-    const { correlationId: _dropped, ...record } = JSON.parse(archiveLines[0]!) as Record<string, unknown>;
-    const result = await ingestBatch([{ body: JSON.stringify({ records: [record, JSON.parse(archiveLines[1]!)] }), position: position(7) }], ports);
+    const { correlationId: _dropped, ...record } = archive[0]!;
+    const result = await ingestBatch([{ body: JSON.stringify({ records: [record, archive[1]] }), position: position(7) }], ports);
     expect(result.deadLettered).toBe(1);
     expect(result.diagnosticRecords).toBe(1);
     const [letter] = ports.deadLetters.snapshot();
@@ -430,7 +431,7 @@ describe('ingestBatch: Azure OpenAI RequestResponse records streamed to Event Hu
 
   it('dead-letters records dated before 2020 or in years ISO-8601 writes with a sign, so the rollup meets only hours it can tile', async () => {
     const ports = stores();
-    const [first, second] = archiveLines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const [first, second] = archive;
     const outside = ['+010000-01-01T00:00:00Z', '-000001-01-01T00:00:00Z', '2019-12-31T23:59:59Z'].map((time, n) => ({ ...first, correlationId: `f00d0000-0000-4000-8000-00000000000${n}`, time }));
     const result = await ingestBatch([{ body: JSON.stringify({ records: [...outside, second] }), position: position(7) }], ports);
     expect(result).toMatchObject({ deadLettered: 3, diagnosticRecords: 1 });
@@ -441,8 +442,8 @@ describe('ingestBatch: Azure OpenAI RequestResponse records streamed to Event Hu
 
   it.each(['/', '\\', '?', '#'])("dead-letters a record whose correlation id holds %s, which no document id can, and stores the body's other records", async (character) => {
     const ports = stores();
-    const record = { ...(JSON.parse(archiveLines[0]!) as Record<string, unknown>), correlationId: `f00d0000-0000-4000-8000${character}000000000001` };
-    const result = await ingestBatch([{ body: JSON.stringify({ records: [record, JSON.parse(archiveLines[1]!)] }), position: position(7) }], ports);
+    const record = { ...archive[0], correlationId: `f00d0000-0000-4000-8000${character}000000000001` };
+    const result = await ingestBatch([{ body: JSON.stringify({ records: [record, archive[1]] }), position: position(7) }], ports);
     expect(result).toMatchObject({ deadLettered: 1, diagnosticRecords: 1 });
     const [letter] = ports.deadLetters.snapshot();
     expect(letter).toMatchObject({ reason: "diagnostic record rejected: invalid RequestResponse record: correlationId: must not contain '/', '\\', '?' or '#'", position: { itemIndex: 0 } });
