@@ -17,9 +17,17 @@ const ID_FAMILY: Record<EventSource, string> = {
   'ai-hub-gateway': 'ai-hub',
 };
 
+/** Any character that `toLowerCase` may change: an upper-case ASCII letter, or any character beyond ASCII. */
+const MAY_CHANGE_CASE = /[^\x00-\x40\x5b-\x7f]/;
+
+/** `value.toLowerCase()`, without a copy for a text that has no upper-case letter (ids mostly have none). */
+function lowerCase(value: string): string {
+  return MAY_CHANGE_CASE.test(value) ? value.toLowerCase() : value;
+}
+
 /** A request id as a document id: lower-cased, or hashed when it is not Cosmos-safe. */
 function safeId(value: string, kind: string): string {
-  const lower = value.toLowerCase();
+  const lower = lowerCase(value);
   return COSMOS_SAFE_ID.test(lower) ? lower : `a-${stableId(kind, lower)}`;
 }
 
@@ -77,7 +85,7 @@ export function toLedgerEntry(normalized: NormalizedEvent): LedgerEntry {
     time,
     gatewayRequestId: e.gatewayRequestId,
     // Lower-cased, as the join compares it with a record's CorrelationId: the join finds entries by this field.
-    apimRequestId: e.apimRequestId?.toLowerCase() ?? null,
+    apimRequestId: e.apimRequestId == null ? null : lowerCase(e.apimRequestId),
     gateway: {
       service: e.gateway.service,
       regionCode: regionCode(e.gateway.region) ?? e.gateway.region ?? null,
@@ -85,9 +93,9 @@ export function toLedgerEntry(normalized: NormalizedEvent): LedgerEntry {
     },
     backendRegion: regionCode(e.backendRegion) ?? e.backendRegion ?? null,
     caller: {
-      oid: caller?.oid?.toLowerCase() ?? null,
-      tid: caller?.tid?.toLowerCase() ?? null,
-      appid: caller?.appid?.toLowerCase() ?? null,
+      oid: caller?.oid == null ? null : lowerCase(caller.oid),
+      tid: caller?.tid == null ? null : lowerCase(caller.tid),
+      appid: caller?.appid == null ? null : lowerCase(caller.appid),
       idtyp: caller?.idtyp ?? null,
       upn: caller?.upn ?? null,
       sub: caller?.sub ?? null,

@@ -42,6 +42,21 @@ describe('toLedgerEntry', () => {
       expect(hourBucket(entry.time)).toBe(expected!.slice(0, 13));
     }
   });
+
+  it('lower-cases the ids the join and identities compare, upper-case letters beyond ASCII included', () => {
+    const [event] = canonicalEvents as Record<string, unknown>[];
+    const caller = { oid: 'D7EC1207-100B-4878-B381-D53BB6385CCD', tid: 'ångström-ÅÖ', appid: 'already-lower-1', idtyp: 'app', upn: null, sub: null };
+    const normalized = normalizeEvent({ ...event, gatewayRequestId: 'req-ÄÖ', apimRequestId: 'abc-def-Ġ', caller });
+    if (!normalized.ok) throw new Error(normalized.reason);
+    const entry = toLedgerEntry(normalized.value);
+    expect(entry.apimRequestId).toBe('abc-def-ġ');
+    expect(entry.caller).toMatchObject({ oid: 'd7ec1207-100b-4878-b381-d53bb6385ccd', tid: 'ångström-åö', appid: 'already-lower-1' });
+    // Not a Cosmos-safe id once lower-cased: hashed, as the id of the same request written in lower case.
+    const lower = normalizeEvent({ ...event, gatewayRequestId: 'req-äö', apimRequestId: 'abc-def-ġ', caller });
+    if (!lower.ok) throw new Error(lower.reason);
+    expect(entry.id).toBe(toLedgerEntry(lower.value).id);
+    expect(entry.id).toMatch(/^a-/);
+  });
 });
 
 describe('hourBucket', () => {
