@@ -352,7 +352,7 @@ export function buildCli(): Command {
     .requiredOption('--events <path>', EVENTS_HELP)
     .requiredOption('--diagnostics <path>', DIAGNOSTICS_HELP)
     .option('--llm-log <file>', 'ApiManagementGatewayLlmLog export, JSON lines')
-    .option('--metrics <file>', 'Azure Monitor metrics response JSON (ProcessedPromptTokens, GeneratedTokens by ModelDeploymentName)')
+    .option('--metrics <file>', 'Azure Monitor metrics response JSON, or a metrics:getBatch body (ProcessedPromptTokens, GeneratedTokens by ModelDeploymentName)')
     .option('--gateway-object-ids <ids>', "comma-separated object ids of the gateway's managed identities")
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'table']).default('table'))
     .action(async (opts: { events: string; diagnostics: string; llmLog?: string; metrics?: string; gatewayObjectIds?: string; format: string }) => {

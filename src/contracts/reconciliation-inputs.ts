@@ -107,6 +107,17 @@ export const metricsResponseSchema = z.object({
   ),
 });
 
+/**
+ * A `metrics:getBatch` response (what the Azure path calls, per region and subscription): one metrics response per
+ * resource under `values` ("How to migrate from the metrics API to the getBatch API", response format).
+ */
+export const metricsBatchResponseSchema = z.object({ values: z.array(metricsResponseSchema) });
+
+/** The metrics of every resource of a batch as one response: token counts of one deployment add up across accounts. */
+export function unbatched(batch: z.infer<typeof metricsBatchResponseSchema>): z.infer<typeof metricsResponseSchema> {
+  return { value: batch.values.flatMap((response) => response.value) };
+}
+
 const PROMPT = 'ProcessedPromptTokens';
 const GENERATED = 'GeneratedTokens';
 

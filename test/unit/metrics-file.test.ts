@@ -20,6 +20,28 @@ function response(timeStamp: string, total: unknown): unknown {
   };
 }
 
+/**
+ * A `metrics:getBatch` body as Microsoft documents it ("How to migrate from the metrics API to the getBatch API",
+ * response format): under `values`, one metrics response per resource, each with `resourceid` and `resourceregion`.
+ */
+function batchResponse(...accounts: [account: string, timeStamp: string, total: number][]): unknown {
+  return {
+    values: accounts.map(([account, timeStamp, total]) => {
+      const resourceid = `/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/${account}`;
+      const single = response(timeStamp, total) as { value: Record<string, unknown>[] };
+      return {
+        starttime: '2026-11-16T00:00:00Z',
+        endtime: '2026-11-16T02:00:00Z',
+        interval: 'PT1H',
+        value: single.value.map((metric) => ({ id: `${resourceid}/providers/Microsoft.Insights/metrics/ProcessedPromptTokens`, type: 'Microsoft.Insights/metrics', errorCode: 'Success', ...metric })),
+        namespace: 'microsoft.cognitiveservices/accounts',
+        resourceregion: 'eastus',
+        resourceid,
+      };
+    }),
+  };
+}
+
 async function saved(text: string): Promise<string> {
   const file = join(await temporaryFolder('tokenledger-metrics-'), 'metrics.json');
   await writeFile(file, text);
@@ -45,5 +67,20 @@ describe('an Azure Monitor metrics response read from a file', () => {
       /metrics\.json: invalid Azure Monitor metrics response: value\.0\.timeseries\.0\.data\.0\.timeStamp: /,
     );
     await expect(readMetricsFile(await saved(JSON.stringify(response('2026-11-16T01:00:00Z', -1))))).rejects.toThrow(/data\.0\.total: /);
+  });
+
+  it('adds up the resources of a metrics:getBatch body, per hour and deployment', async () => {
+    const file = await saved(JSON.stringify(batchResponse(['aoai-eastus', '2026-11-16T01:00:00Z', 1234], ['aoai-eastus-2', '2026-11-16T01:00:00Z', 66], ['aoai-eastus-2', '2026-11-16T00:00:00Z', 7])));
+    expect(await readMetricsFile(file)).toEqual([
+      { hour: '2026-11-16T01', deployment: 'gpt-4o-prod', promptTokens: 1300, generatedTokens: 0 },
+      { hour: '2026-11-16T00', deployment: 'gpt-4o-prod', promptTokens: 7, generatedTokens: 0 },
+    ]);
+  });
+
+  it('names the resource and field of a metrics:getBatch body that is not one', async () => {
+    await expect(readMetricsFile(await saved(JSON.stringify(batchResponse(['aoai-eastus', 'yesterday', 5]))))).rejects.toThrow(
+      /metrics\.json: invalid Azure Monitor metrics:getBatch response: values\.0\.value\.0\.timeseries\.0\.data\.0\.timeStamp: /,
+    );
+    await expect(readMetricsFile(await saved('{"values": {}}'))).rejects.toThrow(/metrics:getBatch response: values: /);
   });
 });

@@ -1,14 +1,24 @@
-import { metricsResponseSchema, toMetricTokens, type MetricTokens } from '../../contracts/reconciliation-inputs.js';
+import { metricsBatchResponseSchema, metricsResponseSchema, toMetricTokens, unbatched, type MetricTokens } from '../../contracts/reconciliation-inputs.js';
 import { describeIssues } from '../../domain/event-normalization.js';
 import { readJsonFile } from './json-file.js';
 
+function isBatch(json: unknown): boolean {
+  return typeof json === 'object' && json !== null && 'values' in json && !('value' in json);
+}
+
 /**
- * An Azure Monitor metrics response saved to a file (the REST API's body, or `az monitor metrics list -o json`), as
- * token counts per hour and deployment. Every error names the file, and the line and column of a JSON syntax error
- * or the field of a wrong shape.
+ * An Azure Monitor metrics response saved to a file (the REST API's body, `az monitor metrics list -o json`, or a
+ * `metrics:getBatch` body, whose resources add up), as token counts per hour and deployment. Every error names the
+ * file, and the line and column of a JSON syntax error or the field of a wrong shape.
  */
 export async function readMetricsFile(path: string): Promise<MetricTokens[]> {
-  const response = metricsResponseSchema.safeParse((await readJsonFile(path)).json);
+  const { json } = await readJsonFile(path);
+  if (isBatch(json)) {
+    const batch = metricsBatchResponseSchema.safeParse(json);
+    if (!batch.success) throw new Error(`${path}: ${describeIssues('Azure Monitor metrics:getBatch response', batch.error)}`);
+    return toMetricTokens(unbatched(batch.data));
+  }
+  const response = metricsResponseSchema.safeParse(json);
   if (!response.success) throw new Error(`${path}: ${describeIssues('Azure Monitor metrics response', response.error)}`);
   return toMetricTokens(response.data);
 }
