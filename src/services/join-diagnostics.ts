@@ -113,9 +113,28 @@ async function enrichWithRecords(records: ReadonlyMap<string, DiagnosticRecord>,
   return found;
 }
 
+/**
+ * Stores records with conditional writes (`updateDiagnostics`), and marks the hours of those that change for the
+ * rollup, as `saveEnriched` does for entries: before each write, as a run that failed after the write landed would
+ * find nothing left to change when run again; and after, for a rollup that took the first mark before the write
+ * landed. A record's content and its gateway status (a traffic tile counts bypass records) are both in its hour's
+ * tiles. A record that would be written as it is stored (an overlapping read) changes no hour.
+ */
+async function saveRecords(
+  ports: Pick<RecordPorts, 'diagnostics' | 'aggregates'>,
+  correlationIds: readonly string[],
+  change: (correlationId: string, current: StoredDiagnostic | null) => StoredDiagnostic | null,
+  options: StoreOptions,
+  known: readonly VersionedRecord[] = [],
+): Promise<void> {
+  const hoursOf = (records: readonly StoredDiagnostic[]) => [...new Set(records.map((r) => r.time.slice(0, 13)))];
+  const written = await updateDiagnostics(ports.diagnostics, correlationIds, change, options, known, (writes) => ports.aggregates.markDirty(hoursOf(writes), options));
+  if (written.length > 0) await ports.aggregates.markDirty(hoursOf(written), options);
+}
+
 /** Moves each stored record's status forward to its verdict (see `laterGatewayMatch`), with conditional writes. */
-async function judgeStoredRecords(ports: Pick<RecordPorts, 'diagnostics'>, verdicts: ReadonlyMap<string, GatewayMatch>, options: StoreOptions, known: readonly VersionedRecord[] = []): Promise<void> {
-  await updateDiagnostics(ports.diagnostics, [...verdicts.keys()], (id, current) => current && { ...current, gateway: laterGatewayMatch(current.gateway, verdicts.get(id)!) }, options, known);
+async function judgeStoredRecords(ports: Pick<RecordPorts, 'diagnostics' | 'aggregates'>, verdicts: ReadonlyMap<string, GatewayMatch>, options: StoreOptions, known: readonly VersionedRecord[] = []): Promise<void> {
+  await saveRecords(ports, [...verdicts.keys()], (id, current) => current && { ...current, gateway: laterGatewayMatch(current.gateway, verdicts.get(id)!) }, options, known);
 }
 
 /**
@@ -138,10 +157,7 @@ export async function applyRecords(records: readonly DiagnosticRecord[], ports: 
   const found = await enrichWithRecords(new Map(unique.map((r) => [r.correlationId.toLowerCase(), r])), ports, options);
   const matched = new Set(found.flatMap(({ entry }) => joinKey(entry) ?? []));
   const stored = new Map(unique.map((record): [string, StoredDiagnostic] => [record.correlationId, { ...record, gateway: matched.has(record.correlationId.toLowerCase()) ? 'matched' : 'pending' }]));
-  const written = await updateDiagnostics(ports.diagnostics, [...stored.keys()], (id, current) => mergeStoredRecords(current, stored.get(id)!), options, read);
-  // New records, and stored ones whose content or status changed, change their hour's latency and traffic tiles; a
-  // record read again as it is stored (an overlapping read) changes none.
-  if (written.length > 0) await ports.aggregates.markDirty([...new Set(written.map((r) => r.time.slice(0, 13)))], options);
+  await saveRecords(ports, [...stored.keys()], (id, current) => mergeStoredRecords(current, stored.get(id)!), options, read);
 }
 
 async function usageOf(entries: readonly LedgerEntry[], ports: Pick<JoinPorts, 'llmUsage'>, options: StoreOptions): Promise<Map<string, LlmUsage>> {

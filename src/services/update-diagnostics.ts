@@ -10,8 +10,8 @@ import { MAX_UPDATE_ROUNDS } from './update-ledger.js';
  * conditionally (create when it did not exist, replace only at the version read). A record another writer changed
  * in between is read again and changed again, up to `MAX_UPDATE_ROUNDS` rounds; then `TransientStoreError`, so the
  * trigger or timer runs again. `change` must be a pure merge of what it is given (`mergeStoredRecords`), so a round
- * repeated on newer content gives the right result. `known` are records already read with their version.
- * Returns the records written.
+ * repeated on newer content gives the right result. `known` are records already read with their version;
+ * `beforeWrite` is given each round's records before they are written. Returns the records written.
  */
 export async function updateDiagnostics(
   store: Pick<DiagnosticsStore, 'readRecords' | 'writeRecords'>,
@@ -19,6 +19,7 @@ export async function updateDiagnostics(
   change: (correlationId: string, current: StoredDiagnostic | null) => StoredDiagnostic | null,
   options: StoreOptions = {},
   known: readonly VersionedRecord[] = [],
+  beforeWrite?: (records: readonly StoredDiagnostic[]) => Promise<void>,
 ): Promise<StoredDiagnostic[]> {
   const current = new Map<string, VersionedRecord | null>(known.map((stored) => [stored.record.correlationId, stored]));
   let pending = [...new Set(correlationIds)];
@@ -34,6 +35,7 @@ export async function updateDiagnostics(
       if (next !== null && !(stored && isDeepStrictEqual(stored.record, next))) writes.push({ record: next, etag: stored?.etag ?? null });
     }
     if (writes.length === 0) return written;
+    await beforeWrite?.(writes.map((w) => w.record));
     const outcome = await store.writeRecords(writes, options);
     if (outcome.refused.length > 0) throw new Error(`diagnostics store refused ${outcome.refused.length} records: ${outcome.refused[0]!.reason}`);
     const lost = new Set(outcome.conflicts);

@@ -13,7 +13,10 @@ import type { LlmUsageSource } from '../../src/ports/diagnostics-source.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
 import { TransientStoreError, type LedgerStore } from '../../src/ports/ledger-store.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
+import { rollupChargeback } from '../../src/services/rollup-chargeback.js';
+import { trafficReport } from '../../src/services/traffic-report.js';
 import { expectConditionalRecordWrites } from '../support/diagnostics-store-contract.js';
+import { diagnosticRecord } from '../support/diagnostic-records.js';
 import { ledgerEntry } from '../support/ledger-entries.js';
 import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore, MemoryWatermarkStore } from '../support/memory-stores.js';
 
@@ -343,4 +346,84 @@ describe("a record's gateway status only moves forward: pending, then bypass, th
     expect(diagnostics.snapshot()).toEqual([{ ...record, durationMs: 851, gateway: 'matched' }]);
     expect(await joinCounts(ledger, diagnostics, { from: new Date('2026-03-10T00:00:00Z'), to: new Date('2026-03-11T00:00:00Z') })).toEqual({ matched: 1, noDiagnostics: 0, bypass: 0 });
   });
+});
+
+describe("the hours of a record's changes are marked for the rollup", () => {
+  const HOUR = '2026-11-20T10';
+  const hour = { from: new Date(`${HOUR}:00:00.000Z`), to: new Date('2026-11-20T11:00:00.000Z') };
+  const settle = (ports: JoinPorts) => joinDiagnostics(ports, { now: AFTER_EVERYTHING, graceInMs: 7_200_000, watermarkName: 'w' });
+
+  function stores() {
+    const aggregates = new MemoryAggregateStore();
+    const ports: JoinPorts = {
+      source: { readSince: async () => ({ records: [], rejected: [], nextWatermark: null, more: false }) },
+      watermarks: new MemoryWatermarkStore(),
+      ledger: new MemoryLedgerStore(),
+      diagnostics: new MemoryDiagnosticsStore(),
+      deadLetters: new MemoryDeadLetterStore(),
+      aggregates,
+    };
+    return { ports, aggregates, rollup: () => rollupChargeback({ ledger: ports.ledger, aggregates, diagnostics: ports.diagnostics }) };
+  }
+
+  it("marks the hour of a record the join settles as bypass, so the hour's traffic tile counts it", async () => {
+    const { ports, aggregates, rollup } = stores();
+    await applyRecords([diagnosticRecord({ correlationId: 'bypass-1' })], ports, {});
+    await rollup();
+    expect(aggregates.dirty.size).toBe(0);
+    await settle(ports);
+    expect((await ports.diagnostics.getRecords(['bypass-1']))[0]!.gateway).toBe('bypass');
+    expect([...aggregates.dirty.keys()]).toEqual([HOUR]);
+    await rollup();
+    expect((await trafficReport(aggregates, hour)).bypass).toEqual({ entra: 0, key: 1 });
+  });
+
+  it("keeps the bypass count when a rollup takes the join's first mark before the record is settled", async () => {
+    const { ports, aggregates, rollup } = stores();
+    await ports.ledger.createEntries([ledgerEntry({ id: 'req-x', apimRequestId: 'req-x', time: `${HOUR}:20:00.000Z` })]);
+    await applyRecords([diagnosticRecord({ correlationId: 'bypass-1' })], ports, {});
+    await rollup();
+    // The join settles the entry (marking its hour), then lists pending records: another timer's rollup runs then.
+    const diagnostics = ports.diagnostics as MemoryDiagnosticsStore;
+    const listPending = diagnostics.listPending.bind(diagnostics);
+    let rolledUp = false;
+    diagnostics.listPending = (cutoff, options) => {
+      const pages = listPending(cutoff, options);
+      return (async function* () {
+        if (!rolledUp) {
+          rolledUp = true;
+          await rollup();
+        }
+        yield* pages;
+      })();
+    };
+    await settle(ports);
+    expect(rolledUp).toBe(true);
+    await rollup();
+    const report = await trafficReport(aggregates, hour);
+    expect(report.join.noDiagnostics).toBe(1);
+    expect(report.bypass).toEqual({ entra: 0, key: 1 });
+  });
+
+  for (const failing of ['the mark before the write', 'the mark after it'] as const) {
+    it(`leaves the hour of a new record marked when ${failing} fails and the batch is delivered again`, async () => {
+      const { ports, aggregates } = stores();
+      let calls = 0;
+      const flaky: JoinPorts = {
+        ...ports,
+        aggregates: {
+          markDirty: async (hours) => {
+            calls++;
+            if (calls === (failing === 'the mark before the write' ? 1 : 2)) throw new TransientStoreError('503 from the store');
+            return aggregates.markDirty(hours);
+          },
+        },
+      };
+      const record = diagnosticRecord({ correlationId: 'rec-1' });
+      await expect(applyRecords([record], flaky, {})).rejects.toThrow(TransientStoreError);
+      await applyRecords([record], flaky, {});
+      expect((await ports.diagnostics.getRecords(['rec-1'])).map((r) => r.correlationId)).toEqual(['rec-1']);
+      expect([...aggregates.dirty.keys()]).toEqual([HOUR]);
+    });
+  }
 });
