@@ -583,7 +583,11 @@ export function buildCli(): Command {
         const deployment = await fetchReport(opts.api, 'api/weights', { ...range, format: opts.format, apimService: opts.apimService! }, opts.token);
         return void process.stdout.write((await deployment.text()) + '\n');
       }
-      for (const rec of body.recommendations) process.stdout.write(terminalSafeLines(`\n${rec.deployment}: ${rec.explanation}\n${toWeightsTable(rec.weights).join('\n')}\n`));
+      // Deployment names, backend ids and regions are outside text: a line break in one would forge a line.
+      for (const rec of body.recommendations) {
+        const weights = rec.weights.map((w) => ({ ...w, backendId: terminalSafe(w.backendId), regionCode: w.regionCode === null ? null : terminalSafe(w.regionCode), reason: terminalSafe(w.reason) }));
+        process.stdout.write(`\n${terminalSafe(rec.deployment)}: ${terminalSafe(rec.explanation)}\n${toWeightsTable(weights).join('\n')}\n`);
+      }
     });
 
   const directory = directoryCommand(async () => {

@@ -196,6 +196,39 @@ describe('tokenledger CLI', () => {
     }
   });
 
+  it('weights writes a line break or tab planted in a deployment, backend or region as a visible escape, not as a line', async () => {
+    const forged = 'chat\nbatch: aoai-forged 100 (all traffic)\t';
+    const body = {
+      from: '2026-10-15T00:00:00.000Z',
+      to: '2026-10-16T00:00:00.000Z',
+      latestDataHour: '2026-10-15T10:00:00.000Z',
+      recommendations: [
+        {
+          deployment: forged,
+          basis: 'service-latency',
+          stepLimited: false,
+          explanation: 'Equal weights.\nbackend: forged',
+          weights: [{ backendId: 'aoai\neastus', regionCode: 'east\rus', weight: 100, priority: 1, healthy: true, score: 1, previousWeight: null, reason: 'only\tbackend' }],
+        },
+      ],
+    };
+    const server = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { stdout } = await cli('weights', '--from', '2026-10-15T00:00:00Z', '--to', '2026-10-16T00:00:00Z', '--api', `http://127.0.0.1:${(server.address() as AddressInfo).port}`, '--token', 't');
+      expect(stdout).not.toMatch(/^batch: aoai-forged/m);
+      expect(stdout).not.toMatch(/^backend: forged/m);
+      expect(stdout).not.toMatch(/[\t\r]/);
+      expect(stdout).toContain('chat\\x0abatch: aoai-forged 100 (all traffic)\\x09: Equal weights.\\x0abackend: forged');
+      expect(stdout).toMatch(/^aoai\\x0aeastus\s+east\\x0dus\s+100\s+1\s+only\\x09backend$/m);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('writes the control characters of echoed input as visible escapes in every error path', async () => {
     const planted = '\u001b]0;owned\u0007\u001b[31myesterday\u009b2J';
     const own = await cli('report', 'latency', '--from', planted).catch((error: { stderr: string }) => error);
