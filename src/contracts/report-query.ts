@@ -25,7 +25,7 @@ const FIRST_YEAR = 2000;
 const END_OF_INSTANTS = Date.UTC(10_000, 0, 1);
 const END_OF_INSTANTS_TEXT = '10000-01-01';
 
-const DATE_OR_INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
+const DATE_OR_INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3}(\d{0,6}))?)?(Z|[+-]\d{2}:\d{2}))?$/;
 const EXPECTED_INSTANT = 'expected a UTC date such as 2026-11-01 or an instant with an offset such as 2026-11-01T10:00:00Z';
 
 function quoted(text: string): string {
@@ -64,6 +64,8 @@ const instant = z.string().transform((text, ctx) => {
     year < FIRST_YEAR ? `the year ${match[1]} is before ${FIRST_YEAR}` :
     month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) ? `${text.slice(0, 10)} is not a day of the calendar` :
     hour > 23 || minute > 59 || second > 59 ? `${quoted(text)} is not a time of day` :
+    // Instants are kept to the millisecond: a finer fraction would be cut, and the period would move without a word.
+    /[1-9]/.test(match[7] ?? '') ? `${quoted(text)} names a fraction of a millisecond; periods are kept to the millisecond` :
     null;
   if (problem) {
     ctx.addIssue({ code: 'custom', message: `${problem} (${EXPECTED_INSTANT})` });
@@ -282,7 +284,12 @@ export function requestsQuerySchemaAt(now: Date) {
     model: filterText.optional(),
     deployment: filterText.optional(),
     region: filterText.optional(),
-    pageSize: z.coerce.number().int().min(1).max(REQUESTS_PAGE_SIZE.max).default(REQUESTS_PAGE_SIZE.default),
+    pageSize: z
+      .string()
+      .regex(/^[1-9][0-9]*$/, { error: (issue) => `expected a whole number written in digits, such as ${REQUESTS_PAGE_SIZE.default}, not ${quoted(String(issue.input))}` })
+      .transform(Number)
+      .pipe(z.number().max(REQUESTS_PAGE_SIZE.max))
+      .default(REQUESTS_PAGE_SIZE.default),
     $skipToken: z.string().min(1).max(4096).optional(),
   }).transform((q, ctx) => {
     const resolved = reportPeriod(q, now, ctx);

@@ -102,6 +102,30 @@ describe('chargeback report parameters', () => {
     expect(messages(chargeback.safeParse({ from: '2026-11-15T10:00:00+05:30', to: '2026-11-16' }))[0]).toMatch(/^from: 2026-11-15T04:30:00.000Z is inside an hour/);
     expect(chargeback.safeParse({ from: '2026-11-15T10:00:00Z', to: '2026-11-15T11:00:00.000Z' }).success).toBe(true);
   });
+
+  it('refuses a fraction of a millisecond instead of cutting it, and accepts zeros past the millisecond', () => {
+    for (const to of ['2026-10-16T00:00:00.0005Z', '2026-10-16T00:00:00.000000001Z', '2026-10-16T00:00:00.123456+00:00']) {
+      expect(messages(chargeback.safeParse({ from: '2026-10-15', to }))).toEqual([expect.stringMatching(`^to: ${JSON.stringify(to).replace(/[.+]/g, '\\$&')} names a fraction of a millisecond; periods are kept to the millisecond`)]);
+    }
+    const exact = chargeback.safeParse({ from: '2026-10-15T00:00:00.000000Z', to: '2026-10-16T00:00:00.0000000Z' });
+    expect(exact.success && [exact.data.from.toISOString(), exact.data.to.toISOString()]).toEqual(['2026-10-15T00:00:00.000Z', '2026-10-16T00:00:00.000Z']);
+  });
+});
+
+describe('request list parameters', () => {
+  const requests = requestsQuerySchemaAt(NOW);
+
+  it('read pageSize written in decimal digits only, up to its bound', () => {
+    const pageSize = (value: string) => {
+      const result = requests.safeParse({ month: '2026-11', pageSize: value });
+      return result.success ? result.data.pageSize : messages(result);
+    };
+    expect([pageSize('7'), pageSize('40')]).toEqual([7, 40]);
+    for (const written of ['0x10', '1e2', '0b11', '  7', '7.0', '07', '0', '-1', '']) {
+      expect(pageSize(written)).toEqual([`pageSize: expected a whole number written in digits, such as ${requests.safeParse({ month: '2026-11' }).data!.pageSize}, not ${JSON.stringify(written)}`]);
+    }
+    expect(pageSize('100000')).toEqual([expect.stringMatching(/^pageSize: Too big/)]);
+  });
 });
 
 describe('the last instant a period may reach', () => {
