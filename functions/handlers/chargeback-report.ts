@@ -13,6 +13,7 @@ import { allocationFocus } from '../../src/domain/allocation-formats.js';
 import { invoiceReport, invoiceReportCsv, visibleAllocations, type InvoiceGroupBy } from '../../src/domain/invoice-report.js';
 import type { InvoiceAllocationStore } from '../../src/ports/invoice-allocation-store.js';
 import { storedInvoiceFor } from '../../src/services/invoice-report.js';
+import { queryParameters } from './query-parameters.js';
 
 export interface ChargebackHandlerPorts {
   readonly aggregates: Pick<AggregateStore, 'listUsageDocuments'>;
@@ -37,7 +38,9 @@ export interface ChargebackHandlerPorts {
  */
 export function createChargebackHandler(ports: () => ChargebackHandlerPorts) {
   return async function chargeback(request: HttpRequest, _context: unknown, principal: Principal): Promise<HttpResponseInit> {
-    const parsed = chargebackQuerySchemaAt(new Date()).safeParse(Object.fromEntries(request.query.entries()));
+    const parameters = queryParameters(request, 'report parameters');
+    if (!parameters.ok) return { status: 400, jsonBody: { error: 'bad_request', reason: parameters.reason } };
+    const parsed = chargebackQuerySchemaAt(new Date()).safeParse(parameters.values);
     if (!parsed.success) return { status: 400, jsonBody: { error: 'bad_request', reason: describeIssues('report parameters', parsed.error) } };
     const query = { ...parsed.data, scope: chargebackScope(principal) };
     const { aggregates, directory, prices, invoiceAllocations, openAiAccounts = [] } = ports();

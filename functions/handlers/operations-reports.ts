@@ -10,12 +10,15 @@ import type { LedgerStore } from '../../src/ports/ledger-store.js';
 import type { ReconciliationStore } from '../../src/ports/reconciliation.js';
 import { latencyReport, weightsReport } from '../../src/services/latency-report.js';
 import { trafficReport } from '../../src/services/traffic-report.js';
+import { queryParameters } from './query-parameters.js';
 
 type Parsed<T> = { readonly ok: true; readonly query: T } | { readonly ok: false; readonly response: HttpResponseInit };
 
 /** The endpoint's parameters, read as of now; 400 with the reason when they are not. */
 function parse<T>(request: HttpRequest, schemaAt: (now: Date) => z.ZodType<T>): Parsed<T> {
-  const parsed = schemaAt(new Date()).safeParse(Object.fromEntries(request.query.entries()));
+  const parameters = queryParameters(request, 'report parameters');
+  if (!parameters.ok) return { ok: false, response: { status: 400, jsonBody: { error: 'bad_request', reason: parameters.reason } } };
+  const parsed = schemaAt(new Date()).safeParse(parameters.values);
   return parsed.success
     ? { ok: true, query: parsed.data }
     : { ok: false, response: { status: 400, jsonBody: { error: 'bad_request', reason: describeIssues('report parameters', parsed.error) } } };

@@ -10,6 +10,7 @@ import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
 import type { IdentityDirectory } from '../../src/ports/identity-directory.js';
 import type { LedgerStore } from '../../src/ports/ledger-store.js';
 import { listRequests, traceRequest } from '../../src/services/request-drilldown.js';
+import { queryParameters } from './query-parameters.js';
 
 export interface RequestsHandlerPorts {
   readonly ledger: LedgerStore;
@@ -42,7 +43,9 @@ async function drilldownPorts(ports: RequestsHandlerPorts) {
  */
 export function createRequestsHandler(ports: () => RequestsHandlerPorts) {
   return async function requests(request: HttpRequest, _context: unknown, principal: Principal): Promise<HttpResponseInit> {
-    const parsed = requestsQuerySchemaAt(new Date()).safeParse(Object.fromEntries(request.query.entries()));
+    const parameters = queryParameters(request, 'request list parameters');
+    if (!parameters.ok) return badRequest(parameters.reason);
+    const parsed = requestsQuerySchemaAt(new Date()).safeParse(parameters.values);
     if (!parsed.success) return badRequest(describeIssues('request list parameters', parsed.error));
     const query = parsed.data;
     const digest = queryDigest(query);

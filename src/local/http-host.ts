@@ -108,7 +108,7 @@ export async function startHttpHost(routes: readonly HttpRoute[], port = 0): Pro
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
       const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : { string: await readBody(req) };
-      const request = new HttpRequest({ method: req.method ?? 'GET', url: url.toString(), headers, query: Object.fromEntries(url.searchParams), params, ...(body ? { body } : {}) });
+      const request = new HttpRequest({ method: req.method ?? 'GET', url: url.toString(), headers, params, ...(body ? { body } : {}) });
       const context = new InvocationContext({ functionName: route.route, logHandler: () => {} });
       try {
         await send(res, await route.handler(request, context));

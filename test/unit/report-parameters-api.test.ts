@@ -57,6 +57,17 @@ describe('report endpoints and their parameters', () => {
     expect(await get('chargeback', 'month=2026-10&deployment=chat')).toMatchObject({ status: 400, reason: expect.stringContaining('unknown parameter "deployment"') });
   });
 
+  it('refuse a parameter given twice instead of reading one of its values, naming it', async () => {
+    expect(await get('chargeback', 'month=2026-01&month=2026-02')).toEqual({
+      status: 400,
+      reason: 'invalid report parameters: "month" given more than once; each parameter takes one value',
+    });
+    expect(await get('chargeback', 'month=2026-10&groupBy=team&groupBy=identity')).toMatchObject({ status: 400, reason: expect.stringContaining('"groupBy" given more than once') });
+    expect(await get('latency', `${RANGE}&deployment=chat&deployment=batch`)).toMatchObject({ status: 400, reason: expect.stringContaining('"deployment" given more than once') });
+    expect(await get('weights', `${RANGE}&${RANGE}`)).toMatchObject({ status: 400, reason: expect.stringContaining('"from", "to" given more than once') });
+    expect(await get('reconciliation', `${RANGE}&deployment=&deployment=chat`)).toMatchObject({ status: 400 });
+  });
+
   it('answer every parameter the dashboard and the CLI send', async () => {
     const sent = [
       ['chargeback', 'month=2026-10&groupBy=team&format=csv'],

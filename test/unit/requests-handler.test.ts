@@ -49,6 +49,14 @@ describe('request list API', () => {
     expect(ids.sort()).toEqual(['req-0', 'req-1', 'req-2', 'req-3', 'req-4']);
   });
 
+  it('refuses a filter given twice instead of listing the requests of one of its values', async () => {
+    vi.setSystemTime(new Date('2026-11-22T10:59:30Z'));
+    expect(await get(`https://tokenledger.example/api/requests?month=2026-11&identity=${OID}&identity=someone-else`)).toEqual({
+      status: 400,
+      body: { error: 'bad_request', reason: 'invalid request list parameters: "identity" given more than once; each parameter takes one value' },
+    });
+  });
+
   it('writes the period it resolved into nextLink, in place of a month or the default', async () => {
     vi.setSystemTime(new Date('2026-11-22T10:59:30Z'));
     const byDefault = new URL((await get('https://tokenledger.example/api/requests?pageSize=2')).body.nextLink!);
