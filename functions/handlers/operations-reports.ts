@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { z } from 'zod';
-import { poolMemberProblems, poolNameFor, toArmTemplate, toBicepFile } from '../../src/contracts/apim-backend-pool.js';
+import { poolMemberProblems, poolNameClashes, poolNameFor, toArmTemplate, toBicepFile } from '../../src/contracts/apim-backend-pool.js';
 import { latencyQuerySchemaAt, operationsQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
 import { describeIssues } from '../../src/domain/event-normalization.js';
 import { thresholdsReport } from '../../src/domain/reconciliation.js';
@@ -43,7 +43,8 @@ export function createLatencyHandler(ports: () => OperationsPorts) {
 /**
  * `GET /api/weights?from&to&deployment&format=json|apim|bicep&apimService` (role Operations.Read). `apim` is an
  * ARM deployment template and `bicep` a Bicep file, each with one backend pool per deployment named
- * `<apimService>/<deployment>-pool`: both deploy as written. 422 when a backend id in the data cannot be a pool member.
+ * `<apimService>/<deployment>-pool`: both deploy as written. 422 when a backend id in the data cannot be a pool member,
+ * or when two deployments would make one pool name.
  */
 export function createWeightsHandler(ports: () => OperationsPorts) {
   return async (request: HttpRequest): Promise<HttpResponseInit> => {
@@ -55,6 +56,8 @@ export function createWeightsHandler(ports: () => OperationsPorts) {
     const pools = recommendations.map((r) => ({ name: poolNameFor(r.deployment), weights: r.weights, description: r.explanation }));
     const problems = format === 'json' ? [] : poolMemberProblems(pools);
     if (problems.length > 0) return { status: 422, jsonBody: { error: 'unprocessable', reason: unusableMembers(format, problems) } };
+    const clashes = format === 'json' ? [] : poolNameClashes(recommendations.map((r) => r.deployment));
+    if (clashes.length > 0) return { status: 422, jsonBody: { error: 'unprocessable', reason: clashingPools(format, clashes) } };
     if (format === 'bicep') return { status: 200, body: toBicepFile(apimService!, pools), headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
     if (format === 'apim') return { status: 200, jsonBody: toArmTemplate(apimService!, pools) };
     const latestDataHour = await ports().aggregates.latestLatencyHour(query.deployment);
@@ -67,6 +70,14 @@ function unusableMembers(format: string, problems: readonly string[]): string {
     `format=${format} makes the backends of each deployment members of an APIM backend pool, and ${problems.length === 1 ? 'this one cannot be' : `${problems.length} cannot be`}: ` +
     `${problems.join('; ')}. A backend id is the gateway events' gateway.backendId (the policy's tokenledger-backend-id variable): ` +
     'it must be the name of the APIM backend. format=json answers the weights of these backends as they are.'
+  );
+}
+
+function clashingPools(format: string, clashes: readonly string[]): string {
+  return (
+    `format=${format} names each deployment's pool <deployment>-pool, with every run of characters an APIM name cannot hold made one hyphen ` +
+    `(APIM names ignore case, and a name is cut at 80 characters), and ${clashes.join('; ')}: ` +
+    'two pools of one name do not deploy side by side. format=json answers their weights, for pools you name yourself.'
   );
 }
 

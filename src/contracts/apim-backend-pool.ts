@@ -201,6 +201,22 @@ export function poolNameFor(deployment: string): string {
   return `${base.slice(0, 80 - '-pool'.length).replace(/-+$/, '')}-pool`;
 }
 
+/**
+ * Deployments whose pools would share a name (`gpt-4.1` and `gpt-4_1` both make `gpt-4-1-pool`; APIM names ignore
+ * case, and long names are cut), each clash once and with the name: a template with two resources of one name
+ * does not deploy, or one pool overwrites the other.
+ */
+export function poolNameClashes(deployments: readonly string[]): string[] {
+  const byName = new Map<string, string[]>();
+  for (const deployment of new Set(deployments)) {
+    const name = poolNameFor(deployment).toLowerCase();
+    byName.set(name, [...(byName.get(name) ?? []), deployment]);
+  }
+  return [...byName.values()]
+    .filter((group) => group.length > 1)
+    .map((group) => `${group.map((d) => JSON.stringify(d)).join(' and ')} all make the pool name ${poolNameFor(group[0]!)}`);
+}
+
 /** One pool to render: its name and members, and an optional description (the recommendation's explanation). */
 export interface PoolRendering {
   readonly name: string;

@@ -69,6 +69,20 @@ describe('weights as APIM backend pools', () => {
     expect(response.json.reason).toMatch(/and this one cannot be: "(AOAI-EastUS|aoai-eastus)" names the same APIM backend as "(aoai-eastus|AOAI-EastUS)" in pool chat-pool \(APIM names ignore case\)\./);
   });
 
+  it('answers 422 for deployments whose pools would share a name, and their weights as JSON', async () => {
+    const alike = new MemoryAggregateStore();
+    const member = [{ backendId: 'aoai-eastus', region: 'eastus', ms: 300 }];
+    for (const deployment of ['gpt-4.1', 'gpt-4_1', 'GPT-4-1', 'chat']) await alike.upsertLatencyTiles(hourTiles(DAY, deployment, member, HOURS));
+    const weights = weightsOver(alike);
+    for (const format of ['apim', 'bicep']) {
+      const response = await weights(`${RANGE}&format=${format}&apimService=contoso-ai-gateway`);
+      expect(response.status, format).toBe(422);
+      expect(response.json.reason).toMatch(new RegExp(`^format=${format} names each deployment's pool <deployment>-pool, .*, and "GPT-4-1" and "gpt-4\\.1" and "gpt-4_1" all make the pool name GPT-4-1-pool: two pools of one name do not deploy side by side\\.`));
+    }
+    expect((await weights(`${RANGE}&format=apim&apimService=contoso-ai-gateway&deployment=chat`)).status).toBe(200);
+    expect((await weights(RANGE)).json.recommendations).toHaveLength(4);
+  });
+
   it('still answers the weights of such backends as JSON', async () => {
     const response = await weightsOver(misnamed)(`${RANGE}&deployment=chat`);
     expect(response.status).toBe(200);
