@@ -1,7 +1,7 @@
 import { directoryEntrySchema, directoryListSchema, describeIssues, type DirectoryRow } from '../contracts/directory.js';
 import { directoryCsv } from '../domain/directory-csv.js';
 import type { DirectoryWriteOptions, DirectoryWriteOutcome, EditableIdentityDirectory, VersionedDirectoryRow } from '../ports/identity-directory.js';
-import { apiError, sendToApi } from './report-client.js';
+import { apiError, pathSegment, sendToApi } from './report-client.js';
 import type { z } from 'zod';
 
 export interface ApiTarget {
@@ -104,7 +104,7 @@ export class ApiIdentityDirectory implements EditableIdentityDirectory {
 }
 
 function entryPath(identity: string): string {
-  return `api/directory/${encodeURIComponent(identity)}`;
+  return `api/directory/${pathSegment(identity, 'identity')}`;
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {

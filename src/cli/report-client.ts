@@ -12,6 +12,15 @@ export function apiBase(api: string): URL {
   return url;
 }
 
+/**
+ * A value as one segment of an API path, encoded. `.` and `..` are refused: every URL resolves them away (`%2E%2E`
+ * included), so `api/requests/..` would ask `api/` and read its 404 as an answer about the value.
+ */
+export function pathSegment(value: string, what: string): string {
+  if (value === '.' || value === '..') throw new Error(`${what} ${JSON.stringify(value)} cannot be asked for through the API: a URL path cannot name "." or ".."`);
+  return encodeURIComponent(value);
+}
+
 /** Why a connection failed, from undici's `fetch failed` and its cause (ECONNREFUSED, ENOTFOUND, a TLS error, …). */
 function networkReason(error: unknown): string {
   const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;

@@ -11,6 +11,7 @@ import type { IdentityKind } from './identity-kind.js';
  *   separators or unpaired surrogates, and has a maximum length (in UTF-16 code units).
  * - Values that look like spreadsheet formulas (`=SUM(…)`, `+1`, `-x`, `@x`) are ordinary data here and are stored
  *   as they are: escaping them is the job of whatever writes a CSV for a spreadsheet.
+ * - An identity is never `.` or `..`: an entry's address is `/api/directory/{identity}`, which no URL can give those.
  * - `kind` is optional; when given it refines the kind the token alone implies (e.g. a service principal that is
  *   a managed identity). `unattributed` is not a kind anyone can be registered as.
  */
@@ -50,7 +51,10 @@ function text(maxLength: number) {
 export const directoryKindSchema = z.enum(DIRECTORY_KINDS, { error: `expected one of ${DIRECTORY_KINDS.join(', ')}` });
 
 export const directoryRowSchema = z.strictObject({
-  identity: text(MAX_IDENTITY_LENGTH).transform(normalizeIdentityKey),
+  // An entry is addressed as /api/directory/{identity}, and URLs resolve the path segments . and .. away.
+  identity: text(MAX_IDENTITY_LENGTH)
+    .refine((value) => value !== '.' && value !== '..', 'cannot be "." or "..", which no URL path can name')
+    .transform(normalizeIdentityKey),
   displayName: text(MAX_DISPLAY_NAME_LENGTH),
   team: text(MAX_TEAM_LENGTH),
   costCenter: text(MAX_COST_CENTER_LENGTH),

@@ -196,6 +196,14 @@ describe('tokenledger CLI', () => {
     }
   });
 
+  it('trace refuses the request ids . and .., which no URL path can name, instead of asking the API another path', async () => {
+    for (const id of ['.', '..']) {
+      await expect(cli('trace', id, '--api', 'http://127.0.0.1:9')).rejects.toMatchObject({
+        stderr: `tokenledger: request id ${JSON.stringify(id)} cannot be asked for through the API: a URL path cannot name "." or ".."\n`,
+      });
+    }
+  });
+
   it('weights writes a line break or tab planted in a deployment, backend or region as a visible escape, not as a line', async () => {
     const forged = 'chat\nbatch: aoai-forged 100 (all traffic)\t';
     const body = {

@@ -308,6 +308,15 @@ describe('tokenledger directory against a deployment (--api)', () => {
     expect((await run(['remove', 'sub-cli-remove'])).error).toMatchObject({ exitCode: 1, code: 'tokenledger.directory.notFound' });
   });
 
+  it('refuses the identities . and .., which no entry address can name, instead of asking another path', async () => {
+    for (const identity of ['.', '..']) {
+      for (const args of [['remove', identity], ['set', identity, '--display-name', 'D', '--team', 'T', '--cost-center', 'C']]) {
+        const outcome = await run(args);
+        expect((outcome.error as Error | null)?.message).toBe(`identity "${identity}" cannot be asked for through the API: a URL path cannot name "." or ".."`);
+      }
+    }
+  });
+
   it('imports a CSV file through the API, and a caller without Directory.Write gets the API’s reason', async () => {
     const file = join(dir, 'directory.csv');
     await writeFile(file, 'identity,displayName,team,costCenter,kind\nsub-cli-import-1,"Bot, one",Data,CC-9,\nsub-cli-import-2,Two,Data,CC-9,user\n');

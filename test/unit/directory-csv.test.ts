@@ -176,6 +176,13 @@ describe('parseDirectoryCsv', () => {
     ]);
   });
 
+  it('refuses the identities . and .., which no entry address can name', () => {
+    expect(parseDirectoryCsv(csv(HEADER, '.,A,T,C', ' .. ,B,T,C', '...,C,T,C')).errors).toEqual([
+      { line: 2, reason: 'identity: cannot be "." or "..", which no URL path can name' },
+      { line: 3, reason: 'identity: cannot be "." or "..", which no URL path can name' },
+    ]);
+  });
+
   it.each([
     ['identity', 256, (v: string) => `${v},D,T,C`],
     ['displayName', 256, (v: string) => `x,${v},T,C`],
