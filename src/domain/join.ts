@@ -24,12 +24,24 @@ export function matchedOutcome(record: DiagnosticRecord): JoinOutcome {
   };
 }
 
+/**
+ * Two matches of one request (the copy streamed to Event Hubs and the one read from Log Analytics or the archive,
+ * applied in either order or at once): field by field, a value over a null, as `preferredRecord` takes a complete
+ * record over a copy with a field set to null for being unusable.
+ */
+function mergedMatch(current: Extract<JoinOutcome, { status: 'matched' }>, next: Extract<JoinOutcome, { status: 'matched' }>): JoinOutcome {
+  const merged: Record<string, unknown> = { ...next };
+  for (const [field, value] of Object.entries(current)) if (merged[field] === null) merged[field] = value;
+  return merged as JoinOutcome;
+}
+
 /** The entry with the join's verdict, or null when the entry already carries exactly that verdict. */
 export function withOutcome(entry: LedgerEntry, outcome: JoinOutcome): LedgerEntry | null {
-  if (entry.diagnostics && JSON.stringify(entry.diagnostics) === JSON.stringify(outcome)) return null;
-  // A late record upgrades `none`; a match is never downgraded.
+  // A late record upgrades `none`; a match is never downgraded, nor a matched field set back to null.
   if (entry.diagnostics?.status === 'matched' && outcome.status === 'none') return null;
-  return { ...entry, diagnostics: outcome };
+  const verdict = entry.diagnostics?.status === 'matched' && outcome.status === 'matched' ? mergedMatch(entry.diagnostics, outcome) : outcome;
+  if (entry.diagnostics && JSON.stringify(entry.diagnostics) === JSON.stringify(verdict)) return null;
+  return { ...entry, diagnostics: verdict };
 }
 
 /**

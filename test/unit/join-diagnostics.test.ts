@@ -427,3 +427,43 @@ describe("the hours of a record's changes are marked for the rollup", () => {
     });
   }
 });
+
+describe("two copies of one record give the entry the complete copy's verdict", () => {
+  // The ingest's copy (streamed to Event Hubs) and the join's (Log Analytics or the archive): one has an unusable field.
+  const complete = diagnosticRecord({ durationMs: 840 });
+  const unusable = diagnosticRecord({ durationMs: null, notes: ['durationMs -840 is negative or not a number; kept as null'] });
+
+  async function stored() {
+    const ports = { ledger: new MemoryLedgerStore(), diagnostics: new MemoryDiagnosticsStore(), aggregates: new MemoryAggregateStore() };
+    await ports.ledger.createEntries([ledgerEntry({ id: 'gw-1', gatewayRequestId: 'gw-1', apimRequestId: complete.correlationId, time: '2026-11-20T10:14:59.000Z' })]);
+    return { ports, verdict: async () => (await ports.ledger.readEntries([{ id: 'gw-1' }]))[0]!.entry.diagnostics };
+  }
+
+  for (const [first, second] of [[complete, unusable], [unusable, complete]] as const) {
+    it(`applied one after the other, ${first === complete ? 'the complete one first' : 'the unusable one first'}, and applied at once`, async () => {
+      const { ports, verdict } = await stored();
+      for (const record of [first, second]) await applyRecords([record], ports, {});
+      expect(await verdict()).toMatchObject({ status: 'matched', durationMs: 840 });
+
+      // At once: the second copy's writer reads the stored records before the first copy is applied in full.
+      const racing = await stored();
+      const readRecords = racing.ports.diagnostics.readRecords.bind(racing.ports.diagnostics);
+      let raced = false;
+      const diagnostics = Object.assign(Object.create(racing.ports.diagnostics) as DiagnosticsStore, {
+        readRecords: async (...args: Parameters<DiagnosticsStore['readRecords']>) => {
+          const read = await readRecords(...args);
+          if (!raced) {
+            raced = true;
+            await applyRecords([first], racing.ports, {});
+          }
+          return read;
+        },
+      });
+      await applyRecords([second], { ...racing.ports, diagnostics }, {});
+      expect(raced).toBe(true);
+      expect(await verdict()).toEqual(await racing.verdict());
+      expect((await racing.ports.diagnostics.getRecords([complete.correlationId]))[0]!.durationMs).toBe(840);
+    });
+  }
+});
+
