@@ -9,7 +9,9 @@ import type { TokenCredential } from '@azure/core-auth';
  * endtime, interval, namespace, resourceregion, resourceid, value: [metric…] }]}`.
  *
  * It is no more lenient than the service: every resource of a call must be in the endpoint's region and in the
- * path's subscription, at most 50 resources a call; otherwise it answers 400 with an `error` body.
+ * path's subscription, at most 50 resources a call; otherwise it answers 400 with an `error` body. With a `filter`,
+ * each metric of a resource has at most `top` time series, 10 when `top` is not given (`top`: "Valid only if
+ * filter is specified. Defaults to 10", MetricsBatch optional parameters), and the others are left out without a word.
  */
 export interface FakeAccount {
   readonly resourceId: string;
@@ -64,6 +66,7 @@ export class FakeMetricsBatch implements HttpClient {
       if (id.split('/')[2]!.toLowerCase() !== match[1]!.toLowerCase()) return bad(`resource ${id} is not in subscription ${match[1]}`);
       if (account.region !== region) return bad(`resource ${id} is in ${account.region}, not in this endpoint's region ${region}`);
     }
+    const top = url.searchParams.get('filter') === null ? Infinity : Number(url.searchParams.get('top') ?? 10);
     const start = url.searchParams.get('starttime')!;
     const names = url.searchParams.get('metricnames')!.split(',');
     const values = ids.map((id) => {
@@ -82,7 +85,7 @@ export class FakeMetricsBatch implements HttpClient {
           displayDescription: '',
           errorCode: 'Success',
           unit: 'Count',
-          timeseries: Object.entries(name === 'ProcessedPromptTokens' ? account.prompt : account.generated).map(([deployment, total]) => ({
+          timeseries: Object.entries(name === 'ProcessedPromptTokens' ? account.prompt : account.generated).slice(0, top).map(([deployment, total]) => ({
             metadatavalues: [{ name: { value: 'modeldeploymentname', localizedValue: 'modeldeploymentname' }, value: deployment }],
             data: [{ timeStamp: start, total }],
           })),

@@ -47,6 +47,13 @@ function timeGeneratedQuery(file: string, what: string): RangeQuery {
 }
 
 /**
+ * Time series per resource and metric a getBatch call answers: one per deployment. With a filter, Azure answers at
+ * most `top` of them, 10 when it is not given, and drops the others without a word (MetricsBatch optional
+ * parameters); an account holds far fewer deployments than this.
+ */
+const MAX_SERIES_PER_METRIC = 1_000;
+
+/**
  * Azure's side of the reconciliation: `queries/reconcile-*.kql` against Log Analytics (with the Log Analytics
  * retry of QueryRunner, a window read in as many parts as one query result's limits need) and Azure Monitor
  * metrics at PT1H grain, one `metrics:getBatch` call per region and subscription at that region's endpoint (see
@@ -105,6 +112,7 @@ export class AzureReconciliationSources implements ReconciliationSources {
           interval: 'PT1H',
           aggregation: 'Total',
           filter: "ModelDeploymentName eq '*'",
+          top: MAX_SERIES_PER_METRIC,
         })),
       );
     }
