@@ -51,20 +51,24 @@ export function parseMetricsResources(setting: string): MetricsResource[] {
     });
 }
 
-/** One call per region and subscription (split at 50 resources), in a stable order; duplicates are read once. */
+/**
+ * One call per region and subscription (split at 50 resources), in a stable order; duplicates are read once, in
+ * any spelling: resource ids are case-insensitive ("Naming rules and restrictions for Azure resources"), and the
+ * portal and the CLI spell `resourceGroups` and providers differently.
+ */
 export function planMetricsBatches(resources: readonly MetricsResource[]): MetricsBatch[] {
-  const groups = new Map<string, { region: string; subscriptionId: string; ids: Set<string> }>();
+  const groups = new Map<string, { region: string; subscriptionId: string; ids: Map<string, string> }>();
   for (const { resourceId, region } of resources) {
     const subscriptionId = subscriptionOf(resourceId);
-    const key = `${region}/${subscriptionId}`;
+    const key = `${region}/${subscriptionId.toLowerCase()}`;
     let group = groups.get(key);
-    if (!group) groups.set(key, (group = { region, subscriptionId, ids: new Set() }));
-    group.ids.add(resourceId);
+    if (!group) groups.set(key, (group = { region, subscriptionId, ids: new Map() }));
+    if (!group.ids.has(resourceId.toLowerCase())) group.ids.set(resourceId.toLowerCase(), resourceId);
   }
   const batches: MetricsBatch[] = [];
   for (const key of [...groups.keys()].sort()) {
     const { region, subscriptionId, ids } = groups.get(key)!;
-    const sorted = [...ids].sort();
+    const sorted = [...ids.values()].sort();
     for (let i = 0; i < sorted.length; i += MAX_RESOURCES_PER_BATCH) {
       batches.push({ endpoint: `https://${region}.metrics.monitor.azure.com`, region, subscriptionId, resourceIds: sorted.slice(i, i + MAX_RESOURCES_PER_BATCH) });
     }

@@ -65,6 +65,26 @@ describe('metrics reconciliation on a fake metrics:getBatch that takes one regio
     expect(checks[0]!.reason).toMatch(new RegExp(`^HTTP 403 AuthorizationFailed: .*/subscriptions/${SUB_B}`));
   });
 
+  it('reads every deployment of an account with more than the 10 time series getBatch answers by default', async () => {
+    const deployments = Array.from({ length: 12 }, (_, i) => `deployment-${String(i).padStart(2, '0')}`);
+    const busy: FakeAccount = { resourceId: account(SUB_A, 'aoai-busy'), region: 'eastus', prompt: Object.fromEntries(deployments.map((d) => [d, 1000])), generated: Object.fromEntries(deployments.map((d) => [d, 100])) };
+    const fake = new FakeMetricsBatch([busy]);
+    const client = new MetricsClient('https://eastus.metrics.monitor.azure.com', fakeCredential, { httpClient: fake, retryOptions: { maxRetries: 0 } });
+    const [unbounded] = await client.queryResources([busy.resourceId], ['ProcessedPromptTokens'], 'Microsoft.CognitiveServices/accounts', { startTime: WINDOW.from, endTime: WINDOW.to, filter: "ModelDeploymentName eq '*'" });
+    expect(unbounded!.metrics[0]!.timeseries).toHaveLength(10);
+    const tokens = await sourcesOn(fake, [{ resourceId: busy.resourceId, region: 'eastus' }]).metrics(WINDOW);
+    expect(tokens.map((t) => [t.deployment, t.promptTokens, t.generatedTokens])).toEqual(deployments.map((d) => [d, 1000, 100]));
+  });
+
+  it('reads an account once whatever the case its resource id is spelled in', async () => {
+    const [eastus] = ACCOUNTS;
+    const fake = new FakeMetricsBatch([eastus!]);
+    const spellings = [eastus!.resourceId, eastus!.resourceId.toLowerCase(), eastus!.resourceId.replace('resourceGroups', 'resourcegroups').replace(SUB_A, SUB_A.toUpperCase())];
+    const tokens = await sourcesOn(fake, spellings.map((resourceId) => ({ resourceId, region: 'eastus' }))).metrics(WINDOW);
+    expect(fake.calls.map((c) => c.resourceIds)).toEqual([[eastus!.resourceId]]);
+    expect(tokens.map((t) => [t.deployment, t.promptTokens, t.generatedTokens])).toEqual([['gpt-4o-prod', 1000, 100]]);
+  });
+
   it('splits a region and subscription into calls of at most 50 resources', () => {
     const many = Array.from({ length: 120 }, (_, i) => ({ resourceId: account(SUB_A, `aoai-${String(i).padStart(3, '0')}`), region: 'westeurope' }));
     const batches = planMetricsBatches([...many, ...many.slice(0, 5)]);
