@@ -1,5 +1,5 @@
+import { normalizeIdentityKey } from '../contracts/directory.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
-
 import type { IdentityKind } from '../contracts/identity-kind.js';
 
 export type { IdentityKind } from '../contracts/identity-kind.js';
@@ -34,7 +34,8 @@ export function resolveIdentity(entry: Pick<LedgerEntry, 'caller' | 'subscriptio
     return { key: caller.oid, kind: isUser ? 'user' : 'servicePrincipal', via: 'oid' };
   }
   if (caller.appid) return { key: caller.appid, kind: 'servicePrincipal', via: 'appid' };
-  if (entry.subscriptionId) return { key: entry.subscriptionId, kind: 'apimSubscription', via: 'subscription' };
+  // A subscription id that is a GUID is one key in any case, as the directory and the request list take it.
+  if (entry.subscriptionId) return { key: normalizeIdentityKey(entry.subscriptionId), kind: 'apimSubscription', via: 'subscription' };
   const objectId = entry.diagnostics?.status === 'matched' ? entry.diagnostics.objectId?.toLowerCase() : undefined;
   if (objectId && !options.gatewayObjectIds?.has(objectId)) return { key: objectId, kind: 'servicePrincipal', via: 'diagnosticsObjectId' };
   return { key: UNATTRIBUTED, kind: 'unattributed', via: 'none' };

@@ -657,6 +657,16 @@ describe('a chargeback worked by hand', () => {
     expect(report.rows.every((row) => row.identity === null && row.displayName === null)).toBe(true);
   });
 
+  it('gives an APIM subscription whose id is a GUID one row, in whatever case its requests spell it', () => {
+    const subscription = 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE';
+    const lines = new ChargebackLines(new PriceMatcher(table));
+    for (const subscriptionId of [subscription, subscription.toLowerCase()]) {
+      lines.addEntry(ledgerEntry({ caller: noCaller, subscriptionId, tokens: { source: 'gateway', promptTokens: 10, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } }));
+    }
+    const report = chargebackReport(lines.list(), { groupBy: 'identity', directory, currency: 'USD' });
+    expect(report.rows.map((row) => [row.key, row.requests])).toEqual([[subscription.toLowerCase(), 2]]);
+  });
+
   it('looks identities up in the directory case-insensitively for GUIDs', () => {
     const upper = new ChargebackLines(new PriceMatcher(table));
     upper.addEntry(ledgerEntry({ caller: { ...alice, oid: alice.oid.toUpperCase() }, tokens: { source: 'gateway', promptTokens: 10, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } }));
