@@ -51,7 +51,7 @@ export function createChargebackHandler(ports: () => ChargebackHandlerPorts) {
     if (query.basis === 'invoice') {
       const { allocations, exports } = await storedInvoiceFor(invoiceAllocations, query);
       const visible = visibleAllocations(allocations, query.scope);
-      if (query.format === 'focus') return csvResponse(allocationFocus(visible, rows, pricing.matcher), `focus-invoice-${query.from.toISOString().slice(0, 10)}.csv`, period);
+      if (query.format === 'focus') return csvResponse(allocationFocus(visible, rows, { matcher: pricing.matcher, currency }), `focus-invoice-${query.from.toISOString().slice(0, 10)}.csv`, period);
       const estimates = await chargebackReportFor({ aggregates, directory: rows, pricing }, { ...query, groupBy: 'team' }, currency);
       let report;
       try {

@@ -496,7 +496,7 @@ export function buildCli(): Command {
         }),
       );
       tellDeadLetters(result.deadLetterReasons, progress);
-      if (opts.format === 'focus') return void process.stdout.write(allocationFocus(result.allocations, result.directory, prices ? new PriceMatcher(prices) : undefined));
+      if (opts.format === 'focus') return void process.stdout.write(allocationFocus(result.allocations, result.directory, prices ? { matcher: new PriceMatcher(prices), currency: prices.currency } : undefined));
       const lines = allocationLines(result.allocations, result.directory);
       if (opts.format === 'csv') return void process.stdout.write(allocationCsv(lines));
       process.stdout.write(JSON.stringify({ allocations: lines, totals: allocationTotals(result.allocations, result) }, null, 2) + '\n');

@@ -107,19 +107,21 @@ function listUnitPico(match: PriceMatch, kind: MeterKind): Picodollars | null {
 /**
  * FOCUS 1.2 rows of the allocation, one per part of a cost row: the source row's BillingAccountId, InvoiceId, charge
  * period, currency and resource (its subscription as SubAccountId), the part's BilledCost and EffectiveCost, and the
- * identity, team, cost center and (for unallocated parts) the reason in Tags and `x_` columns. With a price table,
- * a token meter's part is priced at its list price: PricingQuantity in tokens, ListUnitPrice = ContractedUnitPrice
- * per token, ListCost = ContractedCost = their exact product. A part the price table does not price (a provisioned
- * or unreadable meter, a model it lacks, or no table) is stated as one unit at its billed cost, and a negative part
- * (money back) as a Credit. Parts with neither cost nor tokens are left out.
+ * identity, team, cost center and (for unallocated parts) the reason in Tags and `x_` columns. With a price table in
+ * the row's currency, a token meter's part is priced at its list price: PricingQuantity in tokens, ListUnitPrice =
+ * ContractedUnitPrice per token, ListCost = ContractedCost = their exact product. A part the price table does not
+ * price (a provisioned or unreadable meter, a model it lacks, a row billed in another currency, or no table) is
+ * stated as one unit at its billed cost: FOCUS states every cost of a row in its BillingCurrency. A negative part
+ * (money back) is a Credit. Parts with neither cost nor tokens are left out.
  */
-export function allocationFocus(allocations: readonly RowAllocation[], directory: ReadonlyMap<string, DirectoryRow>, prices?: PriceMatcher): string {
+export function allocationFocus(allocations: readonly RowAllocation[], directory: ReadonlyMap<string, DirectoryRow>, prices?: { readonly matcher: PriceMatcher; readonly currency: string }): string {
   const rows: FocusRow[] = [];
   for (const { row, parts } of allocations) {
     const start = new Date(row.chargePeriodStart);
     const billing = monthOf(start);
     const meter = row.meter.type === 'tokens' ? row.meter : null;
-    const match = meter && prices ? prices.match({ model: meter.model, deployment: null, time: start.toISOString() }) : null;
+    const listed = prices && prices.currency.toUpperCase() === row.currency.toUpperCase() ? prices.matcher : null;
+    const match = meter && listed ? listed.match({ model: meter.model, deployment: null, time: start.toISOString() }) : null;
     const unitPico = meter && match ? listUnitPico(match, meter.kind) : null;
     const names = meter ? METER_NAMES[meter.kind] : null;
     for (const part of parts) {

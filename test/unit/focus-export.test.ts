@@ -186,7 +186,7 @@ describe('FOCUS 1.2 export of the invoice allocation', () => {
   ];
 
   it('passes the FOCUS 1.2 column test, bills exactly the allocated parts and prices token parts at list price', () => {
-    const csv = allocationFocus(allocations, directory, matcher);
+    const csv = allocationFocus(allocations, directory, { matcher, currency: 'USD' });
     const check = checkFocusExport(csv);
     expect(check.problems).toEqual([]);
     expect(check.rows).toHaveLength(4);
@@ -195,6 +195,14 @@ describe('FOCUS 1.2 export of the invoice allocation', () => {
     expect(check.rows[1]).toMatchObject({ x_Identity: UNALLOCATED, x_Team: '', x_UnallocatedReason: 'unattributed requests (no caller identity)' });
     expect(check.rows[2]).toMatchObject({ BilledCost: '0.08', PricingQuantity: '1', ContractedUnitPrice: '0.08', ChargeFrequency: 'Recurring' });
     expect(check.rows[3]).toMatchObject({ ChargeCategory: 'Credit', BilledCost: '-0.05', ListCost: '-0.05', PricingQuantity: '', ContractedUnitPrice: '', ConsumedQuantity: '' });
+  });
+
+  it('states a row billed in another currency than the price table at its billed cost, never at list prices of another currency', () => {
+    const euros: RowAllocation[] = [{ row: { ...row({ type: 'tokens', model: 'gpt-4o', kind: 'input' }, '9.00'), currency: 'EUR' }, parts: [{ identity: 'a', billedCost: '9.00', effectiveCost: '9.00', tokens: 1_000_000n, reason: null }] }];
+    const check = checkFocusExport(allocationFocus(euros, directory, { matcher, currency: 'USD' }));
+    expect(check.problems).toEqual([]);
+    expect(check.rows[0]).toMatchObject({ BillingCurrency: 'EUR', BilledCost: '9.00', ListCost: '9.00', ContractedCost: '9.00', ListUnitPrice: '9.00', PricingQuantity: '1', PricingUnit: 'Units', x_PriceVersion: '' });
+    expect(checkFocusExport(allocationFocus(euros, directory, { matcher, currency: 'eur' })).rows[0]).toMatchObject({ PricingQuantity: '1000000', ListUnitPrice: '0.0000025' });
   });
 });
 
