@@ -1,6 +1,8 @@
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { listCaptureFolder, startsWithAvroMagic, writeCaptureLines } from '../adapters/files/event-hubs-capture.js';
 import { readRequestResponseExport } from '../adapters/files/requestresponse-export.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
@@ -157,18 +159,21 @@ export class InputCopies {
     return container;
   }
 
-  /** A text file in UTF-8: the file given, or a UTF-8 copy of a UTF-16 one (known by its byte-order mark). */
+  /**
+   * A text file in UTF-8: the file given, or a UTF-8 copy of a UTF-16 one (known by its byte-order mark). A pipe
+   * (`/dev/stdin`) is read once into a file first: the readers look at a file's first bytes again and read lines
+   * back by their position, which a pipe cannot give.
+   */
   async utf8(path: string): Promise<string> {
-    // A pipe (/dev/stdin) is read as it comes: its first bytes are not there to look at twice.
-    if (!(await stat(path)).isFile()) return path;
+    if (!(await stat(path)).isFile()) return this.utf8(await this.copyOfPipe(path));
     const input = await open(path, 'r');
     try {
       const first = Buffer.alloc(2);
       const encoding = utf16Encoding(first.subarray(0, (await input.read(first, 0, 2, 0)).bytesRead));
       if (!encoding) return path;
-      this.progress.step(`${path} is UTF-16 text: reading a UTF-8 copy of it`);
+      this.progress.step(`${this.originals.get(path) ?? path} is UTF-16 text: reading a UTF-8 copy of it`);
       const copy = join(await this.temporaryFolder(), `utf8-${this.originals.size + 1}-${basename(path)}`);
-      this.originals.set(copy, path);
+      this.originals.set(copy, this.originals.get(path) ?? path);
       const output = await open(copy, 'wx');
       try {
         const decoder = new TextDecoder(encoding);
@@ -187,5 +192,15 @@ export class InputCopies {
     } finally {
       await input.close();
     }
+  }
+
+  /** The bytes of a pipe (or another file that is read as it comes), in a temporary file. */
+  private async copyOfPipe(path: string): Promise<string> {
+    this.progress.step(`${path} is not a regular file (a pipe): reading it into a temporary file`);
+    const copy = join(await this.temporaryFolder(), `input-${this.originals.size + 1}`);
+    this.originals.set(copy, path);
+    // Node's own stdin may be a socket, which /dev/stdin cannot open (ENXIO): it is read as the process' stdin.
+    await pipeline(path === '/dev/stdin' ? process.stdin : createReadStream(path), createWriteStream(copy, { flags: 'wx' }));
+    return copy;
   }
 }

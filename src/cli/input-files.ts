@@ -1,4 +1,5 @@
 import { open, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { NOT_AN_ARCHIVE, requestResponseFolder } from '../adapters/archive/folder-archive.js';
 import { AVRO_MAGIC } from '../domain/avro-container.js';
 
@@ -93,6 +94,7 @@ export async function checkInput(path: string, expected: ExpectedInput): Promise
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new Error(`${describe(path, expected)} does not exist: ${wanted}`);
     if (code === 'EACCES' || code === 'EPERM') throw new Error(`${describe(path, expected)} cannot be read (permission denied): ${wanted}`);
+    if (code === 'ELOOP') throw new Error(`${describe(path, expected)} ${FILE_ERRORS['ELOOP']![0]}: ${wanted}`);
     throw error;
   }
   if (expected.kind === 'file' && found.isDirectory()) throw new Error(`${describe(path, expected)} is a folder: ${wanted}`);
@@ -113,12 +115,18 @@ export async function checkArchiveFolder(path: string, expected: ExpectedInput):
   }
 }
 
-/** Checks that a path the command will write to is not an existing folder (for a file) or file (for a folder). */
+/**
+ * Checks, before any work, that a path the command will write to is not an existing folder (for a file) or file
+ * (for a folder), and that the folder a file goes into exists (a folder to write into is made with its parents).
+ */
 export async function checkOutput(path: string, expected: Omit<ExpectedInput, 'holding'>): Promise<void> {
   let found;
   try {
     found = await stat(path);
   } catch {
+    if (expected.kind === 'folder') return;
+    const folder = await stat(dirname(path)).catch(() => null);
+    if (!folder?.isDirectory()) throw new Error(`${expected.option} ${JSON.stringify(path)} cannot be written: ${JSON.stringify(dirname(path))} is not a folder that exists`);
     return;
   }
   if (expected.kind === 'file' && found.isDirectory()) throw new Error(`${expected.option} ${JSON.stringify(path)} is a folder: expected the name of a file to write`);
@@ -134,6 +142,7 @@ const FILE_ERRORS: Readonly<Record<string, readonly [string, string]>> = {
   EPERM: ['cannot be accessed (operation not permitted)', 'a file cannot be accessed (operation not permitted)'],
   EEXIST: ['already exists', 'a file already exists'],
   ENOSPC: ['cannot be written: the disk is full', 'the disk is full'],
+  ELOOP: ['is a loop of symbolic links (one leads back to another)', 'a loop of symbolic links was given'],
 };
 
 /** A file-system error as a sentence naming its path, or null when `error` is not one. */

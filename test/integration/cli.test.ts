@@ -196,6 +196,33 @@ describe('tokenledger CLI', () => {
     }
   });
 
+  it('analyze reads events and an LLM log given as a pipe (/dev/stdin) as it reads the same files', async () => {
+    const out = await temporaryFolder('tokenledger-pipe-');
+    await cli('simulate', '--requests', '300', '--seed', '3', '--day', '2026-10-15', '--out', out);
+    const args = (events: string, llmLog: string) => ['--import', 'tsx', 'src/cli/main.ts', 'analyze', '--events', events, '--diagnostics', join(out, 'diagnostics'), '--llm-log', llmLog, '--format', 'json'];
+    const fromFiles = await run(process.execPath, args(join(out, 'events.jsonl'), join(out, 'llm-log.jsonl')), { cwd: new URL('../..', import.meta.url).pathname });
+    // Node gives a child's stdin as a socket; a shell's `cat FILE |` gives a pipe: both are read.
+    const piped = async (file: string, pipedArgs: string[], shell = false) => {
+      const cwd = new URL('../..', import.meta.url).pathname;
+      const child = shell
+        ? spawn('sh', ['-c', `cat "$0" | "$@"`, file, process.execPath, ...pipedArgs], { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+        : spawn(process.execPath, pipedArgs, { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+      const output = { stdout: '', stderr: '' };
+      child.stdout.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
+      if (!shell) child.stdin!.end(await readFile(file));
+      const code = await new Promise<number | null>((resolve) => child.on('close', (exitCode) => resolve(exitCode)));
+      return { code, ...output };
+    };
+    const eventsPiped = await piped(join(out, 'events.jsonl'), args('/dev/stdin', join(out, 'llm-log.jsonl')));
+    expect(eventsPiped.code, eventsPiped.stderr).toBe(0);
+    expect(eventsPiped.stdout).toBe(fromFiles.stdout);
+    expect(eventsPiped.stderr).toContain('/dev/stdin is not a regular file (a pipe): reading it into a temporary file');
+    const llmLogPiped = await piped(join(out, 'llm-log.jsonl'), args(join(out, 'events.jsonl'), '/dev/stdin'), true);
+    expect(llmLogPiped.code, llmLogPiped.stderr).toBe(0);
+    expect(llmLogPiped.stdout).toBe(fromFiles.stdout);
+  });
+
   it('trace refuses the request ids . and .., which no URL path can name, instead of asking the API another path', async () => {
     for (const id of ['.', '..']) {
       await expect(cli('trace', id, '--api', 'http://127.0.0.1:9')).rejects.toMatchObject({

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -28,6 +28,15 @@ describe('paths given on the command line', () => {
   it('names the option, the path and what belongs there when the path is missing', async () => {
     const missing = join(folder, 'nope.jsonl');
     await expect(checkInput(missing, EVENTS)).rejects.toThrow(`--events ${JSON.stringify(missing)} does not exist: expected a file of gateway events as JSON lines`);
+  });
+
+  it('names a loop of symbolic links for what it is, instead of ELOOP', async () => {
+    const [a, b] = [join(folder, 'loop-a'), join(folder, 'loop-b')];
+    await symlink(b, a);
+    await symlink(a, b);
+    await expect(checkInput(a, EVENTS)).rejects.toThrow(`--events ${JSON.stringify(a)} is a loop of symbolic links (one leads back to another): expected a file of gateway events as JSON lines`);
+    const eloop = Object.assign(new Error(`ELOOP: too many symbolic links encountered, stat '${a}'`), { code: 'ELOOP', path: a, syscall: 'stat' });
+    expect(describeFileError(eloop)).toBe(`${JSON.stringify(a)} is a loop of symbolic links (one leads back to another)`);
   });
 
   it('says a folder is a folder and a file is a file, instead of EISDIR or ENOTDIR', async () => {
@@ -107,6 +116,13 @@ describe('paths given on the command line', () => {
     await expect(checkOutput(folder, { option: '--json', kind: 'file' })).rejects.toThrow(/--json .* is a folder: expected the name of a file to write/);
     await expect(checkOutput(file, { option: '--out', kind: 'folder' })).rejects.toThrow(/--out .* is a file: expected a folder to write into/);
     await expect(checkOutput(join(folder, 'new'), { option: '--out', kind: 'folder' })).resolves.toBeUndefined();
+    await expect(checkOutput(join(folder, 'new.json'), { option: '--out', kind: 'file' })).resolves.toBeUndefined();
+  });
+
+  it('refuses, before any work, to write a file into a folder that does not exist', async () => {
+    const path = join(folder, 'no-such-folder', 'prices.json');
+    await expect(checkOutput(path, { option: '--out', kind: 'file' })).rejects.toThrow(`--out ${JSON.stringify(path)} cannot be written: ${JSON.stringify(join(folder, 'no-such-folder'))} is not a folder that exists`);
+    await expect(checkOutput(join(file, 'x.json'), { option: '--json', kind: 'file' })).rejects.toThrow(/--json .* cannot be written: .* is not a folder that exists/);
   });
 
   it('words a file-system error with its path, and leaves other errors alone', () => {
