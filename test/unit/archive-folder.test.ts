@@ -1,4 +1,4 @@
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseArchiveBlob } from '../../src/adapters/archive/archive-diagnostics-source.js';
@@ -37,6 +37,16 @@ describe('a local copy of the RequestResponse archive', () => {
       await expect(checkArchiveFolder(dir, DIAGNOSTICS)).resolves.toBeUndefined();
     }
     expect(await requestResponseFolder(root)).toBe(container);
+  });
+
+  it('is read through links to its blobs, as a copy made with cp -rs holds them', async () => {
+    const { container } = await downloadedArchive();
+    const linked = join(await temporaryFolder('tokenledger-archive-links-'), 'insights-logs-requestresponse');
+    await mkdir(dirname(join(linked, BLOB)), { recursive: true });
+    await symlink(join(container, BLOB), join(linked, BLOB));
+    const read = await readArchiveFolder(linked);
+    expect(read.records).toEqual((await readArchiveFolder(container)).records);
+    expect(read.records.length).toBeGreaterThan(0);
   });
 
   it('is refused, saying what belongs there, when the folder holds no container and is none', async () => {

@@ -42,10 +42,13 @@ export class FolderArchive implements ArchiveReader {
 
   async list(): Promise<string[]> {
     const entries = await readdir(this.root, { recursive: true, withFileTypes: true });
-    return entries
-      .filter((e) => e.isFile())
-      .map((e) => relative(this.root, join(e.parentPath, e.name)).split(sep).join('/'))
-      .sort();
+    const blobs: string[] = [];
+    // A link is taken for the file it links to (a copy made with `cp -rs` or `ln -s`); a link to a folder is not followed.
+    for (const entry of entries) {
+      const path = join(entry.parentPath, entry.name);
+      if (entry.isFile() || (entry.isSymbolicLink() && (await stat(path).catch(() => null))?.isFile())) blobs.push(relative(this.root, path).split(sep).join('/'));
+    }
+    return blobs.sort();
   }
 
   async *lines(path: string): AsyncGenerator<readonly string[]> {
