@@ -67,7 +67,11 @@ function decodeText(bytes: Buffer): string {
  * array with an element a line), which a JSON lines reader would take as lines that are not JSON each; or null.
  */
 function notJsonLines(first: Buffer): { readonly is: string; readonly fix: string } | null {
-  const lines = decodeText(first).replace(/^\uFEFF/, '').split('\n');
+  const text = decodeText(first);
+  // Lines that end with a CR alone (no LF in the first bytes at all) would be read as one line, one dead letter.
+  const cr = text.indexOf('\r');
+  if (cr >= 0 && cr + 1 < text.length && !text.includes('\n')) return { is: 'text whose lines end with a carriage return alone (CR, no line feed)', fix: "end each line with a line feed, e.g. tr '\\r' '\\n' < FILE > events.jsonl" };
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
   // The last piece may be cut short by FIRST_BYTES: only whole lines are looked at.
   const line = lines.slice(0, -1).find((l) => l.trim() !== '')?.trim();
   if (line === '{') return { is: 'one JSON document written over several lines (its first line is "{" alone)', fix: 'write each body on a line of its own, e.g. jq -c . FILE > events.jsonl' };

@@ -91,6 +91,8 @@ describe('paths given on the command line', () => {
       ['pretty.json', `${JSON.stringify(event, null, 2)}\n${JSON.stringify(event, null, 2)}\n`, /is one JSON document written over several lines \(its first line is "\{" alone\): expected a file of gateway events as JSON lines; write each body on a line of its own, e.g. jq -c \. FILE > events\.jsonl$/],
       ['array.json', `\uFEFF\n${JSON.stringify([event, event], null, 2)}`, /is a JSON array written over several lines \(its first line is "\[" alone\): .*; write each element on a line of its own, e\.g\. jq -c '\.\[\]' FILE > events\.jsonl$/],
       ['rows.json', `[${JSON.stringify(event)},\n${JSON.stringify(event)}]\n`, /is a JSON array written over several lines \(its first line is an unclosed "\["\)/],
+      // Classic Mac OS line ends: read as one line, the file would be one dead letter.
+      ['mac.jsonl', `${JSON.stringify(event)}\r${JSON.stringify(event)}\r`, /is text whose lines end with a carriage return alone \(CR, no line feed\): .*; end each line with a line feed, e\.g\. tr '\\r' '\\n' < FILE > events\.jsonl$/],
     ];
     for (const [name, text, message] of files) {
       const path = join(folder, name);
@@ -104,6 +106,10 @@ describe('paths given on the command line', () => {
       `\n  \n${JSON.stringify([event])}\n`,
       `[${'x'.repeat(70 * 1024)},\n`,
       '{',
+      // CRLF line ends, a stray CR in a line (a dead letter of its own), and a CR at the very end.
+      `${JSON.stringify(event)}\r\n${JSON.stringify(event)}\r\n`,
+      `${JSON.stringify(event)}\nnot\rjson\n`,
+      `${JSON.stringify(event)}\r`,
     ];
     for (const [i, text] of accepted.entries()) {
       const path = join(folder, `lines-${i}.jsonl`);
