@@ -7,7 +7,7 @@ import { gatewayObjectIds, loadPrices } from '../config/core-options.js';
 import { loadSettings } from '../config/settings.js';
 import type { z } from 'zod';
 import { BASES, chargebackQuerySchemaAt, daySchema, lastMonth, operationsQuerySchemaAt, type PeriodSource } from '../contracts/report-query.js';
-import { GROUP_BY, type ChargebackRow } from '../domain/chargeback.js';
+import { GROUP_BY, type ChargebackReport, type ChargebackRow } from '../domain/chargeback.js';
 import { chargebackCsv, chargebackLineRows } from '../domain/chargeback-formats.js';
 import { deadLettersOf, type ReasonCount } from '../domain/dead-letter-reasons.js';
 import { analyzeFiles } from '../services/analyze-files.js';
@@ -114,6 +114,13 @@ function tellDeadLetters(reasons: readonly ReasonCount[], progress: Progress = c
   if (rest.length === 0) return;
   const count = deadLettersOf(rest);
   progress.step(`${count.toLocaleString('en-US')} dead letter${count === 1 ? '' : 's'} for ${rest.length} other reason${rest.length === 1 ? '' : 's'} (--format json lists every reason)`);
+}
+
+/** Requests the price table cannot price, a step per model and deployment on stderr: the costs leave them out. */
+function tellUnpriced(unpriced: ChargebackReport['unpriced'], progress: Progress): void {
+  for (const { model, deployment, requests } of unpriced) {
+    progress.step(`${requests.toLocaleString('en-US')} request${requests === 1 ? '' : 's'} of model ${model} (deployment ${deployment}) not priced: the price table has no price for it, so the costs leave ${requests === 1 ? 'it' : 'them'} out (--format json lists them under unpriced)`);
+  }
 }
 
 const requestsOption = () => new Option('--requests <n>', 'number of simulated requests').argParser(positiveInt);
@@ -431,6 +438,7 @@ export function buildCli(): Command {
       );
       progress.step(`${result.entries} requests, ${result.deadLetters} dead letters, ${result.conflictingDuplicates} conflicting duplicates`);
       tellDeadLetters(result.deadLetterReasons, progress);
+      tellUnpriced(result.report.unpriced, progress);
       if (result.diagnosticsInEvents > 0) progress.step(recordsInEvents(result.diagnosticsInEvents, Boolean(opts.diagnostics)));
       const t = result.report.totals;
       if (opts.format === 'json') {

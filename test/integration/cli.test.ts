@@ -223,6 +223,22 @@ describe('tokenledger CLI', () => {
     expect(llmLogPiped.stdout).toBe(fromFiles.stdout);
   });
 
+  it('analyze says on stderr which requests the price table cannot price, whatever the format', async () => {
+    const out = await temporaryFolder('tokenledger-unpriced-');
+    await cli('simulate', '--requests', '300', '--seed', '5', '--day', '2026-10-15', '--out', out);
+    const prices = JSON.parse(await readFile(new URL('../../prices/default-prices.json', import.meta.url), 'utf8')) as { prices: { model: string }[] };
+    await writeFile(join(out, 'prices.json'), JSON.stringify({ ...prices, prices: prices.prices.filter((p) => p.model !== 'gpt-4o') }));
+    const json = await cli('analyze', '--events', join(out, 'events.jsonl'), '--prices', join(out, 'prices.json'), '--format', 'json');
+    const unpriced = (JSON.parse(json.stdout) as { unpriced: { model: string; deployment: string; requests: number }[] }).unpriced;
+    expect(unpriced.length).toBeGreaterThan(0);
+    for (const format of ['table', 'csv', 'json']) {
+      const { stderr } = await cli('analyze', '--events', join(out, 'events.jsonl'), '--prices', join(out, 'prices.json'), '--format', format);
+      for (const { model, deployment, requests } of unpriced) {
+        expect(stderr).toContain(`${requests} request${requests === 1 ? '' : 's'} of model ${model} (deployment ${deployment}) not priced: the price table has no price for it`);
+      }
+    }
+  });
+
   it('trace refuses the request ids . and .., which no URL path can name, instead of asking the API another path', async () => {
     for (const id of ['.', '..']) {
       await expect(cli('trace', id, '--api', 'http://127.0.0.1:9')).rejects.toMatchObject({
