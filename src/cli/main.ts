@@ -17,6 +17,7 @@ import { reconcileFiles } from '../services/reconcile-files.js';
 import { roundAmount } from '../domain/invoice-comparison.js';
 import { CHECK_STATUSES, describeThresholds, thresholdsReport, type CheckResult, type CheckStatus } from '../domain/reconciliation.js';
 import { directoryCommand } from './commands/directory.js';
+import { repeatedOptions } from './repeated-options.js';
 import { describeImport, pricesCommand } from './commands/prices.js';
 import { readPriceTable } from '../adapters/files/price-files.js';
 import { PriceMatcher } from '../domain/price-matching.js';
@@ -275,7 +276,11 @@ export function buildCli(): Command {
     .description('Per-identity token chargeback and per-region latency for Azure OpenAI behind Azure API Management.')
     .showHelpAfterError()
     // Commander's own messages echo what was typed (an unknown option, a bad argument): escaped like every other.
-    .configureOutput({ writeErr: (text) => process.stderr.write(terminalSafeLines(text)), outputError: (text, write) => write(text) });
+    .configureOutput({ writeErr: (text) => process.stderr.write(terminalSafeLines(text)), outputError: (text, write) => write(text) })
+    .hook('preAction', (_root, action) => {
+      const repeated = repeatedOptions(action, process.argv.slice(2));
+      if (repeated.length > 0) action.error(`error: option${repeated.length === 1 ? '' : 's'} ${repeated.join(', ')} given more than once; each takes one value`);
+    });
 
   program
     .command('simulate')

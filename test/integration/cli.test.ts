@@ -239,6 +239,15 @@ describe('tokenledger CLI', () => {
     }
   });
 
+  it('refuses an option that takes one value given twice, instead of keeping the last', async () => {
+    await expect(cli('analyze', '--events', 'first.jsonl', '--events=second.jsonl', '--format', 'json')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/^error: option --events given more than once; each takes one value\n/),
+    });
+    await expect(cli('weights', '--from', '2026-10-15', '--to', '2026-10-16', '--to', '2026-10-17', '--api', 'http://127.0.0.1:9')).rejects.toMatchObject({
+      stderr: expect.stringMatching(/^error: option --to given more than once/),
+    });
+  });
+
   it('trace refuses the request ids . and .., which no URL path can name, instead of asking the API another path', async () => {
     for (const id of ['.', '..']) {
       await expect(cli('trace', id, '--api', 'http://127.0.0.1:9')).rejects.toMatchObject({
