@@ -174,9 +174,16 @@ export function dashboardSignInFrom(settings: Settings): DashboardSignIn | null 
   };
 }
 
+let processDirectory: EditableIdentityDirectory | undefined;
+
+/**
+ * One directory client per process, as the stores: a credential caches its tokens, so a client made per request
+ * would ask the managed identity endpoint for a token on every request ("reuse credential instances").
+ */
 export function directoryFromEnvironment(settings: Settings): EditableIdentityDirectory {
   if (!settings.Tables__endpoint) throw new Error('Tables__endpoint is required for the identity directory');
-  return new TableIdentityDirectory(new TableClient(settings.Tables__endpoint, 'identities', credentialFor(settings)));
+  processDirectory ??= new TableIdentityDirectory(new TableClient(settings.Tables__endpoint, 'identities', credentialFor(settings)));
+  return processDirectory;
 }
 
 /** The reconciliation timer's ports: Log Analytics and Azure Monitor metrics on Azure's side, the ledger on ours. */
