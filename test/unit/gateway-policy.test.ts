@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { GATEWAY_EVENT_SCHEMA_V1, gatewayEventV1Schema } from '../../src/contracts/gateway-event.js';
+import { GATEWAY_EVENT_SCHEMA_V1, MAX_TEXT_LENGTH, gatewayEventV1Schema } from '../../src/contracts/gateway-event.js';
 
 const gatewayDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../gateway');
 const xmlFiles = readdirSync(gatewayDir)
@@ -123,6 +123,11 @@ function logElement(): { file: string; loggerId: string; expression: string } {
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/** The logging expression as APIM's XML reader gives it: entities decoded. */
+function decodedLog(): { expression: string } {
+  return { expression: decodeXmlEntities(logElement().expression) };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 describe('gateway policy fragments', () => {
@@ -221,6 +226,28 @@ describe('gateway policy fragments', () => {
     for (const field of ['messages', 'choices', 'content', 'input', 'output', 'prompt', 'text', 'delta']) {
       expect(text, `${file} reads "${field}"`).not.toContain(`"${field}"`);
     }
+  });
+
+  it("cuts the deployment, which the caller chooses, to the contract's length, never inside a surrogate pair", () => {
+    const { expression } = decodedLog();
+    const cut = new RegExp(`if \\(deployment\\.Length > ${MAX_TEXT_LENGTH}\\) \\{ deployment = deployment\\.Substring\\(0, deployment\\[${MAX_TEXT_LENGTH - 1}\\] >= '\\\\uD800' && deployment\\[${MAX_TEXT_LENGTH - 1}\\] <= '\\\\uDBFF' \\? ${MAX_TEXT_LENGTH - 1} : ${MAX_TEXT_LENGTH}\\); \\}`);
+    expect(expression).toMatch(cut);
+    // After the deployment is chosen (URL segment, else the request body's model), before the event is built.
+    expect(expression.indexOf('deployment = requestModel')).toBeLessThan(expression.search(cut));
+    expect(expression.search(cut)).toBeLessThan(expression.indexOf('new JProperty("deployment", deployment)'));
+  });
+
+  it.each([
+    ['audio prompt tokens', 'prompt_tokens_details.audio_tokens', 'input_token_details.audio_tokens', 'audioPrompt'],
+    ['audio completion tokens', 'completion_tokens_details.audio_tokens', 'output_token_details.audio_tokens', 'audioCompletion'],
+    ['cached tokens', 'input_tokens_details.cached_tokens', 'input_token_details.cached_tokens', 'cached'],
+  ])('reads %s as chat completions and as realtime and transcription responses write them', (_, chat, realtime, variable) => {
+    const { expression } = decodedLog();
+    const read = expression.split('\n').find((line) => line.includes(`SelectToken("${realtime}")`));
+    expect(read, `${realtime} is read`).toBeDefined();
+    expect(read).toContain(`SelectToken("${chat}")`);
+    const next = expression.split('\n')[expression.split('\n').indexOf(read!) + 1]!;
+    expect(next).toContain(`{ ${variable} = (long)t; }`);
   });
 
   it('never reads the request body in the logging expression', () => {
