@@ -197,6 +197,12 @@ describe('dashboard model', () => {
     expect(describeToken('h.!!!.s', new Date())).toBe('token set (unreadable claims)');
   });
 
+  it('reads a token whose name is beyond ASCII as the UTF-8 text it is, and one whose expiry no date can hold', () => {
+    const token = (claims: object) => `h.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.s`;
+    expect(describeToken(token({ name: 'José Müller-Øster 😀' }), new Date())).toBe('token for José Müller-Øster 😀');
+    for (const exp of [1e13, -1e13, 1e300]) expect(describeToken(token({ name: 'Ada', exp }), new Date())).toBe('token for Ada');
+  });
+
   it('rounds costs to cents so that the rows shown add up to the total shown, each within a cent of its exact amount', () => {
     // 0.333…, 0.333…, 0.333… dollars: each rounds to 0.33, the total to 1.00; the largest remainder takes the cent.
     const third = '333333333333';

@@ -7,11 +7,12 @@ export type ApiResult<T> =
 export class Api {
   /**
    * @param base the API root, e.g. `https://…/api/` (the page lives at `…/api/dashboard/`)
-   * @param token the bearer token, or null to call without one (the API then answers 401 with its reason)
+   * @param token the bearer token at the time of each request (a sign-in renews it while panels stay open), or
+   *   null to call without one (the API then answers 401 with its reason)
    */
   constructor(
     private readonly base: URL,
-    private readonly token: string | null,
+    private readonly token: () => string | null,
   ) {}
 
   /** `route` under the API root with the non-empty `params`. */
@@ -75,7 +76,8 @@ export class Api {
   }
 
   private async request(url: URL, method: string, headers: Record<string, string>, body: string | undefined): Promise<{ ok: true; response: Response } | { ok: false; status: number; error: string; reason: string }> {
-    const all = this.token ? { ...headers, Authorization: `Bearer ${this.token}` } : headers;
+    const token = this.token();
+    const all = token ? { ...headers, Authorization: `Bearer ${token}` } : headers;
     try {
       return { ok: true, response: await fetch(url, { method, headers: all, cache: 'no-store', credentials: 'omit', redirect: 'error', ...(body === undefined ? {} : { body }) }) };
     } catch (error) {

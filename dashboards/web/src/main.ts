@@ -107,7 +107,7 @@ function currentToken(): string | null {
 }
 
 function api(): Api {
-  return new Api(new URL('../', document.baseURI), currentToken());
+  return new Api(new URL('../', document.baseURI), currentToken);
 }
 
 function showTokenStatus(): void {

@@ -553,8 +553,9 @@ export function tokenClaims(token: string): Json | null {
   const payload = token.split('.')[1];
   if (!payload) return null;
   try {
-    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '='));
-    return object(JSON.parse(json), 'claims');
+    const bytes = Uint8Array.from(atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '=')), (c) => c.charCodeAt(0));
+    // The payload is UTF-8 JSON (RFC 7519): a name such as "José" is two bytes for é, which atob alone leaves as two characters.
+    return object(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)), 'claims');
   } catch {
     return null;
   }
@@ -772,7 +773,9 @@ export function describeToken(token: string, now: Date): string {
   const claims = tokenClaims(token);
   if (claims === null) return 'token set (unreadable claims)';
   const who = typeof claims['name'] === 'string' ? claims['name'] : typeof claims['oid'] === 'string' ? claims['oid'] : 'unknown caller';
-  const exp = typeof claims['exp'] === 'number' ? new Date(claims['exp'] * 1000) : null;
+  const expiry = typeof claims['exp'] === 'number' ? new Date(claims['exp'] * 1000) : null;
+  // An exp outside the dates JavaScript can hold (1e13, 1e300) says nothing readable.
+  const exp = expiry !== null && Number.isFinite(expiry.getTime()) ? expiry : null;
   const when = exp === null ? '' : exp < now ? ', expired' : `, expires ${exp.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
   return `token for ${who}${when}`;
 }
