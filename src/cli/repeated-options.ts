@@ -9,9 +9,10 @@ export function repeatedOptions(command: Command, args: readonly string[]): stri
   const counts = new Map<string, number>();
   for (const arg of args) {
     if (arg === '--') break;
-    const flag = arg.startsWith('--') ? arg.split('=')[0] : arg;
+    const flag = arg.startsWith('--') ? arg.slice(0, arg.includes('=') ? arg.indexOf('=') : undefined) : arg;
     const option = single.find((o) => o.long === flag || o.short === flag);
-    if (option) counts.set(option.long ?? flag!, (counts.get(option.long ?? flag!) ?? 0) + 1);
+    const name = option?.long ?? flag;
+    if (option) counts.set(name, (counts.get(name) ?? 0) + 1);
   }
   return [...counts].filter(([, count]) => count > 1).map(([name]) => name);
 }
