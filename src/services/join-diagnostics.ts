@@ -9,7 +9,7 @@ import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore, VersionedRecord } from '../ports/diagnostics-store.js';
 import type { DeadLetterStore, LedgerKey, LedgerStore, StoredEntry, StoreOptions } from '../ports/ledger-store.js';
 import { updateDiagnostics } from './update-diagnostics.js';
-import { updateLedger } from './update-ledger.js';
+import { updateLedger, type LedgerUpdate } from './update-ledger.js';
 
 export interface JoinPorts {
   readonly source: DiagnosticsSource;
@@ -65,7 +65,7 @@ export function withLlmUsage(entry: LedgerEntry, usage: LlmUsage | undefined): L
 
 /**
  * Enriches `entries`' documents with conditional writes (`updateLedger`), and marks the hours of those that change
- * for the rollup, before the writes as well as after. Once a write has landed, a run that failed before marking
+ * for the rollup, before each write as well as after. Once a write has landed, a run that failed before marking
  * would find nothing left to change when run again (the entry has its verdict or its tokens), and the hour would
  * never be rolled up again. The mark after the writes is for a rollup that took the first one before they landed.
  * `known` are documents already read with their version.
@@ -77,14 +77,14 @@ async function saveEnriched(
   options: StoreOptions,
   known: readonly StoredEntry[] = [],
 ): Promise<void> {
-  const hoursOf = (changed: readonly LedgerEntry[]) => [...new Set(changed.map((e) => hourBucket(e.time)))];
-  const changing = entries.filter((entry) => enrichOne(entry) !== null);
-  if (changing.length === 0) return;
-  await ports.aggregates.markDirty(hoursOf(changing), options);
-  const { updates, refused } = await updateLedger(ports.ledger, changing.map(keyOf), (_key, current) => (current ? enrichOne(current) : null), options, known);
+  if (entries.length === 0) return;
+  // The hours an entry is in before and after the change (a merge may move its time).
+  const hoursOf = (changes: readonly LedgerUpdate[]) => [...new Set(changes.flatMap((c) => [c.before, c.after]).flatMap((e) => (e ? [hourBucket(e.time)] : [])))];
+  const markHours = (changes: readonly LedgerUpdate[]) => ports.aggregates.markDirty(hoursOf(changes), options);
+  const { updates, refused } = await updateLedger(ports.ledger, entries.map(keyOf), (_key, current) => (current ? enrichOne(current) : null), options, known, markHours);
   if (refused.length > 0) throw new Error(`ledger store refused ${refused.length} enriched entries: ${refused[0]!.reason}`);
-  const changed = updates.flatMap((u) => (u.after ? [u.after] : []));
-  if (changed.length > 0) await ports.aggregates.markDirty(hoursOf(changed), options);
+  const changed = updates.filter((u) => u.after !== null);
+  if (changed.length > 0) await markHours(changed);
 }
 
 async function firstPage<T>(pages: AsyncIterable<readonly T[]>): Promise<readonly T[]> {
@@ -127,9 +127,9 @@ async function saveRecords(
   options: StoreOptions,
   known: readonly VersionedRecord[] = [],
 ): Promise<void> {
-  const hoursOf = (records: readonly StoredDiagnostic[]) => [...new Set(records.map((r) => r.time.slice(0, 13)))];
-  const written = await updateDiagnostics(ports.diagnostics, correlationIds, change, options, known, (writes) => ports.aggregates.markDirty(hoursOf(writes), options));
-  if (written.length > 0) await ports.aggregates.markDirty(hoursOf(written), options);
+  const markHours = (records: readonly StoredDiagnostic[]) => ports.aggregates.markDirty([...new Set(records.map((r) => r.time.slice(0, 13)))], options);
+  const written = await updateDiagnostics(ports.diagnostics, correlationIds, change, options, known, markHours);
+  if (written.length > 0) await markHours(written);
 }
 
 /** Moves each stored record's status forward to its verdict (see `laterGatewayMatch`), with conditional writes. */

@@ -24,7 +24,8 @@ export interface LedgerUpdates {
  * replace only at the version read). A document another writer changed in between is read again and changed
  * again, up to `MAX_UPDATE_ROUNDS` rounds; then `TransientStoreError`, so the trigger redelivers the batch.
  * `change` must be a pure merge of what it is given, so a round repeated on newer content gives the right result.
- * `known` are documents already read with their version (their first round skips the read).
+ * `known` are documents already read with their version (their first round skips the read); `beforeWrite` is given
+ * each round's changes before they are written.
  */
 export async function updateLedger(
   ledger: Pick<LedgerStore, 'readEntries' | 'writeEntries'>,
@@ -32,6 +33,7 @@ export async function updateLedger(
   change: (key: LedgerKey, current: LedgerEntry | null) => LedgerEntry | null,
   options: StoreOptions = {},
   known: readonly StoredEntry[] = [],
+  beforeWrite?: (changes: readonly (LedgerUpdate & { readonly after: LedgerEntry })[]) => Promise<void>,
 ): Promise<LedgerUpdates> {
   const current = new Map<string, StoredEntry | null>(known.map((stored) => [stored.entry.id, stored]));
   let pending: LedgerKey[] = [...new Set(keys.map((k) => k.id))].map((id) => ({ id }));
@@ -49,6 +51,7 @@ export async function updateLedger(
       else writes.push({ key, before: stored?.entry ?? null, entry: next, etag: stored?.etag ?? null });
     }
     if (writes.length === 0) return { updates, refused };
+    await beforeWrite?.(writes.map(({ key, before, entry }) => ({ key, before, after: entry })));
     const outcome = await ledger.writeEntries(writes.map(({ entry, etag }) => ({ entry, etag })), options);
     const lost = new Set(outcome.conflicts.map((k) => k.id));
     const refusedKeys = new Set(outcome.refused.map(({ entry }) => entry.id));
