@@ -3,7 +3,6 @@ import { chargebackQuerySchemaAt } from '../../src/contracts/report-query.js';
 import { chargebackScope, type Principal } from '../../src/domain/access.js';
 import { chargebackCsv, chargebackJson } from '../../src/domain/chargeback-formats.js';
 import { focusCsv } from '../../src/domain/focus-export.js';
-import { describeIssues } from '../../src/domain/event-normalization.js';
 import type { PriceTable } from '../../src/contracts/price-table.js';
 import { pricingOf } from '../../src/domain/usage-pricing.js';
 import type { AggregateStore } from '../../src/ports/aggregate-store.js';
@@ -13,7 +12,7 @@ import { allocationFocus } from '../../src/domain/allocation-formats.js';
 import { invoiceReport, invoiceReportCsv, visibleAllocations, type InvoiceGroupBy } from '../../src/domain/invoice-report.js';
 import type { InvoiceAllocationStore } from '../../src/ports/invoice-allocation-store.js';
 import { storedInvoiceFor } from '../../src/services/invoice-report.js';
-import { queryParameters } from './query-parameters.js';
+import { parseQuery } from './query-parameters.js';
 
 export interface ChargebackHandlerPorts {
   readonly aggregates: Pick<AggregateStore, 'listUsageDocuments'>;
@@ -38,11 +37,9 @@ export interface ChargebackHandlerPorts {
  */
 export function createChargebackHandler(ports: () => ChargebackHandlerPorts) {
   return async function chargeback(request: HttpRequest, _context: unknown, principal: Principal): Promise<HttpResponseInit> {
-    const parameters = queryParameters(request, 'report parameters');
-    if (!parameters.ok) return { status: 400, jsonBody: { error: 'bad_request', reason: parameters.reason } };
-    const parsed = chargebackQuerySchemaAt(new Date()).safeParse(parameters.values);
-    if (!parsed.success) return { status: 400, jsonBody: { error: 'bad_request', reason: describeIssues('report parameters', parsed.error) } };
-    const query = { ...parsed.data, scope: chargebackScope(principal) };
+    const parsed = parseQuery(request, chargebackQuerySchemaAt, 'report parameters');
+    if (!parsed.ok) return parsed.response;
+    const query = { ...parsed.query, scope: chargebackScope(principal) };
     const { aggregates, directory, prices, invoiceAllocations, openAiAccounts = [] } = ports();
     const currency = prices.currency;
     const pricing = pricingOf(prices);

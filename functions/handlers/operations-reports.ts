@@ -1,8 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { z } from 'zod';
 import { poolMemberProblems, poolNameClashes, poolNameFor, toArmTemplate, toBicepFile } from '../../src/contracts/apim-backend-pool.js';
 import { latencyQuerySchemaAt, operationsQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
-import { describeIssues } from '../../src/domain/event-normalization.js';
 import { thresholdsReport } from '../../src/domain/reconciliation.js';
 import type { AggregateStore } from '../../src/ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
@@ -10,19 +8,7 @@ import type { LedgerStore } from '../../src/ports/ledger-store.js';
 import type { ReconciliationStore } from '../../src/ports/reconciliation.js';
 import { latencyReport, weightsReport } from '../../src/services/latency-report.js';
 import { trafficReport } from '../../src/services/traffic-report.js';
-import { queryParameters } from './query-parameters.js';
-
-type Parsed<T> = { readonly ok: true; readonly query: T } | { readonly ok: false; readonly response: HttpResponseInit };
-
-/** The endpoint's parameters, read as of now; 400 with the reason when they are not. */
-function parse<T>(request: HttpRequest, schemaAt: (now: Date) => z.ZodType<T>): Parsed<T> {
-  const parameters = queryParameters(request, 'report parameters');
-  if (!parameters.ok) return { ok: false, response: { status: 400, jsonBody: { error: 'bad_request', reason: parameters.reason } } };
-  const parsed = schemaAt(new Date()).safeParse(parameters.values);
-  return parsed.success
-    ? { ok: true, query: parsed.data }
-    : { ok: false, response: { status: 400, jsonBody: { error: 'bad_request', reason: describeIssues('report parameters', parsed.error) } } };
-}
+import { parseQuery } from './query-parameters.js';
 
 export interface OperationsPorts {
   readonly aggregates: AggregateStore;
@@ -33,7 +19,7 @@ export interface OperationsPorts {
 /** `GET /api/latency?from&to&deployment&groupBy=region` (role Operations.Read). */
 export function createLatencyHandler(ports: () => OperationsPorts) {
   return async (request: HttpRequest): Promise<HttpResponseInit> => {
-    const parsed = parse(request, latencyQuerySchemaAt);
+    const parsed = parseQuery(request, latencyQuerySchemaAt, 'report parameters');
     if (!parsed.ok) return parsed.response;
     const { query } = parsed;
     return { status: 200, jsonBody: await latencyReport(ports().aggregates, query) };
@@ -48,7 +34,7 @@ export function createLatencyHandler(ports: () => OperationsPorts) {
  */
 export function createWeightsHandler(ports: () => OperationsPorts) {
   return async (request: HttpRequest): Promise<HttpResponseInit> => {
-    const parsed = parse(request, weightsQuerySchemaAt);
+    const parsed = parseQuery(request, weightsQuerySchemaAt, 'report parameters');
     if (!parsed.ok) return parsed.response;
     const { query } = parsed;
     const { format, apimService } = query;
@@ -84,7 +70,7 @@ function clashingPools(format: string, clashes: readonly string[]): string {
 /** `GET /api/traffic?from&to`: join outcomes, bypass calls by credential and unattributed use (role Operations.Read). */
 export function createTrafficHandler(ports: () => OperationsPorts) {
   return async (request: HttpRequest): Promise<HttpResponseInit> => {
-    const parsed = parse(request, trafficQuerySchemaAt);
+    const parsed = parseQuery(request, trafficQuerySchemaAt, 'report parameters');
     if (!parsed.ok) return parsed.response;
     const { query } = parsed;
     return { status: 200, jsonBody: await trafficReport(ports().aggregates, query) };
@@ -94,7 +80,7 @@ export function createTrafficHandler(ports: () => OperationsPorts) {
 /** `GET /api/reconciliation?from&to&deployment`: stored check results of the window and the thresholds that graded them (role Operations.Read). */
 export function createReconciliationHandler(results: () => ReconciliationStore) {
   return async (request: HttpRequest): Promise<HttpResponseInit> => {
-    const parsed = parse(request, operationsQuerySchemaAt);
+    const parsed = parseQuery(request, operationsQuerySchemaAt, 'report parameters');
     if (!parsed.ok) return parsed.response;
     const { query } = parsed;
     const checks = (await results().listResults(query)).filter((c) => !query.deployment || c.deployment === query.deployment);

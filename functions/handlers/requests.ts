@@ -2,7 +2,6 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { PriceTable } from '../../src/contracts/price-table.js';
 import { requestsQuerySchemaAt } from '../../src/contracts/report-query.js';
 import { chargebackScope, type Principal } from '../../src/domain/access.js';
-import { describeIssues } from '../../src/domain/event-normalization.js';
 import type { IdentityOptions } from '../../src/domain/identity.js';
 import { decodeContinuation, encodeContinuation, queryDigest } from '../../src/domain/request-drilldown.js';
 import { pricingOf } from '../../src/domain/usage-pricing.js';
@@ -10,7 +9,7 @@ import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
 import type { IdentityDirectory } from '../../src/ports/identity-directory.js';
 import type { LedgerStore } from '../../src/ports/ledger-store.js';
 import { listRequests, traceRequest } from '../../src/services/request-drilldown.js';
-import { queryParameters } from './query-parameters.js';
+import { parseQuery } from './query-parameters.js';
 
 export interface RequestsHandlerPorts {
   readonly ledger: LedgerStore;
@@ -43,11 +42,9 @@ async function drilldownPorts(ports: RequestsHandlerPorts) {
  */
 export function createRequestsHandler(ports: () => RequestsHandlerPorts) {
   return async function requests(request: HttpRequest, _context: unknown, principal: Principal): Promise<HttpResponseInit> {
-    const parameters = queryParameters(request, 'request list parameters');
-    if (!parameters.ok) return badRequest(parameters.reason);
-    const parsed = requestsQuerySchemaAt(new Date()).safeParse(parameters.values);
-    if (!parsed.success) return badRequest(describeIssues('request list parameters', parsed.error));
-    const query = parsed.data;
+    const parsed = parseQuery(request, requestsQuerySchemaAt, 'request list parameters');
+    if (!parsed.ok) return parsed.response;
+    const query = parsed.query;
     const digest = queryDigest(query);
     let after = null;
     if (query.skipToken !== undefined) {
