@@ -15,13 +15,16 @@ export function createAllocateTimerHandler(ports: () => NewExportsPorts | null, 
       return;
     }
     const result = await allocateNewExports(bound, options());
-    for (const done of result.allocated) {
+    const superseded = result.allocated.filter((done) => !done.stored);
+    for (const done of superseded) context.log(`allocate: ${done.exportName}: a newer run stored its allocation meanwhile; this run's was discarded`);
+    for (const done of result.allocated.filter((d) => d.stored)) {
       const rows = done.allocations.length;
       context.log(
         `allocate: ${done.exportName}: ${rows} Azure OpenAI cost rows of ${done.months.join(', ') || 'no month'} allocated (${done.skippedRows} rows of other services, ${done.unplacedRequests} requests without diagnostics, ${done.bypassCalls} bypass calls), ${done.documents} documents`,
       );
     }
-    context.log(`allocate: ${result.allocated.length} exports allocated, ${result.unchanged} unchanged, ${result.failed.length} failed`);
+    const supersededNote = superseded.length > 0 ? `, ${superseded.length} superseded by a newer run` : '';
+    context.log(`allocate: ${result.allocated.length - superseded.length} exports allocated, ${result.unchanged} unchanged, ${result.failed.length} failed${supersededNote}`);
     for (const failure of result.failed) context.error(`allocate: ${failure.name}: ${failure.reason}`);
     if (result.failed.length > 0) throw new Error(`${result.failed.length} cost exports could not be allocated: ${result.failed.map((f) => f.name).join(', ')}`);
   };

@@ -60,8 +60,15 @@ export const allocationCountsSchema = z.object({
 export type AllocationCounts = z.infer<typeof allocationCountsSchema>;
 
 /**
+ * Which run wrote a document: the instant it started reading (ISO 8601), `#`, and a random id. Runs order by this
+ * text; a document from before runs were recorded has none and is older than any run.
+ */
+const run = z.string().optional();
+
+/**
  * Which generation of parts holds an export's allocation of one month. Parts of a new generation are written
- * first, then the head, then the parts of older generations are removed: a reader never sees half of one.
+ * first, then the head, then the parts of older generations are removed: a reader never sees half of one. A head
+ * of no rows and no parts says the export no longer covers the month.
  */
 export const invoiceHeadSchema = z.object({
   id: z.string(),
@@ -79,6 +86,7 @@ export const invoiceHeadSchema = z.object({
   parts: count,
   rows: count,
   counts: allocationCountsSchema,
+  run,
 });
 export type InvoiceHead = z.infer<typeof invoiceHeadSchema>;
 
@@ -91,6 +99,7 @@ export const invoicePartSchema = z.object({
   generation: z.string(),
   part: count,
   slices: z.array(allocationSliceSchema),
+  run,
 });
 export type InvoicePart = z.infer<typeof invoicePartSchema>;
 
@@ -109,5 +118,10 @@ export const allocatedExportSchema = z.object({
    * events settled): an export allocated before then is allocated again by the next run, even unchanged.
    */
   settlesAt: z.string(),
+  run,
+  /** Set while the run that wrote the marker is still writing its heads: the export counts as not yet allocated. */
+  pending: z.literal(true).optional(),
+  /** Months the export covered before and no longer does, whose heads the run is still to empty. */
+  retiredMonths: z.array(z.string()).optional(),
 });
 export type AllocatedExport = z.infer<typeof allocatedExportSchema>;

@@ -1,4 +1,4 @@
-import type { AllocationCounts, AllocationSlice, InvoiceHead, InvoicePart, StoredCostRow } from '../contracts/invoice-allocation-document.js';
+import type { AllocatedExport, AllocationCounts, AllocationSlice, InvoiceHead, InvoicePart, StoredCostRow } from '../contracts/invoice-allocation-document.js';
 import type { AllocationCostRow, AllocationPart, RowAllocation } from './invoice-allocation.js';
 import { METER_KINDS, type MeterKind } from './retail-price-meters.js';
 import { stableId } from './stable-id.js';
@@ -6,9 +6,9 @@ import { chunkByBytes, MAX_PART_BYTES, wholeGeneration } from './document-parts.
 
 /**
  * A cost export's allocation as documents: per billing month (the month of each row's ChargePeriodStart) a head and
- * the parts of one generation, each part at most `MAX_PART_BYTES` of JSON, like usage tiles. Ids depend only on
- * the export's blob name, the month and the content of what is stored, so allocating the same export over the
- * same ledger twice writes the same documents.
+ * the parts of one generation, each part at most `MAX_PART_BYTES` of JSON, like usage tiles. A head's id depends
+ * only on the export's blob name and the month; each run writes parts of a generation of its own, so that what one
+ * run removes is never what another run still stores.
  */
 
 export const invoicePartition = (month: string): string => `invoice:${month}`;
@@ -19,6 +19,12 @@ export const ALLOCATED_EXPORTS_PARTITION = 'invoice:exports';
 export const allocatedExportKey = (exportName: string) => ({ id: `invoice-export:${stableId(exportName)}`, pk: ALLOCATED_EXPORTS_PARTITION });
 
 export const invoiceHeadKey = (exportName: string, month: string) => ({ id: `invoice-head:${stableId(exportName)}:${month}`, pk: invoicePartition(month) });
+
+/** The key of an allocation run that started reading at `startedAt`; `unique` tells apart runs of one instant. */
+export const allocationRun = (startedAt: Date, unique: string): string => `${startedAt.toISOString()}#${unique}`;
+
+/** Whether a document written by run `a` is newer than one written by run `b` (a document of no run is the oldest). */
+export const isNewerRun = (a: string | undefined, b: string | undefined): boolean => (a ?? '') > (b ?? '');
 
 /** The UTC month (`YYYY-MM`) of an instant written as text. */
 export function monthOf(instant: string): string {
@@ -68,6 +74,8 @@ function slicesOf(allocations: readonly RowAllocation[], maxBytes: number): Allo
 }
 
 export interface ExportAllocation {
+  /** See `allocationRun`. */
+  readonly run: string;
   readonly exportName: string;
   readonly contentHash: string;
   readonly exportedAt: string;
@@ -87,30 +95,31 @@ export function invoiceDocuments(allocation: ExportAllocation, maxPartBytes = MA
   }
   const heads: InvoiceHead[] = [];
   const parts: InvoicePart[] = [];
+  const { run, exportName } = allocation;
+  const generation = stableId(run);
   for (const month of [...byMonth.keys()].sort()) {
     const rows = byMonth.get(month)!;
-    const slices = slicesOf(rows, maxPartBytes);
-    const generation = stableId(allocation.contentHash, JSON.stringify(slices), JSON.stringify(allocation.counts));
-    const { id, pk } = invoiceHeadKey(allocation.exportName, month);
-    const chunks = chunkByBytes(slices, maxPartBytes);
-    chunks.forEach((chunk, part) => parts.push({ id: `${id}:${generation}:${part}`, pk, kind: 'invoice-part', exportName: allocation.exportName, month, generation, part, slices: chunk }));
-    heads.push({
-      id,
-      pk,
-      kind: 'invoice-head',
-      exportName: allocation.exportName,
-      contentHash: allocation.contentHash,
-      exportedAt: allocation.exportedAt,
-      allocatedAt: allocation.allocatedAt,
-      month,
-      generation,
-      parts: chunks.length,
-      rows: rows.length,
-      counts: allocation.counts,
-    });
+    const { id, pk } = invoiceHeadKey(exportName, month);
+    const chunks = chunkByBytes(slicesOf(rows, maxPartBytes), maxPartBytes);
+    chunks.forEach((chunk, part) => parts.push({ id: `${id}:${generation}:${part}`, pk, kind: 'invoice-part', exportName, month, generation, part, slices: chunk, run }));
+    heads.push({ ...emptyHead(allocation, month), parts: chunks.length, rows: rows.length });
   }
   return { heads, parts };
 }
+
+/** The marker saying that export blob `etag` was allocated by the run, into `months`; see `AllocatedExport.settlesAt`. */
+export function exportMarker(allocation: Omit<ExportAllocation, 'allocations'>, months: readonly string[], blob: { etag: string; settlesAt: string }): AllocatedExport {
+  const { run, exportName, contentHash, allocatedAt } = allocation;
+  return { ...allocatedExportKey(exportName), kind: 'invoice-export', exportName, etag: blob.etag, contentHash, months: [...months], allocatedAt, settlesAt: blob.settlesAt, run };
+}
+
+/** The head of a month `allocation` does not cover: no rows, no parts. It keeps an older run from storing the month again. */
+export function emptyHead(allocation: Omit<ExportAllocation, 'allocations'>, month: string): InvoiceHead {
+  const { run, exportName, contentHash, exportedAt, allocatedAt, counts } = allocation;
+  return { ...invoiceHeadKey(exportName, month), kind: 'invoice-head', exportName, contentHash, exportedAt, allocatedAt, month, generation: stableId(run), parts: 0, rows: 0, counts, run };
+}
+
+const isEmpty = (head: InvoiceHead) => head.rows === 0 && head.parts === 0;
 
 export interface StoredExportAllocation {
   readonly head: InvoiceHead;
@@ -131,7 +140,7 @@ export function assembleInvoice(heads: readonly InvoiceHead[], parts: readonly I
   }
   const exports: StoredExportAllocation[] = [];
   const incomplete: string[] = [];
-  for (const head of [...heads].sort((a, b) => (a.exportName < b.exportName ? -1 : a.exportName > b.exportName ? 1 : a.month < b.month ? -1 : 1))) {
+  for (const head of [...heads].filter((h) => !isEmpty(h)).sort((a, b) => (a.exportName < b.exportName ? -1 : a.exportName > b.exportName ? 1 : a.month < b.month ? -1 : 1))) {
     const found = wholeGeneration(partsOf.get(`${head.exportName}\u0000${head.month}\u0000${head.generation}`), head.parts);
     if (!found) {
       incomplete.push(head.exportName);

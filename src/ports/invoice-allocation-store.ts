@@ -1,4 +1,5 @@
 import type { AllocatedExport, InvoiceHead, InvoicePart } from '../contracts/invoice-allocation-document.js';
+import type { Versioned } from './aggregate-store.js';
 import type { StoreOptions } from './ledger-store.js';
 
 /** An export's allocation of one month as a query returned it (parts of other generations included). */
@@ -7,16 +8,33 @@ export interface InvoiceDocuments {
   readonly parts: readonly InvoicePart[];
 }
 
-/** Cost exports allocated to identities (see `invoiceDocuments`), and which export blobs have been. */
+/**
+ * Cost exports allocated to identities (see `invoiceDocuments`), and which export blobs have been. Markers and heads
+ * are replaced only at the version they were read at (ETag), so that runs of one export at once can be ordered
+ * (see `commitInvoiceAllocation`).
+ */
 export interface InvoiceAllocationStore {
   /** Every export blob allocated so far, with the ETag it had: one single-partition query. */
   listAllocatedExports(options?: StoreOptions): Promise<AllocatedExport[]>;
+  /** The marker of one export blob and its version, or null when it has none. */
+  getAllocatedExport(exportName: string, options?: StoreOptions): Promise<Versioned<AllocatedExport> | null>;
   /**
-   * Makes `heads` and `parts` the export's whole allocation: the parts first, then the heads, then whatever the
-   * export had stored before and no longer has (older generations, months it no longer covers) is removed, and
-   * last the marker. Idempotent; a run that fails part way leaves the previous allocation readable.
+   * Writes the marker if the stored one is still at `expectedVersion` (null: there is none yet). The new version, or
+   * null when another writer changed it first.
    */
-  replaceAllocation(marker: AllocatedExport, heads: readonly InvoiceHead[], parts: readonly InvoicePart[], options?: StoreOptions): Promise<void>;
+  replaceAllocatedExport(marker: AllocatedExport, expectedVersion: string | null, options?: StoreOptions): Promise<string | null>;
+  /** Writes parts of a generation (readers ignore them until a head names it). */
+  putParts(parts: readonly InvoicePart[], options?: StoreOptions): Promise<void>;
+  deleteParts(keys: readonly { id: string; pk: string }[], options?: StoreOptions): Promise<void>;
+  /** The export's heads of these months that exist, each with its version: one point read per month. */
+  getHeads(exportName: string, months: readonly string[], options?: StoreOptions): Promise<Versioned<InvoiceHead>[]>;
+  /**
+   * Writes each head if the stored one is still at its expected version (null: there is none yet). The heads that
+   * another writer changed first are returned, not written.
+   */
+  replaceHeads(writes: readonly { head: InvoiceHead; expectedVersion: string | null }[], options?: StoreOptions): Promise<InvoiceHead[]>;
+  /** One export's heads and parts of one month: one single-partition query. */
+  listExportDocuments(exportName: string, month: string, options?: StoreOptions): Promise<InvoiceDocuments>;
   /** Heads and parts of every export allocated into one month (`YYYY-MM`): one single-partition query. */
   listAllocations(month: string, options?: StoreOptions): Promise<InvoiceDocuments>;
 }

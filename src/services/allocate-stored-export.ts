@@ -1,10 +1,9 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { readCostExportContent } from '../adapters/files/cost-export.js';
-import type { AllocatedExport } from '../contracts/invoice-allocation-document.js';
 import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import { allocateInvoice, resourceKey, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
 import type { MeterKind } from '../domain/retail-price-meters.js';
-import { allocatedExportKey, invoiceDocuments } from '../domain/invoice-documents.js';
+import { allocationRun, exportMarker, invoiceDocuments } from '../domain/invoice-documents.js';
 import { recordsByCorrelationId } from '../domain/join.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import type { InvoiceAllocationStore } from '../ports/invoice-allocation-store.js';
@@ -12,6 +11,7 @@ import type { CostExportSource } from '../ports/cost-export-source.js';
 import { TransientStoreError, type LedgerStore, type StoreOptions } from '../ports/ledger-store.js';
 import { allocationRowOf } from '../domain/focus-cost-rows.js';
 import { allocationInputs, type AllocationInputOptions } from './allocate-files.js';
+import { commitInvoiceAllocation } from './commit-invoice-allocation.js';
 
 export interface StoredAllocationPorts {
   readonly ledger: Pick<LedgerStore, 'listEntries'>;
@@ -38,6 +38,8 @@ export interface StoredExportAllocation {
   readonly bypassCalls: number;
   /** Documents written (heads and parts). */
   readonly documents: number;
+  /** False when a newer run of the same export had already stored its allocation: this one was discarded. */
+  readonly stored: boolean;
 }
 
 /**
@@ -97,7 +99,8 @@ function hashed(content: ExportFile['content'], hash: Hash): ExportFile['content
 
 /**
  * Allocates a cost export over the stored ledger and diagnostic records of its charge periods (the same allocation
- * as `allocateFiles`), and stores the result in place of whatever the export had stored before.
+ * as `allocateFiles`), and stores the result in place of whatever the export had stored before, unless a newer run
+ * of the same export stored its own meanwhile (see `commitInvoiceAllocation`).
  */
 export async function allocateStoredExport(
   ports: StoredAllocationPorts,
@@ -105,6 +108,8 @@ export async function allocateStoredExport(
   options: StoredAllocationOptions = {},
   storeOptions: StoreOptions = {},
 ): Promise<StoredExportAllocation> {
+  const now = (options.now ?? (() => new Date()))();
+  const run = allocationRun(now, randomUUID());
   const hash = createHash('sha256');
   const { rows, rowsRead } = await readCostExportContent(hashed(file.content, hash), file.name, allocationRowOf);
   const contentHash = hash.digest('hex');
@@ -135,16 +140,16 @@ export async function allocateStoredExport(
     if (hourly) usage = hourly.list();
   }
   const allocations = allocateInvoice(rows, usage, bypass);
-  const now = (options.now ?? (() => new Date()))();
   const allocatedAt = now.toISOString();
   const lastEnd = rows.reduce((max, r) => Math.max(max, Date.parse(r.chargePeriodEnd)), now.getTime() - (options.settleInMs ?? DEFAULT_SETTLE_MS));
   const settlesAt = new Date(lastEnd + (options.settleInMs ?? DEFAULT_SETTLE_MS)).toISOString();
   const counts = { skippedRows, unplacedRequests, bypassCalls: bypass.length };
-  const { heads, parts } = invoiceDocuments({ exportName: file.name, contentHash, exportedAt: file.lastModified, allocatedAt, counts, allocations });
+  const allocation = { run, exportName: file.name, contentHash, exportedAt: file.lastModified, allocatedAt, counts };
+  const { heads, parts } = invoiceDocuments({ ...allocation, allocations });
   const months = heads.map((h) => h.month);
-  const marker: AllocatedExport = { ...allocatedExportKey(file.name), kind: 'invoice-export', exportName: file.name, etag: file.etag, contentHash, months, allocatedAt, settlesAt };
-  await ports.allocations.replaceAllocation(marker, heads, parts, storeOptions);
-  return { exportName: file.name, months, allocations, ...counts, documents: heads.length + parts.length };
+  const marker = exportMarker(allocation, months, { etag: file.etag, settlesAt });
+  const stored = await commitInvoiceAllocation(ports.allocations, { allocation, marker, heads, parts }, storeOptions);
+  return { exportName: file.name, months, allocations, ...counts, documents: heads.length + parts.length, stored };
 }
 
 export interface NewExportsPorts extends StoredAllocationPorts {
@@ -167,7 +172,7 @@ const EXPORT_FILE = /\.(?:csv(?:\.gz)?|parquet)$/i;
  * cannot be read or allocated is reported and the others still are; it is tried again on the next run.
  */
 export async function allocateNewExports(ports: NewExportsPorts, options: StoredAllocationOptions = {}, storeOptions: StoreOptions = {}): Promise<NewExportsResult> {
-  const done = new Map((await ports.allocations.listAllocatedExports(storeOptions)).filter((m) => m.allocatedAt >= m.settlesAt).map((m) => [m.exportName, m.etag]));
+  const done = new Map((await ports.allocations.listAllocatedExports(storeOptions)).filter((m) => !m.pending && m.allocatedAt >= m.settlesAt).map((m) => [m.exportName, m.etag]));
   const allocated: StoredExportAllocation[] = [];
   const failed: { name: string; reason: string }[] = [];
   let unchanged = 0;

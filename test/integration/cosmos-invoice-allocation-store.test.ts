@@ -1,9 +1,10 @@
 import type { Container } from '@azure/cosmos';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CosmosInvoiceAllocationStore } from '../../src/adapters/cosmos/cosmos-invoice-allocation-store.js';
-import type { AllocatedExport } from '../../src/contracts/invoice-allocation-document.js';
 import type { RowAllocation } from '../../src/domain/invoice-allocation.js';
-import { allocatedExportKey, assembleInvoice, invoiceDocuments, type ExportAllocation } from '../../src/domain/invoice-documents.js';
+import { assembleInvoice } from '../../src/domain/invoice-documents.js';
+import { commitInvoiceAllocation } from '../../src/services/commit-invoice-allocation.js';
+import { allocationDocuments, pausedAt, storeAllocation, type AllocationFields } from '../support/invoice-allocations.js';
 import { useLocalCosmos } from '../support/local-cosmos.js';
 
 const EXPORT = 'focus/tokenledger/20261101-20261231/run-1/part_0_0001.csv';
@@ -28,11 +29,9 @@ function rows(days: readonly string[], identities: number, billed = '100.00'): R
   }));
 }
 
-async function replace(store: CosmosInvoiceAllocationStore, allocations: RowAllocation[], etag: string): Promise<void> {
-  const allocation: ExportAllocation = { exportName: EXPORT, contentHash: etag, exportedAt: '2026-12-01T06:00:00Z', allocatedAt: '2026-12-01T07:00:00Z', counts: { skippedRows: 0, unplacedRequests: 0, bypassCalls: 0 }, allocations };
-  const { heads, parts } = invoiceDocuments(allocation);
-  const marker: AllocatedExport = { ...allocatedExportKey(EXPORT), kind: 'invoice-export', exportName: EXPORT, etag, contentHash: etag, months: heads.map((h) => h.month), allocatedAt: allocation.allocatedAt, settlesAt: allocation.allocatedAt };
-  await store.replaceAllocation(marker, heads, parts);
+/** One run's allocation of the export, started at `startedAt`. */
+function run(allocations: RowAllocation[], etag: string, startedAt: string): AllocationFields {
+  return { exportName: EXPORT, contentHash: etag, exportedAt: '2026-12-01T06:00:00Z', allocatedAt: startedAt, counts: { skippedRows: 0, unplacedRequests: 0, bypassCalls: 0 }, allocations };
 }
 
 async function read(store: CosmosInvoiceAllocationStore, month: string) {
@@ -52,7 +51,7 @@ describe('the Cosmos DB invoice allocation store on the local Cosmos DB server',
 
   it('stores a month of rows split over more identities than one 2 MB document holds in documents the server accepts, and reads it back whole', async () => {
     const allocations = rows(['2026-11-29', '2026-11-30', '2026-12-01'], 10_000);
-    await replace(store, allocations, '"1"');
+    expect(await storeAllocation(store, run(allocations, '"1"', '2026-12-01T07:00:00Z'), '"1"')).toBe(true);
     const november = await read(store, '2026-11');
     expect(november.parts.length).toBeGreaterThan(1);
     expect(november.incomplete).toEqual([]);
@@ -63,12 +62,52 @@ describe('the Cosmos DB invoice allocation store on the local Cosmos DB server',
 
   it("replaces an export's allocation completely: no part of the previous generation and no month it no longer covers stays", async () => {
     const restated = rows(['2026-11-30'], 10, '7.00');
-    await replace(store, restated, '"2"');
+    expect(await storeAllocation(store, run(restated, '"2"', '2026-12-01T08:00:00Z'), '"2"')).toBe(true);
     const november = await read(store, '2026-11');
     expect(november.heads).toHaveLength(1);
     expect(november.parts.every((p) => p.generation === november.heads[0]!.generation)).toBe(true);
     expect(november.exports.flatMap((e) => e.allocations)).toEqual(restated);
-    expect(await store.listAllocations('2026-12')).toEqual({ heads: [], parts: [] });
-    expect((await store.listAllocatedExports()).map((m) => [m.etag, m.months])).toEqual([['"2"', ['2026-11']]]);
+    const december = await read(store, '2026-12');
+    expect(december.parts).toEqual([]);
+    expect(december.heads.map((h) => [h.rows, h.parts])).toEqual([[0, 0]]);
+    expect(december.exports).toEqual([]);
+    expect((await store.listAllocatedExports()).map((m) => [m.etag, m.months, m.pending])).toEqual([['"2"', ['2026-11'], undefined]]);
+  });
+
+  it('keeps the newer of two runs of one export whole when the older one writes its heads last', async () => {
+    const older = allocationDocuments(run(rows(['2026-11-29', '2026-12-01'], 3, '1.00'), '"3"', '2026-12-01T09:00:00Z'), '"3"');
+    const newer = allocationDocuments(run(rows(['2026-11-29'], 3, '2.00'), '"4"', '2026-12-01T09:05:00Z'), '"4"');
+    // The older run claims the export, then waits before its heads; the newer run stores everything meanwhile.
+    const paused = pausedAt(store, 'getHeads');
+    const olderRun = commitInvoiceAllocation(paused.store, older);
+    await paused.reached;
+    expect(await commitInvoiceAllocation(store, newer)).toBe(true);
+    paused.release();
+    expect(await olderRun).toBe(true);
+
+    const november = await read(store, '2026-11');
+    expect(november.incomplete).toEqual([]);
+    expect(november.exports.flatMap((e) => e.allocations)).toEqual(rows(['2026-11-29'], 3, '2.00'));
+    expect(november.parts.every((p) => p.run === newer.marker.run)).toBe(true);
+    // December: the newer run no longer covers it, and the older run's head may not bring it back.
+    const december = await read(store, '2026-12');
+    expect(december.exports).toEqual([]);
+    expect(december.parts).toEqual([]);
+    expect((await store.listAllocatedExports()).map((m) => [m.etag, m.months, m.pending])).toEqual([['"4"', ['2026-11'], undefined]]);
+  });
+
+  it('discards the older of two runs of one export when it claims the export after the newer one', async () => {
+    const older = allocationDocuments(run(rows(['2026-11-28'], 3, '3.00'), '"5"', '2026-12-01T10:00:00Z'), '"5"');
+    const newer = allocationDocuments(run(rows(['2026-11-28'], 3, '4.00'), '"6"', '2026-12-01T10:05:00Z'), '"6"');
+    const paused = pausedAt(store, 'getAllocatedExport');
+    const olderRun = commitInvoiceAllocation(paused.store, older);
+    await paused.reached;
+    expect(await commitInvoiceAllocation(store, newer)).toBe(true);
+    paused.release();
+    expect(await olderRun).toBe(false);
+    const november = await read(store, '2026-11');
+    expect(november.exports.flatMap((e) => e.allocations)).toEqual(rows(['2026-11-28'], 3, '4.00'));
+    expect(november.parts.some((p) => p.run === older.marker.run)).toBe(false);
+    expect((await store.listAllocatedExports()).map((m) => m.etag)).toEqual(['"6"']);
   });
 });

@@ -18,7 +18,7 @@ import { quarantinedBatchSchema, type QuarantinedBatch } from '../../src/contrac
 import { quarantineName } from '../../src/adapters/blob/blob-quarantine-store.js';
 import { isDocumentId } from '../../src/adapters/cosmos/bulk-write.js';
 import type { AllocatedExport, InvoiceHead, InvoicePart } from '../../src/contracts/invoice-allocation-document.js';
-import { invoicePartition } from '../../src/domain/invoice-documents.js';
+import { allocatedExportKey, invoiceHeadKey, invoicePartition } from '../../src/domain/invoice-documents.js';
 import type { InvoiceAllocationStore, InvoiceDocuments } from '../../src/ports/invoice-allocation-store.js';
 import type { CostExportBlob, CostExportSource } from '../../src/ports/cost-export-source.js';
 
@@ -398,35 +398,77 @@ export class MemoryQuarantineStore implements QuarantineStore {
 }
 
 /**
- * In-memory fake of the invoice allocation store, keyed like Cosmos DB by (partition key, id), with the adapter's
- * order of writes: parts, heads, removal of what the export no longer has, marker. `largestDocumentBytes` is the
- * largest document written; `failBeforeMarker` makes a replacement stop before its last step, as a crash would.
+ * In-memory fake of the invoice allocation store, keyed like Cosmos DB by (partition key, id), with a version per
+ * document that conditional writes check as Cosmos DB checks `_etag`. `largestDocumentBytes` is the largest document
+ * written; `failBeforeMarker` makes a run stop before it writes its marker the second time (no longer pending), as a
+ * crash would.
  */
 export class MemoryInvoiceAllocationStore implements InvoiceAllocationStore {
   readonly documents = new Map<string, InvoiceHead | InvoicePart | AllocatedExport>();
+  private readonly versions = new Map<string, number>();
+  private version = 0;
   largestDocumentBytes = 0;
   failBeforeMarker = false;
 
-  private put(document: InvoiceHead | InvoicePart | AllocatedExport): void {
+  private put(document: InvoiceHead | InvoicePart | AllocatedExport): string {
     this.largestDocumentBytes = Math.max(this.largestDocumentBytes, Buffer.byteLength(JSON.stringify(document)));
-    this.documents.set(`${document.pk}|${document.id}`, clone(document));
+    const key = `${document.pk}|${document.id}`;
+    this.documents.set(key, clone(document));
+    this.versions.set(key, ++this.version);
+    return String(this.version);
+  }
+
+  private read<T extends InvoiceHead | AllocatedExport>(key: { id: string; pk: string }): Versioned<T> | null {
+    const found = this.documents.get(`${key.pk}|${key.id}`);
+    return found ? { value: clone(found) as T, version: String(this.versions.get(`${key.pk}|${key.id}`)) } : null;
+  }
+
+  /** Whether a write expecting `expectedVersion` (null: no document) finds the document so. */
+  private atVersion(key: { id: string; pk: string }, expectedVersion: string | null): boolean {
+    const stored = this.versions.get(`${key.pk}|${key.id}`);
+    return expectedVersion === null ? stored === undefined : String(stored) === expectedVersion;
   }
 
   async listAllocatedExports(_options?: StoreOptions): Promise<AllocatedExport[]> {
     return [...this.documents.values()].filter((d): d is AllocatedExport => d.kind === 'invoice-export').sort((a, b) => (a.exportName < b.exportName ? -1 : 1)).map(clone);
   }
 
-  async replaceAllocation(marker: AllocatedExport, heads: readonly InvoiceHead[], parts: readonly InvoicePart[], _options?: StoreOptions): Promise<void> {
+  async getAllocatedExport(exportName: string, _options?: StoreOptions): Promise<Versioned<AllocatedExport> | null> {
+    return this.read(allocatedExportKey(exportName));
+  }
+
+  async replaceAllocatedExport(marker: AllocatedExport, expectedVersion: string | null, _options?: StoreOptions): Promise<string | null> {
+    if (this.failBeforeMarker && !marker.pending) throw new Error('store unavailable');
+    return this.atVersion(marker, expectedVersion) ? this.put(marker) : null;
+  }
+
+  async putParts(parts: readonly InvoicePart[], _options?: StoreOptions): Promise<void> {
     for (const part of parts) this.put(part);
-    for (const head of heads) this.put(head);
-    const generationOf = new Map(heads.map((h) => [h.month, h.generation]));
-    for (const [key, document] of [...this.documents.entries()]) {
-      if (document.kind === 'invoice-export' || document.exportName !== marker.exportName) continue;
-      const keep = generationOf.get(document.month);
-      if (keep === undefined || (document.kind === 'invoice-part' && document.generation !== keep)) this.documents.delete(key);
+  }
+
+  async deleteParts(keys: readonly { id: string; pk: string }[], _options?: StoreOptions): Promise<void> {
+    for (const { id, pk } of keys) {
+      this.documents.delete(`${pk}|${id}`);
+      this.versions.delete(`${pk}|${id}`);
     }
-    if (this.failBeforeMarker) throw new Error('store unavailable');
-    this.put(marker);
+  }
+
+  async getHeads(exportName: string, months: readonly string[], _options?: StoreOptions): Promise<Versioned<InvoiceHead>[]> {
+    return months.map((month) => this.read<InvoiceHead>(invoiceHeadKey(exportName, month))).filter((h): h is Versioned<InvoiceHead> => h !== null);
+  }
+
+  async replaceHeads(writes: readonly { head: InvoiceHead; expectedVersion: string | null }[], _options?: StoreOptions): Promise<InvoiceHead[]> {
+    const conflicts: InvoiceHead[] = [];
+    for (const { head, expectedVersion } of writes) {
+      if (this.atVersion(head, expectedVersion)) this.put(head);
+      else conflicts.push(head);
+    }
+    return conflicts;
+  }
+
+  async listExportDocuments(exportName: string, month: string, options?: StoreOptions): Promise<InvoiceDocuments> {
+    const { heads, parts } = await this.listAllocations(month, options);
+    return { heads: heads.filter((h) => h.exportName === exportName), parts: parts.filter((p) => p.exportName === exportName) };
   }
 
   async listAllocations(month: string, _options?: StoreOptions): Promise<InvoiceDocuments> {

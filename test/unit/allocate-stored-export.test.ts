@@ -104,13 +104,18 @@ describe('allocating a stored cost export', () => {
     expect(result.allocations.some((a) => a.parts.some((p) => p.identity !== UNALLOCATED))).toBe(true);
   });
 
-  it('writes the same documents when the same export is allocated again, and replaces every document of a changed export', async () => {
+  it('stores the same allocation, in as many documents, when the same export is allocated again, and replaces every document of a changed export', async () => {
     const stores = { ...(await storedDay(dir)), allocations: new MemoryInvoiceAllocationStore() };
     const file = exportFile(day.costExport);
+    const stored = async () => {
+      const { heads, parts } = await stores.allocations.listAllocations('2026-11');
+      expect(parts.every((p) => p.generation === heads[0]!.generation)).toBe(true);
+      return { documents: stores.allocations.documents.size, allocations: assembleInvoice(heads, parts).exports.map((e) => e.allocations) };
+    };
     await allocateStoredExport(stores, file, { identity, now: () => new Date('2026-11-21T07:00:00Z') });
-    const first = new Map(stores.allocations.documents);
-    await allocateStoredExport(stores, file, { identity, now: () => new Date('2026-11-21T07:00:00Z') });
-    expect(new Map(stores.allocations.documents)).toEqual(first);
+    const first = await stored();
+    expect(await allocateStoredExport(stores, file, { identity, now: () => new Date('2026-11-21T08:00:00Z') })).toMatchObject({ stored: true });
+    expect(await stored()).toEqual(first);
 
     // The same export restated with its first line of rows only: nothing of the first allocation may stay.
     const [header, firstRow] = day.costExport.split('\r\n');
@@ -129,8 +134,10 @@ describe('allocating a stored cost export', () => {
     const [header, firstRow] = day.costExport.split('\r\n');
     const december = firstRow!.replaceAll('2026-11-20T00:00:00Z', '2026-12-01T00:00:00Z').replaceAll('2026-11-21T00:00:00Z', '2026-12-02T00:00:00Z');
     await allocateStoredExport(stores, { ...file, etag: '"2"', content: new TextEncoder().encode(`${header}\r\n${december}\r\n`) }, { identity });
-    expect((await stores.allocations.listAllocations('2026-11')).heads).toEqual([]);
-    expect((await stores.allocations.listAllocations('2026-11')).parts).toEqual([]);
+    const november = await stores.allocations.listAllocations('2026-11');
+    expect(november.parts).toEqual([]);
+    expect(november.heads.map((h) => [h.rows, h.parts])).toEqual([[0, 0]]);
+    expect(assembleInvoice(november.heads, november.parts).exports).toEqual([]);
     expect((await stores.allocations.listAllocations('2026-12')).heads.map((h) => h.month)).toEqual(['2026-12']);
     expect((await stores.allocations.listAllocatedExports()).map((m) => [m.etag, m.months])).toEqual([['"2"', ['2026-12']]]);
   });
@@ -190,7 +197,7 @@ describe('allocation documents', () => {
     row: costRow(d),
     parts: Array.from({ length: identities }, (_, i) => ({ identity: `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`, billedCost: '0.02', effectiveCost: '0.01', tokens: BigInt(i), reason: null })),
   }));
-  const allocation = { exportName: 'focus/x/20261101-20261231/r/part_0.csv', contentHash: 'h', exportedAt: '2026-12-02T00:00:00Z', allocatedAt: '2026-12-02T01:00:00Z', counts: { skippedRows: 0, unplacedRequests: 0, bypassCalls: 0 }, allocations };
+  const allocation = { run: '2026-12-02T01:00:00.000Z#1', exportName: 'focus/x/20261101-20261231/r/part_0.csv', contentHash: 'h', exportedAt: '2026-12-02T00:00:00Z', allocatedAt: '2026-12-02T01:00:00Z', counts: { skippedRows: 0, unplacedRequests: 0, bypassCalls: 0 }, allocations };
   const maxPartBytes = 64 * 1024;
 
   it('cuts rows of many identities into documents of at most the part size, one head per month, and reads them back whole', () => {

@@ -3,6 +3,8 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { createAllocateTimerHandler } from '../../functions/handlers/allocate-invoice.js';
 import { fireTimer } from '../../src/local/timer-runner.js';
+import type { InvoiceAllocationStore } from '../../src/ports/invoice-allocation-store.js';
+import { pausedAt } from '../support/invoice-allocations.js';
 import { MemoryCostExportSource, MemoryDiagnosticsStore, MemoryInvoiceAllocationStore, MemoryLedgerStore } from '../support/memory-stores.js';
 
 const FOCUS = readFileSync(new URL('../fixtures/cost-exports/focus-1.0-azure-openai.csv', import.meta.url), 'utf8');
@@ -96,6 +98,43 @@ describe('the invoice allocation timer', () => {
     expect(logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
     await runAt('2024-11-22T02:00:00Z');
     expect(logged.at(-1)).toBe('allocate: 0 exports allocated, 1 unchanged, 0 failed');
+  });
+
+  it('allocates an export again when the run before stopped before its marker was final', async () => {
+    const { exports, allocations, logged, run } = setup();
+    exports.write(`${RUN}/part_0_0001.csv`, FOCUS);
+    allocations.failBeforeMarker = true;
+    await expect(run()).rejects.toThrow('1 cost exports could not be allocated');
+    expect((await allocations.listAllocatedExports()).map((m) => m.pending)).toEqual([true]);
+    allocations.failBeforeMarker = false;
+    await run();
+    expect(logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
+    await run();
+    expect(logged.at(-1)).toBe('allocate: 0 exports allocated, 1 unchanged, 0 failed');
+  });
+
+  it('discards what a run allocated when a newer run of the same export stored its allocation first, and says so', async () => {
+    const exports = new MemoryCostExportSource();
+    const allocations = new MemoryInvoiceAllocationStore();
+    const stores = { ledger: new MemoryLedgerStore(), diagnostics: new MemoryDiagnosticsStore() };
+    const logged: string[] = [];
+    const runAt = (now: string, store: InvoiceAllocationStore) =>
+      fireTimer('allocate', createAllocateTimerHandler(() => ({ exports, allocations: store, ...stores }), () => ({ now: () => new Date(now) })), new Date(now), (m) => logged.push(m));
+    exports.write(`${RUN}/part_0_0001.csv`, FOCUS);
+    // The older run waits before it claims the export; the newer one stores its allocation meanwhile.
+    const paused = pausedAt(allocations, 'getAllocatedExport');
+    const older = runAt('2024-11-25T06:00:00Z', paused.store);
+    await paused.reached;
+    await runAt('2024-11-25T06:05:00Z', allocations);
+    paused.release();
+    await older;
+    expect(logged.slice(-2)).toEqual([
+      `allocate: ${RUN}/part_0_0001.csv: a newer run stored its allocation meanwhile; this run's was discarded`,
+      'allocate: 0 exports allocated, 0 unchanged, 0 failed, 1 superseded by a newer run',
+    ]);
+    const { heads, parts } = await allocations.listAllocations('2024-11');
+    expect(heads.map((h) => h.allocatedAt)).toEqual(['2024-11-25T06:05:00.000Z']);
+    expect(new Set(parts.map((p) => p.run))).toEqual(new Set([heads[0]!.run]));
   });
 
   it('says there is nothing to allocate when no export is configured', async () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { DirectoryRow } from '../../src/contracts/directory.js';
 import { UNALLOCATED, type AllocationCostRow, type AllocationPart, type RowAllocation } from '../../src/domain/invoice-allocation.js';
-import { allocatedExportKey, invoiceDocuments } from '../../src/domain/invoice-documents.js';
 import { invoiceReport, invoiceReportCsv, visibleAllocations } from '../../src/domain/invoice-report.js';
 import { monthsOf, storedInvoiceFor } from '../../src/services/invoice-report.js';
+import { storeAllocation } from '../support/invoice-allocations.js';
 import { MemoryInvoiceAllocationStore } from '../support/memory-stores.js';
 
 const ALICE = '11111111-1111-1111-1111-111111111111';
@@ -102,8 +102,7 @@ describe('reading the stored invoice of a period', () => {
   it('takes the rows charged in the period from the latest run of each export', async () => {
     const store = new MemoryInvoiceAllocationStore();
     const put = async (exportName: string, exportedAt: string, rows: RowAllocation[]) => {
-      const { heads, parts } = invoiceDocuments({ exportName, contentHash: exportName, exportedAt, allocatedAt: exportedAt, counts: { skippedRows: 0, unplacedRequests: 0, bypassCalls: 0 }, allocations: rows });
-      await store.replaceAllocation({ ...allocatedExportKey(exportName), kind: 'invoice-export', exportName, etag: '"1"', contentHash: exportName, months: heads.map((h) => h.month), allocatedAt: exportedAt, settlesAt: exportedAt }, heads, parts);
+      await storeAllocation(store, { exportName, contentHash: exportName, exportedAt, allocatedAt: exportedAt, counts: { skippedRows: 0, unplacedRequests: 0, bypassCalls: 0 }, allocations: rows });
     };
     await put('focus/daily/20261101-20261130/run-a/part_0.csv', '2026-11-21T06:00:00Z', allocations.slice(0, 1));
     await put('focus/daily/20261101-20261130/run-b/part_0.csv', '2026-11-23T06:00:00Z', allocations);

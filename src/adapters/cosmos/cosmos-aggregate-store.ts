@@ -9,15 +9,9 @@ import { trafficPartition } from '../../domain/traffic.js';
 import { usageHeadKey, usagePartition } from '../../domain/usage.js';
 import type { AggregateStore, UsageDocuments, Versioned } from '../../ports/aggregate-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
-import { bulkDelete, bulkUpsert, cosmosCall, isDocumentId } from './bulk-write.js';
+import { bulkDelete, bulkUpsert, isDocumentId } from './bulk-write.js';
 import { queryPages } from './query-pages.js';
-
-const statusOf = (error: unknown) => (error as { code?: unknown } | null)?.code;
-
-function versioned<T>(document: { _etag?: unknown }, value: T): Versioned<T> {
-  if (typeof document._etag !== 'string') throw new Error('Cosmos DB returned a document without its _etag');
-  return { value, version: document._etag };
-}
+import { readVersioned, versioned, writeIfVersion } from './versioned-documents.js';
 
 async function writeAll(what: string, write: () => Promise<{ status: unknown }[]>): Promise<void> {
   const rejected = await write();
@@ -41,17 +35,8 @@ function weightsId(deployment: string, windowEnd: string): string {
 export class CosmosAggregateStore implements AggregateStore {
   constructor(private readonly container: Container) {}
 
-  async getUsageHead(grain: UsageGrain, window: string, options: StoreOptions = {}): Promise<Versioned<UsageTileHead> | null> {
-    const { id, pk } = usageHeadKey(grain, window);
-    const read = await cosmosCall(`read ${id}`, async () => {
-      try {
-        return await this.container.item(id, pk).read({ abortSignal: options.abortSignal });
-      } catch (error) {
-        if (statusOf(error) === 404) return null;
-        throw error;
-      }
-    });
-    return read?.resource ? versioned(read.resource, usageTileHeadSchema.parse(read.resource)) : null;
+  getUsageHead(grain: UsageGrain, window: string, options: StoreOptions = {}): Promise<Versioned<UsageTileHead> | null> {
+    return readVersioned(this.container, usageHeadKey(grain, window), (doc) => usageTileHeadSchema.parse(doc), options);
   }
 
   putUsageParts(parts: readonly UsageTilePart[], options?: StoreOptions): Promise<void> {
@@ -59,17 +44,7 @@ export class CosmosAggregateStore implements AggregateStore {
   }
 
   async replaceUsageHead(head: UsageTileHead, expectedVersion: string | null, options: StoreOptions = {}): Promise<boolean> {
-    return cosmosCall(`write ${head.id}`, async () => {
-      try {
-        if (expectedVersion === null) await this.container.items.create(head, { abortSignal: options.abortSignal });
-        else await this.container.item(head.id, head.pk).replace(head, { accessCondition: { type: 'IfMatch', condition: expectedVersion }, abortSignal: options.abortSignal });
-        return true;
-      } catch (error) {
-        // 409: another writer created the head first; 412: replaced it; 404: removed it.
-        if ([404, 409, 412].includes(statusOf(error) as number)) return false;
-        throw error;
-      }
-    });
+    return (await writeIfVersion(this.container, head, expectedVersion, options)) !== null;
   }
 
   deleteUsageParts(parts: readonly { id: string; pk: string }[], options?: StoreOptions): Promise<void> {

@@ -1,13 +1,14 @@
 import type { Container } from '@azure/cosmos';
 import { allocatedExportSchema, invoiceHeadSchema, invoicePartSchema, type AllocatedExport, type InvoiceHead, type InvoicePart } from '../../contracts/invoice-allocation-document.js';
-import { ALLOCATED_EXPORTS_PARTITION, invoicePartition } from '../../domain/invoice-documents.js';
+import { ALLOCATED_EXPORTS_PARTITION, allocatedExportKey, invoiceHeadKey, invoicePartition } from '../../domain/invoice-documents.js';
+import type { Versioned } from '../../ports/aggregate-store.js';
 import type { InvoiceAllocationStore, InvoiceDocuments } from '../../ports/invoice-allocation-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
-import { bulkDelete, bulkUpsert } from './bulk-write.js';
+import { bulkConditionalWrite, bulkDelete, bulkRead, bulkUpsert } from './bulk-write.js';
 import { queryPages } from './query-pages.js';
+import { readVersioned, versioned, writeIfVersion } from './versioned-documents.js';
 
-async function writeAll(what: string, write: () => Promise<{ status: unknown }[]>): Promise<void> {
-  const rejected = await write();
+function refusedAny(what: string, rejected: readonly { status: unknown }[]): void {
   if (rejected.length > 0) throw new Error(`invoice allocation store refused ${rejected.length} ${what} (status ${rejected.map((r) => String(r.status)).join(', ')})`);
 }
 
@@ -24,18 +25,35 @@ export class CosmosInvoiceAllocationStore implements InvoiceAllocationStore {
     return markers.sort((a, b) => (a.exportName < b.exportName ? -1 : 1));
   }
 
-  async replaceAllocation(marker: AllocatedExport, heads: readonly InvoiceHead[], parts: readonly InvoicePart[], options: StoreOptions = {}): Promise<void> {
-    await writeAll('allocation parts', () => bulkUpsert(this.container, parts, options));
-    await writeAll('allocation heads', () => bulkUpsert(this.container, heads, options));
-    const previous = (await this.listAllocatedExports(options)).find((m) => m.id === marker.id);
-    const generationOf = new Map(heads.map((h) => [h.month, h.generation]));
-    for (const month of [...new Set([...(previous?.months ?? []), ...marker.months])].sort()) {
-      const { heads: storedHeads, parts: storedParts } = await this.documentsOf(month, marker.exportName, options);
-      const keep = generationOf.get(month);
-      const stale = [...storedParts.filter((p) => p.generation !== keep), ...(keep === undefined ? storedHeads : [])];
-      await writeAll('stale allocation documents', () => bulkDelete(this.container, stale.map((d) => ({ id: d.id, pk: d.pk })), options));
-    }
-    await writeAll('allocated export markers', () => bulkUpsert(this.container, [marker], options));
+  getAllocatedExport(exportName: string, options: StoreOptions = {}): Promise<Versioned<AllocatedExport> | null> {
+    return readVersioned(this.container, allocatedExportKey(exportName), (doc) => allocatedExportSchema.parse(doc), options);
+  }
+
+  replaceAllocatedExport(marker: AllocatedExport, expectedVersion: string | null, options: StoreOptions = {}): Promise<string | null> {
+    return writeIfVersion(this.container, marker, expectedVersion, options);
+  }
+
+  async putParts(parts: readonly InvoicePart[], options: StoreOptions = {}): Promise<void> {
+    refusedAny('allocation parts', await bulkUpsert(this.container, parts, options));
+  }
+
+  async deleteParts(keys: readonly { id: string; pk: string }[], options: StoreOptions = {}): Promise<void> {
+    refusedAny('allocation part removals', await bulkDelete(this.container, keys, options));
+  }
+
+  async getHeads(exportName: string, months: readonly string[], options: StoreOptions = {}): Promise<Versioned<InvoiceHead>[]> {
+    const found = await bulkRead(this.container, months.map((month) => invoiceHeadKey(exportName, month)), options);
+    return found.map(({ document, etag }) => versioned({ _etag: etag }, invoiceHeadSchema.parse(document)));
+  }
+
+  async replaceHeads(writes: readonly { head: InvoiceHead; expectedVersion: string | null }[], options: StoreOptions = {}): Promise<InvoiceHead[]> {
+    const { conflicts, rejected } = await bulkConditionalWrite(this.container, writes.map(({ head, expectedVersion }) => ({ document: head, etag: expectedVersion })), options);
+    refusedAny('allocation heads', rejected);
+    return [...conflicts];
+  }
+
+  listExportDocuments(exportName: string, month: string, options: StoreOptions = {}): Promise<InvoiceDocuments> {
+    return this.documentsOf(month, exportName, options);
   }
 
   listAllocations(month: string, options: StoreOptions = {}): Promise<InvoiceDocuments> {
