@@ -6,7 +6,8 @@ export function createReconcileHandler(ports: () => ReconcilePorts, options: () 
   return async function reconcileTimer(_timer: Timer, context: InvocationContext): Promise<void> {
     const { now, ...rest } = options();
     const result = await runReconciliation(ports(), { ...rest, now: now?.() ?? new Date() });
-    context.log(result.window ? `reconciled ${result.window.from.toISOString()}..${result.window.to.toISOString()}: ${result.results} results` : 'reconciliation: nothing settled yet');
+    const superseded = result.superseded > 0 ? ` (${result.superseded} hours already stored by a newer run, this run's results of them dropped)` : '';
+    context.log(result.window ? `reconciled ${result.window.from.toISOString()}..${result.window.to.toISOString()}: ${result.results} results${superseded}` : 'reconciliation: nothing settled yet');
     for (const reason of result.unavailable ?? []) context.warn(`reconciliation: ${reason}; the window's other checks are stored and the run moves on`);
   };
 }

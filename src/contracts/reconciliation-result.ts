@@ -31,3 +31,17 @@ export const checkResultSchema = z.object({
   diagnosticsOnly: z.array(z.string()),
   diagnosticsOnlyCount: z.number().int(),
 });
+
+/** A result as stored: one run's (see `runKey`); a result stored before runs had keys has none. */
+export const storedCheckResultSchema = checkResultSchema.extend({ run: z.string().optional() });
+export type StoredCheckResult = z.infer<typeof storedCheckResultSchema>;
+
+/** Which run's results of an hour (`window`, `YYYY-MM-DDTHH`) are the hour's results. */
+export const reconciledHourSchema = z.object({
+  id: z.string(),
+  pk: z.string(),
+  kind: z.literal('reconciled-hour'),
+  window: z.string(),
+  run: z.string(),
+});
+export type ReconciledHour = z.infer<typeof reconciledHourSchema>;

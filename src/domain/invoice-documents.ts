@@ -20,12 +20,6 @@ export const allocatedExportKey = (exportName: string) => ({ id: `invoice-export
 
 export const invoiceHeadKey = (exportName: string, month: string) => ({ id: `invoice-head:${stableId(exportName)}:${month}`, pk: invoicePartition(month) });
 
-/** The key of an allocation run that started reading at `startedAt`; `unique` tells apart runs of one instant. */
-export const allocationRun = (startedAt: Date, unique: string): string => `${startedAt.toISOString()}#${unique}`;
-
-/** Whether a document written by run `a` is newer than one written by run `b` (a document of no run is the oldest). */
-export const isNewerRun = (a: string | undefined, b: string | undefined): boolean => (a ?? '') > (b ?? '');
-
 /** The UTC month (`YYYY-MM`) of an instant written as text. */
 export function monthOf(instant: string): string {
   const time = Date.parse(instant);
@@ -74,7 +68,7 @@ function slicesOf(allocations: readonly RowAllocation[], maxBytes: number): Allo
 }
 
 export interface ExportAllocation {
-  /** See `allocationRun`. */
+  /** The run's key (see `runKey`), from when it started reading. */
   readonly run: string;
   readonly exportName: string;
   readonly contentHash: string;

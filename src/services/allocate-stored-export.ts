@@ -3,7 +3,8 @@ import { readCostExportContent } from '../adapters/files/cost-export.js';
 import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import { allocateInvoice, resourceKey, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
 import type { MeterKind } from '../domain/retail-price-meters.js';
-import { allocationRun, exportMarker, invoiceDocuments } from '../domain/invoice-documents.js';
+import { exportMarker, invoiceDocuments } from '../domain/invoice-documents.js';
+import { runKey } from '../domain/run-order.js';
 import { recordsByCorrelationId } from '../domain/join.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import type { InvoiceAllocationStore } from '../ports/invoice-allocation-store.js';
@@ -109,7 +110,7 @@ export async function allocateStoredExport(
   storeOptions: StoreOptions = {},
 ): Promise<StoredExportAllocation> {
   const now = (options.now ?? (() => new Date()))();
-  const run = allocationRun(now, randomUUID());
+  const run = runKey(now, randomUUID());
   const hash = createHash('sha256');
   const { rows, rowsRead } = await readCostExportContent(hashed(file.content, hash), file.name, allocationRowOf);
   const contentHash = hash.digest('hex');

@@ -1,5 +1,6 @@
 import type { AllocatedExport, InvoiceHead, InvoicePart } from '../contracts/invoice-allocation-document.js';
-import { emptyHead, isNewerRun, type ExportAllocation } from '../domain/invoice-documents.js';
+import { emptyHead, type ExportAllocation } from '../domain/invoice-documents.js';
+import { isNewerRun } from '../domain/run-order.js';
 import type { InvoiceAllocationStore } from '../ports/invoice-allocation-store.js';
 import { TransientStoreError, type StoreOptions } from '../ports/ledger-store.js';
 

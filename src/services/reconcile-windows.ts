@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { failureReason } from '../domain/failure-reason.js';
+import { isNewerRun, runKey } from '../domain/run-order.js';
 import { reconcile, type CheckResult, type LlmUsageRow, type MetricTokens, type Thresholds } from '../domain/reconciliation.js';
 import type { WatermarkStore } from '../ports/diagnostics-source.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
-import type { LedgerStore, StoreOptions } from '../ports/ledger-store.js';
+import { TransientStoreError, type LedgerStore, type StoreOptions } from '../ports/ledger-store.js';
 import { joinKey } from '../domain/join.js';
 import type { ReconciliationSources, ReconciliationStore, TimeWindow } from '../ports/reconciliation.js';
 import { classifyFailure } from './failure-classification.js';
@@ -118,30 +120,59 @@ async function checkWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, wi
   return { results, unavailable: metrics.metricsUnavailable !== undefined ? [`metrics-tokens: ${metrics.metricsUnavailable}`] : [] };
 }
 
+/** Attempts to name the run for an hour while other runs keep naming theirs, before the run gives up (the hour is where the next run resumes). */
+const ATTEMPTS = 5;
+
+/**
+ * Stores one run's results of an hour in place of an older run's, as a whole: the run's results are written apart,
+ * then the hour names the run, at the version read (ETag), unless it names a newer run already; then the older runs'
+ * results are removed. A run that finds a newer one's results removes its own. False then.
+ */
+export async function storeHourResults(store: ReconciliationStore, hour: string, run: string, results: readonly CheckResult[], options: StoreOptions = {}): Promise<boolean> {
+  await store.putResults(hour, run, results, options);
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    const named = await store.getHourRun(hour, options);
+    if (named && !isNewerRun(run, named.value)) {
+      await store.deleteResults(hour, (stored) => stored === run, options);
+      return false;
+    }
+    if (await store.replaceHourRun(hour, run, named?.version ?? null, options)) {
+      await store.deleteResults(hour, (stored) => isNewerRun(run, stored), options);
+      return true;
+    }
+  }
+  throw new TransientStoreError(`the reconciliation of ${hour} was replaced by other runs ${ATTEMPTS} times in a row`);
+}
+
 /**
  * One scheduled run: reconciles the whole hours between the watermark and the settled end (at most
- * `maxWindowInMs`), hour by hour. Each hour's results are stored (deterministic ids: a re-run replaces them) and
- * only then the watermark advanced past it: memory holds one hour's entries and records however far behind the
+ * `maxWindowInMs`), hour by hour. Each hour's results are stored (`storeHourResults`: they replace an older run's)
+ * and only then the watermark advanced past it: memory holds one hour's entries and records however far behind the
  * timer is, a run the host stops at its time limit keeps the hours it finished, and a failed hour is where the next
- * run resumes.
+ * run resumes. `superseded` counts hours whose results a newer run had stored first (this run's were dropped).
  */
-export async function runReconciliation(ports: ReconcilePorts, options: ReconcileRunOptions): Promise<{ window: TimeWindow | null; results: number; unavailable?: string[] }> {
+export async function runReconciliation(
+  ports: ReconcilePorts,
+  options: ReconcileRunOptions,
+): Promise<{ window: TimeWindow | null; results: number; superseded: number; unavailable?: string[] }> {
   const settledEnd = Math.floor((options.now.getTime() - (options.settleInMs ?? 2 * HOUR_MS)) / HOUR_MS) * HOUR_MS;
   const stored = await ports.watermarks.get(options.watermarkName, options);
   const from = stored ? Date.parse(stored) : settledEnd - (options.initialLookbackInMs ?? 24 * HOUR_MS);
   const to = Math.min(settledEnd, from + (options.maxWindowInMs ?? 24 * HOUR_MS));
-  if (to <= from) return { window: null, results: 0 };
+  if (to <= from) return { window: null, results: 0, superseded: 0 };
+  const run = runKey(options.now, randomUUID());
   let results = 0;
+  let superseded = 0;
   const unavailable = new Set<string>();
   for (let start = from; start < to; ) {
     const end = Math.min(to, Math.floor(start / HOUR_MS) * HOUR_MS + HOUR_MS);
     const hour = { from: new Date(start), to: new Date(end) };
     const checked = await checkWindow(ports, hour, options);
-    await ports.results.upsertResults(checked.results, options);
+    if (await storeHourResults(ports.results, hour.from.toISOString().slice(0, 13), run, checked.results, options)) results += checked.results.length;
+    else superseded++;
     await ports.watermarks.set(options.watermarkName, hour.to.toISOString(), options);
-    results += checked.results.length;
     for (const reason of checked.unavailable) unavailable.add(reason);
     start = end;
   }
-  return { window: { from: new Date(from), to: new Date(to) }, results, ...(unavailable.size > 0 ? { unavailable: [...unavailable] } : {}) };
+  return { window: { from: new Date(from), to: new Date(to) }, results, superseded, ...(unavailable.size > 0 ? { unavailable: [...unavailable] } : {}) };
 }

@@ -4,7 +4,8 @@ import { CosmosInvoiceAllocationStore } from '../../src/adapters/cosmos/cosmos-i
 import type { RowAllocation } from '../../src/domain/invoice-allocation.js';
 import { assembleInvoice } from '../../src/domain/invoice-documents.js';
 import { commitInvoiceAllocation } from '../../src/services/commit-invoice-allocation.js';
-import { allocationDocuments, pausedAt, storeAllocation, type AllocationFields } from '../support/invoice-allocations.js';
+import { allocationDocuments, storeAllocation, type AllocationFields } from '../support/invoice-allocations.js';
+import { pausedAt } from '../support/paused-calls.js';
 import { useLocalCosmos } from '../support/local-cosmos.js';
 
 const EXPORT = 'focus/tokenledger/20261101-20261231/run-1/part_0_0001.csv';

@@ -3,10 +3,12 @@ import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { ChargebackRow } from '../../src/domain/chargeback.js';
 import { roundAmount } from '../../src/domain/invoice-comparison.js';
+import { runKey } from '../../src/domain/run-order.js';
 import { runDemo, type DemoSummary } from '../../src/local/demo.js';
 import type { HttpHost } from '../../src/local/http-host.js';
 import { startLocalApi } from '../../src/local/local-api.js';
 import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
+import { storeHourResults } from '../../src/services/reconcile-windows.js';
 import { demoTokens } from '../../src/local/token-issuer.js';
 import { parseCsv } from '../support/csv.js';
 import { ARTIFACTS, dashboardReady, useTestBrowser } from '../support/chromium.js';
@@ -427,7 +429,7 @@ describe('dashboard in Chromium, on the local stack', () => {
   it('lists the ids a reconciliation result saw on one side only, the ledger side leading to their trace', async () => {
     const requests = (await (await fetch(`${api.url}/api/requests?from=${RANGE.from}&to=${RANGE.to}&pageSize=2`, { headers: { authorization: `Bearer ${tokens.finance}` } })).json()) as { value: { id: string; gatewayRequestId: string; deployment: string }[] };
     const [a, b] = requests.value;
-    await stack.stores.reconciliation.upsertResults([
+    await storeHourResults(stack.stores.reconciliation, `${DAY}T05`, runKey(new Date(), 'dashboard-test'), [
       { check: 'requests', window: `${DAY}T05`, deployment: a!.deployment, expected: 10, actual: 12, driftPct: 20, status: 'fail', gatewayOnly: [a!.gatewayRequestId, b!.gatewayRequestId], gatewayOnlyCount: 2, diagnosticsOnly: ['0f8fad5b-d9cb-469f-a165-70867728950e'], diagnosticsOnlyCount: 3 },
     ]);
     const page = await openDashboard(tokens.finance);

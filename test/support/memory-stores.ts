@@ -21,6 +21,9 @@ import type { AllocatedExport, InvoiceHead, InvoicePart } from '../../src/contra
 import { allocatedExportKey, invoiceHeadKey, invoicePartition } from '../../src/domain/invoice-documents.js';
 import type { InvoiceAllocationStore, InvoiceDocuments } from '../../src/ports/invoice-allocation-store.js';
 import type { CostExportBlob, CostExportSource } from '../../src/ports/cost-export-source.js';
+import type { CheckResult } from '../../src/domain/reconciliation.js';
+import { namedRunResults } from '../../src/domain/run-order.js';
+import type { ReconciliationStore, TimeWindow } from '../../src/ports/reconciliation.js';
 
 /** Deep copy, so that a test can never mutate what a store holds (and the store never holds the caller's objects). */
 function clone<T>(value: T): T {
@@ -477,6 +480,46 @@ export class MemoryInvoiceAllocationStore implements InvoiceAllocationStore {
       heads: found.filter((d): d is InvoiceHead => d.kind === 'invoice-head').map(clone),
       parts: found.filter((d): d is InvoicePart => d.kind === 'invoice-part').map(clone),
     };
+  }
+}
+
+/**
+ * In-memory fake of the reconciliation results store, with the Cosmos adapter's rules: each run's results apart,
+ * per hour the run it names, at a version that conditional writes check as Cosmos DB checks `_etag`.
+ */
+export class MemoryReconciliationStore implements ReconciliationStore {
+  /** Every stored result, by (hour, run, check, deployment), of any run. */
+  readonly stored = new Map<string, CheckResult & { readonly run?: string }>();
+  readonly hourRuns = new Map<string, Versioned<string>>();
+  private version = 0;
+
+  async putResults(hour: string, run: string, results: readonly CheckResult[]): Promise<void> {
+    for (const r of results) this.stored.set(`${hour}|${run}|${r.check}|${r.deployment}`, clone({ ...r, run }));
+  }
+
+  async getHourRun(hour: string): Promise<Versioned<string> | null> {
+    return this.hourRuns.get(hour) ?? null;
+  }
+
+  async replaceHourRun(hour: string, run: string, expectedVersion: string | null): Promise<boolean> {
+    if ((this.hourRuns.get(hour)?.version ?? null) !== expectedVersion) return false;
+    this.hourRuns.set(hour, { value: run, version: String(++this.version) });
+    return true;
+  }
+
+  async deleteResults(hour: string, remove: (run: string | undefined) => boolean): Promise<void> {
+    for (const [key, result] of [...this.stored]) if (result.window === hour && remove(result.run)) this.stored.delete(key);
+  }
+
+  async listResults(window: TimeWindow): Promise<CheckResult[]> {
+    const [from, to] = [window.from.toISOString().slice(0, 13), window.to.toISOString().slice(0, 13)];
+    return this.current().filter((r) => r.window >= from && r.window < to);
+  }
+
+  /** The results readers see: of each hour, its named run's. */
+  current(): CheckResult[] {
+    const runOf = new Map([...this.hourRuns].map(([hour, named]) => [hour, named.value]));
+    return namedRunResults([...this.stored.values()], (r) => r.window, runOf).map(({ run: _run, ...result }) => result);
   }
 }
 

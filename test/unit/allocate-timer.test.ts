@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createAllocateTimerHandler } from '../../functions/handlers/allocate-invoice.js';
 import { fireTimer } from '../../src/local/timer-runner.js';
 import type { InvoiceAllocationStore } from '../../src/ports/invoice-allocation-store.js';
-import { pausedAt } from '../support/invoice-allocations.js';
+import { pausedAt } from '../support/paused-calls.js';
 import { MemoryCostExportSource, MemoryDiagnosticsStore, MemoryInvoiceAllocationStore, MemoryLedgerStore } from '../support/memory-stores.js';
 
 const FOCUS = readFileSync(new URL('../fixtures/cost-exports/focus-1.0-azure-openai.csv', import.meta.url), 'utf8');

@@ -4,22 +4,12 @@ import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js'
 import { checkResultSchema } from '../../src/contracts/reconciliation-result.js';
 import type { CheckResult } from '../../src/domain/reconciliation.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
-import type { ReconciliationSources, ReconciliationStore, TimeWindow } from '../../src/ports/reconciliation.js';
-import { runReconciliation } from '../../src/services/reconcile-windows.js';
-import { reconcileWindow } from '../../src/services/reconcile-windows.js';
+import { runKey } from '../../src/domain/run-order.js';
+import type { ReconciliationSources, TimeWindow } from '../../src/ports/reconciliation.js';
+import { reconcileWindow, runReconciliation, storeHourResults } from '../../src/services/reconcile-windows.js';
 import { ledgerEntry } from '../support/ledger-entries.js';
-import { MemoryLedgerStore, MemoryWatermarkStore } from '../support/memory-stores.js';
-
-/** In-memory fake of the results store, keyed like the Cosmos adapter by (check, hour, deployment). */
-class MemoryResults implements ReconciliationStore {
-  readonly results = new Map<string, CheckResult>();
-  async upsertResults(results: readonly CheckResult[]): Promise<void> {
-    for (const r of results) this.results.set(`${r.check}|${r.window}|${r.deployment}`, r);
-  }
-  async listResults(window: TimeWindow): Promise<CheckResult[]> {
-    return [...this.results.values()].filter((r) => r.window >= window.from.toISOString().slice(0, 13) && r.window < window.to.toISOString().slice(0, 13));
-  }
-}
+import { MemoryLedgerStore, MemoryReconciliationStore, MemoryWatermarkStore } from '../support/memory-stores.js';
+import { pausedAt } from '../support/paused-calls.js';
 
 const record = (id: string, time: string): DiagnosticRecord => ({
   correlationId: id,
@@ -55,7 +45,7 @@ describe('scheduled reconciliation runs (in-memory fake stores and sources)', ()
       },
     };
     const watermarks = new MemoryWatermarkStore();
-    const results = new MemoryResults();
+    const results = new MemoryReconciliationStore();
     const ports = { ledger: new MemoryLedgerStore(), sources, results, watermarks };
     const options = { now: new Date('2026-10-15T08:30:00Z'), watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 6 * 3_600_000 };
 
@@ -66,13 +56,13 @@ describe('scheduled reconciliation runs (in-memory fake stores and sources)', ()
     expect(run.window).toEqual({ from: new Date('2026-10-15T00:00:00Z'), to: new Date('2026-10-15T06:00:00Z') });
     expect(asked[1]).toEqual(asked[0]);
     expect(await watermarks.get('reconcile')).toBe('2026-10-15T06:00:00.000Z');
-    const first = [...results.results.values()];
+    const first = results.current();
     expect(first.map((r) => [r.check, r.window, r.diagnosticsOnly])).toEqual([['requests', '2026-10-15T03', ['lost-1']]]);
 
-    expect(await runReconciliation(ports, options)).toEqual({ window: null, results: 0 });
+    expect(await runReconciliation(ports, options)).toEqual({ window: null, results: 0, superseded: 0 });
     await watermarks.set('reconcile', '2026-10-15T00:00:00.000Z');
     await runReconciliation(ports, options);
-    expect([...results.results.values()]).toEqual(first);
+    expect(results.current()).toEqual(first);
   });
 });
 
@@ -88,11 +78,16 @@ describe('a run behind by many hours', () => {
       },
     };
     const watermarks = new MemoryWatermarkStore();
-    const results = new MemoryResults();
+    const results = new MemoryReconciliationStore();
     const ports = {
       ledger: new MemoryLedgerStore(),
       sources,
-      results: { upsertResults: async (r: readonly CheckResult[]) => (events.push(`results ${r.length}`), results.upsertResults(r)), listResults: (w: TimeWindow) => results.listResults(w) },
+      results: new Proxy(results, {
+        get: (target, property) =>
+          property === 'putResults'
+            ? (hour: string, run: string, r: readonly CheckResult[]) => (events.push(`results ${r.length}`), target.putResults(hour, run, r))
+            : (Reflect.get(target, property) as (...args: unknown[]) => unknown).bind(target),
+      }),
       watermarks: { get: (name: string) => watermarks.get(name), set: async (name: string, w: string) => (events.push(`watermark ${w.slice(11, 16)}`), watermarks.set(name, w)) },
     };
     const options = { now: new Date('2026-10-15T08:30:00Z'), watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 6 * 3_600_000 };
@@ -101,10 +96,10 @@ describe('a run behind by many hours', () => {
     // Records are read an hour past each hour: Azure writes one when its response ends.
     expect(asked).toEqual(['00:00-02:00', '01:00-03:00', '02:00-04:00', '03:00-05:00', '04:00-06:00']);
     expect(events).toEqual(['results 0', 'watermark 01:00', 'results 0', 'watermark 02:00', 'results 0', 'watermark 03:00', 'results 1', 'watermark 04:00']);
-    expect([...results.results.values()].map((r) => [r.check, r.window, r.diagnosticsOnly])).toEqual([['requests', '2026-10-15T03', ['lost-1']]]);
+    expect(results.current().map((r) => [r.check, r.window, r.diagnosticsOnly])).toEqual([['requests', '2026-10-15T03', ['lost-1']]]);
 
     const run = await runReconciliation(ports, options);
-    expect(run).toEqual({ window: { from: new Date('2026-10-15T04:00:00Z'), to: new Date('2026-10-15T06:00:00Z') }, results: 0 });
+    expect(run).toEqual({ window: { from: new Date('2026-10-15T04:00:00Z'), to: new Date('2026-10-15T06:00:00Z') }, results: 0, superseded: 0 });
     expect(asked.slice(5)).toEqual(['04:00-06:00', '05:00-07:00']);
     expect(await watermarks.get('reconcile')).toBe('2026-10-15T06:00:00.000Z');
   });
@@ -122,12 +117,12 @@ describe('a request that began before the end of an hour and whose record Azure 
     const sources: ReconciliationSources = {
       records: async (window) => within(logged, window),
     };
-    const results = new MemoryResults();
+    const results = new MemoryReconciliationStore();
     const ports = { ledger, sources, results, watermarks: new MemoryWatermarkStore() };
 
     await runReconciliation(ports, { now: new Date('2026-10-15T07:00:00Z'), watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 2 * 3_600_000 });
 
-    expect([...results.results.values()].map((r) => [r.window, r.expected, r.actual, r.status, r.gatewayOnly, r.diagnosticsOnly])).toEqual([
+    expect(results.current().map((r) => [r.window, r.expected, r.actual, r.status, r.gatewayOnly, r.diagnosticsOnly])).toEqual([
       ['2026-10-15T03', 1, 1, 'ok', [], []],
       ['2026-10-15T04', 2, 1, 'fail', [], ['lost-1']],
     ]);
@@ -180,7 +175,7 @@ describe('a window whose Azure Monitor metrics cannot be read', () => {
       llmUsage: async (window) => within([{ gatewayRequestId: 'gw-1', time: '2026-10-15T03:10:02.000Z', deployment: 'gpt-4o-prod', promptTokens: 900, completionTokens: 100 }], window),
       metrics,
     };
-    return { ledger, sources, results: new MemoryResults(), watermarks: new MemoryWatermarkStore() };
+    return { ledger, sources, results: new MemoryReconciliationStore(), watermarks: new MemoryWatermarkStore() };
   }
 
   it('stores the requests and llm-tokens results, a metrics-tokens result that says why the metrics were unavailable, and advances the watermark when the metrics answer 403', async () => {
@@ -191,7 +186,7 @@ describe('a window whose Azure Monitor metrics cannot be read', () => {
 
     expect(run.window).toEqual({ from: new Date('2026-10-15T00:00:00Z'), to: new Date('2026-10-15T06:00:00Z') });
     expect(await ports.watermarks.get('reconcile')).toBe('2026-10-15T06:00:00.000Z');
-    const stored = [...ports.results.results.values()];
+    const stored = ports.results.current();
     expect(stored.filter((r) => r.check !== 'metrics-tokens').map((r) => [r.check, r.window, r.deployment, r.status])).toEqual([
       ['requests', '2026-10-15T03', 'gpt-4o-prod', 'ok'],
       ['llm-tokens', '2026-10-15T03', 'gpt-4o-prod', 'ok'],
@@ -216,7 +211,7 @@ describe('a window whose Azure Monitor metrics cannot be read', () => {
     const run = await runReconciliation(ports, options);
 
     expect(await ports.watermarks.get('reconcile')).toBe('2026-10-15T06:00:00.000Z');
-    expect([...ports.results.results.values()].filter((r) => r.check === 'metrics-tokens')).toEqual([]);
+    expect(ports.results.current().filter((r) => r.check === 'metrics-tokens')).toEqual([]);
     expect(run.unavailable).toEqual([expect.stringMatching(/^metrics-tokens: HTTP 403 AuthorizationFailed: /)]);
   });
 
@@ -230,6 +225,55 @@ describe('a window whose Azure Monitor metrics cannot be read', () => {
 
     await expect(runReconciliation(ports, options)).rejects.toThrow(error().message);
     expect(await ports.watermarks.get('reconcile')).toBeNull();
-    expect(ports.results.results.size).toBe(0);
+    expect(ports.results.current()).toEqual([]);
+  });
+});
+
+describe('two runs reconciling one hour at once', () => {
+  const HOUR = '2026-10-15T03';
+  const result = (deployment: string, actual: number): CheckResult => ({
+    check: 'requests',
+    window: HOUR,
+    deployment,
+    expected: 10,
+    actual,
+    driftPct: null,
+    status: 'ok',
+    gatewayOnly: [],
+    gatewayOnlyCount: 0,
+    diagnosticsOnly: [],
+    diagnosticsOnlyCount: 0,
+  });
+  const older = runKey(new Date('2026-10-15T08:30:00Z'), 'a');
+  const newer = runKey(new Date('2026-10-15T08:35:00Z'), 'b');
+
+  it("keeps the newer run's results when the older run comes to name the hour last, and drops the older run's", async () => {
+    const store = new MemoryReconciliationStore();
+    // The older run has written its results and waits before it names the hour; the newer one stores its own meanwhile.
+    const paused = pausedAt(store, 'getHourRun');
+    const olderRun = storeHourResults(paused.store, HOUR, older, [result('gpt-4o', 9), result('gpt-35', 5)]);
+    await paused.reached;
+    expect(await storeHourResults(store, HOUR, newer, [result('gpt-4o', 10)])).toBe(true);
+    paused.release();
+    expect(await olderRun).toBe(false);
+    expect(store.current()).toEqual([result('gpt-4o', 10)]);
+    expect([...store.stored.values()].map((r) => r.run)).toEqual([newer]);
+  });
+
+  it("replaces an older run's results of the hour as a whole, a deployment only the older run found included", async () => {
+    const store = new MemoryReconciliationStore();
+    expect(await storeHourResults(store, HOUR, older, [result('gpt-4o', 9), result('gpt-35', 5)])).toBe(true);
+    expect(store.current()).toEqual([result('gpt-4o', 9), result('gpt-35', 5)]);
+    expect(await storeHourResults(store, HOUR, newer, [result('gpt-4o', 10)])).toBe(true);
+    expect(store.current()).toEqual([result('gpt-4o', 10)]);
+    expect([...store.stored.values()].map((r) => r.run)).toEqual([newer]);
+  });
+
+  it('tells the run how many hours a newer run had stored first', async () => {
+    const store = new MemoryReconciliationStore();
+    const ports = { ledger: new MemoryLedgerStore(), sources: { records: async () => [] }, results: store, watermarks: new MemoryWatermarkStore() };
+    const options = { now: new Date('2026-10-15T05:30:00Z'), watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 2 * 3_600_000 };
+    await storeHourResults(store, '2026-10-15T02', runKey(new Date('2026-10-15T06:00:00Z'), 'later'), []);
+    expect(await runReconciliation(ports, options)).toMatchObject({ results: 0, superseded: 1 });
   });
 });

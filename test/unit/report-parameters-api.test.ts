@@ -7,8 +7,7 @@ import { MemoryIdentityDirectory } from '../../src/adapters/memory/memory-identi
 import { APP_ROLES } from '../../src/contracts/access.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import type { Principal } from '../../src/domain/access.js';
-import type { ReconciliationStore } from '../../src/ports/reconciliation.js';
-import { MemoryAggregateStore, MemoryDiagnosticsStore, MemoryInvoiceAllocationStore, MemoryLedgerStore } from '../support/memory-stores.js';
+import { MemoryAggregateStore, MemoryDiagnosticsStore, MemoryInvoiceAllocationStore, MemoryLedgerStore, MemoryReconciliationStore } from '../support/memory-stores.js';
 import { MIXED_PRICES } from '../support/price-tables.js';
 
 const { HttpRequest, InvocationContext } = functions;
@@ -16,7 +15,7 @@ const { HttpRequest, InvocationContext } = functions;
 const finance: Principal = { oid: '11111111-1111-4111-8111-111111111111', tid: null, appid: null, kind: 'user', roles: [APP_ROLES.chargebackReadAll], name: null };
 const aggregates = new MemoryAggregateStore();
 const operations = () => ({ aggregates, ledger: new MemoryLedgerStore(), diagnostics: new MemoryDiagnosticsStore() });
-const noResults: ReconciliationStore = { upsertResults: async () => {}, listResults: async () => [] };
+const noResults = new MemoryReconciliationStore();
 
 const endpoints: Record<string, (request: functions.HttpRequest) => Promise<HttpResponseInit>> = {
   chargeback: (request) =>

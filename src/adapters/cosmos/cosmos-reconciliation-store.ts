@@ -1,31 +1,75 @@
 import type { Container } from '@azure/cosmos';
-import { checkResultSchema } from '../../contracts/reconciliation-result.js';
+import { reconciledHourSchema, storedCheckResultSchema, type ReconciledHour, type StoredCheckResult } from '../../contracts/reconciliation-result.js';
 import type { CheckResult } from '../../domain/reconciliation.js';
+import { namedRunResults } from '../../domain/run-order.js';
 import { stableId } from '../../domain/stable-id.js';
+import type { Versioned } from '../../ports/aggregate-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
 import type { ReconciliationStore, TimeWindow } from '../../ports/reconciliation.js';
-import { bulkUpsert } from './bulk-write.js';
+import { bulkDelete, bulkUpsert } from './bulk-write.js';
 import { queryPages } from './query-pages.js';
+import { readVersioned, writeIfVersion } from './versioned-documents.js';
+
+/** One partition per day (`window` is `YYYY-MM-DDTHH`). */
+const partitionOf = (hour: string) => `recon:${hour.slice(0, 10)}`;
+const hourKey = (hour: string) => ({ id: `recon-hour:${hour}`, pk: partitionOf(hour) });
+
+function refusedAny(what: string, rejected: readonly { status: unknown }[]): void {
+  if (rejected.length > 0) throw new Error(`reconciliation store refused ${rejected.length} ${what} (status ${rejected.map((r) => String(r.status)).join(', ')})`);
+}
+
+const toResult = ({ run: _run, ...result }: StoredCheckResult): CheckResult => result;
 
 /** Reconciliation results in the `aggregates` container, one partition per day. */
 export class CosmosReconciliationStore implements ReconciliationStore {
   constructor(private readonly container: Container) {}
 
-  async upsertResults(results: readonly CheckResult[], options?: StoreOptions): Promise<void> {
-    const documents = results.map((r) => ({ ...r, id: `recon-${stableId(r.check, r.window, r.deployment)}`, pk: `recon:${r.window.slice(0, 10)}`, kind: 'reconciliation' }));
-    const rejected = await bulkUpsert(this.container, documents, options);
-    if (rejected.length > 0) throw new Error(`reconciliation store refused ${rejected.length} results`);
+  async putResults(hour: string, run: string, results: readonly CheckResult[], options: StoreOptions = {}): Promise<void> {
+    const documents = results.map((r) => ({ ...r, run, id: `recon-${stableId(r.check, r.window, r.deployment, run)}`, pk: partitionOf(hour), kind: 'reconciliation' }));
+    refusedAny('results', await bulkUpsert(this.container, documents, options));
+  }
+
+  async getHourRun(hour: string, options: StoreOptions = {}): Promise<Versioned<string> | null> {
+    const found = await readVersioned(this.container, hourKey(hour), (doc) => reconciledHourSchema.parse(doc), options);
+    return found ? { value: found.value.run, version: found.version } : null;
+  }
+
+  async replaceHourRun(hour: string, run: string, expectedVersion: string | null, options: StoreOptions = {}): Promise<boolean> {
+    const head: ReconciledHour = { ...hourKey(hour), kind: 'reconciled-hour', window: hour, run };
+    return (await writeIfVersion(this.container, head, expectedVersion, options)) !== null;
+  }
+
+  async deleteResults(hour: string, remove: (run: string | undefined) => boolean, options: StoreOptions = {}): Promise<void> {
+    const pk = partitionOf(hour);
+    const query = { query: "SELECT c.id, c.run FROM c WHERE c.pk = @pk AND c.kind = 'reconciliation' AND c.window = @window", parameters: [{ name: '@pk', value: pk }, { name: '@window', value: hour }] };
+    const keys: { id: string; pk: string }[] = [];
+    for await (const page of queryPages(this.container, query, (doc) => doc as { id: string; run?: string }, { ...options, partitionKey: pk })) {
+      for (const doc of page) if (remove(doc.run)) keys.push({ id: doc.id, pk });
+    }
+    refusedAny('removals', await bulkDelete(this.container, keys, options));
   }
 
   async listResults(window: TimeWindow, options: StoreOptions = {}): Promise<CheckResult[]> {
-    const results: CheckResult[] = [];
+    const results: StoredCheckResult[] = [];
+    const runOf = new Map<string, string>();
     const from = window.from.toISOString().slice(0, 13);
     const to = window.to.toISOString().slice(0, 13);
     for (let day = Date.UTC(window.from.getUTCFullYear(), window.from.getUTCMonth(), window.from.getUTCDate()); day < window.to.getTime(); day += 86_400_000) {
-      const pk = `recon:${new Date(day).toISOString().slice(0, 10)}`;
-      const query = { query: 'SELECT * FROM c WHERE c.pk = @pk AND c.window >= @from AND c.window < @to', parameters: [{ name: '@pk', value: pk }, { name: '@from', value: from }, { name: '@to', value: to }] };
-      for await (const page of queryPages(this.container, query, (doc) => checkResultSchema.parse(doc), { ...options, partitionKey: pk })) results.push(...page);
+      const pk = partitionOf(new Date(day).toISOString().slice(0, 13));
+      const query = {
+        query: "SELECT * FROM c WHERE c.pk = @pk AND (c.kind = 'reconciliation' OR c.kind = 'reconciled-hour') AND c.window >= @from AND c.window < @to",
+        parameters: [{ name: '@pk', value: pk }, { name: '@from', value: from }, { name: '@to', value: to }],
+      };
+      const parse = (doc: unknown) => ((doc as { kind?: unknown }).kind === 'reconciled-hour' ? reconciledHourSchema.parse(doc) : storedCheckResultSchema.parse(doc));
+      for await (const page of queryPages(this.container, query, parse, { ...options, partitionKey: pk })) {
+        for (const doc of page) {
+          if ('kind' in doc) runOf.set(doc.window, doc.run);
+          else results.push(doc);
+        }
+      }
     }
-    return results.sort((a, b) => (a.window < b.window ? -1 : a.window > b.window ? 1 : a.check < b.check ? -1 : a.check > b.check ? 1 : a.deployment < b.deployment ? -1 : 1));
+    return namedRunResults(results, (r) => r.window, runOf)
+      .map(toResult)
+      .sort((a, b) => (a.window < b.window ? -1 : a.window > b.window ? 1 : a.check < b.check ? -1 : a.check > b.check ? 1 : a.deployment < b.deployment ? -1 : 1));
   }
 }
