@@ -33,8 +33,8 @@ export interface InvoiceAllocationStore {
    * another writer changed first are returned, not written.
    */
   replaceHeads(writes: readonly { head: InvoiceHead; expectedVersion: string | null }[], options?: StoreOptions): Promise<InvoiceHead[]>;
-  /** One export's heads and parts of one month: one single-partition query. */
-  listExportDocuments(exportName: string, month: string, options?: StoreOptions): Promise<InvoiceDocuments>;
+  /** The key and run of each part one export has stored in one month, of any generation: one single-partition query. */
+  listPartKeys(exportName: string, month: string, options?: StoreOptions): Promise<{ id: string; pk: string; run?: string | undefined }[]>;
   /** Heads and parts of every export allocated into one month (`YYYY-MM`): one single-partition query. */
   listAllocations(month: string, options?: StoreOptions): Promise<InvoiceDocuments>;
 }

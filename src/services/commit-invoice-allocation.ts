@@ -48,8 +48,8 @@ export async function commitInvoiceAllocation(store: InvoiceAllocationStore, doc
   await store.deleteParts(parts.filter((p) => superseded.has(p.month)).map(keyOf), options);
   for (const { month } of allHeads) {
     if (superseded.has(month)) continue;
-    const stored = await store.listExportDocuments(marker.exportName, month, options);
-    await store.deleteParts(stored.parts.filter((p) => isNewerRun(marker.run, p.run)).map(keyOf), options);
+    const stored = await store.listPartKeys(marker.exportName, month, options);
+    await store.deleteParts(stored.filter((p) => isNewerRun(marker.run, p.run)).map(keyOf), options);
   }
   await store.replaceAllocatedExport(marker, claim.version, options);
   return true;

@@ -1,26 +1,13 @@
 import type { Container } from '@azure/cosmos';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CosmosReconciliationStore } from '../../src/adapters/cosmos/cosmos-reconciliation-store.js';
-import type { CheckResult } from '../../src/domain/reconciliation.js';
 import { runKey } from '../../src/domain/run-order.js';
 import { stableId } from '../../src/domain/stable-id.js';
 import { storeHourResults } from '../../src/services/reconcile-windows.js';
+import { requestsResult } from '../support/check-results.js';
 import { useLocalCosmos } from '../support/local-cosmos.js';
 import { pausedAt } from '../support/paused-calls.js';
 
-const result = (window: string, deployment: string, actual: number): CheckResult => ({
-  check: 'requests',
-  window,
-  deployment,
-  expected: 10,
-  actual,
-  driftPct: null,
-  status: 'ok',
-  gatewayOnly: [],
-  gatewayOnlyCount: 0,
-  diagnosticsOnly: [],
-  diagnosticsOnlyCount: 0,
-});
 const DAY = { from: new Date('2026-10-15T00:00:00Z'), to: new Date('2026-10-16T00:00:00Z') };
 
 describe('the Cosmos DB reconciliation store on the local Cosmos DB server', () => {
@@ -34,12 +21,12 @@ describe('the Cosmos DB reconciliation store on the local Cosmos DB server', () 
   });
 
   it('reads results stored before runs had keys as they were, until a run stores their hour and removes them', async () => {
-    const legacy = result('2026-10-15T01', 'gpt-4o', 7);
+    const legacy = requestsResult('2026-10-15T01', 'gpt-4o', 7);
     await container.items.create({ ...legacy, id: `recon-${stableId(legacy.check, legacy.window, legacy.deployment)}`, pk: 'recon:2026-10-15', kind: 'reconciliation' });
     expect(await store.listResults(DAY)).toEqual([legacy]);
 
-    expect(await storeHourResults(store, '2026-10-15T01', runKey(new Date('2026-10-15T04:00:00Z'), 'a'), [result('2026-10-15T01', 'gpt-4o', 8)])).toBe(true);
-    expect(await store.listResults(DAY)).toEqual([result('2026-10-15T01', 'gpt-4o', 8)]);
+    expect(await storeHourResults(store, '2026-10-15T01', runKey(new Date('2026-10-15T04:00:00Z'), 'a'), [requestsResult('2026-10-15T01', 'gpt-4o', 8)])).toBe(true);
+    expect(await store.listResults(DAY)).toEqual([requestsResult('2026-10-15T01', 'gpt-4o', 8)]);
     const { resources } = await container.items.query({ query: "SELECT VALUE COUNT(1) FROM c WHERE c.kind = 'reconciliation'" }).fetchAll();
     expect(resources).toEqual([1]);
   });
@@ -47,14 +34,14 @@ describe('the Cosmos DB reconciliation store on the local Cosmos DB server', () 
   it("keeps the newer of two runs' results of an hour when the older run names the hour last", async () => {
     const hour = '2026-10-15T02';
     const paused = pausedAt(store, 'getHourRun');
-    const olderRun = storeHourResults(paused.store, hour, runKey(new Date('2026-10-15T05:00:00Z'), 'a'), [result(hour, 'gpt-4o', 9), result(hour, 'gpt-35', 5)]);
+    const olderRun = storeHourResults(paused.store, hour, runKey(new Date('2026-10-15T05:00:00Z'), 'a'), [requestsResult(hour, 'gpt-4o', 9), requestsResult(hour, 'gpt-35', 5)]);
     await paused.reached;
     // Before any run names the hour, the older run's results are not read.
     expect((await store.listResults(DAY)).filter((r) => r.window === hour)).toEqual([]);
-    expect(await storeHourResults(store, hour, runKey(new Date('2026-10-15T05:05:00Z'), 'b'), [result(hour, 'gpt-4o', 10)])).toBe(true);
+    expect(await storeHourResults(store, hour, runKey(new Date('2026-10-15T05:05:00Z'), 'b'), [requestsResult(hour, 'gpt-4o', 10)])).toBe(true);
     paused.release();
     expect(await olderRun).toBe(false);
-    expect((await store.listResults(DAY)).filter((r) => r.window === hour)).toEqual([result(hour, 'gpt-4o', 10)]);
+    expect((await store.listResults(DAY)).filter((r) => r.window === hour)).toEqual([requestsResult(hour, 'gpt-4o', 10)]);
     const { resources } = await container.items.query({ query: "SELECT VALUE COUNT(1) FROM c WHERE c.kind = 'reconciliation' AND c.window = '2026-10-15T02'" }).fetchAll();
     expect(resources).toEqual([1]);
   });

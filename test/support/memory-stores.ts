@@ -469,9 +469,9 @@ export class MemoryInvoiceAllocationStore implements InvoiceAllocationStore {
     return conflicts;
   }
 
-  async listExportDocuments(exportName: string, month: string, options?: StoreOptions): Promise<InvoiceDocuments> {
-    const { heads, parts } = await this.listAllocations(month, options);
-    return { heads: heads.filter((h) => h.exportName === exportName), parts: parts.filter((p) => p.exportName === exportName) };
+  async listPartKeys(exportName: string, month: string, options?: StoreOptions): Promise<{ id: string; pk: string; run?: string }[]> {
+    const { parts } = await this.listAllocations(month, options);
+    return parts.filter((p) => p.exportName === exportName).map(({ id, pk, run }) => ({ id, pk, ...(run === undefined ? {} : { run }) }));
   }
 
   async listAllocations(month: string, _options?: StoreOptions): Promise<InvoiceDocuments> {

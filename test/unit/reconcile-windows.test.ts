@@ -7,6 +7,7 @@ import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import { runKey } from '../../src/domain/run-order.js';
 import type { ReconciliationSources, TimeWindow } from '../../src/ports/reconciliation.js';
 import { reconcileWindow, runReconciliation, storeHourResults } from '../../src/services/reconcile-windows.js';
+import { requestsResult } from '../support/check-results.js';
 import { ledgerEntry } from '../support/ledger-entries.js';
 import { MemoryLedgerStore, MemoryReconciliationStore, MemoryWatermarkStore } from '../support/memory-stores.js';
 import { pausedAt } from '../support/paused-calls.js';
@@ -231,19 +232,7 @@ describe('a window whose Azure Monitor metrics cannot be read', () => {
 
 describe('two runs reconciling one hour at once', () => {
   const HOUR = '2026-10-15T03';
-  const result = (deployment: string, actual: number): CheckResult => ({
-    check: 'requests',
-    window: HOUR,
-    deployment,
-    expected: 10,
-    actual,
-    driftPct: null,
-    status: 'ok',
-    gatewayOnly: [],
-    gatewayOnlyCount: 0,
-    diagnosticsOnly: [],
-    diagnosticsOnlyCount: 0,
-  });
+  const result = (deployment: string, actual: number) => requestsResult(HOUR, deployment, actual);
   const older = runKey(new Date('2026-10-15T08:30:00Z'), 'a');
   const newer = runKey(new Date('2026-10-15T08:35:00Z'), 'b');
 

@@ -12,6 +12,8 @@ function refusedAny(what: string, rejected: readonly { status: unknown }[]): voi
   if (rejected.length > 0) throw new Error(`invoice allocation store refused ${rejected.length} ${what} (status ${rejected.map((r) => String(r.status)).join(', ')})`);
 }
 
+const partKeySchema = invoicePartSchema.pick({ id: true, run: true });
+
 const parseDocument = (doc: unknown) => ((doc as { kind?: unknown }).kind === 'invoice-head' ? invoiceHeadSchema.parse(doc) : invoicePartSchema.parse(doc));
 
 /** Allocated cost exports in the `aggregates` container: one partition per billing month, one for the markers. */
@@ -52,20 +54,22 @@ export class CosmosInvoiceAllocationStore implements InvoiceAllocationStore {
     return [...conflicts];
   }
 
-  listExportDocuments(exportName: string, month: string, options: StoreOptions = {}): Promise<InvoiceDocuments> {
-    return this.documentsOf(month, exportName, options);
-  }
-
-  listAllocations(month: string, options: StoreOptions = {}): Promise<InvoiceDocuments> {
-    return this.documentsOf(month, null, options);
-  }
-
-  private async documentsOf(month: string, exportName: string | null, options: StoreOptions): Promise<{ heads: InvoiceHead[]; parts: InvoicePart[] }> {
+  async listPartKeys(exportName: string, month: string, options: StoreOptions = {}): Promise<{ id: string; pk: string; run?: string }[]> {
     const pk = invoicePartition(month);
     const query = {
-      query: `SELECT * FROM c WHERE c.pk = @pk AND (c.kind = 'invoice-head' OR c.kind = 'invoice-part')${exportName === null ? '' : ' AND c.exportName = @exportName'}`,
-      parameters: [{ name: '@pk', value: pk }, ...(exportName === null ? [] : [{ name: '@exportName', value: exportName }])],
+      query: "SELECT c.id, c.run FROM c WHERE c.pk = @pk AND c.kind = 'invoice-part' AND c.exportName = @exportName",
+      parameters: [{ name: '@pk', value: pk }, { name: '@exportName', value: exportName }],
     };
+    const keys: { id: string; pk: string; run?: string }[] = [];
+    for await (const page of queryPages(this.container, query, (doc) => partKeySchema.parse(doc), { ...options, partitionKey: pk })) {
+      for (const { id, run } of page) keys.push({ id, pk, ...(run === undefined ? {} : { run }) });
+    }
+    return keys;
+  }
+
+  async listAllocations(month: string, options: StoreOptions = {}): Promise<InvoiceDocuments> {
+    const pk = invoicePartition(month);
+    const query = { query: "SELECT * FROM c WHERE c.pk = @pk AND (c.kind = 'invoice-head' OR c.kind = 'invoice-part')", parameters: [{ name: '@pk', value: pk }] };
     const heads: InvoiceHead[] = [];
     const parts: InvoicePart[] = [];
     for await (const page of queryPages(this.container, query, parseDocument, { ...options, partitionKey: pk })) {
