@@ -70,7 +70,7 @@ export interface DashboardHandlerOptions {
  * signs the caller in (or takes a pasted bearer token) and calls the HTTP API with it. `config.json` holds the
  * public sign-in settings. Only the files of the build output are served, each
  * by exact name from a list made once (so no path can reach outside it), with its content type, an ETag,
- * `Cache-Control`, `nosniff` and a strict Content-Security-Policy. `/api/dashboard` redirects to
+ * `Cache-Control`, `nosniff`, a strict Content-Security-Policy and, over HTTPS, HSTS. `/api/dashboard` redirects to
  * `/api/dashboard/` so the page's relative asset and API URLs resolve under the Functions route prefix.
  */
 export function createDashboardHandler(options: DashboardHandlerOptions = {}) {
@@ -85,7 +85,8 @@ export function createDashboardHandler(options: DashboardHandlerOptions = {}) {
       signIn = configured === null ? null : dashboardSignInSchema.parse(configured);
       if (signIn !== null) csp = dashboardCsp(new URL(signIn.authority).origin);
     }
-    const secured = (response: HttpResponseInit) => withSecurityHeaders(response, csp);
+    const secure = new URL(request.url).protocol === 'https:';
+    const secured = (response: HttpResponseInit) => withSecurityHeaders(response, csp, secure);
     const path = request.params['path'] ?? '';
     if (path === 'config.json') {
       return secured({ status: 200, headers: { 'Cache-Control': 'no-cache' }, jsonBody: { signIn } });
@@ -144,8 +145,13 @@ function matchesEtag(header: string | null, etag: string): boolean {
   });
 }
 
-function withSecurityHeaders(response: HttpResponseInit, csp: string): HttpResponseInit {
+/** A year: browsers then reach the app over HTTPS only, even from an `http://` link (the app is `httpsOnly`). */
+const STRICT_TRANSPORT_SECURITY = 'max-age=31536000';
+
+function withSecurityHeaders(response: HttpResponseInit, csp: string, secure: boolean): HttpResponseInit {
   const headers = new Headers(response.headers);
+  // RFC 6797 7.2: sent over HTTPS only (the local stack serves plain HTTP on 127.0.0.1).
+  if (secure) headers.set('Strict-Transport-Security', STRICT_TRANSPORT_SECURITY);
   headers.set('X-Content-Type-Options', 'nosniff');
   headers.set('Content-Security-Policy', csp);
   headers.set('Referrer-Policy', 'no-referrer');

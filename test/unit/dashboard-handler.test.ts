@@ -24,8 +24,9 @@ const get = (pathname: string, path: string | undefined, headers: Record<string,
 const header = (response: { headers?: unknown }, name: string) => new Headers(response.headers as ConstructorParameters<typeof Headers>[0]).get(name);
 
 describe('dashboard function', () => {
-  it('serves the page at the folder URL with a strict CSP, nosniff and revalidation', async () => {
+  it('serves the page at the folder URL with a strict CSP, nosniff, HSTS and revalidation', async () => {
     const response = await get('/api/dashboard/', '');
+    expect(header(response, 'strict-transport-security')).toBe('max-age=31536000');
     expect(response.status).toBe(200);
     expect(String(response.body)).toContain('<title>t</title>');
     expect(header(response, 'content-type')).toBe('text/html; charset=utf-8');
@@ -36,6 +37,13 @@ describe('dashboard function', () => {
     expect(DASHBOARD_CSP).toMatch(/script-src 'self'(;|$)/);
     expect(DASHBOARD_CSP).not.toMatch(/unsafe-inline|unsafe-eval|https?:/);
     expect(header(response, 'etag')).toMatch(/^"[A-Za-z0-9_-]+"$/);
+  });
+
+  it('sends no HSTS over plain HTTP, where browsers ignore it (the local stack)', async () => {
+    const response = await handler(new HttpRequest({ method: 'GET', url: 'http://127.0.0.1:7071/api/dashboard/', params: { path: '' } }));
+    expect(response.status).toBe(200);
+    expect(header(response, 'strict-transport-security')).toBeNull();
+    expect(header(response, 'x-content-type-options')).toBe('nosniff');
   });
 
   it('redirects the bare route to the folder URL so relative asset and API URLs resolve under the route prefix', async () => {
