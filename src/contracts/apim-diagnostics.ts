@@ -171,7 +171,7 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
       model,
       operation: p.operationId ?? null,
       stream: requestBody?.['stream'] === true,
-      status: p.responseCode ?? p.backendResponseCode ?? null,
+      status: httpStatus(p.responseCode) ?? httpStatus(p.backendResponseCode),
       usage,
       timings: { totalMs: nonNegative(record.durationMs), backendMs: nonNegative(p.backendTime), ttftMs: null },
       rateLimit: null,
@@ -235,6 +235,14 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
 
 function nonEmpty(value: string | null | undefined): string | null {
   return value === null || value === undefined || value.trim() === '' ? null : value;
+}
+
+/**
+ * A logged response code as an HTTP status, or null: 0 is none. APIM logs `responseCode` 0 when no response reached
+ * the client (it closed the connection first), though the backend may have answered, and its tokens been billed.
+ */
+function httpStatus(code: number | null | undefined): number | null {
+  return code === null || code === undefined || code === 0 ? null : code;
 }
 
 function nonNegative(value: number | null | undefined): number | null {

@@ -284,6 +284,16 @@ describe('normalizeEvent: APIM GatewayLogs export (test/fixtures/apim-gatewaylog
     expect(bad400.deployment).toBe('gpt-chat-pilot');
   });
 
+  it("keeps the request, with the backend's status and tokens, when the client's side is logged as response code 0 (no response reached it)", () => {
+    const record = structuredClone((JSON.parse(fixtureText) as { records: Record<string, unknown>[] }).records[0]!) as { properties: Record<string, unknown> };
+    record.properties['responseCode'] = 0;
+    const entry = entryOf(record);
+    expect(entry.status).toBe(200);
+    expect([entry.tokens.promptTokens, entry.tokens.completionTokens]).toEqual([14, 8]);
+    record.properties['backendResponseCode'] = 0;
+    expect(entryOf(record)).toMatchObject({ status: null, tokens: { promptTokens: 14, completionTokens: 8 } });
+  });
+
   it('ACCEPTANCE: lists apimRequestId and caller as missing on both entries', () => {
     for (const entry of [ok200, bad400]) {
       expect(entry.missing).toContain('apimRequestId');
