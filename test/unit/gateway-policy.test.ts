@@ -250,6 +250,12 @@ describe('gateway policy fragments', () => {
     expect(next).toContain(`{ ${variable} = (long)t; }`);
   });
 
+  it('asks the backend for an uncompressed answer in the inbound fragment, so that the outbound one can read its usage', () => {
+    const inbound = parsed.find((entry) => entry.file === 'tokenledger-log-inbound-policy.xml')?.document as { fragment: Record<string, unknown> };
+    const headers = [inbound.fragment['set-header']].flat() as { '@_name': string; '@_exists-action': string; value: string }[];
+    expect(headers.map((h) => [h['@_name'], h['@_exists-action'], h.value])).toContainEqual(['Accept-Encoding', 'override', 'identity']);
+  });
+
   it('never reads the request body in the logging expression', () => {
     const { expression } = logElement();
     expect(expression).not.toMatch(/Request\.Body/);
