@@ -119,7 +119,7 @@ export const allocatedExportSchema = z.object({
    */
   settlesAt: z.string(),
   run,
-  /** Set while the run that wrote the marker is still writing its heads: the export counts as not yet allocated. */
+  /** Set while the run that wrote the marker is still writing its parts and heads: the export counts as not yet allocated. */
   pending: z.literal(true).optional(),
   /** Months the export covered before and no longer does, whose heads the run is still to empty. */
   retiredMonths: z.array(z.string()).optional(),

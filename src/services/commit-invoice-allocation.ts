@@ -23,26 +23,24 @@ const keyOf = ({ id, pk }: { id: string; pk: string }) => ({ id, pk });
  * ordered by `run`, the instant each started reading: the newest run's allocation is what stays, in whatever order
  * the runs' writes land, and no head names parts that are gone.
  *
- * 1. The run's parts, of a generation of its own.
- * 2. The marker, claimed for the run (pending) unless a newer run has claimed it; then the run removes its parts
- *    and stops. The claim names the months the export covered before and no longer covers.
+ * 1. The marker, claimed for the run (pending) unless a newer run has claimed it; then the run stops, having
+ *    written nothing. The claim names the months the run is to write and the months the export covered before and
+ *    no longer covers, so that a run that stops part way leaves the next run every month to clean up.
+ * 2. The run's parts, of a generation of its own.
  * 3. The heads of the run's months, and an empty head for each month no longer covered, each unless a newer run's
- *    head stands there. In each month where the run's head stands, the parts of older runs are removed: no older
- *    run can write a head there any more.
+ *    head stands there (then the run removes its parts of that month). In each month where the run's head stands,
+ *    the parts of older runs are removed: no older run can write a head there any more.
  * 4. The marker again, no longer pending, unless a newer run has claimed it meanwhile. A run that stops before
  *    leaves the marker pending, and the export is allocated again by the next run.
  *
  * Every marker and head is written at the version it was read at (ETag). False when a newer run had claimed the
- * export: nothing of this run stays.
+ * export or stored every month of it first: nothing of this run stays.
  */
 export async function commitInvoiceAllocation(store: InvoiceAllocationStore, documents: AllocationDocuments, options: StoreOptions = {}): Promise<boolean> {
   const { allocation, marker, heads, parts } = documents;
-  await store.putParts(parts, options);
   const claim = await claimMarker(store, marker, options);
-  if (!claim) {
-    await store.deleteParts(parts.map(keyOf), options);
-    return false;
-  }
+  if (!claim) return false;
+  await store.putParts(parts, options);
   const allHeads = [...heads, ...claim.retiredMonths.map((month) => emptyHead(allocation, month))];
   const superseded = await commitHeads(store, marker.exportName, allHeads, options);
   await store.deleteParts(parts.filter((p) => superseded.has(p.month)).map(keyOf), options);
@@ -51,6 +49,7 @@ export async function commitInvoiceAllocation(store: InvoiceAllocationStore, doc
     const stored = await store.listPartKeys(marker.exportName, month, options);
     await store.deleteParts(stored.filter((p) => isNewerRun(marker.run, p.run)).map(keyOf), options);
   }
+  if (allHeads.length > 0 && superseded.size === allHeads.length) return false;
   await store.replaceAllocatedExport(marker, claim.version, options);
   return true;
 }
@@ -58,6 +57,8 @@ export async function commitInvoiceAllocation(store: InvoiceAllocationStore, doc
 async function claimMarker(store: InvoiceAllocationStore, marker: AllocatedExport, options: StoreOptions): Promise<{ version: string; retiredMonths: string[] } | null> {
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const stored = await store.getAllocatedExport(marker.exportName, options);
+    // Its own claim: a write that landed though the store answered otherwise.
+    if (stored && stored.value.run === marker.run) return { version: stored.version, retiredMonths: stored.value.retiredMonths ?? [] };
     if (stored && !isNewerRun(marker.run, stored.value.run)) return null;
     const before = new Set([...(stored?.value.months ?? []), ...(stored?.value.retiredMonths ?? [])]);
     const retiredMonths = [...before].filter((month) => !marker.months.includes(month)).sort();
@@ -77,6 +78,7 @@ async function commitHeads(store: InvoiceAllocationStore, exportName: string, he
     const writes: { head: InvoiceHead; expectedVersion: string | null }[] = [];
     for (const head of pending) {
       const current = stored.get(head.month);
+      if (current?.value.run === head.run) continue;
       if (current && !isNewerRun(head.run, current.value.run)) superseded.add(head.month);
       else writes.push({ head, expectedVersion: current?.version ?? null });
     }

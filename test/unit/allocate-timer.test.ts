@@ -113,6 +113,29 @@ describe('the invoice allocation timer', () => {
     expect(logged.at(-1)).toBe('allocate: 0 exports allocated, 1 unchanged, 0 failed');
   });
 
+  it('leaves nothing of a run that stopped after writing its parts, once the restated export no longer covers their month', async () => {
+    const { exports, allocations, logged, run } = setup();
+    const lines = FOCUS.split(/\r?\n/);
+    const december = lines[1]!.replace('2024-11-21T00:00Z,2024-11-20T00:00Z', '2024-12-03T00:00Z,2024-12-02T00:00Z');
+    expect(december).not.toBe(lines[1]);
+    exports.write(`${RUN}/part_0_0001.csv`, [...lines.slice(0, 2), december, ...lines.slice(2)].join('\r\n'));
+    // The run claims the export and writes its parts, then the store fails for good before any head.
+    const getHeads = allocations.getHeads.bind(allocations);
+    allocations.getHeads = () => Promise.reject(new Error('store unavailable'));
+    await expect(run()).rejects.toThrow('1 cost exports could not be allocated');
+    expect((await allocations.listAllocations('2024-12')).parts.length).toBeGreaterThan(0);
+    allocations.getHeads = getHeads;
+
+    // Cost Management restates the export without the December row.
+    exports.write(`${RUN}/part_0_0001.csv`, FOCUS);
+    await run();
+    expect(logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
+    const left = await allocations.listAllocations('2024-12');
+    expect(left.parts).toEqual([]);
+    expect(left.heads.map((h) => [h.rows, h.parts])).toEqual([[0, 0]]);
+    expect((await allocations.listAllocatedExports()).map((m) => [m.months, m.pending])).toEqual([[['2024-11'], undefined]]);
+  });
+
   it('discards what a run allocated when a newer run of the same export stored its allocation first, and says so', async () => {
     const exports = new MemoryCostExportSource();
     const allocations = new MemoryInvoiceAllocationStore();
