@@ -36,12 +36,13 @@ export const checkResultSchema = z.object({
 export const storedCheckResultSchema = checkResultSchema.extend({ run: z.string().optional() });
 export type StoredCheckResult = z.infer<typeof storedCheckResultSchema>;
 
-/** Which run's results of an hour (`window`, `YYYY-MM-DDTHH`) are the hour's results. */
+/** Which run's results of an hour (`window`, `YYYY-MM-DDTHH`) are the hour's results, and how many it stored. */
 export const reconciledHourSchema = z.object({
   id: z.string(),
   pk: z.string(),
   kind: z.literal('reconciled-hour'),
   window: z.string(),
   run: z.string(),
+  results: z.number().int().nonnegative(),
 });
 export type ReconciledHour = z.infer<typeof reconciledHourSchema>;

@@ -1,5 +1,6 @@
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { CheckResult, LlmUsageRow, MetricTokens } from '../domain/reconciliation.js';
+import type { NamedRun } from '../domain/run-order.js';
 import type { Versioned } from './aggregate-store.js';
 import type { StoreOptions } from './ledger-store.js';
 
@@ -23,11 +24,11 @@ export interface ReconciliationStore {
   /** Writes one run's results of one hour (`YYYY-MM-DDTHH`); readers ignore them until the hour names the run. */
   putResults(hour: string, run: string, results: readonly CheckResult[], options?: StoreOptions): Promise<void>;
   /** The run the hour names and the version of that naming, or null when it names none. */
-  getHourRun(hour: string, options?: StoreOptions): Promise<Versioned<string> | null>;
-  /** Names `run` for the hour if its naming is still at `expectedVersion` (null: none yet); false when another writer came first. */
-  replaceHourRun(hour: string, run: string, expectedVersion: string | null, options?: StoreOptions): Promise<boolean>;
+  getHourRun(hour: string, options?: StoreOptions): Promise<Versioned<NamedRun> | null>;
+  /** Names `named` for the hour if its naming is still at `expectedVersion` (null: none yet); false when another writer came first. */
+  replaceHourRun(hour: string, named: NamedRun, expectedVersion: string | null, options?: StoreOptions): Promise<boolean>;
   /** Removes the hour's results of the runs `remove` picks (a result stored before runs had keys has run undefined). */
   deleteResults(hour: string, remove: (run: string | undefined) => boolean, options?: StoreOptions): Promise<void>;
-  /** The results of the hours in the window: each hour's named run's. */
+  /** The results of the hours in the window: each hour's named run's, all of them (read again while a run replaces them). */
   listResults(window: TimeWindow, options?: StoreOptions): Promise<CheckResult[]>;
 }

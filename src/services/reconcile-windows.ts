@@ -125,23 +125,35 @@ const ATTEMPTS = 5;
 
 /**
  * Stores one run's results of an hour in place of an older run's, as a whole: the run's results are written apart,
- * then the hour names the run, at the version read (ETag), unless it names a newer run already; then the older runs'
- * results are removed. A run that finds a newer one's results removes its own. False then.
+ * then the hour names the run and their count, at the version read (ETag), unless it names a newer run already; then
+ * the older runs' results are removed. A run that finds a newer one's results removes its own (false then), and so
+ * does a run that fails before the hour names it, as far as the store lets it.
  */
 export async function storeHourResults(store: ReconciliationStore, hour: string, run: string, results: readonly CheckResult[], options: StoreOptions = {}): Promise<boolean> {
-  await store.putResults(hour, run, results, options);
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    const named = await store.getHourRun(hour, options);
-    if (named && !isNewerRun(run, named.value)) {
-      await store.deleteResults(hour, (stored) => stored === run, options);
-      return false;
+  const removeOwn = () => store.deleteResults(hour, (stored) => stored === run, options);
+  let named = false;
+  try {
+    await store.putResults(hour, run, results, options);
+    for (let attempt = 1; attempt <= ATTEMPTS && !named; attempt++) {
+      const current = await store.getHourRun(hour, options);
+      // Its own naming: a write that landed though the store answered otherwise.
+      if (current?.value.run === run) named = true;
+      else if (current && !isNewerRun(run, current.value.run)) {
+        await removeOwn();
+        return false;
+      } else named = await store.replaceHourRun(hour, { run, results: results.length }, current?.version ?? null, options);
     }
-    if (await store.replaceHourRun(hour, run, named?.version ?? null, options)) {
-      await store.deleteResults(hour, (stored) => isNewerRun(run, stored), options);
-      return true;
-    }
+  } catch (error) {
+    // Results no hour names would stay unread for good: the watermark may move past the hour meanwhile.
+    if (!named) await removeOwn().catch(() => undefined);
+    throw error;
   }
-  throw new TransientStoreError(`the reconciliation of ${hour} was replaced by other runs ${ATTEMPTS} times in a row`);
+  if (!named) {
+    await removeOwn();
+    throw new TransientStoreError(`the reconciliation of ${hour} was replaced by other runs ${ATTEMPTS} times in a row`);
+  }
+  await store.deleteResults(hour, (stored) => isNewerRun(run, stored), options);
+  return true;
 }
 
 /**

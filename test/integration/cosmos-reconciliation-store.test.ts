@@ -31,6 +31,16 @@ describe('the Cosmos DB reconciliation store on the local Cosmos DB server', () 
     expect(resources).toEqual([1]);
   });
 
+  it('refuses to answer an hour whose named run has lost results, rather than answer part of it', async () => {
+    const hour = '2026-10-16T03';
+    expect(await storeHourResults(store, hour, runKey(new Date('2026-10-16T06:00:00Z'), 'a'), [requestsResult(hour, 'gpt-4o', 1), requestsResult(hour, 'gpt-35', 2)])).toBe(true);
+    const nextDay = { from: new Date('2026-10-16T00:00:00Z'), to: new Date('2026-10-17T00:00:00Z') };
+    expect(await store.listResults(nextDay)).toHaveLength(2);
+    const { resources } = await container.items.query<{ id: string; pk: string }>({ query: "SELECT c.id, c.pk FROM c WHERE c.kind = 'reconciliation' AND c.window = '2026-10-16T03' AND c.deployment = 'gpt-35'" }).fetchAll();
+    await container.item(resources[0]!.id, resources[0]!.pk).delete();
+    await expect(store.listResults(nextDay)).rejects.toThrow(/2026-10-16T03 changed while being read 3 times/);
+  });
+
   it("keeps the newer of two runs' results of an hour when the older run names the hour last", async () => {
     const hour = '2026-10-15T02';
     const paused = pausedAt(store, 'getHourRun');

@@ -22,7 +22,7 @@ import { allocatedExportKey, invoiceHeadKey, invoicePartition } from '../../src/
 import type { InvoiceAllocationStore, InvoiceDocuments } from '../../src/ports/invoice-allocation-store.js';
 import type { CostExportBlob, CostExportSource } from '../../src/ports/cost-export-source.js';
 import type { CheckResult } from '../../src/domain/reconciliation.js';
-import { namedRunResults } from '../../src/domain/run-order.js';
+import { namedRunResults, type NamedRun } from '../../src/domain/run-order.js';
 import type { ReconciliationStore, TimeWindow } from '../../src/ports/reconciliation.js';
 
 /** Deep copy, so that a test can never mutate what a store holds (and the store never holds the caller's objects). */
@@ -490,20 +490,20 @@ export class MemoryInvoiceAllocationStore implements InvoiceAllocationStore {
 export class MemoryReconciliationStore implements ReconciliationStore {
   /** Every stored result, by (hour, run, check, deployment), of any run. */
   readonly stored = new Map<string, CheckResult & { readonly run?: string }>();
-  readonly hourRuns = new Map<string, Versioned<string>>();
+  readonly hourRuns = new Map<string, Versioned<NamedRun>>();
   private version = 0;
 
   async putResults(hour: string, run: string, results: readonly CheckResult[]): Promise<void> {
     for (const r of results) this.stored.set(`${hour}|${run}|${r.check}|${r.deployment}`, clone({ ...r, run }));
   }
 
-  async getHourRun(hour: string): Promise<Versioned<string> | null> {
+  async getHourRun(hour: string): Promise<Versioned<NamedRun> | null> {
     return this.hourRuns.get(hour) ?? null;
   }
 
-  async replaceHourRun(hour: string, run: string, expectedVersion: string | null): Promise<boolean> {
+  async replaceHourRun(hour: string, named: NamedRun, expectedVersion: string | null): Promise<boolean> {
     if ((this.hourRuns.get(hour)?.version ?? null) !== expectedVersion) return false;
-    this.hourRuns.set(hour, { value: run, version: String(++this.version) });
+    this.hourRuns.set(hour, { value: { ...named }, version: String(++this.version) });
     return true;
   }
 
@@ -516,10 +516,10 @@ export class MemoryReconciliationStore implements ReconciliationStore {
     return this.current().filter((r) => r.window >= from && r.window < to);
   }
 
-  /** The results readers see: of each hour, its named run's. */
+  /** The results readers see: of each hour, its named run's (all of them: nothing changes while this reads). */
   current(): CheckResult[] {
-    const runOf = new Map([...this.hourRuns].map(([hour, named]) => [hour, named.value]));
-    return namedRunResults([...this.stored.values()], (r) => r.window, runOf).map(({ run: _run, ...result }) => result);
+    const named = new Map([...this.hourRuns].map(([hour, { value }]) => [hour, value]));
+    return namedRunResults([...this.stored.values()], (r) => r.window, named).results.map(({ run: _run, ...result }) => result);
   }
 }
 

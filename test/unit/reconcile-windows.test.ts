@@ -4,7 +4,7 @@ import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js'
 import { checkResultSchema } from '../../src/contracts/reconciliation-result.js';
 import type { CheckResult } from '../../src/domain/reconciliation.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
-import { runKey } from '../../src/domain/run-order.js';
+import { namedRunResults, runKey } from '../../src/domain/run-order.js';
 import type { ReconciliationSources, TimeWindow } from '../../src/ports/reconciliation.js';
 import { reconcileWindow, runReconciliation, storeHourResults } from '../../src/services/reconcile-windows.js';
 import { requestsResult } from '../support/check-results.js';
@@ -256,6 +256,24 @@ describe('two runs reconciling one hour at once', () => {
     expect(await storeHourResults(store, HOUR, newer, [result('gpt-4o', 10)])).toBe(true);
     expect(store.current()).toEqual([result('gpt-4o', 10)]);
     expect([...store.stored.values()].map((r) => r.run)).toEqual([newer]);
+  });
+
+  it('removes the results a run wrote when it fails before the hour names it, so none stay unread', async () => {
+    const store = new MemoryReconciliationStore();
+    const getHourRun = store.getHourRun.bind(store);
+    store.getHourRun = () => Promise.reject(new TransientStoreError('read recon-hour: 503 Service Unavailable'));
+    await expect(storeHourResults(store, HOUR, newer, [result('gpt-4o', 10)])).rejects.toThrow(/503/);
+    expect([...store.stored.values()]).toEqual([]);
+    store.getHourRun = getHourRun;
+    expect(await storeHourResults(store, HOUR, older, [result('gpt-4o', 9)])).toBe(true);
+    expect(store.current()).toEqual([result('gpt-4o', 9)]);
+  });
+
+  it('reads an hour whose named run has not all its results there as incomplete, to be read again', () => {
+    const stored = [{ ...result('gpt-4o', 10), run: newer }, { ...result('gpt-35', 5), run: older }];
+    const named = new Map([[HOUR, { run: newer, results: 2 }]]);
+    expect(namedRunResults(stored, (r) => r.window, named)).toEqual({ results: [stored[0]], incomplete: [HOUR] });
+    expect(namedRunResults(stored, (r) => r.window, new Map([[HOUR, { run: newer, results: 1 }]])).incomplete).toEqual([]);
   });
 
   it('tells the run how many hours a newer run had stored first', async () => {

@@ -1,14 +1,17 @@
 import type { Container } from '@azure/cosmos';
 import { reconciledHourSchema, storedCheckResultSchema, type ReconciledHour, type StoredCheckResult } from '../../contracts/reconciliation-result.js';
 import type { CheckResult } from '../../domain/reconciliation.js';
-import { namedRunResults } from '../../domain/run-order.js';
+import { namedRunResults, type NamedRun } from '../../domain/run-order.js';
 import { stableId } from '../../domain/stable-id.js';
 import type { Versioned } from '../../ports/aggregate-store.js';
-import type { StoreOptions } from '../../ports/ledger-store.js';
+import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
 import type { ReconciliationStore, TimeWindow } from '../../ports/reconciliation.js';
 import { bulkDelete, bulkUpsert } from './bulk-write.js';
 import { queryPages } from './query-pages.js';
 import { readVersioned, writeIfVersion } from './versioned-documents.js';
+
+/** Reads of a window while runs keep replacing its hours' results, before the read gives up. */
+const READ_ATTEMPTS = 3;
 
 /** One partition per day (`window` is `YYYY-MM-DDTHH`). */
 const partitionOf = (hour: string) => `recon:${hour.slice(0, 10)}`;
@@ -29,13 +32,13 @@ export class CosmosReconciliationStore implements ReconciliationStore {
     refusedAny('results', await bulkUpsert(this.container, documents, options));
   }
 
-  async getHourRun(hour: string, options: StoreOptions = {}): Promise<Versioned<string> | null> {
+  async getHourRun(hour: string, options: StoreOptions = {}): Promise<Versioned<NamedRun> | null> {
     const found = await readVersioned(this.container, hourKey(hour), (doc) => reconciledHourSchema.parse(doc), options);
-    return found ? { value: found.value.run, version: found.version } : null;
+    return found ? { value: { run: found.value.run, results: found.value.results }, version: found.version } : null;
   }
 
-  async replaceHourRun(hour: string, run: string, expectedVersion: string | null, options: StoreOptions = {}): Promise<boolean> {
-    const head: ReconciledHour = { ...hourKey(hour), kind: 'reconciled-hour', window: hour, run };
+  async replaceHourRun(hour: string, named: NamedRun, expectedVersion: string | null, options: StoreOptions = {}): Promise<boolean> {
+    const head: ReconciledHour = { ...hourKey(hour), kind: 'reconciled-hour', window: hour, ...named };
     return (await writeIfVersion(this.container, head, expectedVersion, options)) !== null;
   }
 
@@ -50,8 +53,16 @@ export class CosmosReconciliationStore implements ReconciliationStore {
   }
 
   async listResults(window: TimeWindow, options: StoreOptions = {}): Promise<CheckResult[]> {
-    const results: StoredCheckResult[] = [];
-    const runOf = new Map<string, string>();
+    for (let attempt = 1; ; attempt++) {
+      const { results, incomplete } = await this.readResults(window, options);
+      if (incomplete.length === 0) return results;
+      if (attempt === READ_ATTEMPTS) throw new TransientStoreError(`the reconciliation results of ${incomplete.join(', ')} changed while being read ${READ_ATTEMPTS} times`);
+    }
+  }
+
+  private async readResults(window: TimeWindow, options: StoreOptions): Promise<{ results: CheckResult[]; incomplete: string[] }> {
+    const stored: StoredCheckResult[] = [];
+    const named = new Map<string, NamedRun>();
     const from = window.from.toISOString().slice(0, 13);
     const to = window.to.toISOString().slice(0, 13);
     for (let day = Date.UTC(window.from.getUTCFullYear(), window.from.getUTCMonth(), window.from.getUTCDate()); day < window.to.getTime(); day += 86_400_000) {
@@ -63,13 +74,15 @@ export class CosmosReconciliationStore implements ReconciliationStore {
       const parse = (doc: unknown) => ((doc as { kind?: unknown }).kind === 'reconciled-hour' ? reconciledHourSchema.parse(doc) : storedCheckResultSchema.parse(doc));
       for await (const page of queryPages(this.container, query, parse, { ...options, partitionKey: pk })) {
         for (const doc of page) {
-          if ('kind' in doc) runOf.set(doc.window, doc.run);
-          else results.push(doc);
+          if ('kind' in doc) named.set(doc.window, { run: doc.run, results: doc.results });
+          else stored.push(doc);
         }
       }
     }
-    return namedRunResults(results, (r) => r.window, runOf)
+    const { results, incomplete } = namedRunResults(stored, (r) => r.window, named);
+    const sorted = results
       .map(toResult)
       .sort((a, b) => (a.window < b.window ? -1 : a.window > b.window ? 1 : a.check < b.check ? -1 : a.check > b.check ? 1 : a.deployment < b.deployment ? -1 : 1));
+    return { results: sorted, incomplete };
   }
 }
