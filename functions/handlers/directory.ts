@@ -1,9 +1,11 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { APP_ROLES } from '../../src/contracts/access.js';
 import { describeIssues, directoryRowSchema, normalizeIdentityKey, type DirectoryRow } from '../../src/contracts/directory.js';
+import { noParametersSchema } from '../../src/contracts/report-query.js';
 import { hasRole, type Principal } from '../../src/domain/access.js';
 import type { DirectoryWriteOutcome, EditableIdentityDirectory, VersionedDirectoryRow } from '../../src/ports/identity-directory.js';
 import { importDirectory } from '../../src/services/import-directory.js';
+import { parseQuery } from './query-parameters.js';
 
 export interface DirectoryHandlerPorts {
   readonly directory: EditableIdentityDirectory;
@@ -45,6 +47,8 @@ const badRequest = (reason: string, extra?: Record<string, unknown>) => problem(
  */
 export function createDirectoryHandler(ports: () => DirectoryHandlerPorts) {
   return async function directory(request: HttpRequest, _context: unknown, principal: Principal): Promise<HttpResponseInit> {
+    const query = parseQuery(request, () => noParametersSchema, 'directory parameters');
+    if (!query.ok) return query.response;
     const { directory } = ports();
     if (request.method === 'GET') {
       const all = await directory.listVersioned();
@@ -78,6 +82,8 @@ export function createDirectoryHandler(ports: () => DirectoryHandlerPorts) {
  */
 export function createDirectoryEntryHandler(ports: () => DirectoryHandlerPorts) {
   return async function directoryEntry(request: HttpRequest): Promise<HttpResponseInit> {
+    const query = parseQuery(request, () => noParametersSchema, 'directory parameters');
+    if (!query.ok) return query.response;
     const { directory } = ports();
     const key = identityOf(request);
     if (!key.ok) return key.response;

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { PriceTable } from '../../src/contracts/price-table.js';
-import { requestsQuerySchemaAt } from '../../src/contracts/report-query.js';
+import { noParametersSchema, requestsQuerySchemaAt } from '../../src/contracts/report-query.js';
 import { chargebackScope, type Principal } from '../../src/domain/access.js';
 import type { IdentityOptions } from '../../src/domain/identity.js';
 import { decodeContinuation, encodeContinuation, queryDigest } from '../../src/domain/request-drilldown.js';
@@ -75,6 +75,8 @@ export function createRequestsHandler(ports: () => RequestsHandlerPorts) {
  */
 export function createRequestTraceHandler(ports: () => RequestsHandlerPorts) {
   return async function requestTrace(request: HttpRequest, _context: unknown, principal: Principal): Promise<HttpResponseInit> {
+    const query = parseQuery(request, () => noParametersSchema, 'request trace parameters');
+    if (!query.ok) return query.response;
     const id = request.params['id'] ?? '';
     if (id.length === 0 || id.length > 1024) return badRequest('give a request id: the gateway request id or the apim-request-id');
     const trace = await traceRequest(await drilldownPorts(ports()), id, chargebackScope(principal));

@@ -37,11 +37,14 @@ function quoted(text: string): string {
  * case-sensitive, and a misspelt or wrongly cased parameter would otherwise be dropped without a word.
  */
 function parameters<T extends z.core.$ZodLooseShape>(shape: T) {
-  const known = Object.keys(shape).join(', ');
+  const known = Object.keys(shape).join(', ') || 'none';
   return z.strictObject(shape, {
     error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown parameter ${issue.keys.map(quoted).join(', ')} (expected ${known})` : undefined),
   });
 }
+
+/** The query of an endpoint that reads no parameter (the directory, one request's trace). */
+export const noParametersSchema = parameters({});
 
 function daysInMonth(year: number, month: number): number {
   return new Date(Date.UTC(year, month, 0)).getUTCDate();

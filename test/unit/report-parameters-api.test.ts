@@ -2,7 +2,9 @@ import functions from '@azure/functions';
 import type { HttpResponseInit } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { createChargebackHandler } from '../../functions/handlers/chargeback-report.js';
+import { createDirectoryEntryHandler, createDirectoryHandler } from '../../functions/handlers/directory.js';
 import { createLatencyHandler, createReconciliationHandler, createTrafficHandler, createWeightsHandler } from '../../functions/handlers/operations-reports.js';
+import { createRequestTraceHandler } from '../../functions/handlers/requests.js';
 import { MemoryIdentityDirectory } from '../../src/adapters/memory/memory-identity-directory.js';
 import { APP_ROLES } from '../../src/contracts/access.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
@@ -65,6 +67,25 @@ describe('report endpoints and their parameters', () => {
     expect(await get('latency', `${RANGE}&deployment=chat&deployment=batch`)).toMatchObject({ status: 400, reason: expect.stringContaining('"deployment" given more than once') });
     expect(await get('weights', `${RANGE}&${RANGE}`)).toMatchObject({ status: 400, reason: expect.stringContaining('"from", "to" given more than once') });
     expect(await get('reconciliation', `${RANGE}&deployment=&deployment=chat`)).toMatchObject({ status: 400 });
+  });
+
+  it('refuse any parameter on the endpoints that read none (the directory, one request), and one given twice', async () => {
+    const unused = () => {
+      throw new Error('a refused request reaches no store');
+    };
+    const call = async (handler: (request: functions.HttpRequest) => Promise<HttpResponseInit>, method: string, path: string, params: Record<string, string>) => {
+      const response = await handler(new HttpRequest({ method, url: `https://tokenledger.example/api/${path}`, params }));
+      return { status: response.status, reason: (response.jsonBody as { reason?: string } | undefined)?.reason };
+    };
+    const directory = (request: functions.HttpRequest) => createDirectoryHandler(unused)(request, new InvocationContext({}), finance);
+    const entry = createDirectoryEntryHandler(unused);
+    const trace = (request: functions.HttpRequest) => createRequestTraceHandler(unused)(request, new InvocationContext({}), finance);
+    expect(await call(directory, 'GET', 'directory?Month=2026-10', {})).toEqual({ status: 400, reason: 'invalid directory parameters: (root): unknown parameter "Month" (expected none)' });
+    expect(await call(directory, 'POST', 'directory?format=csv', {})).toMatchObject({ status: 400, reason: expect.stringContaining('unknown parameter "format"') });
+    expect(await call(entry, 'GET', 'directory/alice?format=csv', { identity: 'alice' })).toMatchObject({ status: 400, reason: expect.stringContaining('unknown parameter "format"') });
+    expect(await call(entry, 'DELETE', 'directory/alice?force=true', { identity: 'alice' })).toMatchObject({ status: 400, reason: expect.stringContaining('unknown parameter "force"') });
+    expect(await call(trace, 'GET', 'requests/req-1?foo=1', { id: 'req-1' })).toMatchObject({ status: 400, reason: expect.stringContaining('invalid request trace parameters: (root): unknown parameter "foo"') });
+    expect(await call(trace, 'GET', 'requests/req-1?identity=a&identity=b', { id: 'req-1' })).toMatchObject({ status: 400, reason: expect.stringContaining('"identity" given more than once') });
   });
 
   it('answer every parameter the dashboard and the CLI send', async () => {
