@@ -4,7 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { gatewayObjectIds, loadPrices } from '../config/core-options.js';
-import { loadSettings } from '../config/settings.js';
+import { loadDirectorySettings, loadSettings } from '../config/settings.js';
 import type { z } from 'zod';
 import { BASES, chargebackQuerySchemaAt, daySchema, lastMonth, operationsQuerySchemaAt, type PeriodSource } from '../contracts/report-query.js';
 import { GROUP_BY, type ChargebackReport, type ChargebackRow } from '../domain/chargeback.js';
@@ -606,7 +606,7 @@ export function buildCli(): Command {
   const directory = directoryCommand(async () => {
     const connection = process.env['TOKENLEDGER_TABLES_CONNECTION_STRING'];
     const [{ TableIdentityDirectory }, { directoryFromEnvironment }] = await Promise.all([import('../adapters/tables/table-identity-directory.js'), import('../config/composition-root.js')]);
-    const directory = connection ? TableIdentityDirectory.fromConnectionString(connection) : directoryFromEnvironment(loadSettings());
+    const directory = connection ? TableIdentityDirectory.fromConnectionString(connection) : directoryFromEnvironment(loadDirectorySettings());
     return { directory, close: async () => {} };
   });
   program.addCommand(directory.copyInheritedSettings(program));

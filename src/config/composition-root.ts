@@ -35,7 +35,7 @@ import type { QuarantineStore } from '../ports/quarantine-store.js';
 import type { GuardedIngestPorts } from '../services/ingest-or-quarantine.js';
 import { OffloadingDeadLetterStore } from '../services/offloading-dead-letter-store.js';
 import type { JoinPorts } from '../services/join-diagnostics.js';
-import type { Settings } from './settings.js';
+import type { DirectorySettings, Settings } from './settings.js';
 
 /** Containers and their partition keys; in Azure they are created by `infra/`, locally by `ensureContainers`. */
 export const CONTAINERS = {
@@ -45,7 +45,7 @@ export const CONTAINERS = {
   aggregates: { id: 'aggregates', partitionKey: '/pk' },
 } as const;
 
-function credentialFor(settings: Settings): DefaultAzureCredential {
+function credentialFor(settings: Pick<Settings, 'CosmosDB__clientId'>): DefaultAzureCredential {
   return new DefaultAzureCredential(settings.CosmosDB__clientId ? { managedIdentityClientId: settings.CosmosDB__clientId } : {});
 }
 
@@ -180,7 +180,7 @@ let processDirectory: EditableIdentityDirectory | undefined;
  * One directory client per process, as the stores: a credential caches its tokens, so a client made per request
  * would ask the managed identity endpoint for a token on every request ("reuse credential instances").
  */
-export function directoryFromEnvironment(settings: Settings): EditableIdentityDirectory {
+export function directoryFromEnvironment(settings: DirectorySettings): EditableIdentityDirectory {
   if (!settings.Tables__endpoint) throw new Error('Tables__endpoint is required for the identity directory');
   processDirectory ??= new TableIdentityDirectory(new TableClient(settings.Tables__endpoint, 'identities', credentialFor(settings)));
   return processDirectory;
