@@ -373,13 +373,19 @@ export function buildCli(): Command {
       if (opts.llmLog) await checkInput(opts.llmLog, LLM_LOG_FILE);
       if (opts.metrics) await checkInput(opts.metrics, { option: '--metrics', kind: 'file', holding: 'Azure Monitor metrics response JSON', text: true, utf16: true });
       const progress = createProgress();
+      const gatewayIds = gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds });
+      if (gatewayIds.size === 0) {
+        progress.step(
+          "no --gateway-object-ids: no record counts as the gateway's own, so the requests check finds no lost gateway event (files from simulate: the id is reconciliation.gatewayObjectId in ground-truth.json)",
+        );
+      }
       const { checks, deadLetterReasons } = await InputCopies.use(progress, async (copies) =>
         reconcileFiles({
           eventsFile: await copies.eventsFile(events),
           diagnosticsDir: await copies.diagnosticsFolder(diagnostics),
           ...(opts.llmLog ? { llmLogFile: await copies.utf8(opts.llmLog) } : {}),
           ...(opts.metrics ? { metricsFile: await copies.utf8(opts.metrics) } : {}),
-          gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }),
+          gatewayObjectIds: gatewayIds,
           maxSample: 1000,
         }),
       );

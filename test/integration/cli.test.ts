@@ -76,7 +76,7 @@ describe('tokenledger CLI', () => {
       const files = ['--events', join(out, 'events.jsonl'), '--diagnostics', join(out, 'diagnostics'), '--llm-log', join(out, 'llm-log.jsonl'), '--metrics', join(out, 'metrics.json')];
       const { stdout } = await cli('reconcile', ...files, '--gateway-object-ids', truth.reconciliation.gatewayObjectId, '--format', 'json');
       const table = (await cli('reconcile', ...files, '--gateway-object-ids', truth.reconciliation.gatewayObjectId)).stdout;
-      return { output: JSON.parse(stdout) as Output, table, lost: truth.reconciliation.lostEvents };
+      return { output: JSON.parse(stdout) as Output, table, lost: truth.reconciliation.lostEvents, files };
     };
     const clean = await reconcileDay();
     expect(Object.keys(clean.output.thresholds).sort()).toEqual(['llm-tokens', 'metrics-tokens', 'requests']);
@@ -88,6 +88,11 @@ describe('tokenledger CLI', () => {
     expect(faulty.lost.length).toBeGreaterThan(0);
     const failed = faulty.output.checks.filter((c) => c.check === 'requests' && c.status === 'fail');
     expect(failed.flatMap((c) => c.diagnosticsOnly).sort()).toEqual([...faulty.lost].sort());
+
+    // Without the gateway's object ids no record is the gateway's: the command says so rather than pass in silence.
+    const blind = await cli('reconcile', ...faulty.files, '--format', 'json');
+    expect(blind.stderr).toMatch(/no --gateway-object-ids: .*reconciliation\.gatewayObjectId in ground-truth\.json/);
+    expect((JSON.parse(blind.stdout) as Output).checks.filter((c) => c.check === 'requests' && c.status === 'fail')).toEqual([]);
   });
 
   it('refuses an impossible --day instead of simulating the day it rolls over to', async () => {
