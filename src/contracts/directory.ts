@@ -7,8 +7,8 @@ import type { IdentityKind } from './identity-kind.js';
  * - `identity` is a report key as `resolveIdentity` produces it: an object id, an application id or an APIM
  *   subscription id. Surrounding whitespace is trimmed and a GUID is lower-cased (Entra ids are case-insensitive),
  *   so `normalizeIdentityKey` must be applied to a key before it is looked up. Other ids keep their case.
- * - Every text is trimmed, must not be empty, must not hold control characters (C0, DEL, C1), line or paragraph
- *   separators or unpaired surrogates, and has a maximum length (in UTF-16 code units).
+ * - Every text is trimmed, must not be empty, must not hold control characters (C0, DEL, C1, bidirectional
+ *   overrides), line or paragraph separators or unpaired surrogates, and has a maximum length (in UTF-16 code units).
  * - Values that look like spreadsheet formulas (`=SUM(…)`, `+1`, `-x`, `@x`) are ordinary data here and are stored
  *   as they are: escaping them is the job of whatever writes a CSV for a spreadsheet.
  * - An identity is never `.` or `..`: an entry's address is `/api/directory/{identity}`, which no URL can give those.
@@ -28,7 +28,8 @@ export const DIRECTORY_KINDS = ['user', 'servicePrincipal', 'managedIdentity', '
 export type DirectoryKind = (typeof DIRECTORY_KINDS)[number];
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const CONTROL = /[\p{Cc}\u2028\u2029]/u;
+/** C0, DEL, C1, line and paragraph separators, and the bidirectional embeddings, overrides and isolates that reorder how a name reads. */
+const CONTROL = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The directory's spelling of an identity key: trimmed, and lower-cased when it is a GUID. */

@@ -160,6 +160,8 @@ describe('parseDirectoryCsv', () => {
     ['DEL', 'Search\u007f'],
     ['a C1 control (NEL)', 'Search\u0085'],
     ['a line separator', 'Search\u2028EU'],
+    ['a right-to-left override, which makes a name read backwards', 'Search\u202eUE'],
+    ['a bidirectional isolate', 'Search\u2066EU\u2069'],
   ])('refuses %s in a value', (_, team) => {
     const result = parseDirectoryCsv(`${HEADER}\nx,X,"${team}",C\n`);
     expect(result.rows).toEqual([]);
