@@ -20,5 +20,8 @@ export function createJoinHandler(ports: () => JoinPorts, options: () => JoinHan
       `join: ${result.recordsRead} records read (${result.rejected} rejected), watermark ${result.watermark ?? 'none'}, ` +
         `${result.entriesJudged} requests and ${result.recordsJudged} records settled, ${result.streamsCounted} streams counted from the APIM LLM log`,
     );
+    if (result.llmUsageUnavailable !== undefined) {
+      context.warn(`join: the APIM LLM log could not be read (${result.llmUsageUnavailable}); streams the gateway could not count were settled without its tokens`);
+    }
   };
 }

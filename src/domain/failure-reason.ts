@@ -35,9 +35,20 @@ export function httpStatusOf(error: Record<string, unknown>): number | undefined
 const serviceCodeOf = (error: Record<string, unknown>) => (typeof error['code'] === 'string' && error['code'] !== '' ? error['code'] : undefined);
 
 /**
+ * The innermost error of an Azure error body (`{"error": {…, "innererror": {"code", "message", "innererror": …}}}`,
+ * as `RestError.details` holds it): where Log Analytics says which table or column a query could not resolve.
+ */
+function innermostError(details: unknown): { code?: unknown; message?: unknown } | undefined {
+  let current = (details as { error?: { innererror?: unknown } } | null | undefined)?.error?.innererror as { innererror?: unknown; code?: unknown; message?: unknown } | undefined;
+  for (let depth = 0; current?.innererror && typeof current.innererror === 'object' && depth < 10; depth++) current = current.innererror as typeof current;
+  return current;
+}
+
+/**
  * Why a read of Azure's side failed, short enough to store with a result: `HTTP <status> <code>: <message>` as
  * the Azure SDK's `RestError` carries them (the error, or the first of its causes that has a status or a code),
- * else the error's name and message; on one line, secrets masked.
+ * with the innermost error of the body when it says more, else the error's name and message; on one line, secrets
+ * masked.
  */
 export function failureReason(error: unknown): string {
   if (error === null || typeof error !== 'object') return sanitizeMessage(`Error: ${String(error)}`);
@@ -47,5 +58,8 @@ export function failureReason(error: unknown): string {
   const status = httpStatusOf(found);
   const head = carrier ? [status === undefined ? null : `HTTP ${status}`, serviceCodeOf(found) ?? null].filter((part) => part !== null).join(' ') : String(found['name'] ?? 'Error');
   const message = typeof found['message'] === 'string' ? found['message'].trim() : '';
-  return sanitizeMessage(message === '' ? head : `${head}: ${message}`);
+  const inner = innermostError(found['details']);
+  const innerText = typeof inner?.message === 'string' && inner.message.trim() !== '' && inner.message.trim() !== message ? inner.message.trim() : '';
+  const detail = innerText === '' ? '' : ` (${typeof inner?.code === 'string' && inner.code !== '' ? `${inner.code}: ` : ''}${innerText})`;
+  return sanitizeMessage(message === '' ? `${head}${detail}` : `${head}: ${message}${detail}`);
 }

@@ -115,6 +115,8 @@ export interface ReconciliationInput {
    * the ledger's tokens and no expectation.
    */
   readonly metricsUnavailable?: string;
+  /** Why the APIM LLM log could not be read, instead of `llmUsage`: the llm-tokens results are `unavailable`, as for metrics. */
+  readonly llmUsageUnavailable?: string;
   /** The gateway's managed identities: an unmatched record with one of them is a lost gateway event, not a bypass. */
   readonly gatewayObjectIds: ReadonlySet<string>;
   readonly thresholds?: Partial<Record<GradedCheck, Thresholds>>;
@@ -122,6 +124,9 @@ export interface ReconciliationInput {
 }
 
 const hourOf = (time: string) => new Date(time).toISOString().slice(0, 13);
+
+/** A result whose Azure side could not be read: nothing expected, and no id seen on one side only. */
+const UNCOMPARED = { expected: null, driftPct: null, gatewayOnly: [], gatewayOnlyCount: 0, diagnosticsOnly: [], diagnosticsOnlyCount: 0 } as const;
 const UNKNOWN = '(unknown)';
 
 class Cells {
@@ -227,11 +232,11 @@ export function reconcile(input: ReconciliationInput): CheckResult[] {
     results.push(...bypass.results('bypass', (cell) => (cell.diagnosticsOnly.some((id) => keyBased.has(id)) ? 'fail' : 'warn'), maxSample));
   }
 
-  if (input.llmUsage) {
+  if (input.llmUsage || input.llmUsageUnavailable !== undefined) {
     const cells = new Cells();
     const byGatewayId = new Map(input.entries.map((e) => [e.gatewayRequestId, e]));
     const logged = new Set<string>();
-    for (const row of input.llmUsage) {
+    for (const row of input.llmUsage ?? []) {
       logged.add(row.gatewayRequestId);
       const entry = byGatewayId.get(row.gatewayRequestId);
       if (entry) {
@@ -253,7 +258,9 @@ export function reconcile(input: ReconciliationInput): CheckResult[] {
       cell.actual += tokens;
       cell.gatewayOnly.push(entry.gatewayRequestId);
     }
-    results.push(...cells.results('llm-tokens', graded(thresholds['llm-tokens']), maxSample));
+    const reason = input.llmUsage ? undefined : input.llmUsageUnavailable;
+    if (reason === undefined) results.push(...cells.results('llm-tokens', graded(thresholds['llm-tokens']), maxSample));
+    else results.push(...cells.results('llm-tokens', () => 'unavailable', maxSample).map((r) => ({ ...r, ...UNCOMPARED, reason })));
   }
 
   if (input.metrics || input.metricsUnavailable !== undefined) {
@@ -262,7 +269,7 @@ export function reconcile(input: ReconciliationInput): CheckResult[] {
     for (const entry of input.entries) cells.at(hourOf(entry.time), entry.deployment).actual += entry.tokens.promptTokens + entry.tokens.completionTokens;
     const reason = input.metrics ? undefined : input.metricsUnavailable;
     if (reason === undefined) results.push(...cells.results('metrics-tokens', graded(thresholds['metrics-tokens']), maxSample));
-    else results.push(...cells.results('metrics-tokens', () => 'unavailable', maxSample).map((r) => ({ ...r, expected: null, driftPct: null, reason })));
+    else results.push(...cells.results('metrics-tokens', () => 'unavailable', maxSample).map((r) => ({ ...r, ...UNCOMPARED, reason })));
   }
   return results;
 }

@@ -3,11 +3,13 @@ import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
 import { joinKey, laterGatewayMatch, matchedOutcome, mergeStoredRecords, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
 import { hourBucket, mergeLedgerEntries, partOf } from '../domain/ledger.js';
+import { failureReason } from '../domain/failure-reason.js';
 import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsSource, LlmUsage, LlmUsageSource, WatermarkStore } from '../ports/diagnostics-source.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore, VersionedRecord } from '../ports/diagnostics-store.js';
 import type { DeadLetterStore, LedgerKey, LedgerStore, StoredEntry, StoreOptions } from '../ports/ledger-store.js';
+import { classifyFailure } from './failure-classification.js';
 import { updateDiagnostics } from './update-diagnostics.js';
 import { updateLedger, type LedgerUpdate } from './update-ledger.js';
 
@@ -40,6 +42,31 @@ export interface JoinRunResult {
   readonly recordsJudged: number;
   /** Streams the gateway could not count that got APIM's LLM-log tokens in this run. */
   readonly streamsCounted: number;
+  /**
+   * Why the APIM LLM log could not be read, when it failed for good (no `ApiManagementGatewayLlmLog` table in the
+   * workspace, a missing role): the run went on without its token counts.
+   */
+  readonly llmUsageUnavailable?: string;
+}
+
+/**
+ * The LLM usage source, answering nothing when it fails for good: `ApiManagementGatewayLlmLog` exists in a
+ * workspace only once APIM's GatewayLlmLogs diagnostic setting has sent a row (Azure Monitor creates tables as data
+ * arrives), and a query of a missing table fails every time. Left to throw, that failure would stop every join run
+ * before it settles a request. A transient failure still fails the run, which is retried.
+ */
+function withoutLastingFailures(source: LlmUsageSource, unavailable: (reason: string) => void): LlmUsageSource {
+  return {
+    async getUsage(ids, range, options) {
+      try {
+        return await source.getUsage(ids, range, options);
+      } catch (error) {
+        if (options?.abortSignal?.aborted || classifyFailure(error) === 'transient') throw error;
+        unavailable(failureReason(error));
+        return [];
+      }
+    },
+  };
 }
 
 function rejectedLetter(r: RejectedDiagnostic): DeadLetter {
@@ -241,7 +268,9 @@ async function judgeRecords(cutoff: Date, ports: JoinPorts, options: StoreOption
  * entries, advancing the watermark only after each read is stored; then settle everything older than the
  * grace period. Every write is idempotent, so re-running over the same records changes nothing.
  */
-export async function joinDiagnostics(ports: JoinPorts, options: JoinRunOptions): Promise<JoinRunResult> {
+export async function joinDiagnostics(given: JoinPorts, options: JoinRunOptions): Promise<JoinRunResult> {
+  let llmUsageUnavailable: string | undefined;
+  const ports = given.llmUsage ? { ...given, llmUsage: withoutLastingFailures(given.llmUsage, (reason) => (llmUsageUnavailable ??= reason)) } : given;
   let watermark = await ports.watermarks.get(options.watermarkName, options);
   let recordsRead = 0;
   let rejected = 0;
@@ -261,7 +290,7 @@ export async function joinDiagnostics(ports: JoinPorts, options: JoinRunOptions)
   const streamsCounted = await countStreams({ from: cutoff, to: options.now }, ports, options);
   const entriesJudged = await judgeEntries(cutoff, ports, options);
   const recordsJudged = await judgeRecords(cutoff, ports, options);
-  return { recordsRead, rejected, watermark, entriesJudged, recordsJudged, streamsCounted };
+  return { recordsRead, rejected, watermark, entriesJudged, recordsJudged, streamsCounted, ...(llmUsageUnavailable === undefined ? {} : { llmUsageUnavailable }) };
 }
 
 /** Join counts over [from, to): distinct requests matched / without diagnostics, and bypass records. */

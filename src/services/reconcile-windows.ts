@@ -64,18 +64,20 @@ async function ofWindow<T>(items: readonly T[], entries: readonly LedgerEntry[],
 }
 
 /**
- * A window's metrics, or why they cannot be read. A failure that stays (a missing Monitoring Reader role, a metric
- * an account does not support, a deleted account) would stall every later run at this window, so it makes the
- * window's metrics check `unavailable` instead; a transient one (retries exhausted, throttling, 5xx, network)
- * fails the run, which is retried from the same window.
+ * What one source answers for a window, or why it cannot be read. A failure that stays would stall every later run
+ * at this window (a missing Monitoring Reader role, a metric an account does not support, a deleted account; for
+ * the APIM LLM log, a workspace without `ApiManagementGatewayLlmLog`, which Azure Monitor creates only once APIM's
+ * GatewayLlmLogs diagnostic setting has sent a row), so it makes the window's check of that source `unavailable`
+ * instead; a transient one (retries exhausted, throttling, 5xx, network) fails the run, which is retried from the
+ * same window.
  */
-async function metricsOf(sources: ReconciliationSources, window: TimeWindow, options: StoreOptions): Promise<{ metrics?: MetricTokens[]; metricsUnavailable?: string }> {
-  if (!sources.metrics) return {};
+async function readOrWhyNot<T>(read: (() => Promise<T>) | undefined, options: StoreOptions): Promise<{ value?: T; unavailable?: string }> {
+  if (!read) return {};
   try {
-    return { metrics: await sources.metrics(window, options) };
+    return { value: await read() };
   } catch (error) {
     if (options.abortSignal?.aborted || classifyFailure(error) === 'transient') throw error;
-    return { metricsUnavailable: failureReason(error) };
+    return { unavailable: failureReason(error) };
   }
 }
 
@@ -89,11 +91,13 @@ async function checkWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, wi
   const entries: LedgerEntry[] = [];
   for await (const page of ports.ledger.listEntries(window, options)) entries.push(...page);
   const lagging = { from: window.from, to: new Date(window.to.getTime() + LOG_LAG_MS) };
-  const [loggedRecords, llmRows, metrics] = await Promise.all([
-    ports.sources.records(lagging, options),
-    ports.sources.llmUsage?.(lagging, options),
-    metricsOf(ports.sources, window, options),
+  const { sources } = ports;
+  const [loggedRecords, llm, metrics] = await Promise.all([
+    sources.records(lagging, options),
+    readOrWhyNot(sources.llmUsage && (() => sources.llmUsage!(lagging, options)), options),
+    readOrWhyNot(sources.metrics && (() => sources.metrics!(window, options)), options),
   ]);
+  const llmRows = llm.value;
   const { ledger } = ports;
   const records = await ofWindow(loggedRecords, entries, window, {
     keyOf: (r) => r.correlationId,
@@ -113,11 +117,17 @@ async function checkWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, wi
     entries,
     records,
     ...(llmUsage ? { llmUsage } : {}),
-    ...metrics,
+    ...(llm.unavailable !== undefined ? { llmUsageUnavailable: llm.unavailable } : {}),
+    ...(metrics.value ? { metrics: metrics.value } : {}),
+    ...(metrics.unavailable !== undefined ? { metricsUnavailable: metrics.unavailable } : {}),
     gatewayObjectIds: options.gatewayObjectIds,
     ...(options.thresholds ? { thresholds: options.thresholds } : {}),
   });
-  return { results, unavailable: metrics.metricsUnavailable !== undefined ? [`metrics-tokens: ${metrics.metricsUnavailable}`] : [] };
+  const unavailable = [
+    ...(llm.unavailable !== undefined ? [`llm-tokens: ${llm.unavailable}`] : []),
+    ...(metrics.unavailable !== undefined ? [`metrics-tokens: ${metrics.unavailable}`] : []),
+  ];
+  return { results, unavailable };
 }
 
 /** Attempts to name the run for an hour while other runs keep naming theirs, before the run gives up (the hour is where the next run resumes). */

@@ -9,6 +9,7 @@ import {
   type ResultLimits,
 } from '../../src/adapters/log-analytics/log-analytics-diagnostics-source.js';
 import { AzureReconciliationSources } from '../../src/adapters/log-analytics/log-analytics-reconciliation-sources.js';
+import { reconcileWindow } from '../../src/services/reconcile-windows.js';
 import { TableWatermarkStore } from '../../src/adapters/tables/table-watermark-store.js';
 import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js';
 import { parseRequestResponse } from '../../src/domain/diagnostic-parsing.js';
@@ -17,6 +18,8 @@ import type { DiagnosticsSource, WatermarkStore } from '../../src/ports/diagnost
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
 import { FakeLogAnalytics, localLogsClient, WORKSPACE } from '../support/fake-log-analytics.js';
+import { ledgerEntry } from '../support/ledger-entries.js';
+import { MemoryLedgerStore } from '../support/memory-stores.js';
 
 const DAY = '2026-11-21';
 const NOW = new Date('2026-11-24T00:00:00.000Z');
@@ -356,6 +359,23 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
       expect(byId(inParts)).toEqual(byId(whole));
       expect(whole.every((r) => r.deployment !== '')).toBe(true);
     });
+  });
+
+  it('reconciles a window of a workspace without ApiManagementGatewayLlmLog: llm-tokens unavailable, naming the table, the other checks stored', async () => {
+    fake.missingTables.add('ApiManagementGatewayLlmLog');
+    const window = { from: new Date('2026-11-21T06:00:00.000Z'), to: new Date('2026-11-21T07:00:00.000Z') };
+    const ledger = new MemoryLedgerStore();
+    await ledger.createEntries([ledgerEntry({ id: 'req-1', apimRequestId: 'req-1', gatewayRequestId: 'gw-1', time: '2026-11-21T06:10:00.000Z', deployment: 'gpt-4o', tokens: { source: 'gateway', promptTokens: 1000, cachedTokens: 0, completionTokens: 500, reasoningTokens: 0 } })]);
+    const sources = new AzureReconciliationSources({ logs: client, workspaceId: WORKSPACE, sleep });
+    await expect(sources.llmUsage(window)).rejects.toMatchObject({ statusCode: 400 });
+
+    const results = await reconcileWindow({ ledger, sources }, window, { gatewayObjectIds: new Set() });
+    const llm = results.filter((r) => r.check === 'llm-tokens');
+    expect(llm.map((r) => [r.window, r.deployment, r.status, r.expected, r.actual])).toEqual([['2026-11-21T06', 'gpt-4o', 'unavailable', null, 1500]]);
+    expect(llm[0]!.reason).toBe(
+      "HTTP 400 BadArgumentError: The request had some invalid properties (SEM0100: 'where' operator: Failed to resolve table or column expression named 'ApiManagementGatewayLlmLog')",
+    );
+    expect(results.some((r) => r.check === 'requests')).toBe(true);
   });
 
   it('reads LLM token usage per gateway request id, each count from the row that has it, 1,000 ids per query, hostile ids kept as data', async () => {

@@ -20,6 +20,14 @@ export type LaFault = { readonly kind: 'throttle'; readonly retryAfter?: number 
 const QUERY_FILES = ['requestresponse-window.kql', 'gateway-llm-usage.kql', 'reconcile-requestresponse.kql', 'reconcile-llm-usage.kql'] as const;
 export type QueryFile = (typeof QUERY_FILES)[number];
 
+/** The table each query reads. */
+const TABLE_OF: Readonly<Record<QueryFile, string>> = {
+  'requestresponse-window.kql': 'AzureDiagnostics',
+  'reconcile-requestresponse.kql': 'AzureDiagnostics',
+  'gateway-llm-usage.kql': 'ApiManagementGatewayLlmLog',
+  'reconcile-llm-usage.kql': 'ApiManagementGatewayLlmLog',
+};
+
 /** An `AzureDiagnostics` `RequestResponse` row, made from an archive record. */
 export interface DiagnosticRow {
   readonly cells: Readonly<Record<string, string | number>>;
@@ -175,6 +183,11 @@ export class FakeLogAnalytics {
    * minutes to complete, and `ingestion_time()` does not say when it did.
    */
   readonly queryableFrom = new Map<string, number>();
+  /**
+   * Tables the workspace does not hold (none until `reset`): Azure Monitor creates a table when its first row arrives,
+   * and a query of one that does not exist is answered 400 (`BadArgumentError`, the semantic error naming it).
+   */
+  readonly missingTables = new Set<string>();
   /** Queries answered 504 for running past their time limit, with the `Prefer` header each was sent with. */
   readonly timedOut: (string | undefined)[] = [];
   url = '';
@@ -237,6 +250,7 @@ export class FakeLogAnalytics {
     this.timedOut.length = 0;
     this.clock = Infinity;
     this.queryableFrom.clear();
+    this.missingTables.clear();
   }
 
   private fault(file: QueryFile, size: boolean, query: string, timespan: string): LaFault | null {
@@ -268,6 +282,15 @@ export class FakeLogAnalytics {
     const query = size ? body.query.slice(0, -RESULT_SIZE.length) : body.query;
     const file = QUERY_FILES.find((name) => query.startsWith(`// ${name}:`));
     if (!file) return send(res, 400, { error: { code: 'SemanticError', message: 'this fake answers only the queries in queries/' } });
+    if (this.missingTables.has(TABLE_OF[file])) {
+      return send(res, 400, {
+        error: {
+          message: 'The request had some invalid properties',
+          code: 'BadArgumentError',
+          innererror: { code: 'SemanticError', message: 'A semantic error occurred.', innererror: { code: 'SEM0100', message: `'where' operator: Failed to resolve table or column expression named '${TABLE_OF[file]}'` } },
+        },
+      });
+    }
     const [spanStart, spanEnd] = body.timespan.split('/').map((t) => Date.parse(t)) as [number, number];
     const result = this.result(file, query, spanStart, spanEnd);
     const table = size ? { ...result, columns: [{ name: 'Records', type: 'long' }, { name: 'Bytes', type: 'long' }], rows: [[result.rows.length, estimatedBytes(result)]] } : result;

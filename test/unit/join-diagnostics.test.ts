@@ -1,3 +1,4 @@
+import { RestError } from '@azure/core-rest-pipeline';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -233,6 +234,19 @@ describe('join of gateway requests to diagnostics (in-memory fake stores)', () =
       ['llm-log', 1000],
     ]);
     expect([...aggregates.dirty.keys()]).toEqual([hour]);
+  });
+
+  it('settles requests without LLM-log tokens when the log fails for good (a workspace without its table), and says why; a transient failure still fails the run', async () => {
+    const { ports, ledger } = await pipeline(1500, 17);
+    const missing = new RestError("'where' operator: Failed to resolve table or column expression named 'ApiManagementGatewayLlmLog'", { code: 'BadArgumentError', statusCode: 400 });
+    const throttled = new RestError('Your request was throttled', { code: 'ThrottledError', statusCode: 429 });
+    const failing = (error: RestError): LlmUsageSource => ({ getUsage: () => Promise.reject(error) });
+    await expect(joinDiagnostics({ ...ports, llmUsage: failing(throttled) }, { now: AFTER_EVERYTHING, graceInMs: 7_200_000, watermarkName: 'w' })).rejects.toThrow(/throttled/);
+
+    const result = await joinDiagnostics({ ...ports, llmUsage: failing(missing) }, { now: AFTER_EVERYTHING, graceInMs: 7_200_000, watermarkName: 'w' });
+    expect(result.llmUsageUnavailable).toMatch(/400 BadArgumentError: .*Failed to resolve table or column expression named 'ApiManagementGatewayLlmLog'/);
+    expect(result.entriesJudged).toBeGreaterThan(0);
+    expect(ledger.snapshot().filter((e) => e.diagnostics === null || e.diagnostics === undefined)).toEqual([]);
   });
 
   it('counts a stream matched before its LLM-log rows were queryable once they are, on a later run within the grace period', async () => {
