@@ -33,5 +33,5 @@ resource diagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' 
 }
 
 output id string = diagnostics.id
-@description('Region of the account: its Azure Monitor metrics endpoint is https://<location>.metrics.monitor.azure.com.')
-output location string = account.location
+@description('Region code of the account (such as eastus, whatever spelling the account was created with): its Azure Monitor metrics endpoint is https://<location>.metrics.monitor.azure.com.')
+output location string = toLower(replace(account.location, ' ', ''))
