@@ -3,7 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { CosmosInvoiceAllocationStore } from '../../src/adapters/cosmos/cosmos-invoice-allocation-store.js';
 import type { RowAllocation } from '../../src/domain/invoice-allocation.js';
 import { assembleInvoice } from '../../src/domain/invoice-documents.js';
-import { commitInvoiceAllocation } from '../../src/services/commit-invoice-allocation.js';
+import type { InvoiceAllocationStore } from '../../src/ports/invoice-allocation-store.js';
+import { commitInvoiceAllocation, type AllocationDocuments } from '../../src/services/commit-invoice-allocation.js';
 import { allocationDocuments, storeAllocation, type AllocationFields } from '../support/invoice-allocations.js';
 import { pausedAt } from '../support/paused-calls.js';
 import { useLocalCosmos } from '../support/local-cosmos.js';
@@ -75,17 +76,22 @@ describe('the Cosmos DB invoice allocation store on the local Cosmos DB server',
     expect((await store.listAllocatedExports()).map((m) => [m.etag, m.months, m.pending])).toEqual([['"2"', ['2026-11'], undefined]]);
   });
 
+  /** What each of two runs returns when the older one is held at `step` while the newer one stores everything. */
+  async function overlapping(older: AllocationDocuments, newer: AllocationDocuments, step: keyof InvoiceAllocationStore) {
+    const paused = pausedAt(store, step);
+    const olderRun = commitInvoiceAllocation(paused.store, older);
+    await paused.reached;
+    const newerStored = await commitInvoiceAllocation(store, newer);
+    paused.release();
+    return { older: await olderRun, newer: newerStored };
+  }
+
   it('keeps the newer of two runs of one export whole when the older one writes its heads last', async () => {
     const older = allocationDocuments(run(rows(['2026-11-29', '2026-12-01'], 3, '1.00'), '"3"', '2026-12-01T09:00:00Z'), '"3"');
     const newer = allocationDocuments(run(rows(['2026-11-29'], 3, '2.00'), '"4"', '2026-12-01T09:05:00Z'), '"4"');
-    // The older run claims the export, then waits before its heads; the newer run stores everything meanwhile.
-    const paused = pausedAt(store, 'getHeads');
-    const olderRun = commitInvoiceAllocation(paused.store, older);
-    await paused.reached;
-    expect(await commitInvoiceAllocation(store, newer)).toBe(true);
-    paused.release();
-    // Every month it covers has the newer run's head: nothing of the older run stays.
-    expect(await olderRun).toBe(false);
+    // The older run claims the export, then waits before its heads. Every month it covers then has the newer run's
+    // head: nothing of the older run stays.
+    expect(await overlapping(older, newer, 'getHeads')).toEqual({ older: false, newer: true });
 
     const november = await read(store, '2026-11');
     expect(november.incomplete).toEqual([]);
@@ -101,12 +107,7 @@ describe('the Cosmos DB invoice allocation store on the local Cosmos DB server',
   it('discards the older of two runs of one export when it claims the export after the newer one', async () => {
     const older = allocationDocuments(run(rows(['2026-11-28'], 3, '3.00'), '"5"', '2026-12-01T10:00:00Z'), '"5"');
     const newer = allocationDocuments(run(rows(['2026-11-28'], 3, '4.00'), '"6"', '2026-12-01T10:05:00Z'), '"6"');
-    const paused = pausedAt(store, 'getAllocatedExport');
-    const olderRun = commitInvoiceAllocation(paused.store, older);
-    await paused.reached;
-    expect(await commitInvoiceAllocation(store, newer)).toBe(true);
-    paused.release();
-    expect(await olderRun).toBe(false);
+    expect(await overlapping(older, newer, 'getAllocatedExport')).toEqual({ older: false, newer: true });
     const november = await read(store, '2026-11');
     expect(november.exports.flatMap((e) => e.allocations)).toEqual(rows(['2026-11-28'], 3, '4.00'));
     expect(november.parts.some((p) => p.run === older.marker.run)).toBe(false);
