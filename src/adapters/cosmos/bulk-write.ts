@@ -70,6 +70,11 @@ export interface RejectedWrite<T> {
   readonly status: number | string | undefined;
 }
 
+/** Throws when a store refused writes for good, naming the store, what it refused and the statuses. */
+export function throwIfRefused(store: string, what: string, rejected: readonly { status: unknown }[]): void {
+  if (rejected.length > 0) throw new Error(`${store} refused ${rejected.length} ${what} (status ${rejected.map((r) => String(r.status)).join(', ')})`);
+}
+
 /**
  * Upserts documents with bulk operations. If any operation failed for a retryable reason the call throws
  * `TransientStoreError` (the rest were written; upserts are idempotent, so a retry rewrites them harmlessly);

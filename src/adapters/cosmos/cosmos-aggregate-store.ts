@@ -9,13 +9,12 @@ import { trafficPartition } from '../../domain/traffic.js';
 import { usageHeadKey, usagePartition } from '../../domain/usage.js';
 import type { AggregateStore, UsageDocuments, Versioned } from '../../ports/aggregate-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
-import { bulkDelete, bulkUpsert, isDocumentId } from './bulk-write.js';
+import { bulkDelete, bulkUpsert, isDocumentId, throwIfRefused } from './bulk-write.js';
 import { queryPages } from './query-pages.js';
 import { readVersioned, versioned, writeIfVersion } from './versioned-documents.js';
 
 async function writeAll(what: string, write: () => Promise<{ status: unknown }[]>): Promise<void> {
-  const rejected = await write();
-  if (rejected.length > 0) throw new Error(`aggregate store refused ${rejected.length} ${what} (status ${rejected.map((r) => String(r.status)).join(', ')})`);
+  throwIfRefused('aggregate store', what, await write());
 }
 
 /** One partition per deployment: its recommendations, one per window end. */

@@ -4,13 +4,9 @@ import { ALLOCATED_EXPORTS_PARTITION, allocatedExportKey, invoiceHeadKey, invoic
 import type { Versioned } from '../../ports/aggregate-store.js';
 import type { InvoiceAllocationStore, InvoiceDocuments } from '../../ports/invoice-allocation-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
-import { bulkConditionalWrite, bulkDelete, bulkRead, bulkUpsert } from './bulk-write.js';
+import { bulkConditionalWrite, bulkDelete, bulkRead, bulkUpsert, throwIfRefused } from './bulk-write.js';
 import { queryPages } from './query-pages.js';
 import { readVersioned, versioned, writeIfVersion } from './versioned-documents.js';
-
-function refusedAny(what: string, rejected: readonly { status: unknown }[]): void {
-  if (rejected.length > 0) throw new Error(`invoice allocation store refused ${rejected.length} ${what} (status ${rejected.map((r) => String(r.status)).join(', ')})`);
-}
 
 const partKeySchema = invoicePartSchema.pick({ id: true, run: true });
 
@@ -36,11 +32,11 @@ export class CosmosInvoiceAllocationStore implements InvoiceAllocationStore {
   }
 
   async putParts(parts: readonly InvoicePart[], options: StoreOptions = {}): Promise<void> {
-    refusedAny('allocation parts', await bulkUpsert(this.container, parts, options));
+    throwIfRefused('invoice allocation store', 'allocation parts', await bulkUpsert(this.container, parts, options));
   }
 
   async deleteParts(keys: readonly { id: string; pk: string }[], options: StoreOptions = {}): Promise<void> {
-    refusedAny('allocation part removals', await bulkDelete(this.container, keys, options));
+    throwIfRefused('invoice allocation store', 'allocation part removals', await bulkDelete(this.container, keys, options));
   }
 
   async getHeads(exportName: string, months: readonly string[], options: StoreOptions = {}): Promise<Versioned<InvoiceHead>[]> {
@@ -50,7 +46,7 @@ export class CosmosInvoiceAllocationStore implements InvoiceAllocationStore {
 
   async replaceHeads(writes: readonly { head: InvoiceHead; expectedVersion: string | null }[], options: StoreOptions = {}): Promise<InvoiceHead[]> {
     const { conflicts, rejected } = await bulkConditionalWrite(this.container, writes.map(({ head, expectedVersion }) => ({ document: head, etag: expectedVersion })), options);
-    refusedAny('allocation heads', rejected);
+    throwIfRefused('invoice allocation store', 'allocation heads', rejected);
     return [...conflicts];
   }
 

@@ -6,7 +6,7 @@ import { stableId } from '../../domain/stable-id.js';
 import type { Versioned } from '../../ports/aggregate-store.js';
 import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
 import type { ReconciliationStore, TimeWindow } from '../../ports/reconciliation.js';
-import { bulkDelete, bulkUpsert } from './bulk-write.js';
+import { bulkDelete, bulkUpsert, throwIfRefused } from './bulk-write.js';
 import { queryPages } from './query-pages.js';
 import { readVersioned, writeIfVersion } from './versioned-documents.js';
 
@@ -17,10 +17,6 @@ const READ_ATTEMPTS = 3;
 const partitionOf = (hour: string) => `recon:${hour.slice(0, 10)}`;
 const hourKey = (hour: string) => ({ id: `recon-hour:${hour}`, pk: partitionOf(hour) });
 
-function refusedAny(what: string, rejected: readonly { status: unknown }[]): void {
-  if (rejected.length > 0) throw new Error(`reconciliation store refused ${rejected.length} ${what} (status ${rejected.map((r) => String(r.status)).join(', ')})`);
-}
-
 const toResult = ({ run: _run, ...result }: StoredCheckResult): CheckResult => result;
 
 /** Reconciliation results in the `aggregates` container, one partition per day. */
@@ -29,7 +25,7 @@ export class CosmosReconciliationStore implements ReconciliationStore {
 
   async putResults(hour: string, run: string, results: readonly CheckResult[], options: StoreOptions = {}): Promise<void> {
     const documents = results.map((r) => ({ ...r, run, id: `recon-${stableId(r.check, r.window, r.deployment, run)}`, pk: partitionOf(hour), kind: 'reconciliation' }));
-    refusedAny('results', await bulkUpsert(this.container, documents, options));
+    throwIfRefused('reconciliation store', 'results', await bulkUpsert(this.container, documents, options));
   }
 
   async getHourRun(hour: string, options: StoreOptions = {}): Promise<Versioned<NamedRun> | null> {
@@ -49,7 +45,7 @@ export class CosmosReconciliationStore implements ReconciliationStore {
     for await (const page of queryPages(this.container, query, (doc) => doc as { id: string; run?: string }, { ...options, partitionKey: pk })) {
       for (const doc of page) if (remove(doc.run)) keys.push({ id: doc.id, pk });
     }
-    refusedAny('removals', await bulkDelete(this.container, keys, options));
+    throwIfRefused('reconciliation store', 'removals', await bulkDelete(this.container, keys, options));
   }
 
   async listResults(window: TimeWindow, options: StoreOptions = {}): Promise<CheckResult[]> {
