@@ -1,4 +1,4 @@
-import { errorChain, httpStatusOf } from '../domain/failure-reason.js';
+import { errorChain, failureReason, httpStatusOf } from '../domain/failure-reason.js';
 import { TransientStoreError } from '../ports/ledger-store.js';
 
 export type FailureKind = 'transient' | 'permanent';
@@ -28,4 +28,13 @@ export function classifyFailure(error: unknown): FailureKind {
     if (NETWORK_CODES.has(String(current['code']))) return 'transient';
   }
   return 'permanent';
+}
+
+/**
+ * Why a read of Azure's side failed for good, to carry on without it (a missing role, a missing table): rethrows a
+ * failure that may pass, or one of a cancelled run, so the run fails and is retried.
+ */
+export function lastingFailureReason(error: unknown, abortSignal?: AbortSignal): string {
+  if (abortSignal?.aborted || classifyFailure(error) === 'transient') throw error;
+  return failureReason(error);
 }

@@ -3,13 +3,12 @@ import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
 import { joinKey, laterGatewayMatch, matchedOutcome, mergeStoredRecords, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
 import { hourBucket, mergeLedgerEntries, partOf } from '../domain/ledger.js';
-import { failureReason } from '../domain/failure-reason.js';
 import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsSource, LlmUsage, LlmUsageSource, WatermarkStore } from '../ports/diagnostics-source.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore, VersionedRecord } from '../ports/diagnostics-store.js';
 import type { DeadLetterStore, LedgerKey, LedgerStore, StoredEntry, StoreOptions } from '../ports/ledger-store.js';
-import { classifyFailure } from './failure-classification.js';
+import { lastingFailureReason } from './failure-classification.js';
 import { updateDiagnostics } from './update-diagnostics.js';
 import { updateLedger, type LedgerUpdate } from './update-ledger.js';
 
@@ -61,8 +60,7 @@ function withoutLastingFailures(source: LlmUsageSource, unavailable: (reason: st
       try {
         return await source.getUsage(ids, range, options);
       } catch (error) {
-        if (options?.abortSignal?.aborted || classifyFailure(error) === 'transient') throw error;
-        unavailable(failureReason(error));
+        unavailable(lastingFailureReason(error, options?.abortSignal));
         return [];
       }
     },

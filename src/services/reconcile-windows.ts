@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { failureReason } from '../domain/failure-reason.js';
 import { isNewerRun, runKey } from '../domain/run-order.js';
 import { reconcile, type CheckResult, type LlmUsageRow, type MetricTokens, type Thresholds } from '../domain/reconciliation.js';
 import type { WatermarkStore } from '../ports/diagnostics-source.js';
@@ -7,7 +6,7 @@ import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { TransientStoreError, type LedgerStore, type StoreOptions } from '../ports/ledger-store.js';
 import { joinKey } from '../domain/join.js';
 import type { ReconciliationSources, ReconciliationStore, TimeWindow } from '../ports/reconciliation.js';
-import { classifyFailure } from './failure-classification.js';
+import { lastingFailureReason } from './failure-classification.js';
 
 export interface ReconcilePorts {
   readonly ledger: LedgerStore;
@@ -76,8 +75,7 @@ async function readOrWhyNot<T>(read: (() => Promise<T>) | undefined, options: St
   try {
     return { value: await read() };
   } catch (error) {
-    if (options.abortSignal?.aborted || classifyFailure(error) === 'transient') throw error;
-    return { unavailable: failureReason(error) };
+    return { unavailable: lastingFailureReason(error, options.abortSignal) };
   }
 }
 
