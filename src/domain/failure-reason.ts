@@ -38,7 +38,7 @@ const serviceCodeOf = (error: Record<string, unknown>) => (typeof error['code'] 
  * The innermost error of an Azure error body (`{"error": {…, "innererror": {"code", "message", "innererror": …}}}`,
  * as `RestError.details` holds it): where Log Analytics says which table or column a query could not resolve.
  */
-function innermostError(details: unknown): { code?: unknown; message?: unknown } | undefined {
+export function innermostError(details: unknown): { code?: unknown; message?: unknown } | undefined {
   let current = (details as { error?: { innererror?: unknown } } | null | undefined)?.error?.innererror as { innererror?: unknown; code?: unknown; message?: unknown } | undefined;
   for (let depth = 0; current?.innererror && typeof current.innererror === 'object' && depth < 10; depth++) current = current.innererror as typeof current;
   return current;

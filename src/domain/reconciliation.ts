@@ -16,7 +16,7 @@ export type { LlmUsageRow, MetricTokens } from '../contracts/reconciliation-inpu
  * - `metrics-tokens`: Azure Monitor `ProcessedPromptTokens` + `GeneratedTokens` vs ledger tokens. Metrics also
  *   count traffic the ledger cannot see (bypass calls, lost events), hence the wider default tolerance.
  * `expected` is Azure's side, `actual` the ledger's; drift is (actual − expected) / expected in percent. When
- * Azure's side of `metrics-tokens` cannot be read for good, its results are `unavailable`, with the reason.
+ * Azure's side of a check cannot be read for good, its results are `unavailable`, with the reason.
  *
  * Grading does not cry wolf over small numbers: a difference fails only when it exceeds both an absolute
  * tolerance and a percentage, and the percentage is taken of at least `minCount` (one missing record in a
@@ -117,6 +117,8 @@ export interface ReconciliationInput {
   readonly metricsUnavailable?: string;
   /** Why the APIM LLM log could not be read, instead of `llmUsage`: the llm-tokens results are `unavailable`, as for metrics. */
   readonly llmUsageUnavailable?: string;
+  /** Why the `RequestResponse` records could not be read, instead of `records`: the requests results are `unavailable`. */
+  readonly recordsUnavailable?: string;
   /** The gateway's managed identities: an unmatched record with one of them is a lost gateway event, not a bypass. */
   readonly gatewayObjectIds: ReadonlySet<string>;
   readonly thresholds?: Partial<Record<GradedCheck, Thresholds>>;
@@ -197,12 +199,12 @@ export function reconcile(input: ReconciliationInput): CheckResult[] {
     if (key) byJoinKey.set(key, entry);
   }
 
-  if (input.records) {
+  if (input.records || input.recordsUnavailable !== undefined) {
     const requests = new Cells();
     const bypass = new Cells();
     const keyBased = new Set<string>();
     const seen = new Set<string>();
-    for (const record of input.records) {
+    for (const record of input.records ?? []) {
       if (seen.has(record.correlationId)) continue;
       seen.add(record.correlationId);
       const entry = byJoinKey.get(record.correlationId);
@@ -227,7 +229,9 @@ export function reconcile(input: ReconciliationInput): CheckResult[] {
       cell.actual++;
       cell.gatewayOnly.push(key);
     }
-    results.push(...requests.results('requests', gradedRequests(thresholds.requests), maxSample));
+    const reason = input.records ? undefined : input.recordsUnavailable;
+    if (reason === undefined) results.push(...requests.results('requests', gradedRequests(thresholds.requests), maxSample));
+    else results.push(...requests.results('requests', () => 'unavailable', maxSample).map((r) => ({ ...r, ...UNCOMPARED, reason })));
     // Any direct call is worth a look; one made with an account key means keys are still enabled.
     results.push(...bypass.results('bypass', (cell) => (cell.diagnosticsOnly.some((id) => keyBased.has(id)) ? 'fail' : 'warn'), maxSample));
   }

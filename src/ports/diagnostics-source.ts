@@ -12,6 +12,22 @@ export interface DiagnosticsRead {
 }
 
 /**
+ * A Log Analytics table the workspace does not hold. Azure Monitor creates a table when its first row arrives, so
+ * until an Azure OpenAI diagnostic setting has sent a record there is no `AzureDiagnostics` table, and a query of it
+ * fails every time (HTTP 400, SEM0100 "Failed to resolve table or column expression named …"). The workspace holds no
+ * rows of it: nothing was lost, but nothing can be compared either.
+ */
+export class MissingTableError extends Error {
+  constructor(
+    readonly table: string,
+    options?: ErrorOptions,
+  ) {
+    super(`the workspace holds no ${table} table yet (Azure Monitor creates it when its first row arrives)`, options);
+    this.name = 'MissingTableError';
+  }
+}
+
+/**
  * Azure OpenAI `RequestResponse` records arriving over time (Log Analytics by `ingestion_time()`, or the
  * storage archive by blob hour). Diagnostics arrive minutes to hours late: never assume completeness.
  */

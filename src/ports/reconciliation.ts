@@ -11,6 +11,7 @@ export interface TimeWindow {
 
 /** Azure's side of the reconciliation for a window: one query per source per window, never one per request. */
 export interface ReconciliationSources {
+  /** Fails with `MissingTableError` while the workspace holds no `AzureDiagnostics` table. */
   records(window: TimeWindow, options?: StoreOptions): Promise<DiagnosticRecord[]>;
   llmUsage?(window: TimeWindow, options?: StoreOptions): Promise<LlmUsageRow[]>;
   metrics?(window: TimeWindow, options?: StoreOptions): Promise<MetricTokens[]>;

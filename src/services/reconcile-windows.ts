@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { isNewerRun, runKey } from '../domain/run-order.js';
 import { reconcile, type CheckResult, type LlmUsageRow, type MetricTokens, type Thresholds } from '../domain/reconciliation.js';
-import type { WatermarkStore } from '../ports/diagnostics-source.js';
+import { MissingTableError, type WatermarkStore } from '../ports/diagnostics-source.js';
+import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { TransientStoreError, type LedgerStore, type StoreOptions } from '../ports/ledger-store.js';
 import { joinKey } from '../domain/join.js';
@@ -79,6 +80,20 @@ async function readOrWhyNot<T>(read: (() => Promise<T>) | undefined, options: St
   }
 }
 
+/**
+ * A window's `RequestResponse` records, or why there are none to compare: the workspace holds no `AzureDiagnostics`
+ * table until an Azure OpenAI diagnostic setting has sent it a record. Any other failure fails the run, which is
+ * retried from the same window: these records are the reconciliation's main input.
+ */
+async function recordsOrWhyNot(sources: ReconciliationSources, window: TimeWindow, options: StoreOptions): Promise<{ value?: DiagnosticRecord[]; unavailable?: string }> {
+  try {
+    return { value: await sources.records(window, options) };
+  } catch (error) {
+    if (error instanceof MissingTableError) return { unavailable: error.message };
+    throw error;
+  }
+}
+
 /** The checks of one window (whole hours), from one query per source. */
 export async function reconcileWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, window: TimeWindow, options: ReconcileOptions): Promise<CheckResult[]> {
   return (await checkWindow(ports, window, options)).results;
@@ -90,19 +105,21 @@ async function checkWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, wi
   for await (const page of ports.ledger.listEntries(window, options)) entries.push(...page);
   const lagging = { from: window.from, to: new Date(window.to.getTime() + LOG_LAG_MS) };
   const { sources } = ports;
-  const [loggedRecords, llm, metrics] = await Promise.all([
-    sources.records(lagging, options),
+  const [logged, llm, metrics] = await Promise.all([
+    recordsOrWhyNot(sources, lagging, options),
     readOrWhyNot(sources.llmUsage && (() => sources.llmUsage!(lagging, options)), options),
     readOrWhyNot(sources.metrics && (() => sources.metrics!(window, options)), options),
   ]);
   const llmRows = llm.value;
   const { ledger } = ports;
-  const records = await ofWindow(loggedRecords, entries, window, {
-    keyOf: (r) => r.correlationId,
-    timeOf: (r) => r.time,
-    entryKeyOf: joinKey,
-    findEntries: async (ids) => (await ledger.getEntriesByApimRequestIds(ids, options)).map((found) => found.entry),
-  });
+  const records =
+    logged.value &&
+    (await ofWindow(logged.value, entries, window, {
+      keyOf: (r) => r.correlationId,
+      timeOf: (r) => r.time,
+      entryKeyOf: joinKey,
+      findEntries: async (ids) => (await ledger.getEntriesByApimRequestIds(ids, options)).map((found) => found.entry),
+    }));
   const llmUsage =
     llmRows &&
     (await ofWindow(llmRows, entries, window, {
@@ -113,7 +130,8 @@ async function checkWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, wi
     }));
   const results = reconcile({
     entries,
-    records,
+    ...(records ? { records } : {}),
+    ...(logged.unavailable !== undefined ? { recordsUnavailable: logged.unavailable } : {}),
     ...(llmUsage ? { llmUsage } : {}),
     ...(llm.unavailable !== undefined ? { llmUsageUnavailable: llm.unavailable } : {}),
     ...(metrics.value ? { metrics: metrics.value } : {}),
@@ -122,6 +140,7 @@ async function checkWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, wi
     ...(options.thresholds ? { thresholds: options.thresholds } : {}),
   });
   const unavailable = [
+    ...(logged.unavailable !== undefined ? [`requests: ${logged.unavailable}`] : []),
     ...(llm.unavailable !== undefined ? [`llm-tokens: ${llm.unavailable}`] : []),
     ...(metrics.unavailable !== undefined ? [`metrics-tokens: ${metrics.unavailable}`] : []),
   ];

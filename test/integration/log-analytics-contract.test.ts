@@ -14,7 +14,7 @@ import { TableWatermarkStore } from '../../src/adapters/tables/table-watermark-s
 import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js';
 import { parseRequestResponse } from '../../src/domain/diagnostic-parsing.js';
 import { startAzurite, type Azurite } from '../../src/local/azurite.js';
-import type { DiagnosticsSource, WatermarkStore } from '../../src/ports/diagnostics-source.js';
+import { MissingTableError, type DiagnosticsSource, type WatermarkStore } from '../../src/ports/diagnostics-source.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
 import { FakeLogAnalytics, localLogsClient, WORKSPACE } from '../support/fake-log-analytics.js';
@@ -376,6 +376,35 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
       "HTTP 400 BadArgumentError: The request had some invalid properties (SEM0100: 'where' operator: Failed to resolve table or column expression named 'ApiManagementGatewayLlmLog')",
     );
     expect(results.some((r) => r.check === 'requests')).toBe(true);
+  });
+
+  it('reads a workspace without AzureDiagnostics as one holding no records yet: the watermark moves on, and the first records are read once the table exists', async () => {
+    fake.missingTables.add('AzureDiagnostics');
+    const source = diagnosticsSource();
+    const before = await source.readSince('2026-11-21T09:00:00.000Z');
+    expect(before).toEqual({ records: [], rejected: [], nextWatermark: `2026-11-21T10:00:00.000Z/${NOW.toISOString()}`, more: true });
+
+    fake.missingTables.delete('AzureDiagnostics');
+    const after = await source.readSince(before.nextWatermark);
+    expect(after.records).toEqual(expectedWindow('2026-11-21T10:00:00.000Z', '2026-11-21T11:00:00.000Z').records);
+    expect(after.records.length).toBeGreaterThan(50);
+  });
+
+  it('reconciles a window of a workspace without AzureDiagnostics: requests unavailable, naming the table, the token checks graded', async () => {
+    fake.missingTables.add('AzureDiagnostics');
+    const window = { from: new Date('2026-11-21T06:00:00.000Z'), to: new Date('2026-11-21T07:00:00.000Z') };
+    const ledger = new MemoryLedgerStore();
+    await ledger.createEntries([ledgerEntry({ id: 'req-1', apimRequestId: 'req-1', gatewayRequestId: 'gw-1', time: '2026-11-21T06:10:00.000Z', deployment: 'gpt-4o', tokens: { source: 'gateway', promptTokens: 1000, cachedTokens: 0, completionTokens: 500, reasoningTokens: 0 } })]);
+    const sources = new AzureReconciliationSources({ logs: client, workspaceId: WORKSPACE, sleep });
+    await expect(sources.records(window)).rejects.toBeInstanceOf(MissingTableError);
+
+    const results = await reconcileWindow({ ledger, sources }, window, { gatewayObjectIds: new Set() });
+    expect(results.filter((r) => r.check === 'requests').map((r) => [r.window, r.deployment, r.status, r.expected, r.actual, r.gatewayOnlyCount])).toEqual([['2026-11-21T06', 'gpt-4o', 'unavailable', null, 1, 0]]);
+    expect(results.find((r) => r.check === 'requests')!.reason).toBe('the workspace holds no AzureDiagnostics table yet (Azure Monitor creates it when its first row arrives)');
+    expect(results.some((r) => r.check === 'bypass')).toBe(false);
+    const llm = results.filter((r) => r.check === 'llm-tokens');
+    expect(llm.length).toBeGreaterThan(1);
+    expect(llm.every((r) => r.status !== 'unavailable' && r.expected !== null)).toBe(true);
   });
 
   it('reads LLM token usage per gateway request id, each count from the row that has it, 1,000 ids per query, hostile ids kept as data', async () => {

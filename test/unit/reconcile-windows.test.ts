@@ -2,7 +2,8 @@ import { RestError } from '@azure/core-rest-pipeline';
 import { describe, expect, it } from 'vitest';
 import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js';
 import { checkResultSchema } from '../../src/contracts/reconciliation-result.js';
-import type { CheckResult } from '../../src/domain/reconciliation.js';
+import type { CheckResult, MetricTokens } from '../../src/domain/reconciliation.js';
+import { MissingTableError } from '../../src/ports/diagnostics-source.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import { namedRunResults, runKey } from '../../src/domain/run-order.js';
 import type { ReconciliationSources, TimeWindow } from '../../src/ports/reconciliation.js';
@@ -168,7 +169,7 @@ describe('a window whose Azure Monitor metrics cannot be read', () => {
       { code: 'AuthorizationFailed', statusCode: 403 },
     );
 
-  async function portsWith(metrics: () => Promise<never>) {
+  async function portsWith(metrics: () => Promise<MetricTokens[]>) {
     const ledger = new MemoryLedgerStore();
     await ledger.createEntries([ledgerEntry({ id: 'req-1', apimRequestId: 'req-1', gatewayRequestId: 'gw-1', time: '2026-10-15T03:10:00.000Z', deployment: 'gpt-4o-prod', tokens })]);
     const sources: ReconciliationSources = {
@@ -201,6 +202,30 @@ describe('a window whose Azure Monitor metrics cannot be read', () => {
     expect(metrics.find((r) => r.window === '2026-10-15T03' && r.deployment === 'gpt-4o-prod')).toMatchObject({ expected: null, actual: 1000, driftPct: null });
     for (const result of stored) expect(checkResultSchema.parse(result)).toEqual(result);
     expect(run.unavailable).toEqual([expect.stringMatching(/^metrics-tokens: HTTP 403 AuthorizationFailed: /)]);
+  });
+
+  it('stores requests results that say the workspace holds no AzureDiagnostics table yet, grades the LLM log, and moves on; any other lasting failure of the records fails the run', async () => {
+    const given = await portsWith(async () => {
+      throw denied();
+    });
+    const ports = { ...given, sources: { ...given.sources, records: async () => Promise.reject(new MissingTableError('AzureDiagnostics')) } };
+
+    const run = await runReconciliation(ports, options);
+
+    expect(await ports.watermarks.get('reconcile')).toBe('2026-10-15T06:00:00.000Z');
+    const stored = ports.results.current().filter((r) => r.check !== 'metrics-tokens');
+    expect(stored.map((r) => [r.check, r.window, r.deployment, r.status, r.expected, r.actual])).toEqual([
+      ['requests', '2026-10-15T03', 'gpt-4o-prod', 'unavailable', null, 1],
+      ['llm-tokens', '2026-10-15T03', 'gpt-4o-prod', 'ok', 1000, 1000],
+    ]);
+    expect(stored[0]!.reason).toMatch(/^the workspace holds no AzureDiagnostics table yet/);
+    for (const result of stored) expect(checkResultSchema.parse(result)).toEqual(result);
+    expect(run.unavailable).toEqual([expect.stringMatching(/^requests: the workspace holds no AzureDiagnostics table yet/), expect.stringMatching(/^metrics-tokens: HTTP 403/)]);
+
+    const fresh = await portsWith(async () => []);
+    const refused = { ...fresh, sources: { ...fresh.sources, records: async () => Promise.reject(denied()) } };
+    await expect(runReconciliation(refused, options)).rejects.toMatchObject({ statusCode: 403 });
+    expect(await refused.watermarks.get('reconcile')).toBeNull();
   });
 
   it('says why the metrics were unavailable even when the ledger has no hour in the window to mark', async () => {

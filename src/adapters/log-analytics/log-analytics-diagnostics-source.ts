@@ -2,8 +2,9 @@ import { readPackageFile } from '../../config/package-files.js';
 import { LogsQueryResultStatus, type LogsQueryClient, type LogsQueryOptions, type LogsTable, type QueryTimeInterval } from '@azure/monitor-query-logs';
 import type { DiagnosticRecord, RejectedDiagnostic } from '../../contracts/diagnostic-record.js';
 import { fromAzureDiagnosticsRow, instantText, parseRequestResponse } from '../../domain/diagnostic-parsing.js';
+import { innermostError } from '../../domain/failure-reason.js';
 import { bindQuery, kqlDatetime, kqlStringList } from '../../domain/kql.js';
-import type { DiagnosticsRead, DiagnosticsSource, LlmUsage, LlmUsageSource } from '../../ports/diagnostics-source.js';
+import { MissingTableError, type DiagnosticsRead, type DiagnosticsSource, type LlmUsage, type LlmUsageSource } from '../../ports/diagnostics-source.js';
 import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
 import { codeOf, statusCodeOf } from '../rest-error.js';
 
@@ -107,6 +108,19 @@ export interface RangeQuery {
   timespan(from: number, to: number): QueryTimeInterval;
   /** The range as the query reads it, for messages. */
   label(from: number, to: number): string;
+  /** The table it reads: when the workspace does not hold it, the read fails with `MissingTableError`. */
+  readonly table?: string;
+}
+
+/**
+ * The table a query failed on because the workspace does not hold it: Log Analytics answers 400 with the semantic
+ * error SEM0100, "'where' operator: Failed to resolve table or column expression named 'AzureDiagnostics'", as the
+ * innermost error of its body.
+ */
+function unresolvedTable(error: unknown): string | undefined {
+  if (statusCodeOf(error) !== 400) return undefined;
+  const message = innermostError((error as { details?: unknown }).details)?.message;
+  return typeof message === 'string' ? /Failed to resolve (?:table|table or column|table or column or scalar) expression named '([^']+)'/.exec(message)?.[1] : undefined;
 }
 
 export interface LogAnalyticsLlmUsageSourceOptions extends RetrySettings {
@@ -211,11 +225,21 @@ export class QueryRunner {
     return tables;
   }
 
+  /** The size of a query's result; the first query of a range, so the one to find the table missing. */
+  private async runSize(query: RangeQuery, label: string, text: string, timespan: QueryTimeInterval, options?: StoreOptions): Promise<LogsTable> {
+    try {
+      return await this.run(`size of ${label}`, text, timespan, options);
+    } catch (error) {
+      if (query.table !== undefined && unresolvedTable(error) === query.table) throw new MissingTableError(query.table, { cause: error });
+      throw error;
+    }
+  }
+
   /** The result of `query` over (from, to) when its size fits in one query result; null when the range must be halved. */
   private async runIfItFits(query: RangeQuery, from: number, to: number, limits: Required<ResultLimits>, options?: StoreOptions): Promise<LogsTable | null> {
     const label = query.label(from, to);
     const text = query.text(from, to);
-    const size = rowObjects(await this.run(`size of ${label}`, text + RESULT_SIZE, query.timespan(from, to), options))[0];
+    const size = rowObjects(await this.runSize(query, label, text + RESULT_SIZE, query.timespan(from, to), options))[0];
     const records = Number(size?.['Records']);
     // sum() of no rows is null.
     const bytes = size?.['Bytes'] === null ? 0 : Number(size?.['Bytes']);
@@ -260,6 +284,7 @@ export class LogAnalyticsDiagnosticsSource implements DiagnosticsSource {
       text: (from, to) => bindQuery(text, { from: kqlDatetime(new Date(from)), to: kqlDatetime(new Date(to)) }),
       timespan: (from, to) => ({ startTime: new Date(from - lateArrivalInMs), endTime: new Date(to + CLOCK_SKEW_MS) }),
       label: (from, to) => `window (${new Date(from).toISOString()}, ${new Date(to).toISOString()}]`,
+      table: 'AzureDiagnostics',
     };
     this.limits = resultLimits(options);
     this.now = options.now ?? (() => new Date());
@@ -278,13 +303,20 @@ export class LogAnalyticsDiagnosticsSource implements DiagnosticsSource {
     // is stored, and memory holds one query result, not the window's (and the part reached back over).
     const records: DiagnosticRecord[] = [];
     const rejected: RejectedDiagnostic[] = [];
-    for await (const part of this.runner.parts(this.windowQuery, Math.min(from, missable), to, this.limits, options)) {
-      for (const row of rowObjects(part.table)) {
-        const parsed = parseRequestResponse(fromAzureDiagnosticsRow(row));
-        if (parsed.ok) records.push(parsed.record);
-        else rejected.push({ source: `${this.source}:AzureDiagnostics@${instantText(row['IngestionTime'])}`, reason: parsed.reason, raw: JSON.stringify(row) });
+    const readUpTo = (end: number): DiagnosticsRead => ({ records, rejected, nextWatermark: `${new Date(end).toISOString()}/${new Date(now).toISOString()}`, more: end < horizon });
+    try {
+      for await (const part of this.runner.parts(this.windowQuery, Math.min(from, missable), to, this.limits, options)) {
+        for (const row of rowObjects(part.table)) {
+          const parsed = parseRequestResponse(fromAzureDiagnosticsRow(row));
+          if (parsed.ok) records.push(parsed.record);
+          else rejected.push({ source: `${this.source}:AzureDiagnostics@${instantText(row['IngestionTime'])}`, reason: parsed.reason, raw: JSON.stringify(row) });
+        }
+        if (part.to > from) return readUpTo(part.to);
       }
-      if (part.to > from) return { records, rejected, nextWatermark: `${new Date(part.to).toISOString()}/${new Date(now).toISOString()}`, more: part.to < horizon };
+    } catch (error) {
+      // No record was ever ingested, so none is missed by moving on: the first ones are read by ingestion time.
+      if (error instanceof MissingTableError) return readUpTo(to);
+      throw error;
     }
     throw new Error(`Log Analytics returned no part of ${this.windowQuery.label(from, to)}`);
   }

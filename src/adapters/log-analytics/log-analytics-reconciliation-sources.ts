@@ -37,12 +37,13 @@ function metricName(metric: { readonly id?: string; readonly name: string }): st
 }
 
 /** A query of `queries/` over [from, to) by `TimeGenerated`. */
-function timeGeneratedQuery(file: string, what: string): RangeQuery {
+function timeGeneratedQuery(file: string, what: string, table?: string): RangeQuery {
   const text = readQueryFile(file);
   return {
     text: (from, to) => bindQuery(text, { from: kqlDatetime(new Date(from)), to: kqlDatetime(new Date(to)) }),
     timespan: (from, to) => ({ startTime: new Date(from), endTime: new Date(to) }),
     label: (from, to) => `${what} [${new Date(from).toISOString()}, ${new Date(to).toISOString()})`,
+    ...(table === undefined ? {} : { table }),
   };
 }
 
@@ -61,7 +62,7 @@ const MAX_SERIES_PER_METRIC = 1_000;
  */
 export class AzureReconciliationSources implements ReconciliationSources {
   private readonly runner: QueryRunner;
-  private readonly recordsQuery = timeGeneratedQuery('reconcile-requestresponse.kql', 'RequestResponse records');
+  private readonly recordsQuery = timeGeneratedQuery('reconcile-requestresponse.kql', 'RequestResponse records', 'AzureDiagnostics');
   private readonly usageQuery = timeGeneratedQuery('reconcile-llm-usage.kql', 'LLM usage');
   private readonly limits: Required<ResultLimits>;
 
