@@ -81,9 +81,12 @@ function rejectedLetter(r: RejectedDiagnostic): DeadLetter {
 /**
  * The entry with APIM's LLM-log tokens of a stream the gateway could not count, or null when they change nothing.
  * They join the document as its LLM-log part (`mergeLedgerEntries`), so its gateway part stays as it was sent.
+ * Usage without a token count is no count: the message rows of a split request carry null or 0 tokens, and taken
+ * while its token row is not readable yet, they would settle the stream at 0 for good.
  */
 export function withLlmUsage(entry: LedgerEntry, usage: LlmUsage | undefined): LedgerEntry | null {
   if (!usage || !entry.stream || entry.tokens.source !== 'none') return null;
+  if (usage.promptTokens === 0 && usage.completionTokens === 0 && usage.totalTokens === 0) return null;
   const tokens = { source: 'llm-log' as const, promptTokens: usage.promptTokens, cachedTokens: 0, completionTokens: usage.completionTokens, reasoningTokens: 0 };
   return mergeLedgerEntries(entry, { id: entry.id, schema: entry.schema, ...partOf(entry), source: 'apim-llm-log', tokens });
 }
@@ -241,7 +244,7 @@ async function countStreams(range: { from: Date; to: Date }, ports: JoinPorts, o
   let counted = 0;
   for await (const page of ports.ledger.listUncountedStreams(range, options)) {
     const usage = await usageFor(page, ports.llmUsage, options);
-    const found = page.filter((entry) => usage.has(entry.gatewayRequestId));
+    const found = page.filter((entry) => withLlmUsage(entry, usage.get(entry.gatewayRequestId)) !== null);
     await saveEnriched(ports, found, (entry) => withLlmUsage(entry, usage.get(entry.gatewayRequestId)), options);
     counted += found.length;
   }

@@ -429,6 +429,20 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     expect(fake.seen.map((q) => q.file)).toEqual(['gateway-llm-usage.kql', 'gateway-llm-usage.kql', 'gateway-llm-usage.kql']);
   });
 
+  it('reads no LLM token usage for a request whose token row is outside the range and only its message rows inside', async () => {
+    const streamed = llmRows.filter((r) => r.DeploymentName === '' && llmRows.some((t) => t.CorrelationId === r.CorrelationId && t.TimeGenerated < r.TimeGenerated));
+    expect(streamed.length).toBeGreaterThan(0);
+    const [message] = streamed;
+    const source = new LogAnalyticsLlmUsageSource({ client, workspaceId: WORKSPACE, sleep });
+
+    const messageOnly = await source.getUsage([message!.CorrelationId], { from: new Date(message!.TimeGenerated), to: new Date(message!.TimeGenerated + 60_000) });
+    const whole = await source.getUsage([message!.CorrelationId], { from: new Date(message!.TimeGenerated - 60_000), to: new Date(message!.TimeGenerated + 60_000) });
+
+    expect(messageOnly).toEqual([]);
+    expect(whole).toHaveLength(1);
+    expect(whole[0]!.totalTokens).toBeGreaterThan(0);
+  });
+
   it('reads LLM token usage in halves of the id list when a query runs past its time limit', async () => {
     const ids = [...new Set(llmRows.map((r) => r.CorrelationId))].slice(0, 400);
     const source = new LogAnalyticsLlmUsageSource({ client, workspaceId: WORKSPACE, sleep });

@@ -358,7 +358,7 @@ export class FakeLogAnalytics {
         { name: 'CompletionTokens', type: 'long' },
         { name: 'DeploymentName', type: 'string' },
       ],
-      rows: [...byRequest].map(([id, r]): unknown[] => [id, new Date(r.time).toISOString(), r.prompt, r.completion, r.deployment]),
+      rows: [...byRequest].filter(([, r]) => r.prompt > 0 || r.completion > 0).map(([id, r]): unknown[] => [id, new Date(r.time).toISOString(), r.prompt, r.completion, r.deployment]),
     };
   }
 
@@ -389,6 +389,8 @@ export class FakeLogAnalytics {
       const known = maxima.get(row.CorrelationId) ?? [0, 0, 0];
       maxima.set(row.CorrelationId, [Math.max(known[0], row.PromptTokens), Math.max(known[1], row.CompletionTokens), Math.max(known[2], row.TotalTokens)]);
     }
+    // `| where PromptTokens > 0 or CompletionTokens > 0 or TotalTokens > 0`: requests with only message rows so far.
+    for (const [id, counts] of maxima) if (counts.every((n) => n === 0)) maxima.delete(id);
     return {
       from: between[1]!,
       to: between[2]!,

@@ -249,13 +249,17 @@ describe('join of gateway requests to diagnostics (in-memory fake stores)', () =
     expect(ledger.snapshot().filter((e) => e.diagnostics === null || e.diagnostics === undefined)).toEqual([]);
   });
 
-  it('counts a stream matched before its LLM-log rows were queryable once they are, on a later run within the grace period', async () => {
+  it.each([
+    ['none of its LLM-log rows', () => []],
+    // A split request's message rows carry null or 0 tokens: the usage of those alone has no count.
+    ['only its message rows', (ids: readonly string[]) => ids.map((gatewayRequestId) => ({ gatewayRequestId, promptTokens: 0, completionTokens: 0, totalTokens: 0 }))],
+  ])('counts a stream matched while %s were queryable once its token row is, on a later run within the grace period', async (_, early) => {
     const { day, ports, ledger } = await pipeline(1500, 17);
     const grace = { graceInMs: 7_200_000, watermarkName: 'w' };
     const at = (time: string) => new Date(`${DAY}T${time}Z`);
     let queryable = false;
     const llmUsage: LlmUsageSource = {
-      getUsage: async (ids) => (queryable ? ids.map((gatewayRequestId) => ({ gatewayRequestId, promptTokens: 40, completionTokens: 7, totalTokens: 47 })) : []),
+      getUsage: async (ids) => (queryable ? ids.map((gatewayRequestId) => ({ gatewayRequestId, promptTokens: 40, completionTokens: 7, totalTokens: 47 })) : early(ids)),
     };
     const source = (now: Date) => new ArchiveDiagnosticsSource(archiveOf(day.archive), { now: () => now });
     const uncounted = () => ledger.snapshot().filter((e) => e.stream && e.status === 200 && e.tokens.source === 'none' && e.time >= `${DAY}T10:40` && e.time < `${DAY}T12`);
