@@ -73,7 +73,7 @@ const COLUMNS = ['TimeGenerated', 'ResourceId', 'OperationName', 'CorrelationId'
 /** The columns `reconcile-requestresponse.kql` projects. */
 const RECONCILE_COLUMNS = COLUMNS.filter((name) => name !== 'CallerIPAddress');
 /** The type Log Analytics gives each column that is not a string. */
-export const COLUMN_TYPES: Readonly<Record<string, string>> = { TimeGenerated: 'datetime', DurationMs: 'real' };
+export const COLUMN_TYPES: Readonly<Record<string, string>> = { TimeGenerated: 'datetime', DurationMs: 'long' };
 
 /** The `AzureDiagnostics` columns `requestresponse-window.kql` projects (the ingestion time aside) of an archive record. */
 export function azureDiagnosticsCells(record: Readonly<Record<string, unknown>>): Record<string, string | number> {

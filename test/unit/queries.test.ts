@@ -86,6 +86,21 @@ describe('KQL in queries/ and dashboards/ analysed by the Kusto language service
     expect(errorsOf('AzureDiagnostics | summarize Bytes = sum(estimate_size(*))')).toEqual([expect.stringContaining("'estimate_size'")]);
   });
 
+  it('analyses AzureDiagnostics against the columns every workspace has: one a service adds later (location_s) is an error, AdditionalFields is not', () => {
+    expect(errorsOf('AzureDiagnostics | project location_s')).toEqual([expect.stringContaining("'location_s'")]);
+    expect(errorsOf('AzureDiagnostics | project Region = coalesce(column_ifexists("location_s", ""), tostring(AdditionalFields.location_s))')).toEqual([]);
+  });
+
+  it('times only answered calls in the latency workbook, as the latency tiles do: every percentile is of Answered, DurationMs of a 2xx/3xx or unknown status', () => {
+    const latency = dashboardQueries.filter(([name]) => name.includes('latency-by-region'));
+    const percentiles = latency.flatMap(([, query]) => [...query.matchAll(/percentile\(([^,]+),/g)].map((m) => m[1]));
+    expect(percentiles.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(percentiles)).toEqual(new Set(['Answered']));
+    for (const [, query] of latency.filter(([, query]) => query.includes('percentile('))) {
+      expect(query).toContain('| extend Answered = iff(isnull(Status) or Status between (200 .. 399), todouble(DurationMs), real(null))');
+    }
+  });
+
   it('catches a column that exists in one table but is used on another', () => {
     expect(errorsOf('ApiManagementGatewayLlmLog | project properties_s')).not.toEqual([]);
     expect(errorsOf('AzureDiagnostics | summarize sum(PromptTokens)')).not.toEqual([]);

@@ -8,7 +8,11 @@ export type KustoType = 'string' | 'datetime' | 'real' | 'long' | 'int' | 'bool'
 
 export type TableSchema = Readonly<Record<string, KustoType>>;
 
-/** Resource logs in Azure Diagnostics mode; we read `Category == "RequestResponse"` of Cognitive Services accounts. */
+/**
+ * Resource logs in Azure Diagnostics mode; we read `Category == "RequestResponse"` of Cognitive Services accounts.
+ * Only columns every workspace's table has (the reference's minimum set): a column a service adds when its first
+ * record comes, such as `location_s`, goes to the `AdditionalFields` property bag instead once the table has 500.
+ */
 export const azureDiagnostics: TableSchema = {
   TenantId: 'string',
   TimeGenerated: 'datetime',
@@ -24,11 +28,9 @@ export const azureDiagnostics: TableSchema = {
   CorrelationId: 'string',
   ResultDescription: 'string',
   ResultSignature: 'string',
-  DurationMs: 'real',
+  DurationMs: 'long',
   CallerIPAddress: 'string',
   Level: 'string',
-  location_s: 'string',
-  Tenant_s: 'string',
   properties_s: 'string',
   event_s: 'string',
   SourceSystem: 'string',
@@ -37,6 +39,7 @@ export const azureDiagnostics: TableSchema = {
   _SubscriptionId: 'string',
   _BilledSize: 'real',
   _IsBillable: 'string',
+  AdditionalFields: 'dynamic',
 };
 
 /** APIM gateway logs (resource-specific mode): one row per request through the gateway. */
