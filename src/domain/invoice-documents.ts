@@ -153,18 +153,34 @@ export function assembleInvoice(heads: readonly InvoiceHead[], parts: readonly I
 /** The folder a blob is in ('' at the container's root). */
 const folderOf = (name: string) => name.slice(0, Math.max(0, name.lastIndexOf('/')));
 
+/** The folder of an export's date range, `YYYYMMDD-YYYYMMDD`, under which Cost Management writes each of its runs. */
+const DATE_RANGE_FOLDER = /^\d{8}-\d{8}$/;
+
 /**
- * The exports that count, of those stored for a month. Cost Management writes each run of an export to its own
- * folder (`<directory>/<export>/<YYYYMMDD-YYYYMMDD>/<run id>/part_*.csv`), and a later run of the same export and
- * date range restates the earlier one: of the runs under one date-range folder only the latest (by its files' time)
- * counts; every file of that run counts. A file less than two folders deep is a run of its own.
+ * The series a stored file belongs to (an export and date range) and its run in it. Cost Management writes each run
+ * of an export under the date range's folder, in one of the layouts it has used:
+ * - `<export>/<date range>/<run id>/part_*.csv` (a folder per run);
+ * - `<export>/<date range>/<export time>/<guid>/part_*.csv` (FinOps toolkit's description of a manifest's blobs; the
+ *   guid folder is not always there): the run is the export-time folder;
+ * - `<export>/<date range>/<export>_<run id>.csv` (the Exports API's run history): each file is a run.
+ * Without a date-range folder, a file's folder is its run and the folder above it the series; a file less than two
+ * folders deep is a run of its own.
+ */
+function seriesOf(name: string): { series: string; run: string } {
+  const folders = name.split('/');
+  const range = folders.findIndex((folder, i) => i < folders.length - 1 && DATE_RANGE_FOLDER.test(folder));
+  if (range >= 0) return { series: folders.slice(0, range + 1).join('/'), run: folders.slice(0, range + 2).join('/') };
+  const run = folderOf(name);
+  return run.includes('/') ? { series: folderOf(run), run } : { series: `\u0000${name}`, run: name };
+}
+
+/**
+ * The exports that count, of those stored for a month. A later run of an export and date range restates the earlier
+ * ones (a month-to-date export runs daily): of the runs of one series (see `seriesOf`) only the latest (by its files'
+ * time) counts; every file of that run counts.
  */
 export function currentExports<T extends { readonly head: Pick<InvoiceHead, 'exportName' | 'exportedAt'> }>(stored: readonly T[]): T[] {
   const latestRun = new Map<string, { run: string; at: string }>();
-  const seriesOf = (name: string) => {
-    const run = folderOf(name);
-    return run.includes('/') ? { series: folderOf(run), run } : { series: `\u0000${name}`, run: name };
-  };
   for (const { head } of stored) {
     const { series, run } = seriesOf(head.exportName);
     const latest = latestRun.get(series);

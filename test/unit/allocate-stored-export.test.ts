@@ -217,6 +217,21 @@ describe('allocation documents', () => {
     expect(exports.map((e) => e.head.month)).toEqual(['2026-12']);
   });
 
+  it.each([
+    // Azure/azure-rest-api-specs, cost-management stable/2025-03-01 examples/ExportRunHistoryGetByBillingAccount.json.
+    ['a file per run in the date-range folder (the Exports API run history)', ['JohnDoeSchedule_1e25d58a-a3b0-4916-9542-6e04a89bc100.csv'], ['JohnDoeSchedule_11ac6811-dca3-46ad-b326-4704cf0c58ef.csv']],
+    // microsoft/finops-toolkit, docs-mslearn/toolkit/hubs/data-processing.md: `<date-range>/<export-time>/<guid>/<file>`.
+    [
+      'an export-time folder per run, with a guid folder under it (a manifest blobName)',
+      ['202611200612/af754a8e-30fc-4ef3-bfc6-71bd1efb8598/part_0_0001.csv', '202611200612/af754a8e-30fc-4ef3-bfc6-71bd1efb8598/part_1_0001.csv'],
+      ['202611210609/0b0e2c1d-1111-4f00-9c1a-000000000002/part_0_0001.csv', '202611210609/0b0e2c1d-1111-4f00-9c1a-000000000002/part_1_0001.csv'],
+    ],
+  ])('counts one run of a month-to-date export whose runs are written as %s: the latest, all its files', (_, older, newer) => {
+    const at = (file: string, exportedAt: string) => ({ head: { exportName: `exports/daily/20261101-20261130/${file}`, exportedAt } });
+    const stored = [...older.map((file) => at(file, '2026-11-20T06:12:00Z')), ...newer.map((file) => at(file, '2026-11-21T06:09:00Z'))];
+    expect(currentExports(stored).map((s) => s.head.exportName)).toEqual(newer.map((file) => `exports/daily/20261101-20261130/${file}`));
+  });
+
   it('counts only the latest run of an export and date range, with every file of that run', () => {
     const at = (exportName: string, exportedAt: string) => ({ head: { exportName, exportedAt } });
     const stored = [
