@@ -135,9 +135,17 @@ interface Weight {
 /** The key parts are ordered and tie-broken by: identity, then reason. */
 const partKey = (w: Pick<Weight, 'identity' | 'reason'>) => `${w.identity}\u0000${w.reason ?? ''}`;
 
-/** Splits one amount over the weights (already in key order); parts sum to it exactly. */
+/**
+ * Decimals an amount is split at, at least (to the cent): a row written with fewer (`24`, `1E+1`, `0.5`, a Parquet
+ * DOUBLE read back as `24`) would otherwise be split in whole currency units or tenths.
+ */
+const MIN_SPLIT_SCALE = 2;
+
+/** Splits one amount over the weights (already in key order) at its own decimals or `MIN_SPLIT_SCALE`; parts sum to it exactly. */
 function split(amountText: string, weights: readonly Weight[]): string[] {
-  const { units, scale } = readAmount(amountText);
+  const amount = readAmount(amountText);
+  const scale = Math.max(amount.scale, MIN_SPLIT_SCALE);
+  const units = amount.units * 10n ** BigInt(scale - amount.scale);
   return apportion(units, weights.map((w) => w.tokens)).map((part) => formatAmount(part, scale));
 }
 

@@ -128,9 +128,16 @@ describe('allocateInvoice', () => {
       use('carol', { input: 200n }, { model: 'gpt-4o-2024-08-06' }),
     ];
     const [provisioned] = allocateInvoice([ptu, costRow()], usage);
-    expect(parts(provisioned!)).toEqual([['bob', '18', '0', 600n, null], ['carol', '6', '0', 200n, null]]);
+    expect(parts(provisioned!)).toEqual([['bob', '18.00', '0.00', 600n, null], ['carol', '6.00', '0.00', 200n, null]]);
     const [idle] = allocateInvoice([ptu], []);
-    expect(parts(idle!)).toEqual([[UNALLOCATED, '24', '0', 0n, UNALLOCATED_REASONS.noProvisionedUsage]]);
+    expect(parts(idle!)).toEqual([[UNALLOCATED, '24.00', '0.00', 0n, UNALLOCATED_REASONS.noProvisionedUsage]]);
+  });
+
+  it('splits a row written without cents to the cent: 24 over five equal users is 4.80 each, 1E+0 over two 0.50 each', () => {
+    const ptu = (billedCost: string) => costRow({ meterName: 'Provisioned Managed Global Unit', meter: { type: 'provisioned' }, billedCost, effectiveCost: billedCost });
+    const five = ['alice', 'bob', 'carol', 'dave', 'erin'].map((identity) => use(identity, { input: 100n }, { provisioned: true }));
+    expect(parts(allocateInvoice([ptu('24')], five)[0]!).map(([identity, billed]) => [identity, billed])).toEqual(five.map((u) => [u.identity, '4.80']));
+    expect(parts(allocateInvoice([ptu('1E+0')], five.slice(0, 2))[0]!).map(([, billed]) => billed)).toEqual(['0.50', '0.50']);
   });
 
   it('allocates a provisioned row by the deployments the price file names provisioned, and keeps them off token rows', () => {
@@ -141,13 +148,13 @@ describe('allocateInvoice', () => {
       use('carol', { output: 100n }, { provisioned: true }),
     ];
     const [provisioned, tokens] = allocateInvoice([ptu, costRow()], usage);
-    expect(parts(provisioned!)).toEqual([['bob', '8', '8', 300n, null], ['carol', '2', '2', 100n, null]]);
+    expect(parts(provisioned!)).toEqual([['bob', '7.50', '7.50', 300n, null], ['carol', '2.50', '2.50', 100n, null]]);
     expect(parts(tokens!)).toEqual([['alice', '1.00', '1.00', 100n, null]]);
   });
 
   it('leaves a meter it cannot read unallocated with the reader’s reason', () => {
     const [allocation] = allocateInvoice([costRow({ meter: { type: 'unreadable', reason: 'meter not allocated: a Batch API price' }, billedCost: '0.5' })], [use('alice', { input: 1n })]);
-    expect(parts(allocation!)).toEqual([[UNALLOCATED, '0.5', '1.00', 0n, 'meter not allocated: a Batch API price']]);
+    expect(parts(allocation!)).toEqual([[UNALLOCATED, '0.50', '1.00', 0n, 'meter not allocated: a Batch API price']]);
   });
 });
 
@@ -180,7 +187,7 @@ const total = (amounts: readonly string[], scale: number) => amounts.reduce((sum
 }, 0n);
 
 describe('allocateInvoice properties', () => {
-  it('the parts of every row sum to its BilledCost and EffectiveCost exactly, at the row’s own scale', () => {
+  it('the parts of every row sum to its BilledCost and EffectiveCost exactly, at the row’s own scale or to the cent', () => {
     fc.assert(
       fc.property(fc.array(rowArb, { maxLength: 8 }), fc.array(usageArb, { maxLength: 30 }), fc.array(bypassArb, { maxLength: 3 }), (rows, usage, bypass) => {
         const allocations = allocateInvoice(rows, usage, bypass);
@@ -188,9 +195,10 @@ describe('allocateInvoice properties', () => {
         for (const { row, parts } of allocations) {
           expect(parts.length).toBeGreaterThan(0);
           for (const column of ['billedCost', 'effectiveCost'] as const) {
-            const { units, scale } = readAmount(row[column]);
+            const amount = readAmount(row[column]);
+            const scale = Math.max(amount.scale, 2);
             expect(parts.every((p) => readAmount(p[column]).scale === scale)).toBe(true);
-            expect(total(parts.map((p) => p[column]), scale)).toBe(units);
+            expect(total(parts.map((p) => p[column]), scale)).toBe(amount.units * 10n ** BigInt(scale - amount.scale));
           }
           expect(parts.every((p) => (p.identity === UNALLOCATED) === (p.reason !== null))).toBe(true);
         }
