@@ -6,8 +6,13 @@ import type { FocusCostRow } from '../contracts/focus-cost-row.js';
  * An actual- or amortized-cost export row in the FOCUS terms allocation reads (`allocationRowOf`). The row's one
  * cost, `CostInBillingCurrency`, is both its billed and its effective cost: an actual-cost export holds what is
  * invoiced (usage a reservation covers costs 0), an amortized one spreads reservation purchases over the usage they
- * cover; which of the two a file is, its header does not say. The charge period is the row's day.
+ * cover; which of the two a file is, its header does not say. Usage a reservation or savings plan covers is billed
+ * 0 in either (Microsoft's mapping of these exports to FOCUS: the commitment was billed when bought), so its cost in
+ * an amortized export is effective cost only. The charge period is the row's day.
  */
+
+/** `PricingModel` of usage covered by a commitment bought beforehand. */
+const COMMITTED = /^(reservation|savings ?plan)$/i;
 
 const DAY_MS = 86_400_000;
 
@@ -31,12 +36,14 @@ function consumedUnitOf(row: ActualCostRow): string | undefined {
 export function focusRowOfActual(row: ActualCostRow): FocusCostRow {
   const period = chargePeriodOf(row.Date);
   const consumedUnit = consumedUnitOf(row);
+  const chargeCategory = row.ChargeType || 'Usage';
+  const committedUsage = /^usage$/i.test(chargeCategory) && COMMITTED.test(row.PricingModel?.trim() ?? '');
   return {
-    BilledCost: row.CostInBillingCurrency,
+    BilledCost: committedUsage ? '0' : row.CostInBillingCurrency,
     EffectiveCost: row.CostInBillingCurrency,
     BillingAccountId: row.BillingAccountId,
     BillingCurrency: row.BillingCurrency,
-    ChargeCategory: row.ChargeType || 'Usage',
+    ChargeCategory: chargeCategory,
     ChargePeriodStart: period.start,
     ChargePeriodEnd: period.end,
     ResourceId: row.ResourceId,

@@ -57,7 +57,7 @@ describe('cost export reader', () => {
     expect(sumAmounts(allocated.rows.map((r) => r.billedCost))).toBe('1.28708');
   });
 
-  it('reads an MCA amortized-cost export by its camelCase columns: invoice, billing currency, reservation usage as provisioned', async () => {
+  it('reads an MCA amortized-cost export by its camelCase columns: invoice, billing currency, reservation usage as provisioned, effective cost only', async () => {
     const { rows: kept, rowsRead } = await readCostExport(MCA_AMORTIZED, allocationRowOf);
     expect(rowsRead - kept.length).toBe(1);
     expect(kept.map((r) => [r.meter, r.invoiceId, r.currency, r.effectiveCost, r.billedTokens])).toEqual([
@@ -66,7 +66,10 @@ describe('cost export reader', () => {
       [{ type: 'provisioned' }, 'G012345678', 'EUR', '17.02', null],
     ]);
     expect(kept[0]!.billingAccountId).toBe('/providers/Microsoft.Billing/billingAccounts/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee:ffffffff-0000-0000-0000-000000000000_2019-05-31');
-    expect(sumAmounts(kept.map((r) => r.billedCost))).toBe('21.1646');
+    // The reservation was billed when bought: its amortized share of the day is effective cost, billed 0.
+    expect(kept[2]!.billedCost).toBe('0');
+    expect(sumAmounts(kept.map((r) => r.billedCost))).toBe('4.1446');
+    expect(sumAmounts(kept.map((r) => r.effectiveCost))).toBe('21.1646');
   });
 
   it('reads the Azure OpenAI token rows of an actual-cost export as the same allocation rows as the equivalent FOCUS rows', async () => {
