@@ -37,5 +37,8 @@ export const focusCostRowSchema = z.object({
   PricingCategory: text.optional(),
   ConsumedQuantity: optionalDecimal.optional(),
   ConsumedUnit: text.optional(),
+  PricingQuantity: optionalDecimal.optional(),
+  x_PricingBlockSize: optionalDecimal.optional(),
+  x_PricingUnitDescription: text.optional(),
 });
 export type FocusCostRow = z.infer<typeof focusCostRowSchema>;

@@ -53,7 +53,9 @@ export function focusRowOfActual(row: ActualCostRow): FocusCostRow {
     ...(row.MeterSubCategory !== undefined ? { x_SkuMeterSubcategory: row.MeterSubCategory } : {}),
     ...(row.InvoiceId ? { InvoiceId: row.InvoiceId } : {}),
     ...(/reservation/i.test(row.PricingModel ?? '') ? { CommitmentDiscountType: 'Reservation' } : {}),
-    ...(row.Quantity !== undefined ? { ConsumedQuantity: row.Quantity } : {}),
+    ...(row.Quantity !== undefined ? { ConsumedQuantity: row.Quantity, PricingQuantity: row.Quantity } : {}),
     ...(consumedUnit !== undefined ? { ConsumedUnit: consumedUnit } : {}),
+    // `Quantity` counts `UnitOfMeasure`s: a token meter whose name lacks the word Tokens is still read by its block.
+    ...(row.UnitOfMeasure !== undefined ? { x_PricingUnitDescription: row.UnitOfMeasure } : {}),
   };
 }

@@ -28,21 +28,39 @@ function tokenMeter(meterName: string): RowMeter {
   return { type: 'unreadable', reason: `meter not allocated: ${reading.skip}` };
 }
 
-/** How many tokens one `ConsumedUnit` is (`Tokens` 1, `1K Tokens` 1,000, `1M Tokens` 1,000,000), or null. */
+/** How many tokens one unit is (`Tokens` 1, `1K Tokens` 1,000, `1M Tokens` 1,000,000), or null. */
 function tokensPerUnit(unit: string | undefined): bigint | null {
   const parts = /^(\d+)?\s*([KM])?\s*Tokens?$/i.exec(unit?.trim() ?? '');
   if (!parts) return null;
   return BigInt(parts[1] ?? '1') * (parts[2]?.toUpperCase() === 'K' ? 1_000n : parts[2]?.toUpperCase() === 'M' ? 1_000_000n : 1n);
 }
 
-/** The tokens a row billed (`ConsumedQuantity` × its unit), when that is a whole number of tokens. */
-function billedTokens(row: FocusCostRow): bigint | null {
-  const per = tokensPerUnit(row.ConsumedUnit);
-  if (per === null || row.ConsumedQuantity === null || row.ConsumedQuantity === undefined) return null;
-  const { units, scale } = readAmount(row.ConsumedQuantity);
+/** `quantity × per`, when that is a whole, non-negative number. */
+function wholeProduct(quantity: string | null | undefined, per: bigint | null): bigint | null {
+  if (per === null || quantity === null || quantity === undefined) return null;
+  const { units, scale } = readAmount(quantity);
   const numerator = units * per;
   const denominator = 10n ** BigInt(scale);
   return numerator % denominator === 0n && numerator >= 0n ? numerator / denominator : null;
+}
+
+/** `x_PricingBlockSize` as a whole number, else the block `x_PricingUnitDescription` names (`1K`, `1M`, `1K Tokens`). */
+function tokensPerBlock(row: FocusCostRow): bigint | null {
+  const size = wholeProduct(row.x_PricingBlockSize, 1n);
+  if (size !== null && size > 0n) return size;
+  const description = row.x_PricingUnitDescription?.trim() ?? '';
+  return tokensPerUnit(/tokens?$/i.test(description) ? description : `${description} Tokens`);
+}
+
+/**
+ * The tokens a row billed, when that is a whole number of tokens: `ConsumedQuantity` × its unit where the unit names
+ * tokens (`1K Tokens`); else `PricingQuantity` × the pricing block. Microsoft's FOCUS export states units as the FinOps
+ * toolkit's pricing units, where a token meter's `1K` is `Units` with `x_PricingBlockSize` 1000
+ * (microsoft/finops-toolkit src/open-data/PricingUnits.csv); its `PricingQuantity` counts blocks (Learn, FOCUS cost and
+ * usage details schema: "Divide UsageQuantity by PricingBlockSize to get the PricingQuantity").
+ */
+function billedTokens(row: FocusCostRow): bigint | null {
+  return wholeProduct(row.ConsumedQuantity, tokensPerUnit(row.ConsumedUnit)) ?? wholeProduct(row.PricingQuantity, tokensPerBlock(row));
 }
 
 /** An Azure OpenAI row as allocation reads it, or null for a row of any other service. */

@@ -72,6 +72,12 @@ describe('cost export reader', () => {
     expect(sumAmounts(kept.map((r) => r.effectiveCost))).toBe('21.1646');
   });
 
+  it('reads the billed tokens of an actual-cost token row whose meter name drops the word Tokens, by its UnitOfMeasure', async () => {
+    const text = (await readFile(EA_ACTUAL, 'utf8')).replace('gpt 4.1 Inp glbl Tokens,', 'gpt 4.1 Inp glbl,');
+    const row = parseCostExport(text, 'actual.csv', allocationRowOf).rows.find((r) => r.meterName === 'gpt 4.1 Inp glbl');
+    expect(row).toMatchObject({ meter: { type: 'tokens', model: 'gpt-4.1', kind: 'input' }, billedTokens: 8200n });
+  });
+
   it('reads the Azure OpenAI token rows of an actual-cost export as the same allocation rows as the equivalent FOCUS rows', async () => {
     const tokenRows = async (path: string) => (await readCostExport(path, allocationRowOf)).rows.filter((r) => r.meter.type === 'tokens' && !r.billedCost.startsWith('-')).map((r) => ({ ...r, invoiceId: null }));
     expect(await tokenRows(EA_ACTUAL)).toEqual(await tokenRows(FOCUS));

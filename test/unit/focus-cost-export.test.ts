@@ -40,6 +40,22 @@ describe('FOCUS cost export reader', () => {
     expect(rows[5]!.billedCost).toBe('-0.0100');
   });
 
+  it.each([
+    ['x_PricingBlockSize 1000', { x_PricingBlockSize: '1000', x_PricingUnitDescription: '1K' }],
+    ['only x_PricingUnitDescription 1K', { x_PricingBlockSize: '', x_PricingUnitDescription: '1K' }],
+  ])('reads the tokens a row billed when its units are the pricing units Microsoft states (ConsumedUnit Units, PricingQuantity in blocks, %s)', async (_, block) => {
+    // microsoft/finops-toolkit src/open-data/PricingUnits.csv: UnitOfMeasure 1K is DistinctUnits "Units", block size 1000.
+    const [header, first] = parseCsv(await readFile(FIXTURE, 'utf8'));
+    const values = [...first!.fields];
+    const set = (column: string, value: string) => (values[header!.fields.indexOf(column)] = value);
+    for (const [column, value] of Object.entries({ ConsumedQuantity: '8200', ConsumedUnit: 'Units', PricingQuantity: '8.2', PricingUnit: 'Units', ...block })) set(column, value);
+    const csv = `${header!.fields.join(',')}\r\n${values.map((v) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',')}\r\n`;
+
+    const [row] = parseCostExport(csv, 'focus.csv', allocationRowOf).rows;
+
+    expect(row).toMatchObject({ meter: { type: 'tokens', model: 'gpt-4.1', kind: 'input' }, billedTokens: 8200n });
+  });
+
   it('reads a FOCUS 1.0 export: x_InvoiceId, x_SkuMeterName and dates without seconds', async () => {
     const { rows, columns } = await readCostExport(new URL('../fixtures/cost-exports/focus-1.0-azure-openai.csv', import.meta.url).pathname);
     expect(columns).toHaveLength(96);
