@@ -10,10 +10,10 @@ import { parseInstant } from '../contracts/utc-instant.js';
  * [from, to) range, in UTC days, holds the request's time):
  * 1. A deployment entry for the request's deployment, in effect at that time, wins. Outside its range the
  *    deployment falls back to model pricing (the override has ended or not begun).
- * 2. Otherwise the longest model prefix in the table owns the model. A prefix matches at a boundary: the model
- *    equals it or continues with `-` (`gpt-4o-mini-2024-07-18` → `gpt-4o-mini`, not `gpt-4o`; `gpt-4o` never
- *    matches a `gpt-4` entry). If the owning prefix has no price in effect at that time, the request is unpriced:
- *    a shorter prefix is a different model and its price would be wrong.
+ * 2. Otherwise the model's own entry, or the entry of its name without its version (`VERSION_SUFFIX`) owns it:
+ *    `gpt-4o-mini-2024-07-18` → `gpt-4o-mini`, not `gpt-4o`; `gpt-4.1-nano-2025-04-14` → `gpt-4.1-nano` or nothing,
+ *    never `gpt-4.1`; `gpt-4o` never matches a `gpt-4` entry. If the owning entry has no price in effect at that
+ *    time, the request is unpriced: another entry is a different model and its price would be wrong.
  * 3. A request without a model, or whose model no prefix matches, is unpriced (`null`): the caller reports it with
  *    its tokens, never as free.
  * Names compare exactly (case-sensitive).
@@ -24,6 +24,14 @@ import { parseInstant } from '../contracts/utc-instant.js';
  */
 
 export type PriceMatch = PriceEntry;
+
+/**
+ * A version at the end of a model name: a date (`-2024-08-06`), a four-digit version (`-0613`, `-1106`), a short
+ * number (a diagnostic record's `modelVersion` `2` or `3.0`) or `-preview`. Only these are cut to find a model's
+ * entry: any other part names another model (`gpt-4.1-nano` is not `gpt-4.1`, `gpt-35-turbo-instruct` not
+ * `gpt-35-turbo`), priced apart.
+ */
+const VERSION_SUFFIX = /-(?:\d{4}-\d{2}-\d{2}|\d{4}|\d{1,3}(?:\.\d+)?|preview)$/i;
 
 /** What matching needs from a ledger entry. */
 export interface PriceQuery {
@@ -171,13 +179,12 @@ export class PriceMatcher {
       if (byDeployment) return byDeployment;
     }
     if (model === null) return null;
-    let prefix = model;
-    for (;;) {
-      const owned = this.byModel.get(prefix);
+    for (let name = model; ; ) {
+      const owned = this.byModel.get(name);
       if (owned) return inEffect(owned, day);
-      const cut = prefix.lastIndexOf('-');
-      if (cut <= 0) return null;
-      prefix = prefix.slice(0, cut);
+      const version = VERSION_SUFFIX.exec(name);
+      if (!version || version.index === 0) return null;
+      name = name.slice(0, version.index);
     }
   }
 }

@@ -7,6 +7,7 @@ import { ChargebackLines, chargebackReport, GROUP_BY, UNKNOWN, UNMAPPED, type Ch
 import { resolveIdentity } from '../../src/domain/identity.js';
 import { PriceMatcher, priceEntry } from '../../src/domain/price-matching.js';
 import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
+import { modelOwner } from '../support/model-owner.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Building blocks
@@ -288,10 +289,8 @@ function expectedPrice(prices: { byModel: Map<string, ExpectedPrice[]>; byDeploy
   }
   const model = modelOf(entry);
   if (model === null) return null;
-  const owners = [...prices.byModel.keys()].filter((prefix) => model === prefix || model.startsWith(`${prefix}-`));
-  if (owners.length === 0) return null;
-  const longest = owners.reduce((a, b) => (b.length > a.length ? b : a));
-  return inEffectOn(prices.byModel.get(longest), day);
+  const owner = modelOwner(model, (name) => prices.byModel.has(name));
+  return owner === undefined ? null : inEffectOn(prices.byModel.get(owner), day);
 }
 
 function modelOf(entry: LedgerEntry): string | null {

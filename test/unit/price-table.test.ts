@@ -12,6 +12,7 @@ import {
   type PriceQuery,
   type TokenCounts,
 } from '../../src/domain/price-matching.js';
+import { modelOwner } from '../support/model-owner.js';
 
 const defaultPriceFile: unknown = JSON.parse(readFileSync(new URL('../../prices/default-prices.json', import.meta.url), 'utf8'));
 
@@ -221,13 +222,15 @@ describe('PriceMatcher.match', () => {
   const matcher = new PriceMatcher(table);
   const version = (query: PriceQuery) => matcher.match(query)?.priceVersion ?? null;
 
-  it('takes the longest model prefix at a "-" boundary', () => {
+  it('takes the model\'s own entry, or that of its name without its version, never another model\'s', () => {
     expect(version(at('2025-01-01T00:00:00Z', 'gpt-4o-mini-2024-07-18'))).toBe('gpt-4o-mini@2024-01-01');
     expect(version(at('2025-01-01T00:00:00Z', 'gpt-4o-mini'))).toBe('gpt-4o-mini@2024-01-01');
     expect(version(at('2025-01-01T00:00:00Z', 'gpt-4o-2024-08-06'))).toBe('gpt-4o@2024-01-01');
     expect(version(at('2025-01-01T00:00:00Z', 'gpt-4.1-2025-04-14'))).toBe('gpt-4.1@2024-01-01');
     expect(version(at('2025-01-01T00:00:00Z', 'gpt-4-0613'))).toBe('gpt-4@2024-01-01');
-    expect(version(at('2025-01-01T00:00:00Z', 'gpt-4o-minimal'))).toBe('gpt-4o@2024-01-01'); // "mini" is not a prefix of "minimal" at a boundary
+    expect(version(at('2025-01-01T00:00:00Z', 'gpt-4o-minimal'))).toBeNull(); // another model: neither gpt-4o-mini nor gpt-4o
+    expect(version(at('2025-01-01T00:00:00Z', 'gpt-4o-mini-realtime-preview-2024-12-17'))).toBeNull(); // not gpt-4o-mini
+    expect(version(at('2025-01-01T00:00:00Z', 'gpt-4o-preview'))).toBe('gpt-4o@2024-01-01');
     expect(version(at('2025-01-01T00:00:00Z', 'gpt-4.5-preview'))).toBeNull(); // neither gpt-4 nor gpt-4.1
     expect(version(at('2025-01-01T00:00:00Z', 'gpt-4x'))).toBeNull();
   });
@@ -448,7 +451,7 @@ describe('pricing properties over random tables and requests', () => {
 
   const request = fc.record({
     model: fc.option(
-      fc.tuple(fc.constantFrom(...modelKeys, 'gpt-4', 'llama'), fc.constantFrom('', '-2024-08-06', '-mini', '-minimal', 'x')).map(([base, suffix]) => base + suffix),
+      fc.tuple(fc.constantFrom(...modelKeys, 'gpt-4', 'llama'), fc.constantFrom('', '-2024-08-06', '-mini', '-minimal', 'x', '-0613', '-preview', '-mini-2024-07-18', '-2')).map(([base, suffix]) => base + suffix),
     ),
     deployment: fc.option(fc.constantFrom(...deployments, 'other')),
     time: fc.date({ min: new Date('2023-12-30T00:00:00Z'), max: new Date('2026-01-03T00:00:00Z'), noInvalidDate: true }).map((date) => date.toISOString()),
@@ -464,12 +467,8 @@ describe('pricing properties over random tables and requests', () => {
     const byDeployment = table.prices.find((entry) => entry.deployment !== null && entry.deployment === query.deployment && inEffect(entry));
     if (byDeployment) return byDeployment;
     if (query.model === null) return null;
-    const model = query.model;
-    const owners = table.prices.filter(
-      (entry) => entry.model !== null && (model === entry.model || model.startsWith(`${entry.model}-`)),
-    );
-    const longest = Math.max(-1, ...owners.map((entry) => entry.model!.length));
-    return owners.find((entry) => entry.model!.length === longest && inEffect(entry)) ?? null;
+    const owner = modelOwner(query.model, (name) => table.prices.some((entry) => entry.model === name));
+    return owner === undefined ? null : (table.prices.find((entry) => entry.model === owner && inEffect(entry)) ?? null);
   }
 
   it('property: the indexed, cached matcher agrees with the plain rules', () => {
