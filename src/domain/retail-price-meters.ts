@@ -68,7 +68,7 @@ const OUTPUT_WORDS = new Set(['outp', 'output', 'outpt', 'out', 'opt']);
 const CACHED_WORDS = new Set(['cached', 'cchd', 'cched', 'cd']);
 const AUDIO_WORDS = new Set(['aud', 'audio']);
 const TEXT_WORDS = new Set(['txt', 'text']);
-const REALTIME_WORDS = new Set(['rt', 'realtime', 'realtimeprvw']);
+const REALTIME_WORDS = new Set(['rt', 'rtime', 'realtime', 'realtimeprvw']);
 const FINE_TUNING_WORDS = new Set(['ft', 'trng', 'training', 'hstng', 'hosting', 'grader', 'grdr', 'rft', 'dev']);
 /** Words that add nothing: `prvw` of realtime preview meters (the family name says preview). */
 const NOISE_WORDS = new Set(['prvw']);

@@ -51,6 +51,12 @@ describe('reading Azure OpenAI meter names into model, deployment type and token
     expect(readMeter(item(meterName))).toEqual({ skip: reason });
   });
 
+  it('reads "rtime" as realtime: the Regional realtime preview\'s cached text meter', () => {
+    // guygregory/modelmeters.com monthly/full/2024-12-01.ndjson (eastus2), the fields readMeter reads, as the item has them.
+    const rtime = { productName: 'Azure OpenAI', type: 'Consumption', unitOfMeasure: '1K', meterName: 'gpt4o rtime cached txt inp rgnl Tokens' };
+    expect(readMeter(rtime)).toEqual({ meter: { model: 'gpt-4o-realtime-preview', baseModel: 'gpt-4o-realtime-preview', modelVersion: null, deploymentType: 'regional', kind: 'cachedInput', unitsPerPrice: 1_000n } });
+  });
+
   it('skips reservations and other products by their product name and price type', () => {
     const reservation = allItems.find((i) => i.type === 'Reservation')!;
     expect(readMeter(reservation)).toEqual({ skip: SKIP_REASONS.notOpenAi });
