@@ -96,8 +96,12 @@ export function looksLikeAiHubUsage(value: Record<string, unknown>): boolean {
   return 'promptTokens' in value && 'responseTokens' in value;
 }
 
-/** The accelerator's placeholders for "not known". */
-const PLACEHOLDERS = new Set(['NA', 'NA-HEADER']);
+/**
+ * The accelerator's placeholders for "not known": `NA` and `NA-HEADER` for a missing variable or header, and
+ * `Portal-Admin` for the subscription and product of a call without a subscription
+ * (`context.Subscription?.Id ?? "Portal-Admin"`, e.g. from the portal's test console).
+ */
+const PLACEHOLDERS = new Set(['NA', 'NA-HEADER', 'PORTAL-ADMIN']);
 
 function known(value: string | null | undefined): string | null {
   if (value === null || value === undefined) return null;

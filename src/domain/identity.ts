@@ -26,16 +26,23 @@ export const UNATTRIBUTED = 'unattributed';
  * Precedence: validated caller `oid` → `appid`/`azp` → APIM subscription → diagnostic `objectId` (unless it
  * is a gateway identity) → unattributed. The kind from the token alone is user or service principal;
  * the identity directory refines service principals into managed or federated workload identities.
+ *
+ * An AI Hub Gateway payload's `appId` is no token claim but a request header the caller sets
+ * (`context.Request.Headers.GetValueOrDefault("appId", "NA-HEADER")` in the accelerator's policies), while its
+ * subscription is the one APIM checked the key of: there the subscription comes first, so a caller cannot charge
+ * its calls to another team's application by naming it.
  */
-export function resolveIdentity(entry: Pick<LedgerEntry, 'caller' | 'subscriptionId' | 'diagnostics'>, options: IdentityOptions = {}): ResolvedIdentity {
+export function resolveIdentity(entry: Pick<LedgerEntry, 'caller' | 'subscriptionId' | 'diagnostics'> & Partial<Pick<LedgerEntry, 'source'>>, options: IdentityOptions = {}): ResolvedIdentity {
   const { caller } = entry;
   if (caller.oid) {
     const isUser = caller.idtyp === 'user' || (caller.idtyp === null && caller.upn !== null);
     return { key: caller.oid, kind: isUser ? 'user' : 'servicePrincipal', via: 'oid' };
   }
-  if (caller.appid) return { key: caller.appid, kind: 'servicePrincipal', via: 'appid' };
   // A subscription id that is a GUID is one key in any case, as the directory and the request list take it.
-  if (entry.subscriptionId) return { key: normalizeIdentityKey(entry.subscriptionId), kind: 'apimSubscription', via: 'subscription' };
+  const subscription = entry.subscriptionId ? ({ key: normalizeIdentityKey(entry.subscriptionId), kind: 'apimSubscription', via: 'subscription' } as const) : null;
+  if (subscription && entry.source === 'ai-hub-gateway') return subscription;
+  if (caller.appid) return { key: caller.appid, kind: 'servicePrincipal', via: 'appid' };
+  if (subscription) return subscription;
   const objectId = entry.diagnostics?.status === 'matched' ? entry.diagnostics.objectId?.toLowerCase() : undefined;
   if (objectId && !options.gatewayObjectIds?.has(objectId)) return { key: objectId, kind: 'servicePrincipal', via: 'diagnosticsObjectId' };
   return { key: UNATTRIBUTED, kind: 'unattributed', via: 'none' };

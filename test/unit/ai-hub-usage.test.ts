@@ -4,6 +4,7 @@ import { readAiHubTimestamp } from '../../src/contracts/ai-hub-usage.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { normalizeEvent } from '../../src/domain/event-normalization.js';
+import { resolveIdentity } from '../../src/domain/identity.js';
 import { PriceMatcher, priceEntry } from '../../src/domain/price-matching.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
 
@@ -79,6 +80,23 @@ describe('AI Hub Gateway payloads as the accelerator writes them', () => {
     expect(entry.gateway.backendId).toBeNull();
     expect(entry.backendRegion).toBeNull();
     expect(costOf(entry)).toBeNull();
+  });
+
+  it('charges the subscription whose key APIM checked, not the application an appId header names; appId decides only without one', () => {
+    // The accelerator sets appId from a request header the caller chooses (its policies:
+    // `context.Request.Headers.GetValueOrDefault("appId", "NA-HEADER")`).
+    const forged = ingested(fixture('event-main.json').replace('"appId": "NA-HEADER"', '"appId": "42e0ee4f-4059-498f-8146-bb05294493e5"'));
+    expect(forged.caller.appid).toBe('42e0ee4f-4059-498f-8146-bb05294493e5');
+    expect(resolveIdentity(forged)).toEqual({ key: '6b3f0a2e1c7d4e59a8b2c3d4e5f60718', kind: 'apimSubscription', via: 'subscription' });
+    expect(resolveIdentity({ ...forged, subscriptionId: null })).toMatchObject({ key: '42e0ee4f-4059-498f-8146-bb05294493e5', via: 'appid' });
+    // An APIM v1 event's appid is a validated token claim, and still comes first.
+    expect(resolveIdentity({ ...forged, source: 'gateway-v1' })).toMatchObject({ via: 'appid' });
+  });
+
+  it('takes Portal-Admin, the subscription of a call without one, for "not known"', () => {
+    const entry = ingested(fixture('event-main.json').replace('"subscriptionId": "6b3f0a2e1c7d4e59a8b2c3d4e5f60718"', '"subscriptionId": "Portal-Admin"'));
+    expect(entry.subscriptionId).toBeNull();
+    expect(resolveIdentity(entry).key).toBe('unattributed');
   });
 
   it('reads the same payload whether the host hands it over as text, bytes or a parsed object', () => {
