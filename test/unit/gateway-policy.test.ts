@@ -256,6 +256,18 @@ describe('gateway policy fragments', () => {
     expect(headers.map((h) => [h['@_name'], h['@_exists-action'], h.value])).toContainEqual(['Accept-Encoding', 'override', 'identity']);
   });
 
+  it('tells a user token from an app-only one without the optional idtyp claim, by scp or roles, and names a user without upn', () => {
+    // learn.microsoft.com/entra/identity-platform/optional-claims-reference: idtyp is optional; upn is not in v2.0
+    // tokens unless asked for. The v2.0 sample access token there has scp and preferred_username, neither idtyp nor upn.
+    const { expression } = decodedLog();
+    const block = expression.slice(expression.indexOf('// Caller:'), expression.indexOf('// Deployment:'));
+    expect(block).toContain('if (idtyp != "user" && idtyp != "app") { idtyp = jwt.Claims.GetValueOrDefault("scp", "") != "" ? "user" : (jwt.Claims.GetValueOrDefault("roles", "") != "" ? "app" : ""); }');
+    expect(block).toContain('if (upn == "") { upn = jwt.Claims.GetValueOrDefault("unique_name", ""); }');
+    expect(block).toContain('if (upn == "" && idtyp == "user") { upn = jwt.Claims.GetValueOrDefault("preferred_username", ""); }');
+    expect(block).toContain('new JProperty("idtyp", idtyp == "user" || idtyp == "app" ? idtyp : "")');
+    expect(block).toContain('new JProperty("upn", upn)');
+  });
+
   it('never reads the request body in the logging expression', () => {
     const { expression } = logElement();
     expect(expression).not.toMatch(/Request\.Body/);
