@@ -72,10 +72,12 @@ export const BY_IDENTITY_SQL = `
     SELECT DISTINCT day, model, deployment FROM cells
   ),
   owner AS (
-    -- The longest prefix in the table owns the model, whatever its dates: a shorter prefix is another model.
+    -- The model's own entry, else the longest entry it continues with versions only (a date, four digits, a short
+    -- number, -preview), whatever its dates: a name continued otherwise is another model.
     SELECT k.model, arg_max(p.model_prefix, length(p.model_prefix)) AS prefix
     FROM (SELECT DISTINCT model FROM prices_in_cells) k
-    JOIN prices p ON k.model = p.model_prefix OR starts_with(k.model, p.model_prefix || '-')
+    JOIN prices p ON k.model = p.model_prefix OR (starts_with(k.model, p.model_prefix || '-')
+      AND regexp_full_match(k.model[length(p.model_prefix) + 1:], '(?i)(-(\\d{4}-\\d{2}-\\d{2}|\\d{4}|\\d{1,3}(\\.\\d+)?|preview))+'))
     GROUP BY k.model
   ),
   priced AS (

@@ -246,9 +246,11 @@ export const PRICED_SQL = `
   CREATE OR REPLACE TABLE priced AS
   WITH prefixes AS (SELECT DISTINCT model_prefix AS prefix FROM prices WHERE model_prefix IS NOT NULL),
   owner AS (
-    -- The longest prefix in the table owns the model, whatever its dates: a shorter prefix is another model.
+    -- The model's own entry, else the longest entry it continues with versions only (a date, four digits, a short
+    -- number, -preview), whatever its dates: a name continued otherwise is another model.
     SELECT r.id, arg_max(p.prefix, length(p.prefix)) AS prefix
-    FROM requests r JOIN prefixes p ON r.pricing_model = p.prefix OR starts_with(r.pricing_model, p.prefix || '-')
+    FROM requests r JOIN prefixes p ON r.pricing_model = p.prefix OR (starts_with(r.pricing_model, p.prefix || '-')
+      AND regexp_full_match(r.pricing_model[length(p.prefix) + 1:], '(?i)(-(\\d{4}-\\d{2}-\\d{2}|\\d{4}|\\d{1,3}(\\.\\d+)?|preview))+'))
     GROUP BY r.id
   )
   SELECT r.*,
