@@ -66,7 +66,20 @@ describe('the default price file', () => {
       'text-embedding-3-small': [20_000n, 20_000n, 0n],
       'text-embedding-3-large': [130_000n, 130_000n, 0n],
       'gpt-35-turbo': [500_000n, 500_000n, 1_500_000n],
+      // Versions Azure prices apart (Retail Prices API, Global): gpt 4o 0513 Input/Output global 0.005/0.015 per 1K;
+      // gpt-35-turbo4K (0613) 0.0015/0.002 and gpt-35-turbo16K-1106 0.001/0.002 per 1K.
+      'gpt-4o-2024-05-13': [5_000_000n, 5_000_000n, 15_000_000n],
+      'gpt-35-turbo-0613': [1_500_000n, 1_500_000n, 2_000_000n],
+      'gpt-35-turbo-1106': [1_000_000n, 1_000_000n, 2_000_000n],
     });
+    const matcher = new PriceMatcher(table);
+    const owner = (model: string) => matcher.match({ model, deployment: null, time: '2025-06-01T00:00:00Z' })?.priceVersion;
+    expect([owner('gpt-4o-2024-05-13'), owner('gpt-4o-2024-08-06'), owner('gpt-35-turbo-0613'), owner('gpt-35-turbo-0125')]).toEqual([
+      'gpt-4o-2024-05-13@2024-01-01',
+      'gpt-4o@2024-01-01',
+      'gpt-35-turbo-0613@2024-01-01',
+      'gpt-35-turbo@2024-01-01',
+    ]);
   });
 
   it('gives every entry a distinct, stable price version', () => {
