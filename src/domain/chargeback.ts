@@ -89,9 +89,20 @@ export function modelOf(entry: LedgerEntry): string | null {
  */
 export function pricingModelOf(entry: LedgerEntry): string | null {
   const d = entry.diagnostics;
-  if (d?.status === 'matched' && d.modelName) return d.modelVersion ? `${d.modelName}-${d.modelVersion}` : d.modelName;
+  if (d?.status === 'matched' && d.modelName) {
+    if (!d.modelVersion) return d.modelName;
+    if (d.modelName === 'gpt-4' && GPT_4_TURBO_PREVIEWS.test(d.modelVersion)) return `gpt-4-turbo-${d.modelVersion}`;
+    return `${d.modelName}-${d.modelVersion}`;
+  }
   return modelOf(entry);
 }
+
+/**
+ * The GPT-4 Turbo previews are deployed as model `gpt-4`, versions `1106-Preview`, `0125-Preview` and
+ * `vision-preview` (Azure OpenAI models, "GPT-4 Turbo"), and billed on the turbo meters (`gpt-4-turbo-128K`,
+ * `gpt-4-turbo-Vision-128K`), not on gpt-4's: named `gpt-4-turbo-<version>`, they take the turbo entries.
+ */
+const GPT_4_TURBO_PREVIEWS = /^(?:1106-preview|0125-preview|vision-preview)$/i;
 
 /** Names seen, with whether they are billed per call: a few distinct names, asked once per request. */
 class NameVerdicts {

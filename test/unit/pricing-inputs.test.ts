@@ -46,6 +46,19 @@ describe('model resolution for prices: deployment entry, then the diagnostic mod
     expect(lineOf({ ...entry, diagnostics: null })).toMatchObject({ priceVersion: 'gpt-4@2024-01-01', costPico: 30_000_000_000_000n });
   });
 
+  it.each(['1106-Preview', '0125-Preview'])('prices the GPT-4 Turbo preview gpt-4 %s at the turbo price, not gpt-4\'s', (version) => {
+    const entry = ledgerEntry({ deployment: 'chat-turbo', model: 'gpt-4', tokens: tokens(1_000_000, 0), diagnostics: matched('gpt-4', version) });
+    expect(pricingModelOf(entry)).toBe(`gpt-4-turbo-${version}`);
+    expect(lineOf(entry)).toMatchObject({ priceVersion: 'gpt-4-turbo@2024-01-01', costPico: 10_000_000_000_000n });
+    expect(lineOf({ ...entry, diagnostics: matched('gpt-4', '0613') })).toMatchObject({ priceVersion: 'gpt-4@2024-01-01' });
+  });
+
+  it('names gpt-4 vision-preview as the turbo vision model, unpriced without its entry, never at gpt-4\'s price', () => {
+    const entry = ledgerEntry({ deployment: 'vision', model: 'gpt-4', tokens: tokens(1_000_000, 0), diagnostics: matched('gpt-4', 'vision-preview') });
+    expect(pricingModelOf(entry)).toBe('gpt-4-turbo-vision-preview');
+    expect(lineOf(entry)).toMatchObject({ unpriced: true, priceVersion: null });
+  });
+
   it('lets a deployment entry win over both', () => {
     const entry = ledgerEntry({ deployment: 'images-hd', model: null, operation: 'ImageGenerations_Create', diagnostics: matched('dall-e-3', '3.0') });
     expect(lineOf(entry)).toMatchObject({ priceVersion: 'deployment:images-hd@2024-01-01', costPico: 80_000_000_000n });
