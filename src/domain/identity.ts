@@ -23,6 +23,15 @@ export interface IdentityOptions {
 export const UNATTRIBUTED = 'unattributed';
 
 /**
+ * Whether a diagnostic record's caller is one of the gateway's own identities. Such a record that no gateway request
+ * names did not skip the gateway: it is an attempt the gateway's retry policy repeated (each attempt reaches Azure
+ * OpenAI and is logged, while the event names the last one only), or a request whose event was lost.
+ */
+export function isGatewayIdentity(objectId: string | null | undefined, options: IdentityOptions = {}): boolean {
+  return !!objectId && options.gatewayObjectIds?.has(objectId.toLowerCase()) === true;
+}
+
+/**
  * Precedence: validated caller `oid` → `appid`/`azp` → APIM subscription → diagnostic `objectId` (unless it
  * is a gateway identity) → unattributed. The kind from the token alone is user or service principal;
  * the identity directory refines service principals into managed or federated workload identities.

@@ -1,14 +1,17 @@
 import { TRAFFIC_TILE_SCHEMA, type TrafficTile } from '../contracts/traffic-tile.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
-import { resolveIdentity, UNATTRIBUTED, type IdentityOptions } from './identity.js';
+import { isGatewayIdentity, resolveIdentity, UNATTRIBUTED, type IdentityOptions } from './identity.js';
 import type { JoinCounts } from './join.js';
 
 export interface TrafficReport {
   readonly from: string;
   readonly to: string;
   readonly join: JoinCounts;
-  /** Direct calls that skipped the gateway: with an Entra ID token (objectId set) or an account key (empty objectId). */
+  /**
+   * Direct calls that skipped the gateway: with an Entra ID token (objectId set) or an account key (empty objectId).
+   * Records of the gateway's own identity are not among them (see `isGatewayIdentity`).
+   */
   readonly bypass: { readonly entra: number; readonly key: number };
   readonly unattributed: { readonly requests: number; readonly promptTokens: number; readonly completionTokens: number };
 }
@@ -30,7 +33,7 @@ export function trafficTile(hour: string, entries: Iterable<LedgerEntry>, record
     }
   }
   const bypass = { entra: 0, key: 0 };
-  for (const record of records) if (record.gateway === 'bypass') bypass[record.objectId ? 'entra' : 'key']++;
+  for (const record of records) if (record.gateway === 'bypass' && !isGatewayIdentity(record.objectId, identity)) bypass[record.objectId ? 'entra' : 'key']++;
   return { id: trafficTileId(hour), pk: trafficPartition(hour.slice(0, 10)), schema: TRAFFIC_TILE_SCHEMA, hour, join, bypass, unattributed };
 }
 

@@ -5,7 +5,7 @@ import type { PriceTable } from '../contracts/price-table.js';
 import { PriceMatcher } from '../domain/price-matching.js';
 import { isPerCallRequest, pricingModelOf } from '../domain/chargeback.js';
 import { allocationRowOf } from '../domain/focus-cost-rows.js';
-import { resolveIdentity, type IdentityOptions } from '../domain/identity.js';
+import { isGatewayIdentity, resolveIdentity, type IdentityOptions } from '../domain/identity.js';
 import type { ReasonCount } from '../domain/dead-letter-reasons.js';
 import { allocateInvoice, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
 import { joinAll, joinKey, recordsByCorrelationId } from '../domain/join.js';
@@ -72,12 +72,13 @@ export interface AllocationInputOptions {
 /**
  * The usage a cost export is allocated over: each request placed on an ARM resource by its joined `RequestResponse`
  * record's `resourceId` (the Azure OpenAI account that served it), found by the join key among `resourceOf`; a
- * request without a record cannot be placed and is counted. `bypass` are the records without a gateway request.
+ * request without a record cannot be placed and is counted. `bypass` are the records without a gateway request; those
+ * of the gateway's own identity did not skip it and are left out.
  */
 export function allocationInputs(
   entries: Iterable<LedgerEntry>,
   resourceOf: ReadonlyMap<string, { readonly resourceId: string }>,
-  bypass: Iterable<BypassCall>,
+  bypass: Iterable<BypassCall & { readonly objectId?: string | null }>,
   options: AllocationInputOptions = {},
 ): AllocationInputs {
   const matcher = options.prices ? new PriceMatcher(options.prices) : null;
@@ -94,7 +95,8 @@ export function allocationInputs(
     const identity = resolveIdentity(entry, options.identity);
     usage.push({ identity: identity.key, attributed: identity.kind !== 'unattributed', time: entry.time, resourceId: record.resourceId, model: model ?? '', tokens: tokensByKind(entry, model), provisioned: matcher?.provisionedFor(entry) != null });
   }
-  return { usage, bypass: [...bypass].map((r) => ({ time: r.time, resourceId: r.resourceId })), unplacedRequests };
+  const calls = [...bypass].filter((r) => !isGatewayIdentity(r.objectId, options.identity)).map((r) => ({ time: r.time, resourceId: r.resourceId }));
+  return { usage, bypass: calls, unplacedRequests };
 }
 
 /**

@@ -42,7 +42,7 @@ export interface LlmLogRow {
 /** What each reconciliation check must report, and nothing else. */
 export interface ReconciliationTruth {
   readonly gatewayObjectId: string;
-  /** `apim-request-id`s of requests whose gateway event was lost but whose diagnostic record exists. */
+  /** `apim-request-id`s of answered requests whose gateway event was lost but whose diagnostic record exists. */
   readonly lostEvents: readonly string[];
   /** Gateway request ids of lost events that APIM's LLM log counted (answered with tokens). */
   readonly lostGatewayRequestIds: readonly string[];
@@ -532,7 +532,8 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
     }
     if (lost) {
       lostWithRecord++;
-      lostEvents.push(apimRequestId!);
+      // A failed call bills nothing: the checks take its record for an attempt the gateway retried.
+      if (status < 400) lostEvents.push(apimRequestId!);
     } else matched++;
     const isLate = random.chance(0.03);
     if (isLate) late++;

@@ -9,7 +9,7 @@ import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js'
 import { sumAmounts, UNALLOCATED, type AllocationCostRow, type RowAllocation } from '../../src/domain/invoice-allocation.js';
 import { assembleInvoice, currentExports, invoiceDocuments } from '../../src/domain/invoice-documents.js';
 import { joinAll } from '../../src/domain/join.js';
-import { allocateFiles } from '../../src/services/allocate-files.js';
+import { allocateFiles, allocationInputs } from '../../src/services/allocate-files.js';
 import { readArchiveFolder, readEventsFile } from '../../src/services/analyze-files.js';
 import { allocateStoredExport } from '../../src/services/allocate-stored-export.js';
 import { SIMULATION_FILES, writeSimulation } from '../../src/simulator/files.js';
@@ -89,6 +89,19 @@ describe('allocating a stored cost export', () => {
     const { exports, incomplete } = assembleInvoice(stored.heads, stored.parts);
     expect(incomplete).toEqual([]);
     expect(exports.map((e) => e.allocations)).toEqual([offline.allocations]);
+  });
+
+  it("leaves records of the gateway's own identity out of the bypass calls: a retried attempt or a lost event went through it", () => {
+    const gateway = day.groundTruth.reconciliation.gatewayObjectId;
+    const calls = [
+      { time: `${DAY}T10:00:00Z`, resourceId: 'aoai', objectId: gateway.toUpperCase() },
+      { time: `${DAY}T10:01:00Z`, resourceId: 'aoai', objectId: 'd4c3b2a1-0000-4000-8000-000000000009' },
+      { time: `${DAY}T10:02:00Z`, resourceId: 'aoai', objectId: null },
+    ];
+    expect(allocationInputs([], new Map(), calls, { identity }).bypass).toEqual([
+      { time: `${DAY}T10:01:00Z`, resourceId: 'aoai' },
+      { time: `${DAY}T10:02:00Z`, resourceId: 'aoai' },
+    ]);
   });
 
   it('allocates an actual-cost export as the offline allocation of the same file does', async () => {

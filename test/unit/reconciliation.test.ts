@@ -146,6 +146,17 @@ describe('reconciliation thresholds', () => {
     expect(requestsStatus(1000, recorded, { ...DEFAULT_THRESHOLDS.requests, maxLostRequests: 1 })).toBe('ok');
   });
 
+  it("takes a failed call of the gateway's identity that no request names for an attempt its retry policy repeated, not a lost request", () => {
+    // APIM's retry policy sends each attempt to Azure OpenAI, which logs each; the gateway's event names the last.
+    const retried = [...records(ids(0, 100)), { ...diagnosticRecord('attempt-1'), objectId: 'gateway', status: 429 }, { ...diagnosticRecord('attempt-2'), objectId: 'gateway', status: 503 }];
+    const checks = reconcile({ entries: entries(100), records: retried, gatewayObjectIds: new Set(['gateway']) });
+    expect(checks.filter((c) => c.check === 'requests').map((c) => [c.status, c.expected, c.diagnosticsOnly])).toEqual([['ok', 100, []]]);
+    expect(checks.filter((c) => c.check === 'bypass')).toEqual([]);
+    // An answered one is a request the ledger lost.
+    const lost = reconcile({ entries: entries(100), records: [...retried, { ...diagnosticRecord('lost-1'), objectId: 'gateway', status: 200 }], gatewayObjectIds: new Set(['gateway']) });
+    expect(lost.filter((c) => c.check === 'requests').map((c) => [c.status, c.diagnosticsOnly])).toEqual([['fail', ['lost-1']]]);
+  });
+
   it('llm-tokens leaves out requests an AI Hub Gateway payload told: the LLM log cannot hold their ids', () => {
     const tokens = { source: 'gateway' as const, promptTokens: 900, cachedTokens: 0, completionTokens: 100, reasoningTokens: 0 };
     const v1 = ledgerEntry({ id: 'r-1', apimRequestId: 'r-1', gatewayRequestId: 'g-1', time: '2026-10-15T10:00:00.000Z', deployment: 'gpt-4o-prod', tokens });

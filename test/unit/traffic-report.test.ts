@@ -40,6 +40,16 @@ describe('traffic report from hour tiles', () => {
     expect(report.unattributed.requests).toBeGreaterThan(0);
   });
 
+  it("counts no record of the gateway's own identity as a bypass call: a retried attempt or a lost event went through the gateway", () => {
+    const records = [
+      { gateway: 'bypass' as const, objectId: 'A1B2C3D4-0000-4000-8000-000000000001' },
+      { gateway: 'bypass' as const, objectId: 'e5f6a7b8-0000-4000-8000-000000000002' },
+      { gateway: 'bypass' as const, objectId: '' },
+    ];
+    const tile = trafficTile(`${DAY}T03`, [], records, { gatewayObjectIds: new Set(['a1b2c3d4-0000-4000-8000-000000000001']) });
+    expect(tile.bypass).toEqual({ entra: 1, key: 1 });
+  });
+
   it('reads one partition per day of the range, whatever the number of requests', async () => {
     const aggregates = new MemoryAggregateStore();
     await aggregates.upsertTrafficTiles(tiles);
