@@ -14,7 +14,7 @@ import { analyzeFiles } from '../services/analyze-files.js';
 import { allocateFiles } from '../services/allocate-files.js';
 import { allocationCsv, allocationFocus, allocationLines, allocationTotals } from '../domain/allocation-formats.js';
 import { reconcileFiles } from '../services/reconcile-files.js';
-import { roundAmount } from '../domain/invoice-comparison.js';
+import { roundAmount, roundAmountsToTotal } from '../domain/invoice-comparison.js';
 import { CHECK_STATUSES, describeThresholds, thresholdsReport, type CheckResult, type CheckStatus } from '../domain/reconciliation.js';
 import { directoryCommand } from './commands/directory.js';
 import { repeatedOptions } from './repeated-options.js';
@@ -136,11 +136,16 @@ interface InvoiceTableBody {
   readonly exports: readonly string[];
 }
 
-/** The invoice report as tables: its rows, then each team's estimate next to its invoice parts (6 decimals shown). */
+/**
+ * The invoice report as tables: its rows, then each team's estimate next to its invoice parts (6 decimals shown; the
+ * rows rounded so that they add up to the TOTAL line).
+ */
 function invoiceTables(body: InvoiceTableBody): string {
   const money = (amount: string) => roundAmount(amount, 6);
   if (body.exports.length === 0) return 'No cost export has been allocated for this period yet.\n';
-  let text = formatTable(['key', `billed (${body.currency})`, `effective (${body.currency})`], [...body.rows.map((r) => [r.key, money(r.billedCost), money(r.effectiveCost)]), ['TOTAL', money(body.totals.billedCost), money(body.totals.effectiveCost)]]) + '\n';
+  const billed = roundAmountsToTotal(body.rows.map((r) => r.billedCost), 6);
+  const effective = roundAmountsToTotal(body.rows.map((r) => r.effectiveCost), 6);
+  let text = formatTable(['key', `billed (${body.currency})`, `effective (${body.currency})`], [...body.rows.map((r, i) => [r.key, billed[i]!, effective[i]!]), ['TOTAL', money(body.totals.billedCost), money(body.totals.effectiveCost)]]) + '\n';
   for (const u of body.rows.find((r) => r.reasons !== null)?.reasons ?? []) text += `unallocated ${money(u.billedCost)} billed: ${u.reason}\n`;
   if (body.teams && body.teams.length > 0) {
     text += `\nList-price estimate vs invoice per team (${body.currency})\n`;

@@ -1,7 +1,7 @@
 import type { DirectoryRow } from '../contracts/directory.js';
 import { allocationLines } from './allocation-formats.js';
 import { formatAmount, readAmount, sumAmounts, UNALLOCATED, type RowAllocation } from './invoice-allocation.js';
-import { divideHalfEven, type Picodollars } from './money.js';
+import { divideHalfEven, roundToTotal, type Picodollars } from './money.js';
 
 /**
  * The ledger's estimate (tokens at list prices) next to Azure's invoice allocated to the same teams, exactly: what
@@ -52,6 +52,17 @@ export function roundAmount(amount: string, decimals: number): string {
   const { units, scale } = readAmount(amount);
   if (scale <= decimals) return formatAmount(units * 10n ** BigInt(decimals - scale), decimals);
   return formatAmount(divideHalfEven(units, 10n ** BigInt(scale - decimals)), decimals);
+}
+
+/**
+ * Amounts rounded to `decimals` decimals so that they add up to `roundAmount` of their exact sum (see
+ * `roundToTotal`): the lines of a table then add up to its TOTAL line.
+ */
+export function roundAmountsToTotal(amounts: readonly string[], decimals: number): string[] {
+  const read = amounts.map(readAmount);
+  const scale = read.reduce((max, a) => Math.max(max, a.scale), decimals);
+  const step = 10n ** BigInt(scale - decimals);
+  return roundToTotal(read.map((a) => a.units * 10n ** BigInt(scale - a.scale)), step).map((units) => formatAmount(units / step, decimals));
 }
 
 const sum = (amounts: readonly string[]) => (amounts.length === 0 ? '0' : sumAmounts(amounts));

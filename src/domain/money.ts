@@ -141,7 +141,14 @@ function giveOneEachToLargest(parts: bigint[], remainders: readonly bigint[], co
  * a stable key first.
  */
 export function allocateRounded(lines: readonly Picodollars[], decimals = 6): Picodollars[] {
-  const step = displayStep(decimals);
+  return roundToTotal(lines, displayStep(decimals));
+}
+
+/**
+ * Rounds each of `lines` (integers of one scale) to a multiple of `step` so that they add up to their exact total
+ * rounded half to even: each is rounded down, and the steps left go one each to the largest remainders.
+ */
+export function roundToTotal(lines: readonly bigint[], step: bigint): bigint[] {
   const floors = lines.map((line) => floorDiv(line, step));
   const remainders = lines.map((line, index) => line - floors[index]! * step);
   const exactTotal = lines.reduce((sum, line) => sum + line, 0n);

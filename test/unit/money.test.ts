@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
+import { formatAmount, sumAmounts } from '../../src/domain/invoice-allocation.js';
+import { roundAmount, roundAmountsToTotal } from '../../src/domain/invoice-comparison.js';
 import {
   allocateRounded,
   apportion,
@@ -155,6 +157,26 @@ describe('allocateRounded', () => {
           const error = amount - input[index]!;
           expect(error > -step && error < step).toBe(true);
         });
+      }),
+    );
+  });
+});
+
+describe('roundAmountsToTotal', () => {
+  it('rounds decimal amounts of any scale so that the lines add up to the rounded total, where rounding each would not', () => {
+    const amounts = ['0.3333335', '0.3333335', '0.333333'];
+    expect(amounts.map((a) => roundAmount(a, 6))).toEqual(['0.333334', '0.333334', '0.333333']);
+    expect(roundAmountsToTotal(amounts, 6)).toEqual(['0.333334', '0.333333', '0.333333']);
+    expect(roundAmountsToTotal(['1.5', '-0.25', '24'], 6)).toEqual(['1.500000', '-0.250000', '24.000000']);
+  });
+
+  it('property: the rounded lines sum to the rounded exact sum, each within one step of its amount', () => {
+    const amount = fc.tuple(fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }), fc.nat({ max: 12 })).map(([units, scale]) => formatAmount(units, scale));
+    fc.assert(
+      fc.property(fc.array(amount, { minLength: 1, maxLength: 20 }), (amounts) => {
+        const rounded = roundAmountsToTotal(amounts, 6);
+        expect(sumAmounts(rounded.length > 0 ? rounded : ['0'])).toBe(roundAmount(sumAmounts(amounts), 6));
+        rounded.forEach((r, i) => expect(Math.abs(Number(r) - Number(amounts[i]))).toBeLessThan(1.0000001e-6));
       }),
     );
   });
