@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { poolMemberProblems, poolNameClashes, poolNameFor, toArmTemplate, toBicepFile } from '../../src/contracts/apim-backend-pool.js';
+import { MAX_POOL_MEMBERS, oversizedPools, poolMemberProblems, poolNameClashes, poolNameFor, toArmTemplate, toBicepFile } from '../../src/contracts/apim-backend-pool.js';
 import { latencyQuerySchemaAt, operationsQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
 import { thresholdsReport } from '../../src/domain/reconciliation.js';
 import type { AggregateStore } from '../../src/ports/aggregate-store.js';
@@ -42,6 +42,11 @@ export function createWeightsHandler(ports: () => OperationsPorts) {
     const pools = recommendations.map((r) => ({ name: poolNameFor(r.deployment), weights: r.weights, description: r.explanation }));
     const problems = format === 'json' ? [] : poolMemberProblems(pools);
     if (problems.length > 0) return { status: 422, jsonBody: { error: 'unprocessable', reason: unusableMembers(format, problems) } };
+    const oversized = format === 'json' ? [] : oversizedPools(pools);
+    if (oversized.length > 0) {
+      const reason = `format=${format} makes one APIM backend pool per deployment, and APIM takes at most ${MAX_POOL_MEMBERS} backends in a pool: ${oversized.join('; ')}. format=json answers their weights.`;
+      return { status: 422, jsonBody: { error: 'unprocessable', reason } };
+    }
     const clashes = format === 'json' ? [] : poolNameClashes(recommendations.map((r) => r.deployment));
     if (clashes.length > 0) return { status: 422, jsonBody: { error: 'unprocessable', reason: clashingPools(format, clashes) } };
     if (format === 'bicep') return { status: 200, body: toBicepFile(apimService!, pools), headers: { 'Content-Type': 'text/plain; charset=utf-8' } };

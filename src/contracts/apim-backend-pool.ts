@@ -37,6 +37,9 @@ export const poolServiceSchema = z.object({
 });
 export type PoolService = z.infer<typeof poolServiceSchema>;
 
+/** "You can include up to 30 backends in a pool" (Azure API Management, Backends: load-balanced pool). */
+export const MAX_POOL_MEMBERS = 30;
+
 export const apimBackendPoolSchema = z.object({
   type: z.literal(APIM_BACKENDS_TYPE),
   apiVersion: z.string().regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/),
@@ -49,6 +52,7 @@ export const apimBackendPoolSchema = z.object({
       services: z
         .array(poolServiceSchema)
         .min(1)
+        .max(MAX_POOL_MEMBERS, { error: `APIM takes at most ${MAX_POOL_MEMBERS} backends in a load-balanced pool` })
         .refine((services) => new Set(services.map((s) => s.id.toLowerCase())).size === services.length, { error: 'pool members must be distinct' })
         .refine((services) => services.some((s) => s.weight > 0), { error: 'at least one pool member needs a weight above 0' }),
     }),
@@ -206,6 +210,11 @@ export function poolNameFor(deployment: string): string {
  * case, and long names are cut), each clash once and with the name: a template with two resources of one name
  * does not deploy, or one pool overwrites the other.
  */
+/** The pools with more members than APIM takes, each with its count. */
+export function oversizedPools(pools: readonly PoolRendering[]): string[] {
+  return pools.filter((pool) => pool.weights.length > MAX_POOL_MEMBERS).map((pool) => `pool ${pool.name} has ${pool.weights.length} backends`);
+}
+
 export function poolNameClashes(deployments: readonly string[]): string[] {
   const byName = new Map<string, string[]>();
   for (const deployment of new Set(deployments)) {

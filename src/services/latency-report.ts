@@ -104,9 +104,21 @@ export async function latencyReport(aggregates: Pick<AggregateStore, 'listLatenc
   return { from: query.from.toISOString(), to: query.to.toISOString(), deployment: query.deployment ?? null, rows, latestDataHour, series };
 }
 
-/** Tiles merged over time per backend and deployment, without the `(unknown)` backend and deployment: the pools' members. */
+/**
+ * Tiles merged over time per backend and deployment, without the `(unknown)` backend and deployment: the pools'
+ * members. A backend that answered from several regions (a pool the policy forwards to, or one backend id in front
+ * of accounts in two regions) is one member, its regions named together (`eastus+swedencentral`).
+ */
 export function poolTiles(tiles: readonly LatencyTile[]): LatencyTile[] {
-  return mergeOverTime(tiles, { backend: true, deployment: true }).filter((t) => t.key.deployment !== UNKNOWN_DEPLOYMENT && t.key.backendId !== UNKNOWN_BACKEND);
+  const members = tiles.filter((t) => t.key.deployment !== UNKNOWN_DEPLOYMENT && t.key.backendId !== UNKNOWN_BACKEND);
+  const regions = new Map<string, Set<string>>();
+  const memberOf = (t: LatencyTile) => `${t.key.backendId}\u0000${t.key.deployment}`;
+  for (const t of members) regions.set(memberOf(t), (regions.get(memberOf(t)) ?? new Set()).add(t.key.regionCode));
+  const relabelled = members.map((t) => {
+    const seen = regions.get(memberOf(t))!;
+    return seen.size === 1 ? t : { ...t, key: { ...t.key, regionCode: [...seen].sort().join('+') } };
+  });
+  return mergeOverTime(relabelled, { backend: true, deployment: true });
 }
 
 export type WeightsOptions = StoreOptions & { maxStepPct?: number; minSharePct?: number };

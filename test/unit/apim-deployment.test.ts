@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { poolNameFor, toArmTemplate, toBicepFile, type PoolRendering } from '../../src/contracts/apim-backend-pool.js';
+import { oversizedPools, poolNameFor, toArmTemplate, toBicepFile, type PoolRendering } from '../../src/contracts/apim-backend-pool.js';
 import { buildTiles } from '../../src/domain/latency-tile.js';
 import { backendStatsFromTile, recommendWeights } from '../../src/domain/weights.js';
 import { poolTiles } from '../../src/services/latency-report.js';
@@ -54,6 +54,14 @@ describe('weights as an ARM deployment template (format apim)', () => {
     expect(poolNameFor('x'.repeat(200))).toHaveLength(80);
     expect(() => toArmTemplate('contoso ai', pools)).toThrow(/service name/);
     expect(() => toArmTemplate('-gateway', pools)).toThrow(/service name/);
+  });
+
+  it('refuses a pool of more backends than APIM takes (30, "Backends in API Management"), naming it', () => {
+    const members = (n: number) => Array.from({ length: n }, (_, i) => ({ backendId: `aoai-${i}`, weight: i === 0 ? 100 : 0 }));
+    expect(() => toArmTemplate('gw', [{ name: 'big-pool', weights: members(30) }])).not.toThrow();
+    expect(() => toArmTemplate('gw', [{ name: 'big-pool', weights: members(31) }])).toThrow(/at most 30 backends/);
+    expect(() => toBicepFile('gw', [{ name: 'big-pool', weights: members(31) }])).toThrow(/at most 30 backends/);
+    expect(oversizedPools([{ name: 'big-pool', weights: members(31) }, { name: 'small-pool', weights: members(2) }])).toEqual(['pool big-pool has 31 backends']);
   });
 
   it('keeps a description that starts with [ literal (ARM would evaluate it as an expression)', () => {

@@ -30,6 +30,23 @@ describe('weights recommendations: computed by a timer, only read by the API', (
     expect(weightOf(first, 'aoai-slow')).toBeLessThan(weightOf(first, 'aoai-fast'));
   });
 
+  it('takes a backend that answered from two regions for one pool member, named by both regions, and the timer stores it', async () => {
+    // One backend id in front of accounts in two regions (or a pool the policy forwards to): tiles of each region.
+    const aggregates = new MemoryAggregateStore();
+    const backends = [
+      { backendId: 'aoai-pool', region: 'eastus', ms: 400 },
+      { backendId: 'aoai-pool', region: 'swedencentral', ms: 500 },
+      { backendId: 'aoai-single', region: 'japaneast', ms: 300 },
+    ];
+    await aggregates.upsertLatencyTiles(hourTiles(DAY, 'gpt-4o', backends, [0, 1, 2]));
+    const [recommendation] = await weightsReport(aggregates, WINDOW);
+    expect(recommendation!.weights.map((w) => [w.backendId, w.regionCode])).toEqual([
+      ['aoai-pool', 'eastus+swedencentral'],
+      ['aoai-single', 'japaneast'],
+    ]);
+    expect(await storeWeights(aggregates, WINDOW)).toBe(1);
+  });
+
   it('steps from the latest recommendation the timer stored before the window, and keeps each window in the history', async () => {
     const earlier = { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T03:00:00Z`) };
     const later = { from: earlier.to, to: new Date(`${DAY}T06:00:00Z`) };
