@@ -314,13 +314,12 @@ function isAnswered(status: number | null): boolean {
 
 /**
  * A `RequestResponse` record as an observation for `backendId` (the backend in front of its account), or null
- * when it cannot be placed (no region, unparsable time, invalid duration). Every such record counts, whether
- * it came through the gateway or not.
+ * when it cannot be placed (no region, unparsable time). Every such record counts, whether it came through the
+ * gateway or not; one without a valid duration (real archives hold `durationMs: -1021`) counts untimed.
  */
 export function observationFromRecord(record: LatencyRecordInput, backendId: string = UNKNOWN_BACKEND): RecordObservation | null {
   if (!record.regionCode) return null;
   if (!Number.isFinite(parseInstant(record.time))) return null;
-  if (!isLatencyValue(record.durationMs)) return null;
   return {
     kind: 'record',
     regionCode: record.regionCode,
@@ -328,7 +327,7 @@ export function observationFromRecord(record: LatencyRecordInput, backendId: str
     deployment: record.modelDeploymentName || UNKNOWN_DEPLOYMENT,
     time: record.time,
     status: record.status,
-    serviceMs: isAnswered(record.status) ? record.durationMs : null,
+    serviceMs: isAnswered(record.status) && isLatencyValue(record.durationMs) ? record.durationMs : null,
   };
 }
 

@@ -216,7 +216,8 @@ interface Judged {
 }
 
 function chooseBasis(judged: readonly Judged[], streaming: boolean): LatencyBasis | null {
-  const candidates = judged.filter((j) => j.healthy && j.sampled);
+  // A backend timed on no basis at all (every answer a 429) compares on none: it is scored at the pool median.
+  const candidates = judged.filter((j) => j.healthy && j.sampled && (j.stats.msPerOutputToken !== null || j.stats.ttftMs !== null || j.stats.serviceMs !== null));
   const order: LatencyBasis[] = streaming ? ['ttft', 'ms-per-output-token', 'service-latency'] : ['ms-per-output-token', 'ttft', 'service-latency'];
   if (candidates.length === 0) return null;
   for (const basis of order) {

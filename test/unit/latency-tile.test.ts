@@ -377,11 +377,15 @@ describe('latency tile: records and entries combined', () => {
     expect(embeddings.msPerOutputToken).toBeNull();
   });
 
-  it('ignores failed gateway requests, invalid records, and names a missing deployment', () => {
+  it('ignores failed gateway requests and records it cannot place, counts a record without a valid duration untimed, and names a missing deployment', () => {
     expect(observationFromEntry(entry({ status: 429 }))).toBeNull();
     expect(observationFromEntry(entry({ status: 500 }))).toBeNull();
     expect(observationFromRecord(record({ regionCode: null }))).toBeNull();
-    expect(observationFromRecord(record({ durationMs: -3 }))).toBeNull();
+    // A real archive record (test/fixtures/aoai-requestresponse.archive.jsonl, line 3) has durationMs -1021.
+    expect(observationFromRecord(record({ durationMs: -1021 }))).toMatchObject({ kind: 'record', status: 200, serviceMs: null });
+    const counted = tileOf([1, 2, 3]);
+    addObservation(counted, observationFromRecord(record({ time: T0, durationMs: -1021 }), 'aoai-eastus')!);
+    expect([counted.requests, summary(counted, 'serviceMs').count]).toEqual([4, 3]);
     expect(observationFromRecord(record({ time: 'yesterday' }))).toBeNull();
     expect(observationFromRecord(record({ modelDeploymentName: null }))!.deployment).toBe(UNKNOWN_DEPLOYMENT);
     expect(observationFromRecord(record({ status: 429 }))!.serviceMs).toBeNull();

@@ -111,6 +111,18 @@ describe('recommendWeights: from a simulated day’s latency tiles', () => {
 });
 
 describe('recommendWeights: rules', () => {
+  it('keeps the token-normalised basis when one backend answered only 429s and so is timed on no basis', () => {
+    // aoai-long serves long answers: slower in DurationMs, faster per output token.
+    const measured = [
+      stats('aoai-long', { ttftMs: null, throttleRate: 0, msPerOutputToken: { p50Ms: 10, p95Ms: 14 }, serviceMs: { p50Ms: 6_000, p95Ms: 9_000 } }),
+      stats('aoai-short', { ttftMs: null, throttleRate: 0, msPerOutputToken: { p50Ms: 30, p95Ms: 42 }, serviceMs: { p50Ms: 1_500, p95Ms: 2_500 } }),
+    ];
+    const throttled = stats('aoai-throttled', { ttftMs: null, msPerOutputToken: null, serviceMs: null, throttleRate: 1 });
+    const pool = recommendWeights({ deployment: 'gpt-4o', backends: [...measured, throttled] });
+    expect(pool.basis).toBe('ms-per-output-token');
+    expect(weightOf(pool, 'aoai-long')).toBeGreaterThan(weightOf(pool, 'aoai-short'));
+  });
+
   it('honours the minimum share for a very slow backend', () => {
     const backends = [stats('fast'), stats('fast-2'), stats('slow', { msPerOutputToken: { p50Ms: 1000, p95Ms: 1600 } })];
     expect(weightOf(recommendWeights({ deployment: 'd', backends }), 'slow')).toBe(5);
