@@ -1,6 +1,6 @@
 import type { TileGrain } from '../contracts/latency-tile-document.js';
 import { deserializeTile, percentiles, rollUp, UNKNOWN_BACKEND, UNKNOWN_DEPLOYMENT, type LatencyTile } from '../domain/latency-tile.js';
-import { backendStatsFromTile, recommendWeights, type WeightsRecommendation } from '../domain/weights.js';
+import { backendStatsFromTile, recommendWeights, type BackendStats, type WeightsRecommendation } from '../domain/weights.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { StoreOptions } from '../ports/ledger-store.js';
 import { daysOfRange } from '../domain/tile-windows.js';
@@ -158,6 +158,11 @@ export async function storeWeights(aggregates: Pick<AggregateStore, 'listLatency
   return stored;
 }
 
+/** A pool member without a request in the window: no figures, so it is scored with the pool's median ones. */
+function quietBackend(backendId: string): BackendStats {
+  return { backendId, regionCode: null, requests: 0, msPerOutputToken: null, ttftMs: null, serviceMs: null, throttleRate: 0, errorRate: 0 };
+}
+
 async function deploymentWeights(aggregates: Pick<AggregateStore, 'listLatencyTiles' | 'latestWeights'>, query: LatencyQuery, options: WeightsOptions): Promise<DeploymentWeights[]> {
   const tiles = poolTiles(await hourTiles(aggregates, query, options));
   const deployments = [...new Set(tiles.map((t) => t.key.deployment))].sort();
@@ -168,6 +173,11 @@ async function deploymentWeights(aggregates: Pick<AggregateStore, 'listLatencyTi
     const latest = await aggregates.latestWeights(deployment, windowEnd, options);
     const stored = latest?.windowEnd === windowEnd;
     const basedOn = !latest ? null : stored ? latest.basedOn : latest.weights;
+    // A member of the previous recommendation that served nothing in the window (drained, or its circuit breaker
+    // open) stays a member, scored at the pool median: a template replaces the pool's members as a whole.
+    for (const backendId of Object.keys(basedOn ?? {})) {
+      if (!backends.some((b) => b.backendId === backendId)) backends.push(quietBackend(backendId));
+    }
     const recommendation = recommendWeights(
       { deployment, backends, previous: basedOn },
       { ...(options.maxStepPct !== undefined ? { maxStepPct: options.maxStepPct } : {}), ...(options.minSharePct !== undefined ? { minSharePct: options.minSharePct } : {}) },

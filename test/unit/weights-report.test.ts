@@ -47,6 +47,19 @@ describe('weights recommendations: computed by a timer, only read by the API', (
     expect(await storeWeights(aggregates, WINDOW)).toBe(1);
   });
 
+  it('keeps a member of the previous recommendation that served nothing in the window, scored at the pool median', async () => {
+    // Drained to 0 earlier, or its circuit breaker open: without traffic it has no tile, and a template that left
+    // it out would remove it from the pool for good.
+    const aggregates = new MemoryAggregateStore();
+    await aggregates.createWeights({ deployment: 'gpt-4o', windowEnd: `${DAY}T00:00:00.000Z`, weights: { 'aoai-fast': 50, 'aoai-slow': 50, 'aoai-drained': 0 }, basedOn: null });
+    await tiles(aggregates, 2_000, [0, 1, 2, 3, 4, 5]);
+    const [recommendation] = await weightsReport(aggregates, WINDOW);
+    const drained = recommendation!.weights.find((w) => w.backendId === 'aoai-drained')!;
+    expect(drained).toMatchObject({ healthy: true, regionCode: null });
+    expect(drained.weight).toBeGreaterThan(0);
+    expect(drained.reason).toMatch(/median/);
+  });
+
   it('steps from the latest recommendation the timer stored before the window, and keeps each window in the history', async () => {
     const earlier = { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T03:00:00Z`) };
     const later = { from: earlier.to, to: new Date(`${DAY}T06:00:00Z`) };
