@@ -158,6 +158,17 @@ export async function storeWeights(aggregates: Pick<AggregateStore, 'listLatency
   return stored;
 }
 
+/**
+ * The recommendation of a window the timer stored, with the weights it stored: records arrive after the hour, so the
+ * rollup may rewrite the window's last tiles after the timer ran, and weights computed again could differ from the
+ * ones operators deployed and the next window steps from. Reasons and figures are the tiles' as they are now.
+ */
+function asStored(computed: WeightsRecommendation, weights: Readonly<Record<string, number>>): WeightsRecommendation {
+  const ids = computed.weights.map((w) => w.backendId);
+  if (ids.length !== Object.keys(weights).length || ids.some((id) => weights[id] === undefined)) return computed;
+  return { ...computed, weights: computed.weights.map((w) => ({ ...w, weight: weights[w.backendId]! })) };
+}
+
 /** A pool member without a request in the window: no figures, so it is scored with the pool's median ones. */
 function quietBackend(backendId: string): BackendStats {
   return { backendId, regionCode: null, requests: 0, msPerOutputToken: null, ttftMs: null, serviceMs: null, throttleRate: 0, errorRate: 0 };
@@ -178,11 +189,11 @@ async function deploymentWeights(aggregates: Pick<AggregateStore, 'listLatencyTi
     for (const backendId of Object.keys(basedOn ?? {})) {
       if (!backends.some((b) => b.backendId === backendId)) backends.push(quietBackend(backendId));
     }
-    const recommendation = recommendWeights(
+    const computed = recommendWeights(
       { deployment, backends, previous: basedOn },
       { ...(options.maxStepPct !== undefined ? { maxStepPct: options.maxStepPct } : {}), ...(options.minSharePct !== undefined ? { minSharePct: options.minSharePct } : {}) },
     );
-    out.push({ recommendation, basedOn, stored });
+    out.push({ recommendation: stored ? asStored(computed, latest.weights) : computed, basedOn, stored });
   }
   return out;
 }

@@ -60,6 +60,22 @@ describe('weights recommendations: computed by a timer, only read by the API', (
     expect(drained.reason).toMatch(/median/);
   });
 
+  it('answers a window the timer stored with the stored weights, after late records rewrote one of its hours', async () => {
+    const aggregates = new MemoryAggregateStore();
+    const window = { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T03:00:00Z`) };
+    const even = [
+      { backendId: 'aoai-a', region: 'eastus', ms: 400 },
+      { backendId: 'aoai-b', region: 'swedencentral', ms: 400 },
+    ];
+    await aggregates.upsertLatencyTiles(hourTiles(DAY, 'gpt-4o', even, [0, 1, 2]));
+    expect(await storeWeights(aggregates, window)).toBe(1);
+    const stored = (await aggregates.latestWeights('gpt-4o', window.to.toISOString()))!;
+    // Records of hour 2 arriving after the timer ran: aoai-b was slow then, and the rollup rewrites the tile.
+    await aggregates.upsertLatencyTiles(hourTiles(DAY, 'gpt-4o', [{ backendId: 'aoai-b', region: 'swedencentral', ms: 4_000 }], [2]));
+    const [answer] = await weightsReport(aggregates, window);
+    expect(Object.fromEntries(answer!.weights.map((w) => [w.backendId, w.weight]))).toEqual(stored.weights);
+  });
+
   it('steps from the latest recommendation the timer stored before the window, and keeps each window in the history', async () => {
     const earlier = { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T03:00:00Z`) };
     const later = { from: earlier.to, to: new Date(`${DAY}T06:00:00Z`) };
