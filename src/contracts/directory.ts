@@ -5,7 +5,9 @@ import type { IdentityKind } from './identity-kind.js';
  * One row of the identity directory: who a report key is (display name), and whom to charge (team, cost center).
  *
  * - `identity` is a report key as `resolveIdentity` produces it: an object id, an application id or an APIM
- *   subscription id. Surrounding whitespace is trimmed and a GUID is lower-cased (Entra ids are case-insensitive),
+ *   subscription id. An Entra token that carries an object id is charged to it, a service principal's or managed
+ *   identity's included (`id` in Graph and `az ad sp list`, `principalId` in `az identity show`; not `appId` or
+ *   `clientId`): the application id is the key only of callers whose tokens carry no object id. Surrounding whitespace is trimmed and a GUID is lower-cased (Entra ids are case-insensitive),
  *   so `normalizeIdentityKey` must be applied to a key before it is looked up. Other ids keep their case.
  * - Every text is trimmed, must not be empty, must not hold control characters (C0, DEL, C1, bidirectional
  *   overrides), line or paragraph separators or unpaired surrogates, and has a maximum length (in UTF-16 code units).

@@ -109,9 +109,20 @@ export async function readLlmUsage(file: string): Promise<Map<string, LlmUsage>>
   return new Map(rows.map((row) => [row.gatewayRequestId, { gatewayRequestId: row.gatewayRequestId, promptTokens: row.promptTokens, completionTokens: row.completionTokens, totalTokens: row.promptTokens + row.completionTokens }]));
 }
 
-/** An identity directory CSV by identity; any error in it refuses the whole file, with each line's reason. */
+/**
+ * An identity directory CSV by identity; any error in it refuses the whole file, with each line's reason. A file that
+ * is not UTF-8 (Excel's "CSV (Comma delimited)" is saved in the locale's code page) is refused as `directory
+ * import` refuses it, rather than read with its names garbled.
+ */
 export async function readDirectoryFile(file: string): Promise<Map<string, DirectoryRow>> {
-  const parsed = parseDirectoryCsv(await readFile(file, 'utf8'));
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(await readFile(file));
+  } catch (error) {
+    if (error instanceof TypeError) throw new Error(`${file} is not UTF-8 text (save it as "CSV UTF-8")`);
+    throw error;
+  }
+  const parsed = parseDirectoryCsv(text);
   if (parsed.errors.length > 0) throw new Error(`${file}: ${parsed.errors.map((e) => `line ${e.line}: ${e.reason}`).join('; ')}`);
   return new Map(parsed.rows.map((row) => [row.identity, row]));
 }

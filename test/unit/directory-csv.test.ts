@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -7,6 +7,7 @@ import { DIRECTORY_KINDS, normalizeIdentityKey, type DirectoryRow } from '../../
 import { directoryCsv, parseCsv, parseDirectoryCsv } from '../../src/domain/directory-csv.js';
 import { SIMULATION_FILES, writeSimulation } from '../../src/simulator/files.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
+import { readDirectoryFile } from '../../src/services/analyze-files.js';
 
 const HEADER = 'identity,displayName,team,costCenter';
 const GUID = '3f2a9c1e-8b7d-4e6f-a5c4-1d2e3f4a5b6c';
@@ -251,5 +252,21 @@ describe('directoryCsv', () => {
         expect(parseDirectoryCsv(directoryCsv(rows))).toEqual({ rows, errors: [] });
       }),
     );
+  });
+});
+
+describe('readDirectoryFile (analyze and allocate --directory)', () => {
+  it('refuses a file that is not UTF-8, as directory import does, rather than garble its names', async () => {
+    // Excel's "CSV (Comma delimited)" writes the locale's code page: in Windows-1252 "ü" is the one byte 0xFC.
+    const dir = await mkdtemp(join(tmpdir(), 'tokenledger-directory-'));
+    try {
+      const file = join(dir, 'directory.csv');
+      await writeFile(file, Buffer.from('identity,displayName,team,costCenter\r\nsub-search,J\xfcrgen M\xfcller,Suche,CC-1\r\n', 'latin1'));
+      await expect(readDirectoryFile(file)).rejects.toThrow(`${file} is not UTF-8 text (save it as "CSV UTF-8")`);
+      await writeFile(file, 'identity,displayName,team,costCenter\r\nsub-search,Jürgen Müller,Suche,CC-1\r\n');
+      expect((await readDirectoryFile(file)).get('sub-search')?.displayName).toBe('Jürgen Müller');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -100,7 +100,7 @@ export function directoryCommand(connect: () => Promise<DirectoryConnection>, co
     command
       .command('set')
       .description('Add one identity, or change the fields given of one (the others are kept); the same checks as the import.')
-      .argument('<identity>', 'object id, application id or APIM subscription id')
+      .argument('<identity>', 'report key: the object (principal) id of a user, service principal or managed identity, an application id only for callers whose tokens carry no object id, or an APIM subscription id')
       .option('--display-name <name>', 'display name')
       .option('--team <team>', 'team charged')
       .option('--cost-center <code>', 'cost center charged')
@@ -135,7 +135,7 @@ export function directoryCommand(connect: () => Promise<DirectoryConnection>, co
     command
       .command('remove')
       .description('Remove one identity from the directory.')
-      .argument('<identity>', 'object id, application id or APIM subscription id')
+      .argument('<identity>', 'report key: the object (principal) id of a user, service principal or managed identity, an application id only for callers whose tokens carry no object id, or an APIM subscription id')
       .option('--if-match <etag>', 'remove the entry only if it is still at this etag (from list --format json)'),
   ).action(async (identity: string, options: TargetOptions & { ifMatch?: string }, cmd: Command) => {
     const key = normalizeIdentityKey(identity);
