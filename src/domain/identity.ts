@@ -31,6 +31,11 @@ export function isGatewayIdentity(objectId: string | null | undefined, options: 
   return !!objectId && options.gatewayObjectIds?.has(objectId.toLowerCase()) === true;
 }
 
+/** A stored record the join found no gateway request for, of a caller that skipped the gateway (see `isGatewayIdentity`). */
+export function isBypassCall(record: { readonly gateway: string; readonly objectId: string | null }, options: IdentityOptions = {}): boolean {
+  return record.gateway === 'bypass' && !isGatewayIdentity(record.objectId, options);
+}
+
 /**
  * Precedence: validated caller `oid` → `appid`/`azp` → APIM subscription → diagnostic `objectId` (unless it
  * is a gateway identity) → unattributed. The kind from the token alone is user or service principal;
@@ -53,6 +58,6 @@ export function resolveIdentity(entry: Pick<LedgerEntry, 'caller' | 'subscriptio
   if (caller.appid) return { key: caller.appid, kind: 'servicePrincipal', via: 'appid' };
   if (subscription) return subscription;
   const objectId = entry.diagnostics?.status === 'matched' ? entry.diagnostics.objectId?.toLowerCase() : undefined;
-  if (objectId && !options.gatewayObjectIds?.has(objectId)) return { key: objectId, kind: 'servicePrincipal', via: 'diagnosticsObjectId' };
+  if (objectId && !isGatewayIdentity(objectId, options)) return { key: objectId, kind: 'servicePrincipal', via: 'diagnosticsObjectId' };
   return { key: UNATTRIBUTED, kind: 'unattributed', via: 'none' };
 }

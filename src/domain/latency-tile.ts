@@ -307,8 +307,11 @@ function deserializeSketch(stored: StoredSketch, metric: LatencyMetric): DDSketc
 // ---------------------------------------------------------------------------------------------------------------
 // Observations
 
-/** Answered requests are timed; failures only counted. Unknown status (a record without `ResultSignature`) counts as answered. */
-function isAnswered(status: number | null): boolean {
+/**
+ * Whether Azure OpenAI answered a call (2xx, 3xx): answered requests are timed, failures only counted. Unknown
+ * status (a record without `ResultSignature`) counts as answered.
+ */
+export function isAnswered(status: number | null): boolean {
   return status === null || (status >= 200 && status < 400);
 }
 

@@ -1,6 +1,8 @@
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import { isGatewayIdentity } from './identity.js';
 import { joinKey } from './join.js';
+import { isAnswered } from './latency-tile.js';
 import { mayHaveCounterparts } from './ledger.js';
 export { CHECKS, CHECK_STATUSES, type CheckName, type CheckStatus } from '../contracts/reconciliation-result.js';
 import type { CheckName, CheckStatus } from '../contracts/reconciliation-result.js';
@@ -126,8 +128,6 @@ export interface ReconciliationInput {
 }
 
 const hourOf = (time: string) => new Date(time).toISOString().slice(0, 13);
-/** A call Azure OpenAI answered (2xx, 3xx), or one whose record gives no status. */
-const answered = (status: number | null) => status === null || (status >= 200 && status < 400);
 
 /** A result whose Azure side could not be read: nothing expected, and no id seen on one side only. */
 const UNCOMPARED = { expected: null, driftPct: null, gatewayOnly: [], gatewayOnlyCount: 0, diagnosticsOnly: [], diagnosticsOnlyCount: 0 } as const;
@@ -214,10 +214,10 @@ export function reconcile(input: ReconciliationInput): CheckResult[] {
         const cell = requests.at(hourOf(entry.time), entry.deployment);
         cell.expected++;
         cell.actual++;
-      } else if (record.objectId !== null && input.gatewayObjectIds.has(record.objectId)) {
+      } else if (isGatewayIdentity(record.objectId, input)) {
         // A failed call of the gateway's own identity that no request names is an attempt its retry policy repeated
         // (each attempt is logged; the event names the last): it billed nothing, and no request was lost.
-        if (!answered(record.status)) continue;
+        if (!isAnswered(record.status)) continue;
         const cell = requests.at(hourOf(record.time), record.modelDeploymentName);
         cell.expected++;
         cell.diagnosticsOnly.push(record.correlationId);

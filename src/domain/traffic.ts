@@ -1,7 +1,7 @@
 import { TRAFFIC_TILE_SCHEMA, type TrafficTile } from '../contracts/traffic-tile.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
-import { isGatewayIdentity, resolveIdentity, UNATTRIBUTED, type IdentityOptions } from './identity.js';
+import { isBypassCall, resolveIdentity, UNATTRIBUTED, type IdentityOptions } from './identity.js';
 import type { JoinCounts } from './join.js';
 
 export interface TrafficReport {
@@ -33,7 +33,7 @@ export function trafficTile(hour: string, entries: Iterable<LedgerEntry>, record
     }
   }
   const bypass = { entra: 0, key: 0 };
-  for (const record of records) if (record.gateway === 'bypass' && !isGatewayIdentity(record.objectId, identity)) bypass[record.objectId ? 'entra' : 'key']++;
+  for (const record of records) if (isBypassCall(record, identity)) bypass[record.objectId ? 'entra' : 'key']++;
   return { id: trafficTileId(hour), pk: trafficPartition(hour.slice(0, 10)), schema: TRAFFIC_TILE_SCHEMA, hour, join, bypass, unattributed };
 }
 

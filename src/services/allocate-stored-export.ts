@@ -5,7 +5,7 @@ import { allocateInvoice, resourceKey, type AllocationUsage, type BypassCall, ty
 import type { MeterKind } from '../domain/retail-price-meters.js';
 import { exportMarker, invoiceDocuments } from '../domain/invoice-documents.js';
 import { runKey } from '../domain/run-order.js';
-import { isGatewayIdentity } from '../domain/identity.js';
+import { isBypassCall } from '../domain/identity.js';
 import { recordsByCorrelationId } from '../domain/join.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import type { InvoiceAllocationStore } from '../ports/invoice-allocation-store.js';
@@ -128,7 +128,7 @@ export async function allocateStoredExport(
     for await (const page of ports.diagnostics.listRecords({ from: new Date(from.getTime() - RECORD_MARGIN_MS), to: new Date(to.getTime() + RECORD_MARGIN_MS) }, storeOptions)) {
       for (const r of page) {
         records.push({ correlationId: r.correlationId, resourceId: r.resourceId, ...(r.notes ? { notes: r.notes } : {}) });
-        if (r.gateway === 'bypass' && !isGatewayIdentity(r.objectId, options.identity) && Date.parse(r.time) >= from.getTime() && Date.parse(r.time) < to.getTime()) bypass.push({ time: r.time, resourceId: r.resourceId });
+        if (isBypassCall(r, options.identity) && Date.parse(r.time) >= from.getTime() && Date.parse(r.time) < to.getTime()) bypass.push({ time: r.time, resourceId: r.resourceId });
       }
     }
     const resourceOf = recordsByCorrelationId(records);
