@@ -78,6 +78,11 @@ function rejectedLetter(r: RejectedDiagnostic): DeadLetter {
   };
 }
 
+/** Whether `usage` holds a token count for `entry`, a stream the gateway could not count. */
+function countsStream(entry: LedgerEntry, usage: LlmUsage | undefined): usage is LlmUsage {
+  return !!usage && entry.stream && entry.tokens.source === 'none' && (usage.promptTokens > 0 || usage.completionTokens > 0 || usage.totalTokens > 0);
+}
+
 /**
  * The entry with APIM's LLM-log tokens of a stream the gateway could not count, or null when they change nothing.
  * They join the document as its LLM-log part (`mergeLedgerEntries`), so its gateway part stays as it was sent.
@@ -85,8 +90,7 @@ function rejectedLetter(r: RejectedDiagnostic): DeadLetter {
  * while its token row is not readable yet, they would settle the stream at 0 for good.
  */
 export function withLlmUsage(entry: LedgerEntry, usage: LlmUsage | undefined): LedgerEntry | null {
-  if (!usage || !entry.stream || entry.tokens.source !== 'none') return null;
-  if (usage.promptTokens === 0 && usage.completionTokens === 0 && usage.totalTokens === 0) return null;
+  if (!countsStream(entry, usage)) return null;
   const tokens = { source: 'llm-log' as const, promptTokens: usage.promptTokens, cachedTokens: 0, completionTokens: usage.completionTokens, reasoningTokens: 0 };
   return mergeLedgerEntries(entry, { id: entry.id, schema: entry.schema, ...partOf(entry), source: 'apim-llm-log', tokens });
 }
@@ -244,7 +248,7 @@ async function countStreams(range: { from: Date; to: Date }, ports: JoinPorts, o
   let counted = 0;
   for await (const page of ports.ledger.listUncountedStreams(range, options)) {
     const usage = await usageFor(page, ports.llmUsage, options);
-    const found = page.filter((entry) => withLlmUsage(entry, usage.get(entry.gatewayRequestId)) !== null);
+    const found = page.filter((entry) => countsStream(entry, usage.get(entry.gatewayRequestId)));
     await saveEnriched(ports, found, (entry) => withLlmUsage(entry, usage.get(entry.gatewayRequestId)), options);
     counted += found.length;
   }
