@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { isNewerRun, runKey } from '../domain/run-order.js';
 import { reconcile, type CheckResult, type LlmUsageRow, type MetricTokens, type Thresholds } from '../domain/reconciliation.js';
 import { MissingTableError, type WatermarkStore } from '../ports/diagnostics-source.js';
-import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { TransientStoreError, type LedgerStore, type StoreOptions } from '../ports/ledger-store.js';
 import { joinKey } from '../domain/join.js';
@@ -64,34 +63,34 @@ async function ofWindow<T>(items: readonly T[], entries: readonly LedgerEntry[],
 }
 
 /**
- * What one source answers for a window, or why it cannot be read. A failure that stays would stall every later run
- * at this window (a missing Monitoring Reader role, a metric an account does not support, a deleted account; for
- * the APIM LLM log, a workspace without `ApiManagementGatewayLlmLog`, which Azure Monitor creates only once APIM's
- * GatewayLlmLogs diagnostic setting has sent a row), so it makes the window's check of that source `unavailable`
- * instead; a transient one (retries exhausted, throttling, 5xx, network) fails the run, which is retried from the
- * same window.
+ * What one source answers for a window, or why it cannot be read: `whyNot` words a failure that makes the window's
+ * check of that source `unavailable`, or rethrows one that fails the run (retried from the same window).
  */
-async function readOrWhyNot<T>(read: (() => Promise<T>) | undefined, options: StoreOptions): Promise<{ value?: T; unavailable?: string }> {
+async function readOrWhyNot<T>(read: (() => Promise<T>) | undefined, whyNot: (error: unknown) => string): Promise<{ value?: T; unavailable?: string }> {
   if (!read) return {};
   try {
     return { value: await read() };
   } catch (error) {
-    return { unavailable: lastingFailureReason(error, options.abortSignal) };
+    return { unavailable: whyNot(error) };
   }
 }
 
 /**
- * A window's `RequestResponse` records, or why there are none to compare: the workspace holds no `AzureDiagnostics`
- * table until an Azure OpenAI diagnostic setting has sent it a record. Any other failure fails the run, which is
- * retried from the same window: these records are the reconciliation's main input.
+ * The secondary sources (APIM LLM log, metrics): a failure that stays would stall every later run at this window (a
+ * missing Monitoring Reader role, a metric an account does not support, a deleted account; a workspace without
+ * `ApiManagementGatewayLlmLog`, which Azure Monitor creates only once APIM's GatewayLlmLogs diagnostic setting has
+ * sent a row), so it makes the check `unavailable`; a transient one (retries exhausted, throttling, 5xx, network)
+ * fails the run.
  */
-async function recordsOrWhyNot(sources: ReconciliationSources, window: TimeWindow, options: StoreOptions): Promise<{ value?: DiagnosticRecord[]; unavailable?: string }> {
-  try {
-    return { value: await sources.records(window, options) };
-  } catch (error) {
-    if (error instanceof MissingTableError) return { unavailable: error.message };
-    throw error;
-  }
+const unlessTransient = (options: StoreOptions) => (error: unknown) => lastingFailureReason(error, options.abortSignal);
+
+/**
+ * The `RequestResponse` records, the reconciliation's main input: only a workspace without `AzureDiagnostics` (none
+ * until an Azure OpenAI diagnostic setting has sent a record) makes them `unavailable`; any other failure fails the run.
+ */
+function onlyMissingTable(error: unknown): string {
+  if (error instanceof MissingTableError) return error.message;
+  throw error;
 }
 
 /** The checks of one window (whole hours), from one query per source. */
@@ -106,9 +105,9 @@ async function checkWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, wi
   const lagging = { from: window.from, to: new Date(window.to.getTime() + LOG_LAG_MS) };
   const { sources } = ports;
   const [logged, llm, metrics] = await Promise.all([
-    recordsOrWhyNot(sources, lagging, options),
-    readOrWhyNot(sources.llmUsage && (() => sources.llmUsage!(lagging, options)), options),
-    readOrWhyNot(sources.metrics && (() => sources.metrics!(window, options)), options),
+    readOrWhyNot(() => sources.records(lagging, options), onlyMissingTable),
+    readOrWhyNot(sources.llmUsage && (() => sources.llmUsage!(lagging, options)), unlessTransient(options)),
+    readOrWhyNot(sources.metrics && (() => sources.metrics!(window, options)), unlessTransient(options)),
   ]);
   const llmRows = llm.value;
   const { ledger } = ports;
