@@ -26,16 +26,8 @@ export function chargePeriodOf(date: string): { start: string; end: string } {
   return { start: iso(start), end: iso(start + DAY_MS) };
 }
 
-/** `1K` and `1M` units of a token meter are thousands and millions of tokens, as FOCUS's `1K Tokens` are. */
-function consumedUnitOf(row: ActualCostRow): string | undefined {
-  const unit = row.UnitOfMeasure;
-  if (unit !== undefined && /^\d+\s*[KM]?$/i.test(unit) && /Tokens$/i.test(row.MeterName)) return `${unit} Tokens`;
-  return unit;
-}
-
 export function focusRowOfActual(row: ActualCostRow): FocusCostRow {
   const period = chargePeriodOf(row.Date);
-  const consumedUnit = consumedUnitOf(row);
   const chargeCategory = row.ChargeType || 'Usage';
   const committedUsage = /^usage$/i.test(chargeCategory) && COMMITTED.test(row.PricingModel?.trim() ?? '');
   return {
@@ -53,9 +45,9 @@ export function focusRowOfActual(row: ActualCostRow): FocusCostRow {
     ...(row.MeterSubCategory !== undefined ? { x_SkuMeterSubcategory: row.MeterSubCategory } : {}),
     ...(row.InvoiceId ? { InvoiceId: row.InvoiceId } : {}),
     ...(/reservation/i.test(row.PricingModel ?? '') ? { CommitmentDiscountType: 'Reservation' } : {}),
+    // `Quantity` counts `UnitOfMeasure`s (`1K`, `1M`): a token meter's tokens are read by that block, as FOCUS's
+    // `PricingQuantity` in its `x_PricingUnitDescription`.
     ...(row.Quantity !== undefined ? { ConsumedQuantity: row.Quantity, PricingQuantity: row.Quantity } : {}),
-    ...(consumedUnit !== undefined ? { ConsumedUnit: consumedUnit } : {}),
-    // `Quantity` counts `UnitOfMeasure`s: a token meter whose name lacks the word Tokens is still read by its block.
-    ...(row.UnitOfMeasure !== undefined ? { x_PricingUnitDescription: row.UnitOfMeasure } : {}),
+    ...(row.UnitOfMeasure !== undefined ? { ConsumedUnit: row.UnitOfMeasure, x_PricingUnitDescription: row.UnitOfMeasure } : {}),
   };
 }

@@ -148,7 +148,7 @@ describe('cost export reader', () => {
       expect(sameScale(fromParquet.rows)).toEqual(sameScale(fromCsv.rows));
       expect(sumAmounts(fromParquet.rows.map((r) => r.billedCost))).toBe(sumAmounts(fromCsv.rows.map((r) => r.billedCost)).replace(/0+$/, ''));
     }
-    expect((await readCostExport(fixture('actual-ea-2024-08-01-azure-openai.parquet'))).rows[0]).toMatchObject({ ChargePeriodStart: '2026-11-20T00:00:00Z', BilledCost: '0.0164', ConsumedQuantity: '8.2', ConsumedUnit: '1K Tokens' });
+    expect((await readCostExport(fixture('actual-ea-2024-08-01-azure-openai.parquet'))).rows[0]).toMatchObject({ ChargePeriodStart: '2026-11-20T00:00:00Z', BilledCost: '0.0164', ConsumedQuantity: '8.2', ConsumedUnit: '1K', PricingQuantity: '8.2', x_PricingUnitDescription: '1K' });
   });
 
   it('names a file that is not Parquet', async () => {
