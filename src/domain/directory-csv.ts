@@ -186,3 +186,18 @@ export function directoryCsv(rows: readonly DirectoryRow[]): string {
   const lines = rows.map((r) => [r.identity, r.displayName, r.team, r.costCenter, r.kind ?? ''].map(field).join(','));
   return [[...DIRECTORY_COLUMNS, ...DIRECTORY_OPTIONAL_COLUMNS].join(','), ...lines].join('\r\n') + '\r\n';
 }
+
+/** Why a directory CSV is refused when its bytes are not UTF-8. */
+export const NOT_UTF8_CSV = 'is not UTF-8 text (save it as "CSV UTF-8")';
+
+/**
+ * The text of a directory CSV, or null when its bytes are not UTF-8: Excel's "CSV (Comma delimited)" is saved in the
+ * locale's code page, whose names would be read garbled.
+ */
+export function directoryCsvText(bytes: Uint8Array): string | null {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return null;
+  }
+}

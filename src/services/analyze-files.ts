@@ -10,7 +10,7 @@ import type { PriceTable } from '../contracts/price-table.js';
 import type { LlmUsage } from '../ports/diagnostics-source.js';
 import { chargebackReport, type ChargebackLine, type ChargebackReport } from '../domain/chargeback.js';
 import { countReasons, deadLettersOf, type ReasonCount } from '../domain/dead-letter-reasons.js';
-import { parseDirectoryCsv } from '../domain/directory-csv.js';
+import { directoryCsvText, NOT_UTF8_CSV, parseDirectoryCsv } from '../domain/directory-csv.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import { recordsByCorrelationId, type JoinCounts } from '../domain/join.js';
 import { percentiles } from '../domain/latency-tile.js';
@@ -115,13 +115,8 @@ export async function readLlmUsage(file: string): Promise<Map<string, LlmUsage>>
  * import` refuses it, rather than read with its names garbled.
  */
 export async function readDirectoryFile(file: string): Promise<Map<string, DirectoryRow>> {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(await readFile(file));
-  } catch (error) {
-    if (error instanceof TypeError) throw new Error(`${file} is not UTF-8 text (save it as "CSV UTF-8")`);
-    throw error;
-  }
+  const text = directoryCsvText(await readFile(file));
+  if (text === null) throw new Error(`${file} ${NOT_UTF8_CSV}`);
   const parsed = parseDirectoryCsv(text);
   if (parsed.errors.length > 0) throw new Error(`${file}: ${parsed.errors.map((e) => `line ${e.line}: ${e.reason}`).join('; ')}`);
   return new Map(parsed.rows.map((row) => [row.identity, row]));

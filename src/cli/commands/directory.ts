@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { describeIssues, DIRECTORY_KINDS, directoryRowSchema, normalizeIdentityKey, type DirectoryRow } from '../../contracts/directory.js';
-import { parseDirectoryCsv, type DirectoryCsvError } from '../../domain/directory-csv.js';
+import { directoryCsvText, NOT_UTF8_CSV, parseDirectoryCsv, type DirectoryCsvError } from '../../domain/directory-csv.js';
 import type { EditableIdentityDirectory } from '../../ports/identity-directory.js';
 import { importDirectory } from '../../services/import-directory.js';
 import { ApiIdentityDirectory, tokenFor, type ApiTarget } from '../directory-client.js';
@@ -157,11 +157,7 @@ async function readText(file: string, cmd: Command): Promise<string> {
     const reason = describeFileError({ ...(error as NodeJS.ErrnoException), path: file }) ?? (error as Error).message;
     return failed(cmd, `cannot read the directory CSV: ${reason}`, 'tokenledger.directory.unreadableFile');
   }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return failed(cmd, `${file} is not UTF-8 text (save it as "CSV UTF-8")`, 'tokenledger.directory.unreadableFile');
-  }
+  return directoryCsvText(bytes) ?? failed(cmd, `${file} ${NOT_UTF8_CSV}`, 'tokenledger.directory.unreadableFile');
 }
 
 function refuse(cmd: Command, file: string, errors: readonly DirectoryCsvError[]): never {
