@@ -361,12 +361,17 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     });
   });
 
-  it('reconciles a window of a workspace without ApiManagementGatewayLlmLog: llm-tokens unavailable, naming the table, the other checks stored', async () => {
-    fake.missingTables.add('ApiManagementGatewayLlmLog');
+  /** One hour with one gateway request (1,500 tokens of gpt-4o) in the ledger, and the Azure sources of the fake. */
+  async function oneRequestWindow() {
     const window = { from: new Date('2026-11-21T06:00:00.000Z'), to: new Date('2026-11-21T07:00:00.000Z') };
     const ledger = new MemoryLedgerStore();
     await ledger.createEntries([ledgerEntry({ id: 'req-1', apimRequestId: 'req-1', gatewayRequestId: 'gw-1', time: '2026-11-21T06:10:00.000Z', deployment: 'gpt-4o', tokens: { source: 'gateway', promptTokens: 1000, cachedTokens: 0, completionTokens: 500, reasoningTokens: 0 } })]);
-    const sources = new AzureReconciliationSources({ logs: client, workspaceId: WORKSPACE, sleep });
+    return { window, ledger, sources: new AzureReconciliationSources({ logs: client, workspaceId: WORKSPACE, sleep }) };
+  }
+
+  it('reconciles a window of a workspace without ApiManagementGatewayLlmLog: llm-tokens unavailable, naming the table, the other checks stored', async () => {
+    fake.missingTables.add('ApiManagementGatewayLlmLog');
+    const { window, ledger, sources } = await oneRequestWindow();
     await expect(sources.llmUsage(window)).rejects.toMatchObject({ statusCode: 400 });
 
     const results = await reconcileWindow({ ledger, sources }, window, { gatewayObjectIds: new Set() });
@@ -392,10 +397,7 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
 
   it('reconciles a window of a workspace without AzureDiagnostics: requests unavailable, naming the table, the token checks graded', async () => {
     fake.missingTables.add('AzureDiagnostics');
-    const window = { from: new Date('2026-11-21T06:00:00.000Z'), to: new Date('2026-11-21T07:00:00.000Z') };
-    const ledger = new MemoryLedgerStore();
-    await ledger.createEntries([ledgerEntry({ id: 'req-1', apimRequestId: 'req-1', gatewayRequestId: 'gw-1', time: '2026-11-21T06:10:00.000Z', deployment: 'gpt-4o', tokens: { source: 'gateway', promptTokens: 1000, cachedTokens: 0, completionTokens: 500, reasoningTokens: 0 } })]);
-    const sources = new AzureReconciliationSources({ logs: client, workspaceId: WORKSPACE, sleep });
+    const { window, ledger, sources } = await oneRequestWindow();
     await expect(sources.records(window)).rejects.toBeInstanceOf(MissingTableError);
 
     const results = await reconcileWindow({ ledger, sources }, window, { gatewayObjectIds: new Set() });
