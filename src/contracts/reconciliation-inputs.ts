@@ -92,11 +92,17 @@ export function toLlmUsageRows(rows: Iterable<LlmLogRow>): LlmUsageRow[] {
 /**
  * An Azure Monitor metrics REST response (`…/providers/Microsoft.Insights/metrics`), as `MetricsClient` and
  * `az monitor metrics list` return it: per metric, time series split by the `ModelDeploymentName` dimension.
+ * `interval` is the grain the service answered with; a metric it could not read has an `errorCode` other than
+ * `Success` and an `errorMessage` (Metrics Batch REST reference, 2024-02-01, `Metric`).
  */
 export const metricsResponseSchema = z.object({
+  interval: z.string().nullish(),
   value: z.array(
     z.object({
+      id: z.string().nullish(),
       name: z.object({ value: z.string() }),
+      errorCode: z.string().nullish(),
+      errorMessage: z.string().nullish(),
       timeseries: z.array(
         z.object({
           metadatavalues: z.array(z.object({ name: z.object({ value: z.string() }), value: z.string() })).default([]),
@@ -106,6 +112,7 @@ export const metricsResponseSchema = z.object({
     }),
   ),
 });
+export type MetricsResponse = z.infer<typeof metricsResponseSchema>;
 
 /**
  * A `metrics:getBatch` response (what the Azure path calls, per region and subscription): one metrics response per
@@ -113,28 +120,65 @@ export const metricsResponseSchema = z.object({
  */
 export const metricsBatchResponseSchema = z.object({ values: z.array(metricsResponseSchema) });
 
-/** The metrics of every resource of a batch as one response: token counts of one deployment add up across accounts. */
-export function unbatched(batch: z.infer<typeof metricsBatchResponseSchema>): z.infer<typeof metricsResponseSchema> {
-  return { value: batch.values.flatMap((response) => response.value) };
-}
-
 const PROMPT = 'ProcessedPromptTokens';
 const GENERATED = 'GeneratedTokens';
+const MS_PER_MINUTE = 60_000;
+const MINUTES_PER_HOUR = 60;
 
-/** Sums `ProcessedPromptTokens` and `GeneratedTokens` per UTC hour and deployment (any grain, PT1M included). */
-export function toMetricTokens(response: z.infer<typeof metricsResponseSchema>): MetricTokens[] {
+/** Minutes of an ISO 8601 grain (`PT5M`, `PT1H`, `P1D`), or null for `FULL` and anything else. */
+function grainMinutes(interval: string): number | null {
+  const match = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$/i.exec(interval);
+  if (!match || (match[1] ?? match[2] ?? match[3]) === undefined) return null;
+  return Number(match[1] ?? 0) * 1_440 + Number(match[2] ?? 0) * MINUTES_PER_HOUR + Number(match[3] ?? 0);
+}
+
+/**
+ * The UTC hour a data point's bucket lies in. A point's `timeStamp` starts a bucket of the response's interval; the
+ * ledger is checked by the hour, so a bucket must lie within one: an interval that divides an hour, starting on a
+ * multiple of it. The service starts buckets at the query's start time (`az monitor metrics list` without
+ * `--start-time` starts them at the current minute), and `P1D` or `FULL` buckets span many hours.
+ */
+function hourOf(timeStamp: string, interval: string | null | undefined): string {
+  const ms = Date.parse(timeStamp);
+  const hour = new Date(ms).toISOString().slice(0, 13);
+  if (interval == null) return hour;
+  const minutes = grainMinutes(interval);
+  if (minutes === null || minutes === 0 || MINUTES_PER_HOUR % minutes !== 0) {
+    throw new RangeError(`metrics of interval ${JSON.stringify(interval.slice(0, 40))} cannot be checked by the hour: ask for PT1H or a shorter interval that divides an hour (PT1M, PT5M, PT15M, PT30M)`);
+  }
+  if (ms % (minutes * MS_PER_MINUTE) !== 0) {
+    throw new RangeError(`data point ${timeStamp} starts a ${interval} bucket that is not within one UTC hour: ask with a start time on a whole hour`);
+  }
+  return hour;
+}
+
+/** Throws for a token metric the service could not read: its missing series are no zero. */
+function assertRead(metric: MetricsResponse['value'][number]): void {
+  if (metric.errorCode == null || metric.errorCode.toLowerCase() === 'success') return;
+  const what = (metric.id ?? metric.name.value).slice(0, 300);
+  throw new Error(`Azure Monitor could not read ${what}: ${metric.errorCode.slice(0, 100)}${metric.errorMessage ? `: ${metric.errorMessage.slice(0, 300)}` : ''}`);
+}
+
+/**
+ * Sums `ProcessedPromptTokens` and `GeneratedTokens` per UTC hour and deployment over responses (one per account
+ * of a getBatch call: a deployment's tokens add up across accounts), at any grain within an hour.
+ */
+export function toMetricTokens(...responses: readonly MetricsResponse[]): MetricTokens[] {
   const cells = new Map<string, { hour: string; deployment: string; promptTokens: number; generatedTokens: number }>();
-  for (const metric of response.value) {
-    if (metric.name.value !== PROMPT && metric.name.value !== GENERATED) continue;
-    for (const series of metric.timeseries) {
-      const deployment = series.metadatavalues.find((m) => m.name.value.toLowerCase() === 'modeldeploymentname')?.value ?? '(unknown)';
-      for (const point of series.data) {
-        const hour = new Date(point.timeStamp).toISOString().slice(0, 13);
-        const key = `${hour}\u0000${deployment}`;
-        const cell = cells.get(key) ?? { hour, deployment, promptTokens: 0, generatedTokens: 0 };
-        if (metric.name.value === PROMPT) cell.promptTokens += point.total ?? 0;
-        else cell.generatedTokens += point.total ?? 0;
-        cells.set(key, cell);
+  for (const response of responses) {
+    for (const metric of response.value) {
+      if (metric.name.value !== PROMPT && metric.name.value !== GENERATED) continue;
+      assertRead(metric);
+      for (const series of metric.timeseries) {
+        const deployment = series.metadatavalues.find((m) => m.name.value.toLowerCase() === 'modeldeploymentname')?.value ?? '(unknown)';
+        for (const point of series.data) {
+          const hour = hourOf(point.timeStamp, response.interval);
+          const key = `${hour}\u0000${deployment}`;
+          const cell = cells.get(key) ?? { hour, deployment, promptTokens: 0, generatedTokens: 0 };
+          if (metric.name.value === PROMPT) cell.promptTokens += point.total ?? 0;
+          else cell.generatedTokens += point.total ?? 0;
+          cells.set(key, cell);
+        }
       }
     }
   }

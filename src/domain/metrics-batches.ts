@@ -22,14 +22,27 @@ export interface MetricsBatch {
 
 export const MAX_RESOURCES_PER_BATCH = 50;
 
-const RESOURCE_ID = /^\/subscriptions\/([0-9a-fA-F-]{36})\/resourceGroups\/[^/]+\/providers\/Microsoft\.CognitiveServices\/accounts\/[^/]+$/i;
+const RESOURCE_ID = /^\/subscriptions\/([0-9a-fA-F-]{36})\/resourceGroups\/([^/]+)\/providers\/Microsoft\.CognitiveServices\/accounts\/([^/]+)$/i;
 const REGION = /^[a-z][a-z0-9]*$/;
+
+function accountIdParts(resourceId: string): RegExpExecArray {
+  const match = RESOURCE_ID.exec(resourceId);
+  if (!match) throw new RangeError(`${JSON.stringify(resourceId)} is not an Azure OpenAI account resource id (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.CognitiveServices/accounts/<name>)`);
+  return match;
+}
 
 /** The subscription id of an Azure OpenAI account's resource id; throws for anything else. */
 export function subscriptionOf(resourceId: string): string {
-  const match = RESOURCE_ID.exec(resourceId);
-  if (!match) throw new RangeError(`${JSON.stringify(resourceId)} is not an Azure OpenAI account resource id (/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.CognitiveServices/accounts/<name>)`);
-  return match[1]!.toLowerCase();
+  return accountIdParts(resourceId)[1]!.toLowerCase();
+}
+
+/**
+ * The resource id in the spelling ARM writes, whatever the spelling given (Log Analytics writes `ResourceId` in
+ * upper case): the metrics client finds the subscription of its call by the text `subscriptions/`.
+ */
+function armSpelling(resourceId: string): string {
+  const [, subscription, group, account] = accountIdParts(resourceId);
+  return `/subscriptions/${subscription!.toLowerCase()}/resourceGroups/${group!}/providers/Microsoft.CognitiveServices/accounts/${account!}`;
 }
 
 /**
@@ -63,7 +76,7 @@ export function planMetricsBatches(resources: readonly MetricsResource[]): Metri
     const key = `${region}/${subscriptionId.toLowerCase()}`;
     let group = groups.get(key);
     if (!group) groups.set(key, (group = { region, subscriptionId, ids: new Map() }));
-    if (!group.ids.has(resourceId.toLowerCase())) group.ids.set(resourceId.toLowerCase(), resourceId);
+    if (!group.ids.has(resourceId.toLowerCase())) group.ids.set(resourceId.toLowerCase(), armSpelling(resourceId));
   }
   const batches: MetricsBatch[] = [];
   for (const key of [...groups.keys()].sort()) {

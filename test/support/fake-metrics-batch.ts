@@ -19,6 +19,12 @@ export interface FakeAccount {
   /** Tokens per deployment, reported in the first hour of the query. */
   readonly prompt: Readonly<Record<string, number>>;
   readonly generated: Readonly<Record<string, number>>;
+  /**
+   * The service failed to read this account's metrics: each is answered in the 200 response with this `errorCode`
+   * and `errorMessage` and no time series (`Metric`: "'Success' or the error details on query failures for this
+   * metric", Metrics Batch REST reference 2024-02-01).
+   */
+  readonly failure?: { readonly code: string; readonly message: string };
 }
 
 export interface FakeCall {
@@ -83,9 +89,9 @@ export class FakeMetricsBatch implements HttpClient {
           type: 'Microsoft.Insights/metrics',
           name: { value: name, localizedValue: LOCALIZED[name] ?? name },
           displayDescription: '',
-          errorCode: 'Success',
+          ...(account.failure ? { errorCode: account.failure.code, errorMessage: account.failure.message } : { errorCode: 'Success' }),
           unit: 'Count',
-          timeseries: Object.entries(name === 'ProcessedPromptTokens' ? account.prompt : account.generated).slice(0, top).map(([deployment, total]) => ({
+          timeseries: account.failure ? [] : Object.entries(name === 'ProcessedPromptTokens' ? account.prompt : account.generated).slice(0, top).map(([deployment, total]) => ({
             metadatavalues: [{ name: { value: 'modeldeploymentname', localizedValue: 'modeldeploymentname' }, value: deployment }],
             data: [{ timeStamp: start, total }],
           })),

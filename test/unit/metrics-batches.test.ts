@@ -85,6 +85,30 @@ describe('metrics reconciliation on a fake metrics:getBatch that takes one regio
     expect(tokens.map((t) => [t.deployment, t.promptTokens, t.generatedTokens])).toEqual([['gpt-4o-prod', 1000, 100]]);
   });
 
+  it('queries the subscription of an account whose resource id is written in the upper case Log Analytics uses', async () => {
+    const [eastus] = ACCOUNTS;
+    const fake = new FakeMetricsBatch([eastus!]);
+    const tokens = await sourcesOn(fake, parseMetricsResources(`eastus=${eastus!.resourceId.toUpperCase()}`)).metrics(WINDOW);
+    expect(fake.calls.map((c) => [c.subscriptionId, c.status])).toEqual([[SUB_A, 200]]);
+    expect(tokens.map((t) => [t.deployment, t.promptTokens, t.generatedTokens])).toEqual([['gpt-4o-prod', 1000, 100]]);
+  });
+
+  it("marks the window's metrics-tokens check unavailable, naming Azure's error, when an account's metrics failed inside a 200 answer", async () => {
+    const failure = { code: 'InternalServerError', message: 'Error occurred while querying metric ProcessedPromptTokens.' };
+    const accounts = [ACCOUNTS[0]!, { ...ACCOUNTS[1]!, failure }];
+    const metrics = sourcesOn(new FakeMetricsBatch(accounts), accounts.map(({ resourceId, region }) => ({ resourceId, region })));
+    const ledger = new MemoryLedgerStore();
+    const tokens = { source: 'gateway' as const, promptTokens: 3000, cachedTokens: 0, completionTokens: 300, reasoningTokens: 0 };
+    await ledger.createEntries([ledgerEntry({ time: '2026-10-15T10:20:00.000Z', deployment: 'gpt-4o-prod', tokens })]);
+    const sources = { records: async () => [], metrics: (window: typeof WINDOW) => metrics.metrics(window) };
+
+    const checks = (await reconcileWindow({ ledger, sources }, WINDOW, { gatewayObjectIds: new Set() })).filter((c) => c.check === 'metrics-tokens');
+
+    // Not graded against the one account that answered (1,000 of the ledger's 3,000 prompt tokens).
+    expect(checks.map((c) => [c.deployment, c.status, c.expected])).toEqual([['gpt-4o-prod', 'unavailable', null]]);
+    expect(checks[0]!.reason).toContain(`Azure Monitor could not read ${ACCOUNTS[1]!.resourceId}/providers/Microsoft.Insights/metrics/ProcessedPromptTokens: InternalServerError: Error occurred`);
+  });
+
   it('splits a region and subscription into calls of at most 50 resources', () => {
     const many = Array.from({ length: 120 }, (_, i) => ({ resourceId: account(SUB_A, `aoai-${String(i).padStart(3, '0')}`), region: 'westeurope' }));
     const batches = planMetricsBatches([...many, ...many.slice(0, 5)]);

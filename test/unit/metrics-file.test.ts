@@ -5,11 +5,11 @@ import { readMetricsFile } from '../../src/adapters/files/metrics-file.js';
 import { temporaryFolder } from '../support/temporary-folder.js';
 
 /** The shape of Azure Monitor's `GET …/providers/Microsoft.Insights/metrics` answer (and `az monitor metrics list -o json`), cut to what is read. */
-function response(timeStamp: string, total: unknown): unknown {
+function response(timeStamp: string, total: unknown, interval = 'PT1H'): unknown {
   return {
     cost: 0,
     timespan: '2026-11-16T00:00:00Z/2026-11-16T02:00:00Z',
-    interval: 'PT1H',
+    interval,
     value: [
       {
         name: { value: 'ProcessedPromptTokens', localizedValue: 'Processed Inference Tokens' },
@@ -82,5 +82,27 @@ describe('an Azure Monitor metrics response read from a file', () => {
       /metrics\.json: invalid Azure Monitor metrics:getBatch response: values\.0\.value\.0\.timeseries\.0\.data\.0\.timeStamp: /,
     );
     await expect(readMetricsFile(await saved('{"values": {}}'))).rejects.toThrow(/metrics:getBatch response: values: /);
+  });
+
+  it('refuses buckets that do not lie within one UTC hour, naming the interval or the point', async () => {
+    // The service starts buckets at the query's start time: a response Microsoft published ("timespan":
+    // "2024-09-30T12:09:00Z/…", "interval": "P1D", points at …T12:09:00Z) shows both day-long and off-hour buckets.
+    await expect(readMetricsFile(await saved(JSON.stringify(response('2026-11-16T00:00:00Z', 240_000, 'P1D'))))).rejects.toThrow(
+      /metrics\.json: metrics of interval "P1D" cannot be checked by the hour: ask for PT1H or a shorter interval/,
+    );
+    await expect(readMetricsFile(await saved(JSON.stringify(response('2026-11-16T12:09:00Z', 60_000))))).rejects.toThrow(
+      /metrics\.json: data point 2026-11-16T12:09:00Z starts a PT1H bucket that is not within one UTC hour/,
+    );
+    expect(await readMetricsFile(await saved(JSON.stringify(response('2026-11-16T12:45:00Z', 60, 'PT15M'))))).toEqual([
+      { hour: '2026-11-16T12', deployment: 'gpt-4o-prod', promptTokens: 60, generatedTokens: 0 },
+    ]);
+  });
+
+  it("refuses a metric Azure Monitor failed to read instead of reading it as no tokens", async () => {
+    const body = batchResponse(['aoai-eastus', '2026-11-16T01:00:00Z', 1234]) as { values: { value: Record<string, unknown>[] }[] };
+    Object.assign(body.values[0]!.value[0]!, { errorCode: 'InternalServerError', errorMessage: 'Error occurred while querying metric.', timeseries: [] });
+    await expect(readMetricsFile(await saved(JSON.stringify(body)))).rejects.toThrow(
+      /metrics\.json: Azure Monitor could not read \/subscriptions\/.*\/accounts\/aoai-eastus\/providers\/Microsoft\.Insights\/metrics\/ProcessedPromptTokens: InternalServerError: Error occurred/,
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { metricsBatchResponseSchema, metricsResponseSchema, toMetricTokens, unbatched, type MetricTokens } from '../../contracts/reconciliation-inputs.js';
+import { metricsBatchResponseSchema, metricsResponseSchema, toMetricTokens, type MetricsResponse, type MetricTokens } from '../../contracts/reconciliation-inputs.js';
 import { describeIssues } from '../../domain/event-normalization.js';
 import { readJsonFile } from './json-file.js';
 
@@ -13,12 +13,19 @@ function isBatch(json: unknown): boolean {
  */
 export async function readMetricsFile(path: string): Promise<MetricTokens[]> {
   const { json } = await readJsonFile(path);
+  let responses: MetricsResponse[];
   if (isBatch(json)) {
     const batch = metricsBatchResponseSchema.safeParse(json);
     if (!batch.success) throw new Error(`${path}: ${describeIssues('Azure Monitor metrics:getBatch response', batch.error)}`);
-    return toMetricTokens(unbatched(batch.data));
+    responses = batch.data.values;
+  } else {
+    const response = metricsResponseSchema.safeParse(json);
+    if (!response.success) throw new Error(`${path}: ${describeIssues('Azure Monitor metrics response', response.error)}`);
+    responses = [response.data];
   }
-  const response = metricsResponseSchema.safeParse(json);
-  if (!response.success) throw new Error(`${path}: ${describeIssues('Azure Monitor metrics response', response.error)}`);
-  return toMetricTokens(response.data);
+  try {
+    return toMetricTokens(...responses);
+  } catch (error) {
+    throw new Error(`${path}: ${(error as Error).message}`);
+  }
 }

@@ -120,17 +120,21 @@ export class AzureReconciliationSources implements ReconciliationSources {
     // The SDK's models carry names as strings; map them onto the REST response shape the domain reads. The SDK
     // gives the localized name when there is one ("Processed Inference Tokens"), so the metric's own name is
     // taken from its id (`…/providers/Microsoft.Insights/metrics/ProcessedPromptTokens`).
-    const rest = {
-      value: results.flatMap((result) =>
-        result.metrics.map((metric) => ({
+    const responses = results.map((result) =>
+      metricsResponseSchema.parse({
+        interval: result.granularity,
+        value: result.metrics.map((metric) => ({
+          id: metric.id,
           name: { value: metricName(metric) },
+          errorCode: metric.errorCode,
+          errorMessage: metric.errorMessage,
           timeseries: (metric.timeseries ?? []).map((series) => ({
             metadatavalues: (series.metadatavalues ?? []).map((m) => ({ name: { value: m.name ?? '' }, value: m.value ?? '' })),
             data: (series.data ?? []).map((point) => ({ timeStamp: new Date(point.timeStamp).toISOString(), total: point.total ?? 0 })),
           })),
         })),
-      ),
-    };
-    return toMetricTokens(metricsResponseSchema.parse(rest));
+      }),
+    );
+    return toMetricTokens(...responses);
   }
 }
