@@ -17,6 +17,14 @@ export interface UsageDocuments {
   readonly parts: readonly UsageTilePart[];
 }
 
+/** Latency tiles of one UTC day (`YYYY-MM-DD`) at some grains, with window starts (ISO 8601, as stored) in [from, to). */
+export interface LatencyWindows {
+  readonly day: string;
+  readonly grains: readonly TileGrain[];
+  readonly from: string;
+  readonly to: string;
+}
+
 /** Derived aggregates (tiles) and the windows waiting to be recomputed. */
 export interface AggregateStore {
   /** The head of a window's usage tile and its version, or null when the window has no tile yet. */
@@ -35,6 +43,12 @@ export interface AggregateStore {
    */
   listUsageDocuments(grain: UsageGrain, fromWindow: string, toWindow: string, options?: StoreOptions): Promise<UsageDocuments>;
   upsertLatencyTiles(tiles: readonly LatencyTileDocument[], options?: StoreOptions): Promise<void>;
+  /**
+   * Deletes the latency tiles of `windows` (one UTC day's partition, the grains named, window starts in [from, to))
+   * whose ids are not in `keep`: the tiles a recompute of those windows no longer gives (a request now joined to
+   * another backend, one whose merge moved it to another hour).
+   */
+  deleteLatencyTilesExcept(windows: LatencyWindows, keep: ReadonlySet<string>, options?: StoreOptions): Promise<void>;
   /**
    * Latency tiles of one UTC day (`YYYY-MM-DD`) at one grain: one single-partition query. Only tiles of the
    * current `LATENCY_TILE_SCHEMA` are listed: tiles of an older version are keyed differently and would be

@@ -4,11 +4,11 @@ import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { UsageGrain, UsageLine } from '../contracts/usage-tile.js';
 import type { IdentityOptions } from '../domain/identity.js';
-import { buildTiles, deserializeTile, rollUp, serializeTile } from '../domain/latency-tile.js';
+import { buildTiles, deserializeTile, rollUp, serializeTile, type LatencyTile } from '../domain/latency-tile.js';
 import { dayOf, isHourWindow, nextDay } from '../domain/tile-windows.js';
 import { trafficTile } from '../domain/traffic.js';
 import { assembleUsageTiles, UsageLines, usageTileDocuments } from '../domain/usage.js';
-import type { AggregateStore, Versioned } from '../ports/aggregate-store.js';
+import type { AggregateStore, LatencyWindows, Versioned } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import { TransientStoreError, type LedgerStore, type StoreOptions } from '../ports/ledger-store.js';
 
@@ -127,7 +127,8 @@ async function computeDay(day: string, ports: RollupPorts, options: RollupOption
   }
   if (ports.diagnostics) {
     const hourly = (await ports.aggregates.listLatencyTiles(day, 'hour', options)).map(deserializeTile);
-    await ports.aggregates.upsertLatencyTiles(rollUp(hourly, 'day').map(serializeTile), options);
+    const from = `${day}T00:00:00.000Z`;
+    await replaceLatencyTiles(ports.aggregates, { day, grains: ['day'], from, to: `${nextDay(day)}T00:00:00.000Z` }, rollUp(hourly, 'day'), options);
   }
   return { entries, lines: usage.list() };
 }
@@ -160,8 +161,19 @@ async function rollupDiagnosticsHour(
   const records: StoredDiagnostic[] = [];
   for await (const page of diagnostics.listRecords(range, options)) records.push(...page);
   const fiveMinute = buildTiles({ records, entries: hourEntries }, '5m');
-  await aggregates.upsertLatencyTiles([...fiveMinute, ...rollUp(fiveMinute, 'hour')].map(serializeTile), options);
+  const windows = { day: dayOf(hour), grains: ['5m', 'hour'] as const, from: range.from.toISOString(), to: range.to.toISOString() };
+  await replaceLatencyTiles(aggregates, windows, [...fiveMinute, ...rollUp(fiveMinute, 'hour')], options);
   await aggregates.upsertTrafficTiles([trafficTile(hour, hourEntries, records, options.identity)], options);
+}
+
+/**
+ * Makes `tiles` the latency tiles of `windows`: tile ids name their backend and deployment, so a recompute that no
+ * longer gives one (a record first rolled up under `(unknown)`, then joined to its backend) deletes it.
+ */
+async function replaceLatencyTiles(aggregates: AggregateStore, windows: LatencyWindows, tiles: readonly LatencyTile[], options: StoreOptions): Promise<void> {
+  const documents = tiles.map(serializeTile);
+  await aggregates.upsertLatencyTiles(documents, options);
+  await aggregates.deleteLatencyTilesExcept(windows, new Set(documents.map((d) => d.id)), options);
 }
 
 /** Marks every hour of [from, to) dirty, so the next rollup rebuilds its tiles (after a tile schema change). */

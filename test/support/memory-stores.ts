@@ -5,7 +5,7 @@ import type { DeadLetter } from '../../src/contracts/dead-letter.js';
 import { LATENCY_TILE_SCHEMA, type LatencyTileDocument, type TileGrain } from '../../src/contracts/latency-tile-document.js';
 import type { StoredWeights } from '../../src/contracts/stored-weights.js';
 import type { TrafficTile } from '../../src/contracts/traffic-tile.js';
-import type { AggregateStore, UsageDocuments, Versioned } from '../../src/ports/aggregate-store.js';
+import type { AggregateStore, LatencyWindows, UsageDocuments, Versioned } from '../../src/ports/aggregate-store.js';
 import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
 import type { WatermarkStore } from '../../src/ports/diagnostics-source.js';
 import type { DiagnosticsStore, RecordWrite, RecordWriteOutcome, VersionedRecord } from '../../src/ports/diagnostics-store.js';
@@ -312,6 +312,13 @@ export class MemoryAggregateStore implements AggregateStore {
 
   async upsertLatencyTiles(tiles: readonly LatencyTileDocument[]): Promise<void> {
     for (const tile of tiles) this.latency.set(tile.id, clone(tile));
+  }
+
+  async deleteLatencyTilesExcept(windows: LatencyWindows, keep: ReadonlySet<string>): Promise<void> {
+    for (const tile of [...this.latency.values()]) {
+      const inWindows = tile.pk === `latency:${windows.day}` && windows.grains.includes(tile.grain) && tile.windowStart >= windows.from && tile.windowStart < windows.to;
+      if (inWindows && !keep.has(tile.id)) this.latency.delete(tile.id);
+    }
   }
 
   async listLatencyTiles(day: string, grain: TileGrain): Promise<LatencyTileDocument[]> {

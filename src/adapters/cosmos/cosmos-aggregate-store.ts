@@ -7,7 +7,7 @@ import { usageTileHeadSchema, usageTilePartSchema, type UsageGrain, type UsageTi
 import { stableId } from '../../domain/stable-id.js';
 import { trafficPartition } from '../../domain/traffic.js';
 import { usageHeadKey, usagePartition } from '../../domain/usage.js';
-import type { AggregateStore, UsageDocuments, Versioned } from '../../ports/aggregate-store.js';
+import type { AggregateStore, LatencyWindows, UsageDocuments, Versioned } from '../../ports/aggregate-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
 import { bulkDelete, bulkUpsert, isDocumentId, throwIfRefused } from './bulk-write.js';
 import { queryPages } from './query-pages.js';
@@ -72,6 +72,20 @@ export class CosmosAggregateStore implements AggregateStore {
 
   upsertLatencyTiles(tiles: readonly LatencyTileDocument[], options?: StoreOptions): Promise<void> {
     return writeAll('latency tiles', () => bulkUpsert(this.container, tiles, options));
+  }
+
+  async deleteLatencyTilesExcept(windows: LatencyWindows, keep: ReadonlySet<string>, options: StoreOptions = {}): Promise<void> {
+    const pk = `latency:${windows.day}`;
+    const grains = windows.grains.map((grain, i) => ({ name: `@grain${i}`, value: grain }));
+    const query = {
+      query: `SELECT c.id FROM c WHERE c.pk = @pk AND c.windowStart >= @from AND c.windowStart < @to AND (${grains.map((g) => `c.grain = ${g.name}`).join(' OR ')})`,
+      parameters: [{ name: '@pk', value: pk }, { name: '@from', value: windows.from }, { name: '@to', value: windows.to }, ...grains],
+    };
+    const stale: { id: string; pk: string }[] = [];
+    for await (const page of queryPages(this.container, query, (doc) => String((doc as { id: unknown }).id), { ...options, partitionKey: pk })) {
+      for (const id of page) if (!keep.has(id)) stale.push({ id, pk });
+    }
+    if (stale.length > 0) await writeAll('latency tiles', () => bulkDelete(this.container, stale, options));
   }
 
   async listLatencyTiles(day: string, grain: TileGrain, options: StoreOptions = {}): Promise<LatencyTileDocument[]> {
