@@ -2,7 +2,7 @@ import type { DiagnosticRecord, GatewayMatch, RejectedDiagnostic, StoredDiagnost
 import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
 import { joinKey, laterGatewayMatch, matchedOutcome, mergeStoredRecords, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
-import { hourBucket, mergeLedgerEntries, partOf } from '../domain/ledger.js';
+import { mergeLedgerEntries, partOf } from '../domain/ledger.js';
 import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsSource, LlmUsage, LlmUsageSource, WatermarkStore } from '../ports/diagnostics-source.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
@@ -10,7 +10,7 @@ import type { DiagnosticsStore, VersionedRecord } from '../ports/diagnostics-sto
 import type { DeadLetterStore, LedgerKey, LedgerStore, StoredEntry, StoreOptions } from '../ports/ledger-store.js';
 import { lastingFailureReason } from './failure-classification.js';
 import { updateDiagnostics } from './update-diagnostics.js';
-import { updateLedger, type LedgerUpdate } from './update-ledger.js';
+import { hoursOf, updateLedger, type LedgerUpdate } from './update-ledger.js';
 
 export interface JoinPorts {
   readonly source: DiagnosticsSource;
@@ -110,8 +110,6 @@ async function saveEnriched(
   known: readonly StoredEntry[] = [],
 ): Promise<void> {
   if (entries.length === 0) return;
-  // The hours an entry is in before and after the change (a merge may move its time).
-  const hoursOf = (changes: readonly LedgerUpdate[]) => [...new Set(changes.flatMap((c) => [c.before, c.after]).flatMap((e) => (e ? [hourBucket(e.time)] : [])))];
   const markHours = (changes: readonly LedgerUpdate[]) => ports.aggregates.markDirty(hoursOf(changes), options);
   const { updates, refused } = await updateLedger(ports.ledger, entries.map(keyOf), (_key, current) => (current ? enrichOne(current) : null), options, known, markHours);
   if (refused.length > 0) throw new Error(`ledger store refused ${refused.length} enriched entries: ${refused[0]!.reason}`);

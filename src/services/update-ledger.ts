@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import { hourBucket } from '../domain/ledger.js';
 import { TransientStoreError, type LedgerKey, type LedgerStore, type RefusedEntry, type StoredEntry, type StoreOptions } from '../ports/ledger-store.js';
 
 /** Rounds of read, merge and conditional write before a batch gives up and lets the trigger redeliver it. */
@@ -11,6 +12,11 @@ export interface LedgerUpdate {
   readonly before: LedgerEntry | null;
   /** What was written, or null when the change left the document as it was. */
   readonly after: LedgerEntry | null;
+}
+
+/** The hours of the documents before and after their changes: a merge may move a request to another hour. */
+export function hoursOf(changes: readonly LedgerUpdate[]): string[] {
+  return [...new Set(changes.flatMap((c) => [c.before, c.after]).flatMap((e) => (e ? [hourBucket(e.time)] : [])))];
 }
 
 export interface LedgerUpdates {

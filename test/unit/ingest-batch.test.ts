@@ -5,6 +5,7 @@ import type { GatewayEventV1Input } from '../../src/contracts/gateway-event.js';
 import { decodeBody, MAX_BODY_BYTES } from '../../src/domain/event-decoding.js';
 import { normalizeEvent, normalizeV1Text } from '../../src/domain/event-normalization.js';
 import { ledgerPartition, toLedgerEntry } from '../../src/domain/ledger.js';
+import { usageTilesOf } from '../../src/services/chargeback-report.js';
 import { rollupChargeback } from '../../src/services/rollup-chargeback.js';
 import { MAX_UPDATE_ROUNDS } from '../../src/services/update-ledger.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
@@ -230,6 +231,31 @@ describe('ingestBatch (with in-memory fake ledger and dead-letter stores)', () =
     expect(entries.map((e) => e.time)).toEqual(['2026-11-20T10:59:59.900Z']);
     // The request moved to the earlier hour: both hours are for the rollup to redo.
     expect([...ports.aggregates.dirty.keys()].sort()).toEqual(['2026-11-20T10', '2026-11-20T11']);
+  });
+
+  it('counts a request once, in the hour a merge moved it to, when its batch is redelivered after marking the hours failed', async () => {
+    const ports = stores();
+    await ingestBatch([{ body: { records: [{ ...llmLogsRecord, time: '2026-11-20T11:00:00.100Z' }] }, position: position(1) }], ports);
+    await rollupChargeback(ports);
+    // The ledger write of the GatewayLogs half lands; marking the hours after it fails once, transiently.
+    const markDirty = ports.aggregates.markDirty.bind(ports.aggregates);
+    let failed = false;
+    ports.aggregates.markDirty = async (hours, options) => {
+      const landed = ports.ledger.snapshot()[0]!.time.startsWith('2026-11-20T10');
+      if (landed && !failed) {
+        failed = true;
+        throw new TransientStoreError('dirty markers: 503');
+      }
+      return markDirty(hours, options);
+    };
+    const batch = [{ body: { records: [{ ...gatewayLogsRecord, time: '2026-11-20T10:59:59.900Z' }] }, position: position(2) }];
+    await expect(ingestBatch(batch, ports)).rejects.toBeInstanceOf(TransientStoreError);
+    expect(ports.ledger.snapshot().map((e) => e.time)).toEqual(['2026-11-20T10:59:59.900Z']);
+    await ingestBatch(batch, ports);
+    await rollupChargeback(ports);
+
+    const tiles = await usageTilesOf(ports.aggregates, { from: new Date('2026-11-20T10:00:00Z'), to: new Date('2026-11-20T12:00:00Z') });
+    expect(tiles.filter((t) => t.entries > 0).map((t) => [t.window, t.entries])).toEqual([['2026-11-20T10', 1]]);
   });
 
   it('merges the two records of one request delivered in the same batch like records delivered apart', async () => {
