@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { gatewayObjectIds, loadPrices } from '../config/core-options.js';
 import { loadDirectorySettings, loadSettings } from '../config/settings.js';
 import type { z } from 'zod';
-import { BASES, chargebackQuerySchemaAt, daySchema, lastMonth, operationsQuerySchemaAt, type PeriodSource } from '../contracts/report-query.js';
+import { BASES, chargebackQuerySchemaAt, daySchemaAt, lastMonth, operationsQuerySchemaAt, type PeriodSource } from '../contracts/report-query.js';
 import { GROUP_BY, type ChargebackReport, type ChargebackRow } from '../domain/chargeback.js';
 import { chargebackCsv, chargebackLineRows } from '../domain/chargeback-formats.js';
 import { deadLettersOf, type ReasonCount } from '../domain/dead-letter-reasons.js';
@@ -45,7 +45,7 @@ function positiveInt(value: string): number {
 }
 
 function day(value: string): string {
-  const parsed = daySchema.safeParse(value);
+  const parsed = daySchemaAt(new Date()).safeParse(value);
   if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues.map((issue) => issue.message).join('; '));
   return value;
 }

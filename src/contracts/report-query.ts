@@ -248,18 +248,22 @@ export function weightsQuerySchemaAt(now: Date) {
 export type WeightsQueryParams = z.output<ReturnType<typeof weightsQuerySchemaAt>>;
 
 /**
- * `YYYY-MM-DD`, a real calendar day from 2000 on (`simulate --day`, `demo --day`), in a month that ends before
- * 10000-01-01: the simulated cost export's billing period is the day's month.
+ * `YYYY-MM-DD`, a real calendar day from 2000 on and not after the UTC day of `now` (`simulate --day`,
+ * `demo --day`): ingestion refuses events more than a day ahead of the clock, so no reader would take a later
+ * day's events.
  */
-export const daySchema = z
-  .string()
-  .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a UTC day such as 2026-11-15 (YYYY-MM-DD)')
-  .superRefine((text, ctx) => {
-    const [y, m, d] = text.split('-').map(Number) as [number, number, number];
-    if (y < FIRST_YEAR) ctx.addIssue({ code: 'custom', message: `the year ${text.slice(0, 4)} is before ${FIRST_YEAR}` });
-    else if (m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m)) ctx.addIssue({ code: 'custom', message: `${text} is not a day of the calendar` });
-    else if (endOfMonth(y, m) >= END_OF_INSTANTS) ctx.addIssue({ code: 'custom', message: `the day's month must end before ${END_OF_INSTANTS_TEXT}, so 9999-11-30 is the last day` });
-  });
+export function daySchemaAt(now: Date) {
+  const today = now.toISOString().slice(0, 10);
+  return z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a UTC day such as 2026-11-15 (YYYY-MM-DD)')
+    .superRefine((text, ctx) => {
+      const [y, m, d] = text.split('-').map(Number) as [number, number, number];
+      if (y < FIRST_YEAR) ctx.addIssue({ code: 'custom', message: `the year ${text.slice(0, 4)} is before ${FIRST_YEAR}` });
+      else if (m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m)) ctx.addIssue({ code: 'custom', message: `${text} is not a day of the calendar` });
+      else if (text > today) ctx.addIssue({ code: 'custom', message: `${text} is after today (${today}, UTC): events more than a day ahead of the clock are refused, so a simulated day is today or earlier` });
+    });
+}
 
 /** The month before the one `now` is in, as `YYYY-MM`. */
 export function lastMonth(now: Date = new Date()): string {

@@ -155,6 +155,9 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
 
   const hub = new LocalEventHub(options.partitions ?? 4);
   const dayStart = Date.parse(`${options.day}T00:00:00Z`);
+  // The join waits for Azure's logs to settle, and the simulator delivers late records up to 30 hours after their
+  // request: it runs as if at least two days after the simulated day, so a day of this week is joined whole too.
+  const logsSettled = () => new Date(Math.max(Date.now(), dayStart + 3 * 86_400_000));
   day.eventLines.forEach((line, index) => hub.send(asDelivered(line, index), line, new Date(dayStart + index)));
   const runId = Date.now();
   const checkpoints = await TableCheckpointStore.create(stack.azurite.connectionString, `demo-${options.seed}-${runId}`);
@@ -179,7 +182,7 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
   const archive = await uploadArchive(new FolderArchive(joinPath(outDir, SIMULATION_FILES.diagnostics)), stack.azurite.connectionString);
   const joinHandler = createJoinHandler(
     () => ({
-      source: new ArchiveDiagnosticsSource(archive),
+      source: new ArchiveDiagnosticsSource(archive, { now: logsSettled }),
       watermarks: TableWatermarkStore.fromConnectionString(stack.azurite.connectionString, 'watermarks'),
       ledger: stack.stores.ledger,
       diagnostics: stack.stores.diagnostics,
@@ -188,7 +191,7 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
       // Streams cut short carry no usage in their gateway event: the join takes APIM's LLM-log count, as in Azure.
       llmUsage: new LlmLogExportUsageSource(joinPath(outDir, SIMULATION_FILES.llmLog)),
     }),
-    () => ({ graceInMs: stack.settings.JOIN_GRACE_MINUTES * 60_000, watermarkName: `demo-${options.seed}-${runId}` }),
+    () => ({ graceInMs: stack.settings.JOIN_GRACE_MINUTES * 60_000, watermarkName: `demo-${options.seed}-${runId}`, now: logsSettled }),
   );
   await longStep(progress, 'joining diagnostics to the ledger: the join timer', (log) => fireTimer('join', joinHandler, new Date(), log));
   await longStep(progress, 'joining again: the second run must change nothing', (log) => fireTimer('join', joinHandler, new Date(), log));

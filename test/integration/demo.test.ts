@@ -97,3 +97,17 @@ describe('demo on the local stack', () => {
     expect(summary.checks.find((c) => c.name.startsWith('invoice allocation stored by the allocate timer'))?.ok).toBe(true);
   });
 });
+
+describe('demo of a day of this week on the local stack', () => {
+  it("joins today's simulated day whole, late records included, and passes every check", async () => {
+    const stack = await startLocalStack();
+    try {
+      const today = new Date().toISOString().slice(0, 10);
+      const summary = await runDemo(stack, { requests: 300, seed: 5, day: today }, recording);
+      expect(summary.checks.filter((check) => !check.ok).map((check) => check.name)).toEqual([]);
+      expect(summary.ok).toBe(true);
+    } finally {
+      await stack.stop();
+    }
+  });
+});
