@@ -99,17 +99,40 @@ const month = z
     message: `the month must end before ${END_OF_INSTANTS_TEXT}, so 9999-11 is the last (expected a month such as 2026-11)`,
   });
 
+/** The unit a period's ends must fall on, and why. */
+interface PeriodGrain {
+  readonly ms: number;
+  readonly inside: string;
+  readonly format: (instant: Date) => string;
+}
+
 /**
  * Reports are built from tiles of whole UTC hours, so a period starts and ends on a whole hour: a half hour
  * would otherwise be silently widened or cut to the hour around it.
  */
-function requireWholeHours(range: { from: Date; to: Date }, ctx: z.RefinementCtx): void {
+const WHOLE_HOURS: PeriodGrain = {
+  ms: HOUR_MS,
+  inside: 'is inside an hour: reports count whole UTC hours',
+  format: (instant) => instant.toISOString().replace(':00.000Z', 'Z'),
+};
+
+/**
+ * Azure's cost rows are charged by the UTC day (ChargePeriodStart at 00:00Z): an invoice-basis period of part of a
+ * day would set a whole day's bill against part of its usage.
+ */
+const WHOLE_DAYS: PeriodGrain = {
+  ms: DAY_MS,
+  inside: "is inside a day: basis=invoice sets Azure's cost rows, charged by the UTC day, against the estimate",
+  format: (instant) => instant.toISOString().slice(0, 10),
+};
+
+function requireWhole(range: { from: Date; to: Date }, grain: PeriodGrain, ctx: z.RefinementCtx): void {
   for (const end of ['from', 'to'] as const) {
     const t = range[end].getTime();
-    if (t % HOUR_MS === 0) continue;
-    const before = new Date(Math.floor(t / HOUR_MS) * HOUR_MS).toISOString().replace(':00.000Z', 'Z');
-    const after = new Date(Math.ceil(t / HOUR_MS) * HOUR_MS).toISOString().replace(':00.000Z', 'Z');
-    ctx.addIssue({ code: 'custom', path: [end], message: `${range[end].toISOString()} is inside an hour: reports count whole UTC hours, so use ${before} or ${after}` });
+    if (t % grain.ms === 0) continue;
+    const before = grain.format(new Date(Math.floor(t / grain.ms) * grain.ms));
+    const after = grain.format(new Date(Math.ceil(t / grain.ms) * grain.ms));
+    ctx.addIssue({ code: 'custom', path: [end], message: `${range[end].toISOString()} ${grain.inside}, so use ${before} or ${after}` });
   }
 }
 
@@ -130,7 +153,7 @@ export type PeriodSource = 'range' | 'month' | 'default';
  * The period of a chargeback report or of the requests behind it: `from`/`to`, a calendar `month`, or neither (the
  * current month to date); on whole hours, ordered, at most 400 days. Null after adding the issue when it is not.
  */
-function reportPeriod(q: { from?: Date; to?: Date; month?: string }, now: Date, ctx: z.RefinementCtx): { from: Date; to: Date; period: PeriodSource } | null {
+function reportPeriod(q: { from?: Date; to?: Date; month?: string }, now: Date, ctx: z.RefinementCtx, grain: PeriodGrain = WHOLE_HOURS): { from: Date; to: Date; period: PeriodSource } | null {
   let { from, to } = q;
   let period: PeriodSource = 'range';
   if (q.month) {
@@ -144,14 +167,14 @@ function reportPeriod(q: { from?: Date; to?: Date; month?: string }, now: Date, 
     period = 'month';
   } else if (!from && !to) {
     from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
-    to = endOfCurrentHour(now);
+    to = new Date(Math.floor(now.getTime() / grain.ms) * grain.ms + grain.ms);
     period = 'default';
   }
   if (!from || !to) {
     ctx.addIssue({ code: 'custom', path: [from ? 'to' : 'from'], message: 'give both from and to, or a month, or neither (the current month to date)' });
     return null;
   }
-  requireWholeHours({ from, to }, ctx);
+  requireWhole({ from, to }, grain, ctx);
   requireOrderedAndBounded({ from, to }, 400, ctx);
   return { from, to, period };
 }
@@ -160,6 +183,7 @@ function reportPeriod(q: { from?: Date; to?: Date; month?: string }, now: Date, 
  * Parameters of a chargeback report, from a query string or the CLI: a range (`from`/`to`, ISO dates or
  * instants on whole UTC hours, `to` exclusive) or a calendar `month`; at most 400 days, so one request stays
  * bounded. Without any of them, the current month to date: from the 1st (UTC) to the end of the current hour.
+ * `basis=invoice` takes whole UTC days, the grain of Azure's cost rows, and its month to date ends with today.
  */
 export function chargebackQuerySchemaAt(now: Date) {
   return parameters({
@@ -174,7 +198,7 @@ export function chargebackQuerySchemaAt(now: Date) {
       ctx.addIssue({ code: 'custom', path: ['groupBy'], message: `basis=invoice groups by ${INVOICE_GROUP_BY.join(', ')}: the invoice's rows name resources and meters, not models or deployments` });
       return z.NEVER;
     }
-    const resolved = reportPeriod(q, now, ctx);
+    const resolved = reportPeriod(q, now, ctx, q.basis === 'invoice' ? WHOLE_DAYS : WHOLE_HOURS);
     if (!resolved) return z.NEVER;
     return { ...resolved, groupBy: q.groupBy, format: q.format, basis: q.basis };
   });
@@ -194,7 +218,7 @@ function operationsWindow(now: Date) {
   return (q: { from?: Date; to?: Date; deployment?: string }, ctx: z.RefinementCtx) => {
     const to = q.to ?? endOfCurrentHour(now);
     const from = q.from ?? new Date(to.getTime() - DEFAULT_OPERATIONS_HOURS * HOUR_MS);
-    requireWholeHours({ from, to }, ctx);
+    requireWhole({ from, to }, WHOLE_HOURS, ctx);
     requireOrderedAndBounded({ from, to }, 93, ctx);
     return { from, to, period: (q.from || q.to ? 'range' : 'default') as PeriodSource, ...(q.deployment ? { deployment: q.deployment } : {}) };
   };

@@ -37,6 +37,14 @@ describe('chargeback report parameters', () => {
     expect(messages(chargeback.safeParse({ month: '2026-10', basis: 'bill' }))[0]).toMatch(/^basis: /);
   });
 
+  it("takes whole UTC days on the invoice basis, the grain of Azure's cost rows, and its month to date ends with today", () => {
+    expect(messages(chargeback.safeParse({ from: '2026-10-15T00:00:00Z', to: '2026-10-15T01:00:00Z', basis: 'invoice' }))).toEqual([
+      "to: 2026-10-15T01:00:00.000Z is inside a day: basis=invoice sets Azure's cost rows, charged by the UTC day, against the estimate, so use 2026-10-15 or 2026-10-16",
+    ]);
+    expect(chargeback.parse({ from: '2026-10-15', to: '2026-10-16', basis: 'invoice' })).toMatchObject({ from: new Date('2026-10-15T00:00:00Z'), to: new Date('2026-10-16T00:00:00Z') });
+    expect(chargeback.parse({ basis: 'invoice' })).toMatchObject({ from: new Date('2026-12-01T00:00:00Z'), to: new Date('2026-12-04T00:00:00Z'), period: 'default' });
+  });
+
   it('defaults to the current month to date, up to the end of the current UTC hour', () => {
     const q = chargeback.parse({});
     expect(q.period).toBe('default');
