@@ -14,7 +14,7 @@ import { analyzeFiles } from '../services/analyze-files.js';
 import { allocateFiles } from '../services/allocate-files.js';
 import { allocationCsv, allocationFocus, allocationLines, allocationTotals } from '../domain/allocation-formats.js';
 import { reconcileFiles } from '../services/reconcile-files.js';
-import { roundAmount, roundAmountsToTotal } from '../domain/invoice-comparison.js';
+import { roundAmount } from '../domain/invoice-comparison.js';
 import { CHECK_STATUSES, describeThresholds, thresholdsReport, type CheckResult, type CheckStatus } from '../domain/reconciliation.js';
 import { directoryCommand } from './commands/directory.js';
 import { repeatedOptions } from './repeated-options.js';
@@ -32,6 +32,7 @@ import type { DemoSummary } from '../local/demo.js';
 import { writeSimulation } from '../simulator/files.js';
 import { simulateDay } from '../simulator/traffic.js';
 import { createProgress, type Progress } from './progress.js';
+import { invoiceTables, type InvoiceTableBody } from './invoice-tables.js';
 import { formatTable } from './table.js';
 import { Cleanup, stopWhenReaderLeaves } from './cleanup.js';
 import { checkInput, checkOutput, describeFileError } from './input-files.js';
@@ -127,32 +128,6 @@ function tellUnpriced(unpriced: ChargebackReport['unpriced'], progress: Progress
 const requestsOption = () => new Option('--requests <n>', 'number of simulated requests').argParser(positiveInt);
 const seedOption = () => new Option('--seed <n>', 'random seed: the same seed and day give the same traffic').argParser(positiveInt).default(42);
 const dayOption = () => new Option('--day <YYYY-MM-DD>', 'UTC day to simulate').argParser(day).default(midLastMonth(), 'the 15th of last month');
-
-interface InvoiceTableBody {
-  readonly currency: string;
-  readonly rows: readonly { key: string; billedCost: string; effectiveCost: string; reasons: readonly { reason: string; billedCost: string }[] | null }[];
-  readonly totals: { billedCost: string; effectiveCost: string };
-  readonly teams: readonly { team: string; estimate: string; billedCost: string; billedDifference: string }[] | null;
-  readonly exports: readonly string[];
-}
-
-/**
- * The invoice report as tables: its rows, then each team's estimate next to its invoice parts (6 decimals shown; the
- * rows rounded so that they add up to the TOTAL line).
- */
-function invoiceTables(body: InvoiceTableBody): string {
-  const money = (amount: string) => roundAmount(amount, 6);
-  if (body.exports.length === 0) return 'No cost export has been allocated for this period yet.\n';
-  const billed = roundAmountsToTotal(body.rows.map((r) => r.billedCost), 6);
-  const effective = roundAmountsToTotal(body.rows.map((r) => r.effectiveCost), 6);
-  let text = formatTable(['key', `billed (${body.currency})`, `effective (${body.currency})`], [...body.rows.map((r, i) => [r.key, billed[i]!, effective[i]!]), ['TOTAL', money(body.totals.billedCost), money(body.totals.effectiveCost)]]) + '\n';
-  for (const u of body.rows.find((r) => r.reasons !== null)?.reasons ?? []) text += `unallocated ${money(u.billedCost)} billed: ${u.reason}\n`;
-  if (body.teams && body.teams.length > 0) {
-    text += `\nList-price estimate vs invoice per team (${body.currency})\n`;
-    text += formatTable(['team', 'estimate', 'invoice (billed)', 'difference'], body.teams.map((t) => [t.team, money(t.estimate), money(t.billedCost), money(t.billedDifference)])) + '\n';
-  }
-  return text;
-}
 
 function costTable(rows: readonly ChargebackRow[], label: string, total: { cost: string; requests: number }): string {
   return formatTable(

@@ -180,11 +180,15 @@ describe('chargeback API and CLI on the local stack', () => {
     const total = lines.find((l) => l.startsWith('TOTAL'))!.trim().split(/\s{2,}/);
     expect(sumAmounts(rows.map((r) => r[1]!))).toBe(total[1]);
     expect(sumAmounts(rows.map((r) => r[2]!))).toBe(total[2]);
+    // Each team's invoice is shown as its row shows it, and its difference is invoice − estimate as shown.
+    const teamLines = lines.slice(comparison + 3).filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s{2,}/));
     for (const team of summary.invoice.teams) {
       const row = rows.find((r) => r[0] === team.team)!;
       const micros = (amount: string) => Math.round(Number(amount) * 1e6);
       expect(Math.abs(micros(row[1]!) - micros(roundAmount(team.billedCost, 6)))).toBeLessThanOrEqual(1);
-      expect(lines.slice(comparison).some((l) => l.startsWith(team.team) && l.includes(roundAmount(team.billedDifference, 6)))).toBe(true);
+      const [, estimate, invoice, difference] = teamLines.find((l) => l[0] === team.team)!;
+      expect([estimate, invoice]).toEqual([roundAmount(team.estimate, 6), row[1]]);
+      expect(difference).toBe(roundAmount(sumAmounts([invoice!, `-${estimate}`]), 6));
     }
     expect(lines.some((l) => /^unallocated [\d.]+ billed: /.test(l))).toBe(true);
   });
