@@ -20,7 +20,7 @@ import { TableIdentityDirectory } from '../adapters/tables/table-identity-direct
 import { TableWatermarkStore } from '../adapters/tables/table-watermark-store.js';
 import { createTokenValidator, entraEndpoints, type TokenValidator } from '../adapters/auth/entra-token-validator.js';
 import type { DashboardSignIn } from '../contracts/dashboard-sign-in.js';
-import type { EditableIdentityDirectory, IdentityDirectory } from '../ports/identity-directory.js';
+import type { EditableIdentityDirectory } from '../ports/identity-directory.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../domain/archive-layout.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../ports/diagnostics-store.js';

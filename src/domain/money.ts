@@ -13,9 +13,9 @@
  * largest-remainder method so the shown lines add up to the shown total exactly.
  */
 
-import { MAX_INPUT_DECIMALS, MICROS_PER_DOLLAR, type Micros } from '../contracts/decimal-amount.js';
+import { MICROS_PER_DOLLAR, type Micros } from '../contracts/decimal-amount.js';
 
-export { MAX_INPUT_DECIMALS, MICROS_PER_DOLLAR, parseDecimal, type Micros } from '../contracts/decimal-amount.js';
+export { MICROS_PER_DOLLAR, parseDecimal, type Micros } from '../contracts/decimal-amount.js';
 
 /** An amount of USD in units of 10^-12 USD; the unit every cost and every sum of costs is kept in. */
 export type Picodollars = bigint;

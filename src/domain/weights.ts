@@ -242,7 +242,6 @@ export function recommendWeights(poolInput: PoolInput, options: WeightsOptions =
   const opts = weightsOptionsSchema.parse(options);
   const pool = poolInputSchema.parse(poolInput);
   const backends = [...pool.backends].sort((a, b) => (a.backendId < b.backendId ? -1 : a.backendId > b.backendId ? 1 : 0));
-  const n = backends.length;
 
   // 1. Health.
   let judged: Judged[] = backends.map((stats) => {

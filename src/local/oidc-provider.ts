@@ -43,7 +43,6 @@ const MAX_PARAM_LENGTH = 2048;
 const S256_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
 /** RFC 7636 §4.1: 43 to 128 unreserved characters. */
 const CODE_VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
-const OPAQUE = /^[A-Za-z0-9_-]{20,200}$/;
 
 interface Grant {
   readonly clientId: string;

@@ -2,7 +2,7 @@ import { readLlmLogExport } from '../adapters/files/llm-log-export.js';
 import { readMetricsFile } from '../adapters/files/metrics-file.js';
 import { withLlmUsage } from './join-diagnostics.js';
 import type { ReasonCount } from '../domain/dead-letter-reasons.js';
-import { reconcile, type CheckResult, type LlmUsageRow, type Thresholds } from '../domain/reconciliation.js';
+import { reconcile, type CheckResult, type Thresholds } from '../domain/reconciliation.js';
 import { readArchiveFolder, readEventsFile } from './analyze-files.js';
 
 export interface ReconcileFilesInput {

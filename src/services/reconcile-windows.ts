@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isNewerRun, runKey } from '../domain/run-order.js';
-import { reconcile, type CheckResult, type LlmUsageRow, type MetricTokens, type Thresholds } from '../domain/reconciliation.js';
+import { reconcile, type CheckResult, type Thresholds } from '../domain/reconciliation.js';
 import { MissingTableError, type WatermarkStore } from '../ports/diagnostics-source.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import { TransientStoreError, type LedgerStore, type StoreOptions } from '../ports/ledger-store.js';

@@ -240,13 +240,13 @@ describe('ingestBatch (with in-memory fake ledger and dead-letter stores)', () =
     // The ledger write of the GatewayLogs half lands; marking the hours after it fails once, transiently.
     const markDirty = ports.aggregates.markDirty.bind(ports.aggregates);
     let failed = false;
-    ports.aggregates.markDirty = async (hours, options) => {
+    ports.aggregates.markDirty = async (hours: readonly string[]) => {
       const landed = ports.ledger.snapshot()[0]!.time.startsWith('2026-11-20T10');
       if (landed && !failed) {
         failed = true;
         throw new TransientStoreError('dirty markers: 503');
       }
-      return markDirty(hours, options);
+      return markDirty(hours);
     };
     const batch = [{ body: { records: [{ ...gatewayLogsRecord, time: '2026-11-20T10:59:59.900Z' }] }, position: position(2) }];
     await expect(ingestBatch(batch, ports)).rejects.toBeInstanceOf(TransientStoreError);

@@ -224,3 +224,10 @@ describe('simulated day', () => {
     }
   });
 });
+
+describe('lastMonth', () => {
+  it('is the month before, across a year boundary', () => {
+    expect(lastMonth(new Date('2026-01-15T00:00:00Z'))).toBe('2025-12');
+    expect(lastMonth(new Date('2026-03-31T23:59:59Z'))).toBe('2026-02');
+  });
+});

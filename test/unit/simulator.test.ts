@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import type { GatewayEventV1 } from '../../src/contracts/gateway-event.js';
-import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { normalizeEvent } from '../../src/domain/event-normalization.js';
 import { TokenTotalsByIdentity } from '../../src/domain/token-totals.js';
 import { mergeByRequest } from '../../src/domain/ledger.js';
