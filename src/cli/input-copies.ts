@@ -63,6 +63,9 @@ async function captureFiles(path: string): Promise<EventsInput['capture']> {
     const more = folder.others.length > 1 ? ` (and ${folder.others.length - 1} other file${folder.others.length > 2 ? 's' : ''})` : '';
     throw new Error(`${named} is a folder, and ${JSON.stringify(folder.others[0])} in it${more} is not an Avro file: ${EVENTS_WANTED}; a folder holds Capture files only`);
   }
+  if (folder.linkedFolders.length > 0) {
+    throw new Error(`${named} is a folder, and ${JSON.stringify(folder.linkedFolders[0])} in it is a link to a folder, which is not followed: give the folder it links to as --events of its own, or copy its files in`);
+  }
   if (folder.files.length === 0) throw new Error(`${named} is a folder with no file in it: ${EVENTS_WANTED}`);
   return folder;
 }

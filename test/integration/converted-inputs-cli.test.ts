@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -89,6 +89,15 @@ describe('tokenledger commands over Event Hubs Capture files and Log Analytics e
     await writeFile(join(capture, 'notes.txt'), 'not an event\n');
     await expect(cli('analyze', '--events', capture)).rejects.toMatchObject({
       stderr: `tokenledger: --events ${JSON.stringify(capture)} is a folder, and "notes.txt" in it is not an Avro file: expected a file of gateway events as JSON lines (one Event Hubs body per line), or Event Hubs Capture files (.avro); a folder holds Capture files only\n`,
+    });
+
+    // A link to another download's partition folder is named, not passed over with its events.
+    await rm(join(capture, 'notes.txt'));
+    await writeCaptureFile(join(capture, '0', '00.avro'), ['{"a":1}']);
+    const elsewhere = await temporaryFolder('tokenledger-capture-cli-');
+    await symlink(elsewhere, join(capture, '1'));
+    await expect(cli('analyze', '--events', capture)).rejects.toMatchObject({
+      stderr: `tokenledger: --events ${JSON.stringify(capture)} is a folder, and "1" in it is a link to a folder, which is not followed: give the folder it links to as --events of its own, or copy its files in\n`,
     });
   });
 

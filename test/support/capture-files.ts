@@ -31,10 +31,10 @@ export interface CaptureFileOptions {
   readonly firstSequenceNumber?: number;
 }
 
-/** Writes one Capture file holding `bodies` (a string as its UTF-8 bytes, null as a null body), in order. */
+/** Writes one Capture file holding `bodies` (a string as its UTF-8 bytes, null as a null body), in order; its header even with none. */
 export async function writeCaptureFile(path: string, bodies: readonly (string | Uint8Array | null)[], options: CaptureFileOptions = {}): Promise<void> {
   const type = avro.Type.forSchema(CAPTURE_SCHEMA as unknown as avro.Schema, { wrapUnions: true });
-  const encoder = new avro.streams.BlockEncoder(type, { codec: options.codec ?? 'deflate', ...(options.blockSize ? { blockSize: options.blockSize } : {}) });
+  const encoder = new avro.streams.BlockEncoder(type, { codec: options.codec ?? 'deflate', writeHeader: 'always', ...(options.blockSize ? { blockSize: options.blockSize } : {}) });
   const out = createWriteStream(path);
   encoder.pipe(out);
   const first = options.firstSequenceNumber ?? 0;

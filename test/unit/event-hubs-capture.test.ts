@@ -48,6 +48,20 @@ describe('Event Hubs Capture files read as event bodies', () => {
     );
   });
 
+  it('reads an empty Capture file that ends with a block of no records and no bytes as no bodies, whatever the codec', async () => {
+    // Capture writes empty files when asked to (users report 508-byte files: azure-sdk-for-python#6076), which is the
+    // header of the documented schema and one block of count 0, size 0 and the sync marker (Avro 1.11, object
+    // container files). Such a block has no deflate stream to inflate.
+    const folder = await temporaryFolder('capture-');
+    for (const codec of ['null', 'deflate'] as const) {
+      const file = join(folder, `${codec}.avro`);
+      await writeCaptureFile(file, [], { codec });
+      const header = await readFile(file);
+      await writeFile(file, Buffer.concat([header, Buffer.from([0, 0]), header.subarray(header.length - 16)]));
+      expect(await bodiesOf(file), codec).toEqual([]);
+    }
+  });
+
   it('reads a file of many blocks larger than a read (a block across two reads, blocks held whole)', async () => {
     const folder = await temporaryFolder('capture-');
     const file = join(folder, 'big.avro');
@@ -206,6 +220,7 @@ describe('Event Hubs Capture files read as event bodies', () => {
     const listed = await listCaptureFolder(root);
     expect(listed.files).toEqual([join(partition('0'), '00.avro'), join(partition('0'), '30.avro'), join(partition('1'), '00.avro')]);
     expect(listed.others).toEqual(['notes.txt']);
+    expect(listed.linkedFolders).toEqual(['linked-folder']);
   });
 
   it('writes the bodies of several files as JSON lines, bodies without text counted and left out', async () => {

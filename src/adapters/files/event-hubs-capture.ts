@@ -56,6 +56,8 @@ export interface CaptureFolder {
   readonly bytes: number;
   /** Files that are not Avro files, relative to the folder. */
   readonly others: readonly string[];
+  /** Links to folders, relative to the folder: not followed (a link may loop), so named rather than passed over. */
+  readonly linkedFolders: readonly string[];
 }
 
 /** True when a file begins as an Avro container does. */
@@ -74,12 +76,14 @@ export async function startsWithAvroMagic(path: string): Promise<boolean> {
 export async function listCaptureFolder(folder: string): Promise<CaptureFolder> {
   const files: string[] = [];
   const others: string[] = [];
+  const linkedFolders: string[] = [];
   let bytes = 0;
   const entries = await readdir(folder, { recursive: true, withFileTypes: true });
   // A link is taken for the file it links to; a link to a folder is not followed.
   const paths = entries.filter((e) => e.isFile() || e.isSymbolicLink()).map((e) => join(e.parentPath, e.name));
   for (const file of paths.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
     const found = await stat(file).catch(() => null);
+    if (found?.isDirectory()) linkedFolders.push(relative(folder, file));
     if (!found?.isFile()) continue;
     if (!(await startsWithAvroMagic(file))) {
       others.push(relative(folder, file));
@@ -88,7 +92,7 @@ export async function listCaptureFolder(folder: string): Promise<CaptureFolder> 
     files.push(file);
     bytes += found.size;
   }
-  return { files, bytes, others };
+  return { files, bytes, others, linkedFolders };
 }
 
 /** A file read forward: the bytes not consumed yet, read in large pieces, never more than a block beyond them. */
@@ -143,7 +147,8 @@ class ForwardReader {
 const MAX_BLOCK_BYTES = 256 * 2 ** 20;
 
 function decompress(codec: string, data: Uint8Array): Uint8Array {
-  if (codec === 'null') return data;
+  // A block of no records may hold no bytes at all, whatever the codec (empty Capture files end with one).
+  if (codec === 'null' || data.length === 0) return data;
   // The specification's deflate is RFC 1951 without a zlib header.
   return inflateRawSync(data, { maxOutputLength: MAX_BLOCK_BYTES });
 }
