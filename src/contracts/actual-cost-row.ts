@@ -47,5 +47,11 @@ export const actualCostRowSchema = z.object({
   InvoiceId: text.optional(),
   PayGPrice: optionalDecimal.optional(),
   UnitPrice: optionalDecimal.optional(),
+  BillingAccountName: text.optional(),
+  SubscriptionName: text.optional(),
+  ResourceLocation: text.optional(),
+  BillingPeriodStartDate: usageDate.optional(),
+  BillingPeriodEndDate: usageDate.optional(),
+  Tags: text.optional(),
 });
 export type ActualCostRow = z.infer<typeof actualCostRowSchema>;

@@ -40,5 +40,13 @@ export const focusCostRowSchema = z.object({
   PricingQuantity: optionalDecimal.optional(),
   x_PricingBlockSize: optionalDecimal.optional(),
   x_PricingUnitDescription: text.optional(),
+  // The row's context, carried into the allocation's FOCUS rows as Microsoft wrote it.
+  BillingAccountName: text.optional(),
+  SubAccountName: text.optional(),
+  RegionId: text.optional(),
+  ChargeClass: text.optional(),
+  BillingPeriodStart: instant.optional(),
+  BillingPeriodEnd: instant.optional(),
+  Tags: text.optional(),
 });
 export type FocusCostRow = z.infer<typeof focusCostRowSchema>;

@@ -25,6 +25,18 @@ export const storedCostRowSchema = z.object({
   effectiveCost: z.string(),
   currency: z.string(),
   billedTokens: integerText.nullable(),
+  /** The row's context as the export wrote it (see `CostRowContext`); absent in documents written before it was kept. */
+  context: z
+    .object({
+      billingAccountName: z.string().nullable(),
+      subAccountName: z.string().nullable(),
+      regionId: z.string().nullable(),
+      chargeClass: z.string().nullable(),
+      billingPeriodStart: z.string().nullable(),
+      billingPeriodEnd: z.string().nullable(),
+      tags: z.string().nullable(),
+    })
+    .optional(),
 });
 export type StoredCostRow = z.infer<typeof storedCostRowSchema>;
 

@@ -1,5 +1,6 @@
 import type { ActualCostRow } from '../contracts/actual-cost-row.js';
 import { USAGE_DATE } from '../contracts/actual-cost-row.js';
+import { regionCode } from './regions.js';
 import type { FocusCostRow } from '../contracts/focus-cost-row.js';
 
 /**
@@ -49,5 +50,24 @@ export function focusRowOfActual(row: ActualCostRow): FocusCostRow {
     // `PricingQuantity` in its `x_PricingUnitDescription`.
     ...(row.Quantity !== undefined ? { ConsumedQuantity: row.Quantity, PricingQuantity: row.Quantity } : {}),
     ...(row.UnitOfMeasure !== undefined ? { ConsumedUnit: row.UnitOfMeasure, x_PricingUnitDescription: row.UnitOfMeasure } : {}),
+    ...contextOfActual(row),
+  };
+}
+
+/**
+ * The row's context in FOCUS terms: the billing account's and the subscription's names, the resource's region as
+ * Azure codes it (`ResourceLocation` is written `EastUS` or `eastus`), the billing period (its end date is the last
+ * day, FOCUS's end the instant after it) and the tags.
+ */
+function contextOfActual(row: ActualCostRow): Partial<FocusCostRow> {
+  const region = regionCode(row.ResourceLocation);
+  return {
+    ...(row.BillingAccountName ? { BillingAccountName: row.BillingAccountName } : {}),
+    ...(row.SubscriptionName ? { SubAccountName: row.SubscriptionName } : {}),
+    ...(region ? { RegionId: region } : {}),
+    ...(row.BillingPeriodStartDate && row.BillingPeriodEndDate
+      ? { BillingPeriodStart: chargePeriodOf(row.BillingPeriodStartDate).start, BillingPeriodEnd: chargePeriodOf(row.BillingPeriodEndDate).end }
+      : {}),
+    ...(row.Tags ? { Tags: row.Tags } : {}),
   };
 }

@@ -1,7 +1,7 @@
 import { normalizeIdentityKey, type DirectoryRow } from '../contracts/directory.js';
 import { UNMAPPED } from './chargeback.js';
 import { csvField } from './chargeback-formats.js';
-import { AZURE_OPENAI, dollars, focusCsv, focusDateTime, monthOf, placeColumns, whoColumns, whoOf, type FocusRow } from './focus-export.js';
+import { AZURE_OPENAI, dollars, focusCsv, focusDateTime, monthOf, placeColumns, skuOf, whoColumns, whoOf, type FocusRow } from './focus-export.js';
 import { formatAmount, readAmount, sumAmounts, UNALLOCATED, type RowAllocation } from './invoice-allocation.js';
 import { microsToPicodollars, type Picodollars } from './money.js';
 import type { PriceMatch, PriceMatcher } from './price-matching.js';
@@ -106,7 +106,8 @@ function listUnitPico(match: PriceMatch, kind: MeterKind): Picodollars | null {
 
 /**
  * FOCUS 1.2 rows of the allocation, one per part of a cost row: the source row's BillingAccountId, InvoiceId, charge
- * period, currency and resource (its subscription as SubAccountId), the part's BilledCost and EffectiveCost, and the
+ * period, currency and resource (its subscription as SubAccountId), and as the export wrote them its billing account
+ * and subscription names, region, billing period, correction class and tags; the part's BilledCost and EffectiveCost, and the
  * identity, team, cost center and (for unallocated parts) the reason in Tags and `x_` columns. With a price table in
  * the row's currency, a token meter's part is priced at its list price: PricingQuantity in tokens, ListUnitPrice =
  * ContractedUnitPrice per token, ListCost = ContractedCost = their exact product. A part the price table does not
@@ -118,7 +119,10 @@ export function allocationFocus(allocations: readonly RowAllocation[], directory
   const rows: FocusRow[] = [];
   for (const { row, parts } of allocations) {
     const start = new Date(row.chargePeriodStart);
-    const billing = monthOf(start);
+    const context = row.context;
+    const month = monthOf(start);
+    const billing = context?.billingPeriodStart && context.billingPeriodEnd ? { start: new Date(context.billingPeriodStart), end: new Date(context.billingPeriodEnd) } : month;
+    const sourceTags = context?.tags ? (JSON.parse(context.tags) as Record<string, string>) : {};
     const meter = row.meter.type === 'tokens' ? row.meter : null;
     const listed = prices && prices.currency.toUpperCase() === row.currency.toUpperCase() ? prices.matcher : null;
     const match = meter && listed ? listed.match({ model: meter.model, deployment: null, time: start.toISOString() }) : null;
@@ -135,14 +139,16 @@ export function allocationFocus(allocations: readonly RowAllocation[], directory
       const unitPrice = credit ? null : priced ? dollars(unitPico) : billedCost;
       rows.push({
         ...AZURE_OPENAI,
-        ...placeColumns(row.resourceId, null),
+        ...placeColumns(row.resourceId, context?.regionId ?? null),
         BillingAccountId: row.billingAccountId,
+        BillingAccountName: context?.billingAccountName ?? null,
+        SubAccountName: context?.subAccountName ?? null,
         BilledCost: billedCost,
         BillingCurrency: row.currency,
         BillingPeriodStart: focusDateTime(billing.start),
         BillingPeriodEnd: focusDateTime(billing.end),
         ChargeCategory: credit ? 'Credit' : 'Usage',
-        ChargeClass: null,
+        ChargeClass: context?.chargeClass ?? null,
         ChargeDescription: `${row.meterName} allocated to ${part.identity}`,
         ChargeFrequency: row.meter.type === 'provisioned' ? 'Recurring' : 'Usage-Based',
         ChargePeriodStart: focusDateTime(start),
@@ -158,10 +164,11 @@ export function allocationFocus(allocations: readonly RowAllocation[], directory
         PricingCategory: credit ? null : 'Standard',
         PricingQuantity: credit ? null : priced ? part.tokens.toString() : '1',
         PricingUnit: credit ? null : priced ? names!.unit : 'Units',
-        SkuId: meter?.model ?? row.meterName,
+        SkuId: priced ? skuOf(match!.priceVersion) : (meter?.model ?? row.meterName),
         SkuMeter: row.meterName,
         SkuPriceId: priced ? `${match!.priceVersion}#${meter!.kind}` : row.meterName,
-        ...whoColumns(whoOf(part.identity, null, directory, !unallocated), part.reason === null ? {} : { reason: part.reason }),
+        // The row's own tags are kept as the export wrote them, beside the part's identity.
+        ...whoColumns(whoOf(part.identity, null, directory, !unallocated), { ...(part.reason === null ? {} : { reason: part.reason }), ...sourceTags }),
         x_Model: meter?.model ?? null,
         x_Deployment: null,
         x_PriceComponent: meter?.kind ?? row.meter.type,

@@ -1,5 +1,6 @@
 import type { FocusCostRow } from '../contracts/focus-cost-row.js';
-import { readAmount, type AllocationCostRow, type RowMeter } from './invoice-allocation.js';
+import { readAmount, type AllocationCostRow, type CostRowContext, type RowMeter } from './invoice-allocation.js';
+import { regionCode } from './regions.js';
 import { readMeter, SKIP_REASONS } from './retail-price-meters.js';
 
 /**
@@ -83,5 +84,38 @@ export function allocationRowOf(row: FocusCostRow): AllocationCostRow | null {
     effectiveCost: row.EffectiveCost,
     currency: row.BillingCurrency,
     billedTokens: meter.type === 'tokens' ? billedTokens(row) : null,
+    context: contextOf(row),
+  };
+}
+
+/**
+ * Tags as a JSON object of strings. FOCUS writes a JSON object; actual-cost exports have written the same pairs
+ * without the braces (`"env": "prod","owner": "ai"`). Anything else is no tags.
+ */
+function tagsOf(text: string | undefined): string | null {
+  if (!text) return null;
+  for (const candidate of [text, `{${text}}`]) {
+    let value: unknown;
+    try {
+      value = JSON.parse(candidate);
+    } catch {
+      continue;
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+    const tags = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== null && typeof v !== 'object');
+    return tags.length === 0 ? null : JSON.stringify(Object.fromEntries(tags.map(([k, v]) => [k, String(v)])));
+  }
+  return null;
+}
+
+function contextOf(row: FocusCostRow): CostRowContext {
+  return {
+    billingAccountName: row.BillingAccountName || null,
+    subAccountName: row.SubAccountName || null,
+    regionId: row.RegionId ? (regionCode(row.RegionId) ?? row.RegionId) : null,
+    chargeClass: /^correction$/i.test(row.ChargeClass ?? '') ? 'Correction' : null,
+    billingPeriodStart: row.BillingPeriodStart || null,
+    billingPeriodEnd: row.BillingPeriodEnd || null,
+    tags: tagsOf(row.Tags),
   };
 }

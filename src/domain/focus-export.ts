@@ -234,8 +234,9 @@ export function listPriceFocusRows(input: ListPriceFocusInput): FocusRow[] {
         ListUnitPrice: unitPrice,
         PricingQuantity: t.quantity.toString(),
         PricingUnit: unit,
-        SkuId: t.model,
-        SkuMeter: `${t.model} ${meter}`,
+        // The SKU is the price entry (`gpt-4o`, `deployment:batch`), so each SkuPriceId has one parent SkuId.
+        SkuId: skuOf(t.priceVersion),
+        SkuMeter: `${skuOf(t.priceVersion)} ${meter}`,
         SkuPriceId: `${t.priceVersion}#${t.component}`,
         ...whoColumns(whoOf(t.identity, t.identityKind, input.directory, true), { deployment: t.deployment }),
         x_Model: t.model,
@@ -278,6 +279,11 @@ export function listPriceFocusRows(input: ListPriceFocusInput): FocusRow[] {
     );
   }
   return rows.sort(compareRows);
+}
+
+/** The price entry a price version belongs to: `gpt-4o@2024-01-01` is an entry of `gpt-4o`. */
+export function skuOf(priceVersion: string): string {
+  return priceVersion.slice(0, priceVersion.lastIndexOf('@'));
 }
 
 function compareRows(a: FocusRow, b: FocusRow): number {

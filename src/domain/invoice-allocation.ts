@@ -43,6 +43,22 @@ export interface AllocationCostRow {
   readonly currency: string;
   /** Tokens Azure billed on this row, when the row says (ConsumedQuantity in a token unit); else null. */
   readonly billedTokens: bigint | null;
+  /** What else the export says of the row, for the allocation's FOCUS rows; absent in allocations stored before. */
+  readonly context?: CostRowContext;
+}
+
+/** A cost row's context as the export wrote it (null where it did not): FOCUS rows of its parts repeat it. */
+export interface CostRowContext {
+  readonly billingAccountName: string | null;
+  readonly subAccountName: string | null;
+  /** Azure's region code (`eastus`). */
+  readonly regionId: string | null;
+  /** `Correction` for a row that corrects an earlier billing period, else null. */
+  readonly chargeClass: string | null;
+  readonly billingPeriodStart: string | null;
+  readonly billingPeriodEnd: string | null;
+  /** The row's tags as a JSON object of strings, or null when it has none (or none that reads as one). */
+  readonly tags: string | null;
 }
 
 /** Tokens of one identity's requests on one resource and model at one time, by meter kind. */

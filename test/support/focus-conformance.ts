@@ -80,7 +80,8 @@ export interface FocusCheck {
 /**
  * Checks a FOCUS CSV export against the FOCUS 1.2 column list: the header (Mandatory columns, the conditional ones
  * this data supports, nothing FOCUS does not define unless prefixed `x_`, custom columns last), each value's type
- * and nullability, allowed values, no row with neither cost nor quantity, and PricingQuantity × unit price = cost.
+ * and nullability, allowed values, no row with neither cost nor quantity, PricingQuantity × unit price = cost, and one
+ * parent SkuId for each SkuPriceId.
  */
 export function checkFocusExport(csv: string): FocusCheck {
   const problems: string[] = [];
@@ -141,5 +142,9 @@ export function checkFocusExport(csv: string): FocusCheck {
       }
     }
   });
+  // skupriceid.md: "SkuPriceId MUST have one and only one parent SkuId."
+  const parents = new Map<string, Set<string>>();
+  for (const row of rows) if (row.SkuPriceId) parents.set(row.SkuPriceId, (parents.get(row.SkuPriceId) ?? new Set()).add(row.SkuId ?? ''));
+  for (const [price, skus] of parents) if (skus.size > 1) problems.push(`SkuPriceId ${JSON.stringify(price)} has ${skus.size} parent SkuIds: ${[...skus].join(', ')}`);
   return { header, rows, problems };
 }

@@ -48,6 +48,7 @@ describe('cost export reader', () => {
       effectiveCost: '0.0164',
       currency: 'USD',
       billedTokens: 8200n,
+      context: { billingAccountName: 'Contoso', subAccountName: 'AI Platform', regionId: 'eastus', chargeClass: null, billingPeriodStart: '2026-11-01T00:00:00Z', billingPeriodEnd: '2026-12-01T00:00:00Z', tags: '{"team":"ai-platform"}' },
     });
     expect(read[1]!.billedTokens).toBe(2460n);
     expect(read[3]!.billedTokens).toBe(500_000n);
@@ -79,7 +80,7 @@ describe('cost export reader', () => {
   });
 
   it('reads the Azure OpenAI token rows of an actual-cost export as the same allocation rows as the equivalent FOCUS rows', async () => {
-    const tokenRows = async (path: string) => (await readCostExport(path, allocationRowOf)).rows.filter((r) => r.meter.type === 'tokens' && !r.billedCost.startsWith('-')).map((r) => ({ ...r, invoiceId: null }));
+    const tokenRows = async (path: string) => (await readCostExport(path, allocationRowOf)).rows.filter((r) => r.meter.type === 'tokens' && !r.billedCost.startsWith('-')).map((r) => ({ ...r, invoiceId: null, context: { ...r.context, tags: null } }));
     expect(await tokenRows(EA_ACTUAL)).toEqual(await tokenRows(FOCUS));
   });
 
@@ -149,6 +150,18 @@ describe('cost export reader', () => {
       expect(sumAmounts(fromParquet.rows.map((r) => r.billedCost))).toBe(sumAmounts(fromCsv.rows.map((r) => r.billedCost)).replace(/0+$/, ''));
     }
     expect((await readCostExport(fixture('actual-ea-2024-08-01-azure-openai.parquet'))).rows[0]).toMatchObject({ ChargePeriodStart: '2026-11-20T00:00:00Z', BilledCost: '0.0164', ConsumedQuantity: '8.2', ConsumedUnit: '1K', PricingQuantity: '8.2', x_PricingUnitDescription: '1K' });
+  });
+
+  it("keeps each row's billing account and subscription names, region, billing period, correction class and tags as the export wrote them", async () => {
+    const contexts = async (name: string) => (await readCostExport(fixture(name), allocationRowOf)).rows.map((row) => row.context);
+    const [first, , , , , credit] = await contexts('focus-1.2-preview-azure-openai.csv');
+    const november = { billingPeriodStart: '2026-11-01T00:00:00Z', billingPeriodEnd: '2026-12-01T00:00:00Z' };
+    expect(first).toEqual({ billingAccountName: 'Contoso', subAccountName: 'AI Platform', regionId: 'eastus', chargeClass: null, ...november, tags: '{"env":"prod","owner":"ai-platform"}' });
+    expect(credit).toMatchObject({ chargeClass: 'Correction' });
+    // The actual-cost layout: SubscriptionName, ResourceLocation, BillingPeriodEndDate (the last day) and its own tags.
+    for (const name of ['actual-ea-2024-08-01-azure-openai.csv', 'actual-ea-2024-08-01-azure-openai.parquet']) {
+      expect((await contexts(name))[0], name).toEqual({ billingAccountName: 'Contoso', subAccountName: 'AI Platform', regionId: 'eastus', chargeClass: null, ...november, tags: '{"team":"ai-platform"}' });
+    }
   });
 
   it('names a file that is not Parquet', async () => {

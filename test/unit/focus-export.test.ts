@@ -32,7 +32,7 @@ const entries = fc.array(
       oid: fc.constantFrom('a', 'b'),
       day: fc.constantFrom('2026-10-14', '2026-10-15', '2026-10-16'),
       minute: fc.integer({ min: 0, max: 1439 }),
-      model: fc.constantFrom('gpt-4o-2024-08-06', 'gpt-4o-mini-2024-07-18', 'dall-e-3', 'whisper', 'o9-unknown'),
+      model: fc.constantFrom('gpt-4o', 'gpt-4o-2024-08-06', 'gpt-4o-mini-2024-07-18', 'dall-e-3', 'whisper', 'o9-unknown'),
       deployment: fc.constantFrom('chat', 'batch', 'ptu-chat', null),
       operation: fc.constantFrom('ChatCompletions_Create', 'ImageGenerations_Create'),
       region: fc.constantFrom('eastus', 'swedencentral', null),
@@ -181,7 +181,7 @@ describe('FOCUS 1.2 export of the invoice allocation', () => {
         { identity: 'b', billedCost: '0', effectiveCost: '0', tokens: 0n, reason: null },
       ],
     },
-    { row: row({ type: 'provisioned' }, '8e-02'), parts: [{ identity: 'a', billedCost: '8e-02', effectiveCost: '8e-02', tokens: 10n, reason: null }] },
+    { row: { ...row({ type: 'provisioned' }, '8e-02'), meterName: 'Provisioned Managed Global Unit' }, parts: [{ identity: 'a', billedCost: '8e-02', effectiveCost: '8e-02', tokens: 10n, reason: null }] },
     { row: row({ type: 'tokens', model: 'gpt-4o', kind: 'input' }, '-0.05'), parts: [{ identity: UNALLOCATED, billedCost: '-0.05', effectiveCost: '-0.05', tokens: 0n, reason: 'no usage on this resource, meter and charge period' }] },
   ];
 
@@ -195,6 +195,16 @@ describe('FOCUS 1.2 export of the invoice allocation', () => {
     expect(check.rows[1]).toMatchObject({ x_Identity: UNALLOCATED, x_Team: '', x_UnallocatedReason: 'unattributed requests (no caller identity)' });
     expect(check.rows[2]).toMatchObject({ BilledCost: '0.08', PricingQuantity: '1', ContractedUnitPrice: '0.08', ChargeFrequency: 'Recurring' });
     expect(check.rows[3]).toMatchObject({ ChargeCategory: 'Credit', BilledCost: '-0.05', ListCost: '-0.05', PricingQuantity: '', ContractedUnitPrice: '', ConsumedQuantity: '' });
+  });
+
+  it("repeats the cost row's names, region, billing period, correction class and tags as the export wrote them", () => {
+    const context = { billingAccountName: 'Contoso', subAccountName: 'AI Platform', regionId: 'eastus', chargeClass: 'Correction', billingPeriodStart: '2026-09-01T00:00:00Z', billingPeriodEnd: '2026-10-01T00:00:00Z', tags: '{"env":"prod","team":"finance-owned"}' };
+    const corrected: RowAllocation[] = [{ row: { ...row({ type: 'tokens', model: 'gpt-4o', kind: 'input' }, '0.02'), context }, parts: [{ identity: 'a', billedCost: '0.02', effectiveCost: '0.02', tokens: 8_000n, reason: null }] }];
+    const check = checkFocusExport(allocationFocus(corrected, directory, { matcher, currency: 'USD' }));
+    expect(check.problems).toEqual([]);
+    expect(check.rows[0]).toMatchObject({ BillingAccountName: 'Contoso', SubAccountName: 'AI Platform', RegionId: 'eastus', RegionName: 'East US', ChargeClass: 'Correction', BillingPeriodStart: '2026-09-01T00:00:00Z', BillingPeriodEnd: '2026-10-01T00:00:00Z', x_Team: 'search' });
+    // The export's tags are kept unaltered beside the part's identity.
+    expect(JSON.parse(check.rows[0]!.Tags!)).toMatchObject({ identity: 'a', team: 'finance-owned', env: 'prod' });
   });
 
   it('states a row billed in another currency than the price table at its billed cost, never at list prices of another currency', () => {
