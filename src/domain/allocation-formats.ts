@@ -142,7 +142,7 @@ export function allocationFocus(allocations: readonly RowAllocation[], directory
         ...placeColumns(row.resourceId, context?.regionId ?? null),
         BillingAccountId: row.billingAccountId,
         BillingAccountName: context?.billingAccountName ?? null,
-        SubAccountName: context?.subAccountName ?? null,
+        ...(context?.subAccountName ? { SubAccountName: context.subAccountName } : {}),
         BilledCost: billedCost,
         BillingCurrency: row.currency,
         BillingPeriodStart: focusDateTime(billing.start),

@@ -102,7 +102,8 @@ export function placeColumns(resourceId: string | null, region: string | null): 
     BillingAccountId: account?.subscriptionId ?? UNKNOWN,
     BillingAccountName: null,
     SubAccountId: account ? `/subscriptions/${account.subscriptionId}` : null,
-    SubAccountName: null,
+    // FOCUS requires a name beside the id; a resource id names no subscription, so its id is its name here.
+    SubAccountName: account?.subscriptionId ?? null,
     RegionId: region,
     RegionName: region === null ? null : regionDisplayName(region),
     ResourceId: resourceId,

@@ -122,6 +122,8 @@ export function checkFocusExport(csv: string): FocusCheck {
       }
       if (column.allowedValues && !column.allowedValues.includes(value)) problems.push(`${at}: ${id} ${JSON.stringify(value)} is not an allowed value`);
     }
+    // subaccountname.md: "SubAccountName MUST NOT be null when SubAccountId is not null."
+    if (row.SubAccountId && !row.SubAccountName) problems.push(`${at}: SubAccountName is null beside SubAccountId ${row.SubAccountId}`);
     for (const id of ['BillingCurrency']) if (row[id] !== undefined && !CURRENCY.test(row[id]!)) problems.push(`${at}: ${id} ${JSON.stringify(row[id])} is not a currency code`);
     for (const id of ['PricingUnit', 'ConsumedUnit']) if (row[id] && !UNIT.test(row[id]!)) problems.push(`${at}: ${id} ${JSON.stringify(row[id])} is not in the FOCUS unit format`);
     const usage = (row.ChargeCategory === 'Usage' || row.ChargeCategory === 'Purchase') && row.ChargeClass !== 'Correction';
