@@ -120,8 +120,7 @@ export function allocationFocus(allocations: readonly RowAllocation[], directory
   for (const { row, parts } of allocations) {
     const start = new Date(row.chargePeriodStart);
     const context = row.context;
-    const month = monthOf(start);
-    const billing = context?.billingPeriodStart && context.billingPeriodEnd ? { start: new Date(context.billingPeriodStart), end: new Date(context.billingPeriodEnd) } : month;
+    const billing = context?.billingPeriodStart && context.billingPeriodEnd ? { start: new Date(context.billingPeriodStart), end: new Date(context.billingPeriodEnd) } : monthOf(start);
     const sourceTags = context?.tags ? (JSON.parse(context.tags) as Record<string, string>) : {};
     const meter = row.meter.type === 'tokens' ? row.meter : null;
     const listed = prices && prices.currency.toUpperCase() === row.currency.toUpperCase() ? prices.matcher : null;

@@ -127,8 +127,8 @@ async function computeDay(day: string, ports: RollupPorts, options: RollupOption
   }
   if (ports.diagnostics) {
     const hourly = (await ports.aggregates.listLatencyTiles(day, 'hour', options)).map(deserializeTile);
-    const from = `${day}T00:00:00.000Z`;
-    await replaceLatencyTiles(ports.aggregates, { day, grains: ['day'], from, to: `${nextDay(day)}T00:00:00.000Z` }, rollUp(hourly, 'day'), options);
+    const windows = { day, grains: ['day'] as const, from: `${day}T00:00:00.000Z`, to: `${nextDay(day)}T00:00:00.000Z` };
+    await replaceLatencyTiles(ports.aggregates, windows, rollUp(hourly, 'day'), options);
   }
   return { entries, lines: usage.list() };
 }
