@@ -10,7 +10,11 @@ export interface Principal {
    * delegated token it is the application acting for the user, shared by everyone who signs in to it.
    */
   readonly appid: string | null;
-  /** `app` for an app-only (client credentials, managed identity) token, `user` for a delegated token. */
+  /**
+   * `app` for a token that says it is app-only (client credentials, managed identity) with the `idtyp` claim; `user`
+   * otherwise. Microsoft lets an API authorize by the client application only for tokens of type `app`: `scp` is
+   * missing from some delegated tokens too ("Validate the actor", Entra ID claims validation).
+   */
   readonly kind: 'user' | 'app';
   readonly roles: readonly string[];
   readonly name: string | null;
@@ -22,7 +26,7 @@ export type AccessDecision = { readonly ok: true } | { readonly ok: false; reado
 export type ChargebackScope = 'all' | { readonly identities: readonly string[] };
 
 export function principalFromClaims(claims: AccessClaims): Principal {
-  const kind = claims.idtyp === 'app' || (claims.idtyp !== 'user' && claims.scp === undefined) ? 'app' : 'user';
+  const kind = claims.idtyp === 'app' ? 'app' : 'user';
   return {
     oid: claims.oid ?? null,
     tid: claims.tid ?? null,
@@ -50,8 +54,8 @@ export function requireRole(principal: Principal, role: string | readonly string
 
 /**
  * Invariant 5, "a report never shows rows the caller may not see": finance (`Chargeback.ReadAll`) sees every row;
- * anyone else sees only the rows whose identity key (see `resolveIdentity`) is their own object id, or, for an
- * app-only token, their own application id. The client application of a delegated token is not the caller's own
+ * anyone else sees only the rows whose identity key (see `resolveIdentity`) is their own object id, or, for a token
+ * of type `app`, their own application id. The client application of a delegated token is not the caller's own
  * identity (every user of, say, the Azure CLI shares its application id), so it never widens the scope.
  */
 export function chargebackScope(principal: Principal): ChargebackScope {

@@ -59,10 +59,14 @@ describe('principalFromClaims', () => {
     expect(p.kind).toBe('user');
   });
 
-  it('recognises app-only tokens by idtyp, or by the absence of scp', () => {
+  it('takes a token for app-only by its idtyp claim alone, never by a missing scp', () => {
     expect(principalFromClaims(claims({ oid: APP_OID, azp: CLIENT_APP, idtyp: 'app' })).kind).toBe('app');
-    expect(principalFromClaims(claims({ oid: APP_OID, appid: CLIENT_APP })).kind).toBe('app');
     expect(principalFromClaims(claims({ oid: USER_OID, idtyp: 'user' })).kind).toBe('user');
+    // learn.microsoft.com/entra/identity-platform/claims-validation, "Validate the actor": scp is missing from some
+    // delegated tokens (roles instead), and only tokens of type app may be authorized by their azp or appid.
+    const delegatedWithRoles = principalFromClaims(claims({ oid: USER_OID, sub: 'pairwise', azp: CLIENT_APP, roles: [APP_ROLES.operationsRead] }));
+    expect(delegatedWithRoles.kind).toBe('user');
+    expect(chargebackScope(delegatedWithRoles)).toEqual({ identities: [USER_OID] });
   });
 
   it('leaves oid null for a sub-only token and removes duplicate roles', () => {
