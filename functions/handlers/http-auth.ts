@@ -32,10 +32,11 @@ export function withAccess(options: WithAccessOptions, handler: AuthorizedHttpHa
   let validator: TokenValidator | undefined;
   return async function authorizedHttpHandler(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
     const header = request.headers.get('authorization');
-    if (header === null || header.trim() === '') return unauthorized(context, 'missing bearer token');
+    // RFC 6750 §3.1: a request without authentication information gets a challenge without an error code.
+    if (header === null || header.trim() === '') return unauthorized(context, 'missing bearer token', false);
     const match = BEARER.exec(header);
     if (!match) {
-      return unauthorized(context, /^bearer\b/i.test(header) ? 'malformed bearer token' : 'the Authorization scheme must be Bearer');
+      return /^bearer\b/i.test(header) ? unauthorized(context, 'malformed bearer token') : unauthorized(context, 'the Authorization scheme must be Bearer', false);
     }
 
     validator ??= options.validator();
@@ -70,11 +71,11 @@ export function withAccess(options: WithAccessOptions, handler: AuthorizedHttpHa
   };
 }
 
-function unauthorized(context: InvocationContext, reason: string): HttpResponseInit {
+function unauthorized(context: InvocationContext, reason: string, tokenGiven = true): HttpResponseInit {
   context.warn(`unauthenticated request: ${reason}`);
   return secured({
     status: 401,
-    headers: { 'WWW-Authenticate': challenge('invalid_token', reason) },
+    headers: { 'WWW-Authenticate': tokenGiven ? challenge('invalid_token', reason) : 'Bearer' },
     jsonBody: { error: 'invalid_token', reason },
   });
 }
