@@ -49,7 +49,8 @@ export function createIngestHandler(ports: () => GuardedIngestPorts, options: In
     const { result } = outcome;
     context.log(
       `ingested partition ${partition}: ${bodies.length} events, ${result.accepted} accepted, ` +
-        `${result.deadLettered} dead-lettered, ${result.entriesWritten} ledger entries written, ${result.diagnosticRecords} diagnostic records stored`,
+        `${result.deadLettered} dead-lettered, ${result.entriesWritten} ledger entries written, ${result.deadLettersWritten} dead letters written, ` +
+        `${result.diagnosticRecords} diagnostic records stored`,
     );
   };
 }

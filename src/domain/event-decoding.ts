@@ -24,7 +24,8 @@ export type BodyDecoding =
   | { readonly ok: true; readonly items: readonly DecodedItem[] }
   | { readonly ok: false; readonly reason: string; readonly raw: RawPayload };
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// A byte-order mark is kept, so that a dead letter holds the bytes received; `decodeBody` reads past it.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function textPayload(text: string): RawPayload {
   return { encoding: 'utf8', data: text, bytes: Buffer.byteLength(text, 'utf8') };
@@ -52,17 +53,91 @@ class TextItem implements DecodedItem {
 
 /**
  * An item of a list body read from text (an array, or Azure Monitor's `records`), nested no deeper than
- * `WRITABLE_DEPTH`: its text, `JSON.stringify` of its value, is written only when a dead letter asks for it.
+ * `WRITABLE_DEPTH`: its text is found only when a dead letter asks for it, as it was sent (`JSON.stringify` of the
+ * value would write `1e400` as `null`, round long integers and drop a repeated key).
  */
 class ListItem implements DecodedItem {
   constructor(
     readonly value: unknown,
     readonly itemIndex: number,
+    private readonly texts: () => readonly string[] | null,
   ) {}
 
   get raw(): RawPayload {
-    return textPayload(JSON.stringify(this.value));
+    return textPayload(this.texts()?.[this.itemIndex] ?? JSON.stringify(this.value));
   }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const JSON_SPACE = /[ \t\n\r]/;
+
+/** The end of the JSON string whose opening quote is at `at`. */
+function stringEnd(text: string, at: number): number {
+  for (let i = at + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === BACKSLASH) i++;
+    else if (c === QUOTE) return i + 1;
+  }
+  return text.length;
+}
+
+/** The end of the JSON value at `at` of a valid JSON text, read without recursion. */
+function valueEnd(text: string, at: number): number {
+  const first = text[at];
+  if (first === '"') return stringEnd(text, at);
+  if (first !== '{' && first !== '[') {
+    let i = at;
+    while (i < text.length && !/[,\]} \t\n\r]/.test(text[i]!)) i++;
+    return i;
+  }
+  let depth = 0;
+  for (let i = at; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') i = stringEnd(text, i) - 1;
+    else if (c === '{' || c === '[') depth++;
+    else if ((c === '}' || c === ']') && --depth === 0) return i + 1;
+  }
+  return text.length;
+}
+
+function skipSpace(text: string, at: number): number {
+  while (at < text.length && JSON_SPACE.test(text[at]!)) at++;
+  return at;
+}
+
+/** The texts of the elements of the array at `at`, as written. */
+function elementTexts(text: string, at: number): string[] {
+  const texts: string[] = [];
+  let i = skipSpace(text, at + 1);
+  while (i < text.length && text[i] !== ']') {
+    const end = valueEnd(text, i);
+    texts.push(text.slice(i, end));
+    i = skipSpace(text, end);
+    if (text[i] === ',') i = skipSpace(text, i + 1);
+  }
+  return texts;
+}
+
+/**
+ * The items of a list body as written: the elements of a top-level array, or of the last `records` member of a
+ * top-level object (the one `JSON.parse` keeps). `text` is valid JSON.
+ */
+function listItemTexts(text: string): string[] | null {
+  const start = skipSpace(text, 0);
+  if (text[start] === '[') return elementTexts(text, start);
+  if (text[start] !== '{') return null;
+  let records: number | null = null;
+  let i = skipSpace(text, start + 1);
+  while (i < text.length && text[i] === '"') {
+    const keyEnd = stringEnd(text, i);
+    const key: unknown = JSON.parse(text.slice(i, keyEnd));
+    const valueStart = skipSpace(text, skipSpace(text, keyEnd) + 1);
+    if (key === 'records') records = text[valueStart] === '[' ? valueStart : null;
+    i = skipSpace(text, valueEnd(text, valueStart));
+    if (text[i] === ',') i = skipSpace(text, i + 1);
+  }
+  return records === null ? null : elementTexts(text, records);
 }
 
 /**
@@ -115,7 +190,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * The text of a body: a string as it is, bytes within the size limit decoded as UTF-8 (a byte-order mark dropped);
+ * The text of a body: a string as it is, bytes within the size limit decoded as UTF-8 (a byte-order mark kept);
  * null for anything else, which `decodeBody` words. `decodeBody(bodyText(body) ?? body)` is `decodeBody(body)`.
  */
 export function bodyText(body: unknown): string | null {
@@ -131,7 +206,7 @@ export function bodyText(body: unknown): string | null {
 
 export function decodeBody(body: unknown): BodyDecoding {
   // Valid UTF-8 is kept as text, so the same payload has one dead-letter id however the host delivered it.
-  let text = bodyText(body);
+  const text = bodyText(body);
   const bytes = text === null ? asBytes(body) : null;
   if (bytes) {
     const reason = bytes.byteLength > MAX_BODY_BYTES ? `body of ${bytes.byteLength} bytes exceeds ${MAX_BODY_BYTES}` : 'body is not valid UTF-8';
@@ -142,34 +217,42 @@ export function decodeBody(body: unknown): BodyDecoding {
     if (serialised === null) return { ok: false, reason: 'body cannot be serialised as JSON', raw: textPayload(safeString(body)) };
     const oversize = oversizeReason(serialised);
     if (oversize !== null) return { ok: false, reason: oversize, raw: textPayload(serialised) };
-    return splitParsed(body, serialised, false);
+    return splitParsed(body, serialised, serialised, false);
   }
-  // A UTF-8 byte-order mark is not JSON; producers on Windows sometimes write one.
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const oversize = oversizeReason(text);
   if (oversize !== null) return { ok: false, reason: oversize, raw: textPayload(text) };
+  // A UTF-8 byte-order mark is not JSON; producers on Windows sometimes write one. Dead letters keep it.
+  const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSON.parse(json);
   } catch (error) {
     return { ok: false, reason: `body is not JSON: ${(error as Error).message.slice(0, 200)}`, raw: textPayload(text) };
   }
-  return splitParsed(parsed, text, true);
+  return splitParsed(parsed, json, text, true);
 }
 
-function splitParsed(parsed: unknown, text: string, readFromText: boolean): BodyDecoding {
+/** `json`: the text parsed; `received`: the body as it came, which a dead letter of the whole body keeps. */
+function splitParsed(parsed: unknown, json: string, received: string, readFromText: boolean): BodyDecoding {
   const list = Array.isArray(parsed) ? parsed : isObject(parsed) && Array.isArray(parsed['records']) ? parsed['records'] : null;
   if (list === null) {
-    if (!isObject(parsed)) return { ok: false, reason: `body is JSON ${parsed === null ? 'null' : typeof parsed}, not an object`, raw: textPayload(text) };
-    return { ok: true, items: [new TextItem(parsed, text, null)] };
+    if (!isObject(parsed)) return { ok: false, reason: `body is JSON ${parsed === null ? 'null' : typeof parsed}, not an object`, raw: textPayload(received) };
+    return { ok: true, items: [new TextItem(parsed, received, null)] };
   }
-  if (list.length === 0) return { ok: false, reason: 'body holds no events (empty array)', raw: textPayload(text) };
-  // Most items are accepted: the text of each is written only for a dead letter, where it surely can be.
-  if (readFromText && !nestsDeeperThan(list, WRITABLE_DEPTH)) return { ok: true, items: list.map((value: unknown, itemIndex) => new ListItem(value, itemIndex)) };
+  if (list.length === 0) return { ok: false, reason: 'body holds no events (empty array)', raw: textPayload(received) };
+  // Most items are accepted: the text of each is found only for a dead letter.
+  if (readFromText && !nestsDeeperThan(list, WRITABLE_DEPTH)) {
+    let texts: readonly string[] | null | undefined;
+    const itemTexts = () => {
+      texts ??= listItemTexts(json);
+      return texts?.length === list.length ? texts : null;
+    };
+    return { ok: true, items: list.map((value: unknown, itemIndex) => new ListItem(value, itemIndex, itemTexts)) };
+  }
   const items: DecodedItem[] = [];
   for (const [itemIndex, value] of list.entries()) {
     const itemText = safeStringify(value);
-    if (itemText === null) return { ok: false, reason: `item ${itemIndex} cannot be serialised as JSON (too deeply nested)`, raw: textPayload(text) };
+    if (itemText === null) return { ok: false, reason: `item ${itemIndex} cannot be serialised as JSON (too deeply nested)`, raw: textPayload(received) };
     items.push(new TextItem(value, itemText, itemIndex));
   }
   return { ok: true, items };

@@ -27,6 +27,16 @@ export function describeIssues(label: string, error: z.ZodError): string {
   return `invalid ${label}: ${issues.join('; ')}${more}`;
 }
 
+/**
+ * A value from outside, in a reason: a text quoted and cut, a number or boolean as it is, anything else by its kind
+ * (serialising an array nested a hundred thousand deep would overflow the stack).
+ */
+function shortly(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 80));
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  return Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : typeof value;
+}
+
 function accepted(adapted: AdaptedEvent, event: GatewayEventV1): Normalization {
   return { ok: true, value: { source: adapted.source, sourceId: adapted.sourceId, event, missing: adapted.missing } };
 }
@@ -47,12 +57,12 @@ export function normalizeEvent(value: unknown): Normalization {
   }
   const item = value as Record<string, unknown>;
   if ('schema' in item) {
-    if (item['schema'] !== GATEWAY_EVENT_SCHEMA_V1) return { ok: false, reason: `unsupported schema ${JSON.stringify(item['schema'])?.slice(0, 80)}` };
+    if (item['schema'] !== GATEWAY_EVENT_SCHEMA_V1) return { ok: false, reason: `unsupported schema ${shortly(item['schema'])}` };
     const gatewayRequestId = typeof item['gatewayRequestId'] === 'string' ? item['gatewayRequestId'] : '';
     return validateV1({ source: 'gateway-v1', sourceId: gatewayRequestId, event: item as never, missing: [] }, GATEWAY_EVENT_SCHEMA_V1);
   }
   if (typeof item['category'] === 'string') {
-    if (!APIM_CATEGORIES.has(item['category'])) return { ok: false, reason: `unsupported diagnostic category ${JSON.stringify(item['category']).slice(0, 80)}` };
+    if (!APIM_CATEGORIES.has(item['category'])) return { ok: false, reason: `unsupported diagnostic category ${shortly(item['category'])}` };
     const record = apimDiagnosticRecordSchema.safeParse(item);
     if (!record.success) return { ok: false, reason: describeIssues(`APIM ${item['category']} record`, record.error) };
     return validateV1(adaptApimRecord(record.data), `APIM ${item['category']} record`);

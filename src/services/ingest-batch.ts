@@ -18,9 +18,12 @@ import type { ReceivedEvent } from '../contracts/event-hub-trigger.js';
 export interface IngestResult {
   /** Items accepted into the ledger (before merging items that describe the same request). */
   readonly accepted: number;
+  /** Items kept as dead letters. */
   readonly deadLettered: number;
   /** Distinct ledger entries written. */
   readonly entriesWritten: number;
+  /** Distinct dead letters written: items of the same payload are one. */
+  readonly deadLettersWritten: number;
   /** Azure OpenAI `RequestResponse` records stored for the join. */
   readonly diagnosticRecords: number;
 }
@@ -135,18 +138,17 @@ export async function ingestBatch(events: readonly ReceivedEvent[], ports: Inges
     for (const loser of [...inBatch, ...(before ? mergeLedger(before, entry).losers : [])]) losers.push(entryLetter(CONFLICTING_DUPLICATE, loserEntry(entry, loser), key));
   }
   await ports.aggregates.markDirty([...hours], options);
-  const letters = [
-    ...sorted.deadLetters,
-    ...new Map(losers.map((letter) => [letter.id, letter])).values(),
-    ...refused.map(({ entry, reason }) => entryLetter(reason, entry)),
-  ];
+  const rejected = [...sorted.deadLetters, ...new Map(losers.map((letter) => [letter.id, letter])).values(), ...refused.map(({ entry, reason }) => entryLetter(reason, entry))];
+  // One dead letter per payload (its id is the payload's hash): the same bad payload twice in a batch is one document.
+  const letters = [...new Map(rejected.map((letter) => [letter.id, letter])).values()];
   await ports.deadLetters.upsertDeadLetters(letters, options);
   // After the entries, so that a record finds the request of the same batch.
   if (sorted.diagnostics && sorted.diagnostics.length > 0) await applyRecords(sorted.diagnostics, ports, options);
   return {
     accepted: sorted.entries.length - refused.length,
-    deadLettered: letters.length,
+    deadLettered: rejected.length,
     entriesWritten: byRequest.size - refused.length,
+    deadLettersWritten: letters.length,
     diagnosticRecords: sorted.diagnostics?.length ?? 0,
   };
 }

@@ -118,14 +118,35 @@ describe('decodeBody: bodies holding several events', () => {
     expect(decoded).toHaveLength(2);
     expect(decoded.map((i) => i.itemIndex)).toEqual([0, 1]);
     expect(decoded.map((i) => i.value)).toEqual(parsed.records);
-    expect(decoded[1]!.raw.data).toBe(JSON.stringify(parsed.records[1]));
-    expect(JSON.parse(decoded[0]!.raw.data)).toEqual(parsed.records[0]);
+    // Each record's text is kept as the body wrote it (indented here), for its dead letter.
+    for (const [i, item] of decoded.entries()) {
+      expect(fixtureText).toContain(item.raw.data);
+      expect(item.raw.data).toMatch(/^\{[\s\S]*\}$/);
+      expect(JSON.parse(item.raw.data)).toEqual(parsed.records[i]);
+    }
   });
 
-  it('splits a records envelope delivered as bytes or as an object like its text', () => {
+  it('splits a records envelope delivered as bytes like its text, and one the host parsed into the same items', () => {
     const fromText = seen(fixtureText);
     expect(seen(Buffer.from(fixtureText, 'utf8'))).toEqual(fromText);
-    expect(seen(JSON.parse(fixtureText))).toEqual(fromText);
+    expect(seen(JSON.parse(fixtureText)).map(({ value, itemIndex }) => ({ value, itemIndex }))).toEqual(fromText.map(({ value, itemIndex }) => ({ value, itemIndex })));
+  });
+
+  it('keeps an item of a list body as it was sent: numbers JSON.parse cannot hold, long integers, repeated keys, escapes', () => {
+    const items_ = ['{"a":1e400}', '{"n":12345678901234567891,"n":2}', '{"s":"q\\"uote ] } ,","t":[1,{"u":"]"}]}', ' {"x" : [ ] } '];
+    for (const body of [`[${items_.join(',')}]`, `{"other":[0],"records":[${items_.join(' , ')}]}`, `{"records":[{"old":1}],"records":[${items_.join(',')}]}`]) {
+      expect(items(decodeBody(body)).map((item) => item.raw.data), body).toEqual(items_.map((text) => text.trim()));
+    }
+  });
+
+  it('keeps the byte-order mark of a body in its dead letter, read as text or as bytes', () => {
+    const text = '\ufeff{"schema":"tokenledger.gateway/v1", truncated';
+    for (const body of [text, Buffer.from(text, 'utf8')]) {
+      const result = failure(decodeBody(body));
+      expect(result.reason).toMatch(/^body is not JSON/);
+      expect(result.raw).toEqual({ encoding: 'utf8', data: text, bytes: Buffer.byteLength(text) });
+    }
+    expect(items(decodeBody('\ufeff{"a":1}'))[0]!.raw.data).toBe('\ufeff{"a":1}');
   });
 
   it('treats an object whose records field is not an array as a single event', () => {

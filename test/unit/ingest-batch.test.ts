@@ -139,7 +139,7 @@ describe('ingestBatch (with in-memory fake ledger and dead-letter stores)', () =
     const ports = stores();
     const result = await ingestBatch(mixedBatch(), ports);
     expect(result.accepted + result.deadLettered).toBe(MIXED_ITEMS);
-    expect(result).toEqual({ accepted: 6, deadLettered: 2, entriesWritten: 5, diagnosticRecords: 0 });
+    expect(result).toEqual({ accepted: 6, deadLettered: 2, entriesWritten: 5, deadLettersWritten: 2, diagnosticRecords: 0 });
     expect(ports.ledger.entries.size).toBe(5);
     expect(ports.deadLetters.letters.size).toBe(2);
   });
@@ -278,6 +278,23 @@ describe('ingestBatch (with in-memory fake ledger and dead-letter stores)', () =
     expect(ports.ledger.entries.size).toBe(0);
   });
 
+  it('dead-letters alone an event whose schema is an array nested 100,000 deep, and writes the good events of its batch', async () => {
+    // 200 KB, well under Event Hubs' 1 MB: serialising the value whole for the reason would overflow the stack.
+    const deep = `{"schema":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const ports = stores();
+    const result = await ingestBatch([{ body: v1Event(1), position: position(1) }, { body: Buffer.from(deep), position: position(2) }, { body: v1Event(2), position: position(3) }], ports);
+    expect(result).toMatchObject({ accepted: 2, deadLettered: 1, entriesWritten: 2 });
+    const [letter] = [...ports.deadLetters.letters.values()];
+    expect(letter).toMatchObject({ reason: 'unsupported schema an array', position: { sequenceNumber: 2 } });
+  });
+
+  it('tells the dead letters it wrote apart from the items it dead-lettered: one payload delivered three times is one', async () => {
+    const ports = stores();
+    const result = await ingestBatch([{ body: malformedText, position: position(1) }, { body: malformedText, position: position(2) }, { body: Buffer.from(malformedText), position: position(3) }], ports);
+    expect(result).toMatchObject({ deadLettered: 3, deadLettersWritten: 1 });
+    expect(ports.deadLetters.letters.size).toBe(1);
+  });
+
   it('turns entries the ledger store refuses for good into dead letters', async () => {
     const ports = stores();
     const refusedId = 'gw-2';
@@ -286,7 +303,7 @@ describe('ingestBatch (with in-memory fake ledger and dead-letter stores)', () =
 
     expect(ports.ledger.snapshot().some((e) => e.id === refusedId)).toBe(false);
     expect(ports.ledger.entries.size).toBe(4);
-    expect(result).toEqual({ accepted: 5, deadLettered: 3, entriesWritten: 4, diagnosticRecords: 0 });
+    expect(result).toEqual({ accepted: 5, deadLettered: 3, entriesWritten: 4, deadLettersWritten: 3, diagnosticRecords: 0 });
     expect(result.accepted + result.deadLettered).toBe(MIXED_ITEMS);
 
     const letter = ports.deadLetters.snapshot().find((l) => l.reason === 'ledger store refused the entry (status 413)');
@@ -300,7 +317,7 @@ describe('ingestBatch (with in-memory fake ledger and dead-letter stores)', () =
   it('writes nothing but a dead letter for a batch of only unreadable bodies', async () => {
     const ports = stores();
     const result = await ingestBatch([{ body: Buffer.from([0xff, 0xfe, 0xfd]), position: position(7) }], ports);
-    expect(result).toEqual({ accepted: 0, deadLettered: 1, entriesWritten: 0, diagnosticRecords: 0 });
+    expect(result).toEqual({ accepted: 0, deadLettered: 1, entriesWritten: 0, deadLettersWritten: 1, diagnosticRecords: 0 });
     expect(ports.ledger.entries.size).toBe(0);
     const [letter] = ports.deadLetters.snapshot();
     expect(letter!.reason).toMatch(/UTF-8/);
@@ -424,7 +441,7 @@ describe('ingestBatch: Azure OpenAI RequestResponse records streamed to Event Hu
     const ports = stores();
     const request = v1Event(1, { apimRequestId: CHAT.toUpperCase(), time: '2024-05-03T10:00:00.000Z' });
     const result = await ingestBatch([{ body: JSON.stringify(request), position: position(1) }, { body: streamed, position: position(2) }], ports);
-    expect(result).toEqual({ accepted: 1, deadLettered: 0, entriesWritten: 1, diagnosticRecords: 3 });
+    expect(result).toEqual({ accepted: 1, deadLettered: 0, entriesWritten: 1, deadLettersWritten: 0, diagnosticRecords: 3 });
     expect(ports.deadLetters.snapshot()).toEqual([]);
     const stored = [...ports.diagnostics.records.values()].sort((a, b) => (a.correlationId < b.correlationId ? -1 : 1));
     expect(stored.map((r) => [r.correlationId, r.operationName, r.durationMs, r.gateway])).toEqual([

@@ -51,7 +51,7 @@ export function quarantineCommand(connect: () => Promise<QuarantineConnection>):
           cmd,
           'out',
           `replayed ${terminalSafe(r.name)}: partition ${terminalSafe(r.partitionId)}, ${r.events} events, ${r.result.accepted} accepted, ` +
-            `${r.result.deadLettered} dead-lettered, ${r.result.entriesWritten} ledger entries written\n`,
+            `${r.result.deadLettered} dead-lettered, ${r.result.entriesWritten} ledger entries written, ${r.result.deadLettersWritten} dead letters written\n`,
         );
       }
     });
