@@ -10,7 +10,7 @@ import type { DiagnosticsStore } from '../ports/diagnostics-store.js';
 import { applyRecords } from './join-diagnostics.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { DeadLetterStore, LedgerKey, LedgerStore, StoreOptions } from '../ports/ledger-store.js';
-import { hoursOf, updateLedger } from './update-ledger.js';
+import { hoursLeft, updateLedger } from './update-ledger.js';
 
 export type { ReceivedEvent } from '../contracts/event-hub-trigger.js';
 import type { ReceivedEvent } from '../contracts/event-hub-trigger.js';
@@ -118,16 +118,19 @@ export async function ingestBatch(events: readonly ReceivedEvent[], ports: Inges
   const byRequest = mergeRequests(sorted.entries);
   const fresh = new Map([...byRequest.values()].map((merged) => [merged.entry.id, merged]));
   const freshOf = (key: LedgerKey) => fresh.get(key.id)!;
-  // Hours are marked before each write as well as after, as the join marks them (see `saveEnriched`): a delivery
-  // whose write landed but whose marking failed finds the merge done when redelivered, and no longer sees the hour
-  // the merge moved the request out of.
+  // The hour a merge moves a request out of is marked before the write too: a delivery whose write landed but whose
+  // marking failed finds the merge done when redelivered, and no longer sees that hour. Every other hour it marks
+  // again then, after the writes.
   const { updates, refused } = await updateLedger(
     ports.ledger,
     [...fresh.keys()].map((id) => ({ id })),
     (key, current) => (current ? mergeLedgerEntries(current, freshOf(key).entry) : freshOf(key).entry),
     options,
     [],
-    (changes) => ports.aggregates.markDirty(hoursOf(changes), options),
+    async (changes) => {
+      const left = hoursLeft(changes);
+      if (left.length > 0) await ports.aggregates.markDirty(left, options);
+    },
   );
   const hours = new Set<string>();
   const losers: DeadLetter[] = [];

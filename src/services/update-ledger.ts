@@ -19,6 +19,11 @@ export function hoursOf(changes: readonly LedgerUpdate[]): string[] {
   return [...new Set(changes.flatMap((c) => [c.before, c.after]).flatMap((e) => (e ? [hourBucket(e.time)] : [])))];
 }
 
+/** The hours documents leave with their changes: a merge that moves a request's time takes it out of its hour. */
+export function hoursLeft(changes: readonly LedgerUpdate[]): string[] {
+  return [...new Set(changes.flatMap((c) => (c.before && c.after && hourBucket(c.before.time) !== hourBucket(c.after.time) ? [hourBucket(c.before.time)] : [])))];
+}
+
 export interface LedgerUpdates {
   readonly updates: readonly LedgerUpdate[];
   readonly refused: readonly RefusedEntry[];
