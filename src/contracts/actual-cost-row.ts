@@ -25,6 +25,9 @@ const usageDate = z.string().trim().refine((v) => {
   return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(`${year}-${month}-${day}`);
 }, { error: 'expected a date (MM/DD/YYYY or YYYY-MM-DD)' });
 
+/** A date, or an empty cell (absent). */
+const optionalUsageDate = z.string().trim().transform((v) => (v === '' ? undefined : v)).pipe(usageDate.optional());
+
 export const ACTUAL_COST_REQUIRED_COLUMNS = ['Date', 'MeterName', 'MeterCategory', 'ResourceId', 'CostInBillingCurrency', 'BillingAccountId'] as const;
 /** The currency column: `BillingCurrencyCode` in EA files, `billingCurrency` in MCA files. */
 export const ACTUAL_COST_CURRENCY_COLUMNS = ['BillingCurrencyCode', 'BillingCurrency'] as const;
@@ -50,8 +53,8 @@ export const actualCostRowSchema = z.object({
   BillingAccountName: text.optional(),
   SubscriptionName: text.optional(),
   ResourceLocation: text.optional(),
-  BillingPeriodStartDate: usageDate.optional(),
-  BillingPeriodEndDate: usageDate.optional(),
+  BillingPeriodStartDate: optionalUsageDate.optional(),
+  BillingPeriodEndDate: optionalUsageDate.optional(),
   Tags: text.optional(),
 });
 export type ActualCostRow = z.infer<typeof actualCostRowSchema>;

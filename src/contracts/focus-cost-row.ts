@@ -13,6 +13,8 @@ const optionalDecimal = z.string().trim().transform((v) => (v === '' ? null : v)
 /** FOCUS 1.0 writes `2024-01-01T00:00Z`, 1.0r2 and later add seconds; both are read. */
 const instant = z.string().trim().refine((v) => /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?$/.test(v) && !Number.isNaN(Date.parse(v)), { error: 'expected an ISO date and time' });
 const text = z.string().trim();
+/** An instant, or an empty cell (absent). */
+const optionalInstant = z.string().trim().transform((v) => (v === '' ? undefined : v)).pipe(instant.optional());
 
 export const FOCUS_REQUIRED_COLUMNS = ['BilledCost', 'EffectiveCost', 'BillingAccountId', 'BillingCurrency', 'ChargeCategory', 'ChargePeriodStart', 'ChargePeriodEnd', 'ResourceId', 'ServiceName'] as const;
 
@@ -44,9 +46,10 @@ export const focusCostRowSchema = z.object({
   BillingAccountName: text.optional(),
   SubAccountName: text.optional(),
   RegionId: text.optional(),
+  RegionName: text.optional(),
   ChargeClass: text.optional(),
-  BillingPeriodStart: instant.optional(),
-  BillingPeriodEnd: instant.optional(),
+  BillingPeriodStart: optionalInstant.optional(),
+  BillingPeriodEnd: optionalInstant.optional(),
   Tags: text.optional(),
 });
 export type FocusCostRow = z.infer<typeof focusCostRowSchema>;

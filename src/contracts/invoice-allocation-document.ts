@@ -31,6 +31,7 @@ export const storedCostRowSchema = z.object({
       billingAccountName: z.string().nullable(),
       subAccountName: z.string().nullable(),
       regionId: z.string().nullable(),
+      regionName: z.string().nullable().optional(),
       chargeClass: z.string().nullable(),
       billingPeriodStart: z.string().nullable(),
       billingPeriodEnd: z.string().nullable(),

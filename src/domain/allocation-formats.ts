@@ -3,6 +3,7 @@ import { UNMAPPED } from './chargeback.js';
 import { csvField } from './chargeback-formats.js';
 import { AZURE_OPENAI, dollars, focusCsv, focusDateTime, monthOf, placeColumns, skuOf, whoColumns, whoOf, type FocusRow } from './focus-export.js';
 import { formatAmount, readAmount, sumAmounts, UNALLOCATED, type RowAllocation } from './invoice-allocation.js';
+import { regionDisplayName } from './regions.js';
 import { microsToPicodollars, type Picodollars } from './money.js';
 import type { PriceMatch, PriceMatcher } from './price-matching.js';
 import type { MeterKind } from './retail-price-meters.js';
@@ -139,6 +140,7 @@ export function allocationFocus(allocations: readonly RowAllocation[], directory
       rows.push({
         ...AZURE_OPENAI,
         ...placeColumns(row.resourceId, context?.regionId ?? null),
+        ...(context?.regionId && context.regionName ? { RegionName: regionDisplayName(context.regionId) ?? context.regionName } : {}),
         BillingAccountId: row.billingAccountId,
         BillingAccountName: context?.billingAccountName ?? null,
         ...(context?.subAccountName ? { SubAccountName: context.subAccountName } : {}),
@@ -166,8 +168,8 @@ export function allocationFocus(allocations: readonly RowAllocation[], directory
         SkuId: priced ? skuOf(match!.priceVersion) : (meter?.model ?? row.meterName),
         SkuMeter: row.meterName,
         SkuPriceId: priced ? `${match!.priceVersion}#${meter!.kind}` : row.meterName,
-        // The row's own tags are kept as the export wrote them, beside the part's identity.
-        ...whoColumns(whoOf(part.identity, null, directory, !unallocated), { ...(part.reason === null ? {} : { reason: part.reason }), ...sourceTags }),
+        // The row's own tags are kept as the export wrote them, beside the part's identity, team and reason.
+        ...whoColumns(whoOf(part.identity, null, directory, !unallocated), part.reason === null ? {} : { reason: part.reason }, sourceTags),
         x_Model: meter?.model ?? null,
         x_Deployment: null,
         x_PriceComponent: meter?.kind ?? row.meter.type,

@@ -113,6 +113,7 @@ function contextOf(row: FocusCostRow): CostRowContext {
     billingAccountName: row.BillingAccountName || null,
     subAccountName: row.SubAccountName || null,
     regionId: row.RegionId ? (regionCode(row.RegionId) ?? row.RegionId) : null,
+    regionName: row.RegionName || null,
     chargeClass: /^correction$/i.test(row.ChargeClass ?? '') ? 'Correction' : null,
     billingPeriodStart: row.BillingPeriodStart || null,
     billingPeriodEnd: row.BillingPeriodEnd || null,

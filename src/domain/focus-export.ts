@@ -70,13 +70,14 @@ export function whoOf(identity: string, identityKind: IdentityKind | null, direc
 }
 
 /** Team and cost center in `Tags` (a JSON object of strings) and in `x_` columns of their own. */
-export function whoColumns(who: Who, extraTags: Record<string, string>): Pick<FocusRow, 'Tags' | 'x_Identity' | 'x_IdentityKind' | 'x_DisplayName' | 'x_Team' | 'x_CostCenter'> {
+export function whoColumns(who: Who, extraTags: Record<string, string>, resourceTags: Record<string, string> = {}): Pick<FocusRow, 'Tags' | 'x_Identity' | 'x_IdentityKind' | 'x_DisplayName' | 'x_Team' | 'x_CostCenter'> {
   const tags: Record<string, string> = { identity: who.identity };
   if (who.identityKind !== null) tags.identityKind = who.identityKind;
   if (who.team !== null) tags.team = who.team;
   if (who.costCenter !== null) tags.costCenter = who.costCenter;
   return {
-    Tags: JSON.stringify({ ...tags, ...extraTags }),
+    // A resource's own tag of the same key (`identity`, `team`) never stands in for the row's own.
+    Tags: JSON.stringify({ ...resourceTags, ...tags, ...extraTags }),
     x_Identity: who.identity,
     x_IdentityKind: who.identityKind,
     x_DisplayName: who.displayName,
@@ -105,7 +106,8 @@ export function placeColumns(resourceId: string | null, region: string | null): 
     // FOCUS requires a name beside the id; a resource id names no subscription, so its id is its name here.
     SubAccountName: account?.subscriptionId ?? null,
     RegionId: region,
-    RegionName: region === null ? null : regionDisplayName(region),
+    // FOCUS requires a name beside the id; a region Azure's list does not hold is named by its id.
+    RegionName: region === null ? null : (regionDisplayName(region) ?? region),
     ResourceId: resourceId,
     ResourceName: account?.name ?? null,
     ResourceType: resourceId === null ? null : 'Microsoft.CognitiveServices/accounts',

@@ -53,6 +53,8 @@ export interface CostRowContext {
   readonly subAccountName: string | null;
   /** Azure's region code (`eastus`). */
   readonly regionId: string | null;
+  /** The region's name as the export wrote it (FOCUS `RegionName`), or null. */
+  readonly regionName?: string | null;
   /** `Correction` for a row that corrects an earlier billing period, else null. */
   readonly chargeClass: string | null;
   readonly billingPeriodStart: string | null;

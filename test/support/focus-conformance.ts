@@ -124,6 +124,8 @@ export function checkFocusExport(csv: string): FocusCheck {
     }
     // subaccountname.md: "SubAccountName MUST NOT be null when SubAccountId is not null."
     if (row.SubAccountId && !row.SubAccountName) problems.push(`${at}: SubAccountName is null beside SubAccountId ${row.SubAccountId}`);
+    // regionname.md: "RegionName MUST NOT be null when RegionId is not null."
+    if (row.RegionId && !row.RegionName) problems.push(`${at}: RegionName is null beside RegionId ${row.RegionId}`);
     for (const id of ['BillingCurrency']) if (row[id] !== undefined && !CURRENCY.test(row[id]!)) problems.push(`${at}: ${id} ${JSON.stringify(row[id])} is not a currency code`);
     for (const id of ['PricingUnit', 'ConsumedUnit']) if (row[id] && !UNIT.test(row[id]!)) problems.push(`${at}: ${id} ${JSON.stringify(row[id])} is not in the FOCUS unit format`);
     const usage = (row.ChargeCategory === 'Usage' || row.ChargeCategory === 'Purchase') && row.ChargeClass !== 'Correction';

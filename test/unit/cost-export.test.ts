@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseCostExport, parseParquetCostExport, readCostExport } from '../../src/adapters/files/cost-export.js';
+import { parseCsv } from '../../src/adapters/files/focus-cost-export.js';
 import { allocationRowOf } from '../../src/domain/focus-cost-rows.js';
 import { sumAmounts } from '../../src/domain/invoice-allocation.js';
 import { temporaryFolder } from '../support/temporary-folder.js';
@@ -48,7 +49,7 @@ describe('cost export reader', () => {
       effectiveCost: '0.0164',
       currency: 'USD',
       billedTokens: 8200n,
-      context: { billingAccountName: 'Contoso', subAccountName: 'AI Platform', regionId: 'eastus', chargeClass: null, billingPeriodStart: '2026-11-01T00:00:00Z', billingPeriodEnd: '2026-12-01T00:00:00Z', tags: '{"team":"ai-platform"}' },
+      context: { billingAccountName: 'Contoso', subAccountName: 'AI Platform', regionId: 'eastus', regionName: null, chargeClass: null, billingPeriodStart: '2026-11-01T00:00:00Z', billingPeriodEnd: '2026-12-01T00:00:00Z', tags: '{"team":"ai-platform"}' },
     });
     expect(read[1]!.billedTokens).toBe(2460n);
     expect(read[3]!.billedTokens).toBe(500_000n);
@@ -80,7 +81,7 @@ describe('cost export reader', () => {
   });
 
   it('reads the Azure OpenAI token rows of an actual-cost export as the same allocation rows as the equivalent FOCUS rows', async () => {
-    const tokenRows = async (path: string) => (await readCostExport(path, allocationRowOf)).rows.filter((r) => r.meter.type === 'tokens' && !r.billedCost.startsWith('-')).map((r) => ({ ...r, invoiceId: null, context: { ...r.context, tags: null } }));
+    const tokenRows = async (path: string) => (await readCostExport(path, allocationRowOf)).rows.filter((r) => r.meter.type === 'tokens' && !r.billedCost.startsWith('-')).map((r) => ({ ...r, invoiceId: null, context: { ...r.context, regionName: null, tags: null } }));
     expect(await tokenRows(EA_ACTUAL)).toEqual(await tokenRows(FOCUS));
   });
 
@@ -156,12 +157,18 @@ describe('cost export reader', () => {
     const contexts = async (name: string) => (await readCostExport(fixture(name), allocationRowOf)).rows.map((row) => row.context);
     const [first, , , , , credit] = await contexts('focus-1.2-preview-azure-openai.csv');
     const november = { billingPeriodStart: '2026-11-01T00:00:00Z', billingPeriodEnd: '2026-12-01T00:00:00Z' };
-    expect(first).toEqual({ billingAccountName: 'Contoso', subAccountName: 'AI Platform', regionId: 'eastus', chargeClass: null, ...november, tags: '{"env":"prod","owner":"ai-platform"}' });
+    expect(first).toEqual({ billingAccountName: 'Contoso', subAccountName: 'AI Platform', regionId: 'eastus', regionName: 'East US', chargeClass: null, ...november, tags: '{"env":"prod","owner":"ai-platform"}' });
     expect(credit).toMatchObject({ chargeClass: 'Correction' });
     // The actual-cost layout: SubscriptionName, ResourceLocation, BillingPeriodEndDate (the last day) and its own tags.
     for (const name of ['actual-ea-2024-08-01-azure-openai.csv', 'actual-ea-2024-08-01-azure-openai.parquet']) {
-      expect((await contexts(name))[0], name).toEqual({ billingAccountName: 'Contoso', subAccountName: 'AI Platform', regionId: 'eastus', chargeClass: null, ...november, tags: '{"team":"ai-platform"}' });
+      expect((await contexts(name))[0], name).toEqual({ billingAccountName: 'Contoso', subAccountName: 'AI Platform', regionId: 'eastus', regionName: null, chargeClass: null, ...november, tags: '{"team":"ai-platform"}' });
     }
+    // An empty billing period cell is no billing period, not a row that cannot be read.
+    const [header, first_] = parseCsv(await readFile(EA_ACTUAL, 'utf8'));
+    const values = [...first_!.fields];
+    for (const column of ['BillingPeriodStartDate', 'BillingPeriodEndDate']) values[header!.fields.indexOf(column)] = '';
+    const csv = `${header!.fields.join(',')}\r\n${values.map((v) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',')}\r\n`;
+    expect(parseCostExport(csv, 'x.csv', allocationRowOf).rows[0]!.context).toMatchObject({ billingPeriodStart: null, billingPeriodEnd: null });
   });
 
   it('names a file that is not Parquet', async () => {

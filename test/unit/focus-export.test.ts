@@ -198,13 +198,16 @@ describe('FOCUS 1.2 export of the invoice allocation', () => {
   });
 
   it("repeats the cost row's names, region, billing period, correction class and tags as the export wrote them", () => {
-    const context = { billingAccountName: 'Contoso', subAccountName: 'AI Platform', regionId: 'eastus', chargeClass: 'Correction', billingPeriodStart: '2026-09-01T00:00:00Z', billingPeriodEnd: '2026-10-01T00:00:00Z', tags: '{"env":"prod","team":"finance-owned"}' };
+    const context = { billingAccountName: 'Contoso', subAccountName: 'AI Platform', regionId: 'eastus', chargeClass: 'Correction', billingPeriodStart: '2026-09-01T00:00:00Z', billingPeriodEnd: '2026-10-01T00:00:00Z', tags: '{"env":"prod","team":"finance-owned","identity":"svc"}' };
     const corrected: RowAllocation[] = [{ row: { ...row({ type: 'tokens', model: 'gpt-4o', kind: 'input' }, '0.02'), context }, parts: [{ identity: 'a', billedCost: '0.02', effectiveCost: '0.02', tokens: 8_000n, reason: null }] }];
     const check = checkFocusExport(allocationFocus(corrected, directory, { matcher, currency: 'USD' }));
     expect(check.problems).toEqual([]);
     expect(check.rows[0]).toMatchObject({ BillingAccountName: 'Contoso', SubAccountName: 'AI Platform', RegionId: 'eastus', RegionName: 'East US', ChargeClass: 'Correction', BillingPeriodStart: '2026-09-01T00:00:00Z', BillingPeriodEnd: '2026-10-01T00:00:00Z', x_Team: 'search' });
-    // The export's tags are kept unaltered beside the part's identity.
-    expect(JSON.parse(check.rows[0]!.Tags!)).toMatchObject({ identity: 'a', team: 'finance-owned', env: 'prod' });
+    // The export's tags are kept beside the part's identity and team, which a resource tag of the same key never replaces.
+    expect(JSON.parse(check.rows[0]!.Tags!)).toMatchObject({ identity: 'a', team: 'search', env: 'prod' });
+    // A region Azure's list does not hold keeps the export's name beside its id.
+    const global = checkFocusExport(allocationFocus([{ ...corrected[0]!, row: { ...corrected[0]!.row, context: { ...context, regionId: 'global', regionName: 'Global' } } }], directory, { matcher, currency: 'USD' }));
+    expect(global.rows[0]).toMatchObject({ RegionId: 'global', RegionName: 'Global' });
   });
 
   it('states a row billed in another currency than the price table at its billed cost, never at list prices of another currency', () => {
