@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decimalCell, emptyAsNull, optionalDecimalCell, textCell } from './cost-export-cells.js';
 
 /**
  * One row of Azure Cost Management's "Cost and usage details (actual)" or "(amortized)" export, the columns allocation
@@ -7,13 +8,9 @@ import { z } from 'zod';
  * mostly in camelCase ("Microsoft Customer Agreement cost and usage details file schema", version
  * 2023-12-01-preview), so columns are found by name without regard to case and the keys below are the EA names. EA
  * files name the currency `BillingCurrencyCode` and have no invoice column; MCA files name them `billingCurrency` and
- * `invoiceId`. Amounts stay decimal text: they are read exactly later.
+ * `invoiceId`.
  */
 
-const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const decimalText = z.string().trim().regex(DECIMAL, { error: 'expected a decimal number' });
-const optionalDecimal = z.string().trim().transform((v) => (v === '' ? null : v)).pipe(decimalText.nullable());
-const text = z.string().trim();
 
 /** `MM/DD/YYYY` (as exports write it), or an ISO date with an optional time of day. */
 export const USAGE_DATE = /^(?:(\d{2})\/(\d{2})\/(\d{4})|(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?)$/;
@@ -25,36 +22,33 @@ const usageDate = z.string().trim().refine((v) => {
   return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(`${year}-${month}-${day}`);
 }, { error: 'expected a date (MM/DD/YYYY or YYYY-MM-DD)' });
 
-/** A date, or an empty cell (absent). */
-const optionalUsageDate = z.string().trim().transform((v) => (v === '' ? undefined : v)).pipe(usageDate.optional());
-
 export const ACTUAL_COST_REQUIRED_COLUMNS = ['Date', 'MeterName', 'MeterCategory', 'ResourceId', 'CostInBillingCurrency', 'BillingAccountId'] as const;
 /** The currency column: `BillingCurrencyCode` in EA files, `billingCurrency` in MCA files. */
 export const ACTUAL_COST_CURRENCY_COLUMNS = ['BillingCurrencyCode', 'BillingCurrency'] as const;
 
 export const actualCostRowSchema = z.object({
   Date: usageDate,
-  MeterName: text,
-  MeterCategory: text,
-  ResourceId: text,
-  CostInBillingCurrency: decimalText,
-  BillingAccountId: text,
-  BillingCurrency: text,
-  MeterSubCategory: text.optional(),
-  MeterId: text.optional(),
-  ConsumedService: text.optional(),
-  Quantity: optionalDecimal.optional(),
-  UnitOfMeasure: text.optional(),
-  ChargeType: text.optional(),
-  PricingModel: text.optional(),
-  InvoiceId: text.optional(),
-  PayGPrice: optionalDecimal.optional(),
-  UnitPrice: optionalDecimal.optional(),
-  BillingAccountName: text.optional(),
-  SubscriptionName: text.optional(),
-  ResourceLocation: text.optional(),
-  BillingPeriodStartDate: optionalUsageDate.optional(),
-  BillingPeriodEndDate: optionalUsageDate.optional(),
-  Tags: text.optional(),
+  MeterName: textCell,
+  MeterCategory: textCell,
+  ResourceId: textCell,
+  CostInBillingCurrency: decimalCell,
+  BillingAccountId: textCell,
+  BillingCurrency: textCell,
+  MeterSubCategory: textCell.optional(),
+  MeterId: textCell.optional(),
+  ConsumedService: textCell.optional(),
+  Quantity: optionalDecimalCell.optional(),
+  UnitOfMeasure: textCell.optional(),
+  ChargeType: textCell.optional(),
+  PricingModel: textCell.optional(),
+  InvoiceId: textCell.optional(),
+  PayGPrice: optionalDecimalCell.optional(),
+  UnitPrice: optionalDecimalCell.optional(),
+  BillingAccountName: textCell.optional(),
+  SubscriptionName: textCell.optional(),
+  ResourceLocation: textCell.optional(),
+  BillingPeriodStartDate: emptyAsNull(usageDate).optional(),
+  BillingPeriodEndDate: emptyAsNull(usageDate).optional(),
+  Tags: textCell.optional(),
 });
 export type ActualCostRow = z.infer<typeof actualCostRowSchema>;
