@@ -3,7 +3,6 @@ import { UNMAPPED } from './chargeback.js';
 import { csvField } from './chargeback-formats.js';
 import { AZURE_OPENAI, dollars, focusCsv, focusDateTime, monthOf, placeColumns, skuOf, whoColumns, whoOf, type FocusRow } from './focus-export.js';
 import { formatAmount, readAmount, sumAmounts, UNALLOCATED, type RowAllocation } from './invoice-allocation.js';
-import { regionDisplayName } from './regions.js';
 import { microsToPicodollars, type Picodollars } from './money.js';
 import type { PriceMatch, PriceMatcher } from './price-matching.js';
 import type { MeterKind } from './retail-price-meters.js';
@@ -139,11 +138,8 @@ export function allocationFocus(allocations: readonly RowAllocation[], directory
       const unitPrice = credit ? null : priced ? dollars(unitPico) : billedCost;
       rows.push({
         ...AZURE_OPENAI,
-        ...placeColumns(row.resourceId, context?.regionId ?? null),
-        ...(context?.regionId && context.regionName ? { RegionName: regionDisplayName(context.regionId) ?? context.regionName } : {}),
+        ...placeColumns(row.resourceId, context?.regionId ?? null, context),
         BillingAccountId: row.billingAccountId,
-        BillingAccountName: context?.billingAccountName ?? null,
-        ...(context?.subAccountName ? { SubAccountName: context.subAccountName } : {}),
         BilledCost: billedCost,
         BillingCurrency: row.currency,
         BillingPeriodStart: focusDateTime(billing.start),

@@ -95,19 +95,27 @@ export const AZURE_OPENAI = {
   ServiceSubcategory: 'Generative AI',
 } as const;
 
-/** Where a charge ran: the account's ARM id gives the subscription (billing account and sub account) and its name. */
-export function placeColumns(resourceId: string | null, region: string | null): Pick<FocusRow, 'BillingAccountId' | 'BillingAccountName' | 'SubAccountId' | 'SubAccountName' | 'RegionId' | 'RegionName' | 'ResourceId' | 'ResourceName' | 'ResourceType'> {
+/** Names a cost export gives beside the ids (null or absent: it gives none). */
+export interface PlaceNames {
+  readonly billingAccountName?: string | null;
+  readonly subAccountName?: string | null;
+  readonly regionName?: string | null;
+}
+
+/**
+ * Where a charge ran: the account's ARM id gives the subscription (billing account and sub account) and its name.
+ * FOCUS requires a name beside each id: the name given, else Azure's name of the region, else the id itself.
+ */
+export function placeColumns(resourceId: string | null, region: string | null, names: PlaceNames = {}): Pick<FocusRow, 'BillingAccountId' | 'BillingAccountName' | 'SubAccountId' | 'SubAccountName' | 'RegionId' | 'RegionName' | 'ResourceId' | 'ResourceName' | 'ResourceType'> {
   const account = resourceId === null ? null : accountOf(resourceId);
   return {
     // BillingAccountId allows no null: a charge whose account is not known says so.
     BillingAccountId: account?.subscriptionId ?? UNKNOWN,
-    BillingAccountName: null,
+    BillingAccountName: names.billingAccountName ?? null,
     SubAccountId: account ? `/subscriptions/${account.subscriptionId}` : null,
-    // FOCUS requires a name beside the id; a resource id names no subscription, so its id is its name here.
-    SubAccountName: account?.subscriptionId ?? null,
+    SubAccountName: account ? (names.subAccountName ?? account.subscriptionId) : null,
     RegionId: region,
-    // FOCUS requires a name beside the id; a region Azure's list does not hold is named by its id.
-    RegionName: region === null ? null : (regionDisplayName(region) ?? region),
+    RegionName: region === null ? null : (regionDisplayName(region) ?? names.regionName ?? region),
     ResourceId: resourceId,
     ResourceName: account?.name ?? null,
     ResourceType: resourceId === null ? null : 'Microsoft.CognitiveServices/accounts',
