@@ -120,8 +120,11 @@ class NameVerdicts {
   }
 }
 
-/** Operations and models Azure bills per call (images, audio transcription and speech), not only per token. */
-const perCallOperations = new NameVerdicts(/^(ImageGenerations|ImageEdits|ImageVariations|AudioTranscriptions|AudioTranslations|AudioSpeech|Speech)_/i);
+/**
+ * Operations and models Azure bills per call (images, audio transcription and speech), not only per token. The
+ * inference API's definition (2024-10-21) names Whisper's operations `Transcriptions_Create` and `Translations_Create`.
+ */
+const perCallOperations = new NameVerdicts(/^(ImageGenerations|ImageEdits|ImageVariations|(Audio)?Transcriptions|(Audio)?Translations|AudioSpeech|Speech)_/i);
 const perCallModels = new NameVerdicts(/^(dall-e|gpt-image|whisper|tts)(-|$)/i);
 
 /** A successful request of an image or audio operation or model: billable without tokens. */

@@ -93,6 +93,17 @@ describe('audio tokens and per-call prices', () => {
     expect(lineOf({ ...image, status: 400 })).toMatchObject({ unpriced: false, priceVersion: null, costPico: 0n });
   });
 
+  // The operation ids of the inference API's definition (azure-rest-api-specs, AzureOpenAI inference stable/2024-10-21,
+  // /deployments/{deployment-id}/audio/transcriptions and /audio/translations); the answer carries no model and no usage.
+  it.each(['Transcriptions_Create', 'Translations_Create'])('charges a Whisper %s call per call before any diagnostic record names its model', (operation) => {
+    const call = ledgerEntry({ deployment: 'whisper', model: null, operation, diagnostics: null });
+    const perCall = loadPriceTable({ currency: 'USD', prices: [{ deployment: 'whisper', from: '2024-01-01', to: null, perRequest: '0.006' }] });
+    const lines = new ChargebackLines(new PriceMatcher(perCall));
+    lines.addEntry(call);
+    expect(lines.list()[0]).toMatchObject({ unpriced: false, requests: 1, costPico: 6_000_000_000n });
+    expect(lineOf(call)).toMatchObject({ unpriced: true, costPico: 0n });
+  });
+
   it('refuses a price entry with neither per-token nor per-call prices', () => {
     expect(() => loadPriceTable({ currency: 'USD', prices: [{ model: 'x', from: '2024-01-01' }] })).toThrow(/give "inputPer1M" \(prices per token\), "perRequest"/);
   });
