@@ -38,26 +38,32 @@ export interface RollupResult {
 /** Attempts to commit one window while other rollups keep replacing it, before the run gives up (its markers stay). */
 const COMMIT_ATTEMPTS = 5;
 
+/** A window's recomputed usage, and the tiles beside it (latency, traffic) to write once the usage has committed. */
+interface WindowRecompute {
+  readonly entries: number;
+  readonly lines: readonly UsageLine[];
+  readonly writeSideTiles: () => Promise<void>;
+}
+
 /**
- * Recomputes one window's usage tile, and whatever `compute` writes beside it, until it commits. The head is read
- * before the inputs and replaced only if still at that version (ETag): a rollup that read older inputs than the
- * last committed one fails to commit and computes again, so a stale tile never replaces a newer one. Tiles hold
- * tokens, not money: reports price them when read.
+ * Recomputes one window's usage tile until it commits, then writes the tiles beside it. The head is read before
+ * the inputs and replaced only if still at that version (ETag): a rollup that read older inputs than the last
+ * committed one fails to commit and computes again, so a stale tile never replaces a newer one. The side tiles are
+ * written only after that commit, and if the head has moved on meanwhile (a newer rollup committed the window and
+ * may have written its side tiles before these), `hour` is marked dirty again so that the next run writes them from
+ * the newest inputs. Tiles hold tokens, not money: reports price them when read.
  */
-async function commitWindow(
-  grain: UsageGrain,
-  window: string,
-  aggregates: AggregateStore,
-  compute: () => Promise<{ entries: number; lines: readonly UsageLine[] }>,
-  options: StoreOptions,
-): Promise<number> {
+async function commitWindow(grain: UsageGrain, window: string, hour: string, aggregates: AggregateStore, compute: () => Promise<WindowRecompute>, options: StoreOptions): Promise<number> {
   for (let attempt = 1; attempt <= COMMIT_ATTEMPTS; attempt++) {
     const current = await aggregates.getUsageHead(grain, window, options);
-    const { entries, lines } = await compute();
+    const { entries, lines, writeSideTiles } = await compute();
     const { head, parts } = usageTileDocuments(grain, window, randomUUID(), entries, lines);
     await aggregates.putUsageParts(parts, options);
     if (await aggregates.replaceUsageHead(head, current?.version ?? null, options)) {
       if (current) await aggregates.deleteUsageParts(partKeys(current.value), options);
+      await writeSideTiles();
+      const after = await aggregates.getUsageHead(grain, window, options);
+      if (after?.value.generation !== head.generation) await aggregates.markDirty([hour], options);
       return entries;
     }
     await aggregates.deleteUsageParts(parts, options);
@@ -71,8 +77,9 @@ function partKeys(head: { id: string; pk: string; generation: string; parts: num
 
 /**
  * Recomputes the tiles of dirty hours from the ledger (usage, latency, traffic), then each of their days from its
- * hours, and clears the markers it consumed, day by day: a run that stops part way keeps what it committed and
- * leaves the rest marked. A marker set again while its hour was being recomputed stays (its version changed).
+ * hours, and clears the markers it consumed hour by hour: a run that stops part way keeps what it committed and
+ * leaves the rest marked, with the day's last hour until the day has committed. A marker set again while its hour
+ * was being recomputed stays (its version changed).
  */
 export async function rollupChargeback(ports: RollupPorts, options: RollupOptions = {}): Promise<RollupResult> {
   const markers = await ports.aggregates.listDirty(options);
@@ -96,15 +103,22 @@ export async function rollupChargeback(ports: RollupPorts, options: RollupOption
   let entries = 0;
   for (const day of days) {
     const dayHours = hours.filter((hour) => dayOf(hour) === day);
-    for (const hour of dayHours) entries += await commitWindow('hour', hour, ports.aggregates, () => computeHour(hour, ports, options), options);
-    await commitWindow('day', day, ports.aggregates, () => computeDay(day, ports, options), options);
-    await ports.aggregates.clearDirty(dayHours.flatMap((hour) => byHour.get(hour)!), options);
+    const lastHour = dayHours[dayHours.length - 1]!;
+    for (const hour of dayHours) {
+      entries += await commitWindow('hour', hour, hour, ports.aggregates, () => computeHour(hour, ports, options), options);
+      // An hour's markers go as soon as it has committed, so that a run the host stops (functionTimeout) leaves
+      // its successor only the hours it did not finish. The last one's stay until the day has committed: they
+      // are what brings the day's recompute back after such a stop.
+      if (hour !== lastHour) await ports.aggregates.clearDirty(byHour.get(hour)!, options);
+    }
+    await commitWindow('day', day, lastHour, ports.aggregates, () => computeDay(day, ports, options), options);
+    await ports.aggregates.clearDirty(byHour.get(lastHour)!, options);
   }
   return { hours: hours.length, days: days.length, entries, remaining: allHours.length - hours.length, discarded: unusable.length };
 }
 
-/** An hour's usage from its ledger entries, page by page; its latency and traffic tiles are written on the way. */
-async function computeHour(hour: string, ports: RollupPorts, options: RollupOptions) {
+/** An hour's usage from its ledger entries, page by page, and its latency and traffic tiles. */
+async function computeHour(hour: string, ports: RollupPorts, options: RollupOptions): Promise<WindowRecompute> {
   const usage = new UsageLines(options.identity);
   const range = { from: new Date(`${hour}:00:00.000Z`), to: new Date(Date.parse(`${hour}:00:00.000Z`) + 3_600_000) };
   const hourEntries: LedgerEntry[] = [];
@@ -112,12 +126,12 @@ async function computeHour(hour: string, ports: RollupPorts, options: RollupOpti
     for (const entry of page) usage.addEntry(entry);
     if (ports.diagnostics) hourEntries.push(...page);
   }
-  if (ports.diagnostics) await rollupDiagnosticsHour(hour, hourEntries, ports.diagnostics, ports.aggregates, range, options);
-  return { entries: usage.entries, lines: usage.list() };
+  const writeSideTiles = ports.diagnostics ? await diagnosticsHourTiles(hour, hourEntries, ports.diagnostics, ports.aggregates, range, options) : async () => {};
+  return { entries: usage.entries, lines: usage.list(), writeSideTiles };
 }
 
-/** A day's usage from its hour tiles; its latency day tiles are written on the way. */
-async function computeDay(day: string, ports: RollupPorts, options: RollupOptions) {
+/** A day's usage from its hour tiles, and its latency day tiles. */
+async function computeDay(day: string, ports: RollupPorts, options: RollupOptions): Promise<WindowRecompute> {
   const tiles = await readUsageTiles(ports.aggregates, 'hour', `${day}T00`, `${nextDay(day)}T00`, options);
   const usage = new UsageLines();
   let entries = 0;
@@ -125,12 +139,13 @@ async function computeDay(day: string, ports: RollupPorts, options: RollupOption
     entries += tile.entries;
     for (const line of tile.lines) usage.addLine(line);
   }
+  let writeSideTiles = async () => {};
   if (ports.diagnostics) {
-    const hourly = (await ports.aggregates.listLatencyTiles(day, 'hour', options)).map(deserializeTile);
+    const dayTiles = rollUp((await ports.aggregates.listLatencyTiles(day, 'hour', options)).map(deserializeTile), 'day');
     const windows = { day, grains: ['day'] as const, from: `${day}T00:00:00.000Z`, to: `${nextDay(day)}T00:00:00.000Z` };
-    await replaceLatencyTiles(ports.aggregates, windows, rollUp(hourly, 'day'), options);
+    writeSideTiles = () => replaceLatencyTiles(ports.aggregates, windows, dayTiles, options);
   }
-  return { entries, lines: usage.list() };
+  return { entries, lines: usage.list(), writeSideTiles };
 }
 
 /** Reads to assemble tiles while writers keep replacing them, before giving up. */
@@ -148,22 +163,26 @@ export async function readUsageTiles(aggregates: Pick<AggregateStore, 'listUsage
 
 /**
  * The tiles of one hour that need its diagnostic records as well as its ledger entries: 5-minute latency tiles
- * and the hour's tiles merged from them, and the hour's traffic tile.
+ * and the hour's tiles merged from them, and the hour's traffic tile; computed now, written by the function returned.
  */
-async function rollupDiagnosticsHour(
+async function diagnosticsHourTiles(
   hour: string,
   hourEntries: readonly LedgerEntry[],
   diagnostics: Pick<DiagnosticsStore, 'listRecords'>,
   aggregates: AggregateStore,
   range: { from: Date; to: Date },
   options: RollupOptions,
-): Promise<void> {
+): Promise<() => Promise<void>> {
   const records: StoredDiagnostic[] = [];
   for await (const page of diagnostics.listRecords(range, options)) records.push(...page);
   const fiveMinute = buildTiles({ records, entries: hourEntries }, '5m');
   const windows = { day: dayOf(hour), grains: ['5m', 'hour'] as const, from: range.from.toISOString(), to: range.to.toISOString() };
-  await replaceLatencyTiles(aggregates, windows, [...fiveMinute, ...rollUp(fiveMinute, 'hour')], options);
-  await aggregates.upsertTrafficTiles([trafficTile(hour, hourEntries, records, options.identity)], options);
+  const latency = [...fiveMinute, ...rollUp(fiveMinute, 'hour')];
+  const traffic = trafficTile(hour, hourEntries, records, options.identity);
+  return async () => {
+    await replaceLatencyTiles(aggregates, windows, latency, options);
+    await aggregates.upsertTrafficTiles([traffic], options);
+  };
 }
 
 /**

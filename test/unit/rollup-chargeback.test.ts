@@ -1,16 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
+import type { AggregateStore } from '../../src/ports/aggregate-store.js';
+import type { LedgerStore } from '../../src/ports/ledger-store.js';
+import { matchedOutcome } from '../../src/domain/join.js';
 import { ChargebackLines } from '../../src/domain/chargeback.js';
 import { PriceMatcher } from '../../src/domain/price-matching.js';
 import { MAX_PART_BYTES } from '../../src/domain/document-parts.js';
 import { pricingOf } from '../../src/domain/usage-pricing.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
 import { chargebackLines, chargebackReportFor } from '../../src/services/chargeback-report.js';
+import { applyRecords } from '../../src/services/join-diagnostics.js';
 import { markRangeDirty, rollupChargeback } from '../../src/services/rollup-chargeback.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
+import { diagnosticRecord } from '../support/diagnostic-records.js';
 import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
-import { MemoryAggregateStore, MemoryLedgerStore } from '../support/memory-stores.js';
+import { MemoryAggregateStore, MemoryDiagnosticsStore, MemoryLedgerStore } from '../support/memory-stores.js';
 
 const prices = (gpt4oInput: string) =>
   loadPriceTable({
@@ -148,5 +153,125 @@ describe('usage rollup and reports priced when read (in-memory fake stores)', ()
     expect(await rollupChargeback({ ledger, aggregates })).toEqual({ hours: 24, days: 1, entries: entries.length, remaining: 0, discarded: 4 });
     expect(aggregates.dirty.size).toBe(0);
     expect(await costOf(aggregates, range)).toBe(directCost(entries, new PriceMatcher(prices('2.50'))));
+  });
+
+  it('leaves a run stopped part way (functionTimeout) only the hours it did not finish, so the next runs get through a busy day', async () => {
+    const { ledger, entries } = await ledgerOfDay(300);
+    const aggregates = new MemoryAggregateStore();
+    await markRangeDirty(aggregates, range);
+    // The host restarts the worker of a run past functionTimeout: here, at its 11th read of an hour of the ledger.
+    const stopped = new Error('functionTimeout');
+    let reads = 0;
+    const stoppingLedger: LedgerStore = Object.assign(Object.create(ledger) as LedgerStore, {
+      listEntries: (...args: Parameters<LedgerStore['listEntries']>) => {
+        if (++reads > 10) throw stopped;
+        return ledger.listEntries(...args);
+      },
+    });
+    await expect(rollupChargeback({ ledger: stoppingLedger, aggregates })).rejects.toBe(stopped);
+    // Hours 00 to 09 committed and their markers went; the day's last hour (23) keeps its marker until the day commits.
+    expect([...aggregates.dirty.values()].map((m) => m.value.hour)).toEqual(Array.from({ length: 14 }, (_, h) => `${DAY}T${String(h + 10).padStart(2, '0')}`));
+    for (let run = 0; run < 2; run++) {
+      reads = 0;
+      await rollupChargeback({ ledger: stoppingLedger, aggregates }).catch((error: unknown) => expect(error).toBe(stopped));
+    }
+    expect(aggregates.dirty.size).toBe(0);
+    expect(await costOf(aggregates, range)).toBe(directCost(entries, new PriceMatcher(prices('2.50'))));
+  });
+});
+
+describe('latency and traffic tiles beside the usage tile, when rollups of one hour overlap (in-memory fake stores)', () => {
+  const HOUR = '2026-03-10T09';
+  function request(n: number) {
+    const id = `req-${n}`;
+    const record = diagnosticRecord({ correlationId: id, time: `${HOUR}:1${n}:00.000Z`, account: 'aoai-eastus', regionCode: 'eastus', modelDeploymentName: 'gpt-4o' });
+    const gateway = { service: 'apim', regionCode: 'eastus', backendId: 'aoai-eastus' };
+    const entry = ledgerEntry({ id, apimRequestId: id, gatewayRequestId: `gw-${n}`, time: `${HOUR}:1${n}:00.000Z`, deployment: 'gpt-4o', gateway, diagnostics: matchedOutcome(record) });
+    return { entry, record };
+  }
+  async function storesWithOneRequest() {
+    const stores = { ledger: new MemoryLedgerStore(), diagnostics: new MemoryDiagnosticsStore(), aggregates: new MemoryAggregateStore() };
+    await arrive(stores, 1);
+    return stores;
+  }
+  async function arrive(stores: { ledger: MemoryLedgerStore; diagnostics: MemoryDiagnosticsStore; aggregates: MemoryAggregateStore }, n: number) {
+    const { entry, record } = request(n);
+    await stores.ledger.createEntries([entry]);
+    await applyRecords([record], stores, {});
+  }
+  function tileCounts(aggregates: MemoryAggregateStore) {
+    const hourTiles = [...aggregates.latency.values()].filter((t) => t.grain === 'hour');
+    const traffic = [...aggregates.traffic.values()].find((t) => t.hour === HOUR);
+    return { latencyRequests: hourTiles.reduce((sum, t) => sum + t.requests, 0), trafficMatched: traffic?.join.matched };
+  }
+  /** The aggregate store as one rollup sees it, with a call held at a gate until the test opens it. */
+  function holding(aggregates: MemoryAggregateStore, method: keyof AggregateStore) {
+    let open!: () => void;
+    let reached!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const arrived = new Promise<void>((resolve) => (reached = resolve));
+    const store = Object.assign(Object.create(aggregates) as AggregateStore, {
+      [method]: async (...args: unknown[]) => {
+        reached();
+        await opened;
+        return (aggregates[method] as (...a: unknown[]) => Promise<unknown>).apply(aggregates, args);
+      },
+    });
+    return { store, arrived, open };
+  }
+
+  it('writes no tile of a run that stops before its usage commit, so a newer run\'s tiles stay', async () => {
+    const stores = await storesWithOneRequest();
+    // The older run is held at its first write, whichever it is, and then stopped at its usage write (the host
+    // restarting its worker): what it computed from one request must not be left behind.
+    let open!: () => void;
+    let reached!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const arrived = new Promise<void>((resolve) => (reached = resolve));
+    const stopped = new Error('functionTimeout');
+    const firstWriteHeld = async () => {
+      reached();
+      await opened;
+    };
+    const older = Object.assign(Object.create(stores.aggregates) as AggregateStore, {
+      upsertLatencyTiles: async (tiles: Parameters<AggregateStore['upsertLatencyTiles']>[0]) => {
+        await firstWriteHeld();
+        return stores.aggregates.upsertLatencyTiles(tiles);
+      },
+      upsertTrafficTiles: async (tiles: Parameters<AggregateStore['upsertTrafficTiles']>[0]) => {
+        await firstWriteHeld();
+        return stores.aggregates.upsertTrafficTiles(tiles);
+      },
+      putUsageParts: async () => {
+        await firstWriteHeld();
+        throw stopped;
+      },
+    });
+    const olderRun = rollupChargeback({ ...stores, aggregates: older });
+    await arrived;
+    await arrive(stores, 2);
+    await rollupChargeback(stores);
+    open();
+    await expect(olderRun).rejects.toBe(stopped);
+    expect(stores.aggregates.dirty.size).toBe(0);
+    expect(tileCounts(stores.aggregates)).toEqual({ latencyRequests: 2, trafficMatched: 2 });
+  });
+
+  it('marks the hour again when an older run writes its tiles after a newer run committed, and the next run repairs them', async () => {
+    const stores = await storesWithOneRequest();
+    // The older run commits its usage of one request, then is held before writing its latency tiles.
+    const older = holding(stores.aggregates, 'upsertLatencyTiles');
+    const olderRun = rollupChargeback({ ...stores, aggregates: older.store });
+    await older.arrived;
+    await arrive(stores, 2);
+    await rollupChargeback(stores);
+    older.open();
+    await olderRun;
+    expect(tileCounts(stores.aggregates), 'the older run\'s tiles landed last').toEqual({ latencyRequests: 1, trafficMatched: 1 });
+    expect([...stores.aggregates.dirty.values()].map((m) => m.value.hour)).toEqual([HOUR]);
+    await rollupChargeback(stores);
+    expect(stores.aggregates.dirty.size).toBe(0);
+    expect(tileCounts(stores.aggregates)).toEqual({ latencyRequests: 2, trafficMatched: 2 });
+    expect((await stores.aggregates.getUsageHead('hour', HOUR))!.value.entries).toBe(2);
   });
 });
