@@ -72,7 +72,10 @@ export interface AllocationUsage {
   readonly resourceId: string;
   readonly model: string;
   readonly tokens: Readonly<Partial<Record<MeterKind, bigint>>>;
-  /** True when the price file names the request's deployment as provisioned (PTU) at its time. */
+  /**
+   * Whether the price file names the request's deployment as provisioned (PTU) at its time; absent when no price
+   * file names provisioned deployments.
+   */
   readonly provisioned?: boolean;
 }
 
@@ -209,9 +212,10 @@ function weightsOf(row: AllocationCostRow, usage: ByResource<AllocationUsage>, b
   };
   const meter = row.meter;
   const onRow = usage.inPeriod(row);
-  // Known provisioned deployments (from the price file) say which requests a provisioned row billed; without them,
-  // the requests to models that no token meter of this resource bills in the period.
-  const knownProvisioned = onRow.some((use) => use.provisioned === true);
+  // Known provisioned deployments (from the price file) say which requests a provisioned row billed, and that a
+  // day none of them was called bills nobody (Azure bills PTUs by the hour, used or not); without them, the
+  // requests to models that no token meter of this resource bills in the period.
+  const knownProvisioned = onRow.some((use) => use.provisioned !== undefined);
   let seen = 0n;
   for (const use of onRow) {
     let tokens: bigint;

@@ -82,6 +82,7 @@ export function allocationInputs(
   options: AllocationInputOptions = {},
 ): AllocationInputs {
   const matcher = options.prices ? new PriceMatcher(options.prices) : null;
+  const namesProvisioned = matcher !== null && options.prices!.provisioned.length > 0;
   const usage: AllocationUsage[] = [];
   let unplacedRequests = 0;
   for (const entry of entries) {
@@ -93,7 +94,7 @@ export function allocationInputs(
     }
     const model = pricingModelOf(entry);
     const identity = resolveIdentity(entry, options.identity);
-    usage.push({ identity: identity.key, attributed: identity.kind !== 'unattributed', time: entry.time, resourceId: record.resourceId, model: model ?? '', tokens: tokensByKind(entry, model), provisioned: matcher?.provisionedFor(entry) != null });
+    usage.push({ identity: identity.key, attributed: identity.kind !== 'unattributed', time: entry.time, resourceId: record.resourceId, model: model ?? '', tokens: tokensByKind(entry, model), ...(namesProvisioned ? { provisioned: matcher!.provisionedFor(entry) !== null } : {}) });
   }
   const calls = [...bypass].filter((r) => !isGatewayIdentity(r.objectId, options.identity)).map((r) => ({ time: r.time, resourceId: r.resourceId }));
   return { usage, bypass: calls, unplacedRequests };

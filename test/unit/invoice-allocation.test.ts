@@ -143,13 +143,25 @@ describe('allocateInvoice', () => {
   it('allocates a provisioned row by the deployments the price file names provisioned, and keeps them off token rows', () => {
     const ptu = costRow({ meterName: 'Provisioned Managed Global Unit', meter: { type: 'provisioned' }, billedCost: '10', effectiveCost: '10' });
     const usage = [
-      use('alice', { input: 100n }), // gpt-4.1 on a standard deployment
+      use('alice', { input: 100n }, { provisioned: false }), // gpt-4.1 on a standard deployment
       use('bob', { input: 300n }, { provisioned: true }), // gpt-4.1 on the PTU deployment
       use('carol', { output: 100n }, { provisioned: true }),
     ];
     const [provisioned, tokens] = allocateInvoice([ptu, costRow()], usage);
     expect(parts(provisioned!)).toEqual([['bob', '7.50', '7.50', 300n, null], ['carol', '2.50', '2.50', 100n, null]]);
     expect(parts(tokens!)).toEqual([['alice', '1.00', '1.00', 100n, null]]);
+  });
+
+  it('leaves a provisioned row unallocated on a day none of the deployments the price file names provisioned was called', () => {
+    // Azure bills a PTU deployment by the hour, used or not; the calls that day went to a fine-tuned model whose
+    // token meter (`gpt-4.1-ft input global Tokens`) allocation does not read, so no token row claims them.
+    const ptu = costRow({ meterName: 'Provisioned Managed Global Unit', meter: { type: 'provisioned' }, billedCost: '0', effectiveCost: '130' });
+    const fineTuned = use('alice', { input: 10_000n }, { model: 'gpt-4.1-2025-04-14.ft-0a1b2c3d4e5f', provisioned: false });
+    const [idle] = allocateInvoice([ptu], [fineTuned]);
+    expect(parts(idle!)).toEqual([[UNALLOCATED, '0.00', '130.00', 0n, UNALLOCATED_REASONS.noProvisionedUsage]]);
+    // Without a price file naming provisioned deployments, the row goes by the models no token row bills.
+    const { provisioned: _, ...unknown } = fineTuned;
+    expect(parts(allocateInvoice([ptu], [unknown])[0]!)).toEqual([['alice', '0.00', '130.00', 10_000n, null]]);
   });
 
   it('leaves a meter it cannot read unallocated with the reader’s reason', () => {
