@@ -18,6 +18,8 @@ export interface AllocationLine {
   readonly billedCost: string;
   readonly effectiveCost: string;
   readonly tokens: number;
+  /** The cost row's `BillingCurrency`: one export may bill in several (an MCA billing account's profiles). */
+  readonly currency: string;
   readonly reason: string | null;
 }
 
@@ -36,6 +38,7 @@ export function allocationLines(allocations: readonly RowAllocation[], directory
         billedCost: part.billedCost,
         effectiveCost: part.effectiveCost,
         tokens: Number(part.tokens),
+        currency: row.currency,
         reason: part.reason,
       };
     }),
@@ -76,7 +79,7 @@ export function amountsCsv(header: readonly string[], rows: readonly (readonly (
   return [header, ...rows].map((row) => row.map(field).join(',')).join('\r\n') + '\r\n';
 }
 
-const LINE_COLUMNS = ['identity', 'team', 'costCenter', 'resourceId', 'meter', 'chargePeriodStart', 'billedCost', 'effectiveCost', 'tokens', 'reason'] as const;
+const LINE_COLUMNS = ['identity', 'team', 'costCenter', 'resourceId', 'meter', 'chargePeriodStart', 'billedCost', 'effectiveCost', 'tokens', 'currency', 'reason'] as const;
 
 export function allocationCsv(lines: readonly AllocationLine[]): string {
   return amountsCsv(LINE_COLUMNS, lines.map((l) => LINE_COLUMNS.map((c) => l[c])));

@@ -166,7 +166,7 @@ describe('tokenledger allocate', () => {
 
   it('writes CSV lines and names a missing cost export', async () => {
     const { stdout } = await cli('allocate', '--cost-export', join(dir, 'cost.csv'), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'), '--format', 'csv');
-    expect(stdout.split('\r\n')[0]).toBe('identity,team,costCenter,resourceId,meter,chargePeriodStart,billedCost,effectiveCost,tokens,reason');
+    expect(stdout.split('\r\n')[0]).toBe('identity,team,costCenter,resourceId,meter,chargePeriodStart,billedCost,effectiveCost,tokens,currency,reason');
     await expect(cli('allocate', '--cost-export', join(dir, 'missing.csv'), '--events', join(dir, 'events.jsonl'), '--diagnostics', join(dir, 'diagnostics'))).rejects.toMatchObject({
       stderr: expect.stringContaining(`--cost-export "${join(dir, 'missing.csv')}" does not exist`),
     });

@@ -8,8 +8,9 @@ import { createGzip, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseCostExport, parseParquetCostExport, readCostExport } from '../../src/adapters/files/cost-export.js';
 import { parseCsv } from '../../src/adapters/files/focus-cost-export.js';
+import { allocationCsv, allocationLines } from '../../src/domain/allocation-formats.js';
 import { allocationRowOf } from '../../src/domain/focus-cost-rows.js';
-import { sumAmounts } from '../../src/domain/invoice-allocation.js';
+import { allocateInvoice, sumAmounts } from '../../src/domain/invoice-allocation.js';
 import { temporaryFolder } from '../support/temporary-folder.js';
 
 const fixture = (name: string) => new URL(`../fixtures/cost-exports/${name}`, import.meta.url).pathname;
@@ -72,6 +73,12 @@ describe('cost export reader', () => {
     expect(kept[2]!.billedCost).toBe('0');
     expect(sumAmounts(kept.map((r) => r.billedCost))).toBe('4.1446');
     expect(sumAmounts(kept.map((r) => r.effectiveCost))).toBe('21.1646');
+    // Its allocation lines say they are euros (an MCA billing account's profiles may bill in several currencies).
+    const lines = allocationLines(allocateInvoice(kept, []), new Map());
+    expect(lines.map((l) => l.currency)).toEqual(['EUR', 'EUR', 'EUR']);
+    const [header, ...csvLines] = allocationCsv(lines).trimEnd().split('\r\n');
+    expect(header!.split(',')).toContain('currency');
+    expect(csvLines.every((line) => line.split(',').includes('EUR'))).toBe(true);
   });
 
   it('reads the billed tokens of an actual-cost token row whose meter name drops the word Tokens, by its UnitOfMeasure', async () => {
