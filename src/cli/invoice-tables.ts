@@ -23,7 +23,11 @@ export function invoiceTables(body: InvoiceTableBody): string {
   const billed = roundAmountsToTotal(body.rows.map((r) => r.billedCost), 6);
   const effective = roundAmountsToTotal(body.rows.map((r) => r.effectiveCost), 6);
   let text = formatTable(['key', `billed (${body.currency})`, `effective (${body.currency})`], [...body.rows.map((r, i) => [r.key, billed[i]!, effective[i]!]), ['TOTAL', money(body.totals.billedCost), money(body.totals.effectiveCost)]]) + '\n';
-  for (const u of body.rows.find((r) => r.reasons !== null)?.reasons ?? []) text += `unallocated ${money(u.billedCost)} billed: ${u.reason}\n`;
+  const unallocatedAt = body.rows.findIndex((r) => r.reasons !== null);
+  const reasons = body.rows[unallocatedAt]?.reasons ?? [];
+  // The reasons' amounts are rounded to add up to the unallocated row as the table shows it.
+  const byReason = unallocatedAt < 0 ? [] : roundAmountsToTotal(reasons.map((u) => u.billedCost), 6, billed[unallocatedAt]);
+  reasons.forEach((u, i) => (text += `unallocated ${byReason[i]!} billed: ${u.reason}\n`));
   if (body.teams && body.teams.length > 0) {
     const shownInvoice = new Map(body.groupBy === 'team' ? body.rows.map((r, i) => [r.key, billed[i]!]) : []);
     const lines = body.teams.map((t) => {

@@ -55,14 +55,16 @@ export function roundAmount(amount: string, decimals: number): string {
 }
 
 /**
- * Amounts rounded to `decimals` decimals so that they add up to `roundAmount` of their exact sum (see
- * `roundToTotal`): the lines of a table then add up to its TOTAL line.
+ * Amounts rounded to `decimals` decimals so that they add up to `roundAmount` of their exact sum, or to `shownTotal`
+ * (their sum as a table already shows it, at `decimals`), see `roundToTotal`: the lines of a table then add up to
+ * its TOTAL line.
  */
-export function roundAmountsToTotal(amounts: readonly string[], decimals: number): string[] {
+export function roundAmountsToTotal(amounts: readonly string[], decimals: number, shownTotal?: string): string[] {
   const read = amounts.map(readAmount);
   const scale = read.reduce((max, a) => Math.max(max, a.scale), decimals);
   const step = 10n ** BigInt(scale - decimals);
-  return roundToTotal(read.map((a) => a.units * 10n ** BigInt(scale - a.scale)), step).map((units) => formatAmount(units / step, decimals));
+  const totalSteps = shownTotal === undefined ? undefined : readAmount(roundAmount(shownTotal, decimals)).units;
+  return roundToTotal(read.map((a) => a.units * 10n ** BigInt(scale - a.scale)), step, totalSteps).map((units) => formatAmount(units / step, decimals));
 }
 
 const sum = (amounts: readonly string[]) => (amounts.length === 0 ? '0' : sumAmounts(amounts));

@@ -146,13 +146,15 @@ export function allocateRounded(lines: readonly Picodollars[], decimals = 6): Pi
 
 /**
  * Rounds each of `lines` (integers of one scale) to a multiple of `step` so that they add up to their exact total
- * rounded half to even: each is rounded down, and the steps left go one each to the largest remainders.
+ * rounded half to even, or to `totalSteps` steps (a total already shown rounded down or up, within one step of the
+ * exact total per line): each is rounded down, and the steps left go one each to the largest remainders.
  */
-export function roundToTotal(lines: readonly bigint[], step: bigint): bigint[] {
+export function roundToTotal(lines: readonly bigint[], step: bigint, totalSteps?: bigint): bigint[] {
   const floors = lines.map((line) => floorDiv(line, step));
   const remainders = lines.map((line, index) => line - floors[index]! * step);
   const exactTotal = lines.reduce((sum, line) => sum + line, 0n);
-  const missingSteps = divideHalfEven(exactTotal, step) - floors.reduce((sum, units) => sum + units, 0n);
+  const missingSteps = (totalSteps ?? divideHalfEven(exactTotal, step)) - floors.reduce((sum, units) => sum + units, 0n);
+  if (missingSteps < 0n || missingSteps > BigInt(lines.length)) throw new RangeError(`lines cannot be rounded to add up to ${totalSteps} steps`);
   const rounded = floors.map((units) => units * step);
   giveOneEachToLargest(rounded, remainders, missingSteps, step);
   return rounded;

@@ -39,4 +39,29 @@ describe('invoice tables of report chargeback --basis invoice', () => {
       ['Search', '7.654320', '7.654321', '0.000001'],
     ]);
   });
+
+  it('shows the unallocated amount by reason adding up to the unallocated row as the table shows it', () => {
+    // Allocation splits each cost row at its own scale, so parts of a millionth are ordinary.
+    const reasons = [
+      { reason: 'tokens Azure billed that no gateway request accounts for', billedCost: '0.0000005' },
+      { reason: 'unattributed requests (no caller identity)', billedCost: '0.0000005' },
+    ];
+    const text = invoiceTables({
+      ...BODY,
+      rows: [
+        { key: 'Search', billedCost: '1.0000004', effectiveCost: '1.0000004', reasons: null },
+        { key: 'unallocated', billedCost: '0.0000010', effectiveCost: '0.0000010', reasons },
+      ],
+      totals: { billedCost: '1.0000014', effectiveCost: '1.0000014' },
+      teams: null,
+    });
+    const lines = text.split('\n').map((line) => line.trim().split(/\s{2,}/));
+    expect(lines.slice(2, 5)).toEqual([
+      ['Search', '1.000000', '1.000000'],
+      ['unallocated', '0.000001', '0.000001'],
+      ['TOTAL', '1.000001', '1.000001'],
+    ]);
+    expect(text).toContain('unallocated 0.000001 billed: tokens Azure billed that no gateway request accounts for\n');
+    expect(text).toContain('unallocated 0.000000 billed: unattributed requests (no caller identity)\n');
+  });
 });

@@ -170,6 +170,13 @@ describe('roundAmountsToTotal', () => {
     expect(roundAmountsToTotal(['1.5', '-0.25', '24'], 6)).toEqual(['1.500000', '-0.250000', '24.000000']);
   });
 
+  it('rounds amounts to add up to a total already shown rounded the other way, and refuses a total they cannot reach', () => {
+    // 0.0000005 + 0.0000005 = 0.000001 exactly, shown as 0.000000 in a table whose other rows took the step.
+    expect(roundAmountsToTotal(['0.0000005', '0.0000005'], 6, '0.000000')).toEqual(['0.000000', '0.000000']);
+    expect(roundAmountsToTotal(['0.0000005', '0.0000005'], 6, '0.000001')).toEqual(['0.000001', '0.000000']);
+    expect(() => roundAmountsToTotal(['0.0000005', '0.0000005'], 6, '0.000003')).toThrow(RangeError);
+  });
+
   it('property: the rounded lines sum to the rounded exact sum, each within one step of its amount', () => {
     const amount = fc.tuple(fc.bigInt({ min: -(10n ** 12n), max: 10n ** 12n }), fc.nat({ max: 12 })).map(([units, scale]) => formatAmount(units, scale));
     fc.assert(
