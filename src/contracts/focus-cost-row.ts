@@ -31,6 +31,7 @@ export const focusCostRowSchema = z.object({
   x_SkuMeterSubcategory: textCell.optional(),
   ChargeDescription: textCell.optional(),
   CommitmentDiscountType: textCell.optional(),
+  CommitmentDiscountStatus: textCell.optional(),
   PricingCategory: textCell.optional(),
   ConsumedQuantity: optionalDecimalCell.optional(),
   ConsumedUnit: textCell.optional(),

@@ -27,16 +27,27 @@ export function chargePeriodOf(date: string): { start: string; end: string } {
   return { start: iso(start), end: iso(start + DAY_MS) };
 }
 
+/**
+ * Microsoft's mapping of these exports to FOCUS (FinOps toolkit, "Convert Cost Management data to FOCUS"): a
+ * commitment's purchase or refund has `EffectiveCost` 0 (its cost is amortized over the usage it covers); a refund
+ * is a `Purchase` of `ChargeClass` `Correction`; an unused reservation or savings plan is `CommitmentDiscountStatus`
+ * `Unused`.
+ */
 export function focusRowOfActual(row: ActualCostRow): FocusCostRow {
   const period = chargePeriodOf(row.Date);
-  const chargeCategory = row.ChargeType || 'Usage';
-  const committedUsage = /^usage$/i.test(chargeCategory) && COMMITTED.test(row.PricingModel?.trim() ?? '');
+  const chargeType = row.ChargeType || 'Usage';
+  const committed = COMMITTED.test(row.PricingModel?.trim() ?? '');
+  const refund = /^refund$/i.test(chargeType);
+  const committedUsage = /^usage$/i.test(chargeType) && committed;
+  const commitmentBought = committed && (refund || /^purchase$/i.test(chargeType));
   return {
     BilledCost: committedUsage ? '0' : row.CostInBillingCurrency,
-    EffectiveCost: row.CostInBillingCurrency,
+    EffectiveCost: commitmentBought ? '0' : row.CostInBillingCurrency,
     BillingAccountId: row.BillingAccountId,
     BillingCurrency: row.BillingCurrency,
-    ChargeCategory: chargeCategory,
+    ChargeCategory: refund ? 'Purchase' : chargeType,
+    ...(refund ? { ChargeClass: 'Correction' } : {}),
+    ...(/^unused(reservation|savingsplan)$/i.test(chargeType) ? { CommitmentDiscountStatus: 'Unused' } : {}),
     ChargePeriodStart: period.start,
     ChargePeriodEnd: period.end,
     ResourceId: row.ResourceId,

@@ -2,7 +2,7 @@ import { normalizeIdentityKey, type DirectoryRow } from '../contracts/directory.
 import { UNMAPPED } from './chargeback.js';
 import { csvField } from './chargeback-formats.js';
 import { AZURE_OPENAI, dollars, focusCsv, focusDateTime, monthOf, placeColumns, skuOf, whoColumns, whoOf, type FocusRow } from './focus-export.js';
-import { formatAmount, readAmount, sumAmounts, UNALLOCATED, type RowAllocation } from './invoice-allocation.js';
+import { formatAmount, readAmount, sumAmounts, UNALLOCATED, UNALLOCATED_REASONS, type RowAllocation } from './invoice-allocation.js';
 import { microsToPicodollars, type Picodollars } from './money.js';
 import type { PriceMatch, PriceMatcher } from './price-matching.js';
 import type { MeterKind } from './retail-price-meters.js';
@@ -130,6 +130,8 @@ export function allocationFocus(allocations: readonly RowAllocation[], directory
     const match = meter && listed ? listed.match({ model: meter.model, deployment: null, time: start.toISOString() }) : null;
     const unitPico = meter && match ? listUnitPico(match, meter.kind) : null;
     const names = meter ? METER_NAMES[meter.kind] : null;
+    // A commitment bought or refunded is a Purchase in FOCUS, which has no consumed quantity.
+    const purchase = row.meter.type === 'unreadable' && row.meter.reason === UNALLOCATED_REASONS.commitmentBought;
     for (const part of parts) {
       if (part.tokens === 0n && isZero(part.billedCost) && isZero(part.effectiveCost)) continue;
       const unallocated = part.identity === UNALLOCATED;
@@ -147,14 +149,14 @@ export function allocationFocus(allocations: readonly RowAllocation[], directory
         BillingCurrency: row.currency,
         BillingPeriodStart: focusDateTime(billing.start),
         BillingPeriodEnd: focusDateTime(billing.end),
-        ChargeCategory: credit ? 'Credit' : 'Usage',
+        ChargeCategory: purchase ? 'Purchase' : credit ? 'Credit' : 'Usage',
         ChargeClass: context?.chargeClass ?? null,
         ChargeDescription: `${row.meterName} allocated to ${part.identity}`,
-        ChargeFrequency: row.meter.type === 'provisioned' ? 'Recurring' : 'Usage-Based',
+        ChargeFrequency: row.meter.type === 'provisioned' || purchase ? 'Recurring' : 'Usage-Based',
         ChargePeriodStart: focusDateTime(start),
         ChargePeriodEnd: focusDateTime(new Date(row.chargePeriodEnd)),
-        ConsumedQuantity: credit ? null : part.tokens.toString(),
-        ConsumedUnit: credit ? null : (names?.unit ?? 'Tokens'),
+        ConsumedQuantity: credit || purchase ? null : part.tokens.toString(),
+        ConsumedUnit: credit || purchase ? null : (names?.unit ?? 'Tokens'),
         ContractedCost: listCost,
         ContractedUnitPrice: unitPrice,
         EffectiveCost: plainDecimal(part.effectiveCost),

@@ -1,5 +1,5 @@
 import type { FocusCostRow } from '../contracts/focus-cost-row.js';
-import { readAmount, type AllocationCostRow, type CostRowContext, type RowMeter } from './invoice-allocation.js';
+import { readAmount, UNALLOCATED_REASONS, type AllocationCostRow, type CostRowContext, type RowMeter } from './invoice-allocation.js';
 import { regionCode } from './regions.js';
 import { readMeter, SKIP_REASONS } from './retail-price-meters.js';
 
@@ -64,13 +64,26 @@ function billedTokens(row: FocusCostRow): bigint | null {
   return wholeProduct(row.ConsumedQuantity, tokensPerUnit(row.ConsumedUnit)) ?? wholeProduct(row.PricingQuantity, tokensPerBlock(row));
 }
 
-/** An Azure OpenAI row as allocation reads it, or null for a row of any other service. */
+/**
+ * Why a commitment's row bills no request: its purchase or refund (`ChargeCategory` `Purchase`: billed when bought,
+ * whatever the resource it names), or its unused part (`CommitmentDiscountStatus` `Unused`). Null for any other row.
+ */
+function commitmentReason(row: FocusCostRow): string | null {
+  if (/^purchase$/i.test(row.ChargeCategory)) return UNALLOCATED_REASONS.commitmentBought;
+  if (/^unused$/i.test(row.CommitmentDiscountStatus ?? '')) return UNALLOCATED_REASONS.commitmentUnused;
+  return null;
+}
+
+/**
+ * An Azure OpenAI row as allocation reads it, or null for a row of any other service. A row of a commitment (a PTU
+ * reservation bought, or its unused hours) may name no account; it is kept, to stay unallocated with its reason.
+ */
 export function allocationRowOf(row: FocusCostRow): AllocationCostRow | null {
-  if (!COGNITIVE_SERVICES_ACCOUNT.test(row.ResourceId)) return null;
   const meterName = meterNameOf(row);
-  const provisioned = isProvisioned(row, meterName);
-  const meter = provisioned ? ({ type: 'provisioned' } as const) : tokenMeter(meterName);
   const namesOpenAi = [row.ServiceName, row.x_SkuMeterCategory, row.x_SkuMeterSubcategory].some((name) => /openai/i.test((name ?? '').replace(/\s+/g, '')));
+  const commitment = commitmentReason(row);
+  if (!COGNITIVE_SERVICES_ACCOUNT.test(row.ResourceId) && !(commitment !== null && namesOpenAi)) return null;
+  const meter: RowMeter = commitment !== null ? { type: 'unreadable', reason: commitment } : isProvisioned(row, meterName) ? { type: 'provisioned' } : tokenMeter(meterName);
   if (!namesOpenAi && meter.type === 'unreadable') return null;
   return {
     billingAccountId: row.BillingAccountId,

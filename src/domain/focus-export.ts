@@ -102,11 +102,21 @@ export interface PlaceNames {
   readonly regionName?: string | null;
 }
 
+/** An ARM id's resource type (`Microsoft.Capacity/reservationOrders/reservations`), or null for an id that is not one. */
+function armResourceType(resourceId: string): string | null {
+  const at = resourceId.toLowerCase().lastIndexOf('/providers/');
+  const names = at < 0 ? [] : resourceId.slice(at + '/providers/'.length).split('/');
+  if (names.length < 3 || names.length % 2 === 0 || names.some((name) => name === '')) return null;
+  return [names[0], ...names.slice(1).filter((_, i) => i % 2 === 0)].join('/');
+}
+
 /**
  * Where a charge ran: the account's ARM id gives the subscription (billing account and sub account) and its name.
- * FOCUS requires a name beside each id: the name given, else Azure's name of the region, else the id itself.
+ * FOCUS requires a name beside each id: the name given, else Azure's name of the region, else the id itself. A
+ * charge of no resource (a reservation bought) has none of them.
  */
-export function placeColumns(resourceId: string | null, region: string | null, names: PlaceNames = {}): Pick<FocusRow, 'BillingAccountId' | 'BillingAccountName' | 'SubAccountId' | 'SubAccountName' | 'RegionId' | 'RegionName' | 'ResourceId' | 'ResourceName' | 'ResourceType'> {
+export function placeColumns(given: string | null, region: string | null, names: PlaceNames = {}): Pick<FocusRow, 'BillingAccountId' | 'BillingAccountName' | 'SubAccountId' | 'SubAccountName' | 'RegionId' | 'RegionName' | 'ResourceId' | 'ResourceName' | 'ResourceType'> {
+  const resourceId = given?.trim() || null;
   const account = resourceId === null ? null : accountOf(resourceId);
   return {
     // BillingAccountId allows no null: a charge whose account is not known says so.
@@ -118,7 +128,7 @@ export function placeColumns(resourceId: string | null, region: string | null, n
     RegionName: region === null ? null : (regionDisplayName(region) ?? names.regionName ?? region),
     ResourceId: resourceId,
     ResourceName: account?.name ?? null,
-    ResourceType: resourceId === null ? null : 'Microsoft.CognitiveServices/accounts',
+    ResourceType: account ? 'Microsoft.CognitiveServices/accounts' : resourceId === null ? null : armResourceType(resourceId),
   };
 }
 

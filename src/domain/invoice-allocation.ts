@@ -21,6 +21,8 @@ export const UNALLOCATED_REASONS = {
   notSeen: 'tokens Azure billed that no gateway request accounts for',
   notSeenBypass: 'tokens Azure billed that no gateway request accounts for; diagnostics show calls that bypassed the gateway',
   noProvisionedUsage: 'no usage on the provisioned deployment in this charge period',
+  commitmentBought: 'a reservation or savings plan bought or refunded: billed when bought, not by requests (an amortized export spreads it over the usage it covers)',
+  commitmentUnused: 'the unused part of a reservation or savings plan: no request used it',
 } as const;
 
 /** What a cost row's meter bills: tokens of one kind of one model, a provisioned (PTU) deployment, or neither. */

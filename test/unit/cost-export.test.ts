@@ -8,9 +8,10 @@ import { createGzip, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseCostExport, parseParquetCostExport, readCostExport } from '../../src/adapters/files/cost-export.js';
 import { parseCsv } from '../../src/adapters/files/focus-cost-export.js';
-import { allocationCsv, allocationLines } from '../../src/domain/allocation-formats.js';
+import { allocationCsv, allocationFocus, allocationLines } from '../../src/domain/allocation-formats.js';
 import { allocationRowOf } from '../../src/domain/focus-cost-rows.js';
-import { allocateInvoice, sumAmounts } from '../../src/domain/invoice-allocation.js';
+import { allocateInvoice, sumAmounts, UNALLOCATED, UNALLOCATED_REASONS } from '../../src/domain/invoice-allocation.js';
+import { checkFocusExport } from '../support/focus-conformance.js';
 import { temporaryFolder } from '../support/temporary-folder.js';
 
 const fixture = (name: string) => new URL(`../fixtures/cost-exports/${name}`, import.meta.url).pathname;
@@ -194,5 +195,61 @@ describe('cost export reader', () => {
       'x.csv: not a "Cost and usage details (FOCUS)" export: missing columns BilledCost, EffectiveCost, BillingAccountId, BillingCurrency, ChargeCategory, ChargePeriodStart, ChargePeriodEnd, ResourceId, ServiceName; nor a "Cost and usage details (actual)" or "(amortized)" export: missing columns MeterCategory, ResourceId, CostInBillingCurrency, BillingAccountId, BillingCurrencyCode or BillingCurrency',
     );
     expect(() => parseCostExport('', 'x.csv')).toThrow(/x\.csv: empty file/);
+  });
+});
+
+/**
+ * Reservation rows of an EA export, for a PTU reservation. Columns: the EA schema 2024-08-01 (the header of the
+ * fixture above). Actual cost holds the purchase (`ChargeType` `Purchase`) and refunds; amortized cost the unused
+ * part (`UnusedReservation`): Learn, "Get Enterprise Agreement reservation costs and usage". Microsoft's mapping to
+ * FOCUS (FinOps toolkit, "Convert Cost Management data to FOCUS"): EffectiveCost 0 for a commitment's Purchase or
+ * Refund; a Refund is a Purchase of ChargeClass Correction; UnusedReservation is CommitmentDiscountStatus Unused. The
+ * meter is the Retail Prices item `Provisioned Managed Global Unit`, 260 USD a PTU for a 1-month term.
+ */
+describe('reservation rows of an actual- or amortized-cost export', () => {
+  const reservation = {
+    BillingAccountId: '12345678', BillingAccountName: 'Contoso', BillingCurrencyCode: 'USD', SubscriptionId: '00000000-0000-0000-0000-000000000001',
+    ProductName: 'Azure AI Foundry Provisioned Throughput Reservation', MeterCategory: 'Cognitive Services', MeterSubCategory: 'Azure OpenAI',
+    MeterName: 'Provisioned Managed Global Unit', UnitOfMeasure: '1/Hour', ConsumedService: 'Microsoft.CognitiveServices',
+    ReservationId: '22222222-0000-0000-0000-000000000001', PricingModel: 'Reservation',
+  };
+  async function eaRows(rows: readonly Record<string, string>[]) {
+    const [header] = parseCsv(await readFile(EA_ACTUAL, 'utf8'));
+    const quote = (v: string) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+    const text = [header!.fields.join(','), ...rows.map((r) => header!.fields.map((c) => quote(r[c] ?? '')).join(','))].join('\r\n') + '\r\n';
+    return parseCostExport(text).rows;
+  }
+
+  it('reads a purchase as billed with no effective cost, and a refund as a purchase correction', async () => {
+    const [purchase, refund] = await eaRows([
+      { ...reservation, Date: '11/01/2026', ChargeType: 'Purchase', Quantity: '15', CostInBillingCurrency: '3900' },
+      { ...reservation, Date: '11/10/2026', ChargeType: 'Refund', Quantity: '5', CostInBillingCurrency: '-866.67' },
+    ]);
+    expect(purchase).toMatchObject({ ChargeCategory: 'Purchase', BilledCost: '3900', EffectiveCost: '0' });
+    expect(purchase!.ChargeClass).toBeUndefined();
+    expect(refund).toMatchObject({ ChargeCategory: 'Purchase', ChargeClass: 'Correction', BilledCost: '-866.67', EffectiveCost: '0' });
+  });
+
+  it('keeps a PTU reservation bought, refunded or left unused as Azure OpenAI cost, unallocated with its reason', async () => {
+    const rows = await eaRows([
+      { ...reservation, Date: '11/01/2026', ChargeType: 'Purchase', Quantity: '15', CostInBillingCurrency: '3900' },
+      { ...reservation, Date: '11/10/2026', ChargeType: 'Refund', Quantity: '5', CostInBillingCurrency: '-866.67' },
+      // Amortized: 5 of 15 PTUs idle all day, 120 unit-hours. The row names no resource.
+      { ...reservation, Date: '11/20/2026', ChargeType: 'UnusedReservation', Quantity: '120', CostInBillingCurrency: '43.33' },
+    ]);
+    const kept = rows.map(allocationRowOf).filter((r) => r !== null);
+    const allocations = allocateInvoice(kept, []);
+    expect(allocations.map((a) => a.parts.map((p) => [p.identity, p.billedCost, p.effectiveCost, p.reason]))).toEqual([
+      [[UNALLOCATED, '3900.00', '0.00', UNALLOCATED_REASONS.commitmentBought]],
+      [[UNALLOCATED, '-866.67', '0.00', UNALLOCATED_REASONS.commitmentBought]],
+      [[UNALLOCATED, '43.33', '43.33', UNALLOCATED_REASONS.commitmentUnused]],
+    ]);
+    const focus = checkFocusExport(allocationFocus(allocations, new Map()));
+    expect(focus.problems).toEqual([]);
+    expect(focus.rows.map((r) => [r.ChargeCategory, r.ChargeClass, r.ConsumedQuantity, r.ResourceId, r.ResourceType])).toEqual([
+      ['Purchase', '', '', '', ''],
+      ['Purchase', 'Correction', '', '', ''],
+      ['Usage', '', '0', '', ''],
+    ]);
   });
 });
