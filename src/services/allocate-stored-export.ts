@@ -172,18 +172,20 @@ const EXPORT_FILE = /\.(?:csv(?:\.gz)?|parquet)$/i;
  * Allocates every export file not yet allocated at its current ETag (new files, and files written again), and
  * again those allocated before their ledger and diagnostics settled (see `AllocatedExport.settlesAt`). A file that
  * cannot be read or allocated is reported and the others still are; it is tried again on the next run.
+ *
+ * A file whose allocation outlasts the host's `functionTimeout` stops the run where it stands (the host restarts
+ * the worker), with nothing recorded. So each run starts from another of the files to allocate (the run's hour,
+ * modulo their number): such a file delays each of the others by fewer runs than there are files, never for good.
  */
 export async function allocateNewExports(ports: NewExportsPorts, options: StoredAllocationOptions = {}, storeOptions: StoreOptions = {}): Promise<NewExportsResult> {
   const done = new Map((await ports.allocations.listAllocatedExports(storeOptions)).filter((m) => !m.pending && m.allocatedAt >= m.settlesAt).map((m) => [m.exportName, m.etag]));
   const allocated: StoredExportAllocation[] = [];
   const failed: { name: string; reason: string }[] = [];
-  let unchanged = 0;
-  for (const blob of await ports.exports.list(storeOptions)) {
-    if (!EXPORT_FILE.test(blob.name)) continue;
-    if (done.get(blob.name) === blob.etag) {
-      unchanged++;
-      continue;
-    }
+  const files = (await ports.exports.list(storeOptions)).filter((blob) => EXPORT_FILE.test(blob.name));
+  const toAllocate = files.filter((blob) => done.get(blob.name) !== blob.etag);
+  const unchanged = files.length - toAllocate.length;
+  const first = toAllocate.length === 0 ? 0 : Math.floor((options.now?.() ?? new Date()).getTime() / HOUR_MS) % toAllocate.length;
+  for (const blob of [...toAllocate.slice(first), ...toAllocate.slice(0, first)]) {
     try {
       const { bytes, etag } = await ports.exports.open(blob.name, storeOptions);
       allocated.push(await allocateStoredExport(ports, { name: blob.name, etag, lastModified: blob.lastModified, content: bytes }, options, storeOptions));

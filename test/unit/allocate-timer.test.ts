@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createAllocateTimerHandler } from '../../functions/handlers/allocate-invoice.js';
 import { fireTimer } from '../../src/local/timer-runner.js';
 import type { InvoiceAllocationStore } from '../../src/ports/invoice-allocation-store.js';
@@ -158,6 +158,39 @@ describe('the invoice allocation timer', () => {
     const { heads, parts } = await allocations.listAllocations('2024-11');
     expect(heads.map((h) => h.allocatedAt)).toEqual(['2024-11-25T06:05:00.000Z']);
     expect(new Set(parts.map((p) => p.run))).toEqual(new Set([heads[0]!.run]));
+  });
+
+  it("gets to every other export file within a few hourly runs when one file's allocation outlasts functionTimeout", async () => {
+    const exports = new MemoryCostExportSource();
+    const allocations = new MemoryInvoiceAllocationStore();
+    const stuck = `${RUN}/part_0_0001.csv`;
+    // Listed after the stuck file.
+    const others = ['focus/tokenledger/20261101-20261130/run-1/part_0_0001.csv', 'focus/tokenledger/20261201-20261231/run-1/part_0_0001.csv'];
+    exports.write(stuck, FOCUS);
+    for (const name of others) exports.write(name, fixture('actual-ea-2024-08-01-azure-openai.csv').toString('utf8'));
+    // November 2024's diagnostics take longer than functionTimeout to read: the host stops the run there, and no
+    // more of it runs (a read that never settles).
+    const diagnostics = new MemoryDiagnosticsStore();
+    let stops = 0;
+    const slow = Object.assign(Object.create(diagnostics) as MemoryDiagnosticsStore, {
+      listRecords: (range: { from: Date; to: Date }) => {
+        if (range.from.getUTCFullYear() > 2024) return diagnostics.listRecords(range);
+        stops++;
+        return (async function* () {
+          await new Promise<never>(() => {});
+        })();
+      },
+    });
+    const ports = { exports, allocations, ledger: new MemoryLedgerStore(), diagnostics: slow };
+    for (let hour = 0; hour < others.length + 1; hour++) {
+      const now = new Date(Date.UTC(2026, 11, 2, hour, 40));
+      const stopsBefore = stops;
+      const run = fireTimer('allocate', createAllocateTimerHandler(() => ports, () => ({ now: () => now })), now, () => {});
+      // The run ends, or the host stops it at the stuck file.
+      await Promise.race([run, vi.waitFor(() => expect(stops).toBe(stopsBefore + 1))]);
+    }
+    const allocated = (await allocations.listAllocatedExports()).filter((m) => !m.pending).map((m) => m.exportName);
+    expect(allocated.sort()).toEqual(others);
   });
 
   it('says there is nothing to allocate when no export is configured', async () => {
