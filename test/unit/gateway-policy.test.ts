@@ -228,6 +228,19 @@ describe('gateway policy fragments', () => {
     }
   });
 
+  // Learn, "Azure OpenAI Responses API": GET /openai/v1/responses/{response_id} answers the stored response with its
+  // usage; a background response's create answers status "queued" and no usage; cancel "is idempotent—subsequent
+  // calls will return the final response object".
+  it('takes no usage from a read of a stored Responses API response, unless the response ran in the background', () => {
+    const { expression } = decodedLog();
+    const read = /bool storedResponseRead = o != null && o\.Type == JTokenType\.String && \(string\)o == "response"\s+&& \(context\.Request\.Method == "GET" \|\| context\.Request\.Url\.Path\.EndsWith\("\/cancel", StringComparison\.OrdinalIgnoreCase\)\);/;
+    expect(expression).toMatch(read);
+    expect(expression).toContain('JToken o = body["object"], b = body["background"];');
+    expect(expression).toContain('bool background = b != null && b.Type == JTokenType.Boolean && (bool)b;');
+    expect(expression).toContain('JObject u = storedResponseRead && !background ? null : body["usage"] as JObject;');
+    expect(expression.match(/body\["usage"\]/g)).toHaveLength(1);
+  });
+
   it("cuts the deployment, which the caller chooses, to the contract's length, never inside a surrogate pair", () => {
     const { expression } = decodedLog();
     const cut = new RegExp(`if \\(deployment\\.Length > ${MAX_TEXT_LENGTH}\\) \\{ deployment = deployment\\.Substring\\(0, deployment\\[${MAX_TEXT_LENGTH - 1}\\] >= '\\\\uD800' && deployment\\[${MAX_TEXT_LENGTH - 1}\\] <= '\\\\uDBFF' \\? ${MAX_TEXT_LENGTH - 1} : ${MAX_TEXT_LENGTH}\\); \\}`);
