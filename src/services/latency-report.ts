@@ -129,6 +129,8 @@ interface DeploymentWeights {
   readonly basedOn: Readonly<Record<string, number>> | null;
   /** Whether a recommendation for exactly this window is stored already. */
   readonly stored: boolean;
+  /** The window end of the latest recommendation stored at or before this window's, or null. */
+  readonly latestWindowEnd: string | null;
 }
 
 /**
@@ -156,6 +158,32 @@ export async function storeWeights(aggregates: Pick<AggregateStore, 'listLatency
     if (await aggregates.createWeights({ deployment: d.recommendation.deployment, windowEnd, weights, basedOn: d.basedOn }, options)) stored++;
   }
   return stored;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * The weights timer's run at `to` (a whole UTC hour): stores the recommendation of the window of `hours` hours
+ * ending at `to`, and first those of the hourly windows missed since the latest one stored (at most `hours` of
+ * them), in order, so each steps from the one before. The host runs a schedule missed while the app was down once
+ * when it is back (`useMonitor`), not once per missed occurrence. Returns the windows run and the recommendations stored.
+ */
+export async function storeWeightsUpTo(
+  aggregates: Pick<AggregateStore, 'listLatencyTiles' | 'latestWeights' | 'createWeights'>,
+  to: Date,
+  hours: number,
+  options: WeightsOptions = {},
+): Promise<{ windows: number; stored: number }> {
+  const windowEnding = (end: number): LatencyQuery => ({ from: new Date(end - hours * HOUR_MS), to: new Date(end) });
+  const last = to.getTime();
+  let first = last;
+  for (const d of await deploymentWeights(aggregates, windowEnding(last), options)) {
+    if (d.stored || d.latestWindowEnd === null) continue;
+    first = Math.min(first, Math.max(Date.parse(d.latestWindowEnd) + HOUR_MS, last - hours * HOUR_MS));
+  }
+  let stored = 0;
+  for (let end = first; end <= last; end += HOUR_MS) stored += await storeWeights(aggregates, windowEnding(end), options);
+  return { windows: (last - first) / HOUR_MS + 1, stored };
 }
 
 /**
@@ -193,7 +221,7 @@ async function deploymentWeights(aggregates: Pick<AggregateStore, 'listLatencyTi
       { deployment, backends, previous: basedOn },
       { ...(options.maxStepPct !== undefined ? { maxStepPct: options.maxStepPct } : {}), ...(options.minSharePct !== undefined ? { minSharePct: options.minSharePct } : {}) },
     );
-    out.push({ recommendation: stored ? asStored(computed, latest.weights) : computed, basedOn, stored });
+    out.push({ recommendation: stored ? asStored(computed, latest.weights) : computed, basedOn, stored, latestWindowEnd: latest?.windowEnd ?? null });
   }
   return out;
 }

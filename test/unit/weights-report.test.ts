@@ -109,4 +109,23 @@ describe('weights recommendations: computed by a timer, only read by the API', (
     expect([...aggregates.weights.values()].map((w) => [w.deployment, w.windowEnd])).toEqual([['gpt-4o', `${DAY}T23:00:00.000Z`]]);
     expect(await storeWeights(aggregates, { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T23:00:00Z`) })).toBe(0);
   });
+
+  it('stores every hourly window missed while the app was down, in order, each stepping from the one before', async () => {
+    const aggregates = new MemoryAggregateStore();
+    await tiles(aggregates, 2_000, Array.from({ length: 13 }, (_, h) => h));
+    let now = new Date(`${DAY}T10:10:00Z`);
+    const logged: string[] = [];
+    const handler = createWeightsTimerHandler(() => aggregates, () => now);
+    await fireTimer('weights', handler, now);
+    // Down from 10:30 to 13:05: the host runs the missed schedule once when the app is back (useMonitor).
+    now = new Date(`${DAY}T13:05:00Z`);
+    await fireTimer('weights', handler, now, (m) => logged.push(m));
+    const stored = [...aggregates.weights.values()].sort((a, b) => (a.windowEnd < b.windowEnd ? -1 : 1));
+    expect(stored.map((w) => w.windowEnd)).toEqual(['10', '11', '12', '13'].map((h) => `${DAY}T${h}:00:00.000Z`));
+    stored.slice(1).forEach((w, i) => expect(w.basedOn).toEqual(stored[i]!.weights));
+    expect(logged).toContain(`weights: 3 recommendations stored for the 24-hour windows ending ${DAY}T11:00:00.000Z to ${DAY}T13:00:00.000Z`);
+    // A run of a window already stored stores nothing.
+    await fireTimer('weights', handler, now);
+    expect(aggregates.weights.size).toBe(4);
+  });
 });
