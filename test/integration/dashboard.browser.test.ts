@@ -57,6 +57,12 @@ const picodollarsOf = (amount: string): bigint => {
 
 const centsOfText = (shown: string) => BigInt(shown.replace('.', ''));
 
+/** Exact picodollars (non-negative) as a decimal amount with all 12 decimals. */
+const amountOfPicodollars = (picodollars: string): string => {
+  const digits = picodollars.padStart(13, '0');
+  return `${digits.slice(0, -12)}.${digits.slice(-12)}`;
+};
+
 /** Costs shown in cents for every row of a report: each within a cent of the exact amount, adding up to the shown total. */
 function expectCentsAddUp(shown: readonly string[], exact: readonly string[], shownTotal: string, exactTotal: string): void {
   expect(shownTotal).toBe(cents(exactTotal));
@@ -101,9 +107,13 @@ describe('dashboard in Chromium, on the local stack', () => {
     return { status: response.status, body: (await response.json()) as ApiReport & { reason?: string } };
   };
 
-  /** Opens the dashboard in a new tab (its own sessionStorage), enters the token if any, and sets the range. */
-  async function openDashboard(token: string | null): Promise<Page> {
+  /**
+   * Opens the dashboard in a new tab (its own sessionStorage), enters the token if any, and sets the range;
+   * `before` prepares the tab before the page loads (routes that stand in for an API answer).
+   */
+  async function openDashboard(token: string | null, before?: (page: Page) => Promise<void>): Promise<Page> {
     const page = await newTab();
+    if (before) await before(page);
     await page.goto(`${api.url}/api/dashboard/`);
     await dashboardReady(page);
     if (token !== null) {
@@ -232,6 +242,38 @@ describe('dashboard in Chromium, on the local stack', () => {
     await page.close();
   });
 
+  it('names a model that ran on several deployments as one the deployment filter cannot be applied to, instead of dropping it silently', async () => {
+    // The demo serves each model from one deployment. The API answers a model that ran on several deployments with
+    // one row for all of them and `deployment: null`: here gpt-4o-2024-… also runs on a second deployment.
+    const models = await report('model', tokens.finance);
+    const shared = models.body.rows.find((r) => r.deployment !== null && r.key.startsWith('gpt-4o-2024'))!;
+    const deployment = shared.deployment!;
+    const page = await openDashboard(tokens.finance, async (p) => {
+      await p.route(/\/api\/chargeback\?.*groupBy=model/, async (route) => {
+        const response = await route.fetch();
+        if (response.status() !== 200) return route.fulfill({ response });
+        const body = (await response.json()) as ApiReport;
+        body.rows = body.rows.map((r) => (r.key === shared.key ? { ...r, deployment: null } : r));
+        await route.fulfill({ response, json: body });
+      });
+    });
+    await page.getByTestId('filter-deployment').selectOption(deployment);
+    await dashboardReady(page);
+
+    // The demo's own `(unknown)` model (requests whose model no event named) has no single deployment either.
+    const several = models.body.rows.filter((r) => r.deployment === null || r.key === shared.key).map((r) => r.key);
+    expect(several.length).toBeGreaterThan(1);
+    const said = `Deployment ${deployment} cannot be applied to ${several.join(', ')}: they ran on several deployments and the API does not split their figures by deployment, so they are left out here.`;
+    const panel = page.getByTestId('panel-models');
+    await expect(panel.getByTestId('panel-scope').textContent()).resolves.toContain(said);
+    // Its cost is that of every deployment it ran on: it is not shown as the chosen deployment's.
+    const shown = await shownRows(page, 'panel-models', 'model-row');
+    expect(shown.map((r) => r.key)).toEqual(models.body.rows.filter((r) => r.key !== shared.key && r.deployment === deployment).map((r) => r.key));
+    await expect(page.getByTestId('panel-cached').getByTestId('panel-scope').textContent()).resolves.toContain(said);
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
   it("switches the estimate-vs-invoice panel from list prices to Azure's invoice, with each team's difference as the API reports it", async () => {
     const page = await openDashboard(tokens.finance);
     const teams = await report('team', tokens.finance);
@@ -253,6 +295,42 @@ describe('dashboard in Chromium, on the local stack', () => {
     const reasons = invoice.rows.find((r) => r.key === 'unallocated')!.reasons!;
     expect((await shownRows(page, 'panel-invoice', 'unallocated-row')).map((r) => [r.cells['reason'], r.cells['billed']])).toEqual(reasons.map((u) => [u.reason, money(u.billedCost)]));
     await screenshot(page, 'dashboard-invoice.png');
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  it('says on every cost panel that keeps list prices that the invoice allocation is not applied there', async () => {
+    const page = await openDashboard(tokens.finance);
+    await page.getByTestId('filter-basis').selectOption('invoice');
+    await dashboardReady(page);
+    const scopes: Record<string, string> = {};
+    for (const panel of ['panel-team', 'panel-identity', 'panel-top-spenders', 'panel-models', 'panel-unattributed']) {
+      scopes[panel] = (await page.getByTestId(panel).getByTestId('panel-scope').textContent()) ?? '';
+    }
+    const listPrices = expect.stringContaining('Costs are list-price estimates: the invoice allocation is not applied here');
+    expect(scopes).toEqual({ 'panel-team': listPrices, 'panel-identity': listPrices, 'panel-top-spenders': listPrices, 'panel-models': listPrices, 'panel-unattributed': listPrices });
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  it("says beside the team table's list-price total that CSV by team downloads the invoice allocation, which it does", async () => {
+    const page = await openDashboard(tokens.finance);
+    await page.getByTestId('filter-basis').selectOption('invoice');
+    await dashboardReady(page);
+    const teams = await report('team', tokens.finance);
+    await expect(page.getByTestId('panel-team').getByTestId('team-total').getByTestId('cost').textContent()).resolves.toBe(cents(teams.body.totals.costPicodollars));
+    await expect(page.getByTestId('panel-team').getByTestId('panel-scope').textContent()).resolves.toContain('Costs are list-price estimates: the invoice allocation is not applied here; CSV by team downloads the invoice allocation.');
+    await expect(page.getByTestId('download-label').textContent()).resolves.toBe('Download (invoice allocation)');
+
+    const [file] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-csv-team').click()]);
+    const chunks: Buffer[] = [];
+    for await (const chunk of await file.createReadStream()) chunks.push(chunk as Buffer);
+    const lines = Buffer.concat(chunks).toString('utf8').trim().split('\r\n').map((l) => l.split(','));
+    const header = lines[0]!;
+    const total = lines.find((l) => l[0] === 'TOTAL')!;
+    const response = await fetch(`${api.url}/api/chargeback?from=${RANGE.from}&to=${RANGE.to}&groupBy=team&basis=invoice`, { headers: { authorization: `Bearer ${tokens.finance}` } });
+    const invoice = (await response.json()) as { totals: { billedCost: string } };
+    expect(total[header.indexOf('billedCost')]).toBe(invoice.totals.billedCost);
     expect(faults).toEqual([]);
     await page.close();
   });
@@ -318,6 +396,25 @@ describe('dashboard in Chromium, on the local stack', () => {
       verdict: (await panel.getByTestId('requests-verdict').textContent()) ?? '',
     };
   }
+
+  it('shows the same cost for a figure and for its requests when they add up exactly, and says how both are rounded', async () => {
+    const models = await report('model', tokens.finance);
+    // A row whose display cost (rounded by largest remainder so that the report adds up) is not its exact amount
+    // rounded half to even.
+    const row = models.body.rows.find((r) => roundAmount(amountOfPicodollars(r.costPicodollars), 6) !== r.cost);
+    expect(row, 'the demo day has a model row whose display cost differs from its exact amount rounded').toBeDefined();
+    const page = await openDashboard(tokens.finance);
+    await page.getByTestId('panel-models').locator(`tbody [data-testid="model-row"][data-key="${row!.key}"] [data-testid="cost"] a`).click();
+    const loaded = await loadAllRequests(page);
+    expect(loaded.verdict).toBe('These requests add up to the figure exactly.');
+    const panel = page.getByTestId('panel-requests');
+    const exact = roundAmount(amountOfPicodollars(row!.costPicodollars), 6);
+    await expect(panel.getByTestId('requests-loaded-cost').textContent()).resolves.toBe(exact);
+    await expect(panel.getByTestId('cell-cost').textContent()).resolves.toBe(exact);
+    await expect(panel.getByTestId('requests-rounding').textContent()).resolves.toBe('Both costs are exact amounts in picodollars rounded half to even to 6 decimals; the verdict compares the picodollars themselves.');
+    expect(faults).toEqual([]);
+    await page.close();
+  });
 
   it('leads from the three most expensive identities to exactly their requests and cost, page after page', async () => {
     const page = await openDashboard(tokens.finance);
@@ -397,6 +494,17 @@ describe('dashboard in Chromium, on the local stack', () => {
     // FOCUS costs are exact to the picodollar: together they are the report's exact total.
     expect(sum).toBe(BigInt(teams.body.totals.costPicodollars));
     await expect(page.getByTestId('download-status').textContent()).resolves.toMatch(/^Saved /);
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  it('downloads the CSV of the period the panels show, not of a date typed but not applied', async () => {
+    const page = await openDashboard(tokens.finance);
+    await page.getByTestId('filter-from').fill('2026-10-01');
+    const [file] = await Promise.all([page.waitForEvent('download'), page.getByTestId('download-csv-team').click()]);
+    const shownPeriod = new URL(page.url()).searchParams;
+    expect([shownPeriod.get('from'), shownPeriod.get('to')]).toEqual([RANGE.from, RANGE.to]);
+    expect(file.suggestedFilename()).toBe(`chargeback-team-${RANGE.from}.csv`);
     expect(faults).toEqual([]);
     await page.close();
   });

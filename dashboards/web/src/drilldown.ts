@@ -19,6 +19,8 @@ import { Panel, type Drilling } from './panels.js';
 const PAGE_SIZE = '1000';
 /** Pages "Load all" follows at most before it stops and says so (a cell of 100,000 requests is a report, not a list). */
 const MAX_PAGES = 100;
+/** Decimals of the costs compared in the summary (the API's own precision for a cost). */
+const COST_DECIMALS = 6;
 
 /** The request list's filter for a cell: the grouping's own parameter. */
 function filterOf(drill: Drill): Record<string, string> {
@@ -82,10 +84,13 @@ export class RequestsView {
       { testid: 'requests-summary', 'data-loaded-requests': String(rows.length), 'data-loaded-picodollars': loaded, 'data-complete': String(next === null) },
       figureList([
         { label: 'Requests loaded', value: formatCount(rows.length), testid: 'requests-loaded' },
-        { label: `Their cost (${currency || 'exact'})`, value: picodollarsAmount(loaded), testid: 'requests-loaded-cost' },
+        { label: `Their cost (${currency || 'exact'})`, value: picodollarsAmount(loaded, COST_DECIMALS), testid: 'requests-loaded-cost' },
         { label: 'The figure: requests', value: row ? formatCount(row.requests) : '–', testid: 'cell-requests' },
-        { label: `The figure: cost (${currency})`, value: row ? row.cost : '–', testid: 'cell-cost' },
+        // From the row's exact picodollars, rounded as their cost is: the report's own `cost` is rounded so that its
+        // rows add up, and can differ from it in the last decimal though both are the same picodollars.
+        { label: `The figure: cost (${currency})`, value: row ? picodollarsAmount(row.costPicodollars, COST_DECIMALS) : '–', testid: 'cell-cost' },
       ]),
+      h('p', { testid: 'requests-rounding', class: 'note' }, `Both costs are exact amounts in picodollars rounded half to even to ${COST_DECIMALS} decimals; the verdict compares the picodollars themselves.`),
       h('p', { testid: 'requests-verdict', class: 'note' }, verdict(rows.length, loaded, next === null, row)),
     );
     const buttons: Child[] =

@@ -75,6 +75,7 @@ const ui = {
   filterProblem: element<HTMLElement>('filter-problem'),
   downloads: element<HTMLElement>('downloads'),
   downloadStatus: element<HTMLElement>('download-status'),
+  downloadLabel: element<HTMLElement>('download-label'),
 };
 
 const panels = {
@@ -196,12 +197,17 @@ function closeView(names: readonly string[]): void {
   showViews();
 }
 
-/** Saves a report file the API serves (CSV or FOCUS) for the filters' range, through the browser's download. */
+/** The filters of the panels on screen (the last range applied), which the downloads use; null before any. */
+let shown: Filters | null = null;
+
+/**
+ * Saves a report file the API serves (CSV or FOCUS) for the period and basis the panels show, through the
+ * browser's download: dates typed into From/To but not applied are not used.
+ */
 async function download(kind: string): Promise<void> {
-  const filters = readFilters();
-  const problem = rangeProblem(filters.from, filters.to);
-  if (problem !== null) {
-    ui.downloadStatus.textContent = problem;
+  const filters = shown;
+  if (filters === null) {
+    ui.downloadStatus.textContent = 'Apply a range first.';
     return;
   }
   const [format, groupBy] = kind.split(':') as [string, string | undefined];
@@ -233,6 +239,8 @@ async function refresh(): Promise<void> {
     return;
   }
   document.body.dataset['state'] = 'loading';
+  shown = filters;
+  ui.downloadLabel.textContent = `Download (${filters.basis === 'invoice' ? 'invoice allocation' : 'list-price estimate'})`;
   history.replaceState(null, '', `?${withView(filtersToQuery(filters)).toString()}`);
   for (const panel of Object.values(panels)) panel.loading();
   ui.authStatus.textContent = '';

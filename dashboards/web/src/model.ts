@@ -506,6 +506,15 @@ export function rowsOfDeployment(rows: readonly ChargebackRow[], deployment: str
   return rows.filter((row) => row.deployment === deployment);
 }
 
+/**
+ * Under a deployment filter, the rows the filter cannot be applied to: a row of several deployments (`deployment`
+ * null) may include the chosen one's requests, but its figures are those of all of them. None without a filter.
+ */
+export function rowsOfSeveralDeployments(rows: readonly ChargebackRow[], deployment: string): ChargebackRow[] {
+  if (!deployment) return [];
+  return rows.filter((row) => row.deployment === null);
+}
+
 /** Exact comparison on picodollars: most expensive first, then by key. */
 export function byCostDescending(a: ChargebackFigures & { key: string }, b: ChargebackFigures & { key: string }): number {
   const x = BigInt(a.costPicodollars);

@@ -14,6 +14,7 @@ import {
   identityLabel,
   roundAmount,
   rowsOfDeployment,
+  rowsOfSeveralDeployments,
   rowsOfTeam,
   UNALLOCATED,
   topSpenders,
@@ -168,12 +169,29 @@ function deploymentNote(filters: Filters): string {
   return filters.deployment ? `The chargeback API does not split this grouping by deployment: deployment ${filters.deployment} is not applied here.` : '';
 }
 
+/**
+ * With the Costs switch on the invoice, a panel of the list-price reports says it keeps list prices (and, beside
+ * a download of its grouping, that the download is the invoice allocation).
+ */
+function basisNote(filters: Filters, download = ''): string {
+  if (filters.basis !== 'invoice') return '';
+  return `Costs are list-price estimates: the invoice allocation is not applied here${download ? `; ${download} downloads the invoice allocation` : ''}.`;
+}
+
+/** Under a deployment filter, the models it cannot be applied to (they ran on several deployments), or ''. */
+function severalDeploymentsNote(rows: readonly ChargebackRow[], filters: Filters): string {
+  const several = rowsOfSeveralDeployments(rows, filters.deployment);
+  if (several.length === 0) return '';
+  const one = several.length === 1;
+  return `Deployment ${filters.deployment} cannot be applied to ${several.map((r) => r.key).join(', ')}: ${one ? 'it ran' : 'they ran'} on several deployments and the API does not split ${one ? 'its' : 'their'} figures by deployment, so ${one ? 'it is' : 'they are'} left out here.`;
+}
+
 /** Cost by team over time, and the team totals of the range (the API's `groupBy=team` report); every figure leads to its requests. */
 export function renderTeams(panel: Panel, report: ApiResult<ChargebackReport>, days: readonly string[] | null, daily: readonly DailyReport[], filters: Filters, drilling: Drilling): void {
   if (!report.ok) return panel.failed(report);
   const { value } = report;
   const rows = rowsOfTeam(value.rows, filters.team);
-  const scope = [filters.team ? `Team ${filters.team}.` : '', deploymentNote(filters)].filter(Boolean).join(' ');
+  const scope = [filters.team ? `Team ${filters.team}.` : '', deploymentNote(filters), basisNote(filters, 'CSV by team')].filter(Boolean).join(' ');
   if (rows.length === 0) return panel.empty(value.rows.length === 0 ? 'No chargeback rows are visible to you in this range.' : `No requests from team ${filters.team} in this range.`, scope);
   const drill = (team: string, from = filters.from, to = filters.to) => teamDrill(team, from, to);
 
@@ -286,7 +304,7 @@ export function renderIdentities(panel: Panel, report: ApiResult<ChargebackRepor
   if (!report.ok) return panel.failed(report);
   const { value } = report;
   const rows = rowsOfTeam(value.rows, filters.team);
-  const scope = [filters.team ? `Identities of team ${filters.team}.` : '', deploymentNote(filters)].filter(Boolean).join(' ');
+  const scope = [filters.team ? `Identities of team ${filters.team}.` : '', deploymentNote(filters), basisNote(filters, 'CSV by identity')].filter(Boolean).join(' ');
   if (rows.length === 0) return panel.empty(value.rows.length === 0 ? 'No chargeback rows are visible to you in this range.' : `No identities of team ${filters.team} in this range.`, scope);
 
   const children: Child[] = [];
@@ -335,7 +353,7 @@ export function renderTopSpenders(panel: Panel, report: ApiResult<ChargebackRepo
   if (!report.ok) return panel.failed(report);
   const { value } = report;
   const rows = topSpenders(rowsOfTeam(value.rows, filters.team), TOP_SPENDERS);
-  const scope = [filters.team ? `Team ${filters.team}.` : '', deploymentNote(filters)].filter(Boolean).join(' ');
+  const scope = [filters.team ? `Team ${filters.team}.` : '', deploymentNote(filters), basisNote(filters)].filter(Boolean).join(' ');
   if (rows.length === 0) return panel.empty('No chargeback rows are visible to you in this range.', scope);
   const costs = shownCosts(rows, value.totals);
   const drill = (r: ChargebackRow) => toLink(drilling, identityDrill(r, filters.from, filters.to));
@@ -363,11 +381,13 @@ export function renderModels(panel: Panel, report: ApiResult<ChargebackReport>, 
   const rows = rowsOfDeployment(value.rows, filters.deployment);
   const scope = [
     filters.deployment ? `Models of deployment ${filters.deployment}.` : '',
+    severalDeploymentsNote(value.rows, filters),
     filters.team ? `The API's model grouping covers every team: team ${filters.team} is not applied here.` : '',
+    basisNote(filters),
   ]
     .filter(Boolean)
     .join(' ');
-  if (rows.length === 0) return panel.empty(value.rows.length === 0 ? 'No chargeback rows are visible to you in this range.' : `No models served by deployment ${filters.deployment} in this range.`, scope);
+  if (rows.length === 0) return panel.empty(value.rows.length === 0 ? 'No chargeback rows are visible to you in this range.' : `No models served by deployment ${filters.deployment} alone in this range.`, scope);
   const drill = (r: ChargebackRow): Drill => ({ groupBy: 'model', key: r.key, from: filters.from, to: filters.to, label: `model ${r.key}` });
   const costs = shownCosts(rows, value.totals);
   const { box, canvas } = chartBox('chart-models', 'Cost by model; choose a slice for its requests');
@@ -447,7 +467,7 @@ export function renderCached(
         { testid: 'cached-model-table', rowTestid: 'cached-model-row', rowData: (s) => ({ key: s.label }), caption: 'By model' },
       ),
     ],
-    filters.deployment ? `Models of deployment ${filters.deployment}.` : '',
+    [filters.deployment ? `Models of deployment ${filters.deployment}.` : '', severalDeploymentsNote(reports.model.value.rows, filters)].filter(Boolean).join(' '),
     'Cached tokens are part of prompt tokens and billed at the lower cached-input price; saving = cached tokens × (input price − cached input price). The API does not expose prices, so the saving is shown in tokens.',
   );
 }
@@ -491,7 +511,7 @@ export function renderUnattributed(panel: Panel, report: ApiResult<ChargebackRep
     children.push(h('p', { class: 'note', testid: 'traffic-unavailable' }, `Traffic report not available (${traffic.status})`));
   }
   if (!row && value.rows.length === 0 && !traffic.ok) return panel.empty('No chargeback rows are visible to you in this range.');
-  panel.ready(children, 'Requests no identity could be charged for (no token, subscription or diagnostic identity). Team filter not applied: these belong to no team.');
+  panel.ready(children, ['Requests no identity could be charged for (no token, subscription or diagnostic identity). Team filter not applied: these belong to no team.', basisNote(filters)].filter(Boolean).join(' '));
 }
 
 export function renderBypass(panel: Panel, traffic: ApiResult<TrafficReport>, operations: OperationsWindow): void {
