@@ -31,7 +31,7 @@ function sourcesOn(fake: FakeMetricsBatch, resources: readonly MetricsResource[]
 describe('metrics reconciliation on a fake metrics:getBatch that takes one region and one subscription per call', () => {
   it('calls each region and subscription at its regional endpoint, and adds every account up per hour and deployment', async () => {
     const fake = new FakeMetricsBatch(ACCOUNTS);
-    const tokens = await sourcesOn(fake, ACCOUNTS.map(({ resourceId, region }) => ({ resourceId, region }))).metrics(WINDOW);
+    const tokens = await sourcesOn(fake, ACCOUNTS.map(({ resourceId, region }) => ({ resourceId, region }))).metrics!(WINDOW);
     expect(fake.calls.map((c) => [c.host, c.subscriptionId, c.resourceIds.length, c.status])).toEqual([
       ['eastus.metrics.monitor.azure.com', SUB_B, 1, 200],
       ['eastus.metrics.monitor.azure.com', SUB_A, 2, 200],
@@ -47,7 +47,7 @@ describe('metrics reconciliation on a fake metrics:getBatch that takes one regio
     await expect(client.queryResources([ACCOUNTS[0]!.resourceId, ACCOUNTS[2]!.resourceId], ['ProcessedPromptTokens'], 'Microsoft.CognitiveServices/accounts', { startTime: WINDOW.from, endTime: WINDOW.to })).rejects.toThrow(/not in this endpoint's region/);
     // A wrong region in the configuration gets the same answer instead of silently missing metrics.
     const misplaced = sourcesOn(fake, [{ resourceId: ACCOUNTS[2]!.resourceId, region: 'eastus' }]);
-    await expect(misplaced.metrics(WINDOW)).rejects.toThrow(/swedencentral, not in this endpoint's region eastus/);
+    await expect(misplaced.metrics!(WINDOW)).rejects.toThrow(/swedencentral, not in this endpoint's region eastus/);
   });
 
   it("marks the window's metrics-tokens check unavailable, with the service's status and code, when one subscription denies the read", async () => {
@@ -56,7 +56,7 @@ describe('metrics reconciliation on a fake metrics:getBatch that takes one regio
     const ledger = new MemoryLedgerStore();
     const tokens = { source: 'gateway' as const, promptTokens: 3000, cachedTokens: 0, completionTokens: 300, reasoningTokens: 0 };
     await ledger.createEntries([ledgerEntry({ time: '2026-10-15T10:20:00.000Z', deployment: 'gpt-4o-prod', tokens })]);
-    const sources = { records: async () => [], metrics: (window: typeof WINDOW) => metrics.metrics(window) };
+    const sources = { records: async () => [], metrics: (window: typeof WINDOW) => metrics.metrics!(window) };
 
     const checks = (await reconcileWindow({ ledger, sources }, WINDOW, { gatewayObjectIds: new Set() })).filter((c) => c.check === 'metrics-tokens');
 
@@ -72,7 +72,7 @@ describe('metrics reconciliation on a fake metrics:getBatch that takes one regio
     const client = new MetricsClient('https://eastus.metrics.monitor.azure.com', fakeCredential, { httpClient: fake, retryOptions: { maxRetries: 0 } });
     const [unbounded] = await client.queryResources([busy.resourceId], ['ProcessedPromptTokens'], 'Microsoft.CognitiveServices/accounts', { startTime: WINDOW.from, endTime: WINDOW.to, filter: "ModelDeploymentName eq '*'" });
     expect(unbounded!.metrics[0]!.timeseries).toHaveLength(10);
-    const tokens = await sourcesOn(fake, [{ resourceId: busy.resourceId, region: 'eastus' }]).metrics(WINDOW);
+    const tokens = await sourcesOn(fake, [{ resourceId: busy.resourceId, region: 'eastus' }]).metrics!(WINDOW);
     expect(tokens.map((t) => [t.deployment, t.promptTokens, t.generatedTokens])).toEqual(deployments.map((d) => [d, 1000, 100]));
   });
 
@@ -80,7 +80,7 @@ describe('metrics reconciliation on a fake metrics:getBatch that takes one regio
     const [eastus] = ACCOUNTS;
     const fake = new FakeMetricsBatch([eastus!]);
     const spellings = [eastus!.resourceId, eastus!.resourceId.toLowerCase(), eastus!.resourceId.replace('resourceGroups', 'resourcegroups').replace(SUB_A, SUB_A.toUpperCase())];
-    const tokens = await sourcesOn(fake, spellings.map((resourceId) => ({ resourceId, region: 'eastus' }))).metrics(WINDOW);
+    const tokens = await sourcesOn(fake, spellings.map((resourceId) => ({ resourceId, region: 'eastus' }))).metrics!(WINDOW);
     expect(fake.calls.map((c) => c.resourceIds)).toEqual([[eastus!.resourceId]]);
     expect(tokens.map((t) => [t.deployment, t.promptTokens, t.generatedTokens])).toEqual([['gpt-4o-prod', 1000, 100]]);
   });
@@ -88,7 +88,7 @@ describe('metrics reconciliation on a fake metrics:getBatch that takes one regio
   it('queries the subscription of an account whose resource id is written in the upper case Log Analytics uses', async () => {
     const [eastus] = ACCOUNTS;
     const fake = new FakeMetricsBatch([eastus!]);
-    const tokens = await sourcesOn(fake, parseMetricsResources(`eastus=${eastus!.resourceId.toUpperCase()}`)).metrics(WINDOW);
+    const tokens = await sourcesOn(fake, parseMetricsResources(`eastus=${eastus!.resourceId.toUpperCase()}`)).metrics!(WINDOW);
     expect(fake.calls.map((c) => [c.subscriptionId, c.status])).toEqual([[SUB_A, 200]]);
     expect(tokens.map((t) => [t.deployment, t.promptTokens, t.generatedTokens])).toEqual([['gpt-4o-prod', 1000, 100]]);
   });
@@ -100,13 +100,24 @@ describe('metrics reconciliation on a fake metrics:getBatch that takes one regio
     const ledger = new MemoryLedgerStore();
     const tokens = { source: 'gateway' as const, promptTokens: 3000, cachedTokens: 0, completionTokens: 300, reasoningTokens: 0 };
     await ledger.createEntries([ledgerEntry({ time: '2026-10-15T10:20:00.000Z', deployment: 'gpt-4o-prod', tokens })]);
-    const sources = { records: async () => [], metrics: (window: typeof WINDOW) => metrics.metrics(window) };
+    const sources = { records: async () => [], metrics: (window: typeof WINDOW) => metrics.metrics!(window) };
 
     const checks = (await reconcileWindow({ ledger, sources }, WINDOW, { gatewayObjectIds: new Set() })).filter((c) => c.check === 'metrics-tokens');
 
     // Not graded against the one account that answered (1,000 of the ledger's 3,000 prompt tokens).
     expect(checks.map((c) => [c.deployment, c.status, c.expected])).toEqual([['gpt-4o-prod', 'unavailable', null]]);
     expect(checks[0]!.reason).toContain(`Azure Monitor could not read ${ACCOUNTS[1]!.resourceId}/providers/Microsoft.Insights/metrics/ProcessedPromptTokens: InternalServerError: Error occurred`);
+  });
+
+  it('has no metrics check when no account is configured, rather than grading the ledger against zero tokens', async () => {
+    const unconfigured = new AzureReconciliationSources({ logs: {} as never, workspaceId: 'unused', metrics: { clientFor: () => { throw new Error('never asked'); }, resources: [] } });
+    expect(unconfigured.metrics).toBeUndefined();
+    const ledger = new MemoryLedgerStore();
+    const tokens = { source: 'gateway' as const, promptTokens: 40_000, cachedTokens: 0, completionTokens: 2_000, reasoningTokens: 0 };
+    await ledger.createEntries([ledgerEntry({ time: '2026-10-15T10:20:00.000Z', deployment: 'gpt-4o-prod', tokens })]);
+    const sources = { records: async () => [], ...(unconfigured.metrics ? { metrics: unconfigured.metrics } : {}) };
+    const checks = await reconcileWindow({ ledger, sources }, WINDOW, { gatewayObjectIds: new Set() });
+    expect(checks.filter((c) => c.check === 'metrics-tokens')).toEqual([]);
   });
 
   it('splits a region and subscription into calls of at most 50 resources', () => {

@@ -66,9 +66,14 @@ export class AzureReconciliationSources implements ReconciliationSources {
   private readonly usageQuery = timeGeneratedQuery('reconcile-llm-usage.kql', 'LLM usage');
   private readonly limits: Required<ResultLimits>;
 
-  constructor(private readonly options: AzureReconciliationOptions) {
+  /** Absent when no account is configured: Azure Monitor is then never asked, and there is no metrics check. */
+  readonly metrics?: (window: TimeWindow) => Promise<MetricTokens[]>;
+
+  constructor(options: AzureReconciliationOptions) {
     this.runner = new QueryRunner(options.logs, options.workspaceId, options);
     this.limits = resultLimits(options);
+    const metrics = options.metrics;
+    if (metrics && metrics.resources.length > 0) this.metrics = (window) => readMetrics(metrics, window);
   }
 
   async records(window: TimeWindow, options?: StoreOptions): Promise<DiagnosticRecord[]> {
@@ -97,44 +102,43 @@ export class AzureReconciliationSources implements ReconciliationSources {
       ),
     );
   }
+}
 
-  async metrics(window: TimeWindow): Promise<MetricTokens[]> {
-    const metrics = this.options.metrics;
-    if (!metrics || metrics.resources.length === 0) return [];
-    const clients = new Map<string, Pick<MetricsClient, 'queryResources'>>();
-    const results = [];
-    for (const batch of planMetricsBatches(metrics.resources)) {
-      let client = clients.get(batch.endpoint);
-      if (!client) clients.set(batch.endpoint, (client = metrics.clientFor(batch.endpoint)));
-      results.push(
-        ...(await client.queryResources([...batch.resourceIds], METRIC_NAMES, 'Microsoft.CognitiveServices/accounts', {
-          startTime: window.from,
-          endTime: window.to,
-          interval: 'PT1H',
-          aggregation: 'Total',
-          filter: "ModelDeploymentName eq '*'",
-          top: MAX_SERIES_PER_METRIC,
-        })),
-      );
-    }
-    // The SDK's models carry names as strings; map them onto the REST response shape the domain reads. The SDK
-    // gives the localized name when there is one ("Processed Inference Tokens"), so the metric's own name is
-    // taken from its id (`…/providers/Microsoft.Insights/metrics/ProcessedPromptTokens`).
-    const responses = results.map((result) =>
-      metricsResponseSchema.parse({
-        interval: result.granularity,
-        value: result.metrics.map((metric) => ({
-          id: metric.id,
-          name: { value: metricName(metric) },
-          errorCode: metric.errorCode,
-          errorMessage: metric.errorMessage,
-          timeseries: (metric.timeseries ?? []).map((series) => ({
-            metadatavalues: (series.metadatavalues ?? []).map((m) => ({ name: { value: m.name ?? '' }, value: m.value ?? '' })),
-            data: (series.data ?? []).map((point) => ({ timeStamp: new Date(point.timeStamp).toISOString(), total: point.total ?? 0 })),
-          })),
-        })),
-      }),
+/** The accounts' token metrics of the window, one `metrics:getBatch` call per region and subscription. */
+async function readMetrics(metrics: NonNullable<AzureReconciliationOptions['metrics']>, window: TimeWindow): Promise<MetricTokens[]> {
+  const clients = new Map<string, Pick<MetricsClient, 'queryResources'>>();
+  const results = [];
+  for (const batch of planMetricsBatches(metrics.resources)) {
+    let client = clients.get(batch.endpoint);
+    if (!client) clients.set(batch.endpoint, (client = metrics.clientFor(batch.endpoint)));
+    results.push(
+      ...(await client.queryResources([...batch.resourceIds], METRIC_NAMES, 'Microsoft.CognitiveServices/accounts', {
+        startTime: window.from,
+        endTime: window.to,
+        interval: 'PT1H',
+        aggregation: 'Total',
+        filter: "ModelDeploymentName eq '*'",
+        top: MAX_SERIES_PER_METRIC,
+      })),
     );
-    return toMetricTokens(...responses);
   }
+  // The SDK's models carry names as strings; map them onto the REST response shape the domain reads. The SDK
+  // gives the localized name when there is one ("Processed Inference Tokens"), so the metric's own name is
+  // taken from its id (`…/providers/Microsoft.Insights/metrics/ProcessedPromptTokens`).
+  const responses = results.map((result) =>
+    metricsResponseSchema.parse({
+      interval: result.granularity,
+      value: result.metrics.map((metric) => ({
+        id: metric.id,
+        name: { value: metricName(metric) },
+        errorCode: metric.errorCode,
+        errorMessage: metric.errorMessage,
+        timeseries: (metric.timeseries ?? []).map((series) => ({
+          metadatavalues: (series.metadatavalues ?? []).map((m) => ({ name: { value: m.name ?? '' }, value: m.value ?? '' })),
+          data: (series.data ?? []).map((point) => ({ timeStamp: new Date(point.timeStamp).toISOString(), total: point.total ?? 0 })),
+        })),
+      })),
+    }),
+  );
+  return toMetricTokens(...responses);
 }
