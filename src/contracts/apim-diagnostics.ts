@@ -76,11 +76,19 @@ function serviceName(id: string): string {
   return (match?.[1] ?? id).toLowerCase();
 }
 
-/** The deployment segment of an Azure OpenAI URL: `/deployments/{deployment-id}/…`. */
+/**
+ * The deployment segment of an Azure OpenAI URL: `/deployments/{deployment-id}/…`, percent-decoded; as written when
+ * its escapes are not UTF-8 (`gpt-4o%FF`: any client can send one).
+ */
 export function deploymentFromUrl(url: string | null | undefined): string | null {
   if (!url) return null;
-  const match = /\/deployments\/([^/?#]+)/i.exec(url);
-  return match?.[1] ? decodeURIComponent(match[1]) : null;
+  const segment = /\/deployments\/([^/?#]+)/i.exec(url)?.[1];
+  if (!segment) return null;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function parseJsonObject(text: string | null | undefined): Record<string, unknown> | null {

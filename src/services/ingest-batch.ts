@@ -1,6 +1,7 @@
 import type { DeadLetter, SourcePosition } from '../contracts/dead-letter.js';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
+import { textWithoutContent } from '../domain/content-fields.js';
 import { bodyText, decodeBody, type RawPayload } from '../domain/event-decoding.js';
 import { normalizeEvent, normalizeV1Text } from '../domain/event-normalization.js';
 import { canonicalJson, hourBucket, ledgerDocument, ledgerPartition, loserEntry, mergeRequests, mergeLedger, mergeLedgerEntries, toLedgerEntry } from '../domain/ledger.js';
@@ -40,7 +41,13 @@ export interface IngestPorts {
 /** Position of an entry refused by the ledger store: it was built from one or more events of this batch. */
 const LEDGER_POSITION = { partitionId: 'ledger', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
 
-function deadLetter(reason: string, raw: RawPayload, position: SourcePosition): DeadLetter {
+/**
+ * A dead letter keeps what was received, except prompt, completion and credential content (an APIM resource log
+ * with body, header or message logging on): it is never stored (see `content-fields.ts`).
+ */
+function deadLetter(reason: string, received: RawPayload, position: SourcePosition): DeadLetter {
+  const withoutContent = received.encoding === 'utf8' ? textWithoutContent(received.data) : null;
+  const raw = withoutContent === null ? received : { encoding: 'utf8' as const, data: withoutContent, bytes: Buffer.byteLength(withoutContent, 'utf8') };
   const id = stableId(raw.encoding, raw.data);
   return { id, pk: id.slice(0, 2), reason, position, raw };
 }

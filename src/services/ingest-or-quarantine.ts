@@ -1,4 +1,6 @@
 import { QUARANTINE_SCHEMA_V1, type QuarantinedBatch, type QuarantinedBody } from '../contracts/quarantine.js';
+import { textWithoutContent } from '../domain/content-fields.js';
+import { bodyText } from '../domain/event-decoding.js';
 import type { StoreOptions } from '../ports/ledger-store.js';
 import type { QuarantineStore } from '../ports/quarantine-store.js';
 import { classifyFailure, type FailureKind } from './failure-classification.js';
@@ -57,6 +59,23 @@ export function restoredBody(body: QuarantinedBody): unknown {
   return body.data;
 }
 
+/**
+ * The body without prompt, completion and credential content (an APIM resource log with body, header or message
+ * logging on: see `content-fields.ts`), which ingest reads the same; the body itself when it has none.
+ */
+function bodyWithoutContent(body: unknown): unknown {
+  let text = bodyText(body);
+  if (text === null && body !== null && typeof body === 'object' && !ArrayBuffer.isView(body) && !(body instanceof ArrayBuffer)) {
+    try {
+      text = JSON.stringify(body) ?? null;
+    } catch {
+      text = null;
+    }
+  }
+  return text === null ? body : (textWithoutContent(text) ?? body);
+}
+
+/** A failed batch as it is kept for `quarantine replay`: every body, without content TokenLedger never stores. */
 export function toQuarantinedBatch(events: readonly ReceivedEvent[], failure: FailureKind, reason: string, attempts: number, at: Date): QuarantinedBatch {
   return {
     schema: QUARANTINE_SCHEMA_V1,
@@ -69,7 +88,7 @@ export function toQuarantinedBatch(events: readonly ReceivedEvent[], failure: Fa
       sequenceNumber: position.sequenceNumber,
       offset: position.offset,
       enqueuedTimeUtc: position.enqueuedTimeUtc,
-      body: quarantinedBody(body),
+      body: quarantinedBody(bodyWithoutContent(body)),
     })),
   };
 }

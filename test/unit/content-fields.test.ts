@@ -1,0 +1,96 @@
+/**
+ * TokenLedger stores no prompt, completion or credential: not in a dead letter, not in a quarantined batch, though
+ * APIM resource logs carry them when body, header or LLM message logging is on (sources in
+ * test/support/apim-content-records.ts).
+ */
+import { describe, expect, it } from 'vitest';
+import type { DeadLetter } from '../../src/contracts/dead-letter.js';
+import type { QuarantinedBatch } from '../../src/contracts/quarantine.js';
+import { NOT_KEPT, textWithoutContent } from '../../src/domain/content-fields.js';
+import { ingestBatch, sortBatch } from '../../src/services/ingest-batch.js';
+import { fromQuarantinedBatch, ingestOrQuarantine } from '../../src/services/ingest-or-quarantine.js';
+import { envelope, gatewayLogsRecord, leaked, llmLogMessageRow, POSITION } from '../support/apim-content-records.js';
+import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore, MemoryQuarantineStore } from '../support/memory-stores.js';
+
+const ports = () => ({ ledger: new MemoryLedgerStore(), diagnostics: new MemoryDiagnosticsStore(), deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore() });
+const text = (body: Uint8Array) => Buffer.from(body).toString('utf8');
+/** A dead letter's payload as stored inline (these are far below the size that goes to Blob storage). */
+const rawText = (letter: DeadLetter) => ('data' in letter.raw ? letter.raw.data : '');
+
+/** A deployment segment longer than the 512 characters a v1 event holds: the client chooses it, APIM logs it. */
+const LONG_DEPLOYMENT = `gpt-4o-${'x'.repeat(520)}`;
+
+describe('prompt, completion and credential content of APIM resource logs', () => {
+  it('is not kept in the dead letter of a rejected GatewayLogs record, which still says why and keeps the rest', async () => {
+    const p = ports();
+    const result = await ingestBatch([{ body: envelope(gatewayLogsRecord('0f6e2a4c-8d1b-4c3e-9a7f-5b2d1e0c9a8b', LONG_DEPLOYMENT)), position: POSITION }], p);
+    expect(result.deadLettered).toBe(1);
+    const [letter] = p.deadLetters.snapshot();
+    expect(letter!.reason).toMatch(/invalid APIM GatewayLogs record/);
+    expect(leaked(letter)).toEqual([]);
+    const kept = JSON.parse(rawText(letter!)) as { correlationId: string; properties: Record<string, unknown> };
+    expect(kept.correlationId).toBe('0f6e2a4c-8d1b-4c3e-9a7f-5b2d1e0c9a8b');
+    expect(kept.properties).toMatchObject({
+      url: expect.stringContaining(LONG_DEPLOYMENT),
+      requestBody: '{"stream":false}',
+      backendResponseBody: '{"model":"gpt-4o-2024-08-06","usage":{"prompt_tokens":31,"completion_tokens":19,"total_tokens":50}}',
+      backendRequestBody: NOT_KEPT,
+      responseBody: NOT_KEPT,
+      backendRequestHeaders: NOT_KEPT,
+    });
+  });
+
+  it('is not kept in the dead letter of a rejected GatewayLlmLogs message row', async () => {
+    const p = ports();
+    await ingestBatch([{ body: envelope(llmLogMessageRow('7c1d9e3f-2a4b-4d6c-8e0f-1a3b5c7d9e2f', LONG_DEPLOYMENT.slice(0, 300))), position: POSITION }], p);
+    const [letter] = p.deadLetters.snapshot();
+    expect(letter!.reason).toMatch(/invalid APIM GatewayLlmLogs record/);
+    expect(leaked(letter)).toEqual([]);
+    expect(JSON.parse(rawText(letter!))).toMatchObject({ properties: { requestMessages: NOT_KEPT, responseMessages: NOT_KEPT, sequenceNumber: 1 } });
+  });
+
+  it('leaves a record without such content as it was received, byte for byte', () => {
+    const record = gatewayLogsRecord('0f6e2a4c-8d1b-4c3e-9a7f-5b2d1e0c9a8b');
+    const properties = record['properties'] as Record<string, unknown>;
+    for (const field of ['requestBody', 'backendRequestBody', 'backendResponseBody', 'responseBody', 'backendRequestHeaders']) delete properties[field];
+    expect(textWithoutContent(JSON.stringify({ records: [record] }))).toBeNull();
+    expect(textWithoutContent('{"schema":"tokenledger.gateway/v1","gatewayRequestId":"x"}')).toBeNull();
+  });
+
+  it('is read the same without its content: the ledger of a body and of the body without content are equal', () => {
+    const body = text(envelope(gatewayLogsRecord('0f6e2a4c-8d1b-4c3e-9a7f-5b2d1e0c9a8b'), llmLogMessageRow('0f6e2a4c-8d1b-4c3e-9a7f-5b2d1e0c9a8b')));
+    const without = textWithoutContent(body)!;
+    expect(leaked(without)).toEqual([]);
+    const of = (b: string) => sortBatch([{ body: b, position: POSITION }]);
+    expect(of(without)).toEqual(of(body));
+    expect(of(body).entries[0]!.tokens).toMatchObject({ promptTokens: 31, completionTokens: 19 });
+  });
+
+  it('is not kept in a quarantined batch, which replays to the same ledger', async () => {
+    const quarantine = new MemoryQuarantineStore();
+    const body = envelope(gatewayLogsRecord('0f6e2a4c-8d1b-4c3e-9a7f-5b2d1e0c9a8b'), llmLogMessageRow('0f6e2a4c-8d1b-4c3e-9a7f-5b2d1e0c9a8b'));
+    // Cosmos DB answering 403 (the app's identity lacks its data-plane role): permanent, so the batch is quarantined.
+    const forbidden = Object.assign(Object.create(new MemoryLedgerStore()) as MemoryLedgerStore, {
+      readEntries: async () => {
+        throw Object.assign(new Error('Request blocked by Auth: principal does not have required RBAC permissions'), { statusCode: 403 });
+      },
+    });
+    const outcome = await ingestOrQuarantine([{ body, position: POSITION }], { ...ports(), ledger: forbidden, quarantine }, { lastDelivery: true, retry: { attempts: 1, backoffInMs: () => 0 } });
+    expect(outcome.kind).toBe('quarantined');
+    const batch: QuarantinedBatch = [...quarantine.batches.values()][0]!.batch;
+    // Bodies kept as bytes are base64 in the blob, which hides nothing: looked for in the bodies as replayed.
+    const replayed = fromQuarantinedBatch(batch);
+    expect(leaked(replayed.map(({ body: b }) => (typeof b === 'string' ? b : Buffer.from(b as Uint8Array).toString('utf8'))))).toEqual([]);
+    expect(sortBatch(replayed)).toEqual(sortBatch([{ body, position: POSITION }]));
+  });
+});
+
+describe('a client URL whose deployment segment is a percent-escape that is not UTF-8', () => {
+  it('is ingested with the segment as written, and the rest of its batch with it', async () => {
+    const p = ports();
+    const body = envelope(gatewayLogsRecord('0f6e2a4c-8d1b-4c3e-9a7f-5b2d1e0c9a8b'), gatewayLogsRecord('5a0c7e1b-3d2f-4e6a-9b8c-7d6e5f4a3b2c', 'gpt-4o%FF'));
+    const result = await ingestBatch([{ body, position: POSITION }], p);
+    expect(result.deadLettered).toBe(0);
+    expect(sortBatch([{ body, position: POSITION }]).entries.map((e) => e.deployment).sort()).toEqual(['gpt-4o%FF', 'gpt-4o-prod']);
+  });
+});
