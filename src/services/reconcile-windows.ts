@@ -29,6 +29,8 @@ export interface ReconcileRunOptions extends ReconcileOptions {
   readonly maxWindowInMs?: number;
   /** Where a first run starts, back from the settled end. */
   readonly initialLookbackInMs?: number;
+  /** How far back from the watermark an hour graded `fail` or `warn` is checked again; default 24 hours. */
+  readonly regradeInMs?: number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -188,29 +190,48 @@ export async function storeHourResults(store: ReconciliationStore, hour: string,
  * and only then the watermark advanced past it: memory holds one hour's entries and records however far behind the
  * timer is, a run the host stops at its time limit keeps the hours it finished, and a failed hour is where the next
  * run resumes. `superseded` counts hours whose results a newer run had stored first (this run's were dropped).
+ *
+ * Then it checks again the hours of the `regradeInMs` before the window that an earlier run graded `fail` or `warn`:
+ * Log Analytics ingests most records within minutes but some much later, and the ledger lags behind an Event Hubs
+ * backlog, so such a verdict may be the data's lateness, not a fault. `regraded` counts them.
  */
 export async function runReconciliation(
   ports: ReconcilePorts,
   options: ReconcileRunOptions,
-): Promise<{ window: TimeWindow | null; results: number; superseded: number; unavailable?: string[] }> {
+): Promise<{ window: TimeWindow | null; results: number; superseded: number; regraded: number; unavailable?: string[] }> {
   const settledEnd = Math.floor((options.now.getTime() - (options.settleInMs ?? 2 * HOUR_MS)) / HOUR_MS) * HOUR_MS;
   const stored = await ports.watermarks.get(options.watermarkName, options);
   const from = stored ? Date.parse(stored) : settledEnd - (options.initialLookbackInMs ?? 24 * HOUR_MS);
   const to = Math.min(settledEnd, from + (options.maxWindowInMs ?? 24 * HOUR_MS));
-  if (to <= from) return { window: null, results: 0, superseded: 0 };
   const run = runKey(options.now, randomUUID());
   let results = 0;
   let superseded = 0;
   const unavailable = new Set<string>();
+  /** Checks and stores one hour; the number of results stored (0 when a newer run's were there first). */
+  const check = async (hour: TimeWindow) => {
+    const checked = await checkWindow(ports, hour, options);
+    for (const reason of checked.unavailable) unavailable.add(reason);
+    if (await storeHourResults(ports.results, hour.from.toISOString().slice(0, 13), run, checked.results, options)) return checked.results.length;
+    superseded++;
+    return 0;
+  };
   for (let start = from; start < to; ) {
     const end = Math.min(to, Math.floor(start / HOUR_MS) * HOUR_MS + HOUR_MS);
     const hour = { from: new Date(start), to: new Date(end) };
-    const checked = await checkWindow(ports, hour, options);
-    if (await storeHourResults(ports.results, hour.from.toISOString().slice(0, 13), run, checked.results, options)) results += checked.results.length;
-    else superseded++;
+    results += await check(hour);
     await ports.watermarks.set(options.watermarkName, hour.to.toISOString(), options);
-    for (const reason of checked.unavailable) unavailable.add(reason);
     start = end;
   }
-  return { window: { from: new Date(from), to: new Date(to) }, results, superseded, ...(unavailable.size > 0 ? { unavailable: [...unavailable] } : {}) };
+  let regraded = 0;
+  if (stored) {
+    const recent = { from: new Date(Math.max(0, from - (options.regradeInMs ?? 24 * HOUR_MS))), to: new Date(from) };
+    const doubtful = new Set((await ports.results.listResults(recent, options)).filter((r) => r.status === 'fail' || r.status === 'warn').map((r) => r.window));
+    for (const window of [...doubtful].sort()) {
+      const start = Date.parse(`${window}:00:00.000Z`);
+      await check({ from: new Date(start), to: new Date(start + HOUR_MS) });
+      regraded++;
+    }
+  }
+  const window = to > from ? { from: new Date(from), to: new Date(to) } : null;
+  return { window, results, superseded, regraded, ...(unavailable.size > 0 ? { unavailable: [...unavailable] } : {}) };
 }

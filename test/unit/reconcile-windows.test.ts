@@ -49,7 +49,7 @@ describe('scheduled reconciliation runs (in-memory fake stores and sources)', ()
     const watermarks = new MemoryWatermarkStore();
     const results = new MemoryReconciliationStore();
     const ports = { ledger: new MemoryLedgerStore(), sources, results, watermarks };
-    const options = { now: new Date('2026-10-15T08:30:00Z'), watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 6 * 3_600_000 };
+    const options = { now: new Date('2026-10-15T08:30:00Z'), watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 6 * 3_600_000, regradeInMs: 0 }; // hours checked again: see below
 
     await expect(runReconciliation(ports, options)).rejects.toThrow(/429/);
     expect(await watermarks.get('reconcile')).toBeNull();
@@ -61,7 +61,7 @@ describe('scheduled reconciliation runs (in-memory fake stores and sources)', ()
     const first = results.current();
     expect(first.map((r) => [r.check, r.window, r.diagnosticsOnly])).toEqual([['requests', '2026-10-15T03', ['lost-1']]]);
 
-    expect(await runReconciliation(ports, options)).toEqual({ window: null, results: 0, superseded: 0 });
+    expect(await runReconciliation(ports, options)).toEqual({ window: null, results: 0, superseded: 0, regraded: 0 });
     await watermarks.set('reconcile', '2026-10-15T00:00:00.000Z');
     await runReconciliation(ports, options);
     expect(results.current()).toEqual(first);
@@ -92,7 +92,7 @@ describe('a run behind by many hours', () => {
       }),
       watermarks: { get: (name: string) => watermarks.get(name), set: async (name: string, w: string) => (events.push(`watermark ${w.slice(11, 16)}`), watermarks.set(name, w)) },
     };
-    const options = { now: new Date('2026-10-15T08:30:00Z'), watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 6 * 3_600_000 };
+    const options = { now: new Date('2026-10-15T08:30:00Z'), watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 6 * 3_600_000, regradeInMs: 0 }; // hours checked again: see below
 
     await expect(runReconciliation(ports, options)).rejects.toThrow(/429/);
     // Records are read an hour past each hour: Azure writes one when its response ends.
@@ -101,7 +101,7 @@ describe('a run behind by many hours', () => {
     expect(results.current().map((r) => [r.check, r.window, r.diagnosticsOnly])).toEqual([['requests', '2026-10-15T03', ['lost-1']]]);
 
     const run = await runReconciliation(ports, options);
-    expect(run).toEqual({ window: { from: new Date('2026-10-15T04:00:00Z'), to: new Date('2026-10-15T06:00:00Z') }, results: 0, superseded: 0 });
+    expect(run).toEqual({ window: { from: new Date('2026-10-15T04:00:00Z'), to: new Date('2026-10-15T06:00:00Z') }, results: 0, superseded: 0, regraded: 0 });
     expect(asked.slice(5)).toEqual(['04:00-06:00', '05:00-07:00']);
     expect(await watermarks.get('reconcile')).toBe('2026-10-15T06:00:00.000Z');
   });
@@ -307,5 +307,42 @@ describe('two runs reconciling one hour at once', () => {
     const options = { now: new Date('2026-10-15T05:30:00Z'), watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 2 * 3_600_000 };
     await storeHourResults(store, '2026-10-15T02', runKey(new Date('2026-10-15T06:00:00Z'), 'later'), []);
     expect(await runReconciliation(ports, options)).toMatchObject({ results: 0, superseded: 1 });
+  });
+});
+
+// Learn, "Log data ingestion time in Azure Monitor": "The average latency to ingest log data is between 20 seconds and
+// 3 minutes. The specific latency for any particular data will vary depending on several factors".
+describe('an hour whose RequestResponse records reached Log Analytics late', () => {
+  it('is graded again by a later run once the records are queryable, and an hour graded ok is not read again', async () => {
+    const ledger = new MemoryLedgerStore();
+    const ids = Array.from({ length: 20 }, (_, i) => `req-${i}`);
+    const at = (i: number, seconds: string) => `2026-10-15T03:${String(10 + i).padStart(2, '0')}:${seconds}.000Z`;
+    await ledger.createEntries(ids.map((id, i) => ledgerEntry({ id, apimRequestId: id, gatewayRequestId: `gw-${i}`, time: at(i, '00'), deployment: 'gpt-4o-prod' })));
+    // Written at 03:1x, but the workspace answers them only from 08:00 on (ingested five hours late).
+    const ingested = Date.parse('2026-10-15T08:00:00Z');
+    let now = new Date('2026-10-15T06:10:00Z');
+    const reads: string[] = [];
+    const sources: ReconciliationSources = {
+      records: async (window) => {
+        reads.push(window.from.toISOString().slice(0, 13));
+        return now.getTime() < ingested ? [] : within(ids.map((id, i) => record(id, at(i, '03'))), window);
+      },
+    };
+    const results = new MemoryReconciliationStore();
+    const ports = { ledger, sources, results, watermarks: new MemoryWatermarkStore() };
+    const options = { watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 2 * 3_600_000 };
+    const verdict = () => results.current().find((r) => r.check === 'requests' && r.window === '2026-10-15T03')?.status;
+
+    await runReconciliation(ports, { ...options, now });
+    expect(verdict()).toBe('fail');
+    now = new Date('2026-10-15T07:10:00Z');
+    expect(await runReconciliation(ports, { ...options, now })).toMatchObject({ regraded: 1 });
+    expect(verdict()).toBe('fail');
+    now = new Date('2026-10-15T09:10:00Z');
+    reads.length = 0;
+    expect(await runReconciliation(ports, { ...options, now })).toMatchObject({ regraded: 1 });
+    expect(verdict()).toBe('ok');
+    // The hours of this run's window, and the one hour checked again; hour 02 (no requests, graded ok) is not.
+    expect(reads).toEqual(['2026-10-15T05', '2026-10-15T06', '2026-10-15T03']);
   });
 });
