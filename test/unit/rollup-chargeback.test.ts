@@ -16,6 +16,7 @@ import { simulateDay } from '../../src/simulator/traffic.js';
 import { diagnosticRecord } from '../support/diagnostic-records.js';
 import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
 import { MemoryAggregateStore, MemoryDiagnosticsStore, MemoryLedgerStore } from '../support/memory-stores.js';
+import { pausedAt } from '../support/paused-calls.js';
 
 const prices = (gpt4oInput: string) =>
   loadPriceTable({
@@ -204,22 +205,6 @@ describe('latency and traffic tiles beside the usage tile, when rollups of one h
     const traffic = [...aggregates.traffic.values()].find((t) => t.hour === HOUR);
     return { latencyRequests: hourTiles.reduce((sum, t) => sum + t.requests, 0), trafficMatched: traffic?.join.matched };
   }
-  /** The aggregate store as one rollup sees it, with a call held at a gate until the test opens it. */
-  function holding(aggregates: MemoryAggregateStore, method: keyof AggregateStore) {
-    let open!: () => void;
-    let reached!: () => void;
-    const opened = new Promise<void>((resolve) => (open = resolve));
-    const arrived = new Promise<void>((resolve) => (reached = resolve));
-    const store = Object.assign(Object.create(aggregates) as AggregateStore, {
-      [method]: async (...args: unknown[]) => {
-        reached();
-        await opened;
-        return (aggregates[method] as (...a: unknown[]) => Promise<unknown>).apply(aggregates, args);
-      },
-    });
-    return { store, arrived, open };
-  }
-
   it('writes no tile of a run that stops before its usage commit, so a newer run\'s tiles stay', async () => {
     const stores = await storesWithOneRequest();
     // The older run is held at its first write, whichever it is, and then stopped at its usage write (the host
@@ -260,12 +245,12 @@ describe('latency and traffic tiles beside the usage tile, when rollups of one h
   it('marks the hour again when an older run writes its tiles after a newer run committed, and the next run repairs them', async () => {
     const stores = await storesWithOneRequest();
     // The older run commits its usage of one request, then is held before writing its latency tiles.
-    const older = holding(stores.aggregates, 'upsertLatencyTiles');
+    const older = pausedAt(stores.aggregates, 'upsertLatencyTiles');
     const olderRun = rollupChargeback({ ...stores, aggregates: older.store });
-    await older.arrived;
+    await older.reached;
     await arrive(stores, 2);
     await rollupChargeback(stores);
-    older.open();
+    older.release();
     await olderRun;
     expect(tileCounts(stores.aggregates), 'the older run\'s tiles landed last').toEqual({ latencyRequests: 1, trafficMatched: 1 });
     expect([...stores.aggregates.dirty.values()].map((m) => m.value.hour)).toEqual([HOUR]);
