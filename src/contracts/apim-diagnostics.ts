@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GATEWAY_EVENT_SCHEMA_V1, type GatewayEventV1Input } from './gateway-event.js';
+import { GATEWAY_EVENT_SCHEMA_V1, MAX_TEXT_LENGTH, type GatewayEventV1Input } from './gateway-event.js';
 import type { AdaptedEvent } from './adapted-event.js';
 
 /**
@@ -26,8 +26,9 @@ export const apimGatewayLogRecordSchema = z.object({
     subscriptionId: z.string().max(256).nullish(),
     productId: z.string().max(256).nullish(),
     backendId: z.string().max(256).nullish(),
-    backendUrl: z.string().max(2048).nullish(),
-    url: z.string().max(2048).nullish(),
+    // No length of Azure's: a URL is what the client sent (the adapter cuts what it keeps, as the policy does).
+    backendUrl: z.string().max(65_536).nullish(),
+    url: z.string().max(65_536).nullish(),
     requestBody: z.string().nullish(),
     backendResponseBody: z.string().nullish(),
     backendResponseCode: z.number().int().nullish(),
@@ -146,6 +147,18 @@ export function usageFromResponseBody(body: Record<string, unknown> | null): Gat
   };
 }
 
+/** A text cut to the gateway event's length, never inside a surrogate pair (as the policy cuts it). */
+function cutText(text: string | null): string | null {
+  if (text === null || text.length <= MAX_TEXT_LENGTH) return text;
+  const last = text.charCodeAt(MAX_TEXT_LENGTH - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? MAX_TEXT_LENGTH - 1 : MAX_TEXT_LENGTH);
+}
+
+/** The backend URL as the policy sends it: without its query string, cut to the gateway event's length. */
+function backendUrlOf(url: string | null | undefined): string | null {
+  return url ? cutText(url.split(/[?#]/, 1)[0]!) : null;
+}
+
 /**
  * Maps one APIM diagnostic record onto gateway event v1. Request and response bodies are read only
  * for the stream flag, the model and the usage; they are never kept.
@@ -169,13 +182,14 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
         service: serviceName(record.resourceId),
         region: record.location ?? null,
         backendId: p.backendId ?? null,
-        backendUrl: p.backendUrl ?? null,
+        backendUrl: backendUrlOf(p.backendUrl),
       },
       backendRegion,
       subscriptionId,
       productId: p.productId ?? null,
       caller: null,
-      deployment: deploymentFromUrl(p.backendUrl ?? p.url),
+      // The URL's deployment segment, else (the v1 API, `/openai/v1/chat/completions`) the request body's model.
+      deployment: cutText(deploymentFromUrl(p.backendUrl ?? p.url) ?? (typeof requestBody?.['model'] === 'string' ? requestBody['model'] : null)),
       model,
       operation: p.operationId ?? null,
       stream: requestBody?.['stream'] === true,

@@ -108,6 +108,34 @@ describe('GatewayLogs backendResponseHeaders', () => {
   });
 });
 
+/**
+ * GatewayLogs `url` and `backendUrl` are what the client sent, query included, with no length Azure caps (Learn,
+ * "Azure API Management gateway log schema reference"); the v1 API (`/openai/v1/chat/completions`, Learn "Azure
+ * OpenAI API version lifecycle") names the deployment in the request body's `model`. The policy's rules apply.
+ */
+describe('GatewayLogs URLs', () => {
+  const withUrl = (path: string, extra: Record<string, unknown> = {}) => {
+    const properties = gatewayLog['properties'] as Record<string, unknown>;
+    const url = (base: unknown) => `${new URL(String(base)).origin}${path}`;
+    return { records: [{ ...gatewayLog, properties: { ...properties, url: url(properties['url']), backendUrl: url(properties['backendUrl']), ...extra } }] };
+  };
+
+  it('takes the deployment of a v1 API call from the request body\'s model', () => {
+    const requestBody = JSON.stringify({ model: 'gpt-4o-prod', messages: [], stream: false });
+    expect(only(entriesOf(withUrl('/openai/v1/chat/completions', { requestBody }))).deployment).toBe('gpt-4o-prod');
+    expect(only(entriesOf(withUrl('/openai/v1/responses', { requestBody: '{"model":"gpt-4.1-mini-eu"}' }))).deployment).toBe('gpt-4.1-mini-eu');
+  });
+
+  it('keeps the request of a long URL, with its deployment cut to 512 characters as the policy cuts it', () => {
+    const query = `?api-version=2024-10-21&trace=${'a1b2c3d4'.repeat(300)}`;
+    const long = only(entriesOf(withUrl(`/openai/deployments/gpt-4o-prod/chat/completions${query}`)));
+    expect(long.deployment).toBe('gpt-4o-prod');
+    const deployment = `gpt-4o-${'x'.repeat(600)}`;
+    const notFound = only(entriesOf(withUrl(`/openai/deployments/${deployment}/chat/completions${query}`, { backendResponseCode: 404, responseCode: 404 })));
+    expect([notFound.deployment, notFound.status]).toEqual([deployment.slice(0, 512), 404]);
+  });
+});
+
 /** The merged request: the caller, timings and ids of the v1 event, tokens and model of the LLM log. */
 function expectOneRequest(entry: LedgerEntry): void {
   expect(entry.id).toBe(ledgerId('gateway-v1', GATEWAY_REQUEST_ID));
