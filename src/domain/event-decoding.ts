@@ -106,26 +106,36 @@ function skipSpace(text: string, at: number): number {
   return at;
 }
 
-/** The texts of the elements of the array at `at`, as written. */
-function elementTexts(text: string, at: number): string[] {
-  const texts: string[] = [];
+/** Where an item of a list body is written: `text.slice(start, end)`. */
+export interface ItemSpan {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Where the elements of the array at `at` are written. */
+function elementSpans(text: string, at: number): ItemSpan[] {
+  const spans: ItemSpan[] = [];
   let i = skipSpace(text, at + 1);
   while (i < text.length && text[i] !== ']') {
     const end = valueEnd(text, i);
-    texts.push(text.slice(i, end));
+    spans.push({ start: i, end });
     i = skipSpace(text, end);
     if (text[i] === ',') i = skipSpace(text, i + 1);
   }
-  return texts;
+  return spans;
+}
+
+function listItemTexts(text: string): string[] | null {
+  return listItemSpans(text)?.map(({ start, end }) => text.slice(start, end)) ?? null;
 }
 
 /**
- * The items of a list body as written: the elements of a top-level array, or of the last `records` member of a
- * top-level object (the one `JSON.parse` keeps). `text` is valid JSON.
+ * Where the items of a list body are written: the elements of a top-level array, or of the last `records` member of
+ * a top-level object (the one `JSON.parse` keeps); null for any other body. `text` is valid JSON.
  */
-function listItemTexts(text: string): string[] | null {
+export function listItemSpans(text: string): ItemSpan[] | null {
   const start = skipSpace(text, 0);
-  if (text[start] === '[') return elementTexts(text, start);
+  if (text[start] === '[') return elementSpans(text, start);
   if (text[start] !== '{') return null;
   let records: number | null = null;
   let i = skipSpace(text, start + 1);
@@ -137,7 +147,7 @@ function listItemTexts(text: string): string[] | null {
     i = skipSpace(text, valueEnd(text, valueStart));
     if (text[i] === ',') i = skipSpace(text, i + 1);
   }
-  return records === null ? null : elementTexts(text, records);
+  return records === null ? null : elementSpans(text, records);
 }
 
 /**

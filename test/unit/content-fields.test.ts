@@ -8,8 +8,8 @@ import type { DeadLetter } from '../../src/contracts/dead-letter.js';
 import type { QuarantinedBatch } from '../../src/contracts/quarantine.js';
 import { NOT_KEPT, textWithoutContent } from '../../src/domain/content-fields.js';
 import { ingestBatch, sortBatch } from '../../src/services/ingest-batch.js';
-import { fromQuarantinedBatch, ingestOrQuarantine } from '../../src/services/ingest-or-quarantine.js';
-import { envelope, gatewayLogsRecord, leaked, llmLogMessageRow, POSITION } from '../support/apim-content-records.js';
+import { fromQuarantinedBatch, ingestOrQuarantine, toQuarantinedBatch } from '../../src/services/ingest-or-quarantine.js';
+import { envelope, gatewayLogsRecord, leaked, llmLogMessageRow, POSITION, PROMPT } from '../support/apim-content-records.js';
 import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore, MemoryQuarantineStore } from '../support/memory-stores.js';
 
 const ports = () => ({ ledger: new MemoryLedgerStore(), diagnostics: new MemoryDiagnosticsStore(), deadLetters: new MemoryDeadLetterStore(), aggregates: new MemoryAggregateStore() });
@@ -18,7 +18,7 @@ const text = (body: Uint8Array) => Buffer.from(body).toString('utf8');
 const rawText = (letter: DeadLetter) => ('data' in letter.raw ? letter.raw.data : '');
 
 /** A record rejected for its time, which names no time zone (Azure Monitor writes UTC with `Z`). */
-const withoutZone = (record: Record<string, unknown>) => ({ ...record, time: '2026-11-20T09:41:07.011' });
+const withoutZone = (record: Record<string, unknown>): Record<string, unknown> => ({ ...record, time: '2026-11-20T09:41:07.011' });
 
 describe('prompt, completion and credential content of APIM resource logs', () => {
   it('is not kept in the dead letter of a rejected GatewayLogs record, which still says why and keeps the rest', async () => {
@@ -36,7 +36,8 @@ describe('prompt, completion and credential content of APIM resource logs', () =
       backendResponseBody: '{"model":"gpt-4o-2024-08-06","usage":{"prompt_tokens":31,"completion_tokens":19,"total_tokens":50}}',
       backendRequestBody: NOT_KEPT,
       responseBody: NOT_KEPT,
-      backendRequestHeaders: NOT_KEPT,
+      // In the field's own JSON type: the record is judged the same without its content.
+      backendRequestHeaders: { notKept: NOT_KEPT },
     });
   });
 
@@ -46,7 +47,7 @@ describe('prompt, completion and credential content of APIM resource logs', () =
     const [letter] = p.deadLetters.snapshot();
     expect(letter!.reason).toMatch(/invalid APIM GatewayLlmLogs record/);
     expect(leaked(letter)).toEqual([]);
-    expect(JSON.parse(rawText(letter!))).toMatchObject({ properties: { requestMessages: NOT_KEPT, responseMessages: NOT_KEPT, sequenceNumber: 1 } });
+    expect(JSON.parse(rawText(letter!))).toMatchObject({ properties: { requestMessages: [NOT_KEPT], responseMessages: [NOT_KEPT], sequenceNumber: 1 } });
   });
 
   it('leaves a record without such content as it was received, byte for byte', () => {
@@ -82,6 +83,41 @@ describe('prompt, completion and credential content of APIM resource logs', () =
     const replayed = fromQuarantinedBatch(batch);
     expect(leaked(replayed.map(({ body: b }) => (typeof b === 'string' ? b : Buffer.from(b as Uint8Array).toString('utf8'))))).toEqual([]);
     expect(sortBatch(replayed)).toEqual(sortBatch([{ body, position: POSITION }]));
+  });
+});
+
+describe('a body kept without content', () => {
+  it('keeps its other items as written, so a rejected one has the same dead letter delivered directly or replayed', () => {
+    // A record without content fields, refused for its time; beside it a record with content. The body is indented
+    // with CRLF line ends, as Newtonsoft.Json writes some producers' bodies.
+    const bare = withoutZone(gatewayLogsRecord('5a0c7e1b-3d2f-4e6a-9b8c-7d6e5f4a3b2c'));
+    const properties = bare['properties'] as Record<string, unknown>;
+    for (const field of ['requestBody', 'backendRequestBody', 'backendResponseBody', 'responseBody', 'backendRequestHeaders']) delete properties[field];
+    const body = JSON.stringify({ records: [gatewayLogsRecord('0f6e2a4c-8d1b-4c3e-9a7f-5b2d1e0c9a8b'), bare] }, null, 2).replace(/\n/g, '\r\n');
+    const direct = sortBatch([{ body, position: POSITION }]).deadLetters;
+    const batch = toQuarantinedBatch([{ body, position: POSITION }], 'transient', 'ledger unavailable', 5, new Date('2026-11-20T10:00:00Z'));
+    const replayed = sortBatch(fromQuarantinedBatch(batch)).deadLetters;
+    expect(direct).toHaveLength(1);
+    expect(replayed.map((l) => l.id)).toEqual(direct.map((l) => l.id));
+    expect(rawText(direct[0]!)).toContain('\r\n      "correlationId": "5a0c7e1b-3d2f-4e6a-9b8c-7d6e5f4a3b2c"');
+  });
+
+  it('keeps no content of a record whose properties is a JSON string, as some exports write it', async () => {
+    const record = gatewayLogsRecord('0f6e2a4c-8d1b-4c3e-9a7f-5b2d1e0c9a8b');
+    record['properties'] = JSON.stringify(record['properties']);
+    const p = ports();
+    await ingestBatch([{ body: JSON.stringify({ records: [record] }), position: POSITION }], p);
+    expect(p.deadLetters.snapshot()).toHaveLength(1);
+    expect(leaked(p.deadLetters.snapshot())).toEqual([]);
+  });
+
+  it('is judged the same when a content field has a type the schema refuses', () => {
+    const record = gatewayLogsRecord('0f6e2a4c-8d1b-4c3e-9a7f-5b2d1e0c9a8b');
+    (record['properties'] as Record<string, unknown>)['backendResponseBody'] = { model: 'gpt-4o', usage: { prompt_tokens: 1 }, note: PROMPT };
+    const body = JSON.stringify({ records: [record] });
+    const of = (b: string) => sortBatch([{ body: b, position: POSITION }]);
+    expect(of(body).deadLetters).toHaveLength(1);
+    expect(of(textWithoutContent(body)!).deadLetters.map((l) => l.reason)).toEqual(of(body).deadLetters.map((l) => l.reason));
   });
 });
 
