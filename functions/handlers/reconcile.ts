@@ -7,7 +7,7 @@ export function createReconcileHandler(ports: () => ReconcilePorts, options: () 
     const { now, ...rest } = options();
     const result = await runReconciliation(ports(), { ...rest, now: now?.() ?? new Date() });
     const superseded = result.superseded > 0 ? ` (${result.superseded} hours already stored by a newer run, this run's results of them dropped)` : '';
-    const regraded = result.regraded > 0 ? `; ${result.regraded} earlier hours graded fail or warn checked again` : '';
+    const regraded = result.regraded > 0 ? `; ${result.regraded} earlier hours graded fail checked again` : '';
     context.log(result.window ? `reconciled ${result.window.from.toISOString()}..${result.window.to.toISOString()}: ${result.results} results${superseded}${regraded}` : `reconciliation: nothing settled yet${regraded}`);
     for (const reason of result.unavailable ?? []) context.warn(`reconciliation: ${reason}; the window's other checks are stored and the run moves on`);
   };

@@ -29,7 +29,7 @@ export interface ReconcileRunOptions extends ReconcileOptions {
   readonly maxWindowInMs?: number;
   /** Where a first run starts, back from the settled end. */
   readonly initialLookbackInMs?: number;
-  /** How far back from the watermark an hour graded `fail` or `warn` is checked again; default 24 hours. */
+  /** How far back from the watermark an hour graded `fail` is checked again; default 24 hours. */
   readonly regradeInMs?: number;
 }
 
@@ -151,6 +151,9 @@ async function checkWindow(ports: Pick<ReconcilePorts, 'ledger' | 'sources'>, wi
 /** Attempts to name the run for an hour while other runs keep naming theirs, before the run gives up (the hour is where the next run resumes). */
 const ATTEMPTS = 5;
 
+/** Hours graded `fail` a run checks again at most, so that a lasting fault costs each run a bounded number of reads. */
+const MAX_REGRADED_HOURS = 6;
+
 /**
  * Stores one run's results of an hour in place of an older run's, as a whole: the run's results are written apart,
  * then the hour names the run and their count, at the version read (ETag), unless it names a newer run already; then
@@ -191,9 +194,10 @@ export async function storeHourResults(store: ReconciliationStore, hour: string,
  * timer is, a run the host stops at its time limit keeps the hours it finished, and a failed hour is where the next
  * run resumes. `superseded` counts hours whose results a newer run had stored first (this run's were dropped).
  *
- * Then it checks again the hours of the `regradeInMs` before the window that an earlier run graded `fail` or `warn`:
- * Log Analytics ingests most records within minutes but some much later, and the ledger lags behind an Event Hubs
- * backlog, so such a verdict may be the data's lateness, not a fault. `regraded` counts them.
+ * Then it checks again the hours of the `regradeInMs` before the window that an earlier run graded `fail`, the
+ * `MAX_REGRADED_HOURS` latest of them: Log Analytics ingests most records within minutes but some much later, and the
+ * ledger lags behind an Event Hubs backlog, so such a verdict may be the data's lateness, not a fault. `regraded`
+ * counts them.
  */
 export async function runReconciliation(
   ports: ReconcilePorts,
@@ -225,8 +229,8 @@ export async function runReconciliation(
   let regraded = 0;
   if (stored) {
     const recent = { from: new Date(Math.max(0, from - (options.regradeInMs ?? 24 * HOUR_MS))), to: new Date(from) };
-    const doubtful = new Set((await ports.results.listResults(recent, options)).filter((r) => r.status === 'fail' || r.status === 'warn').map((r) => r.window));
-    for (const window of [...doubtful].sort()) {
+    const doubtful = new Set((await ports.results.listResults(recent, options)).filter((r) => r.status === 'fail').map((r) => r.window));
+    for (const window of [...doubtful].sort().slice(-MAX_REGRADED_HOURS)) {
       const start = Date.parse(`${window}:00:00.000Z`);
       await check({ from: new Date(start), to: new Date(start + HOUR_MS) });
       regraded++;

@@ -345,4 +345,20 @@ describe('an hour whose RequestResponse records reached Log Analytics late', () 
     // The hours of this run's window, and the one hour checked again; hour 02 (no requests, graded ok) is not.
     expect(reads).toEqual(['2026-10-15T05', '2026-10-15T06', '2026-10-15T03']);
   });
+
+  it('checks again at most the six latest failed hours a run, so that a lasting fault costs each run a bounded number of reads', async () => {
+    const ledger = new MemoryLedgerStore();
+    // Ten hours, each with twenty requests whose records never reach the workspace.
+    await ledger.createEntries(
+      Array.from({ length: 200 }, (_, i) => ledgerEntry({ id: `req-${i}`, apimRequestId: `req-${i}`, gatewayRequestId: `gw-${i}`, time: `2026-10-15T${String(Math.floor(i / 20)).padStart(2, '0')}:${String(i % 20 + 10)}:00.000Z`, deployment: 'gpt-4o-prod' })),
+    );
+    const reads: string[] = [];
+    const sources: ReconciliationSources = { records: async (window) => (reads.push(window.from.toISOString().slice(11, 13)), []) };
+    const ports = { ledger, sources, results: new MemoryReconciliationStore(), watermarks: new MemoryWatermarkStore() };
+    const options = { watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 10 * 3_600_000 };
+    await runReconciliation(ports, { ...options, now: new Date('2026-10-15T12:10:00Z') });
+    reads.length = 0;
+    expect(await runReconciliation(ports, { ...options, now: new Date('2026-10-15T13:10:00Z') })).toMatchObject({ regraded: 6 });
+    expect(reads).toEqual(['10', '04', '05', '06', '07', '08', '09']);
+  });
 });
