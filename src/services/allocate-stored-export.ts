@@ -55,6 +55,8 @@ export const DEFAULT_SETTLE_MS = 24 * 3_600_000;
 
 export interface StoredAllocationOptions extends AllocationInputOptions {
   readonly now?: () => Date;
+  /** A number in [0, 1) that picks the file a run starts from (`allocateNewExports`); default `Math.random`. */
+  readonly random?: () => number;
   /** See `DEFAULT_SETTLE_MS`. */
   readonly settleInMs?: number;
 }
@@ -174,8 +176,9 @@ const EXPORT_FILE = /\.(?:csv(?:\.gz)?|parquet)$/i;
  * cannot be read or allocated is reported and the others still are; it is tried again on the next run.
  *
  * A file whose allocation outlasts the host's `functionTimeout` stops the run where it stands (the host restarts
- * the worker), with nothing recorded. So each run starts from another of the files to allocate (the run's hour,
- * modulo their number): such a file delays each of the others by fewer runs than there are files, never for good.
+ * the worker), with nothing recorded. So each run starts from a file picked at random among those to allocate: such
+ * a file delays each of the others by as many runs as there are files, on average, never for good whatever the
+ * schedule (a start taken from the clock would repeat with a daily schedule and a number of files dividing 24).
  */
 export async function allocateNewExports(ports: NewExportsPorts, options: StoredAllocationOptions = {}, storeOptions: StoreOptions = {}): Promise<NewExportsResult> {
   const done = new Map((await ports.allocations.listAllocatedExports(storeOptions)).filter((m) => !m.pending && m.allocatedAt >= m.settlesAt).map((m) => [m.exportName, m.etag]));
@@ -184,7 +187,7 @@ export async function allocateNewExports(ports: NewExportsPorts, options: Stored
   const files = (await ports.exports.list(storeOptions)).filter((blob) => EXPORT_FILE.test(blob.name));
   const toAllocate = files.filter((blob) => done.get(blob.name) !== blob.etag);
   const unchanged = files.length - toAllocate.length;
-  const first = toAllocate.length === 0 ? 0 : Math.floor((options.now?.() ?? new Date()).getTime() / HOUR_MS) % toAllocate.length;
+  const first = Math.min(toAllocate.length - 1, Math.floor((options.random ?? Math.random)() * toAllocate.length));
   for (const blob of [...toAllocate.slice(first), ...toAllocate.slice(0, first)]) {
     try {
       const { bytes, etag } = await ports.exports.open(blob.name, storeOptions);

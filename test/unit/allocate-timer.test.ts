@@ -182,10 +182,13 @@ describe('the invoice allocation timer', () => {
       },
     });
     const ports = { exports, allocations, ledger: new MemoryLedgerStore(), diagnostics: slow };
-    for (let hour = 0; hour < others.length + 1; hour++) {
+    // The starts the runs draw: the stuck file first, then each of the others.
+    const draws = [0, 0.5, 0.99];
+    for (let hour = 0; hour < draws.length; hour++) {
       const now = new Date(Date.UTC(2026, 11, 2, hour, 40));
       const stopsBefore = stops;
-      const run = fireTimer('allocate', createAllocateTimerHandler(() => ports, () => ({ now: () => now })), now, () => {});
+      const random = () => draws[hour]!;
+      const run = fireTimer('allocate', createAllocateTimerHandler(() => ports, () => ({ now: () => now, random })), now, () => {});
       // The run ends, or the host stops it at the stuck file.
       await Promise.race([run, vi.waitFor(() => expect(stops).toBe(stopsBefore + 1))]);
     }
