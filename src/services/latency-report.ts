@@ -149,11 +149,16 @@ export async function weightsReport(aggregates: Pick<AggregateStore, 'listLatenc
  * The weights timer: computes the recommendation of each deployment for [from, to) and stores it with its
  * window end, once (a concurrent run storing the same window leaves the first one). Returns how many it stored.
  */
-export async function storeWeights(aggregates: Pick<AggregateStore, 'listLatencyTiles' | 'latestWeights' | 'createWeights'>, query: LatencyQuery, options: WeightsOptions = {}): Promise<number> {
+export async function storeWeights(
+  aggregates: Pick<AggregateStore, 'listLatencyTiles' | 'latestWeights' | 'createWeights'>,
+  query: LatencyQuery,
+  options: WeightsOptions = {},
+  include: (deployment: string) => boolean = () => true,
+): Promise<number> {
   const windowEnd = query.to.toISOString();
   let stored = 0;
   for (const d of await deploymentWeights(aggregates, query, options)) {
-    if (d.stored) continue;
+    if (d.stored || !include(d.recommendation.deployment)) continue;
     const weights = Object.fromEntries(d.recommendation.weights.map((w) => [w.backendId, w.weight]));
     if (await aggregates.createWeights({ deployment: d.recommendation.deployment, windowEnd, weights, basedOn: d.basedOn }, options)) stored++;
   }
@@ -176,13 +181,16 @@ export async function storeWeightsUpTo(
 ): Promise<{ windows: number; stored: number }> {
   const windowEnding = (end: number): LatencyQuery => ({ from: new Date(end - hours * HOUR_MS), to: new Date(end) });
   const last = to.getTime();
-  let first = last;
+  // Each deployment's windows missed since its latest stored one: a deployment stored more recently, or never, has none.
+  const missedAfter = new Map<string, number>();
   for (const d of await deploymentWeights(aggregates, windowEnding(last), options)) {
     if (d.stored || d.latestWindowEnd === null) continue;
-    first = Math.min(first, Math.max(Date.parse(d.latestWindowEnd) + HOUR_MS, last - hours * HOUR_MS));
+    missedAfter.set(d.recommendation.deployment, Math.max(Date.parse(d.latestWindowEnd), last - (hours + 1) * HOUR_MS));
   }
+  const first = Math.min(last, ...[...missedAfter.values()].map((latest) => latest + HOUR_MS));
   let stored = 0;
-  for (let end = first; end <= last; end += HOUR_MS) stored += await storeWeights(aggregates, windowEnding(end), options);
+  for (let end = first; end < last; end += HOUR_MS) stored += await storeWeights(aggregates, windowEnding(end), options, (deployment) => (missedAfter.get(deployment) ?? last) < end);
+  stored += await storeWeights(aggregates, windowEnding(last), options);
   return { windows: (last - first) / HOUR_MS + 1, stored };
 }
 

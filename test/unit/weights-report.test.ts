@@ -128,4 +128,22 @@ describe('weights recommendations: computed by a timer, only read by the API', (
     await fireTimer('weights', handler, now);
     expect(aggregates.weights.size).toBe(4);
   });
+
+  it('catches up each deployment from its own latest window only, never behind a later one stored', async () => {
+    const aggregates = new MemoryAggregateStore();
+    const backends = [
+      { backendId: 'aoai-slow', region: 'japaneast', ms: 2_000 },
+      { backendId: 'aoai-fast', region: 'swedencentral', ms: 200 },
+    ];
+    const hours = Array.from({ length: 13 }, (_, h) => h);
+    await aggregates.upsertLatencyTiles([...hourTiles(DAY, 'gpt-4o', backends, hours), ...hourTiles(DAY, 'gpt-4.1', backends, hours)]);
+    const weights = { 'aoai-fast': 50, 'aoai-slow': 50 };
+    await aggregates.createWeights({ deployment: 'gpt-4o', windowEnd: `${DAY}T10:00:00.000Z`, weights, basedOn: null });
+    await aggregates.createWeights({ deployment: 'gpt-4.1', windowEnd: `${DAY}T12:00:00.000Z`, weights, basedOn: null });
+    const now = new Date(`${DAY}T13:05:00Z`);
+    await fireTimer('weights', createWeightsTimerHandler(() => aggregates, () => now), now);
+    const windowsOf = (deployment: string) => [...aggregates.weights.values()].filter((w) => w.deployment === deployment).map((w) => w.windowEnd.slice(11, 13)).sort();
+    expect(windowsOf('gpt-4o')).toEqual(['10', '11', '12', '13']);
+    expect(windowsOf('gpt-4.1')).toEqual(['12', '13']);
+  });
 });
