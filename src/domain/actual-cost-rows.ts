@@ -30,24 +30,26 @@ export function chargePeriodOf(date: string): { start: string; end: string } {
 /**
  * Microsoft's mapping of these exports to FOCUS (FinOps toolkit, "Convert Cost Management data to FOCUS"): a
  * commitment's purchase or refund has `EffectiveCost` 0 (its cost is amortized over the usage it covers); a refund
- * is a `Purchase` of `ChargeClass` `Correction`; an unused reservation or savings plan is `CommitmentDiscountStatus`
- * `Unused`.
+ * is a `Purchase` of `ChargeClass` `Correction`; an unused reservation or savings plan is `Usage` of
+ * `CommitmentDiscountStatus` `Unused`, billed when bought (`BilledCost` 0).
  */
 export function focusRowOfActual(row: ActualCostRow): FocusCostRow {
   const period = chargePeriodOf(row.Date);
   const chargeType = row.ChargeType || 'Usage';
   const committed = COMMITTED.test(row.PricingModel?.trim() ?? '');
   const refund = /^refund$/i.test(chargeType);
-  const committedUsage = /^usage$/i.test(chargeType) && committed;
+  const unused = /^unused(reservation|savingsplan)$/i.test(chargeType);
+  // The commitment was billed when bought: its usage and its unused part are effective cost only.
+  const billedWhenBought = unused || (/^usage$/i.test(chargeType) && committed);
   const commitmentBought = committed && (refund || /^purchase$/i.test(chargeType));
   return {
-    BilledCost: committedUsage ? '0' : row.CostInBillingCurrency,
+    BilledCost: billedWhenBought ? '0' : row.CostInBillingCurrency,
     EffectiveCost: commitmentBought ? '0' : row.CostInBillingCurrency,
     BillingAccountId: row.BillingAccountId,
     BillingCurrency: row.BillingCurrency,
-    ChargeCategory: refund ? 'Purchase' : chargeType,
+    ChargeCategory: refund ? 'Purchase' : unused ? 'Usage' : chargeType,
     ...(refund ? { ChargeClass: 'Correction' } : {}),
-    ...(/^unused(reservation|savingsplan)$/i.test(chargeType) ? { CommitmentDiscountStatus: 'Unused' } : {}),
+    ...(unused ? { CommitmentDiscountStatus: 'Unused' } : {}),
     ChargePeriodStart: period.start,
     ChargePeriodEnd: period.end,
     ResourceId: row.ResourceId,

@@ -132,6 +132,7 @@ export function allocationFocus(allocations: readonly RowAllocation[], directory
     const names = meter ? METER_NAMES[meter.kind] : null;
     // A commitment bought or refunded is a Purchase in FOCUS, which has no consumed quantity.
     const purchase = row.meter.type === 'unreadable' && row.meter.reason === UNALLOCATED_REASONS.commitmentBought;
+    const committed = purchase || (row.meter.type === 'unreadable' && row.meter.reason === UNALLOCATED_REASONS.commitmentUnused);
     for (const part of parts) {
       if (part.tokens === 0n && isZero(part.billedCost) && isZero(part.effectiveCost)) continue;
       const unallocated = part.identity === UNALLOCATED;
@@ -163,7 +164,7 @@ export function allocationFocus(allocations: readonly RowAllocation[], directory
         InvoiceId: row.invoiceId,
         ListCost: listCost,
         ListUnitPrice: unitPrice,
-        PricingCategory: credit ? null : 'Standard',
+        PricingCategory: credit ? null : committed ? 'Committed' : 'Standard',
         PricingQuantity: credit ? null : priced ? part.tokens.toString() : '1',
         PricingUnit: credit ? null : priced ? names!.unit : 'Units',
         SkuId: priced ? skuOf(match!.priceVersion) : (meter?.model ?? row.meterName),

@@ -242,14 +242,14 @@ describe('reservation rows of an actual- or amortized-cost export', () => {
     expect(allocations.map((a) => a.parts.map((p) => [p.identity, p.billedCost, p.effectiveCost, p.reason]))).toEqual([
       [[UNALLOCATED, '3900.00', '0.00', UNALLOCATED_REASONS.commitmentBought]],
       [[UNALLOCATED, '-866.67', '0.00', UNALLOCATED_REASONS.commitmentBought]],
-      [[UNALLOCATED, '43.33', '43.33', UNALLOCATED_REASONS.commitmentUnused]],
+      [[UNALLOCATED, '0.00', '43.33', UNALLOCATED_REASONS.commitmentUnused]],
     ]);
     const focus = checkFocusExport(allocationFocus(allocations, new Map()));
     expect(focus.problems).toEqual([]);
-    expect(focus.rows.map((r) => [r.ChargeCategory, r.ChargeClass, r.ConsumedQuantity, r.ResourceId, r.ResourceType])).toEqual([
-      ['Purchase', '', '', '', ''],
-      ['Purchase', 'Correction', '', '', ''],
-      ['Usage', '', '0', '', ''],
+    expect(focus.rows.map((r) => [r.ChargeCategory, r.ChargeClass, r.PricingCategory, r.ConsumedQuantity, r.ResourceId, r.ResourceType])).toEqual([
+      ['Purchase', '', 'Committed', '', '', ''],
+      ['Purchase', 'Correction', '', '', '', ''],
+      ['Usage', '', 'Committed', '0', '', ''],
     ]);
   });
 });
