@@ -7,6 +7,7 @@
  * quarantined batch) keeps only what TokenLedger reads of these fields, in the same JSON types, so that ingest reads
  * and judges it the same; every other item of a body stays as written, byte for byte.
  */
+import { hash } from 'node:crypto';
 import { listItemSpans } from './event-decoding.js';
 
 /** What a kept field holds in place of what was not kept. */
@@ -42,10 +43,17 @@ const membersOfJson =
     return JSON.stringify(Object.fromEntries(names.filter((name) => name in object).map((name) => [name, object[name]])));
   };
 
+/**
+ * The longest headers text the record schema reads (`apim-diagnostics.ts`); a longer one is refused, and what is kept
+ * of it in its place is refused too.
+ */
+const MAX_HEADERS_TEXT = 65_536;
+
 /** Only these headers (names compared without regard to case), of an object or of a JSON text of one. */
 const headers =
   (names: readonly string[]): Keep =>
   (value) => {
+    if (typeof value === 'string' && value.length > MAX_HEADERS_TEXT) return [NOT_KEPT];
     const object = typeof value === 'string' ? parsedObject(value) : isObject(value) ? value : null;
     if (!object) return notKept(value);
     const kept = Object.fromEntries(Object.entries(object).filter(([name]) => names.includes(name.toLowerCase())));
@@ -66,67 +74,102 @@ const CONTENT_FIELDS = new Map<string, Keep>([
   ['responsemessages', notKept],
 ]);
 
-/** A quick test of a text for a content field's name (in `properties` given as a JSON string too), before parsing. */
-const CONTENT_KEY = /(?:body|headers|messages)\\?"\s*:/i;
+/**
+ * A quick test of a text for a content field's name, in `properties` given as a JSON string too; a text without one
+ * is kept as it is. (An item whose keys are written with `\u` escapes passes unnoticed: no producer writes them.)
+ */
+const CONTENT_KEY = /(?:body|headers|messages)\\?"\s*:|url\\?"\s*:\s*\\?"[^"\\]*[?&](?:subscription-key|api-key|key|code|sig|token|access_token)=/i;
 
-/** The object with its content fields replaced by what is kept of them, or the object itself when it has none. */
-function objectWithoutContent(object: Record<string, unknown>): Record<string, unknown> {
-  let copy: Record<string, unknown> | null = null;
+/**
+ * A resource log's URLs (`properties.url`, `properties.backendUrl`), kept without their query when it holds a
+ * credential: a client may put its subscription key there (`?subscription-key=`, which APIM accepts in place of the
+ * header), a backend URL a SAS signature or a function key.
+ */
+const URL_FIELDS = new Set(['url', 'backendurl']);
+const CREDENTIAL_QUERY = /[?&](?:subscription-key|api-key|key|code|sig|token|access_token)=/i;
+
+const withoutQuery: Keep = (value) => (typeof value !== 'string' ? notKept(value) : CREDENTIAL_QUERY.test(value) ? value.split(/[?#]/, 1)[0] : value);
+
+/** The object with its content fields replaced by what is kept of them (a copy; the object itself is not changed). */
+function objectWithoutContent(object: Record<string, unknown>, inProperties = false): Record<string, unknown> {
+  const copy: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(object)) {
-    const keep = CONTENT_FIELDS.get(name.toLowerCase());
-    let kept = value;
-    if (keep) kept = value === null || value === undefined ? value : keep(value);
-    else if (name.toLowerCase() === 'properties') kept = propertiesWithoutContent(value);
-    if (kept === value) continue;
-    copy ??= { ...object };
-    copy[name] = kept;
+    const lower = name.toLowerCase();
+    const keep = CONTENT_FIELDS.get(lower) ?? (inProperties && URL_FIELDS.has(lower) ? withoutQuery : undefined);
+    if (keep) copy[name] = value === null || value === undefined ? value : keep(value);
+    else if (lower === 'properties') copy[name] = propertiesWithoutContent(value);
+    else copy[name] = value;
   }
-  return copy ?? object;
+  return copy;
 }
 
-/** A record's `properties`: an object, or (in some exports) a JSON text of one. */
+/** A record's `properties`: an object, or a JSON text of one (as some exports write it). */
 function propertiesWithoutContent(value: unknown): unknown {
-  if (isObject(value)) return objectWithoutContent(value);
-  const object = typeof value === 'string' ? parsedObject(value) : null;
-  if (!object) return value;
-  const kept = objectWithoutContent(object);
-  return kept === object ? value : JSON.stringify(kept);
+  if (isObject(value)) return objectWithoutContent(value, true);
+  const object = typeof value === 'string' && CONTENT_KEY.test(value) ? parsedObject(value) : null;
+  return object ? JSON.stringify(objectWithoutContent(object, true)) : value;
 }
 
-/** One item's text without content fields, or null when it has none (or is not a JSON object). */
+/** An item of a body (a record, or a JSON text of one, as a double-encoded body holds it) without content. */
+function valueWithoutContent(value: unknown): unknown {
+  if (isObject(value)) return objectWithoutContent(value);
+  const object = typeof value === 'string' && CONTENT_KEY.test(value) ? parsedObject(value) : null;
+  return object ? JSON.stringify(objectWithoutContent(object)) : value;
+}
+
+/**
+ * What is kept of a text that names a content field but cannot be read to cut it (not JSON, or nested deeper than
+ * the stack writes): its size and SHA-256, to match it with the event it came from.
+ */
+function unreadable(text: string): string {
+  return JSON.stringify({ notKept: NOT_KEPT, bytes: Buffer.byteLength(text, 'utf8'), sha256: hash('sha256', text, 'hex') });
+}
+
+/** One item's text without content fields, written from its parsed value; null when it names none. */
 function itemWithoutContent(text: string): string | null {
   if (!CONTENT_KEY.test(text)) return null;
-  const object = parsedObject(text);
-  if (!object) return null;
-  const kept = objectWithoutContent(object);
-  return kept === object ? null : JSON.stringify(kept);
+  try {
+    return JSON.stringify(valueWithoutContent(JSON.parse(text) as unknown));
+  } catch {
+    return unreadable(text);
+  }
 }
 
 /**
  * A body's text (one record, an array of them, or an Azure Monitor `{"records":[…]}` envelope) without content
- * fields, or null when it has none (or is not JSON). Only the items that had content are written again; the rest of
- * the text, byte-order mark and layout included, stays as it was.
+ * fields, or null when it names none. Every item that names a content field is written again from its parsed value
+ * (which also drops a key written twice); the other items, the byte-order mark and the layout stay as they were. A
+ * body that names one outside its items (a second `records` array) is written again whole; one that cannot be read
+ * keeps only its size and hash.
  */
 export function textWithoutContent(text: string): string | null {
   if (!CONTENT_KEY.test(text)) return null;
   const bom = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const json = text.slice(bom);
-  let spans;
+  let parsed: unknown;
   try {
-    JSON.parse(json);
-    spans = listItemSpans(json) ?? [{ start: 0, end: json.length }];
+    parsed = JSON.parse(json);
   } catch {
-    return null;
+    return unreadable(text);
   }
+  const spans = listItemSpans(json) ?? [{ start: 0, end: json.length }];
+  let outside = '';
   let out = text.slice(0, bom);
   let at = 0;
-  let changed = false;
   for (const { start, end } of spans) {
+    outside += json.slice(at, start);
     const kept = itemWithoutContent(json.slice(start, end));
-    if (kept === null) continue;
-    out += json.slice(at, start) + kept;
+    out += json.slice(at, start) + (kept ?? json.slice(start, end));
     at = end;
-    changed = true;
   }
-  return changed ? out + json.slice(at) : null;
+  outside += json.slice(at);
+  if (!CONTENT_KEY.test(outside)) return out + json.slice(at);
+  try {
+    const items = (list: unknown[]) => list.map(valueWithoutContent);
+    if (Array.isArray(parsed)) return JSON.stringify(items(parsed));
+    if (isObject(parsed)) return JSON.stringify({ ...objectWithoutContent(parsed), ...(Array.isArray(parsed['records']) ? { records: items(parsed['records']) } : {}) });
+    return unreadable(text);
+  } catch {
+    return unreadable(text);
+  }
 }

@@ -121,6 +121,53 @@ describe('a body kept without content', () => {
   });
 });
 
+describe('content written where a reader might not look for it', () => {
+  const quarantined = (body: string) => JSON.stringify(toQuarantinedBatch([{ body, position: POSITION }], 'transient', 'x', 5, new Date('2026-11-20T10:00:00Z')));
+  const withContent = (id: string) => JSON.stringify(gatewayLogsRecord(id));
+  const deep = '['.repeat(100_000) + ']'.repeat(100_000);
+
+  it('is not kept from a records key written twice (JSON.parse keeps the last) or a properties key written twice', () => {
+    expect(leaked(quarantined(`{"records":[${withContent('11111111-1111-4111-8111-111111111111')}],"records":[]}`))).toEqual([]);
+    const hidden = `{"category":"GatewayLogs","properties":{"requestBody":${JSON.stringify(JSON.stringify({ messages: [{ content: PROMPT }] }))}},"properties":{"url":"x"}}`;
+    expect(leaked(quarantined(`{"records":[${withContent('11111111-1111-4111-8111-111111111111')},${hidden}]}`))).toEqual([]);
+  });
+
+  it('is not kept from a record written as a JSON string, nor from a body that is not JSON', () => {
+    const doubleEncoded = sortBatch([{ body: JSON.stringify({ records: [withContent('11111111-1111-4111-8111-111111111111')] }), position: POSITION }]);
+    expect(doubleEncoded.deadLetters).toHaveLength(1);
+    expect(leaked(doubleEncoded.deadLetters)).toEqual([]);
+    const notJson = sortBatch([{ body: `${JSON.stringify({ records: [gatewayLogsRecord('11111111-1111-4111-8111-111111111111')] })}}`, position: POSITION }]);
+    expect(notJson.deadLetters.map((l) => l.reason)).toEqual([expect.stringMatching(/not JSON/)]);
+    expect(leaked(notJson.deadLetters)).toEqual([]);
+    expect(JSON.parse(rawText(notJson.deadLetters[0]!))).toMatchObject({ notKept: NOT_KEPT, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+  });
+
+  it('is not kept from a subscription key in the query of a URL', () => {
+    const record = withoutZone(gatewayLogsRecord('11111111-1111-4111-8111-111111111111'));
+    const properties = record['properties'] as Record<string, unknown>;
+    properties['url'] = `${properties['url']}&subscription-key=0123456789abcdef0123456789abcdef`;
+    const [letter] = sortBatch([{ body: envelope(record), position: POSITION }]).deadLetters;
+    expect(rawText(letter!)).not.toContain('0123456789abcdef0123456789abcdef');
+    expect(rawText(letter!)).toContain('/deployments/gpt-4o-prod/chat/completions"');
+  });
+
+  it('is not kept from a record nested deeper than the stack writes, which is dead-lettered rather than failing its batch', () => {
+    const body = JSON.stringify(withoutZone(gatewayLogsRecord('11111111-1111-4111-8111-111111111111'))).replace('"method":"POST"', `"method":"POST","extra":${deep}`);
+    const { deadLetters } = sortBatch([{ body, position: POSITION }]);
+    expect(deadLetters).toHaveLength(1);
+    expect(leaked(deadLetters)).toEqual([]);
+  });
+
+  it('is judged the same once quarantined when a headers text is longer than the record schema reads', () => {
+    const record = gatewayLogsRecord('11111111-1111-4111-8111-111111111111');
+    (record['properties'] as Record<string, unknown>)['backendResponseHeaders'] = JSON.stringify({ 'apim-request-id': 'b7e1c3a2-9d4f-4e6a-8b2c-1d3e5f7a9c0b', 'x-pad': 'p'.repeat(70_000) });
+    const body = envelope(record);
+    const direct = sortBatch([{ body, position: POSITION }]);
+    const replayed = sortBatch(fromQuarantinedBatch(toQuarantinedBatch([{ body, position: POSITION }], 'transient', 'x', 5, new Date('2026-11-20T10:00:00Z'))));
+    expect([replayed.entries.length, replayed.deadLetters.length]).toEqual([direct.entries.length, direct.deadLetters.length]);
+  });
+});
+
 describe('a client URL whose deployment segment is a percent-escape that is not UTF-8', () => {
   it('is ingested with the segment as written, and the rest of its batch with it', async () => {
     const p = ports();
