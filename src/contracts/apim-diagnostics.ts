@@ -83,7 +83,7 @@ function serviceName(id: string): string {
  */
 export function deploymentFromUrl(url: string | null | undefined): string | null {
   if (!url) return null;
-  const segment = /\/deployments\/([^/?#]+)/i.exec(url)?.[1];
+  const segment = /\/deployments\/([^/?#]+)/i.exec(url.split(/[?#]/, 1)[0]!)?.[1];
   if (!segment) return null;
   try {
     return decodeURIComponent(segment);

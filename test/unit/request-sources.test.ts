@@ -124,6 +124,8 @@ describe('GatewayLogs URLs', () => {
     const requestBody = JSON.stringify({ model: 'gpt-4o-prod', messages: [], stream: false });
     expect(only(entriesOf(withUrl('/openai/v1/chat/completions', { requestBody }))).deployment).toBe('gpt-4o-prod');
     expect(only(entriesOf(withUrl('/openai/v1/responses', { requestBody: '{"model":"gpt-4.1-mini-eu"}' }))).deployment).toBe('gpt-4.1-mini-eu');
+    // A `/deployments/` text in the query is not the path's (the policy reads the path only).
+    expect(only(entriesOf(withUrl('/openai/v1/chat/completions?next=/deployments/other/x', { requestBody }))).deployment).toBe('gpt-4o-prod');
   });
 
   it('keeps the request of a long URL, with its deployment cut to 512 characters as the policy cuts it', () => {
