@@ -34,14 +34,21 @@ function parsedObject(text: string): Record<string, unknown> | null {
   }
 }
 
-/** Only these members of a JSON body given as text (as APIM logs it); the marker for anything else. */
+/**
+ * Only these members of a JSON body given as text (as APIM logs it), each kept only when of its type (a client
+ * chooses `stream` and `model`: an object there could hold anything); the marker for anything else.
+ */
 const membersOfJson =
-  (names: readonly string[]): Keep =>
+  (members: Readonly<Record<string, (value: unknown) => boolean>>): Keep =>
   (value) => {
     const object = typeof value === 'string' ? parsedObject(value) : null;
     if (!object) return notKept(value);
-    return JSON.stringify(Object.fromEntries(names.filter((name) => name in object).map((name) => [name, object[name]])));
+    return JSON.stringify(Object.fromEntries(Object.entries(members).filter(([name, isKept]) => name in object && isKept(object[name])).map(([name]) => [name, object[name]])));
   };
+
+const isText = (value: unknown) => typeof value === 'string';
+/** `usage` holds token counts only: numbers and objects of them, no text. */
+const isUsage = (value: unknown) => isObject(value) && !/"\s*:\s*"/.test(JSON.stringify(value));
 
 /**
  * The longest headers text the record schema reads (`apim-diagnostics.ts`); a longer one is refused, and what is kept
@@ -62,8 +69,8 @@ const headers =
 
 /** Content fields by lower-case name, with what is kept of each (what `apim-diagnostics.ts` reads). */
 const CONTENT_FIELDS = new Map<string, Keep>([
-  ['requestbody', membersOfJson(['stream', 'model'])],
-  ['backendresponsebody', membersOfJson(['model', 'usage'])],
+  ['requestbody', membersOfJson({ stream: (value) => typeof value === 'boolean', model: isText })],
+  ['backendresponsebody', membersOfJson({ model: isText, usage: isUsage })],
   ['backendrequestbody', notKept],
   ['responsebody', notKept],
   ['backendresponseheaders', headers(['apim-request-id', 'x-ms-region'])],
