@@ -155,6 +155,16 @@ const ATTEMPTS = 5;
 const MAX_REGRADED_HOURS = 6;
 
 /**
+ * `MAX_REGRADED_HOURS` of the hours, taken in turn by the run's ordinal (its hour since the epoch): run after run the
+ * slices start `MAX_REGRADED_HOURS` further on, so every hour gets its turn within a few runs, whatever the count.
+ */
+function inTurn(hours: readonly string[], run: number): string[] {
+  if (hours.length <= MAX_REGRADED_HOURS) return [...hours];
+  const first = (run * MAX_REGRADED_HOURS) % hours.length;
+  return Array.from({ length: MAX_REGRADED_HOURS }, (_, i) => hours[(first + i) % hours.length]!);
+}
+
+/**
  * Stores one run's results of an hour in place of an older run's, as a whole: the run's results are written apart,
  * then the hour names the run and their count, at the version read (ETag), unless it names a newer run already; then
  * the older runs' results are removed. A run that finds a newer one's results removes its own (false then), and so
@@ -194,8 +204,8 @@ export async function storeHourResults(store: ReconciliationStore, hour: string,
  * timer is, a run the host stops at its time limit keeps the hours it finished, and a failed hour is where the next
  * run resumes. `superseded` counts hours whose results a newer run had stored first (this run's were dropped).
  *
- * Then it checks again the hours of the `regradeInMs` before the window that an earlier run graded `fail`, the
- * `MAX_REGRADED_HOURS` latest of them: Log Analytics ingests most records within minutes but some much later, and the
+ * Then it checks again the hours of the `regradeInMs` before the window that an earlier run graded `fail`, at most
+ * `MAX_REGRADED_HOURS` of them in turn: Log Analytics ingests most records within minutes but some much later, and the
  * ledger lags behind an Event Hubs backlog, so such a verdict may be the data's lateness, not a fault. `regraded`
  * counts them.
  */
@@ -229,8 +239,8 @@ export async function runReconciliation(
   let regraded = 0;
   if (stored) {
     const recent = { from: new Date(Math.max(0, from - (options.regradeInMs ?? 24 * HOUR_MS))), to: new Date(from) };
-    const doubtful = new Set((await ports.results.listResults(recent, options)).filter((r) => r.status === 'fail').map((r) => r.window));
-    for (const window of [...doubtful].sort().slice(-MAX_REGRADED_HOURS)) {
+    const doubtful = [...new Set((await ports.results.listResults(recent, options)).filter((r) => r.status === 'fail').map((r) => r.window))].sort();
+    for (const window of inTurn(doubtful, Math.floor(options.now.getTime() / HOUR_MS))) {
       const start = Date.parse(`${window}:00:00.000Z`);
       await check({ from: new Date(start), to: new Date(start + HOUR_MS) });
       regraded++;

@@ -346,7 +346,7 @@ describe('an hour whose RequestResponse records reached Log Analytics late', () 
     expect(reads).toEqual(['2026-10-15T05', '2026-10-15T06', '2026-10-15T03']);
   });
 
-  it('checks again at most the six latest failed hours a run, so that a lasting fault costs each run a bounded number of reads', async () => {
+  it('checks again at most six failed hours a run, and every failed hour in turn over the next runs', async () => {
     const ledger = new MemoryLedgerStore();
     // Ten hours, each with twenty requests whose records never reach the workspace.
     await ledger.createEntries(
@@ -357,8 +357,14 @@ describe('an hour whose RequestResponse records reached Log Analytics late', () 
     const ports = { ledger, sources, results: new MemoryReconciliationStore(), watermarks: new MemoryWatermarkStore() };
     const options = { watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 10 * 3_600_000 };
     await runReconciliation(ports, { ...options, now: new Date('2026-10-15T12:10:00Z') });
-    reads.length = 0;
-    expect(await runReconciliation(ports, { ...options, now: new Date('2026-10-15T13:10:00Z') })).toMatchObject({ regraded: 6 });
-    expect(reads).toEqual(['10', '04', '05', '06', '07', '08', '09']);
+    const regraded = new Set<string>();
+    for (const now of ['2026-10-15T13:10:00Z', '2026-10-15T14:10:00Z']) {
+      reads.length = 0;
+      expect(await runReconciliation(ports, { ...options, now: new Date(now) })).toMatchObject({ regraded: 6 });
+      // The run's own new hour first, then the six failed hours it checks again.
+      expect(reads).toHaveLength(7);
+      for (const hour of reads.slice(1)) regraded.add(hour);
+    }
+    expect([...regraded].sort()).toEqual(['00', '01', '02', '03', '04', '05', '06', '07', '08', '09']);
   });
 });
