@@ -153,12 +153,12 @@ export async function storeWeights(
   aggregates: Pick<AggregateStore, 'listLatencyTiles' | 'latestWeights' | 'createWeights'>,
   query: LatencyQuery,
   options: WeightsOptions = {},
-  include: (deployment: string) => boolean = () => true,
+  include: (deployment: string) => boolean | Promise<boolean> = () => true,
 ): Promise<number> {
   const windowEnd = query.to.toISOString();
   let stored = 0;
   for (const d of await deploymentWeights(aggregates, query, options)) {
-    if (d.stored || !include(d.recommendation.deployment)) continue;
+    if (d.stored || !(await include(d.recommendation.deployment))) continue;
     const weights = Object.fromEntries(d.recommendation.weights.map((w) => [w.backendId, w.weight]));
     if (await aggregates.createWeights({ deployment: d.recommendation.deployment, windowEnd, weights, basedOn: d.basedOn }, options)) stored++;
   }
@@ -181,15 +181,26 @@ export async function storeWeightsUpTo(
 ): Promise<{ windows: number; stored: number }> {
   const windowEnding = (end: number): LatencyQuery => ({ from: new Date(end - hours * HOUR_MS), to: new Date(end) });
   const last = to.getTime();
-  // Each deployment's windows missed since its latest stored one: a deployment stored more recently, or never, has none.
-  const missedAfter = new Map<string, number>();
+  // The latest window stored of each deployment: a missed window is stored only after it, never behind a later one.
+  const latestOf = new Map<string, number>();
+  const latest = async (deployment: string) => {
+    let at = latestOf.get(deployment);
+    if (at === undefined) {
+      const stored = await aggregates.latestWeights(deployment, to.toISOString(), options);
+      latestOf.set(deployment, (at = stored ? Date.parse(stored.windowEnd) : -Infinity));
+    }
+    return at;
+  };
+  // The windows missed start after the earliest latest one of the deployments in the window ending now (a deployment
+  // never stored has none to catch up), at most `hours` back.
+  let first = last;
   for (const d of await deploymentWeights(aggregates, windowEnding(last), options)) {
     if (d.stored || d.latestWindowEnd === null) continue;
-    missedAfter.set(d.recommendation.deployment, Math.max(Date.parse(d.latestWindowEnd), last - (hours + 1) * HOUR_MS));
+    latestOf.set(d.recommendation.deployment, Date.parse(d.latestWindowEnd));
+    first = Math.min(first, Math.max(Date.parse(d.latestWindowEnd), last - (hours + 1) * HOUR_MS) + HOUR_MS);
   }
-  const first = Math.min(last, ...[...missedAfter.values()].map((latest) => latest + HOUR_MS));
   let stored = 0;
-  for (let end = first; end < last; end += HOUR_MS) stored += await storeWeights(aggregates, windowEnding(end), options, (deployment) => (missedAfter.get(deployment) ?? last) < end);
+  for (let end = first; end < last; end += HOUR_MS) stored += await storeWeights(aggregates, windowEnding(end), options, async (deployment) => (await latest(deployment)) < end);
   stored += await storeWeights(aggregates, windowEnding(last), options);
   return { windows: (last - first) / HOUR_MS + 1, stored };
 }
