@@ -160,7 +160,7 @@ describe('the invoice allocation timer', () => {
     expect(new Set(parts.map((p) => p.run))).toEqual(new Set([heads[0]!.run]));
   });
 
-  it("gets to every other export file within a few hourly runs when one file's allocation outlasts functionTimeout", async () => {
+  it("gets to every other export file within a few runs when one file's allocation outlasts functionTimeout, whatever the schedule", async () => {
     const exports = new MemoryCostExportSource();
     const allocations = new MemoryInvoiceAllocationStore();
     const stuck = `${RUN}/part_0_0001.csv`;
@@ -182,12 +182,13 @@ describe('the invoice allocation timer', () => {
       },
     });
     const ports = { exports, allocations, ledger: new MemoryLedgerStore(), diagnostics: slow };
-    // The starts the runs draw: the stuck file first, then each of the others.
+    // Daily runs at the same hour (an ALLOCATE_SCHEDULE of once a day), three files: a start taken from the clock
+    // would be the same file every day. The starts the runs draw: the stuck file first, then each of the others.
     const draws = [0, 0.5, 0.99];
-    for (let hour = 0; hour < draws.length; hour++) {
-      const now = new Date(Date.UTC(2026, 11, 2, hour, 40));
+    for (let day = 0; day < draws.length; day++) {
+      const now = new Date(Date.UTC(2026, 11, 2 + day, 0, 40));
       const stopsBefore = stops;
-      const random = () => draws[hour]!;
+      const random = () => draws[day]!;
       const run = fireTimer('allocate', createAllocateTimerHandler(() => ports, () => ({ now: () => now, random })), now, () => {});
       // The run ends, or the host stops it at the stuck file.
       await Promise.race([run, vi.waitFor(() => expect(stops).toBe(stopsBefore + 1))]);
