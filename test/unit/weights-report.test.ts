@@ -129,38 +129,34 @@ describe('weights recommendations: computed by a timer, only read by the API', (
     expect(aggregates.weights.size).toBe(4);
   });
 
-  it('catches up each deployment from its own latest window only, never behind a later one stored', async () => {
+  /**
+   * gpt-4o served every hour from 00:00 to 12:00 and was last stored for the window ending 10:00; gpt-4.1 served
+   * `gpt41Hours` and was last stored at `gpt41Latest`. The timer runs at 13:05, after the app was down.
+   */
+  async function afterDowntime(gpt41Hours: readonly number[], gpt41Latest: string) {
     const aggregates = new MemoryAggregateStore();
     const backends = [
       { backendId: 'aoai-slow', region: 'japaneast', ms: 2_000 },
       { backendId: 'aoai-fast', region: 'swedencentral', ms: 200 },
     ];
-    const hours = Array.from({ length: 13 }, (_, h) => h);
-    await aggregates.upsertLatencyTiles([...hourTiles(DAY, 'gpt-4o', backends, hours), ...hourTiles(DAY, 'gpt-4.1', backends, hours)]);
+    await aggregates.upsertLatencyTiles([...hourTiles(DAY, 'gpt-4o', backends, Array.from({ length: 13 }, (_, h) => h)), ...hourTiles(DAY, 'gpt-4.1', backends, gpt41Hours)]);
     const weights = { 'aoai-fast': 50, 'aoai-slow': 50 };
     await aggregates.createWeights({ deployment: 'gpt-4o', windowEnd: `${DAY}T10:00:00.000Z`, weights, basedOn: null });
-    await aggregates.createWeights({ deployment: 'gpt-4.1', windowEnd: `${DAY}T12:00:00.000Z`, weights, basedOn: null });
+    await aggregates.createWeights({ deployment: 'gpt-4.1', windowEnd: `${DAY}T${gpt41Latest}:00:00.000Z`, weights, basedOn: null });
     const now = new Date(`${DAY}T13:05:00Z`);
     await fireTimer('weights', createWeightsTimerHandler(() => aggregates, () => now), now);
-    const windowsOf = (deployment: string) => [...aggregates.weights.values()].filter((w) => w.deployment === deployment).map((w) => w.windowEnd.slice(11, 13)).sort();
+    return (deployment: string) => [...aggregates.weights.values()].filter((w) => w.deployment === deployment).map((w) => w.windowEnd.slice(11, 13)).sort();
+  }
+
+  it('catches up each deployment from its own latest window only, never behind a later one stored', async () => {
+    const windowsOf = await afterDowntime(Array.from({ length: 13 }, (_, h) => h), '12');
     expect(windowsOf('gpt-4o')).toEqual(['10', '11', '12', '13']);
     expect(windowsOf('gpt-4.1')).toEqual(['12', '13']);
   });
 
   it('catches up a deployment whose traffic left the window ending now but not the windows missed', async () => {
-    const aggregates = new MemoryAggregateStore();
-    const backends = [
-      { backendId: 'aoai-slow', region: 'japaneast', ms: 2_000 },
-      { backendId: 'aoai-fast', region: 'swedencentral', ms: 200 },
-    ];
     // gpt-4.1 served only at 11:00 and 12:00 the day before: in the 24-hour windows ending 11:00 and 12:00, not 13:00.
-    await aggregates.upsertLatencyTiles([...hourTiles(DAY, 'gpt-4o', backends, Array.from({ length: 13 }, (_, h) => h)), ...hourTiles(DAY, 'gpt-4.1', backends, [-13, -12])]);
-    const weights = { 'aoai-fast': 50, 'aoai-slow': 50 };
-    await aggregates.createWeights({ deployment: 'gpt-4o', windowEnd: `${DAY}T10:00:00.000Z`, weights, basedOn: null });
-    await aggregates.createWeights({ deployment: 'gpt-4.1', windowEnd: `${DAY}T10:00:00.000Z`, weights, basedOn: null });
-    const now = new Date(`${DAY}T13:05:00Z`);
-    await fireTimer('weights', createWeightsTimerHandler(() => aggregates, () => now), now);
-    const windowsOf = (deployment: string) => [...aggregates.weights.values()].filter((w) => w.deployment === deployment).map((w) => w.windowEnd.slice(11, 13)).sort();
+    const windowsOf = await afterDowntime([-13, -12], '10');
     expect(windowsOf('gpt-4.1')).toEqual(['10', '11', '12']);
     expect(windowsOf('gpt-4o')).toEqual(['10', '11', '12', '13']);
   });
