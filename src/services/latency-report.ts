@@ -192,7 +192,7 @@ export async function storeWeightsUpTo(
     return at;
   };
   // The windows missed start after the earliest latest one of the deployments in the window ending now (a deployment
-  // never stored has none to catch up), at most `hours` back.
+  // never stored sets no start), at most `hours` back.
   let first = last;
   for (const d of await deploymentWeights(aggregates, windowEnding(last), options)) {
     if (d.stored || d.latestWindowEnd === null) continue;
