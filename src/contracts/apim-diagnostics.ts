@@ -92,7 +92,8 @@ export function deploymentFromUrl(url: string | null | undefined): string | null
   }
 }
 
-function parseJsonObject(text: string | null | undefined): Record<string, unknown> | null {
+/** A JSON object written as text (as APIM logs bodies and, in some exports, headers), or null. */
+export function parseJsonObject(text: string | null | undefined): Record<string, unknown> | null {
   if (!text) return null;
   try {
     const value: unknown = JSON.parse(text);
@@ -101,6 +102,9 @@ function parseJsonObject(text: string | null | undefined): Record<string, unknow
     return null;
   }
 }
+
+/** The headers of `backendResponseHeaders` the adapter reads (lower case). */
+export const BACKEND_HEADERS_READ = ['apim-request-id', 'x-ms-region'] as const;
 
 /** A header of `backendResponseHeaders`, found case-insensitively; a list of values gives its first. */
 export function backendHeader(headers: string | Record<string, unknown> | null | undefined, name: string): string | null {
@@ -171,8 +175,8 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
     const usage = usageFromResponseBody(responseBody);
     const model = typeof responseBody?.['model'] === 'string' ? responseBody['model'] : null;
     const subscriptionId = p.apimSubscriptionId ?? p.subscriptionId ?? null;
-    const apimRequestId = backendHeader(p.backendResponseHeaders, 'apim-request-id');
-    const backendRegion = backendHeader(p.backendResponseHeaders, 'x-ms-region');
+    const apimRequestId = backendHeader(p.backendResponseHeaders, BACKEND_HEADERS_READ[0]);
+    const backendRegion = backendHeader(p.backendResponseHeaders, BACKEND_HEADERS_READ[1]);
     const event: GatewayEventV1Input = {
       schema: GATEWAY_EVENT_SCHEMA_V1,
       gatewayRequestId: record.correlationId,

@@ -8,6 +8,7 @@
  * and judges it the same; every other item of a body stays as written, byte for byte.
  */
 import { hash } from 'node:crypto';
+import { BACKEND_HEADERS_READ, parseJsonObject } from '../contracts/apim-diagnostics.js';
 import { listItemSpans } from './event-decoding.js';
 
 /** What a kept field holds in place of what was not kept. */
@@ -25,15 +26,6 @@ function notKept(value: unknown): unknown {
   return value;
 }
 
-function parsedObject(text: string): Record<string, unknown> | null {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return isObject(parsed) ? parsed : null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Only these members of a JSON body given as text (as APIM logs it), each kept only when of its type (a client
  * chooses `stream` and `model`: an object there could hold anything); the marker for anything else.
@@ -41,7 +33,7 @@ function parsedObject(text: string): Record<string, unknown> | null {
 const membersOfJson =
   (members: Readonly<Record<string, (value: unknown) => boolean>>): Keep =>
   (value) => {
-    const object = typeof value === 'string' ? parsedObject(value) : null;
+    const object = typeof value === 'string' ? parseJsonObject(value) : null;
     if (!object) return notKept(value);
     return JSON.stringify(Object.fromEntries(Object.entries(members).filter(([name, isKept]) => name in object && isKept(object[name])).map(([name]) => [name, object[name]])));
   };
@@ -61,7 +53,7 @@ const headers =
   (names: readonly string[]): Keep =>
   (value) => {
     if (typeof value === 'string' && value.length > MAX_HEADERS_TEXT) return [NOT_KEPT];
-    const object = typeof value === 'string' ? parsedObject(value) : isObject(value) ? value : null;
+    const object = typeof value === 'string' ? parseJsonObject(value) : isObject(value) ? value : null;
     if (!object) return notKept(value);
     const kept = Object.fromEntries(Object.entries(object).filter(([name]) => names.includes(name.toLowerCase())));
     return typeof value === 'string' ? JSON.stringify(kept) : kept;
@@ -73,7 +65,7 @@ const CONTENT_FIELDS = new Map<string, Keep>([
   ['backendresponsebody', membersOfJson({ model: isText, usage: isUsage })],
   ['backendrequestbody', notKept],
   ['responsebody', notKept],
-  ['backendresponseheaders', headers(['apim-request-id', 'x-ms-region'])],
+  ['backendresponseheaders', headers(BACKEND_HEADERS_READ)],
   ['backendrequestheaders', notKept],
   ['requestheaders', notKept],
   ['responseheaders', notKept],
@@ -104,24 +96,20 @@ function objectWithoutContent(object: Record<string, unknown>, inProperties = fa
     const lower = name.toLowerCase();
     const keep = CONTENT_FIELDS.get(lower) ?? (inProperties && URL_FIELDS.has(lower) ? withoutQuery : undefined);
     if (keep) copy[name] = value === null || value === undefined ? value : keep(value);
-    else if (lower === 'properties') copy[name] = propertiesWithoutContent(value);
+    else if (lower === 'properties') copy[name] = valueWithoutContent(value, true);
     else copy[name] = value;
   }
   return copy;
 }
 
-/** A record's `properties`: an object, or a JSON text of one (as some exports write it). */
-function propertiesWithoutContent(value: unknown): unknown {
-  if (isObject(value)) return objectWithoutContent(value, true);
-  const object = typeof value === 'string' && CONTENT_KEY.test(value) ? parsedObject(value) : null;
-  return object ? JSON.stringify(objectWithoutContent(object, true)) : value;
-}
-
-/** An item of a body (a record, or a JSON text of one, as a double-encoded body holds it) without content. */
-function valueWithoutContent(value: unknown): unknown {
-  if (isObject(value)) return objectWithoutContent(value);
-  const object = typeof value === 'string' && CONTENT_KEY.test(value) ? parsedObject(value) : null;
-  return object ? JSON.stringify(objectWithoutContent(object)) : value;
+/**
+ * A value without content: an item of a body or a record's `properties` (`inProperties`), as an object or as a JSON
+ * text of one (a double-encoded body's item, the `properties` of some exports).
+ */
+function valueWithoutContent(value: unknown, inProperties = false): unknown {
+  if (isObject(value)) return objectWithoutContent(value, inProperties);
+  const object = typeof value === 'string' && CONTENT_KEY.test(value) ? parseJsonObject(value) : null;
+  return object ? JSON.stringify(objectWithoutContent(object, inProperties)) : value;
 }
 
 /**
@@ -172,7 +160,7 @@ export function textWithoutContent(text: string): string | null {
   outside += json.slice(at);
   if (!CONTENT_KEY.test(outside)) return out + json.slice(at);
   try {
-    const items = (list: unknown[]) => list.map(valueWithoutContent);
+    const items = (list: unknown[]) => list.map((item) => valueWithoutContent(item));
     if (Array.isArray(parsed)) return JSON.stringify(items(parsed));
     if (isObject(parsed)) return JSON.stringify({ ...objectWithoutContent(parsed), ...(Array.isArray(parsed['records']) ? { records: items(parsed['records']) } : {}) });
     return unreadable(text);

@@ -1,6 +1,6 @@
 import type { UsageGrain } from '../contracts/usage-tile.js';
 
-const HOUR_MS = 3_600_000;
+export const HOUR_MS = 3_600_000;
 
 /** Whether `text` names a UTC hour as tiles do (`YYYY-MM-DDTHH`), one the calendar has. */
 export function isHourWindow(text: string): boolean {

@@ -3,7 +3,7 @@ import { deserializeTile, percentiles, rollUp, UNKNOWN_BACKEND, UNKNOWN_DEPLOYME
 import { backendStatsFromTile, recommendWeights, type BackendStats, type WeightsRecommendation } from '../domain/weights.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { StoreOptions } from '../ports/ledger-store.js';
-import { daysOfRange } from '../domain/tile-windows.js';
+import { daysOfRange, HOUR_MS } from '../domain/tile-windows.js';
 
 export interface LatencyQuery {
   readonly from: Date;
@@ -165,7 +165,6 @@ export async function storeWeights(
   return stored;
 }
 
-const HOUR_MS = 3_600_000;
 
 /**
  * The weights timer's run at `to` (a whole UTC hour): stores the recommendation of the window of `hours` hours
