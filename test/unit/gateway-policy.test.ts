@@ -233,12 +233,22 @@ describe('gateway policy fragments', () => {
   // calls will return the final response object".
   it('takes no usage from a read of a stored Responses API response, unless the response ran in the background', () => {
     const { expression } = decodedLog();
-    const read = /bool storedResponseRead = o != null && o\.Type == JTokenType\.String && \(string\)o == "response"\s+&& \(context\.Request\.Method == "GET" \|\| context\.Request\.Url\.Path\.EndsWith\("\/cancel", StringComparison\.OrdinalIgnoreCase\)\);/;
+    const read = /bool storedResponseRead = objectType == "response"\s+&& \(context\.Request\.Method == "GET" \|\| path\.EndsWith\("\/cancel", StringComparison\.OrdinalIgnoreCase\)\);/;
     expect(expression).toMatch(read);
     expect(expression).toContain('JToken o = body["object"], b = body["background"];');
+    expect(expression).toContain('string objectType = o != null && o.Type == JTokenType.String ? (string)o : "";');
+    expect(expression).toContain("string path = context.Request.Url.Path.TrimEnd('/');");
     expect(expression).toContain('bool background = b != null && b.Type == JTokenType.Boolean && (bool)b;');
-    expect(expression).toContain('JObject u = storedResponseRead && !background ? null : body["usage"] as JObject;');
+    expect(expression).toContain('JObject u = (storedResponseRead && !background) || storedCompletionRead ? null : body["usage"] as JObject;');
     expect(expression.match(/body\["usage"\]/g)).toHaveLength(1);
+  });
+
+  // Learn, "Azure OpenAI stored completions" (store: true); OpenAI API reference: GET /chat/completions/{completion_id}
+  // retrieves and POST /chat/completions/{completion_id} updates the metadata of a stored chat completion, each
+  // answering the ChatCompletion object (with the create call's usage); POST /chat/completions creates.
+  it('takes no usage from a read or metadata update of a stored chat completion, only from its create', () => {
+    const { expression } = decodedLog();
+    expect(expression).toContain('bool storedCompletionRead = objectType == "chat.completion" && !path.EndsWith("/chat/completions", StringComparison.OrdinalIgnoreCase);');
   });
 
   it("cuts the deployment, which the caller chooses, to the contract's length, never inside a surrogate pair", () => {
