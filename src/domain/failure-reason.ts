@@ -32,6 +32,27 @@ export function httpStatusOf(error: Record<string, unknown>): number | undefined
   return undefined;
 }
 
+/**
+ * Error codes of a request that got no answer (Node's socket and DNS errors, the Azure SDK's `REQUEST_SEND_ERROR`,
+ * a client-side timeout): sending it again may succeed. The Azure SDK's retry policy retries the same socket errors.
+ * `EADDRNOTAVAIL` is a Functions instance out of outbound (SNAT) ports for a while.
+ */
+export const NETWORK_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'EADDRNOTAVAIL',
+  'REQUEST_SEND_ERROR',
+  'TimeoutError',
+]);
+
 const serviceCodeOf = (error: Record<string, unknown>) => (typeof error['code'] === 'string' && error['code'] !== '' ? error['code'] : undefined);
 
 /**

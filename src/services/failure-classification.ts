@@ -1,4 +1,4 @@
-import { errorChain, failureReason, httpStatusOf } from '../domain/failure-reason.js';
+import { NETWORK_ERROR_CODES, errorChain, failureReason, httpStatusOf } from '../domain/failure-reason.js';
 import { TransientStoreError } from '../ports/ledger-store.js';
 
 export type FailureKind = 'transient' | 'permanent';
@@ -12,8 +12,6 @@ function isTransientStatus(status: number): boolean {
   return status === 408 || status === 410 || status === 429 || status === 449 || status >= 500;
 }
 
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'REQUEST_SEND_ERROR', 'TimeoutError']);
-
 /**
  * Whether retrying the same batch may succeed. Adapters mark retryable store failures as `TransientStoreError`;
  * errors that still carry an HTTP status or a socket error code are judged by it; anything else (validation, a
@@ -25,7 +23,7 @@ export function classifyFailure(error: unknown): FailureKind {
     if (current['name'] === 'AbortError' || current['name'] === 'TimeoutError') return 'transient';
     const status = httpStatusOf(current);
     if (status !== undefined) return isTransientStatus(status) ? 'transient' : 'permanent';
-    if (NETWORK_CODES.has(String(current['code']))) return 'transient';
+    if (NETWORK_ERROR_CODES.has(String(current['code']))) return 'transient';
   }
   return 'permanent';
 }

@@ -133,7 +133,9 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     expect(fake.seen).toHaveLength(2);
   });
 
-  it('rejects a partial result, so the watermark kept in Azure Table storage (Azurite) does not advance', async () => {
+  // Learn, "Azure Monitor Log Analytics API response format": a partial error is HTTP 200 with `tables` and an `error`
+  // (code PartialError) beside them; the rows are incomplete.
+  it('never takes a partial result as the window: it is read in halves instead, and the watermark in Azure Table storage (Azurite) moves half by half', async () => {
     const store = TableWatermarkStore.fromConnectionString(azurite.connectionString, 'watermarks');
     expect(await store.get('aoai-diagnostics')).toBeNull();
     await store.set('aoai-diagnostics', '2026-11-21T12:00:00.000Z');
@@ -141,14 +143,28 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     const records: DiagnosticRecord[] = [];
     fake.failNext('requestresponse-window.kql', { kind: 'partial' });
 
-    await expect(pumpOnce(source, store, 'aoai-diagnostics', records)).rejects.toThrow(/partial result.*PartialError/);
-    expect(fake.faultCount).toBe(1);
-    expect(records).toEqual([]);
-    expect(await store.get('aoai-diagnostics')).toBe('2026-11-21T12:00:00.000Z');
-
     const read = await pumpOnce(source, store, 'aoai-diagnostics', records);
-    expect(read.records).toEqual(expectedWindow('2026-11-21T12:00:00.000Z', '2026-11-21T13:00:00.000Z').records);
-    expect(await store.get('aoai-diagnostics')).toBe(`2026-11-21T13:00:00.000Z/${NOW.toISOString()}`);
+    expect(fake.faultCount).toBe(1);
+    const data = fake.seen.filter((q) => !q.size);
+    expect(data.map((q) => [q.from, q.to, q.partial])).toEqual([
+      ['2026-11-21T12:00:00.0000000Z', '2026-11-21T13:00:00.0000000Z', true],
+      ['2026-11-21T12:00:00.0000000Z', '2026-11-21T12:30:00.0000000Z', false],
+    ]);
+    expect(read.records).toEqual(expectedWindow('2026-11-21T12:00:00.000Z', '2026-11-21T12:30:00.000Z').records);
+    expect(await store.get('aoai-diagnostics')).toBe(`2026-11-21T12:30:00.000Z/${NOW.toISOString()}`);
+    const next = await pumpOnce(source, store, 'aoai-diagnostics', records);
+    expect(next.records).toEqual(expectedWindow('2026-11-21T12:30:00.000Z', '2026-11-21T13:30:00.000Z').records);
+  });
+
+  it('fails the read with a TransientStoreError, the watermark unmoved, when a minute of records still answers a partial result', async () => {
+    const store = TableWatermarkStore.fromConnectionString(azurite.connectionString, 'watermarkspartial');
+    await store.set('aoai-diagnostics', '2026-11-21T12:00:00.000Z');
+    fake.failNext('requestresponse-window.kql', ...Array.from({ length: 12 }, () => ({ kind: 'partial' as const })));
+
+    const failure = await pumpOnce(diagnosticsSource(), store, 'aoai-diagnostics', []).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(TransientStoreError);
+    expect(String(failure)).toMatch(/partial result for window \(2026-11-21T12:00:00\.000Z, 2026-11-21T12:00:56\.250Z\] \(PartialError: /);
+    expect(await store.get('aoai-diagnostics')).toBe('2026-11-21T12:00:00.000Z');
   });
 
   it('never moves a watermark in Azure Table storage (Azurite) back: an older run finishing last, or racing between read and write, keeps the later one', async () => {
@@ -181,6 +197,16 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     const read = await diagnosticsSource().readSince('2026-11-21T14:00:00.000Z');
     expect(fake.faultCount).toBe(2);
     expect(delays).toEqual([7_000, 3_000]);
+    expect(read.records).toEqual(expectedWindow('2026-11-21T14:00:00.000Z', '2026-11-21T15:00:00.000Z').records);
+  });
+
+  // The Azure SDK's retry policy, which the adapter's own retry replaces (the clients run with maxRetries: 0), retries
+  // 5xx answers but 501/505 and requests whose connection dropped (ECONNRESET and other socket errors).
+  it('retries a query answered 500 (InternalServerFault) and one whose connection dropped without an answer, as it retries 503', async () => {
+    fake.failNextSize('requestresponse-window.kql', { kind: 'internal-error' }, { kind: 'reset' }, { kind: 'unavailable' });
+    const read = await diagnosticsSource({ baseDelayInMs: 250 }).readSince('2026-11-21T14:00:00.000Z');
+    expect(fake.faultCount).toBe(3);
+    expect(delays).toEqual([250, 500, 1_000]);
     expect(read.records).toEqual(expectedWindow('2026-11-21T14:00:00.000Z', '2026-11-21T15:00:00.000Z').records);
   });
 
@@ -265,10 +291,11 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     const to = '2026-11-21T11:00:00.000Z';
     const expected = expectedWindow(from, to);
 
-    // One query for the whole window is what the service refuses: a partial result, for ever.
-    const whole = diagnosticsSource({ windowInMs: 3 * HOUR, maxBytesPerQuery: 10 * MAX_RESULT_BYTES });
-    await expect(whole.readSince(from)).rejects.toThrow(/partial result/);
-    expect(fake.seen.filter((q) => !q.size && q.partial)).toHaveLength(1);
+    // One query for the whole window is what the service refuses (a partial result, for ever): a size estimate that
+    // fits the limit set too high is read in halves after that answer.
+    const trusting = await readUpTo(diagnosticsSource({ windowInMs: 3 * HOUR, maxBytesPerQuery: 10 * MAX_RESULT_BYTES }), from, to);
+    expect(trusting.records).toEqual(expected.records);
+    expect(fake.seen.find((q) => !q.size && q.partial)).toMatchObject({ from: '2026-11-21T08:00:00.0000000Z', to: '2026-11-21T11:00:00.0000000Z' });
     fake.seen.length = 0;
 
     const { records, watermarks } = await readUpTo(diagnosticsSource({ windowInMs: 3 * HOUR, maxBytesPerQuery: MAX_RESULT_BYTES / 2 }), from, to);
@@ -460,5 +487,20 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     expect(new Map(inHalves.map((u) => [u.gatewayRequestId, u]))).toEqual(new Map(whole.map((u) => [u.gatewayRequestId, u])));
     expect(inHalves).toHaveLength(whole.length);
     expect(delays).toEqual([]);
+  });
+
+  it('reads LLM token usage in halves of the id list when a query answers a partial result, never taking its rows', async () => {
+    const ids = [...new Set(llmRows.map((r) => r.CorrelationId))].slice(0, 400);
+    const source = new LogAnalyticsLlmUsageSource({ client, workspaceId: WORKSPACE, sleep });
+    const range = { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T23:59:59.999Z`) };
+    const whole = await source.getUsage(ids, range);
+    fake.reset();
+    fake.failNext('gateway-llm-usage.kql', { kind: 'partial' });
+
+    const inHalves = await source.getUsage(ids, range);
+
+    expect(fake.seen.map((q) => q.partial)).toEqual([true, false, false]);
+    expect(new Map(inHalves.map((u) => [u.gatewayRequestId, u]))).toEqual(new Map(whole.map((u) => [u.gatewayRequestId, u])));
+    expect(inHalves).toHaveLength(whole.length);
   });
 });

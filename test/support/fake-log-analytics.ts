@@ -10,8 +10,11 @@ export const WORKSPACE = '3b6a5c1e-0d2f-4c8e-9a7b-5e4d3c2b1a00';
 const TOKEN = 'fake-token-for-a-local-server';
 const HOUR = 3_600_000;
 
-/** Faults of the Log Analytics query API: throttling (429, with Retry-After), gateway timeout (504), unavailability (503), a partial result. */
-export const LA_FAULT_KINDS = ['throttle', 'gateway-timeout', 'unavailable', 'partial'] as const;
+/**
+ * Faults of the Log Analytics query API: throttling (429, with Retry-After), gateway timeout (504), unavailability
+ * (503), an internal error (500 `InternalServerFault`), a connection dropped without an answer, a partial result.
+ */
+export const LA_FAULT_KINDS = ['throttle', 'gateway-timeout', 'unavailable', 'internal-error', 'reset', 'partial'] as const;
 export type LaFaultKind = (typeof LA_FAULT_KINDS)[number];
 /** One fault; a throttle without `retryAfter` (seconds) is sent without a `Retry-After` header. */
 export type LaFault = { readonly kind: 'throttle'; readonly retryAfter?: number } | { readonly kind: Exclude<LaFaultKind, 'throttle'> };
@@ -153,15 +156,15 @@ class BadQuery extends Error {}
  * A local Log Analytics query API (the documented wire format of `POST /v1/workspaces/{id}/query`, no KQL
  * evaluation) serving a simulated day's `RequestResponse` records and LLM usage for the queries in queries/.
  * It fails on purpose: with faults queued by `failNext`, and, given fault rates, at random per query (by seed,
- * query text and repetition) with a 429 and `Retry-After`, a 504, a 503, or HTTP 200 with half the rows and
- * `PartialError`.
+ * query text and repetition) with a 429 and `Retry-After`, a 504, a 503, a 500, a dropped connection, or HTTP 200
+ * with half the rows and `PartialError`.
  */
 export class FakeLogAnalytics {
   readonly rows: readonly DiagnosticRow[];
   /** Every query answered with HTTP 200, in order. */
   readonly seen: SeenQuery[] = [];
   /** Faults served, by kind. */
-  readonly faults: Record<LaFaultKind, number> = { throttle: 0, 'gateway-timeout': 0, unavailable: 0, partial: 0 };
+  readonly faults: Record<LaFaultKind, number> = { throttle: 0, 'gateway-timeout': 0, unavailable: 0, 'internal-error': 0, reset: 0, partial: 0 };
   /** `Retry-After` values (seconds) sent with throttled answers, in order. */
   readonly retryAfterSent: number[] = [];
   /** POST requests received, answered or not. */
@@ -306,6 +309,11 @@ export class FakeLogAnalytics {
     }
     if (fault?.kind === 'gateway-timeout') return send(res, 504, { error: { code: 'GatewayTimeout', message: 'The gateway did not receive a response in time' } });
     if (fault?.kind === 'unavailable') return send(res, 503, { error: { code: 'ServiceUnavailableError', message: 'try again later' } });
+    if (fault?.kind === 'internal-error') return send(res, 500, { error: { code: 'InternalServerFault', message: 'An unexpected error occurred' } });
+    if (fault?.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
 
     const prefer = preferOf(req);
     if (result.rows.length > this.maxRowsInTime) {

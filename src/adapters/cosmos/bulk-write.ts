@@ -1,4 +1,5 @@
 import type { Container, OperationInput } from '@azure/cosmos';
+import { NETWORK_ERROR_CODES } from '../../domain/failure-reason.js';
 import { RESTRICTED_ID_CHARACTERS } from '../../domain/stable-id.js';
 import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
 
@@ -52,7 +53,7 @@ export function isTransientCosmosError(error: unknown): boolean {
   if (error instanceof Error && UNTYPED_BULK_FAILURE.test(error.message)) return true;
   const code = (error as { code?: unknown; statusCode?: unknown } | null)?.code ?? (error as { statusCode?: unknown } | null)?.statusCode;
   if (typeof code === 'number') return TRANSIENT_STATUS.has(code);
-  return ['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'TimeoutError', 'REQUEST_SEND_ERROR'].includes(String(code));
+  return NETWORK_ERROR_CODES.has(String(code));
 }
 
 /** Runs a store call, turning the SDK's retryable failures into `TransientStoreError`. */

@@ -2,7 +2,7 @@ import { readPackageFile } from '../../config/package-files.js';
 import { LogsQueryResultStatus, type LogsQueryClient, type LogsQueryOptions, type LogsTable, type QueryTimeInterval } from '@azure/monitor-query-logs';
 import type { DiagnosticRecord, RejectedDiagnostic } from '../../contracts/diagnostic-record.js';
 import { fromAzureDiagnosticsRow, instantText, parseRequestResponse } from '../../domain/diagnostic-parsing.js';
-import { innermostError } from '../../domain/failure-reason.js';
+import { NETWORK_ERROR_CODES, innermostError } from '../../domain/failure-reason.js';
 import { bindQuery, kqlDatetime, kqlStringList } from '../../domain/kql.js';
 import { MissingTableError, type DiagnosticsRead, type DiagnosticsSource, type LlmUsage, type LlmUsageSource } from '../../ports/diagnostics-source.js';
 import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
@@ -27,10 +27,11 @@ const DEFAULT_OVERLAP_MS = 10 * 60_000;
 /** Ids per `in (…)` list: keeps each query text small and well under the service's limits. */
 export const MAX_IDS_PER_QUERY = 1_000;
 /**
- * HTTP statuses worth retrying as they were: request timeout, throttling (200 requests / 30 s, 5 concurrent), bad
- * gateway, unavailable. A 504 is a query past its time limit (`QueryTimeoutError`): it is read in parts instead.
+ * HTTP statuses worth retrying as they were: request timeout, throttling (200 requests / 30 s, 5 concurrent), an
+ * internal error (`InternalServerFault`), bad gateway, unavailable: those the Azure SDK's retry policy retries. A 504
+ * is a query past its time limit (`QueryTimeoutError`): it is read in parts instead.
  */
-const RETRYABLE_STATUS = new Set([408, 429, 502, 503]);
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503]);
 /**
  * How long the service may run one query (`Prefer: wait`). Past it the query fails with 504, and running it again
  * fails the same way (learn.microsoft.com/azure/azure-monitor/logs/api/timeouts: 3 minutes by default, at most 10).
@@ -58,11 +59,38 @@ export interface RetrySettings {
 }
 
 /**
- * A query the service stopped at its time limit (504), or that got no answer in time. It is not run again as it
- * was: a range is read in halves instead, an id list in halves. When nothing is left to halve, the run fails and
- * the next one tries again.
+ * A query the service could not answer whole, and likely would not if run again as it was. A range is read in
+ * halves instead, an id list in halves. When nothing is left to halve, the run fails and the next one tries again;
+ * the caller never settles on what it did not get.
  */
-export class QueryTimeoutError extends TransientStoreError {}
+export class IncompleteQueryError extends TransientStoreError {}
+
+/** A query the service stopped at its time limit (504), or that got no answer in time. */
+export class QueryTimeoutError extends IncompleteQueryError {}
+
+/**
+ * A result the service answered with an error beside its table (HTTP 200, `PartialError`,
+ * learn.microsoft.com/azure/azure-monitor/logs/api/response-format): some rows are missing. Past the result limit
+ * (`E_QUERY_RESULT_SET_TOO_LARGE`, though the range's size estimate fitted) or the query's resources
+ * (`E_RUNAWAY_QUERY`); the SDK keeps no inner error of the details that would say which, and a narrower query
+ * helps either way.
+ */
+export class PartialResultError extends IncompleteQueryError {}
+
+/** The codes and messages of an error body and its details and inner errors, on one line, for messages. */
+function partialErrorText(error: unknown): string {
+  const parts: string[] = [];
+  const visit = (node: unknown, depth: number): void => {
+    if (node === null || typeof node !== 'object' || depth > 10) return;
+    const { code, message, details, innererror } = node as Record<string, unknown>;
+    const said = [code, message].filter((value) => typeof value === 'string' && value !== '').join(': ');
+    if (said !== '') parts.push(said);
+    if (Array.isArray(details)) for (const detail of details.slice(0, 10)) visit(detail, depth + 1);
+    visit(innererror, depth + 1);
+  };
+  visit(error, 0);
+  return parts.join('; ');
+}
 
 /** One part of a range read in parts: its bounds and its result. */
 export interface RangePart {
@@ -166,9 +194,9 @@ export class QueryRunner {
   }
 
   /**
-   * The primary table of one query. A partial result throws (the caller must not advance past data it did not
-   * get); a query past its time limit throws `QueryTimeoutError` at once; throttling and unavailability are
-   * retried, then surface as `TransientStoreError`.
+   * The primary table of one query. A partial result throws `PartialResultError` (the caller must not advance past
+   * data it did not get), a query past its time limit `QueryTimeoutError`, each at once; throttling, unavailability
+   * and dropped connections are retried, then surface as `TransientStoreError`.
    */
   async run(label: string, query: string, timespan: QueryTimeInterval, options?: StoreOptions): Promise<LogsTable> {
     for (let attempt = 1; ; attempt++) {
@@ -176,8 +204,7 @@ export class QueryRunner {
       try {
         const result = await untilAborted(this.client.queryWorkspace(this.workspaceId, query, timespan, this.queryOptions), options?.abortSignal);
         if (result.status === LogsQueryResultStatus.PartialFailure) {
-          const error = result.partialError;
-          throw new Error(`Log Analytics returned a partial result for ${label} (${error.code}: ${error.message})`);
+          throw new PartialResultError(`Log Analytics returned a partial result for ${label} (${partialErrorText(result.partialError)})`);
         }
         const table = result.tables[0];
         if (!table) throw new Error(`Log Analytics returned no table for ${label}`);
@@ -188,7 +215,7 @@ export class QueryRunner {
           throw new QueryTimeoutError(`Log Analytics ${label} ran past its limit of ${this.queryOptions.serverTimeoutInSeconds} s`, { cause: error });
         }
         const status = statusCodeOf(error);
-        if (!((status !== undefined && RETRYABLE_STATUS.has(status)) || codeOf(error) === 'REQUEST_SEND_ERROR')) throw error;
+        if (!((status !== undefined && RETRYABLE_STATUS.has(status)) || NETWORK_ERROR_CODES.has(String(codeOf(error))))) throw error;
         if (attempt >= this.maxAttempts) {
           throw new TransientStoreError(`Log Analytics ${label} still failing after ${attempt} attempts (${status ?? codeOf(error)})`, { cause: error });
         }
@@ -200,14 +227,14 @@ export class QueryRunner {
   /**
    * The result of `query` over (from, to) in parts that each fit in one query result and in the time limit, in
    * the order of their ranges: for each range its size first (records and estimated bytes), then one query for a
-   * range that fits, or both halves read the same way, as for a range whose size or data query timed out.
+   * range that fits, or both halves read the same way, as for a range whose size or data query timed out or answered part of its result.
    */
   async *parts(query: RangeQuery, from: number, to: number, limits: Required<ResultLimits>, options?: StoreOptions): AsyncGenerator<RangePart> {
     let table: LogsTable | null = null;
     try {
       table = await this.runIfItFits(query, from, to, limits, options);
     } catch (error) {
-      if (!(error instanceof QueryTimeoutError) || to - from <= SHORTEST_RANGE_FOR_TIME_MS) throw error;
+      if (!(error instanceof IncompleteQueryError) || to - from <= SHORTEST_RANGE_FOR_TIME_MS) throw error;
     }
     if (table) {
       yield { from, to, table };
@@ -350,14 +377,14 @@ export class LogAnalyticsLlmUsageSource implements LlmUsageSource {
     return usage;
   }
 
-  /** The usage rows of `ids`, in one query, or in halves when it timed out. */
+  /** The usage rows of `ids`, in one query, or in halves when it timed out or answered part of its result. */
   private async usageRows(ids: readonly string[], range: { from: Date; to: Date }, options?: StoreOptions): Promise<Row[]> {
     const timespan = { startTime: new Date(range.from.getTime() - CLOCK_SKEW_MS), endTime: new Date(range.to.getTime() + CLOCK_SKEW_MS) };
     const query = bindQuery(this.usageQuery, { from: kqlDatetime(range.from), to: kqlDatetime(range.to), ids: kqlStringList(ids) });
     try {
       return rowObjects(await this.runner.run(`LLM usage of ${ids.length} requests`, query, timespan, options));
     } catch (error) {
-      if (!(error instanceof QueryTimeoutError) || ids.length < 2) throw error;
+      if (!(error instanceof IncompleteQueryError) || ids.length < 2) throw error;
       const half = Math.ceil(ids.length / 2);
       return [...(await this.usageRows(ids.slice(0, half), range, options)), ...(await this.usageRows(ids.slice(half), range, options))];
     }
