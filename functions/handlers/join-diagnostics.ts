@@ -17,7 +17,7 @@ export function createJoinHandler(ports: () => JoinPorts, options: () => JoinHan
     const { graceInMs, watermarkName, now } = options();
     const result = await joinDiagnostics(ports(), { now: now?.() ?? new Date(), graceInMs, watermarkName });
     context.log(
-      `join: ${result.recordsRead} records read (${result.rejected} rejected), watermark ${result.watermark ?? 'none'}, ` +
+      `join: ${result.recordsRead} records read (${result.recordsStored} stored, ${result.rejected} rejected), watermark ${result.watermark ?? 'none'}, ` +
         `${result.entriesJudged} requests and ${result.recordsJudged} records settled, ${result.streamsCounted} streams counted from the APIM LLM log`,
     );
     if (result.llmUsageUnavailable !== undefined) {

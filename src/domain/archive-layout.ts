@@ -1,8 +1,8 @@
 /**
  * Diagnostic settings archive each resource's logs to
  * `insights-logs-<category>/resourceId=/SUBSCRIPTIONS/…/ACCOUNTS/<name>/y=YYYY/m=MM/d=DD/h=HH/m=00/PT1H.json`.
- * Azure appends records to the blob of the hour it *received* them, so a blob is complete once its hour has
- * passed, and may hold records up to 48 hours older than its hour.
+ * Azure appends records to the blob of the hour it *received* them, so a blob grows while its hour lasts (and can
+ * still be appended to, or first appear, a while after it), and may hold records up to 48 hours older than its hour.
  */
 export const REQUEST_RESPONSE_CONTAINER = 'insights-logs-requestresponse';
 

@@ -8,7 +8,7 @@ export async function uploadArchive(from: FolderArchive, connectionString: strin
   const container = BlobServiceClient.fromConnectionString(connectionString).getContainerClient(REQUEST_RESPONSE_CONTAINER);
   await container.createIfNotExists();
   const prefix = `${REQUEST_RESPONSE_CONTAINER}/`;
-  const paths = (await from.list()).filter((p) => p.startsWith(prefix));
+  const paths = (await from.paths()).filter((p) => p.startsWith(prefix));
   for (let i = 0; i < paths.length; i += 8) {
     await Promise.all(
       paths.slice(i, i + 8).map(async (path) => {

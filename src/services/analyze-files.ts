@@ -132,7 +132,7 @@ export async function readArchiveFolder(dir: string): Promise<{ records: Diagnos
   const archive = new FolderArchive(folder);
   const records: DiagnosticRecord[] = [];
   let rejected = 0;
-  for (const path of await archive.list()) {
+  for (const path of await archive.paths()) {
     const parsed = await readArchiveBlob(archive, path);
     for (const record of parsed.records) records.push(record);
     rejected += parsed.rejected.length;

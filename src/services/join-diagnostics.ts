@@ -35,6 +35,8 @@ export interface JoinRunOptions extends StoreOptions {
 
 export interface JoinRunResult {
   readonly recordsRead: number;
+  /** Records read that changed what the store held: a record read again as it is stored is not one. */
+  readonly recordsStored: number;
   readonly rejected: number;
   readonly watermark: string | null;
   readonly entriesJudged: number;
@@ -156,10 +158,11 @@ async function saveRecords(
   change: (correlationId: string, current: StoredDiagnostic | null) => StoredDiagnostic | null,
   options: StoreOptions,
   known: readonly VersionedRecord[] = [],
-): Promise<void> {
+): Promise<number> {
   const markHours = (records: readonly StoredDiagnostic[]) => ports.aggregates.markDirty([...new Set(records.map((r) => r.time.slice(0, 13)))], options);
   const written = await updateDiagnostics(ports.diagnostics, correlationIds, change, options, known, markHours);
   if (written.length > 0) await markHours(written);
+  return written.length;
 }
 
 /** Moves each stored record's status forward to its verdict (see `laterGatewayMatch`), with conditional writes. */
@@ -171,11 +174,12 @@ async function judgeStoredRecords(ports: Pick<RecordPorts, 'diagnostics' | 'aggr
  * Stores new records and enriches the ledger entries they belong to (one query per batch of ids). The join
  * runs it on what it reads from Log Analytics or the archive; the ingest on `RequestResponse` records that a
  * diagnostic setting streams to Event Hubs. A record's status is merged into the stored one, never written over
- * it: the join may have judged it since it was read.
+ * it: the join may have judged it since it was read. Answers how many records it wrote: a record read again as
+ * the store holds it writes nothing.
  */
-export async function applyRecords(records: readonly DiagnosticRecord[], ports: RecordPorts, options: StoreOptions): Promise<void> {
+export async function applyRecords(records: readonly DiagnosticRecord[], ports: RecordPorts, options: StoreOptions): Promise<number> {
   const fresh = [...recordsByCorrelationId(records).values()];
-  if (fresh.length === 0) return;
+  if (fresh.length === 0) return 0;
   const read = await ports.diagnostics.readRecords(fresh.map((r) => r.correlationId), options);
   const known = new Map(read.map((stored) => [stored.record.correlationId, stored.record]));
   // A stored complete record is not replaced by one with an unusable field.
@@ -183,11 +187,11 @@ export async function applyRecords(records: readonly DiagnosticRecord[], ports: 
     const stored = known.get(r.correlationId);
     return !stored || preferredRecord(stored, r) === r;
   });
-  if (unique.length === 0) return;
+  if (unique.length === 0) return 0;
   const found = await enrichWithRecords(new Map(unique.map((r) => [r.correlationId.toLowerCase(), r])), ports, options);
   const matched = new Set(found.flatMap(({ entry }) => joinKey(entry) ?? []));
   const stored = new Map(unique.map((record): [string, StoredDiagnostic] => [record.correlationId, { ...record, gateway: matched.has(record.correlationId.toLowerCase()) ? 'matched' : 'pending' }]));
-  await saveRecords(ports, [...stored.keys()], (id, current) => mergeStoredRecords(current, stored.get(id)!), options, read);
+  return saveRecords(ports, [...stored.keys()], (id, current) => mergeStoredRecords(current, stored.get(id)!), options, read);
 }
 
 async function usageOf(entries: readonly LedgerEntry[], ports: Pick<JoinPorts, 'llmUsage'>, options: StoreOptions): Promise<Map<string, LlmUsage>> {
@@ -276,10 +280,11 @@ export async function joinDiagnostics(given: JoinPorts, options: JoinRunOptions)
   const ports = given.llmUsage ? { ...given, llmUsage: withoutLastingFailures(given.llmUsage, (reason) => (llmUsageUnavailable ??= reason)) } : given;
   let watermark = await ports.watermarks.get(options.watermarkName, options);
   let recordsRead = 0;
+  let recordsStored = 0;
   let rejected = 0;
   for (let reads = 0; reads < (options.maxReads ?? 100); reads++) {
     const read = await ports.source.readSince(watermark, options);
-    await applyRecords(read.records, ports, options);
+    recordsStored += await applyRecords(read.records, ports, options);
     await ports.deadLetters.upsertDeadLetters(read.rejected.map(rejectedLetter), options);
     recordsRead += read.records.length;
     rejected += read.rejected.length;
@@ -293,7 +298,7 @@ export async function joinDiagnostics(given: JoinPorts, options: JoinRunOptions)
   const streamsCounted = await countStreams({ from: cutoff, to: options.now }, ports, options);
   const entriesJudged = await judgeEntries(cutoff, ports, options);
   const recordsJudged = await judgeRecords(cutoff, ports, options);
-  return { recordsRead, rejected, watermark, entriesJudged, recordsJudged, streamsCounted, ...(llmUsageUnavailable === undefined ? {} : { llmUsageUnavailable }) };
+  return { recordsRead, recordsStored, rejected, watermark, entriesJudged, recordsJudged, streamsCounted, ...(llmUsageUnavailable === undefined ? {} : { llmUsageUnavailable }) };
 }
 
 /** Join counts over [from, to): distinct requests matched / without diagnostics, and bypass records. */

@@ -48,7 +48,7 @@ describe('latency, weights and traffic API on the local stack', () => {
     const report = (await (await get(`latency?${RANGE}`)).json()) as LatencyReport;
     const archive = new FolderArchive(join(outDir, 'diagnostics'));
     const durations = new Map<string, number[]>();
-    for (const path of await archive.list()) {
+    for (const path of await archive.paths()) {
       for (const r of (await readArchiveBlob(archive, path)).records) {
         if (!r.time.startsWith(DAY) || r.status !== 200 || !r.regionCode || r.durationMs === null) continue;
         durations.set(r.regionCode, [...(durations.get(r.regionCode) ?? []), r.durationMs]);

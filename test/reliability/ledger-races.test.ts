@@ -263,7 +263,7 @@ describe('ledger races forced on the local Cosmos DB server: one document per re
         await ingestBatch(received(requests.map((n) => JSON.stringify(v1Event(n, v1Time)))), ports);
         const records = requests.map((n) => diagnosticRecordOf(n, '2026-11-20T11:00:00.100Z'));
         const gatewayBatch = received([JSON.stringify({ records: requests.map((n) => gatewayLog(n, gatewayTime)) })]);
-        const join = (ledger: LedgerStore) => applyRecords(records, { ...ports, ledger }, {});
+        const join = (ledger: LedgerStore) => applyRecords(records, { ...ports, ledger }, {}).then(() => {});
         const ingest = (ledger: LedgerStore) => ingestBatch(gatewayBatch, { ...ports, ledger });
         const paused = first === 'join' ? pausedAfterFirstRead(ports.ledger, () => ingest(ports.ledger).then(() => {})) : pausedAfterFirstRead(ports.ledger, () => join(ports.ledger));
         if (first === 'join') await join(paused.ledger);

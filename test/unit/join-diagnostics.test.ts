@@ -9,7 +9,7 @@ import { joinAll, mergeStoredRecords } from '../../src/domain/join.js';
 import { mergeByRequest } from '../../src/domain/ledger.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
 import { applyRecords, joinCounts, joinDiagnostics, type JoinPorts } from '../../src/services/join-diagnostics.js';
-import type { ArchiveReader } from '../../src/ports/archive.js';
+import type { ArchiveListing, ArchiveReader } from '../../src/ports/archive.js';
 import type { LlmUsageSource } from '../../src/ports/diagnostics-source.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
 import { TransientStoreError, type LedgerStore } from '../../src/ports/ledger-store.js';
@@ -25,10 +25,18 @@ const fixture = readFileSync(new URL('../fixtures/aoai-requestresponse.archive.j
 const DAY = '2026-11-20';
 const AFTER_EVERYTHING = new Date('2026-11-25T00:00:00Z');
 
+/** Blobs written once, long before any read. */
+const WRITTEN = new Date('2000-01-01T00:00:00Z');
+
+/** An archive listing of these paths, each written once long before. */
+function listingOf(paths: Iterable<string>): ArchiveListing {
+  return { entries: [...paths].map((path) => ({ path, lastModified: WRITTEN })), listedAt: AFTER_EVERYTHING };
+}
+
 /** The simulator's archive folder as an archive reader (in memory). */
 function archiveOf(archive: ReadonlyMap<string, readonly string[]>): ArchiveReader {
   return {
-    list: async () => [...archive.keys()],
+    list: async () => listingOf(archive.keys()),
     lines: async function* (path) {
       yield archive.get(path) ?? [];
     },
@@ -82,7 +90,7 @@ describe('RequestResponse archive records', () => {
     const noon = new Date(`${DAY}T12:30:00Z`);
     const source = new ArchiveDiagnosticsSource(archiveOf(day.archive), { now: () => noon, settleMinutes: 15 });
     const first = await source.readSince(null);
-    expect(first.nextWatermark).toBe(`${DAY}T11`);
+    expect(first.nextWatermark).toBe(`${DAY}T11/${AFTER_EVERYTHING.toISOString()}`);
     expect(first.records.every((r) => r.time < `${DAY}T12`)).toBe(true);
     const again = await source.readSince(first.nextWatermark);
     expect(again).toEqual({ records: [], rejected: [], nextWatermark: null, more: false });
@@ -95,12 +103,12 @@ describe('RequestResponse archive records', () => {
     const pieces = function* () {
       for (let i = 0; i < lines.length; i += 4_096) yield lines.slice(i, i + 4_096);
     };
-    const archive: ArchiveReader = { list: async () => [path], lines: async function* () { yield* pieces(); } };
+    const archive: ArchiveReader = { list: async () => listingOf([path]), lines: async function* () { yield* pieces(); } };
     const read = await new ArchiveDiagnosticsSource(archive, { now: () => new Date('2024-05-25T00:00:00Z') }).readSince(null);
     expect(read.records).toHaveLength(150_000 - 3);
     expect(new Set(read.records.map((r) => r.correlationId)).size).toBe(150_000 - 3);
     expect(read.rejected.map((r) => r.source)).toEqual([8, 50_008, 100_008].map((n) => `${path}#L${n}`));
-    expect(read.nextWatermark).toBe('2024-05-24T12');
+    expect(read.nextWatermark).toBe(`2024-05-24T12/${AFTER_EVERYTHING.toISOString()}`);
   });
 });
 

@@ -10,7 +10,7 @@ export interface ArchiveSourceOptions {
   readonly now?: () => Date;
   /** Minutes after an hour ends before its blob is taken as complete (Azure flushes appends late). */
   readonly settleMinutes?: number;
-  /** Stop after the hour in which this many records were read (never mid-hour: the watermark is an hour). */
+  /** Stop after the hour in which this many records were read (never mid-hour: the watermark names an hour). */
   readonly maxRecordsPerRead?: number;
 }
 
@@ -61,9 +61,20 @@ export async function readArchiveBlob(archive: ArchiveReader, path: string, opti
   return parser;
 }
 
+/** The watermark `<hour>/<listedAt>`: the last hour read, and when the listing of that read began (absent in a bare hour). */
+function parseWatermark(watermark: string | null): { hour: string | null; listedAt: number | null } {
+  if (watermark === null) return { hour: null, listedAt: null };
+  const [hour, listedAt] = watermark.split('/') as [string, string | undefined];
+  const at = listedAt === undefined ? NaN : Date.parse(listedAt);
+  return { hour, listedAt: Number.isFinite(at) ? at : null };
+}
+
 /**
- * Reads the `RequestResponse` archive hour by hour. The watermark is the last hour whose blobs (all accounts)
- * were read; an hour is read only once it is complete, so no record is missed and none is read twice.
+ * Reads the `RequestResponse` archive hour by hour, an hour once it is over and settled. Each hour's blob is an
+ * append blob that Azure can still append to, and a blob can appear for an hour already read (records up to 48
+ * hours late): a blob of an hour already read that was written since the listing of the previous read is read again
+ * whole (the join stores each record by its id, so a record read twice changes nothing). The watermark is
+ * `<hour>/<listedAt>`: the last hour read (all accounts), and when the listing of that read began.
  */
 export class ArchiveDiagnosticsSource implements DiagnosticsSource {
   constructor(
@@ -74,27 +85,36 @@ export class ArchiveDiagnosticsSource implements DiagnosticsSource {
   async readSince(watermark: string | null, options: StoreOptions = {}): Promise<DiagnosticsRead> {
     const now = (this.options.now ?? (() => new Date()))();
     const settled = new Date(now.getTime() - (this.options.settleMinutes ?? 15) * 60_000 - 3_600_000).toISOString().slice(0, 13);
+    const since = parseWatermark(watermark);
+    const listing = await this.archive.list(options);
+    const written: ArchiveBlob[] = [];
     const byHour = new Map<string, ArchiveBlob[]>();
-    for (const path of await this.archive.list(options)) {
+    for (const { path, lastModified } of listing.entries) {
       if (!path.startsWith(`${REQUEST_RESPONSE_CONTAINER}/`)) continue;
       const blob = parseArchivePath(path);
-      if (!blob || (watermark !== null && blob.hour <= watermark) || blob.hour > settled) continue;
-      byHour.set(blob.hour, [...(byHour.get(blob.hour) ?? []), blob]);
+      if (!blob || blob.hour > settled) continue;
+      if (since.hour === null || blob.hour > since.hour) byHour.set(blob.hour, [...(byHour.get(blob.hour) ?? []), blob]);
+      else if (since.listedAt !== null && lastModified.getTime() >= since.listedAt) written.push(blob);
     }
     const hours = [...byHour.keys()].sort();
     const records: DiagnosticRecord[] = [];
     const rejected: RejectedDiagnostic[] = [];
-    let nextWatermark: string | null = null;
-    for (const hour of hours) {
-      for (const blob of byHour.get(hour)!) {
+    const read = async (blobs: readonly ArchiveBlob[]) => {
+      for (const blob of blobs) {
         const parsed = await readArchiveBlob(this.archive, blob.path, options);
         // One at a time: spreading an hour's blob of a busy account (over ~120,000 records) into push overflows the stack.
         for (const record of parsed.records) records.push(record);
         for (const line of parsed.rejected) rejected.push(line);
       }
-      nextWatermark = hour;
+    };
+    await read(written);
+    let lastHour = since.hour;
+    for (const hour of hours) {
+      await read(byHour.get(hour)!);
+      lastHour = hour;
       if (records.length >= (this.options.maxRecordsPerRead ?? 50_000)) break;
     }
-    return { records, rejected, nextWatermark, more: nextWatermark !== null && nextWatermark !== hours[hours.length - 1] };
+    const next = lastHour === null ? null : `${lastHour}/${listing.listedAt.toISOString()}`;
+    return { records, rejected, nextWatermark: next === watermark ? null : next, more: lastHour !== null && hours.length > 0 && lastHour !== hours[hours.length - 1] };
   }
 }

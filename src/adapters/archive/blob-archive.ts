@@ -1,7 +1,15 @@
-import type { ContainerClient } from '@azure/storage-blob';
-import type { ArchiveReader } from '../../ports/archive.js';
+import type { BlobClient, ContainerClient } from '@azure/storage-blob';
+import type { ArchiveEntry, ArchiveListing, ArchiveReader } from '../../ports/archive.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
 import { readStreamLines } from '../files/jsonl-lines.js';
+
+/** Downloads of one blob cut short (a dropped connection) that are taken up again where they stopped. */
+const MAX_RESUMES = 5;
+/**
+ * The service's `Date` and `Last-Modified` are to the second, and the listing may be taken in the second before the
+ * answer's `Date`: a listing is said to begin a second before it.
+ */
+const CLOCK_PRECISION_MS = 1_000;
 
 /**
  * The archive in Azure Blob storage: one container per log category (`insights-logs-requestresponse`),
@@ -10,17 +18,42 @@ import { readStreamLines } from '../files/jsonl-lines.js';
 export class BlobArchive implements ArchiveReader {
   constructor(private readonly container: ContainerClient) {}
 
-  async list(options: StoreOptions = {}): Promise<string[]> {
-    const names: string[] = [];
-    for await (const blob of this.container.listBlobsFlat({ abortSignal: options.abortSignal })) names.push(`${this.container.containerName}/${blob.name}`);
-    return names.sort();
+  async list(options: StoreOptions = {}): Promise<ArchiveListing> {
+    const entries: ArchiveEntry[] = [];
+    let listedAt: Date | undefined;
+    for await (const page of this.container.listBlobsFlat({ abortSignal: options.abortSignal }).byPage()) {
+      // The service's clock, as the blobs' Last-Modified times are: the first page's Date header.
+      listedAt ??= page.date === undefined ? undefined : new Date(page.date.getTime() - CLOCK_PRECISION_MS);
+      for (const blob of page.segment.blobItems) entries.push({ path: `${this.container.containerName}/${blob.name}`, lastModified: blob.properties.lastModified });
+    }
+    return { entries: entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), listedAt: listedAt ?? new Date() };
   }
 
   async *lines(path: string, options: StoreOptions = {}): AsyncGenerator<readonly string[]> {
     const name = path.startsWith(`${this.container.containerName}/`) ? path.slice(this.container.containerName.length + 1) : path;
-    // The SDK resumes a body cut short where it stopped (5 times by default).
-    const response = await this.container.getBlobClient(name).download(0, undefined, { abortSignal: options.abortSignal });
+    yield* readStreamLines(blobBytes(this.container.getBlobClient(name), path, options));
+  }
+}
+
+/**
+ * A blob's bytes as they download. A download cut short is taken up again from the byte where it stopped, at most
+ * `MAX_RESUMES` times: the SDK's own resume does not see a connection dropped mid-body on Node
+ * (Azure/azure-sdk-for-js#32268). No ETag condition holds the later ranges: an archive blob is only appended to,
+ * so the bytes already read stay as they were.
+ */
+async function* blobBytes(blob: BlobClient, path: string, options: StoreOptions): AsyncGenerator<Buffer> {
+  let offset = 0;
+  for (let resumes = 0; ; resumes++) {
+    const response = await blob.download(offset, undefined, { abortSignal: options.abortSignal, maxRetryRequests: 0 });
     if (!response.readableStreamBody) throw new Error(`${path}: the download has no body`);
-    yield* readStreamLines(response.readableStreamBody as AsyncIterable<Buffer>);
+    try {
+      for await (const chunk of response.readableStreamBody as AsyncIterable<Buffer>) {
+        offset += chunk.length;
+        yield chunk;
+      }
+      return;
+    } catch (error) {
+      if (options.abortSignal?.aborted || resumes >= MAX_RESUMES) throw error;
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { REQUEST_RESPONSE_CONTAINER } from '../../domain/archive-layout.js';
-import type { ArchiveReader } from '../../ports/archive.js';
+import type { ArchiveEntry, ArchiveListing, ArchiveReader } from '../../ports/archive.js';
 import { readJsonlChunks } from '../files/jsonl-lines.js';
 
 /** Diagnostic settings name each category's container `insights-logs-<category>`. */
@@ -40,15 +40,23 @@ export class FolderArchive implements ArchiveReader {
     this.root = resolve(root);
   }
 
-  async list(): Promise<string[]> {
+  async list(): Promise<ArchiveListing> {
+    const listedAt = new Date();
     const entries = await readdir(this.root, { recursive: true, withFileTypes: true });
-    const blobs: string[] = [];
+    const blobs: ArchiveEntry[] = [];
     // A link is taken for the file it links to (a copy made with `cp -rs` or `ln -s`); a link to a folder is not followed.
     for (const entry of entries) {
+      if (!entry.isFile() && !entry.isSymbolicLink()) continue;
       const path = join(entry.parentPath, entry.name);
-      if (entry.isFile() || (entry.isSymbolicLink() && (await stat(path).catch(() => null))?.isFile())) blobs.push(relative(this.root, path).split(sep).join('/'));
+      const file = await stat(path).catch(() => null);
+      if (file?.isFile()) blobs.push({ path: relative(this.root, path).split(sep).join('/'), lastModified: file.mtime });
     }
-    return blobs.sort();
+    return { entries: blobs.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), listedAt };
+  }
+
+  /** Every blob's path, in order. */
+  async paths(): Promise<string[]> {
+    return (await this.list()).entries.map((entry) => entry.path);
   }
 
   async *lines(path: string): AsyncGenerator<readonly string[]> {
