@@ -31,6 +31,8 @@ export interface ReconcileRunOptions extends ReconcileOptions {
   readonly initialLookbackInMs?: number;
   /** How far back from the watermark an hour graded `fail` is checked again; default 24 hours. */
   readonly regradeInMs?: number;
+  /** A number in [0, 1) that draws the hours graded `fail` a run checks again; default `Math.random`. */
+  readonly random?: () => number;
 }
 
 const HOUR_MS = 3_600_000;
@@ -155,13 +157,18 @@ const ATTEMPTS = 5;
 const MAX_REGRADED_HOURS = 6;
 
 /**
- * `MAX_REGRADED_HOURS` of the hours, taken in turn by the run's ordinal (its hour since the epoch): run after run the
- * slices start `MAX_REGRADED_HOURS` further on, so every hour gets its turn within a few runs, whatever the count.
+ * `MAX_REGRADED_HOURS` of the hours drawn at random, in order. A turn taken by the clock would lock in phase with the
+ * list, which slides an hour each run as hours leave it: with hours failing every other hour for good, the same
+ * slices came round run after run and an hour between them was never checked again. Drawn, an hour among n is
+ * missed by all 24 hourly runs that look back at it with odds (1 − 6/n)^24: under 1 in 1,000 even with n = 24.
  */
-function inTurn(hours: readonly string[], run: number): string[] {
-  if (hours.length <= MAX_REGRADED_HOURS) return [...hours];
-  const first = (run * MAX_REGRADED_HOURS) % hours.length;
-  return Array.from({ length: MAX_REGRADED_HOURS }, (_, i) => hours[(first + i) % hours.length]!);
+function drawn(hours: readonly string[], random: () => number): string[] {
+  const pool = [...hours];
+  for (let i = 0; i < Math.min(MAX_REGRADED_HOURS, pool.length); i++) {
+    const j = i + Math.floor(random() * (pool.length - i));
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, MAX_REGRADED_HOURS).sort();
 }
 
 /**
@@ -205,7 +212,7 @@ export async function storeHourResults(store: ReconciliationStore, hour: string,
  * run resumes. `superseded` counts hours whose results a newer run had stored first (this run's were dropped).
  *
  * Then it checks again the hours of the `regradeInMs` before the window that an earlier run graded `fail`, at most
- * `MAX_REGRADED_HOURS` of them in turn: Log Analytics ingests most records within minutes but some much later, and the
+ * `MAX_REGRADED_HOURS` of them drawn at random: Log Analytics ingests most records within minutes but some much later, and the
  * ledger lags behind an Event Hubs backlog, so such a verdict may be the data's lateness, not a fault. `regraded`
  * counts them.
  */
@@ -240,7 +247,7 @@ export async function runReconciliation(
   if (stored) {
     const recent = { from: new Date(Math.max(0, from - (options.regradeInMs ?? 24 * HOUR_MS))), to: new Date(from) };
     const doubtful = [...new Set((await ports.results.listResults(recent, options)).filter((r) => r.status === 'fail').map((r) => r.window))].sort();
-    for (const window of inTurn(doubtful, Math.floor(options.now.getTime() / HOUR_MS))) {
+    for (const window of drawn(doubtful, options.random ?? Math.random)) {
       const start = Date.parse(`${window}:00:00.000Z`);
       await check({ from: new Date(start), to: new Date(start + HOUR_MS) });
       regraded++;

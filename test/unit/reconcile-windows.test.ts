@@ -9,6 +9,7 @@ import { namedRunResults, runKey } from '../../src/domain/run-order.js';
 import type { ReconciliationSources, TimeWindow } from '../../src/ports/reconciliation.js';
 import { reconcileWindow, runReconciliation, storeHourResults } from '../../src/services/reconcile-windows.js';
 import { requestsResult } from '../support/check-results.js';
+import { diagnosticRecord } from '../support/diagnostic-records.js';
 import { ledgerEntry } from '../support/ledger-entries.js';
 import { MemoryLedgerStore, MemoryReconciliationStore, MemoryWatermarkStore } from '../support/memory-stores.js';
 import { pausedAt } from '../support/paused-calls.js';
@@ -346,7 +347,7 @@ describe('an hour whose RequestResponse records reached Log Analytics late', () 
     expect(reads).toEqual(['2026-10-15T05', '2026-10-15T06', '2026-10-15T03']);
   });
 
-  it('checks again at most six failed hours a run, and every failed hour in turn over the next runs', async () => {
+  it('checks again at most six failed hours a run, drawn by its random numbers, so every failed hour comes up over the next runs', async () => {
     const ledger = new MemoryLedgerStore();
     // Ten hours, each with twenty requests whose records never reach the workspace.
     await ledger.createEntries(
@@ -355,16 +356,59 @@ describe('an hour whose RequestResponse records reached Log Analytics late', () 
     const reads: string[] = [];
     const sources: ReconciliationSources = { records: async (window) => (reads.push(window.from.toISOString().slice(11, 13)), []) };
     const ports = { ledger, sources, results: new MemoryReconciliationStore(), watermarks: new MemoryWatermarkStore() };
-    const options = { watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 10 * 3_600_000 };
+    // A Lehmer generator: the same draws on every test run.
+    let seed = 7;
+    const random = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+    const options = { watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: 10 * 3_600_000, random };
     await runReconciliation(ports, { ...options, now: new Date('2026-10-15T12:10:00Z') });
     const regraded = new Set<string>();
-    for (const now of ['2026-10-15T13:10:00Z', '2026-10-15T14:10:00Z']) {
+    for (const now of ['2026-10-15T13:10:00Z', '2026-10-15T14:10:00Z', '2026-10-15T15:10:00Z', '2026-10-15T16:10:00Z']) {
       reads.length = 0;
       expect(await runReconciliation(ports, { ...options, now: new Date(now) })).toMatchObject({ regraded: 6 });
-      // The run's own new hour first, then the six failed hours it checks again.
+      // The run's own new hour first, then six distinct failed hours it checks again.
       expect(reads).toHaveLength(7);
+      expect(new Set(reads.slice(1)).size).toBe(6);
       for (const hour of reads.slice(1)) regraded.add(hour);
     }
     expect([...regraded].sort()).toEqual(['00', '01', '02', '03', '04', '05', '06', '07', '08', '09']);
+  });
+  it('checks again an hour graded fail only because its records came late, among hours failing every other hour for good', async () => {
+    // Even hours have twenty requests each whose records never reach the workspace; 13:00 of Oct 17 has twenty whose
+    // records were ingested four hours late. A turn taken by the clock locked in phase with the failed hours as
+    // they slid: its slices fell on the even hours run after run, and 13:00 was never read again.
+    const HOUR = 3_600_000;
+    const hourOf = (t: number) => new Date(t).toISOString().slice(0, 13);
+    const start = Date.parse('2026-10-16T00:00:00Z');
+    const late = Date.parse('2026-10-17T13:00:00Z');
+    const entries = [];
+    for (let h = start; h < late + 28 * HOUR; h += HOUR) {
+      if (new Date(h).getUTCHours() % 2 !== 0 && h !== late) continue;
+      for (let i = 0; i < 20; i++) {
+        const id = `req-${hourOf(h).toLowerCase()}-${i}`;
+        entries.push(ledgerEntry({ id, apimRequestId: id, gatewayRequestId: `gw-${hourOf(h)}-${i}`, time: new Date(h + (10 + i) * 60_000).toISOString(), deployment: 'gpt-4o-prod' }));
+      }
+    }
+    const ledger = new MemoryLedgerStore();
+    await ledger.createEntries(entries);
+    const lateRecords = entries
+      .filter((e) => e.time.startsWith(hourOf(late)))
+      .map((e) => diagnosticRecord({ correlationId: e.id, time: new Date(Date.parse(e.time) + 3_000).toISOString(), objectId: 'gateway', modelDeploymentName: 'gpt-4o-prod' }));
+    let now = new Date(start);
+    const sources: ReconciliationSources = {
+      records: async (window) => (now.getTime() < late + 4 * HOUR ? [] : lateRecords.filter((r) => Date.parse(r.time) >= window.from.getTime() && Date.parse(r.time) < window.to.getTime())),
+    };
+    const results = new MemoryReconciliationStore();
+    const ports = { ledger, sources, results, watermarks: new MemoryWatermarkStore() };
+    let seed = 11;
+    const random = () => (seed = (seed * 48_271) % 2_147_483_647) / 2_147_483_647;
+    const options = { watermarkName: 'reconcile', gatewayObjectIds: new Set(['gateway']), initialLookbackInMs: HOUR, random };
+    const verdict = () => results.current().find((r) => r.check === 'requests' && r.window === hourOf(late))?.status;
+    // Hourly runs at :15 until the late hour has left the 24 hours they look back over.
+    for (let run = start + 3 * HOUR + 15 * 60_000; run <= late + 27 * HOUR + 15 * 60_000; run += HOUR) {
+      now = new Date(run);
+      await runReconciliation(ports, { ...options, now });
+      if (run === late + 3 * HOUR + 15 * 60_000) expect(verdict()).toBe('fail');
+    }
+    expect(verdict()).toBe('ok');
   });
 });
