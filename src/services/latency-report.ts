@@ -129,8 +129,6 @@ interface DeploymentWeights {
   readonly basedOn: Readonly<Record<string, number>> | null;
   /** Whether a recommendation for exactly this window is stored already. */
   readonly stored: boolean;
-  /** The window end of the latest recommendation stored at or before this window's, or null. */
-  readonly latestWindowEnd: string | null;
 }
 
 /**
@@ -190,13 +188,14 @@ export async function storeWeightsUpTo(
     }
     return at;
   };
-  // The windows missed start after the earliest latest one of the deployments in the window ending now (a deployment
-  // never stored sets no start), at most `hours` back.
+  // The windows missed start after the earliest latest one of the deployments with traffic in any window that may be
+  // missed (a deployment drained since has windows to store too; one never stored sets no start), at most `hours` back.
+  const span = { from: new Date(last - 2 * hours * HOUR_MS), to: to };
   let first = last;
-  for (const d of await deploymentWeights(aggregates, windowEnding(last), options)) {
-    if (d.stored || d.latestWindowEnd === null) continue;
-    latestOf.set(d.recommendation.deployment, Date.parse(d.latestWindowEnd));
-    first = Math.min(first, Math.max(Date.parse(d.latestWindowEnd), last - (hours + 1) * HOUR_MS) + HOUR_MS);
+  for (const deployment of new Set(poolTiles(await hourTiles(aggregates, span, options)).map((t) => t.key.deployment))) {
+    const at = await latest(deployment);
+    if (at === -Infinity || at >= last) continue;
+    first = Math.min(first, Math.max(at, last - (hours + 1) * HOUR_MS) + HOUR_MS);
   }
   let stored = 0;
   for (let end = first; end < last; end += HOUR_MS) stored += await storeWeights(aggregates, windowEnding(end), options, async (deployment) => (await latest(deployment)) < end);
@@ -239,7 +238,7 @@ async function deploymentWeights(aggregates: Pick<AggregateStore, 'listLatencyTi
       { deployment, backends, previous: basedOn },
       { ...(options.maxStepPct !== undefined ? { maxStepPct: options.maxStepPct } : {}), ...(options.minSharePct !== undefined ? { minSharePct: options.minSharePct } : {}) },
     );
-    out.push({ recommendation: stored ? asStored(computed, latest.weights) : computed, basedOn, stored, latestWindowEnd: latest?.windowEnd ?? null });
+    out.push({ recommendation: stored ? asStored(computed, latest.weights) : computed, basedOn, stored });
   }
   return out;
 }

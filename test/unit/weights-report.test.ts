@@ -130,10 +130,10 @@ describe('weights recommendations: computed by a timer, only read by the API', (
   });
 
   /**
-   * gpt-4o served every hour from 00:00 to 12:00 and was last stored for the window ending 10:00; gpt-4.1 served
+   * gpt-4o served every hour from 00:00 to 12:00 and was last stored for the window ending `gpt4oLatest`; gpt-4.1 served
    * `gpt41Hours` and was last stored at `gpt41Latest`. The timer runs at 13:05, after the app was down.
    */
-  async function afterDowntime(gpt41Hours: readonly number[], gpt41Latest: string) {
+  async function afterDowntime(gpt41Hours: readonly number[], gpt41Latest: string, gpt4oLatest = '10') {
     const aggregates = new MemoryAggregateStore();
     const backends = [
       { backendId: 'aoai-slow', region: 'japaneast', ms: 2_000 },
@@ -141,7 +141,7 @@ describe('weights recommendations: computed by a timer, only read by the API', (
     ];
     await aggregates.upsertLatencyTiles([...hourTiles(DAY, 'gpt-4o', backends, Array.from({ length: 13 }, (_, h) => h)), ...hourTiles(DAY, 'gpt-4.1', backends, gpt41Hours)]);
     const weights = { 'aoai-fast': 50, 'aoai-slow': 50 };
-    await aggregates.createWeights({ deployment: 'gpt-4o', windowEnd: `${DAY}T10:00:00.000Z`, weights, basedOn: null });
+    await aggregates.createWeights({ deployment: 'gpt-4o', windowEnd: `${DAY}T${gpt4oLatest}:00:00.000Z`, weights, basedOn: null });
     await aggregates.createWeights({ deployment: 'gpt-4.1', windowEnd: `${DAY}T${gpt41Latest}:00:00.000Z`, weights, basedOn: null });
     const now = new Date(`${DAY}T13:05:00Z`);
     await fireTimer('weights', createWeightsTimerHandler(() => aggregates, () => now), now);
@@ -159,5 +159,37 @@ describe('weights recommendations: computed by a timer, only read by the API', (
     const windowsOf = await afterDowntime([-13, -12], '10');
     expect(windowsOf('gpt-4.1')).toEqual(['10', '11', '12']);
     expect(windowsOf('gpt-4o')).toEqual(['10', '11', '12', '13']);
+  });
+  it('catches up a deployment whose traffic left the window ending now when no other deployment is behind', async () => {
+    // gpt-4.1 served only at 11:00 and 12:00 the day before and was last stored at 10:00; gpt-4o is up to date.
+    const windowsOf = await afterDowntime([-13, -12], '10', '13');
+    expect(windowsOf('gpt-4.1')).toEqual(['10', '11', '12']);
+  });
+
+  it('stores every missed window of a drained deployment after a catch-up run is stopped at its time limit', async () => {
+    const aggregates = new MemoryAggregateStore();
+    const backends = [
+      { backendId: 'aoai-slow', region: 'japaneast', ms: 2_000 },
+      { backendId: 'aoai-fast', region: 'swedencentral', ms: 200 },
+    ];
+    // gpt-4o serves every hour; gpt-4o-mini served only at 11:00 and 12:00 the day before. Both last stored at 10:00.
+    await aggregates.upsertLatencyTiles([...hourTiles(DAY, 'gpt-4o', backends, Array.from({ length: 14 }, (_, h) => h)), ...hourTiles(DAY, 'gpt-4o-mini', backends, [-13, -12])]);
+    for (const deployment of ['gpt-4o', 'gpt-4o-mini']) await aggregates.createWeights({ deployment, windowEnd: `${DAY}T10:00:00.000Z`, weights: { 'aoai-fast': 50, 'aoai-slow': 50 }, basedOn: null });
+    // The 13:05 run catches up from 11:00 and is stopped at gpt-4o-mini's first write (functionTimeout).
+    const stopping = Object.assign(Object.create(aggregates) as MemoryAggregateStore, {
+      createWeights: async (w: Parameters<MemoryAggregateStore['createWeights']>[0]) => {
+        if (w.deployment === 'gpt-4o-mini') throw new Error('functionTimeout');
+        return aggregates.createWeights(w);
+      },
+    });
+    let now = new Date(`${DAY}T13:05:00Z`);
+    await expect(fireTimer('weights', createWeightsTimerHandler(() => stopping, () => now), now)).rejects.toThrow('functionTimeout');
+    for (const at of ['14:05', '15:05']) {
+      now = new Date(`${DAY}T${at}:00Z`);
+      await fireTimer('weights', createWeightsTimerHandler(() => aggregates, () => now), now);
+    }
+    const windowsOf = (deployment: string) => [...aggregates.weights.values()].filter((w) => w.deployment === deployment).map((w) => w.windowEnd.slice(11, 13)).sort();
+    expect(windowsOf('gpt-4o')).toEqual(['10', '11', '12', '13', '14', '15']);
+    expect(windowsOf('gpt-4o-mini')).toEqual(['10', '11', '12']);
   });
 });
