@@ -75,11 +75,17 @@ function partKeys(head: { id: string; pk: string; generation: string; parts: num
   return Array.from({ length: head.parts }, (_, part) => ({ id: `${head.id}:${head.generation}:${part}`, pk: head.pk }));
 }
 
+/** Dirty hours of a day recomputed between two recomputes of the day: a run the host stops loses at most that much work. */
+const HOURS_PER_DAY_COMMIT = 6;
+
 /**
  * Recomputes the tiles of dirty hours from the ledger (usage, latency, traffic), then each of their days from its
- * hours, and clears the markers it consumed hour by hour: a run that stops part way keeps what it committed and
- * leaves the rest marked, with the day's last hour until the day has committed. A marker set again while its hour
- * was being recomputed stays (its version changed).
+ * hours. An hour's markers are cleared only once this run has committed the hour and then its day: a run that stops
+ * part way leaves marked every hour whose day it did not recompute after it, and a marker set again while its hour
+ * was recomputed stays (its version changed). Clearing an hour's marker before its day, even while the day's last
+ * hour kept its own, lost usage: another run's day commit, older than this run's hour, could clear that last marker.
+ * The day is recomputed every `HOURS_PER_DAY_COMMIT` hours and after its last, so a day whose hours outlast the
+ * timer's time limit still advances run by run.
  */
 export async function rollupChargeback(ports: RollupPorts, options: RollupOptions = {}): Promise<RollupResult> {
   const markers = await ports.aggregates.listDirty(options);
@@ -103,16 +109,12 @@ export async function rollupChargeback(ports: RollupPorts, options: RollupOption
   let entries = 0;
   for (const day of days) {
     const dayHours = hours.filter((hour) => dayOf(hour) === day);
-    const lastHour = dayHours[dayHours.length - 1]!;
-    for (const hour of dayHours) {
-      entries += await commitWindow('hour', hour, hour, ports.aggregates, () => computeHour(hour, ports, options), options);
-      // An hour's markers go as soon as it has committed, so that a run the host stops (functionTimeout) leaves
-      // its successor only the hours it did not finish. The last one's stay until the day has committed: they
-      // are what brings the day's recompute back after such a stop.
-      if (hour !== lastHour) await ports.aggregates.clearDirty(byHour.get(hour)!, options);
+    for (let start = 0; start < dayHours.length; start += HOURS_PER_DAY_COMMIT) {
+      const committed = dayHours.slice(start, start + HOURS_PER_DAY_COMMIT);
+      for (const hour of committed) entries += await commitWindow('hour', hour, hour, ports.aggregates, () => computeHour(hour, ports, options), options);
+      await commitWindow('day', day, committed[committed.length - 1]!, ports.aggregates, () => computeDay(day, ports, options), options);
+      await ports.aggregates.clearDirty(committed.flatMap((hour) => byHour.get(hour)!), options);
     }
-    await commitWindow('day', day, lastHour, ports.aggregates, () => computeDay(day, ports, options), options);
-    await ports.aggregates.clearDirty(byHour.get(lastHour)!, options);
   }
   return { hours: hours.length, days: days.length, entries, remaining: allHours.length - hours.length, discarded: unusable.length };
 }

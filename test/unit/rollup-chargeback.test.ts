@@ -11,7 +11,7 @@ import { pricingOf } from '../../src/domain/usage-pricing.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
 import { chargebackLines, chargebackReportFor } from '../../src/services/chargeback-report.js';
 import { applyRecords } from '../../src/services/join-diagnostics.js';
-import { markRangeDirty, rollupChargeback } from '../../src/services/rollup-chargeback.js';
+import { markRangeDirty, readUsageTiles, rollupChargeback } from '../../src/services/rollup-chargeback.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
 import { diagnosticRecord } from '../support/diagnostic-records.js';
 import { ledgerEntry, noCaller } from '../support/ledger-entries.js';
@@ -170,14 +170,60 @@ describe('usage rollup and reports priced when read (in-memory fake stores)', ()
       },
     });
     await expect(rollupChargeback({ ledger: stoppingLedger, aggregates })).rejects.toBe(stopped);
-    // Hours 00 to 09 committed and their markers went; the day's last hour (23) keeps its marker until the day commits.
-    expect([...aggregates.dirty.values()].map((m) => m.value.hour)).toEqual(Array.from({ length: 14 }, (_, h) => `${DAY}T${String(h + 10).padStart(2, '0')}`));
-    for (let run = 0; run < 2; run++) {
+    // Hours 00 to 09 committed; the markers of 00 to 05 went with the day recomputed after them, those of 06 to 09
+    // stay, as the day was not recomputed after them.
+    expect([...aggregates.dirty.values()].map((m) => m.value.hour)).toEqual(Array.from({ length: 18 }, (_, h) => `${DAY}T${String(h + 6).padStart(2, '0')}`));
+    for (let run = 0; run < 3; run++) {
       reads = 0;
       await rollupChargeback({ ledger: stoppingLedger, aggregates }).catch((error: unknown) => expect(error).toBe(stopped));
     }
     expect(aggregates.dirty.size).toBe(0);
     expect(await costOf(aggregates, range)).toBe(directCost(entries, new PriceMatcher(prices('2.50'))));
+  });
+
+  it("keeps an hour's marker until a day recompute after the hour's own: a stopped run and an older day commit lose nothing", async () => {
+    const [h05, h10] = [`${DAY}T05`, `${DAY}T10`];
+    const entry = (id: string, time: string) => ledgerEntry({ id, apimRequestId: id, gatewayRequestId: `gw-${id}`, time });
+    const ledger = new MemoryLedgerStore();
+    const aggregates = new MemoryAggregateStore();
+    await ledger.createEntries([entry('a', `${h05}:10:00.000Z`), entry('b', `${h10}:10:00.000Z`)]);
+    await aggregates.markDirty([h05, h10]);
+    // Run A commits both hours and is held at its day commit, the day computed from them.
+    let reached!: () => void;
+    let release!: () => void;
+    const atDayCommit = new Promise<void>((resolve) => (reached = resolve));
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const holding = Object.assign(Object.create(aggregates) as MemoryAggregateStore, {
+      replaceUsageHead: async (...args: Parameters<AggregateStore['replaceUsageHead']>) => {
+        if (args[0].grain === 'day') {
+          reached();
+          await released;
+        }
+        return aggregates.replaceUsageHead(...args);
+      },
+    });
+    const runA = rollupChargeback({ ledger, aggregates: holding });
+    await atDayCommit;
+    // Ingest adds a request at 05; run B commits 05 with it and is stopped (functionTimeout) reading hour 10.
+    await ledger.createEntries([entry('c', `${h05}:20:00.000Z`)]);
+    await aggregates.markDirty([h05]);
+    const stopped = new Error('functionTimeout');
+    let reads = 0;
+    const stopping: LedgerStore = Object.assign(Object.create(ledger) as LedgerStore, {
+      listEntries: (...args: Parameters<LedgerStore['listEntries']>) => {
+        if (++reads === 2) throw stopped;
+        return ledger.listEntries(...args);
+      },
+    });
+    await expect(rollupChargeback({ ledger: stopping, aggregates })).rejects.toBe(stopped);
+    // A commits the day it computed before B's 05, then the next run.
+    release();
+    await runA;
+    await rollupChargeback({ ledger, aggregates });
+    const entriesOf = async (grain: 'hour' | 'day', from: string, to: string) => (await readUsageTiles(aggregates, grain, from, to)).reduce((n, tile) => n + tile.entries, 0);
+    expect(await entriesOf('hour', `${DAY}T00`, '2026-10-16T00')).toBe(3);
+    expect(await entriesOf('day', DAY, '2026-10-16')).toBe(3);
+    expect(aggregates.dirty.size).toBe(0);
   });
 });
 
