@@ -194,7 +194,7 @@ describe('usage rollup and reports priced when read (in-memory fake stores)', ()
     const atDayCommit = new Promise<void>((resolve) => (reached = resolve));
     const released = new Promise<void>((resolve) => (release = resolve));
     const holding = Object.assign(Object.create(aggregates) as MemoryAggregateStore, {
-      replaceUsageHead: async (...args: Parameters<AggregateStore['replaceUsageHead']>) => {
+      replaceUsageHead: async (...args: Parameters<MemoryAggregateStore['replaceUsageHead']>) => {
         if (args[0].grain === 'day') {
           reached();
           await released;
