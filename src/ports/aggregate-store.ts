@@ -71,6 +71,11 @@ export interface AggregateStore {
    */
   createWeights(weights: StoredWeights, options?: StoreOptions): Promise<boolean>;
   markDirty(hours: readonly string[], options?: StoreOptions): Promise<void>;
+  /**
+   * A marker of the hour of the caller's own, beside the hour's other markers (which it neither replaces nor
+   * outlives): it brings the hour back to the next rollup until its holder clears it at the version returned.
+   */
+  holdDirty(hour: string, options?: StoreOptions): Promise<Versioned<DirtyWindow>>;
   listDirty(options?: StoreOptions): Promise<Versioned<DirtyWindow>[]>;
   /** Removes markers still at the version listed; a marker set again since (a newer change) stays for the next rollup. */
   clearDirty(markers: readonly Versioned<DirtyWindow>[], options?: StoreOptions): Promise<void>;

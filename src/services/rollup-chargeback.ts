@@ -23,7 +23,11 @@ export interface RollupOptions extends StoreOptions {
   readonly identity?: IdentityOptions;
   /** Dirty hours recomputed per run at most; the rest stay marked for the next run. Default 48. */
   readonly maxHours?: number;
+  readonly now?: () => Date;
 }
+
+/** host.json's `functionTimeout`: a held marker older than this has no run left holding it. */
+const LONGEST_RUN_MS = 10 * 60_000;
 
 export interface RollupResult {
   readonly hours: number;
@@ -42,16 +46,18 @@ const COMMIT_ATTEMPTS = 5;
 interface WindowRecompute {
   readonly entries: number;
   readonly lines: readonly UsageLine[];
-  readonly writeSideTiles: () => Promise<void>;
+  /** Null when there are none (no diagnostics store). */
+  readonly writeSideTiles: (() => Promise<void>) | null;
 }
 
 /**
  * Recomputes one window's usage tile until it commits, then writes the tiles beside it. The head is read before
  * the inputs and replaced only if still at that version (ETag): a rollup that read older inputs than the last
  * committed one fails to commit and computes again, so a stale tile never replaces a newer one. The side tiles are
- * written only after that commit, and if the head has moved on meanwhile (a newer rollup committed the window and
- * may have written its side tiles before these), `hour` is marked dirty again so that the next run writes them from
- * the newest inputs. Tiles hold tokens, not money: reports price them when read.
+ * written only after that commit, under a marker of `hour` the run holds, which it clears only if the head has not
+ * moved on meanwhile: else a newer rollup committed the window and may have written its side tiles before these,
+ * and the marker brings the hour to the next run, which writes them from the newest inputs. Tiles hold tokens, not
+ * money: reports price them when read.
  */
 async function commitWindow(grain: UsageGrain, window: string, hour: string, aggregates: AggregateStore, compute: () => Promise<WindowRecompute>, options: StoreOptions): Promise<number> {
   for (let attempt = 1; attempt <= COMMIT_ATTEMPTS; attempt++) {
@@ -61,9 +67,14 @@ async function commitWindow(grain: UsageGrain, window: string, hour: string, agg
     await aggregates.putUsageParts(parts, options);
     if (await aggregates.replaceUsageHead(head, current?.version ?? null, options)) {
       if (current) await aggregates.deleteUsageParts(partKeys(current.value), options);
-      await writeSideTiles();
-      const after = await aggregates.getUsageHead(grain, window, options);
-      if (after?.value.generation !== head.generation) await aggregates.markDirty([hour], options);
+      if (writeSideTiles) {
+        // A marker of this run's own keeps the hour for the next run until the side tiles are known to be the
+        // newest: a run stopped after writing them (functionTimeout) leaves it, never stale tiles without a marker.
+        const held = await aggregates.holdDirty(hour, options);
+        await writeSideTiles();
+        const after = await aggregates.getUsageHead(grain, window, options);
+        if (after?.value.generation === head.generation) await aggregates.clearDirty([held], options);
+      }
       return entries;
     }
     await aggregates.deleteUsageParts(parts, options);
@@ -89,6 +100,10 @@ const HOURS_PER_DAY_COMMIT = 6;
  */
 export async function rollupChargeback(ports: RollupPorts, options: RollupOptions = {}): Promise<RollupResult> {
   const markers = await ports.aggregates.listDirty(options);
+  const startedAt = (options.now ?? (() => new Date()))().getTime();
+  // Another run's held marker is its to clear, unless that run is over (see `commitWindow`): it still brings its
+  // hour back to this run, which leaves it.
+  const ours = (marker: Versioned<DirtyWindow>) => !marker.value.held || Date.parse(marker.value.markedAt) <= startedAt - LONGEST_RUN_MS;
   const byHour = new Map<string, Versioned<DirtyWindow>[]>();
   // Earlier versions marked the hour of a record dated in year 10000 ('+010000-01-01'). No tile has such an hour:
   // recomputing it would fail every run, and since it sorts first, no other hour would be rolled up again.
@@ -113,7 +128,7 @@ export async function rollupChargeback(ports: RollupPorts, options: RollupOption
       const committed = dayHours.slice(start, start + HOURS_PER_DAY_COMMIT);
       for (const hour of committed) entries += await commitWindow('hour', hour, hour, ports.aggregates, () => computeHour(hour, ports, options), options);
       await commitWindow('day', day, committed[committed.length - 1]!, ports.aggregates, () => computeDay(day, ports, options), options);
-      await ports.aggregates.clearDirty(committed.flatMap((hour) => byHour.get(hour)!), options);
+      await ports.aggregates.clearDirty(committed.flatMap((hour) => byHour.get(hour)!.filter(ours)), options);
     }
   }
   return { hours: hours.length, days: days.length, entries, remaining: allHours.length - hours.length, discarded: unusable.length };
@@ -128,7 +143,7 @@ async function computeHour(hour: string, ports: RollupPorts, options: RollupOpti
     for (const entry of page) usage.addEntry(entry);
     if (ports.diagnostics) hourEntries.push(...page);
   }
-  const writeSideTiles = ports.diagnostics ? await diagnosticsHourTiles(hour, hourEntries, ports.diagnostics, ports.aggregates, range, options) : async () => {};
+  const writeSideTiles = ports.diagnostics ? await diagnosticsHourTiles(hour, hourEntries, ports.diagnostics, ports.aggregates, range, options) : null;
   return { entries: usage.entries, lines: usage.list(), writeSideTiles };
 }
 
@@ -141,7 +156,7 @@ async function computeDay(day: string, ports: RollupPorts, options: RollupOption
     entries += tile.entries;
     for (const line of tile.lines) usage.addLine(line);
   }
-  let writeSideTiles = async () => {};
+  let writeSideTiles: (() => Promise<void>) | null = null;
   if (ports.diagnostics) {
     const dayTiles = rollUp((await ports.aggregates.listLatencyTiles(day, 'hour', options)).map(deserializeTile), 'day');
     const windows = { day, grains: ['day'] as const, from: `${day}T00:00:00.000Z`, to: `${nextDay(day)}T00:00:00.000Z` };

@@ -248,7 +248,9 @@ const PAGE_BYTES = 4 * 1024 * 1024;
  */
 export class MemoryAggregateStore implements AggregateStore {
   readonly usage = new Map<string, Versioned<UsageTileHead | UsageTilePart>>();
+  /** Markers by hour (`markDirty`), and markers a rollup holds by id (`holdDirty`). */
   readonly dirty = new Map<string, Versioned<DirtyWindow>>();
+  readonly held = new Map<string, Versioned<DirtyWindow>>();
   reads = 0;
   largestDocumentBytes = 0;
   private clock = 0;
@@ -355,12 +357,21 @@ export class MemoryAggregateStore implements AggregateStore {
     for (const hour of hours) this.dirty.set(hour, { value: { id: `dirty:${hour}`, pk: 'dirty', hour, markedAt }, version: this.nextVersion() });
   }
 
+  async holdDirty(hour: string): Promise<Versioned<DirtyWindow>> {
+    const marker = { value: { id: `dirty:${hour}:${this.nextVersion()}`, pk: 'dirty' as const, hour, markedAt: new Date().toISOString(), held: true as const }, version: this.nextVersion() };
+    this.held.set(marker.value.id, marker);
+    return clone(marker);
+  }
+
   async listDirty(): Promise<Versioned<DirtyWindow>[]> {
-    return [...this.dirty.values()].sort((a, b) => (a.value.hour < b.value.hour ? -1 : 1)).map(clone);
+    return [...this.dirty.values(), ...this.held.values()].sort((a, b) => (a.value.hour < b.value.hour ? -1 : 1)).map(clone);
   }
 
   async clearDirty(markers: readonly Versioned<DirtyWindow>[]): Promise<void> {
-    for (const marker of markers) if (this.dirty.get(marker.value.hour)?.version === marker.version) this.dirty.delete(marker.value.hour);
+    for (const marker of markers) {
+      if (this.dirty.get(marker.value.hour)?.version === marker.version) this.dirty.delete(marker.value.hour);
+      if (this.held.get(marker.value.id)?.version === marker.version) this.held.delete(marker.value.id);
+    }
   }
 }
 

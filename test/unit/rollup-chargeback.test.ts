@@ -299,10 +299,37 @@ describe('latency and traffic tiles beside the usage tile, when rollups of one h
     older.release();
     await olderRun;
     expect(tileCounts(stores.aggregates), 'the older run\'s tiles landed last').toEqual({ latencyRequests: 1, trafficMatched: 1 });
-    expect([...stores.aggregates.dirty.values()].map((m) => m.value.hour)).toEqual([HOUR]);
-    await rollupChargeback(stores);
-    expect(stores.aggregates.dirty.size).toBe(0);
+    expect((await stores.aggregates.listDirty()).map((m) => m.value.hour)).toEqual([HOUR]);
+    // The older run's marker is its own until no run can still hold it: a run ten minutes on clears it.
+    await rollupChargeback({ ...stores }, { now: () => new Date(Date.now() + 10 * 60_000) });
+    expect(await stores.aggregates.listDirty()).toEqual([]);
     expect(tileCounts(stores.aggregates)).toEqual({ latencyRequests: 2, trafficMatched: 2 });
     expect((await stores.aggregates.getUsageHead('hour', HOUR))!.value.entries).toBe(2);
+  });
+
+  it('repairs the tiles of an older run the host stopped after it wrote them over a newer run\'s, before it could check the head', async () => {
+    const stores = await storesWithOneRequest();
+    const older = pausedAt(stores.aggregates, 'upsertLatencyTiles');
+    const stopped = new Error('functionTimeout');
+    let written = false;
+    const stopping = Object.assign(Object.create(older.store) as MemoryAggregateStore, {
+      upsertTrafficTiles: async (...args: Parameters<MemoryAggregateStore['upsertTrafficTiles']>) => {
+        written = true;
+        return stores.aggregates.upsertTrafficTiles(...args);
+      },
+      getUsageHead: async (...args: Parameters<MemoryAggregateStore['getUsageHead']>) => {
+        if (written) throw stopped;
+        return stores.aggregates.getUsageHead(...args);
+      },
+    });
+    const olderRun = rollupChargeback({ ...stores, aggregates: stopping });
+    await older.reached;
+    await arrive(stores, 2);
+    await rollupChargeback(stores);
+    older.release();
+    await expect(olderRun).rejects.toBe(stopped);
+    expect(tileCounts(stores.aggregates), "the older run's tiles landed last").toEqual({ latencyRequests: 1, trafficMatched: 1 });
+    await rollupChargeback(stores);
+    expect(tileCounts(stores.aggregates)).toEqual({ latencyRequests: 2, trafficMatched: 2 });
   });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Container } from '@azure/cosmos';
 import { dirtyWindowSchema, type DirtyWindow } from '../../contracts/dirty-window.js';
 import { LATENCY_TILE_SCHEMA, latencyTileDocumentSchema, type LatencyTileDocument, type TileGrain } from '../../contracts/latency-tile-document.js';
@@ -9,7 +10,7 @@ import { trafficPartition } from '../../domain/traffic.js';
 import { usageHeadKey, usagePartition } from '../../domain/usage.js';
 import type { AggregateStore, LatencyWindows, UsageDocuments, Versioned } from '../../ports/aggregate-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
-import { bulkDelete, bulkUpsert, isDocumentId, throwIfRefused } from './bulk-write.js';
+import { bulkDelete, bulkUpsert, cosmosCall, isDocumentId, throwIfRefused } from './bulk-write.js';
 import { queryPages } from './query-pages.js';
 import { readVersioned, versioned, writeIfVersion } from './versioned-documents.js';
 
@@ -156,6 +157,12 @@ export class CosmosAggregateStore implements AggregateStore {
     const markedAt = new Date().toISOString();
     const markers: DirtyWindow[] = [...new Set(hours)].map((hour) => ({ id: `dirty:${hour}`, pk: 'dirty', hour, markedAt }));
     return writeAll('dirty markers', () => bulkUpsert(this.container, markers, options));
+  }
+
+  async holdDirty(hour: string, options: StoreOptions = {}): Promise<Versioned<DirtyWindow>> {
+    const marker: DirtyWindow = { id: `dirty:${hour}:${randomUUID()}`, pk: 'dirty', hour, markedAt: new Date().toISOString(), held: true };
+    const { resource } = await cosmosCall('dirty marker', () => this.container.items.create(marker, { abortSignal: options.abortSignal }));
+    return versioned(resource ?? {}, marker);
   }
 
   async listDirty(options: StoreOptions = {}): Promise<Versioned<DirtyWindow>[]> {
