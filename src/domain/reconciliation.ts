@@ -207,9 +207,11 @@ export function reconcile(input: ReconciliationInput): CheckResult[] {
     const keyBased = new Set<string>();
     const seen = new Set<string>();
     for (const record of input.records ?? []) {
-      if (seen.has(record.correlationId)) continue;
-      seen.add(record.correlationId);
-      const entry = byJoinKey.get(record.correlationId);
+      // Matched as the join matches them (`joinKey`): a GUID's letters in either case name the same request.
+      const key = record.correlationId.toLowerCase();
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const entry = byJoinKey.get(key);
       if (entry) {
         const cell = requests.at(hourOf(entry.time), entry.deployment);
         cell.expected++;

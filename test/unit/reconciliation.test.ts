@@ -140,6 +140,16 @@ describe('reconciliation thresholds', () => {
     expect(requestsStatus(1000, ids(0, 949))).toBe('fail');
   });
 
+  it("matches a record to its request whatever the case of its id's letters, as the join does", () => {
+    const guids = Array.from({ length: 20 }, (_, i) => `c4a1e7d2-5b3f-4e8a-9c6d-${String(i).padStart(12, '0')}ab`);
+    const checks = reconcile({
+      entries: guids.map((id, i) => ledgerEntry({ id, apimRequestId: id, gatewayRequestId: `g-${i}`, time: '2026-10-15T10:00:00.000Z', deployment: 'gpt-4o-prod' })),
+      records: records(guids.map((id) => id.toUpperCase())),
+      gatewayObjectIds: new Set(['gateway']),
+    });
+    expect(checks.filter((c) => c.check === 'requests').map((c) => [c.status, c.expected, c.actual, c.gatewayOnlyCount, c.diagnosticsOnlyCount])).toEqual([['ok', 20, 20, 0, 0]]);
+  });
+
   it('fails any gateway request missing from the ledger, unless told to tolerate some', () => {
     const recorded = [...ids(0, 1000), 'lost-1'];
     expect(requestsStatus(1000, recorded)).toBe('fail');
