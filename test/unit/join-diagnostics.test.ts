@@ -79,6 +79,27 @@ describe('RequestResponse archive records', () => {
     expect(rejected).toEqual([]);
   });
 
+  // Learn, "Prepare for format change to Azure Monitor resource logs archived to a storage account": a blob written
+  // before the change is one object holding a `records` array, the page's sample indented over many lines.
+  it('reads a blob of the layout before JSON Lines, one {"records": […]} object indented or on one line, record by record', () => {
+    const objects = fixture.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line) as unknown);
+    const expected = parseArchiveBlob('p', fixture).records;
+    for (const text of [JSON.stringify({ records: objects }, null, 4), JSON.stringify({ records: objects })]) {
+      const { records, rejected } = parseArchiveBlob('p', text);
+      expect(records).toEqual(expected);
+      expect(rejected).toEqual([]);
+    }
+    const { rejected } = parseArchiveBlob('p', JSON.stringify({ records: [objects[1], { operationName: 'x' }] }, null, 2));
+    expect(rejected.map((r) => r.source)).toEqual(['p#records[1]']);
+    expect(parseArchiveBlob('p', '{\n  "value": []\n}').rejected.map((r) => r.reason)).toEqual(['blob is one JSON object without a "records" array']);
+  });
+
+  it('reads the first record of a copy that begins with a UTF-8 byte-order mark', () => {
+    const { records, rejected } = parseArchiveBlob('p', `\uFEFF${fixture}`);
+    expect(records).toEqual(parseArchiveBlob('p', fixture).records);
+    expect(rejected).toEqual([]);
+  });
+
   it('rejects a line that is not JSON without stopping the blob', () => {
     const { records, rejected } = parseArchiveBlob('p', `${fixture.split('\n')[0]}\n{not json\n`);
     expect(records).toHaveLength(1);

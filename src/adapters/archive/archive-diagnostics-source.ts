@@ -20,30 +20,91 @@ export interface ArchiveBlobRecords {
   readonly rejected: RejectedDiagnostic[];
 }
 
-/** Sorts the lines of one archive blob (one JSON record per line), some at a time; dirty lines are rejected with a reason, never thrown. */
+/**
+ * The first line of a blob in the layout before 2018-11-01: one JSON object holding a `records` array, on one line or
+ * indented over many (learn.microsoft.com/azure/azure-monitor/essentials/resource-logs-blob-format; the change to
+ * JSON Lines came later to some sovereign clouds, and a container keeps both). No JSON Lines record begins so.
+ */
+const LEGACY_FIRST_LINE = /^\s*\{\s*(?:"records"\s*:.*)?$/;
+/**
+ * A legacy blob is read whole: one longer than this is rejected rather than held (it is held as text, twice its length in bytes),
+ * with its first characters; the blob itself stays in the archive.
+ */
+const MAX_LEGACY_CHARS = 64 * 2 ** 20;
+const REJECTED_HEAD_CHARS = 2 ** 20;
+
+/**
+ * Sorts the lines of one archive blob (one JSON record per line), some at a time; dirty lines are rejected with a
+ * reason, never thrown. A blob in the legacy layout is held until `finish` and read whole. A UTF-8 byte-order mark,
+ * which a copy saved by a Windows tool may begin with, is not part of the first line.
+ */
 class ArchiveBlobParser implements ArchiveBlobRecords {
   readonly records: DiagnosticRecord[] = [];
   readonly rejected: RejectedDiagnostic[] = [];
   private lineNumber = 0;
+  private legacy: { lines: string[]; chars: number; tooLong: boolean } | null = null;
 
   constructor(private readonly path: string) {}
 
   add(lines: readonly string[]): void {
-    for (const line of lines) {
+    for (const text of lines) {
       this.lineNumber++;
+      const line = this.lineNumber === 1 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+      if (this.legacy) {
+        this.legacy.chars += line.length + 1;
+        if (this.legacy.chars > MAX_LEGACY_CHARS) this.legacy.tooLong = true;
+        if (!this.legacy.tooLong || this.legacy.chars - line.length <= REJECTED_HEAD_CHARS) this.legacy.lines.push(line);
+        continue;
+      }
       if (line.trim() === '') continue;
-      const source = `${this.path}#L${this.lineNumber}`;
-      let value: unknown;
+      if (this.records.length === 0 && this.rejected.length === 0 && LEGACY_FIRST_LINE.test(line)) {
+        this.legacy = { lines: [line], chars: line.length + 1, tooLong: false };
+        continue;
+      }
+      this.take(`${this.path}#L${this.lineNumber}`, line);
+    }
+  }
+
+  /** Reads a legacy blob held whole: each of its records, or the whole blob rejected when it is not such an object. */
+  finish(): this {
+    if (!this.legacy) return this;
+    const { lines, tooLong } = this.legacy;
+    this.legacy = null;
+    if (tooLong) {
+      const reason = `{"records": […]} blob of over ${MAX_LEGACY_CHARS} characters, not read whole`;
+      this.rejected.push({ source: `${this.path}#L1`, reason, raw: lines.join('\n').slice(0, REJECTED_HEAD_CHARS) });
+      return this;
+    }
+    const text = lines.join('\n');
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      this.rejected.push({ source: `${this.path}#L1`, reason: 'blob is neither JSON Lines nor one JSON object', raw: text });
+      return this;
+    }
+    const records = (value as { records?: unknown } | null)?.records;
+    if (!Array.isArray(records)) {
+      this.rejected.push({ source: `${this.path}#L1`, reason: 'blob is one JSON object without a "records" array', raw: text });
+      return this;
+    }
+    records.forEach((record, i) => this.take(`${this.path}#records[${i}]`, JSON.stringify(record), record));
+    return this;
+  }
+
+  private take(source: string, line: string, given?: unknown): void {
+    let value = given;
+    if (value === undefined) {
       try {
         value = JSON.parse(line);
       } catch {
         this.rejected.push({ source, reason: 'line is not JSON', raw: line });
-        continue;
+        return;
       }
-      const parsed = parseRequestResponse(value);
-      if (parsed.ok) this.records.push(parsed.record);
-      else this.rejected.push({ source, reason: parsed.reason, raw: line });
     }
+    const parsed = parseRequestResponse(value);
+    if (parsed.ok) this.records.push(parsed.record);
+    else this.rejected.push({ source, reason: parsed.reason, raw: line });
   }
 }
 
@@ -51,14 +112,14 @@ class ArchiveBlobParser implements ArchiveBlobRecords {
 export function parseArchiveBlob(path: string, text: string): ArchiveBlobRecords {
   const parser = new ArchiveBlobParser(path);
   parser.add(text.split('\n'));
-  return parser;
+  return parser.finish();
 }
 
-/** Reads and parses one blob of an archive as it comes, never holding its whole text. */
+/** Reads and parses one blob of an archive as it comes, never holding its whole text (but a legacy blob's). */
 export async function readArchiveBlob(archive: ArchiveReader, path: string, options: StoreOptions = {}): Promise<ArchiveBlobRecords> {
   const parser = new ArchiveBlobParser(path);
   for await (const lines of archive.lines(path, options)) parser.add(lines);
-  return parser;
+  return parser.finish();
 }
 
 /** The watermark `<hour>/<listedAt>`: the last hour read, and when the listing of that read began (absent in a bare hour). */
