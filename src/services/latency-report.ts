@@ -188,13 +188,19 @@ export async function storeWeightsUpTo(
     }
     return at;
   };
-  // The windows missed start after the earliest latest one of the deployments with traffic in any window that may be
+  // The windows missed start after the earliest latest one of the deployments with traffic in a window that may be
   // missed (a deployment drained since has windows to store too; one never stored sets no start), at most `hours` back.
-  const span = { from: new Date(last - 2 * hours * HOUR_MS), to: to };
+  // A tile of the hour starting s is in the windows ending s + 1h to s + `hours`.
+  const lastTraffic = new Map<string, number>();
+  for (const tile of await hourTiles(aggregates, { from: new Date(last - 2 * hours * HOUR_MS), to }, options)) {
+    if (tile.key.deployment === UNKNOWN_DEPLOYMENT || tile.key.backendId === UNKNOWN_BACKEND) continue;
+    const start = Date.parse(tile.key.windowStart);
+    lastTraffic.set(tile.key.deployment, Math.max(lastTraffic.get(tile.key.deployment) ?? start, start));
+  }
   let first = last;
-  for (const deployment of new Set(poolTiles(await hourTiles(aggregates, span, options)).map((t) => t.key.deployment))) {
+  for (const [deployment, trafficStart] of lastTraffic) {
     const at = await latest(deployment);
-    if (at === -Infinity || at >= last) continue;
+    if (at === -Infinity || at >= Math.min(last, trafficStart + hours * HOUR_MS)) continue;
     first = Math.min(first, Math.max(at, last - (hours + 1) * HOUR_MS) + HOUR_MS);
   }
   let stored = 0;

@@ -160,7 +160,8 @@ const MAX_REGRADED_HOURS = 6;
  * `MAX_REGRADED_HOURS` of the hours drawn at random, in order. A turn taken by the clock would lock in phase with the
  * list, which slides an hour each run as hours leave it: with hours failing every other hour for good, the same
  * slices came round run after run and an hour between them was never checked again. Drawn, an hour among n is
- * missed by all 24 hourly runs that look back at it with odds (1 − 6/n)^24: under 1 in 1,000 even with n = 24.
+ * missed by all 24 hourly runs that look back at it with odds (1 − 6/n)^24: about 1 in 1,000 with n = 24, under 1 in
+ * 5,000 with n ≤ 20.
  */
 function drawn(hours: readonly string[], random: () => number): string[] {
   const pool = [...hours];

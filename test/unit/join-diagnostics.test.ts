@@ -94,6 +94,24 @@ describe('RequestResponse archive records', () => {
     expect(parseArchiveBlob('p', '{\n  "value": []\n}').rejected.map((r) => r.reason)).toEqual(['blob is one JSON object without a "records" array']);
   });
 
+  it('reads again a blob of an hour already read that was written since, within the hours Azure may still append to', async () => {
+    const path = `insights-logs-requestresponse/resourceId=/SUBSCRIPTIONS/S/RESOURCEGROUPS/G/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/A/y=2026/m=11/d=20/h=10/m=00/PT1H.json`;
+    const lines = fixture.split('\n').filter((line) => line.trim() !== '');
+    const archive: ArchiveReader = {
+      list: async () => ({ entries: [{ path, lastModified: new Date('2026-11-21T09:00:05Z') }], listedAt: new Date('2026-11-21T09:30:00Z') }),
+      lines: async function* () {
+        yield lines;
+      },
+    };
+    const watermark = `${DAY}T10/2026-11-21T09:00:00.000Z`;
+    const within = await new ArchiveDiagnosticsSource(archive, { now: () => new Date('2026-11-21T09:30:00Z') }).readSince(watermark);
+    expect(within.records).toHaveLength(3);
+    expect(within.nextWatermark).toBe(`${DAY}T10/2026-11-21T09:30:00.000Z`);
+    // A blob of an hour over 72 hours old written again (a container restored or copied) is not read again.
+    const restored = await new ArchiveDiagnosticsSource(archive, { now: () => new Date('2026-11-23T11:00:00Z') }).readSince(watermark);
+    expect(restored.records).toEqual([]);
+  });
+
   it('reads the first record of a copy that begins with a UTF-8 byte-order mark', () => {
     const { records, rejected } = parseArchiveBlob('p', `\uFEFF${fixture}`);
     expect(records).toEqual(parseArchiveBlob('p', fixture).records);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createWeightsTimerHandler } from '../../functions/handlers/weights.js';
 import { fireTimer } from '../../src/local/timer-runner.js';
-import { storeWeights, weightsReport } from '../../src/services/latency-report.js';
+import { storeWeights, storeWeightsUpTo, weightsReport } from '../../src/services/latency-report.js';
 import { hourTiles } from '../support/latency-tiles.js';
 import { MemoryAggregateStore } from '../support/memory-stores.js';
 
@@ -191,5 +191,18 @@ describe('weights recommendations: computed by a timer, only read by the API', (
     const windowsOf = (deployment: string) => [...aggregates.weights.values()].filter((w) => w.deployment === deployment).map((w) => w.windowEnd.slice(11, 13)).sort();
     expect(windowsOf('gpt-4o')).toEqual(['10', '11', '12', '13', '14', '15']);
     expect(windowsOf('gpt-4o-mini')).toEqual(['10', '11', '12']);
+  });
+  it('runs only the window ending now once every window with a drained deployment\'s traffic is stored', async () => {
+    const aggregates = new MemoryAggregateStore();
+    const backends = [
+      { backendId: 'aoai-slow', region: 'japaneast', ms: 2_000 },
+      { backendId: 'aoai-fast', region: 'swedencentral', ms: 200 },
+    ];
+    // gpt-4o serves every hour of three days; gpt-4o-mini served only at 00:00 of the first, then was drained.
+    await aggregates.upsertLatencyTiles([...hourTiles(DAY, 'gpt-4o', backends, Array.from({ length: 60 }, (_, h) => h)), ...hourTiles(DAY, 'gpt-4o-mini', backends, [0])]);
+    const windows: number[] = [];
+    for (let h = 1; h <= 48; h++) windows.push((await storeWeightsUpTo(aggregates, new Date(Date.parse(`${DAY}T00:00:00Z`) + h * 3_600_000), 24)).windows);
+    expect([...aggregates.weights.values()].filter((w) => w.deployment === 'gpt-4o-mini')).toHaveLength(24);
+    expect(windows).toEqual(windows.map(() => 1));
   });
 });

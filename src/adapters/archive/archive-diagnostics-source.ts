@@ -8,6 +8,11 @@ import type { StoreOptions } from '../../ports/ledger-store.js';
 export interface ArchiveSourceOptions {
   /** The clock deciding which hours are complete. */
   readonly now?: () => Date;
+  /**
+   * How long after its hour a blob written again is read again (default 72 hours, as Log Analytics is read back
+   * over late arrivals). An older blob written again (a container restored or copied) is not: its hours were read.
+   */
+  readonly lateAppendInMs?: number;
   /** Minutes after an hour ends before its blob is taken as complete (Azure flushes appends late). */
   readonly settleMinutes?: number;
   /** Stop after the hour in which this many records were read (never mid-hour: the watermark names an hour). */
@@ -133,9 +138,10 @@ function parseWatermark(watermark: string | null): { hour: string | null; listed
 /**
  * Reads the `RequestResponse` archive hour by hour, an hour once it is over and settled. Each hour's blob is an
  * append blob that Azure can still append to, and a blob can appear for an hour already read (records up to 48
- * hours late): a blob of an hour already read that was written since the listing of the previous read is read again
- * whole (the join stores each record by its id, so a record read twice changes nothing). The watermark is
- * `<hour>/<listedAt>`: the last hour read (all accounts), and when the listing of that read began.
+ * hours late): a blob of an hour of the last `lateAppendInMs` already read that was written since the listing of the
+ * previous read is read again whole (the join stores each record by its id, so a record read twice changes nothing),
+ * before the new hours; `maxRecordsPerRead` bounds the new hours only. The watermark is `<hour>/<listedAt>`: the last
+ * hour read (all accounts), and when the listing of that read began.
  */
 export class ArchiveDiagnosticsSource implements DiagnosticsSource {
   constructor(
@@ -147,6 +153,7 @@ export class ArchiveDiagnosticsSource implements DiagnosticsSource {
     const now = (this.options.now ?? (() => new Date()))();
     const settled = new Date(now.getTime() - (this.options.settleMinutes ?? 15) * 60_000 - 3_600_000).toISOString().slice(0, 13);
     const since = parseWatermark(watermark);
+    const oldestWritten = new Date(now.getTime() - (this.options.lateAppendInMs ?? 72 * 3_600_000)).toISOString().slice(0, 13);
     const listing = await this.archive.list(options);
     const written: ArchiveBlob[] = [];
     const byHour = new Map<string, ArchiveBlob[]>();
@@ -155,7 +162,7 @@ export class ArchiveDiagnosticsSource implements DiagnosticsSource {
       const blob = parseArchivePath(path);
       if (!blob || blob.hour > settled) continue;
       if (since.hour === null || blob.hour > since.hour) byHour.set(blob.hour, [...(byHour.get(blob.hour) ?? []), blob]);
-      else if (since.listedAt !== null && lastModified.getTime() >= since.listedAt) written.push(blob);
+      else if (since.listedAt !== null && blob.hour >= oldestWritten && lastModified.getTime() >= since.listedAt) written.push(blob);
     }
     const hours = [...byHour.keys()].sort();
     const records: DiagnosticRecord[] = [];

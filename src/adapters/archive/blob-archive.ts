@@ -44,6 +44,7 @@ export class BlobArchive implements ArchiveReader {
 async function* blobBytes(blob: BlobClient, path: string, options: StoreOptions): AsyncGenerator<Buffer> {
   let offset = 0;
   for (let resumes = 0; ; resumes++) {
+    // A body that came whole (its Content-Length) ends without error, so a resume never starts at the blob's end.
     const response = await blob.download(offset, undefined, { abortSignal: options.abortSignal, maxRetryRequests: 0 });
     if (!response.readableStreamBody) throw new Error(`${path}: the download has no body`);
     try {

@@ -4,6 +4,8 @@ import { REQUEST_RESPONSE_CONTAINER } from '../../domain/archive-layout.js';
 import type { ArchiveEntry, ArchiveListing, ArchiveReader } from '../../ports/archive.js';
 import { readJsonlChunks } from '../files/jsonl-lines.js';
 
+/** How far a file's mtime may lag the time it was written by `Date`'s clock: a listing is said to begin this much earlier. */
+const CLOCK_PRECISION_MS = 1_000;
 /** Diagnostic settings name each category's container `insights-logs-<category>`. */
 const CONTAINER_PREFIX = 'insights-logs-';
 /** The first folder of every blob path in such a container (`resourceId=/SUBSCRIPTIONS/…/PT1H.json`). */
@@ -41,7 +43,8 @@ export class FolderArchive implements ArchiveReader {
   }
 
   async list(): Promise<ArchiveListing> {
-    const listedAt = new Date();
+    // Linux stamps a file's mtime from a coarse clock, a few milliseconds behind the one `Date` reads.
+    const listedAt = new Date(Date.now() - CLOCK_PRECISION_MS);
     const entries = await readdir(this.root, { recursive: true, withFileTypes: true });
     const blobs: ArchiveEntry[] = [];
     // A link is taken for the file it links to (a copy made with `cp -rs` or `ln -s`); a link to a folder is not followed.
