@@ -8,6 +8,17 @@ import { MemoryAggregateStore } from '../support/memory-stores.js';
 const DAY = '2026-10-20';
 const WINDOW = { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T06:00:00Z`) };
 
+/** Two pool members, one slow and one fast. */
+const BACKENDS = [
+  { backendId: 'aoai-slow', region: 'japaneast', ms: 2_000 },
+  { backendId: 'aoai-fast', region: 'swedencentral', ms: 200 },
+];
+
+/** The hours (`HH`) of the windows stored for a deployment, in order. */
+function windowsOf(aggregates: MemoryAggregateStore, deployment: string): string[] {
+  return [...aggregates.weights.values()].filter((w) => w.deployment === deployment).map((w) => w.windowEnd.slice(11, 13)).sort();
+}
+
 /** Hour tiles of one deployment behind two backends: `aoai-slow` answers in `slowMs`, `aoai-fast` in 200 ms. */
 async function tiles(aggregates: MemoryAggregateStore, slowMs: number, hours: readonly number[]): Promise<void> {
   const backends = [
@@ -135,17 +146,13 @@ describe('weights recommendations: computed by a timer, only read by the API', (
    */
   async function afterDowntime(gpt41Hours: readonly number[], gpt41Latest: string, gpt4oLatest = '10') {
     const aggregates = new MemoryAggregateStore();
-    const backends = [
-      { backendId: 'aoai-slow', region: 'japaneast', ms: 2_000 },
-      { backendId: 'aoai-fast', region: 'swedencentral', ms: 200 },
-    ];
-    await aggregates.upsertLatencyTiles([...hourTiles(DAY, 'gpt-4o', backends, Array.from({ length: 13 }, (_, h) => h)), ...hourTiles(DAY, 'gpt-4.1', backends, gpt41Hours)]);
+    await aggregates.upsertLatencyTiles([...hourTiles(DAY, 'gpt-4o', BACKENDS, Array.from({ length: 13 }, (_, h) => h)), ...hourTiles(DAY, 'gpt-4.1', BACKENDS, gpt41Hours)]);
     const weights = { 'aoai-fast': 50, 'aoai-slow': 50 };
     await aggregates.createWeights({ deployment: 'gpt-4o', windowEnd: `${DAY}T${gpt4oLatest}:00:00.000Z`, weights, basedOn: null });
     await aggregates.createWeights({ deployment: 'gpt-4.1', windowEnd: `${DAY}T${gpt41Latest}:00:00.000Z`, weights, basedOn: null });
     const now = new Date(`${DAY}T13:05:00Z`);
     await fireTimer('weights', createWeightsTimerHandler(() => aggregates, () => now), now);
-    return (deployment: string) => [...aggregates.weights.values()].filter((w) => w.deployment === deployment).map((w) => w.windowEnd.slice(11, 13)).sort();
+    return (deployment: string) => windowsOf(aggregates, deployment);
   }
 
   it('catches up each deployment from its own latest window only, never behind a later one stored', async () => {
@@ -160,6 +167,7 @@ describe('weights recommendations: computed by a timer, only read by the API', (
     expect(windowsOf('gpt-4.1')).toEqual(['10', '11', '12']);
     expect(windowsOf('gpt-4o')).toEqual(['10', '11', '12', '13']);
   });
+
   it('catches up a deployment whose traffic left the window ending now when no other deployment is behind', async () => {
     // gpt-4.1 served only at 11:00 and 12:00 the day before and was last stored at 10:00; gpt-4o is up to date.
     const windowsOf = await afterDowntime([-13, -12], '10', '13');
@@ -168,12 +176,8 @@ describe('weights recommendations: computed by a timer, only read by the API', (
 
   it('stores every missed window of a drained deployment after a catch-up run is stopped at its time limit', async () => {
     const aggregates = new MemoryAggregateStore();
-    const backends = [
-      { backendId: 'aoai-slow', region: 'japaneast', ms: 2_000 },
-      { backendId: 'aoai-fast', region: 'swedencentral', ms: 200 },
-    ];
     // gpt-4o serves every hour; gpt-4o-mini served only at 11:00 and 12:00 the day before. Both last stored at 10:00.
-    await aggregates.upsertLatencyTiles([...hourTiles(DAY, 'gpt-4o', backends, Array.from({ length: 14 }, (_, h) => h)), ...hourTiles(DAY, 'gpt-4o-mini', backends, [-13, -12])]);
+    await aggregates.upsertLatencyTiles([...hourTiles(DAY, 'gpt-4o', BACKENDS, Array.from({ length: 14 }, (_, h) => h)), ...hourTiles(DAY, 'gpt-4o-mini', BACKENDS, [-13, -12])]);
     for (const deployment of ['gpt-4o', 'gpt-4o-mini']) await aggregates.createWeights({ deployment, windowEnd: `${DAY}T10:00:00.000Z`, weights: { 'aoai-fast': 50, 'aoai-slow': 50 }, basedOn: null });
     // The 13:05 run catches up from 11:00 and is stopped at gpt-4o-mini's first write (functionTimeout).
     const stopping = Object.assign(Object.create(aggregates) as MemoryAggregateStore, {
@@ -188,18 +192,14 @@ describe('weights recommendations: computed by a timer, only read by the API', (
       now = new Date(`${DAY}T${at}:00Z`);
       await fireTimer('weights', createWeightsTimerHandler(() => aggregates, () => now), now);
     }
-    const windowsOf = (deployment: string) => [...aggregates.weights.values()].filter((w) => w.deployment === deployment).map((w) => w.windowEnd.slice(11, 13)).sort();
-    expect(windowsOf('gpt-4o')).toEqual(['10', '11', '12', '13', '14', '15']);
-    expect(windowsOf('gpt-4o-mini')).toEqual(['10', '11', '12']);
+    expect(windowsOf(aggregates, 'gpt-4o')).toEqual(['10', '11', '12', '13', '14', '15']);
+    expect(windowsOf(aggregates, 'gpt-4o-mini')).toEqual(['10', '11', '12']);
   });
+
   it('runs only the window ending now once every window with a drained deployment\'s traffic is stored', async () => {
     const aggregates = new MemoryAggregateStore();
-    const backends = [
-      { backendId: 'aoai-slow', region: 'japaneast', ms: 2_000 },
-      { backendId: 'aoai-fast', region: 'swedencentral', ms: 200 },
-    ];
     // gpt-4o serves every hour of three days; gpt-4o-mini served only at 00:00 of the first, then was drained.
-    await aggregates.upsertLatencyTiles([...hourTiles(DAY, 'gpt-4o', backends, Array.from({ length: 60 }, (_, h) => h)), ...hourTiles(DAY, 'gpt-4o-mini', backends, [0])]);
+    await aggregates.upsertLatencyTiles([...hourTiles(DAY, 'gpt-4o', BACKENDS, Array.from({ length: 60 }, (_, h) => h)), ...hourTiles(DAY, 'gpt-4o-mini', BACKENDS, [0])]);
     const windows: number[] = [];
     for (let h = 1; h <= 48; h++) windows.push((await storeWeightsUpTo(aggregates, new Date(Date.parse(`${DAY}T00:00:00Z`) + h * 3_600_000), 24)).windows);
     expect([...aggregates.weights.values()].filter((w) => w.deployment === 'gpt-4o-mini')).toHaveLength(24);
