@@ -23,6 +23,7 @@ export interface RollupOptions extends StoreOptions {
   readonly identity?: IdentityOptions;
   /** Dirty hours recomputed per run at most; the rest stay marked for the next run. Default 48. */
   readonly maxHours?: number;
+  /** The clock that tells another run's held marker (see `commitWindow`) from one no run holds any more. */
   readonly now?: () => Date;
 }
 

@@ -32,8 +32,8 @@ export interface ArchiveBlobRecords {
  */
 const LEGACY_FIRST_LINE = /^\s*\{\s*(?:"records"\s*:.*)?$/;
 /**
- * A legacy blob is read whole: one longer than this is rejected rather than held (it is held as text, twice its length in bytes),
- * with its first characters; the blob itself stays in the archive.
+ * A legacy blob is read whole, held as text (two bytes a character): one longer than this is rejected with its first
+ * characters rather than held; the blob itself stays in the archive.
  */
 const MAX_LEGACY_CHARS = 64 * 2 ** 20;
 const REJECTED_HEAD_CHARS = 2 ** 20;
