@@ -8,10 +8,10 @@ export interface ArchiveEntry {
   readonly lastModified: Date;
 }
 
-/** Every blob of an archive, and when the listing began. */
+/** Every blob of an archive, in no particular order, and when the listing began. */
 export interface ArchiveListing {
   readonly entries: readonly ArchiveEntry[];
-  /** By the clock and at the precision of `lastModified`: a blob written after the listing began has a `lastModified` no earlier. */
+  /** By the clock that times `lastModified` (the service's, for Blob storage). */
   readonly listedAt: Date;
 }
 

@@ -127,6 +127,13 @@ export async function readArchiveBlob(archive: ArchiveReader, path: string, opti
   return parser.finish();
 }
 
+/**
+ * How far before a listing's time a blob written after it may be stamped: Blob storage keeps `Date` and
+ * `Last-Modified` to the second and may list in the second before its answer's `Date`; Linux stamps a file's mtime
+ * from a coarser clock than the one `Date` reads.
+ */
+const CLOCK_PRECISION_MS = 1_000;
+
 /** The watermark `<hour>/<listedAt>`: the last hour read, and when the listing of that read began (absent in a bare hour). */
 function parseWatermark(watermark: string | null): { hour: string | null; listedAt: number | null } {
   if (watermark === null) return { hour: null, listedAt: null };
@@ -157,12 +164,13 @@ export class ArchiveDiagnosticsSource implements DiagnosticsSource {
     const listing = await this.archive.list(options);
     const written: ArchiveBlob[] = [];
     const byHour = new Map<string, ArchiveBlob[]>();
-    for (const { path, lastModified } of listing.entries) {
+    const entries = [...listing.entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    for (const { path, lastModified } of entries) {
       if (!path.startsWith(`${REQUEST_RESPONSE_CONTAINER}/`)) continue;
       const blob = parseArchivePath(path);
       if (!blob || blob.hour > settled) continue;
       if (since.hour === null || blob.hour > since.hour) byHour.set(blob.hour, [...(byHour.get(blob.hour) ?? []), blob]);
-      else if (since.listedAt !== null && blob.hour >= oldestWritten && lastModified.getTime() >= since.listedAt) written.push(blob);
+      else if (since.listedAt !== null && blob.hour >= oldestWritten && lastModified.getTime() >= since.listedAt - CLOCK_PRECISION_MS) written.push(blob);
     }
     const hours = [...byHour.keys()].sort();
     const records: DiagnosticRecord[] = [];

@@ -5,11 +5,6 @@ import { readStreamLines } from '../files/jsonl-lines.js';
 
 /** Downloads of one blob cut short (a dropped connection) that are taken up again where they stopped. */
 const MAX_RESUMES = 5;
-/**
- * The service's `Date` and `Last-Modified` are to the second, and the listing may be taken in the second before the
- * answer's `Date`: a listing is said to begin a second before it.
- */
-const CLOCK_PRECISION_MS = 1_000;
 
 /**
  * The archive in Azure Blob storage: one container per log category (`insights-logs-requestresponse`),
@@ -23,10 +18,10 @@ export class BlobArchive implements ArchiveReader {
     let listedAt: Date | undefined;
     for await (const page of this.container.listBlobsFlat({ abortSignal: options.abortSignal }).byPage()) {
       // The service's clock, as the blobs' Last-Modified times are: the first page's Date header.
-      listedAt ??= page.date === undefined ? undefined : new Date(page.date.getTime() - CLOCK_PRECISION_MS);
+      listedAt ??= page.date;
       for (const blob of page.segment.blobItems) entries.push({ path: `${this.container.containerName}/${blob.name}`, lastModified: blob.properties.lastModified });
     }
-    return { entries: entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), listedAt: listedAt ?? new Date() };
+    return { entries, listedAt: listedAt ?? new Date() };
   }
 
   async *lines(path: string, options: StoreOptions = {}): AsyncGenerator<readonly string[]> {

@@ -4,8 +4,6 @@ import { REQUEST_RESPONSE_CONTAINER } from '../../domain/archive-layout.js';
 import type { ArchiveEntry, ArchiveListing, ArchiveReader } from '../../ports/archive.js';
 import { readJsonlChunks } from '../files/jsonl-lines.js';
 
-/** How far a file's mtime may lag the time it was written by `Date`'s clock: a listing is said to begin this much earlier. */
-const CLOCK_PRECISION_MS = 1_000;
 /** Diagnostic settings name each category's container `insights-logs-<category>`. */
 const CONTAINER_PREFIX = 'insights-logs-';
 /** The first folder of every blob path in such a container (`resourceId=/SUBSCRIPTIONS/…/PT1H.json`). */
@@ -43,8 +41,7 @@ export class FolderArchive implements ArchiveReader {
   }
 
   async list(): Promise<ArchiveListing> {
-    // Linux stamps a file's mtime from a coarse clock, a few milliseconds behind the one `Date` reads.
-    const listedAt = new Date(Date.now() - CLOCK_PRECISION_MS);
+    const listedAt = new Date();
     const entries = await readdir(this.root, { recursive: true, withFileTypes: true });
     const blobs: ArchiveEntry[] = [];
     // A link is taken for the file it links to (a copy made with `cp -rs` or `ln -s`); a link to a folder is not followed.
@@ -54,12 +51,12 @@ export class FolderArchive implements ArchiveReader {
       const file = await stat(path).catch(() => null);
       if (file?.isFile()) blobs.push({ path: relative(this.root, path).split(sep).join('/'), lastModified: file.mtime });
     }
-    return { entries: blobs.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), listedAt };
+    return { entries: blobs, listedAt };
   }
 
   /** Every blob's path, in order. */
   async paths(): Promise<string[]> {
-    return (await this.list()).entries.map((entry) => entry.path);
+    return (await this.list()).entries.map((entry) => entry.path).sort();
   }
 
   async *lines(path: string): AsyncGenerator<readonly string[]> {
