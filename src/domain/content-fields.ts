@@ -74,18 +74,20 @@ const CONTENT_FIELDS = new Map<string, Keep>([
 ]);
 
 /**
- * A quick test of a text for a content field's name, in `properties` given as a JSON string too; a text without one
- * is kept as it is. (An item whose keys are written with `\u` escapes passes unnoticed: no producer writes them.)
- */
-const CONTENT_KEY = /(?:body|headers|messages)\\?"\s*:|url\\?"\s*:\s*\\?"[^"\\]*[?&](?:subscription-key|api-key|key|code|sig|token|access_token)=/i;
-
-/**
  * A resource log's URLs (`properties.url`, `properties.backendUrl`), kept without their query when it holds a
  * credential: a client may put its subscription key there (`?subscription-key=`, which APIM accepts in place of the
  * header), a backend URL a SAS signature or a function key.
  */
 const URL_FIELDS = new Set(['url', 'backendurl']);
-const CREDENTIAL_QUERY = /[?&](?:subscription-key|api-key|key|code|sig|token|access_token)=/i;
+const CREDENTIAL_PARAMETER = '[?&](?:subscription-key|api-key|key|code|sig|token|access_token)=';
+const CREDENTIAL_QUERY = new RegExp(CREDENTIAL_PARAMETER, 'i');
+
+/**
+ * A quick test of a text for a content field's name, or a URL with a credential in its query, in `properties` given
+ * as a JSON string too; a text without one is kept as it is. (An item whose keys are written with `\u` escapes passes
+ * unnoticed: no producer writes them.)
+ */
+const CONTENT_KEY = new RegExp(`(?:body|headers|messages)\\\\?"\\s*:|url\\\\?"\\s*:\\s*\\\\?"[^"\\\\]*${CREDENTIAL_PARAMETER}`, 'i');
 
 const withoutQuery: Keep = (value) => (typeof value !== 'string' ? notKept(value) : CREDENTIAL_QUERY.test(value) ? value.split(/[?#]/, 1)[0] : value);
 
