@@ -472,15 +472,19 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     expect(whole[0]!.totalTokens).toBeGreaterThan(0);
   });
 
-  it('reads LLM token usage in halves of the id list when a query runs past its time limit', async () => {
+  /** The LLM usage of 400 requests of the day, read whole, then again after `fault` (which the fake serves next). */
+  async function usageWholeThenAfter(fault: () => void) {
     const ids = [...new Set(llmRows.map((r) => r.CorrelationId))].slice(0, 400);
     const source = new LogAnalyticsLlmUsageSource({ client, workspaceId: WORKSPACE, sleep });
     const range = { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T23:59:59.999Z`) };
     const whole = await source.getUsage(ids, range);
     fake.reset();
-    fake.maxRowsInTime = 90;
+    fault();
+    return { whole, inHalves: await source.getUsage(ids, range) };
+  }
 
-    const inHalves = await source.getUsage(ids, range);
+  it('reads LLM token usage in halves of the id list when a query runs past its time limit', async () => {
+    const { whole, inHalves } = await usageWholeThenAfter(() => (fake.maxRowsInTime = 90));
 
     expect(fake.timedOut.length).toBeGreaterThan(0);
     expect(fake.seen.every((q) => q.rows <= 90)).toBe(true);
@@ -490,14 +494,7 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
   });
 
   it('reads LLM token usage in halves of the id list when a query answers a partial result, never taking its rows', async () => {
-    const ids = [...new Set(llmRows.map((r) => r.CorrelationId))].slice(0, 400);
-    const source = new LogAnalyticsLlmUsageSource({ client, workspaceId: WORKSPACE, sleep });
-    const range = { from: new Date(`${DAY}T00:00:00Z`), to: new Date(`${DAY}T23:59:59.999Z`) };
-    const whole = await source.getUsage(ids, range);
-    fake.reset();
-    fake.failNext('gateway-llm-usage.kql', { kind: 'partial' });
-
-    const inHalves = await source.getUsage(ids, range);
+    const { whole, inHalves } = await usageWholeThenAfter(() => fake.failNext('gateway-llm-usage.kql', { kind: 'partial' }));
 
     expect(fake.seen.map((q) => q.partial)).toEqual([true, false, false]);
     expect(new Map(inHalves.map((u) => [u.gatewayRequestId, u]))).toEqual(new Map(whole.map((u) => [u.gatewayRequestId, u])));
