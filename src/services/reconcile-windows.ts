@@ -213,9 +213,9 @@ export async function storeHourResults(store: ReconciliationStore, hour: string,
  * run resumes. `superseded` counts hours whose results a newer run had stored first (this run's were dropped).
  *
  * Then it checks again the hours of the `regradeInMs` before the window that an earlier run graded `fail`, at most
- * `MAX_REGRADED_HOURS` of them drawn at random: Log Analytics ingests most records within minutes but some much later, and the
- * ledger lags behind an Event Hubs backlog, so such a verdict may be the data's lateness, not a fault. `regraded`
- * counts them.
+ * `MAX_REGRADED_HOURS` of them drawn at random: Log Analytics ingests most records within minutes but some much
+ * later, and the ledger lags behind an Event Hubs backlog, so such a verdict may be the data's lateness, not a fault.
+ * `regraded` counts them.
  */
 export async function runReconciliation(
   ports: ReconcilePorts,
