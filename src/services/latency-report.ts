@@ -171,11 +171,22 @@ export async function storeWeights(
  * when it is back (`useMonitor`), not once per missed occurrence. Returns the windows run and the recommendations stored.
  */
 export async function storeWeightsUpTo(
-  aggregates: Pick<AggregateStore, 'listLatencyTiles' | 'latestWeights' | 'createWeights'>,
+  store: Pick<AggregateStore, 'listLatencyTiles' | 'latestWeights' | 'createWeights'>,
   to: Date,
   hours: number,
   options: WeightsOptions = {},
 ): Promise<{ windows: number; stored: number }> {
+  // The span and every window read the same days: each day's tiles are read once a run.
+  const days = new Map<string, ReturnType<AggregateStore['listLatencyTiles']>>();
+  const aggregates: typeof store = {
+    listLatencyTiles: (day, grain, o) => {
+      let tiles = days.get(`${day} ${grain}`);
+      if (!tiles) days.set(`${day} ${grain}`, (tiles = store.listLatencyTiles(day, grain, o)));
+      return tiles;
+    },
+    latestWeights: (...args) => store.latestWeights(...args),
+    createWeights: (...args) => store.createWeights(...args),
+  };
   const windowEnding = (end: number): LatencyQuery => ({ from: new Date(end - hours * HOUR_MS), to: new Date(end) });
   const last = to.getTime();
   // The latest window stored of each deployment: a missed window is stored only after it, never behind a later one.

@@ -130,7 +130,13 @@ describe('weights recommendations: computed by a timer, only read by the API', (
     await fireTimer('weights', handler, now);
     // Down from 10:30 to 13:05: the host runs the missed schedule once when the app is back (useMonitor).
     now = new Date(`${DAY}T13:05:00Z`);
-    await fireTimer('weights', handler, now, (m) => logged.push(m));
+    const reads: string[] = [];
+    const counting = Object.assign(Object.create(aggregates) as MemoryAggregateStore, {
+      listLatencyTiles: (...args: Parameters<MemoryAggregateStore['listLatencyTiles']>) => (reads.push(args[0]), aggregates.listLatencyTiles(...args)),
+    });
+    await fireTimer('weights', createWeightsTimerHandler(() => counting, () => now), now, (m) => logged.push(m));
+    // The span of the catch-up and its four windows cover three days: each is read once.
+    expect(reads.sort()).toEqual(['2026-10-18', '2026-10-19', '2026-10-20']);
     const stored = [...aggregates.weights.values()].sort((a, b) => (a.windowEnd < b.windowEnd ? -1 : 1));
     expect(stored.map((w) => w.windowEnd)).toEqual(['10', '11', '12', '13'].map((h) => `${DAY}T${h}:00:00.000Z`));
     stored.slice(1).forEach((w, i) => expect(w.basedOn).toEqual(stored[i]!.weights));
