@@ -32,6 +32,7 @@ export type DirectoryKind = (typeof DIRECTORY_KINDS)[number];
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** C0, DEL, C1, line and paragraph separators, and the bidirectional embeddings, overrides and isolates that reorder how a name reads. */
 const CONTROL = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+const CONTROLS = new RegExp(CONTROL.source, 'gu');
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The directory's spelling of an identity key: trimmed, and lower-cased when it is a GUID. */
@@ -76,6 +77,15 @@ export const directoryListSchema = z.object({ entries: z.array(directoryEntrySch
 /** `team: longer than 128 characters; kind: expected one of …` */
 export function describeIssues(error: z.ZodError): string {
   return error.issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message)).join('; ');
+}
+
+/**
+ * A stored text the directory can still show: control characters replaced by U+FFFD, and an unpaired surrogate too.
+ * Rows written before those characters were refused, or by another tool (Storage Explorer), can hold them; one such
+ * row must not stop every report that reads the directory.
+ */
+export function shownText(value: string): string {
+  return value.toWellFormed().replace(CONTROLS, '\ufffd');
 }
 
 /** Validates and normalises a row (adapters call it before writing); throws a `RangeError` naming the fault. */

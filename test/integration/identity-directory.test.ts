@@ -220,7 +220,24 @@ describe('TableIdentityDirectory', () => {
     const table = tableClient();
     await table.createTable();
     await table.createEntity({ partitionKey: 'identity', rowKey: 'x', displayName: 'X', team: 'T', costCenter: 'C', kind: 'robot' });
-    await expect(new TableIdentityDirectory(table).getAll()).rejects.toThrow(/identity directory row "x" is invalid: kind: expected one of/);
+    await expect(new TableIdentityDirectory(table).getAll()).rejects.toThrow(/identity directory row "x" is invalid: kind: expected one of.*`directory remove "x"`/);
+  });
+
+  it('reads a row holding control characters (written before they were refused, or by another tool) with them shown as U+FFFD', async () => {
+    const table = tableClient();
+    await table.createTable();
+    const oid = guid(7);
+    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(oid), displayName: 'Ana\u0007', team: 'Search \u202eAME', costCenter: 'CC-\ud800' });
+    await table.createEntity({ partitionKey: 'identity', rowKey: 'sub-1', displayName: 'Support bot', team: 'Support', costCenter: 'CC-1002' });
+    const directory = new TableIdentityDirectory(table);
+    const rows = await directory.getAll();
+    expect(rows.get(oid)).toEqual({ identity: oid, displayName: 'Ana\ufffd', team: 'Search \ufffdAME', costCenter: 'CC-\ufffd' });
+    expect(rows.get('sub-1')?.team).toBe('Support');
+
+    // `directory set` reads the entry first: it can now correct it in place.
+    const versioned = await directory.getVersioned(oid);
+    expect(await directory.replace({ ...versioned!.row, team: 'Search' }, { ifMatch: versioned!.etag })).toMatchObject({ outcome: 'written' });
+    expect((await directory.getVersioned(oid))?.row.team).toBe('Search');
   });
 
   it('allows plain http only for a loopback emulator', () => {

@@ -1,7 +1,7 @@
 import { odata, TableClient, type TransactionAction } from '@azure/data-tables';
 import { statusCodeOf } from '../rest-error.js';
 import { asStoreError, isLoopbackHttp } from './table-errors.js';
-import { checkDirectoryRow, describeIssues, directoryRowSchema, type DirectoryRow } from '../../contracts/directory.js';
+import { checkDirectoryRow, describeIssues, directoryRowSchema, shownText, type DirectoryRow } from '../../contracts/directory.js';
 import type {
   DirectoryWriteOptions,
   DirectoryWriteOutcome,
@@ -216,15 +216,19 @@ function toEntity(row: DirectoryRow): IdentityEntity {
 
 function fromEntity(entity: Partial<IdentityEntity>): DirectoryRow {
   const identity = decodeRowKey(String(entity.rowKey ?? ''));
+  const shown = (value: unknown) => (typeof value === 'string' ? shownText(value) : value);
   const candidate = {
     identity,
-    displayName: entity.displayName,
-    team: entity.team,
-    costCenter: entity.costCenter,
+    displayName: shown(entity.displayName),
+    team: shown(entity.team),
+    costCenter: shown(entity.costCenter),
     ...(entity.kind === undefined || entity.kind === null ? {} : { kind: entity.kind }),
   };
   const parsed = directoryRowSchema.safeParse(candidate);
-  if (!parsed.success) throw new Error(`identity directory row ${JSON.stringify(identity.slice(0, 80))} is invalid: ${describeIssues(parsed.error)}`);
+  if (!parsed.success) {
+    const named = JSON.stringify(shownText(identity.slice(0, 80)));
+    throw new Error(`identity directory row ${named} is invalid: ${describeIssues(parsed.error)}; remove it with \`directory remove ${named}\` and import it again`);
+  }
   return parsed.data;
 }
 
