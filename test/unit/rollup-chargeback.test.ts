@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
+import type { UsageTileHead, UsageTilePart } from '../../src/contracts/usage-tile.js';
 import type { AggregateStore } from '../../src/ports/aggregate-store.js';
 import type { LedgerStore } from '../../src/ports/ledger-store.js';
 import { matchedOutcome } from '../../src/domain/join.js';
@@ -331,5 +332,76 @@ describe('latency and traffic tiles beside the usage tile, when rollups of one h
     expect(tileCounts(stores.aggregates), "the older run's tiles landed last").toEqual({ latencyRequests: 1, trafficMatched: 1 });
     await rollupChargeback(stores);
     expect(tileCounts(stores.aggregates)).toEqual({ latencyRequests: 2, trafficMatched: 2 });
+  });
+});
+
+const SUBSCRIPTION = 'AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE';
+
+const miniPricing = pricingOf(
+  loadPriceTable({
+    currency: 'USD',
+    source: 'test prices',
+    retrieved: '2026-10-01',
+    prices: [{ model: 'gpt-4o-mini', from: '2024-01-01', inputPer1M: '0.15', cachedInputPer1M: '0.075', outputPer1M: '0.60' }],
+  }),
+);
+
+/**
+ * The hour tile an earlier release stored for one request of APIM subscription SUBSCRIPTION (its id a GUID
+ * in upper case): produced by `rollupChargeback` of `git show 4a9c8fb^:src/services/rollup-chargeback.ts` over
+ * `ledgerEntry({ subscriptionId: SUBSCRIPTION, time: 2026-12-01T09:15Z, tokens 1000/100 })`. resolveIdentity then
+ * keyed the line by the subscription id as it came (identity.ts), where it is now `normalizeIdentityKey`'s spelling.
+ */
+const GENERATION = 'f3e030df-c890-42fb-8a9e-b8b77b9de0f5';
+const OLD_HEAD: UsageTileHead = { id: 'usage:hour:2026-12-01T09', pk: 'usage:2026-12-01', kind: 'usage-head', grain: 'hour', window: '2026-12-01T09', generation: GENERATION, parts: 1, entries: 1 };
+const OLD_PART: UsageTilePart = {
+  id: `usage:hour:2026-12-01T09:${GENERATION}:0`,
+  pk: 'usage:2026-12-01',
+  kind: 'usage-part',
+  grain: 'hour',
+  window: '2026-12-01T09',
+  generation: GENERATION,
+  part: 0,
+  lines: [
+    {
+      identity: SUBSCRIPTION,
+      identityKind: 'apimSubscription',
+      model: 'gpt-4o-mini-2024-07-18',
+      pricingModel: 'gpt-4o-mini-2024-07-18',
+      deployment: 'chat-prod',
+      region: 'eastus',
+      tokenSource: 'gateway',
+      uses: ['text'],
+      requests: 1,
+      promptTokens: 1000,
+      cachedTokens: 0,
+      completionTokens: 100,
+      reasoningTokens: 0,
+      audioPromptTokens: 0,
+      audioCompletionTokens: 0,
+      uncachedInputTokens: 1000,
+    },
+  ],
+};
+
+describe('usage tiles rolled up by an earlier release', () => {
+  it('count one APIM subscription as one identity in a report over hours rolled up before and after the upgrade', async () => {
+    const aggregates = new MemoryAggregateStore();
+    await aggregates.putUsageParts([OLD_PART]);
+    expect(await aggregates.replaceUsageHead(OLD_HEAD, null)).toBe(true);
+    // After the upgrade the same subscription calls again, in the next hour, and the rollup tiles that hour.
+    const ledger = new MemoryLedgerStore();
+    await ledger.createEntries([
+      ledgerEntry({ id: 'req-new', apimRequestId: 'req-new', gatewayRequestId: 'gw-new', time: '2026-12-01T10:15:00.000Z', subscriptionId: SUBSCRIPTION, tokens: { source: 'gateway', promptTokens: 1000, cachedTokens: 0, completionTokens: 100, reasoningTokens: 0 } }),
+    ]);
+    await aggregates.markDirty(['2026-12-01T10']);
+    await rollupChargeback({ ledger, aggregates });
+
+    const report = await chargebackReportFor(
+      { aggregates, directory: new Map(), pricing: miniPricing },
+      { from: new Date('2026-12-01T09:00:00Z'), to: new Date('2026-12-01T11:00:00Z'), groupBy: 'identity', scope: 'all' },
+      'USD',
+    );
+    expect(report.rows.map((r) => [r.key, r.requests])).toEqual([[SUBSCRIPTION.toLowerCase(), 2]]);
   });
 });
