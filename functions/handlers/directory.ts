@@ -75,10 +75,11 @@ export function createDirectoryHandler(ports: () => DirectoryHandlerPorts) {
 }
 
 /**
- * `GET /api/directory/{identity}`: one entry with its `ETag` header. `PUT`: creates or replaces the entry (201 or
- * 200); with `If-Match`, only if the entry is still at that ETag (412 when it changed or is gone). `DELETE`: 204;
- * with `If-Match`, only that version (412); 404 when there is no entry. The body's `identity`, if given, must be
- * the path's.
+ * `GET /api/directory/{identity}`: one entry with its `ETag` header (304 when `If-None-Match` names that ETag).
+ * `PUT`: creates or replaces the entry (201 or 200); with `If-Match`, only if the entry is still at that ETag (412
+ * when it changed or is gone); with `If-None-Match: *`, only if there is no entry (412 when there is). `DELETE`:
+ * 204; with `If-Match`, only that version (412); 404 when there is no entry. The body's `identity`, if given, must
+ * be the path's.
  */
 export function createDirectoryEntryHandler(ports: () => DirectoryHandlerPorts) {
   return async function directoryEntry(request: HttpRequest): Promise<HttpResponseInit> {
@@ -87,14 +88,21 @@ export function createDirectoryEntryHandler(ports: () => DirectoryHandlerPorts) 
     const { directory } = ports();
     const key = identityOf(request);
     if (!key.ok) return key.response;
-    const ifMatch = ifMatchOf(request);
+    const ifMatch = entityTagOf(request, 'If-Match');
     if (!ifMatch.ok) return ifMatch.response;
+    const ifNoneMatch = entityTagOf(request, 'If-None-Match');
+    if (!ifNoneMatch.ok) return ifNoneMatch.response;
     const options = ifMatch.value === undefined ? {} : { ifMatch: ifMatch.value };
 
     if (request.method === 'GET') {
       const found = await directory.getVersioned(key.identity);
       if (found === null) return notFound(key.identity);
+      // RFC 9110 §13.1.2: a GET whose If-None-Match names the current version answers 304.
+      if (ifNoneMatch.value === '*' || ifNoneMatch.value === found.etag) return { status: 304, headers: { ETag: found.etag } };
       return { status: 200, jsonBody: entry(found), headers: { ETag: found.etag } };
+    }
+    if (ifNoneMatch.value !== undefined && (request.method !== 'PUT' || ifNoneMatch.value !== '*' || ifMatch.value !== undefined)) {
+      return badRequest('If-None-Match is taken as * on PUT alone (create only), without If-Match');
     }
     if (request.method === 'DELETE') {
       const outcome = await directory.remove(key.identity, options);
@@ -104,6 +112,11 @@ export function createDirectoryEntryHandler(ports: () => DirectoryHandlerPorts) 
     }
     const parsed = await readEntry(request, key.identity);
     if (!parsed.ok) return parsed.response;
+    if (ifNoneMatch.value === '*') {
+      const created = await directory.create(parsed.row);
+      if (created.outcome === 'exists') return problem(412, 'precondition_failed', `identity ${JSON.stringify(key.identity)} is already in the directory (If-None-Match: *)`);
+      return written(request, parsed.row, created);
+    }
     const outcome = await directory.replace(parsed.row, options);
     if (outcome.outcome === 'stale') return stale(key.identity);
     return written(request, parsed.row, outcome);
@@ -136,11 +149,11 @@ function identityOf(request: HttpRequest): Checked<{ identity: string }> {
   return { ok: true, identity: parsed.data };
 }
 
-function ifMatchOf(request: HttpRequest): Checked<{ value: string | undefined }> {
-  const header = request.headers.get('if-match');
-  if (header === null) return { ok: true, value: undefined };
-  const value = header.trim();
-  if (!ENTITY_TAG.test(value)) return { ok: false, response: badRequest('If-Match must be one ETag as the API gave it (or *)') };
+function entityTagOf(request: HttpRequest, header: 'If-Match' | 'If-None-Match'): Checked<{ value: string | undefined }> {
+  const text = request.headers.get(header);
+  if (text === null) return { ok: true, value: undefined };
+  const value = text.trim();
+  if (!ENTITY_TAG.test(value)) return { ok: false, response: badRequest(`${header} must be one ETag as the API gave it (or *)`) };
   return { ok: true, value };
 }
 

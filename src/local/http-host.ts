@@ -34,10 +34,10 @@ async function send(res: ServerResponse, response: HttpResponseInit): Promise<vo
   res.end(body);
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 const CATCH_ALL = /^(.*)\/\{\*([A-Za-z_][A-Za-z0-9_]*)\}$/;
@@ -104,11 +104,16 @@ export async function startHttpHost(routes: readonly HttpRoute[], port = 0): Pro
       const match = matchRoute(routes, url.pathname);
       if (!match) return send(res, { status: 404, jsonBody: { error: 'not_found', reason: `no function serves ${url.pathname}` } });
       const { route, params } = match;
-      if (!route.methods.includes(req.method ?? 'GET')) return send(res, { status: 405, jsonBody: { error: 'method_not_allowed' } });
+      const method = req.method ?? 'GET';
+      if (!route.methods.includes(method)) {
+        // RFC 9110 §15.5.6: a 405 names the methods the resource serves.
+        return send(res, { status: 405, headers: { allow: route.methods.join(', ') }, jsonBody: { error: 'method_not_allowed', reason: `${method} is not served here; use ${route.methods.join(' or ')}` } });
+      }
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
-      const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : { string: await readBody(req) };
-      const request = new HttpRequest({ method: req.method ?? 'GET', url: url.toString(), headers, params, ...(body ? { body } : {}) });
+      // Bytes, as the Functions host hands them over: the handler decides whether they are UTF-8.
+      const body = method === 'GET' || method === 'HEAD' ? undefined : { bytes: await readBody(req) };
+      const request = new HttpRequest({ method, url: url.toString(), headers, params, ...(body ? { body } : {}) });
       const context = new InvocationContext({ functionName: route.route, logHandler: () => {} });
       try {
         await send(res, await route.handler(request, context));

@@ -103,9 +103,10 @@ describe('directory API on the local stack', () => {
     await api?.stop();
   });
 
-  const call = (method: string, path: string, options: { token?: string; body?: unknown; raw?: string; type?: string; ifMatch?: string } = {}) => {
+  const call = (method: string, path: string, options: { token?: string; body?: unknown; raw?: string; type?: string; ifMatch?: string; ifNoneMatch?: string } = {}) => {
     const headers: Record<string, string> = { authorization: `Bearer ${options.token ?? writer}` };
     if (options.ifMatch !== undefined) headers['if-match'] = options.ifMatch;
+    if (options.ifNoneMatch !== undefined) headers['if-none-match'] = options.ifNoneMatch;
     const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     if (body !== undefined) headers['content-type'] = options.type ?? 'application/json';
     return fetch(`${api.url}/api/directory${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
@@ -213,6 +214,42 @@ describe('directory API on the local stack', () => {
     const huge = await call('POST', '', { body: { ...BOT, displayName: 'x'.repeat(20_000) } });
     expect(huge.status).toBe(413);
     expect((await stack.directory.getAll()).has(BOT.identity)).toBe(false);
+  });
+
+  it('creates with If-None-Match: * only when there is no entry, and answers GET with 304 for the current ETag', async () => {
+    const identity = 'sub-api-create-only';
+    const created = await call('PUT', `/${identity}`, { body: { ...BOT, identity }, ifNoneMatch: '*' });
+    expect(created.status).toBe(201);
+    const etag = created.headers.get('etag')!;
+    const again = await call('PUT', `/${identity}`, { body: { ...BOT, identity, team: 'Lost update' }, ifNoneMatch: '*' });
+    expect(again.status).toBe(412);
+    expect(await again.json()).toMatchObject({ error: 'precondition_failed', reason: expect.stringContaining('If-None-Match') });
+    expect((await stack.directory.getAll()).get(identity)?.team).toBe(BOT.team);
+    const unchanged = await call('GET', `/${identity}`, { ifNoneMatch: etag });
+    expect([unchanged.status, unchanged.headers.get('etag')]).toEqual([304, etag]);
+    expect((await call('GET', `/${identity}`, { ifNoneMatch: '"other"' })).status).toBe(200);
+    expect((await call('PUT', `/${identity}`, { body: { ...BOT, identity }, ifNoneMatch: etag })).status).toBe(400);
+    expect((await call('DELETE', `/${identity}`, { ifNoneMatch: '*' })).status).toBe(400);
+  });
+
+  it('refuses a body that is not UTF-8 (a Latin-1 file) with 400, importing nothing', async () => {
+    const latin1 = Buffer.from('identity,displayName,team,costCenter\r\nsub-latin1,Jos\xe9,Se\xf1al,CC-1\r\n', 'latin1');
+    const response = await fetch(`${api.url}/api/directory`, { method: 'POST', headers: { authorization: `Bearer ${writer}`, 'content-type': 'text/csv' }, body: latin1 });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ error: 'bad_request', reason: 'the body is not UTF-8 text' });
+    expect((await stack.directory.getAll()).has('sub-latin1')).toBe(false);
+  });
+
+  it('answers a method a route does not serve with 405, naming the methods it serves in Allow', async () => {
+    for (const [method, path, allowed] of [
+      ['PUT', '', 'GET, POST'],
+      ['POST', '/sub-api-methods', 'GET, PUT, DELETE'],
+    ] as const) {
+      const response = await call(method, path, { body: BOT });
+      expect(response.status, `${method} ${path}`).toBe(405);
+      expect(response.headers.get('allow'), `${method} ${path}`).toBe(allowed);
+      expect(await response.json()).toEqual({ error: 'method_not_allowed', reason: `${method} is not served here; use ${allowed.split(', ').join(' or ')}` });
+    }
   });
 
   it('imports a CSV file all or nothing, with the CLI import’s line errors', async () => {
