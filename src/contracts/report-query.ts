@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { apimServiceNameSchema } from './apim-backend-pool.js';
+import { MAX_TEXT_LENGTH } from './gateway-event.js';
 /** How a chargeback report groups its rows. */
 export const GROUP_BY = ['identity', 'team', 'costCenter', 'model', 'deployment'] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
@@ -208,7 +209,8 @@ export type ChargebackQueryParams = z.output<ReturnType<typeof chargebackQuerySc
 /** The default window of the operations reports: the last 24 whole UTC hours, the current one included. */
 export const DEFAULT_OPERATIONS_HOURS = 24;
 
-const deployment = z.string().min(1).max(256);
+/** As long as the ledger keeps a deployment name: any row a report shows can be asked for by name. */
+const deployment = z.string().min(1).max(MAX_TEXT_LENGTH);
 
 /**
  * The window of an operations report: `from`/`to` on whole UTC hours, at most 93 days. A missing `to` is the end of
@@ -297,7 +299,8 @@ export function lastMonth(now: Date = new Date()): string {
 /** Items per page of `GET /api/requests`: the default, and the most a caller may ask for. */
 export const REQUESTS_PAGE_SIZE = { default: 100, max: 1000 } as const;
 
-const filterText = z.string().min(1).max(256);
+/** As long as the ledger's texts, so every cell a report shows can be opened. */
+const filterText = z.string().min(1).max(MAX_TEXT_LENGTH);
 
 /**
  * Parameters of `GET /api/requests`: the period of a chargeback report (`from`/`to` on whole UTC hours or a

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chargebackQuerySchemaAt, daySchemaAt, lastMonth, latencyQuerySchemaAt, operationsQuerySchemaAt, requestsQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
+import { MAX_TEXT_LENGTH } from '../../src/contracts/gateway-event.js';
 import { isCanonicalInstant } from '../../src/contracts/utc-instant.js';
 import { GROUP_BY } from '../../src/domain/chargeback.js';
 
@@ -189,6 +190,14 @@ describe('the parameters each operations report reads', () => {
     expect(trafficQuerySchemaAt(NOW).parse({ from: '2026-11-15', to: '2026-11-16' }).period).toBe('range');
     expect(weightsQuerySchemaAt(NOW).parse({ deployment: 'chat' })).toMatchObject({ deployment: 'chat', format: 'json', period: 'default' });
     expect(weightsQuerySchemaAt(NOW).parse({ format: 'apim', apimService: 'contoso-ai-gateway' })).toMatchObject({ format: 'apim', apimService: 'contoso-ai-gateway' });
+  });
+
+  it('take a deployment or a filter as long as the ledger keeps one (512 characters), so every report row can be asked for', () => {
+    const name = 'd'.repeat(MAX_TEXT_LENGTH);
+    for (const schema of [latencyQuerySchemaAt(NOW), operationsQuerySchemaAt(NOW), weightsQuerySchemaAt(NOW)]) expect(schema.parse({ deployment: name }).deployment).toBe(name);
+    expect(requestsQuerySchemaAt(NOW).parse({ deployment: name, model: name, team: name }).filter).toEqual({ deployment: name, model: name, team: name });
+    expect(messages(requestsQuerySchemaAt(NOW).safeParse({ deployment: `${name}d` }))[0]).toMatch(/^deployment: /);
+    expect(messages(weightsQuerySchemaAt(NOW).safeParse({ deployment: `${name}d` }))[0]).toMatch(/^deployment: /);
   });
 
   it('refuse any other, so that a filter a report does not apply is not taken for one it does', () => {
