@@ -19,20 +19,23 @@ export function toCsv(header: readonly string[], rows: readonly (readonly (strin
 
 const ROW_COLUMNS = [
   'key', 'identity', 'identityKind', 'displayName', 'team', 'costCenter', 'model', 'deployment', 'requests',
-  'promptTokens', 'cachedTokens', 'completionTokens', 'reasoningTokens', 'cost', 'currency', 'priceVersions',
+  'promptTokens', 'cachedTokens', 'completionTokens', 'reasoningTokens', 'cost', 'currency', 'priceVersions', 'unpricedRequests',
 ] as const;
 
 function rowValues(row: ChargebackRow, currency: string): (string | number | null)[] {
   return [
     row.key, row.identity, row.identityKind, row.displayName, row.team, row.costCenter, row.model, row.deployment, row.requests,
-    row.promptTokens, row.cachedTokens, row.completionTokens, row.reasoningTokens, row.cost, currency, row.priceVersions.join(' '),
+    row.promptTokens, row.cachedTokens, row.completionTokens, row.reasoningTokens, row.cost, currency, row.priceVersions.join(' '), row.unpricedRequests,
   ];
 }
 
-/** The report as CSV: one line per row, then a TOTAL line whose cost equals the sum of the rows' costs. */
+/**
+ * The report as CSV: one line per row, then a TOTAL line whose cost equals the sum of the rows' costs.
+ * `unpricedRequests` counts the requests whose cost is missing because no price covered them.
+ */
 export function chargebackCsv(report: ChargebackReport): string {
   const t = report.totals;
-  const total = ['TOTAL', null, null, null, null, null, null, null, t.requests, t.promptTokens, t.cachedTokens, t.completionTokens, t.reasoningTokens, t.cost, report.currency, t.priceVersions.join(' ')];
+  const total = ['TOTAL', null, null, null, null, null, null, null, t.requests, t.promptTokens, t.cachedTokens, t.completionTokens, t.reasoningTokens, t.cost, report.currency, t.priceVersions.join(' '), t.unpricedRequests];
   return toCsv(ROW_COLUMNS, [...report.rows.map((r) => rowValues(r, report.currency)), total]);
 }
 

@@ -296,6 +296,8 @@ export interface ChargebackRow {
   readonly cost: string;
   readonly priceVersions: readonly string[];
   readonly tokenSources: Record<TokenSource, number>;
+  /** Requests among `requests` that no price covered: their tokens count, their cost is missing (see `unpriced`). */
+  readonly unpricedRequests: number;
 }
 
 export interface ChargebackReport {
@@ -345,6 +347,7 @@ export function chargebackReport(
   const displayed = allocateRounded(ordered.map(([, g]) => g.sum.costPico), decimals);
   const totalLine = emptyLine({ identity: '', identityKind: 'unattributed', model: '', deployment: '', priceVersion: null, unpriced: false });
   for (const line of lines) addInto(totalLine, line);
+  const unpricedRequestsOf = (members: readonly ChargebackLine[]) => members.reduce((n, m) => (m.unpriced ? n + m.requests : n), 0);
   const unique = <T>(values: readonly T[]): T | null => (values.every((v) => v === values[0]) && values.length > 0 ? values[0]! : null);
 
   const rows: ChargebackRow[] = ordered.map(([key, { sum, members }], i) => {
@@ -369,6 +372,7 @@ export function chargebackReport(
       cost: formatPicodollars(displayed[i]!, decimals),
       priceVersions: [...new Set(members.map((m) => m.priceVersion).filter((v): v is string => v !== null))].sort(),
       tokenSources: sum.tokenSources,
+      unpricedRequests: unpricedRequestsOf(members),
     };
   });
   const unpriced = new Map<string, { model: string; deployment: string; requests: number; promptTokens: number; completionTokens: number }>();
@@ -394,6 +398,7 @@ export function chargebackReport(
       cost: formatPicodollars(displayed.reduce((a, b) => a + b, 0n), decimals),
       priceVersions: [...new Set(lines.map((l) => l.priceVersion).filter((v): v is string => v !== null))].sort(),
       tokenSources: totalLine.tokenSources,
+      unpricedRequests: unpricedRequestsOf(lines),
     },
     unpriced: [...unpriced.values()].sort((a, b) => (a.model < b.model ? -1 : a.model > b.model ? 1 : 0)),
   };

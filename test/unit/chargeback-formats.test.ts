@@ -163,6 +163,21 @@ describe('chargebackCsv', () => {
       expect(rowCosts.reduce((a, b) => a + b, 0n), groupBy).toBe(picoOfDecimal(total.cost!));
     }
   });
+
+  it('counts in every row and in the TOTAL line the requests no price covered, as the JSON lists them', () => {
+    const r = report('identity');
+    expect(r.unpriced).toEqual([expect.objectContaining({ model: 'llama-3-70b', requests: 1 })]);
+    const rows = csvObjects(chargebackCsv(r));
+    expect(rows.map((row) => [row.key, row.unpricedRequests])).toEqual([
+      [ALICE, '0'],
+      [ATTACKER, '0'],
+      ['sub-unlisted', '1'],
+      ['TOTAL', '1'],
+    ]);
+    const byModel = csvObjects(chargebackCsv(report('model')));
+    expect(byModel.find((row) => row.key === 'llama-3-70b')?.unpricedRequests).toBe('1');
+    expect(byModel.find((row) => row.key === 'gpt-4o-2024-08-06')?.unpricedRequests).toBe('0');
+  });
 });
 
 describe('chargebackLineRows', () => {
