@@ -525,7 +525,8 @@ export function buildCli(): Command {
       if (opts.format === 'table' && query.basis === 'invoice') {
         text = invoiceTables((await response.json()) as InvoiceTableBody);
       } else if (opts.format === 'table') {
-        const body = (await response.json()) as { rows: ChargebackRow[]; totals: { cost: string; requests: number } };
+        const body = (await response.json()) as { rows: ChargebackRow[]; totals: { cost: string; requests: number }; unpriced?: ChargebackReport['unpriced'] };
+        tellUnpriced(body.unpriced ?? [], createProgress());
         text = costTable(body.rows, opts.groupBy, body.totals) + '\n';
       } else {
         text = await response.text();

@@ -9,7 +9,9 @@ import type { HttpHost } from '../../src/local/http-host.js';
 import { startLocalApi } from '../../src/local/local-api.js';
 import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
 import { demoTokens } from '../../src/local/token-issuer.js';
+import { markRangeDirty, rollupChargeback } from '../../src/services/rollup-chargeback.js';
 import { checkFocusExport, sameAmount, sumExact } from '../support/focus-conformance.js';
+import { ledgerEntry } from '../support/ledger-entries.js';
 
 const run = promisify(execFile);
 const silent = { step: () => {}, bar: () => ({ increment: () => {}, stop: () => {} }) };
@@ -120,6 +122,21 @@ describe('chargeback API and CLI on the local stack', () => {
       { cwd: new URL('../..', import.meta.url).pathname },
     );
     expect(stderr).toMatch(/^chargeback from \d{4}-\d{2}-01T00:00Z to \d{4}-\d{2}-\d{2}T\d{2}:00Z \(the current month to date, UTC\)\n$/);
+  });
+
+  it('has the CLI table name on stderr the requests no price covered, as analyze does', async () => {
+    await stack.stores.ledger.createEntries([
+      ledgerEntry({ id: 'unpriced-cli', gatewayRequestId: 'unpriced-cli', apimRequestId: 'unpriced-cli', time: '2026-09-10T09:15:00.000Z', model: 'contoso-finetune-2026-09-01', deployment: 'lab', tokens: { source: 'gateway', promptTokens: 500, cachedTokens: 0, completionTokens: 20, reasoningTokens: 0 } }),
+    ]);
+    await markRangeDirty(stack.stores.aggregates, { from: new Date('2026-09-10T00:00:00Z'), to: new Date('2026-09-11T00:00:00Z') });
+    await rollupChargeback({ ledger: stack.stores.ledger, aggregates: stack.stores.aggregates, diagnostics: stack.stores.diagnostics });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'report', 'chargeback', '--api', api.url, '--token', tokens.finance, '--month', '2026-09', '--format', 'table'],
+      { cwd: new URL('../..', import.meta.url).pathname },
+    );
+    expect(stderr).toContain('1 request of model contoso-finetune-2026-09-01 (deployment lab) not priced');
+    expect(stdout).toContain('TOTAL');
   });
 
   it('answers 400 with the reason for bad parameters', async () => {
