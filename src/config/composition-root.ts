@@ -1,4 +1,4 @@
-import { CosmosClient, type Database } from '@azure/cosmos';
+import { CosmosClient, PartitionKeyDefinitionVersion, PartitionKeyKind, type Database } from '@azure/cosmos';
 import { DefaultAzureCredential } from '@azure/identity';
 import { LogsQueryClient } from '@azure/monitor-query-logs';
 import { MetricsClient } from '@azure/monitor-query-metrics';
@@ -63,7 +63,8 @@ export const BLOB_CONTAINERS = { deadLetterPayloads: 'dead-letters', quarantine:
 
 export async function ensureContainers(database: Database): Promise<void> {
   for (const { id, partitionKey } of Object.values(CONTAINERS)) {
-    await database.containers.createIfNotExists({ id, partitionKey: { paths: [partitionKey] } });
+    // As infra/modules/cosmos.bicep deploys them: version 2 (large partition keys) hashes a key's every byte.
+    await database.containers.createIfNotExists({ id, partitionKey: { paths: [partitionKey], kind: PartitionKeyKind.Hash, version: PartitionKeyDefinitionVersion.V2 } });
   }
 }
 

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHttpServer } from '@vercel/cosmosdb-server';
-import { isDocumentId, MAX_ID_BYTES, MAX_ITEM_BYTES } from '../adapters/cosmos/bulk-write.js';
+import { isDocumentId, MAX_ID_BYTES, MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES } from '../adapters/cosmos/bulk-write.js';
 
 /**
  * The server's SQL engine (@zeit/cosmosdb-query) compiles `FROM c` into `reduce(($, c) => [...$, {c}], [])`,
@@ -45,9 +45,9 @@ function makeLocalQueriesLinear(): void {
 /**
  * Documented per-item limits of Azure Cosmos DB ("Azure Cosmos DB service quotas", learn.microsoft.com
  * azure/cosmos-db/concepts-limits, per-item limits): an item is at most 2 MB as the UTF-8 length of its JSON
- * representation (Azure answers 413 RequestEntityTooLarge), an id at most 1,023 bytes, and the service refuses
- * '/' and '\\' in an id; '?' and '#' are restricted too (the .NET SDK's `Resource.Id` reference) because ids are
- * addressed in URLs. Older releases of that page gave 255 characters for the id, the tightest bound any account
+ * representation (Azure answers 413 RequestEntityTooLarge), a partition key value at most 2,048 bytes (400), an id
+ * at most 1,023 bytes, and the service refuses '/' and '\\' in an id; '?' and '#' are restricted too (the .NET
+ * SDK's `Resource.Id` reference) because ids are addressed in URLs. Older releases of that page gave 255 characters for the id, the tightest bound any account
  * has had.
  */
 export { MAX_ITEM_BYTES };
@@ -74,6 +74,11 @@ export function itemLimitViolation(item: unknown): OperationResult | null {
   if (item === null || typeof item !== 'object') return null;
   const violation = idViolation((item as { id?: unknown }).id);
   if (violation) return violation;
+  // Every container of TokenLedger is partitioned on /pk.
+  const pk = (item as { pk?: unknown }).pk;
+  if (typeof pk === 'string' && Buffer.byteLength(pk, 'utf8') > MAX_PARTITION_KEY_BYTES) {
+    return { statusCode: 400, body: azureError('BadRequest', `Partition key value is ${Buffer.byteLength(pk, 'utf8')} bytes, over the maximum of ${MAX_PARTITION_KEY_BYTES}.`) };
+  }
   if (Buffer.byteLength(JSON.stringify(item), 'utf8') > MAX_ITEM_BYTES) return { statusCode: 413, body: azureError('RequestEntityTooLarge', 'Request size is too large') };
   return null;
 }

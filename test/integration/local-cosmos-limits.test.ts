@@ -1,6 +1,7 @@
 import type { Container } from '@azure/cosmos';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bulkConditionalWrite, bulkRead, bulkUpsert } from '../../src/adapters/cosmos/bulk-write.js';
+import { CosmosAggregateStore } from '../../src/adapters/cosmos/cosmos-aggregate-store.js';
 import { MAX_ITEM_BYTES } from '../../src/local/cosmos-server.js';
 import { useLocalCosmos } from '../support/local-cosmos.js';
 
@@ -71,6 +72,22 @@ describe('the local Cosmos DB server answers as Azure does at the per-item and r
     const result = await statusOf(container.items.create({ id: 'x'.repeat(1024), pk: 'p' }));
     expect(result.code).toBe(400);
     expect(result.body).toMatchObject({ code: 'BadRequest' });
+  });
+
+  it('answers an item whose partition key value is over 2,048 bytes with 400, as a large-partition-key container does', async () => {
+    const result = await statusOf(container.items.create({ id: 'long-pk', pk: 'p'.repeat(2049) }));
+    expect(result.code).toBe(400);
+    expect(result.body).toMatchObject({ code: 'BadRequest' });
+    expect((await statusOf(container.items.create({ id: 'long-pk', pk: 'p'.repeat(2048) }))).code).toBe('ok');
+  });
+
+  it('keeps the weights of a deployment whose name is too long for a partition key value (a diagnostic record sets no bound)', async () => {
+    const store = new CosmosAggregateStore(container);
+    const deployment = `gpt-4o-${'x'.repeat(2100)}`;
+    const weights = { deployment, windowEnd: '2026-10-15T02:00:00.000Z', weights: { 'aoai-eastus': 100 }, basedOn: null };
+    expect(await store.createWeights(weights)).toBe(true);
+    expect(await store.latestWeights(deployment, weights.windowEnd)).toEqual(weights);
+    expect(await store.latestWeights(`${deployment}y`, weights.windowEnd)).toBeNull();
   });
 
   it('in a bulk request, refuses only the operation with a bad id', async () => {

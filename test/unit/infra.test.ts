@@ -3,7 +3,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { CONTAINERS } from '../../src/config/composition-root.js';
+import type { Database } from '@azure/cosmos';
+import { CONTAINERS, ensureContainers } from '../../src/config/composition-root.js';
 import { settingsSchema } from '../../src/config/settings.js';
 import { REQUEST_RESPONSE_CONTAINER } from '../../src/domain/archive-layout.js';
 
@@ -574,6 +575,15 @@ describe('infra/: roles and data', () => {
     }
     expect(declared('Microsoft.DocumentDB/databaseAccounts/sqlDatabases')).toHaveLength(1);
     expect(declared('Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers')).toHaveLength(1);
+  });
+
+  it('partitions the containers the local stack creates as infra deploys them: Hash, version 2 (large partition keys)', async () => {
+    const cosmos = readFileSync(join(infraDir, 'modules', 'cosmos.bicep'), 'utf8');
+    expect(cosmos).toMatch(/partitionKey: \{\s*paths: \[\s*container\.partitionKey\s*\]\s*kind: 'Hash'\s*version: 2\s*\}/);
+    const created: { id: string; partitionKey: unknown }[] = [];
+    const database = { containers: { createIfNotExists: async (body: (typeof created)[number]) => void created.push(body) } } as unknown as Database;
+    await ensureContainers(database);
+    expect(created).toEqual(Object.values(CONTAINERS).map((c) => ({ id: c.id, partitionKey: { paths: [c.partitionKey], kind: 'Hash', version: 2 } })));
   });
 
   it('gives the function identity Monitoring Reader on each subscription of the Azure OpenAI accounts, where metrics:getBatch is called', () => {

@@ -26,6 +26,8 @@ const TOO_LARGE = 413;
 
 /** An id is at most 1,023 bytes (the same per-item limits). */
 export const MAX_ID_BYTES = 1023;
+/** A partition key value is at most 2,048 bytes (per-item limits, containers with large partition keys). */
+export const MAX_PARTITION_KEY_BYTES = 2048;
 
 /** Whether Azure Cosmos DB takes this text as an item's id. */
 export function isDocumentId(id: string): boolean {

@@ -10,7 +10,7 @@ import { trafficPartition } from '../../domain/traffic.js';
 import { usageHeadKey, usagePartition } from '../../domain/usage.js';
 import type { AggregateStore, LatencyWindows, UsageDocuments, Versioned } from '../../ports/aggregate-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
-import { bulkDelete, bulkUpsert, cosmosCall, isDocumentId, throwIfRefused } from './bulk-write.js';
+import { bulkDelete, bulkUpsert, cosmosCall, isDocumentId, MAX_PARTITION_KEY_BYTES, throwIfRefused } from './bulk-write.js';
 import { queryPages } from './query-pages.js';
 import { readVersioned, versioned, writeIfVersion } from './versioned-documents.js';
 
@@ -18,8 +18,14 @@ async function writeAll(what: string, write: () => Promise<{ status: unknown }[]
   throwIfRefused('aggregate store', what, await write());
 }
 
-/** One partition per deployment: its recommendations, one per window end. */
-const weightsPartition = (deployment: string) => `weights:${deployment}`;
+/**
+ * One partition per deployment: its recommendations, one per window end. A deployment name too long for a partition
+ * key value (a diagnostic record's `modelDeploymentName` has no bound) is hashed there.
+ */
+function weightsPartition(deployment: string): string {
+  const pk = `weights:${deployment}`;
+  return Buffer.byteLength(pk, 'utf8') <= MAX_PARTITION_KEY_BYTES ? pk : `weights:h-${stableId('weights-deployment', deployment)}`;
+}
 
 /**
  * A recommendation's id. A deployment name is any text an API client put in its request path; one that Cosmos DB
