@@ -1,6 +1,6 @@
 import type { TileGrain } from '../contracts/latency-tile-document.js';
 import { deserializeTile, percentiles, rollUp, UNKNOWN_BACKEND, UNKNOWN_DEPLOYMENT, type LatencyTile } from '../domain/latency-tile.js';
-import { backendStatsFromTile, recommendWeights, type BackendStats, type WeightsRecommendation } from '../domain/weights.js';
+import { backendStatsFromTile, recommendWeights, type BackendStats, type BackendWeight, type WeightsRecommendation } from '../domain/weights.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { StoreOptions } from '../ports/ledger-store.js';
 import { daysOfRange, HOUR_MS } from '../domain/tile-windows.js';
@@ -228,7 +228,11 @@ export async function storeWeightsUpTo(
 function asStored(computed: WeightsRecommendation, weights: Readonly<Record<string, number>>): WeightsRecommendation {
   const ids = computed.weights.map((w) => w.backendId);
   if (ids.length !== Object.keys(weights).length || ids.some((id) => weights[id] === undefined)) return computed;
-  return { ...computed, weights: computed.weights.map((w) => ({ ...w, weight: weights[w.backendId]! })) };
+  if (computed.weights.every((w) => w.weight === weights[w.backendId])) return computed;
+  // Each reason ends with the weight it explains (`; weight N`): it says which one is stored beside the recomputed one.
+  const stored = (w: BackendWeight) => ({ ...w, weight: weights[w.backendId]!, reason: w.reason.replace(/; weight (\d+)$/, `; recomputed now: $1; stored for this window: weight ${weights[w.backendId]!}`) });
+  const explanation = `${computed.explanation} The weights are the ones stored for this window; records that arrived since changed its tiles, and the scores and reasons are the tiles' as they are now.`;
+  return { ...computed, explanation, weights: computed.weights.map(stored) };
 }
 
 /** A pool member without a request in the window: no figures, so it is scored with the pool's median ones. */

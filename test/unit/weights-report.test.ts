@@ -85,6 +85,9 @@ describe('weights recommendations: computed by a timer, only read by the API', (
     await aggregates.upsertLatencyTiles(hourTiles(DAY, 'gpt-4o', [{ backendId: 'aoai-b', region: 'swedencentral', ms: 4_000 }], [2]));
     const [answer] = await weightsReport(aggregates, window);
     expect(Object.fromEntries(answer!.weights.map((w) => [w.backendId, w.weight]))).toEqual(stored.weights);
+    // Each reason ends with the weight shown beside it, after the one the tiles as they are now would give.
+    for (const w of answer!.weights) expect(w.reason, w.backendId).toMatch(new RegExp(`; recomputed now: (?!${w.weight};)\\d+; stored for this window: weight ${w.weight}$`));
+    expect(answer!.explanation).toMatch(/The weights are the ones stored for this window; records that arrived since changed its tiles/);
   });
 
   it('steps from the latest recommendation the timer stored before the window, and keeps each window in the history', async () => {
