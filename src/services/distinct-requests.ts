@@ -107,12 +107,18 @@ function newLineSort(): LineSort {
 }
 
 /** The ledger entries, dead letters and diagnostic records of one line (one Event Hubs body), as the ingest function sorts them. */
-function sortLine(line: string, into: LineSort = newLineSort()): LineSort {
+function sortLine(line: string, into: LineSort = newLineSort(), notUtf8?: Uint8Array): LineSort {
   into.entries.length = 0;
   into.deadLetters.length = 0;
   into.diagnostics.length = 0;
-  sortBody(line, FILE_POSITION, into);
+  // A line that is not UTF-8 goes in as its bytes, as the trigger delivers a body: a dead letter saying so.
+  sortBody(notUtf8 ?? line, FILE_POSITION, into);
   return into;
+}
+
+/** Line `i` of `chunk`, sorted. */
+function sortChunkLine(chunk: JsonlChunk, i: number, into?: LineSort): LineSort {
+  return sortLine(chunk.lines[i]!, into, chunk.notUtf8?.get(i));
 }
 
 /**
@@ -123,10 +129,11 @@ export async function readStreamedRecords(file: string): Promise<DiagnosticRecor
   const records: DiagnosticRecord[] = [];
   const sorted = newLineSort();
   for await (const chunk of readJsonlChunks(file)) {
-    for (const line of chunk.lines) {
+    for (let i = 0; i < chunk.lines.length; i++) {
+      const line = chunk.lines[i]!;
       // Only a line that names the category, or holds an escape that may spell it, can hold such a record.
       if (!line.includes(REQUEST_RESPONSE_CATEGORY) && !line.includes('\\u')) continue;
-      for (const record of sortLine(line, sorted).diagnostics) records.push(record);
+      for (const record of sortChunkLine(chunk, i, sorted).diagnostics) records.push(record);
     }
   }
   return records;
@@ -288,7 +295,7 @@ class FirstSeenWalk {
     for (let i = from; i < chunk.lines.length; i++) {
       const line = chunk.lines[i]!;
       if (line.trim() === '') continue;
-      const sorted = sortLine(line, this.sorted);
+      const sorted = sortChunkLine(chunk, i, this.sorted);
       const { entries } = sorted;
       // Two entries of one line may be one request: the caller merges them.
       if (entries.length > 1) return i;
@@ -390,7 +397,7 @@ async function sortAhead(
   const sorted: LineSort[] = [];
   const wanted = new Set(unread(index, candidates, textAt));
   for (let i = from; i < chunk.lines.length; i++) {
-    sorted[i] = sortLine(chunk.lines[i]!);
+    sorted[i] = sortChunkLine(chunk, i);
     for (const entry of sorted[i]!.entries) for (const offset of unread(index, index.candidates(requestKey(entry)), textAt)) wanted.add(offset);
   }
   const offsets = [...wanted];
@@ -493,7 +500,7 @@ async function handOverAgain(
     for (let i = 0; i < chunk.lines.length; i++) {
       const line = chunk.lines[i]!;
       if (line.trim() === '') continue;
-      const entries = sortLine(line, sorted).entries;
+      const entries = sortChunkLine(chunk, i, sorted).entries;
       for (let ordinal = 0; ordinal < entries.length; ordinal++) {
         const entry = entries[ordinal]!;
         const key = requestKey(entry);

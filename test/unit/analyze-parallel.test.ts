@@ -10,6 +10,7 @@ import { analyzeFiles } from '../../src/services/analyze-files.js';
 import { analyzeInParallel, pieceCuts } from '../../src/services/analyze-parallel.js';
 import { RangeClaims, allStreamsEnded, analyzeRange, releaseStreamsEnded, stopTakingPieces, takePieces } from '../../src/services/analyze-range.js';
 import { hashId } from '../../src/domain/request-index.js';
+import { sortBatch } from '../../src/services/ingest-batch.js';
 import { SIMULATION_FILES, writeSimulation } from '../../src/simulator/files.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
 import { apimRecords, eventBodyArbitrary, llmRowFor, retold, v1Lines } from '../support/event-body-arbitrary.js';
@@ -64,6 +65,22 @@ describe('analyzeFiles over worker threads: the single-thread result, number for
     ]);
     expect(single.deadLetters).toBe(4);
     expect(parallel).toEqual(single);
+  });
+
+  it('dead-letters a line that is not UTF-8 as the trigger does a body of those bytes, rather than charge it, on one thread and on two', async () => {
+    const line = Buffer.from(v1Lines[3]!, 'utf8');
+    // One Windows-1252 "é" (0xE9) inside a string: invalid UTF-8, and a CRLF line end.
+    const at = line.indexOf('"gatewayRequestId":"') + 20;
+    const latin1 = Buffer.concat([line.subarray(0, at), Buffer.from([0xe9]), line.subarray(at)]);
+    const file = join(dir, 'not-utf8.jsonl');
+    await writeFile(file, Buffer.concat([Buffer.from(v1Lines.slice(0, 3).join('\n') + '\n'), latin1, Buffer.from('\r\n'), latin1, Buffer.from('\n' + v1Lines[4] + '\n')]));
+    const { single, parallel } = await bothWays(file, 2);
+    expect(single.deadLetterReasons).toEqual([{ reason: 'body is not valid UTF-8', deadLetters: 1 }]);
+    expect(single.report.totals.requests).toBe(4);
+    expect(parallel).toEqual(single);
+    // The dead letter the trigger keeps for that body, with the id the analysis counted once for both lines.
+    const ingested = sortBatch([{ body: latin1, position: { partitionId: '0', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } }]);
+    expect(ingested.deadLetters.map((letter) => letter.reason)).toEqual(['body is not valid UTF-8']);
   });
 
   it('merges across threads without falling back: redeliveries in other pieces count once, halves of a request meet', async () => {

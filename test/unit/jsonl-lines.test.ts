@@ -59,6 +59,21 @@ describe('JSON Lines files read in chunks with byte offsets', () => {
     expect(again).toEqual(lines);
   });
 
+  it('keeps the bytes of each line that is not UTF-8 (without its \\r) beside its text, and none for a chunk that is', async () => {
+    const bad = Buffer.concat([Buffer.from('{"x":"'), Buffer.from([0xe9]), Buffer.from('"}')]);
+    const path = join(dir, 'not-utf8.jsonl');
+    await writeFile(path, Buffer.concat([Buffer.from('{"a":"é"}\n'), bad, Buffer.from('\r\n{"b":2}\n'), bad]));
+    const chunks = [];
+    for await (const chunk of readJsonlChunks(path)) chunks.push(chunk);
+    expect(chunks.flatMap((c) => c.lines)).toEqual(['{"a":"é"}', bad.toString('utf8'), '{"b":2}', bad.toString('utf8')]);
+    expect(chunks.map((c) => [...(c.notUtf8 ?? new Map<number, Uint8Array>())].map(([i, bytes]) => [i, Buffer.from(bytes).toString('hex')]))).toEqual([
+      [[1, bad.toString('hex')]],
+      [[0, bad.toString('hex')]],
+    ]);
+    await writeFile(path, '{"a":"é"}\n{"b":2}\n');
+    for await (const chunk of readJsonlChunks(path)) expect(chunk.notUtf8).toBeUndefined();
+  });
+
   it('matches splitting the decoded file for any content and buffer size, read ahead or inline, and reads every line again from its offset', async () => {
     const piece = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 12 }), fc.constantFrom('\n', '\r\n', '\r', '"é€😀"'), fc.uint8Array({ maxLength: 6 }).map((b) => Buffer.from(b).toString('latin1')));
     await fc.assert(

@@ -1,16 +1,23 @@
+import { isUtf8 } from 'node:buffer';
 import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 /**
  * JSON Lines files read in large chunks, each line with the byte offset where it starts, so that a later step
  * can read one line again without holding the file. A line ends at `\n`; a `\r` before it is dropped
- * (https://jsonlines.org). Bytes are decoded as UTF-8, invalid sequences as U+FFFD, as `fs.readFile(…, 'utf8')` does.
+ * (https://jsonlines.org). Bytes are decoded as UTF-8, invalid sequences as U+FFFD, as `fs.readFile(…, 'utf8')` does;
+ * a chunk keeps the bytes of such a line beside its text.
  */
 
 export interface JsonlChunk {
   readonly lines: readonly string[];
   /** Byte offset of each line's first byte in the file. */
   readonly offsets: readonly number[];
+  /**
+   * The bytes of each line that is not valid UTF-8, by the line's index (its text has U+FFFD where they do not
+   * decode): the pipeline dead-letters such a body as bytes, and so does the analysis.
+   */
+  readonly notUtf8?: ReadonlyMap<number, Uint8Array>;
 }
 
 const NEWLINE = 0x0a;
@@ -18,9 +25,14 @@ const DEFAULT_BUFFER_BYTES = 1 << 20;
 
 const CARRIAGE_RETURN = 0x0d;
 
+/** The end of the line in bytes [start, end): without a `\r` just before `end`. */
+function lineEnd(bytes: Buffer, start: number, end: number): number {
+  return end > start && bytes[end - 1] === CARRIAGE_RETURN ? end - 1 : end;
+}
+
 /** The text of bytes [start, end), without a `\r` just before the end. */
 function lineText(bytes: Buffer, start: number, end: number): string {
-  return bytes.toString('utf8', start, end > start && bytes[end - 1] === CARRIAGE_RETURN ? end - 1 : end);
+  return bytes.toString('utf8', start, lineEnd(bytes, start, end));
 }
 
 /**
@@ -31,13 +43,21 @@ function lineText(bytes: Buffer, start: number, end: number): string {
 function splitLines(bytes: Buffer, base: number): JsonlChunk {
   const lines: string[] = [];
   const offsets: number[] = [];
+  // One check of the whole chunk: only a chunk that fails it has its lines checked one by one.
+  const valid = isUtf8(bytes);
+  let notUtf8: Map<number, Uint8Array> | undefined;
   for (let start = 0; start < bytes.length; ) {
     const end = bytes.indexOf(NEWLINE, start);
+    if (!valid) {
+      const line = bytes.subarray(start, lineEnd(bytes, start, end));
+      // A copy: the reader fills this buffer again.
+      if (!isUtf8(line)) (notUtf8 ??= new Map()).set(lines.length, Uint8Array.prototype.slice.call(line));
+    }
     lines.push(lineText(bytes, start, end));
     offsets.push(base + start);
     start = end + 1;
   }
-  return { lines, offsets };
+  return notUtf8 ? { lines, offsets, notUtf8 } : { lines, offsets };
 }
 
 /**
