@@ -1,22 +1,31 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
-import type { PriceTable } from '../contracts/price-table.js';
+import type { PriceTable, ProvisionedEntry } from '../contracts/price-table.js';
+import type { UsageLine } from '../contracts/usage-tile.js';
 import { ChargebackLines, type ChargebackLine } from '../domain/chargeback.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import { joinOne } from '../domain/join.js';
 import { LatencyTileSet, type LatencyEntryParts, type LatencyTile } from '../domain/latency-tile.js';
 import { PriceMatcher } from '../domain/price-matching.js';
+import { UsageLines } from '../domain/usage.js';
+import { priceUsage } from '../domain/usage-pricing.js';
 import type { LlmUsage } from '../ports/diagnostics-source.js';
 import { withLlmUsage } from './join-diagnostics.js';
 
 /** What one part of an analysis added up, in a form that crosses a worker thread boundary. */
 export interface TotalsParts {
   readonly lines: readonly ChargebackLine[];
+  /** Usage on provisioned deployments, by UTC day: priced when the analysis ends, as a report prices it. */
+  readonly provisionedUsage: readonly { readonly day: string; readonly lines: readonly UsageLine[] }[];
+  /** The first and the last UTC day of the requests, or null when there were none. */
+  readonly days: readonly [string, string] | null;
   readonly tiles: LatencyEntryParts;
   readonly joinedKeys: readonly string[];
   readonly requests: number;
 }
+
+const DAY_MS = 86_400_000;
 
 /**
  * What the analysis adds up, one distinct request at a time: the join, chargeback lines and day latency tiles.
@@ -24,7 +33,11 @@ export interface TotalsParts {
  * tiles merge bin by bin, joined keys by union, so the order of parts does not change any result.
  */
 export class AnalysisTotals {
-  readonly chargeback: ChargebackLines;
+  private readonly matcher: PriceMatcher;
+  private readonly provisioned: readonly ProvisionedEntry[];
+  private readonly chargeback: ChargebackLines;
+  private readonly provisionedUsage = new Map<string, UsageLines>();
+  private days: [string, string] | null = null;
   private readonly tileSet = new LatencyTileSet('day');
   readonly joinedKeys = new Set<string>();
   requests = 0;
@@ -32,19 +45,50 @@ export class AnalysisTotals {
   constructor(
     private readonly recordsByKey: ReadonlyMap<string, DiagnosticRecord>,
     prices: PriceTable,
-    identity: IdentityOptions | undefined,
+    private readonly identity: IdentityOptions | undefined,
     /** APIM's LLM-log tokens by gateway request id: a stream cut short takes them, as the pipeline's join does. */
     private readonly llmUsage: ReadonlyMap<string, LlmUsage> = new Map(),
   ) {
-    this.chargeback = new ChargebackLines(new PriceMatcher(prices), identity);
+    this.matcher = new PriceMatcher(prices);
+    this.provisioned = prices.provisioned;
+    this.chargeback = new ChargebackLines(this.matcher, identity);
   }
 
   add(entry: LedgerEntry): void {
     this.requests++;
     const { entry: joined, matchedKey } = this.joined(entry);
     if (matchedKey !== null) this.joinedKeys.add(matchedKey);
-    this.chargeback.addEntry(joined);
+    const day = joined.time.slice(0, 10);
+    this.spanDays(day, day);
+    // A provisioned deployment's requests share its fixed cost by their tokens of each day: priced in `lines()`.
+    if (this.provisioned.length > 0 && this.matcher.provisionedFor(joined) !== null) this.usageOf(day).addEntry(joined);
+    else this.chargeback.addEntry(joined);
     this.tileSet.addEntry(joined);
+  }
+
+  /**
+   * The chargeback lines: requests priced per token, and those on provisioned deployments charged their share of the
+   * fixed cost of each UTC day from the first request's to the last one's, as a report over those days charges them
+   * (a day without their tokens is idle capacity).
+   */
+  lines(): ChargebackLine[] {
+    if (this.provisioned.length === 0 || this.days === null) return this.chargeback.list();
+    const range = { from: new Date(`${this.days[0]}T00:00:00.000Z`), to: new Date(Date.parse(`${this.days[1]}T00:00:00.000Z`) + DAY_MS) };
+    const days = [...this.provisionedUsage].map(([day, usage]) => ({ day, lines: usage.list() }));
+    const all = new ChargebackLines(this.matcher, this.identity);
+    for (const line of [...this.chargeback.list(), ...priceUsage(days, this.matcher, { entries: this.provisioned, range })]) all.addLine(line);
+    return all.list();
+  }
+
+  private usageOf(day: string): UsageLines {
+    let usage = this.provisionedUsage.get(day);
+    if (!usage) this.provisionedUsage.set(day, (usage = new UsageLines(this.identity)));
+    return usage;
+  }
+
+  private spanDays(first: string, last: string): void {
+    if (this.days === null) this.days = [first, last];
+    else this.days = [first < this.days[0] ? first : this.days[0], last > this.days[1] ? last : this.days[1]];
   }
 
   /**
@@ -71,11 +115,20 @@ export class AnalysisTotals {
   }
 
   parts(): TotalsParts {
-    return { lines: this.chargeback.list(), tiles: this.tileSet.entryParts(), joinedKeys: [...this.joinedKeys], requests: this.requests };
+    return {
+      lines: this.chargeback.list(),
+      provisionedUsage: [...this.provisionedUsage].map(([day, usage]) => ({ day, lines: usage.list() })),
+      days: this.days,
+      tiles: this.tileSet.entryParts(),
+      joinedKeys: [...this.joinedKeys],
+      requests: this.requests,
+    };
   }
 
   absorb(parts: TotalsParts): void {
     for (const line of parts.lines) this.chargeback.addLine(line);
+    for (const { day, lines } of parts.provisionedUsage) for (const line of lines) this.usageOf(day).addLine(line);
+    if (parts.days) this.spanDays(...parts.days);
     this.tileSet.absorbEntries(parts.tiles);
     for (const key of parts.joinedKeys) this.joinedKeys.add(key);
     this.requests += parts.requests;

@@ -181,7 +181,7 @@ export async function analyzeFiles(input: AnalyzeInput): Promise<AnalyzeResult> 
   }
 
   const directory = input.directoryCsv ? await readDirectoryFile(input.directoryCsv) : new Map<string, DirectoryRow>();
-  const lineList = totals.chargeback.list();
+  const lineList = totals.lines();
   const dayTiles = totals.tiles();
   const latency = mergeOverTime(dayTiles, { backend: false, deployment: true })
     .map((t) => {
