@@ -5,7 +5,7 @@ import { join as joinPath } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { gatewayObjectIds, loadPrices } from '../config/core-options.js';
 import { loadDirectorySettings, loadSettings } from '../config/settings.js';
-import type { z } from 'zod';
+import { parseReportOptions } from './report-options.js';
 import { BASES, chargebackQuerySchemaAt, daySchemaAt, lastMonth, operationsQuerySchemaAt, type PeriodSource } from '../contracts/report-query.js';
 import { GROUP_BY, type ChargebackReport, type ChargebackRow } from '../domain/chargeback.js';
 import { chargebackCsv, chargebackLineRows } from '../domain/chargeback-formats.js';
@@ -22,6 +22,7 @@ import { describeImport, pricesCommand } from './commands/prices.js';
 import { readPriceTable } from '../adapters/files/price-files.js';
 import { PriceMatcher } from '../domain/price-matching.js';
 import { quarantineCommand } from './commands/quarantine.js';
+import { rollupCommand } from './commands/rollup.js';
 import { traceCommand } from './commands/trace.js';
 import { fetchReport } from './report-client.js';
 import { apimServiceNameSchema, toWeightsTable } from '../contracts/apim-backend-pool.js';
@@ -49,14 +50,6 @@ function day(value: string): string {
   const parsed = daySchemaAt(new Date()).safeParse(value);
   if (!parsed.success) throw new InvalidArgumentError(parsed.error.issues.map((issue) => issue.message).join('; '));
   return value;
-}
-
-/** Report options checked by the API's own schema, so the CLI refuses what the API would, in the CLI's words. */
-function parseReportOptions<T>(schema: z.ZodType<T>, input: Record<string, string | undefined>): T {
-  const parsed = schema.safeParse(Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)));
-  if (parsed.success) return parsed.data;
-  const option = (path: readonly PropertyKey[]) => (path.length === 0 ? 'options' : `--${String(path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
-  throw new Error(`invalid ${parsed.error.issues.map((issue) => `${option(issue.path)}: ${issue.message}`).join('; ')}`);
 }
 
 /** `2026-12-01T00:00Z`: minutes are enough for periods on whole hours. */
@@ -611,6 +604,15 @@ export function buildCli(): Command {
     return { ports: createStores(client, settings, blobs), close: async () => client.dispose() };
   });
   program.addCommand(quarantine.copyInheritedSettings(program));
+
+  // Cosmos DB from the app settings, as the function app reaches it.
+  const rollup = rollupCommand(async () => {
+    const settings = loadSettings();
+    const [{ CosmosAggregateStore }, { CONTAINERS, createCosmosClient }] = await Promise.all([import('../adapters/cosmos/cosmos-aggregate-store.js'), import('../config/composition-root.js')]);
+    const client = createCosmosClient(settings);
+    return { aggregates: new CosmosAggregateStore(client.database(settings.TOKENLEDGER_DATABASE).container(CONTAINERS.aggregates.id)), close: async () => client.dispose() };
+  });
+  program.addCommand(rollup.copyInheritedSettings(program));
 
   return program;
 }

@@ -181,6 +181,20 @@ function reportPeriod(q: { from?: Date; to?: Date; month?: string }, now: Date, 
 }
 
 /**
+ * The hours `tokenledger rollup rebuild` marks for the rollup: `from`/`to` on whole UTC hours, or a calendar
+ * `month`; at most 400 days. There is no default: a period must be named.
+ */
+export function rebuildPeriodSchemaAt(now: Date) {
+  return parameters({ from: instant.optional(), to: instant.optional(), month: month.optional() }).transform((q, ctx) => {
+    if (!q.from && !q.to && !q.month) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'name the hours to rebuild: --from and --to, or --month' });
+      return z.NEVER;
+    }
+    return reportPeriod(q, now, ctx) ?? z.NEVER;
+  });
+}
+
+/**
  * Parameters of a chargeback report, from a query string or the CLI: a range (`from`/`to`, ISO dates or
  * instants on whole UTC hours, `to` exclusive) or a calendar `month`; at most 400 days, so one request stays
  * bounded. Without any of them, the current month to date: from the 1st (UTC) to the end of the current hour.

@@ -13,7 +13,7 @@ const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: new URL('../..', import.meta.url).pathname });
 
 describe('tokenledger CLI', () => {
-  it.each(['tokenledger', 'simulate', 'demo', 'analyze', 'allocate', 'report', 'weights', 'directory', 'prices', 'trace'])('prints help for %s', async (command) => {
+  it.each(['tokenledger', 'simulate', 'demo', 'analyze', 'allocate', 'report', 'weights', 'directory', 'prices', 'trace', 'rollup'])('prints help for %s', async (command) => {
     const { stdout } = await cli(...(command === 'tokenledger' ? [] : [command]), '--help');
     expect(stdout).toMatch(/^Usage: tokenledger/);
   });

@@ -1,0 +1,41 @@
+import { Command } from 'commander';
+import { rebuildPeriodSchemaAt } from '../../contracts/report-query.js';
+import type { AggregateStore } from '../../ports/aggregate-store.js';
+import { markRangeDirty } from '../../services/rollup-chargeback.js';
+import { parseReportOptions } from '../report-options.js';
+import { withConnection, write } from './command-io.js';
+
+export interface RollupConnection {
+  readonly aggregates: Pick<AggregateStore, 'markDirty'>;
+  close(): Promise<void>;
+}
+
+const REBUILD_HELP = `
+The rollup timer rebuilds an hour's usage and latency tiles, and then its day's, when the hour is marked. Ingest
+and the join mark the hours they change; mark a period yourself when its tiles were written by a release that
+derived them differently (an upgrade that changes tiles says so), or to rebuild them from the ledger as it is.
+The next rollup runs (ROLLUP_SCHEDULE) rebuild the hours marked.`;
+
+/** `rollup rebuild --from --to | --month`: marks every hour of the period for the rollup timer. */
+export function rollupCommand(connect: () => Promise<RollupConnection>, now: () => Date = () => new Date()): Command {
+  const command = new Command('rollup')
+    .description("The rollup timer's tiles: marking hours for it to rebuild.")
+    .hook('preSubcommand', (parent, sub) => {
+      sub.copyInheritedSettings(parent);
+    });
+
+  command
+    .command('rebuild')
+    .description('Mark every hour of a period, so the next rollup runs rebuild its tiles from the ledger.')
+    .option('--from <date>', 'start on a whole UTC hour, ISO date or instant (inclusive)')
+    .option('--to <date>', 'end on a whole UTC hour, exclusive')
+    .option('--month <YYYY-MM>', 'a calendar month instead of --from/--to')
+    .addHelpText('after', REBUILD_HELP)
+    .action(async (opts: { from?: string; to?: string; month?: string }, cmd: Command) => {
+      const period = parseReportOptions(rebuildPeriodSchemaAt(now()), opts);
+      const hours = await withConnection(connect, ({ aggregates }) => markRangeDirty(aggregates, period));
+      write(cmd, 'out', `marked ${hours} hours from ${period.from.toISOString()} to ${period.to.toISOString()}: the next rollup runs rebuild their tiles\n`);
+    });
+
+  return command;
+}

@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { rollupCommand } from '../../src/cli/commands/rollup.js';
+import { MemoryAggregateStore } from '../support/memory-stores.js';
+
+function harness(now = new Date('2026-12-07T10:20:00Z')) {
+  const aggregates = new MemoryAggregateStore();
+  const io = { out: '', closes: 0 };
+  const command = rollupCommand(async () => ({ aggregates, close: async () => void io.closes++ }), () => now)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => void (io.out += s), writeErr: () => {} });
+  return { aggregates, io, run: (...args: string[]) => command.parseAsync(['rebuild', ...args], { from: 'user' }) };
+}
+
+const dirtyHours = async (aggregates: MemoryAggregateStore) => (await aggregates.listDirty()).map((d) => d.value.hour).sort();
+
+describe('rollup rebuild', () => {
+  it('marks every hour of the period for the next rollup runs, and says so', async () => {
+    const { aggregates, io, run } = harness();
+    await run('--from', '2026-10-14T22:00Z', '--to', '2026-10-15T02:00Z');
+    expect(await dirtyHours(aggregates)).toEqual(['2026-10-14T22', '2026-10-14T23', '2026-10-15T00', '2026-10-15T01']);
+    expect(io.out).toBe('marked 4 hours from 2026-10-14T22:00:00.000Z to 2026-10-15T02:00:00.000Z: the next rollup runs rebuild their tiles\n');
+    expect(io.closes).toBe(1);
+  });
+
+  it('takes a month, as the reports do', async () => {
+    const { aggregates, run } = harness();
+    await run('--month', '2026-02');
+    const hours = await dirtyHours(aggregates);
+    expect([hours.length, hours[0], hours.at(-1)]).toEqual([28 * 24, '2026-02-01T00', '2026-02-28T23']);
+  });
+
+  it('refuses a missing or partial period, and one inside an hour, marking nothing', async () => {
+    for (const args of [[], ['--from', '2026-10-14'], ['--from', '2026-10-14T22:30Z', '--to', '2026-10-15']]) {
+      const { aggregates, io, run } = harness();
+      await expect(run(...args), args.join(' ')).rejects.toThrow(/^invalid /);
+      expect(await dirtyHours(aggregates)).toEqual([]);
+      expect(io.closes).toBe(0);
+    }
+  });
+});
