@@ -29,6 +29,9 @@ export interface RollupOptions extends StoreOptions {
 
 /** host.json's `functionTimeout`: a held marker older than this has no run left holding it. */
 const LONGEST_RUN_MS = 10 * 60_000;
+const HOUR_MS = 3_600_000;
+/** Dirty hours this close to now are rolled up before older ones. */
+const RECENT_HOURS = 48;
 
 export interface RollupResult {
   readonly hours: number;
@@ -120,7 +123,10 @@ export async function rollupChargeback(ports: RollupPorts, options: RollupOption
   }
   if (unusable.length > 0) await ports.aggregates.clearDirty(unusable, options);
   const allHours = [...byHour.keys()].sort();
-  const hours = allHours.slice(0, options.maxHours ?? 48);
+  // The hours of the last two days first, then the oldest others: a backlog (`rollup rebuild` of a past period)
+  // is worked off run by run without holding back the hours ingest marks now.
+  const recentFrom = new Date(startedAt - RECENT_HOURS * HOUR_MS).toISOString().slice(0, 13);
+  const hours = [...allHours.filter((hour) => hour >= recentFrom), ...allHours.filter((hour) => hour < recentFrom)].slice(0, options.maxHours ?? 48);
   const days = [...new Set(hours.map(dayOf))];
   let entries = 0;
   for (const day of days) {
@@ -138,7 +144,7 @@ export async function rollupChargeback(ports: RollupPorts, options: RollupOption
 /** An hour's usage from its ledger entries, page by page, and its latency and traffic tiles. */
 async function computeHour(hour: string, ports: RollupPorts, options: RollupOptions): Promise<WindowRecompute> {
   const usage = new UsageLines(options.identity);
-  const range = { from: new Date(`${hour}:00:00.000Z`), to: new Date(Date.parse(`${hour}:00:00.000Z`) + 3_600_000) };
+  const range = { from: new Date(`${hour}:00:00.000Z`), to: new Date(Date.parse(`${hour}:00:00.000Z`) + HOUR_MS) };
   const hourEntries: LedgerEntry[] = [];
   for await (const page of ports.ledger.listEntries(range, options)) {
     for (const entry of page) usage.addEntry(entry);
@@ -216,7 +222,7 @@ async function replaceLatencyTiles(aggregates: AggregateStore, windows: LatencyW
 /** Marks every hour of [from, to) dirty, so the next rollup rebuilds its tiles (after a tile schema change). */
 export async function markRangeDirty(aggregates: Pick<AggregateStore, 'markDirty'>, range: { from: Date; to: Date }, options: StoreOptions = {}): Promise<number> {
   const hours: string[] = [];
-  for (let t = Math.floor(range.from.getTime() / 3_600_000) * 3_600_000; t < range.to.getTime(); t += 3_600_000) hours.push(new Date(t).toISOString().slice(0, 13));
+  for (let t = Math.floor(range.from.getTime() / HOUR_MS) * HOUR_MS; t < range.to.getTime(); t += HOUR_MS) hours.push(new Date(t).toISOString().slice(0, 13));
   await aggregates.markDirty(hours, options);
   return hours.length;
 }

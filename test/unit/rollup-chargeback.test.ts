@@ -147,6 +147,19 @@ describe('usage rollup and reports priced when read (in-memory fake stores)', ()
     expect(await costOf(aggregates, range)).toBe(directCost(entries, new PriceMatcher(prices('2.50'))));
   });
 
+  it('rolls up the hours of the last two days before a backlog of older ones (a rebuilt month), oldest of those first', async () => {
+    const ledger = new MemoryLedgerStore();
+    const aggregates = new MemoryAggregateStore();
+    await ledger.createEntries([ledgerEntry({ id: 'live-1', gatewayRequestId: 'live-1', apimRequestId: 'live-1', time: '2026-12-07T10:05:00.000Z' })]);
+    await markRangeDirty(aggregates, { from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-12-01T00:00:00Z') });
+    await aggregates.markDirty(['2026-12-05T09', '2026-12-07T10']);
+    const now = () => new Date('2026-12-07T10:20:00Z');
+    expect(await rollupChargeback({ ledger, aggregates }, { maxHours: 10, now })).toMatchObject({ hours: 10, remaining: 30 * 24 + 2 - 10 });
+    expect((await readUsageTiles(aggregates, 'hour', '2026-12-07T10', '2026-12-07T11')).map((t) => t.entries)).toEqual([1]);
+    // 2026-12-05T09 is older than two days: it waits with the backlog, which goes oldest first.
+    expect([...aggregates.dirty.keys()].sort().slice(0, 2)).toEqual(['2026-11-01T09', '2026-11-01T10']);
+  });
+
   it('clears dirty markers that name no UTC hour, which earlier versions wrote, and rolls up the real hours', async () => {
     const { ledger, entries } = await ledgerOfDay(300);
     const aggregates = new MemoryAggregateStore();
