@@ -1,8 +1,10 @@
 import { RestError } from '@azure/core-rest-pipeline';
+import { LogsQueryResultStatus } from '@azure/monitor-query-logs';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseArchiveBlob, ArchiveDiagnosticsSource } from '../../src/adapters/archive/archive-diagnostics-source.js';
+import { LogAnalyticsDiagnosticsSource, type LogsQuerier } from '../../src/adapters/log-analytics/log-analytics-diagnostics-source.js';
 import type { DiagnosticRecord, GatewayMatch, StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { joinAll, mergeStoredRecords } from '../../src/domain/join.js';
@@ -133,6 +135,37 @@ describe('RequestResponse archive records', () => {
     expect(first.records.every((r) => r.time < `${DAY}T12`)).toBe(true);
     const again = await source.readSince(first.nextWatermark);
     expect(again).toEqual({ records: [], rejected: [], nextWatermark: null, more: false });
+  });
+
+  it('goes on from the watermark Log Analytics left when the join moves to the archive, reading the two hours before it again', async () => {
+    const day = simulateDay({ requests: 300, seed: 3, day: DAY });
+    const source = new ArchiveDiagnosticsSource(archiveOf(day.archive), { now: () => new Date(`${DAY}T12:30:00Z`), settleMinutes: 15 });
+    const read = await source.readSince(`${DAY}T10:23:45.000Z/${DAY}T10:30:00.000Z`);
+    // The blobs of hours 09 to 11 (a blob holds a few records of the hour before it too).
+    const hours = [...new Set(read.records.map((r) => r.time.slice(0, 13)))].sort();
+    expect(hours.filter((hour) => hour >= `${DAY}T09`)).toEqual([`${DAY}T09`, `${DAY}T10`, `${DAY}T11`]);
+    expect(hours[0]! >= `${DAY}T08`).toBe(true);
+    expect(read.nextWatermark).toBe(`${DAY}T11/${AFTER_EVERYTHING.toISOString()}`);
+  });
+
+  it('lets Log Analytics go on from the watermark the archive left when the app is given a workspace', async () => {
+    const queries: string[] = [];
+    // A workspace with no records: the size query answers 0 rows, the data query an empty table.
+    const emptyWorkspace: LogsQuerier = {
+      async queryWorkspace(_workspace: string, query: string) {
+        queries.push(query);
+        const size = query.includes('summarize Records');
+        const table = size ? { name: 'PrimaryResult', columnDescriptors: [{ name: 'Records', type: 'long' }, { name: 'Bytes', type: 'long' }], rows: [[0, 0]] } : { name: 'PrimaryResult', columnDescriptors: [], rows: [] };
+        return { status: LogsQueryResultStatus.Success, tables: [table] } as never;
+      },
+    };
+    const now = new Date(`${DAY}T13:00:00Z`);
+    const source = new LogAnalyticsDiagnosticsSource({ client: emptyWorkspace, workspaceId: '3b6a5c1e-0d2f-4c8e-9a7b-5e4d3c2b1a00', windowInMs: 3_600_000, settleInMs: 5 * 60_000, now: () => now });
+    const read = await source.readSince(`${DAY}T10/${DAY}T11:20:00.000Z`);
+    expect(read.records).toEqual([]);
+    // Ingestion time from the end of the archive's last hour on, one window (an hour) a read.
+    expect(read.nextWatermark).toBe(`${DAY}T12:00:00.000Z/${now.toISOString()}`);
+    expect(queries.length).toBeGreaterThan(0);
   });
 
   it("reads an hour's blob of a busy account (150,000 records, some lines not JSON) whole, streamed in pieces", async () => {

@@ -404,10 +404,17 @@ export function tokenCount(row: Row, column: string): number {
   return value;
 }
 
-/** `to/readAt`, or a bare `to` as versions before the read time wrote it. Both ISO instants. */
+/** The storage archive's watermark begins with the last whole hour it read (`2026-11-15T10/…`). */
+const ARCHIVE_HOUR = /^\d{4}-\d{2}-\d{2}T\d{2}$/;
+
+/**
+ * `to/readAt`, or a bare `to` as versions before the read time wrote it. Both ISO instants. The join's watermark of
+ * an app that read the storage archive before it was given a workspace names an hour: every record of that hour
+ * and before was read, and a record is ingested after it happened, so reading goes on from the end of that hour.
+ */
 function parseWatermark(watermark: string): { to: number; readAt: number | null } {
   const [toText, readAtText, ...rest] = watermark.split('/');
-  const to = Date.parse(toText!);
+  const to = ARCHIVE_HOUR.test(toText!) ? Date.parse(`${toText}:00:00.000Z`) + 3_600_000 : Date.parse(toText!);
   const readAt = readAtText === undefined ? null : Date.parse(readAtText);
   if (Number.isNaN(to) || Number.isNaN(readAt) || rest.length > 0) throw new RangeError(`watermark ${JSON.stringify(watermark).slice(0, 80)} is not an ISO instant or interval`);
   return { to, readAt };
