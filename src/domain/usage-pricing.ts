@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { normalizeIdentityKey } from '../contracts/directory.js';
 import type { PriceTable, ProvisionedEntry } from '../contracts/price-table.js';
 import type { UsageLine } from '../contracts/usage-tile.js';
 import { ChargebackLines, UNKNOWN, type ChargebackLine } from './chargeback.js';
@@ -141,8 +140,7 @@ export function priceUsage(days: Iterable<DayUsage>, prices: PriceMatcher, provi
     for (const line of lines) {
       const tokenSources = { gateway: 0, 'llm-log': 0, none: 0, [line.tokenSource]: line.requests };
       const common = {
-        // Tiles rolled up before identities were spelt by `normalizeIdentityKey` can hold an upper-case GUID.
-        identity: normalizeIdentityKey(line.identity),
+        identity: line.identity,
         identityKind: line.identityKind,
         model: line.model,
         deployment: line.deployment ?? UNKNOWN,

@@ -1,3 +1,4 @@
+import { normalizeIdentityKey } from '../contracts/directory.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { UsageGrain, UsageLine, UsageTile, UsageTileHead, UsageTilePart, Use } from '../contracts/usage-tile.js';
 import { isPerCallRequest, modelOf, pricingModelOf, UNKNOWN } from './chargeback.js';
@@ -143,6 +144,14 @@ export function usageTileDocuments(
  * (a writer replaced its head and removed the old parts while the query was paging) is listed as incomplete, so the
  * caller reads again rather than report part of it.
  */
+/** Lines as identities are spelt now: tiles rolled up before `normalizeIdentityKey` can hold an upper-case GUID. */
+function spelledNow(lines: UsageLine[]): UsageLine[] {
+  if (lines.every((line) => normalizeIdentityKey(line.identity) === line.identity)) return lines;
+  const merged = new UsageLines();
+  for (const line of lines) merged.addLine({ ...line, identity: normalizeIdentityKey(line.identity) });
+  return merged.list();
+}
+
 export function assembleUsageTiles(heads: readonly UsageTileHead[], parts: readonly UsageTilePart[]): { tiles: UsageTile[]; incomplete: string[] } {
   const partsOf = new Map<string, UsageTilePart[]>();
   for (const part of parts) {
@@ -156,7 +165,7 @@ export function assembleUsageTiles(heads: readonly UsageTileHead[], parts: reado
   for (const head of [...heads].sort((a, b) => (a.window < b.window ? -1 : a.window > b.window ? 1 : 0))) {
     const found = wholeGeneration(partsOf.get(`${head.grain}\u0000${head.window}\u0000${head.generation}`), head.parts);
     if (!found) incomplete.push(head.window);
-    else tiles.push({ grain: head.grain, window: head.window, entries: head.entries, lines: found.flatMap((p) => p.lines) });
+    else tiles.push({ grain: head.grain, window: head.window, entries: head.entries, lines: spelledNow(found.flatMap((p) => p.lines)) });
   }
   return { tiles, incomplete };
 }

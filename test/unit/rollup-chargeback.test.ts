@@ -10,7 +10,7 @@ import { PriceMatcher } from '../../src/domain/price-matching.js';
 import { MAX_PART_BYTES } from '../../src/domain/document-parts.js';
 import { pricingOf } from '../../src/domain/usage-pricing.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
-import { chargebackLines, chargebackReportFor } from '../../src/services/chargeback-report.js';
+import { chargebackLines, chargebackReportFor, listPriceFocus } from '../../src/services/chargeback-report.js';
 import { applyRecords } from '../../src/services/join-diagnostics.js';
 import { markRangeDirty, readUsageTiles, rollupChargeback } from '../../src/services/rollup-chargeback.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
@@ -416,5 +416,10 @@ describe('usage tiles rolled up by an earlier release', () => {
       'USD',
     );
     expect(report.rows.map((r) => [r.key, r.requests])).toEqual([[SUBSCRIPTION.toLowerCase(), 2]]);
+    // The FOCUS export names it the same way, and so does the day tile the rollup builds from both hours.
+    const focus = await listPriceFocus({ aggregates, directory: new Map(), pricing: miniPricing, accounts: [] }, { from: new Date('2026-12-01T09:00:00Z'), to: new Date('2026-12-01T11:00:00Z'), scope: 'all' }, 'USD');
+    expect([...new Set(focus.map((row) => row.x_Identity))]).toEqual([SUBSCRIPTION.toLowerCase()]);
+    const [day] = await readUsageTiles(aggregates, 'day', '2026-12-01', '2026-12-02');
+    expect(day!.lines.map((line) => [line.identity, line.requests])).toEqual([[SUBSCRIPTION.toLowerCase(), 2]]);
   });
 });
