@@ -34,7 +34,7 @@ import {
   topSpenders,
   type ChargebackRow,
 } from '../../dashboards/web/src/model.js';
-import { latencyQuerySchemaAt, operationsQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
+import { latencyQuerySchemaAt, operationsQuerySchemaAt, requestsQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
 
 const figures = { requests: 1, promptTokens: 10, cachedTokens: 4, completionTokens: 2, reasoningTokens: 0, cost: '0.000010', costPicodollars: '10000000' };
 const row = (over: Partial<ChargebackRow>): ChargebackRow => ({
@@ -245,6 +245,14 @@ describe('dashboard model', () => {
     expect(drillFromQuery(new URLSearchParams({ drill: 'region', key: 'x', dfrom: '2026-10-01', dto: '2026-10-02' }))).toBeNull();
     expect(drillFromQuery(new URLSearchParams({ drill: 'team', key: 'x', dfrom: '2026-10-02', dto: '2026-10-01' }))).toBeNull();
     expect(drillFromQuery(new URLSearchParams({ drill: 'team', dfrom: '2026-10-01', dto: '2026-10-02' }))).toBeNull();
+  });
+
+  it('opens a cell whose key is as long as the API takes in a filter (512 characters), and no longer', () => {
+    const model = 'm'.repeat(512);
+    const drill = { groupBy: 'model' as const, key: model, label: model, from: '2026-10-01', to: '2026-11-01' };
+    expect(drillFromQuery(drillToQuery(drill, new URLSearchParams()))).toEqual(drill);
+    expect(requestsQuerySchemaAt(new Date('2026-12-07T00:00:00Z')).safeParse({ model, from: '2026-10-01', to: '2026-11-01' }).success).toBe(true);
+    expect(drillFromQuery(drillToQuery({ ...drill, key: `${model}m` }, new URLSearchParams()))).toBeNull();
   });
 
   it('reads a requests page and refuses one whose cost is not an exact amount', () => {

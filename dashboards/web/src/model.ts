@@ -661,6 +661,8 @@ export interface Drill {
 }
 
 const DRILL_GROUPS = ['team', 'identity', 'model'] as const;
+/** The longest filter `GET /api/requests` takes: a name as long as the ledger keeps one (src/contracts/report-query.ts). */
+const MAX_KEY_LENGTH = 512;
 
 /** The drill in the page's URL (`drill=team&key=…&dfrom&dto`), so a drill-down can be bookmarked and shared. */
 export function drillFromQuery(query: URLSearchParams): Drill | null {
@@ -668,8 +670,8 @@ export function drillFromQuery(query: URLSearchParams): Drill | null {
   const key = query.get('key');
   const from = query.get('dfrom') ?? '';
   const to = query.get('dto') ?? '';
-  if (!DRILL_GROUPS.includes(groupBy as Drill['groupBy']) || !key || key.length > 256 || rangeProblem(from, to) !== null) return null;
-  return { groupBy: groupBy as Drill['groupBy'], key, from, to, label: query.get('label')?.slice(0, 256) || key };
+  if (!DRILL_GROUPS.includes(groupBy as Drill['groupBy']) || !key || key.length > MAX_KEY_LENGTH || rangeProblem(from, to) !== null) return null;
+  return { groupBy: groupBy as Drill['groupBy'], key, from, to, label: query.get('label')?.slice(0, MAX_KEY_LENGTH) || key };
 }
 
 export function drillToQuery(drill: Drill, query: URLSearchParams): URLSearchParams {
