@@ -220,7 +220,13 @@ describe('TableIdentityDirectory', () => {
     const table = tableClient();
     await table.createTable();
     await table.createEntity({ partitionKey: 'identity', rowKey: 'x', displayName: 'X', team: 'T', costCenter: 'C', kind: 'robot' });
-    await expect(new TableIdentityDirectory(table).getAll()).rejects.toThrow(/identity directory row "x" is invalid: kind: expected one of.*`directory remove "x"`/);
+    await expect(new TableIdentityDirectory(table).getAll()).rejects.toThrow(/identity directory row "x" is invalid: kind: expected one of.*`tokenledger directory remove 'x'`/);
+    // The whole identity however long, quoted for the shell.
+    const long = `sub-${"o'".repeat(60)}`;
+    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(long), displayName: 'X', team: 'T', costCenter: 'C', kind: 'robot' });
+    await table.deleteEntity('identity', 'x');
+    const error = await new TableIdentityDirectory(table).getAll().catch((e: Error) => e.message);
+    expect(error).toContain(`\`tokenledger directory remove '${long.replace(/'/g, `'\\''`)}'\``);
   });
 
   it('reads a row holding control characters (written before they were refused, or by another tool) with them shown as U+FFFD', async () => {

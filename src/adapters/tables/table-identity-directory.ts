@@ -226,8 +226,9 @@ function fromEntity(entity: Partial<IdentityEntity>): DirectoryRow {
   };
   const parsed = directoryRowSchema.safeParse(candidate);
   if (!parsed.success) {
-    const named = JSON.stringify(shownText(identity.slice(0, 80)));
-    throw new Error(`identity directory row ${named} is invalid: ${describeIssues(parsed.error)}; remove it with \`directory remove ${named}\` and import it again`);
+    // The whole identity, quoted for a POSIX shell: the command must name this row and no other.
+    const quoted = `'${shownText(identity).replace(/'/g, `'\\''`)}'`;
+    throw new Error(`identity directory row ${JSON.stringify(shownText(identity.slice(0, 80)))} is invalid: ${describeIssues(parsed.error)}; remove it with \`tokenledger directory remove ${quoted}\` and import it again`);
   }
   return parsed.data;
 }
