@@ -186,8 +186,8 @@ function reportPeriod(q: { from?: Date; to?: Date; month?: string }, now: Date, 
  */
 export function rebuildPeriodSchemaAt(now: Date) {
   return parameters({ from: instant.optional(), to: instant.optional(), month: month.optional() }).transform((q, ctx) => {
-    if (!q.from && !q.to && !q.month) {
-      ctx.addIssue({ code: 'custom', path: [], message: 'name the hours to rebuild: --from and --to, or --month' });
+    if (!q.month && (!q.from || !q.to)) {
+      ctx.addIssue({ code: 'custom', path: q.from ? ['to'] : q.to ? ['from'] : [], message: 'name the hours to rebuild: from and to, or a month' });
       return z.NEVER;
     }
     return reportPeriod(q, now, ctx) ?? z.NEVER;

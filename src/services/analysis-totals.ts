@@ -8,6 +8,7 @@ import type { IdentityOptions } from '../domain/identity.js';
 import { joinOne } from '../domain/join.js';
 import { LatencyTileSet, type LatencyEntryParts, type LatencyTile } from '../domain/latency-tile.js';
 import { PriceMatcher } from '../domain/price-matching.js';
+import { nextDay } from '../domain/tile-windows.js';
 import { UsageLines } from '../domain/usage.js';
 import { priceUsage } from '../domain/usage-pricing.js';
 import type { LlmUsage } from '../ports/diagnostics-source.js';
@@ -18,14 +19,13 @@ export interface TotalsParts {
   readonly lines: readonly ChargebackLine[];
   /** Usage on provisioned deployments, by UTC day: priced when the analysis ends, as a report prices it. */
   readonly provisionedUsage: readonly { readonly day: string; readonly lines: readonly UsageLine[] }[];
-  /** The first and the last UTC day of the requests, or null when there were none. */
+  /** The first and the last UTC day of the requests (when the price table has provisioned entries), else null. */
   readonly days: readonly [string, string] | null;
   readonly tiles: LatencyEntryParts;
   readonly joinedKeys: readonly string[];
   readonly requests: number;
 }
 
-const DAY_MS = 86_400_000;
 
 /**
  * What the analysis adds up, one distinct request at a time: the join, chargeback lines and day latency tiles.
@@ -58,11 +58,14 @@ export class AnalysisTotals {
     this.requests++;
     const { entry: joined, matchedKey } = this.joined(entry);
     if (matchedKey !== null) this.joinedKeys.add(matchedKey);
-    const day = joined.time.slice(0, 10);
-    this.spanDays(day, day);
-    // A provisioned deployment's requests share its fixed cost by their tokens of each day: priced in `lines()`.
-    if (this.provisioned.length > 0 && this.matcher.provisionedFor(joined) !== null) this.usageOf(day).addEntry(joined);
-    else this.chargeback.addEntry(joined);
+    if (this.provisioned.length === 0) this.chargeback.addEntry(joined);
+    else {
+      // A provisioned deployment's requests share its fixed cost by their tokens of each day: priced in `lines()`.
+      const day = joined.time.slice(0, 10);
+      this.spanDays(day, day);
+      if (this.matcher.provisionedFor(joined) !== null) this.usageOf(day).addEntry(joined);
+      else this.chargeback.addEntry(joined);
+    }
     this.tileSet.addEntry(joined);
   }
 
@@ -73,7 +76,7 @@ export class AnalysisTotals {
    */
   lines(): ChargebackLine[] {
     if (this.provisioned.length === 0 || this.days === null) return this.chargeback.list();
-    const range = { from: new Date(`${this.days[0]}T00:00:00.000Z`), to: new Date(Date.parse(`${this.days[1]}T00:00:00.000Z`) + DAY_MS) };
+    const range = { from: new Date(`${this.days[0]}T00:00:00.000Z`), to: new Date(`${nextDay(this.days[1])}T00:00:00.000Z`) };
     const days = [...this.provisionedUsage].map(([day, usage]) => ({ day, lines: usage.list() }));
     const all = new ChargebackLines(this.matcher, this.identity);
     for (const line of [...this.chargeback.list(), ...priceUsage(days, this.matcher, { entries: this.provisioned, range })]) all.addLine(line);
@@ -88,7 +91,10 @@ export class AnalysisTotals {
 
   private spanDays(first: string, last: string): void {
     if (this.days === null) this.days = [first, last];
-    else this.days = [first < this.days[0] ? first : this.days[0], last > this.days[1] ? last : this.days[1]];
+    else {
+      if (first < this.days[0]) this.days[0] = first;
+      if (last > this.days[1]) this.days[1] = last;
+    }
   }
 
   /**

@@ -30,9 +30,13 @@ describe('rollup rebuild', () => {
   });
 
   it('refuses a missing or partial period, and one inside an hour, marking nothing', async () => {
-    for (const args of [[], ['--from', '2026-10-14'], ['--from', '2026-10-14T22:30Z', '--to', '2026-10-15']]) {
+    for (const [args, reason] of [
+      [[], 'invalid options: name the hours to rebuild: from and to, or a month'],
+      [['--from', '2026-10-14'], 'invalid --to: name the hours to rebuild: from and to, or a month'],
+      [['--from', '2026-10-14T22:30Z', '--to', '2026-10-15'], /^invalid --from: .* is inside an hour/],
+    ] as const) {
       const { aggregates, io, run } = harness();
-      await expect(run(...args), args.join(' ')).rejects.toThrow(/^invalid /);
+      await expect(run(...args), args.join(' ')).rejects.toThrow(reason);
       expect(await dirtyHours(aggregates)).toEqual([]);
       expect(io.closes).toBe(0);
     }
