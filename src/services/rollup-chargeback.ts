@@ -123,10 +123,14 @@ export async function rollupChargeback(ports: RollupPorts, options: RollupOption
   }
   if (unusable.length > 0) await ports.aggregates.clearDirty(unusable, options);
   const allHours = [...byHour.keys()].sort();
-  // The hours of the last two days first, then the oldest others: a backlog (`rollup rebuild` of a past period)
-  // is worked off run by run without holding back the hours ingest marks now.
+  // The hours of the last two days first, then the oldest others, hours still to come last: a backlog (`rollup
+  // rebuild` of a past period) is worked off run by run without holding back the hours ingest marks now.
   const recentFrom = new Date(startedAt - RECENT_HOURS * HOUR_MS).toISOString().slice(0, 13);
-  const hours = [...allHours.filter((hour) => hour >= recentFrom), ...allHours.filter((hour) => hour < recentFrom)].slice(0, options.maxHours ?? 48);
+  const current = new Date(startedAt).toISOString().slice(0, 13);
+  const recent = allHours.filter((hour) => hour >= recentFrom && hour <= current);
+  const older = allHours.filter((hour) => hour < recentFrom);
+  const coming = allHours.filter((hour) => hour > current);
+  const hours = [...recent, ...older, ...coming].slice(0, options.maxHours ?? 48);
   const days = [...new Set(hours.map(dayOf))];
   let entries = 0;
   for (const day of days) {

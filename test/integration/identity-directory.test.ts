@@ -220,13 +220,32 @@ describe('TableIdentityDirectory', () => {
     const table = tableClient();
     await table.createTable();
     await table.createEntity({ partitionKey: 'identity', rowKey: 'x', displayName: 'X', team: 'T', costCenter: 'C', kind: 'robot' });
-    await expect(new TableIdentityDirectory(table).getAll()).rejects.toThrow(/identity directory row "x" is invalid: kind: expected one of.*`tokenledger directory remove 'x'`/);
+    await expect(new TableIdentityDirectory(table).getAll()).rejects.toThrow(/identity directory row "x" is invalid: kind: expected one of.*`tokenledger directory remove -- 'x'`/);
     // The whole identity however long, quoted for the shell.
     const long = `sub-${"o'".repeat(60)}`;
     await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(long), displayName: 'X', team: 'T', costCenter: 'C', kind: 'robot' });
     await table.deleteEntity('identity', 'x');
     const error = await new TableIdentityDirectory(table).getAll().catch((e: Error) => e.message);
-    expect(error).toContain(`\`tokenledger directory remove '${long.replace(/'/g, `'\\''`)}'\``);
+    expect(error).toContain(`\`tokenledger directory remove -- '${long.replace(/'/g, `'\\''`)}'\``);
+  });
+
+  it('removes an unreadable row with the very command its error names, an upper-case GUID or a leading "-" included', async () => {
+    for (const identity of ['0B2C4D6E-0000-4000-8000-00000000A001', '-legacy-app']) {
+      const table = tableClient();
+      await table.createTable();
+      await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(identity), displayName: 'X', team: 'T', costCenter: 'C', kind: 'robot' });
+      const directory = new TableIdentityDirectory(table);
+      const message = await directory.getAll().then(() => '', (e: Error) => e.message);
+      const named = /`tokenledger directory remove -- '([^']*)'`/.exec(message)?.[1];
+      expect(named, message).toBe(identity);
+      let out = '';
+      const command = directoryCommand(async () => ({ directory, close: async () => {} }))
+        .exitOverride()
+        .configureOutput({ writeOut: (text) => void (out += text), writeErr: () => {} });
+      await command.parseAsync(['remove', '--', named!], { from: 'user' });
+      expect(out).toMatch(/^removed /);
+      expect((await directory.getAll()).size).toBe(0);
+    }
   });
 
   it('reads a row holding control characters (written before they were refused, or by another tool) with them shown as U+FFFD', async () => {

@@ -148,6 +148,23 @@ describe('RequestResponse archive records', () => {
     expect(read.nextWatermark).toBe(`${DAY}T11/${AFTER_EVERYTHING.toISOString()}`);
   });
 
+  it('reads again, after Log Analytics, a blob of an old hour written after what Log Analytics had read by ingestion time', async () => {
+    const day = simulateDay({ requests: 300, seed: 3, day: DAY });
+    const late = [...day.archive.keys()].find((path) => path.includes('/h=05/'))!;
+    // Appended at 10:27: after Log Analytics' horizon (ingested before 10:25), before its read at 10:30.
+    const archive: ArchiveReader = {
+      list: async () => ({ entries: [...day.archive.keys()].map((path) => ({ path, lastModified: path === late ? new Date(`${DAY}T10:27:00Z`) : WRITTEN })), listedAt: AFTER_EVERYTHING }),
+      lines: async function* (path) {
+        yield day.archive.get(path) ?? [];
+      },
+    };
+    const source = new ArchiveDiagnosticsSource(archive, { now: () => new Date(`${DAY}T12:30:00Z`), settleMinutes: 15 });
+    const read = await source.readSince(`${DAY}T10:25:00.000Z/${DAY}T10:30:00.000Z`);
+    const lateIds = parseArchiveBlob(late, day.archive.get(late)!.join('\n')).records.map((r) => r.correlationId);
+    expect(lateIds.length).toBeGreaterThan(0);
+    expect(read.records.map((r) => r.correlationId)).toEqual(expect.arrayContaining(lateIds));
+  });
+
   it('lets Log Analytics go on from the watermark the archive left when the app is given a workspace', async () => {
     const queries: string[] = [];
     // A workspace with no records: the size query answers 0 rows, the data query an empty table.

@@ -160,6 +160,20 @@ describe('usage rollup and reports priced when read (in-memory fake stores)', ()
     expect([...aggregates.dirty.keys()].sort().slice(0, 2)).toEqual(['2026-11-01T09', '2026-11-01T10']);
   });
 
+  it('rolls up hours still to come (a rebuilt current month) after every hour that has begun', async () => {
+    const ledger = new MemoryLedgerStore();
+    const aggregates = new MemoryAggregateStore();
+    await markRangeDirty(aggregates, { from: new Date('2026-12-01T00:00:00Z'), to: new Date('2027-01-01T00:00:00Z') });
+    const now = () => new Date('2026-12-07T10:20:00Z');
+    await rollupChargeback({ ledger, aggregates }, { maxHours: 24, now });
+    await rollupChargeback({ ledger, aggregates }, { maxHours: 24, now });
+    const left = [...aggregates.dirty.keys()].sort();
+    // The last two days (to 10:00), then December's first days from the oldest: no hour after 10:00 yet.
+    expect(left[0]).toBe('2026-12-01T00');
+    expect(left.filter((hour) => hour <= '2026-12-07T10')).toHaveLength(6 * 24 + 11 - 48);
+    expect(left.filter((hour) => hour > '2026-12-07T10')).toHaveLength(31 * 24 - (6 * 24 + 11));
+  });
+
   it('clears dirty markers that name no UTC hour, which earlier versions wrote, and rolls up the real hours', async () => {
     const { ledger, entries } = await ledgerOfDay(300);
     const aggregates = new MemoryAggregateStore();

@@ -22,6 +22,13 @@ describe('rollup rebuild', () => {
     expect(io.closes).toBe(1);
   });
 
+  it('marks no hour still to come: the current month up to the end of the current hour', async () => {
+    const { aggregates, io, run } = harness(new Date('2026-12-07T10:20:00Z'));
+    await run('--month', '2026-12');
+    expect((await dirtyHours(aggregates)).at(-1)).toBe('2026-12-07T10');
+    expect(io.out).toMatch(/^marked 155 hours from 2026-12-01T00:00:00.000Z to 2026-12-07T11:00:00.000Z/);
+  });
+
   it('takes a month, as the reports do', async () => {
     const { aggregates, run } = harness();
     await run('--month', '2026-02');

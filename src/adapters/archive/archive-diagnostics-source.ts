@@ -139,17 +139,18 @@ const LOG_ANALYTICS_OVERLAP_MS = 2 * 3_600_000;
 
 /**
  * The watermark `<hour>/<listedAt>`: the last hour read, and when the listing of that read began (absent in a bare
- * hour). An app that joined from Log Analytics before it read the archive left `<to>/<readAt>`, ISO instants of
- * ingestion: the archive is read from the hours before `to` on, again where they overlap (reading a record twice
- * changes nothing).
+ * hour). An app that joined from Log Analytics before it read the archive left `<to>/<readAt>`, ISO instants: the
+ * archive is read from the hours before `to` on, and blobs written since then, again where they overlap (reading a
+ * record twice changes nothing).
  */
 function parseWatermark(watermark: string | null): { hour: string | null; listedAt: number | null } {
   if (watermark === null) return { hour: null, listedAt: null };
   const [first, listedAt] = watermark.split('/') as [string, string | undefined];
   const ingestedTo = first.length > 13 ? Date.parse(first) : NaN;
-  const hour = Number.isFinite(ingestedTo) ? new Date(ingestedTo - LOG_ANALYTICS_OVERLAP_MS).toISOString().slice(0, 13) : first;
+  // Log Analytics read what was ingested before `to`: blobs written since then are read again, not since `readAt`.
+  if (Number.isFinite(ingestedTo)) return { hour: new Date(ingestedTo - LOG_ANALYTICS_OVERLAP_MS).toISOString().slice(0, 13), listedAt: ingestedTo - LOG_ANALYTICS_OVERLAP_MS };
   const at = listedAt === undefined ? NaN : Date.parse(listedAt);
-  return { hour, listedAt: Number.isFinite(at) ? at : null };
+  return { hour: first, listedAt: Number.isFinite(at) ? at : null };
 }
 
 /**

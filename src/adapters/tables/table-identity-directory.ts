@@ -228,7 +228,7 @@ function fromEntity(entity: Partial<IdentityEntity>): DirectoryRow {
   if (!parsed.success) {
     // The whole identity, quoted for a POSIX shell: the command must name this row and no other.
     const quoted = `'${shownText(identity).replace(/'/g, `'\\''`)}'`;
-    throw new Error(`identity directory row ${JSON.stringify(shownText(identity.slice(0, 80)))} is invalid: ${describeIssues(parsed.error)}; remove it with \`tokenledger directory remove ${quoted}\` and import it again`);
+    throw new Error(`identity directory row ${JSON.stringify(shownText(identity.slice(0, 80)))} is invalid: ${describeIssues(parsed.error)}; remove it with \`tokenledger directory remove -- ${quoted}\` and import it again`);
   }
   return parsed.data;
 }

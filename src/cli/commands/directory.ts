@@ -139,7 +139,12 @@ export function directoryCommand(connect: () => Promise<DirectoryConnection>, co
       .option('--if-match <etag>', 'remove the entry only if it is still at this etag (from list --format json)'),
   ).action(async (identity: string, options: TargetOptions & { ifMatch?: string }, cmd: Command) => {
     const key = normalizeIdentityKey(identity);
-    const outcome = await withConnection(open(options), ({ directory }) => directory.remove(key, options.ifMatch === undefined ? {} : { ifMatch: options.ifMatch }));
+    const removeOptions = options.ifMatch === undefined ? {} : { ifMatch: options.ifMatch };
+    const outcome = await withConnection(open(options), async ({ directory }) => {
+      const removed = await directory.remove(key, removeOptions);
+      // A row stored before keys were spelt as now (an upper-case GUID) is removed by the key as it is stored.
+      return removed.outcome === 'absent' && identity !== key ? directory.remove(identity, removeOptions) : removed;
+    });
     if (outcome.outcome === 'deleted') return write(cmd, 'out', `removed ${key}\n`);
     if (outcome.outcome === 'absent') return failed(cmd, `${key} is not in the directory`, 'tokenledger.directory.notFound');
     return failed(cmd, `${key} changed since etag ${options.ifMatch}: list it and try again`, 'tokenledger.directory.conflict');

@@ -10,6 +10,8 @@ export interface RollupConnection {
   close(): Promise<void>;
 }
 
+const HOUR_MS = 3_600_000;
+
 const REBUILD_HELP = `
 The rollup timer rebuilds an hour's usage and latency tiles, and then its day's, when the hour is marked. Ingest
 and the join mark the hours they change; mark a period yourself when its tiles were written by a release that
@@ -32,8 +34,12 @@ export function rollupCommand(connect: () => Promise<RollupConnection>, now: () 
     .option('--month <YYYY-MM>', 'a calendar month instead of --from/--to')
     .addHelpText('after', REBUILD_HELP)
     .action(async (opts: { from?: string; to?: string; month?: string }, cmd: Command) => {
-      const period = parseReportOptions(rebuildPeriodSchemaAt(now()), opts);
-      const hours = await withConnection(connect, ({ aggregates }) => markRangeDirty(aggregates, period));
+      const at = now();
+      const given = parseReportOptions(rebuildPeriodSchemaAt(at), opts);
+      // Hours still to come have nothing to rebuild: ingest marks each when its events arrive.
+      const endOfHour = new Date(Math.floor(at.getTime() / HOUR_MS) * HOUR_MS + HOUR_MS);
+      const period = { from: given.from, to: given.to > endOfHour ? endOfHour : given.to };
+      const hours = period.to > period.from ? await withConnection(connect, ({ aggregates }) => markRangeDirty(aggregates, period)) : 0;
       write(cmd, 'out', `marked ${hours} hours from ${period.from.toISOString()} to ${period.to.toISOString()}: the next rollup runs rebuild their tiles\n`);
     });
 
