@@ -89,7 +89,7 @@ const EVENTS_HELP = 'gateway events: JSON lines (one Event Hubs body per line), 
 const DIAGNOSTICS_HELP = 'Azure OpenAI RequestResponse records: a copy of the storage archive (the folder holding insights-logs-requestresponse/, or that folder), or a Log Analytics export of AzureDiagnostics rows (a file)';
 const LLM_LOG_FILE = { option: '--llm-log', kind: 'file', holding: 'ApiManagementGatewayLlmLog records (JSON lines, a JSON array, a query API response or the portal CSV)', text: true, utf16: true } as const;
 const PRICES_FILE = { option: '--prices', kind: 'file', holding: 'a price file (as in prices/) or a saved Azure Retail Prices API response', text: true } as const;
-const DIRECTORY_FILE = { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter)', text: true } as const;
+const DIRECTORY_FILE = { option: '--directory', kind: 'file', holding: 'identity directory CSV (identity,displayName,team,costCenter[,kind])', text: true } as const;
 
 /** What `analyze` did with the `RequestResponse` records a diagnostic setting streamed into its events file. */
 function recordsInEvents(records: number, archiveGiven: boolean): string {
@@ -102,13 +102,16 @@ function recordsInEvents(records: number, archiveGiven: boolean): string {
 /** Reasons of dead letters shown on stderr; `--format json` lists them all under `deadLetterReasons`. */
 const SHOWN_REASONS = 5;
 
-/** The most frequent reasons why lines of the events file were dead letters, a step each on stderr. */
-function tellDeadLetters(reasons: readonly ReasonCount[], progress: Progress = createProgress()): void {
+/**
+ * The most frequent reasons why lines of the events file were dead letters, a step each on stderr; `listsAll` names
+ * the command whose output lists every reason.
+ */
+function tellDeadLetters(reasons: readonly ReasonCount[], progress: Progress = createProgress(), listsAll = '--format json'): void {
   for (const { reason, deadLetters } of reasons.slice(0, SHOWN_REASONS)) progress.step(`${deadLetters.toLocaleString('en-US')} dead letter${deadLetters === 1 ? '' : 's'}: ${reason}`);
   const rest = reasons.slice(SHOWN_REASONS);
   if (rest.length === 0) return;
   const count = deadLettersOf(rest);
-  progress.step(`${count.toLocaleString('en-US')} dead letter${count === 1 ? '' : 's'} for ${rest.length} other reason${rest.length === 1 ? '' : 's'} (--format json lists every reason)`);
+  progress.step(`${count.toLocaleString('en-US')} dead letter${count === 1 ? '' : 's'} for ${rest.length} other reason${rest.length === 1 ? '' : 's'} (${listsAll} lists every reason)`);
 }
 
 /** Requests the price table cannot price, a step per model and deployment on stderr: the costs leave them out. */
@@ -336,7 +339,7 @@ export function buildCli(): Command {
     .description('Reconciliation checks over files: gateway events vs RequestResponse records, APIM LLM log and Azure Monitor metrics.')
     .requiredOption('--events <path>', EVENTS_HELP)
     .requiredOption('--diagnostics <path>', DIAGNOSTICS_HELP)
-    .option('--llm-log <file>', 'ApiManagementGatewayLlmLog export, JSON lines')
+    .option('--llm-log <file>', 'ApiManagementGatewayLlmLog export: JSON lines, a Log Analytics query API response, az JSON or the portal CSV')
     .option('--metrics <file>', 'Azure Monitor metrics response JSON, or a metrics:getBatch body (ProcessedPromptTokens, GeneratedTokens by ModelDeploymentName)')
     .option('--gateway-object-ids <ids>', "comma-separated object ids of the gateway's managed identities")
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'table']).default('table'))
@@ -362,7 +365,7 @@ export function buildCli(): Command {
           maxSample: 1000,
         }),
       );
-      tellDeadLetters(deadLetterReasons, progress);
+      tellDeadLetters(deadLetterReasons, progress, 'analyze --format json');
       if (opts.format === 'json') {
         const rows = checks.map(({ check, window, deployment, expected, actual, driftPct, status, reason, gatewayOnly, diagnosticsOnly }) => ({
           check,
@@ -393,7 +396,7 @@ export function buildCli(): Command {
     .requiredOption('--events <path>', EVENTS_HELP)
     .option('--diagnostics <path>', DIAGNOSTICS_HELP)
     .option('--prices <file>', 'price file JSON, or a saved Azure Retail Prices API response (Global prices in effect today) (default: the shipped table)')
-    .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter)')
+    .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter[,kind])')
     .option('--llm-log <file>', 'ApiManagementGatewayLlmLog export: streams cut short take its tokens, as the join does')
     .option('--gateway-object-ids <ids>', 'comma-separated object ids of the gateway identity (never attributed)')
     .addOption(new Option('--threads <n>', 'threads that read the events file (fewer for files under 64 MiB a thread)').argParser(positiveInt).default(availableParallelism(), 'one per core'))
@@ -461,7 +464,7 @@ export function buildCli(): Command {
     .requiredOption('--events <path>', EVENTS_HELP)
     .requiredOption('--diagnostics <path>', DIAGNOSTICS_HELP)
     .option('--prices <file>', 'price file JSON whose provisioned entries name the PTU deployments (costs come from the export)')
-    .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter)')
+    .option('--directory <file>', 'identity directory CSV (identity,displayName,team,costCenter[,kind])')
     .option('--llm-log <file>', 'ApiManagementGatewayLlmLog export: streams cut short take its tokens, as the join does')
     .option('--gateway-object-ids <ids>', 'comma-separated object ids of the gateway identity (never attributed)')
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'focus']).default('json'))
@@ -487,7 +490,7 @@ export function buildCli(): Command {
           identity: { gatewayObjectIds: gatewayObjectIds({ GATEWAY_OBJECT_IDS: opts.gatewayObjectIds }) },
         }),
       );
-      tellDeadLetters(result.deadLetterReasons, progress);
+      tellDeadLetters(result.deadLetterReasons, progress, 'analyze --format json');
       if (opts.format === 'focus') return void process.stdout.write(allocationFocus(result.allocations, result.directory, prices ? { matcher: new PriceMatcher(prices), currency: prices.currency } : undefined));
       const lines = allocationLines(result.allocations, result.directory);
       if (opts.format === 'csv') return void process.stdout.write(allocationCsv(lines));

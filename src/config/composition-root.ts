@@ -182,7 +182,9 @@ let processDirectory: EditableIdentityDirectory | undefined;
  * would ask the managed identity endpoint for a token on every request ("reuse credential instances").
  */
 export function directoryFromEnvironment(settings: DirectorySettings): EditableIdentityDirectory {
-  if (!settings.Tables__endpoint) throw new Error('Tables__endpoint is required for the identity directory');
+  if (!settings.Tables__endpoint) {
+    throw new Error('Tables__endpoint is not set: the identity directory is in its Table storage (give --api and a token to go through the API instead, or TOKENLEDGER_TABLES_CONNECTION_STRING for a local emulator)');
+  }
   processDirectory ??= new TableIdentityDirectory(new TableClient(settings.Tables__endpoint, 'identities', credentialFor(settings)));
   return processDirectory;
 }

@@ -95,7 +95,11 @@ export class SettingsError extends Error {
 function parsedSettings<T>(schema: z.ZodType<T>, env: Record<string, string | undefined>): T {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    throw new SettingsError(`invalid settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const problem = (issue: z.core.$ZodIssue) => {
+      const name = issue.path.join('.');
+      return issue.code === 'invalid_type' && env[name] === undefined ? `${name} is not set` : `${name}: ${issue.message}`;
+    };
+    throw new SettingsError(`invalid settings: ${parsed.error.issues.map(problem).join('; ')}`);
   }
   return parsed.data;
 }

@@ -28,7 +28,8 @@ export const MAX_FUTURE_MS = 86_400_000;
 
 /** An ISO-8601 instant with an explicit offset, from 2020 on and not more than a day in the future of the receiver's clock. */
 export const eventTime = z.iso
-  .datetime({ offset: true })
+  // A text that is no instant gets that one reason, not also those of the checks of its date.
+  .datetime({ offset: true, abort: true })
   .refine((value) => Date.parse(value) >= EARLIEST_EVENT_TIME, 'time is before 2020-01-01')
   .refine((value) => Date.parse(value) <= Date.now() + MAX_FUTURE_MS, 'time is more than a day in the future');
 

@@ -92,6 +92,8 @@ describe('tokenledger CLI', () => {
     // Without the gateway's object ids no record is the gateway's: the command says so rather than pass in silence.
     const blind = await cli('reconcile', ...faulty.files, '--format', 'json');
     expect(blind.stderr).toMatch(/no --gateway-object-ids: .*reconciliation\.gatewayObjectId in ground-truth\.json/);
+    // Its JSON holds no dead letters: the note on the reasons it leaves out names the command that lists them all.
+    expect(blind.stderr).toMatch(/dead letters? for \d+ other reasons? \(analyze --format json lists every reason\)/);
     expect((JSON.parse(blind.stdout) as Output).checks.filter((c) => c.check === 'requests' && c.status === 'fail')).toEqual([]);
   });
 
