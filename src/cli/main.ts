@@ -589,7 +589,11 @@ export function buildCli(): Command {
   const directory = directoryCommand(async () => {
     const connection = process.env['TOKENLEDGER_TABLES_CONNECTION_STRING'];
     const [{ TableIdentityDirectory }, { directoryFromEnvironment }] = await Promise.all([import('../adapters/tables/table-identity-directory.js'), import('../config/composition-root.js')]);
-    const directory = connection ? TableIdentityDirectory.fromConnectionString(connection) : directoryFromEnvironment(loadDirectorySettings());
+    const settings = loadDirectorySettings();
+    if (!connection && !settings.Tables__endpoint) {
+      throw new Error('Tables__endpoint is not set: give --api and a token to go through the API, or set Tables__endpoint (TOKENLEDGER_TABLES_CONNECTION_STRING for a local emulator)');
+    }
+    const directory = connection ? TableIdentityDirectory.fromConnectionString(connection) : directoryFromEnvironment(settings);
     return { directory, close: async () => {} };
   });
   program.addCommand(directory.copyInheritedSettings(program));

@@ -182,9 +182,7 @@ let processDirectory: EditableIdentityDirectory | undefined;
  * would ask the managed identity endpoint for a token on every request ("reuse credential instances").
  */
 export function directoryFromEnvironment(settings: DirectorySettings): EditableIdentityDirectory {
-  if (!settings.Tables__endpoint) {
-    throw new Error('Tables__endpoint is not set: the identity directory is in its Table storage (give --api and a token to go through the API instead, or TOKENLEDGER_TABLES_CONNECTION_STRING for a local emulator)');
-  }
+  if (!settings.Tables__endpoint) throw new Error('Tables__endpoint is not set: the identity directory is in its Table storage');
   processDirectory ??= new TableIdentityDirectory(new TableClient(settings.Tables__endpoint, 'identities', credentialFor(settings)));
   return processDirectory;
 }

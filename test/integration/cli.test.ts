@@ -97,6 +97,13 @@ describe('tokenledger CLI', () => {
     expect((JSON.parse(blind.stdout) as Output).checks.filter((c) => c.check === 'requests' && c.status === 'fail')).toEqual([]);
   });
 
+  it('says how to reach the directory, and which setting is missing, when given no way to reach a store', async () => {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(Tables__|CosmosDB__|TOKENLEDGER_)/.test(name)));
+    const bare = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: new URL('../..', import.meta.url).pathname, env });
+    await expect(bare('directory', 'list')).rejects.toMatchObject({ stderr: expect.stringContaining('Tables__endpoint is not set: give --api and a token to go through the API') });
+    await expect(bare('rollup', 'rebuild', '--month', '2026-10')).rejects.toMatchObject({ stderr: expect.stringContaining('invalid settings: CosmosDB__accountEndpoint is not set') });
+  });
+
   it('refuses an impossible --day instead of simulating the day it rolls over to', async () => {
     const out = join(tmpdir(), 'tokenledger-never-written');
     await expect(cli('simulate', '--requests', '10', '--day', '2026-02-30', '--out', out)).rejects.toMatchObject({ stderr: expect.stringMatching(/2026-02-30 is not a day of the calendar/) });

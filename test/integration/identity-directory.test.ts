@@ -248,6 +248,20 @@ describe('TableIdentityDirectory', () => {
     }
   });
 
+  it('removes the legacy upper-case row the hint names, and not the valid row of the same GUID spelt as now', async () => {
+    const table = tableClient();
+    await table.createTable();
+    const legacy = '0B2C4D6E-0000-4000-8000-00000000A001';
+    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy), displayName: 'X', team: 'T', costCenter: 'C', kind: 'robot' });
+    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy.toLowerCase()), displayName: 'Search backend', team: 'Search', costCenter: 'CC-1001' });
+    const directory = new TableIdentityDirectory(table);
+    const command = directoryCommand(async () => ({ directory, close: async () => {} }))
+      .exitOverride()
+      .configureOutput({ writeOut: () => {}, writeErr: () => {} });
+    await command.parseAsync(['remove', '--', legacy], { from: 'user' });
+    expect([...(await directory.getAll()).values()].map((row) => [row.identity, row.team])).toEqual([[legacy.toLowerCase(), 'Search']]);
+  });
+
   it('reads a row holding control characters (written before they were refused, or by another tool) with them shown as U+FFFD', async () => {
     const table = tableClient();
     await table.createTable();

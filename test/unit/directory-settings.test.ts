@@ -12,6 +12,6 @@ describe('the settings of the directory commands', () => {
 
   it('refuse a Table storage endpoint that is not a URL, naming the setting', () => {
     expect(() => loadDirectorySettings({ Tables__endpoint: 'contoso' })).toThrow(/invalid settings: Tables__endpoint: Invalid URL/);
-    expect(() => directoryFromEnvironment(loadDirectorySettings({}))).toThrow(/^Tables__endpoint is not set: .*give --api and a token .*TOKENLEDGER_TABLES_CONNECTION_STRING/);
+    expect(() => directoryFromEnvironment(loadDirectorySettings({}))).toThrow(/^Tables__endpoint is not set: the identity directory is in its Table storage$/);
   });
 });

@@ -165,13 +165,14 @@ describe('usage rollup and reports priced when read (in-memory fake stores)', ()
     const aggregates = new MemoryAggregateStore();
     await markRangeDirty(aggregates, { from: new Date('2026-12-01T00:00:00Z'), to: new Date('2027-01-01T00:00:00Z') });
     const now = () => new Date('2026-12-07T10:20:00Z');
-    await rollupChargeback({ ledger, aggregates }, { maxHours: 24, now });
-    await rollupChargeback({ ledger, aggregates }, { maxHours: 24, now });
-    const left = [...aggregates.dirty.keys()].sort();
-    // The last two days (to 10:00), then December's first days from the oldest: no hour after 10:00 yet.
-    expect(left[0]).toBe('2026-12-01T00');
-    expect(left.filter((hour) => hour <= '2026-12-07T10')).toHaveLength(6 * 24 + 11 - 48);
-    expect(left.filter((hour) => hour > '2026-12-07T10')).toHaveLength(31 * 24 - (6 * 24 + 11));
+    await rollupChargeback({ ledger, aggregates }, { maxHours: 60, now });
+    const left = new Set(aggregates.dirty.keys());
+    const december = Array.from({ length: 31 * 24 }, (_, h) => new Date(Date.UTC(2026, 11, 1, h)).toISOString().slice(0, 13));
+    const taken = december.filter((hour) => !left.has(hour));
+    // The 49 hours of the last two days (to 10:00), then December's first 11 from the oldest: none after 10:00.
+    expect(taken).toHaveLength(60);
+    expect(taken.filter((hour) => hour < '2026-12-05T10')).toEqual(Array.from({ length: 11 }, (_, h) => `2026-12-01T${String(h).padStart(2, '0')}`));
+    expect(taken.filter((hour) => hour > '2026-12-07T10')).toEqual([]);
   });
 
   it('clears dirty markers that name no UTC hour, which earlier versions wrote, and rolls up the real hours', async () => {

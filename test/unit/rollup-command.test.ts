@@ -22,11 +22,15 @@ describe('rollup rebuild', () => {
     expect(io.closes).toBe(1);
   });
 
-  it('marks no hour still to come: the current month up to the end of the current hour', async () => {
+  it('marks no hour after the last that events can be in, a day ahead of the clock', async () => {
     const { aggregates, io, run } = harness(new Date('2026-12-07T10:20:00Z'));
     await run('--month', '2026-12');
-    expect((await dirtyHours(aggregates)).at(-1)).toBe('2026-12-07T10');
-    expect(io.out).toMatch(/^marked 155 hours from 2026-12-01T00:00:00.000Z to 2026-12-07T11:00:00.000Z/);
+    expect((await dirtyHours(aggregates)).at(-1)).toBe('2026-12-08T10');
+    expect(io.out).toMatch(/^marked 179 hours from 2026-12-01T00:00:00.000Z to 2026-12-08T11:00:00.000Z/);
+    const later = harness(new Date('2026-12-07T10:20:00Z'));
+    await later.run('--month', '2027-01');
+    expect(await dirtyHours(later.aggregates)).toEqual([]);
+    expect(later.io.out).toBe('no hour to mark: 2027-01-01T00:00:00.000Z is after the last hour events can be in (to 2026-12-08T11:00:00.000Z)\n');
   });
 
   it('takes a month, as the reports do', async () => {

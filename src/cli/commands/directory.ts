@@ -141,9 +141,11 @@ export function directoryCommand(connect: () => Promise<DirectoryConnection>, co
     const key = normalizeIdentityKey(identity);
     const removeOptions = options.ifMatch === undefined ? {} : { ifMatch: options.ifMatch };
     const outcome = await withConnection(open(options), async ({ directory }) => {
-      const removed = await directory.remove(key, removeOptions);
-      // A row stored before keys were spelt as now (an upper-case GUID) is removed by the key as it is stored.
-      return removed.outcome === 'absent' && identity !== key ? directory.remove(identity, removeOptions) : removed;
+      // A row stored before keys were spelt as now (an upper-case GUID) is removed by the key as it is stored: that
+      // spelling first, as the row of the key spelt as now may be another, valid one.
+      if (identity === key) return directory.remove(key, removeOptions);
+      const exact = await directory.remove(identity, removeOptions);
+      return exact.outcome === 'absent' ? directory.remove(key, removeOptions) : exact;
     });
     if (outcome.outcome === 'deleted') return write(cmd, 'out', `removed ${key}\n`);
     if (outcome.outcome === 'absent') return failed(cmd, `${key} is not in the directory`, 'tokenledger.directory.notFound');

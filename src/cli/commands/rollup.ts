@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { MAX_FUTURE_MS } from '../../contracts/gateway-event.js';
 import { rebuildPeriodSchemaAt } from '../../contracts/report-query.js';
 import type { AggregateStore } from '../../ports/aggregate-store.js';
 import { markRangeDirty } from '../../services/rollup-chargeback.js';
@@ -36,10 +37,11 @@ export function rollupCommand(connect: () => Promise<RollupConnection>, now: () 
     .action(async (opts: { from?: string; to?: string; month?: string }, cmd: Command) => {
       const at = now();
       const given = parseReportOptions(rebuildPeriodSchemaAt(at), opts);
-      // Hours still to come have nothing to rebuild: ingest marks each when its events arrive.
-      const endOfHour = new Date(Math.floor(at.getTime() / HOUR_MS) * HOUR_MS + HOUR_MS);
-      const period = { from: given.from, to: given.to > endOfHour ? endOfHour : given.to };
-      const hours = period.to > period.from ? await withConnection(connect, ({ aggregates }) => markRangeDirty(aggregates, period)) : 0;
+      // No event is accepted more than a day ahead of the clock: the hours after that hold nothing to rebuild.
+      const latest = new Date(Math.floor((at.getTime() + MAX_FUTURE_MS) / HOUR_MS) * HOUR_MS + HOUR_MS);
+      const period = { from: given.from, to: given.to > latest ? latest : given.to };
+      if (period.to <= period.from) return write(cmd, 'out', `no hour to mark: ${period.from.toISOString()} is after the last hour events can be in (to ${latest.toISOString()})\n`);
+      const hours = await withConnection(connect, ({ aggregates }) => markRangeDirty(aggregates, period));
       write(cmd, 'out', `marked ${hours} hours from ${period.from.toISOString()} to ${period.to.toISOString()}: the next rollup runs rebuild their tiles\n`);
     });
 
