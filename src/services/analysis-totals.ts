@@ -26,7 +26,6 @@ export interface TotalsParts {
   readonly requests: number;
 }
 
-
 /**
  * What the analysis adds up, one distinct request at a time: the join, chargeback lines and day latency tiles.
  * Parts added up elsewhere (other byte ranges of the file) merge in exactly: lines are integer and bigint sums,
