@@ -47,8 +47,8 @@ function makeLocalQueriesLinear(): void {
  * azure/cosmos-db/concepts-limits, per-item limits): an item is at most 2 MB as the UTF-8 length of its JSON
  * representation (Azure answers 413 RequestEntityTooLarge), a partition key value at most 2,048 bytes (400), an id
  * at most 1,023 bytes, and the service refuses '/' and '\\' in an id; '?' and '#' are restricted too (the .NET
- * SDK's `Resource.Id` reference) because ids are addressed in URLs. Older releases of that page gave 255 characters for the id, the tightest bound any account
- * has had.
+ * SDK's `Resource.Id` reference) because ids are addressed in URLs. Older releases of that page gave 255
+ * characters for the id, the tightest bound any account has had.
  */
 export { MAX_ITEM_BYTES };
 
