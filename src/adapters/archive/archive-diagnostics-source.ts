@@ -1,6 +1,7 @@
 import type { DiagnosticRecord, RejectedDiagnostic } from '../../contracts/diagnostic-record.js';
 import { REQUEST_RESPONSE_CONTAINER, parseArchivePath, type ArchiveBlob } from '../../domain/archive-layout.js';
 import { parseRequestResponse } from '../../domain/diagnostic-parsing.js';
+import { archivePosition } from '../../domain/join-watermark.js';
 import type { ArchiveReader } from '../../ports/archive.js';
 import type { DiagnosticsRead, DiagnosticsSource } from '../../ports/diagnostics-source.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
@@ -134,25 +135,6 @@ export async function readArchiveBlob(archive: ArchiveReader, path: string, opti
  */
 const CLOCK_PRECISION_MS = 1_000;
 
-/** How far before a Log Analytics watermark's ingestion time the archive is read again: records are ingested late. */
-const LOG_ANALYTICS_OVERLAP_MS = 2 * 3_600_000;
-
-/**
- * The watermark `<hour>/<listedAt>`: the last hour read, and when the listing of that read began (absent in a bare
- * hour). An app that joined from Log Analytics before it read the archive left `<to>/<readAt>`, ISO instants: the
- * archive is read from the hours before `to` on, and blobs written since then, again where they overlap (reading a
- * record twice changes nothing).
- */
-function parseWatermark(watermark: string | null): { hour: string | null; listedAt: number | null } {
-  if (watermark === null) return { hour: null, listedAt: null };
-  const [first, listedAt] = watermark.split('/') as [string, string | undefined];
-  const ingestedTo = first.length > 13 ? Date.parse(first) : NaN;
-  // Log Analytics read what was ingested before `to`: blobs written since then are read again, not since `readAt`.
-  if (Number.isFinite(ingestedTo)) return { hour: new Date(ingestedTo - LOG_ANALYTICS_OVERLAP_MS).toISOString().slice(0, 13), listedAt: ingestedTo - LOG_ANALYTICS_OVERLAP_MS };
-  const at = listedAt === undefined ? NaN : Date.parse(listedAt);
-  return { hour: first, listedAt: Number.isFinite(at) ? at : null };
-}
-
 /**
  * Reads the `RequestResponse` archive hour by hour, an hour once it is over and settled. Each hour's blob is an
  * append blob that Azure can still append to, and a blob can appear for an hour already read (records up to 48
@@ -170,7 +152,7 @@ export class ArchiveDiagnosticsSource implements DiagnosticsSource {
   async readSince(watermark: string | null, options: StoreOptions = {}): Promise<DiagnosticsRead> {
     const now = (this.options.now ?? (() => new Date()))();
     const settled = new Date(now.getTime() - (this.options.settleMinutes ?? 15) * 60_000 - 3_600_000).toISOString().slice(0, 13);
-    const since = parseWatermark(watermark);
+    const since = watermark === null ? { hour: null, listedAt: null } : archivePosition(watermark);
     const oldestWritten = new Date(now.getTime() - (this.options.lateAppendInMs ?? 72 * 3_600_000)).toISOString().slice(0, 13);
     const listing = await this.archive.list(options);
     const written: ArchiveBlob[] = [];

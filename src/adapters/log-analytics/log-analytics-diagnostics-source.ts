@@ -3,6 +3,7 @@ import { LogsQueryResultStatus, type LogsQueryClient, type LogsQueryOptions, typ
 import type { DiagnosticRecord, RejectedDiagnostic } from '../../contracts/diagnostic-record.js';
 import { fromAzureDiagnosticsRow, instantText, parseRequestResponse } from '../../domain/diagnostic-parsing.js';
 import { NETWORK_ERROR_CODES, innermostError } from '../../domain/failure-reason.js';
+import { ingestionPosition } from '../../domain/join-watermark.js';
 import { bindQuery, kqlDatetime, kqlStringList } from '../../domain/kql.js';
 import { MissingTableError, type DiagnosticsRead, type DiagnosticsSource, type LlmUsage, type LlmUsageSource } from '../../ports/diagnostics-source.js';
 import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
@@ -321,7 +322,7 @@ export class LogAnalyticsDiagnosticsSource implements DiagnosticsSource {
   async readSince(watermark: string | null, options?: StoreOptions): Promise<DiagnosticsRead> {
     const now = this.now().getTime();
     const horizon = now - this.settleInMs;
-    const previous = watermark === null ? null : parseWatermark(watermark);
+    const previous = watermark === null ? null : ingestionPosition(watermark);
     const from = previous?.to ?? now - this.initialLookbackInMs;
     const to = Math.min(from + this.windowInMs, horizon);
     if (to <= from) return { records: [], rejected: [], nextWatermark: null, more: false };
@@ -402,22 +403,6 @@ export function tokenCount(row: Row, column: string): number {
   const value = Number(row[column] ?? 0);
   if (!Number.isSafeInteger(value) || value < 0) throw new Error(`Log Analytics returned ${column} = ${JSON.stringify(row[column])} for ${String(row['CorrelationId'])}`);
   return value;
-}
-
-/** The storage archive's watermark begins with the last whole hour it read (`2026-11-15T10/…`). */
-const ARCHIVE_HOUR = /^\d{4}-\d{2}-\d{2}T\d{2}$/;
-
-/**
- * `to/readAt`, or a bare `to` as versions before the read time wrote it. Both ISO instants. The join's watermark of
- * an app that read the storage archive before it was given a workspace names an hour: every record of that hour
- * and before was read, and a record is ingested after it happened, so reading goes on from the end of that hour.
- */
-function parseWatermark(watermark: string): { to: number; readAt: number | null } {
-  const [toText, readAtText, ...rest] = watermark.split('/');
-  const to = ARCHIVE_HOUR.test(toText!) ? Date.parse(`${toText}:00:00.000Z`) + 3_600_000 : Date.parse(toText!);
-  const readAt = readAtText === undefined ? null : Date.parse(readAtText);
-  if (Number.isNaN(to) || Number.isNaN(readAt) || rest.length > 0) throw new RangeError(`watermark ${JSON.stringify(watermark).slice(0, 80)} is not an ISO instant or interval`);
-  return { to, readAt };
 }
 
 /**
