@@ -5,7 +5,7 @@ import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { UsageGrain, UsageLine } from '../contracts/usage-tile.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import { buildTiles, deserializeTile, rollUp, serializeTile, type LatencyTile } from '../domain/latency-tile.js';
-import { dayOf, isHourWindow, nextDay } from '../domain/tile-windows.js';
+import { dayOf, HOUR_MS, isHourWindow, nextDay } from '../domain/tile-windows.js';
 import { trafficTile } from '../domain/traffic.js';
 import { assembleUsageTiles, UsageLines, usageTileDocuments } from '../domain/usage.js';
 import type { AggregateStore, LatencyWindows, Versioned } from '../ports/aggregate-store.js';
@@ -29,7 +29,6 @@ export interface RollupOptions extends StoreOptions {
 
 /** host.json's `functionTimeout`: a held marker older than this has no run left holding it. */
 const LONGEST_RUN_MS = 10 * 60_000;
-const HOUR_MS = 3_600_000;
 /** Dirty hours this close to now are rolled up before older ones. */
 const RECENT_HOURS = 48;
 

@@ -162,7 +162,11 @@ export class ArchiveDiagnosticsSource implements DiagnosticsSource {
       if (!path.startsWith(`${REQUEST_RESPONSE_CONTAINER}/`)) continue;
       const blob = parseArchivePath(path);
       if (!blob || blob.hour > settled) continue;
-      if (since.hour === null || blob.hour > since.hour) byHour.set(blob.hour, [...(byHour.get(blob.hour) ?? []), blob]);
+      if (since.hour === null || blob.hour > since.hour) {
+        const blobs = byHour.get(blob.hour);
+        if (blobs) blobs.push(blob);
+        else byHour.set(blob.hour, [blob]);
+      }
       else if (since.listedAt !== null && blob.hour >= oldestWritten && lastModified.getTime() >= since.listedAt - CLOCK_PRECISION_MS) written.push(blob);
     }
     const hours = [...byHour.keys()].sort();

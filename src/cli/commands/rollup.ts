@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { MAX_FUTURE_MS } from '../../contracts/gateway-event.js';
 import { rebuildPeriodSchemaAt } from '../../contracts/report-query.js';
+import { HOUR_MS } from '../../domain/tile-windows.js';
 import type { AggregateStore } from '../../ports/aggregate-store.js';
 import { markRangeDirty } from '../../services/rollup-chargeback.js';
 import { parseReportOptions } from '../report-options.js';
@@ -10,8 +11,6 @@ export interface RollupConnection {
   readonly aggregates: Pick<AggregateStore, 'markDirty'>;
   close(): Promise<void>;
 }
-
-const HOUR_MS = 3_600_000;
 
 const REBUILD_HELP = `
 The rollup timer rebuilds an hour's usage and latency tiles, and then its day's, when the hour is marked. Ingest
