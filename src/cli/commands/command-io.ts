@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Command } from 'commander';
 
 /** A connection to deployed stores that a subcommand opens when it needs them. */
 export interface Connection {
@@ -21,4 +21,11 @@ export function write(cmd: Command, stream: 'out' | 'err', text: string): void {
   const writer = stream === 'out' ? output.writeOut : output.writeErr;
   if (writer) writer(text);
   else (stream === 'out' ? process.stdout : process.stderr).write(text);
+}
+
+/** A command whose subcommands do the work, each inheriting its output and exit settings (tests capture them). */
+export function commandGroup(name: string, description: string): Command {
+  return new Command(name).description(description).hook('preSubcommand', (parent, sub) => {
+    sub.copyInheritedSettings(parent);
+  });
 }

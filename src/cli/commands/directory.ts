@@ -7,7 +7,7 @@ import { importDirectory } from '../../services/import-directory.js';
 import { ApiIdentityDirectory, tokenFor, type ApiTarget } from '../directory-client.js';
 import { describeFileError } from '../input-files.js';
 import { formatTable } from '../table.js';
-import { withConnection, write } from './command-io.js';
+import { commandGroup, withConnection, write } from './command-io.js';
 
 export interface DirectoryConnection {
   readonly directory: EditableIdentityDirectory;
@@ -53,11 +53,7 @@ lists are kept.`;
  * they run.
  */
 export function directoryCommand(connect: () => Promise<DirectoryConnection>, connectApi: (target: ApiTarget) => Promise<DirectoryConnection> = connectToApi): Command {
-  const command = new Command('directory')
-    .description('The identity directory: display name, team and cost center of each identity that reports charge.')
-    .hook('preSubcommand', (parent, sub) => {
-      sub.copyInheritedSettings(parent);
-    });
+  const command = commandGroup('directory', 'The identity directory: display name, team and cost center of each identity that reports charge.');
   const open = (options: TargetOptions) => () => (options.api ? connectApi({ api: options.api, ...(options.token ? { token: options.token } : {}), ...(options.scope ? { scope: options.scope } : {}) }) : connect());
 
   targeting(

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { replayAllQuarantined, replayQuarantinedBatch, type ReplayPorts, type ReplayResult } from '../../services/replay-quarantine.js';
 import { formatTable } from '../table.js';
-import { withConnection, write } from './command-io.js';
+import { commandGroup, withConnection, write } from './command-io.js';
 import { terminalSafe } from '../terminal-text.js';
 
 export interface QuarantineConnection {
@@ -20,11 +20,7 @@ dead-letter ids are deterministic, so replaying a batch twice changes nothing.`;
  * and the connection is always closed.
  */
 export function quarantineCommand(connect: () => Promise<QuarantineConnection>): Command {
-  const command = new Command('quarantine')
-    .description('Trigger batches set aside after failing, and replaying them into the ledger.')
-    .hook('preSubcommand', (parent, sub) => {
-      sub.copyInheritedSettings(parent);
-    });
+  const command = commandGroup('quarantine', 'Trigger batches set aside after failing, and replaying them into the ledger.');
 
   command
     .command('list')

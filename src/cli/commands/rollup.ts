@@ -5,7 +5,7 @@ import { HOUR_MS } from '../../domain/tile-windows.js';
 import type { AggregateStore } from '../../ports/aggregate-store.js';
 import { markRangeDirty } from '../../services/rollup-chargeback.js';
 import { parseReportOptions } from '../report-options.js';
-import { withConnection, write } from './command-io.js';
+import { commandGroup, withConnection, write } from './command-io.js';
 
 export interface RollupConnection {
   readonly aggregates: Pick<AggregateStore, 'markDirty'>;
@@ -20,11 +20,7 @@ The next rollup runs (ROLLUP_SCHEDULE) rebuild the hours marked.`;
 
 /** `rollup rebuild --from --to | --month`: marks every hour of the period for the rollup timer. */
 export function rollupCommand(connect: () => Promise<RollupConnection>, now: () => Date = () => new Date()): Command {
-  const command = new Command('rollup')
-    .description("The rollup timer's tiles: marking hours for it to rebuild.")
-    .hook('preSubcommand', (parent, sub) => {
-      sub.copyInheritedSettings(parent);
-    });
+  const command = commandGroup('rollup', "The rollup timer's tiles: marking hours for it to rebuild.");
 
   command
     .command('rebuild')
