@@ -5,6 +5,7 @@ import { noParametersSchema } from '../../src/contracts/report-query.js';
 import { hasRole, type Principal } from '../../src/domain/access.js';
 import type { DirectoryWriteOutcome, EditableIdentityDirectory, VersionedDirectoryRow } from '../../src/ports/identity-directory.js';
 import { importDirectory } from '../../src/services/import-directory.js';
+import { removeDirectoryEntry } from '../../src/services/remove-directory-entry.js';
 import { parseQuery } from './query-parameters.js';
 
 export interface DirectoryHandlerPorts {
@@ -105,7 +106,7 @@ export function createDirectoryEntryHandler(ports: () => DirectoryHandlerPorts) 
       return badRequest('If-None-Match is taken as * on PUT alone (create only), without If-Match');
     }
     if (request.method === 'DELETE') {
-      const outcome = await directory.remove(key.identity, options);
+      const outcome = await removeDirectoryEntry(directory, key.given, options);
       if (outcome.outcome === 'absent') return notFound(key.identity);
       if (outcome.outcome === 'stale') return stale(key.identity);
       return { status: 204 };
@@ -143,10 +144,12 @@ const stale = (identity: string) =>
 
 type Checked<T> = ({ readonly ok: true } & T) | { readonly ok: false; readonly response: HttpResponseInit };
 
-function identityOf(request: HttpRequest): Checked<{ identity: string }> {
-  const parsed = directoryRowSchema.shape.identity.safeParse(request.params['identity'] ?? '');
+/** The path's identity as given (a row stored before keys were spelt as now is addressed so) and spelt as now. */
+function identityOf(request: HttpRequest): Checked<{ given: string; identity: string }> {
+  const given = request.params['identity'] ?? '';
+  const parsed = directoryRowSchema.shape.identity.safeParse(given);
   if (!parsed.success) return { ok: false, response: badRequest(`invalid identity in the path: ${describeIssues(parsed.error)}`) };
-  return { ok: true, identity: parsed.data };
+  return { ok: true, given, identity: parsed.data };
 }
 
 function entityTagOf(request: HttpRequest, header: 'If-Match' | 'If-None-Match'): Checked<{ value: string | undefined }> {

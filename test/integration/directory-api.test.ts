@@ -1,11 +1,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { directoryCommand } from '../../src/cli/commands/directory.js';
 import { tokenFor } from '../../src/cli/directory-client.js';
 import { MemoryIdentityDirectory } from '../../src/adapters/memory/memory-identity-directory.js';
-import { TableIdentityDirectory } from '../../src/adapters/tables/table-identity-directory.js';
+import { encodeRowKey, TableIdentityDirectory } from '../../src/adapters/tables/table-identity-directory.js';
 import { APP_ROLES } from '../../src/contracts/access.js';
 import type { DirectoryRow } from '../../src/contracts/directory.js';
 import type { HttpHost } from '../../src/local/http-host.js';
@@ -154,6 +155,17 @@ describe('directory API on the local stack', () => {
     expect((await call('DELETE', `/${identity}`, { ifMatch: second })).status).toBe(204);
     expect((await call('DELETE', `/${identity}`)).status).toBe(404);
     expect((await call('GET', `/${identity}`)).status).toBe(404);
+  });
+
+  it('deletes a row stored with an upper-case GUID (before keys were spelt as now) by that spelling, and keeps the row spelt as now', async () => {
+    const legacy = '0B2C4D6E-0000-4000-8000-00000000B0B0';
+    const table = TableClient.fromConnectionString(stack.azurite.connectionString, 'identities', { allowInsecureConnection: true });
+    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy), displayName: 'Old', team: 'T', costCenter: 'C' });
+    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy.toLowerCase()), displayName: 'Current', team: 'Search', costCenter: 'CC-1001' });
+    expect((await call('DELETE', `/${legacy}`)).status).toBe(204);
+    expect((await table.getEntity('identity', encodeRowKey(legacy.toLowerCase()))).displayName).toBe('Current');
+    expect((await call('DELETE', `/${legacy}`)).status).toBe(204);
+    expect((await call('DELETE', `/${legacy}`)).status).toBe(404);
   });
 
   it('lets exactly one of concurrent PUTs with the same ETag win; the others answer 412', async () => {

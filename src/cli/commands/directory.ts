@@ -4,6 +4,7 @@ import { describeIssues, DIRECTORY_KINDS, directoryRowSchema, normalizeIdentityK
 import { directoryCsvText, NOT_UTF8_CSV, parseDirectoryCsv, type DirectoryCsvError } from '../../domain/directory-csv.js';
 import type { EditableIdentityDirectory } from '../../ports/identity-directory.js';
 import { importDirectory } from '../../services/import-directory.js';
+import { removeDirectoryEntry } from '../../services/remove-directory-entry.js';
 import { ApiIdentityDirectory, tokenFor, type ApiTarget } from '../directory-client.js';
 import { describeFileError } from '../input-files.js';
 import { formatTable } from '../table.js';
@@ -136,13 +137,7 @@ export function directoryCommand(connect: () => Promise<DirectoryConnection>, co
   ).action(async (identity: string, options: TargetOptions & { ifMatch?: string }, cmd: Command) => {
     const key = normalizeIdentityKey(identity);
     const removeOptions = options.ifMatch === undefined ? {} : { ifMatch: options.ifMatch };
-    const outcome = await withConnection(open(options), async ({ directory }) => {
-      // A row stored before keys were spelt as now (an upper-case GUID) is removed by the key as it is stored: that
-      // spelling first, as the row of the key spelt as now may be another, valid one.
-      if (identity === key) return directory.remove(key, removeOptions);
-      const exact = await directory.remove(identity, removeOptions);
-      return exact.outcome === 'absent' ? directory.remove(key, removeOptions) : exact;
-    });
+    const outcome = await withConnection(open(options), ({ directory }) => removeDirectoryEntry(directory, identity, removeOptions));
     if (outcome.outcome === 'deleted') return write(cmd, 'out', `removed ${key}\n`);
     if (outcome.outcome === 'absent') return failed(cmd, `${key} is not in the directory`, 'tokenledger.directory.notFound');
     return failed(cmd, `${key} changed since etag ${options.ifMatch}: list it and try again`, 'tokenledger.directory.conflict');
