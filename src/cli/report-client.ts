@@ -1,3 +1,5 @@
+import { isLoopbackHttp } from '../domain/loopback.js';
+
 /** The base URL of the TokenLedger API, checked: a typo gets a sentence, not `Invalid URL`. */
 export function apiBase(api: string): URL {
   let url: URL;
@@ -8,6 +10,10 @@ export function apiBase(api: string): URL {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new Error(`--api ${JSON.stringify(api)} is not an http or https URL: expected the API's base URL, such as http://127.0.0.1:7071 (the local demo)`);
+  }
+  // The CLI sends a bearer token: over TLS only (RFC 6750 §5.3), save to this machine (the local demo).
+  if (url.protocol === 'http:' && !isLoopbackHttp(url)) {
+    throw new Error(`--api ${JSON.stringify(api)} uses plain http to another machine, which would send your token in clear text: use https (plain http only on a loopback address, as for the local demo)`);
   }
   return url;
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { isLoopbackHttp } from '../domain/loopback.js';
 
 /**
  * Faults a fault proxy can inject, in the shapes Cosmos DB (and most Azure data planes) produce them:
@@ -66,10 +67,6 @@ function uniform(...parts: readonly (string | number)[]): number {
 
 function inRange(range: readonly [number, number], u: number): number {
   return range[0] + Math.floor(u * (range[1] - range[0] + 1));
-}
-
-function isLoopbackHttp(url: URL): boolean {
-  return url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
 }
 
 /**

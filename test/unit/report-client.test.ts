@@ -19,6 +19,12 @@ describe('the API client of the CLI', () => {
     expect(apiBase('http://127.0.0.1:7071').href).toBe('http://127.0.0.1:7071/');
   });
 
+  it('sends a token over plain http to this machine only (RFC 6750 §5.3: bearer tokens travel over TLS)', () => {
+    expect(() => apiBase('http://tokenledger-func.azurewebsites.net')).toThrow(/plain http to another machine, which would send your token in clear text: use https/);
+    expect(() => apiBase('http://10.0.0.4:7071')).toThrow(/use https/);
+    for (const local of ['http://localhost:7071', 'http://[::1]:7071', 'http://127.0.0.2:7071', 'https://tokenledger-func.azurewebsites.net']) expect(apiBase(local).protocol).toMatch(/^https?:$/);
+  });
+
   it('says which API it could not reach, why, and that the API must be running', async () => {
     const port = await closedPort();
     await expect(fetchReport(`http://127.0.0.1:${port}`, 'api/latency', {}, 't')).rejects.toThrow(

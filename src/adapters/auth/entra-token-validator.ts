@@ -1,6 +1,7 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { accessClaimsSchema } from '../../contracts/access.js';
 import { principalFromClaims, type Principal } from '../../domain/access.js';
+import { isLoopbackHttp } from '../../domain/loopback.js';
 
 /** Checks a bearer access token and returns the caller it names. */
 export interface TokenValidator {
@@ -71,7 +72,6 @@ const ASYMMETRIC_ALGORITHMS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS38
 /** Far above any Entra access token (group overage keeps them to a few kilobytes); anything longer is refused unparsed. */
 const MAX_TOKEN_LENGTH = 16_384;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const LOOPBACK_HOSTS = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])$/;
 
 /**
  * The v2 issuer and key set of a single Microsoft Entra tenant. The issuer names the tenant by its id, so a domain
@@ -170,6 +170,6 @@ function secureUrl(value: string, name: string): URL {
   } catch {
     throw new TypeError(`${name} must be an absolute URL`);
   }
-  if (url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.test(url.hostname))) return url;
+  if (url.protocol === 'https:' || isLoopbackHttp(url)) return url;
   throw new TypeError(`${name} must use https (plain http only on a loopback address)`);
 }

@@ -1,6 +1,7 @@
 import { odata, TableClient, type TransactionAction } from '@azure/data-tables';
 import { statusCodeOf } from '../rest-error.js';
-import { asStoreError, isLoopbackHttp } from './table-errors.js';
+import { isLoopbackHttp } from '../../domain/loopback.js';
+import { asStoreError } from './table-errors.js';
 import { checkDirectoryRow, describeIssues, directoryRowSchema, shownText, type DirectoryRow } from '../../contracts/directory.js';
 import type {
   DirectoryWriteOptions,

@@ -1,6 +1,7 @@
 import { TableClient } from '@azure/data-tables';
 import { statusCodeOf } from '../rest-error.js';
-import { asStoreError, isLoopbackHttp } from './table-errors.js';
+import { isLoopbackHttp } from '../../domain/loopback.js';
+import { asStoreError } from './table-errors.js';
 import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
 import type { WatermarkStore } from '../../ports/diagnostics-source.js';
 
