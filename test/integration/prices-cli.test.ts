@@ -30,6 +30,19 @@ function event(id: string, time: string): string {
 type Analysis = { chargeback: { cost: string; priceVersion: string | null; unpriced: boolean }[]; totals: { cost: string } };
 
 describe('tokenledger prices import', () => {
+  it('prints the region the file names with its control characters escaped, one line', async () => {
+    const dir = await temporaryFolder('tokenledger-prices-');
+    // OSC 0 retitles the window and CSI 2J clears the screen of whoever runs the import; a line feed would forge a line.
+    const hostile = 'eastus\u001b]0;owned\u0007\u001b[2J\nwarning: forged';
+    const page = JSON.parse(await readFile(fixture('eastus-page-1.json'), 'utf8')) as { Items: { armRegionName: string }[] };
+    for (const item of page.Items) item.armRegionName = hostile;
+    const input = join(dir, 'retail.json');
+    await writeFile(input, JSON.stringify(page));
+    const { stderr } = await cli('prices', 'import', '--retail', input, '--out', join(dir, 'prices.json'), '--as-of', '2025-08-25');
+    expect(stderr).toMatch(/^\d+ price entries from \d+ items \(eastus\\x1b\]0;owned\\x07\\x1b\[2J\\x0awarning: forged\)$/m);
+    expect(stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+  }, 60_000);
+
   it('writes a price file from saved Retail Prices pages that analyze uses to price requests exactly', async () => {
     const dir = await temporaryFolder('tokenledger-prices-');
     const out = join(dir, 'prices.json');

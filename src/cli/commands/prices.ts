@@ -4,6 +4,7 @@ import { isoDateSchema, loadPriceTable } from '../../contracts/price-table.js';
 import { importRetailPrices, type RetailImport } from '../../adapters/files/price-files.js';
 import { DEPLOYMENT_TYPES, type DeploymentType } from '../../domain/retail-price-meters.js';
 import { checkInput, checkOutput } from '../input-files.js';
+import { terminalSafe } from '../terminal-text.js';
 
 const IMPORT_HELP = `
 Each file is a response of https://prices.azure.com/api/retail/prices saved as it came (one page, or a JSON
@@ -25,7 +26,8 @@ export function describeImport(imported: RetailImport): string {
   const skipped = [...conversion.skipped].sort((a, b) => b[1] - a[1]);
   if (skipped.length > 0) lines.push(`skipped ${skipped.reduce((sum, [, n]) => sum + n, 0)} items:`, ...skipped.map(([reason, n]) => `  ${n} ${reason}`));
   lines.push(...warnings.map((warning) => `warning: ${warning}`));
-  return lines.join('\n') + '\n';
+  // The region and the warnings quote the file, which whoever saved or edited it wrote: one line each, escaped.
+  return lines.map(terminalSafe).join('\n') + '\n';
 }
 
 /** `prices import --retail FILE… --out F`: saved Azure Retail Prices responses → the project's price file. */
