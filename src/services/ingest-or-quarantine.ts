@@ -17,8 +17,9 @@ export interface RetryPolicy {
 }
 
 /**
- * The Cosmos DB SDK already retries throttled requests itself (honouring `x-ms-retry-after-ms`), so the batch is
- * retried here only a few times, briefly, for what gets through: unavailability, resets, timeouts.
+ * Throttled requests are retried by the Cosmos DB SDK, and throttled operations of a bulk request by the Cosmos
+ * adapter, both after the wait the service asks for (`x-ms-retry-after-ms`); so the batch is retried here only a
+ * few times, briefly, for what gets through: unavailability, resets, timeouts.
  */
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, backoffInMs: (attempt) => 100 * 4 ** (attempt - 1) };
 

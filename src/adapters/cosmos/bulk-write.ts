@@ -110,48 +110,95 @@ async function bulkWrite<T extends { id: string; pk: string }>(
 ): Promise<RejectedWrite<T>[]> {
   const rejected: RejectedWrite<T>[] = [];
   const sendable = operationType === 'Delete' ? documents : withinItemLimit(documents, (doc) => doc, rejected);
-  const transient: (number | string | undefined)[] = [];
-  const chunks: T[][] = [];
-  for (let start = 0; start < sendable.length; start += CHUNK) chunks.push(sendable.slice(start, start + CHUNK));
-  const writeChunk = async (chunk: readonly T[]) => {
-    const operations = chunk.map((doc) =>
-      operationType === 'Delete'
-        ? { operationType, partitionKey: doc.pk, id: doc.id, ...('ifMatch' in doc && typeof doc.ifMatch === 'string' ? { ifMatch: doc.ifMatch } : {}) }
-        : { operationType, partitionKey: doc.pk, resourceBody: doc as unknown as Record<string, never> },
-    ) as OperationInput[];
-    const results = await cosmosCall(`bulk ${operationType.toLowerCase()} in ${container.id}`, () =>
-      container.items.bulk(operations, { continueOnError: true }, { abortSignal: options.abortSignal }),
-    );
-    results.forEach((result, index) => {
-      const status = result.statusCode;
-      if (status < 400 || ALREADY_DONE[operationType].includes(status)) return;
-      if (TRANSIENT_STATUS.has(status)) transient.push(status);
-      else rejected.push({ document: chunk[index] as T, status });
-    });
-  };
-  for (let next = 0; next < chunks.length; next += CONCURRENT_CHUNKS) {
-    await Promise.all(chunks.slice(next, next + CONCURRENT_CHUNKS).map(writeChunk));
-  }
+  const operations = sendable.map((doc) =>
+    operationType === 'Delete'
+      ? { operationType, partitionKey: doc.pk, id: doc.id, ...('ifMatch' in doc && typeof doc.ifMatch === 'string' ? { ifMatch: doc.ifMatch } : {}) }
+      : { operationType, partitionKey: doc.pk, resourceBody: doc as unknown as Record<string, never> },
+  ) as OperationInput[];
+  const results = await bulkInChunks(container, operations, operationType.toLowerCase(), options);
+  const transient: number[] = [];
+  results.forEach(({ statusCode: status }, index) => {
+    if (status < 400 || ALREADY_DONE[operationType].includes(status)) return;
+    if (TRANSIENT_STATUS.has(status)) transient.push(status);
+    else rejected.push({ document: sendable[index] as T, status });
+  });
   if (transient.length > 0) {
     throw new TransientStoreError(`${transient.length} of ${documents.length} ${operationType.toLowerCase()}s in ${container.id} failed (status ${[...new Set(transient)].join(', ')})`);
   }
   return rejected;
 }
 
-/** Runs operations 100 at a time (up to four requests at once), giving each operation's result in order. */
-async function bulkInChunks(container: Container, operations: readonly OperationInput[], what: string, options: StoreOptions): Promise<{ statusCode: number; eTag?: string; resourceBody?: unknown }[]> {
-  const chunks: OperationInput[][] = [];
-  for (let start = 0; start < operations.length; start += CHUNK) chunks.push(operations.slice(start, start + CHUNK));
-  const results: { statusCode: number; eTag?: string; resourceBody?: unknown }[][] = [];
-  for (let next = 0; next < chunks.length; next += CONCURRENT_CHUNKS) {
-    const answered = await Promise.all(
-      chunks.slice(next, next + CONCURRENT_CHUNKS).map((chunk) =>
-        cosmosCall(`bulk ${what} in ${container.id}`, () => container.items.bulk(chunk, { continueOnError: true }, { abortSignal: options.abortSignal })),
-      ),
-    );
-    results.push(...answered.map((chunk) => chunk.map((r) => ({ statusCode: r.statusCode, ...(r.eTag ? { eTag: r.eTag } : {}), resourceBody: r.resourceBody }))));
+interface BulkResult {
+  readonly statusCode: number;
+  readonly eTag?: string;
+  readonly resourceBody?: unknown;
+  /** On a 429: how long the service asks the client to wait before sending the operation again. */
+  readonly retryAfterMilliseconds?: number;
+}
+
+/**
+ * Throttled operations are sent again as the SDK retries a throttled request (its `RetryOptions` defaults): at most
+ * 9 times, waiting what the service asked, 30 s in all. A bulk request answers each operation apart (207), and
+ * `items.bulk` leaves an operation's 429 to its caller (Azure/azure-sdk-for-js#29100).
+ */
+const THROTTLE_RESENDS = 9;
+const THROTTLE_WAIT_MS = 30_000;
+/** The wait when a throttled operation names none: the SDK's own default. */
+const DEFAULT_THROTTLE_WAIT_MS = 1_000;
+const THROTTLED = 429;
+
+function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Runs operations 100 at a time (up to four requests at once), giving each operation's result in order. Operations
+ * the service throttled (429) are sent again after the wait it asked for (`retryAfterMilliseconds`), within the
+ * SDK's bounds; what is still throttled then is returned as 429.
+ */
+async function bulkInChunks(container: Container, operations: readonly OperationInput[], what: string, options: StoreOptions): Promise<BulkResult[]> {
+  const results: BulkResult[] = new Array(operations.length);
+  let pending = operations.map((_, index) => index);
+  let waited = 0;
+  for (let resends = 0; ; resends++) {
+    const chunks: number[][] = [];
+    for (let start = 0; start < pending.length; start += CHUNK) chunks.push(pending.slice(start, start + CHUNK));
+    for (let next = 0; next < chunks.length; next += CONCURRENT_CHUNKS) {
+      await Promise.all(
+        chunks.slice(next, next + CONCURRENT_CHUNKS).map(async (chunk) => {
+          const answered = await cosmosCall(`bulk ${what} in ${container.id}`, () =>
+            container.items.bulk(chunk.map((index) => operations[index]!), { continueOnError: true }, { abortSignal: options.abortSignal }),
+          );
+          answered.forEach((result, i) => {
+            const { retryAfterMilliseconds } = result as { retryAfterMilliseconds?: unknown };
+            results[chunk[i]!] = {
+              statusCode: result.statusCode,
+              ...(result.eTag ? { eTag: result.eTag } : {}),
+              resourceBody: result.resourceBody,
+              ...(typeof retryAfterMilliseconds === 'number' ? { retryAfterMilliseconds } : {}),
+            };
+          });
+        }),
+      );
+    }
+    pending = pending.filter((index) => results[index]!.statusCode === THROTTLED);
+    if (pending.length === 0 || resends === THROTTLE_RESENDS) return results;
+    const asked = Math.max(...pending.map((index) => results[index]!.retryAfterMilliseconds ?? DEFAULT_THROTTLE_WAIT_MS));
+    if (waited + asked > THROTTLE_WAIT_MS) return results;
+    await wait(asked, options.abortSignal);
+    waited += asked;
   }
-  return results.flat();
 }
 
 /** Documents read by key with their `_etag`, with bulk `Read` operations; a missing document is left out, and so is a key whose id no document can have. */
