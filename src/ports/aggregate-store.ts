@@ -26,6 +26,11 @@ export interface LatencyWindows {
 }
 
 /** Derived aggregates (tiles) and the windows waiting to be recomputed. */
+export interface LatencyTileQueryOptions extends StoreOptions {
+  /** Only this deployment's tiles (in the query, not after it: a day holds every deployment's). */
+  readonly deployment?: string;
+}
+
 export interface AggregateStore {
   /** The head of a window's usage tile and its version, or null when the window has no tile yet. */
   getUsageHead(grain: UsageGrain, window: string, options?: StoreOptions): Promise<Versioned<UsageTileHead> | null>;
@@ -54,7 +59,7 @@ export interface AggregateStore {
    * current `LATENCY_TILE_SCHEMA` are listed: tiles of an older version are keyed differently and would be
    * counted twice beside their recomputed successors (mark their hours dirty to rebuild them).
    */
-  listLatencyTiles(day: string, grain: TileGrain, options?: StoreOptions): Promise<LatencyTileDocument[]>;
+  listLatencyTiles(day: string, grain: TileGrain, options?: LatencyTileQueryOptions): Promise<LatencyTileDocument[]>;
   upsertTrafficTiles(tiles: readonly TrafficTile[], options?: StoreOptions): Promise<void>;
   /** Traffic tiles of one UTC day (`YYYY-MM-DD`): one single-partition query. */
   listTrafficTiles(day: string, options?: StoreOptions): Promise<TrafficTile[]>;

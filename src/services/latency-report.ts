@@ -1,4 +1,5 @@
 import type { TileGrain } from '../contracts/latency-tile-document.js';
+import type { StoredWeights } from '../contracts/stored-weights.js';
 import { deserializeTile, percentiles, rollUp, UNKNOWN_BACKEND, UNKNOWN_DEPLOYMENT, type LatencyTile } from '../domain/latency-tile.js';
 import { backendStatsFromTile, recommendWeights, type BackendStats, type BackendWeight, type WeightsRecommendation } from '../domain/weights.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
@@ -40,10 +41,9 @@ export interface LatencyReport {
 export async function hourTiles(aggregates: Pick<AggregateStore, 'listLatencyTiles'>, query: LatencyQuery, options: StoreOptions = {}): Promise<LatencyTile[]> {
   const tiles: LatencyTile[] = [];
   for (const day of daysOfRange(query)) {
-    for (const doc of await aggregates.listLatencyTiles(day, 'hour' satisfies TileGrain, options)) {
+    for (const doc of await aggregates.listLatencyTiles(day, 'hour' satisfies TileGrain, query.deployment ? { ...options, deployment: query.deployment } : options)) {
       const start = Date.parse(doc.windowStart);
       if (start < query.from.getTime() || start >= query.to.getTime()) continue;
-      if (query.deployment && doc.deployment !== query.deployment) continue;
       tiles.push(deserializeTile(doc));
     }
   }
@@ -155,8 +155,8 @@ export async function storeWeights(
 ): Promise<number> {
   const windowEnd = query.to.toISOString();
   let stored = 0;
-  for (const d of await deploymentWeights(aggregates, query, options)) {
-    if (d.stored || !(await include(d.recommendation.deployment))) continue;
+  for (const d of await deploymentWeights(aggregates, query, options, include)) {
+    if (d.stored) continue;
     const weights = Object.fromEntries(d.recommendation.weights.map((w) => [w.backendId, w.weight]));
     if (await aggregates.createWeights({ deployment: d.recommendation.deployment, windowEnd, weights, basedOn: d.basedOn }, options)) stored++;
   }
@@ -178,14 +178,28 @@ export async function storeWeightsUpTo(
 ): Promise<{ windows: number; stored: number }> {
   // The span and every window read the same days: each day's tiles are read once a run.
   const days = new Map<string, ReturnType<AggregateStore['listLatencyTiles']>>();
+  // Each deployment's latest recommendation up to `to` is read once a run, then followed as this run stores the next
+  // ones: it is also the latest up to any later window's end. A create that finds its window stored (another run)
+  // drops it, to be read again.
+  const latestUpToTo = new Map<string, StoredWeights | null>();
   const aggregates: typeof store = {
     listLatencyTiles: (day, grain, o) => {
-      let tiles = days.get(`${day} ${grain}`);
-      if (!tiles) days.set(`${day} ${grain}`, (tiles = store.listLatencyTiles(day, grain, o)));
+      const key = `${day} ${grain} ${o?.deployment ?? ''}`;
+      let tiles = days.get(key);
+      if (!tiles) days.set(key, (tiles = store.listLatencyTiles(day, grain, o)));
       return tiles;
     },
-    latestWeights: (...args) => store.latestWeights(...args),
-    createWeights: (...args) => store.createWeights(...args),
+    latestWeights: async (deployment, windowEnd, o) => {
+      let latest = latestUpToTo.get(deployment);
+      if (latest === undefined) latestUpToTo.set(deployment, (latest = await store.latestWeights(deployment, to.toISOString(), o)));
+      return latest === null || latest.windowEnd <= windowEnd ? latest : store.latestWeights(deployment, windowEnd, o);
+    },
+    createWeights: async (weights, o) => {
+      const created = await store.createWeights(weights, o);
+      if (created) latestUpToTo.set(weights.deployment, weights);
+      else latestUpToTo.delete(weights.deployment);
+      return created;
+    },
   };
   const windowEnding = (end: number): LatencyQuery => ({ from: new Date(end - hours * HOUR_MS), to: new Date(end) });
   const last = to.getTime();
@@ -240,12 +254,18 @@ function quietBackend(backendId: string): BackendStats {
   return { backendId, regionCode: null, requests: 0, msPerOutputToken: null, ttftMs: null, serviceMs: null, throttleRate: 0, errorRate: 0 };
 }
 
-async function deploymentWeights(aggregates: Pick<AggregateStore, 'listLatencyTiles' | 'latestWeights'>, query: LatencyQuery, options: WeightsOptions): Promise<DeploymentWeights[]> {
+async function deploymentWeights(
+  aggregates: Pick<AggregateStore, 'listLatencyTiles' | 'latestWeights'>,
+  query: LatencyQuery,
+  options: WeightsOptions,
+  include: (deployment: string) => boolean | Promise<boolean> = () => true,
+): Promise<DeploymentWeights[]> {
   const tiles = poolTiles(await hourTiles(aggregates, query, options));
   const deployments = [...new Set(tiles.map((t) => t.key.deployment))].sort();
   const windowEnd = query.to.toISOString();
   const out: DeploymentWeights[] = [];
   for (const deployment of deployments) {
+    if (!(await include(deployment))) continue;
     const backends = tiles.filter((t) => t.key.deployment === deployment).map((t) => backendStatsFromTile(t.key.backendId, t));
     const latest = await aggregates.latestWeights(deployment, windowEnd, options);
     const stored = latest?.windowEnd === windowEnd;

@@ -8,6 +8,7 @@ import { applyRecords } from '../../src/services/join-diagnostics.js';
 import { latencyReport } from '../../src/services/latency-report.js';
 import { rollupChargeback } from '../../src/services/rollup-chargeback.js';
 import { diagnosticRecord } from '../support/diagnostic-records.js';
+import { hourTiles } from '../support/latency-tiles.js';
 import { ledgerEntry } from '../support/ledger-entries.js';
 import { useLocalCosmos } from '../support/local-cosmos.js';
 
@@ -46,5 +47,20 @@ describe('latency tiles rolled up again on the local Cosmos DB server', () => {
       ['hour', 'aoai-eastus', 1],
       ['day', 'aoai-eastus', 1],
     ]);
+  });
+
+  it("reads one deployment's tiles of a day in the query, not every deployment's", async () => {
+    const { database } = await client().databases.createIfNotExists({ id: 'latency-one-deployment' });
+    await ensureContainers(database);
+    const aggregates = new CosmosAggregateStore(database.container(CONTAINERS.aggregates.id));
+    for (const deployment of ['gpt-4o', 'gpt-4o-mini', 'o3']) {
+      await aggregates.upsertLatencyTiles(hourTiles('2026-03-10', deployment, [{ backendId: `aoai-${deployment}`, region: 'eastus', ms: 100 }], [9, 10]));
+    }
+    const read = await aggregates.listLatencyTiles('2026-03-10', 'hour', { deployment: 'gpt-4o-mini' });
+    expect(read.map((t) => [t.deployment, t.windowStart]).sort()).toEqual([
+      ['gpt-4o-mini', '2026-03-10T09:00:00.000Z'],
+      ['gpt-4o-mini', '2026-03-10T10:00:00.000Z'],
+    ]);
+    expect(await aggregates.listLatencyTiles('2026-03-10', 'hour')).toHaveLength(6);
   });
 });

@@ -5,7 +5,7 @@ import type { DeadLetter } from '../../src/contracts/dead-letter.js';
 import { LATENCY_TILE_SCHEMA, type LatencyTileDocument, type TileGrain } from '../../src/contracts/latency-tile-document.js';
 import type { StoredWeights } from '../../src/contracts/stored-weights.js';
 import type { TrafficTile } from '../../src/contracts/traffic-tile.js';
-import type { AggregateStore, LatencyWindows, UsageDocuments, Versioned } from '../../src/ports/aggregate-store.js';
+import type { AggregateStore, LatencyTileQueryOptions, LatencyWindows, UsageDocuments, Versioned } from '../../src/ports/aggregate-store.js';
 import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
 import type { WatermarkStore } from '../../src/ports/diagnostics-source.js';
 import type { DiagnosticsStore, RecordWrite, RecordWriteOutcome, VersionedRecord } from '../../src/ports/diagnostics-store.js';
@@ -323,8 +323,10 @@ export class MemoryAggregateStore implements AggregateStore {
     }
   }
 
-  async listLatencyTiles(day: string, grain: TileGrain): Promise<LatencyTileDocument[]> {
-    return [...this.latency.values()].filter((t) => t.pk === `latency:${day}` && t.grain === grain && t.schema === LATENCY_TILE_SCHEMA).map(clone);
+  async listLatencyTiles(day: string, grain: TileGrain, options: LatencyTileQueryOptions = {}): Promise<LatencyTileDocument[]> {
+    return [...this.latency.values()]
+      .filter((t) => t.pk === `latency:${day}` && t.grain === grain && t.schema === LATENCY_TILE_SCHEMA && (options.deployment === undefined || t.deployment === options.deployment))
+      .map(clone);
   }
 
   async upsertTrafficTiles(tiles: readonly TrafficTile[]): Promise<void> {

@@ -8,7 +8,7 @@ import { usageTileHeadSchema, usageTilePartSchema, type UsageGrain, type UsageTi
 import { stableId } from '../../domain/stable-id.js';
 import { trafficPartition } from '../../domain/traffic.js';
 import { usageHeadKey, usagePartition } from '../../domain/usage.js';
-import type { AggregateStore, LatencyWindows, UsageDocuments, Versioned } from '../../ports/aggregate-store.js';
+import type { AggregateStore, LatencyTileQueryOptions, LatencyWindows, UsageDocuments, Versioned } from '../../ports/aggregate-store.js';
 import type { StoreOptions } from '../../ports/ledger-store.js';
 import { bulkDelete, bulkUpsert, cosmosCall, isDocumentId, MAX_PARTITION_KEY_BYTES, throwIfRefused } from './bulk-write.js';
 import { queryPages } from './query-pages.js';
@@ -95,15 +95,16 @@ export class CosmosAggregateStore implements AggregateStore {
     if (stale.length > 0) await writeAll('latency tiles', () => bulkDelete(this.container, stale, options));
   }
 
-  async listLatencyTiles(day: string, grain: TileGrain, options: StoreOptions = {}): Promise<LatencyTileDocument[]> {
+  async listLatencyTiles(day: string, grain: TileGrain, options: LatencyTileQueryOptions = {}): Promise<LatencyTileDocument[]> {
     const pk = `latency:${day}`;
     const tiles: LatencyTileDocument[] = [];
     const query = {
-      query: 'SELECT * FROM c WHERE c.pk = @pk AND c.grain = @grain AND c.schema = @schema',
+      query: `SELECT * FROM c WHERE c.pk = @pk AND c.grain = @grain AND c.schema = @schema${options.deployment === undefined ? '' : ' AND c.deployment = @deployment'}`,
       parameters: [
         { name: '@pk', value: pk },
         { name: '@grain', value: grain },
         { name: '@schema', value: LATENCY_TILE_SCHEMA },
+        ...(options.deployment === undefined ? [] : [{ name: '@deployment', value: options.deployment }]),
       ],
     };
     for await (const page of queryPages(this.container, query, (doc) => latencyTileDocumentSchema.parse(doc), { ...options, partitionKey: pk })) tiles.push(...page);
