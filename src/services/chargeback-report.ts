@@ -1,9 +1,9 @@
 import type { DirectoryRow } from '../contracts/directory.js';
 import type { UsageTile } from '../contracts/usage-tile.js';
 import { canSeeIdentity, type ChargebackScope } from '../domain/access.js';
-import { chargebackReport, type ChargebackLine, type ChargebackReport, type GroupBy } from '../domain/chargeback.js';
+import { chargebackReport, ChargebackLines, type ChargebackReport, type GroupBy } from '../domain/chargeback.js';
 import { listPriceFocusRows, type FocusRow } from '../domain/focus-export.js';
-import { coverRange, nextDay } from '../domain/tile-windows.js';
+import { coverRange, HOUR_MS, nextDay } from '../domain/tile-windows.js';
 import { priceUsage, type Pricing } from '../domain/usage-pricing.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { StoreOptions } from '../ports/ledger-store.js';
@@ -33,42 +33,68 @@ export interface ChargebackReportResult extends ChargebackReport {
 }
 
 /**
- * Usage tiles of [from, to) (whole hours): whole days from day tiles, one query per month, the rest from hour
- * tiles, one query per day.
+ * Usage tiles of [from, to) (whole hours), group by group as they are read: whole days from day tiles, one query per
+ * month, the rest from hour tiles, one query per day. Each group's `range` is the hours its tiles cover; the groups
+ * cover [from, to) exactly, each hour once.
  */
-export async function usageTilesOf(aggregates: Pick<AggregateStore, 'listUsageDocuments'>, range: { from: Date; to: Date }, options: StoreOptions = {}): Promise<UsageTile[]> {
-  const cover = coverRange(range.from, range.to);
+export async function* usageTileGroups(
+  aggregates: Pick<AggregateStore, 'listUsageDocuments'>,
+  range: { from: Date; to: Date },
+  options: StoreOptions = {},
+): AsyncGenerator<{ readonly range: { readonly from: Date; readonly to: Date }; readonly tiles: UsageTile[] }> {
   const groups = new Map<string, { grain: 'hour' | 'day'; windows: string[] }>();
-  for (const { grain, window } of cover) {
+  for (const { grain, window } of coverRange(range.from, range.to)) {
     const key = grain === 'day' ? `day:${window.slice(0, 7)}` : `hour:${window.slice(0, 10)}`;
     const group = groups.get(key) ?? { grain, windows: [] };
     group.windows.push(window);
     groups.set(key, group);
   }
-  const tiles: UsageTile[] = [];
   for (const { grain, windows } of groups.values()) {
     const first = windows[0]!;
     const last = windows[windows.length - 1]!;
-    const end = grain === 'day' ? nextDay(last) : new Date(Date.parse(`${last}:00:00Z`) + 3_600_000).toISOString().slice(0, 13);
-    tiles.push(...(await readUsageTiles(aggregates, grain, first, end, options)));
+    const end = grain === 'day' ? nextDay(last) : new Date(Date.parse(`${last}:00:00Z`) + HOUR_MS).toISOString().slice(0, 13);
+    const covered = grain === 'day' ? { from: new Date(`${first}T00:00:00Z`), to: new Date(`${end}T00:00:00Z`) } : { from: new Date(`${first}:00:00Z`), to: new Date(`${end}:00:00Z`) };
+    yield { range: covered, tiles: await readUsageTiles(aggregates, grain, first, end, options) };
   }
+}
+
+/** Usage tiles of [from, to) (whole hours), all of them (see `usageTileGroups`). */
+export async function usageTilesOf(aggregates: Pick<AggregateStore, 'listUsageDocuments'>, range: { from: Date; to: Date }, options: StoreOptions = {}): Promise<UsageTile[]> {
+  const tiles: UsageTile[] = [];
+  for await (const group of usageTileGroups(aggregates, range, options)) tiles.push(...group.tiles);
   return tiles;
 }
 
 function wholeHours(range: { from: Date; to: Date }) {
-  const hour = (d: Date) => new Date(Math.floor(d.getTime() / 3_600_000) * 3_600_000);
+  const hour = (d: Date) => new Date(Math.floor(d.getTime() / HOUR_MS) * HOUR_MS);
   return { from: hour(range.from), to: hour(range.to) };
 }
 
-/** Chargeback lines of [from, to) (whole hours), priced now, at the prices in effect on each day. */
+/**
+ * Chargeback lines of [from, to) (whole hours), priced now, at the prices in effect on each day. Tiles are read a
+ * group at a time (a month of days, or a day of hours) and priced a day at a time into the lines, so a long period
+ * holds one group's tiles and one day's priced usage besides its lines. A provisioned deployment's cost is split
+ * day by day, so the sums are those of pricing the whole period at once.
+ */
 export async function chargebackLines(aggregates: Pick<AggregateStore, 'listUsageDocuments'>, range: { from: Date; to: Date }, pricing: Pricing, options: StoreOptions = {}) {
-  const tiles = await usageTilesOf(aggregates, range, options);
-  const lines: ChargebackLine[] = priceUsage(
-    tiles.map((t) => ({ day: t.window.slice(0, 10), lines: t.lines })),
-    pricing.matcher,
-    { entries: pricing.provisioned, range: wholeHours(range) },
-  );
-  return { tiles: tiles.map((t) => `${t.grain}:${t.window}`), lines };
+  const merged = new ChargebackLines(pricing.matcher);
+  const tiles: string[] = [];
+  for await (const group of usageTileGroups(aggregates, wholeHours(range), options)) {
+    const byDay = new Map<string, UsageTile[]>();
+    for (const tile of group.tiles) {
+      const day = tile.window.slice(0, 10);
+      byDay.set(day, [...(byDay.get(day) ?? []), tile]);
+      tiles.push(`${tile.grain}:${tile.window}`);
+    }
+    // Every day of the group is priced, a day without tiles too: a provisioned deployment's idle capacity.
+    for (let at = group.range.from.getTime(); at < group.range.to.getTime(); at = Date.parse(`${nextDay(new Date(at).toISOString().slice(0, 10))}T00:00:00Z`)) {
+      const day = new Date(at).toISOString().slice(0, 10);
+      const hours = { from: new Date(at), to: new Date(Math.min(Date.parse(`${nextDay(day)}T00:00:00Z`), group.range.to.getTime())) };
+      const usage = (byDay.get(day) ?? []).map((t) => ({ day, lines: t.lines }));
+      for (const line of priceUsage(usage, pricing.matcher, { entries: pricing.provisioned, range: hours })) merged.addLine(line);
+    }
+  }
+  return { tiles, lines: merged.list() };
 }
 
 /**
