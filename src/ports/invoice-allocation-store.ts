@@ -35,6 +35,8 @@ export interface InvoiceAllocationStore {
   replaceHeads(writes: readonly { head: InvoiceHead; expectedVersion: string | null }[], options?: StoreOptions): Promise<InvoiceHead[]>;
   /** The key and run of each part one export has stored in one month, of any generation: one single-partition query. */
   listPartKeys(exportName: string, month: string, options?: StoreOptions): Promise<{ id: string; pk: string; run?: string | undefined }[]>;
-  /** Heads and parts of every export allocated into one month (`YYYY-MM`): one single-partition query. */
-  listAllocations(month: string, options?: StoreOptions): Promise<InvoiceDocuments>;
+  /** The heads of every export allocated into one month (`YYYY-MM`), without their parts: one single-partition query. */
+  listHeads(month: string, options?: StoreOptions): Promise<InvoiceHead[]>;
+  /** Heads and parts of these exports (every export's when absent) allocated into one month (`YYYY-MM`): one single-partition query. */
+  listAllocations(month: string, exportNames?: readonly string[], options?: StoreOptions): Promise<InvoiceDocuments>;
 }

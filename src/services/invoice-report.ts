@@ -27,12 +27,15 @@ export interface StoredInvoice {
  * The stored allocations of the cost rows charged in [from, to) (by ChargePeriodStart), one single-partition query
  * per month, of the exports that count (see `currentExports`).
  */
-export async function storedInvoiceFor(allocations: Pick<InvoiceAllocationStore, 'listAllocations'>, range: { from: Date; to: Date }, options: StoreOptions = {}): Promise<StoredInvoice> {
+export async function storedInvoiceFor(allocations: Pick<InvoiceAllocationStore, 'listHeads' | 'listAllocations'>, range: { from: Date; to: Date }, options: StoreOptions = {}): Promise<StoredInvoice> {
   const rows: RowAllocation[] = [];
   const names = new Set<string>();
   for (const month of monthsOf(range)) {
     for (let attempt = 1; ; attempt++) {
-      const { heads, parts } = await allocations.listAllocations(month, options);
+      // The parts of the runs that count only: a month-to-date export runs daily, and each run restates the last.
+      const current = currentExports((await allocations.listHeads(month, options)).map((head) => ({ head })));
+      if (current.length === 0) break;
+      const { heads, parts } = await allocations.listAllocations(month, current.map(({ head }) => head.exportName), options);
       const { exports, incomplete } = assembleInvoice(heads, parts);
       if (incomplete.length > 0) {
         if (attempt === READ_ATTEMPTS) throw new TransientStoreError(`the allocations of ${incomplete.join(', ')} changed while being read ${READ_ATTEMPTS} times`);

@@ -62,6 +62,21 @@ describe('the Cosmos DB invoice allocation store on the local Cosmos DB server',
     expect((await store.listAllocatedExports()).map((m) => [m.exportName, m.etag, m.months])).toEqual([[EXPORT, '"1"', ['2026-11', '2026-12']]]);
   });
 
+  it('lists the heads of a month alone, and the heads and parts of the exports named', async () => {
+    const { database } = await client().databases.createIfNotExists({ id: 'invoice' });
+    const { container: runs } = await database.containers.createIfNotExists({ id: 'aggregates-runs', partitionKey: { paths: ['/pk'] } });
+    const store = new CosmosInvoiceAllocationStore(runs);
+    const first = 'focus/daily/20260901-20260930/run-01/part_0.csv';
+    const second = 'focus/daily/20260901-20260930/run-02/part_0.csv';
+    for (const [exportName, days] of [[first, ['2026-09-01']], [second, ['2026-09-01', '2026-09-02']]] as const) {
+      expect(await storeAllocation(store, { ...run(rows(days, 3), exportName, '2026-09-03T07:00:00Z'), exportName }, exportName)).toBe(true);
+    }
+    expect((await store.listHeads('2026-09')).map((h) => h.exportName).sort()).toEqual([first, second]);
+    const named = await store.listAllocations('2026-09', [second]);
+    expect(new Set([...named.heads, ...named.parts].map((d) => d.exportName))).toEqual(new Set([second]));
+    expect(assembleInvoice(named.heads, named.parts).exports.flatMap((e) => e.allocations)).toEqual(rows(['2026-09-01', '2026-09-02'], 3));
+  });
+
   it("replaces an export's allocation completely: no part of the previous generation and no month it no longer covers stays", async () => {
     const restated = rows(['2026-11-30'], 10, '7.00');
     expect(await storeAllocation(store, run(restated, '"2"', '2026-12-01T08:00:00Z'), '"2"')).toBe(true);

@@ -490,12 +490,18 @@ export class MemoryInvoiceAllocationStore implements InvoiceAllocationStore {
   }
 
   async listPartKeys(exportName: string, month: string, options?: StoreOptions): Promise<{ id: string; pk: string; run?: string }[]> {
-    const { parts } = await this.listAllocations(month, options);
-    return parts.filter((p) => p.exportName === exportName).map(({ id, pk, run }) => ({ id, pk, ...(run === undefined ? {} : { run }) }));
+    const { parts } = await this.listAllocations(month, [exportName], options);
+    return parts.map(({ id, pk, run }) => ({ id, pk, ...(run === undefined ? {} : { run }) }));
   }
 
-  async listAllocations(month: string, _options?: StoreOptions): Promise<InvoiceDocuments> {
-    const found = [...this.documents.values()].filter((d): d is InvoiceHead | InvoicePart => d.kind !== 'invoice-export' && d.pk === invoicePartition(month));
+  async listHeads(month: string, _options?: StoreOptions): Promise<InvoiceHead[]> {
+    return [...this.documents.values()].filter((d): d is InvoiceHead => d.kind === 'invoice-head' && d.pk === invoicePartition(month)).map(clone);
+  }
+
+  async listAllocations(month: string, exportNames?: readonly string[], _options?: StoreOptions): Promise<InvoiceDocuments> {
+    const found = [...this.documents.values()].filter(
+      (d): d is InvoiceHead | InvoicePart => d.kind !== 'invoice-export' && d.pk === invoicePartition(month) && (exportNames === undefined || exportNames.includes(d.exportName)),
+    );
     return {
       heads: found.filter((d): d is InvoiceHead => d.kind === 'invoice-head').map(clone),
       parts: found.filter((d): d is InvoicePart => d.kind === 'invoice-part').map(clone),

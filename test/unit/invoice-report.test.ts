@@ -111,3 +111,34 @@ describe('reading the stored invoice of a period', () => {
     expect(stored.allocations).toEqual(allocations.slice(1));
   });
 });
+
+describe('the stored invoice of a daily month-to-date export', () => {
+  /** Counts the allocation parts the store hands out. */
+  class CountingStore extends MemoryInvoiceAllocationStore {
+    partsRead = 0;
+    override async listAllocations(...args: Parameters<MemoryInvoiceAllocationStore['listAllocations']>) {
+      const found = await super.listAllocations(...args);
+      for (const stored of found.parts) for (const slice of stored.slices) this.partsRead += slice.parts.length;
+      return found;
+    }
+  }
+
+  it('reads the parts of the latest run only, not of every run the export wrote this month', async () => {
+    const store = new CountingStore();
+    const identities = Array.from({ length: 40 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    // Run n restates days 1 to n; each is a file of its own run folder in one series.
+    for (let run = 1; run <= 10; run++) {
+      const days = Array.from({ length: run }, (_, d) => `2026-11-${String(d + 1).padStart(2, '0')}`);
+      const exportedAt = `2026-11-${String(run + 1).padStart(2, '0')}T06:00:00Z`;
+      const exportName = `focus/daily/20261101-20261130/run-${String(run).padStart(2, '0')}/part_0.csv`;
+      const rows = days.map((day) => ({ row: row(day), parts: identities.map((identity) => part(identity, '0.025', '0.0225')) }));
+      expect(await storeAllocation(store, { exportName, contentHash: exportName, exportedAt, allocatedAt: exportedAt, counts: { skippedRows: 0, unplacedRequests: 0, bypassCalls: 0 }, allocations: rows })).toBe(true);
+    }
+    store.partsRead = 0;
+    const invoice = await storedInvoiceFor(store, { from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-12-01T00:00:00Z') });
+    expect(invoice.exports).toEqual(['focus/daily/20261101-20261130/run-10/part_0.csv']);
+    const used = invoice.allocations.reduce((sum, a) => sum + a.parts.length, 0);
+    expect(used).toBe(10 * identities.length);
+    expect(store.partsRead).toBe(used);
+  });
+});

@@ -63,9 +63,20 @@ export class CosmosInvoiceAllocationStore implements InvoiceAllocationStore {
     return keys;
   }
 
-  async listAllocations(month: string, options: StoreOptions = {}): Promise<InvoiceDocuments> {
+  async listHeads(month: string, options: StoreOptions = {}): Promise<InvoiceHead[]> {
     const pk = invoicePartition(month);
-    const query = { query: "SELECT * FROM c WHERE c.pk = @pk AND (c.kind = 'invoice-head' OR c.kind = 'invoice-part')", parameters: [{ name: '@pk', value: pk }] };
+    const query = { query: "SELECT * FROM c WHERE c.pk = @pk AND c.kind = 'invoice-head'", parameters: [{ name: '@pk', value: pk }] };
+    const heads: InvoiceHead[] = [];
+    for await (const page of queryPages(this.container, query, (doc) => invoiceHeadSchema.parse(doc), { ...options, partitionKey: pk })) heads.push(...page);
+    return heads;
+  }
+
+  async listAllocations(month: string, exportNames?: readonly string[], options: StoreOptions = {}): Promise<InvoiceDocuments> {
+    const pk = invoicePartition(month);
+    const query = {
+      query: `SELECT * FROM c WHERE c.pk = @pk AND (c.kind = 'invoice-head' OR c.kind = 'invoice-part')${exportNames ? ' AND ARRAY_CONTAINS(@exportNames, c.exportName)' : ''}`,
+      parameters: [{ name: '@pk', value: pk }, ...(exportNames ? [{ name: '@exportNames', value: [...exportNames] }] : [])],
+    };
     const heads: InvoiceHead[] = [];
     const parts: InvoicePart[] = [];
     for await (const page of queryPages(this.container, query, parseDocument, { ...options, partitionKey: pk })) {
