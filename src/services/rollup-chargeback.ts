@@ -122,12 +122,18 @@ export async function rollupChargeback(ports: RollupPorts, options: RollupOption
   }
   if (unusable.length > 0) await ports.aggregates.clearDirty(unusable, options);
   const allHours = [...byHour.keys()].sort();
-  // The hours of the last two days first, then the oldest others, hours still to come last: a backlog (`rollup
-  // rebuild` of a past period) is worked off run by run without holding back the hours ingest marks now.
+  // The hours of the last two days first, then the others marked most recently (the oldest first among those marked
+  // at once), hours still to come last: a backlog (`rollup rebuild` of a past period) is worked off run by run
+  // without holding back the hours ingest and the join mark now, late records of older hours included.
   const recentFrom = new Date(startedAt - RECENT_HOURS * HOUR_MS).toISOString().slice(0, 13);
   const current = new Date(startedAt).toISOString().slice(0, 13);
   const recent = allHours.filter((hour) => hour >= recentFrom && hour <= current);
-  const older = allHours.filter((hour) => hour < recentFrom);
+  const lastMarked = (hour: string) => byHour.get(hour)!.reduce((latest, m) => (m.value.markedAt > latest ? m.value.markedAt : latest), '');
+  const older = allHours
+    .filter((hour) => hour < recentFrom)
+    .map((hour) => ({ hour, marked: lastMarked(hour) }))
+    .sort((a, b) => (a.marked > b.marked ? -1 : a.marked < b.marked ? 1 : a.hour < b.hour ? -1 : 1))
+    .map(({ hour }) => hour);
   const coming = allHours.filter((hour) => hour > current);
   const hours = [...recent, ...older, ...coming].slice(0, options.maxHours ?? 48);
   const days = [...new Set(hours.map(dayOf))];

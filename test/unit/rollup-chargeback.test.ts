@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import type { UsageTileHead, UsageTilePart } from '../../src/contracts/usage-tile.js';
@@ -147,17 +147,28 @@ describe('usage rollup and reports priced when read (in-memory fake stores)', ()
     expect(await costOf(aggregates, range)).toBe(directCost(entries, new PriceMatcher(prices('2.50'))));
   });
 
-  it('rolls up the hours of the last two days before a backlog of older ones (a rebuilt month), oldest of those first', async () => {
+  it('rolls up the hours of the last two days before a backlog of older ones (a rebuilt month), then older hours marked since, then the backlog oldest first', async () => {
     const ledger = new MemoryLedgerStore();
     const aggregates = new MemoryAggregateStore();
-    await ledger.createEntries([ledgerEntry({ id: 'live-1', gatewayRequestId: 'live-1', apimRequestId: 'live-1', time: '2026-12-07T10:05:00.000Z' })]);
-    await markRangeDirty(aggregates, { from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-12-01T00:00:00Z') });
-    await aggregates.markDirty(['2026-12-05T09', '2026-12-07T10']);
+    await ledger.createEntries([
+      ledgerEntry({ id: 'live-1', gatewayRequestId: 'live-1', apimRequestId: 'live-1', time: '2026-12-07T10:05:00.000Z' }),
+      ledgerEntry({ id: 'late-1', gatewayRequestId: 'late-1', apimRequestId: 'late-1', time: '2026-12-04T22:05:00.000Z' }),
+    ]);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2026-12-07T09:00:00Z'));
+      await markRangeDirty(aggregates, { from: new Date('2026-11-01T00:00:00Z'), to: new Date('2026-12-01T00:00:00Z') });
+      // Later, ingest marks the current hour and the join an hour 60 hours back, for a late record.
+      vi.setSystemTime(new Date('2026-12-07T10:15:00Z'));
+      await aggregates.markDirty(['2026-12-04T22', '2026-12-07T10']);
+    } finally {
+      vi.useRealTimers();
+    }
     const now = () => new Date('2026-12-07T10:20:00Z');
     expect(await rollupChargeback({ ledger, aggregates }, { maxHours: 10, now })).toMatchObject({ hours: 10, remaining: 30 * 24 + 2 - 10 });
     expect((await readUsageTiles(aggregates, 'hour', '2026-12-07T10', '2026-12-07T11')).map((t) => t.entries)).toEqual([1]);
-    // 2026-12-05T09 is older than two days: it waits with the backlog, which goes oldest first.
-    expect([...aggregates.dirty.keys()].sort().slice(0, 2)).toEqual(['2026-11-01T09', '2026-11-01T10']);
+    expect((await readUsageTiles(aggregates, 'hour', '2026-12-04T22', '2026-12-04T23')).map((t) => t.entries)).toEqual([1]);
+    expect([...aggregates.dirty.keys()].sort().slice(0, 2)).toEqual(['2026-11-01T08', '2026-11-01T09']);
   });
 
   it('rolls up hours still to come (a rebuilt current month) after every hour that has begun', async () => {
