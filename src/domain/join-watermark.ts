@@ -28,6 +28,17 @@ export function ingestionPosition(watermark: string): { to: number; readAt: numb
 }
 
 /**
+ * Whether a join watermark lies after another, of either source: by the ingestion time read up to (the end of the
+ * archive's last hour), then as text. As text alone, the archive's `2026-11-15T12/…` (read up to 13:00) would sort
+ * before Log Analytics' `2026-11-15T12:00:00.000Z/…`.
+ */
+export function isLaterJoinWatermark(watermark: string, stored: string): boolean {
+  const a = ingestionPosition(watermark).to;
+  const b = ingestionPosition(stored).to;
+  return a > b || (a === b && watermark > stored);
+}
+
+/**
  * Where the archive goes on: the last hour read, and the listing time since which blobs of hours already read are
  * read again (null: none is). After Log Analytics, from the hours before its `to` and the blobs written since then,
  * not since its `readAt`: it read only what was ingested before `to`.

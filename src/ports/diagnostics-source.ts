@@ -49,8 +49,13 @@ export interface LlmUsageSource {
 }
 
 /** Durable watermarks (Azure Table storage in production and locally on Azurite). */
+export interface WatermarkWriteOptions extends StoreOptions {
+  /** Whether `watermark` lies after `stored`; by default, as text (ISO instants of one form). */
+  readonly isLater?: (watermark: string, stored: string) => boolean;
+}
+
 export interface WatermarkStore {
   get(name: string, options?: StoreOptions): Promise<string | null>;
-  /** Advances a watermark: one later than the stored one (as text) replaces it; an earlier or equal one changes nothing. */
-  set(name: string, watermark: string, options?: StoreOptions): Promise<void>;
+  /** Advances a watermark: one later than the stored one (see `isLater`) replaces it; an earlier or equal one changes nothing. */
+  set(name: string, watermark: string, options?: WatermarkWriteOptions): Promise<void>;
 }

@@ -3,6 +3,7 @@ import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
 import { joinKey, laterGatewayMatch, matchedOutcome, mergeStoredRecords, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
 import { mergeLedgerEntries, partOf } from '../domain/ledger.js';
+import { isLaterJoinWatermark } from '../domain/join-watermark.js';
 import { stableId } from '../domain/stable-id.js';
 import type { DiagnosticsSource, LlmUsage, LlmUsageSource, WatermarkStore } from '../ports/diagnostics-source.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
@@ -290,7 +291,7 @@ export async function joinDiagnostics(given: JoinPorts, options: JoinRunOptions)
     rejected += read.rejected.length;
     if (read.nextWatermark !== null) {
       watermark = read.nextWatermark;
-      await ports.watermarks.set(options.watermarkName, watermark, options);
+      await ports.watermarks.set(options.watermarkName, watermark, { ...options, isLater: isLaterJoinWatermark });
     }
     if (!read.more) break;
   }

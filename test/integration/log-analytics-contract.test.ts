@@ -13,6 +13,7 @@ import { reconcileWindow } from '../../src/services/reconcile-windows.js';
 import { TableWatermarkStore } from '../../src/adapters/tables/table-watermark-store.js';
 import type { DiagnosticRecord } from '../../src/contracts/diagnostic-record.js';
 import { parseRequestResponse } from '../../src/domain/diagnostic-parsing.js';
+import { isLaterJoinWatermark } from '../../src/domain/join-watermark.js';
 import { startAzurite, type Azurite } from '../../src/local/azurite.js';
 import { MissingTableError, type DiagnosticsSource, type WatermarkStore } from '../../src/ports/diagnostics-source.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
@@ -119,6 +120,20 @@ describe('Log Analytics adapters against a local fake of the Log Analytics query
     expect(all.length).toBe(day.groundTruth.diagnostics.records);
     expect(await store.get('aoai')).toBe(`${new Date(NOW.getTime() - 5 * 60_000).toISOString()}/${NOW.toISOString()}`);
     expect(fake.seen).toHaveLength(2 * reads);
+  });
+
+  it("moves a watermark in Azure Table storage (Azurite) forward only, by the order the writer gives: the join's across its two sources", async () => {
+    const store = TableWatermarkStore.fromConnectionString(azurite.connectionString, 'watermarksorder');
+    const afterLogAnalytics = '2026-11-21T12:00:00.000Z/2026-11-21T12:05:00.000Z';
+    const archiveThroughHour12 = '2026-11-21T12/2026-11-21T14:20:00.000Z';
+    await store.set('join', afterLogAnalytics);
+    // As text, the archive's position sorts first: the default order keeps Log Analytics' one.
+    await store.set('join', archiveThroughHour12);
+    expect(await store.get('join')).toBe(afterLogAnalytics);
+    await store.set('join', archiveThroughHour12, { isLater: isLaterJoinWatermark });
+    expect(await store.get('join')).toBe(archiveThroughHour12);
+    await store.set('join', afterLogAnalytics, { isLater: isLaterJoinWatermark });
+    expect(await store.get('join')).toBe(archiveThroughHour12);
   });
 
   it('starts the lookback before now without a watermark, stops at now minus the settle time, then has nothing new', async () => {

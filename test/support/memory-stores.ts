@@ -7,7 +7,7 @@ import type { StoredWeights } from '../../src/contracts/stored-weights.js';
 import type { TrafficTile } from '../../src/contracts/traffic-tile.js';
 import type { AggregateStore, LatencyTileQueryOptions, LatencyWindows, UsageDocuments, Versioned } from '../../src/ports/aggregate-store.js';
 import type { StoredDiagnostic } from '../../src/contracts/diagnostic-record.js';
-import type { WatermarkStore } from '../../src/ports/diagnostics-source.js';
+import type { WatermarkStore, WatermarkWriteOptions } from '../../src/ports/diagnostics-source.js';
 import type { DiagnosticsStore, RecordWrite, RecordWriteOutcome, VersionedRecord } from '../../src/ports/diagnostics-store.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { ledgerPartition } from '../../src/domain/ledger.js';
@@ -231,9 +231,9 @@ export class MemoryWatermarkStore implements WatermarkStore {
     return this.values.get(name) ?? null;
   }
 
-  async set(name: string, watermark: string): Promise<void> {
+  async set(name: string, watermark: string, options?: WatermarkWriteOptions): Promise<void> {
     const current = this.values.get(name);
-    if (current === undefined || watermark > current) this.values.set(name, watermark);
+    if (current === undefined || (options?.isLater ?? ((a: string, b: string) => a > b))(watermark, current)) this.values.set(name, watermark);
   }
 }
 

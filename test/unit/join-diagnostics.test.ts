@@ -9,6 +9,7 @@ import type { DiagnosticRecord, GatewayMatch, StoredDiagnostic } from '../../src
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { joinAll, mergeStoredRecords } from '../../src/domain/join.js';
 import { mergeByRequest } from '../../src/domain/ledger.js';
+import { archivePosition, isLaterJoinWatermark } from '../../src/domain/join-watermark.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
 import { applyRecords, joinCounts, joinDiagnostics, type JoinPorts } from '../../src/services/join-diagnostics.js';
 import type { ArchiveListing, ArchiveReader } from '../../src/ports/archive.js';
@@ -146,6 +147,19 @@ describe('RequestResponse archive records', () => {
     expect(hours.filter((hour) => hour >= `${DAY}T09`)).toEqual([`${DAY}T09`, `${DAY}T10`, `${DAY}T11`]);
     expect(hours[0]! >= `${DAY}T08`).toBe(true);
     expect(read.nextWatermark).toBe(`${DAY}T11/${AFTER_EVERYTHING.toISOString()}`);
+  });
+
+  it("stores the archive's watermark once it has read past the one Log Analytics left, though as text it sorts before it", async () => {
+    const { day, ports: archived } = await pipeline(300, 3);
+    // At 13:30 the archive's hours up to 12 are complete: it reads from hour 10 (two hours before Log Analytics' 12:00) to 12.
+    const now = new Date(`${DAY}T13:30:00Z`);
+    const ports = { ...archived, source: new ArchiveDiagnosticsSource(archiveOf(day.archive), { now: () => now, settleMinutes: 15 }) };
+    const watermarks = ports.watermarks as MemoryWatermarkStore;
+    await watermarks.set('w', `${DAY}T12:00:00.000Z/${DAY}T12:05:00.000Z`);
+    await joinDiagnostics(ports, { now, graceInMs: 7_200_000, watermarkName: 'w' });
+    expect(archivePosition((await watermarks.get('w'))!).hour).toBe(`${DAY}T12`);
+    expect(isLaterJoinWatermark(`${DAY}T12/${DAY}T14:20:00.000Z`, `${DAY}T12:00:00.000Z/${DAY}T12:05:00.000Z`)).toBe(true);
+    expect(isLaterJoinWatermark(`${DAY}T10/${DAY}T14:20:00.000Z`, `${DAY}T12:00:00.000Z/${DAY}T12:05:00.000Z`)).toBe(false);
   });
 
   it('reads again, after Log Analytics, a blob of an old hour written after what Log Analytics had read by ingestion time', async () => {

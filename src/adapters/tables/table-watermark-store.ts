@@ -3,7 +3,7 @@ import { statusCodeOf } from '../rest-error.js';
 import { isLoopbackHttp } from '../../domain/loopback.js';
 import { asStoreError } from './table-errors.js';
 import { TransientStoreError, type StoreOptions } from '../../ports/ledger-store.js';
-import type { WatermarkStore } from '../../ports/diagnostics-source.js';
+import type { WatermarkStore, WatermarkWriteOptions } from '../../ports/diagnostics-source.js';
 
 const PARTITION_KEY = 'watermarks';
 /** Characters Azure Tables forbid in a row key, and control characters. */
@@ -39,12 +39,13 @@ export class TableWatermarkStore implements WatermarkStore {
    * is still at the version read (ETag `If-Match`; a new row with a create that fails if one appeared). A lost
    * race reads again.
    */
-  async set(name: string, watermark: string, options?: StoreOptions): Promise<void> {
+  async set(name: string, watermark: string, options?: WatermarkWriteOptions): Promise<void> {
     checkName(name);
     const entity: WatermarkEntity = { partitionKey: PARTITION_KEY, rowKey: name, watermark };
+    const isLater = options?.isLater ?? ((a: string, b: string) => a > b);
     for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
       const current = await this.read(name, options);
-      if (current && current.watermark >= watermark) return;
+      if (current && !isLater(watermark, current.watermark)) return;
       try {
         if (current) await this.table.updateEntity(entity, 'Replace', { etag: current.etag, abortSignal: options?.abortSignal });
         else await this.table.createEntity(entity, { abortSignal: options?.abortSignal });
