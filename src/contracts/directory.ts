@@ -35,6 +35,10 @@ const CONTROL = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 const CONTROLS = new RegExp(CONTROL.source, 'gu');
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
+export function isGuid(value: string): boolean {
+  return GUID.test(value);
+}
+
 /** The directory's spelling of an identity key: trimmed, and lower-cased when it is a GUID. */
 export function normalizeIdentityKey(identity: string): string {
   const trimmed = identity.trim();

@@ -1,14 +1,18 @@
-import { normalizeIdentityKey } from '../contracts/directory.js';
+import { isGuid, normalizeIdentityKey } from '../contracts/directory.js';
 import type { DirectoryWriteOptions, DirectoryWriteOutcome, EditableIdentityDirectory } from '../ports/identity-directory.js';
 
 /**
  * Removes the entry of an identity as the user wrote it. A row stored before keys were spelt as now (an upper-case
- * GUID) is removed by the key as it is stored: that spelling first, as the row of the key spelt as now may be
- * another, valid one; then the key spelt as now.
+ * GUID, listed spelt as now) is removed by the key as it is stored: the spelling given first, as the row of the key
+ * spelt as now may be another, valid one; then the key spelt as now; then a GUID's upper-case spelling.
  */
 export async function removeDirectoryEntry(directory: EditableIdentityDirectory, identity: string, options: DirectoryWriteOptions = {}): Promise<DirectoryWriteOutcome> {
   const key = normalizeIdentityKey(identity);
-  if (identity === key) return directory.remove(key, options);
-  const asStored = await directory.remove(identity, options);
-  return asStored.outcome === 'absent' ? directory.remove(key, options) : asStored;
+  const spellings = [...new Set([identity, key, ...(isGuid(key) ? [key.toUpperCase()] : [])])];
+  let outcome: DirectoryWriteOutcome = { outcome: 'absent' };
+  for (const spelling of spellings) {
+    outcome = await directory.remove(spelling, options);
+    if (outcome.outcome !== 'absent') return outcome;
+  }
+  return outcome;
 }

@@ -164,6 +164,12 @@ describe('directory API on the local stack', () => {
     await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy.toLowerCase()), displayName: 'Current', team: 'Search', costCenter: 'CC-1001' });
     expect((await call('DELETE', `/${legacy}`)).status).toBe(204);
     expect((await table.getEntity('identity', encodeRowKey(legacy.toLowerCase()))).displayName).toBe('Current');
+    // Listed spelt as now, a legacy row is read and deleted so too.
+    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy.replace('B0B0', 'B0B1')), displayName: 'Old', team: 'T', costCenter: 'C' });
+    const listedSpelling = legacy.replace('B0B0', 'B0B1').toLowerCase();
+    expect(await (await call('GET', `/${listedSpelling}`)).json()).toMatchObject({ identity: listedSpelling, displayName: 'Old' });
+    expect((await call('DELETE', `/${listedSpelling}`)).status).toBe(204);
+    expect((await call('GET', `/${listedSpelling}`)).status).toBe(404);
     expect((await call('DELETE', `/${legacy}`)).status).toBe(204);
     expect((await call('DELETE', `/${legacy}`)).status).toBe(404);
   });

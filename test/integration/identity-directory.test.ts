@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { TableClient } from '@azure/data-tables';
 import { Command, CommanderError } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -12,6 +14,7 @@ import { startAzurite, type Azurite } from '../../src/local/azurite.js';
 import type { EditableIdentityDirectory, IdentityDirectory } from '../../src/ports/identity-directory.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import { importDirectory } from '../../src/services/import-directory.js';
+import { removeDirectoryEntry } from '../../src/services/remove-directory-entry.js';
 
 const HEADER = 'identity,displayName,team,costCenter,kind';
 const KINDS = ['user', 'servicePrincipal', 'managedIdentity', 'workloadIdentity', 'apimSubscription', ''] as const;
@@ -246,6 +249,33 @@ describe('TableIdentityDirectory', () => {
       expect(out).toMatch(/^removed /);
       expect((await directory.getAll()).size).toBe(0);
     }
+  });
+
+  it('removes by the spelling it lists a valid row an earlier release stored under an upper-case GUID', async () => {
+    const table = tableClient();
+    await table.createTable();
+    const legacy = '0B2C4D6E-0000-4000-8000-00000000A002';
+    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy), displayName: 'Search backend', team: 'Search', costCenter: 'CC-1001' });
+    const directory = new TableIdentityDirectory(table);
+    const listed = [...(await directory.listVersioned()).keys()];
+    expect(listed).toEqual([legacy.toLowerCase()]);
+    expect(await removeDirectoryEntry(directory, listed[0]!)).toEqual({ outcome: 'deleted' });
+    expect((await directory.getAll()).size).toBe(0);
+  });
+
+  it('names a row whose identity holds a bidirectional override in a command bash turns back into that identity', async () => {
+    const table = tableClient();
+    await table.createTable();
+    const identity = "sub-\u202eppa-hcraes's";
+    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(identity), displayName: 'Search', team: 'Search', costCenter: 'CC-1' });
+    const directory = new TableIdentityDirectory(table);
+    const message = await directory.getAll().then(() => '', (e: Error) => e.message);
+    const quoted = /`tokenledger directory remove -- (.*)` and import it again/.exec(message)?.[1];
+    expect(quoted, message).toBe("$'sub-\\u202eppa-hcraes\\'s'");
+    // What bash passes on for the quoted word is the identity itself.
+    const { stdout } = await promisify(execFile)('bash', ['-c', `printf %s ${quoted}`]);
+    expect(stdout).toBe(identity);
+    expect(await removeDirectoryEntry(directory, stdout)).toEqual({ outcome: 'deleted' });
   });
 
   it('removes the legacy upper-case row the hint names, and not the valid row of the same GUID spelt as now', async () => {

@@ -227,10 +227,23 @@ function fromEntity(entity: Partial<IdentityEntity>): DirectoryRow {
   };
   const parsed = directoryRowSchema.safeParse(candidate);
   if (!parsed.success) {
-    // The whole identity, quoted for a POSIX shell: the command must name this row and no other.
-    const quoted = `'${shownText(identity).replace(/'/g, `'\\''`)}'`;
-    throw new Error(`identity directory row ${JSON.stringify(shownText(identity.slice(0, 80)))} is invalid: ${describeIssues(parsed.error)}; remove it with \`tokenledger directory remove -- ${quoted}\` and import it again`);
+    throw new Error(`identity directory row ${JSON.stringify(shownText(identity.slice(0, 80)))} is invalid: ${describeIssues(parsed.error)}; remove it with \`tokenledger directory remove -- ${shellQuoted(identity)}\` and import it again`);
   }
   return parsed.data;
 }
 
+/**
+ * The whole identity quoted for bash, so that the command names this row and no other: in single quotes, or, when
+ * it holds characters a terminal must not show as they are (controls, bidirectional overrides), in ANSI-C quotes
+ * with those characters as `\uXXXX`, which bash turns back into them.
+ */
+export function shellQuoted(value: string): string {
+  if (shownText(value) === value) return `'${value.replace(/'/g, `'\\''`)}'`;
+  let quoted = "$'";
+  for (const character of value) {
+    if (character === '\\' || character === "'") quoted += `\\${character}`;
+    else if (shownText(character) !== character) quoted += `\\u${character.codePointAt(0)!.toString(16).padStart(4, '0')}`;
+    else quoted += character;
+  }
+  return `${quoted}'`;
+}
