@@ -167,7 +167,7 @@ describe('dashboard in Chromium, on the local stack', () => {
 
     const daily = await shownRows(page, 'panel-team', 'team-daily-row');
     expect(daily).toHaveLength(1);
-    await expect(page.getByTestId('team-daily-table').locator('tbody tr').first().locator('td').first().textContent()).resolves.toBe(DAY);
+    await expect(page.getByTestId('team-daily-table').locator('tbody tr').first().locator('th').first().textContent()).resolves.toBe(DAY);
 
     const models = await report('model', tokens.finance);
     expect((await shownRows(page, 'panel-models', 'model-row')).map((r) => r.key)).toEqual(models.body.rows.map((r) => r.key));
@@ -278,7 +278,8 @@ describe('dashboard in Chromium, on the local stack', () => {
     const page = await openDashboard(tokens.finance);
     const teams = await report('team', tokens.finance);
     const listed = await shownRows(page, 'panel-invoice', 'invoice-row');
-    expect(listed.map((r) => [r.key, r.cells['estimate']])).toEqual(teams.body.rows.map((r) => [r.key, r.cost]));
+    const teamCosts = await shownRows(page, 'panel-team', 'team-row');
+    expect(listed.map((r) => [r.key, r.cells['estimate']])).toEqual(teams.body.rows.map((r) => [r.key, teamCosts.find((t) => t.key === r.key)!.cells['cost']]));
 
     await page.getByTestId('filter-basis').selectOption('invoice');
     await dashboardReady(page);
@@ -286,7 +287,7 @@ describe('dashboard in Chromium, on the local stack', () => {
     const response = await fetch(`${api.url}/api/chargeback?from=${RANGE.from}&to=${RANGE.to}&groupBy=team&basis=invoice`, { headers: { authorization: `Bearer ${tokens.finance}` } });
     const invoice = (await response.json()) as { teams: { team: string; estimate: string; billedCost: string; effectiveCost: string; billedDifference: string }[]; rows: { key: string; reasons: { reason: string; billedCost: string }[] | null }[] };
     expect(invoice.teams.map((t) => t.team)).toEqual(summary.invoice.teams.map((t) => t.team));
-    const money = (amount: string) => roundAmount(amount, 6);
+    const money = (amount: string) => roundAmount(amount, 2);
     const shown = await shownRows(page, 'panel-invoice', 'invoice-row');
     expect(shown.map((r) => [r.key, r.cells['estimate'], r.cells['billed'], r.cells['effective'], r.cells['difference']])).toEqual(
       invoice.teams.map((t) => [t.team, money(t.estimate), money(t.billedCost), money(t.effectiveCost), money(t.billedDifference)]),
@@ -552,5 +553,258 @@ describe('dashboard in Chromium, on the local stack', () => {
     await screenshot(page, 'dashboard-reconciliation-ids.png');
     expect(faults).toEqual([]);
     await page.close();
+  });
+
+  describe('accessibility and consistent figures', () => {
+    /** Sets the range in the filter form and applies it, as a person would. */
+    async function applyRange(page: Page, from: string, to: string): Promise<void> {
+      await page.getByTestId('filter-from').fill(from);
+      await page.getByTestId('filter-to').fill(to);
+      await page.getByTestId('filter-apply').click();
+      await dashboardReady(page);
+    }
+
+    /** How far the page scrolls sideways, and the elements outside the scrolling table boxes that stick out. */
+    const overflow = (page: Page) =>
+      page.locator('body').evaluate((body) => {
+        const clientWidth = body.ownerDocument.documentElement.clientWidth;
+        const culprits = [...body.ownerDocument.querySelectorAll('body *')]
+          .filter((e) => !e.parentElement?.closest('.content') && e.getClientRects().length > 0)
+          // Its box sticks out of the viewport, or its text sticks out of its box (a word that cannot wrap).
+          .filter((e) => e.getBoundingClientRect().right > clientWidth + 0.5 || (body.ownerDocument.defaultView.getComputedStyle(e).overflowX === 'visible' && e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1 && e.children.length === 0))
+          .map((e) => `${e.tagName.toLowerCase()}${e.dataset['testid'] ? `[${e.dataset['testid']}]` : ''}.${e.className}`);
+        return { culprits, scrollsSideways: body.ownerDocument.documentElement.scrollWidth > clientWidth };
+      });
+
+    /** Where keyboard focus is: the focused element's test id (or tag) and the panel it is in. */
+    const focusOf = (page: Page) =>
+      page.locator('body').evaluate((body) => {
+        const e = body.ownerDocument.activeElement;
+        return { element: e === null || e === body ? 'body' : (e.dataset['testid'] ?? e.tagName.toLowerCase()), panel: e?.closest('section')?.getAttribute('data-testid') ?? null };
+      });
+
+    // Azure OpenAI deployment names are up to 64 characters without spaces; Entra display names can hold none either.
+    const LONG_DEPLOYMENT = 'contoso_prod_gpt_4o_2024_08_06_globalstandard_swedencentral_pool1';
+    const LONG_NAME = 'svc_chargeback_ingestion_pipeline_production@contosofinance.onmicrosoft.com';
+
+    // WCAG 1.4.10 Reflow: at 320 CSS px the page does not scroll sideways (tables scroll in their own box).
+    it('fits a 320 px wide screen when a deployment has a 64-character name (the Deployment filter shrinks to fit)', async () => {
+      const page = await openDashboard(tokens.finance, async (p) => {
+        await p.setViewportSize({ width: 320, height: 900 });
+        await p.route(/\/api\/chargeback\?.*groupBy=deployment/, async (route) => {
+          const response = await route.fetch();
+          if (response.status() !== 200) return route.fulfill({ response });
+          const body = (await response.json()) as { rows: { key: string }[] };
+          body.rows = [...body.rows, { ...body.rows[0]!, key: LONG_DEPLOYMENT }];
+          await route.fulfill({ response, json: body });
+        });
+      });
+      await expect(page.getByTestId('filter-deployment').locator('option', { hasText: LONG_DEPLOYMENT }).count()).resolves.toBe(1);
+      expect(await overflow(page)).toEqual({ culprits: [], scrollsSideways: false });
+      await page.close();
+    });
+
+    // WCAG 1.4.10 Reflow.
+    it('fits a 320 px wide screen when the request list names an identity whose display name has no space', async () => {
+      const identities = await report('identity', tokens.finance);
+      const named = identities.body.rows.find((r) => r.key !== renamed.key && r.key !== 'unattributed')!;
+      const page = await openDashboard(tokens.finance, async (p) => {
+        await p.setViewportSize({ width: 320, height: 900 });
+        await p.route(/\/api\/chargeback\?.*groupBy=identity/, async (route) => {
+          const response = await route.fetch();
+          if (response.status() !== 200) return route.fulfill({ response });
+          const body = (await response.json()) as { rows: { key: string; displayName: string | null }[] };
+          body.rows = body.rows.map((r) => (r.key === named.key ? { ...r, displayName: LONG_NAME } : r));
+          await route.fulfill({ response, json: body });
+        });
+      });
+      await page.getByTestId('panel-identity').locator(`tbody [data-testid="identity-row"][data-key="${named.key}"] [data-testid="requests"] a`).click();
+      await page.locator('[data-testid="panel-requests"][data-state="ready"]').waitFor({ timeout: 30_000 });
+      await expect(page.getByTestId('panel-requests').getByTestId('panel-scope').textContent()).resolves.toContain(LONG_NAME);
+      expect(await overflow(page)).toEqual({ culprits: [], scrollsSideways: false });
+      await page.close();
+    });
+
+    // WCAG 2.4.3 Focus Order: what a keyboard user opens takes focus, and closing it gives focus back.
+    it('moves focus into the request list opened from a figure, and back to that figure when it is closed', async () => {
+      const page = await openDashboard(tokens.finance);
+      const link = page.getByTestId('panel-team').locator('tbody [data-testid="team-row"] [data-testid="cost"] a').first();
+      const team = await link.evaluate((a) => a.closest('tr')!.getAttribute('data-key'));
+      await link.focus();
+      await page.keyboard.press('Enter');
+      expect(await focusOf(page)).toEqual({ element: 'h2', panel: 'panel-requests' });
+      await page.locator('[data-testid="panel-requests"][data-state="ready"]').waitFor({ timeout: 30_000 });
+      await page.keyboard.press('Tab');
+      expect((await focusOf(page)).panel).toBe('panel-requests');
+
+      await page.getByTestId('requests-close').focus();
+      await page.keyboard.press('Enter');
+      await expect(page.getByTestId('panel-requests').isHidden()).resolves.toBe(true);
+      const back = await page.locator('body').evaluate((body) => ({ testid: body.ownerDocument.activeElement.dataset['testid'], column: body.ownerDocument.activeElement?.closest('td')?.dataset['testid'], row: body.ownerDocument.activeElement?.closest('tr')?.dataset['key'] }));
+      expect(back).toEqual({ testid: 'drill', column: 'cost', row: team });
+      await page.close();
+    });
+
+    // WCAG 2.4.3 Focus Order.
+    it('moves focus into the trace opened from the request list, and back to the request list when it is closed', async () => {
+      const page = await openDashboard(tokens.finance);
+      await page.getByTestId('panel-team').locator('tbody [data-testid="team-row"] [data-testid="requests"] a').first().click();
+      await page.locator('[data-testid="panel-requests"][data-state="ready"]').waitFor({ timeout: 30_000 });
+      await page.getByTestId('panel-requests').getByTestId('trace-link').first().focus();
+      await page.keyboard.press('Enter');
+      expect(await focusOf(page)).toEqual({ element: 'h2', panel: 'panel-trace' });
+      await page.locator('[data-testid="panel-trace"][data-state="ready"]').waitFor({ timeout: 30_000 });
+      await page.getByTestId('trace-close').focus();
+      await page.keyboard.press('Enter');
+      await expect(page.getByTestId('panel-trace').isHidden()).resolves.toBe(true);
+      expect((await focusOf(page)).panel).toBe('panel-requests');
+      await page.close();
+    });
+
+    // WCAG 1.3.1 Info and Relationships (H39, APG table pattern): every table has an accessible name.
+    it('names every table on the page after its caption or a visible heading', async () => {
+      const page = await openDashboard(tokens.finance);
+      const unnamed = await page.locator('body').evaluate((body) =>
+        [...body.ownerDocument.querySelectorAll('table')]
+          .filter((t) => {
+            const caption = t.caption?.textContent?.trim() ?? '';
+            const by = (t.getAttribute('aria-labelledby') ?? '').split(/\s+/).filter(Boolean).map((id: string) => body.ownerDocument.getElementById(id)?.textContent?.trim() ?? '').join('');
+            return caption === '' && by === '';
+          })
+          .map((t) => `${t.closest('section')?.getAttribute('data-testid')}/${t.getAttribute('data-testid')}`),
+      );
+      expect(unnamed).toEqual([]);
+      await expect(page.getByTestId('team-table').getAttribute('aria-labelledby').then((id) => page.locator(`[id="${id}"]`).textContent())).resolves.toBe('Cost by team over time');
+      await page.close();
+    });
+
+    // WCAG 1.3.1 Info and Relationships (H63): two-way tables mark their row headings, and a Total row its label.
+    it('marks the days of "Daily cost per team", the checks of "Results per check and status" and the Total row as row headers', async () => {
+      const page = await openDashboard(tokens.finance);
+      await expect(page.getByTestId('panel-reconciliation').getAttribute('data-state')).resolves.toBe('ready');
+      const firstCells = await page.locator('body').evaluate((body) =>
+        [
+          ['team-daily-table', 'tBodies'],
+          ['reconciliation-summary', 'tBodies'],
+          ['team-table', 'tFoot'],
+        ].map(([testid, part]) => {
+          const table = body.ownerDocument.querySelector(`table[data-testid="${testid}"]`);
+          const section = part === 'tFoot' ? table?.tFoot : table?.tBodies[0];
+          const rows = [...(section?.rows ?? [])];
+          return { testid, rows: rows.length, rowHeaders: rows.filter((r) => r.cells[0]?.tagName === 'TH' && r.cells[0].getAttribute('scope') === 'row').length };
+        }),
+      );
+      for (const t of firstCells) expect({ testid: t.testid, rows: t.rows > 0, allRowHeaders: t.rowHeaders === t.rows }).toEqual({ testid: t.testid, rows: true, allRowHeaders: true });
+      await page.close();
+    });
+
+    // WCAG 1.4.11 Non-text Contrast: each identity's line (told apart by colour) has 3:1 against the white plot.
+    it("draws the identity chart's lines in colours with at least 3:1 contrast against white", async () => {
+      const page = await openDashboard(tokens.finance);
+      await applyRange(page, RANGE.from, '2026-10-17');
+      const canvas = page.locator('canvas[data-testid="chart-identity"]');
+      await expect(canvas.count()).resolves.toBe(1);
+      await page.waitForTimeout(300);
+      const colours = await canvas.evaluate((c) => {
+        const el = c;
+        const data = el.getContext('2d')!.getImageData(0, 0, el.width, el.height).data;
+        const counts = new Map<string, number>();
+        for (let i = 0; i < data.length; i += 4) {
+          const [r, g, b, a] = [data[i]!, data[i + 1]!, data[i + 2]!, data[i + 3]!];
+          if (a !== 255 || Math.max(r, g, b) - Math.min(r, g, b) < 40) continue; // opaque and not grey (axes, text)
+          const key = `${r},${g},${b}`;
+          counts.set(key, (counts.get(key) ?? 0) + 1);
+        }
+        // A series' own colour fills its legend box and its line; anti-aliased blends are scattered.
+        return [...counts].filter(([, n]) => n >= 300).map(([k]) => k.split(',').map(Number));
+      });
+      const luminance = (rgb: number[]) => {
+        const [r, g, b] = rgb.map((v) => (v / 255 <= 0.03928 ? v / 255 / 12.92 : ((v / 255 + 0.055) / 1.055) ** 2.4));
+        return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+      };
+      const contrastOnWhite = (rgb: number[]) => 1.05 / (luminance(rgb) + 0.05);
+      expect(colours.length).toBeGreaterThan(1);
+      expect(colours.filter((rgb) => contrastOnWhite(rgb) < 3).map((rgb) => `rgb(${rgb.join(',')}) ${contrastOnWhite(rgb).toFixed(2)}:1`)).toEqual([]);
+      await page.close();
+    });
+
+    // WCAG 1.4.13 Content on Hover or Focus: a tooltip is dismissible without moving the pointer.
+    it('hides the team chart tooltip on Escape without the pointer moving', async () => {
+      const page = await openDashboard(tokens.finance);
+      const canvas = page.locator('canvas[data-testid="chart-team"]');
+      const box = (await canvas.boundingBox())!;
+      // Chart.js draws its tooltip as a dark box (black at 80 % over the plot); no series colour is that dark.
+      const darkPixels = () =>
+        canvas.evaluate((c) => {
+          const el = c;
+          const data = el.getContext('2d')!.getImageData(0, 0, el.width, el.height).data;
+          let dark = 0;
+          for (let i = 0; i < data.length; i += 4) if (data[i + 3] === 255 && Math.max(data[i]!, data[i + 1]!, data[i + 2]!) <= 70) dark++;
+          return dark;
+        });
+      await page.mouse.move(box.x + 2, box.y + 2);
+      const plain = await darkPixels();
+      // Climb the one stacked bar in the middle until the pointer is over a segment and a tooltip is drawn.
+      let hovered = plain;
+      for (let step = 2; step <= 20 && hovered < plain + 1000; step++) {
+        await page.mouse.move(box.x + box.width / 2, box.y + box.height * (1 - step / 24));
+        hovered = await darkPixels();
+      }
+      expect({ tooltipDrawn: hovered >= plain + 1000 }).toEqual({ tooltipDrawn: true });
+      await page.keyboard.press('Escape');
+      await page.waitForTimeout(200);
+      const after = await darkPixels();
+      expect({ tooltipAfterEscape: after >= plain + 1000, darkPixels: { plain, hovered, after } }).toEqual({ tooltipAfterEscape: false, darkPixels: { plain, hovered, after } });
+      await page.close();
+    });
+
+    // WCAG 3.2.4 Consistent Identification (nearest): costs in cents everywhere but the request list and the trace, as the footer says.
+    it('shows every cost outside the request list and the trace in cents, as the footer says', async () => {
+      const page = await openDashboard(tokens.finance);
+      await expect(page.locator('footer').textContent()).resolves.toContain('Costs are shown in cents');
+      const costs = await page.locator('body').evaluate((body) => {
+        const texts = (selector: string) => [...body.ownerDocument.querySelectorAll(selector)].map((e) => (e.textContent ?? '').trim());
+        return {
+          'team table': texts('[data-testid="team-table"] tbody [data-testid="cost"]'),
+          'daily cost per team': texts('[data-testid="team-daily-table"] tbody td.num'),
+          'list-price estimate panel': texts('[data-testid="invoice-table"] tbody [data-testid="estimate"]'),
+        };
+      });
+      const cents = /^-?\d{1,3}(,\d{3})*\.\d{2}$|^-?\d+\.\d{2}$/;
+      for (const [where, shown] of Object.entries(costs)) expect({ where, shown: shown.length > 0, notCents: shown.filter((t) => !cents.test(t)) }).toEqual({ where, shown: true, notCents: [] });
+      // One figure, one amount: the list-price estimate of a team is the team table's cost of it.
+      const teamCosts = (await shownRows(page, 'panel-team', 'team-row')).map((r) => [r.key, r.cells['cost']]);
+      expect((await shownRows(page, 'panel-invoice', 'invoice-row')).map((r) => [r.key, r.cells['estimate']])).toEqual(teamCosts);
+      await page.close();
+    });
+
+    // WCAG 3.2.4 Consistent Identification (nearest): one number of decimals for every percentage.
+    it('shows every percentage with the same number of decimals across the panels', async () => {
+      const page = await openDashboard(tokens.finance);
+      const decimals = await page.locator('body').evaluate((body) => {
+        const out: Record<string, number[]> = {};
+        for (const td of body.ownerDocument.querySelectorAll('td')) {
+          const m = /^-?\d+(?:\.(\d+))? %$/.exec((td.textContent ?? '').trim());
+          if (!m) continue;
+          const key = `${td.closest('section')?.getAttribute('data-testid')}/${td.getAttribute('data-testid')}`;
+          out[key] = [...new Set([...(out[key] ?? []), m[1]?.length ?? 0])];
+        }
+        return out;
+      });
+      expect(Object.keys(decimals)).toEqual(expect.arrayContaining(['panel-cached/cached-share', 'panel-latency/error-rate']));
+      expect(new Set(Object.values(decimals).flat()).size, JSON.stringify(decimals)).toBe(1);
+      await page.close();
+    });
+
+    // Usability (no WCAG criterion): an empty range reads as "no data", not as a permission problem, to a caller who may see every row.
+    it('tells finance that a range without traffic has no requests, not that no rows are visible to them', async () => {
+      const page = await openDashboard(tokens.finance);
+      await applyRange(page, '2026-09-01', '2026-09-02');
+      for (const panel of CHARGEBACK_PANELS.filter((p) => p !== 'panel-unattributed')) {
+        await expect(page.getByTestId(panel).getAttribute('data-state')).resolves.toBe('empty');
+        await expect(page.getByTestId(panel).getByTestId('panel-message').textContent()).resolves.toBe('No requests in this range.');
+      }
+      await page.close();
+    });
   });
 });

@@ -144,4 +144,31 @@ describe('directory edit in the dashboard, in Chromium, on the local stack', () 
     expect(faults).toEqual([]);
     await operator.close();
   });
+
+  // WCAG 2.4.3 Focus Order: deleting from the keyboard leaves focus in the directory panel, not at the top of the page.
+  it('keeps keyboard focus in the directory panel after an entry is deleted: on the next row, else the last one', async () => {
+    // Sorted last (the demo's identities are ids in lower case and digits), so the second is also the last row.
+    const [first, second] = ['zz-focus-after-delete-1', 'zz-focus-after-delete-2'];
+    await stack.directory.upsertRows([first, second].map((identity) => ({ identity, displayName: identity, team: 'Focus team', costCenter: 'CC-0' })));
+    const page = await openDashboard(tokens.admin);
+    const panel = await directoryPanel(page, 'edit');
+    const focused = () => page.locator('body').evaluate((body) => ({ testid: body.ownerDocument.activeElement.dataset['testid'], identity: body.ownerDocument.activeElement?.closest('tr')?.dataset['identity'] ?? null }));
+    const deleteFromKeyboard = async (identity: string) => {
+      const del = panel.locator(`[data-testid="directory-row"][data-identity="${identity}"] [data-testid="directory-delete"]`);
+      await del.focus();
+      await page.keyboard.press('Enter');
+      await expect(del.textContent()).resolves.toBe('Confirm delete');
+      await page.keyboard.press('Enter');
+      await panel.locator(`[data-testid="directory-row"][data-identity="${identity}"]`).waitFor({ state: 'detached', timeout: 30_000 });
+      await expect(panel.getByTestId('directory-message').textContent()).resolves.toContain(`Removed ${identity}.`);
+    };
+
+    await deleteFromKeyboard(first);
+    expect(await focused()).toEqual({ testid: 'directory-delete', identity: second });
+    await deleteFromKeyboard(second);
+    const last = await panel.locator('tbody [data-testid="directory-row"]').last().getAttribute('data-identity');
+    expect(await focused()).toEqual({ testid: 'directory-delete', identity: last });
+    expect(faults).toEqual([]);
+    await page.close();
+  });
 });

@@ -155,7 +155,7 @@ describe('dashboard model', () => {
   });
 
   it('shows the cached share of prompt tokens, and none without prompt tokens', () => {
-    expect(cachedShare({ cachedTokens: 325_504, promptTokens: 2_296_594 })).toBe('14.2 %');
+    expect(cachedShare({ cachedTokens: 325_504, promptTokens: 2_296_594 })).toBe('14.17 %');
     expect(cachedShare({ cachedTokens: 0, promptTokens: 0 })).toBe('–');
   });
 

@@ -1,5 +1,5 @@
 import type { Api, ApiResult } from './api.js';
-import { h, replaceChildren, table, type Column } from './dom.js';
+import { h, replaceChildren, table, titleId, type Column } from './dom.js';
 import { describeFailure } from './panels.js';
 
 /** One entry of `GET /api/directory`, with the ETag to send back in `If-Match`. */
@@ -63,7 +63,8 @@ export interface DirectoryEditor {
  */
 export function mountDirectoryEditor(container: HTMLElement, api: Api, onChange?: () => void): DirectoryEditor {
   container.querySelector('[data-testid="directory-editor"]')?.remove();
-  const message = h('p', { class: 'message', testid: 'directory-message', role: 'status' });
+  // tabindex -1: focus can rest on the message when a deletion leaves no row to go on to.
+  const message = h('p', { class: 'message', testid: 'directory-message', role: 'status', tabindex: '-1' });
   const listing = h('div', { class: 'content' });
   const error = h('p', { class: 'problem', testid: 'directory-error', role: 'alert' });
   const field = (label: string, testid: string) => {
@@ -147,14 +148,25 @@ export function mountDirectoryEditor(container: HTMLElement, api: Api, onChange?
     error.textContent = describeFailure(result);
   };
 
-  const remove = async (entry: DirectoryEntry) => {
-    const result = await api.send('DELETE', `directory/${encodeURIComponent(entry.identity)}`, { ifMatch: entry.etag }, () => undefined);
-    if (!mounted()) return;
-    if (result.ok) return changed(`Removed ${entry.identity}.`);
-    return failedWrite(result, entry.identity);
+  /**
+   * After a deletion redraws the table, focus stays in the panel (WCAG 2.4.3): on the Delete button of the row that
+   * took the removed row's place (or of the new last row), else on the message that says what was done.
+   */
+  const focusRow = (index: number) => {
+    const buttons = listing.querySelectorAll<HTMLButtonElement>('[data-testid="directory-delete"]');
+    const next = buttons[Math.min(index, buttons.length - 1)];
+    (next !== undefined && !next.disabled ? next : message).focus();
   };
 
-  const actions = (entry: DirectoryEntry): HTMLTableCellElement => {
+  const remove = async (entry: DirectoryEntry, index: number) => {
+    const result = await api.send('DELETE', `directory/${encodeURIComponent(entry.identity)}`, { ifMatch: entry.etag }, () => undefined);
+    if (!mounted()) return;
+    if (result.ok) await changed(`Removed ${entry.identity}.`);
+    else await failedWrite(result, entry.identity);
+    if (mounted()) focusRow(index);
+  };
+
+  const actions = (entry: DirectoryEntry, index: number): HTMLTableCellElement => {
     const edit = h('button', { type: 'button', testid: 'directory-edit' }, 'Edit');
     edit.addEventListener('click', () => startEditing(entry));
     const del = h('button', { type: 'button', testid: 'directory-delete' }, 'Delete');
@@ -166,17 +178,17 @@ export function mountDirectoryEditor(container: HTMLElement, api: Api, onChange?
         return;
       }
       del.disabled = true;
-      void remove(entry);
+      void remove(entry, index);
     });
     return h('td', { class: 'actions' }, edit, ' ', del);
   };
 
   const render = (list: DirectoryList) => {
     const sorted = [...list.entries].sort((a, b) => (a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : 0));
-    const shown = table(COLUMNS, sorted, { testid: 'directory-table', rowTestid: 'directory-row', rowData: (e) => ({ identity: e.identity }) });
+    const shown = table(COLUMNS, sorted, { testid: 'directory-table', name: { labelledBy: titleId(container) }, rowTestid: 'directory-row', rowData: (e) => ({ identity: e.identity }) });
     if (list.canWrite) {
       shown.tHead?.rows[0]?.appendChild(h('th', { scope: 'col' }, 'Change'));
-      sorted.forEach((entry, i) => shown.tBodies[0]?.rows[i]?.appendChild(actions(entry)));
+      sorted.forEach((entry, i) => shown.tBodies[0]?.rows[i]?.appendChild(actions(entry, i)));
     }
     replaceChildren(listing, sorted.length === 0 ? null : shown);
     form.hidden = !list.canWrite;

@@ -52,14 +52,33 @@ export interface CellLink {
   readonly title?: string;
 }
 
+/**
+ * What names a table for assistive technology (WCAG 1.3.1; a screen reader's list of tables): a caption of its own,
+ * or the id of a visible heading already above it (the panel's title, a summary, a subheading).
+ */
+export type TableName = { readonly caption: string } | { readonly labelledBy: string };
+
 export interface TableOptions<T> {
   readonly testid: string;
+  readonly name: TableName;
+  /** The first column heads its row (a two-way table: days × teams, checks × statuses), as the footer's first cell does. */
+  readonly rowHeaders?: boolean;
   readonly rowTestid: string;
   /** `data-*` attributes of a row, e.g. its key, for tests and for people inspecting the page. */
   readonly rowData?: (row: T) => Record<string, string>;
   /** A footer line (e.g. the API's totals), one text per column. */
   readonly footer?: { readonly testid: string; readonly cells: readonly string[] };
-  readonly caption?: string;
+}
+
+/**
+ * The id of the element that names a panel (`<section>`): its `.title` (a heading that also holds a Close button),
+ * else its h2, given an id from the panel's test id when it has none.
+ */
+export function titleId(section: HTMLElement): string {
+  const title = section.querySelector<HTMLElement>('h2 > .title') ?? section.querySelector<HTMLElement>('h2');
+  if (title === null) throw new Error(`the panel ${section.dataset['testid'] ?? ''} has no heading`);
+  if (title.id === '') title.id = `${section.dataset['testid'] ?? 'panel'}-title`;
+  return title.id;
 }
 
 /** A link that opens in the page on a plain click and keeps its href for a new tab, a copy or a bookmark. */
@@ -91,10 +110,10 @@ export function table<T>(columns: readonly Column<T>[], rows: readonly T[], opti
     const tr = h(
       'tr',
       { testid: options.rowTestid },
-      ...columns.map((c) => {
+      ...columns.map((c, i) => {
         const text = c.value(row);
         const target = c.link?.(row) ?? null;
-        return h('td', { testid: c.testid, class: c.numeric ? 'num' : undefined }, c.cell ? c.cell(row) : target ? link(text, target) : text);
+        return cell(i === 0 && options.rowHeaders === true, { testid: c.testid, class: c.numeric ? 'num' : undefined }, c.cell ? c.cell(row) : target ? link(text, target) : text);
       }),
     );
     for (const [name, value] of Object.entries(options.rowData?.(row) ?? {})) tr.dataset[name] = value;
@@ -119,10 +138,16 @@ export function table<T>(columns: readonly Column<T>[], rows: readonly T[], opti
     ? h(
         'tfoot',
         {},
-        h('tr', { testid: options.footer.testid }, ...options.footer.cells.map((cell, i) => h('td', { class: columns[i]?.numeric ? 'num' : undefined, testid: columns[i]?.testid }, cell))),
+        h('tr', { testid: options.footer.testid }, ...options.footer.cells.map((text, i) => cell(i === 0, { class: columns[i]?.numeric ? 'num' : undefined, testid: columns[i]?.testid }, text))),
       )
     : null;
-  return h('table', { testid: options.testid }, options.caption ? h('caption', {}, options.caption) : null, h('thead', {}, headRow), body, footer);
+  const name = options.name;
+  return h('table', { testid: options.testid, 'aria-labelledby': 'labelledBy' in name ? name.labelledBy : undefined }, 'caption' in name ? h('caption', {}, name.caption) : null, h('thead', {}, headRow), body, footer);
+}
+
+/** A body or footer cell: a row header (`<th scope="row">`, e.g. a day, a check, "Total") or a data cell. */
+function cell(rowHeader: boolean, attributes: Attributes, content: Child): HTMLTableCellElement {
+  return rowHeader ? h('th', { ...attributes, scope: 'row' }, content) : h('td', attributes, content);
 }
 
 /** A labelled figure: `<div><dt>label</dt><dd data-testid>value</dd></div>` inside a `<dl>`. */

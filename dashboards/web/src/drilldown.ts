@@ -123,7 +123,7 @@ export class RequestsView {
           { header: 'Price', value: (r) => r.priceVersion ?? '–', testid: 'price-version' },
         ],
         rows,
-        { testid: 'requests-table', rowTestid: 'request-row', rowData: (r) => ({ id: r.id, picodollars: r.costPicodollars }) },
+        { testid: 'requests-table', name: { labelledBy: this.panel.titleId }, rowTestid: 'request-row', rowData: (r) => ({ id: r.id, picodollars: r.costPicodollars }) },
       ),
     ];
   }

@@ -5,6 +5,7 @@ import { h, replaceChildren } from './dom.js';
 import { RequestsView, TraceView } from './drilldown.js';
 import { showAccessView } from './layout.js';
 import {
+  accessView,
   addDays,
   daysOf,
   defaultRange,
@@ -149,11 +150,35 @@ function withView(query: URLSearchParams): URLSearchParams {
 const requestsPanel = new Panel(element('panel-requests'));
 const tracePanel = new Panel(element('panel-trace'));
 
+type View = 'drill' | 'trace';
+const viewPanels: Readonly<Record<View, Panel>> = { drill: requestsPanel, trace: tracePanel };
+/** The control each open view was opened from (a figure's link, a request id): focus goes back there when it closes. */
+const openers: Partial<Record<View, HTMLElement>> = {};
+
+/** A person opened a view: focus moves to its heading, so the next Tab goes through what just opened (WCAG 2.4.3). */
+function focusOpened(view: View): void {
+  const root = viewPanels[view].root;
+  const from = document.activeElement;
+  if (from instanceof HTMLElement && from !== document.body && !root.contains(from)) openers[view] = from;
+  else delete openers[view];
+  root.querySelector<HTMLElement>('h2')?.focus();
+}
+
+const focusable = (e: HTMLElement | undefined): e is HTMLElement => e !== undefined && e.isConnected && e.getClientRects().length > 0;
+
+/** A view was closed: focus goes back to what opened it, else to the request list the trace came from. */
+function focusClosed(view: View): void {
+  const back = [openers[view], view === 'trace' ? (requestsPanel.root.querySelector<HTMLElement>('h2') ?? undefined) : undefined].find(focusable);
+  delete openers[view];
+  back?.focus();
+}
+
 const drilling: Drilling = {
   href: (drill: Drill) => `?${drillToQuery(drill, withoutTrace(new URLSearchParams(location.search))).toString()}`,
   open(drill: Drill) {
     history.pushState(null, '', this.href(drill));
     showViews();
+    focusOpened('drill');
   },
   traceHref: (id: string) => {
     const query = new URLSearchParams(location.search);
@@ -163,6 +188,7 @@ const drilling: Drilling = {
   trace(id: string) {
     history.pushState(null, '', this.traceHref(id));
     showViews();
+    focusOpened('trace');
   },
 };
 const requestsView = new RequestsView(requestsPanel, drilling);
@@ -242,7 +268,11 @@ async function refresh(): Promise<void> {
   shown = filters;
   ui.downloadLabel.textContent = `Download (${filters.basis === 'invoice' ? 'invoice allocation' : 'list-price estimate'})`;
   history.replaceState(null, '', `?${withView(filtersToQuery(filters)).toString()}`);
-  for (const panel of Object.values(panels)) panel.loading();
+  const reader = accessView(currentToken());
+  for (const panel of Object.values(panels)) {
+    panel.readBy(reader);
+    panel.loading();
+  }
   ui.authStatus.textContent = '';
   delete ui.authStatus.dataset['status'];
 
@@ -353,8 +383,14 @@ async function start(): Promise<void> {
   for (const button of ui.downloads.querySelectorAll<HTMLButtonElement>('button[data-download]')) {
     button.addEventListener('click', () => void download(button.dataset['download'] ?? ''));
   }
-  element<HTMLButtonElement>('requests-close').addEventListener('click', () => closeView(['drill', 'trace']));
-  element<HTMLButtonElement>('trace-close').addEventListener('click', () => closeView(['trace']));
+  element<HTMLButtonElement>('requests-close').addEventListener('click', () => {
+    closeView(['drill', 'trace']);
+    focusClosed('drill');
+  });
+  element<HTMLButtonElement>('trace-close').addEventListener('click', () => {
+    closeView(['trace']);
+    focusClosed('trace');
+  });
   window.addEventListener('popstate', () => showViews());
   ui.filterForm.addEventListener('submit', (event) => {
     event.preventDefault();

@@ -532,10 +532,9 @@ export function identityLabel(row: Pick<ChargebackRow, 'key' | 'displayName'>): 
   return row.displayName ?? row.key;
 }
 
-/** Cached tokens as a share of prompt tokens (they are part of them), e.g. `14.2 %`; `–` without prompt tokens. */
+/** Cached tokens as a share of prompt tokens (they are part of them), e.g. `14.17 %`; `–` without prompt tokens. */
 export function cachedShare(figures: Pick<ChargebackFigures, 'cachedTokens' | 'promptTokens'>): string {
-  if (figures.promptTokens === 0) return '–';
-  return `${((figures.cachedTokens * 100) / figures.promptTokens).toFixed(1)} %`;
+  return formatPercent(figures.promptTokens === 0 ? null : (figures.cachedTokens * 100) / figures.promptTokens);
 }
 
 /** Integers as people read them (`2,296,594`); the digits are the API's. */
@@ -621,14 +620,17 @@ export function displayAmounts(rowsPicodollars: readonly string[], totalPicodoll
   return { rows: floors.map((u) => unitsText(u, decimals)), total: unitsText(totalUnits, decimals) };
 }
 
-/** A rate (0.0123) as a percentage (`1.23 %`). */
-export function formatRate(rate: number | null): string {
-  return rate === null ? '–' : `${(rate * 100).toFixed(2)} %`;
+/** Decimals of every percentage the page shows (cached share, error and throttle rates, drift), so they compare. */
+const PERCENT_DECIMALS = 2;
+
+/** A percentage (`-12.5` → `-12.50 %`): the one formatter of every percentage on the page. */
+export function formatPercent(value: number | null): string {
+  return value === null ? '–' : `${value.toFixed(PERCENT_DECIMALS)} %`;
 }
 
-/** A percentage the API gives in percent (`-12.5` → `-12.50 %`). */
-export function formatPercent(value: number | null): string {
-  return value === null ? '–' : `${value.toFixed(2)} %`;
+/** A rate (0.0123) as a percentage (`1.23 %`). */
+export function formatRate(rate: number | null): string {
+  return formatPercent(rate === null ? null : rate * 100);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -808,6 +810,14 @@ export function accessView(token: string | null): AccessView | null {
   const roles = Array.isArray(claims['roles']) ? claims['roles'].filter((r): r is string => typeof r === 'string') : [];
   if (roles.includes(CHARGEBACK_READ_ALL)) return 'finance';
   return roles.includes(OPERATIONS_READ) ? 'operations' : 'own';
+}
+
+/**
+ * What a panel says when a chargeback report has no rows: for a caller who may see every row (finance) the range
+ * has no requests; for anyone else it may only have none of theirs.
+ */
+export function noRowsMessage(view: AccessView | null): string {
+  return view === 'finance' ? 'No requests in this range.' : 'No chargeback rows are visible to you in this range.';
 }
 
 /** The plain sentence for a caller who sees only their own identity's usage, or null for finance. */

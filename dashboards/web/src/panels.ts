@@ -1,6 +1,6 @@
 import type { ApiResult } from './api.js';
 import { chartBox, doughnut, lines, stackedBars, type Series } from './charts.js';
-import { figureList, h, link, replaceChildren, table, type CellLink, type Child, type Column } from './dom.js';
+import { figureList, h, link, replaceChildren, table, titleId, type CellLink, type Child, type Column } from './dom.js';
 import {
   addDays,
   cachedShare,
@@ -12,12 +12,14 @@ import {
   formatFigure,
   IDENTITY_UNATTRIBUTED,
   identityLabel,
+  noRowsMessage,
   roundAmount,
   rowsOfDeployment,
   rowsOfSeveralDeployments,
   rowsOfTeam,
   UNALLOCATED,
   topSpenders,
+  type AccessView,
   type ChargebackFigures,
   type ChargebackReport,
   type ChargebackRow,
@@ -54,6 +56,8 @@ export class Panel {
   private readonly scope: HTMLElement;
   private readonly message: HTMLElement;
   private readonly content: HTMLElement;
+  /** Who reads the panel (from the token's roles): what an empty report means depends on it. */
+  private reader: AccessView | null = null;
 
   constructor(readonly root: HTMLElement) {
     this.scope = this.part('panel-scope', 'p', 'scope');
@@ -79,6 +83,15 @@ export class Panel {
     replaceChildren(this.content, ...children);
   }
 
+  /** The id of the panel's title, which names its main table. */
+  get titleId(): string {
+    return titleId(this.root);
+  }
+
+  readBy(view: AccessView | null): void {
+    this.reader = view;
+  }
+
   loading(): void {
     this.set('loading', 'Loading…', '', []);
   }
@@ -95,6 +108,11 @@ export class Panel {
 
   empty(message: string, scope = ''): void {
     this.set('empty', message, scope, []);
+  }
+
+  /** A chargeback report without rows: no requests in the range, or none the reader may see. */
+  noRows(scope = ''): void {
+    this.empty(noRowsMessage(this.reader), scope);
   }
 
   ready(children: readonly Child[], scope = '', message = ''): void {
@@ -152,12 +170,24 @@ function dailyRows(daily: readonly DailyReport[]): { ok: true; byDay: Map<string
   return { ok: true, byDay };
 }
 
+/** Each day's costs in cents by key, as that day's own table shows them (its rows add up to its total). */
+function dailyCosts(byDay: Map<string, ChargebackReport>): Map<string, Map<string, string>> {
+  return new Map(
+    [...byDay].map(([day, report]) => {
+      const shown = shownCosts(report.rows, report.totals);
+      return [day, new Map(report.rows.map((r) => [r.key, shown.cost(r)]))];
+    }),
+  );
+}
+
 /** One series per key over the days; a day without the key's row had no requests from it (cost 0). */
 function costSeries(keys: readonly { key: string; label: string }[], days: readonly string[], byDay: Map<string, ChargebackReport>): Series[] {
+  const shown = dailyCosts(byDay);
+  const currency = byDay.values().next().value?.currency ?? '';
   return keys.map(({ key, label }) => {
     const rows = days.map((day) => byDay.get(day)?.rows.find((r) => r.key === key) ?? null);
-    const currency = byDay.values().next().value?.currency ?? '';
-    return { label, values: rows.map((r) => (r ? Number(r.cost) : 0)), texts: rows.map((r) => (r ? `${r.cost} ${currency}` : 'no requests')) };
+    const texts = days.map((day) => shown.get(day)?.get(key)).map((cost) => (cost === undefined ? 'no requests' : `${cost} ${currency}`));
+    return { label, values: rows.map((r) => (r ? Number(r.cost) : 0)), texts };
   });
 }
 
@@ -192,13 +222,14 @@ export function renderTeams(panel: Panel, report: ApiResult<ChargebackReport>, d
   const { value } = report;
   const rows = rowsOfTeam(value.rows, filters.team);
   const scope = [filters.team ? `Team ${filters.team}.` : '', deploymentNote(filters), basisNote(filters, 'CSV by team')].filter(Boolean).join(' ');
-  if (rows.length === 0) return panel.empty(value.rows.length === 0 ? 'No chargeback rows are visible to you in this range.' : `No requests from team ${filters.team} in this range.`, scope);
+  if (rows.length === 0) return value.rows.length === 0 ? panel.noRows(scope) : panel.empty(`No requests from team ${filters.team} in this range.`, scope);
   const drill = (team: string, from = filters.from, to = filters.to) => teamDrill(team, from, to);
 
   const children: Child[] = [];
   if (days !== null) {
     const perDay = dailyRows(daily);
     if (!perDay.ok) return panel.failed(perDay.failure);
+    const dayCosts = dailyCosts(perDay.byDay);
     const { box, canvas } = chartBox('chart-team', 'Cost by team per day; choose a bar for its requests');
     children.push(box);
     queueMicrotask(() =>
@@ -212,19 +243,19 @@ export function renderTeams(panel: Panel, report: ApiResult<ChargebackReport>, d
       h(
         'details',
         { class: 'daily' },
-        h('summary', {}, 'Daily cost per team'),
+        h('summary', { id: 'team-daily-title' }, 'Daily cost per team'),
         table(
           [
             { header: 'Day (UTC)', value: (day: string) => day },
             ...rows.map((r) => ({
               header: r.key,
               numeric: true,
-              value: (day: string) => perDay.byDay.get(day)?.rows.find((x) => x.key === r.key)?.cost ?? '0',
+              value: (day: string) => dayCosts.get(day)?.get(r.key) ?? '0.00',
               link: (day: string) => (perDay.byDay.get(day)?.rows.some((x) => x.key === r.key) ? toLink(drilling, drill(r.key, day, addDays(day, 1))) : null),
             })),
           ],
           days,
-          { testid: 'team-daily-table', rowTestid: 'team-daily-row', rowData: (day) => ({ day }) },
+          { testid: 'team-daily-table', name: { labelledBy: 'team-daily-title' }, rowHeaders: true, rowTestid: 'team-daily-row', rowData: (day) => ({ day }) },
         ),
       ),
     );
@@ -233,6 +264,7 @@ export function renderTeams(panel: Panel, report: ApiResult<ChargebackReport>, d
   children.push(
     table<ChargebackRow>([{ header: 'Team', value: (r) => r.key, testid: 'key' }, ...figureColumns<ChargebackRow>(value.currency, costs.cost, (r) => toLink(drilling, drill(r.key)))], rows, {
       testid: 'team-table',
+      name: { labelledBy: panel.titleId },
       rowTestid: 'team-row',
       rowData: (r) => ({ key: r.key }),
       ...(filters.team ? {} : { footer: totalsFooter('team-total', 'Total', 1, value.totals, costs.total) }),
@@ -241,8 +273,8 @@ export function renderTeams(panel: Panel, report: ApiResult<ChargebackReport>, d
   panel.ready(children, scope, dailyNote(days));
 }
 
-/** Decimals the estimate-vs-invoice panel shows; the API's amounts are exact. */
-const INVOICE_DECIMALS = 6;
+/** Decimals the estimate-vs-invoice panel shows (cents, as every cost outside the request list); the API's amounts are exact. */
+const INVOICE_DECIMALS = 2;
 
 /**
  * The list-price estimate per team, or (basis `invoice`) the estimate next to Azure's invoice allocated to the same
@@ -254,12 +286,13 @@ export function renderInvoice(panel: Panel, filters: Filters, list: ApiResult<Ch
   if (invoice === null) {
     if (!list.ok) return panel.failed(list);
     const rows = rowsOfTeam(list.value.rows, filters.team);
-    if (rows.length === 0) return panel.empty('No chargeback rows are visible to you in this range.', scope);
+    if (rows.length === 0) return list.value.rows.length === 0 ? panel.noRows(scope) : panel.empty(`No requests from team ${filters.team} in this range.`, scope);
+    const costs = shownCosts(rows, list.value.totals);
     const columns: Column<ChargebackRow>[] = [
       { header: 'Team', value: (r) => r.key, testid: 'key' },
-      { header: `List-price estimate (${list.value.currency})`, value: (r) => r.cost, testid: 'estimate', numeric: true, link: (r) => toLink(drilling, teamDrill(r.key, filters.from, filters.to)) },
+      { header: `List-price estimate (${list.value.currency})`, value: costs.cost, testid: 'estimate', numeric: true, link: (r) => toLink(drilling, teamDrill(r.key, filters.from, filters.to)) },
     ];
-    return panel.ready([table(columns, rows, { testid: 'invoice-table', rowTestid: 'invoice-row', rowData: (r) => ({ key: r.key }) })], scope, "Basis: list-price estimate (the ledger's tokens at list prices). Choose the invoice to compare with Azure's bill.");
+    return panel.ready([table(columns, rows, { testid: 'invoice-table', name: { labelledBy: panel.titleId }, rowTestid: 'invoice-row', rowData: (r) => ({ key: r.key }) })], scope, "Basis: list-price estimate (the ledger's tokens at list prices). Choose the invoice to compare with Azure's bill.");
   }
   if (!invoice.ok) return panel.failed(invoice);
   const report = invoice.value;
@@ -278,7 +311,7 @@ export function renderInvoice(panel: Panel, filters: Filters, list: ApiResult<Ch
         { header: `Difference, billed − estimate (${c})`, value: (t) => money(t.billedDifference), testid: 'difference', numeric: true },
       ],
       teams,
-      { testid: 'invoice-table', rowTestid: 'invoice-row', rowData: (t) => ({ key: t.team }) },
+      { testid: 'invoice-table', name: { labelledBy: panel.titleId }, rowTestid: 'invoice-row', rowData: (t) => ({ key: t.team }) },
     ),
   ];
   if (unallocated.length > 0) {
@@ -290,11 +323,11 @@ export function renderInvoice(panel: Panel, filters: Filters, list: ApiResult<Ch
           { header: `Effective (${c})`, value: (u) => money(u.effectiveCost), testid: 'effective', numeric: true },
         ],
         unallocated,
-        { testid: 'unallocated-table', rowTestid: 'unallocated-row' },
+        { testid: 'unallocated-table', name: { caption: 'Invoice not allocated to a team, by reason' }, rowTestid: 'unallocated-row' },
       ),
     );
   }
-  panel.ready(children, scope, `Basis: invoice (${report.exports.length} cost export file${report.exports.length === 1 ? '' : 's'}), split by token share; amounts rounded to ${INVOICE_DECIMALS} decimals.`);
+  panel.ready(children, scope, `Basis: invoice (${report.exports.length} cost export file${report.exports.length === 1 ? '' : 's'}), split by token share; amounts rounded half to even to cents.`);
 }
 
 const TOP_IDENTITIES_CHARTED = 8;
@@ -305,7 +338,7 @@ export function renderIdentities(panel: Panel, report: ApiResult<ChargebackRepor
   const { value } = report;
   const rows = rowsOfTeam(value.rows, filters.team);
   const scope = [filters.team ? `Identities of team ${filters.team}.` : '', deploymentNote(filters), basisNote(filters, 'CSV by identity')].filter(Boolean).join(' ');
-  if (rows.length === 0) return panel.empty(value.rows.length === 0 ? 'No chargeback rows are visible to you in this range.' : `No identities of team ${filters.team} in this range.`, scope);
+  if (rows.length === 0) return value.rows.length === 0 ? panel.noRows(scope) : panel.empty(`No identities of team ${filters.team} in this range.`, scope);
 
   const children: Child[] = [];
   if (days !== null) {
@@ -333,7 +366,7 @@ export function renderIdentities(panel: Panel, report: ApiResult<ChargebackRepor
         ...figureColumns<ChargebackRow>(value.currency, costs.cost, (r) => toLink(drilling, identityDrill(r, filters.from, filters.to))),
       ],
       rows,
-      { testid: 'identity-table', rowTestid: 'identity-row', rowData: (r) => ({ key: r.key }), ...(filters.team ? {} : { footer: totalsFooter('identity-total', 'Total', 4, value.totals, costs.total) }) },
+      { testid: 'identity-table', name: { labelledBy: panel.titleId }, rowTestid: 'identity-row', rowData: (r) => ({ key: r.key }), ...(filters.team ? {} : { footer: totalsFooter('identity-total', 'Total', 4, value.totals, costs.total) }) },
     ),
   );
   panel.ready(children, scope, dailyNote(days));
@@ -354,7 +387,7 @@ export function renderTopSpenders(panel: Panel, report: ApiResult<ChargebackRepo
   const { value } = report;
   const rows = topSpenders(rowsOfTeam(value.rows, filters.team), TOP_SPENDERS);
   const scope = [filters.team ? `Team ${filters.team}.` : '', deploymentNote(filters), basisNote(filters)].filter(Boolean).join(' ');
-  if (rows.length === 0) return panel.empty('No chargeback rows are visible to you in this range.', scope);
+  if (rows.length === 0) return panel.noRows(scope);
   const costs = shownCosts(rows, value.totals);
   const drill = (r: ChargebackRow) => toLink(drilling, identityDrill(r, filters.from, filters.to));
   panel.ready(
@@ -368,7 +401,7 @@ export function renderTopSpenders(panel: Panel, report: ApiResult<ChargebackRepo
           { header: `Cost (${value.currency})`, value: (r) => costs.cost(rows[r.rank - 1]!), testid: 'cost', numeric: true, link: drill },
         ],
         rows.map((r, i) => ({ ...r, rank: i + 1 })),
-        { testid: 'top-spenders-table', rowTestid: 'top-spender-row', rowData: (r) => ({ key: r.key }) },
+        { testid: 'top-spenders-table', name: { labelledBy: panel.titleId }, rowTestid: 'top-spender-row', rowData: (r) => ({ key: r.key }) },
       ),
     ],
     scope,
@@ -387,12 +420,12 @@ export function renderModels(panel: Panel, report: ApiResult<ChargebackReport>, 
   ]
     .filter(Boolean)
     .join(' ');
-  if (rows.length === 0) return panel.empty(value.rows.length === 0 ? 'No chargeback rows are visible to you in this range.' : `No models served by deployment ${filters.deployment} alone in this range.`, scope);
+  if (rows.length === 0) return value.rows.length === 0 ? panel.noRows(scope) : panel.empty(`No models served by deployment ${filters.deployment} alone in this range.`, scope);
   const drill = (r: ChargebackRow): Drill => ({ groupBy: 'model', key: r.key, from: filters.from, to: filters.to, label: `model ${r.key}` });
   const costs = shownCosts(rows, value.totals);
   const { box, canvas } = chartBox('chart-models', 'Cost by model; choose a slice for its requests');
   queueMicrotask(() =>
-    doughnut(canvas, rows.map((r) => r.key), rows.map((r) => Number(r.cost)), rows.map((r) => `${r.cost} ${value.currency}`), (index) => {
+    doughnut(canvas, rows.map((r) => r.key), rows.map((r) => Number(r.cost)), rows.map((r) => `${costs.cost(r)} ${value.currency}`), (index) => {
       const row = rows[index];
       if (row) drilling.open(drill(row));
     }),
@@ -415,7 +448,7 @@ export function renderModels(panel: Panel, report: ApiResult<ChargebackReport>, 
             { header: `Cost (${value.currency})`, value: costs.cost, testid: 'cost', numeric: true, link: linked },
           ],
           rows,
-          { testid: 'model-table', rowTestid: 'model-row', rowData: (r) => ({ key: r.key }) },
+          { testid: 'model-table', name: { labelledBy: panel.titleId }, rowTestid: 'model-row', rowData: (r) => ({ key: r.key }) },
         ),
       ),
     ],
@@ -442,7 +475,7 @@ export function renderCached(
   if (failed && !failed.ok) return panel.failed(failed);
   if (!reports.team.ok || !reports.deployment.ok || !reports.model.ok) return;
   const team = reports.team.value;
-  if (team.rows.length === 0) return panel.empty('No chargeback rows are visible to you in this range.');
+  if (team.rows.length === 0) return panel.noRows();
   const scopes: CachedScope[] = [{ label: 'All traffic', figures: team.totals }];
   if (filters.team) {
     const row = team.rows.find((r) => r.key === filters.team);
@@ -460,11 +493,11 @@ export function renderCached(
   const models = rowsOfDeployment(reports.model.value.rows, filters.deployment).filter((r) => r.promptTokens > 0);
   panel.ready(
     [
-      table([{ header: 'Scope', value: (s) => s.label, testid: 'scope' }, ...shareColumns], scopes, { testid: 'cached-table', rowTestid: 'cached-row' }),
+      table([{ header: 'Scope', value: (s) => s.label, testid: 'scope' }, ...shareColumns], scopes, { testid: 'cached-table', name: { labelledBy: panel.titleId }, rowTestid: 'cached-row' }),
       table(
         [{ header: 'Model', value: (s) => s.label, testid: 'key' }, ...shareColumns],
         models.map((r) => ({ label: r.key, figures: r })),
-        { testid: 'cached-model-table', rowTestid: 'cached-model-row', rowData: (s) => ({ key: s.label }), caption: 'By model' },
+        { testid: 'cached-model-table', name: { caption: 'By model' }, rowTestid: 'cached-model-row', rowData: (s) => ({ key: s.label }) },
       ),
     ],
     [filters.deployment ? `Models of deployment ${filters.deployment}.` : '', severalDeploymentsNote(reports.model.value.rows, filters)].filter(Boolean).join(' '),
@@ -485,7 +518,7 @@ export function renderUnattributed(panel: Panel, report: ApiResult<ChargebackRep
           { label: 'Requests', value: formatCount(row.requests), testid: 'unattributed-requests', link: requests },
           { label: 'Prompt tokens', value: formatCount(row.promptTokens), testid: 'unattributed-prompt-tokens' },
           { label: 'Completion tokens', value: formatCount(row.completionTokens), testid: 'unattributed-completion-tokens' },
-          { label: `Cost (${value.currency})`, value: row.cost, testid: 'unattributed-cost', link: requests },
+          { label: `Cost (${value.currency})`, value: shownCosts(value.rows, value.totals).cost(row), testid: 'unattributed-cost', link: requests },
         ],
         'unattributed-chargeback',
       ),
@@ -510,7 +543,7 @@ export function renderUnattributed(panel: Panel, report: ApiResult<ChargebackRep
   } else {
     children.push(h('p', { class: 'note', testid: 'traffic-unavailable' }, `Traffic report not available (${traffic.status})`));
   }
-  if (!row && value.rows.length === 0 && !traffic.ok) return panel.empty('No chargeback rows are visible to you in this range.');
+  if (!row && value.rows.length === 0 && !traffic.ok) return panel.noRows();
   panel.ready(children, ['Requests no identity could be charged for (no token, subscription or diagnostic identity). Team filter not applied: these belong to no team.', basisNote(filters)].filter(Boolean).join(' '));
 }
 
@@ -584,7 +617,7 @@ export function renderLatency(panel: Panel, latency: ApiResult<LatencyReport>, o
         { header: 'p99 ms', value: (r) => ms(r.p99Ms), testid: 'p99', numeric: true },
       ],
       rows,
-      { testid: 'latency-table', rowTestid: 'latency-row', rowData: (r) => ({ key: r.region }) },
+      { testid: 'latency-table', name: { labelledBy: panel.titleId }, rowTestid: 'latency-row', rowData: (r) => ({ key: r.region }) },
     ),
   );
   panel.ready(children, scope);
@@ -596,11 +629,11 @@ export function renderWeights(panel: Panel, weights: ApiResult<readonly WeightsR
   const scope = withWindow(filters.deployment ? `Deployment ${filters.deployment}.` : 'All deployments.', operations);
   if (recommendations.length === 0) return panel.empty('No recommendation for this range.', scope);
   panel.ready(
-    recommendations.map((r) =>
+    recommendations.map((r, i) =>
       h(
         'article',
         { class: 'recommendation', testid: 'weights-recommendation' },
-        h('h3', { testid: 'deployment' }, r.deployment),
+        h('h3', { testid: 'deployment', id: `weights-title-${i}` }, r.deployment),
         h('p', { class: 'note', testid: 'basis' }, `Basis: ${r.basis ?? 'none (no latency figures)'}`),
         h('p', { testid: 'explanation' }, r.explanation),
         table(
@@ -611,7 +644,7 @@ export function renderWeights(panel: Panel, weights: ApiResult<readonly WeightsR
             { header: 'Why', value: (w) => w.reason, testid: 'reason' },
           ],
           r.weights,
-          { testid: 'weights-table', rowTestid: 'weight-row', rowData: (w) => ({ key: w.backendId }) },
+          { testid: 'weights-table', name: { labelledBy: `weights-title-${i}` }, rowTestid: 'weight-row', rowData: (w) => ({ key: w.backendId }) },
         ),
       ),
     ),
@@ -642,7 +675,7 @@ function oneSided(c: ReconciliationCheck, drilling: Drilling): Child {
   );
 }
 
-function checksTable(checks: readonly ReconciliationCheck[], testid: string, drilling: Drilling): HTMLTableElement {
+function checksTable(checks: readonly ReconciliationCheck[], testid: string, labelledBy: string, drilling: Drilling): HTMLTableElement {
   return table(
     [
       { header: 'Check', value: (c) => c.check, testid: 'check' },
@@ -655,7 +688,7 @@ function checksTable(checks: readonly ReconciliationCheck[], testid: string, dri
       { header: 'Seen on one side only', value: (c) => String(c.gatewayOnlyCount + c.diagnosticsOnlyCount), cell: (c) => oneSided(c, drilling), testid: 'one-sided-ids', numeric: true },
     ],
     checks,
-    { testid, rowTestid: 'reconciliation-row', rowData: (c) => ({ status: c.status }) },
+    { testid, name: { labelledBy }, rowTestid: 'reconciliation-row', rowData: (c) => ({ status: c.status }) },
   );
 }
 
@@ -679,14 +712,16 @@ export function renderReconciliation(panel: Panel, checks: ApiResult<readonly Re
   const summary = table(
     [{ header: 'Check', value: ([check]: [string, Map<string, number>]) => check, testid: 'check' }, ...statuses.map((status) => ({ header: status, numeric: true, testid: `count-${status}`, value: ([, counts]: [string, Map<string, number>]) => formatCount(counts.get(status) ?? 0) }))],
     [...perCheck.entries()].sort(([a], [b]) => a.localeCompare(b)),
-    { testid: 'reconciliation-summary', rowTestid: 'reconciliation-summary-row', rowData: ([check]) => ({ key: check }), caption: 'Results per check and status' },
+    { testid: 'reconciliation-summary', name: { caption: 'Results per check and status' }, rowHeaders: true, rowTestid: 'reconciliation-summary-row', rowData: ([check]) => ({ key: check }) },
   );
   const attention = shown.filter((c) => c.status !== 'ok').sort((a, b) => byStatus(a.status, b.status) || a.window.localeCompare(b.window) || a.check.localeCompare(b.check));
   const children: Child[] = [summary];
   if (attention.length > 0) {
-    children.push(h('p', { class: 'subhead' }, attention.length > MAX_ATTENTION_ROWS ? `Not ok: the first ${MAX_ATTENTION_ROWS} of ${formatCount(attention.length)}` : 'Not ok'));
-    children.push(checksTable(attention.slice(0, MAX_ATTENTION_ROWS), 'reconciliation-attention', drilling));
+    children.push(h('p', { class: 'subhead', id: 'reconciliation-attention-title' }, attention.length > MAX_ATTENTION_ROWS ? `Not ok: the first ${MAX_ATTENTION_ROWS} of ${formatCount(attention.length)}` : 'Not ok'));
+    children.push(checksTable(attention.slice(0, MAX_ATTENTION_ROWS), 'reconciliation-attention', 'reconciliation-attention-title', drilling));
   }
-  children.push(h('details', { class: 'daily' }, h('summary', {}, `All ${formatCount(shown.length)} results`), checksTable(shown, 'reconciliation-table', drilling)));
+  children.push(
+    h('details', { class: 'daily' }, h('summary', { id: 'reconciliation-all-title' }, `All ${formatCount(shown.length)} results`), checksTable(shown, 'reconciliation-table', 'reconciliation-all-title', drilling)),
+  );
   panel.ready(children, scope, attention.length === 0 ? `All ${formatCount(shown.length)} results are ok.` : '');
 }
