@@ -83,7 +83,9 @@ export async function chargebackLines(aggregates: Pick<AggregateStore, 'listUsag
     const byDay = new Map<string, UsageTile[]>();
     for (const tile of group.tiles) {
       const day = tile.window.slice(0, 10);
-      byDay.set(day, [...(byDay.get(day) ?? []), tile]);
+      const dayTiles = byDay.get(day) ?? [];
+      if (dayTiles.length === 0) byDay.set(day, dayTiles);
+      dayTiles.push(tile);
       tiles.push(`${tile.grain}:${tile.window}`);
     }
     // Every day of the group is priced, a day without tiles too: a provisioned deployment's idle capacity.

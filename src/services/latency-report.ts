@@ -91,7 +91,9 @@ export async function latencyReport(aggregates: Pick<AggregateStore, 'listLatenc
   const hourly = new Map<string, LatencyTile[]>();
   for (const t of tiles) {
     const key = `${t.key.windowStart}\u0000${t.key.regionCode}`;
-    hourly.set(key, [...(hourly.get(key) ?? []), { ...t, key: { ...t.key, backendId: '*', deployment: '*' } }]);
+    const group = hourly.get(key) ?? [];
+    if (group.length === 0) hourly.set(key, group);
+    group.push({ ...t, key: { ...t.key, backendId: '*', deployment: '*' } });
   }
   const series = [...hourly.values()]
     .map((group) => rollUp(group, 'hour')[0]!)
