@@ -116,7 +116,7 @@ function provisionedCostIn(entry: ProvisionedEntry, range: HourRange): Picodolla
 }
 
 /** The UTC days that `range` covers part of, each with the covered hours of that day. */
-function daysIn(range: HourRange): { day: string; hours: HourRange }[] {
+export function daysIn(range: HourRange): { day: string; hours: HourRange }[] {
   const days: { day: string; hours: HourRange }[] = [];
   for (let start = Math.floor(range.from.getTime() / DAY_MS) * DAY_MS; start < range.to.getTime(); start += DAY_MS) {
     const hours = { from: new Date(Math.max(start, range.from.getTime())), to: new Date(Math.min(start + DAY_MS, range.to.getTime())) };

@@ -4,7 +4,7 @@ import { canSeeIdentity, type ChargebackScope } from '../domain/access.js';
 import { chargebackReport, ChargebackLines, type ChargebackReport, type GroupBy } from '../domain/chargeback.js';
 import { listPriceFocusRows, type FocusRow } from '../domain/focus-export.js';
 import { coverRange, HOUR_MS, nextDay } from '../domain/tile-windows.js';
-import { priceUsage, type Pricing } from '../domain/usage-pricing.js';
+import { daysIn, priceUsage, type Pricing } from '../domain/usage-pricing.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { StoreOptions } from '../ports/ledger-store.js';
 import { readUsageTiles } from './rollup-chargeback.js';
@@ -89,9 +89,7 @@ export async function chargebackLines(aggregates: Pick<AggregateStore, 'listUsag
       tiles.push(`${tile.grain}:${tile.window}`);
     }
     // Every day of the group is priced, a day without tiles too: a provisioned deployment's idle capacity.
-    for (let at = group.range.from.getTime(); at < group.range.to.getTime(); at = Date.parse(`${nextDay(new Date(at).toISOString().slice(0, 10))}T00:00:00Z`)) {
-      const day = new Date(at).toISOString().slice(0, 10);
-      const hours = { from: new Date(at), to: new Date(Math.min(Date.parse(`${nextDay(day)}T00:00:00Z`), group.range.to.getTime())) };
+    for (const { day, hours } of daysIn(group.range)) {
       const usage = (byDay.get(day) ?? []).map((t) => ({ day, lines: t.lines }));
       for (const line of priceUsage(usage, pricing.matcher, { entries: pricing.provisioned, range: hours })) merged.addLine(line);
     }

@@ -235,7 +235,7 @@ function fromEntity(entity: Partial<IdentityEntity>): DirectoryRow {
 /**
  * The whole identity quoted for bash, so that the command names this row and no other: in single quotes, or, when
  * it holds characters a terminal must not show as they are (controls, bidirectional overrides), in ANSI-C quotes
- * with those characters as `\uXXXX`, which bash turns back into them.
+ * with those characters as `\u` escapes of their code points (`\u202e`), which bash turns back into them.
  */
 export function shellQuoted(value: string): string {
   if (shownText(value) === value) return `'${value.replace(/'/g, `'\\''`)}'`;
