@@ -50,6 +50,17 @@ function tableClient(): TableClient {
   return TableClient.fromConnectionString(azurite.connectionString, `identities${++tables}`, { allowInsecureConnection: true });
 }
 
+/**
+ * A fresh table holding rows as another release or tool wrote them (the directory's checks bypassed), and the
+ * directory over it.
+ */
+async function directoryHolding(...rows: (Record<string, unknown> & { identity: string })[]): Promise<TableIdentityDirectory> {
+  const table = tableClient();
+  await table.createTable();
+  for (const { identity, ...fields } of rows) await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(identity), ...fields });
+  return new TableIdentityDirectory(table);
+}
+
 beforeAll(async () => {
   azurite = await startAzurite();
 });
@@ -234,10 +245,7 @@ describe('TableIdentityDirectory', () => {
 
   it('removes an unreadable row with the very command its error names, an upper-case GUID or a leading "-" included', async () => {
     for (const identity of ['0B2C4D6E-0000-4000-8000-00000000A001', '-legacy-app']) {
-      const table = tableClient();
-      await table.createTable();
-      await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(identity), displayName: 'X', team: 'T', costCenter: 'C', kind: 'robot' });
-      const directory = new TableIdentityDirectory(table);
+      const directory = await directoryHolding({ identity, displayName: 'X', team: 'T', costCenter: 'C', kind: 'robot' });
       const message = await directory.getAll().then(() => '', (e: Error) => e.message);
       const named = /`tokenledger directory remove -- '([^']*)'`/.exec(message)?.[1];
       expect(named, message).toBe(identity);
@@ -252,11 +260,8 @@ describe('TableIdentityDirectory', () => {
   });
 
   it('removes by the spelling it lists a valid row an earlier release stored under an upper-case GUID', async () => {
-    const table = tableClient();
-    await table.createTable();
     const legacy = '0B2C4D6E-0000-4000-8000-00000000A002';
-    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy), displayName: 'Search backend', team: 'Search', costCenter: 'CC-1001' });
-    const directory = new TableIdentityDirectory(table);
+    const directory = await directoryHolding({ identity: legacy, displayName: 'Search backend', team: 'Search', costCenter: 'CC-1001' });
     const listed = [...(await directory.listVersioned()).keys()];
     expect(listed).toEqual([legacy.toLowerCase()]);
     expect(await removeDirectoryEntry(directory, listed[0]!)).toEqual({ outcome: 'deleted' });
@@ -264,11 +269,8 @@ describe('TableIdentityDirectory', () => {
   });
 
   it('names a row whose identity holds a bidirectional override in a command bash turns back into that identity', async () => {
-    const table = tableClient();
-    await table.createTable();
     const identity = "sub-\u202eppa-hcraes's";
-    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(identity), displayName: 'Search', team: 'Search', costCenter: 'CC-1' });
-    const directory = new TableIdentityDirectory(table);
+    const directory = await directoryHolding({ identity, displayName: 'Search', team: 'Search', costCenter: 'CC-1' });
     const message = await directory.getAll().then(() => '', (e: Error) => e.message);
     const quoted = /`tokenledger directory remove -- (.*)` and import it again/.exec(message)?.[1];
     expect(quoted, message).toBe("$'sub-\\u202eppa-hcraes\\'s'");
@@ -279,12 +281,11 @@ describe('TableIdentityDirectory', () => {
   });
 
   it('removes the legacy upper-case row the hint names, and not the valid row of the same GUID spelt as now', async () => {
-    const table = tableClient();
-    await table.createTable();
     const legacy = '0B2C4D6E-0000-4000-8000-00000000A001';
-    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy), displayName: 'X', team: 'T', costCenter: 'C', kind: 'robot' });
-    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy.toLowerCase()), displayName: 'Search backend', team: 'Search', costCenter: 'CC-1001' });
-    const directory = new TableIdentityDirectory(table);
+    const directory = await directoryHolding(
+      { identity: legacy, displayName: 'X', team: 'T', costCenter: 'C', kind: 'robot' },
+      { identity: legacy.toLowerCase(), displayName: 'Search backend', team: 'Search', costCenter: 'CC-1001' },
+    );
     const command = directoryCommand(async () => ({ directory, close: async () => {} }))
       .exitOverride()
       .configureOutput({ writeOut: () => {}, writeErr: () => {} });
@@ -293,12 +294,11 @@ describe('TableIdentityDirectory', () => {
   });
 
   it('reads a row holding control characters (written before they were refused, or by another tool) with them shown as U+FFFD', async () => {
-    const table = tableClient();
-    await table.createTable();
     const oid = guid(7);
-    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(oid), displayName: 'Ana\u0007', team: 'Search \u202eAME', costCenter: 'CC-\ud800' });
-    await table.createEntity({ partitionKey: 'identity', rowKey: 'sub-1', displayName: 'Support bot', team: 'Support', costCenter: 'CC-1002' });
-    const directory = new TableIdentityDirectory(table);
+    const directory = await directoryHolding(
+      { identity: oid, displayName: 'Ana\u0007', team: 'Search \u202eAME', costCenter: 'CC-\ud800' },
+      { identity: 'sub-1', displayName: 'Support bot', team: 'Support', costCenter: 'CC-1002' },
+    );
     const rows = await directory.getAll();
     expect(rows.get(oid)).toEqual({ identity: oid, displayName: 'Ana\ufffd', team: 'Search \ufffdAME', costCenter: 'CC-\ufffd' });
     expect(rows.get('sub-1')?.team).toBe('Support');
