@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { APP_ROLES } from '../../src/contracts/access.js';
-import { describeIssues, directoryRowSchema, isGuid, normalizeIdentityKey, type DirectoryRow } from '../../src/contracts/directory.js';
+import { describeIssues, directoryRowSchema, normalizeIdentityKey, storedKeys, type DirectoryRow } from '../../src/contracts/directory.js';
 import { noParametersSchema } from '../../src/contracts/report-query.js';
 import { hasRole, type Principal } from '../../src/domain/access.js';
 import type { DirectoryWriteOutcome, EditableIdentityDirectory, VersionedDirectoryRow } from '../../src/ports/identity-directory.js';
@@ -97,7 +97,8 @@ export function createDirectoryEntryHandler(ports: () => DirectoryHandlerPorts) 
 
     if (request.method === 'GET') {
       // A row an earlier release stored under an upper-case GUID is listed spelt as now, and found so too.
-      const found = (await directory.getVersioned(key.identity)) ?? (isGuid(key.identity) ? await directory.getVersioned(key.identity.toUpperCase()) : null);
+      let found: VersionedDirectoryRow | null = null;
+      for (const stored of storedKeys(key.identity)) if ((found = await directory.getVersioned(stored))) break;
       if (found === null) return notFound(key.identity);
       // RFC 9110 §13.1.2: a GET whose If-None-Match names the current version answers 304.
       if (ifNoneMatch.value === '*' || ifNoneMatch.value === found.etag) return { status: 304, headers: { ETag: found.etag } };

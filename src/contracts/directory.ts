@@ -35,8 +35,13 @@ const CONTROL = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
 const CONTROLS = new RegExp(CONTROL.source, 'gu');
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-export function isGuid(value: string): boolean {
-  return GUID.test(value);
+/**
+ * The keys a row of this identity may be stored under, in the order to try them: as given, spelt as now, and a GUID
+ * upper-cased (an earlier release kept a GUID as it was imported, and lists it spelt as now).
+ */
+export function storedKeys(identity: string): string[] {
+  const key = normalizeIdentityKey(identity);
+  return [...new Set([identity, key, ...(GUID.test(key) ? [key.toUpperCase()] : [])])];
 }
 
 /** The directory's spelling of an identity key: trimmed, and lower-cased when it is a GUID. */

@@ -1,4 +1,4 @@
-import { isGuid, normalizeIdentityKey } from '../contracts/directory.js';
+import { storedKeys } from '../contracts/directory.js';
 import type { DirectoryWriteOptions, DirectoryWriteOutcome, EditableIdentityDirectory } from '../ports/identity-directory.js';
 
 /**
@@ -7,10 +7,8 @@ import type { DirectoryWriteOptions, DirectoryWriteOutcome, EditableIdentityDire
  * spelt as now may be another, valid one; then the key spelt as now; then a GUID's upper-case spelling.
  */
 export async function removeDirectoryEntry(directory: EditableIdentityDirectory, identity: string, options: DirectoryWriteOptions = {}): Promise<DirectoryWriteOutcome> {
-  const key = normalizeIdentityKey(identity);
-  const spellings = [...new Set([identity, key, ...(isGuid(key) ? [key.toUpperCase()] : [])])];
   let outcome: DirectoryWriteOutcome = { outcome: 'absent' };
-  for (const spelling of spellings) {
+  for (const spelling of storedKeys(identity)) {
     outcome = await directory.remove(spelling, options);
     if (outcome.outcome !== 'absent') return outcome;
   }
