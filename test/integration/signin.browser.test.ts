@@ -68,6 +68,11 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
     );
   }
 
+  /** The shown panels in the DOM's order: the order Tab and a screen reader go through them. */
+  async function panelsInDomOrder(page: Page): Promise<string[]> {
+    return page.locator('main > section[data-testid]').evaluateAll((sections) => sections.filter((s) => !s.hasAttribute('hidden')).map((s) => s.getAttribute('data-testid')!));
+  }
+
   const storedAccessToken = (page: Page) =>
     page.evaluate(() => {
       const { sessionStorage } = globalThis as unknown as PageGlobals;
@@ -102,7 +107,7 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
     await page.close();
   });
 
-  it('signs the operator in by clicking and leads with latency, weights, traffic and reconciliation, saying they see only their own identity', async () => {
+  it('signs the operator in by clicking and leads with latency, weights, traffic and reconciliation (in the DOM too, so Tab follows what is shown), saying they see only their own identity', async () => {
     const page = await newPage();
     await signInAs(page, 'operator');
     await expect(page.locator('main').getAttribute('data-view')).resolves.toBe('operations');
@@ -110,6 +115,7 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
     await expect(page.getByTestId('access-notice').isVisible()).resolves.toBe(true);
     const order = await panelsInReadingOrder(page);
     expect(order.slice(0, OPERATIONS_PANELS.length)).toEqual([...OPERATIONS_PANELS]);
+    await expect(panelsInDomOrder(page)).resolves.toEqual(order);
     for (const panel of ['panel-latency', 'panel-weights', 'panel-reconciliation']) {
       expect({ panel, state: await page.getByTestId(panel).getAttribute('data-state') }).toEqual({ panel, state: expect.stringMatching(/^(ready|empty)$/) });
     }
@@ -182,6 +188,13 @@ describe('dashboard sign-in in Chromium, at the local OpenID Connect provider', 
     await expect(page.locator('main').getAttribute('data-view')).resolves.toBe('operations');
     await expect(page.getByTestId('access-notice').textContent()).resolves.toBe(OWN_IDENTITY_NOTICE);
     await expect(page.getByTestId('auth-status').textContent()).resolves.toBe('');
+    expect((await panelsInDomOrder(page)).slice(0, OPERATIONS_PANELS.length)).toEqual([...OPERATIONS_PANELS]);
+    // Without the token the page is back in its own order, in the DOM and on screen.
+    await page.getByTestId('token-forget').click();
+    await expect(page.locator('main').getAttribute('data-view')).resolves.toBeNull();
+    const order = await panelsInDomOrder(page);
+    expect(order.slice(0, COST_PANELS.length)).toEqual([...COST_PANELS]);
+    await expect(panelsInReadingOrder(page)).resolves.toEqual(order);
     expect(faults).toEqual([]);
     await page.close();
   });
