@@ -661,6 +661,48 @@ describe('dashboard in Chromium, on the local stack', () => {
       await page.close();
     });
 
+    // WCAG 2.1.1 Keyboard and 1.1.1 Non-text Content: what the identity and latency charts show, each day's figure
+    // leading to its requests, is in tables too.
+    it("reaches a charted identity's requests of one day from the keyboard, and gives the latency chart's values as text", async () => {
+      const page = await openDashboard(tokens.finance);
+      await applyRange(page, RANGE.from, '2026-10-17');
+      const panel = page.getByTestId('panel-identity');
+      await panel.locator('details.daily summary').focus();
+      await page.keyboard.press('Enter');
+      const daily = page.getByTestId('identity-daily-table');
+      await expect(daily.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.querySelector('th')?.textContent))).resolves.toEqual([DAY, '2026-10-16']);
+      const identities = await shownRows(page, 'panel-identity', 'identity-row');
+      const headers = (await daily.locator('thead th').allTextContents()).slice(1);
+      expect(headers.length).toBe(Math.min(8, identities.length));
+
+      const perDay = await fetch(`${api.url}/api/chargeback?from=${DAY}&to=2026-10-16&groupBy=identity`, { headers: { authorization: `Bearer ${tokens.finance}` } });
+      const dayRows = ((await perDay.json()) as ApiReport).rows;
+      const link = daily.locator('tbody tr').first().locator('td a').first();
+      const column = await link.evaluate((a) => [...a.closest('tr')!.children].indexOf(a.closest('td')!));
+      const identity = identities.find((r) => r.cells['name'] === headers[column - 1])!;
+      await link.focus();
+      await page.keyboard.press('Enter');
+      expect(await focusOf(page)).toEqual({ element: 'h2', panel: 'panel-requests' });
+      const loaded = await loadAllRequests(page);
+      await expect(page.getByTestId('panel-requests').getByTestId('panel-scope').textContent()).resolves.toContain(` on ${DAY}`);
+      const dayRow = dayRows.find((r) => r.key === identity.key)!;
+      expect({ requests: loaded.requests, picodollars: loaded.picodollars }).toEqual({ requests: dayRow.requests, picodollars: dayRow.costPicodollars });
+
+      const latency = await fetch(`${api.url}/api/latency?from=${RANGE.from}&to=2026-10-17&groupBy=region`, { headers: { authorization: `Bearer ${tokens.finance}` } });
+      expect(latency.status).toBe(200);
+      const { series } = (await latency.json()) as { series: { windowStart: string; region: string; p95Ms: number | null; p50Ms: number | null }[] };
+      expect(series.length).toBeGreaterThan(0);
+      const shown = await page.getByTestId('latency-series-table').evaluate((table) => {
+        const headers = [...table.tHead!.rows[0]!.cells].map((c) => c.textContent ?? '');
+        return [...table.tBodies[0]!.rows].flatMap((row) => [...row.cells].slice(1).map((cell, i) => `${row.cells[0]!.textContent} ${headers[i + 1]} = ${cell.textContent}`));
+      });
+      const expected = [...series]
+        .sort((a, b) => a.windowStart.localeCompare(b.windowStart) || a.region.localeCompare(b.region))
+        .flatMap((p) => [`${p.windowStart.slice(0, 16).replace('T', ' ')} ${p.region} p95 (ms) = ${p.p95Ms ?? '–'}`, `${p.windowStart.slice(0, 16).replace('T', ' ')} ${p.region} p50 (ms) = ${p.p50Ms ?? '–'}`]);
+      expect(shown.filter((line) => !line.endsWith('= –'))).toEqual(expected.filter((line) => !line.endsWith('= –')));
+      await page.close();
+    });
+
     // WCAG 1.3.1 Info and Relationships (H39, APG table pattern): every table has an accessible name.
     it('names every table on the page after its caption or a visible heading', async () => {
       const page = await openDashboard(tokens.finance);

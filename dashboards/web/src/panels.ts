@@ -191,6 +191,40 @@ function costSeries(keys: readonly { key: string; label: string }[], days: reado
   });
 }
 
+/**
+ * A daily chart's figures as a table, a day a row and a column per key, each figure leading to that day's requests:
+ * what the canvas shows, for the keyboard and for screen readers too (WCAG 2.2 SC 1.1.1, 2.1.1).
+ */
+function dailyTable(
+  what: { readonly title: string; readonly testid: string },
+  days: readonly string[],
+  keys: readonly { key: string; label: string }[],
+  byDay: Map<string, ChargebackReport>,
+  drill: (key: string, day: string) => Drill,
+  drilling: Drilling,
+): HTMLElement {
+  const dayCosts = dailyCosts(byDay);
+  const title = `${what.testid}-title`;
+  return h(
+    'details',
+    { class: 'daily' },
+    h('summary', { id: title }, what.title),
+    table(
+      [
+        { header: 'Day (UTC)', value: (day: string) => day },
+        ...keys.map(({ key, label }) => ({
+          header: label,
+          numeric: true,
+          value: (day: string) => dayCosts.get(day)?.get(key) ?? '0.00',
+          link: (day: string) => (byDay.get(day)?.rows.some((x) => x.key === key) ? toLink(drilling, drill(key, day)) : null),
+        })),
+      ],
+      days,
+      { testid: `${what.testid}-table`, name: { labelledBy: title }, rowHeaders: true, rowTestid: `${what.testid}-row`, rowData: (day) => ({ day }) },
+    ),
+  );
+}
+
 function dailyNote(days: readonly string[] | null): string {
   return days === null ? 'Daily series are drawn for ranges of up to 62 days; the table holds the whole range.' : '';
 }
@@ -229,36 +263,17 @@ export function renderTeams(panel: Panel, report: ApiResult<ChargebackReport>, d
   if (days !== null) {
     const perDay = dailyRows(daily);
     if (!perDay.ok) return panel.failed(perDay.failure);
-    const dayCosts = dailyCosts(perDay.byDay);
+    const keys = rows.map((r) => ({ key: r.key, label: r.key }));
     const { box, canvas } = chartBox('chart-team', 'Cost by team per day; choose a bar for its requests');
     children.push(box);
     queueMicrotask(() =>
-      stackedBars(canvas, days, costSeries(rows.map((r) => ({ key: r.key, label: r.key })), days, perDay.byDay), value.currency, (series, index) => {
+      stackedBars(canvas, days, costSeries(keys, days, perDay.byDay), value.currency, (series, index) => {
         const team = rows[series]?.key;
         const day = days[index];
         if (team !== undefined && day !== undefined) drilling.open(drill(team, day, addDays(day, 1)));
       }),
     );
-    children.push(
-      h(
-        'details',
-        { class: 'daily' },
-        h('summary', { id: 'team-daily-title' }, 'Daily cost per team'),
-        table(
-          [
-            { header: 'Day (UTC)', value: (day: string) => day },
-            ...rows.map((r) => ({
-              header: r.key,
-              numeric: true,
-              value: (day: string) => dayCosts.get(day)?.get(r.key) ?? '0.00',
-              link: (day: string) => (perDay.byDay.get(day)?.rows.some((x) => x.key === r.key) ? toLink(drilling, drill(r.key, day, addDays(day, 1))) : null),
-            })),
-          ],
-          days,
-          { testid: 'team-daily-table', name: { labelledBy: 'team-daily-title' }, rowHeaders: true, rowTestid: 'team-daily-row', rowData: (day) => ({ day }) },
-        ),
-      ),
-    );
+    children.push(dailyTable({ title: 'Daily cost per team', testid: 'team-daily' }, days, keys, perDay.byDay, (team, day) => drill(team, day, addDays(day, 1)), drilling));
   }
   const costs = shownCosts(rows, value.totals);
   children.push(
@@ -346,14 +361,17 @@ export function renderIdentities(panel: Panel, report: ApiResult<ChargebackRepor
     if (!perDay.ok) return panel.failed(perDay.failure);
     const charted = topSpenders(rows, TOP_IDENTITIES_CHARTED);
     const { box, canvas } = chartBox('chart-identity', `Cost per day of the ${charted.length} most expensive identities; choose a point for its requests`);
+    const keys = charted.map((r) => ({ key: r.key, label: identityLabel(r) }));
     children.push(h('p', { class: 'chart-title' }, `The ${charted.length} most expensive identities, per day`), box);
     queueMicrotask(() =>
-      lines(canvas, days, costSeries(charted.map((r) => ({ key: r.key, label: identityLabel(r) })), days, perDay.byDay), value.currency, undefined, undefined, (series, index) => {
+      lines(canvas, days, costSeries(keys, days, perDay.byDay), value.currency, undefined, undefined, (series, index) => {
         const row = charted[series];
         const day = days[index];
         if (row !== undefined && day !== undefined) drilling.open(identityDrill(row, day, addDays(day, 1)));
       }),
     );
+    const chartedRow = new Map(charted.map((r) => [r.key, r]));
+    children.push(dailyTable({ title: `Daily cost of the ${charted.length} most expensive identities`, testid: 'identity-daily' }, days, keys, perDay.byDay, (key, day) => identityDrill(chartedRow.get(key)!, day, addDays(day, 1)), drilling));
   }
   const costs = shownCosts(rows, value.totals);
   children.push(
@@ -601,6 +619,19 @@ export function renderLatency(panel: Panel, latency: ApiResult<LatencyReport>, o
     const { box, canvas } = chartBox('chart-latency', 'Latency percentiles per region over time');
     children.push(h('p', { class: 'chart-title' }, 'p95 per region over time (p50, dashed, can be shown from the legend)'), box);
     queueMicrotask(() => lines(canvas, labels, chartSeries, 'ms', (i) => i % 2 === 1, (i) => i % 2 === 1));
+    // What the canvas shows, as text (WCAG 2.2 SC 1.1.1): a window a row, p95 and p50 of each region.
+    children.push(
+      h(
+        'details',
+        { class: 'daily' },
+        h('summary', { id: 'latency-series-title' }, 'p95 and p50 per region, per window'),
+        table(
+          [{ header: 'Window start (UTC)', value: (i: number) => windows[i]!.slice(0, 16).replace('T', ' ') }, ...chartSeries.map((one) => ({ header: `${one.label} (ms)`, numeric: true, value: (i: number) => (one.values[i] === null ? '–' : String(one.values[i])) }))],
+          windows.map((_, i) => i),
+          { testid: 'latency-series-table', name: { labelledBy: 'latency-series-title' }, rowHeaders: true, rowTestid: 'latency-series-row', rowData: (i) => ({ window: windows[i]! }) },
+        ),
+      ),
+    );
   }
   children.push(
     table(
