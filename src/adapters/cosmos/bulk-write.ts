@@ -194,7 +194,8 @@ async function bulkInChunks(container: Container, operations: readonly Operation
     }
     pending = pending.filter((index) => results[index]!.statusCode === THROTTLED);
     if (pending.length === 0 || resends === THROTTLE_RESENDS) return results;
-    const asked = Math.max(...pending.map((index) => results[index]!.retryAfterMilliseconds ?? DEFAULT_THROTTLE_WAIT_MS));
+    // A loop, not Math.max(...): a call takes no more than about 100,000 arguments in V8.
+    const asked = pending.reduce((most, index) => Math.max(most, results[index]!.retryAfterMilliseconds ?? DEFAULT_THROTTLE_WAIT_MS), 0);
     if (waited + asked > THROTTLE_WAIT_MS) return results;
     await wait(asked, options.abortSignal);
     waited += asked;
