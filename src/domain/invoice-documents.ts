@@ -113,7 +113,8 @@ export function emptyHead(allocation: Omit<ExportAllocation, 'allocations'>, mon
   return { ...invoiceHeadKey(exportName, month), kind: 'invoice-head', exportName, contentHash, exportedAt, allocatedAt, month, generation: stableId(run), parts: 0, rows: 0, counts, run };
 }
 
-const isEmpty = (head: InvoiceHead) => head.rows === 0 && head.parts === 0;
+/** A head of a month its export no longer covers (see `emptyHead`): it names no allocation. */
+export const isEmptyHead = (head: Pick<InvoiceHead, 'rows' | 'parts'>) => head.rows === 0 && head.parts === 0;
 
 export interface StoredExportAllocation {
   readonly head: InvoiceHead;
@@ -134,7 +135,7 @@ export function assembleInvoice(heads: readonly InvoiceHead[], parts: readonly I
   }
   const exports: StoredExportAllocation[] = [];
   const incomplete: string[] = [];
-  for (const head of [...heads].filter((h) => !isEmpty(h)).sort((a, b) => (a.exportName < b.exportName ? -1 : a.exportName > b.exportName ? 1 : a.month < b.month ? -1 : 1))) {
+  for (const head of [...heads].filter((h) => !isEmptyHead(h)).sort((a, b) => (a.exportName < b.exportName ? -1 : a.exportName > b.exportName ? 1 : a.month < b.month ? -1 : 1))) {
     const found = wholeGeneration(partsOf.get(`${head.exportName}\u0000${head.month}\u0000${head.generation}`), head.parts);
     if (!found) {
       incomplete.push(head.exportName);

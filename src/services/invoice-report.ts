@@ -1,5 +1,5 @@
 import type { RowAllocation } from '../domain/invoice-allocation.js';
-import { assembleInvoice, currentExports } from '../domain/invoice-documents.js';
+import { assembleInvoice, currentExports, isEmptyHead } from '../domain/invoice-documents.js';
 import type { InvoiceAllocationStore } from '../ports/invoice-allocation-store.js';
 import { TransientStoreError, type StoreOptions } from '../ports/ledger-store.js';
 
@@ -32,8 +32,10 @@ export async function storedInvoiceFor(allocations: Pick<InvoiceAllocationStore,
   const names = new Set<string>();
   for (const month of monthsOf(range)) {
     for (let attempt = 1; ; attempt++) {
-      // The parts of the runs that count only: a month-to-date export runs daily, and each run restates the last.
-      const current = currentExports((await allocations.listHeads(month, options)).map((head) => ({ head })));
+      // The parts of the runs that count only: a month-to-date export runs daily, and each run restates the last. A
+      // later run that no longer covers the month (an empty head) restates nothing of it.
+      const covering = (await allocations.listHeads(month, options)).filter((head) => !isEmptyHead(head));
+      const current = currentExports(covering.map((head) => ({ head })));
       if (current.length === 0) break;
       const { heads, parts } = await allocations.listAllocations(month, current.map(({ head }) => head.exportName), options);
       const { exports, incomplete } = assembleInvoice(heads, parts);

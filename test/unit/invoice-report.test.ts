@@ -110,6 +110,26 @@ describe('reading the stored invoice of a period', () => {
     expect(stored.exports).toEqual(['focus/daily/20261101-20261130/run-b/part_0.csv']);
     expect(stored.allocations).toEqual(allocations.slice(1));
   });
+
+  it("keeps a month's rows from an earlier run when a later run of the series no longer covers that month", async () => {
+    const store = new MemoryInvoiceAllocationStore();
+    const counts = { skippedRows: 0, unplacedRequests: 0, bypassCalls: 0 };
+    // A monthly export without a date-range folder: each run folder is a run of the series `costs/monthly`.
+    const october = 'costs/monthly/run-2026-11-01/part_0.csv';
+    const november = 'costs/monthly/run-2026-12-01/part_0.csv';
+    const oct20 = { row: row('2026-10-20'), parts: [part(ALICE, '1.00', '0.90')] };
+    const oct31 = { row: row('2026-10-31'), parts: [part(ALICE, '1.00', '0.90')] };
+    const nov20 = { row: row('2026-11-20'), parts: [part(ALICE, '1.00', '0.90')] };
+    expect(await storeAllocation(store, { exportName: october, contentHash: 'a', exportedAt: '2026-11-01T06:00:00Z', allocatedAt: '2026-11-01T07:00:00Z', counts, allocations: [oct20] })).toBe(true);
+    // The November run's file first held an October row, then was written again without it: its October head is empty.
+    expect(await storeAllocation(store, { exportName: november, contentHash: 'b1', exportedAt: '2026-12-01T06:00:00Z', allocatedAt: '2026-12-01T07:00:00Z', counts, allocations: [oct31, nov20] }, '"1"')).toBe(true);
+    expect(await storeAllocation(store, { exportName: november, contentHash: 'b2', exportedAt: '2026-12-01T06:00:00Z', allocatedAt: '2026-12-01T08:00:00Z', counts, allocations: [nov20] }, '"2"')).toBe(true);
+    expect((await store.listHeads('2026-10')).find((head) => head.exportName === november)).toMatchObject({ rows: 0, parts: 0 });
+
+    const stored = await storedInvoiceFor(store, { from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-11-01T00:00:00Z') });
+    expect(stored.exports).toEqual([october]);
+    expect(stored.allocations).toEqual([oct20]);
+  });
 });
 
 describe('the stored invoice of a daily month-to-date export', () => {
