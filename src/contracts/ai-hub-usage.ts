@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { GATEWAY_EVENT_SCHEMA_V1 } from './gateway-event.js';
 import type { AdaptedEvent } from './adapted-event.js';
+import { daysInMonth, isoInstantMs } from './utc-instant.js';
 
 /**
  * Usage payload of the AI Hub Gateway solution accelerator (Azure-Samples/ai-hub-gateway-solution-accelerator,
@@ -24,11 +25,8 @@ const optionalText = text.nullish();
 const tokenNumber = z.union([z.number().int(), z.string().regex(/^\d{1,12}$/).transform(Number)]);
 
 const US_DATE = /^(\d{1,2})\/(\d{1,2})\/(\d{4}) (\d{1,2}):(\d{2}):(\d{2})(?: ([AaPp][Mm]))?$/;
+const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
-
-function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
-}
 
 export type TimestampReading = { readonly ok: true; readonly iso: string } | { readonly ok: false; readonly reason: string };
 
@@ -41,8 +39,9 @@ export function readAiHubTimestamp(timestamp: string): TimestampReading {
   const value = timestamp.trim();
   const match = US_DATE.exec(value);
   if (!match) {
-    if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value) && !Number.isNaN(Date.parse(value))) {
-      return { ok: true, iso: new Date(Date.parse(value)).toISOString() };
+    if (ISO_WITH_OFFSET.test(value)) {
+      const ms = isoInstantMs(value);
+      return Number.isNaN(ms) ? { ok: false, reason: `timestamp ${JSON.stringify(value.slice(0, 64))} names no real day and time` } : { ok: true, iso: new Date(ms).toISOString() };
     }
     return { ok: false, reason: `timestamp ${JSON.stringify(value.slice(0, 64))} is neither M/d/yyyy h:mm:ss AM|PM nor ISO-8601` };
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { decimalCell, emptyAsNull, optionalDecimalCell, textCell } from './cost-export-cells.js';
+import { isoInstantMs } from './utc-instant.js';
 
 /**
  * One row of Azure Cost Management's "Cost and usage details (FOCUS)" export, the columns allocation reads. Header
@@ -8,8 +9,15 @@ import { decimalCell, emptyAsNull, optionalDecimalCell, textCell } from './cost-
  * `SkuMeter`; 1.2-preview files carry both meter columns.
  */
 
-/** FOCUS 1.0 writes `2024-01-01T00:00Z`, 1.0r2 and later add seconds; both are read. */
-const instant = z.string().trim().refine((v) => /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?$/.test(v) && !Number.isNaN(Date.parse(v)), { error: 'expected an ISO date and time' });
+/**
+ * FOCUS 1.0 writes `2024-01-01T00:00Z`, 1.0r2 and later add seconds; both are read, naming a real day and time.
+ * FOCUS date-times are UTC: one written without `Z` gets it, so that no reader takes it for local time.
+ */
+const instant = z
+  .string()
+  .trim()
+  .refine((v) => /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?$/.test(v) && !Number.isNaN(isoInstantMs(v)), { error: 'expected an ISO date and time naming a real day' })
+  .transform((v) => (v.includes('T') && !v.endsWith('Z') ? `${v}Z` : v));
 
 export const FOCUS_REQUIRED_COLUMNS = ['BilledCost', 'EffectiveCost', 'BillingAccountId', 'BillingCurrency', 'ChargeCategory', 'ChargePeriodStart', 'ChargePeriodEnd', 'ResourceId', 'ServiceName'] as const;
 

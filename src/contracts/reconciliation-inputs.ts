@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isoInstantMs } from './utc-instant.js';
 /** One request's tokens in APIM's LLM log, as reconciliation compares them with the ledger. */
 export interface LlmUsageRow {
   readonly gatewayRequestId: string;
@@ -33,19 +34,19 @@ const PORTAL_INSTANT = /^(\d{1,2})\/(\d{1,2})\/(\d{4}),? (\d{1,2}):(\d{2}):(\d{2
 export function exportInstant(value: string): string | null {
   const text = value.trim();
   const iso = (candidate: string) => {
-    const ms = Date.parse(candidate);
+    const ms = isoInstantMs(candidate);
     return Number.isNaN(ms) ? null : new Date(ms).toISOString();
   };
   if (ISO_INSTANT.test(text)) return iso(text);
   const python = PYTHON_INSTANT.exec(text);
-  if (python) return iso(`${python[1]}T${python[2]!.slice(0, 12)}${python[3] ?? 'Z'}`);
+  if (python) return iso(`${python[1]}T${python[2]}${python[3] ?? 'Z'}`);
   const portal = PORTAL_INSTANT.exec(text);
   if (!portal) return null;
-  const [month, day, year, hour, minute, second] = portal.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  if (hour < 1 || hour > 12 || minute > 59 || second > 59) return null;
-  const date = new Date(Date.UTC(year, month - 1, day, (hour % 12) + (portal[8]!.toUpperCase() === 'PM' ? 12 : 0), minute, second, Math.round(Number(`0${portal[7] ?? ''}`) * 1000)));
-  // A date that rolled over (2/30) is not the date written.
-  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day ? date.toISOString() : null;
+  const [month, day, , hour] = portal.slice(1, 5).map(Number) as [number, number, number, number];
+  if (hour < 1 || hour > 12) return null;
+  const two = (n: number) => String(n).padStart(2, '0');
+  const hour24 = (hour % 12) + (portal[8]!.toUpperCase() === 'PM' ? 12 : 0);
+  return iso(`${portal[3]}-${two(month)}-${two(day)}T${two(hour24)}:${portal[5]}:${portal[6]}${portal[7] ?? ''}Z`);
 }
 
 /**

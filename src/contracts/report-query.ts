@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { apimServiceNameSchema } from './apim-backend-pool.js';
 import { MAX_TEXT_LENGTH } from './gateway-event.js';
+import { daysInMonth } from './utc-instant.js';
 /** How a chargeback report groups its rows. */
 export const GROUP_BY = ['identity', 'team', 'costCenter', 'model', 'deployment'] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
@@ -46,10 +47,6 @@ function parameters<T extends z.core.$ZodLooseShape>(shape: T) {
 
 /** The query of an endpoint that reads no parameter (the directory, one request's trace). */
 export const noParametersSchema = parameters({});
-
-function daysInMonth(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
-}
 
 /**
  * A date (`YYYY-MM-DD`, UTC midnight) or an ISO-8601 instant with `Z` or an offset, naming a real calendar day

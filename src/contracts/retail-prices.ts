@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isoInstantMs } from './utc-instant.js';
 
 /**
  * A saved response of the Azure Retail Prices API (`https://prices.azure.com/api/retail/prices`, documented at
@@ -20,7 +21,7 @@ export const numberTextSchema = z.string({ error: 'expected a number' }).regex(J
 const instantSchema = z
   .string({ error: 'expected a date-time string like "2024-10-01T00:00:00Z"' })
   .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})$/, 'expected a date-time like "2024-10-01T00:00:00Z"')
-  .refine((text) => !Number.isNaN(Date.parse(text)), 'not a valid date-time');
+  .refine((text) => !Number.isNaN(isoInstantMs(text)), 'not a real day and time');
 
 /** The fields of one price item that conversion reads; the API sends more (meterId, skuId, serviceId, …). */
 export const retailPriceItemSchema = z.object({

@@ -24,7 +24,8 @@ function isLeapYear(year: number): boolean {
   return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
 }
 
-function daysInMonth(year: number, month: number): number {
+/** Days of `month` (1–12) of `year`, in the proleptic Gregorian calendar. */
+export function daysInMonth(year: number, month: number): number {
   if (month === 2) return isLeapYear(year) ? 29 : 28;
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
@@ -100,4 +101,29 @@ export function isCanonicalInstant(time: string): boolean {
 export function parseInstant(time: string): number {
   const ms = canonicalEpochMs(time);
   return Number.isNaN(ms) ? Date.parse(time) : ms;
+}
+
+/** An ISO 8601 date, or date and time with an optional fraction and offset; the captures are read by `isoInstantMs`. */
+const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})?)?$/;
+
+/**
+ * Milliseconds since the epoch of an ISO 8601 date or date and time naming a real day and time of day, its fraction
+ * cut to the millisecond (as `Date.parse` cuts it); NaN for any other text. Unlike `Date.parse`, February 30 and hour
+ * 24 are refused rather than rolled over into the next day, and a time without an offset is UTC, not the process'
+ * local time: Azure's logs and exports write UTC.
+ */
+export function isoInstantMs(text: string): number {
+  const match = ISO_DATE_TIME.exec(text);
+  if (match === null) return NaN;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const [hour, minute, second] = [Number(match[4] ?? 0), Number(match[5] ?? 0), Number(match[6] ?? 0)];
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return NaN;
+  if (hour > 23 || minute > 59 || second > 59) return NaN;
+  const offset = match[8] ?? 'Z';
+  const [offsetHours, offsetMinutes] = offset === 'Z' ? [0, 0] : [Number(offset.slice(1, 3)), Number(offset.slice(4, 6))];
+  if (offsetHours > 23 || offsetMinutes > 59) return NaN;
+  const offsetMinutesEast = (offset.startsWith('-') ? -1 : 1) * (offsetHours * 60 + offsetMinutes);
+  const millisecond = Number((match[7] ?? '').slice(0, 3).padEnd(3, '0'));
+  const minutes = daysFromCivil(year, month, day) * MINUTES_PER_DAY + hour * 60 + minute - offsetMinutesEast;
+  return minutes * MS_PER_MINUTE + second * 1_000 + millisecond;
 }

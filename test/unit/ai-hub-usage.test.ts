@@ -134,6 +134,9 @@ describe('readAiHubTimestamp: DateTime.UtcNow.ToString() in en-US', () => {
     ['1/5/2025 24:00:00', /hour 24/],
     ['1/5/2025 10:60:00 AM', /minute or second above 59/],
     ['24.05.2024 14:45', /neither M\/d\/yyyy h:mm:ss AM\|PM nor ISO-8601/],
+    ['2026-02-30T10:00:00Z', /"2026-02-30T10:00:00Z" names no real day and time/],
+    ['2026-04-31T10:00:00+02:00', /names no real day and time/],
+    ['2026-11-15T24:00:00Z', /names no real day and time/],
     ['2024-05-24 14:45:56', /neither/],
   ])('refuses %s, saying why', (timestamp, reason) => {
     const reading = readAiHubTimestamp(timestamp);

@@ -78,6 +78,16 @@ describe('FOCUS cost export reader', () => {
     expect(() => parseCostExport(`${header}\nabc,1,a,USD,Usage,2026-11-20T00:00Z,2026-11-21T00:00Z,/r,S,m\n1,1\n`, 'x.csv')).toThrow(/line 2: BilledCost: expected a decimal number[\s\S]*line 3: 2 fields, the header has 10/);
     expect(parseCostExport(`${header}\n8e-07,1,a,USD,Usage,2026-11-20T00:00Z,2026-11-21T00:00Z,/r,S,m\n`).rows[0]!.BilledCost).toBe('8e-07');
   });
+
+  it('refuses a charge period that names no real day, and reads one written without Z as UTC', () => {
+    const header = 'BilledCost,EffectiveCost,BillingAccountId,BillingCurrency,ChargeCategory,ChargePeriodStart,ChargePeriodEnd,ResourceId,ServiceName,x_SkuMeterName';
+    const rowFrom = (start: string, end: string) => `${header}\n1,1,a,USD,Usage,${start},${end},/r,S,m\n`;
+    expect(() => parseCostExport(rowFrom('2026-02-30T00:00:00Z', '2026-02-31T00:00:00Z'), 'x.csv')).toThrow(/line 2: ChargePeriodStart: expected an ISO date and time naming a real day/);
+    expect(() => parseCostExport(rowFrom('2026-11-20T24:00:00Z', '2026-11-21T00:00:00Z'), 'x.csv')).toThrow(/line 2: ChargePeriodStart/);
+    // FOCUS date-times are UTC; Date.parse would read `2026-11-20T00:00:00` in the process' time zone.
+    const [row] = parseCostExport(rowFrom('2026-11-20T00:00:00', '2026-11-21T00:00'), 'x.csv').rows;
+    expect(row).toMatchObject({ ChargePeriodStart: '2026-11-20T00:00:00Z', ChargePeriodEnd: '2026-11-21T00:00Z' });
+  });
 });
 
 /** The records of `text` read by `CsvRecordReader` from the pieces it is cut into at `cuts`, or the error it throws. */

@@ -59,5 +59,16 @@ describe('reconcile --llm-log: ApiManagementGatewayLlmLog exports', () => {
     expect(exportInstant('11/20/2026, 12:05:00.000 PM')).toBe('2026-11-20T12:05:00.000Z');
     expect(exportInstant('2/30/2026, 1:00:00.000 PM')).toBeNull();
     expect(exportInstant('11/20/2026 13:05:00 PM')).toBeNull();
+    // Every form names a real day: none is rolled over into the next day or month.
+    expect(exportInstant('2026-02-30T10:00:00.1234567Z')).toBeNull();
+    expect(exportInstant('2026-02-30 10:00:00.123456+00:00')).toBeNull();
+    expect(exportInstant('2026-11-15T24:00:00Z')).toBeNull();
+  });
+
+  it('cuts a time to the millisecond in every form, so a row stays in the hour and day it was written in', () => {
+    expect(exportInstant('2026-11-15T22:59:59.9999999Z')).toBe('2026-11-15T22:59:59.999Z');
+    expect(exportInstant('2026-11-15 22:59:59.999999+00:00')).toBe('2026-11-15T22:59:59.999Z');
+    expect(exportInstant('11/15/2026, 10:59:59.9999999 PM')).toBe('2026-11-15T22:59:59.999Z');
+    expect(exportInstant('11/30/2026, 11:59:59.9999999 PM')).toBe('2026-11-30T23:59:59.999Z');
   });
 });

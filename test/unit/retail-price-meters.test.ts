@@ -74,6 +74,13 @@ describe('reading Azure OpenAI meter names into model, deployment type and token
   });
 });
 
+describe("the API's effective dates", () => {
+  it.each(['2026-02-30T00:00:00Z', '2026-04-31T00:00:00Z', '2026-11-20T24:00:00Z'])('refuses %s rather than reading it as another day', (effectiveStartDate) => {
+    const parsed = retailPriceItemSchema.safeParse({ ...item('gpt-4o-0806-Inp-glbl Tokens'), effectiveStartDate });
+    expect(parsed.success ? parsed.data.effectiveStartDate : parsed.error.issues[0]!.message).toBe('not a real day and time');
+  });
+});
+
 describe('exact prices per token from the API\'s JSON numbers', () => {
   it.each([
     ['gpt-4o-0806-Inp-glbl Tokens', '0.0025', 2_500_000n],
