@@ -1,11 +1,11 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { APP_ROLES } from '../../src/contracts/access.js';
-import { describeIssues, directoryRowSchema, normalizeIdentityKey, storedKeys, type DirectoryRow } from '../../src/contracts/directory.js';
+import { describeIssues, directoryRowSchema, normalizeIdentityKey, type DirectoryRow } from '../../src/contracts/directory.js';
 import { noParametersSchema } from '../../src/contracts/report-query.js';
 import { hasRole, type Principal } from '../../src/domain/access.js';
 import type { DirectoryWriteOutcome, EditableIdentityDirectory, VersionedDirectoryRow } from '../../src/ports/identity-directory.js';
+import { findDirectoryEntry, removeDirectoryEntry } from '../../src/services/directory-entry.js';
 import { importDirectory } from '../../src/services/import-directory.js';
-import { removeDirectoryEntry } from '../../src/services/remove-directory-entry.js';
 import { parseQuery } from './query-parameters.js';
 
 export interface DirectoryHandlerPorts {
@@ -96,9 +96,7 @@ export function createDirectoryEntryHandler(ports: () => DirectoryHandlerPorts) 
     const options = ifMatch.value === undefined ? {} : { ifMatch: ifMatch.value };
 
     if (request.method === 'GET') {
-      // A row an earlier release stored under an upper-case GUID is listed spelt as now, and found so too.
-      let found: VersionedDirectoryRow | null = null;
-      for (const stored of storedKeys(key.identity)) if ((found = await directory.getVersioned(stored))) break;
+      const found = await findDirectoryEntry(directory, key.identity);
       if (found === null) return notFound(key.identity);
       // RFC 9110 §13.1.2: a GET whose If-None-Match names the current version answers 304.
       if (ifNoneMatch.value === '*' || ifNoneMatch.value === found.etag) return { status: 304, headers: { ETag: found.etag } };

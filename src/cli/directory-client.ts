@@ -69,6 +69,11 @@ export class ApiIdentityDirectory implements EditableIdentityDirectory {
     return { row, etag };
   }
 
+  /** None to add: the API's own read and delete of an entry already look for it in every case. */
+  async storedCaseVariants(): Promise<string[]> {
+    return [];
+  }
+
   async create(row: DirectoryRow): Promise<DirectoryWriteOutcome> {
     const response = await this.send('POST', 'api/directory', { body: JSON.stringify(row), type: 'application/json' });
     if (response.status === 409) return { outcome: 'exists' };

@@ -36,18 +36,34 @@ const CONTROLS = new RegExp(CONTROL.source, 'gu');
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
- * The keys a row of this identity may be stored under, in the order to try them: as given, spelt as now, and a GUID
- * upper-cased (an earlier release kept a GUID as it was imported, and lists it spelt as now).
+ * The keys a row of this identity is most likely stored under, in the order to read them: as given, spelt as now, and
+ * a GUID upper-cased. An earlier release kept a GUID as it was imported, in any mix of case, and lists it spelt as
+ * now; a GUID stored in mixed case is under none of these keys (`findDirectoryEntry` looks for it too).
  */
 export function storedKeys(identity: string): string[] {
   const key = normalizeIdentityKey(identity);
-  return [...new Set([identity, key, ...(GUID.test(key) ? [key.toUpperCase()] : [])])];
+  return [...new Set([identity, key, ...(isGuid(key) ? [key.toUpperCase()] : [])])];
+}
+
+/** Whether a key is a GUID, which is the same identity in any case. */
+export function isGuid(key: string): boolean {
+  return GUID.test(key);
+}
+
+/**
+ * The order of the keys rows of one identity are stored under, the first being the row that is listed and found: the
+ * key spelt as now, then ordinal order (so a GUID upper-cased, as `storedKeys` tries it, before its mixed spellings).
+ */
+export function compareStoredKeys(a: string, b: string): number {
+  const key = normalizeIdentityKey(a);
+  if (a === key || b === key) return a === b ? 0 : a === key ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** The directory's spelling of an identity key: trimmed, and lower-cased when it is a GUID. */
 export function normalizeIdentityKey(identity: string): string {
   const trimmed = identity.trim();
-  return GUID.test(trimmed) ? trimmed.toLowerCase() : trimmed;
+  return isGuid(trimmed) ? trimmed.toLowerCase() : trimmed;
 }
 
 function text(maxLength: number) {

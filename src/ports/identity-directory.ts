@@ -59,6 +59,12 @@ export interface EditableIdentityDirectory extends IdentityDirectory {
   listVersioned(options?: StoreOptions): Promise<Map<string, VersionedDirectoryRow>>;
   /** One row with its ETag, or null; `identity` is spelt as `normalizeIdentityKey` spells it. */
   getVersioned(identity: string, options?: StoreOptions): Promise<VersionedDirectoryRow | null>;
+  /**
+   * The keys rows of a GUID (spelt as now) are stored under in any mix of case, as an earlier release kept them; the
+   * rows themselves are not read, nor is the whole directory. `findDirectoryEntry` asks only when no point read found
+   * the row.
+   */
+  storedCaseVariants(guid: string, options?: StoreOptions): Promise<string[]>;
   /** Writes a row only if its identity has none: `written` or `exists`. */
   create(row: DirectoryRow, options?: StoreOptions): Promise<DirectoryWriteOutcome>;
   /** Creates or replaces a row (a row without `kind` clears it); with `ifMatch`, only over that version: `written` or `stale`. */

@@ -174,6 +174,21 @@ describe('directory API on the local stack', () => {
     expect((await call('DELETE', `/${legacy}`)).status).toBe(404);
   });
 
+  it('reads and deletes by the key it lists an entry an earlier release stored under a mixed-case GUID', async () => {
+    const legacy = '0b2c4d6e-0000-4000-8000-00000000C0c0';
+    const table = TableClient.fromConnectionString(stack.azurite.connectionString, 'identities', { allowInsecureConnection: true });
+    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy), displayName: 'Imported as printed', team: 'Search', costCenter: 'CC-1001' });
+    const listed = (await entries()).entries.find((e) => e.identity === legacy.toLowerCase());
+    expect(listed).toMatchObject({ displayName: 'Imported as printed' });
+    const read = await call('GET', `/${listed!.identity}`);
+    expect(read.status).toBe(200);
+    expect(read.headers.get('etag')).toBe(listed!.etag);
+    expect(await read.json()).toEqual(listed);
+    expect((await call('DELETE', `/${listed!.identity}`, { ifMatch: listed!.etag })).status).toBe(204);
+    expect((await call('GET', `/${listed!.identity}`)).status).toBe(404);
+    expect((await entries()).entries.map((e) => e.identity)).not.toContain(listed!.identity);
+  });
+
   it('lets exactly one of concurrent PUTs with the same ETag win; the others answer 412', async () => {
     const identity = 'sub-api-race';
     const etag = (await call('POST', '', { body: { ...BOT, identity } })).headers.get('etag')!;

@@ -7,14 +7,14 @@ import { TableClient } from '@azure/data-tables';
 import { Command, CommanderError } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MemoryIdentityDirectory } from '../../src/adapters/memory/memory-identity-directory.js';
-import { decodeRowKey, encodeRowKey, TableIdentityDirectory } from '../../src/adapters/tables/table-identity-directory.js';
+import { caseVariantRanges, decodeRowKey, encodeRowKey, TableIdentityDirectory } from '../../src/adapters/tables/table-identity-directory.js';
 import { directoryCommand, type DirectoryConnection } from '../../src/cli/commands/directory.js';
 import type { DirectoryRow } from '../../src/contracts/directory.js';
 import { startAzurite, type Azurite } from '../../src/local/azurite.js';
 import type { EditableIdentityDirectory, IdentityDirectory } from '../../src/ports/identity-directory.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
+import { findDirectoryEntry, removeDirectoryEntry } from '../../src/services/directory-entry.js';
 import { importDirectory } from '../../src/services/import-directory.js';
-import { removeDirectoryEntry } from '../../src/services/remove-directory-entry.js';
 
 const HEADER = 'identity,displayName,team,costCenter,kind';
 const KINDS = ['user', 'servicePrincipal', 'managedIdentity', 'workloadIdentity', 'apimSubscription', ''] as const;
@@ -266,6 +266,66 @@ describe('TableIdentityDirectory', () => {
     expect(listed).toEqual([legacy.toLowerCase()]);
     expect(await removeDirectoryEntry(directory, listed[0]!)).toEqual({ outcome: 'deleted' });
     expect((await directory.getAll()).size).toBe(0);
+  });
+
+  it('finds and removes by the spelling it lists a row an earlier release stored under a mixed-case GUID', async () => {
+    const legacy = '0b2c4d6e-0000-4000-8000-00000000A003';
+    const directory = await directoryHolding({ identity: legacy, displayName: 'Search backend', team: 'Search', costCenter: 'CC-1001' });
+    const listed = await directory.listVersioned();
+    expect([...listed.keys()]).toEqual([legacy.toLowerCase()]);
+    expect(await findDirectoryEntry(directory, legacy.toLowerCase())).toEqual(listed.get(legacy.toLowerCase()));
+    expect(await removeDirectoryEntry(directory, legacy.toLowerCase())).toEqual({ outcome: 'deleted' });
+    expect((await directory.getAll()).size).toBe(0);
+  });
+
+  it('lists, finds and removes the same one of the rows stored under several spellings of a GUID, and never a neighbouring key', async () => {
+    const key = 'ab2c4d6e-0000-4000-8000-00000000a004';
+    const [first, second] = ['Ab2C4D6E-0000-4000-8000-00000000a004', 'aB2c4d6e-0000-4000-8000-00000000A004'];
+    // Keys inside the ranges queried for the GUID's spellings: another GUID, and an id whose case is its own.
+    const neighbours = ['AB2C4D6E-0000-4000-8000-00000000A00F', 'Ab2D-app'];
+    const directory = await directoryHolding(
+      ...[second, first, ...neighbours].map((identity) => ({ identity, displayName: identity, team: 'Search', costCenter: 'CC-1001' })),
+    );
+    expect((await directory.storedCaseVariants(key)).sort()).toEqual([first, second]);
+    for (const expected of [first, second]) {
+      const listed = (await directory.listVersioned()).get(key);
+      expect(listed?.row.displayName).toBe(expected);
+      expect(await findDirectoryEntry(directory, key)).toEqual(listed);
+      expect(await removeDirectoryEntry(directory, key, { ifMatch: listed!.etag })).toEqual({ outcome: 'deleted' });
+    }
+    expect([...(await directory.listVersioned()).values()].map(({ row }) => row.displayName).sort()).toEqual(neighbours);
+  });
+
+  it('reads a row stored as now or upper-cased by point alone, and queries for other spellings only of a GUID no point read finds', async () => {
+    const table = tableClient();
+    await table.createTable();
+    const [current, upper, missing] = [guid(0xa1), guid(0xa2).toUpperCase(), guid(0xa3)];
+    for (const rowKey of [current, upper]) await table.createEntity({ partitionKey: 'identity', rowKey, displayName: rowKey, team: 'Search', costCenter: 'CC-1001' });
+    const directory = new TableIdentityDirectory(table);
+    const queries = vi.spyOn(table, 'listEntities');
+    expect((await findDirectoryEntry(directory, current))?.row.displayName).toBe(current);
+    expect((await findDirectoryEntry(directory, upper.toLowerCase()))?.row.displayName).toBe(upper);
+    expect(await removeDirectoryEntry(directory, upper.toLowerCase())).toEqual({ outcome: 'deleted' });
+    expect(await findDirectoryEntry(directory, 'sub-missing')).toBeNull();
+    expect(queries).not.toHaveBeenCalled();
+    expect(await findDirectoryEntry(directory, missing)).toBeNull();
+    expect(await removeDirectoryEntry(directory, missing)).toEqual({ outcome: 'absent' });
+    expect(queries).toHaveBeenCalledTimes(2);
+  });
+
+  it('queries for the spellings of a GUID with ranges that hold every one of them, within the 15 comparisons a filter may make', () => {
+    const key = 'a0b1c2d3-0000-4000-8000-0000000000ef';
+    const ranges = caseVariantRanges(key);
+    expect(1 + 2 * ranges.length).toBeLessThanOrEqual(15);
+    const letters = [...key].flatMap((character, at) => (/[a-f]/.test(character) ? [at] : []));
+    for (let mask = 0; mask < 2 ** letters.length; mask++) {
+      const spelling = [...key];
+      letters.forEach((at, bit) => {
+        if (mask & (1 << bit)) spelling[at] = spelling[at]!.toUpperCase();
+      });
+      const stored = spelling.join('');
+      expect(ranges.some(([low, high]) => low <= stored && stored <= high), stored).toBe(true);
+    }
   });
 
   it('names a row whose identity holds a bidirectional override in a command bash turns back into that identity', async () => {

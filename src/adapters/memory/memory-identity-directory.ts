@@ -51,6 +51,11 @@ export class MemoryIdentityDirectory implements EditableIdentityDirectory {
     return row === undefined ? null : { row: { ...row }, etag: this.etagOf(identity) };
   }
 
+  async storedCaseVariants(guid: string, options?: StoreOptions): Promise<string[]> {
+    options?.abortSignal?.throwIfAborted();
+    return [...this.rows.keys()].filter((identity) => identity.toLowerCase() === guid);
+  }
+
   async create(row: DirectoryRow, options?: StoreOptions): Promise<DirectoryWriteOutcome> {
     options?.abortSignal?.throwIfAborted();
     const checked = checkDirectoryRow(row);

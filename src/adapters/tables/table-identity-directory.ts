@@ -2,7 +2,7 @@ import { odata, TableClient, type TransactionAction } from '@azure/data-tables';
 import { statusCodeOf } from '../rest-error.js';
 import { isLoopbackHttp } from '../../domain/loopback.js';
 import { asStoreError } from './table-errors.js';
-import { checkDirectoryRow, describeIssues, directoryRowSchema, shownText, type DirectoryRow } from '../../contracts/directory.js';
+import { checkDirectoryRow, compareStoredKeys, describeIssues, directoryRowSchema, shownText, type DirectoryRow } from '../../contracts/directory.js';
 import type {
   DirectoryWriteOptions,
   DirectoryWriteOutcome,
@@ -16,6 +16,12 @@ import type { StoreOptions } from '../../ports/ledger-store.js';
 const PARTITION_KEY = 'identity';
 /** A table transaction holds at most 100 operations, all in one partition. */
 const MAX_TRANSACTION_SIZE = 100;
+/**
+ * A filter holds at most 15 comparisons: the partition's and two per row key range leave room for 7 ranges. Each
+ * letter split on doubles the ranges, so 2 letters (4 ranges; 3 would need 8). Any other key a range holds starts as
+ * the key does, case aside, up to its second letter, which few keys besides its own spellings do.
+ */
+const CASE_VARIANT_SPLITS = 2;
 /**
  * Row keys may not hold `/ \ # ?` or control characters, and hold at most 512 UTF-16 code units (1 KiB). The
  * schema already refuses control characters; the other four and the escape character `~` itself are written as
@@ -44,6 +50,29 @@ export function encodeRowKey(identity: string): string {
 /** `team~sapp~h1` → `team/app#1`. */
 export function decodeRowKey(rowKey: string): string {
   return rowKey.replace(/~[~sbhq]/g, (e) => UNESCAPES[e]!);
+}
+
+/**
+ * Inclusive row key ranges that together hold every spelling of `key` (lower case) with its ASCII letters in either
+ * case, and few other keys: the first `CASE_VARIANT_SPLITS` letters are fixed in each case, one range per combination, each range
+ * running from the rest upper-cased to the rest lower-cased (row keys compare ordinally, and `A`–`Z` sort before
+ * `a`–`z`).
+ */
+export function caseVariantRanges(key: string): [string, string][] {
+  let prefixes = [''];
+  let at = 0;
+  for (let left = CASE_VARIANT_SPLITS; at < key.length && left > 0; at++) {
+    const character = key[at]!;
+    const upper = character.toUpperCase();
+    if (upper === character) {
+      prefixes = prefixes.map((prefix) => prefix + character);
+    } else {
+      prefixes = prefixes.flatMap((prefix) => [prefix + upper, prefix + character]);
+      left--;
+    }
+  }
+  const rest = key.slice(at);
+  return prefixes.map((prefix) => [prefix + rest.toUpperCase(), prefix + rest]);
 }
 
 /**
@@ -98,8 +127,9 @@ export class TableIdentityDirectory implements EditableIdentityDirectory {
     return new Map([...(await this.listVersioned(options))].map(([identity, versioned]) => [identity, versioned.row]));
   }
 
+  /** Of rows an earlier release stored under several spellings of one GUID, the one `findDirectoryEntry` finds first. */
   async listVersioned(options?: StoreOptions): Promise<Map<string, VersionedDirectoryRow>> {
-    const rows = new Map<string, VersionedDirectoryRow>();
+    const rows = new Map<string, VersionedDirectoryRow & { readonly storedKey: string }>();
     try {
       const entities = this.table.listEntities<IdentityEntity>({
         queryOptions: { filter: odata`PartitionKey eq ${PARTITION_KEY}`, select: ['RowKey', 'displayName', 'team', 'costCenter', 'kind'] },
@@ -107,14 +137,16 @@ export class TableIdentityDirectory implements EditableIdentityDirectory {
       });
       for await (const entity of entities) {
         const row = fromEntity(entity);
-        rows.set(row.identity, { row, etag: entity.etag });
+        const storedKey = decodeRowKey(entity.rowKey);
+        const held = rows.get(row.identity);
+        if (held === undefined || compareStoredKeys(storedKey, held.storedKey) < 0) rows.set(row.identity, { row, etag: entity.etag, storedKey });
       }
     } catch (error) {
       // 404: the table was never created, so nobody was ever imported.
       if (statusCodeOf(error) === 404) return new Map();
       throw asStoreError(error, 'reading the identity directory');
     }
-    return rows;
+    return new Map([...rows].map(([identity, { row, etag }]) => [identity, { row, etag }]));
   }
 
   async getVersioned(identity: string, options?: StoreOptions): Promise<VersionedDirectoryRow | null> {
@@ -126,6 +158,26 @@ export class TableIdentityDirectory implements EditableIdentityDirectory {
       if (statusCodeOf(error) === 404) return null;
       throw asStoreError(error, `reading identity ${JSON.stringify(identity.slice(0, 80))}`);
     }
+  }
+
+  /** One query for the row keys in `caseVariantRanges`, reading no more than the keys. */
+  async storedCaseVariants(guid: string, options?: StoreOptions): Promise<string[]> {
+    const ranges = caseVariantRanges(guid).map(([low, high]) => odata`(RowKey ge ${low} and RowKey le ${high})`);
+    const variants: string[] = [];
+    try {
+      const entities = this.table.listEntities<Pick<IdentityEntity, 'rowKey'>>({
+        queryOptions: { filter: `${odata`PartitionKey eq ${PARTITION_KEY}`} and (${ranges.join(' or ')})`, select: ['RowKey'] },
+        abortSignal: options?.abortSignal,
+      });
+      for await (const entity of entities) {
+        const stored = decodeRowKey(entity.rowKey);
+        if (stored.toLowerCase() === guid) variants.push(stored);
+      }
+    } catch (error) {
+      if (statusCodeOf(error) === 404) return [];
+      throw asStoreError(error, `looking for identity ${JSON.stringify(guid.slice(0, 80))} in any case`);
+    }
+    return variants;
   }
 
   /** Insert Entity: the service refuses it with 409 when the row exists, so of two creates exactly one wins. */
