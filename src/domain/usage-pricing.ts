@@ -4,6 +4,7 @@ import type { UsageLine } from '../contracts/usage-tile.js';
 import { ChargebackLines, UNKNOWN, type ChargebackLine } from './chargeback.js';
 import { apportion, costPicodollars, microsToPicodollars, type Picodollars } from './money.js';
 import { PriceMatcher, pricesRequest, type PriceMatch, type TokenCounts } from './price-matching.js';
+import { UsageLines } from './usage.js';
 
 /**
  * Prices usage when a report is read. Per-token prices are linear, so pricing a line's summed counts gives to the
@@ -85,7 +86,7 @@ export interface HourRange {
   readonly to: Date;
 }
 
-/** Identity of a provisioned deployment's cost that no request used (no tokens in the period). */
+/** Identity of a provisioned deployment's cost of the days nobody used (no tokens on the deployment all day). */
 export const IDLE_CAPACITY = '(idle provisioned capacity)';
 
 const HOUR_MS = 3_600_000;
@@ -125,59 +126,108 @@ export function daysIn(range: HourRange): { day: string; hours: HourRange }[] {
   return days;
 }
 
+/** A provisioned deployment's fixed cost to charge: the hours of `range` while `entries` are in effect. */
+export interface ProvisionedCharge {
+  readonly entries: readonly ProvisionedEntry[];
+  readonly range: HourRange;
+  /**
+   * The whole UTC day's usage of days `range` covers only in part. Such a day's covered hours are split by the
+   * whole day's token shares, among requests outside the range too, and are idle only if nobody used the day at
+   * all. A partly covered day not given here is split over its usage in `days`, taken as the whole day's.
+   */
+  readonly wholeDays?: Iterable<DayUsage>;
+}
+
+/** Usage on provisioned deployments by price version, then day: each day's lines summed as its day tile sums them. */
+type ProvisionedDays = Map<string, Map<string, UsageLines>>;
+
+function addProvisioned(usage: ProvisionedDays, priceVersion: string, day: string, line: UsageLine): void {
+  let byDay = usage.get(priceVersion);
+  if (!byDay) usage.set(priceVersion, (byDay = new Map()));
+  let lines = byDay.get(day);
+  if (!lines) byDay.set(day, (lines = new UsageLines()));
+  lines.addLine(line);
+}
+
+function chargebackLineOf(line: UsageLine, priceVersion: string | null, unpriced: boolean, costPico: Picodollars): ChargebackLine {
+  return {
+    identity: line.identity,
+    identityKind: line.identityKind,
+    model: line.model,
+    deployment: line.deployment ?? UNKNOWN,
+    priceVersion,
+    unpriced,
+    requests: line.requests,
+    promptTokens: line.promptTokens,
+    cachedTokens: line.cachedTokens,
+    completionTokens: line.completionTokens,
+    reasoningTokens: line.reasoningTokens,
+    costPico,
+    tokenSources: { gateway: 0, 'llm-log': 0, none: 0, [line.tokenSource]: line.requests },
+  };
+}
+
+/** A share of a provisioned cost alone: the requests and tokens of a line count where the report covers them. */
+function shareLine(line: UsageLine, priceVersion: string, costPico: Picodollars): ChargebackLine {
+  return {
+    ...chargebackLineOf(line, priceVersion, false, costPico),
+    requests: 0,
+    promptTokens: 0,
+    cachedTokens: 0,
+    completionTokens: 0,
+    reasoningTokens: 0,
+    tokenSources: { gateway: 0, 'llm-log': 0, none: 0 },
+  };
+}
+
+const tokensOf = (line: UsageLine) => BigInt(line.promptTokens + line.completionTokens);
+
 /**
  * Chargeback lines of usage at the prices in effect on each day: a price entry's version on every priced line, and
  * lines whose price is missing or lacks what they used reported as unpriced, never as free. Requests on a
  * provisioned (PTU) deployment carry no per-token cost: the deployment's fixed cost for the covered hours of each
- * day is split over that day's requests by their share of its tokens (largest remainder, exact), and a day without
- * tokens is reported as idle capacity. So a report's lines are the sums of its days' lines, however long it is.
+ * day is split over that whole day's requests by their share of its tokens (largest remainder, exact), and a day
+ * without tokens is reported as idle capacity. So a report's lines are the sums of its days' lines, however long it
+ * is; a day covered in part (see `ProvisionedCharge.wholeDays`) charges its covered hours to whoever used the day.
  */
-export function priceUsage(days: Iterable<DayUsage>, prices: PriceMatcher, provisioned?: { readonly entries: readonly ProvisionedEntry[]; readonly range: HourRange }): ChargebackLine[] {
+export function priceUsage(days: Iterable<DayUsage>, prices: PriceMatcher, provisioned?: ProvisionedCharge): ChargebackLine[] {
   const priced: ChargebackLine[] = [];
-  /** Lines on a provisioned deployment, by price version and day. */
-  const onProvisioned = new Map<string, Map<string, { line: ChargebackLine; tokens: bigint }[]>>();
+  const inRange: ProvisionedDays = new Map();
   for (const { day, lines } of days) {
     for (const line of lines) {
-      const tokenSources = { gateway: 0, 'llm-log': 0, none: 0, [line.tokenSource]: line.requests };
-      const common = {
-        identity: line.identity,
-        identityKind: line.identityKind,
-        model: line.model,
-        deployment: line.deployment ?? UNKNOWN,
-        requests: line.requests,
-        promptTokens: line.promptTokens,
-        cachedTokens: line.cachedTokens,
-        completionTokens: line.completionTokens,
-        reasoningTokens: line.reasoningTokens,
-        tokenSources,
-      };
       const price = linePrice(line, day, prices, provisioned !== undefined);
       if (price.kind === 'provisioned') {
-        const out: ChargebackLine = { ...common, priceVersion: price.priceVersion, unpriced: false, costPico: 0n };
-        let byDay = onProvisioned.get(price.priceVersion);
-        if (!byDay) onProvisioned.set(price.priceVersion, (byDay = new Map()));
-        const list = byDay.get(day) ?? [];
-        list.push({ line: out, tokens: BigInt(line.promptTokens + line.completionTokens) });
-        byDay.set(day, list);
-        priced.push(out);
+        priced.push(chargebackLineOf(line, price.priceVersion, false, 0n));
+        addProvisioned(inRange, price.priceVersion, day, line);
         continue;
       }
       const match = price.kind === 'priced' ? price.match : null;
-      priced.push({ ...common, priceVersion: match?.priceVersion ?? null, unpriced: price.kind === 'unpriced', costPico: match ? lineCost(line, match) : 0n });
+      priced.push(chargebackLineOf(line, match?.priceVersion ?? null, price.kind === 'unpriced', match ? lineCost(line, match) : 0n));
+    }
+  }
+  const wholeDays = new Set<string>();
+  const wholeDay: ProvisionedDays = new Map();
+  for (const { day, lines } of provisioned?.wholeDays ?? []) {
+    wholeDays.add(day);
+    for (const line of lines) {
+      const price = linePrice(line, day, prices, true);
+      if (price.kind === 'provisioned') addProvisioned(wholeDay, price.priceVersion, day, line);
     }
   }
   for (const entry of provisioned?.entries ?? []) {
     let idle = 0n;
     for (const { day, hours } of daysIn(provisioned!.range)) {
       const cost = provisionedCostIn(entry, hours);
-      const users = onProvisioned.get(entry.priceVersion)?.get(day) ?? [];
-      if (users.every((u) => u.tokens === 0n)) {
+      const users = (wholeDays.has(day) ? wholeDay : inRange).get(entry.priceVersion)?.get(day)?.list() ?? [];
+      if (users.every((u) => tokensOf(u) === 0n)) {
         idle += cost;
         continue;
       }
       // Ties go to the smaller identity, whatever the order lines were read in.
-      const ordered = [...users].sort((a, b) => (a.line.identity < b.line.identity ? -1 : a.line.identity > b.line.identity ? 1 : a.line.model < b.line.model ? -1 : a.line.model > b.line.model ? 1 : 0));
-      apportion(cost, ordered.map((u) => u.tokens)).forEach((part, i) => (ordered[i]!.line.costPico += part));
+      const ordered = users.sort((a, b) => (a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : a.model < b.model ? -1 : a.model > b.model ? 1 : 0));
+      apportion(cost, ordered.map(tokensOf)).forEach((part, i) => {
+        if (part > 0n) priced.push(shareLine(ordered[i]!, entry.priceVersion, part));
+      });
     }
     if (idle > 0n) {
       priced.push({

@@ -4,7 +4,7 @@ import { canSeeIdentity, type ChargebackScope } from '../domain/access.js';
 import { chargebackReport, ChargebackLines, type ChargebackReport, type GroupBy } from '../domain/chargeback.js';
 import { listPriceFocusRows, type FocusRow } from '../domain/focus-export.js';
 import { coverRange, HOUR_MS, nextDay } from '../domain/tile-windows.js';
-import { daysIn, priceUsage, type Pricing } from '../domain/usage-pricing.js';
+import { daysIn, priceUsage, type DayUsage, type Pricing } from '../domain/usage-pricing.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { StoreOptions } from '../ports/ledger-store.js';
 import { readUsageTiles } from './rollup-chargeback.js';
@@ -28,20 +28,33 @@ export interface ChargebackReportResult extends ChargebackReport {
   readonly to: string;
   /** The price table the costs were computed with (a hash of its content). */
   readonly priceTable: string;
-  /** Usage tiles read (`hour:YYYY-MM-DDTHH`, `day:YYYY-MM-DD`): the report's totals are exactly their lines, priced. */
+  /**
+   * Usage tiles of the period (`hour:YYYY-MM-DDTHH`, `day:YYYY-MM-DD`): the report's totals are exactly their lines,
+   * priced, but for a provisioned deployment's cost of a day the period covers in part, which that whole day's
+   * usage splits.
+   */
   readonly tiles: readonly string[];
+}
+
+export interface UsageTileGroup {
+  /** The hours its tiles cover. */
+  readonly range: { readonly from: Date; readonly to: Date };
+  readonly tiles: UsageTile[];
+  /** Of hours of one UTC day, when whole days were asked for: all that day's usage (the lines of all its hours). */
+  readonly wholeDay?: DayUsage;
 }
 
 /**
  * Usage tiles of [from, to) (whole hours), group by group as they are read: whole days from day tiles, one query per
  * month, the rest from hour tiles, one query per day. Each group's `range` is the hours its tiles cover; the groups
- * cover [from, to) exactly, each hour once.
+ * cover [from, to) exactly, each hour once. With `wholeDays`, a day's query reads all its hours, for `wholeDay`.
  */
 export async function* usageTileGroups(
   aggregates: Pick<AggregateStore, 'listUsageDocuments'>,
   range: { from: Date; to: Date },
   options: StoreOptions = {},
-): AsyncGenerator<{ readonly range: { readonly from: Date; readonly to: Date }; readonly tiles: UsageTile[] }> {
+  wholeDays = false,
+): AsyncGenerator<UsageTileGroup> {
   const groups = new Map<string, { grain: 'hour' | 'day'; windows: string[] }>();
   for (const { grain, window } of coverRange(range.from, range.to)) {
     const key = grain === 'day' ? `day:${window.slice(0, 7)}` : `hour:${window.slice(0, 10)}`;
@@ -54,7 +67,12 @@ export async function* usageTileGroups(
     const last = windows[windows.length - 1]!;
     const end = grain === 'day' ? nextDay(last) : new Date(Date.parse(`${last}:00:00Z`) + HOUR_MS).toISOString().slice(0, 13);
     const covered = grain === 'day' ? { from: new Date(`${first}T00:00:00Z`), to: new Date(`${end}T00:00:00Z`) } : { from: new Date(`${first}:00:00Z`), to: new Date(`${end}:00:00Z`) };
-    yield { range: covered, tiles: await readUsageTiles(aggregates, grain, first, end, options) };
+    if (grain === 'hour' && wholeDays) {
+      const day = first.slice(0, 10);
+      const dayTiles = await readUsageTiles(aggregates, 'hour', `${day}T00`, `${nextDay(day)}T00`, options);
+      const tiles = dayTiles.filter((t) => t.window >= first && t.window < end);
+      yield { range: covered, tiles, wholeDay: { day, lines: dayTiles.flatMap((t) => t.lines) } };
+    } else yield { range: covered, tiles: await readUsageTiles(aggregates, grain, first, end, options) };
   }
 }
 
@@ -74,12 +92,13 @@ function wholeHours(range: { from: Date; to: Date }) {
  * Chargeback lines of [from, to) (whole hours), priced now, at the prices in effect on each day. Tiles are read a
  * group at a time (a month of days, or a day of hours) and priced a day at a time into the lines, so a long period
  * holds one group's tiles and one day's priced usage besides its lines. A provisioned deployment's cost is split
- * day by day, so the sums are those of pricing the whole period at once.
+ * day by day, so the sums are those of pricing the whole period at once; a day the period covers in part is split
+ * by that whole day's usage, read with its hours (at most two such days, one query each).
  */
 export async function chargebackLines(aggregates: Pick<AggregateStore, 'listUsageDocuments'>, range: { from: Date; to: Date }, pricing: Pricing, options: StoreOptions = {}) {
   const merged = new ChargebackLines(pricing.matcher);
   const tiles: string[] = [];
-  for await (const group of usageTileGroups(aggregates, wholeHours(range), options)) {
+  for await (const group of usageTileGroups(aggregates, wholeHours(range), options, pricing.provisioned.length > 0)) {
     const byDay = new Map<string, UsageTile[]>();
     for (const tile of group.tiles) {
       const day = tile.window.slice(0, 10);
@@ -91,7 +110,8 @@ export async function chargebackLines(aggregates: Pick<AggregateStore, 'listUsag
     // Every day of the group is priced, a day without tiles too: a provisioned deployment's idle capacity.
     for (const { day, hours } of daysIn(group.range)) {
       const usage = (byDay.get(day) ?? []).map((t) => ({ day, lines: t.lines }));
-      for (const line of priceUsage(usage, pricing.matcher, { entries: pricing.provisioned, range: hours })) merged.addLine(line);
+      const charge = { entries: pricing.provisioned, range: hours, wholeDays: group.wholeDay ? [group.wholeDay] : [] };
+      for (const line of priceUsage(usage, pricing.matcher, charge)) merged.addLine(line);
     }
   }
   return { tiles, lines: merged.list() };
@@ -106,9 +126,13 @@ export async function listPriceFocus(
   query: Pick<ChargebackQuery, 'from' | 'to' | 'scope'>,
   currency: string,
 ): Promise<FocusRow[]> {
-  const tiles = await usageTilesOf(ports.aggregates, query);
-  const days = tiles.map((t) => ({ day: t.window.slice(0, 10), lines: t.lines }));
-  const lines = priceUsage(days, ports.pricing.matcher, { entries: ports.pricing.provisioned, range: wholeHours(query) });
+  const days: DayUsage[] = [];
+  const wholeDays: DayUsage[] = [];
+  for await (const group of usageTileGroups(ports.aggregates, wholeHours(query), {}, ports.pricing.provisioned.length > 0)) {
+    for (const tile of group.tiles) days.push({ day: tile.window.slice(0, 10), lines: tile.lines });
+    if (group.wholeDay) wholeDays.push(group.wholeDay);
+  }
+  const lines = priceUsage(days, ports.pricing.matcher, { entries: ports.pricing.provisioned, range: wholeHours(query), wholeDays });
   const rows = listPriceFocusRows({
     days,
     prices: ports.pricing.matcher,
