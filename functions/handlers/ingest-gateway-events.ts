@@ -1,6 +1,6 @@
 import type { InvocationContext, RetryOptions } from '@azure/functions';
 import { receivedEvents } from '../../src/contracts/event-hub-trigger.js';
-import { ingestOrQuarantine, type GuardedIngestPorts, type RetryPolicy } from '../../src/services/ingest-or-quarantine.js';
+import { ingestOrQuarantine, type GuardedIngestPorts, type GuardedOutcome, type RetryPolicy } from '../../src/services/ingest-or-quarantine.js';
 
 /**
  * How the ingest trigger is bound. `dataType: 'binary'`: without it the host JSON-binds every body, and one
@@ -16,9 +16,17 @@ export const INGEST_TRIGGER = {
   retry: { strategy: 'exponentialBackoff', maxRetryCount: 5, minimumInterval: 2_000, maximumInterval: 60_000 } satisfies RetryOptions,
 } as const;
 
+/**
+ * How long one invocation tries to ingest its batch: two minutes under host.json's `functionTimeout` (10 minutes),
+ * which leaves the last delivery time to quarantine the batch before the host cancels the run and moves past it.
+ */
+export const INGEST_BUDGET_MS = 8 * 60_000;
+
 export interface IngestHandlerOptions {
   /** Retries of a transiently failing batch within one invocation (default `DEFAULT_RETRY`). */
   readonly retry?: RetryPolicy;
+  /** Default `INGEST_BUDGET_MS`. */
+  readonly budgetMs?: number;
 }
 
 /** True when the host will not redeliver the batch if this invocation fails. */
@@ -37,9 +45,24 @@ export function createIngestHandler(ports: () => GuardedIngestPorts, options: In
   return async function ingestGatewayEvents(bodies: unknown[], context: InvocationContext): Promise<void> {
     const events = receivedEvents(bodies, context.triggerMetadata);
     const partition = events[0]?.position.partitionId ?? '?';
-    const outcome = await ingestOrQuarantine(events, ports(), { lastDelivery: isLastDelivery(context), ...(options.retry ? { retry: options.retry } : {}) });
+    const lastDelivery = isLastDelivery(context);
+    const positions = events.map((e) => e.position.sequenceNumber).filter((n) => n !== null);
+    let outcome: GuardedOutcome;
+    try {
+      outcome = await ingestOrQuarantine(events, ports(), { lastDelivery, budgetMs: options.budgetMs ?? INGEST_BUDGET_MS, ...(options.retry ? { retry: options.retry } : {}) });
+    } catch (error) {
+      if (lastDelivery) {
+        // The host checkpoints past the batch after its last retry: these positions are all that is left to find it by.
+        const offsets = events.map((e) => e.position.offset).filter((n) => n !== null);
+        context.error(
+          `partition ${partition}: ${bodies.length} events (sequence numbers ${positions[0] ?? '?'}–${positions.at(-1) ?? '?'}, offsets ${offsets[0] ?? '?'}–${offsets.at(-1) ?? '?'}, ` +
+            `enqueued ${events[0]?.position.enqueuedTimeUtc ?? '?'}–${events.at(-1)?.position.enqueuedTimeUtc ?? '?'}) were neither ingested nor quarantined on their last delivery, ` +
+            'and the host moves past them now: read them again from the event hub within its retention period',
+        );
+      }
+      throw error;
+    }
     if (outcome.kind === 'quarantined') {
-      const positions = events.map((e) => e.position.sequenceNumber).filter((n) => n !== null);
       context.warn(
         `quarantined partition ${partition}: ${bodies.length} events (sequence numbers ${positions[0] ?? '?'}–${positions.at(-1) ?? '?'}) after ${outcome.attempts} ` +
           `attempt(s), ${outcome.failure} failure: ${outcome.reason}; stored as ${outcome.name}, replay with \`tokenledger quarantine replay --batch ${outcome.name}\``,

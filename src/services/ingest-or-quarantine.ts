@@ -1,7 +1,7 @@
 import { QUARANTINE_SCHEMA_V1, type QuarantinedBatch, type QuarantinedBody } from '../contracts/quarantine.js';
 import { textWithoutContent } from '../domain/content-fields.js';
 import { bodyText } from '../domain/event-decoding.js';
-import type { StoreOptions } from '../ports/ledger-store.js';
+import { TransientStoreError, type StoreOptions } from '../ports/ledger-store.js';
 import type { QuarantineStore } from '../ports/quarantine-store.js';
 import { classifyFailure, type FailureKind } from './failure-classification.js';
 import { ingestBatch, type IngestPorts, type IngestResult, type ReceivedEvent } from './ingest-batch.js';
@@ -23,10 +23,22 @@ export interface RetryPolicy {
  */
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, backoffInMs: (attempt) => 100 * 4 ** (attempt - 1) };
 
+/**
+ * Writes of a batch to quarantine, on its last delivery: the host moves past the batch when this invocation ends,
+ * so a write failing for a moment is tried again (about 21 s in all) rather than losing the batch.
+ */
+export const QUARANTINE_WRITE_RETRY: RetryPolicy = { attempts: 4, backoffInMs: (attempt) => 1_000 * 4 ** (attempt - 1) };
+
 export interface GuardedIngestOptions extends StoreOptions {
   /** True when the host will not deliver this batch again if this invocation fails (its retry count is spent). */
   readonly lastDelivery: boolean;
   readonly retry?: RetryPolicy;
+  /**
+   * How long the batch may take to ingest, retries included: past it the attempt is given up (its store calls
+   * aborted) and the batch fails, or is quarantined on its last delivery. It must leave the quarantine write time
+   * before the host's `functionTimeout` cancels the run, which counts as one more failure.
+   */
+  readonly budgetMs?: number;
   readonly now?: () => Date;
   readonly sleep?: (ms: number) => Promise<void>;
 }
@@ -101,33 +113,74 @@ export function fromQuarantinedBatch(batch: QuarantinedBatch): ReceivedEvent[] {
   }));
 }
 
+/** The error of a batch not ingested within its budget (transient: the next delivery may succeed), with the last failure. */
+function budgetSpent(budgetMs: number, last: unknown): TransientStoreError {
+  return new TransientStoreError(`the batch was not ingested within ${budgetMs / 1000} s${last === undefined ? '' : `; last failure: ${describe(last)}`}`);
+}
+
+/** A signal aborted when `budgetMs` has passed, and a promise that rejects then, for racing calls that ignore it. */
+function budget(budgetMs: number): { signal: AbortSignal; spent: Promise<never>; clear: () => void } {
+  const controller = new AbortController();
+  const spent = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), { once: true }));
+  spent.catch(() => {});
+  if (!Number.isFinite(budgetMs)) return { signal: controller.signal, spent, clear: () => {} };
+  const timer = setTimeout(() => controller.abort(budgetSpent(budgetMs, undefined)), budgetMs);
+  timer.unref?.();
+  return { signal: controller.signal, spent, clear: () => clearTimeout(timer) };
+}
+
 /**
- * Ingests a trigger batch so that only a transient failure fails it. A transient failure is retried here a few times;
- * if it persists, the batch fails (the host redelivers it) unless this is its last delivery. A permanent failure
- * fails the same way on every delivery, so it is not retried. In both last cases the batch is quarantined whole to
- * Blob storage (partition, sequence numbers, offsets, raw bodies) and the invocation succeeds, so the partition
- * moves on; `quarantine replay` ingests it later through the same service. If the quarantine write itself fails,
- * the batch fails with that error: the host redelivers it while it has retries left; after its last retry the host
- * moves past it, and its events remain only in the event hub, for its retention period.
+ * Ingests a trigger batch so that only a transient failure fails it. A transient failure is retried here a few times
+ * within the budget; if it persists, the batch fails (the host redelivers it) unless this is its last delivery. A
+ * permanent failure fails the same way on every delivery, so it is not retried. In both last cases the batch is
+ * quarantined whole to Blob storage (partition, sequence numbers, offsets, raw bodies) and the invocation succeeds,
+ * so the partition moves on; `quarantine replay` ingests it later through the same service. The quarantine write is
+ * tried again while it fails for a moment; if it still fails, the batch fails with that error: the host redelivers it
+ * while it has retries left; after its last retry the host moves past it, and its events remain only in the event
+ * hub, for its retention period.
  */
 export async function ingestOrQuarantine(events: readonly ReceivedEvent[], ports: GuardedIngestPorts, options: GuardedIngestOptions): Promise<GuardedOutcome> {
   const retry = options.retry ?? DEFAULT_RETRY;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const storeOptions: StoreOptions = options.abortSignal ? { abortSignal: options.abortSignal } : {};
-  for (let attempts = 1; ; attempts++) {
-    try {
-      return { kind: 'ingested', result: await ingestBatch(events, ports, storeOptions), attempts };
-    } catch (error) {
-      const failure = classifyFailure(error);
-      if (failure === 'transient' && attempts < retry.attempts) {
-        await sleep(retry.backoffInMs(attempts));
-        continue;
+  const outer: StoreOptions = options.abortSignal ? { abortSignal: options.abortSignal } : {};
+  const limit = options.budgetMs ?? Number.POSITIVE_INFINITY;
+  const time = budget(limit);
+  let failed: { error: unknown; failure: FailureKind; attempts: number };
+  try {
+    const storeOptions: StoreOptions = { abortSignal: options.abortSignal ? AbortSignal.any([options.abortSignal, time.signal]) : time.signal };
+    for (let attempts = 1; ; attempts++) {
+      try {
+        // Raced with the budget: a store call that does not heed the signal does not hold the invocation past it.
+        return { kind: 'ingested', result: await Promise.race([ingestBatch(events, ports, storeOptions), time.spent]), attempts };
+      } catch (error) {
+        const spent = time.signal.aborted && !options.abortSignal?.aborted;
+        failed = { error: spent ? budgetSpent(limit, error === time.signal.reason ? undefined : error) : error, failure: spent ? 'transient' : classifyFailure(error), attempts };
+        if (spent || failed.failure !== 'transient' || attempts >= retry.attempts) break;
+        await Promise.race([sleep(retry.backoffInMs(attempts)), time.spent]).catch(() => {});
+        if (time.signal.aborted && !options.abortSignal?.aborted) {
+          failed = { ...failed, error: budgetSpent(limit, error) };
+          break;
+        }
       }
-      if (failure === 'transient' && !options.lastDelivery) throw error;
-      const reason = describe(error);
-      const batch = toQuarantinedBatch(events, failure, reason, attempts, (options.now ?? (() => new Date()))());
-      const name = await ports.quarantine.putBatch(batch, storeOptions);
-      return { kind: 'quarantined', name, failure, reason, attempts };
+    }
+  } finally {
+    time.clear();
+  }
+  const { error, failure, attempts } = failed;
+  if (failure === 'transient' && !options.lastDelivery) throw error;
+  const reason = describe(error);
+  const batch = toQuarantinedBatch(events, failure, reason, attempts, (options.now ?? (() => new Date()))());
+  const name = await keepQuarantined(batch, ports.quarantine, options.lastDelivery ? QUARANTINE_WRITE_RETRY : { attempts: 1, backoffInMs: () => 0 }, sleep, outer);
+  return { kind: 'quarantined', name, failure, reason, attempts };
+}
+
+async function keepQuarantined(batch: QuarantinedBatch, quarantine: QuarantineStore, retry: RetryPolicy, sleep: (ms: number) => Promise<void>, options: StoreOptions): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await quarantine.putBatch(batch, options);
+    } catch (error) {
+      if (attempt >= retry.attempts || classifyFailure(error) !== 'transient' || options.abortSignal?.aborted) throw error;
+      await sleep(retry.backoffInMs(attempt));
     }
   }
 }

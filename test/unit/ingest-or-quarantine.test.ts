@@ -70,6 +70,39 @@ describe('ingesting a batch or quarantining it', () => {
     expect(last).toMatchObject({ kind: 'quarantined', failure: 'transient', attempts: 3 });
   });
 
+  it('keeps a batch on its last delivery when the quarantine write fails for a moment', async () => {
+    const p = ports();
+    p.ledger.writeEntries = async () => {
+      throw new TransientStoreError('503');
+    };
+    const put = p.quarantine.putBatch.bind(p.quarantine);
+    const waits: number[] = [];
+    let writes = 0;
+    p.quarantine.putBatch = async (...args) => {
+      if (++writes <= 2) throw statusError(503);
+      return put(...args);
+    };
+    const outcome = await ingestOrQuarantine(events, p, { lastDelivery: true, retry: noWait, sleep: async (ms) => void waits.push(ms) });
+    expect(outcome).toMatchObject({ kind: 'quarantined', failure: 'transient' });
+    expect({ writes, stored: p.quarantine.batches.size, waits }).toEqual({ writes: 3, stored: 1, waits: [0, 0, 1_000, 4_000] });
+  });
+
+  it('gives up on a batch past its budget, even while a store call hangs: the host redelivers it, or its last delivery quarantines it', async () => {
+    const p = ports();
+    let aborted = 0;
+    p.ledger.readEntries = (_keys, options) =>
+      new Promise((_, reject) => {
+        // A call that hears the abort, and one that does not (the race ends the attempt all the same).
+        options?.abortSignal?.addEventListener('abort', () => void aborted++);
+        void reject;
+      });
+    await expect(ingestOrQuarantine(events, p, { lastDelivery: false, retry: noWait, budgetMs: 200 })).rejects.toThrow(/the batch was not ingested within 0.2 s/);
+    const outcome = await ingestOrQuarantine(events, p, { lastDelivery: true, retry: noWait, budgetMs: 200 });
+    expect(outcome).toMatchObject({ kind: 'quarantined', failure: 'transient', reason: expect.stringContaining('not ingested within 0.2 s') });
+    expect(p.quarantine.batches.size).toBe(1);
+    expect(aborted).toBe(2);
+  });
+
   it('quarantines a permanent failure at once, with partition, positions and the bodies as delivered', async () => {
     const p = ports();
     let calls = 0;
