@@ -1,12 +1,13 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { MAX_POOL_MEMBERS, oversizedPools, poolMemberProblems, poolNameClashes, poolNameFor, toArmTemplate, toBicepFile } from '../../src/contracts/apim-backend-pool.js';
-import { latencyQuerySchemaAt, operationsQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
+import { encodeResultKey, latencyQuerySchemaAt, reconciliationQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
 import { thresholdsReport } from '../../src/domain/reconciliation.js';
 import type { AggregateStore } from '../../src/ports/aggregate-store.js';
 import type { DiagnosticsStore } from '../../src/ports/diagnostics-store.js';
 import type { LedgerStore } from '../../src/ports/ledger-store.js';
 import type { ReconciliationStore } from '../../src/ports/reconciliation.js';
 import { latencyReport, weightsReport } from '../../src/services/latency-report.js';
+import { reconciliationPage } from '../../src/services/reconciliation-report.js';
 import { trafficReport } from '../../src/services/traffic-report.js';
 import { parseQuery } from './query-parameters.js';
 
@@ -82,13 +83,29 @@ export function createTrafficHandler(ports: () => OperationsPorts) {
   };
 }
 
-/** `GET /api/reconciliation?from&to&deployment`: stored check results of the window and the thresholds that graded them (role Operations.Read). */
+/**
+ * `GET /api/reconciliation?from&to&deployment&status&limit&continuation` (role Operations.Read): the `summary` of
+ * the window's stored check results (per check and status), the `total` with a listed status and at most `limit` of
+ * them as `checks`, ordered by hour, check and deployment; `continuation` (null on the last page) asks for the next
+ * page. The thresholds that graded them come along.
+ */
 export function createReconciliationHandler(results: () => ReconciliationStore) {
   return async (request: HttpRequest): Promise<HttpResponseInit> => {
-    const parsed = parseQuery(request, operationsQuerySchemaAt, 'report parameters');
+    const parsed = parseQuery(request, reconciliationQuerySchemaAt, 'report parameters');
     if (!parsed.ok) return parsed.response;
     const { query } = parsed;
-    const checks = (await results().listResults(query)).filter((c) => !query.deployment || c.deployment === query.deployment);
-    return { status: 200, jsonBody: { from: query.from.toISOString(), to: query.to.toISOString(), thresholds: thresholdsReport(), checks } };
+    const page = await reconciliationPage(results(), query);
+    return {
+      status: 200,
+      jsonBody: {
+        from: query.from.toISOString(),
+        to: query.to.toISOString(),
+        thresholds: thresholdsReport(),
+        summary: page.summary,
+        total: page.total,
+        checks: page.checks,
+        continuation: page.next === null ? null : encodeResultKey(page.next),
+      },
+    };
   };
 }

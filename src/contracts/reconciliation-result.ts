@@ -46,3 +46,17 @@ export const reconciledHourSchema = z.object({
   results: z.number().int().nonnegative(),
 });
 export type ReconciledHour = z.infer<typeof reconciledHourSchema>;
+
+/** Where a result is listed: results are ordered by hour, then check, then deployment, and no two share a key. */
+export interface ResultKey {
+  readonly window: string;
+  readonly check: CheckName;
+  readonly deployment: string;
+}
+
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The order results are listed in (texts by UTF-16 code unit, as `<` compares them). */
+export function compareResultKeys(a: ResultKey, b: ResultKey): number {
+  return compareText(a.window, b.window) || compareText(a.check, b.check) || compareText(a.deployment, b.deployment);
+}

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { apimServiceNameSchema } from './apim-backend-pool.js';
 import { MAX_TEXT_LENGTH } from './gateway-event.js';
+import { CHECKS, CHECK_STATUSES, type ResultKey } from './reconciliation-result.js';
 import { daysInMonth } from './utc-instant.js';
 /** How a chargeback report groups its rows. */
 export const GROUP_BY = ['identity', 'team', 'costCenter', 'model', 'deployment'] as const;
@@ -237,11 +238,81 @@ function operationsWindow(now: Date) {
   };
 }
 
-/** Parameters of `GET /api/reconciliation`, and the window and deployment of the CLI's operations commands. */
+/** The window and deployment of the CLI's operations commands (`GET /api/reconciliation` reads more: see below). */
 export function operationsQuerySchemaAt(now: Date) {
   return parameters({ from: instant.optional(), to: instant.optional(), deployment: deployment.optional() }).transform(operationsWindow(now));
 }
 export type OperationsQueryParams = z.output<ReturnType<typeof operationsQuerySchemaAt>>;
+
+/** Results per page of `GET /api/reconciliation` (`limit`): the default, and the most a caller may ask for. */
+export const RECONCILIATION_PAGE_SIZE = { default: 1000, max: 1000 } as const;
+
+/** Longer than any key this API writes: an hour, a check and a deployment name of the ledger's longest, escaped. */
+const MAX_CONTINUATION_LENGTH = 8192;
+
+/** `status=fail,warn`: the statuses whose results are listed, in the order of `CHECK_STATUSES`. */
+const statusList = z.string().transform((text, ctx) => {
+  const named = text.split(',');
+  const unknown = named.filter((s) => !(CHECK_STATUSES as readonly string[]).includes(s));
+  if (unknown.length > 0) {
+    const what = unknown.length === 1 ? 'is not a status' : 'are not statuses';
+    ctx.addIssue({ code: 'custom', message: `${unknown.map(quoted).join(', ')} ${what} (expected one or more of ${CHECK_STATUSES.join(', ')}, separated by commas)` });
+    return z.NEVER;
+  }
+  return CHECK_STATUSES.filter((s) => named.includes(s));
+});
+
+const resultKeyTokenSchema = z.tuple([z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}$/), z.enum(CHECKS), z.string()]);
+
+/** The `continuation` of a reconciliation page: the key of its last result, as base64url JSON `[window, check, deployment]`. */
+export function encodeResultKey(key: ResultKey): string {
+  return Buffer.from(JSON.stringify([key.window, key.check, key.deployment]), 'utf8').toString('base64url');
+}
+
+function decodeResultKey(token: string): ResultKey | null {
+  if (token.length > MAX_CONTINUATION_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+  } catch {
+    return null;
+  }
+  const parsed = resultKeyTokenSchema.safeParse(value);
+  return parsed.success ? { window: parsed.data[0], check: parsed.data[1], deployment: parsed.data[2] } : null;
+}
+
+/**
+ * Parameters of `GET /api/reconciliation`: the window and `deployment` of the operations reports, the `status`es
+ * listed (default all), at most `limit` results a page, and the `continuation` of the previous page: the key of
+ * its last result, so the next page starts after it. A continuation names an hour of the window: one of another
+ * window cannot be of this chain.
+ */
+export function reconciliationQuerySchemaAt(now: Date) {
+  const { default: byDefault, max } = RECONCILIATION_PAGE_SIZE;
+  return parameters({
+    from: instant.optional(),
+    to: instant.optional(),
+    deployment: deployment.optional(),
+    status: statusList.optional(),
+    limit: z
+      .string()
+      .regex(/^[1-9][0-9]*$/, { error: (issue) => `expected a whole number written in digits, such as ${byDefault}, not ${quoted(String(issue.input))}` })
+      .transform(Number)
+      .pipe(z.number().max(max, { error: `at most ${max} results a page; follow continuation for more` }))
+      .default(byDefault),
+    continuation: z.string().optional(),
+  }).transform((q, ctx) => {
+    const window = operationsWindow(now)(q, ctx);
+    const after = q.continuation === undefined ? undefined : decodeResultKey(q.continuation);
+    if (after === null) {
+      ctx.addIssue({ code: 'custom', path: ['continuation'], message: 'not a continuation this API wrote: pass the continuation of the previous page as it is' });
+    } else if (after && !(after.window >= window.from.toISOString().slice(0, 13) && after.window < window.to.toISOString().slice(0, 13))) {
+      ctx.addIssue({ code: 'custom', path: ['continuation'], message: `it continues after the hour ${after.window}, outside the window: pass it with the from and to of the page it came with` });
+    }
+    return { ...window, statuses: q.status ?? CHECK_STATUSES, limit: q.limit, ...(after ? { after } : {}) };
+  });
+}
+export type ReconciliationQueryParams = z.output<ReturnType<typeof reconciliationQuerySchemaAt>>;
 
 /** Parameters of `GET /api/latency`: the window, `deployment`, and `groupBy`, which can only be `region`. */
 export function latencyQuerySchemaAt(now: Date) {

@@ -30,6 +30,12 @@ export interface ReconciliationStore {
   replaceHourRun(hour: string, named: NamedRun, expectedVersion: string | null, options?: StoreOptions): Promise<boolean>;
   /** Removes the hour's results of the runs `remove` picks (a result stored before runs had keys has run undefined). */
   deleteResults(hour: string, remove: (run: string | undefined) => boolean, options?: StoreOptions): Promise<void>;
-  /** The results of the hours in the window: each hour's named run's, all of them (read again while a run replaces them). */
+  /**
+   * The results of the hours in the window, each hour's named run's, one UTC day at a time in the order of
+   * `compareResultKeys`: a reader holds a day's results, never the window's. A day read while a run replaces one of
+   * its hours is read again (`TransientStoreError` when that keeps happening); the days before it were answered.
+   */
+  resultsByDay(window: TimeWindow, options?: StoreOptions): AsyncIterable<readonly CheckResult[]>;
+  /** All the results of `resultsByDay`, in one list: for windows of a few days (the timer's regrading, the demo's day). */
   listResults(window: TimeWindow, options?: StoreOptions): Promise<CheckResult[]>;
 }

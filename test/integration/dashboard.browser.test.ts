@@ -10,6 +10,7 @@ import { startLocalApi } from '../../src/local/local-api.js';
 import { startLocalStack, type LocalStack } from '../../src/local/local-stack.js';
 import { storeHourResults } from '../../src/services/reconcile-windows.js';
 import { demoTokens } from '../../src/local/token-issuer.js';
+import { requestsResult } from '../support/check-results.js';
 import { parseCsv } from '../support/csv.js';
 import { ARTIFACTS, dashboardReady, useTestBrowser } from '../support/chromium.js';
 
@@ -551,6 +552,51 @@ describe('dashboard in Chromium, on the local stack', () => {
     await page.locator('[data-testid="panel-trace"][data-state="ready"]').waitFor({ timeout: 30_000 });
     await expect(page.getByTestId('panel-trace').getByTestId('panel-scope').textContent()).resolves.toBe(`Request ${a!.gatewayRequestId}`);
     await screenshot(page, 'dashboard-reconciliation-ids.png');
+    expect(faults).toEqual([]);
+    await page.close();
+  });
+
+  it('counts the results per check and status, lists the ones not ok failures first, and shows more of them on request rather than every result', async () => {
+    const hour = `${DAY}T07`;
+    const warned = Array.from({ length: 60 }, (_, i) => ({ ...requestsResult(hour, `load-more-${String(i).padStart(2, '0')}`, 10), status: 'warn' as const }));
+    const before = await stack.stores.reconciliation.listResults({ from: new Date(`${hour}:00:00Z`), to: new Date(`${DAY}T08:00:00Z`) });
+    expect(await storeHourResults(stack.stores.reconciliation, hour, runKey(new Date(), 'dashboard-load-more'), [...before, ...warned])).toBe(true);
+    const reconciliation = async (query: string) =>
+      (await (await fetch(`${api.url}/api/reconciliation?from=${RANGE.from}&to=${RANGE.to}&${query}`, { headers: { authorization: `Bearer ${tokens.finance}` } })).json()) as {
+        summary: Record<string, Record<string, number>>;
+        total: number;
+        checks: { check: string; window: string; deployment: string; status: string }[];
+      };
+    const { summary, total, checks } = await reconciliation('status=fail,unavailable,warn');
+    expect(total).toBeGreaterThan(60);
+    const order = ['fail', 'unavailable', 'warn'];
+    const expected = [...checks].sort((a, b) => order.indexOf(a.status) - order.indexOf(b.status)).map((c) => `${c.check} ${c.window} ${c.deployment} ${c.status}`);
+
+    const page = await openDashboard(tokens.finance);
+    const panel = page.getByTestId('panel-reconciliation');
+    const shownRows = () =>
+      panel.getByTestId('reconciliation-attention').locator('[data-testid="reconciliation-row"]').evaluateAll((rows) =>
+        rows.map((row) => ['check', 'window', 'deployment'].map((cell) => row.querySelector(`[data-testid="${cell}"]`)?.textContent ?? '').concat(row.getAttribute('data-status') ?? '').join(' ')),
+      );
+    await expect(shownRows()).resolves.toEqual(expected.slice(0, 50));
+    await expect(panel.locator('#reconciliation-attention-title').textContent()).resolves.toBe(`Not ok: the first 50 of ${total}`);
+    await expect(panel.getByTestId('reconciliation-table').count()).resolves.toBe(0);
+    const ok = Object.values(summary).reduce((sum, counts) => sum + counts['ok']!, 0);
+    await expect(panel.getByTestId('reconciliation-ok-note').textContent()).resolves.toBe(`The ${ok.toLocaleString('en-US')} ok results are counted above, not listed.`);
+    const counted = await panel.getByTestId('reconciliation-summary-row').evaluateAll((rows) =>
+      rows.map((row) => [row.getAttribute('data-key'), ['ok', 'warn', 'fail', 'unavailable'].map((status) => row.querySelector(`[data-testid="count-${status}"]`)?.textContent ?? '0').join('/')]),
+    );
+    expect(Object.fromEntries(counted)).toEqual(Object.fromEntries(Object.entries(summary).map(([check, n]) => [check, ['ok', 'warn', 'fail', 'unavailable'].map((status) => n[status]!.toLocaleString('en-US')).join('/')])));
+
+    await panel.getByTestId('reconciliation-more').click();
+    await expect.poll(() => shownRows().then((rows) => rows.length)).toBe(Math.min(100, total));
+    while ((await panel.getByTestId('reconciliation-more').count()) > 0) {
+      const shown = (await shownRows()).length;
+      await panel.getByTestId('reconciliation-more').click();
+      await expect.poll(() => shownRows().then((rows) => rows.length)).toBeGreaterThan(shown);
+    }
+    await expect(shownRows()).resolves.toEqual(expected);
+    await expect(panel.locator('#reconciliation-attention-title').textContent()).resolves.toBe('Not ok');
     expect(faults).toEqual([]);
     await page.close();
   });

@@ -139,6 +139,19 @@ describe('latency, weights and traffic API on the local stack', () => {
     expect(body.checks.filter((c) => c.check === 'llm-tokens' && c.status !== 'ok').every((c) => c.gatewayOnlyCount === 0 && c.diagnosticsOnlyCount === 0)).toBe(true);
   });
 
+  it('pages the stored reconciliation results of the day from Cosmos DB, the pages adding up to the whole day and its counts', async () => {
+    type Page = { summary: Record<string, Record<string, number>>; total: number; checks: { check: string; window: string; deployment: string; status: string }[]; continuation: string | null };
+    const key = (c: Page['checks'][number]) => `${c.window} ${c.check} ${c.deployment} ${c.status}`;
+    const pages: Page[] = [(await (await get(`reconciliation?${RANGE}&limit=100`)).json()) as Page];
+    while (pages.at(-1)!.continuation !== null) pages.push((await (await get(`reconciliation?${RANGE}&limit=100&continuation=${pages.at(-1)!.continuation!}`)).json()) as Page);
+    expect(summary.reconciliation.length).toBeGreaterThan(100);
+    expect(pages.length).toBe(Math.ceil(summary.reconciliation.length / 100));
+    expect(pages.flatMap((p) => p.checks).map(key)).toEqual(summary.reconciliation.map(key));
+    const counts: Record<string, Record<string, number>> = {};
+    for (const c of summary.reconciliation) (counts[c.check] ??= { ok: 0, warn: 0, fail: 0, unavailable: 0 })[c.status]!++;
+    for (const page of pages) expect({ total: page.total, summary: page.summary }).toEqual({ total: summary.reconciliation.length, summary: counts });
+  });
+
   it('tells the start of the latest hour with data, so an empty range can say where to look', async () => {
     const report = (await (await get(`latency?${RANGE}`)).json()) as LatencyReport;
     const latest = report.series.map((p) => p.windowStart).reduce((a, b) => (a > b ? a : b));

@@ -22,6 +22,7 @@ import { allocatedExportKey, invoiceHeadKey, invoicePartition } from '../../src/
 import type { InvoiceAllocationStore, InvoiceDocuments } from '../../src/ports/invoice-allocation-store.js';
 import type { CostExportBlob, CostExportSource } from '../../src/ports/cost-export-source.js';
 import type { CheckResult } from '../../src/domain/reconciliation.js';
+import { compareResultKeys } from '../../src/contracts/reconciliation-result.js';
 import { namedRunResults, type NamedRun } from '../../src/domain/run-order.js';
 import type { ReconciliationStore, TimeWindow } from '../../src/ports/reconciliation.js';
 
@@ -538,8 +539,23 @@ export class MemoryReconciliationStore implements ReconciliationStore {
   }
 
   async listResults(window: TimeWindow): Promise<CheckResult[]> {
+    const results: CheckResult[] = [];
+    for await (const day of this.resultsByDay(window)) results.push(...day);
+    return results;
+  }
+
+  async *resultsByDay(window: TimeWindow): AsyncIterable<readonly CheckResult[]> {
     const [from, to] = [window.from.toISOString().slice(0, 13), window.to.toISOString().slice(0, 13)];
-    return this.current().filter((r) => r.window >= from && r.window < to);
+    const inWindow = this.current()
+      .filter((r) => r.window >= from && r.window < to)
+      .sort(compareResultKeys);
+    for (let start = 0; start < inWindow.length; ) {
+      const day = inWindow[start]!.window.slice(0, 10);
+      let end = start;
+      while (end < inWindow.length && inWindow[end]!.window.startsWith(day)) end++;
+      yield inWindow.slice(start, end);
+      start = end;
+    }
   }
 
   /** The results readers see: of each hour, its named run's (all of them: nothing changes while this reads). */

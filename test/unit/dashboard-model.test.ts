@@ -34,7 +34,7 @@ import {
   topSpenders,
   type ChargebackRow,
 } from '../../dashboards/web/src/model.js';
-import { latencyQuerySchemaAt, operationsQuerySchemaAt, requestsQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
+import { latencyQuerySchemaAt, operationsQuerySchemaAt, reconciliationQuerySchemaAt, requestsQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
 
 const figures = { requests: 1, promptTokens: 10, cachedTokens: 4, completionTokens: 2, reasoningTokens: 0, cost: '0.000010', costPicodollars: '10000000' };
 const row = (over: Partial<ChargebackRow>): ChargebackRow => ({
@@ -53,12 +53,24 @@ const row = (over: Partial<ChargebackRow>): ChargebackRow => ({
 describe('dashboard model', () => {
   it('reads why a reconciliation result is unavailable, and no reason for a graded one', () => {
     const result = { check: 'metrics-tokens', window: '2026-10-15T03', deployment: 'gpt-4o-prod', expected: null, actual: 1000, driftPct: null, gatewayOnly: [], gatewayOnlyCount: 0, diagnosticsOnly: [], diagnosticsOnlyCount: 0 };
-    const checks = parseReconciliation({ checks: [{ ...result, status: 'unavailable', reason: 'HTTP 403 AuthorizationFailed: denied' }, { ...result, expected: 1000, driftPct: 0, status: 'ok' }] });
+    const page = { summary: { 'metrics-tokens': { ok: 1, warn: 0, fail: 0, unavailable: 1 } }, total: 2, continuation: null };
+    const { checks } = parseReconciliation({ ...page, checks: [{ ...result, status: 'unavailable', reason: 'HTTP 403 AuthorizationFailed: denied' }, { ...result, expected: 1000, driftPct: 0, status: 'ok' }] });
     expect(checks.map((c) => [c.status, c.expected, c.reason])).toEqual([
       ['unavailable', null, 'HTTP 403 AuthorizationFailed: denied'],
       ['ok', 1000, null],
     ]);
-    expect(() => parseReconciliation({ checks: [{ ...result, status: 'unavailable', reason: 403 }] })).toThrow(ShapeError);
+    expect(() => parseReconciliation({ ...page, checks: [{ ...result, status: 'unavailable', reason: 403 }] })).toThrow(ShapeError);
+  });
+
+  it('reads the counts of a reconciliation window and the continuation of its page', () => {
+    const report = parseReconciliation({ summary: { requests: { ok: 70, warn: 2, fail: 1, unavailable: 0 }, bypass: { ok: 24, warn: 0, fail: 0, unavailable: 0 } }, total: 3, checks: [], continuation: 'WyIyMDI2LTEwLTE1VDAzIl0' });
+    expect(report.summary.map((s) => [s.check, Object.fromEntries(s.counts)])).toEqual([
+      ['requests', { ok: 70, warn: 2, fail: 1, unavailable: 0 }],
+      ['bypass', { ok: 24, warn: 0, fail: 0, unavailable: 0 }],
+    ]);
+    expect([report.total, report.continuation]).toEqual([3, 'WyIyMDI2LTEwLTE1VDAzIl0']);
+    expect(() => parseReconciliation({ summary: { requests: { ok: -1 } }, total: 0, checks: [], continuation: null })).toThrow(ShapeError);
+    expect(() => parseReconciliation({ checks: [] })).toThrow(ShapeError);
   });
 
   it('lists the UTC days of a range with an exclusive end, across a month boundary', () => {
@@ -92,7 +104,7 @@ describe('dashboard model', () => {
 
   it('gives the operations reports a window their API accepts for every range the page accepts, ending where the range ends', () => {
     const now = new Date('2026-12-03T17:42:10Z');
-    const schemas = [latencyQuerySchemaAt(now), weightsQuerySchemaAt(now), trafficQuerySchemaAt(now), operationsQuerySchemaAt(now)];
+    const schemas = [latencyQuerySchemaAt(now), weightsQuerySchemaAt(now), trafficQuerySchemaAt(now), operationsQuerySchemaAt(now), reconciliationQuerySchemaAt(now)];
     const first = Date.UTC(2000, 0, 1);
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 365 * 900 }), fc.integer({ min: 1, max: 400 }), (startDay, days) => {

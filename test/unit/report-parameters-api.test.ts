@@ -97,6 +97,7 @@ describe('report endpoints and their parameters', () => {
       ['weights', `${RANGE}&format=bicep&apimService=contoso-ai-gateway`],
       ['traffic', RANGE],
       ['reconciliation', `${RANGE}&deployment=chat`],
+      ['reconciliation', `${RANGE}&deployment=chat&status=fail&limit=50`],
     ] as const;
     for (const [endpoint, query] of sent) expect(await get(endpoint, query), `${endpoint}?${query}`).toMatchObject({ status: 200 });
   });

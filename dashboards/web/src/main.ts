@@ -41,11 +41,11 @@ import {
   renderInvoice,
   renderLatency,
   renderModels,
-  renderReconciliation,
   renderTeams,
   renderTopSpenders,
   renderUnattributed,
   renderWeights,
+  showReconciliation,
   type DailyReport,
   type Drilling,
 } from './panels.js';
@@ -308,7 +308,14 @@ async function refresh(): Promise<void> {
     }),
     client.get('latency', { ...operationsRange, deployment: filters.deployment, groupBy: 'region' }, parseLatency).then((r) => mine === generation && renderLatency(panels.latency, r, operations, filters)),
     client.get('weights', { ...operationsRange, deployment: filters.deployment }, parseWeights).then((r) => mine === generation && renderWeights(panels.weights, r, operations, filters)),
-    client.get('reconciliation', { ...operationsRange, deployment: filters.deployment }, parseReconciliation).then((r) => mine === generation && renderReconciliation(panels.reconciliation, r, operations, filters, drilling)),
+    showReconciliation(
+      panels.reconciliation,
+      (status, limit, continuation) => client.get('reconciliation', { ...operationsRange, deployment: filters.deployment, status, limit: String(limit), continuation: continuation ?? '' }, parseReconciliation),
+      () => mine === generation,
+      operations,
+      filters,
+      drilling,
+    ),
   ];
   renderTopSpenders(panels.topSpenders, identity!, filters, drilling);
   renderModels(panels.models, model!, filters, drilling);

@@ -366,26 +366,48 @@ function figure(value: unknown, what: string): number | string | null {
   throw new ShapeError(`${what} is not a figure`);
 }
 
-export function parseReconciliation(body: unknown): readonly ReconciliationCheck[] {
+/** One page of `GET /api/reconciliation`. */
+export interface ReconciliationReport {
+  /** Per check, how many results have each status: the whole window's, whatever the statuses asked for. */
+  readonly summary: readonly { readonly check: string; readonly counts: ReadonlyMap<string, number> }[];
+  /** How many results have a status asked for. */
+  readonly total: number;
+  /** Results of the statuses asked for, a page of them, by hour, check and deployment. */
+  readonly checks: readonly ReconciliationCheck[];
+  /** Asks for the next page; null on the last. */
+  readonly continuation: string | null;
+}
+
+function parseCheck(value: unknown, w: string): ReconciliationCheck {
+  const c = object(value, w);
+  return {
+    check: text(c['check'], `${w}.check`),
+    window: text(c['window'], `${w}.window`),
+    deployment: textOrNull(c['deployment'], `${w}.deployment`),
+    expected: figure(c['expected'], `${w}.expected`),
+    actual: figure(c['actual'], `${w}.actual`),
+    driftPct: numOrNull(c['driftPct'], `${w}.driftPct`),
+    status: text(c['status'], `${w}.status`),
+    reason: textOrNull(c['reason'], `${w}.reason`),
+    gatewayOnly: array(c['gatewayOnly'] ?? [], `${w}.gatewayOnly`).map((id, j) => text(id, `${w}.gatewayOnly[${j}]`)),
+    gatewayOnlyCount: count(c['gatewayOnlyCount'] ?? 0, `${w}.gatewayOnlyCount`),
+    diagnosticsOnly: array(c['diagnosticsOnly'] ?? [], `${w}.diagnosticsOnly`).map((id, j) => text(id, `${w}.diagnosticsOnly[${j}]`)),
+    diagnosticsOnlyCount: count(c['diagnosticsOnlyCount'] ?? 0, `${w}.diagnosticsOnlyCount`),
+  };
+}
+
+export function parseReconciliation(body: unknown): ReconciliationReport {
   const o = object(body, 'reconciliation report');
-  return array(o['checks'], 'checks').map((value, i) => {
-    const w = `checks[${i}]`;
-    const c = object(value, w);
-    return {
-      check: text(c['check'], `${w}.check`),
-      window: text(c['window'], `${w}.window`),
-      deployment: textOrNull(c['deployment'], `${w}.deployment`),
-      expected: figure(c['expected'], `${w}.expected`),
-      actual: figure(c['actual'], `${w}.actual`),
-      driftPct: numOrNull(c['driftPct'], `${w}.driftPct`),
-      status: text(c['status'], `${w}.status`),
-      reason: textOrNull(c['reason'], `${w}.reason`),
-      gatewayOnly: array(c['gatewayOnly'] ?? [], `${w}.gatewayOnly`).map((id, j) => text(id, `${w}.gatewayOnly[${j}]`)),
-      gatewayOnlyCount: count(c['gatewayOnlyCount'] ?? 0, `${w}.gatewayOnlyCount`),
-      diagnosticsOnly: array(c['diagnosticsOnly'] ?? [], `${w}.diagnosticsOnly`).map((id, j) => text(id, `${w}.diagnosticsOnly[${j}]`)),
-      diagnosticsOnlyCount: count(c['diagnosticsOnlyCount'] ?? 0, `${w}.diagnosticsOnlyCount`),
-    };
-  });
+  const summary = Object.entries(object(o['summary'], 'summary')).map(([check, counts]) => ({
+    check,
+    counts: new Map(Object.entries(object(counts, `summary.${check}`)).map(([status, n]) => [status, count(n, `summary.${check}.${status}`)] as const)),
+  }));
+  return {
+    summary,
+    total: count(o['total'], 'total'),
+    checks: array(o['checks'], 'checks').map((value, i) => parseCheck(value, `checks[${i}]`)),
+    continuation: o['continuation'] === null ? null : text(o['continuation'], 'continuation'),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import {
   type LatencyReport,
   type OperationsWindow,
   type ReconciliationCheck,
+  type ReconciliationReport,
   type TrafficReport,
   type WeightsRecommendation,
 } from './model.js';
@@ -686,7 +687,7 @@ export function renderWeights(panel: Panel, weights: ApiResult<readonly WeightsR
 // A check that could not be read hides whatever drift it would have found: it comes right after the failures.
 const STATUS_ORDER = ['fail', 'unavailable', 'warn', 'ok'];
 const byStatus = (a: string, b: string) => (STATUS_ORDER.indexOf(a) + 1 || 99) - (STATUS_ORDER.indexOf(b) + 1 || 99) || a.localeCompare(b);
-/** Non-ok results listed at most; the full list is one click away. */
+/** Non-ok results listed at first, and read at each "Show more". */
 const MAX_ATTENTION_ROWS = 50;
 
 /** The ids a result saw on one side only: the ledger's lead to their trace, Azure's are listed to look up in Log Analytics. */
@@ -723,36 +724,102 @@ function checksTable(checks: readonly ReconciliationCheck[], testid: string, lab
   );
 }
 
-/**
- * Reconciliation results (one per check, hour and deployment, so hundreds a day): how many results of each check
- * have each status, the results that are not ok (failures first), and every result behind a disclosure.
- */
-export function renderReconciliation(panel: Panel, checks: ApiResult<readonly ReconciliationCheck[]>, operations: OperationsWindow, filters: Filters, drilling: Drilling): void {
-  if (!checks.ok) return panel.unavailable(checks);
-  const shown = checks.value.filter((c) => !filters.deployment || c.deployment === null || c.deployment === filters.deployment);
-  const scope = withWindow(filters.deployment ? `Deployment ${filters.deployment}.` : '', operations);
-  if (shown.length === 0) return panel.empty('No reconciliation results for this range.', scope);
+/** A page of the window's reconciliation results of one status, after `continuation` (null: from the first). */
+export type ReconciliationPages = (status: string, limit: number, continuation: string | null) => Promise<ApiResult<ReconciliationReport>>;
 
-  const statuses = [...new Set(shown.map((c) => c.status))].sort(byStatus);
-  const perCheck = new Map<string, Map<string, number>>();
-  for (const c of shown) {
-    const counts = perCheck.get(c.check) ?? new Map<string, number>();
-    counts.set(c.status, (counts.get(c.status) ?? 0) + 1);
-    perCheck.set(c.check, counts);
+const NOT_OK = STATUS_ORDER.filter((status) => status !== 'ok');
+
+type CheckCounts = ReconciliationReport['summary'][number];
+
+/**
+ * The results that are not ok, failures first: each status's results in the API's order (hour, check, deployment),
+ * one status after another, read a page at a time as far as they are shown.
+ */
+class NotOkResults {
+  readonly rows: ReconciliationCheck[] = [];
+  private readonly statuses: string[];
+  private continuation: string | null = null;
+
+  constructor(
+    private readonly pages: ReconciliationPages,
+    /** The first page of the first status of `NOT_OK`. */
+    first: ReconciliationReport,
+    private readonly counts: ReadonlyMap<string, number>,
+  ) {
+    this.statuses = NOT_OK.filter((status, i) => i === 0 || (counts.get(status) ?? 0) > 0);
+    this.take(first);
   }
+
+  get total(): number {
+    return NOT_OK.reduce((sum, status) => sum + (this.counts.get(status) ?? 0), 0);
+  }
+
+  get complete(): boolean {
+    return this.statuses.length === 0;
+  }
+
+  private take(page: ReconciliationReport): void {
+    this.rows.push(...page.checks);
+    this.continuation = page.continuation;
+    if (this.continuation === null) this.statuses.shift();
+  }
+
+  /** Reads up to `count` more results; the failure of a page, or null. */
+  async read(count: number): Promise<{ status: number; reason: string } | null> {
+    const target = this.rows.length + count;
+    while (this.rows.length < target && !this.complete) {
+      const page = await this.pages(this.statuses[0]!, target - this.rows.length, this.continuation);
+      if (!page.ok) return page;
+      this.take(page.value);
+    }
+    return null;
+  }
+}
+
+/**
+ * Reconciliation results (one per check, hour and deployment, so thousands a week): how many results of each check
+ * have each status, and the results that are not ok, failures first, `MAX_ATTENTION_ROWS` at a time. Ok results are
+ * counted, not listed: a window of 93 days holds hundreds of thousands.
+ */
+export async function showReconciliation(panel: Panel, pages: ReconciliationPages, current: () => boolean, operations: OperationsWindow, filters: Filters, drilling: Drilling): Promise<void> {
+  const first = await pages(NOT_OK[0]!, MAX_ATTENTION_ROWS, null);
+  if (!current()) return;
+  if (!first.ok) return panel.unavailable(first);
+  const scope = withWindow(filters.deployment ? `Deployment ${filters.deployment}.` : '', operations);
+  const counts = new Map<string, number>();
+  for (const { counts: perStatus } of first.value.summary) for (const [status, n] of perStatus) counts.set(status, (counts.get(status) ?? 0) + n);
+  const results = [...counts.values()].reduce((sum, n) => sum + n, 0);
+  if (results === 0) return panel.empty('No reconciliation results for this range.', scope);
+
+  const statuses = [...counts].filter(([, n]) => n > 0).map(([status]) => status).sort(byStatus);
   const summary = table(
-    [{ header: 'Check', value: ([check]: [string, Map<string, number>]) => check, testid: 'check' }, ...statuses.map((status) => ({ header: status, numeric: true, testid: `count-${status}`, value: ([, counts]: [string, Map<string, number>]) => formatCount(counts.get(status) ?? 0) }))],
-    [...perCheck.entries()].sort(([a], [b]) => a.localeCompare(b)),
-    { testid: 'reconciliation-summary', name: { caption: 'Results per check and status' }, rowHeaders: true, rowTestid: 'reconciliation-summary-row', rowData: ([check]) => ({ key: check }) },
+    [{ header: 'Check', value: (row: CheckCounts) => row.check, testid: 'check' }, ...statuses.map((status) => ({ header: status, numeric: true, testid: `count-${status}`, value: (row: CheckCounts) => formatCount(row.counts.get(status) ?? 0) }))],
+    [...first.value.summary].sort((a, b) => a.check.localeCompare(b.check)),
+    { testid: 'reconciliation-summary', name: { caption: 'Results per check and status' }, rowHeaders: true, rowTestid: 'reconciliation-summary-row', rowData: (row) => ({ key: row.check }) },
   );
-  const attention = shown.filter((c) => c.status !== 'ok').sort((a, b) => byStatus(a.status, b.status) || a.window.localeCompare(b.window) || a.check.localeCompare(b.check));
-  const children: Child[] = [summary];
-  if (attention.length > 0) {
-    children.push(h('p', { class: 'subhead', id: 'reconciliation-attention-title' }, attention.length > MAX_ATTENTION_ROWS ? `Not ok: the first ${MAX_ATTENTION_ROWS} of ${formatCount(attention.length)}` : 'Not ok'));
-    children.push(checksTable(attention.slice(0, MAX_ATTENTION_ROWS), 'reconciliation-attention', 'reconciliation-attention-title', drilling));
-  }
-  children.push(
-    h('details', { class: 'daily' }, h('summary', { id: 'reconciliation-all-title' }, `All ${formatCount(shown.length)} results`), checksTable(shown, 'reconciliation-table', 'reconciliation-all-title', drilling)),
-  );
-  panel.ready(children, scope, attention.length === 0 ? `All ${formatCount(shown.length)} results are ok.` : '');
+  const notOk = new NotOkResults(pages, first.value, counts);
+  const failed = await notOk.read(MAX_ATTENTION_ROWS - notOk.rows.length);
+  if (!current()) return;
+  const ok = counts.get('ok') ?? 0;
+  const render = (note: string, focusMore: boolean): void => {
+    const children: Child[] = [summary];
+    if (notOk.rows.length > 0) {
+      const title = notOk.complete ? 'Not ok' : `Not ok: the first ${formatCount(notOk.rows.length)} of ${formatCount(notOk.total)}`;
+      children.push(h('p', { class: 'subhead', id: 'reconciliation-attention-title' }, title));
+      children.push(checksTable(notOk.rows, 'reconciliation-attention', 'reconciliation-attention-title', drilling));
+    }
+    if (!notOk.complete) {
+      const next = Math.min(MAX_ATTENTION_ROWS, notOk.total - notOk.rows.length);
+      const more = h('button', { type: 'button', testid: 'reconciliation-more' }, next > 0 ? `Show ${formatCount(next)} more` : 'Show more');
+      more.addEventListener('click', () => {
+        more.setAttribute('disabled', '');
+        void notOk.read(MAX_ATTENTION_ROWS).then((failure) => current() && render(failure ? `The next results failed: ${describeFailure(failure)}` : '', true));
+      });
+      children.push(h('p', { class: 'actions' }, more));
+    }
+    if (ok > 0 && notOk.rows.length > 0) children.push(h('p', { class: 'note', testid: 'reconciliation-ok-note' }, `The ${formatCount(ok)} ok results are counted above, not listed.`));
+    panel.ready(children, scope, note || (notOk.total === 0 ? `All ${formatCount(results)} results are ok.` : ''));
+    if (focusMore) panel.root.querySelector<HTMLElement>('[data-testid="reconciliation-more"]')?.focus();
+  };
+  render(failed ? `The results that are not ok failed: ${describeFailure(failed)}` : '', false);
 }

@@ -1,5 +1,5 @@
 import type { Container } from '@azure/cosmos';
-import { reconciledHourSchema, storedCheckResultSchema, type ReconciledHour, type StoredCheckResult } from '../../contracts/reconciliation-result.js';
+import { compareResultKeys, reconciledHourSchema, storedCheckResultSchema, type ReconciledHour, type StoredCheckResult } from '../../contracts/reconciliation-result.js';
 import type { CheckResult } from '../../domain/reconciliation.js';
 import { namedRunResults, type NamedRun } from '../../domain/run-order.js';
 import { stableId } from '../../domain/stable-id.js';
@@ -10,7 +10,7 @@ import { bulkDelete, bulkUpsert, throwIfRefused } from './bulk-write.js';
 import { queryPages } from './query-pages.js';
 import { readVersioned, writeIfVersion } from './versioned-documents.js';
 
-/** Reads of a window while runs keep replacing its hours' results, before the read gives up. */
+/** Reads of a day while runs keep replacing its hours' results, before the read gives up. */
 const READ_ATTEMPTS = 3;
 
 /** One partition per day (`window` is `YYYY-MM-DDTHH`). */
@@ -49,36 +49,43 @@ export class CosmosReconciliationStore implements ReconciliationStore {
   }
 
   async listResults(window: TimeWindow, options: StoreOptions = {}): Promise<CheckResult[]> {
-    for (let attempt = 1; ; attempt++) {
-      const { results, incomplete } = await this.readResults(window, options);
-      if (incomplete.length === 0) return results;
-      if (attempt === READ_ATTEMPTS) throw new TransientStoreError(`the reconciliation results of ${incomplete.join(', ')} changed while being read ${READ_ATTEMPTS} times`);
-    }
+    const results: CheckResult[] = [];
+    for await (const day of this.resultsByDay(window, options)) results.push(...day);
+    return results;
   }
 
-  private async readResults(window: TimeWindow, options: StoreOptions): Promise<{ results: CheckResult[]; incomplete: string[] }> {
-    const stored: StoredCheckResult[] = [];
-    const named = new Map<string, NamedRun>();
+  async *resultsByDay(window: TimeWindow, options: StoreOptions = {}): AsyncIterable<readonly CheckResult[]> {
     const from = window.from.toISOString().slice(0, 13);
     const to = window.to.toISOString().slice(0, 13);
     for (let day = Date.UTC(window.from.getUTCFullYear(), window.from.getUTCMonth(), window.from.getUTCDate()); day < window.to.getTime(); day += 86_400_000) {
       const pk = partitionOf(new Date(day).toISOString().slice(0, 13));
-      const query = {
-        query: "SELECT * FROM c WHERE c.pk = @pk AND (c.kind = 'reconciliation' OR c.kind = 'reconciled-hour') AND c.window >= @from AND c.window < @to",
-        parameters: [{ name: '@pk', value: pk }, { name: '@from', value: from }, { name: '@to', value: to }],
-      };
-      const parse = (doc: unknown) => ((doc as { kind?: unknown }).kind === 'reconciled-hour' ? reconciledHourSchema.parse(doc) : storedCheckResultSchema.parse(doc));
-      for await (const page of queryPages(this.container, query, parse, { ...options, partitionKey: pk })) {
-        for (const doc of page) {
-          if ('kind' in doc) named.set(doc.window, { run: doc.run, results: doc.results });
-          else stored.push(doc);
+      for (let attempt = 1; ; attempt++) {
+        const { results, incomplete } = await this.readDay(pk, from, to, options);
+        if (incomplete.length === 0) {
+          if (results.length > 0) yield results;
+          break;
         }
+        if (attempt === READ_ATTEMPTS) throw new TransientStoreError(`the reconciliation results of ${incomplete.join(', ')} changed while being read ${READ_ATTEMPTS} times`);
+      }
+    }
+  }
+
+  /** One day's partition: the hours in [from, to) of it, each its named run's results, sorted. */
+  private async readDay(pk: string, from: string, to: string, options: StoreOptions): Promise<{ results: CheckResult[]; incomplete: string[] }> {
+    const stored: StoredCheckResult[] = [];
+    const named = new Map<string, NamedRun>();
+    const query = {
+      query: "SELECT * FROM c WHERE c.pk = @pk AND (c.kind = 'reconciliation' OR c.kind = 'reconciled-hour') AND c.window >= @from AND c.window < @to",
+      parameters: [{ name: '@pk', value: pk }, { name: '@from', value: from }, { name: '@to', value: to }],
+    };
+    const parse = (doc: unknown) => ((doc as { kind?: unknown }).kind === 'reconciled-hour' ? reconciledHourSchema.parse(doc) : storedCheckResultSchema.parse(doc));
+    for await (const page of queryPages(this.container, query, parse, { ...options, partitionKey: pk })) {
+      for (const doc of page) {
+        if ('kind' in doc) named.set(doc.window, { run: doc.run, results: doc.results });
+        else stored.push(doc);
       }
     }
     const { results, incomplete } = namedRunResults(stored, (r) => r.window, named);
-    const sorted = results
-      .map(toResult)
-      .sort((a, b) => (a.window < b.window ? -1 : a.window > b.window ? 1 : a.check < b.check ? -1 : a.check > b.check ? 1 : a.deployment < b.deployment ? -1 : 1));
-    return { results: sorted, incomplete };
+    return { results: results.map(toResult).sort(compareResultKeys), incomplete };
   }
 }
