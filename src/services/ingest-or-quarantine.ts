@@ -29,6 +29,9 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, backoffInMs: (attempt) 
  */
 export const QUARANTINE_WRITE_RETRY: RetryPolicy = { attempts: 4, backoffInMs: (attempt) => 1_000 * 4 ** (attempt - 1) };
 
+/** How long keeping a batch in quarantine may take, retries included: a hung write fails in time to be logged. */
+export const QUARANTINE_BUDGET_MS = 90_000;
+
 export interface GuardedIngestOptions extends StoreOptions {
   /** True when the host will not deliver this batch again if this invocation fails (its retry count is spent). */
   readonly lastDelivery: boolean;
@@ -113,20 +116,33 @@ export function fromQuarantinedBatch(batch: QuarantinedBatch): ReceivedEvent[] {
   }));
 }
 
-/** The error of a batch not ingested within its budget (transient: the next delivery may succeed), with the last failure. */
-function budgetSpent(budgetMs: number, last: unknown): TransientStoreError {
-  return new TransientStoreError(`the batch was not ingested within ${budgetMs / 1000} s${last === undefined ? '' : `; last failure: ${describe(last)}`}`);
+/** The error of a batch not ingested (or kept) within its budget (transient: the next delivery may succeed), with the last failure. */
+function budgetSpent(what: string, budgetMs: number, last: unknown): TransientStoreError {
+  return new TransientStoreError(`the batch was not ${what} within ${budgetMs / 1000} s${last === undefined ? '' : `; last failure: ${describe(last)}`}`);
 }
 
-/** A signal aborted when `budgetMs` has passed, and a promise that rejects then, for racing calls that ignore it. */
-function budget(budgetMs: number): { signal: AbortSignal; spent: Promise<never>; clear: () => void } {
+interface Budget {
+  /** Aborted when the budget is spent, or when `outer` is. */
+  readonly signal: AbortSignal;
+  /** Whether this budget (not `outer`) ended the work. */
+  readonly spent: () => boolean;
+  /** Rejects when the budget is spent, for racing calls that do not heed the signal. */
+  readonly ends: Promise<never>;
+  readonly clear: () => void;
+}
+
+function budget(what: string, budgetMs: number, outer: AbortSignal | undefined): Budget {
   const controller = new AbortController();
-  const spent = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), { once: true }));
-  spent.catch(() => {});
-  if (!Number.isFinite(budgetMs)) return { signal: controller.signal, spent, clear: () => {} };
-  const timer = setTimeout(() => controller.abort(budgetSpent(budgetMs, undefined)), budgetMs);
-  timer.unref?.();
-  return { signal: controller.signal, spent, clear: () => clearTimeout(timer) };
+  const ends = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason as Error), { once: true }));
+  ends.catch(() => {});
+  const timer = Number.isFinite(budgetMs) ? setTimeout(() => controller.abort(budgetSpent(what, budgetMs, undefined)), budgetMs) : undefined;
+  timer?.unref?.();
+  return {
+    signal: outer ? AbortSignal.any([outer, controller.signal]) : controller.signal,
+    spent: () => controller.signal.aborted && !outer?.aborted,
+    ends,
+    clear: () => clearTimeout(timer),
+  };
 }
 
 /**
@@ -142,23 +158,22 @@ function budget(budgetMs: number): { signal: AbortSignal; spent: Promise<never>;
 export async function ingestOrQuarantine(events: readonly ReceivedEvent[], ports: GuardedIngestPorts, options: GuardedIngestOptions): Promise<GuardedOutcome> {
   const retry = options.retry ?? DEFAULT_RETRY;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const outer: StoreOptions = options.abortSignal ? { abortSignal: options.abortSignal } : {};
   const limit = options.budgetMs ?? Number.POSITIVE_INFINITY;
-  const time = budget(limit);
+  const time = budget('ingested', limit, options.abortSignal);
   let failed: { error: unknown; failure: FailureKind; attempts: number };
   try {
-    const storeOptions: StoreOptions = { abortSignal: options.abortSignal ? AbortSignal.any([options.abortSignal, time.signal]) : time.signal };
+    const storeOptions: StoreOptions = { abortSignal: time.signal };
     for (let attempts = 1; ; attempts++) {
       try {
         // Raced with the budget: a store call that does not heed the signal does not hold the invocation past it.
-        return { kind: 'ingested', result: await Promise.race([ingestBatch(events, ports, storeOptions), time.spent]), attempts };
+        return { kind: 'ingested', result: await Promise.race([ingestBatch(events, ports, storeOptions), time.ends]), attempts };
       } catch (error) {
-        const spent = time.signal.aborted && !options.abortSignal?.aborted;
-        failed = { error: spent ? budgetSpent(limit, error === time.signal.reason ? undefined : error) : error, failure: spent ? 'transient' : classifyFailure(error), attempts };
+        const spent = time.spent();
+        failed = { error: spent ? budgetSpent('ingested', limit, error === time.signal.reason ? undefined : error) : error, failure: spent ? 'transient' : classifyFailure(error), attempts };
         if (spent || failed.failure !== 'transient' || attempts >= retry.attempts) break;
-        await Promise.race([sleep(retry.backoffInMs(attempts)), time.spent]).catch(() => {});
-        if (time.signal.aborted && !options.abortSignal?.aborted) {
-          failed = { ...failed, error: budgetSpent(limit, error) };
+        await Promise.race([sleep(retry.backoffInMs(attempts)), time.ends]).catch(() => {});
+        if (time.spent()) {
+          failed = { ...failed, error: budgetSpent('ingested', limit, error) };
           break;
         }
       }
@@ -170,17 +185,25 @@ export async function ingestOrQuarantine(events: readonly ReceivedEvent[], ports
   if (failure === 'transient' && !options.lastDelivery) throw error;
   const reason = describe(error);
   const batch = toQuarantinedBatch(events, failure, reason, attempts, (options.now ?? (() => new Date()))());
-  const name = await keepQuarantined(batch, ports.quarantine, options.lastDelivery ? QUARANTINE_WRITE_RETRY : { attempts: 1, backoffInMs: () => 0 }, sleep, outer);
+  const name = await keepQuarantined(batch, ports.quarantine, options.lastDelivery ? QUARANTINE_WRITE_RETRY : { attempts: 1, backoffInMs: () => 0 }, sleep, options.abortSignal);
   return { kind: 'quarantined', name, failure, reason, attempts };
 }
 
-async function keepQuarantined(batch: QuarantinedBatch, quarantine: QuarantineStore, retry: RetryPolicy, sleep: (ms: number) => Promise<void>, options: StoreOptions): Promise<string> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await quarantine.putBatch(batch, options);
-    } catch (error) {
-      if (attempt >= retry.attempts || classifyFailure(error) !== 'transient' || options.abortSignal?.aborted) throw error;
-      await sleep(retry.backoffInMs(attempt));
+/** Writes the batch to quarantine, trying again while a write fails for a moment, within `QUARANTINE_BUDGET_MS`. */
+async function keepQuarantined(batch: QuarantinedBatch, quarantine: QuarantineStore, retry: RetryPolicy, sleep: (ms: number) => Promise<void>, outer: AbortSignal | undefined): Promise<string> {
+  const time = budget('quarantined', QUARANTINE_BUDGET_MS, outer);
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Promise.race([quarantine.putBatch(batch, { abortSignal: time.signal }), time.ends]);
+      } catch (error) {
+        if (time.spent()) throw budgetSpent('quarantined', QUARANTINE_BUDGET_MS, error === time.signal.reason ? undefined : error);
+        if (attempt >= retry.attempts || classifyFailure(error) !== 'transient' || outer?.aborted) throw error;
+        await Promise.race([sleep(retry.backoffInMs(attempt)), time.ends]).catch(() => {});
+        if (time.spent()) throw budgetSpent('quarantined', QUARANTINE_BUDGET_MS, error);
+      }
     }
+  } finally {
+    time.clear();
   }
 }
