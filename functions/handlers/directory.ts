@@ -4,7 +4,7 @@ import { describeIssues, directoryRowSchema, normalizeIdentityKey, type Director
 import { noParametersSchema } from '../../src/contracts/report-query.js';
 import { hasRole, type Principal } from '../../src/domain/access.js';
 import type { DirectoryWriteOutcome, EditableIdentityDirectory, VersionedDirectoryRow } from '../../src/ports/identity-directory.js';
-import { findDirectoryEntry, removeDirectoryEntry } from '../../src/services/directory-entry.js';
+import { findDirectoryEntry, removeDirectoryEntry, replaceDirectoryEntry } from '../../src/services/directory-entry.js';
 import { importDirectory } from '../../src/services/import-directory.js';
 import { parseQuery } from './query-parameters.js';
 
@@ -118,7 +118,7 @@ export function createDirectoryEntryHandler(ports: () => DirectoryHandlerPorts) 
       if (created.outcome === 'exists') return problem(412, 'precondition_failed', `identity ${JSON.stringify(key.identity)} is already in the directory (If-None-Match: *)`);
       return written(request, parsed.row, created);
     }
-    const outcome = await directory.replace(parsed.row, options);
+    const outcome = await replaceDirectoryEntry(directory, key.given, parsed.row, options);
     if (outcome.outcome === 'stale') return stale(key.identity);
     return written(request, parsed.row, outcome);
   };

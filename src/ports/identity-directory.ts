@@ -46,6 +46,11 @@ export interface DirectoryWriteOptions extends StoreOptions {
    * creates or overwrites whatever is there and a delete removes whatever is there.
    */
   readonly ifMatch?: string;
+  /**
+   * On a replace, the key the row is stored under when an earlier release spelt it otherwise than now (see
+   * `findDirectoryEntry`): the row is written there, in place, so it keeps one row and its ETag holds.
+   */
+  readonly storedKey?: string;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { compareStoredKeys, isGuid, normalizeIdentityKey, storedKeys } from '../contracts/directory.js';
+import { compareStoredKeys, isGuid, normalizeIdentityKey, storedKeys, type DirectoryRow } from '../contracts/directory.js';
 import type { DirectoryWriteOptions, DirectoryWriteOutcome, EditableIdentityDirectory, VersionedDirectoryRow } from '../ports/identity-directory.js';
 import type { StoreOptions } from '../ports/ledger-store.js';
 
@@ -17,13 +17,25 @@ async function* keysToTry(directory: EditableIdentityDirectory, identity: string
   yield* variants.filter((variant) => !pointKeys.includes(variant)).sort(compareStoredKeys);
 }
 
-/** The entry of an identity as the user wrote it, with its ETag, whatever case an earlier release stored its GUID in. */
-export async function findDirectoryEntry(directory: EditableIdentityDirectory, identity: string, options: StoreOptions = {}): Promise<VersionedDirectoryRow | null> {
+/**
+ * The entry of an identity as the user wrote it, with its ETag and the key it is stored under, whatever case an
+ * earlier release stored its GUID in.
+ */
+export async function findDirectoryEntry(directory: EditableIdentityDirectory, identity: string, options: StoreOptions = {}): Promise<(VersionedDirectoryRow & { readonly storedKey: string }) | null> {
   for await (const key of keysToTry(directory, identity, options)) {
     const found = await directory.getVersioned(key, options);
-    if (found !== null) return found;
+    if (found !== null) return { ...found, storedKey: key };
   }
   return null;
+}
+
+/**
+ * Writes the entry of an identity as the user wrote it over the row it is stored under, whatever case an earlier
+ * release stored its GUID in: the ETag a read gave holds for the write, and the identity keeps one row.
+ */
+export async function replaceDirectoryEntry(directory: EditableIdentityDirectory, identity: string, row: DirectoryRow, options: DirectoryWriteOptions = {}): Promise<DirectoryWriteOutcome> {
+  const found = await findDirectoryEntry(directory, identity, options);
+  return directory.replace(row, found === null || found.storedKey === row.identity ? options : { ...options, storedKey: found.storedKey });
 }
 
 /** Removes the entry of an identity as the user wrote it, whatever case an earlier release stored its GUID in. */

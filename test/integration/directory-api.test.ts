@@ -174,7 +174,7 @@ describe('directory API on the local stack', () => {
     expect((await call('DELETE', `/${legacy}`)).status).toBe(404);
   });
 
-  it('reads and deletes by the key it lists an entry an earlier release stored under a mixed-case GUID', async () => {
+  it('reads, edits and deletes by the key it lists an entry an earlier release stored under a mixed-case GUID', async () => {
     const legacy = '0b2c4d6e-0000-4000-8000-00000000C0c0';
     const table = TableClient.fromConnectionString(stack.azurite.connectionString, 'identities', { allowInsecureConnection: true });
     await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy), displayName: 'Imported as printed', team: 'Search', costCenter: 'CC-1001' });
@@ -184,7 +184,12 @@ describe('directory API on the local stack', () => {
     expect(read.status).toBe(200);
     expect(read.headers.get('etag')).toBe(listed!.etag);
     expect(await read.json()).toEqual(listed);
-    expect((await call('DELETE', `/${listed!.identity}`, { ifMatch: listed!.etag })).status).toBe(204);
+    // RFC 9110 §13.1.1: the ETag the read answered is the one a conditional write must match.
+    const edited = await call('PUT', `/${listed!.identity}`, { body: { displayName: 'Imported as printed', team: 'Ads', costCenter: 'CC-1001' }, ifMatch: listed!.etag });
+    expect(edited.status).toBe(200);
+    const changed = (await entries()).entries.filter((e) => e.identity === legacy.toLowerCase());
+    expect(changed).toEqual([{ ...listed, team: 'Ads', etag: edited.headers.get('etag') }]);
+    expect((await call('DELETE', `/${listed!.identity}`, { ifMatch: changed[0]!.etag })).status).toBe(204);
     expect((await call('GET', `/${listed!.identity}`)).status).toBe(404);
     expect((await entries()).entries.map((e) => e.identity)).not.toContain(listed!.identity);
   });

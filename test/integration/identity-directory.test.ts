@@ -13,7 +13,7 @@ import type { DirectoryRow } from '../../src/contracts/directory.js';
 import { startAzurite, type Azurite } from '../../src/local/azurite.js';
 import type { EditableIdentityDirectory, IdentityDirectory } from '../../src/ports/identity-directory.js';
 import { TransientStoreError } from '../../src/ports/ledger-store.js';
-import { findDirectoryEntry, removeDirectoryEntry } from '../../src/services/directory-entry.js';
+import { findDirectoryEntry, removeDirectoryEntry, replaceDirectoryEntry } from '../../src/services/directory-entry.js';
 import { importDirectory } from '../../src/services/import-directory.js';
 
 const HEADER = 'identity,displayName,team,costCenter,kind';
@@ -273,9 +273,22 @@ describe('TableIdentityDirectory', () => {
     const directory = await directoryHolding({ identity: legacy, displayName: 'Search backend', team: 'Search', costCenter: 'CC-1001' });
     const listed = await directory.listVersioned();
     expect([...listed.keys()]).toEqual([legacy.toLowerCase()]);
-    expect(await findDirectoryEntry(directory, legacy.toLowerCase())).toEqual(listed.get(legacy.toLowerCase()));
+    expect(await findDirectoryEntry(directory, legacy.toLowerCase())).toEqual({ ...listed.get(legacy.toLowerCase()), storedKey: legacy });
     expect(await removeDirectoryEntry(directory, legacy.toLowerCase())).toEqual({ outcome: 'deleted' });
     expect((await directory.getAll()).size).toBe(0);
+  });
+
+  it('edits in place, with the ETag it was read with, a row an earlier release stored under a mixed-case GUID', async () => {
+    const legacy = '0b2c4d6e-0000-4000-8000-00000000A005';
+    const directory = await directoryHolding({ identity: legacy, displayName: 'Search backend', team: 'Search', costCenter: 'CC-1001' });
+    const read = (await findDirectoryEntry(directory, legacy.toLowerCase()))!;
+    const edited = { identity: legacy.toLowerCase(), displayName: 'Search backend', team: 'Ads', costCenter: 'CC-1001' };
+    const written = await replaceDirectoryEntry(directory, legacy.toLowerCase(), edited, { ifMatch: read.etag });
+    expect(written).toMatchObject({ outcome: 'written', created: false });
+    // One row, still under its stored key, at the new version; the old ETag no longer writes.
+    expect(await directory.storedCaseVariants(legacy.toLowerCase())).toEqual([legacy]);
+    expect(await findDirectoryEntry(directory, legacy.toLowerCase())).toEqual({ row: edited, etag: written.outcome === 'written' ? written.etag : '', storedKey: legacy });
+    expect(await replaceDirectoryEntry(directory, legacy.toLowerCase(), { ...edited, team: 'Search' }, { ifMatch: read.etag })).toEqual({ outcome: 'stale' });
   });
 
   it('lists, finds and removes the same one of the rows stored under several spellings of a GUID, and never a neighbouring key', async () => {
@@ -290,7 +303,7 @@ describe('TableIdentityDirectory', () => {
     for (const expected of [first, second]) {
       const listed = (await directory.listVersioned()).get(key);
       expect(listed?.row.displayName).toBe(expected);
-      expect(await findDirectoryEntry(directory, key)).toEqual(listed);
+      expect(await findDirectoryEntry(directory, key)).toEqual({ ...listed, storedKey: expected });
       expect(await removeDirectoryEntry(directory, key, { ifMatch: listed!.etag })).toEqual({ outcome: 'deleted' });
     }
     expect([...(await directory.listVersioned()).values()].map(({ row }) => row.displayName).sort()).toEqual(neighbours);

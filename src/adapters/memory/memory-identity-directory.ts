@@ -68,9 +68,10 @@ export class MemoryIdentityDirectory implements EditableIdentityDirectory {
     options?.abortSignal?.throwIfAborted();
     const checked = checkDirectoryRow(row);
     this.beforeUpsert?.([checked]);
-    const exists = this.rows.has(checked.identity);
-    if (options?.ifMatch !== undefined && !this.matches(checked.identity, options.ifMatch)) return { outcome: 'stale' };
-    return { outcome: 'written', etag: this.put(checked), created: !exists };
+    const key = options?.storedKey ?? checked.identity;
+    const exists = this.rows.has(key);
+    if (options?.ifMatch !== undefined && !this.matches(key, options.ifMatch)) return { outcome: 'stale' };
+    return { outcome: 'written', etag: this.put(checked, key), created: !exists };
   }
 
   async remove(identity: string, options?: DirectoryWriteOptions): Promise<DirectoryWriteOutcome> {
@@ -93,10 +94,10 @@ export class MemoryIdentityDirectory implements EditableIdentityDirectory {
     return etag;
   }
 
-  private put(row: DirectoryRow): string {
+  private put(row: DirectoryRow, key = row.identity): string {
     const etag = `W/"${++this.version}"`;
-    this.rows.set(row.identity, { ...row });
-    this.etags.set(row.identity, etag);
+    this.rows.set(key, { ...row, identity: key });
+    this.etags.set(key, etag);
     return etag;
   }
 }

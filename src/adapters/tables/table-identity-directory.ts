@@ -199,7 +199,7 @@ export class TableIdentityDirectory implements EditableIdentityDirectory {
    * whether the row is new.
    */
   async replace(row: DirectoryRow, options?: DirectoryWriteOptions): Promise<DirectoryWriteOutcome> {
-    const entity = toEntity(checkDirectoryRow(row));
+    const entity = toEntity(checkDirectoryRow(row), options?.storedKey);
     const what = `writing identity ${JSON.stringify(entity.rowKey.slice(0, 80))}`;
     const signal = { abortSignal: options?.abortSignal };
     try {
@@ -256,10 +256,11 @@ function etagOf(response: { etag?: string }, what: string): string {
   return response.etag;
 }
 
-function toEntity(row: DirectoryRow): IdentityEntity {
+/** The row as an entity, under its identity spelt as now or under the key an earlier release stored it under. */
+function toEntity(row: DirectoryRow, storedKey = row.identity): IdentityEntity {
   const entity: IdentityEntity = {
     partitionKey: PARTITION_KEY,
-    rowKey: encodeRowKey(row.identity),
+    rowKey: encodeRowKey(storedKey),
     displayName: row.displayName,
     team: row.team,
     costCenter: row.costCenter,

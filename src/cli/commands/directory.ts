@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { describeIssues, DIRECTORY_KINDS, directoryRowSchema, normalizeIdentityKey, type DirectoryRow } from '../../contracts/directory.js';
 import { directoryCsvText, NOT_UTF8_CSV, parseDirectoryCsv, type DirectoryCsvError } from '../../domain/directory-csv.js';
 import type { EditableIdentityDirectory } from '../../ports/identity-directory.js';
-import { removeDirectoryEntry } from '../../services/directory-entry.js';
+import { findDirectoryEntry, removeDirectoryEntry, replaceDirectoryEntry } from '../../services/directory-entry.js';
 import { importDirectory } from '../../services/import-directory.js';
 import { ApiIdentityDirectory, tokenFor, type ApiTarget } from '../directory-client.js';
 import { describeFileError } from '../input-files.js';
@@ -107,7 +107,7 @@ export function directoryCommand(connect: () => Promise<DirectoryConnection>, co
   ).action(async (identity: string, options: TargetOptions & { displayName?: string; team?: string; costCenter?: string; kind?: string | false; ifMatch?: string }, cmd: Command) => {
     const key = normalizeIdentityKey(identity);
     const outcome = await withConnection(open(options), async ({ directory }) => {
-      const current = await directory.getVersioned(key);
+      const current = await findDirectoryEntry(directory, identity);
       const given: Partial<DirectoryRow> = {
         ...(options.displayName !== undefined ? { displayName: options.displayName } : {}),
         ...(options.team !== undefined ? { team: options.team } : {}),
@@ -122,7 +122,7 @@ export function directoryCommand(connect: () => Promise<DirectoryConnection>, co
       }
       // The entry read is the version changed: an edit made meanwhile is refused, never overwritten.
       const ifMatch = options.ifMatch ?? current?.etag;
-      return ifMatch === undefined ? directory.create(parsed.data) : directory.replace(parsed.data, { ifMatch });
+      return ifMatch === undefined ? directory.create(parsed.data) : replaceDirectoryEntry(directory, identity, parsed.data, { ifMatch });
     });
     if (outcome.outcome === 'written') return write(cmd, 'out', `${outcome.created ? 'added' : 'changed'} ${key} (etag ${outcome.etag})\n`);
     return failed(cmd, `${key} changed while it was being set (${outcome.outcome === 'exists' ? 'someone added it' : 'its etag no longer matches'}): list it and try again`, 'tokenledger.directory.conflict');
