@@ -21,6 +21,7 @@ import { repeatedOptions } from './repeated-options.js';
 import { describeImport, pricesCommand } from './commands/prices.js';
 import { readPriceTable } from '../adapters/files/price-files.js';
 import { PriceMatcher } from '../domain/price-matching.js';
+import { deadLettersCommand } from './commands/dead-letters.js';
 import { quarantineCommand } from './commands/quarantine.js';
 import { rollupCommand } from './commands/rollup.js';
 import { traceCommand } from './commands/trace.js';
@@ -602,15 +603,16 @@ export function buildCli(): Command {
 
   // Cosmos DB from the app settings (CosmosDB__accountEndpoint, …); Blob storage from DeadLetters__blobEndpoint, or
   // TOKENLEDGER_BLOB_CONNECTION_STRING for a local emulator.
-  const quarantine = quarantineCommand(async () => {
+  const deployedStores = async () => {
     const settings = loadSettings();
     const connection = process.env['TOKENLEDGER_BLOB_CONNECTION_STRING'];
     const [{ BlobServiceClient }, { blobServiceFrom, createCosmosClient, createStores }] = await Promise.all([import('@azure/storage-blob'), import('../config/composition-root.js')]);
     const blobs = connection ? BlobServiceClient.fromConnectionString(connection) : blobServiceFrom(settings);
     const client = createCosmosClient(settings);
     return { ports: createStores(client, settings, blobs), close: async () => client.dispose() };
-  });
-  program.addCommand(quarantine.copyInheritedSettings(program));
+  };
+  program.addCommand(quarantineCommand(deployedStores).copyInheritedSettings(program));
+  program.addCommand(deadLettersCommand(deployedStores).copyInheritedSettings(program));
 
   // Cosmos DB from the app settings, as the function app reaches it.
   const rollup = rollupCommand(async () => {

@@ -37,5 +37,14 @@ export const deadLetterSchema = z.object({
   duplicateOf: z.object({ id: z.string(), pk: z.string() }).optional(),
 });
 export type DeadLetter = z.infer<typeof deadLetterSchema>;
+
+/**
+ * A dead letter without its payload's bytes, as a listing shows it: its size and encoding stay, and where it is
+ * kept when it is in Blob storage.
+ */
+export const deadLetterHeaderSchema = deadLetterSchema.omit({ raw: true }).extend({
+  raw: z.object({ encoding: z.enum(['utf8', 'base64']), bytes: z.number().int(), blob: blobRawSchema.shape.blob.optional() }),
+});
+export type DeadLetterHeader = z.infer<typeof deadLetterHeaderSchema>;
 export type InlineRaw = z.infer<typeof inlineRawSchema>;
 export type BlobRaw = z.infer<typeof blobRawSchema>;

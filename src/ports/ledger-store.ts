@@ -1,4 +1,4 @@
-import type { DeadLetter } from '../contracts/dead-letter.js';
+import type { DeadLetter, DeadLetterHeader } from '../contracts/dead-letter.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 
 export interface StoreOptions {
@@ -90,8 +90,27 @@ export interface LedgerStore {
   listEntryPage(range: { readonly from: Date; readonly to: Date }, after: LedgerCursor | null, limit: number, options?: StoreOptions): Promise<LedgerEntryPage>;
 }
 
+/** Which dead letters a listing gives: those that match every filter given, all of them when none is. */
+export interface DeadLetterQuery extends StoreOptions {
+  /** Only letters whose reason contains this text (compared as Cosmos DB's `CONTAINS` does: case-sensitive). */
+  readonly reasonContains?: string;
+  /** Only letters with these ids. */
+  readonly ids?: readonly string[];
+}
+
+/** A dead letter's key: its id and its partition. */
+export interface DeadLetterKey {
+  readonly id: string;
+  readonly pk: string;
+}
+
 export interface DeadLetterStore {
   /** Idempotent: a dead letter's id is the hash of its raw payload. */
   upsertDeadLetters(letters: readonly DeadLetter[], options?: StoreOptions): Promise<void>;
-  listDeadLetters(options?: StoreOptions): AsyncIterable<readonly DeadLetter[]>;
+  /** The letters the query selects, page by page (one page in memory at a time), in no set order. */
+  listDeadLetters(query?: DeadLetterQuery): AsyncIterable<readonly DeadLetter[]>;
+  /** The same letters without their payloads' bytes: what a listing shows, read without the payloads. */
+  listDeadLetterHeaders(query?: DeadLetterQuery): AsyncIterable<readonly DeadLetterHeader[]>;
+  /** Deletes these letters, in bulk requests; a letter already gone counts as deleted. */
+  deleteDeadLetters(keys: readonly DeadLetterKey[], options?: StoreOptions): Promise<void>;
 }

@@ -39,7 +39,7 @@ export interface IngestPorts {
 }
 
 /** Position of an entry refused by the ledger store: it was built from one or more events of this batch. */
-const LEDGER_POSITION = { partitionId: 'ledger', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
+export const LEDGER_POSITION = { partitionId: 'ledger', sequenceNumber: null, offset: null, enqueuedTimeUtc: null } as const;
 
 /**
  * A dead letter keeps what was received, except prompt, completion and credential content (an APIM resource log

@@ -70,13 +70,16 @@ function withoutLastingFailures(source: LlmUsageSource, unavailable: (reason: st
   };
 }
 
+/** Position of a record the join read (from Log Analytics or the archive) and rejected; its offset names where it was read. */
+export const REJECTED_RECORD_POSITION = { partitionId: 'diagnostics', sequenceNumber: null, enqueuedTimeUtc: null, itemIndex: null } as const;
+
 function rejectedLetter(r: RejectedDiagnostic): DeadLetter {
   const id = stableId('diagnostic', r.raw);
   return {
     id,
     pk: id.slice(0, 2),
     reason: `diagnostic record rejected: ${r.reason}`,
-    position: { partitionId: 'diagnostics', sequenceNumber: null, offset: r.source, enqueuedTimeUtc: null, itemIndex: null },
+    position: { ...REJECTED_RECORD_POSITION, offset: r.source },
     raw: { encoding: 'utf8', data: r.raw, bytes: Buffer.byteLength(r.raw) },
   };
 }

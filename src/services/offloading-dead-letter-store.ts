@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { DeadLetter, InlineRaw } from '../contracts/dead-letter.js';
-import type { DeadLetterStore, StoreOptions } from '../ports/ledger-store.js';
+import type { DeadLetter, DeadLetterHeader, InlineRaw } from '../contracts/dead-letter.js';
+import type { DeadLetterKey, DeadLetterQuery, DeadLetterStore, StoreOptions } from '../ports/ledger-store.js';
 import type { PayloadStore } from '../ports/payload-store.js';
 
 /**
@@ -59,17 +59,35 @@ export class OffloadingDeadLetterStore implements DeadLetterStore {
     await this.inner.upsertDeadLetters(stored, options);
   }
 
-  listDeadLetters(options?: StoreOptions): AsyncIterable<readonly DeadLetter[]> {
-    return this.inner.listDeadLetters(options);
+  listDeadLetters(query?: DeadLetterQuery): AsyncIterable<readonly DeadLetter[]> {
+    return this.inner.listDeadLetters(query);
   }
+
+  listDeadLetterHeaders(query?: DeadLetterQuery): AsyncIterable<readonly DeadLetterHeader[]> {
+    return this.inner.listDeadLetterHeaders(query);
+  }
+
+  /**
+   * Deletes the documents only: a payload in Blob storage stays, since the same payload rejected again meanwhile
+   * writes the same blob before its document, and deleting the blob after that could leave its document pointing
+   * at nothing.
+   */
+  deleteDeadLetters(keys: readonly DeadLetterKey[], options?: StoreOptions): Promise<void> {
+    return this.inner.deleteDeadLetters(keys, options);
+  }
+}
+
+/** A dead letter's payload that cannot be read back: missing from Blob storage, or not the bytes its SHA-256 names. */
+export class UnreadablePayloadError extends Error {
+  override readonly name = 'UnreadablePayloadError';
 }
 
 /** The raw bytes of a dead letter, from the document or from Blob storage (checked against the recorded SHA-256). */
 export async function deadLetterPayload(letter: DeadLetter, payloads: PayloadStore, options: StoreOptions = {}): Promise<Buffer> {
   if ('data' in letter.raw) return rawBytes(letter.raw);
   const bytes = await payloads.getPayload(letter.raw.blob.name, options);
-  if (bytes === null) throw new Error(`dead letter ${letter.id}: payload ${letter.raw.blob.container}/${letter.raw.blob.name} is missing`);
+  if (bytes === null) throw new UnreadablePayloadError(`dead letter ${letter.id}: payload ${letter.raw.blob.container}/${letter.raw.blob.name} is missing`);
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (createHash('sha256').update(buffer).digest('hex') !== letter.raw.blob.sha256) throw new Error(`dead letter ${letter.id}: payload does not match its SHA-256`);
+  if (createHash('sha256').update(buffer).digest('hex') !== letter.raw.blob.sha256) throw new UnreadablePayloadError(`dead letter ${letter.id}: payload does not match its SHA-256`);
   return buffer;
 }

@@ -1,7 +1,7 @@
 import type { DirtyWindow } from '../../src/contracts/dirty-window.js';
 import type { UsageGrain, UsageTileHead, UsageTilePart } from '../../src/contracts/usage-tile.js';
 import { usageHeadKey, usagePartition } from '../../src/domain/usage.js';
-import type { DeadLetter } from '../../src/contracts/dead-letter.js';
+import type { DeadLetter, DeadLetterHeader } from '../../src/contracts/dead-letter.js';
 import { LATENCY_TILE_SCHEMA, type LatencyTileDocument, type TileGrain } from '../../src/contracts/latency-tile-document.js';
 import type { StoredWeights } from '../../src/contracts/stored-weights.js';
 import type { TrafficTile } from '../../src/contracts/traffic-tile.js';
@@ -11,7 +11,7 @@ import type { WatermarkStore, WatermarkWriteOptions } from '../../src/ports/diag
 import type { DiagnosticsStore, RecordWrite, RecordWriteOutcome, VersionedRecord } from '../../src/ports/diagnostics-store.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { ledgerPartition } from '../../src/domain/ledger.js';
-import type { DeadLetterStore, EntryWrite, LedgerCursor, LedgerEntryPage, LedgerKey, LedgerStore, RefusedEntry, StoredEntry, StoreOptions, WriteOutcome } from '../../src/ports/ledger-store.js';
+import type { DeadLetterKey, DeadLetterQuery, DeadLetterStore, EntryWrite, LedgerCursor, LedgerEntryPage, LedgerKey, LedgerStore, RefusedEntry, StoredEntry, StoreOptions, WriteOutcome } from '../../src/ports/ledger-store.js';
 import type { PayloadStore } from '../../src/ports/payload-store.js';
 import type { QuarantineListing, QuarantineStore } from '../../src/ports/quarantine-store.js';
 import { quarantinedBatchSchema, type QuarantinedBatch } from '../../src/contracts/quarantine.js';
@@ -149,17 +149,45 @@ export class MemoryLedgerStore implements LedgerStore {
   }
 }
 
-/** In-memory fake of the dead-letter store: a Map by id (the content hash of the raw payload). */
+/**
+ * In-memory fake of the dead-letter store: a Map by id (the content hash of the raw payload). A listing reads it
+ * page by page in id order, each page when it is asked for, so letters written or deleted during a walk are seen as
+ * a Cosmos DB query sees them. `deleteCalls` counts delete round trips.
+ */
 export class MemoryDeadLetterStore implements DeadLetterStore {
   readonly letters = new Map<string, DeadLetter>();
+  deleteCalls = 0;
+
+  constructor(private readonly pageSize = 1_000) {}
 
   async upsertDeadLetters(letters: readonly DeadLetter[], _options?: StoreOptions): Promise<void> {
     for (const letter of letters) this.letters.set(letter.id, clone(letter));
   }
 
-  async *listDeadLetters(_options?: StoreOptions): AsyncIterable<readonly DeadLetter[]> {
-    const all = this.snapshot();
-    if (all.length > 0) yield all;
+  async *listDeadLetters(query: DeadLetterQuery = {}): AsyncIterable<readonly DeadLetter[]> {
+    const ids = query.ids === undefined ? null : new Set(query.ids);
+    const selected = (letter: DeadLetter) => (ids === null || ids.has(letter.id)) && (query.reasonContains === undefined || letter.reason.includes(query.reasonContains));
+    for (let after = ''; ; ) {
+      const page = [...this.letters.values()]
+        .filter((letter) => letter.id > after && selected(letter))
+        .sort((a, b) => (a.id < b.id ? -1 : 1))
+        .slice(0, this.pageSize)
+        .map(clone);
+      if (page.length === 0) return;
+      after = page[page.length - 1]!.id;
+      yield page;
+    }
+  }
+
+  async *listDeadLetterHeaders(query: DeadLetterQuery = {}): AsyncIterable<readonly DeadLetterHeader[]> {
+    for await (const page of this.listDeadLetters(query)) {
+      yield page.map(({ raw, ...letter }) => ({ ...letter, raw: { encoding: raw.encoding, bytes: raw.bytes, ...('blob' in raw ? { blob: raw.blob } : {}) } }));
+    }
+  }
+
+  async deleteDeadLetters(keys: readonly DeadLetterKey[], _options?: StoreOptions): Promise<void> {
+    this.deleteCalls++;
+    for (const { id, pk } of keys) if (this.letters.get(id)?.pk === pk) this.letters.delete(id);
   }
 
   snapshot(): DeadLetter[] {

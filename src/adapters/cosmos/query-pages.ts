@@ -2,7 +2,8 @@ import type { Container, FeedOptions, SqlQuerySpec } from '@azure/cosmos';
 import type { StoreOptions } from '../../ports/ledger-store.js';
 import { cosmosCall } from './bulk-write.js';
 
-const IDS_PER_QUERY = 1000;
+/** Ids per `ARRAY_CONTAINS` query: about 40 KB of query text. */
+export const IDS_PER_QUERY = 1000;
 
 /** Large pages: the service still caps each response at 4 MB, and fewer round trips serve bulk reads best. */
 const PAGE_SIZE = 10_000;

@@ -157,7 +157,9 @@ export function crashingPorts(ports: GuardedIngestPorts, random: Random, rate: n
     },
   };
   const deadLetters: DeadLetterStore = {
-    listDeadLetters: (options) => ports.deadLetters.listDeadLetters(options),
+    listDeadLetters: (query) => ports.deadLetters.listDeadLetters(query),
+    listDeadLetterHeaders: (query) => ports.deadLetters.listDeadLetterHeaders(query),
+    deleteDeadLetters: (keys, options) => ports.deadLetters.deleteDeadLetters(keys, options),
     upsertDeadLetters: async (letters, options) => {
       if (letters.length > 0 && random.chance(rate)) return partial(letters, (part) => ports.deadLetters.upsertDeadLetters(part, options), 'dead letters');
       return ports.deadLetters.upsertDeadLetters(letters, options);

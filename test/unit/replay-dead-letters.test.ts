@@ -1,0 +1,105 @@
+import { describe, expect, it } from 'vitest';
+import type { DeadLetter } from '../../src/contracts/dead-letter.js';
+import { stableId } from '../../src/domain/stable-id.js';
+import { replayDeadLetters, type DeadLetterReplayPorts } from '../../src/services/replay-dead-letters.js';
+import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore, MemoryPayloadStore } from '../support/memory-stores.js';
+
+function event(n: number, promptTokens = 100): string {
+  return JSON.stringify({
+    schema: 'tokenledger.gateway/v1',
+    gatewayRequestId: `gw-${n}`,
+    apimRequestId: null,
+    time: '2026-11-20T10:15:03.120Z',
+    gateway: { service: 'contoso-apim', region: 'West Europe', backendId: 'aoai-eastus' },
+    backendRegion: 'East US',
+    subscriptionId: 'sub-1',
+    caller: { oid: 'oid-1', tid: 'tenant', idtyp: 'user', upn: 'u1@contoso.example' },
+    deployment: 'gpt-4o-prod',
+    model: 'gpt-4o-2024-08-06',
+    operation: 'ChatCompletions_Create',
+    stream: false,
+    status: 200,
+    usage: { promptTokens, cachedTokens: 0, completionTokens: 10, reasoningTokens: 0, totalTokens: promptTokens + 10 },
+  });
+}
+
+function letter(data: string, n: number): DeadLetter {
+  const id = stableId('utf8', data);
+  return { id, pk: id.slice(0, 2), reason: 'reason of an earlier version', position: { partitionId: '0', sequenceNumber: n, offset: String(n), enqueuedTimeUtc: null, itemIndex: null }, raw: { encoding: 'utf8', data, bytes: Buffer.byteLength(data) } };
+}
+
+function memoryPorts(pageSize?: number) {
+  return {
+    ledger: new MemoryLedgerStore(),
+    deadLetters: new MemoryDeadLetterStore(pageSize),
+    diagnostics: new MemoryDiagnosticsStore(),
+    aggregates: new MemoryAggregateStore(),
+    deadLetterPayloads: new MemoryPayloadStore(),
+  } satisfies DeadLetterReplayPorts;
+}
+
+describe('replaying dead letters', () => {
+  it('ingests many payloads per call of the ingest service and deletes the accepted letters in one call per batch', async () => {
+    const ports = memoryPorts(200);
+    const letters = Array.from({ length: 1_200 }, (_, n) => letter(n % 12 === 0 ? event(n, -1) : event(n), n));
+    await ports.deadLetters.upsertDeadLetters(letters);
+
+    const result = await replayDeadLetters({}, ports);
+
+    expect(result).toEqual({ replayed: 1_200, accepted: 1_100, stillRejected: 100, skipped: 0, unreadable: 0 });
+    expect(ports.ledger.entries.size).toBe(1_100);
+    expect(ports.ledger.upsertCalls).toBe(3);
+    expect(ports.deadLetters.deleteCalls).toBe(3);
+    expect(ports.deadLetters.snapshot().map((l) => l.position.sequenceNumber! % 12)).toEqual(Array(100).fill(0));
+  });
+
+  it('bounds a batch by payload bytes as well as by letters', async () => {
+    const ports = memoryPorts();
+    await ports.deadLetters.upsertDeadLetters(Array.from({ length: 10 }, (_, n) => letter(event(n), n)));
+
+    await replayDeadLetters({}, ports, { batch: { letters: 500, bytes: 1_000 } });
+
+    expect(ports.ledger.upsertCalls).toBe(5);
+  });
+
+  it('leaves the letters when their delete fails after the ingest, and a second replay then removes them and changes nothing else', async () => {
+    const ports = memoryPorts();
+    await ports.deadLetters.upsertDeadLetters(Array.from({ length: 5 }, (_, n) => letter(event(n), n)));
+    const deleteDeadLetters = ports.deadLetters.deleteDeadLetters.bind(ports.deadLetters);
+    ports.deadLetters.deleteDeadLetters = async () => {
+      throw new Error('connection reset');
+    };
+
+    await expect(replayDeadLetters({}, ports)).rejects.toThrow('connection reset');
+    const ledger = ports.ledger.snapshot();
+    expect(ledger).toHaveLength(5);
+    expect(ports.deadLetters.letters.size).toBe(5);
+
+    ports.deadLetters.deleteDeadLetters = deleteDeadLetters;
+    expect(await replayDeadLetters({}, ports)).toEqual({ replayed: 5, accepted: 5, stillRejected: 0, skipped: 0, unreadable: 0 });
+    expect(ports.ledger.snapshot()).toEqual(ledger);
+    expect(ports.deadLetters.letters.size).toBe(0);
+  });
+
+  it('keeps the letter of a payload whose entry the ledger store refused, beside the letter of the refused entry', async () => {
+    const ports = memoryPorts();
+    const refusedPayload = letter(event(2), 2);
+    await ports.deadLetters.upsertDeadLetters([letter(event(1), 1), refusedPayload]);
+    ports.ledger.refuse = (entry) => (entry.gatewayRequestId === 'gw-2' ? 'ledger store refused the entry (status 413)' : null);
+
+    expect(await replayDeadLetters({}, ports)).toEqual({ replayed: 2, accepted: 1, stillRejected: 1, skipped: 0, unreadable: 0 });
+
+    const kept = ports.deadLetters.snapshot();
+    expect(kept.map((l) => l.reason).sort()).toEqual(['ledger store refused the entry (status 413)', refusedPayload.reason]);
+    expect(kept.find((l) => l.id === refusedPayload.id)).toEqual(refusedPayload);
+    expect(await replayDeadLetters({}, ports)).toEqual({ replayed: 1, accepted: 0, stillRejected: 1, skipped: 1, unreadable: 0 });
+  });
+
+  it('replays only the letters whose reason contains the text', async () => {
+    const ports = memoryPorts();
+    await ports.deadLetters.upsertDeadLetters([{ ...letter(event(1), 1), reason: 'time is more than a day in the future' }, letter(event(2), 2)]);
+
+    expect(await replayDeadLetters({ reasonContains: 'in the future' }, ports)).toEqual({ replayed: 1, accepted: 1, stillRejected: 0, skipped: 0, unreadable: 0 });
+    expect([...ports.ledger.entries.values()].map((e) => e.gatewayRequestId)).toEqual(['gw-1']);
+  });
+});
