@@ -118,7 +118,8 @@ export function createDirectoryEntryHandler(ports: () => DirectoryHandlerPorts) 
       if (created.outcome === 'exists') return problem(412, 'precondition_failed', `identity ${JSON.stringify(key.identity)} is already in the directory (If-None-Match: *)`);
       return written(request, parsed.row, created);
     }
-    const outcome = await replaceDirectoryEntry(directory, key.given, parsed.row, options);
+    // The row GET answers at this URL, whose ETag If-Match names (RFC 9110 §13.1.1).
+    const outcome = await replaceDirectoryEntry(directory, key.identity, parsed.row, options);
     if (outcome.outcome === 'stale') return stale(key.identity);
     return written(request, parsed.row, outcome);
   };

@@ -73,11 +73,12 @@ function refusedEntryId(letter: DeadLetter): string | null {
 
 /**
  * Ingests the payloads of one batch of letters with one call of the ingest service, then deletes the letters of
- * the payloads it accepted: every item became a ledger entry or a diagnostic record, the ledger refused none of
- * those entries, and no dead letter was written for the payload. A payload rejected again is written again as the
- * same letter (its id is the payload's hash) with today's reason, keeping the letter's position.
+ * the payloads it read: every item became a ledger entry, a diagnostic record or a dead letter of its own (an item
+ * of a body once refused whole), the ledger refused none of those entries, and no dead letter was written for the
+ * payload itself. A payload rejected again is written again as the same letter (its id is the payload's hash) with
+ * today's reason, keeping the letter's position. Every letter written is added to `written`.
  */
-async function replayBatch(batch: readonly Replayable[], ports: DeadLetterReplayPorts, options: StoreOptions): Promise<number> {
+async function replayBatch(batch: readonly Replayable[], ports: DeadLetterReplayPorts, written: Set<string>, options: StoreOptions): Promise<number> {
   const events: ReceivedEvent[] = [];
   const positions = new Map<string, SourcePosition>();
   // Sorted apart, as `ingestBatch` sorts them, to know which payload each outcome comes from.
@@ -92,7 +93,6 @@ async function replayBatch(batch: readonly Replayable[], ports: DeadLetterReplay
     if (itemIndex !== null) for (const again of outcome.deadLetters) positions.set(again.id, letter.position);
     return outcome;
   });
-  const written = new Set<string>();
   const refused = new Set<string>();
   const deadLetters: DeadLetterStore = {
     upsertDeadLetters: async (letters, upsertOptions) => {
@@ -116,8 +116,8 @@ async function replayBatch(batch: readonly Replayable[], ports: DeadLetterReplay
   await ingestBatch(events, { ledger: ports.ledger, diagnostics: ports.diagnostics, aggregates: ports.aggregates, deadLetters }, options);
   const accepted: DeadLetterKey[] = [];
   batch.forEach(({ letter }, i) => {
-    const { entries, deadLetters: rejected } = outcomes[i]!;
-    if (rejected.length === 0 && !entries.some((entry) => refused.has(entry.id)) && !written.has(letter.id)) accepted.push({ id: letter.id, pk: letter.pk });
+    const { entries } = outcomes[i]!;
+    if (!entries.some((entry) => refused.has(entry.id)) && !written.has(letter.id)) accepted.push({ id: letter.id, pk: letter.pk });
   });
   if (accepted.length > 0) await ports.deadLetters.deleteDeadLetters(accepted, options);
   return accepted.length;
@@ -140,15 +140,18 @@ export async function replayDeadLetters(filter: DeadLetterFilter, ports: DeadLet
   let unreadable = 0;
   let batch: Replayable[] = [];
   let bytes = 0;
+  // Letters this replay wrote: the query pages through the container they are written to, and returns them too.
+  const written = new Set<string>();
   const flush = async () => {
     if (batch.length === 0) return;
     replayed += batch.length;
-    accepted += await replayBatch(batch, ports, storeOptions);
+    accepted += await replayBatch(batch, ports, written, storeOptions);
     batch = [];
     bytes = 0;
   };
   for await (const page of ports.deadLetters.listDeadLetters({ ...filter, ...storeOptions })) {
     for (const letter of page) {
+      if (written.has(letter.id)) continue;
       if (deadLetterKind(letter) !== 'rejected event') {
         skipped++;
         continue;

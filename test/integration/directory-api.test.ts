@@ -194,6 +194,17 @@ describe('directory API on the local stack', () => {
     expect((await entries()).entries.map((e) => e.identity)).not.toContain(listed!.identity);
   });
 
+  it('writes, at any spelling of a GUID in its URL, the row a GET of that URL answers, when an earlier release stored two spellings', async () => {
+    const [listedSpelling, otherSpelling] = ['Ab2C4D6E-0000-4000-8000-00000000C0c9', 'aB2c4d6e-0000-4000-8000-00000000C0C9'];
+    const table = TableClient.fromConnectionString(stack.azurite.connectionString, 'identities', { allowInsecureConnection: true });
+    for (const spelling of [listedSpelling, otherSpelling]) await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(spelling), displayName: spelling, team: 'Search', costCenter: 'CC-1001' });
+    const read = await call('GET', `/${otherSpelling}`);
+    expect(await read.json()).toMatchObject({ displayName: listedSpelling });
+    const edited = await call('PUT', `/${otherSpelling}`, { body: { displayName: listedSpelling, team: 'Finance', costCenter: 'CC-1001' }, ifMatch: read.headers.get('etag')! });
+    expect(edited.status).toBe(200);
+    expect(await (await call('GET', `/${otherSpelling}`)).json()).toMatchObject({ displayName: listedSpelling, team: 'Finance', etag: edited.headers.get('etag') });
+  });
+
   it('lets exactly one of concurrent PUTs with the same ETag win; the others answer 412', async () => {
     const identity = 'sub-api-race';
     const etag = (await call('POST', '', { body: { ...BOT, identity } })).headers.get('etag')!;

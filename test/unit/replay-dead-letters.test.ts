@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DeadLetter } from '../../src/contracts/dead-letter.js';
 import { stableId } from '../../src/domain/stable-id.js';
+import { ingestBatch } from '../../src/services/ingest-batch.js';
 import { replayDeadLetters, type DeadLetterReplayPorts } from '../../src/services/replay-dead-letters.js';
 import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore, MemoryPayloadStore } from '../support/memory-stores.js';
 
@@ -51,6 +52,34 @@ describe('replaying dead letters', () => {
     expect(ports.ledger.upsertCalls).toBe(3);
     expect(ports.deadLetters.deleteCalls).toBe(3);
     expect(ports.deadLetters.snapshot().map((l) => l.position.sequenceNumber! % 12)).toEqual(Array(100).fill(0));
+  });
+
+  it('removes the letter of a body once refused whole when its items are read now, the items still bad kept as letters of their own', async () => {
+    const ports = memoryPorts();
+    const items = Array.from({ length: 700 }, (_, n) => JSON.parse(event(20_000 + n, n === 350 ? -12 : 100)) as unknown);
+    const body = letter(JSON.stringify(items), 1);
+    await ports.deadLetters.upsertDeadLetters([body]);
+
+    const result = await replayDeadLetters({}, ports);
+
+    expect(result).toEqual({ replayed: 1, accepted: 1, stillRejected: 0, skipped: 0, unreadable: 0 });
+    expect(ports.ledger.entries.size).toBe(699);
+    expect(ports.deadLetters.snapshot().map((l) => ({ position: l.position, reason: l.reason.slice(0, 46) }))).toEqual([
+      { position: { ...body.position, itemIndex: 350 }, reason: 'invalid tokenledger.gateway/v1: usage.promptTo' },
+    ]);
+  });
+
+  it('counts only the letters there were when it began, not those its own batches write into the container it pages through', async () => {
+    const ports = memoryPorts(100);
+    // The ledger holds one version of each request, the letters another: replayed, each merges as a conflicting
+    // duplicate, whose losing version becomes a new letter.
+    await ingestBatch(Array.from({ length: 600 }, (_, n) => ({ body: Buffer.from(event(n, 100)), position: { partitionId: '1', sequenceNumber: n, offset: String(n), enqueuedTimeUtc: null } })), { ...ports, deadLetters: new MemoryDeadLetterStore() });
+    await ports.deadLetters.upsertDeadLetters(Array.from({ length: 600 }, (_, n) => letter(event(n, 200), n)));
+
+    const result = await replayDeadLetters({}, ports);
+
+    expect(result).toEqual({ replayed: 600, accepted: 600, stillRejected: 0, skipped: 0, unreadable: 0 });
+    expect(ports.deadLetters.snapshot().every((l) => l.reason === 'conflicting duplicate')).toBe(true);
   });
 
   it('bounds a batch by payload bytes as well as by letters', async () => {
