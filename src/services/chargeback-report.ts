@@ -126,24 +126,17 @@ export async function listPriceFocus(
   query: Pick<ChargebackQuery, 'from' | 'to' | 'scope'>,
   currency: string,
 ): Promise<FocusRow[]> {
-  const days: DayUsage[] = [];
-  const wholeDays: DayUsage[] = [];
+  const rows: FocusRow[] = [];
+  const provisionedVersions = new Set(ports.pricing.provisioned.map((e) => e.priceVersion));
   for await (const group of usageTileGroups(ports.aggregates, wholeHours(query), {}, ports.pricing.provisioned.length > 0)) {
-    for (const tile of group.tiles) days.push({ day: tile.window.slice(0, 10), lines: tile.lines });
-    if (group.wholeDay) wholeDays.push(group.wholeDay);
+    // A day at a time, as the report prices: each day's rows, a provisioned share too, are charged and billed in
+    // that day (FOCUS: a charge period lies within its billing period), and a group's tiles are all that is held.
+    for (const { day, hours } of daysIn(group.range)) {
+      const days = group.tiles.filter((tile) => tile.window.startsWith(day)).map((tile) => ({ day, lines: tile.lines }));
+      const lines = priceUsage(days, ports.pricing.matcher, { entries: ports.pricing.provisioned, range: hours, wholeDays: group.wholeDay ? [group.wholeDay] : [] });
+      rows.push(...listPriceFocusRows({ days, prices: ports.pricing.matcher, lines, provisionedVersions, directory: ports.directory, accounts: ports.accounts, currency, from: hours.from, to: hours.to }));
+    }
   }
-  const lines = priceUsage(days, ports.pricing.matcher, { entries: ports.pricing.provisioned, range: wholeHours(query), wholeDays });
-  const rows = listPriceFocusRows({
-    days,
-    prices: ports.pricing.matcher,
-    lines,
-    provisionedVersions: new Set(ports.pricing.provisioned.map((e) => e.priceVersion)),
-    directory: ports.directory,
-    accounts: ports.accounts,
-    currency,
-    from: query.from,
-    to: query.to,
-  });
   return rows.filter((row) => canSeeIdentity(query.scope, row.x_Identity!));
 }
 

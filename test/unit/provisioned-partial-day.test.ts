@@ -165,6 +165,31 @@ describe('a report period that covers a day in part, on a provisioned deployment
   });
 });
 
+describe('the FOCUS export of a period across a month boundary, on a provisioned deployment', () => {
+  it('states each day’s provisioned shares and idle capacity as rows of that day, billed in its month, adding up to the report', async () => {
+    const aggregates = await rolledUp(
+      [request(A, '2026-10-30T11:00:00.000Z', 'ptu-chat', 1_000, 1), request(B, '2026-10-30T12:00:00.000Z', 'ptu-chat', 2_000, 2), request(B, '2026-10-31T08:00:00.000Z', 'chat', 10, 10)],
+      { from: '2026-10-30T00:00:00Z', to: '2026-11-02T00:00:00Z' },
+    );
+    const query = { from: new Date('2026-10-30T00:00:00Z'), to: new Date('2026-11-01T06:00:00Z'), scope: 'all' as const };
+    const rows = await listPriceFocus({ aggregates, directory: new Map(), pricing, accounts: [] }, query, 'USD');
+    // FOCUS: a row's charge period lies within its billing period; here each lies within one UTC day too.
+    for (const r of rows) {
+      const [start, end] = [Date.parse(r.ChargePeriodStart!), Date.parse(r.ChargePeriodEnd!)];
+      expect({ row: r.x_Identity, start: r.ChargePeriodStart, oneDay: r.ChargePeriodStart!.slice(0, 10) === new Date(end - 1).toISOString().slice(0, 10), inBilling: start >= Date.parse(r.BillingPeriodStart!) && end <= Date.parse(r.BillingPeriodEnd!) }).toEqual({ row: r.x_Identity, start: r.ChargePeriodStart, oneDay: true, inBilling: true });
+    }
+    const provisioned = rows.filter((r) => r.x_PriceComponent === 'provisioned').map((r) => [r.ChargePeriodStart, r.ChargePeriodEnd, r.x_Identity, r.BillingPeriodStart]);
+    expect(provisioned).toEqual([
+      ['2026-10-30T00:00:00Z', '2026-10-31T00:00:00Z', A, '2026-10-01T00:00:00Z'],
+      ['2026-10-30T00:00:00Z', '2026-10-31T00:00:00Z', B, '2026-10-01T00:00:00Z'],
+      ['2026-10-31T00:00:00Z', '2026-11-01T00:00:00Z', IDLE_CAPACITY, '2026-10-01T00:00:00Z'],
+      ['2026-11-01T00:00:00Z', '2026-11-01T06:00:00Z', IDLE_CAPACITY, '2026-11-01T00:00:00Z'],
+    ]);
+    const reported = (await linesOf(aggregates, '2026-10-30T00:00:00Z', '2026-11-01T06:00:00Z')).reduce((sum, l) => sum + l.costPico, 0n);
+    expect(rows.reduce((sum, r) => sum + picoOf(r.ContractedCost!), 0n)).toBe(reported);
+  });
+});
+
 describe('the remainder picodollar of a partly covered day', () => {
   it('goes by each identity’s tokens of the whole day, ties to the smaller identity, whoever called inside the period', async () => {
     // One hour of 1,344,086,021,505 picodollars over a day of 4 tokens: b's 2 at 00:30 (inside the period), a's 2 at
