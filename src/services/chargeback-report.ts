@@ -89,37 +89,38 @@ function wholeHours(range: { from: Date; to: Date }) {
 }
 
 /**
- * Chargeback lines of [from, to) (whole hours), priced now, at the prices in effect on each day. Tiles are read a
- * group at a time (a month of days, or a day of hours) and priced a day at a time into the lines, so a long period
- * holds one group's tiles and one day's priced usage besides its lines. A provisioned deployment's cost is split
- * day by day, so the sums are those of pricing the whole period at once; a day the period covers in part is split
- * by that whole day's usage, read with its hours (at most two such days, one query each).
+ * The usage of [from, to) (whole hours) priced a UTC day at a time, at the prices in effect that day, every day of
+ * it (a day without tiles too: a provisioned deployment's idle capacity). Tiles are read a group at a time (a month
+ * of days, or a day of hours), so a long period holds one group's tiles. A provisioned deployment's cost is split day
+ * by day, so the sums are those of pricing the whole period at once; a day the period covers in part is split by
+ * that whole day's usage, read with its hours (at most two such days, one query each).
  */
+async function* pricedDays(aggregates: Pick<AggregateStore, 'listUsageDocuments'>, range: { from: Date; to: Date }, pricing: Pricing, options: StoreOptions = {}) {
+  for await (const group of usageTileGroups(aggregates, wholeHours(range), options, pricing.provisioned.length > 0)) {
+    const wholeDays = group.wholeDay ? [group.wholeDay] : [];
+    for (const { day, hours } of daysIn(group.range)) {
+      const tiles = group.tiles.filter((tile) => tile.window.startsWith(day));
+      const usage: DayUsage[] = tiles.map((tile) => ({ day, lines: tile.lines }));
+      yield { hours, tiles, usage, lines: priceUsage(usage, pricing.matcher, { entries: pricing.provisioned, range: hours, wholeDays }) };
+    }
+  }
+}
+
+/** Chargeback lines of [from, to) (whole hours), priced now (see `pricedDays`), and the tiles they come from. */
 export async function chargebackLines(aggregates: Pick<AggregateStore, 'listUsageDocuments'>, range: { from: Date; to: Date }, pricing: Pricing, options: StoreOptions = {}) {
   const merged = new ChargebackLines(pricing.matcher);
   const tiles: string[] = [];
-  for await (const group of usageTileGroups(aggregates, wholeHours(range), options, pricing.provisioned.length > 0)) {
-    const byDay = new Map<string, UsageTile[]>();
-    for (const tile of group.tiles) {
-      const day = tile.window.slice(0, 10);
-      const dayTiles = byDay.get(day) ?? [];
-      if (dayTiles.length === 0) byDay.set(day, dayTiles);
-      dayTiles.push(tile);
-      tiles.push(`${tile.grain}:${tile.window}`);
-    }
-    // Every day of the group is priced, a day without tiles too: a provisioned deployment's idle capacity.
-    for (const { day, hours } of daysIn(group.range)) {
-      const usage = (byDay.get(day) ?? []).map((t) => ({ day, lines: t.lines }));
-      const charge = { entries: pricing.provisioned, range: hours, wholeDays: group.wholeDay ? [group.wholeDay] : [] };
-      for (const line of priceUsage(usage, pricing.matcher, charge)) merged.addLine(line);
-    }
+  for await (const day of pricedDays(aggregates, range, pricing, options)) {
+    for (const tile of day.tiles) tiles.push(`${tile.grain}:${tile.window}`);
+    for (const line of day.lines) merged.addLine(line);
   }
   return { tiles, lines: merged.list() };
 }
 
 /**
  * FOCUS rows of [from, to) (whole hours) at list prices, of the identities `scope` lets the caller see; their costs
- * add up to the chargeback report's total for the same scope.
+ * add up to the chargeback report's total for the same scope. Each day's rows, a provisioned share too, are charged
+ * and billed in that day (FOCUS: a charge period lies within its billing period).
  */
 export async function listPriceFocus(
   ports: ChargebackReportPorts & { readonly accounts: readonly { readonly region: string; readonly resourceId: string }[] },
@@ -128,14 +129,8 @@ export async function listPriceFocus(
 ): Promise<FocusRow[]> {
   const rows: FocusRow[] = [];
   const provisionedVersions = new Set(ports.pricing.provisioned.map((e) => e.priceVersion));
-  for await (const group of usageTileGroups(ports.aggregates, wholeHours(query), {}, ports.pricing.provisioned.length > 0)) {
-    // A day at a time, as the report prices: each day's rows, a provisioned share too, are charged and billed in
-    // that day (FOCUS: a charge period lies within its billing period), and a group's tiles are all that is held.
-    for (const { day, hours } of daysIn(group.range)) {
-      const days = group.tiles.filter((tile) => tile.window.startsWith(day)).map((tile) => ({ day, lines: tile.lines }));
-      const lines = priceUsage(days, ports.pricing.matcher, { entries: ports.pricing.provisioned, range: hours, wholeDays: group.wholeDay ? [group.wholeDay] : [] });
-      rows.push(...listPriceFocusRows({ days, prices: ports.pricing.matcher, lines, provisionedVersions, directory: ports.directory, accounts: ports.accounts, currency, from: hours.from, to: hours.to }));
-    }
+  for await (const { hours, usage, lines } of pricedDays(ports.aggregates, query, ports.pricing)) {
+    rows.push(...listPriceFocusRows({ days: usage, prices: ports.pricing.matcher, lines, provisionedVersions, directory: ports.directory, accounts: ports.accounts, currency, from: hours.from, to: hours.to }));
   }
   return rows.filter((row) => canSeeIdentity(query.scope, row.x_Identity!));
 }
