@@ -104,7 +104,7 @@ export function createReconciliationHandler(results: () => ReconciliationStore) 
         summary: page.summary,
         total: page.total,
         checks: page.checks,
-        continuation: page.next === null ? null : encodeResultKey(page.next),
+        continuation: page.next === null ? null : encodeResultKey(page.next, query),
       },
     };
   };

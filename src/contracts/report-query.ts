@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { apimServiceNameSchema } from './apim-backend-pool.js';
 import { MAX_TEXT_LENGTH } from './gateway-event.js';
-import { CHECKS, CHECK_STATUSES, type ResultKey } from './reconciliation-result.js';
-import { daysInMonth } from './utc-instant.js';
+import { CHECKS, CHECK_STATUSES, type CheckStatus, type ResultKey } from './reconciliation-result.js';
+import { daysInMonth, isoInstantMs } from './utc-instant.js';
 /** How a chargeback report groups its rows. */
 export const GROUP_BY = ['identity', 'team', 'costCenter', 'model', 'deployment'] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
@@ -262,14 +262,38 @@ const statusList = z.string().transform((text, ctx) => {
   return CHECK_STATUSES.filter((s) => named.includes(s));
 });
 
-const resultKeyTokenSchema = z.tuple([z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}$/), z.enum(CHECKS), z.string()]);
-
-/** The `continuation` of a reconciliation page: the key of its last result, as base64url JSON `[window, check, deployment]`. */
-export function encodeResultKey(key: ResultKey): string {
-  return Buffer.from(JSON.stringify([key.window, key.check, key.deployment]), 'utf8').toString('base64url');
+/** The window and filters of a page of `GET /api/reconciliation`: its continuation is refused with any others. */
+export interface ResultPageScope {
+  readonly from: Date;
+  readonly to: Date;
+  readonly deployment?: string | undefined;
+  readonly statuses: readonly CheckStatus[];
 }
 
-function decodeResultKey(token: string): ResultKey | null {
+const HOUR = /^\d{4}-\d{2}-\d{2}T\d{2}$/;
+const resultKeyTokenSchema = z.tuple([
+  z.string().regex(HOUR),
+  z.enum(CHECKS),
+  z.string(),
+  z.tuple([z.iso.datetime(), z.iso.datetime(), z.string().nullable(), z.array(z.enum(CHECK_STATUSES))]),
+]);
+type ResultKeyToken = z.infer<typeof resultKeyTokenSchema>;
+
+function scopeOf(scope: ResultPageScope): ResultKeyToken[3] {
+  return [scope.from.toISOString(), scope.to.toISOString(), scope.deployment ?? null, [...scope.statuses]];
+}
+
+/**
+ * The `continuation` of a reconciliation page: the key of its last result and the scope of its page, as base64url
+ * JSON `[window, check, deployment, [from, to, deployment filter, statuses]]`.
+ */
+export function encodeResultKey(key: ResultKey, scope: ResultPageScope): string {
+  const token: ResultKeyToken = [key.window, key.check, key.deployment, scopeOf(scope)];
+  return Buffer.from(JSON.stringify(token), 'utf8').toString('base64url');
+}
+
+/** The token's key and scope; null for a text this API did not write, or whose hour no UTC clock shows. */
+function decodeResultKey(token: string): { key: ResultKey; scope: ResultKeyToken[3]; hourMs: number } | null {
   if (token.length > MAX_CONTINUATION_LENGTH || !/^[A-Za-z0-9_-]+$/.test(token)) return null;
   let value: unknown;
   try {
@@ -278,14 +302,17 @@ function decodeResultKey(token: string): ResultKey | null {
     return null;
   }
   const parsed = resultKeyTokenSchema.safeParse(value);
-  return parsed.success ? { window: parsed.data[0], check: parsed.data[1], deployment: parsed.data[2] } : null;
+  if (!parsed.success) return null;
+  const [window, check, deployment, scope] = parsed.data;
+  const hourMs = isoInstantMs(`${window}:00:00Z`);
+  return Number.isNaN(hourMs) ? null : { key: { window, check, deployment }, scope, hourMs };
 }
 
 /**
  * Parameters of `GET /api/reconciliation`: the window and `deployment` of the operations reports, the `status`es
  * listed (default all), at most `limit` results a page, and the `continuation` of the previous page: the key of
- * its last result, so the next page starts after it. A continuation names an hour of the window: one of another
- * window cannot be of this chain.
+ * its last result, so the next page starts after it. A continuation names an hour of the window and the window and
+ * filters of its page: with any others it would skip results unseen, so it is refused.
  */
 export function reconciliationQuerySchemaAt(now: Date) {
   const { default: byDefault, max } = RECONCILIATION_PAGE_SIZE;
@@ -303,13 +330,21 @@ export function reconciliationQuerySchemaAt(now: Date) {
     continuation: z.string().optional(),
   }).transform((q, ctx) => {
     const window = operationsWindow(now)(q, ctx);
+    const scope: ResultPageScope = { ...window, statuses: q.status ?? CHECK_STATUSES };
     const after = q.continuation === undefined ? undefined : decodeResultKey(q.continuation);
     if (after === null) {
       ctx.addIssue({ code: 'custom', path: ['continuation'], message: 'not a continuation this API wrote: pass the continuation of the previous page as it is' });
-    } else if (after && !(after.window >= window.from.toISOString().slice(0, 13) && after.window < window.to.toISOString().slice(0, 13))) {
-      ctx.addIssue({ code: 'custom', path: ['continuation'], message: `it continues after the hour ${after.window}, outside the window: pass it with the from and to of the page it came with` });
+    } else if (after && JSON.stringify(after.scope) !== JSON.stringify(scopeOf(scope))) {
+      const [from, to] = after.scope;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['continuation'],
+        message: `it came with another window, deployment or status: pass it with those of the page it came with (from=${from}, to=${to})`,
+      });
+    } else if (after && !(after.hourMs >= window.from.getTime() && after.hourMs < window.to.getTime())) {
+      ctx.addIssue({ code: 'custom', path: ['continuation'], message: `it continues after the hour ${after.key.window}, outside the window: pass it as the previous page answered it` });
     }
-    return { ...window, statuses: q.status ?? CHECK_STATUSES, limit: q.limit, ...(after ? { after } : {}) };
+    return { ...scope, limit: q.limit, ...(after ? { after: after.key } : {}) };
   });
 }
 export type ReconciliationQueryParams = z.output<ReturnType<typeof reconciliationQuerySchemaAt>>;

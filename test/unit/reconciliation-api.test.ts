@@ -61,6 +61,8 @@ function countsOf(results: readonly CheckResult[]): Answer['summary'] {
 
 const DAYS = ['2026-10-14', '2026-10-15', '2026-10-16'];
 const RANGE = 'from=2026-10-14&to=2026-10-17';
+/** The scope of a page of `RANGE` with every status. */
+const SCOPE = { from: new Date('2026-10-14T00:00:00Z'), to: new Date('2026-10-17T00:00:00Z'), statuses: ['ok', 'warn', 'fail', 'unavailable'] } as const;
 const DEPLOYMENTS = ['gpt-35', 'gpt-4o', 'gpt-4o-mini', 'o3', 'text-embedding'];
 
 describe('GET /api/reconciliation, a page at a time', () => {
@@ -133,16 +135,26 @@ describe('GET /api/reconciliation, a page at a time', () => {
     for (const token of ['not+a+token', '', 'A'.repeat(9000)]) expect(await reasonFor(`${RANGE}&continuation=${token}`)).toBe(notOurs);
     expect(await reasonFor(`${RANGE}&continuation=${Buffer.from('{"window":"2026-10-15T03"}').toString('base64url')}`)).toBe(notOurs);
     expect(await reasonFor(`${RANGE}&continuation=${Buffer.from('["2026-10-15T03","latency","o3"]').toString('base64url')}`)).toBe(notOurs);
-    expect(await reasonFor(`${RANGE}&continuation=${encodeResultKey({ window: '2026-10-20T03', check: 'requests', deployment: 'o3' })}`)).toBe(
-      'invalid report parameters: continuation: it continues after the hour 2026-10-20T03, outside the window: pass it with the from and to of the page it came with',
+    const tokenAt = (window: string) => encodeResultKey({ window, check: 'requests', deployment: 'o3' }, SCOPE);
+    expect(await reasonFor(`${RANGE}&continuation=${tokenAt('2026-10-20T03')}`)).toBe(
+      'invalid report parameters: continuation: it continues after the hour 2026-10-20T03, outside the window: pass it as the previous page answered it',
     );
+    // Hour 24 of the last day is the window's end; the others are on no clock.
+    for (const hour of ['2026-10-16T24', '2026-10-15T99', '2026-09-31T05']) expect(await reasonFor(`${RANGE}&continuation=${tokenAt(hour)}`)).toBe(notOurs);
+    // A page's continuation with another status, deployment or window would skip results unseen.
+    const first = await get(`${RANGE}&status=fail&limit=2`);
+    const otherScope =
+      'invalid report parameters: continuation: it came with another window, deployment or status: pass it with those of the page it came with (from=2026-10-14T00:00:00.000Z, to=2026-10-17T00:00:00.000Z)';
+    for (const query of [`${RANGE}&status=fail,warn`, `${RANGE}&status=fail&deployment=o3`, 'from=2026-10-15&to=2026-10-17&status=fail']) {
+      expect(await reasonFor(`${query}&limit=2&continuation=${first.continuation!}`)).toBe(otherScope);
+    }
     expect(await reasonFor(`${RANGE}&limit=10&limits=20`)).toContain('unknown parameter "limits" (expected from, to, deployment, status, limit, continuation)');
   });
 
   it('goes on after the last result of the previous page even when that result is gone since', async () => {
     const first = await get(`${RANGE}&limit=5`);
     const last = first.checks.at(-1)!;
-    expect(first.continuation).toBe(encodeResultKey(last));
+    expect(first.continuation).toBe(encodeResultKey(last, SCOPE));
     const hour = last.window;
     expect(await storeHourResults(store, hour, runKey(new Date(`${DAYS[2]}T13:00:00Z`), 'regraded'), stored.filter((r) => r.window === hour && compareResultKeys(r, last) !== 0))).toBe(true);
     const next = await get(`${RANGE}&limit=5&continuation=${first.continuation!}`);
