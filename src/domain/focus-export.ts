@@ -4,7 +4,7 @@ import { UNKNOWN, UNMAPPED, type ChargebackLine } from './chargeback.js';
 import { csvField } from './chargeback-formats.js';
 import { formatPicodollars, type Picodollars } from './money.js';
 import { regionDisplayName } from './regions.js';
-import { componentCharges, linePrice, type DayUsage, type PriceComponent } from './usage-pricing.js';
+import { componentCharges, IDLE_CAPACITY, linePrice, type DayUsage, type PriceComponent } from './usage-pricing.js';
 import type { PriceMatcher } from './price-matching.js';
 
 /**
@@ -218,6 +218,8 @@ export function listPriceFocusRows(input: ListPriceFocusInput): FocusRow[] {
     for (const line of lines) {
       const price = linePrice(line, day, input.prices, true);
       if (price.kind !== 'priced') continue;
+      // A line's requests are counted on its first row, so x_Requests adds up to the report's requests.
+      let requests = line.requests;
       for (const charge of componentCharges(line, price.match)) {
         if (charge.quantity === 0) continue;
         const deployment = line.deployment ?? UNKNOWN;
@@ -228,7 +230,8 @@ export function listPriceFocusRows(input: ListPriceFocusInput): FocusRow[] {
           tallies.set(key, tally);
         }
         tally.quantity += BigInt(charge.quantity);
-        tally.requests += line.requests;
+        tally.requests += requests;
+        requests = 0;
       }
     }
   }
@@ -290,7 +293,7 @@ export function listPriceFocusRows(input: ListPriceFocusInput): FocusRow[] {
         SkuId: `provisioned:${line.deployment}`,
         SkuMeter: 'Provisioned Throughput Units',
         SkuPriceId: line.priceVersion,
-        ...whoColumns(whoOf(line.identity, line.identityKind, input.directory, line.identityKind !== 'unattributed'), { deployment: line.deployment }),
+        ...whoColumns(whoOf(line.identity, line.identityKind, input.directory, line.identity !== IDLE_CAPACITY), { deployment: line.deployment }),
         x_Model: line.model,
         x_Deployment: line.deployment,
         x_PriceComponent: 'provisioned',

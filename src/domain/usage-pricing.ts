@@ -181,6 +181,27 @@ function shareLine(line: UsageLine, priceVersion: string, costPico: Picodollars)
 }
 
 const tokensOf = (line: UsageLine) => BigInt(line.promptTokens + line.completionTokens);
+const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * A day's provisioned cost split over its usage lines by token share: among identities first, so an identity whose
+ * requests came through two regions or token sources gets its exact share, then each identity's part among its
+ * lines. Ties go to the smaller identity (then model), whatever the order lines were read in.
+ */
+function sharesOf(cost: Picodollars, users: UsageLine[]): { line: UsageLine; part: Picodollars }[] {
+  const ordered = users.sort((a, b) => compareText(a.identity, b.identity) || compareText(a.model, b.model));
+  const byIdentity: UsageLine[][] = [];
+  for (const line of ordered) {
+    const last = byIdentity.at(-1);
+    if (last && last[0]!.identity === line.identity) last.push(line);
+    else byIdentity.push([line]);
+  }
+  const parts = apportion(cost, byIdentity.map((lines) => lines.reduce((sum, line) => sum + tokensOf(line), 0n)));
+  return byIdentity.flatMap((lines, i) => {
+    const lineParts = apportion(parts[i]!, lines.map(tokensOf));
+    return lines.map((line, j) => ({ line, part: lineParts[j]! }));
+  });
+}
 
 /**
  * Chargeback lines of usage at the prices in effect on each day: a price entry's version on every priced line, and
@@ -223,11 +244,7 @@ export function priceUsage(days: Iterable<DayUsage>, prices: PriceMatcher, provi
         idle += cost;
         continue;
       }
-      // Ties go to the smaller identity, whatever the order lines were read in.
-      const ordered = users.sort((a, b) => (a.identity < b.identity ? -1 : a.identity > b.identity ? 1 : a.model < b.model ? -1 : a.model > b.model ? 1 : 0));
-      apportion(cost, ordered.map(tokensOf)).forEach((part, i) => {
-        if (part > 0n) priced.push(shareLine(ordered[i]!, entry.priceVersion, part));
-      });
+      for (const { line, part } of sharesOf(cost, users)) if (part > 0n) priced.push(shareLine(line, entry.priceVersion, part));
     }
     if (idle > 0n) {
       priced.push({

@@ -69,7 +69,8 @@ export async function* usageTileGroups(
     const covered = grain === 'day' ? { from: new Date(`${first}T00:00:00Z`), to: new Date(`${end}T00:00:00Z`) } : { from: new Date(`${first}:00:00Z`), to: new Date(`${end}:00:00Z`) };
     if (grain === 'hour' && wholeDays) {
       const day = first.slice(0, 10);
-      const dayTiles = await readUsageTiles(aggregates, 'hour', `${day}T00`, `${nextDay(day)}T00`, options);
+      // T24 bounds the day's hours from above and sorts before the next day, even after 9999-12-31.
+      const dayTiles = await readUsageTiles(aggregates, 'hour', `${day}T00`, `${day}T24`, options);
       const tiles = dayTiles.filter((t) => t.window >= first && t.window < end);
       yield { range: covered, tiles, wholeDay: { day, lines: dayTiles.flatMap((t) => t.lines) } };
     } else yield { range: covered, tiles: await readUsageTiles(aggregates, grain, first, end, options) };

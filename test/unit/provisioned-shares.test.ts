@@ -1,14 +1,15 @@
 /**
- * A report period that covers a UTC day only in part (a month to date, `from=…T00&to=…T10`): the provisioned (PTU)
- * deployment's cost of the covered hours is split by that whole day's token shares, while per-token usage and the
- * counts of requests and tokens stay those of the period.
+ * A provisioned (PTU) deployment's cost of each UTC day, split by token share identity by identity, in the report and
+ * the FOCUS export. A report period that covers a day only in part (a month to date, `from=…T00&to=…T10`) splits the
+ * covered hours by that whole day's token shares, while per-token usage and the counts of requests and tokens stay
+ * those of the period.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import type { ChargebackLine } from '../../src/domain/chargeback.js';
 import { IDLE_CAPACITY, pricingOf } from '../../src/domain/usage-pricing.js';
-import { chargebackLines, listPriceFocus } from '../../src/services/chargeback-report.js';
+import { chargebackLines, chargebackReportFor, listPriceFocus } from '../../src/services/chargeback-report.js';
 import { markRangeDirty, rollupChargeback } from '../../src/services/rollup-chargeback.js';
 import { ledgerEntry, userCaller } from '../support/ledger-entries.js';
 import { MemoryAggregateStore, MemoryLedgerStore } from '../support/memory-stores.js';
@@ -40,15 +41,17 @@ function split(total: bigint, shares: Record<string, number>): Record<string, bi
 }
 
 let id = 0;
-function request(oid: string, time: string, deployment: string, promptTokens: number, completionTokens: number): LedgerEntry {
+/** A request of `oid` (null: a caller with no identity); `backendRegion` is the region that answered it. */
+function request(oid: string | null, time: string, deployment: string, promptTokens: number, completionTokens: number, backendRegion = 'eastus'): LedgerEntry {
   id += 1;
   return ledgerEntry({
     id: `req-${id}`,
     gatewayRequestId: `gw-${id}`,
     apimRequestId: `req-${id}`,
     time,
-    caller: userCaller(oid),
+    ...(oid === null ? {} : { caller: userCaller(oid) }),
     deployment,
+    backendRegion,
     model: 'gpt-4o-2024-08-06',
     tokens: { source: 'gateway', promptTokens, cachedTokens: 0, completionTokens, reasoningTokens: 0 },
   });
@@ -205,5 +208,104 @@ describe('the remainder picodollar of a partly covered day', () => {
     const lines = await linesOf(aggregates, '2026-10-30T00:00:00Z', '2026-10-30T01:00:00Z');
     expect(costBy(lines)).toEqual({ [A]: 672_043_010_753n, [B]: 672_043_010_752n });
     expect(requestsBy(lines)).toEqual({ [A]: 0, [B]: 1 });
+  });
+});
+
+describe('the shares of an identity whose requests came through two regions (a load-balanced pool)', () => {
+  const day = { from: '2026-10-30T00:00:00Z', to: '2026-10-31T00:00:00Z' };
+  const focusOf = (aggregates: MemoryAggregateStore, from: string, to: string) =>
+    listPriceFocus({ aggregates, directory: new Map(), pricing, accounts: [] }, { from: new Date(from), to: new Date(to), scope: 'all' }, 'USD');
+
+  it('charges each identity exactly its share of a whole day when that share is a whole number of picodollars', async () => {
+    // 24 × HOUR over 16 tokens: a has 2 (one via each region), b 14 (7 via each); nothing is left to round.
+    const aggregates = await rolledUp(
+      [
+        request(A, '2026-10-30T10:00:00.000Z', 'ptu-chat', 1, 0, 'eastus'),
+        request(A, '2026-10-30T11:00:00.000Z', 'ptu-chat', 1, 0, 'swedencentral'),
+        request(B, '2026-10-30T12:00:00.000Z', 'ptu-chat', 7, 0, 'eastus'),
+        request(B, '2026-10-30T13:00:00.000Z', 'ptu-chat', 7, 0, 'swedencentral'),
+      ],
+      day,
+    );
+    expect(costBy(on(await linesOf(aggregates, day.from, day.to), 'ptu-chat'))).toEqual({ [A]: 3n * HOUR, [B]: 21n * HOUR });
+  });
+
+  it('gives the odd picodollar by each identity’s remainder, ties to the smaller identity, in the report and the FOCUS export', async () => {
+    // Equal shares of the day (a 1 + 1 via two regions, b 2): the odd picodollar of an hour is a's.
+    const tied = await rolledUp(
+      [
+        request(B, '2026-10-30T00:30:00.000Z', 'ptu-chat', 2, 0),
+        request(A, '2026-10-30T15:00:00.000Z', 'ptu-chat', 1, 0, 'eastus'),
+        request(A, '2026-10-30T16:00:00.000Z', 'ptu-chat', 1, 0, 'swedencentral'),
+      ],
+      day,
+    );
+    expect(costBy(on(await linesOf(tied, day.from, '2026-10-30T01:00:00Z'), 'ptu-chat'))).toEqual(split(HOUR, { [A]: 2, [B]: 2 }));
+    const shares: Record<string, bigint> = {};
+    for (const r of (await focusOf(tied, day.from, '2026-10-30T01:00:00Z')).filter((r) => r.x_PriceComponent === 'provisioned')) shares[r.x_Identity!] = (shares[r.x_Identity!] ?? 0n) + picoOf(r.BilledCost!);
+    expect(shares).toEqual(split(HOUR, { [A]: 2, [B]: 2 }));
+    // a 4 tokens (2 via each region), b 3: of 1 to 6 hours, the odd picodollars go by a's 4/7 and b's 3/7.
+    const uneven = await rolledUp(
+      [
+        request(A, '2026-10-30T10:00:00.000Z', 'ptu-chat', 2, 0, 'eastus'),
+        request(A, '2026-10-30T11:00:00.000Z', 'ptu-chat', 2, 0, 'swedencentral'),
+        request(B, '2026-10-30T12:00:00.000Z', 'ptu-chat', 3, 0),
+      ],
+      day,
+    );
+    for (const hours of [1, 2, 3, 4, 5, 6]) {
+      const lines = await linesOf(uneven, day.from, `2026-10-30T${String(hours).padStart(2, '0')}:00:00Z`);
+      expect({ hours, cost: costBy(on(lines, 'ptu-chat')) }).toEqual({ hours, cost: split(BigInt(hours) * HOUR, { [A]: 4, [B]: 3 }) });
+    }
+  });
+});
+
+describe('the FOCUS export of provisioned and per-token usage, against the report', () => {
+  const day = { from: '2026-10-30T00:00:00Z', to: '2026-10-31T00:00:00Z' };
+  const query = { from: new Date(day.from), to: new Date(day.to), scope: 'all' as const };
+  let aggregates: MemoryAggregateStore;
+
+  beforeAll(async () => {
+    aggregates = await rolledUp(
+      [
+        request(null, '2026-10-30T10:00:00.000Z', 'ptu-chat', 100, 10),
+        request(null, '2026-10-30T11:00:00.000Z', 'chat', 100, 10),
+        request(A, '2026-10-30T12:00:00.000Z', 'ptu-chat', 100, 10),
+        request(A, '2026-10-30T13:00:00.000Z', 'chat', 100, 10),
+      ],
+      day,
+    );
+  });
+
+  it('names a caller with no identity under the same team on its provisioned share as on its per-token rows, so a pivot by team adds up to the report', async () => {
+    const rows = await listPriceFocus({ aggregates, directory: new Map(), pricing, accounts: [] }, query, 'USD');
+    expect(rows.filter((r) => r.x_Identity === 'unattributed').map((r) => [r.x_PriceComponent, r.x_Team, JSON.parse(r.Tags!).team ?? null])).toEqual([
+      ['input', '(unmapped)', '(unmapped)'],
+      ['output', '(unmapped)', '(unmapped)'],
+      ['provisioned', '(unmapped)', '(unmapped)'],
+    ]);
+    const report = await chargebackReportFor({ aggregates, directory: new Map(), pricing }, { ...query, groupBy: 'team' }, 'USD');
+    const byTeam: Record<string, bigint> = {};
+    for (const r of rows) byTeam[r.x_Team ?? '(none)'] = (byTeam[r.x_Team ?? '(none)'] ?? 0n) + picoOf(r.BilledCost!);
+    expect(byTeam).toEqual(Object.fromEntries(report.rows.map((r) => [r.key, r.costPico])));
+  });
+
+  it('counts each request once in x_Requests, not once per price component, so they add up to the report’s requests', async () => {
+    const rows = await listPriceFocus({ aggregates, directory: new Map(), pricing, accounts: [] }, query, 'USD');
+    const report = await chargebackReportFor({ aggregates, directory: new Map(), pricing }, { ...query, groupBy: 'identity' }, 'USD');
+    const requests: Record<string, number> = {};
+    for (const r of rows) requests[r.x_Identity!] = (requests[r.x_Identity!] ?? 0) + Number(r.x_Requests);
+    expect(requests).toEqual(Object.fromEntries(report.rows.map((r) => [r.key, r.requests])));
+    expect(Object.values(requests).reduce((a, b) => a + b, 0)).toBe(4);
+  });
+});
+
+describe('a report of the last day a period may cover (9999-12-31), on a provisioned deployment', () => {
+  it('counts that day’s requests and charges its provisioned hours to their caller, not to idle capacity', async () => {
+    const range = { from: '9999-12-31T00:00:00Z', to: '9999-12-31T23:00:00Z' };
+    const aggregates = await rolledUp([request(A, '9999-12-31T10:00:00.000Z', 'ptu-chat', 100, 10), request(A, '9999-12-31T11:00:00.000Z', 'chat', 100, 10)], range);
+    const lines = await linesOf(aggregates, range.from, range.to);
+    expect(lines.reduce((n, l) => n + l.requests, 0)).toBe(2);
+    expect(Object.keys(costBy(lines))).toEqual([A]);
   });
 });
