@@ -28,7 +28,10 @@ export function deadLetterKind(letter: Pick<DeadLetter | DeadLetterHeader, 'posi
 export type DeadLetterFilter = Pick<DeadLetterQuery, 'ids' | 'reasonContains'>;
 
 export interface DeadLetterReplayResult {
-  /** Payloads of rejected events ingested again. */
+  /**
+   * Payloads of rejected events ingested again: those of the letters selected, and of a selected letter the run
+   * wrote again, as an item of another payload, before it came to it.
+   */
   readonly replayed: number;
   /** Of those, the ones ingest now accepts: their dead letters were removed. */
   readonly accepted: number;
@@ -71,41 +74,65 @@ function refusedEntryId(letter: DeadLetter): string | null {
   return typeof document.id === 'string' ? document.id : null;
 }
 
+/** Whether a filter selects a letter, as the store's query does. */
+function selects(filter: DeadLetterFilter): (letter: DeadLetterHeader) => boolean {
+  const ids = filter.ids && new Set(filter.ids);
+  return (letter) => (ids === undefined || ids.has(letter.id)) && (filter.reasonContains === undefined || letter.reason.includes(filter.reasonContains));
+}
+
+interface BatchOutcome {
+  /** Letters of the batch whose payload ingest now accepts: removed. */
+  readonly accepted: number;
+  /** Letters there were before the run, not in `seen`, that the ingest wrote again: as they were before. */
+  readonly rewritten: readonly DeadLetterHeader[];
+}
+
 /**
  * Ingests the payloads of one batch of letters with one call of the ingest service, then deletes the letters of
  * the payloads it read: every item became a ledger entry, a diagnostic record or a dead letter of its own (an item
  * of a body once refused whole), the ledger refused none of those entries, and no dead letter was written for the
- * payload itself. A payload rejected again is written again as the same letter (its id is the payload's hash) with
- * today's reason, keeping the letter's position. Every letter written is added to `written`.
+ * payload itself, under any id. A letter written again (its id is its payload's hash) takes today's reason and
+ * keeps the position it has; a new one takes the position of the payload it came from. Every letter written is
+ * added to `seen`.
  */
-async function replayBatch(batch: readonly Replayable[], ports: DeadLetterReplayPorts, written: Set<string>, options: StoreOptions): Promise<number> {
+async function replayBatch(batch: readonly Replayable[], ports: DeadLetterReplayPorts, seen: Set<string>, options: StoreOptions): Promise<BatchOutcome> {
   const events: ReceivedEvent[] = [];
-  const positions = new Map<string, SourcePosition>();
+  const positions = new Map(batch.map(({ letter }) => [letter.id, letter.position]));
+  const cutFrom = new Map<string, SourcePosition>();
   // Sorted apart, as `ingestBatch` sorts them, to know which payload each outcome comes from.
   const outcomes = batch.map(({ letter, payload }) => {
     const { itemIndex, ...position } = letter.position;
-    const event: ReceivedEvent = { body: payload, position };
+    // In the form the letter kept: ingest keeps text over 1 MiB as text, but does not read bytes over 1 MiB as text.
+    const event: ReceivedEvent = { body: letter.raw.encoding === 'utf8' ? payload.toString('utf8') : payload, position };
     events.push(event);
     const outcome: SortedEvents = { entries: [], deadLetters: [] };
     sortBody(event.body, event.position, outcome);
-    positions.set(letter.id, letter.position);
     // A payload cut from a body of several items is read as a body of its own: its item index is the one it had there.
-    if (itemIndex !== null) for (const again of outcome.deadLetters) positions.set(again.id, letter.position);
+    if (itemIndex !== null) for (const again of outcome.deadLetters) cutFrom.set(again.id, letter.position);
     return outcome;
   });
   const refused = new Set<string>();
+  const written = new Set<string>();
+  const rewritten: DeadLetterHeader[] = [];
   const deadLetters: DeadLetterStore = {
     upsertDeadLetters: async (letters, upsertOptions) => {
+      const others = letters.filter((letter) => !positions.has(letter.id)).map((letter) => letter.id);
+      if (others.length > 0) {
+        for await (const page of ports.deadLetters.listDeadLetterHeaders({ ...upsertOptions, ids: others })) {
+          for (const header of page) {
+            positions.set(header.id, header.position);
+            if (!seen.has(header.id)) rewritten.push(header);
+          }
+        }
+      }
       for (const letter of letters) {
         written.add(letter.id);
+        seen.add(letter.id);
         const entryId = refusedEntryId(letter);
         if (entryId !== null) refused.add(entryId);
       }
       await ports.deadLetters.upsertDeadLetters(
-        letters.map((letter) => {
-          const position = positions.get(letter.id);
-          return position ? { ...letter, position } : letter;
-        }),
+        letters.map((letter) => ({ ...letter, position: positions.get(letter.id) ?? cutFrom.get(letter.id) ?? letter.position })),
         upsertOptions,
       );
     },
@@ -116,11 +143,13 @@ async function replayBatch(batch: readonly Replayable[], ports: DeadLetterReplay
   await ingestBatch(events, { ledger: ports.ledger, diagnostics: ports.diagnostics, aggregates: ports.aggregates, deadLetters }, options);
   const accepted: DeadLetterKey[] = [];
   batch.forEach(({ letter }, i) => {
-    const { entries } = outcomes[i]!;
-    if (!entries.some((entry) => refused.has(entry.id)) && !written.has(letter.id)) accepted.push({ id: letter.id, pk: letter.pk });
+    const { entries, deadLetters: rejected } = outcomes[i]!;
+    // A letter just written, as an item of another payload, is never deleted, though its payload alone was accepted.
+    const kept = rejected.some((again) => again.position.itemIndex === null) || entries.some((entry) => refused.has(entry.id)) || written.has(letter.id);
+    if (!kept) accepted.push({ id: letter.id, pk: letter.pk });
   });
   if (accepted.length > 0) await ports.deadLetters.deleteDeadLetters(accepted, options);
-  return accepted.length;
+  return { accepted: accepted.length, rewritten };
 }
 
 /**
@@ -128,30 +157,38 @@ async function replayBatch(batch: readonly Replayable[], ports: DeadLetterReplay
  * payloads per call), each at the position it was received at; those now accepted are removed from the dead letters.
  * A payload kept in Blob storage is fetched and checked against its SHA-256 first. Ledger and dead-letter ids are
  * deterministic, and a letter is deleted only after the ingest of its payload succeeded: a failure in between
- * leaves it, and replaying it again changes nothing.
+ * leaves it, and replaying it again changes nothing. Every letter selected is counted once: one a batch wrote again
+ * (an item of another payload) before the listing came to it is counted then.
  */
 export async function replayDeadLetters(filter: DeadLetterFilter, ports: DeadLetterReplayPorts, options: DeadLetterReplayOptions = {}): Promise<DeadLetterReplayResult> {
   const storeOptions: StoreOptions = options.abortSignal ? { abortSignal: options.abortSignal } : {};
   if (filter.ids !== undefined) await requireLetters(filter.ids, ports.deadLetters, storeOptions);
   const limits = options.batch ?? REPLAY_BATCH;
+  const selected = selects(filter);
   let replayed = 0;
   let accepted = 0;
   let skipped = 0;
   let unreadable = 0;
   let batch: Replayable[] = [];
   let bytes = 0;
-  // Letters this replay wrote: the query pages through the container they are written to, and returns them too.
-  const written = new Set<string>();
+  // Letters this replay counted or wrote: the query pages through the container they are written to, and returns them too.
+  const seen = new Set<string>();
   const flush = async () => {
     if (batch.length === 0) return;
     replayed += batch.length;
-    accepted += await replayBatch(batch, ports, written, storeOptions);
+    const outcome = await replayBatch(batch, ports, seen, storeOptions);
+    accepted += outcome.accepted;
+    for (const letter of outcome.rewritten.filter(selected)) {
+      if (deadLetterKind(letter) === 'rejected event') replayed++;
+      else skipped++;
+    }
     batch = [];
     bytes = 0;
   };
   for await (const page of ports.deadLetters.listDeadLetters({ ...filter, ...storeOptions })) {
     for (const letter of page) {
-      if (written.has(letter.id)) continue;
+      if (seen.has(letter.id)) continue;
+      seen.add(letter.id);
       if (deadLetterKind(letter) !== 'rejected event') {
         skipped++;
         continue;

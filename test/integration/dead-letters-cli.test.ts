@@ -231,6 +231,21 @@ describe('tokenledger dead-letters list | replay, on Azurite and the local Cosmo
     expect((await letters(stores)).map((l) => l.id)).toEqual([tamperedLetter.id]);
   });
 
+  it('keeps a payload rejected again as its own letter, whether the letter kept text (over 1 MiB, in Blob storage) or bytes', async () => {
+    const stores = await freshStores();
+    // A body over 1 MiB handed to ingest as text, as `quarantine replay` hands a body quarantined as UTF-8 text, is
+    // kept as text; bytes that are not UTF-8 are kept as base64.
+    const large = JSON.stringify(Array.from({ length: 2_400 }, (_, n) => v1Event(40_000 + n)));
+    expect(Buffer.byteLength(large)).toBeGreaterThan(1024 * 1024);
+    await ingestBatch([{ body: large, position: at('10', 1) }, { body: Buffer.from([0x7b, 0xff, 0x7d]), position: at('10', 2) }], stores);
+    const before = await letters(stores);
+    expect((await listed(stores)).deadLetters.map((l) => `${l.payload.encoding} ${l.payload.location}`).sort()).toEqual(['base64 inline', 'utf8 blob']);
+
+    expect(await replay(stores, '--all')).toEqual({ replayed: 2, accepted: 0, stillRejected: 2, skipped: 0, unreadable: 0 });
+
+    expect({ letters: await letters(stores), ledger: await ledger(stores) }).toEqual({ letters: before, ledger: [] });
+  });
+
   it('a second replay changes nothing', async () => {
     const stores = await freshStores();
     await stores.deadLetters.upsertDeadLetters([

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { DeadLetter } from '../../src/contracts/dead-letter.js';
 import { stableId } from '../../src/domain/stable-id.js';
 import { ingestBatch } from '../../src/services/ingest-batch.js';
-import { replayDeadLetters, type DeadLetterReplayPorts } from '../../src/services/replay-dead-letters.js';
+import { REPLAY_BATCH, replayDeadLetters, type DeadLetterReplayPorts } from '../../src/services/replay-dead-letters.js';
 import { MemoryAggregateStore, MemoryDeadLetterStore, MemoryDiagnosticsStore, MemoryLedgerStore, MemoryPayloadStore } from '../support/memory-stores.js';
 
 function event(n: number, promptTokens = 100): string {
@@ -80,6 +80,58 @@ describe('replaying dead letters', () => {
 
     expect(result).toEqual({ replayed: 600, accepted: 600, stillRejected: 0, skipped: 0, unreadable: 0 });
     expect(ports.deadLetters.snapshot().every((l) => l.reason === 'conflicting duplicate')).toBe(true);
+  });
+
+  describe('a letter still rejected that a batch wrote again, as the bad item of a body an earlier version refused whole', () => {
+    // X: a body an earlier version refused whole, whose item 1 is still bad; Y: that item, a letter of its own
+    // (the body delivered again since), listed after X and past the first batch.
+    async function lettersXAndY() {
+      const ports = memoryPorts();
+      const body = `[${event(9_998)},${event(9_999, -12)}]`;
+      const x = letter(body, 1);
+      await ports.deadLetters.upsertDeadLetters([x, ...Array.from({ length: REPLAY_BATCH.letters }, (_, n) => letter(event(n), 2 + n))]);
+      await ingestBatch([{ body: Buffer.from(body), position: { partitionId: '3', sequenceNumber: 7, offset: '7', enqueuedTimeUtc: null } }], ports);
+      const y = ports.deadLetters.snapshot().find((l) => l.position.partitionId === '3')!;
+      const rank = (l: DeadLetter) => (l.id === x.id ? 0 : l.id === y.id ? 2 : 1);
+      const list = ports.deadLetters.listDeadLetters.bind(ports.deadLetters);
+      ports.deadLetters.listDeadLetters = async function* (query) {
+        const found: DeadLetter[] = [];
+        for await (const page of list(query)) found.push(...page);
+        yield found.sort((a, b) => rank(a) - rank(b));
+      };
+      return { ports, x, y };
+    }
+
+    it('counts it once, still rejected, and it keeps its own position', async () => {
+      const { ports, y } = await lettersXAndY();
+
+      expect(await replayDeadLetters({}, ports)).toEqual({ replayed: 502, accepted: 501, stillRejected: 1, skipped: 0, unreadable: 0 });
+
+      const [kept] = ports.deadLetters.snapshot();
+      expect(ports.deadLetters.letters.size).toBe(1);
+      expect(kept).toMatchObject({ id: y.id, position: y.position, raw: y.raw });
+      expect(kept!.reason).toMatch(/promptTokens/);
+    });
+
+    it('does not count it when it was not selected', async () => {
+      const { ports, x, y } = await lettersXAndY();
+
+      expect(await replayDeadLetters({ ids: [x.id] }, ports)).toEqual({ replayed: 1, accepted: 1, stillRejected: 0, skipped: 0, unreadable: 0 });
+
+      expect(ports.deadLetters.letters.get(y.id)).toMatchObject({ position: y.position, raw: y.raw });
+      expect(ports.deadLetters.letters.has(x.id)).toBe(false);
+    });
+  });
+
+  it('keeps, still rejected, a letter whose payload is rejected again under another id: bytes kept as base64 that ingest now reads as text', async () => {
+    const ports = memoryPorts();
+    const data = Buffer.from('{"schema":"tokenledger.gateway/v1", broken').toString('base64');
+    const id = stableId('base64', data);
+    const base64 = { ...letter('', 1), id, pk: id.slice(0, 2), raw: { encoding: 'base64' as const, data, bytes: Buffer.from(data, 'base64').byteLength } };
+    await ports.deadLetters.upsertDeadLetters([base64]);
+
+    expect(await replayDeadLetters({}, ports)).toEqual({ replayed: 1, accepted: 0, stillRejected: 1, skipped: 0, unreadable: 0 });
+    expect(ports.deadLetters.letters.get(id)).toEqual(base64);
   });
 
   it('bounds a batch by payload bytes as well as by letters', async () => {
