@@ -199,6 +199,14 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
+function utf8Text(bytes: Uint8Array): string | null {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * The text of a body: a string as it is, bytes within the size limit decoded as UTF-8 (a byte-order mark kept);
  * null for anything else, which `decodeBody` words. `decodeBody(bodyText(body) ?? body)` is `decodeBody(body)`.
@@ -206,12 +214,17 @@ function isObject(value: unknown): value is Record<string, unknown> {
 export function bodyText(body: unknown): string | null {
   if (typeof body === 'string') return body;
   const bytes = asBytes(body);
-  if (!bytes || bytes.byteLength > MAX_BODY_BYTES) return null;
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return null;
-  }
+  return bytes && bytes.byteLength <= MAX_BODY_BYTES ? utf8Text(bytes) : null;
+}
+
+/**
+ * The text of a body to keep, of any size: a string as it is, bytes that are UTF-8 decoded (a byte-order mark kept);
+ * null for anything else. What is kept of a body too large to read still has its content removed.
+ */
+export function keptText(body: unknown): string | null {
+  if (typeof body === 'string') return body;
+  const bytes = asBytes(body);
+  return bytes && utf8Text(bytes);
 }
 
 export function decodeBody(body: unknown): BodyDecoding {

@@ -1,6 +1,6 @@
 import { QUARANTINE_SCHEMA_V1, type QuarantinedBatch, type QuarantinedBody } from '../contracts/quarantine.js';
 import { textWithoutContent } from '../domain/content-fields.js';
-import { bodyText } from '../domain/event-decoding.js';
+import { keptText } from '../domain/event-decoding.js';
 import { TransientStoreError, type StoreOptions } from '../ports/ledger-store.js';
 import type { QuarantineStore } from '../ports/quarantine-store.js';
 import { classifyFailure, type FailureKind } from './failure-classification.js';
@@ -80,7 +80,7 @@ export function restoredBody(body: QuarantinedBody): unknown {
  * logging on: see `content-fields.ts`), which ingest reads the same; the body itself when it has none.
  */
 function bodyWithoutContent(body: unknown): unknown {
-  let text = bodyText(body);
+  let text = keptText(body);
   if (text === null && body !== null && typeof body === 'object' && !ArrayBuffer.isView(body) && !(body instanceof ArrayBuffer)) {
     try {
       text = JSON.stringify(body) ?? null;

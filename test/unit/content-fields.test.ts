@@ -86,6 +86,24 @@ describe('prompt, completion and credential content of APIM resource logs', () =
   });
 });
 
+describe('a body over 1 MiB, delivered as bytes', () => {
+  // Too large to be read (Event Hubs' 1 MB cap, which a Dedicated cluster's larger events pass), it is kept whole.
+  const body = new Uint8Array(Buffer.from(JSON.stringify({ records: [gatewayLogsRecord('0f6e2a4c-8d1b-4c3e-9a7f-5b2d1e0c9a8b')], padding: 'p'.repeat(1_100_000) }), 'utf8'));
+  const payloadText = (payload: { encoding: string; data: string }) => (payload.encoding === 'base64' ? Buffer.from(payload.data, 'base64').toString('utf8') : payload.data);
+
+  it('keeps no content in its dead letter, which still says why', () => {
+    const [letter, ...more] = sortBatch([{ body, position: POSITION }]).deadLetters;
+    expect(more).toEqual([]);
+    expect(letter!.reason).toMatch(/^body of \d+ bytes exceeds 1048576$/);
+    expect('data' in letter!.raw && leaked(payloadText(letter!.raw))).toEqual([]);
+  });
+
+  it('keeps no content in a quarantined batch', () => {
+    const batch = toQuarantinedBatch([{ body, position: POSITION }], 'transient', 'Cosmos DB unavailable', 5, new Date('2026-11-20T10:00:00Z'));
+    expect(leaked(batch.events.map((e) => payloadText(e.body)))).toEqual([]);
+  });
+});
+
 describe('a body kept without content', () => {
   it('keeps its other items as written, so a rejected one has the same dead letter delivered directly or replayed', () => {
     // A record without content fields, refused for its time; beside it a record with content. The body is indented
