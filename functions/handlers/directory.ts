@@ -4,7 +4,7 @@ import { describeIssues, directoryRowSchema, normalizeIdentityKey, type Director
 import { noParametersSchema } from '../../src/contracts/report-query.js';
 import { hasRole, type Principal } from '../../src/domain/access.js';
 import type { DirectoryWriteOutcome, EditableIdentityDirectory, VersionedDirectoryRow } from '../../src/ports/identity-directory.js';
-import { findDirectoryEntry, removeDirectoryEntry, replaceDirectoryEntry } from '../../src/services/directory-entry.js';
+import { createDirectoryEntry, findDirectoryEntry, removeDirectoryEntry, replaceDirectoryEntry } from '../../src/services/directory-entry.js';
 import { importDirectory } from '../../src/services/import-directory.js';
 import { parseQuery } from './query-parameters.js';
 
@@ -69,7 +69,7 @@ export function createDirectoryHandler(ports: () => DirectoryHandlerPorts) {
     }
     const parsed = await readEntry(request, undefined);
     if (!parsed.ok) return parsed.response;
-    const outcome = await directory.create(parsed.row);
+    const outcome = await createDirectoryEntry(directory, parsed.row);
     if (outcome.outcome === 'exists') return problem(409, 'conflict', `identity ${JSON.stringify(parsed.row.identity)} is already in the directory: replace it with PUT`);
     return written(request, parsed.row, outcome);
   };
@@ -80,7 +80,8 @@ export function createDirectoryHandler(ports: () => DirectoryHandlerPorts) {
  * `PUT`: creates or replaces the entry (201 or 200); with `If-Match`, only if the entry is still at that ETag (412
  * when it changed or is gone); with `If-None-Match: *`, only if there is no entry (412 when there is). `DELETE`:
  * 204; with `If-Match`, only that version (412); 404 when there is no entry. The body's `identity`, if given, must
- * be the path's.
+ * be the path's. At any spelling of a GUID, each method addresses the entry the listing shows for it (see
+ * `findDirectoryEntry`), and DELETE removes every spelling an earlier release stored too.
  */
 export function createDirectoryEntryHandler(ports: () => DirectoryHandlerPorts) {
   return async function directoryEntry(request: HttpRequest): Promise<HttpResponseInit> {
@@ -96,7 +97,7 @@ export function createDirectoryEntryHandler(ports: () => DirectoryHandlerPorts) 
     const options = ifMatch.value === undefined ? {} : { ifMatch: ifMatch.value };
 
     if (request.method === 'GET') {
-      const found = await findDirectoryEntry(directory, key.identity);
+      const found = await findDirectoryEntry(directory, key.given);
       if (found === null) return notFound(key.identity);
       // RFC 9110 §13.1.2: a GET whose If-None-Match names the current version answers 304.
       if (ifNoneMatch.value === '*' || ifNoneMatch.value === found.etag) return { status: 304, headers: { ETag: found.etag } };
@@ -114,12 +115,12 @@ export function createDirectoryEntryHandler(ports: () => DirectoryHandlerPorts) 
     const parsed = await readEntry(request, key.identity);
     if (!parsed.ok) return parsed.response;
     if (ifNoneMatch.value === '*') {
-      const created = await directory.create(parsed.row);
+      const created = await createDirectoryEntry(directory, parsed.row);
       if (created.outcome === 'exists') return problem(412, 'precondition_failed', `identity ${JSON.stringify(key.identity)} is already in the directory (If-None-Match: *)`);
       return written(request, parsed.row, created);
     }
     // The row GET answers at this URL, whose ETag If-Match names (RFC 9110 §13.1.1).
-    const outcome = await replaceDirectoryEntry(directory, key.identity, parsed.row, options);
+    const outcome = await replaceDirectoryEntry(directory, key.given, parsed.row, options);
     if (outcome.outcome === 'stale') return stale(key.identity);
     return written(request, parsed.row, outcome);
   };
@@ -145,7 +146,7 @@ const stale = (identity: string) =>
 
 type Checked<T> = ({ readonly ok: true } & T) | { readonly ok: false; readonly response: HttpResponseInit };
 
-/** The path's identity as given (a row stored before keys were spelt as now is addressed so) and spelt as now. */
+/** The path's identity as given (a row stored untrimmed is removed so) and spelt as now. */
 function identityOf(request: HttpRequest): Checked<{ given: string; identity: string }> {
   const given = request.params['identity'] ?? '';
   const parsed = directoryRowSchema.shape.identity.safeParse(given);

@@ -36,13 +36,13 @@ const CONTROLS = new RegExp(CONTROL.source, 'gu');
 const UNPAIRED_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
- * The keys a row of this identity is most likely stored under, in the order to read them: as given, spelt as now, and
- * a GUID upper-cased. An earlier release kept a GUID as it was imported, in any mix of case, and lists it spelt as
- * now; a GUID stored in mixed case is under none of these keys (`findDirectoryEntry` looks for it too).
+ * The keys the entry of this identity is most likely stored under, in the order `compareStoredKeys` puts them: spelt
+ * as now, then a GUID upper-cased. An earlier release kept a GUID as it was imported, in any mix of case; a GUID
+ * stored in mixed case is under neither (`findDirectoryEntry` looks for it too).
  */
 export function storedKeys(identity: string): string[] {
   const key = normalizeIdentityKey(identity);
-  return [...new Set([identity, key, ...(isGuid(key) ? [key.toUpperCase()] : [])])];
+  return isGuid(key) ? [key, key.toUpperCase()] : [key];
 }
 
 /** Whether a key is a GUID, which is the same identity in any case. */
@@ -51,13 +51,25 @@ export function isGuid(key: string): boolean {
 }
 
 /**
- * The order of the keys rows of one identity are stored under, the first being the row that is listed and found: the
- * key spelt as now, then ordinal order (so a GUID upper-cased, as `storedKeys` tries it, before its mixed spellings).
+ * The order of the keys rows of one identity are stored under. The first holds the identity's entry: the row the
+ * listing and reports show, and the one every read, write and delete of the identity addresses, at whatever spelling
+ * it is given. That is the key spelt as now, then in ordinal order (so a GUID upper-cased before its mixed spellings).
  */
 export function compareStoredKeys(a: string, b: string): number {
   const key = normalizeIdentityKey(a);
   if (a === key || b === key) return a === b ? 0 : a === key ? -1 : 1;
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Of the keys rows are stored under, the key of each identity's entry (`compareStoredKeys`), by identity spelt as now. */
+export function entryKeys(keys: Iterable<string>): Map<string, string> {
+  const entries = new Map<string, string>();
+  for (const stored of keys) {
+    const identity = normalizeIdentityKey(stored);
+    const held = entries.get(identity);
+    if (held === undefined || compareStoredKeys(stored, held) < 0) entries.set(identity, stored);
+  }
+  return entries;
 }
 
 /** The directory's spelling of an identity key: trimmed, and lower-cased when it is a GUID. */

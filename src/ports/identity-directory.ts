@@ -60,17 +60,23 @@ export interface DirectoryWriteOptions extends StoreOptions {
  * retry may succeed.
  */
 export interface EditableIdentityDirectory extends IdentityDirectory {
-  /** Every row with its ETag, by identity. */
+  /**
+   * Every identity's entry with its ETag, by identity: of rows an earlier release stored under several spellings of
+   * a GUID, the one `compareStoredKeys` puts first.
+   */
   listVersioned(options?: StoreOptions): Promise<Map<string, VersionedDirectoryRow>>;
   /** One row with its ETag, or null; `identity` is spelt as `normalizeIdentityKey` spells it. */
   getVersioned(identity: string, options?: StoreOptions): Promise<VersionedDirectoryRow | null>;
   /**
    * The keys rows of a GUID (spelt as now) are stored under in any mix of case, as an earlier release kept them; the
    * rows themselves are not read, nor is the whole directory. `findDirectoryEntry` asks only when no point read found
-   * the row.
+   * the row; `removeDirectoryEntry` asks to remove every spelling.
    */
   storedCaseVariants(guid: string, options?: StoreOptions): Promise<string[]>;
-  /** Writes a row only if its identity has none: `written` or `exists`. */
+  /**
+   * Writes a row only if its key spelt as now holds none: `written` or `exists`. A row an earlier release stored under
+   * another spelling is not looked for: `createDirectoryEntry` does.
+   */
   create(row: DirectoryRow, options?: StoreOptions): Promise<DirectoryWriteOutcome>;
   /** Creates or replaces a row (a row without `kind` clears it); with `ifMatch`, only over that version: `written` or `stale`. */
   replace(row: DirectoryRow, options?: DirectoryWriteOptions): Promise<DirectoryWriteOutcome>;

@@ -113,6 +113,16 @@ describe('directory API on the local stack', () => {
     return fetch(`${api.url}/api/directory${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
   };
   const entries = async (token = writer) => ((await (await call('GET', '', { token })).json()) as { entries: (DirectoryRow & { etag: string })[]; canWrite: boolean });
+  /** The stack's directory table, to store rows as an earlier release did. */
+  const identities = () => TableClient.fromConnectionString(stack.azurite.connectionString, 'identities', { allowInsecureConnection: true });
+  /** Every key a row of the GUID is stored under, in any case. */
+  const storedSpellings = async (guid: string) => {
+    const keys: string[] = [];
+    for await (const { rowKey } of identities().listEntities({ queryOptions: { filter: `PartitionKey eq 'identity'` } })) {
+      if (String(rowKey).toLowerCase() === guid.toLowerCase()) keys.push(String(rowKey));
+    }
+    return keys.sort();
+  };
 
   it('creates an entry with POST, lists it with its ETag, and answers 409 for a second create', async () => {
     const identity = 'sub-api-create';
@@ -128,6 +138,15 @@ describe('directory API on the local stack', () => {
     const again = await call('POST', '', { body: { ...BOT, identity, team: 'Other' } });
     expect(again.status).toBe(409);
     expect(await again.json()).toMatchObject({ error: 'conflict', reason: expect.stringContaining(identity) });
+  });
+
+  it('answers POST for a GUID an earlier release stored upper-cased with 409, writing no second row', async () => {
+    const legacy = '0B2C4D6E-0000-4000-8000-00000000D001';
+    await identities().createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy), displayName: 'Legacy', team: 'Search', costCenter: 'CC-1' });
+    expect((await call('GET', `/${legacy.toLowerCase()}`)).status).toBe(200);
+    const created = await call('POST', '', { body: { identity: legacy.toLowerCase(), displayName: 'New', team: 'Ads', costCenter: 'CC-2' } });
+    expect(created.status).toBe(409);
+    expect(await storedSpellings(legacy)).toEqual([legacy]);
   });
 
   it('replaces with the current ETag, answers 412 for a stale one and keeps the newer entry', async () => {
@@ -157,26 +176,28 @@ describe('directory API on the local stack', () => {
     expect((await call('GET', `/${identity}`)).status).toBe(404);
   });
 
-  it('deletes a row stored with an upper-case GUID (before keys were spelt as now) by that spelling, and keeps the row spelt as now', async () => {
-    const legacy = '0B2C4D6E-0000-4000-8000-00000000B0B0';
-    const table = TableClient.fromConnectionString(stack.azurite.connectionString, 'identities', { allowInsecureConnection: true });
-    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy), displayName: 'Old', team: 'T', costCenter: 'C' });
-    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy.toLowerCase()), displayName: 'Current', team: 'Search', costCenter: 'CC-1001' });
-    expect((await call('DELETE', `/${legacy}`)).status).toBe(204);
-    expect((await table.getEntity('identity', encodeRowKey(legacy.toLowerCase()))).displayName).toBe('Current');
-    // Listed spelt as now, a legacy row is read and deleted so too.
-    await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy.replace('B0B0', 'B0B1')), displayName: 'Old', team: 'T', costCenter: 'C' });
-    const listedSpelling = legacy.replace('B0B0', 'B0B1').toLowerCase();
-    expect(await (await call('GET', `/${listedSpelling}`)).json()).toMatchObject({ identity: listedSpelling, displayName: 'Old' });
-    expect((await call('DELETE', `/${listedSpelling}`)).status).toBe(204);
-    expect((await call('GET', `/${listedSpelling}`)).status).toBe(404);
-    expect((await call('DELETE', `/${legacy}`)).status).toBe(204);
+  it('deletes, at any spelling of a GUID, with the If-Match of the entry a GET there shows, that entry and every spelling an earlier release stored', async () => {
+    const legacy = '0B2C4D6E-0000-4000-8000-00000000D003';
+    const mixed = '0b2C4D6E-0000-4000-8000-00000000d003';
+    const table = identities();
+    for (const [rowKey, displayName] of [[legacy, 'Old'], [mixed, 'Older'], [legacy.toLowerCase(), 'Current']] as const) {
+      await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(rowKey), displayName, team: 'Search', costCenter: 'CC-1001' });
+    }
+    const read = await call('GET', `/${legacy}`);
+    expect(await read.json()).toMatchObject({ identity: legacy.toLowerCase(), displayName: 'Current' });
+    const edited = await call('PUT', `/${mixed}`, { body: { displayName: 'Current', team: 'Ads', costCenter: 'CC-1001' }, ifMatch: read.headers.get('etag')! });
+    expect(edited.status).toBe(200);
+    expect((await call('DELETE', `/${legacy}`, { ifMatch: read.headers.get('etag')! })).status).toBe(412);
+    expect(await (await call('GET', `/${legacy}`)).json()).toMatchObject({ displayName: 'Current', team: 'Ads', etag: edited.headers.get('etag') });
+    expect((await call('DELETE', `/${legacy}`, { ifMatch: edited.headers.get('etag')! })).status).toBe(204);
+    expect(await storedSpellings(legacy)).toEqual([]);
+    expect((await call('GET', `/${mixed}`)).status).toBe(404);
     expect((await call('DELETE', `/${legacy}`)).status).toBe(404);
   });
 
   it('reads, edits and deletes by the key it lists an entry an earlier release stored under a mixed-case GUID', async () => {
     const legacy = '0b2c4d6e-0000-4000-8000-00000000C0c0';
-    const table = TableClient.fromConnectionString(stack.azurite.connectionString, 'identities', { allowInsecureConnection: true });
+    const table = identities();
     await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy), displayName: 'Imported as printed', team: 'Search', costCenter: 'CC-1001' });
     const listed = (await entries()).entries.find((e) => e.identity === legacy.toLowerCase());
     expect(listed).toMatchObject({ displayName: 'Imported as printed' });
@@ -196,7 +217,7 @@ describe('directory API on the local stack', () => {
 
   it('writes, at any spelling of a GUID in its URL, the row a GET of that URL answers, when an earlier release stored two spellings', async () => {
     const [listedSpelling, otherSpelling] = ['Ab2C4D6E-0000-4000-8000-00000000C0c9', 'aB2c4d6e-0000-4000-8000-00000000C0C9'];
-    const table = TableClient.fromConnectionString(stack.azurite.connectionString, 'identities', { allowInsecureConnection: true });
+    const table = identities();
     for (const spelling of [listedSpelling, otherSpelling]) await table.createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(spelling), displayName: spelling, team: 'Search', costCenter: 'CC-1001' });
     const read = await call('GET', `/${otherSpelling}`);
     expect(await read.json()).toMatchObject({ displayName: listedSpelling });
@@ -279,6 +300,17 @@ describe('directory API on the local stack', () => {
     expect((await call('GET', `/${identity}`, { ifNoneMatch: '"other"' })).status).toBe(200);
     expect((await call('PUT', `/${identity}`, { body: { ...BOT, identity }, ifNoneMatch: etag })).status).toBe(400);
     expect((await call('DELETE', `/${identity}`, { ifNoneMatch: '*' })).status).toBe(400);
+  });
+
+  it('answers PUT with If-None-Match: * for a GUID an earlier release stored upper-cased with 412, and one DELETE leaves it out of the directory', async () => {
+    const legacy = '0B2C4D6E-0000-4000-8000-00000000D002';
+    await identities().createEntity({ partitionKey: 'identity', rowKey: encodeRowKey(legacy), displayName: 'Legacy', team: 'Search', costCenter: 'CC-1' });
+    const created = await call('PUT', `/${legacy.toLowerCase()}`, { body: { displayName: 'New', team: 'Ads', costCenter: 'CC-2' }, ifNoneMatch: '*' });
+    expect(created.status).toBe(412);
+    expect(await storedSpellings(legacy)).toEqual([legacy]);
+    expect((await call('DELETE', `/${legacy.toLowerCase()}`)).status).toBe(204);
+    expect((await call('GET', `/${legacy.toLowerCase()}`)).status).toBe(404);
+    expect((await entries()).entries.map((e) => e.identity)).not.toContain(legacy.toLowerCase());
   });
 
   it('refuses a body that is not UTF-8 (a Latin-1 file) with 400, importing nothing', async () => {

@@ -61,6 +61,19 @@ async function directoryHolding(...rows: (Record<string, unknown> & { identity: 
   return new TableIdentityDirectory(table);
 }
 
+/** The `directory` command over a directory, with what it prints and how often it connected and closed. */
+function harness(directory: EditableIdentityDirectory = new MemoryIdentityDirectory()) {
+  const io = { out: '', err: '', connects: 0, closes: 0 };
+  const connect = async (): Promise<DirectoryConnection> => {
+    io.connects++;
+    return { directory, close: async () => void io.closes++ };
+  };
+  const command = directoryCommand(connect)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => void (io.out += s), writeErr: (s) => void (io.err += s) });
+  return { io, command, directory };
+}
+
 beforeAll(async () => {
   azurite = await startAzurite();
 });
@@ -249,12 +262,9 @@ describe('TableIdentityDirectory', () => {
       const message = await directory.getAll().then(() => '', (e: Error) => e.message);
       const named = /`tokenledger directory remove -- '([^']*)'`/.exec(message)?.[1];
       expect(named, message).toBe(identity);
-      let out = '';
-      const command = directoryCommand(async () => ({ directory, close: async () => {} }))
-        .exitOverride()
-        .configureOutput({ writeOut: (text) => void (out += text), writeErr: () => {} });
+      const { io, command } = harness(directory);
       await command.parseAsync(['remove', '--', named!], { from: 'user' });
-      expect(out).toMatch(/^removed /);
+      expect(io.out).toMatch(/^removed /);
       expect((await directory.getAll()).size).toBe(0);
     }
   });
@@ -291,7 +301,7 @@ describe('TableIdentityDirectory', () => {
     expect(await replaceDirectoryEntry(directory, legacy.toLowerCase(), { ...edited, team: 'Search' }, { ifMatch: read.etag })).toEqual({ outcome: 'stale' });
   });
 
-  it('lists, finds and removes the same one of the rows stored under several spellings of a GUID, and never a neighbouring key', async () => {
+  it('lists and finds, at any spelling, the same one of the rows stored under several spellings of a GUID, and removes them all, never a neighbouring key', async () => {
     const key = 'ab2c4d6e-0000-4000-8000-00000000a004';
     const [first, second] = ['Ab2C4D6E-0000-4000-8000-00000000a004', 'aB2c4d6e-0000-4000-8000-00000000A004'];
     // Keys inside the ranges queried for the GUID's spellings: another GUID, and an id whose case is its own.
@@ -300,16 +310,15 @@ describe('TableIdentityDirectory', () => {
       ...[second, first, ...neighbours].map((identity) => ({ identity, displayName: identity, team: 'Search', costCenter: 'CC-1001' })),
     );
     expect((await directory.storedCaseVariants(key)).sort()).toEqual([first, second]);
-    for (const expected of [first, second]) {
-      const listed = (await directory.listVersioned()).get(key);
-      expect(listed?.row.displayName).toBe(expected);
-      expect(await findDirectoryEntry(directory, key)).toEqual({ ...listed, storedKey: expected });
-      expect(await removeDirectoryEntry(directory, key, { ifMatch: listed!.etag })).toEqual({ outcome: 'deleted' });
-    }
+    const listed = (await directory.listVersioned()).get(key);
+    expect(listed?.row.displayName).toBe(first);
+    for (const spelling of [key, first, second]) expect(await findDirectoryEntry(directory, spelling)).toEqual({ ...listed, storedKey: first });
+    expect(await removeDirectoryEntry(directory, second, { ifMatch: listed!.etag })).toEqual({ outcome: 'deleted' });
+    expect(await directory.storedCaseVariants(key)).toEqual([]);
     expect([...(await directory.listVersioned()).values()].map(({ row }) => row.displayName).sort()).toEqual(neighbours);
   });
 
-  it('reads a row stored as now or upper-cased by point alone, and queries for other spellings only of a GUID no point read finds', async () => {
+  it('reads a row stored as now or upper-cased by point alone, and queries for other spellings only of a GUID no point read finds or one removed', async () => {
     const table = tableClient();
     await table.createTable();
     const [current, upper, missing] = [guid(0xa1), guid(0xa2).toUpperCase(), guid(0xa3)];
@@ -318,12 +327,14 @@ describe('TableIdentityDirectory', () => {
     const queries = vi.spyOn(table, 'listEntities');
     expect((await findDirectoryEntry(directory, current))?.row.displayName).toBe(current);
     expect((await findDirectoryEntry(directory, upper.toLowerCase()))?.row.displayName).toBe(upper);
-    expect(await removeDirectoryEntry(directory, upper.toLowerCase())).toEqual({ outcome: 'deleted' });
     expect(await findDirectoryEntry(directory, 'sub-missing')).toBeNull();
     expect(queries).not.toHaveBeenCalled();
     expect(await findDirectoryEntry(directory, missing)).toBeNull();
+    expect(queries).toHaveBeenCalledTimes(1);
+    // A remove looks for every spelling it must take with it.
+    expect(await removeDirectoryEntry(directory, upper.toLowerCase())).toEqual({ outcome: 'deleted' });
     expect(await removeDirectoryEntry(directory, missing)).toEqual({ outcome: 'absent' });
-    expect(queries).toHaveBeenCalledTimes(2);
+    expect(queries).toHaveBeenCalledTimes(3);
   });
 
   it('queries for the spellings of a GUID with ranges that hold every one of them, within the 15 comparisons a filter may make', () => {
@@ -353,17 +364,29 @@ describe('TableIdentityDirectory', () => {
     expect(await removeDirectoryEntry(directory, stdout)).toEqual({ outcome: 'deleted' });
   });
 
-  it('removes the legacy upper-case row the hint names, and not the valid row of the same GUID spelt as now', async () => {
+  it('lists and reads the row spelt as now past a legacy upper-case row of its GUID that no longer passes the schema, and removes both with the identity', async () => {
     const legacy = '0B2C4D6E-0000-4000-8000-00000000A001';
     const directory = await directoryHolding(
       { identity: legacy, displayName: 'X', team: 'T', costCenter: 'C', kind: 'robot' },
       { identity: legacy.toLowerCase(), displayName: 'Search backend', team: 'Search', costCenter: 'CC-1001' },
     );
-    const command = directoryCommand(async () => ({ directory, close: async () => {} }))
-      .exitOverride()
-      .configureOutput({ writeOut: () => {}, writeErr: () => {} });
-    await command.parseAsync(['remove', '--', legacy], { from: 'user' });
     expect([...(await directory.getAll()).values()].map((row) => [row.identity, row.team])).toEqual([[legacy.toLowerCase(), 'Search']]);
+    expect((await findDirectoryEntry(directory, legacy))?.storedKey).toBe(legacy.toLowerCase());
+    const { io, command } = harness(directory);
+    await command.parseAsync(['remove', '--', legacy], { from: 'user' });
+    expect(io.out).toBe(`removed ${legacy.toLowerCase()}\n`);
+    expect(await directory.storedCaseVariants(legacy.toLowerCase())).toEqual([]);
+  });
+
+  it('sets, at any spelling of a GUID, the entry the listing shows when an earlier release also stored it upper-cased', async () => {
+    const legacy = '0B2C4D6E-0000-4000-8000-00000000A006';
+    const current = { identity: legacy.toLowerCase(), displayName: 'Current', team: 'Search', costCenter: 'CC-1001' };
+    const directory = await directoryHolding({ identity: legacy, displayName: 'Old', team: 'T', costCenter: 'C' }, current);
+    const { io, command } = harness(directory);
+    await command.parseAsync(['set', legacy, '--team', 'Ads'], { from: 'user' });
+    expect(io.out).toMatch(new RegExp(`^changed ${current.identity} \\(etag `));
+    expect((await directory.getAll()).get(current.identity)).toEqual({ ...current, team: 'Ads' });
+    expect((await directory.getVersioned(legacy))?.row.team).toBe('T');
   });
 
   it('reads a row holding control characters (written before they were refused, or by another tool) with them shown as U+FFFD', async () => {
@@ -397,18 +420,6 @@ describe('directory command', () => {
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
   });
-
-  function harness(directory: EditableIdentityDirectory = new MemoryIdentityDirectory()) {
-    const io = { out: '', err: '', connects: 0, closes: 0 };
-    const connect = async (): Promise<DirectoryConnection> => {
-      io.connects++;
-      return { directory, close: async () => void io.closes++ };
-    };
-    const command = directoryCommand(connect)
-      .exitOverride()
-      .configureOutput({ writeOut: (s) => void (io.out += s), writeErr: (s) => void (io.err += s) });
-    return { io, command, directory };
-  }
 
   async function file(name: string, text: string): Promise<string> {
     const path = join(dir, name);

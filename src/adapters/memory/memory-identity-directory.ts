@@ -1,4 +1,4 @@
-import { checkDirectoryRow, type DirectoryRow } from '../../contracts/directory.js';
+import { checkDirectoryRow, entryKeys, type DirectoryRow } from '../../contracts/directory.js';
 import type {
   DirectoryWriteOptions,
   DirectoryWriteOutcome,
@@ -36,13 +36,13 @@ export class MemoryIdentityDirectory implements EditableIdentityDirectory {
   }
 
   async getAll(options?: GetAllOptions): Promise<Map<string, DirectoryRow>> {
-    options?.abortSignal?.throwIfAborted();
-    return new Map([...this.rows].map(([identity, row]) => [identity, { ...row }]));
+    return new Map([...(await this.listVersioned(options))].map(([identity, { row }]) => [identity, row]));
   }
 
+  /** Each identity's entry (`entryKeys`), as the Table adapter lists it when rows are stored under several spellings. */
   async listVersioned(options?: StoreOptions): Promise<Map<string, VersionedDirectoryRow>> {
     options?.abortSignal?.throwIfAborted();
-    return new Map([...this.rows].map(([identity, row]) => [identity, { row: { ...row }, etag: this.etagOf(identity) }]));
+    return new Map([...entryKeys(this.rows.keys())].map(([identity, key]) => [identity, { row: { ...this.rows.get(key)!, identity }, etag: this.etagOf(key) }]));
   }
 
   async getVersioned(identity: string, options?: StoreOptions): Promise<VersionedDirectoryRow | null> {
@@ -96,7 +96,7 @@ export class MemoryIdentityDirectory implements EditableIdentityDirectory {
 
   private put(row: DirectoryRow, key = row.identity): string {
     const etag = `W/"${++this.version}"`;
-    this.rows.set(key, { ...row, identity: key });
+    this.rows.set(key, { ...row });
     this.etags.set(key, etag);
     return etag;
   }

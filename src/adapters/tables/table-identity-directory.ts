@@ -2,7 +2,7 @@ import { odata, TableClient, type TransactionAction } from '@azure/data-tables';
 import { statusCodeOf } from '../rest-error.js';
 import { isLoopbackHttp } from '../../domain/loopback.js';
 import { asStoreError } from './table-errors.js';
-import { checkDirectoryRow, compareStoredKeys, describeIssues, directoryRowSchema, shownText, type DirectoryRow } from '../../contracts/directory.js';
+import { checkDirectoryRow, describeIssues, directoryRowSchema, entryKeys, shownText, type DirectoryRow } from '../../contracts/directory.js';
 import type {
   DirectoryWriteOptions,
   DirectoryWriteOutcome,
@@ -127,26 +127,29 @@ export class TableIdentityDirectory implements EditableIdentityDirectory {
     return new Map([...(await this.listVersioned(options))].map(([identity, versioned]) => [identity, versioned.row]));
   }
 
-  /** Of rows an earlier release stored under several spellings of one GUID, the one `findDirectoryEntry` finds first. */
+  /**
+   * Each identity's entry (`entryKeys`). Other rows an earlier release stored under another spelling of its GUID are
+   * not read: the listing never shows them, so one no longer valid stops nothing.
+   */
   async listVersioned(options?: StoreOptions): Promise<Map<string, VersionedDirectoryRow>> {
-    const rows = new Map<string, VersionedDirectoryRow & { readonly storedKey: string }>();
+    const entities = new Map<string, IdentityEntity & { readonly etag: string }>();
     try {
-      const entities = this.table.listEntities<IdentityEntity>({
+      const listed = this.table.listEntities<IdentityEntity>({
         queryOptions: { filter: odata`PartitionKey eq ${PARTITION_KEY}`, select: ['RowKey', 'displayName', 'team', 'costCenter', 'kind'] },
         abortSignal: options?.abortSignal,
       });
-      for await (const entity of entities) {
-        const row = fromEntity(entity);
-        const storedKey = decodeRowKey(entity.rowKey);
-        const held = rows.get(row.identity);
-        if (held === undefined || compareStoredKeys(storedKey, held.storedKey) < 0) rows.set(row.identity, { row, etag: entity.etag, storedKey });
-      }
+      for await (const entity of listed) entities.set(decodeRowKey(entity.rowKey), entity);
     } catch (error) {
       // 404: the table was never created, so nobody was ever imported.
       if (statusCodeOf(error) === 404) return new Map();
       throw asStoreError(error, 'reading the identity directory');
     }
-    return new Map([...rows].map(([identity, { row, etag }]) => [identity, { row, etag }]));
+    return new Map(
+      [...entryKeys(entities.keys())].map(([identity, storedKey]) => {
+        const entity = entities.get(storedKey)!;
+        return [identity, { row: fromEntity(entity), etag: entity.etag }];
+      }),
+    );
   }
 
   async getVersioned(identity: string, options?: StoreOptions): Promise<VersionedDirectoryRow | null> {
