@@ -247,8 +247,11 @@ export type OperationsQueryParams = z.output<ReturnType<typeof operationsQuerySc
 /** Results per page of `GET /api/reconciliation` (`limit`): the default, and the most a caller may ask for. */
 export const RECONCILIATION_PAGE_SIZE = { default: 1000, max: 1000 } as const;
 
-/** Longer than any key this API writes: an hour, a check and a deployment name of the ledger's longest, escaped. */
-const MAX_CONTINUATION_LENGTH = 8192;
+/**
+ * Longer than any continuation this API writes: an hour, a check, the window and two deployment names of the ledger's
+ * longest, each character escaped to six (`\u0001`), in base64.
+ */
+const MAX_CONTINUATION_LENGTH = 16_384;
 
 /** `status=fail,warn`: the statuses whose results are listed, in the order of `CHECK_STATUSES`. */
 const statusList = z.string().transform((text, ctx) => {

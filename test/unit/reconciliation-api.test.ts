@@ -132,7 +132,7 @@ describe('GET /api/reconciliation, a page at a time', () => {
     expect(await reasonFor(`${RANGE}&status=`)).toContain('status: "" is not a status');
     for (const limit of ['0', '-5', '2.5', 'all', '']) expect(await reasonFor(`${RANGE}&limit=${limit}`)).toMatch(/^invalid report parameters: limit: expected a whole number written in digits, such as 1000/);
     const notOurs = 'invalid report parameters: continuation: not a continuation this API wrote: pass the continuation of the previous page as it is';
-    for (const token of ['not+a+token', '', 'A'.repeat(9000)]) expect(await reasonFor(`${RANGE}&continuation=${token}`)).toBe(notOurs);
+    for (const token of ['not+a+token', '', 'A'.repeat(17_000)]) expect(await reasonFor(`${RANGE}&continuation=${token}`)).toBe(notOurs);
     expect(await reasonFor(`${RANGE}&continuation=${Buffer.from('{"window":"2026-10-15T03"}').toString('base64url')}`)).toBe(notOurs);
     expect(await reasonFor(`${RANGE}&continuation=${Buffer.from('["2026-10-15T03","latency","o3"]').toString('base64url')}`)).toBe(notOurs);
     const tokenAt = (window: string) => encodeResultKey({ window, check: 'requests', deployment: 'o3' }, SCOPE);
@@ -149,6 +149,13 @@ describe('GET /api/reconciliation, a page at a time', () => {
       expect(await reasonFor(`${query}&limit=2&continuation=${first.continuation!}`)).toBe(otherScope);
     }
     expect(await reasonFor(`${RANGE}&limit=10&limits=20`)).toContain('unknown parameter "limits" (expected from, to, deployment, status, limit, continuation)');
+  });
+
+  it('takes back the longest continuation it writes: a deployment name of the ledger’s longest, every character escaped', async () => {
+    const deployment = '\u0001'.repeat(512);
+    const token = encodeResultKey({ window: `${DAYS[0]}T05`, check: 'requests', deployment }, { ...SCOPE, deployment });
+    expect(token.length).toBeGreaterThan(8192);
+    expect((await get(`${RANGE}&deployment=${encodeURIComponent(deployment)}&continuation=${token}`)).status).toBe(200);
   });
 
   it('goes on after the last result of the previous page even when that result is gone since', async () => {
