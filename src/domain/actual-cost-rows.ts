@@ -30,7 +30,7 @@ export function chargePeriodOf(date: string): { start: string; end: string } {
 /**
  * Microsoft's mapping of these exports to FOCUS (FinOps toolkit, "Convert Cost Management data to FOCUS"): a
  * commitment's purchase or refund has `EffectiveCost` 0 (its cost is amortized over the usage it covers); a refund
- * is a `Purchase` of `ChargeClass` `Correction`; an unused reservation or savings plan is `Usage` of
+ * of a commitment is a `Purchase` of `ChargeClass` `Correction`; an unused reservation or savings plan is `Usage` of
  * `CommitmentDiscountStatus` `Unused`, billed when bought (`BilledCost` 0).
  */
 export function focusRowOfActual(row: ActualCostRow): FocusCostRow {
@@ -47,7 +47,8 @@ export function focusRowOfActual(row: ActualCostRow): FocusCostRow {
     EffectiveCost: commitmentBought ? '0' : row.CostInBillingCurrency,
     BillingAccountId: row.BillingAccountId,
     BillingCurrency: row.BillingCurrency,
-    ChargeCategory: refund ? 'Purchase' : unused ? 'Usage' : chargeType,
+    // A refund of pay-as-you-go usage corrects that usage, and is split as it was.
+    ChargeCategory: refund ? (committed ? 'Purchase' : 'Usage') : unused ? 'Usage' : chargeType,
     ...(refund ? { ChargeClass: 'Correction' } : {}),
     ...(unused ? { CommitmentDiscountStatus: 'Unused' } : {}),
     ChargePeriodStart: period.start,

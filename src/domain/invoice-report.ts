@@ -75,15 +75,23 @@ export function invoiceReport(
   const currency = currencyOf(allocations, options.estimateCurrency);
   const directoryOf = (identity: string) => options.directory.get(normalizeIdentityKey(identity));
   const keyOf = (identity: string): string => {
-    if (identity === UNALLOCATED) return UNALLOCATED;
     if (options.groupBy === 'identity') return identity;
     return (options.groupBy === 'team' ? directoryOf(identity)?.team : directoryOf(identity)?.costCenter) ?? UNMAPPED;
   };
-  const groups = new Map<string, { billed: string[]; effective: string[]; tokens: bigint; reasons: Map<string, { billed: string[]; effective: string[] }> }>();
+  type Group = { billed: string[]; effective: string[]; tokens: bigint; reasons: Map<string, { billed: string[]; effective: string[] }> };
+  const newGroup = (): Group => ({ billed: [], effective: [], tokens: 0n, reasons: new Map() });
+  // Apart from the groups: a team or cost center may be named `unallocated` too.
+  let unallocatedGroup: Group | null = null;
+  const groups = new Map<string, Group>();
   for (const { parts } of allocations) {
     for (const part of parts) {
-      const key = keyOf(part.identity);
-      const group = groups.get(key) ?? { billed: [] as string[], effective: [] as string[], tokens: 0n, reasons: new Map<string, { billed: string[]; effective: string[] }>() };
+      let group: Group;
+      if (part.identity === UNALLOCATED) group = unallocatedGroup ??= newGroup();
+      else {
+        const key = keyOf(part.identity);
+        group = groups.get(key) ?? newGroup();
+        groups.set(key, group);
+      }
       group.billed.push(part.billedCost);
       group.effective.push(part.effectiveCost);
       group.tokens += part.tokens;
@@ -93,15 +101,12 @@ export function invoiceReport(
         reason.effective.push(part.effectiveCost);
         group.reasons.set(part.reason ?? '', reason);
       }
-      groups.set(key, group);
     }
   }
   // The unallocated row last, whatever the keys.
-  const keys = [...groups.keys()].filter((k) => k !== UNALLOCATED).sort();
-  if (groups.has(UNALLOCATED)) keys.push(UNALLOCATED);
-  const rows = keys.map((key): InvoiceReportRow => {
-    const group = groups.get(key)!;
-    const unallocated = key === UNALLOCATED;
+  const ordered: [string, Group, boolean][] = [...groups.keys()].sort().map((key) => [key, groups.get(key)!, false]);
+  if (unallocatedGroup) ordered.push([UNALLOCATED, unallocatedGroup, true]);
+  const rows = ordered.map(([key, group, unallocated]): InvoiceReportRow => {
     const identity = options.groupBy === 'identity' && !unallocated ? key : null;
     const entry = identity ? directoryOf(identity) : undefined;
     return {

@@ -252,4 +252,18 @@ describe('reservation rows of an actual- or amortized-cost export', () => {
       ['Usage', '', 'Committed', '0', '', ''],
     ]);
   });
+
+  it('allocates a refund of pay-as-you-go usage as that usage, a usage correction, not as a reservation refunded', async () => {
+    // PricingModel OnDemand, no ReservationId: ChargeType Refund is then a correction of usage.
+    const account = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/aoai-eastus';
+    const onDemand = { ...reservation, ResourceId: account, ResourceLocation: 'EastUS', ProductName: 'Azure OpenAI', MeterName: 'gpt 4o 0806 Inp glbl Tokens', UnitOfMeasure: '1K', PricingModel: 'OnDemand', ReservationId: '' };
+    const rows = await eaRows([
+      { ...onDemand, Date: '11/20/2026', ChargeType: 'Usage', Quantity: '500', CostInBillingCurrency: '1.25' },
+      { ...onDemand, Date: '11/20/2026', ChargeType: 'Refund', Quantity: '-100', CostInBillingCurrency: '-0.25' },
+    ]);
+    expect(rows[1]).toMatchObject({ ChargeCategory: 'Usage', ChargeClass: 'Correction', BilledCost: '-0.25', EffectiveCost: '-0.25' });
+    const usage = [{ identity: 'alice', attributed: true, time: '2026-11-20T10:00:00Z', resourceId: account.toUpperCase(), model: 'gpt-4o-2024-08-06', tokens: { input: 500_000n } }];
+    const [, refund] = allocateInvoice(rows.map(allocationRowOf).filter((r) => r !== null), usage);
+    expect(refund!.parts.map((p) => [p.identity, p.billedCost, p.reason])).toEqual([['alice', '-0.25', null]]);
+  });
 });

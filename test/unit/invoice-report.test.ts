@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DirectoryRow } from '../../src/contracts/directory.js';
-import { UNALLOCATED, type AllocationCostRow, type AllocationPart, type RowAllocation } from '../../src/domain/invoice-allocation.js';
+import { allocateInvoice, UNALLOCATED, type AllocationCostRow, type AllocationPart, type RowAllocation } from '../../src/domain/invoice-allocation.js';
 import { invoiceReport, invoiceReportCsv, visibleAllocations } from '../../src/domain/invoice-report.js';
 import { monthsOf, storedInvoiceFor } from '../../src/services/invoice-report.js';
 import { storeAllocation } from '../support/invoice-allocations.js';
@@ -160,5 +160,25 @@ describe('the stored invoice of a daily month-to-date export', () => {
     const used = invoice.allocations.reduce((sum, a) => sum + a.parts.length, 0);
     expect(used).toBe(10 * identities.length);
     expect(store.partsRead).toBe(used);
+  });
+});
+
+describe('a team named like the unallocated row', () => {
+  it('keeps the team’s allocated cost out of the unallocated row, whose reasons add up to it', () => {
+    const account = '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/aoai-eastus';
+    const row: AllocationCostRow = {
+      billingAccountId: '12345678', invoiceId: 'E0600ABCDE', chargePeriodStart: '2026-11-20T00:00:00Z', chargePeriodEnd: '2026-11-21T00:00:00Z',
+      resourceId: account, meterName: 'gpt 4.1 Inp glbl Tokens', meter: { type: 'tokens', model: 'gpt-4.1', kind: 'input' },
+      billedCost: '10.00', effectiveCost: '10.00', currency: 'USD', billedTokens: 1_000_000n,
+    };
+    const identity = '11111111-1111-1111-1111-111111111111';
+    // 600k of the 1M tokens billed are the team's; 400k no request accounts for.
+    const allocations = allocateInvoice([row], [{ identity, attributed: true, time: '2026-11-20T10:00:00Z', resourceId: account, model: 'gpt-4.1', tokens: { input: 600_000n } }]);
+    const directory = new Map<string, DirectoryRow>([[identity, { identity, displayName: 'Batch jobs', team: 'unallocated', costCenter: 'CC-1' }]]);
+    const report = invoiceReport(allocations, { groupBy: 'team', directory, estimates: [], estimateCurrency: 'USD' });
+    expect(report.rows.map((r) => [r.key, r.team, r.billedCost, r.reasons?.map((x) => x.billedCost) ?? null])).toEqual([
+      ['unallocated', 'unallocated', '6.00', null],
+      ['unallocated', null, '4.00', ['4.00']],
+    ]);
   });
 });
