@@ -429,6 +429,16 @@ describe('infra/: the function app sets every setting the code reads', () => {
     expect(missing, `app settings missing from the Bicep`).toEqual([]);
   });
 
+  it('names in the runbook every app setting it writes', () => {
+    const runbook = readRepoFile('infra/README.md');
+    // The runbook writes a group of settings as `Prefix__a`, `__b`, `__c`.
+    const named = (key: string) => {
+      const [prefix, suffix] = key.split('__');
+      return runbook.includes(key) || (suffix !== undefined && runbook.includes(`${prefix}__`) && runbook.includes(`\`__${suffix}\``));
+    };
+    expect([...appSettings.keys()].filter((key) => !named(key)), 'app settings infra/README.md never names').toEqual([]);
+  });
+
   it('never sets a key-based setting', () => {
     expect(keySettings, 'the settings schema has an emulator-only key').toContain('CosmosDB__key');
     for (const key of appSettings.keys()) expect(KEY_SETTING.test(key) && !/^APPLICATIONINSIGHTS_CONNECTION_STRING$/.test(key), key).toBe(false);
