@@ -217,7 +217,7 @@ export async function forEachDistinctRequest(
             // minutes after the v1 events): they are read at once, rather than one by one as each is met.
             ahead = await sortAhead(readLines, index, chunk, i + 1, candidates, textAt, earlier);
           }
-          const known = candidates.length === 0 ? null : await knownEntry(readLines, index, candidates, key, textAt);
+          const known = candidates.length === 0 ? null : await knownEntry(readLines, index, candidates, key, textAt, { offset: location.offset, entries: lineSorted.entries });
           if (!known) {
             walk.takeFirst(entry, key, hash, location);
             continue;
@@ -411,13 +411,27 @@ function unread(index: RequestIndex, candidates: readonly number[], textAt: (off
   return candidates.map((candidate) => index.location(candidate).offset).filter((offset) => textAt(offset) === undefined);
 }
 
+/** A line already sorted: the one being read, whose entries are at hand. */
+interface SortedLine {
+  readonly offset: number;
+  readonly entries: readonly LedgerEntry[];
+}
+
 /**
  * Request `key` as far as the index knows it: the merge of its entries among the index's candidates (its first,
  * and any later ones kept), from the text at hand (`textAt`) or read back from the file; null when it has not
- * been seen.
+ * been seen. A candidate on the line being read (an earlier record of an Azure Monitor `records` body) takes its
+ * entries from `current`: sorting that body again for each of its records would take time quadratic in its records.
  */
-async function knownEntry(readLines: ReadLines, index: RequestIndex, candidates: readonly number[], key: string, textAt: (offset: number) => string | undefined): Promise<LedgerEntry | null> {
-  const entries = await entriesAt(readLines, candidates.map((candidate) => index.location(candidate)), textAt);
+async function knownEntry(
+  readLines: ReadLines,
+  index: RequestIndex,
+  candidates: readonly number[],
+  key: string,
+  textAt: (offset: number) => string | undefined,
+  current?: SortedLine,
+): Promise<LedgerEntry | null> {
+  const entries = await entriesAt(readLines, candidates.map((candidate) => index.location(candidate)), textAt, current);
   return mergeByRequest(entries.filter((entry) => requestKey(entry) === key)).get(key) ?? null;
 }
 
@@ -425,12 +439,19 @@ async function knownEntry(readLines: ReadLines, index: RequestIndex, candidates:
  * The entries at `locations`, in their order: each line sorted once, from the text at hand (`textAt`) or read back
  * from the file, the lines not at hand all at once and in file order.
  */
-async function entriesAt(readLines: ReadLines, locations: readonly EntryLocation[], textAt: (offset: number) => string | undefined = () => undefined): Promise<LedgerEntry[]> {
+async function entriesAt(
+  readLines: ReadLines,
+  locations: readonly EntryLocation[],
+  textAt: (offset: number) => string | undefined = () => undefined,
+  current?: SortedLine,
+): Promise<LedgerEntry[]> {
   const offsets = [...new Set(locations.map((location) => location.offset))];
-  const toRead = offsets.filter((offset) => textAt(offset) === undefined).sort((a, b) => a - b);
+  const toRead = offsets.filter((offset) => offset !== current?.offset && textAt(offset) === undefined).sort((a, b) => a - b);
   const texts = toRead.length === 0 ? [] : await readLines(toRead);
   const readBack = new Map(toRead.map((offset, n) => [offset, texts[n]!]));
-  const entriesOfLine = new Map(offsets.map((offset) => [offset, sortLine(textAt(offset) ?? readBack.get(offset)!).entries]));
+  const entriesOfLine = new Map(
+    offsets.map((offset) => [offset, offset === current?.offset ? current.entries : sortLine(textAt(offset) ?? readBack.get(offset)!).entries]),
+  );
   return locations.map((location) => {
     const entry = entriesOfLine.get(location.offset)![location.ordinal];
     if (!entry) throw new Error(`the events file changed while it was read (no entry ${location.ordinal} at byte ${location.offset})`);

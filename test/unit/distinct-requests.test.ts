@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { mergeByRequest, partHash, partOf } from '../../src/domain/ledger.js';
 import { forEachDistinctRequest, type DistinctRequestOptions } from '../../src/services/distinct-requests.js';
@@ -150,6 +150,22 @@ describe('forEachDistinctRequest: every distinct request once, merged, in bounde
     const { handed, restarts } = await stream(lines, '\n', sourcesOnly);
     expect(restarts).toBe(0);
     expect(byId(handed).map(withoutParts)).toEqual(byId(mergedInMemory(lines).entries).map(withoutParts));
+  });
+
+  it('parses an Azure Monitor records body of many LLM-log rows for earlier requests at most twice, not once for each row', async () => {
+    // As a diagnostic setting streams GatewayLlmLogs to Event Hubs: a message row and a token row of each request.
+    const events = Array.from({ length: 200 }, (_, n) => changed(v1Lines[n % v1Lines.length]!, (event) => (event['gatewayRequestId'] = `gw-${n}`)));
+    const rows = events.flatMap((line) => [llmRowFor(line, false), llmRowFor(line, true)].map((row) => (JSON.parse(row) as { records: unknown[] }).records[0]));
+    const envelope = JSON.stringify({ records: rows });
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const { handed, restarts } = await stream([...events, envelope], '\n', sourcesOnly);
+      expect(restarts).toBe(0);
+      expect(byId(handed).map(withoutParts)).toEqual(byId(mergedInMemory([...events, envelope]).entries).map(withoutParts));
+      expect(parse.mock.calls.filter(([text]) => text === envelope).length).toBeLessThanOrEqual(2);
+    } finally {
+      parse.mockRestore();
+    }
   });
 
   it('keeps a row taken as an update for the later merges: a later telling that wins still gets what the row told', async () => {
