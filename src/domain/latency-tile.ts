@@ -34,8 +34,9 @@ import { parseInstant } from '../contracts/utc-instant.js';
  * few ms of network more) for entries whose record has not arrived (yet).
  *
  * Records name the Azure OpenAI account, not the backend: a record counts for the backend that the same build
- * saw answering from its account (the joined entries' `gateway.backendId` and record account; the backend with
- * most such entries when an account sits behind several). A record of an account that no joined entry names
+ * saw answering its deployment from its account (the joined entries' `gateway.backendId`, deployment and record
+ * account; the backend with most such entries when an account sits behind several, each serving other
+ * deployments or not; of the account's entries of any deployment when none is of the record's). A record of an account that no joined entry names
  * (only direct calls in the window) counts for the backend `(unknown)`: still in its region's figures, never
  * a pool member.
  *
@@ -497,12 +498,31 @@ interface LatencyTileContent {
 }
 
 /**
- * The entry side of a `LatencyTileSet`: its tiles as plain data and its joined (account, backend, count) triples.
- * Only for sets of one analysis in other threads: unlike a stored document, it is not validated when absorbed.
+ * The entry side of a `LatencyTileSet`: its tiles as plain data and its joined (account, deployment, backend, count)
+ * counts. Only for sets of one analysis in other threads: unlike a stored document, it is not validated when absorbed.
  */
 export interface LatencyEntryParts {
   readonly tiles: readonly LatencyTileContent[];
-  readonly accountBackends: readonly (readonly [string, string, number])[];
+  readonly accountBackends: readonly (readonly [string, string, string, number])[];
+}
+
+/** Joined entries by account, deployment and backend id. */
+type BackendCounts = Map<string, Map<string, Map<string, number>>>;
+
+function countBackend(counts: BackendCounts, account: string, deployment: string, backendId: string, count: number): void {
+  let byDeployment = counts.get(account);
+  if (!byDeployment) counts.set(ownedText(account), (byDeployment = new Map()));
+  let byBackend = byDeployment.get(deployment);
+  if (!byBackend) byDeployment.set(ownedText(deployment), (byBackend = new Map()));
+  const held = byBackend.get(backendId);
+  byBackend.set(held === undefined ? ownedText(backendId) : backendId, (held ?? 0) + count);
+}
+
+/** The backend with most entries (ties: lowest id), or null. */
+function busiest(counts: Iterable<[string, number]>): string | null {
+  let best: [string, number] | null = null;
+  for (const [backendId, count] of counts) if (!best || count > best[1] || (count === best[1] && backendId < best[0])) best = [backendId, count];
+  return best?.[0] ?? null;
 }
 
 /**
@@ -516,8 +536,8 @@ export class LatencyTileSet {
   private readonly byBackend: TileTree = new Map();
   /** Record observations, by account (their backend is resolved in `list()`). */
   private readonly byAccount: TileTree = new Map();
-  /** Joined entries per account and backend id: which backend answers from which account. */
-  private readonly accountBackends = new Map<string, Map<string, number>>();
+  /** Which backend answers which deployment from which account. */
+  private readonly accountBackends: BackendCounts = new Map();
   private readonly windowMs: number;
 
   constructor(readonly grain: TileGrain) {
@@ -526,12 +546,7 @@ export class LatencyTileSet {
 
   addEntry(entry: LedgerEntry): void {
     const matched = entry.diagnostics?.status === 'matched' ? entry.diagnostics : null;
-    if (matched && entry.gateway.backendId) {
-      let counts = this.accountBackends.get(matched.account);
-      if (!counts) this.accountBackends.set(ownedText(matched.account), (counts = new Map()));
-      const count = counts.get(entry.gateway.backendId);
-      counts.set(count === undefined ? ownedText(entry.gateway.backendId) : entry.gateway.backendId, (count ?? 0) + 1);
-    }
+    if (matched && entry.gateway.backendId) countBackend(this.accountBackends, matched.account, entry.deployment || UNKNOWN_DEPLOYMENT, entry.gateway.backendId, 1);
     const observation = observationFromEntry(entry);
     if (observation) accumulate(this.tileOf(this.byBackend, observation.backendId, observation), observation);
   }
@@ -543,8 +558,10 @@ export class LatencyTileSet {
 
   /** What this set learned from entries, in a form that crosses a worker thread boundary (see `absorbEntries`). */
   entryParts(): LatencyEntryParts {
-    const accountBackends: [string, string, number][] = [];
-    for (const [account, counts] of this.accountBackends) for (const [backendId, count] of counts) accountBackends.push([account, backendId, count]);
+    const accountBackends: [string, string, string, number][] = [];
+    for (const [account, byDeployment] of this.accountBackends) {
+      for (const [deployment, counts] of byDeployment) for (const [backendId, count] of counts) accountBackends.push([account, deployment, backendId, count]);
+    }
     const tiles: LatencyTileContent[] = [];
     for (const [, { key, requests, errors, throttled, sketches }] of tilesOf(this.byBackend)) {
       tiles.push({ key, requests, errors, throttled, sketches: perMetric(sketches, snapshotOf) });
@@ -564,20 +581,21 @@ export class LatencyTileSet {
       addCounts(tile, content);
       for (const metric of LATENCY_METRICS) addContent(tile.sketches[metric], content.sketches[metric]);
     }
-    for (const [account, backendId, count] of parts.accountBackends) {
-      let counts = this.accountBackends.get(account);
-      if (!counts) this.accountBackends.set(account, (counts = new Map()));
-      counts.set(backendId, (counts.get(backendId) ?? 0) + count);
-    }
+    for (const [account, deployment, backendId, count] of parts.accountBackends) countBackend(this.accountBackends, account, deployment, backendId, count);
   }
 
-  /** The backend in front of an account: the one with most joined entries (ties: lowest id), else `UNKNOWN_BACKEND`. */
-  backendOf(account: string): string {
-    let best: [string, number] | null = null;
-    for (const [backendId, count] of this.accountBackends.get(account) ?? []) {
-      if (!best || count > best[1] || (count === best[1] && backendId < best[0])) best = [backendId, count];
-    }
-    return best?.[0] ?? UNKNOWN_BACKEND;
+  /**
+   * The backend in front of an account for a deployment: the one with most joined entries of the deployment (ties:
+   * lowest id), else of any deployment, else `UNKNOWN_BACKEND`.
+   */
+  backendOf(account: string, deployment: string): string {
+    const byDeployment = this.accountBackends.get(account);
+    if (!byDeployment) return UNKNOWN_BACKEND;
+    const ofDeployment = byDeployment.get(deployment);
+    if (ofDeployment) return busiest(ofDeployment)!;
+    const all = new Map<string, number>();
+    for (const counts of byDeployment.values()) for (const [backendId, count] of counts) all.set(backendId, (all.get(backendId) ?? 0) + count);
+    return busiest(all) ?? UNKNOWN_BACKEND;
   }
 
   /** The tiles, sorted by key (records merged into their backend's tiles; the set itself is not changed). */
@@ -585,7 +603,7 @@ export class LatencyTileSet {
     const byKey = new Map<string, LatencyTile>();
     for (const [, tile] of tilesOf(this.byBackend)) byKey.set(keyText(tile.key), tile);
     for (const [account, recordTile] of tilesOf(this.byAccount)) {
-      const key: LatencyTileKey = { ...recordTile.key, backendId: this.backendOf(account) };
+      const key: LatencyTileKey = { ...recordTile.key, backendId: this.backendOf(account, recordTile.key.deployment) };
       const relabelled: LatencyTile = { ...recordTile, key };
       const text = keyText(key);
       const existing = byKey.get(text);

@@ -71,10 +71,11 @@ export const poolInputSchema = z.object({
   deployment: z.string().min(1),
   /** A streaming pool prefers time to first token over ms per output token. */
   streaming: z.boolean().default(false),
+  // No upper bound: a deployment whose events name more backends than a pool takes (a policy writing a value per
+  // request) is still answered, in the table and JSON; the templates refuse it (`oversizedPools`).
   backends: z
     .array(backendStatsSchema)
     .min(1)
-    .max(100)
     .refine((list) => new Set(list.map((b) => b.backendId)).size === list.length, { error: 'backend ids must be unique' }),
   /** The previous recommendation: weight by backend id (any relative integers; normalised to percent). */
   previous: z.record(z.string(), z.number().finite().nonnegative()).nullish(),

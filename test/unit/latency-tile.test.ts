@@ -559,8 +559,8 @@ describe('latency tile: a simulated day', () => {
     for (const r of distinct) entriesFirst.addRecord(r);
     const summaryOf = (set: LatencyTileSet) => set.list().map((t) => [t.key.backendId, t.key.deployment, t.requests, t.sketches.msPerOutputToken.count]);
     expect(summaryOf(recordsFirst)).toEqual(summaryOf(entriesFirst));
-    expect(recordsFirst.backendOf('contoso-aoai-eastus-2')).toBe('aoai-eastus-2');
-    expect(recordsFirst.backendOf('an-account-no-gateway-request-reached')).toBe(UNKNOWN_BACKEND);
+    expect(recordsFirst.backendOf('contoso-aoai-eastus-2', 'gpt-4o-prod')).toBe('aoai-eastus-2');
+    expect(recordsFirst.backendOf('an-account-no-gateway-request-reached', 'gpt-4o-prod')).toBe(UNKNOWN_BACKEND);
   });
 
   it('shows japaneast with the highest p50 service duration for every deployment', () => {

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { createWeightsTimerHandler } from '../../functions/handlers/weights.js';
+import { matchedOutcome } from '../../src/domain/join.js';
+import { buildTiles, rollUp, serializeTile } from '../../src/domain/latency-tile.js';
 import { fireTimer } from '../../src/local/timer-runner.js';
 import { storeWeights, storeWeightsUpTo, weightsReport } from '../../src/services/latency-report.js';
+import { diagnosticRecord } from '../support/diagnostic-records.js';
 import { hourTiles } from '../support/latency-tiles.js';
+import { ledgerEntry } from '../support/ledger-entries.js';
 import { MemoryAggregateStore } from '../support/memory-stores.js';
 
 const DAY = '2026-10-20';
@@ -213,5 +217,58 @@ describe('weights recommendations: computed by a timer, only read by the API', (
     for (let h = 1; h <= 48; h++) windows.push((await storeWeightsUpTo(aggregates, new Date(Date.parse(`${DAY}T00:00:00Z`) + h * 3_600_000), 24)).windows);
     expect([...aggregates.weights.values()].filter((w) => w.deployment === 'gpt-4o-mini')).toHaveLength(24);
     expect(windows).toEqual(windows.map(() => 1));
+  });
+});
+
+describe('weights recommendations: pool members', () => {
+  it('counts each deployment’s records for the backend the gateway routed that deployment to, when one account sits behind a backend per deployment', async () => {
+    // aoai-eastus answers gpt-4o behind chat-eastus (30 requests) and text-embedding behind embed-eastus (25); the same in swedencentral.
+    const HOUR = '2026-03-10T09';
+    const records = [];
+    const entries = [];
+    let n = 0;
+    for (const [account, region, backendId, deployment, count, ms] of [
+      ['aoai-eastus', 'eastus', 'chat-eastus', 'gpt-4o', 30, 800],
+      ['aoai-eastus', 'eastus', 'embed-eastus', 'text-embedding', 25, 80],
+      ['aoai-sweden', 'swedencentral', 'chat-sweden', 'gpt-4o', 30, 900],
+      ['aoai-sweden', 'swedencentral', 'embed-sweden', 'text-embedding', 25, 90],
+    ] as const) {
+      for (let i = 0; i < count; i++) {
+        const id = `req-${++n}`;
+        const minute = String(n % 50).padStart(2, '0');
+        const record = diagnosticRecord({ correlationId: id, time: `${HOUR}:${minute}:30.000Z`, account, regionCode: region, modelDeploymentName: deployment, durationMs: ms + i });
+        records.push(record);
+        entries.push(
+          ledgerEntry({
+            id,
+            apimRequestId: id,
+            gatewayRequestId: `gw-${n}`,
+            time: `${HOUR}:${minute}:00.000Z`,
+            deployment,
+            gateway: { service: 'apim', regionCode: 'westeurope', backendId },
+            backendRegion: region,
+            tokens: { source: 'gateway', promptTokens: 10, cachedTokens: 0, completionTokens: 100, reasoningTokens: 0 },
+            diagnostics: matchedOutcome(record),
+          }),
+        );
+      }
+    }
+    const aggregates = new MemoryAggregateStore();
+    await aggregates.upsertLatencyTiles(rollUp(buildTiles({ records, entries }, '5m'), 'hour').map(serializeTile));
+    const recommendations = await weightsReport(aggregates, { from: new Date(`${HOUR}:00:00Z`), to: new Date(`2026-03-10T10:00:00Z`) });
+    const members = Object.fromEntries(recommendations.map((r) => [r.deployment, r.weights.map((w) => w.backendId)]));
+    expect(members).toEqual({ 'gpt-4o': ['chat-eastus', 'chat-sweden'], 'text-embedding': ['embed-eastus', 'embed-sweden'] });
+  });
+
+  it('answers every deployment when one’s events name more backends than any pool takes (a value per request)', async () => {
+    const aggregates = new MemoryAggregateStore();
+    await tiles(aggregates, 2_000, [0]);
+    const many = Array.from({ length: 150 }, (_, i) => ({ backendId: `aoai-${String(i).padStart(3, '0')}`, region: 'eastus', ms: 300 + i }));
+    await aggregates.upsertLatencyTiles(hourTiles(DAY, 'gpt-4o-mini', many, [0]));
+    const recommendations = await weightsReport(aggregates, { from: WINDOW.from, to: new Date(`${DAY}T01:00:00Z`) });
+    expect(recommendations.map((r) => [r.deployment, r.weights.length, r.weights.reduce((sum, w) => sum + w.weight, 0)])).toEqual([
+      ['gpt-4o', 2, 100],
+      ['gpt-4o-mini', 150, 100],
+    ]);
   });
 });
