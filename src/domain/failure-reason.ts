@@ -1,16 +1,21 @@
 import { MAX_REASON_LENGTH } from '../contracts/reconciliation-result.js';
 
-/** `name=value` pairs of a URL or message whose value is a secret (SAS signature, keys, tokens). */
-const SECRET_PARAMETER = /\b(sig|signature|key|api-key|token|access_token|refresh_token|client_secret|secret|password)=[^&\s'",;]+/gi;
-const BEARER = /\bBearer\s+[\w\-.~+/]+=*/gi;
+/** Names whose value is a secret: a SAS signature, keys (`AccountKey`, `SharedAccessKey`, `api-key`), tokens, passwords. */
+const SECRET_NAME = String.raw`[\w-]*(?:sig|signature|key|token|secret|password|pwd)`;
+/** `name=value` of a URL, a connection string or a message (`=` also URL-encoded), and `Name: value` of a header. */
+const SECRET_PARAMETER = new RegExp(String.raw`\b(${SECRET_NAME})(=|%3D|:\s*)[^&\s'",;]+`, 'gi');
+/** `"name": "value"` of a JSON body. */
+const SECRET_MEMBER = new RegExp(String.raw`"(${SECRET_NAME})"\s*:\s*"(?:[^"\\]|\\.)*"`, 'gi');
+const BEARER = /\b(Bearer|Basic|SharedKey)\s+[\w\-.~+/:]{8,}=*/gi;
 const JWT = /\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*/g;
 
 /** One line, secrets masked, at most `MAX_REASON_LENGTH` characters (an ellipsis ends a cut). */
 function sanitizeMessage(message: string): string {
   const line = message
-    .replace(BEARER, 'Bearer ***')
+    .replace(BEARER, (_, scheme: string) => `${scheme} ***`)
     .replace(JWT, '***')
-    .replace(SECRET_PARAMETER, (_, name: string) => `${name}=***`)
+    .replace(SECRET_MEMBER, (_, name: string) => `"${name}":"***"`)
+    .replace(SECRET_PARAMETER, (_, name: string, separator: string) => `${name}${separator}***`)
     .replace(/[\u0000-\u001f\u007f-\u009f\s]+/g, ' ')
     .trim();
   return line.length <= MAX_REASON_LENGTH ? line : `${line.slice(0, MAX_REASON_LENGTH - 1).trimEnd()}…`;

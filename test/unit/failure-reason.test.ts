@@ -25,6 +25,23 @@ describe('the reason stored when a source cannot be read', () => {
     expect(reason).toMatch(/^HTTP 401: refused Authorization: Bearer \*\*\* at https:\/\/x\.blob\.core\.windows\.net\/c\?sv=2024&sig=\*\*\* x+…$/);
   });
 
+  it('masks the keys of connection strings, JSON secrets, headers and other credential schemes', () => {
+    const secrets = ['c2VjcmV0S0VZc2VjcmV0S0VZ', 'SHAREDkeySECRET123=', 'CLIENTsecretVALUE', 'opaqueACCESStoken', '0123456789abcdef0123', 'dXNlcjpwYXNzd29yZA==', 'abc%2Fdef'];
+    const message = [
+      'DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=c2VjcmV0S0VZc2VjcmV0S0VZ;EndpointSuffix=core.windows.net',
+      'Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SHAREDkeySECRET123=',
+      '{"client_secret":"CLIENTsecretVALUE","access_token":"opaqueACCESStoken"}',
+      'Ocp-Apim-Subscription-Key: 0123456789abcdef0123',
+      'Authorization: Basic dXNlcjpwYXNzd29yZA==',
+      'https://x.blob.core.windows.net/c?sv=2024%26sig%3Dabc%2Fdef',
+    ].join(' ');
+    const reason = failureReason(Object.assign(new Error(message), { statusCode: 403, code: 'AuthorizationFailed' }));
+    expect(secrets.filter((secret) => reason.includes(secret))).toEqual([]);
+    // The names stay, so the reason still says what was refused.
+    expect(reason).toContain('AccountName=acct;AccountKey=***;');
+    expect(reason).toContain('SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=***');
+  });
+
   it('names an error without a status by its name', () => {
     expect(failureReason(new TypeError('metrics response is not an object'))).toBe('TypeError: metrics response is not an object');
   });
