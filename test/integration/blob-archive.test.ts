@@ -77,12 +77,14 @@ describe('the RequestResponse archive in Blob storage (Azurite)', () => {
       const record = JSON.parse(lines[i % lines.length]!) as Record<string, unknown>;
       return JSON.stringify({ ...record, correlationId: `${String(record['correlationId'])}-${i}`, operationName: `${String(record['operationName'])} é€😀 ${'x'.repeat(i % 97)}` });
     });
-    const text = `${big.join('\r\n')}\n{"not":"a record"}\nnot JSON`;
+    // Lines that are not records, then a record: a blob just written may be mid-append, and its last line is held
+    // back when it is not JSON.
+    const text = `${big.join('\r\n')}\n{"not":"a record"}\nnot JSON\n${big[0]!.replace('-0"', '-last"')}`;
     expect(Buffer.byteLength(text)).toBeGreaterThan(8 * 2 ** 20);
     await container.getBlockBlobClient(BLOB).upload(text, Buffer.byteLength(text));
 
     const expected = parseArchiveBlob(`${REQUEST_RESPONSE_CONTAINER}/${BLOB}`, text.replace(/\r\n/g, '\n'));
-    expect(expected.records).toHaveLength(big.length);
+    expect(expected.records).toHaveLength(big.length + 1);
     expect(expected.rejected.map((r) => r.source.replace(/.*#/, '#'))).toEqual([`#L${big.length + 1}`, `#L${big.length + 2}`]);
 
     const read = await new ArchiveDiagnosticsSource(new BlobArchive(container), { now: () => new Date('2024-04-10T00:00:00Z') }).readSince(null);

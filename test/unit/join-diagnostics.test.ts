@@ -115,6 +115,28 @@ describe('RequestResponse archive records', () => {
     expect(restored.records).toEqual([]);
   });
 
+  it('holds back the last line of a blob read in the middle of an append, reads it once complete, and rejects it once the blob is quiet', async () => {
+    const path = `insights-logs-requestresponse/resourceId=/SUBSCRIPTIONS/S/RESOURCEGROUPS/G/PROVIDERS/MICROSOFT.COGNITIVESERVICES/ACCOUNTS/A/y=2026/m=11/d=20/h=10/m=00/PT1H.json`;
+    const [first, second] = fixture.split('\n').filter((line) => line.trim() !== '');
+    const cut = second!.slice(0, 90);
+    const archiveAt = (lines: readonly string[], lastModified: string, listedAt: string): ArchiveReader => ({
+      list: async () => ({ entries: [{ path, lastModified: new Date(lastModified) }], listedAt: new Date(listedAt) }),
+      lines: async function* () {
+        yield lines;
+      },
+    });
+    const readAt = (archive: ArchiveReader, watermark: string | null) => new ArchiveDiagnosticsSource(archive, { now: () => new Date('2026-11-20T11:30:00Z') }).readSince(watermark);
+    // Written a minute before the listing: the cut line waits, and the watermark names the blob's time, not the listing's.
+    const during = await readAt(archiveAt([first!, cut], '2026-11-20T11:29:00Z', '2026-11-20T11:30:00Z'), null);
+    expect({ records: during.records.length, rejected: during.rejected, watermark: during.nextWatermark }).toEqual({ records: 1, rejected: [], watermark: `${DAY}T10/2026-11-20T11:29:00.000Z` });
+    // The append ends: the blob is read again, the record whole.
+    const after = await readAt(archiveAt([first!, second!], '2026-11-20T11:31:00Z', '2026-11-20T11:40:00Z'), during.nextWatermark);
+    expect({ records: after.records.length, rejected: after.rejected }).toEqual({ records: 2, rejected: [] });
+    // A line still cut in a blob nobody has written to for ten minutes is no append in progress: rejected.
+    const quiet = await readAt(archiveAt([first!, cut], '2026-11-20T11:29:00Z', '2026-11-20T11:39:00Z'), during.nextWatermark);
+    expect(quiet.rejected.map((r) => r.reason)).toEqual(['line is not JSON']);
+  });
+
   it('reads the first record of a copy that begins with a UTF-8 byte-order mark', () => {
     const { records, rejected } = parseArchiveBlob('p', `\uFEFF${fixture}`);
     expect(records).toEqual(parseArchiveBlob('p', fixture).records);

@@ -24,7 +24,15 @@ export interface ArchiveSourceOptions {
 export interface ArchiveBlobRecords {
   readonly records: DiagnosticRecord[];
   readonly rejected: RejectedDiagnostic[];
+  /** Its last line, not JSON, was held back, not rejected: the blob may have been read in the middle of an append. */
+  readonly heldLastLine: boolean;
 }
+
+/**
+ * A blob written this shortly before its listing may be read while Azure appends to it: a last line that is not
+ * JSON may be a record cut in two, held back until the blob is read again.
+ */
+const APPENDING_MS = 5 * 60_000;
 
 /**
  * The first line of a blob in the layout before 2018-11-01: one JSON object holding a `records` array, on one line or
@@ -47,7 +55,10 @@ const REJECTED_HEAD_CHARS = 2 ** 20;
 class ArchiveBlobParser implements ArchiveBlobRecords {
   readonly records: DiagnosticRecord[] = [];
   readonly rejected: RejectedDiagnostic[] = [];
+  heldLastLine = false;
   private lineNumber = 0;
+  /** The last line met, taken when the next one comes or at `finish`. */
+  private last: { source: string; line: string } | null = null;
   private legacy: { lines: string[]; chars: number; tooLong: boolean } | null = null;
 
   constructor(private readonly path: string) {}
@@ -63,16 +74,26 @@ class ArchiveBlobParser implements ArchiveBlobRecords {
         continue;
       }
       if (line.trim() === '') continue;
-      if (this.records.length === 0 && this.rejected.length === 0 && LEGACY_FIRST_LINE.test(line)) {
+      if (this.last === null && this.records.length === 0 && this.rejected.length === 0 && LEGACY_FIRST_LINE.test(line)) {
         this.legacy = { lines: [line], chars: line.length + 1, tooLong: false };
         continue;
       }
-      this.take(`${this.path}#L${this.lineNumber}`, line);
+      if (this.last) this.take(this.last.source, this.last.line);
+      this.last = { source: `${this.path}#L${this.lineNumber}`, line };
     }
   }
 
-  /** Reads a legacy blob held whole: each of its records, or the whole blob rejected when it is not such an object. */
-  finish(): this {
+  /**
+   * Takes the last line (held back when it is not JSON and `appending`) and reads a legacy blob held whole: each of
+   * its records, or the whole blob rejected when it is not such an object.
+   */
+  finish(appending = false): this {
+    if (this.last) {
+      const { source, line } = this.last;
+      this.last = null;
+      if (appending && !isJson(line)) this.heldLastLine = true;
+      else this.take(source, line);
+    }
     if (!this.legacy) return this;
     const { lines, tooLong } = this.legacy;
     this.legacy = null;
@@ -114,6 +135,15 @@ class ArchiveBlobParser implements ArchiveBlobRecords {
   }
 }
 
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Parses one archive blob's text. */
 export function parseArchiveBlob(path: string, text: string): ArchiveBlobRecords {
   const parser = new ArchiveBlobParser(path);
@@ -121,11 +151,14 @@ export function parseArchiveBlob(path: string, text: string): ArchiveBlobRecords
   return parser.finish();
 }
 
-/** Reads and parses one blob of an archive as it comes, never holding its whole text (but a legacy blob's). */
-export async function readArchiveBlob(archive: ArchiveReader, path: string, options: StoreOptions = {}): Promise<ArchiveBlobRecords> {
+/**
+ * Reads and parses one blob of an archive as it comes, never holding its whole text (but a legacy blob's); when
+ * `appending`, a last line that is not JSON is held back (`heldLastLine`).
+ */
+export async function readArchiveBlob(archive: ArchiveReader, path: string, options: StoreOptions = {}, appending = false): Promise<ArchiveBlobRecords> {
   const parser = new ArchiveBlobParser(path);
   for await (const lines of archive.lines(path, options)) parser.add(lines);
-  return parser.finish();
+  return parser.finish(appending);
 }
 
 /**
@@ -157,11 +190,13 @@ export class ArchiveDiagnosticsSource implements DiagnosticsSource {
     const listing = await this.archive.list(options);
     const written: ArchiveBlob[] = [];
     const byHour = new Map<string, ArchiveBlob[]>();
+    const modified = new Map<string, number>();
     const entries = [...listing.entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     for (const { path, lastModified } of entries) {
       if (!path.startsWith(`${REQUEST_RESPONSE_CONTAINER}/`)) continue;
       const blob = parseArchivePath(path);
       if (!blob || blob.hour > settled) continue;
+      modified.set(path, lastModified.getTime());
       if (since.hour === null || blob.hour > since.hour) {
         const blobs = byHour.get(blob.hour);
         if (blobs) blobs.push(blob);
@@ -172,9 +207,15 @@ export class ArchiveDiagnosticsSource implements DiagnosticsSource {
     const hours = [...byHour.keys()].sort();
     const records: DiagnosticRecord[] = [];
     const rejected: RejectedDiagnostic[] = [];
+    // The listing the next read goes on from: no later than a blob whose last line was held back, so that it is read again.
+    let listedAt = listing.listedAt.getTime();
     const read = async (blobs: readonly ArchiveBlob[]) => {
       for (const blob of blobs) {
-        const parsed = await readArchiveBlob(this.archive, blob.path, options);
+        const lastModified = modified.get(blob.path)!;
+        // Only a blob of the hours read again when written can wait for its append to end.
+        const appending = blob.hour >= oldestWritten && listing.listedAt.getTime() - lastModified < APPENDING_MS;
+        const parsed = await readArchiveBlob(this.archive, blob.path, options, appending);
+        if (parsed.heldLastLine) listedAt = Math.min(listedAt, lastModified);
         // One at a time: spreading an hour's blob of a busy account (over ~120,000 records) into push overflows the stack.
         for (const record of parsed.records) records.push(record);
         for (const line of parsed.rejected) rejected.push(line);
@@ -187,7 +228,7 @@ export class ArchiveDiagnosticsSource implements DiagnosticsSource {
       lastHour = hour;
       if (records.length >= (this.options.maxRecordsPerRead ?? 50_000)) break;
     }
-    const next = lastHour === null ? null : `${lastHour}/${listing.listedAt.toISOString()}`;
+    const next = lastHour === null ? null : `${lastHour}/${new Date(listedAt).toISOString()}`;
     return { records, rejected, nextWatermark: next === watermark ? null : next, more: lastHour !== null && hours.length > 0 && lastHour !== hours[hours.length - 1] };
   }
 }
