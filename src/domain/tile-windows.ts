@@ -36,6 +36,14 @@ export function daysOfMonth(month: string): string[] {
   return Array.from({ length: count }, (_, d) => `${month}-${String(d + 1).padStart(2, '0')}`);
 }
 
+/**
+ * The bounds [from, to) of a UTC day's hour tile windows: `T24` sorts after the day's hours and before the next
+ * day, even after 9999-12-31, whose next day has no four-digit year.
+ */
+export function hourWindowsOf(day: string): { readonly from: string; readonly to: string } {
+  return { from: `${day}T00`, to: `${day}T24` };
+}
+
 /** The UTC day after `day` (`YYYY-MM-DD`). */
 export function nextDay(day: string): string {
   return new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);

@@ -3,7 +3,7 @@ import type { UsageTile } from '../contracts/usage-tile.js';
 import { canSeeIdentity, type ChargebackScope } from '../domain/access.js';
 import { chargebackReport, ChargebackLines, type ChargebackReport, type GroupBy } from '../domain/chargeback.js';
 import { listPriceFocusRows, type FocusRow } from '../domain/focus-export.js';
-import { coverRange, HOUR_MS, nextDay } from '../domain/tile-windows.js';
+import { coverRange, HOUR_MS, hourWindowsOf, nextDay } from '../domain/tile-windows.js';
 import { daysIn, priceUsage, type DayUsage, type Pricing } from '../domain/usage-pricing.js';
 import type { AggregateStore } from '../ports/aggregate-store.js';
 import type { StoreOptions } from '../ports/ledger-store.js';
@@ -69,8 +69,8 @@ export async function* usageTileGroups(
     const covered = grain === 'day' ? { from: new Date(`${first}T00:00:00Z`), to: new Date(`${end}T00:00:00Z`) } : { from: new Date(`${first}:00:00Z`), to: new Date(`${end}:00:00Z`) };
     if (grain === 'hour' && wholeDays) {
       const day = first.slice(0, 10);
-      // T24 bounds the day's hours from above and sorts before the next day, even after 9999-12-31.
-      const dayTiles = await readUsageTiles(aggregates, 'hour', `${day}T00`, `${day}T24`, options);
+      const hours = hourWindowsOf(day);
+      const dayTiles = await readUsageTiles(aggregates, 'hour', hours.from, hours.to, options);
       const tiles = dayTiles.filter((t) => t.window >= first && t.window < end);
       yield { range: covered, tiles, wholeDay: { day, lines: dayTiles.flatMap((t) => t.lines) } };
     } else yield { range: covered, tiles: await readUsageTiles(aggregates, grain, first, end, options) };

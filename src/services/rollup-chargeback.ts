@@ -5,7 +5,7 @@ import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { UsageGrain, UsageLine } from '../contracts/usage-tile.js';
 import type { IdentityOptions } from '../domain/identity.js';
 import { buildTiles, deserializeTile, rollUp, serializeTile, type LatencyTile } from '../domain/latency-tile.js';
-import { dayOf, HOUR_MS, isHourWindow, nextDay } from '../domain/tile-windows.js';
+import { dayOf, HOUR_MS, hourWindowsOf, isHourWindow, nextDay } from '../domain/tile-windows.js';
 import { trafficTile } from '../domain/traffic.js';
 import { assembleUsageTiles, UsageLines, usageTileDocuments } from '../domain/usage.js';
 import type { AggregateStore, LatencyWindows, Versioned } from '../ports/aggregate-store.js';
@@ -165,7 +165,8 @@ async function computeHour(hour: string, ports: RollupPorts, options: RollupOpti
 
 /** A day's usage from its hour tiles, and its latency day tiles. */
 async function computeDay(day: string, ports: RollupPorts, options: RollupOptions): Promise<WindowRecompute> {
-  const tiles = await readUsageTiles(ports.aggregates, 'hour', `${day}T00`, `${nextDay(day)}T00`, options);
+  const hours = hourWindowsOf(day);
+  const tiles = await readUsageTiles(ports.aggregates, 'hour', hours.from, hours.to, options);
   const usage = new UsageLines();
   let entries = 0;
   for (const tile of tiles) {
