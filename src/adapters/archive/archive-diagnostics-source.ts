@@ -91,8 +91,9 @@ class ArchiveBlobParser implements ArchiveBlobRecords {
     if (this.last) {
       const { source, line } = this.last;
       this.last = null;
-      if (appending && !isJson(line)) this.heldLastLine = true;
-      else this.take(source, line);
+      const value = jsonOf(line);
+      if (appending && value === undefined) this.heldLastLine = true;
+      else this.take(source, line, value);
     }
     if (!this.legacy) return this;
     const { lines, tooLong } = this.legacy;
@@ -120,14 +121,10 @@ class ArchiveBlobParser implements ArchiveBlobRecords {
   }
 
   private take(source: string, line: string, given?: unknown): void {
-    let value = given;
+    const value = given === undefined ? jsonOf(line) : given;
     if (value === undefined) {
-      try {
-        value = JSON.parse(line);
-      } catch {
-        this.rejected.push({ source, reason: 'line is not JSON', raw: line });
-        return;
-      }
+      this.rejected.push({ source, reason: 'line is not JSON', raw: line });
+      return;
     }
     const parsed = parseRequestResponse(value);
     if (parsed.ok) this.records.push(parsed.record);
@@ -135,12 +132,12 @@ class ArchiveBlobParser implements ArchiveBlobRecords {
   }
 }
 
-function isJson(text: string): boolean {
+/** The value of a JSON text, or undefined when it is not JSON (`JSON.parse` never answers undefined). */
+function jsonOf(text: string): unknown {
   try {
-    JSON.parse(text);
-    return true;
+    return JSON.parse(text) as unknown;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
