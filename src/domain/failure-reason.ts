@@ -6,13 +6,14 @@ const SECRET_NAME = String.raw`[\w-]*(?:sig|signature|key|token|secret|password|
 const SECRET_PARAMETER = new RegExp(String.raw`\b(${SECRET_NAME})(=|%3D|:\s*)[^&\s'",;]+`, 'gi');
 /** `"name": "value"` of a JSON body. */
 const SECRET_MEMBER = new RegExp(String.raw`"(${SECRET_NAME})"\s*:\s*"(?:[^"\\]|\\.)*"`, 'gi');
-const BEARER = /\b(Bearer|Basic|SharedKey)\s+[\w\-.~+/:]{8,}=*/gi;
+/** The credentials of an `Authorization` scheme: a bearer token, Basic's user and password, Storage's SharedKey. */
+const CREDENTIAL_SCHEME = /\b(Bearer|Basic|SharedKey)\s+[\w\-.~+/:]{8,}=*/gi;
 const JWT = /\beyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*/g;
 
 /** One line, secrets masked, at most `MAX_REASON_LENGTH` characters (an ellipsis ends a cut). */
 function sanitizeMessage(message: string): string {
   const line = message
-    .replace(BEARER, (_, scheme: string) => `${scheme} ***`)
+    .replace(CREDENTIAL_SCHEME, (_, scheme: string) => `${scheme} ***`)
     .replace(JWT, '***')
     .replace(SECRET_MEMBER, (_, name: string) => `"${name}":"***"`)
     .replace(SECRET_PARAMETER, (_, name: string, separator: string) => `${name}${separator}***`)

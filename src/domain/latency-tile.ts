@@ -35,8 +35,8 @@ import { parseInstant } from '../contracts/utc-instant.js';
  *
  * Records name the Azure OpenAI account, not the backend: a record counts for the backend that the same build
  * saw answering its deployment from its account (the joined entries' `gateway.backendId`, deployment and record
- * account; the backend with most such entries when an account sits behind several, each serving other
- * deployments or not; of the account's entries of any deployment when none is of the record's). A record of an account that no joined entry names
+ * account; the backend with most such entries when an account sits behind several; of the account's entries of
+ * any deployment when none is of the record's). A record of an account that no joined entry names
  * (only direct calls in the window) counts for the backend `(unknown)`: still in its region's figures, never
  * a pool member.
  *
