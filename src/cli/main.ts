@@ -216,6 +216,9 @@ function printSummary(summary: DemoSummary): void {
   );
   const d = summary.delivery;
   out.write(`\nDelivered ${d.events.toLocaleString('en-US')} events in ${d.deliveries} batches (${d.redeliveries} redelivered).\n`);
+  for (const batch of d.abandoned) {
+    out.write(`Abandoned after the trigger's retries: partition ${batch.partitionId}, events ${batch.from}-${batch.to}: ${terminalSafe(batch.reason)}\n`);
+  }
   out.write('\nChecks against the simulator\'s ground truth\n');
   out.write(formatTable(['check', 'expected', 'actual', 'result'], summary.checks.map((c) => [c.name, String(c.expected), String(c.actual), c.ok ? 'ok' : 'FAILED'])) + '\n');
 }

@@ -70,7 +70,14 @@ export interface DemoSummary {
     /** Requests by where their tokens came from: the gateway's event or payload, APIM's LLM log, or none. */
     readonly requestsByTokenSource: Readonly<Record<string, number>>;
   };
-  readonly delivery: { readonly events: number; readonly deliveries: number; readonly redeliveries: number; readonly failures: number };
+  readonly delivery: {
+    readonly events: number;
+    readonly deliveries: number;
+    readonly redeliveries: number;
+    readonly failures: number;
+    /** Batches still failing when the trigger's retries ran out: passed over as the host does, their events lost. */
+    readonly abandoned: readonly { readonly partitionId: string; readonly from: number; readonly to: number; readonly reason: string }[];
+  };
   readonly ledgerEntries: number;
   readonly deadLetters: number;
   readonly join: JoinCounts;
@@ -392,7 +399,11 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
     outDir: options.outDir ?? null,
     groundTruth: truth,
     sources: { ...truth.sources, ledgerEntriesBySource: entriesBySource, requestsByTokenSource: tokenSources },
-    delivery: { events: hub.eventCount, ...delivery },
+    delivery: {
+      ...delivery,
+      events: hub.eventCount,
+      abandoned: delivery.abandoned.map(({ error, ...batch }) => ({ ...batch, reason: error instanceof Error ? error.message : String(error) })),
+    },
     ledgerEntries: report.entries,
     deadLetters,
     join,

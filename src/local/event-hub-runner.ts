@@ -117,18 +117,31 @@ export interface RunStats {
   readonly deliveries: number;
   readonly redeliveries: number;
   readonly failures: number;
+  /** Batches that still failed when the retry policy ran out: checkpointed past, as the host does. */
+  readonly abandoned: readonly AbandonedBatch[];
+}
+
+export interface AbandonedBatch {
+  readonly partitionId: string;
+  /** Sequence numbers of the batch's first and last events. */
+  readonly from: number;
+  readonly to: number;
+  readonly error: unknown;
 }
 
 /**
  * Drives a trigger handler over every partition concurrently, as scaled-out instances would: batches from
  * the checkpoint on, host-shaped `triggerMetadata`, retries on failure, checkpoint after success. Delivery is
- * at least once: a failed or "crashed" batch is delivered again.
+ * at least once: a failed or "crashed" batch is delivered again, up to `maxRetries` times; a batch that fails beyond
+ * them is abandoned and checkpointed past, since the host "always advances the stream's pointer, regardless of
+ * success or failure" (learn.microsoft.com/azure/azure-functions/functions-reliable-event-processing).
  */
 export async function runEventHubTrigger(hub: LocalEventHub, handler: EventHubHandler, options: RunOptions): Promise<RunStats> {
   const random = options.random ?? Math.random;
   let deliveries = 0;
   let redeliveries = 0;
   let failures = 0;
+  const abandoned: AbandonedBatch[] = [];
   await Promise.all(
     hub.partitions.map(async (events, index) => {
       const partitionId = String(index);
@@ -142,18 +155,22 @@ export async function runEventHubTrigger(hub: LocalEventHub, handler: EventHubHa
         deliveries++;
         if (redelivering) redeliveries++;
         options.onBatch?.({ partitionId, size: batch.length, redelivered: redelivering });
+        let gaveUp = false;
         try {
           await handler(hostBodies(batch, options.dataType), context);
         } catch (error) {
           failures++;
           attempts++;
-          if (attempts > maxRetryCount) throw error;
-          redelivering = true;
-          await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 10 * 2 ** attempts)));
-          continue;
+          if (attempts <= maxRetryCount) {
+            redelivering = true;
+            await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 10 * 2 ** attempts)));
+            continue;
+          }
+          abandoned.push({ partitionId, from: batch[0]!.sequenceNumber, to: batch[batch.length - 1]!.sequenceNumber, error });
+          gaveUp = true;
         }
         attempts = 0;
-        if (random() < (options.redeliveryRate ?? 0)) {
+        if (!gaveUp && random() < (options.redeliveryRate ?? 0)) {
           redelivering = true;
           continue;
         }
@@ -163,5 +180,5 @@ export async function runEventHubTrigger(hub: LocalEventHub, handler: EventHubHa
       }
     }),
   );
-  return { deliveries, redeliveries, failures };
+  return { deliveries, redeliveries, failures, abandoned };
 }
