@@ -1,5 +1,5 @@
 import { normalizeIdentityKey, type DirectoryRow } from '../contracts/directory.js';
-import { UNMAPPED, type ChargebackLine, type ChargebackReport, type ChargebackRow } from './chargeback.js';
+import { teamOf, type ChargebackLine, type ChargebackReport, type ChargebackRow } from './chargeback.js';
 import { allocateRounded, formatPicodollars } from './money.js';
 
 /**
@@ -54,8 +54,7 @@ export function chargebackLineRows(lines: readonly ChargebackLine[], directory: 
       identity: line.identity,
       identityKind: entry?.kind ?? line.identityKind,
       displayName: entry?.displayName ?? null,
-      team: entry?.team ?? UNMAPPED,
-      costCenter: entry?.costCenter ?? UNMAPPED,
+      ...teamOf(line.identity, entry),
       model: line.model,
       deployment: line.deployment,
       requests: line.requests,

@@ -312,6 +312,18 @@ export interface ChargebackReport {
 export const UNMAPPED = '(unmapped)';
 
 /**
+ * Identity of a provisioned deployment's cost of the days nobody used (no tokens on the deployment all day). It is
+ * no team's or cost center's: a report by team shows it on a row of its own, as the FOCUS export leaves its team empty.
+ */
+export const IDLE_CAPACITY = '(idle provisioned capacity)';
+
+/** An identity's team and cost center from its directory entry; none for idle capacity. */
+export function teamOf(identity: string, entry: DirectoryRow | undefined): { readonly team: string | null; readonly costCenter: string | null } {
+  if (identity === IDLE_CAPACITY) return { team: null, costCenter: null };
+  return { team: entry?.team ?? UNMAPPED, costCenter: entry?.costCenter ?? UNMAPPED };
+}
+
+/**
  * Groups lines into report rows. Exact sums are kept in picodollars; displayed costs are rounded half-even
  * and allocated by largest remainder, so the rows of any grouping sum to the same displayed total.
  */
@@ -325,9 +337,9 @@ export function chargebackReport(
       case 'identity':
         return line.identity;
       case 'team':
-        return directoryOf(line.identity)?.team ?? UNMAPPED;
+        return teamOf(line.identity, directoryOf(line.identity)).team ?? IDLE_CAPACITY;
       case 'costCenter':
-        return directoryOf(line.identity)?.costCenter ?? UNMAPPED;
+        return teamOf(line.identity, directoryOf(line.identity)).costCenter ?? IDLE_CAPACITY;
       case 'model':
         return line.model;
       case 'deployment':
@@ -359,8 +371,8 @@ export function chargebackReport(
       // The directory knows managed and federated workload identities, which tokens alone show as apps.
       identityKind: identity ? (entry?.kind ?? sum.identityKind) : null,
       displayName: identity ? (entry?.displayName ?? null) : null,
-      team: identity ? (entry?.team ?? UNMAPPED) : options.groupBy === 'team' ? key : null,
-      costCenter: identity ? (entry?.costCenter ?? UNMAPPED) : options.groupBy === 'costCenter' ? key : null,
+      team: identity ? teamOf(identity, entry).team : options.groupBy === 'team' ? key : null,
+      costCenter: identity ? teamOf(identity, entry).costCenter : options.groupBy === 'costCenter' ? key : null,
       model: unique(members.map((m) => m.model)),
       deployment: unique(members.map((m) => m.deployment)),
       requests: sum.requests,

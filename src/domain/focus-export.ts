@@ -1,10 +1,10 @@
 import { normalizeIdentityKey, type DirectoryRow } from '../contracts/directory.js';
 import type { IdentityKind } from '../contracts/identity-kind.js';
-import { UNKNOWN, UNMAPPED, type ChargebackLine } from './chargeback.js';
+import { IDLE_CAPACITY, UNKNOWN, UNMAPPED, type ChargebackLine } from './chargeback.js';
 import { csvField } from './chargeback-formats.js';
 import { formatPicodollars, type Picodollars } from './money.js';
 import { regionDisplayName } from './regions.js';
-import { componentCharges, IDLE_CAPACITY, linePrice, type DayUsage, type PriceComponent } from './usage-pricing.js';
+import { componentCharges, linePrice, type DayUsage, type PriceComponent } from './usage-pricing.js';
 import type { PriceMatcher } from './price-matching.js';
 
 /**

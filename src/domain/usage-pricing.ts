@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { PriceTable, ProvisionedEntry } from '../contracts/price-table.js';
 import type { UsageLine } from '../contracts/usage-tile.js';
-import { ChargebackLines, UNKNOWN, type ChargebackLine } from './chargeback.js';
+import { ChargebackLines, IDLE_CAPACITY, UNKNOWN, type ChargebackLine } from './chargeback.js';
 import { apportion, costPicodollars, microsToPicodollars, type Picodollars } from './money.js';
 import { PriceMatcher, pricesRequest, type PriceMatch, type TokenCounts } from './price-matching.js';
 import { UsageLines } from './usage.js';
@@ -85,9 +85,6 @@ export interface HourRange {
   readonly from: Date;
   readonly to: Date;
 }
-
-/** Identity of a provisioned deployment's cost of the days nobody used (no tokens on the deployment all day). */
-export const IDLE_CAPACITY = '(idle provisioned capacity)';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;

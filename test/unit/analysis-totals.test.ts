@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import { partOf } from '../../src/domain/ledger.js';
-import { IDLE_CAPACITY } from '../../src/domain/usage-pricing.js';
+import { IDLE_CAPACITY } from '../../src/domain/chargeback.js';
 import { AnalysisTotals } from '../../src/services/analysis-totals.js';
 import { sortBatch } from '../../src/services/ingest-batch.js';
 import { v1Lines } from '../support/event-body-arbitrary.js';

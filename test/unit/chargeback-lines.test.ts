@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import type { UsageLine } from '../../src/contracts/usage-tile.js';
 import { coverRange } from '../../src/domain/tile-windows.js';
+import { IDLE_CAPACITY } from '../../src/domain/chargeback.js';
 import { UsageLines, usageTileDocuments } from '../../src/domain/usage.js';
 import * as usagePricing from '../../src/domain/usage-pricing.js';
 import { chargebackLines } from '../../src/services/chargeback-report.js';
@@ -51,7 +52,7 @@ describe('chargebackLines over a long period', () => {
     const whole = usagePricing.priceUsage(tiles, pricing.matcher, { entries: pricing.provisioned, range });
     const { lines } = await chargebackLines(aggregates, range, pricing);
     expect(lines).toEqual(whole);
-    expect(lines.some((l) => l.identity === usagePricing.IDLE_CAPACITY && l.costPico > 0n)).toBe(true);
+    expect(lines.some((l) => l.identity === IDLE_CAPACITY && l.costPico > 0n)).toBe(true);
     expect(new Set(lines.map((l) => l.priceVersion)).size).toBeGreaterThanOrEqual(3);
   });
 

@@ -4,12 +4,13 @@ import { checkDirectoryRow, type DirectoryRow } from '../../src/contracts/direct
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import { allocationFocus } from '../../src/domain/allocation-formats.js';
+import { IDLE_CAPACITY } from '../../src/domain/chargeback.js';
 import { FOCUS_COLUMNS, focusCsv, listPriceFocusRows } from '../../src/domain/focus-export.js';
 import { UNALLOCATED, type RowAllocation } from '../../src/domain/invoice-allocation.js';
 import { formatPicodollars } from '../../src/domain/money.js';
 import { PriceMatcher } from '../../src/domain/price-matching.js';
 import { UsageLines } from '../../src/domain/usage.js';
-import { IDLE_CAPACITY, priceUsage, type DayUsage } from '../../src/domain/usage-pricing.js';
+import { priceUsage, type DayUsage } from '../../src/domain/usage-pricing.js';
 import { checkFocusExport, FOCUS_SPEC, sameAmount, sumExact } from '../support/focus-conformance.js';
 import { ledgerEntry, userCaller } from '../support/ledger-entries.js';
 import { MIXED_PRICES } from '../support/price-tables.js';

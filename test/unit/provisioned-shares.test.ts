@@ -7,8 +7,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
-import type { ChargebackLine } from '../../src/domain/chargeback.js';
-import { IDLE_CAPACITY, pricingOf } from '../../src/domain/usage-pricing.js';
+import { checkDirectoryRow } from '../../src/contracts/directory.js';
+import { IDLE_CAPACITY, UNMAPPED, type ChargebackLine } from '../../src/domain/chargeback.js';
+import { pricingOf } from '../../src/domain/usage-pricing.js';
 import { chargebackLines, chargebackReportFor, listPriceFocus } from '../../src/services/chargeback-report.js';
 import { markRangeDirty, rollupChargeback } from '../../src/services/rollup-chargeback.js';
 import { ledgerEntry, userCaller } from '../support/ledger-entries.js';
@@ -190,6 +191,34 @@ describe('the FOCUS export of a period across a month boundary, on a provisioned
     ]);
     const reported = (await linesOf(aggregates, '2026-10-30T00:00:00Z', '2026-11-01T06:00:00Z')).reduce((sum, l) => sum + l.costPico, 0n);
     expect(rows.reduce((sum, r) => sum + picoOf(r.ContractedCost!), 0n)).toBe(reported);
+  });
+
+  it('gives idle capacity no team or cost center: a row of its own by team, as its FOCUS rows leave x_Team empty', async () => {
+    const aggregates = await rolledUp([request(A, '2026-10-30T11:00:00.000Z', 'ptu-chat', 1_000, 1), request(B, '2026-10-30T12:00:00.000Z', 'ptu-chat', 2_000, 2)], {
+      from: '2026-10-30T00:00:00Z',
+      to: '2026-11-01T00:00:00Z',
+    });
+    const directory = new Map([[A, checkDirectoryRow({ identity: A, displayName: 'Alice', team: 'search', costCenter: 'CC-100', kind: 'user' })]]);
+    const query = { from: new Date('2026-10-30T00:00:00Z'), to: new Date('2026-11-01T00:00:00Z'), scope: 'all' as const };
+    const ports = { aggregates, directory, pricing, accounts: [] };
+    const focus = await listPriceFocus(ports, query, 'USD');
+    const focusByTeam = new Map<string | null, bigint>();
+    for (const r of focus) focusByTeam.set(r.x_Team, (focusByTeam.get(r.x_Team) ?? 0n) + picoOf(r.ContractedCost!));
+    for (const groupBy of ['team', 'costCenter'] as const) {
+      const report = await chargebackReportFor(ports, { ...query, groupBy }, 'USD');
+      expect(report.rows.map((r) => [r.key, r.costPico])).toEqual([
+        [IDLE_CAPACITY, 24n * HOUR],
+        [UNMAPPED, focusByTeam.get(UNMAPPED)],
+        [groupBy === 'team' ? 'search' : 'CC-100', focusByTeam.get('search')],
+      ]);
+    }
+    expect(focusByTeam.get(null)).toBe(24n * HOUR);
+    const byIdentity = await chargebackReportFor(ports, { ...query, groupBy: 'identity' }, 'USD');
+    expect(byIdentity.rows.map((r) => [r.key, r.team, r.costCenter])).toEqual([
+      [IDLE_CAPACITY, null, null],
+      [A, 'search', 'CC-100'],
+      [B, UNMAPPED, UNMAPPED],
+    ]);
   });
 });
 

@@ -2,10 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
-import { ChargebackLines, type ChargebackLine } from '../../src/domain/chargeback.js';
+import { ChargebackLines, IDLE_CAPACITY, type ChargebackLine } from '../../src/domain/chargeback.js';
 import { PriceMatcher } from '../../src/domain/price-matching.js';
 import { UsageLines } from '../../src/domain/usage.js';
-import { IDLE_CAPACITY, priceTableVersion, priceUsage } from '../../src/domain/usage-pricing.js';
+import { priceTableVersion, priceUsage } from '../../src/domain/usage-pricing.js';
 import { ledgerEntry, noCaller, userCaller } from '../support/ledger-entries.js';
 import { MIXED_PRICES } from '../support/price-tables.js';
 
