@@ -2,17 +2,23 @@
  * Text bound for a terminal. Model and deployment names, identities, file names and error reasons come from
  * outside (any API client can put them in a gateway event), and a terminal obeys the control characters in
  * them: ESC starts sequences that recolour, move the cursor, set the window title or write hyperlinks; the C1
- * controls (U+0080–U+009F) do the same on terminals that read them; bidirectional overrides reorder what is
- * shown. Each such character is written as a visible escape (`\x1b`, `\x9b`, `\u202e`), so the text cannot act
- * on the terminal and two names that differ only in them still look different.
+ * controls (U+0080–U+009F) do the same on terminals that read them; bidirectional controls reorder what is shown,
+ * and invisible characters (zero-width spaces and joiners, the soft hyphen, line and paragraph separators) let
+ * two names look alike (Unicode UTR #36; PropList.txt's Bidi_Control). Each such character is written as a visible
+ * escape (`\x1b`, `\x9b`, `\u202e`), so the text cannot act on the terminal and two names that differ only in
+ * them still look different.
  */
 
-// C0 controls, DEL, C1 controls, and the Unicode bidirectional embeddings, overrides and isolates.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-// The same, but line feeds and tabs stay: they lay out multi-line output.
-const CONTROL_EXCEPT_LAYOUT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]|\r(?!\n)/g;
+// C0 controls (and, for one value, the backslash, so that a name spelling an escape, `prod\x1b`, does not look like
+// the escaped character), DEL, C1 controls, the soft hyphen, every Bidi_Control character, zero-width characters,
+// the line and paragraph separators and the zero-width no-break space (BOM).
+const CONTROL = /[\\\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+// The same for multi-line text, but line feeds, CRLF and tabs stay (they lay out the output), and so do backslashes
+// (JSON and CSV keep their own).
+const CONTROL_EXCEPT_LAYOUT = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]|\r(?!\n)/g;
 
 function visible(character: string): string {
+  if (character === '\\') return '\\\\';
   const code = character.charCodeAt(0);
   return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
 }

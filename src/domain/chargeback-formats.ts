@@ -3,13 +3,14 @@ import { teamOf, type ChargebackLine, type ChargebackReport, type ChargebackRow 
 import { allocateRounded, formatPicodollars } from './money.js';
 
 /**
- * A CSV field safe to open in a spreadsheet: a value starting with = + - @ tab or CR would run as a formula
- * (CSV injection), so it is prefixed with an apostrophe; fields with commas, quotes or newlines are quoted.
+ * A CSV field safe to open in a spreadsheet: a value starting with = + - @, their full-width forms, tab, CR, LF or
+ * NUL could run as a formula (CSV injection: OWASP WSTG-INPV-21, ASVS 5.0 V1.2.10), so it is prefixed with an
+ * apostrophe; fields with commas, quotes or newlines are quoted.
  */
 export function csvField(value: string | number | null): string {
   if (value === null) return '';
   if (typeof value === 'number') return String(value);
-  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  const safe = /^[=+\-@\t\r\n\0\uff1d\uff0b\uff0d\uff20]/.test(value) ? `'${value}` : value;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 

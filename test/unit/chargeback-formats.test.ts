@@ -92,6 +92,12 @@ describe('csvField', () => {
     expect(csvField('\rx')).toBe("\"'\rx\"");
   });
 
+  it('also for a line feed, NUL or a full-width = + - @ first (OWASP WSTG-INPV-21, ASVS 5.0 V1.2.10)', () => {
+    expect(csvField('\n=HYPERLINK("http://example.invalid/")')).toBe('"\'\n=HYPERLINK(""http://example.invalid/"")"');
+    expect(csvField('\u0000=1+1')).toBe("'\u0000=1+1");
+    for (const wide of ['\uff1d', '\uff0b', '\uff0d', '\uff20']) expect(csvField(`${wide}1+1`)).toBe(`'${wide}1+1`);
+  });
+
   it('leaves text that does not start like a formula as it is', () => {
     expect(csvField('a=1')).toBe('a=1');
     expect(csvField(' =1')).toBe(' =1');

@@ -17,6 +17,21 @@ describe('text bound for a terminal', () => {
     expect(terminalSafe('invoice\u202efdp.exe\u2066')).toBe('invoice\\u202efdp.exe\\u2066');
   });
 
+  it('escapes invisible characters and bidi marks, so two names that differ only in them look different (UTR #36)', () => {
+    const hidden = ['\u00ad', '\u061c', '\u180e', '\u200b', '\u200c', '\u200d', '\u200e', '\u200f', '\u2028', '\u2029', '\u2060', '\u2064', '\ufeff'];
+    for (const character of hidden) {
+      const code = `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`.replace('\\u00ad', '\\xad');
+      expect(terminalSafe(`team-${character}a`)).toBe(`team-${code}a`);
+      expect(terminalSafeLines(`team-${character}a\n`)).toBe(`team-${code}a\n`);
+    }
+  });
+
+  it('writes a backslash of a value as two, so a name that spells an escape does not look like the escaped character', () => {
+    expect(terminalSafe('prod\\x1b')).toBe('prod\\\\x1b');
+    expect(terminalSafe('prod\u001b')).toBe('prod\\x1b');
+    expect(terminalSafeLines('{"path":"C:\\\\x"}')).toBe('{"path":"C:\\\\x"}');
+  });
+
   it('leaves printable text alone, including accents and other scripts', () => {
     const text = 'Équipe Zürich – 東京 (gpt-4o-mini) 42 % ~!';
     expect(terminalSafe(text)).toBe(text);
