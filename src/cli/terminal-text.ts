@@ -23,6 +23,24 @@ function visible(character: string): string {
   return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
 }
 
+// Characters a terminal gives two columns (East Asian Wide and Fullwidth, UAX #11: Hangul Jamo, CJK, kana, Hangul
+// syllables, full-width forms, the common emoji blocks) and none (combining marks).
+const WIDE = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]/u;
+const COMBINING = /[\p{Mn}\p{Me}]/u;
+
+/** The columns `text` takes on a terminal, for laying out tables (`String#length` counts UTF-16 units). */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const character of text) width += COMBINING.test(character) ? 0 : WIDE.test(character) ? 2 : 1;
+  return width;
+}
+
+/** `text` padded with spaces to `width` columns, on the right (`'end'`) or the left (`'start'`). */
+export function padToWidth(text: string, width: number, side: 'start' | 'end'): string {
+  const padding = ' '.repeat(Math.max(0, width - displayWidth(text)));
+  return side === 'start' ? padding + text : text + padding;
+}
+
 /** One value on one line (a table cell, a name in a message): every control character escaped. */
 export function terminalSafe(text: string): string {
   return text.replace(CONTROL, visible);

@@ -75,3 +75,16 @@ describe('formatTable', () => {
     expect(lines[3]!.length).toBe(lines[2]!.length);
   });
 });
+
+describe('formatTable column widths', () => {
+  it('aligns by the columns a terminal shows: two for CJK and full-width characters, none for combining marks (UAX #11)', () => {
+    const table = formatTable(['team', 'requests', 'cost (USD)'], [['東京チーム', 1200, '12.500000'], ['Jose\u0301 Nu\u0303ez', 7, '3.250000'], ['search', 31, '0.125000']]);
+    expect(table.split('\n')).toEqual([
+      'team        requests  cost (USD)',
+      '----------  --------  ----------',
+      '東京チーム     1,200  12.500000',
+      'Jose\u0301 Nu\u0303ez          7  3.250000',
+      'search            31  0.125000',
+    ]);
+  });
+});
