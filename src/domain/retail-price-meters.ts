@@ -65,7 +65,7 @@ const DEPLOYMENT_WORDS: Readonly<Record<string, DeploymentType>> = {
 };
 const INPUT_WORDS = new Set(['inp', 'input', 'inpt', 'in']);
 const OUTPUT_WORDS = new Set(['outp', 'output', 'outpt', 'out', 'opt']);
-const CACHED_WORDS = new Set(['cached', 'cchd', 'cched', 'cd']);
+const CACHED_WORDS = new Set(['cached', 'cchd', 'ccchd', 'cched', 'cd']);
 const AUDIO_WORDS = new Set(['aud', 'audio']);
 const TEXT_WORDS = new Set(['txt', 'text']);
 const REALTIME_WORDS = new Set(['rt', 'rtime', 'realtime', 'realtimeprvw']);
@@ -90,6 +90,12 @@ const MODEL_NAMES: Readonly<Record<string, string>> = {
   'computer-use': 'computer-use-preview',
 };
 const KNOWN_MODEL = /^(?:gpt-|o\d|text-embedding-|codex-|computer-use|dall-e-)/;
+/**
+ * From GPT-5.3 on, the meters of product `Azure OpenAI GPT5` name the model by its version alone (`5.4 inp Gl`,
+ * `5.4 mini cd Inp Gl`, `5.3 codex opt Gl`): the model is `gpt-` and those words. Only these variant words are
+ * read; other qualifiers (`PP`, `ShortCo`, `Std`, `Fl`) price other service tiers and are left out as unread.
+ */
+const BARE_GPT5_VERSION = /^\d+(?:\.\d+)?(?:-(?:pro|mini|nano|codex|chat))?$/;
 
 /** `gpt4o` → `gpt 4o`, `gpt4omini` → `gpt 4o mini`, `aud1217` → `aud 1217`, `turbo16k` → `turbo 16k`. */
 function splitWords(name: string): string[] {
@@ -189,6 +195,7 @@ export function readMeter(item: MeterFields): MeterReading {
     if ((baseModel === 'gpt-4' && context === '32k') || (baseModel === 'gpt-35-turbo' && context === '16k' && version === null)) baseModel += `-${context}`;
   }
   baseModel = MODEL_NAMES[baseModel] ?? baseModel;
+  if (item.productName === 'Azure OpenAI GPT5' && BARE_GPT5_VERSION.test(baseModel)) baseModel = `gpt-${baseModel}`;
   if (realtime) baseModel += '-realtime-preview';
   else if (audio && !/(?:^|-)(?:transcribe|tts)(?:-|$)/.test(baseModel)) baseModel += '-audio-preview';
   if (!KNOWN_MODEL.test(baseModel) || !/^[a-z0-9.-]+$/.test(baseModel)) return { skip: SKIP_REASONS.unrecognized };

@@ -57,6 +57,29 @@ describe('reading Azure OpenAI meter names into model, deployment type and token
     expect(readMeter(rtime)).toEqual({ meter: { model: 'gpt-4o-realtime-preview', baseModel: 'gpt-4o-realtime-preview', modelVersion: null, deploymentType: 'regional', kind: 'cachedInput', unitsPerPrice: 1_000n } });
   });
 
+  it('reads the meters of product "Azure OpenAI GPT5": "ccchd" cached input, and models named by their version alone', () => {
+    // Meter names as the Retail Prices API lists them for eastus2 (2026), quoted by public price-refresh reports and
+    // parser tests (gpt-5-codex-ccchd-inp-glbl 0.000125 per 1K beside gpt-5-codex-inp-glbl 0.00125; 5.4 inp Gl 2.5,
+    // 5.4 cd inp Gl 0.25, 5.4 opt Gl 15 per 1M; 5.4 pro, 5.4 mini, 5.3 codex, 5.3 chat).
+    const gpt5 = (meterName: string, unitOfMeasure = '1M') => readMeter({ productName: 'Azure OpenAI GPT5', type: 'Consumption', unitOfMeasure, meterName });
+    const meter = (model: string, deploymentType: string, kind: string, unitsPerPrice = 1_000_000n) => ({ meter: { model, baseModel: model, modelVersion: null, deploymentType, kind, unitsPerPrice } });
+    expect(gpt5('gpt-5-codex-ccchd-inp-glbl Tokens', '1K')).toEqual(meter('gpt-5-codex', 'global', 'cachedInput', 1_000n));
+    expect(gpt5('gpt-5-codex-ccchd-inp-dzone Tokens', '1K')).toEqual(meter('gpt-5-codex', 'datazone', 'cachedInput', 1_000n));
+    expect(gpt5('5.4 inp Gl 1M Tokens')).toEqual(meter('gpt-5.4', 'global', 'input'));
+    expect(gpt5('5.4 cd inp Gl 1M Tokens')).toEqual(meter('gpt-5.4', 'global', 'cachedInput'));
+    expect(gpt5('5.4 opt Dz 1M Tokens')).toEqual(meter('gpt-5.4', 'datazone', 'output'));
+    expect(gpt5('5.4 pro inp Gl 1M Tokens')).toEqual(meter('gpt-5.4-pro', 'global', 'input'));
+    expect(gpt5('5.4 mini cd Inp Gl 1M Tokens')).toEqual(meter('gpt-5.4-mini', 'global', 'cachedInput'));
+    expect(gpt5('5.3 codex opt Gl 1M Tokens')).toEqual(meter('gpt-5.3-codex', 'global', 'output'));
+    expect(gpt5('5.3 chat inp Gl 1M Tokens')).toEqual(meter('gpt-5.3-chat', 'global', 'input'));
+    // Other service tiers (priority processing, long context, flex) are not the standard price: not read.
+    for (const name of ['5.4 pp opt Gl 1M Tokens', '5.5 ShortCo Inp Std Gl 1M Tokens', '5.4 pro longco opt Dz 1M Tokens', 'chat-latest 08062026 opt Gl 1M Tokens']) {
+      expect(gpt5(name)).toEqual({ skip: SKIP_REASONS.unrecognized });
+    }
+    // The bare version is read as a GPT-5 model only under that product.
+    expect(readMeter({ productName: 'Azure OpenAI', type: 'Consumption', unitOfMeasure: '1M', meterName: '5.4 inp Gl 1M Tokens' })).toEqual({ skip: SKIP_REASONS.unrecognized });
+  });
+
   it('skips reservations and other products by their product name and price type', () => {
     const reservation = allItems.find((i) => i.type === 'Reservation')!;
     expect(readMeter(reservation)).toEqual({ skip: SKIP_REASONS.notOpenAi });
