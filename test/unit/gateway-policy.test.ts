@@ -5,6 +5,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { GATEWAY_EVENT_SCHEMA_V1, MAX_TEXT_LENGTH, gatewayEventV1Schema } from '../../src/contracts/gateway-event.js';
+import { policyCaller } from '../support/policy-caller.js';
 
 const gatewayDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../gateway');
 const xmlFiles = readdirSync(gatewayDir)
@@ -279,16 +280,26 @@ describe('gateway policy fragments', () => {
     expect(headers.map((h) => [h['@_name'], h['@_exists-action'], h.value])).toContainEqual(['Accept-Encoding', 'override', 'identity']);
   });
 
-  it('tells a user token from an app-only one without the optional idtyp claim, by scp or roles, and names a user without upn', () => {
-    // learn.microsoft.com/entra/identity-platform/optional-claims-reference: idtyp is optional; upn is not in v2.0
-    // tokens unless asked for. The v2.0 sample access token there has scp and preferred_username, neither idtyp nor upn.
-    const { expression } = decodedLog();
-    const block = expression.slice(expression.indexOf('// Caller:'), expression.indexOf('// Deployment:'));
-    expect(block).toContain('if (idtyp != "user" && idtyp != "app") { idtyp = jwt.Claims.GetValueOrDefault("scp", "") != "" ? "user" : (jwt.Claims.GetValueOrDefault("roles", "") != "" ? "app" : ""); }');
-    expect(block).toContain('if (upn == "") { upn = jwt.Claims.GetValueOrDefault("unique_name", ""); }');
-    expect(block).toContain('if (upn == "" && idtyp == "user") { upn = jwt.Claims.GetValueOrDefault("preferred_username", ""); }');
-    expect(block).toContain('new JProperty("idtyp", idtyp == "user" || idtyp == "app" ? idtyp : "")');
-    expect(block).toContain('new JProperty("upn", upn)');
+  describe('the caller block, run on tokens as Entra ID issues them', () => {
+    // learn.microsoft.com/entra/identity-platform/access-token-claims-reference and optional-claims-reference: idtyp is
+    // optional and marks app-only tokens; upn is not in v2.0 tokens unless asked for (preferred_username is); a user's
+    // token may carry roles and no scp when the API authorizes by roles (claims-validation, "Validate the actor").
+    const USER = '6e0ac2b1-86f1-4d5c-9a1a-3c4b2c1e0f11';
+    const TENANT = '72f988bf-86f1-41af-91ab-2d7cd011db47';
+    const CLIENT = '1fec8e78-bce4-4aaf-ab1b-5451cc387264';
+    const user = (idtyp: string | null, upn: string | null) => ({ oid: USER, tid: TENANT, appid: CLIENT, idtyp, upn, sub: 'pairwise-subject' });
+
+    it.each([
+      ['a v2.0 delegated token (scp, preferred_username, no idtyp or upn)', { ver: '2.0', oid: USER, tid: TENANT, azp: CLIENT, scp: 'access_as_user', preferred_username: 'alice@contoso.com' }, user('user', 'alice@contoso.com')],
+      ['a v1.0 delegated token with app roles and no scp', { ver: '1.0', oid: USER, tid: TENANT, appid: CLIENT, roles: ['Chat.Use'], upn: 'alice@contoso.com', unique_name: 'alice@contoso.com' }, user('user', 'alice@contoso.com')],
+      ['a v2.0 delegated token with neither scp nor roles', { ver: '2.0', oid: USER, tid: TENANT, azp: CLIENT, preferred_username: 'alice@contoso.com' }, user('user', 'alice@contoso.com')],
+      ["a v1.0 guest's token (unique_name, no upn)", { ver: '1.0', oid: USER, tid: TENANT, appid: CLIENT, scp: 'user_impersonation', unique_name: 'live.com#bob@outlook.com' }, user('user', 'live.com#bob@outlook.com')],
+      ['an app-only token without idtyp (roles)', { ver: '1.0', oid: USER, tid: TENANT, appid: CLIENT, roles: ['Chat.Use'] }, user('app', null)],
+      ['an app-only token with idtyp', { ver: '2.0', oid: USER, tid: TENANT, azp: CLIENT, idtyp: 'app', roles: ['Chat.Use'] }, user('app', null)],
+      ['a token that names neither a user nor roles', { ver: '2.0', oid: USER, tid: TENANT, azp: CLIENT }, user(null, null)],
+    ])('%s', (_token, claims, expected) => {
+      expect(policyCaller({ ...claims, sub: 'pairwise-subject' })).toEqual(expected);
+    });
   });
 
   it('never reads the request body in the logging expression', () => {
