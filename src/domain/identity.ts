@@ -38,7 +38,10 @@ export function isBypassCall(record: { readonly gateway: string; readonly object
 
 /**
  * Precedence: validated caller `oid` → `appid`/`azp` → APIM subscription → diagnostic `objectId` (unless it
- * is a gateway identity) → unattributed. The kind from the token alone is user or service principal;
+ * is a gateway identity) → unattributed. `appid`/`azp` names the caller only in an app-only token: in a user's token
+ * it is the client application acting for the user, and a user's token lacks `oid` when asked for without the
+ * `profile` scope (learn.microsoft.com/entra/identity-platform/access-token-claims-reference, `oid`; claims-validation,
+ * "only tokens of type app can be authorized" by `appid`/`azp`). The kind from the token alone is user or service principal;
  * the identity directory refines service principals into managed or federated workload identities.
  *
  * An AI Hub Gateway payload's `appId` is no token claim but a request header the caller sets
@@ -48,14 +51,12 @@ export function isBypassCall(record: { readonly gateway: string; readonly object
  */
 export function resolveIdentity(entry: Pick<LedgerEntry, 'caller' | 'subscriptionId' | 'diagnostics'> & Partial<Pick<LedgerEntry, 'source'>>, options: IdentityOptions = {}): ResolvedIdentity {
   const { caller } = entry;
-  if (caller.oid) {
-    const isUser = caller.idtyp === 'user' || (caller.idtyp === null && caller.upn !== null);
-    return { key: caller.oid, kind: isUser ? 'user' : 'servicePrincipal', via: 'oid' };
-  }
+  const isUser = caller.idtyp === 'user' || (caller.idtyp === null && caller.upn !== null);
+  if (caller.oid) return { key: caller.oid, kind: isUser ? 'user' : 'servicePrincipal', via: 'oid' };
   // A subscription id that is a GUID is one key in any case, as the directory and the request list take it.
   const subscription = entry.subscriptionId ? ({ key: normalizeIdentityKey(entry.subscriptionId), kind: 'apimSubscription', via: 'subscription' } as const) : null;
   if (subscription && entry.source === 'ai-hub-gateway') return subscription;
-  if (caller.appid) return { key: caller.appid, kind: 'servicePrincipal', via: 'appid' };
+  if (caller.appid && !isUser) return { key: caller.appid, kind: 'servicePrincipal', via: 'appid' };
   if (subscription) return subscription;
   const objectId = entry.diagnostics?.status === 'matched' ? entry.diagnostics.objectId?.toLowerCase() : undefined;
   if (objectId && !isGatewayIdentity(objectId, options)) return { key: objectId, kind: 'servicePrincipal', via: 'diagnosticsObjectId' };
