@@ -1,4 +1,5 @@
 import { isDeepStrictEqual } from 'node:util';
+import { isGuid } from '../contracts/directory.js';
 import { LEDGER_ENTRY_SCHEMA, type LedgerEntry, type LedgerPart } from '../contracts/ledger-entry.js';
 import type { EventSource } from '../contracts/adapted-event.js';
 import { isCanonicalInstant } from '../contracts/utc-instant.js';
@@ -95,7 +96,9 @@ export function toLedgerEntry(normalized: NormalizedEvent): LedgerEntry {
     caller: {
       oid: caller?.oid == null ? null : lowerCase(caller.oid),
       tid: caller?.tid == null ? null : lowerCase(caller.tid),
-      appid: caller?.appid == null ? null : lowerCase(caller.appid),
+      // An Entra application id is a GUID, one id in any case; an AI Hub payload's appId is a header its caller names,
+      // kept as written, as the directory keeps such keys.
+      appid: caller?.appid == null ? null : isGuid(caller.appid) ? lowerCase(caller.appid) : caller.appid,
       idtyp: caller?.idtyp ?? null,
       upn: caller?.upn ?? null,
       sub: caller?.sub ?? null,

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { readAiHubTimestamp } from '../../src/contracts/ai-hub-usage.js';
+import { normalizeIdentityKey } from '../../src/contracts/directory.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import type { LedgerEntry } from '../../src/contracts/ledger-entry.js';
 import { normalizeEvent } from '../../src/domain/event-normalization.js';
@@ -91,6 +92,13 @@ describe('AI Hub Gateway payloads as the accelerator writes them', () => {
     expect(resolveIdentity({ ...forged, subscriptionId: null })).toMatchObject({ key: '42e0ee4f-4059-498f-8146-bb05294493e5', via: 'appid' });
     // An APIM v1 event's appid is a validated token claim, and still comes first.
     expect(resolveIdentity({ ...forged, source: 'gateway-v1' })).toMatchObject({ via: 'appid' });
+  });
+
+  it('keeps an appId that is no GUID as the caller wrote it, as the directory keys it, and a GUID in one case', () => {
+    const named = ingested(fixture('event-main.json').replace('"appId": "NA-HEADER"', '"appId": "ContosoChat"'));
+    expect(resolveIdentity({ ...named, subscriptionId: null })).toMatchObject({ key: normalizeIdentityKey('ContosoChat'), via: 'appid' });
+    const guid = ingested(fixture('event-main.json').replace('"appId": "NA-HEADER"', '"appId": "42E0EE4F-4059-498F-8146-BB05294493E5"'));
+    expect(guid.caller.appid).toBe('42e0ee4f-4059-498f-8146-bb05294493e5');
   });
 
   it('takes Portal-Admin, the subscription of a call without one, for "not known"', () => {
