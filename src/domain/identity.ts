@@ -38,11 +38,11 @@ export function isBypassCall(record: { readonly gateway: string; readonly object
 
 /**
  * Precedence: validated caller `oid` → `appid`/`azp` → APIM subscription → diagnostic `objectId` (unless it
- * is a gateway identity) → unattributed. `appid`/`azp` names the caller only in an app-only token: in a user's token
- * it is the client application acting for the user, and a user's token lacks `oid` when asked for without the
- * `profile` scope (learn.microsoft.com/entra/identity-platform/access-token-claims-reference, `oid`; claims-validation,
- * "only tokens of type app can be authorized" by `appid`/`azp`). The kind from the token alone is user or service principal;
- * the identity directory refines service principals into managed or federated workload identities.
+ * is a gateway identity) → unattributed. `appid`/`azp` names the caller only in an app-only token: in a user's
+ * token it is the client application acting for the user, and a user's token lacks `oid` when asked for without the
+ * `profile` scope (learn.microsoft.com/entra/identity-platform/access-token-claims-reference, `oid`; claims-validation:
+ * "only tokens of type app can be authorized" by `appid`/`azp`). The kind from the token alone is user or service
+ * principal; the identity directory refines service principals into managed or federated workload identities.
  *
  * An AI Hub Gateway payload's `appId` is no token claim but a request header the caller sets
  * (`context.Request.Headers.GetValueOrDefault("appId", "NA-HEADER")` in the accelerator's policies), while its
