@@ -16,7 +16,6 @@ export type TableSchema = Readonly<Record<string, KustoType>>;
 export const azureDiagnostics: TableSchema = {
   TenantId: 'string',
   TimeGenerated: 'datetime',
-  ResourceId: 'string',
   Category: 'string',
   ResourceGroup: 'string',
   SubscriptionId: 'string',
