@@ -25,7 +25,8 @@ export function kqlString(value: string): KqlLiteral {
 export function kqlDatetime(date: Date): KqlLiteral {
   if (!(date instanceof Date) || Number.isNaN(date.getTime())) throw new RangeError('kqlDatetime expects a valid Date');
   const iso = date.toISOString();
-  if (!/^\d{4}-/.test(iso)) throw new RangeError(`kqlDatetime: ${iso} is outside years 0000-9999`);
+  // Kusto's datetime runs from 0001-01-01 to 9999-12-31 (learn.microsoft.com/kusto/query/scalar-data-types/datetime).
+  if (!/^(?!0000)\d{4}-/.test(iso)) throw new RangeError(`kqlDatetime: ${iso} is outside years 0001-9999`);
   return `datetime(${iso.replace(/\.(\d{3})Z$/, (_match, ms: string) => `.${ms}0000Z`)})` as KqlLiteral;
 }
 
@@ -36,7 +37,7 @@ export function kqlStringList(values: Iterable<string>): KqlLiteral {
 
 const STRING_LITERAL = String.raw`"(?:[^"\\\u0000-\u001f\u007f-\u009f\u2028\u2029\ufeff]|\\[\\"nrt]|\\u[0-9a-f]{4})*"`;
 const LITERAL = new RegExp(
-  String.raw`^(?:${STRING_LITERAL}|datetime\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z\)|dynamic\(\[(?:${STRING_LITERAL}(?:, ${STRING_LITERAL})*)?\]\))$`,
+  String.raw`^(?:${STRING_LITERAL}|datetime\((?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}Z\)|dynamic\(\[(?:${STRING_LITERAL}(?:, ${STRING_LITERAL})*)?\]\))$`,
   'u',
 );
 const PLACEHOLDER = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;

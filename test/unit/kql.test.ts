@@ -54,8 +54,12 @@ describe('kqlDatetime', () => {
     expect(kqlDatetime(new Date('2026-11-20T10:00:00.123+02:00'))).toBe('datetime(2026-11-20T08:00:00.1230000Z)');
   });
 
-  it('refuses invalid dates', () => {
+  it('refuses invalid dates, and instants outside Kusto\'s datetime range (0001-01-01 to 9999-12-31)', () => {
     expect(() => kqlDatetime(new Date('yesterday'))).toThrow(RangeError);
+    expect(() => kqlDatetime(new Date('0000-06-15T12:00:00Z'))).toThrow(RangeError);
+    expect(() => kqlDatetime(new Date('+010000-01-01T00:00:00Z'))).toThrow(RangeError);
+    expect(kqlDatetime(new Date('0001-01-01T00:00:00Z'))).toBe('datetime(0001-01-01T00:00:00.0000000Z)');
+    expect(() => bindQuery(TEMPLATE, { id: kqlString('x'), from: 'datetime(0000-06-15T12:00:00.0000000Z)' as KqlLiteral })).toThrow(TypeError);
   });
 
   it('analyses as a datetime literal', () => {
