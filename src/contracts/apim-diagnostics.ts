@@ -29,6 +29,7 @@ export const apimGatewayLogRecordSchema = z.object({
     // No length of Azure's: a URL is what the client sent (the adapter cuts what it keeps, as the policy does).
     backendUrl: z.string().max(65_536).nullish(),
     url: z.string().max(65_536).nullish(),
+    method: z.string().max(64).nullish(),
     requestBody: z.string().nullish(),
     backendResponseBody: z.string().nullish(),
     backendResponseCode: z.number().int().nullish(),
@@ -126,8 +127,11 @@ const openAiUsageSchema = z.object({
   output_tokens: z.number().optional(),
   prompt_tokens_details: z.object({ cached_tokens: z.number().optional(), audio_tokens: z.number().nullish() }).nullish(),
   input_tokens_details: z.object({ cached_tokens: z.number().optional() }).nullish(),
+  // Realtime and transcription (gpt-4o-transcribe) models: input_token_details / output_token_details.
+  input_token_details: z.object({ cached_tokens: z.number().optional(), audio_tokens: z.number().nullish() }).nullish(),
   completion_tokens_details: z.object({ reasoning_tokens: z.number().optional(), audio_tokens: z.number().nullish() }).nullish(),
   output_tokens_details: z.object({ reasoning_tokens: z.number().optional() }).nullish(),
+  output_token_details: z.object({ audio_tokens: z.number().nullish() }).nullish(),
 });
 
 /** Usage of a Chat Completions / Completions / Embeddings body, or of a Responses API body. */
@@ -137,18 +141,30 @@ export function usageFromResponseBody(body: Record<string, unknown> | null): Gat
   const u = parsed.data;
   const promptTokens = u.prompt_tokens ?? u.input_tokens;
   if (promptTokens === undefined) return null;
-  const audioPromptTokens = u.prompt_tokens_details?.audio_tokens ?? 0;
-  const audioCompletionTokens = u.completion_tokens_details?.audio_tokens ?? 0;
+  const audioPromptTokens = u.prompt_tokens_details?.audio_tokens ?? u.input_token_details?.audio_tokens ?? 0;
+  const audioCompletionTokens = u.completion_tokens_details?.audio_tokens ?? u.output_token_details?.audio_tokens ?? 0;
   return {
     ...(audioPromptTokens > 0 ? { audioPromptTokens } : {}),
     ...(audioCompletionTokens > 0 ? { audioCompletionTokens } : {}),
     promptTokens,
-    cachedTokens: u.prompt_tokens_details?.cached_tokens ?? u.input_tokens_details?.cached_tokens ?? 0,
+    cachedTokens: u.prompt_tokens_details?.cached_tokens ?? u.input_tokens_details?.cached_tokens ?? u.input_token_details?.cached_tokens ?? 0,
     completionTokens: u.completion_tokens ?? u.output_tokens ?? 0,
     reasoningTokens: u.completion_tokens_details?.reasoning_tokens ?? u.output_tokens_details?.reasoning_tokens ?? 0,
     // Absent when the body has none, as zod leaves an absent optional key (then the fast check can vouch for it).
     ...(u.total_tokens === undefined ? {} : { totalTokens: u.total_tokens }),
   };
+}
+
+/**
+ * Whether a response body answers a read of a stored object, whose usage is that of the call that created it, which
+ * Azure billed: a stored Responses API response read (GET /responses/{id}, or the idempotent POST
+ * /responses/{id}/cancel), except a background response's, whose create answered no usage; a stored chat completion
+ * read or given new metadata (/chat/completions/{id}). The policy's rule (gateway/tokenledger-log-policy.xml).
+ */
+function readsStoredObject(body: Record<string, unknown> | null, method: string | null | undefined, url: string | null | undefined): boolean {
+  const path = (url ?? '').split(/[?#]/, 1)[0]!.replace(/\/+$/, '').toLowerCase();
+  if (body?.['object'] === 'response') return (method?.toUpperCase() === 'GET' || path.endsWith('/cancel')) && body['background'] !== true;
+  return body?.['object'] === 'chat.completion' && !path.endsWith('/chat/completions');
 }
 
 /** A text cut to the gateway event's length, never inside a surrogate pair (as the policy cuts it). */
@@ -172,7 +188,8 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
     const p = record.properties;
     const responseBody = parseJsonObject(p.backendResponseBody);
     const requestBody = parseJsonObject(p.requestBody);
-    const usage = usageFromResponseBody(responseBody);
+    const storedRead = readsStoredObject(responseBody, p.method, p.backendUrl ?? p.url);
+    const usage = storedRead ? null : usageFromResponseBody(responseBody);
     const model = typeof responseBody?.['model'] === 'string' ? responseBody['model'] : null;
     const subscriptionId = p.apimSubscriptionId ?? p.subscriptionId ?? null;
     const apimRequestId = backendHeader(p.backendResponseHeaders, BACKEND_HEADERS_READ[0]);
@@ -207,7 +224,7 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
     if (!backendRegion) missing.push('backendRegion');
     if (!subscriptionId) missing.push('subscriptionId');
     if (!p.backendId) missing.push('gateway.backendId');
-    if (!usage) missing.push('usage');
+    if (!usage && !storedRead) missing.push('usage');
     if (!model) missing.push('model');
     return { source: 'apim-gateway-logs', sourceId: record.correlationId, event, missing };
   }

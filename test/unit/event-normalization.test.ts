@@ -294,6 +294,39 @@ describe('normalizeEvent: APIM GatewayLogs export (test/fixtures/apim-gatewaylog
     expect(entryOf(record)).toMatchObject({ status: null, tokens: { promptTokens: 14, completionTokens: 8 } });
   });
 
+  /** The 200 record, as if the client had called `method path` and Azure OpenAI had answered `body`. */
+  function answered(method: string, path: string, body: Record<string, unknown>): LedgerEntry {
+    const record = structuredClone((JSON.parse(fixtureText) as { records: Record<string, unknown>[] }).records[0]!) as { properties: Record<string, unknown> };
+    Object.assign(record.properties, { method, backendMethod: method, url: `https://apim.azure-api.net${path}`, backendUrl: `https://aoai.openai.azure.com${path}`, backendResponseBody: JSON.stringify(body) });
+    return entryOf(record);
+  }
+
+  it("reads a transcription's audio input tokens (usage.input_token_details, gpt-4o-transcribe), as the policy does", () => {
+    // OpenAI API reference, "Create transcription" (the usage of type "tokens"); Microsoft Learn, @azure/ai-projects
+    // TranscriptTextUsageTokensInputTokenDetails: "audio_tokens: The number of audio input tokens processed".
+    const usage = { type: 'tokens', input_tokens: 14, input_token_details: { text_tokens: 0, audio_tokens: 14 }, output_tokens: 45, total_tokens: 59 };
+    const entry = answered('POST', '/openai/deployments/gpt-4o-transcribe/audio/transcriptions?api-version=2025-03-01-preview', { text: 'Imagine…', usage });
+    expect(entry.tokens).toEqual({ source: 'gateway', promptTokens: 14, cachedTokens: 0, completionTokens: 45, reasoningTokens: 0, audioPromptTokens: 14 });
+  });
+
+  it('takes no usage from a read of a stored response or chat completion: only the call that created it is billed, as the policy decides', () => {
+    // Azure OpenAI Responses how-to ("Retrieve a response" answers the stored response object, usage included);
+    // OpenAI API reference, "Get chat completion" (the stored ChatCompletion object).
+    const usage = { input_tokens: 328, input_tokens_details: { cached_tokens: 0 }, output_tokens: 52, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 380 };
+    const response = { id: 'resp_67cb71b351908190', object: 'response', status: 'completed', background: false, model: 'gpt-4o-2024-08-06', output: [], usage };
+    const read = answered('GET', '/openai/v1/responses/resp_67cb71b351908190', response);
+    expect(read.tokens.source).toBe('none');
+    expect(read.missing).not.toContain('usage');
+    expect(answered('POST', '/openai/v1/responses/resp_67cb71b351908190/cancel', response).tokens.source).toBe('none');
+    // A background response answered no usage when created: its read is what counts.
+    expect(answered('GET', '/openai/v1/responses/resp_67cb71b351908190', { ...response, background: true }).tokens).toMatchObject({ source: 'gateway', promptTokens: 328 });
+    expect(answered('POST', '/openai/v1/responses', response).tokens).toMatchObject({ source: 'gateway', promptTokens: 328, completionTokens: 52 });
+    const completion = { id: 'chatcmpl-abc123', object: 'chat.completion', model: 'gpt-4o-2024-08-06', choices: [], usage: { prompt_tokens: 21, completion_tokens: 2, total_tokens: 23 } };
+    expect(answered('GET', '/openai/v1/chat/completions/chatcmpl-abc123', completion).tokens.source).toBe('none');
+    expect(answered('POST', '/openai/v1/chat/completions/chatcmpl-abc123', completion).tokens.source).toBe('none');
+    expect(answered('POST', '/openai/v1/chat/completions', completion).tokens).toMatchObject({ source: 'gateway', promptTokens: 21, completionTokens: 2 });
+  });
+
   it('ACCEPTANCE: lists apimRequestId and caller as missing on both entries', () => {
     for (const entry of [ok200, bad400]) {
       expect(entry.missing).toContain('apimRequestId');
