@@ -15,6 +15,9 @@ import { daysInMonth, isoInstantMs } from './utc-instant.js';
  * - token counts are numbers in the event and digit strings after Stream Analytics;
  * - the `citadel-v1` branch adds `cachedTokens` and `audioTokens` (both from `usage.prompt_tokens_details`, so
  *   both are part of `promptTokens`);
+ * - a response body without `usage.prompt_tokens` is logged with `promptTokens` 1, `responseTokens` 0 and
+ *   `totalTokens` 1 (`?? 1`, `?? 0`, `?? 1`): every Responses API call (its usage counts `input_tokens`), and any
+ *   answer without usage. Those counts are no usage, except for an embeddings `list`, which may truly be one token;
  * - an unknown value is the placeholder `NA` (`NA-HEADER` for `appId`, `sessionId`, `endUserId` set from a
  *   missing request header);
  * - the body is `JObject.ToString()`: indented JSON, with CRLF line ends on Windows hosts.
@@ -82,6 +85,8 @@ export const aiHubUsageSchema = z.object({
   routeLocation: optionalText,
   deploymentName: optionalText,
   operationName: optionalText,
+  /** The response body's `object` (`chat.completion`, `response`, `list`), `NA` without one. */
+  targetService: optionalText,
   promptTokens: tokenNumber,
   responseTokens: tokenNumber,
   totalTokens: tokenNumber.nullish(),
@@ -112,6 +117,7 @@ export function adaptAiHubUsage(payload: AiHubUsage): AdaptedEvent {
   const appId = known(payload.appId);
   const cachedTokens = payload.cachedTokens ?? null;
   const audioTokens = payload.audioTokens ?? null;
+  const defaultCounts = payload.promptTokens === 1 && payload.responseTokens === 0 && payload.totalTokens === 1 && known(payload.targetService) !== 'list';
   const missing = [
     'apimRequestId',
     'caller.oid',
@@ -124,6 +130,7 @@ export function adaptAiHubUsage(payload: AiHubUsage): AdaptedEvent {
     'usage.reasoningTokens',
     ...(cachedTokens === null ? ['usage.cachedTokens'] : []),
     ...(appId ? [] : ['caller.appid']),
+    ...(defaultCounts ? ['usage'] : []),
   ];
   return {
     source: 'ai-hub-gateway',
@@ -147,13 +154,15 @@ export function adaptAiHubUsage(payload: AiHubUsage): AdaptedEvent {
       operation: known(payload.operationName),
       stream: false,
       status: 200,
-      usage: {
-        promptTokens: payload.promptTokens,
-        completionTokens: payload.responseTokens,
-        totalTokens: payload.totalTokens ?? undefined,
-        ...(cachedTokens === null ? {} : { cachedTokens }),
-        ...(audioTokens ? { audioPromptTokens: audioTokens } : {}),
-      },
+      usage: defaultCounts
+        ? null
+        : {
+            promptTokens: payload.promptTokens,
+            completionTokens: payload.responseTokens,
+            totalTokens: payload.totalTokens ?? undefined,
+            ...(cachedTokens === null ? {} : { cachedTokens }),
+            ...(audioTokens ? { audioPromptTokens: audioTokens } : {}),
+          },
     },
     missing,
   };

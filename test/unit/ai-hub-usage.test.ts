@@ -101,6 +101,24 @@ describe('AI Hub Gateway payloads as the accelerator writes them', () => {
     expect(guid.caller.appid).toBe('42e0ee4f-4059-498f-8146-bb05294493e5');
   });
 
+  it("takes the fragment's default counts (1, 0, 1: the body had no usage.prompt_tokens) for unknown usage, not for a 1-token request", () => {
+    // frag-openai-usage.xml: `responseBody?["usage"]?["prompt_tokens"]?.Value<int>() ?? 1`, `…completion_tokens… ?? 0`,
+    // `…total_tokens… ?? 1`; a Responses API body counts input_tokens and output_tokens instead.
+    const counts = (targetService: string, prompt: number, response: number, total: number) =>
+      fixture('event-main.json')
+        .replace('"targetService": "chat.completion"', `"targetService": "${targetService}"`)
+        .replace('"promptTokens": 1523', `"promptTokens": ${prompt}`)
+        .replace('"responseTokens": 311', `"responseTokens": ${response}`)
+        .replace('"totalTokens": 1834', `"totalTokens": ${total}`);
+    const responses = ingested(counts('response', 1, 0, 1));
+    expect(responses.tokens).toEqual({ source: 'none', promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 });
+    expect(responses.missing).toContain('usage');
+    expect(ingested(counts('NA', 1, 0, 1)).tokens.source).toBe('none');
+    // An embeddings list of one token is a real count.
+    expect(ingested(counts('list', 1, 0, 1)).tokens).toMatchObject({ source: 'gateway', promptTokens: 1 });
+    expect(ingested(counts('chat.completion', 1, 1, 2)).tokens).toMatchObject({ source: 'gateway', promptTokens: 1, completionTokens: 1 });
+  });
+
   it('takes Portal-Admin, the subscription of a call without one, for "not known"', () => {
     const entry = ingested(fixture('event-main.json').replace('"subscriptionId": "6b3f0a2e1c7d4e59a8b2c3d4e5f60718"', '"subscriptionId": "Portal-Admin"'));
     expect(entry.subscriptionId).toBeNull();
