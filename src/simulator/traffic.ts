@@ -306,7 +306,8 @@ function aiHubLine(
     appId: 'NA-HEADER',
     subscriptionId: r.identity.subscriptionId,
     productName: `${r.identity.team.replace(/\s+/g, '-')}-AI`,
-    targetService: deployment.operation === 'Embeddings_Create' ? 'embeddings' : 'chat.completion',
+    // The response body's `object`, as the accelerator logs it: an embeddings answer is a `list`.
+    targetService: deployment.operation === 'Embeddings_Create' ? 'list' : 'chat.completion',
     model: deployment.model,
     gatewayName: AI_HUB_GATEWAY.service,
     gatewayRegion: AI_HUB_GATEWAY.region,
