@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { APP_ROLES } from '../../src/contracts/access.js';
-import { describeIssues, directoryRowSchema, normalizeIdentityKey, type DirectoryRow } from '../../src/contracts/directory.js';
+import { describeIssues, directoryRowSchema, MAX_DIRECTORY_FILE_BYTES, normalizeIdentityKey, type DirectoryRow } from '../../src/contracts/directory.js';
 import { noParametersSchema } from '../../src/contracts/report-query.js';
 import { hasRole, type Principal } from '../../src/domain/access.js';
 import type { DirectoryWriteOutcome, EditableIdentityDirectory, VersionedDirectoryRow } from '../../src/ports/identity-directory.js';
@@ -14,8 +14,6 @@ export interface DirectoryHandlerPorts {
 
 /** One entry as JSON: far above any valid row (four texts of at most 256 characters). */
 export const MAX_ENTRY_BYTES = 16 * 1024;
-/** A directory file imported in one request: thousands of rows fit easily. */
-export const MAX_CSV_BYTES = 4 * 1024 * 1024;
 /** An entity tag as RFC 9110 spells one (`"…"` or `W/"…"`), or `*`; Azure Table ETags are well under this length. */
 const ENTITY_TAG = /^(\*|(W\/)?"[\x21\x23-\x7e]{0,254}")$/;
 
@@ -58,7 +56,7 @@ export function createDirectoryHandler(ports: () => DirectoryHandlerPorts) {
     }
     const type = mediaType(request);
     if (type === 'text/csv') {
-      const body = await readBody(request, MAX_CSV_BYTES);
+      const body = await readBody(request, MAX_DIRECTORY_FILE_BYTES);
       if (!body.ok) return body.response;
       const result = await importDirectory(body.text, directory);
       if (result.errors.length > 0) {

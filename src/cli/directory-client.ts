@@ -1,5 +1,5 @@
-import { directoryEntrySchema, directoryListSchema, describeIssues, type DirectoryRow } from '../contracts/directory.js';
-import { directoryCsv } from '../domain/directory-csv.js';
+import { directoryEntrySchema, directoryImportedSchema, directoryListSchema, describeIssues, MAX_DIRECTORY_FILE_BYTES, type DirectoryRow } from '../contracts/directory.js';
+import { directoryCsvParts } from '../domain/directory-csv.js';
 import type { DirectoryWriteOptions, DirectoryWriteOutcome, EditableIdentityDirectory, VersionedDirectoryRow } from '../ports/identity-directory.js';
 import { apiError, pathSegment, sendToApi } from './report-client.js';
 import type { z } from 'zod';
@@ -37,7 +37,7 @@ export async function tokenFor(target: ApiTarget): Promise<string> {
 /**
  * The identity directory through the TokenLedger API (`/api/directory`), so the CLI can edit a deployment's
  * directory with a `Directory.Write` token instead of the storage account's keys. `upsertRows` sends the rows as
- * one directory file, which the API checks whole before writing any.
+ * directory files of at most the size the API takes in one request, which it checks whole before writing any.
  */
 export class ApiIdentityDirectory implements EditableIdentityDirectory {
   constructor(
@@ -46,8 +46,16 @@ export class ApiIdentityDirectory implements EditableIdentityDirectory {
   ) {}
 
   async upsertRows(rows: readonly DirectoryRow[]): Promise<void> {
-    const response = await this.send('POST', 'api/directory', { body: directoryCsv(rows), type: 'text/csv; charset=utf-8' });
-    if (!response.ok) throw await apiError(response, this.token);
+    let written = 0;
+    for (const part of directoryCsvParts(rows, MAX_DIRECTORY_FILE_BYTES)) {
+      const response = await this.send('POST', 'api/directory', { body: part, type: 'text/csv; charset=utf-8' });
+      if (!response.ok) {
+        const error = await apiError(response, this.token);
+        if (written > 0) error.message += ` (the ${written} identities before were imported; importing the file again is safe)`;
+        throw error;
+      }
+      written += parse(directoryImportedSchema, await response.json()).imported;
+    }
   }
 
   async getAll(): Promise<Map<string, DirectoryRow>> {

@@ -19,6 +19,8 @@ import type { IdentityKind } from './identity-kind.js';
  */
 
 export const MAX_IDENTITY_LENGTH = 256;
+/** The largest directory file the API imports in one request; `directory import --api` sends a larger one in parts. */
+export const MAX_DIRECTORY_FILE_BYTES = 4 * 1024 * 1024;
 export const MAX_DISPLAY_NAME_LENGTH = 256;
 export const MAX_TEAM_LENGTH = 128;
 export const MAX_COST_CENTER_LENGTH = 64;
@@ -110,6 +112,9 @@ export type DirectoryEntry = z.infer<typeof directoryEntrySchema>;
 
 /** `GET /api/directory`: every entry, and whether the caller may write (`Directory.Write`). */
 export const directoryListSchema = z.object({ entries: z.array(directoryEntrySchema), count: z.number().int().nonnegative(), canWrite: z.boolean() });
+
+/** `POST /api/directory` of a directory file: how many identities it imported. */
+export const directoryImportedSchema = z.object({ imported: z.number().int().nonnegative() });
 
 /** `team: longer than 128 characters; kind: expected one of …` */
 export function describeIssues(error: z.ZodError): string {

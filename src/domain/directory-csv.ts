@@ -140,6 +140,12 @@ export function parseDirectoryCsv(text: string): DirectoryCsvResult {
       errors.push({ line: record.line, reason: record.error });
       continue;
     }
+    // A spreadsheet writes a row that once held content or formatting as separators only (`,,,`): an empty line.
+    if (record.fields.every((field) => field.trim() === '')) continue;
+    if (record.fields.length === header.fields.length && record.fields.every((field, i) => field === header.fields[i])) {
+      errors.push({ line: record.line, reason: 'the header again: files joined together? Keep the first header only' });
+      continue;
+    }
     if (record.fields.length !== columns.length) {
       errors.push({ line: record.line, reason: `expected ${columns.length} fields (${columns.join(',')}), got ${record.fields.length}` });
       continue;
@@ -182,9 +188,31 @@ function checkHeader(fields: readonly string[]): readonly string[] | null {
  * formula escaping): the file is for the import, not for a spreadsheet.
  */
 export function directoryCsv(rows: readonly DirectoryRow[]): string {
+  return directoryCsvParts(rows, Infinity)[0]!;
+}
+
+/**
+ * `rows` as directory files of at most `maxBytes` each (UTF-8), every one with its header, in the order of the rows;
+ * one file when they fit (an empty one for no rows).
+ */
+export function directoryCsvParts(rows: readonly DirectoryRow[], maxBytes: number): string[] {
   const field = (value: string) => (/[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
-  const lines = rows.map((r) => [r.identity, r.displayName, r.team, r.costCenter, r.kind ?? ''].map(field).join(','));
-  return [[...DIRECTORY_COLUMNS, ...DIRECTORY_OPTIONAL_COLUMNS].join(','), ...lines].join('\r\n') + '\r\n';
+  const header = `${[...DIRECTORY_COLUMNS, ...DIRECTORY_OPTIONAL_COLUMNS].join(',')}\r\n`;
+  const parts: string[] = [];
+  let part = header;
+  let bytes = header.length;
+  for (const r of rows) {
+    const line = `${[r.identity, r.displayName, r.team, r.costCenter, r.kind ?? ''].map(field).join(',')}\r\n`;
+    const size = Buffer.byteLength(line, 'utf8');
+    if (part !== header && bytes + size > maxBytes) {
+      parts.push(part);
+      [part, bytes] = [header, header.length];
+    }
+    part += line;
+    bytes += size;
+  }
+  parts.push(part);
+  return parts;
 }
 
 /** Why a directory CSV is refused when its bytes are not UTF-8. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DIRECTORY_KINDS, normalizeIdentityKey, type DirectoryRow } from '../../src/contracts/directory.js';
-import { directoryCsv, parseCsv, parseDirectoryCsv } from '../../src/domain/directory-csv.js';
+import { directoryCsv, directoryCsvParts, parseCsv, parseDirectoryCsv } from '../../src/domain/directory-csv.js';
 import { SIMULATION_FILES, writeSimulation } from '../../src/simulator/files.js';
 import { simulateDay } from '../../src/simulator/traffic.js';
 import { readDirectoryFile } from '../../src/services/analyze-files.js';
@@ -117,6 +117,16 @@ describe('parseDirectoryCsv', () => {
     expect(parseDirectoryCsv('')).toEqual({ rows: [], errors: [{ line: 1, reason: expect.stringMatching(/^missing header/) }] });
     expect(parseDirectoryCsv('\uFEFF\r\n')).toEqual({ rows: [], errors: [{ line: 1, reason: expect.stringMatching(/^missing header/) }] });
     expect(parseDirectoryCsv('"identity,displayName\n')).toEqual({ rows: [], errors: [{ line: 1, reason: expect.stringMatching(/^unreadable header: unterminated/) }] });
+  });
+
+  it('skips the rows of separators only a spreadsheet writes for rows that once held something (",,,"), as it skips empty lines', () => {
+    const result = parseDirectoryCsv(csv(HEADER, 'a,A,T,C', ',,,', ' , ,,', 'b,B,T,C', ',,,'));
+    expect(result).toEqual({ rows: [expect.objectContaining({ identity: 'a' }), expect.objectContaining({ identity: 'b' })], errors: [] });
+    expect(parseDirectoryCsv(csv(`${HEADER},kind`, 'a,A,T,C,user', ',,,,')).errors).toEqual([]);
+  });
+
+  it('refuses the header repeated below (two files joined) rather than import an identity named "identity"', () => {
+    expect(parseDirectoryCsv(csv(HEADER, 'a,A,T,C', HEADER, 'b,B,T,C')).errors).toEqual([{ line: 3, reason: 'the header again: files joined together? Keep the first header only' }]);
   });
 
   it('accepts a file with a header and no rows', () => {
@@ -252,6 +262,16 @@ describe('directoryCsv', () => {
         expect(parseDirectoryCsv(directoryCsv(rows))).toEqual({ rows, errors: [] });
       }),
     );
+  });
+
+  it('splits rows into files of at most a given size, each with its header, that read back to the rows in order', () => {
+    const rows: DirectoryRow[] = Array.from({ length: 50 }, (_, i) => ({ identity: `sub-${i}`, displayName: `Zoë ${i}`, team: 'Search', costCenter: 'CC-1' }));
+    const parts = directoryCsvParts(rows, 300);
+    expect(parts.length).toBeGreaterThan(5);
+    for (const part of parts) expect(Buffer.byteLength(part)).toBeLessThanOrEqual(300);
+    expect(parts.flatMap((part) => parseDirectoryCsv(part).rows)).toEqual(rows);
+    expect(directoryCsvParts(rows, Infinity)).toEqual([directoryCsv(rows)]);
+    expect(directoryCsvParts([], 300)).toEqual([directoryCsv([])]);
   });
 });
 

@@ -107,15 +107,21 @@ export class TableIdentityDirectory implements EditableIdentityDirectory {
     for (let start = 0; start < actions.length; start += MAX_TRANSACTION_SIZE) {
       const chunk = actions.slice(start, start + MAX_TRANSACTION_SIZE);
       const what = `writing identities ${start + 1}–${start + chunk.length} of ${actions.length}`;
+      // A transaction is atomic within itself only: say what the ones before wrote.
+      const failed = (error: unknown) => {
+        const stored = asStoreError(error, what);
+        if (start > 0 && stored instanceof Error) stored.message += ` (identities 1–${start} were written; writing the same rows again is safe)`;
+        return stored;
+      };
       try {
         await this.table.submitTransaction(chunk, { abortSignal: options?.abortSignal });
       } catch (error) {
-        if (tableChecked || statusCodeOf(error) !== 404) throw asStoreError(error, what);
+        if (tableChecked || statusCodeOf(error) !== 404) throw failed(error);
         try {
           await this.table.createTable({ abortSignal: options?.abortSignal });
           await this.table.submitTransaction(chunk, { abortSignal: options?.abortSignal });
         } catch (retryError) {
-          throw asStoreError(retryError, what);
+          throw failed(retryError);
         }
       }
       tableChecked = true;

@@ -60,7 +60,7 @@ export function directoryCommand(connect: () => Promise<DirectoryConnection>, co
   targeting(
     command
       .command('import')
-      .description('Import the identity directory from a CSV file (all or nothing).')
+      .description('Import the identity directory from a CSV file (a file with any faulty line imports nothing).')
       .argument('<file>', 'CSV file: identity,displayName,team,costCenter[,kind]')
       .addHelpText('after', FILE_HELP),
   ).action(async (file: string, options: TargetOptions, cmd: Command) => {
