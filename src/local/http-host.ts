@@ -106,8 +106,9 @@ export async function startHttpHost(routes: readonly HttpRoute[], port = 0): Pro
       const { route, params } = match;
       const method = req.method ?? 'GET';
       if (!route.methods.includes(method)) {
-        // RFC 9110 §15.5.6: a 405 names the methods the resource serves.
-        return send(res, { status: 405, headers: { allow: route.methods.join(', ') }, jsonBody: { error: 'method_not_allowed', reason: `${method} is not served here; use ${route.methods.join(' or ')}` } });
+        // The Functions host routes by method too: a method no function registers for the path is answered 404 before
+        // any function runs, HEAD on a GET route included (Azure/azure-functions-host#10098, #11625).
+        return send(res, { status: 404, jsonBody: { error: 'not_found', reason: `no function serves ${method} ${url.pathname}; it is served for ${route.methods.join(', ')}` } });
       }
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
