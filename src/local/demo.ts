@@ -172,6 +172,7 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
   const delivery = await runEventHubTrigger(hub, createIngestHandler(() => stack.stores), {
     functionName: 'ingest',
     dataType: INGEST_TRIGGER.dataType,
+    maxRetries: INGEST_TRIGGER.retry.maxRetryCount,
     checkpoints,
     maxBatchSize: options.maxBatchSize ?? 500,
     redeliveryRate: options.redeliveryRate ?? 0.05,

@@ -108,7 +108,8 @@ export interface RunOptions {
   readonly dataType: TriggerDataType;
   /** Chance that an instance "crashes" after the handler succeeded but before it checkpointed: the batch is delivered again. */
   readonly redeliveryRate?: number;
-  readonly maxRetries?: number;
+  /** The trigger's retry policy's `maxRetryCount`, as registered (functions/ingest.ts): the handler sees it in its retry context. */
+  readonly maxRetries: number;
   readonly random?: () => number;
   readonly onBatch?: (info: { partitionId: string; size: number; redelivered: boolean }) => void;
 }
@@ -150,8 +151,7 @@ export async function runEventHubTrigger(hub: LocalEventHub, handler: EventHubHa
       let redelivering = false;
       while (next < events.length) {
         const batch = events.slice(next, next + options.maxBatchSize);
-        const maxRetryCount = options.maxRetries ?? 10;
-        const context = triggerContext(`${options.functionName}-${partitionId}-${next}-${deliveries}`, options.functionName, partitionId, batch, { retryCount: attempts, maxRetryCount });
+        const context = triggerContext(`${options.functionName}-${partitionId}-${next}-${deliveries}`, options.functionName, partitionId, batch, { retryCount: attempts, maxRetryCount: options.maxRetries });
         deliveries++;
         if (redelivering) redeliveries++;
         options.onBatch?.({ partitionId, size: batch.length, redelivered: redelivering });
@@ -161,7 +161,7 @@ export async function runEventHubTrigger(hub: LocalEventHub, handler: EventHubHa
         } catch (error) {
           failures++;
           attempts++;
-          if (attempts <= maxRetryCount) {
+          if (attempts <= options.maxRetries) {
             redelivering = true;
             await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 10 * 2 ** attempts)));
             continue;

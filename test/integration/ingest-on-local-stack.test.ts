@@ -76,6 +76,7 @@ describe('ingest function on the local stack (Cosmos DB server, Azurite)', () =>
       runEventHubTrigger(hub, createIngestHandler(() => stack.stores), {
         functionName: 'ingest',
         dataType: INGEST_TRIGGER.dataType,
+        maxRetries: INGEST_TRIGGER.retry.maxRetryCount,
         checkpoints: await TableCheckpointStore.create(stack.azurite.connectionString, group),
         maxBatchSize: 7,
         redeliveryRate: 0.5,
@@ -120,6 +121,7 @@ describe('ingest function on the local stack (Cosmos DB server, Azurite)', () =>
     const stats = await runEventHubTrigger(hub, createIngestHandler(() => flaky), {
       functionName: 'ingest',
       dataType: INGEST_TRIGGER.dataType,
+      maxRetries: INGEST_TRIGGER.retry.maxRetryCount,
       checkpoints: await TableCheckpointStore.create(stack.azurite.connectionString, 'flaky'),
       maxBatchSize: 20,
     });
