@@ -29,6 +29,26 @@ export const MORE_BYTES = Symbol('more bytes');
 
 const PRIMITIVES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string']);
 
+/**
+ * Whether every value of `type` takes a byte or more. Only a null ("written as zero bytes"), a fixed of size 0 and a
+ * record of such fields take none; so a count of more such items than bytes left is no proof of damage.
+ */
+function takesBytes(type: AvroType, seen = new Set<AvroType>()): boolean {
+  if (type.kind === 'null') return false;
+  if (type.kind === 'fixed') return type.size > 0;
+  if (type.kind !== 'record' || seen.has(type)) return true;
+  seen.add(type);
+  return type.fields.some((field) => takesBytes(field.type, seen));
+}
+
+/** At most this many items that take no bytes in one array block or container block: a larger count is damage, not data. */
+const MAX_ITEMS_WITHOUT_BYTES = 1 << 20;
+
+/** Refuses `count` items in `bytesLeft` bytes when they cannot fit, or (items of no bytes) when the count is absurd. */
+function checkCount(count: number, bytesLeft: number, itemsTakeBytes: boolean, past: () => unknown): void {
+  if (itemsTakeBytes ? count > bytesLeft : count > MAX_ITEMS_WITHOUT_BYTES) throw past();
+}
+
 /** `read()`, a schema or values nested deeper than the stack holds refused as a format error, not a crash. */
 function withinStack<T>(read: () => T): T {
   try {
@@ -210,12 +230,13 @@ export class AvroReader {
       }
       case 'array': {
         const items: unknown[] = [];
-        this.blocks(() => items.push(this.datum(type.items)));
+        this.blocks(takesBytes(type.items), () => items.push(this.datum(type.items)));
         return items;
       }
       case 'map': {
         const entries: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-        this.blocks(() => {
+        // A map's key is a string, of a byte or more.
+        this.blocks(true, () => {
           const key = this.string();
           entries[key] = this.datum(type.values);
         });
@@ -241,9 +262,9 @@ export class AvroReader {
         for (const field of type.fields) this.skip(field.type);
         return;
       case 'array':
-        return this.blocks(() => this.skip(type.items));
+        return this.blocks(takesBytes(type.items), () => this.skip(type.items));
       case 'map':
-        return this.blocks(() => {
+        return this.blocks(true, () => {
           this.bytesOf();
           this.skip(type.values);
         });
@@ -253,7 +274,7 @@ export class AvroReader {
   }
 
   /** An array's or map's blocks: a count (negative: followed by the block's byte size), items, until a count of 0. */
-  private blocks(item: () => void): void {
+  private blocks(itemsTakeBytes: boolean, item: () => void): void {
     for (;;) {
       let count = this.count();
       if (count === 0) return;
@@ -261,8 +282,8 @@ export class AvroReader {
         count = -count;
         this.count();
       }
-      // Every item but a null takes a byte or more: more items than bytes left run past them (and make no long loop).
-      if (count > this.end - this.at) throw this.past();
+      // More items than bytes left run past them (and would make a long loop): refused before reading any.
+      checkCount(count, this.end - this.at, itemsTakeBytes, () => this.past());
       for (let i = 0; i < count; i++) item();
     }
   }
@@ -328,7 +349,7 @@ export function syncMatches(bytes: Uint8Array, frame: BlockFrame, sync: Uint8Arr
  */
 export function readBlockField(data: Uint8Array, records: number, type: AvroType & { kind: 'record' }, field: string): unknown[] {
   const reader = new AvroReader(data, 0, data.length, () => new AvroFormatError(`a block's records run past its ${data.length} bytes`));
-  if (records > data.length) throw new AvroFormatError(`a block of ${records} records in ${data.length} bytes`);
+  checkCount(records, data.length, takesBytes(type), () => new AvroFormatError(`a block of ${records} records in ${data.length} bytes`));
   const values: unknown[] = [];
   withinStack(() => {
     for (let i = 0; i < records; i++) {

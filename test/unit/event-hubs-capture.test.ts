@@ -70,6 +70,17 @@ describe('Event Hubs Capture files read as event bodies', () => {
     expect(await bodiesOf(file)).toEqual(bodies);
   });
 
+  it('reads arrays of items that take no bytes (nulls, empty records), as avsc writes them, and refuses an absurd count of them', () => {
+    // Avro 1.11, binary encoding: "null is written as zero bytes"; an array is blocks of a count and that many items.
+    const type = avro.Type.forSchema({ type: 'record', name: 'Row', fields: [{ name: 'marks', type: { type: 'array', items: 'null' } }, { name: 'empty', type: { type: 'array', items: { type: 'record', name: 'Nothing', fields: [] } } }] });
+    const bytes = type.toBuffer({ marks: [null, null, null, null, null], empty: [{}, {}, {}] });
+    const reader = new AvroReader(bytes, 0, bytes.length);
+    expect(reader.datum({ kind: 'record', name: 'Row', fields: [{ name: 'marks', type: { kind: 'array', items: { kind: 'null' } } }, { name: 'empty', type: { kind: 'array', items: { kind: 'record', name: 'Nothing', fields: [] } } }] })).toEqual({ marks: [null, null, null, null, null], empty: [{}, {}, {}] });
+    expect(reader.at).toBe(bytes.length);
+    const absurd = Uint8Array.from([...zigZag(2n ** 40n), 0]);
+    expect(() => new AvroReader(absurd, 0, absurd.length, () => new Error('damaged')).datum({ kind: 'array', items: { kind: 'null' } })).toThrow('damaged');
+  });
+
   it('reads longs as Avro writes them, up to 64 bits, as numbers where they are safe integers', () => {
     for (const value of [0n, -1n, 1n, 63n, -64n, 64n, 2n ** 31n, -(2n ** 31n), 2n ** 53n - 1n, -(2n ** 53n) + 1n, 2n ** 53n, 2n ** 63n - 1n, -(2n ** 63n)]) {
       const bytes = zigZag(value);
