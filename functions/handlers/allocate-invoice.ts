@@ -24,7 +24,8 @@ export function createAllocateTimerHandler(ports: () => NewExportsPorts | null, 
       );
     }
     const supersededNote = superseded.length > 0 ? `, ${superseded.length} superseded by a newer run` : '';
-    context.log(`allocate: ${result.allocated.length - superseded.length} exports allocated, ${result.unchanged} unchanged, ${result.failed.length} failed${supersededNote}`);
+    const waitingNote = result.waiting > 0 ? `, ${result.waiting} waiting for their run's manifest.json` : '';
+    context.log(`allocate: ${result.allocated.length - superseded.length} exports allocated, ${result.unchanged} unchanged, ${result.failed.length} failed${supersededNote}${waitingNote}`);
     for (const failure of result.failed) context.error(`allocate: ${failure.name}: ${failure.reason}`);
     if (result.failed.length > 0) throw new Error(`${result.failed.length} cost exports could not be allocated: ${result.failed.map((f) => f.name).join(', ')}`);
   };

@@ -289,7 +289,12 @@ async function runDemoIn(stack: LocalStack, options: DemoOptions, outDir: string
   await exportContainer.createIfNotExists();
   const days = options.day.replaceAll('-', '');
   const exportName = `focus/tokenledger-demo/${days}-${days}/${runId}/part_0_0001.csv`;
-  await exportContainer.getBlockBlobClient(exportName).uploadData(await readFile(joinPath(outDir, SIMULATION_FILES.costExport)), { blobHTTPHeaders: { blobContentType: 'text/csv' } });
+  const exportBytes = await readFile(joinPath(outDir, SIMULATION_FILES.costExport));
+  await exportContainer.getBlockBlobClient(exportName).uploadData(exportBytes, { blobHTTPHeaders: { blobContentType: 'text/csv' } });
+  // Written last, as Cost Management writes it once the run's partitions are.
+  const blobs = [{ blobName: exportName, byteCount: exportBytes.length, dataRowCount: day.costExportRows }];
+  const manifest = JSON.stringify({ manifestVersion: '2024-04-01', byteCount: exportBytes.length, blobCount: 1, dataRowCount: day.costExportRows, blobs });
+  await exportContainer.getBlockBlobClient(exportName.replace(/[^/]+$/, 'manifest.json')).uploadData(Buffer.from(manifest), { blobHTTPHeaders: { blobContentType: 'application/json' } });
   const allocateHandler = createAllocateTimerHandler(
     () => ({ exports: new BlobCostExportSource(exportContainer), ledger: stack.stores.ledger, diagnostics: stack.stores.diagnostics, allocations: stack.stores.invoiceAllocations }),
     () => ({ identity: { gatewayObjectIds: new Set([truth.reconciliation.gatewayObjectId]) } }),

@@ -1,5 +1,6 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { readCostExportContent } from '../adapters/files/cost-export.js';
+import { costExportManifestSchema, MANIFEST_FILE, namesBlob, type CostExportManifest } from '../contracts/cost-export-manifest.js';
 import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import { allocateInvoice, resourceKey, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
 import type { MeterKind } from '../domain/retail-price-meters.js';
@@ -29,6 +30,8 @@ export interface ExportFile {
   readonly lastModified: string;
   /** The file's bytes as stored (CSV, gzip-compressed CSV or Parquet, told by its name), held or as they are read. */
   readonly content: Uint8Array | AsyncIterable<Uint8Array>;
+  /** The rows its run's manifest says it holds, when it says: a file holding another number is refused. */
+  readonly rows?: number;
 }
 
 export interface StoredExportAllocation {
@@ -117,6 +120,7 @@ export async function allocateStoredExport(
   const hash = createHash('sha256');
   const { rows, rowsRead } = await readCostExportContent(hashed(file.content, hash), file.name, allocationRowOf);
   const contentHash = hash.digest('hex');
+  if (file.rows !== undefined && rowsRead !== file.rows) throw new Error(`it holds ${rowsRead} rows where its run's manifest.json says ${file.rows}: not allocated`);
   const skippedRows = rowsRead - rows.length;
   let usage: AllocationUsage[] = [];
   const bypass: BypassCall[] = [];
@@ -164,16 +168,62 @@ export interface NewExportsResult {
   readonly allocated: readonly StoredExportAllocation[];
   /** Files already allocated at the ETag they have now, after their data settled. */
   readonly unchanged: number;
+  /** Partitions of runs whose `manifest.json` is not written yet: the run is still being written, and waits. */
+  readonly waiting: number;
   readonly failed: readonly { readonly name: string; readonly reason: string }[];
 }
 
 /** The files of an export run that hold its rows (CSV, gzip-compressed CSV, or Parquet); the run's manifest is not one. */
 const EXPORT_FILE = /\.(?:csv(?:\.gz)?|parquet)$/i;
 
+/** A partition of a run of Exports (`part_0_0001.csv`, `.csv.gz`, `.parquet`), whose run writes a manifest.json last. */
+const PARTITION = /(?:^|\/)part_\d+_\d+\.[^/]+$/i;
+
+/** The manifest governing `name`: the nearest one in its folder or a folder above it. */
+function manifestOf(name: string, manifests: ReadonlyMap<string, string>): string | undefined {
+  for (let folder = name; folder.includes('/'); ) {
+    folder = folder.slice(0, folder.lastIndexOf('/'));
+    const manifest = manifests.get(folder);
+    if (manifest !== undefined) return manifest;
+  }
+  return manifests.get('');
+}
+
+async function textOf(bytes: AsyncIterable<Uint8Array>): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of bytes) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * What a run's manifest says of each of its files: the rows each holds, or why the run cannot be read. A run whose
+ * manifest names a partition storage does not hold is incomplete; a file its manifest does not name is no part of it.
+ */
+async function manifestCheck(exports: CostExportSource, manifest: string, listed: readonly string[], storeOptions: StoreOptions): Promise<(name: string) => { rows?: number } | { reason: string }> {
+  let parsed: CostExportManifest;
+  try {
+    const { bytes } = await exports.open(manifest, storeOptions);
+    parsed = costExportManifestSchema.parse(JSON.parse(await textOf(bytes)));
+  } catch (error) {
+    if (error instanceof TransientStoreError) throw error;
+    const reason = `its run's ${manifest} cannot be read (${error instanceof SyntaxError ? 'not JSON' : (error as Error).message.slice(0, 200)})`;
+    return () => ({ reason });
+  }
+  const missing = parsed.blobs.filter((blob) => !listed.some((name) => namesBlob(name, blob.blobName)));
+  return (name) => {
+    if (missing.length > 0) return { reason: `its run is incomplete: ${manifest} names ${missing.map((b) => b.blobName).join(', ')}, not in storage` };
+    const blob = parsed.blobs.find((b) => namesBlob(name, b.blobName));
+    if (!blob) return { reason: `${manifest} of its run does not name it` };
+    return blob.dataRowCount === undefined ? {} : { rows: blob.dataRowCount };
+  };
+}
+
 /**
  * Allocates every export file not yet allocated at its current ETag (new files, and files written again), and
  * again those allocated before their ledger and diagnostics settled (see `AllocatedExport.settlesAt`). A file that
- * cannot be read or allocated is reported and the others still are; it is tried again on the next run.
+ * cannot be read or allocated is reported and the others still are; it is tried again on the next run. A partition
+ * of a run waits for the run's `manifest.json`, which Cost Management writes once every partition is (so a run being
+ * written never replaces the last complete one), and must be one the manifest names, holding the rows it says.
  *
  * A file whose allocation outlasts the host's `functionTimeout` stops the run where it stands (the host restarts
  * the worker), with nothing recorded. So each run starts from a file picked at random among those to allocate: such
@@ -184,18 +234,31 @@ export async function allocateNewExports(ports: NewExportsPorts, options: Stored
   const done = new Map((await ports.allocations.listAllocatedExports(storeOptions)).filter((m) => !m.pending && m.allocatedAt >= m.settlesAt).map((m) => [m.exportName, m.etag]));
   const allocated: StoredExportAllocation[] = [];
   const failed: { name: string; reason: string }[] = [];
-  const files = (await ports.exports.list(storeOptions)).filter((blob) => EXPORT_FILE.test(blob.name));
-  const toAllocate = files.filter((blob) => done.get(blob.name) !== blob.etag);
-  const unchanged = files.length - toAllocate.length;
+  const listing = await ports.exports.list(storeOptions);
+  const manifests = new Map(listing.filter((blob) => MANIFEST_FILE.test(blob.name)).map((blob) => [blob.name.slice(0, Math.max(0, blob.name.lastIndexOf('/'))), blob.name]));
+  const files = listing.filter((blob) => EXPORT_FILE.test(blob.name));
+  const ready = files.filter((blob) => manifestOf(blob.name, manifests) !== undefined || !PARTITION.test(blob.name));
+  const toAllocate = ready.filter((blob) => done.get(blob.name) !== blob.etag);
+  const unchanged = ready.length - toAllocate.length;
+  const checks = new Map<string, Promise<Awaited<ReturnType<typeof manifestCheck>>>>();
+  const names = listing.map((blob) => blob.name);
   const first = Math.min(toAllocate.length - 1, Math.floor((options.random ?? Math.random)() * toAllocate.length));
   for (const blob of [...toAllocate.slice(first), ...toAllocate.slice(0, first)]) {
     try {
+      const manifest = manifestOf(blob.name, manifests);
+      let rows: number | undefined;
+      if (manifest !== undefined) {
+        if (!checks.has(manifest)) checks.set(manifest, manifestCheck(ports.exports, manifest, names, storeOptions));
+        const said = (await checks.get(manifest)!)(blob.name);
+        if ('reason' in said) throw new Error(said.reason);
+        rows = said.rows;
+      }
       const { bytes, etag } = await ports.exports.open(blob.name, storeOptions);
-      allocated.push(await allocateStoredExport(ports, { name: blob.name, etag, lastModified: blob.lastModified, content: bytes }, options, storeOptions));
+      allocated.push(await allocateStoredExport(ports, { name: blob.name, etag, lastModified: blob.lastModified, content: bytes, ...(rows === undefined ? {} : { rows }) }, options, storeOptions));
     } catch (error) {
       if (error instanceof TransientStoreError) throw error;
       failed.push({ name: blob.name, reason: (error as Error).message });
     }
   }
-  return { allocated, unchanged, failed };
+  return { allocated, unchanged, waiting: files.length - ready.length, failed };
 }

@@ -124,6 +124,8 @@ export interface InvoiceRowTruth {
 
 export interface SimulatedCostExport {
   readonly csv: string;
+  /** Its data rows, as the run's manifest.json counts them. */
+  readonly rows: number;
   readonly truth: InvoiceTruth;
 }
 
@@ -349,6 +351,7 @@ export function simulatedCostExport(day: string, calls: readonly AzureCall[]): S
   const provisioned = truthRows.find((r) => r.meter === PROVISIONED.meter)!;
   return {
     csv,
+    rows: rows.length,
     truth: {
       file: COST_EXPORT_FILE,
       currency: 'USD',

@@ -124,6 +124,8 @@ export interface SimulatedDay {
   readonly azureCalls: readonly AzureCall[];
   /** The day's Azure OpenAI charges as a Cost Management "Cost and usage details (FOCUS)" CSV export. */
   readonly costExport: string;
+  /** Its data rows. */
+  readonly costExportRows: number;
   readonly identities: readonly SimulatedIdentity[];
   /** APIM's LLM log (every request the backend answered with tokens, interrupted streams included). */
   readonly llmLog: readonly LlmLogRow[];
@@ -632,6 +634,7 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
     archive: sortedArchive,
     azureCalls,
     costExport: invoice.csv,
+    costExportRows: invoice.rows,
     identities,
     llmLog,
     metrics,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { BlobServiceClient, type BlockBlobClient, type ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAllocateTimerHandler } from '../../functions/handlers/allocate-invoice.js';
 import { BlobCostExportSource } from '../../src/adapters/blob/blob-cost-export-source.js';
@@ -30,23 +30,30 @@ describe('cost exports in Blob storage (Azurite), as the allocate timer reads th
     return { logged, heads: (await allocations.listAllocations('2024-11')).heads };
   }
 
+  /** A run of one partition, as Cost Management writes it: the partition, then the run's manifest.json naming it. */
+  async function writeRun(container: ContainerClient, name: string, data: Buffer | string, options: Parameters<BlockBlobClient['uploadData']>[1] = {}) {
+    await container.getBlockBlobClient(name).uploadData(typeof data === 'string' ? Buffer.from(data) : data, options);
+    const manifest = { manifestVersion: '2024-04-01', blobCount: 1, blobs: [{ blobName: name }] };
+    await container.getBlockBlobClient(name.replace(/[^/]+$/, 'manifest.json')).uploadData(Buffer.from(JSON.stringify(manifest)));
+  }
+
   it('allocates a gzip-compressed export, and a blob stored with a gzip Content-Encoding, as the CSV export they hold', async () => {
     const plain = service.getContainerClient('plain');
     await plain.create();
-    await plain.getBlockBlobClient('focus/x/20241101-20241130/run-1/part_0_0001.csv').uploadData(FOCUS);
+    await writeRun(plain, 'focus/x/20241101-20241130/run-1/part_0_0001.csv', FOCUS);
     const expected = await allocate(plain);
     expect(expected.logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
 
     const zipped = service.getContainerClient('zipped');
     await zipped.create();
-    await zipped.getBlockBlobClient('focus/x/20241101-20241130/run-1/part_0_0001.csv.gz').uploadData(gzipSync(FOCUS));
+    await writeRun(zipped, 'focus/x/20241101-20241130/run-1/part_0_0001.csv.gz', gzipSync(FOCUS));
     const fromGzip = await allocate(zipped);
     expect(fromGzip.logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
     expect(fromGzip.heads.map((h) => h.rows)).toEqual(expected.heads.map((h) => h.rows));
 
     const encoded = service.getContainerClient('encoded');
     await encoded.create();
-    await encoded.getBlockBlobClient('focus/x/20241101-20241130/run-1/part_0_0001.csv').uploadData(gzipSync(FOCUS), { blobHTTPHeaders: { blobContentEncoding: 'gzip' } });
+    await writeRun(encoded, 'focus/x/20241101-20241130/run-1/part_0_0001.csv', gzipSync(FOCUS), { blobHTTPHeaders: { blobContentEncoding: 'gzip' } });
     const fromEncoded = await allocate(encoded);
     expect(fromEncoded.logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
     expect(fromEncoded.heads.map((h) => h.rows)).toEqual(expected.heads.map((h) => h.rows));

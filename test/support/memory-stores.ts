@@ -594,6 +594,18 @@ export class MemoryReconciliationStore implements ReconciliationStore {
 }
 
 /** In-memory fake of the cost export container: files by name, each write a new ETag. */
+/**
+ * Writes partitions of an export run as Cost Management does, then the run's `manifest.json` naming every partition
+ * now in `folder` (its `blobs`; with `rows`, each one's `dataRowCount`).
+ */
+export function writeExportRun(exports: MemoryCostExportSource, folder: string, partitions: Readonly<Record<string, string | Uint8Array>>, rows: Readonly<Record<string, number>> = {}): void {
+  for (const [name, content] of Object.entries(partitions)) exports.write(`${folder}/${name}`, content);
+  const blobs = [...exports.files.keys()]
+    .filter((name) => name.startsWith(`${folder}/`) && !name.endsWith('/manifest.json'))
+    .map((blobName) => ({ blobName, ...(rows[blobName.slice(folder.length + 1)] === undefined ? {} : { dataRowCount: rows[blobName.slice(folder.length + 1)] }) }));
+  exports.write(`${folder}/manifest.json`, JSON.stringify({ manifestVersion: '2024-04-01', blobCount: blobs.length, blobs }));
+}
+
 export class MemoryCostExportSource implements CostExportSource {
   readonly files = new Map<string, { bytes: Uint8Array; etag: string; lastModified: string }>();
   private writes = 0;

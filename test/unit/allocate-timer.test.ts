@@ -5,7 +5,7 @@ import { createAllocateTimerHandler } from '../../functions/handlers/allocate-in
 import { fireTimer } from '../../src/local/timer-runner.js';
 import type { InvoiceAllocationStore } from '../../src/ports/invoice-allocation-store.js';
 import { pausedAt } from '../support/paused-calls.js';
-import { MemoryCostExportSource, MemoryDiagnosticsStore, MemoryInvoiceAllocationStore, MemoryLedgerStore } from '../support/memory-stores.js';
+import { MemoryCostExportSource, MemoryDiagnosticsStore, MemoryInvoiceAllocationStore, MemoryLedgerStore, writeExportRun } from '../support/memory-stores.js';
 
 const FOCUS = readFileSync(new URL('../fixtures/cost-exports/focus-1.0-azure-openai.csv', import.meta.url), 'utf8');
 const RUN = 'focus/tokenledger/20241101-20241130/run-1';
@@ -23,8 +23,7 @@ function setup() {
 describe('the invoice allocation timer', () => {
   it('allocates each export file once, and again only when the file is written again', async () => {
     const { exports, allocations, logged, run } = setup();
-    exports.write(`${RUN}/part_0_0001.csv`, FOCUS);
-    exports.write(`${RUN}/manifest.json`, '{}');
+    writeExportRun(exports, RUN, { 'part_0_0001.csv': FOCUS });
     await run();
     expect(logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
     expect(logged[0]).toMatch(/^allocate: focus\/tokenledger\/20241101-20241130\/run-1\/part_0_0001\.csv: \d+ Azure OpenAI cost rows of 2024-11 allocated/);
@@ -34,7 +33,7 @@ describe('the invoice allocation timer', () => {
     expect(logged.at(-1)).toBe('allocate: 0 exports allocated, 1 unchanged, 0 failed');
     expect(allocations.documents).toEqual(stored);
 
-    exports.write(`${RUN}/part_0_0001.csv`, FOCUS.split(/\r?\n/).slice(0, 2).join('\r\n'));
+    writeExportRun(exports, RUN, { 'part_0_0001.csv': FOCUS.split(/\r?\n/).slice(0, 2).join('\r\n') });
     await run();
     expect(logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
     const { heads } = await allocations.listAllocations('2024-11');
@@ -45,9 +44,10 @@ describe('the invoice allocation timer', () => {
   it('allocates actual-cost and Parquet export files as it does FOCUS CSV files, with no setting to say which', async () => {
     const { exports, allocations, logged, run } = setup();
     const actualRun = 'actual/tokenledger/20261101-20261130/run-1';
-    exports.write(`${actualRun}/part_0_0001.csv`, fixture('actual-ea-2024-08-01-azure-openai.csv').toString('utf8'));
-    exports.write(`${actualRun}/part_1_0001.parquet`, new Uint8Array(fixture('focus-1.2-preview-azure-openai.parquet')));
-    exports.write(`${actualRun}/manifest.json`, '{}');
+    writeExportRun(exports, actualRun, {
+      'part_0_0001.csv': fixture('actual-ea-2024-08-01-azure-openai.csv').toString('utf8'),
+      'part_1_0001.parquet': new Uint8Array(fixture('focus-1.2-preview-azure-openai.parquet')),
+    });
     await run();
     expect(logged.at(-1)).toBe('allocate: 2 exports allocated, 0 unchanged, 0 failed');
     expect(logged.filter((m) => /part_0_0001\.csv: 5 Azure OpenAI cost rows of 2026-11 allocated/.test(m))).toHaveLength(1);
@@ -58,11 +58,11 @@ describe('the invoice allocation timer', () => {
 
   it('allocates a gzip-compressed CSV export file (an export with gzip compression) as the CSV it holds', async () => {
     const { exports, allocations, logged, run } = setup();
-    exports.write(`${RUN}/part_0_0001.csv.gz`, new Uint8Array(gzipSync(FOCUS)));
+    writeExportRun(exports, RUN, { 'part_0_0001.csv.gz': new Uint8Array(gzipSync(FOCUS)) });
     await run();
     expect(logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
     const plain = setup();
-    plain.exports.write(`${RUN}/part_0_0001.csv.gz`, FOCUS);
+    writeExportRun(plain.exports, RUN, { 'part_0_0001.csv.gz': FOCUS });
     await expect(plain.run()).rejects.toThrow('1 cost exports could not be allocated');
     expect(plain.logged).toContain('allocate: 0 exports allocated, 0 unchanged, 1 failed');
     expect(plain.logged.at(-1)).toMatch(/run-1\/part_0_0001\.csv\.gz: not a gzip file that can be read \(incorrect header check\)$/);
@@ -72,8 +72,7 @@ describe('the invoice allocation timer', () => {
 
   it('allocates the files it can read, names the one it cannot, fails the run, and tries that file again next time', async () => {
     const { exports, allocations, logged, run } = setup();
-    exports.write(`${RUN}/part_0_0001.csv`, FOCUS);
-    exports.write(`${RUN}/part_1_0001.csv`, 'not,a,focus,export\n1,2,3,4\n');
+    writeExportRun(exports, RUN, { 'part_0_0001.csv': FOCUS, 'part_1_0001.csv': 'not,a,focus,export\n1,2,3,4\n' });
     await expect(run()).rejects.toThrow(/1 cost exports could not be allocated: .*part_1_0001\.csv/);
     expect(logged).toContain('allocate: 1 exports allocated, 0 unchanged, 1 failed');
     expect(logged.some((m) => /part_1_0001\.csv: .*not a "Cost and usage details \(FOCUS\)" export/.test(m))).toBe(true);
@@ -89,7 +88,7 @@ describe('the invoice allocation timer', () => {
     const logged: string[] = [];
     // The fixture's last charge period ends 2024-11-21T00:00Z; its data settles a day later.
     const runAt = (now: string) => fireTimer('allocate', createAllocateTimerHandler(() => ports, () => ({ now: () => new Date(now) })), new Date(now), (m) => logged.push(m));
-    exports.write(`${RUN}/part_0_0001.csv`, FOCUS);
+    writeExportRun(exports, RUN, { 'part_0_0001.csv': FOCUS });
     await runAt('2024-11-21T06:00:00Z');
     expect((await allocations.listAllocatedExports())[0]).toMatchObject({ allocatedAt: '2024-11-21T06:00:00.000Z', settlesAt: '2024-11-22T00:00:00.000Z' });
     await runAt('2024-11-21T23:00:00Z');
@@ -102,7 +101,7 @@ describe('the invoice allocation timer', () => {
 
   it('allocates an export again when the run before stopped before its marker was final', async () => {
     const { exports, allocations, logged, run } = setup();
-    exports.write(`${RUN}/part_0_0001.csv`, FOCUS);
+    writeExportRun(exports, RUN, { 'part_0_0001.csv': FOCUS });
     allocations.failBeforeMarker = true;
     await expect(run()).rejects.toThrow('1 cost exports could not be allocated');
     expect((await allocations.listAllocatedExports()).map((m) => m.pending)).toEqual([true]);
@@ -118,7 +117,7 @@ describe('the invoice allocation timer', () => {
     const lines = FOCUS.split(/\r?\n/);
     const december = lines[1]!.replace('2024-11-21T00:00Z,2024-11-20T00:00Z', '2024-12-03T00:00Z,2024-12-02T00:00Z');
     expect(december).not.toBe(lines[1]);
-    exports.write(`${RUN}/part_0_0001.csv`, [...lines.slice(0, 2), december, ...lines.slice(2)].join('\r\n'));
+    writeExportRun(exports, RUN, { 'part_0_0001.csv': [...lines.slice(0, 2), december, ...lines.slice(2)].join('\r\n') });
     // The run claims the export and writes its parts, then the store fails for good before any head.
     const getHeads = allocations.getHeads.bind(allocations);
     allocations.getHeads = () => Promise.reject(new Error('store unavailable'));
@@ -127,7 +126,7 @@ describe('the invoice allocation timer', () => {
     allocations.getHeads = getHeads;
 
     // Cost Management restates the export without the December row.
-    exports.write(`${RUN}/part_0_0001.csv`, FOCUS);
+    writeExportRun(exports, RUN, { 'part_0_0001.csv': FOCUS });
     await run();
     expect(logged.at(-1)).toBe('allocate: 1 exports allocated, 0 unchanged, 0 failed');
     const left = await allocations.listAllocations('2024-12');
@@ -143,7 +142,7 @@ describe('the invoice allocation timer', () => {
     const logged: string[] = [];
     const runAt = (now: string, store: InvoiceAllocationStore) =>
       fireTimer('allocate', createAllocateTimerHandler(() => ({ exports, allocations: store, ...stores }), () => ({ now: () => new Date(now) })), new Date(now), (m) => logged.push(m));
-    exports.write(`${RUN}/part_0_0001.csv`, FOCUS);
+    writeExportRun(exports, RUN, { 'part_0_0001.csv': FOCUS });
     // The older run waits before it claims the export; the newer one stores its allocation meanwhile.
     const paused = pausedAt(allocations, 'getAllocatedExport');
     const older = runAt('2024-11-25T06:00:00Z', paused.store);
@@ -163,11 +162,10 @@ describe('the invoice allocation timer', () => {
   it("gets to every other export file within a few runs when one file's allocation outlasts functionTimeout, whatever the schedule", async () => {
     const exports = new MemoryCostExportSource();
     const allocations = new MemoryInvoiceAllocationStore();
-    const stuck = `${RUN}/part_0_0001.csv`;
-    // Listed after the stuck file.
+    // Listed after the stuck file, ${RUN}/part_0_0001.csv.
     const others = ['focus/tokenledger/20261101-20261130/run-1/part_0_0001.csv', 'focus/tokenledger/20261201-20261231/run-1/part_0_0001.csv'];
-    exports.write(stuck, FOCUS);
-    for (const name of others) exports.write(name, fixture('actual-ea-2024-08-01-azure-openai.csv').toString('utf8'));
+    writeExportRun(exports, RUN, { 'part_0_0001.csv': FOCUS });
+    for (const name of others) writeExportRun(exports, name.slice(0, name.lastIndexOf('/')), { 'part_0_0001.csv': fixture('actual-ea-2024-08-01-azure-openai.csv').toString('utf8') });
     // November 2024's diagnostics take longer than functionTimeout to read: the host stops the run there, and no
     // more of it runs (a read that never settles).
     const diagnostics = new MemoryDiagnosticsStore();

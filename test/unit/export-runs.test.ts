@@ -1,0 +1,152 @@
+/**
+ * How the allocate timer and the stored invoice treat an export run as Cost Management writes it to storage
+ * over time (Exports v2, API 2023-07-01-preview and later).
+ *
+ * Provenance of the layout and the manifest:
+ * - Microsoft Learn, "Tutorial: Create and manage exported data" (MicrosoftDocs/azure-docs,
+ *   articles/cost-management-billing/costs/tutorial-export-acm-data.md), "File partitioning for large datasets":
+ *   "The specifics of the file partitions are described in a manifest.json file provided with each export run,
+ *   enabling you to rejoin the original file." / "With every export run you get multiple partitions of the data along
+ *   with a manifest.json file. The manifest contains a summary of the full dataset and information for each file
+ *   partition in it. Each file partition has headers and contains only a subset of the full dataset. To handle the
+ *   full dataset, you must ingest each partition of the export." / FAQ: "Always refer to the manifest file to retrieve
+ *   correct file names and sequence." The manifest below has that page's fields (manifestVersion 2024-04-01,
+ *   byteCount, blobCount, dataRowCount, exportConfig, deliveryConfig, runInfo, blobs[] {blobName, byteCount,
+ *   dataRowCount}).
+ * - microsoft/finops-toolkit, docs-mslearn/toolkit/hubs/data-processing.md: the hubs' ingestion starts "when
+ *   manifest.json files are added"; for files a user drops: "create an empty manifest.json file in the target
+ *   ingestion folder after all other files are ready (don't add this file when files are still uploading) ... The
+ *   sole purpose is to indicate that all files for this ingestion job are added." The hubs' export pipeline
+ *   (src/templates/finops-hub/modules/Microsoft.CostManagement/Exports/app.bicep) is triggered by
+ *   `storagePathEndsWith: 'manifest.json'` and copies the files the manifest's `blobs` list.
+ * - Folder layout `<directory>/<export>/<YYYYMMDD-YYYYMMDD>/<run id>/part_N_NNNN.csv` with the run's manifest.json
+ *   beside its parts, as the project's own README and `seriesOf` describe it.
+ * - Rows: test/fixtures/cost-exports/focus-1.0-azure-openai.csv (see its README): two Azure OpenAI rows of
+ *   2024-11-20 (gpt-4o input, gpt-4o output) and one Azure AI Search row; split here into two partitions of one
+ *   run, each with the header, as "Each file partition has headers".
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { allocateNewExports } from '../../src/services/allocate-stored-export.js';
+import { storedInvoiceFor } from '../../src/services/invoice-report.js';
+import { MemoryCostExportSource, MemoryDiagnosticsStore, MemoryInvoiceAllocationStore, MemoryLedgerStore } from '../support/memory-stores.js';
+
+const FOCUS = readFileSync(new URL('../fixtures/cost-exports/focus-1.0-azure-openai.csv', import.meta.url), 'utf8');
+const [HEADER, INPUT_ROW, OUTPUT_ROW, SEARCH_ROW] = FOCUS.split('\r\n');
+const part0 = [HEADER, INPUT_ROW, SEARCH_ROW].join('\r\n') + '\r\n';
+const part1 = [HEADER, OUTPUT_ROW].join('\r\n') + '\r\n';
+
+const SERIES = 'tokenledger/focus-daily/20241101-20241130';
+const RUN_A = '5f0c3a9e-1b2d-4c3e-8f4a-000000000001';
+const RUN_B = '5f0c3a9e-1b2d-4c3e-8f4a-000000000002';
+
+/** The manifest Cost Management writes last into a run's folder (fields of Microsoft's example). */
+function manifest(runId: string, submittedTime: string, blobs: { name: string; text: string; rows: number }[]): string {
+  return JSON.stringify({
+    manifestVersion: '2024-04-01',
+    byteCount: blobs.reduce((n, b) => n + Buffer.byteLength(b.text), 0),
+    blobCount: blobs.length,
+    dataRowCount: blobs.reduce((n, b) => n + b.rows, 0),
+    exportConfig: {
+      exportName: 'focus-daily',
+      resourceId: '/providers/Microsoft.Billing/billingAccounts/12345678/providers/Microsoft.CostManagement/exports/focus-daily',
+      dataVersion: '1.0',
+      apiVersion: '2023-07-01-preview',
+      type: 'FocusCost',
+      timeFrame: 'MonthToDate',
+      granularity: 'Daily',
+    },
+    deliveryConfig: {
+      partitionData: true,
+      dataOverwriteBehavior: 'CreateNewReport',
+      fileFormat: 'Csv',
+      compressionMode: 'None',
+      containerUri: '/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/costexports',
+      rootFolderPath: 'tokenledger',
+    },
+    runInfo: { executionType: 'Scheduled', submittedTime, runId, startDate: '2024-11-01T00:00:00', endDate: '2024-11-30T00:00:00' },
+    blobs: blobs.map((b) => ({ blobName: `${SERIES}/${runId}/${b.name}`, byteCount: Buffer.byteLength(b.text), dataRowCount: b.rows })),
+  });
+}
+
+function setup() {
+  const exports = new MemoryCostExportSource();
+  const allocations = new MemoryInvoiceAllocationStore();
+  const ports = { exports, allocations, ledger: new MemoryLedgerStore(), diagnostics: new MemoryDiagnosticsStore() };
+  const timer = (now: string) => allocateNewExports(ports, { now: () => new Date(now), random: () => 0 });
+  const november = () => storedInvoiceFor(allocations, { from: new Date('2024-11-01T00:00:00Z'), to: new Date('2024-12-01T00:00:00Z') });
+  return { exports, timer, november };
+}
+
+/** Run A of the 21st: both partitions, then its manifest (a complete run). */
+function writeCompleteRunA(exports: MemoryCostExportSource) {
+  exports.write(`${SERIES}/${RUN_A}/part_0_0001.csv`, part0, '2024-11-21T06:10:00.000Z');
+  exports.write(`${SERIES}/${RUN_A}/part_1_0001.csv`, part1, '2024-11-21T06:11:00.000Z');
+  exports.write(`${SERIES}/${RUN_A}/manifest.json`, manifest(RUN_A, '2024-11-21T06:00:00Z', [{ name: 'part_0_0001.csv', text: part0, rows: 2 }, { name: 'part_1_0001.csv', text: part1, rows: 1 }]), '2024-11-21T06:12:00.000Z');
+}
+
+describe('export runs as Cost Management writes them over time', () => {
+  it('keeps counting the last complete run while a newer run has written only some of its partitions and no manifest.json yet', async () => {
+    const { exports, timer, november } = setup();
+    writeCompleteRunA(exports);
+    await timer('2024-11-21T07:00:00Z');
+    const before = await november();
+    expect(before.allocations.map((a) => a.row.meterName).sort()).toEqual(['gpt 4o 0806 Inp glbl Tokens', 'gpt 4o 0806 Outp glbl Tokens']);
+
+    // The run of the 22nd: its first partition is in storage, its second still being written, no manifest yet.
+    exports.write(`${SERIES}/${RUN_B}/part_0_0001.csv`, part0, '2024-11-22T06:10:00.000Z');
+    const waiting = await timer('2024-11-22T06:30:00Z');
+    expect({ waiting: waiting.waiting, failed: waiting.failed, runB: waiting.allocated.filter((a) => a.exportName.includes(RUN_B)) }).toEqual({ waiting: 1, failed: [], runB: [] });
+
+    // Microsoft: a run's dataset is all its partitions, described by the manifest written with the run; until it
+    // is there the run is not complete, and the last complete run (A) is still the month's invoice.
+    const during = await november();
+    expect(during.allocations.map((a) => a.row.meterName).sort()).toEqual(['gpt 4o 0806 Inp glbl Tokens', 'gpt 4o 0806 Outp glbl Tokens']);
+    expect(during.exports.every((name) => name.includes(RUN_A))).toBe(true);
+  });
+
+  it('allocates a file of an export run that writes no manifest (the run history layout, a file of its own) as it finds it', async () => {
+    const { exports, timer, november } = setup();
+    exports.write(`${SERIES}/focus-daily_${RUN_A}.csv`, FOCUS, '2024-11-21T06:10:00.000Z');
+    expect(await timer('2024-11-21T07:00:00Z')).toMatchObject({ waiting: 0, failed: [] });
+    expect((await november()).allocations.map((a) => a.row.meterName).sort()).toEqual(['gpt 4o 0806 Inp glbl Tokens', 'gpt 4o 0806 Outp glbl Tokens']);
+  });
+
+  it("does not count a run whose files do not match its manifest's blobs (a listed partition is missing)", async () => {
+    const { exports, timer, november } = setup();
+    writeCompleteRunA(exports);
+    await timer('2024-11-21T07:00:00Z');
+
+    // Run B's manifest names two partitions (blobCount 2, dataRowCount 3), but only part_0 is in storage.
+    exports.write(`${SERIES}/${RUN_B}/part_0_0001.csv`, part0, '2024-11-22T06:10:00.000Z');
+    exports.write(`${SERIES}/${RUN_B}/manifest.json`, manifest(RUN_B, '2024-11-22T06:00:00Z', [{ name: 'part_0_0001.csv', text: part0, rows: 2 }, { name: 'part_1_0001.csv', text: part1, rows: 1 }]), '2024-11-22T06:12:00.000Z');
+    expect((await timer('2024-11-22T07:00:00Z')).failed).toEqual([
+      { name: `${SERIES}/${RUN_B}/part_0_0001.csv`, reason: `its run is incomplete: ${SERIES}/${RUN_B}/manifest.json names ${SERIES}/${RUN_B}/part_1_0001.csv, not in storage` },
+    ]);
+
+    // "To handle the full dataset, you must ingest each partition": a run missing a partition its manifest lists is
+    // not the full dataset, and must not replace the complete run A (nor be counted silently).
+    const invoice = await november();
+    expect(invoice.allocations.map((a) => a.row.meterName).sort()).toEqual(['gpt 4o 0806 Inp glbl Tokens', 'gpt 4o 0806 Outp glbl Tokens']);
+  });
+
+  it("does not count a run whose partition holds fewer rows than the manifest's dataRowCount for it", async () => {
+    const { exports, timer, november } = setup();
+    writeCompleteRunA(exports);
+    await timer('2024-11-21T07:00:00Z');
+
+    // Run B: one partition, which the manifest says holds 3 data rows; the stored file holds the header and 1 row
+    // (cut short), and nothing in it fails to parse.
+    const full = [HEADER, INPUT_ROW, OUTPUT_ROW, SEARCH_ROW].join('\r\n') + '\r\n';
+    const cut = [HEADER, INPUT_ROW].join('\r\n') + '\r\n';
+    exports.write(`${SERIES}/${RUN_B}/part_0_0001.csv`, cut, '2024-11-22T06:10:00.000Z');
+    exports.write(`${SERIES}/${RUN_B}/manifest.json`, manifest(RUN_B, '2024-11-22T06:00:00Z', [{ name: 'part_0_0001.csv', text: full, rows: 3 }]), '2024-11-22T06:12:00.000Z');
+    expect((await timer('2024-11-22T07:00:00Z')).failed).toEqual([{ name: `${SERIES}/${RUN_B}/part_0_0001.csv`, reason: "it holds 1 rows where its run's manifest.json says 3: not allocated" }]);
+
+    // A run whose file does not hold the rows its manifest counts is not the full dataset: the complete run A stays
+    // the month's invoice (never a silent part of a month).
+    const invoice = await november();
+    expect(invoice.exports.some((name) => name.includes(RUN_B))).toBe(false);
+    expect(invoice.allocations.map((a) => a.row.meterName).sort()).toEqual(['gpt 4o 0806 Inp glbl Tokens', 'gpt 4o 0806 Outp glbl Tokens']);
+  });
+});
