@@ -126,9 +126,15 @@ const GENERATED = 'GeneratedTokens';
 const MS_PER_MINUTE = 60_000;
 const MINUTES_PER_HOUR = 60;
 
-/** Minutes of an ISO 8601 grain (`PT5M`, `PT1H`, `P1D`), or null for `FULL` and anything else. */
+/**
+ * Minutes of a grain, or null for `FULL` and anything else: ISO 8601 as the REST API writes it (`PT5M`, `PT1H`,
+ * `P1D`), or as `az monitor metrics list -o json` prints it, Python's timedelta (`0:05:00`, `1:00:00`, `1 day, 0:00:00`:
+ * the Azure CLI sample in Microsoft Learn's "Estimating Consumption plan costs").
+ */
 function grainMinutes(interval: string): number | null {
-  const match = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$/i.exec(interval);
+  const iso = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$/i.exec(interval);
+  const timedelta = /^(?:(\d+) days?, )?(\d+):(\d{2}):00$/.exec(interval);
+  const match = iso ?? timedelta;
   if (!match || (match[1] ?? match[2] ?? match[3]) === undefined) return null;
   return Number(match[1] ?? 0) * 1_440 + Number(match[2] ?? 0) * MINUTES_PER_HOUR + Number(match[3] ?? 0);
 }

@@ -12,7 +12,7 @@ function response(timeStamp: string, total: unknown, interval = 'PT1H'): unknown
     interval,
     value: [
       {
-        name: { value: 'ProcessedPromptTokens', localizedValue: 'Processed Inference Tokens' },
+        name: { value: 'ProcessedPromptTokens', localizedValue: 'Processed Prompt Tokens' },
         unit: 'Count',
         timeseries: [{ metadatavalues: [{ name: { value: 'modeldeploymentname' }, value: 'gpt-4o-prod' }], data: [{ timeStamp, total }] }],
       },
@@ -82,6 +82,18 @@ describe('an Azure Monitor metrics response read from a file', () => {
       /metrics\.json: invalid Azure Monitor metrics:getBatch response: values\.0\.value\.0\.timeseries\.0\.data\.0\.timeStamp: /,
     );
     await expect(readMetricsFile(await saved('{"values": {}}'))).rejects.toThrow(/metrics:getBatch response: values: /);
+  });
+
+  it('reads the interval as the Azure CLI prints it (timedelta: "1:00:00", "0:05:00"), and refuses a day as it does P1D', async () => {
+    // Microsoft Learn, "Estimating Consumption plan costs" (Azure CLI): `az monitor metrics list … --interval PT1H`
+    // "returns a JSON payload" with "interval": "1:00:00".
+    expect(await readMetricsFile(await saved(JSON.stringify(response('2026-11-16T01:00:00+00:00', 1234, '1:00:00'))))).toEqual([
+      { hour: '2026-11-16T01', deployment: 'gpt-4o-prod', promptTokens: 1234, generatedTokens: 0 },
+    ]);
+    expect(await readMetricsFile(await saved(JSON.stringify(response('2026-11-16T12:55:00+00:00', 60, '0:05:00'))))).toEqual([
+      { hour: '2026-11-16T12', deployment: 'gpt-4o-prod', promptTokens: 60, generatedTokens: 0 },
+    ]);
+    await expect(readMetricsFile(await saved(JSON.stringify(response('2026-11-16T00:00:00+00:00', 60, '1 day, 0:00:00'))))).rejects.toThrow(/cannot be checked by the hour/);
   });
 
   it('refuses buckets that do not lie within one UTC hour, naming the interval or the point', async () => {
