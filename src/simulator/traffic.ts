@@ -575,7 +575,7 @@ export function simulateDay(options: SimulationOptions): SimulatedDay {
   const drifted = options.faults && busiest.length > 0 ? busiest[extra.int(0, busiest.length - 1)]! : null;
   if (drifted) drifted.prompt *= 2;
   const series = (name: 'ProcessedPromptTokens' | 'GeneratedTokens') => ({
-    name: { value: name, localizedValue: name === 'ProcessedPromptTokens' ? 'Processed Inference Tokens' : 'Generated Completion Tokens' },
+    name: { value: name, localizedValue: name === 'ProcessedPromptTokens' ? 'Processed Prompt Tokens' : 'Generated Completion Tokens' },
     unit: 'Count',
     timeseries: DEPLOYMENTS.map((d) => ({
       metadatavalues: [{ name: { value: 'ModelDeploymentName' }, value: d.deployment }],

@@ -36,7 +36,7 @@ export interface FakeCall {
 
 export const fakeCredential: TokenCredential = { getToken: async () => ({ token: 'fake-token', expiresOnTimestamp: Date.now() + 3_600_000 }) };
 
-const LOCALIZED: Readonly<Record<string, string>> = { ProcessedPromptTokens: 'Processed Inference Tokens', GeneratedTokens: 'Generated Completion Tokens' };
+const LOCALIZED: Readonly<Record<string, string>> = { ProcessedPromptTokens: 'Processed Prompt Tokens', GeneratedTokens: 'Generated Completion Tokens' };
 
 export class FakeMetricsBatch implements HttpClient {
   readonly calls: FakeCall[] = [];

@@ -123,7 +123,7 @@ async function readMetrics(metrics: NonNullable<AzureReconciliationOptions['metr
     );
   }
   // The SDK's models carry names as strings; map them onto the REST response shape the domain reads. The SDK
-  // gives the localized name when there is one ("Processed Inference Tokens"), so the metric's own name is
+  // gives the localized name when there is one ("Processed Prompt Tokens"), so the metric's own name is
   // taken from its id (`…/providers/Microsoft.Insights/metrics/ProcessedPromptTokens`).
   const responses = results.map((result) =>
     metricsResponseSchema.parse({
