@@ -98,7 +98,7 @@ export function toLedgerEntry(normalized: NormalizedEvent): LedgerEntry {
       tid: caller?.tid == null ? null : lowerCase(caller.tid),
       // An Entra application id is a GUID, one id in any case; an AI Hub payload's appId is a header its caller names,
       // kept as written, as the directory keeps such keys.
-      appid: caller?.appid == null ? null : isGuid(caller.appid) ? lowerCase(caller.appid) : caller.appid,
+      appid: caller?.appid == null ? null : MAY_CHANGE_CASE.test(caller.appid) && isGuid(caller.appid) ? caller.appid.toLowerCase() : caller.appid,
       idtyp: caller?.idtyp ?? null,
       upn: caller?.upn ?? null,
       sub: caller?.sub ?? null,
