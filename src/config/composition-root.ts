@@ -160,9 +160,16 @@ export function costExportSourceFrom(settings: Settings): CostExportSource | nul
 }
 
 /** Validates callers' Entra ID tokens for the tenant and audience in the settings. */
+const processValidators = new Map<string, TokenValidator>();
+
+/** One validator per issuer and audience in the process, shared by every route: one key cache, one download. */
 export function tokenValidatorFrom(settings: Settings): TokenValidator {
   if (!settings.AUTH_TENANT_ID || !settings.AUTH_AUDIENCE) throw new Error('AUTH_TENANT_ID and AUTH_AUDIENCE are required for HTTP endpoints');
-  return createTokenValidator({ ...entraEndpoints(settings.AUTH_TENANT_ID, settings.AUTH_AUTHORITY_HOST), audience: settings.AUTH_AUDIENCE });
+  const endpoints = entraEndpoints(settings.AUTH_TENANT_ID, settings.AUTH_AUTHORITY_HOST);
+  const key = `${endpoints.issuer}\n${settings.AUTH_AUDIENCE}`;
+  let validator = processValidators.get(key);
+  if (!validator) processValidators.set(key, (validator = createTokenValidator({ ...endpoints, audience: settings.AUTH_AUDIENCE })));
+  return validator;
 }
 
 /** The dashboard's public sign-in settings, or null when no dashboard app registration is configured. */

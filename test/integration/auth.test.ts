@@ -2,9 +2,9 @@ import { createHmac, createPublicKey, type JsonWebKey } from 'node:crypto';
 import functions from '@azure/functions';
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { generateKeyPair, SignJWT, type JWK } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { withAccess } from '../../functions/handlers/http-auth.js';
-import { createTokenValidator, entraEndpoints, type TokenValidator } from '../../src/adapters/auth/entra-token-validator.js';
+import { AuthenticationUnavailableError, createTokenValidator, entraEndpoints, type TokenValidator } from '../../src/adapters/auth/entra-token-validator.js';
 import { APP_ROLES } from '../../src/contracts/access.js';
 import { chargebackScope, type Principal } from '../../src/domain/access.js';
 import { DEMO_PRINCIPALS, demoTokens, startTokenIssuer, type LocalTokenIssuer } from '../../src/local/token-issuer.js';
@@ -263,6 +263,48 @@ describe('signing keys', () => {
     expect(reply.headers.get('retry-after')).toBe('30');
     expect(JSON.parse(reply.text)).toEqual({ error: 'temporarily_unavailable', reason: 'tokens cannot be validated right now' });
     expect(reply.headers.get('cache-control')).toBe('no-store');
+  });
+
+  // Microsoft identity platform, "Signing key rollover", best practices for keys metadata caching: "refreshes happening
+  // every hour", keys kept "24 hours", "the system continues to operate with the last known good configuration if new
+  // data cannot be fetched", and a fetch for an unknown key "no more frequently than 5mins".
+  it('go on validating with the last keys downloaded when a refresh fails, for a day', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const source = await startTokenIssuer();
+    let stopped = false;
+    try {
+      const validator = createTokenValidator({ issuer: source.issuer, audience: source.audience, jwksUri: source.jwksUri, jwksTimeoutInMs: 2_000 });
+      const token = await source.issue({ oid: 'kept-keys', roles: [], expiresInSeconds: 48 * 3600 });
+      await expect(validator.validate(token)).resolves.toMatchObject({ oid: 'kept-keys' });
+      await source.stop();
+      stopped = true;
+      vi.setSystemTime(Date.now() + 2 * 3_600_000);
+      await expect(validator.validate(token)).resolves.toMatchObject({ oid: 'kept-keys' });
+      vi.setSystemTime(Date.now() + 23 * 3_600_000);
+      await expect(validator.validate(token)).rejects.toBeInstanceOf(AuthenticationUnavailableError);
+    } finally {
+      vi.useRealTimers();
+      if (!stopped) await source.stop();
+    }
+  });
+
+  it('are fetched again for an unknown key no more often than every 5 minutes', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const validator = createTokenValidator({ issuer: issuer.issuer, audience: issuer.audience, jwksUri: issuer.jwksUri });
+      await validator.validate(tokens.operator);
+      const before = issuer.jwksRequests;
+      const attacker = await generateKeyPair('RS256');
+      const start = Date.now();
+      for (let i = 1; i <= 10; i++) {
+        vi.setSystemTime(start + i * 31_000);
+        const forged = await new SignJWT(await validClaims()).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: `attacker-${i}` }).sign(attacker.privateKey);
+        await expect(validator.validate(forged)).rejects.toMatchObject({ reason: 'unknown_key' });
+      }
+      expect(issuer.jwksRequests - before).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors, jwksCache, jwtVerify, type ExportedJWKSCache, type JWTVerifyGetKey } from 'jose';
 import { accessClaimsSchema } from '../../contracts/access.js';
 import { principalFromClaims, type Principal } from '../../domain/access.js';
 import { isLoopbackHttp } from '../../domain/loopback.js';
@@ -64,9 +64,18 @@ export interface TokenValidatorOptions {
   readonly tenantId?: string;
   /** Time limit for one key set download. */
   readonly jwksTimeoutInMs?: number;
-  /** How long downloaded keys are used before they are fetched again; an unknown `kid` refetches sooner (at most every 30 s). */
+  /** How long downloaded keys are used before they are fetched again; an unknown `kid` refetches sooner (at most every 5 minutes). */
   readonly jwksCacheMaxAgeInMs?: number;
 }
+
+/**
+ * Microsoft's practice for signing keys ("Signing key rollover in the Microsoft identity platform", best practices
+ * for keys metadata caching): refresh every hour, keep keys 24 hours, fetch for an unknown key no more often than
+ * every 5 minutes, and go on with the last known good keys when a refresh fails.
+ */
+const KEYS_REFRESH_MS = 3_600_000;
+const KEYS_KEPT_MS = 24 * 3_600_000;
+const UNKNOWN_KEY_REFETCH_MS = 300_000;
 
 const ASYMMETRIC_ALGORITHMS = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']);
 /** Far above any Entra access token (group overage keeps them to a few kilobytes); anything longer is refused unparsed. */
@@ -89,7 +98,7 @@ export function entraEndpoints(
 
 /**
  * Validates Entra ID access tokens: signature against the issuer's published keys (fetched, cached, and refetched
- * on an unknown `kid`, so key rollover needs no restart), algorithm allow-list, issuer, audience, `exp` (required)
+ * on an unknown `kid`, so key rollover needs no restart; see `KEYS_REFRESH_MS`), algorithm allow-list, issuer, audience, `exp` (required)
  * and `nbf` with clock tolerance, optional tenant, and a subject (`oid` or `sub`).
  */
 export function createTokenValidator(options: TokenValidatorOptions): TokenValidator {
@@ -105,17 +114,31 @@ export function createTokenValidator(options: TokenValidatorOptions): TokenValid
   const jwksUrl = secureUrl(options.jwksUri, 'jwksUri');
   for (const value of issuer) secureUrl(value, 'issuer');
 
+  // jose writes each key set it downloads, with its time, into `lastGood`.
+  const lastGood: Partial<ExportedJWKSCache> = {};
   const remoteKeys = createRemoteJWKSet(jwksUrl, {
     timeoutDuration: options.jwksTimeoutInMs ?? 5_000,
-    cacheMaxAge: options.jwksCacheMaxAgeInMs ?? 600_000,
+    cacheMaxAge: options.jwksCacheMaxAgeInMs ?? KEYS_REFRESH_MS,
+    cooldownDuration: UNKNOWN_KEY_REFETCH_MS,
+    [jwksCache]: lastGood as Record<string, never>,
   });
+  let refreshFailedAt = Number.NEGATIVE_INFINITY;
+  /** The last downloaded keys while they are kept, else null. */
+  const keptKeys = (): JWTVerifyGetKey | null =>
+    lastGood.jwks && lastGood.uat !== undefined && Date.now() - lastGood.uat < KEYS_KEPT_MS ? createLocalJWKSet(lastGood.jwks) : null;
   const keys: JWTVerifyGetKey = async (header, token) => {
+    // After a failed refresh, the kept keys serve until the next attempt is due (no request waits on a dead endpoint).
+    const kept = Date.now() - refreshFailedAt < UNKNOWN_KEY_REFETCH_MS ? keptKeys() : null;
+    if (kept) return kept(header, token);
     try {
       return await remoteKeys(header, token);
     } catch (error) {
       if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported) {
         throw error;
       }
+      refreshFailedAt = Date.now();
+      const fallback = keptKeys();
+      if (fallback) return fallback(header, token);
       throw new AuthenticationUnavailableError(`the signing keys could not be fetched from ${jwksUrl.origin}${jwksUrl.pathname}`, { cause: error });
     }
   };
