@@ -64,8 +64,8 @@ async function call(handler: (request: HttpRequest, context: InvocationContext) 
 
 // ---- CSV ----
 
-/** Characters that make a spreadsheet read a cell as a formula (OWASP CSV injection). */
-const FORMULA_START = /^[=+\-@\t\r]/;
+/** Characters that make a spreadsheet read a cell as a formula (OWASP WSTG-INPV-21, ASVS 5.0 V1.2.10): = + - @, their full-width forms, tab, CR, LF, NUL. */
+const FORMULA_START = /^[=+\-@\t\r\n\0\uff1d\uff0b\uff0d\uff20]/;
 
 describe('access and injection', () => {
   let issuer: LocalTokenIssuer;
