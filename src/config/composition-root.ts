@@ -165,10 +165,10 @@ const processValidators = new Map<string, TokenValidator>();
 /** One validator per issuer and audience in the process, shared by every route: one key cache, one download. */
 export function tokenValidatorFrom(settings: Settings): TokenValidator {
   if (!settings.AUTH_TENANT_ID || !settings.AUTH_AUDIENCE) throw new Error('AUTH_TENANT_ID and AUTH_AUDIENCE are required for HTTP endpoints');
-  const endpoints = entraEndpoints(settings.AUTH_TENANT_ID, settings.AUTH_AUTHORITY_HOST);
-  const key = `${endpoints.issuer}\n${settings.AUTH_AUDIENCE}`;
+  const { issuer, jwksUri, tenantId } = entraEndpoints(settings.AUTH_TENANT_ID, settings.AUTH_AUTHORITY_HOST);
+  const key = `${issuer}\n${settings.AUTH_AUDIENCE}`;
   let validator = processValidators.get(key);
-  if (!validator) processValidators.set(key, (validator = createTokenValidator({ ...endpoints, audience: settings.AUTH_AUDIENCE })));
+  if (!validator) processValidators.set(key, (validator = createTokenValidator({ issuer, jwksUri, tenantId, audience: settings.AUTH_AUDIENCE })));
   return validator;
 }
 
@@ -176,7 +176,7 @@ export function tokenValidatorFrom(settings: Settings): TokenValidator {
 export function dashboardSignInFrom(settings: Settings): DashboardSignIn | null {
   if (!settings.DASHBOARD_CLIENT_ID || !settings.AUTH_TENANT_ID || !settings.AUTH_AUDIENCE) return null;
   return {
-    authority: entraEndpoints(settings.AUTH_TENANT_ID, settings.AUTH_AUTHORITY_HOST).issuer,
+    authority: entraEndpoints(settings.AUTH_TENANT_ID, settings.AUTH_AUTHORITY_HOST).authority,
     clientId: settings.DASHBOARD_CLIENT_ID,
     scope: settings.DASHBOARD_SCOPE || `openid profile offline_access ${settings.AUTH_AUDIENCE}/user_impersonation`,
   };

@@ -325,11 +325,20 @@ describe('createTokenValidator configuration', () => {
 
   it('derives Entra v2 endpoints from a tenant id, and refuses a domain name', () => {
     expect(entraEndpoints('72F988BF-0000-4000-8000-00000000D3E0')).toEqual({
+      authority: 'https://login.microsoftonline.com/72f988bf-0000-4000-8000-00000000d3e0/v2.0',
       issuer: 'https://login.microsoftonline.com/72f988bf-0000-4000-8000-00000000d3e0/v2.0',
       jwksUri: 'https://login.microsoftonline.com/72f988bf-0000-4000-8000-00000000d3e0/discovery/v2.0/keys',
       tenantId: '72f988bf-0000-4000-8000-00000000d3e0',
     });
     expect(() => entraEndpoints('contoso.onmicrosoft.com')).toThrow(TypeError);
+    // Azure China's tokens name login.partner.microsoftonline.cn, not its authority host, as issuer (its OpenID
+    // configuration: Azure/azure-dev#5912); Azure Government's name its own.
+    expect(entraEndpoints('72f988bf-0000-4000-8000-00000000d3e0', 'https://login.chinacloudapi.cn/')).toMatchObject({
+      authority: 'https://login.chinacloudapi.cn/72f988bf-0000-4000-8000-00000000d3e0/v2.0',
+      issuer: 'https://login.partner.microsoftonline.cn/72f988bf-0000-4000-8000-00000000d3e0/v2.0',
+      jwksUri: 'https://login.chinacloudapi.cn/72f988bf-0000-4000-8000-00000000d3e0/discovery/v2.0/keys',
+    });
+    expect(entraEndpoints('72f988bf-0000-4000-8000-00000000d3e0', 'https://login.microsoftonline.us').issuer).toBe('https://login.microsoftonline.us/72f988bf-0000-4000-8000-00000000d3e0/v2.0');
     expect(() => createTokenValidator({ ...entraEndpoints('72f988bf-0000-4000-8000-00000000d3e0'), audience: 'api://tokenledger' })).not.toThrow();
   });
 });

@@ -83,17 +83,25 @@ const MAX_TOKEN_LENGTH = 16_384;
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * The v2 issuer and key set of a single Microsoft Entra tenant. The issuer names the tenant by its id, so a domain
- * name (`contoso.onmicrosoft.com`) would never match a token and is refused here.
+ * Authority hosts whose v2 tokens name another host as issuer: Azure China's, whose OpenID configuration gives
+ * `https://login.partner.microsoftonline.cn/{tenant}/v2.0` (Microsoft Q&A, "What are the token issuers for the
+ * sovereign cloud"; Azure/azure-dev#5912). The other clouds' tokens name their authority host.
+ */
+const ISSUER_HOSTS: Readonly<Record<string, string>> = { 'https://login.chinacloudapi.cn': 'https://login.partner.microsoftonline.cn' };
+
+/**
+ * The v2 authority, issuer and key set of a single Microsoft Entra tenant. The issuer names the tenant by its id, so
+ * a domain name (`contoso.onmicrosoft.com`) would never match a token and is refused here.
  */
 export function entraEndpoints(
   tenantId: string,
   authorityHost = 'https://login.microsoftonline.com',
-): { readonly issuer: string; readonly jwksUri: string; readonly tenantId: string } {
+): { readonly authority: string; readonly issuer: string; readonly jwksUri: string; readonly tenantId: string } {
   if (!GUID.test(tenantId)) throw new TypeError('tenantId must be the directory (tenant) id, a GUID');
   const host = authorityHost.replace(/\/+$/, '');
   const tenant = tenantId.toLowerCase();
-  return { issuer: `${host}/${tenant}/v2.0`, jwksUri: `${host}/${tenant}/discovery/v2.0/keys`, tenantId: tenant };
+  const issuerHost = ISSUER_HOSTS[host.toLowerCase()] ?? host;
+  return { authority: `${host}/${tenant}/v2.0`, issuer: `${issuerHost}/${tenant}/v2.0`, jwksUri: `${host}/${tenant}/discovery/v2.0/keys`, tenantId: tenant };
 }
 
 /**
