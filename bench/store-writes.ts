@@ -71,6 +71,7 @@ export async function measureStoreWrites(options: StoreWritesOptions): Promise<S
     const delivery = await runEventHubTrigger(hub, createIngestHandler(() => stores), {
       functionName: 'ingest',
       dataType: INGEST_TRIGGER.dataType,
+      maxRetries: INGEST_TRIGGER.retry.maxRetryCount,
       checkpoints,
       maxBatchSize: options.maxBatchSize ?? 500,
       redeliveryRate: options.redeliveryRate ?? 0.05,
