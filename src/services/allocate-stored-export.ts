@@ -1,5 +1,5 @@
 import { createHash, randomUUID, type Hash } from 'node:crypto';
-import { readCostExportContent } from '../adapters/files/cost-export.js';
+import { readCostExportContent, wholeOf } from '../adapters/files/cost-export.js';
 import { costExportManifestSchema, MANIFEST_FILE, namesBlob, type CostExportManifest } from '../contracts/cost-export-manifest.js';
 import type { StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import { allocateInvoice, resourceKey, type AllocationUsage, type BypassCall, type RowAllocation } from '../domain/invoice-allocation.js';
@@ -189,12 +189,6 @@ function manifestOf(name: string, manifests: ReadonlyMap<string, string>): strin
   return manifests.get('');
 }
 
-async function textOf(bytes: AsyncIterable<Uint8Array>): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of bytes) chunks.push(chunk);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /**
  * What a run's manifest says of each of its files: the rows each holds, or why the run cannot be read. A run whose
  * manifest names a partition storage does not hold is incomplete; a file its manifest does not name is no part of it.
@@ -203,7 +197,7 @@ async function manifestCheck(exports: CostExportSource, manifest: string, listed
   let parsed: CostExportManifest;
   try {
     const { bytes } = await exports.open(manifest, storeOptions);
-    parsed = costExportManifestSchema.parse(JSON.parse(await textOf(bytes)));
+    parsed = costExportManifestSchema.parse(JSON.parse(new TextDecoder().decode(await wholeOf(bytes))));
   } catch (error) {
     if (error instanceof TransientStoreError) throw error;
     const reason = `its run's ${manifest} cannot be read (${error instanceof SyntaxError ? 'not JSON' : (error as Error).message.slice(0, 200)})`;
