@@ -371,8 +371,7 @@ export function chargebackReport(
       // The directory knows managed and federated workload identities, which tokens alone show as apps.
       identityKind: identity ? (entry?.kind ?? sum.identityKind) : null,
       displayName: identity ? (entry?.displayName ?? null) : null,
-      team: identity ? teamOf(identity, entry).team : options.groupBy === 'team' ? key : null,
-      costCenter: identity ? teamOf(identity, entry).costCenter : options.groupBy === 'costCenter' ? key : null,
+      ...(identity ? teamOf(identity, entry) : { team: options.groupBy === 'team' ? key : null, costCenter: options.groupBy === 'costCenter' ? key : null }),
       model: unique(members.map((m) => m.model)),
       deployment: unique(members.map((m) => m.deployment)),
       requests: sum.requests,

@@ -1,6 +1,6 @@
 import { normalizeIdentityKey, type DirectoryRow } from '../contracts/directory.js';
 import type { IdentityKind } from '../contracts/identity-kind.js';
-import { IDLE_CAPACITY, UNKNOWN, UNMAPPED, type ChargebackLine } from './chargeback.js';
+import { teamOf, UNKNOWN, type ChargebackLine } from './chargeback.js';
 import { csvField } from './chargeback-formats.js';
 import { formatPicodollars, type Picodollars } from './money.js';
 import { regionDisplayName } from './regions.js';
@@ -63,8 +63,7 @@ export function whoOf(identity: string, identityKind: IdentityKind | null, direc
   return {
     identity,
     identityKind: entry?.kind ?? identityKind,
-    team: attributable ? (entry?.team ?? UNMAPPED) : null,
-    costCenter: attributable ? (entry?.costCenter ?? UNMAPPED) : null,
+    ...(attributable ? teamOf(identity, entry) : { team: null, costCenter: null }),
     displayName: entry?.displayName ?? null,
   };
 }
@@ -293,7 +292,7 @@ export function listPriceFocusRows(input: ListPriceFocusInput): FocusRow[] {
         SkuId: `provisioned:${line.deployment}`,
         SkuMeter: 'Provisioned Throughput Units',
         SkuPriceId: line.priceVersion,
-        ...whoColumns(whoOf(line.identity, line.identityKind, input.directory, line.identity !== IDLE_CAPACITY), { deployment: line.deployment }),
+        ...whoColumns(whoOf(line.identity, line.identityKind, input.directory, true), { deployment: line.deployment }),
         x_Model: line.model,
         x_Deployment: line.deployment,
         x_PriceComponent: 'provisioned',
