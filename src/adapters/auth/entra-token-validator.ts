@@ -131,13 +131,17 @@ export function createTokenValidator(options: TokenValidatorOptions): TokenValid
     [jwksCache]: lastGood as Record<string, never>,
   });
   let refreshFailedAt = Number.NEGATIVE_INFINITY;
-  /** The last downloaded keys while they are kept, else null. */
-  const keptKeys = (): JWTVerifyGetKey | null =>
-    lastGood.jwks && lastGood.uat !== undefined && Date.now() - lastGood.uat < KEYS_KEPT_MS ? createLocalJWKSet(lastGood.jwks) : null;
+  let kept: { readonly uat: number; readonly keys: JWTVerifyGetKey } | undefined;
+  /** The last downloaded keys while they are kept, else null; read once per download. */
+  const keptKeys = (): JWTVerifyGetKey | null => {
+    if (!lastGood.jwks || lastGood.uat === undefined || Date.now() - lastGood.uat >= KEYS_KEPT_MS) return null;
+    if (kept?.uat !== lastGood.uat) kept = { uat: lastGood.uat, keys: createLocalJWKSet(lastGood.jwks) };
+    return kept.keys;
+  };
   const keys: JWTVerifyGetKey = async (header, token) => {
     // After a failed refresh, the kept keys serve until the next attempt is due (no request waits on a dead endpoint).
-    const kept = Date.now() - refreshFailedAt < UNKNOWN_KEY_REFETCH_MS ? keptKeys() : null;
-    if (kept) return kept(header, token);
+    const stale = Date.now() - refreshFailedAt < UNKNOWN_KEY_REFETCH_MS ? keptKeys() : null;
+    if (stale) return stale(header, token);
     try {
       return await remoteKeys(header, token);
     } catch (error) {
