@@ -37,6 +37,8 @@ export const apimGatewayLogRecordSchema = z.object({
     backendResponseHeaders: z.union([z.string().max(65_536), z.record(z.string(), z.unknown())]).nullish(),
     backendTime: z.number().nullish(),
     responseCode: z.number().int().nullish(),
+    /** "Status of API Management cache involvement in request processing (hit, miss, none)" (gateway log schema reference). */
+    cache: z.string().max(64).nullish(),
   }),
 });
 
@@ -189,11 +191,13 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
     const responseBody = parseJsonObject(p.backendResponseBody);
     const requestBody = parseJsonObject(p.requestBody);
     const storedRead = readsStoredObject(responseBody, p.method, p.backendUrl ?? p.url);
-    const usage = storedRead ? null : usageFromResponseBody(responseBody);
+    // A response APIM served from its cache never reached Azure OpenAI: Azure billed nothing, no backend answered.
+    const cacheHit = p.cache?.toLowerCase() === 'hit';
+    const usage = storedRead || cacheHit ? null : usageFromResponseBody(responseBody);
     const model = typeof responseBody?.['model'] === 'string' ? responseBody['model'] : null;
     const subscriptionId = p.apimSubscriptionId ?? p.subscriptionId ?? null;
-    const apimRequestId = backendHeader(p.backendResponseHeaders, BACKEND_HEADERS_READ[0]);
-    const backendRegion = backendHeader(p.backendResponseHeaders, BACKEND_HEADERS_READ[1]);
+    const apimRequestId = cacheHit ? null : backendHeader(p.backendResponseHeaders, BACKEND_HEADERS_READ[0]);
+    const backendRegion = cacheHit ? null : backendHeader(p.backendResponseHeaders, BACKEND_HEADERS_READ[1]);
     const event: GatewayEventV1Input = {
       schema: GATEWAY_EVENT_SCHEMA_V1,
       gatewayRequestId: record.correlationId,
@@ -216,15 +220,15 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
       stream: requestBody?.['stream'] === true,
       status: httpStatus(p.responseCode) ?? httpStatus(p.backendResponseCode),
       usage,
-      timings: { totalMs: nonNegative(record.durationMs), backendMs: nonNegative(p.backendTime), ttftMs: null },
+      timings: { totalMs: nonNegative(record.durationMs), backendMs: cacheHit ? null : nonNegative(p.backendTime), ttftMs: null },
       rateLimit: null,
     };
     const missing = ['caller', 'rateLimit', 'timings.ttftMs'];
-    if (!apimRequestId) missing.push('apimRequestId');
-    if (!backendRegion) missing.push('backendRegion');
+    if (!apimRequestId && !cacheHit) missing.push('apimRequestId');
+    if (!backendRegion && !cacheHit) missing.push('backendRegion');
     if (!subscriptionId) missing.push('subscriptionId');
     if (!p.backendId) missing.push('gateway.backendId');
-    if (!usage && !storedRead) missing.push('usage');
+    if (!usage && !storedRead && !cacheHit) missing.push('usage');
     if (!model) missing.push('model');
     return { source: 'apim-gateway-logs', sourceId: record.correlationId, event, missing };
   }

@@ -327,6 +327,24 @@ describe('normalizeEvent: APIM GatewayLogs export (test/fixtures/apim-gatewaylog
     expect(answered('POST', '/openai/v1/chat/completions', completion).tokens).toMatchObject({ source: 'gateway', promptTokens: 21, completionTokens: 2 });
   });
 
+  it('takes no usage, backend call or backend latency from a response APIM served from its cache (cache "hit")', () => {
+    // Gateway log schema reference: "Cache: Status of API Management cache involvement in request processing (hit,
+    // miss, none)". A hit never reached Azure OpenAI: the stored body's usage is the billed call's, not this request's.
+    const served = (cache: string): LedgerEntry => {
+      const record = structuredClone((JSON.parse(fixtureText) as { records: Record<string, unknown>[] }).records[0]!) as { properties: Record<string, unknown> };
+      Object.assign(record.properties, { cache, backendResponseHeaders: { 'apim-request-id': 'b7a3e0c2-4f1d-4e9a-8c5b-2d6f9a1e3c70', 'x-ms-region': 'East US' } });
+      return entryOf(record);
+    };
+    const hit = served('hit');
+    expect(hit.tokens.source).toBe('none');
+    expect([hit.apimRequestId, hit.backendRegion, hit.timings.backendMs]).toEqual([null, null, null]);
+    expect(hit.missing).not.toContain('usage');
+    expect(hit.status).toBe(200);
+    const miss = served('miss');
+    expect(miss.tokens).toMatchObject({ source: 'gateway', promptTokens: 14, completionTokens: 8 });
+    expect([miss.apimRequestId, miss.backendRegion, miss.timings.backendMs]).toEqual(['b7a3e0c2-4f1d-4e9a-8c5b-2d6f9a1e3c70', 'eastus', 176]);
+  });
+
   it('ACCEPTANCE: lists apimRequestId and caller as missing on both entries', () => {
     for (const entry of [ok200, bad400]) {
       expect(entry.missing).toContain('apimRequestId');

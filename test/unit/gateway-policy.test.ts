@@ -306,4 +306,18 @@ describe('gateway policy fragments', () => {
     const { expression } = logElement();
     expect(expression).not.toMatch(/Request\.Body/);
   });
+
+  it("logs before the cache store in the README's response-cache policy, so a cache hit, which resumes after the store, sends no event", () => {
+    const readme = readGatewayFile('README.md');
+    const section = readme.slice(readme.indexOf('### With a response cache'));
+    const policy = /```xml\n([\s\S]*?)```/.exec(section)?.[1] ?? '';
+    expect(XMLValidator.validate(policy)).toBe(true);
+    const sectionOf = (name: string) => policy.slice(policy.indexOf(`<${name}>`), policy.indexOf(`</${name}>`));
+    const inbound = sectionOf('inbound');
+    const outbound = sectionOf('outbound');
+    expect(inbound.indexOf('semantic-cache-lookup')).toBeGreaterThan(0);
+    expect(inbound.indexOf('fragment-id="tokenledger-log-inbound"')).toBeGreaterThan(inbound.indexOf('semantic-cache-lookup'));
+    expect(outbound.indexOf('fragment-id="tokenledger-log"')).toBeGreaterThan(0);
+    expect(outbound.indexOf('semantic-cache-store')).toBeGreaterThan(outbound.indexOf('fragment-id="tokenledger-log"'));
+  });
 });
