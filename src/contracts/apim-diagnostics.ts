@@ -158,15 +158,31 @@ export function usageFromResponseBody(body: Record<string, unknown> | null): Gat
 }
 
 /**
- * Whether a response body answers a read of a stored object, whose usage is that of the call that created it, which
- * Azure billed: a stored Responses API response read (GET /responses/{id}, or the idempotent POST
- * /responses/{id}/cancel), except a background response's, whose create answered no usage; a stored chat completion
- * read or given new metadata (/chat/completions/{id}). The policy's rule (gateway/tokenledger-log-policy.xml).
+ * Whether a response body's usage is not this call's to bill (the policy's rule, gateway/tokenledger-log-policy.xml):
+ * - a read of a stored object, whose usage is that of the call that created it, which Azure billed: a stored Responses
+ *   API response read (GET /responses/{id}, or the idempotent POST /responses/{id}/cancel), except a background
+ *   response's, whose create answered no usage; a stored chat completion read or given new metadata
+ *   (/chat/completions/{id});
+ * - a Batch API job (`batch`, created, polled or cancelled): its usage sums its requests', billed once at the batch price;
+ * - an Assistants run step (`thread.run.step`), part of its run's usage; a run (`thread.run`) other than the poll (GET)
+ *   that finds it done, such as a run given new metadata.
  */
-function readsStoredObject(body: Record<string, unknown> | null, method: string | null | undefined, url: string | null | undefined): boolean {
+function billsNoUsage(body: Record<string, unknown> | null, method: string | null | undefined, url: string | null | undefined): boolean {
   const path = (url ?? '').split(/[?#]/, 1)[0]!.replace(/\/+$/, '').toLowerCase();
-  if (body?.['object'] === 'response') return (method?.toUpperCase() === 'GET' || path.endsWith('/cancel')) && body['background'] !== true;
-  return body?.['object'] === 'chat.completion' && !path.endsWith('/chat/completions');
+  const get = method?.toUpperCase() === 'GET';
+  switch (body?.['object']) {
+    case 'response':
+      return (get || path.endsWith('/cancel')) && body['background'] !== true;
+    case 'chat.completion':
+      return !path.endsWith('/chat/completions');
+    case 'batch':
+    case 'thread.run.step':
+      return true;
+    case 'thread.run':
+      return !get;
+    default:
+      return false;
+  }
 }
 
 /** A text cut to the gateway event's length, never inside a surrogate pair (as the policy cuts it). */
@@ -190,10 +206,10 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
     const p = record.properties;
     const responseBody = parseJsonObject(p.backendResponseBody);
     const requestBody = parseJsonObject(p.requestBody);
-    const storedRead = readsStoredObject(responseBody, p.method, p.backendUrl ?? p.url);
+    const notBilledHere = billsNoUsage(responseBody, p.method, p.backendUrl ?? p.url);
     // A response APIM served from its cache never reached Azure OpenAI: Azure billed nothing, no backend answered.
     const cacheHit = p.cache?.toLowerCase() === 'hit';
-    const usage = storedRead || cacheHit ? null : usageFromResponseBody(responseBody);
+    const usage = notBilledHere || cacheHit ? null : usageFromResponseBody(responseBody);
     const model = typeof responseBody?.['model'] === 'string' ? responseBody['model'] : null;
     const subscriptionId = p.apimSubscriptionId ?? p.subscriptionId ?? null;
     const apimRequestId = cacheHit ? null : backendHeader(p.backendResponseHeaders, BACKEND_HEADERS_READ[0]);
@@ -228,7 +244,7 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
     if (!backendRegion && !cacheHit) missing.push('backendRegion');
     if (!subscriptionId) missing.push('subscriptionId');
     if (!p.backendId) missing.push('gateway.backendId');
-    if (!usage && !storedRead && !cacheHit) missing.push('usage');
+    if (!usage && !notBilledHere && !cacheHit) missing.push('usage');
     if (!model) missing.push('model');
     return { source: 'apim-gateway-logs', sourceId: record.correlationId, event, missing };
   }

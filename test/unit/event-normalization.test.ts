@@ -327,6 +327,24 @@ describe('normalizeEvent: APIM GatewayLogs export (test/fixtures/apim-gatewaylog
     expect(answered('POST', '/openai/v1/chat/completions', completion).tokens).toMatchObject({ source: 'gateway', promptTokens: 21, completionTokens: 2 });
   });
 
+  it('takes no usage from a Batch API job, an Assistants run step, or a run other than the poll that finds it done, as the policy decides', () => {
+    // OpenAI OpenAPI spec: `Batch.usage` "Represents token usage details including input tokens, output tokens [...] and
+    // the total tokens used" (its requests', billed once at the batch price); `RunStepObject.usage` (a step of a run);
+    // `RunObject.usage` "will be null if the run is not in a terminal state"; POST /threads/{t}/runs/{r} modifies a run.
+    const usage = { input_tokens: 1500, input_tokens_details: { cached_tokens: 1024 }, output_tokens: 500, output_tokens_details: { reasoning_tokens: 300 }, total_tokens: 2000 };
+    const batch = { id: 'batch_abc123', object: 'batch', endpoint: '/v1/chat/completions', status: 'completed', request_counts: { total: 100, completed: 95, failed: 5 }, usage };
+    expect(answered('GET', '/openai/v1/batches/batch_abc123', batch).tokens.source).toBe('none');
+    expect(answered('POST', '/openai/v1/batches/batch_abc123/cancel', { ...batch, status: 'cancelled' }).tokens.source).toBe('none');
+    expect(answered('GET', '/openai/v1/batches/batch_abc123', batch).missing).not.toContain('usage');
+    const runUsage = { prompt_tokens: 123, completion_tokens: 456, total_tokens: 579 };
+    const run = { id: 'run_abc123', object: 'thread.run', thread_id: 'thread_abc123', status: 'completed', model: 'gpt-4o', usage: runUsage };
+    const runs = '/openai/threads/thread_abc123/runs/run_abc123';
+    expect(answered('GET', `${runs}?api-version=2025-04-01-preview`, run).tokens).toMatchObject({ source: 'gateway', promptTokens: 123, completionTokens: 456 });
+    expect(answered('POST', `${runs}?api-version=2025-04-01-preview`, { ...run, metadata: { user: 'u1' } }).tokens.source).toBe('none');
+    const step = { id: 'step_abc123', object: 'thread.run.step', run_id: 'run_abc123', type: 'message_creation', status: 'completed', usage: runUsage };
+    expect(answered('GET', `${runs}/steps/step_abc123?api-version=2025-04-01-preview`, step).tokens.source).toBe('none');
+  });
+
   it('takes no usage, backend call or backend latency from a response APIM served from its cache (cache "hit")', () => {
     // Gateway log schema reference: "Cache: Status of API Management cache involvement in request processing (hit,
     // miss, none)". A hit never reached Azure OpenAI: the stored body's usage is the billed call's, not this request's.

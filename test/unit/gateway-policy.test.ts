@@ -240,7 +240,7 @@ describe('gateway policy fragments', () => {
     expect(expression).toContain('string objectType = o != null && o.Type == JTokenType.String ? (string)o : "";');
     expect(expression).toContain("string path = context.Request.Url.Path.TrimEnd('/');");
     expect(expression).toContain('bool background = b != null && b.Type == JTokenType.Boolean && (bool)b;');
-    expect(expression).toContain('JObject u = (storedResponseRead && !background) || storedCompletionRead ? null : body["usage"] as JObject;');
+    expect(expression).toContain('JObject u = (storedResponseRead && !background) || storedCompletionRead || job ? null : body["usage"] as JObject;');
     expect(expression.match(/body\["usage"\]/g)).toHaveLength(1);
   });
 
@@ -250,6 +250,14 @@ describe('gateway policy fragments', () => {
   it('takes no usage from a read or metadata update of a stored chat completion, only from its create', () => {
     const { expression } = decodedLog();
     expect(expression).toContain('bool storedCompletionRead = objectType == "chat.completion" && !path.EndsWith("/chat/completions", StringComparison.OrdinalIgnoreCase);');
+  });
+
+  // OpenAI OpenAPI spec: a `Batch` object (POST /batches, GET /batches/{batch_id}, POST /batches/{batch_id}/cancel) has
+  // `usage` "including input tokens, output tokens [...] and the total tokens used" by its requests; a `RunStepObject`
+  // (thread.run.step) has its step's usage, part of its run's; POST /threads/{thread_id}/runs/{run_id} modifies a run.
+  it('takes no usage from a Batch API job, an Assistants run step, or a run other than its poll', () => {
+    const { expression } = decodedLog();
+    expect(expression).toContain('bool job = objectType == "batch" || objectType == "thread.run.step" || (objectType == "thread.run" && context.Request.Method != "GET");');
   });
 
   it("cuts the deployment, which the caller chooses, to the contract's length, never inside a surrogate pair", () => {
