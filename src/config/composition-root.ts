@@ -159,10 +159,13 @@ export function costExportSourceFrom(settings: Settings): CostExportSource | nul
   return new BlobCostExportSource(container, settings.COST_EXPORT_PREFIX);
 }
 
-/** Validates callers' Entra ID tokens for the tenant and audience in the settings. */
+/** The process' token validators, by issuer and audience. */
 const processValidators = new Map<string, TokenValidator>();
 
-/** One validator per issuer and audience in the process, shared by every route: one key cache, one download. */
+/**
+ * Validates callers' Entra ID tokens for the tenant and audience in the settings: one validator per issuer and
+ * audience in the process, shared by every route (one key cache, one download).
+ */
 export function tokenValidatorFrom(settings: Settings): TokenValidator {
   if (!settings.AUTH_TENANT_ID || !settings.AUTH_AUDIENCE) throw new Error('AUTH_TENANT_ID and AUTH_AUDIENCE are required for HTTP endpoints');
   const { issuer, jwksUri, tenantId } = entraEndpoints(settings.AUTH_TENANT_ID, settings.AUTH_AUTHORITY_HOST);
