@@ -29,16 +29,25 @@ export const MORE_BYTES = Symbol('more bytes');
 
 const PRIMITIVES = new Set(['null', 'boolean', 'int', 'long', 'float', 'double', 'bytes', 'string']);
 
+/** `takesBytes` of each type read, found once: an array's item type is asked for every array value. */
+const TAKES_BYTES = new WeakMap<AvroType, boolean>();
+
 /**
  * Whether every value of `type` takes a byte or more. Only a null ("written as zero bytes"), a fixed of size 0 and a
  * record of such fields take none; so a count of more such items than bytes left is no proof of damage.
  */
-function takesBytes(type: AvroType, seen = new Set<AvroType>()): boolean {
+function takesBytes(type: AvroType): boolean {
+  let known = TAKES_BYTES.get(type);
+  if (known === undefined) TAKES_BYTES.set(type, (known = takesBytesWithin(type, new Set())));
+  return known;
+}
+
+function takesBytesWithin(type: AvroType, seen: Set<AvroType>): boolean {
   if (type.kind === 'null') return false;
   if (type.kind === 'fixed') return type.size > 0;
   if (type.kind !== 'record' || seen.has(type)) return true;
   seen.add(type);
-  return type.fields.some((field) => takesBytes(field.type, seen));
+  return type.fields.some((field) => takesBytesWithin(field.type, seen));
 }
 
 /** At most this many items that take no bytes in one array block or container block: a larger count is damage, not data. */
