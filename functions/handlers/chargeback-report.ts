@@ -20,7 +20,7 @@ export interface ChargebackHandlerPorts {
   /** Costs are computed at read from usage tiles and this table: a price correction shows at once. */
   readonly prices: PriceTable;
   /** Cost exports allocated by the `allocate` timer, for `basis=invoice`. */
-  readonly invoiceAllocations: Pick<InvoiceAllocationStore, 'listHeads' | 'listAllocations'>;
+  readonly invoiceAllocations: Pick<InvoiceAllocationStore, 'listHeads' | 'listAllocations' | 'getAllocatedExport'>;
   /** The Azure OpenAI accounts by region (`AZURE_OPENAI_RESOURCE_IDS`): the FOCUS export's ResourceId and subscription. */
   readonly openAiAccounts?: readonly { readonly region: string; readonly resourceId: string }[];
 }

@@ -100,6 +100,11 @@ export const invoiceHeadSchema = z.object({
   rows: count,
   counts: allocationCountsSchema,
   run,
+  /**
+   * The files of the export run the export's blob is a partition of, as its `manifest.json` names them: the run counts
+   * only once each of them is allocated. Absent for a file that is a run of its own.
+   */
+  runFiles: z.array(z.string()).optional(),
 });
 export type InvoiceHead = z.infer<typeof invoiceHeadSchema>;
 

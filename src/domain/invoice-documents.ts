@@ -75,6 +75,8 @@ export interface ExportAllocation {
   readonly exportedAt: string;
   readonly allocatedAt: string;
   readonly counts: AllocationCounts;
+  /** See `InvoiceHead.runFiles`. */
+  readonly runFiles?: readonly string[];
   readonly allocations: readonly RowAllocation[];
 }
 
@@ -109,8 +111,22 @@ export function exportMarker(allocation: Omit<ExportAllocation, 'allocations'>, 
 
 /** The head of a month `allocation` does not cover: no rows, no parts. It keeps an older run from storing the month again. */
 export function emptyHead(allocation: Omit<ExportAllocation, 'allocations'>, month: string): InvoiceHead {
-  const { run, exportName, contentHash, exportedAt, allocatedAt, counts } = allocation;
-  return { ...invoiceHeadKey(exportName, month), kind: 'invoice-head', exportName, contentHash, exportedAt, allocatedAt, month, generation: stableId(run), parts: 0, rows: 0, counts, run };
+  const { run, exportName, contentHash, exportedAt, allocatedAt, counts, runFiles } = allocation;
+  return {
+    ...invoiceHeadKey(exportName, month),
+    kind: 'invoice-head',
+    exportName,
+    contentHash,
+    exportedAt,
+    allocatedAt,
+    month,
+    generation: stableId(run),
+    parts: 0,
+    rows: 0,
+    counts,
+    run,
+    ...(runFiles ? { runFiles: [...runFiles] } : {}),
+  };
 }
 
 /** A head of a month its export no longer covers (see `emptyHead`): it names no allocation. */

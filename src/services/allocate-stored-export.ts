@@ -32,6 +32,8 @@ export interface ExportFile {
   readonly content: Uint8Array | AsyncIterable<Uint8Array>;
   /** The rows its run's manifest says it holds, when it says: a file holding another number is refused. */
   readonly rows?: number;
+  /** See `InvoiceHead.runFiles`. */
+  readonly runFiles?: readonly string[];
 }
 
 export interface StoredExportAllocation {
@@ -152,7 +154,7 @@ export async function allocateStoredExport(
   const lastEnd = rows.reduce((max, r) => Math.max(max, Date.parse(r.chargePeriodEnd)), now.getTime() - (options.settleInMs ?? DEFAULT_SETTLE_MS));
   const settlesAt = new Date(lastEnd + (options.settleInMs ?? DEFAULT_SETTLE_MS)).toISOString();
   const counts = { skippedRows, unplacedRequests, bypassCalls: bypass.length };
-  const allocation = { run, exportName: file.name, contentHash, exportedAt: file.lastModified, allocatedAt, counts };
+  const allocation = { run, exportName: file.name, contentHash, exportedAt: file.lastModified, allocatedAt, counts, ...(file.runFiles ? { runFiles: file.runFiles } : {}) };
   const { heads, parts } = invoiceDocuments({ ...allocation, allocations });
   const months = heads.map((h) => h.month);
   const marker = exportMarker(allocation, months, { etag: file.etag, settlesAt });
@@ -189,11 +191,14 @@ function manifestOf(name: string, manifests: ReadonlyMap<string, string>): strin
   return manifests.get('');
 }
 
+/** What a run's manifest says of one of its files: the rows it holds, and the run's files as storage names them. */
+type RunFile = { readonly rows?: number; readonly runFiles: readonly string[] } | { readonly reason: string };
+
 /**
- * What a run's manifest says of each of its files: the rows each holds, or why the run cannot be read. A run whose
- * manifest names a partition storage does not hold is incomplete; a file its manifest does not name is no part of it.
+ * What a run's manifest says of each of its files, or why the run cannot be read. A run whose manifest names a
+ * partition storage does not hold is incomplete; a file its manifest does not name is no part of it.
  */
-async function manifestCheck(exports: CostExportSource, manifest: string, listed: readonly string[], storeOptions: StoreOptions): Promise<(name: string) => { rows?: number } | { reason: string }> {
+async function manifestCheck(exports: CostExportSource, manifest: string, listed: readonly string[], storeOptions: StoreOptions): Promise<(name: string) => RunFile> {
   let parsed: CostExportManifest;
   try {
     const { bytes } = await exports.open(manifest, storeOptions);
@@ -204,11 +209,12 @@ async function manifestCheck(exports: CostExportSource, manifest: string, listed
     return () => ({ reason });
   }
   const missing = parsed.blobs.filter((blob) => !listed.some((name) => namesBlob(name, blob.blobName)));
+  const runFiles = listed.filter((name) => parsed.blobs.some((blob) => namesBlob(name, blob.blobName)));
   return (name) => {
     if (missing.length > 0) return { reason: `its run is incomplete: ${manifest} names ${missing.map((b) => b.blobName).join(', ')}, not in storage` };
     const blob = parsed.blobs.find((b) => namesBlob(name, b.blobName));
     if (!blob) return { reason: `${manifest} of its run does not name it` };
-    return blob.dataRowCount === undefined ? {} : { rows: blob.dataRowCount };
+    return blob.dataRowCount === undefined ? { runFiles } : { rows: blob.dataRowCount, runFiles };
   };
 }
 
@@ -240,15 +246,15 @@ export async function allocateNewExports(ports: NewExportsPorts, options: Stored
   for (const blob of [...toAllocate.slice(first), ...toAllocate.slice(0, first)]) {
     try {
       const manifest = manifestOf(blob.name, manifests);
-      let rows: number | undefined;
+      let run: { rows?: number; runFiles?: readonly string[] } = {};
       if (manifest !== undefined) {
         if (!checks.has(manifest)) checks.set(manifest, manifestCheck(ports.exports, manifest, names, storeOptions));
         const said = (await checks.get(manifest)!)(blob.name);
         if ('reason' in said) throw new Error(said.reason);
-        rows = said.rows;
+        run = said;
       }
       const { bytes, etag } = await ports.exports.open(blob.name, storeOptions);
-      allocated.push(await allocateStoredExport(ports, { name: blob.name, etag, lastModified: blob.lastModified, content: bytes, ...(rows === undefined ? {} : { rows }) }, options, storeOptions));
+      allocated.push(await allocateStoredExport(ports, { name: blob.name, etag, lastModified: blob.lastModified, content: bytes, ...run }, options, storeOptions));
     } catch (error) {
       if (error instanceof TransientStoreError) throw error;
       failed.push({ name: blob.name, reason: (error as Error).message });

@@ -29,6 +29,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { allocateNewExports } from '../../src/services/allocate-stored-export.js';
 import { storedInvoiceFor } from '../../src/services/invoice-report.js';
+import { TransientStoreError } from '../../src/ports/ledger-store.js';
 import { MemoryCostExportSource, MemoryDiagnosticsStore, MemoryInvoiceAllocationStore, MemoryLedgerStore } from '../support/memory-stores.js';
 
 const FOCUS = readFileSync(new URL('../fixtures/cost-exports/focus-1.0-azure-openai.csv', import.meta.url), 'utf8');
@@ -148,5 +149,53 @@ describe('export runs as Cost Management writes them over time', () => {
     const invoice = await november();
     expect(invoice.exports.some((name) => name.includes(RUN_B))).toBe(false);
     expect(invoice.allocations.map((a) => a.row.meterName).sort()).toEqual(['gpt 4o 0806 Inp glbl Tokens', 'gpt 4o 0806 Outp glbl Tokens']);
+  });
+
+  it('keeps counting the last complete run while a partition of the newer run is refused for its row count, and counts the newer run once all its partitions are allocated', async () => {
+    const { exports, timer, november } = setup();
+    writeCompleteRunA(exports);
+    await timer('2024-11-21T07:00:00Z');
+
+    // Run B: part_0 as its manifest says; part_1 holds the header only where the manifest counts 1 row.
+    const runB = [{ name: 'part_0_0001.csv', text: part0, rows: 2 }, { name: 'part_1_0001.csv', text: part1, rows: 1 }];
+    exports.write(`${SERIES}/${RUN_B}/part_0_0001.csv`, part0, '2024-11-22T06:10:00.000Z');
+    exports.write(`${SERIES}/${RUN_B}/part_1_0001.csv`, `${HEADER}\r\n`, '2024-11-22T06:11:00.000Z');
+    exports.write(`${SERIES}/${RUN_B}/manifest.json`, manifest(RUN_B, '2024-11-22T06:00:00Z', runB), '2024-11-22T06:12:00.000Z');
+    const refused = await timer('2024-11-22T07:00:00Z');
+    expect(refused.allocated.map((a) => a.exportName).filter((name) => name.includes(RUN_B))).toEqual([`${SERIES}/${RUN_B}/part_0_0001.csv`]);
+    expect(refused.failed).toEqual([{ name: `${SERIES}/${RUN_B}/part_1_0001.csv`, reason: "it holds 0 rows where its run's manifest.json says 1: not allocated" }]);
+
+    // Run B's part_0 alone is a third of the month's rows: the full dataset is every partition, so run A stays the invoice.
+    const during = await november();
+    expect(during.exports).toEqual([`${SERIES}/${RUN_A}/part_0_0001.csv`, `${SERIES}/${RUN_A}/part_1_0001.csv`]);
+    expect(during.allocations.map((a) => a.row.meterName).sort()).toEqual(['gpt 4o 0806 Inp glbl Tokens', 'gpt 4o 0806 Outp glbl Tokens']);
+
+    exports.write(`${SERIES}/${RUN_B}/part_1_0001.csv`, part1, '2024-11-22T08:00:00.000Z');
+    expect((await timer('2024-11-22T09:00:00Z')).failed).toEqual([]);
+    const after = await november();
+    expect(after.exports).toEqual([`${SERIES}/${RUN_B}/part_0_0001.csv`, `${SERIES}/${RUN_B}/part_1_0001.csv`]);
+    expect(after.allocations.map((a) => a.row.meterName).sort()).toEqual(['gpt 4o 0806 Inp glbl Tokens', 'gpt 4o 0806 Outp glbl Tokens']);
+  });
+
+  it('keeps counting the last complete run when the timer stopped after allocating some partitions of the newer run', async () => {
+    const { exports, timer, november } = setup();
+    writeCompleteRunA(exports);
+    await timer('2024-11-21T07:00:00Z');
+
+    const runB = [{ name: 'part_0_0001.csv', text: part0, rows: 2 }, { name: 'part_1_0001.csv', text: part1, rows: 1 }];
+    exports.write(`${SERIES}/${RUN_B}/part_0_0001.csv`, part0, '2024-11-22T06:10:00.000Z');
+    exports.write(`${SERIES}/${RUN_B}/part_1_0001.csv`, part1, '2024-11-22T06:11:00.000Z');
+    exports.write(`${SERIES}/${RUN_B}/manifest.json`, manifest(RUN_B, '2024-11-22T06:00:00Z', runB), '2024-11-22T06:12:00.000Z');
+    // Storage fails on part_1 after part_0 is allocated: the timer run ends there, as it would at the host's functionTimeout.
+    const open = exports.open.bind(exports);
+    exports.open = async (name, options) => {
+      if (name.endsWith(`${RUN_B}/part_1_0001.csv`)) throw new TransientStoreError('storage unavailable');
+      return open(name, options);
+    };
+    await expect(timer('2024-11-22T07:00:00Z')).rejects.toThrow('storage unavailable');
+
+    const during = await november();
+    expect(during.exports).toEqual([`${SERIES}/${RUN_A}/part_0_0001.csv`, `${SERIES}/${RUN_A}/part_1_0001.csv`]);
+    expect(during.allocations).toHaveLength(2);
   });
 });
