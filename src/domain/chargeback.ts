@@ -126,11 +126,21 @@ class NameVerdicts {
  */
 const perCallOperations = new NameVerdicts(/^(ImageGenerations|ImageEdits|ImageVariations|(Audio)?Transcriptions|(Audio)?Translations|AudioSpeech|Speech)_/i);
 const perCallModels = new NameVerdicts(/^(dall-e|gpt-image|whisper|tts)(-|$)/i);
+const imageOperations = new NameVerdicts(/^Image(Generations|Edits|Variations)_/i);
+const imageModels = new NameVerdicts(/^(dall-e|gpt-image)(-|$)/i);
 
-/** A successful request of an image or audio operation or model: billable without tokens. */
+/**
+ * A successful request of an image or audio operation or model: billable without tokens. An audio request whose
+ * answer counts its tokens is billed by them instead: gpt-4o-transcribe answers `usage` of type `tokens` (OpenAI
+ * API reference, "Create transcription"), and Azure bills it per audio input, text input and output token; Whisper
+ * answers none. An image request stays per call: its image input tokens have no price kind of their own.
+ */
 export function isPerCallRequest(entry: LedgerEntry, model: string | null): boolean {
   if (entry.status !== null && (entry.status < 200 || entry.status >= 400)) return false;
-  return (entry.operation !== null && perCallOperations.test(entry.operation)) || (model !== null && perCallModels.test(model));
+  const operation = entry.operation !== null && perCallOperations.test(entry.operation);
+  if (!operation && !(model !== null && perCallModels.test(model))) return false;
+  const image = (entry.operation !== null && imageOperations.test(entry.operation)) || (model !== null && imageModels.test(model));
+  return image || entry.tokens.promptTokens + entry.tokens.completionTokens === 0;
 }
 
 /**

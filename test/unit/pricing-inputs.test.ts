@@ -104,6 +104,28 @@ describe('audio tokens and per-call prices', () => {
     expect(lineOf(call)).toMatchObject({ unpriced: true, costPico: 0n });
   });
 
+  it("prices a gpt-4o-transcribe transcription by the tokens its answer counts, as Azure bills it, not per call", () => {
+    // OpenAI API reference, "Create transcription": gpt-4o-transcribe answers usage of type "tokens" (input_tokens,
+    // input_token_details.audio_tokens, output_tokens); Azure bills the model per audio input, text input and output token.
+    const transcribe = loadPriceTable({ currency: 'USD', prices: [{ model: 'gpt-4o-transcribe', from: '2025-03-20', to: null, inputPer1M: '2.50', audioInputPer1M: '6.00', outputPer1M: '10.00' }] });
+    const lines = new ChargebackLines(new PriceMatcher(transcribe));
+    const call = ledgerEntry({ deployment: 'transcribe', model: 'gpt-4o-transcribe', operation: 'Transcriptions_Create', tokens: tokens(14, 45, { audioPromptTokens: 14 }) });
+    lines.addEntry(call);
+    // 14 audio input tokens × 6 + 45 output tokens × 10 = 534 micro-dollars per 1M tokens.
+    expect(lines.list()[0]).toMatchObject({ unpriced: false, priceVersion: 'gpt-4o-transcribe@2025-03-20', requests: 1, costPico: 534_000_000n });
+    // An answer that counted no tokens (a stream the gateway did not read) is still a call its price must cover per call.
+    const uncounted = new ChargebackLines(new PriceMatcher(transcribe));
+    uncounted.addEntry({ ...call, tokens: tokens(0, 0) });
+    expect(uncounted.list()[0]).toMatchObject({ unpriced: true, costPico: 0n });
+  });
+
+  it('keeps an image request with tokens per call: its image input tokens have no price of their own (gpt-image-1)', () => {
+    const image = loadPriceTable({ currency: 'USD', prices: [{ model: 'gpt-image-1', from: '2025-04-15', to: null, inputPer1M: '5.00', outputPer1M: '40.00' }] });
+    const lines = new ChargebackLines(new PriceMatcher(image));
+    lines.addEntry(ledgerEntry({ deployment: 'images', model: 'gpt-image-1', operation: 'ImageGenerations_Create', tokens: tokens(50, 4160) }));
+    expect(lines.list()[0]).toMatchObject({ unpriced: true, costPico: 0n });
+  });
+
   it('refuses a price entry with neither per-token nor per-call prices', () => {
     expect(() => loadPriceTable({ currency: 'USD', prices: [{ model: 'x', from: '2024-01-01' }] })).toThrow(/give "inputPer1M" \(prices per token\), "perRequest"/);
   });
