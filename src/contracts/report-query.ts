@@ -20,6 +20,7 @@ const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 /** Years before this are typos (`0099-12` for `2099-12`, or `26-11` padded): no Azure OpenAI data is that old. */
 const FIRST_YEAR = 2000;
+const START_OF_INSTANTS = Date.UTC(FIRST_YEAR, 0, 1);
 /**
  * Every instant of a period is written `YYYY-MM-DDTHH:MM:SS.sssZ` (ledger queries, CSV, FOCUS, nextLink), which
  * `toISOString` writes for years up to 9999 only: 10000-01-01 would be `+010000-01-01T00:00:00.000Z`. So a period,
@@ -76,6 +77,10 @@ const instant = z.string().transform((text, ctx) => {
   const date = new Date(match[4] === undefined ? `${text}T00:00:00Z` : text);
   if (Number.isNaN(date.getTime())) {
     ctx.addIssue({ code: 'custom', message: `${quoted(text)} has no valid offset (${EXPECTED_INSTANT})` });
+    return z.NEVER;
+  }
+  if (date.getTime() < START_OF_INSTANTS) {
+    ctx.addIssue({ code: 'custom', message: `${quoted(text)} is before ${FIRST_YEAR}-01-01T00:00Z in UTC: periods start in ${FIRST_YEAR} or later` });
     return z.NEVER;
   }
   if (date.getTime() >= END_OF_INSTANTS) {
