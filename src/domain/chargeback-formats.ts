@@ -2,15 +2,25 @@ import { normalizeIdentityKey, type DirectoryRow } from '../contracts/directory.
 import { teamOf, type ChargebackLine, type ChargebackReport, type ChargebackRow } from './chargeback.js';
 import { allocateRounded, formatPicodollars } from './money.js';
 
+/** A cell starting with = + - @, their full-width forms, tab, CR, LF or NUL could run as a formula. */
+const STARTS_AS_FORMULA = /^[=+\-@\t\r\n\0\uff1d\uff0b\uff0d\uff20]/;
 /**
- * A CSV field safe to open in a spreadsheet: a value starting with = + - @, their full-width forms, tab, CR, LF or
- * NUL could run as a formula (CSV injection: OWASP WSTG-INPV-21, ASVS 5.0 V1.2.10), so it is prefixed with an
- * apostrophe; fields with commas, quotes or newlines are quoted.
+ * Such a start (after any quotes) behind a semicolon or a line break inside a field. Excel opens a .csv with the
+ * locale's list separator, `;` in much of Europe: that reading splits a field at its `;`, and ends a record at a
+ * line break the comma reading quotes.
+ */
+const FORMULA_INSIDE = /([;\r\n])(?="*[=+\-@\t\0\uff1d\uff0b\uff0d\uff20])/g;
+
+/**
+ * A CSV field safe to open in a spreadsheet (CSV injection: OWASP WSTG-INPV-21, ASVS 5.0 V1.2.10): a formula start
+ * at the beginning of the value, or behind a semicolon or line break in it, gets an apostrophe before it; fields
+ * with commas, quotes or newlines are quoted.
  */
 export function csvField(value: string | number | null): string {
   if (value === null) return '';
   if (typeof value === 'number') return String(value);
-  const safe = /^[=+\-@\t\r\n\0\uff1d\uff0b\uff0d\uff20]/.test(value) ? `'${value}` : value;
+  const inside = value.replace(FORMULA_INSIDE, "$1'");
+  const safe = STARTS_AS_FORMULA.test(inside) ? `'${inside}` : inside;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
