@@ -204,7 +204,8 @@ function listPriceRow(cost: string, currency: string, chargeStart: Date, rest: O
  * and add up to the report's total. BilledCost = EffectiveCost = ListCost = ContractedCost: pay-as-you-go list
  * prices, no discounts. A provisioned deployment's share of its fixed cost is one row per chargeback line, priced
  * as one unit at the share. Usage no price covers has no cost to state (FOCUS requires a unit price on every usage
- * row) and is left out, as are rows with neither cost nor quantity.
+ * row) and is left out, as are rows with neither cost nor quantity (and so the requests of a day, identity, model,
+ * deployment and region that used nothing billable).
  */
 export function listPriceFocusRows(input: ListPriceFocusInput): FocusRow[] {
   const byRegion = new Map<string, string | null>();
@@ -213,26 +214,37 @@ export function listPriceFocusRows(input: ListPriceFocusInput): FocusRow[] {
     byRegion.set(region, known === undefined || known === resourceId ? resourceId : null);
   }
   const tallies = new Map<string, Tally>();
+  // A line's requests are counted on the first row of its day, identity, model, deployment and region, so x_Requests
+  // adds up to the report's requests; those of a line with no row (a throttled call, no tokens) once all are made.
+  const firstRows = new Map<string, Tally>();
+  const rowless = new Map<string, number>();
   for (const { day, lines } of input.days) {
     for (const line of lines) {
       const price = linePrice(line, day, input.prices, true);
+      const deployment = line.deployment ?? UNKNOWN;
+      const group = [day, line.identity, line.identityKind, line.model, deployment, line.region ?? ''].join('\u0000');
+      if (price.kind === 'no usage') rowless.set(group, (rowless.get(group) ?? 0) + line.requests);
       if (price.kind !== 'priced') continue;
-      // A line's requests are counted on its first row, so x_Requests adds up to the report's requests.
       let requests = line.requests;
       for (const charge of componentCharges(line, price.match)) {
         if (charge.quantity === 0) continue;
-        const deployment = line.deployment ?? UNKNOWN;
-        const key = [day, line.identity, line.identityKind, line.model, deployment, line.region ?? '', price.match.priceVersion, charge.component].join('\u0000');
+        const key = [group, price.match.priceVersion, charge.component].join('\u0000');
         let tally = tallies.get(key);
         if (!tally) {
           tally = { day, identity: line.identity, identityKind: line.identityKind, model: line.model, deployment, region: line.region, priceVersion: price.match.priceVersion, component: charge.component, unitPico: charge.unitPico, quantity: 0n, requests: 0 };
           tallies.set(key, tally);
+          if (!firstRows.has(group)) firstRows.set(group, tally);
         }
         tally.quantity += BigInt(charge.quantity);
         tally.requests += requests;
         requests = 0;
       }
+      if (requests > 0) rowless.set(group, (rowless.get(group) ?? 0) + requests);
     }
+  }
+  for (const [group, requests] of rowless) {
+    const first = firstRows.get(group);
+    if (first) first.requests += requests;
   }
   const from = input.from.getTime();
   const to = input.to.getTime();

@@ -157,6 +157,14 @@ describe('FOCUS 1.2 export at list prices', () => {
     ]);
     expect(rows).toEqual([]);
   });
+
+  it("counts a request that used nothing billable (a throttled call) in x_Requests, on its day's row of the same identity, model, deployment and region", () => {
+    const call = (time: string, status: number, promptTokens: number) =>
+      ledgerEntry({ time, caller: userCaller('a'), model: 'gpt-4o-mini', deployment: 'chat', backendRegion: 'eastus', status, tokens: { source: 'gateway', promptTokens, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 } });
+    const { rows } = exportOf([call('2026-10-15T09:00:00.000Z', 429, 0), call('2026-10-15T10:00:00.000Z', 200, 10), call('2026-10-15T10:05:00.000Z', 429, 0), call('2026-10-16T10:00:00.000Z', 429, 0)]);
+    // The 16th has nothing billable: no row, so its throttled call is in no x_Requests (as the README says).
+    expect(rows.map((r) => [r.ChargePeriodStart, r.x_PriceComponent, r.x_Requests])).toEqual([['2026-10-15T00:00:00Z', 'input', '3']]);
+  });
 });
 
 describe('FOCUS 1.2 export of the invoice allocation', () => {
