@@ -4,6 +4,7 @@ import { extname, join, relative, sep } from 'node:path';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { findPackageDir } from '../../src/config/package-dirs.js';
 import { dashboardSignInSchema, type DashboardSignIn } from '../../src/contracts/dashboard-sign-in.js';
+import { noneMatchNames } from './entity-tags.js';
 
 /** Where `npm run build:dashboard` writes the bundled page, relative to the package root. */
 export const DASHBOARD_DIST = join('dashboards', 'web', 'dist');
@@ -112,7 +113,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions = {}) {
     const asset = assets.get(path === '' ? 'index.html' : path);
     if (asset === undefined) return secured({ status: 404, headers: { 'Cache-Control': 'no-store' }, jsonBody: { error: 'not_found', reason: 'no such dashboard file' } });
     const headers = { 'Content-Type': asset.contentType, 'Cache-Control': asset.cacheControl, ETag: asset.etag };
-    if (matchesEtag(request.headers.get('if-none-match'), asset.etag)) return secured({ status: 304, headers });
+    if (noneMatchNames(request.headers.get('if-none-match'), asset.etag)) return secured({ status: 304, headers });
     return secured({ status: 200, headers, body: asset.body });
   };
 }
@@ -135,14 +136,6 @@ function loadAssets(folder: string): ReadonlyMap<string, Asset> {
     });
   }
   return assets;
-}
-
-function matchesEtag(header: string | null, etag: string): boolean {
-  if (header === null) return false;
-  return header.split(',').some((candidate) => {
-    const tag = candidate.trim().replace(/^W\//, '');
-    return tag === '*' || tag === etag;
-  });
 }
 
 /** A year: browsers then reach the app over HTTPS only, even from an `http://` link (the app is `httpsOnly`). */

@@ -6,6 +6,7 @@ import { hasRole, type Principal } from '../../src/domain/access.js';
 import type { DirectoryWriteOutcome, EditableIdentityDirectory, VersionedDirectoryRow } from '../../src/ports/identity-directory.js';
 import { createDirectoryEntry, findDirectoryEntry, removeDirectoryEntry, replaceDirectoryEntry } from '../../src/services/directory-entry.js';
 import { importDirectory } from '../../src/services/import-directory.js';
+import { ENTITY_TAGS, noneMatchNames, ONE_ENTITY_TAG } from './entity-tags.js';
 import { parseQuery } from './query-parameters.js';
 
 export interface DirectoryHandlerPorts {
@@ -14,8 +15,6 @@ export interface DirectoryHandlerPorts {
 
 /** One entry as JSON: far above any valid row (four texts of at most 256 characters). */
 export const MAX_ENTRY_BYTES = 16 * 1024;
-/** An entity tag as RFC 9110 spells one (`"…"` or `W/"…"`), or `*`; Azure Table ETags are well under this length. */
-const ENTITY_TAG = /^(\*|(W\/)?"[\x21\x23-\x7e]{0,254}")$/;
 
 /**
  * Who may call the directory routes: reading needs `Directory.Write` or `Chargeback.ReadAll` (finance sees team
@@ -97,8 +96,7 @@ export function createDirectoryEntryHandler(ports: () => DirectoryHandlerPorts) 
     if (request.method === 'GET') {
       const found = await findDirectoryEntry(directory, key.given);
       if (found === null) return notFound(key.identity);
-      // RFC 9110 §13.1.2: a GET whose If-None-Match names the current version answers 304.
-      if (ifNoneMatch.value === '*' || ifNoneMatch.value === found.etag) return { status: 304, headers: { ETag: found.etag } };
+      if (noneMatchNames(ifNoneMatch.value, found.etag)) return { status: 304, headers: { ETag: found.etag } };
       return { status: 200, jsonBody: entry(found), headers: { ETag: found.etag } };
     }
     if (ifNoneMatch.value !== undefined && (request.method !== 'PUT' || ifNoneMatch.value !== '*' || ifMatch.value !== undefined)) {
@@ -152,11 +150,13 @@ function identityOf(request: HttpRequest): Checked<{ given: string; identity: st
   return { ok: true, given, identity: parsed.data };
 }
 
+/** If-Match: one ETag as the API gave it, or `*`. If-None-Match: `*`, or ETags separated by commas. */
 function entityTagOf(request: HttpRequest, header: 'If-Match' | 'If-None-Match'): Checked<{ value: string | undefined }> {
   const text = request.headers.get(header);
   if (text === null) return { ok: true, value: undefined };
   const value = text.trim();
-  if (!ENTITY_TAG.test(value)) return { ok: false, response: badRequest(`${header} must be one ETag as the API gave it (or *)`) };
+  if (header === 'If-Match' && !ONE_ENTITY_TAG.test(value)) return { ok: false, response: badRequest('If-Match must be one ETag as the API gave it (or *)') };
+  if (header === 'If-None-Match' && !ENTITY_TAGS.test(value)) return { ok: false, response: badRequest('If-None-Match must be ETags as the API gave them, separated by commas (or *)') };
   return { ok: true, value };
 }
 

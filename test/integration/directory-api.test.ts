@@ -298,6 +298,11 @@ describe('directory API on the local stack', () => {
     const unchanged = await call('GET', `/${identity}`, { ifNoneMatch: etag });
     expect([unchanged.status, unchanged.headers.get('etag')]).toEqual([304, etag]);
     expect((await call('GET', `/${identity}`, { ifNoneMatch: '"other"' })).status).toBe(200);
+    // RFC 9110 §13.1.2: a list of tags, compared weakly (Azure Table ETags are weak: W/"datetime'…'").
+    expect(etag.startsWith('W/')).toBe(true);
+    expect((await call('GET', `/${identity}`, { ifNoneMatch: `"other", ${etag}` })).status).toBe(304);
+    expect((await call('GET', `/${identity}`, { ifNoneMatch: etag.slice(2) })).status).toBe(304);
+    expect((await call('GET', `/${identity}`, { ifNoneMatch: '"other", not-a-tag' })).status).toBe(400);
     expect((await call('PUT', `/${identity}`, { body: { ...BOT, identity }, ifNoneMatch: etag })).status).toBe(400);
     expect((await call('DELETE', `/${identity}`, { ifNoneMatch: '*' })).status).toBe(400);
   });
