@@ -164,7 +164,18 @@ function mediaType(request: HttpRequest): string {
   return (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
+/** The `charset` parameter of the Content-Type, lower-cased and unquoted, or null when it names none. */
+function declaredCharset(request: HttpRequest): string | null {
+  const match = /;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/i.exec(request.headers.get('content-type') ?? '');
+  return match ? (match[1] ?? match[2] ?? '').toLowerCase() : null;
+}
+
+/** The body as text: UTF-8, the one encoding read here, so a body declared in another charset is refused, not misread. */
 async function readBody(request: HttpRequest, limit: number): Promise<Checked<{ text: string }>> {
+  const charset = declaredCharset(request);
+  if (charset !== null && charset !== 'utf-8' && charset !== 'utf8') {
+    return { ok: false, response: problem(415, 'unsupported_media_type', `the body is declared charset=${JSON.stringify(charset.slice(0, 40))}: send it as UTF-8 (charset=utf-8, or no charset)`) };
+  }
   const tooLarge = { ok: false as const, response: problem(413, 'payload_too_large', `the body is larger than ${limit} bytes`) };
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (Number.isFinite(declared) && declared > limit) return tooLarge;
