@@ -17,6 +17,6 @@ functions.app.http('directory', {
 functions.app.http('directoryEntry', {
   methods: ['GET', 'PUT', 'DELETE'],
   authLevel: 'anonymous',
-  route: 'directory/{identity}',
+  route: 'directory/{*identity}',
   handler: withAccess(access, createDirectoryEntryHandler(ports)),
 });

@@ -45,7 +45,7 @@ export function localRoutes(stack: LocalStack): HttpRoute[] {
       handler: withAccess({ validator, role: directoryRoles }, createDirectoryHandler(() => ({ directory: stack.directory }))),
     },
     {
-      route: 'directory/{identity}',
+      route: 'directory/{*identity}',
       methods: ['GET', 'PUT', 'DELETE'],
       handler: withAccess({ validator, role: directoryRoles }, createDirectoryEntryHandler(() => ({ directory: stack.directory }))),
     },

@@ -291,6 +291,19 @@ describe('directory API on the local stack', () => {
     expect((await stack.directory.getAll()).has(BOT.identity)).toBe(false);
   });
 
+  it('addresses an identity holding a slash at its Location, and at the path the Functions host routes once it has decoded %2F', async () => {
+    // The deployed Functions host decodes %2F before it routes (Azure/azure-functions-host#9290, #3998), so a
+    // one-segment route never sees `a%2Fb`; the entry route's catch-all parameter takes the rest of the path instead.
+    const identity = 'ai-hub/team-app';
+    const created = await call('POST', '', { body: { ...BOT, identity } });
+    expect([created.status, created.headers.get('location')]).toEqual([201, '/api/directory/ai-hub%2Fteam-app']);
+    expect((await call('GET', '/ai-hub%2Fteam-app')).status).toBe(200);
+    const decoded = await call('GET', '/ai-hub/team-app');
+    expect([decoded.status, ((await decoded.json()) as DirectoryRow).identity]).toEqual([200, identity]);
+    expect((await call('DELETE', '/ai-hub/team-app')).status).toBe(204);
+    expect((await call('GET', '/ai-hub%2Fteam-app')).status).toBe(404);
+  });
+
   it('creates with If-None-Match: * only when there is no entry, and answers GET with 304 for the current ETag', async () => {
     const identity = 'sub-api-create-only';
     const created = await call('PUT', `/${identity}`, { body: { ...BOT, identity }, ifNoneMatch: '*' });
