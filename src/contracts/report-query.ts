@@ -97,7 +97,8 @@ function endOfMonth(year: number, month: number): number {
 /** `YYYY-MM`: a calendar month (UTC), from 2000 on, ending before 10000-01-01 (9999-11 is the last). */
 const month = z
   .string()
-  .regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'expected a month such as 2026-11 (YYYY-MM)')
+  // abort: the checks below read a year and month the text may not have.
+  .regex(/^\d{4}-(0[1-9]|1[0-2])$/, { message: 'expected a month such as 2026-11 (YYYY-MM)', abort: true })
   .refine((m) => Number(m.slice(0, 4)) >= FIRST_YEAR, { message: `the year is before ${FIRST_YEAR} (expected a month such as 2026-11)` })
   .refine((m) => endOfMonth(Number(m.slice(0, 4)), Number(m.slice(5, 7))) < END_OF_INSTANTS, {
     message: `the month must end before ${END_OF_INSTANTS_TEXT}, so 9999-11 is the last (expected a month such as 2026-11)`,

@@ -89,6 +89,8 @@ describe('chargeback report parameters', () => {
 
   it('refuses years before 2000 instead of reading 0099 as 1999', () => {
     expect(messages(chargeback.safeParse({ month: '0099-12' }))).toEqual(['month: the year is before 2000 (expected a month such as 2026-11)']);
+    // A text that is no month at all is told only that.
+    for (const month of ['abcd', '', '\uff12\uff10\uff12\uff16-10']) expect(messages(chargeback.safeParse({ month }))).toEqual(['month: expected a month such as 2026-11 (YYYY-MM)']);
     expect(messages(chargeback.safeParse({ from: '0099-12-01', to: '2026-01-01' }))[0]).toMatch(/^from: the year 0099 is before 2000/);
     // The year as written is 2000, but the instant is 1999-12-31T23:00Z.
     expect(messages(chargeback.safeParse({ from: '2000-01-01T00:00:00+01:00', to: '2000-01-02' }))).toEqual(['from: "2000-01-01T00:00:00+01:00" is before 2000-01-01T00:00Z in UTC: periods start in 2000 or later']);
