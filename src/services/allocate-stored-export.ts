@@ -208,8 +208,11 @@ async function manifestCheck(exports: CostExportSource, manifest: string, listed
     const reason = `its run's ${manifest} cannot be read (${error instanceof SyntaxError ? 'not JSON' : (error as Error).message.slice(0, 200)})`;
     return () => ({ reason });
   }
-  const missing = parsed.blobs.filter((blob) => !listed.some((name) => namesBlob(name, blob.blobName)));
-  const runFiles = listed.filter((name) => parsed.blobs.some((blob) => namesBlob(name, blob.blobName)));
+  // The run's files are beside its manifest or below it: a name the manifest gives without its folders names no other run's file.
+  const folder = manifest.slice(0, manifest.lastIndexOf('/') + 1);
+  const inRun = listed.filter((name) => name.startsWith(folder));
+  const missing = parsed.blobs.filter((blob) => !inRun.some((name) => namesBlob(name, blob.blobName)));
+  const runFiles = inRun.filter((name) => parsed.blobs.some((blob) => namesBlob(name, blob.blobName)));
   return (name) => {
     if (missing.length > 0) return { reason: `its run is incomplete: ${manifest} names ${missing.map((b) => b.blobName).join(', ')}, not in storage` };
     const blob = parsed.blobs.find((b) => namesBlob(name, b.blobName));

@@ -131,6 +131,22 @@ describe('export runs as Cost Management writes them over time', () => {
     expect(invoice.allocations.map((a) => a.row.meterName).sort()).toEqual(['gpt 4o 0806 Inp glbl Tokens', 'gpt 4o 0806 Outp glbl Tokens']);
   });
 
+  it("looks for a run's partitions beside its manifest, not in another run's folder, when the manifest names them without folders", async () => {
+    const { exports, timer, november } = setup();
+    writeCompleteRunA(exports);
+    await timer('2024-11-21T07:00:00Z');
+
+    // Run B's manifest names its blobs by file name alone; only its part_0 is in storage (run A has a part_1 of that name).
+    const runB = JSON.parse(manifest(RUN_B, '2024-11-22T06:00:00Z', [{ name: 'part_0_0001.csv', text: part0, rows: 2 }, { name: 'part_1_0001.csv', text: part1, rows: 1 }])) as { blobs: { blobName: string }[] };
+    for (const blob of runB.blobs) blob.blobName = blob.blobName.slice(blob.blobName.lastIndexOf('/') + 1);
+    exports.write(`${SERIES}/${RUN_B}/part_0_0001.csv`, part0, '2024-11-22T06:10:00.000Z');
+    exports.write(`${SERIES}/${RUN_B}/manifest.json`, JSON.stringify(runB), '2024-11-22T06:12:00.000Z');
+    expect((await timer('2024-11-22T07:00:00Z')).failed).toEqual([
+      { name: `${SERIES}/${RUN_B}/part_0_0001.csv`, reason: `its run is incomplete: ${SERIES}/${RUN_B}/manifest.json names part_1_0001.csv, not in storage` },
+    ]);
+    expect((await november()).exports).toEqual([`${SERIES}/${RUN_A}/part_0_0001.csv`, `${SERIES}/${RUN_A}/part_1_0001.csv`]);
+  });
+
   it("does not count a run whose partition holds fewer rows than the manifest's dataRowCount for it", async () => {
     const { exports, timer, november } = setup();
     writeCompleteRunA(exports);
