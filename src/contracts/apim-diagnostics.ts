@@ -229,8 +229,9 @@ export function adaptApimRecord(record: ApimDiagnosticRecord): AdaptedEvent {
       subscriptionId,
       productId: p.productId ?? null,
       caller: null,
-      // The URL's deployment segment, else (the v1 API, `/openai/v1/chat/completions`) the request body's model.
-      deployment: cutText(deploymentFromUrl(p.backendUrl ?? p.url) ?? (typeof requestBody?.['model'] === 'string' ? requestBody['model'] : null)),
+      // As the policy reads it (`context.Request.OriginalUrl`): the client's URL's deployment segment, not the one a
+      // rewrite forwards to; else (the v1 API, `/openai/v1/chat/completions`) the request body's model.
+      deployment: cutText(deploymentFromUrl(p.url ?? p.backendUrl) ?? (typeof requestBody?.['model'] === 'string' ? requestBody['model'] : null)),
       model,
       operation: p.operationId ?? null,
       stream: requestBody?.['stream'] === true,

@@ -294,6 +294,13 @@ describe('normalizeEvent: APIM GatewayLogs export (test/fixtures/apim-gatewaylog
     expect(entryOf(record)).toMatchObject({ status: null, tokens: { promptTokens: 14, completionTokens: 8 } });
   });
 
+  it("reads the deployment from the client's URL, as the policy reads context.Request.OriginalUrl, not from a rewritten backend URL", () => {
+    const record = structuredClone((JSON.parse(fixtureText) as { records: Record<string, unknown>[] }).records[0]!) as { properties: Record<string, unknown> };
+    record.properties['url'] = 'https://apim.azure-api.net/openai/deployments/team-a-gpt4o/chat/completions?api-version=2024-10-21';
+    record.properties['backendUrl'] = 'https://aoai.openai.azure.com/openai/deployments/gpt-4o-shared/chat/completions?api-version=2024-10-21';
+    expect(entryOf(record).deployment).toBe('team-a-gpt4o');
+  });
+
   /** The 200 record, as if the client had called `method path` and Azure OpenAI had answered `body`. */
   function answered(method: string, path: string, body: Record<string, unknown>): LedgerEntry {
     const record = structuredClone((JSON.parse(fixtureText) as { records: Record<string, unknown>[] }).records[0]!) as { properties: Record<string, unknown> };
