@@ -58,6 +58,12 @@ describe('exact amounts', () => {
     expect(modelsMatch('gpt-4o', 'gpt-4o-mini-2024-07-18')).toBe(false);
   });
 
+  it('matches the gpt-4-turbo meters to the GPT-4 Turbo previews, as the price table prices them (gpt-4-turbo-1106-Preview)', () => {
+    expect(modelsMatch('gpt-4-turbo', 'gpt-4-turbo-1106-Preview')).toBe(true);
+    expect(modelsMatch('gpt-4-turbo', 'gpt-4-turbo-0125-Preview')).toBe(true);
+    expect(modelsMatch('gpt-4', 'gpt-4-turbo-1106-Preview')).toBe(false);
+  });
+
   it('matches an embeddings meter to requests whose diagnostics name the model version 1', () => {
     expect(modelsMatch('text-embedding-3-small', 'text-embedding-3-small-1')).toBe(true);
     expect(modelsMatch('text-embedding-3-small', 'text-embedding-3-large-1')).toBe(false);
