@@ -276,9 +276,9 @@ export function allocateInvoice(rows: readonly AllocationCostRow[], usage: reado
   });
 }
 
-/** Sums decimal amounts exactly at the largest scale among them. */
+/** Sums decimal amounts exactly, at the largest scale among them or to the cent (as rows are split). */
 export function sumAmounts(amounts: readonly string[]): string {
   const read = amounts.map(readAmount);
-  const scale = read.reduce((max, a) => Math.max(max, a.scale), 0);
+  const scale = read.reduce((max, a) => Math.max(max, a.scale), MIN_SPLIT_SCALE);
   return formatAmount(read.reduce((sum, a) => sum + a.units * 10n ** BigInt(scale - a.scale), 0n), scale);
 }

@@ -5,6 +5,7 @@ import {
   formatAmount,
   modelsMatch,
   readAmount,
+  sumAmounts,
   UNALLOCATED,
   UNALLOCATED_REASONS,
   type AllocationCostRow,
@@ -49,6 +50,12 @@ describe('exact amounts', () => {
     expect(formatAmount(-5n, 3)).toBe('-0.005');
     expect(formatAmount(123456n, 2)).toBe('1234.56');
     expect(() => readAmount('1,5')).toThrow(RangeError);
+  });
+
+  it('sums amounts at their largest scale, or to the cent as rows are split (a row written 24 totals 24.00, nothing 0.00)', () => {
+    expect(sumAmounts(['24', '0.5'])).toBe('24.50');
+    expect(sumAmounts(['0.01968', '1'])).toBe('1.01968');
+    expect(sumAmounts([])).toBe('0.00');
   });
 
   it('matches a meter model to request models of its base model and version', () => {
