@@ -137,8 +137,8 @@ const imageModels = new NameVerdicts(/^(dall-e|gpt-image)(-|$)/i);
  */
 export function isPerCallRequest(entry: LedgerEntry, model: string | null): boolean {
   if (entry.status !== null && (entry.status < 200 || entry.status >= 400)) return false;
-  const operation = entry.operation !== null && perCallOperations.test(entry.operation);
-  if (!operation && !(model !== null && perCallModels.test(model))) return false;
+  const byOperation = entry.operation !== null && perCallOperations.test(entry.operation);
+  if (!byOperation && !(model !== null && perCallModels.test(model))) return false;
   const image = (entry.operation !== null && imageOperations.test(entry.operation)) || (model !== null && imageModels.test(model));
   return image || entry.tokens.promptTokens + entry.tokens.completionTokens === 0;
 }
