@@ -86,6 +86,13 @@ function writeCompleteRunA(exports: MemoryCostExportSource) {
   exports.write(`${SERIES}/${RUN_A}/manifest.json`, manifest(RUN_A, '2024-11-21T06:00:00Z', [{ name: 'part_0_0001.csv', text: part0, rows: 2 }, { name: 'part_1_0001.csv', text: part1, rows: 1 }]), '2024-11-21T06:12:00.000Z');
 }
 
+/** Run B of the 22nd, complete: part_0, part_1 holding `part1Text`, then its manifest (2 rows and 1). */
+function writeRunB(exports: MemoryCostExportSource, part1Text: string) {
+  exports.write(`${SERIES}/${RUN_B}/part_0_0001.csv`, part0, '2024-11-22T06:10:00.000Z');
+  exports.write(`${SERIES}/${RUN_B}/part_1_0001.csv`, part1Text, '2024-11-22T06:11:00.000Z');
+  exports.write(`${SERIES}/${RUN_B}/manifest.json`, manifest(RUN_B, '2024-11-22T06:00:00Z', [{ name: 'part_0_0001.csv', text: part0, rows: 2 }, { name: 'part_1_0001.csv', text: part1, rows: 1 }]), '2024-11-22T06:12:00.000Z');
+}
+
 describe('export runs as Cost Management writes them over time', () => {
   it('keeps counting the last complete run while a newer run has written only some of its partitions and no manifest.json yet', async () => {
     const { exports, timer, november } = setup();
@@ -173,10 +180,7 @@ describe('export runs as Cost Management writes them over time', () => {
     await timer('2024-11-21T07:00:00Z');
 
     // Run B: part_0 as its manifest says; part_1 holds the header only where the manifest counts 1 row.
-    const runB = [{ name: 'part_0_0001.csv', text: part0, rows: 2 }, { name: 'part_1_0001.csv', text: part1, rows: 1 }];
-    exports.write(`${SERIES}/${RUN_B}/part_0_0001.csv`, part0, '2024-11-22T06:10:00.000Z');
-    exports.write(`${SERIES}/${RUN_B}/part_1_0001.csv`, `${HEADER}\r\n`, '2024-11-22T06:11:00.000Z');
-    exports.write(`${SERIES}/${RUN_B}/manifest.json`, manifest(RUN_B, '2024-11-22T06:00:00Z', runB), '2024-11-22T06:12:00.000Z');
+    writeRunB(exports, `${HEADER}\r\n`);
     const refused = await timer('2024-11-22T07:00:00Z');
     expect(refused.allocated.map((a) => a.exportName).filter((name) => name.includes(RUN_B))).toEqual([`${SERIES}/${RUN_B}/part_0_0001.csv`]);
     expect(refused.failed).toEqual([{ name: `${SERIES}/${RUN_B}/part_1_0001.csv`, reason: "it holds 0 rows where its run's manifest.json says 1: not allocated" }]);
@@ -198,10 +202,7 @@ describe('export runs as Cost Management writes them over time', () => {
     writeCompleteRunA(exports);
     await timer('2024-11-21T07:00:00Z');
 
-    const runB = [{ name: 'part_0_0001.csv', text: part0, rows: 2 }, { name: 'part_1_0001.csv', text: part1, rows: 1 }];
-    exports.write(`${SERIES}/${RUN_B}/part_0_0001.csv`, part0, '2024-11-22T06:10:00.000Z');
-    exports.write(`${SERIES}/${RUN_B}/part_1_0001.csv`, part1, '2024-11-22T06:11:00.000Z');
-    exports.write(`${SERIES}/${RUN_B}/manifest.json`, manifest(RUN_B, '2024-11-22T06:00:00Z', runB), '2024-11-22T06:12:00.000Z');
+    writeRunB(exports, part1);
     // Storage fails on part_1 after part_0 is allocated: the timer run ends there, as it would at the host's functionTimeout.
     const open = exports.open.bind(exports);
     exports.open = async (name, options) => {
