@@ -67,8 +67,6 @@ export function roundAmountsToTotal(amounts: readonly string[], decimals: number
   return roundToTotal(read.map((a) => a.units * 10n ** BigInt(scale - a.scale)), step, totalSteps).map((units) => formatAmount(units / step, decimals));
 }
 
-const sum = (amounts: readonly string[]) => (amounts.length === 0 ? '0' : sumAmounts(amounts));
-
 /**
  * Per team: the estimate, the invoice's parts and their difference; teams of either side appear. The unallocated
  * parts are summed by reason, never given to a team.
@@ -83,7 +81,7 @@ export function compareEstimateWithInvoice(
   const allocated = lines.filter((line) => line.identity !== UNALLOCATED);
   const unallocated = lines.filter((line) => line.identity === UNALLOCATED);
   const estimateOf = new Map<string, string>();
-  for (const e of estimates) estimateOf.set(e.team, sum([estimateOf.get(e.team) ?? '0', formatAmount(e.costPico, 12)]));
+  for (const e of estimates) estimateOf.set(e.team, sumAmounts([estimateOf.get(e.team) ?? '0', formatAmount(e.costPico, 12)]));
   const teams = [...new Set([...estimateOf.keys(), ...allocated.map((line) => line.team!)])].sort();
   const reasons = [...new Set(unallocated.map((line) => line.reason ?? ''))].sort();
   return {
@@ -91,29 +89,29 @@ export function compareEstimateWithInvoice(
     teams: teams.map((team) => {
       const parts = allocated.filter((line) => line.team === team);
       const estimate = estimateOf.get(team) ?? '0';
-      const billedCost = sum(parts.map((p) => p.billedCost));
-      const effectiveCost = sum(parts.map((p) => p.effectiveCost));
+      const billedCost = sumAmounts(parts.map((p) => p.billedCost));
+      const effectiveCost = sumAmounts(parts.map((p) => p.effectiveCost));
       return {
         team,
         estimate,
         billedCost,
         effectiveCost,
-        billedDifference: sum([billedCost, negateAmount(estimate)]),
-        effectiveDifference: sum([effectiveCost, negateAmount(estimate)]),
+        billedDifference: sumAmounts([billedCost, negateAmount(estimate)]),
+        effectiveDifference: sumAmounts([effectiveCost, negateAmount(estimate)]),
       };
     }),
     unallocated: reasons.map((reason) => {
       const parts = unallocated.filter((line) => (line.reason ?? '') === reason);
-      return { reason, billedCost: sum(parts.map((p) => p.billedCost)), effectiveCost: sum(parts.map((p) => p.effectiveCost)) };
+      return { reason, billedCost: sumAmounts(parts.map((p) => p.billedCost)), effectiveCost: sumAmounts(parts.map((p) => p.effectiveCost)) };
     }),
     totals: {
-      estimate: sum([...estimateOf.values()]),
-      billedCost: sum(allocations.map((a) => a.row.billedCost)),
-      effectiveCost: sum(allocations.map((a) => a.row.effectiveCost)),
-      allocatedBilledCost: sum(lines.map((line) => line.billedCost)),
-      allocatedEffectiveCost: sum(lines.map((line) => line.effectiveCost)),
-      unallocatedBilledCost: sum(unallocated.map((line) => line.billedCost)),
-      unallocatedEffectiveCost: sum(unallocated.map((line) => line.effectiveCost)),
+      estimate: sumAmounts([...estimateOf.values()]),
+      billedCost: sumAmounts(allocations.map((a) => a.row.billedCost)),
+      effectiveCost: sumAmounts(allocations.map((a) => a.row.effectiveCost)),
+      allocatedBilledCost: sumAmounts(lines.map((line) => line.billedCost)),
+      allocatedEffectiveCost: sumAmounts(lines.map((line) => line.effectiveCost)),
+      unallocatedBilledCost: sumAmounts(unallocated.map((line) => line.billedCost)),
+      unallocatedEffectiveCost: sumAmounts(unallocated.map((line) => line.effectiveCost)),
     },
   };
 }

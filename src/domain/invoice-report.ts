@@ -50,8 +50,6 @@ export function visibleAllocations(allocations: readonly RowAllocation[], scope:
   return allocations.map(({ row, parts }) => ({ row, parts: parts.filter((p) => p.identity !== UNALLOCATED && canSeeIdentity(scope, p.identity)) }));
 }
 
-const sum = (amounts: readonly string[]) => (amounts.length === 0 ? '0' : sumAmounts(amounts));
-
 /** The one currency of the rows; a RangeError when they bill in several. */
 export function currencyOf(allocations: readonly RowAllocation[], fallback: string): string {
   const currencies = [...new Set(allocations.map((a) => a.row.currency))].sort();
@@ -115,11 +113,11 @@ export function invoiceReport(
       displayName: entry?.displayName ?? null,
       team: unallocated ? null : identity ? (entry?.team ?? UNMAPPED) : options.groupBy === 'team' ? key : null,
       costCenter: unallocated ? null : identity ? (entry?.costCenter ?? UNMAPPED) : options.groupBy === 'costCenter' ? key : null,
-      billedCost: sum(group.billed),
-      effectiveCost: sum(group.effective),
+      billedCost: sumAmounts(group.billed),
+      effectiveCost: sumAmounts(group.effective),
       tokens: group.tokens.toString(),
       reasons: unallocated
-        ? [...group.reasons.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([reason, r]) => ({ reason, billedCost: sum(r.billed), effectiveCost: sum(r.effective) }))
+        ? [...group.reasons.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([reason, r]) => ({ reason, billedCost: sumAmounts(r.billed), effectiveCost: sumAmounts(r.effective) }))
         : null,
     };
   });
@@ -130,7 +128,7 @@ export function invoiceReport(
     groupBy: options.groupBy,
     currency,
     rows,
-    totals: { billedCost: sum(parts.map((p) => p.billedCost)), effectiveCost: sum(parts.map((p) => p.effectiveCost)), tokens: parts.reduce((n, p) => n + p.tokens, 0n).toString() },
+    totals: { billedCost: sumAmounts(parts.map((p) => p.billedCost)), effectiveCost: sumAmounts(parts.map((p) => p.effectiveCost)), tokens: parts.reduce((n, p) => n + p.tokens, 0n).toString() },
     teams: comparable ? compareEstimateWithInvoice(options.estimates, allocations, options.directory, currency).teams : null,
   };
 }

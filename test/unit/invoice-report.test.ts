@@ -91,6 +91,12 @@ describe('the chargeback report on the invoice', () => {
     expect(report.currency).toBe('EUR');
     expect(report.teams).toBeNull();
   });
+
+  it('writes the sums of no parts to the cent, as every other amount (a team with an estimate and no invoice part)', () => {
+    const report = invoiceReport([], { groupBy: 'team', directory, estimates, estimateCurrency: 'USD' });
+    expect(report.totals.billedCost).toBe('0.00');
+    expect(report.teams!.every((team) => team.billedCost === '0.00' && team.effectiveCost === '0.00')).toBe(true);
+  });
 });
 
 describe('reading the stored invoice of a period', () => {
