@@ -127,8 +127,11 @@ export function formatAmount(units: bigint, scale: number): string {
 /** ARM resource ids are case-insensitive; diagnostics write them upper-case, exports mixed. */
 export const resourceKey = (resourceId: string): string => resourceId.toLowerCase().replace(/\/+$/, '');
 
-/** A date, four digits, or four digits and `-preview` (the GPT-4 Turbo previews, `gpt-4-turbo-1106-Preview`). */
-const VERSION = /-(\d{4}-\d{2}-\d{2}|\d{4}(?:-preview)?)$/;
+/**
+ * A date, four digits, or the GPT-4 Turbo previews' versions, which the turbo meters bill: four digits and
+ * `-preview` (`gpt-4-turbo-1106-Preview`), and `preview` after `vision` (`gpt-4-turbo-vision-preview`).
+ */
+const VERSION = /-(\d{4}-\d{2}-\d{2}|\d{4}(?:-preview)?|(?<=-vision-)preview)$/;
 
 /** A model name without its version, and the version: `gpt-4o-2024-08-06` → `gpt-4o`, `2024-08-06`. */
 function splitModel(model: string): { base: string; version: string | null } {

@@ -69,6 +69,9 @@ describe('exact amounts', () => {
     expect(modelsMatch('gpt-4-turbo', 'gpt-4-turbo-1106-Preview')).toBe(true);
     expect(modelsMatch('gpt-4-turbo', 'gpt-4-turbo-0125-Preview')).toBe(true);
     expect(modelsMatch('gpt-4', 'gpt-4-turbo-1106-Preview')).toBe(false);
+    expect(modelsMatch('gpt-4-turbo-vision', 'gpt-4-turbo-vision-preview')).toBe(true);
+    expect(modelsMatch('gpt-4-turbo', 'gpt-4-turbo-vision-preview')).toBe(false);
+    expect(modelsMatch('o1', 'o1-preview')).toBe(false);
   });
 
   it('matches an embeddings meter to requests whose diagnostics name the model version 1', () => {
