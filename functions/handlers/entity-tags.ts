@@ -6,8 +6,8 @@ const EACH_TAG = new RegExp(TAG, 'g');
 
 /** One entity tag, or `*` (If-Match as the directory takes it: the ETag it gave). */
 export const ONE_ENTITY_TAG = new RegExp(`^(?:\\*|${TAG})$`);
-/** `*`, or entity tags separated by commas (If-None-Match). */
-export const ENTITY_TAGS = new RegExp(`^(?:\\*|${TAG}(?:[ \\t]*,[ \\t]*${TAG})*)$`);
+/** `*`, or entity tags separated by commas (If-None-Match), empty elements ignored (RFC 9110 §5.6.1). */
+export const ENTITY_TAGS = new RegExp(`^(?:\\*|(?:,[ \\t]*)*${TAG}(?:(?:[ \\t]*,)+[ \\t]*${TAG})*(?:[ \\t]*,)*)$`);
 
 /** Weak comparison (§8.8.3.2): the opaque tags are equal, either or both may be weak. */
 const weaklyEqual = (a: string, b: string) => a.replace(/^W\//, '') === b.replace(/^W\//, '');

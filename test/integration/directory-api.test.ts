@@ -320,6 +320,8 @@ describe('directory API on the local stack', () => {
     expect(etag.startsWith('W/')).toBe(true);
     expect((await call('GET', `/${identity}`, { ifNoneMatch: `"other", ${etag}` })).status).toBe(304);
     expect((await call('GET', `/${identity}`, { ifNoneMatch: etag.slice(2) })).status).toBe(304);
+    // Empty list elements are ignored (RFC 9110 §5.6.1).
+    expect((await call('GET', `/${identity}`, { ifNoneMatch: `, "other", , ${etag},` })).status).toBe(304);
     expect((await call('GET', `/${identity}`, { ifNoneMatch: '"other", not-a-tag' })).status).toBe(400);
     expect((await call('PUT', `/${identity}`, { body: { ...BOT, identity }, ifNoneMatch: etag })).status).toBe(400);
     expect((await call('DELETE', `/${identity}`, { ifNoneMatch: '*' })).status).toBe(400);
