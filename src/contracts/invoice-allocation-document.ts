@@ -139,6 +139,11 @@ export const allocatedExportSchema = z.object({
   run,
   /** Set while the run that wrote the marker is still writing its parts and heads: the export counts as not yet allocated. */
   pending: z.literal(true).optional(),
+  /**
+   * With `pending`: an earlier run's allocation of the export was stored whole before this claim, and stands until
+   * the claiming run replaces it month by month (so the export's run still counts as whole meanwhile).
+   */
+  allocatedBefore: z.literal(true).optional(),
   /** Months the export covered before and no longer does, whose heads the run is still to empty. */
   retiredMonths: z.array(z.string()).optional(),
 });

@@ -62,7 +62,8 @@ async function claimMarker(store: InvoiceAllocationStore, marker: AllocatedExpor
     if (stored && !isNewerRun(marker.run, stored.value.run)) return null;
     const before = new Set([...(stored?.value.months ?? []), ...(stored?.value.retiredMonths ?? [])]);
     const retiredMonths = [...before].filter((month) => !marker.months.includes(month)).sort();
-    const version = await store.replaceAllocatedExport({ ...marker, pending: true, retiredMonths }, stored?.version ?? null, options);
+    const allocatedBefore = stored !== null && (stored.value.pending !== true || stored.value.allocatedBefore === true);
+    const version = await store.replaceAllocatedExport({ ...marker, pending: true, retiredMonths, ...(allocatedBefore ? { allocatedBefore } : {}) }, stored?.version ?? null, options);
     if (version !== null) return { version, retiredMonths };
   }
   throw new TransientStoreError(`the allocation marker of ${marker.exportName} was changed by other runs ${ATTEMPTS} times in a row`);

@@ -29,13 +29,14 @@ export interface StoredInvoice {
  * handle the full dataset, you must ingest each partition" (Microsoft Learn, "Tutorial: Create and manage exported
  * data"). The timer allocates them one by one, may stop between two, and refuses one that does not hold the rows its
  * manifest counts: a run with a partition not allocated is part of its period only, and the last whole run counts.
- * A file with a head in the month is allocated; the marker of any other file of a run says whether it is.
+ * A file with a head in the month is allocated; the marker of any other file of a run says whether it is: a pending
+ * claim (the timer writes it before the file's parts and heads) only when an earlier allocation stands meanwhile.
  */
 async function ofWholeRuns(allocations: Pick<InvoiceAllocationStore, 'getAllocatedExport'>, heads: readonly InvoiceHead[], options: StoreOptions): Promise<InvoiceHead[]> {
   const allocated = new Set(heads.map((head) => head.exportName));
   const others = [...new Set(heads.flatMap((head) => head.runFiles ?? []))].filter((name) => !allocated.has(name));
   const markers = await Promise.all(others.map((name) => allocations.getAllocatedExport(name, options)));
-  for (const marker of markers) if (marker !== null) allocated.add(marker.value.exportName);
+  for (const marker of markers) if (marker !== null && (marker.value.pending !== true || marker.value.allocatedBefore === true)) allocated.add(marker.value.exportName);
   return heads.filter((head) => (head.runFiles ?? []).every((name) => allocated.has(name)));
 }
 

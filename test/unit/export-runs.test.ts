@@ -76,7 +76,7 @@ function setup() {
   const ports = { exports, allocations, ledger: new MemoryLedgerStore(), diagnostics: new MemoryDiagnosticsStore() };
   const timer = (now: string) => allocateNewExports(ports, { now: () => new Date(now), random: () => 0 });
   const november = () => storedInvoiceFor(allocations, { from: new Date('2024-11-01T00:00:00Z'), to: new Date('2024-12-01T00:00:00Z') });
-  return { exports, timer, november };
+  return { exports, allocations, timer, november };
 }
 
 /** Run A of the 21st: both partitions, then its manifest (a complete run). */
@@ -136,6 +136,57 @@ describe('export runs as Cost Management writes them over time', () => {
     // not the full dataset, and must not replace the complete run A (nor be counted silently).
     const invoice = await november();
     expect(invoice.allocations.map((a) => a.row.meterName).sort()).toEqual(['gpt 4o 0806 Inp glbl Tokens', 'gpt 4o 0806 Outp glbl Tokens']);
+  });
+
+  it("counts a partition whose allocation is claimed but not written (pending) only while an earlier allocation of it stands", async () => {
+    const { exports, allocations, timer, november } = setup();
+    writeCompleteRunA(exports);
+    await timer('2024-11-21T07:00:00Z');
+    writeRunB(exports, part1);
+    // The timer claims part_1 (its marker, pending) before it writes the partition's parts and heads; here the store
+    // fails in between, and a report reads the month at that moment too.
+    const putParts = allocations.putParts.bind(allocations);
+    let meanwhile: Awaited<ReturnType<typeof november>> | undefined;
+    allocations.putParts = async (parts, options) => {
+      if (parts.some((p) => p.exportName.endsWith(`${RUN_B}/part_1_0001.csv`))) {
+        meanwhile = await november();
+        throw new TransientStoreError('store unavailable');
+      }
+      return putParts(parts, options);
+    };
+    await expect(timer('2024-11-22T07:00:00Z')).rejects.toThrow('store unavailable');
+    expect((await allocations.getAllocatedExport(`${SERIES}/${RUN_B}/part_1_0001.csv`))?.value.pending).toBe(true);
+    const runA = [`${SERIES}/${RUN_A}/part_0_0001.csv`, `${SERIES}/${RUN_A}/part_1_0001.csv`];
+    expect(meanwhile?.exports).toEqual(runA);
+    expect((await november()).exports).toEqual(runA);
+
+
+    allocations.putParts = putParts;
+    await timer('2024-11-22T08:00:00Z');
+    expect((await november()).exports).toEqual([`${SERIES}/${RUN_B}/part_0_0001.csv`, `${SERIES}/${RUN_B}/part_1_0001.csv`]);
+  });
+
+  it("keeps a whole run whole while the timer allocates again a partition of it whose rows are in another month", async () => {
+    const { exports, allocations, timer, november } = setup();
+    writeCompleteRunA(exports);
+    await timer('2024-11-21T07:00:00Z');
+    // Run B's part_1 holds October's row (a run over two months): November's invoice is B's part_0 alone.
+    const october = part1.replaceAll('2024-11-2', '2024-10-2');
+    writeRunB(exports, october);
+    await timer('2024-11-22T07:00:00Z');
+    const runB = [`${SERIES}/${RUN_B}/part_0_0001.csv`];
+    expect((await november()).exports).toEqual(runB);
+
+    // part_1 is written again: while the timer replaces its allocation (claimed, pending), the earlier one stands.
+    exports.write(`${SERIES}/${RUN_B}/part_1_0001.csv`, october, '2024-11-22T09:00:00.000Z');
+    const putParts = allocations.putParts.bind(allocations);
+    let meanwhile: Awaited<ReturnType<typeof november>> | undefined;
+    allocations.putParts = async (parts, options) => {
+      if (parts.some((p) => p.exportName.endsWith(`${RUN_B}/part_1_0001.csv`))) meanwhile = await november();
+      return putParts(parts, options);
+    };
+    await timer('2024-11-22T10:00:00Z');
+    expect(meanwhile?.exports).toEqual(runB);
   });
 
   it("looks for a run's partitions beside its manifest, not in another run's folder, when the manifest names them without folders", async () => {
