@@ -5,21 +5,21 @@ import { allocateRounded, formatPicodollars } from './money.js';
 /** A cell starting with = + - @, their full-width forms, tab, CR, LF or NUL could run as a formula. */
 const STARTS_AS_FORMULA = /^[=+\-@\t\r\n\0\uff1d\uff0b\uff0d\uff20]/;
 /**
- * Such a start (after any quotes) behind a semicolon or a line break inside a field. Excel opens a .csv with the
- * locale's list separator, `;` in much of Europe: that reading splits a field at its `;`, and ends a record at a
- * line break the comma reading quotes.
+ * Such a start (after any quotes) behind a semicolon inside a field. Excel opens a .csv with the locale's list
+ * separator, `;` in much of Europe, and that reading starts a cell there; a deployment name in a request's URL may
+ * hold one. A line break inside a value is left as it is, so that the value reads back whole (README, limitations).
  */
-const FORMULA_INSIDE = /([;\r\n])(?="*[=+\-@\t\0\uff1d\uff0b\uff0d\uff20])/g;
+const FORMULA_INSIDE = /;(?="*[=+\-@\t\0\uff1d\uff0b\uff0d\uff20])/g;
 
 /**
  * A CSV field safe to open in a spreadsheet (CSV injection: OWASP WSTG-INPV-21, ASVS 5.0 V1.2.10): a formula start
- * at the beginning of the value, or behind a semicolon or line break in it, gets an apostrophe before it; fields
- * with commas, quotes or newlines are quoted.
+ * at the beginning of the value, or behind a semicolon in it, gets an apostrophe before it; fields with commas,
+ * quotes or newlines are quoted.
  */
 export function csvField(value: string | number | null): string {
   if (value === null) return '';
   if (typeof value === 'number') return String(value);
-  const inside = value.replace(FORMULA_INSIDE, "$1'");
+  const inside = value.replace(FORMULA_INSIDE, ";'");
   const safe = STARTS_AS_FORMULA.test(inside) ? `'${inside}` : inside;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
