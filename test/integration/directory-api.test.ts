@@ -282,10 +282,10 @@ describe('directory API on the local stack', () => {
     await bad(await call('PUT', `/${encodeURIComponent('a\u0001b')}`, { body: { ...BOT, identity: undefined } }), 'invalid identity in the path');
     expect((await call('POST', '', { raw: 'identity=x', type: 'application/x-www-form-urlencoded' })).status).toBe(415);
     // A body declared in another charset is refused, never read as UTF-8 under another name (RFC 9110 §8.3.2).
-    const latin1 = await call('POST', '', { raw: 'identity,displayName,team,costCenter\r\nsub-latin1,Jos\u00c3\u00a9,Search,CC-1\r\n', type: 'text/csv; charset=ISO-8859-1' });
+    const latin1 = await call('POST', '', { raw: 'identity,displayName,team,costCenter\r\nsub-declared-latin1,Jos\u00c3\u00a9,Search,CC-1\r\n', type: 'text/csv; charset=ISO-8859-1' });
     expect([latin1.status, ((await latin1.json()) as { reason: string }).reason]).toEqual([415, 'the body is declared charset="iso-8859-1": send it as UTF-8 (charset=utf-8, or no charset)']);
     expect((await call('PUT', `/${BOT.identity}`, { raw: JSON.stringify(BOT), type: 'application/json; charset="windows-1252"' })).status).toBe(415);
-    expect((await stack.directory.getAll()).has('sub-latin1')).toBe(false);
+    expect((await stack.directory.getAll()).has('sub-declared-latin1')).toBe(false);
     const huge = await call('POST', '', { body: { ...BOT, displayName: 'x'.repeat(20_000) } });
     expect(huge.status).toBe(413);
     expect((await stack.directory.getAll()).has(BOT.identity)).toBe(false);
