@@ -124,10 +124,10 @@ class NameVerdicts {
  * Operations and models Azure bills per call (images, audio transcription and speech), not only per token. The
  * inference API's definition (2024-10-21) names Whisper's operations `Transcriptions_Create` and `Translations_Create`.
  */
-const perCallOperations = new NameVerdicts(/^(ImageGenerations|ImageEdits|ImageVariations|(Audio)?Transcriptions|(Audio)?Translations|AudioSpeech|Speech)_/i);
-const perCallModels = new NameVerdicts(/^(dall-e|gpt-image|whisper|tts)(-|$)/i);
 const imageOperations = new NameVerdicts(/^Image(Generations|Edits|Variations)_/i);
+const audioOperations = new NameVerdicts(/^((Audio)?Transcriptions|(Audio)?Translations|AudioSpeech|Speech)_/i);
 const imageModels = new NameVerdicts(/^(dall-e|gpt-image)(-|$)/i);
+const audioModels = new NameVerdicts(/^(whisper|tts)(-|$)/i);
 
 /**
  * A successful request of an image or audio operation or model: billable without tokens. An audio request whose
@@ -137,10 +137,10 @@ const imageModels = new NameVerdicts(/^(dall-e|gpt-image)(-|$)/i);
  */
 export function isPerCallRequest(entry: LedgerEntry, model: string | null): boolean {
   if (entry.status !== null && (entry.status < 200 || entry.status >= 400)) return false;
-  const byOperation = entry.operation !== null && perCallOperations.test(entry.operation);
-  if (!byOperation && !(model !== null && perCallModels.test(model))) return false;
-  const image = (entry.operation !== null && imageOperations.test(entry.operation)) || (model !== null && imageModels.test(model));
-  return image || entry.tokens.promptTokens + entry.tokens.completionTokens === 0;
+  const { operation } = entry;
+  if ((operation !== null && imageOperations.test(operation)) || (model !== null && imageModels.test(model))) return true;
+  const audio = (operation !== null && audioOperations.test(operation)) || (model !== null && audioModels.test(model));
+  return audio && entry.tokens.promptTokens + entry.tokens.completionTokens === 0;
 }
 
 /**
