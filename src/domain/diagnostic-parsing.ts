@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import { eventTime } from '../contracts/gateway-event.js';
+import { validate } from '../contracts/validation.js';
 import { describeIssues } from './event-normalization.js';
 import { regionCode } from './regions.js';
 import { RESTRICTED_ID_CHARACTERS } from './stable-id.js';
@@ -83,9 +84,9 @@ function readProperties(raw: RawRequestResponse['properties'], notes: string[]):
  * negative duration, a property of the wrong type) becomes null and the record keeps the rest, noting why in `notes`.
  */
 export function parseRequestResponse(value: unknown): DiagnosticParse {
-  const parsed = rawRequestResponseSchema.safeParse(value);
-  if (!parsed.success) return { ok: false, reason: describeIssues('RequestResponse record', parsed.error) };
-  const r = parsed.data;
+  const parsed = validate(rawRequestResponseSchema, value);
+  if (!parsed.ok) return { ok: false, reason: describeIssues('RequestResponse record', parsed) };
+  const r = parsed.value;
   const account = accountOf(r.resourceId);
   if (!account) return { ok: false, reason: 'resourceId names no Cognitive Services account' };
   const notes: string[] = [];

@@ -5,6 +5,7 @@ import { adaptApimRecord, apimDiagnosticRecordSchema } from '../contracts/apim-d
 import { GATEWAY_EVENT_SCHEMA_V1, gatewayEventV1Schema, type GatewayEventV1 } from '../contracts/gateway-event.js';
 import { checkGatewayEventV1 } from '../contracts/gateway-event-check.js';
 import { decodeGatewayEventV1Text } from '../contracts/gateway-event-text.js';
+import { validate } from '../contracts/validation.js';
 import { MAX_BODY_BYTES } from './event-decoding.js';
 
 export interface NormalizedEvent extends Omit<AdaptedEvent, 'event'> {
@@ -18,12 +19,13 @@ const APIM_CATEGORIES = new Set(['GatewayLogs', 'GatewayLlmLogs']);
 /** At most this many validation issues are named in a reason: enough to fix the producer, short enough to store. */
 const MAX_ISSUES = 5;
 
-export function describeIssues(label: string, error: z.ZodError): string {
-  const issues = error.issues.slice(0, MAX_ISSUES).map((issue) => {
+/** `failed`: a `ZodError`, or the issues of a failed `validate`. */
+export function describeIssues(label: string, failed: { readonly issues: readonly z.core.$ZodIssue[] }): string {
+  const issues = failed.issues.slice(0, MAX_ISSUES).map((issue) => {
     const path = issue.path.map(String).join('.') || '(root)';
     return `${path.slice(0, 100)}: ${issue.message.slice(0, 200)}`;
   });
-  const more = error.issues.length > MAX_ISSUES ? ` (+${error.issues.length - MAX_ISSUES} more)` : '';
+  const more = failed.issues.length > MAX_ISSUES ? ` (+${failed.issues.length - MAX_ISSUES} more)` : '';
   return `invalid ${label}: ${issues.join('; ')}${more}`;
 }
 
@@ -45,9 +47,9 @@ function accepted(adapted: AdaptedEvent, event: GatewayEventV1): Normalization {
 function validateV1(adapted: AdaptedEvent, label: string): Normalization {
   const checked = checkGatewayEventV1(adapted.event);
   if (checked !== null) return accepted(adapted, checked);
-  const parsed = gatewayEventV1Schema.safeParse(adapted.event);
-  if (!parsed.success) return { ok: false, reason: describeIssues(label, parsed.error) };
-  return accepted(adapted, parsed.data);
+  const parsed = validate(gatewayEventV1Schema, adapted.event);
+  if (!parsed.ok) return { ok: false, reason: describeIssues(label, parsed) };
+  return accepted(adapted, parsed.value);
 }
 
 /** Recognises the shape of one item (v1, APIM diagnostic record, AI Hub usage), maps it onto v1 and validates it. */
@@ -63,14 +65,14 @@ export function normalizeEvent(value: unknown): Normalization {
   }
   if (typeof item['category'] === 'string') {
     if (!APIM_CATEGORIES.has(item['category'])) return { ok: false, reason: `unsupported diagnostic category ${shortly(item['category'])}` };
-    const record = apimDiagnosticRecordSchema.safeParse(item);
-    if (!record.success) return { ok: false, reason: describeIssues(`APIM ${item['category']} record`, record.error) };
-    return validateV1(adaptApimRecord(record.data), `APIM ${item['category']} record`);
+    const record = validate(apimDiagnosticRecordSchema, item);
+    if (!record.ok) return { ok: false, reason: describeIssues(`APIM ${item['category']} record`, record) };
+    return validateV1(adaptApimRecord(record.value), `APIM ${item['category']} record`);
   }
   if (looksLikeAiHubUsage(item)) {
-    const payload = aiHubUsageSchema.safeParse(item);
-    if (!payload.success) return { ok: false, reason: describeIssues('AI Hub Gateway usage payload', payload.error) };
-    return validateV1(adaptAiHubUsage(payload.data), 'AI Hub Gateway usage payload');
+    const payload = validate(aiHubUsageSchema, item);
+    if (!payload.ok) return { ok: false, reason: describeIssues('AI Hub Gateway usage payload', payload) };
+    return validateV1(adaptAiHubUsage(payload.value), 'AI Hub Gateway usage payload');
   }
   return {
     ok: false,
