@@ -88,7 +88,18 @@ describe('KQL in queries/ and dashboards/ analysed by the Kusto language service
 
   it('analyses AzureDiagnostics against the columns every workspace has: one a service adds later (location_s) is an error, AdditionalFields is not', () => {
     expect(errorsOf('AzureDiagnostics | project location_s')).toEqual([expect.stringContaining("'location_s'")]);
-    expect(errorsOf('AzureDiagnostics | project Region = coalesce(column_ifexists("location_s", ""), tostring(AdditionalFields.location_s))')).toEqual([]);
+    expect(errorsOf('AzureDiagnostics | project Region = coalesce(column_ifexists("location_s", ""), tostring(AdditionalFields.location))')).toEqual([]);
+  });
+
+  it("reads from AdditionalFields only the record's own field names, location and Tenant: the type suffix (_s) belongs to columns", () => {
+    // Azure Monitor Logs reference, AzureDiagnostics, "AdditionalFields column": a new field becomes the column
+    // `NewInfo1_s` while the table has room, and the property `{"NewInfo2":"789"}` of AdditionalFields once it has
+    // 500 columns. The RequestResponse record names the fields `location` and `Tenant` (the archive sample).
+    const record = JSON.parse(readFileSync(join(root, 'test/fixtures/aoai-requestresponse.archive.jsonl'), 'utf8').split('\n')[0]!) as Record<string, unknown>;
+    const reads = [...kqlFiles, ...dashboardQueries].flatMap(([name, query]) => [...query.matchAll(/AdditionalFields\.(\w+)/g)].map((m) => `${name}: ${m[1]!}`));
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads.filter((read) => !(read.split(': ')[1]! in record))).toEqual([]);
+    expect(new Set(reads.map((read) => read.split(': ')[1]))).toEqual(new Set(['location', 'Tenant']));
   });
 
   it('times only answered calls in the latency workbook, as the latency tiles do: every percentile is of Answered, DurationMs of a 2xx/3xx or unknown status', () => {

@@ -11,7 +11,8 @@ export type TableSchema = Readonly<Record<string, KustoType>>;
 /**
  * Resource logs in Azure Diagnostics mode; we read `Category == "RequestResponse"` of Cognitive Services accounts.
  * Only columns every workspace's table has (the reference's minimum set): a column a service adds when its first
- * record comes, such as `location_s`, goes to the `AdditionalFields` property bag instead once the table has 500.
+ * record comes, such as `location_s`, goes to the `AdditionalFields` property bag instead once the table has 500,
+ * under the record's own name (`location`), without a type suffix.
  */
 export const azureDiagnostics: TableSchema = {
   TenantId: 'string',
