@@ -178,8 +178,11 @@ export interface NewExportsResult {
 /** The files of an export run that hold its rows (CSV, gzip-compressed CSV, or Parquet); the run's manifest is not one. */
 const EXPORT_FILE = /\.(?:csv(?:\.gz)?|parquet)$/i;
 
-/** A partition of a run of Exports (`part_0_0001.csv`, `.csv.gz`, `.parquet`), whose run writes a manifest.json last. */
-const PARTITION = /(?:^|\/)part_\d+_\d+\.[^/]+$/i;
+/**
+ * A partition of a run of Exports, whose run writes a manifest.json last: `part_0_0001.csv` (`.csv.gz`, `.parquet`),
+ * or `part0.csv` as Learn's example manifest ("Tutorial: Create and manage exported data") and some datasets name it.
+ */
+const PARTITION = /(?:^|\/)part_?\d+(?:_\d+)?\.[^/]+$/i;
 
 /** The manifest governing `name`: the nearest one in its folder or a folder above it. */
 function manifestOf(name: string, manifests: ReadonlyMap<string, string>): string | undefined {
@@ -217,7 +220,7 @@ async function manifestCheck(exports: CostExportSource, manifest: string, listed
     if (missing.length > 0) return { reason: `its run is incomplete: ${manifest} names ${missing.map((b) => b.blobName).join(', ')}, not in storage` };
     const blob = parsed.blobs.find((b) => namesBlob(name, b.blobName));
     if (!blob) return { reason: `${manifest} of its run does not name it` };
-    return blob.dataRowCount === undefined ? { runFiles } : { rows: blob.dataRowCount, runFiles };
+    return blob.dataRowCount == null ? { runFiles } : { rows: blob.dataRowCount, runFiles };
   };
 }
 

@@ -266,4 +266,37 @@ describe('export runs as Cost Management writes them over time', () => {
     expect(during.exports).toEqual([`${SERIES}/${RUN_A}/part_0_0001.csv`, `${SERIES}/${RUN_A}/part_1_0001.csv`]);
     expect(during.allocations).toHaveLength(2);
   });
+
+  it('reads a manifest that writes its row counts as null (manifest version 2024-04-01, Exports API 2025-03-01) as counts not given', async () => {
+    // microsoft/finops-toolkit issue #2173: "Your export uses `apiVersion: 2025-03-01`, which produces the newer
+    // `manifestVersion: 2024-04-01` manifest where `dataRowCount` defaults to `null`".
+    const { exports, timer, november } = setup();
+    const written = JSON.parse(manifest(RUN_A, '2024-11-21T06:00:00Z', [{ name: 'part_0_0001.csv', text: part0, rows: 2 }, { name: 'part_1_0001.csv', text: part1, rows: 1 }])) as {
+      dataRowCount: number | null;
+      blobs: { dataRowCount: number | null }[];
+    };
+    written.dataRowCount = null;
+    for (const blob of written.blobs) blob.dataRowCount = null;
+    exports.write(`${SERIES}/${RUN_A}/part_0_0001.csv`, part0, '2024-11-21T06:10:00.000Z');
+    exports.write(`${SERIES}/${RUN_A}/part_1_0001.csv`, part1, '2024-11-21T06:11:00.000Z');
+    exports.write(`${SERIES}/${RUN_A}/manifest.json`, JSON.stringify(written), '2024-11-21T06:12:00.000Z');
+    expect((await timer('2024-11-21T07:00:00Z')).failed).toEqual([]);
+    expect((await november()).allocations.map((a) => a.row.meterName).sort()).toEqual(['gpt 4o 0806 Inp glbl Tokens', 'gpt 4o 0806 Outp glbl Tokens']);
+  });
+
+  it("waits for the run's manifest before counting partitions named part0.csv, as Learn's example manifest names them", async () => {
+    // "Tutorial: Create and manage exported data", its example manifest: "blobName": ".../part0.csv"; a dataset's
+    // run in finops-toolkit issue #1317 is stored as ".../<run id>/part0.csv" too.
+    const { exports, timer, november } = setup();
+    exports.write(`${SERIES}/${RUN_A}/part0.csv`, part0, '2024-11-21T06:10:00.000Z');
+    exports.write(`${SERIES}/${RUN_A}/part1.csv`, part1, '2024-11-21T06:11:00.000Z');
+    exports.write(`${SERIES}/${RUN_A}/manifest.json`, manifest(RUN_A, '2024-11-21T06:00:00Z', [{ name: 'part0.csv', text: part0, rows: 2 }, { name: 'part1.csv', text: part1, rows: 1 }]), '2024-11-21T06:12:00.000Z');
+    await timer('2024-11-21T07:00:00Z');
+
+    exports.write(`${SERIES}/${RUN_B}/part0.csv`, part0, '2024-11-22T06:10:00.000Z');
+    expect((await timer('2024-11-22T06:30:00Z')).waiting).toBe(1);
+    const during = await november();
+    expect(during.exports).toEqual([`${SERIES}/${RUN_A}/part0.csv`, `${SERIES}/${RUN_A}/part1.csv`]);
+    expect(during.allocations.map((a) => a.row.meterName).sort()).toEqual(['gpt 4o 0806 Inp glbl Tokens', 'gpt 4o 0806 Outp glbl Tokens']);
+  });
 });
