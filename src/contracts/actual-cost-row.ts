@@ -11,7 +11,6 @@ import { decimalCell, emptyAsNull, optionalDecimalCell, textCell } from './cost-
  * `invoiceId`.
  */
 
-
 /** `MM/DD/YYYY` (as exports write it), or an ISO date with an optional time of day. */
 export const USAGE_DATE = /^(?:(\d{2})\/(\d{2})\/(\d{4})|(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?Z?)?)$/;
 const usageDate = z.string().trim().refine((v) => {
@@ -21,10 +20,6 @@ const usageDate = z.string().trim().refine((v) => {
   const date = new Date(`${year}-${month}-${day}T00:00:00Z`);
   return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(`${year}-${month}-${day}`);
 }, { error: 'expected a date (MM/DD/YYYY or YYYY-MM-DD)' });
-
-export const ACTUAL_COST_REQUIRED_COLUMNS = ['Date', 'MeterName', 'MeterCategory', 'ResourceId', 'CostInBillingCurrency', 'BillingAccountId'] as const;
-/** The currency column: `BillingCurrencyCode` in EA files, `billingCurrency` in MCA files. */
-export const ACTUAL_COST_CURRENCY_COLUMNS = ['BillingCurrencyCode', 'BillingCurrency'] as const;
 
 export const actualCostRowSchema = z.object({
   Date: usageDate,
@@ -51,4 +46,21 @@ export const actualCostRowSchema = z.object({
   BillingPeriodEndDate: emptyAsNull(usageDate).optional(),
   Tags: textCell.optional(),
 });
+
+/**
+ * The columns a file must have: the key each is read under, and the names files give it, the first one a file has
+ * being read. The cost is `Cost` in older EA files ("Understand cost details fields": "Cost | EA, pay-as-you-go |
+ * See CostInBillingCurrency"; Microsoft's EA sample exports in microsoft/finops-toolkit name it so); the currency is
+ * `BillingCurrencyCode` in EA files and `billingCurrency` in MCA files.
+ */
+export const ACTUAL_COST_REQUIRED_COLUMNS: readonly { readonly key: keyof typeof actualCostRowSchema.shape; readonly names: readonly string[] }[] = [
+  { key: 'Date', names: ['Date'] },
+  { key: 'MeterName', names: ['MeterName'] },
+  { key: 'MeterCategory', names: ['MeterCategory'] },
+  { key: 'ResourceId', names: ['ResourceId'] },
+  { key: 'CostInBillingCurrency', names: ['CostInBillingCurrency', 'Cost'] },
+  { key: 'BillingAccountId', names: ['BillingAccountId'] },
+  { key: 'BillingCurrency', names: ['BillingCurrencyCode', 'BillingCurrency'] },
+];
+
 export type ActualCostRow = z.infer<typeof actualCostRowSchema>;

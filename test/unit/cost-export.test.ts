@@ -82,6 +82,22 @@ describe('cost export reader', () => {
     expect(csvLines.every((line) => line.split(',').includes('EUR'))).toBe(true);
   });
 
+  it("reads Microsoft's EA sample exports, which name the cost Cost (microsoft/finops-toolkit, EA_ActualCost_Small.csv, EA_AmortizedCost_Small.csv)", async () => {
+    const actual = await readCostExport(fixture('ea-actual-finops-toolkit-small.csv'));
+    expect({ kind: actual.kind, rowsRead: actual.rowsRead }).toEqual({ kind: 'actual-or-amortized', rowsRead: 11 });
+    // Line 2: a reserved VM instance bought, Cost 3.25 USD, ChargeType Purchase.
+    expect(actual.rows[0]).toMatchObject({ BilledCost: '3.25', EffectiveCost: '0', BillingCurrency: 'USD', ChargeCategory: 'Purchase' });
+    const amortized = await readCostExport(fixture('ea-amortized-finops-toolkit-small.csv'));
+    expect(amortized.rowsRead).toBe(28);
+    // Line 2: usage the reservation covers, its amortized Cost 0.493152: effective cost only.
+    expect(amortized.rows[0]).toMatchObject({ BilledCost: '0', EffectiveCost: '0.493152', BillingCurrency: 'USD' });
+  });
+
+  it('reads CostInBillingCurrency, not Cost, from a file that has both', () => {
+    const header = 'Date,MeterName,MeterCategory,ResourceId,Cost,CostInBillingCurrency,BillingAccountId,BillingCurrencyCode';
+    expect(parseCostExport(`${header}\n11/20/2026,m,Cognitive Services,/r,9,1.5,a,USD\n`).rows[0]).toMatchObject({ BilledCost: '1.5', EffectiveCost: '1.5' });
+  });
+
   it('reads the billed tokens of an actual-cost token row whose meter name drops the word Tokens, by its UnitOfMeasure', async () => {
     const text = (await readFile(EA_ACTUAL, 'utf8')).replace('gpt 4.1 Inp glbl Tokens,', 'gpt 4.1 Inp glbl,');
     const row = parseCostExport(text, 'actual.csv', allocationRowOf).rows.find((r) => r.meterName === 'gpt 4.1 Inp glbl');
@@ -191,8 +207,8 @@ describe('cost export reader', () => {
   });
 
   it('refuses a file of neither layout, naming the columns each one misses', () => {
-    expect(() => parseCostExport('Date,MeterName,Cost\n11/20/2026,m,1\n', 'x.csv')).toThrow(
-      'x.csv: not a "Cost and usage details (FOCUS)" export: missing columns BilledCost, EffectiveCost, BillingAccountId, BillingCurrency, ChargeCategory, ChargePeriodStart, ChargePeriodEnd, ResourceId, ServiceName; nor a "Cost and usage details (actual)" or "(amortized)" export: missing columns MeterCategory, ResourceId, CostInBillingCurrency, BillingAccountId, BillingCurrencyCode or BillingCurrency',
+    expect(() => parseCostExport('Date,MeterName,Amount\n11/20/2026,m,1\n', 'x.csv')).toThrow(
+      'x.csv: not a "Cost and usage details (FOCUS)" export: missing columns BilledCost, EffectiveCost, BillingAccountId, BillingCurrency, ChargeCategory, ChargePeriodStart, ChargePeriodEnd, ResourceId, ServiceName; nor a "Cost and usage details (actual)" or "(amortized)" export: missing columns MeterCategory, ResourceId, CostInBillingCurrency or Cost, BillingAccountId, BillingCurrencyCode or BillingCurrency',
     );
     expect(() => parseCostExport('', 'x.csv')).toThrow(/x\.csv: empty file/);
   });

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { parquetMetadata, parquetReadObjects, parquetSchema } from 'hyparquet';
-import { ACTUAL_COST_CURRENCY_COLUMNS, ACTUAL_COST_REQUIRED_COLUMNS, actualCostRowSchema } from '../../contracts/actual-cost-row.js';
+import { ACTUAL_COST_REQUIRED_COLUMNS, actualCostRowSchema } from '../../contracts/actual-cost-row.js';
 import { focusCostRowSchema, type FocusCostRow } from '../../contracts/focus-cost-row.js';
 import { focusRowOfActual } from '../../domain/actual-cost-rows.js';
 import { gunzipStream, isZlibError } from './gunzip-stream.js';
@@ -39,22 +39,22 @@ const everyRow = (row: CostExportRow) => row;
 /** Why the header is not an actual- or amortized-cost export's, or null when it is. */
 function actualHeaderProblem(columns: readonly string[]): string | null {
   const names = new Set(columns.map((c) => c.toLowerCase()));
-  const missing: string[] = ACTUAL_COST_REQUIRED_COLUMNS.filter((c) => !names.has(c.toLowerCase()));
-  if (!ACTUAL_COST_CURRENCY_COLUMNS.some((c) => names.has(c.toLowerCase()))) missing.push(ACTUAL_COST_CURRENCY_COLUMNS.join(' or '));
+  const missing = ACTUAL_COST_REQUIRED_COLUMNS.filter((column) => !column.names.some((n) => names.has(n.toLowerCase()))).map((column) => column.names.join(' or '));
   return missing.length > 0 ? `missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}` : null;
 }
 
-/** The export's columns under the contract's names: matched without regard to case, the currency under one name. */
+/** The export's columns under the contract's names: matched without regard to case; of a column's names, the first the file has is read, the others are not. */
 function actualColumnNames(columns: readonly string[]): string[] {
   const byLower = new Map<string, string>(Object.keys(actualCostRowSchema.shape).map((c) => [c.toLowerCase(), c]));
-  const hasCode = columns.some((c) => c.toLowerCase() === 'billingcurrencycode');
-  return columns.map((c) => {
-    const lower = c.toLowerCase();
-    if (lower === 'billingcurrencycode') return 'BillingCurrency';
-    // An EA file's `BillingCurrencyCode` is the currency; any other `BillingCurrency` column is then not read.
-    if (lower === 'billingcurrency') return hasCode ? `${c} (unread)` : 'BillingCurrency';
-    return byLower.get(lower) ?? c;
-  });
+  const present = new Set(columns.map((c) => c.toLowerCase()));
+  const unread = new Set<string>();
+  for (const { key, names } of ACTUAL_COST_REQUIRED_COLUMNS) {
+    const [read, ...others] = names.map((n) => n.toLowerCase()).filter((n) => present.has(n));
+    if (read === undefined) continue;
+    byLower.set(read, key);
+    for (const other of others) unread.add(other);
+  }
+  return columns.map((c) => (unread.has(c.toLowerCase()) ? `${c} (unread)` : (byLower.get(c.toLowerCase()) ?? c)));
 }
 
 /** A cost export's rows, from its header on, record by record. */
