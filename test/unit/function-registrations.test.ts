@@ -6,9 +6,10 @@
  * Node 20 and later an error while loading an entry point stops the whole app (azure-functions-nodejs-worker#697).
  */
 import Module from 'node:module';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadSettings } from '../../src/config/settings.js';
 
 interface Registration {
   readonly name: string;
@@ -68,6 +69,17 @@ describe('the function app as the Node.js worker loads it', () => {
     const schedules = triggers.filter((t) => t['type'] === 'timerTrigger').map((t) => t['schedule']);
     expect(schedules).toEqual(expect.arrayContaining(['%WEIGHTS_SCHEDULE%']));
     expect(schedules).toHaveLength(5);
+  });
+
+  it("sets in local.settings.example.json each app setting a timer's schedule names, to the schedule the app defaults to", () => {
+    // Learn, "Azure Functions binding expression patterns": app setting expressions are wrapped in percent signs, and
+    // "when a function is running locally, app setting values come from the local.settings.json file". The host
+    // cannot index a timer whose setting is missing; the app's own defaults (src/config/settings.ts) are not the host's.
+    const example = JSON.parse(readFileSync(join(import.meta.dirname, '../../local.settings.example.json'), 'utf8')) as { Values: Record<string, string> };
+    const defaults = loadSettings({ CosmosDB__accountEndpoint: 'https://account.documents.azure.com:443/' }) as unknown as Record<string, unknown>;
+    const settings = [...registered.values()].map(triggerOf).filter((t) => t['type'] === 'timerTrigger').map((t) => /^%(\w+)%$/.exec(String(t['schedule']))![1]!);
+    expect(settings).toHaveLength(5);
+    for (const name of settings) expect({ name, value: example.Values[name] }).toEqual({ name, value: defaults[name] });
   });
 
   it('binds the ingest trigger to bodies as bytes, a batch at a time, with a finite retry policy', () => {
