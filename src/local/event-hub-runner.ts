@@ -41,8 +41,8 @@ export class LocalEventHub {
   }
 }
 
-/** A trigger's `dataType`: `binary` and `string` hand bodies over raw; without one the host JSON-binds them. */
-export type TriggerDataType = 'binary' | 'string' | 'default';
+/** A trigger's `dataType`: `binary` hands bodies over as bytes; without one the host JSON-binds them. */
+export type TriggerDataType = 'binary' | 'default';
 
 /** The host could not bind a batch: the invocation fails before the handler runs. */
 export class HostBindingError extends Error {
@@ -55,13 +55,12 @@ function bodyBytes(body: unknown): Buffer {
 }
 
 /**
- * The bodies the host hands a cardinality-many trigger. `binary`: each body's bytes; `string`: each body as UTF-8
- * text; no data type: each body is JSON-bound, and one that is not JSON fails the whole batch before the handler
- * runs (Azure/azure-functions-eventhubs-extension #118, Azure/azure-functions-nodejs-library #187).
+ * The bodies the host hands a cardinality-many trigger. `binary`: each body's bytes; no data type: each body is
+ * JSON-bound, and one that is not JSON fails the whole batch before the handler runs
+ * (Azure/azure-functions-eventhubs-extension #118, Azure/azure-functions-nodejs-library #187).
  */
 export function hostBodies(batch: readonly HubEvent[], dataType: TriggerDataType): unknown[] {
   if (dataType === 'binary') return batch.map((e) => bodyBytes(e.body));
-  if (dataType === 'string') return batch.map((e) => bodyBytes(e.body).toString('utf8'));
   return batch.map((e) => {
     if (typeof e.body !== 'string' && !(e.body instanceof Uint8Array)) return e.body;
     try {
