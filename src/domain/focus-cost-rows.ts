@@ -20,13 +20,24 @@ function isProvisioned(row: FocusCostRow, meterName: string): boolean {
   return /\bprovisioned\b|\bptu\b/i.test(meterName) || /reservation/i.test(row.CommitmentDiscountType ?? '');
 }
 
+/**
+ * The Retail Prices products a meter of an Azure OpenAI row may belong to: from GPT-5.3 on, meters of product
+ * `Azure OpenAI GPT5` name the model by its version alone (`5.4 inp Gl 1M Tokens`), and a cost row need not name
+ * the product; the meter is read under the first that reads it.
+ */
+const PRODUCTS = ['Azure OpenAI', 'Azure OpenAI GPT5'] as const;
+
 function tokenMeter(meterName: string): RowMeter {
-  const fields = { productName: 'Azure OpenAI', type: 'Consumption', unitOfMeasure: '1' };
-  let reading = readMeter({ ...fields, meterName });
-  // Some exports drop the unit word the Retail Prices API keeps at the end of a meter name.
-  if (reading.skip === SKIP_REASONS.unit && !/(?:Tokens|Images)$/i.test(meterName)) reading = readMeter({ ...fields, meterName: `${meterName} Tokens` });
-  if (reading.meter) return { type: 'tokens', model: reading.meter.model, kind: reading.meter.kind };
-  return { type: 'unreadable', reason: `meter not allocated: ${reading.skip}` };
+  let skip: string | undefined;
+  for (const productName of PRODUCTS) {
+    const fields = { productName, type: 'Consumption', unitOfMeasure: '1' };
+    let reading = readMeter({ ...fields, meterName });
+    // Some exports drop the unit word the Retail Prices API keeps at the end of a meter name.
+    if (reading.skip === SKIP_REASONS.unit && !/(?:Tokens|Images)$/i.test(meterName)) reading = readMeter({ ...fields, meterName: `${meterName} Tokens` });
+    if (reading.meter) return { type: 'tokens', model: reading.meter.model, kind: reading.meter.kind };
+    skip ??= reading.skip;
+  }
+  return { type: 'unreadable', reason: `meter not allocated: ${skip}` };
 }
 
 /** How many tokens one unit is (`Tokens` 1, `1K Tokens` 1,000, `1M Tokens` 1,000,000), or null. */

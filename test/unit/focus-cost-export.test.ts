@@ -56,6 +56,19 @@ describe('FOCUS cost export reader', () => {
     expect(row).toMatchObject({ meter: { type: 'tokens', model: 'gpt-4.1', kind: 'input' }, billedTokens: 8200n });
   });
 
+  it('reads a GPT-5.x meter named by its version alone (5.4 inp Gl 1M Tokens) as that model\'s tokens, whichever product the row names', async () => {
+    // Retail Prices items of product "Azure OpenAI GPT5" name gpt-5.4 Global input "5.4 inp Gl 1M Tokens" (prices/README.md);
+    // Cost Management names its rows by the same meters.
+    const [header, first] = parseCsv(await readFile(FIXTURE, 'utf8'));
+    const meter = '5.4 inp Gl 1M Tokens';
+    for (const x_SkuMeterSubcategory of ['Azure OpenAI', 'Azure OpenAI GPT5']) {
+      const changed: Record<string, string> = { SkuMeter: meter, x_SkuMeterName: meter, ChargeDescription: meter, ConsumedQuantity: '0.0082', ConsumedUnit: '1M Tokens', PricingQuantity: '0.0082', PricingUnit: '1M Tokens', x_SkuMeterSubcategory };
+      const values = header!.fields.map((column, i) => changed[column] ?? first!.fields[i]!);
+      const csv = `${header!.fields.join(',')}\r\n${values.map((v) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',')}\r\n`;
+      expect(parseCostExport(csv, 'focus.csv', allocationRowOf).rows[0]).toMatchObject({ meter: { type: 'tokens', model: 'gpt-5.4', kind: 'input' }, billedTokens: 8200n });
+    }
+  });
+
   it('reads a FOCUS 1.0 export: x_InvoiceId, x_SkuMeterName and dates without seconds', async () => {
     const { rows, columns } = await readCostExport(new URL('../fixtures/cost-exports/focus-1.0-azure-openai.csv', import.meta.url).pathname);
     expect(columns).toHaveLength(96);
