@@ -130,7 +130,10 @@ const openAiUsageSchema = z.object({
   prompt_tokens_details: z.object({ cached_tokens: z.number().optional(), audio_tokens: z.number().nullish() }).nullish(),
   input_tokens_details: z.object({ cached_tokens: z.number().optional() }).nullish(),
   // Realtime and transcription (gpt-4o-transcribe) models: input_token_details / output_token_details.
-  input_token_details: z.object({ cached_tokens: z.number().optional(), audio_tokens: z.number().nullish() }).nullish(),
+  // Realtime: cached_tokens_details says how many of the cached tokens are audio.
+  input_token_details: z
+    .object({ cached_tokens: z.number().optional(), audio_tokens: z.number().nullish(), cached_tokens_details: z.object({ audio_tokens: z.number().nullish() }).nullish() })
+    .nullish(),
   completion_tokens_details: z.object({ reasoning_tokens: z.number().optional(), audio_tokens: z.number().nullish() }).nullish(),
   output_tokens_details: z.object({ reasoning_tokens: z.number().optional() }).nullish(),
   output_token_details: z.object({ audio_tokens: z.number().nullish() }).nullish(),
@@ -143,7 +146,9 @@ export function usageFromResponseBody(body: Record<string, unknown> | null): Gat
   const u = parsed.data;
   const promptTokens = u.prompt_tokens ?? u.input_tokens;
   if (promptTokens === undefined) return null;
-  const audioPromptTokens = u.prompt_tokens_details?.audio_tokens ?? u.input_token_details?.audio_tokens ?? 0;
+  // Cached audio is among the cached tokens, priced as cached: the audio tokens priced as audio are the others.
+  const cachedAudio = u.input_token_details?.cached_tokens_details?.audio_tokens ?? 0;
+  const audioPromptTokens = Math.max(0, (u.prompt_tokens_details?.audio_tokens ?? u.input_token_details?.audio_tokens ?? 0) - cachedAudio);
   const audioCompletionTokens = u.completion_tokens_details?.audio_tokens ?? u.output_token_details?.audio_tokens ?? 0;
   return {
     ...(audioPromptTokens > 0 ? { audioPromptTokens } : {}),

@@ -39,8 +39,9 @@ export const usageLineSchema = z.object({
   audioPromptTokens: count,
   audioCompletionTokens: count,
   /**
-   * Prompt tokens billed at the uncached input price, summed per request: `max(0, prompt − cached − audio input)`,
-   * which is not a function of the summed counts when a response counts cached audio among its cached tokens.
+   * Prompt tokens billed at the uncached input price, summed per request: prompt − cached − audio input priced as
+   * audio (`uncachedAudioInput`: cached audio is priced as cached), which is not a function of the summed counts. The
+   * rest of the uncached prompt, `promptTokens − cachedTokens − uncachedInputTokens`, is the audio priced as audio.
    */
   uncachedInputTokens: count,
 });

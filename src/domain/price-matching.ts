@@ -50,10 +50,21 @@ export interface TokenCounts {
   readonly completionTokens: number;
   /** The part of `completionTokens` spent on reasoning; priced as output, already inside `completionTokens`. */
   readonly reasoningTokens: number;
-  /** The part of `promptTokens` that is audio, priced at the audio input price (cached tokens are priced as cached text). */
+  /** The part of `promptTokens` that is audio, priced at the audio input price but for cached audio (see `uncachedAudioInput`). */
   readonly audioPromptTokens?: number;
   /** The part of `completionTokens` that is audio, priced at the audio output price. */
   readonly audioCompletionTokens?: number;
+}
+
+/**
+ * The audio prompt tokens priced as audio. Cached tokens are priced as cached text, and a response may count cached
+ * audio among its audio tokens too: both counts are parts of the prompt, so what they hold together beyond it is
+ * cached audio, charged once, as cached. (Sources that say how much of the cache is audio, realtime's
+ * `cached_tokens_details`, leave it out of `audioPromptTokens` themselves.)
+ */
+export function uncachedAudioInput(tokens: Pick<TokenCounts, 'promptTokens' | 'cachedTokens' | 'audioPromptTokens'>): number {
+  const audio = tokens.audioPromptTokens ?? 0;
+  return audio - Math.max(0, tokens.cachedTokens + audio - tokens.promptTokens);
 }
 
 export interface CostLines<T> {
@@ -72,7 +83,7 @@ export interface CostLines<T> {
  * not cover is unpriced, never charged in part or at zero.
  */
 export function priceCovers(match: PriceMatch, tokens: TokenCounts, perCall: boolean): boolean {
-  const audioIn = tokens.audioPromptTokens ?? 0;
+  const audioIn = uncachedAudioInput(tokens);
   const audioOut = tokens.audioCompletionTokens ?? 0;
   if (tokens.promptTokens - audioIn + tokens.completionTokens - audioOut > 0 && !match.pricesTokens) return false;
   if (audioIn > 0 && match.audioInputPer1MMicros === null) return false;
@@ -222,11 +233,10 @@ function checkTokenCounts(tokens: TokenCounts): void {
 export function priceEntry(entry: { readonly tokens: TokenCounts }, match: PriceMatch): PricedEntry {
   checkTokenCounts(entry.tokens);
   const { promptTokens, cachedTokens, completionTokens } = entry.tokens;
-  const audioPromptTokens = entry.tokens.audioPromptTokens ?? 0;
+  const audioPromptTokens = uncachedAudioInput(entry.tokens);
   const audioCompletionTokens = entry.tokens.audioCompletionTokens ?? 0;
   const tokens = {
-    // Cached tokens are taken as text; when a response counts cached audio among them too, none is charged twice.
-    uncachedInput: Math.max(0, promptTokens - cachedTokens - audioPromptTokens),
+    uncachedInput: promptTokens - cachedTokens - audioPromptTokens,
     cachedInput: cachedTokens,
     output: completionTokens - audioCompletionTokens,
     audioInput: audioPromptTokens,

@@ -12,13 +12,18 @@ import { UsageLines } from './usage.js';
  * deployment, day and uses, hence its price and whether that price covers it.
  */
 
+/** The audio input of a line's requests priced as audio (cached audio left out): the rest of their uncached prompt. */
+function audioInputPriced(line: UsageLine): number {
+  return line.promptTokens - line.cachedTokens - line.uncachedInputTokens;
+}
+
 function lineTokens(line: UsageLine): TokenCounts {
   return {
     promptTokens: line.promptTokens,
     cachedTokens: line.cachedTokens,
     completionTokens: line.completionTokens,
     reasoningTokens: line.reasoningTokens,
-    audioPromptTokens: line.audioPromptTokens,
+    audioPromptTokens: audioInputPriced(line),
     audioCompletionTokens: line.audioCompletionTokens,
   };
 }
@@ -43,7 +48,7 @@ export function componentCharges(line: UsageLine, match: PriceMatch): ComponentC
     { component: 'input', quantity: line.uncachedInputTokens, unitPico: match.inputPer1MMicros },
     { component: 'cached input', quantity: line.cachedTokens, unitPico: match.cachedInputPer1MMicros },
     { component: 'output', quantity: line.completionTokens - line.audioCompletionTokens, unitPico: match.outputPer1MMicros },
-    { component: 'audio input', quantity: line.audioPromptTokens, unitPico: match.audioInputPer1MMicros ?? 0n },
+    { component: 'audio input', quantity: audioInputPriced(line), unitPico: match.audioInputPer1MMicros ?? 0n },
     { component: 'audio output', quantity: line.audioCompletionTokens, unitPico: match.audioOutputPer1MMicros ?? 0n },
   ];
   if (match.perRequestMicros !== null) charges.push({ component: 'per request', quantity: line.requests, unitPico: microsToPicodollars(match.perRequestMicros) });

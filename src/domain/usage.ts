@@ -4,6 +4,7 @@ import type { UsageGrain, UsageLine, UsageTile, UsageTileHead, UsageTilePart, Us
 import { isPerCallRequest, modelOf, pricingModelOf, UNKNOWN } from './chargeback.js';
 import { chunkByBytes, MAX_PART_BYTES, wholeGeneration } from './document-parts.js';
 import { resolveIdentity, type IdentityOptions } from './identity.js';
+import { uncachedAudioInput } from './price-matching.js';
 
 /**
  * Usage: token counts per identity, model, deployment, backend region and token source, summed over a window.
@@ -18,7 +19,7 @@ export function regionOf(entry: LedgerEntry): string | null {
 
 function usesOf(entry: LedgerEntry, perCall: boolean): Use[] {
   const t = entry.tokens;
-  const audioIn = t.audioPromptTokens ?? 0;
+  const audioIn = uncachedAudioInput(t);
   const audioOut = t.audioCompletionTokens ?? 0;
   const uses: Use[] = [];
   if (t.promptTokens - audioIn + t.completionTokens - audioOut > 0) uses.push('text');
@@ -81,15 +82,14 @@ export class UsageLines {
       uses: usesOf(entry, isPerCallRequest(entry, pricingModel)),
     });
     const t = entry.tokens;
-    const audioIn = t.audioPromptTokens ?? 0;
     line.requests += 1;
     line.promptTokens += t.promptTokens;
     line.cachedTokens += t.cachedTokens;
     line.completionTokens += t.completionTokens;
     line.reasoningTokens += t.reasoningTokens;
-    line.audioPromptTokens += audioIn;
+    line.audioPromptTokens += t.audioPromptTokens ?? 0;
     line.audioCompletionTokens += t.audioCompletionTokens ?? 0;
-    line.uncachedInputTokens += Math.max(0, t.promptTokens - t.cachedTokens - audioIn);
+    line.uncachedInputTokens += t.promptTokens - t.cachedTokens - uncachedAudioInput(t);
     this.entries += 1;
   }
 

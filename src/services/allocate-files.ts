@@ -2,7 +2,7 @@ import { readCostExport } from '../adapters/files/cost-export.js';
 import type { DirectoryRow } from '../contracts/directory.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
-import { PriceMatcher } from '../domain/price-matching.js';
+import { PriceMatcher, uncachedAudioInput } from '../domain/price-matching.js';
 import { isPerCallRequest, pricingModelOf } from '../domain/chargeback.js';
 import { allocationRowOf } from '../domain/focus-cost-rows.js';
 import { isGatewayIdentity, resolveIdentity, type IdentityOptions } from '../domain/identity.js';
@@ -43,10 +43,10 @@ export interface AllocateResult {
 /** A request's tokens by meter kind. Audio tokens are part of prompt and completion tokens; the rest is text. */
 export function tokensByKind(entry: LedgerEntry, model: string | null): Partial<Record<MeterKind, bigint>> {
   const t = entry.tokens;
-  const audioInput = t.audioPromptTokens ?? 0;
+  const audioInput = uncachedAudioInput(t);
   const audioOutput = t.audioCompletionTokens ?? 0;
   return {
-    input: BigInt(Math.max(0, t.promptTokens - t.cachedTokens - audioInput)),
+    input: BigInt(t.promptTokens - t.cachedTokens - audioInput),
     cachedInput: BigInt(t.cachedTokens),
     output: BigInt(Math.max(0, t.completionTokens - audioOutput)),
     audioInput: BigInt(audioInput),

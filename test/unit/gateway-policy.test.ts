@@ -282,6 +282,15 @@ describe('gateway policy fragments', () => {
     expect(next).toContain(`{ ${variable} = (long)t; }`);
   });
 
+  it("leaves a realtime response's cached audio (input_token_details.cached_tokens_details) out of its audio prompt tokens, before writing them", () => {
+    const { expression } = decodedLog();
+    const lines = expression.split('\n');
+    const read = lines.findIndex((line) => line.includes('SelectToken("input_token_details.cached_tokens_details.audio_tokens")'));
+    expect(read).toBeGreaterThan(lines.findIndex((line) => line.includes('{ audioPrompt = (long)t; }')));
+    expect(lines[read + 1]).toContain('audioPrompt = Math.Max(0L, audioPrompt.Value - (long)t);');
+    expect(read).toBeLessThan(lines.findIndex((line) => line.includes('new JProperty("audioPromptTokens"')));
+  });
+
   it('asks the backend for an uncompressed answer in the inbound fragment, so that the outbound one can read its usage', () => {
     const inbound = parsed.find((entry) => entry.file === 'tokenledger-log-inbound-policy.xml')?.document as { fragment: Record<string, unknown> };
     const headers = [inbound.fragment['set-header']].flat() as { '@_name': string; '@_exists-action': string; value: string }[];

@@ -3,6 +3,10 @@ import type { JoinOutcome, LedgerEntry } from '../../src/contracts/ledger-entry.
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import { ChargebackLines, pricingModelOf } from '../../src/domain/chargeback.js';
 import { PriceMatcher, priceEntry } from '../../src/domain/price-matching.js';
+import { UsageLines } from '../../src/domain/usage.js';
+import { componentCharges } from '../../src/domain/usage-pricing.js';
+import { tokensByKind } from '../../src/services/allocate-files.js';
+import { usageFromResponseBody } from '../../src/contracts/apim-diagnostics.js';
 import { ledgerEntry } from '../support/ledger-entries.js';
 
 const prices = loadPriceTable({
@@ -73,6 +77,42 @@ describe('audio tokens and per-call prices', () => {
     expect(priced.tokens).toEqual({ uncachedInput: 512, cachedInput: 1024, output: 28, audioInput: 512, audioOutput: 100, perRequest: 0 });
     // 512×5 + 1024×2.5 + 28×20 + 512×40 + 100×80 = 2560 + 2560 + 560 + 20480 + 8000 = 34160 micro-dollars per 1M → 0.03416 USD.
     expect(priced.costPico).toBe(34_160_000_000n);
+  });
+
+  it('charges cached audio once, as cached, when a response counts it among both its cached and its audio tokens', () => {
+    // Realtime usage: cached tokens are "a subset of input tokens", and audio_tokens counts all audio input, cached
+    // or not (OpenAI API reference, realtime response usage). 1,000 prompt = 400 text + 600 audio; 500 cached.
+    // Counted together, cached and audio hold 100 tokens beyond the prompt: cached audio, at the least.
+    const match = new PriceMatcher(prices).match({ model: 'gpt-4o-realtime-preview-2024-12-17', deployment: null, time: '2026-03-10T09:15:00Z' })!;
+    const priced = priceEntry({ tokens: { promptTokens: 1000, cachedTokens: 500, completionTokens: 0, reasoningTokens: 0, audioPromptTokens: 600 } }, match);
+    expect(priced.tokens).toMatchObject({ uncachedInput: 0, cachedInput: 500, audioInput: 500 });
+    expect(priced.tokens.uncachedInput + priced.tokens.cachedInput + priced.tokens.audioInput).toBe(1000);
+    // The usage tiles and the invoice allocation count the same tokens as the request's price.
+    const entry = ledgerEntry({ model: 'gpt-4o-realtime-preview-2024-12-17', tokens: tokens(1000, 0, { cachedTokens: 500, audioPromptTokens: 600 }) });
+    const usage = new UsageLines();
+    usage.addEntry(entry);
+    const [line] = usage.list();
+    expect(line).toMatchObject({ uncachedInputTokens: 0, cachedTokens: 500, audioPromptTokens: 600 });
+    expect(componentCharges(line!, match).map((c) => [c.component, c.quantity])).toEqual([['input', 0], ['cached input', 500], ['output', 0], ['audio input', 500], ['audio output', 0]]);
+    expect(tokensByKind(entry, entry.model)).toMatchObject({ input: 0n, cachedInput: 500n, audioInput: 500n });
+  });
+
+  it('leaves the cached audio a realtime response names (cached_tokens_details) out of the audio tokens priced as audio', () => {
+    // Learn, @azure/ai-projects RealtimeResponseUsageInputTokenDetails: cached_tokens_details is "the breakdown of
+    // cached input tokens by content type". 2,000 prompt = 1,400 text + 600 audio; 500 cached = 200 text + 300 audio.
+    const usage = usageFromResponseBody({
+      usage: {
+        total_tokens: 2000,
+        input_tokens: 2000,
+        output_tokens: 0,
+        input_token_details: { text_tokens: 1400, audio_tokens: 600, cached_tokens: 500, cached_tokens_details: { text_tokens: 200, audio_tokens: 300 } },
+        output_token_details: { text_tokens: 0, audio_tokens: 0 },
+      },
+    });
+    expect(usage).toMatchObject({ promptTokens: 2000, cachedTokens: 500, audioPromptTokens: 300 });
+    const match = new PriceMatcher(prices).match({ model: 'gpt-4o-realtime-preview-2024-12-17', deployment: null, time: '2026-03-10T09:15:00Z' })!;
+    // 1,200 text × 5 + 500 cached × 2.5 + 300 audio × 40 = 6,000 + 1,250 + 12,000 micro-dollars per 1M.
+    expect(priceEntry({ tokens: { ...usage!, completionTokens: 0, reasoningTokens: 0, cachedTokens: 500 } }, match).costPico).toBe(19_250_000_000n);
   });
 
   it('reports a request with audio tokens unpriced when its price has no audio price, rather than pricing audio as text', () => {
