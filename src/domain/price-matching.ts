@@ -97,7 +97,7 @@ export function priceCovers(match: PriceMatch, tokens: TokenCounts, perCall: boo
  * (`priceCovers`). A request it does not price is unpriced.
  */
 export function pricesRequest(match: PriceMatch, tokens: TokenCounts, perCall: boolean): boolean {
-  const special = perCall || (tokens.audioPromptTokens ?? 0) > 0 || (tokens.audioCompletionTokens ?? 0) > 0;
+  const special = perCall || uncachedAudioInput(tokens) > 0 || (tokens.audioCompletionTokens ?? 0) > 0;
   return !special || priceCovers(match, tokens, perCall);
 }
 

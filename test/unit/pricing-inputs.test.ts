@@ -4,7 +4,8 @@ import { loadPriceTable } from '../../src/contracts/price-table.js';
 import { ChargebackLines, pricingModelOf } from '../../src/domain/chargeback.js';
 import { PriceMatcher, priceEntry } from '../../src/domain/price-matching.js';
 import { UsageLines } from '../../src/domain/usage.js';
-import { componentCharges } from '../../src/domain/usage-pricing.js';
+import { componentCharges, priceUsage } from '../../src/domain/usage-pricing.js';
+import { requestCost } from '../../src/domain/request-drilldown.js';
 import { tokensByKind } from '../../src/services/allocate-files.js';
 import { usageFromResponseBody } from '../../src/contracts/apim-diagnostics.js';
 import { ledgerEntry } from '../support/ledger-entries.js';
@@ -95,6 +96,18 @@ describe('audio tokens and per-call prices', () => {
     expect(line).toMatchObject({ uncachedInputTokens: 0, cachedTokens: 500, audioPromptTokens: 600 });
     expect(componentCharges(line!, match).map((c) => [c.component, c.quantity])).toEqual([['input', 0], ['cached input', 500], ['output', 0], ['audio input', 500], ['audio output', 0]]);
     expect(tokensByKind(entry, entry.model)).toMatchObject({ input: 0n, cachedInput: 500n, audioInput: 500n });
+  });
+
+  it('prices a request whose audio is all proven cached as its usage line does, against a per-call price alone', () => {
+    // 1,000 prompt tokens, all cached, 400 of them audio: no audio is priced as audio, so the request uses text
+    // only. The request alone and its report line must agree on its price (or on its having none).
+    const perCall = new PriceMatcher(loadPriceTable({ currency: 'USD', prices: [{ model: 'm-percall', from: '2024-01-01', to: null, perRequest: '0.04' }] }));
+    const entry = ledgerEntry({ model: 'm-percall', time: '2026-03-10T09:15:00.000Z', tokens: tokens(1000, 10, { cachedTokens: 1000, audioPromptTokens: 400 }) });
+    const alone = requestCost(entry, perCall);
+    const usage = new UsageLines();
+    usage.addEntry(entry);
+    const [line] = priceUsage([{ day: '2026-03-10', lines: usage.list() }], perCall);
+    expect({ unpriced: line!.unpriced, costPico: line!.costPico }).toEqual({ unpriced: alone.basis === 'unpriced', costPico: alone.costPico });
   });
 
   it('leaves the cached audio a realtime response names (cached_tokens_details) out of the audio tokens priced as audio', () => {
