@@ -180,9 +180,10 @@ const EXPORT_FILE = /\.(?:csv(?:\.gz)?|parquet)$/i;
 
 /**
  * A partition of a run of Exports, whose run writes a manifest.json last: `part_0_0001.csv` (`.csv.gz`, `.parquet`),
- * or `part0.csv` as Learn's example manifest ("Tutorial: Create and manage exported data") and some datasets name it.
+ * or `part0.csv` as Learn's example manifest ("Tutorial: Create and manage exported data") and some datasets name it;
+ * the latter only in a run's folder (below a `YYYYMMDD-YYYYMMDD` folder), as a file dropped elsewhere may be so named.
  */
-const PARTITION = /(?:^|\/)part_?\d+(?:_\d+)?\.[^/]+$/i;
+const PARTITION = /(?:^|\/)part_\d+_\d+\.[^/]+$|(?:^|\/)\d{8}-\d{8}\/(?:[^/]+\/)+part\d+\.[^/]+$/i;
 
 /** The manifest governing `name`: the nearest one in its folder or a folder above it. */
 function manifestOf(name: string, manifests: ReadonlyMap<string, string>): string | undefined {

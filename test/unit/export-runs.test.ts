@@ -299,4 +299,11 @@ describe('export runs as Cost Management writes them over time', () => {
     expect(during.exports).toEqual([`${SERIES}/${RUN_A}/part0.csv`, `${SERIES}/${RUN_A}/part1.csv`]);
     expect(during.allocations.map((a) => a.row.meterName).sort()).toEqual(['gpt 4o 0806 Inp glbl Tokens', 'gpt 4o 0806 Outp glbl Tokens']);
   });
+
+  it('allocates a file named part1.csv outside any run folder at once: only a run folder waits for a manifest', async () => {
+    const { exports, timer, november } = setup();
+    exports.write('manual/2024-11/part1.csv', FOCUS, '2024-11-21T06:10:00.000Z');
+    expect(await timer('2024-11-21T07:00:00Z')).toMatchObject({ waiting: 0, failed: [] });
+    expect((await november()).allocations.map((a) => a.row.meterName).sort()).toEqual(['gpt 4o 0806 Inp glbl Tokens', 'gpt 4o 0806 Outp glbl Tokens']);
+  });
 });
