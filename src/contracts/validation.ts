@@ -9,8 +9,12 @@ export type Validation<T> = { readonly ok: true; readonly value: T } | { readonl
  */
 export function validate<T extends z.ZodType>(schema: T, value: unknown): Validation<z.output<T>> {
   const result = schema['~standard'].validate(value);
-  // Only a schema with an asynchronous refinement answers later; none of ours has one.
-  if (result instanceof Promise) throw new TypeError('validate() takes synchronous schemas only');
+  if (result instanceof Promise) {
+    // zod answers later for an asynchronous refinement, and for a check that threw: safeParse throws either at once.
+    void result.catch(() => undefined);
+    const parsed = schema.safeParse(value);
+    return parsed.success ? { ok: true, value: parsed.data } : { ok: false, issues: parsed.error.issues };
+  }
   // zod's issues are its own `$ZodIssue`s, with `path` as property keys.
   return result.issues === undefined ? { ok: true, value: result.value } : { ok: false, issues: result.issues as readonly z.core.$ZodIssue[] };
 }

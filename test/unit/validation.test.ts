@@ -47,8 +47,24 @@ describe('validate: zod verdicts without a ZodError', () => {
     }
   });
 
-  it('refuses a schema that can only answer asynchronously, rather than pass its promise for a verdict', () => {
+  it('throws as safeParse does for a schema that can only answer asynchronously, rather than pass its promise for a verdict', () => {
     const slow = z.string().refine(async (value) => value.length > 0);
-    expect(() => validate(slow, 'x')).toThrow(/synchronous schemas only/);
+    expect(() => validate(slow, 'x')).toThrow(/parseAsync/);
+  });
+
+  it('throws the error of a check that throws, as safeParse does, and leaves no promise rejected behind', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const broken = z.string().refine(() => {
+        throw new RangeError('the check broke');
+      });
+      expect(() => validate(broken, 'x')).toThrow('the check broke');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
   });
 });
