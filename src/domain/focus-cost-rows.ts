@@ -21,15 +21,15 @@ function isProvisioned(row: FocusCostRow, meterName: string): boolean {
 }
 
 /**
- * The Retail Prices products a meter of an Azure OpenAI row may belong to: from GPT-5.3 on, meters of product
- * `Azure OpenAI GPT5` name the model by its version alone (`5.4 inp Gl 1M Tokens`), and a cost row need not name
- * the product; the meter is read under the first that reads it.
+ * From GPT-5.3 on, meters of product `Azure OpenAI GPT5` name the model by its version alone (`5.4 inp Gl 1M
+ * Tokens`), and a cost row need not name the product: a meter starting with a version from 5 on is read under that
+ * product too, if `Azure OpenAI` does not read it.
  */
-const PRODUCTS = ['Azure OpenAI', 'Azure OpenAI GPT5'] as const;
+const GPT5_VERSION_FIRST = /^[5-9](?:\.\d+)?\s/;
 
 function tokenMeter(meterName: string): RowMeter {
   let skip: string | undefined;
-  for (const productName of PRODUCTS) {
+  for (const productName of GPT5_VERSION_FIRST.test(meterName) ? ['Azure OpenAI', 'Azure OpenAI GPT5'] : ['Azure OpenAI']) {
     const fields = { productName, type: 'Consumption', unitOfMeasure: '1' };
     let reading = readMeter({ ...fields, meterName });
     // Some exports drop the unit word the Retail Prices API keeps at the end of a meter name.

@@ -67,6 +67,12 @@ describe('FOCUS cost export reader', () => {
       const csv = `${header!.fields.join(',')}\r\n${values.map((v) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',')}\r\n`;
       expect(parseCostExport(csv, 'focus.csv', allocationRowOf).rows[0]).toMatchObject({ meter: { type: 'tokens', model: 'gpt-5.4', kind: 'input' }, billedTokens: 8200n });
     }
+    // A meter that starts with another number is no GPT-5 model.
+    for (const other of ['4 32K Inp regnl Tokens', '1106 Inp glbl Tokens']) {
+      const values = header!.fields.map((column, i) => (['SkuMeter', 'x_SkuMeterName'].includes(column) ? other : first!.fields[i]!));
+      const csv = `${header!.fields.join(',')}\r\n${values.map((v) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',')}\r\n`;
+      expect(parseCostExport(csv, 'focus.csv', allocationRowOf).rows[0]?.meter.type).toBe('unreadable');
+    }
   });
 
   it('reads a FOCUS 1.0 export: x_InvoiceId, x_SkuMeterName and dates without seconds', async () => {
