@@ -40,7 +40,7 @@ export const usageLineSchema = z.object({
   audioCompletionTokens: count,
   /**
    * Prompt tokens billed at the uncached input price, summed per request: prompt − cached − audio input priced as
-   * audio (`uncachedAudioInput`: cached audio is priced as cached), which is not a function of the summed counts. The
+   * audio (`splitTokens`: cached audio is priced as cached), which is not a function of the summed counts. The
    * rest of the uncached prompt, `promptTokens − cachedTokens − uncachedInputTokens`, is the audio priced as audio.
    */
   uncachedInputTokens: count,

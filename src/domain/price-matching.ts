@@ -50,21 +50,33 @@ export interface TokenCounts {
   readonly completionTokens: number;
   /** The part of `completionTokens` spent on reasoning; priced as output, already inside `completionTokens`. */
   readonly reasoningTokens: number;
-  /** The part of `promptTokens` that is audio, priced at the audio input price but for cached audio (see `uncachedAudioInput`). */
+  /** The part of `promptTokens` that is audio, priced at the audio input price but for cached audio (see `splitTokens`). */
   readonly audioPromptTokens?: number;
   /** The part of `completionTokens` that is audio, priced at the audio output price. */
   readonly audioCompletionTokens?: number;
 }
 
+/** A request's tokens by the price each takes. */
+export type TokenSplit = Omit<CostLines<number>, 'perRequest'>;
+
 /**
- * The audio prompt tokens priced as audio. Cached tokens are priced as cached text, and a response may count cached
- * audio among its audio tokens too: both counts are parts of the prompt, so what they hold together beyond it is
- * cached audio, charged once, as cached. (Sources that say how much of the cache is audio, realtime's
- * `cached_tokens_details`, leave it out of `audioPromptTokens` themselves.)
+ * A request's tokens by the price each takes: cached tokens at the cached price, audio at the audio prices, the rest
+ * of the prompt and completion as text. A response may count cached audio among its audio tokens as well as among
+ * its cached ones: both counts are parts of the prompt, so what they hold together beyond it is cached audio, charged
+ * once, as cached. (Sources that say how much of the cache is audio, realtime's `cached_tokens_details`, leave it
+ * out of `audioPromptTokens` themselves.) Counts that break the token invariants give no negative part.
  */
-export function uncachedAudioInput(tokens: Pick<TokenCounts, 'promptTokens' | 'cachedTokens' | 'audioPromptTokens'>): number {
+export function splitTokens(tokens: Omit<TokenCounts, 'reasoningTokens'>): TokenSplit {
   const audio = tokens.audioPromptTokens ?? 0;
-  return audio - Math.max(0, tokens.cachedTokens + audio - tokens.promptTokens);
+  const audioInput = Math.max(0, audio - Math.max(0, tokens.cachedTokens + audio - tokens.promptTokens));
+  const audioOutput = tokens.audioCompletionTokens ?? 0;
+  return {
+    uncachedInput: Math.max(0, tokens.promptTokens - tokens.cachedTokens - audioInput),
+    cachedInput: tokens.cachedTokens,
+    output: Math.max(0, tokens.completionTokens - audioOutput),
+    audioInput,
+    audioOutput,
+  };
 }
 
 export interface CostLines<T> {
@@ -83,11 +95,10 @@ export interface CostLines<T> {
  * not cover is unpriced, never charged in part or at zero.
  */
 export function priceCovers(match: PriceMatch, tokens: TokenCounts, perCall: boolean): boolean {
-  const audioIn = uncachedAudioInput(tokens);
-  const audioOut = tokens.audioCompletionTokens ?? 0;
-  if (tokens.promptTokens - audioIn + tokens.completionTokens - audioOut > 0 && !match.pricesTokens) return false;
-  if (audioIn > 0 && match.audioInputPer1MMicros === null) return false;
-  if (audioOut > 0 && match.audioOutputPer1MMicros === null) return false;
+  const split = splitTokens(tokens);
+  if (split.uncachedInput + split.cachedInput + split.output > 0 && !match.pricesTokens) return false;
+  if (split.audioInput > 0 && match.audioInputPer1MMicros === null) return false;
+  if (split.audioOutput > 0 && match.audioOutputPer1MMicros === null) return false;
   return !perCall || match.perRequestMicros !== null;
 }
 
@@ -97,7 +108,7 @@ export function priceCovers(match: PriceMatch, tokens: TokenCounts, perCall: boo
  * (`priceCovers`). A request it does not price is unpriced.
  */
 export function pricesRequest(match: PriceMatch, tokens: TokenCounts, perCall: boolean): boolean {
-  const special = perCall || uncachedAudioInput(tokens) > 0 || (tokens.audioCompletionTokens ?? 0) > 0;
+  const special = perCall || splitTokens(tokens).audioInput > 0 || (tokens.audioCompletionTokens ?? 0) > 0;
   return !special || priceCovers(match, tokens, perCall);
 }
 
@@ -232,17 +243,7 @@ function checkTokenCounts(tokens: TokenCounts): void {
  */
 export function priceEntry(entry: { readonly tokens: TokenCounts }, match: PriceMatch): PricedEntry {
   checkTokenCounts(entry.tokens);
-  const { promptTokens, cachedTokens, completionTokens } = entry.tokens;
-  const audioPromptTokens = uncachedAudioInput(entry.tokens);
-  const audioCompletionTokens = entry.tokens.audioCompletionTokens ?? 0;
-  const tokens = {
-    uncachedInput: promptTokens - cachedTokens - audioPromptTokens,
-    cachedInput: cachedTokens,
-    output: completionTokens - audioCompletionTokens,
-    audioInput: audioPromptTokens,
-    audioOutput: audioCompletionTokens,
-    perRequest: match.perRequestMicros === null ? 0 : 1,
-  };
+  const tokens = { ...splitTokens(entry.tokens), perRequest: match.perRequestMicros === null ? 0 : 1 };
   const lines = {
     uncachedInput: costPicodollars(tokens.uncachedInput, match.inputPer1MMicros),
     cachedInput: costPicodollars(tokens.cachedInput, match.cachedInputPer1MMicros),

@@ -4,7 +4,7 @@ import type { UsageGrain, UsageLine, UsageTile, UsageTileHead, UsageTilePart, Us
 import { isPerCallRequest, modelOf, pricingModelOf, UNKNOWN } from './chargeback.js';
 import { chunkByBytes, MAX_PART_BYTES, wholeGeneration } from './document-parts.js';
 import { resolveIdentity, type IdentityOptions } from './identity.js';
-import { uncachedAudioInput } from './price-matching.js';
+import { splitTokens, type TokenSplit } from './price-matching.js';
 
 /**
  * Usage: token counts per identity, model, deployment, backend region and token source, summed over a window.
@@ -17,14 +17,11 @@ export function regionOf(entry: LedgerEntry): string | null {
   return (entry.diagnostics?.status === 'matched' ? entry.diagnostics.regionCode : null) ?? entry.backendRegion;
 }
 
-function usesOf(entry: LedgerEntry, perCall: boolean): Use[] {
-  const t = entry.tokens;
-  const audioIn = uncachedAudioInput(t);
-  const audioOut = t.audioCompletionTokens ?? 0;
+function usesOf(split: TokenSplit, perCall: boolean): Use[] {
   const uses: Use[] = [];
-  if (t.promptTokens - audioIn + t.completionTokens - audioOut > 0) uses.push('text');
-  if (audioIn > 0) uses.push('audio-input');
-  if (audioOut > 0) uses.push('audio-output');
+  if (split.uncachedInput + split.cachedInput + split.output > 0) uses.push('text');
+  if (split.audioInput > 0) uses.push('audio-input');
+  if (split.audioOutput > 0) uses.push('audio-output');
   if (perCall) uses.push('per-call');
   return uses;
 }
@@ -71,6 +68,8 @@ export class UsageLines {
     const pricingModel = pricingModelOf(entry);
     const identity = resolveIdentity(entry, this.identityOptions);
     const model = modelOf(entry);
+    const t = entry.tokens;
+    const split = splitTokens(t);
     const line = this.lineFor({
       identity: identity.key,
       identityKind: identity.kind,
@@ -79,9 +78,8 @@ export class UsageLines {
       deployment: entry.deployment,
       region: regionOf(entry),
       tokenSource: entry.tokens.source,
-      uses: usesOf(entry, isPerCallRequest(entry, pricingModel)),
+      uses: usesOf(split, isPerCallRequest(entry, pricingModel)),
     });
-    const t = entry.tokens;
     line.requests += 1;
     line.promptTokens += t.promptTokens;
     line.cachedTokens += t.cachedTokens;
@@ -89,7 +87,7 @@ export class UsageLines {
     line.reasoningTokens += t.reasoningTokens;
     line.audioPromptTokens += t.audioPromptTokens ?? 0;
     line.audioCompletionTokens += t.audioCompletionTokens ?? 0;
-    line.uncachedInputTokens += t.promptTokens - t.cachedTokens - uncachedAudioInput(t);
+    line.uncachedInputTokens += split.uncachedInput;
     this.entries += 1;
   }
 

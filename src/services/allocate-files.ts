@@ -2,7 +2,7 @@ import { readCostExport } from '../adapters/files/cost-export.js';
 import type { DirectoryRow } from '../contracts/directory.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
 import type { PriceTable } from '../contracts/price-table.js';
-import { PriceMatcher, uncachedAudioInput } from '../domain/price-matching.js';
+import { PriceMatcher, splitTokens } from '../domain/price-matching.js';
 import { isPerCallRequest, pricingModelOf } from '../domain/chargeback.js';
 import { allocationRowOf } from '../domain/focus-cost-rows.js';
 import { isGatewayIdentity, resolveIdentity, type IdentityOptions } from '../domain/identity.js';
@@ -42,15 +42,13 @@ export interface AllocateResult {
 
 /** A request's tokens by meter kind. Audio tokens are part of prompt and completion tokens; the rest is text. */
 export function tokensByKind(entry: LedgerEntry, model: string | null): Partial<Record<MeterKind, bigint>> {
-  const t = entry.tokens;
-  const audioInput = uncachedAudioInput(t);
-  const audioOutput = t.audioCompletionTokens ?? 0;
+  const split = splitTokens(entry.tokens);
   return {
-    input: BigInt(t.promptTokens - t.cachedTokens - audioInput),
-    cachedInput: BigInt(t.cachedTokens),
-    output: BigInt(Math.max(0, t.completionTokens - audioOutput)),
-    audioInput: BigInt(audioInput),
-    audioOutput: BigInt(audioOutput),
+    input: BigInt(split.uncachedInput),
+    cachedInput: BigInt(split.cachedInput),
+    output: BigInt(split.output),
+    audioInput: BigInt(split.audioInput),
+    audioOutput: BigInt(split.audioOutput),
     perImage: isPerCallRequest(entry, model) ? 1n : 0n,
   };
 }
