@@ -148,3 +148,8 @@ export const allocatedExportSchema = z.object({
   retiredMonths: z.array(z.string()).optional(),
 });
 export type AllocatedExport = z.infer<typeof allocatedExportSchema>;
+
+/** Whether an allocation of the export stands: written whole, or an earlier one while a newer run's claim is pending. */
+export function allocationStands(marker: AllocatedExport): boolean {
+  return marker.pending !== true || marker.allocatedBefore === true;
+}

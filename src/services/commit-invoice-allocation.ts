@@ -1,4 +1,4 @@
-import type { AllocatedExport, InvoiceHead, InvoicePart } from '../contracts/invoice-allocation-document.js';
+import { allocationStands, type AllocatedExport, type InvoiceHead, type InvoicePart } from '../contracts/invoice-allocation-document.js';
 import { emptyHead, type ExportAllocation } from '../domain/invoice-documents.js';
 import { isNewerRun } from '../domain/run-order.js';
 import type { InvoiceAllocationStore } from '../ports/invoice-allocation-store.js';
@@ -62,7 +62,7 @@ async function claimMarker(store: InvoiceAllocationStore, marker: AllocatedExpor
     if (stored && !isNewerRun(marker.run, stored.value.run)) return null;
     const before = new Set([...(stored?.value.months ?? []), ...(stored?.value.retiredMonths ?? [])]);
     const retiredMonths = [...before].filter((month) => !marker.months.includes(month)).sort();
-    const allocatedBefore = stored !== null && (stored.value.pending !== true || stored.value.allocatedBefore === true);
+    const allocatedBefore = stored !== null && allocationStands(stored.value);
     const version = await store.replaceAllocatedExport({ ...marker, pending: true, retiredMonths, ...(allocatedBefore ? { allocatedBefore } : {}) }, stored?.version ?? null, options);
     if (version !== null) return { version, retiredMonths };
   }

@@ -1,4 +1,4 @@
-import type { InvoiceHead } from '../contracts/invoice-allocation-document.js';
+import { allocationStands, type InvoiceHead } from '../contracts/invoice-allocation-document.js';
 import type { RowAllocation } from '../domain/invoice-allocation.js';
 import { assembleInvoice, currentExports, isEmptyHead } from '../domain/invoice-documents.js';
 import type { InvoiceAllocationStore } from '../ports/invoice-allocation-store.js';
@@ -36,7 +36,7 @@ async function ofWholeRuns(allocations: Pick<InvoiceAllocationStore, 'getAllocat
   const allocated = new Set(heads.map((head) => head.exportName));
   const others = [...new Set(heads.flatMap((head) => head.runFiles ?? []))].filter((name) => !allocated.has(name));
   const markers = await Promise.all(others.map((name) => allocations.getAllocatedExport(name, options)));
-  for (const marker of markers) if (marker !== null && (marker.value.pending !== true || marker.value.allocatedBefore === true)) allocated.add(marker.value.exportName);
+  for (const marker of markers) if (marker !== null && allocationStands(marker.value)) allocated.add(marker.value.exportName);
   return heads.filter((head) => (head.runFiles ?? []).every((name) => allocated.has(name)));
 }
 
