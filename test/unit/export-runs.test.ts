@@ -160,7 +160,6 @@ describe('export runs as Cost Management writes them over time', () => {
     expect(meanwhile?.exports).toEqual(runA);
     expect((await november()).exports).toEqual(runA);
 
-
     allocations.putParts = putParts;
     await timer('2024-11-22T08:00:00Z');
     expect((await november()).exports).toEqual([`${SERIES}/${RUN_B}/part_0_0001.csv`, `${SERIES}/${RUN_B}/part_1_0001.csv`]);

@@ -60,19 +60,19 @@ describe('FOCUS cost export reader', () => {
     // Retail Prices items of product "Azure OpenAI GPT5" name gpt-5.4 Global input "5.4 inp Gl 1M Tokens" (prices/README.md);
     // Cost Management names its rows by the same meters.
     const [header, first] = parseCsv(await readFile(FIXTURE, 'utf8'));
-    const meter = '5.4 inp Gl 1M Tokens';
-    for (const x_SkuMeterSubcategory of ['Azure OpenAI', 'Azure OpenAI GPT5']) {
-      const changed: Record<string, string> = { SkuMeter: meter, x_SkuMeterName: meter, ChargeDescription: meter, ConsumedQuantity: '0.0082', ConsumedUnit: '1M Tokens', PricingQuantity: '0.0082', PricingUnit: '1M Tokens', x_SkuMeterSubcategory };
+    /** The fixture's first row with some cells changed, read as allocation reads it. */
+    const rowWith = (changed: Record<string, string>) => {
       const values = header!.fields.map((column, i) => changed[column] ?? first!.fields[i]!);
       const csv = `${header!.fields.join(',')}\r\n${values.map((v) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',')}\r\n`;
-      expect(parseCostExport(csv, 'focus.csv', allocationRowOf).rows[0]).toMatchObject({ meter: { type: 'tokens', model: 'gpt-5.4', kind: 'input' }, billedTokens: 8200n });
+      return parseCostExport(csv, 'focus.csv', allocationRowOf).rows[0];
+    };
+    const meter = '5.4 inp Gl 1M Tokens';
+    for (const x_SkuMeterSubcategory of ['Azure OpenAI', 'Azure OpenAI GPT5']) {
+      const row = rowWith({ SkuMeter: meter, x_SkuMeterName: meter, ChargeDescription: meter, ConsumedQuantity: '0.0082', ConsumedUnit: '1M Tokens', PricingQuantity: '0.0082', PricingUnit: '1M Tokens', x_SkuMeterSubcategory });
+      expect(row).toMatchObject({ meter: { type: 'tokens', model: 'gpt-5.4', kind: 'input' }, billedTokens: 8200n });
     }
     // A meter that starts with another number is no GPT-5 model.
-    for (const other of ['4 32K Inp regnl Tokens', '1106 Inp glbl Tokens']) {
-      const values = header!.fields.map((column, i) => (['SkuMeter', 'x_SkuMeterName'].includes(column) ? other : first!.fields[i]!));
-      const csv = `${header!.fields.join(',')}\r\n${values.map((v) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',')}\r\n`;
-      expect(parseCostExport(csv, 'focus.csv', allocationRowOf).rows[0]?.meter.type).toBe('unreadable');
-    }
+    for (const other of ['4 32K Inp regnl Tokens', '1106 Inp glbl Tokens']) expect(rowWith({ SkuMeter: other, x_SkuMeterName: other })?.meter.type).toBe('unreadable');
   });
 
   it('reads a FOCUS 1.0 export: x_InvoiceId, x_SkuMeterName and dates without seconds', async () => {
