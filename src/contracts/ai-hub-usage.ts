@@ -15,9 +15,10 @@ import { daysInMonth, isoInstantMs } from './utc-instant.js';
  * - token counts are numbers in the event and digit strings after Stream Analytics;
  * - the `citadel-v1` branch adds `cachedTokens` and `audioTokens` (both from `usage.prompt_tokens_details`, so
  *   both are part of `promptTokens`);
- * - a response body without `usage.prompt_tokens` is logged with `promptTokens` 1, `responseTokens` 0 and
- *   `totalTokens` 1 (`?? 1`, `?? 0`, `?? 1`): every Responses API call (its usage counts `input_tokens`), and any
- *   answer without usage. Those counts are no usage, except for an embeddings `list`, which may truly be one token;
+ * - a response body without `usage.prompt_tokens` is logged with `promptTokens` 1 and `responseTokens` 0 (`?? 1`,
+ *   `?? 0`), and `totalTokens` its `usage.total_tokens`, else 1 (`?? 1`): every Responses API call (its usage counts
+ *   `input_tokens`, `output_tokens` and `total_tokens`, so it is logged 1, 0 and its real total), and any answer
+ *   without usage. Those counts are no usage, except for an embeddings `list`, which may truly be one token;
  * - an unknown value is the placeholder `NA` (`NA-HEADER` for `appId`, `sessionId`, `endUserId` set from a
  *   missing request header);
  * - the body is `JObject.ToString()`: indented JSON, with CRLF line ends on Windows hosts.
@@ -117,7 +118,7 @@ export function adaptAiHubUsage(payload: AiHubUsage): AdaptedEvent {
   const appId = known(payload.appId);
   const cachedTokens = payload.cachedTokens ?? null;
   const audioTokens = payload.audioTokens ?? null;
-  const defaultCounts = payload.promptTokens === 1 && payload.responseTokens === 0 && payload.totalTokens === 1 && known(payload.targetService) !== 'list';
+  const defaultCounts = payload.promptTokens === 1 && payload.responseTokens === 0 && known(payload.targetService) !== 'list';
   const missing = [
     'apimRequestId',
     'caller.oid',

@@ -101,9 +101,10 @@ describe('AI Hub Gateway payloads as the accelerator writes them', () => {
     expect(guid.caller.appid).toBe('42e0ee4f-4059-498f-8146-bb05294493e5');
   });
 
-  it("takes the fragment's default counts (1, 0, 1: the body had no usage.prompt_tokens) for unknown usage, not for a 1-token request", () => {
+  it("takes the fragment's default counts (1, 0: the body had no usage.prompt_tokens) for unknown usage, whatever the total, not for a 1-token request", () => {
     // frag-openai-usage.xml: `responseBody?["usage"]?["prompt_tokens"]?.Value<int>() ?? 1`, `…completion_tokens… ?? 0`,
-    // `…total_tokens… ?? 1`; a Responses API body counts input_tokens and output_tokens instead.
+    // `…total_tokens… ?? 1`; a Responses API body counts input_tokens, output_tokens and total_tokens instead, so its
+    // payload carries 1, 0 and the real total.
     const counts = (targetService: string, prompt: number, response: number, total: number) =>
       fixture('event-main.json')
         .replace('"targetService": "chat.completion"', `"targetService": "${targetService}"`)
@@ -113,6 +114,9 @@ describe('AI Hub Gateway payloads as the accelerator writes them', () => {
     const responses = ingested(counts('response', 1, 0, 1));
     expect(responses.tokens).toEqual({ source: 'none', promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 });
     expect(responses.missing).toContain('usage');
+    const responsesApi = ingested(counts('response', 1, 0, 123));
+    expect(responsesApi.tokens).toEqual({ source: 'none', promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0 });
+    expect(responsesApi.missing).toContain('usage');
     expect(ingested(counts('NA', 1, 0, 1)).tokens.source).toBe('none');
     // An embeddings list of one token is a real count.
     expect(ingested(counts('list', 1, 0, 1)).tokens).toMatchObject({ source: 'gateway', promptTokens: 1 });
