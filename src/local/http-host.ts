@@ -34,11 +34,33 @@ async function send(res: ServerResponse, response: HttpResponseInit): Promise<vo
   res.end(body);
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+/** The Functions host refuses a request longer than 100 MB (Azure Functions HTTP trigger reference, "Limits"). */
+export const MAX_REQUEST_BYTES = 100 * 1024 * 1024;
+
+/** The body, or null once it is longer than the host takes: reading stops there, and the rest is never buffered. */
+function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  if (Number(req.headers['content-length'] ?? 0) > MAX_REQUEST_BYTES) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let length = 0;
+    const onData = (chunk: Buffer) => {
+      length += chunk.length;
+      if (length <= MAX_REQUEST_BYTES) return void chunks.push(chunk);
+      req.off('data', onData);
+      req.pause();
+      resolve(null);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
 }
+
+const TOO_LARGE: HttpResponseInit = {
+  status: 413,
+  headers: { connection: 'close' },
+  jsonBody: { error: 'payload_too_large', reason: `the request is longer than ${MAX_REQUEST_BYTES} bytes, the most the Functions host takes` },
+};
 
 const CATCH_ALL = /^(.*)\/\{\*([A-Za-z_][A-Za-z0-9_]*)\}$/;
 const NAMED_SEGMENT = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
@@ -98,31 +120,36 @@ function matchRoute(routes: readonly HttpRoute[], pathname: string): { route: Ht
  */
 export async function startHttpHost(routes: readonly HttpRoute[], port = 0): Promise<HttpHost> {
   const server = createServer((req, res) => {
-    void (async () => {
-      // The handler sees the URL as the caller used it, port included, as under the Functions host (links it builds work).
-      const url = new URL(req.url ?? '/', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-      const match = matchRoute(routes, url.pathname);
-      if (!match) return send(res, { status: 404, jsonBody: { error: 'not_found', reason: `no function serves ${url.pathname}` } });
-      const { route, params } = match;
-      const method = req.method ?? 'GET';
-      if (!route.methods.includes(method)) {
-        // The Functions host routes by method too: a method no function registers for the path is answered 404 before
-        // any function runs, HEAD on a GET route included (Azure/azure-functions-host#10098, #11625).
-        return send(res, { status: 404, jsonBody: { error: 'not_found', reason: `no function serves ${method} ${url.pathname}; it is served for ${route.methods.join(', ')}` } });
-      }
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
-      // Bytes, as the Functions host hands them over: the handler decides whether they are UTF-8.
-      const body = method === 'GET' || method === 'HEAD' ? undefined : { bytes: await readBody(req) };
-      const request = new HttpRequest({ method, url: url.toString(), headers, params, ...(body ? { body } : {}) });
-      const context = new InvocationContext({ functionName: route.route, logHandler: () => {} });
-      try {
-        await send(res, await route.handler(request, context));
-      } catch (error) {
-        await send(res, { status: 500, jsonBody: { error: 'internal_error', reason: (error as Error).message } });
-      }
-    })();
+    serve(req, res).catch(() => {
+      // Only reading the body or writing the answer can fail here: the client went away mid-request, no one to answer.
+      res.destroy();
+    });
   });
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The handler sees the URL as the caller used it, port included, as under the Functions host (links it builds work).
+    const url = new URL(req.url ?? '/', `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const match = matchRoute(routes, url.pathname);
+    if (!match) return send(res, { status: 404, jsonBody: { error: 'not_found', reason: `no function serves ${url.pathname}` } });
+    const { route, params } = match;
+    const method = req.method ?? 'GET';
+    if (!route.methods.includes(method)) {
+      // The Functions host routes by method too: a method no function registers for the path is answered 404 before
+      // any function runs, HEAD on a GET route included (Azure/azure-functions-host#10098, #11625).
+      return send(res, { status: 404, jsonBody: { error: 'not_found', reason: `no function serves ${method} ${url.pathname}; it is served for ${route.methods.join(', ')}` } });
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
+    // Bytes, as the Functions host hands them over: the handler decides whether they are UTF-8.
+    const bytes = method === 'GET' || method === 'HEAD' ? undefined : await readBody(req);
+    if (bytes === null) return send(res, TOO_LARGE);
+    const request = new HttpRequest({ method, url: url.toString(), headers, params, ...(bytes ? { body: { bytes } } : {}) });
+    const context = new InvocationContext({ functionName: route.route, logHandler: () => {} });
+    try {
+      await send(res, await route.handler(request, context));
+    } catch (error) {
+      await send(res, { status: 500, jsonBody: { error: 'internal_error', reason: (error as Error).message } });
+    }
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolve());
