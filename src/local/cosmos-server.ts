@@ -133,12 +133,42 @@ function refuseLargeRequests(server: ReturnType<typeof createHttpServer>): void 
   });
 }
 
+/** Azure answers at most 4 MB per request ("Azure Cosmos DB service quotas", per-request limits). */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A bulk request whose results would pass the response limit is answered in part by Azure: the operations that fit,
+ * and 413 with substatus 3402 for the rest, which it did not run and the client sends again (the .NET SDK's
+ * `BulkExecutionRetryPolicy`; Azure/azure-cosmos-dotnet-v3#2124). The server answers every result. Only reads can
+ * pass the limit: a bulk request is at most 2 MB, so its writes' results are too; cutting the answer after the
+ * server ran them leaves nothing run that Azure would not have run.
+ */
+function cutLargeBulkAnswers(server: ReturnType<typeof createHttpServer>): void {
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    const header = (name: string) => String(req.headers[name]).toLowerCase() === 'true';
+    // A transactional batch is all or nothing; only a bulk request is answered in part.
+    if (req.method !== 'POST' || !header('x-ms-cosmos-is-batch-request') || header('x-ms-cosmos-batch-atomic')) return;
+    const end = res.end.bind(res) as (body?: string) => ServerResponse;
+    res.end = ((body?: unknown) => {
+      if (typeof body !== 'string' || res.statusCode >= 300 || Buffer.byteLength(body, 'utf8') <= MAX_RESPONSE_BYTES) return end(body as string | undefined);
+      let bytes = 0;
+      const results = (JSON.parse(body) as unknown[]).map((result) => {
+        bytes += Buffer.byteLength(JSON.stringify(result), 'utf8');
+        return bytes <= MAX_RESPONSE_BYTES ? result : { statusCode: 413, subStatusCode: 3402, requestCharge: 0 };
+      });
+      res.statusCode = 207;
+      return end(JSON.stringify(results));
+    }) as typeof res.end;
+  });
+}
+
 /** Starts the Cosmos DB server in this process over plain http on a free loopback port, with Azure's per-item limits. */
 export async function startLocalCosmos(): Promise<LocalCosmos> {
   makeLocalQueriesLinear();
   enforceItemLimits();
   const server = createHttpServer({ keepAlive: true });
   refuseLargeRequests(server);
+  cutLargeBulkAnswers(server);
   server.keepAliveTimeout = 60_000;
   const requests: Record<string, number> = {};
   server.on('request', (req: { method?: string }) => {

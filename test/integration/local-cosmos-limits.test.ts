@@ -2,13 +2,13 @@ import type { Container } from '@azure/cosmos';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bulkConditionalWrite, bulkRead, bulkUpsert } from '../../src/adapters/cosmos/bulk-write.js';
 import { CosmosAggregateStore } from '../../src/adapters/cosmos/cosmos-aggregate-store.js';
-import { MAX_ITEM_BYTES } from '../../src/local/cosmos-server.js';
+import { MAX_ITEM_BYTES, MAX_RESPONSE_BYTES } from '../../src/local/cosmos-server.js';
 import { useLocalCosmos } from '../support/local-cosmos.js';
 
 /** An item whose JSON is `bytes` long (UTF-8). */
-function itemOfSize(id: string, bytes: number): { id: string; pk: string; pad: string } {
-  const empty = JSON.stringify({ id, pk: 'p', pad: '' });
-  return { id, pk: 'p', pad: 'x'.repeat(bytes - Buffer.byteLength(empty)) };
+function itemOfSize(id: string, bytes: number, pk = 'p'): { id: string; pk: string; pad: string } {
+  const empty = JSON.stringify({ id, pk, pad: '' });
+  return { id, pk, pad: 'x'.repeat(bytes - Buffer.byteLength(empty)) };
 }
 
 async function statusOf(call: Promise<unknown>): Promise<{ code: unknown; body: unknown }> {
@@ -106,6 +106,31 @@ describe('the local Cosmos DB server answers as Azure does at the per-item and r
     const bulk = container.items.bulk([{ operationType: 'Create', resourceBody: { id: 'small-3', pk: 'p' } }, { operationType: 'Upsert', resourceBody: itemOfSize('huge', 2.1 * 1024 * 1024) }], { continueOnError: true });
     await expect(bulk).rejects.toThrow(/^Bulk request errored with: .*Request size is too large/s);
     expect((await container.item('huge', 'p').read()).statusCode).toBe(404);
+  });
+
+  it('answers bulk reads past the 4 MB response limit in part: 413 with substatus 3402 for those it did not run', async () => {
+    const items = Array.from({ length: 30 }, (_, i) => itemOfSize(`answer-${i}`, 200_000));
+    expect(await bulkUpsert(container, items)).toEqual([]);
+    const results = await container.items.bulk(items.map(({ id, pk }) => ({ operationType: 'Read', id, partitionKey: pk })));
+    const fits = results.findIndex((r) => r.statusCode !== 200);
+    expect(fits).toBeGreaterThan(0);
+    expect(JSON.stringify(results.slice(0, fits)).length).toBeLessThanOrEqual(MAX_RESPONSE_BYTES);
+    expect(results.slice(fits).map((r) => [r.statusCode, (r as { subStatusCode?: number }).subStatusCode])).toEqual(results.slice(fits).map(() => [413, 3402]));
+  });
+
+  it('bulk reads of the store adapters send again what Azure did not run for the size of its answer, and read every document', async () => {
+    const items = Array.from({ length: 30 }, (_, i) => itemOfSize(`reread-${i}`, 200_000));
+    expect(await bulkUpsert(container, items)).toEqual([]);
+    const found = await bulkRead(container, items.map(({ id, pk }) => ({ id, pk })));
+    expect(found.map(({ document }) => document['id'])).toEqual(items.map((item) => item.id));
+  });
+
+  it('bulk writes of the store adapters refuse with 413 an item whose partition key value takes its operation past the request limit', async () => {
+    // Within both per-item limits (a 2,000-byte partition key value, an item under 2 MB), not within one bulk request.
+    const pk = 'k'.repeat(2000);
+    const refused = await bulkUpsert(container, [itemOfSize('small-4', 100), itemOfSize('long-key', MAX_ITEM_BYTES - 1100, pk)]);
+    expect(refused.map((r) => [r.document.id, r.status])).toEqual([['long-key', 413]]);
+    expect((await container.item('small-4', 'p').read()).statusCode).toBe(200);
   });
 
   it('bulk writes of the store adapters refuse an item over the limit with 413 before sending it, and write the others', async () => {

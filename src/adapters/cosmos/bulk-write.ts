@@ -20,7 +20,7 @@ const CONCURRENT_CHUNKS = 4;
  * call, losing the other operations' results. An item over the limit is refused here, before anything is sent.
  */
 export const MAX_ITEM_BYTES = 2 * 1024 * 1024;
-/** The request of one bulk operation also carries the operation's own fields. */
+/** A bulk request is at most 2 MB too: one operation carries its item, its partition key value and its own fields. */
 const MAX_BULK_ITEM_BYTES = MAX_ITEM_BYTES - 1024;
 const TOO_LARGE = 413;
 
@@ -34,11 +34,11 @@ export function isDocumentId(id: string): boolean {
   return id !== '' && Buffer.byteLength(id, 'utf8') <= MAX_ID_BYTES && !RESTRICTED_ID_CHARACTERS.test(id);
 }
 
-/** The writes whose document is within the limit; the others' documents join `refused`, with 413. */
-function withinItemLimit<W, T>(writes: readonly W[], documentOf: (write: W) => T, refused: RejectedWrite<T>[]): W[] {
+/** The writes whose operation is within the limit; the others' documents join `refused`, with 413. */
+function withinItemLimit<W, T extends { pk: string }>(writes: readonly W[], documentOf: (write: W) => T, refused: RejectedWrite<T>[]): W[] {
   return writes.filter((write) => {
     const document = documentOf(write);
-    if (Buffer.byteLength(JSON.stringify(document), 'utf8') <= MAX_BULK_ITEM_BYTES) return true;
+    if (Buffer.byteLength(JSON.stringify(document), 'utf8') + Buffer.byteLength(document.pk, 'utf8') <= MAX_BULK_ITEM_BYTES) return true;
     refused.push({ document, status: TOO_LARGE });
     return false;
   });
@@ -130,6 +130,7 @@ async function bulkWrite<T extends { id: string; pk: string }>(
 
 interface BulkResult {
   readonly statusCode: number;
+  readonly subStatusCode?: number;
   readonly eTag?: string;
   readonly resourceBody?: unknown;
   /** On a 429: how long the service asks the client to wait before sending the operation again. */
@@ -146,6 +147,15 @@ const THROTTLE_WAIT_MS = 30_000;
 /** The wait when a throttled operation names none: the SDK's own default. */
 const DEFAULT_THROTTLE_WAIT_MS = 1_000;
 const THROTTLED = 429;
+
+/**
+ * Azure answers a bulk request whose results would pass its 4 MB response limit in part: 413 with substatus 3402
+ * for the operations it did not run, which the client sends again at once (the .NET SDK's
+ * `BulkExecutionRetryPolicy`; Azure/azure-cosmos-dotnet-v3#2124).
+ */
+function notRun(result: BulkResult): boolean {
+  return result.statusCode === TOO_LARGE && result.subStatusCode === 3402;
+}
 
 function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -164,8 +174,9 @@ function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
 
 /**
  * Runs operations 100 at a time (up to four requests at once), giving each operation's result in order. Operations
- * the service throttled (429) are sent again after the wait it asked for (`retryAfterMilliseconds`), within the
- * SDK's bounds; what is still throttled then is returned as 429.
+ * the service did not run for the size of its answer are sent again at once (see `notRun`); operations it throttled
+ * (429) are sent again after the wait it asked for (`retryAfterMilliseconds`), within the SDK's bounds, and what is
+ * still throttled then is returned as 429.
  */
 async function bulkInChunks(container: Container, operations: readonly OperationInput[], what: string, options: StoreOptions): Promise<BulkResult[]> {
   const results: BulkResult[] = new Array(operations.length);
@@ -177,18 +188,25 @@ async function bulkInChunks(container: Container, operations: readonly Operation
     for (let next = 0; next < chunks.length; next += CONCURRENT_CHUNKS) {
       await Promise.all(
         chunks.slice(next, next + CONCURRENT_CHUNKS).map(async (chunk) => {
-          const answered = await cosmosCall(`bulk ${what} in ${container.id}`, () =>
-            container.items.bulk(chunk.map((index) => operations[index]!), { continueOnError: true }, { abortSignal: options.abortSignal }),
-          );
-          answered.forEach((result, i) => {
-            const { retryAfterMilliseconds } = result as { retryAfterMilliseconds?: unknown };
-            results[chunk[i]!] = {
-              statusCode: result.statusCode,
-              ...(result.eTag ? { eTag: result.eTag } : {}),
-              resourceBody: result.resourceBody,
-              ...(typeof retryAfterMilliseconds === 'number' ? { retryAfterMilliseconds } : {}),
-            };
-          });
+          // Until every operation ran, or a request ran none of them (nothing more fits an answer).
+          for (let unanswered = chunk; unanswered.length > 0; ) {
+            const sent = unanswered;
+            const answered = await cosmosCall(`bulk ${what} in ${container.id}`, () =>
+              container.items.bulk(sent.map((index) => operations[index]!), { continueOnError: true }, { abortSignal: options.abortSignal }),
+            );
+            answered.forEach((result, i) => {
+              const { retryAfterMilliseconds, subStatusCode } = result as { retryAfterMilliseconds?: unknown; subStatusCode?: unknown };
+              results[sent[i]!] = {
+                statusCode: result.statusCode,
+                ...(typeof subStatusCode === 'number' ? { subStatusCode } : {}),
+                ...(result.eTag ? { eTag: result.eTag } : {}),
+                resourceBody: result.resourceBody,
+                ...(typeof retryAfterMilliseconds === 'number' ? { retryAfterMilliseconds } : {}),
+              };
+            });
+            unanswered = sent.filter((index) => notRun(results[index]!));
+            if (unanswered.length === sent.length) break;
+          }
         }),
       );
     }
