@@ -3,6 +3,7 @@ import { APP_ROLES } from '../../src/contracts/access.js';
 import { describeIssues, directoryRowSchema, MAX_DIRECTORY_FILE_BYTES, normalizeIdentityKey, type DirectoryRow } from '../../src/contracts/directory.js';
 import { noParametersSchema } from '../../src/contracts/report-query.js';
 import { hasRole, type Principal } from '../../src/domain/access.js';
+import { firstDuplicateMember } from '../../src/domain/json-duplicate-members.js';
 import type { DirectoryWriteOutcome, EditableIdentityDirectory, VersionedDirectoryRow } from '../../src/ports/identity-directory.js';
 import { createDirectoryEntry, findDirectoryEntry, removeDirectoryEntry, replaceDirectoryEntry } from '../../src/services/directory-entry.js';
 import { importDirectory } from '../../src/services/import-directory.js';
@@ -188,7 +189,10 @@ async function readBody(request: HttpRequest, limit: number): Promise<Checked<{ 
   }
 }
 
-/** A JSON entry checked by the schema the CSV import uses; `identity` defaults to the path's and must equal it. */
+/**
+ * A JSON entry checked by the schema the CSV import uses; `identity` defaults to the path's and must equal it. A
+ * member named twice is refused: `JSON.parse` would write its last value (see `firstDuplicateMember`).
+ */
 async function readEntry(request: HttpRequest, pathIdentity: string | undefined): Promise<Checked<{ row: DirectoryRow }>> {
   if (mediaType(request) !== 'application/json') {
     return { ok: false, response: problem(415, 'unsupported_media_type', 'send the entry as application/json (or a directory file as text/csv to POST /api/directory)') };
@@ -200,6 +204,11 @@ async function readEntry(request: HttpRequest, pathIdentity: string | undefined)
     json = JSON.parse(body.text);
   } catch {
     return { ok: false, response: badRequest('the body is not JSON') };
+  }
+  const duplicate = firstDuplicateMember(body.text);
+  if (duplicate) {
+    const where = duplicate.pointer === '' ? '' : ` at ${duplicate.pointer}`;
+    return { ok: false, response: badRequest(`the body names the member ${JSON.stringify(duplicate.name.slice(0, 80))} twice${where}: give each member once`) };
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) return { ok: false, response: badRequest('the body must be a JSON object: identity, displayName, team, costCenter and optionally kind') };
   const candidate = pathIdentity !== undefined && !('identity' in json) ? { ...json, identity: pathIdentity } : json;
