@@ -232,12 +232,19 @@ const deployment = z.string().min(1).max(MAX_TEXT_LENGTH);
 
 /**
  * The window of an operations report: `from`/`to` on whole UTC hours, at most 93 days. A missing `to` is the end of
- * the current hour; a missing `from` is 24 hours before `to`.
+ * the current hour; a missing `from` is 24 hours before `to`, and from 2000 on like a given one.
  */
 function operationsWindow(now: Date) {
   return (q: { from?: Date; to?: Date; deployment?: string }, ctx: z.RefinementCtx) => {
     const to = q.to ?? endOfCurrentHour(now);
     const from = q.from ?? new Date(to.getTime() - DEFAULT_OPERATIONS_HOURS * HOUR_MS);
+    if (from.getTime() < START_OF_INSTANTS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['from'],
+        message: `${DEFAULT_OPERATIONS_HOURS} hours before to is ${WHOLE_HOURS.format(from)}, before ${FIRST_YEAR}-01-01T00:00Z in UTC: periods start in ${FIRST_YEAR} or later, so give a from`,
+      });
+    }
     requireWhole({ from, to }, WHOLE_HOURS, ctx);
     requireOrderedAndBounded({ from, to }, 93, ctx);
     return { from, to, period: (q.from || q.to ? 'range' : 'default') as PeriodSource, ...(q.deployment ? { deployment: q.deployment } : {}) };

@@ -69,6 +69,12 @@ describe('report endpoints and their parameters', () => {
     expect(await get('reconciliation', `${RANGE}&deployment=&deployment=chat`)).toMatchObject({ status: 400 });
   });
 
+  it('refuse a to whose default from, 24 hours earlier, is before 2000, rather than answer a window that starts in 1999', async () => {
+    for (const endpoint of ['latency', 'traffic', 'weights', 'reconciliation']) {
+      expect(await get(endpoint, 'to=2000-01-01T01:00Z')).toMatchObject({ status: 400, reason: expect.stringContaining('from: 24 hours before to is 1999-12-31T01:00Z') });
+    }
+  });
+
   it('refuse any parameter on the endpoints that read none (the directory, one request), and one given twice', async () => {
     const unused = () => {
       throw new Error('a refused request reaches no store');

@@ -180,6 +180,17 @@ describe('operations report parameters', () => {
     expect(operations.parse({ to: '2026-11-16' }).from.toISOString()).toBe('2026-11-15T00:00:00.000Z');
   });
 
+  it('refuse a to whose missing start, 24 hours before it, is before 2000, naming from as for a given one', () => {
+    // README (Periods): years start at 2000; with only `to`, `from` is 24 hours earlier.
+    for (const schema of [operations, latencyQuerySchemaAt(NOW), trafficQuerySchemaAt(NOW), weightsQuerySchemaAt(NOW)]) {
+      expect(messages(schema.safeParse({ to: '2000-01-01T01:00Z' }))).toEqual([
+        'from: 24 hours before to is 1999-12-31T01:00Z, before 2000-01-01T00:00Z in UTC: periods start in 2000 or later, so give a from',
+      ]);
+    }
+    expect(operations.parse({ to: '2000-01-02' }).from.toISOString()).toBe('2000-01-01T00:00:00.000Z');
+    expect(operations.parse({ from: '2000-01-01', to: '2000-01-01T01:00Z' }).from.toISOString()).toBe('2000-01-01T00:00:00.000Z');
+  });
+
   it('validate dates, whole hours and the 93-day bound like the chargeback', () => {
     expect(messages(operations.safeParse({ from: '2026-11-15T10:15:00Z', to: '2026-11-16' }))[0]).toMatch(/^from: .* is inside an hour/);
     expect(messages(operations.safeParse({ from: '0026-11-15', to: '2026-11-16' }))[0]).toMatch(/^from: the year 0026 is before 2000/);
