@@ -79,6 +79,8 @@ export function createRequestTraceHandler(ports: () => RequestsHandlerPorts) {
     if (!query.ok) return query.response;
     const id = request.params['id'] ?? '';
     if (id.length === 0 || id.length > 1024) return badRequest('give a request id: the gateway request id or the apim-request-id');
+    // URLs resolve the path segments . and .. away (%2E%2E too), so no URL names these ids: refused as the page and `tokenledger trace` refuse them.
+    if (id === '.' || id === '..') return badRequest(`request id ${JSON.stringify(id)} cannot be asked for through the API: a URL path cannot name "." or ".."`);
     const trace = await traceRequest(await drilldownPorts(ports()), id, chargebackScope(principal));
     if (!trace) return { status: 404, jsonBody: { error: 'not_found', reason: 'no request with this id that you may see' } };
     return { status: 200, jsonBody: trace };

@@ -32,6 +32,7 @@ import {
   rowsOfTeam,
   ShapeError,
   topSpenders,
+  traceRoute,
   type ChargebackRow,
 } from '../../dashboards/web/src/model.js';
 import { latencyQuerySchemaAt, operationsQuerySchemaAt, reconciliationQuerySchemaAt, requestsQuerySchemaAt, trafficQuerySchemaAt, weightsQuerySchemaAt } from '../../src/contracts/report-query.js';
@@ -257,6 +258,19 @@ describe('dashboard model', () => {
     expect(drillFromQuery(new URLSearchParams({ drill: 'region', key: 'x', dfrom: '2026-10-01', dto: '2026-10-02' }))).toBeNull();
     expect(drillFromQuery(new URLSearchParams({ drill: 'team', key: 'x', dfrom: '2026-10-02', dto: '2026-10-01' }))).toBeNull();
     expect(drillFromQuery(new URLSearchParams({ drill: 'team', dfrom: '2026-10-01', dto: '2026-10-02' }))).toBeNull();
+  });
+
+  it('asks for a trace under requests/ alone: the ids . and .., which every URL resolves away, are refused', () => {
+    const base = new URL('https://tokenledger.example/api/');
+    for (const id of ['.', '..']) {
+      expect(traceRoute(id)).toEqual({ ok: false, reason: `request id ${JSON.stringify(id)} cannot be asked for through the API: a URL path cannot name "." or ".."` });
+    }
+    for (const id of ['...', '%2E%2E', '.%2e', '../directory', 'a/../..', '?x#y', 'req-1']) {
+      const route = traceRoute(id);
+      if (!route.ok) throw new Error(`refused ${id}`);
+      const url = new URL(route.route, base);
+      expect([url.pathname.startsWith('/api/requests/'), decodeURIComponent(url.pathname.slice('/api/requests/'.length)), url.search, url.hash]).toEqual([true, id, '', '']);
+    }
   });
 
   it('opens a cell whose key is as long as the API takes in a filter (512 characters), and no longer', () => {

@@ -5,7 +5,7 @@ import { APP_ROLES } from '../../src/contracts/access.js';
 import { loadPriceTable } from '../../src/contracts/price-table.js';
 import type { Principal } from '../../src/domain/access.js';
 import type { RequestItem } from '../../src/domain/request-drilldown.js';
-import { createRequestsHandler } from '../../functions/handlers/requests.js';
+import { createRequestsHandler, createRequestTraceHandler } from '../../functions/handlers/requests.js';
 import { ledgerEntry, userCaller } from '../support/ledger-entries.js';
 import { MemoryDiagnosticsStore, MemoryLedgerStore } from '../support/memory-stores.js';
 import { MIXED_PRICES } from '../support/price-tables.js';
@@ -66,5 +66,19 @@ describe('request list API', () => {
     expect([byMonth.searchParams.get('from'), byMonth.searchParams.get('to')]).toEqual(['2026-11-01T00:00:00.000Z', '2026-12-01T00:00:00.000Z']);
     expect([byMonth.searchParams.get('deployment'), byMonth.searchParams.get('pageSize')]).toEqual(['chat-prod', '2']);
     expect(byMonth.searchParams.get('$skipToken')).toMatch(/^[A-Za-z0-9_-]+$/);
+  });
+});
+
+describe('request trace API', () => {
+  it('refuses the ids . and .. as the dashboard and the CLI do, which no URL path can name, rather than look them up', async () => {
+    const handler = createRequestTraceHandler(() => ({ ledger: new MemoryLedgerStore(), diagnostics: new MemoryDiagnosticsStore(), directory: new MemoryIdentityDirectory(), prices: loadPriceTable(MIXED_PRICES) }));
+    const trace = async (id: string) => {
+      const response = await handler(new HttpRequest({ method: 'GET', url: 'https://tokenledger.example/api/requests/x', params: { id } }), new InvocationContext({}), finance);
+      return { status: response.status, body: response.jsonBody as unknown };
+    };
+    for (const id of ['.', '..']) {
+      expect(await trace(id)).toEqual({ status: 400, body: { error: 'bad_request', reason: `request id ${JSON.stringify(id)} cannot be asked for through the API: a URL path cannot name "." or ".."` } });
+    }
+    expect((await trace('...')).status).toBe(404);
   });
 });

@@ -7,6 +7,7 @@ import {
   parseTrace,
   picodollarsAmount,
   sumPicodollars,
+  traceRoute,
   type ChargebackReport,
   type Drill,
   type RequestRow,
@@ -154,8 +155,10 @@ export class TraceView {
   async show(api: Api, id: string): Promise<void> {
     const mine = ++this.generation;
     this.panel.root.hidden = false;
+    const route = traceRoute(id);
+    if (!route.ok) return this.panel.failed({ status: 400, reason: route.reason });
     this.panel.loading();
-    const trace = await api.get(`requests/${encodeURIComponent(id)}`, {}, parseTrace);
+    const trace = await api.get(route.route, {}, parseTrace);
     if (mine !== this.generation) return;
     if (!trace.ok) return this.panel.failed(trace);
     this.panel.ready(traceParts(trace.value), `Request ${id}`);

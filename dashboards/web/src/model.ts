@@ -780,6 +780,16 @@ export function sumPicodollars(values: Iterable<string>): string {
   return sum.toString();
 }
 
+/**
+ * The API route of one request's trace, or why the page cannot ask for it. Every URL resolves the path segments `.`
+ * and `..` away, `%2E%2E` included (WHATWG URL Standard, "double-dot URL path segment"), so `requests/..` would ask
+ * `api/` and show its answer as the request's. `tokenledger trace` and the API refuse the same two ids.
+ */
+export function traceRoute(id: string): { readonly ok: true; readonly route: string } | { readonly ok: false; readonly reason: string } {
+  if (id === '.' || id === '..') return { ok: false, reason: `request id ${JSON.stringify(id)} cannot be asked for through the API: a URL path cannot name "." or ".."` };
+  return { ok: true, route: `requests/${encodeURIComponent(id)}` };
+}
+
 /** A request's trace as the API returns it: shown as given (JSON), after a check that it is one. */
 export interface RequestTrace {
   readonly request: Record<string, unknown>;
