@@ -1,7 +1,7 @@
 import { directoryEntrySchema, directoryImportedSchema, directoryListSchema, describeIssues, MAX_DIRECTORY_FILE_BYTES, type DirectoryRow } from '../contracts/directory.js';
 import { directoryCsvParts } from '../domain/directory-csv.js';
 import type { DirectoryWriteOptions, DirectoryWriteOutcome, EditableIdentityDirectory, VersionedDirectoryRow } from '../ports/identity-directory.js';
-import { apiError, pathSegment, sendToApi } from './report-client.js';
+import { answerJson, apiError, pathSegment, sendToApi } from './report-client.js';
 import type { z } from 'zod';
 
 export interface ApiTarget {
@@ -54,7 +54,7 @@ export class ApiIdentityDirectory implements EditableIdentityDirectory {
         if (written > 0) error.message += ` (the ${written} identities before were imported; importing the file again is safe)`;
         throw error;
       }
-      written += parse(directoryImportedSchema, await response.json()).imported;
+      written += parse(directoryImportedSchema, await answerJson(response)).imported;
     }
   }
 
@@ -65,7 +65,7 @@ export class ApiIdentityDirectory implements EditableIdentityDirectory {
   async listVersioned(): Promise<Map<string, VersionedDirectoryRow>> {
     const response = await this.send('GET', 'api/directory');
     if (!response.ok) throw await apiError(response, this.token);
-    const { entries } = parse(directoryListSchema, await response.json());
+    const { entries } = parse(directoryListSchema, await answerJson(response));
     return new Map(entries.map(({ etag, ...row }) => [row.identity, { row, etag }]));
   }
 
@@ -73,7 +73,7 @@ export class ApiIdentityDirectory implements EditableIdentityDirectory {
     const response = await this.send('GET', entryPath(identity));
     if (response.status === 404) return null;
     if (!response.ok) throw await apiError(response, this.token);
-    const { etag, ...row } = parse(directoryEntrySchema, await response.json());
+    const { etag, ...row } = parse(directoryEntrySchema, await answerJson(response));
     return { row, etag };
   }
 
@@ -104,7 +104,7 @@ export class ApiIdentityDirectory implements EditableIdentityDirectory {
 
   private async written(response: Response): Promise<DirectoryWriteOutcome> {
     if (!response.ok) throw await apiError(response, this.token);
-    const { etag } = parse(directoryEntrySchema, await response.json());
+    const { etag } = parse(directoryEntrySchema, await answerJson(response));
     return { outcome: 'written', etag, created: response.status === 201 };
   }
 

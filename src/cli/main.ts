@@ -18,6 +18,7 @@ import { roundAmount } from '../domain/invoice-comparison.js';
 import { CHECK_STATUSES, describeThresholds, thresholdsReport, type CheckResult, type CheckStatus } from '../domain/reconciliation.js';
 import { directoryCommand } from './commands/directory.js';
 import { repeatedOptions } from './repeated-options.js';
+import { flagTakenAsValue } from './flag-as-value.js';
 import { describeImport, pricesCommand } from './commands/prices.js';
 import { readPriceTable } from '../adapters/files/price-files.js';
 import { PriceMatcher } from '../domain/price-matching.js';
@@ -25,7 +26,7 @@ import { deadLettersCommand } from './commands/dead-letters.js';
 import { quarantineCommand } from './commands/quarantine.js';
 import { rollupCommand } from './commands/rollup.js';
 import { traceCommand } from './commands/trace.js';
-import { fetchReport } from './report-client.js';
+import { answerJson, fetchReport, parseAnswer } from './report-client.js';
 import { apimServiceNameSchema, toWeightsTable } from '../contracts/apim-backend-pool.js';
 import type { WeightsRecommendation } from '../domain/weights.js';
 import type { LatencyReport } from '../services/latency-report.js';
@@ -41,11 +42,19 @@ import { checkInput, checkOutput, describeFileError } from './input-files.js';
 import { checkDiagnostics, checkEvents, InputCopies } from './input-copies.js';
 import { escapeWritesToTerminal, terminalSafe, terminalSafeLines } from './terminal-text.js';
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
-  return n;
+/** A parser of positive integers up to `max`; `bound` says why the bound is there. */
+function positiveInt(max: number, bound: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n <= 0 || n > max) throw new InvalidArgumentError(`expected a positive integer up to ${max.toLocaleString('en-US')} (${bound})`);
+    return n;
+  };
 }
+
+/** A simulated day is held in memory and each file written at once: 300,000 requests take about 2.3 GB; 1,000,000 outgrow the longest string Node.js holds. */
+const MAX_REQUESTS = 300_000;
+const MAX_SEED = 0xffff_ffff;
+const MAX_THREADS = 64;
 
 function day(value: string): string {
   const parsed = daySchemaAt(new Date()).safeParse(value);
@@ -122,8 +131,9 @@ function tellUnpriced(unpriced: ChargebackReport['unpriced'], progress: Progress
   }
 }
 
-const requestsOption = () => new Option('--requests <n>', 'number of simulated requests').argParser(positiveInt);
-const seedOption = () => new Option('--seed <n>', 'random seed: the same seed and day give the same traffic').argParser(positiveInt).default(42);
+const requestsOption = () => new Option('--requests <n>', `number of simulated requests (at most ${MAX_REQUESTS.toLocaleString('en-US')})`).argParser(positiveInt(MAX_REQUESTS, 'a simulated day is held in memory'));
+const seedOption = () =>
+  new Option('--seed <n>', 'random seed: the same seed and day give the same traffic').argParser(positiveInt(MAX_SEED, 'the random generator takes 32 bits: a larger seed would repeat the traffic of a smaller one')).default(42);
 const dayOption = () => new Option('--day <YYYY-MM-DD>', 'UTC day to simulate').argParser(day).default(midLastMonth(), 'the 15th of last month');
 
 function costTable(rows: readonly ChargebackRow[], label: string, total: { cost: string; requests: number }): string {
@@ -292,7 +302,7 @@ export function buildCli(): Command {
     .option('--json <file>', 'write a machine-readable summary')
     .option('--no-serve', 'exit when done instead of serving until Ctrl-C')
     .option('--faults', 'inject the faults reconciliation must find: lost gateway events and a metrics token drift')
-    .addOption(new Option('--port <n>', 'port of the local HTTP API (the Functions host default)').argParser(positiveInt).default(7071))
+    .addOption(new Option('--port <n>', 'port of the local HTTP API (the Functions host default)').argParser(positiveInt(65_535, 'the highest TCP port')).default(7071))
     .action(async (opts: { requests: number; seed: number; day: string; out?: string; json?: string; serve: boolean; port: number; faults?: boolean }) => {
       if (opts.out) await checkOutput(opts.out, { option: '--out', kind: 'folder' });
       if (opts.json) await checkOutput(opts.json, { option: '--json', kind: 'file' });
@@ -403,7 +413,7 @@ export function buildCli(): Command {
     .option('--directory <file>', DIRECTORY_FILE.holding)
     .option('--llm-log <file>', 'ApiManagementGatewayLlmLog export: streams cut short take its tokens, as the join does')
     .option('--gateway-object-ids <ids>', 'comma-separated object ids of the gateway identity (never attributed)')
-    .addOption(new Option('--threads <n>', 'threads that read the events file (fewer for files under 64 MiB a thread)').argParser(positiveInt).default(availableParallelism(), 'one per core'))
+    .addOption(new Option('--threads <n>', `threads that read the events file (fewer for files under 64 MiB a thread; at most ${MAX_THREADS})`).argParser(positiveInt(MAX_THREADS, 'each thread holds buffers of its own')).default(availableParallelism(), 'one per core'))
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv', 'table']).default('table'))
     .action(async (opts: { events: string; diagnostics?: string; prices?: string; directory?: string; llmLog?: string; gatewayObjectIds?: string; threads: number; format: string }) => {
       const events = await checkEvents(opts.events);
@@ -523,9 +533,9 @@ export function buildCli(): Command {
       const response = await fetchReport(opts.api, 'api/chargeback', { ...period, groupBy: opts.groupBy, format: wire, ...(query.basis === 'invoice' ? { basis: 'invoice' } : {}) }, opts.token);
       let text: string;
       if (opts.format === 'table' && query.basis === 'invoice') {
-        text = invoiceTables((await response.json()) as InvoiceTableBody);
+        text = invoiceTables((await answerJson(response)) as InvoiceTableBody);
       } else if (opts.format === 'table') {
-        const body = (await response.json()) as { rows: ChargebackRow[]; totals: { cost: string; requests: number }; unpriced?: ChargebackReport['unpriced'] };
+        const body = (await answerJson(response)) as { rows: ChargebackRow[]; totals: { cost: string; requests: number }; unpriced?: ChargebackReport['unpriced'] };
         tellUnpriced(body.unpriced ?? [], createProgress());
         text = costTable(body.rows, opts.groupBy, body.totals) + '\n';
       } else {
@@ -549,9 +559,11 @@ export function buildCli(): Command {
   operationsOptions(report.command('latency').description('p50/p90/p95/p99 service latency, counts, 429 and error rates per region.'))
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'table']).default('table'))
     .action(async (opts: { api: string; token?: string; from?: string; to?: string; deployment?: string; format: string }) => {
-      const body = (await (await fetchReport(opts.api, 'api/latency', { ...period(opts), groupBy: 'region' }, opts.token)).json()) as LatencyReport;
-      if (opts.format === 'json') return void process.stdout.write(JSON.stringify(body, null, 2) + '\n');
-      if (body.rows.length === 0) return void process.stdout.write(noDataMessage(body.from, body.to, body.latestDataHour, opts.deployment));
+      const body = (await answerJson(await fetchReport(opts.api, 'api/latency', { ...period(opts), groupBy: 'region' }, opts.token))) as LatencyReport;
+      if (opts.format === 'json') process.stdout.write(JSON.stringify(body, null, 2) + '\n');
+      // JSON has no room for a note: it goes to stderr, as for weights.
+      if (body.rows.length === 0) return void (opts.format === 'table' ? process.stdout : process.stderr).write(noDataMessage(body.from, body.to, body.latestDataHour, opts.deployment));
+      if (opts.format === 'json') return;
       const ms = (v: number | null) => (v === null ? '' : v.toFixed(0));
       const pct = (v: number) => `${(v * 100).toFixed(2)} %`;
       process.stdout.write(
@@ -573,7 +585,7 @@ export function buildCli(): Command {
       const range = period(opts);
       const response = await fetchReport(opts.api, 'api/weights', { ...range, format: 'json' }, opts.token);
       const text = await response.text();
-      const body = JSON.parse(text) as { from: string; to: string; latestDataHour: string | null; recommendations: WeightsRecommendation[] };
+      const body = parseAnswer(response, text) as { from: string; to: string; latestDataHour: string | null; recommendations: WeightsRecommendation[] };
       if (opts.format === 'json') process.stdout.write(text + '\n');
       // JSON, APIM templates and Bicep have no room for a note: it goes to stderr, and no empty template to stdout.
       const none = noDataMessage(body.from, body.to, body.latestDataHour, opts.deployment);
@@ -626,7 +638,18 @@ export function buildCli(): Command {
   });
   program.addCommand(rollup.copyInheritedSettings(program));
 
+  // Before a command parses its options: parsing would take the flag as the value, or fail on it with another reason.
+  for (const parent of commandsWithSubcommands(program)) {
+    parent.hook('preSubcommand', (_parent, command) => {
+      const refused = flagTakenAsValue(command, process.argv.slice(2));
+      if (refused) command.error(`error: ${refused}`);
+    });
+  }
   return program;
+}
+
+function commandsWithSubcommands(command: Command): Command[] {
+  return command.commands.length === 0 ? [] : [command, ...command.commands.flatMap(commandsWithSubcommands)];
 }
 
 escapeWritesToTerminal(process.stdout);

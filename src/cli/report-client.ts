@@ -67,9 +67,41 @@ export async function apiError(response: Response, token: string | undefined): P
   return new Error(`${path} answered ${response.status}: ${reason}${hint}`);
 }
 
-/** Fetches a report from the TokenLedger HTTP API with a bearer token; errors carry the API's reason. */
+/**
+ * The error for an answer the TokenLedger API would not give: a web page or other text where it answers JSON, as a
+ * proxy's sign-in page, a default page or another service at --api does.
+ */
+function notTheApi(response: Response): Error {
+  const where = response.url ? `${new URL(response.url).origin}${new URL(response.url).pathname}` : 'the URL asked';
+  const type = response.headers.get('content-type') ?? 'no content type';
+  return new Error(
+    `${where} did not answer as the TokenLedger API: status ${response.status} with ${type}, not the API's JSON. ` +
+      '--api must be the base URL of the TokenLedger API, such as http://127.0.0.1:7071 (the local demo) or https://<function app>.azurewebsites.net',
+  );
+}
+
+/** `text`, the body of `response`, as JSON; a body that is not JSON did not come from the API. */
+export function parseAnswer(response: Response, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw notTheApi(response);
+  }
+}
+
+/** The JSON body of an API answer; a body that is not JSON did not come from the API. */
+export async function answerJson(response: Response): Promise<unknown> {
+  return parseAnswer(response, await response.text());
+}
+
+/**
+ * Fetches a report from the TokenLedger HTTP API with a bearer token; errors carry the API's reason. A web page
+ * is refused whatever the format asked: the API answers none, and a CSV or Bicep file would take it as text.
+ */
 export async function fetchReport(api: string, path: string, params: Record<string, string>, token: string | undefined): Promise<Response> {
   const response = await sendToApi(api, path, { params }, token);
   if (!response.ok) throw await apiError(response, token);
+  const type = (response.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === 'text/html') throw notTheApi(response);
   return response;
 }

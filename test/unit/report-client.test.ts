@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { apiBase, fetchReport } from '../../src/cli/report-client.js';
+import { answerJson, apiBase, fetchReport } from '../../src/cli/report-client.js';
 
 /** A loopback port that nothing listens on: one just released by a server of this test. */
 async function closedPort(): Promise<number> {
@@ -40,6 +40,22 @@ describe('the API client of the CLI', () => {
     try {
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
       await expect(fetchReport(url, 'api/latency', {}, undefined)).rejects.toThrow('/api/latency answered 401: missing bearer token (no token was given: pass --token or set TOKENLEDGER_TOKEN)');
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('names a URL that answers a web page or other text instead of JSON as not the TokenLedger API, with the status and content type', async () => {
+    const server = createServer((request, response) => {
+      if (request.url?.startsWith('/api/chargeback')) response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end('<html><body>Sign in</body></html>');
+      else response.writeHead(200, { 'content-type': 'text/plain' }).end('OK');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const notTheApi = `did not answer as the TokenLedger API: status 200 with`;
+      await expect(fetchReport(url, 'api/chargeback', { format: 'csv' }, 't')).rejects.toThrow(`${url}/api/chargeback ${notTheApi} text/html; charset=utf-8, not the API's JSON. --api must be the base URL of the TokenLedger API`);
+      await expect(answerJson(await fetchReport(url, 'api/latency', {}, 't'))).rejects.toThrow(`${url}/api/latency ${notTheApi} text/plain, not the API's JSON.`);
     } finally {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { fetchReport, pathSegment } from '../report-client.js';
+import { answerJson, fetchReport, pathSegment } from '../report-client.js';
 import { formatTable } from '../table.js';
 
 /** What `GET /api/requests/{id}` answers, as far as the table shows it. */
@@ -66,7 +66,7 @@ export function traceCommand(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'table']).default('table'))
     .action(async (requestId: string, opts: { api: string; token?: string; format: string }) => {
       const response = await fetchReport(opts.api, `api/requests/${pathSegment(requestId, 'request id')}`, {}, opts.token);
-      const body = (await response.json()) as TraceBody;
+      const body = (await answerJson(response)) as TraceBody;
       process.stdout.write(opts.format === 'json' ? `${JSON.stringify(body, null, 2)}\n` : `${traceTable(body)}\n`);
     });
 }
