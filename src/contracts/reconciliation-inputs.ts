@@ -17,6 +17,12 @@ export interface MetricTokens {
   readonly generatedTokens: number;
 }
 
+/** Whole UTC hours, `YYYY-MM-DDTHH`, from `from` up to but not including `to`. */
+export interface HourSpan {
+  readonly from: string;
+  readonly to: string;
+}
+
 /** How exports write "no value": JSON null, an empty CSV cell, or the az CLI's `str(None)`. */
 export const noValue = (value: unknown): unknown => (value === null || value === undefined || value === '' || value === 'None' ? null : value);
 
@@ -96,8 +102,14 @@ export function toLlmUsageRows(rows: Iterable<LlmLogRow>): LlmUsageRow[] {
  * `interval` is the grain the service answered with; a metric it could not read has an `errorCode` other than
  * `Success` and an `errorMessage` (Metrics Batch REST reference, 2024-02-01, `Metric`).
  */
+const aggregate = z.number().nullish();
+
 export const metricsResponseSchema = z.object({
   interval: z.string().nullish(),
+  /** The span asked for: `timespan` ("start/end") in a metrics response, `starttime` and `endtime` in each of getBatch's. */
+  timespan: z.string().nullish(),
+  starttime: z.iso.datetime({ offset: true }).nullish(),
+  endtime: z.iso.datetime({ offset: true }).nullish(),
   value: z.array(
     z.object({
       id: z.string().nullish(),
@@ -107,7 +119,9 @@ export const metricsResponseSchema = z.object({
       timeseries: z.array(
         z.object({
           metadatavalues: z.array(z.object({ name: z.object({ value: z.string() }), value: z.string() })).default([]),
-          data: z.array(z.object({ timeStamp: z.iso.datetime({ offset: true }), total: z.number().nonnegative().nullish() })),
+          data: z.array(
+            z.object({ timeStamp: z.iso.datetime({ offset: true }), total: z.number().nonnegative().nullish(), average: aggregate, count: aggregate, minimum: aggregate, maximum: aggregate }),
+          ),
         }),
       ),
     }),
@@ -166,6 +180,19 @@ function assertRead(metric: MetricsResponse['value'][number]): void {
   throw new Error(`Azure Monitor could not read ${what}: ${metric.errorCode.slice(0, 100)}${metric.errorMessage ? `: ${metric.errorMessage.slice(0, 300)}` : ''}`);
 }
 
+type DataPoint = MetricsResponse['value'][number]['timeseries'][number]['data'][number];
+
+/**
+ * A point's tokens. A point holds only the aggregations asked for (the others absent, or null as `az monitor metrics
+ * list` prints them): one with an average or a count but no total was asked without `Total`, and is not zero tokens.
+ */
+function totalOf(point: DataPoint, metric: string): number {
+  if (point.total != null) return point.total;
+  const asked = (['average', 'count', 'minimum', 'maximum'] as const).filter((aggregation) => point[aggregation] != null);
+  if (asked.length === 0) return 0;
+  throw new Error(`${metric} at ${point.timeStamp} has ${asked.join(', ')} but no total: ask for the Total aggregation (az monitor metrics list --aggregation Total)`);
+}
+
 /**
  * Sums `ProcessedPromptTokens` and `GeneratedTokens` per UTC hour and deployment over responses (one per account
  * of a getBatch call: a deployment's tokens add up across accounts), at any grain within an hour.
@@ -177,17 +204,45 @@ export function toMetricTokens(...responses: readonly MetricsResponse[]): Metric
       if (metric.name.value !== PROMPT && metric.name.value !== GENERATED) continue;
       assertRead(metric);
       for (const series of metric.timeseries) {
-        const deployment = series.metadatavalues.find((m) => m.name.value.toLowerCase() === 'modeldeploymentname')?.value ?? '(unknown)';
+        const deployment = series.metadatavalues.find((m) => m.name.value.toLowerCase() === 'modeldeploymentname')?.value;
         for (const point of series.data) {
+          const tokens = totalOf(point, metric.name.value);
+          if (tokens === 0) continue;
+          // Asked without `ModelDeploymentName eq '*'`, Azure Monitor answers one series for the whole account.
+          if (deployment === undefined) {
+            throw new Error(`${metric.name.value} is not split by deployment: ask with the filter "ModelDeploymentName eq '*'" (az monitor metrics list --filter)`);
+          }
           const hour = hourOf(point.timeStamp, response.interval);
           const key = `${hour}\u0000${deployment}`;
           const cell = cells.get(key) ?? { hour, deployment, promptTokens: 0, generatedTokens: 0 };
-          if (metric.name.value === PROMPT) cell.promptTokens += point.total ?? 0;
-          else cell.generatedTokens += point.total ?? 0;
+          if (metric.name.value === PROMPT) cell.promptTokens += tokens;
+          else cell.generatedTokens += tokens;
           cells.set(key, cell);
         }
       }
     }
   }
   return [...cells.values()];
+}
+
+const HOUR_MS = MINUTES_PER_HOUR * MS_PER_MINUTE;
+const hourText = (ms: number) => new Date(ms).toISOString().slice(0, 13);
+
+/**
+ * The whole UTC hours every response's span covers (`timespan`, or `starttime` and `endtime`), or null when one
+ * names none: an hour outside was not asked about, which is not an hour without tokens. A span written to the last
+ * second of an hour (`…T23:59:59Z`, as a day is often asked for) covers that hour.
+ */
+export function metricsHours(...responses: readonly MetricsResponse[]): HourSpan | null {
+  let from = -Infinity;
+  let to = Infinity;
+  for (const response of responses) {
+    const [start, end] = response.timespan ? response.timespan.split('/') : [response.starttime, response.endtime];
+    const [startMs, endMs] = [isoInstantMs(start ?? ''), isoInstantMs(end ?? '')];
+    if (Number.isNaN(startMs) || Number.isNaN(endMs)) return null;
+    from = Math.max(from, Math.ceil(startMs / HOUR_MS) * HOUR_MS);
+    to = Math.min(to, Math.floor((endMs + MS_PER_MINUTE) / HOUR_MS) * HOUR_MS);
+  }
+  if (!Number.isFinite(from) || !Number.isFinite(to)) return null;
+  return { from: hourText(from), to: hourText(Math.max(from, to)) };
 }

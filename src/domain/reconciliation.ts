@@ -6,8 +6,8 @@ import { isAnswered } from './latency-tile.js';
 import { mayHaveCounterparts } from './ledger.js';
 export { CHECKS, CHECK_STATUSES, type CheckName, type CheckStatus } from '../contracts/reconciliation-result.js';
 import type { CheckName, CheckStatus } from '../contracts/reconciliation-result.js';
-import type { LlmUsageRow, MetricTokens } from '../contracts/reconciliation-inputs.js';
-export type { LlmUsageRow, MetricTokens } from '../contracts/reconciliation-inputs.js';
+import type { HourSpan, LlmUsageRow, MetricTokens } from '../contracts/reconciliation-inputs.js';
+export type { HourSpan, LlmUsageRow, MetricTokens } from '../contracts/reconciliation-inputs.js';
 
 /**
  * Reconciliation: the ledger against Azure's own records, per UTC hour × deployment.
@@ -111,6 +111,8 @@ export interface ReconciliationInput {
   readonly records?: readonly DiagnosticRecord[];
   readonly llmUsage?: readonly LlmUsageRow[];
   readonly metrics?: readonly MetricTokens[];
+  /** The hours the metrics were asked for: the ledger's other hours are not checked against them. */
+  readonly metricsHours?: HourSpan;
   /**
    * Why the metrics could not be read (as `failureReason` words it: one line, secrets masked), instead of
    * `metrics`: every hour × deployment of the ledger gets an `unavailable` metrics-tokens result carrying it, with
@@ -276,8 +278,13 @@ export function reconcile(input: ReconciliationInput): CheckResult[] {
 
   if (input.metrics || input.metricsUnavailable !== undefined) {
     const cells = new Cells();
-    for (const m of input.metrics ?? []) cells.at(m.hour, m.deployment).expected += m.promptTokens + m.generatedTokens;
-    for (const entry of input.entries) cells.at(hourOf(entry.time), entry.deployment).actual += entry.tokens.promptTokens + entry.tokens.completionTokens;
+    const span = input.metricsHours;
+    const asked = (hour: string) => !span || (hour >= span.from && hour < span.to);
+    for (const m of input.metrics ?? []) if (asked(m.hour)) cells.at(m.hour, m.deployment).expected += m.promptTokens + m.generatedTokens;
+    for (const entry of input.entries) {
+      const hour = hourOf(entry.time);
+      if (asked(hour)) cells.at(hour, entry.deployment).actual += entry.tokens.promptTokens + entry.tokens.completionTokens;
+    }
     const reason = input.metrics ? undefined : input.metricsUnavailable;
     if (reason === undefined) results.push(...cells.results('metrics-tokens', graded(thresholds['metrics-tokens']), maxSample));
     else results.push(...cells.results('metrics-tokens', () => 'unavailable', maxSample).map((r) => ({ ...r, ...UNCOMPARED, reason })));

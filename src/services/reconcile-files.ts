@@ -31,7 +31,7 @@ export async function reconcileFiles(input: ReconcileFilesInput): Promise<{ chec
     entries: ledger,
     records,
     ...(llmUsage ? { llmUsage } : {}),
-    ...(metrics ? { metrics } : {}),
+    ...(metrics ? { metrics: metrics.tokens, ...(metrics.hours ? { metricsHours: metrics.hours } : {}) } : {}),
     gatewayObjectIds: input.gatewayObjectIds,
     ...(input.thresholds ? { thresholds: input.thresholds } : {}),
     ...(input.maxSample !== undefined ? { maxSample: input.maxSample } : {}),

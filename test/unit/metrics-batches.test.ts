@@ -120,6 +120,13 @@ describe('metrics reconciliation on a fake metrics:getBatch that takes one regio
     expect(checks.filter((c) => c.check === 'metrics-tokens')).toEqual([]);
   });
 
+  it("passes the run's abort signal to Azure Monitor: a cancelled run's metrics read stops", async () => {
+    const fake = new FakeMetricsBatch(ACCOUNTS.slice(0, 1));
+    const cancelled = AbortSignal.abort();
+    const read = sourcesOn(fake, ACCOUNTS.slice(0, 1).map(({ resourceId, region }) => ({ resourceId, region }))).metrics!(WINDOW, { abortSignal: cancelled });
+    await expect(read).rejects.toMatchObject({ name: 'AbortError' });
+  });
+
   it('splits a region and subscription into calls of at most 50 resources', () => {
     const many = Array.from({ length: 120 }, (_, i) => ({ resourceId: account(SUB_A, `aoai-${String(i).padStart(3, '0')}`), region: 'westeurope' }));
     const batches = planMetricsBatches([...many, ...many.slice(0, 5)]);

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { StoredAndFileReconciliationSources } from '../../src/adapters/archive/file-reconciliation-sources.js';
 import { readMetricsFile } from '../../src/adapters/files/metrics-file.js';
 import { temporaryFolder } from '../support/temporary-folder.js';
 
@@ -52,7 +53,7 @@ describe('an Azure Monitor metrics response read from a file', () => {
   it('gives the prompt tokens per hour and deployment, with or without a byte order mark', async () => {
     const text = JSON.stringify(response('2026-11-16T01:00:00Z', 1234));
     for (const file of [await saved(text), await saved(`\ufeff${text}`)]) {
-      expect(await readMetricsFile(file)).toEqual([{ hour: '2026-11-16T01', deployment: 'gpt-4o-prod', promptTokens: 1234, generatedTokens: 0 }]);
+      expect((await readMetricsFile(file)).tokens).toEqual([{ hour: '2026-11-16T01', deployment: 'gpt-4o-prod', promptTokens: 1234, generatedTokens: 0 }]);
     }
   });
 
@@ -71,7 +72,7 @@ describe('an Azure Monitor metrics response read from a file', () => {
 
   it('adds up the resources of a metrics:getBatch body, per hour and deployment', async () => {
     const file = await saved(JSON.stringify(batchResponse(['aoai-eastus', '2026-11-16T01:00:00Z', 1234], ['aoai-eastus-2', '2026-11-16T01:00:00Z', 66], ['aoai-eastus-2', '2026-11-16T00:00:00Z', 7])));
-    expect(await readMetricsFile(file)).toEqual([
+    expect((await readMetricsFile(file)).tokens).toEqual([
       { hour: '2026-11-16T01', deployment: 'gpt-4o-prod', promptTokens: 1300, generatedTokens: 0 },
       { hour: '2026-11-16T00', deployment: 'gpt-4o-prod', promptTokens: 7, generatedTokens: 0 },
     ]);
@@ -87,10 +88,10 @@ describe('an Azure Monitor metrics response read from a file', () => {
   it('reads the interval as the Azure CLI prints it (timedelta: "1:00:00", "0:05:00"), and refuses a day as it does P1D', async () => {
     // Microsoft Learn, "Estimating Consumption plan costs" (Azure CLI): `az monitor metrics list … --interval PT1H`
     // "returns a JSON payload" with "interval": "1:00:00".
-    expect(await readMetricsFile(await saved(JSON.stringify(response('2026-11-16T01:00:00+00:00', 1234, '1:00:00'))))).toEqual([
+    expect((await readMetricsFile(await saved(JSON.stringify(response('2026-11-16T01:00:00+00:00', 1234, '1:00:00'))))).tokens).toEqual([
       { hour: '2026-11-16T01', deployment: 'gpt-4o-prod', promptTokens: 1234, generatedTokens: 0 },
     ]);
-    expect(await readMetricsFile(await saved(JSON.stringify(response('2026-11-16T12:55:00+00:00', 60, '0:05:00'))))).toEqual([
+    expect((await readMetricsFile(await saved(JSON.stringify(response('2026-11-16T12:55:00+00:00', 60, '0:05:00'))))).tokens).toEqual([
       { hour: '2026-11-16T12', deployment: 'gpt-4o-prod', promptTokens: 60, generatedTokens: 0 },
     ]);
     await expect(readMetricsFile(await saved(JSON.stringify(response('2026-11-16T00:00:00+00:00', 60, '1 day, 0:00:00'))))).rejects.toThrow(/cannot be checked by the hour/);
@@ -105,9 +106,39 @@ describe('an Azure Monitor metrics response read from a file', () => {
     await expect(readMetricsFile(await saved(JSON.stringify(response('2026-11-16T12:09:00Z', 60_000))))).rejects.toThrow(
       /metrics\.json: data point 2026-11-16T12:09:00Z starts a PT1H bucket that is not within one UTC hour/,
     );
-    expect(await readMetricsFile(await saved(JSON.stringify(response('2026-11-16T12:45:00Z', 60, 'PT15M'))))).toEqual([
+    expect((await readMetricsFile(await saved(JSON.stringify(response('2026-11-16T12:45:00Z', 60, 'PT15M'))))).tokens).toEqual([
       { hour: '2026-11-16T12', deployment: 'gpt-4o-prod', promptTokens: 60, generatedTokens: 0 },
     ]);
+  });
+
+  it('refuses points asked without the Total aggregation (an average and a count, no total) rather than reading no tokens', async () => {
+    // A point carries only the aggregations asked for; `az monitor metrics list --aggregation Average` prints the others null.
+    const body = response('2026-11-16T01:00:00Z', null) as { value: { timeseries: { data: Record<string, unknown>[] }[] }[] };
+    Object.assign(body.value[0]!.timeseries[0]!.data[0]!, { average: 617, count: 2, minimum: null, maximum: null });
+    await expect(readMetricsFile(await saved(JSON.stringify(body)))).rejects.toThrow(
+      /metrics\.json: ProcessedPromptTokens at 2026-11-16T01:00:00Z has average, count but no total: ask for the Total aggregation/,
+    );
+    expect((await readMetricsFile(await saved(JSON.stringify(response('2026-11-16T01:00:00Z', null))))).tokens).toEqual([]);
+  });
+
+  it('refuses a series with tokens that is not split by deployment, naming the filter to ask with', async () => {
+    // Asked without `ModelDeploymentName eq '*'`, Azure Monitor answers one series for the account, without metadata.
+    const body = response('2026-11-16T01:00:00Z', 50_000) as { value: { timeseries: { metadatavalues: unknown[] }[] }[] };
+    body.value[0]!.timeseries[0]!.metadatavalues = [];
+    await expect(readMetricsFile(await saved(JSON.stringify(body)))).rejects.toThrow(/ProcessedPromptTokens is not split by deployment: ask with the filter "ModelDeploymentName eq '\*'"/);
+  });
+
+  it('gives the whole hours the response was asked for: its timespan, or the span all resources of a getBatch body share', async () => {
+    expect((await readMetricsFile(await saved(JSON.stringify(response('2026-11-16T01:00:00Z', 1))))).hours).toEqual({ from: '2026-11-16T00', to: '2026-11-16T02' });
+    const cut = { ...(response('2026-11-16T01:00:00Z', 1) as object), timespan: '2026-11-16T00:30:00Z/2026-11-16T03:10:00Z' };
+    expect((await readMetricsFile(await saved(JSON.stringify(cut)))).hours).toEqual({ from: '2026-11-16T01', to: '2026-11-16T03' });
+    const day = { ...(response('2026-11-16T01:00:00Z', 1) as object), timespan: '2026-11-16T00:00:00Z/2026-11-16T23:59:59Z' };
+    expect((await readMetricsFile(await saved(JSON.stringify(day)))).hours).toEqual({ from: '2026-11-16T00', to: '2026-11-17T00' });
+    const batch = batchResponse(['aoai-eastus', '2026-11-16T01:00:00Z', 1], ['aoai-westus', '2026-11-16T01:00:00Z', 1]) as { values: Record<string, unknown>[] };
+    batch.values[1]!['starttime'] = '2026-11-16T01:00:00Z';
+    expect((await readMetricsFile(await saved(JSON.stringify(batch)))).hours).toEqual({ from: '2026-11-16T01', to: '2026-11-16T02' });
+    const { timespan: _none, ...without } = response('2026-11-16T01:00:00Z', 1) as { timespan: string };
+    expect((await readMetricsFile(await saved(JSON.stringify(without)))).hours).toBeNull();
   });
 
   it("refuses a metric Azure Monitor failed to read instead of reading it as no tokens", async () => {
@@ -116,5 +147,19 @@ describe('an Azure Monitor metrics response read from a file', () => {
     await expect(readMetricsFile(await saved(JSON.stringify(body)))).rejects.toThrow(
       /metrics\.json: Azure Monitor could not read \/subscriptions\/.*\/accounts\/aoai-eastus\/providers\/Microsoft\.Insights\/metrics\/ProcessedPromptTokens: InternalServerError: Error occurred/,
     );
+  });
+});
+
+describe('the metrics file as the local stack reconciles with it', () => {
+  const sources = async () => new StoredAndFileReconciliationSources({ listRecords: async function* () {} }, { metrics: await saved(JSON.stringify(response('2026-11-16T01:00:00Z', 1234))) });
+
+  it("gives a window's tokens from the file", async () => {
+    const window = { from: new Date('2026-11-16T01:00:00Z'), to: new Date('2026-11-16T02:00:00Z') };
+    expect(await (await sources()).metrics(window)).toEqual([{ hour: '2026-11-16T01', deployment: 'gpt-4o-prod', promptTokens: 1234, generatedTokens: 0 }]);
+  });
+
+  it('fails for a window the file was not asked for, which makes its check unavailable rather than graded against no tokens', async () => {
+    const window = { from: new Date('2026-11-16T05:00:00Z'), to: new Date('2026-11-16T06:00:00Z') };
+    await expect((await sources()).metrics(window)).rejects.toThrow(/metrics\.json holds the metrics of 2026-11-16T00:00Z to 2026-11-16T02:00Z, not of 2026-11-16T05:00:00\.000Z to 2026-11-16T06:00:00\.000Z/);
   });
 });

@@ -209,4 +209,10 @@ describe('metrics-tokens when the metrics cannot be read', () => {
     const results = reconcile({ entries: entries.slice(0, 2), metrics, gatewayObjectIds: new Set() });
     expect(results.map((c) => [c.status, c.reason])).toEqual([['ok', undefined]]);
   });
+
+  it('checks only the hours the metrics were asked for: a ledger hour outside them is no hour without tokens', () => {
+    const metrics = [{ hour: '2026-10-15T10', deployment: 'gpt-4o-prod', promptTokens: 950, generatedTokens: 150 }];
+    const results = reconcile({ entries, metrics, metricsHours: { from: '2026-10-15T10', to: '2026-10-15T11' }, gatewayObjectIds: new Set() });
+    expect(results.map((c) => [c.window, c.deployment, c.status])).toEqual([['2026-10-15T10', 'gpt-4o-prod', 'ok']]);
+  });
 });

@@ -1,4 +1,4 @@
-import type { MetricsClient } from '@azure/monitor-query-metrics';
+import type { MetricsClient, MetricsQueryResourcesOptions } from '@azure/monitor-query-metrics';
 import type { DiagnosticRecord } from '../../contracts/diagnostic-record.js';
 import { metricsResponseSchema, toLlmUsageRows, toMetricTokens } from '../../contracts/reconciliation-inputs.js';
 import { fromAzureDiagnosticsRow, parseRequestResponse } from '../../domain/diagnostic-parsing.js';
@@ -67,13 +67,13 @@ export class AzureReconciliationSources implements ReconciliationSources {
   private readonly limits: Required<ResultLimits>;
 
   /** Absent when no account is configured: Azure Monitor is then never asked, and there is no metrics check. */
-  readonly metrics?: (window: TimeWindow) => Promise<MetricTokens[]>;
+  readonly metrics?: (window: TimeWindow, options?: StoreOptions) => Promise<MetricTokens[]>;
 
   constructor(options: AzureReconciliationOptions) {
     this.runner = new QueryRunner(options.logs, options.workspaceId, options);
     this.limits = resultLimits(options);
     const metrics = options.metrics;
-    if (metrics && metrics.resources.length > 0) this.metrics = (window) => readMetrics(metrics, window);
+    if (metrics && metrics.resources.length > 0) this.metrics = (window, storeOptions) => readMetrics(metrics, window, storeOptions);
   }
 
   async records(window: TimeWindow, options?: StoreOptions): Promise<DiagnosticRecord[]> {
@@ -105,22 +105,23 @@ export class AzureReconciliationSources implements ReconciliationSources {
 }
 
 /** The accounts' token metrics of the window, one `metrics:getBatch` call per region and subscription. */
-async function readMetrics(metrics: NonNullable<AzureReconciliationOptions['metrics']>, window: TimeWindow): Promise<MetricTokens[]> {
+async function readMetrics(metrics: NonNullable<AzureReconciliationOptions['metrics']>, window: TimeWindow, options: StoreOptions = {}): Promise<MetricTokens[]> {
   const clients = new Map<string, Pick<MetricsClient, 'queryResources'>>();
+  // The client hands its options on to the request whole, so the run's signal cancels the call; their type does not name it.
+  const query: MetricsQueryResourcesOptions & { abortSignal?: AbortSignal } = {
+    startTime: window.from,
+    endTime: window.to,
+    interval: 'PT1H',
+    aggregation: 'Total',
+    filter: "ModelDeploymentName eq '*'",
+    top: MAX_SERIES_PER_METRIC,
+    ...(options.abortSignal ? { abortSignal: options.abortSignal } : {}),
+  };
   const results = [];
   for (const batch of planMetricsBatches(metrics.resources)) {
     let client = clients.get(batch.endpoint);
     if (!client) clients.set(batch.endpoint, (client = metrics.clientFor(batch.endpoint)));
-    results.push(
-      ...(await client.queryResources([...batch.resourceIds], METRIC_NAMES, 'Microsoft.CognitiveServices/accounts', {
-        startTime: window.from,
-        endTime: window.to,
-        interval: 'PT1H',
-        aggregation: 'Total',
-        filter: "ModelDeploymentName eq '*'",
-        top: MAX_SERIES_PER_METRIC,
-      })),
-    );
+    results.push(...(await client.queryResources([...batch.resourceIds], METRIC_NAMES, 'Microsoft.CognitiveServices/accounts', query)));
   }
   // The SDK's models carry names as strings; map them onto the REST response shape the domain reads. The SDK
   // gives the localized name when there is one ("Processed Prompt Tokens"), so the metric's own name is
