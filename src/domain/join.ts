@@ -1,5 +1,6 @@
 import type { DiagnosticRecord, GatewayMatch, StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
+import { canonicalJson } from './ledger.js';
 
 /**
  * The join of gateway requests to Azure OpenAI `RequestResponse` records: the backend's `apim-request-id`
@@ -24,14 +25,20 @@ export function matchedOutcome(record: DiagnosticRecord): JoinOutcome {
   };
 }
 
+type Match = Extract<JoinOutcome, { status: 'matched' }>;
+
+const nullsOf = (match: Match) => Object.values(match).filter((value) => value === null).length;
+
 /**
  * Two matches of one request (the copy streamed to Event Hubs and the one read from Log Analytics or the archive,
- * applied in either order or at once): field by field, a value over a null, as `preferredRecord` takes a complete
- * record over a copy with a field set to null for being unusable.
+ * or two records of one correlation id; applied in either order, again, or at once): the one with fewer nulls,
+ * else the one whose content sorts first, with its nulls filled from the other. Which was read first never
+ * decides: overlapping reads and a second worker give one verdict.
  */
-function mergedMatch(current: Extract<JoinOutcome, { status: 'matched' }>, next: Extract<JoinOutcome, { status: 'matched' }>): JoinOutcome {
-  const merged: Record<string, unknown> = { ...next };
-  for (const [field, value] of Object.entries(current)) if (merged[field] === null) merged[field] = value;
+function mergedMatch(current: Match, next: Match): JoinOutcome {
+  const [first, second] = nullsOf(current) !== nullsOf(next) ? (nullsOf(current) < nullsOf(next) ? [current, next] : [next, current]) : canonicalJson(current) <= canonicalJson(next) ? [current, next] : [next, current];
+  const merged: Record<string, unknown> = { ...first };
+  for (const [field, value] of Object.entries(second)) if (merged[field] === null) merged[field] = value;
   return merged as JoinOutcome;
 }
 
@@ -46,11 +53,20 @@ export function withOutcome(entry: LedgerEntry, outcome: JoinOutcome): LedgerEnt
 
 /**
  * Of two records with one correlation id, the one that joins: a complete record over one with a field set to
- * null for being unusable (`notes`), else the later one.
+ * null for being unusable (`notes`); of two as complete, the one whose content sorts first, so that the order
+ * they are read in never decides; of two copies of one content, `later`. A stored record's join status
+ * (`gateway`) is no content.
  */
 export function preferredRecord<T extends Pick<DiagnosticRecord, 'notes'>>(earlier: T | undefined, later: T): T {
   if (!earlier) return later;
-  return (later.notes?.length ?? 0) > (earlier.notes?.length ?? 0) ? earlier : later;
+  const [earlierNotes, laterNotes] = [earlier.notes?.length ?? 0, later.notes?.length ?? 0];
+  if (earlierNotes !== laterNotes) return earlierNotes < laterNotes ? earlier : later;
+  return contentOf(earlier) < contentOf(later) ? earlier : later;
+}
+
+function contentOf(record: object): string {
+  const { gateway: _status, ...content } = record as Record<string, unknown>;
+  return canonicalJson(content);
 }
 
 /**

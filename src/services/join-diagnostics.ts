@@ -1,7 +1,7 @@
 import type { DiagnosticRecord, GatewayMatch, RejectedDiagnostic, StoredDiagnostic } from '../contracts/diagnostic-record.js';
 import type { DeadLetter } from '../contracts/dead-letter.js';
 import type { JoinOutcome, LedgerEntry } from '../contracts/ledger-entry.js';
-import { joinKey, laterGatewayMatch, matchedOutcome, mergeStoredRecords, preferredRecord, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
+import { joinKey, laterGatewayMatch, matchedOutcome, mergeStoredRecords, recordsByCorrelationId, withOutcome, type JoinCounts } from '../domain/join.js';
 import { mergeLedgerEntries, partOf } from '../domain/ledger.js';
 import { isLaterJoinWatermark } from '../domain/join-watermark.js';
 import { stableId } from '../domain/stable-id.js';
@@ -185,16 +185,10 @@ export async function applyRecords(records: readonly DiagnosticRecord[], ports: 
   const fresh = [...recordsByCorrelationId(records).values()];
   if (fresh.length === 0) return 0;
   const read = await ports.diagnostics.readRecords(fresh.map((r) => r.correlationId), options);
-  const known = new Map(read.map((stored) => [stored.record.correlationId, stored.record]));
-  // A stored complete record is not replaced by one with an unusable field.
-  const unique = fresh.filter((r) => {
-    const stored = known.get(r.correlationId);
-    return !stored || preferredRecord(stored, r) === r;
-  });
-  if (unique.length === 0) return 0;
-  const found = await enrichWithRecords(new Map(unique.map((r) => [r.correlationId.toLowerCase(), r])), ports, options);
+  // Every record enriches the ledger (matches merge whatever their order); the stored one is the preferred one.
+  const found = await enrichWithRecords(new Map(fresh.map((r) => [r.correlationId.toLowerCase(), r])), ports, options);
   const matched = new Set(found.flatMap(({ entry }) => joinKey(entry) ?? []));
-  const stored = new Map(unique.map((record): [string, StoredDiagnostic] => [record.correlationId, { ...record, gateway: matched.has(record.correlationId.toLowerCase()) ? 'matched' : 'pending' }]));
+  const stored = new Map(fresh.map((record): [string, StoredDiagnostic] => [record.correlationId, { ...record, gateway: matched.has(record.correlationId.toLowerCase()) ? 'matched' : 'pending' }]));
   return saveRecords(ports, [...stored.keys()], (id, current) => mergeStoredRecords(current, stored.get(id)!), options, read);
 }
 

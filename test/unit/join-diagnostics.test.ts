@@ -467,8 +467,8 @@ describe("a record's gateway status only moves forward: pending, then bypass, th
     await judge(ledger);
     expect((await diagnostics.getRecords(['req-1']))[0]!.gateway).toBe('bypass');
 
-    // The ingest receives a later version of the record; once it has looked for its request (none yet), the request
-    // arrives late and the join matches it; only then does the ingest write.
+    // The ingest receives another copy of the record, one that `preferredRecord` takes over the stored one; once it
+    // has looked for its request (none yet), the request arrives late and the join matches it; only then does it write.
     let held = false;
     const heldLedger: LedgerStore = Object.assign(Object.create(ledger) as LedgerStore, {
       getEntriesByApimRequestIds: async (ids: readonly string[]) => {
@@ -489,12 +489,12 @@ describe("a record's gateway status only moves forward: pending, then bypass, th
         return outcome;
       },
     });
-    const { gateway: _, ...later } = { ...record, durationMs: 851 };
+    const { gateway: _, ...later } = { ...record, durationMs: 830 };
     await applyRecords([later], { ...ports, ledger: heldLedger, diagnostics: counting }, {});
 
-    // Its first write lost the race; it read the record again and merged: the later content at the join's verdict.
+    // Its first write lost the race; it read the record again and merged: the preferred content at the join's verdict.
     expect(conflicts).toBe(1);
-    expect(diagnostics.snapshot()).toEqual([{ ...record, durationMs: 851, gateway: 'matched' }]);
+    expect(diagnostics.snapshot()).toEqual([{ ...record, durationMs: 830, gateway: 'matched' }]);
     expect(await joinCounts(ledger, diagnostics, { from: new Date('2026-03-10T00:00:00Z'), to: new Date('2026-03-11T00:00:00Z') })).toEqual({ matched: 1, noDiagnostics: 0, bypass: 0 });
   });
 });
@@ -618,3 +618,26 @@ describe("two copies of one record give the entry the complete copy's verdict", 
   }
 });
 
+
+describe('two different complete records of one correlation id give one verdict, whatever order they are read in', () => {
+  // The archive sample holds two records under one CorrelationId, of different deployments and models; overlapping
+  // reads (the join's reach-back, a second worker, the stream and the archive) apply them in any order, again.
+  const chat = diagnosticRecord({ modelDeploymentName: 'gpt-chat-pilot', modelName: 'gpt-35-turbo' });
+  const image = diagnosticRecord({ modelDeploymentName: 'dall-e-3', modelName: 'dall-e-3' });
+
+  async function after(reads: DiagnosticRecord[][]) {
+    const ports = { ledger: new MemoryLedgerStore(), diagnostics: new MemoryDiagnosticsStore(), aggregates: new MemoryAggregateStore() };
+    await ports.ledger.createEntries([ledgerEntry({ id: 'gw-1', gatewayRequestId: 'gw-1', apimRequestId: chat.correlationId, time: '2026-11-20T10:14:59.000Z' })]);
+    for (const read of reads) await applyRecords(read, ports, {});
+    return { verdict: (await ports.ledger.readEntries([{ id: 'gw-1' }]))[0]!.entry.diagnostics, stored: await ports.diagnostics.getRecords([chat.correlationId]) };
+  }
+
+  it('in either order, read again, or in one read', async () => {
+    expect(chat.correlationId).toBe(image.correlationId);
+    const first = await after([[chat], [image]]);
+    for (const reads of [[[image], [chat]], [[chat], [image], [chat]], [[image], [chat], [image], [chat]], [[chat, image]], [[image, chat]]]) {
+      expect(await after(reads)).toEqual(first);
+    }
+    expect(first.verdict).toMatchObject({ status: 'matched' });
+  });
+});
