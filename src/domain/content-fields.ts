@@ -79,15 +79,19 @@ const CONTENT_FIELDS = new Map<string, Keep>([
  * header), a backend URL a SAS signature or a function key.
  */
 const URL_FIELDS = new Set(['url', 'backendurl']);
-const CREDENTIAL_PARAMETER = '[?&](?:subscription-key|api-key|key|code|sig|token|access_token)=';
-const CREDENTIAL_QUERY = new RegExp(CREDENTIAL_PARAMETER, 'i');
+const CREDENTIAL_NAME = '(?:subscription-key|api-key|key|code|sig|token|access_token)=';
+const CREDENTIAL_QUERY = new RegExp(`[?&]${CREDENTIAL_NAME}`, 'i');
 
 /**
  * A quick test of a text for a content field's name, or a URL with a credential in its query, in `properties` given
- * as a JSON string too; a text without one is kept as it is. (An item whose keys are written with `\u` escapes passes
- * unnoticed: no producer writes them.)
+ * as a JSON string too; a text without one is kept as it is. The URL may be written with escapes (`\/`, `\u0026` for
+ * `&`: RFC 8259 lets a writer escape any character, and System.Text.Json escapes `&`). (An item whose keys are written
+ * with `\u` escapes passes unnoticed: no producer writes them.)
  */
-const CONTENT_KEY = new RegExp(`(?:body|headers|messages)\\\\?"\\s*:|url\\\\?"\\s*:\\s*\\\\?"[^"\\\\]*${CREDENTIAL_PARAMETER}`, 'i');
+const CONTENT_KEY = new RegExp(
+  `(?:body|headers|messages)\\\\?"\\s*:|url\\\\?"\\s*:\\s*\\\\?"(?:[^"\\\\]|\\\\.)*?(?:[?&]|\\\\{1,2}u00(?:26|3f))${CREDENTIAL_NAME}`,
+  'i',
+);
 
 const withoutQuery: Keep = (value) => (typeof value !== 'string' ? notKept(value) : CREDENTIAL_QUERY.test(value) ? value.split(/[?#]/, 1)[0] : value);
 
@@ -98,7 +102,8 @@ function objectWithoutContent(object: Record<string, unknown>, inProperties = fa
     const lower = name.toLowerCase();
     const keep = CONTENT_FIELDS.get(lower) ?? (inProperties && URL_FIELDS.has(lower) ? withoutQuery : undefined);
     if (keep) copy[name] = value === null || value === undefined ? value : keep(value);
-    else if (lower === 'properties') copy[name] = valueWithoutContent(value, true);
+    // A v1 event's `gateway` holds the backend URL as a resource log's `properties` do.
+    else if (lower === 'properties' || lower === 'gateway') copy[name] = valueWithoutContent(value, true);
     else copy[name] = value;
   }
   return copy;
@@ -115,11 +120,20 @@ function valueWithoutContent(value: unknown, inProperties = false): unknown {
 }
 
 /**
- * What is kept of a text that names a content field but cannot be read to cut it (not JSON, or nested deeper than
- * the stack writes): its size and SHA-256, to match it with the event it came from.
+ * What is kept of a text or bytes that name a content field but cannot be read to cut it (not JSON, not UTF-8, or
+ * nested deeper than the stack writes): the size and SHA-256, to match it with the event it came from.
  */
-function unreadable(text: string): string {
-  return JSON.stringify({ notKept: NOT_KEPT, bytes: Buffer.byteLength(text, 'utf8'), sha256: hash('sha256', text, 'hex') });
+function unreadable(data: string | Uint8Array): string {
+  const bytes = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
+  return JSON.stringify({ notKept: NOT_KEPT, bytes, sha256: hash('sha256', data, 'hex') });
+}
+
+/**
+ * What is kept of a body that is not UTF-8 text in place of its bytes, or null when they name no content field
+ * (searched byte by byte, as Latin-1: the names are ASCII): only its size and SHA-256.
+ */
+export function bytesWithoutContent(bytes: Uint8Array): string | null {
+  return CONTENT_KEY.test(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')) ? unreadable(bytes) : null;
 }
 
 /** One item's text without content fields, written from its parsed value; null when it names none. */

@@ -1,7 +1,7 @@
 import type { DeadLetter, SourcePosition } from '../contracts/dead-letter.js';
 import type { DiagnosticRecord } from '../contracts/diagnostic-record.js';
 import type { LedgerEntry } from '../contracts/ledger-entry.js';
-import { textWithoutContent } from '../domain/content-fields.js';
+import { bytesWithoutContent, textWithoutContent } from '../domain/content-fields.js';
 import { bodyText, decodeBody, keptText, type RawPayload } from '../domain/event-decoding.js';
 import { normalizeEvent, normalizeV1Text } from '../domain/event-normalization.js';
 import { canonicalJson, hourBucket, ledgerDocument, ledgerPartition, loserEntry, mergeRequests, mergeLedger, mergeLedgerEntries, toLedgerEntry } from '../domain/ledger.js';
@@ -46,8 +46,9 @@ export const LEDGER_POSITION = { partitionId: 'ledger', sequenceNumber: null, of
  * with body, header or message logging on): it is never stored (see `content-fields.ts`).
  */
 function deadLetter(reason: string, received: RawPayload, position: SourcePosition): DeadLetter {
-  const text = received.encoding === 'utf8' ? received.data : keptText(Buffer.from(received.data, 'base64'));
-  const withoutContent = text === null ? null : textWithoutContent(text);
+  const bytes = received.encoding === 'utf8' ? null : Buffer.from(received.data, 'base64');
+  const text = bytes === null ? received.data : keptText(bytes);
+  const withoutContent = text !== null ? textWithoutContent(text) : bytes && bytesWithoutContent(bytes);
   const raw = withoutContent === null ? received : { encoding: 'utf8' as const, data: withoutContent, bytes: Buffer.byteLength(withoutContent, 'utf8') };
   const id = stableId(raw.encoding, raw.data);
   return { id, pk: id.slice(0, 2), reason, position, raw };

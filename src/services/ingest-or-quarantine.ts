@@ -1,5 +1,5 @@
 import { QUARANTINE_SCHEMA_V1, type QuarantinedBatch, type QuarantinedBody } from '../contracts/quarantine.js';
-import { textWithoutContent } from '../domain/content-fields.js';
+import { bytesWithoutContent, textWithoutContent } from '../domain/content-fields.js';
 import { keptText } from '../domain/event-decoding.js';
 import { TransientStoreError, type StoreOptions } from '../ports/ledger-store.js';
 import type { QuarantineStore } from '../ports/quarantine-store.js';
@@ -88,7 +88,9 @@ function bodyWithoutContent(body: unknown): unknown {
       text = null;
     }
   }
-  return text === null ? body : (textWithoutContent(text) ?? body);
+  if (text !== null) return textWithoutContent(text) ?? body;
+  const bytes = body instanceof ArrayBuffer ? new Uint8Array(body) : ArrayBuffer.isView(body) ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : null;
+  return (bytes && bytesWithoutContent(bytes)) ?? body;
 }
 
 /** A failed batch as it is kept for `quarantine replay`: every body, without content TokenLedger never stores. */
