@@ -206,15 +206,22 @@ class ByResource<T extends { readonly resourceId: string; readonly time: string 
   }
 }
 
+/** Weights of the same identity and reason added up, sorted by them. */
+function summedWeights(weights: readonly Weight[]): Weight[] {
+  const byKey = new Map<string, Weight>();
+  for (const { identity, reason, tokens } of weights) {
+    const held = byKey.get(partKey({ identity, reason }));
+    if (held) held.tokens += tokens;
+    else byKey.set(partKey({ identity, reason }), { identity, reason, tokens });
+  }
+  return [...byKey.values()].sort((a, b) => (partKey(a) < partKey(b) ? -1 : partKey(a) > partKey(b) ? 1 : 0));
+}
+
 /** The usage a row bills, as weights per identity and per unallocated reason. */
 function weightsOf(row: AllocationCostRow, usage: ByResource<AllocationUsage>, bypass: ByResource<BypassCall>, claimedModels: readonly string[]): Weight[] {
-  const byKey = new Map<string, Weight>();
+  const weights: Weight[] = [];
   const add = (identity: string, reason: string | null, tokens: bigint) => {
-    if (tokens <= 0n) return;
-    const key = partKey({ identity, reason });
-    const weight = byKey.get(key);
-    if (weight) weight.tokens += tokens;
-    else byKey.set(key, { identity, reason, tokens });
+    if (tokens > 0n) weights.push({ identity, reason, tokens });
   };
   const meter = row.meter;
   const onRow = usage.inPeriod(row);
@@ -240,7 +247,7 @@ function weightsOf(row: AllocationCostRow, usage: ByResource<AllocationUsage>, b
     const bypassed = bypass.inPeriod(row).length > 0;
     add(UNALLOCATED, bypassed ? UNALLOCATED_REASONS.notSeenBypass : UNALLOCATED_REASONS.notSeen, row.billedTokens - seen);
   }
-  return [...byKey.values()].sort((a, b) => (partKey(a) < partKey(b) ? -1 : partKey(a) > partKey(b) ? 1 : 0));
+  return summedWeights(weights);
 }
 
 /**
@@ -260,15 +267,24 @@ export function allocateInvoice(rows: readonly AllocationCostRow[], usage: reado
     const key = `${resourceKey(row.resourceId)}\u0000${row.chargePeriodStart}`;
     claimed.set(key, [...(claimed.get(key) ?? []), row.meter.model]);
   }
-  return rows.map((row) => {
-    let weights: Weight[];
+  const rowWeights = rows.map((row) => (row.meter.type === 'unreadable' ? [] : weightsOf(row, usageIndex, bypassIndex, claimed.get(`${resourceKey(row.resourceId)}\u0000${row.chargePeriodStart}`) ?? [])));
+  // A token row that bills no tokens of its own (a credit or refund on usage: a quantity of 0, or none) corrects the
+  // usage of the rows of its meter, resource and charge period that do: it is split as they are together, the tokens
+  // no request accounts for included, not by the requests alone.
+  const meterKey = (row: AllocationCostRow) => `${resourceKey(row.resourceId)}\u0000${row.meterName}\u0000${row.chargePeriodStart}\u0000${row.chargePeriodEnd}`;
+  const billingTokens = new Map<string, Weight[]>();
+  rows.forEach((row, i) => {
+    if (row.meter.type !== 'tokens' || row.billedTokens === null || row.billedTokens === 0n) return;
+    billingTokens.set(meterKey(row), [...(billingTokens.get(meterKey(row)) ?? []), ...rowWeights[i]!]);
+  });
+  return rows.map((row, i) => {
+    let weights = rowWeights[i]!;
+    const corrected = row.meter.type === 'tokens' && (row.billedTokens === null || row.billedTokens === 0n) ? billingTokens.get(meterKey(row)) : undefined;
+    if (corrected) weights = summedWeights(corrected);
     if (row.meter.type === 'unreadable') weights = [{ identity: UNALLOCATED, reason: row.meter.reason, tokens: 1n }];
-    else {
-      weights = weightsOf(row, usageIndex, bypassIndex, claimed.get(`${resourceKey(row.resourceId)}\u0000${row.chargePeriodStart}`) ?? []);
-      if (weights.length === 0) {
-        const reason = row.meter.type === 'provisioned' ? UNALLOCATED_REASONS.noProvisionedUsage : UNALLOCATED_REASONS.noUsage;
-        weights = [{ identity: UNALLOCATED, reason, tokens: 0n }];
-      }
+    else if (weights.length === 0) {
+      const reason = row.meter.type === 'provisioned' ? UNALLOCATED_REASONS.noProvisionedUsage : UNALLOCATED_REASONS.noUsage;
+      weights = [{ identity: UNALLOCATED, reason, tokens: 0n }];
     }
     // One weight: the whole amount, even when its tokens are zero.
     const shares = weights.length === 1 ? [{ ...weights[0]!, tokens: 1n }] : weights;

@@ -105,6 +105,25 @@ describe('allocateInvoice', () => {
     expect(allocation!.parts.map((p) => p.billedCost)).toEqual(['-0.0033', '-0.0067']);
   });
 
+  it('splits a credit that bills no tokens of its own as the usage rows of its meter, resource and day, the tokens no request accounts for included', () => {
+    // As the FOCUS 1.2 fixture's gpt-4.1 input row (0.0164 for 8.2K tokens) and its credit (-0.0100, ConsumedQuantity 0):
+    // alice's requests account for half the billed tokens.
+    const charge = costRow({ billedCost: '0.0164', effectiveCost: '0.0164', billedTokens: 8200n });
+    const credit = costRow({ billedCost: '-0.0100', effectiveCost: '-0.0100', billedTokens: 0n });
+    const elsewhere = costRow({ billedCost: '-0.0100', effectiveCost: '-0.0100', billedTokens: null, chargePeriodStart: '2026-11-21T00:00:00Z', chargePeriodEnd: '2026-11-22T00:00:00Z' });
+    const [usage, corrected, alone] = allocateInvoice([charge, credit, elsewhere], [use('alice', { input: 4100n }), use('bob', { input: 100n }, { time: '2026-11-21T10:00:00Z' })]);
+    expect(parts(usage!)).toEqual([
+      ['alice', '0.0082', '0.0082', 4100n, null],
+      [UNALLOCATED, '0.0082', '0.0082', 4100n, UNALLOCATED_REASONS.notSeen],
+    ]);
+    expect(parts(corrected!)).toEqual([
+      ['alice', '-0.0050', '-0.0050', 4100n, null],
+      [UNALLOCATED, '-0.0050', '-0.0050', 4100n, UNALLOCATED_REASONS.notSeen],
+    ]);
+    // A credit with no usage row of its meter beside it goes by the requests, as before.
+    expect(parts(alone!)).toEqual([['bob', '-0.0100', '-0.0100', 100n, null]]);
+  });
+
   it('counts only the meter kind and model of the row, on its resource and in its charge period', () => {
     const usage = [
       use('alice', { input: 10n, output: 90n }),
