@@ -36,7 +36,8 @@ const nullsOf = (match: Match) => Object.values(match).filter((value) => value =
  * decides: overlapping reads and a second worker give one verdict.
  */
 function mergedMatch(current: Match, next: Match): JoinOutcome {
-  const [first, second] = nullsOf(current) !== nullsOf(next) ? (nullsOf(current) < nullsOf(next) ? [current, next] : [next, current]) : canonicalJson(current) <= canonicalJson(next) ? [current, next] : [next, current];
+  const order = nullsOf(current) - nullsOf(next) || (canonicalJson(current) <= canonicalJson(next) ? -1 : 1);
+  const [first, second] = order < 0 ? [current, next] : [next, current];
   const merged: Record<string, unknown> = { ...first };
   for (const [field, value] of Object.entries(second)) if (merged[field] === null) merged[field] = value;
   return merged as JoinOutcome;
