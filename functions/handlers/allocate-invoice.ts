@@ -7,6 +7,16 @@ import { allocateNewExports, type NewExportsPorts, type StoredAllocationOptions 
  * and the stored diagnostics, and stores the result for `GET /api/chargeback?basis=invoice`. Without a configured
  * export (`ports` gives null) it only says so. Files that fail are logged and fail the run once the others are done.
  */
+/** Partitions by the folder of their run, in name order. */
+function partitionsByRun(names: readonly string[]): Map<string, number> {
+  const runs = new Map<string, number>();
+  for (const name of [...names].sort()) {
+    const run = name.slice(0, Math.max(0, name.lastIndexOf('/'))) || '(container root)';
+    runs.set(run, (runs.get(run) ?? 0) + 1);
+  }
+  return runs;
+}
+
 export function createAllocateTimerHandler(ports: () => NewExportsPorts | null, options: () => StoredAllocationOptions) {
   return async function allocateTimer(_timer: Timer, context: InvocationContext): Promise<void> {
     const bound = ports();
@@ -24,7 +34,8 @@ export function createAllocateTimerHandler(ports: () => NewExportsPorts | null, 
       );
     }
     const supersededNote = superseded.length > 0 ? `, ${superseded.length} superseded by a newer run` : '';
-    const waitingNote = result.waiting > 0 ? `, ${result.waiting} waiting for their run's manifest.json` : '';
+    for (const [run, count] of partitionsByRun(result.waiting)) context.log(`allocate: ${run}: ${count} partitions written, waiting for the run's manifest.json`);
+    const waitingNote = result.waiting.length > 0 ? `, ${result.waiting.length} waiting for their run's manifest.json` : '';
     context.log(`allocate: ${result.allocated.length - superseded.length} exports allocated, ${result.unchanged} unchanged, ${result.failed.length} failed${supersededNote}${waitingNote}`);
     for (const failure of result.failed) context.error(`allocate: ${failure.name}: ${failure.reason}`);
     if (result.failed.length > 0) throw new Error(`${result.failed.length} cost exports could not be allocated: ${result.failed.map((f) => f.name).join(', ')}`);

@@ -171,7 +171,7 @@ export interface NewExportsResult {
   /** Files already allocated at the ETag they have now, after their data settled. */
   readonly unchanged: number;
   /** Partitions of runs whose `manifest.json` is not written yet: the run is still being written, and waits. */
-  readonly waiting: number;
+  readonly waiting: readonly string[];
   readonly failed: readonly { readonly name: string; readonly reason: string }[];
 }
 
@@ -267,5 +267,5 @@ export async function allocateNewExports(ports: NewExportsPorts, options: Stored
       failed.push({ name: blob.name, reason: (error as Error).message });
     }
   }
-  return { allocated, unchanged, waiting: files.length - ready.length, failed };
+  return { allocated, unchanged, waiting: files.filter((blob) => !ready.includes(blob)).map((blob) => blob.name), failed };
 }

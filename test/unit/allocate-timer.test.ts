@@ -41,6 +41,19 @@ describe('the invoice allocation timer', () => {
     expect((await allocations.listAllocatedExports()).map((m) => m.etag)).toEqual([(await exports.list()).find((b) => b.name.endsWith('.csv'))!.etag]);
   });
 
+  it("names each run whose partitions wait for the run's manifest.json, with how many", async () => {
+    const { exports, logged, run } = setup();
+    exports.write(`${RUN}/part_0_0001.csv`, FOCUS, '2024-11-22T06:10:00.000Z');
+    exports.write(`${RUN}/part_1_0001.csv`, FOCUS, '2024-11-22T06:11:00.000Z');
+    exports.write('focus/tokenledger/20241101-20241130/run-2/part_0_0001.csv', FOCUS, '2024-11-23T06:10:00.000Z');
+    await run();
+    expect(logged).toEqual([
+      "allocate: focus/tokenledger/20241101-20241130/run-1: 2 partitions written, waiting for the run's manifest.json",
+      "allocate: focus/tokenledger/20241101-20241130/run-2: 1 partitions written, waiting for the run's manifest.json",
+      "allocate: 0 exports allocated, 0 unchanged, 0 failed, 3 waiting for their run's manifest.json",
+    ]);
+  });
+
   it('allocates actual-cost and Parquet export files as it does FOCUS CSV files, with no setting to say which', async () => {
     const { exports, allocations, logged, run } = setup();
     const actualRun = 'actual/tokenledger/20261101-20261130/run-1';
