@@ -87,7 +87,7 @@ export type LatencyBasis = 'ms-per-output-token' | 'ttft' | 'service-latency';
 export interface BackendWeight {
   readonly backendId: string;
   readonly regionCode: string | null;
-  /** Integer percentage; the pool's weights sum to 100. 0 only for an unhealthy backend. */
+  /** Integer percentage; the pool's weights sum to 100. 0 for an unhealthy backend, or for a healthy one the step limit holds below its minimum share (rule 5). */
   readonly weight: number;
   readonly priority: 1;
   readonly healthy: boolean;
