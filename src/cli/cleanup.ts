@@ -50,9 +50,13 @@ export class Cleanup {
     this.onSignal(signal);
   }
 
-  /** Adds a release step; steps run last-added first. */
+  /**
+   * Adds a release step; steps run last-added first. A step added once the release has begun (what an interrupted
+   * command took hold of after the signal) runs when the others are done.
+   */
   add(step: () => Promise<void>): void {
-    this.steps.unshift(step);
+    if (this.running) this.running = this.running.then(() => this.runStep(step));
+    else this.steps.unshift(step);
   }
 
   /** Resolves with the first SIGINT, SIGTERM or SIGPIPE that arrives from now on. */
@@ -71,22 +75,27 @@ export class Cleanup {
     this.running ??= (async () => {
       process.off('SIGINT', this.onSignal);
       process.off('SIGTERM', this.onSignal);
-      for (const step of this.steps.splice(0)) {
-        try {
-          await step();
-        } catch (error) {
-          process.stderr.write(`cleanup: ${error instanceof Error ? error.message : String(error)}\n`);
-        }
-      }
+      for (const step of this.steps.splice(0)) await this.runStep(step);
       // Only now: the reader of the output leaving meanwhile waits for these steps before the process ends.
       active.delete(this);
     })();
     return this.running;
   }
 
-  /** Releases everything, then ends the process as the signal would have. */
+  private async runStep(step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      process.stderr.write(`cleanup: ${error instanceof Error ? error.message : String(error)}\n`);
+    }
+  }
+
+  /** Releases everything (steps added meanwhile too), then ends the process as the signal would have. */
   async exitOn(signal: StopSignal): Promise<never> {
-    await this.run();
+    for (let done: Promise<void> | null = null; done !== this.run(); ) {
+      done = this.run();
+      await done;
+    }
     process.exit(SIGNAL_EXIT_CODES[signal] ?? 1);
   }
 }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer as createNetServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -233,10 +234,24 @@ function printSummary(summary: DemoSummary): void {
   out.write(formatTable(['check', 'expected', 'actual', 'result'], summary.checks.map((c) => [c.name, String(c.expected), String(c.actual), c.ok ? 'ok' : 'FAILED'])) + '\n');
 }
 
+/** Why the local API cannot listen on `port` (another Functions host holds 7071 by default), or null when it can. */
+async function portTaken(port: number): Promise<string | null> {
+  const server = createNetServer();
+  const failure = await new Promise<NodeJS.ErrnoException | null>((resolve) => {
+    server.once('error', resolve);
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(null)));
+  });
+  if (!failure) return null;
+  const why = failure.code === 'EADDRINUSE' ? 'is in use (another Functions host or demo?)' : `cannot be listened on (${failure.code ?? failure.message})`;
+  return `port ${port} of the local API ${why}: stop what holds it, or choose another with --port`;
+}
+
 /** Serves the demo's stack (API and dashboard) until Ctrl-C or SIGTERM, printing the tokens and commands to try. */
 async function serve(stack: LocalStack, opts: { day: string; port: number }, cleanup: Cleanup, interrupted: Promise<unknown>): Promise<void> {
   const [{ startLocalApi }, { demoTokens }] = await Promise.all([import('../local/local-api.js'), import('../local/token-issuer.js')]);
-  const api = await startLocalApi(stack, opts.port).catch(() => startLocalApi(stack));
+  const api = await startLocalApi(stack, opts.port).catch(async (error: unknown) => {
+    throw new Error((await portTaken(opts.port)) ?? `the local API cannot start on port ${opts.port}: ${error instanceof Error ? error.message : String(error)}`);
+  });
   cleanup.add(() => api.stop());
   const tokens = await demoTokens(stack.issuer);
   const month = opts.day.slice(0, 7);
@@ -306,10 +321,19 @@ export function buildCli(): Command {
     .action(async (opts: { requests: number; seed: number; day: string; out?: string; json?: string; serve: boolean; port: number; faults?: boolean }) => {
       if (opts.out) await checkOutput(opts.out, { option: '--out', kind: 'folder' });
       if (opts.json) await checkOutput(opts.json, { option: '--json', kind: 'file' });
+      // Before minutes of work: the commands the demo prints name this port.
+      const taken = opts.serve ? await portTaken(opts.port) : null;
+      if (taken) throw new Error(taken);
       const progress = createProgress();
       // Everything the demo holds is released on every way out: success, failure, Ctrl-C or SIGTERM.
       const cleanup = new Cleanup();
       const interrupted = cleanup.signal();
+      let stopping = false;
+      void interrupted.then(() => (stopping = true));
+      /** After an interrupt, the run goes no further than the step it is in. */
+      const unlessStopping = () => {
+        if (stopping) throw new Error('interrupted');
+      };
       let settled: Promise<unknown> = Promise.resolve();
       const work = (async () => {
         const outDir = opts.out ?? (await mkdtemp(joinPath(tmpdir(), 'tokenledger-demo-')));
@@ -319,11 +343,14 @@ export function buildCli(): Command {
         cleanup.add(() => Promise.race([settled, new Promise((resolve) => setTimeout(resolve, RUN_SETTLE_MS).unref())]).then(() => {}));
         progress.step('starting the local stack (Cosmos DB server, Azurite)');
         const [{ startLocalStack }, { runDemo }] = await Promise.all([import('../local/local-stack.js'), import('../local/demo.js')]);
+        unlessStopping();
         const starting = startLocalStack();
         cleanup.add(async () => (await starting.catch(() => null))?.stop());
         const stack = await starting;
-        const summary = await runDemo(stack, { requests: opts.requests, seed: opts.seed, day: opts.day, outDir, faults: Boolean(opts.faults) }, progress);
-        return { stack, summary };
+        unlessStopping();
+        const ran = await runDemo(stack, { requests: opts.requests, seed: opts.seed, day: opts.day, outDir, faults: Boolean(opts.faults) }, progress);
+        // A temporary folder is gone once the run ends: the summary names only a folder given with --out.
+        return { stack, summary: { ...ran, outDir: opts.out ?? null } };
       })();
       // After an interrupt, the work fails as the stack stops under it: that failure is expected and dropped.
       const outcome = work.then((value) => ({ value }), (error: unknown) => ({ error }));

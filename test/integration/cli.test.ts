@@ -334,6 +334,51 @@ describe('tokenledger CLI', () => {
     await expect(access(folder)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('demo refuses a --port another process listens on before any work, naming the port and --port', async () => {
+    // The commands it prints name the port: another Functions host on 7071 would answer them.
+    const holder = createServer((_request, response) => response.end('another host'));
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      const failed = await cli('demo', '--requests', '2000', '--port', String(port)).catch((error: { code: number; stderr: string }) => error);
+      expect(failed).toMatchObject({ code: 1 });
+      expect((failed as { stderr: string }).stderr).toContain(`port ${port} of the local API is in use (another Functions host or demo?): stop what holds it, or choose another with --port`);
+      expect((failed as { stderr: string }).stderr).not.toContain('starting the local stack');
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
+  });
+
+  it('demo stops at the step Ctrl-C interrupts: SIGINT while the local stack starts runs nothing after it', async () => {
+    const temp = await temporaryFolder('tokenledger-interrupt-');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--requests', '2000', '--no-serve'], {
+      cwd: new URL('../..', import.meta.url).pathname,
+      env: { ...process.env, TMPDIR: temp },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes('starting the local stack')) resolve();
+      });
+      child.once('exit', () => reject(new Error(`the demo ended before starting its stack:\n${stderr}`)));
+    });
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toContain('SIGINT: stopping the local stack and removing temporary files');
+    expect(stderr).not.toContain('simulating');
+    expect((await readdir(temp)).filter((name) => name.startsWith('tokenledger-demo-'))).toEqual([]);
+  });
+
+  it('demo --json names no folder for simulated files it kept in a temporary one, which is gone', async () => {
+    const out = await temporaryFolder('tokenledger-summary-');
+    await cli('demo', '--requests', '2000', '--no-serve', '--json', join(out, 'summary.json'));
+    const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as { outDir: unknown; ok: unknown };
+    expect(summary).toMatchObject({ outDir: null, ok: true });
+  });
+
   it('ends quietly with the status of SIGPIPE when the reader of its output goes away (`| head`)', async () => {
     const out = await temporaryFolder('tokenledger-pipe-');
     await cli('simulate', '--requests', '1500', '--seed', '8', '--day', '2026-10-15', '--out', out);
