@@ -45,7 +45,7 @@ async function firstBytes(path: string): Promise<Buffer> {
 }
 
 /** What a file is when it is not UTF-8 text (see `NOT_TEXT`), by its first bytes; or null. */
-function notText(first: Buffer): (typeof NOT_TEXT)[number] | null {
+export function notText(first: Buffer): (typeof NOT_TEXT)[number] | null {
   return NOT_TEXT.find(({ magic }) => magic.length <= first.length && magic.every((byte, i) => first[i] === byte)) ?? null;
 }
 

@@ -51,6 +51,8 @@ export function parseCsv(text: string): CsvRecord[] {
 
   while (i < input.length) {
     const start = line;
+    // Files joined byte for byte (`cat a.csv b.csv`) keep each file's byte-order mark before its first record.
+    if (input[i] === '\uFEFF') i += 1;
     if (lineBreak()) continue; // an empty line
     const fields: string[] = [];
     let error: string | null = null;

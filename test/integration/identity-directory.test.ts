@@ -480,6 +480,11 @@ describe('directory command', () => {
     await writeFile(latin1, Buffer.from('identity,displayName,team,costCenter\nx,Jos\xe9,T,C\n', 'latin1'));
     await expect(command.parseAsync(['import', latin1], { from: 'user' })).rejects.toMatchObject({ exitCode: 1 });
     expect(io.err).toMatch(/is not UTF-8 text/);
+    // Windows PowerShell 5.1's `>` writes UTF-16 LE with its byte-order mark (about_Character_Encoding).
+    const utf16 = join(dir, 'utf16.csv');
+    await writeFile(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('identity,displayName,team,costCenter\r\nx,José,T,C\r\n', 'utf16le')]));
+    await expect(command.parseAsync(['import', utf16], { from: 'user' })).rejects.toMatchObject({ exitCode: 1 });
+    expect(io.err).toContain(`${utf16} is UTF-16 text (it begins with the byte-order mark FF FE): save it as UTF-8`);
     await expect(command.parseAsync(['import'], { from: 'user' })).rejects.toMatchObject({ exitCode: 1, code: 'commander.missingArgument' });
     expect(io.connects).toBe(0);
   });

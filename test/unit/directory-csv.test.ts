@@ -129,6 +129,14 @@ describe('parseDirectoryCsv', () => {
     expect(parseDirectoryCsv(csv(HEADER, 'a,A,T,C', HEADER, 'b,B,T,C')).errors).toEqual([{ line: 3, reason: 'the header again: files joined together? Keep the first header only' }]);
   });
 
+  it('refuses the header of a second file joined byte for byte, its byte-order mark before it (two Excel "CSV UTF-8" files)', () => {
+    // `cat a.csv b.csv` keeps the second file's mark; only the one at the very start is dropped when reading.
+    const joined = `${csv(HEADER, 'a,A,T,C')}\uFEFF${csv(HEADER, 'b,B,T,C')}`;
+    const result = parseDirectoryCsv(joined);
+    expect(result.errors).toEqual([{ line: 3, reason: 'the header again: files joined together? Keep the first header only' }]);
+    expect(result.rows.map((r) => r.identity)).toEqual(['a', 'b']);
+  });
+
   it('accepts a file with a header and no rows', () => {
     expect(parseDirectoryCsv(HEADER)).toEqual({ rows: [], errors: [] });
   });

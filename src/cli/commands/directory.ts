@@ -6,7 +6,7 @@ import type { EditableIdentityDirectory } from '../../ports/identity-directory.j
 import { findDirectoryEntry, removeDirectoryEntry, replaceDirectoryEntry } from '../../services/directory-entry.js';
 import { importDirectory } from '../../services/import-directory.js';
 import { ApiIdentityDirectory, tokenFor, type ApiTarget } from '../directory-client.js';
-import { describeFileError } from '../input-files.js';
+import { describeFileError, notText } from '../input-files.js';
 import { formatTable } from '../table.js';
 import { commandGroup, withConnection, write } from './command-io.js';
 
@@ -155,7 +155,10 @@ async function readText(file: string, cmd: Command): Promise<string> {
     const reason = describeFileError({ ...(error as NodeJS.ErrnoException), path: file }) ?? (error as Error).message;
     return failed(cmd, `cannot read the directory CSV: ${reason}`, 'tokenledger.directory.unreadableFile');
   }
-  return directoryCsvText(bytes) ?? failed(cmd, `${file} ${NOT_UTF8_CSV}`, 'tokenledger.directory.unreadableFile');
+  const text = directoryCsvText(bytes);
+  if (text !== null) return text;
+  const other = notText(bytes);
+  return failed(cmd, other ? `${file} is ${other.is}: ${other.fix}` : `${file} ${NOT_UTF8_CSV}`, 'tokenledger.directory.unreadableFile');
 }
 
 function refuse(cmd: Command, file: string, errors: readonly DirectoryCsvError[]): never {
