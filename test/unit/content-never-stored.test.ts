@@ -6,8 +6,8 @@
  * and credential content, cut as in dead letters").
  *
  * Facts used:
- * - RFC 8259 §7: any character of a JSON string may be written as a `\uXXXX` escape, and `/` as `\/`; the escaped
- *   text denotes the very same string. (System.Text.Json's default encoder writes `&` as `\u0026`.)
+ * - RFC 8259 §7: any character of a JSON string may be written as a `\u` escape of its code, and `/` as `\/`; the
+ *   escaped text denotes the very same string. (System.Text.Json's default encoder writes `&` as `\u0026`.)
  * - OWASP Logging Cheat Sheet ("Data to exclude"): access tokens, passwords/keys, session identifiers and sensitive
  *   personal data must not be recorded directly; a SAS `sig=` is the signature that makes a URL a bearer credential
  *   (Learn, "Grant limited access to Azure Storage resources using shared access signatures": "protect a SAS as you
