@@ -73,7 +73,7 @@ const BACKSLASH = 0x5c;
 const JSON_SPACE = /[ \t\n\r]/;
 
 /** The end of the JSON string whose opening quote is at `at`. */
-function stringEnd(text: string, at: number): number {
+export function stringEnd(text: string, at: number): number {
   for (let i = at + 1; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === BACKSLASH) i++;
@@ -189,7 +189,8 @@ function safeString(value: unknown): string {
   }
 }
 
-function asBytes(body: unknown): Uint8Array | null {
+/** A body's bytes, when the host handed it over as bytes. */
+export function asBytes(body: unknown): Uint8Array | null {
   if (body instanceof Uint8Array) return body;
   if (body instanceof ArrayBuffer) return new Uint8Array(body);
   return null;

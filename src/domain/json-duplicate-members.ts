@@ -4,6 +4,8 @@
  * "MUST NOT have members with duplicate names". So a text that does is refused, not read one way of several.
  */
 
+import { stringEnd } from './event-decoding.js';
+
 /** A member an object of the text names twice. */
 export interface DuplicateMember {
   /** The name, unescaped: `"\u0069d"` and `"id"` are the same name. */
@@ -19,16 +21,6 @@ interface Container {
   at: string | number;
   /** In an object: whether the next string is a member's name (after `{` or `,`) rather than a value. */
   nameNext: boolean;
-}
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-
-/** The offset just past the string that starts (with its quote) at `start`. */
-function stringEnd(text: string, start: number): number {
-  let i = start + 1;
-  while (i < text.length && text.charCodeAt(i) !== QUOTE) i += text.charCodeAt(i) === BACKSLASH ? 2 : 1;
-  return i + 1;
 }
 
 function pointerOf(containers: readonly Container[]): string {
