@@ -1,6 +1,6 @@
 import { QUARANTINE_SCHEMA_V1, type QuarantinedBatch, type QuarantinedBody } from '../contracts/quarantine.js';
 import { bytesWithoutContent, textWithoutContent } from '../domain/content-fields.js';
-import { keptText } from '../domain/event-decoding.js';
+import { asBytes, keptText } from '../domain/event-decoding.js';
 import { TransientStoreError, type StoreOptions } from '../ports/ledger-store.js';
 import type { QuarantineStore } from '../ports/quarantine-store.js';
 import { classifyFailure, type FailureKind } from './failure-classification.js';
@@ -89,7 +89,7 @@ function bodyWithoutContent(body: unknown): unknown {
     }
   }
   if (text !== null) return textWithoutContent(text) ?? body;
-  const bytes = body instanceof ArrayBuffer ? new Uint8Array(body) : ArrayBuffer.isView(body) ? new Uint8Array(body.buffer, body.byteOffset, body.byteLength) : null;
+  const bytes = asBytes(body);
   return (bytes && bytesWithoutContent(bytes)) ?? body;
 }
 
